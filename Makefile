@@ -1,0 +1,52 @@
+# Thin wrapper over CMake presets. Every target installs missing Debian packages first.
+#   make            release build (build/release)
+#   make test       debug+ASan/UBSan build, every unit, example and integration test; then the
+#                   unit tests again under TSan
+#   make demo       the end-to-end demo on the embedded local endpoint
+#   make bench      benchmarks, figures in bench/RESULTS.md
+#   make install    PREFIX=/usr/local by default
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX ?= /usr/local
+CTEST_FLAGS ?= --output-on-failure
+
+.PHONY: all deps build test test-asan test-tsan demo bench install clean format
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build build/release -j $(JOBS)
+
+test: test-asan test-tsan
+
+test-asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build build/asan -j $(JOBS)
+	@cd build/asan && ctest $(CTEST_FLAGS) -j $(JOBS)
+
+test-tsan: deps
+	@bash scripts/deps.sh --all
+	@cmake --preset tsan >/dev/null
+	@cmake --build build/tsan -j $(JOBS)
+	@cd build/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest $(CTEST_FLAGS) -j $(JOBS) -L unit
+
+demo: build
+	@bash scripts/demo.sh build/release
+
+bench: deps
+	@bash scripts/deps.sh --bench
+	@cmake --preset bench >/dev/null
+	@cmake --build build/bench -j $(JOBS)
+	@bash bench/run.sh build/bench
+
+install: build
+	@cmake --install build/release --prefix $(PREFIX)
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build

@@ -1,0 +1,706 @@
+/*
+ * skylog.h - structured logging for C, with CloudWatch sinks.
+ *
+ * This header is the reference manual. Every public function is documented where it is declared,
+ * with its ownership and threading rules.
+ *
+ * Vocabulary
+ *   sky_t       a pipeline: loggers feed it, processors transform its events, sinks receive them.
+ *   sky_logger  a named source of events ("app.db"); cheap to use, owned by its pipeline.
+ *   sky_field   a typed key/value pair (SKY_STR, SKY_INT, ...), built on the caller's stack.
+ *   sky_event   what processors and sinks see: level, name, logger, time, callsite, fields.
+ *   sky_sink    a destination (console, file, CloudWatch, ...), with its own level and filter.
+ *
+ * Quick start
+ *
+ *     sky_t *sky = sky_open_env(NULL);
+ *     sky_logger *log = sky_logger_get(sky, "checkout");
+ *     sky_info(log, "user_login", SKY_STR("user", name), SKY_INT("id", 42), SKY_F64("ms", 1.5));
+ *     SKY_WITH_CONTEXT(SKY_STR("request_id", rid)) {
+ *         sky_warn(log, "slow_query", SKY_F64("duration_ms", ms));
+ *     }
+ *     sky_close(sky);
+ *
+ * Threading: unless a function says otherwise, logging calls (sky_info(), sky_emit(), ...) are
+ * thread-safe; configuration calls (sky_add_sink(), sky_add_processor(), ...) must happen before
+ * the pipeline is shared between threads. Levels may be changed at any time from any thread.
+ *
+ * Errors: functions that can fail return sky_status (SKY_OK == 0); sky_strerror() gives the text.
+ * The library never calls exit() or abort(), and its own diagnostics never re-enter the pipeline.
+ */
+#ifndef SKYLOG_H
+#define SKYLOG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SKY_API __attribute__((visibility("default")))
+#define SKY_LIKELY(x) __builtin_expect(!!(x), 1)
+#define SKY_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define SKY_API
+#define SKY_LIKELY(x) (x)
+#define SKY_UNLIKELY(x) (x)
+#endif
+
+#define SKYLOG_VERSION_MAJOR 0
+#define SKYLOG_VERSION_MINOR 1
+#define SKYLOG_VERSION_PATCH 0
+#define SKYLOG_VERSION "0.1.0"
+
+/* ============================================================================================
+ * Status codes
+ * ========================================================================================== */
+
+typedef enum sky_status {
+    SKY_OK = 0,
+    SKY_EINVAL,       /* an argument or option is invalid */
+    SKY_ENOMEM,       /* out of memory */
+    SKY_EIO,          /* a file or socket operation failed (see errno) */
+    SKY_ETIMEDOUT,    /* a deadline passed before the work was done */
+    SKY_ECLOSED,      /* the pipeline or sink is closed */
+    SKY_ENOTFOUND,    /* a named thing does not exist */
+    SKY_EFULL,        /* a bounded queue is full */
+    SKY_EUNSUPPORTED, /* the operation is not supported here */
+    SKY_ENET,         /* network failure: connect, reset, DNS, TLS */
+    SKY_EAUTH,        /* credentials missing, invalid or expired */
+    SKY_EPROTO,       /* the peer answered something that cannot be understood */
+    SKY_EREMOTE,      /* the service answered with an error */
+    SKY_ETHROTTLED,   /* the service asked us to slow down */
+    SKY_ELIMIT,       /* the input exceeds a documented limit */
+    SKY_EINTERNAL,    /* a bug in skylog: please report it */
+    SKY_STATUS_COUNT_
+} sky_status;
+
+/* A static, human-readable description of a status. Never NULL. Thread-safe. */
+SKY_API const char *sky_strerror(sky_status status);
+
+/* ============================================================================================
+ * Levels
+ * ========================================================================================== */
+
+typedef enum sky_level {
+    SKY_LEVEL_TRACE = 0,
+    SKY_LEVEL_DEBUG,
+    SKY_LEVEL_INFO,
+    SKY_LEVEL_WARN,
+    SKY_LEVEL_ERROR,
+    SKY_LEVEL_CRITICAL,
+    SKY_LEVEL_OFF, /* as a threshold: nothing passes */
+    SKY_LEVEL_COUNT_
+} sky_level;
+
+/* Upper-case name ("INFO"); "?" for an out-of-range value. */
+SKY_API const char *sky_level_name(sky_level level);
+/* Parses a level name, case-insensitive: trace, debug, info, warn/warning, error,
+ * critical/fatal, off. Returns SKY_EINVAL (and leaves *out alone) for anything else. */
+SKY_API sky_status sky_level_parse(const char *text, sky_level *out);
+
+/* ============================================================================================
+ * Fields
+ *
+ * A field is a key and a typed value, built by the SKY_* constructors below. Fields are views:
+ * they point at the caller's strings, and skylog copies what it needs before the log call returns.
+ * ========================================================================================== */
+
+typedef enum sky_type {
+    SKY_T_NONE = 0, /* an unused slot; skipped */
+    SKY_T_STR,      /* UTF-8 text (invalid sequences are repaired when rendered) */
+    SKY_T_INT,      /* int64_t */
+    SKY_T_UINT,     /* uint64_t */
+    SKY_T_F64,      /* double; NaN and infinities render as the strings "NaN", "Infinity" */
+    SKY_T_BOOL,
+    SKY_T_NULL,
+    SKY_T_TIME,  /* nanoseconds since the Unix epoch, rendered ISO-8601 UTC with milliseconds */
+    SKY_T_DUR,   /* nanoseconds, rendered as a number of milliseconds */
+    SKY_T_ERRNO, /* an errno value, rendered as "ENOENT: No such file or directory" */
+    SKY_T_JSON,  /* a raw JSON fragment, embedded as is if valid, else rendered as a string */
+    SKY_T_LAZY,  /* a callback evaluated only if the event is emitted (see SKY_LAZY) */
+    SKY_T_COUNT_
+} sky_type;
+
+typedef struct sky_field sky_field;
+
+/* A lazy field's callback. It runs on the logging thread, only when the event passes the level
+ * check, and returns the field's value (its key is ignored). Text it returns may live in `buf`
+ * (`cap` bytes, valid until the log call returns) or in memory that outlives the call. */
+typedef sky_field (*sky_lazy_fn)(void *user, char *buf, size_t cap);
+
+struct sky_field {
+    const char *key;
+    uint32_t key_len;
+    uint8_t type; /* sky_type */
+    union {
+        struct {
+            const char *ptr;
+            size_t len;
+        } str; /* SKY_T_STR, SKY_T_JSON */
+        int64_t i;
+        uint64_t u;
+        double f;
+        bool b;
+        int64_t ns; /* SKY_T_TIME, SKY_T_DUR */
+        int err;    /* SKY_T_ERRNO */
+        struct {
+            sky_lazy_fn fn;
+            void *user;
+        } lazy;
+    } v;
+};
+
+static inline sky_field sky__field(const char *key, sky_type type)
+{
+    sky_field f;
+    memset(&f, 0, sizeof f);
+    f.key = key;
+    f.key_len = key ? (uint32_t)strlen(key) : 0;
+    f.type = (uint8_t)type;
+    return f;
+}
+static inline sky_field sky_field_strn(const char *key, const char *s, size_t n)
+{
+    sky_field f = sky__field(key, s ? SKY_T_STR : SKY_T_NULL);
+    f.v.str.ptr = s;
+    f.v.str.len = s ? n : 0;
+    return f;
+}
+static inline sky_field sky_field_str(const char *key, const char *s)
+{
+    return sky_field_strn(key, s, s ? strlen(s) : 0);
+}
+static inline sky_field sky_field_int(const char *key, int64_t v)
+{
+    sky_field f = sky__field(key, SKY_T_INT);
+    f.v.i = v;
+    return f;
+}
+static inline sky_field sky_field_uint(const char *key, uint64_t v)
+{
+    sky_field f = sky__field(key, SKY_T_UINT);
+    f.v.u = v;
+    return f;
+}
+static inline sky_field sky_field_f64(const char *key, double v)
+{
+    sky_field f = sky__field(key, SKY_T_F64);
+    f.v.f = v;
+    return f;
+}
+static inline sky_field sky_field_bool(const char *key, bool v)
+{
+    sky_field f = sky__field(key, SKY_T_BOOL);
+    f.v.b = v;
+    return f;
+}
+static inline sky_field sky_field_null(const char *key) { return sky__field(key, SKY_T_NULL); }
+static inline sky_field sky_field_time(const char *key, int64_t unix_ns)
+{
+    sky_field f = sky__field(key, SKY_T_TIME);
+    f.v.ns = unix_ns;
+    return f;
+}
+static inline sky_field sky_field_dur(const char *key, int64_t ns)
+{
+    sky_field f = sky__field(key, SKY_T_DUR);
+    f.v.ns = ns;
+    return f;
+}
+static inline sky_field sky_field_errno(const char *key, int err)
+{
+    sky_field f = sky__field(key, SKY_T_ERRNO);
+    f.v.err = err;
+    return f;
+}
+static inline sky_field sky_field_json(const char *key, const char *json)
+{
+    sky_field f = sky_field_str(key, json);
+    if (json)
+        f.type = SKY_T_JSON;
+    return f;
+}
+static inline sky_field sky_field_lazy(const char *key, sky_lazy_fn fn, void *user)
+{
+    sky_field f = sky__field(key, fn ? SKY_T_LAZY : SKY_T_NULL);
+    f.v.lazy.fn = fn;
+    f.v.lazy.user = user;
+    return f;
+}
+
+/* Field constructors. Keys are NUL-terminated UTF-8; a NULL string value becomes null. */
+#define SKY_STR(k, s) sky_field_str((k), (s))
+#define SKY_STRN(k, s, n) sky_field_strn((k), (s), (n)) /* text with an explicit length */
+#define SKY_INT(k, v) sky_field_int((k), (int64_t)(v))
+#define SKY_UINT(k, v) sky_field_uint((k), (uint64_t)(v))
+#define SKY_F64(k, v) sky_field_f64((k), (double)(v))
+#define SKY_BOOL(k, v) sky_field_bool((k), (v) ? true : false)
+#define SKY_NULL(k) sky_field_null((k))
+#define SKY_TIME(k, unix_ns) sky_field_time((k), (int64_t)(unix_ns))
+#define SKY_DUR(k, ns) sky_field_dur((k), (int64_t)(ns))
+#define SKY_ERRNO(k, e) sky_field_errno((k), (e))
+#define SKY_ERR(e) sky_field_errno("error", (e))
+#define SKY_JSON(k, json) sky_field_json((k), (json))
+#define SKY_LAZY(k, fn, user) sky_field_lazy((k), (fn), (user))
+
+/* ============================================================================================
+ * Pipelines
+ * ========================================================================================== */
+
+typedef struct sky sky_t;
+typedef struct sky_logger sky_logger;
+typedef struct sky_event sky_event;
+typedef struct sky_sink sky_sink;
+
+typedef enum sky_mode {
+    SKY_MODE_SYNC = 0, /* events are processed and written on the logging thread, under a lock */
+    SKY_MODE_ASYNC,    /* events go through a bounded ring to a worker thread */
+} sky_mode;
+
+typedef enum sky_overflow {
+    SKY_OVERFLOW_BLOCK = 0,   /* wait for room, at most block_max_wait_ms, then drop (counted) */
+    SKY_OVERFLOW_DROP_NEWEST, /* drop the event being logged */
+    SKY_OVERFLOW_DROP_OLDEST, /* drop the oldest queued event to make room */
+} sky_overflow;
+
+/* Receives skylog's own diagnostics (a sink that cannot write, a processor that failed, ...).
+ * It is called from any skylog thread and must not log through skylog. */
+typedef void (*sky_diag_fn)(void *user, sky_level level, const char *message);
+
+typedef struct sky_options {
+    sky_mode mode;              /* default SKY_MODE_SYNC */
+    sky_level level;            /* root logger level; default INFO (0 means TRACE: set it) */
+    bool level_set;             /* set to true when `level` is meant (TRACE is 0) */
+    size_t ring_bytes;          /* async ring capacity; default 4 MiB */
+    sky_overflow overflow;      /* async overflow policy; default BLOCK */
+    int64_t block_max_wait_ms;  /* BLOCK policy's longest wait; default 100 ms */
+    int64_t close_timeout_ms;   /* how long sky_close() may spend flushing; default 5000 */
+    sky_diag_fn diag;           /* default: stderr, at most 10 lines a second */
+    void *diag_user;
+    const char *name;           /* a name for diagnostics; default "skylog" */
+} sky_options;
+
+/* Creates a pipeline. `opts` may be NULL for defaults; the struct is copied. The pipeline has no
+ * sinks until sky_add_sink() is called; events logged to a pipeline without sinks are counted
+ * (stats.dropped[SKY_DROP_NO_SINK]) and discarded. On success *out owns the pipeline: free it
+ * with sky_close(). */
+SKY_API sky_status sky_open(const sky_options *opts, sky_t **out);
+
+/* Creates a pipeline configured from the environment (see docs/CONFIG.md):
+ *   SKYLOG_LEVEL    trace|debug|info|warn|error|critical|off      (default info)
+ *   SKYLOG_MODE     sync|async                                    (default sync)
+ *   SKYLOG_CONSOLE  stderr|stdout|off                             (default stderr)
+ *   SKYLOG_FORMAT   auto|pretty|json|logfmt                       (default auto: pretty on a TTY)
+ *   SKYLOG_FILE     path of a JSON-lines file sink; SKYLOG_FILE_MAX_BYTES, SKYLOG_FILE_BACKUPS
+ *   SKYLOG_SERVICE, SKYLOG_ENVIRONMENT, SKYLOG_VERSION            enrich every event
+ *   SKYLOG_REDACT   1|0 redact secrets (default 1)
+ * Returns NULL on error; the message goes to *errmsg (free() it) or, if errmsg is NULL, to
+ * stderr. */
+SKY_API sky_t *sky_open_env(char **errmsg);
+
+/* The process-wide default pipeline, created from the environment on first use (thread-safe),
+ * closed at exit. Logging through a NULL sky_t (sky_logger_get(NULL, ...)) uses it. */
+SKY_API sky_t *sky_default(void);
+
+/* Waits until every event logged before the call has been written by every sink and the sinks
+ * have flushed, or `timeout_ms` passed (SKY_ETIMEDOUT). Thread-safe. */
+SKY_API sky_status sky_flush(sky_t *sky, int64_t timeout_ms);
+
+/* Flushes (bounded by close_timeout_ms), closes every sink and frees the pipeline, its loggers
+ * and processors. Returns SKY_ETIMEDOUT if something could not be flushed in time (and says
+ * what on the diagnostic channel). NULL is a no-op. No logging call may run concurrently with
+ * or after it on this pipeline. */
+SKY_API sky_status sky_close(sky_t *sky);
+
+/* Asks every sink to reopen its files at the next write (after logrotate moved them).
+ * Async-signal-safe: may be called from a SIGHUP handler. */
+SKY_API void sky_reopen(sky_t *sky);
+
+/* ============================================================================================
+ * Loggers
+ * ========================================================================================== */
+
+/* Internal: the part of a logger the level check reads. */
+struct sky__logger_hdr {
+    _Atomic int level;
+};
+
+/* Returns the logger named `name` (dotted, e.g. "app.db"; NULL or "" is the root logger),
+ * creating it on first use. The same name always returns the same handle, valid until the
+ * pipeline is closed. A new logger takes the level of its nearest configured ancestor.
+ * `sky` NULL means the default pipeline. Thread-safe. Never returns NULL: on out-of-memory it
+ * returns a logger that is always disabled. */
+SKY_API sky_logger *sky_logger_get(sky_t *sky, const char *name);
+
+/* Sets the level of `name` and of every descendant that has no level of its own ("app" also sets
+ * "app.db" unless "app.db" was set explicitly). NULL or "" is the root. Thread-safe. */
+SKY_API sky_status sky_set_level(sky_t *sky, const char *name, sky_level level);
+
+/* Sets this logger's level (as sky_set_level() with its name). */
+SKY_API sky_status sky_logger_set_level(sky_logger *log, sky_level level);
+SKY_API sky_level sky_logger_level(const sky_logger *log);
+SKY_API const char *sky_logger_name(const sky_logger *log);
+
+/* Returns a child of `parent` that adds `fields` to every event it logs (structlog's bind()).
+ * The fields are deep-copied. The child shares the parent's name and follows its level. The
+ * caller owns it: free with sky_logger_release(). Returns NULL on out-of-memory. Thread-safe. */
+SKY_API sky_logger *sky_logger_bind(sky_logger *parent, const sky_field *fields, size_t n);
+/* Frees a logger returned by sky_logger_bind(). No-op for loggers from sky_logger_get(). */
+SKY_API void sky_logger_release(sky_logger *log);
+
+#define SKY_BIND(parent, ...)                                                                      \
+    sky_logger_bind((parent), (const sky_field[]){{0}, __VA_ARGS__} + 1,                           \
+                    sizeof((const sky_field[]){{0}, __VA_ARGS__}) / sizeof(sky_field) - 1)
+
+/* True when an event of `level` logged through `log` would pass the logger's level: one relaxed
+ * atomic load and a compare. */
+static inline bool sky_enabled(const sky_logger *log, sky_level level)
+{
+    return (int)level >=
+           atomic_load_explicit(&((const struct sky__logger_hdr *)log)->level, memory_order_relaxed);
+}
+
+/* ============================================================================================
+ * Logging
+ * ========================================================================================== */
+
+/* Where a log call is in the source; one static instance per call site. */
+typedef struct sky_callsite {
+    const char *file;
+    const char *func;
+    int line;
+} sky_callsite;
+
+/* Emits an event with `n` fields. Prefer the sky_info() family, which checks the level first,
+ * captures the call site and evaluates no argument when the level is disabled. `event` is the
+ * event's name ("user_login"), rendered as the "message" key. Thread-safe. */
+SKY_API void sky_emit(sky_logger *log, sky_level level, const char *event, const sky_callsite *cs,
+                      const sky_field *fields, size_t n);
+
+#define sky_log(log, level, event, ...)                                                            \
+    do {                                                                                           \
+        sky_logger *const sky__log_ = (log);                                                       \
+        if (SKY_UNLIKELY(sky_enabled(sky__log_, (level)))) {                                       \
+            static const sky_callsite sky__cs_ = {__FILE__, __func__, __LINE__};                   \
+            const sky_field sky__fs_[] = {{0}, __VA_ARGS__};                                       \
+            sky_emit(sky__log_, (level), (event), &sky__cs_, sky__fs_ + 1,                         \
+                     sizeof sky__fs_ / sizeof sky__fs_[0] - 1);                                    \
+        }                                                                                          \
+    } while (0)
+
+#define sky_trace(log, event, ...) sky_log((log), SKY_LEVEL_TRACE, (event), __VA_ARGS__)
+#define sky_debug(log, event, ...) sky_log((log), SKY_LEVEL_DEBUG, (event), __VA_ARGS__)
+#define sky_info(log, event, ...) sky_log((log), SKY_LEVEL_INFO, (event), __VA_ARGS__)
+#define sky_warn(log, event, ...) sky_log((log), SKY_LEVEL_WARN, (event), __VA_ARGS__)
+#define sky_error(log, event, ...) sky_log((log), SKY_LEVEL_ERROR, (event), __VA_ARGS__)
+#define sky_critical(log, event, ...) sky_log((log), SKY_LEVEL_CRITICAL, (event), __VA_ARGS__)
+
+/* ============================================================================================
+ * Context
+ *
+ * Context fields are attached to every event logged on the current thread while they are in
+ * scope, whatever the logger. Scopes nest; an inner field with the same key wins.
+ * ========================================================================================== */
+
+#define SKY_CONTEXT_MAX_DEPTH 32
+
+/* Pushes `n` fields onto this thread's context. The array and the strings it points to must
+ * stay valid until the matching sky_context_pop(). Returns SKY_EFULL beyond
+ * SKY_CONTEXT_MAX_DEPTH nested pushes (the push is ignored, and so is its pop). */
+SKY_API sky_status sky_context_push(const sky_field *fields, size_t n);
+/* Pops the innermost push of this thread. */
+SKY_API void sky_context_pop(void);
+/* Number of fields currently in this thread's context. */
+SKY_API size_t sky_context_size(void);
+
+typedef struct sky_context_scope {
+    int once;
+} sky_context_scope;
+SKY_API sky_context_scope sky__context_scope_begin(const sky_field *fields, size_t n);
+SKY_API void sky__context_scope_end(sky_context_scope *scope);
+
+#if defined(__GNUC__)
+#define SKY__SCOPE_CLEANUP __attribute__((cleanup(sky__context_scope_end)))
+#else
+#define SKY__SCOPE_CLEANUP
+#endif
+#define SKY__CAT2(a, b) a##b
+#define SKY__CAT(a, b) SKY__CAT2(a, b)
+
+/* Runs the following statement or block with the fields in this thread's context:
+ *
+ *     SKY_WITH_CONTEXT(SKY_STR("request_id", rid)) { ... }
+ *
+ * With GCC and Clang the context is popped however the block is left (break, return, goto).
+ * With other compilers, leave the block only by reaching its end. */
+#if defined(__GNUC__)
+#define SKY_WITH_CONTEXT(...)                                                                      \
+    for (sky_context_scope SKY__CAT(sky__scope_, __LINE__) SKY__SCOPE_CLEANUP =                    \
+             sky__context_scope_begin((const sky_field[]){{0}, __VA_ARGS__} + 1,                   \
+                                      sizeof((const sky_field[]){{0}, __VA_ARGS__}) /              \
+                                              sizeof(sky_field) -                                  \
+                                          1);                                                      \
+         SKY__CAT(sky__scope_, __LINE__).once; SKY__CAT(sky__scope_, __LINE__).once = 0)
+#else
+#define SKY_WITH_CONTEXT(...)                                                                      \
+    for (sky_context_scope SKY__CAT(sky__scope_, __LINE__) = sky__context_scope_begin(             \
+             (const sky_field[]){{0}, __VA_ARGS__} + 1,                                            \
+             sizeof((const sky_field[]){{0}, __VA_ARGS__}) / sizeof(sky_field) - 1);               \
+         SKY__CAT(sky__scope_, __LINE__).once;                                                     \
+         sky__context_scope_end(&SKY__CAT(sky__scope_, __LINE__)))
+#endif
+
+/* ============================================================================================
+ * Events (what processors, filters and custom sinks see)
+ *
+ * An event's strings are valid only during the processor or sink call that receives it.
+ * Field keys and string values set through sky_event_set() are copied into the event.
+ * ========================================================================================== */
+
+SKY_API sky_level sky_event_level(const sky_event *ev);
+SKY_API const char *sky_event_name(const sky_event *ev);
+SKY_API const char *sky_event_logger(const sky_event *ev);
+SKY_API int64_t sky_event_time_ns(const sky_event *ev); /* Unix epoch, nanoseconds */
+SKY_API const sky_callsite *sky_event_callsite(const sky_event *ev); /* may be NULL */
+SKY_API size_t sky_event_field_count(const sky_event *ev);
+/* The i-th field, in render order (context, bound, call). NULL when out of range. */
+SKY_API const sky_field *sky_event_field_at(const sky_event *ev, size_t i);
+/* The field with this key, or NULL. */
+SKY_API const sky_field *sky_event_get(const sky_event *ev, const char *key);
+/* Adds or replaces a field (matched by key); key and strings are copied. */
+SKY_API sky_status sky_event_set(sky_event *ev, sky_field field);
+/* Removes the field with this key; false if there was none. */
+SKY_API bool sky_event_remove(sky_event *ev, const char *key);
+/* Renames a field; SKY_ENOTFOUND if `from` is absent. A field already named `to` is replaced. */
+SKY_API sky_status sky_event_rename(sky_event *ev, const char *from, const char *to);
+/* Changes the event's level or name (copied). */
+SKY_API void sky_event_set_level(sky_event *ev, sky_level level);
+SKY_API sky_status sky_event_set_name(sky_event *ev, const char *name);
+
+/* ============================================================================================
+ * Processors
+ *
+ * Processors run in the order added, on the thread that processes events (the logging thread in
+ * sync mode, the worker in async mode; never two at once for one pipeline). A processor that
+ * returns SKY_PROC_FAILED is isolated: its changes to the event are undone, the failure is
+ * counted, and the event goes on to the next processor.
+ * ========================================================================================== */
+
+typedef enum sky_proc_result {
+    SKY_PROC_KEEP = 0,
+    SKY_PROC_DROP = 1,
+    SKY_PROC_FAILED = -1,
+} sky_proc_result;
+
+typedef sky_proc_result (*sky_processor_fn)(void *user, sky_event *ev);
+
+/* Appends a processor. `name` is copied and shows in stats. `free_user`, if not NULL, is called
+ * with `user` when the pipeline is closed (also when this call fails). */
+SKY_API sky_status sky_add_processor(sky_t *sky, const char *name, sky_processor_fn fn, void *user,
+                                     void (*free_user)(void *));
+
+/* Built-in processors. Each adds one processor at the end of the chain. */
+
+typedef struct sky_enrich_opts {
+    const char *service;     /* adds "service" when not NULL */
+    const char *environment; /* adds "environment" */
+    const char *version;     /* adds "version" */
+    bool hostname;           /* adds "hostname" */
+    bool pid;                /* adds "pid" */
+    bool timestamp_ms;       /* adds "timestamp_ms" (Unix epoch, milliseconds) */
+} sky_enrich_opts;
+SKY_API sky_status sky_add_enrich(sky_t *sky, const sky_enrich_opts *opts);
+
+#define SKY_REDACTED "***REDACTED***"
+typedef struct sky_redact_opts {
+    /* Field names to redact, NULL-terminated; NULL means the default list: password, passwd,
+     * api_key, apikey, token, secret, authorization, cookie, private_key. Names match
+     * case-insensitively, '-' and '_' alike, as whole words of the key ("db_password" and
+     * "X-Api-Key" match; "tokenizer" does not). */
+    const char *const *fields;
+    bool no_value_patterns; /* set to skip scanning string values for secrets: AWS access key
+                               ids and secret keys, "Bearer <token>", private key blocks */
+    const char *replacement; /* default SKY_REDACTED */
+} sky_redact_opts;
+SKY_API sky_status sky_add_redact(sky_t *sky, const sky_redact_opts *opts);
+
+typedef struct sky_sample_opts {
+    /* Fraction of events kept per level, 0..1. A level left at 0 keeps everything unless
+     * `rate_set[level]` is true (so {0} keeps all). */
+    double rate[SKY_LEVEL_COUNT_];
+    bool rate_set[SKY_LEVEL_COUNT_];
+    sky_level always_keep; /* events at or above this level are always kept; default ERROR */
+    bool always_keep_set;
+    /* When the event has this field (default "trace_id"), the decision is a hash of its value,
+     * so every event of one trace is kept or dropped together, in every process. */
+    const char *key;
+    uint64_t seed; /* for events without the key */
+} sky_sample_opts;
+SKY_API sky_status sky_add_sampler(sky_t *sky, const sky_sample_opts *opts);
+
+/* Drops events below `min`. */
+SKY_API sky_status sky_add_level_filter(sky_t *sky, sky_level min);
+
+/* Keeps events whose name matches one of `include` (NULL = all) and none of `exclude`. Patterns
+ * are shell globs (fnmatch): "http.*", "*_debug". Both lists NULL-terminated and copied. */
+SKY_API sky_status sky_add_event_filter(sky_t *sky, const char *const *include,
+                                        const char *const *exclude);
+
+/* Token bucket per event name: `per_second` events a second, bursts of `burst`. The next event
+ * of a name that passes after some were suppressed carries "suppressed": N. */
+SKY_API sky_status sky_add_rate_limit(sky_t *sky, double per_second, double burst);
+
+/* ============================================================================================
+ * Sinks and routing
+ * ========================================================================================== */
+
+typedef enum sky_format {
+    SKY_FORMAT_AUTO = 0, /* console: pretty on a TTY, JSON otherwise; files: JSON */
+    SKY_FORMAT_JSON,     /* one JSON object a line */
+    SKY_FORMAT_PRETTY,   /* human console lines, colours on a TTY */
+    SKY_FORMAT_LOGFMT,   /* key=value pairs */
+    SKY_FORMAT_NONE,     /* the sink renders itself from the event */
+    SKY_FORMAT_COUNT_
+} sky_format;
+
+/* A rendered event, as sinks receive them. `text` is the event rendered in the sink's format,
+ * ending with '\n' (NULL for SKY_FORMAT_NONE). Valid only during the call. */
+typedef struct sky_record {
+    const sky_event *event;
+    const char *text;
+    size_t len;
+} sky_record;
+
+typedef struct sky_sink_stats {
+    uint64_t written;      /* events written */
+    uint64_t bytes;        /* bytes written */
+    uint64_t errors;       /* failed writes */
+    uint64_t dropped;      /* events this sink gave up on */
+    uint64_t filtered;     /* events its route filtered out */
+    uint64_t rotations;    /* file sinks */
+} sky_sink_stats;
+
+/* The interface every sink implements. `self` is the sink's own state. */
+typedef struct sky_sink_vtable {
+    const char *type; /* "console", "file", ... */
+    /* Writes a batch of records in order. Returns SKY_OK or an error (the records are counted
+     * as dropped by the pipeline unless the sink counted them itself). Required. */
+    sky_status (*write)(void *self, const sky_record *records, size_t n);
+    /* Makes what was written durable or delivered, before `deadline_ns` (CLOCK_MONOTONIC). */
+    sky_status (*flush)(void *self, int64_t deadline_ns);
+    /* Releases everything, including `self`. Called once, after a last flush. */
+    void (*close)(void *self);
+    /* Adds the sink's own counters (it may leave fields alone). */
+    void (*stats)(void *self, sky_sink_stats *out);
+    /* Reopens files (logrotate). Called on the processing thread. */
+    void (*reopen)(void *self);
+} sky_sink_vtable;
+
+/* Wraps a custom sink. `vt` must outlive the sink (make it static). Returns NULL on OOM (and
+ * then calls vt->close(self)). */
+SKY_API sky_sink *sky_sink_new(const sky_sink_vtable *vt, void *self, sky_format format);
+
+typedef enum sky_console_stream { SKY_STDERR = 0, SKY_STDOUT = 1 } sky_console_stream;
+typedef struct sky_console_opts {
+    sky_console_stream stream; /* default stderr */
+    sky_format format;         /* default AUTO: PRETTY on a TTY, JSON otherwise */
+    int color;                 /* -1 never, 0 auto (TTY and no NO_COLOR), 1 always */
+    int fd;                    /* when > 2, write to this descriptor instead (not closed) */
+} sky_console_opts;
+/* A console sink. `opts` may be NULL. Returns NULL on OOM. */
+SKY_API sky_sink *sky_sink_console(const sky_console_opts *opts);
+
+typedef struct sky_file_opts {
+    const char *path;          /* required; parent directory must exist */
+    sky_format format;         /* default JSON */
+    uint64_t max_bytes;        /* rotate when the file would exceed this; 0 = never */
+    int64_t rotate_interval_s; /* rotate every this many seconds (aligned to UTC); 0 = never */
+    int max_backups;           /* keep path.1 .. path.N; default 5; rotated-out files deleted */
+    bool fsync_on_flush;       /* fsync(2) on sky_flush() */
+    unsigned mode;             /* creation mode; default 0644 */
+} sky_file_opts;
+/* Opens (creating, appending) a file sink. Errors: SKY_EINVAL (no path), SKY_EIO (with errno
+ * and the path in *errmsg when errmsg is not NULL; free() it). */
+SKY_API sky_status sky_sink_file(const sky_file_opts *opts, sky_sink **out, char **errmsg);
+
+/* Decides whether an event goes to a sink. Runs on the processing thread. */
+typedef bool (*sky_filter_fn)(void *user, const sky_event *ev);
+
+typedef struct sky_route {
+    const char *name;      /* for stats and diagnostics; default the sink's type */
+    sky_level level;       /* minimum level for this sink (default TRACE: everything) */
+    sky_filter_fn filter;  /* optional */
+    void *filter_user;
+} sky_route;
+
+/* Adds a sink to the pipeline, which takes ownership of it (also on failure, when it is closed).
+ * `route` may be NULL. */
+SKY_API sky_status sky_add_sink(sky_t *sky, sky_sink *sink, const sky_route *route);
+
+/* ============================================================================================
+ * Statistics
+ * ========================================================================================== */
+
+typedef enum sky_drop_reason {
+    SKY_DROP_PROCESSOR = 0, /* a processor (filter, sampler, rate limit, ...) dropped it */
+    SKY_DROP_OVERFLOW,      /* the async ring was full */
+    SKY_DROP_NO_SINK,       /* no sink accepted it (none configured, or every route said no) */
+    SKY_DROP_SINK_ERROR,    /* a sink failed to write it */
+    SKY_DROP_CLOSED,        /* logged after close began */
+    SKY_DROP_TOO_LARGE,     /* bigger than the ring can ever hold */
+    SKY_DROP_REASON_COUNT_
+} sky_drop_reason;
+
+SKY_API const char *sky_drop_reason_name(sky_drop_reason reason);
+
+typedef struct sky_stats {
+    uint64_t emitted;   /* events that passed the level check and entered the pipeline */
+    uint64_t processed; /* events that went through the processor chain */
+    uint64_t routed;    /* events delivered to at least one sink */
+    uint64_t dropped[SKY_DROP_REASON_COUNT_];
+    uint64_t dropped_by_level[SKY_LEVEL_COUNT_];
+    uint64_t processor_failures;
+    uint64_t context_overflows; /* pushes beyond SKY_CONTEXT_MAX_DEPTH */
+    uint64_t ring_high_water;   /* async: most bytes ever queued */
+    uint64_t ring_capacity;
+    bool worker_alive;
+    size_t processor_count;
+    size_t sink_count;
+} sky_stats;
+
+typedef struct sky_processor_stats {
+    const char *name; /* valid while the pipeline is open */
+    uint64_t calls;
+    uint64_t drops;
+    uint64_t failures;
+    uint64_t total_ns; /* time spent in the processor */
+} sky_processor_stats;
+
+/* Fills *out with a snapshot. Thread-safe. */
+SKY_API sky_status sky_stats_get(sky_t *sky, sky_stats *out);
+/* The i-th processor's counters; SKY_ENOTFOUND past the end. */
+SKY_API sky_status sky_processor_stats_get(sky_t *sky, size_t i, sky_processor_stats *out);
+/* The i-th sink's counters and route name (valid while the pipeline is open). */
+SKY_API sky_status sky_sink_stats_get(sky_t *sky, size_t i, const char **name,
+                                      sky_sink_stats *out);
+
+/* ============================================================================================
+ * Time
+ * ========================================================================================== */
+
+/* Current wall-clock time, Unix epoch nanoseconds (the timestamp events get). */
+SKY_API int64_t sky_now_ns(void);
+/* CLOCK_MONOTONIC nanoseconds, for deadlines. */
+SKY_API int64_t sky_monotonic_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SKYLOG_H */

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages skylog needs to build and test, and only the missing ones.
+# Idempotent: when everything is present it does nothing and needs no network or root.
+set -euo pipefail
+
+need=(cmake make gcc pkg-config
+      libcurl4-openssl-dev libssl-dev zlib1g-dev libsqlite3-dev libmicrohttpd-dev
+      libyaml-dev libjansson-dev libcmocka-dev)
+# Optional extras: benchmarks compare against spdlog; sanitizer builds want clang's runtime.
+case "${1:-}" in
+  --bench) need+=(libspdlog-dev valgrind) ;;
+  --all)   need+=(libspdlog-dev valgrind clang libclang-rt-14-dev) ;;
+esac
+
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# The package lists may be absent on a fresh machine; update once, then install by name.
+if ! $sudo apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${missing[@]}"
+fi

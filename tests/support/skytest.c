@@ -1,0 +1,118 @@
+/* skytest.c - see skytest.h. */
+#include "skytest.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *skytest_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/skytest.XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpl))
+        return NULL;
+    return strdup(tmpl);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+void skytest_rmtree(const char *path)
+{
+    if (path)
+        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *skytest_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (cap - n - 1 == 0) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!buf)
+        return NULL;
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+size_t skytest_count_lines(const char *buf, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += buf[i] == '\n';
+    return n;
+}
+
+static sky_status capture_write(void *self, const sky_record *recs, size_t n)
+{
+    skytest_capture *cap = self;
+    for (size_t i = 0; i < n; i++) {
+        if (cap->n == cap->cap) {
+            size_t nc = cap->cap ? cap->cap * 2 : 16;
+            char **nl = realloc(cap->lines, nc * sizeof *nl);
+            if (!nl)
+                return SKY_ENOMEM;
+            cap->lines = nl;
+            cap->cap = nc;
+        }
+        const char *t = recs[i].text ? recs[i].text : sky_event_name(recs[i].event);
+        size_t l = recs[i].text ? recs[i].len : strlen(t);
+        char *line = malloc(l + 1);
+        if (!line)
+            return SKY_ENOMEM;
+        memcpy(line, t, l);
+        line[l] = '\0';
+        cap->lines[cap->n++] = line;
+    }
+    return SKY_OK;
+}
+
+static sky_status capture_flush(void *self, int64_t deadline)
+{
+    (void)deadline;
+    ((skytest_capture *)self)->flushes++;
+    return SKY_OK;
+}
+
+static void capture_close(void *self) { ((skytest_capture *)self)->closed++; }
+
+static const sky_sink_vtable capture_vt = {
+    .type = "capture", .write = capture_write, .flush = capture_flush, .close = capture_close,
+};
+
+sky_sink *skytest_capture_sink(skytest_capture *cap, sky_format format)
+{
+    return sky_sink_new(&capture_vt, cap, format);
+}
+
+void skytest_capture_reset(skytest_capture *cap)
+{
+    for (size_t i = 0; i < cap->n; i++)
+        free(cap->lines[i]);
+    free(cap->lines);
+    memset(cap, 0, sizeof *cap);
+}

@@ -1,0 +1,36 @@
+/*
+ * skytest.h - small helpers shared by the cmocka unit tests: temporary directories, reading
+ * files back, and a capturing sink. Test-only; never linked into the library.
+ */
+#ifndef SKYTEST_H
+#define SKYTEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <skylog.h>
+
+/* Creates a fresh directory under $TMPDIR (or /tmp); returns a malloc'd path. */
+char *skytest_tmpdir(void);
+/* Removes a directory tree made by skytest_tmpdir(). */
+void skytest_rmtree(const char *path);
+/* Reads a whole file into a malloc'd NUL-terminated buffer; NULL if it cannot be read. */
+char *skytest_read_file(const char *path, size_t *len);
+/* Counts '\n' in a buffer. */
+size_t skytest_count_lines(const char *buf, size_t len);
+
+/* A sink that keeps every record's text, for assertions. */
+typedef struct skytest_capture {
+    char **lines;
+    size_t n, cap;
+    int flushes;
+    int closed;
+} skytest_capture;
+/* Returns a sink writing into `cap` (which must outlive the pipeline). */
+sky_sink *skytest_capture_sink(skytest_capture *cap, sky_format format);
+void skytest_capture_reset(skytest_capture *cap);
+
+#endif
