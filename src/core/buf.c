@@ -1,0 +1,167 @@
+/*
+ * buf.c - growable buffer and number formatting for the renderers (see buf.h).
+ *
+ * Numbers are formatted by hand because the render path must not call printf: integers two
+ * digits at a time from a table, doubles by an exact short path (values that are m / 10^k for a
+ * small k, which covers durations and most measured values) with a round-trip-checked %.17g
+ * fallback for the rest.
+ */
+#include "core/buf.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+bool sky__buf_grow(sky_buf *b, size_t extra)
+{
+    if (b->oom)
+        return false;
+    size_t need = b->len + extra;
+    if (need < b->len) {
+        b->oom = true;
+        return false;
+    }
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap = cap * 2 > cap ? cap * 2 : need;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = true;
+        return false;
+    }
+    b->p = p;
+    b->cap = cap;
+    return true;
+}
+
+void sky__buf_free(sky_buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+static const char digit_pairs[201] = "00010203040506070809"
+                                     "10111213141516171819"
+                                     "20212223242526272829"
+                                     "30313233343536373839"
+                                     "40414243444546474849"
+                                     "50515253545556575859"
+                                     "60616263646566676869"
+                                     "70717273747576777879"
+                                     "80818283848586878889"
+                                     "90919293949596979899";
+
+void sky__buf_u64(sky_buf *b, uint64_t v)
+{
+    char tmp[20];
+    char *end = tmp + sizeof tmp, *p = end;
+    while (v >= 100) {
+        unsigned i = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--p = digit_pairs[i + 1];
+        *--p = digit_pairs[i];
+    }
+    if (v >= 10) {
+        unsigned i = (unsigned)v * 2;
+        *--p = digit_pairs[i + 1];
+        *--p = digit_pairs[i];
+    } else {
+        *--p = (char)('0' + v);
+    }
+    sky__buf_put(b, p, (size_t)(end - p));
+}
+
+void sky__buf_i64(sky_buf *b, int64_t v)
+{
+    if (v < 0) {
+        sky__buf_putc(b, '-');
+        sky__buf_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        sky__buf_u64(b, (uint64_t)v);
+    }
+}
+
+static const double pow10_tab[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
+
+void sky__buf_f64(sky_buf *b, double v)
+{
+    /* Exact short path: v == m / 10^k with |m| < 2^53, so "m with a decimal point k digits from
+     * the right" is the shortest text strtod() maps back to v. */
+    double a = fabs(v);
+    if (a < 1e9) {
+        for (int k = 0; k <= 6; k++) {
+            double scaled = v * pow10_tab[k];
+            double m = nearbyint(scaled);
+            if (m == scaled && m / pow10_tab[k] == v) {
+                if (signbit(v) && m == 0) {
+                    sky__buf_lit(b, "-0.0");
+                    return;
+                }
+                int64_t mi = (int64_t)m;
+                uint64_t mu = mi < 0 ? (uint64_t)0 - (uint64_t)mi : (uint64_t)mi;
+                if (mi < 0)
+                    sky__buf_putc(b, '-');
+                uint64_t ip = mu / (uint64_t)pow10_tab[k];
+                uint64_t fp = mu % (uint64_t)pow10_tab[k];
+                sky__buf_u64(b, ip);
+                sky__buf_putc(b, '.');
+                if (k == 0) {
+                    sky__buf_putc(b, '0');
+                    return;
+                }
+                char frac[8];
+                for (int i = k - 1; i >= 0; i--) {
+                    frac[i] = (char)('0' + fp % 10);
+                    fp /= 10;
+                }
+                int n = k;
+                while (n > 1 && frac[n - 1] == '0')
+                    n--;
+                sky__buf_put(b, frac, (size_t)n);
+                return;
+            }
+        }
+    }
+    char tmp[40];
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    sky__buf_put(b, tmp, (size_t)n);
+    /* JSON readers treat "1e+20" as a number; keep it. A bare integer-looking text is fine too. */
+}
+
+void sky__buf_printf(sky_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        sky__buf_put(b, small, (size_t)n);
+        return;
+    }
+    if (!sky__buf_reserve(b, (size_t)n + 1))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+char *sky__buf_strdup(const sky_buf *b)
+{
+    char *s = malloc(b->len + 1);
+    if (!s)
+        return NULL;
+    if (b->len)
+        memcpy(s, b->p, b->len);
+    s[b->len] = '\0';
+    return s;
+}

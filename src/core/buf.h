@@ -1,0 +1,69 @@
+/*
+ * buf.h - a growable byte buffer, and the small append helpers renderers are built from.
+ *
+ * A sky_buf owns its memory. Appends grow it geometrically, so a buffer reused across events
+ * (reset, not freed) stops allocating once it has seen the largest event. Append functions never
+ * fail visibly: on out-of-memory the buffer sets `oom` and ignores further appends, and the
+ * caller checks `oom` once at the end (a renderer turns that into a counted drop).
+ */
+#ifndef SKY_CORE_BUF_H
+#define SKY_CORE_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct sky_buf {
+    char *p;
+    size_t len;
+    size_t cap;
+    bool oom;
+} sky_buf;
+
+bool sky__buf_grow(sky_buf *b, size_t extra);
+void sky__buf_free(sky_buf *b);
+
+static inline void sky__buf_reset(sky_buf *b)
+{
+    b->len = 0;
+    b->oom = false;
+}
+
+static inline bool sky__buf_reserve(sky_buf *b, size_t extra)
+{
+    if (b->cap - b->len >= extra)
+        return !b->oom;
+    return sky__buf_grow(b, extra);
+}
+
+static inline void sky__buf_put(sky_buf *b, const void *src, size_t n)
+{
+    if (!sky__buf_reserve(b, n))
+        return;
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+
+static inline void sky__buf_putc(sky_buf *b, char c)
+{
+    if (!sky__buf_reserve(b, 1))
+        return;
+    b->p[b->len++] = c;
+}
+
+#define sky__buf_lit(b, s) sky__buf_put((b), (s), sizeof(s) - 1)
+
+static inline void sky__buf_puts(sky_buf *b, const char *s) { sky__buf_put(b, s, strlen(s)); }
+
+/* Decimal integers, without printf. */
+void sky__buf_i64(sky_buf *b, int64_t v);
+void sky__buf_u64(sky_buf *b, uint64_t v);
+/* A finite double in the shortest form that reads back to the same value. */
+void sky__buf_f64(sky_buf *b, double v);
+/* printf-style append, for cold paths only (diagnostics, config errors). */
+void sky__buf_printf(sky_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns a NUL-terminated copy of the contents (malloc'd), or NULL. */
+char *sky__buf_strdup(const sky_buf *b);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * context.c - per-thread scoped context: a small stack of field arrays.
+ *
+ * A push stores a pointer to the caller's array, not a copy: SKY_WITH_CONTEXT's array lives
+ * in the caller's block for exactly as long as the scope, so pushing costs two stores. Pushes
+ * beyond SKY_CONTEXT_MAX_DEPTH are refused and counted; their pops are matched so the stack
+ * never goes out of step.
+ */
+#include "core/internal.h"
+
+static _Thread_local struct {
+    const sky_field *fields[SKY_CONTEXT_MAX_DEPTH];
+    size_t counts[SKY_CONTEXT_MAX_DEPTH];
+    size_t depth;
+    size_t refused; /* pushes refused and not yet popped */
+} ctx;
+
+static _Atomic uint64_t overflows;
+
+sky_status sky_context_push(const sky_field *fields, size_t n)
+{
+    if (ctx.depth == SKY_CONTEXT_MAX_DEPTH || ctx.refused) {
+        ctx.refused++;
+        atomic_fetch_add_explicit(&overflows, 1, memory_order_relaxed);
+        return SKY_EFULL;
+    }
+    if (!fields && n)
+        return SKY_EINVAL;
+    ctx.fields[ctx.depth] = fields;
+    ctx.counts[ctx.depth] = n;
+    ctx.depth++;
+    return SKY_OK;
+}
+
+void sky_context_pop(void)
+{
+    if (ctx.refused)
+        ctx.refused--;
+    else if (ctx.depth)
+        ctx.depth--;
+}
+
+size_t sky_context_size(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ctx.depth; i++)
+        n += ctx.counts[i];
+    return n;
+}
+
+sky_context_scope sky__context_scope_begin(const sky_field *fields, size_t n)
+{
+    /* A refused push is still a scope: its end pops the refusal. */
+    sky_context_push(fields, n);
+    return (sky_context_scope){.once = 1};
+}
+
+void sky__context_scope_end(sky_context_scope *scope)
+{
+    (void)scope;
+    sky_context_pop();
+}
+
+size_t sky__context_frames(const sky_field *const **fields, const size_t **counts)
+{
+    *fields = ctx.fields;
+    *counts = ctx.counts;
+    return ctx.depth;
+}
+
+uint64_t sky__context_overflows(void)
+{
+    return atomic_load_explicit(&overflows, memory_order_relaxed);
+}

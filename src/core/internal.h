@@ -1,0 +1,180 @@
+/*
+ * internal.h - the core's private structures: pipeline, logger, event, sink wrapper, processor.
+ *
+ * Only src/core, src/processors, src/sinks and src/encode include this. Layers below the core
+ * (src/aws) never do. Fields that several threads touch are C11 atomics; everything else is
+ * either fixed after configuration or owned by the processing thread (the caller under the
+ * pipeline lock in sync mode, the worker in async mode).
+ */
+#ifndef SKY_CORE_INTERNAL_H
+#define SKY_CORE_INTERNAL_H
+
+#include <skylog.h>
+
+#include "core/buf.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* ---- event ---------------------------------------------------------------------------------- */
+
+/* Bump allocator for strings copied into an event; reset (keeping its first chunk) per event. */
+typedef struct sky__arena_chunk {
+    struct sky__arena_chunk *next;
+    size_t used, cap;
+    char data[];
+} sky__arena_chunk;
+
+typedef struct sky__arena {
+    sky__arena_chunk *head;
+} sky__arena;
+
+void *sky__arena_alloc(sky__arena *a, size_t n);
+char *sky__arena_strndup(sky__arena *a, const char *s, size_t n);
+void sky__arena_reset(sky__arena *a);
+void sky__arena_free(sky__arena *a);
+
+struct sky_event {
+    sky_level level;
+    const char *name;
+    size_t name_len;
+    const char *logger;
+    size_t logger_len;
+    int64_t ts_ns;
+    const sky_callsite *cs;
+
+    sky_field *fields;
+    size_t n, cap;
+    sky__arena arena;
+
+    /* Undo log for the processor being run: taken on its first change. */
+    bool snap_taken;
+    sky_field *snap;
+    size_t snap_n, snap_cap;
+    sky_level snap_level;
+    const char *snap_name;
+    size_t snap_name_len;
+
+    /* Key index for de-duplicating large field lists. */
+    uint32_t *index;
+    size_t index_cap;
+
+    /* Render cache: each format rendered at most once per event. */
+    sky_buf out[SKY_FORMAT_COUNT_];
+    bool rendered[SKY_FORMAT_COUNT_];
+};
+
+/* Empties an event for reuse (keeps its allocations). */
+void sky__event_reset(sky_event *ev);
+void sky__event_free(sky_event *ev);
+/* Fills an event from a log call: context fields (outer to inner), the logger's bound fields,
+ * then the call's fields; later keys win; lazy fields evaluated. Strings are not copied (the
+ * caller keeps them alive while the event is processed). Returns false on out-of-memory. */
+bool sky__event_build(sky_event *ev, const sky_logger *log, sky_level level, const char *name,
+                      const sky_callsite *cs, int64_t ts_ns, const sky_field *fields, size_t n);
+/* Appends one field without de-duplication (decoders that already de-duplicated use it). */
+bool sky__event_append(sky_event *ev, const sky_field *f);
+/* Removes earlier fields whose key repeats later. */
+bool sky__event_dedup(sky_event *ev);
+/* Begins/ends one processor's turn (undo support). */
+void sky__event_turn_begin(sky_event *ev);
+void sky__event_turn_undo(sky_event *ev);
+/* The event in a format, rendered on first request. NULL on out-of-memory. */
+const sky_buf *sky__event_render(sky_event *ev, sky_format format);
+
+/* ---- loggers -------------------------------------------------------------------------------- */
+
+struct sky_logger {
+    struct sky__logger_hdr hdr; /* must be first: sky_enabled() reads it */
+    sky_t *sky;
+    char *name;
+    int explicit_level;       /* -1 when inherited */
+    bool bound;               /* made by sky_logger_bind(), owned by the user */
+    struct sky_logger *base;  /* bound loggers: the registered logger they derive from */
+    sky_field *fields;        /* bound fields (deep copy, one allocation with their strings) */
+    size_t n_fields;
+    struct sky_logger *next;  /* registry list, or the list of bound loggers */
+    struct sky_logger *prev;
+};
+
+void sky__loggers_free(sky_t *sky);
+
+/* ---- processors and sinks ------------------------------------------------------------------- */
+
+typedef struct sky__processor {
+    char *name;
+    sky_processor_fn fn;
+    void *user;
+    void (*free_user)(void *);
+    _Atomic uint64_t calls, drops, failures, total_ns;
+} sky__processor;
+
+struct sky_sink {
+    const sky_sink_vtable *vt;
+    void *self;
+    sky_format format;
+    char *name;
+    sky_level level;
+    sky_filter_fn filter;
+    void *filter_user;
+    _Atomic int reopen_requested;
+    _Atomic uint64_t written, errors, dropped, filtered;
+};
+
+/* ---- pipeline ------------------------------------------------------------------------------- */
+
+struct sky {
+    sky_options opts;
+    char *name;
+
+    pthread_mutex_t lock;      /* sync mode: serialises processing and sinks */
+    pthread_mutex_t reg_lock;  /* logger registry and levels */
+    sky_logger *loggers;       /* registry (linked list; lookups are rare: loggers are cached) */
+    sky_logger *root;
+    sky_logger *bound_loggers;
+
+    sky__processor *procs;
+    size_t n_procs;
+    sky_sink **sinks;
+    size_t n_sinks;
+
+    sky_event ev; /* sync mode: the one event being processed, under `lock` */
+
+    _Atomic int closing;
+    _Atomic uint64_t emitted, processed, routed, proc_failures;
+    _Atomic uint64_t dropped[SKY_DROP_REASON_COUNT_];
+    _Atomic uint64_t dropped_by_level[SKY_LEVEL_COUNT_];
+
+    /* diagnostics rate limit */
+    pthread_mutex_t diag_lock;
+    int64_t diag_window_start;
+    int diag_in_window;
+    uint64_t diag_suppressed;
+};
+
+/* Runs the processor chain and the router on a built event. Called by exactly one thread at a
+ * time per pipeline. */
+void sky__pipeline_process(sky_t *sky, sky_event *ev);
+/* Counts an event as dropped. */
+void sky__count_drop(sky_t *sky, sky_drop_reason reason, sky_level level, uint64_t n);
+
+/* Internal diagnostics: formatted, rate-limited, never re-enter the pipeline. `sky` may be
+ * NULL (goes to stderr). */
+void sky__diag(sky_t *sky, sky_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Context of the calling thread, outer to inner. */
+size_t sky__context_frames(const sky_field *const **fields, const size_t **counts);
+uint64_t sky__context_overflows(void);
+
+/* Renderers (src/encode). Each appends one line ending in '\n'. */
+void sky__render_json(const sky_event *ev, sky_buf *out);
+void sky__render_logfmt(const sky_event *ev, sky_buf *out);
+void sky__render_pretty(const sky_event *ev, sky_buf *out, bool color);
+
+/* Helpers shared by renderers: the "module" of a callsite (file basename without extension). */
+void sky__callsite_module(const sky_callsite *cs, const char **p, size_t *n);
+/* Reserved top-level keys a user field must not shadow; true if (k, n) is one. */
+bool sky__is_reserved_key(const char *k, size_t n);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * logger.c - named loggers, their levels, and bound child loggers.
+ *
+ * Loggers are looked up by name under a mutex and then cached by the caller, so the registry is
+ * a plain list. Each logger stores its *effective* level in an atomic the level check reads;
+ * setting a level recomputes every logger's effective level (rare, so O(loggers)). Inheritance
+ * is by dotted prefix: "app.db" takes "app"'s level unless it has its own.
+ */
+#include "core/internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Returned when a logger cannot be allocated: its level check always fails. */
+static sky_logger null_logger = {.hdr = {.level = INT_MAX}, .name = "", .explicit_level = -1};
+
+/* True if `anc` is `name` or a dotted ancestor of it ("" is everyone's ancestor). */
+static bool is_ancestor(const char *anc, const char *name)
+{
+    size_t al = strlen(anc);
+    if (al == 0)
+        return true;
+    return strncmp(anc, name, al) == 0 && (name[al] == '\0' || name[al] == '.');
+}
+
+static int effective_level(sky_t *sky, const sky_logger *log)
+{
+    /* nearest registered ancestor (longest name) with an explicit level */
+    int level = sky->root->explicit_level;
+    size_t best = 0;
+    for (sky_logger *l = sky->loggers; l; l = l->next) {
+        if (l->explicit_level < 0 || !is_ancestor(l->name, log->name))
+            continue;
+        size_t len = strlen(l->name);
+        if (len >= best) {
+            best = len;
+            level = l->explicit_level;
+        }
+    }
+    return level;
+}
+
+static void recompute_levels(sky_t *sky)
+{
+    for (sky_logger *l = sky->loggers; l; l = l->next)
+        atomic_store_explicit(&l->hdr.level, effective_level(sky, l), memory_order_relaxed);
+    for (sky_logger *b = sky->bound_loggers; b; b = b->next)
+        atomic_store_explicit(&b->hdr.level, atomic_load(&b->base->hdr.level),
+                              memory_order_relaxed);
+}
+
+static sky_logger *find_logger(sky_t *sky, const char *name)
+{
+    for (sky_logger *l = sky->loggers; l; l = l->next)
+        if (strcmp(l->name, name) == 0)
+            return l;
+    return NULL;
+}
+
+static sky_logger *create_logger(sky_t *sky, const char *name)
+{
+    sky_logger *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->name = strdup(name);
+    if (!l->name) {
+        free(l);
+        return NULL;
+    }
+    l->sky = sky;
+    l->explicit_level = -1;
+    l->next = sky->loggers;
+    sky->loggers = l;
+    return l;
+}
+
+/* Called by sky_open() under no lock (the pipeline is not shared yet). */
+sky_logger *sky__logger_root(sky_t *sky, sky_level level);
+sky_logger *sky__logger_root(sky_t *sky, sky_level level)
+{
+    sky_logger *root = create_logger(sky, "");
+    if (!root)
+        return NULL;
+    root->explicit_level = (int)level;
+    atomic_store(&root->hdr.level, (int)level);
+    sky->root = root;
+    return root;
+}
+
+sky_logger *sky_logger_get(sky_t *sky, const char *name)
+{
+    if (!sky)
+        sky = sky_default();
+    if (!sky)
+        return &null_logger;
+    if (!name)
+        name = "";
+    pthread_mutex_lock(&sky->reg_lock);
+    sky_logger *l = find_logger(sky, name);
+    if (!l) {
+        l = create_logger(sky, name);
+        if (l)
+            atomic_store_explicit(&l->hdr.level, effective_level(sky, l), memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&sky->reg_lock);
+    return l ? l : &null_logger;
+}
+
+sky_status sky_set_level(sky_t *sky, const char *name, sky_level level)
+{
+    if ((unsigned)level >= SKY_LEVEL_COUNT_)
+        return SKY_EINVAL;
+    if (!sky)
+        sky = sky_default();
+    if (!sky)
+        return SKY_ENOMEM;
+    if (!name)
+        name = "";
+    pthread_mutex_lock(&sky->reg_lock);
+    sky_logger *l = find_logger(sky, name);
+    if (!l)
+        l = create_logger(sky, name);
+    if (!l) {
+        pthread_mutex_unlock(&sky->reg_lock);
+        return SKY_ENOMEM;
+    }
+    l->explicit_level = (int)level;
+    recompute_levels(sky);
+    pthread_mutex_unlock(&sky->reg_lock);
+    return SKY_OK;
+}
+
+sky_status sky_logger_set_level(sky_logger *log, sky_level level)
+{
+    if (!log || log == &null_logger)
+        return SKY_EINVAL;
+    sky_logger *base = log->bound ? log->base : log;
+    return sky_set_level(base->sky, base->name, level);
+}
+
+sky_level sky_logger_level(const sky_logger *log)
+{
+    int l = atomic_load_explicit(&log->hdr.level, memory_order_relaxed);
+    return l > SKY_LEVEL_OFF ? SKY_LEVEL_OFF : (sky_level)l;
+}
+
+const char *sky_logger_name(const sky_logger *log) { return log->name; }
+
+/* Deep copy of fields into one allocation: [fields][keys and strings]. */
+static sky_field *copy_fields(const sky_field *a, size_t na, const sky_field *b, size_t nb,
+                              size_t *out_n)
+{
+    size_t bytes = 0, n = 0;
+    const sky_field *src[2] = {a, b};
+    size_t cnt[2] = {na, nb};
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < cnt[s]; i++) {
+            const sky_field *f = &src[s][i];
+            if (!f->key || f->type == SKY_T_NONE || f->type >= SKY_T_COUNT_)
+                continue;
+            n++;
+            bytes += strlen(f->key) + 1;
+            if (f->type == SKY_T_STR || f->type == SKY_T_JSON)
+                bytes += f->v.str.len + 1;
+        }
+    sky_field *out = malloc(n * sizeof *out + bytes + 1);
+    if (!out)
+        return NULL;
+    char *p = (char *)(out + n);
+    size_t w = 0;
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < cnt[s]; i++) {
+            const sky_field *f = &src[s][i];
+            if (!f->key || f->type == SKY_T_NONE || f->type >= SKY_T_COUNT_)
+                continue;
+            sky_field c = *f;
+            size_t kl = strlen(f->key);
+            memcpy(p, f->key, kl + 1);
+            c.key = p;
+            c.key_len = (uint32_t)kl;
+            p += kl + 1;
+            if (f->type == SKY_T_STR || f->type == SKY_T_JSON) {
+                if (f->v.str.len)
+                    memcpy(p, f->v.str.ptr, f->v.str.len);
+                p[f->v.str.len] = '\0';
+                c.v.str.ptr = p;
+                p += f->v.str.len + 1;
+            }
+            out[w++] = c;
+        }
+    *out_n = n;
+    return out;
+}
+
+sky_logger *sky_logger_bind(sky_logger *parent, const sky_field *fields, size_t n)
+{
+    if (!parent || parent == &null_logger || (!fields && n))
+        return NULL;
+    sky_t *sky = parent->sky;
+    sky_logger *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->fields = copy_fields(parent->fields, parent->n_fields, fields, n, &c->n_fields);
+    if (!c->fields) {
+        free(c);
+        return NULL;
+    }
+    c->sky = sky;
+    c->bound = true;
+    c->base = parent->bound ? parent->base : parent;
+    c->name = c->base->name;
+    c->explicit_level = -1;
+    pthread_mutex_lock(&sky->reg_lock);
+    atomic_store(&c->hdr.level, atomic_load(&c->base->hdr.level));
+    c->next = sky->bound_loggers;
+    if (c->next)
+        c->next->prev = c;
+    sky->bound_loggers = c;
+    pthread_mutex_unlock(&sky->reg_lock);
+    return c;
+}
+
+void sky_logger_release(sky_logger *log)
+{
+    if (!log || !log->bound)
+        return;
+    sky_t *sky = log->sky;
+    pthread_mutex_lock(&sky->reg_lock);
+    if (log->prev)
+        log->prev->next = log->next;
+    else
+        sky->bound_loggers = log->next;
+    if (log->next)
+        log->next->prev = log->prev;
+    pthread_mutex_unlock(&sky->reg_lock);
+    free(log->fields);
+    free(log);
+}
+
+void sky__loggers_free(sky_t *sky)
+{
+    sky_logger *l = sky->loggers;
+    while (l) {
+        sky_logger *next = l->next;
+        free(l->name);
+        free(l->fields);
+        free(l);
+        l = next;
+    }
+    /* Bound loggers still held by the user are detached and freed: they must not be used
+     * after sky_close(), as documented. */
+    sky_logger *b = sky->bound_loggers;
+    while (b) {
+        sky_logger *next = b->next;
+        free(b->fields);
+        free(b);
+        b = next;
+    }
+    sky->loggers = sky->root = sky->bound_loggers = NULL;
+}

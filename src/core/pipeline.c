@@ -1,0 +1,446 @@
+/*
+ * pipeline.c - the pipeline: lifecycle, the log call, processors, routing, stats.
+ *
+ * Synchronous mode (this file): the log call builds the event and runs processors and sinks
+ * on the calling thread, under the pipeline lock, so sinks and processors never run
+ * concurrently. The async ring (src/queue) slots in at sky_emit(): callers copy the event into
+ * the ring and a worker calls sky__pipeline_process(), which is the same code either way.
+ *
+ * Accounting invariant: every event that passes the level check is counted in `emitted`, and
+ * ends up either routed to at least one sink or counted in exactly one `dropped` reason.
+ */
+#include "core/internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+sky_logger *sky__logger_root(sky_t *sky, sky_level level);
+
+#define DIAG_PER_SECOND 10
+
+static void diag_stderr(void *user, sky_level level, const char *msg)
+{
+    (void)user;
+    char line[1200];
+    int n = snprintf(line, sizeof line, "skylog: %s: %s\n", sky_level_name(level), msg);
+    if (n > 0) {
+        ssize_t w = write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        (void)w;
+    }
+}
+
+void sky__diag(sky_t *sky, sky_level level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!sky) {
+        diag_stderr(NULL, level, msg);
+        return;
+    }
+    /* Rate limit: at most DIAG_PER_SECOND a second; the count of suppressed ones is reported
+     * with the next one that passes. */
+    int64_t now = sky_monotonic_ns();
+    uint64_t suppressed = 0;
+    pthread_mutex_lock(&sky->diag_lock);
+    if (now - sky->diag_window_start >= 1000000000) {
+        sky->diag_window_start = now;
+        sky->diag_in_window = 0;
+    }
+    bool pass = sky->diag_in_window < DIAG_PER_SECOND;
+    if (pass) {
+        sky->diag_in_window++;
+        suppressed = sky->diag_suppressed;
+        sky->diag_suppressed = 0;
+    } else {
+        sky->diag_suppressed++;
+    }
+    pthread_mutex_unlock(&sky->diag_lock);
+    if (!pass)
+        return;
+    if (suppressed) {
+        size_t l = strlen(msg);
+        snprintf(msg + l, sizeof msg - l, " (%llu earlier diagnostics suppressed)",
+                 (unsigned long long)suppressed);
+    }
+    sky_diag_fn fn = sky->opts.diag ? sky->opts.diag : diag_stderr;
+    fn(sky->opts.diag_user, level, msg);
+}
+
+sky_status sky_open(const sky_options *opts, sky_t **out)
+{
+    if (!out)
+        return SKY_EINVAL;
+    *out = NULL;
+    sky_options o = opts ? *opts : (sky_options){0};
+    sky_level level = o.level_set ? o.level : SKY_LEVEL_INFO;
+    if ((unsigned)level >= SKY_LEVEL_COUNT_ || (unsigned)o.mode > SKY_MODE_ASYNC ||
+        (unsigned)o.overflow > SKY_OVERFLOW_DROP_OLDEST)
+        return SKY_EINVAL;
+    if (!o.ring_bytes)
+        o.ring_bytes = 4u << 20;
+    if (!o.block_max_wait_ms)
+        o.block_max_wait_ms = 100;
+    if (!o.close_timeout_ms)
+        o.close_timeout_ms = 5000;
+    sky_t *sky = calloc(1, sizeof *sky);
+    if (!sky)
+        return SKY_ENOMEM;
+    sky->opts = o;
+    sky->name = strdup(o.name ? o.name : "skylog");
+    sky->opts.name = sky->name;
+    pthread_mutex_init(&sky->lock, NULL);
+    pthread_mutex_init(&sky->reg_lock, NULL);
+    pthread_mutex_init(&sky->diag_lock, NULL);
+    if (!sky->name || !sky__logger_root(sky, level)) {
+        free(sky->name);
+        free(sky);
+        return SKY_ENOMEM;
+    }
+    if (o.mode == SKY_MODE_ASYNC)
+        sky__diag(sky, SKY_LEVEL_WARN, "async mode is not available yet; running synchronously");
+    *out = sky;
+    return SKY_OK;
+}
+
+void sky__count_drop(sky_t *sky, sky_drop_reason reason, sky_level level, uint64_t n)
+{
+    atomic_fetch_add_explicit(&sky->dropped[reason], n, memory_order_relaxed);
+    if ((unsigned)level < SKY_LEVEL_COUNT_)
+        atomic_fetch_add_explicit(&sky->dropped_by_level[level], n, memory_order_relaxed);
+}
+
+static void run_reopen(sky_sink *s)
+{
+    if (atomic_exchange_explicit(&s->reopen_requested, 0, memory_order_acq_rel) && s->vt->reopen)
+        s->vt->reopen(s->self);
+}
+
+void sky__pipeline_process(sky_t *sky, sky_event *ev)
+{
+    sky_level level_in = ev->level;
+    for (size_t i = 0; i < sky->n_procs; i++) {
+        sky__processor *p = &sky->procs[i];
+        sky__event_turn_begin(ev);
+        int64_t t0 = sky_monotonic_ns();
+        sky_proc_result r = p->fn(p->user, ev);
+        int64_t dt = sky_monotonic_ns() - t0;
+        atomic_fetch_add_explicit(&p->calls, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->total_ns, (uint64_t)dt, memory_order_relaxed);
+        if (r == SKY_PROC_DROP) {
+            atomic_fetch_add_explicit(&p->drops, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&sky->processed, 1, memory_order_relaxed);
+            sky__count_drop(sky, SKY_DROP_PROCESSOR, level_in, 1);
+            return;
+        }
+        if (r != SKY_PROC_KEEP) {
+            sky__event_turn_undo(ev);
+            atomic_fetch_add_explicit(&p->failures, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&sky->proc_failures, 1, memory_order_relaxed);
+            sky__diag(sky, SKY_LEVEL_WARN, "processor '%s' failed on event '%s'; event kept",
+                      p->name, ev->name);
+        }
+    }
+    atomic_fetch_add_explicit(&sky->processed, 1, memory_order_relaxed);
+
+    bool delivered = false, tried = false;
+    for (size_t i = 0; i < sky->n_sinks; i++) {
+        sky_sink *s = sky->sinks[i];
+        if ((int)ev->level < (int)s->level || (s->filter && !s->filter(s->filter_user, ev))) {
+            atomic_fetch_add_explicit(&s->filtered, 1, memory_order_relaxed);
+            continue;
+        }
+        tried = true;
+        run_reopen(s);
+        sky_record rec = {.event = ev};
+        if (s->format != SKY_FORMAT_NONE) {
+            const sky_buf *b = sky__event_render(ev, s->format);
+            if (!b) {
+                atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+                continue;
+            }
+            rec.text = b->p;
+            rec.len = b->len;
+        }
+        sky_status st = s->vt->write(s->self, &rec, 1);
+        if (st == SKY_OK) {
+            atomic_fetch_add_explicit(&s->written, 1, memory_order_relaxed);
+            delivered = true;
+        } else {
+            atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+            sky__diag(sky, SKY_LEVEL_ERROR, "sink '%s' failed to write: %s", s->name,
+                      sky_strerror(st));
+        }
+    }
+    if (delivered)
+        atomic_fetch_add_explicit(&sky->routed, 1, memory_order_relaxed);
+    else
+        sky__count_drop(sky, tried ? SKY_DROP_SINK_ERROR : SKY_DROP_NO_SINK, ev->level, 1);
+}
+
+void sky_emit(sky_logger *log, sky_level level, const char *event, const sky_callsite *cs,
+              const sky_field *fields, size_t n)
+{
+    sky_t *sky = log ? log->sky : NULL;
+    if (!sky || (unsigned)level >= SKY_LEVEL_OFF || (!fields && n))
+        return;
+    int64_t ts = sky_now_ns();
+    atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
+    if (atomic_load_explicit(&sky->closing, memory_order_acquire)) {
+        sky__count_drop(sky, SKY_DROP_CLOSED, level, 1);
+        return;
+    }
+    pthread_mutex_lock(&sky->lock);
+    if (sky__event_build(&sky->ev, log, level, event, cs, ts, fields, n))
+        sky__pipeline_process(sky, &sky->ev);
+    else
+        sky__count_drop(sky, SKY_DROP_TOO_LARGE, level, 1);
+    pthread_mutex_unlock(&sky->lock);
+}
+
+static sky_status flush_sinks(sky_t *sky, int64_t deadline)
+{
+    sky_status result = SKY_OK;
+    for (size_t i = 0; i < sky->n_sinks; i++) {
+        sky_sink *s = sky->sinks[i];
+        if (!s->vt->flush)
+            continue;
+        sky_status st = s->vt->flush(s->self, deadline);
+        if (st != SKY_OK) {
+            sky__diag(sky, SKY_LEVEL_WARN, "sink '%s' flush: %s", s->name, sky_strerror(st));
+            if (result == SKY_OK)
+                result = st;
+        }
+    }
+    return result;
+}
+
+sky_status sky_flush(sky_t *sky, int64_t timeout_ms)
+{
+    if (!sky)
+        return SKY_EINVAL;
+    int64_t deadline = sky_monotonic_ns() + (timeout_ms < 0 ? 0 : timeout_ms) * 1000000;
+    pthread_mutex_lock(&sky->lock);
+    sky_status st = flush_sinks(sky, deadline);
+    pthread_mutex_unlock(&sky->lock);
+    if (st == SKY_OK && sky_monotonic_ns() > deadline)
+        st = SKY_ETIMEDOUT;
+    return st;
+}
+
+static void free_sink(sky_sink *s)
+{
+    if (s->vt->close)
+        s->vt->close(s->self);
+    free(s->name);
+    free(s);
+}
+
+sky_status sky_close(sky_t *sky)
+{
+    if (!sky)
+        return SKY_OK;
+    atomic_store_explicit(&sky->closing, 1, memory_order_release);
+    int64_t deadline = sky_monotonic_ns() + sky->opts.close_timeout_ms * 1000000;
+    pthread_mutex_lock(&sky->lock);
+    sky_status st = flush_sinks(sky, deadline);
+    for (size_t i = 0; i < sky->n_sinks; i++)
+        free_sink(sky->sinks[i]);
+    free(sky->sinks);
+    for (size_t i = 0; i < sky->n_procs; i++) {
+        if (sky->procs[i].free_user)
+            sky->procs[i].free_user(sky->procs[i].user);
+        free(sky->procs[i].name);
+    }
+    free(sky->procs);
+    sky__event_free(&sky->ev);
+    pthread_mutex_unlock(&sky->lock);
+    sky__loggers_free(sky);
+    pthread_mutex_destroy(&sky->lock);
+    pthread_mutex_destroy(&sky->reg_lock);
+    pthread_mutex_destroy(&sky->diag_lock);
+    free(sky->name);
+    free(sky);
+    return st;
+}
+
+void sky_reopen(sky_t *sky)
+{
+    if (!sky)
+        return;
+    for (size_t i = 0; i < sky->n_sinks; i++)
+        atomic_store_explicit(&sky->sinks[i]->reopen_requested, 1, memory_order_release);
+}
+
+/* ---- configuration -------------------------------------------------------------------------- */
+
+sky_status sky_add_processor(sky_t *sky, const char *name, sky_processor_fn fn, void *user,
+                             void (*free_user)(void *))
+{
+    if (!sky || !fn) {
+        if (free_user)
+            free_user(user);
+        return SKY_EINVAL;
+    }
+    sky__processor *np = realloc(sky->procs, (sky->n_procs + 1) * sizeof *np);
+    char *nm = strdup(name ? name : "processor");
+    if (!np || !nm) {
+        if (np)
+            sky->procs = np;
+        free(nm);
+        if (free_user)
+            free_user(user);
+        return SKY_ENOMEM;
+    }
+    sky->procs = np;
+    sky__processor *p = &np[sky->n_procs++];
+    memset(p, 0, sizeof *p);
+    p->name = nm;
+    p->fn = fn;
+    p->user = user;
+    p->free_user = free_user;
+    return SKY_OK;
+}
+
+sky_sink *sky_sink_new(const sky_sink_vtable *vt, void *self, sky_format format)
+{
+    if (!vt || !vt->write || (unsigned)format >= SKY_FORMAT_COUNT_) {
+        if (vt && vt->close)
+            vt->close(self);
+        return NULL;
+    }
+    sky_sink *s = calloc(1, sizeof *s);
+    if (!s) {
+        if (vt->close)
+            vt->close(self);
+        return NULL;
+    }
+    s->vt = vt;
+    s->self = self;
+    s->format = format == SKY_FORMAT_AUTO ? SKY_FORMAT_JSON : format;
+    return s;
+}
+
+sky_status sky_add_sink(sky_t *sky, sky_sink *sink, const sky_route *route)
+{
+    if (!sink)
+        return SKY_EINVAL;
+    if (!sky) {
+        free_sink(sink);
+        return SKY_EINVAL;
+    }
+    if (route && (unsigned)route->level >= SKY_LEVEL_COUNT_) {
+        free_sink(sink);
+        return SKY_EINVAL;
+    }
+    const char *name = route && route->name ? route->name : sink->vt->type;
+    sink->name = strdup(name ? name : "sink");
+    sky_sink **ns = realloc(sky->sinks, (sky->n_sinks + 1) * sizeof *ns);
+    if (!ns || !sink->name) {
+        if (ns)
+            sky->sinks = ns;
+        free_sink(sink);
+        return SKY_ENOMEM;
+    }
+    if (route) {
+        sink->level = route->level;
+        sink->filter = route->filter;
+        sink->filter_user = route->filter_user;
+    }
+    sky->sinks = ns;
+    sky->sinks[sky->n_sinks++] = sink;
+    return SKY_OK;
+}
+
+/* ---- stats ---------------------------------------------------------------------------------- */
+
+sky_status sky_stats_get(sky_t *sky, sky_stats *out)
+{
+    if (!sky || !out)
+        return SKY_EINVAL;
+    memset(out, 0, sizeof *out);
+    out->emitted = atomic_load(&sky->emitted);
+    out->processed = atomic_load(&sky->processed);
+    out->routed = atomic_load(&sky->routed);
+    for (int i = 0; i < SKY_DROP_REASON_COUNT_; i++)
+        out->dropped[i] = atomic_load(&sky->dropped[i]);
+    for (int i = 0; i < SKY_LEVEL_COUNT_; i++)
+        out->dropped_by_level[i] = atomic_load(&sky->dropped_by_level[i]);
+    out->processor_failures = atomic_load(&sky->proc_failures);
+    out->context_overflows = sky__context_overflows();
+    out->worker_alive = false;
+    out->processor_count = sky->n_procs;
+    out->sink_count = sky->n_sinks;
+    return SKY_OK;
+}
+
+sky_status sky_processor_stats_get(sky_t *sky, size_t i, sky_processor_stats *out)
+{
+    if (!sky || !out)
+        return SKY_EINVAL;
+    if (i >= sky->n_procs)
+        return SKY_ENOTFOUND;
+    sky__processor *p = &sky->procs[i];
+    out->name = p->name;
+    out->calls = atomic_load(&p->calls);
+    out->drops = atomic_load(&p->drops);
+    out->failures = atomic_load(&p->failures);
+    out->total_ns = atomic_load(&p->total_ns);
+    return SKY_OK;
+}
+
+sky_status sky_sink_stats_get(sky_t *sky, size_t i, const char **name, sky_sink_stats *out)
+{
+    if (!sky || !out)
+        return SKY_EINVAL;
+    if (i >= sky->n_sinks)
+        return SKY_ENOTFOUND;
+    sky_sink *s = sky->sinks[i];
+    memset(out, 0, sizeof *out);
+    if (s->vt->stats) {
+        pthread_mutex_lock(&sky->lock);
+        s->vt->stats(s->self, out);
+        pthread_mutex_unlock(&sky->lock);
+    }
+    out->written = atomic_load(&s->written);
+    out->errors += atomic_load(&s->errors);
+    out->dropped += atomic_load(&s->dropped);
+    out->filtered = atomic_load(&s->filtered);
+    if (name)
+        *name = s->name;
+    return SKY_OK;
+}
+
+/* ---- default pipeline ----------------------------------------------------------------------- */
+
+static sky_t *default_sky;
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+static void default_at_exit(void)
+{
+    /* Flush, do not free: other threads may still be logging while the process exits. */
+    if (default_sky)
+        sky_flush(default_sky, default_sky->opts.close_timeout_ms);
+}
+
+static void default_init(void)
+{
+    default_sky = sky_open_env(NULL);
+    if (!default_sky && sky_open(NULL, &default_sky) == SKY_OK)
+        sky_add_sink(default_sky, sky_sink_console(NULL), NULL);
+    if (default_sky)
+        atexit(default_at_exit);
+}
+
+sky_t *sky_default(void)
+{
+    pthread_once(&default_once, default_init);
+    return default_sky;
+}

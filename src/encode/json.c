@@ -1,0 +1,126 @@
+/*
+ * json.c - the JSON-lines renderer: one RFC 8259 object per event, one line.
+ *
+ * Layout: {"timestamp","level","logger","message","module","func","line", then the fields in
+ * event order}. Standard keys come first so humans and Insights find them in the same place;
+ * a user field that would shadow one is written with a leading '_' ("_level"), never dropped.
+ * Non-finite doubles are written as the strings "NaN", "Infinity", "-Infinity" (JSON has no
+ * such numbers), raw JSON fragments are embedded only if they validate, strings are repaired
+ * to UTF-8. Every line this writes parses.
+ */
+#include "core/internal.h"
+#include "encode/text.h"
+
+#include <math.h>
+#include <string.h>
+
+bool sky__is_reserved_key(const char *k, size_t n)
+{
+    switch (n) {
+    case 4: return memcmp(k, "func", 4) == 0 || memcmp(k, "line", 4) == 0;
+    case 5: return memcmp(k, "level", 5) == 0;
+    case 6: return memcmp(k, "logger", 6) == 0 || memcmp(k, "module", 6) == 0;
+    case 7: return memcmp(k, "message", 7) == 0;
+    case 9: return memcmp(k, "timestamp", 9) == 0;
+    default: return false;
+    }
+}
+
+void sky__callsite_module(const sky_callsite *cs, const char **p, size_t *n)
+{
+    const char *f = cs && cs->file ? cs->file : "";
+    const char *slash = strrchr(f, '/');
+    const char *base = slash ? slash + 1 : f;
+    const char *dot = strrchr(base, '.');
+    *p = base;
+    *n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+}
+
+static void json_value(sky_buf *b, const sky_field *f)
+{
+    switch (f->type) {
+    case SKY_T_STR: sky__json_str(b, f->v.str.ptr, f->v.str.len); break;
+    case SKY_T_INT: sky__buf_i64(b, f->v.i); break;
+    case SKY_T_UINT: sky__buf_u64(b, f->v.u); break;
+    case SKY_T_F64:
+        if (isnan(f->v.f))
+            sky__buf_lit(b, "\"NaN\"");
+        else if (isinf(f->v.f))
+            sky__buf_puts(b, f->v.f > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+        else
+            sky__buf_f64(b, f->v.f);
+        break;
+    case SKY_T_BOOL: sky__buf_puts(b, f->v.b ? "true" : "false"); break;
+    case SKY_T_TIME: {
+        char ts[SKY_ISO8601_LEN];
+        sky__iso8601_ms(ts, f->v.ns);
+        sky__buf_putc(b, '"');
+        sky__buf_put(b, ts, sizeof ts);
+        sky__buf_putc(b, '"');
+        break;
+    }
+    case SKY_T_DUR: sky__buf_f64(b, (double)f->v.ns / 1e6); break;
+    case SKY_T_ERRNO: {
+        const char *name = strerrorname_np(f->v.err);
+        const char *desc = strerrordesc_np(f->v.err);
+        sky__buf_putc(b, '"');
+        if (name) {
+            sky__buf_puts(b, name);
+            sky__buf_lit(b, ": ");
+            sky__buf_puts(b, desc ? desc : "");
+        } else {
+            sky__buf_lit(b, "errno ");
+            sky__buf_i64(b, f->v.err);
+        }
+        sky__buf_putc(b, '"');
+        break;
+    }
+    case SKY_T_JSON:
+        if (sky__json_valid(f->v.str.ptr, f->v.str.len))
+            sky__buf_put(b, f->v.str.ptr, f->v.str.len);
+        else
+            sky__json_str(b, f->v.str.ptr, f->v.str.len);
+        break;
+    default: sky__buf_lit(b, "null"); break;
+    }
+}
+
+void sky__render_json(const sky_event *ev, sky_buf *b)
+{
+    char ts[SKY_ISO8601_LEN];
+    sky__iso8601_ms(ts, ev->ts_ns);
+    sky__buf_lit(b, "{\"timestamp\":\"");
+    sky__buf_put(b, ts, sizeof ts);
+    sky__buf_lit(b, "\",\"level\":\"");
+    sky__buf_puts(b, sky_level_name(ev->level));
+    sky__buf_lit(b, "\",\"logger\":");
+    if (ev->logger_len)
+        sky__json_str(b, ev->logger, ev->logger_len);
+    else
+        sky__buf_lit(b, "\"root\"");
+    sky__buf_lit(b, ",\"message\":");
+    sky__json_str(b, ev->name, ev->name_len);
+    if (ev->cs) {
+        const char *mod;
+        size_t ml;
+        sky__callsite_module(ev->cs, &mod, &ml);
+        sky__buf_lit(b, ",\"module\":");
+        sky__json_str(b, mod, ml);
+        if (ev->cs->func) {
+            sky__buf_lit(b, ",\"func\":");
+            sky__json_str(b, ev->cs->func, strlen(ev->cs->func));
+        }
+        sky__buf_lit(b, ",\"line\":");
+        sky__buf_i64(b, ev->cs->line);
+    }
+    for (size_t i = 0; i < ev->n; i++) {
+        const sky_field *f = &ev->fields[i];
+        sky__buf_lit(b, ",\"");
+        if (sky__is_reserved_key(f->key, f->key_len))
+            sky__buf_putc(b, '_');
+        sky__json_str_body(b, f->key, f->key_len);
+        sky__buf_lit(b, "\":");
+        json_value(b, f);
+    }
+    sky__buf_lit(b, "}\n");
+}

@@ -1,0 +1,373 @@
+/*
+ * text.c - JSON string escaping, UTF-8 validation/repair, JSON validation, timestamps.
+ *
+ * The escaper is the innermost loop of every renderer: it copies runs of bytes that need no
+ * care (printable ASCII other than '"' and '\\') with one memcpy per run, found through a
+ * 256-entry class table, and only slows down for escapes and multi-byte sequences.
+ */
+#include "encode/text.h"
+
+#include <string.h>
+#include <time.h>
+
+/* 0: copy as is; 1: needs an escape; 2: start of a multi-byte sequence or invalid byte. */
+static const unsigned char byte_class[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+size_t sky__utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    if (c < 0xC2)
+        return 0; /* continuation byte or overlong 2-byte lead */
+    if (c < 0xE0) {
+        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    }
+    if (c < 0xF0) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xE0 && s[1] < 0xA0)
+            return 0; /* overlong */
+        if (c == 0xED && s[1] >= 0xA0)
+            return 0; /* UTF-16 surrogate */
+        return 3;
+    }
+    if (c < 0xF5) {
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && s[1] < 0x90)
+            return 0; /* overlong */
+        if (c == 0xF4 && s[1] >= 0x90)
+            return 0; /* above U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+bool sky__utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t l = sky__utf8_seq_len(s + i, n - i);
+        if (!l)
+            return false;
+        i += l;
+    }
+    return true;
+}
+
+static const char replacement[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
+
+void sky__utf8_repair(sky_buf *out, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, run = 0;
+    while (i < n) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t l = sky__utf8_seq_len(s + i, n - i);
+        if (l) {
+            i += l;
+            continue;
+        }
+        sky__buf_put(out, str + run, i - run);
+        sky__buf_put(out, replacement, 3);
+        i++;
+        run = i;
+    }
+    sky__buf_put(out, str + run, n - run);
+}
+
+static const char hex_digits[] = "0123456789abcdef";
+
+void sky__json_str_body(sky_buf *out, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    if (!sky__buf_reserve(out, n + 2))
+        return;
+    while (i < n) {
+        size_t start = i;
+        while (i < n && byte_class[s[i]] == 0)
+            i++;
+        if (i > start)
+            sky__buf_put(out, str + start, i - start);
+        if (i >= n)
+            break;
+        unsigned c = s[i];
+        if (byte_class[c] == 1) {
+            char esc[6] = {'\\', 0, 0, 0, 0, 0};
+            size_t el = 2;
+            switch (c) {
+            case '"': esc[1] = '"'; break;
+            case '\\': esc[1] = '\\'; break;
+            case '\n': esc[1] = 'n'; break;
+            case '\r': esc[1] = 'r'; break;
+            case '\t': esc[1] = 't'; break;
+            case '\b': esc[1] = 'b'; break;
+            case '\f': esc[1] = 'f'; break;
+            default:
+                esc[1] = 'u';
+                esc[2] = '0';
+                esc[3] = '0';
+                esc[4] = hex_digits[c >> 4];
+                esc[5] = hex_digits[c & 15];
+                el = 6;
+            }
+            sky__buf_put(out, esc, el);
+            i++;
+            continue;
+        }
+        size_t l = sky__utf8_seq_len(s + i, n - i);
+        if (l) {
+            sky__buf_put(out, str + i, l);
+            i += l;
+        } else {
+            sky__buf_put(out, replacement, 3);
+            i++;
+        }
+    }
+}
+
+void sky__json_str(sky_buf *out, const char *s, size_t n)
+{
+    sky__buf_putc(out, '"');
+    sky__json_str_body(out, s, n);
+    sky__buf_putc(out, '"');
+}
+
+/* ---- JSON validation (for raw fragments) ------------------------------------------------ */
+
+typedef struct {
+    const char *s;
+    size_t n, i;
+    int depth;
+} jv;
+
+static void jv_ws(jv *p)
+{
+    while (p->i < p->n &&
+           (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r'))
+        p->i++;
+}
+
+static bool jv_value(jv *p);
+
+static bool jv_string(jv *p)
+{
+    if (p->i >= p->n || p->s[p->i] != '"')
+        return false;
+    p->i++;
+    while (p->i < p->n) {
+        unsigned char c = (unsigned char)p->s[p->i];
+        if (c == '"') {
+            p->i++;
+            return true;
+        }
+        if (c < 0x20)
+            return false;
+        if (c == '\\') {
+            p->i++;
+            if (p->i >= p->n)
+                return false;
+            char e = p->s[p->i];
+            if (e == 'u') {
+                for (int k = 1; k <= 4; k++) {
+                    if (p->i + (size_t)k >= p->n)
+                        return false;
+                    char h = p->s[p->i + (size_t)k];
+                    if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
+                        return false;
+                }
+                p->i += 5;
+                continue;
+            }
+            if (!strchr("\"\\/bfnrt", e) || e == 0)
+                return false;
+            p->i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t l = sky__utf8_seq_len((const unsigned char *)p->s + p->i, p->n - p->i);
+            if (!l)
+                return false;
+            p->i += l;
+            continue;
+        }
+        p->i++;
+    }
+    return false;
+}
+
+static bool jv_digits(jv *p)
+{
+    size_t st = p->i;
+    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
+        p->i++;
+    return p->i > st;
+}
+
+static bool jv_number(jv *p)
+{
+    if (p->i < p->n && p->s[p->i] == '-')
+        p->i++;
+    if (p->i < p->n && p->s[p->i] == '0')
+        p->i++;
+    else if (!jv_digits(p))
+        return false;
+    if (p->i < p->n && p->s[p->i] == '.') {
+        p->i++;
+        if (!jv_digits(p))
+            return false;
+    }
+    if (p->i < p->n && (p->s[p->i] == 'e' || p->s[p->i] == 'E')) {
+        p->i++;
+        if (p->i < p->n && (p->s[p->i] == '+' || p->s[p->i] == '-'))
+            p->i++;
+        if (!jv_digits(p))
+            return false;
+    }
+    return true;
+}
+
+static bool jv_lit(jv *p, const char *lit)
+{
+    size_t l = strlen(lit);
+    if (p->n - p->i < l || memcmp(p->s + p->i, lit, l) != 0)
+        return false;
+    p->i += l;
+    return true;
+}
+
+static bool jv_value(jv *p)
+{
+    jv_ws(p);
+    if (p->i >= p->n)
+        return false;
+    char c = p->s[p->i];
+    if (c == '{' || c == '[') {
+        if (++p->depth > 64)
+            return false;
+        char close = c == '{' ? '}' : ']';
+        p->i++;
+        jv_ws(p);
+        if (p->i < p->n && p->s[p->i] == close) {
+            p->i++;
+            p->depth--;
+            return true;
+        }
+        for (;;) {
+            if (c == '{') {
+                jv_ws(p);
+                if (!jv_string(p))
+                    return false;
+                jv_ws(p);
+                if (p->i >= p->n || p->s[p->i] != ':')
+                    return false;
+                p->i++;
+            }
+            if (!jv_value(p))
+                return false;
+            jv_ws(p);
+            if (p->i >= p->n)
+                return false;
+            if (p->s[p->i] == ',') {
+                p->i++;
+                continue;
+            }
+            if (p->s[p->i] == close) {
+                p->i++;
+                p->depth--;
+                return true;
+            }
+            return false;
+        }
+    }
+    if (c == '"')
+        return jv_string(p);
+    if (c == 't')
+        return jv_lit(p, "true");
+    if (c == 'f')
+        return jv_lit(p, "false");
+    if (c == 'n')
+        return jv_lit(p, "null");
+    return jv_number(p);
+}
+
+bool sky__json_valid(const char *s, size_t n)
+{
+    jv p = {s, n, 0, 0};
+    if (!jv_value(&p))
+        return false;
+    jv_ws(&p);
+    return p.i == n;
+}
+
+/* ---- timestamps --------------------------------------------------------------------------- */
+
+static _Thread_local int64_t cached_sec = INT64_MIN;
+static _Thread_local char cached_prefix[20]; /* "YYYY-MM-DDTHH:MM:SS" */
+
+void sky__iso8601_ms(char out[24], int64_t unix_ns)
+{
+    int64_t sec = unix_ns / 1000000000;
+    int64_t rem = unix_ns % 1000000000;
+    if (rem < 0) {
+        rem += 1000000000;
+        sec -= 1;
+    }
+    if (sec != cached_sec) {
+        time_t t = (time_t)sec;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        int y = tm.tm_year + 1900;
+        if (y < 0)
+            y = 0;
+        if (y > 9999)
+            y = 9999;
+        char *p = cached_prefix;
+        p[0] = (char)('0' + y / 1000);
+        p[1] = (char)('0' + y / 100 % 10);
+        p[2] = (char)('0' + y / 10 % 10);
+        p[3] = (char)('0' + y % 10);
+        p[4] = '-';
+        p[5] = (char)('0' + (tm.tm_mon + 1) / 10);
+        p[6] = (char)('0' + (tm.tm_mon + 1) % 10);
+        p[7] = '-';
+        p[8] = (char)('0' + tm.tm_mday / 10);
+        p[9] = (char)('0' + tm.tm_mday % 10);
+        p[10] = 'T';
+        p[11] = (char)('0' + tm.tm_hour / 10);
+        p[12] = (char)('0' + tm.tm_hour % 10);
+        p[13] = ':';
+        p[14] = (char)('0' + tm.tm_min / 10);
+        p[15] = (char)('0' + tm.tm_min % 10);
+        p[16] = ':';
+        p[17] = (char)('0' + tm.tm_sec / 10);
+        p[18] = (char)('0' + tm.tm_sec % 10);
+        cached_sec = sec;
+    }
+    memcpy(out, cached_prefix, 19);
+    int ms = (int)(rem / 1000000);
+    out[19] = '.';
+    out[20] = (char)('0' + ms / 100);
+    out[21] = (char)('0' + ms / 10 % 10);
+    out[22] = (char)('0' + ms % 10);
+    out[23] = 'Z';
+}
