@@ -39,7 +39,7 @@ static inline bool sky__buf_reserve(sky_buf *b, size_t extra)
 
 static inline void sky__buf_put(sky_buf *b, const void *src, size_t n)
 {
-    if (!sky__buf_reserve(b, n))
+    if (n == 0 || !sky__buf_reserve(b, n))
         return;
     memcpy(b->p + b->len, src, n);
     b->len += n;

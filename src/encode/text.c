@@ -53,6 +53,41 @@ size_t sky__utf8_seq_len(const unsigned char *s, size_t n)
     return 0;
 }
 
+/* Length of the maximal subpart of an ill-formed sequence at s (Unicode 15, section 3.9
+ * "U+FFFD Substitution of Maximal Subparts"): a valid lead byte followed by the longest run of
+ * bytes that could still have completed it. Always >= 1. This is what Python, browsers and
+ * ICU replace with one U+FFFD each. */
+static size_t invalid_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    unsigned lo = 0x80, hi = 0xBF;
+    size_t need;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 1;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        if (c == 0xE0)
+            lo = 0xA0;
+        if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        if (c == 0xF0)
+            lo = 0x90;
+        if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 1;
+    }
+    size_t i = 1;
+    if (i < n && i <= need && s[i] >= lo && s[i] <= hi) {
+        i++;
+        while (i < n && i <= need && s[i] >= 0x80 && s[i] <= 0xBF)
+            i++;
+    }
+    return i;
+}
+
 bool sky__utf8_valid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -88,7 +123,7 @@ void sky__utf8_repair(sky_buf *out, const char *str, size_t n)
         }
         sky__buf_put(out, str + run, i - run);
         sky__buf_put(out, replacement, 3);
-        i++;
+        i += invalid_len(s + i, n - i);
         run = i;
     }
     sky__buf_put(out, str + run, n - run);
@@ -140,7 +175,7 @@ void sky__json_str_body(sky_buf *out, const char *str, size_t n)
             i += l;
         } else {
             sky__buf_put(out, replacement, 3);
-            i++;
+            i += invalid_len(s + i, n - i);
         }
     }
 }

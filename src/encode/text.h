@@ -3,7 +3,8 @@
  * UTF-8 validation, and ISO-8601 timestamps.
  *
  * Invalid UTF-8 is never passed through: each byte that does not start a well-formed sequence
- * (overlong forms, surrogates, code points above U+10FFFF, truncated sequences) becomes U+FFFD.
+ * (overlong forms, surrogates, code points above U+10FFFF, truncated sequences) is replaced by
+ * U+FFFD, one per maximal ill-formed subpart, as Python and browsers do.
  * That is what JSON readers and CloudWatch require, and it makes every line we write parseable.
  */
 #ifndef SKY_ENCODE_TEXT_H

@@ -1,0 +1,88 @@
+"""The programs in examples/ run, and print what their comments promise."""
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+BUILD = os.environ.get("SKYLOG_BUILD_DIR", "")
+
+
+def example(name):
+    return os.path.join(BUILD, f"example_{name}")
+
+
+def run(name, *args, env=None):
+    e = dict(os.environ)
+    for k in list(e):
+        if k.startswith("SKYLOG_") and k not in ("SKYLOG_BUILD_DIR",):
+            e.pop(k)
+    e.update(env or {})
+    return subprocess.run([example(name), *args], env=e, capture_output=True, timeout=60,
+                          check=True)
+
+
+@unittest.skipUnless(os.path.exists(example("basic")), "examples not built (set SKYLOG_BUILD_DIR)")
+class Examples(unittest.TestCase):
+    def json_lines(self, data):
+        return [json.loads(l) for l in data.decode().splitlines() if l.startswith("{")]
+
+    def test_basic(self):
+        out = run("basic", env={"SKYLOG_FORMAT": "json"})
+        ev = self.json_lines(out.stderr)
+        self.assertEqual([e["message"] for e in ev],
+                         ["service_started", "user_login", "cache_miss", "open_failed"])
+        self.assertEqual(ev[1]["user"], "alice")
+        self.assertEqual(ev[1]["id"], 42)
+        self.assertEqual(ev[1]["ms"], 1.5)
+        self.assertEqual(ev[2]["lookup"], 2.5)
+        self.assertEqual(ev[3]["error"], "ENOENT: No such file or directory")
+        self.assertEqual(ev[3]["level"], "ERROR")
+        # with SKYLOG_LEVEL=debug the debug event shows up too
+        out = run("basic", env={"SKYLOG_FORMAT": "json", "SKYLOG_LEVEL": "debug"})
+        self.assertIn("not_shown_at_info", [e["message"] for e in self.json_lines(out.stderr)])
+
+    def test_basic_logfmt_and_bad_config(self):
+        out = run("basic", env={"SKYLOG_FORMAT": "logfmt"})
+        self.assertIn(b"level=info logger=checkout msg=user_login user=alice id=42 ms=1.5", out.stderr)
+        bad = subprocess.run([example("basic")], env={"SKYLOG_LEVEL": "loud"}, capture_output=True)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn(b"SKYLOG_LEVEL: unknown level 'loud'", bad.stderr)
+
+    def test_context(self):
+        ev = self.json_lines(run("context").stdout)
+        byname = {e["message"]: e for e in ev}
+        self.assertEqual(byname["query_done"]["request_id"], "req-1")
+        self.assertEqual(byname["slow_payment"]["phase"], "payment")
+        self.assertNotIn("phase", byname["request_finished"])
+        self.assertNotIn("request_id", byname["outside_any_request"])
+        self.assertEqual(byname["job_picked"]["worker"], "w-3")
+        self.assertEqual(byname["job_picked"]["shard"], 7)
+
+    def test_processors(self):
+        out = run("processors")
+        ev = self.json_lines(out.stdout)
+        login = ev[0]
+        self.assertEqual(login["password"], "***REDACTED***")
+        self.assertEqual(login["note"], "key ***REDACTED*** used")
+        self.assertEqual(login["service"], "shop")
+        self.assertTrue(ev[1]["slow"])
+        storms = [e for e in ev if e["message"] == "db_unreachable"]
+        self.assertEqual(len(storms), 3)  # burst of 3, the other 7 rate-limited
+        self.assertIn(b"emitted=12 dropped_by_processors=7", out.stderr)
+
+    def test_routing(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = run("routing", d)
+            with open(os.path.join(d, "app.jsonl")) as f:
+                allv = [json.loads(l)["message"] for l in f]
+            with open(os.path.join(d, "audit.jsonl")) as f:
+                audit = [json.loads(l)["message"] for l in f]
+        self.assertEqual(allv, ["balance_checked", "audit.transfer", "transfer_slow"])
+        self.assertEqual(audit, ["audit.transfer"])
+        self.assertEqual(out.stdout.decode().count("\n"), 1)
+        self.assertIn("level=warn logger=bank msg=transfer_slow ms=812.5", out.stdout.decode())
+
+
+if __name__ == "__main__":
+    unittest.main()

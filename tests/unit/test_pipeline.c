@@ -1,0 +1,373 @@
+/* test_pipeline.c - loggers and levels, context, bound loggers, lazy fields, the processor
+ * chain, routing and the accounting invariant (src/core). */
+#include "skytest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static sky_t *open_with_capture(skytest_capture *cap, sky_level level)
+{
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(&(sky_options){.level = level, .level_set = true}, &sky), SKY_OK);
+    assert_int_equal(sky_add_sink(sky, skytest_capture_sink(cap, SKY_FORMAT_JSON), NULL), SKY_OK);
+    return sky;
+}
+
+static void test_status_and_levels(void **state)
+{
+    (void)state;
+    assert_string_equal(sky_strerror(SKY_OK), "ok");
+    for (int s = 0; s < SKY_STATUS_COUNT_; s++)
+        assert_non_null(sky_strerror((sky_status)s));
+    sky_level l;
+    assert_int_equal(sky_level_parse("WARNING", &l), SKY_OK);
+    assert_int_equal(l, SKY_LEVEL_WARN);
+    assert_int_equal(sky_level_parse("fatal", &l), SKY_OK);
+    assert_int_equal(l, SKY_LEVEL_CRITICAL);
+    l = SKY_LEVEL_DEBUG;
+    assert_int_equal(sky_level_parse("loud", &l), SKY_EINVAL);
+    assert_int_equal(l, SKY_LEVEL_DEBUG);
+    assert_string_equal(sky_level_name(SKY_LEVEL_CRITICAL), "CRITICAL");
+    assert_string_equal(sky_level_name((sky_level)99), "?");
+    sky_t *sky;
+    assert_int_equal(sky_open(&(sky_options){.mode = (sky_mode)7}, &sky), SKY_EINVAL);
+    assert_int_equal(sky_open(NULL, NULL), SKY_EINVAL);
+}
+
+static void test_level_inheritance(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_with_capture(&cap, SKY_LEVEL_INFO);
+    sky_logger *app = sky_logger_get(sky, "app");
+    sky_logger *db = sky_logger_get(sky, "app.db");
+    sky_logger *dbx = sky_logger_get(sky, "app.dbx"); /* not a child of app.db */
+    assert_ptr_equal(db, sky_logger_get(sky, "app.db"));
+    assert_int_equal(sky_logger_level(db), SKY_LEVEL_INFO);
+
+    assert_int_equal(sky_set_level(sky, "app", SKY_LEVEL_ERROR), SKY_OK);
+    assert_int_equal(sky_logger_level(app), SKY_LEVEL_ERROR);
+    assert_int_equal(sky_logger_level(db), SKY_LEVEL_ERROR);
+    assert_int_equal(sky_set_level(sky, "app.db", SKY_LEVEL_DEBUG), SKY_OK);
+    assert_int_equal(sky_logger_level(db), SKY_LEVEL_DEBUG);
+    assert_int_equal(sky_logger_level(dbx), SKY_LEVEL_ERROR);
+    /* a logger created later inherits from its nearest configured ancestor */
+    sky_logger *deep = sky_logger_get(sky, "app.db.pool");
+    assert_int_equal(sky_logger_level(deep), SKY_LEVEL_DEBUG);
+    /* setting the parent again does not override the child's own level */
+    sky_set_level(sky, "app", SKY_LEVEL_WARN);
+    assert_int_equal(sky_logger_level(db), SKY_LEVEL_DEBUG);
+    assert_int_equal(sky_logger_level(app), SKY_LEVEL_WARN);
+    assert_int_equal(sky_set_level(sky, "x", (sky_level)42), SKY_EINVAL);
+
+    sky_debug(db, "shown");
+    sky_info(app, "hidden");
+    sky_debug(dbx, "hidden");
+    assert_int_equal(cap.n, 1);
+    assert_non_null(strstr(cap.lines[0], "\"message\":\"shown\""));
+    sky_close(sky);
+    skytest_capture_reset(&cap);
+}
+
+static int evaluated;
+static int side_effect(void)
+{
+    evaluated++;
+    return 7;
+}
+
+static sky_field lazy_value(void *user, char *buf, size_t cap)
+{
+    (void)user;
+    evaluated++;
+    snprintf(buf, cap, "computed-%d", 99);
+    return SKY_STR(NULL, buf);
+}
+
+static void test_disabled_level_evaluates_nothing(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_with_capture(&cap, SKY_LEVEL_INFO);
+    sky_logger *log = sky_logger_get(sky, "lazy");
+    evaluated = 0;
+    sky_debug(log, "off", SKY_INT("x", side_effect()), SKY_LAZY("l", lazy_value, NULL));
+    assert_int_equal(evaluated, 0);
+    sky_info(log, "on", SKY_INT("x", side_effect()), SKY_LAZY("l", lazy_value, NULL));
+    assert_int_equal(evaluated, 2);
+    assert_non_null(strstr(cap.lines[0], "\"x\":7,\"l\":\"computed-99\""));
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.emitted, 1);
+    sky_close(sky);
+    skytest_capture_reset(&cap);
+}
+
+static void leave_early(sky_logger *log)
+{
+    SKY_WITH_CONTEXT(SKY_STR("scope", "early")) {
+        sky_info(log, "inside");
+        return; /* the cleanup attribute pops the context */
+    }
+}
+
+static void test_context_scopes(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_with_capture(&cap, SKY_LEVEL_INFO);
+    sky_logger *log = sky_logger_get(sky, "ctx");
+    assert_int_equal(sky_context_size(), 0);
+    SKY_WITH_CONTEXT(SKY_STR("a", "1")) {
+        SKY_WITH_CONTEXT(SKY_STR("b", "2"), SKY_STR("a", "inner")) {
+            assert_int_equal(sky_context_size(), 3);
+            sky_info(log, "nested");
+        }
+        for (int i = 0; i < 3; i++) {
+            SKY_WITH_CONTEXT(SKY_INT("i", i)) {
+                if (i == 1)
+                    break;
+            }
+        }
+        assert_int_equal(sky_context_size(), 1);
+    }
+    assert_int_equal(sky_context_size(), 0);
+    leave_early(log);
+    assert_int_equal(sky_context_size(), 0);
+    assert_non_null(strstr(cap.lines[0], "\"a\":\"inner\",\"b\":\"2\"") ||
+                    strstr(cap.lines[0], "\"b\":\"2\",\"a\":\"inner\""));
+    assert_null(strstr(cap.lines[0], "\"a\":\"1\""));
+
+    /* overflow: pushes past the limit are refused, counted, and pops stay matched */
+    sky_field f = SKY_INT("d", 1);
+    for (int i = 0; i < SKY_CONTEXT_MAX_DEPTH; i++)
+        assert_int_equal(sky_context_push(&f, 1), SKY_OK);
+    assert_int_equal(sky_context_push(&f, 1), SKY_EFULL);
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_true(st.context_overflows >= 1);
+    for (int i = 0; i <= SKY_CONTEXT_MAX_DEPTH; i++)
+        sky_context_pop();
+    assert_int_equal(sky_context_size(), 0);
+    sky_context_pop(); /* extra pop is harmless */
+    sky_close(sky);
+    skytest_capture_reset(&cap);
+}
+
+static void test_bound_loggers(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_with_capture(&cap, SKY_LEVEL_INFO);
+    sky_logger *log = sky_logger_get(sky, "svc");
+    char rid[16];
+    strcpy(rid, "r-1");
+    sky_logger *child = SKY_BIND(log, SKY_STR("request_id", rid), SKY_INT("n", 1));
+    strcpy(rid, "CHANGED"); /* fields were deep-copied */
+    sky_logger *grandchild = SKY_BIND(child, SKY_STR("step", "pay"), SKY_INT("n", 2));
+    sky_info(grandchild, "ev", SKY_STR("k", "v"));
+    assert_non_null(strstr(cap.lines[0], "\"logger\":\"svc\""));
+    assert_non_null(strstr(cap.lines[0], "\"request_id\":\"r-1\",\"step\":\"pay\",\"n\":2,\"k\":\"v\""));
+    /* level follows the parent */
+    sky_set_level(sky, "svc", SKY_LEVEL_ERROR);
+    assert_false(sky_enabled(grandchild, SKY_LEVEL_WARN));
+    assert_true(sky_enabled(grandchild, SKY_LEVEL_ERROR));
+    sky_logger_release(grandchild);
+    sky_logger_release(child);
+    sky_close(sky);
+    skytest_capture_reset(&cap);
+}
+
+/* ---- processors ------------------------------------------------------------------------- */
+
+static sky_proc_result add_then_fail(void *user, sky_event *ev)
+{
+    (void)user;
+    sky_event_set(ev, SKY_STR("junk", "should be undone"));
+    sky_event_remove(ev, "keep");
+    sky_event_set_level(ev, SKY_LEVEL_CRITICAL);
+    return SKY_PROC_FAILED;
+}
+
+static sky_proc_result rename_and_tag(void *user, sky_event *ev)
+{
+    (void)user;
+    assert_int_equal(sky_event_rename(ev, "usr", "user"), SKY_OK);
+    assert_int_equal(sky_event_rename(ev, "absent", "x"), SKY_ENOTFOUND);
+    sky_event_set(ev, SKY_INT("tagged", 1));
+    return SKY_PROC_KEEP;
+}
+
+static sky_proc_result drop_secret_events(void *user, sky_event *ev)
+{
+    int *seen = user;
+    (*seen)++;
+    return strcmp(sky_event_name(ev), "secret") == 0 ? SKY_PROC_DROP : SKY_PROC_KEEP;
+}
+
+static int freed;
+static void count_free(void *p)
+{
+    (void)p;
+    freed++;
+}
+
+static void test_processor_chain(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_with_capture(&cap, SKY_LEVEL_INFO);
+    int seen = 0;
+    freed = 0;
+    sky_add_processor(sky, "fails", add_then_fail, NULL, NULL);
+    sky_add_processor(sky, "rename", rename_and_tag, NULL, NULL);
+    sky_add_processor(sky, "drop", drop_secret_events, &seen, count_free);
+    sky_logger *log = sky_logger_get(sky, "p");
+    sky_info(log, "visible", SKY_STR("usr", "bob"), SKY_STR("keep", "yes"));
+    sky_info(log, "secret", SKY_STR("usr", "eve"));
+    assert_int_equal(cap.n, 1);
+    const char *l = cap.lines[0];
+    assert_non_null(strstr(l, "\"level\":\"INFO\"")); /* failed processor's level change undone */
+    assert_null(strstr(l, "junk"));
+    assert_non_null(strstr(l, "\"user\":\"bob\",\"keep\":\"yes\",\"tagged\":1"));
+    assert_int_equal(seen, 2);
+
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.emitted, 2);
+    assert_int_equal(st.processor_failures, 2);
+    assert_int_equal(st.dropped[SKY_DROP_PROCESSOR], 1);
+    assert_int_equal(st.dropped_by_level[SKY_LEVEL_INFO], 1);
+    assert_int_equal(st.routed, 1);
+    sky_processor_stats ps;
+    assert_int_equal(sky_processor_stats_get(sky, 0, &ps), SKY_OK);
+    assert_string_equal(ps.name, "fails");
+    assert_int_equal(ps.calls, 2);
+    assert_int_equal(ps.failures, 2);
+    assert_int_equal(sky_processor_stats_get(sky, 2, &ps), SKY_OK);
+    assert_int_equal(ps.drops, 1);
+    assert_int_equal(sky_processor_stats_get(sky, 3, &ps), SKY_ENOTFOUND);
+    sky_close(sky);
+    assert_int_equal(freed, 1);
+    skytest_capture_reset(&cap);
+}
+
+/* ---- routing ---------------------------------------------------------------------------- */
+
+static bool only_payments(void *user, const sky_event *ev)
+{
+    (void)user;
+    return strncmp(sky_event_name(ev), "pay", 3) == 0;
+}
+
+static void test_routing_and_accounting(void **state)
+{
+    (void)state;
+    skytest_capture all = {0}, errors = {0}, pay = {0};
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(&(sky_options){.level = SKY_LEVEL_TRACE, .level_set = true}, &sky),
+                     SKY_OK);
+    sky_add_sink(sky, skytest_capture_sink(&all, SKY_FORMAT_JSON),
+                 &(sky_route){.name = "all", .level = SKY_LEVEL_DEBUG});
+    sky_add_sink(sky, skytest_capture_sink(&errors, SKY_FORMAT_LOGFMT),
+                 &(sky_route){.name = "errors", .level = SKY_LEVEL_ERROR});
+    sky_add_sink(sky, skytest_capture_sink(&pay, SKY_FORMAT_JSON),
+                 &(sky_route){.name = "pay", .filter = only_payments});
+    sky_logger *log = sky_logger_get(sky, "r");
+    sky_trace(log, "nobody_wants_this");
+    sky_debug(log, "debug_thing");
+    sky_error(log, "payment_failed");
+    sky_info(log, "payment_ok");
+    assert_int_equal(all.n, 3);
+    assert_int_equal(errors.n, 1);
+    assert_true(strncmp(errors.lines[0], "ts=", 3) == 0);
+    assert_int_equal(pay.n, 2);
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.emitted, 4);
+    assert_int_equal(st.routed, 3);
+    assert_int_equal(st.dropped[SKY_DROP_NO_SINK], 1);
+    uint64_t dropped = 0;
+    for (int i = 0; i < SKY_DROP_REASON_COUNT_; i++)
+        dropped += st.dropped[i];
+    assert_int_equal(st.routed + dropped, st.emitted);
+    const char *name;
+    sky_sink_stats ss;
+    assert_int_equal(sky_sink_stats_get(sky, 1, &name, &ss), SKY_OK);
+    assert_string_equal(name, "errors");
+    assert_int_equal(ss.written, 1);
+    assert_int_equal(ss.filtered, 3);
+    assert_int_equal(sky_sink_stats_get(sky, 3, &name, &ss), SKY_ENOTFOUND);
+    assert_int_equal(sky_flush(sky, 1000), SKY_OK);
+    assert_int_equal(all.flushes, 1);
+    sky_close(sky);
+    assert_int_equal(all.closed, 1);
+    skytest_capture_reset(&all);
+    skytest_capture_reset(&errors);
+    skytest_capture_reset(&pay);
+}
+
+static sky_status failing_write(void *self, const sky_record *r, size_t n)
+{
+    (void)self, (void)r, (void)n;
+    return SKY_EIO;
+}
+static const sky_sink_vtable failing_vt = {.type = "failing", .write = failing_write};
+
+static int diag_count;
+static void count_diag(void *user, sky_level level, const char *msg)
+{
+    (void)user, (void)level, (void)msg;
+    diag_count++;
+}
+
+static void test_sink_errors_counted_and_diagnosed(void **state)
+{
+    (void)state;
+    sky_t *sky = NULL;
+    diag_count = 0;
+    assert_int_equal(sky_open(&(sky_options){.diag = count_diag}, &sky), SKY_OK);
+    sky_add_sink(sky, sky_sink_new(&failing_vt, NULL, SKY_FORMAT_JSON), NULL);
+    sky_logger *log = sky_logger_get(sky, "f");
+    for (int i = 0; i < 50; i++)
+        sky_info(log, "x");
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.dropped[SKY_DROP_SINK_ERROR], 50);
+    assert_true(diag_count >= 1 && diag_count <= 10); /* rate-limited */
+    sky_close(sky);
+}
+
+static void test_no_sink_and_after_close_counts(void **state)
+{
+    (void)state;
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(NULL, &sky), SKY_OK);
+    sky_logger *log = sky_logger_get(sky, NULL);
+    assert_string_equal(sky_logger_name(log), "");
+    sky_warn(log, "lost");
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.dropped[SKY_DROP_NO_SINK], 1);
+    assert_int_equal(st.dropped_by_level[SKY_LEVEL_WARN], 1);
+    assert_int_equal(sky_add_sink(sky, NULL, NULL), SKY_EINVAL);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    assert_int_equal(sky_close(NULL), SKY_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_and_levels),
+        cmocka_unit_test(test_level_inheritance),
+        cmocka_unit_test(test_disabled_level_evaluates_nothing),
+        cmocka_unit_test(test_context_scopes),
+        cmocka_unit_test(test_bound_loggers),
+        cmocka_unit_test(test_processor_chain),
+        cmocka_unit_test(test_routing_and_accounting),
+        cmocka_unit_test(test_sink_errors_counted_and_diagnosed),
+        cmocka_unit_test(test_no_sink_and_after_close_counts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

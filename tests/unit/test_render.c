@@ -1,0 +1,263 @@
+/* test_render.c - the JSON, logfmt and pretty renderers, checked through a real pipeline and,
+ * for JSON, against an independent parser (jansson) on randomised hostile events. */
+#include "skytest.h"
+
+#include "core/buf.h"
+#include "encode/text.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct fixture {
+    sky_t *sky;
+    skytest_capture cap;
+    sky_logger *log;
+} fixture;
+
+static fixture *open_fixture(sky_format fmt)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_int_equal(sky_open(&(sky_options){.level = SKY_LEVEL_TRACE, .level_set = true}, &f->sky),
+                     SKY_OK);
+    assert_int_equal(sky_add_sink(f->sky, skytest_capture_sink(&f->cap, fmt), NULL), SKY_OK);
+    f->log = sky_logger_get(f->sky, "test.render");
+    return f;
+}
+
+static void close_fixture(fixture *f)
+{
+    assert_int_equal(sky_close(f->sky), SKY_OK);
+    skytest_capture_reset(&f->cap);
+    free(f);
+}
+
+static json_t *parse_line(const char *line)
+{
+    json_error_t err;
+    json_t *j = json_loads(line, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+    if (!j)
+        fail_msg("line does not parse (%s at %d): %s", err.text, err.position, line);
+    return j;
+}
+
+static void test_standard_keys_and_types(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(SKY_FORMAT_JSON);
+    sky_info(f->log, "user_login", SKY_STR("user", "alice"), SKY_INT("id", -42),
+             SKY_UINT("big", 1ull << 60), SKY_F64("ms", 1.5), SKY_BOOL("ok", true),
+             SKY_NULL("nothing"), SKY_TIME("at", 1751114096789000000LL), SKY_DUR("took", 2500000),
+             SKY_ERRNO("error", ENOENT), SKY_JSON("raw", "{\"a\":[1,2]}"),
+             SKY_JSON("badraw", "{not json"), SKY_F64("nan", NAN), SKY_F64("inf", INFINITY),
+             SKY_F64("ninf", -INFINITY), SKY_STR("nullstr", NULL));
+    assert_int_equal(f->cap.n, 1);
+    const char *line = f->cap.lines[0];
+    assert_true(strncmp(line, "{\"timestamp\":\"", 14) == 0);
+    assert_int_equal(line[strlen(line) - 1], '\n');
+    json_t *j = parse_line(line);
+    /* key order: the standard keys first */
+    const char *order[] = {"timestamp", "level", "logger", "message", "module", "func", "line"};
+    const char *p = line;
+    for (size_t i = 0; i < 7; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "\"%s\":", order[i]);
+        const char *q = strstr(line, k);
+        assert_non_null(q);
+        assert_true(q >= p);
+        p = q;
+    }
+    assert_string_equal(json_string_value(json_object_get(j, "level")), "INFO");
+    assert_string_equal(json_string_value(json_object_get(j, "logger")), "test.render");
+    assert_string_equal(json_string_value(json_object_get(j, "message")), "user_login");
+    assert_string_equal(json_string_value(json_object_get(j, "module")), "test_render");
+    assert_string_equal(json_string_value(json_object_get(j, "func")),
+                        "test_standard_keys_and_types");
+    assert_true(json_integer_value(json_object_get(j, "line")) > 0);
+    assert_string_equal(json_string_value(json_object_get(j, "user")), "alice");
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), -42);
+    assert_int_equal(json_integer_value(json_object_get(j, "big")), 1ll << 60);
+    assert_true(json_real_value(json_object_get(j, "ms")) == 1.5);
+    assert_true(json_is_true(json_object_get(j, "ok")));
+    assert_true(json_is_null(json_object_get(j, "nothing")));
+    assert_true(json_is_null(json_object_get(j, "nullstr")));
+    assert_string_equal(json_string_value(json_object_get(j, "at")), "2025-06-28T12:34:56.789Z");
+    assert_true(json_real_value(json_object_get(j, "took")) == 2.5);
+    assert_string_equal(json_string_value(json_object_get(j, "error")),
+                        "ENOENT: No such file or directory");
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(json_object_get(j, "raw"), "a"), 1)), 2);
+    assert_string_equal(json_string_value(json_object_get(j, "badraw")), "{not json");
+    assert_string_equal(json_string_value(json_object_get(j, "nan")), "NaN");
+    assert_string_equal(json_string_value(json_object_get(j, "inf")), "Infinity");
+    assert_string_equal(json_string_value(json_object_get(j, "ninf")), "-Infinity");
+    /* timestamp is ISO-8601 UTC with milliseconds */
+    const char *ts = json_string_value(json_object_get(j, "timestamp"));
+    assert_int_equal(strlen(ts), 24);
+    assert_int_equal(ts[10], 'T');
+    assert_int_equal(ts[23], 'Z');
+    json_decref(j);
+    /* uint64 beyond int64 is valid JSON (jansson cannot hold it, so check the text) */
+    sky_info(f->log, "big", SKY_UINT("u", UINT64_MAX));
+    assert_non_null(strstr(f->cap.lines[1], ",\"u\":18446744073709551615}"));
+    close_fixture(f);
+}
+
+static void test_duplicates_and_reserved_keys(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(SKY_FORMAT_JSON);
+    SKY_WITH_CONTEXT(SKY_STR("request_id", "outer"), SKY_STR("user", "ctx")) {
+        SKY_WITH_CONTEXT(SKY_STR("request_id", "inner")) {
+            sky_info(f->log, "ev", SKY_STR("user", "call"), SKY_STR("level", "mine"),
+                     SKY_INT("x", 1), SKY_INT("x", 2));
+        }
+    }
+    json_t *j = parse_line(f->cap.lines[0]); /* REJECT_DUPLICATES: no key twice */
+    assert_string_equal(json_string_value(json_object_get(j, "request_id")), "inner");
+    assert_string_equal(json_string_value(json_object_get(j, "user")), "call");
+    assert_int_equal(json_integer_value(json_object_get(j, "x")), 2);
+    assert_string_equal(json_string_value(json_object_get(j, "level")), "INFO");
+    assert_string_equal(json_string_value(json_object_get(j, "_level")), "mine");
+    json_decref(j);
+    close_fixture(f);
+}
+
+/* ---- randomised hostile events ---------------------------------------------------------- */
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* Random bytes: every value 0..255, biased towards the troublesome ones. */
+static size_t random_bytes(char *out, size_t max)
+{
+    size_t n = next_rand() % max;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = next_rand();
+        switch (r % 6) {
+        case 0: out[i] = (char)(r >> 8); break;                 /* any byte */
+        case 1: out[i] = (char)((r >> 8) % 32); break;          /* control */
+        case 2: out[i] = "\"\\/\x7f"[(r >> 8) % 4]; break;     /* escapes */
+        case 3: out[i] = (char)(0x80 + (r >> 8) % 0x80); break; /* high */
+        default: out[i] = (char)('a' + (r >> 8) % 26); break;
+        }
+    }
+    return n;
+}
+
+static void test_random_hostile_roundtrip(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(SKY_FORMAT_JSON);
+    enum { EVENTS = 2000, FIELDS = 12, MAXLEN = 200 };
+    static char vals[FIELDS][MAXLEN];
+    size_t lens[FIELDS];
+    char keys[FIELDS][16];
+    for (int e = 0; e < EVENTS; e++) {
+        sky_field fs[FIELDS];
+        for (int i = 0; i < FIELDS; i++) {
+            snprintf(keys[i], sizeof keys[i], "k%d", i);
+            lens[i] = random_bytes(vals[i], MAXLEN);
+            fs[i] = SKY_STRN(keys[i], vals[i], lens[i]);
+        }
+        char name[64];
+        size_t nl = random_bytes(name, sizeof name - 1);
+        name[nl] = '\0'; /* event names are C strings */
+        sky_emit(f->log, SKY_LEVEL_INFO, name, NULL, fs, FIELDS);
+        assert_int_equal(f->cap.n, 1);
+        json_t *j = parse_line(f->cap.lines[0]);
+        for (int i = 0; i < FIELDS; i++) {
+            json_t *v = json_object_get(j, keys[i]);
+            assert_non_null(v);
+            sky_buf want = {0};
+            sky__utf8_repair(&want, vals[i], lens[i]);
+            assert_int_equal(json_string_length(v), want.len);
+            if (want.len)
+                assert_memory_equal(json_string_value(v), want.p, want.len);
+            sky__buf_free(&want);
+        }
+        json_decref(j);
+        skytest_capture_reset(&f->cap);
+    }
+    close_fixture(f);
+}
+
+static void test_long_keys_and_many_fields(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(SKY_FORMAT_JSON);
+    enum { N = 10000 };
+    sky_field *fs = calloc(N + 1, sizeof *fs);
+    char(*keys)[16] = calloc(N, sizeof *keys);
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "f%05d", i % 9000); /* 1000 duplicates: last wins */
+        fs[i] = SKY_INT(keys[i], i);
+    }
+    char *longkey = malloc(100001);
+    memset(longkey, 'k', 100000);
+    longkey[100000] = '\0';
+    fs[N] = SKY_STR(longkey, "v");
+    sky_emit(f->log, SKY_LEVEL_WARN, "wide", NULL, fs, N + 1);
+    json_t *j = parse_line(f->cap.lines[0]);
+    assert_int_equal(json_object_size(j), 9000 + 1 + 4); /* fields + longkey + 4 standard */
+    assert_int_equal(json_integer_value(json_object_get(j, "f00005")), 9005);
+    assert_int_equal(json_integer_value(json_object_get(j, "f08999")), 8999);
+    assert_string_equal(json_string_value(json_object_get(j, longkey)), "v");
+    json_decref(j);
+    free(fs);
+    free(keys);
+    free(longkey);
+    close_fixture(f);
+}
+
+static void test_logfmt(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(SKY_FORMAT_LOGFMT);
+    sky_warn(f->log, "disk full", SKY_STR("path", "/var/log"), SKY_STR("msg", "a \"b\" c"),
+             SKY_STR("empty", ""), SKY_INT("pct", 99), SKY_STR("bad key=", "x"));
+    const char *line = f->cap.lines[0];
+    assert_non_null(strstr(line, " level=warn logger=test.render msg=\"disk full\" "));
+    assert_non_null(strstr(line, " path=/var/log "));
+    assert_non_null(strstr(line, " msg=\"a \\\"b\\\" c\" "));
+    assert_non_null(strstr(line, " empty=\"\" "));
+    assert_non_null(strstr(line, " pct=99 "));
+    assert_non_null(strstr(line, " bad_key_=x\n"));
+    assert_true(strncmp(line, "ts=", 3) == 0);
+    close_fixture(f);
+}
+
+static void test_pretty_escapes_terminal_controls(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(SKY_FORMAT_PRETTY);
+    sky_error(f->log, "evil", SKY_STR("payload", "\x1b]0;pwned\x07\x1b[2J"), SKY_INT("n", 3));
+    const char *line = f->cap.lines[0];
+    assert_null(strchr(line, '\x1b')); /* no raw ESC reaches the terminal */
+    assert_null(strchr(line, '\x07'));
+    assert_non_null(strstr(line, "ERROR"));
+    assert_non_null(strstr(line, "[test.render] evil"));
+    assert_non_null(strstr(line, "payload=\"\\u001b]0;pwned\\u0007\\u001b[2J\""));
+    assert_non_null(strstr(line, " n=3\n"));
+    close_fixture(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_standard_keys_and_types),
+        cmocka_unit_test(test_duplicates_and_reserved_keys),
+        cmocka_unit_test(test_random_hostile_roundtrip),
+        cmocka_unit_test(test_long_keys_and_many_fields),
+        cmocka_unit_test(test_logfmt),
+        cmocka_unit_test(test_pretty_escapes_terminal_controls),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

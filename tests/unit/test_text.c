@@ -1,0 +1,158 @@
+/* test_text.c - number formatting, UTF-8 validation/repair, JSON escaping and validation,
+ * ISO-8601 timestamps (src/core/buf.c, src/encode/text.c). */
+#include "skytest.h"
+
+#include "core/buf.h"
+#include "encode/text.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *render_f64(double v)
+{
+    sky_buf b = {0};
+    sky__buf_f64(&b, v);
+    char *s = sky__buf_strdup(&b);
+    sky__buf_free(&b);
+    return s;
+}
+
+static void test_integers(void **state)
+{
+    (void)state;
+    const int64_t cases[] = {0, 1, -1, 9, 10, 99, 100, 12345, -987654321, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sky_buf b = {0};
+        sky__buf_i64(&b, cases[i]);
+        char want[32];
+        snprintf(want, sizeof want, "%lld", (long long)cases[i]);
+        assert_int_equal(b.len, strlen(want));
+        assert_memory_equal(b.p, want, b.len);
+        sky__buf_free(&b);
+    }
+    sky_buf b = {0};
+    sky__buf_u64(&b, UINT64_MAX);
+    assert_memory_equal(b.p, "18446744073709551615", 20);
+    sky__buf_free(&b);
+}
+
+static void test_doubles_short_and_exact(void **state)
+{
+    (void)state;
+    struct {
+        double v;
+        const char *want;
+    } cases[] = {{1.5, "1.5"}, {0.1, "0.1"}, {42, "42.0"}, {-2.25, "-2.25"}, {1e-7, NULL},
+                 {123456.789, "123456.789"}, {0.0, "0.0"}, {-0.0, "-0.0"}, {1e300, NULL}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *s = render_f64(cases[i].v);
+        if (cases[i].want)
+            assert_string_equal(s, cases[i].want);
+        assert_true(strtod(s, NULL) == cases[i].v);
+        free(s);
+    }
+    /* Random doubles must read back exactly (round-trip property). */
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v;
+        if (i % 2) {
+            memcpy(&v, &x, sizeof v);
+            if (!isfinite(v))
+                continue;
+        } else {
+            v = (double)(int64_t)(x % 2000000) / 1000.0; /* typical measured values */
+        }
+        char *s = render_f64(v);
+        assert_true(strtod(s, NULL) == v);
+        free(s);
+    }
+}
+
+static char *repaired(const char *s, size_t n, size_t *out_len)
+{
+    sky_buf b = {0};
+    sky__utf8_repair(&b, s, n);
+    *out_len = b.len;
+    char *r = sky__buf_strdup(&b);
+    sky__buf_free(&b);
+    return r;
+}
+
+static void test_utf8(void **state)
+{
+    (void)state;
+    assert_true(sky__utf8_valid("héllo €𝄞", strlen("héllo €𝄞")));
+    const char *bad[] = {"\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82", "\x80",
+                         "\xFF"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(sky__utf8_valid(bad[i], strlen(bad[i])));
+    size_t l;
+    /* truncated 3-byte sequence followed by ASCII: one replacement (maximal subpart) */
+    char *r = repaired("a\xE2\x82" "b", 4, &l);
+    assert_string_equal(r, "a\xEF\xBF\xBD" "b");
+    free(r);
+    /* overlong lead C0 is not a lead: each byte replaced */
+    r = repaired("\xC0\xAF", 2, &l);
+    assert_string_equal(r, "\xEF\xBF\xBD\xEF\xBF\xBD");
+    free(r);
+    /* surrogate ED A0 80: ED accepts only 80..9F next, so three replacements */
+    r = repaired("\xED\xA0\x80", 3, &l);
+    assert_int_equal(l, 9);
+    free(r);
+}
+
+static void test_json_escape(void **state)
+{
+    (void)state;
+    sky_buf b = {0};
+    const char in[] = "q\"b\\n\n\t\x01\x1f\x7f" "é";
+    sky__json_str(&b, in, sizeof in - 1);
+    char *s = sky__buf_strdup(&b);
+    assert_string_equal(s, "\"q\\\"b\\\\n\\n\\t\\u0001\\u001f\\u007fé\"");
+    free(s);
+    sky__buf_free(&b);
+}
+
+static void test_json_valid(void **state)
+{
+    (void)state;
+    const char *good[] = {"1", "-0.5e+3", "\"x\"", "[]", "{}", " {\"a\":[1,true,null,\"\\u00e9\"]} ",
+                          "{\"a\":{\"b\":{}}}"};
+    const char *bad[] = {"", "01", "{", "[1,]", "{\"a\"}", "tru", "\"\x01\"", "1 2", "{'a':1}",
+                         "\"\\x\"", "-", "1."};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        assert_true(sky__json_valid(good[i], strlen(good[i])));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(sky__json_valid(bad[i], strlen(bad[i])));
+    char deep[200];
+    memset(deep, '[', 100);
+    memset(deep + 100, ']', 100);
+    assert_false(sky__json_valid(deep, 200)); /* depth limit */
+}
+
+static void test_iso8601(void **state)
+{
+    (void)state;
+    char ts[SKY_ISO8601_LEN];
+    sky__iso8601_ms(ts, 1751114096789000000LL); /* 2025-06-28T12:34:56.789Z */
+    assert_memory_equal(ts, "2025-06-28T12:34:56.789Z", 24);
+    sky__iso8601_ms(ts, 0);
+    assert_memory_equal(ts, "1970-01-01T00:00:00.000Z", 24);
+    sky__iso8601_ms(ts, -1000000); /* one ms before the epoch */
+    assert_memory_equal(ts, "1969-12-31T23:59:59.999Z", 24);
+    sky__iso8601_ms(ts, 951782400000000000LL); /* leap day 2000 */
+    assert_memory_equal(ts, "2000-02-29T00:00:00.000Z", 24);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_integers),   cmocka_unit_test(test_doubles_short_and_exact),
+        cmocka_unit_test(test_utf8),       cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_json_valid), cmocka_unit_test(test_iso8601),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
