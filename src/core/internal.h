@@ -11,7 +11,7 @@
 
 #include <skylog.h>
 
-#include "core/buf.h"
+#include "util/buf.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

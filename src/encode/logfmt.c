@@ -41,6 +41,7 @@ static void lf_key(sky_buf *b, const char *k, size_t n)
                   c == '_' || c == '.' || c == '-';
         b->p[b->len++] = ok ? c : '_';
     }
+    b->p[b->len] = '\0';
     if (n == 0)
         sky__buf_putc(b, '_');
 }

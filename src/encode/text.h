@@ -10,7 +10,7 @@
 #ifndef SKY_ENCODE_TEXT_H
 #define SKY_ENCODE_TEXT_H
 
-#include "core/buf.h"
+#include "util/buf.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
  * for JSON, against an independent parser (jansson) on randomised hostile events. */
 #include "skytest.h"
 
-#include "core/buf.h"
+#include "util/buf.h"
 #include "encode/text.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  * ISO-8601 timestamps (src/core/buf.c, src/encode/text.c). */
 #include "skytest.h"
 
-#include "core/buf.h"
+#include "util/buf.h"
 #include "encode/text.h"
 
 #include <math.h>

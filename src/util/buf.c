@@ -6,7 +6,7 @@
  * small k, which covers durations and most measured values) with a round-trip-checked %.17g
  * fallback for the rest.
  */
-#include "core/buf.h"
+#include "util/buf.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -164,4 +164,33 @@ char *sky__buf_strdup(const sky_buf *b)
         memcpy(s, b->p, b->len);
     s[b->len] = '\0';
     return s;
+}
+
+const char *sky__buf_cstr(sky_buf *b)
+{
+    if (b->oom)
+        return NULL;
+    if (!b->p)
+        return "";
+    b->p[b->len] = '\0';
+    return b->p;
+}
+
+char *sky__buf_steal(sky_buf *b)
+{
+    char *s = b->oom ? NULL : b->p ? b->p : strdup("");
+    if (b->oom)
+        free(b->p);
+    memset(b, 0, sizeof *b);
+    return s;
+}
+
+void sky__buf_wipe(sky_buf *b)
+{
+    if (b->p) {
+        volatile char *v = b->p;
+        for (size_t i = 0; i < b->cap; i++)
+            v[i] = 0;
+    }
+    sky__buf_free(b);
 }
