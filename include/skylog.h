@@ -629,6 +629,12 @@ typedef struct sky_file_opts {
  * and the path in *errmsg when errmsg is not NULL; free() it). */
 SKY_API sky_status sky_sink_file(const sky_file_opts *opts, sky_sink **out, char **errmsg);
 
+/* Flushes a sink that is not attached to a pipeline (a pipeline flushes its own sinks). */
+SKY_API sky_status sky_sink_flush(sky_sink *sink, int64_t timeout_ms);
+/* Flushes (bounded by the sink's own rules), closes and frees a sink that was never added to a
+ * pipeline. NULL-safe. Never call it on a sink a pipeline owns. */
+SKY_API void sky_sink_close(sky_sink *sink);
+
 /* Decides whether an event goes to a sink. Runs on the processing thread. */
 typedef bool (*sky_filter_fn)(void *user, const sky_event *ev);
 

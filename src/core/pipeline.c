@@ -32,6 +32,36 @@ static void diag_stderr(void *user, sky_level level, const char *msg)
     }
 }
 
+/* Diagnostics without a pipeline (sinks used standalone, layers below the core) share one
+ * process-wide limiter. */
+static pthread_mutex_t global_diag_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t global_diag_window;
+static int global_diag_in_window;
+static uint64_t global_diag_suppressed;
+
+/* Token window: at most DIAG_PER_SECOND a second; returns whether to print, and how many were
+ * suppressed since the last one printed. */
+static bool diag_admit(pthread_mutex_t *lock, int64_t *window, int *in_window,
+                       uint64_t *suppressed, uint64_t *report)
+{
+    int64_t now = sky_monotonic_ns();
+    pthread_mutex_lock(lock);
+    if (now - *window >= 1000000000) {
+        *window = now;
+        *in_window = 0;
+    }
+    bool pass = *in_window < DIAG_PER_SECOND;
+    if (pass) {
+        (*in_window)++;
+        *report = *suppressed;
+        *suppressed = 0;
+    } else {
+        (*suppressed)++;
+    }
+    pthread_mutex_unlock(lock);
+    return pass;
+}
+
 void sky__diag(sky_t *sky, sky_level level, const char *fmt, ...)
 {
     char msg[1024];
@@ -39,28 +69,11 @@ void sky__diag(sky_t *sky, sky_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (!sky) {
-        diag_stderr(NULL, level, msg);
-        return;
-    }
-    /* Rate limit: at most DIAG_PER_SECOND a second; the count of suppressed ones is reported
-     * with the next one that passes. */
-    int64_t now = sky_monotonic_ns();
     uint64_t suppressed = 0;
-    pthread_mutex_lock(&sky->diag_lock);
-    if (now - sky->diag_window_start >= 1000000000) {
-        sky->diag_window_start = now;
-        sky->diag_in_window = 0;
-    }
-    bool pass = sky->diag_in_window < DIAG_PER_SECOND;
-    if (pass) {
-        sky->diag_in_window++;
-        suppressed = sky->diag_suppressed;
-        sky->diag_suppressed = 0;
-    } else {
-        sky->diag_suppressed++;
-    }
-    pthread_mutex_unlock(&sky->diag_lock);
+    bool pass = sky ? diag_admit(&sky->diag_lock, &sky->diag_window_start, &sky->diag_in_window,
+                                 &sky->diag_suppressed, &suppressed)
+                    : diag_admit(&global_diag_lock, &global_diag_window, &global_diag_in_window,
+                                 &global_diag_suppressed, &suppressed);
     if (!pass)
         return;
     if (suppressed) {
@@ -68,8 +81,8 @@ void sky__diag(sky_t *sky, sky_level level, const char *fmt, ...)
         snprintf(msg + l, sizeof msg - l, " (%llu earlier diagnostics suppressed)",
                  (unsigned long long)suppressed);
     }
-    sky_diag_fn fn = sky->opts.diag ? sky->opts.diag : diag_stderr;
-    fn(sky->opts.diag_user, level, msg);
+    sky_diag_fn fn = sky && sky->opts.diag ? sky->opts.diag : diag_stderr;
+    fn(sky ? sky->opts.diag_user : NULL, level, msg);
 }
 
 sky_status sky_open(const sky_options *opts, sky_t **out)

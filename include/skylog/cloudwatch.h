@@ -1,0 +1,143 @@
+/*
+ * skylog/cloudwatch.h - the CloudWatch Logs sink.
+ *
+ * The sink batches events to every PutLogEvents limit (1,048,576 bytes counted as UTF-8 bytes
+ * + 26 per event, 10,000 events, 24 hours, chronological order), sends them from its own
+ * thread so a slow network never stalls the other sinks, retries what failed without ever
+ * resending what AWS accepted, and accounts for every event: sent, rejected (by reason, handed
+ * to an optional fallback sink) or dropped (by reason). See docs/CLOUDWATCH.md.
+ *
+ *     sky_sink *cw;
+ *     char *err;
+ *     if (sky_sink_cloudwatch_logs(&(sky_cwl_opts){ .log_group = "/app/prod" }, &cw, &err)) ...
+ *     sky_add_sink(sky, cw, NULL);
+ */
+#ifndef SKYLOG_CLOUDWATCH_H
+#define SKYLOG_CLOUDWATCH_H
+
+#include <skylog.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* AWS limits, as documented for PutLogEvents. */
+#define SKY_CWL_MAX_BATCH_BYTES 1048576
+#define SKY_CWL_MAX_BATCH_EVENTS 10000
+#define SKY_CWL_EVENT_OVERHEAD 26
+#define SKY_CWL_MAX_EVENT_BYTES 1048576 /* message + 26; older documentation says 256 KiB */
+#define SKY_CWL_MAX_SPAN_MS (24LL * 3600 * 1000)
+#define SKY_CWL_MAX_AGE_MS (14LL * 24 * 3600 * 1000)
+#define SKY_CWL_MAX_FUTURE_MS (2LL * 3600 * 1000)
+
+typedef enum sky_cwl_oversize {
+    SKY_CWL_OVERSIZE_TRUNCATE = 0, /* cut at a UTF-8 boundary, end with "...[truncated N bytes]" */
+    SKY_CWL_OVERSIZE_SPLIT,        /* send as numbered parts "[part i/n] ..." */
+    SKY_CWL_OVERSIZE_DROP,         /* drop (counted) */
+} sky_cwl_oversize;
+
+typedef enum sky_cwl_transport {
+    SKY_CWL_PUT_LOG_EVENTS = 0, /* awsJson1.1 Logs_20140328.PutLogEvents */
+    SKY_CWL_NDJSON,             /* POST /ingest/bulk, one JSON event a line */
+    SKY_CWL_OTLP,               /* POST /v1/logs, OTLP/HTTP JSON */
+} sky_cwl_transport;
+
+typedef struct sky_cwl_opts {
+    const char *log_group; /* required: 1-512 of [.-_/#A-Za-z0-9] */
+    /* Stream name template; placeholders {hostname}, {pid}, {logger} (one stream per logger),
+     * {strftime:FMT} (UTC, at sink creation). Default "{hostname}_{strftime:%Y%m%d_%H%M%S}".
+     * Expanded names must be 1-512 characters without ':' or '*'. */
+    const char *log_stream;
+    const char *region;   /* default: AWS_REGION, AWS_DEFAULT_REGION, config file */
+    const char *endpoint; /* default: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL, AWS */
+    const char *profile;  /* default: AWS_PROFILE */
+    const char *access_key_id; /* explicit credentials; default: the standard chain */
+    const char *secret_access_key;
+    const char *session_token;
+    bool no_create_group;  /* default: create the group when missing */
+    bool no_create_stream; /* default: create the stream when missing */
+    int retention_days;    /* set on groups this sink creates; 0 = leave alone */
+    size_t batch_size;     /* events per request, default and max 10,000 */
+    size_t max_batch_bytes;     /* default and max 1,048,576 */
+    int64_t flush_interval_ms;  /* oldest queued event waits at most this long; default 1000 */
+    size_t max_queue_size;      /* events queued before new ones are dropped; default 100,000 */
+    size_t max_queue_bytes;     /* bytes queued before new ones are dropped; default 64 MiB */
+    bool compress;              /* gzip request bodies */
+    bool sync_upload;           /* send from the logging thread (tests, tiny tools) */
+    int max_retries;            /* per request, in the AWS layer; default 3 */
+    int64_t retry_delay_ms;     /* first backoff; default 100 */
+    bool no_exponential_backoff;
+    size_t max_event_bytes;     /* message + 26; default and max SKY_CWL_MAX_EVENT_BYTES */
+    sky_cwl_oversize oversize;
+    sky_cwl_transport transport;
+    const char *bearer_token;   /* ingestion endpoints: Authorization: Bearer instead of SigV4 */
+    bool message_only; /* send the event's "message" text instead of the whole JSON event */
+    sky_sink *fallback; /* receives events CloudWatch rejected or that could not be sent; owned */
+    int64_t connect_timeout_ms; /* default 5000 */
+    int64_t request_timeout_ms; /* default 30000 */
+} sky_cwl_opts;
+
+/* Creates a CloudWatch Logs sink. Validates every option (names, limits) and returns
+ * SKY_EINVAL with a message in *errmsg (free() it) when one is wrong; does not contact AWS
+ * (groups and streams are created on first send). */
+SKY_API sky_status sky_sink_cloudwatch_logs(const sky_cwl_opts *opts, sky_sink **out,
+                                            char **errmsg);
+
+/* Queues one raw message (not an event: no rendering) with a timestamp in Unix milliseconds,
+ * applying the same limits, policies and accounting as logged events. For shippers such as
+ * `skylog ship`. Returns SKY_OK when accepted, SKY_EFULL when the queue is full, SKY_ELIMIT for
+ * an oversize message dropped by policy, SKY_EINVAL for an empty one (all counted).
+ * Thread-safe. */
+SKY_API sky_status sky_cwl_put(sky_sink *sink, int64_t ts_ms, const char *msg, size_t len);
+
+typedef enum sky_cwl_reject {
+    SKY_CWL_REJECT_TOO_OLD = 0, /* older than 14 days (checked before sending, and by AWS) */
+    SKY_CWL_REJECT_TOO_NEW,     /* more than 2 hours in the future */
+    SKY_CWL_REJECT_EXPIRED,     /* older than the group's retention */
+    SKY_CWL_REJECT_INVALID,     /* the service refused the request as invalid */
+    SKY_CWL_REJECT_COUNT_
+} sky_cwl_reject;
+
+typedef enum sky_cwl_drop {
+    SKY_CWL_DROP_QUEUE_FULL = 0, /* max_queue_size/bytes reached (endpoint slow or down) */
+    SKY_CWL_DROP_OVERSIZE,       /* oversize policy DROP */
+    SKY_CWL_DROP_UNDELIVERED,    /* still queued when close gave up (deadline passed) */
+    SKY_CWL_DROP_NO_RESOURCE,    /* group/stream missing and creation disabled or failed */
+    SKY_CWL_DROP_EMPTY,          /* empty message (CloudWatch requires at least 1 character) */
+    SKY_CWL_DROP_COUNT_
+} sky_cwl_drop;
+
+typedef struct sky_cwl_stats {
+    uint64_t queued_events; /* now */
+    uint64_t queued_bytes;
+    bool sender_alive;
+    uint64_t accepted;      /* events handed to the sink */
+    uint64_t sent_events;   /* accepted by CloudWatch */
+    uint64_t sent_bytes;    /* counted as AWS counts them (UTF-8 + 26) */
+    uint64_t requests;      /* PutLogEvents calls that succeeded */
+    uint64_t retries;       /* requests sent again after a failure */
+    uint64_t throttles;
+    uint64_t ambiguous;     /* requests whose outcome was unknown (may have been stored) */
+    uint64_t truncated, split;
+    uint64_t rejected[SKY_CWL_REJECT_COUNT_];
+    uint64_t dropped[SKY_CWL_DROP_COUNT_];
+    uint64_t fallback_events; /* events handed to the fallback sink */
+    int64_t last_success_ms;  /* Unix ms, 0 if never */
+    char last_error[256];     /* "" if none */
+} sky_cwl_stats;
+
+/* Snapshot of a CloudWatch Logs sink's counters; SKY_EINVAL if `sink` is not one. The sink
+ * pointer stays valid after sky_add_sink() until the pipeline is closed. Thread-safe. */
+SKY_API sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out);
+SKY_API const char *sky_cwl_reject_name(sky_cwl_reject r);
+SKY_API const char *sky_cwl_drop_name(sky_cwl_drop d);
+
+/* Validators, exposed for CLIs and configuration checks. */
+SKY_API bool sky_cwl_valid_group_name(const char *name);
+SKY_API bool sky_cwl_valid_stream_name(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

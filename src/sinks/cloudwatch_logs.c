@@ -1,0 +1,1129 @@
+/*
+ * cloudwatch_logs.c - the CloudWatch Logs sink: queue, batcher, sender, accounting.
+ *
+ * Shape. The pipeline's thread hands records to write(), which checks each message against
+ * the per-event limits (oversize policy, empty, UTF-8), and appends it to the FIFO of its log
+ * stream. It never blocks on the network: when the queue is at max_queue_size/bytes, new
+ * events are refused and counted (what was accepted is never thrown away to make room). A
+ * sender thread takes batches from the head of a stream's FIFO and sends them.
+ *
+ * Batching. A batch is the longest prefix of a stream's FIFO that fits every PutLogEvents
+ * limit: Σ(UTF-8 bytes + 26) ≤ max_batch_bytes, ≤ batch_size events, timestamps within 24 h.
+ * The batch is sorted by (timestamp, arrival) before sending, because CloudWatch requires
+ * chronological order; equal timestamps keep their arrival order. A batch is sent when it is
+ * full, when its oldest event has waited flush_interval_ms, or on flush/close - so under
+ * backlog every request is as full as the limits allow.
+ *
+ * Exactly once. Events stay at the head of their FIFO until the service has answered for
+ * them: a failed call is retried with the same events (after backoff, for as long as the
+ * endpoint is down and the sink is open) and never resent once accepted. Events that the
+ * service rejects one by one (rejectedLogEventsInfo) or refuses as invalid are counted by
+ * reason and passed to the fallback sink. The one unavoidable duplicate source - a request
+ * processed by the service whose answer was lost - is counted as `ambiguous`.
+ *
+ * Events that CloudWatch would reject for their age (older than 14 days or the group's
+ * retention, more than 2 hours ahead) are rejected here before sending, with the same
+ * accounting, so a bad clock cannot waste requests.
+ *
+ * It must never: log through skylog (diagnostics go to stderr via sky__diag), hold the queue
+ * lock across a network call, or drop an accepted event silently.
+ */
+#include "core/internal.h"
+#include "encode/text.h"
+#include "sinks/cwl_transport.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_STREAM "{hostname}_{strftime:%Y%m%d_%H%M%S}"
+#define MAX_BACKOFF_NS (30LL * 1000000000)
+#define CLOSE_GRACE_NS (2LL * 1000000000)
+
+typedef struct cwl_ev {
+    int64_t ts_ms;
+    int64_t enq_ns; /* monotonic arrival time, for flush_interval */
+    uint64_t seq;
+    uint32_t len;
+    char msg[];
+} cwl_ev;
+
+typedef struct stream_q {
+    char *name;
+    bool ready; /* exists in CloudWatch (created or confirmed by a successful put) */
+    cwl_ev **ring;
+    size_t head, count, cap;
+    uint64_t bytes; /* Σ(len + 26) */
+} stream_q;
+
+typedef struct cwl {
+    sky_cwl_opts o;
+    char *group;
+    char *stream_tmpl;
+    bool per_logger;
+    char *fixed_stream;
+    char *bearer;
+
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    pthread_cond_t done;
+    pthread_t thread;
+    bool thread_started;
+    bool closing;
+    int flush_waiters;
+    int64_t close_deadline_ns;
+    int64_t backoff_until_ns;
+    int64_t backoff_ns;
+
+    stream_q *streams;
+    size_t n_streams;
+    size_t rr;
+    uint64_t total_events, total_bytes, seq;
+    bool group_ready;
+    bool sending; /* a batch is in flight (its events are still counted in the queue) */
+
+    sky__cwl_transport t;
+    sky_sink *fallback;
+    pthread_mutex_t fb_mu;
+
+    sky_cwl_stats st;
+    sky_buf body;   /* sender only */
+    sky_buf scratch; /* write() only: repairs, truncation */
+} cwl;
+
+static const sky_sink_vtable cwl_vt;
+
+/* ---- names and limits ----------------------------------------------------------------------- */
+
+bool sky_cwl_valid_group_name(const char *n)
+{
+    size_t l = n ? strlen(n) : 0;
+    if (l < 1 || l > 512)
+        return false;
+    for (size_t i = 0; i < l; i++) {
+        char c = n[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_' || c == '/' || c == '#'))
+            return false;
+    }
+    return true;
+}
+
+bool sky_cwl_valid_stream_name(const char *n)
+{
+    size_t l = n ? strlen(n) : 0;
+    if (l < 1 || l > 512)
+        return false;
+    return !strchr(n, ':') && !strchr(n, '*');
+}
+
+const char *sky_cwl_reject_name(sky_cwl_reject r)
+{
+    static const char *const names[] = {"too_old", "too_new", "expired", "invalid"};
+    return (unsigned)r < SKY_CWL_REJECT_COUNT_ ? names[r] : "unknown";
+}
+
+const char *sky_cwl_drop_name(sky_cwl_drop d)
+{
+    static const char *const names[] = {"queue_full", "oversize", "undelivered", "no_resource",
+                                        "empty"};
+    return (unsigned)d < SKY_CWL_DROP_COUNT_ ? names[d] : "unknown";
+}
+
+void sky__cwl_result_clear(sky__cwl_result *r)
+{
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+/* Expands the stream template; `logger` may be NULL when the template has no {logger}. */
+static char *expand_stream(const char *tmpl, const char *logger, time_t at)
+{
+    sky_buf b = {0};
+    for (const char *p = tmpl; *p;) {
+        if (*p != '{') {
+            sky__buf_putc(&b, *p++);
+            continue;
+        }
+        const char *end = strchr(p, '}');
+        if (!end) {
+            sky__buf_puts(&b, p);
+            break;
+        }
+        size_t n = (size_t)(end - p - 1);
+        const char *name = p + 1;
+        if (n == 8 && strncmp(name, "hostname", 8) == 0) {
+            char host[256] = "unknown";
+            gethostname(host, sizeof host - 1);
+            sky__buf_puts(&b, host);
+        } else if (n == 3 && strncmp(name, "pid", 3) == 0) {
+            sky__buf_i64(&b, getpid());
+        } else if (n == 6 && strncmp(name, "logger", 6) == 0) {
+            /* ':' and '*' are not allowed in stream names; a logger name may bring them */
+            size_t from = b.len;
+            sky__buf_puts(&b, logger && *logger ? logger : "root");
+            for (size_t i = from; i < b.len; i++)
+                if (b.p[i] == ':' || b.p[i] == '*')
+                    b.p[i] = '_';
+        } else if (n > 9 && strncmp(name, "strftime:", 9) == 0) {
+            char fmt[128], out[256];
+            size_t fl = n - 9 < sizeof fmt - 1 ? n - 9 : sizeof fmt - 1;
+            memcpy(fmt, name + 9, fl);
+            fmt[fl] = '\0';
+            struct tm tm;
+            gmtime_r(&at, &tm);
+            size_t ol = strftime(out, sizeof out, fmt, &tm);
+            sky__buf_put(&b, out, ol);
+        } else {
+            sky__buf_put(&b, p, n + 2); /* unknown placeholder: kept as written */
+        }
+        p = end + 1;
+    }
+    char *s = sky__buf_strdup(&b);
+    sky__buf_free(&b);
+    return s;
+}
+
+/* ---- queue ---------------------------------------------------------------------------------- */
+
+static stream_q *stream_for(cwl *c, const char *logger)
+{
+    const char *name = c->fixed_stream;
+    char *owned = NULL;
+    if (c->per_logger) {
+        owned = expand_stream(c->stream_tmpl, logger, (time_t)(sky_now_ns() / 1000000000));
+        if (!owned)
+            return NULL;
+        name = owned;
+    }
+    for (size_t i = 0; i < c->n_streams; i++) {
+        if (strcmp(c->streams[i].name, name) == 0) {
+            free(owned);
+            return &c->streams[i];
+        }
+    }
+    stream_q *ns = realloc(c->streams, (c->n_streams + 1) * sizeof *ns);
+    if (!ns) {
+        free(owned);
+        return NULL;
+    }
+    c->streams = ns;
+    stream_q *s = &ns[c->n_streams];
+    memset(s, 0, sizeof *s);
+    s->name = owned ? owned : strdup(name);
+    if (!s->name)
+        return NULL;
+    c->n_streams++;
+    return s;
+}
+
+static bool push(stream_q *s, cwl_ev *e)
+{
+    if (s->count == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        cwl_ev **r = malloc(cap * sizeof *r);
+        if (!r)
+            return false;
+        for (size_t i = 0; i < s->count; i++)
+            r[i] = s->ring[(s->head + i) % s->cap];
+        free(s->ring);
+        s->ring = r;
+        s->head = 0;
+        s->cap = cap;
+    }
+    s->ring[(s->head + s->count) % s->cap] = e;
+    s->count++;
+    s->bytes += e->len + SKY_CWL_EVENT_OVERHEAD;
+    return true;
+}
+
+static cwl_ev *at(const stream_q *s, size_t i) { return s->ring[(s->head + i) % s->cap]; }
+
+static void pop(cwl *c, stream_q *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cwl_ev *e = at(s, 0);
+        s->head = (s->head + 1) % s->cap;
+        s->count--;
+        s->bytes -= e->len + SKY_CWL_EVENT_OVERHEAD;
+        c->total_events--;
+        c->total_bytes -= e->len + SKY_CWL_EVENT_OVERHEAD;
+        free(e);
+    }
+}
+
+/* Hands messages to the fallback sink (as records without an event). */
+static void to_fallback(cwl *c, cwl_ev *const *evs, size_t n)
+{
+    if (!c->fallback || !n)
+        return;
+    pthread_mutex_lock(&c->fb_mu);
+    sky_buf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        sky__buf_reset(&b);
+        sky__buf_put(&b, evs[i]->msg, evs[i]->len);
+        sky__buf_putc(&b, '\n');
+        if (b.oom)
+            break;
+        sky_record r = {.event = NULL, .text = b.p, .len = b.len};
+        if (c->fallback->vt->write(c->fallback->self, &r, 1) == SKY_OK)
+            c->st.fallback_events++;
+    }
+    sky__buf_free(&b);
+    pthread_mutex_unlock(&c->fb_mu);
+}
+
+/* Appends one message (already within limits) to its stream. Called with mu held. */
+static sky_status enqueue_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg, size_t len)
+{
+    uint64_t cost = len + SKY_CWL_EVENT_OVERHEAD;
+    if (c->total_events + 1 > c->o.max_queue_size || c->total_bytes + cost > c->o.max_queue_bytes) {
+        c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
+        return SKY_EFULL;
+    }
+    cwl_ev *e = malloc(sizeof *e + len);
+    if (!e) {
+        c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
+        return SKY_ENOMEM;
+    }
+    e->ts_ms = ts_ms;
+    e->enq_ns = sky_monotonic_ns();
+    e->seq = c->seq++;
+    e->len = (uint32_t)len;
+    memcpy(e->msg, msg, len);
+    if (!push(s, e)) {
+        free(e);
+        c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
+        return SKY_ENOMEM;
+    }
+    c->total_events++;
+    c->total_bytes += cost;
+    c->st.accepted++;
+    if (s->count == 1 || s->count >= c->o.batch_size || s->bytes >= c->o.max_batch_bytes)
+        pthread_cond_signal(&c->wake);
+    return SKY_OK;
+}
+
+/* Longest prefix of s[0..n) that ends on a UTF-8 character boundary and is at most max. */
+static size_t utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    size_t cut = max;
+    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+        cut--;
+    return cut;
+}
+
+/* Applies the per-event rules and queues the message (or its parts). mu held. */
+static sky_status accept_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg, size_t len)
+{
+    if (!sky__utf8_valid(msg, len)) {
+        sky__buf_reset(&c->scratch);
+        sky__utf8_repair(&c->scratch, msg, len);
+        if (c->scratch.oom) {
+            c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
+            return SKY_ENOMEM;
+        }
+        msg = c->scratch.p;
+        len = c->scratch.len;
+    }
+    if (len == 0) {
+        c->st.dropped[SKY_CWL_DROP_EMPTY]++;
+        return SKY_EINVAL;
+    }
+    size_t max_msg = c->o.max_event_bytes - SKY_CWL_EVENT_OVERHEAD;
+    if (len <= max_msg)
+        return enqueue_locked(c, s, ts_ms, msg, len);
+    switch (c->o.oversize) {
+    case SKY_CWL_OVERSIZE_DROP:
+        c->st.dropped[SKY_CWL_DROP_OVERSIZE]++;
+        return SKY_ELIMIT;
+    case SKY_CWL_OVERSIZE_TRUNCATE: {
+        char marker[64];
+        /* the marker's own digits never exceed 20, so reserve for the worst case */
+        size_t room = max_msg - 40;
+        size_t keep = utf8_cut(msg, len, room);
+        int ml = snprintf(marker, sizeof marker, "...[truncated %zu bytes]", len - keep);
+        char *tmp = malloc(keep + (size_t)ml);
+        if (!tmp) {
+            c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
+            return SKY_ENOMEM;
+        }
+        memcpy(tmp, msg, keep);
+        memcpy(tmp + keep, marker, (size_t)ml);
+        c->st.truncated++;
+        sky_status st = enqueue_locked(c, s, ts_ms, tmp, keep + (size_t)ml);
+        free(tmp);
+        return st;
+    }
+    case SKY_CWL_OVERSIZE_SPLIT: {
+        size_t room = max_msg - 32; /* "[part NNNNN/NNNNN] " fits in 32 */
+        size_t parts = 0;
+        for (size_t off = 0; off < len; parts++)
+            off += utf8_cut(msg + off, len - off, room);
+        char *tmp = malloc(max_msg);
+        if (!tmp) {
+            c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
+            return SKY_ENOMEM;
+        }
+        size_t off = 0;
+        sky_status st = SKY_OK;
+        for (size_t i = 1; off < len; i++) {
+            size_t n = utf8_cut(msg + off, len - off, room);
+            int hl = snprintf(tmp, 32, "[part %zu/%zu] ", i, parts);
+            memcpy(tmp + hl, msg + off, n);
+            sky_status one = enqueue_locked(c, s, ts_ms, tmp, (size_t)hl + n);
+            if (one != SKY_OK)
+                st = one;
+            off += n;
+        }
+        free(tmp);
+        c->st.split++;
+        return st;
+    }
+    }
+    return SKY_EINVAL;
+}
+
+/* ---- sending -------------------------------------------------------------------------------- */
+
+static int cmp_ev(const void *a, const void *b)
+{
+    const cwl_ev *x = *(cwl_ev *const *)a, *y = *(cwl_ev *const *)b;
+    if (x->ts_ms != y->ts_ms)
+        return x->ts_ms < y->ts_ms ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static sky_status call(cwl *c, const char *op, const char *body, size_t len, const char *stream,
+                       sky__cwl_result *r)
+{
+    sky__cwl_call cl = {.op = op, .body = body, .len = len, .group = c->group, .stream = stream};
+    memset(r, 0, sizeof *r);
+    sky_status st = c->t.call(c->t.self, &cl, r);
+    if (r->status == SKY_OK && st != SKY_OK)
+        r->status = st;
+    return r->status;
+}
+
+static void json_kv(sky_buf *b, const char *k, const char *v)
+{
+    sky__buf_putc(b, '"');
+    sky__buf_puts(b, k);
+    sky__buf_lit(b, "\":");
+    sky__json_str(b, v, strlen(v));
+}
+
+static bool is_code(const sky__cwl_result *r, const char *code) { return strcmp(r->code, code) == 0; }
+
+/* Creates the group (once) and the stream. Called without mu. */
+static bool create_resources(cwl *c, stream_q *s)
+{
+    sky__cwl_result r;
+    sky_buf b = {0};
+    bool ok = true;
+    if (!c->group_ready && !c->o.no_create_group) {
+        sky__buf_putc(&b, '{');
+        json_kv(&b, "logGroupName", c->group);
+        sky__buf_putc(&b, '}');
+        if (call(c, "CreateLogGroup", b.p, b.len, NULL, &r) == SKY_OK ||
+            is_code(&r, "ResourceAlreadyExistsException")) {
+            c->group_ready = true;
+            if (c->o.retention_days > 0) {
+                sky__cwl_result rr;
+                sky__buf_reset(&b);
+                sky__buf_putc(&b, '{');
+                json_kv(&b, "logGroupName", c->group);
+                sky__buf_lit(&b, ",\"retentionInDays\":");
+                sky__buf_i64(&b, c->o.retention_days);
+                sky__buf_putc(&b, '}');
+                if (call(c, "PutRetentionPolicy", b.p, b.len, NULL, &rr) != SKY_OK)
+                    sky__diag(NULL, SKY_LEVEL_WARN,
+                              "cloudwatch: cannot set retention on %s: %s %s", c->group, rr.code,
+                              rr.message);
+                sky__cwl_result_clear(&rr);
+            }
+        } else {
+            sky__diag(NULL, SKY_LEVEL_ERROR, "cloudwatch: CreateLogGroup %s failed: %s %s",
+                      c->group, r.code, r.message);
+            ok = false;
+        }
+        sky__cwl_result_clear(&r);
+    }
+    if (ok && !c->o.no_create_stream) {
+        sky__buf_reset(&b);
+        sky__buf_putc(&b, '{');
+        json_kv(&b, "logGroupName", c->group);
+        sky__buf_putc(&b, ',');
+        json_kv(&b, "logStreamName", s->name);
+        sky__buf_putc(&b, '}');
+        if (call(c, "CreateLogStream", b.p, b.len, NULL, &r) == SKY_OK ||
+            is_code(&r, "ResourceAlreadyExistsException")) {
+            s->ready = true;
+        } else {
+            sky__diag(NULL, SKY_LEVEL_ERROR, "cloudwatch: CreateLogStream %s/%s failed: %s %s",
+                      c->group, s->name, r.code, r.message);
+            ok = false;
+        }
+        sky__cwl_result_clear(&r);
+    }
+    sky__buf_free(&b);
+    return ok;
+}
+
+/* Errors after which waiting can help (the request was not refused on its merits). */
+static bool worth_retrying(const sky__cwl_result *r)
+{
+    if (r->status == SKY_ENET || r->status == SKY_ETIMEDOUT || r->status == SKY_ETHROTTLED ||
+        r->status == SKY_EAUTH || r->http_status == 0 || r->http_status >= 500 ||
+        r->http_status == 429)
+        return true;
+    static const char *const codes[] = {
+        "ThrottlingException", "ServiceUnavailableException", "InvalidSequenceTokenException",
+        "UnrecognizedClientException", "AccessDeniedException", "InvalidSignatureException",
+        "ExpiredTokenException", "ExpiredToken", "RequestExpired", "IncompleteSignature",
+        "LimitExceededException", "OperationAbortedException", "RequestTimeout",
+    };
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (is_code(r, codes[i]))
+            return true;
+    return false;
+}
+
+static void set_error(cwl *c, const sky__cwl_result *r)
+{
+    sky_buf b = {0};
+    sky__buf_printf(&b, "%s (HTTP %ld)%s%s", r->code[0] ? r->code : sky_strerror(r->status),
+                    r->http_status, r->message[0] ? ": " : "", r->message);
+    size_t n = b.len < sizeof c->st.last_error - 1 ? b.len : sizeof c->st.last_error - 1;
+    memcpy(c->st.last_error, b.p ? b.p : "", n);
+    c->st.last_error[n] = '\0';
+    sky__buf_free(&b);
+}
+
+/* Reads rejectedLogEventsInfo; the indices refer to the sorted batch. */
+static void apply_rejections(cwl *c, cwl_ev **batch, size_t n, const sky__cwl_result *r)
+{
+    if (!r->body)
+        return;
+    json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+    json_t *info = j ? json_object_get(j, "rejectedLogEventsInfo") : NULL;
+    if (json_is_object(info)) {
+        json_t *v;
+        size_t too_new = n, too_old = 0, expired = 0;
+        if ((v = json_object_get(info, "tooNewLogEventStartIndex")) && json_is_integer(v))
+            too_new = (size_t)json_integer_value(v);
+        if ((v = json_object_get(info, "tooOldLogEventEndIndex")) && json_is_integer(v))
+            too_old = (size_t)json_integer_value(v);
+        if ((v = json_object_get(info, "expiredLogEventEndIndex")) && json_is_integer(v))
+            expired = (size_t)json_integer_value(v);
+        if (too_new > n)
+            too_new = n;
+        if (too_old > n)
+            too_old = n;
+        if (expired > n)
+            expired = n;
+        /* [0, expired) expired, [0, too_old) too old (expired wins), [too_new, n) too new */
+        size_t old_end = too_old > expired ? too_old : expired;
+        c->st.rejected[SKY_CWL_REJECT_EXPIRED] += expired;
+        c->st.rejected[SKY_CWL_REJECT_TOO_OLD] += old_end - expired;
+        size_t new_n = too_new < old_end ? n - old_end : n - too_new;
+        c->st.rejected[SKY_CWL_REJECT_TOO_NEW] += new_n;
+        c->st.sent_events -= old_end + new_n;
+        to_fallback(c, batch, old_end);
+        to_fallback(c, batch + (n - new_n), new_n);
+    }
+    json_decref(j);
+}
+
+/* The request body for a batch, in the transport's format. */
+static void build_body(cwl *c, sky_buf *b, const char *stream, cwl_ev *const *batch, size_t n)
+{
+    sky__buf_reset(b);
+    if (c->o.transport == SKY_CWL_NDJSON) {
+        for (size_t i = 0; i < n; i++) {
+            sky__buf_lit(b, "{\"timestamp\":");
+            sky__buf_i64(b, batch[i]->ts_ms);
+            sky__buf_lit(b, ",\"message\":");
+            sky__json_str(b, batch[i]->msg, batch[i]->len);
+            sky__buf_lit(b, "}\n");
+        }
+        return;
+    }
+    if (c->o.transport == SKY_CWL_OTLP) {
+        sky__buf_lit(b, "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[");
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                sky__buf_putc(b, ',');
+            sky__buf_lit(b, "{\"timeUnixNano\":\"");
+            sky__buf_i64(b, batch[i]->ts_ms * 1000000);
+            sky__buf_lit(b, "\",\"body\":{\"stringValue\":");
+            sky__json_str(b, batch[i]->msg, batch[i]->len);
+            sky__buf_lit(b, "}}");
+        }
+        sky__buf_lit(b, "]}]}]}");
+        return;
+    }
+    sky__buf_putc(b, '{');
+    json_kv(b, "logGroupName", c->group);
+    sky__buf_putc(b, ',');
+    json_kv(b, "logStreamName", stream);
+    sky__buf_lit(b, ",\"logEvents\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sky__buf_putc(b, ',');
+        sky__buf_lit(b, "{\"timestamp\":");
+        sky__buf_i64(b, batch[i]->ts_ms);
+        sky__buf_lit(b, ",\"message\":");
+        sky__json_str(b, batch[i]->msg, batch[i]->len);
+        sky__buf_putc(b, '}');
+    }
+    sky__buf_lit(b, "]}");
+}
+
+/* Picks a stream with something to send; NULL if none is due. *wait_ns: when to look again. */
+static stream_q *due_stream(cwl *c, bool force, int64_t now, int64_t *wait_ns)
+{
+    int64_t interval = c->o.flush_interval_ms * 1000000;
+    *wait_ns = INT64_MAX;
+    for (size_t k = 0; k < c->n_streams; k++) {
+        stream_q *s = &c->streams[(c->rr + k) % c->n_streams];
+        if (!s->count)
+            continue;
+        int64_t due = at(s, 0)->enq_ns + interval;
+        if (force || s->count >= c->o.batch_size || s->bytes >= c->o.max_batch_bytes || now >= due) {
+            c->rr = (c->rr + k + 1) % c->n_streams;
+            return s;
+        }
+        if (due - now < *wait_ns)
+            *wait_ns = due - now;
+    }
+    return NULL;
+}
+
+/* Sends one batch from s. mu held on entry and exit (released during the call). */
+static void send_batch(cwl *c, stream_q *s)
+{
+    int64_t now_ms = sky_now_ns() / 1000000;
+    /* local rejections at the head, by age, before building the batch */
+    while (s->count) {
+        cwl_ev *e = at(s, 0);
+        sky_cwl_reject why = SKY_CWL_REJECT_COUNT_;
+        if (e->ts_ms < now_ms - SKY_CWL_MAX_AGE_MS)
+            why = SKY_CWL_REJECT_TOO_OLD;
+        else if (e->ts_ms > now_ms + SKY_CWL_MAX_FUTURE_MS)
+            why = SKY_CWL_REJECT_TOO_NEW;
+        else if (c->o.retention_days > 0 &&
+                 e->ts_ms < now_ms - (int64_t)c->o.retention_days * 86400000)
+            why = SKY_CWL_REJECT_EXPIRED;
+        if (why == SKY_CWL_REJECT_COUNT_)
+            break;
+        c->st.rejected[why]++;
+        to_fallback(c, &e, 1);
+        pop(c, s, 1);
+    }
+    if (!s->count)
+        return;
+
+    size_t n = 0;
+    uint64_t bytes = 0;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    while (n < s->count && n < c->o.batch_size) {
+        cwl_ev *e = at(s, n);
+        uint64_t cost = e->len + SKY_CWL_EVENT_OVERHEAD;
+        int64_t nlo = e->ts_ms < lo ? e->ts_ms : lo, nhi = e->ts_ms > hi ? e->ts_ms : hi;
+        if (bytes + cost > c->o.max_batch_bytes || nhi - nlo > SKY_CWL_MAX_SPAN_MS)
+            break;
+        /* an event too young/old relative to this batch is left for a later one */
+        bytes += cost;
+        lo = nlo;
+        hi = nhi;
+        n++;
+    }
+    cwl_ev **batch = malloc(n * sizeof *batch);
+    if (!batch)
+        return;
+    for (size_t i = 0; i < n; i++)
+        batch[i] = at(s, i);
+    qsort(batch, n, sizeof *batch, cmp_ev);
+    char *stream = strdup(s->name);
+    c->sending = true;
+    pthread_mutex_unlock(&c->mu);
+
+    build_body(c, &c->body, stream ? stream : "", batch, n);
+    sky_buf *b = &c->body;
+
+    sky__cwl_result r;
+    bool created = false;
+    for (;;) {
+        call(c, "PutLogEvents", b->p, b->len, stream, &r);
+        if (r.status != SKY_OK && is_code(&r, "ResourceNotFoundException") && !created &&
+            !(c->o.no_create_group && c->o.no_create_stream)) {
+            created = true;
+            c->group_ready = false;
+            stream_q tmp = {.name = stream};
+            if (create_resources(c, &tmp)) {
+                sky__cwl_result_clear(&r);
+                continue;
+            }
+        }
+        break;
+    }
+    if (c->body.cap > (8u << 20))
+        sky__buf_free(&c->body);
+
+    pthread_mutex_lock(&c->mu);
+    c->sending = false;
+    c->st.retries += (uint64_t)r.retries;
+    c->st.throttles += (uint64_t)r.throttles;
+    if (r.ambiguous)
+        c->st.ambiguous++;
+    if (r.status == SKY_OK) {
+        c->st.requests++;
+        c->st.sent_events += n;
+        c->st.sent_bytes += bytes;
+        c->st.last_success_ms = sky_now_ns() / 1000000;
+        s->ready = true;
+        c->backoff_ns = 0;
+        c->backoff_until_ns = 0;
+        apply_rejections(c, batch, n, &r);
+        pop(c, s, n);
+    } else if (is_code(&r, "ResourceNotFoundException")) {
+        set_error(c, &r);
+        c->st.dropped[SKY_CWL_DROP_NO_RESOURCE] += n;
+        to_fallback(c, batch, n);
+        pop(c, s, n);
+    } else if (worth_retrying(&r)) {
+        set_error(c, &r);
+        c->st.retries++;
+        c->backoff_ns = c->backoff_ns ? c->backoff_ns * 2 : c->o.retry_delay_ms * 1000000;
+        if (c->o.no_exponential_backoff)
+            c->backoff_ns = c->o.retry_delay_ms * 1000000;
+        if (c->backoff_ns > MAX_BACKOFF_NS)
+            c->backoff_ns = MAX_BACKOFF_NS;
+        /* full jitter: wait a random part of the backoff, at least 1 ms */
+        int64_t jitter = (int64_t)((uint64_t)sky_monotonic_ns() * 2654435761u % (uint64_t)(c->backoff_ns + 1));
+        c->backoff_until_ns = sky_monotonic_ns() + (jitter > 1000000 ? jitter : 1000000);
+        sky__diag(NULL, SKY_LEVEL_WARN, "cloudwatch: PutLogEvents to %s/%s failed (%s); %zu events kept, retrying",
+                  c->group, stream ? stream : "", c->st.last_error, n);
+    } else {
+        set_error(c, &r);
+        c->st.rejected[SKY_CWL_REJECT_INVALID] += n;
+        sky__diag(NULL, SKY_LEVEL_ERROR, "cloudwatch: PutLogEvents rejected %zu events: %s", n,
+                  c->st.last_error);
+        to_fallback(c, batch, n);
+        pop(c, s, n);
+    }
+    sky__cwl_result_clear(&r);
+    free(batch);
+    free(stream);
+    pthread_cond_broadcast(&c->done);
+}
+
+/* One step of the sender: sends a due batch or says how long to wait. mu held. */
+static bool sender_step(cwl *c, int64_t *wait_ns)
+{
+    int64_t now = sky_monotonic_ns();
+    bool force = c->flush_waiters > 0 || c->closing;
+    if (c->closing && now >= c->close_deadline_ns) {
+        *wait_ns = 0; /* close gave up: what is left is counted as undelivered */
+        return false;
+    }
+    if (c->backoff_until_ns > now) {
+        *wait_ns = c->backoff_until_ns - now;
+        return false;
+    }
+    stream_q *s = due_stream(c, force, now, wait_ns);
+    if (!s)
+        return false;
+    send_batch(c, s);
+    return true;
+}
+
+static void *sender_main(void *arg)
+{
+    cwl *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        int64_t wait_ns;
+        if (sender_step(c, &wait_ns))
+            continue;
+        if (c->closing && (c->total_events == 0 || sky_monotonic_ns() >= c->close_deadline_ns))
+            break;
+        if (c->closing && wait_ns > c->close_deadline_ns - sky_monotonic_ns())
+            wait_ns = c->close_deadline_ns - sky_monotonic_ns();
+        if (wait_ns == INT64_MAX) {
+            pthread_cond_wait(&c->wake, &c->mu);
+        } else if (wait_ns > 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + wait_ns;
+            ts.tv_sec = t / 1000000000;
+            ts.tv_nsec = t % 1000000000;
+            pthread_cond_timedwait(&c->wake, &c->mu, &ts);
+        }
+    }
+    c->st.sender_alive = false;
+    pthread_cond_broadcast(&c->done);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* ---- sink vtable ---------------------------------------------------------------------------- */
+
+static sky_status cwl_write(void *self, const sky_record *recs, size_t n)
+{
+    cwl *c = self;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < n; i++) {
+        const sky_event *ev = recs[i].event;
+        const char *msg = recs[i].text;
+        size_t len = recs[i].len;
+        if (c->o.message_only && ev) {
+            msg = sky_event_name(ev);
+            len = strlen(msg);
+        }
+        while (len && msg[len - 1] == '\n')
+            len--;
+        int64_t ts = ev ? sky_event_time_ns(ev) / 1000000 : sky_now_ns() / 1000000;
+        stream_q *s = stream_for(c, ev ? sky_event_logger(ev) : NULL);
+        if (!s) {
+            c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
+            continue;
+        }
+        accept_locked(c, s, ts, msg, len);
+    }
+    if (c->o.sync_upload) {
+        int64_t wait;
+        while (sender_step(c, &wait))
+            ;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return SKY_OK;
+}
+
+sky_status sky_cwl_put(sky_sink *sink, int64_t ts_ms, const char *msg, size_t len)
+{
+    if (!sink || sink->vt != &cwl_vt || (!msg && len))
+        return SKY_EINVAL;
+    cwl *c = sink->self;
+    pthread_mutex_lock(&c->mu);
+    stream_q *s = stream_for(c, NULL);
+    sky_status st = s ? accept_locked(c, s, ts_ms, msg ? msg : "", len) : SKY_ENOMEM;
+    if (c->o.sync_upload) {
+        int64_t wait;
+        while (sender_step(c, &wait))
+            ;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return st;
+}
+
+static sky_status cwl_flush(void *self, int64_t deadline)
+{
+    cwl *c = self;
+    sky_status st = SKY_OK;
+    pthread_mutex_lock(&c->mu);
+    if (c->o.sync_upload) {
+        c->flush_waiters++;
+        int64_t wait;
+        while (c->total_events && sky_monotonic_ns() < deadline) {
+            if (!sender_step(c, &wait) && c->total_events) {
+                pthread_mutex_unlock(&c->mu);
+                int64_t w = wait < deadline - sky_monotonic_ns() ? wait : deadline - sky_monotonic_ns();
+                if (w > 0)
+                    usleep((useconds_t)(w / 1000));
+                pthread_mutex_lock(&c->mu);
+            }
+        }
+        c->flush_waiters--;
+    } else {
+        c->flush_waiters++;
+        pthread_cond_signal(&c->wake);
+        while ((c->total_events || c->sending) && c->st.sender_alive) {
+            struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
+            if (pthread_cond_timedwait(&c->done, &c->mu, &ts) != 0 && sky_monotonic_ns() >= deadline)
+                break;
+        }
+        c->flush_waiters--;
+    }
+    if (c->total_events)
+        st = SKY_ETIMEDOUT;
+    pthread_mutex_unlock(&c->mu);
+    if (c->fallback && c->fallback->vt->flush)
+        c->fallback->vt->flush(c->fallback->self, deadline);
+    return st;
+}
+
+static void cwl_free(cwl *c)
+{
+    for (size_t i = 0; i < c->n_streams; i++) {
+        stream_q *s = &c->streams[i];
+        while (s->count) {
+            free(at(s, 0));
+            s->head = (s->head + 1) % s->cap;
+            s->count--;
+        }
+        free(s->ring);
+        free(s->name);
+    }
+    free(c->streams);
+    if (c->t.free)
+        c->t.free(c->t.self);
+    if (c->fallback) {
+        if (c->fallback->vt->close)
+            c->fallback->vt->close(c->fallback->self);
+        free(c->fallback->name);
+        free(c->fallback);
+    }
+    sky__buf_free(&c->body);
+    sky__buf_free(&c->scratch);
+    free(c->group);
+    free(c->stream_tmpl);
+    free(c->fixed_stream);
+    free(c->bearer);
+    pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->fb_mu);
+    pthread_cond_destroy(&c->wake);
+    pthread_cond_destroy(&c->done);
+    free(c);
+}
+
+static void cwl_close(void *self)
+{
+    cwl *c = self;
+    pthread_mutex_lock(&c->mu);
+    c->closing = true;
+    /* The pipeline flushed with its own deadline just before; this is a last, short chance. */
+    c->close_deadline_ns = sky_monotonic_ns() + CLOSE_GRACE_NS;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->mu);
+    if (c->thread_started)
+        pthread_join(c->thread, NULL);
+    else {
+        pthread_mutex_lock(&c->mu);
+        int64_t wait;
+        while (c->total_events && sky_monotonic_ns() < c->close_deadline_ns) {
+            if (!sender_step(c, &wait)) {
+                pthread_mutex_unlock(&c->mu);
+                usleep(1000);
+                pthread_mutex_lock(&c->mu);
+            }
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    /* whatever is left could not be delivered in time: counted, and to the fallback */
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n_streams; i++) {
+        stream_q *s = &c->streams[i];
+        if (!s->count)
+            continue;
+        c->st.dropped[SKY_CWL_DROP_UNDELIVERED] += s->count;
+        sky__diag(NULL, SKY_LEVEL_ERROR,
+                  "cloudwatch: %zu events for %s/%s could not be delivered before close (%s)",
+                  s->count, c->group, s->name, c->st.last_error[0] ? c->st.last_error : "timeout");
+        for (size_t k = 0; k < s->count; k++) {
+            cwl_ev *e = at(s, k);
+            to_fallback(c, &e, 1);
+        }
+        pop(c, s, s->count);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (c->fallback && c->fallback->vt->flush)
+        c->fallback->vt->flush(c->fallback->self, sky_monotonic_ns() + 1000000000);
+    cwl_free(c);
+}
+
+static void cwl_stats(void *self, sky_sink_stats *out)
+{
+    cwl *c = self;
+    pthread_mutex_lock(&c->mu);
+    out->bytes = c->st.sent_bytes;
+    uint64_t d = 0;
+    for (int i = 0; i < SKY_CWL_DROP_COUNT_; i++)
+        d += c->st.dropped[i];
+    for (int i = 0; i < SKY_CWL_REJECT_COUNT_; i++)
+        d += c->st.rejected[i];
+    out->dropped += d;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static const sky_sink_vtable cwl_vt = {
+    .type = "cloudwatch_logs",
+    .write = cwl_write,
+    .flush = cwl_flush,
+    .close = cwl_close,
+    .stats = cwl_stats,
+};
+
+sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out)
+{
+    if (!sink || !out || sink->vt != &cwl_vt)
+        return SKY_EINVAL;
+    cwl *c = sink->self;
+    pthread_mutex_lock(&c->mu);
+    *out = c->st;
+    out->queued_events = c->total_events;
+    out->queued_bytes = c->total_bytes;
+    pthread_mutex_unlock(&c->mu);
+    return SKY_OK;
+}
+
+/* ---- construction --------------------------------------------------------------------------- */
+
+static sky_status bad(char **errmsg, const char *fmt, const char *arg)
+{
+    if (errmsg) {
+        sky_buf b = {0};
+        sky__buf_printf(&b, fmt, arg ? arg : "");
+        *errmsg = sky__buf_strdup(&b);
+        sky__buf_free(&b);
+    }
+    return SKY_EINVAL;
+}
+
+static sky_status validate(sky_cwl_opts *o, char **errmsg)
+{
+    if (!o->log_group || !sky_cwl_valid_group_name(o->log_group))
+        return bad(errmsg,
+                   "cloudwatch: log_group '%s' is invalid: 1-512 characters of "
+                   "[.-_/#A-Za-z0-9] are required",
+                   o->log_group ? o->log_group : "(none)");
+    if (!o->log_stream)
+        o->log_stream = DEFAULT_STREAM;
+    if (!o->batch_size)
+        o->batch_size = SKY_CWL_MAX_BATCH_EVENTS;
+    if (o->batch_size > SKY_CWL_MAX_BATCH_EVENTS)
+        return bad(errmsg, "cloudwatch: batch_size%s exceeds the AWS limit of 10,000 events", NULL);
+    if (!o->max_batch_bytes)
+        o->max_batch_bytes = SKY_CWL_MAX_BATCH_BYTES;
+    if (o->max_batch_bytes > SKY_CWL_MAX_BATCH_BYTES || o->max_batch_bytes < 1024)
+        return bad(errmsg, "cloudwatch: max_batch_bytes%s must be 1024..1,048,576", NULL);
+    if (!o->max_event_bytes)
+        o->max_event_bytes = SKY_CWL_MAX_EVENT_BYTES;
+    if (o->max_event_bytes > SKY_CWL_MAX_EVENT_BYTES || o->max_event_bytes < 128)
+        return bad(errmsg, "cloudwatch: max_event_bytes%s must be 128..1,048,576", NULL);
+    if (o->max_event_bytes > o->max_batch_bytes)
+        o->max_event_bytes = o->max_batch_bytes;
+    if (!o->flush_interval_ms)
+        o->flush_interval_ms = 1000;
+    if (o->flush_interval_ms < 0)
+        return bad(errmsg, "cloudwatch: flush_interval_ms%s must be positive", NULL);
+    if (!o->max_queue_size)
+        o->max_queue_size = 100000;
+    if (!o->max_queue_bytes)
+        o->max_queue_bytes = 64u << 20;
+    if (!o->retry_delay_ms)
+        o->retry_delay_ms = 100;
+    if (!o->max_retries)
+        o->max_retries = 3;
+    if (o->max_retries < 0 || o->retry_delay_ms < 0)
+        return bad(errmsg, "cloudwatch: max_retries and retry_delay_ms%s must be >= 0", NULL);
+    static const int valid_days[] = {1,   3,   5,   7,    14,   30,   60,   90,   120,  150, 180,
+                                     365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
+    if (o->retention_days) {
+        bool ok = false;
+        for (size_t i = 0; i < sizeof valid_days / sizeof valid_days[0]; i++)
+            ok |= valid_days[i] == o->retention_days;
+        if (!ok)
+            return bad(errmsg,
+                       "cloudwatch: retention_days%s must be one of 1, 3, 5, 7, 14, 30, 60, 90, "
+                       "120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, "
+                       "3653",
+                       NULL);
+    }
+    if ((unsigned)o->oversize > SKY_CWL_OVERSIZE_DROP || (unsigned)o->transport > SKY_CWL_OTLP)
+        return bad(errmsg, "cloudwatch: unknown oversize policy or transport%s", NULL);
+    return SKY_OK;
+}
+
+sky_status sky__sink_cloudwatch_logs_with(const sky_cwl_opts *opts, sky__cwl_transport t,
+                                          sky_sink **out, char **errmsg)
+{
+    if (errmsg)
+        *errmsg = NULL;
+    if (out)
+        *out = NULL;
+    sky_cwl_opts o = opts ? *opts : (sky_cwl_opts){0};
+    sky_status st = out ? validate(&o, errmsg) : SKY_EINVAL;
+    cwl *c = st == SKY_OK ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        if (t.free)
+            t.free(t.self);
+        if (o.fallback && o.fallback->vt->close) {
+            o.fallback->vt->close(o.fallback->self);
+            free(o.fallback);
+        }
+        return st == SKY_OK ? SKY_ENOMEM : st;
+    }
+    c->o = o;
+    c->t = t;
+    c->fallback = o.fallback;
+    c->group = strdup(o.log_group);
+    c->stream_tmpl = strdup(o.log_stream);
+    c->per_logger = strstr(o.log_stream, "{logger}") != NULL;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->fb_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->wake, &ca);
+    pthread_cond_init(&c->done, &ca);
+    pthread_condattr_destroy(&ca);
+    if (!c->group || !c->stream_tmpl) {
+        cwl_free(c);
+        return SKY_ENOMEM;
+    }
+    if (!c->per_logger) {
+        c->fixed_stream = expand_stream(o.log_stream, NULL, (time_t)(sky_now_ns() / 1000000000));
+        if (!c->fixed_stream || !sky_cwl_valid_stream_name(c->fixed_stream)) {
+            st = bad(errmsg,
+                     "cloudwatch: log_stream '%s' is invalid: 1-512 characters without ':' or "
+                     "'*' are required",
+                     c->fixed_stream ? c->fixed_stream : o.log_stream);
+            cwl_free(c);
+            return st;
+        }
+    }
+    c->o.log_group = c->group;
+    c->o.log_stream = c->stream_tmpl;
+    c->st.sender_alive = !o.sync_upload;
+    if (!o.sync_upload) {
+        if (pthread_create(&c->thread, NULL, sender_main, c) != 0) {
+            cwl_free(c);
+            return bad(errmsg, "cloudwatch: cannot start the sender thread%s", NULL);
+        }
+        c->thread_started = true;
+    }
+    *out = sky_sink_new(&cwl_vt, c, o.message_only ? SKY_FORMAT_NONE : SKY_FORMAT_JSON);
+    return *out ? SKY_OK : SKY_ENOMEM;
+}
+
+sky_status sky_sink_cloudwatch_logs(const sky_cwl_opts *opts, sky_sink **out, char **errmsg)
+{
+    if (errmsg)
+        *errmsg = NULL;
+    sky_cwl_opts o = opts ? *opts : (sky_cwl_opts){0};
+    char *e = NULL;
+    if (validate(&o, &e) != SKY_OK) {
+        if (errmsg)
+            *errmsg = e;
+        else
+            free(e);
+        if (out)
+            *out = NULL;
+        return SKY_EINVAL;
+    }
+    sky__cwl_transport t = {0};
+    sky_status st = sky__cwl_aws_transport(&o, &t, errmsg);
+    if (st != SKY_OK) {
+        if (out)
+            *out = NULL;
+        return st;
+    }
+    return sky__sink_cloudwatch_logs_with(opts, t, out, errmsg);
+}

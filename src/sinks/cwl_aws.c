@@ -1,0 +1,174 @@
+/*
+ * cwl_aws.c - the CloudWatch Logs sink's transport to AWS (or any compatible endpoint).
+ *
+ * awsJson 1.1 operations ("Logs_20140328.<op>") go through the AWS layer's client, which signs
+ * with SigV4, retries throttling and transient failures with the SDKs' standard policy and
+ * refreshes credentials. The HTTP ingestion endpoints (/ingest/bulk, /v1/logs) are posted to
+ * with `Authorization: Bearer <token>` and the x-aws-log-group/x-aws-log-stream headers; the
+ * sink's own backoff handles their retries.
+ * It must never put a secret or a bearer token in an error message.
+ */
+#include "core/internal.h"
+#include "sinks/cwl_transport.h"
+
+#include <skylog/aws.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cwl_aws {
+    sky_aws_client *client;   /* SigV4 operations */
+    sky_http_client *http;    /* bearer-token ingestion */
+    sky_aws_creds *creds;
+    char *endpoint;
+    char *bearer;
+    sky_cwl_transport kind;
+    bool compress;
+} cwl_aws;
+
+static void fill_from_error(sky__cwl_result *out, const sky_aws_error *e)
+{
+    out->status = e->status;
+    out->http_status = e->http_status;
+    snprintf(out->code, sizeof out->code, "%s", e->code);
+    snprintf(out->message, sizeof out->message, "%s", e->message);
+    out->retries = e->attempts > 1 ? e->attempts - 1 : 0;
+    out->throttles = e->throttling ? out->retries : 0;
+    /* a timeout or a reset after the request went out may have been processed */
+    out->ambiguous = e->http_status == 0 && (e->status == SKY_ETIMEDOUT || e->status == SKY_ENET);
+}
+
+static sky_status bearer_call(cwl_aws *t, const sky__cwl_call *cl, sky__cwl_result *out)
+{
+    char url[2300], auth[1100];
+    const char *path = t->kind == SKY_CWL_OTLP ? "/v1/logs" : "/ingest/bulk";
+    snprintf(url, sizeof url, "%s%s", t->endpoint, path);
+    snprintf(auth, sizeof auth, "Bearer %s", t->bearer);
+    sky_aws_header h[] = {
+        {"Content-Type", t->kind == SKY_CWL_OTLP ? "application/json" : "application/x-ndjson"},
+        {"Authorization", auth},
+        {"x-aws-log-group", cl->group ? cl->group : ""},
+        {"x-aws-log-stream", cl->stream ? cl->stream : ""},
+    };
+    sky_http_request req = {.method = "POST", .url = url, .headers = h, .n_headers = 4,
+                            .body = cl->body, .body_len = cl->len};
+    sky_http_response resp;
+    char why[256] = "";
+    sky_status st = sky_http_perform(t->http, &req, &resp, why, sizeof why);
+    if (st != SKY_OK) {
+        out->status = st;
+        out->ambiguous = st == SKY_ETIMEDOUT;
+        snprintf(out->code, sizeof out->code, "%s", st == SKY_ETIMEDOUT ? "Timeout" : "NetworkError");
+        snprintf(out->message, sizeof out->message, "%s", why);
+        return st;
+    }
+    out->http_status = resp.status;
+    if (resp.status >= 200 && resp.status < 300) {
+        out->status = SKY_OK;
+    } else {
+        sky_aws_error e;
+        sky_aws_parse_error(resp.status, resp.headers, resp.n_headers, resp.body, resp.body_len,
+                            &e);
+        fill_from_error(out, &e);
+        out->retries = 0;
+    }
+    sky_http_response_free(&resp);
+    return out->status;
+}
+
+static sky_status aws_call(void *self, const sky__cwl_call *cl, sky__cwl_result *out)
+{
+    cwl_aws *t = self;
+    memset(out, 0, sizeof *out);
+    bool put = strcmp(cl->op, "PutLogEvents") == 0;
+    if (put && t->kind != SKY_CWL_PUT_LOG_EVENTS && t->bearer)
+        return bearer_call(t, cl, out);
+    char target[96];
+    snprintf(target, sizeof target, "Logs_20140328.%s", cl->op);
+    sky_aws_call call = {.target = target, .body = cl->body, .body_len = cl->len,
+                         .gzip = put && t->compress};
+    sky_http_response resp;
+    sky_aws_error e;
+    sky_status st = sky_aws_client_call(t->client, &call, &resp, &e);
+    if (st == SKY_OK) {
+        out->status = SKY_OK;
+        out->http_status = resp.status;
+        out->retries = e.attempts > 1 ? e.attempts - 1 : 0;
+        out->body = resp.body;
+        out->body_len = resp.body_len;
+        resp.body = NULL;
+        sky_http_response_free(&resp);
+        return SKY_OK;
+    }
+    fill_from_error(out, &e);
+    return out->status;
+}
+
+static void aws_free(void *self)
+{
+    cwl_aws *t = self;
+    sky_aws_client_free(t->client);
+    sky_http_client_free(t->http);
+    sky_aws_creds_free(t->creds);
+    free(t->endpoint);
+    free(t->bearer);
+    free(t);
+}
+
+sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out, char **errmsg)
+{
+    cwl_aws *t = calloc(1, sizeof *t);
+    if (!t)
+        return SKY_ENOMEM;
+    t->kind = o->transport;
+    t->compress = o->compress;
+    char err[512] = "";
+    sky_status st = SKY_OK;
+    sky_aws_creds_opts co = {.access_key_id = o->access_key_id,
+                             .secret_access_key = o->secret_access_key,
+                             .session_token = o->session_token,
+                             .profile = o->profile,
+                             .region = o->region};
+    sky_http_opts ho = {.connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 5000,
+                        .timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 30000};
+    if ((o->access_key_id == NULL) != (o->secret_access_key == NULL)) {
+        snprintf(err, sizeof err, "cloudwatch: access_key_id and secret_access_key go together");
+        st = SKY_EINVAL;
+    }
+    if (st == SKY_OK)
+        st = sky_aws_creds_new(&co, &t->creds);
+    if (st == SKY_OK) {
+        sky_aws_client_opts ao = {.service = "logs",
+                                  .region = o->region,
+                                  .endpoint = o->endpoint,
+                                  .profile = o->profile,
+                                  .creds = t->creds,
+                                  .http = ho,
+                                  .retry = {.max_attempts = o->max_retries + 1,
+                                            .base_ms = o->retry_delay_ms}};
+        char cerr[256] = "";
+        st = sky_aws_client_new(&ao, &t->client, cerr, sizeof cerr);
+        if (st != SKY_OK)
+            snprintf(err, sizeof err, "cloudwatch: %s", cerr[0] ? cerr : sky_strerror(st));
+    }
+    if (st == SKY_OK && o->transport != SKY_CWL_PUT_LOG_EVENTS) {
+        if (!o->bearer_token) {
+            snprintf(err, sizeof err,
+                     "cloudwatch: the ndjson and otlp transports need a bearer_token");
+            st = SKY_EINVAL;
+        } else {
+            t->bearer = strdup(o->bearer_token);
+            t->endpoint = strdup(sky_aws_client_endpoint(t->client));
+            st = t->bearer && t->endpoint ? sky_http_client_new(&ho, &t->http) : SKY_ENOMEM;
+        }
+    }
+    if (st != SKY_OK) {
+        aws_free(t);
+        if (errmsg)
+            *errmsg = strdup(err[0] ? err : sky_strerror(st));
+        return st;
+    }
+    *out = (sky__cwl_transport){.call = aws_call, .free = aws_free, .self = t};
+    return SKY_OK;
+}

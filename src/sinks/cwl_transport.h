@@ -1,0 +1,50 @@
+/*
+ * cwl_transport.h - how the CloudWatch Logs sink talks to the service, as an interface.
+ *
+ * The sink decides what to send (batching, ordering, limits, accounting); a transport only
+ * performs one call and reports what happened. The AWS transport (awsJson 1.1 + SigV4, or the
+ * HTTP ingestion endpoints) lives in cwl_aws.c; tests plug in a scripted fake. A transport is
+ * used by one thread at a time.
+ */
+#ifndef SKY_SINKS_CWL_TRANSPORT_H
+#define SKY_SINKS_CWL_TRANSPORT_H
+
+#include <skylog.h>
+#include <skylog/cloudwatch.h>
+
+typedef struct sky__cwl_result {
+    sky_status status;  /* SKY_OK: the service answered 2xx */
+    long http_status;   /* 0 if no answer */
+    char code[128];     /* service error code, e.g. "ResourceNotFoundException" */
+    char message[512];  /* service error message (never contains secrets) */
+    char *body;         /* response body (malloc'd, NUL-terminated) or NULL */
+    size_t body_len;
+    bool ambiguous;     /* the request may have been processed although no answer came */
+    int retries;        /* attempts beyond the first, made inside the transport */
+    int throttles;      /* of which throttled */
+} sky__cwl_result;
+
+typedef struct sky__cwl_call {
+    const char *op;      /* "PutLogEvents", "CreateLogGroup", "CreateLogStream", ... */
+    const char *body;    /* awsJson request body */
+    size_t len;
+    /* For PutLogEvents over the ingestion endpoints: */
+    const char *group, *stream;
+} sky__cwl_call;
+
+typedef struct sky__cwl_transport {
+    sky_status (*call)(void *self, const sky__cwl_call *call, sky__cwl_result *out);
+    void (*free)(void *self);
+    void *self;
+} sky__cwl_transport;
+
+void sky__cwl_result_clear(sky__cwl_result *r);
+
+/* Creates the AWS transport from the sink options; *errmsg on failure. */
+sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out, char **errmsg);
+
+/* Test hook: build a CloudWatch Logs sink over a given transport (takes ownership of it). */
+sky_status sky__sink_cloudwatch_logs_with(const sky_cwl_opts *opts, sky__cwl_transport t,
+                                          sky_sink **out, char **errmsg);
+
+#endif

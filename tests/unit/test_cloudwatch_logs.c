@@ -1,0 +1,511 @@
+/* test_cloudwatch_logs.c - the CloudWatch Logs sink's batching, ordering, limits, retries and
+ * accounting (src/sinks/cloudwatch_logs.c), against a scripted fake transport that checks every
+ * request the way the service does. */
+#include "skytest.h"
+
+#include "sinks/cwl_transport.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- the fake service ------------------------------------------------------------------- */
+
+typedef struct fake {
+    /* script: the next `fail_n` PutLogEvents calls fail with this code/status */
+    int fail_n;
+    const char *fail_code;
+    long fail_http;
+    sky_status fail_status;
+    bool group_exists, stream_exists;
+    const char *reject_json; /* rejectedLogEventsInfo for the next successful put */
+    /* record */
+    int puts, creates_group, creates_stream, retention_calls;
+    size_t events;
+    size_t max_events_in_put, max_bytes_in_put;
+    size_t *put_sizes; /* bytes per put */
+    size_t n_put_sizes;
+    json_t *stored; /* array of {ts, msg, stream} in storage order */
+    bool violation;
+    char violation_msg[256];
+} fake;
+
+static void violate(fake *f, const char *msg)
+{
+    if (!f->violation)
+        snprintf(f->violation_msg, sizeof f->violation_msg, "%s", msg);
+    f->violation = true;
+}
+
+static void set_err(sky__cwl_result *out, long http, const char *code, sky_status st)
+{
+    out->status = st;
+    out->http_status = http;
+    snprintf(out->code, sizeof out->code, "%s", code);
+    snprintf(out->message, sizeof out->message, "fake: %s", code);
+}
+
+static sky_status fake_call(void *self, const sky__cwl_call *cl, sky__cwl_result *out)
+{
+    fake *f = self;
+    json_error_t je;
+    json_t *req = json_loadb(cl->body, cl->len, 0, &je);
+    if (!req) {
+        violate(f, "request body is not JSON");
+        set_err(out, 400, "SerializationException", SKY_EREMOTE);
+        return out->status;
+    }
+    if (strcmp(cl->op, "CreateLogGroup") == 0) {
+        f->creates_group++;
+        if (f->group_exists)
+            set_err(out, 400, "ResourceAlreadyExistsException", SKY_EREMOTE);
+        f->group_exists = true;
+    } else if (strcmp(cl->op, "PutRetentionPolicy") == 0) {
+        f->retention_calls++;
+    } else if (strcmp(cl->op, "CreateLogStream") == 0) {
+        f->creates_stream++;
+        if (!f->group_exists)
+            set_err(out, 400, "ResourceNotFoundException", SKY_EREMOTE);
+        else
+            f->stream_exists = true;
+    } else if (strcmp(cl->op, "PutLogEvents") == 0) {
+        if (!f->group_exists || !f->stream_exists) {
+            set_err(out, 400, "ResourceNotFoundException", SKY_EREMOTE);
+        } else if (f->fail_n > 0) {
+            f->fail_n--;
+            set_err(out, f->fail_http, f->fail_code, f->fail_status);
+        } else {
+            json_t *evs = json_object_get(req, "logEvents");
+            size_t n = json_array_size(evs), bytes = 0;
+            if (n < 1 || n > 10000)
+                violate(f, "event count out of 1..10000");
+            json_int_t prev = INT64_MIN, lo = INT64_MAX, hi = INT64_MIN;
+            for (size_t i = 0; i < n; i++) {
+                json_t *e = json_array_get(evs, i);
+                json_int_t ts = json_integer_value(json_object_get(e, "timestamp"));
+                size_t ml = json_string_length(json_object_get(e, "message"));
+                if (ml < 1)
+                    violate(f, "empty message");
+                if (ml + 26 > SKY_CWL_MAX_EVENT_BYTES)
+                    violate(f, "event too large");
+                if (ts < prev)
+                    violate(f, "events not in chronological order");
+                prev = ts;
+                lo = ts < lo ? ts : lo;
+                hi = ts > hi ? ts : hi;
+                bytes += ml + 26;
+            }
+            if (bytes > 1048576)
+                violate(f, "batch over 1,048,576 bytes");
+            if (n && hi - lo > 24LL * 3600 * 1000)
+                violate(f, "batch spans more than 24 hours");
+            f->puts++;
+            f->put_sizes = realloc(f->put_sizes, (f->n_put_sizes + 1) * sizeof *f->put_sizes);
+            f->put_sizes[f->n_put_sizes++] = bytes;
+            if (n > f->max_events_in_put)
+                f->max_events_in_put = n;
+            if (bytes > f->max_bytes_in_put)
+                f->max_bytes_in_put = bytes;
+            for (size_t i = 0; i < n; i++) {
+                json_t *e = json_copy(json_array_get(evs, i));
+                json_object_set(e, "stream", json_object_get(req, "logStreamName"));
+                json_array_append_new(f->stored, e);
+            }
+            f->events += n;
+            out->status = SKY_OK;
+            out->http_status = 200;
+            const char *body = f->reject_json ? f->reject_json : "{}";
+            out->body = strdup(body);
+            out->body_len = strlen(body);
+            f->reject_json = NULL;
+        }
+    }
+    json_decref(req);
+    if (!out->http_status) {
+        out->status = SKY_OK;
+        out->http_status = 200;
+    }
+    return out->status;
+}
+
+static void fake_free(void *self) { (void)self; }
+
+static fake *fake_new(void)
+{
+    fake *f = calloc(1, sizeof *f);
+    f->stored = json_array();
+    return f;
+}
+
+static void fake_destroy(fake *f)
+{
+    json_decref(f->stored);
+    free(f->put_sizes);
+    free(f);
+}
+
+static sky_sink *sink_with(fake *f, sky_cwl_opts o)
+{
+    sky_sink *s = NULL;
+    char *err = NULL;
+    sky__cwl_transport t = {.call = fake_call, .free = fake_free, .self = f};
+    sky_status st = sky__sink_cloudwatch_logs_with(&o, t, &s, &err);
+    if (st != SKY_OK)
+        fail_msg("sink: %s", err ? err : sky_strerror(st));
+    return s;
+}
+
+static sky_t *pipeline(void)
+{
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(&(sky_options){.level = SKY_LEVEL_TRACE, .level_set = true}, &sky),
+                     SKY_OK);
+    return sky;
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+static void test_batches_fill_to_the_limits(void **state)
+{
+    (void)state;
+    fake *f = fake_new();
+    sky_t *sky = pipeline();
+    sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "/test/batch", .log_stream = "s1",
+                                              .message_only = true, .sync_upload = true,
+                                              .flush_interval_ms = 60000});
+    sky_add_sink(sky, s, NULL);
+    sky_logger *log = sky_logger_get(sky, "b");
+    /* message sized so that 100 bytes + 26 = 126 per event; 8322 events = 1,048,572 bytes */
+    char name[101];
+    memset(name, 'm', 100);
+    name[100] = '\0';
+    const int N = 30000;
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "%07d", i);
+        name[7] = 'm';
+        sky_info(log, name);
+    }
+    assert_int_equal(sky_flush(sky, 10000), SKY_OK);
+    assert_false(f->violation);
+    assert_int_equal(f->events, N);
+    assert_true(f->max_bytes_in_put <= 1048576);
+    /* under backlog every request but the last is >= 99 % full */
+    for (size_t i = 0; i + 1 < f->n_put_sizes; i++)
+        assert_true(f->put_sizes[i] >= 1048576 * 99 / 100);
+    /* exactly once, in order */
+    for (int i = 0; i < N; i++) {
+        const char *m = json_string_value(json_object_get(json_array_get(f->stored, (size_t)i), "message"));
+        char want[8];
+        snprintf(want, sizeof want, "%07d", i);
+        assert_memory_equal(m, want, 7);
+    }
+    sky_cwl_stats st;
+    assert_int_equal(sky_cwl_stats_get(s, &st), SKY_OK);
+    assert_int_equal(st.sent_events, N);
+    assert_int_equal(st.accepted, N);
+    assert_int_equal(st.requests, (uint64_t)f->puts);
+    assert_int_equal(st.queued_events, 0);
+    assert_int_equal(st.sent_bytes, (uint64_t)N * 126);
+    assert_int_equal(f->creates_group, 1);
+    assert_int_equal(f->creates_stream, 1);
+    sky_close(sky);
+    fake_destroy(f);
+}
+
+static void test_count_limit_and_chronological_order(void **state)
+{
+    (void)state;
+    fake *f = fake_new();
+    f->group_exists = f->stream_exists = true;
+    sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                              .sync_upload = true, .flush_interval_ms = 60000});
+    /* 25,000 tiny events with timestamps going backwards in pairs; equal stamps keep order */
+    int64_t now = sky_now_ns() / 1000000;
+    for (int i = 0; i < 25000; i++) {
+        char m[16];
+        int l = snprintf(m, sizeof m, "e%d", i);
+        assert_int_equal(sky_cwl_put(s, now - (i / 2) % 1000, m, (size_t)l), SKY_OK);
+    }
+    assert_int_equal(sky_sink_flush(s, 10000), SKY_OK);
+    assert_false(f->violation);
+    assert_int_equal(f->max_events_in_put, 10000);
+    assert_int_equal(f->events, 25000);
+    /* within the first put, e0 and e1 (same stamp) are adjacent and in arrival order */
+    size_t i0 = 0, i1 = 0;
+    for (size_t i = 0; i < 10000; i++) {
+        const char *m = json_string_value(json_object_get(json_array_get(f->stored, i), "message"));
+        if (strcmp(m, "e0") == 0)
+            i0 = i;
+        if (strcmp(m, "e1") == 0)
+            i1 = i;
+    }
+    assert_int_equal(i1, i0 + 1);
+    sky_sink_close(s);
+    fake_destroy(f);
+}
+
+static void test_span_age_and_service_rejections(void **state)
+{
+    (void)state;
+    fake *f = fake_new();
+    f->group_exists = f->stream_exists = true;
+    skytest_capture fb = {0};
+    sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                              .sync_upload = true, .flush_interval_ms = 60000,
+                                              .fallback = skytest_capture_sink(&fb, SKY_FORMAT_JSON)});
+    int64_t now = sky_now_ns() / 1000000, h = 3600 * 1000;
+    sky_cwl_put(s, now - 12 * h, "a", 1);
+    sky_cwl_put(s, now - 13 * h, "b", 1);
+    sky_cwl_put(s, now + 13 * h - 12 * h, "c", 1); /* now + 1 h: fine */
+    sky_cwl_put(s, now - 15 * 24 * h, "old", 3);  /* > 14 days: rejected before sending */
+    sky_cwl_put(s, now + 3 * h, "future", 6);     /* > 2 h ahead: rejected before sending */
+    sky_cwl_put(s, now - 11 * h - 25 * h / 2, "x", 1);  /* makes the span > 24 h: next batch */
+    sky_cwl_put(s, now, "", 0);                   /* empty: dropped */
+    assert_int_equal(sky_sink_flush(s, 5000), SKY_OK);
+    assert_false(f->violation);
+    assert_int_equal(f->events, 4);
+    assert_int_equal(f->puts, 2);
+    sky_cwl_stats st;
+    sky_cwl_stats_get(s, &st);
+    assert_int_equal(st.rejected[SKY_CWL_REJECT_TOO_OLD], 1);
+    assert_int_equal(st.rejected[SKY_CWL_REJECT_TOO_NEW], 1);
+    assert_int_equal(st.dropped[SKY_CWL_DROP_EMPTY], 1);
+    assert_int_equal(fb.n, 2);
+    assert_string_equal(fb.lines[0], "old\n");
+
+    /* the service rejects some events of a batch: counted and handed to the fallback */
+    f->reject_json = "{\"rejectedLogEventsInfo\":{\"tooOldLogEventEndIndex\":2,"
+                     "\"tooNewLogEventStartIndex\":4}}";
+    for (int i = 0; i < 5; i++)
+        sky_cwl_put(s, now + i, "r", 1);
+    sky_sink_flush(s, 5000);
+    sky_cwl_stats_get(s, &st);
+    assert_int_equal(st.rejected[SKY_CWL_REJECT_TOO_OLD], 3);
+    assert_int_equal(st.rejected[SKY_CWL_REJECT_TOO_NEW], 2);
+    assert_int_equal(st.sent_events, 4 + 2);
+    assert_int_equal(fb.n, 5);
+    sky_sink_close(s);
+    skytest_capture_reset(&fb);
+    fake_destroy(f);
+}
+
+static void test_oversize_policies(void **state)
+{
+    (void)state;
+    size_t big = 5000;
+    char *msg = malloc(big);
+    memset(msg, 'a', big);
+    memcpy(msg + 996, "\xE2\x82\xAC", 3); /* a euro sign across the truncation point */
+    int64_t now = sky_now_ns() / 1000000;
+    sky_cwl_oversize pol[] = {SKY_CWL_OVERSIZE_TRUNCATE, SKY_CWL_OVERSIZE_SPLIT,
+                              SKY_CWL_OVERSIZE_DROP};
+    for (int p = 0; p < 3; p++) {
+        fake *f = fake_new();
+        f->group_exists = f->stream_exists = true;
+        sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                                  .sync_upload = true, .max_event_bytes = 1062,
+                                                  .oversize = pol[p]});
+        sky_cwl_put(s, now, msg, big);
+        sky_sink_flush(s, 5000);
+        assert_false(f->violation);
+        sky_cwl_stats st;
+        sky_cwl_stats_get(s, &st);
+        if (pol[p] == SKY_CWL_OVERSIZE_TRUNCATE) {
+            assert_int_equal(f->events, 1);
+            const char *m = json_string_value(json_object_get(json_array_get(f->stored, 0), "message"));
+            assert_true(strlen(m) + 26 <= 1062);
+            assert_non_null(strstr(m, "...[truncated "));
+            assert_int_equal(st.truncated, 1);
+        } else if (pol[p] == SKY_CWL_OVERSIZE_SPLIT) {
+            assert_true(f->events >= 5);
+            size_t total = 0;
+            for (size_t i = 0; i < f->events; i++) {
+                const char *m = json_string_value(json_object_get(json_array_get(f->stored, i), "message"));
+                char want[32];
+                snprintf(want, sizeof want, "[part %zu/%zu] ", i + 1, f->events);
+                assert_true(strncmp(m, want, strlen(want)) == 0);
+                total += strlen(m) - strlen(want);
+            }
+            assert_int_equal(total, big); /* nothing lost */
+            assert_int_equal(st.split, 1);
+        } else {
+            assert_int_equal(f->events, 0);
+            assert_int_equal(st.dropped[SKY_CWL_DROP_OVERSIZE], 1);
+        }
+        sky_sink_close(s);
+        fake_destroy(f);
+    }
+    free(msg);
+}
+
+static void test_retries_never_duplicate(void **state)
+{
+    (void)state;
+    fake *f = fake_new();
+    f->group_exists = f->stream_exists = true;
+    f->fail_n = 3;
+    f->fail_code = "ThrottlingException";
+    f->fail_http = 400;
+    f->fail_status = SKY_ETHROTTLED;
+    sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                              .retry_delay_ms = 1, .flush_interval_ms = 10});
+    int64_t now = sky_now_ns() / 1000000;
+    for (int i = 0; i < 100; i++)
+        sky_cwl_put(s, now, "x", 1);
+    assert_int_equal(sky_sink_flush(s, 10000), SKY_OK);
+    assert_int_equal(f->events, 100);
+    sky_cwl_stats st;
+    sky_cwl_stats_get(s, &st);
+    assert_true(st.retries >= 3);
+    assert_true(st.sender_alive);
+    assert_non_null(strstr(st.last_error, "ThrottlingException"));
+    /* invalid requests are not retried: rejected, counted */
+    f->fail_n = 1;
+    f->fail_code = "InvalidParameterException";
+    f->fail_status = SKY_EREMOTE;
+    sky_cwl_put(s, now, "bad", 3);
+    sky_sink_flush(s, 5000);
+    sky_cwl_stats_get(s, &st);
+    assert_int_equal(st.rejected[SKY_CWL_REJECT_INVALID], 1);
+    assert_int_equal(f->events, 100);
+    sky_sink_close(s);
+    fake_destroy(f);
+}
+
+static void test_missing_resources(void **state)
+{
+    (void)state;
+    fake *f = fake_new();
+    sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                              .sync_upload = true, .retention_days = 7});
+    int64_t now = sky_now_ns() / 1000000;
+    sky_cwl_put(s, now, "x", 1);
+    sky_sink_flush(s, 5000);
+    assert_int_equal(f->events, 1);
+    assert_int_equal(f->creates_group, 1);
+    assert_int_equal(f->retention_calls, 1);
+    sky_sink_close(s);
+    fake_destroy(f);
+
+    f = fake_new();
+    s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s", .sync_upload = true,
+                                    .no_create_group = true, .no_create_stream = true});
+    sky_cwl_put(s, now, "x", 1);
+    sky_sink_flush(s, 5000);
+    sky_cwl_stats st;
+    sky_cwl_stats_get(s, &st);
+    assert_int_equal(f->events, 0);
+    assert_int_equal(f->creates_group, 0);
+    assert_int_equal(st.dropped[SKY_CWL_DROP_NO_RESOURCE], 1);
+    sky_sink_close(s);
+    fake_destroy(f);
+}
+
+static void test_queue_bound_and_dead_endpoint(void **state)
+{
+    (void)state;
+    fake *f = fake_new();
+    f->group_exists = f->stream_exists = true;
+    f->fail_n = 1 << 30; /* the endpoint never answers well */
+    f->fail_code = "ServiceUnavailableException";
+    f->fail_http = 503;
+    f->fail_status = SKY_EREMOTE;
+    sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                              .max_queue_size = 500, .retry_delay_ms = 1,
+                                              .flush_interval_ms = 1});
+    int64_t now = sky_now_ns() / 1000000;
+    int64_t t0 = sky_monotonic_ns();
+    for (int i = 0; i < 2000; i++)
+        sky_cwl_put(s, now, "x", 1); /* never blocks */
+    assert_true(sky_monotonic_ns() - t0 < 2000000000LL);
+    assert_int_equal(sky_sink_flush(s, 200), SKY_ETIMEDOUT);
+    sky_cwl_stats st;
+    sky_cwl_stats_get(s, &st);
+    assert_int_equal(st.accepted, 500);
+    assert_int_equal(st.dropped[SKY_CWL_DROP_QUEUE_FULL], 1500);
+    assert_int_equal(st.queued_events, 500);
+    /* the endpoint comes back: delivery resumes, nothing accepted was lost */
+    f->fail_n = 0;
+    assert_int_equal(sky_sink_flush(s, 40000), SKY_OK);
+    assert_int_equal(f->events, 500);
+    f->fail_n = 1 << 30;
+    sky_cwl_put(s, now, "late", 4);
+    t0 = sky_monotonic_ns();
+    sky_sink_close(s); /* bounded: counted as undelivered */
+    assert_true(sky_monotonic_ns() - t0 < 10000000000LL);
+    fake_destroy(f);
+}
+
+static void test_options_and_templates(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    sky_sink *s = NULL;
+    sky__cwl_transport t = {.call = fake_call, .free = fake_free};
+    fake *f = fake_new();
+    t.self = f;
+    assert_int_equal(sky__sink_cloudwatch_logs_with(&(sky_cwl_opts){.log_group = "bad group!"}, t,
+                                                    &s, &err),
+                     SKY_EINVAL);
+    assert_non_null(strstr(err, "log_group 'bad group!' is invalid"));
+    free(err);
+    assert_int_equal(sky__sink_cloudwatch_logs_with(
+                         &(sky_cwl_opts){.log_group = "g", .log_stream = "a:b"}, t, &s, &err),
+                     SKY_EINVAL);
+    assert_non_null(strstr(err, "log_stream"));
+    free(err);
+    assert_int_equal(sky__sink_cloudwatch_logs_with(
+                         &(sky_cwl_opts){.log_group = "g", .batch_size = 10001}, t, &s, &err),
+                     SKY_EINVAL);
+    free(err);
+    assert_int_equal(sky__sink_cloudwatch_logs_with(
+                         &(sky_cwl_opts){.log_group = "g", .retention_days = 8}, t, &s, &err),
+                     SKY_EINVAL);
+    assert_non_null(strstr(err, "retention_days"));
+    free(err);
+    assert_true(sky_cwl_valid_group_name("/aws/app-1/prod_#2.x"));
+    assert_false(sky_cwl_valid_group_name(""));
+    assert_false(sky_cwl_valid_stream_name("a*b"));
+
+    /* {logger} gives one stream per logger; {pid} expands */
+    f->group_exists = true;
+    sky_t *sky = pipeline();
+    sky_add_sink(sky, sink_with(f, (sky_cwl_opts){.log_group = "g",
+                                                  .log_stream = "{logger}-{pid}",
+                                                  .sync_upload = true}),
+                 NULL);
+    sky_info(sky_logger_get(sky, "api"), "a");
+    sky_info(sky_logger_get(sky, "db"), "b");
+    sky_close(sky);
+    char want[64];
+    snprintf(want, sizeof want, "api-%d", (int)getpid());
+    assert_int_equal(f->events, 2);
+    const char *s0 = json_string_value(json_object_get(json_array_get(f->stored, 0), "stream"));
+    const char *s1 = json_string_value(json_object_get(json_array_get(f->stored, 1), "stream"));
+    assert_string_equal(s0, want);
+    snprintf(want, sizeof want, "db-%d", (int)getpid());
+    assert_string_equal(s1, want);
+    /* whole JSON events are sent by default */
+    const char *m = json_string_value(json_object_get(json_array_get(f->stored, 0), "message"));
+    json_t *ev = json_loads(m, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(ev, "logger")), "api");
+    json_decref(ev);
+    fake_destroy(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batches_fill_to_the_limits),
+        cmocka_unit_test(test_count_limit_and_chronological_order),
+        cmocka_unit_test(test_span_age_and_service_rejections),
+        cmocka_unit_test(test_oversize_policies),
+        cmocka_unit_test(test_retries_never_duplicate),
+        cmocka_unit_test(test_missing_resources),
+        cmocka_unit_test(test_queue_bound_and_dead_endpoint),
+        cmocka_unit_test(test_options_and_templates),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
