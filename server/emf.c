@@ -1,0 +1,123 @@
+/*
+ * emf.c - Embedded Metric Format extraction (see emf.h). Follows the EMF specification's
+ * limits: at most 100 metrics per directive, 30 dimension keys per set, 100 values per metric;
+ * a directive that breaks them, or names a dimension or metric the event does not carry, is
+ * skipped. The log event itself is always kept, as in CloudWatch.
+ */
+#include "emf.h"
+
+#include "metrics_api.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+#define EMF_MAX_METRICS 100
+#define EMF_MAX_DIMS 30
+#define EMF_MAX_VALUES 100
+
+/* Builds [{"Name": k, "Value": root[k]}...] for one dimension set; NULL if a key is missing or
+ * not a string. */
+static json_t *dimension_list(json_t *root, json_t *set)
+{
+    if (!json_is_array(set) || json_array_size(set) > EMF_MAX_DIMS)
+        return NULL;
+    json_t *dims = json_array();
+    size_t i;
+    json_t *k;
+    json_array_foreach(set, i, k)
+    {
+        const char *key = json_string_value(k);
+        const char *val = key ? json_string_value(json_object_get(root, key)) : NULL;
+        if (!val) {
+            json_decref(dims);
+            return NULL;
+        }
+        json_array_append_new(dims, json_pack("{s:s,s:s}", "Name", key, "Value", val));
+    }
+    return dims;
+}
+
+/* Aggregates a metric member (a number or a list of numbers) into count/sum/min/max. */
+static bool metric_values(json_t *v, double *count, double *sum, double *min, double *max)
+{
+    *count = *sum = 0;
+    *min = INFINITY;
+    *max = -INFINITY;
+    if (json_is_number(v)) {
+        double x = json_number_value(v);
+        *count = 1;
+        *sum = *min = *max = x;
+        return true;
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > EMF_MAX_VALUES)
+        return false;
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x)
+    {
+        if (!json_is_number(x))
+            return false;
+        double d = json_number_value(x);
+        *count += 1;
+        *sum += d;
+        *min = fmin(*min, d);
+        *max = fmax(*max, d);
+    }
+    return true;
+}
+
+static int directive(sqlite3 *db, json_t *root, json_t *dir, int64_t ts)
+{
+    const char *ns = json_string_value(json_object_get(dir, "Namespace"));
+    json_t *sets = json_object_get(dir, "Dimensions"), *metrics = json_object_get(dir, "Metrics");
+    if (!ns || !json_is_array(metrics) || json_array_size(metrics) > EMF_MAX_METRICS)
+        return 0;
+    json_t *empty_sets = NULL;
+    if (!json_is_array(sets) || json_array_size(sets) == 0)
+        sets = empty_sets = json_pack("[[]]");
+    int stored = 0;
+    size_t si;
+    json_t *set;
+    json_array_foreach(sets, si, set)
+    {
+        json_t *dims = dimension_list(root, set);
+        if (!dims)
+            continue;
+        size_t mi;
+        json_t *m;
+        json_array_foreach(metrics, mi, m)
+        {
+            const char *name = json_string_value(json_object_get(m, "Name"));
+            const char *unit = json_string_value(json_object_get(m, "Unit"));
+            double count, sum, min, max;
+            if (!name || !metric_values(json_object_get(root, name), &count, &sum, &min, &max))
+                continue;
+            if (sky__metrics_store_point(db, ns, name, dims, ts, unit ? unit : "None", count, sum,
+                                         min, max) == SQLITE_OK)
+                stored++;
+        }
+        json_decref(dims);
+    }
+    json_decref(empty_sets);
+    return stored;
+}
+
+int sky__emf_extract(sqlite3 *db, const char *msg, size_t len, int64_t event_ts_ms)
+{
+    if (len < 2 || msg[0] != '{' || !memmem(msg, len, "CloudWatchMetrics", 17))
+        return 0; /* cheap test first: most log lines are not EMF */
+    json_t *root = json_loadb(msg, len, 0, NULL);
+    json_t *aws = json_object_get(root, "_aws");
+    json_t *dirs = json_object_get(aws, "CloudWatchMetrics");
+    int stored = 0;
+    if (json_is_array(dirs)) {
+        json_t *t = json_object_get(aws, "Timestamp");
+        int64_t ts = json_is_integer(t) ? json_integer_value(t) : event_ts_ms;
+        size_t i;
+        json_t *d;
+        json_array_foreach(dirs, i, d) stored += directive(db, root, d, ts);
+    }
+    json_decref(root);
+    return stored;
+}

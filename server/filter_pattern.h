@@ -1,0 +1,29 @@
+/*
+ * filter_pattern.h - CloudWatch Logs filter patterns, as FilterLogEvents understands them:
+ *
+ *   ERROR                      every term must appear (case-sensitive substring)
+ *   "connection reset"         a quoted phrase is one term
+ *   ERROR -DEBUG               a term prefixed with '-' must not appear
+ *   ?ERROR ?WARN               at least one '?' term must appear
+ *   { $.level = "ERROR" && ($.ms > 100 || $.user.id = 4*) }
+ *                              JSON pattern: selectors $.a.b[0], operators = != < > <= >=,
+ *                              && || and parentheses, strings (with * wildcards), numbers,
+ *                              IS NULL / IS TRUE / IS FALSE, NOT EXISTS
+ *
+ * An empty pattern matches everything. Space-delimited patterns ([a, b, ...]) are not supported
+ * and are reported as invalid rather than silently matching.
+ */
+#ifndef SKY_SERVE_FILTER_PATTERN_H
+#define SKY_SERVE_FILTER_PATTERN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct sky__pattern sky__pattern;
+
+/* Compiles `text`; NULL on a syntax error (with a static reason in *why). */
+sky__pattern *sky__pattern_compile(const char *text, const char **why);
+bool sky__pattern_match(const sky__pattern *p, const char *msg, size_t len);
+void sky__pattern_free(sky__pattern *p);
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * ingest.c - the HTTP log ingestion endpoints (see ingest.h).
+ *
+ *   POST /ingest/bulk   ND-JSON: one JSON value a line. An object with "timestamp" (epoch ms)
+ *                       and a string "message" is that event; any other object becomes the
+ *                       message itself (stored as its JSON text), timestamped "timestamp" if
+ *                       it has one, else now. Blank lines are skipped.
+ *   POST /v1/logs       OTLP/HTTP JSON (resourceLogs[].scopeLogs[].logRecords[]): the
+ *                       timestamp is timeUnixNano (else observedTimeUnixNano, else now), the
+ *                       message body.stringValue (other AnyValue bodies as their JSON text).
+ *
+ * The group and stream come from the x-aws-log-group and x-aws-log-stream headers and are
+ * created on first use. A malformed body is rejected whole (nothing is stored), so a client
+ * can retry it without creating duplicates.
+ */
+#include "ingest.h"
+
+#include "logs_api.h"
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct batch {
+    sky__log_event *ev;
+    char **owned; /* message buffers this batch must free */
+    size_t n, cap, n_owned;
+    json_t **roots;
+    size_t n_roots;
+} batch;
+
+static bool add_event(batch *b, int64_t ts, const char *msg, size_t len, char *owned)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        sky__log_event *ne = realloc(b->ev, cap * sizeof *ne);
+        char **no = realloc(b->owned, cap * sizeof *no);
+        if (ne)
+            b->ev = ne;
+        if (no)
+            b->owned = no;
+        if (!ne || !no)
+            return false;
+        b->cap = cap;
+    }
+    b->ev[b->n++] = (sky__log_event){.ts_ms = ts, .msg = msg, .len = len};
+    if (owned)
+        b->owned[b->n_owned++] = owned;
+    return true;
+}
+
+static bool keep_root(batch *b, json_t *root)
+{
+    json_t **nr = realloc(b->roots, (b->n_roots + 1) * sizeof *nr);
+    if (!nr)
+        return false;
+    b->roots = nr;
+    b->roots[b->n_roots++] = root;
+    return true;
+}
+
+static void batch_free(batch *b)
+{
+    for (size_t i = 0; i < b->n_owned; i++)
+        free(b->owned[i]);
+    for (size_t i = 0; i < b->n_roots; i++)
+        json_decref(b->roots[i]);
+    free(b->owned);
+    free(b->ev);
+    free(b->roots);
+}
+
+/* Adds `v` as an event: strings as they are, anything else as its JSON text. */
+static bool add_value(batch *b, int64_t ts, json_t *v)
+{
+    if (json_is_string(v))
+        return add_event(b, ts, json_string_value(v), json_string_length(v), NULL);
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!text)
+        return false;
+    return add_event(b, ts, text, strlen(text), text);
+}
+
+static bool parse_bulk(const sky__request *req, batch *b, sky__reply *r)
+{
+    const char *p = req->body, *end = req->body + req->body_len;
+    size_t line_no = 0;
+    int64_t now = sky__now_ms();
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl : end;
+        line_no++;
+        size_t len = (size_t)(stop - p);
+        while (len && (p[len - 1] == '\r' || p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len > 0) {
+            json_error_t jerr;
+            json_t *v = json_loadb(p, len, JSON_DECODE_ANY, &jerr);
+            if (!v || !keep_root(b, v)) {
+                json_decref(v);
+                sky__reply_error(r, SKY__API_INGEST, 400, "SerializationException",
+                                 "line %zu is not valid JSON: %s", line_no, jerr.text);
+                return false;
+            }
+            json_t *ts = json_object_get(v, "timestamp"), *msg = json_object_get(v, "message");
+            int64_t t = json_is_integer(ts)  ? json_integer_value(ts)
+                        : json_is_real(ts)   ? (int64_t)json_real_value(ts)
+                                             : now;
+            bool ok = json_is_string(msg) ? add_value(b, t, msg) : add_value(b, t, v);
+            if (!ok) {
+                sky__reply_error(r, SKY__API_INGEST, 500, "InternalFailure", "out of memory");
+                return false;
+            }
+        }
+        p = stop + 1;
+    }
+    return true;
+}
+
+static int64_t nanos_to_ms(json_t *v)
+{
+    if (json_is_string(v))
+        return (int64_t)(strtoull(json_string_value(v), NULL, 10) / 1000000ULL);
+    if (json_is_integer(v))
+        return json_integer_value(v) / 1000000;
+    if (json_is_real(v))
+        return (int64_t)(json_real_value(v) / 1e6);
+    return 0;
+}
+
+static bool parse_otlp(const sky__request *req, batch *b, sky__reply *r)
+{
+    const char *ct = req->header(req, "Content-Type");
+    if (ct && strncasecmp(ct, "application/x-protobuf", 22) == 0) {
+        sky__reply_error(r, SKY__API_INGEST, 415, "UnsupportedMediaTypeException",
+                         "skylog serve accepts OTLP/HTTP JSON only (Content-Type: "
+                         "application/json)");
+        return false;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(req->body, req->body_len, 0, &jerr);
+    if (!root || !keep_root(b, root)) {
+        json_decref(root);
+        sky__reply_error(r, SKY__API_INGEST, 400, "SerializationException",
+                         "body is not valid OTLP JSON: %s", jerr.text);
+        return false;
+    }
+    int64_t now = sky__now_ms();
+    size_t i, j, k;
+    json_t *rl, *sl, *rec;
+    json_array_foreach(json_object_get(root, "resourceLogs"), i, rl)
+    {
+        json_array_foreach(json_object_get(rl, "scopeLogs"), j, sl)
+        {
+            json_array_foreach(json_object_get(sl, "logRecords"), k, rec)
+            {
+                int64_t t = nanos_to_ms(json_object_get(rec, "timeUnixNano"));
+                if (!t)
+                    t = nanos_to_ms(json_object_get(rec, "observedTimeUnixNano"));
+                if (!t)
+                    t = now;
+                json_t *body = json_object_get(rec, "body");
+                json_t *sv = json_object_get(body, "stringValue");
+                bool ok = sv ? add_value(b, t, sv) : body ? add_value(b, t, body) : true;
+                if (!ok) {
+                    sky__reply_error(r, SKY__API_INGEST, 500, "InternalFailure", "out of memory");
+                    return false;
+                }
+            }
+        }
+    }
+    return true;
+}
+
+void sky__ingest_handle(const sky__request *req, sky__reply *r)
+{
+    const char *group = req->header(req, "x-aws-log-group");
+    const char *stream = req->header(req, "x-aws-log-stream");
+    if (!group || !stream) {
+        sky__reply_error(r, SKY__API_INGEST, 400, "InvalidParameterException",
+                         "The x-aws-log-group and x-aws-log-stream headers are required.");
+        return;
+    }
+    batch b = {0};
+    bool ok = strcmp(req->path, "/v1/logs") == 0 ? parse_otlp(req, &b, r) : parse_bulk(req, &b, r);
+    if (ok && sky__logs_ingest(req->server, group, stream, b.ev, b.n, r))
+        sky__reply_raw(r, 200, "application/json", "{}", 2);
+    batch_free(&b);
+}

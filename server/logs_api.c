@@ -1,0 +1,1235 @@
+/*
+ * logs_api.c - CloudWatch Logs operations of the local endpoint (see logs_api.h).
+ *
+ * Each operation validates its input the way CloudWatch does (same exception types, the same
+ * messages where AWS documents them), then runs under the store lock in one transaction. Clients
+ * such as skylog's own sink rely on the exact error types to decide what to retry, so when in
+ * doubt this file answers as AWS does, not as would be convenient.
+ *
+ * Pagination tokens are opaque to clients; ours encode a position so a page never repeats or
+ * skips an event even while writers append:
+ *   GetLogEvents     "f/<ts:19><id:19>" (forward, after) and "b/<ts:19><id:19>" (backward, before)
+ *   FilterLogEvents  "p/<ts:19><id:19>" (after)
+ *   Describe*        "o/<offset>"
+ *
+ * Never called without the request body parsed; never sends anything itself.
+ */
+#include "logs_api.h"
+
+#include "emf.h"
+#include "filter_pattern.h"
+#include "server.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CT SKY__CT_JSON11
+#define MAX_BATCH_BYTES 1048576
+#define EVENT_OVERHEAD 26
+#define MAX_EVENTS 10000
+#define DAY_MS (24LL * 3600 * 1000)
+#define TOO_OLD_MS (14 * DAY_MS)
+#define TOO_NEW_MS (2LL * 3600 * 1000)
+#define MAX_RESPONSE_BYTES 1048576
+
+static const int valid_retention[] = {1,   3,   5,   7,   14,  30,   60,   90,   120,  150,  180,
+                                      365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
+
+#define FAIL(type, ...)                                                                  \
+    do {                                                                                 \
+        sky__reply_aws_error(r, 400, CT, type, __VA_ARGS__);                             \
+        goto out;                                                                        \
+    } while (0)
+#define INVALID(...) FAIL("InvalidParameterException", __VA_ARGS__)
+#define NO_GROUP() FAIL("ResourceNotFoundException", "The specified log group does not exist.")
+#define NO_STREAM() FAIL("ResourceNotFoundException", "The specified log stream does not exist.")
+#define DB_FAIL() FAIL("ServiceUnavailableException", "store error: %s", sqlite3_errmsg(db))
+
+/* ---- argument helpers: -1 = wrong JSON type (SerializationException), 0 = ok ------------- */
+
+static int arg_str(json_t *o, const char *key, const char **out)
+{
+    json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return -1;
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int arg_int(json_t *o, const char *key, int64_t *out, bool *present)
+{
+    json_t *v = json_object_get(o, key);
+    *present = false;
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_integer(v))
+        *out = json_integer_value(v);
+    else if (json_is_real(v))
+        *out = (int64_t)json_real_value(v);
+    else
+        return -1;
+    *present = true;
+    return 0;
+}
+
+static int arg_bool(json_t *o, const char *key, bool *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v))
+        return -1;
+    *out = json_is_true(v);
+    return 0;
+}
+
+#define STR_ARG(key, var)                                                                \
+    do {                                                                                 \
+        if (arg_str(body, key, &(var)) < 0)                                              \
+            FAIL("SerializationException", "Unexpected value type for '%s'", key);       \
+    } while (0)
+#define INT_ARG(key, var, present)                                                       \
+    do {                                                                                 \
+        if (arg_int(body, key, &(var), &(present)) < 0)                                  \
+            FAIL("SerializationException", "Unexpected value type for '%s'", key);       \
+    } while (0)
+#define BOOL_ARG(key, var)                                                               \
+    do {                                                                                 \
+        if (arg_bool(body, key, &(var)) < 0)                                             \
+            FAIL("SerializationException", "Unexpected value type for '%s'", key);       \
+    } while (0)
+
+/* ---- names ----------------------------------------------------------------------------- */
+
+/* Returns NULL when valid, else the AWS validation message (in buf). */
+static const char *check_group_name(const char *name, const char *field, char *buf, size_t cap)
+{
+    size_t n = strlen(name);
+    if (n < 1 || n > 512) {
+        snprintf(buf, cap,
+                 "1 validation error detected: Value '%.64s' at '%s' failed to satisfy "
+                 "constraint: Member must have length %s",
+                 name, field, n < 1 ? "greater than or equal to 1" : "less than or equal to 512");
+        return buf;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '-' || c == '_' || c == '/' || c == '#';
+        if (!ok) {
+            snprintf(buf, cap,
+                     "1 validation error detected: Value '%.64s' at '%s' failed to satisfy "
+                     "constraint: Member must satisfy regular expression pattern: "
+                     "[\\.\\-_/#A-Za-z0-9]+",
+                     name, field);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static const char *check_stream_name(const char *name, char *buf, size_t cap)
+{
+    size_t n = strlen(name);
+    if (n < 1 || n > 512) {
+        snprintf(buf, cap,
+                 "1 validation error detected: Value '%.64s' at 'logStreamName' failed to satisfy "
+                 "constraint: Member must have length %s",
+                 name, n < 1 ? "greater than or equal to 1" : "less than or equal to 512");
+        return buf;
+    }
+    if (strpbrk(name, ":*")) {
+        snprintf(buf, cap,
+                 "1 validation error detected: Value '%.64s' at 'logStreamName' failed to satisfy "
+                 "constraint: Member must satisfy regular expression pattern: [^:*]*",
+                 name);
+        return buf;
+    }
+    return NULL;
+}
+
+/* logGroupIdentifier may be a name or an ARN ("arn:aws:logs:r:a:log-group:NAME[:*]"). The
+ * result points into `buf` or `id`. */
+static const char *group_from_identifier(const char *id, char *buf, size_t cap)
+{
+    if (strncmp(id, "arn:", 4) != 0)
+        return id;
+    const char *p = strstr(id, ":log-group:");
+    if (!p)
+        return id;
+    p += strlen(":log-group:");
+    size_t n = strcspn(p, ":");
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* ---- store lookups ---------------------------------------------------------------------- */
+
+static int64_t find_group(sqlite3 *db, const char *name, int *retention)
+{
+    sqlite3_stmt *st;
+    int64_t id = -1;
+    if (sqlite3_prepare_v2(db, "SELECT id, retention FROM log_groups WHERE name=?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -2;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        if (retention)
+            *retention = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    return id;
+}
+
+static int64_t find_stream(sqlite3 *db, int64_t gid, const char *name)
+{
+    sqlite3_stmt *st;
+    int64_t id = -1;
+    if (sqlite3_prepare_v2(db, "SELECT id FROM log_streams WHERE group_id=? AND name=?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -2;
+    sqlite3_bind_int64(st, 1, gid);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return id;
+}
+
+/* Runs a statement with up to three int64/text binds given as a format ("i", "t"). */
+static int exec_bind(sqlite3 *db, const char *sql, const char *fmt, ...)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    va_list ap;
+    va_start(ap, fmt);
+    for (int i = 0; fmt[i]; i++) {
+        if (fmt[i] == 'i')
+            sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+        else if (fmt[i] == 't')
+            sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+        else if (fmt[i] == 'n') {
+            (void)va_arg(ap, int64_t);
+            sqlite3_bind_null(st, i + 1);
+        }
+    }
+    va_end(ap);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static int64_t min_visible_ts(int retention_days, int64_t now)
+{
+    return retention_days > 0 ? now - (int64_t)retention_days * DAY_MS : INT64_MIN;
+}
+
+static char *group_arn(const sky__request *req, const char *name, bool star)
+{
+    const sky__serve_opts *o = req->server->opts;
+    char *s = NULL;
+    if (asprintf(&s, "arn:aws:logs:%s:%s:log-group:%s%s", o->region, o->account_id, name,
+                 star ? ":*" : "") < 0)
+        return NULL;
+    return s;
+}
+
+static json_t *json_string_own(char *s)
+{
+    json_t *j = s ? json_string(s) : json_null();
+    free(s);
+    return j;
+}
+
+/* ---- log groups -------------------------------------------------------------------------- */
+
+static void create_log_group(const sky__request *req, json_t *body, sky__reply *r)
+{
+    const char *name;
+    char why[700];
+    sqlite3 *db = NULL;
+    STR_ARG("logGroupName", name);
+    if (!name)
+        INVALID("1 validation error detected: Value null at 'logGroupName' failed to satisfy "
+                "constraint: Member must not be null");
+    if (check_group_name(name, "logGroupName", why, sizeof why))
+        INVALID("%s", why);
+    db = sky__store_lock(req->server->store);
+    int64_t gid = find_group(db, name, NULL);
+    if (gid >= 0)
+        FAIL("ResourceAlreadyExistsException", "The specified log group already exists");
+    if (exec_bind(db, "INSERT INTO log_groups(name, created) VALUES(?, ?)", "ti", name,
+                  sky__now_ms()) != SQLITE_OK)
+        DB_FAIL();
+    sky__reply_raw(r, 200, CT, "", 0);
+out:
+    if (db)
+        sky__store_unlock(req->server->store);
+}
+
+static void delete_log_group(const sky__request *req, json_t *body, sky__reply *r)
+{
+    const char *name;
+    sqlite3 *db = NULL;
+    STR_ARG("logGroupName", name);
+    if (!name)
+        INVALID("1 validation error detected: Value null at 'logGroupName' failed to satisfy "
+                "constraint: Member must not be null");
+    db = sky__store_lock(req->server->store);
+    int64_t gid = find_group(db, name, NULL);
+    if (gid < 0)
+        NO_GROUP();
+    if (sky__store_begin(db) != SQLITE_OK)
+        DB_FAIL();
+    if (exec_bind(db, "DELETE FROM events WHERE group_id=?", "i", gid) != SQLITE_OK ||
+        exec_bind(db, "DELETE FROM log_streams WHERE group_id=?", "i", gid) != SQLITE_OK ||
+        exec_bind(db, "DELETE FROM log_groups WHERE id=?", "i", gid) != SQLITE_OK ||
+        sky__store_commit(db) != SQLITE_OK) {
+        sky__store_rollback(db);
+        DB_FAIL();
+    }
+    sky__reply_raw(r, 200, CT, "", 0);
+out:
+    if (db)
+        sky__store_unlock(req->server->store);
+}
+
+/* Describe* tokens are offsets: simple, and stable enough for listings that rarely change
+ * between two pages of a local endpoint. */
+static bool parse_offset_token(const char *tok, int64_t *off)
+{
+    char *end;
+    if (!tok) {
+        *off = 0;
+        return true;
+    }
+    if (strncmp(tok, "o/", 2) != 0)
+        return false;
+    *off = strtoll(tok + 2, &end, 10);
+    return *end == '\0' && *off >= 0 && end != tok + 2;
+}
+
+static bool check_limit(sky__reply *r, bool present, int64_t v, int64_t max, int64_t *out,
+                        int64_t dflt)
+{
+    if (!present) {
+        *out = dflt;
+        return true;
+    }
+    if (v < 1 || v > max) {
+        sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
+                             "1 validation error detected: Value '%" PRId64
+                             "' at 'limit' failed to satisfy constraint: Member must have value "
+                             "%s %" PRId64,
+                             v, v < 1 ? "greater than or equal to" : "less than or equal to",
+                             v < 1 ? (int64_t)1 : max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static char *like_escape(const char *prefix)
+{
+    /* LIKE with '\' as escape, so a prefix containing % or _ matches literally. */
+    size_t n = strlen(prefix);
+    char *s = malloc(2 * n + 2);
+    if (!s)
+        return NULL;
+    char *p = s;
+    for (size_t i = 0; i < n; i++) {
+        if (prefix[i] == '%' || prefix[i] == '_' || prefix[i] == '\\')
+            *p++ = '\\';
+        *p++ = prefix[i];
+    }
+    *p++ = '%';
+    *p = '\0';
+    return s;
+}
+
+static void describe_log_groups(const sky__request *req, json_t *body, sky__reply *r)
+{
+    const char *prefix, *pattern, *token;
+    int64_t limit_in = 0, limit, off;
+    bool has_limit;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char *like = NULL;
+    json_t *groups = NULL;
+    STR_ARG("logGroupNamePrefix", prefix);
+    STR_ARG("logGroupNamePattern", pattern);
+    STR_ARG("nextToken", token);
+    INT_ARG("limit", limit_in, has_limit);
+    if (prefix && pattern)
+        INVALID("LogGroup name prefix and LogGroup name pattern are mutually exclusive "
+                "parameters.");
+    if (!check_limit(r, has_limit, limit_in, 50, &limit, 50))
+        goto out;
+    if (!parse_offset_token(token, &off))
+        INVALID("The specified nextToken is invalid.");
+    if (prefix || pattern) {
+        like = prefix ? like_escape(prefix) : NULL;
+        if (pattern) {
+            char *inner = like_escape(pattern);
+            if (inner && asprintf(&like, "%%%s", inner) < 0)
+                like = NULL;
+            free(inner);
+        }
+        if (!like)
+            FAIL("ServiceUnavailableException", "out of memory");
+    }
+    db = sky__store_lock(req->server->store);
+    if (sqlite3_prepare_v2(db,
+                           "SELECT name, created, retention, stored_bytes FROM log_groups "
+                           "WHERE ?1 IS NULL OR name LIKE ?1 ESCAPE '\\' "
+                           "ORDER BY name LIMIT ?2 OFFSET ?3",
+                           -1, &st, NULL) != SQLITE_OK)
+        DB_FAIL();
+    if (like)
+        sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, limit + 1);
+    sqlite3_bind_int64(st, 3, off);
+    groups = json_array();
+    int64_t n = 0;
+    bool more = false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        json_t *g = json_pack("{s:s,s:I,s:i,s:I,s:s}", "logGroupName", name, "creationTime",
+                              (json_int_t)sqlite3_column_int64(st, 1), "metricFilterCount", 0,
+                              "storedBytes", (json_int_t)sqlite3_column_int64(st, 3),
+                              "logGroupClass", "STANDARD");
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+            json_object_set_new(g, "retentionInDays", json_integer(sqlite3_column_int(st, 2)));
+        json_object_set_new(g, "arn", json_string_own(group_arn(req, name, true)));
+        json_object_set_new(g, "logGroupArn", json_string_own(group_arn(req, name, false)));
+        json_array_append_new(groups, g);
+        n++;
+    }
+    json_t *res = json_pack("{s:o}", "logGroups", groups);
+    groups = NULL;
+    if (more) {
+        char tok[40];
+        snprintf(tok, sizeof tok, "o/%" PRId64, off + limit);
+        json_object_set_new(res, "nextToken", json_string(tok));
+    }
+    sky__reply_json(r, 200, CT, res);
+out:
+    sqlite3_finalize(st);
+    if (db)
+        sky__store_unlock(req->server->store);
+    json_decref(groups);
+    free(like);
+}
+
+/* ---- log streams ------------------------------------------------------------------------- */
+
+/* Reads logGroupName (or logGroupIdentifier) into *name; false with an error reply. */
+static bool group_arg(json_t *body, sky__reply *r, const char **name, char *buf, size_t cap,
+                      bool allow_identifier)
+{
+    const char *gname = NULL, *gid = NULL;
+    char why[700];
+    if (arg_str(body, "logGroupName", &gname) < 0 ||
+        (allow_identifier && arg_str(body, "logGroupIdentifier", &gid) < 0)) {
+        sky__reply_aws_error(r, 400, CT, "SerializationException", "Unexpected value type");
+        return false;
+    }
+    if (gname && gid) {
+        sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
+                             "LogGroup name and LogGroup ARN are mutually exclusive parameters.");
+        return false;
+    }
+    if (!gname && gid)
+        gname = group_from_identifier(gid, buf, cap);
+    if (!gname) {
+        sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
+                             allow_identifier
+                                 ? "Should provide either logGroupName or logGroupIdentifier."
+                                 : "1 validation error detected: Value null at 'logGroupName' "
+                                   "failed to satisfy constraint: Member must not be null");
+        return false;
+    }
+    if (check_group_name(gname, "logGroupName", why, sizeof why)) {
+        sky__reply_aws_error(r, 400, CT, "InvalidParameterException", "%s", why);
+        return false;
+    }
+    *name = gname;
+    return true;
+}
+
+static bool stream_arg(json_t *body, sky__reply *r, const char **name)
+{
+    char why[700];
+    if (arg_str(body, "logStreamName", name) < 0) {
+        sky__reply_aws_error(r, 400, CT, "SerializationException", "Unexpected value type");
+        return false;
+    }
+    if (!*name) {
+        sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
+                             "1 validation error detected: Value null at 'logStreamName' failed "
+                             "to satisfy constraint: Member must not be null");
+        return false;
+    }
+    if (check_stream_name(*name, why, sizeof why)) {
+        sky__reply_aws_error(r, 400, CT, "InvalidParameterException", "%s", why);
+        return false;
+    }
+    return true;
+}
+
+static void create_log_stream(const sky__request *req, json_t *body, sky__reply *r)
+{
+    const char *group, *stream;
+    char buf[600];
+    sqlite3 *db = NULL;
+    if (!group_arg(body, r, &group, buf, sizeof buf, false) || !stream_arg(body, r, &stream))
+        return;
+    db = sky__store_lock(req->server->store);
+    int64_t gid = find_group(db, group, NULL);
+    if (gid < 0)
+        NO_GROUP();
+    if (find_stream(db, gid, stream) >= 0)
+        FAIL("ResourceAlreadyExistsException", "The specified log stream already exists");
+    if (exec_bind(db, "INSERT INTO log_streams(group_id, name, created) VALUES(?, ?, ?)", "iti",
+                  gid, stream, sky__now_ms()) != SQLITE_OK)
+        DB_FAIL();
+    sky__reply_raw(r, 200, CT, "", 0);
+out:
+    if (db)
+        sky__store_unlock(req->server->store);
+}
+
+static void delete_log_stream(const sky__request *req, json_t *body, sky__reply *r)
+{
+    const char *group, *stream;
+    char buf[600];
+    sqlite3 *db = NULL;
+    if (!group_arg(body, r, &group, buf, sizeof buf, false) || !stream_arg(body, r, &stream))
+        return;
+    db = sky__store_lock(req->server->store);
+    int64_t gid = find_group(db, group, NULL);
+    if (gid < 0)
+        NO_GROUP();
+    int64_t sid = find_stream(db, gid, stream);
+    if (sid < 0)
+        NO_STREAM();
+    if (sky__store_begin(db) != SQLITE_OK)
+        DB_FAIL();
+    if (exec_bind(db,
+                  "UPDATE log_groups SET stored_bytes = stored_bytes - (SELECT "
+                  "COALESCE(SUM(LENGTH(CAST(message AS BLOB))), 0) FROM events WHERE stream_id=?) "
+                  "WHERE id=?",
+                  "ii", sid, gid) != SQLITE_OK ||
+        exec_bind(db, "DELETE FROM events WHERE stream_id=?", "i", sid) != SQLITE_OK ||
+        exec_bind(db, "DELETE FROM log_streams WHERE id=?", "i", sid) != SQLITE_OK ||
+        sky__store_commit(db) != SQLITE_OK) {
+        sky__store_rollback(db);
+        DB_FAIL();
+    }
+    sky__reply_raw(r, 200, CT, "", 0);
+out:
+    if (db)
+        sky__store_unlock(req->server->store);
+}
+
+static void set_opt_int(json_t *o, const char *key, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) != SQLITE_NULL)
+        json_object_set_new(o, key, json_integer(sqlite3_column_int64(st, col)));
+}
+
+static void describe_log_streams(const sky__request *req, json_t *body, sky__reply *r)
+{
+    const char *group, *prefix, *order, *token;
+    char buf[600];
+    int64_t limit_in = 0, limit, off;
+    bool has_limit, descending = false;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char *like = NULL, *sql = NULL;
+    json_t *streams = NULL;
+    if (!group_arg(body, r, &group, buf, sizeof buf, true))
+        return;
+    STR_ARG("logStreamNamePrefix", prefix);
+    STR_ARG("orderBy", order);
+    STR_ARG("nextToken", token);
+    BOOL_ARG("descending", descending);
+    INT_ARG("limit", limit_in, has_limit);
+    bool by_time = false;
+    if (order) {
+        if (strcmp(order, "LastEventTime") == 0)
+            by_time = true;
+        else if (strcmp(order, "LogStreamName") != 0)
+            INVALID("1 validation error detected: Value '%.64s' at 'orderBy' failed to satisfy "
+                    "constraint: Member must satisfy enum value set: [LogStreamName, "
+                    "LastEventTime]",
+                    order);
+    }
+    if (by_time && prefix)
+        INVALID("Cannot order by LastEventTime with a logStreamNamePrefix.");
+    if (!check_limit(r, has_limit, limit_in, 50, &limit, 50))
+        goto out;
+    if (!parse_offset_token(token, &off))
+        INVALID("The specified nextToken is invalid.");
+    if (prefix && !(like = like_escape(prefix)))
+        FAIL("ServiceUnavailableException", "out of memory");
+    const char *dir = descending ? "DESC" : "ASC";
+    if (asprintf(&sql,
+                 "SELECT name, created, first_event, last_event, last_ingestion, seq "
+                 "FROM log_streams WHERE group_id=?1 AND (?2 IS NULL OR name LIKE ?2 ESCAPE '\\') "
+                 "ORDER BY %s %s, name %s LIMIT ?3 OFFSET ?4",
+                 by_time ? "COALESCE(last_event, 0)" : "name", dir, dir) < 0) {
+        sql = NULL;
+        FAIL("ServiceUnavailableException", "out of memory");
+    }
+    db = sky__store_lock(req->server->store);
+    int64_t gid = find_group(db, group, NULL);
+    if (gid < 0)
+        NO_GROUP();
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        DB_FAIL();
+    sqlite3_bind_int64(st, 1, gid);
+    if (like)
+        sqlite3_bind_text(st, 2, like, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, limit + 1);
+    sqlite3_bind_int64(st, 4, off);
+    streams = json_array();
+    int64_t n = 0;
+    bool more = false;
+    char *garn = group_arn(req, group, false);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        char seq[64];
+        snprintf(seq, sizeof seq, "4963%045" PRId64, (int64_t)sqlite3_column_int64(st, 5));
+        json_t *s = json_pack("{s:s,s:I,s:s,s:i}", "logStreamName", name, "creationTime",
+                              (json_int_t)sqlite3_column_int64(st, 1), "uploadSequenceToken", seq,
+                              "storedBytes", 0);
+        set_opt_int(s, "firstEventTimestamp", st, 2);
+        set_opt_int(s, "lastEventTimestamp", st, 3);
+        set_opt_int(s, "lastIngestionTime", st, 4);
+        char *arn = NULL;
+        if (garn && asprintf(&arn, "%s:log-stream:%s", garn, name) < 0)
+            arn = NULL;
+        json_object_set_new(s, "arn", json_string_own(arn));
+        json_array_append_new(streams, s);
+        n++;
+    }
+    free(garn);
+    json_t *res = json_pack("{s:o}", "logStreams", streams);
+    streams = NULL;
+    if (more) {
+        char tok[40];
+        snprintf(tok, sizeof tok, "o/%" PRId64, off + limit);
+        json_object_set_new(res, "nextToken", json_string(tok));
+    }
+    sky__reply_json(r, 200, CT, res);
+out:
+    sqlite3_finalize(st);
+    if (db)
+        sky__store_unlock(req->server->store);
+    json_decref(streams);
+    free(like);
+    free(sql);
+}
+
+/* ---- retention --------------------------------------------------------------------------- */
+
+static void put_retention_policy(const sky__request *req, json_t *body, sky__reply *r)
+{
+    const char *group;
+    char buf[600];
+    int64_t days = 0;
+    bool has_days;
+    sqlite3 *db = NULL;
+    if (!group_arg(body, r, &group, buf, sizeof buf, false))
+        return;
+    INT_ARG("retentionInDays", days, has_days);
+    if (!has_days)
+        INVALID("1 validation error detected: Value null at 'retentionInDays' failed to satisfy "
+                "constraint: Member must not be null");
+    bool ok = false;
+    for (size_t i = 0; i < sizeof valid_retention / sizeof valid_retention[0]; i++)
+        ok |= valid_retention[i] == days;
+    if (!ok)
+        INVALID("1 validation error detected: Value '%" PRId64
+                "' at 'retentionInDays' failed to satisfy constraint: Member must satisfy enum "
+                "value set: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, "
+                "1096, 1827, 2192, 2557, 2922, 3288, 3653]",
+                days);
+    db = sky__store_lock(req->server->store);
+    int64_t gid = find_group(db, group, NULL);
+    if (gid < 0)
+        NO_GROUP();
+    if (exec_bind(db, "UPDATE log_groups SET retention=? WHERE id=?", "ii", days, gid) !=
+        SQLITE_OK)
+        DB_FAIL();
+    sky__reply_raw(r, 200, CT, "", 0);
+out:
+    if (db)
+        sky__store_unlock(req->server->store);
+}
+
+static void delete_retention_policy(const sky__request *req, json_t *body, sky__reply *r)
+{
+    const char *group;
+    char buf[600];
+    sqlite3 *db = NULL;
+    if (!group_arg(body, r, &group, buf, sizeof buf, false))
+        return;
+    db = sky__store_lock(req->server->store);
+    int64_t gid = find_group(db, group, NULL);
+    if (gid < 0)
+        NO_GROUP();
+    if (exec_bind(db, "UPDATE log_groups SET retention=NULL WHERE id=?", "i", gid) != SQLITE_OK)
+        DB_FAIL();
+    sky__reply_raw(r, 200, CT, "", 0);
+out:
+    if (db)
+        sky__store_unlock(req->server->store);
+}
+
+/* ---- PutLogEvents ------------------------------------------------------------------------ */
+
+/* Stores events [from, to) and updates the stream and group counters; runs EMF extraction on
+ * each stored message, as CloudWatch does for embedded metric format events. */
+static int store_events(sqlite3 *db, int64_t gid, int64_t sid, const sky__log_event *ev,
+                        size_t from, size_t to, int64_t now)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        db, "INSERT INTO events(group_id, stream_id, ts, ingest, message) VALUES(?,?,?,?,?)", -1,
+        &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    int64_t bytes = 0, first = INT64_MAX, last = INT64_MIN;
+    for (size_t i = from; i < to && rc == SQLITE_OK; i++) {
+        sqlite3_bind_int64(st, 1, gid);
+        sqlite3_bind_int64(st, 2, sid);
+        sqlite3_bind_int64(st, 3, ev[i].ts_ms);
+        sqlite3_bind_int64(st, 4, now);
+        sqlite3_bind_text(st, 5, ev[i].msg, (int)ev[i].len, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        sqlite3_reset(st);
+        bytes += (int64_t)ev[i].len;
+        if (ev[i].ts_ms < first)
+            first = ev[i].ts_ms;
+        if (ev[i].ts_ms > last)
+            last = ev[i].ts_ms;
+        if (rc == SQLITE_OK)
+            sky__emf_extract(db, ev[i].msg, ev[i].len, ev[i].ts_ms);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (to > from)
+        rc = exec_bind(db,
+                       "UPDATE log_streams SET first_event = MIN(COALESCE(first_event, ?1), ?1), "
+                       "last_event = MAX(COALESCE(last_event, ?2), ?2), last_ingestion = ?3, "
+                       "seq = seq + 1 WHERE id = ?4",
+                       "iiii", first, last, now, sid);
+    else
+        rc = exec_bind(db, "UPDATE log_streams SET seq = seq + 1 WHERE id = ?", "i", sid);
+    if (rc == SQLITE_OK)
+        rc = exec_bind(db, "UPDATE log_groups SET stored_bytes = stored_bytes + ? WHERE id = ?",
+                       "ii", bytes, gid);
+    return rc;
+}
+
+/* The accepted window of a batch: [*from, *to) after rejecting too-old, expired (leading) and
+ * too-new (trailing) events. Events are in chronological order, so each class is contiguous. */
+static void time_window(const sky__log_event *ev, size_t n, int retention, int64_t now,
+                        size_t *too_old_end, size_t *expired_end, size_t *too_new_start)
+{
+    int64_t oldest = now - TOO_OLD_MS;
+    int64_t visible = min_visible_ts(retention, now);
+    size_t i = 0;
+    *too_old_end = 0;
+    *expired_end = 0;
+    for (i = 0; i < n; i++) {
+        bool old = ev[i].ts_ms < oldest, expired = ev[i].ts_ms < visible;
+        if (!old && !expired)
+            break;
+        if (old)
+            *too_old_end = i + 1;
+        if (expired)
+            *expired_end = i + 1;
+    }
+    *too_new_start = n;
+    while (*too_new_start > 0 && ev[*too_new_start - 1].ts_ms > now + TOO_NEW_MS)
+        (*too_new_start)--;
+}
+
+static void put_log_events(const sky__request *req, json_t *body, sky__reply *r)
+{
+    const char *group, *stream, *seq_token;
+    char buf[600];
+    sqlite3 *db = NULL;
+    sky__log_event *ev = NULL;
+    size_t max_event = req->server->opts->max_event_bytes;
+    if (!group_arg(body, r, &group, buf, sizeof buf, false) || !stream_arg(body, r, &stream))
+        return;
+    STR_ARG("sequenceToken", seq_token); /* accepted and ignored, as CloudWatch does since 2023 */
+    (void)seq_token;
+    json_t *events = json_object_get(body, "logEvents");
+    if (!events || json_is_null(events))
+        INVALID("1 validation error detected: Value null at 'logEvents' failed to satisfy "
+                "constraint: Member must not be null");
+    if (!json_is_array(events))
+        FAIL("SerializationException", "Unexpected value type for 'logEvents'");
+    size_t n = json_array_size(events);
+    if (n < 1 || n > MAX_EVENTS)
+        INVALID("1 validation error detected: Value '[...]' at 'logEvents' failed to satisfy "
+                "constraint: Member must have length %s",
+                n < 1 ? "greater than or equal to 1" : "less than or equal to 10000");
+    ev = calloc(n, sizeof *ev);
+    if (!ev)
+        FAIL("ServiceUnavailableException", "out of memory");
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(events, i);
+        json_t *ts = json_object_get(e, "timestamp"), *msg = json_object_get(e, "message");
+        if (!json_is_object(e) || (ts && !json_is_integer(ts)) || (msg && !json_is_string(msg)))
+            FAIL("SerializationException", "Unexpected value type in 'logEvents'");
+        if (!ts)
+            INVALID("1 validation error detected: Value null at 'logEvents.%zu.member.timestamp' "
+                    "failed to satisfy constraint: Member must not be null",
+                    i + 1);
+        if (!msg)
+            INVALID("1 validation error detected: Value null at 'logEvents.%zu.member.message' "
+                    "failed to satisfy constraint: Member must not be null",
+                    i + 1);
+        ev[i].ts_ms = json_integer_value(ts);
+        ev[i].msg = json_string_value(msg);
+        ev[i].len = json_string_length(msg);
+        if (ev[i].len < 1)
+            INVALID("1 validation error detected: Value '' at 'logEvents.%zu.member.message' "
+                    "failed to satisfy constraint: Member must have length greater than or equal "
+                    "to 1",
+                    i + 1);
+        if (ev[i].len + EVENT_OVERHEAD > max_event)
+            INVALID("Log event too large: %zu bytes exceeds limit of %zu", ev[i].len + EVENT_OVERHEAD,
+                    max_event);
+        total += ev[i].len + EVENT_OVERHEAD;
+    }
+    if (total > MAX_BATCH_BYTES)
+        INVALID("Upload too large: %zu bytes exceeds limit of %d", total, MAX_BATCH_BYTES);
+    for (size_t i = 1; i < n; i++)
+        if (ev[i].ts_ms < ev[i - 1].ts_ms)
+            INVALID("Log events in a single PutLogEvents request must be in chronological order.");
+    if (ev[n - 1].ts_ms - ev[0].ts_ms > DAY_MS)
+        INVALID("The batch of log events in a single PutLogEvents request cannot span more than "
+                "24 hours.");
+
+    db = sky__store_lock(req->server->store);
+    int retention = 0;
+    int64_t gid = find_group(db, group, &retention);
+    if (gid < 0)
+        NO_GROUP();
+    int64_t sid = find_stream(db, gid, stream);
+    if (sid < 0)
+        NO_STREAM();
+    int64_t now = sky__now_ms();
+    size_t too_old_end, expired_end, too_new_start;
+    time_window(ev, n, retention, now, &too_old_end, &expired_end, &too_new_start);
+    size_t from = too_old_end > expired_end ? too_old_end : expired_end;
+    size_t to = too_new_start < from ? from : too_new_start;
+    if (sky__store_begin(db) != SQLITE_OK)
+        DB_FAIL();
+    if (store_events(db, gid, sid, ev, from, to, now) != SQLITE_OK ||
+        sky__store_commit(db) != SQLITE_OK) {
+        sky__store_rollback(db);
+        DB_FAIL();
+    }
+    int64_t seq = 0;
+    {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, "SELECT seq FROM log_streams WHERE id=?", -1, &st, NULL) ==
+            SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, sid);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                seq = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+    }
+    char seqs[64];
+    snprintf(seqs, sizeof seqs, "4963%045" PRId64, seq);
+    json_t *res = json_pack("{s:s}", "nextSequenceToken", seqs);
+    if (too_old_end || expired_end || too_new_start < n) {
+        json_t *info = json_object();
+        if (too_new_start < n)
+            json_object_set_new(info, "tooNewLogEventStartIndex", json_integer((json_int_t)too_new_start));
+        if (too_old_end)
+            json_object_set_new(info, "tooOldLogEventEndIndex", json_integer((json_int_t)too_old_end));
+        if (expired_end)
+            json_object_set_new(info, "expiredLogEventEndIndex", json_integer((json_int_t)expired_end));
+        json_object_set_new(res, "rejectedLogEventsInfo", info);
+    }
+    sky__reply_json(r, 200, CT, res);
+out:
+    if (db)
+        sky__store_unlock(req->server->store);
+    free(ev);
+}
+
+bool sky__logs_ingest(sky__server *srv, const char *group, const char *stream,
+                      const sky__log_event *ev, size_t n, sky__reply *r)
+{
+    char why[700];
+    sqlite3 *db = NULL;
+    bool ok = false;
+    if (check_group_name(group, "logGroupName", why, sizeof why) ||
+        check_stream_name(stream, why, sizeof why))
+        INVALID("%s", why);
+    db = sky__store_lock(srv->store);
+    int64_t now = sky__now_ms();
+    if (sky__store_begin(db) != SQLITE_OK)
+        DB_FAIL();
+    int retention = 0;
+    int64_t gid = find_group(db, group, &retention);
+    if (gid == -1 && exec_bind(db, "INSERT INTO log_groups(name, created) VALUES(?, ?)", "ti",
+                               group, now) == SQLITE_OK)
+        gid = sqlite3_last_insert_rowid(db);
+    int64_t sid = gid >= 0 ? find_stream(db, gid, stream) : -2;
+    if (sid == -1 &&
+        exec_bind(db, "INSERT INTO log_streams(group_id, name, created) VALUES(?, ?, ?)", "iti",
+                  gid, stream, now) == SQLITE_OK)
+        sid = sqlite3_last_insert_rowid(db);
+    if (gid < 0 || sid < 0) {
+        sky__store_rollback(db);
+        DB_FAIL();
+    }
+    /* Ingestion batches need not be sorted, so the window is applied per event. */
+    int64_t visible = min_visible_ts(retention, now);
+    int rc = SQLITE_OK;
+    for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+        int64_t t = ev[i].ts_ms;
+        if (t < now - TOO_OLD_MS || t < visible || t > now + TOO_NEW_MS || ev[i].len == 0)
+            continue;
+        rc = store_events(db, gid, sid, ev, i, i + 1, now);
+    }
+    if (rc != SQLITE_OK || sky__store_commit(db) != SQLITE_OK) {
+        sky__store_rollback(db);
+        DB_FAIL();
+    }
+    ok = true;
+out:
+    if (db)
+        sky__store_unlock(srv->store);
+    return ok;
+}
+
+/* ---- GetLogEvents ------------------------------------------------------------------------ */
+
+typedef struct pos {
+    int64_t ts, id;
+} pos;
+
+#define POS_MIN ((pos){INT64_MIN, INT64_MIN})
+#define POS_MAX ((pos){INT64_MAX, INT64_MAX})
+
+static void fmt_token(char *buf, size_t cap, char dir, pos p)
+{
+    /* Offsetting by 2^63 keeps the digits non-negative and the token a fixed width. */
+    snprintf(buf, cap, "%c/%020" PRIu64 "%020" PRIu64, dir,
+             (uint64_t)((uint64_t)p.ts ^ (1ULL << 63)), (uint64_t)((uint64_t)p.id ^ (1ULL << 63)));
+}
+
+static bool parse_token(const char *tok, char *dir, pos *p)
+{
+    if (strlen(tok) != 42 || tok[1] != '/')
+        return false;
+    for (int i = 2; i < 42; i++)
+        if (tok[i] < '0' || tok[i] > '9')
+            return false;
+    char a[21], b[21];
+    memcpy(a, tok + 2, 20);
+    memcpy(b, tok + 22, 20);
+    a[20] = b[20] = '\0';
+    p->ts = (int64_t)(strtoull(a, NULL, 10) ^ (1ULL << 63));
+    p->id = (int64_t)(strtoull(b, NULL, 10) ^ (1ULL << 63));
+    *dir = tok[0];
+    return true;
+}
+
+static void get_log_events(const sky__request *req, json_t *body, sky__reply *r)
+{
+    const char *group, *stream, *token;
+    char buf[600];
+    int64_t start = 0, end = 0, limit_in = 0, limit;
+    bool has_start, has_end, has_limit, from_head = false;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    json_t *events = NULL;
+    if (!group_arg(body, r, &group, buf, sizeof buf, true) || !stream_arg(body, r, &stream))
+        return;
+    STR_ARG("nextToken", token);
+    INT_ARG("startTime", start, has_start);
+    INT_ARG("endTime", end, has_end);
+    INT_ARG("limit", limit_in, has_limit);
+    BOOL_ARG("startFromHead", from_head);
+    if (!check_limit(r, has_limit, limit_in, 10000, &limit, 10000))
+        goto out;
+    char dir = from_head ? 'f' : 'b';
+    pos p = from_head ? POS_MIN : POS_MAX;
+    if (token && !parse_token(token, &dir, &p))
+        INVALID("The specified nextToken is invalid.");
+    if (dir != 'f' && dir != 'b')
+        INVALID("The specified nextToken is invalid.");
+    db = sky__store_lock(req->server->store);
+    int retention = 0;
+    int64_t gid = find_group(db, group, &retention);
+    if (gid < 0)
+        NO_GROUP();
+    int64_t sid = find_stream(db, gid, stream);
+    if (sid < 0)
+        NO_STREAM();
+    int64_t lo = has_start ? start : INT64_MIN, hi = has_end ? end : INT64_MAX;
+    int64_t visible = min_visible_ts(retention, sky__now_ms());
+    if (lo < visible)
+        lo = visible;
+    const char *sql =
+        dir == 'f'
+            ? "SELECT id, ts, ingest, message FROM events WHERE stream_id=?1 AND ts>=?2 AND ts<?3 "
+              "AND (ts>?4 OR (ts=?4 AND id>?5)) ORDER BY ts, id LIMIT ?6"
+            : "SELECT id, ts, ingest, message FROM events WHERE stream_id=?1 AND ts>=?2 AND ts<?3 "
+              "AND (ts<?4 OR (ts=?4 AND id<?5)) ORDER BY ts DESC, id DESC LIMIT ?6";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        DB_FAIL();
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 2, lo);
+    sqlite3_bind_int64(st, 3, hi);
+    sqlite3_bind_int64(st, 4, p.ts);
+    sqlite3_bind_int64(st, 5, p.id);
+    sqlite3_bind_int64(st, 6, limit);
+    events = json_array();
+    pos first = p, last = p;
+    size_t bytes = 0, n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(st, 3);
+        if (n > 0 && bytes + len + EVENT_OVERHEAD > MAX_RESPONSE_BYTES)
+            break;
+        bytes += len + EVENT_OVERHEAD;
+        pos here = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0)};
+        json_t *e = json_pack("{s:I,s:s%,s:I}", "timestamp", (json_int_t)here.ts, "message",
+                              (const char *)sqlite3_column_text(st, 3), len, "ingestionTime",
+                              (json_int_t)sqlite3_column_int64(st, 2));
+        if (dir == 'f') {
+            json_array_append_new(events, e);
+            if (n == 0)
+                first = here;
+            last = here;
+        } else {
+            json_array_insert_new(events, 0, e);
+            if (n == 0)
+                last = here;
+            first = here;
+        }
+        n++;
+    }
+    char ftok[64], btok[64];
+    if (n == 0) {
+        /* Nothing (more) in this direction: AWS hands back the token it was given. */
+        fmt_token(ftok, sizeof ftok, 'f', p);
+        fmt_token(btok, sizeof btok, 'b', p);
+        if (token) {
+            snprintf(dir == 'f' ? ftok : btok, sizeof ftok, "%s", token);
+        }
+    } else {
+        fmt_token(ftok, sizeof ftok, 'f', last);
+        fmt_token(btok, sizeof btok, 'b', first);
+    }
+    json_t *res = json_pack("{s:o,s:s,s:s}", "events", events, "nextForwardToken", ftok,
+                            "nextBackwardToken", btok);
+    events = NULL;
+    sky__reply_json(r, 200, CT, res);
+out:
+    sqlite3_finalize(st);
+    if (db)
+        sky__store_unlock(req->server->store);
+    json_decref(events);
+}
+
+/* ---- FilterLogEvents --------------------------------------------------------------------- */
+
+static void filter_log_events(const sky__request *req, json_t *body, sky__reply *r)
+{
+    const char *group, *prefix, *pattern_text, *token;
+    char buf[600];
+    int64_t start = 0, end = 0, limit_in = 0, limit;
+    bool has_start, has_end, has_limit, interleaved = true;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    json_t *events = NULL;
+    sky__pattern *pattern = NULL;
+    if (!group_arg(body, r, &group, buf, sizeof buf, true))
+        return;
+    STR_ARG("logStreamNamePrefix", prefix);
+    STR_ARG("filterPattern", pattern_text);
+    STR_ARG("nextToken", token);
+    INT_ARG("startTime", start, has_start);
+    INT_ARG("endTime", end, has_end);
+    INT_ARG("limit", limit_in, has_limit);
+    BOOL_ARG("interleaved", interleaved);
+    json_t *names = json_object_get(body, "logStreamNames");
+    if (names && !json_is_null(names)) {
+        if (!json_is_array(names))
+            FAIL("SerializationException", "Unexpected value type for 'logStreamNames'");
+        if (json_array_size(names) < 1 || json_array_size(names) > 100)
+            INVALID("1 validation error detected: Value at 'logStreamNames' failed to satisfy "
+                    "constraint: Member must have length between 1 and 100");
+        if (prefix)
+            INVALID("logStreamNames and logStreamNamePrefix are mutually exclusive.");
+    } else {
+        names = NULL;
+    }
+    if (!check_limit(r, has_limit, limit_in, 10000, &limit, 10000))
+        goto out;
+    pos p = POS_MIN;
+    char dir;
+    if (token && (!parse_token(token, &dir, &p) || dir != 'p'))
+        INVALID("The specified nextToken is invalid.");
+    if (pattern_text) {
+        const char *why = NULL;
+        pattern = sky__pattern_compile(pattern_text, &why);
+        if (!pattern)
+            INVALID("Invalid filter pattern: %s", why ? why : "syntax error");
+    }
+    db = sky__store_lock(req->server->store);
+    int retention = 0;
+    int64_t gid = find_group(db, group, &retention);
+    if (gid < 0)
+        NO_GROUP();
+    int64_t lo = has_start ? start : INT64_MIN, hi = has_end ? end : INT64_MAX;
+    int64_t visible = min_visible_ts(retention, sky__now_ms());
+    if (lo < visible)
+        lo = visible;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT e.id, e.ts, e.ingest, e.message, s.name FROM events e "
+                           "JOIN log_streams s ON s.id = e.stream_id "
+                           "WHERE e.group_id=?1 AND e.ts>=?2 AND e.ts<=?3 "
+                           "AND (e.ts>?4 OR (e.ts=?4 AND e.id>?5)) ORDER BY e.ts, e.id",
+                           -1, &st, NULL) != SQLITE_OK)
+        DB_FAIL();
+    sqlite3_bind_int64(st, 1, gid);
+    sqlite3_bind_int64(st, 2, lo);
+    sqlite3_bind_int64(st, 3, hi);
+    sqlite3_bind_int64(st, 4, p.ts);
+    sqlite3_bind_int64(st, 5, p.id);
+    events = json_array();
+    size_t n = 0, bytes = 0, plen = prefix ? strlen(prefix) : 0;
+    bool more = false;
+    pos last = p;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *sname = (const char *)sqlite3_column_text(st, 4);
+        if (prefix && strncmp(sname, prefix, plen) != 0)
+            continue;
+        if (names) {
+            bool found = false;
+            for (size_t i = 0; i < json_array_size(names) && !found; i++) {
+                const char *want = json_string_value(json_array_get(names, i));
+                found = want && strcmp(want, sname) == 0;
+            }
+            if (!found)
+                continue;
+        }
+        const char *msg = (const char *)sqlite3_column_text(st, 3);
+        size_t len = (size_t)sqlite3_column_bytes(st, 3);
+        if (pattern && !sky__pattern_match(pattern, msg, len))
+            continue;
+        if ((int64_t)n == limit || (n > 0 && bytes + len + EVENT_OVERHEAD > MAX_RESPONSE_BYTES)) {
+            more = true;
+            break;
+        }
+        bytes += len + EVENT_OVERHEAD;
+        pos here = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0)};
+        char eid[32];
+        snprintf(eid, sizeof eid, "%020" PRId64, here.id);
+        json_array_append_new(events,
+                              json_pack("{s:s,s:I,s:s%,s:I,s:s}", "logStreamName", sname,
+                                        "timestamp", (json_int_t)here.ts, "message", msg, len,
+                                        "ingestionTime", (json_int_t)sqlite3_column_int64(st, 2),
+                                        "eventId", eid));
+        last = here;
+        n++;
+    }
+    json_t *res = json_pack("{s:o,s:[]}", "events", events, "searchedLogStreams");
+    events = NULL;
+    if (more) {
+        char tok[64];
+        fmt_token(tok, sizeof tok, 'p', last);
+        json_object_set_new(res, "nextToken", json_string(tok));
+    }
+    sky__reply_json(r, 200, CT, res);
+out:
+    sqlite3_finalize(st);
+    if (db)
+        sky__store_unlock(req->server->store);
+    json_decref(events);
+    sky__pattern_free(pattern);
+}
+
+/* ---- dispatch ---------------------------------------------------------------------------- */
+
+typedef void (*op_fn)(const sky__request *req, json_t *body, sky__reply *r);
+
+static const struct {
+    const char *name;
+    op_fn fn;
+} ops[] = {
+    {"CreateLogGroup", create_log_group},
+    {"DeleteLogGroup", delete_log_group},
+    {"DescribeLogGroups", describe_log_groups},
+    {"CreateLogStream", create_log_stream},
+    {"DeleteLogStream", delete_log_stream},
+    {"DescribeLogStreams", describe_log_streams},
+    {"PutRetentionPolicy", put_retention_policy},
+    {"DeleteRetentionPolicy", delete_retention_policy},
+    {"PutLogEvents", put_log_events},
+    {"GetLogEvents", get_log_events},
+    {"FilterLogEvents", filter_log_events},
+};
+
+void sky__logs_handle(const sky__request *req, const char *op, sky__reply *r)
+{
+    op_fn fn = NULL;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(ops[i].name, op) == 0)
+            fn = ops[i].fn;
+    if (!fn) {
+        sky__reply_aws_error(r, 400, CT, "UnknownOperationException",
+                             "Operation %s is not supported by skylog serve", op);
+        return;
+    }
+    json_error_t jerr;
+    json_t *body = req->body_len ? json_loadb(req->body, req->body_len, 0, &jerr) : json_object();
+    if (!body || !json_is_object(body)) {
+        if (body)
+            sky__reply_aws_error(r, 400, CT, "SerializationException",
+                                 "Request body must be a JSON object");
+        else
+            sky__reply_aws_error(r, 400, CT, "SerializationException", "%s", jerr.text);
+        json_decref(body);
+        return;
+    }
+    fn(req, body, r);
+    json_decref(body);
+}

@@ -1,0 +1,859 @@
+/*
+ * metrics_api.c - CloudWatch metrics operations of the local endpoint (see metrics_api.h).
+ *
+ * Both wire forms share one implementation: the awsQuery form is converted to the awsJson
+ * shape first (query.c), and handlers read values through helpers that accept what either
+ * form carries (numbers or numeric strings; epoch seconds or ISO-8601 timestamps). Errors use
+ * the awsQuery codes (InvalidParameterValue, MissingParameter, InvalidParameterCombination),
+ * which reply.c carries in x-amzn-query-error for the JSON form, as CloudWatch does.
+ *
+ * Storage: one row per metric identity (namespace, name, dimensions sorted by name) and one
+ * row per datum, already aggregated (count, sum, min, max), so statistics over any period are
+ * a single GROUP BY-free scan. Percentiles are not kept and not offered.
+ */
+#include "metrics_api.h"
+
+#include "query.h"
+#include "server.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_BODY 1048576
+#define MAX_DATUMS 1000
+#define MAX_DIMS 30
+#define MAX_VALUES 150
+#define MAX_DATAPOINTS 1440
+#define PAST_LIMIT_S (14 * 24 * 3600)
+#define FUTURE_LIMIT_S (2 * 3600)
+#define LIST_PAGE 500
+
+typedef struct ctx {
+    const sky__request *req;
+    sky__api api;
+    sky__reply *r;
+    const char *action;
+} ctx;
+
+static const char *const units[] = {
+    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
+    "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
+    "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
+    "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second",
+    "Terabits/Second", "Count/Second", "None",
+};
+
+static const char *const stat_names[] = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"};
+
+#define ERR(code, ...)                                                                   \
+    do {                                                                                 \
+        sky__reply_error(c->r, c->api, 400, code, __VA_ARGS__);                          \
+        goto out;                                                                        \
+    } while (0)
+#define INVALID(...) ERR("InvalidParameterValue", __VA_ARGS__)
+#define MISSING(name) ERR("MissingParameter", "The parameter %s is required.", name)
+
+/* ---- value helpers ------------------------------------------------------------------------ */
+
+static bool get_num(json_t *v, double *out)
+{
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return true;
+    }
+    if (json_is_string(v)) {
+        char *end;
+        const char *s = json_string_value(v);
+        *out = strtod(s, &end);
+        return end != s && *end == '\0';
+    }
+    return false;
+}
+
+/* Epoch seconds from a number or an ISO-8601 UTC string ("2024-01-01T00:00:00[.123]Z"). */
+static bool get_time(json_t *v, double *out)
+{
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return true;
+    }
+    if (!json_is_string(v))
+        return false;
+    const char *s = json_string_value(v);
+    struct tm tm = {0};
+    int n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &n) != 6) {
+        char *end;
+        *out = strtod(s, &end); /* epoch seconds as text */
+        return end != s && *end == '\0';
+    }
+    double frac = 0;
+    const char *p = s + n;
+    if (*p == '.') {
+        char *end;
+        frac = strtod(p, &end);
+        p = end;
+    }
+    if (*p != 'Z' && *p != '\0' && strcmp(p, "+00:00") != 0)
+        return false;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    *out = (double)t + frac;
+    return true;
+}
+
+static const char *get_str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static bool valid_unit(const char *u)
+{
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(units[i], u) == 0)
+            return true;
+    return false;
+}
+
+static int stat_index(const char *s)
+{
+    for (int i = 0; i < 5; i++)
+        if (strcmp(stat_names[i], s) == 0)
+            return i;
+    return -1;
+}
+
+/* Dimensions sorted by name and serialised: the metric's identity. Returns malloc'd text. */
+static int dim_cmp(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    const char *nx = get_str(x, "Name"), *ny = get_str(y, "Name");
+    return strcmp(nx ? nx : "", ny ? ny : "");
+}
+
+static char *canonical_dims(json_t *dims)
+{
+    size_t n = json_is_array(dims) ? json_array_size(dims) : 0;
+    json_t **v = calloc(n ? n : 1, sizeof *v);
+    json_t *out = json_array();
+    char *text = NULL;
+    if (!v || !out)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(dims, i);
+    qsort(v, n, sizeof *v, dim_cmp);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(out, json_pack("{s:s,s:s}", "Name", get_str(v[i], "Name"),
+                                             "Value", get_str(v[i], "Value")));
+    text = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+done:
+    free(v);
+    json_decref(out);
+    return text;
+}
+
+/* ---- store -------------------------------------------------------------------------------- */
+
+static int64_t metric_id(sqlite3 *db, const char *ns, const char *name, const char *dims,
+                         bool create)
+{
+    sqlite3_stmt *st;
+    int64_t id = -1;
+    if (sqlite3_prepare_v2(db, "SELECT id FROM metrics WHERE namespace=? AND name=? AND dims=?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -2;
+    sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, dims, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (id >= 0 || !create)
+        return id;
+    if (sqlite3_prepare_v2(db, "INSERT INTO metrics(namespace, name, dims) VALUES(?,?,?)", -1,
+                           &st, NULL) != SQLITE_OK)
+        return -2;
+    sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, dims, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(db) : -2;
+}
+
+int sky__metrics_store_point(sqlite3 *db, const char *ns, const char *name, json_t *dims,
+                             int64_t ts_ms, const char *unit, double count, double sum,
+                             double min, double max)
+{
+    char *cdims = canonical_dims(dims);
+    if (!cdims)
+        return SQLITE_NOMEM;
+    int64_t mid = metric_id(db, ns, name, cdims, true);
+    free(cdims);
+    if (mid < 0)
+        return SQLITE_ERROR;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        db, "INSERT INTO datapoints(metric_id, ts, unit, count, sum, min, max) VALUES(?,?,?,?,?,?,?)",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, mid);
+    sqlite3_bind_int64(st, 2, ts_ms);
+    sqlite3_bind_text(st, 3, unit ? unit : "None", -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 4, count);
+    sqlite3_bind_double(st, 5, sum);
+    sqlite3_bind_double(st, 6, min);
+    sqlite3_bind_double(st, 7, max);
+    rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- PutMetricData ------------------------------------------------------------------------ */
+
+typedef struct point {
+    const char *name;
+    json_t *dims;
+    int64_t ts_ms;
+    const char *unit;
+    double count, sum, min, max;
+} point;
+
+static bool check_dims(ctx *c, json_t *dims, const char *where)
+{
+    if (!dims)
+        return true;
+    if (!json_is_array(dims)) {
+        sky__reply_error(c->r, c->api, 400, "InvalidParameterValue", "%s must be a list", where);
+        return false;
+    }
+    if (json_array_size(dims) > MAX_DIMS) {
+        sky__reply_error(c->r, c->api, 400, "InvalidParameterValue",
+                         "The collection %s must not have a size greater than %d.", where,
+                         MAX_DIMS);
+        return false;
+    }
+    size_t i;
+    json_t *d;
+    json_array_foreach(dims, i, d)
+    {
+        const char *n = get_str(d, "Name"), *v = get_str(d, "Value");
+        if (!n || !v) {
+            sky__reply_error(c->r, c->api, 400, "MissingParameter",
+                             "The parameter %s.member.%zu.%s is required.", where, i + 1,
+                             n ? "Value" : "Name");
+            return false;
+        }
+        if (strlen(n) < 1 || strlen(n) > 255 || strlen(v) < 1 || strlen(v) > 1024) {
+            sky__reply_error(c->r, c->api, 400, "InvalidParameterValue",
+                             "The value for parameter %s.member.%zu is too long or empty.",
+                             where, i + 1);
+            return false;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(get_str(json_array_get(dims, j), "Name"), n) == 0) {
+                sky__reply_error(c->r, c->api, 400, "InvalidParameterValue",
+                                 "No duplicate dimension names are allowed: %s.", n);
+                return false;
+            }
+    }
+    return true;
+}
+
+static void put_metric_data(ctx *c, json_t *body)
+{
+    point *pts = NULL;
+    sqlite3 *db = NULL;
+    if (c->req->raw_len > MAX_BODY) {
+        sky__reply_error(c->r, c->api, 413, "RequestEntityTooLarge",
+                         "Request size %zu exceeded %d bytes", c->req->raw_len, MAX_BODY);
+        return;
+    }
+    const char *ns = get_str(body, "Namespace");
+    if (!ns)
+        MISSING("Namespace");
+    if (strlen(ns) < 1 || strlen(ns) > 255 || ns[0] == ':')
+        INVALID("The value %s for parameter Namespace is invalid.", ns);
+    if (strncmp(ns, "AWS/", 4) == 0)
+        INVALID("The value AWS/ for parameter Namespace is invalid.");
+    json_t *data = json_object_get(body, "MetricData");
+    if (!data || !json_is_array(data) || json_array_size(data) == 0)
+        MISSING("MetricData");
+    size_t n = json_array_size(data);
+    if (n > MAX_DATUMS)
+        INVALID("The collection MetricData must not have a size greater than %d.", MAX_DATUMS);
+    pts = calloc(n, sizeof *pts);
+    if (!pts)
+        ERR("InternalServiceError", "out of memory");
+    double now = (double)sky_now_ns() / 1e9;
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = json_array_get(data, i);
+        point *p = &pts[i];
+        char where[64];
+        size_t k = i + 1;
+        snprintf(where, sizeof where, "MetricData.member.%zu", k);
+        p->name = get_str(d, "MetricName");
+        if (!p->name)
+            ERR("MissingParameter", "The parameter %s.MetricName is required.", where);
+        if (strlen(p->name) < 1 || strlen(p->name) > 255)
+            INVALID("The value for parameter %s.MetricName is invalid.", where);
+        p->dims = json_object_get(d, "Dimensions");
+        char dwhere[96];
+        snprintf(dwhere, sizeof dwhere, "%s.Dimensions", where);
+        if (!check_dims(c, p->dims, dwhere))
+            goto out;
+        json_t *ts = json_object_get(d, "Timestamp");
+        double t = now;
+        if (ts && !get_time(ts, &t))
+            INVALID("The parameter %s.Timestamp is not a valid timestamp.", where);
+        if (t < now - PAST_LIMIT_S)
+            INVALID("The parameter %s.Timestamp must specify a time no more than two weeks in "
+                    "the past.",
+                    where);
+        if (t > now + FUTURE_LIMIT_S)
+            INVALID("The parameter %s.Timestamp must specify a time no more than two hours in "
+                    "the future.",
+                    where);
+        p->ts_ms = (int64_t)llround(t * 1000);
+        p->unit = get_str(d, "Unit");
+        if (p->unit && !valid_unit(p->unit))
+            INVALID("The value %s for parameter %s.Unit is invalid.", p->unit, where);
+        json_t *res = json_object_get(d, "StorageResolution");
+        double resv;
+        if (res && (!get_num(res, &resv) || (resv != 1 && resv != 60)))
+            INVALID("The value for parameter %s.StorageResolution is invalid: it must be 1 or "
+                    "60.",
+                    where);
+        json_t *value = json_object_get(d, "Value"), *stats = json_object_get(d, "StatisticValues");
+        json_t *values = json_object_get(d, "Values"), *counts = json_object_get(d, "Counts");
+        if (value && stats)
+            ERR("InvalidParameterCombination",
+                "The parameters %s.Value and %s.StatisticValues are mutually exclusive and you "
+                "have specified both.",
+                where, where);
+        if (value && values)
+            ERR("InvalidParameterCombination",
+                "The parameters %s.Value and %s.Values are mutually exclusive and you have "
+                "specified both.",
+                where, where);
+        if (stats && values)
+            ERR("InvalidParameterCombination",
+                "The parameters %s.StatisticValues and %s.Values are mutually exclusive and you "
+                "have specified both.",
+                where, where);
+        if (value) {
+            double v;
+            if (!get_num(value, &v) || !isfinite(v))
+                INVALID("The value for parameter %s.Value is not a valid number.", where);
+            p->count = 1;
+            p->sum = p->min = p->max = v;
+        } else if (stats) {
+            static const char *const keys[] = {"SampleCount", "Sum", "Minimum", "Maximum"};
+            double v[4];
+            for (int j = 0; j < 4; j++) {
+                json_t *x = json_object_get(stats, keys[j]);
+                if (!x)
+                    ERR("MissingParameter", "The parameter %s.StatisticValues.%s is required.",
+                        where, keys[j]);
+                if (!get_num(x, &v[j]) || !isfinite(v[j]))
+                    INVALID("The value for parameter %s.StatisticValues.%s is not a valid "
+                            "number.",
+                            where, keys[j]);
+            }
+            if (v[0] <= 0 || v[2] > v[3])
+                INVALID("The parameter %s.StatisticValues is invalid: SampleCount must be "
+                        "positive and Minimum not above Maximum.",
+                        where);
+            p->count = v[0];
+            p->sum = v[1];
+            p->min = v[2];
+            p->max = v[3];
+        } else if (values) {
+            if (!json_is_array(values) || json_array_size(values) == 0)
+                INVALID("The parameter %s.Values must be a non-empty list.", where);
+            size_t nv = json_array_size(values);
+            if (nv > MAX_VALUES)
+                INVALID("The collection %s.Values must not have a size greater than %d.", where,
+                        MAX_VALUES);
+            if (counts && (!json_is_array(counts) || json_array_size(counts) != nv))
+                INVALID("The parameters %s.Values and %s.Counts must be of the same size.", where,
+                        where);
+            p->min = INFINITY;
+            p->max = -INFINITY;
+            for (size_t j = 0; j < nv; j++) {
+                double v, w = 1;
+                if (!get_num(json_array_get(values, j), &v) || !isfinite(v))
+                    INVALID("The value for parameter %s.Values.member.%zu is not a valid number.",
+                            where, j + 1);
+                if (counts && (!get_num(json_array_get(counts, j), &w) || !isfinite(w) || w < 0))
+                    INVALID("The value for parameter %s.Counts.member.%zu is not a valid count.",
+                            where, j + 1);
+                p->count += w;
+                p->sum += v * w;
+                if (v < p->min)
+                    p->min = v;
+                if (v > p->max)
+                    p->max = v;
+            }
+        } else {
+            ERR("MissingParameter",
+                "At least one of the parameters %s.Value, %s.StatisticValues or %s.Values must "
+                "be specified.",
+                where, where, where);
+        }
+    }
+    db = sky__store_lock(c->req->server->store);
+    if (sky__store_begin(db) != SQLITE_OK)
+        ERR("InternalServiceError", "store error: %s", sqlite3_errmsg(db));
+    for (size_t i = 0; i < n; i++) {
+        point *p = &pts[i];
+        if (sky__metrics_store_point(db, ns, p->name, p->dims, p->ts_ms, p->unit, p->count,
+                                     p->sum, p->min, p->max) != SQLITE_OK) {
+            sky__store_rollback(db);
+            ERR("InternalServiceError", "store error: %s", sqlite3_errmsg(db));
+        }
+    }
+    if (sky__store_commit(db) != SQLITE_OK) {
+        sky__store_rollback(db);
+        ERR("InternalServiceError", "store error: %s", sqlite3_errmsg(db));
+    }
+    c->r->status = 200; /* empty result */
+out:
+    if (db)
+        sky__store_unlock(c->req->server->store);
+    free(pts);
+}
+
+/* ---- ListMetrics -------------------------------------------------------------------------- */
+
+static bool dims_match_filter(json_t *dims, json_t *filter)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(filter, i, f)
+    {
+        const char *name = get_str(f, "Name"), *value = get_str(f, "Value");
+        bool found = false;
+        size_t j;
+        json_t *d;
+        json_array_foreach(dims, j, d)
+        {
+            if (name && strcmp(get_str(d, "Name"), name) == 0 &&
+                (!value || strcmp(get_str(d, "Value"), value) == 0))
+                found = true;
+        }
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+static void list_metrics(ctx *c, json_t *body, json_t **result)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    const char *ns = get_str(body, "Namespace"), *name = get_str(body, "MetricName");
+    const char *token = get_str(body, "NextToken");
+    json_t *filter = json_object_get(body, "Dimensions");
+    if (filter && !json_is_array(filter))
+        INVALID("Dimensions must be a list");
+    if (filter && json_array_size(filter) > 10)
+        INVALID("The collection Dimensions must not have a size greater than 10.");
+    long long off = 0;
+    if (token) {
+        char *end;
+        off = strtoll(token, &end, 10);
+        if (*end || off < 0)
+            INVALID("Invalid NextToken.");
+    }
+    db = sky__store_lock(c->req->server->store);
+    if (sqlite3_prepare_v2(db,
+                           "SELECT namespace, name, dims FROM metrics WHERE (?1 IS NULL OR "
+                           "namespace=?1) AND (?2 IS NULL OR name=?2) ORDER BY namespace, name, dims",
+                           -1, &st, NULL) != SQLITE_OK)
+        ERR("InternalServiceError", "store error");
+    if (ns)
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+    if (name)
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    json_t *metrics = json_array();
+    long long idx = 0;
+    bool more = false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *dims = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+        if (!dims)
+            continue;
+        if (filter && !dims_match_filter(dims, filter)) {
+            json_decref(dims);
+            continue;
+        }
+        if (idx++ < off) {
+            json_decref(dims);
+            continue;
+        }
+        if ((long long)json_array_size(metrics) == LIST_PAGE) {
+            json_decref(dims);
+            more = true;
+            break;
+        }
+        json_array_append_new(metrics, json_pack("{s:s,s:s,s:o}", "Namespace",
+                                                 (const char *)sqlite3_column_text(st, 0),
+                                                 "MetricName",
+                                                 (const char *)sqlite3_column_text(st, 1),
+                                                 "Dimensions", dims));
+    }
+    *result = json_pack("{s:o}", "Metrics", metrics);
+    if (more) {
+        char tok[32];
+        snprintf(tok, sizeof tok, "%lld", off + LIST_PAGE);
+        json_object_set_new(*result, "NextToken", json_string(tok));
+    }
+out:
+    sqlite3_finalize(st);
+    if (db)
+        sky__store_unlock(c->req->server->store);
+}
+
+/* ---- statistics --------------------------------------------------------------------------- */
+
+typedef struct bucket {
+    int64_t start_s;
+    double count, sum, min, max;
+    char unit[32];
+} bucket;
+
+/* Aggregates one metric's datapoints in [start, end) into period buckets aligned on start.
+ * Returns the number of buckets (sorted by time) or -1 on a store error. */
+static long aggregate(sqlite3 *db, const char *ns, const char *name, json_t *dims,
+                      double start, double end, int64_t period, const char *unit, bucket **out)
+{
+    *out = NULL;
+    char *cdims = canonical_dims(dims);
+    if (!cdims)
+        return -1;
+    int64_t mid = metric_id(db, ns, name, cdims, false);
+    free(cdims);
+    if (mid == -1)
+        return 0;
+    if (mid < 0)
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT ts, unit, count, sum, min, max FROM datapoints WHERE "
+                           "metric_id=?1 AND ts>=?2 AND ts<?3 AND (?4 IS NULL OR unit=?4) "
+                           "ORDER BY ts",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int64_t s_ms = (int64_t)llround(start * 1000), e_ms = (int64_t)llround(end * 1000);
+    sqlite3_bind_int64(st, 1, mid);
+    sqlite3_bind_int64(st, 2, s_ms);
+    sqlite3_bind_int64(st, 3, e_ms);
+    if (unit)
+        sqlite3_bind_text(st, 4, unit, -1, SQLITE_STATIC);
+    long n = 0, cap = 0;
+    bucket *b = NULL;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t ts = sqlite3_column_int64(st, 0);
+        int64_t bs = (int64_t)floor(start) + ((ts - s_ms) / 1000 / period) * period;
+        if (n == 0 || b[n - 1].start_s != bs) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                bucket *nb = realloc(b, (size_t)cap * sizeof *b);
+                if (!nb) {
+                    free(b);
+                    sqlite3_finalize(st);
+                    return -1;
+                }
+                b = nb;
+            }
+            b[n] = (bucket){.start_s = bs, .min = INFINITY, .max = -INFINITY};
+            snprintf(b[n].unit, sizeof b[n].unit, "%s", (const char *)sqlite3_column_text(st, 1));
+            n++;
+        }
+        bucket *k = &b[n - 1];
+        k->count += sqlite3_column_double(st, 2);
+        k->sum += sqlite3_column_double(st, 3);
+        k->min = fmin(k->min, sqlite3_column_double(st, 4));
+        k->max = fmax(k->max, sqlite3_column_double(st, 5));
+    }
+    sqlite3_finalize(st);
+    *out = b;
+    return n;
+}
+
+static double stat_value(const bucket *b, int stat)
+{
+    switch (stat) {
+    case 0: return b->count;
+    case 1: return b->count > 0 ? b->sum / b->count : 0;
+    case 2: return b->sum;
+    case 3: return b->min;
+    default: return b->max;
+    }
+}
+
+static bool read_range(ctx *c, json_t *body, double *start, double *end)
+{
+    json_t *s = json_object_get(body, "StartTime"), *e = json_object_get(body, "EndTime");
+    if (!s || !e) {
+        sky__reply_error(c->r, c->api, 400, "MissingParameter", "The parameter %s is required.",
+                         s ? "EndTime" : "StartTime");
+        return false;
+    }
+    if (!get_time(s, start) || !get_time(e, end)) {
+        sky__reply_error(c->r, c->api, 400, "InvalidParameterValue",
+                         "StartTime and EndTime must be timestamps.");
+        return false;
+    }
+    if (*end <= *start) {
+        sky__reply_error(c->r, c->api, 400, "InvalidParameterValue",
+                         "The parameter StartTime must be less than the parameter EndTime.");
+        return false;
+    }
+    return true;
+}
+
+static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
+{
+    sqlite3 *db = NULL;
+    bucket *b = NULL;
+    const char *ns = get_str(body, "Namespace"), *name = get_str(body, "MetricName");
+    if (!ns)
+        MISSING("Namespace");
+    if (!name)
+        MISSING("MetricName");
+    double start, end, period_d;
+    if (!read_range(c, body, &start, &end))
+        goto out;
+    json_t *pj = json_object_get(body, "Period");
+    if (!pj)
+        MISSING("Period");
+    if (!get_num(pj, &period_d) || period_d < 1 || period_d != floor(period_d))
+        INVALID("The parameter Period must be a positive integer number of seconds.");
+    int64_t period = (int64_t)period_d;
+    json_t *stats = json_object_get(body, "Statistics");
+    json_t *ext = json_object_get(body, "ExtendedStatistics");
+    if (ext && json_array_size(ext) > 0)
+        INVALID("ExtendedStatistics (percentiles) are not supported by skylog serve.");
+    if (!stats || !json_is_array(stats) || json_array_size(stats) == 0)
+        ERR("MissingParameter", "The parameter Statistics or ExtendedStatistics is required.");
+    if (json_array_size(stats) > 5)
+        INVALID("The collection Statistics must not have a size greater than 5.");
+    int want[5];
+    size_t nstats = json_array_size(stats);
+    for (size_t i = 0; i < nstats; i++) {
+        const char *s = json_string_value(json_array_get(stats, i));
+        want[i] = s ? stat_index(s) : -1;
+        if (want[i] < 0)
+            INVALID("The value %s for parameter Statistics.member.%zu is invalid.", s ? s : "?",
+                    i + 1);
+    }
+    const char *unit = get_str(body, "Unit");
+    if (unit && !valid_unit(unit))
+        INVALID("The value %s for parameter Unit is invalid.", unit);
+    json_t *dims = json_object_get(body, "Dimensions");
+    if (!check_dims(c, dims, "Dimensions"))
+        goto out;
+    double npoints = ceil((end - start) / (double)period);
+    if (npoints > MAX_DATAPOINTS)
+        ERR("InvalidParameterCombination",
+            "You have requested up to %.0f datapoints, which exceeds the limit of %d. You may "
+            "reduce the datapoints requested by increasing Period, or decreasing the time range.",
+            npoints, MAX_DATAPOINTS);
+    db = sky__store_lock(c->req->server->store);
+    long n = aggregate(db, ns, name, dims, start, end, period, unit, &b);
+    if (n < 0)
+        ERR("InternalServiceError", "store error");
+    json_t *points = json_array();
+    for (long i = 0; i < n; i++) {
+        json_t *p = json_pack("{s:I,s:s}", "Timestamp", (json_int_t)b[i].start_s, "Unit",
+                              b[i].unit);
+        for (size_t j = 0; j < nstats; j++)
+            json_object_set_new(p, stat_names[want[j]], json_real(stat_value(&b[i], want[j])));
+        json_array_append_new(points, p);
+    }
+    *result = json_pack("{s:s,s:o}", "Label", name, "Datapoints", points);
+out:
+    if (db)
+        sky__store_unlock(c->req->server->store);
+    free(b);
+}
+
+static void get_metric_data(ctx *c, json_t *body, json_t **result)
+{
+    sqlite3 *db = NULL;
+    json_t *results = NULL;
+    double start, end;
+    json_t *queries = json_object_get(body, "MetricDataQueries");
+    if (!queries || !json_is_array(queries) || json_array_size(queries) == 0)
+        MISSING("MetricDataQueries");
+    if (json_array_size(queries) > 500)
+        INVALID("The collection MetricDataQueries must not have a size greater than 500.");
+    if (!read_range(c, body, &start, &end))
+        goto out;
+    const char *scan = get_str(body, "ScanBy");
+    bool descending = !scan || strcmp(scan, "TimestampAscending") != 0;
+    if (scan && strcmp(scan, "TimestampAscending") != 0 && strcmp(scan, "TimestampDescending") != 0)
+        INVALID("The value %s for parameter ScanBy is invalid.", scan);
+    /* Validate every query before reading anything. */
+    size_t i;
+    json_t *q;
+    json_array_foreach(queries, i, q)
+    {
+        const char *id = get_str(q, "Id");
+        json_t *ms = json_object_get(q, "MetricStat");
+        if (!id)
+            ERR("MissingParameter", "The parameter MetricDataQueries.member.%zu.Id is required.",
+                i + 1);
+        if (json_object_get(q, "Expression"))
+            INVALID("MetricDataQueries.member.%zu: metric math expressions are not supported by "
+                    "skylog serve.",
+                    i + 1);
+        if (!ms)
+            ERR("MissingParameter",
+                "The parameter MetricDataQueries.member.%zu.MetricStat is required.", i + 1);
+        json_t *m = json_object_get(ms, "Metric");
+        const char *stat = get_str(ms, "Stat");
+        double period;
+        if (!m || !get_str(m, "Namespace") || !get_str(m, "MetricName"))
+            ERR("MissingParameter",
+                "The parameter MetricDataQueries.member.%zu.MetricStat.Metric is required.",
+                i + 1);
+        if (!stat || stat_index(stat) < 0)
+            INVALID("The value %s for parameter MetricDataQueries.member.%zu.MetricStat.Stat is "
+                    "invalid (skylog serve supports SampleCount, Average, Sum, Minimum, "
+                    "Maximum).",
+                    stat ? stat : "null", i + 1);
+        if (!get_num(json_object_get(ms, "Period"), &period) || period < 1)
+            INVALID("The parameter MetricDataQueries.member.%zu.MetricStat.Period must be a "
+                    "positive number of seconds.",
+                    i + 1);
+        if (!check_dims(c, json_object_get(m, "Dimensions"), "MetricStat.Metric.Dimensions"))
+            goto out;
+    }
+    db = sky__store_lock(c->req->server->store);
+    results = json_array();
+    json_array_foreach(queries, i, q)
+    {
+        json_t *rd = json_object_get(q, "ReturnData");
+        if (rd && (json_is_false(rd) || (json_is_string(rd) && strcmp(json_string_value(rd), "false") == 0)))
+            continue;
+        json_t *ms = json_object_get(q, "MetricStat"), *m = json_object_get(ms, "Metric");
+        double period;
+        get_num(json_object_get(ms, "Period"), &period);
+        int stat = stat_index(get_str(ms, "Stat"));
+        bucket *b = NULL;
+        long n = aggregate(db, get_str(m, "Namespace"), get_str(m, "MetricName"),
+                           json_object_get(m, "Dimensions"), start, end, (int64_t)period,
+                           get_str(ms, "Unit"), &b);
+        if (n < 0) {
+            free(b);
+            ERR("InternalServiceError", "store error");
+        }
+        json_t *ts = json_array(), *vals = json_array();
+        for (long k = 0; k < n; k++) {
+            long j = descending ? n - 1 - k : k;
+            json_array_append_new(ts, json_integer(b[j].start_s));
+            json_array_append_new(vals, json_real(stat_value(&b[j], stat)));
+        }
+        free(b);
+        const char *label = get_str(q, "Label");
+        json_array_append_new(results,
+                              json_pack("{s:s,s:s,s:o,s:o,s:s}", "Id", get_str(q, "Id"), "Label",
+                                        label ? label : get_str(m, "MetricName"), "Timestamps",
+                                        ts, "Values", vals, "StatusCode", "Complete"));
+    }
+    *result = json_pack("{s:o,s:[]}", "MetricDataResults", results, "Messages");
+    results = NULL;
+out:
+    if (db)
+        sky__store_unlock(c->req->server->store);
+    json_decref(results);
+}
+
+/* ---- dispatch ----------------------------------------------------------------------------- */
+
+typedef enum { OP_PUT, OP_LIST, OP_STATS, OP_DATA } op_id;
+
+static const struct {
+    const char *name;
+    op_id id;
+} ops[] = {
+    {"PutMetricData", OP_PUT},
+    {"ListMetrics", OP_LIST},
+    {"GetMetricStatistics", OP_STATS},
+    {"GetMetricData", OP_DATA},
+};
+
+void sky__metrics_handle(const sky__request *req, sky__api api, const char *op, sky__reply *r)
+{
+    char err[256];
+    json_t *body = NULL;
+    if (api == SKY__API_METRICS_QUERY) {
+        body = sky__query_parse(req->body, req->body_len, err, sizeof err);
+        if (!body) {
+            sky__reply_error(r, api, 400, "MalformedQueryString", "%s", err);
+            return;
+        }
+        op = get_str(body, "Action");
+        if (!op) {
+            sky__reply_error(r, api, 400, "MissingAction", "Missing Action parameter");
+            json_decref(body);
+            return;
+        }
+    } else {
+        json_error_t jerr;
+        body = req->body_len ? json_loadb(req->body, req->body_len, 0, &jerr) : json_object();
+        if (!body || !json_is_object(body)) {
+            json_decref(body);
+            sky__reply_error(r, api, 400, "SerializationException",
+                             "The request body is not a JSON object");
+            return;
+        }
+    }
+    int found = -1;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(ops[i].name, op) == 0)
+            found = (int)i;
+    if (found < 0) {
+        if (api == SKY__API_METRICS_QUERY)
+            sky__reply_error(r, api, 400, "InvalidAction",
+                             "The action %s is not valid for this web service.", op);
+        else
+            sky__reply_error(r, api, 400, "UnknownOperationException",
+                             "Operation %s is not supported by skylog serve", op);
+        json_decref(body);
+        return;
+    }
+    ctx c = {.req = req, .api = api, .r = r, .action = ops[found].name};
+    json_t *result = NULL;
+    switch (ops[found].id) {
+    case OP_PUT: put_metric_data(&c, body); break;
+    case OP_LIST: list_metrics(&c, body, &result); break;
+    case OP_STATS: get_metric_statistics(&c, body, &result); break;
+    case OP_DATA: get_metric_data(&c, body, &result); break;
+    }
+    json_decref(body);
+    if (r->body || (r->status && r->status != 200)) { /* an error was filled in */
+        json_decref(result);
+        return;
+    }
+    if (api == SKY__API_METRICS_QUERY) {
+        size_t len;
+        char *xml = sky__query_to_xml(c.action, result, req->id, &len);
+        json_decref(result);
+        if (xml)
+            sky__reply_raw(r, 200, SKY__CT_XML, xml, len);
+        else
+            sky__reply_error(r, api, 500, "InternalServiceError", "out of memory");
+        free(xml);
+    } else {
+        sky__reply_json(r, 200, SKY__CT_JSON10, result ? result : json_object());
+    }
+}

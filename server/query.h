@@ -1,0 +1,26 @@
+/*
+ * query.h - the awsQuery wire form (used by CloudWatch metrics clients that predate awsJson):
+ * form-encoded requests turned into the same JSON shape the awsJson1.0 form carries, and JSON
+ * results turned into the XML answers awsQuery clients parse. With both directions here, the
+ * metrics handlers are written once, against JSON.
+ *
+ * Mapping: "A.member.2.B=x" becomes {"A": [null, {"B": "x"}]} with 1-based indices compacted
+ * to a JSON array in index order. Values stay strings (the handlers accept numeric strings and
+ * ISO-8601 timestamps wherever the JSON form has numbers).
+ */
+#ifndef SKY_SERVE_QUERY_H
+#define SKY_SERVE_QUERY_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Parses a form body. Returns a new JSON object, or NULL with a message in err. */
+json_t *sky__query_parse(const char *body, size_t len, char *err, size_t cap);
+
+/* Renders <{action}Response><{action}Result>...</{action}Result><ResponseMetadata>... for a
+ * JSON result (NULL: no Result element). Members named "Timestamp" or "Timestamps" holding
+ * numbers (epoch seconds) are written as ISO-8601. Returns malloc'd XML, NULL on OOM. */
+char *sky__query_to_xml(const char *action, json_t *result, unsigned long long request_id,
+                        size_t *len);
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * reply.c - building replies and AWS-shaped error bodies (see reply.h). Pure memory work: no
+ * I/O, no knowledge of which API is answering.
+ */
+#include "reply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sky__reply_clear(sky__reply *r)
+{
+    free(r->body);
+    free(r->error_type);
+    for (int i = 0; i < r->n_extra; i++)
+        free(r->extra[i].value);
+    memset(r, 0, sizeof *r);
+}
+
+void sky__reply_header(sky__reply *r, const char *name, const char *value)
+{
+    if (r->n_extra >= SKY__MAX_EXTRA_HEADERS)
+        return;
+    char *v = strdup(value);
+    if (!v)
+        return;
+    r->extra[r->n_extra].name = name;
+    r->extra[r->n_extra].value = v;
+    r->n_extra++;
+}
+
+void sky__reply_raw(sky__reply *r, int status, const char *content_type, const char *body,
+                    size_t len)
+{
+    free(r->body);
+    r->body = malloc(len + 1);
+    if (r->body) {
+        memcpy(r->body, body, len);
+        r->body[len] = '\0';
+        r->len = len;
+    } else {
+        r->len = 0;
+        status = 500;
+    }
+    r->status = status;
+    r->content_type = content_type;
+}
+
+void sky__reply_json(sky__reply *r, int status, const char *content_type, json_t *obj)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(obj);
+    if (!text) {
+        sky__reply_raw(r, obj ? 500 : status, content_type, "{}", 2);
+        return;
+    }
+    free(r->body);
+    r->body = text;
+    r->len = strlen(text);
+    r->status = status;
+    r->content_type = content_type;
+}
+
+void sky__reply_aws_verror(sky__reply *r, int status, const char *content_type, const char *type,
+                           const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    sky__reply_json(r, status, content_type, json_pack("{s:s,s:s}", "__type", type, "message", msg));
+    free(r->error_type);
+    r->error_type = strdup(type);
+}
+
+void sky__reply_aws_error(sky__reply *r, int status, const char *content_type, const char *type,
+                          const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sky__reply_aws_verror(r, status, content_type, type, fmt, ap);
+    va_end(ap);
+}
+
+bool sky__xml_append(char **buf, size_t *len, size_t *cap, const char *s, bool escape)
+{
+    for (; *s; s++) {
+        const char *rep = NULL;
+        if (escape) {
+            switch (*s) {
+            case '<': rep = "&lt;"; break;
+            case '>': rep = "&gt;"; break;
+            case '&': rep = "&amp;"; break;
+            case '"': rep = "&quot;"; break;
+            case '\'': rep = "&apos;"; break;
+            default: break;
+            }
+        }
+        size_t n = rep ? strlen(rep) : 1;
+        if (*len + n + 1 > *cap) {
+            size_t ncap = *cap ? *cap * 2 : 256;
+            while (ncap < *len + n + 1)
+                ncap *= 2;
+            char *nb = realloc(*buf, ncap);
+            if (!nb)
+                return false;
+            *buf = nb;
+            *cap = ncap;
+        }
+        memcpy(*buf + *len, rep ? rep : s, n);
+        *len += n;
+        (*buf)[*len] = '\0';
+    }
+    return true;
+}
+
+void sky__reply_error(sky__reply *r, sky__api api, int status, const char *code, const char *fmt,
+                      ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *fault = status >= 500 ? "Receiver" : "Sender";
+    if (api == SKY__API_METRICS_QUERY) {
+        char *b = NULL;
+        size_t len = 0, cap = 0;
+        bool ok = sky__xml_append(&b, &len, &cap,
+                                  "<ErrorResponse xmlns=\"http://monitoring.amazonaws.com/doc/"
+                                  "2010-08-01/\"><Error><Type>", false) &&
+                  sky__xml_append(&b, &len, &cap, fault, false) &&
+                  sky__xml_append(&b, &len, &cap, "</Type><Code>", false) &&
+                  sky__xml_append(&b, &len, &cap, code, true) &&
+                  sky__xml_append(&b, &len, &cap, "</Code><Message>", false) &&
+                  sky__xml_append(&b, &len, &cap, msg, true) &&
+                  sky__xml_append(&b, &len, &cap,
+                                  "</Message></Error><RequestId>skylog</RequestId></ErrorResponse>",
+                                  false);
+        if (ok)
+            sky__reply_raw(r, status, SKY__CT_XML, b, len);
+        else
+            sky__reply_raw(r, 500, SKY__CT_XML, "", 0);
+        free(b);
+        free(r->error_type);
+        r->error_type = strdup(code);
+        return;
+    }
+    if (api == SKY__API_METRICS_JSON) {
+        char type[256], qerr[300];
+        size_t n = strlen(code);
+        bool has_suffix = n > 9 && strcmp(code + n - 9, "Exception") == 0;
+        snprintf(type, sizeof type, "com.amazonaws.cloudwatch#%s%s", code,
+                 has_suffix ? "" : "Exception");
+        snprintf(qerr, sizeof qerr, "%s;%s", code, fault);
+        sky__reply_json(r, status, SKY__CT_JSON10,
+                        json_pack("{s:s,s:s}", "__type", type, "message", msg));
+        free(r->error_type);
+        r->error_type = strdup(type);
+        sky__reply_header(r, "x-amzn-query-error", qerr);
+        return;
+    }
+    sky__reply_aws_error(r, status, api == SKY__API_LOGS ? SKY__CT_JSON11 : "application/json",
+                         code, "%s", msg);
+}

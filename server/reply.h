@@ -1,0 +1,90 @@
+/*
+ * reply.h - the request a handler sees and the reply it builds, independent of libmicrohttpd, so
+ * API handlers (logs, metrics, ingestion) can be written and read without HTTP plumbing.
+ *
+ * A handler never sends anything itself: it fills a sky__reply and http.c sends it (or, under
+ * fault injection, drops it). Errors are shaped the way AWS shapes them for each protocol, in one
+ * place, so every handler answers the same way.
+ */
+#ifndef SKY_SERVE_REPLY_H
+#define SKY_SERVE_REPLY_H
+
+#include <jansson.h>
+#include <skylog/aws.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct sky__server sky__server;
+
+typedef struct sky__request {
+    const char *method;
+    const char *path;      /* URL path, without the query (percent-decoded) */
+    const char *raw_path;  /* the path as sent on the wire (what SigV4 signs) */
+    const char *query;     /* raw query string (after '?'), "" when none */
+    const char *body;      /* decoded body (gzip undone), NUL-terminated */
+    size_t body_len;
+    const char *raw_body;  /* body as received (what a SigV4 payload hash covers) */
+    size_t raw_len;
+    /* Looks up a request header, case-insensitively; NULL when absent. */
+    const char *(*header)(const struct sky__request *req, const char *name);
+    void *conn;            /* for header(): the libmicrohttpd connection */
+    const sky_aws_header *headers; /* every header received, in order (for SigV4) */
+    size_t n_headers;
+    sky__server *server;
+    unsigned long long id; /* request number, for x-amzn-RequestId */
+} sky__request;
+
+#define SKY__MAX_EXTRA_HEADERS 4
+
+typedef struct sky__reply {
+    int status;
+    char *body; /* malloc'd, owned by the reply */
+    size_t len;
+    const char *content_type;
+    char *error_type; /* x-amzn-ErrorType when set (malloc'd) */
+    struct {
+        const char *name;
+        char *value; /* malloc'd */
+    } extra[SKY__MAX_EXTRA_HEADERS];
+    int n_extra;
+} sky__reply;
+
+/* Frees what the reply owns and leaves it empty. */
+void sky__reply_clear(sky__reply *r);
+/* Adds a header (value copied). Silently ignored past SKY__MAX_EXTRA_HEADERS. */
+void sky__reply_header(sky__reply *r, const char *name, const char *value);
+/* A JSON body; takes ownership of `obj` (NULL means "{}"). */
+void sky__reply_json(sky__reply *r, int status, const char *content_type, json_t *obj);
+/* A raw body (copied). */
+void sky__reply_raw(sky__reply *r, int status, const char *content_type, const char *body,
+                    size_t len);
+/* An awsJson error: {"__type": type, "message": ...} + x-amzn-ErrorType, status as given. */
+void sky__reply_aws_error(sky__reply *r, int status, const char *content_type, const char *type,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void sky__reply_aws_verror(sky__reply *r, int status, const char *content_type, const char *type,
+                           const char *fmt, va_list ap);
+
+/* Which wire protocol a request speaks: decides how errors are shaped. */
+typedef enum sky__api {
+    SKY__API_OTHER = 0,
+    SKY__API_LOGS,          /* awsJson1.1, Logs_20140328 */
+    SKY__API_METRICS_JSON,  /* awsJson1.0, GraniteServiceVersion20100801 (awsQueryCompatible) */
+    SKY__API_METRICS_QUERY, /* awsQuery form body, XML answers */
+    SKY__API_INGEST,        /* /ingest/bulk and /v1/logs */
+} sky__api;
+
+/* An error in the shape `api` uses. `code` is the AWS error code as the SDKs report it
+ * ("ThrottlingException" for Logs; the awsQuery code such as "InvalidParameterValue" for
+ * metrics, which the JSON form carries in x-amzn-query-error as awsQueryCompatible services do). */
+void sky__reply_error(sky__reply *r, sky__api api, int status, const char *code,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Appends `s` XML-escaped to a malloc'd buffer (*buf, *len, *cap); false on OOM. */
+bool sky__xml_append(char **buf, size_t *len, size_t *cap, const char *s, bool escape);
+
+#define SKY__CT_JSON11 "application/x-amz-json-1.1"
+#define SKY__CT_JSON10 "application/x-amz-json-1.0"
+#define SKY__CT_XML "text/xml"
+
+#endif

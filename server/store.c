@@ -1,0 +1,134 @@
+/*
+ * store.c - opens the serve database and owns its schema (see store.h). Schema changes must stay
+ * backward compatible with databases already on disk: add tables and columns with IF NOT EXISTS,
+ * never rename, because `--data` directories outlive binaries.
+ *
+ * Events carry group_id as well as stream_id so FilterLogEvents over a whole group is one index
+ * range scan ordered by (timestamp, id), the order CloudWatch returns events in.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct sky__store {
+    sqlite3 *db;
+    pthread_mutex_t lock;
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS log_groups("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL,"
+    "  retention INTEGER, stored_bytes INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS log_streams("
+    "  id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL, name TEXT NOT NULL,"
+    "  created INTEGER NOT NULL, first_event INTEGER, last_event INTEGER,"
+    "  last_ingestion INTEGER, seq INTEGER NOT NULL DEFAULT 0, UNIQUE(group_id, name));"
+    "CREATE TABLE IF NOT EXISTS events("
+    "  id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL, stream_id INTEGER NOT NULL,"
+    "  ts INTEGER NOT NULL, ingest INTEGER NOT NULL, message TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS events_stream ON events(stream_id, ts, id);"
+    "CREATE INDEX IF NOT EXISTS events_group ON events(group_id, ts, id);"
+    "CREATE TABLE IF NOT EXISTS metrics("
+    "  id INTEGER PRIMARY KEY, namespace TEXT NOT NULL, name TEXT NOT NULL,"
+    "  dims TEXT NOT NULL, UNIQUE(namespace, name, dims));"
+    "CREATE TABLE IF NOT EXISTS datapoints("
+    "  id INTEGER PRIMARY KEY, metric_id INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    "  unit TEXT, count REAL NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS datapoints_metric ON datapoints(metric_id, ts);";
+
+static int mkdir_p(const char *dir)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static char *fmt_err(const char *what, const char *detail)
+{
+    size_t n = strlen(what) + strlen(detail) + 3;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s: %s", what, detail);
+    return s;
+}
+
+sky_status sky__store_open(const char *dir, sky__store **out, char **err)
+{
+    *out = NULL;
+    if (mkdir_p(dir) != 0) {
+        *err = fmt_err(dir, strerror(errno));
+        return SKY_EIO;
+    }
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/serve.db", dir) >= (int)sizeof path) {
+        *err = fmt_err(dir, "path too long");
+        return SKY_EINVAL;
+    }
+    sky__store *st = calloc(1, sizeof *st);
+    if (!st) {
+        *err = fmt_err("store", "out of memory");
+        return SKY_ENOMEM;
+    }
+    pthread_mutex_init(&st->lock, NULL);
+    int rc = sqlite3_open_v2(path, &st->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                             NULL);
+    char *emsg = NULL;
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(st->db, 5000);
+        /* WAL: readers (another process inspecting the file) never block the server; NORMAL
+         * sync is durable across process crashes, which is what a local endpoint needs. */
+        rc = sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL,
+                          NULL, &emsg);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(st->db, schema, NULL, NULL, &emsg);
+    if (rc != SQLITE_OK) {
+        *err = fmt_err(path, emsg ? emsg : sqlite3_errmsg(st->db));
+        sqlite3_free(emsg);
+        sky__store_close(st);
+        return SKY_EIO;
+    }
+    *out = st;
+    return SKY_OK;
+}
+
+void sky__store_close(sky__store *st)
+{
+    if (!st)
+        return;
+    sqlite3_close(st->db);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+sqlite3 *sky__store_lock(sky__store *st)
+{
+    pthread_mutex_lock(&st->lock);
+    return st->db;
+}
+
+void sky__store_unlock(sky__store *st) { pthread_mutex_unlock(&st->lock); }
+
+int sky__store_begin(sqlite3 *db) { return sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL); }
+int sky__store_commit(sqlite3 *db) { return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL); }
+void sky__store_rollback(sqlite3 *db) { sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL); }

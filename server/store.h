@@ -1,0 +1,31 @@
+/*
+ * store.h - the SQLite database behind `skylog serve`: log groups, streams, events and metric
+ * datapoints, in one file (serve.db) under the data directory, in WAL mode.
+ *
+ * Concurrency: one connection, one mutex. Handlers take the lock for a whole API call (one
+ * transaction), so concurrent writers to one stream are serialised and nothing is lost; reads
+ * are short enough that a single writer lock costs nothing measurable at local-endpoint rates.
+ */
+#ifndef SKY_SERVE_STORE_H
+#define SKY_SERVE_STORE_H
+
+#include <skylog.h>
+#include <sqlite3.h>
+
+typedef struct sky__store sky__store;
+
+/* Opens (creating the directory and schema when missing) `dir`/serve.db. On failure *err gets a
+ * malloc'd message. */
+sky_status sky__store_open(const char *dir, sky__store **out, char **err);
+void sky__store_close(sky__store *st);
+
+/* Takes the store's lock and returns the connection; every use must end with unlock. */
+sqlite3 *sky__store_lock(sky__store *st);
+void sky__store_unlock(sky__store *st);
+
+/* Transaction helpers: return SQLITE_OK or the error. */
+int sky__store_begin(sqlite3 *db);
+int sky__store_commit(sqlite3 *db);
+void sky__store_rollback(sqlite3 *db);
+
+#endif

@@ -1,0 +1,365 @@
+"""skyharness - start `skylog serve` for a test and talk to it.
+
+Shared by every integration test that needs a CloudWatch-compatible endpoint (the serve tests,
+the CLI tests, the library end-to-end tests). Everything a test starts is stopped by the
+test's cleanups, also when the test fails, and servers only ever bind 127.0.0.1 on a port the
+kernel picks (--port 0).
+
+Typical use::
+
+    import unittest, skyharness
+
+    class MyTest(unittest.TestCase):
+        def test_put(self):
+            srv = skyharness.start_server(self)              # --auth none, fresh data dir
+            logs = skyharness.boto3_client(self, srv, "logs")  # skips the test without boto3
+            logs.create_log_group(logGroupName="g")
+            out = skyharness.aws(self, srv, "logs", "describe-log-groups")  # the AWS CLI
+            self.assertEqual(out["logGroups"][0]["logGroupName"], "g")
+
+Environment (set by ctest, see tests/CMakeLists.txt):
+    SKYLOG_BIN        path of the `skylog` binary (else build/asan, build/debug, ... are tried)
+    SKYLOG_BUILD_DIR  the build tree, SKYLOG_SOURCE_DIR the source tree
+    SKYLOG_SANITIZE   "address" when the binary is an ASan build (timeouts are relaxed)
+
+API summary:
+    skylog_bin()                      -> path of the binary (raises unittest.SkipTest if none)
+    start_server(test, **kw)          -> Server, started, stopped by test.addCleanup
+    Server(...)                       .start() .stop() .restart() .url .port .data_dir
+                                      .stderr_text() .access_key .secret_key
+    aws_env(server)                   -> env dict for the AWS CLI/boto3: dummy credentials,
+                                         us-east-1, no user config files
+    aws(test, server, service, *args, expect_error=None)
+                                      -> parsed JSON output of `aws --endpoint-url ...`;
+                                         with expect_error="Code", asserts the CLI failed with
+                                         that error code and returns stderr
+    boto3_client(test, server, service, **config) -> a boto3 client aimed at the server
+    raw_request(server, method, path, body, headers, sign=None)
+                                      -> Response(status, headers, body, json); sign="logs" or
+                                         "monitoring" signs it with botocore's SigV4Auth
+    logs_call(server, op, payload, sign=True) -> Response for an awsJson1.1 Logs call
+    now_ms()                          -> current time in epoch milliseconds
+"""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+DEFAULT_ACCESS_KEY = "skylogtest"
+DEFAULT_SECRET_KEY = "skylogtest"
+REGION = "us-east-1"
+
+
+def sanitized():
+    """True when the binary under test is built with ASan/UBSan (slower start, more memory)."""
+    return os.environ.get("SKYLOG_SANITIZE", "") not in ("", "OFF")
+
+
+def timeout_scale():
+    return 3.0 if sanitized() else 1.0
+
+
+def skylog_bin():
+    """The skylog binary: $SKYLOG_BIN, else the first build tree that has one."""
+    path = os.environ.get("SKYLOG_BIN")
+    if path:
+        if not os.access(path, os.X_OK):
+            raise unittest.SkipTest(f"SKYLOG_BIN={path} is not an executable")
+        return path
+    src = os.environ.get("SKYLOG_SOURCE_DIR") or os.path.abspath(
+        os.path.join(os.path.dirname(__file__), "..", ".."))
+    for preset in ("asan", "debug", "release"):
+        cand = os.path.join(src, "build", preset, "skylog")
+        if os.access(cand, os.X_OK):
+            return cand
+    raise unittest.SkipTest("no skylog binary: build it (cmake --preset asan && "
+                            "cmake --build build/asan) or set SKYLOG_BIN")
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+class Server:
+    """One `skylog serve` process.
+
+    auth: "none" (default) or "sigv4". data_dir: reused when given (persistence tests), else a
+    fresh temporary directory removed at stop(). extra_args: more command-line options
+    (["--faults", "throttle=0.5", "--seed", "7"]).
+    """
+
+    def __init__(self, auth="none", data_dir=None, extra_args=(), access_key=DEFAULT_ACCESS_KEY,
+                 secret_key=DEFAULT_SECRET_KEY, bearer_token=None, env=None):
+        self.auth = auth
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.bearer_token = bearer_token
+        self.extra_args = list(extra_args)
+        self._own_dir = data_dir is None
+        self._tmp = tempfile.mkdtemp(prefix="skyserve-")
+        self.data_dir = data_dir or os.path.join(self._tmp, "data")
+        self.env = env
+        self.proc = None
+        self.url = None
+        self.port = None
+        self._stderr_path = os.path.join(self._tmp, "stderr.log")
+        self._stderr = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def command(self):
+        cmd = [skylog_bin(), "serve", "--host", "127.0.0.1", "--port", "0",
+               "--data", self.data_dir, "--auth", self.auth]
+        if self.auth == "sigv4":
+            cmd += ["--access-key", self.access_key, "--secret-key", self.secret_key]
+        if self.bearer_token:
+            cmd += ["--bearer-token", self.bearer_token]
+        return cmd + self.extra_args
+
+    def start(self, timeout=None):
+        """Starts the server and waits for the URL line. Raises RuntimeError if it does not
+        come (the server's stderr is in the message)."""
+        timeout = timeout or 20 * timeout_scale()
+        env = dict(os.environ)
+        env.update(self.env or {})
+        self._stderr = open(self._stderr_path, "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE,
+                                     stderr=self._stderr, stdin=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + timeout
+        line = b""
+        # The first stdout line is the URL, flushed by the server; readline() blocks, so watch
+        # for an early exit with a poll loop on a non-blocking read.
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        while not line.endswith(b"\n"):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"skylog serve exited with {self.proc.returncode}: "
+                                   f"{self.stderr_text()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"skylog serve printed no URL in {timeout}s: "
+                                   f"{self.stderr_text()}")
+            chunk = self.proc.stdout.read(4096)
+            if chunk:
+                line += chunk
+            else:
+                time.sleep(0.01)
+        self.url = line.decode().splitlines()[0].strip()
+        self.port = urllib.parse.urlsplit(self.url).port
+        return self
+
+    def stop(self, timeout=None):
+        """SIGTERM, wait, SIGKILL as a last resort. Returns the exit code (None if it was not
+        running). Safe to call twice."""
+        timeout = timeout or 20 * timeout_scale()
+        rc = None
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = self.proc.wait()
+        elif self.proc:
+            rc = self.proc.returncode
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+        if self._stderr:
+            self._stderr.close()
+            self._stderr = None
+        self.proc = None
+        return rc
+
+    def restart(self):
+        """Stops and starts again on the same data directory (the port may change)."""
+        rc = self.stop()
+        self.start()
+        return rc
+
+    def cleanup(self):
+        """Stops the server and removes its temporary files. Raises AssertionError when the
+        server did not exit cleanly (a crash, or a sanitizer report: ASan/UBSan make the exit
+        code non-zero), with the end of its stderr, so such bugs fail the test that found them."""
+        rc = self.stop()
+        err = self.stderr_text()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        if rc not in (0, None):
+            raise AssertionError(f"skylog serve exited with {rc}:\n{err[-4000:]}")
+
+    def stderr_text(self):
+        try:
+            with open(self._stderr_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+def start_server(test, **kw):
+    """Starts a Server for `test` and registers its cleanup (runs even if the test fails).
+    Keyword arguments are Server's."""
+    srv = Server(**kw)
+    test.addCleanup(srv.cleanup)
+    srv.start()
+    return srv
+
+
+# -- AWS CLI ----------------------------------------------------------------------------------
+
+def aws_env(server=None, access_key=None, secret_key=None):
+    """Environment for the AWS CLI / boto3: the server's key pair (or dummies), us-east-1, no
+    user config, credentials or profile leaking in from the machine."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({
+        "AWS_ACCESS_KEY_ID": access_key or (server.access_key if server else DEFAULT_ACCESS_KEY),
+        "AWS_SECRET_ACCESS_KEY": secret_key or (server.secret_key if server
+                                                else DEFAULT_SECRET_KEY),
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_PAGER": "",
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_RETRY_MODE": "standard",
+    })
+    return env
+
+
+def have_aws_cli():
+    return shutil.which("aws") is not None
+
+
+def aws(test, server, service, *args, expect_error=None, access_key=None, secret_key=None,
+        timeout=120):
+    """Runs `aws --endpoint-url <server> <service> <args...> --output json`.
+
+    Returns the parsed JSON (None for empty output). With expect_error="SomeCode" the call must
+    fail and stderr must name that code; stderr is returned. Skips the test if the AWS CLI is
+    not installed.
+    """
+    if not have_aws_cli():
+        raise unittest.SkipTest("the AWS CLI (aws) is not installed")
+    cmd = ["aws", "--endpoint-url", server.url, "--output", "json", service, *map(str, args)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                       env=aws_env(server, access_key, secret_key))
+    if expect_error:
+        test.assertNotEqual(p.returncode, 0, f"{cmd} should fail with {expect_error}: {p.stdout}")
+        test.assertIn(f"({expect_error})", p.stderr, f"{cmd}: {p.stderr}")
+        return p.stderr
+    test.assertEqual(p.returncode, 0, f"{cmd} failed: {p.stderr}\nserver: "
+                     f"{server.stderr_text()[-2000:]}")
+    return json.loads(p.stdout) if p.stdout.strip() else None
+
+
+# -- boto3 ------------------------------------------------------------------------------------
+
+def boto3_client(test, server, service, access_key=None, secret_key=None, **config):
+    """A boto3 client for `service` ("logs", "cloudwatch") aimed at the server, no retries
+    (tests want to see every error). Extra keyword arguments go to botocore's Config.
+    Skips the test if boto3 is not installed."""
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        raise unittest.SkipTest("boto3 is not installed")
+    cfg = {"retries": {"max_attempts": 1, "mode": "standard"}, "connect_timeout": 10,
+           "read_timeout": 60 * timeout_scale()}
+    cfg.update(config)
+    return boto3.session.Session(
+        aws_access_key_id=access_key or server.access_key,
+        aws_secret_access_key=secret_key or server.secret_key,
+        region_name=REGION,
+    ).client(service, endpoint_url=server.url, config=Config(**cfg))
+
+
+# -- raw HTTP ---------------------------------------------------------------------------------
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # dict, lower-case names
+        self.body = body        # bytes
+
+    @property
+    def json(self):
+        return json.loads(self.body) if self.body else None
+
+    @property
+    def error_type(self):
+        """__type of an AWS JSON error (namespace stripped), or the x-amzn-ErrorType header."""
+        try:
+            t = (self.json or {}).get("__type")
+        except ValueError:
+            t = None
+        t = t or self.headers.get("x-amzn-errortype", "")
+        return t.split("#")[-1].split(":")[0]
+
+    def __repr__(self):
+        return f"Response({self.status}, {self.body[:300]!r})"
+
+
+def raw_request(server, method, path, body=b"", headers=None, sign=None, access_key=None,
+                secret_key=None, timeout=60, clock_skew_s=0):
+    """Sends one HTTP request. sign="logs"/"monitoring" signs it with botocore's SigV4Auth
+    (the reference implementation) using the server's key pair unless others are given;
+    clock_skew_s signs as if the client's clock were that many seconds off.
+    Raises ConnectionError-family exceptions when the server drops the connection."""
+    if isinstance(body, str):
+        body = body.encode()
+    headers = dict(headers or {})
+    u = urllib.parse.urlsplit(server.url)
+    if sign:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+        req = AWSRequest(method=method, url=server.url + path, data=body, headers=headers)
+        from unittest import mock
+        import botocore.auth
+        import datetime
+        signer = SigV4Auth(Credentials(access_key or server.access_key,
+                                       secret_key or server.secret_key), sign, REGION)
+        when = (datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+                + datetime.timedelta(seconds=clock_skew_s))
+        with mock.patch.object(botocore.auth, "get_current_datetime", return_value=when):
+            signer.add_auth(req)
+        headers = dict(req.headers.items())
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout * timeout_scale())
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+    finally:
+        conn.close()
+
+
+def logs_call(server, op, payload, sign=True, **kw):
+    """One awsJson1.1 CloudWatch Logs call (X-Amz-Target: Logs_20140328.<op>). Signed when the
+    server requires SigV4 and sign is true."""
+    body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+    return raw_request(server, "POST", "/", body,
+                       {"Content-Type": "application/x-amz-json-1.1",
+                        "X-Amz-Target": f"Logs_20140328.{op}"},
+                       sign="logs" if (sign and server.auth == "sigv4") else None, **kw)
+
+
+if __name__ == "__main__":
+    # `python3 skyharness.py` starts a server in the foreground, handy when poking by hand.
+    with Server(auth=sys.argv[1] if len(sys.argv) > 1 else "none") as s:
+        print(s.url, flush=True)
+        try:
+            while s.proc and s.proc.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass

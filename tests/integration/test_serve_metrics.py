@@ -1,0 +1,290 @@
+"""CloudWatch metrics API of `skylog serve`: the AWS CLI (awsJson1.0, what botocore picks for
+`cloudwatch`), the awsQuery form with XML answers, gzip bodies, limits, and EMF log events."""
+
+import datetime
+import gzip
+import json
+import time
+import unittest
+import urllib.parse
+import uuid
+import xml.etree.ElementTree as ET
+
+import skyharness as sh
+
+NS_XML = "{http://monitoring.amazonaws.com/doc/2010-08-01/}"
+
+
+def iso(ts):
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+class MetricsBase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = sh.Server()
+        cls.addClassCleanup(cls.srv.cleanup)
+        cls.srv.start()
+
+    def setUp(self):
+        self.cw = sh.boto3_client(self, self.srv, "cloudwatch")
+        self.ns = f"Test/{uuid.uuid4().hex[:8]}"
+
+    def query(self, params, gz=False):
+        body = urllib.parse.urlencode({"Version": "2010-08-01", **params}).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+        if gz:
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        return sh.raw_request(self.srv, "POST", "/", body, headers)
+
+    def json10(self, op, payload, gz=False):
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/x-amz-json-1.0",
+                   "X-Amz-Target": f"GraniteServiceVersion20100801.{op}"}
+        if gz:
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        return sh.raw_request(self.srv, "POST", "/", body, headers)
+
+    def stats(self, name, dims=(), period=3600, stats=("SampleCount", "Sum", "Average",
+                                                       "Minimum", "Maximum")):
+        now = time.time()
+        out = self.cw.get_metric_statistics(
+            Namespace=self.ns, MetricName=name, Dimensions=list(dims), StartTime=now - 1800,
+            EndTime=now + 1800, Period=period, Statistics=list(stats))
+        return out["Datapoints"]
+
+
+class CliTest(MetricsBase):
+    def test_put_list_get_through_the_aws_cli(self):
+        aws = lambda *a, **kw: sh.aws(self, self.srv, "cloudwatch", *a, **kw)
+        aws("put-metric-data", "--namespace", self.ns, "--metric-name", "Latency", "--value",
+            "12", "--unit", "Milliseconds", "--dimensions", "Host=a,Env=prod")
+        aws("put-metric-data", "--namespace", self.ns, "--metric-name", "Latency",
+            "--statistic-values", "SampleCount=3,Sum=90,Minimum=10,Maximum=50", "--unit",
+            "Milliseconds", "--dimensions", "Host=a,Env=prod")
+        aws("put-metric-data", "--namespace", self.ns, "--metric-data", json.dumps([
+            {"MetricName": "Latency", "Dimensions": [{"Name": "Host", "Value": "b"}],
+             "Values": [1, 2, 3], "Counts": [1, 1, 2], "Unit": "Milliseconds",
+             "StorageResolution": 1}]))
+        out = aws("list-metrics", "--namespace", self.ns)
+        self.assertEqual(len(out["Metrics"]), 2)
+        out = aws("list-metrics", "--namespace", self.ns, "--dimensions", "Name=Host,Value=b")
+        self.assertEqual([m["Dimensions"] for m in out["Metrics"]],
+                         [[{"Name": "Host", "Value": "b"}]])
+        out = aws("list-metrics", "--namespace", self.ns, "--metric-name", "Nope")
+        self.assertEqual(out["Metrics"], [])
+
+        now = time.time()
+        out = aws("get-metric-statistics", "--namespace", self.ns, "--metric-name", "Latency",
+                  "--dimensions", "Name=Env,Value=prod", "Name=Host,Value=a",
+                  "--start-time", iso(now - 1800), "--end-time", iso(now + 1800),
+                  "--period", "3600", "--statistics", "SampleCount", "Sum", "Average",
+                  "Minimum", "Maximum")
+        dp, = out["Datapoints"]
+        self.assertEqual((dp["SampleCount"], dp["Sum"], dp["Minimum"], dp["Maximum"]),
+                         (4.0, 102.0, 10.0, 50.0))
+        self.assertAlmostEqual(dp["Average"], 25.5)
+        self.assertEqual(dp["Unit"], "Milliseconds")
+
+        q = [{"Id": "b", "MetricStat": {"Metric": {"Namespace": self.ns, "MetricName": "Latency",
+                                                   "Dimensions": [{"Name": "Host",
+                                                                   "Value": "b"}]},
+                                        "Period": 60, "Stat": "Sum"}}]
+        out = aws("get-metric-data", "--metric-data-queries", json.dumps(q), "--start-time",
+                  iso(now - 600), "--end-time", iso(now + 600))
+        res, = out["MetricDataResults"]
+        self.assertEqual((res["Id"], res["StatusCode"], res["Values"]), ("b", "Complete", [9.0]))
+
+        aws("put-metric-data", "--namespace", self.ns, "--metric-name", "X", "--value", "1",
+            "--unit", "Furlongs", expect_error="InvalidParameterValue")
+        aws("put-metric-data", "--namespace", "AWS/EC2", "--metric-name", "X", "--value", "1",
+            expect_error="InvalidParameterValue")
+
+
+class PutMetricDataRulesTest(MetricsBase):
+    def put(self, datums, ns=None):
+        return self.json10("PutMetricData", {"Namespace": ns or self.ns, "MetricData": datums})
+
+    def assertQueryError(self, r, code, status=400):
+        self.assertEqual(r.status, status, r)
+        self.assertEqual(r.headers.get("x-amzn-query-error", "").split(";")[0], code, r)
+
+    def test_limits(self):
+        one = {"MetricName": "m", "Value": 1}
+        self.assertEqual(self.put([one] * 1000).status, 200)
+        self.assertQueryError(self.put([one] * 1001), "InvalidParameterValue")
+        dims = [{"Name": f"d{i}", "Value": "v"} for i in range(31)]
+        self.assertQueryError(self.put([{**one, "Dimensions": dims}]), "InvalidParameterValue")
+        self.assertEqual(self.put([{**one, "Dimensions": dims[:30]}]).status, 200)
+        self.assertQueryError(self.put([{"MetricName": "m", "Values": [1] * 151}]),
+                              "InvalidParameterValue")
+        self.assertEqual(self.put([{"MetricName": "m", "Values": [1] * 150}]).status, 200)
+        self.assertQueryError(self.put([{"MetricName": "m", "Values": [1, 2], "Counts": [1]}]),
+                              "InvalidParameterValue")
+        self.assertQueryError(self.put([{**one, "StorageResolution": 5}]),
+                              "InvalidParameterValue")
+        self.assertEqual(self.put([{**one, "StorageResolution": 60}]).status, 200)
+        self.assertQueryError(self.put([{**one, "Unit": "Parsecs"}]), "InvalidParameterValue")
+        self.assertQueryError(self.put([{**one, "StatisticValues": {
+            "SampleCount": 1, "Sum": 1, "Minimum": 1, "Maximum": 1}}]),
+            "InvalidParameterCombination")
+        self.assertQueryError(self.put([{"MetricName": "m"}]), "MissingParameter")
+        self.assertQueryError(self.put([{"Value": 1}]), "MissingParameter")
+        self.assertQueryError(self.put([{**one, "Timestamp": time.time() - 15 * 86400}]),
+                              "InvalidParameterValue")
+        self.assertQueryError(self.put([{**one, "Timestamp": time.time() + 3 * 3600}]),
+                              "InvalidParameterValue")
+        self.assertQueryError(self.json10("PutMetricData", {"MetricData": [one]}),
+                              "MissingParameter")
+        big = [{"MetricName": "m" * 200, "Value": 1,
+                "Dimensions": [{"Name": f"d{i}", "Value": "v" * 150} for i in range(30)]}] * 250
+        self.assertQueryError(self.put(big), "RequestEntityTooLarge", status=413)
+        # Nothing from the rejected calls was stored: only the accepted ones count.
+        total = sum(dp["SampleCount"] for dp in self.stats("m", stats=["SampleCount"]))
+        self.assertEqual(total, 1000 + 150 + 1)
+
+    def test_errors_through_boto3(self):
+        with self.assertRaises(self.cw.exceptions.InvalidParameterValueException):
+            self.cw.put_metric_data(Namespace=self.ns, MetricData=[
+                {"MetricName": "m", "Value": 1, "Unit": "Bogus"}])
+        with self.assertRaises(self.cw.exceptions.InvalidParameterCombinationException):
+            self.cw.put_metric_data(Namespace=self.ns, MetricData=[
+                {"MetricName": "m", "Value": 1, "Values": [1.0]}])
+
+    def test_gzip_bodies(self):
+        r = self.json10("PutMetricData", {"Namespace": self.ns, "MetricData": [
+            {"MetricName": "gz", "Value": 5}]}, gz=True)
+        self.assertEqual(r.status, 200, r)
+        r = self.query({"Action": "PutMetricData", "Namespace": self.ns,
+                        "MetricData.member.1.MetricName": "gz",
+                        "MetricData.member.1.Value": "7"}, gz=True)
+        self.assertEqual(r.status, 200, r)
+        # botocore compresses PutMetricData bodies over 10 KiB by itself.
+        self.cw.put_metric_data(Namespace=self.ns, MetricData=[
+            {"MetricName": "gz", "Value": 1, "Dimensions": [{"Name": "pad", "Value": "x" * 200}]}
+        ] * 100)
+        self.assertEqual(self.stats("gz")[0]["Sum"], 12)
+        r = sh.raw_request(self.srv, "POST", "/", b"not gzip", {
+            "Content-Type": "application/x-amz-json-1.0", "Content-Encoding": "gzip",
+            "X-Amz-Target": "GraniteServiceVersion20100801.PutMetricData"})
+        self.assertEqual(r.status, 400)
+
+
+class QueryProtocolTest(MetricsBase):
+    def test_put_list_and_statistics_in_the_query_form(self):
+        r = self.query({"Action": "PutMetricData", "Namespace": self.ns,
+                        "MetricData.member.1.MetricName": "Hits",
+                        "MetricData.member.1.Value": "3", "MetricData.member.1.Unit": "Count",
+                        "MetricData.member.1.Dimensions.member.1.Name": "Page",
+                        "MetricData.member.1.Dimensions.member.1.Value": "/home",
+                        "MetricData.member.2.MetricName": "Hits",
+                        "MetricData.member.2.Values.member.1": "1",
+                        "MetricData.member.2.Values.member.2": "4",
+                        "MetricData.member.2.Counts.member.1": "2",
+                        "MetricData.member.2.Counts.member.2": "1",
+                        "MetricData.member.2.Dimensions.member.1.Name": "Page",
+                        "MetricData.member.2.Dimensions.member.1.Value": "/home",
+                        "MetricData.member.2.Timestamp": iso(time.time() - 60)})
+        self.assertEqual(r.status, 200, r)
+        root = ET.fromstring(r.body)
+        self.assertEqual(root.tag, NS_XML + "PutMetricDataResponse")
+        self.assertIsNotNone(root.find(f"{NS_XML}ResponseMetadata/{NS_XML}RequestId"))
+
+        r = self.query({"Action": "ListMetrics", "Namespace": self.ns,
+                        "Dimensions.member.1.Name": "Page"})
+        self.assertEqual(r.status, 200, r)
+        root = ET.fromstring(r.body)
+        members = root.findall(f"{NS_XML}ListMetricsResult/{NS_XML}Metrics/{NS_XML}member")
+        self.assertEqual(len(members), 1)
+        self.assertEqual(members[0].find(NS_XML + "MetricName").text, "Hits")
+
+        now = time.time()
+        r = self.query({"Action": "GetMetricStatistics", "Namespace": self.ns,
+                        "MetricName": "Hits", "Dimensions.member.1.Name": "Page",
+                        "Dimensions.member.1.Value": "/home", "StartTime": iso(now - 1800),
+                        "EndTime": iso(now + 1800), "Period": "3600",
+                        "Statistics.member.1": "Sum", "Statistics.member.2": "SampleCount"})
+        self.assertEqual(r.status, 200, r)
+        dp = ET.fromstring(r.body).find(
+            f"{NS_XML}GetMetricStatisticsResult/{NS_XML}Datapoints/{NS_XML}member")
+        self.assertEqual(float(dp.find(NS_XML + "Sum").text), 9.0)
+        self.assertEqual(float(dp.find(NS_XML + "SampleCount").text), 4.0)
+        self.assertRegex(dp.find(NS_XML + "Timestamp").text, r"^\d{4}-\d\d-\d\dT.*Z$")
+
+    def test_query_errors_are_xml(self):
+        r = self.query({"Action": "PutMetricData", "Namespace": self.ns,
+                        "MetricData.member.1.MetricName": "x",
+                        "MetricData.member.1.Value": "1",
+                        "MetricData.member.1.Unit": "Bogus"})
+        self.assertEqual(r.status, 400)
+        err = ET.fromstring(r.body).find(f"{NS_XML}Error")
+        self.assertEqual(err.find(NS_XML + "Code").text, "InvalidParameterValue")
+        self.assertEqual(err.find(NS_XML + "Type").text, "Sender")
+        r = self.query({"Action": "DeleteEverything"})
+        self.assertEqual(ET.fromstring(r.body).find(f"{NS_XML}Error/{NS_XML}Code").text,
+                         "InvalidAction")
+
+
+class StatisticsTest(MetricsBase):
+    def test_periods_and_get_metric_data_order(self):
+        base = int(time.time()) // 60 * 60 - 600
+        self.cw.put_metric_data(Namespace=self.ns, MetricData=[
+            {"MetricName": "q", "Value": v, "Timestamp": base + off}
+            for off, v in [(0, 1), (10, 3), (60, 10), (130, 100)]])
+        out = self.cw.get_metric_statistics(Namespace=self.ns, MetricName="q",
+                                            StartTime=base, EndTime=base + 180, Period=60,
+                                            Statistics=["Sum", "Maximum"])
+        got = sorted((dp["Timestamp"].timestamp(), dp["Sum"], dp["Maximum"])
+                     for dp in out["Datapoints"])
+        self.assertEqual(got, [(base, 4, 3), (base + 60, 10, 10), (base + 120, 100, 100)])
+        out = self.cw.get_metric_data(
+            MetricDataQueries=[{"Id": "a", "MetricStat": {
+                "Metric": {"Namespace": self.ns, "MetricName": "q"}, "Period": 60,
+                "Stat": "Average"}, "Label": "avg"}],
+            StartTime=base, EndTime=base + 180, ScanBy="TimestampAscending")
+        res = out["MetricDataResults"][0]
+        self.assertEqual(res["Label"], "avg")
+        self.assertEqual(res["Values"], [2, 10, 100])
+        self.assertEqual([t.timestamp() for t in res["Timestamps"]],
+                         [base, base + 60, base + 120])
+        with self.assertRaises(self.cw.exceptions.InvalidParameterCombinationException):
+            self.cw.get_metric_statistics(Namespace=self.ns, MetricName="q", StartTime=base,
+                                          EndTime=base + 86400, Period=1,
+                                          Statistics=["Sum"])
+
+
+class EmfTest(MetricsBase):
+    def test_emf_log_events_become_metrics(self):
+        logs = sh.boto3_client(self, self.srv, "logs")
+        g = f"emf-{uuid.uuid4().hex[:8]}"
+        logs.create_log_group(logGroupName=g)
+        logs.create_log_stream(logGroupName=g, logStreamName="s")
+        now = sh.now_ms()
+        emf = lambda ms, ts: json.dumps({
+            "_aws": {"Timestamp": ts, "CloudWatchMetrics": [{
+                "Namespace": self.ns, "Dimensions": [["Service"], ["Service", "Op"]],
+                "Metrics": [{"Name": "Duration", "Unit": "Milliseconds"},
+                            {"Name": "Sizes", "Unit": "Bytes"}]}]},
+            "Service": "api", "Op": "get", "Duration": ms, "Sizes": [10, 30]})
+        logs.put_log_events(logGroupName=g, logStreamName="s", logEvents=[
+            {"timestamp": now, "message": emf(100, now)},
+            {"timestamp": now, "message": emf(300, now)},
+            {"timestamp": now, "message": "not json at all, CloudWatchMetrics"},
+            {"timestamp": now, "message": '{"_aws": {"CloudWatchMetrics": "broken"}}'}])
+        got = logs.get_log_events(logGroupName=g, logStreamName="s")["events"]
+        self.assertEqual(len(got), 4)  # EMF events are still log events
+        metrics = self.cw.list_metrics(Namespace=self.ns)["Metrics"]
+        self.assertEqual(len(metrics), 4)  # 2 metrics x 2 dimension sets
+        dp, = self.stats("Duration", dims=[{"Name": "Service", "Value": "api"}])
+        self.assertEqual((dp["SampleCount"], dp["Average"], dp["Unit"]),
+                         (2, 200, "Milliseconds"))
+        dp, = self.stats("Sizes", dims=[{"Name": "Service", "Value": "api"},
+                                        {"Name": "Op", "Value": "get"}])
+        self.assertEqual((dp["SampleCount"], dp["Sum"], dp["Maximum"]), (4, 80, 30))
+
+
+if __name__ == "__main__":
+    unittest.main()
