@@ -36,5 +36,13 @@ bool sky__cli_wants_help(int argc, char **argv);
 /* Command handlers (one file each). */
 int sky__cmd_serve(int argc, char **argv);
 extern const char sky__serve_help[];
+int sky__cmd_ship(int argc, char **argv);
+extern const char sky__ship_help[];
+int sky__cmd_tail(int argc, char **argv);
+extern const char sky__tail_help[];
+int sky__cmd_groups(int argc, char **argv);
+extern const char sky__groups_help[];
+int sky__cmd_streams(int argc, char **argv);
+extern const char sky__streams_help[];
 
 #endif

@@ -36,6 +36,11 @@ static const char help_help[] =
 static const sky__command commands[] = {
     {"serve", "run a local CloudWatch Logs/Metrics-compatible endpoint backed by SQLite",
      sky__cmd_serve, sky__serve_help},
+    {"ship", "send lines from files or standard input to CloudWatch Logs", sky__cmd_ship,
+     sky__ship_help},
+    {"tail", "print (and follow) the events of a log group", sky__cmd_tail, sky__tail_help},
+    {"groups", "list log groups", sky__cmd_groups, sky__groups_help},
+    {"streams", "list the streams of a log group", sky__cmd_streams, sky__streams_help},
     {"version", "print the version", cmd_version, version_help},
     {"help", "show help for a command", cmd_help, help_help},
 };

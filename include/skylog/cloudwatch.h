@@ -62,6 +62,9 @@ typedef struct sky_cwl_opts {
     int64_t flush_interval_ms;  /* oldest queued event waits at most this long; default 1000 */
     size_t max_queue_size;      /* events queued before new ones are dropped; default 100,000 */
     size_t max_queue_bytes;     /* bytes queued before new ones are dropped; default 64 MiB */
+    /* When the queue is full, make the caller wait for room instead of dropping the event.
+     * For shippers reading files (backpressure); never for an application's log calls. */
+    bool block_when_full;
     bool compress;              /* gzip request bodies */
     bool sync_upload;           /* send from the logging thread (tests, tiny tools) */
     int max_retries;            /* per request, in the AWS layer; default 3 */

@@ -280,6 +280,14 @@ static void to_fallback(cwl *c, cwl_ev *const *evs, size_t n)
 static sky_status enqueue_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg, size_t len)
 {
     uint64_t cost = len + SKY_CWL_EVENT_OVERHEAD;
+    /* backpressure for shippers: wait while the sender drains (it signals `done` per batch) */
+    while (c->o.block_when_full && !c->o.sync_upload && c->st.sender_alive && !c->closing &&
+           c->total_events > 0 &&
+           (c->total_events + 1 > c->o.max_queue_size ||
+            c->total_bytes + cost > c->o.max_queue_bytes)) {
+        pthread_cond_signal(&c->wake);
+        pthread_cond_wait(&c->done, &c->mu);
+    }
     if (c->total_events + 1 > c->o.max_queue_size || c->total_bytes + cost > c->o.max_queue_bytes) {
         c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
         return SKY_EFULL;

@@ -1,0 +1,54 @@
+/*
+ * common.h - what the AWS-facing commands (ship, tail, groups, streams) share: the global
+ * options --endpoint, --region and --profile, a service client built from them, JSON calls,
+ * and time arguments ("10m", "2h", ISO-8601, Unix milliseconds).
+ * The AWS environment variables and config files work as in the AWS CLI, because the client
+ * resolves region, endpoint and credentials through the AWS layer's standard chain.
+ */
+#ifndef SKY_CLI_COMMON_H
+#define SKY_CLI_COMMON_H
+
+#include <skylog/aws.h>
+
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef struct sky__aws_cli_opts {
+    const char *endpoint;
+    const char *region;
+    const char *profile;
+} sky__aws_cli_opts;
+
+/* getopt_long rows for the global options; their codes. */
+#define SKY__OPT_ENDPOINT 1001
+#define SKY__OPT_REGION 1002
+#define SKY__OPT_PROFILE 1003
+#define SKY__AWS_LONG_OPTS                                                                         \
+    {"endpoint", required_argument, NULL, SKY__OPT_ENDPOINT},                                      \
+        {"region", required_argument, NULL, SKY__OPT_REGION},                                      \
+        {"profile", required_argument, NULL, SKY__OPT_PROFILE}
+#define SKY__AWS_OPTS_HELP                                                                         \
+    "  --endpoint URL      service endpoint (default: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,\n"         \
+    "                      AWS_ENDPOINT_URL, else AWS for the region)\n"                            \
+    "  --region REGION     AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, config file)\n"    \
+    "  --profile NAME      profile in ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE)\n"
+
+/* Handles one of the global options; false if `c` is not one. */
+bool sky__aws_cli_opt(sky__aws_cli_opts *o, int c, const char *arg);
+
+/* A client for `service` ("logs"); prints a clear error and returns NULL on failure. */
+sky_aws_client *sky__aws_cli_client(const sky__aws_cli_opts *o, const char *service,
+                                    const char *cmd);
+
+/* Calls Logs_20140328.<op> with a JSON body; returns the parsed answer, or NULL after printing
+ * "skylog <cmd>: <op>: <code>: <message>" to stderr. */
+json_t *sky__logs_call(sky_aws_client *c, const char *cmd, const char *op, json_t *body);
+
+/* Parses "10m", "90s", "2h", "3d", "1w" (ago), an ISO-8601 time, or Unix milliseconds into
+ * Unix ms. False if it is none of those. */
+bool sky__parse_when(const char *s, int64_t now_ms, int64_t *out_ms);
+
+/* Formats Unix ms as "2025-06-28T12:34:56.789Z" into out[25]. */
+void sky__fmt_ms(int64_t ms, char out[25]);
+
+#endif
