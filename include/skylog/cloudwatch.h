@@ -67,8 +67,12 @@ typedef struct sky_cwl_opts {
     bool block_when_full;
     bool compress;              /* gzip request bodies */
     bool sync_upload;           /* send from the logging thread (tests, tiny tools) */
-    int max_retries;            /* per request, in the AWS layer; default 3 */
-    int64_t retry_delay_ms;     /* first backoff; default 100 */
+    /* A batch is retried until it is delivered or the sink closes: backoff from
+     * retry_delay_ms, doubling (unless no_exponential_backoff) up to 30 s, with full jitter.
+     * max_retries bounds the AWS layer's retries of the control calls (CreateLogGroup,
+     * CreateLogStream, PutRetentionPolicy). */
+    int max_retries;            /* default 3 */
+    int64_t retry_delay_ms;     /* default 100 */
     bool no_exponential_backoff;
     size_t max_event_bytes;     /* message + 26; default and max SKY_CWL_MAX_EVENT_BYTES */
     sky_cwl_oversize oversize;

@@ -18,6 +18,11 @@
 #include <string.h>
 
 typedef struct cwl_aws {
+    /* PutLogEvents goes through `put`, which makes one attempt per call: the sink retries the
+     * batch itself, so it sees every attempt that got no answer (and counts it as ambiguous:
+     * the service may have stored it). Control calls go through `client`, with the AWS
+     * layer's standard retries. */
+    sky_aws_client *put;
     sky_aws_client *client;   /* SigV4 operations */
     sky_http_client *http;    /* bearer-token ingestion */
     sky_aws_creds *creds;
@@ -34,7 +39,7 @@ static void fill_from_error(sky__cwl_result *out, const sky_aws_error *e)
     snprintf(out->code, sizeof out->code, "%s", e->code);
     snprintf(out->message, sizeof out->message, "%s", e->message);
     out->retries = e->attempts > 1 ? e->attempts - 1 : 0;
-    out->throttles = e->throttling ? out->retries : 0;
+    out->throttles = e->throttling ? 1 : 0;
     /* a timeout or a reset after the request went out may have been processed */
     out->ambiguous = e->http_status == 0 && (e->status == SKY_ETIMEDOUT || e->status == SKY_ENET);
 }
@@ -90,7 +95,7 @@ static sky_status aws_call(void *self, const sky__cwl_call *cl, sky__cwl_result 
                          .gzip = put && t->compress};
     sky_http_response resp;
     sky_aws_error e;
-    sky_status st = sky_aws_client_call(t->client, &call, &resp, &e);
+    sky_status st = sky_aws_client_call(put ? t->put : t->client, &call, &resp, &e);
     if (st == SKY_OK) {
         out->status = SKY_OK;
         out->http_status = resp.status;
@@ -109,6 +114,7 @@ static void aws_free(void *self)
 {
     cwl_aws *t = self;
     sky_aws_client_free(t->client);
+    sky_aws_client_free(t->put);
     sky_http_client_free(t->http);
     sky_aws_creds_free(t->creds);
     free(t->endpoint);
@@ -149,6 +155,10 @@ sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out
                                             .base_ms = o->retry_delay_ms}};
         char cerr[256] = "";
         st = sky_aws_client_new(&ao, &t->client, cerr, sizeof cerr);
+        if (st == SKY_OK) {
+            ao.retry.max_attempts = 1;
+            st = sky_aws_client_new(&ao, &t->put, cerr, sizeof cerr);
+        }
         if (st != SKY_OK)
             snprintf(err, sizeof err, "cloudwatch: %s", cerr[0] ? cerr : sky_strerror(st));
     }
