@@ -117,9 +117,9 @@ static void print_event(json_t *ev, int output)
     if (json_is_object(j) && json_object_get(j, "message")) {
         /* a skylog event: level, logger and message first, then the fields */
         const char *lv = json_string_value(json_object_get(j, "level"));
-        printf("%-5s [%s] %s", lv ? lv : "-",
-               json_string_value(json_object_get(j, "logger")) ?: "",
-               json_string_value(json_object_get(j, "message")) ?: "");
+        const char *lg = json_string_value(json_object_get(j, "logger"));
+        const char *m = json_string_value(json_object_get(j, "message"));
+        printf("%-5s [%s] %s", lv ? lv : "-", lg ? lg : "", m ? m : "");
         const char *k;
         json_t *v;
         json_object_foreach(j, k, v)
