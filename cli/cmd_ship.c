@@ -288,7 +288,10 @@ int sky__cmd_ship(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     sky__aws_cli_opts aws = {0};
-    sky_cwl_opts co = {.block_when_full = true};
+    /* Reading waits for the sender (backpressure), so a few full batches of queue are enough;
+     * memory stays small however large the input. */
+    sky_cwl_opts co = {.block_when_full = true, .max_queue_size = 30000,
+                       .max_queue_bytes = 4u << 20};
     bool quiet = false, follow = false;
     optind = 1;
     opterr = 0;
