@@ -92,12 +92,13 @@ class Server:
     """One `skylog serve` process.
 
     auth: "none" (default) or "sigv4". data_dir: reused when given (persistence tests), else a
-    fresh temporary directory removed at stop(). extra_args: more command-line options
-    (["--faults", "throttle=0.5", "--seed", "7"]).
+    fresh temporary directory removed at cleanup(). extra_args: more command-line options
+    (["--faults", "throttle=0.5", "--seed", "7"]). verbose: run with -v, so stderr_text() has
+    one line per request (handy in failure messages). env: extra environment variables.
     """
 
     def __init__(self, auth="none", data_dir=None, extra_args=(), access_key=DEFAULT_ACCESS_KEY,
-                 secret_key=DEFAULT_SECRET_KEY, bearer_token=None, env=None):
+                 secret_key=DEFAULT_SECRET_KEY, bearer_token=None, env=None, verbose=True):
         self.auth = auth
         self.access_key = access_key
         self.secret_key = secret_key
@@ -107,6 +108,7 @@ class Server:
         self._tmp = tempfile.mkdtemp(prefix="skyserve-")
         self.data_dir = data_dir or os.path.join(self._tmp, "data")
         self.env = env
+        self.verbose = verbose
         self.proc = None
         self.url = None
         self.port = None
@@ -121,6 +123,8 @@ class Server:
             cmd += ["--access-key", self.access_key, "--secret-key", self.secret_key]
         if self.bearer_token:
             cmd += ["--bearer-token", self.bearer_token]
+        if self.verbose:
+            cmd.append("--verbose")
         return cmd + self.extra_args
 
     def start(self, timeout=None):
