@@ -58,7 +58,9 @@ class FakeServer:
                 status, headers, payload = ans
                 if isinstance(payload, str):
                     payload = payload.encode()
-                self.send_response(status)
+                self.send_response_only(status)
+                if not any(k.lower() == "date" for k in headers):
+                    self.send_header("Date", self.date_time_string())
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(payload)))
