@@ -16,7 +16,8 @@ TOOL = os.path.join(BUILD, "tests", "tools", "sky_aws_tool")
 
 
 class Request:
-    def __init__(self, method, path, headers, body):
+    def __init__(self, method, path, headers, body, peer=None):
+        self.peer = peer  # (host, port) of the client connection
         self.method = method
         self.path = path
         self.headers = headers  # dict with lower-case names
@@ -27,7 +28,8 @@ class FakeServer:
     """handler(req) -> (status, headers_dict, body_bytes) or the string "reset" (close the
     connection without answering) or ("stall", seconds)."""
 
-    def __init__(self, handler):
+    def __init__(self, handler, tls=None):
+        """tls: optional (certfile, keyfile) to serve https."""
         self.handler = handler
         self.requests = []
         fake = self
@@ -42,7 +44,8 @@ class FakeServer:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
                 req = Request(self.command, self.path,
-                              {k.lower(): v for k, v in self.headers.items()}, body)
+                              {k.lower(): v for k, v in self.headers.items()}, body,
+                              self.client_address)
                 fake.requests.append(req)
                 ans = fake.handler(req)
                 if ans == "reset":
@@ -73,6 +76,12 @@ class FakeServer:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        if tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+            self.url = f"https://localhost:{self.port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self):

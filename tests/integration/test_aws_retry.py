@@ -9,6 +9,7 @@ import gzip
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import unittest
@@ -213,6 +214,27 @@ class Retry(unittest.TestCase):
             rc, [o] = self.call(srv, "--gzip", "--body", '{"logGroupName":"g"}')
             self.assertEqual(rc, 0, o)
             self.assertEqual(seen, {"enc": "gzip", "body": b'{"logGroupName":"g"}'})
+
+    def test_connection_is_reused(self):
+        with FakeServer(lambda r: OK) as srv:
+            rc, objs = self.call(srv, "--calls", "4")
+            self.assertEqual([o["status"] for o in objs], ["ok"] * 4)
+            self.assertEqual(len({r.peer for r in srv.requests}), 1)  # one keep-alive connection
+
+    @unittest.skipIf(not shutil.which("openssl"), "openssl CLI absent: TLS test skipped")
+    def test_tls_verified_by_default_and_ca_bundle(self):
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        with FakeServer(lambda r: OK, tls=(cert, key)) as srv:
+            rc, [o] = self.call(srv, "--max-attempts", "1")
+            self.assertNotEqual(rc, 0)  # self-signed: refused without the CA
+            self.assertEqual(o["status"], "network error")
+            self.assertEqual(srv.requests, [])
+            rc, [o] = self.call(srv, "--ca-bundle", cert)
+            self.assertEqual(rc, 0, o)
+            self.assertEqual(len(srv.requests), 1)
 
     def test_missing_credentials_fail_fast(self):
         del self.env["AWS_ACCESS_KEY_ID"]

@@ -12,6 +12,7 @@
  *   --margin-ms N --akid A --secret S --token T
  *   call: --endpoint URL --service S --target T --query --body B --gzip --calls N
  *         --max-attempts N --base-ms N --max-backoff-ms N --quota N --random R --timeout-ms N
+ *         --ca-bundle PEM
  */
 #include <jansson.h>
 #include <skylog/aws.h>
@@ -88,6 +89,7 @@ int main(int argc, char **argv)
         else if (OPT("--max-backoff-ms")) cl.retry.max_backoff_ms = atoll(v);
         else if (OPT("--quota")) cl.retry.quota = atoi(v);
         else if (OPT("--random")) fixed_random = atof(v);
+        else if (OPT("--ca-bundle")) cl.http.ca_bundle = v;
         else if (OPT("--timeout-ms")) cl.http.timeout_ms = co.metadata_timeout_ms = atoll(v);
         else if (strcmp(a, "--query") == 0) query = true;
         else if (strcmp(a, "--gzip") == 0) gzip = true;
