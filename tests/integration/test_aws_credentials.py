@@ -268,6 +268,78 @@ EOF
             self.assertEqual(form["RoleSessionName"], ["pod-1"])
             self.assertNotIn("authorization", req.headers)  # the call is unsigned
 
+    def test_role_chain_and_credential_source(self):
+        """admin -> (role via) middle -> (role via) base keys; each hop is signed by the last."""
+        secrets = {"AKIABASE": "CANARY-CHAIN-BASE-1", "ASIAMID": "CANARY-CHAIN-MID-2",
+                   "ASIAADMIN": "CANARY-CHAIN-ADMIN-3"}
+        self.canaries += list(secrets.values())
+        next_of = {"AKIABASE": "ASIAMID", "ASIAMID": "ASIAADMIN", "AKIAENV": "ASIAFROMENV"}
+
+        def sts(req):
+            auth = req.headers.get("authorization", "")
+            akid = auth.split("Credential=")[1].split("/")[0]
+            new = next_of[akid]
+            return 200, {}, sts_xml("AssumeRole", new, secrets.get(new, "x"), "tok-" + new,
+                                    T0 + 3600)
+
+        with FakeServer(sts) as srv:
+            self.env.update(
+                AWS_SHARED_CREDENTIALS_FILE=self.write(
+                    "credentials", f"[base]\naws_access_key_id=AKIABASE\n"
+                                   f"aws_secret_access_key={secrets['AKIABASE']}\n"),
+                AWS_CONFIG_FILE=self.write("config", """
+[profile admin]
+role_arn = arn:aws:iam::1:role/Admin
+source_profile = middle
+[profile middle]
+role_arn = arn:aws:iam::1:role/Middle
+source_profile = base
+[profile loop1]
+role_arn = arn:aws:iam::1:role/L1
+source_profile = loop2
+[profile loop2]
+role_arn = arn:aws:iam::1:role/L2
+source_profile = loop1
+[profile fromenv]
+role_arn = arn:aws:iam::1:role/E
+credential_source = Environment
+"""),
+                AWS_PROFILE="admin", AWS_ENDPOINT_URL_STS=srv.url, AWS_REGION="us-west-2")
+            rc, objs = self.tool("--at", str(T0))
+            self.assertEqual(rc, 0, objs)
+            self.assertEqual((objs[0]["source"], objs[0]["akid"]), ("assume-role", "ASIAADMIN"))
+            self.assertEqual(len(srv.requests), 2)
+            second = srv.requests[1]
+            self.assertIn("Credential=ASIAMID/", second.headers["authorization"])
+            self.assertEqual(second.headers["x-amz-security-token"], "tok-ASIAMID")
+            self.assertEqual(urllib.parse.parse_qs(second.body.decode())["RoleArn"],
+                             ["arn:aws:iam::1:role/Admin"])
+            # a source_profile loop is an error, not a hang
+            self.env["AWS_PROFILE"] = "loop1"
+            rc, [o] = self.tool()
+            self.assertNotEqual(rc, 0)
+            self.assertIn("too long", o["error"])
+            # credential_source = Environment (env step disabled so the role is used)
+            self.env.update(AWS_PROFILE="fromenv", AWS_ACCESS_KEY_ID="AKIAENV",
+                            AWS_SECRET_ACCESS_KEY="CANARY-CHAIN-ENV-4")
+            self.canaries.append("CANARY-CHAIN-ENV-4")
+            rc, [o] = self.tool("--no-env")
+            self.assertEqual((rc, o["akid"]), (0, "ASIAFROMENV"))
+
+    def test_web_identity_from_profile(self):
+        jwt = "CANARY-PROFILE-JWT-5"
+        self.canaries.append(jwt)
+        with FakeServer(lambda r: (200, {}, sts_xml("AssumeRoleWithWebIdentity", "ASIAPWEB",
+                                                     "s", "t", T0 + 60))) as srv:
+            self.env.update(AWS_CONFIG_FILE=self.write(
+                "config", f"[default]\nrole_arn = arn:aws:iam::1:role/W\n"
+                          f"web_identity_token_file = {self.write('jwt', jwt)}\n"),
+                AWS_ENDPOINT_URL_STS=srv.url)
+            rc, [o] = self.tool()
+            self.assertEqual((rc, o["source"], o["akid"]), (0, "web-identity", "ASIAPWEB"))
+            form = urllib.parse.parse_qs(srv.requests[0].body.decode())
+            self.assertEqual(form["WebIdentityToken"], [jwt])
+
     # ---- container ----------------------------------------------------------------------
 
     def test_container_relative_uri_with_token_file(self):
