@@ -13,6 +13,26 @@
  *
  * Strings: unless said otherwise, `const char *` inputs are NUL-terminated UTF-8 and are only read
  * during the call. Strings returned through `char **` are malloc'd and owned by the caller (free()).
+ *
+ * Calling a service (credentials, region and endpoint from the usual AWS settings):
+ *
+ *     sky_aws_client *c;
+ *     char why[256];
+ *     if (sky_aws_client_new(&(sky_aws_client_opts){ .service = "logs" }, &c, why, sizeof why))
+ *         ... why says what is missing ...
+ *     sky_http_response resp;
+ *     sky_aws_error err;
+ *     const char *body = "{\"logGroupName\":\"app\"}";
+ *     if (sky_aws_client_call(c, &(sky_aws_call){ .target = "Logs_20140328.CreateLogGroup",
+ *                                                 .body = body, .body_len = strlen(body) },
+ *                             &resp, &err) == SKY_OK)
+ *         sky_http_response_free(&resp);
+ *     else if (strcmp(err.code, "ResourceAlreadyExistsException") != 0)
+ *         fprintf(stderr, "%s: %s (%d attempts)\n", err.code, err.message, err.attempts);
+ *     sky_aws_client_free(c);
+ *
+ * Verifying a request on a server: sky_sigv4_verify() (or the lower-level
+ * sky_sigv4_parse_authorization() + sky_sigv4_compute_signature()).
  */
 #ifndef SKYLOG_AWS_H
 #define SKYLOG_AWS_H
