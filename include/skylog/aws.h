@@ -13,6 +13,26 @@
  *
  * Strings: unless said otherwise, `const char *` inputs are NUL-terminated UTF-8 and are only read
  * during the call. Strings returned through `char **` are malloc'd and owned by the caller (free()).
+ *
+ * Calling a service (credentials, region and endpoint from the usual AWS settings):
+ *
+ *     sky_aws_client *c;
+ *     char why[256];
+ *     if (sky_aws_client_new(&(sky_aws_client_opts){ .service = "logs" }, &c, why, sizeof why))
+ *         ... why says what is missing ...
+ *     sky_http_response resp;
+ *     sky_aws_error err;
+ *     const char *body = "{\"logGroupName\":\"app\"}";
+ *     if (sky_aws_client_call(c, &(sky_aws_call){ .target = "Logs_20140328.CreateLogGroup",
+ *                                                 .body = body, .body_len = strlen(body) },
+ *                             &resp, &err) == SKY_OK)
+ *         sky_http_response_free(&resp);
+ *     else if (strcmp(err.code, "ResourceAlreadyExistsException") != 0)
+ *         fprintf(stderr, "%s: %s (%d attempts)\n", err.code, err.message, err.attempts);
+ *     sky_aws_client_free(c);
+ *
+ * Verifying a request on a server: sky_sigv4_verify() (or the lower-level
+ * sky_sigv4_parse_authorization() + sky_sigv4_compute_signature()).
  */
 #ifndef SKYLOG_AWS_H
 #define SKYLOG_AWS_H
@@ -33,9 +53,9 @@ typedef struct sky_aws_header {
     const char *value;
 } sky_aws_header;
 
-/* A set of AWS credentials. As an input it is a view (nothing owned). Credentials returned by a
- * provider (sky_aws_creds_get()) are a copy owned by the caller: release with
- * sky_aws_credentials_clear(), which also wipes the secret from memory. */
+/* A set of AWS credentials. Credentials returned by a provider (sky_aws_creds_get()) are a copy
+ * owned by the caller: release with sky_aws_credentials_clear(), which also wipes the secret from
+ * memory. (To sign with keys you hold, pass them in sky_sigv4_params.) */
 typedef struct sky_aws_credentials {
     char *access_key_id;
     char *secret_access_key;
@@ -192,12 +212,344 @@ SKY_API sky_status sky_sigv4_compute_signature(const sky_sigv4_verify_input *in,
  * the lengths differ. */
 SKY_API bool sky_sigv4_equal(const char *a, const char *b);
 
+/* ---- Server side: one call that does all the checks -------------------------------------- */
+
+/* Looks up the secret of an access key id: write it into secret (cap bytes) and return SKY_OK,
+ * or return SKY_ENOTFOUND for an unknown key. Called once per verification. */
+typedef sky_status (*sky_sigv4_secret_fn)(void *user, const char *access_key_id, char *secret,
+                                          size_t cap);
+
+/* A request as received. Views. */
+typedef struct sky_sigv4_received {
+    const char *method;
+    const char *path;             /* raw, still percent-encoded */
+    const char *query;            /* raw, without '?'; NULL = none */
+    const sky_aws_header *headers;
+    size_t n_headers;
+    const void *body;             /* hashed unless an X-Amz-Content-SHA256 header is present */
+    size_t body_len;
+    int64_t now_ns;               /* server time; 0 = sky_now_ns() */
+    int64_t max_skew_s;           /* allowed |X-Amz-Date - now|; default 900 (AWS: 15 min) */
+    bool s3_path;
+} sky_sigv4_received;
+
+/* The outcome, with the error AWS would answer. */
+typedef struct sky_sigv4_verdict {
+    sky_status status;            /* SKY_OK or SKY_EAUTH (or SKY_ENOMEM) */
+    int http_status;              /* 200, 400 or 403 */
+    char error_code[64];          /* awsJson names: MissingAuthenticationTokenException,
+                                     IncompleteSignatureException, UnrecognizedClientException,
+                                     InvalidSignatureException (expired or mismatched);
+                                     awsQuery services say MissingAuthenticationToken,
+                                     IncompleteSignature, InvalidClientTokenId, SignatureDoesNotMatch */
+    char message[256];            /* AWS-like text; never contains the secret */
+    sky_sigv4_auth auth;          /* what was parsed (access key id, scope, signature) */
+    bool presigned;               /* the request used the query-string form */
+} sky_sigv4_verdict;
+
+/* Verifies a received request end to end: finds the Authorization header (or the presigned
+ * X-Amz-* query parameters), parses it, checks the algorithm, the date (X-Amz-Date or Date header,
+ * within max_skew_s of now, and matching the scope date), presigned expiry, looks up the secret,
+ * recomputes the signature and compares it in constant time. Returns out->status.
+ * Thread-safe if `secret_fn` is. */
+SKY_API sky_status sky_sigv4_verify(const sky_sigv4_received *req, sky_sigv4_secret_fn secret_fn,
+                                    void *user, sky_sigv4_verdict *out);
+
 /* URI-encodes `len` bytes of `s` the AWS way (everything except A-Za-z0-9-_.~ becomes %XX with
  * upper-case hex; with keep_slash, '/' is kept too). Returns a malloc'd string, NULL on oom. */
 SKY_API char *sky_aws_uri_encode(const char *s, size_t len, bool keep_slash);
 
 /* Lower-case hex SHA-256 of a buffer into `hex` (65 bytes). */
 SKY_API void sky_aws_sha256_hex(const void *data, size_t len, char hex[65]);
+
+
+/* ============================================================================================
+ * HTTP client (libcurl)
+ *
+ * One client = one libcurl easy handle, so connections are kept alive and reused between
+ * requests to the same host. A client is thread-safe: requests from several threads are
+ * serialised on an internal lock (use one client per sender thread for parallelism).
+ * Proxies come from the usual environment variables (http_proxy, https_proxy, no_proxy), as
+ * libcurl reads them. TLS certificates are verified unless .insecure is set.
+ * ========================================================================================== */
+
+typedef struct sky_http_opts {
+    int64_t connect_timeout_ms; /* default 3000 */
+    int64_t timeout_ms;         /* whole request, default 30000 */
+    const char *ca_bundle;      /* PEM file of trusted CAs; NULL = the system store */
+    bool insecure;              /* do not verify TLS peers (tests only) */
+    const char *user_agent;     /* default "skylog/<version>" */
+    size_t max_response_bytes;  /* larger bodies fail with SKY_ELIMIT; default 16 MiB */
+} sky_http_opts;
+
+typedef struct sky_http_client sky_http_client;
+
+/* A request. Views; nothing is owned. */
+typedef struct sky_http_request {
+    const char *method; /* "GET", "POST", "PUT", ... */
+    const char *url;    /* http:// or https:// */
+    const sky_aws_header *headers;
+    size_t n_headers;
+    const void *body;
+    size_t body_len;
+    int64_t timeout_ms; /* 0 = the client's */
+} sky_http_request;
+
+/* A response. Everything in it is owned by it: release with sky_http_response_free(). */
+typedef struct sky_http_response {
+    long status;              /* HTTP status; 0 if no response was received */
+    char *body;               /* NUL-terminated (the NUL is not counted in body_len) */
+    size_t body_len;
+    sky_aws_header *headers;  /* in the order received (of the final response) */
+    size_t n_headers;
+} sky_http_response;
+
+/* Creates a client; opts may be NULL for the defaults. */
+SKY_API sky_status sky_http_client_new(const sky_http_opts *opts, sky_http_client **out);
+/* Closes the client's connections and frees it. NULL-safe. Not concurrently with a request. */
+SKY_API void sky_http_client_free(sky_http_client *client);
+/* Performs one request (no retries here). Returns SKY_OK when any HTTP response arrived (check
+ * out->status), SKY_ETIMEDOUT, SKY_ENET (connect, reset, DNS, TLS), SKY_ELIMIT, SKY_EINVAL.
+ * `errbuf` (may be NULL) receives a short reason, never containing headers or the URL's query.
+ * Thread-safe (serialised per client). */
+SKY_API sky_status sky_http_perform(sky_http_client *client, const sky_http_request *req,
+                                    sky_http_response *out, char *errbuf, size_t errlen);
+/* Case-insensitive header lookup in a response; NULL if absent. */
+SKY_API const char *sky_http_response_header(const sky_http_response *resp, const char *name);
+/* Frees what a response owns and zeroes it. NULL-safe. */
+SKY_API void sky_http_response_free(sky_http_response *resp);
+
+/* gzip-compresses `len` bytes (for Content-Encoding: gzip). *out is malloc'd. SKY_ENOMEM. */
+SKY_API sky_status sky_aws_gzip(const void *data, size_t len, void **out, size_t *out_len);
+
+/* Writes a header for a debug dump with secrets masked: Authorization keeps its credential
+ * scope minus the signature, X-Amz-Security-Token and anything named like a secret become
+ * "****". Returns snprintf's count. */
+SKY_API int sky_aws_mask_header(const char *name, const char *value, char *buf, size_t cap);
+
+
+/* ============================================================================================
+ * Service errors
+ * ========================================================================================== */
+
+/* What went wrong with an AWS call, parsed from the answer. Fixed-size: nothing to free. Never
+ * contains secrets (the service's message is copied as is; AWS never echoes secrets). */
+typedef struct sky_aws_error {
+    sky_status status;      /* SKY_ETHROTTLED, SKY_EAUTH, SKY_EREMOTE, SKY_ENET, SKY_ETIMEDOUT,.. */
+    long http_status;       /* 0 when no response arrived */
+    char code[128];         /* "ThrottlingException" ("prefix#" and ":suffix" stripped) */
+    char message[512];
+    char request_id[128];   /* x-amzn-RequestId / x-amz-request-id / <RequestId> */
+    bool retryable;         /* transient or throttling per the SDKs' standard retry mode */
+    bool throttling;
+    bool expired_credentials; /* ExpiredToken & co: refreshing credentials may help */
+    bool clock_skew;          /* RequestTimeTooSkewed & co */
+    int attempts;             /* attempts made by the client (sky_aws_call) */
+} sky_aws_error;
+
+/* Parses an error answer: JSON {"__type": "...#Code", "message"|"Message": ...}, the
+ * x-amzn-ErrorType header ("Code:http://..."), or XML <Error><Code/><Message/></Error> with
+ * <RequestId/>, then classifies it. Works on any status; a 2xx gives status SKY_OK.
+ * Pure; thread-safe. */
+SKY_API void sky_aws_parse_error(long http_status, const sky_aws_header *headers, size_t n_headers,
+                                 const char *body, size_t body_len, sky_aws_error *out);
+
+/* True for the error codes the SDKs treat as throttling (botocore's list). */
+SKY_API bool sky_aws_is_throttling_code(const char *code);
+/* True for transient codes (RequestTimeout, RequestTimeoutException, PriorRequestNotComplete). */
+SKY_API bool sky_aws_is_transient_code(const char *code);
+
+
+/* ============================================================================================
+ * Retries (the SDKs' "standard" mode)
+ *
+ * Retried: throttling codes (sky_aws_is_throttling_code), transient codes, HTTP 500/502/503/504,
+ * connection failures and timeouts. Delay before retry i (1-based) is
+ * random[0,1) * min(base * 2^(i-1), max_backoff) ("full jitter"). A retry quota shared by all the
+ * calls of a client (500 units, 5 per retry, 10 per timeout retry, 1 back per success without
+ * retry, the last cost back after a success with retries) stops a dead endpoint from being
+ * hammered. These are botocore 1.43's standard-mode constants (botocore/retries/standard.py,
+ * ExponentialBackoff._BASE = 2, _MAX_BACKOFF = 20, base 1 s; botocore/retries/quota.py).
+ * ========================================================================================== */
+
+typedef struct sky_aws_retry_opts {
+    int max_attempts;          /* total attempts, first included; default 3 (or AWS_MAX_ATTEMPTS) */
+    int64_t base_ms;           /* default 1000 */
+    int64_t max_backoff_ms;    /* default 20000 */
+    int quota;                 /* retry quota capacity; 0 = 500; < 0 = unlimited */
+    /* Test hooks (all optional): sleeping, and the jitter's random source in [0, 1). */
+    void (*sleep_ns)(void *user, int64_t ns);
+    double (*random)(void *user);
+    void *user;
+} sky_aws_retry_opts;
+
+
+/* ============================================================================================
+ * Region and endpoints
+ * ========================================================================================== */
+
+/* The region: `explicit_region`, else AWS_REGION, else AWS_DEFAULT_REGION, else the `region` of
+ * the profile (see sky_aws_creds_opts.profile) in the config file (`config_file` or
+ * AWS_CONFIG_FILE or ~/.aws/config). Writes it into out (cap bytes). SKY_ENOTFOUND if none,
+ * SKY_EINVAL if it does not fit or is not a plausible region name. Thread-safe (reads env). */
+SKY_API sky_status sky_aws_resolve_region(const char *explicit_region, const char *profile,
+                                          const char *config_file, char *out, size_t cap);
+
+/* The endpoint URL for a service: `explicit_endpoint`, else the service's variable
+ * (AWS_ENDPOINT_URL_CLOUDWATCH_LOGS for "logs", AWS_ENDPOINT_URL_CLOUDWATCH for "monitoring",
+ * AWS_ENDPOINT_URL_STS for "sts", AWS_ENDPOINT_URL_<NAME> otherwise), else AWS_ENDPOINT_URL
+ * (the variables are ignored when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true), else
+ * https://{service}.{region}.amazonaws.com (".amazonaws.com.cn" for cn-* regions). A trailing '/'
+ * is removed. SKY_EINVAL if neither an endpoint nor a region is known, or it does not fit. */
+SKY_API sky_status sky_aws_resolve_endpoint(const char *service, const char *region,
+                                            const char *explicit_endpoint, char *out, size_t cap);
+
+/* Splits an endpoint URL: whether it is https, the Host header value ("host[:port]", default
+ * ports dropped, lower-cased) and the base path ("" or "/prefix"). */
+SKY_API sky_status sky_aws_endpoint_host(const char *url, char *host, size_t host_cap, bool *https,
+                                         char *base_path, size_t path_cap);
+
+
+/* ============================================================================================
+ * Credentials
+ *
+ * A provider (sky_aws_creds) resolves credentials through a chain, first that works wins:
+ *   1. explicit keys (opts.access_key_id + secret_access_key [+ session_token])
+ *   2. a custom fetch callback (opts.fetch)
+ *   3. environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+ *   4. shared files, profile opts.profile / AWS_PROFILE / "default":
+ *        role_arn + source_profile (or credential_source = Environment | Ec2InstanceMetadata |
+ *        EcsContainer) -> STS AssumeRole signed with the source credentials;
+ *        role_arn + web_identity_token_file -> STS AssumeRoleWithWebIdentity;
+ *        aws_access_key_id/aws_secret_access_key in the credentials file ([NAME]);
+ *        credential_process in the config file ([profile NAME]) -> run it, read its JSON;
+ *        aws_access_key_id/... in the config file.
+ *   5. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (+ AWS_ROLE_SESSION_NAME)
+ *   6. container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (against opts.container_endpoint,
+ *      default http://169.254.170.2) or AWS_CONTAINER_CREDENTIALS_FULL_URI, with
+ *      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE / AWS_CONTAINER_AUTHORIZATION_TOKEN
+ *   7. EC2 instance metadata (IMDSv2 token, IMDSv1 fallback unless AWS_EC2_METADATA_V1_DISABLED),
+ *      unless AWS_EC2_METADATA_DISABLED=true; endpoint opts.imds_endpoint or
+ *      AWS_EC2_METADATA_SERVICE_ENDPOINT, default http://169.254.169.254
+ * A step that is configured but fails (a credential_process that exits 1, an STS error) stops the
+ * chain with its error rather than silently falling through to another identity.
+ *
+ * The result is cached. It is refreshed when less than opts.refresh_margin_ms (default 5 min)
+ * remains before its expiration; if the refresh fails while the cached credentials are still
+ * valid, they keep being used. Environment variables are read at each resolution.
+ * ========================================================================================== */
+
+typedef struct sky_aws_creds sky_aws_creds;
+
+/* A custom provider: fill *out (strings malloc'd, e.g. strdup) and return SKY_OK, or return
+ * SKY_ENOTFOUND to let the chain continue, or another status to stop it (write a reason without
+ * secrets into err). Called with the provider's lock held, from whichever thread needs a refresh. */
+typedef sky_status (*sky_aws_creds_fetch_fn)(void *user, sky_aws_credentials *out, char *err,
+                                             size_t errlen);
+
+typedef struct sky_aws_creds_opts {
+    const char *access_key_id;     /* explicit keys (all three copied) */
+    const char *secret_access_key;
+    const char *session_token;
+    sky_aws_creds_fetch_fn fetch;  /* custom provider, tried after explicit keys */
+    void *fetch_user;
+    const char *profile;           /* default AWS_PROFILE, then "default" */
+    const char *credentials_file;  /* default AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials */
+    const char *config_file;       /* default AWS_CONFIG_FILE, ~/.aws/config */
+    const char *region;            /* region for STS; default: resolved, else us-east-1 */
+    const char *sts_endpoint;      /* default AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, regional */
+    const char *container_endpoint; /* base for the relative URI; default http://169.254.170.2 */
+    const char *imds_endpoint;     /* default AWS_EC2_METADATA_SERVICE_ENDPOINT, 169.254.169.254 */
+    bool no_env, no_files, no_web_identity, no_container, no_imds; /* skip chain steps */
+    int64_t refresh_margin_ms;     /* default 300000 */
+    int64_t metadata_timeout_ms;   /* IMDS/container request timeout, default 2000 */
+    int64_t (*now_ns)(void *user); /* fake clock for tests (Unix epoch ns); default sky_now_ns */
+    void *clock_user;
+    const sky_http_opts *http;     /* TLS options for STS and https container URIs */
+} sky_aws_creds_opts;
+
+/* Creates a provider (opts may be NULL: the default chain). Nothing is fetched yet. Strings in
+ * opts are copied. SKY_ENOMEM, SKY_EINVAL. */
+SKY_API sky_status sky_aws_creds_new(const sky_aws_creds_opts *opts, sky_aws_creds **out);
+
+/* Returns valid credentials (a copy the caller owns: sky_aws_credentials_clear() it), resolving
+ * or refreshing as needed. On failure returns SKY_EAUTH (no provider had credentials or one
+ * refused), SKY_ENET/SKY_ETIMEDOUT/SKY_EREMOTE/SKY_EPROTO from a provider, with a reason in
+ * errbuf (may be NULL) that never contains a secret. Thread-safe: concurrent callers wait for
+ * one refresh. */
+SKY_API sky_status sky_aws_creds_get(sky_aws_creds *p, sky_aws_credentials *out, char *errbuf,
+                                     size_t errlen);
+
+/* Forgets the cached credentials so the next get resolves again (after ExpiredToken).
+ * Thread-safe. */
+SKY_API void sky_aws_creds_invalidate(sky_aws_creds *p);
+
+/* Name of the chain step that gave the cached credentials ("explicit", "custom", "env",
+ * "profile", "process", "assume-role", "web-identity", "container", "imds"), or "none".
+ * Static string. Thread-safe. */
+SKY_API const char *sky_aws_creds_source(sky_aws_creds *p);
+
+/* Frees the provider and wipes its cache. NULL-safe. Not concurrently with other calls. */
+SKY_API void sky_aws_creds_free(sky_aws_creds *p);
+
+/* Parses an ISO-8601 UTC time ("2025-01-01T00:00:00Z", fractional seconds and +hh:mm offsets
+ * accepted) into Unix epoch ns. SKY_EINVAL if malformed. */
+SKY_API sky_status sky_aws_parse_time(const char *s, int64_t *ns);
+
+
+/* ============================================================================================
+ * Service client: awsJson 1.0/1.1 and awsQuery calls with signing, retries and refresh
+ * ========================================================================================== */
+
+typedef struct sky_aws_client sky_aws_client;
+
+typedef struct sky_aws_client_opts {
+    const char *service;     /* SigV4 signing name: "logs", "monitoring", ... (required) */
+    const char *region;      /* NULL = sky_aws_resolve_region() */
+    const char *endpoint;    /* NULL = sky_aws_resolve_endpoint() */
+    const char *profile;     /* for the region lookup and the default credentials chain */
+    const char *config_file;
+    sky_aws_creds *creds;    /* borrowed (must outlive the client); NULL = a default chain
+                                (with .profile/.config_file) owned by the client */
+    sky_http_opts http;
+    sky_aws_retry_opts retry;
+    int64_t (*now_ns)(void *user); /* signing clock (tests); default sky_now_ns */
+    void *clock_user;
+} sky_aws_client_opts;
+
+/* One call. Views. */
+typedef struct sky_aws_call {
+    bool query;              /* awsQuery: body is the form "Action=...&Version=..." */
+    const char *target;      /* awsJson: X-Amz-Target, e.g. "Logs_20140328.PutLogEvents" */
+    const char *json_version; /* awsJson: "1.1" (default) or "1.0" */
+    const void *body;
+    size_t body_len;
+    bool gzip;               /* send the body gzip-compressed (Content-Encoding: gzip) */
+    const char *path;        /* default "/" (after the endpoint's own path) */
+    const sky_aws_header *extra_headers;
+    size_t n_extra;
+} sky_aws_call;
+
+/* Creates a client: resolves region and endpoint now. On failure errbuf says why. */
+SKY_API sky_status sky_aws_client_new(const sky_aws_client_opts *opts, sky_aws_client **out,
+                                      char *errbuf, size_t errlen);
+/* NULL-safe. Not concurrently with a call. */
+SKY_API void sky_aws_client_free(sky_aws_client *c);
+/* The resolved endpoint URL and region (owned by the client). */
+SKY_API const char *sky_aws_client_endpoint(const sky_aws_client *c);
+SKY_API const char *sky_aws_client_region(const sky_aws_client *c);
+
+/* Performs a call with the standard retry policy: signs with fresh credentials at every attempt,
+ * retries throttling/transient errors with backoff, refreshes credentials once on an
+ * expired-token error, and corrects the signing clock once from the response's Date header on a
+ * clock-skew error. On SKY_OK, *out holds the 2xx response (free with sky_http_response_free()).
+ * Otherwise out is empty and err (may be NULL) holds the last error, with err->attempts.
+ * Thread-safe (calls are serialised on the client's connection). */
+SKY_API sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
+                                       sky_http_response *out, sky_aws_error *err);
+
+/* Parses an HTTP Date header ("Sun, 06 Nov 1994 08:49:37 GMT") into Unix epoch ns. */
+SKY_API sky_status sky_aws_parse_http_date(const char *s, int64_t *ns);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,304 @@
+/*
+ * client.c - an AWS service client for the awsJson 1.0/1.1 and awsQuery protocols: builds the
+ * request, signs it, sends it, parses errors, and applies the retry policy (retry.c), one
+ * credential refresh on expired tokens, and one clock-skew correction.
+ *
+ * It knows nothing about logs or metrics: callers hand it a serialised body and a target.
+ * Must never: put a signed header, a secret or a body into an error; sleep other than through
+ * sky__retry_sleep() (tests inject it).
+ */
+#include "aws/retry.h"
+#include "aws/sigv4.h"
+
+#include "aws/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* botocore treats a response as skewed when the server clock differs by more than this */
+#define SKEW_THRESHOLD_NS (4LL * 60 * 1000000000)
+
+struct sky_aws_client {
+    char *service;
+    char region[64];
+    char endpoint[1024];
+    char host[512];
+    char base_path[512];
+    sky_aws_creds *creds;
+    bool owns_creds;
+    sky_http_client *http;
+    sky__retry retry;
+    int64_t (*now_ns)(void *user);
+    void *clock_user;
+    _Atomic int64_t skew_ns; /* server time - local time, learned from Date headers */
+};
+
+sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out, char *errbuf,
+                              size_t errlen)
+{
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    if (!o || !out || !o->service || !*o->service)
+        return SKY_EINVAL;
+    *out = NULL;
+    sky_aws_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return SKY_ENOMEM;
+    c->service = strdup(o->service);
+    if (!c->service) {
+        free(c);
+        return SKY_ENOMEM;
+    }
+    sky_status st = sky_aws_resolve_region(o->region, o->profile, o->config_file, c->region,
+                                           sizeof c->region);
+    if (st != SKY_OK && !(o->endpoint || getenv("AWS_ENDPOINT_URL"))) {
+        if (errbuf)
+            snprintf(errbuf, errlen, "no AWS region (set AWS_REGION or the region option)");
+        sky_aws_client_free(c);
+        return SKY_EINVAL;
+    }
+    if (st != SKY_OK)
+        snprintf(c->region, sizeof c->region, "us-east-1"); /* a local endpoint still signs */
+    st = sky_aws_resolve_endpoint(o->service, c->region, o->endpoint, c->endpoint,
+                                  sizeof c->endpoint);
+    if (st == SKY_OK)
+        st = sky_aws_endpoint_host(c->endpoint, c->host, sizeof c->host, NULL, c->base_path,
+                                   sizeof c->base_path);
+    if (st != SKY_OK) {
+        if (errbuf)
+            snprintf(errbuf, errlen, "invalid AWS endpoint URL");
+        sky_aws_client_free(c);
+        return SKY_EINVAL;
+    }
+    if (o->creds) {
+        c->creds = o->creds;
+    } else {
+        sky_aws_creds_opts co = {.profile = o->profile, .config_file = o->config_file,
+                                 .region = c->region, .http = &o->http};
+        st = sky_aws_creds_new(&co, &c->creds);
+        if (st != SKY_OK) {
+            sky_aws_client_free(c);
+            return st;
+        }
+        c->owns_creds = true;
+    }
+    st = sky_http_client_new(&o->http, &c->http);
+    if (st != SKY_OK) {
+        sky_aws_client_free(c);
+        return st;
+    }
+    sky__retry_init(&c->retry, &o->retry);
+    c->now_ns = o->now_ns;
+    c->clock_user = o->clock_user;
+    *out = c;
+    return SKY_OK;
+}
+
+void sky_aws_client_free(sky_aws_client *c)
+{
+    if (!c)
+        return;
+    if (c->owns_creds)
+        sky_aws_creds_free(c->creds);
+    sky_http_client_free(c->http);
+    free(c->service);
+    free(c);
+}
+
+const char *sky_aws_client_endpoint(const sky_aws_client *c)
+{
+    return c ? c->endpoint : NULL;
+}
+
+const char *sky_aws_client_region(const sky_aws_client *c)
+{
+    return c ? c->region : NULL;
+}
+
+sky_status sky_aws_parse_http_date(const char *s, int64_t *ns)
+{
+    if (!s || !ns)
+        return SKY_EINVAL;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(s, "%a, %d %b %Y %H:%M:%S", &tm);
+    if (!end)
+        return SKY_EINVAL;
+    while (*end == ' ')
+        end++;
+    if (strcmp(end, "GMT") != 0 && strcmp(end, "UTC") != 0 && strcmp(end, "+0000") != 0)
+        return SKY_EINVAL;
+    *ns = (int64_t)timegm(&tm) * 1000000000;
+    return SKY_OK;
+}
+
+static void net_error(sky_aws_error *e, sky_status st, const char *why)
+{
+    memset(e, 0, sizeof *e);
+    e->status = st;
+    e->retryable = st == SKY_ENET || st == SKY_ETIMEDOUT;
+    snprintf(e->code, sizeof e->code, "%s", st == SKY_ETIMEDOUT ? "Timeout" : "NetworkError");
+    snprintf(e->message, sizeof e->message, "%s", why && *why ? why : sky_strerror(st));
+}
+
+/* One signed attempt. */
+static sky_status attempt_once(sky_aws_client *c, const sky_aws_call *call, const void *body,
+                               size_t body_len, const sky_aws_credentials *cr, int64_t now,
+                               sky_http_response *resp, char *why, size_t whylen)
+{
+    char ctype[64], path[1024], url[2048];
+    if (call->query)
+        snprintf(ctype, sizeof ctype, "application/x-www-form-urlencoded; charset=utf-8");
+    else
+        snprintf(ctype, sizeof ctype, "application/x-amz-json-%s",
+                 call->json_version ? call->json_version : "1.1");
+    snprintf(path, sizeof path, "%s%s", c->base_path, call->path && *call->path ? call->path : "/");
+    /* scheme://authority of the endpoint; its own path is already in `path` */
+    const char *scheme_end = strstr(c->endpoint, "://");
+    size_t authority_end = (size_t)(scheme_end - c->endpoint) + 3;
+    authority_end += strcspn(c->endpoint + authority_end, "/?#");
+    snprintf(url, sizeof url, "%.*s%s", (int)authority_end, c->endpoint, path);
+
+    size_t cap = 6 + call->n_extra;
+    sky_aws_header *h = calloc(cap, sizeof *h);
+    if (!h)
+        return SKY_ENOMEM;
+    size_t n = 0;
+    h[n++] = (sky_aws_header){"Content-Type", ctype};
+    h[n++] = (sky_aws_header){"Host", c->host};
+    if (!call->query && call->target)
+        h[n++] = (sky_aws_header){"X-Amz-Target", call->target};
+    if (call->gzip)
+        h[n++] = (sky_aws_header){"Content-Encoding", "gzip"};
+    for (size_t i = 0; i < call->n_extra; i++)
+        h[n++] = call->extra_headers[i];
+    sky_sigv4_request req = {.method = "POST", .host = c->host, .path = path, .headers = h,
+                             .n_headers = n, .payload = body, .payload_len = body_len};
+    sky_sigv4_params sp = {.access_key_id = cr->access_key_id,
+                           .secret_access_key = cr->secret_access_key,
+                           .session_token = cr->session_token, .region = c->region,
+                           .service = c->service, .time_ns = now};
+    sky_sigv4_result sig;
+    sky_status st = sky_sigv4_sign(&req, &sp, &sig);
+    if (st != SKY_OK) {
+        free(h);
+        snprintf(why, whylen, "signing failed");
+        return st;
+    }
+    sky_aws_header *all = realloc(h, (n + 3) * sizeof *h);
+    if (!all) {
+        free(h);
+        sky_sigv4_result_free(&sig);
+        return SKY_ENOMEM;
+    }
+    h = all;
+    h[n++] = (sky_aws_header){"X-Amz-Date", sig.amz_date};
+    h[n++] = (sky_aws_header){"Authorization", sig.authorization};
+    if (cr->session_token)
+        h[n++] = (sky_aws_header){"X-Amz-Security-Token", cr->session_token};
+    sky_http_request hr = {.method = "POST", .url = url, .headers = h, .n_headers = n,
+                           .body = body, .body_len = body_len};
+    st = sky_http_perform(c->http, &hr, resp, why, whylen);
+    sky_sigv4_result_free(&sig);
+    free(h);
+    return st;
+}
+
+sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
+                               sky_http_response *out, sky_aws_error *err_out)
+{
+    sky_aws_error e_local, *e = err_out ? err_out : &e_local;
+    memset(e, 0, sizeof *e);
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!c || !call || !out || (!call->query && !call->target))
+        return e->status = SKY_EINVAL;
+
+    const void *body = call->body ? call->body : "";
+    size_t body_len = call->body ? call->body_len : 0;
+    void *gz = NULL;
+    if (call->gzip) {
+        size_t gl;
+        if (sky_aws_gzip(body, body_len, &gz, &gl) != SKY_OK)
+            return e->status = SKY_ENOMEM;
+        body = gz;
+        body_len = gl;
+    }
+    int attempt = 0, last_cost = 0;
+    bool refreshed = false, skew_fixed = false;
+    sky_status result;
+    for (;;) {
+        attempt++;
+        sky_aws_credentials cr;
+        char why[256];
+        sky_status st = sky_aws_creds_get(c->creds, &cr, why, sizeof why);
+        if (st != SKY_OK) {
+            memset(e, 0, sizeof *e);
+            e->status = st;
+            snprintf(e->code, sizeof e->code, "CredentialsError");
+            snprintf(e->message, sizeof e->message, "%s", why[0] ? why : sky_strerror(st));
+            e->attempts = attempt;
+            result = st;
+            break;
+        }
+        int64_t local = c->now_ns ? c->now_ns(c->clock_user) : sky_now_ns();
+        int64_t now = local + c->skew_ns;
+        sky_http_response resp;
+        st = attempt_once(c, call, body, body_len, &cr, now, &resp, why, sizeof why);
+        sky_aws_credentials_clear(&cr);
+        if (st != SKY_OK) {
+            net_error(e, st, why);
+        } else if (resp.status >= 200 && resp.status < 300) {
+            sky__retry_release(&c->retry, last_cost);
+            *out = resp;
+            e->status = SKY_OK;
+            e->http_status = resp.status;
+            e->attempts = attempt;
+            result = SKY_OK;
+            break;
+        } else {
+            sky_aws_parse_error(resp.status, resp.headers, resp.n_headers, resp.body,
+                                resp.body_len, e);
+            const char *date = sky_http_response_header(&resp, "Date");
+            int64_t server;
+            if (e->clock_skew && !skew_fixed && date &&
+                sky_aws_parse_http_date(date, &server) == SKY_OK &&
+                (server - local > SKEW_THRESHOLD_NS || local - server > SKEW_THRESHOLD_NS)) {
+                c->skew_ns = server - local;
+                skew_fixed = true;
+                e->retryable = true;
+                sky_http_response_free(&resp);
+                if (attempt < c->retry.opts.max_attempts)
+                    continue; /* re-sign at once with the corrected clock */
+            }
+            sky_http_response_free(&resp);
+            if (e->expired_credentials && !refreshed) {
+                /* the SDKs refresh once and try again; not counted as a retry */
+                refreshed = true;
+                sky_aws_creds_invalidate(c->creds);
+                attempt--;
+                continue;
+            }
+        }
+        e->attempts = attempt;
+        if (!e->retryable || attempt >= c->retry.opts.max_attempts) {
+            result = e->status;
+            break;
+        }
+        int cost;
+        if (!sky__retry_acquire(&c->retry, e->status == SKY_ETIMEDOUT, &cost)) {
+            size_t l = strlen(e->message);
+            snprintf(e->message + l, sizeof e->message - l, " (retry quota exhausted)");
+            result = e->status;
+            break;
+        }
+        last_cost = cost;
+        sky__retry_sleep(&c->retry,
+                         sky__retry_delay_ns(&c->retry.opts, attempt, sky__retry_random(&c->retry)));
+    }
+    free(gz);
+    return result;
+}

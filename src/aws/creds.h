@@ -1,0 +1,65 @@
+/*
+ * creds.h - internals shared by the credential providers (credentials.c is the chain and the
+ * cache; creds_profile.c, creds_sts.c and creds_metadata.c are the steps).
+ */
+#ifndef SKY_AWS_CREDS_H
+#define SKY_AWS_CREDS_H
+
+#include <skylog/aws.h>
+
+#include <pthread.h>
+
+struct sky_aws_creds {
+    pthread_mutex_t lock;
+    sky_aws_creds_opts o; /* string fields point at owned copies */
+    sky_http_opts http;
+    char *owned[12];
+    sky_aws_credentials cached;
+    bool have;
+    const char *source;
+};
+
+/* One resolution: the provider, the time, where errors go, which step answered. */
+typedef struct sky__cctx {
+    const struct sky_aws_creds *p;
+    int64_t now_ns;
+    char *err;
+    size_t errlen;
+    const char *source;
+    int depth; /* source_profile recursion guard */
+} sky__cctx;
+
+/* Writes a reason into ctx->err (never pass secrets). Returns st for convenience. */
+sky_status sky__cerr(sky__cctx *ctx, sky_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+sky_status sky__creds_env(sky__cctx *ctx, sky_aws_credentials *out);
+sky_status sky__creds_profile(sky__cctx *ctx, const char *profile, sky_aws_credentials *out);
+sky_status sky__creds_web_identity_env(sky__cctx *ctx, sky_aws_credentials *out);
+sky_status sky__creds_container(sky__cctx *ctx, sky_aws_credentials *out);
+sky_status sky__creds_imds(sky__cctx *ctx, sky_aws_credentials *out);
+
+/* STS calls (awsQuery over HTTP). `src` signs AssumeRole; web identity is unsigned. */
+sky_status sky__sts_assume_role(sky__cctx *ctx, const sky_aws_credentials *src,
+                                const char *role_arn, const char *session_name,
+                                const char *external_id, const char *duration,
+                                sky_aws_credentials *out);
+sky_status sky__sts_assume_role_web_identity(sky__cctx *ctx, const char *role_arn,
+                                             const char *session_name, const char *token_file,
+                                             sky_aws_credentials *out);
+
+/* Parses {"AccessKeyId","SecretAccessKey","Token"|"SessionToken","Expiration"} (container, IMDS,
+ * credential_process; `process` also requires "Version": 1). */
+sky_status sky__creds_from_json(sky__cctx *ctx, const char *body, size_t len, bool process,
+                                sky_aws_credentials *out);
+/* Reads a small file (token files), trimmed; malloc'd; NULL if unreadable. */
+char *sky__read_small_file(const char *path);
+/* Region used for STS. */
+void sky__creds_region(sky__cctx *ctx, const char *profile, char *out, size_t cap);
+/* Fills creds from three strings (copies). SKY_ENOMEM. */
+sky_status sky__creds_set(sky_aws_credentials *c, const char *akid, const char *secret,
+                          const char *token, int64_t expiration_ns);
+/* First text of <tag> in an XML document, entities decoded; malloc'd or NULL. */
+char *sky__xml_text(const char *xml, size_t len, const char *tag);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * creds_metadata.c - credentials from the compute platform: the container credentials endpoint
+ * (ECS, EKS Pod Identity) and the EC2 instance metadata service (IMDSv2 with a session token,
+ * IMDSv1 fallback unless disabled).
+ *
+ * "Not there" (no env var, no metadata service answering) returns SKY_ENOTFOUND so the chain
+ * ends with "no credentials"; a configured container endpoint that fails is an error. Timeouts
+ * are short (opts.metadata_timeout_ms) because off EC2 the IMDS address simply does not answer.
+ * Must never put the authorization token or the credentials into an error text.
+ */
+#include "aws/creds.h"
+
+#include "aws/buf.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static sky_status get(sky__cctx *ctx, const char *method, const char *url,
+                      const sky_aws_header *h, size_t nh, sky_http_response *resp, char *why,
+                      size_t whylen)
+{
+    sky_http_opts ho = *ctx->p->o.http;
+    ho.connect_timeout_ms = ctx->p->o.metadata_timeout_ms;
+    ho.timeout_ms = ctx->p->o.metadata_timeout_ms;
+    sky_http_client *c;
+    sky_status st = sky_http_client_new(&ho, &c);
+    if (st != SKY_OK)
+        return st;
+    sky_http_request r = {.method = method, .url = url, .headers = h, .n_headers = nh};
+    st = sky_http_perform(c, &r, resp, why, whylen);
+    sky_http_client_free(c);
+    return st;
+}
+
+static void wipe_response(sky_http_response *r)
+{
+    if (r->body)
+        OPENSSL_cleanse(r->body, r->body_len);
+    sky_http_response_free(r);
+}
+
+/* Host part of an http:// URL is one the SDKs allow for container credentials. */
+static bool allowed_container_host(const char *url)
+{
+    if (strncasecmp(url, "https://", 8) == 0)
+        return true;
+    char host[256];
+    bool https;
+    if (sky_aws_endpoint_host(url, host, sizeof host, &https, NULL, 0) != SKY_OK)
+        return false;
+    char *colon = strrchr(host, ':');
+    if (colon && !strchr(colon, ']'))
+        *colon = '\0';
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 ||
+           strcmp(host, "[::1]") == 0 || strcmp(host, "169.254.170.2") == 0 ||
+           strcmp(host, "169.254.170.23") == 0 || strcmp(host, "[fd00:ec2::23]") == 0;
+}
+
+sky_status sky__creds_container(sky__cctx *ctx, sky_aws_credentials *out)
+{
+    const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    char url[2048];
+    if (rel && *rel) {
+        const char *base = ctx->p->o.container_endpoint ? ctx->p->o.container_endpoint
+                                                        : "http://169.254.170.2";
+        size_t bl = strlen(base);
+        while (bl && base[bl - 1] == '/')
+            bl--;
+        snprintf(url, sizeof url, "%.*s%s%s", (int)bl, base, rel[0] == '/' ? "" : "/", rel);
+    } else if (full && *full) {
+        if (!allowed_container_host(full))
+            return sky__cerr(ctx, SKY_EINVAL,
+                             "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https or a loopback/"
+                             "container host");
+        snprintf(url, sizeof url, "%s", full);
+    } else {
+        return SKY_ENOTFOUND;
+    }
+    char *token = NULL;
+    const char *tf = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    if (tf && *tf) {
+        token = sky__read_small_file(tf);
+        if (!token)
+            return sky__cerr(ctx, SKY_EAUTH, "container authorization token file cannot be read");
+    } else if (getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+        token = strdup(getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+        if (!token)
+            return SKY_ENOMEM;
+    }
+    if (token && strpbrk(token, "\r\n")) {
+        OPENSSL_cleanse(token, strlen(token));
+        free(token);
+        return sky__cerr(ctx, SKY_EINVAL, "container authorization token contains a newline");
+    }
+    sky_aws_header h[1] = {{"Authorization", token}};
+    sky_http_response resp;
+    char why[256];
+    sky_status st = get(ctx, "GET", url, h, token ? 1 : 0, &resp, why, sizeof why);
+    if (token) {
+        OPENSSL_cleanse(token, strlen(token));
+        free(token);
+    }
+    if (st != SKY_OK)
+        return sky__cerr(ctx, st, "container credentials endpoint: %s", why);
+    if (resp.status != 200) {
+        st = sky__cerr(ctx, SKY_EAUTH, "container credentials endpoint answered HTTP %ld",
+                       resp.status);
+    } else {
+        st = sky__creds_from_json(ctx, resp.body, resp.body_len, false, out);
+        if (st == SKY_OK)
+            ctx->source = "container";
+    }
+    wipe_response(&resp);
+    return st;
+}
+
+static bool env_true(const char *name)
+{
+    const char *v = getenv(name);
+    return v && strcasecmp(v, "true") == 0;
+}
+
+sky_status sky__creds_imds(sky__cctx *ctx, sky_aws_credentials *out)
+{
+    if (env_true("AWS_EC2_METADATA_DISABLED"))
+        return SKY_ENOTFOUND;
+    const char *base = ctx->p->o.imds_endpoint;
+    if (!base || !*base)
+        base = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    if (!base || !*base) {
+        const char *mode = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+        base = mode && strcasecmp(mode, "IPv6") == 0 ? "http://[fd00:ec2::254]"
+                                                      : "http://169.254.169.254";
+    }
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/')
+        bl--;
+    char url[1024], why[256];
+    sky_http_response resp;
+
+    /* IMDSv2: a session token first */
+    snprintf(url, sizeof url, "%.*s/latest/api/token", (int)bl, base);
+    sky_aws_header th[1] = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}};
+    char *token = NULL;
+    sky_status st = get(ctx, "PUT", url, th, 1, &resp, why, sizeof why);
+    if (st == SKY_OK && resp.status == 200 && resp.body_len && resp.body_len < 4096) {
+        token = strndup(resp.body, resp.body_len);
+        if (!token) {
+            wipe_response(&resp);
+            return SKY_ENOMEM;
+        }
+    }
+    long token_status = st == SKY_OK ? resp.status : 0;
+    if (st == SKY_OK)
+        wipe_response(&resp);
+    if (!token) {
+        if (env_true("AWS_EC2_METADATA_V1_DISABLED")) {
+            sky__cerr(ctx, SKY_ENOTFOUND, "instance metadata: no IMDSv2 token and IMDSv1 disabled");
+            return SKY_ENOTFOUND;
+        }
+        if (st != SKY_OK && st != SKY_ETIMEDOUT && st != SKY_ENET)
+            return st;
+        if (token_status == 400)
+            return sky__cerr(ctx, SKY_EPROTO, "instance metadata: token request rejected (400)");
+        /* v1 fallback (the SDKs also fall back on 403/404/405 and on a timeout) */
+    }
+    sky_aws_header ah[1] = {{"X-aws-ec2-metadata-token", token}};
+    size_t nah = token ? 1 : 0;
+
+    snprintf(url, sizeof url, "%.*s/latest/meta-data/iam/security-credentials/", (int)bl, base);
+    st = get(ctx, "GET", url, ah, nah, &resp, why, sizeof why);
+    if (st != SKY_OK || resp.status != 200 || !resp.body_len) {
+        if (st == SKY_OK) {
+            sky__cerr(ctx, SKY_ENOTFOUND, "instance metadata: no IAM role (HTTP %ld)", resp.status);
+            wipe_response(&resp);
+        } else {
+            sky__cerr(ctx, SKY_ENOTFOUND, "instance metadata not reachable: %s", why);
+        }
+        free(token);
+        return SKY_ENOTFOUND;
+    }
+    size_t rl = strcspn(resp.body, "\r\n");
+    char role[256];
+    snprintf(role, sizeof role, "%.*s", (int)(rl < 255 ? rl : 255), resp.body);
+    wipe_response(&resp);
+    char *erole = sky_aws_uri_encode(role, strlen(role), false);
+    if (!erole) {
+        free(token);
+        return SKY_ENOMEM;
+    }
+    snprintf(url, sizeof url, "%.*s/latest/meta-data/iam/security-credentials/%s", (int)bl, base,
+             erole);
+    free(erole);
+    st = get(ctx, "GET", url, ah, nah, &resp, why, sizeof why);
+    if (token) {
+        OPENSSL_cleanse(token, strlen(token));
+        free(token);
+    }
+    if (st != SKY_OK)
+        return sky__cerr(ctx, st, "instance metadata credentials: %s", why);
+    if (resp.status != 200) {
+        st = sky__cerr(ctx, SKY_EAUTH, "instance metadata credentials: HTTP %ld", resp.status);
+    } else {
+        st = sky__creds_from_json(ctx, resp.body, resp.body_len, false, out);
+        if (st == SKY_OK)
+            ctx->source = "imds";
+    }
+    wipe_response(&resp);
+    return st;
+}

@@ -1,0 +1,357 @@
+/*
+ * http.c - the HTTP client of the AWS layer, on libcurl: one easy handle per client so that
+ * keep-alive connections are reused, a lock so a client may be shared, timeouts, TLS
+ * verification on by default, response headers collected for case-insensitive lookup.
+ *
+ * It must never retry (retry.c decides that), never log, and never put a request's headers or
+ * query string into an error text: presigned URLs and Authorization headers are secrets.
+ * It relies on libcurl (which also reads the proxy environment variables) and zlib for gzip.
+ */
+#include "aws/buf.h"
+
+#include <skylog/aws.h>
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <zlib.h>
+
+struct sky_http_client {
+    pthread_mutex_t lock;
+    CURL *curl;
+    sky_http_opts opts;
+    char *ca_bundle;
+    char *user_agent;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+sky_status sky_http_client_new(const sky_http_opts *opts, sky_http_client **out)
+{
+    if (!out)
+        return SKY_EINVAL;
+    *out = NULL;
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK)
+        return SKY_EINTERNAL;
+    sky_http_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return SKY_ENOMEM;
+    if (opts)
+        c->opts = *opts;
+    if (c->opts.connect_timeout_ms <= 0)
+        c->opts.connect_timeout_ms = 3000;
+    if (c->opts.timeout_ms <= 0)
+        c->opts.timeout_ms = 30000;
+    if (!c->opts.max_response_bytes)
+        c->opts.max_response_bytes = 16u << 20;
+    c->ca_bundle = c->opts.ca_bundle ? strdup(c->opts.ca_bundle) : NULL;
+    c->user_agent = strdup(c->opts.user_agent ? c->opts.user_agent : "skylog/" SKYLOG_VERSION);
+    c->opts.ca_bundle = c->ca_bundle;
+    c->opts.user_agent = c->user_agent;
+    c->curl = curl_easy_init();
+    if (!c->curl || !c->user_agent || (opts && opts->ca_bundle && !c->ca_bundle)) {
+        sky_http_client_free(c);
+        return SKY_ENOMEM;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    *out = c;
+    return SKY_OK;
+}
+
+void sky_http_client_free(sky_http_client *c)
+{
+    if (!c)
+        return;
+    if (c->curl) {
+        curl_easy_cleanup(c->curl);
+        pthread_mutex_destroy(&c->lock);
+    }
+    free(c->ca_bundle);
+    free(c->user_agent);
+    free(c);
+}
+
+/* ---- response collection ------------------------------------------------------------------ */
+
+typedef struct collect {
+    sky__buf body;
+    sky__buf hdr_names; /* NUL-separated */
+    sky__buf hdr_values;
+    size_t n_headers;
+    size_t max;
+    bool too_big;
+} collect;
+
+static size_t on_body(char *p, size_t size, size_t n, void *user)
+{
+    collect *c = user;
+    size_t len = size * n;
+    if (c->body.len + len > c->max) {
+        c->too_big = true;
+        return 0; /* aborts the transfer */
+    }
+    sky__buf_append(&c->body, p, len);
+    return c->body.oom ? 0 : len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *user)
+{
+    collect *c = user;
+    size_t len = size * n;
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        /* a new response (after 100-continue or a redirect): forget earlier headers */
+        sky__buf_free(&c->hdr_names);
+        sky__buf_free(&c->hdr_values);
+        c->n_headers = 0;
+        return len;
+    }
+    const char *colon = memchr(p, ':', len);
+    if (!colon)
+        return len;
+    size_t nl = (size_t)(colon - p);
+    const char *v = colon + 1, *end = p + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    sky__buf_append(&c->hdr_names, p, nl);
+    sky__buf_putc(&c->hdr_names, '\0');
+    sky__buf_append(&c->hdr_values, v, (size_t)(end - v));
+    sky__buf_putc(&c->hdr_values, '\0');
+    c->n_headers++;
+    return len;
+}
+
+/* Turns the NUL-separated header lists into an owned array: one allocation holds the array and
+ * both string blocks, so sky_http_response_free() frees one pointer. */
+static bool build_headers(collect *c, sky_http_response *out)
+{
+    if (!c->n_headers)
+        return true;
+    size_t arr = sizeof(sky_aws_header) * c->n_headers;
+    char *mem = malloc(arr + c->hdr_names.len + c->hdr_values.len);
+    if (!mem)
+        return false;
+    sky_aws_header *h = (sky_aws_header *)mem;
+    char *names = mem + arr, *values = names + c->hdr_names.len;
+    memcpy(names, c->hdr_names.data, c->hdr_names.len);
+    memcpy(values, c->hdr_values.data, c->hdr_values.len);
+    for (size_t i = 0; i < c->n_headers; i++) {
+        h[i].name = names;
+        h[i].value = values;
+        names += strlen(names) + 1;
+        values += strlen(values) + 1;
+    }
+    out->headers = h;
+    out->n_headers = c->n_headers;
+    return true;
+}
+
+static void set_err(char *errbuf, size_t errlen, const char *msg)
+{
+    if (errbuf && errlen)
+        snprintf(errbuf, errlen, "%s", msg);
+}
+
+static sky_status map_curl(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT: return SKY_ETIMEDOUT;
+    case CURLE_OUT_OF_MEMORY: return SKY_ENOMEM;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL: return SKY_EINVAL;
+    default: return SKY_ENET;
+    }
+}
+
+sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
+                            sky_http_response *out, char *errbuf, size_t errlen)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    set_err(errbuf, errlen, "");
+    if (!c || !req || !req->url || !req->method || !out)
+        return SKY_EINVAL;
+
+    struct curl_slist *hl = NULL;
+    sky_status st = SKY_OK;
+    /* libcurl adds "Expect: 100-continue" to large bodies; AWS does not need the round trip */
+    hl = curl_slist_append(hl, "Expect:");
+    for (size_t i = 0; i < req->n_headers && hl; i++) {
+        sky__buf line = {0};
+        sky__buf_printf(&line, "%s: %s", req->headers[i].name, req->headers[i].value);
+        if (req->headers[i].value && !*req->headers[i].value) {
+            sky__buf_free(&line); /* "Name;" is curl's way to send an empty value */
+            sky__buf_printf(&line, "%s;", req->headers[i].name);
+        }
+        struct curl_slist *n = line.oom ? NULL : curl_slist_append(hl, line.data);
+        sky__buf_wipe(&line);
+        if (!n) {
+            curl_slist_free_all(hl);
+            return SKY_ENOMEM;
+        }
+        hl = n;
+    }
+    if (!hl)
+        return SKY_ENOMEM;
+
+    collect col = {.max = c->opts.max_response_bytes};
+    char cerr[CURL_ERROR_SIZE] = "";
+    pthread_mutex_lock(&c->lock);
+    CURL *h = c->curl;
+    curl_easy_reset(h); /* keeps the connection cache */
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, c->opts.user_agent);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->opts.connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                     (long)(req->timeout_ms > 0 ? req->timeout_ms : c->opts.timeout_ms));
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->opts.insecure ? 0L : 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->opts.insecure ? 0L : 2L);
+    if (c->opts.ca_bundle)
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->opts.ca_bundle);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &col);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &col);
+    bool has_body = req->body && req->body_len;
+    if (strcmp(req->method, "GET") == 0 && !has_body) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(req->method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, has_body ? req->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(has_body ? req->body_len : 0));
+        if (strcmp(req->method, "POST") != 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+    }
+    CURLcode rc = curl_easy_perform(h);
+    long status = 0;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    pthread_mutex_unlock(&c->lock);
+    curl_slist_free_all(hl);
+
+    if (col.too_big) {
+        set_err(errbuf, errlen, "response body too large");
+        st = SKY_ELIMIT;
+    } else if (col.body.oom || col.hdr_names.oom || col.hdr_values.oom) {
+        st = SKY_ENOMEM;
+    } else if (rc != CURLE_OK) {
+        /* curl's own text names the host and port at most, never our headers */
+        set_err(errbuf, errlen, cerr[0] ? cerr : curl_easy_strerror(rc));
+        st = map_curl(rc);
+    } else {
+        out->status = status;
+        if (!build_headers(&col, out)) {
+            st = SKY_ENOMEM;
+        } else {
+            out->body_len = col.body.len;
+            out->body = sky__buf_steal(&col.body);
+            if (!out->body)
+                st = SKY_ENOMEM;
+        }
+    }
+    sky__buf_free(&col.body);
+    sky__buf_free(&col.hdr_names);
+    sky__buf_free(&col.hdr_values);
+    if (st != SKY_OK)
+        sky_http_response_free(out);
+    return st;
+}
+
+const char *sky_http_response_header(const sky_http_response *r, const char *name)
+{
+    if (!r || !name)
+        return NULL;
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+void sky_http_response_free(sky_http_response *r)
+{
+    if (!r)
+        return;
+    free(r->body);
+    free(r->headers);
+    memset(r, 0, sizeof *r);
+}
+
+sky_status sky_aws_gzip(const void *data, size_t len, void **out, size_t *out_len)
+{
+    if (!out || !out_len || (!data && len))
+        return SKY_EINVAL;
+    *out = NULL;
+    *out_len = 0;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return SKY_ENOMEM;
+    uLong cap = deflateBound(&z, (uLong)len) + 32;
+    unsigned char *buf = malloc(cap);
+    if (!buf) {
+        deflateEnd(&z);
+        return SKY_ENOMEM;
+    }
+    z.next_in = (Bytef *)(uintptr_t)data;
+    z.avail_in = (uInt)len;
+    z.next_out = buf;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    size_t n = cap - z.avail_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(buf);
+        return SKY_EINTERNAL;
+    }
+    *out = buf;
+    *out_len = n;
+    return SKY_OK;
+}
+
+static bool secret_name(const char *n)
+{
+    static const char *const words[] = {"secret", "token", "password", "credential", "cookie",
+                                        "session"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcasestr(n, words[i]))
+            return true;
+    return false;
+}
+
+int sky_aws_mask_header(const char *name, const char *value, char *buf, size_t cap)
+{
+    if (!name)
+        name = "";
+    if (!value)
+        value = "";
+    if (strcasecmp(name, "authorization") == 0) {
+        const char *sig = strstr(value, "Signature=");
+        if (strncmp(value, "AWS4-HMAC-SHA256 ", 17) == 0 && sig)
+            return snprintf(buf, cap, "%s: %.*sSignature=****", name, (int)(sig - value), value);
+        return snprintf(buf, cap, "%s: ****", name);
+    }
+    if (secret_name(name))
+        return snprintf(buf, cap, "%s: ****", name);
+    return snprintf(buf, cap, "%s: %s", name, value);
+}

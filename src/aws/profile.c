@@ -1,0 +1,298 @@
+/*
+ * profile.c - reads the AWS shared files (~/.aws/credentials and ~/.aws/config) and answers
+ * "what does profile X say about key K". The credentials file names sections after profiles
+ * ("[dev]"); the config file prefixes them ("[profile dev]"), except "[default]".
+ *
+ * It must never print a value: values include secret keys. Parsed files are wiped when freed.
+ * Plain C string handling; no dependency beyond libc (and OpenSSL's cleanse).
+ */
+#include "aws/profile.h"
+
+#include "aws/buf.h"
+
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dup_trim(const char *s, size_t n)
+{
+    while (n && isspace((unsigned char)*s))
+        s++, n--;
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static void wipe_free(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+static bool ini_add(sky__ini *ini, const char *section, char *key, char *value)
+{
+    if (ini->n == ini->cap) {
+        size_t cap = ini->cap ? ini->cap * 2 : 16;
+        sky__ini_kv *kv = realloc(ini->kv, cap * sizeof *kv);
+        if (!kv)
+            return false;
+        ini->kv = kv;
+        ini->cap = cap;
+    }
+    char *sec = strdup(section);
+    if (!sec)
+        return false;
+    ini->kv[ini->n++] = (sky__ini_kv){sec, key, value};
+    return true;
+}
+
+sky_status sky__ini_parse(const char *text, sky__ini *out)
+{
+    memset(out, 0, sizeof *out);
+    char *section = NULL;
+    const char *p = text ? text : "";
+    sky__ini_kv *last = NULL;
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        const char *line = p;
+        p = eol ? eol + 1 : p + len;
+        size_t i = 0;
+        while (i < len && (line[i] == ' ' || line[i] == '\t'))
+            i++;
+        bool indented = i > 0;
+        if (i == len || line[i] == '\r' || line[i] == '#' || line[i] == ';')
+            continue;
+        if (indented && last) {
+            /* continuation line (nested settings such as "s3 =\n  key = v") */
+            char *more = dup_trim(line + i, len - i);
+            if (!more)
+                goto oom;
+            size_t a = strlen(last->value), b = strlen(more);
+            char *nv = malloc(a + b + 2);
+            if (!nv) {
+                free(more);
+                goto oom;
+            }
+            memcpy(nv, last->value, a);
+            nv[a] = '\n';
+            memcpy(nv + a + 1, more, b + 1);
+            wipe_free(last->value);
+            free(more);
+            last->value = nv;
+            continue;
+        }
+        if (line[i] == '[') {
+            const char *close = memchr(line + i, ']', len - i);
+            if (!close)
+                continue; /* malformed header: ignored, as the SDKs skip bad lines */
+            free(section);
+            section = dup_trim(line + i + 1, (size_t)(close - line - i - 1));
+            if (!section)
+                goto oom;
+            last = NULL;
+            continue;
+        }
+        if (!section)
+            continue;
+        const char *sep = NULL;
+        for (size_t k = i; k < len; k++)
+            if (line[k] == '=' || line[k] == ':') {
+                sep = line + k;
+                break;
+            }
+        if (!sep)
+            continue;
+        char *key = dup_trim(line + i, (size_t)(sep - line - i));
+        char *val = dup_trim(sep + 1, (size_t)(line + len - sep - 1));
+        if (!key || !val) {
+            free(key);
+            wipe_free(val);
+            goto oom;
+        }
+        for (char *c = key; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        if (!ini_add(out, section, key, val)) {
+            free(key);
+            wipe_free(val);
+            goto oom;
+        }
+        last = &out->kv[out->n - 1];
+    }
+    free(section);
+    return SKY_OK;
+oom:
+    free(section);
+    sky__ini_free(out);
+    return SKY_ENOMEM;
+}
+
+sky_status sky__ini_load(const char *path, sky__ini *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!path)
+        return SKY_ENOTFOUND;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return SKY_ENOTFOUND;
+    sky__buf b = {0};
+    char chunk[4096];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+        sky__buf_append(&b, chunk, r);
+    fclose(f);
+    OPENSSL_cleanse(chunk, sizeof chunk);
+    if (b.oom) {
+        sky__buf_wipe(&b);
+        return SKY_ENOMEM;
+    }
+    sky_status st = sky__ini_parse(sky__buf_cstr(&b), out);
+    sky__buf_wipe(&b);
+    return st;
+}
+
+const char *sky__ini_get(const sky__ini *ini, const char *section, const char *key)
+{
+    const char *v = NULL;
+    for (size_t i = 0; i < ini->n; i++)
+        if (strcmp(ini->kv[i].section, section) == 0 && strcmp(ini->kv[i].key, key) == 0)
+            v = ini->kv[i].value;
+    return v;
+}
+
+bool sky__ini_has_section(const sky__ini *ini, const char *section)
+{
+    for (size_t i = 0; i < ini->n; i++)
+        if (strcmp(ini->kv[i].section, section) == 0)
+            return true;
+    return false;
+}
+
+void sky__ini_free(sky__ini *ini)
+{
+    for (size_t i = 0; i < ini->n; i++) {
+        free(ini->kv[i].section);
+        free(ini->kv[i].key);
+        wipe_free(ini->kv[i].value);
+    }
+    free(ini->kv);
+    memset(ini, 0, sizeof *ini);
+}
+
+char *sky__expand_home(const char *path)
+{
+    if (!path)
+        return NULL;
+    if (path[0] == '~' && (path[1] == '/' || path[1] == '\0')) {
+        const char *home = getenv("HOME");
+        sky__buf b = {0};
+        sky__buf_puts(&b, home ? home : "");
+        sky__buf_puts(&b, path + 1);
+        return sky__buf_steal(&b);
+    }
+    return strdup(path);
+}
+
+static sky_status load_one(const char *explicit_path, const char *env, const char *def, sky__ini *out)
+{
+    const char *path = explicit_path;
+    if (!path || !*path)
+        path = getenv(env);
+    if (!path || !*path)
+        path = def;
+    char *full = sky__expand_home(path);
+    if (!full)
+        return SKY_ENOMEM;
+    sky_status st = sky__ini_load(full, out);
+    free(full);
+    return st == SKY_ENOTFOUND ? SKY_OK : st;
+}
+
+sky_status sky__profiles_load(sky__profiles *p, const char *creds_path, const char *config_path)
+{
+    memset(p, 0, sizeof *p);
+    sky_status st = load_one(creds_path, "AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials",
+                             &p->creds);
+    if (st == SKY_OK)
+        st = load_one(config_path, "AWS_CONFIG_FILE", "~/.aws/config", &p->config);
+    if (st != SKY_OK)
+        sky__profiles_free(p);
+    return st;
+}
+
+void sky__profiles_free(sky__profiles *p)
+{
+    sky__ini_free(&p->creds);
+    sky__ini_free(&p->config);
+}
+
+/* Finds the config-file section of a profile: "profile NAME" (any spaces between), or for
+ * "default" also the bare "[default]". */
+static const char *config_get(const sky__ini *ini, const char *profile, const char *key)
+{
+    const char *v = NULL;
+    for (size_t i = 0; i < ini->n; i++) {
+        const char *s = ini->kv[i].section;
+        bool match = false;
+        if (strncmp(s, "profile", 7) == 0 && (s[7] == ' ' || s[7] == '\t')) {
+            const char *name = s + 8;
+            while (*name == ' ' || *name == '\t')
+                name++;
+            match = strcmp(name, profile) == 0;
+        } else if (strcmp(profile, "default") == 0 && strcmp(s, "default") == 0) {
+            match = true;
+        }
+        if (match && strcmp(ini->kv[i].key, key) == 0)
+            v = ini->kv[i].value;
+    }
+    return v;
+}
+
+const char *sky__profile_get(const sky__profiles *p, const char *profile, const char *key,
+                             bool creds_file)
+{
+    if (!profile || !key)
+        return NULL;
+    return creds_file ? sky__ini_get(&p->creds, profile, key) : config_get(&p->config, profile, key);
+}
+
+bool sky__profile_exists(const sky__profiles *p, const char *profile)
+{
+    if (sky__ini_has_section(&p->creds, profile))
+        return true;
+    for (size_t i = 0; i < p->config.n; i++) {
+        const char *s = p->config.kv[i].section;
+        if (strncmp(s, "profile", 7) == 0 && (s[7] == ' ' || s[7] == '\t')) {
+            const char *name = s + 8;
+            while (*name == ' ' || *name == '\t')
+                name++;
+            if (strcmp(name, profile) == 0)
+                return true;
+        } else if (strcmp(profile, "default") == 0 && strcmp(s, "default") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *sky__profile_name(const char *explicit_profile)
+{
+    if (explicit_profile && *explicit_profile)
+        return explicit_profile;
+    const char *e = getenv("AWS_PROFILE");
+    if (e && *e)
+        return e;
+    e = getenv("AWS_DEFAULT_PROFILE");
+    if (e && *e)
+        return e;
+    return "default";
+}
