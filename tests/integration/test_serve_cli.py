@@ -61,9 +61,12 @@ class ServeProcessTest(unittest.TestCase):
         self.assertEqual(srv.proc.wait(30 * sh.timeout_scale()), 0, srv.stderr_text())
         self.assertIn("stopping", srv.stderr_text())
 
-    def test_sigv4_default_prints_the_keys(self):
+    def test_sigv4_default_prints_the_keys_but_never_a_chosen_secret(self):
         srv = sh.start_server(self, auth="sigv4")
-        self.assertIn("skylogtest", srv.stderr_text())
+        self.assertIn("secret key 'skylogtest'", srv.stderr_text())
+        srv = sh.start_server(self, auth="sigv4", access_key="AK", secret_key="hunter2-secret")
+        self.assertIn("access key 'AK'", srv.stderr_text())
+        self.assertNotIn("hunter2-secret", srv.stderr_text())
 
     def test_default_data_dir_follows_xdg(self):
         home = tempfile.mkdtemp(prefix="skyxdg-")
