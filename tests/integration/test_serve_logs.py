@@ -199,6 +199,17 @@ class GetLogEventsTest(ServeLogsBase):
                                                     "limit": 10001})
         self.assertLogsError(r, "InvalidParameterException")
 
+    def test_tailing_an_empty_stream(self):
+        g, s = self.make_stream()
+        for head in (False, True):
+            out = self.logs.get_log_events(logGroupName=g, logStreamName=s, startFromHead=head)
+            self.assertEqual(out["events"], [])
+            token = out["nextForwardToken"]
+            self.put(g, s, [{"timestamp": sh.now_ms(), "message": f"first {head}"}])
+            out = self.logs.get_log_events(logGroupName=g, logStreamName=s, nextToken=token)
+            self.assertEqual(out["events"][-1]["message"], f"first {head}")
+            g, s = self.make_stream()
+
     def test_log_group_identifier_arn(self):
         g, s = self.make_stream()
         self.put(g, s, [{"timestamp": sh.now_ms(), "message": "x"}])
