@@ -362,6 +362,17 @@ class PutLogEventsRulesTest(ServeLogsBase):
                        "logEvents": [{"timestamp": sh.now_ms(), "message": ""}]})
         self.assertLogsError(r, "InvalidParameterException")
 
+    def test_invalid_utf8_rejected(self):
+        g, s = self.make_stream()
+        body = ('{"logGroupName": "%s", "logStreamName": "%s", "logEvents": '
+                '[{"timestamp": %d, "message": "bad \xff\xfe bytes"}]}'
+                % (g, s, sh.now_ms())).encode("latin-1")
+        r = self.call(body)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn(r.error_type, ("SerializationException", "InvalidParameterException"))
+        out = self.logs.get_log_events(logGroupName=g, logStreamName=s)
+        self.assertEqual(out["events"], [])
+
     def test_chronological_order(self):
         g, s = self.make_stream()
         now = sh.now_ms()
