@@ -1,6 +1,7 @@
 /*
  * reply.c - building replies and AWS-shaped error bodies (see reply.h). Pure memory work: no
- * I/O, no knowledge of which API is answering.
+ * I/O. It knows how each wire protocol shapes an error (awsJson, awsQuery-compatible JSON,
+ * awsQuery XML) and nothing about operations, so every handler's errors look alike.
  */
 #include "reply.h"
 
