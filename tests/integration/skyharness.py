@@ -29,7 +29,7 @@ API summary:
                                       .stderr_text() .access_key .secret_key
     aws_env(server)                   -> env dict for the AWS CLI/boto3: dummy credentials,
                                          us-east-1, no user config files
-    aws(test, server, service, *args, expect_error=None)
+    aws(test, server, service, *args, expect_error=None, env=None)
                                       -> parsed JSON output of `aws --endpoint-url ...`;
                                          with expect_error="Code", asserts the CLI failed with
                                          that error code and returns stderr
@@ -245,18 +245,21 @@ def have_aws_cli():
 
 
 def aws(test, server, service, *args, expect_error=None, access_key=None, secret_key=None,
-        timeout=120):
+        timeout=120, env=None):
     """Runs `aws --endpoint-url <server> <service> <args...> --output json`.
 
     Returns the parsed JSON (None for empty output). With expect_error="SomeCode" the call must
-    fail and stderr must name that code; stderr is returned. Skips the test if the AWS CLI is
-    not installed.
+    fail and stderr must name that code; stderr is returned. env: extra variables on top of
+    aws_env() (e.g. {"AWS_MAX_ATTEMPTS": "5"} against a server injecting faults; the default
+    is a single attempt so tests see every error). Skips the test if the AWS CLI is not
+    installed.
     """
     if not have_aws_cli():
         raise unittest.SkipTest("the AWS CLI (aws) is not installed")
     cmd = ["aws", "--endpoint-url", server.url, "--output", "json", service, *map(str, args)]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                       env=aws_env(server, access_key, secret_key))
+    full_env = aws_env(server, access_key, secret_key)
+    full_env.update(env or {})
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env)
     if expect_error:
         test.assertNotEqual(p.returncode, 0, f"{cmd} should fail with {expect_error}: {p.stdout}")
         test.assertIn(f"({expect_error})", p.stderr, f"{cmd}: {p.stderr}")
