@@ -201,6 +201,15 @@ static void handle_other(const sky__request *req, sky__reply *r)
         sky__reply_raw(r, 200, "text/plain", "skylog serve: ok\n", 17);
         return;
     }
+    if (strncmp(req->path, "/service/", 9) == 0 && strcmp(req->method, "POST") == 0) {
+        /* Smithy RPC v2 CBOR (what some newer SDKs pick for CloudWatch): say so plainly rather
+         * than 404, so the user knows to select the JSON or query protocol. */
+        sky__reply_error(r, SKY__API_INGEST, 415, "UnsupportedProtocolException",
+                         "skylog serve does not speak smithy-rpc-v2-cbor (%s); use the awsJson1.0 "
+                         "or awsQuery protocol",
+                         req->path);
+        return;
+    }
     if (strcmp(req->path, "/") == 0 && strcmp(req->method, "POST") == 0) {
         sky__reply_error(r, SKY__API_LOGS, 400, "UnknownOperationException",
                          "Missing X-Amz-Target header");
