@@ -103,6 +103,24 @@ class RobustnessTest(unittest.TestCase):
         self.assertEqual([g["logGroupName"] for g in r.json["logGroups"]], ["after"])
         self.assertEqual(srv.stop(), 0, srv.stderr_text()[-3000:])
 
+    def test_random_authorization_headers(self):
+        srv = sh.start_server(self, auth="sigv4")
+        rng = random.Random(7)
+        parts = ["AWS4-HMAC-SHA256", "Credential=", "skylogtest/20260101/us-east-1/logs/"
+                 "aws4_request", "SignedHeaders=host;x-amz-date", "Signature=" + "a" * 64, ",",
+                 " ", "=", "/", ";", "Bearer", "x" * 300, "\t"]
+        for _ in range(500):
+            authz = "".join(rng.choice(parts) for _ in range(rng.randrange(8)))
+            headers = {"Content-Type": "application/x-amz-json-1.1",
+                       "X-Amz-Target": "Logs_20140328.DescribeLogGroups",
+                       "Authorization": authz}
+            if rng.random() < 0.5:
+                headers["X-Amz-Date"] = rng.choice(["20260101T000000Z", "garbage", "",
+                                                    "99999999T999999Z"])
+            r = sh.raw_request(srv, "POST", "/", b"{}", headers)
+            self.assertEqual(r.status, 400, (authz, r))
+        self.assertEqual(srv.stop(), 0, srv.stderr_text()[-3000:])
+
 
 if __name__ == "__main__":
     unittest.main()
