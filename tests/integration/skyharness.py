@@ -24,19 +24,32 @@ Environment (set by ctest, see tests/CMakeLists.txt):
 
 API summary:
     skylog_bin()                      -> path of the binary (raises unittest.SkipTest if none)
-    start_server(test, **kw)          -> Server, started, stopped by test.addCleanup
-    Server(...)                       .start() .stop() .restart() .url .port .data_dir
-                                      .stderr_text() .access_key .secret_key
-    aws_env(server)                   -> env dict for the AWS CLI/boto3: dummy credentials,
-                                         us-east-1, no user config files
+    start_server(test, **kw)          -> Server, started, stopped by test.addCleanup; the
+                                         cleanup fails the test if the server exited non-zero
+                                         (crash, ASan/UBSan report)
+    Server(auth="none"|"sigv4", data_dir=None, extra_args=(), access_key=, secret_key=,
+           bearer_token=None, env=None, verbose=True)
+                                      .start() .stop() -> exit code  .restart() .cleanup()
+                                      .url .port .data_dir .stderr_text() .access_key
+                                      .secret_key
+    aws_env(server)                   -> env dict for the AWS CLI/boto3: the server's key pair,
+                                         us-east-1, no user config files, one attempt
+    endpoint_env(server)              -> aws_env plus AWS_ENDPOINT_URL(_CLOUDWATCH_LOGS,
+                                         _CLOUDWATCH) and AWS_REGION: for programs using the
+                                         skylog library or the skylog CLI
+    run_skylog(test, *args, server=None, input=None, check=True, env=None)
+                                      -> CompletedProcess of the `skylog` binary (text mode),
+                                         with endpoint_env(server) when a server is given
     aws(test, server, service, *args, expect_error=None, env=None)
                                       -> parsed JSON output of `aws --endpoint-url ...`;
                                          with expect_error="Code", asserts the CLI failed with
                                          that error code and returns stderr
     boto3_client(test, server, service, **config) -> a boto3 client aimed at the server
-    raw_request(server, method, path, body, headers, sign=None)
-                                      -> Response(status, headers, body, json); sign="logs" or
-                                         "monitoring" signs it with botocore's SigV4Auth
+    raw_request(server, method, path, body, headers, sign=None, clock_skew_s=0)
+                                      -> Response(status, headers, body, .json, .error_type);
+                                         sign="logs" or "monitoring" signs it with botocore's
+                                         SigV4Auth (the reference), optionally with a skewed
+                                         clock; connection drops raise ConnectionError
     logs_call(server, op, payload, sign=True) -> Response for an awsJson1.1 Logs call
     now_ms()                          -> current time in epoch milliseconds
 """
@@ -238,6 +251,33 @@ def aws_env(server=None, access_key=None, secret_key=None):
         "AWS_RETRY_MODE": "standard",
     })
     return env
+
+
+def endpoint_env(server):
+    """Environment for programs that use the skylog library or CLI against the server: the AWS
+    variables of aws_env() plus the endpoint overrides the AWS layer reads."""
+    env = aws_env(server)
+    env.update({
+        "AWS_ENDPOINT_URL": server.url,
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": server.url,
+        "AWS_ENDPOINT_URL_CLOUDWATCH": server.url,
+        "AWS_REGION": REGION,
+    })
+    return env
+
+
+def run_skylog(test, *args, server=None, input=None, check=True, env=None, timeout=120):
+    """Runs the `skylog` binary with args (text mode, output captured). With a server, the
+    environment points the AWS layer at it (endpoint_env). check=True asserts exit code 0 and
+    puts stderr in the failure message."""
+    full_env = endpoint_env(server) if server else dict(os.environ)
+    full_env.update(env or {})
+    p = subprocess.run([skylog_bin(), *map(str, args)], capture_output=True, text=True,
+                       input=input, env=full_env, timeout=timeout * timeout_scale())
+    if check:
+        test.assertEqual(p.returncode, 0, f"skylog {' '.join(map(str, args))} failed "
+                         f"({p.returncode}): {p.stderr}")
+    return p
 
 
 def have_aws_cli():

@@ -50,6 +50,22 @@ class HelpTest(unittest.TestCase):
         self.assertIn("--frobnicate", run("serve", "--frobnicate").stderr)
 
 
+class HarnessTest(unittest.TestCase):
+    """The helpers other test suites use to run the skylog CLI and library against a server."""
+
+    def test_run_skylog_with_endpoint_env(self):
+        srv = sh.start_server(self)
+        env = sh.endpoint_env(srv)
+        for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+                  "AWS_ENDPOINT_URL_CLOUDWATCH"):
+            self.assertEqual(env[k], srv.url)
+        self.assertEqual(env["AWS_CONFIG_FILE"], os.devnull)
+        p = sh.run_skylog(self, "version", server=srv)
+        self.assertTrue(p.stdout.startswith("skylog "))
+        p = sh.run_skylog(self, "nonsense", check=False)
+        self.assertEqual(p.returncode, 2)
+
+
 class ServeProcessTest(unittest.TestCase):
     def test_url_first_line_and_sigint_stops_cleanly(self):
         srv = sh.Server()
