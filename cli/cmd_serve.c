@@ -36,6 +36,7 @@ const char sky__serve_help[] =
     "  --seed N               seed of the fault RNG (same seed, same decisions; default 1)\n"
     "  --max-event-bytes N    PutLogEvents per-event size limit (default 1048576)\n"
     "  --tls-cert F --tls-key F  serve HTTPS with these PEM files\n"
+    "  -v, --verbose          log one line per request on stderr\n"
     "  -h, --help             this help\n"
     "\n"
     "examples:\n"
@@ -62,6 +63,7 @@ static const struct option long_opts[] = {
     {"max-event-bytes", required_argument, NULL, OPT_MAX_EVENT},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -120,11 +122,12 @@ int sky__cmd_serve(int argc, char **argv)
     optind = 1;
     opterr = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, ":h", long_opts, NULL);
+        int c = getopt_long(argc, argv, ":hv", long_opts, NULL);
         if (c == -1)
             break;
         switch (c) {
         case 'h': fputs(sky__serve_help, stdout); return SKY_EXIT_OK;
+        case 'v': o.log_requests = true; break;
         case OPT_HOST: o.host = optarg; break;
         case OPT_PORT:
             if (!parse_u64(optarg, 65535, &v))

@@ -20,6 +20,7 @@
 #include "reply.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -200,6 +201,15 @@ static void handle_other(const sky__request *req, sky__reply *r)
         sky__reply_raw(r, 200, "text/plain", "skylog serve: ok\n", 17);
         return;
     }
+    if (strncmp(req->path, "/service/", 9) == 0 && strcmp(req->method, "POST") == 0) {
+        /* Smithy RPC v2 CBOR (what some newer SDKs pick for CloudWatch): say so plainly rather
+         * than 404, so the user knows to select the JSON or query protocol. */
+        sky__reply_error(r, SKY__API_INGEST, 415, "UnsupportedProtocolException",
+                         "skylog serve does not speak smithy-rpc-v2-cbor (%s); use the awsJson1.0 "
+                         "or awsQuery protocol",
+                         req->path);
+        return;
+    }
     if (strcmp(req->path, "/") == 0 && strcmp(req->method, "POST") == 0) {
         sky__reply_error(r, SKY__API_LOGS, 400, "UnknownOperationException",
                          "Missing X-Amz-Target header");
@@ -258,6 +268,16 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const sky__request *
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)(r->status ? r->status : 500), resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* One line per request for --verbose; a single fprintf so lines from threads never mix. */
+static void log_request(const sky__request *req, const char *op, int status, const char *err,
+                        const sky__fault *f)
+{
+    fprintf(stderr, "skylog serve: #%llu %s %s%s%s -> %d%s%s%s%s\n", req->id, req->method,
+            req->path, op ? " " : "", op ? op : "", status, err ? " " : "", err ? err : "",
+            f->kind != SKY__FAULT_NONE ? " fault=" : "",
+            f->kind != SKY__FAULT_NONE ? sky__fault_name(f->kind) : "");
 }
 
 static void sleep_us(int64_t us)
@@ -328,8 +348,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         fault = sky__faults_next(h->srv->faults);
     if (fault.latency_us > 0)
         sleep_us(fault.latency_us);
-    if (fault.kind == SKY__FAULT_RESET)
+    if (fault.kind == SKY__FAULT_RESET) {
+        if (h->srv->opts->log_requests)
+            log_request(&req, op, 0, NULL, &fault);
         return MHD_NO; /* libmicrohttpd closes the connection: the client sees a reset */
+    }
 
     if (st->too_large) {
         sky__reply_error(&r, api, 413, api == SKY__API_METRICS_JSON || api == SKY__API_METRICS_QUERY
@@ -359,18 +382,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     dispatch(&req, api, op, &r);
     if (fault.kind == SKY__FAULT_RESET_AFTER) {
+        if (h->srv->opts->log_requests)
+            log_request(&req, op, r.status, r.error_type, &fault);
         free(inflated);
         sky__reply_clear(&r);
         return MHD_NO; /* processed and stored, but the client never hears about it */
     }
 send:
     ret = send_reply(c, &req, &r);
+    if (h->srv->opts->log_requests)
+        log_request(&req, op, r.status, r.error_type, &fault);
     free(inflated);
     sky__reply_clear(&r);
     return ret;
 }
 
 /* ---- daemon ------------------------------------------------------------------------------ */
+
+/* libmicrohttpd's own messages. "Application reported internal error" is what it says for every
+ * injected reset, so they are shown only with --verbose; start-up failures get our message. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    const sky__http *h = cls;
+    if (!h->srv->opts->log_requests)
+        return;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    fprintf(stderr, "skylog serve: libmicrohttpd: %s%s", msg,
+            msg[0] && msg[strlen(msg) - 1] == '\n' ? "" : "\n");
+}
 
 static char *read_file(const char *path, char *err, size_t cap)
 {
@@ -459,8 +499,9 @@ sky__http *sky__http_start(sky__server *srv, int *port, char *err, size_t cap)
         {MHD_OPTION_END, 0, NULL},
     };
     h->daemon = MHD_start_daemon(
-        flags, (uint16_t)o->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        /* The logger goes first so that it also receives messages about later options. */
+        flags, (uint16_t)o->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, h, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)256, MHD_OPTION_ARRAY, o->tls_cert ? tls_opts : tls_opts + 2, MHD_OPTION_END);
     if (!h->daemon) {

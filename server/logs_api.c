@@ -1047,7 +1047,11 @@ static void get_log_events(const sky__request *req, json_t *body, sky__reply *r)
     }
     char ftok[64], btok[64];
     if (n == 0) {
-        /* Nothing (more) in this direction: AWS hands back the token it was given. */
+        /* Nothing (more) in this direction: AWS hands back the token it was given. Without a
+         * token the range is empty: both tokens point at its start, so following the forward
+         * token later sees whatever arrives (tailing an empty stream works). */
+        if (!token)
+            p = POS_MIN;
         fmt_token(ftok, sizeof ftok, 'f', p);
         fmt_token(btok, sizeof btok, 'b', p);
         if (token) {

@@ -1,6 +1,7 @@
 /*
  * reply.c - building replies and AWS-shaped error bodies (see reply.h). Pure memory work: no
- * I/O, no knowledge of which API is answering.
+ * I/O. It knows how each wire protocol shapes an error (awsJson, awsQuery-compatible JSON,
+ * awsQuery XML) and nothing about operations, so every handler's errors look alike.
  */
 #include "reply.h"
 
@@ -49,9 +50,10 @@ void sky__reply_raw(sky__reply *r, int status, const char *content_type, const c
 void sky__reply_json(sky__reply *r, int status, const char *content_type, json_t *obj)
 {
     char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    bool failed = obj && !text; /* out of memory while rendering */
     json_decref(obj);
     if (!text) {
-        sky__reply_raw(r, obj ? 500 : status, content_type, "{}", 2);
+        sky__reply_raw(r, failed ? 500 : status, content_type, "{}", 2);
         return;
     }
     free(r->body);

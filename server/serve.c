@@ -59,11 +59,16 @@ int sky__serve_run(const sky__serve_opts *o)
      * the port picked by --port 0. Everything else goes to stderr. */
     printf("%s://%s%s%s:%d\n", scheme, v6 ? "[" : "", o->host, v6 ? "]" : "", port);
     fflush(stdout);
+    /* The built-in test secret is printed so users can configure clients; a secret the user
+     * chose is theirs and never echoed. */
+    bool default_secret = strcmp(o->secret_key, "skylogtest") == 0;
     if (o->auth == SKY__AUTH_SIGV4)
         fprintf(stderr,
                 "skylog serve: listening on %s://%s:%d (data %s); SigV4 required: access key "
-                "'%s', secret key '%s', region %s\n",
-                scheme, o->host, port, o->data_dir, o->access_key, o->secret_key, o->region);
+                "'%s', secret key %s%s%s, region %s\n",
+                scheme, o->host, port, o->data_dir, o->access_key, default_secret ? "'" : "",
+                default_secret ? o->secret_key : "(as given with --secret-key)",
+                default_secret ? "'" : "", o->region);
     else
         fprintf(stderr, "skylog serve: listening on %s://%s:%d (data %s); no authentication\n",
                 scheme, o->host, port, o->data_dir);

@@ -29,6 +29,7 @@ typedef struct sky__serve_opts {
     size_t max_event_bytes;   /* PutLogEvents per-event limit; default 1 MiB */
     const char *region;       /* reported in ARNs and expected in signatures; default us-east-1 */
     const char *account_id;   /* reported in ARNs; default 123456789012 */
+    bool log_requests;        /* one stderr line per request (method, path, target, status) */
 } sky__serve_opts;
 
 /* Runs the server until SIGINT/SIGTERM. Prints the endpoint URL as the first stdout line.

@@ -13,6 +13,26 @@
  *
  * Strings: unless said otherwise, `const char *` inputs are NUL-terminated UTF-8 and are only read
  * during the call. Strings returned through `char **` are malloc'd and owned by the caller (free()).
+ *
+ * Calling a service (credentials, region and endpoint from the usual AWS settings):
+ *
+ *     sky_aws_client *c;
+ *     char why[256];
+ *     if (sky_aws_client_new(&(sky_aws_client_opts){ .service = "logs" }, &c, why, sizeof why))
+ *         ... why says what is missing ...
+ *     sky_http_response resp;
+ *     sky_aws_error err;
+ *     const char *body = "{\"logGroupName\":\"app\"}";
+ *     if (sky_aws_client_call(c, &(sky_aws_call){ .target = "Logs_20140328.CreateLogGroup",
+ *                                                 .body = body, .body_len = strlen(body) },
+ *                             &resp, &err) == SKY_OK)
+ *         sky_http_response_free(&resp);
+ *     else if (strcmp(err.code, "ResourceAlreadyExistsException") != 0)
+ *         fprintf(stderr, "%s: %s (%d attempts)\n", err.code, err.message, err.attempts);
+ *     sky_aws_client_free(c);
+ *
+ * Verifying a request on a server: sky_sigv4_verify() (or the lower-level
+ * sky_sigv4_parse_authorization() + sky_sigv4_compute_signature()).
  */
 #ifndef SKYLOG_AWS_H
 #define SKYLOG_AWS_H
@@ -33,9 +53,9 @@ typedef struct sky_aws_header {
     const char *value;
 } sky_aws_header;
 
-/* A set of AWS credentials. As an input it is a view (nothing owned). Credentials returned by a
- * provider (sky_aws_creds_get()) are a copy owned by the caller: release with
- * sky_aws_credentials_clear(), which also wipes the secret from memory. */
+/* A set of AWS credentials. Credentials returned by a provider (sky_aws_creds_get()) are a copy
+ * owned by the caller: release with sky_aws_credentials_clear(), which also wipes the secret from
+ * memory. (To sign with keys you hold, pass them in sky_sigv4_params.) */
 typedef struct sky_aws_credentials {
     char *access_key_id;
     char *secret_access_key;
@@ -191,6 +211,49 @@ SKY_API sky_status sky_sigv4_compute_signature(const sky_sigv4_verify_input *in,
 /* Constant-time comparison of two hex signatures (case-insensitive); false if either is NULL or
  * the lengths differ. */
 SKY_API bool sky_sigv4_equal(const char *a, const char *b);
+
+/* ---- Server side: one call that does all the checks -------------------------------------- */
+
+/* Looks up the secret of an access key id: write it into secret (cap bytes) and return SKY_OK,
+ * or return SKY_ENOTFOUND for an unknown key. Called once per verification. */
+typedef sky_status (*sky_sigv4_secret_fn)(void *user, const char *access_key_id, char *secret,
+                                          size_t cap);
+
+/* A request as received. Views. */
+typedef struct sky_sigv4_received {
+    const char *method;
+    const char *path;             /* raw, still percent-encoded */
+    const char *query;            /* raw, without '?'; NULL = none */
+    const sky_aws_header *headers;
+    size_t n_headers;
+    const void *body;             /* hashed unless an X-Amz-Content-SHA256 header is present */
+    size_t body_len;
+    int64_t now_ns;               /* server time; 0 = sky_now_ns() */
+    int64_t max_skew_s;           /* allowed |X-Amz-Date - now|; default 900 (AWS: 15 min) */
+    bool s3_path;
+} sky_sigv4_received;
+
+/* The outcome, with the error AWS would answer. */
+typedef struct sky_sigv4_verdict {
+    sky_status status;            /* SKY_OK or SKY_EAUTH (or SKY_ENOMEM) */
+    int http_status;              /* 200, 400 or 403 */
+    char error_code[64];          /* awsJson names: MissingAuthenticationTokenException,
+                                     IncompleteSignatureException, UnrecognizedClientException,
+                                     InvalidSignatureException (expired or mismatched);
+                                     awsQuery services say MissingAuthenticationToken,
+                                     IncompleteSignature, InvalidClientTokenId, SignatureDoesNotMatch */
+    char message[256];            /* AWS-like text; never contains the secret */
+    sky_sigv4_auth auth;          /* what was parsed (access key id, scope, signature) */
+    bool presigned;               /* the request used the query-string form */
+} sky_sigv4_verdict;
+
+/* Verifies a received request end to end: finds the Authorization header (or the presigned
+ * X-Amz-* query parameters), parses it, checks the algorithm, the date (X-Amz-Date or Date header,
+ * within max_skew_s of now, and matching the scope date), presigned expiry, looks up the secret,
+ * recomputes the signature and compares it in constant time. Returns out->status.
+ * Thread-safe if `secret_fn` is. */
+SKY_API sky_status sky_sigv4_verify(const sky_sigv4_received *req, sky_sigv4_secret_fn secret_fn,
+                                    void *user, sky_sigv4_verdict *out);
 
 /* URI-encodes `len` bytes of `s` the AWS way (everything except A-Za-z0-9-_.~ becomes %XX with
  * upper-case hex; with keep_slash, '/' is kept too). Returns a malloc'd string, NULL on oom. */

@@ -221,6 +221,8 @@ static sky_status resolve_chain(sky__cctx *ctx, sky_aws_credentials *out)
         }
         if (st == SKY_OK)
             ctx->source = "custom";
+        else
+            sky_aws_credentials_clear(out); /* whatever a failing callback left behind */
         if (st != SKY_ENOTFOUND)
             return st;
     }

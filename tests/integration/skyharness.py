@@ -24,19 +24,32 @@ Environment (set by ctest, see tests/CMakeLists.txt):
 
 API summary:
     skylog_bin()                      -> path of the binary (raises unittest.SkipTest if none)
-    start_server(test, **kw)          -> Server, started, stopped by test.addCleanup
-    Server(...)                       .start() .stop() .restart() .url .port .data_dir
-                                      .stderr_text() .access_key .secret_key
-    aws_env(server)                   -> env dict for the AWS CLI/boto3: dummy credentials,
-                                         us-east-1, no user config files
-    aws(test, server, service, *args, expect_error=None)
+    start_server(test, **kw)          -> Server, started, stopped by test.addCleanup; the
+                                         cleanup fails the test if the server exited non-zero
+                                         (crash, ASan/UBSan report)
+    Server(auth="none"|"sigv4", data_dir=None, extra_args=(), access_key=, secret_key=,
+           bearer_token=None, env=None, verbose=True)
+                                      .start() .stop() -> exit code  .restart() .cleanup()
+                                      .url .port .data_dir .stderr_text() .access_key
+                                      .secret_key
+    aws_env(server)                   -> env dict for the AWS CLI/boto3: the server's key pair,
+                                         us-east-1, no user config files, one attempt
+    endpoint_env(server)              -> aws_env plus AWS_ENDPOINT_URL(_CLOUDWATCH_LOGS,
+                                         _CLOUDWATCH) and AWS_REGION: for programs using the
+                                         skylog library or the skylog CLI
+    run_skylog(test, *args, server=None, input=None, check=True, env=None)
+                                      -> CompletedProcess of the `skylog` binary (text mode),
+                                         with endpoint_env(server) when a server is given
+    aws(test, server, service, *args, expect_error=None, env=None)
                                       -> parsed JSON output of `aws --endpoint-url ...`;
                                          with expect_error="Code", asserts the CLI failed with
                                          that error code and returns stderr
     boto3_client(test, server, service, **config) -> a boto3 client aimed at the server
-    raw_request(server, method, path, body, headers, sign=None)
-                                      -> Response(status, headers, body, json); sign="logs" or
-                                         "monitoring" signs it with botocore's SigV4Auth
+    raw_request(server, method, path, body, headers, sign=None, clock_skew_s=0)
+                                      -> Response(status, headers, body, .json, .error_type);
+                                         sign="logs" or "monitoring" signs it with botocore's
+                                         SigV4Auth (the reference), optionally with a skewed
+                                         clock; connection drops raise ConnectionError
     logs_call(server, op, payload, sign=True) -> Response for an awsJson1.1 Logs call
     now_ms()                          -> current time in epoch milliseconds
 """
@@ -92,12 +105,13 @@ class Server:
     """One `skylog serve` process.
 
     auth: "none" (default) or "sigv4". data_dir: reused when given (persistence tests), else a
-    fresh temporary directory removed at stop(). extra_args: more command-line options
-    (["--faults", "throttle=0.5", "--seed", "7"]).
+    fresh temporary directory removed at cleanup(). extra_args: more command-line options
+    (["--faults", "throttle=0.5", "--seed", "7"]). verbose: run with -v, so stderr_text() has
+    one line per request (handy in failure messages). env: extra environment variables.
     """
 
     def __init__(self, auth="none", data_dir=None, extra_args=(), access_key=DEFAULT_ACCESS_KEY,
-                 secret_key=DEFAULT_SECRET_KEY, bearer_token=None, env=None):
+                 secret_key=DEFAULT_SECRET_KEY, bearer_token=None, env=None, verbose=True):
         self.auth = auth
         self.access_key = access_key
         self.secret_key = secret_key
@@ -107,6 +121,7 @@ class Server:
         self._tmp = tempfile.mkdtemp(prefix="skyserve-")
         self.data_dir = data_dir or os.path.join(self._tmp, "data")
         self.env = env
+        self.verbose = verbose
         self.proc = None
         self.url = None
         self.port = None
@@ -121,6 +136,8 @@ class Server:
             cmd += ["--access-key", self.access_key, "--secret-key", self.secret_key]
         if self.bearer_token:
             cmd += ["--bearer-token", self.bearer_token]
+        if self.verbose:
+            cmd.append("--verbose")
         return cmd + self.extra_args
 
     def start(self, timeout=None):
@@ -236,23 +253,53 @@ def aws_env(server=None, access_key=None, secret_key=None):
     return env
 
 
+def endpoint_env(server):
+    """Environment for programs that use the skylog library or CLI against the server: the AWS
+    variables of aws_env() plus the endpoint overrides the AWS layer reads."""
+    env = aws_env(server)
+    env.update({
+        "AWS_ENDPOINT_URL": server.url,
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": server.url,
+        "AWS_ENDPOINT_URL_CLOUDWATCH": server.url,
+        "AWS_REGION": REGION,
+    })
+    return env
+
+
+def run_skylog(test, *args, server=None, input=None, check=True, env=None, timeout=120):
+    """Runs the `skylog` binary with args (text mode, output captured). With a server, the
+    environment points the AWS layer at it (endpoint_env). check=True asserts exit code 0 and
+    puts stderr in the failure message."""
+    full_env = endpoint_env(server) if server else dict(os.environ)
+    full_env.update(env or {})
+    p = subprocess.run([skylog_bin(), *map(str, args)], capture_output=True, text=True,
+                       input=input, env=full_env, timeout=timeout * timeout_scale())
+    if check:
+        test.assertEqual(p.returncode, 0, f"skylog {' '.join(map(str, args))} failed "
+                         f"({p.returncode}): {p.stderr}")
+    return p
+
+
 def have_aws_cli():
     return shutil.which("aws") is not None
 
 
 def aws(test, server, service, *args, expect_error=None, access_key=None, secret_key=None,
-        timeout=120):
+        timeout=120, env=None):
     """Runs `aws --endpoint-url <server> <service> <args...> --output json`.
 
     Returns the parsed JSON (None for empty output). With expect_error="SomeCode" the call must
-    fail and stderr must name that code; stderr is returned. Skips the test if the AWS CLI is
-    not installed.
+    fail and stderr must name that code; stderr is returned. env: extra variables on top of
+    aws_env() (e.g. {"AWS_MAX_ATTEMPTS": "5"} against a server injecting faults; the default
+    is a single attempt so tests see every error). Skips the test if the AWS CLI is not
+    installed.
     """
     if not have_aws_cli():
         raise unittest.SkipTest("the AWS CLI (aws) is not installed")
     cmd = ["aws", "--endpoint-url", server.url, "--output", "json", service, *map(str, args)]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                       env=aws_env(server, access_key, secret_key))
+    full_env = aws_env(server, access_key, secret_key)
+    full_env.update(env or {})
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env)
     if expect_error:
         test.assertNotEqual(p.returncode, 0, f"{cmd} should fail with {expect_error}: {p.stdout}")
         test.assertIn(f"({expect_error})", p.stderr, f"{cmd}: {p.stderr}")

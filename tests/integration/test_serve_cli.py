@@ -50,6 +50,22 @@ class HelpTest(unittest.TestCase):
         self.assertIn("--frobnicate", run("serve", "--frobnicate").stderr)
 
 
+class HarnessTest(unittest.TestCase):
+    """The helpers other test suites use to run the skylog CLI and library against a server."""
+
+    def test_run_skylog_with_endpoint_env(self):
+        srv = sh.start_server(self)
+        env = sh.endpoint_env(srv)
+        for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+                  "AWS_ENDPOINT_URL_CLOUDWATCH"):
+            self.assertEqual(env[k], srv.url)
+        self.assertEqual(env["AWS_CONFIG_FILE"], os.devnull)
+        p = sh.run_skylog(self, "version", server=srv)
+        self.assertTrue(p.stdout.startswith("skylog "))
+        p = sh.run_skylog(self, "nonsense", check=False)
+        self.assertEqual(p.returncode, 2)
+
+
 class ServeProcessTest(unittest.TestCase):
     def test_url_first_line_and_sigint_stops_cleanly(self):
         srv = sh.Server()
@@ -61,9 +77,12 @@ class ServeProcessTest(unittest.TestCase):
         self.assertEqual(srv.proc.wait(30 * sh.timeout_scale()), 0, srv.stderr_text())
         self.assertIn("stopping", srv.stderr_text())
 
-    def test_sigv4_default_prints_the_keys(self):
+    def test_sigv4_default_prints_the_keys_but_never_a_chosen_secret(self):
         srv = sh.start_server(self, auth="sigv4")
-        self.assertIn("skylogtest", srv.stderr_text())
+        self.assertIn("secret key 'skylogtest'", srv.stderr_text())
+        srv = sh.start_server(self, auth="sigv4", access_key="AK", secret_key="hunter2-secret")
+        self.assertIn("access key 'AK'", srv.stderr_text())
+        self.assertNotIn("hunter2-secret", srv.stderr_text())
 
     def test_default_data_dir_follows_xdg(self):
         home = tempfile.mkdtemp(prefix="skyxdg-")

@@ -199,6 +199,17 @@ class GetLogEventsTest(ServeLogsBase):
                                                     "limit": 10001})
         self.assertLogsError(r, "InvalidParameterException")
 
+    def test_tailing_an_empty_stream(self):
+        g, s = self.make_stream()
+        for head in (False, True):
+            out = self.logs.get_log_events(logGroupName=g, logStreamName=s, startFromHead=head)
+            self.assertEqual(out["events"], [])
+            token = out["nextForwardToken"]
+            self.put(g, s, [{"timestamp": sh.now_ms(), "message": f"first {head}"}])
+            out = self.logs.get_log_events(logGroupName=g, logStreamName=s, nextToken=token)
+            self.assertEqual(out["events"][-1]["message"], f"first {head}")
+            g, s = self.make_stream()
+
     def test_log_group_identifier_arn(self):
         g, s = self.make_stream()
         self.put(g, s, [{"timestamp": sh.now_ms(), "message": "x"}])
@@ -350,6 +361,17 @@ class PutLogEventsRulesTest(ServeLogsBase):
         r = self.call({"logGroupName": g, "logStreamName": s,
                        "logEvents": [{"timestamp": sh.now_ms(), "message": ""}]})
         self.assertLogsError(r, "InvalidParameterException")
+
+    def test_invalid_utf8_rejected(self):
+        g, s = self.make_stream()
+        body = ('{"logGroupName": "%s", "logStreamName": "%s", "logEvents": '
+                '[{"timestamp": %d, "message": "bad \xff\xfe bytes"}]}'
+                % (g, s, sh.now_ms())).encode("latin-1")
+        r = self.call(body)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn(r.error_type, ("SerializationException", "InvalidParameterException"))
+        out = self.logs.get_log_events(logGroupName=g, logStreamName=s)
+        self.assertEqual(out["events"], [])
 
     def test_chronological_order(self):
         g, s = self.make_stream()

@@ -214,6 +214,14 @@ class QueryProtocolTest(MetricsBase):
         self.assertEqual(float(dp.find(NS_XML + "SampleCount").text), 4.0)
         self.assertRegex(dp.find(NS_XML + "Timestamp").text, r"^\d{4}-\d\d-\d\dT.*Z$")
 
+    def test_cbor_protocol_is_refused_clearly(self):
+        r = sh.raw_request(self.srv, "POST",
+                           "/service/GraniteServiceVersion20100801/operation/PutMetricData",
+                           b"\xa0", {"Content-Type": "application/cbor",
+                                     "smithy-protocol": "rpc-v2-cbor"})
+        self.assertEqual(r.status, 415)
+        self.assertIn("cbor", r.json["message"])
+
     def test_query_errors_are_xml(self):
         r = self.query({"Action": "PutMetricData", "Namespace": self.ns,
                         "MetricData.member.1.MetricName": "x",

@@ -6,7 +6,7 @@ presigned URLs), signs each one with botocore at a fixed time and with skylog's 
 (tests/tools/sky_sigv4_tool), and compares canonical requests, string to sign and signatures.
 Then it feeds botocore's signed request, as a server would receive it, to skylog's verification
 primitive (sky_sigv4_parse_authorization + sky_sigv4_compute_signature) and checks that it
-recomputes botocore's signature.
+recomputes botocore's signature, and to sky_sigv4_verify(), which must accept it.
 
 Skips (never fails) when botocore or the tool is not available.
 """
@@ -208,6 +208,8 @@ class SigV4Oracle(unittest.TestCase):
             self.assertNotIn("verify_error", r, ctx)
             self.assertEqual(r["verify_canonical"], b["canonical_request"], ctx)
             self.assertEqual(r["verify_signature"], b["signature"], ctx)
+            # and the one-call check (sky_sigv4_verify) accepts it, a minute later
+            self.assertEqual(r["verify_full"], "ok", f"{ctx}: {r.get('verify_full_message')}")
             tokens += case["token"] is not None
             big += len(case["body"]) > 100_000
         # the generator really exercised the interesting shapes

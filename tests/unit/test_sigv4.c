@@ -274,6 +274,111 @@ static void test_invalid_args(void **state)
     assert_int_equal(sky_sigv4_compute_signature(&in, sig, NULL), SKY_EINVAL);
 }
 
+
+/* ---- sky_sigv4_verify: every verdict ---------------------------------------------------- */
+
+static sky_status lookup(void *user, const char *akid, char *secret, size_t cap)
+{
+    (void)user;
+    if (strcmp(akid, "AKIDEXAMPLE") != 0)
+        return SKY_ENOTFOUND;
+    snprintf(secret, cap, "%s", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+    return SKY_OK;
+}
+
+typedef struct signed_req {
+    sky_sigv4_result r;
+    sky_aws_header h[5];
+    size_t n;
+} signed_req;
+
+static void sign_post(signed_req *s, const char *akid, const char *body)
+{
+    sky_aws_header in[] = {{"Content-Type", "application/x-amz-json-1.1"},
+                           {"X-Amz-Target", "Logs_20140328.PutLogEvents"}};
+    sky_sigv4_request req = {.method = "POST", .host = "127.0.0.1:4566", .path = "/",
+                             .headers = in, .n_headers = 2, .payload = body,
+                             .payload_len = strlen(body)};
+    sky_sigv4_params p = {.access_key_id = akid,
+                          .secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                          .region = "us-east-1", .service = "logs", .time_ns = T_20150830};
+    assert_int_equal(sky_sigv4_sign(&req, &p, &s->r), SKY_OK);
+    s->h[0] = (sky_aws_header){"host", "127.0.0.1:4566"};
+    s->h[1] = in[0];
+    s->h[2] = in[1];
+    s->h[3] = (sky_aws_header){"X-Amz-Date", s->r.amz_date};
+    s->h[4] = (sky_aws_header){"Authorization", s->r.authorization};
+    s->n = 5;
+}
+
+static void verify_expect(signed_req *s, const char *body, int64_t now, const char *code)
+{
+    sky_sigv4_received rr = {.method = "POST", .path = "/", .headers = s->h, .n_headers = s->n,
+                             .body = body, .body_len = strlen(body), .now_ns = now};
+    sky_sigv4_verdict v;
+    sky_status st = sky_sigv4_verify(&rr, lookup, NULL, &v);
+    if (!code) {
+        assert_int_equal(st, SKY_OK);
+        assert_int_equal(v.http_status, 200);
+        assert_string_equal(v.auth.access_key_id, "AKIDEXAMPLE");
+    } else {
+        assert_int_equal(st, SKY_EAUTH);
+        assert_string_equal(v.error_code, code);
+        assert_null(strstr(v.message, "wJalr"));
+        assert_null(strstr(v.message, s->r.signature));
+    }
+}
+
+static void test_verify_verdicts(void **state)
+{
+    (void)state;
+    const int64_t M = 60LL * 1000000000LL;
+    signed_req s;
+    sign_post(&s, "AKIDEXAMPLE", "{\"a\":1}");
+    verify_expect(&s, "{\"a\":1}", T_20150830 + M, NULL);
+    verify_expect(&s, "{\"a\":2}", T_20150830 + M, "InvalidSignatureException"); /* body */
+    verify_expect(&s, "{\"a\":1}", T_20150830 + 16 * M, "InvalidSignatureException"); /* old */
+    verify_expect(&s, "{\"a\":1}", T_20150830 - 16 * M, "InvalidSignatureException"); /* future */
+    verify_expect(&s, "{\"a\":1}", T_20150830 + 14 * M, NULL);
+    s.h[2].value = "Logs_20140328.DeleteLogGroup"; /* a signed header was changed */
+    verify_expect(&s, "{\"a\":1}", T_20150830, "InvalidSignatureException");
+    s.h[2].value = "Logs_20140328.PutLogEvents";
+    s.n = 4; /* no Authorization at all */
+    verify_expect(&s, "{\"a\":1}", T_20150830, "MissingAuthenticationTokenException");
+    s.n = 5;
+    s.h[4].value = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/logs/aws4_request";
+    verify_expect(&s, "{\"a\":1}", T_20150830, "IncompleteSignatureException");
+    s.h[4].value = s.r.authorization;
+    s.h[3].name = "X-Other"; /* no date */
+    verify_expect(&s, "{\"a\":1}", T_20150830, "IncompleteSignatureException");
+    s.h[3].name = "X-Amz-Date";
+    sky_sigv4_result_free(&s.r);
+
+    sign_post(&s, "AKIDUNKNOWN", "{}");
+    verify_expect(&s, "{}", T_20150830, "UnrecognizedClientException");
+    sky_sigv4_result_free(&s.r);
+
+    /* presigned form, and its expiry */
+    sky_sigv4_request req = {.method = "GET", .host = "127.0.0.1:4566", .path = "/x"};
+    sky_sigv4_params p = {.access_key_id = "AKIDEXAMPLE",
+                          .secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                          .region = "us-east-1", .service = "logs", .time_ns = T_20150830,
+                          .expires_s = 300};
+    sky_sigv4_result r;
+    assert_int_equal(sky_sigv4_presign(&req, &p, &r), SKY_OK);
+    sky_aws_header hh[] = {{"Host", "127.0.0.1:4566"}};
+    sky_sigv4_received rr = {.method = "GET", .path = "/x", .query = r.presigned_query,
+                             .headers = hh, .n_headers = 1, .now_ns = T_20150830 + 4 * M};
+    sky_sigv4_verdict v;
+    assert_int_equal(sky_sigv4_verify(&rr, lookup, NULL, &v), SKY_OK);
+    assert_true(v.presigned);
+    rr.now_ns = T_20150830 + 6 * M;
+    assert_int_equal(sky_sigv4_verify(&rr, lookup, NULL, &v), SKY_EAUTH);
+    assert_string_equal(v.error_code, "InvalidSignatureException");
+    assert_non_null(strstr(v.message, "expired"));
+    sky_sigv4_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_key_cache),
         cmocka_unit_test(test_presign),
         cmocka_unit_test(test_invalid_args),
+        cmocka_unit_test(test_verify_verdicts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,122 @@
+"""Small fakes for the AWS-layer integration tests: HTTP servers on 127.0.0.1 (port 0, picked by
+the OS) written with http.server, and a runner for tests/tools/sky_aws_tool.
+
+Every server records the requests it saw and is stopped by the test that started it
+(use it as a context manager)."""
+import http.server
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+BUILD = os.environ.get("SKYLOG_BUILD_DIR", "")
+TOOL = os.path.join(BUILD, "tests", "tools", "sky_aws_tool")
+
+
+class Request:
+    def __init__(self, method, path, headers, body, peer=None):
+        self.peer = peer  # (host, port) of the client connection
+        self.method = method
+        self.path = path
+        self.headers = headers  # dict with lower-case names
+        self.body = body
+
+
+class FakeServer:
+    """handler(req) -> (status, headers_dict, body_bytes) or the string "reset" (close the
+    connection without answering) or ("stall", seconds)."""
+
+    def __init__(self, handler, tls=None):
+        """tls: optional (certfile, keyfile) to serve https."""
+        self.handler = handler
+        self.requests = []
+        fake = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                req = Request(self.command, self.path,
+                              {k.lower(): v for k, v in self.headers.items()}, body,
+                              self.client_address)
+                fake.requests.append(req)
+                ans = fake.handler(req)
+                if ans == "reset":
+                    # SO_LINGER 0: the client sees a connection reset, not a clean close
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    self.close_connection = True
+                    return
+                if isinstance(ans, tuple) and ans[0] == "stall":
+                    time.sleep(ans[1])
+                    self.close_connection = True
+                    return
+                status, headers, payload = ans
+                if isinstance(payload, str):
+                    payload = payload.encode()
+                self.send_response_only(status)
+                if not any(k.lower() == "date" for k in headers):
+                    self.send_header("Date", self.date_time_string())
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_PUT = do_POST = _any
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        if tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+            self.url = f"https://localhost:{self.port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+def base_env(home):
+    """A clean environment: no AWS variables from the machine, IMDS off unless a test turns it on."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home,
+           "AWS_EC2_METADATA_DISABLED": "true", "no_proxy": "*"}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    return env
+
+
+def run_tool(args, env, timeout=60):
+    """Runs sky_aws_tool; returns (returncode, [json objects], all output text)."""
+    p = subprocess.run([TOOL] + args, env=env, capture_output=True, timeout=timeout)
+    out = p.stdout.decode(errors="replace")
+    err = p.stderr.decode(errors="replace")
+    objs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    return p.returncode, objs, out + err
+
+
+def sha256(s):
+    import hashlib
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

@@ -1,0 +1,482 @@
+"""Credential providers against fake servers on 127.0.0.1 and temporary config files.
+
+Each provider gets a canary secret; no output of the tool (stdout, stderr, error texts) may ever
+contain it, on success or failure. The tool prints only SHA-256 digests of secrets.
+Expiry and refresh use the tool's fake clock (--at EPOCH_S).
+"""
+import os
+import shutil
+import stat
+import tempfile
+import unittest
+import urllib.parse
+
+from awsfakes import TOOL, FakeServer, base_env, iso, run_tool, sha256
+
+T0 = 1_800_000_000  # fake "now" for expiry tests
+
+
+def sts_xml(action, akid, secret, token, exp):
+    return (f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<{action}Result><Credentials><AccessKeyId>{akid}</AccessKeyId>"
+            f"<SecretAccessKey>{secret}</SecretAccessKey><SessionToken>{token}</SessionToken>"
+            f"<Expiration>{iso(exp)}</Expiration></Credentials></{action}Result>"
+            f"<ResponseMetadata><RequestId>rid-1</RequestId></ResponseMetadata>"
+            f"</{action}Response>")
+
+
+@unittest.skipIf(not os.path.exists(TOOL), f"{TOOL} not built: credential tests skipped")
+class Credentials(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="skyaws.")
+        self.env = base_env(self.tmp)
+        self.outputs = []
+        self.canaries = []
+
+    def tearDown(self):
+        for text in self.outputs:
+            for c in self.canaries:
+                self.assertNotIn(c, text, "a secret leaked into the tool's output")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def tool(self, *args, env=None):
+        rc, objs, text = run_tool(["creds"] + list(args), env or self.env)
+        self.outputs.append(text)
+        return rc, objs
+
+    def write(self, name, text, mode=0o600):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    # ---- env and explicit ---------------------------------------------------------------
+
+    def test_env(self):
+        secret = "CANARY-ENV-SECRET-7f3a"
+        token = "CANARY-ENV-TOKEN-19bd"
+        self.canaries += [secret, token]
+        self.env.update(AWS_ACCESS_KEY_ID="AKIAENV", AWS_SECRET_ACCESS_KEY=secret,
+                        AWS_SESSION_TOKEN=token)
+        rc, [o] = self.tool()
+        self.assertEqual(rc, 0, o)
+        self.assertEqual(o["source"], "env")
+        self.assertEqual(o["akid"], "AKIAENV")
+        self.assertEqual(o["secret_sha256"], sha256(secret))
+        self.assertEqual(o["token_sha256"], sha256(token))
+        self.assertEqual(o["expiration"], 0)
+
+    def test_env_half_set_is_an_error(self):
+        self.env.update(AWS_ACCESS_KEY_ID="AKIAENV")
+        rc, [o] = self.tool()
+        self.assertNotEqual(rc, 0)
+        self.assertIn("AWS_SECRET_ACCESS_KEY", o["error"])
+
+    def test_explicit_beats_env(self):
+        self.canaries.append("CANARY-EXPLICIT-1")
+        self.env.update(AWS_ACCESS_KEY_ID="AKIAENV", AWS_SECRET_ACCESS_KEY="x")
+        rc, [o] = self.tool("--akid", "AKIAEXPL", "--secret", "CANARY-EXPLICIT-1")
+        self.assertEqual((rc, o["source"], o["akid"]), (0, "explicit", "AKIAEXPL"))
+
+    def test_nothing_configured(self):
+        rc, [o] = self.tool()
+        self.assertNotEqual(rc, 0)
+        self.assertEqual(o["status"], "authentication failed")
+        self.assertIn("no AWS credentials", o["error"])
+
+    # ---- shared files -------------------------------------------------------------------
+
+    def test_profiles_credentials_vs_config_sections(self):
+        s_dev, s_def = "CANARY-PROFILE-DEV-2c", "CANARY-PROFILE-DEFAULT-9e"
+        self.canaries += [s_dev, s_def]
+        creds = self.write("credentials", f"""
+# comment
+[default]
+aws_access_key_id = AKIADEFAULT
+aws_secret_access_key = {s_def}
+
+[dev]
+aws_access_key_id=AKIADEV
+aws_secret_access_key={s_dev}
+aws_session_token = tok-dev
+""")
+        config = self.write("config", """
+[dev]
+region = should-not-be-read
+[profile dev]
+region = eu-west-1
+""")
+        self.env.update(AWS_SHARED_CREDENTIALS_FILE=creds, AWS_CONFIG_FILE=config)
+        rc, [o] = self.tool()
+        self.assertEqual((rc, o["source"], o["akid"]), (0, "profile", "AKIADEFAULT"))
+        self.assertEqual(o["secret_sha256"], sha256(s_def))
+        self.env["AWS_PROFILE"] = "dev"
+        rc, [o] = self.tool()
+        self.assertEqual((rc, o["akid"], o["token_sha256"]), (0, "AKIADEV", sha256("tok-dev")))
+        # env keys win over the files
+        self.env.update(AWS_ACCESS_KEY_ID="AKIAENV", AWS_SECRET_ACCESS_KEY="e")
+        rc, [o] = self.tool()
+        self.assertEqual(o["source"], "env")
+
+    def test_keys_in_config_file_profile_section(self):
+        secret = "CANARY-CONFIG-KEYS-41"
+        self.canaries.append(secret)
+        config = self.write("config", f"""[profile ops]
+aws_access_key_id = AKIAOPS
+aws_secret_access_key = {secret}
+[ops]
+aws_access_key_id = WRONG
+aws_secret_access_key = WRONG
+""")
+        self.env.update(AWS_CONFIG_FILE=config, AWS_PROFILE="ops",
+                        AWS_SHARED_CREDENTIALS_FILE=os.path.join(self.tmp, "none"))
+        rc, [o] = self.tool()
+        self.assertEqual((rc, o["akid"], o["secret_sha256"]), (0, "AKIAOPS", sha256(secret)))
+
+    def test_missing_named_profile_is_an_error(self):
+        self.env.update(AWS_PROFILE="ghost", AWS_CONFIG_FILE=self.write("config", "[default]\n"))
+        rc, [o] = self.tool()
+        self.assertNotEqual(rc, 0)
+        self.assertIn("ghost", o["error"])
+
+    def test_credential_process_and_refresh_with_fake_clock(self):
+        secret = "CANARY-PROCESS-SECRET-5d"
+        self.canaries.append(secret)
+        counter = os.path.join(self.tmp, "count")
+        script = self.write("proc.sh", f"""#!/bin/sh
+n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}
+cat <<EOF
+{{"Version": 1, "AccessKeyId": "AKIAPROC$n", "SecretAccessKey": "{secret}$n",
+  "SessionToken": "tok$n", "Expiration": "$(date -u -d @$(({T0} + 3600 * n)) +%Y-%m-%dT%H:%M:%SZ)"}}
+EOF
+""", 0o700)
+        config = self.write("config", f"[profile p]\ncredential_process = {script} --flag\n")
+        self.env.update(AWS_CONFIG_FILE=config, AWS_PROFILE="p",
+                        AWS_SHARED_CREDENTIALS_FILE=os.path.join(self.tmp, "none"))
+        rc, objs = self.tool("--at", str(T0), "--at", str(T0 + 3600 - 301),
+                             "--at", str(T0 + 3600 - 299), "--at", str(T0 + 3600 - 100))
+        self.assertEqual(rc, 0, objs)
+        self.assertEqual([o["akid"] for o in objs],
+                         ["AKIAPROC1", "AKIAPROC1", "AKIAPROC2", "AKIAPROC2"])
+        self.assertEqual(objs[0]["source"], "process")
+        self.assertEqual(objs[0]["secret_sha256"], sha256(secret + "1"))
+        self.assertEqual(objs[0]["expiration"], T0 + 3600)
+        with open(counter) as f:
+            self.assertEqual(f.read().strip(), "2")
+
+    def test_credential_process_failures(self):
+        secret = "CANARY-PROCESS-FAIL-88"
+        self.canaries.append(secret)
+        bad = self.write("bad.sh", f"#!/bin/sh\necho '{{\"Version\":1,\"AccessKeyId\":\"A\"," 
+                                   f"\"SecretAccessKey\":\"{secret}\"}}'\nexit 3\n", 0o700)
+        v2 = self.write("v2.sh", f"#!/bin/sh\necho '{{\"Version\":2,\"AccessKeyId\":\"A\","
+                                 f"\"SecretAccessKey\":\"{secret}\"}}'\n", 0o700)
+        for script, want in ((bad, "exit status 3"), (v2, "Version")):
+            config = self.write("config", f"[default]\ncredential_process = {script}\n")
+            self.env.update(AWS_CONFIG_FILE=config)
+            rc, [o] = self.tool()
+            self.assertNotEqual(rc, 0)
+            self.assertIn(want, o["error"])
+
+    # ---- STS ----------------------------------------------------------------------------
+
+    def test_assume_role_with_source_profile(self):
+        base_secret, role_secret = "CANARY-BASE-SECRET-aa", "CANARY-ROLE-SECRET-bb"
+        self.canaries += [base_secret, role_secret]
+
+        def sts(req):
+            form = urllib.parse.parse_qs(req.body.decode())
+            if form.get("Action") != ["AssumeRole"]:
+                return 400, {}, "<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>"
+            return 200, {"Content-Type": "text/xml"}, sts_xml(
+                "AssumeRole", "ASIAROLE", role_secret, "role-token", T0 + 3600)
+
+        with FakeServer(sts) as srv:
+            self.env.update(
+                AWS_SHARED_CREDENTIALS_FILE=self.write(
+                    "credentials", f"[base]\naws_access_key_id=AKIABASE\n"
+                                   f"aws_secret_access_key={base_secret}\n"),
+                AWS_CONFIG_FILE=self.write(
+                    "config", "[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/Admin\n"
+                              "source_profile = base\nrole_session_name = sess-1\n"
+                              "external_id = ext-9\nregion = eu-central-1\n"),
+                AWS_PROFILE="admin", AWS_ENDPOINT_URL_STS=srv.url)
+            rc, objs = self.tool("--at", str(T0))
+            self.assertEqual(rc, 0, objs)
+            o = objs[0]
+            self.assertEqual((o["source"], o["akid"]), ("assume-role", "ASIAROLE"))
+            self.assertEqual(o["secret_sha256"], sha256(role_secret))
+            self.assertEqual(o["token_sha256"], sha256("role-token"))
+            self.assertEqual(o["expiration"], T0 + 3600)
+            [req] = srv.requests
+            form = urllib.parse.parse_qs(req.body.decode())
+            self.assertEqual(form["RoleArn"], ["arn:aws:iam::123456789012:role/Admin"])
+            self.assertEqual(form["RoleSessionName"], ["sess-1"])
+            self.assertEqual(form["ExternalId"], ["ext-9"])
+            self.assertEqual(form["Version"], ["2011-06-15"])
+            auth = req.headers["authorization"]
+            self.assertIn("Credential=AKIABASE/", auth)
+            self.assertIn("/eu-central-1/sts/aws4_request", auth)
+            self.assertTrue(req.headers["x-amz-date"].startswith(iso(T0)[:10].replace("-", "")))
+            self.assertNotIn(base_secret, repr(req.headers))
+
+    def test_assume_role_error_is_reported_without_secrets(self):
+        base_secret = "CANARY-BASE-SECRET-err"
+        self.canaries.append(base_secret)
+        err = ("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+               "<Message>User is not authorized to perform sts:AssumeRole</Message></Error>"
+               "<RequestId>rid-9</RequestId></ErrorResponse>")
+        with FakeServer(lambda req: (403, {"Content-Type": "text/xml"}, err)) as srv:
+            self.env.update(
+                AWS_SHARED_CREDENTIALS_FILE=self.write(
+                    "credentials", f"[base]\naws_access_key_id=AKIABASE\n"
+                                   f"aws_secret_access_key={base_secret}\n"),
+                AWS_CONFIG_FILE=self.write(
+                    "config", "[default]\nrole_arn = arn:aws:iam::1:role/R\nsource_profile = base\n"),
+                AWS_ENDPOINT_URL_STS=srv.url)
+            rc, [o] = self.tool()
+            self.assertNotEqual(rc, 0)
+            self.assertIn("AccessDenied", o["error"])
+            self.assertIn("not authorized", o["error"])
+
+    def test_web_identity_env(self):
+        jwt = "CANARY-JWT-eyJhbGciOi.payload.sig"
+        role_secret = "CANARY-WEBID-SECRET-cc"
+        self.canaries += [jwt, role_secret]
+        token_file = self.write("token", jwt + "\n")
+
+        def sts(req):
+            form = urllib.parse.parse_qs(req.body.decode())
+            if form.get("Action") != ["AssumeRoleWithWebIdentity"]:
+                return 400, {}, "bad"
+            return 200, {}, sts_xml("AssumeRoleWithWebIdentity", "ASIAWEB", role_secret,
+                                    "web-token", T0 + 900)
+
+        with FakeServer(sts) as srv:
+            self.env.update(AWS_WEB_IDENTITY_TOKEN_FILE=token_file,
+                            AWS_ROLE_ARN="arn:aws:iam::1:role/Web", AWS_ROLE_SESSION_NAME="pod-1",
+                            AWS_ENDPOINT_URL=srv.url)
+            rc, objs = self.tool("--at", str(T0))
+            self.assertEqual(rc, 0, objs)
+            self.assertEqual((objs[0]["source"], objs[0]["akid"]), ("web-identity", "ASIAWEB"))
+            self.assertEqual(objs[0]["secret_sha256"], sha256(role_secret))
+            [req] = srv.requests
+            form = urllib.parse.parse_qs(req.body.decode())
+            self.assertEqual(form["WebIdentityToken"], [jwt])
+            self.assertEqual(form["RoleArn"], ["arn:aws:iam::1:role/Web"])
+            self.assertEqual(form["RoleSessionName"], ["pod-1"])
+            self.assertNotIn("authorization", req.headers)  # the call is unsigned
+
+    def test_role_chain_and_credential_source(self):
+        """admin -> (role via) middle -> (role via) base keys; each hop is signed by the last."""
+        secrets = {"AKIABASE": "CANARY-CHAIN-BASE-1", "ASIAMID": "CANARY-CHAIN-MID-2",
+                   "ASIAADMIN": "CANARY-CHAIN-ADMIN-3"}
+        self.canaries += list(secrets.values())
+        next_of = {"AKIABASE": "ASIAMID", "ASIAMID": "ASIAADMIN", "AKIAENV": "ASIAFROMENV"}
+
+        def sts(req):
+            auth = req.headers.get("authorization", "")
+            akid = auth.split("Credential=")[1].split("/")[0]
+            new = next_of[akid]
+            return 200, {}, sts_xml("AssumeRole", new, secrets.get(new, "x"), "tok-" + new,
+                                    T0 + 3600)
+
+        with FakeServer(sts) as srv:
+            self.env.update(
+                AWS_SHARED_CREDENTIALS_FILE=self.write(
+                    "credentials", f"[base]\naws_access_key_id=AKIABASE\n"
+                                   f"aws_secret_access_key={secrets['AKIABASE']}\n"),
+                AWS_CONFIG_FILE=self.write("config", """
+[profile admin]
+role_arn = arn:aws:iam::1:role/Admin
+source_profile = middle
+[profile middle]
+role_arn = arn:aws:iam::1:role/Middle
+source_profile = base
+[profile loop1]
+role_arn = arn:aws:iam::1:role/L1
+source_profile = loop2
+[profile loop2]
+role_arn = arn:aws:iam::1:role/L2
+source_profile = loop1
+[profile fromenv]
+role_arn = arn:aws:iam::1:role/E
+credential_source = Environment
+"""),
+                AWS_PROFILE="admin", AWS_ENDPOINT_URL_STS=srv.url, AWS_REGION="us-west-2")
+            rc, objs = self.tool("--at", str(T0))
+            self.assertEqual(rc, 0, objs)
+            self.assertEqual((objs[0]["source"], objs[0]["akid"]), ("assume-role", "ASIAADMIN"))
+            self.assertEqual(len(srv.requests), 2)
+            second = srv.requests[1]
+            self.assertIn("Credential=ASIAMID/", second.headers["authorization"])
+            self.assertEqual(second.headers["x-amz-security-token"], "tok-ASIAMID")
+            self.assertEqual(urllib.parse.parse_qs(second.body.decode())["RoleArn"],
+                             ["arn:aws:iam::1:role/Admin"])
+            # a source_profile loop is an error, not a hang
+            self.env["AWS_PROFILE"] = "loop1"
+            rc, [o] = self.tool()
+            self.assertNotEqual(rc, 0)
+            self.assertIn("too long", o["error"])
+            # credential_source = Environment (env step disabled so the role is used)
+            self.env.update(AWS_PROFILE="fromenv", AWS_ACCESS_KEY_ID="AKIAENV",
+                            AWS_SECRET_ACCESS_KEY="CANARY-CHAIN-ENV-4")
+            self.canaries.append("CANARY-CHAIN-ENV-4")
+            rc, [o] = self.tool("--no-env")
+            self.assertEqual((rc, o["akid"]), (0, "ASIAFROMENV"))
+
+    def test_web_identity_from_profile(self):
+        jwt = "CANARY-PROFILE-JWT-5"
+        self.canaries.append(jwt)
+        with FakeServer(lambda r: (200, {}, sts_xml("AssumeRoleWithWebIdentity", "ASIAPWEB",
+                                                     "s", "t", T0 + 60))) as srv:
+            self.env.update(AWS_CONFIG_FILE=self.write(
+                "config", f"[default]\nrole_arn = arn:aws:iam::1:role/W\n"
+                          f"web_identity_token_file = {self.write('jwt', jwt)}\n"),
+                AWS_ENDPOINT_URL_STS=srv.url)
+            rc, [o] = self.tool()
+            self.assertEqual((rc, o["source"], o["akid"]), (0, "web-identity", "ASIAPWEB"))
+            form = urllib.parse.parse_qs(srv.requests[0].body.decode())
+            self.assertEqual(form["WebIdentityToken"], [jwt])
+
+    # ---- container ----------------------------------------------------------------------
+
+    def test_container_relative_uri_with_token_file(self):
+        secret, auth = "CANARY-ECS-SECRET-dd", "CANARY-ECS-AUTH-ee"
+        self.canaries += [secret, auth]
+
+        def ecs(req):
+            if req.path != "/v2/credentials/abc" or req.headers.get("authorization") != auth:
+                return 401, {}, "{}"
+            return 200, {}, ('{"AccessKeyId":"ASIAECS","SecretAccessKey":"%s","Token":"ecs-tok",'
+                             '"Expiration":"%s","RoleArn":"arn:x"}' % (secret, iso(T0 + 1800)))
+
+        with FakeServer(ecs) as srv:
+            self.env.update(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI="/v2/credentials/abc",
+                            AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=self.write("ecs", auth + "\n"))
+            rc, objs = self.tool("--container", srv.url, "--at", str(T0))
+            self.assertEqual(rc, 0, objs)
+            o = objs[0]
+            self.assertEqual((o["source"], o["akid"], o["expiration"]),
+                             ("container", "ASIAECS", T0 + 1800))
+            self.assertEqual(o["secret_sha256"], sha256(secret))
+
+    def test_container_full_uri_token_env_and_errors(self):
+        auth = "CANARY-EKS-AUTH-ff"
+        self.canaries.append(auth)
+        calls = []
+
+        def eks(req):
+            calls.append(req.headers.get("authorization"))
+            if len(calls) == 1:
+                return 200, {}, '{"AccessKeyId":"ASIAEKS","SecretAccessKey":"s","Token":"t"}'
+            return 500, {}, "boom"
+
+        with FakeServer(eks) as srv:
+            self.env.update(AWS_CONTAINER_CREDENTIALS_FULL_URI=srv.url + "/get-credentials",
+                            AWS_CONTAINER_AUTHORIZATION_TOKEN=auth)
+            rc, [o] = self.tool()
+            self.assertEqual((rc, o["akid"]), (0, "ASIAEKS"))
+            rc, [o] = self.tool()
+            self.assertNotEqual(rc, 0)
+            self.assertIn("HTTP 500", o["error"])
+            self.assertEqual(calls, [auth, auth])
+        # a plain-http full URI on a non-loopback host is refused
+        self.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://example.com/creds"
+        rc, [o] = self.tool()
+        self.assertNotEqual(rc, 0)
+        self.assertIn("FULL_URI", o["error"])
+
+    # ---- EC2 instance metadata -----------------------------------------------------------
+
+    def imds(self, secret, v1_only=False, exp=T0 + 3600):
+        state = {"tokens": 0, "creds": 0}
+        token = "imds-session-token-1"
+
+        def handler(req):
+            if req.method == "PUT" and req.path == "/latest/api/token":
+                if v1_only:
+                    return 403, {}, ""
+                if req.headers.get("x-aws-ec2-metadata-token-ttl-seconds") != "21600":
+                    return 400, {}, ""
+                state["tokens"] += 1
+                return 200, {}, token
+            if not v1_only and req.headers.get("x-aws-ec2-metadata-token") != token:
+                return 401, {}, ""
+            if req.path == "/latest/meta-data/iam/security-credentials/":
+                return 200, {}, "my-role\n"
+            if req.path == "/latest/meta-data/iam/security-credentials/my-role":
+                state["creds"] += 1
+                return 200, {}, ('{"Code":"Success","LastUpdated":"%s","Type":"AWS-HMAC",'
+                                 '"AccessKeyId":"ASIAIMDS%d","SecretAccessKey":"%s",'
+                                 '"Token":"imds-tok","Expiration":"%s"}'
+                                 % (iso(T0), state["creds"], secret, iso(exp)))
+            return 404, {}, ""
+
+        return handler, state
+
+    def test_imdsv2_and_refresh_before_expiry(self):
+        secret = "CANARY-IMDS-SECRET-11"
+        self.canaries.append(secret)
+        handler, state = self.imds(secret)
+        with FakeServer(handler) as srv:
+            del self.env["AWS_EC2_METADATA_DISABLED"]
+            self.env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = srv.url
+            rc, objs = self.tool("--at", str(T0), "--at", str(T0 + 3600 - 301),
+                                 "--at", str(T0 + 3600 - 299))
+            self.assertEqual(rc, 0, objs)
+            self.assertEqual([o["akid"] for o in objs], ["ASIAIMDS1", "ASIAIMDS1", "ASIAIMDS2"])
+            self.assertEqual(objs[0]["source"], "imds")
+            self.assertEqual(objs[0]["secret_sha256"], sha256(secret))
+            self.assertEqual(state, {"tokens": 2, "creds": 2})
+            methods = [(r.method, r.path) for r in srv.requests[:3]]
+            self.assertEqual(methods, [("PUT", "/latest/api/token"),
+                                       ("GET", "/latest/meta-data/iam/security-credentials/"),
+                                       ("GET", "/latest/meta-data/iam/security-credentials/my-role")])
+
+    def test_imds_v1_fallback_and_v1_disabled(self):
+        secret = "CANARY-IMDS-V1-22"
+        self.canaries.append(secret)
+        handler, state = self.imds(secret, v1_only=True)
+        with FakeServer(handler) as srv:
+            del self.env["AWS_EC2_METADATA_DISABLED"]
+            rc, [o] = self.tool("--imds", srv.url)
+            self.assertEqual((rc, o["akid"]), (0, "ASIAIMDS1"))
+            self.assertTrue(all("x-aws-ec2-metadata-token" not in r.headers
+                                for r in srv.requests if r.method == "GET"))
+            self.env["AWS_EC2_METADATA_V1_DISABLED"] = "true"
+            rc, [o] = self.tool("--imds", srv.url)
+            self.assertNotEqual(rc, 0)
+            self.env["AWS_EC2_METADATA_DISABLED"] = "true"
+            del self.env["AWS_EC2_METADATA_V1_DISABLED"]
+            n = len(srv.requests)
+            rc, [o] = self.tool("--imds", srv.url)
+            self.assertNotEqual(rc, 0)
+            self.assertEqual(len(srv.requests), n)  # disabled: not even asked
+
+    def test_imds_server_error_means_no_credentials(self):
+        """A metadata service that answers 500 gives no credentials (the stale-but-valid rule is
+        covered by tests/unit/test_aws_creds.c with a fake clock)."""
+        handler, state = self.imds("CANARY-IMDS-ERR-33")
+        self.canaries.append("CANARY-IMDS-ERR-33")
+        with FakeServer(lambda req: (500, {}, "")) as srv:
+            del self.env["AWS_EC2_METADATA_DISABLED"]
+            rc, [o] = self.tool("--imds", srv.url)
+            self.assertNotEqual(rc, 0)
+            self.assertEqual(o["source"], "none")
+
+    def test_chain_order_profile_before_container(self):
+        with FakeServer(lambda r: (200, {}, '{"AccessKeyId":"ASIAECS","SecretAccessKey":"s"}')) as srv:
+            self.env.update(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI="/c",
+                            AWS_SHARED_CREDENTIALS_FILE=self.write(
+                                "credentials", "[default]\naws_access_key_id=AKIAFILE\n"
+                                               "aws_secret_access_key=f\n"))
+            rc, [o] = self.tool("--container", srv.url)
+            self.assertEqual((o["source"], o["akid"]), ("profile", "AKIAFILE"))
+            rc, [o] = self.tool("--container", srv.url, "--no-files")
+            self.assertEqual((o["source"], o["akid"]), ("container", "ASIAECS"))
+
+
+if __name__ == "__main__":
+    unittest.main()

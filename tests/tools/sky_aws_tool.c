@@ -1,0 +1,182 @@
+/*
+ * sky_aws_tool.c - test-only driver of the AWS layer for the Python integration tests.
+ *
+ *   sky_aws_tool creds [options] [--at EPOCH_S]...   resolve credentials (at each fake time)
+ *   sky_aws_tool call  [options]                     one or more awsJson/awsQuery calls
+ *
+ * It prints one JSON object per line. Secrets are never printed: only their SHA-256, so tests can
+ * check values while asserting that a canary secret never shows up in any output.
+ *
+ * Options: --profile P --credentials-file F --config-file F --region R --sts URL --imds URL
+ *   --container URL --no-env --no-files --no-web-identity --no-container --no-imds
+ *   --margin-ms N --akid A --secret S --token T
+ *   call: --endpoint URL --service S --target T --query --body B --gzip --calls N
+ *         --max-attempts N --base-ms N --max-backoff-ms N --quota N --random R --timeout-ms N
+ *         --ca-bundle PEM
+ */
+#include <jansson.h>
+#include <skylog/aws.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t fake_now_ns;
+static int64_t fake_clock(void *user)
+{
+    (void)user;
+    return fake_now_ns ? fake_now_ns : sky_now_ns();
+}
+
+static json_t *sleeps;
+static void record_sleep(void *user, int64_t ns)
+{
+    (void)user;
+    json_array_append_new(sleeps, json_real((double)ns / 1e6));
+}
+static double fixed_random = 0.5;
+static double get_random(void *user)
+{
+    (void)user;
+    return fixed_random;
+}
+
+static json_t *hash_or_null(const char *s)
+{
+    if (!s)
+        return json_null();
+    char hex[65];
+    sky_aws_sha256_hex(s, strlen(s), hex);
+    return json_string(hex);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: sky_aws_tool creds|call [options]\n");
+        return 2;
+    }
+    const char *cmd = argv[1];
+    sky_aws_creds_opts co = {.now_ns = fake_clock};
+    sky_aws_client_opts cl = {.service = "logs"};
+    const char *target = NULL, *body = "{}";
+    bool query = false, gzip = false;
+    int calls = 1;
+    json_t *ats = json_array();
+    sleeps = json_array();
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define OPT(name) (strcmp(a, name) == 0 && v && ++i)
+        if (OPT("--profile")) co.profile = cl.profile = v;
+        else if (OPT("--credentials-file")) co.credentials_file = v;
+        else if (OPT("--config-file")) co.config_file = cl.config_file = v;
+        else if (OPT("--region")) co.region = cl.region = v;
+        else if (OPT("--sts")) co.sts_endpoint = v;
+        else if (OPT("--imds")) co.imds_endpoint = v;
+        else if (OPT("--container")) co.container_endpoint = v;
+        else if (OPT("--margin-ms")) co.refresh_margin_ms = atoll(v);
+        else if (OPT("--akid")) co.access_key_id = v;
+        else if (OPT("--secret")) co.secret_access_key = v;
+        else if (OPT("--token")) co.session_token = v;
+        else if (OPT("--at")) json_array_append_new(ats, json_integer(atoll(v)));
+        else if (OPT("--endpoint")) cl.endpoint = v;
+        else if (OPT("--service")) cl.service = v;
+        else if (OPT("--target")) target = v;
+        else if (OPT("--body")) body = v;
+        else if (OPT("--calls")) calls = atoi(v);
+        else if (OPT("--max-attempts")) cl.retry.max_attempts = atoi(v);
+        else if (OPT("--base-ms")) cl.retry.base_ms = atoll(v);
+        else if (OPT("--max-backoff-ms")) cl.retry.max_backoff_ms = atoll(v);
+        else if (OPT("--quota")) cl.retry.quota = atoi(v);
+        else if (OPT("--random")) fixed_random = atof(v);
+        else if (OPT("--ca-bundle")) cl.http.ca_bundle = v;
+        else if (OPT("--timeout-ms")) cl.http.timeout_ms = co.metadata_timeout_ms = atoll(v);
+        else if (strcmp(a, "--query") == 0) query = true;
+        else if (strcmp(a, "--gzip") == 0) gzip = true;
+        else if (strcmp(a, "--no-env") == 0) co.no_env = true;
+        else if (strcmp(a, "--no-files") == 0) co.no_files = true;
+        else if (strcmp(a, "--no-web-identity") == 0) co.no_web_identity = true;
+        else if (strcmp(a, "--no-container") == 0) co.no_container = true;
+        else if (strcmp(a, "--no-imds") == 0) co.no_imds = true;
+        else {
+            fprintf(stderr, "unknown option %s\n", a);
+            return 2;
+        }
+#undef OPT
+    }
+    sky_aws_creds *creds;
+    if (sky_aws_creds_new(&co, &creds) != SKY_OK) {
+        fprintf(stderr, "sky_aws_creds_new failed\n");
+        return 2;
+    }
+    int rc = 0;
+    if (strcmp(cmd, "creds") == 0) {
+        if (json_array_size(ats) == 0)
+            json_array_append_new(ats, json_integer(0));
+        for (size_t i = 0; i < json_array_size(ats); i++) {
+            fake_now_ns = json_integer_value(json_array_get(ats, i)) * 1000000000LL;
+            sky_aws_credentials c;
+            char err[512];
+            sky_status st = sky_aws_creds_get(creds, &c, err, sizeof err);
+            json_t *o = json_pack("{s:s,s:s}", "status", sky_strerror(st), "source",
+                                  sky_aws_creds_source(creds));
+            if (st == SKY_OK) {
+                json_object_set_new(o, "akid", json_string(c.access_key_id));
+                json_object_set_new(o, "secret_sha256", hash_or_null(c.secret_access_key));
+                json_object_set_new(o, "token_sha256", hash_or_null(c.session_token));
+                json_object_set_new(o, "expiration",
+                                    json_integer(c.expiration_ns / 1000000000LL));
+                sky_aws_credentials_clear(&c);
+            } else {
+                json_object_set_new(o, "error", json_string(err));
+                rc = 1;
+            }
+            char *s = json_dumps(o, JSON_COMPACT);
+            puts(s);
+            free(s);
+            json_decref(o);
+        }
+    } else if (strcmp(cmd, "call") == 0) {
+        cl.creds = creds;
+        cl.retry.sleep_ns = record_sleep;
+        cl.retry.random = get_random;
+        sky_aws_client *client;
+        char err[256];
+        sky_status st = sky_aws_client_new(&cl, &client, err, sizeof err);
+        if (st != SKY_OK) {
+            printf("{\"status\":\"%s\",\"error\":\"%s\"}\n", sky_strerror(st), err);
+            rc = 1;
+        }
+        for (int k = 0; st == SKY_OK && k < calls; k++) {
+            json_array_clear(sleeps);
+            sky_aws_call call = {.query = query, .target = target, .body = body,
+                                 .body_len = strlen(body), .gzip = gzip};
+            sky_http_response resp;
+            sky_aws_error e;
+            sky_status cst = sky_aws_client_call(client, &call, &resp, &e);
+            json_t *o = json_pack("{s:s,s:i,s:i,s:s,s:s,s:s,s:b,s:b,s:O}", "status",
+                                  sky_strerror(cst), "attempts", e.attempts, "http_status",
+                                  (json_int_t)e.http_status, "code", e.code, "message", e.message,
+                                  "request_id", e.request_id, "retryable", e.retryable,
+                                  "throttling", e.throttling, "sleeps_ms", sleeps);
+            if (cst == SKY_OK) {
+                json_object_set_new(o, "body", json_stringn(resp.body, resp.body_len));
+                sky_http_response_free(&resp);
+            } else {
+                rc = 1;
+            }
+            char *s = json_dumps(o, JSON_COMPACT);
+            puts(s);
+            free(s);
+            json_decref(o);
+        }
+        sky_aws_client_free(client);
+    } else {
+        fprintf(stderr, "unknown command %s\n", cmd);
+        rc = 2;
+    }
+    sky_aws_creds_free(creds);
+    json_decref(ats);
+    json_decref(sleeps);
+    return rc;
+}
