@@ -347,9 +347,10 @@ typedef struct sky_aws_error {
     int attempts;             /* attempts made by the client (sky_aws_call) */
 } sky_aws_error;
 
-/* Parses an error answer: JSON {"__type": "...#Code", "message"|"Message": ...}, the
- * x-amzn-ErrorType header ("Code:http://..."), or XML <Error><Code/><Message/></Error> with
- * <RequestId/>, then classifies it. Works on any status; a 2xx gives status SKY_OK.
+/* Parses an error answer: JSON {"__type": "...#Code", "message"|"Message": ...} (which wins over
+ * the x-amzn-ErrorType header "Code:http://...", as in botocore's awsJson parser), or XML
+ * <Error><Code/><Message/></Error> with <RequestId/>; an x-amzn-query-error header
+ * ("Code;Sender", awsQuery-compatible services) gives the code last. Then classifies it. Works on any status; a 2xx gives status SKY_OK.
  * Pure; thread-safe. */
 SKY_API void sky_aws_parse_error(long http_status, const sky_aws_header *headers, size_t n_headers,
                                  const char *body, size_t body_len, sky_aws_error *out);

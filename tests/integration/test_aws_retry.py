@@ -15,7 +15,7 @@ import time
 import unittest
 import urllib.parse
 
-from awsfakes import TOOL, FakeServer, base_env, run_tool
+from awsfakes import TOOL, FakeServer, base_env, botocore_signature_ok, run_tool
 
 SECRET = "CANARY-RETRY-SECRET-0b7e"
 TARGET = "Logs_20140328.PutLogEvents"
@@ -72,6 +72,8 @@ class Retry(unittest.TestCase):
             self.assertEqual(req.headers["content-type"], "application/x-amz-json-1.1")
             self.assertIn("Credential=AKIARETRY/", req.headers["authorization"])
             self.assertIn("/us-east-1/logs/aws4_request", req.headers["authorization"])
+            for r in srv.requests:  # every attempt is freshly and correctly signed
+                self.assertIn(botocore_signature_ok(r, SECRET, "us-east-1", "logs"), (True, None))
 
     def test_5xx_gives_up_after_max_attempts_with_capped_backoff(self):
         with FakeServer(lambda r: (503, {}, "<html>busy</html>")) as srv:
@@ -198,6 +200,8 @@ class Retry(unittest.TestCase):
             self.assertNotIn("x-amz-target", req.headers)
             self.assertIn("/monitoring/aws4_request", req.headers["authorization"])
             self.assertEqual(urllib.parse.parse_qs(req.body.decode())["Action"], ["PutMetricData"])
+            self.assertIn(botocore_signature_ok(req, SECRET, "us-east-1", "monitoring"),
+                          (True, None))
         with FakeServer(lambda r: (400, {}, err.replace("Throttling", "InvalidParameterValue"))) as srv:
             rc, [o] = self.call(srv, "--query", "--service", "monitoring", "--body", "Action=X")
             self.assertEqual((o["code"], o["message"], o["request_id"]),
@@ -209,10 +213,12 @@ class Retry(unittest.TestCase):
         def h(req):
             seen["enc"] = req.headers.get("content-encoding")
             seen["body"] = gzip.decompress(req.body)
+            seen["signed"] = botocore_signature_ok(req, SECRET, "us-east-1", "logs")
             return OK
         with FakeServer(h) as srv:
             rc, [o] = self.call(srv, "--gzip", "--body", '{"logGroupName":"g"}')
             self.assertEqual(rc, 0, o)
+            self.assertIn(seen.pop("signed"), (True, None))  # the compressed bytes are signed
             self.assertEqual(seen, {"enc": "gzip", "body": b'{"logGroupName":"g"}'})
 
     def test_connection_is_reused(self):
