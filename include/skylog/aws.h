@@ -463,7 +463,7 @@ typedef struct sky_aws_creds_opts {
     const char *imds_endpoint;     /* default AWS_EC2_METADATA_SERVICE_ENDPOINT, 169.254.169.254 */
     bool no_env, no_files, no_web_identity, no_container, no_imds; /* skip chain steps */
     int64_t refresh_margin_ms;     /* default 300000 */
-    int64_t metadata_timeout_ms;   /* IMDS/container request timeout, default 2000 */
+    int64_t metadata_timeout_ms;   /* IMDS/container request timeout, default 1000 */
     int64_t (*now_ns)(void *user); /* fake clock for tests (Unix epoch ns); default sky_now_ns */
     void *clock_user;
     const sky_http_opts *http;     /* TLS options for STS and https container URIs */

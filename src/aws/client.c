@@ -131,6 +131,8 @@ sky_status sky_aws_parse_http_date(const char *s, int64_t *ns)
         end++;
     if (strcmp(end, "GMT") != 0 && strcmp(end, "UTC") != 0 && strcmp(end, "+0000") != 0)
         return SKY_EINVAL;
+    if (tm.tm_year < 70 || tm.tm_year > 300) /* keeps the ns arithmetic far from overflow */
+        return SKY_EINVAL;
     *ns = (int64_t)timegm(&tm) * 1000000000;
     return SKY_OK;
 }
