@@ -378,9 +378,11 @@ typedef struct sky_aws_retry_opts {
     int64_t base_ms;           /* default 1000 */
     int64_t max_backoff_ms;    /* default 20000 */
     int quota;                 /* retry quota capacity; 0 = 500; < 0 = unlimited */
-    /* Test hooks (all optional): sleeping, and the jitter's random source in [0, 1). */
+    /* Test hooks (all optional): sleeping, the jitter's random source in [0, 1), and the
+     * monotonic clock used for call deadlines (default sky_monotonic_ns). */
     void (*sleep_ns)(void *user, int64_t ns);
     double (*random)(void *user);
+    int64_t (*monotonic_ns)(void *user);
     void *user;
 } sky_aws_retry_opts;
 
@@ -529,6 +531,9 @@ typedef struct sky_aws_call {
     const char *path;        /* default "/" (after the endpoint's own path) */
     const sky_aws_header *extra_headers;
     size_t n_extra;
+    int64_t deadline_ns;     /* 0 = none; else a sky_monotonic_ns() time after which no attempt
+                                starts, no backoff sleeps past, and each attempt's HTTP timeout
+                                is cut to what remains (SKY_ETIMEDOUT when it is reached) */
 } sky_aws_call;
 
 /* Creates a client: resolves region and endpoint now. On failure errbuf says why. */

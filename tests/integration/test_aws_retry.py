@@ -133,6 +133,26 @@ class Retry(unittest.TestCase):
             self.assertEqual(o["attempts"], 2)
             self.assertEqual(len(o["sleeps_ms"]), 1)
 
+    def test_deadline_bounds_retries(self):
+        with FakeServer(lambda r: (500, {}, "{}")) as srv:
+            rc, [o] = self.call(srv, "--deadline-ms", "2500", "--random", "0.999",
+                                "--max-attempts", "10")
+            # attempt 1 at ~0, sleep 999 ms; attempt 2 fails, the next sleep (1998 ms) would end
+            # past 2.5 s, so the call stops there instead of sleeping
+            self.assertEqual(o["attempts"], 2)
+            self.assertEqual(len(o["sleeps_ms"]), 1)
+            self.assertIn("deadline reached", o["message"])
+            self.assertEqual(len(srv.requests), 2)
+
+    def test_deadline_cuts_a_stalled_attempt(self):
+        with FakeServer(lambda r: ("stall", 3)) as srv:
+            t = time.monotonic()
+            rc, [o] = self.call(srv, "--deadline-ms", "400", "--max-attempts", "5")
+            elapsed = time.monotonic() - t
+            self.assertEqual(o["status"], "timed out")
+            self.assertEqual(o["attempts"], 1)
+            self.assertLess(elapsed, 2.5)  # not the 30 s HTTP timeout, not the 3 s stall
+
     def test_retry_quota_stops_hammering(self):
         # quota 10: the first call spends it all (2 retries x 5); later calls may not retry
         with FakeServer(lambda r: (500, {}, "{}")) as srv:
