@@ -280,6 +280,12 @@ typedef struct sky_http_opts {
     bool insecure;              /* do not verify TLS peers (tests only) */
     const char *user_agent;     /* default "skylog/<version>" */
     size_t max_response_bytes;  /* larger bodies fail with SKY_ELIMIT; default 16 MiB */
+    /* Optional debug trace: one call per line ("> POST http://host/path", "> Header: value",
+     * "< 200", "< Header: value"). Secrets are masked (sky_aws_mask_header()), the query string
+     * is cut (presigned URLs carry signatures), bodies are not traced. Called on the requesting
+     * thread. */
+    void (*trace)(void *user, const char *line);
+    void *trace_user;
 } sky_http_opts;
 
 typedef struct sky_http_client sky_http_client;

@@ -262,6 +262,28 @@ class Retry(unittest.TestCase):
             self.assertEqual(rc, 0, o)
             self.assertEqual(len(srv.requests), 1)
 
+    def test_trace_masks_secrets(self):
+        token = "CANARY-RETRY-TOKEN-77"
+        self.env["AWS_SESSION_TOKEN"] = token
+        hdrs = {"x-amzn-RequestId": "r", "Set-Cookie": "session=CANARY-COOKIE"}
+        with FakeServer(lambda r: (200, hdrs, "{}")) as srv:
+            p = subprocess.run([os.environ.get("SKYLOG_BUILD_DIR", "") + "/tests/tools/sky_aws_tool",
+                                "call", "--endpoint", srv.url + "/?X-Amz-Signature=CANARY-Q",
+                                "--target", TARGET, "--trace"],
+                               env=self.env, capture_output=True, timeout=60)
+            text = (p.stdout + p.stderr).decode()
+            self.outputs.append(text)
+            self.assertEqual(p.returncode, 0, text)
+            self.assertIn("trace: > POST http://127.0.0.1:", text)
+            self.assertIn("Signature=****", text)
+            self.assertIn("Credential=AKIARETRY/", text)  # the key id is not a secret
+            self.assertIn("X-Amz-Security-Token: ****", text)
+            self.assertIn("trace: < 200", text)
+            sent = srv.requests[0].headers
+            self.assertEqual(sent["x-amz-security-token"], token)  # masked only in the trace
+            for canary in (token, "CANARY-COOKIE", "CANARY-Q", sent["authorization"][-64:]):
+                self.assertNotIn(canary, text)
+
     def test_missing_credentials_fail_fast(self):
         del self.env["AWS_ACCESS_KEY_ID"]
         del self.env["AWS_SECRET_ACCESS_KEY"]

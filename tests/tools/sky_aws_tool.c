@@ -12,7 +12,7 @@
  *   --margin-ms N --akid A --secret S --token T
  *   call: --endpoint URL --service S --target T --query --body B --gzip --calls N
  *         --max-attempts N --base-ms N --max-backoff-ms N --quota N --random R --timeout-ms N
- *         --ca-bundle PEM --deadline-ms N (fake monotonic clock: injected sleeps advance it)
+ *         --ca-bundle PEM --trace (masked HTTP trace on stderr) --deadline-ms N (fake monotonic clock: injected sleeps advance it)
  */
 #include <jansson.h>
 #include <skylog/aws.h>
@@ -35,6 +35,12 @@ static void record_sleep(void *user, int64_t ns)
     json_array_append_new(sleeps, json_real((double)ns / 1e6));
     slept_ns += ns;
 }
+static void trace_line(void *user, const char *line)
+{
+    (void)user;
+    fprintf(stderr, "trace: %s\n", line);
+}
+
 static int64_t fake_monotonic(void *user)
 {
     (void)user;
@@ -101,6 +107,7 @@ int main(int argc, char **argv)
         else if (OPT("--deadline-ms")) deadline_ms = atoll(v);
         else if (OPT("--timeout-ms")) cl.http.timeout_ms = co.metadata_timeout_ms = atoll(v);
         else if (strcmp(a, "--query") == 0) query = true;
+        else if (strcmp(a, "--trace") == 0) cl.http.trace = trace_line;
         else if (strcmp(a, "--gzip") == 0) gzip = true;
         else if (strcmp(a, "--no-env") == 0) co.no_env = true;
         else if (strcmp(a, "--no-files") == 0) co.no_files = true;
