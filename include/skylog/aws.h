@@ -475,6 +475,8 @@ typedef struct sky_aws_creds_opts {
     int64_t (*now_ns)(void *user); /* fake clock for tests (Unix epoch ns); default sky_now_ns */
     void *clock_user;
     const sky_http_opts *http;     /* TLS options for STS and https container URIs */
+    sky_aws_retry_opts sts_retry;  /* STS calls retry throttling/5xx/network errors like the
+                                      SDKs' standard mode (defaults as for clients) */
 } sky_aws_creds_opts;
 
 /* Creates a provider (opts may be NULL: the default chain). Nothing is fetched yet. Strings in

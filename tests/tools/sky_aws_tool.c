@@ -120,6 +120,7 @@ int main(int argc, char **argv)
         }
 #undef OPT
     }
+    co.sts_retry = (sky_aws_retry_opts){.sleep_ns = record_sleep, .random = get_random};
     sky_aws_creds *creds;
     if (sky_aws_creds_new(&co, &creds) != SKY_OK) {
         fprintf(stderr, "sky_aws_creds_new failed\n");
@@ -134,8 +135,8 @@ int main(int argc, char **argv)
             sky_aws_credentials c;
             char err[512];
             sky_status st = sky_aws_creds_get(creds, &c, err, sizeof err);
-            json_t *o = json_pack("{s:s,s:s}", "status", sky_strerror(st), "source",
-                                  sky_aws_creds_source(creds));
+            json_t *o = json_pack("{s:s,s:s,s:O}", "status", sky_strerror(st), "source",
+                                  sky_aws_creds_source(creds), "sleeps_ms", sleeps);
             if (st == SKY_OK) {
                 json_object_set_new(o, "akid", json_string(c.access_key_id));
                 json_object_set_new(o, "secret_sha256", hash_or_null(c.secret_access_key));
