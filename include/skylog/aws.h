@@ -280,6 +280,12 @@ typedef struct sky_http_opts {
     bool insecure;              /* do not verify TLS peers (tests only) */
     const char *user_agent;     /* default "skylog/<version>" */
     size_t max_response_bytes;  /* larger bodies fail with SKY_ELIMIT; default 16 MiB */
+    /* Optional debug trace: one call per line ("> POST http://host/path", "> Header: value",
+     * "< 200", "< Header: value"). Secrets are masked (sky_aws_mask_header()), the query string
+     * is cut (presigned URLs carry signatures), bodies are not traced. Called on the requesting
+     * thread. */
+    void (*trace)(void *user, const char *line);
+    void *trace_user;
 } sky_http_opts;
 
 typedef struct sky_http_client sky_http_client;
@@ -347,9 +353,10 @@ typedef struct sky_aws_error {
     int attempts;             /* attempts made by the client (sky_aws_call) */
 } sky_aws_error;
 
-/* Parses an error answer: JSON {"__type": "...#Code", "message"|"Message": ...}, the
- * x-amzn-ErrorType header ("Code:http://..."), or XML <Error><Code/><Message/></Error> with
- * <RequestId/>, then classifies it. Works on any status; a 2xx gives status SKY_OK.
+/* Parses an error answer: JSON {"__type": "...#Code", "message"|"Message": ...} (which wins over
+ * the x-amzn-ErrorType header "Code:http://...", as in botocore's awsJson parser), or XML
+ * <Error><Code/><Message/></Error> with <RequestId/>; an x-amzn-query-error header
+ * ("Code;Sender", awsQuery-compatible services) gives the code last. Then classifies it. Works on any status; a 2xx gives status SKY_OK.
  * Pure; thread-safe. */
 SKY_API void sky_aws_parse_error(long http_status, const sky_aws_header *headers, size_t n_headers,
                                  const char *body, size_t body_len, sky_aws_error *out);
@@ -377,9 +384,11 @@ typedef struct sky_aws_retry_opts {
     int64_t base_ms;           /* default 1000 */
     int64_t max_backoff_ms;    /* default 20000 */
     int quota;                 /* retry quota capacity; 0 = 500; < 0 = unlimited */
-    /* Test hooks (all optional): sleeping, and the jitter's random source in [0, 1). */
+    /* Test hooks (all optional): sleeping, the jitter's random source in [0, 1), and the
+     * monotonic clock used for call deadlines (default sky_monotonic_ns). */
     void (*sleep_ns)(void *user, int64_t ns);
     double (*random)(void *user);
+    int64_t (*monotonic_ns)(void *user);
     void *user;
 } sky_aws_retry_opts;
 
@@ -462,10 +471,12 @@ typedef struct sky_aws_creds_opts {
     const char *imds_endpoint;     /* default AWS_EC2_METADATA_SERVICE_ENDPOINT, 169.254.169.254 */
     bool no_env, no_files, no_web_identity, no_container, no_imds; /* skip chain steps */
     int64_t refresh_margin_ms;     /* default 300000 */
-    int64_t metadata_timeout_ms;   /* IMDS/container request timeout, default 2000 */
+    int64_t metadata_timeout_ms;   /* IMDS/container request timeout, default 1000 */
     int64_t (*now_ns)(void *user); /* fake clock for tests (Unix epoch ns); default sky_now_ns */
     void *clock_user;
     const sky_http_opts *http;     /* TLS options for STS and https container URIs */
+    sky_aws_retry_opts sts_retry;  /* STS calls retry throttling/5xx/network errors like the
+                                      SDKs' standard mode (defaults as for clients) */
 } sky_aws_creds_opts;
 
 /* Creates a provider (opts may be NULL: the default chain). Nothing is fetched yet. Strings in
@@ -528,6 +539,9 @@ typedef struct sky_aws_call {
     const char *path;        /* default "/" (after the endpoint's own path) */
     const sky_aws_header *extra_headers;
     size_t n_extra;
+    int64_t deadline_ns;     /* 0 = none; else a sky_monotonic_ns() time after which no attempt
+                                starts, no backoff sleeps past, and each attempt's HTTP timeout
+                                is cut to what remains (SKY_ETIMEDOUT when it is reached) */
 } sky_aws_call;
 
 /* Creates a client: resolves region and endpoint now. On failure errbuf says why. */

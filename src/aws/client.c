@@ -30,6 +30,7 @@ struct sky_aws_client {
     sky_aws_creds *creds;
     bool owns_creds;
     sky_http_client *http;
+    int64_t http_timeout_ms; /* the whole-request timeout of `http` */
     sky__retry retry;
     int64_t (*now_ns)(void *user);
     void *clock_user;
@@ -91,6 +92,7 @@ sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out
         return st;
     }
     sky__retry_init(&c->retry, &o->retry);
+    c->http_timeout_ms = o->http.timeout_ms > 0 ? o->http.timeout_ms : 30000;
     c->now_ns = o->now_ns;
     c->clock_user = o->clock_user;
     *out = c;
@@ -131,6 +133,8 @@ sky_status sky_aws_parse_http_date(const char *s, int64_t *ns)
         end++;
     if (strcmp(end, "GMT") != 0 && strcmp(end, "UTC") != 0 && strcmp(end, "+0000") != 0)
         return SKY_EINVAL;
+    if (tm.tm_year < 70 || tm.tm_year > 300) /* keeps the ns arithmetic far from overflow */
+        return SKY_EINVAL;
     *ns = (int64_t)timegm(&tm) * 1000000000;
     return SKY_OK;
 }
@@ -147,7 +151,8 @@ static void net_error(sky_aws_error *e, sky_status st, const char *why)
 /* One signed attempt. */
 static sky_status attempt_once(sky_aws_client *c, const sky_aws_call *call, const void *body,
                                size_t body_len, const sky_aws_credentials *cr, int64_t now,
-                               sky_http_response *resp, char *why, size_t whylen)
+                               int64_t timeout_ms, sky_http_response *resp, char *why,
+                               size_t whylen)
 {
     char ctype[64], path[1024], url[2048];
     if (call->query)
@@ -200,7 +205,7 @@ static sky_status attempt_once(sky_aws_client *c, const sky_aws_call *call, cons
     if (cr->session_token)
         h[n++] = (sky_aws_header){"X-Amz-Security-Token", cr->session_token};
     sky_http_request hr = {.method = "POST", .url = url, .headers = h, .n_headers = n,
-                           .body = body, .body_len = body_len};
+                           .body = body, .body_len = body_len, .timeout_ms = timeout_ms};
     st = sky_http_perform(c->http, &hr, resp, why, whylen);
     sky_sigv4_result_free(&sig);
     free(h);
@@ -232,6 +237,27 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
     sky_status result;
     for (;;) {
         attempt++;
+        int64_t timeout_ms = 0;
+        if (call->deadline_ns) {
+            int64_t left = call->deadline_ns - sky__retry_monotonic(&c->retry);
+            if (left <= 0) {
+                if (attempt == 1) {
+                    memset(e, 0, sizeof *e);
+                    snprintf(e->code, sizeof e->code, "Timeout");
+                    snprintf(e->message, sizeof e->message, "deadline reached");
+                } else {
+                    size_t l = strlen(e->message);
+                    snprintf(e->message + l, sizeof e->message - l, " (deadline reached)");
+                }
+                e->status = SKY_ETIMEDOUT;
+                e->attempts = attempt - 1;
+                result = SKY_ETIMEDOUT;
+                break;
+            }
+            timeout_ms = left / 1000000 > 0 ? left / 1000000 : 1;
+            if (timeout_ms > c->http_timeout_ms)
+                timeout_ms = c->http_timeout_ms;
+        }
         sky_aws_credentials cr;
         char why[256];
         sky_status st = sky_aws_creds_get(c->creds, &cr, why, sizeof why);
@@ -247,7 +273,7 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
         int64_t local = c->now_ns ? c->now_ns(c->clock_user) : sky_now_ns();
         int64_t now = local + c->skew_ns;
         sky_http_response resp;
-        st = attempt_once(c, call, body, body_len, &cr, now, &resp, why, sizeof why);
+        st = attempt_once(c, call, body, body_len, &cr, now, timeout_ms, &resp, why, sizeof why);
         sky_aws_credentials_clear(&cr);
         if (st != SKY_OK) {
             net_error(e, st, why);
@@ -296,8 +322,16 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
             break;
         }
         last_cost = cost;
-        sky__retry_sleep(&c->retry,
-                         sky__retry_delay_ns(&c->retry.opts, attempt, sky__retry_random(&c->retry)));
+        int64_t delay = sky__retry_delay_ns(&c->retry.opts, attempt, sky__retry_random(&c->retry));
+        if (call->deadline_ns && sky__retry_monotonic(&c->retry) + delay >= call->deadline_ns) {
+            /* waiting would end past the deadline: give the capacity back and stop now */
+            sky__retry_release(&c->retry, cost);
+            size_t l = strlen(e->message);
+            snprintf(e->message + l, sizeof e->message - l, " (deadline reached)");
+            result = e->status;
+            break;
+        }
+        sky__retry_sleep(&c->retry, delay);
     }
     free(gz);
     return result;

@@ -100,7 +100,8 @@ sky_status sky_aws_parse_time(const char *s, int64_t *ns)
     } else {
         return SKY_EINVAL;
     }
-    if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+    if (*p || Y < 1970 || Y > 2200 || M < 1 || M > 12 || D < 1 || D > 31 || h < 0 || h > 23 ||
+        m < 0 || m > 59 || sec < 0 || sec > 60)
         return SKY_EINVAL;
     struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h,
                     .tm_min = m, .tm_sec = sec};
@@ -283,7 +284,7 @@ sky_status sky_aws_creds_new(const sky_aws_creds_opts *opts, sky_aws_creds **out
     if (p->o.refresh_margin_ms <= 0)
         p->o.refresh_margin_ms = 300000;
     if (p->o.metadata_timeout_ms <= 0)
-        p->o.metadata_timeout_ms = 2000;
+        p->o.metadata_timeout_ms = 1000; /* botocore: 1 s, one attempt */
     p->source = "none";
     *out = p;
     return SKY_OK;

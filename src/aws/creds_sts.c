@@ -9,6 +9,7 @@
  */
 #include "aws/creds.h"
 #include "aws/profile.h"
+#include "aws/retry.h"
 #include "aws/sigv4.h"
 
 #include "aws/buf.h"
@@ -135,7 +136,24 @@ static sky_status sts_call(sky__cctx *ctx, const char *action, sky__buf *form,
                            .body = form->data, .body_len = form->len};
     sky_http_response resp;
     char why[256];
-    st = sky_http_perform(http, &hr, &resp, why, sizeof why);
+    /* the SDKs retry STS like any call; one signature serves every attempt (valid 15 min) */
+    sky__retry rt;
+    sky__retry_init(&rt, &ctx->p->o.sts_retry);
+    for (int attempt = 1;; attempt++) {
+        st = sky_http_perform(http, &hr, &resp, why, sizeof why);
+        bool again = st == SKY_ENET || st == SKY_ETIMEDOUT;
+        if (st == SKY_OK && resp.status != 200) {
+            sky_aws_error e;
+            sky_aws_parse_error(resp.status, resp.headers, resp.n_headers, resp.body,
+                                resp.body_len, &e);
+            again = e.retryable;
+        }
+        if (!again || attempt >= rt.opts.max_attempts)
+            break;
+        if (st == SKY_OK)
+            sky_http_response_free(&resp);
+        sky__retry_sleep(&rt, sky__retry_delay_ns(&rt.opts, attempt, sky__retry_random(&rt)));
+    }
     sky_http_client_free(http);
     sky_sigv4_result_free(&sig);
     if (st != SKY_OK)

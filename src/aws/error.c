@@ -76,17 +76,20 @@ static void copy(char *dst, size_t cap, const char *s, size_t n)
     dst[n] = '\0';
 }
 
-/* "aws.protocoltests#FooError" -> "FooError"; "FooError:http://internal" -> "FooError". */
+/* botocore's order: cut at the first ':' ("Code:http://internal"), then keep what follows the
+ * last '#' ("com.amazonaws.logs#Code"). */
 static void set_code(sky_aws_error *e, const char *s, size_t n)
 {
-    const char *hash = memchr(s, '#', n);
-    if (hash) {
-        n -= (size_t)(hash + 1 - s);
-        s = hash + 1;
-    }
     const char *colon = memchr(s, ':', n);
     if (colon)
         n = (size_t)(colon - s);
+    for (size_t i = n; i > 0; i--) {
+        if (s[i - 1] == '#') {
+            n -= i;
+            s += i;
+            break;
+        }
+    }
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\n'))
         n--;
     copy(e->code, sizeof e->code, s, n);
@@ -139,11 +142,14 @@ void sky_aws_parse_error(long http_status, const sky_aws_header *h, size_t nh, c
         e->status = SKY_OK;
         return;
     }
+    const char *query_error = NULL;
     for (size_t i = 0; i < nh; i++) {
         if (!h[i].name || !h[i].value)
             continue;
         if (strcasecmp(h[i].name, "x-amzn-errortype") == 0)
             set_code(e, h[i].value, strlen(h[i].value));
+        else if (strcasecmp(h[i].name, "x-amzn-query-error") == 0)
+            query_error = h[i].value;
         else if ((strcasecmp(h[i].name, "x-amzn-requestid") == 0 ||
                   strcasecmp(h[i].name, "x-amz-request-id") == 0) && !e->request_id[0])
             copy(e->request_id, sizeof e->request_id, h[i].value, strlen(h[i].value));
@@ -159,7 +165,7 @@ void sky_aws_parse_error(long http_status, const sky_aws_header *h, size_t nh, c
                 t = json_string_value(json_object_get(j, "code"));
             if (!t)
                 t = json_string_value(json_object_get(j, "Code"));
-            if (t && !e->code[0])
+            if (t) /* awsJson: the body's __type wins over x-amzn-ErrorType, as in botocore */
                 set_code(e, t, strlen(t));
             const char *m = json_string_value(json_object_get(j, "message"));
             if (!m)
@@ -177,6 +183,13 @@ void sky_aws_parse_error(long http_status, const sky_aws_header *h, size_t nh, c
         xml_text(body, len, "Message", e->message, sizeof e->message);
         if (!e->request_id[0])
             xml_text(body, len, "RequestId", e->request_id, sizeof e->request_id);
+    }
+    /* awsQuery-compatible JSON services (CloudWatch metrics in awsJson 1.0) also send the old
+     * query code: "x-amzn-query-error: InvalidParameterValue;Sender" */
+    if (query_error) {
+        const char *semi = strchr(query_error, ';');
+        if (semi && semi != query_error && !strchr(semi + 1, ';'))
+            copy(e->code, sizeof e->code, query_error, (size_t)(semi - query_error));
     }
     e->throttling = sky_aws_is_throttling_code(e->code) || http_status == 429;
     e->retryable = e->throttling || sky_aws_is_transient_code(e->code) || http_status == 500 ||

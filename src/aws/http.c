@@ -157,6 +157,38 @@ static bool build_headers(collect *c, sky_http_response *out)
     return true;
 }
 
+/* ---- debug trace (masked) ------------------------------------------------------------------ */
+
+static void trace_request(sky_http_client *c, const sky_http_request *req)
+{
+    char line[1024];
+    snprintf(line, sizeof line, "> %s %.*s", req->method, (int)strcspn(req->url, "?#"), req->url);
+    c->opts.trace(c->opts.trace_user, line);
+    for (size_t i = 0; i < req->n_headers; i++) {
+        sky_aws_mask_header(req->headers[i].name, req->headers[i].value, line + 2,
+                            sizeof line - 2);
+        line[0] = '>';
+        line[1] = ' ';
+        c->opts.trace(c->opts.trace_user, line);
+    }
+}
+
+static void trace_response(sky_http_client *c, long status, const collect *col)
+{
+    char line[1024];
+    snprintf(line, sizeof line, "< %ld", status);
+    c->opts.trace(c->opts.trace_user, line);
+    const char *n = col->hdr_names.data, *v = col->hdr_values.data;
+    for (size_t i = 0; i < col->n_headers && n && v; i++) {
+        line[0] = '<';
+        line[1] = ' ';
+        sky_aws_mask_header(n, v, line + 2, sizeof line - 2);
+        c->opts.trace(c->opts.trace_user, line);
+        n += strlen(n) + 1;
+        v += strlen(v) + 1;
+    }
+}
+
 static void set_err(char *errbuf, size_t errlen, const char *msg)
 {
     if (errbuf && errlen)
@@ -204,6 +236,8 @@ sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
     }
     if (!hl)
         return SKY_ENOMEM;
+    if (c->opts.trace)
+        trace_request(c, req);
 
     collect col = {.max = c->opts.max_response_bytes};
     char cerr[CURL_ERROR_SIZE] = "";
@@ -261,6 +295,8 @@ sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
         st = map_curl(rc);
     } else {
         out->status = status;
+        if (c->opts.trace)
+            trace_response(c, status, &col);
         if (!build_headers(&col, out)) {
             st = SKY_ENOMEM;
         } else {

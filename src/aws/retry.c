@@ -110,3 +110,8 @@ double sky__retry_random(const sky__retry *r)
     s ^= s << 17;
     return (double)(s >> 11) / 9007199254740992.0;
 }
+
+int64_t sky__retry_monotonic(const sky__retry *r)
+{
+    return r->opts.monotonic_ns ? r->opts.monotonic_ns(r->opts.user) : sky_monotonic_ns();
+}

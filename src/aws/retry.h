@@ -32,5 +32,7 @@ void sky__retry_release(sky__retry *r, int cost);
 /* Sleeps through the injected hook (or nanosleep). */
 void sky__retry_sleep(const sky__retry *r, int64_t ns);
 double sky__retry_random(const sky__retry *r);
+/* The monotonic clock (injected or sky_monotonic_ns). */
+int64_t sky__retry_monotonic(const sky__retry *r);
 
 #endif

@@ -15,6 +15,7 @@
 #include "aws/buf.h"
 
 #include <openssl/crypto.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +93,8 @@ static bool parse_amz_date(const char *s, int64_t *ns)
 {
     int Y, M, D, h, m, sec, n = 0;
     if (!s || strlen(s) != 16 ||
-        sscanf(s, "%4d%2d%2dT%2d%2d%2dZ%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 || n != 16)
+        sscanf(s, "%4d%2d%2dT%2d%2d%2dZ%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 || n != 16 ||
+        Y < 1970 || Y > 2200) /* keeps the ns arithmetic far from overflow */
         return false;
     struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h,
                     .tm_min = m, .tm_sec = sec};

@@ -120,3 +120,30 @@ def sha256(s):
 
 def iso(t):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def botocore_signature_ok(req, secret, region, service):
+    """Re-signs a received request with botocore (same time, same signed headers, same body) and
+    says whether its Authorization matches: the wire-level proof that what curl sent is what
+    skylog signed. Returns None when botocore is not installed."""
+    try:
+        import datetime
+        from unittest import mock
+        import botocore.auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+    except ImportError:
+        return None
+    auth = req.headers["authorization"]
+    signed = auth.split("SignedHeaders=")[1].split(",")[0].split(";")
+    akid = auth.split("Credential=")[1].split("/")[0]
+    url = "http://" + req.headers["host"] + req.path
+    headers = {k: v for k, v in req.headers.items()
+               if k in signed and k not in ("host", "x-amz-date", "x-amz-security-token")}
+    r = AWSRequest(method=req.method, url=url, data=req.body, headers=headers)
+    token = req.headers.get("x-amz-security-token")
+    signer = botocore.auth.SigV4Auth(Credentials(akid, secret, token), service, region)
+    when = datetime.datetime.strptime(req.headers["x-amz-date"], "%Y%m%dT%H%M%SZ")
+    with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+        signer.add_auth(r)
+    return r.headers["Authorization"] == auth

@@ -239,6 +239,24 @@ EOF
             self.assertNotEqual(rc, 0)
             self.assertIn("AccessDenied", o["error"])
             self.assertIn("not authorized", o["error"])
+            self.assertEqual(len(srv.requests), 1)  # not retryable
+
+    def test_sts_throttling_is_retried(self):
+        throttled = ("<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded"
+                     "</Message></Error></ErrorResponse>")
+        answers = [(400, {}, throttled), (503, {}, ""),
+                   (200, {}, sts_xml("AssumeRole", "ASIARETRY", "s", "t", T0 + 3600))]
+        with FakeServer(lambda r: answers.pop(0)) as srv:
+            self.env.update(
+                AWS_SHARED_CREDENTIALS_FILE=self.write(
+                    "credentials", "[base]\naws_access_key_id=AKIABASE\naws_secret_access_key=b\n"),
+                AWS_CONFIG_FILE=self.write(
+                    "config", "[default]\nrole_arn = arn:aws:iam::1:role/R\nsource_profile = base\n"),
+                AWS_ENDPOINT_URL_STS=srv.url)
+            rc, [o] = self.tool()
+            self.assertEqual((rc, o["akid"]), (0, "ASIARETRY"))
+            self.assertEqual(len(srv.requests), 3)
+            self.assertEqual(o["sleeps_ms"], [500.0, 1000.0])
 
     def test_web_identity_env(self):
         jwt = "CANARY-JWT-eyJhbGciOi.payload.sig"

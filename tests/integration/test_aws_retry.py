@@ -15,7 +15,7 @@ import time
 import unittest
 import urllib.parse
 
-from awsfakes import TOOL, FakeServer, base_env, run_tool
+from awsfakes import TOOL, FakeServer, base_env, botocore_signature_ok, run_tool
 
 SECRET = "CANARY-RETRY-SECRET-0b7e"
 TARGET = "Logs_20140328.PutLogEvents"
@@ -72,6 +72,8 @@ class Retry(unittest.TestCase):
             self.assertEqual(req.headers["content-type"], "application/x-amz-json-1.1")
             self.assertIn("Credential=AKIARETRY/", req.headers["authorization"])
             self.assertIn("/us-east-1/logs/aws4_request", req.headers["authorization"])
+            for r in srv.requests:  # every attempt is freshly and correctly signed
+                self.assertIn(botocore_signature_ok(r, SECRET, "us-east-1", "logs"), (True, None))
 
     def test_5xx_gives_up_after_max_attempts_with_capped_backoff(self):
         with FakeServer(lambda r: (503, {}, "<html>busy</html>")) as srv:
@@ -130,6 +132,26 @@ class Retry(unittest.TestCase):
             self.assertEqual(o["status"], "timed out")
             self.assertEqual(o["attempts"], 2)
             self.assertEqual(len(o["sleeps_ms"]), 1)
+
+    def test_deadline_bounds_retries(self):
+        with FakeServer(lambda r: (500, {}, "{}")) as srv:
+            rc, [o] = self.call(srv, "--deadline-ms", "2500", "--random", "0.999",
+                                "--max-attempts", "10")
+            # attempt 1 at ~0, sleep 999 ms; attempt 2 fails, the next sleep (1998 ms) would end
+            # past 2.5 s, so the call stops there instead of sleeping
+            self.assertEqual(o["attempts"], 2)
+            self.assertEqual(len(o["sleeps_ms"]), 1)
+            self.assertIn("deadline reached", o["message"])
+            self.assertEqual(len(srv.requests), 2)
+
+    def test_deadline_cuts_a_stalled_attempt(self):
+        with FakeServer(lambda r: ("stall", 3)) as srv:
+            t = time.monotonic()
+            rc, [o] = self.call(srv, "--deadline-ms", "400", "--max-attempts", "5")
+            elapsed = time.monotonic() - t
+            self.assertEqual(o["status"], "timed out")
+            self.assertEqual(o["attempts"], 1)
+            self.assertLess(elapsed, 2.5)  # not the 30 s HTTP timeout, not the 3 s stall
 
     def test_retry_quota_stops_hammering(self):
         # quota 10: the first call spends it all (2 retries x 5); later calls may not retry
@@ -198,6 +220,8 @@ class Retry(unittest.TestCase):
             self.assertNotIn("x-amz-target", req.headers)
             self.assertIn("/monitoring/aws4_request", req.headers["authorization"])
             self.assertEqual(urllib.parse.parse_qs(req.body.decode())["Action"], ["PutMetricData"])
+            self.assertIn(botocore_signature_ok(req, SECRET, "us-east-1", "monitoring"),
+                          (True, None))
         with FakeServer(lambda r: (400, {}, err.replace("Throttling", "InvalidParameterValue"))) as srv:
             rc, [o] = self.call(srv, "--query", "--service", "monitoring", "--body", "Action=X")
             self.assertEqual((o["code"], o["message"], o["request_id"]),
@@ -209,10 +233,12 @@ class Retry(unittest.TestCase):
         def h(req):
             seen["enc"] = req.headers.get("content-encoding")
             seen["body"] = gzip.decompress(req.body)
+            seen["signed"] = botocore_signature_ok(req, SECRET, "us-east-1", "logs")
             return OK
         with FakeServer(h) as srv:
             rc, [o] = self.call(srv, "--gzip", "--body", '{"logGroupName":"g"}')
             self.assertEqual(rc, 0, o)
+            self.assertIn(seen.pop("signed"), (True, None))  # the compressed bytes are signed
             self.assertEqual(seen, {"enc": "gzip", "body": b'{"logGroupName":"g"}'})
 
     def test_connection_is_reused(self):
@@ -235,6 +261,28 @@ class Retry(unittest.TestCase):
             rc, [o] = self.call(srv, "--ca-bundle", cert)
             self.assertEqual(rc, 0, o)
             self.assertEqual(len(srv.requests), 1)
+
+    def test_trace_masks_secrets(self):
+        token = "CANARY-RETRY-TOKEN-77"
+        self.env["AWS_SESSION_TOKEN"] = token
+        hdrs = {"x-amzn-RequestId": "r", "Set-Cookie": "session=CANARY-COOKIE"}
+        with FakeServer(lambda r: (200, hdrs, "{}")) as srv:
+            p = subprocess.run([os.environ.get("SKYLOG_BUILD_DIR", "") + "/tests/tools/sky_aws_tool",
+                                "call", "--endpoint", srv.url + "/?X-Amz-Signature=CANARY-Q",
+                                "--target", TARGET, "--trace"],
+                               env=self.env, capture_output=True, timeout=60)
+            text = (p.stdout + p.stderr).decode()
+            self.outputs.append(text)
+            self.assertEqual(p.returncode, 0, text)
+            self.assertIn("trace: > POST http://127.0.0.1:", text)
+            self.assertIn("Signature=****", text)
+            self.assertIn("Credential=AKIARETRY/", text)  # the key id is not a secret
+            self.assertIn("X-Amz-Security-Token: ****", text)
+            self.assertIn("trace: < 200", text)
+            sent = srv.requests[0].headers
+            self.assertEqual(sent["x-amz-security-token"], token)  # masked only in the trace
+            for canary in (token, "CANARY-COOKIE", "CANARY-Q", sent["authorization"][-64:]):
+                self.assertNotIn(canary, text)
 
     def test_missing_credentials_fail_fast(self):
         del self.env["AWS_ACCESS_KEY_ID"]

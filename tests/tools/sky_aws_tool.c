@@ -12,7 +12,7 @@
  *   --margin-ms N --akid A --secret S --token T
  *   call: --endpoint URL --service S --target T --query --body B --gzip --calls N
  *         --max-attempts N --base-ms N --max-backoff-ms N --quota N --random R --timeout-ms N
- *         --ca-bundle PEM
+ *         --ca-bundle PEM --trace (masked HTTP trace on stderr) --deadline-ms N (fake monotonic clock: injected sleeps advance it)
  */
 #include <jansson.h>
 #include <skylog/aws.h>
@@ -28,10 +28,23 @@ static int64_t fake_clock(void *user)
 }
 
 static json_t *sleeps;
+static int64_t slept_ns; /* injected sleeps advance the fake monotonic clock instead */
 static void record_sleep(void *user, int64_t ns)
 {
     (void)user;
     json_array_append_new(sleeps, json_real((double)ns / 1e6));
+    slept_ns += ns;
+}
+static void trace_line(void *user, const char *line)
+{
+    (void)user;
+    fprintf(stderr, "trace: %s\n", line);
+}
+
+static int64_t fake_monotonic(void *user)
+{
+    (void)user;
+    return sky_monotonic_ns() + slept_ns;
 }
 static double fixed_random = 0.5;
 static double get_random(void *user)
@@ -61,6 +74,7 @@ int main(int argc, char **argv)
     const char *target = NULL, *body = "{}";
     bool query = false, gzip = false;
     int calls = 1;
+    int64_t deadline_ms = 0;
     json_t *ats = json_array();
     sleeps = json_array();
     for (int i = 2; i < argc; i++) {
@@ -90,8 +104,10 @@ int main(int argc, char **argv)
         else if (OPT("--quota")) cl.retry.quota = atoi(v);
         else if (OPT("--random")) fixed_random = atof(v);
         else if (OPT("--ca-bundle")) cl.http.ca_bundle = v;
+        else if (OPT("--deadline-ms")) deadline_ms = atoll(v);
         else if (OPT("--timeout-ms")) cl.http.timeout_ms = co.metadata_timeout_ms = atoll(v);
         else if (strcmp(a, "--query") == 0) query = true;
+        else if (strcmp(a, "--trace") == 0) cl.http.trace = trace_line;
         else if (strcmp(a, "--gzip") == 0) gzip = true;
         else if (strcmp(a, "--no-env") == 0) co.no_env = true;
         else if (strcmp(a, "--no-files") == 0) co.no_files = true;
@@ -104,6 +120,7 @@ int main(int argc, char **argv)
         }
 #undef OPT
     }
+    co.sts_retry = (sky_aws_retry_opts){.sleep_ns = record_sleep, .random = get_random};
     sky_aws_creds *creds;
     if (sky_aws_creds_new(&co, &creds) != SKY_OK) {
         fprintf(stderr, "sky_aws_creds_new failed\n");
@@ -118,8 +135,8 @@ int main(int argc, char **argv)
             sky_aws_credentials c;
             char err[512];
             sky_status st = sky_aws_creds_get(creds, &c, err, sizeof err);
-            json_t *o = json_pack("{s:s,s:s}", "status", sky_strerror(st), "source",
-                                  sky_aws_creds_source(creds));
+            json_t *o = json_pack("{s:s,s:s,s:O}", "status", sky_strerror(st), "source",
+                                  sky_aws_creds_source(creds), "sleeps_ms", sleeps);
             if (st == SKY_OK) {
                 json_object_set_new(o, "akid", json_string(c.access_key_id));
                 json_object_set_new(o, "secret_sha256", hash_or_null(c.secret_access_key));
@@ -140,6 +157,7 @@ int main(int argc, char **argv)
         cl.creds = creds;
         cl.retry.sleep_ns = record_sleep;
         cl.retry.random = get_random;
+        cl.retry.monotonic_ns = fake_monotonic;
         sky_aws_client *client;
         char err[256];
         sky_status st = sky_aws_client_new(&cl, &client, err, sizeof err);
@@ -150,7 +168,10 @@ int main(int argc, char **argv)
         for (int k = 0; st == SKY_OK && k < calls; k++) {
             json_array_clear(sleeps);
             sky_aws_call call = {.query = query, .target = target, .body = body,
-                                 .body_len = strlen(body), .gzip = gzip};
+                                 .body_len = strlen(body), .gzip = gzip,
+                                 .deadline_ns = deadline_ms ? fake_monotonic(NULL) +
+                                                                  deadline_ms * 1000000
+                                                            : 0};
             sky_http_response resp;
             sky_aws_error e;
             sky_status cst = sky_aws_client_call(client, &call, &resp, &e);

@@ -102,6 +102,27 @@ static void test_classification_lists(void **state)
     assert_true(e.expired_credentials);
 }
 
+
+static void test_code_forms_and_query_error(void **state)
+{
+    (void)state;
+    sky_aws_error e;
+    parse(400, NULL, 0, "{\"__type\":\"a.b#c.d#Inner:http://x#y\"}", &e);
+    assert_string_equal(e.code, "Inner");
+    sky_aws_header h[] = {{"x-amzn-ErrorType", "HeaderCode"}};
+    parse(400, h, 1, "{\"__type\":\"BodyCode\"}", &e);
+    assert_string_equal(e.code, "BodyCode"); /* awsJson: body wins */
+    parse(400, h, 1, "{}", &e);
+    assert_string_equal(e.code, "HeaderCode");
+    sky_aws_header q[] = {{"x-amzn-query-error", "Throttling;Sender"}};
+    parse(400, q, 1, "{\"__type\":\"com.amazonaws.cloudwatch#ThrottlingException\"}", &e);
+    assert_string_equal(e.code, "Throttling");
+    assert_true(e.throttling);
+    sky_aws_header bad[] = {{"x-amzn-query-error", ";Sender"}};
+    parse(400, bad, 1, "{\"__type\":\"X\"}", &e);
+    assert_string_equal(e.code, "X");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +131,7 @@ int main(void)
         cmocka_unit_test(test_xml_error),
         cmocka_unit_test(test_5xx_html_and_transient),
         cmocka_unit_test(test_classification_lists),
+        cmocka_unit_test(test_code_forms_and_query_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
