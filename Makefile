@@ -28,7 +28,6 @@ test-asan: deps
 	@cd build/asan && ctest $(CTEST_FLAGS) -j $(JOBS)
 
 test-tsan: deps
-	@bash scripts/deps.sh --all
 	@cmake --preset tsan >/dev/null
 	@cmake --build build/tsan -j $(JOBS)
 	@cd build/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest $(CTEST_FLAGS) -j $(JOBS) -L unit

@@ -300,6 +300,9 @@ SKY_API sky_status sky_open(const sky_options *opts, sky_t **out);
  *   SKYLOG_FILE     path of a JSON-lines file sink; SKYLOG_FILE_MAX_BYTES, SKYLOG_FILE_BACKUPS
  *   SKYLOG_SERVICE, SKYLOG_ENVIRONMENT, SKYLOG_VERSION            enrich every event
  *   SKYLOG_REDACT   1|0 redact secrets (default 1)
+ *   SKYLOG_CLOUDWATCH_GROUP  ship to this CloudWatch Logs group (region, endpoint and
+ *                   credentials from the AWS_* variables and files); SKYLOG_CLOUDWATCH_STREAM
+ *                   (stream template), SKYLOG_CLOUDWATCH_RETENTION_DAYS
  * Returns NULL on error; the message goes to *errmsg (free() it) or, if errmsg is NULL, to
  * stderr. */
 SKY_API sky_t *sky_open_env(char **errmsg);

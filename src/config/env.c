@@ -5,6 +5,8 @@
  */
 #include "core/internal.h"
 
+#include <skylog/cloudwatch.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +140,28 @@ sky_t *sky_open_env(char **errmsg)
         }
         if (sky_add_sink(sky, fs, NULL) != SKY_OK)
             return fail(sky, errmsg, "skylog: cannot add file sink");
+    }
+    if ((v = env("SKYLOG_CLOUDWATCH_GROUP"))) {
+        sky_cwl_opts co = {.log_group = v, .log_stream = env("SKYLOG_CLOUDWATCH_STREAM")};
+        const char *rd = env("SKYLOG_CLOUDWATCH_RETENTION_DAYS");
+        uint64_t num;
+        if (rd) {
+            if (!parse_u64(rd, &num) || num > 3653) {
+                snprintf(msg, sizeof msg, "SKYLOG_CLOUDWATCH_RETENTION_DAYS: not a day count: '%s'",
+                         rd);
+                return fail(sky, errmsg, msg);
+            }
+            co.retention_days = (int)num;
+        }
+        sky_sink *cw;
+        char *cerr = NULL;
+        if (sky_sink_cloudwatch_logs(&co, &cw, &cerr) != SKY_OK) {
+            snprintf(msg, sizeof msg, "SKYLOG_CLOUDWATCH_GROUP: %s", cerr ? cerr : "cannot create");
+            free(cerr);
+            return fail(sky, errmsg, msg);
+        }
+        if (sky_add_sink(sky, cw, &(sky_route){.name = "cloudwatch"}) != SKY_OK)
+            return fail(sky, errmsg, "skylog: cannot add the CloudWatch sink");
     }
     return sky;
 }

@@ -10,7 +10,9 @@ static void clear_env(void)
 {
     const char *vars[] = {"SKYLOG_LEVEL", "SKYLOG_MODE", "SKYLOG_CONSOLE", "SKYLOG_FORMAT",
                           "SKYLOG_FILE", "SKYLOG_FILE_MAX_BYTES", "SKYLOG_FILE_BACKUPS",
-                          "SKYLOG_SERVICE", "SKYLOG_ENVIRONMENT", "SKYLOG_VERSION", "SKYLOG_REDACT"};
+                          "SKYLOG_SERVICE", "SKYLOG_ENVIRONMENT", "SKYLOG_VERSION", "SKYLOG_REDACT",
+                          "SKYLOG_CLOUDWATCH_GROUP", "SKYLOG_CLOUDWATCH_STREAM",
+                          "SKYLOG_CLOUDWATCH_RETENTION_DAYS"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
         unsetenv(vars[i]);
 }
@@ -37,6 +39,16 @@ static void test_bad_values_are_named(void **state)
     expect_error("SKYLOG_CONSOLE", "printer", "SKYLOG_CONSOLE");
     expect_error("SKYLOG_REDACT", "maybe", "SKYLOG_REDACT");
     expect_error("SKYLOG_FILE", "/nonexistent-dir/app.log", "SKYLOG_FILE: file sink: cannot open");
+    setenv("AWS_REGION", "us-east-1", 1);
+    expect_error("SKYLOG_CLOUDWATCH_GROUP", "bad group!", "SKYLOG_CLOUDWATCH_GROUP: cloudwatch: log_group 'bad group!' is invalid");
+    clear_env();
+    setenv("SKYLOG_CLOUDWATCH_GROUP", "/ok", 1);
+    setenv("SKYLOG_CLOUDWATCH_RETENTION_DAYS", "8", 1);
+    char *e2 = NULL;
+    assert_null(sky_open_env(&e2));
+    assert_non_null(strstr(e2, "retention_days"));
+    free(e2);
+    unsetenv("AWS_REGION");
     clear_env();
     setenv("SKYLOG_FILE", "/tmp/skylog-test-env.log", 1);
     setenv("SKYLOG_FILE_MAX_BYTES", "-5", 1);
@@ -84,6 +96,34 @@ static void test_file_level_enrich_redact(void **state)
     free(dir);
 }
 
+static void test_cloudwatch_from_env(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("SKYLOG_CONSOLE", "off", 1);
+    setenv("SKYLOG_CLOUDWATCH_GROUP", "/env/app", 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+    setenv("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "http://127.0.0.1:9", 1); /* nothing listens */
+    setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+    char *err = NULL;
+    sky_t *sky = sky_open_env(&err);
+    assert_non_null(sky);
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.sink_count, 1);
+    const char *name;
+    sky_sink_stats ss;
+    assert_int_equal(sky_sink_stats_get(sky, 0, &name, &ss), SKY_OK);
+    assert_string_equal(name, "cloudwatch");
+    sky_close(sky); /* the endpoint is down: close is bounded */
+    unsetenv("AWS_REGION");
+    unsetenv("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS");
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    clear_env();
+}
+
 static void test_default_pipeline(void **state)
 {
     (void)state;
@@ -106,6 +146,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_values_are_named),
         cmocka_unit_test(test_file_level_enrich_redact),
+        cmocka_unit_test(test_cloudwatch_from_env),
         cmocka_unit_test(test_default_pipeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
