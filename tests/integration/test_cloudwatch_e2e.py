@@ -13,6 +13,7 @@ SKYLOG_E2E_EVENTS overrides the 200,000 (for quick local runs).
 """
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -253,6 +254,25 @@ class Ship(unittest.TestCase):
         p = self.ship(srv, input_text="x\n")
         self.assertEqual(p.returncode, 2)
         self.assertIn("--group is required", p.stderr)
+
+    def test_progress_on_a_terminal(self):
+        if not shutil.which("script"):
+            self.skipTest("script(1) is not installed (util-linux)")
+        srv = skyharness.start_server(self)
+        d = tempfile.mkdtemp()
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", d]))
+        path = os.path.join(d, "in.log")
+        with open(path, "w") as f:
+            f.writelines(f"line {i}\n" for i in range(20000))
+        cmd = " ".join([skyharness.skylog_bin(), "ship", "--endpoint", srv.url, "--group",
+                        "/ship/tty", path])
+        # script(1) gives ship a terminal, so it draws its progress bar there
+        p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
+                           env=skyharness.aws_env(srv), timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("100%", p.stdout)
+        self.assertIn("ev/s", p.stdout)
+        self.assertIn("20000 events read, 20000 sent", p.stdout)
 
     def test_tail_groups_streams(self):
         srv = skyharness.start_server(self)

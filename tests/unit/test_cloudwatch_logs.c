@@ -495,6 +495,39 @@ static void test_options_and_templates(void **state)
     fake_destroy(f);
 }
 
+static void test_no_log_storm(void **state)
+{
+    (void)state;
+    /* A failing endpoint makes the sink report errors; none of them may come back into the
+     * pipeline (seed 002: the cwlogs log-loop storm). */
+    fake *f = fake_new();
+    f->group_exists = f->stream_exists = true;
+    f->fail_n = 1 << 30;
+    f->fail_code = "ServiceUnavailableException";
+    f->fail_http = 503;
+    f->fail_status = SKY_EREMOTE;
+    skytest_capture cap = {0};
+    sky_t *sky = pipeline();
+    sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL);
+    sky_add_sink(sky, sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                                  .retry_delay_ms = 1, .flush_interval_ms = 1}),
+                 NULL);
+    sky_logger *log = sky_logger_get(sky, "app");
+    for (int i = 0; i < 10; i++) {
+        sky_info(log, "work", SKY_INT("i", i));
+        usleep(20000);
+    }
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.emitted, 10);
+    assert_int_equal(cap.n, 10);
+    for (size_t i = 0; i < cap.n; i++)
+        assert_non_null(strstr(cap.lines[i], "\"message\":\"work\""));
+    sky_close(sky);
+    skytest_capture_reset(&cap);
+    fake_destroy(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_missing_resources),
         cmocka_unit_test(test_queue_bound_and_dead_endpoint),
         cmocka_unit_test(test_options_and_templates),
+        cmocka_unit_test(test_no_log_storm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
