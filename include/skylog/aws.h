@@ -430,6 +430,9 @@ SKY_API sky_status sky_aws_endpoint_host(const char *url, char *host, size_t hos
  *        role_arn + source_profile (or credential_source = Environment | Ec2InstanceMetadata |
  *        EcsContainer) -> STS AssumeRole signed with the source credentials;
  *        role_arn + web_identity_token_file -> STS AssumeRoleWithWebIdentity;
+ *        sso_session (+ [sso-session NAME]) or sso_start_url, with sso_account_id and
+ *        sso_role_name -> the token cached by `aws sso login` in ~/.aws/sso/cache, exchanged
+ *        with the SSO portal (AWS_ENDPOINT_URL_SSO overrides it; no token refresh);
  *        aws_access_key_id/aws_secret_access_key in the credentials file ([NAME]);
  *        credential_process in the config file ([profile NAME]) -> run it, read its JSON;
  *        aws_access_key_id/... in the config file.
@@ -496,7 +499,7 @@ SKY_API sky_status sky_aws_creds_get(sky_aws_creds *p, sky_aws_credentials *out,
 SKY_API void sky_aws_creds_invalidate(sky_aws_creds *p);
 
 /* Name of the chain step that gave the cached credentials ("explicit", "custom", "env",
- * "profile", "process", "assume-role", "web-identity", "container", "imds"), or "none".
+ * "profile", "process", "sso", "assume-role", "web-identity", "container", "imds"), or "none".
  * Static string. Thread-safe. */
 SKY_API const char *sky_aws_creds_source(sky_aws_creds *p);
 

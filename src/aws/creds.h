@@ -36,6 +36,10 @@ sky_status sky__cerr(sky__cctx *ctx, sky_status st, const char *fmt, ...)
 sky_status sky__creds_env(sky__cctx *ctx, sky_aws_credentials *out);
 sky_status sky__creds_profile(sky__cctx *ctx, const char *profile, sky_aws_credentials *out);
 sky_status sky__creds_web_identity_env(sky__cctx *ctx, sky_aws_credentials *out);
+struct sky__profiles;
+/* IAM Identity Center: the profile `name` has sso_session or sso_start_url. */
+sky_status sky__creds_sso(sky__cctx *ctx, const struct sky__profiles *pf, const char *name,
+                          sky_aws_credentials *out);
 sky_status sky__creds_container(sky__cctx *ctx, sky_aws_credentials *out);
 sky_status sky__creds_imds(sky__cctx *ctx, sky_aws_credentials *out);
 

@@ -2,8 +2,8 @@
  * creds_profile.c - credentials from the shared files: static keys, credential_process, and
  * roles (role_arn with source_profile, credential_source or web_identity_token_file).
  *
- * Order within a profile follows botocore: a role_arn wins; then keys in the credentials file;
- * then credential_process; then keys in the config file. source_profile chains are followed up
+ * Order within a profile follows botocore: a role_arn wins; then SSO (creds_sso.c); then keys in
+ * the credentials file; then credential_process; then keys in the config file. source_profile chains are followed up
  * to a small depth (a loop in the files is an error, not a hang).
  *
  * Must never: echo a credential_process's output (it holds the secret) or a file's values in an
@@ -143,6 +143,11 @@ static sky_status profile_creds(sky__cctx *ctx, const sky__profiles *pf, const c
     const char *role_arn = pget(pf, name, "role_arn");
     if (role_arn && *role_arn)
         return role_creds(ctx, pf, name, role_arn, out);
+    const char *sso = sky__profile_get(pf, name, "sso_session", false);
+    if (!sso)
+        sso = sky__profile_get(pf, name, "sso_start_url", false);
+    if (sso && *sso) /* botocore's SSO provider comes before the static keys */
+        return sky__creds_sso(ctx, pf, name, out);
     sky_status st = from_keys(ctx, pf, name, true, out);
     if (st != SKY_ENOTFOUND)
         return st;

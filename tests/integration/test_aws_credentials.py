@@ -358,6 +358,65 @@ credential_source = Environment
             form = urllib.parse.parse_qs(srv.requests[0].body.decode())
             self.assertEqual(form["WebIdentityToken"], [jwt])
 
+    # ---- IAM Identity Center (SSO) -------------------------------------------------------
+
+    def sso_cache(self, key_source, token, expires):
+        import hashlib
+        d = os.path.join(self.tmp, ".aws", "sso", "cache")
+        os.makedirs(d, exist_ok=True)
+        name = hashlib.sha1(key_source.encode()).hexdigest() + ".json"
+        with open(os.path.join(d, name), "w") as f:
+            f.write('{"startUrl": "https://d-123.awsapps.com/start", "region": "eu-west-1", '
+                    f'"accessToken": "{token}", "expiresAt": "{iso(expires)}", '
+                    '"refreshToken": "CANARY-SSO-REFRESH"}')
+
+    def test_sso_session_and_legacy_profiles(self):
+        token, secret = "CANARY-SSO-ACCESS-TOKEN", "CANARY-SSO-SECRET"
+        self.canaries += [token, secret, "CANARY-SSO-REFRESH"]
+
+        def portal(req):
+            if req.headers.get("x-amz-sso_bearer_token") != token:
+                return 401, {}, '{"message":"Session token not found or invalid"}'
+            q = urllib.parse.urlsplit(req.path)
+            args = urllib.parse.parse_qs(q.query)
+            if q.path != "/federation/credentials" or args != {"account_id": ["111122223333"],
+                                                               "role_name": ["Dev Role"]}:
+                return 400, {}, "{}"
+            return 200, {}, ('{"roleCredentials":{"accessKeyId":"ASIASSO","secretAccessKey":"%s",'
+                             '"sessionToken":"sso-tok","expiration":%d}}' % (secret, (T0 + 3600) * 1000))
+
+        self.sso_cache("my-sso", token, T0 + 7200)
+        self.sso_cache("https://d-123.awsapps.com/start", token, T0 + 7200)
+        with FakeServer(portal) as srv:
+            self.env.update(AWS_CONFIG_FILE=self.write("config", """
+[profile dev]
+sso_session = my-sso
+sso_account_id = 111122223333
+sso_role_name = Dev Role
+[sso-session my-sso]
+sso_start_url = https://d-123.awsapps.com/start
+sso_region = eu-west-1
+[profile legacy]
+sso_start_url = https://d-123.awsapps.com/start
+sso_region = eu-west-1
+sso_account_id = 111122223333
+sso_role_name = Dev Role
+"""), AWS_ENDPOINT_URL_SSO=srv.url)
+            for profile in ("dev", "legacy"):
+                self.env["AWS_PROFILE"] = profile
+                rc, objs = self.tool("--at", str(T0))
+                self.assertEqual(rc, 0, objs)
+                o = objs[0]
+                self.assertEqual((o["source"], o["akid"], o["expiration"]),
+                                 ("sso", "ASIASSO", T0 + 3600))
+                self.assertEqual(o["secret_sha256"], sha256(secret))
+            # an expired cached token is refused before any call
+            n = len(srv.requests)
+            rc, [o] = self.tool("--at", str(T0 + 7201))
+            self.assertNotEqual(rc, 0)
+            self.assertIn("aws sso login", o["error"])
+            self.assertEqual(len(srv.requests), n)
+
     # ---- container ----------------------------------------------------------------------
 
     def test_container_relative_uri_with_token_file(self):
