@@ -227,6 +227,18 @@ class Retry(unittest.TestCase):
             self.assertEqual((o["code"], o["message"], o["request_id"]),
                              ("InvalidParameterValue", "Rate exceeded", "q-1"))
 
+    def test_aws_json_1_0(self):
+        with FakeServer(lambda r: OK) as srv:
+            target = "GraniteServiceVersion20100801.PutMetricData"
+            rc, [o] = run_tool(["call", "--endpoint", srv.url, "--service", "monitoring",
+                                "--target", target, "--json-version", "1.0"], self.env)[:2]
+            self.assertEqual(rc, 0, o)
+            req = srv.requests[0]
+            self.assertEqual(req.headers["content-type"], "application/x-amz-json-1.0")
+            self.assertEqual(req.headers["x-amz-target"], target)
+            self.assertIn(botocore_signature_ok(req, SECRET, "us-east-1", "monitoring"),
+                          (True, None))
+
     def test_gzip_body(self):
         seen = {}
 
