@@ -145,13 +145,15 @@ aws_secret_access_key = WRONG
         self.canaries.append(secret)
         counter = os.path.join(self.tmp, "count")
         script = self.write("proc.sh", f"""#!/bin/sh
+[ "$1" = "two words" ] && [ "$2" = '$HOME' ] || exit 9
 n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}
 cat <<EOF
 {{"Version": 1, "AccessKeyId": "AKIAPROC$n", "SecretAccessKey": "{secret}$n",
   "SessionToken": "tok$n", "Expiration": "$(date -u -d @$(({T0} + 3600 * n)) +%Y-%m-%dT%H:%M:%SZ)"}}
 EOF
 """, 0o700)
-        config = self.write("config", f"[profile p]\ncredential_process = {script} --flag\n")
+        # run without a shell, split like shlex: the quoted argument arrives as one word
+        config = self.write("config", f"[profile p]\ncredential_process = {script} 'two words' $HOME\n")
         self.env.update(AWS_CONFIG_FILE=config, AWS_PROFILE="p",
                         AWS_SHARED_CREDENTIALS_FILE=os.path.join(self.tmp, "none"))
         rc, objs = self.tool("--at", str(T0), "--at", str(T0 + 3600 - 301),
@@ -172,7 +174,9 @@ EOF
                                    f"\"SecretAccessKey\":\"{secret}\"}}'\nexit 3\n", 0o700)
         v2 = self.write("v2.sh", f"#!/bin/sh\necho '{{\"Version\":2,\"AccessKeyId\":\"A\","
                                  f"\"SecretAccessKey\":\"{secret}\"}}'\n", 0o700)
-        for script, want in ((bad, "exit status 3"), (v2, "Version")):
+        for script, want in ((bad, "exit status 3"), (v2, "Version"),
+                             ("/nonexistent/helper", "could not be started"),
+                             ("'unbalanced", "unbalanced quotes")):
             config = self.write("config", f"[default]\ncredential_process = {script}\n")
             self.env.update(AWS_CONFIG_FILE=config)
             rc, [o] = self.tool()
