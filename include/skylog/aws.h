@@ -474,12 +474,17 @@ typedef struct sky_aws_creds_opts {
     const char *imds_endpoint;     /* default AWS_EC2_METADATA_SERVICE_ENDPOINT, 169.254.169.254 */
     bool no_env, no_files, no_web_identity, no_container, no_imds; /* skip chain steps */
     int64_t refresh_margin_ms;     /* default 300000 */
-    int64_t metadata_timeout_ms;   /* IMDS/container request timeout, default 1000 */
+    int64_t metadata_timeout_ms;   /* IMDS request timeout; default AWS_METADATA_SERVICE_TIMEOUT
+                                      seconds, else 1000 ms (IMDS is tried
+                                      AWS_METADATA_SERVICE_NUM_ATTEMPTS times, default 1; the
+                                      container endpoint 3 times, 1 s apart, 2 s timeout, as in
+                                      botocore) */
     int64_t (*now_ns)(void *user); /* fake clock for tests (Unix epoch ns); default sky_now_ns */
     void *clock_user;
     const sky_http_opts *http;     /* TLS options for STS and https container URIs */
-    sky_aws_retry_opts sts_retry;  /* STS calls retry throttling/5xx/network errors like the
-                                      SDKs' standard mode (defaults as for clients) */
+    sky_aws_retry_opts fetch_retry; /* STS calls retry throttling/5xx/network errors like the
+                                      SDKs' standard mode (defaults as for clients); its
+                                      sleep_ns hook also serves the container provider's pauses */
 } sky_aws_creds_opts;
 
 /* Creates a provider (opts may be NULL: the default chain). Nothing is fetched yet. Strings in

@@ -462,7 +462,8 @@ sso_role_name = Dev Role
             rc, [o] = self.tool()
             self.assertNotEqual(rc, 0)
             self.assertIn("HTTP 500", o["error"])
-            self.assertEqual(calls, [auth, auth])
+            self.assertEqual(calls, [auth] * 4)  # 1 + 3 attempts (botocore's fetcher)
+            self.assertEqual(o["sleeps_ms"], [1000.0, 1000.0])
         # a plain-http full URI on a non-loopback host is refused
         self.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://example.com/creds"
         rc, [o] = self.tool()
@@ -546,6 +547,26 @@ sso_role_name = Dev Role
             rc, [o] = self.tool("--imds", srv.url)
             self.assertNotEqual(rc, 0)
             self.assertEqual(o["source"], "none")
+
+    def test_imds_num_attempts_env(self):
+        handler, state = self.imds("CANARY-IMDS-RETRY-44")
+        self.canaries.append("CANARY-IMDS-RETRY-44")
+        failures = {"left": 1}
+
+        def flaky(req):
+            if req.method == "GET" and failures["left"]:
+                failures["left"] -= 1
+                return 503, {}, ""
+            return handler(req)
+
+        with FakeServer(flaky) as srv:
+            del self.env["AWS_EC2_METADATA_DISABLED"]
+            rc, [o] = self.tool("--imds", srv.url)
+            self.assertNotEqual(rc, 0)  # one attempt by default
+            failures["left"] = 1
+            self.env["AWS_METADATA_SERVICE_NUM_ATTEMPTS"] = "2"
+            rc, [o] = self.tool("--imds", srv.url)
+            self.assertEqual((rc, o["source"]), (0, "imds"))
 
     def test_chain_order_profile_before_container(self):
         with FakeServer(lambda r: (200, {}, '{"AccessKeyId":"ASIAECS","SecretAccessKey":"s"}')) as srv:

@@ -121,7 +121,7 @@ int main(int argc, char **argv)
         }
 #undef OPT
     }
-    co.sts_retry = (sky_aws_retry_opts){.sleep_ns = record_sleep, .random = get_random};
+    co.fetch_retry = (sky_aws_retry_opts){.sleep_ns = record_sleep, .random = get_random};
     sky_aws_creds *creds;
     if (sky_aws_creds_new(&co, &creds) != SKY_OK) {
         fprintf(stderr, "sky_aws_creds_new failed\n");
