@@ -296,6 +296,19 @@ class Retry(unittest.TestCase):
             for canary in (token, "CANARY-COOKIE", "CANARY-Q", sent["authorization"][-64:]):
                 self.assertNotIn(canary, text)
 
+    def test_proxy_from_environment(self):
+        # libcurl honours http_proxy: the request reaches our "proxy" in absolute form, for a
+        # host that does not even resolve
+        with FakeServer(lambda r: OK) as proxy:
+            self.env.update(http_proxy=proxy.url, no_proxy="")
+            rc, objs, text = run_tool(["call", "--endpoint", "http://logs.skylog-test.invalid",
+                                       "--target", TARGET], self.env)
+            self.outputs.append(text)
+            self.assertEqual(rc, 0, text)
+            [req] = proxy.requests
+            self.assertEqual(req.path, "http://logs.skylog-test.invalid/")
+            self.assertEqual(req.headers["host"], "logs.skylog-test.invalid")
+
     def test_missing_credentials_fail_fast(self):
         del self.env["AWS_ACCESS_KEY_ID"]
         del self.env["AWS_SECRET_ACCESS_KEY"]
