@@ -128,8 +128,9 @@ typedef struct sky_sigv4_result {
 
 /* Signs a request for the Authorization header. The caller must then send the headers
  * X-Amz-Date: out->amz_date, Authorization: out->authorization, and, with a session token,
- * X-Amz-Security-Token: <token> (those three are signed even if absent from req->headers; any
- * copies in req->headers are replaced). Returns SKY_EINVAL for missing fields, SKY_ENOMEM.
+ * X-Amz-Security-Token: <token>. X-Amz-Date and X-Amz-Security-Token are signed even if absent
+ * from req->headers (copies there are replaced); an Authorization in req->headers is ignored.
+ * Returns SKY_EINVAL for missing fields (or no Host anywhere), SKY_ENOMEM.
  * Thread-safe (the signing-key cache is internally locked). */
 SKY_API sky_status sky_sigv4_sign(const sky_sigv4_request *req, const sky_sigv4_params *params,
                                   sky_sigv4_result *out);
@@ -150,16 +151,16 @@ SKY_API void sky_sigv4_result_free(sky_sigv4_result *r);
  * the access key id, then compares it with the one sent (use sky_sigv4_equal(), constant time).
  *
  *     sky_sigv4_auth a;
- *     if (sky_sigv4_parse_authorization(auth_header, &a) != SKY_OK) -> 403 IncompleteSignature
- *     look up the secret for a.access_key_id            -> 403 UnrecognizedClientException
- *     check X-Amz-Date is within 15 minutes of now and starts with a.date -> 403 (skew)
+ *     if (sky_sigv4_parse_authorization(auth_header, &a) != SKY_OK) -> IncompleteSignature
+ *     look up the secret for a.access_key_id            -> UnrecognizedClientException
+ *     check X-Amz-Date is within 15 minutes of now and starts with a.date -> InvalidSignature
  *     char sig[65];
  *     sky_sigv4_verify_input in = { .secret_access_key = secret, .amz_date = x_amz_date,
  *         .scope_date = a.date, .region = a.region, .service = a.service,
  *         .signed_headers = a.signed_headers, .method = "POST", .path = raw_path,
  *         .query = raw_query, .headers = hdrs, .n_headers = n, .payload_hash = sha256_hex_of_body };
  *     sky_sigv4_compute_signature(&in, sig, NULL);
- *     if (!sky_sigv4_equal(sig, a.signature)) -> 403 SignatureDoesNotMatch
+ *     if (!sky_sigv4_equal(sig, a.signature)) -> SignatureDoesNotMatch
  * ------------------------------------------------------------------------------------------- */
 
 /* The parts of an "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/logs/
@@ -236,7 +237,8 @@ typedef struct sky_sigv4_received {
 /* The outcome, with the error AWS would answer. */
 typedef struct sky_sigv4_verdict {
     sky_status status;            /* SKY_OK or SKY_EAUTH (or SKY_ENOMEM) */
-    int http_status;              /* 200, 400 or 403 */
+    int http_status;              /* 200, or 400 as awsJson services answer these errors
+                                     (awsQuery services answer 403) */
     char error_code[64];          /* awsJson names: MissingAuthenticationTokenException,
                                      IncompleteSignatureException, UnrecognizedClientException,
                                      InvalidSignatureException (expired or mismatched);
