@@ -44,6 +44,8 @@ sky_status sky__creds_set(sky_aws_credentials *c, const char *akid, const char *
                           const char *token, int64_t expiration_ns)
 {
     memset(c, 0, sizeof *c);
+    if (!akid || !secret)
+        return SKY_EINVAL;
     c->access_key_id = strdup(akid);
     c->secret_access_key = strdup(secret);
     c->session_token = token && *token ? strdup(token) : NULL;

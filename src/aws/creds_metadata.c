@@ -120,8 +120,8 @@ sky_status sky__creds_container(sky__cctx *ctx, sky_aws_credentials *out)
         token = sky__read_small_file(tf);
         if (!token)
             return sky__cerr(ctx, SKY_EAUTH, "container authorization token file cannot be read");
-    } else if (getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
-        token = strdup(getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+    } else if ((tf = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN")) != NULL) {
+        token = strdup(tf);
         if (!token)
             return SKY_ENOMEM;
     }

@@ -124,9 +124,14 @@ sky_status sky__creds_sso(sky__cctx *ctx, const sky__profiles *pf, const char *n
     }
     char *ea = sky_aws_uri_encode(account, strlen(account), false);
     char *er = sky_aws_uri_encode(role, strlen(role), false);
-    if (ea && er)
-        snprintf(url, sizeof url, "%s/federation/credentials?account_id=%s&role_name=%s", base, ea,
-                 er);
+    if (!ea || !er) {
+        free(ea);
+        free(er);
+        OPENSSL_cleanse(token, strlen(token));
+        free(token);
+        return SKY_ENOMEM;
+    }
+    snprintf(url, sizeof url, "%s/federation/credentials?account_id=%s&role_name=%s", base, ea, er);
     free(ea);
     free(er);
     sky_aws_header h[1] = {{"x-amz-sso_bearer_token", token}};
