@@ -4,7 +4,7 @@
  *     AWS_REGION=eu-west-1 ./example_aws_call Logs_20140328.DescribeLogGroups '{"limit":5}'
  *     AWS_ENDPOINT_URL=http://127.0.0.1:4566 ./example_aws_call Logs_20140328.DescribeLogGroups
  *
- * Credentials come from the usual chain (env, ~/.aws files but not SSO, web identity,
+ * Credentials come from the usual chain (env, ~/.aws files including SSO, web identity,
  * container, instance metadata); retries follow the SDKs' standard mode.
  */
 #include <skylog/aws.h>

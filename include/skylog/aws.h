@@ -128,8 +128,9 @@ typedef struct sky_sigv4_result {
 
 /* Signs a request for the Authorization header. The caller must then send the headers
  * X-Amz-Date: out->amz_date, Authorization: out->authorization, and, with a session token,
- * X-Amz-Security-Token: <token> (those three are signed even if absent from req->headers; any
- * copies in req->headers are replaced). Returns SKY_EINVAL for missing fields, SKY_ENOMEM.
+ * X-Amz-Security-Token: <token>. X-Amz-Date and X-Amz-Security-Token are signed even if absent
+ * from req->headers (copies there are replaced); an Authorization in req->headers is ignored.
+ * Returns SKY_EINVAL for missing fields (or no Host anywhere), SKY_ENOMEM.
  * Thread-safe (the signing-key cache is internally locked). */
 SKY_API sky_status sky_sigv4_sign(const sky_sigv4_request *req, const sky_sigv4_params *params,
                                   sky_sigv4_result *out);
@@ -150,16 +151,16 @@ SKY_API void sky_sigv4_result_free(sky_sigv4_result *r);
  * the access key id, then compares it with the one sent (use sky_sigv4_equal(), constant time).
  *
  *     sky_sigv4_auth a;
- *     if (sky_sigv4_parse_authorization(auth_header, &a) != SKY_OK) -> 403 IncompleteSignature
- *     look up the secret for a.access_key_id            -> 403 UnrecognizedClientException
- *     check X-Amz-Date is within 15 minutes of now and starts with a.date -> 403 (skew)
+ *     if (sky_sigv4_parse_authorization(auth_header, &a) != SKY_OK) -> IncompleteSignature
+ *     look up the secret for a.access_key_id            -> UnrecognizedClientException
+ *     check X-Amz-Date is within 15 minutes of now and starts with a.date -> InvalidSignature
  *     char sig[65];
  *     sky_sigv4_verify_input in = { .secret_access_key = secret, .amz_date = x_amz_date,
  *         .scope_date = a.date, .region = a.region, .service = a.service,
  *         .signed_headers = a.signed_headers, .method = "POST", .path = raw_path,
  *         .query = raw_query, .headers = hdrs, .n_headers = n, .payload_hash = sha256_hex_of_body };
  *     sky_sigv4_compute_signature(&in, sig, NULL);
- *     if (!sky_sigv4_equal(sig, a.signature)) -> 403 SignatureDoesNotMatch
+ *     if (!sky_sigv4_equal(sig, a.signature)) -> SignatureDoesNotMatch
  * ------------------------------------------------------------------------------------------- */
 
 /* The parts of an "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/logs/
@@ -236,7 +237,8 @@ typedef struct sky_sigv4_received {
 /* The outcome, with the error AWS would answer. */
 typedef struct sky_sigv4_verdict {
     sky_status status;            /* SKY_OK or SKY_EAUTH (or SKY_ENOMEM) */
-    int http_status;              /* 200, 400 or 403 */
+    int http_status;              /* 200, or 400 as awsJson services answer these errors
+                                     (awsQuery services answer 403) */
     char error_code[64];          /* awsJson names: MissingAuthenticationTokenException,
                                      IncompleteSignatureException, UnrecognizedClientException,
                                      InvalidSignatureException (expired or mismatched);
@@ -430,6 +432,9 @@ SKY_API sky_status sky_aws_endpoint_host(const char *url, char *host, size_t hos
  *        role_arn + source_profile (or credential_source = Environment | Ec2InstanceMetadata |
  *        EcsContainer) -> STS AssumeRole signed with the source credentials;
  *        role_arn + web_identity_token_file -> STS AssumeRoleWithWebIdentity;
+ *        sso_session (+ [sso-session NAME]) or sso_start_url, with sso_account_id and
+ *        sso_role_name -> the token cached by `aws sso login` in ~/.aws/sso/cache, exchanged
+ *        with the SSO portal (AWS_ENDPOINT_URL_SSO overrides it; no token refresh);
  *        aws_access_key_id/aws_secret_access_key in the credentials file ([NAME]);
  *        credential_process in the config file ([profile NAME]) -> run it, read its JSON;
  *        aws_access_key_id/... in the config file.
@@ -471,12 +476,17 @@ typedef struct sky_aws_creds_opts {
     const char *imds_endpoint;     /* default AWS_EC2_METADATA_SERVICE_ENDPOINT, 169.254.169.254 */
     bool no_env, no_files, no_web_identity, no_container, no_imds; /* skip chain steps */
     int64_t refresh_margin_ms;     /* default 300000 */
-    int64_t metadata_timeout_ms;   /* IMDS/container request timeout, default 1000 */
+    int64_t metadata_timeout_ms;   /* IMDS request timeout; default AWS_METADATA_SERVICE_TIMEOUT
+                                      seconds, else 1000 ms (IMDS is tried
+                                      AWS_METADATA_SERVICE_NUM_ATTEMPTS times, default 1; the
+                                      container endpoint 3 times, 1 s apart, 2 s timeout, as in
+                                      botocore) */
     int64_t (*now_ns)(void *user); /* fake clock for tests (Unix epoch ns); default sky_now_ns */
     void *clock_user;
     const sky_http_opts *http;     /* TLS options for STS and https container URIs */
-    sky_aws_retry_opts sts_retry;  /* STS calls retry throttling/5xx/network errors like the
-                                      SDKs' standard mode (defaults as for clients) */
+    sky_aws_retry_opts fetch_retry; /* STS calls retry throttling/5xx/network errors like the
+                                      SDKs' standard mode (defaults as for clients); its
+                                      sleep_ns hook also serves the container provider's pauses */
 } sky_aws_creds_opts;
 
 /* Creates a provider (opts may be NULL: the default chain). Nothing is fetched yet. Strings in
@@ -496,7 +506,7 @@ SKY_API sky_status sky_aws_creds_get(sky_aws_creds *p, sky_aws_credentials *out,
 SKY_API void sky_aws_creds_invalidate(sky_aws_creds *p);
 
 /* Name of the chain step that gave the cached credentials ("explicit", "custom", "env",
- * "profile", "process", "assume-role", "web-identity", "container", "imds"), or "none".
+ * "profile", "process", "sso", "assume-role", "web-identity", "container", "imds"), or "none".
  * Static string. Thread-safe. */
 SKY_API const char *sky_aws_creds_source(sky_aws_creds *p);
 

@@ -44,6 +44,8 @@ sky_status sky__creds_set(sky_aws_credentials *c, const char *akid, const char *
                           const char *token, int64_t expiration_ns)
 {
     memset(c, 0, sizeof *c);
+    if (!akid || !secret)
+        return SKY_EINVAL;
     c->access_key_id = strdup(akid);
     c->secret_access_key = strdup(secret);
     c->session_token = token && *token ? strdup(token) : NULL;
@@ -283,8 +285,11 @@ sky_status sky_aws_creds_new(const sky_aws_creds_opts *opts, sky_aws_creds **out
     }
     if (p->o.refresh_margin_ms <= 0)
         p->o.refresh_margin_ms = 300000;
-    if (p->o.metadata_timeout_ms <= 0)
-        p->o.metadata_timeout_ms = 1000; /* botocore: 1 s, one attempt */
+    if (p->o.metadata_timeout_ms <= 0) {
+        const char *t = getenv("AWS_METADATA_SERVICE_TIMEOUT");
+        double sec = t ? atof(t) : 0;
+        p->o.metadata_timeout_ms = sec > 0 ? (int64_t)(sec * 1000) : 1000; /* botocore: 1 s */
+    }
     p->source = "none";
     *out = p;
     return SKY_OK;

@@ -36,6 +36,10 @@ sky_status sky__cerr(sky__cctx *ctx, sky_status st, const char *fmt, ...)
 sky_status sky__creds_env(sky__cctx *ctx, sky_aws_credentials *out);
 sky_status sky__creds_profile(sky__cctx *ctx, const char *profile, sky_aws_credentials *out);
 sky_status sky__creds_web_identity_env(sky__cctx *ctx, sky_aws_credentials *out);
+struct sky__profiles;
+/* IAM Identity Center: the profile `name` has sso_session or sso_start_url. */
+sky_status sky__creds_sso(sky__cctx *ctx, const struct sky__profiles *pf, const char *name,
+                          sky_aws_credentials *out);
 sky_status sky__creds_container(sky__cctx *ctx, sky_aws_credentials *out);
 sky_status sky__creds_imds(sky__cctx *ctx, sky_aws_credentials *out);
 
@@ -54,6 +58,10 @@ sky_status sky__creds_from_json(sky__cctx *ctx, const char *body, size_t len, bo
                                 sky_aws_credentials *out);
 /* Reads a small file (token files), trimmed; malloc'd; NULL if unreadable. */
 char *sky__read_small_file(const char *path);
+/* Splits a command line like Python's shlex.split (POSIX); *argv is NULL-terminated, free with
+ * sky__argv_free(). SKY_EINVAL for unbalanced quotes or an empty command. */
+sky_status sky__shell_split(const char *s, char ***argv);
+void sky__argv_free(char **argv);
 /* Region used for STS. */
 void sky__creds_region(sky__cctx *ctx, const char *profile, char *out, size_t cap);
 /* Fills creds from three strings (copies). SKY_ENOMEM. */

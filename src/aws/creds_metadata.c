@@ -17,22 +17,56 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
-static sky_status get(sky__cctx *ctx, const char *method, const char *url,
-                      const sky_aws_header *h, size_t nh, sky_http_response *resp, char *why,
-                      size_t whylen)
+/* One request with up to `attempts` tries: a network error or a non-2xx/non-4xx answer is
+ * retried after `pause_ms` (4xx answers are final: 404 means "no role", 401 "token needed"). */
+static sky_status get_n(sky__cctx *ctx, const char *method, const char *url,
+                        const sky_aws_header *h, size_t nh, int64_t timeout_ms, int attempts,
+                        int64_t pause_ms, sky_http_response *resp, char *why, size_t whylen)
 {
     sky_http_opts ho = *ctx->p->o.http;
-    ho.connect_timeout_ms = ctx->p->o.metadata_timeout_ms;
-    ho.timeout_ms = ctx->p->o.metadata_timeout_ms;
+    ho.connect_timeout_ms = timeout_ms;
+    ho.timeout_ms = timeout_ms;
     sky_http_client *c;
     sky_status st = sky_http_client_new(&ho, &c);
     if (st != SKY_OK)
         return st;
     sky_http_request r = {.method = method, .url = url, .headers = h, .n_headers = nh};
-    st = sky_http_perform(c, &r, resp, why, whylen);
+    for (int i = 1;; i++) {
+        st = sky_http_perform(c, &r, resp, why, whylen);
+        bool again = st == SKY_ENET || st == SKY_ETIMEDOUT || (st == SKY_OK && resp->status >= 500);
+        if (!again || i >= attempts)
+            break;
+        if (st == SKY_OK)
+            sky_http_response_free(resp);
+        int64_t ns = pause_ms * 1000000;
+        if (ctx->p->o.fetch_retry.sleep_ns) {
+            ctx->p->o.fetch_retry.sleep_ns(ctx->p->o.fetch_retry.user, ns);
+        } else {
+            struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000),
+                                  .tv_nsec = (long)(ns % 1000000000)};
+            while (nanosleep(&ts, &ts) != 0) {
+            }
+        }
+    }
     sky_http_client_free(c);
     return st;
+}
+
+static int imds_attempts(void)
+{
+    const char *v = getenv("AWS_METADATA_SERVICE_NUM_ATTEMPTS");
+    int n = v ? atoi(v) : 0;
+    return n > 0 ? n : 1;
+}
+
+static sky_status get(sky__cctx *ctx, const char *method, const char *url,
+                      const sky_aws_header *h, size_t nh, sky_http_response *resp, char *why,
+                      size_t whylen)
+{
+    return get_n(ctx, method, url, h, nh, ctx->p->o.metadata_timeout_ms, imds_attempts(), 0, resp,
+                 why, whylen);
 }
 
 static void wipe_response(sky_http_response *r)
@@ -86,8 +120,8 @@ sky_status sky__creds_container(sky__cctx *ctx, sky_aws_credentials *out)
         token = sky__read_small_file(tf);
         if (!token)
             return sky__cerr(ctx, SKY_EAUTH, "container authorization token file cannot be read");
-    } else if (getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
-        token = strdup(getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+    } else if ((tf = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN")) != NULL) {
+        token = strdup(tf);
         if (!token)
             return SKY_ENOMEM;
     }
@@ -99,7 +133,8 @@ sky_status sky__creds_container(sky__cctx *ctx, sky_aws_credentials *out)
     sky_aws_header h[1] = {{"Authorization", token}};
     sky_http_response resp;
     char why[256];
-    sky_status st = get(ctx, "GET", url, h, token ? 1 : 0, &resp, why, sizeof why);
+    /* botocore's ContainerMetadataFetcher: 2 s timeout, 3 attempts, 1 s apart */
+    sky_status st = get_n(ctx, "GET", url, h, token ? 1 : 0, 2000, 3, 1000, &resp, why, sizeof why);
     if (token) {
         OPENSSL_cleanse(token, strlen(token));
         free(token);

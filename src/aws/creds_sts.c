@@ -138,7 +138,7 @@ static sky_status sts_call(sky__cctx *ctx, const char *action, sky__buf *form,
     char why[256];
     /* the SDKs retry STS like any call; one signature serves every attempt (valid 15 min) */
     sky__retry rt;
-    sky__retry_init(&rt, &ctx->p->o.sts_retry);
+    sky__retry_init(&rt, &ctx->p->o.fetch_retry);
     for (int attempt = 1;; attempt++) {
         st = sky_http_perform(http, &hr, &resp, why, sizeof why);
         bool again = st == SKY_ENET || st == SKY_ETIMEDOUT;

@@ -220,12 +220,17 @@ sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
     /* libcurl adds "Expect: 100-continue" to large bodies; AWS does not need the round trip */
     hl = curl_slist_append(hl, "Expect:");
     for (size_t i = 0; i < req->n_headers && hl; i++) {
-        sky__buf line = {0};
-        sky__buf_printf(&line, "%s: %s", req->headers[i].name, req->headers[i].value);
-        if (req->headers[i].value && !*req->headers[i].value) {
-            sky__buf_free(&line); /* "Name;" is curl's way to send an empty value */
-            sky__buf_printf(&line, "%s;", req->headers[i].name);
+        const char *name = req->headers[i].name, *value = req->headers[i].value;
+        if (!name || !*name || strpbrk(name, ":\r\n") || (value && strpbrk(value, "\r\n"))) {
+            curl_slist_free_all(hl); /* header injection or nonsense: refuse the request */
+            set_err(errbuf, errlen, "invalid header name or value");
+            return SKY_EINVAL;
         }
+        sky__buf line = {0};
+        if (value && *value)
+            sky__buf_printf(&line, "%s: %s", name, value);
+        else
+            sky__buf_printf(&line, "%s;", name); /* curl's way to send an empty value */
         struct curl_slist *n = line.oom ? NULL : curl_slist_append(hl, line.data);
         sky__buf_wipe(&line);
         if (!n) {

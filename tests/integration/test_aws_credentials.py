@@ -145,13 +145,15 @@ aws_secret_access_key = WRONG
         self.canaries.append(secret)
         counter = os.path.join(self.tmp, "count")
         script = self.write("proc.sh", f"""#!/bin/sh
+[ "$1" = "two words" ] && [ "$2" = '$HOME' ] || exit 9
 n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}
 cat <<EOF
 {{"Version": 1, "AccessKeyId": "AKIAPROC$n", "SecretAccessKey": "{secret}$n",
   "SessionToken": "tok$n", "Expiration": "$(date -u -d @$(({T0} + 3600 * n)) +%Y-%m-%dT%H:%M:%SZ)"}}
 EOF
 """, 0o700)
-        config = self.write("config", f"[profile p]\ncredential_process = {script} --flag\n")
+        # run without a shell, split like shlex: the quoted argument arrives as one word
+        config = self.write("config", f"[profile p]\ncredential_process = {script} 'two words' $HOME\n")
         self.env.update(AWS_CONFIG_FILE=config, AWS_PROFILE="p",
                         AWS_SHARED_CREDENTIALS_FILE=os.path.join(self.tmp, "none"))
         rc, objs = self.tool("--at", str(T0), "--at", str(T0 + 3600 - 301),
@@ -172,7 +174,9 @@ EOF
                                    f"\"SecretAccessKey\":\"{secret}\"}}'\nexit 3\n", 0o700)
         v2 = self.write("v2.sh", f"#!/bin/sh\necho '{{\"Version\":2,\"AccessKeyId\":\"A\","
                                  f"\"SecretAccessKey\":\"{secret}\"}}'\n", 0o700)
-        for script, want in ((bad, "exit status 3"), (v2, "Version")):
+        for script, want in ((bad, "exit status 3"), (v2, "Version"),
+                             ("/nonexistent/helper", "could not be started"),
+                             ("'unbalanced", "unbalanced quotes")):
             config = self.write("config", f"[default]\ncredential_process = {script}\n")
             self.env.update(AWS_CONFIG_FILE=config)
             rc, [o] = self.tool()
@@ -358,6 +362,65 @@ credential_source = Environment
             form = urllib.parse.parse_qs(srv.requests[0].body.decode())
             self.assertEqual(form["WebIdentityToken"], [jwt])
 
+    # ---- IAM Identity Center (SSO) -------------------------------------------------------
+
+    def sso_cache(self, key_source, token, expires):
+        import hashlib
+        d = os.path.join(self.tmp, ".aws", "sso", "cache")
+        os.makedirs(d, exist_ok=True)
+        name = hashlib.sha1(key_source.encode()).hexdigest() + ".json"
+        with open(os.path.join(d, name), "w") as f:
+            f.write('{"startUrl": "https://d-123.awsapps.com/start", "region": "eu-west-1", '
+                    f'"accessToken": "{token}", "expiresAt": "{iso(expires)}", '
+                    '"refreshToken": "CANARY-SSO-REFRESH"}')
+
+    def test_sso_session_and_legacy_profiles(self):
+        token, secret = "CANARY-SSO-ACCESS-TOKEN", "CANARY-SSO-SECRET"
+        self.canaries += [token, secret, "CANARY-SSO-REFRESH"]
+
+        def portal(req):
+            if req.headers.get("x-amz-sso_bearer_token") != token:
+                return 401, {}, '{"message":"Session token not found or invalid"}'
+            q = urllib.parse.urlsplit(req.path)
+            args = urllib.parse.parse_qs(q.query)
+            if q.path != "/federation/credentials" or args != {"account_id": ["111122223333"],
+                                                               "role_name": ["Dev Role"]}:
+                return 400, {}, "{}"
+            return 200, {}, ('{"roleCredentials":{"accessKeyId":"ASIASSO","secretAccessKey":"%s",'
+                             '"sessionToken":"sso-tok","expiration":%d}}' % (secret, (T0 + 3600) * 1000))
+
+        self.sso_cache("my-sso", token, T0 + 7200)
+        self.sso_cache("https://d-123.awsapps.com/start", token, T0 + 7200)
+        with FakeServer(portal) as srv:
+            self.env.update(AWS_CONFIG_FILE=self.write("config", """
+[profile dev]
+sso_session = my-sso
+sso_account_id = 111122223333
+sso_role_name = Dev Role
+[sso-session my-sso]
+sso_start_url = https://d-123.awsapps.com/start
+sso_region = eu-west-1
+[profile legacy]
+sso_start_url = https://d-123.awsapps.com/start
+sso_region = eu-west-1
+sso_account_id = 111122223333
+sso_role_name = Dev Role
+"""), AWS_ENDPOINT_URL_SSO=srv.url)
+            for profile in ("dev", "legacy"):
+                self.env["AWS_PROFILE"] = profile
+                rc, objs = self.tool("--at", str(T0))
+                self.assertEqual(rc, 0, objs)
+                o = objs[0]
+                self.assertEqual((o["source"], o["akid"], o["expiration"]),
+                                 ("sso", "ASIASSO", T0 + 3600))
+                self.assertEqual(o["secret_sha256"], sha256(secret))
+            # an expired cached token is refused before any call
+            n = len(srv.requests)
+            rc, [o] = self.tool("--at", str(T0 + 7201))
+            self.assertNotEqual(rc, 0)
+            self.assertIn("aws sso login", o["error"])
+            self.assertEqual(len(srv.requests), n)
+
     # ---- container ----------------------------------------------------------------------
 
     def test_container_relative_uri_with_token_file(self):
@@ -399,7 +462,8 @@ credential_source = Environment
             rc, [o] = self.tool()
             self.assertNotEqual(rc, 0)
             self.assertIn("HTTP 500", o["error"])
-            self.assertEqual(calls, [auth, auth])
+            self.assertEqual(calls, [auth] * 4)  # 1 + 3 attempts (botocore's fetcher)
+            self.assertEqual(o["sleeps_ms"], [1000.0, 1000.0])
         # a plain-http full URI on a non-loopback host is refused
         self.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://example.com/creds"
         rc, [o] = self.tool()
@@ -483,6 +547,26 @@ credential_source = Environment
             rc, [o] = self.tool("--imds", srv.url)
             self.assertNotEqual(rc, 0)
             self.assertEqual(o["source"], "none")
+
+    def test_imds_num_attempts_env(self):
+        handler, state = self.imds("CANARY-IMDS-RETRY-44")
+        self.canaries.append("CANARY-IMDS-RETRY-44")
+        failures = {"left": 1}
+
+        def flaky(req):
+            if req.method == "GET" and failures["left"]:
+                failures["left"] -= 1
+                return 503, {}, ""
+            return handler(req)
+
+        with FakeServer(flaky) as srv:
+            del self.env["AWS_EC2_METADATA_DISABLED"]
+            rc, [o] = self.tool("--imds", srv.url)
+            self.assertNotEqual(rc, 0)  # one attempt by default
+            failures["left"] = 1
+            self.env["AWS_METADATA_SERVICE_NUM_ATTEMPTS"] = "2"
+            rc, [o] = self.tool("--imds", srv.url)
+            self.assertEqual((rc, o["source"]), (0, "imds"))
 
     def test_chain_order_profile_before_container(self):
         with FakeServer(lambda r: (200, {}, '{"AccessKeyId":"ASIAECS","SecretAccessKey":"s"}')) as srv:

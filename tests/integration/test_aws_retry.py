@@ -227,6 +227,18 @@ class Retry(unittest.TestCase):
             self.assertEqual((o["code"], o["message"], o["request_id"]),
                              ("InvalidParameterValue", "Rate exceeded", "q-1"))
 
+    def test_aws_json_1_0(self):
+        with FakeServer(lambda r: OK) as srv:
+            target = "GraniteServiceVersion20100801.PutMetricData"
+            rc, [o] = run_tool(["call", "--endpoint", srv.url, "--service", "monitoring",
+                                "--target", target, "--json-version", "1.0"], self.env)[:2]
+            self.assertEqual(rc, 0, o)
+            req = srv.requests[0]
+            self.assertEqual(req.headers["content-type"], "application/x-amz-json-1.0")
+            self.assertEqual(req.headers["x-amz-target"], target)
+            self.assertIn(botocore_signature_ok(req, SECRET, "us-east-1", "monitoring"),
+                          (True, None))
+
     def test_gzip_body(self):
         seen = {}
 
@@ -283,6 +295,19 @@ class Retry(unittest.TestCase):
             self.assertEqual(sent["x-amz-security-token"], token)  # masked only in the trace
             for canary in (token, "CANARY-COOKIE", "CANARY-Q", sent["authorization"][-64:]):
                 self.assertNotIn(canary, text)
+
+    def test_proxy_from_environment(self):
+        # libcurl honours http_proxy: the request reaches our "proxy" in absolute form, for a
+        # host that does not even resolve
+        with FakeServer(lambda r: OK) as proxy:
+            self.env.update(http_proxy=proxy.url, no_proxy="")
+            rc, objs, text = run_tool(["call", "--endpoint", "http://logs.skylog-test.invalid",
+                                       "--target", TARGET], self.env)
+            self.outputs.append(text)
+            self.assertEqual(rc, 0, text)
+            [req] = proxy.requests
+            self.assertEqual(req.path, "http://logs.skylog-test.invalid/")
+            self.assertEqual(req.headers["host"], "logs.skylog-test.invalid")
 
     def test_missing_credentials_fail_fast(self):
         del self.env["AWS_ACCESS_KEY_ID"]

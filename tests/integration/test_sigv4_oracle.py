@@ -95,8 +95,13 @@ def make_case(rng, i):
     token = None
     if rng.random() < 0.5:
         token = "".join(rng.choice(TOKEN_CHARS) for _ in range(rng.randint(20, 400)))
+    s3 = not presign and i % 10 == 7
+    if s3:
+        # S3 signs the path as it is (no normalisation, no second encoding) and always sends
+        # X-Amz-Content-SHA256; drop the UNSIGNED-PAYLOAD variant, S3 computes its own
+        headers = [h for h in headers if h[0] != "X-Amz-Content-SHA256"]
     return {
-        "scheme": scheme, "host": host, "method": method, "path": path, "pairs": pairs,
+        "s3": s3, "scheme": scheme, "host": host, "method": method, "path": path, "pairs": pairs,
         "headers": headers, "body": body, "token": token, "presign": presign,
         "service": rng.choice(SERVICES), "region": rng.choice(REGIONS),
         "akid": "AKIDEXAMPLE%04d" % i, "secret": "wJalrXUtnFEMI/K7MDENG+bPxRfiCY%04d" % i,
@@ -115,7 +120,8 @@ def botocore_sign(case):
         req = AWSRequest(method=case["method"], url=url, data=case["body"],
                          params=dict(case["pairs"]))
     else:
-        auth = botocore.auth.SigV4Auth(creds, case["service"], case["region"])
+        cls = botocore.auth.S3SigV4Auth if case["s3"] else botocore.auth.SigV4Auth
+        auth = cls(creds, "s3" if case["s3"] else case["service"], case["region"])
         if case["url_query"] and query:
             req = AWSRequest(method=case["method"], url=url + "?" + query, data=case["body"])
         else:
@@ -149,11 +155,15 @@ def botocore_sign(case):
 
 def tool_case(case, boto):
     headers = [[n, v] for n, v in case["headers"]]
+    if case["s3"]:
+        headers.append(["X-Amz-Content-SHA256", hashlib.sha256(case["body"]).hexdigest()])
     c = {
+        "s3_path": case["s3"],
         "method": case["method"], "host": case["host"], "path": case["path"],
         "query": boto["query"], "headers": headers, "body_hex": case["body"].hex(),
         "akid": case["akid"], "secret": case["secret"], "token": case["token"],
-        "region": case["region"], "service": case["service"], "time": case["time"],
+        "region": case["region"], "service": "s3" if case["s3"] else case["service"],
+        "time": case["time"],
         "presign": case["presign"], "expires": case["expires"],
     }
     if case["presign"]:
@@ -190,7 +200,7 @@ class SigV4Oracle(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr.decode(errors="replace"))
         results = [json.loads(l) for l in proc.stdout.decode().splitlines()]
         self.assertEqual(len(results), len(cases))
-        presigned = tokens = big = 0
+        presigned = tokens = big = s3 = 0
         for i, (case, b, r) in enumerate(zip(cases, boto, results)):
             ctx = f"case {i}: {case['method']} {case['path']!r} pairs={case['pairs']!r}"
             self.assertNotIn("error", r, ctx)
@@ -211,11 +221,13 @@ class SigV4Oracle(unittest.TestCase):
             # and the one-call check (sky_sigv4_verify) accepts it, a minute later
             self.assertEqual(r["verify_full"], "ok", f"{ctx}: {r.get('verify_full_message')}")
             tokens += case["token"] is not None
+            s3 += case["s3"]
             big += len(case["body"]) > 100_000
         # the generator really exercised the interesting shapes
         self.assertGreaterEqual(presigned, 40)
         self.assertGreaterEqual(tokens, 100)
         self.assertGreaterEqual(big, 5)
+        self.assertGreaterEqual(s3, 20)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@
  * Options: --profile P --credentials-file F --config-file F --region R --sts URL --imds URL
  *   --container URL --no-env --no-files --no-web-identity --no-container --no-imds
  *   --margin-ms N --akid A --secret S --token T
- *   call: --endpoint URL --service S --target T --query --body B --gzip --calls N
+ *   call: --endpoint URL --service S --target T --json-version V --query --body B --gzip --calls N
  *         --max-attempts N --base-ms N --max-backoff-ms N --quota N --random R --timeout-ms N
  *         --ca-bundle PEM --trace (masked HTTP trace on stderr) --deadline-ms N (fake monotonic clock: injected sleeps advance it)
  */
@@ -71,7 +71,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     sky_aws_creds_opts co = {.now_ns = fake_clock};
     sky_aws_client_opts cl = {.service = "logs"};
-    const char *target = NULL, *body = "{}";
+    const char *target = NULL, *body = "{}", *json_version = NULL;
     bool query = false, gzip = false;
     int calls = 1;
     int64_t deadline_ms = 0;
@@ -97,6 +97,7 @@ int main(int argc, char **argv)
         else if (OPT("--service")) cl.service = v;
         else if (OPT("--target")) target = v;
         else if (OPT("--body")) body = v;
+        else if (OPT("--json-version")) json_version = v;
         else if (OPT("--calls")) calls = atoi(v);
         else if (OPT("--max-attempts")) cl.retry.max_attempts = atoi(v);
         else if (OPT("--base-ms")) cl.retry.base_ms = atoll(v);
@@ -120,7 +121,7 @@ int main(int argc, char **argv)
         }
 #undef OPT
     }
-    co.sts_retry = (sky_aws_retry_opts){.sleep_ns = record_sleep, .random = get_random};
+    co.fetch_retry = (sky_aws_retry_opts){.sleep_ns = record_sleep, .random = get_random};
     sky_aws_creds *creds;
     if (sky_aws_creds_new(&co, &creds) != SKY_OK) {
         fprintf(stderr, "sky_aws_creds_new failed\n");
@@ -167,7 +168,8 @@ int main(int argc, char **argv)
         }
         for (int k = 0; st == SKY_OK && k < calls; k++) {
             json_array_clear(sleeps);
-            sky_aws_call call = {.query = query, .target = target, .body = body,
+            sky_aws_call call = {.query = query, .target = target, .json_version = json_version,
+                                 .body = body,
                                  .body_len = strlen(body), .gzip = gzip,
                                  .deadline_ns = deadline_ms ? fake_monotonic(NULL) +
                                                                   deadline_ms * 1000000

@@ -70,7 +70,8 @@ static void do_verify_full(json_t *v, json_t *c, json_t *res, const unsigned cha
                              .query = json_string_value(json_object_get(v, "query")),
                              .headers = h, .n_headers = nh, .body = body, .body_len = blen,
                              .now_ns = (int64_t)json_integer_value(json_object_get(c, "time")) *
-                                       1000000000LL + 60 * 1000000000LL};
+                                       1000000000LL + 60 * 1000000000LL,
+                             .s3_path = json_is_true(json_object_get(c, "s3_path"))};
     sky_sigv4_verdict vd;
     sky_sigv4_verify(&rr, secret_of, c, &vd);
     json_object_set_new(res, "verify_full",

@@ -17,6 +17,8 @@
 
 #include <skylog/aws.h>
 
+#include "aws/creds.h"
+
 #define S 1000000000LL
 static const int64_t T0 = 1800000000LL * S;
 
@@ -252,6 +254,41 @@ static void test_gzip(void **state)
     free(gz);
 }
 
+
+/* credential_process is split like Python's shlex.split; expectations generated with shlex */
+static void test_shell_split(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        const char *want[4];
+    } cases[] = {
+        {"/bin/tool --flag", {"/bin/tool", "--flag", NULL}},
+        {"  a\t b\n", {"a", "b", NULL}},
+        {"'a b' \"c d\" e\\ f", {"a b", "c d", "e f", NULL}},
+        {"x\"y z\"w", {"xy zw", NULL}},
+        {"\"a\\\"b\" \"c\\\\d\" \"e\\f\"", {"a\"b", "c\\d", "e\\f", NULL}},
+        {"''", {"", NULL}},
+        {"#not-a-comment a#b", {"#not-a-comment", "a#b", NULL}},
+        {"a'b'c\\'", {"abc'", NULL}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char **argv;
+        assert_int_equal(sky__shell_split(cases[i].in, &argv), SKY_OK);
+        size_t k = 0;
+        for (; cases[i].want[k]; k++)
+            assert_string_equal(argv[k], cases[i].want[k]);
+        assert_null(argv[k]);
+        sky__argv_free(argv);
+    }
+    const char *bad[] = {"\"open", "'open", "end\\", "", "   "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char **argv;
+        assert_int_equal(sky__shell_split(bad[i], &argv), SKY_EINVAL);
+        assert_null(argv);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_parse_time),
         cmocka_unit_test(test_mask),
         cmocka_unit_test(test_gzip),
+        cmocka_unit_test(test_shell_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,180 @@
+/*
+ * creds_sso.c - credentials from IAM Identity Center (AWS SSO) profiles: the access token that
+ * `aws sso login` cached in ~/.aws/sso/cache/<sha1>.json is exchanged for role credentials with
+ * the portal's GetRoleCredentials (GET /federation/credentials, unsigned, bearer header).
+ *
+ * Both profile forms are read: `sso_session = NAME` with an `[sso-session NAME]` section (cache
+ * file named after SHA-1 of NAME) and the legacy `sso_start_url`/`sso_region` in the profile
+ * (SHA-1 of the start URL). Refreshing an expired SSO token (SSO OIDC CreateToken) is not done:
+ * the error says to run `aws sso login`. Must never put the access token or the returned secret
+ * into an error text.
+ */
+#include "aws/creds.h"
+#include "aws/profile.h"
+
+#include "aws/buf.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void sha1_hex(const char *s, char out[41])
+{
+    unsigned char md[20];
+    unsigned int n = 0;
+    EVP_Digest(s, strlen(s), md, &n, EVP_sha1(), NULL);
+    for (unsigned i = 0; i < 20; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static const char *pget(const sky__profiles *pf, const char *name, const char *key)
+{
+    return sky__profile_get(pf, name, key, false);
+}
+
+/* The portal endpoint: AWS_ENDPOINT_URL_SSO / AWS_ENDPOINT_URL, else the regional portal. */
+static sky_status portal_url(const char *region, char *out, size_t cap)
+{
+    const char *ignore = getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+    if (!(ignore && strcasecmp(ignore, "true") == 0)) {
+        const char *v = getenv("AWS_ENDPOINT_URL_SSO");
+        if (!v || !*v)
+            v = getenv("AWS_ENDPOINT_URL");
+        if (v && *v)
+            return sky_aws_resolve_endpoint("sso", region, v, out, cap);
+    }
+    char def[256];
+    snprintf(def, sizeof def, "https://portal.sso.%s.amazonaws.com%s", region,
+             strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
+    return sky_aws_resolve_endpoint("sso", region, def, out, cap);
+}
+
+/* Reads accessToken (malloc'd) from the cache file; checks expiresAt against now. */
+static sky_status cached_token(sky__cctx *ctx, const char *key_source, char **token)
+{
+    *token = NULL;
+    char hex[41];
+    sha1_hex(key_source, hex);
+    char rel[128];
+    snprintf(rel, sizeof rel, "~/.aws/sso/cache/%s.json", hex);
+    char *path = sky__expand_home(rel);
+    char *text = path ? sky__read_small_file(path) : NULL;
+    free(path);
+    if (!text)
+        return sky__cerr(ctx, SKY_EAUTH, "no cached SSO token: run `aws sso login`");
+    json_t *j = json_loads(text, 0, NULL);
+    OPENSSL_cleanse(text, strlen(text));
+    free(text);
+    const char *tok = json_string_value(json_object_get(j, "accessToken"));
+    const char *exp = json_string_value(json_object_get(j, "expiresAt"));
+    int64_t exp_ns;
+    sky_status st;
+    if (!tok || !*tok || !exp || sky_aws_parse_time(exp, &exp_ns) != SKY_OK)
+        st = sky__cerr(ctx, SKY_EAUTH, "cached SSO token is malformed: run `aws sso login`");
+    else if (exp_ns <= ctx->now_ns)
+        st = sky__cerr(ctx, SKY_EAUTH, "cached SSO token has expired: run `aws sso login`");
+    else if (!(*token = strdup(tok)))
+        st = SKY_ENOMEM;
+    else
+        st = SKY_OK;
+    json_t *t = json_object_get(j, "accessToken");
+    if (json_is_string(t))
+        json_string_set(t, "");
+    t = json_object_get(j, "refreshToken");
+    if (json_is_string(t))
+        json_string_set(t, "");
+    json_decref(j);
+    return st;
+}
+
+sky_status sky__creds_sso(sky__cctx *ctx, const sky__profiles *pf, const char *name,
+                          sky_aws_credentials *out)
+{
+    const char *session = pget(pf, name, "sso_session");
+    const char *start_url, *region;
+    char section[256];
+    if (session && *session) {
+        snprintf(section, sizeof section, "sso-session %s", session);
+        start_url = sky__ini_get(&pf->config, section, "sso_start_url");
+        region = sky__ini_get(&pf->config, section, "sso_region");
+    } else {
+        start_url = pget(pf, name, "sso_start_url");
+        region = pget(pf, name, "sso_region");
+    }
+    const char *account = pget(pf, name, "sso_account_id");
+    const char *role = pget(pf, name, "sso_role_name");
+    if (!start_url || !region || !account || !role)
+        return sky__cerr(ctx, SKY_EINVAL,
+                         "profile %.64s: SSO needs sso_start_url, sso_region, sso_account_id and "
+                         "sso_role_name",
+                         name);
+    char *token;
+    sky_status st = cached_token(ctx, session && *session ? session : start_url, &token);
+    if (st != SKY_OK)
+        return st;
+    char base[1024], url[2048];
+    if (portal_url(region, base, sizeof base) != SKY_OK) {
+        OPENSSL_cleanse(token, strlen(token));
+        free(token);
+        return sky__cerr(ctx, SKY_EINVAL, "SSO portal endpoint cannot be resolved");
+    }
+    char *ea = sky_aws_uri_encode(account, strlen(account), false);
+    char *er = sky_aws_uri_encode(role, strlen(role), false);
+    if (!ea || !er) {
+        free(ea);
+        free(er);
+        OPENSSL_cleanse(token, strlen(token));
+        free(token);
+        return SKY_ENOMEM;
+    }
+    snprintf(url, sizeof url, "%s/federation/credentials?account_id=%s&role_name=%s", base, ea, er);
+    free(ea);
+    free(er);
+    sky_aws_header h[1] = {{"x-amz-sso_bearer_token", token}};
+    sky_http_client *http;
+    st = sky_http_client_new(ctx->p->o.http, &http);
+    sky_http_response resp;
+    char why[256];
+    if (st == SKY_OK) {
+        sky_http_request r = {.method = "GET", .url = url, .headers = h, .n_headers = 1};
+        st = sky_http_perform(http, &r, &resp, why, sizeof why);
+        sky_http_client_free(http);
+    }
+    OPENSSL_cleanse(token, strlen(token));
+    free(token);
+    if (st != SKY_OK)
+        return sky__cerr(ctx, st, "SSO GetRoleCredentials: %s", why);
+    if (resp.status == 401 || resp.status == 403) {
+        st = sky__cerr(ctx, SKY_EAUTH, "SSO session is no longer valid (HTTP %ld): run `aws sso "
+                                       "login`", resp.status);
+    } else if (resp.status != 200) {
+        st = sky__cerr(ctx, SKY_EREMOTE, "SSO GetRoleCredentials answered HTTP %ld", resp.status);
+    } else {
+        json_t *j = json_loadb(resp.body, resp.body_len, 0, NULL);
+        json_t *rc = json_object_get(j, "roleCredentials");
+        const char *akid = json_string_value(json_object_get(rc, "accessKeyId"));
+        const char *secret = json_string_value(json_object_get(rc, "secretAccessKey"));
+        const char *stok = json_string_value(json_object_get(rc, "sessionToken"));
+        json_int_t exp_ms = json_integer_value(json_object_get(rc, "expiration"));
+        if (!akid || !secret)
+            st = sky__cerr(ctx, SKY_EPROTO, "SSO GetRoleCredentials: answer has no credentials");
+        else
+            st = sky__creds_set(out, akid, secret, stok, (int64_t)exp_ms * 1000000);
+        json_t *s = json_object_get(rc, "secretAccessKey");
+        if (json_is_string(s))
+            json_string_set(s, "");
+        s = json_object_get(rc, "sessionToken");
+        if (json_is_string(s))
+            json_string_set(s, "");
+        json_decref(j);
+        if (st == SKY_OK)
+            ctx->source = "sso";
+    }
+    OPENSSL_cleanse(resp.body, resp.body_len);
+    sky_http_response_free(&resp);
+    return st;
+}
