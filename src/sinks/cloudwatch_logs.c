@@ -407,10 +407,12 @@ static int cmp_ev(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* `deadline`: 0, or the close deadline the call may not outlive (taken under the lock). */
 static sky_status call(cwl *c, const char *op, const char *body, size_t len, const char *stream,
-                       sky__cwl_result *r)
+                       int64_t deadline, sky__cwl_result *r)
 {
-    sky__cwl_call cl = {.op = op, .body = body, .len = len, .group = c->group, .stream = stream};
+    sky__cwl_call cl = {.op = op, .body = body, .len = len, .group = c->group, .stream = stream,
+                        .deadline_ns = deadline};
     memset(r, 0, sizeof *r);
     sky_status st = c->t.call(c->t.self, &cl, r);
     if (r->status == SKY_OK && st != SKY_OK)
@@ -429,7 +431,7 @@ static void json_kv(sky_buf *b, const char *k, const char *v)
 static bool is_code(const sky__cwl_result *r, const char *code) { return strcmp(r->code, code) == 0; }
 
 /* Creates the group (once) and the stream. Called without mu. */
-static bool create_resources(cwl *c, stream_q *s)
+static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
 {
     sky__cwl_result r;
     sky_buf b = {0};
@@ -438,7 +440,7 @@ static bool create_resources(cwl *c, stream_q *s)
         sky__buf_putc(&b, '{');
         json_kv(&b, "logGroupName", c->group);
         sky__buf_putc(&b, '}');
-        if (call(c, "CreateLogGroup", b.p, b.len, NULL, &r) == SKY_OK ||
+        if (call(c, "CreateLogGroup", b.p, b.len, NULL, deadline, &r) == SKY_OK ||
             is_code(&r, "ResourceAlreadyExistsException")) {
             c->group_ready = true;
             if (c->o.retention_days > 0) {
@@ -449,7 +451,7 @@ static bool create_resources(cwl *c, stream_q *s)
                 sky__buf_lit(&b, ",\"retentionInDays\":");
                 sky__buf_i64(&b, c->o.retention_days);
                 sky__buf_putc(&b, '}');
-                if (call(c, "PutRetentionPolicy", b.p, b.len, NULL, &rr) != SKY_OK)
+                if (call(c, "PutRetentionPolicy", b.p, b.len, NULL, deadline, &rr) != SKY_OK)
                     sky__diag(NULL, SKY_LEVEL_WARN,
                               "cloudwatch: cannot set retention on %s: %s %s", c->group, rr.code,
                               rr.message);
@@ -469,7 +471,7 @@ static bool create_resources(cwl *c, stream_q *s)
         sky__buf_putc(&b, ',');
         json_kv(&b, "logStreamName", s->name);
         sky__buf_putc(&b, '}');
-        if (call(c, "CreateLogStream", b.p, b.len, NULL, &r) == SKY_OK ||
+        if (call(c, "CreateLogStream", b.p, b.len, NULL, deadline, &r) == SKY_OK ||
             is_code(&r, "ResourceAlreadyExistsException")) {
             s->ready = true;
         } else {
@@ -659,6 +661,7 @@ static void send_batch(cwl *c, stream_q *s)
         batch[i] = at(s, i);
     qsort(batch, n, sizeof *batch, cmp_ev);
     char *stream = strdup(s->name);
+    int64_t deadline = c->closing ? c->close_deadline_ns : 0;
     c->sending = true;
     pthread_mutex_unlock(&c->mu);
 
@@ -668,13 +671,13 @@ static void send_batch(cwl *c, stream_q *s)
     sky__cwl_result r;
     bool created = false;
     for (;;) {
-        call(c, "PutLogEvents", b->p, b->len, stream, &r);
+        call(c, "PutLogEvents", b->p, b->len, stream, deadline, &r);
         if (r.status != SKY_OK && is_code(&r, "ResourceNotFoundException") && !created &&
             !(c->o.no_create_group && c->o.no_create_stream)) {
             created = true;
             c->group_ready = false;
             stream_q tmp = {.name = stream};
-            if (create_resources(c, &tmp)) {
+            if (create_resources(c, &tmp, deadline)) {
                 sky__cwl_result_clear(&r);
                 continue;
             }

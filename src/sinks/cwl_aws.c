@@ -56,8 +56,18 @@ static sky_status bearer_call(cwl_aws *t, const sky__cwl_call *cl, sky__cwl_resu
         {"x-aws-log-group", cl->group ? cl->group : ""},
         {"x-aws-log-stream", cl->stream ? cl->stream : ""},
     };
+    int64_t left_ms = 0;
+    if (cl->deadline_ns) {
+        left_ms = (cl->deadline_ns - sky_monotonic_ns()) / 1000000;
+        if (left_ms <= 0) {
+            out->status = SKY_ETIMEDOUT;
+            snprintf(out->code, sizeof out->code, "Timeout");
+            snprintf(out->message, sizeof out->message, "deadline reached");
+            return out->status;
+        }
+    }
     sky_http_request req = {.method = "POST", .url = url, .headers = h, .n_headers = 4,
-                            .body = cl->body, .body_len = cl->len};
+                            .body = cl->body, .body_len = cl->len, .timeout_ms = left_ms};
     sky_http_response resp;
     char why[256] = "";
     sky_status st = sky_http_perform(t->http, &req, &resp, why, sizeof why);
@@ -92,7 +102,7 @@ static sky_status aws_call(void *self, const sky__cwl_call *cl, sky__cwl_result 
     char target[96];
     snprintf(target, sizeof target, "Logs_20140328.%s", cl->op);
     sky_aws_call call = {.target = target, .body = cl->body, .body_len = cl->len,
-                         .gzip = put && t->compress};
+                         .gzip = put && t->compress, .deadline_ns = cl->deadline_ns};
     sky_http_response resp;
     sky_aws_error e;
     sky_status st = sky_aws_client_call(put ? t->put : t->client, &call, &resp, &e);

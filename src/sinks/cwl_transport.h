@@ -30,6 +30,7 @@ typedef struct sky__cwl_call {
     size_t len;
     /* For PutLogEvents over the ingestion endpoints: */
     const char *group, *stream;
+    int64_t deadline_ns; /* 0 = none; else no work past this sky_monotonic_ns() time */
 } sky__cwl_call;
 
 typedef struct sky__cwl_transport {
