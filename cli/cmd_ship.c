@@ -55,6 +55,8 @@ const char sky__ship_help[] =
     "  my_service 2>&1 | skylog ship --group /app/dev --stream '{hostname}-{pid}'\n"
     "  skylog ship --group /app/prod --follow /var/log/app.jsonl\n";
 
+#define STALL_MS 10000LL
+
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig)
 {
@@ -419,7 +421,27 @@ int sky__cmd_ship(int argc, char **argv)
             fclose(f);
         }
     }
-    sky_status fst = sky_sink_flush(sh.sink, 60000);
+    /* Wait for delivery while it progresses; give up after STALL_MS without progress (a bad
+     * token or a dead endpoint would otherwise hold the command for the whole timeout). */
+    sky_status fst = SKY_ETIMEDOUT;
+    uint64_t last_sent = 0;
+    int64_t last_progress = sky_monotonic_ns();
+    for (;;) {
+        fst = sky_sink_flush(sh.sink, 500);
+        if (fst == SKY_OK)
+            break;
+        sky_cwl_stats now;
+        sky_cwl_stats_get(sh.sink, &now);
+        if (now.sent_events != last_sent) {
+            last_sent = now.sent_events;
+            last_progress = sky_monotonic_ns();
+        } else if (sky_monotonic_ns() - last_progress > STALL_MS * 1000000) {
+            fprintf(stderr, "skylog ship: giving up: nothing delivered for %d s (%s)\n",
+                    (int)(STALL_MS / 1000), now.last_error[0] ? now.last_error : "no answer");
+            break;
+        }
+        show_progress(&sh, false);
+    }
     show_progress(&sh, true);
     sky_cwl_stats st;
     sky_cwl_stats_get(sh.sink, &st);

@@ -549,6 +549,9 @@ typedef struct sky_aws_call {
     const char *path;        /* default "/" (after the endpoint's own path) */
     const sky_aws_header *extra_headers;
     size_t n_extra;
+    /* Other protocols (the CloudWatch Logs ingestion endpoints): a Content-Type of your own;
+     * then .target may be NULL and the body is sent as is. */
+    const char *content_type;
     int64_t deadline_ns;     /* 0 = none; else a sky_monotonic_ns() time after which no attempt
                                 starts, no backoff sleeps past, and each attempt's HTTP timeout
                                 is cut to what remains (SKY_ETIMEDOUT when it is reached) */

@@ -78,6 +78,8 @@ typedef struct sky_cwl_opts {
     sky_cwl_oversize oversize;
     sky_cwl_transport transport;
     const char *bearer_token;   /* ingestion endpoints: Authorization: Bearer instead of SigV4 */
+    /* With the ingestion transports the group and stream must exist (or the endpoint creates
+     * them, as `skylog serve` does); the control calls still go through awsJson. */
     bool message_only; /* send the event's "message" text instead of the whole JSON event */
     sky_sink *fallback; /* receives events CloudWatch rejected or that could not be sent; owned */
     int64_t connect_timeout_ms; /* default 5000 */

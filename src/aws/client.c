@@ -154,8 +154,10 @@ static sky_status attempt_once(sky_aws_client *c, const sky_aws_call *call, cons
                                int64_t timeout_ms, sky_http_response *resp, char *why,
                                size_t whylen)
 {
-    char ctype[64], path[1024], url[2048];
-    if (call->query)
+    char ctype[128], path[1024], url[2048];
+    if (call->content_type)
+        snprintf(ctype, sizeof ctype, "%s", call->content_type);
+    else if (call->query)
         snprintf(ctype, sizeof ctype, "application/x-www-form-urlencoded; charset=utf-8");
     else
         snprintf(ctype, sizeof ctype, "application/x-amz-json-%s",
@@ -219,7 +221,7 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
     memset(e, 0, sizeof *e);
     if (out)
         memset(out, 0, sizeof *out);
-    if (!c || !call || !out || (!call->query && !call->target))
+    if (!c || !call || !out || (!call->query && !call->target && !call->content_type))
         return e->status = SKY_EINVAL;
 
     const void *body = call->body ? call->body : "";

@@ -3,9 +3,9 @@
  *
  * awsJson 1.1 operations ("Logs_20140328.<op>") go through the AWS layer's client, which signs
  * with SigV4, retries throttling and transient failures with the SDKs' standard policy and
- * refreshes credentials. The HTTP ingestion endpoints (/ingest/bulk, /v1/logs) are posted to
- * with `Authorization: Bearer <token>` and the x-aws-log-group/x-aws-log-stream headers; the
- * sink's own backoff handles their retries.
+ * refreshes credentials. The HTTP ingestion endpoints (/ingest/bulk, /v1/logs) get the
+ * x-aws-log-group/x-aws-log-stream headers and are signed with SigV4 too, or, with a bearer
+ * token, posted with `Authorization: Bearer <token>`. The sink's own backoff retries puts.
  * It must never put a secret or a bearer token in an error message.
  */
 #include "core/internal.h"
@@ -103,6 +103,16 @@ static sky_status aws_call(void *self, const sky__cwl_call *cl, sky__cwl_result 
     snprintf(target, sizeof target, "Logs_20140328.%s", cl->op);
     sky_aws_call call = {.target = target, .body = cl->body, .body_len = cl->len,
                          .gzip = put && t->compress, .deadline_ns = cl->deadline_ns};
+    sky_aws_header ingest[2] = {{"x-aws-log-group", cl->group ? cl->group : ""},
+                                {"x-aws-log-stream", cl->stream ? cl->stream : ""}};
+    if (put && t->kind != SKY_CWL_PUT_LOG_EVENTS) {
+        /* the ingestion endpoints, signed with SigV4 */
+        call.target = NULL;
+        call.path = t->kind == SKY_CWL_OTLP ? "/v1/logs" : "/ingest/bulk";
+        call.content_type = t->kind == SKY_CWL_OTLP ? "application/json" : "application/x-ndjson";
+        call.extra_headers = ingest;
+        call.n_extra = 2;
+    }
     sky_http_response resp;
     sky_aws_error e;
     sky_status st = sky_aws_client_call(put ? t->put : t->client, &call, &resp, &e);
@@ -172,12 +182,8 @@ sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out
         if (st != SKY_OK)
             snprintf(err, sizeof err, "cloudwatch: %s", cerr[0] ? cerr : sky_strerror(st));
     }
-    if (st == SKY_OK && o->transport != SKY_CWL_PUT_LOG_EVENTS) {
-        if (!o->bearer_token) {
-            snprintf(err, sizeof err,
-                     "cloudwatch: the ndjson and otlp transports need a bearer_token");
-            st = SKY_EINVAL;
-        } else {
+    if (st == SKY_OK && o->transport != SKY_CWL_PUT_LOG_EVENTS && o->bearer_token) {
+        {
             t->bearer = strdup(o->bearer_token);
             t->endpoint = strdup(sky_aws_client_endpoint(t->client));
             st = t->bearer && t->endpoint ? sky_http_client_new(&ho, &t->http) : SKY_ENOMEM;

@@ -255,6 +255,27 @@ class Ship(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("--group is required", p.stderr)
 
+    def test_ingestion_transports(self):
+        srv = skyharness.start_server(self, auth="sigv4", bearer_token="tok-123")
+        lines = "".join(f"event {i} é\n" for i in range(500))
+        for transport, extra in (("ndjson", []), ("otlp", []),
+                                 ("ndjson", ["--bearer-token", "tok-123"]),
+                                 ("otlp", ["--bearer-token", "tok-123"])):
+            stream = f"{transport}-{'bearer' if extra else 'sigv4'}"
+            p = self.ship(srv, "--group", "/ship/ingest", "--stream", stream, "--transport",
+                          transport, *extra, input_text=lines)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("500 events read, 500 sent", p.stderr)
+            out = skyharness.aws(self, srv, "logs", "filter-log-events", "--log-group-name",
+                                 "/ship/ingest", "--log-stream-names", stream)
+            self.assertEqual([e["message"] for e in out["events"]],
+                             [f"event {i} é" for i in range(500)])
+        p = self.ship(srv, "--group", "/ship/ingest", "--transport", "ndjson",
+                      "--bearer-token", "wrong", input_text="x\n")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("giving up: nothing delivered for 10 s", p.stderr)
+        self.assertIn("dropped undelivered: 1", p.stderr)
+
     def test_progress_on_a_terminal(self):
         if not shutil.which("script"):
             self.skipTest("script(1) is not installed (util-linux)")
