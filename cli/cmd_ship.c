@@ -444,8 +444,7 @@ int sky__cmd_ship(int argc, char **argv)
     }
     show_progress(&sh, true);
     sky_cwl_stats st;
-    sky_cwl_stats_get(sh.sink, &st);
-    sky_sink_close(sh.sink);
+    sky_cwl_close(sh.sink, &st);
     uint64_t rejected = 0, dropped = 0;
     for (int i = 0; i < SKY_CWL_REJECT_COUNT_; i++)
         rejected += st.rejected[i];

@@ -138,6 +138,10 @@ typedef struct sky_cwl_stats {
 /* Snapshot of a CloudWatch Logs sink's counters; SKY_EINVAL if `sink` is not one. The sink
  * pointer stays valid after sky_add_sink() until the pipeline is closed. Thread-safe. */
 SKY_API sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out);
+/* Closes a CloudWatch sink that was never added to a pipeline (for shippers): last sends
+ * (about 2 s), leftovers counted as undelivered, then *final_stats (may be NULL) gets the final
+ * counters and the sink is freed. SKY_ETIMEDOUT if something was left undelivered. */
+SKY_API sky_status sky_cwl_close(sky_sink *sink, sky_cwl_stats *final_stats);
 SKY_API const char *sky_cwl_reject_name(sky_cwl_reject r);
 SKY_API const char *sky_cwl_drop_name(sky_cwl_drop d);
 

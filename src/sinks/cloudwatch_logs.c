@@ -84,6 +84,7 @@ typedef struct cwl {
     uint64_t total_events, total_bytes, seq;
     bool group_ready;
     bool sending; /* a batch is in flight (its events are still counted in the queue) */
+    bool finished; /* cwl_finish() ran */
 
     sky__cwl_transport t;
     sky_sink *fallback;
@@ -904,9 +905,12 @@ static void cwl_free(cwl *c)
     free(c);
 }
 
-static void cwl_close(void *self)
+/* Everything close does but freeing: last sends, then the leftovers counted. Idempotent. */
+static void cwl_finish(cwl *c)
 {
-    cwl *c = self;
+    if (c->finished)
+        return;
+    c->finished = true;
     pthread_mutex_lock(&c->mu);
     c->closing = true;
     /* The pipeline flushed with its own deadline just before; this is a last, short chance. */
@@ -946,7 +950,12 @@ static void cwl_close(void *self)
     pthread_mutex_unlock(&c->mu);
     if (c->fallback && c->fallback->vt->flush)
         c->fallback->vt->flush(c->fallback->self, sky_monotonic_ns() + 1000000000);
-    cwl_free(c);
+}
+
+static void cwl_close(void *self)
+{
+    cwl_finish(self);
+    cwl_free(self);
 }
 
 static void cwl_stats(void *self, sky_sink_stats *out)
@@ -982,6 +991,19 @@ sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out)
     out->queued_bytes = c->total_bytes;
     pthread_mutex_unlock(&c->mu);
     return SKY_OK;
+}
+
+sky_status sky_cwl_close(sky_sink *sink, sky_cwl_stats *final_stats)
+{
+    if (!sink || sink->vt != &cwl_vt)
+        return SKY_EINVAL;
+    cwl *c = sink->self;
+    cwl_finish(c);
+    if (final_stats)
+        sky_cwl_stats_get(sink, final_stats);
+    uint64_t lost = c->st.dropped[SKY_CWL_DROP_UNDELIVERED];
+    sky_sink_close(sink);
+    return lost ? SKY_ETIMEDOUT : SKY_OK;
 }
 
 /* ---- construction --------------------------------------------------------------------------- */
