@@ -6,9 +6,9 @@
  * splits back into the same pairs. Key characters outside [A-Za-z0-9_.-] become '_'.
  */
 #include "core/internal.h"
+#include "encode/plain.h"
 #include "encode/text.h"
 
-#include <math.h>
 #include <string.h>
 
 static bool bare_ok(const char *s, size_t n)
@@ -46,42 +46,7 @@ static void lf_key(sky_buf *b, const char *k, size_t n)
         sky__buf_putc(b, '_');
 }
 
-static void lf_value(sky_buf *b, const sky_field *f)
-{
-    char tmp[SKY_ISO8601_LEN];
-    switch (f->type) {
-    case SKY_T_STR:
-    case SKY_T_JSON: lf_str(b, f->v.str.ptr, f->v.str.len); break;
-    case SKY_T_INT: sky__buf_i64(b, f->v.i); break;
-    case SKY_T_UINT: sky__buf_u64(b, f->v.u); break;
-    case SKY_T_F64:
-        if (isnan(f->v.f))
-            sky__buf_lit(b, "NaN");
-        else if (isinf(f->v.f))
-            sky__buf_puts(b, f->v.f > 0 ? "+Inf" : "-Inf");
-        else
-            sky__buf_f64(b, f->v.f);
-        break;
-    case SKY_T_BOOL: sky__buf_puts(b, f->v.b ? "true" : "false"); break;
-    case SKY_T_TIME:
-        sky__iso8601_ms(tmp, f->v.ns);
-        sky__buf_put(b, tmp, sizeof tmp);
-        break;
-    case SKY_T_DUR:
-        sky__buf_f64(b, (double)f->v.ns / 1e6);
-        sky__buf_lit(b, "ms");
-        break;
-    case SKY_T_ERRNO: {
-        const char *name = strerrorname_np(f->v.err);
-        if (name)
-            sky__buf_puts(b, name);
-        else
-            sky__buf_i64(b, f->v.err);
-        break;
-    }
-    default: sky__buf_lit(b, "null"); break;
-    }
-}
+static const sky__plain_style lf_style = {.str = lf_str, .pos_inf = "+Inf", .neg_inf = "-Inf"};
 
 void sky__render_logfmt(const sky_event *ev, sky_buf *b)
 {
@@ -104,7 +69,7 @@ void sky__render_logfmt(const sky_event *ev, sky_buf *b)
         sky__buf_putc(b, ' ');
         lf_key(b, ev->fields[i].key, ev->fields[i].key_len);
         sky__buf_putc(b, '=');
-        lf_value(b, &ev->fields[i]);
+        sky__plain_value(b, &ev->fields[i], &lf_style);
     }
     sky__buf_putc(b, '\n');
 }

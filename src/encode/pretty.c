@@ -9,9 +9,9 @@
  * able to drive the terminal.
  */
 #include "core/internal.h"
+#include "encode/plain.h"
 #include "encode/text.h"
 
-#include <math.h>
 #include <string.h>
 
 #define NAME_WIDTH 24
@@ -40,47 +40,8 @@ static void pretty_str(sky_buf *b, const char *s, size_t n)
         sky__json_str(b, s, n);
 }
 
-static void pretty_value(sky_buf *b, const sky_field *f)
-{
-    char tmp[SKY_ISO8601_LEN];
-    switch (f->type) {
-    case SKY_T_STR:
-    case SKY_T_JSON: pretty_str(b, f->v.str.ptr, f->v.str.len); break;
-    case SKY_T_INT: sky__buf_i64(b, f->v.i); break;
-    case SKY_T_UINT: sky__buf_u64(b, f->v.u); break;
-    case SKY_T_F64:
-        if (isnan(f->v.f))
-            sky__buf_lit(b, "NaN");
-        else if (isinf(f->v.f))
-            sky__buf_puts(b, f->v.f > 0 ? "Infinity" : "-Infinity");
-        else
-            sky__buf_f64(b, f->v.f);
-        break;
-    case SKY_T_BOOL: sky__buf_puts(b, f->v.b ? "true" : "false"); break;
-    case SKY_T_TIME:
-        sky__iso8601_ms(tmp, f->v.ns);
-        sky__buf_put(b, tmp, sizeof tmp);
-        break;
-    case SKY_T_DUR:
-        sky__buf_f64(b, (double)f->v.ns / 1e6);
-        sky__buf_lit(b, "ms");
-        break;
-    case SKY_T_ERRNO: {
-        const char *name = strerrorname_np(f->v.err);
-        const char *desc = strerrordesc_np(f->v.err);
-        if (name) {
-            sky__buf_puts(b, name);
-            sky__buf_putc(b, '(');
-            sky__buf_puts(b, desc ? desc : "");
-            sky__buf_putc(b, ')');
-        } else {
-            sky__buf_i64(b, f->v.err);
-        }
-        break;
-    }
-    default: sky__buf_lit(b, "null"); break;
-    }
-}
+static const sky__plain_style pretty_style = {
+    .str = pretty_str, .pos_inf = "Infinity", .neg_inf = "-Infinity", .errno_text = true};
 
 void sky__render_pretty(const sky_event *ev, sky_buf *b, bool color)
 {
@@ -127,7 +88,7 @@ void sky__render_pretty(const sky_event *ev, sky_buf *b, bool color)
         if (color)
             sky__buf_lit(b, C_RESET);
         sky__buf_putc(b, '=');
-        pretty_value(b, f);
+        sky__plain_value(b, f, &pretty_style);
     }
     sky__buf_putc(b, '\n');
 }

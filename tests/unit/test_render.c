@@ -231,6 +231,11 @@ static void test_logfmt(void **state)
     assert_non_null(strstr(line, " pct=99 "));
     assert_non_null(strstr(line, " bad_key_=x\n"));
     assert_true(strncmp(line, "ts=", 3) == 0);
+    sky_info(f->log, "special", SKY_F64("pinf", INFINITY), SKY_F64("ninf", -INFINITY),
+             SKY_F64("nan", NAN), SKY_ERRNO("err", ENOENT), SKY_DUR("d", 1500000),
+             SKY_TIME("t", 0), SKY_NULL("z"), SKY_BOOL("b", false));
+    assert_non_null(strstr(f->cap.lines[1], " pinf=+Inf ninf=-Inf nan=NaN err=ENOENT d=1.5ms "
+                                            "t=1970-01-01T00:00:00.000Z z=null b=false\n"));
     close_fixture(f);
 }
 
@@ -246,6 +251,10 @@ static void test_pretty_escapes_terminal_controls(void **state)
     assert_non_null(strstr(line, "[test.render] evil"));
     assert_non_null(strstr(line, "payload=\"\\u001b]0;pwned\\u0007\\u001b[2J\""));
     assert_non_null(strstr(line, " n=3\n"));
+    sky_info(f->log, "special", SKY_F64("pinf", INFINITY), SKY_F64("ninf", -INFINITY),
+             SKY_ERRNO("err", ENOENT));
+    assert_non_null(strstr(f->cap.lines[1],
+                           " pinf=Infinity ninf=-Infinity err=ENOENT(No such file or directory)\n"));
     close_fixture(f);
 }
 
