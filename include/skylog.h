@@ -672,6 +672,8 @@ typedef struct sky_stats {
     bool worker_alive;
     size_t processor_count;
     size_t sink_count;
+    uint64_t enqueued; /* async: events taken through the ring by the worker (counted by the
+                          worker, so it may lag a log call by a batch); sync: == emitted */
 } sky_stats;
 
 typedef struct sky_processor_stats {
