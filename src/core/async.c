@@ -83,6 +83,7 @@ struct sky__async {
     uint8_t live[BATCH_MAX + GAP_SLOTS]; /* 1: reached the router, accounting pending */
     uint8_t tried[BATCH_MAX + GAP_SLOTS], delivered[BATCH_MAX + GAP_SLOTS];
     sky__batch batch;
+    sky__render_cache rcache;
 };
 
 /* The record a log call leaves in the ring. Fields follow at offset 48, then the bytes. */
@@ -171,6 +172,30 @@ static inline const sky_field *value_of(const sky_field *f, const lazy_vals *lz,
     return f;
 }
 
+/* memcpy for the short keys and values typical of log fields, without a call: two overlapping
+ * loads and stores cover 4..16 bytes. */
+static inline void copy_small(char *d, const char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
 static inline size_t value_bytes(const sky_field *v)
 {
     return v->type == SKY_T_STR || v->type == SKY_T_JSON ? v->v.str.len + 1 : 0;
@@ -201,15 +226,14 @@ static inline char *put_fields(sky_field *dst, size_t *w, const sky_field *fs, s
         sky_field *d = &dst[(*w)++];
         d->type = v->type;
         d->v = v->v;
-        memcpy(s, f->key, f->key_len);
+        copy_small(s, f->key, f->key_len);
         s[f->key_len] = '\0';
         d->key = s;
         d->key_len = f->key_len;
         s += f->key_len + 1;
         if (v->type == SKY_T_STR || v->type == SKY_T_JSON) {
             size_t l = v->v.str.len;
-            if (l)
-                memcpy(s, v->v.str.ptr, l);
+            copy_small(s, v->v.str.ptr, l);
             s[l] = '\0';
             d->v.str.ptr = s;
             s += l + 1;
@@ -306,7 +330,8 @@ static void emit(sky_t *sky, const sky_logger *log, sky_level level, const char 
     r->cs = cs;
     sky_field *dst = (sky_field *)(p + sizeof(rec));
     char *s = (char *)(dst + nf);
-    memcpy(s, name, name_len + 1);
+    copy_small(s, name, name_len);
+    s[name_len] = '\0';
     s += name_len + 1;
     size_t w = 0;
     lk = 0;
@@ -624,6 +649,8 @@ sky_status sky__async_start(sky_t *sky)
     a->batch.tried = a->tried;
     a->batch.delivered = a->delivered;
     a->batch.cap = BATCH_MAX + GAP_SLOTS;
+    for (size_t i = 0; i < BATCH_MAX + GAP_SLOTS; i++)
+        a->evs[i].rcache = &a->rcache;
     init_flush_sync(a);
     sky->async = a;
     if (!start_worker(sky)) {

@@ -34,6 +34,21 @@ char *sky__arena_strndup(sky__arena *a, const char *s, size_t n);
 void sky__arena_reset(sky__arena *a);
 void sky__arena_free(sky__arena *a);
 
+/* Renderers' per-callsite cache: the JSON text of a callsite ("module", "func", "line") is the
+ * same for every event of that callsite, so it is rendered once. Owned by whoever owns the
+ * events (the pipeline in sync mode, the worker in async mode); events point at it. */
+#define SKY__CS_CACHE_SLOTS 64
+typedef struct sky__cs_entry {
+    const sky_callsite *cs;
+    const char *file, *func; /* compared too: a callsite struct reused at the same address */
+    int line;
+    uint16_t len;
+    char text[200];
+} sky__cs_entry;
+typedef struct sky__render_cache {
+    sky__cs_entry json[SKY__CS_CACHE_SLOTS];
+} sky__render_cache;
+
 struct sky_event {
     sky_level level;
     const char *name;
@@ -62,6 +77,7 @@ struct sky_event {
     /* Render cache: each format rendered at most once per event. */
     sky_buf out[SKY_FORMAT_COUNT_];
     bool rendered[SKY_FORMAT_COUNT_];
+    sky__render_cache *rcache; /* may be NULL; not owned */
 };
 
 /* Empties an event for reuse (keeps its allocations). */
@@ -160,6 +176,7 @@ struct sky {
     size_t n_sinks;
 
     sky_event ev; /* sync mode: the one event being processed, under `lock` */
+    sky__render_cache rcache; /* sync mode: ev's callsite cache */
     sky__async *async; /* async mode only; NULL in sync mode */
     _Atomic int lock_waiters; /* threads waiting for `lock`: the busy worker yields it to them */
     struct sky *next_open, *prev_open; /* every open pipeline, for fork handlers */

@@ -172,6 +172,7 @@ sky_status sky_open(const sky_options *opts, sky_t **out)
     sky->opts = o;
     sky->name = strdup(o.name ? o.name : "skylog");
     sky->opts.name = sky->name;
+    sky->ev.rcache = &sky->rcache;
     pthread_mutex_init(&sky->lock, NULL);
     pthread_mutex_init(&sky->reg_lock, NULL);
     pthread_mutex_init(&sky->diag_lock, NULL);

@@ -85,6 +85,47 @@ static void json_value(sky_buf *b, const sky_field *f)
     }
 }
 
+static void json_callsite_text(const sky_callsite *cs, sky_buf *b)
+{
+    const char *mod;
+    size_t ml;
+    sky__callsite_module(cs, &mod, &ml);
+    sky__buf_lit(b, ",\"module\":");
+    sky__json_str(b, mod, ml);
+    if (cs->func) {
+        sky__buf_lit(b, ",\"func\":");
+        sky__json_str(b, cs->func, strlen(cs->func));
+    }
+    sky__buf_lit(b, ",\"line\":");
+    sky__buf_i64(b, cs->line);
+}
+
+/* The callsite's keys, from the owner's cache when there is one. */
+static void json_callsite(const sky_event *ev, sky_buf *b)
+{
+    const sky_callsite *cs = ev->cs;
+    if (!ev->rcache) {
+        json_callsite_text(cs, b);
+        return;
+    }
+    sky__cs_entry *e = &ev->rcache->json[((uintptr_t)cs >> 4) % SKY__CS_CACHE_SLOTS];
+    if (e->cs == cs && e->file == cs->file && e->func == cs->func && e->line == cs->line) {
+        sky__buf_put(b, e->text, e->len);
+        return;
+    }
+    size_t start = b->len;
+    json_callsite_text(cs, b);
+    size_t len = b->len - start;
+    if (!b->oom && len <= sizeof e->text) {
+        memcpy(e->text, b->p + start, len);
+        e->len = (uint16_t)len;
+        e->cs = cs;
+        e->file = cs->file;
+        e->func = cs->func;
+        e->line = cs->line;
+    }
+}
+
 void sky__render_json(const sky_event *ev, sky_buf *b)
 {
     char ts[SKY_ISO8601_LEN];
@@ -100,19 +141,8 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
         sky__buf_lit(b, "\"root\"");
     sky__buf_lit(b, ",\"message\":");
     sky__json_str(b, ev->name, ev->name_len);
-    if (ev->cs) {
-        const char *mod;
-        size_t ml;
-        sky__callsite_module(ev->cs, &mod, &ml);
-        sky__buf_lit(b, ",\"module\":");
-        sky__json_str(b, mod, ml);
-        if (ev->cs->func) {
-            sky__buf_lit(b, ",\"func\":");
-            sky__json_str(b, ev->cs->func, strlen(ev->cs->func));
-        }
-        sky__buf_lit(b, ",\"line\":");
-        sky__buf_i64(b, ev->cs->line);
-    }
+    if (ev->cs)
+        json_callsite(ev, b);
     for (size_t i = 0; i < ev->n; i++) {
         const sky_field *f = &ev->fields[i];
         sky__buf_lit(b, ",\"");
