@@ -126,7 +126,7 @@ static void note_gap(sky__async *a, sky_drop_reason reason, uint64_t after)
     atomic_store_explicit(&a->gap_flag, 1, memory_order_release);
 }
 
-static void drop_at_caller(sky_t *sky, sky_drop_reason reason, sky_level level)
+__attribute__((noinline)) static void drop_at_caller(sky_t *sky, sky_drop_reason reason, sky_level level)
 {
     atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
     sky__count_drop(sky, reason, level, 1);
@@ -172,30 +172,6 @@ static inline const sky_field *value_of(const sky_field *f, const lazy_vals *lz,
     return f;
 }
 
-/* memcpy for the short keys and values typical of log fields, without a call: two overlapping
- * loads and stores cover 4..16 bytes. */
-static inline void copy_small(char *d, const char *s, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        uint64_t a, b;
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &b, 8);
-    } else if (n >= 4 && n < 8) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        memcpy(d, &a, 4);
-        memcpy(d + n - 4, &b, 4);
-    } else if (n < 4) {
-        for (size_t i = 0; i < n; i++)
-            d[i] = s[i];
-    } else {
-        memcpy(d, s, n);
-    }
-}
-
 static inline size_t value_bytes(const sky_field *v)
 {
     return v->type == SKY_T_STR || v->type == SKY_T_JSON ? v->v.str.len + 1 : 0;
@@ -226,14 +202,14 @@ static inline char *put_fields(sky_field *dst, size_t *w, const sky_field *fs, s
         sky_field *d = &dst[(*w)++];
         d->type = v->type;
         d->v = v->v;
-        copy_small(s, f->key, f->key_len);
+        sky__copy_small(s, f->key, f->key_len);
         s[f->key_len] = '\0';
         d->key = s;
         d->key_len = f->key_len;
         s += f->key_len + 1;
         if (v->type == SKY_T_STR || v->type == SKY_T_JSON) {
             size_t l = v->v.str.len;
-            copy_small(s, v->v.str.ptr, l);
+            sky__copy_small(s, v->v.str.ptr, l);
             s[l] = '\0';
             d->v.str.ptr = s;
             s += l + 1;
@@ -243,7 +219,7 @@ static inline char *put_fields(sky_field *dst, size_t *w, const sky_field *fs, s
 }
 
 /* Waits for room according to the overflow policy; NULL means the event was dropped. */
-static char *reserve_slow(sky_t *sky, sky_level level, uint32_t size, uint64_t *used)
+__attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level, uint32_t size, uint64_t *used)
 {
     sky__async *a = sky->async;
     sky_overflow pol = sky->opts.overflow;
@@ -279,7 +255,8 @@ static char *reserve_slow(sky_t *sky, sky_level level, uint32_t size, uint64_t *
     return NULL;
 }
 
-static void emit(sky_t *sky, const sky_logger *log, sky_level level, const char *name,
+__attribute__((noinline)) static void emit(sky_t *sky, const sky_logger *log, sky_level level,
+                                           const char *name,
                  const sky_callsite *cs, const sky_field *fields, size_t n, int64_t ts,
                  const lazy_vals *lz)
 {
@@ -330,7 +307,7 @@ static void emit(sky_t *sky, const sky_logger *log, sky_level level, const char 
     r->cs = cs;
     sky_field *dst = (sky_field *)(p + sizeof(rec));
     char *s = (char *)(dst + nf);
-    copy_small(s, name, name_len);
+    sky__copy_small(s, name, name_len);
     s[name_len] = '\0';
     s += name_len + 1;
     size_t w = 0;
@@ -351,15 +328,81 @@ static void emit(sky_t *sky, const sky_logger *log, sky_level level, const char 
     }
 }
 
-void sky__async_emit(sky_t *sky, const sky_logger *log, sky_level level, const char *name,
+/* The common call: no context, no bound fields, no lazy field. Same record as emit(), with
+ * the general machinery (frames, lazy values) compiled out. */
+static inline bool emit_plain(sky_t *sky, const sky_logger *log, sky_level level,
+                              const char *name, const sky_callsite *cs, const sky_field *fields,
+                              size_t n, int64_t ts)
+{
+    sky__async *a = sky->async;
+    size_t name_len = strlen(name);
+    size_t nf = 0, bytes = name_len + 1;
+    for (size_t i = 0; i < n; i++) {
+        const sky_field *f = &fields[i];
+        if (!usable(f))
+            continue;
+        if (SKY_UNLIKELY(f->type == SKY_T_LAZY))
+            return false;
+        nf++;
+        bytes += f->key_len + 1 + value_bytes(f);
+    }
+    size_t size = sizeof(rec) + nf * sizeof(sky_field) + bytes;
+    size = (size + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
+    if (SKY_UNLIKELY(size > sky__ring_max_record(&a->ring))) {
+        drop_at_caller(sky, SKY_DROP_TOO_LARGE, level);
+        return true;
+    }
+    uint64_t used;
+    char *p = sky__ring_reserve(&a->ring, (uint32_t)size, &used);
+    if (SKY_UNLIKELY(!p)) {
+        p = reserve_slow(sky, level, (uint32_t)size, &used);
+        if (!p)
+            return true;
+    }
+    rec *r = (rec *)p;
+    r->h.aux = (uint32_t)level;
+    r->n = (uint32_t)nf;
+    r->name_len = (uint32_t)name_len;
+    r->ts = ts;
+    r->logger = log->name;
+    r->logger_len = log->name_len;
+    r->cs = cs;
+    sky_field *dst = (sky_field *)(p + sizeof(rec));
+    char *s = (char *)(dst + nf);
+    sky__copy_small(s, name, name_len);
+    s[name_len] = '\0';
+    s += name_len + 1;
+    size_t w = 0, lk = 0;
+    put_fields(dst, &w, fields, n, NULL, &lk, s);
+    sky__ring_commit(p, (uint32_t)size);
+    if (SKY_UNLIKELY(used > atomic_load_explicit(&a->ring.high_water, memory_order_relaxed))) {
+        sky__ring_note_used(&a->ring, used);
+        if (used > a->wake_bytes && atomic_load_explicit(&a->sleeping, memory_order_relaxed))
+            wake(a);
+    } else if (SKY_UNLIKELY(used > a->wake_bytes) &&
+               atomic_load_explicit(&a->sleeping, memory_order_relaxed)) {
+        wake(a);
+    }
+    return true;
+}
+
+void sky__async_emit(const sky_logger *log, sky_level level, const char *name,
                      const sky_callsite *cs, const sky_field *fields, size_t n)
 {
     int64_t ts = sky__clock_raw();
+    sky_t *sky = log->sky;
     if (SKY_UNLIKELY(atomic_load_explicit(&sky->closing, memory_order_relaxed))) {
         drop_at_caller(sky, SKY_DROP_CLOSED, level);
         return;
     }
-    emit(sky, log, level, name ? name : "", cs, fields, n, ts, NULL);
+    if (!name)
+        name = "";
+    const sky_field *const *frames;
+    const size_t *counts;
+    if (SKY_LIKELY(!log->n_fields && !sky__context_frames(&frames, &counts)) &&
+        emit_plain(sky, log, level, name, cs, fields, n, ts))
+        return;
+    emit(sky, log, level, name, cs, fields, n, ts, NULL);
 }
 
 /* ---- worker --------------------------------------------------------------------------------- */

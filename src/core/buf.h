@@ -37,11 +37,35 @@ static inline bool sky__buf_reserve(sky_buf *b, size_t extra)
     return sky__buf_grow(b, extra);
 }
 
+/* memcpy without a call for the short pieces renderers append (keys, punctuation, small
+ * values): overlapping word copies for 1..16 bytes, memcpy beyond. */
+static inline void sky__copy_small(char *d, const char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, z;
+        memcpy(&a, s, 8);
+        memcpy(&z, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &z, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, z;
+        memcpy(&a, s, 4);
+        memcpy(&z, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &z, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
 static inline void sky__buf_put(sky_buf *b, const void *src, size_t n)
 {
     if (n == 0 || !sky__buf_reserve(b, n))
         return;
-    memcpy(b->p + b->len, src, n);
+    sky__copy_small(b->p + b->len, (const char *)src, n);
     b->len += n;
 }
 

@@ -157,7 +157,8 @@ static void resolve_lazy(sky_event *ev, sky_field *f)
 
 static inline bool key_eq(const sky_field *a, const sky_field *b)
 {
-    return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+    return a->key_len == b->key_len &&
+           (a->key_len == 0 || (a->key[0] == b->key[0] && memcmp(a->key, b->key, a->key_len) == 0));
 }
 
 static uint32_t key_hash(const char *k, size_t n)

@@ -218,7 +218,7 @@ void sky__diag(sky_t *sky, sky_level level, const char *fmt, ...)
 
 /* Async mode (src/core/async.c). */
 sky_status sky__async_start(sky_t *sky);
-void sky__async_emit(sky_t *sky, const sky_logger *log, sky_level level, const char *name,
+void sky__async_emit(const sky_logger *log, sky_level level, const char *name,
                      const sky_callsite *cs, const sky_field *fields, size_t n);
 sky_status sky__async_flush(sky_t *sky, int64_t deadline);
 /* Flushes until the deadline, stops and joins the worker. Returns SKY_ETIMEDOUT if the flush

@@ -321,16 +321,12 @@ void sky__pipeline_process(sky_t *sky, sky_event *ev)
         sky__pipeline_route(sky, ev, NULL, 0);
 }
 
-void sky_emit(sky_logger *log, sky_level level, const char *event, const sky_callsite *cs,
-              const sky_field *fields, size_t n)
+/* Sync mode: build and process the event on this thread, under the pipeline lock. Out of
+ * line so that sky_emit() stays a small dispatcher that tail-calls the async path. */
+__attribute__((noinline)) static void emit_sync(sky_t *sky, sky_logger *log, sky_level level,
+                                                const char *event, const sky_callsite *cs,
+                                                const sky_field *fields, size_t n)
 {
-    sky_t *sky = log ? log->sky : NULL;
-    if (!sky || (unsigned)level >= SKY_LEVEL_OFF || (!fields && n))
-        return;
-    if (sky->async) {
-        sky__async_emit(sky, log, level, event, cs, fields, n);
-        return;
-    }
     int64_t ts = sky_now_ns();
     atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
     if (atomic_load_explicit(&sky->closing, memory_order_acquire)) {
@@ -343,6 +339,18 @@ void sky_emit(sky_logger *log, sky_level level, const char *event, const sky_cal
     else
         sky__count_drop(sky, SKY_DROP_TOO_LARGE, level, 1);
     pthread_mutex_unlock(&sky->lock);
+}
+
+void sky_emit(sky_logger *log, sky_level level, const char *event, const sky_callsite *cs,
+              const sky_field *fields, size_t n)
+{
+    sky_t *sky = log ? log->sky : NULL;
+    if (SKY_UNLIKELY(!sky || (unsigned)level >= SKY_LEVEL_OFF || (!fields && n)))
+        return;
+    if (sky->async)
+        sky__async_emit(log, level, event, cs, fields, n); /* a tail call */
+    else
+        emit_sync(sky, log, level, event, cs, fields, n);
 }
 
 sky_status sky__flush_sinks(sky_t *sky, int64_t deadline)

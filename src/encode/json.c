@@ -133,7 +133,15 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
     sky__buf_lit(b, "{\"timestamp\":\"");
     sky__buf_put(b, ts, sizeof ts);
     sky__buf_lit(b, "\",\"level\":\"");
-    sky__buf_puts(b, sky_level_name(ev->level));
+    static const struct {
+        const char *s;
+        size_t n;
+    } levels[SKY_LEVEL_COUNT_] = {{"TRACE", 5}, {"DEBUG", 5}, {"INFO", 4}, {"WARN", 4},
+                                  {"ERROR", 5}, {"CRITICAL", 8}, {"OFF", 3}};
+    if ((unsigned)ev->level < SKY_LEVEL_COUNT_)
+        sky__buf_put(b, levels[ev->level].s, levels[ev->level].n);
+    else
+        sky__buf_puts(b, sky_level_name(ev->level));
     sky__buf_lit(b, "\",\"logger\":");
     if (ev->logger_len)
         sky__json_str(b, ev->logger, ev->logger_len);

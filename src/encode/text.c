@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#define SKY__LIKELY(x) __builtin_expect(!!(x), 1)
+
 /* 0: copy as is; 1: needs an escape; 2: start of a multi-byte sequence or invalid byte. */
 static const unsigned char byte_class[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -135,10 +137,8 @@ static const char hex_digits[] = "0123456789abcdef";
 /* True if any of the 8 bytes at p needs care: a control character or DEL, '"', '\\', or a
  * byte >= 0x80 (UTF-8 to check).
  * Word-at-a-time ("SWAR") tests; exact for "is there any", which is all the caller needs. */
-static inline bool special8(const unsigned char *p)
+static inline bool special_word(uint64_t w)
 {
-    uint64_t w;
-    memcpy(&w, p, 8);
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
     uint64_t lt = (w - ones * 0x20) & ~w;
@@ -149,7 +149,112 @@ static inline bool special8(const unsigned char *p)
     return ((lt | qz | bz | dz) & highs) | (w & highs);
 }
 
-void sky__json_str_body(sky_buf *out, const char *str, size_t n)
+static inline bool special8(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return special_word(w);
+}
+
+/* True if any byte of s[0..n) needs care. Short strings (the usual key or value) are tested
+ * as one or two words built from overlapping loads, never reading outside s. */
+static inline bool any_special(const unsigned char *s, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 <= n; i += 8)
+            if (special8(s + i))
+                return true;
+        return special8(s + n - 8);
+    }
+    uint64_t w;
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        w = (uint64_t)a | (uint64_t)b << 32;
+    } else if (n) {
+        w = (uint64_t)s[0] | (uint64_t)s[n / 2] << 8 | (uint64_t)s[n - 1] << 16 |
+            0x4141414141000000ull; /* 'A' padding is plain */
+    } else {
+        return false;
+    }
+    return special_word(w);
+}
+
+/* Writes the escape sequence for byte c (class 1) at d; returns its length. */
+static inline size_t json_escape(char *d, unsigned c)
+{
+    d[0] = '\\';
+    switch (c) {
+    case '"': d[1] = '"'; return 2;
+    case '\\': d[1] = '\\'; return 2;
+    case '\n': d[1] = 'n'; return 2;
+    case '\r': d[1] = 'r'; return 2;
+    case '\t': d[1] = 't'; return 2;
+    case '\b': d[1] = 'b'; return 2;
+    case '\f': d[1] = 'f'; return 2;
+    default:
+        d[1] = 'u';
+        d[2] = '0';
+        d[3] = '0';
+        d[4] = hex_digits[c >> 4];
+        d[5] = hex_digits[c & 15];
+        return 6;
+    }
+}
+
+/* Strings up to this long are escaped straight into the buffer after reserving the worst case
+ * (6 bytes out per byte in); longer ones go run by run, so one huge value does not leave a
+ * buffer 6 times its size behind. */
+#define JSON_DIRECT_MAX 4096
+
+__attribute__((noinline)) static void json_body_slow(sky_buf *out, const unsigned char *s,
+                                                     size_t n)
+{
+    char *d = out->p + out->len;
+    size_t i = 0;
+    while (i < n) {
+        while (i + 8 <= n && !special8(s + i)) {
+            memcpy(d, s + i, 8);
+            d += 8;
+            i += 8;
+        }
+        while (i < n && byte_class[s[i]] == 0)
+            *d++ = (char)s[i++];
+        if (i >= n)
+            break;
+        unsigned c = s[i];
+        if (byte_class[c] == 1) {
+            d += json_escape(d, c);
+            i++;
+            continue;
+        }
+        size_t l = sky__utf8_seq_len(s + i, n - i);
+        if (l) {
+            memcpy(d, s + i, l);
+            d += l;
+            i += l;
+        } else {
+            memcpy(d, replacement, 3);
+            d += 3;
+            i += invalid_len(s + i, n - i);
+        }
+    }
+    out->len = (size_t)(d - out->p);
+}
+
+/* Inline fast path (nothing to escape or check: the usual key or value), call otherwise. */
+static inline void json_body_direct(sky_buf *out, const unsigned char *s, size_t n)
+{
+    if (SKY__LIKELY(!any_special(s, n))) {
+        sky__copy_small(out->p + out->len, (const char *)s, n);
+        out->len += n;
+        return;
+    }
+    json_body_slow(out, s, n);
+}
+
+static void json_body_runs(sky_buf *out, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
@@ -167,25 +272,8 @@ void sky__json_str_body(sky_buf *out, const char *str, size_t n)
             break;
         unsigned c = s[i];
         if (byte_class[c] == 1) {
-            char esc[6] = {'\\', 0, 0, 0, 0, 0};
-            size_t el = 2;
-            switch (c) {
-            case '"': esc[1] = '"'; break;
-            case '\\': esc[1] = '\\'; break;
-            case '\n': esc[1] = 'n'; break;
-            case '\r': esc[1] = 'r'; break;
-            case '\t': esc[1] = 't'; break;
-            case '\b': esc[1] = 'b'; break;
-            case '\f': esc[1] = 'f'; break;
-            default:
-                esc[1] = 'u';
-                esc[2] = '0';
-                esc[3] = '0';
-                esc[4] = hex_digits[c >> 4];
-                esc[5] = hex_digits[c & 15];
-                el = 6;
-            }
-            sky__buf_put(out, esc, el);
+            char esc[6];
+            sky__buf_put(out, esc, json_escape(esc, c));
             i++;
             continue;
         }
@@ -200,10 +288,28 @@ void sky__json_str_body(sky_buf *out, const char *str, size_t n)
     }
 }
 
+void sky__json_str_body(sky_buf *out, const char *str, size_t n)
+{
+    if (n <= JSON_DIRECT_MAX) {
+        if (sky__buf_reserve(out, n * 6))
+            json_body_direct(out, (const unsigned char *)str, n);
+        return;
+    }
+    json_body_runs(out, str, n);
+}
+
 void sky__json_str(sky_buf *out, const char *s, size_t n)
 {
+    if (n <= JSON_DIRECT_MAX) {
+        if (!sky__buf_reserve(out, n * 6 + 2))
+            return;
+        out->p[out->len++] = '"';
+        json_body_direct(out, (const unsigned char *)s, n);
+        out->p[out->len++] = '"';
+        return;
+    }
     sky__buf_putc(out, '"');
-    sky__json_str_body(out, s, n);
+    json_body_runs(out, s, n);
     sky__buf_putc(out, '"');
 }
 
