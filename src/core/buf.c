@@ -52,6 +52,37 @@ static const char digit_pairs[201] = "00010203040506070809"
                                      "80818283848586878889"
                                      "90919293949596979899";
 
+char *sky__u64_raw(char *d, uint64_t v)
+{
+    unsigned n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    char *p = d + n;
+    while (v >= 100) {
+        unsigned i = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--p = digit_pairs[i + 1];
+        *--p = digit_pairs[i];
+    }
+    if (v >= 10) {
+        unsigned i = (unsigned)v * 2;
+        *--p = digit_pairs[i + 1];
+        *--p = digit_pairs[i];
+    } else {
+        *--p = (char)('0' + v);
+    }
+    return d + n;
+}
+
+char *sky__i64_raw(char *d, int64_t v)
+{
+    if (v < 0) {
+        *d++ = '-';
+        return sky__u64_raw(d, (uint64_t)0 - (uint64_t)v);
+    }
+    return sky__u64_raw(d, (uint64_t)v);
+}
+
 void sky__buf_u64(sky_buf *b, uint64_t v)
 {
     char tmp[20];

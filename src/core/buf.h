@@ -80,6 +80,9 @@ static inline void sky__buf_putc(sky_buf *b, char c)
 
 static inline void sky__buf_puts(sky_buf *b, const char *s) { sky__buf_put(b, s, strlen(s)); }
 
+/* Decimal integers written at d (room for 20 / 21 bytes); return the end. */
+char *sky__u64_raw(char *d, uint64_t v);
+char *sky__i64_raw(char *d, int64_t v);
 /* Decimal integers, without printf. */
 void sky__buf_i64(sky_buf *b, int64_t v);
 void sky__buf_u64(sky_buf *b, uint64_t v);

@@ -206,12 +206,10 @@ static inline size_t json_escape(char *d, unsigned c)
 /* Strings up to this long are escaped straight into the buffer after reserving the worst case
  * (6 bytes out per byte in); longer ones go run by run, so one huge value does not leave a
  * buffer 6 times its size behind. */
-#define JSON_DIRECT_MAX 4096
 
-__attribute__((noinline)) static void json_body_slow(sky_buf *out, const unsigned char *s,
-                                                     size_t n)
+/* Escapes s into d (which has room for 6 * n bytes); returns the end. */
+__attribute__((noinline)) static char *json_escape_slow(char *d, const unsigned char *s, size_t n)
 {
-    char *d = out->p + out->len;
     size_t i = 0;
     while (i < n) {
         while (i + 8 <= n && !special8(s + i)) {
@@ -240,18 +238,22 @@ __attribute__((noinline)) static void json_body_slow(sky_buf *out, const unsigne
             i += invalid_len(s + i, n - i);
         }
     }
-    out->len = (size_t)(d - out->p);
+    return d;
+}
+
+char *sky__json_escape_raw(char *d, const char *s, size_t n)
+{
+    if (SKY__LIKELY(!any_special((const unsigned char *)s, n))) {
+        sky__copy_small(d, s, n);
+        return d + n;
+    }
+    return json_escape_slow(d, (const unsigned char *)s, n);
 }
 
 /* Inline fast path (nothing to escape or check: the usual key or value), call otherwise. */
 static inline void json_body_direct(sky_buf *out, const unsigned char *s, size_t n)
 {
-    if (SKY__LIKELY(!any_special(s, n))) {
-        sky__copy_small(out->p + out->len, (const char *)s, n);
-        out->len += n;
-        return;
-    }
-    json_body_slow(out, s, n);
+    out->len = (size_t)(sky__json_escape_raw(out->p + out->len, (const char *)s, n) - out->p);
 }
 
 static void json_body_runs(sky_buf *out, const char *str, size_t n)
@@ -290,7 +292,7 @@ static void json_body_runs(sky_buf *out, const char *str, size_t n)
 
 void sky__json_str_body(sky_buf *out, const char *str, size_t n)
 {
-    if (n <= JSON_DIRECT_MAX) {
+    if (n <= SKY_JSON_DIRECT_MAX) {
         if (sky__buf_reserve(out, n * 6))
             json_body_direct(out, (const unsigned char *)str, n);
         return;
@@ -300,7 +302,7 @@ void sky__json_str_body(sky_buf *out, const char *str, size_t n)
 
 void sky__json_str(sky_buf *out, const char *s, size_t n)
 {
-    if (n <= JSON_DIRECT_MAX) {
+    if (n <= SKY_JSON_DIRECT_MAX) {
         if (!sky__buf_reserve(out, n * 6 + 2))
             return;
         out->p[out->len++] = '"';

@@ -28,6 +28,11 @@ void sky__utf8_repair(sky_buf *out, const char *s, size_t n);
 void sky__json_str(sky_buf *out, const char *s, size_t n);
 /* Same, without the surrounding quotes. */
 void sky__json_str_body(sky_buf *out, const char *s, size_t n);
+/* Strings up to this long may be escaped with sky__json_escape_raw(). */
+#define SKY_JSON_DIRECT_MAX 4096
+/* Escapes s (no quotes) into d, which must have room for 6 * n bytes; returns the end. For
+ * renderers that reserve once and write straight into their buffer. */
+char *sky__json_escape_raw(char *d, const char *s, size_t n);
 
 /* Length of the JSON value at the start of s (skipping leading white space), or 0 if s does not
  * hold exactly one well-formed JSON value (trailing white space allowed). Depth-limited. */
