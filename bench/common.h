@@ -31,7 +31,7 @@ static inline int64_t bench_mono_ns(void)
 
 static double bench_ns_per_tick;
 
-static void bench_calibrate(void)
+static inline void bench_calibrate(void)
 {
     int64_t m0 = bench_mono_ns();
     uint64_t t0 = __rdtsc();
@@ -53,7 +53,7 @@ typedef struct bench_thread {
     pthread_t th;
 } bench_thread;
 
-static void *bench_thread_main(void *arg)
+static inline void *bench_thread_main(void *arg)
 {
     bench_thread *t = (bench_thread *)arg;
     long groups = t->n / GROUP;
@@ -73,14 +73,14 @@ static void *bench_thread_main(void *arg)
     return NULL;
 }
 
-static int bench_cmp_float(const void *a, const void *b)
+static inline int bench_cmp_float(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
     return x < y ? -1 : x > y;
 }
 
 /* Runs `threads` producers over `events` events; returns wall ns; fills p50/p99. */
-static int64_t bench_run(bench_log_fn fn, int threads, long events, int paced, double *p50,
+static inline int64_t bench_run(bench_log_fn fn, int threads, long events, int paced, double *p50,
                          double *p99)
 {
     bench_thread *ts = (bench_thread *)calloc((size_t)threads, sizeof *ts);
@@ -116,7 +116,7 @@ static int64_t bench_run(bench_log_fn fn, int threads, long events, int paced, d
     return dt;
 }
 
-static long bench_peak_rss_kib(void)
+static inline long bench_peak_rss_kib(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -125,7 +125,7 @@ static long bench_peak_rss_kib(void)
 
 /* One line per run: candidate threads mode events wall_ns(incl. flush) events_per_s p50 p99
  * rss_kib */
-static void bench_report(const char *cand, int threads, const char *mode, long events,
+static inline void bench_report(const char *cand, int threads, const char *mode, long events,
                          int64_t wall_ns, double p50, double p99)
 {
     printf("RESULT %s %d %s %ld %lld %.0f %.1f %.1f %ld\n", cand, threads, mode, events,

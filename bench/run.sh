@@ -34,6 +34,16 @@ for threads in 1 2 4; do
     done
   done
 done
+# the ring alone (producer cost; SPSC-equivalent vs MPSC with 1, 2, 4 producers)
+R=$B/bench/bench_ring
+if [ -x "$R" ]; then
+  for ((r = 0; r < REPS; r++)); do
+    "$R" spsc 1 1000000 >> "$RAW"
+    "$R" mpsc 1 1000000 >> "$RAW"
+    "$R" mpsc 2 500000 >> "$RAW"
+    "$R" mpsc 4 250000 >> "$RAW"
+  done
+fi
 # disabled level: 100M calls of a DEBUG event on an INFO logger
 for ((r = 0; r < REPS; r++)); do run skylog-async 1 disabled 100000000; done
 
@@ -60,7 +70,7 @@ fi
 python3 - "$RAW" "$OUT/results.md" <<'PY'
 import sys, statistics, platform, subprocess, os
 raw, out = sys.argv[1], sys.argv[2]
-runs, cg = {}, {}
+runs, cg, ring = {}, {}, {}
 for line in open(raw):
     f = line.split()
     if f[0] == "RESULT":
@@ -68,6 +78,8 @@ for line in open(raw):
         runs.setdefault((cand, th, mode), []).append(
             dict(events=int(f[4]), wall=int(f[5]), eps=float(f[6]), p50=float(f[7]),
                  p99=float(f[8]), rss=int(f[9])))
+    elif f[0] == "RING":
+        ring.setdefault((f[1], int(f[2])), []).append(float(f[3]))
     elif f[0] == "CG":
         cg[(f[1], f[2])] = int(f[3]) / int(f[4])
 def median_by(rs, key):
@@ -93,6 +105,12 @@ L.append("")
 if d:
     L.append(f"Disabled level (DEBUG call on an INFO logger, 100M calls incl. the benchmark's call): "
              f"{median_by(d, 'p50')['p50']:.2f} ns/call")
+if ring:
+    L.append("")
+    L.append("| ring alone: reserve + fill + commit of a 192-byte record (median) | ns |")
+    L.append("|---|---|")
+    for (kind, p), v in sorted(ring.items()):
+        L.append(f"| {kind}, {p} producer(s) | {statistics.median(v):.1f} |")
 if cg:
     L.append("")
     L.append("| instructions per event (callgrind) | caller | worker |")

@@ -14,13 +14,17 @@
  * next lap) and publishes `tail` (release);
  * producers acquire `tail` before writing, so they always write into zeroed memory.
  *
- * Why one MPSC ring and not one SPSC ring per thread: per-thread rings make the producer's
- * reservation a plain store instead of a CAS (a few ns less when uncontended), but they need
- * registration and reclamation of rings of threads that exit, a global order between threads
- * (we need none) and - the decider - they make "bounded in bytes" per thread, not per
- * pipeline: 100 threads would pin 100 rings. The CAS measured 4-6 ns per event uncontended on
- * the reference machine and stays a small part of the caller's cost at 4 producers (see
- * bench/RESULTS.md). Records are variable-sized, so a big event costs its size, not a slot.
+ * Why one MPSC ring and not one SPSC ring per thread. Measured with bench/bench_ring (192-byte
+ * records, 2 vCPU reference machine, see bench/RESULTS.md): reserve + fill + commit costs
+ * 7.3 ns with a plain store (what an SPSC ring pays) and 8.8 ns with the CAS, so the CAS adds
+ * ~1.5 ns uncontended. When two threads log back to back on two cores, `head`'s cache line
+ * bounces and a record costs 13-60 ns; per-thread rings would avoid that. We still chose one
+ * ring per pipeline because: the bound is then per pipeline in bytes, as the API promises
+ * (per-thread rings multiply it by the thread count, or need a shared byte budget that is
+ * itself a contended counter); there is no registration, no reclamation of rings of exited
+ * threads and no merge on the worker side; a drop policy (DROP_OLDEST) and flush are defined
+ * on one queue; and at realistic rates (even 1M events/s per thread) two producers rarely
+ * collide on the line. Records are variable-sized, so a big event costs its size, not a slot.
  *
  * Trade-offs. Zeroing costs the consumer one 4-byte store per 16 bytes it read (cheap,
  * sequential, on the worker). A producer that stops forever between reserve and commit (killed thread) stalls the
