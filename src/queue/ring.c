@@ -28,8 +28,9 @@
  *
  * Trade-offs. Zeroing costs the consumer one 4-byte store per 16 bytes it read (cheap,
  * sequential, on the worker). A producer that stops forever between reserve and commit
- * (a killed thread) stalls the consumer; only fork() can do that to a live process, and the child resets the ring. Overflow
- * policy lives above (src/core/async.c): the ring only says "full".
+ * (a killed thread) stalls the consumer; only fork() can do that to a live process, and the
+ * child resets the ring. Overflow policy lives above (src/core/async.c): the ring only says
+ * "full".
  *
  * Never: lock, allocate or call into the kernel on the producer side.
  */
