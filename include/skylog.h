@@ -403,7 +403,10 @@ typedef struct sky_callsite {
 
 /* Emits an event with `n` fields. Prefer the sky_info() family, which checks the level first,
  * captures the call site and evaluates no argument when the level is disabled. `event` is the
- * event's name ("user_login"), rendered as the "message" key. Thread-safe. */
+ * event's name ("user_login"), rendered as the "message" key. `cs` (may be NULL) must be
+ * static, like the one the macros make: in async mode the worker reads it after the call
+ * returned. Everything else (name, fields, strings) is copied before the call returns.
+ * Thread-safe; in async mode lock-free and allocation-free. */
 SKY_API void sky_emit(sky_logger *log, sky_level level, const char *event, const sky_callsite *cs,
                       const sky_field *fields, size_t n);
 

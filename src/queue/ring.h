@@ -32,8 +32,13 @@ typedef struct sky__ring {
 /* Capacity is `bytes` rounded up to a power of two, at least 4 KiB. Returns false on OOM. */
 bool sky__ring_init(sky__ring *r, size_t bytes);
 void sky__ring_free(sky__ring *r);
-/* Largest record (header included) a ring can always accept once it is empty. */
-static inline uint64_t sky__ring_max_record(const sky__ring *r) { return r->cap / 2; }
+/* Largest record (header included) a ring can always accept once it is empty: half the
+ * capacity (a record plus the filler before it always fits), and at most 1 GiB so a size
+ * always fits the 32-bit commit word. */
+static inline uint64_t sky__ring_max_record(const sky__ring *r)
+{
+    return r->cap / 2 < ((uint64_t)1 << 30) ? r->cap / 2 : (uint64_t)1 << 30;
+}
 
 /* Producer: reserves `size` bytes (a multiple of SKY__RING_ALIGN, at most max_record). Returns
  * where to write the record, or NULL when the ring is full now. *used gets the bytes queued
