@@ -126,7 +126,8 @@ static void note_gap(sky__async *a, sky_drop_reason reason, uint64_t after)
     atomic_store_explicit(&a->gap_flag, 1, memory_order_release);
 }
 
-__attribute__((noinline)) static void drop_at_caller(sky_t *sky, sky_drop_reason reason, sky_level level)
+__attribute__((noinline)) static void drop_at_caller(sky_t *sky, sky_drop_reason reason,
+                                                     sky_level level)
 {
     atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
     sky__count_drop(sky, reason, level, 1);
@@ -219,7 +220,8 @@ static inline char *put_fields(sky_field *dst, size_t *w, const sky_field *fs, s
 }
 
 /* Waits for room according to the overflow policy; NULL means the event was dropped. */
-__attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level, uint32_t size, uint64_t *used)
+__attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level, uint32_t size,
+                                                    uint64_t *used)
 {
     sky__async *a = sky->async;
     sky_overflow pol = sky->opts.overflow;
@@ -256,9 +258,9 @@ __attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level,
 }
 
 __attribute__((noinline)) static void emit(sky_t *sky, const sky_logger *log, sky_level level,
-                                           const char *name,
-                 const sky_callsite *cs, const sky_field *fields, size_t n, int64_t ts,
-                 const lazy_vals *lz)
+                                           const char *name, const sky_callsite *cs,
+                                           const sky_field *fields, size_t n, int64_t ts,
+                                           const lazy_vals *lz)
 {
     sky__async *a = sky->async;
     const sky_field *const *frames;

@@ -364,7 +364,8 @@ static void test_gap_event_follows_next_event(void **state)
         k++;
     assert_true(k < cap.n);
     char want[80];
-    snprintf(want, sizeof want, "\"dropped\":%llu,\"reason\":\"overflow\"", (unsigned long long)lost);
+    snprintf(want, sizeof want, "\"dropped\":%llu,\"reason\":\"overflow\"",
+             (unsigned long long)lost);
     assert_non_null(strstr(cap.lines[k], want));
     assert_non_null(strstr(cap.lines[k], "\"level\":\"WARN\",\"logger\":\"skylog\""));
     assert_true(k > 0);
