@@ -34,16 +34,20 @@ char *sky__arena_strndup(sky__arena *a, const char *s, size_t n);
 void sky__arena_reset(sky__arena *a);
 void sky__arena_free(sky__arena *a);
 
-/* Renderers' per-callsite cache: the JSON text of a callsite ("module", "func", "line") is the
- * same for every event of that callsite, so it is rendered once. Owned by whoever owns the
- * events (the pipeline in sync mode, the worker in async mode); events point at it. */
+/* Renderers' per-callsite cache: the JSON of an event's logger, name and callsite ("logger",
+ * "message", "module", "func", "line") nearly always repeats at one call site, so it is
+ * rendered once. Owned by whoever owns the events (the pipeline in sync mode, the worker in
+ * async mode); events point at it. */
 #define SKY__CS_CACHE_SLOTS 64
 typedef struct sky__cs_entry {
     const sky_callsite *cs;
     const char *file, *func; /* compared too: a callsite struct reused at the same address */
     int line;
-    uint16_t len;
-    char text[200];
+    const char *logger; /* logger names live as long as their pipeline */
+    size_t logger_len;
+    uint16_t len, name_len;
+    char name[48];
+    char text[256];
 } sky__cs_entry;
 typedef struct sky__render_cache {
     sky__cs_entry json[SKY__CS_CACHE_SLOTS];

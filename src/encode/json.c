@@ -100,32 +100,6 @@ static void json_callsite_text(const sky_callsite *cs, sky_buf *b)
     sky__buf_i64(b, cs->line);
 }
 
-/* The callsite's keys, from the owner's cache when there is one. */
-static void json_callsite(const sky_event *ev, sky_buf *b)
-{
-    const sky_callsite *cs = ev->cs;
-    if (!ev->rcache) {
-        json_callsite_text(cs, b);
-        return;
-    }
-    sky__cs_entry *e = &ev->rcache->json[((uintptr_t)cs >> 4) % SKY__CS_CACHE_SLOTS];
-    if (e->cs == cs && e->file == cs->file && e->func == cs->func && e->line == cs->line) {
-        sky__buf_put(b, e->text, e->len);
-        return;
-    }
-    size_t start = b->len;
-    json_callsite_text(cs, b);
-    size_t len = b->len - start;
-    if (!b->oom && len <= sizeof e->text) {
-        memcpy(e->text, b->p + start, len);
-        e->len = (uint16_t)len;
-        e->cs = cs;
-        e->file = cs->file;
-        e->func = cs->func;
-        e->line = cs->line;
-    }
-}
-
 /* Makes room for `need` more bytes after d and returns where to write (d itself unless the
  * buffer moved), or NULL on out-of-memory (the buffer is then marked). */
 static inline char *room(sky_buf *b, char *d, size_t need)
@@ -152,6 +126,68 @@ static inline char *put_str(char *d, const char *s, size_t n)
     return d;
 }
 
+/* "logger", "message" and the callsite's keys, rendered. */
+static void json_head_text(const sky_event *ev, sky_buf *b)
+{
+    char *d = b->p + b->len;
+    bool direct = ev->logger_len <= SKY_JSON_DIRECT_MAX && ev->name_len <= SKY_JSON_DIRECT_MAX;
+    if (direct) {
+        if (!(d = room(b, d, 6 * (ev->logger_len + ev->name_len) + 32)))
+            return;
+        if (ev->logger_len)
+            d = put_str(d, ev->logger, ev->logger_len);
+        else
+            PUT_LIT(d, "\"root\"");
+        PUT_LIT(d, ",\"message\":");
+        d = put_str(d, ev->name, ev->name_len);
+        b->len = (size_t)(d - b->p);
+    } else {
+        if (ev->logger_len)
+            sky__json_str(b, ev->logger, ev->logger_len);
+        else
+            sky__buf_lit(b, "\"root\"");
+        sky__buf_lit(b, ",\"message\":");
+        sky__json_str(b, ev->name, ev->name_len);
+    }
+    if (ev->cs)
+        json_callsite_text(ev->cs, b);
+}
+
+/* The same, from the owner's per-callsite cache when there is one: at one call site the
+ * logger, the event name and the callsite nearly always repeat, so their JSON is rendered
+ * once. An entry is used only if all of them match (the name by its bytes: processors may
+ * rename events; loggers' names live as long as the pipeline). */
+static void json_head(const sky_event *ev, sky_buf *b)
+{
+    const sky_callsite *cs = ev->cs;
+    if (!cs || !ev->rcache || ev->name_len > sizeof ev->rcache->json[0].name) {
+        json_head_text(ev, b);
+        return;
+    }
+    sky__cs_entry *e = &ev->rcache->json[((uintptr_t)cs >> 4) % SKY__CS_CACHE_SLOTS];
+    if (e->cs == cs && e->file == cs->file && e->func == cs->func && e->line == cs->line &&
+        e->logger == ev->logger && e->logger_len == ev->logger_len &&
+        e->name_len == ev->name_len && memcmp(e->name, ev->name, ev->name_len) == 0) {
+        sky__buf_put(b, e->text, e->len);
+        return;
+    }
+    size_t start = b->len;
+    json_head_text(ev, b);
+    size_t len = b->len - start;
+    if (!b->oom && len <= sizeof e->text) {
+        memcpy(e->text, b->p + start, len);
+        e->len = (uint16_t)len;
+        e->cs = cs;
+        e->file = cs->file;
+        e->func = cs->func;
+        e->line = cs->line;
+        e->logger = ev->logger;
+        e->logger_len = ev->logger_len;
+        memcpy(e->name, ev->name, ev->name_len);
+        e->name_len = (uint16_t)ev->name_len;
+    }
+}
+
 /* The renderer reserves room once per piece and writes straight into the buffer: no per-byte
  * capacity checks. Values whose size it cannot bound cheaply (doubles, errno texts, huge
  * strings, raw JSON) go through the checked sky_buf helpers. */
@@ -176,28 +212,8 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
         *d++ = '?';
     }
     PUT_LIT(d, "\",\"logger\":");
-    bool direct = ev->logger_len <= SKY_JSON_DIRECT_MAX && ev->name_len <= SKY_JSON_DIRECT_MAX;
-    if (direct) {
-        if (!(d = room(b, d, 6 * (ev->logger_len + ev->name_len) + 32)))
-            return;
-        if (ev->logger_len)
-            d = put_str(d, ev->logger, ev->logger_len);
-        else
-            PUT_LIT(d, "\"root\"");
-        PUT_LIT(d, ",\"message\":");
-        d = put_str(d, ev->name, ev->name_len);
-        b->len = (size_t)(d - b->p);
-    } else {
-        b->len = (size_t)(d - b->p);
-        if (ev->logger_len)
-            sky__json_str(b, ev->logger, ev->logger_len);
-        else
-            sky__buf_lit(b, "\"root\"");
-        sky__buf_lit(b, ",\"message\":");
-        sky__json_str(b, ev->name, ev->name_len);
-    }
-    if (ev->cs)
-        json_callsite(ev, b);
+    b->len = (size_t)(d - b->p);
+    json_head(ev, b);
     if (b->oom)
         return;
     d = b->p + b->len;

@@ -431,6 +431,48 @@ static void test_close_flushes_and_bounds(void **state)
     assert_int_equal(s.closed, 1);
 }
 
+static sky_proc_result rename_odd(void *user, sky_event *ev)
+{
+    (void)user;
+    const sky_field *i = sky_event_get(ev, "i");
+    if (i && i->v.i % 4 == 1)
+        sky_event_set_name(ev, "renamed");
+    return SKY_PROC_KEEP;
+}
+
+/* The renderer caches a callsite's logger/message/module/func/line JSON: one call site that
+ * logs through different loggers, with different names, and events renamed by a processor
+ * must each still render their own. Sync and async. */
+static void test_callsite_cache_varies(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        skytest_capture cap = {0};
+        sky_t *sky = NULL;
+        assert_int_equal(sky_open(&(sky_options){.mode = mode ? SKY_MODE_ASYNC : SKY_MODE_SYNC},
+                                  &sky),
+                         SKY_OK);
+        assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL),
+                         SKY_OK);
+        assert_int_equal(sky_add_processor(sky, "rename", rename_odd, NULL, NULL), SKY_OK);
+        sky_logger *a = sky_logger_get(sky, "a"), *bb = sky_logger_get(sky, "bb");
+        const char *names[3] = {"x", "yy", "a_rather_long_event_name_beyond_the_cached_48_bytes"};
+        for (int i = 0; i < 60; i++)
+            sky_info(i % 2 ? a : bb, names[i % 3], SKY_INT("i", i));
+        assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+        assert_int_equal(cap.n, 60);
+        for (int i = 0; i < 60; i++) {
+            char want[160];
+            snprintf(want, sizeof want,
+                     "\"logger\":\"%s\",\"message\":\"%s\",\"module\":\"test_async\"",
+                     i % 2 ? "a" : "bb", i % 4 == 1 ? "renamed" : names[i % 3]);
+            assert_non_null(strstr(cap.lines[i], want));
+        }
+        assert_int_equal(sky_close(sky), SKY_OK);
+        skytest_capture_reset(&cap);
+    }
+}
+
 static void test_sync_mode_unchanged(void **state)
 {
     (void)state;
@@ -614,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_basic_delivery_and_stats),
         cmocka_unit_test(test_lazy_and_large_fields),
         cmocka_unit_test(test_sync_mode_unchanged),
+        cmocka_unit_test(test_callsite_cache_varies),
         cmocka_unit_test(test_env_async),
         cmocka_unit_test(test_gap_event_follows_next_event),
         cmocka_unit_test(test_flush_waits_and_times_out),
