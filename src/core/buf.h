@@ -86,8 +86,11 @@ char *sky__i64_raw(char *d, int64_t v);
 /* Decimal integers, without printf. */
 void sky__buf_i64(sky_buf *b, int64_t v);
 void sky__buf_u64(sky_buf *b, uint64_t v);
-/* A finite double in the shortest form that reads back to the same value. */
+/* A finite double in the shortest form that reads back to the same value. The raw form
+ * writes at d (room for SKY_F64_MAX bytes) and returns the end. */
+#define SKY_F64_MAX 32
 void sky__buf_f64(sky_buf *b, double v);
+char *sky__f64_raw(char *d, double v);
 /* printf-style append, for cold paths only (diagnostics, config errors). */
 void sky__buf_printf(sky_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Returns a NUL-terminated copy of the contents (malloc'd), or NULL. */

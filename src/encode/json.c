@@ -253,6 +253,13 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
                 PUT_LIT(d, "false");
             break;
         case SKY_T_NULL: PUT_LIT(d, "null"); break;
+        case SKY_T_F64:
+            if (isfinite(f->v.f)) { /* room: 32 reserved >= SKY_F64_MAX */
+                d = sky__f64_raw(d, f->v.f);
+                break;
+            }
+            /* NaN and infinities are strings */
+            __attribute__((fallthrough));
         default:
             b->len = (size_t)(d - b->p);
             json_value(b, f);
