@@ -11,8 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#define SKY__LIKELY(x) __builtin_expect(!!(x), 1)
-
 /* 0: copy as is; 1: needs an escape; 2: start of a multi-byte sequence or invalid byte. */
 static const unsigned char byte_class[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -134,53 +132,6 @@ void sky__utf8_repair(sky_buf *out, const char *str, size_t n)
 
 static const char hex_digits[] = "0123456789abcdef";
 
-/* True if any of the 8 bytes at p needs care: a control character or DEL, '"', '\\', or a
- * byte >= 0x80 (UTF-8 to check).
- * Word-at-a-time ("SWAR") tests; exact for "is there any", which is all the caller needs. */
-static inline bool special_word(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    uint64_t lt = (w - ones * 0x20) & ~w;
-    uint64_t qz = (q - ones) & ~q;
-    uint64_t bz = (b - ones) & ~b;
-    uint64_t d = w ^ (ones * 0x7f);
-    uint64_t dz = (d - ones) & ~d;
-    return ((lt | qz | bz | dz) & highs) | (w & highs);
-}
-
-static inline bool special8(const unsigned char *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-    return special_word(w);
-}
-
-/* True if any byte of s[0..n) needs care. Short strings (the usual key or value) are tested
- * as one or two words built from overlapping loads, never reading outside s. */
-static inline bool any_special(const unsigned char *s, size_t n)
-{
-    if (n >= 8) {
-        for (size_t i = 0; i + 8 <= n; i += 8)
-            if (special8(s + i))
-                return true;
-        return special8(s + n - 8);
-    }
-    uint64_t w;
-    if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        w = (uint64_t)a | (uint64_t)b << 32;
-    } else if (n) {
-        w = (uint64_t)s[0] | (uint64_t)s[n / 2] << 8 | (uint64_t)s[n - 1] << 16 |
-            0x4141414141000000ull; /* 'A' padding is plain */
-    } else {
-        return false;
-    }
-    return special_word(w);
-}
-
 /* Writes the escape sequence for byte c (class 1) at d; returns its length. */
 static inline size_t json_escape(char *d, unsigned c)
 {
@@ -208,11 +159,11 @@ static inline size_t json_escape(char *d, unsigned c)
  * buffer 6 times its size behind. */
 
 /* Escapes s into d (which has room for 6 * n bytes); returns the end. */
-__attribute__((noinline)) static char *json_escape_slow(char *d, const unsigned char *s, size_t n)
+char *sky__json_escape_slow(char *d, const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        while (i + 8 <= n && !special8(s + i)) {
+        while (i + 8 <= n && !sky__special8(s + i)) {
             memcpy(d, s + i, 8);
             d += 8;
             i += 8;
@@ -241,14 +192,6 @@ __attribute__((noinline)) static char *json_escape_slow(char *d, const unsigned 
     return d;
 }
 
-char *sky__json_escape_raw(char *d, const char *s, size_t n)
-{
-    if (SKY__LIKELY(!any_special((const unsigned char *)s, n))) {
-        sky__copy_small(d, s, n);
-        return d + n;
-    }
-    return json_escape_slow(d, (const unsigned char *)s, n);
-}
 
 /* Inline fast path (nothing to escape or check: the usual key or value), call otherwise. */
 static inline void json_body_direct(sky_buf *out, const unsigned char *s, size_t n)
@@ -264,7 +207,7 @@ static void json_body_runs(sky_buf *out, const char *str, size_t n)
         return;
     while (i < n) {
         size_t start = i;
-        while (i + 8 <= n && !special8(s + i))
+        while (i + 8 <= n && !sky__special8(s + i))
             i += 8;
         while (i < n && byte_class[s[i]] == 0)
             i++;

@@ -64,9 +64,15 @@ void sky__ring_free(sky__ring *r)
  * read as "published": zeroing those (one store per 16 bytes) is as good as zeroing all. */
 static void zero_range(sky__ring *r, uint64_t from, uint64_t to)
 {
-    for (; from < to; from += SKY__RING_ALIGN)
-        atomic_store_explicit(&((sky__ring_hdr *)(r->buf + (from & r->mask)))->commit, 0,
-                              memory_order_relaxed);
+    while (from < to) {
+        uint64_t off = from & r->mask;
+        uint64_t n = to - from;
+        if (n > r->cap - off)
+            n = r->cap - off; /* up to the end of the buffer, then from its start */
+        for (char *p = r->buf + off, *end = p + n; p < end; p += SKY__RING_ALIGN)
+            atomic_store_explicit(&((sky__ring_hdr *)p)->commit, 0, memory_order_relaxed);
+        from += n;
+    }
 }
 
 void sky__ring_release(sky__ring *r)
