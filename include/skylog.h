@@ -258,9 +258,22 @@ typedef struct sky_logger sky_logger;
 typedef struct sky_event sky_event;
 typedef struct sky_sink sky_sink;
 
+/* Async mode in short: a log call copies the event (its fields, the thread's context and the
+ * logger's bound fields, strings included; lazy fields are evaluated first) into a bounded
+ * in-memory ring and returns: no lock, no allocation, no formatting, normally no system call.
+ * One worker thread per pipeline runs the processors and writes the sinks, in batches. Events
+ * of one thread are written in the order they were logged. Events are lost only by the
+ * overflow policy, by a close that timed out, or when the process ends without sky_flush(),
+ * sky_close() or a normal exit (the default pipeline is flushed at exit) - and every loss is
+ * counted (sky_stats_get()) and reported in-band by a "skylog.gap" event (level WARN, logger
+ * "skylog", fields "dropped" and "reason") after the next event that gets through or at the
+ * next flush.
+ *
+ * fork(): a pipeline stays usable in the child. The child starts with an empty ring (what the
+ * parent had queued is written by the parent, once) and its own worker thread. */
 typedef enum sky_mode {
     SKY_MODE_SYNC = 0, /* events are processed and written on the logging thread, under a lock */
-    SKY_MODE_ASYNC,    /* events go through a bounded ring to a worker thread */
+    SKY_MODE_ASYNC,    /* events go through a bounded ring to a worker thread (see above) */
 } sky_mode;
 
 typedef enum sky_overflow {
@@ -277,9 +290,15 @@ typedef struct sky_options {
     sky_mode mode;              /* default SKY_MODE_SYNC */
     sky_level level;            /* root logger level; default INFO (0 means TRACE: set it) */
     bool level_set;             /* set to true when `level` is meant (TRACE is 0) */
-    size_t ring_bytes;          /* async ring capacity; default 4 MiB */
+    size_t ring_bytes;          /* async ring capacity, rounded up to a power of two (at least
+                                   4 KiB); default 4 MiB. An event whose copy (about 48 bytes
+                                   + 32 per field + its strings) exceeds half of it is dropped
+                                   as SKY_DROP_TOO_LARGE. Memory: the ring is touched as it
+                                   fills, so RSS grows up to ring_bytes. */
     sky_overflow overflow;      /* async overflow policy; default BLOCK */
-    int64_t block_max_wait_ms;  /* BLOCK policy's longest wait; default 100 ms */
+    int64_t block_max_wait_ms;  /* BLOCK: longest wait for room; DROP_OLDEST: longest wait for
+                                   the worker to discard old events (then the new one is
+                                   dropped); default 100 ms */
     int64_t close_timeout_ms;   /* how long sky_close() may spend flushing; default 5000 */
     sky_diag_fn diag;           /* default: stderr, at most 10 lines a second */
     void *diag_user;
@@ -312,13 +331,18 @@ SKY_API sky_t *sky_open_env(char **errmsg);
 SKY_API sky_t *sky_default(void);
 
 /* Waits until every event logged before the call has been written by every sink and the sinks
- * have flushed, or `timeout_ms` passed (SKY_ETIMEDOUT). Thread-safe. */
+ * have flushed, or `timeout_ms` passed (SKY_ETIMEDOUT). Thread-safe. In async mode it also
+ * reports pending losses (a skylog.gap event). Must not be called from a processor, filter or
+ * sink (the worker would wait for itself). */
 SKY_API sky_status sky_flush(sky_t *sky, int64_t timeout_ms);
 
 /* Flushes (bounded by close_timeout_ms), closes every sink and frees the pipeline, its loggers
  * and processors. Returns SKY_ETIMEDOUT if something could not be flushed in time (and says
  * what on the diagnostic channel). NULL is a no-op. No logging call may run concurrently with
- * or after it on this pipeline. */
+ * or after it on this pipeline. Async mode: stops and joins the worker; events still queued
+ * when the deadline passes are counted as dropped (SKY_DROP_CLOSED). If the worker is stuck
+ * in a sink for a second past the deadline, the pipeline is left allocated (not freed) rather
+ * than freed under it, and SKY_ETIMEDOUT is returned. */
 SKY_API sky_status sky_close(sky_t *sky);
 
 /* Asks every sink to reopen its files at the next write (after logrotate moved them).
@@ -382,7 +406,10 @@ typedef struct sky_callsite {
 
 /* Emits an event with `n` fields. Prefer the sky_info() family, which checks the level first,
  * captures the call site and evaluates no argument when the level is disabled. `event` is the
- * event's name ("user_login"), rendered as the "message" key. Thread-safe. */
+ * event's name ("user_login"), rendered as the "message" key. `cs` (may be NULL) must be
+ * static, like the one the macros make: in async mode the worker reads it after the call
+ * returned. Everything else (name, fields, strings) is copied before the call returns.
+ * Thread-safe; in async mode lock-free and allocation-free. */
 SKY_API void sky_emit(sky_logger *log, sky_level level, const char *event, const sky_callsite *cs,
                       const sky_field *fields, size_t n);
 
@@ -681,6 +708,8 @@ typedef struct sky_stats {
     bool worker_alive;
     size_t processor_count;
     size_t sink_count;
+    uint64_t enqueued; /* async: events taken through the ring by the worker (counted by the
+                          worker, so it may lag a log call by a batch); sync: == emitted */
 } sky_stats;
 
 typedef struct sky_processor_stats {

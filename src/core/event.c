@@ -127,6 +127,16 @@ bool sky__event_append(sky_event *ev, const sky_field *f)
     return true;
 }
 
+bool sky__event_load(sky_event *ev, const sky_field *fields, size_t n)
+{
+    if (!reserve_fields(ev, n))
+        return false;
+    if (n)
+        memcpy(ev->fields, fields, n * sizeof *fields);
+    ev->n = n;
+    return sky__event_dedup(ev);
+}
+
 static void resolve_lazy(sky_event *ev, sky_field *f)
 {
     char *buf = sky__arena_alloc(&ev->arena, LAZY_BUF);
@@ -147,7 +157,8 @@ static void resolve_lazy(sky_event *ev, sky_field *f)
 
 static inline bool key_eq(const sky_field *a, const sky_field *b)
 {
-    return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+    return a->key_len == b->key_len &&
+           (a->key_len == 0 || (a->key[0] == b->key[0] && memcmp(a->key, b->key, a->key_len) == 0));
 }
 
 static uint32_t key_hash(const char *k, size_t n)
@@ -223,7 +234,7 @@ bool sky__event_build(sky_event *ev, const sky_logger *log, sky_level level, con
     ev->name = name ? name : "";
     ev->name_len = strlen(ev->name);
     ev->logger = log->name;
-    ev->logger_len = strlen(log->name);
+    ev->logger_len = log->name_len;
     ev->ts_ns = ts_ns;
     ev->cs = cs;
 

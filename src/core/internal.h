@@ -34,6 +34,25 @@ char *sky__arena_strndup(sky__arena *a, const char *s, size_t n);
 void sky__arena_reset(sky__arena *a);
 void sky__arena_free(sky__arena *a);
 
+/* Renderers' per-callsite cache: the JSON of an event's logger, name and callsite ("logger",
+ * "message", "module", "func", "line") nearly always repeats at one call site, so it is
+ * rendered once. Owned by whoever owns the events (the pipeline in sync mode, the worker in
+ * async mode); events point at it. */
+#define SKY__CS_CACHE_SLOTS 64
+typedef struct sky__cs_entry {
+    const sky_callsite *cs;
+    const char *file, *func; /* compared too: a callsite struct reused at the same address */
+    int line;
+    const char *logger; /* logger names live as long as their pipeline */
+    size_t logger_len;
+    uint16_t len, name_len;
+    char name[48];
+    char text[256];
+} sky__cs_entry;
+typedef struct sky__render_cache {
+    sky__cs_entry json[SKY__CS_CACHE_SLOTS];
+} sky__render_cache;
+
 struct sky_event {
     sky_level level;
     const char *name;
@@ -62,6 +81,7 @@ struct sky_event {
     /* Render cache: each format rendered at most once per event. */
     sky_buf out[SKY_FORMAT_COUNT_];
     bool rendered[SKY_FORMAT_COUNT_];
+    sky__render_cache *rcache; /* may be NULL; not owned */
 };
 
 /* Empties an event for reuse (keeps its allocations). */
@@ -74,6 +94,9 @@ bool sky__event_build(sky_event *ev, const sky_logger *log, sky_level level, con
                       const sky_callsite *cs, int64_t ts_ns, const sky_field *fields, size_t n);
 /* Appends one field without de-duplication (decoders that already de-duplicated use it). */
 bool sky__event_append(sky_event *ev, const sky_field *f);
+/* Sets the event's fields to copies of `n` views (usable fields only; strings not copied), then
+ * de-duplicates. The async worker uses it on fields that point into a ring record. */
+bool sky__event_load(sky_event *ev, const sky_field *fields, size_t n);
 /* Removes earlier fields whose key repeats later. */
 bool sky__event_dedup(sky_event *ev);
 /* Begins/ends one processor's turn (undo support). */
@@ -88,6 +111,7 @@ struct sky_logger {
     struct sky__logger_hdr hdr; /* must be first: sky_enabled() reads it */
     sky_t *sky;
     char *name;
+    size_t name_len;
     int explicit_level;       /* -1 when inherited */
     bool bound;               /* made by sky_logger_bind(), owned by the user */
     struct sky_logger *base;  /* bound loggers: the registered logger they derive from */
@@ -123,6 +147,23 @@ struct sky_sink {
 
 /* ---- pipeline ------------------------------------------------------------------------------- */
 
+typedef struct sky__async sky__async; /* src/core/async.c: ring, worker, flush, fork */
+
+/* Records the async router collects per sink, written with one sink call per batch. */
+typedef struct sky__sink_batch {
+    sky_record *recs;
+    uint32_t *evi; /* index of each record's event in the batch */
+    size_t n, cap;
+} sky__sink_batch;
+
+typedef struct sky__batch {
+    sky__sink_batch *sinks; /* one per sink */
+    size_t n_sinks;
+    uint8_t *tried;     /* per event: some sink's route accepted it */
+    uint8_t *delivered; /* per event: some sink wrote it */
+    size_t cap;         /* events */
+} sky__batch;
+
 struct sky {
     sky_options opts;
     char *name;
@@ -139,6 +180,10 @@ struct sky {
     size_t n_sinks;
 
     sky_event ev; /* sync mode: the one event being processed, under `lock` */
+    sky__render_cache rcache; /* sync mode: ev's callsite cache */
+    sky__async *async; /* async mode only; NULL in sync mode */
+    _Atomic int lock_waiters; /* threads waiting for `lock`: the busy worker yields it to them */
+    struct sky *next_open, *prev_open; /* every open pipeline, for fork handlers */
 
     _Atomic int closing;
     _Atomic uint64_t emitted, processed, routed, proc_failures;
@@ -155,6 +200,18 @@ struct sky {
 /* Runs the processor chain and the router on a built event. Called by exactly one thread at a
  * time per pipeline. */
 void sky__pipeline_process(sky_t *sky, sky_event *ev);
+/* The two halves of sky__pipeline_process(). run_processors returns false when the event was
+ * dropped (and counted). route with a batch only collects records (event `evi` of the batch);
+ * the caller writes them with sky__sink_write_batch() and does the accounting. */
+bool sky__pipeline_run_processors(sky_t *sky, sky_event *ev);
+void sky__pipeline_route(sky_t *sky, sky_event *ev, sky__batch *batch, size_t evi);
+/* Writes n records to a sink (reopen if asked, counters, diagnostics); true on success. */
+bool sky__sink_write_batch(sky_t *sky, sky_sink *s, const sky_record *recs, size_t n);
+/* Flushes every sink before the deadline (CLOCK_MONOTONIC ns). Under `lock`. */
+sky_status sky__flush_sinks(sky_t *sky, int64_t deadline);
+/* Takes / releases `lock` from outside the processing thread; a busy worker yields to it. */
+void sky__lock(sky_t *sky);
+void sky__unlock(sky_t *sky);
 /* Counts an event as dropped. */
 void sky__count_drop(sky_t *sky, sky_drop_reason reason, sky_level level, uint64_t n);
 
@@ -162,6 +219,22 @@ void sky__count_drop(sky_t *sky, sky_drop_reason reason, sky_level level, uint64
  * NULL (goes to stderr). */
 void sky__diag(sky_t *sky, sky_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Async mode (src/core/async.c). */
+sky_status sky__async_start(sky_t *sky);
+void sky__async_emit(const sky_logger *log, sky_level level, const char *name,
+                     const sky_callsite *cs, const sky_field *fields, size_t n);
+sky_status sky__async_flush(sky_t *sky, int64_t deadline);
+/* Flushes until the deadline, stops and joins the worker. Returns SKY_ETIMEDOUT if the flush
+ * did not finish (the rest is counted as dropped, reason closed); *leak is set when the worker
+ * could not be joined at all (stuck in a sink), and the pipeline must then not be freed. */
+sky_status sky__async_stop(sky_t *sky, int64_t deadline, bool *leak);
+void sky__async_free(sky_t *sky);
+void sky__async_stats(sky_t *sky, sky_stats *out);
+/* fork() handlers, called with `lock` held by the forking thread (prepare) */
+void sky__async_fork_prepare(sky_t *sky);
+void sky__async_fork_parent(sky_t *sky);
+void sky__async_fork_child(sky_t *sky);
 
 /* Context of the calling thread, outer to inner. */
 size_t sky__context_frames(const sky_field *const **fields, const size_t **counts);

@@ -68,6 +68,7 @@ static sky_logger *create_logger(sky_t *sky, const char *name)
         free(l);
         return NULL;
     }
+    l->name_len = strlen(name);
     l->sky = sky;
     l->explicit_level = -1;
     l->next = sky->loggers;
@@ -210,6 +211,7 @@ sky_logger *sky_logger_bind(sky_logger *parent, const sky_field *fields, size_t 
     c->bound = true;
     c->base = parent->bound ? parent->base : parent;
     c->name = c->base->name;
+    c->name_len = c->base->name_len;
     c->explicit_level = -1;
     pthread_mutex_lock(&sky->reg_lock);
     atomic_store(&c->hdr.level, atomic_load(&c->base->hdr.level));

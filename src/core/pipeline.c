@@ -1,10 +1,15 @@
 /*
- * pipeline.c - the pipeline: lifecycle, the log call, processors, routing, stats.
+ * pipeline.c - the pipeline: lifecycle, the log call, processors, routing, stats, fork.
  *
  * Synchronous mode (this file): the log call builds the event and runs processors and sinks
  * on the calling thread, under the pipeline lock, so sinks and processors never run
- * concurrently. The async ring (src/queue) slots in at sky_emit(): callers copy the event into
- * the ring and a worker calls sky__pipeline_process(), which is the same code either way.
+ * concurrently. Async mode (core/async.c) slots in at sky_emit(): callers copy the event into
+ * the ring (queue/ring.c) and a worker runs the same processors and router, holding the same
+ * lock; its router collects records per sink and writes them in batches.
+ *
+ * fork(): every open pipeline is on a list; the prepare handler takes each one's locks, so no
+ * lock is held by a thread that will not exist in the child, and the child's handlers release
+ * them (and restart async workers, core/async.c).
  *
  * Accounting invariant: every event that passes the level check is counted in `emitted`, and
  * ends up either routed to at least one sink or counted in exactly one `dropped` reason.
@@ -18,6 +23,79 @@
 #include <unistd.h>
 
 sky_logger *sky__logger_root(sky_t *sky, sky_level level);
+
+/* ---- open pipelines, for fork --------------------------------------------------------------- */
+
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static sky_t *open_list;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+void sky__lock(sky_t *sky)
+{
+    atomic_fetch_add(&sky->lock_waiters, 1);
+    pthread_mutex_lock(&sky->lock);
+}
+
+void sky__unlock(sky_t *sky)
+{
+    pthread_mutex_unlock(&sky->lock);
+    atomic_fetch_sub(&sky->lock_waiters, 1);
+}
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&open_lock);
+    for (sky_t *s = open_list; s; s = s->next_open) {
+        sky__lock(s);
+        if (s->async)
+            sky__async_fork_prepare(s);
+        pthread_mutex_lock(&s->reg_lock);
+        pthread_mutex_lock(&s->diag_lock);
+    }
+}
+
+static void fork_release(bool child)
+{
+    for (sky_t *s = open_list; s; s = s->next_open) {
+        pthread_mutex_unlock(&s->diag_lock);
+        pthread_mutex_unlock(&s->reg_lock);
+        if (s->async) {
+            if (child)
+                sky__async_fork_child(s);
+            else
+                sky__async_fork_parent(s);
+        }
+        sky__unlock(s);
+    }
+    pthread_mutex_unlock(&open_lock);
+}
+
+static void fork_parent(void) { fork_release(false); }
+static void fork_child(void) { fork_release(true); }
+static void atfork_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
+static void register_open(sky_t *sky)
+{
+    pthread_once(&atfork_once, atfork_init);
+    pthread_mutex_lock(&open_lock);
+    sky->next_open = open_list;
+    if (open_list)
+        open_list->prev_open = sky;
+    open_list = sky;
+    pthread_mutex_unlock(&open_lock);
+}
+
+static void unregister_open(sky_t *sky)
+{
+    pthread_mutex_lock(&open_lock);
+    if (sky->prev_open)
+        sky->prev_open->next_open = sky->next_open;
+    else if (open_list == sky)
+        open_list = sky->next_open;
+    if (sky->next_open)
+        sky->next_open->prev_open = sky->prev_open;
+    pthread_mutex_unlock(&open_lock);
+}
 
 #define DIAG_PER_SECOND 10
 
@@ -107,6 +185,7 @@ sky_status sky_open(const sky_options *opts, sky_t **out)
     sky->opts = o;
     sky->name = strdup(o.name ? o.name : "skylog");
     sky->opts.name = sky->name;
+    sky->ev.rcache = &sky->rcache;
     pthread_mutex_init(&sky->lock, NULL);
     pthread_mutex_init(&sky->reg_lock, NULL);
     pthread_mutex_init(&sky->diag_lock, NULL);
@@ -115,8 +194,19 @@ sky_status sky_open(const sky_options *opts, sky_t **out)
         free(sky);
         return SKY_ENOMEM;
     }
-    if (o.mode == SKY_MODE_ASYNC)
-        sky__diag(sky, SKY_LEVEL_WARN, "async mode is not available yet; running synchronously");
+    if (o.mode == SKY_MODE_ASYNC) {
+        sky_status st = sky__async_start(sky);
+        if (st != SKY_OK) {
+            sky__loggers_free(sky);
+            pthread_mutex_destroy(&sky->lock);
+            pthread_mutex_destroy(&sky->reg_lock);
+            pthread_mutex_destroy(&sky->diag_lock);
+            free(sky->name);
+            free(sky);
+            return st;
+        }
+    }
+    register_open(sky);
     *out = sky;
     return SKY_OK;
 }
@@ -134,7 +224,7 @@ static void run_reopen(sky_sink *s)
         s->vt->reopen(s->self);
 }
 
-void sky__pipeline_process(sky_t *sky, sky_event *ev)
+bool sky__pipeline_run_processors(sky_t *sky, sky_event *ev)
 {
     sky_level level_in = ev->level;
     for (size_t i = 0; i < sky->n_procs; i++) {
@@ -149,7 +239,7 @@ void sky__pipeline_process(sky_t *sky, sky_event *ev)
             atomic_fetch_add_explicit(&p->drops, 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&sky->processed, 1, memory_order_relaxed);
             sky__count_drop(sky, SKY_DROP_PROCESSOR, level_in, 1);
-            return;
+            return false;
         }
         if (r != SKY_PROC_KEEP) {
             sky__event_turn_undo(ev);
@@ -160,7 +250,46 @@ void sky__pipeline_process(sky_t *sky, sky_event *ev)
         }
     }
     atomic_fetch_add_explicit(&sky->processed, 1, memory_order_relaxed);
+    return true;
+}
 
+bool sky__sink_write_batch(sky_t *sky, sky_sink *s, const sky_record *recs, size_t n)
+{
+    run_reopen(s);
+    sky_status st = s->vt->write(s->self, recs, n);
+    if (st == SKY_OK) {
+        atomic_fetch_add_explicit(&s->written, n, memory_order_relaxed);
+        return true;
+    }
+    atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->dropped, n, memory_order_relaxed);
+    sky__diag(sky, SKY_LEVEL_ERROR, "sink '%s' failed to write: %s", s->name, sky_strerror(st));
+    return false;
+}
+
+/* Appends a record to sink i's part of an async batch; false on out-of-memory. */
+static bool batch_push(sky__batch *b, size_t i, const sky_record *rec, size_t evi)
+{
+    sky__sink_batch *sb = &b->sinks[i];
+    if (sb->n == sb->cap) {
+        size_t cap = sb->cap ? sb->cap * 2 : 64;
+        sky_record *r = realloc(sb->recs, cap * sizeof *r);
+        if (!r)
+            return false;
+        sb->recs = r;
+        uint32_t *e = realloc(sb->evi, cap * sizeof *e);
+        if (!e)
+            return false;
+        sb->evi = e;
+        sb->cap = cap;
+    }
+    sb->recs[sb->n] = *rec;
+    sb->evi[sb->n++] = (uint32_t)evi;
+    return true;
+}
+
+void sky__pipeline_route(sky_t *sky, sky_event *ev, sky__batch *batch, size_t evi)
+{
     bool delivered = false, tried = false;
     for (size_t i = 0; i < sky->n_sinks; i++) {
         sky_sink *s = sky->sinks[i];
@@ -169,7 +298,6 @@ void sky__pipeline_process(sky_t *sky, sky_event *ev)
             continue;
         }
         tried = true;
-        run_reopen(s);
         sky_record rec = {.event = ev};
         if (s->format != SKY_FORMAT_NONE) {
             const sky_buf *b = sky__event_render(ev, s->format);
@@ -181,16 +309,18 @@ void sky__pipeline_process(sky_t *sky, sky_event *ev)
             rec.text = b->p;
             rec.len = b->len;
         }
-        sky_status st = s->vt->write(s->self, &rec, 1);
-        if (st == SKY_OK) {
-            atomic_fetch_add_explicit(&s->written, 1, memory_order_relaxed);
-            delivered = true;
-        } else {
-            atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
-            sky__diag(sky, SKY_LEVEL_ERROR, "sink '%s' failed to write: %s", s->name,
-                      sky_strerror(st));
+        if (batch) {
+            if (!batch_push(batch, i, &rec, evi)) {
+                atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+            }
+            continue;
         }
+        delivered |= sky__sink_write_batch(sky, s, &rec, 1);
+    }
+    if (batch) {
+        batch->tried[evi] = tried;
+        return;
     }
     if (delivered)
         atomic_fetch_add_explicit(&sky->routed, 1, memory_order_relaxed);
@@ -198,12 +328,18 @@ void sky__pipeline_process(sky_t *sky, sky_event *ev)
         sky__count_drop(sky, tried ? SKY_DROP_SINK_ERROR : SKY_DROP_NO_SINK, ev->level, 1);
 }
 
-void sky_emit(sky_logger *log, sky_level level, const char *event, const sky_callsite *cs,
-              const sky_field *fields, size_t n)
+void sky__pipeline_process(sky_t *sky, sky_event *ev)
 {
-    sky_t *sky = log ? log->sky : NULL;
-    if (!sky || (unsigned)level >= SKY_LEVEL_OFF || (!fields && n))
-        return;
+    if (sky__pipeline_run_processors(sky, ev))
+        sky__pipeline_route(sky, ev, NULL, 0);
+}
+
+/* Sync mode: build and process the event on this thread, under the pipeline lock. Out of
+ * line so that sky_emit() stays a small dispatcher that tail-calls the async path. */
+__attribute__((noinline)) static void emit_sync(sky_t *sky, sky_logger *log, sky_level level,
+                                                const char *event, const sky_callsite *cs,
+                                                const sky_field *fields, size_t n)
+{
     int64_t ts = sky_now_ns();
     atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
     if (atomic_load_explicit(&sky->closing, memory_order_acquire)) {
@@ -218,7 +354,19 @@ void sky_emit(sky_logger *log, sky_level level, const char *event, const sky_cal
     pthread_mutex_unlock(&sky->lock);
 }
 
-static sky_status flush_sinks(sky_t *sky, int64_t deadline)
+void sky_emit(sky_logger *log, sky_level level, const char *event, const sky_callsite *cs,
+              const sky_field *fields, size_t n)
+{
+    sky_t *sky = log ? log->sky : NULL;
+    if (SKY_UNLIKELY(!sky || (unsigned)level >= SKY_LEVEL_OFF || (!fields && n)))
+        return;
+    if (sky->async)
+        sky__async_emit(log, level, event, cs, fields, n); /* a tail call */
+    else
+        emit_sync(sky, log, level, event, cs, fields, n);
+}
+
+sky_status sky__flush_sinks(sky_t *sky, int64_t deadline)
 {
     sky_status result = SKY_OK;
     for (size_t i = 0; i < sky->n_sinks; i++) {
@@ -240,8 +388,10 @@ sky_status sky_flush(sky_t *sky, int64_t timeout_ms)
     if (!sky)
         return SKY_EINVAL;
     int64_t deadline = sky_monotonic_ns() + (timeout_ms < 0 ? 0 : timeout_ms) * 1000000;
+    if (sky->async)
+        return sky__async_flush(sky, deadline);
     pthread_mutex_lock(&sky->lock);
-    sky_status st = flush_sinks(sky, deadline);
+    sky_status st = sky__flush_sinks(sky, deadline);
     pthread_mutex_unlock(&sky->lock);
     if (st == SKY_OK && sky_monotonic_ns() > deadline)
         st = SKY_ETIMEDOUT;
@@ -262,8 +412,22 @@ sky_status sky_close(sky_t *sky)
         return SKY_OK;
     atomic_store_explicit(&sky->closing, 1, memory_order_release);
     int64_t deadline = sky_monotonic_ns() + sky->opts.close_timeout_ms * 1000000;
+    sky_status ast = SKY_OK;
+    if (sky->async) {
+        bool leak;
+        ast = sky__async_stop(sky, deadline, &leak);
+        if (leak) {
+            /* The worker is stuck in a sink: freeing would pull memory from under it. */
+            sky__diag(sky, SKY_LEVEL_ERROR, "close: the worker did not stop in time (a sink is "
+                                            "blocked); the pipeline is left allocated");
+            return ast;
+        }
+    }
+    unregister_open(sky);
     pthread_mutex_lock(&sky->lock);
-    sky_status st = flush_sinks(sky, deadline);
+    sky_status st = sky__flush_sinks(sky, deadline);
+    if (ast != SKY_OK)
+        st = ast;
     for (size_t i = 0; i < sky->n_sinks; i++)
         free_sink(sky->sinks[i]);
     free(sky->sinks);
@@ -274,6 +438,7 @@ sky_status sky_close(sky_t *sky)
     }
     free(sky->procs);
     sky__event_free(&sky->ev);
+    sky__async_free(sky);
     pthread_mutex_unlock(&sky->lock);
     sky__loggers_free(sky);
     pthread_mutex_destroy(&sky->lock);
@@ -302,11 +467,13 @@ sky_status sky_add_processor(sky_t *sky, const char *name, sky_processor_fn fn, 
             free_user(user);
         return SKY_EINVAL;
     }
+    sky__lock(sky); /* the async worker may be running */
     sky__processor *np = realloc(sky->procs, (sky->n_procs + 1) * sizeof *np);
     char *nm = strdup(name ? name : "processor");
     if (!np || !nm) {
         if (np)
             sky->procs = np;
+        sky__unlock(sky);
         free(nm);
         if (free_user)
             free_user(user);
@@ -319,6 +486,7 @@ sky_status sky_add_processor(sky_t *sky, const char *name, sky_processor_fn fn, 
     p->fn = fn;
     p->user = user;
     p->free_user = free_user;
+    sky__unlock(sky);
     return SKY_OK;
 }
 
@@ -355,10 +523,12 @@ sky_status sky_add_sink(sky_t *sky, sky_sink *sink, const sky_route *route)
     }
     const char *name = route && route->name ? route->name : sink->vt->type;
     sink->name = strdup(name ? name : "sink");
+    sky__lock(sky); /* the async worker may be running */
     sky_sink **ns = realloc(sky->sinks, (sky->n_sinks + 1) * sizeof *ns);
     if (!ns || !sink->name) {
         if (ns)
             sky->sinks = ns;
+        sky__unlock(sky);
         free_sink(sink);
         return SKY_ENOMEM;
     }
@@ -369,6 +539,7 @@ sky_status sky_add_sink(sky_t *sky, sky_sink *sink, const sky_route *route)
     }
     sky->sinks = ns;
     sky->sinks[sky->n_sinks++] = sink;
+    sky__unlock(sky);
     return SKY_OK;
 }
 
@@ -389,6 +560,10 @@ sky_status sky_stats_get(sky_t *sky, sky_stats *out)
     out->processor_failures = atomic_load(&sky->proc_failures);
     out->context_overflows = sky__context_overflows();
     out->worker_alive = false;
+    if (sky->async)
+        sky__async_stats(sky, out);
+    else
+        out->enqueued = out->emitted;
     out->processor_count = sky->n_procs;
     out->sink_count = sky->n_sinks;
     return SKY_OK;
@@ -418,9 +593,9 @@ sky_status sky_sink_stats_get(sky_t *sky, size_t i, const char **name, sky_sink_
     sky_sink *s = sky->sinks[i];
     memset(out, 0, sizeof *out);
     if (s->vt->stats) {
-        pthread_mutex_lock(&sky->lock);
+        sky__lock(sky);
         s->vt->stats(s->self, out);
-        pthread_mutex_unlock(&sky->lock);
+        sky__unlock(sky);
     }
     out->written = atomic_load(&s->written);
     out->errors += atomic_load(&s->errors);

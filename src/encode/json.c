@@ -85,42 +85,191 @@ static void json_value(sky_buf *b, const sky_field *f)
     }
 }
 
+static void json_callsite_text(const sky_callsite *cs, sky_buf *b)
+{
+    const char *mod;
+    size_t ml;
+    sky__callsite_module(cs, &mod, &ml);
+    sky__buf_lit(b, ",\"module\":");
+    sky__json_str(b, mod, ml);
+    if (cs->func) {
+        sky__buf_lit(b, ",\"func\":");
+        sky__json_str(b, cs->func, strlen(cs->func));
+    }
+    sky__buf_lit(b, ",\"line\":");
+    sky__buf_i64(b, cs->line);
+}
+
+/* Makes room for `need` more bytes after d and returns where to write (d itself unless the
+ * buffer moved), or NULL on out-of-memory (the buffer is then marked). */
+static inline char *room(sky_buf *b, char *d, size_t need)
+{
+    b->len = (size_t)(d - b->p);
+    if (!sky__buf_reserve(b, need))
+        return NULL;
+    return b->p + b->len;
+}
+
+#define PUT_LIT(d, s)                                                                              \
+    do {                                                                                           \
+        memcpy((d), (s), sizeof(s) - 1);                                                           \
+        (d) += sizeof(s) - 1;                                                                      \
+    } while (0)
+
+/* A JSON string at d: quoted, escaped. Only for n <= SKY_JSON_DIRECT_MAX and 6n + 2 bytes of
+ * room. */
+static inline char *put_str(char *d, const char *s, size_t n)
+{
+    *d++ = '"';
+    d = sky__json_escape_raw(d, s, n);
+    *d++ = '"';
+    return d;
+}
+
+/* "logger", "message" and the callsite's keys, rendered. */
+static void json_head_text(const sky_event *ev, sky_buf *b)
+{
+    char *d = b->p + b->len;
+    bool direct = ev->logger_len <= SKY_JSON_DIRECT_MAX && ev->name_len <= SKY_JSON_DIRECT_MAX;
+    if (direct) {
+        if (!(d = room(b, d, 6 * (ev->logger_len + ev->name_len) + 32)))
+            return;
+        if (ev->logger_len)
+            d = put_str(d, ev->logger, ev->logger_len);
+        else
+            PUT_LIT(d, "\"root\"");
+        PUT_LIT(d, ",\"message\":");
+        d = put_str(d, ev->name, ev->name_len);
+        b->len = (size_t)(d - b->p);
+    } else {
+        if (ev->logger_len)
+            sky__json_str(b, ev->logger, ev->logger_len);
+        else
+            sky__buf_lit(b, "\"root\"");
+        sky__buf_lit(b, ",\"message\":");
+        sky__json_str(b, ev->name, ev->name_len);
+    }
+    if (ev->cs)
+        json_callsite_text(ev->cs, b);
+}
+
+/* The same, from the owner's per-callsite cache when there is one: at one call site the
+ * logger, the event name and the callsite nearly always repeat, so their JSON is rendered
+ * once. An entry is used only if all of them match (the name by its bytes: processors may
+ * rename events; loggers' names live as long as the pipeline). */
+static void json_head(const sky_event *ev, sky_buf *b)
+{
+    const sky_callsite *cs = ev->cs;
+    if (!cs || !ev->rcache || ev->name_len > sizeof ev->rcache->json[0].name) {
+        json_head_text(ev, b);
+        return;
+    }
+    sky__cs_entry *e = &ev->rcache->json[((uintptr_t)cs >> 4) % SKY__CS_CACHE_SLOTS];
+    if (e->cs == cs && e->file == cs->file && e->func == cs->func && e->line == cs->line &&
+        e->logger == ev->logger && e->logger_len == ev->logger_len &&
+        e->name_len == ev->name_len && memcmp(e->name, ev->name, ev->name_len) == 0) {
+        sky__buf_put(b, e->text, e->len);
+        return;
+    }
+    size_t start = b->len;
+    json_head_text(ev, b);
+    size_t len = b->len - start;
+    if (!b->oom && len <= sizeof e->text) {
+        memcpy(e->text, b->p + start, len);
+        e->len = (uint16_t)len;
+        e->cs = cs;
+        e->file = cs->file;
+        e->func = cs->func;
+        e->line = cs->line;
+        e->logger = ev->logger;
+        e->logger_len = ev->logger_len;
+        memcpy(e->name, ev->name, ev->name_len);
+        e->name_len = (uint16_t)ev->name_len;
+    }
+}
+
+/* The renderer reserves room once per piece and writes straight into the buffer: no per-byte
+ * capacity checks. Values whose size it cannot bound cheaply (doubles, errno texts, huge
+ * strings, raw JSON) go through the checked sky_buf helpers. */
 void sky__render_json(const sky_event *ev, sky_buf *b)
 {
-    char ts[SKY_ISO8601_LEN];
-    sky__iso8601_ms(ts, ev->ts_ns);
-    sky__buf_lit(b, "{\"timestamp\":\"");
-    sky__buf_put(b, ts, sizeof ts);
-    sky__buf_lit(b, "\",\"level\":\"");
-    sky__buf_puts(b, sky_level_name(ev->level));
-    sky__buf_lit(b, "\",\"logger\":");
-    if (ev->logger_len)
-        sky__json_str(b, ev->logger, ev->logger_len);
-    else
-        sky__buf_lit(b, "\"root\"");
-    sky__buf_lit(b, ",\"message\":");
-    sky__json_str(b, ev->name, ev->name_len);
-    if (ev->cs) {
-        const char *mod;
-        size_t ml;
-        sky__callsite_module(ev->cs, &mod, &ml);
-        sky__buf_lit(b, ",\"module\":");
-        sky__json_str(b, mod, ml);
-        if (ev->cs->func) {
-            sky__buf_lit(b, ",\"func\":");
-            sky__json_str(b, ev->cs->func, strlen(ev->cs->func));
-        }
-        sky__buf_lit(b, ",\"line\":");
-        sky__buf_i64(b, ev->cs->line);
+    static const struct {
+        char s[8]; /* padded: copied as one 8-byte word */
+        size_t n;
+    } levels[SKY_LEVEL_COUNT_] = {{"TRACE", 5}, {"DEBUG", 5}, {"INFO", 4}, {"WARN", 4},
+                                  {"ERROR", 5}, {"CRITICAL", 8}, {"OFF", 3}};
+    if (!sky__buf_reserve(b, 64))
+        return;
+    char *d = b->p + b->len;
+    PUT_LIT(d, "{\"timestamp\":\"");
+    sky__iso8601_ms(d, ev->ts_ns);
+    d += SKY_ISO8601_LEN;
+    PUT_LIT(d, "\",\"level\":\"");
+    if ((unsigned)ev->level < SKY_LEVEL_COUNT_) {
+        memcpy(d, levels[ev->level].s, 8); /* room reserved; only n bytes count */
+        d += levels[ev->level].n;
+    } else {
+        *d++ = '?';
     }
+    PUT_LIT(d, "\",\"logger\":");
+    b->len = (size_t)(d - b->p);
+    json_head(ev, b);
+    if (b->oom)
+        return;
+    d = b->p + b->len;
     for (size_t i = 0; i < ev->n; i++) {
         const sky_field *f = &ev->fields[i];
-        sky__buf_lit(b, ",\"");
+        size_t vl = f->type == SKY_T_STR ? f->v.str.len : 0;
+        if (f->key_len > SKY_JSON_DIRECT_MAX || vl > SKY_JSON_DIRECT_MAX) {
+            b->len = (size_t)(d - b->p);
+            sky__buf_lit(b, ",\"");
+            if (sky__is_reserved_key(f->key, f->key_len))
+                sky__buf_putc(b, '_');
+            sky__json_str_body(b, f->key, f->key_len);
+            sky__buf_lit(b, "\":");
+            json_value(b, f);
+            if (b->oom)
+                return;
+            d = b->p + b->len;
+            continue;
+        }
+        if (!(d = room(b, d, 6 * ((size_t)f->key_len + vl) + 32)))
+            return;
+        *d++ = ',';
+        *d++ = '"';
         if (sky__is_reserved_key(f->key, f->key_len))
-            sky__buf_putc(b, '_');
-        sky__json_str_body(b, f->key, f->key_len);
-        sky__buf_lit(b, "\":");
-        json_value(b, f);
+            *d++ = '_';
+        d = sky__json_escape_raw(d, f->key, f->key_len);
+        *d++ = '"';
+        *d++ = ':';
+        switch (f->type) {
+        case SKY_T_STR: d = put_str(d, f->v.str.ptr, f->v.str.len); break;
+        case SKY_T_INT: d = sky__i64_raw(d, f->v.i); break;
+        case SKY_T_UINT: d = sky__u64_raw(d, f->v.u); break;
+        case SKY_T_BOOL:
+            if (f->v.b)
+                PUT_LIT(d, "true");
+            else
+                PUT_LIT(d, "false");
+            break;
+        case SKY_T_NULL: PUT_LIT(d, "null"); break;
+        case SKY_T_F64:
+            if (isfinite(f->v.f)) { /* room: 32 reserved >= SKY_F64_MAX */
+                d = sky__f64_raw(d, f->v.f);
+                break;
+            }
+            /* NaN and infinities are strings */
+            __attribute__((fallthrough));
+        default:
+            b->len = (size_t)(d - b->p);
+            json_value(b, f);
+            if (b->oom)
+                return;
+            d = b->p + b->len;
+        }
     }
-    sky__buf_lit(b, "}\n");
+    if (!(d = room(b, d, 2)))
+        return;
+    PUT_LIT(d, "}\n");
+    b->len = (size_t)(d - b->p);
 }

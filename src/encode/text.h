@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Length of the well-formed UTF-8 sequence at s[0..n), or 0 if it is not one. */
 size_t sky__utf8_seq_len(const unsigned char *s, size_t n);
@@ -28,6 +29,68 @@ void sky__utf8_repair(sky_buf *out, const char *s, size_t n);
 void sky__json_str(sky_buf *out, const char *s, size_t n);
 /* Same, without the surrounding quotes. */
 void sky__json_str_body(sky_buf *out, const char *s, size_t n);
+/* Strings up to this long may be escaped with sky__json_escape_raw(). */
+#define SKY_JSON_DIRECT_MAX 4096
+/* True if any of the 8 bytes at p needs care: a control character or DEL, '"', '\\', or a
+ * byte >= 0x80 (UTF-8 to check).
+ * Word-at-a-time ("SWAR") tests; exact for "is there any", which is all the caller needs. */
+static inline bool sky__special_word(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t lt = (w - ones * 0x20) & ~w;
+    uint64_t qz = (q - ones) & ~q;
+    uint64_t bz = (b - ones) & ~b;
+    uint64_t d = w ^ (ones * 0x7f);
+    uint64_t dz = (d - ones) & ~d;
+    return ((lt | qz | bz | dz) & highs) | (w & highs);
+}
+
+static inline bool sky__special8(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return sky__special_word(w);
+}
+
+/* True if any byte of s[0..n) needs care. Short strings (the usual key or value) are tested
+ * as one or two words built from overlapping loads, never reading outside s. */
+static inline bool sky__any_special(const unsigned char *s, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 <= n; i += 8)
+            if (sky__special8(s + i))
+                return true;
+        return sky__special8(s + n - 8);
+    }
+    uint64_t w;
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        w = (uint64_t)a | (uint64_t)b << 32;
+    } else if (n) {
+        w = (uint64_t)s[0] | (uint64_t)s[n / 2] << 8 | (uint64_t)s[n - 1] << 16 |
+            0x4141414141000000ull; /* 'A' padding is plain */
+    } else {
+        return false;
+    }
+    return sky__special_word(w);
+}
+
+char *sky__json_escape_slow(char *d, const unsigned char *s, size_t n);
+
+/* Escapes s (no quotes) into d, which must have room for 6 * n bytes; returns the end. For
+ * renderers that reserve once and write straight into their buffer. Inline: the usual key or
+ * value needs no escaping and is one word test and one copy. */
+static inline char *sky__json_escape_raw(char *d, const char *s, size_t n)
+{
+    if (__builtin_expect(!sky__any_special((const unsigned char *)s, n), 1)) {
+        sky__copy_small(d, s, n);
+        return d + n;
+    }
+    return sky__json_escape_slow(d, (const unsigned char *)s, n);
+}
 
 /* Length of the JSON value at the start of s (skipping leading white space), or 0 if s does not
  * hold exactly one well-formed JSON value (trailing white space allowed). Depth-limited. */

@@ -52,6 +52,37 @@ static const char digit_pairs[201] = "00010203040506070809"
                                      "80818283848586878889"
                                      "90919293949596979899";
 
+char *sky__u64_raw(char *d, uint64_t v)
+{
+    unsigned n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    char *p = d + n;
+    while (v >= 100) {
+        unsigned i = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--p = digit_pairs[i + 1];
+        *--p = digit_pairs[i];
+    }
+    if (v >= 10) {
+        unsigned i = (unsigned)v * 2;
+        *--p = digit_pairs[i + 1];
+        *--p = digit_pairs[i];
+    } else {
+        *--p = (char)('0' + v);
+    }
+    return d + n;
+}
+
+char *sky__i64_raw(char *d, int64_t v)
+{
+    if (v < 0) {
+        *d++ = '-';
+        return sky__u64_raw(d, (uint64_t)0 - (uint64_t)v);
+    }
+    return sky__u64_raw(d, (uint64_t)v);
+}
+
 void sky__buf_u64(sky_buf *b, uint64_t v)
 {
     char tmp[20];
@@ -84,7 +115,7 @@ void sky__buf_i64(sky_buf *b, int64_t v)
 
 static const double pow10_tab[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
 
-void sky__buf_f64(sky_buf *b, double v)
+char *sky__f64_raw(char *d, double v)
 {
     /* Exact short path: v == m / 10^k with |m| < 2^53, so "m with a decimal point k digits from
      * the right" is the shortest text strtod() maps back to v. */
@@ -95,20 +126,20 @@ void sky__buf_f64(sky_buf *b, double v)
             double m = nearbyint(scaled);
             if (m == scaled && m / pow10_tab[k] == v) {
                 if (signbit(v) && m == 0) {
-                    sky__buf_lit(b, "-0.0");
-                    return;
+                    memcpy(d, "-0.0", 4);
+                    return d + 4;
                 }
                 int64_t mi = (int64_t)m;
                 uint64_t mu = mi < 0 ? (uint64_t)0 - (uint64_t)mi : (uint64_t)mi;
                 if (mi < 0)
-                    sky__buf_putc(b, '-');
+                    *d++ = '-';
                 uint64_t ip = mu / (uint64_t)pow10_tab[k];
                 uint64_t fp = mu % (uint64_t)pow10_tab[k];
-                sky__buf_u64(b, ip);
-                sky__buf_putc(b, '.');
+                d = sky__u64_raw(d, ip);
+                *d++ = '.';
                 if (k == 0) {
-                    sky__buf_putc(b, '0');
-                    return;
+                    *d++ = '0';
+                    return d;
                 }
                 char frac[8];
                 for (int i = k - 1; i >= 0; i--) {
@@ -118,11 +149,12 @@ void sky__buf_f64(sky_buf *b, double v)
                 int n = k;
                 while (n > 1 && frac[n - 1] == '0')
                     n--;
-                sky__buf_put(b, frac, (size_t)n);
-                return;
+                memcpy(d, frac, (size_t)n);
+                return d + n;
             }
         }
     }
+    /* JSON readers treat "1e+20" as a number; keep it. A bare integer-looking text is fine too. */
     char tmp[40];
     int n = 0;
     for (int prec = 15; prec <= 17; prec++) {
@@ -130,8 +162,19 @@ void sky__buf_f64(sky_buf *b, double v)
         if (strtod(tmp, NULL) == v)
             break;
     }
-    sky__buf_put(b, tmp, (size_t)n);
-    /* JSON readers treat "1e+20" as a number; keep it. A bare integer-looking text is fine too. */
+    if (n < 0)
+        n = 0;
+    if (n > SKY_F64_MAX)
+        n = SKY_F64_MAX;
+    memcpy(d, tmp, (size_t)n);
+    return d + n;
+}
+
+void sky__buf_f64(sky_buf *b, double v)
+{
+    if (!sky__buf_reserve(b, SKY_F64_MAX))
+        return;
+    b->len = (size_t)(sky__f64_raw(b->p + b->len, v) - b->p);
 }
 
 void sky__buf_printf(sky_buf *b, const char *fmt, ...)

@@ -45,11 +45,35 @@ static inline bool sky__buf_reserve(sky_buf *b, size_t extra)
     return sky__buf_grow(b, extra + 1);
 }
 
+/* memcpy without a call for the short pieces renderers append (keys, punctuation, small
+ * values): overlapping word copies for 1..16 bytes, memcpy beyond. */
+static inline void sky__copy_small(char *d, const char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, z;
+        memcpy(&a, s, 8);
+        memcpy(&z, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &z, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, z;
+        memcpy(&a, s, 4);
+        memcpy(&z, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &z, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
 static inline void sky__buf_put(sky_buf *b, const void *src, size_t n)
 {
     if (n == 0 || !sky__buf_reserve(b, n))
         return;
-    memcpy(b->p + b->len, src, n);
+    sky__copy_small(b->p + b->len, (const char *)src, n);
     b->len += n;
     b->p[b->len] = '\0';
 }
@@ -68,11 +92,17 @@ static inline void sky__buf_putc(sky_buf *b, char c)
 
 static inline void sky__buf_puts(sky_buf *b, const char *s) { sky__buf_put(b, s, strlen(s)); }
 
+/* Decimal integers written at d (room for 20 / 21 bytes); return the end. */
+char *sky__u64_raw(char *d, uint64_t v);
+char *sky__i64_raw(char *d, int64_t v);
 /* Decimal integers, without printf. */
 void sky__buf_i64(sky_buf *b, int64_t v);
 void sky__buf_u64(sky_buf *b, uint64_t v);
-/* A finite double in the shortest form that reads back to the same value. */
+/* A finite double in the shortest form that reads back to the same value. The raw form
+ * writes at d (room for SKY_F64_MAX bytes) and returns the end. */
+#define SKY_F64_MAX 32
 void sky__buf_f64(sky_buf *b, double v);
+char *sky__f64_raw(char *d, double v);
 /* printf-style append, for cold paths only (diagnostics, config errors). */
 void sky__buf_printf(sky_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Returns a NUL-terminated copy of the contents (malloc'd), or NULL. */

@@ -147,12 +147,82 @@ static void test_iso8601(void **state)
     assert_memory_equal(ts, "2000-02-29T00:00:00.000Z", 24);
 }
 
+/* A byte-at-a-time reference for strings made of ASCII, one valid 2-byte sequence and the
+ * lone invalid byte 0xFF (one U+FFFD). */
+static size_t ref_escape(char *d, const unsigned char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = s[i];
+        if (c == '"' || c == '\\') {
+            d[o++] = '\\';
+            d[o++] = (char)c;
+        } else if (c == '\n') {
+            d[o++] = '\\';
+            d[o++] = 'n';
+        } else if (c < 0x20 || c == 0x7f) {
+            o += (size_t)sprintf(d + o, "\\u%04x", c);
+        } else if (c == 0xC3 && i + 1 < n && s[i + 1] == 0xA9) {
+            d[o++] = (char)0xC3;
+            d[o++] = (char)0xA9;
+            i++;
+        } else if (c >= 0x80) {
+            memcpy(d + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+        } else {
+            d[o++] = (char)c;
+        }
+    }
+    return o;
+}
+
+/* The word-at-a-time fast paths against the reference: every length up to 40 (both sides of
+ * the 4- and 8-byte boundaries), each special byte at every position, and a 5000-byte string
+ * (the run-by-run path). */
+static void test_json_escape_fast_paths(void **state)
+{
+    (void)state;
+    static const unsigned char specials[] = {'"', '\\', '\n', 0x01, 0x1f, 0x7f, 0xFF, 0xC3};
+    unsigned char in[5000];
+    char want[5000 * 6 + 8];
+    for (size_t n = 0; n <= 40; n++) {
+        for (size_t pos = 0; pos <= n; pos++) {
+            for (size_t k = 0; k < sizeof specials + 1; k++) {
+                for (size_t i = 0; i < n; i++)
+                    in[i] = (unsigned char)('a' + i % 26);
+                if (pos < n && k < sizeof specials) {
+                    in[pos] = specials[k];
+                    if (specials[k] == 0xC3 && pos + 1 < n)
+                        in[pos + 1] = 0xA9;
+                }
+                sky_buf b = {0};
+                sky__json_str(&b, (const char *)in, n);
+                want[0] = '"';
+                size_t wl = 1 + ref_escape(want + 1, in, n);
+                want[wl++] = '"';
+                assert_int_equal(b.len, wl);
+                assert_memory_equal(b.p, want, wl);
+                sky__buf_free(&b);
+            }
+        }
+    }
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = (unsigned char)(i % 97 == 5 ? '"' : 'a' + i % 26);
+    sky_buf b = {0};
+    sky__json_str_body(&b, (const char *)in, sizeof in);
+    size_t wl = ref_escape(want, in, sizeof in);
+    assert_int_equal(b.len, wl);
+    assert_memory_equal(b.p, want, wl);
+    sky__buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_integers),   cmocka_unit_test(test_doubles_short_and_exact),
         cmocka_unit_test(test_utf8),       cmocka_unit_test(test_json_escape),
         cmocka_unit_test(test_json_valid), cmocka_unit_test(test_iso8601),
+        cmocka_unit_test(test_json_escape_fast_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,822 @@
+/*
+ * async.c - async mode: the caller's side of the log call (copy into the ring), the worker
+ * (decode, process, batch, write), overflow policies, gap events, flush, close and fork.
+ *
+ * The caller takes a raw timestamp (core/clock.h), sizes the record, reserves it in the MPSC
+ * ring (queue/ring.c) and copies into it: a 48-byte header, the fields (context, bound, call:
+ * whole sky_field structs whose key and string pointers already point at their copies further
+ * down the same record) and the bytes of the name, keys and strings. Lazy fields are evaluated
+ * here, because their user data may live on the caller's stack. No lock, no malloc, no
+ * formatting; the only shared writes are the CAS on the ring's head and the record itself.
+ * Counters that every event would bump (emitted, enqueued) are counted by the worker instead,
+ * so producers do not fight over a cache line; the caller touches counters only when it drops.
+ *
+ * The worker decodes a record into an event whose fields point into the record (no copy), runs
+ * the processors and the router exactly as the sync path does, and collects each sink's
+ * records for a batch of up to BATCH_MAX events; then it calls every sink's write() once with
+ * its records and frees the ring space. Each event of a batch keeps its own render cache, so a
+ * record's text is the event's render buffer itself: nothing is copied into a batch buffer.
+ *
+ * Overflow: BLOCK waits for room (the worker is woken), at most block_max_wait_ms, then drops
+ * the event; DROP_NEWEST drops it at once; DROP_OLDEST asks the worker to discard the oldest
+ * queued events until there is room (only the consumer may touch queued records, which keeps
+ * the ring simple and race-free), waiting at most block_max_wait_ms before dropping its own.
+ * Every drop is counted by reason and level; ring losses (overflow, too large) are also kept
+ * as "pending gaps", which the worker reports in-band as a skylog.gap event (WARN, logger
+ * "skylog", fields dropped and reason) after the next event that gets through, or at a flush.
+ *
+ * Waking: the idle worker sleeps on a futex for at most IDLE_SLEEP_NS and producers wake it
+ * only when the ring is a quarter full (or for flush, close, block and drop-oldest), so a log
+ * call normally makes no system call. The worker holds the pipeline lock while it processes and
+ * hands it over between batches to whoever waits for it (configuration, stats, fork).
+ *
+ * fork(): the prepare handler takes every pipeline's locks (the worker is then between
+ * batches, sinks are consistent); the child resets the ring (the parent delivers what was in
+ * it), and starts a fresh worker, so the child logs normally and nothing is written twice.
+ */
+#include "core/clock.h"
+#include "core/internal.h"
+#include "queue/ring.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCH_MAX 128
+#define GAP_SLOTS 2 /* reasons reported by gap events: overflow, too_large */
+#define IDLE_SLEEP_NS 1000000
+#define LAZY_MAX 8
+#define LAZY_BUF 256
+
+struct sky__async {
+    sky__ring ring;
+    uint64_t wake_bytes;
+    _Alignas(64) _Atomic uint32_t wake_seq;
+    _Atomic int sleeping;
+    _Atomic int stop; /* 1: drain and stop; 2: stop now, count the rest as dropped */
+    _Atomic int alive;
+    bool joinable; /* `thread` exists in this process */
+    _Atomic uint32_t drop_request; /* DROP_OLDEST: bytes a producer needs */
+    _Atomic int gap_flag;
+    _Atomic uint64_t gap_after; /* ring position after the latest loss: report past it */
+    _Atomic uint64_t gap_pending[SKY_DROP_REASON_COUNT_];
+    _Atomic uint64_t enqueued;
+
+    pthread_t thread;
+
+    /* flush handshake */
+    pthread_mutex_t fmu;
+    pthread_cond_t fcond;
+    _Atomic int flush_pending;
+    uint64_t flush_req, flush_done, flush_target;
+    int64_t flush_deadline;
+    sky_status flush_status;
+
+    /* worker-only */
+    sky__clock_conv clock;
+    sky_event evs[BATCH_MAX + GAP_SLOTS];
+    uint8_t live[BATCH_MAX + GAP_SLOTS]; /* 1: reached the router, accounting pending */
+    uint8_t tried[BATCH_MAX + GAP_SLOTS], delivered[BATCH_MAX + GAP_SLOTS];
+    sky__batch batch;
+    sky__render_cache rcache;
+};
+
+/* The record a log call leaves in the ring. Fields follow at offset 48, then the bytes. */
+typedef struct rec {
+    sky__ring_hdr h; /* h.aux: level */
+    uint32_t n;      /* fields */
+    uint32_t name_len;
+    int64_t ts; /* raw clock */
+    const char *logger;
+    size_t logger_len;
+    const sky_callsite *cs;
+} rec;
+_Static_assert(sizeof(rec) == 48, "record header layout");
+_Static_assert(sizeof(rec) % SKY__RING_ALIGN == 0, "fields must stay aligned");
+
+/* ---- waking --------------------------------------------------------------------------------- */
+
+static void wake(sky__async *a)
+{
+    atomic_fetch_add(&a->wake_seq, 1);
+    if (atomic_load(&a->sleeping))
+        syscall(SYS_futex, &a->wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* ---- caller side ---------------------------------------------------------------------------- */
+
+static inline bool usable(const sky_field *f)
+{
+    return f->key && f->type != SKY_T_NONE && f->type < SKY_T_COUNT_;
+}
+
+static void note_gap(sky__async *a, sky_drop_reason reason, uint64_t after)
+{
+    uint64_t cur = atomic_load_explicit(&a->gap_after, memory_order_relaxed);
+    while (cur < after && !atomic_compare_exchange_weak_explicit(
+                              &a->gap_after, &cur, after, memory_order_relaxed,
+                              memory_order_relaxed))
+        ;
+    atomic_fetch_add_explicit(&a->gap_pending[reason], 1, memory_order_relaxed);
+    atomic_store_explicit(&a->gap_flag, 1, memory_order_release);
+}
+
+__attribute__((noinline)) static void drop_at_caller(sky_t *sky, sky_drop_reason reason,
+                                                     sky_level level)
+{
+    atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
+    sky__count_drop(sky, reason, level, 1);
+    if (reason == SKY_DROP_OVERFLOW || reason == SKY_DROP_TOO_LARGE)
+        note_gap(sky->async, reason,
+                 atomic_load_explicit(&sky->async->ring.head, memory_order_relaxed));
+}
+
+/* Resolves lazy field number k (in encounter order) into lv[k], using buf[k]. */
+typedef struct lazy_vals {
+    sky_field v[LAZY_MAX];
+    char buf[LAZY_MAX][LAZY_BUF];
+    size_t n;
+} lazy_vals;
+
+static void resolve_lazies(lazy_vals *lz, const sky_field *fs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (fs[i].type != SKY_T_LAZY || !usable(&fs[i]))
+            continue;
+        if (lz->n == LAZY_MAX) {
+            lz->n++; /* beyond the limit: null */
+            continue;
+        }
+        size_t k = lz->n++;
+        lz->buf[k][0] = '\0';
+        sky_field v = fs[i].v.lazy.fn(fs[i].v.lazy.user, lz->buf[k], LAZY_BUF);
+        if (v.type == SKY_T_LAZY || v.type >= SKY_T_COUNT_ || v.type == SKY_T_NONE ||
+            ((v.type == SKY_T_STR || v.type == SKY_T_JSON) && !v.v.str.ptr))
+            v.type = SKY_T_NULL;
+        lz->v[k] = v;
+    }
+}
+
+/* The value a field contributes: itself, or its resolved lazy value. */
+static inline const sky_field *value_of(const sky_field *f, const lazy_vals *lz, size_t *lk)
+{
+    if (SKY_UNLIKELY(f->type == SKY_T_LAZY)) {
+        size_t k = (*lk)++;
+        static const sky_field null_v = {.type = SKY_T_NULL};
+        return lz && k < LAZY_MAX ? &lz->v[k] : &null_v;
+    }
+    return f;
+}
+
+static inline size_t value_bytes(const sky_field *v)
+{
+    return v->type == SKY_T_STR || v->type == SKY_T_JSON ? v->v.str.len + 1 : 0;
+}
+
+static inline void size_fields(const sky_field *fs, size_t n, const lazy_vals *lz, size_t *lk,
+                               size_t *nf, size_t *bytes, bool *lazy)
+{
+    for (size_t i = 0; i < n; i++) {
+        const sky_field *f = &fs[i];
+        if (!usable(f))
+            continue;
+        if (f->type == SKY_T_LAZY)
+            *lazy = true;
+        (*nf)++;
+        *bytes += f->key_len + 1 + value_bytes(value_of(f, lz, lk));
+    }
+}
+
+static inline char *put_fields(sky_field *dst, size_t *w, const sky_field *fs, size_t n,
+                               const lazy_vals *lz, size_t *lk, char *s)
+{
+    for (size_t i = 0; i < n; i++) {
+        const sky_field *f = &fs[i];
+        if (!usable(f))
+            continue;
+        const sky_field *v = value_of(f, lz, lk);
+        sky_field *d = &dst[(*w)++];
+        d->type = v->type;
+        d->v = v->v;
+        sky__copy_small(s, f->key, f->key_len);
+        s[f->key_len] = '\0';
+        d->key = s;
+        d->key_len = f->key_len;
+        s += f->key_len + 1;
+        if (v->type == SKY_T_STR || v->type == SKY_T_JSON) {
+            size_t l = v->v.str.len;
+            sky__copy_small(s, v->v.str.ptr, l);
+            s[l] = '\0';
+            d->v.str.ptr = s;
+            s += l + 1;
+        }
+    }
+    return s;
+}
+
+/* Waits for room according to the overflow policy; NULL means the event was dropped. */
+__attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level, uint32_t size,
+                                                    uint64_t *used)
+{
+    sky__async *a = sky->async;
+    sky_overflow pol = sky->opts.overflow;
+    if (pol == SKY_OVERFLOW_DROP_NEWEST) {
+        drop_at_caller(sky, SKY_DROP_OVERFLOW, level);
+        return NULL;
+    }
+    int64_t deadline = sky_monotonic_ns() + sky->opts.block_max_wait_ms * 1000000;
+    for (unsigned spins = 0;; spins++) {
+        if (pol == SKY_OVERFLOW_DROP_OLDEST) {
+            uint32_t cur = atomic_load_explicit(&a->drop_request, memory_order_relaxed);
+            if (cur < size)
+                atomic_store_explicit(&a->drop_request, size, memory_order_relaxed);
+        }
+        wake(a);
+        if (spins < 64) {
+            sched_yield();
+        } else {
+            if (sky_monotonic_ns() > deadline)
+                break;
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+        }
+        if (atomic_load_explicit(&sky->closing, memory_order_acquire)) {
+            drop_at_caller(sky, SKY_DROP_CLOSED, level);
+            return NULL;
+        }
+        char *p = sky__ring_reserve(&a->ring, size, used);
+        if (p)
+            return p;
+    }
+    drop_at_caller(sky, SKY_DROP_OVERFLOW, level);
+    return NULL;
+}
+
+__attribute__((noinline)) static void emit(sky_t *sky, const sky_logger *log, sky_level level,
+                                           const char *name, const sky_callsite *cs,
+                                           const sky_field *fields, size_t n, int64_t ts,
+                                           const lazy_vals *lz)
+{
+    sky__async *a = sky->async;
+    const sky_field *const *frames;
+    const size_t *counts;
+    size_t depth = sky__context_frames(&frames, &counts);
+    size_t name_len = strlen(name);
+
+    size_t nf = 0, bytes = name_len + 1, lk = 0;
+    bool lazy = false;
+    for (size_t d = 0; d < depth; d++)
+        size_fields(frames[d], counts[d], lz, &lk, &nf, &bytes, &lazy);
+    size_fields(log->fields, log->n_fields, lz, &lk, &nf, &bytes, &lazy);
+    size_fields(fields, n, lz, &lk, &nf, &bytes, &lazy);
+    if (SKY_UNLIKELY(lazy && !lz)) {
+        /* Rare: evaluate lazy fields into this frame, then size again with their values. */
+        lazy_vals lv;
+        lv.n = 0;
+        for (size_t d = 0; d < depth; d++)
+            resolve_lazies(&lv, frames[d], counts[d]);
+        resolve_lazies(&lv, log->fields, log->n_fields);
+        resolve_lazies(&lv, fields, n);
+        emit(sky, log, level, name, cs, fields, n, ts, &lv);
+        return;
+    }
+
+    size_t size = sizeof(rec) + nf * sizeof(sky_field) + bytes;
+    size = (size + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
+    if (SKY_UNLIKELY(size > sky__ring_max_record(&a->ring))) {
+        drop_at_caller(sky, SKY_DROP_TOO_LARGE, level);
+        return;
+    }
+    uint64_t used;
+    char *p = sky__ring_reserve(&a->ring, (uint32_t)size, &used);
+    if (SKY_UNLIKELY(!p)) {
+        p = reserve_slow(sky, level, (uint32_t)size, &used);
+        if (!p)
+            return;
+    }
+    rec *r = (rec *)p;
+    r->h.aux = (uint32_t)level;
+    r->n = (uint32_t)nf;
+    r->name_len = (uint32_t)name_len;
+    r->ts = ts;
+    r->logger = log->name;
+    r->logger_len = log->name_len;
+    r->cs = cs;
+    sky_field *dst = (sky_field *)(p + sizeof(rec));
+    char *s = (char *)(dst + nf);
+    sky__copy_small(s, name, name_len);
+    s[name_len] = '\0';
+    s += name_len + 1;
+    size_t w = 0;
+    lk = 0;
+    for (size_t d = 0; d < depth; d++)
+        s = put_fields(dst, &w, frames[d], counts[d], lz, &lk, s);
+    s = put_fields(dst, &w, log->fields, log->n_fields, lz, &lk, s);
+    put_fields(dst, &w, fields, n, lz, &lk, s);
+    sky__ring_commit(p, (uint32_t)size);
+
+    if (SKY_UNLIKELY(used > a->wake_bytes)) {
+        sky__ring_note_used(&a->ring, used);
+        if (atomic_load_explicit(&a->sleeping, memory_order_relaxed))
+            wake(a);
+    } else if (SKY_UNLIKELY(used > atomic_load_explicit(&a->ring.high_water,
+                                                        memory_order_relaxed))) {
+        sky__ring_note_used(&a->ring, used);
+    }
+}
+
+/* The common call: no context, no bound fields, no lazy field. Same record as emit(), with
+ * the general machinery (frames, lazy values) compiled out. */
+static inline bool emit_plain(sky_t *sky, const sky_logger *log, sky_level level,
+                              const char *name, const sky_callsite *cs, const sky_field *fields,
+                              size_t n, int64_t ts)
+{
+    sky__async *a = sky->async;
+    size_t name_len = strlen(name);
+    size_t nf = 0, bytes = name_len + 1;
+    for (size_t i = 0; i < n; i++) {
+        const sky_field *f = &fields[i];
+        if (!usable(f))
+            continue;
+        if (SKY_UNLIKELY(f->type == SKY_T_LAZY))
+            return false;
+        nf++;
+        bytes += f->key_len + 1 + value_bytes(f);
+    }
+    size_t size = sizeof(rec) + nf * sizeof(sky_field) + bytes;
+    size = (size + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
+    if (SKY_UNLIKELY(size > sky__ring_max_record(&a->ring))) {
+        drop_at_caller(sky, SKY_DROP_TOO_LARGE, level);
+        return true;
+    }
+    uint64_t used;
+    char *p = sky__ring_reserve(&a->ring, (uint32_t)size, &used);
+    if (SKY_UNLIKELY(!p)) {
+        p = reserve_slow(sky, level, (uint32_t)size, &used);
+        if (!p)
+            return true;
+    }
+    rec *r = (rec *)p;
+    r->h.aux = (uint32_t)level;
+    r->n = (uint32_t)nf;
+    r->name_len = (uint32_t)name_len;
+    r->ts = ts;
+    r->logger = log->name;
+    r->logger_len = log->name_len;
+    r->cs = cs;
+    sky_field *dst = (sky_field *)(p + sizeof(rec));
+    char *s = (char *)(dst + nf);
+    sky__copy_small(s, name, name_len);
+    s[name_len] = '\0';
+    s += name_len + 1;
+    size_t w = 0, lk = 0;
+    put_fields(dst, &w, fields, n, NULL, &lk, s);
+    sky__ring_commit(p, (uint32_t)size);
+    if (SKY_UNLIKELY(used > atomic_load_explicit(&a->ring.high_water, memory_order_relaxed))) {
+        sky__ring_note_used(&a->ring, used);
+        if (used > a->wake_bytes && atomic_load_explicit(&a->sleeping, memory_order_relaxed))
+            wake(a);
+    } else if (SKY_UNLIKELY(used > a->wake_bytes) &&
+               atomic_load_explicit(&a->sleeping, memory_order_relaxed)) {
+        wake(a);
+    }
+    return true;
+}
+
+void sky__async_emit(const sky_logger *log, sky_level level, const char *name,
+                     const sky_callsite *cs, const sky_field *fields, size_t n)
+{
+    int64_t ts = sky__clock_raw();
+    sky_t *sky = log->sky;
+    if (SKY_UNLIKELY(atomic_load_explicit(&sky->closing, memory_order_relaxed))) {
+        drop_at_caller(sky, SKY_DROP_CLOSED, level);
+        return;
+    }
+    if (!name)
+        name = "";
+    const sky_field *const *frames;
+    const size_t *counts;
+    if (SKY_LIKELY(!log->n_fields && !sky__context_frames(&frames, &counts)) &&
+        emit_plain(sky, log, level, name, cs, fields, n, ts))
+        return;
+    emit(sky, log, level, name, cs, fields, n, ts, NULL);
+}
+
+/* ---- worker --------------------------------------------------------------------------------- */
+
+static bool batch_prepare(sky__batch *b, size_t n_sinks)
+{
+    if (b->n_sinks < n_sinks) {
+        sky__sink_batch *ns = realloc(b->sinks, n_sinks * sizeof *ns);
+        if (!ns)
+            return false;
+        memset(ns + b->n_sinks, 0, (n_sinks - b->n_sinks) * sizeof *ns);
+        b->sinks = ns;
+        b->n_sinks = n_sinks;
+    }
+    return true;
+}
+
+static void decode(sky__async *a, const char *p, sky_event *ev)
+{
+    const rec *r = (const rec *)p;
+    sky__event_reset(ev);
+    ev->level = (sky_level)r->h.aux;
+    const sky_field *fs = (const sky_field *)(p + sizeof(rec));
+    ev->name = (const char *)(fs + r->n);
+    ev->name_len = r->name_len;
+    ev->logger = r->logger;
+    ev->logger_len = r->logger_len;
+    ev->ts_ns = sky__clock_to_ns(&a->clock, r->ts);
+    ev->cs = r->cs;
+    if (!sky__event_load(ev, fs, r->n))
+        ev->n = 0; /* out of memory: keep the event, without its fields */
+}
+
+static void route_one(sky_t *sky, sky__async *a, size_t i)
+{
+    a->tried[i] = a->delivered[i] = 0;
+    a->live[i] = sky__pipeline_run_processors(sky, &a->evs[i]);
+    if (a->live[i])
+        sky__pipeline_route(sky, &a->evs[i], &a->batch, i);
+}
+
+static const sky_drop_reason gap_reasons[GAP_SLOTS] = {SKY_DROP_OVERFLOW, SKY_DROP_TOO_LARGE};
+
+/* Appends skylog.gap events for pending losses at batch index i; returns how many. Unless
+ * `now`, only once the worker has passed an event queued after the latest loss. */
+static size_t add_gaps(sky_t *sky, sky__async *a, size_t i, bool now)
+{
+    if (!atomic_load_explicit(&a->gap_flag, memory_order_relaxed))
+        return 0;
+    if (!now && a->ring.claim <= atomic_load_explicit(&a->gap_after, memory_order_relaxed))
+        return 0;
+    if (!atomic_exchange_explicit(&a->gap_flag, 0, memory_order_acquire))
+        return 0;
+    size_t k = 0;
+    for (int g = 0; g < GAP_SLOTS; g++) {
+        sky_drop_reason reason = gap_reasons[g];
+        uint64_t c = atomic_exchange_explicit(&a->gap_pending[reason], 0, memory_order_relaxed);
+        if (!c)
+            continue;
+        sky_event *ev = &a->evs[i + k];
+        sky__event_reset(ev);
+        ev->level = SKY_LEVEL_WARN;
+        ev->name = "skylog.gap";
+        ev->name_len = strlen(ev->name);
+        ev->logger = "skylog";
+        ev->logger_len = 6;
+        ev->ts_ns = sky_now_ns();
+        ev->cs = NULL;
+        sky_field f[2] = {sky_field_uint("dropped", c),
+                          sky_field_str("reason", sky_drop_reason_name(reason))};
+        sky__event_load(ev, f, 2);
+        atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
+        route_one(sky, a, i + k);
+        k++;
+    }
+    return k;
+}
+
+/* Writes every sink's records of the batch, then settles each event: routed or dropped. */
+static void write_batch(sky_t *sky, sky__async *a, size_t n)
+{
+    sky__batch *b = &a->batch;
+    for (size_t s = 0; s < sky->n_sinks && s < b->n_sinks; s++) {
+        sky__sink_batch *sb = &b->sinks[s];
+        if (!sb->n)
+            continue;
+        if (sky__sink_write_batch(sky, sky->sinks[s], sb->recs, sb->n))
+            for (size_t j = 0; j < sb->n; j++)
+                a->delivered[sb->evi[j]] = 1;
+        sb->n = 0;
+    }
+    uint64_t routed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!a->live[i])
+            continue;
+        if (a->delivered[i])
+            routed++;
+        else
+            sky__count_drop(sky, a->tried[i] ? SKY_DROP_SINK_ERROR : SKY_DROP_NO_SINK,
+                            a->evs[i].level, 1);
+    }
+    if (routed)
+        atomic_fetch_add_explicit(&sky->routed, routed, memory_order_relaxed);
+}
+
+/* Takes up to BATCH_MAX events from the ring, processes and writes them, frees their space.
+ * Returns true if it made progress. */
+static bool drain_batch(sky_t *sky, sky__async *a)
+{
+    uint64_t claim0 = a->ring.claim;
+    if (!batch_prepare(&a->batch, sky->n_sinks))
+        return false;
+    size_t n = 0, taken = 0;
+    uint32_t size;
+    char *p;
+    while (n < BATCH_MAX && (p = sky__ring_peek(&a->ring, &size))) {
+        decode(a, p, &a->evs[n]);
+        route_one(sky, a, n);
+        n++;
+        taken++;
+        sky__ring_advance(&a->ring, size);
+        n += add_gaps(sky, a, n, false); /* gap events count themselves in emitted */
+        if (atomic_load_explicit(&a->drop_request, memory_order_relaxed))
+            break;
+    }
+    if (n) {
+        atomic_fetch_add_explicit(&a->enqueued, taken, memory_order_relaxed);
+        atomic_fetch_add_explicit(&sky->emitted, taken, memory_order_relaxed);
+        write_batch(sky, a, n);
+    }
+    sky__ring_release(&a->ring);
+    return n || a->ring.claim != claim0;
+}
+
+/* DROP_OLDEST: discards the oldest queued events until a producer's request fits. */
+static void drop_oldest(sky_t *sky, sky__async *a)
+{
+    uint32_t need = atomic_exchange_explicit(&a->drop_request, 0, memory_order_relaxed);
+    if (!need)
+        return;
+    sky__ring *r = &a->ring;
+    uint32_t size;
+    char *p;
+    while (r->cap - (atomic_load_explicit(&r->head, memory_order_relaxed) - r->claim) <
+               2 * (uint64_t)need &&
+           (p = sky__ring_peek(r, &size))) {
+        sky_level level = (sky_level)((const rec *)p)->h.aux;
+        sky__ring_advance(r, size);
+        atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&a->enqueued, 1, memory_order_relaxed);
+        sky__count_drop(sky, SKY_DROP_OVERFLOW, level, 1);
+        note_gap(a, SKY_DROP_OVERFLOW, r->claim);
+    }
+    sky__ring_release(r);
+}
+
+/* Counts everything still queued as dropped (close after a timeout). */
+static void abandon_rest(sky_t *sky, sky__async *a)
+{
+    uint32_t size;
+    char *p;
+    while ((p = sky__ring_peek(&a->ring, &size))) {
+        sky__ring_advance(&a->ring, size);
+        atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
+        sky__count_drop(sky, SKY_DROP_CLOSED, (sky_level)((const rec *)p)->h.aux, 1);
+    }
+    sky__ring_release(&a->ring);
+}
+
+static void service_flush(sky_t *sky, sky__async *a)
+{
+    pthread_mutex_lock(&a->fmu);
+    uint64_t req = a->flush_req, target = a->flush_target;
+    int64_t deadline = a->flush_deadline;
+    pthread_mutex_unlock(&a->fmu);
+    if (atomic_load_explicit(&a->ring.tail, memory_order_acquire) < target)
+        return; /* not everything before the request is written yet */
+    /* Pending losses are reported at a flush even if no event followed them. */
+    if (batch_prepare(&a->batch, sky->n_sinks)) {
+        size_t n = add_gaps(sky, a, 0, true);
+        if (n)
+            write_batch(sky, a, n);
+    }
+    sky_status st = sky__flush_sinks(sky, deadline);
+    pthread_mutex_lock(&a->fmu);
+    a->flush_done = req;
+    a->flush_status = st;
+    if (a->flush_req == req)
+        atomic_store(&a->flush_pending, 0);
+    pthread_cond_broadcast(&a->fcond);
+    pthread_mutex_unlock(&a->fmu);
+}
+
+static void idle_wait(sky_t *sky, sky__async *a)
+{
+    pthread_mutex_unlock(&sky->lock);
+    if (!sky__ring_drained(&a->ring)) {
+        sched_yield(); /* a producer is between reserve and commit */
+    } else {
+        atomic_store(&a->sleeping, 1);
+        uint32_t seq = atomic_load(&a->wake_seq);
+        if (sky__ring_drained(&a->ring) && !atomic_load(&a->flush_pending) &&
+            !atomic_load(&a->stop) && !atomic_load(&a->drop_request) &&
+            !atomic_load(&sky->lock_waiters)) {
+            struct timespec ts = {0, IDLE_SLEEP_NS};
+            syscall(SYS_futex, &a->wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+        }
+        atomic_store(&a->sleeping, 0);
+    }
+    pthread_mutex_lock(&sky->lock);
+}
+
+static void *worker_main(void *arg)
+{
+    sky_t *sky = arg;
+    sky__async *a = sky->async;
+    pthread_mutex_lock(&sky->lock);
+    for (;;) {
+        sky__clock_conv_tick(&a->clock);
+        bool progress = drain_batch(sky, a);
+        if (atomic_load_explicit(&a->drop_request, memory_order_relaxed)) {
+            drop_oldest(sky, a);
+            progress = true;
+        }
+        if (atomic_load_explicit(&a->flush_pending, memory_order_acquire))
+            service_flush(sky, a);
+        int stop = atomic_load(&a->stop);
+        if (stop == 2) {
+            abandon_rest(sky, a);
+            break;
+        }
+        if (stop == 1 && !progress && sky__ring_drained(&a->ring))
+            break;
+        if (atomic_load_explicit(&sky->lock_waiters, memory_order_relaxed)) {
+            /* hand the lock to configuration, stats or fork, then carry on */
+            pthread_mutex_unlock(&sky->lock);
+            while (atomic_load(&sky->lock_waiters))
+                sched_yield();
+            pthread_mutex_lock(&sky->lock);
+            continue;
+        }
+        if (!progress)
+            idle_wait(sky, a);
+    }
+    atomic_store(&a->alive, 0);
+    pthread_mutex_unlock(&sky->lock);
+    return NULL;
+}
+
+static bool start_worker(sky_t *sky)
+{
+    sky__async *a = sky->async;
+    sky__clock_conv_init(&a->clock);
+    atomic_store(&a->stop, 0);
+    atomic_store(&a->alive, 1);
+    a->joinable = false;
+    if (pthread_create(&a->thread, NULL, worker_main, sky) != 0) {
+        atomic_store(&a->alive, 0);
+        return false;
+    }
+    a->joinable = true;
+    pthread_setname_np(a->thread, "skylog-worker");
+    return true;
+}
+
+static void init_flush_sync(sky__async *a)
+{
+    pthread_mutex_init(&a->fmu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->fcond, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+sky_status sky__async_start(sky_t *sky)
+{
+    sky__clock_init();
+    sky__async *a = calloc(1, sizeof *a);
+    if (!a)
+        return SKY_ENOMEM;
+    if (!sky__ring_init(&a->ring, sky->opts.ring_bytes)) {
+        free(a);
+        return SKY_ENOMEM;
+    }
+    a->wake_bytes = a->ring.cap / 4;
+    a->batch.tried = a->tried;
+    a->batch.delivered = a->delivered;
+    a->batch.cap = BATCH_MAX + GAP_SLOTS;
+    for (size_t i = 0; i < BATCH_MAX + GAP_SLOTS; i++)
+        a->evs[i].rcache = &a->rcache;
+    init_flush_sync(a);
+    sky->async = a;
+    if (!start_worker(sky)) {
+        sky->async = NULL;
+        sky__ring_free(&a->ring);
+        pthread_mutex_destroy(&a->fmu);
+        pthread_cond_destroy(&a->fcond);
+        free(a);
+        return SKY_ENOMEM;
+    }
+    return SKY_OK;
+}
+
+/* ---- flush, close --------------------------------------------------------------------------- */
+
+sky_status sky__async_flush(sky_t *sky, int64_t deadline)
+{
+    sky__async *a = sky->async;
+    pthread_mutex_lock(&a->fmu);
+    uint64_t my = ++a->flush_req;
+    uint64_t head = atomic_load(&a->ring.head);
+    if (head > a->flush_target)
+        a->flush_target = head;
+    if (deadline > a->flush_deadline)
+        a->flush_deadline = deadline;
+    atomic_store(&a->flush_pending, 1);
+    pthread_mutex_unlock(&a->fmu);
+    wake(a);
+    struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
+    pthread_mutex_lock(&a->fmu);
+    while (a->flush_done < my && atomic_load(&a->alive)) {
+        if (pthread_cond_timedwait(&a->fcond, &a->fmu, &ts) == ETIMEDOUT)
+            break;
+    }
+    sky_status st = a->flush_done >= my ? a->flush_status : SKY_ETIMEDOUT;
+    pthread_mutex_unlock(&a->fmu);
+    return st;
+}
+
+sky_status sky__async_stop(sky_t *sky, int64_t deadline, bool *leak)
+{
+    sky__async *a = sky->async;
+    *leak = false;
+    sky_status st = atomic_load(&a->alive) ? sky__async_flush(sky, deadline) : SKY_OK;
+    atomic_store(&a->stop, st == SKY_OK ? 1 : 2);
+    wake(a);
+    if (a->joinable) {
+        /* give a worker stuck in a sink one more second past the deadline, then leave it */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t left = deadline - sky_monotonic_ns();
+        if (left < 0)
+            left = 0;
+        int64_t abs = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec + left + 1000000000;
+        struct timespec ts = {abs / 1000000000, abs % 1000000000};
+        if (pthread_timedjoin_np(a->thread, NULL, &ts) != 0) {
+            *leak = true;
+            return SKY_ETIMEDOUT;
+        }
+        a->joinable = false;
+    }
+    /* events the worker never saw (it was not running) are closed out here */
+    abandon_rest(sky, a);
+    return st;
+}
+
+void sky__async_free(sky_t *sky)
+{
+    sky__async *a = sky->async;
+    if (!a)
+        return;
+    for (size_t i = 0; i < BATCH_MAX + GAP_SLOTS; i++)
+        sky__event_free(&a->evs[i]);
+    for (size_t s = 0; s < a->batch.n_sinks; s++) {
+        free(a->batch.sinks[s].recs);
+        free(a->batch.sinks[s].evi);
+    }
+    free(a->batch.sinks);
+    sky__ring_free(&a->ring);
+    pthread_mutex_destroy(&a->fmu);
+    pthread_cond_destroy(&a->fcond);
+    free(a);
+    sky->async = NULL;
+}
+
+void sky__async_stats(sky_t *sky, sky_stats *out)
+{
+    sky__async *a = sky->async;
+    out->enqueued = atomic_load(&a->enqueued);
+    out->ring_high_water = atomic_load(&a->ring.high_water);
+    out->ring_capacity = a->ring.cap;
+    out->worker_alive = atomic_load(&a->alive) != 0;
+}
+
+/* ---- fork ----------------------------------------------------------------------------------- */
+
+void sky__async_fork_prepare(sky_t *sky) { pthread_mutex_lock(&sky->async->fmu); }
+
+void sky__async_fork_parent(sky_t *sky) { pthread_mutex_unlock(&sky->async->fmu); }
+
+void sky__async_fork_child(sky_t *sky)
+{
+    sky__async *a = sky->async;
+    pthread_mutex_unlock(&a->fmu);
+    /* Waiters of the parent do not exist here; a fresh condition variable forgets them. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->fcond, &ca);
+    pthread_condattr_destroy(&ca);
+    a->flush_done = a->flush_req;
+    a->flush_target = 0;
+    atomic_store(&a->flush_pending, 0);
+    atomic_store(&a->drop_request, 0);
+    atomic_store(&a->sleeping, 0);
+    atomic_store(&a->alive, 0);
+    a->joinable = false;
+    sky__ring_reset_after_fork(&a->ring);
+    if (atomic_load(&sky->closing))
+        return;
+    if (!start_worker(sky))
+        sky__diag(sky, SKY_LEVEL_ERROR, "fork: cannot start the worker in the child; events "
+                                        "will be counted as dropped at close");
+}

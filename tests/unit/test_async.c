@@ -1,0 +1,672 @@
+/* test_async.c - async mode (src/core/async.c, src/queue/ring.c): delivery and order under
+ * concurrent producers, the three overflow policies with exact accounting, skylog.gap events,
+ * too-large events, flush and close (with and without timeouts), fork in the middle of a burst,
+ * the atexit flush of the default pipeline, SKYLOG_MODE=async.
+ *
+ * SKYLOG_STRESS_EVENTS sets the events per producer of the stress tests (default 1,000,000;
+ * 100,000 in sanitizer builds, so `make test` stays fast but still pushes 400k events). */
+#include "skytest.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define TSAN 1
+#endif
+
+#define PRODUCERS 4
+#define MAX_THREADS 8
+
+static long stress_events(void)
+{
+    const char *v = getenv("SKYLOG_STRESS_EVENTS");
+    if (v && *v)
+        return atol(v);
+#ifdef SANITIZED
+    return 100000;
+#else
+    return 1000000;
+#endif
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- a counting sink: checks per-thread order, counts events and gap reports ---------------- */
+
+typedef struct counter {
+    long next[MAX_THREADS]; /* next expected sequence number per producer */
+    long written;
+    long out_of_order;
+    long duplicates;
+    long gaps;          /* skylog.gap events */
+    long gap_dropped;   /* sum of their "dropped" */
+    long gap_overflow;  /* ... with reason overflow */
+    long gap_too_large; /* ... with reason too_large */
+    bool strict;        /* every sequence number must arrive (block policy) */
+    _Atomic int gate;   /* while 1, write() waits: simulates a stalled sink */
+    long write_calls;
+    long max_batch;
+    int flushes;
+    int closed;
+    long sleep_ms;      /* per write() */
+} counter;
+
+static sky_status counter_write(void *self, const sky_record *recs, size_t n)
+{
+    counter *c = self;
+    while (atomic_load(&c->gate))
+        sleep_ms(1);
+    if (c->sleep_ms)
+        sleep_ms(c->sleep_ms);
+    c->write_calls++;
+    if ((long)n > c->max_batch)
+        c->max_batch = (long)n;
+    for (size_t i = 0; i < n; i++) {
+        const sky_event *ev = recs[i].event;
+        if (strcmp(sky_event_name(ev), "skylog.gap") == 0) {
+            c->gaps++;
+            const sky_field *d = sky_event_get(ev, "dropped");
+            const sky_field *r = sky_event_get(ev, "reason");
+            assert_non_null(d);
+            assert_non_null(r);
+            c->gap_dropped += (long)d->v.u;
+            if (strncmp(r->v.str.ptr, "overflow", r->v.str.len) == 0)
+                c->gap_overflow += (long)d->v.u;
+            else if (strncmp(r->v.str.ptr, "too_large", r->v.str.len) == 0)
+                c->gap_too_large += (long)d->v.u;
+            assert_string_equal(sky_event_logger(ev), "skylog");
+            assert_int_equal(sky_event_level(ev), SKY_LEVEL_WARN);
+            continue;
+        }
+        const sky_field *t = sky_event_get(ev, "t");
+        const sky_field *q = sky_event_get(ev, "i");
+        if (!t || !q) {
+            c->written++;
+            continue;
+        }
+        long th = (long)t->v.i, seq = (long)q->v.i;
+        assert_true(th >= 0 && th < MAX_THREADS);
+        if (seq < c->next[th])
+            c->duplicates++;
+        else if (c->strict && seq != c->next[th])
+            c->out_of_order++;
+        c->next[th] = seq + 1;
+        c->written++;
+    }
+    return SKY_OK;
+}
+
+static sky_status counter_flush(void *self, int64_t deadline)
+{
+    (void)deadline;
+    ((counter *)self)->flushes++;
+    return SKY_OK;
+}
+
+static void counter_close(void *self) { ((counter *)self)->closed++; }
+
+static const sky_sink_vtable counter_vt = {
+    .type = "counter", .write = counter_write, .flush = counter_flush, .close = counter_close,
+};
+
+static sky_t *open_async(counter *c, size_t ring, sky_overflow pol, int64_t block_ms)
+{
+    sky_t *sky = NULL;
+    sky_options o = {.mode = SKY_MODE_ASYNC, .ring_bytes = ring, .overflow = pol,
+                     .block_max_wait_ms = block_ms, .level = SKY_LEVEL_INFO, .level_set = true};
+    assert_int_equal(sky_open(&o, &sky), SKY_OK);
+    assert_int_equal(sky_add_sink(sky, sky_sink_new(&counter_vt, c, SKY_FORMAT_JSON), NULL),
+                     SKY_OK);
+    return sky;
+}
+
+typedef struct producer {
+    sky_logger *log;
+    int id;
+    long n;
+} producer;
+
+static void *produce(void *arg)
+{
+    producer *p = arg;
+    for (long i = 0; i < p->n; i++)
+        sky_info(p->log, "tick", SKY_INT("t", p->id), SKY_INT("i", i), SKY_STR("user", "alice"));
+    return NULL;
+}
+
+static void run_producers(sky_t *sky, int nthreads, long n)
+{
+    pthread_t th[MAX_THREADS];
+    producer p[MAX_THREADS];
+    for (int t = 0; t < nthreads; t++) {
+        p[t] = (producer){.log = sky_logger_get(sky, "stress"), .id = t, .n = n};
+        assert_int_equal(pthread_create(&th[t], NULL, produce, &p[t]), 0);
+    }
+    for (int t = 0; t < nthreads; t++)
+        pthread_join(th[t], NULL);
+}
+
+static void assert_accounting(sky_t *sky)
+{
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    uint64_t dropped = 0;
+    for (int r = 0; r < SKY_DROP_REASON_COUNT_; r++)
+        dropped += st.dropped[r];
+    assert_int_equal(st.emitted, st.routed + dropped);
+}
+
+/* ---- tests ---------------------------------------------------------------------------------- */
+
+static void test_basic_delivery_and_stats(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(&(sky_options){.mode = SKY_MODE_ASYNC}, &sky), SKY_OK);
+    assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL), SKY_OK);
+    sky_logger *log = sky_logger_get(sky, "app");
+    sky_logger *bound = SKY_BIND(log, SKY_STR("svc", "checkout"));
+    SKY_WITH_CONTEXT(SKY_STR("request_id", "r-1")) {
+        for (int i = 0; i < 1000; i++)
+            sky_info(bound, "user_login", SKY_STR("user", "alice"), SKY_INT("id", i),
+                     SKY_F64("ms", 1.5));
+    }
+    sky_debug(log, "hidden");
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 1000);
+    assert_true(cap.flushes >= 1);
+    for (int i = 0; i < 1000; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "\"id\":%d,", i);
+        assert_non_null(strstr(cap.lines[i], want));
+    }
+    assert_non_null(strstr(cap.lines[0], "\"logger\":\"app\",\"message\":\"user_login\""));
+    assert_non_null(strstr(cap.lines[0], "\"request_id\":\"r-1\",\"svc\":\"checkout\","
+                                         "\"user\":\"alice\",\"id\":0,\"ms\":1.5}"));
+    /* the timestamp is this year's, not the TSC's */
+    char year[8];
+    time_t now = time(NULL);
+    strftime(year, sizeof year, "%Y", gmtime(&now));
+    assert_non_null(strstr(cap.lines[0], year));
+
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_true(st.worker_alive);
+    assert_int_equal(st.enqueued, 1000);
+    assert_int_equal(st.emitted, 1000);
+    assert_int_equal(st.routed, 1000);
+    assert_int_equal(st.ring_capacity, 4u << 20);
+    assert_true(st.ring_high_water > 0);
+    const char *name;
+    sky_sink_stats ss;
+    assert_int_equal(sky_sink_stats_get(sky, 0, &name, &ss), SKY_OK);
+    assert_int_equal(ss.written, 1000);
+    sky_logger_release(bound);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    assert_int_equal(cap.closed, 1);
+    skytest_capture_reset(&cap);
+}
+
+static sky_field lazy_value(void *user, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "computed-%d", *(int *)user);
+    return SKY_STR(NULL, buf);
+}
+
+static void test_lazy_and_large_fields(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(&(sky_options){.mode = SKY_MODE_ASYNC, .ring_bytes = 8192}, &sky),
+                     SKY_OK);
+    assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL), SKY_OK);
+    sky_logger *log = sky_logger_get(sky, NULL);
+    {
+        int on_stack = 42; /* the lazy callback's data lives on this frame only */
+        sky_info(log, "lazy", SKY_LAZY("l", lazy_value, &on_stack), SKY_INT("x", 1),
+                 SKY_STR("x", "dup-wins"));
+    }
+    char big[3000];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    sky_info(log, "big_fits", SKY_STR("s", big));
+    char huge[5000];
+    memset(huge, 'b', sizeof huge - 1);
+    huge[sizeof huge - 1] = '\0';
+    sky_info(log, "too_large", SKY_STR("s", huge));
+    sky_info(log, "after");
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 4);
+    assert_non_null(strstr(cap.lines[0], "\"l\":\"computed-42\",\"x\":\"dup-wins\"}"));
+    assert_non_null(strstr(cap.lines[1], big));
+    assert_non_null(strstr(cap.lines[2], "\"message\":\"after\""));
+    assert_non_null(strstr(cap.lines[3], "\"message\":\"skylog.gap\""));
+    assert_non_null(strstr(cap.lines[3], "\"dropped\":1,\"reason\":\"too_large\""));
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.dropped[SKY_DROP_TOO_LARGE], 1);
+    assert_int_equal(st.ring_capacity, 8192);
+    assert_accounting(sky);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
+static void test_stress_block_exactly_once_in_order(void **state)
+{
+    (void)state;
+    counter c = {.strict = true};
+    /* a small ring so producers really wait for room */
+    sky_t *sky = open_async(&c, 256 << 10, SKY_OVERFLOW_BLOCK, 60000);
+    long n = stress_events();
+    run_producers(sky, PRODUCERS, n);
+    assert_int_equal(sky_flush(sky, 60000), SKY_OK);
+    assert_int_equal(c.written, PRODUCERS * n);
+    assert_int_equal(c.out_of_order, 0);
+    assert_int_equal(c.duplicates, 0);
+    assert_int_equal(c.gaps, 0);
+    for (int t = 0; t < PRODUCERS; t++)
+        assert_int_equal(c.next[t], n);
+    assert_true(c.max_batch > 1); /* sinks do get batches */
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.dropped[SKY_DROP_OVERFLOW], 0);
+    assert_int_equal(st.enqueued, (uint64_t)(PRODUCERS * n));
+    assert_true(st.ring_high_water <= st.ring_capacity);
+    assert_accounting(sky);
+    assert_int_equal(sky_close(sky), SKY_OK);
+}
+
+static void stress_drop(sky_overflow pol)
+{
+    counter c = {0};
+    sky_t *sky = open_async(&c, 64 << 10, pol, 1);
+    long n = stress_events() / 4;
+    /* stall the sink for a moment so the ring certainly overflows */
+    atomic_store(&c.gate, 1);
+    sky_logger *log = sky_logger_get(sky, "stress");
+    for (long i = 0; i < 2000; i++)
+        sky_info(log, "pre", SKY_INT("t", PRODUCERS), SKY_INT("i", i));
+    atomic_store(&c.gate, 0);
+    run_producers(sky, PRODUCERS, n);
+    assert_int_equal(sky_flush(sky, 60000), SKY_OK);
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    long produced = PRODUCERS * n + 2000;
+    assert_true(st.dropped[SKY_DROP_OVERFLOW] > 0);
+    assert_int_equal(c.written + (long)st.dropped[SKY_DROP_OVERFLOW], produced);
+    assert_int_equal(c.duplicates, 0);
+    /* every loss was reported in-band, with its reason */
+    assert_int_equal(c.gap_overflow, (long)st.dropped[SKY_DROP_OVERFLOW]);
+    assert_int_equal(st.dropped_by_level[SKY_LEVEL_INFO], st.dropped[SKY_DROP_OVERFLOW]);
+    assert_accounting(sky);
+    assert_int_equal(sky_close(sky), SKY_OK);
+}
+
+static void test_stress_drop_newest(void **state)
+{
+    (void)state;
+    stress_drop(SKY_OVERFLOW_DROP_NEWEST);
+}
+
+static void test_stress_drop_oldest(void **state)
+{
+    (void)state;
+    stress_drop(SKY_OVERFLOW_DROP_OLDEST);
+}
+
+static void test_stress_block_timeout_counts(void **state)
+{
+    (void)state;
+    stress_drop(SKY_OVERFLOW_BLOCK); /* 1 ms max wait with a stalled sink: drops, counted */
+}
+
+static void test_gap_event_follows_next_event(void **state)
+{
+    (void)state;
+    counter c = {0};
+    skytest_capture cap = {0};
+    sky_t *sky = open_async(&c, 4096, SKY_OVERFLOW_DROP_NEWEST, 1);
+    assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL), SKY_OK);
+    sky_logger *log = sky_logger_get(sky, "g");
+    atomic_store(&c.gate, 1);
+    for (int i = 0; i < 500; i++)
+        sky_info(log, "fill", SKY_INT("i", i));
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    uint64_t lost = st.dropped[SKY_DROP_OVERFLOW];
+    assert_true(lost > 0);
+    atomic_store(&c.gate, 0);
+    /* let the worker drain, then one more event gets through: the gap follows it */
+    sleep_ms(50);
+    sky_info(log, "next");
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.dropped[SKY_DROP_OVERFLOW], lost);
+    assert_int_equal(c.gaps, 1);
+    assert_int_equal(c.gap_overflow, (long)lost);
+    size_t k = 0;
+    while (k < cap.n && !strstr(cap.lines[k], "\"message\":\"skylog.gap\""))
+        k++;
+    assert_true(k < cap.n);
+    char want[80];
+    snprintf(want, sizeof want, "\"dropped\":%llu,\"reason\":\"overflow\"",
+             (unsigned long long)lost);
+    assert_non_null(strstr(cap.lines[k], want));
+    assert_non_null(strstr(cap.lines[k], "\"level\":\"WARN\",\"logger\":\"skylog\""));
+    assert_true(k > 0);
+    assert_accounting(sky);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
+static void test_flush_waits_and_times_out(void **state)
+{
+    (void)state;
+    counter c = {.sleep_ms = 2};
+    sky_t *sky = open_async(&c, 1 << 20, SKY_OVERFLOW_BLOCK, 1000);
+    sky_logger *log = sky_logger_get(sky, NULL);
+    for (int i = 0; i < 300; i++)
+        sky_info(log, "e", SKY_INT("i", i));
+    assert_int_equal(sky_flush(sky, 10000), SKY_OK);
+    assert_int_equal(c.written, 300);
+    int flushes = c.flushes;
+    assert_true(flushes >= 1);
+    /* an empty pipeline flushes at once */
+    assert_int_equal(sky_flush(sky, 1000), SKY_OK);
+    /* a stalled sink: the flush gives up at its deadline */
+    atomic_store(&c.gate, 1);
+    sky_info(log, "stuck");
+    int64_t t0 = sky_monotonic_ns();
+    assert_int_equal(sky_flush(sky, 50), SKY_ETIMEDOUT);
+    int64_t dt = sky_monotonic_ns() - t0;
+    assert_true(dt >= 45000000 && dt < 2000000000);
+    atomic_store(&c.gate, 0);
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(c.written, 301);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    assert_int_equal(c.closed, 1);
+}
+
+static void test_close_flushes_and_bounds(void **state)
+{
+    (void)state;
+    /* close delivers everything queued */
+    counter c = {0};
+    sky_t *sky = open_async(&c, 1 << 20, SKY_OVERFLOW_BLOCK, 1000);
+    sky_logger *log = sky_logger_get(sky, NULL);
+    for (int i = 0; i < 5000; i++)
+        sky_info(log, "e", SKY_INT("i", i));
+    assert_int_equal(sky_close(sky), SKY_OK);
+    assert_int_equal(c.written, 5000);
+    assert_true(c.flushes >= 1);
+
+    /* close with a slow sink is bounded by close_timeout_ms; the rest is counted as closed */
+    counter s = {.sleep_ms = 20};
+    sky_options o = {.mode = SKY_MODE_ASYNC, .close_timeout_ms = 50};
+    assert_int_equal(sky_open(&o, &sky), SKY_OK);
+    assert_int_equal(sky_add_sink(sky, sky_sink_new(&counter_vt, &s, SKY_FORMAT_JSON), NULL),
+                     SKY_OK);
+    log = sky_logger_get(sky, NULL);
+    for (int i = 0; i < 20000; i++)
+        sky_info(log, "e", SKY_INT("i", i));
+    int64_t t0 = sky_monotonic_ns();
+    assert_int_equal(sky_close(sky), SKY_ETIMEDOUT);
+    assert_true(sky_monotonic_ns() - t0 < 2000000000);
+    assert_true(s.written < 20000);
+    assert_int_equal(s.closed, 1);
+}
+
+static sky_proc_result rename_odd(void *user, sky_event *ev)
+{
+    (void)user;
+    const sky_field *i = sky_event_get(ev, "i");
+    if (i && i->v.i % 4 == 1)
+        sky_event_set_name(ev, "renamed");
+    return SKY_PROC_KEEP;
+}
+
+/* The renderer caches a callsite's logger/message/module/func/line JSON: one call site that
+ * logs through different loggers, with different names, and events renamed by a processor
+ * must each still render their own. Sync and async. */
+static void test_callsite_cache_varies(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        skytest_capture cap = {0};
+        sky_t *sky = NULL;
+        assert_int_equal(sky_open(&(sky_options){.mode = mode ? SKY_MODE_ASYNC : SKY_MODE_SYNC},
+                                  &sky),
+                         SKY_OK);
+        assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL),
+                         SKY_OK);
+        assert_int_equal(sky_add_processor(sky, "rename", rename_odd, NULL, NULL), SKY_OK);
+        sky_logger *a = sky_logger_get(sky, "a"), *bb = sky_logger_get(sky, "bb");
+        const char *names[3] = {"x", "yy", "a_rather_long_event_name_beyond_the_cached_48_bytes"};
+        for (int i = 0; i < 60; i++)
+            sky_info(i % 2 ? a : bb, names[i % 3], SKY_INT("i", i));
+        assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+        assert_int_equal(cap.n, 60);
+        for (int i = 0; i < 60; i++) {
+            char want[160];
+            snprintf(want, sizeof want,
+                     "\"logger\":\"%s\",\"message\":\"%s\",\"module\":\"test_async\"",
+                     i % 2 ? "a" : "bb", i % 4 == 1 ? "renamed" : names[i % 3]);
+            assert_non_null(strstr(cap.lines[i], want));
+        }
+        assert_int_equal(sky_close(sky), SKY_OK);
+        skytest_capture_reset(&cap);
+    }
+}
+
+static void test_sync_mode_unchanged(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(NULL, &sky), SKY_OK);
+    assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL), SKY_OK);
+    sky_info(sky_logger_get(sky, NULL), "now", SKY_INT("x", 1));
+    assert_int_equal(cap.n, 1); /* written before the call returned */
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_false(st.worker_alive);
+    assert_int_equal(st.enqueued, 1);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
+static void test_env_async(void **state)
+{
+    (void)state;
+    char *dir = skytest_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/app.log", dir);
+    setenv("SKYLOG_MODE", "async", 1);
+    setenv("SKYLOG_CONSOLE", "off", 1);
+    setenv("SKYLOG_FILE", path, 1);
+    char *err = NULL;
+    sky_t *sky = sky_open_env(&err);
+    assert_null(err);
+    assert_non_null(sky);
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_true(st.worker_alive);
+    for (int i = 0; i < 100; i++)
+        sky_info(sky_logger_get(sky, "env"), "hello", SKY_INT("i", i));
+    assert_int_equal(sky_close(sky), SKY_OK);
+    unsetenv("SKYLOG_MODE");
+    unsetenv("SKYLOG_CONSOLE");
+    unsetenv("SKYLOG_FILE");
+    size_t len;
+    char *text = skytest_read_file(path, &len);
+    assert_non_null(text);
+    assert_int_equal(skytest_count_lines(text, len), 100);
+    free(text);
+    skytest_rmtree(dir);
+    free(dir);
+}
+
+/* ---- fork and atexit (not under TSan: it does not support threads in a forked child) -------- */
+
+typedef struct burst {
+    sky_logger *log;
+    _Atomic int stop;
+    long n;
+} burst;
+
+static void *burst_main(void *arg)
+{
+    burst *b = arg;
+    while (!atomic_load(&b->stop)) {
+        sky_info(b->log, "parent", SKY_INT("i", b->n), SKY_STR("user", "alice"));
+        b->n++;
+    }
+    return NULL;
+}
+
+static size_t count_substr(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static void test_fork_mid_burst(void **state)
+{
+    (void)state;
+#ifdef TSAN
+    skip();
+#endif
+    char *dir = skytest_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/fork.log", dir);
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(&(sky_options){.mode = SKY_MODE_ASYNC, .ring_bytes = 1 << 20,
+                                             .block_max_wait_ms = 10000},
+                              &sky), SKY_OK);
+    sky_sink *fs;
+    assert_int_equal(sky_sink_file(&(sky_file_opts){.path = path}, &fs, NULL), SKY_OK);
+    assert_int_equal(sky_add_sink(sky, fs, NULL), SKY_OK);
+    burst b = {.log = sky_logger_get(sky, "burst")};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, burst_main, &b), 0);
+    sleep_ms(20);
+    for (int round = 0; round < 3; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            sky_logger *log = sky_logger_get(sky, "child");
+            for (int i = 0; i < 100; i++)
+                sky_info(log, "child_event", SKY_INT("i", i), SKY_INT("round", round));
+            sky_stats st;
+            sky_stats_get(sky, &st);
+            int ok = sky_flush(sky, 5000) == SKY_OK && st.worker_alive;
+            ok = ok && sky_close(sky) == SKY_OK;
+            _exit(ok ? 0 : 1);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        sleep_ms(5);
+    }
+    atomic_store(&b.stop, 1);
+    pthread_join(th, NULL);
+    assert_int_equal(sky_flush(sky, 10000), SKY_OK);
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.dropped[SKY_DROP_OVERFLOW], 0); /* block policy: the parent lost none */
+    assert_int_equal(sky_close(sky), SKY_OK);
+    size_t len;
+    char *text = skytest_read_file(path, &len);
+    assert_non_null(text);
+    assert_int_equal(count_substr(text, "\"message\":\"child_event\""), 300);
+    assert_int_equal(count_substr(text, "\"message\":\"parent\""), (size_t)b.n);
+    assert_int_equal(skytest_count_lines(text, len), (size_t)b.n + 300);
+    free(text);
+    skytest_rmtree(dir);
+    free(dir);
+}
+
+static void test_atexit_flushes_default(void **state)
+{
+    (void)state;
+#ifdef TSAN
+    skip();
+#endif
+    char *dir = skytest_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/default.log", dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* a fresh process (no cmocka state; the default pipeline is never freed by design,
+         * so leak checking is off in it) */
+        setenv("SKYTEST_ATEXIT_CHILD", "1", 1);
+        setenv("SKYLOG_MODE", "async", 1);
+        setenv("SKYLOG_CONSOLE", "off", 1);
+        setenv("SKYLOG_FILE", path, 1);
+        setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+        execl("/proc/self/exe", "test_async", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    size_t len;
+    char *text = skytest_read_file(path, &len);
+    assert_non_null(text);
+    assert_int_equal(skytest_count_lines(text, len), 20000);
+    free(text);
+    skytest_rmtree(dir);
+    free(dir);
+}
+
+/* The child of test_atexit_flushes_default: logs through the default pipeline and exits
+ * without flushing or closing; the atexit hook must deliver everything. */
+static int atexit_child(void)
+{
+    sky_logger *log = sky_logger_get(NULL, "default");
+    for (int i = 0; i < 20000; i++)
+        sky_info(log, "at_exit", SKY_INT("i", i));
+    exit(0);
+}
+
+int main(void)
+{
+    if (getenv("SKYTEST_ATEXIT_CHILD"))
+        return atexit_child();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_basic_delivery_and_stats),
+        cmocka_unit_test(test_lazy_and_large_fields),
+        cmocka_unit_test(test_sync_mode_unchanged),
+        cmocka_unit_test(test_callsite_cache_varies),
+        cmocka_unit_test(test_env_async),
+        cmocka_unit_test(test_gap_event_follows_next_event),
+        cmocka_unit_test(test_flush_waits_and_times_out),
+        cmocka_unit_test(test_close_flushes_and_bounds),
+        cmocka_unit_test(test_stress_block_exactly_once_in_order),
+        cmocka_unit_test(test_stress_drop_newest),
+        cmocka_unit_test(test_stress_drop_oldest),
+        cmocka_unit_test(test_stress_block_timeout_counts),
+        cmocka_unit_test(test_fork_mid_burst),
+        cmocka_unit_test(test_atexit_flushes_default),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
