@@ -20,7 +20,8 @@ int main(int argc, char **argv)
     long burst = argc > 2 ? strtol(argv[2], NULL, 10) : 1000;
 
     sky_t *sky = NULL;
-    if (sky_open(NULL, &sky) != SKY_OK)
+    /* async: log calls only copy the event into a ring; a worker renders and hands it on */
+    if (sky_open(&(sky_options){.mode = SKY_MODE_ASYNC, .ring_bytes = 16u << 20}, &sky) != SKY_OK)
         return 1;
     sky_sink *cw = NULL;
     char *err = NULL;

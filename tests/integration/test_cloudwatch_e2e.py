@@ -68,7 +68,9 @@ def free_port():
 class LibraryToServe(unittest.TestCase):
     def test_events_exactly_once_in_order(self):
         srv = skyharness.start_server(self, auth="sigv4")
-        stats, exp = emit(self, srv.url, skyharness.aws_env(srv), "/e2e/clean", EVENTS, 11)
+        # async pipeline: callers -> ring -> worker -> the sink's queue -> sender
+        stats, exp = emit(self, srv.url, skyharness.aws_env(srv), "/e2e/clean", EVENTS, 11,
+                          mode="async")
         self.assertEqual(stats["flush"], "ok", stats)
         self.assertEqual(stats["sent"], EVENTS, stats)
         self.assertEqual(stats["rejected"] + stats["dropped"], 0, stats)
