@@ -128,6 +128,18 @@ static bool line_timestamp(const char *s, size_t n, int64_t *ms)
             }
             continue;
         }
+        /* integers (the common case) without strtod; fractions and exponents with it */
+        const char *p = v;
+        int64_t iv = 0;
+        int digits = 0;
+        while (p < s + n && *p >= '0' && *p <= '9' && digits < 18) {
+            iv = iv * 10 + (*p++ - '0');
+            digits++;
+        }
+        if (digits && (p == s + n || (*p != '.' && *p != 'e' && *p != 'E' && !(*p >= '0' && *p <= '9')))) {
+            *ms = iv < 100000000000LL ? iv * 1000 : iv;
+            return true;
+        }
         char *end;
         double d = strtod(v, &end);
         if (end == v)
