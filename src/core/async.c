@@ -47,7 +47,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH_MAX 128
+/* Events per batch. Measured (1 producer, burst, interleaved runs): 128 -> ~5.3 M events/s,
+ * 256 -> ~6.0 M, 512 -> ~7.0 M; each batch slot keeps its event's buffers (~1.5 KiB), so 512
+ * costs ~0.8 MiB of RSS. */
+#define BATCH_MAX 512
 #define GAP_SLOTS 2 /* reasons reported by gap events: overflow, too_large */
 #define IDLE_SLEEP_NS 1000000
 #define LAZY_MAX 8

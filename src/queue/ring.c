@@ -8,11 +8,11 @@
  * and publishes it by storing the record's size into the record's first word (release). A
  * record never wraps: if it does not fit before the end of the buffer, the same CAS also takes
  * the filler up to the end, marked as padding. The consumer reads records in reservation order
- * at `claim`; a zero first word means "not published yet", so a slow producer delays only the
- * records behind its own. When the consumer is done with a batch it zeroes the bytes it read
- * (the commit word of every 16-byte unit, so a stale word can never look published in the
- * next lap) and publishes `tail` (release);
- * producers acquire `tail` before writing, so they always write into zeroed memory.
+ * at `claim`, never at or past `head`; a zero first word means "not published yet", so a slow
+ * producer delays only the records behind its own. When the consumer is done with a batch it
+ * zeroes the bytes it read (the commit word of every 16-byte unit, so a stale word can never
+ * look published in the next lap) and publishes `tail` (release); producers acquire `tail`
+ * before writing, so they always write into zeroed memory.
  *
  * Why one MPSC ring and not one SPSC ring per thread. Measured with bench/bench_ring (192-byte
  * records, 2 vCPU reference machine, see bench/RESULTS.md): reserve + fill + commit costs
@@ -89,6 +89,6 @@ void sky__ring_reset_after_fork(sky__ring *r)
     uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
     uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
     zero_range(r, t, h);
-    r->claim = h;
+    r->claim = r->head_seen = h;
     atomic_store_explicit(&r->tail, h, memory_order_relaxed);
 }

@@ -26,6 +26,7 @@ typedef struct sky__ring {
     _Alignas(64) _Atomic uint64_t head; /* producers: next byte to reserve (CAS) */
     _Alignas(64) _Atomic uint64_t tail; /* consumer: everything before it is free and zeroed */
     uint64_t claim;                     /* consumer only: next record to read */
+    uint64_t head_seen;                 /* consumer only: `head` as last read */
     _Alignas(64) _Atomic uint64_t high_water;
 } sky__ring;
 
@@ -90,6 +91,13 @@ static inline void sky__ring_note_used(sky__ring *r, uint64_t used)
 static inline char *sky__ring_peek(sky__ring *r, uint32_t *size)
 {
     for (;;) {
+        /* Never read at or past `head`: when the consumer holds a whole lap unreleased, the
+         * word at `claim` is the first record it holds, still marked published. */
+        if (r->claim == r->head_seen) {
+            r->head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
+            if (r->claim == r->head_seen)
+                return NULL;
+        }
         char *p = r->buf + (r->claim & r->mask);
         uint32_t c = atomic_load_explicit(&((sky__ring_hdr *)p)->commit, memory_order_acquire);
         if (!c)
