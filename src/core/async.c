@@ -27,7 +27,11 @@
  *
  * Waking: the idle worker sleeps on a futex for at most IDLE_SLEEP_NS and producers wake it
  * only when the ring is a quarter full (or for flush, close, block and drop-oldest), so a log
- * call normally makes no system call. The worker holds the pipeline lock while it processes and
+ * call normally makes no system call. After DEEP_AFTER_NS without events the worker sleeps
+ * DEEP_SLEEP_NS at a time instead (an idle pipeline wakes 10 times a second, not 1000), and
+ * then the first log call wakes it: one relaxed load on the caller's path. That load can miss a
+ * worker that is just falling asleep (no fence on the hot path); the worker's own timeout
+ * bounds the delay that can cause to DEEP_SLEEP_NS. The worker holds the pipeline lock while it processes and
  * hands it over between batches to whoever waits for it (configuration, stats, fork).
  *
  * fork(): the prepare handler takes every pipeline's locks (the worker is then between
@@ -53,6 +57,9 @@
 #define BATCH_MAX 512
 #define GAP_SLOTS 2 /* reasons reported by gap events: overflow, too_large */
 #define IDLE_SLEEP_NS 1000000
+#define DEEP_AFTER_NS 50000000LL
+#define DEEP_SLEEP_NS 100000000L
+#define SLEEP_DEEP 2 /* `sleeping` value: callers must wake the worker */
 #define LAZY_MAX 8
 #define LAZY_BUF 256
 
@@ -323,6 +330,8 @@ __attribute__((noinline)) static void emit(sky_t *sky, const sky_logger *log, sk
     put_fields(dst, &w, fields, n, lz, &lk, s);
     sky__ring_commit(p, (uint32_t)size);
 
+    if (SKY_UNLIKELY(atomic_load_explicit(&a->sleeping, memory_order_relaxed) == SLEEP_DEEP))
+        wake(a);
     if (SKY_UNLIKELY(used > a->wake_bytes)) {
         sky__ring_note_used(&a->ring, used);
         if (atomic_load_explicit(&a->sleeping, memory_order_relaxed))
@@ -380,6 +389,8 @@ static inline bool emit_plain(sky_t *sky, const sky_logger *log, sky_level level
     size_t w = 0, lk = 0;
     put_fields(dst, &w, fields, n, NULL, &lk, s);
     sky__ring_commit(p, (uint32_t)size);
+    if (SKY_UNLIKELY(atomic_load_explicit(&a->sleeping, memory_order_relaxed) == SLEEP_DEEP))
+        wake(a);
     if (SKY_UNLIKELY(used > atomic_load_explicit(&a->ring.high_water, memory_order_relaxed))) {
         sky__ring_note_used(&a->ring, used);
         if (used > a->wake_bytes && atomic_load_explicit(&a->sleeping, memory_order_relaxed))
@@ -601,18 +612,18 @@ static void service_flush(sky_t *sky, sky__async *a)
     pthread_mutex_unlock(&a->fmu);
 }
 
-static void idle_wait(sky_t *sky, sky__async *a)
+static void idle_wait(sky_t *sky, sky__async *a, bool deep)
 {
     pthread_mutex_unlock(&sky->lock);
     if (!sky__ring_drained(&a->ring)) {
         sched_yield(); /* a producer is between reserve and commit */
     } else {
-        atomic_store(&a->sleeping, 1);
+        atomic_store(&a->sleeping, deep ? SLEEP_DEEP : 1);
         uint32_t seq = atomic_load(&a->wake_seq);
         if (sky__ring_drained(&a->ring) && !atomic_load(&a->flush_pending) &&
             !atomic_load(&a->stop) && !atomic_load(&a->drop_request) &&
             !atomic_load(&sky->lock_waiters)) {
-            struct timespec ts = {0, IDLE_SLEEP_NS};
+            struct timespec ts = {0, deep ? DEEP_SLEEP_NS : IDLE_SLEEP_NS};
             syscall(SYS_futex, &a->wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
         }
         atomic_store(&a->sleeping, 0);
@@ -624,6 +635,7 @@ static void *worker_main(void *arg)
 {
     sky_t *sky = arg;
     sky__async *a = sky->async;
+    int64_t idle_since = 0; /* monotonic time of the first empty poll, 0 while busy */
     pthread_mutex_lock(&sky->lock);
     for (;;) {
         sky__clock_conv_tick(&a->clock);
@@ -649,8 +661,14 @@ static void *worker_main(void *arg)
             pthread_mutex_lock(&sky->lock);
             continue;
         }
-        if (!progress)
-            idle_wait(sky, a);
+        if (progress) {
+            idle_since = 0;
+        } else {
+            int64_t now = sky_monotonic_ns();
+            if (!idle_since)
+                idle_since = now;
+            idle_wait(sky, a, now - idle_since > DEEP_AFTER_NS);
+        }
     }
     atomic_store(&a->alive, 0);
     pthread_mutex_unlock(&sky->lock);
