@@ -125,3 +125,9 @@ text = "\n".join(L) + "\n"
 open(out, "w").write(text)
 print(text)
 PY
+
+# skylog ship of 1,000,000 lines to a local skylog serve (issue 6)
+if [ -x "$B/skylog" ]; then
+  echo "bench: skylog ship" >&2
+  python3 "$(dirname "$0")/ship_bench.py" "$B" "${BENCH_SHIP_LINES:-1000000}" | tee "$OUT/ship.md"
+fi
