@@ -304,8 +304,8 @@ int sky__cmd_ship(int argc, char **argv)
     sky__aws_cli_opts aws = {0};
     /* Reading waits for the sender (backpressure), so a few full batches of queue are enough;
      * memory stays small however large the input. */
-    sky_cwl_opts co = {.block_when_full = true, .max_queue_size = 30000,
-                       .max_queue_bytes = 4u << 20};
+    sky_cwl_opts co = {.block_when_full = true, .max_queue_size = 20000,
+                       .max_queue_bytes = 2u << 20};
     bool quiet = false, follow = false;
     optind = 1;
     opterr = 0;
@@ -429,6 +429,7 @@ int sky__cmd_ship(int argc, char **argv)
                 rc = SKY_EXIT_FAIL;
                 continue;
             }
+            setvbuf(f, NULL, _IOFBF, 1 << 20); /* fewer, larger reads */
             rc |= ship_stream(&sh, f, argv[i]);
             fclose(f);
         }
