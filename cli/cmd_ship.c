@@ -161,8 +161,13 @@ typedef struct ship {
 
 static void show_progress(ship *sh, bool final)
 {
+    if (!sh->progress)
+        return;
+    /* at most every 1024 lines look at the clock, and redraw at most 5 times a second */
+    if (!final && (sh->lines & 1023) != 0)
+        return;
     int64_t now = sky_monotonic_ns();
-    if (!sh->progress || (!final && now - sh->last_progress_ns < 200000000))
+    if (!final && now - sh->last_progress_ns < 200000000)
         return;
     sh->last_progress_ns = now;
     double secs = (double)(now - sh->start_ns) / 1e9;

@@ -104,6 +104,31 @@ static void test_utf8(void **state)
     free(r);
 }
 
+static void test_utf8_word_fast_path(void **state)
+{
+    (void)state;
+    /* an invalid byte or a valid multi-byte character at every offset around the 8-byte words */
+    char buf[64];
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t at = 0; at < len; at++) {
+            memset(buf, 'a', len);
+            buf[at] = (char)0xFF;
+            assert_false(sky__utf8_valid(buf, len));
+            buf[at] = (char)0x80; /* a lone continuation byte */
+            assert_false(sky__utf8_valid(buf, len));
+            if (at + 2 <= len) {
+                buf[at] = (char)0xC3; /* é */
+                buf[at + 1] = (char)0xA9;
+                assert_true(sky__utf8_valid(buf, len));
+                buf[at + 1] = 'a'; /* truncated sequence */
+                assert_false(sky__utf8_valid(buf, len));
+            }
+        }
+        memset(buf, 'a', len);
+        assert_true(sky__utf8_valid(buf, len));
+    }
+}
+
 static void test_json_escape(void **state)
 {
     (void)state;
@@ -220,7 +245,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_integers),   cmocka_unit_test(test_doubles_short_and_exact),
-        cmocka_unit_test(test_utf8),       cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_utf8_word_fast_path),       cmocka_unit_test(test_json_escape),
         cmocka_unit_test(test_json_valid), cmocka_unit_test(test_iso8601),
         cmocka_unit_test(test_json_escape_fast_paths),
     };
