@@ -297,6 +297,31 @@ class Ship(unittest.TestCase):
         self.assertIn("ev/s", p.stdout)
         self.assertIn("20000 events read, 20000 sent", p.stdout)
 
+    def test_tail_follow(self):
+        srv = skyharness.start_server(self)
+        p = self.ship(srv, "--group", "/tail/f", "--stream", "s", input_text="before\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        cmd = [skyharness.skylog_bin(), "tail", "--endpoint", srv.url, "--group", "/tail/f",
+               "--since", "1h", "--follow", "--output", "raw"]
+        out_path = os.path.join(tempfile.mkdtemp(), "out.txt")
+        out = open(out_path, "w")
+        self.addCleanup(out.close)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True,
+                                env=skyharness.aws_env(srv))
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        time.sleep(1.5 * skyharness.timeout_scale())
+        for round_ in range(2):
+            lines = "".join(f"r{round_}-{i}\n" for i in range(50))
+            p = self.ship(srv, "--group", "/tail/f", "--stream", "s", input_text=lines)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            time.sleep(1.5 * skyharness.timeout_scale())
+        proc.terminate()
+        proc.wait(30)
+        with open(out_path) as f:
+            got = f.read().splitlines()
+        want = ["before"] + [f"r{r}-{i}" for r in range(2) for i in range(50)]
+        self.assertEqual(sorted(got), sorted(want))  # each exactly once
+
     def test_tail_groups_streams(self):
         srv = skyharness.start_server(self)
         lines = [json.dumps({"level": "INFO", "message": "hello", "n": i}) for i in range(30)]
