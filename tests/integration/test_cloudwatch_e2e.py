@@ -278,6 +278,16 @@ class Ship(unittest.TestCase):
         self.assertIn("giving up: nothing delivered for 10 s", p.stderr)
         self.assertIn("dropped undelivered: 1", p.stderr)
 
+    def test_compressed_requests(self):
+        srv = skyharness.start_server(self, auth="sigv4")
+        lines = "".join(f"compressed {i} " + "x" * 200 + "\n" for i in range(3000))
+        p = self.ship(srv, "--group", "/ship/gzip", "--stream", "s", "--compress",
+                      input_text=lines)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = skyharness.aws(self, srv, "logs", "filter-log-events", "--log-group-name",
+                             "/ship/gzip")
+        self.assertEqual([e["message"] for e in out["events"]], lines.splitlines())
+
     def test_progress_on_a_terminal(self):
         if not shutil.which("script"):
             self.skipTest("script(1) is not installed (util-linux)")
