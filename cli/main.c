@@ -41,6 +41,8 @@ static const sky__command commands[] = {
     {"tail", "print (and follow) the events of a log group", sky__cmd_tail, sky__tail_help},
     {"groups", "list log groups", sky__cmd_groups, sky__groups_help},
     {"streams", "list the streams of a log group", sky__cmd_streams, sky__streams_help},
+    {"config", "check a YAML configuration file; list sink and processor options",
+     sky__cmd_config, sky__config_help},
     {"version", "print the version", cmd_version, version_help},
     {"help", "show help for a command", cmd_help, help_help},
 };

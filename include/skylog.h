@@ -322,6 +322,10 @@ SKY_API sky_status sky_open(const sky_options *opts, sky_t **out);
  *   SKYLOG_CLOUDWATCH_GROUP  ship to this CloudWatch Logs group (region, endpoint and
  *                   credentials from the AWS_* variables and files); SKYLOG_CLOUDWATCH_STREAM
  *                   (stream template), SKYLOG_CLOUDWATCH_RETENTION_DAYS
+ *   SKYLOG_CONFIG   path of a YAML file describing the whole pipeline (skylog/config.h); then
+ *                   only SKYLOG_LEVEL and SKYLOG_MODE apply (they override the file), and the
+ *                   variables above that describe sinks or processors are an error. A
+ *                   skylog.yaml in the working directory is never read unless named here.
  * Returns NULL on error; the message goes to *errmsg (free() it) or, if errmsg is NULL, to
  * stderr. */
 SKY_API sky_t *sky_open_env(char **errmsg);

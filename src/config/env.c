@@ -2,7 +2,15 @@
  * env.c - sky_open_env(): a pipeline configured from SKYLOG_* environment variables, so a
  * program gets sensible logging with one call and operators can change it without a rebuild.
  * Every value is validated; a bad one is an error naming the variable, never silently ignored.
+ *
+ * SKYLOG_CONFIG=path hands the pipeline to a YAML file (config/yaml.c); SKYLOG_LEVEL and
+ * SKYLOG_MODE still win over the file's top-level keys (an operator turning on debug logging
+ * should not have to edit a file), and the variables that describe sinks or processors are
+ * refused next to it, because two descriptions of one pipeline would leave the reader guessing.
+ * A skylog.yaml in the working directory is never read implicitly: a stray file must not change
+ * a program's logging.
  */
+#include "config/loader.h"
 #include "core/internal.h"
 
 #include <skylog/cloudwatch.h>
@@ -37,6 +45,35 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
+/* The variables that describe sinks and processors, which SKYLOG_CONFIG replaces. */
+static const char *const file_replaces[] = {
+    "SKYLOG_CONSOLE", "SKYLOG_FORMAT", "SKYLOG_FILE", "SKYLOG_FILE_MAX_BYTES", "SKYLOG_FILE_BACKUPS",
+    "SKYLOG_SERVICE", "SKYLOG_ENVIRONMENT", "SKYLOG_VERSION", "SKYLOG_REDACT",
+    "SKYLOG_CLOUDWATCH_GROUP", "SKYLOG_CLOUDWATCH_STREAM", "SKYLOG_CLOUDWATCH_RETENTION_DAYS"};
+
+static sky_t *open_config(const char *path, const sky_options *o, char **errmsg)
+{
+    char msg[1400];
+    for (size_t i = 0; i < sizeof file_replaces / sizeof file_replaces[0]; i++)
+        if (env(file_replaces[i])) {
+            snprintf(msg, sizeof msg,
+                     "%s is set, but SKYLOG_CONFIG=%s describes the pipeline: set the option in "
+                     "the file (only SKYLOG_LEVEL and SKYLOG_MODE override it)",
+                     file_replaces[i], path);
+            return fail(NULL, errmsg, msg);
+        }
+    sky__config_overrides ov = {.level_set = o->level_set, .level = o->level,
+                                .mode_set = env("SKYLOG_MODE") != NULL, .mode = o->mode};
+    sky_t *sky = NULL;
+    char *err = NULL;
+    if (sky__config_load_file(path, &ov, &sky, NULL, &err) != SKY_OK) {
+        snprintf(msg, sizeof msg, "SKYLOG_CONFIG: %s", err ? err : "cannot load");
+        free(err);
+        return fail(NULL, errmsg, msg);
+    }
+    return sky;
+}
+
 sky_t *sky_open_env(char **errmsg)
 {
     char msg[512];
@@ -62,6 +99,8 @@ sky_t *sky_open_env(char **errmsg)
             return fail(NULL, errmsg, msg);
         }
     }
+    if ((v = env("SKYLOG_CONFIG")))
+        return open_config(v, &o, errmsg);
     sky_t *sky;
     if (sky_open(&o, &sky) != SKY_OK)
         return fail(NULL, errmsg, "skylog: cannot create pipeline (out of memory)");

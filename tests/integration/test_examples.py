@@ -49,6 +49,23 @@ class Examples(unittest.TestCase):
         self.assertEqual(bad.returncode, 1)
         self.assertIn(b"SKYLOG_LEVEL: unknown level 'loud'", bad.stderr)
 
+    def test_config(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "skylog.yaml")
+            with open(path, "w") as f:
+                f.write("level: info\nprocessors:\n  - redact\n"
+                        "sinks:\n  - console: { stream: stdout, format: json }\n"
+                        "loggers:\n  app.db: debug\n")
+            ev = self.json_lines(run("config", path).stdout)
+            self.assertEqual([e["message"] for e in ev], ["order_placed", "query", "payment_slow"])
+            self.assertEqual(ev[2]["api_key"], "***REDACTED***")
+            with open(path, "w") as f:
+                f.write("sinks:\n  - console: { stream: stdout, colour: never }\n")
+            bad = subprocess.run([example("config"), path], capture_output=True)
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn(b"skylog.yaml:2:32: sinks[0].console: unknown option 'colour' "
+                          b"(did you mean 'color'?)", bad.stderr)
+
     def test_context(self):
         ev = self.json_lines(run("context").stdout)
         byname = {e["message"]: e for e in ev}

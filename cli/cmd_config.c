@@ -1,0 +1,161 @@
+/*
+ * cmd_config.c - `skylog config`: check a YAML configuration file, and list the options every
+ * sink and processor accepts.
+ *
+ * Both subcommands read the library's option tables (src/config/registry.c) and loader, so
+ * what `check` accepts is exactly what sky_open_file() accepts, and `options` (and the
+ * Markdown it prints for docs/CONFIGURATION.md) can never list an option the loader does not
+ * know. This file must never hold its own list of options.
+ */
+#include "cli.h"
+
+#include "config/loader.h"
+#include "config/registry.h"
+
+#include <skylog.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char sky__config_help[] =
+    "usage: skylog config check FILE\n"
+    "       skylog config options [--markdown] [NAME]\n"
+    "\n"
+    "check    validates a YAML configuration file the way sky_open_file() reads it: every key\n"
+    "         known, every value parsed, every sink and processor built with its real\n"
+    "         constructor (files are opened for append; AWS is never contacted), then closed.\n"
+    "         Prints the resulting pipeline: top-level options, processors in order, sinks with\n"
+    "         their routes, logger levels. Errors name the file, line, column and option.\n"
+    "options  prints the options of every sink and processor, or of NAME (a sink, a processor,\n"
+    "         'pipeline' for the top-level keys, or 'route' for the keys every sink accepts);\n"
+    "         --markdown prints the reference tables of docs/CONFIGURATION.md.\n"
+    "\n"
+    "exit status: 0 valid (or listed), 1 the file is invalid or cannot be read, 2 usage error.\n"
+    "\n"
+    "examples:\n"
+    "  skylog config check /etc/shop/skylog.yaml\n"
+    "  skylog config options cloudwatch_logs\n"
+    "  SKYLOG_CONFIG=/etc/shop/skylog.yaml ./shop     # how a program uses the file\n";
+
+static int usage(const char *fmt, const char *arg)
+{
+    fputs("skylog config: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs(" (see 'skylog config --help')\n", stderr);
+    return SKY_EXIT_USAGE;
+}
+
+static int config_check(int argc, char **argv)
+{
+    if (argc != 2)
+        return usage("check expects one FILE%s", "");
+    const char *path = argv[1];
+    sky_t *sky = NULL;
+    char *summary = NULL, *err = NULL;
+    sky_status st = sky__config_load_file(path, NULL, &sky, &summary, &err);
+    if (st != SKY_OK) {
+        fprintf(stderr, "%s\n", err ? err : sky_strerror(st));
+        free(err);
+        return SKY_EXIT_FAIL;
+    }
+    printf("%s: valid\n%s", path, summary ? summary : "");
+    free(summary);
+    sky_status cst = sky_close(sky);
+    if (cst != SKY_OK) {
+        fprintf(stderr, "skylog config: closing the pipeline: %s\n", sky_strerror(cst));
+        return SKY_EXIT_FAIL;
+    }
+    return SKY_EXIT_OK;
+}
+
+static const sky__component *find_any(const char *name)
+{
+    if (strcmp(name, "pipeline") == 0)
+        return &sky__config_pipeline;
+    if (strcmp(name, "route") == 0)
+        return &sky__config_route;
+    return sky__config_find(name);
+}
+
+static int config_options(int argc, char **argv)
+{
+    bool markdown = false;
+    const char *name = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--markdown") == 0)
+            markdown = true;
+        else if (argv[i][0] == '-')
+            return usage("options: unknown option '%s'", argv[i]);
+        else if (name)
+            return usage("options: unexpected argument '%s'", argv[i]);
+        else
+            name = argv[i];
+    }
+    void (*print)(const sky__component *, FILE *) =
+        markdown ? sky__config_print_markdown : sky__config_print_text;
+    if (name) {
+        const sky__component *c = find_any(name);
+        if (!c) {
+            const char *names[40];
+            size_t n = 0;
+            names[n++] = "pipeline";
+            names[n++] = "route";
+            for (size_t i = 0; sky__config_components[i] && n < 40; i++)
+                names[n++] = sky__config_components[i]->name;
+            const char *sug = sky__config_suggest(name, names, n);
+            fprintf(stderr, "skylog config: options: unknown sink or processor '%s'", name);
+            if (sug)
+                fprintf(stderr, " (did you mean '%s'?)", sug);
+            fputs("; one of:", stderr);
+            for (size_t i = 0; i < n; i++)
+                fprintf(stderr, " %s", names[i]);
+            fputc('\n', stderr);
+            return SKY_EXIT_USAGE;
+        }
+        print(c, stdout);
+        return SKY_EXIT_OK;
+    }
+    const char *heads[] = {"Top-level keys", "Sinks", "Processors"};
+    for (int kind = 0; kind < 3; kind++) {
+        if (markdown)
+            printf("### %s\n\n", heads[kind]);
+        else
+            printf("%s%s:\n\n", kind ? "\n" : "", heads[kind]);
+        if (kind == 0) {
+            print(&sky__config_pipeline, stdout);
+            continue;
+        }
+        if (kind == 1) {
+            print(&sky__config_route, stdout);
+            if (!markdown)
+                fputc('\n', stdout);
+        }
+        bool first = true;
+        for (size_t i = 0; sky__config_components[i]; i++) {
+            const sky__component *c = sky__config_components[i];
+            if ((int)c->kind != kind)
+                continue;
+            if (!markdown && !first)
+                fputc('\n', stdout);
+            first = false;
+            print(c, stdout);
+        }
+    }
+    return SKY_EXIT_OK;
+}
+
+int sky__cmd_config(int argc, char **argv)
+{
+    if (sky__cli_wants_help(argc, argv)) {
+        fputs(sky__config_help, stdout);
+        return SKY_EXIT_OK;
+    }
+    if (argc < 2)
+        return usage("expected a subcommand: check or options%s", "");
+    if (strcmp(argv[1], "check") == 0)
+        return config_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "options") == 0)
+        return config_options(argc - 1, argv + 1);
+    return usage("unknown subcommand '%s' (check, options)", argv[1]);
+}

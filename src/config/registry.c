@@ -1,0 +1,741 @@
+/*
+ * registry.c - the option tables of the pipeline, every sink and every processor, and the
+ * value parsers they share (sizes, durations, enums...). See registry.h for the shape.
+ *
+ * The rows write straight into the public options structs (sky_options, sky_file_opts,
+ * sky_cwl_opts, ...) by offset, and each component builds itself with the public constructor,
+ * so a configuration file is validated exactly as the C API validates the same values. This
+ * file must never duplicate a constructor's checks beyond what a row needs to parse its text
+ * (ranges here only reject what the C type cannot hold or what is obviously meant otherwise).
+ */
+#include "config/registry.h"
+
+#include <skylog/cloudwatch.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define W(type, member) offsetof(type, member), (uint8_t)sizeof(((type *)0)->member)
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- enum value lists ------------------------------------------------------------------------ */
+
+static const sky__enum_val level_vals[] = {
+    {"trace", SKY_LEVEL_TRACE}, {"debug", SKY_LEVEL_DEBUG},       {"info", SKY_LEVEL_INFO},
+    {"warn", SKY_LEVEL_WARN},   {"error", SKY_LEVEL_ERROR},       {"critical", SKY_LEVEL_CRITICAL},
+    {"off", SKY_LEVEL_OFF},     {"warning", SKY_LEVEL_WARN},      {"fatal", SKY_LEVEL_CRITICAL},
+    {NULL, 0}};
+#define LEVEL_SHOWN 7 /* the aliases after it are accepted but not listed */
+static const sky__enum_val mode_vals[] = {{"sync", SKY_MODE_SYNC}, {"async", SKY_MODE_ASYNC}, {NULL, 0}};
+static const sky__enum_val overflow_vals[] = {{"block", SKY_OVERFLOW_BLOCK},
+                                              {"drop_newest", SKY_OVERFLOW_DROP_NEWEST},
+                                              {"drop_oldest", SKY_OVERFLOW_DROP_OLDEST},
+                                              {NULL, 0}};
+static const sky__enum_val console_format_vals[] = {{"auto", SKY_FORMAT_AUTO},
+                                                    {"pretty", SKY_FORMAT_PRETTY},
+                                                    {"json", SKY_FORMAT_JSON},
+                                                    {"logfmt", SKY_FORMAT_LOGFMT},
+                                                    {NULL, 0}};
+static const sky__enum_val file_format_vals[] = {{"json", SKY_FORMAT_JSON},
+                                                 {"logfmt", SKY_FORMAT_LOGFMT},
+                                                 {"pretty", SKY_FORMAT_PRETTY},
+                                                 {NULL, 0}};
+static const sky__enum_val stream_vals[] = {{"stderr", SKY_STDERR}, {"stdout", SKY_STDOUT}, {NULL, 0}};
+static const sky__enum_val color_vals[] = {{"auto", 0}, {"always", 1}, {"never", -1}, {NULL, 0}};
+static const sky__enum_val oversize_vals[] = {{"truncate", SKY_CWL_OVERSIZE_TRUNCATE},
+                                              {"split", SKY_CWL_OVERSIZE_SPLIT},
+                                              {"drop", SKY_CWL_OVERSIZE_DROP},
+                                              {NULL, 0}};
+static const sky__enum_val transport_vals[] = {{"put_log_events", SKY_CWL_PUT_LOG_EVENTS},
+                                               {"ndjson", SKY_CWL_NDJSON},
+                                               {"otlp", SKY_CWL_OTLP},
+                                               {NULL, 0}};
+
+static void set_errmsg(char **errmsg, const char *msg)
+{
+    if (errmsg)
+        *errmsg = strdup(msg);
+}
+
+/* ---- pipeline -------------------------------------------------------------------------------- */
+
+static void set_pipeline_level(void *obj, const sky__opt *row, const sky__value *v)
+{
+    (void)row;
+    sky_options *o = obj;
+    o->level = (sky_level)v->i;
+    o->level_set = true;
+}
+
+static const sky__opt pipeline_opts[] = {
+    {"level", SKY__OPT_ENUM, "info", "root logger level", .values = level_vals,
+     .set = set_pipeline_level},
+    {"mode", SKY__OPT_ENUM, "sync", "sync: write on the logging thread; async: ring + worker",
+     W(sky_options, mode), .values = mode_vals},
+    {"ring_bytes", SKY__OPT_SIZE, "4M", "async ring capacity (rounded up to a power of two)",
+     W(sky_options, ring_bytes), .min = 4096, .max = (int64_t)1 << 40},
+    {"overflow", SKY__OPT_ENUM, "block", "async: what to do when the ring is full",
+     W(sky_options, overflow), .values = overflow_vals},
+    {"block_max_wait_ms", SKY__OPT_DURATION, "100ms", "longest wait for room in the ring",
+     W(sky_options, block_max_wait_ms), .unit_ms = 1, .max = 3600000},
+    {"close_timeout_ms", SKY__OPT_DURATION, "5s", "longest time sky_close() spends flushing",
+     W(sky_options, close_timeout_ms), .unit_ms = 1, .max = 3600000},
+    {"name", SKY__OPT_STRING, "skylog", "a name for skylog's own diagnostics",
+     W(sky_options, name)},
+};
+const sky__component sky__config_pipeline = {
+    "pipeline", SKY__KIND_PIPELINE, "top-level keys of the file (sky_options)",
+    pipeline_opts, N(pipeline_opts), sizeof(sky_options), NULL, NULL};
+
+/* ---- route keys (every sink) ----------------------------------------------------------------- */
+
+static const sky__opt route_opts[] = {
+    {"level", SKY__OPT_ENUM, "trace", "minimum level of events this sink receives",
+     W(sky_route, level), .values = level_vals},
+    {"name", SKY__OPT_STRING, "the sink type", "name in stats and diagnostics", W(sky_route, name)},
+};
+const sky__component sky__config_route = {
+    "route", SKY__KIND_SINK, "keys every sink accepts (sky_route)", route_opts, N(route_opts),
+    sizeof(sky_route), NULL, NULL};
+
+/* ---- sinks ----------------------------------------------------------------------------------- */
+
+static const sky__opt console_opts[] = {
+    {"stream", SKY__OPT_ENUM, "stderr", "where to write", W(sky_console_opts, stream),
+     .values = stream_vals},
+    {"format", SKY__OPT_ENUM, "auto", "auto: pretty on a terminal, JSON otherwise",
+     W(sky_console_opts, format), .values = console_format_vals},
+    {"color", SKY__OPT_ENUM, "auto", "auto: on a terminal unless NO_COLOR is set",
+     W(sky_console_opts, color), .values = color_vals},
+};
+static sky_status build_console(void *opts, sky_sink **out, char **errmsg)
+{
+    *out = sky_sink_console(opts);
+    if (!*out) {
+        set_errmsg(errmsg, "console sink: out of memory");
+        return SKY_ENOMEM;
+    }
+    return SKY_OK;
+}
+
+static const sky__opt file_opts[] = {
+    {"path", SKY__OPT_STRING, NULL, "file to append to (its directory must exist)",
+     W(sky_file_opts, path), .required = true},
+    {"format", SKY__OPT_ENUM, "json", "line format", W(sky_file_opts, format),
+     .values = file_format_vals},
+    {"max_bytes", SKY__OPT_SIZE, "0 (never)", "rotate when the file would exceed this size",
+     W(sky_file_opts, max_bytes)},
+    {"rotate_interval_s", SKY__OPT_DURATION, "0 (never)",
+     "also rotate every this long, aligned to UTC (e.g. 1h, 24h)",
+     W(sky_file_opts, rotate_interval_s), .unit_ms = 1000, .max = 366LL * 86400},
+    {"max_backups", SKY__OPT_INT, "5", "rotated files kept (path.1 is the newest)",
+     W(sky_file_opts, max_backups), .min = 1, .max = 1000},
+    {"fsync_on_flush", SKY__OPT_BOOL, "false", "fsync(2) the file on every flush",
+     W(sky_file_opts, fsync_on_flush)},
+    {"mode", SKY__OPT_INT, "0644", "permissions of a file skylog creates (octal)",
+     W(sky_file_opts, mode), .min = 0, .max = 07777, .base = 8},
+};
+static sky_status build_file(void *opts, sky_sink **out, char **errmsg)
+{
+    sky_file_opts *o = opts;
+    if (!o->mode)
+        o->mode = 0644;
+    return sky_sink_file(o, out, errmsg);
+}
+
+static const sky__opt cwl_opts[] = {
+    {"log_group", SKY__OPT_STRING, NULL, "log group: 1-512 of [.-_/#A-Za-z0-9]",
+     W(sky_cwl_opts, log_group), .required = true},
+    {"log_stream", SKY__OPT_STRING, "{hostname}_{strftime:%Y%m%d_%H%M%S}",
+     "stream name template: {hostname}, {pid}, {logger}, {strftime:FMT}",
+     W(sky_cwl_opts, log_stream)},
+    {"region", SKY__OPT_STRING, "AWS_REGION", "AWS region", W(sky_cwl_opts, region)},
+    {"endpoint", SKY__OPT_STRING, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+     "service endpoint URL (http:// for a local endpoint)", W(sky_cwl_opts, endpoint)},
+    {"profile", SKY__OPT_STRING, "AWS_PROFILE", "profile in the AWS config files",
+     W(sky_cwl_opts, profile)},
+    {"access_key_id", SKY__OPT_STRING, "the standard chain", "explicit credentials",
+     W(sky_cwl_opts, access_key_id)},
+    {"secret_access_key", SKY__OPT_STRING, NULL, "explicit credentials",
+     W(sky_cwl_opts, secret_access_key)},
+    {"session_token", SKY__OPT_STRING, NULL, "explicit credentials",
+     W(sky_cwl_opts, session_token)},
+    {"no_create_group", SKY__OPT_BOOL, "false", "never create the group",
+     W(sky_cwl_opts, no_create_group)},
+    {"no_create_stream", SKY__OPT_BOOL, "false", "never create the stream",
+     W(sky_cwl_opts, no_create_stream)},
+    {"retention_days", SKY__OPT_INT, "0 (leave alone)",
+     "retention set on groups this sink creates (1, 3, 5, 7, 14, 30, ...)",
+     W(sky_cwl_opts, retention_days), .min = 0, .max = 3653},
+    {"batch_size", SKY__OPT_INT, "10000", "events per request", W(sky_cwl_opts, batch_size),
+     .min = 0, .max = SKY_CWL_MAX_BATCH_EVENTS},
+    {"max_batch_bytes", SKY__OPT_SIZE, "1M", "bytes per request (AWS counting)",
+     W(sky_cwl_opts, max_batch_bytes)},
+    {"flush_interval_ms", SKY__OPT_DURATION, "1s", "longest wait of a queued event",
+     W(sky_cwl_opts, flush_interval_ms), .unit_ms = 1, .max = 3600000},
+    {"max_queue_size", SKY__OPT_INT, "100000", "events queued before new ones are dropped",
+     W(sky_cwl_opts, max_queue_size), .min = 0, .max = INT32_MAX},
+    {"max_queue_bytes", SKY__OPT_SIZE, "64M", "bytes queued before new ones are dropped",
+     W(sky_cwl_opts, max_queue_bytes)},
+    {"block_when_full", SKY__OPT_BOOL, "false", "wait for room instead of dropping (shippers)",
+     W(sky_cwl_opts, block_when_full)},
+    {"compress", SKY__OPT_BOOL, "false", "gzip request bodies", W(sky_cwl_opts, compress)},
+    {"sync_upload", SKY__OPT_BOOL, "false", "send from the logging thread (tests, tiny tools)",
+     W(sky_cwl_opts, sync_upload)},
+    {"max_retries", SKY__OPT_INT, "3", "retries of the control calls (CreateLogGroup, ...)",
+     W(sky_cwl_opts, max_retries), .min = 0, .max = 100},
+    {"retry_delay_ms", SKY__OPT_DURATION, "100ms", "first retry backoff",
+     W(sky_cwl_opts, retry_delay_ms), .unit_ms = 1, .max = 3600000},
+    {"no_exponential_backoff", SKY__OPT_BOOL, "false", "do not double the backoff",
+     W(sky_cwl_opts, no_exponential_backoff)},
+    {"max_event_bytes", SKY__OPT_SIZE, "1M", "largest event (message + 26)",
+     W(sky_cwl_opts, max_event_bytes)},
+    {"oversize", SKY__OPT_ENUM, "truncate", "what to do with a larger event",
+     W(sky_cwl_opts, oversize), .values = oversize_vals},
+    {"transport", SKY__OPT_ENUM, "put_log_events", "API used to send",
+     W(sky_cwl_opts, transport), .values = transport_vals},
+    {"bearer_token", SKY__OPT_STRING, NULL, "ingestion endpoints: Authorization: Bearer",
+     W(sky_cwl_opts, bearer_token)},
+    {"message_only", SKY__OPT_BOOL, "false", "send the event's message instead of its JSON",
+     W(sky_cwl_opts, message_only)},
+    {"connect_timeout_ms", SKY__OPT_DURATION, "5s", "TCP/TLS connect timeout",
+     W(sky_cwl_opts, connect_timeout_ms), .unit_ms = 1, .max = 3600000},
+    {"request_timeout_ms", SKY__OPT_DURATION, "30s", "whole-request timeout",
+     W(sky_cwl_opts, request_timeout_ms), .unit_ms = 1, .max = 3600000},
+};
+static sky_status build_cwl(void *opts, sky_sink **out, char **errmsg)
+{
+    return sky_sink_cloudwatch_logs(opts, out, errmsg);
+}
+
+/* ---- processors ------------------------------------------------------------------------------ */
+
+static const sky__opt enrich_opts[] = {
+    {"service", SKY__OPT_STRING, NULL, "adds \"service\"", W(sky_enrich_opts, service)},
+    {"environment", SKY__OPT_STRING, NULL, "adds \"environment\"", W(sky_enrich_opts, environment)},
+    {"version", SKY__OPT_STRING, NULL, "adds \"version\"", W(sky_enrich_opts, version)},
+    {"hostname", SKY__OPT_BOOL, "false", "adds \"hostname\"", W(sky_enrich_opts, hostname)},
+    {"pid", SKY__OPT_BOOL, "false", "adds \"pid\"", W(sky_enrich_opts, pid)},
+    {"timestamp_ms", SKY__OPT_BOOL, "false", "adds \"timestamp_ms\" (Unix epoch ms)",
+     W(sky_enrich_opts, timestamp_ms)},
+};
+static sky_status add_status(sky_status st, const char *what, char **errmsg)
+{
+    if (st != SKY_OK && errmsg) {
+        char m[256];
+        snprintf(m, sizeof m, "%s: %s", what, sky_strerror(st));
+        *errmsg = strdup(m);
+    }
+    return st;
+}
+static sky_status add_enrich(sky_t *sky, void *opts, char **errmsg)
+{
+    return add_status(sky_add_enrich(sky, opts), "enrich", errmsg);
+}
+
+static void set_redact_fields(void *obj, const sky__opt *row, const sky__value *v)
+{
+    (void)row;
+    ((sky_redact_opts *)obj)->fields = (const char *const *)v->list;
+}
+static const sky__opt redact_opts[] = {
+    {"fields", SKY__OPT_LIST,
+     "password, passwd, api_key, apikey, token, secret, authorization, cookie, private_key",
+     "field names to redact (whole words of the key, case-insensitive)", .set = set_redact_fields},
+    {"no_value_patterns", SKY__OPT_BOOL, "false",
+     "skip scanning string values for secrets (AWS keys, Bearer tokens, private keys)",
+     W(sky_redact_opts, no_value_patterns)},
+    {"replacement", SKY__OPT_STRING, SKY_REDACTED, "text put in place of a secret",
+     W(sky_redact_opts, replacement)},
+};
+static sky_status add_redact(sky_t *sky, void *opts, char **errmsg)
+{
+    return add_status(sky_add_redact(sky, opts), "redact", errmsg);
+}
+
+static void set_sample_rate(void *obj, const sky__opt *row, const sky__value *v)
+{
+    sky_sample_opts *o = obj;
+    sky_level l;
+    if (sky_level_parse(row->name, &l) == SKY_OK) {
+        o->rate[l] = v->d;
+        o->rate_set[l] = true;
+    }
+}
+static void set_sample_rate_all(void *obj, const sky__opt *row, const sky__value *v)
+{
+    (void)row;
+    sky_sample_opts *o = obj;
+    for (int l = 0; l < SKY_LEVEL_COUNT_; l++)
+        if (!o->rate_set[l]) { /* a level named in the file keeps its own rate */
+            o->rate[l] = v->d;
+            o->rate_set[l] = true;
+        }
+}
+static void set_sample_keep(void *obj, const sky__opt *row, const sky__value *v)
+{
+    (void)row;
+    sky_sample_opts *o = obj;
+    o->always_keep = (sky_level)v->i;
+    o->always_keep_set = true;
+}
+#define RATE_ROW(lvl)                                                                              \
+    {lvl, SKY__OPT_NUMBER, "rate", "fraction of " lvl " events kept (overrides rate)",            \
+     .set = set_sample_rate, .dmin = 0, .dmax = 1}
+static const sky__opt sample_opts[] = {
+    {"rate", SKY__OPT_NUMBER, "1", "fraction of events kept, 0..1, for every level",
+     .set = set_sample_rate_all, .dmin = 0, .dmax = 1},
+    RATE_ROW("trace"),
+    RATE_ROW("debug"),
+    RATE_ROW("info"),
+    RATE_ROW("warn"),
+    {"always_keep", SKY__OPT_ENUM, "error", "events at or above this level are always kept",
+     .values = level_vals, .set = set_sample_keep},
+    {"key", SKY__OPT_STRING, "trace_id",
+     "field whose value decides (all events of one trace kept or dropped together)",
+     W(sky_sample_opts, key)},
+    {"seed", SKY__OPT_INT, "fixed", "random seed for events without the key",
+     W(sky_sample_opts, seed), .min = 0, .max = INT64_MAX},
+};
+static sky_status add_sample(sky_t *sky, void *opts, char **errmsg)
+{
+    return add_status(sky_add_sampler(sky, opts), "sample", errmsg);
+}
+
+typedef struct level_filter_opts {
+    int min;
+} level_filter_opts;
+static const sky__opt level_filter_opts_rows[] = {
+    {"level", SKY__OPT_ENUM, NULL, "drop events below this level", W(level_filter_opts, min),
+     .values = level_vals, .required = true},
+};
+static sky_status add_level_filter(sky_t *sky, void *opts, char **errmsg)
+{
+    return add_status(sky_add_level_filter(sky, (sky_level)((level_filter_opts *)opts)->min),
+                      "level_filter", errmsg);
+}
+
+typedef struct event_filter_opts {
+    const char **include, **exclude;
+} event_filter_opts;
+static void set_ef_include(void *obj, const sky__opt *row, const sky__value *v)
+{
+    (void)row;
+    ((event_filter_opts *)obj)->include = v->list;
+}
+static void set_ef_exclude(void *obj, const sky__opt *row, const sky__value *v)
+{
+    (void)row;
+    ((event_filter_opts *)obj)->exclude = v->list;
+}
+static const sky__opt event_filter_rows[] = {
+    {"include", SKY__OPT_LIST, "all", "keep only event names matching one of these globs",
+     .set = set_ef_include},
+    {"exclude", SKY__OPT_LIST, "none", "drop event names matching one of these globs",
+     .set = set_ef_exclude},
+};
+static sky_status add_event_filter(sky_t *sky, void *opts, char **errmsg)
+{
+    event_filter_opts *o = opts;
+    return add_status(sky_add_event_filter(sky, (const char *const *)o->include,
+                                           (const char *const *)o->exclude),
+                      "event_filter", errmsg);
+}
+
+typedef struct rate_limit_opts {
+    double per_second, burst;
+} rate_limit_opts;
+static const sky__opt rate_limit_rows[] = {
+    {"per_second", SKY__OPT_NUMBER, NULL, "events a second, per event name",
+     W(rate_limit_opts, per_second), .required = true, .dmin = 0, .dmax = 1e9},
+    {"burst", SKY__OPT_NUMBER, "per_second", "largest burst (at least 1)",
+     W(rate_limit_opts, burst), .dmin = 1, .dmax = 1e9},
+};
+static sky_status add_rate_limit(sky_t *sky, void *opts, char **errmsg)
+{
+    rate_limit_opts *o = opts;
+    double burst = o->burst > 0 ? o->burst : (o->per_second >= 1 ? o->per_second : 1);
+    sky_status st = sky_add_rate_limit(sky, o->per_second, burst);
+    if (st == SKY_EINVAL && errmsg) {
+        *errmsg = strdup("rate_limit: per_second must be > 0 and burst >= 1");
+        return st;
+    }
+    return add_status(st, "rate_limit", errmsg);
+}
+
+/* ---- the registry ---------------------------------------------------------------------------- */
+
+#define SINK(name, sum, rows, type, fn) {name, SKY__KIND_SINK, sum, rows, N(rows), sizeof(type), fn, NULL}
+#define PROC(name, sum, rows, type, fn)                                                            \
+    {name, SKY__KIND_PROCESSOR, sum, rows, N(rows), sizeof(type), NULL, fn}
+
+static const sky__component c_console =
+    SINK("console", "terminal or standard stream (sky_sink_console)", console_opts,
+         sky_console_opts, build_console);
+static const sky__component c_file =
+    SINK("file", "JSON-lines file with rotation (sky_sink_file)", file_opts, sky_file_opts,
+         build_file);
+static const sky__component c_cwl =
+    SINK("cloudwatch_logs", "CloudWatch Logs (sky_sink_cloudwatch_logs, docs/CLOUDWATCH.md)",
+         cwl_opts, sky_cwl_opts, build_cwl);
+static const sky__component c_enrich =
+    PROC("enrich", "adds service/environment/version/hostname/pid fields (sky_add_enrich)",
+         enrich_opts, sky_enrich_opts, add_enrich);
+static const sky__component c_redact = PROC(
+    "redact", "replaces secrets with a placeholder (sky_add_redact)", redact_opts,
+    sky_redact_opts, add_redact);
+static const sky__component c_sample = PROC(
+    "sample", "keeps a fraction of events per level (sky_add_sampler)", sample_opts,
+    sky_sample_opts, add_sample);
+static const sky__component c_level_filter =
+    PROC("level_filter", "drops events below a level (sky_add_level_filter)",
+         level_filter_opts_rows, level_filter_opts, add_level_filter);
+static const sky__component c_event_filter =
+    PROC("event_filter", "keeps or drops events by name glob (sky_add_event_filter)",
+         event_filter_rows, event_filter_opts, add_event_filter);
+static const sky__component c_rate_limit =
+    PROC("rate_limit", "token bucket per event name (sky_add_rate_limit)", rate_limit_rows,
+         rate_limit_opts, add_rate_limit);
+
+const sky__component *const sky__config_components[] = {
+    &c_console, &c_file,         &c_cwl,          &c_enrich,     &c_redact,
+    &c_sample,  &c_level_filter, &c_event_filter, &c_rate_limit, NULL};
+
+const sky__component *sky__config_find(const char *name)
+{
+    for (size_t i = 0; sky__config_components[i]; i++)
+        if (strcmp(sky__config_components[i]->name, name) == 0)
+            return sky__config_components[i];
+    return NULL;
+}
+
+const sky__opt *sky__config_find_opt(const sky__component *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_opts; i++)
+        if (strcmp(c->opts[i].name, name) == 0)
+            return &c->opts[i];
+    return NULL;
+}
+
+/* Levenshtein distance, bounded to short words (option names are). */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 64;
+    size_t prev[64], cur[64];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) !=
+                                        tolower((unsigned char)b[j - 1]));
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
+    }
+    return prev[lb];
+}
+
+const char *sky__config_suggest(const char *word, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1, len = strlen(word);
+    size_t limit = len <= 4 ? 1 : (len <= 8 ? 2 : 3);
+    for (size_t i = 0; i < n; i++) {
+        size_t d = edit_distance(word, candidates[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    return best && best_d <= limit ? best : NULL;
+}
+
+/* ---- value parsing --------------------------------------------------------------------------- */
+
+const char *sky__opt_type_name(sky__opt_type t)
+{
+    static const char *const names[] = {"string", "int",  "number", "size",
+                                        "duration", "bool", "enum",   "list"};
+    return (unsigned)t < N(names) ? names[t] : "?";
+}
+
+static void enum_list(const sky__opt *row, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    size_t shown = row->values == level_vals ? LEVEL_SHOWN : SIZE_MAX;
+    for (size_t i = 0; row->values[i].name && i < shown && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", row->values[i].name);
+}
+
+void sky__opt_describe(const sky__opt *row, char *buf, size_t cap)
+{
+    char vals[256];
+    switch (row->type) {
+    case SKY__OPT_STRING: snprintf(buf, cap, "a string"); break;
+    case SKY__OPT_INT:
+        if (row->max)
+            snprintf(buf, cap, "an integer from %" PRId64 " to %" PRId64 "%s", row->min, row->max,
+                     row->base == 8 ? " (octal)" : "");
+        else
+            snprintf(buf, cap, "an integer");
+        break;
+    case SKY__OPT_NUMBER: snprintf(buf, cap, "a number from %g to %g", row->dmin, row->dmax); break;
+    case SKY__OPT_SIZE: snprintf(buf, cap, "a size like 4096, 64k, 100M or 1G"); break;
+    case SKY__OPT_DURATION:
+        snprintf(buf, cap, "a duration like 250ms, 30s, 5m or 1h (a bare number is in %s)",
+                 row->unit_ms == 1000 ? "seconds" : "milliseconds");
+        break;
+    case SKY__OPT_BOOL: snprintf(buf, cap, "true or false"); break;
+    case SKY__OPT_ENUM:
+        enum_list(row, vals, sizeof vals);
+        snprintf(buf, cap, "one of: %s", vals);
+        break;
+    case SKY__OPT_LIST: snprintf(buf, cap, "a list of strings"); break;
+    default: snprintf(buf, cap, "?"); break;
+    }
+}
+
+static bool parse_i64(const char *s, int base, int64_t *out)
+{
+    if (!*s || isspace((unsigned char)*s))
+        return false;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, base ? base : 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* "100M" -> 104857600. Accepts an optional space and a B/iB after the suffix. */
+static bool parse_size(const char *s, int64_t *out)
+{
+    errno = 0;
+    char *end;
+    if (!isdigit((unsigned char)*s))
+        return false;
+    double v = strtod(s, &end);
+    if (errno || end == s)
+        return false;
+    while (*end == ' ')
+        end++;
+    double mul = 1;
+    switch (*end) {
+    case 'k': case 'K': mul = 1024.0; end++; break;
+    case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
+    case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
+    case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (mul > 1 && *end == 'i')
+        end++;
+    if (*end == 'B' || (*end == 'b' && mul == 1 && end[1] == 0))
+        end++;
+    if (*end)
+        return false;
+    v *= mul;
+    if (v != floor(v) || v > 9.0e18)
+        return false;
+    *out = (int64_t)v;
+    return true;
+}
+
+/* "1.5s" -> 1500 (unit_ms 1). False for a unit that does not divide evenly. */
+static bool parse_duration(const char *s, int unit_ms, int64_t *out)
+{
+    errno = 0;
+    char *end;
+    if (!isdigit((unsigned char)*s))
+        return false;
+    double v = strtod(s, &end);
+    if (errno || end == s)
+        return false;
+    double ms;
+    if (*end == 0)
+        ms = v * unit_ms;
+    else if (strcmp(end, "ms") == 0)
+        ms = v;
+    else if (strcmp(end, "s") == 0)
+        ms = v * 1000;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+        ms = v * 60000;
+    else if (strcmp(end, "h") == 0)
+        ms = v * 3600000;
+    else if (strcmp(end, "d") == 0)
+        ms = v * 86400000;
+    else
+        return false;
+    double units = ms / unit_ms;
+    if (units != floor(units) || units > 9.0e15)
+        return false;
+    *out = (int64_t)units;
+    return true;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no",
+                                                                                 "off", "0"};
+    for (size_t i = 0; i < N(yes); i++) {
+        if (strcasecmp(s, yes[i]) == 0)
+            return *out = true, true;
+        if (strcasecmp(s, no[i]) == 0)
+            return *out = false, true;
+    }
+    return false;
+}
+
+bool sky__opt_parse(const sky__opt *row, const char *text, sky__value *out, char *err,
+                    size_t errcap)
+{
+    char what[300];
+    memset(out, 0, sizeof *out);
+    out->text = text;
+    bool ok = true, range = false;
+    switch (row->type) {
+    case SKY__OPT_STRING:
+        out->s = text;
+        break;
+    case SKY__OPT_INT:
+        ok = parse_i64(text, row->base, &out->i);
+        range = ok && (out->i < row->min || (row->max && out->i > row->max));
+        break;
+    case SKY__OPT_NUMBER: {
+        char *end;
+        errno = 0;
+        out->d = strtod(text, &end);
+        ok = *text && !errno && !*end && !isspace((unsigned char)*text) && isfinite(out->d);
+        range = ok && (out->d < row->dmin || out->d > row->dmax);
+        break;
+    }
+    case SKY__OPT_SIZE:
+        ok = parse_size(text, &out->i);
+        range = ok && (out->i < row->min || (row->max && out->i > row->max));
+        break;
+    case SKY__OPT_DURATION:
+        ok = parse_duration(text, row->unit_ms ? row->unit_ms : 1, &out->i);
+        range = ok && (out->i < row->min || (row->max && out->i > row->max));
+        break;
+    case SKY__OPT_BOOL: {
+        bool b = false;
+        ok = parse_bool(text, &b);
+        out->i = b;
+        break;
+    }
+    case SKY__OPT_ENUM:
+        ok = false;
+        for (size_t i = 0; row->values[i].name; i++)
+            if (strcasecmp(row->values[i].name, text) == 0) {
+                out->i = row->values[i].value;
+                ok = true;
+            }
+        if (!ok) {
+            enum_list(row, what, sizeof what);
+            const char *names[32];
+            size_t n = 0;
+            for (; row->values[n].name && n < N(names); n++)
+                names[n] = row->values[n].name;
+            const char *sug = sky__config_suggest(text, names, n);
+            if (sug)
+                snprintf(err, errcap, "unknown value '%s' (did you mean '%s'?); expected one of: %s",
+                         text, sug, what);
+            else
+                snprintf(err, errcap, "unknown value '%s'; expected one of: %s", text, what);
+            return false;
+        }
+        break;
+    case SKY__OPT_LIST:
+    default:
+        snprintf(err, errcap, "internal: cannot parse a %s from text", sky__opt_type_name(row->type));
+        return false;
+    }
+    if (!ok || range) {
+        sky__opt_describe(row, what, sizeof what);
+        snprintf(err, errcap, "%s '%s'; expected %s", range ? "out of range:" : "invalid value",
+                 text, what);
+        return false;
+    }
+    return true;
+}
+
+void sky__opt_store(const sky__opt *row, void *obj, const sky__value *v)
+{
+    if (row->set) {
+        row->set(obj, row, v);
+        return;
+    }
+    char *p = (char *)obj + row->offset;
+    switch (row->type) {
+    case SKY__OPT_STRING: memcpy(p, &v->s, sizeof v->s); return;
+    case SKY__OPT_LIST: memcpy(p, &v->list, sizeof v->list); return;
+    case SKY__OPT_NUMBER:
+        if (row->width == sizeof(double))
+            memcpy(p, &v->d, sizeof(double));
+        return;
+    case SKY__OPT_BOOL:
+        if (row->width == sizeof(bool)) {
+            bool b = v->i != 0;
+            memcpy(p, &b, sizeof b);
+            return;
+        }
+        break;
+    default: break;
+    }
+    /* Integers of any width (enums are int-sized). Ranges were checked by the parser. */
+    switch (row->width) {
+    case 1: { int8_t x = (int8_t)v->i; memcpy(p, &x, 1); break; }
+    case 2: { int16_t x = (int16_t)v->i; memcpy(p, &x, 2); break; }
+    case 4: { int32_t x = (int32_t)v->i; memcpy(p, &x, 4); break; }
+    case 8: { int64_t x = v->i; memcpy(p, &x, 8); break; }
+    default: break;
+    }
+}
+
+/* ---- listings -------------------------------------------------------------------------------- */
+
+void sky__config_print_text(const sky__component *c, FILE *out)
+{
+    fprintf(out, "%s: %s\n", c->name, c->summary);
+    for (size_t i = 0; i < c->n_opts; i++) {
+        const sky__opt *r = &c->opts[i];
+        char what[300];
+        sky__opt_describe(r, what, sizeof what);
+        fprintf(out, "  %-22s %-8s %s%s\n", r->name, sky__opt_type_name(r->type), r->desc,
+                r->required ? " (required)" : "");
+        fprintf(out, "  %-22s %-8s %s", "", "", what);
+        if (r->def)
+            fprintf(out, "; default %s", r->def);
+        fputc('\n', out);
+    }
+    if (c->kind == SKY__KIND_SINK && c != &sky__config_route)
+        fprintf(out, "  (and the route keys every sink accepts: level, name)\n");
+}
+
+void sky__config_print_markdown(const sky__component *c, FILE *out)
+{
+    fprintf(out, "#### `%s`\n\n%s.\n\n| option | type | default | description |\n|---|---|---|---|\n",
+            c->name, c->summary);
+    for (size_t i = 0; i < c->n_opts; i++) {
+        const sky__opt *r = &c->opts[i];
+        char what[300] = "";
+        /* The type column says enough for the others; ranges and names need the detail. */
+        if (r->type == SKY__OPT_ENUM || r->type == SKY__OPT_NUMBER ||
+            (r->type == SKY__OPT_INT && r->max))
+            sky__opt_describe(r, what, sizeof what);
+        fprintf(out, "| `%s` | %s | %s | %s%s%s |\n", r->name, sky__opt_type_name(r->type),
+                r->required ? "**required**" : (r->def ? r->def : ""), r->desc, *what ? "; " : "",
+                what);
+    }
+    fputc('\n', out);
+}

@@ -1,0 +1,271 @@
+/* test_config_registry.c - the option tables and value parsers of src/config/registry.c: every
+ * option type, the tables' own consistency, and the did-you-mean suggestions. */
+#include "skytest.h"
+
+#include "config/registry.h"
+
+#include <skylog/cloudwatch.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A row of each type, parsed on its own. */
+static const sky__opt *row(const char *comp, const char *name)
+{
+    const sky__component *c = strcmp(comp, "pipeline") == 0 ? &sky__config_pipeline
+                              : strcmp(comp, "route") == 0  ? &sky__config_route
+                                                            : sky__config_find(comp);
+    assert_non_null(c);
+    const sky__opt *r = sky__config_find_opt(c, name);
+    if (!r)
+        fail_msg("no option %s.%s", comp, name);
+    return r;
+}
+
+static int64_t ok_i(const char *comp, const char *name, const char *text)
+{
+    sky__value v;
+    char err[512];
+    if (!sky__opt_parse(row(comp, name), text, &v, err, sizeof err))
+        fail_msg("%s.%s '%s' rejected: %s", comp, name, text, err);
+    return v.i;
+}
+
+static void bad(const char *comp, const char *name, const char *text, const char *needle)
+{
+    sky__value v;
+    char err[512] = "";
+    if (sky__opt_parse(row(comp, name), text, &v, err, sizeof err))
+        fail_msg("%s.%s '%s' accepted", comp, name, text);
+    if (!strstr(err, needle))
+        fail_msg("%s.%s '%s': error '%s' lacks '%s'", comp, name, text, err, needle);
+}
+
+static void test_size(void **state)
+{
+    (void)state;
+    assert_int_equal(ok_i("file", "max_bytes", "4096"), 4096);
+    assert_int_equal(ok_i("file", "max_bytes", "64k"), 64 * 1024);
+    assert_int_equal(ok_i("file", "max_bytes", "64K"), 64 * 1024);
+    assert_int_equal(ok_i("file", "max_bytes", "100M"), 100LL << 20);
+    assert_int_equal(ok_i("file", "max_bytes", "100MiB"), 100LL << 20);
+    assert_int_equal(ok_i("file", "max_bytes", "100MB"), 100LL << 20);
+    assert_int_equal(ok_i("file", "max_bytes", "2G"), 2LL << 30);
+    assert_int_equal(ok_i("file", "max_bytes", "1.5k"), 1536);
+    assert_int_equal(ok_i("file", "max_bytes", "10B"), 10);
+    bad("file", "max_bytes", "12Q", "expected a size like");
+    bad("file", "max_bytes", "-1", "invalid value '-1'");
+    bad("file", "max_bytes", "M", "invalid value");
+    bad("file", "max_bytes", "", "invalid value");
+    bad("file", "max_bytes", "0.5", "invalid value"); /* half a byte */
+    bad("pipeline", "ring_bytes", "1k", "out of range: '1k'");
+}
+
+static void test_duration(void **state)
+{
+    (void)state;
+    assert_int_equal(ok_i("pipeline", "close_timeout_ms", "250"), 250);
+    assert_int_equal(ok_i("pipeline", "close_timeout_ms", "250ms"), 250);
+    assert_int_equal(ok_i("pipeline", "close_timeout_ms", "2s"), 2000);
+    assert_int_equal(ok_i("pipeline", "close_timeout_ms", "1.5s"), 1500);
+    assert_int_equal(ok_i("pipeline", "close_timeout_ms", "5m"), 300000);
+    assert_int_equal(ok_i("pipeline", "close_timeout_ms", "1h"), 3600000);
+    /* A seconds option: a bare number is seconds, and units convert. */
+    assert_int_equal(ok_i("file", "rotate_interval_s", "60"), 60);
+    assert_int_equal(ok_i("file", "rotate_interval_s", "1h"), 3600);
+    assert_int_equal(ok_i("file", "rotate_interval_s", "24h"), 86400);
+    bad("file", "rotate_interval_s", "1500ms", "expected a duration");
+    bad("pipeline", "close_timeout_ms", "5 parsecs", "expected a duration like 250ms");
+    bad("pipeline", "close_timeout_ms", "-5s", "invalid value");
+    bad("pipeline", "close_timeout_ms", "2h", "out of range");
+}
+
+static void test_int_number_bool_string(void **state)
+{
+    (void)state;
+    assert_int_equal(ok_i("file", "max_backups", "7"), 7);
+    bad("file", "max_backups", "seven", "expected an integer from 1 to 1000");
+    bad("file", "max_backups", "1001", "out of range: '1001'");
+    bad("file", "max_backups", "0", "out of range");
+    bad("file", "max_backups", "7.5", "invalid value");
+    assert_int_equal(ok_i("file", "mode", "0600"), 0600);
+    assert_int_equal(ok_i("file", "mode", "644"), 0644);
+    bad("file", "mode", "0999", "octal");
+
+    sky__value v;
+    char err[256];
+    assert_true(sky__opt_parse(row("rate_limit", "per_second"), "12.5", &v, err, sizeof err));
+    assert_true(v.d == 12.5);
+    bad("sample", "info", "1.5", "a number from 0 to 1");
+    bad("sample", "info", "half", "invalid value 'half'");
+    bad("sample", "info", "nan", "invalid value");
+
+    for (const char *const *t = (const char *const[]){"true", "yes", "on", "1", "TRUE", NULL}; *t;
+         t++)
+        assert_int_equal(ok_i("enrich", "hostname", *t), 1);
+    for (const char *const *t = (const char *const[]){"false", "no", "off", "0", NULL}; *t; t++)
+        assert_int_equal(ok_i("enrich", "hostname", *t), 0);
+    bad("enrich", "hostname", "maybe", "expected true or false");
+
+    assert_true(sky__opt_parse(row("enrich", "service"), "shop", &v, err, sizeof err));
+    assert_string_equal(v.s, "shop");
+}
+
+static void test_enum(void **state)
+{
+    (void)state;
+    assert_int_equal(ok_i("pipeline", "level", "debug"), SKY_LEVEL_DEBUG);
+    assert_int_equal(ok_i("pipeline", "level", "WARNING"), SKY_LEVEL_WARN);
+    assert_int_equal(ok_i("pipeline", "mode", "async"), SKY_MODE_ASYNC);
+    assert_int_equal(ok_i("pipeline", "overflow", "drop_oldest"), SKY_OVERFLOW_DROP_OLDEST);
+    assert_int_equal(ok_i("console", "color", "never"), -1);
+    assert_int_equal(ok_i("cloudwatch_logs", "transport", "ndjson"), SKY_CWL_NDJSON);
+    bad("pipeline", "level", "loud",
+        "unknown value 'loud'; expected one of: trace, debug, info, warn, error, critical, off");
+    bad("file", "format", "jsn", "(did you mean 'json'?)");
+    bad("pipeline", "overflow", "drop", "expected one of: block, drop_newest, drop_oldest");
+}
+
+static void test_store_writes_the_struct(void **state)
+{
+    (void)state;
+    sky_cwl_opts o;
+    memset(&o, 0, sizeof o);
+    sky__value v;
+    char err[256];
+    const sky__opt *r = row("cloudwatch_logs", "max_queue_bytes");
+    assert_true(sky__opt_parse(r, "8M", &v, err, sizeof err));
+    sky__opt_store(r, &o, &v);
+    assert_int_equal(o.max_queue_bytes, 8u << 20);
+    r = row("cloudwatch_logs", "no_create_group");
+    assert_true(sky__opt_parse(r, "yes", &v, err, sizeof err));
+    sky__opt_store(r, &o, &v);
+    assert_true(o.no_create_group);
+    r = row("cloudwatch_logs", "retention_days");
+    assert_true(sky__opt_parse(r, "30", &v, err, sizeof err));
+    sky__opt_store(r, &o, &v);
+    assert_int_equal(o.retention_days, 30);
+    r = row("cloudwatch_logs", "flush_interval_ms");
+    assert_true(sky__opt_parse(r, "2s", &v, err, sizeof err));
+    sky__opt_store(r, &o, &v);
+    assert_int_equal(o.flush_interval_ms, 2000);
+
+    sky_options p;
+    memset(&p, 0, sizeof p);
+    r = row("pipeline", "level");
+    assert_true(sky__opt_parse(r, "trace", &v, err, sizeof err));
+    sky__opt_store(r, &p, &v);
+    assert_true(p.level_set);
+    assert_int_equal(p.level, SKY_LEVEL_TRACE);
+}
+
+/* Every row is well-formed, names are unique per component, and every sky_cwl_opts field that
+ * a file can express has a row (fallback, a sink pointer, is the one exception). */
+static void check_component(const sky__component *c)
+{
+    assert_non_null(c->name);
+    assert_non_null(c->summary);
+    assert_true(c->n_opts > 0);
+    for (size_t i = 0; i < c->n_opts; i++) {
+        const sky__opt *r = &c->opts[i];
+        assert_non_null(r->name);
+        if (!r->desc || !*r->desc)
+            fail_msg("%s.%s has no description", c->name, r->name);
+        assert_true(r->type < SKY__OPT_TYPE_COUNT_);
+        if (r->type == SKY__OPT_ENUM)
+            assert_non_null(r->values);
+        if (!r->set) {
+            assert_true(r->width == 1 || r->width == 2 || r->width == 4 || r->width == 8);
+            assert_true(r->offset + r->width <= c->opts_size);
+        }
+        if (r->type == SKY__OPT_DURATION)
+            assert_true(r->unit_ms == 1 || r->unit_ms == 1000);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->opts[j].name, r->name) == 0)
+                fail_msg("%s.%s listed twice", c->name, r->name);
+        if (c->kind == SKY__KIND_SINK && c != &sky__config_route &&
+            sky__config_find_opt(&sky__config_route, r->name))
+            fail_msg("%s.%s clashes with a route key", c->name, r->name);
+    }
+    if (c->kind == SKY__KIND_SINK && c != &sky__config_route)
+        assert_non_null(c->build_sink);
+    if (c->kind == SKY__KIND_PROCESSOR)
+        assert_non_null(c->add_processor);
+}
+
+static void test_tables_are_consistent(void **state)
+{
+    (void)state;
+    check_component(&sky__config_pipeline);
+    check_component(&sky__config_route);
+    size_t n = 0;
+    for (; sky__config_components[n]; n++) {
+        check_component(sky__config_components[n]);
+        assert_ptr_equal(sky__config_find(sky__config_components[n]->name),
+                         sky__config_components[n]);
+    }
+    assert_int_equal(n, 9);
+    const char *want[] = {"console", "file", "cloudwatch_logs", "enrich", "redact", "sample",
+                          "level_filter", "event_filter", "rate_limit"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_non_null(sky__config_find(want[i]));
+    const char *cwl[] = {"log_group", "log_stream", "region", "endpoint", "profile",
+                         "access_key_id", "secret_access_key", "session_token", "no_create_group",
+                         "no_create_stream", "retention_days", "batch_size", "max_batch_bytes",
+                         "flush_interval_ms", "max_queue_size", "max_queue_bytes",
+                         "block_when_full", "compress", "sync_upload", "max_retries",
+                         "retry_delay_ms", "no_exponential_backoff", "max_event_bytes",
+                         "oversize", "transport", "bearer_token", "message_only",
+                         "connect_timeout_ms", "request_timeout_ms"};
+    for (size_t i = 0; i < sizeof cwl / sizeof cwl[0]; i++)
+        row("cloudwatch_logs", cwl[i]);
+    assert_int_equal(sky__config_find("cloudwatch_logs")->n_opts, sizeof cwl / sizeof cwl[0]);
+    const char *pipe[] = {"level", "mode", "ring_bytes", "overflow", "block_max_wait_ms",
+                          "close_timeout_ms"};
+    for (size_t i = 0; i < sizeof pipe / sizeof pipe[0]; i++)
+        row("pipeline", pipe[i]);
+}
+
+static void test_suggest(void **state)
+{
+    (void)state;
+    const char *names[] = {"path", "format", "max_bytes", "max_backups", "mode"};
+    assert_string_equal(sky__config_suggest("max_byte", names, 5), "max_bytes");
+    assert_string_equal(sky__config_suggest("max_backup", names, 5), "max_backups");
+    assert_string_equal(sky__config_suggest("fromat", names, 5), "format");
+    assert_string_equal(sky__config_suggest("PATH", names, 5), "path");
+    assert_null(sky__config_suggest("colour_scheme", names, 5));
+    assert_null(sky__config_suggest("x", names, 5));
+}
+
+static void test_listings(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    sky__config_print_text(sky__config_find("file"), f);
+    sky__config_print_markdown(sky__config_find("file"), f);
+    fclose(f);
+    assert_non_null(strstr(buf, "max_bytes"));
+    assert_non_null(strstr(buf, "(required)"));
+    assert_non_null(strstr(buf, "| `path` | string | **required** |"));
+    assert_non_null(strstr(buf, "| `max_backups` | int | 5 | rotated files kept (path.1 is the newest); an integer from 1 to 1000 |"));
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_size),
+        cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_int_number_bool_string),
+        cmocka_unit_test(test_enum),
+        cmocka_unit_test(test_store_writes_the_struct),
+        cmocka_unit_test(test_tables_are_consistent),
+        cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_listings),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,416 @@
+/* test_config_yaml.c - sky_open_file()/sky_open_yaml() (src/config/yaml.c) and SKYLOG_CONFIG in
+ * sky_open_env(): a full file building a working pipeline, and a clear, located message for
+ * every class of error. */
+#include "skytest.h"
+
+#include <skylog/config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#include <time.h>
+
+static char *dir;
+static int failures;
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = skytest_tmpdir();
+    setenv("AWS_REGION", "us-east-1", 1);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", 1);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    skytest_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+static char *write_file(const char *name, const char *text)
+{
+    char *path = malloc(4096);
+    snprintf(path, 4096, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* Loads `yaml` as text and expects failure with `needle` in the message. */
+static void expect_error(const char *yaml, sky_status want, const char *needle)
+{
+    sky_t *sky = (sky_t *)1;
+    char *err = NULL;
+    sky_status st = sky_open_yaml(yaml, strlen(yaml), &sky, &err);
+    if (st == SKY_OK)
+        fail_msg("accepted:\n%s", yaml);
+    assert_null(sky);
+    assert_non_null(err);
+    if (!strstr(err, needle)) {
+        print_error("error '%s' lacks '%s' for:\n%s\n", err, needle, yaml);
+        failures++;
+    }
+    if (want != SKY_OK)
+        assert_int_equal(st, want);
+    free(err);
+}
+
+static void test_full_file_builds_a_working_pipeline(void **state)
+{
+    (void)state;
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml,
+             "# the example of docs/CONFIGURATION.md, pointed at a temporary directory\n"
+             "level: info\n"
+             "mode: async\n"
+             "ring_bytes: 1M\n"
+             "overflow: block\n"
+             "block_max_wait_ms: 50ms\n"
+             "close_timeout_ms: 3s\n"
+             "processors:\n"
+             "  - enrich: { service: shop, environment: prod, hostname: true }\n"
+             "  - redact: {}\n"
+             "  - event_filter: { exclude: [\"noise.*\"] }\n"
+             "  - rate_limit: { per_second: 100, burst: 200 }\n"
+             "sinks:\n"
+             "  - file: { path: %s/shop.jsonl, max_bytes: 100M, max_backups: 7, name: main }\n"
+             "  - file:\n"
+             "      path: %s/errors.jsonl\n"
+             "      format: logfmt\n"
+             "      level: error\n"
+             "loggers:\n"
+             "  app.db: debug\n",
+             dir, dir);
+    char *path = write_file("full.yaml", yaml);
+    sky_t *sky = NULL;
+    char *err = NULL;
+    sky_status st = sky_open_file(path, &sky, &err);
+    if (st != SKY_OK)
+        fail_msg("%s", err);
+    assert_null(err);
+    sky_logger *app = sky_logger_get(sky, "app"), *db = sky_logger_get(sky, "app.db");
+    sky_debug(app, "hidden_debug");
+    sky_debug(db, "db_debug", SKY_INT("rows", 3));
+    sky_info(app, "login", SKY_STR("password", "hunter2"));
+    sky_info(app, "noise.tick");
+    sky_error(app, "failed", SKY_INT("code", 7));
+    sky_stats stats;
+    assert_int_equal(sky_stats_get(sky, &stats), SKY_OK);
+    assert_int_equal(stats.processor_count, 4);
+    assert_int_equal(stats.sink_count, 2);
+    const char *name;
+    sky_sink_stats ss;
+    assert_int_equal(sky_sink_stats_get(sky, 0, &name, &ss), SKY_OK);
+    assert_string_equal(name, "main");
+    assert_int_equal(sky_sink_stats_get(sky, 1, &name, &ss), SKY_OK);
+    assert_string_equal(name, "file");
+    assert_int_equal(sky_close(sky), SKY_OK);
+
+    char p[4096];
+    snprintf(p, sizeof p, "%s/shop.jsonl", dir);
+    size_t len;
+    char *text = skytest_read_file(p, &len);
+    assert_non_null(text);
+    assert_int_equal(skytest_count_lines(text, len), 3);
+    assert_null(strstr(text, "hidden_debug"));
+    assert_null(strstr(text, "noise.tick"));
+    assert_null(strstr(text, "hunter2"));
+    assert_non_null(strstr(text, "\"db_debug\""));
+    assert_non_null(strstr(text, "\"service\":\"shop\""));
+    assert_non_null(strstr(text, "\"environment\":\"prod\""));
+    assert_non_null(strstr(text, "\"hostname\":"));
+    assert_non_null(strstr(text, SKY_REDACTED));
+    free(text);
+    snprintf(p, sizeof p, "%s/errors.jsonl", dir);
+    text = skytest_read_file(p, &len);
+    assert_non_null(text);
+    assert_int_equal(skytest_count_lines(text, len), 1);
+    assert_non_null(strstr(text, "code=7"));
+    assert_null(strstr(text, "{\""));
+    free(text);
+    free(path);
+}
+
+static void test_cloudwatch_sink_constructs_and_closes_quickly(void **state)
+{
+    (void)state;
+    const char *yaml =
+        "close_timeout_ms: 2s\n"
+        "sinks:\n"
+        "  - cloudwatch_logs:\n"
+        "      log_group: /shop/prod\n"
+        "      log_stream: \"{hostname}-{pid}\"\n"
+        "      retention_days: 30\n"
+        "      level: info\n"
+        "      endpoint: http://127.0.0.1:9\n"
+        "      connect_timeout_ms: 200ms\n"
+        "      request_timeout_ms: 1s\n"
+        "      flush_interval_ms: 100\n"
+        "      max_queue_bytes: 1M\n"
+        "      oversize: split\n"
+        "      compress: true\n";
+    sky_t *sky = NULL;
+    char *err = NULL;
+    int64_t t0 = sky_monotonic_ns();
+    if (sky_open_yaml(yaml, strlen(yaml), &sky, &err) != SKY_OK)
+        fail_msg("%s", err);
+    sky_stats stats;
+    sky_stats_get(sky, &stats);
+    assert_int_equal(stats.sink_count, 1);
+    sky_close(sky);
+    assert_true(sky_monotonic_ns() - t0 < 5LL * 1000000000);
+}
+
+static void test_processors_sample_and_filters(void **state)
+{
+    (void)state;
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "level: trace\n"
+             "processors:\n"
+             "  - sample: { rate: 0, always_keep: warn }\n"
+             "  - level_filter: { level: debug }\n"
+             "  - event_filter: { include: keep.* }\n"
+             "sinks:\n"
+             "  - file: { path: %s/sample.jsonl }\n",
+             dir);
+    sky_t *sky = NULL;
+    char *err = NULL;
+    if (sky_open_yaml(yaml, strlen(yaml), &sky, &err) != SKY_OK)
+        fail_msg("%s", err);
+    sky_logger *log = sky_logger_get(sky, NULL);
+    sky_info(log, "keep.info");    /* sampled out (rate 0) */
+    sky_warn(log, "keep.warn");    /* always kept */
+    sky_warn(log, "other.warn");   /* not included */
+    sky_close(sky);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/sample.jsonl", dir);
+    size_t len;
+    char *text = skytest_read_file(p, &len);
+    assert_non_null(text);
+    assert_int_equal(skytest_count_lines(text, len), 1);
+    assert_non_null(strstr(text, "keep.warn"));
+    free(text);
+}
+
+static void test_scalar_item_and_empty_sections(void **state)
+{
+    (void)state;
+    const char *yaml = "processors:\n  - redact\nsinks:\nloggers:\n";
+    sky_t *sky = NULL;
+    char *err = NULL;
+    if (sky_open_yaml(yaml, strlen(yaml), &sky, &err) != SKY_OK)
+        fail_msg("%s", err);
+    sky_stats stats;
+    sky_stats_get(sky, &stats);
+    assert_int_equal(stats.processor_count, 1);
+    assert_int_equal(stats.sink_count, 0);
+    sky_close(sky);
+}
+
+static void test_errors_are_located_and_explained(void **state)
+{
+    (void)state;
+    /* unknown key, with and without a suggestion */
+    expect_error("sinks:\n  - file: { path: /tmp/x, max_byte: 1M }\n", SKY_EINVAL,
+                 "<yaml>:2:27: sinks[0].file: unknown option 'max_byte' (did you mean "
+                 "'max_bytes'?)");
+    expect_error("sinks:\n  - console: { colour_scheme: dark }\n", SKY_EINVAL,
+                 "unknown option 'colour_scheme'; accepted: stream, format, color, level, name");
+    expect_error("levle: info\n", SKY_EINVAL, "<yaml>:1:1: unknown key 'levle' (did you mean 'level'?)");
+    expect_error("processors:\n  - enrich: { service: a, hostnam: true }\n", SKY_EINVAL,
+                 "processors[0].enrich: unknown option 'hostnam' (did you mean 'hostname'?)");
+    /* unknown sink / processor, and one in the wrong section */
+    expect_error("sinks:\n  - fille: {}\n", SKY_EINVAL, "<yaml>:2:5: sinks[0]: unknown sink 'fille' (did you mean 'file'?)");
+    expect_error("sinks:\n  - kafka: {}\n", SKY_EINVAL,
+                 "unknown sink 'kafka'; expected one of: console, file, cloudwatch_logs");
+    expect_error("sinks:\n  - redact: {}\n", SKY_EINVAL, "'redact' is a processor, not a sink");
+    expect_error("processors:\n  - console: {}\n", SKY_EINVAL, "'console' is a sink, not a processor");
+    /* bad type */
+    expect_error("sinks:\n  - file: { path: [a, b] }\n", SKY_EINVAL,
+                 "<yaml>:2:19: sinks[0].file.path: expected a string, got a list");
+    expect_error("sinks: { file: {} }\n", SKY_EINVAL, "sinks: expected a list");
+    expect_error("processors:\n  - event_filter: { include: { a: b } }\n", SKY_EINVAL,
+                 "include: expected a list of strings, got a mapping");
+    expect_error("processors:\n  - enrich: { hostname: maybe }\n", SKY_EINVAL,
+                 "enrich.hostname: invalid value 'maybe'; expected true or false");
+    expect_error("- a\n- b\n", SKY_EINVAL, "<yaml>:1:1: expected a mapping (key: value), got a list");
+    /* bad enum value */
+    expect_error("level: loud\n", SKY_EINVAL,
+                 "<yaml>:1:8: level: unknown value 'loud'; expected one of: trace, debug, info, "
+                 "warn, error, critical, off");
+    expect_error("mode: asnyc\n", SKY_EINVAL, "(did you mean 'async'?)");
+    expect_error("loggers:\n  app.db: verbose\n", SKY_EINVAL, "<yaml>:2:11: loggers.app.db: unknown value 'verbose'");
+    /* bad size / duration */
+    expect_error("sinks:\n  - file: { path: /tmp/x, max_bytes: 12Q }\n", SKY_EINVAL,
+                 "sinks[0].file.max_bytes: invalid value '12Q'; expected a size like");
+    expect_error("close_timeout_ms: soon\n", SKY_EINVAL,
+                 "close_timeout_ms: invalid value 'soon'; expected a duration like 250ms");
+    expect_error("ring_bytes: 10\n", SKY_EINVAL, "ring_bytes: out of range");
+    /* missing required */
+    expect_error("sinks:\n  - file: { format: json }\n", SKY_EINVAL,
+                 "<yaml>:2:11: sinks[0].file: missing required option 'path'");
+    expect_error("sinks:\n  - cloudwatch_logs: {}\n", SKY_EINVAL, "missing required option 'log_group'");
+    expect_error("processors:\n  - rate_limit: { burst: 5 }\n", SKY_EINVAL,
+                 "missing required option 'per_second'");
+    expect_error("sinks:\n  - file: { path: }\n", SKY_EINVAL, "sinks[0].file.path: no value given");
+    /* YAML syntax, with line and column */
+    expect_error("level: info\nsinks:\n  - file: { path: /tmp/x\n", SKY_EINVAL,
+                 "<yaml>:4:1: YAML syntax error:");
+    expect_error("level: info\n  mode: sync\n", SKY_EINVAL, "<yaml>:2:7: YAML syntax error:");
+    /* structure */
+    expect_error("level: info\nlevel: debug\n", SKY_EINVAL, "<yaml>:2:1: duplicate key 'level' (first at line 1)");
+    expect_error("sinks:\n  - file: { path: /tmp/x }\n    format: json\n", SKY_EINVAL, "");
+    expect_error("sinks:\n  - file: { path: /tmp/x }\n    console: {}\n", SKY_EINVAL,
+                 "expected one sink name with its options");
+    expect_error("level: info\n---\nlevel: debug\n", SKY_EINVAL, "a second YAML document");
+    expect_error("", SKY_EINVAL, "the configuration is empty");
+    /* the constructors' own validation */
+    expect_error("sinks:\n  - cloudwatch_logs: { log_group: \"bad group!\" }\n", SKY_EINVAL,
+                 "<yaml>:2:5: sinks[0].cloudwatch_logs: cloudwatch: log_group 'bad group!' is invalid");
+    expect_error("sinks:\n  - cloudwatch_logs: { log_group: /ok, retention_days: 8 }\n", SKY_EINVAL,
+                 "retention_days");
+    expect_error("sinks:\n  - file: { path: /nonexistent-dir/app.log }\n", SKY_EIO,
+                 "sinks[0].file: file sink: cannot open");
+    expect_error("processors:\n  - rate_limit: { per_second: 0 }\n", SKY_EINVAL,
+                 "rate_limit: per_second must be > 0");
+    assert_int_equal(failures, 0);
+}
+
+static void test_file_errors(void **state)
+{
+    (void)state;
+    sky_t *sky = (sky_t *)1;
+    char *err = NULL;
+    char p[4096];
+    snprintf(p, sizeof p, "%s/does-not-exist.yaml", dir);
+    assert_int_equal(sky_open_file(p, &sky, &err), SKY_ENOTFOUND);
+    assert_null(sky);
+    assert_non_null(strstr(err, "does-not-exist.yaml: cannot open the configuration file"));
+    free(err);
+    /* the file's name is in every message */
+    char *path = write_file("skylog.yaml", "sinks:\n  - console: {}\n  - file: { max_byte: 1 }\n");
+    assert_int_equal(sky_open_file(path, &sky, &err), SKY_EINVAL);
+    assert_non_null(strstr(err, "skylog.yaml:3:13: sinks[1].file: unknown option 'max_byte'"));
+    free(err);
+    free(path);
+    /* NULL errmsg is allowed */
+    assert_int_equal(sky_open_yaml("bad: 1\n", 7, &sky, NULL), SKY_EINVAL);
+}
+
+/* SKYLOG_CONFIG in sky_open_env(): the file describes the pipeline; SKYLOG_LEVEL overrides. */
+static void test_env_config(void **state)
+{
+    (void)state;
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml, "level: error\nsinks:\n  - file: { path: %s/env.jsonl }\n", dir);
+    char *path = write_file("env.yaml", yaml);
+    setenv("SKYLOG_CONFIG", path, 1);
+    setenv("SKYLOG_LEVEL", "info", 1);
+    char *err = NULL;
+    sky_t *sky = sky_open_env(&err);
+    if (!sky)
+        fail_msg("%s", err);
+    sky_info(sky_logger_get(sky, "x"), "info_passes");
+    sky_debug(sky_logger_get(sky, "x"), "debug_does_not");
+    sky_close(sky);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/env.jsonl", dir);
+    size_t len;
+    char *text = skytest_read_file(p, &len);
+    assert_non_null(text);
+    assert_int_equal(skytest_count_lines(text, len), 1);
+    assert_non_null(strstr(text, "info_passes"));
+    free(text);
+
+    setenv("SKYLOG_FILE", "/tmp/other.log", 1);
+    assert_null(sky_open_env(&err));
+    assert_non_null(strstr(err, "SKYLOG_FILE is set, but SKYLOG_CONFIG="));
+    free(err);
+    unsetenv("SKYLOG_FILE");
+
+    unsetenv("SKYLOG_LEVEL");
+    setenv("SKYLOG_CONFIG", "/nonexistent/skylog.yaml", 1);
+    assert_null(sky_open_env(&err));
+    assert_non_null(strstr(err, "SKYLOG_CONFIG: /nonexistent/skylog.yaml: cannot open"));
+    free(err);
+    unsetenv("SKYLOG_CONFIG");
+    free(path);
+}
+
+/* Random damage to a valid file (bytes flipped, deleted, duplicated) must give a clean error
+ * or a pipeline, never a crash or a leak (ASan checks). No event is logged, and the file names
+ * no file sink, so nothing is written anywhere. */
+static void test_damaged_files_never_crash(void **state)
+{
+    (void)state;
+    static const char base[] =
+        "level: info\nmode: sync\nring_bytes: 64k\nclose_timeout_ms: 1s\n"
+        "processors:\n  - enrich: { service: shop, hostname: true }\n"
+        "  - redact: { fields: [password, token], replacement: x }\n"
+        "  - sample: { rate: 0.5, info: 1, always_keep: warn }\n"
+        "  - event_filter: { include: [a.*], exclude: b }\n"
+        "  - rate_limit: { per_second: 10, burst: 20 }\n"
+        "sinks:\n  - console: { stream: stdout, format: json, level: off, name: c }\n"
+        "loggers:\n  app.db: debug\n  app: &lv warn\n  other: *lv\n";
+    const char alphabet[] = "{}[]:,-#&*!|>'\"%@` \n\tab0M";
+    uint64_t rng = 0x2545F4914F6CDD1Dull;
+    char buf[sizeof base * 2];
+    size_t ok = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t len = sizeof base - 1;
+        memcpy(buf, base, len);
+        int edits = 1 + (int)(iter % 4);
+        for (int e = 0; e < edits; e++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            size_t at = (size_t)(rng % len);
+            switch ((rng >> 32) % 3) {
+            case 0: buf[at] = alphabet[(rng >> 40) % (sizeof alphabet - 1)]; break;
+            case 1: memmove(buf + at, buf + at + 1, len - at - 1), len--; break;
+            default:
+                if (len + 8 < sizeof buf) {
+                    memmove(buf + at + 8, buf + at, len - at);
+                    len += 8;
+                }
+                break;
+            }
+        }
+        sky_t *sky = NULL;
+        char *err = NULL;
+        sky_status st = sky_open_yaml(buf, len, &sky, &err);
+        if (st == SKY_OK) {
+            assert_non_null(sky);
+            assert_null(err);
+            sky_close(sky);
+            ok++;
+        } else {
+            assert_null(sky);
+            assert_non_null(err);
+            assert_true(strncmp(err, "<yaml>", 6) == 0);
+            free(err);
+        }
+    }
+    assert_true(ok > 0 && ok < 3000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_file_builds_a_working_pipeline),
+        cmocka_unit_test(test_cloudwatch_sink_constructs_and_closes_quickly),
+        cmocka_unit_test(test_processors_sample_and_filters),
+        cmocka_unit_test(test_scalar_item_and_empty_sections),
+        cmocka_unit_test(test_errors_are_located_and_explained),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_env_config),
+        cmocka_unit_test(test_damaged_files_never_crash),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
