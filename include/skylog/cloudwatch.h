@@ -81,7 +81,9 @@ typedef struct sky_cwl_opts {
     /* With the ingestion transports the group and stream must exist (or the endpoint creates
      * them, as `skylog serve` does); the control calls still go through awsJson. */
     bool message_only; /* send the event's "message" text instead of the whole JSON event */
-    sky_sink *fallback; /* receives events CloudWatch rejected or that could not be sent; owned */
+    /* Receives events CloudWatch rejected or that could not be sent. The CloudWatch sink owns
+     * it from the call on, also when the call fails (it is then closed). */
+    sky_sink *fallback;
     int64_t connect_timeout_ms; /* default 5000 */
     int64_t request_timeout_ms; /* default 30000 */
 } sky_cwl_opts;

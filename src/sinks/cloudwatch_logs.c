@@ -1101,10 +1101,7 @@ sky_status sky__sink_cloudwatch_logs_with(const sky_cwl_opts *opts, sky__cwl_tra
     if (!c) {
         if (t.free)
             t.free(t.self);
-        if (o.fallback && o.fallback->vt->close) {
-            o.fallback->vt->close(o.fallback->self);
-            free(o.fallback);
-        }
+        sky_sink_close(o.fallback); /* owned, also on failure */
         return st == SKY_OK ? SKY_ENOMEM : st;
     }
     c->o = o;
@@ -1163,6 +1160,7 @@ sky_status sky_sink_cloudwatch_logs(const sky_cwl_opts *opts, sky_sink **out, ch
             free(e);
         if (out)
             *out = NULL;
+        sky_sink_close(o.fallback); /* owned, also on failure */
         return SKY_EINVAL;
     }
     sky__cwl_transport t = {0};
@@ -1170,6 +1168,7 @@ sky_status sky_sink_cloudwatch_logs(const sky_cwl_opts *opts, sky_sink **out, ch
     if (st != SKY_OK) {
         if (out)
             *out = NULL;
+        sky_sink_close(o.fallback);
         return st;
     }
     return sky__sink_cloudwatch_logs_with(opts, t, out, errmsg);

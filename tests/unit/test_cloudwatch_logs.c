@@ -465,6 +465,22 @@ static void test_options_and_templates(void **state)
                      SKY_EINVAL);
     assert_non_null(strstr(err, "retention_days"));
     free(err);
+    /* the fallback is owned also when construction fails (LeakSanitizer checks) */
+    skytest_capture fb = {0};
+    assert_int_equal(sky__sink_cloudwatch_logs_with(
+                         &(sky_cwl_opts){.log_group = "bad group!",
+                                         .fallback = skytest_capture_sink(&fb, SKY_FORMAT_JSON)},
+                         t, &s, &err),
+                     SKY_EINVAL);
+    free(err);
+    assert_int_equal(fb.closed, 1);
+    assert_int_equal(sky_sink_cloudwatch_logs(
+                         &(sky_cwl_opts){.log_group = "bad group!",
+                                         .fallback = skytest_capture_sink(&fb, SKY_FORMAT_JSON)},
+                         &s, &err),
+                     SKY_EINVAL);
+    free(err);
+    assert_int_equal(fb.closed, 2);
     assert_true(sky_cwl_valid_group_name("/aws/app-1/prod_#2.x"));
     assert_false(sky_cwl_valid_group_name(""));
     assert_false(sky_cwl_valid_stream_name("a*b"));
