@@ -16,6 +16,10 @@
 
 bool sky__is_reserved_key(const char *k, size_t n)
 {
+    /* most keys fail here: reserved keys are 4..9 bytes and start with f, l, m or t */
+    if (n - 4 > 5 || !((1u << (k[0] & 31)) & (1u << ('f' & 31) | 1u << ('l' & 31) |
+                                               1u << ('m' & 31) | 1u << ('t' & 31))))
+        return false;
     switch (n) {
     case 4: return memcmp(k, "func", 4) == 0 || memcmp(k, "line", 4) == 0;
     case 5: return memcmp(k, "level", 5) == 0;
