@@ -446,9 +446,18 @@ bool sky__json_valid(const char *s, size_t n)
 
 static _Thread_local int64_t cached_sec = INT64_MIN;
 static _Thread_local char cached_prefix[20]; /* "YYYY-MM-DDTHH:MM:SS" */
+/* The whole text of the last millisecond: a busy logger writes thousands of events in one. */
+static _Thread_local int64_t cached_ms = INT64_MIN;
+static _Thread_local char cached_full[SKY_ISO8601_LEN];
 
 void sky__iso8601_ms(char out[24], int64_t unix_ns)
 {
+    /* floor(unix_ns / 1e6), also for times before 1970 */
+    int64_t msec = unix_ns / 1000000 - (unix_ns % 1000000 < 0);
+    if (msec == cached_ms) {
+        memcpy(out, cached_full, SKY_ISO8601_LEN);
+        return;
+    }
     int64_t sec = unix_ns / 1000000000;
     int64_t rem = unix_ns % 1000000000;
     if (rem < 0) {
@@ -493,4 +502,6 @@ void sky__iso8601_ms(char out[24], int64_t unix_ns)
     out[21] = (char)('0' + ms / 10 % 10);
     out[22] = (char)('0' + ms % 10);
     out[23] = 'Z';
+    memcpy(cached_full, out, SKY_ISO8601_LEN);
+    cached_ms = msec;
 }
