@@ -163,21 +163,24 @@ char *sky__f64_raw(char *d, double v)
                     *d++ = '-';
                 uint64_t ip = mu / (uint64_t)pow10_tab[k];
                 uint64_t fp = mu % (uint64_t)pow10_tab[k];
-                d = sky__u64_raw(d, ip);
+                if (ip < 10)
+                    *d++ = (char)('0' + ip);
+                else
+                    d = sky__u64_raw(d, ip);
                 *d++ = '.';
                 if (k == 0) {
                     *d++ = '0';
                     return d;
                 }
-                char frac[8];
+                /* the k fraction digits straight into d (room: SKY_F64_MAX), then drop
+                 * trailing zeros, keeping one digit */
                 for (int i = k - 1; i >= 0; i--) {
-                    frac[i] = (char)('0' + fp % 10);
+                    d[i] = (char)('0' + fp % 10);
                     fp /= 10;
                 }
                 int n = k;
-                while (n > 1 && frac[n - 1] == '0')
+                while (n > 1 && d[n - 1] == '0')
                     n--;
-                memcpy(d, frac, (size_t)n);
                 return d + n;
             }
         }
