@@ -154,9 +154,10 @@ static inline size_t json_escape(char *d, unsigned c)
     }
 }
 
-/* Strings up to this long are escaped straight into the buffer after reserving the worst case
- * (6 bytes out per byte in); longer ones go run by run, so one huge value does not leave a
- * buffer 6 times its size behind. */
+/* Strings up to SKY_JSON_DIRECT_MAX are escaped straight into the buffer after reserving the
+ * worst case (6 bytes out per byte in); longer ones go chunk by chunk (RUN_CHUNK bytes in, the
+ * worst case of a chunk reserved), so one huge value does not leave a buffer 6 times its size
+ * behind. */
 
 /* Escapes s into d (which has room for 6 * n bytes); returns the end. Word at a time: a word
  * is copied whole (room allows it) and the output advances to its first special byte, found
