@@ -55,8 +55,10 @@ if [ "$CG" -gt 0 ] && command -v valgrind >/dev/null; then
       "$OUT/cg.$name.log" >/dev/null 2>&1
     for fn in "$@"; do
       local ir
+      # awk reads to the end: exiting early could kill callgrind_annotate with SIGPIPE, which
+      # pipefail turns into the end of this script (seen with the large C++ profile of spdlog)
       ir=$(callgrind_annotate --inclusive=yes "$OUT/cg.$name" 2>/dev/null |
-           awk -v f=":$fn " 'index($0, f) { gsub(",", "", $1); print $1; exit }')
+           awk -v f=":$fn " '!done && index($0, f) { gsub(",", "", $1); print $1; done = 1 }')
       echo "CG $cand $fn ${ir:-0} $CG" >> "$RAW"
     done
   }

@@ -342,22 +342,45 @@ __attribute__((noinline)) static void emit(sky_t *sky, const sky_logger *log, sk
     }
 }
 
-/* The common call: no context, no bound fields, no lazy field. Same record as emit(), with
- * the general machinery (frames, lazy values) compiled out. */
+/* Copies fields the plain path vetted (all usable, none lazy) into the record: no checks. */
+static inline void put_plain(sky_field *d, const sky_field *fs, size_t n, char *s)
+{
+    for (size_t i = 0; i < n; i++, d++) {
+        const sky_field *f = &fs[i];
+        uint32_t kl = f->key_len;
+        d->type = f->type;
+        d->v = f->v;
+        sky__copy_small(s, f->key, kl);
+        s[kl] = '\0';
+        d->key = s;
+        d->key_len = kl;
+        s += kl + 1;
+        if (f->type == SKY_T_STR || f->type == SKY_T_JSON) {
+            size_t l = f->v.str.len;
+            sky__copy_small(s, f->v.str.ptr, l);
+            s[l] = '\0';
+            d->v.str.ptr = s;
+            s += l + 1;
+        }
+    }
+}
+
+/* The common call: no context, no bound fields, every field usable and none lazy. Same record
+ * as emit(), with the general machinery (frames, lazy values, skipped slots) compiled out; any
+ * other call goes to emit(). */
 static inline bool emit_plain(sky_t *sky, const sky_logger *log, sky_level level,
                               const char *name, const sky_callsite *cs, const sky_field *fields,
                               size_t n, int64_t ts)
 {
     sky__async *a = sky->async;
     size_t name_len = strlen(name);
-    size_t nf = 0, bytes = name_len + 1;
+    size_t nf = n, bytes = name_len + 1;
     for (size_t i = 0; i < n; i++) {
         const sky_field *f = &fields[i];
-        if (!usable(f))
-            continue;
-        if (SKY_UNLIKELY(f->type == SKY_T_LAZY))
+        /* one compare for "not NONE, not LAZY, known" (LAZY is the last type) */
+        _Static_assert(SKY_T_LAZY == SKY_T_COUNT_ - 1, "LAZY must be the last type");
+        if (SKY_UNLIKELY((unsigned)f->type - 1u >= (unsigned)SKY_T_LAZY - 1u || !f->key))
             return false;
-        nf++;
         bytes += f->key_len + 1 + value_bytes(f);
     }
     size_t size = sizeof(rec) + nf * sizeof(sky_field) + bytes;
@@ -386,8 +409,7 @@ static inline bool emit_plain(sky_t *sky, const sky_logger *log, sky_level level
     sky__copy_small(s, name, name_len);
     s[name_len] = '\0';
     s += name_len + 1;
-    size_t w = 0, lk = 0;
-    put_fields(dst, &w, fields, n, NULL, &lk, s);
+    put_plain(dst, fields, n, s);
     sky__ring_commit(p, (uint32_t)size);
     if (SKY_UNLIKELY(atomic_load_explicit(&a->sleeping, memory_order_relaxed) == SLEEP_DEEP))
         wake(a);

@@ -14,8 +14,17 @@
 #include <math.h>
 #include <string.h>
 
+/* Most keys fail this inline test: reserved keys are 4..9 bytes and start with f, l, m or t. */
+static inline bool maybe_reserved(const char *k, size_t n)
+{
+    return n - 4 <= 5 && ((1u << (k[0] & 31)) & (1u << ('f' & 31) | 1u << ('l' & 31) |
+                                                  1u << ('m' & 31) | 1u << ('t' & 31)));
+}
+
 bool sky__is_reserved_key(const char *k, size_t n)
 {
+    if (!maybe_reserved(k, n))
+        return false;
     switch (n) {
     case 4: return memcmp(k, "func", 4) == 0 || memcmp(k, "line", 4) == 0;
     case 5: return memcmp(k, "level", 5) == 0;
@@ -153,6 +162,29 @@ static void json_head_text(const sky_event *ev, sky_buf *b)
         json_callsite_text(ev->cs, b);
 }
 
+/* memcmp(a, b, n) == 0 without a call for the usual short event name: overlapping word loads,
+ * as sky__copy_small does. */
+static inline bool eq_small(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&a1, a + n - 4, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
 /* The same, from the owner's per-callsite cache when there is one: at one call site the
  * logger, the event name and the callsite nearly always repeat, so their JSON is rendered
  * once. An entry is used only if all of them match (the name by its bytes: processors may
@@ -167,7 +199,7 @@ static void json_head(const sky_event *ev, sky_buf *b)
     sky__cs_entry *e = &ev->rcache->json[((uintptr_t)cs >> 4) % SKY__CS_CACHE_SLOTS];
     if (e->cs == cs && e->file == cs->file && e->func == cs->func && e->line == cs->line &&
         e->logger == ev->logger && e->logger_len == ev->logger_len &&
-        e->name_len == ev->name_len && memcmp(e->name, ev->name, ev->name_len) == 0) {
+        e->name_len == ev->name_len && eq_small(e->name, ev->name, ev->name_len)) {
         sky__buf_put(b, e->text, e->len);
         return;
     }
@@ -237,7 +269,7 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
             return;
         *d++ = ',';
         *d++ = '"';
-        if (sky__is_reserved_key(f->key, f->key_len))
+        if (maybe_reserved(f->key, f->key_len) && sky__is_reserved_key(f->key, f->key_len))
             *d++ = '_';
         d = sky__json_escape_raw(d, f->key, f->key_len);
         *d++ = '"';

@@ -31,10 +31,10 @@ void sky__json_str(sky_buf *out, const char *s, size_t n);
 void sky__json_str_body(sky_buf *out, const char *s, size_t n);
 /* Strings up to this long may be escaped with sky__json_escape_raw(). */
 #define SKY_JSON_DIRECT_MAX 4096
-/* True if any of the 8 bytes at p needs care: a control character or DEL, '"', '\\', or a
- * byte >= 0x80 (UTF-8 to check).
- * Word-at-a-time ("SWAR") tests; exact for "is there any", which is all the caller needs. */
-static inline bool sky__special_word(uint64_t w)
+/* Which of the 8 bytes of w (a word loaded from memory) need care: a control character or DEL,
+ * '"', '\\', or a byte >= 0x80 (UTF-8 to check). Word-at-a-time ("SWAR") tests: the high bit of
+ * every such byte is set; see below for the bytes after one. */
+static inline uint64_t sky__special_mask(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
@@ -45,6 +45,11 @@ static inline bool sky__special_word(uint64_t w)
     uint64_t dz = (d - ones) & ~d;
     return ((lt | qz | bz | dz) & highs) | (w & highs);
 }
+
+/* The mask above has the high bit set in every special byte; a borrow can also set it in a
+ * byte above (later in memory, little-endian) a special one, never below, so its lowest set bit
+ * marks exactly the first special byte. */
+static inline bool sky__special_word(uint64_t w) { return sky__special_mask(w) != 0; }
 
 static inline bool sky__special8(const unsigned char *p)
 {

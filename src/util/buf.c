@@ -52,11 +52,37 @@ static const char digit_pairs[201] = "00010203040506070809"
                                      "80818283848586878889"
                                      "90919293949596979899";
 
+/* Decimal digits of v: log2 from the leading zero count, times log10(2) (1233 / 4096), is
+ * the count or one less; one table compare decides. p10[0] is 0 so that 0 has one digit. */
+static inline unsigned digits10(uint64_t v)
+{
+    static const uint64_t p10[20] = {0,
+                                     10ull,
+                                     100ull,
+                                     1000ull,
+                                     10000ull,
+                                     100000ull,
+                                     1000000ull,
+                                     10000000ull,
+                                     100000000ull,
+                                     1000000000ull,
+                                     10000000000ull,
+                                     100000000000ull,
+                                     1000000000000ull,
+                                     10000000000000ull,
+                                     100000000000000ull,
+                                     1000000000000000ull,
+                                     10000000000000000ull,
+                                     100000000000000000ull,
+                                     1000000000000000000ull,
+                                     10000000000000000000ull};
+    unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+    return t + 1 - (v < p10[t]);
+}
+
 char *sky__u64_raw(char *d, uint64_t v)
 {
-    unsigned n = 1;
-    for (uint64_t t = v; t >= 10; t /= 10)
-        n++;
+    unsigned n = digits10(v);
     char *p = d + n;
     while (v >= 100) {
         unsigned i = (unsigned)(v % 100) * 2;
@@ -123,33 +149,38 @@ char *sky__f64_raw(char *d, double v)
     if (a < 1e9) {
         for (int k = 0; k <= 6; k++) {
             double scaled = v * pow10_tab[k];
-            double m = nearbyint(scaled);
+            /* |scaled| < 1e15 fits an int64_t: truncating is exact for an integral value,
+             * and one conversion instead of a rounding call */
+            int64_t mi = (int64_t)scaled;
+            double m = (double)mi;
             if (m == scaled && m / pow10_tab[k] == v) {
                 if (signbit(v) && m == 0) {
                     memcpy(d, "-0.0", 4);
                     return d + 4;
                 }
-                int64_t mi = (int64_t)m;
                 uint64_t mu = mi < 0 ? (uint64_t)0 - (uint64_t)mi : (uint64_t)mi;
                 if (mi < 0)
                     *d++ = '-';
                 uint64_t ip = mu / (uint64_t)pow10_tab[k];
                 uint64_t fp = mu % (uint64_t)pow10_tab[k];
-                d = sky__u64_raw(d, ip);
+                if (ip < 10)
+                    *d++ = (char)('0' + ip);
+                else
+                    d = sky__u64_raw(d, ip);
                 *d++ = '.';
                 if (k == 0) {
                     *d++ = '0';
                     return d;
                 }
-                char frac[8];
+                /* the k fraction digits straight into d (room: SKY_F64_MAX), then drop
+                 * trailing zeros, keeping one digit */
                 for (int i = k - 1; i >= 0; i--) {
-                    frac[i] = (char)('0' + fp % 10);
+                    d[i] = (char)('0' + fp % 10);
                     fp /= 10;
                 }
                 int n = k;
-                while (n > 1 && frac[n - 1] == '0')
+                while (n > 1 && d[n - 1] == '0')
                     n--;
-                memcpy(d, frac, (size_t)n);
                 return d + n;
             }
         }

@@ -61,10 +61,15 @@ static inline void sky__copy_small(char *d, const char *s, size_t n)
         memcpy(&z, s + n - 4, 4);
         memcpy(d, &a, 4);
         memcpy(d + n - 4, &z, 4);
-    } else if (n < 4) {
-        for (size_t i = 0; i < n; i++)
-            d[i] = s[i];
-    } else {
+    } else if (n >= 2 && n < 4) {
+        uint16_t a, z;
+        memcpy(&a, s, 2);
+        memcpy(&z, s + n - 2, 2);
+        memcpy(d, &a, 2);
+        memcpy(d + n - 2, &z, 2);
+    } else if (n == 1) {
+        *d = *s;
+    } else if (n > 16) {
         memcpy(d, s, n);
     }
 }

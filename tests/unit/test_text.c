@@ -241,6 +241,35 @@ static void test_json_escape_fast_paths(void **state)
     sky__buf_free(&b);
 }
 
+/* Strings over 4 KiB are escaped in chunks; a chunk must never split a UTF-8 sequence, valid
+ * or not: the result equals escaping the whole string in one piece. Quote-dense, so the
+ * word-at-a-time path stops every few bytes. */
+static void test_json_escape_chunks(void **state)
+{
+    (void)state;
+    static const char *const seqs[] = {"\xC3\xA9",         "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
+                                       "\xE2\x82",         "\xF0\x9F\x98", "\x80\x80\x80\x80\x80",
+                                       "\"\\\x01\xC3\xA9"};
+    enum { N = 9000 };
+    static unsigned char in[N];
+    static char want[6 * N];
+    for (size_t q = 0; q < sizeof seqs / sizeof *seqs; q++) {
+        for (size_t at = 4096 - 6; at <= 4096 + 1; at++) {
+            for (size_t i = 0; i < N; i++)
+                in[i] = (unsigned char)(i % 3 == 0 ? '"' : 'a' + i % 26);
+            size_t l = strlen(seqs[q]);
+            memcpy(in + at, seqs[q], l);
+            memcpy(in + at + 4096, seqs[q], l);
+            size_t wl = (size_t)(sky__json_escape_slow(want, in, N) - want);
+            sky_buf b = {0};
+            sky__json_str_body(&b, (const char *)in, N);
+            assert_int_equal(b.len, wl);
+            assert_memory_equal(b.p, want, wl);
+            sky__buf_free(&b);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,7 +277,7 @@ int main(void)
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_utf8_word_fast_path),       cmocka_unit_test(test_json_escape),
         cmocka_unit_test(test_json_valid), cmocka_unit_test(test_iso8601),
-        cmocka_unit_test(test_json_escape_fast_paths),
+        cmocka_unit_test(test_json_escape_fast_paths), cmocka_unit_test(test_json_escape_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
