@@ -745,8 +745,9 @@ static void get_metric_data(ctx *c, json_t *body, json_t **result)
         if (rd && (json_is_false(rd) || (json_is_string(rd) && strcmp(json_string_value(rd), "false") == 0)))
             continue;
         json_t *ms = json_object_get(q, "MetricStat"), *m = json_object_get(ms, "Metric");
-        double period;
-        get_num(json_object_get(ms, "Period"), &period);
+        double period = 0;
+        if (!get_num(json_object_get(ms, "Period"), &period) || period < 1)
+            continue; /* validated above; keeps the compiler (and a future edit) honest */
         int stat = stat_index(get_str(ms, "Stat"));
         bucket *b = NULL;
         long n = aggregate(db, get_str(m, "Namespace"), get_str(m, "MetricName"),
