@@ -120,6 +120,17 @@ static void wake(sky__async *a)
 
 /* ---- caller side ---------------------------------------------------------------------------- */
 
+/* After a record is committed: keep the high-water mark, and wake the worker if it is in its
+ * deep sleep, or asleep while the ring is past a quarter full. One load of `sleeping`. */
+static inline void after_commit(sky__async *a, uint64_t used)
+{
+    int sleeping = atomic_load_explicit(&a->sleeping, memory_order_relaxed);
+    if (SKY_UNLIKELY(used > atomic_load_explicit(&a->ring.high_water, memory_order_relaxed)))
+        sky__ring_note_used(&a->ring, used);
+    if (SKY_UNLIKELY(sleeping == SLEEP_DEEP || (sleeping && used > a->wake_bytes)))
+        wake(a);
+}
+
 static inline bool usable(const sky_field *f)
 {
     return f->key && f->type != SKY_T_NONE && f->type < SKY_T_COUNT_;
@@ -329,17 +340,7 @@ __attribute__((noinline)) static void emit(sky_t *sky, const sky_logger *log, sk
     s = put_fields(dst, &w, log->fields, log->n_fields, lz, &lk, s);
     put_fields(dst, &w, fields, n, lz, &lk, s);
     sky__ring_commit(p, (uint32_t)size);
-
-    if (SKY_UNLIKELY(atomic_load_explicit(&a->sleeping, memory_order_relaxed) == SLEEP_DEEP))
-        wake(a);
-    if (SKY_UNLIKELY(used > a->wake_bytes)) {
-        sky__ring_note_used(&a->ring, used);
-        if (atomic_load_explicit(&a->sleeping, memory_order_relaxed))
-            wake(a);
-    } else if (SKY_UNLIKELY(used > atomic_load_explicit(&a->ring.high_water,
-                                                        memory_order_relaxed))) {
-        sky__ring_note_used(&a->ring, used);
-    }
+    after_commit(a, used);
 }
 
 /* Copies fields the plain path vetted (all usable, none lazy) into the record: no checks. */
@@ -411,16 +412,7 @@ static inline bool emit_plain(sky_t *sky, const sky_logger *log, sky_level level
     s += name_len + 1;
     put_plain(dst, fields, n, s);
     sky__ring_commit(p, (uint32_t)size);
-    if (SKY_UNLIKELY(atomic_load_explicit(&a->sleeping, memory_order_relaxed) == SLEEP_DEEP))
-        wake(a);
-    if (SKY_UNLIKELY(used > atomic_load_explicit(&a->ring.high_water, memory_order_relaxed))) {
-        sky__ring_note_used(&a->ring, used);
-        if (used > a->wake_bytes && atomic_load_explicit(&a->sleeping, memory_order_relaxed))
-            wake(a);
-    } else if (SKY_UNLIKELY(used > a->wake_bytes) &&
-               atomic_load_explicit(&a->sleeping, memory_order_relaxed)) {
-        wake(a);
-    }
+    after_commit(a, used);
     return true;
 }
 
