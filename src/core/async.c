@@ -120,6 +120,26 @@ static void wake(sky__async *a)
 
 /* ---- caller side ---------------------------------------------------------------------------- */
 
+/* Writes a reserved record's header and event name; returns where its strings go (after the
+ * nf field slots and the name). */
+static inline char *fill_header(char *p, sky_level level, size_t nf, const char *name,
+                                size_t name_len, int64_t ts, const sky_logger *log,
+                                const sky_callsite *cs)
+{
+    rec *r = (rec *)p;
+    r->h.aux = (uint32_t)level;
+    r->n = (uint32_t)nf;
+    r->name_len = (uint32_t)name_len;
+    r->ts = ts;
+    r->logger = log->name;
+    r->logger_len = log->name_len;
+    r->cs = cs;
+    char *s = (char *)((sky_field *)(p + sizeof(rec)) + nf);
+    sky__copy_small(s, name, name_len);
+    s[name_len] = '\0';
+    return s + name_len + 1;
+}
+
 /* After a record is committed: keep the high-water mark, and wake the worker if it is in its
  * deep sleep, or asleep while the ring is past a quarter full. One load of `sleeping`. */
 static inline void after_commit(sky__async *a, uint64_t used)
@@ -320,19 +340,8 @@ __attribute__((noinline)) static void emit(sky_t *sky, const sky_logger *log, sk
         if (!p)
             return;
     }
-    rec *r = (rec *)p;
-    r->h.aux = (uint32_t)level;
-    r->n = (uint32_t)nf;
-    r->name_len = (uint32_t)name_len;
-    r->ts = ts;
-    r->logger = log->name;
-    r->logger_len = log->name_len;
-    r->cs = cs;
     sky_field *dst = (sky_field *)(p + sizeof(rec));
-    char *s = (char *)(dst + nf);
-    sky__copy_small(s, name, name_len);
-    s[name_len] = '\0';
-    s += name_len + 1;
+    char *s = fill_header(p, level, nf, name, name_len, ts, log, cs);
     size_t w = 0;
     lk = 0;
     for (size_t d = 0; d < depth; d++)
@@ -397,19 +406,8 @@ static inline bool emit_plain(sky_t *sky, const sky_logger *log, sky_level level
         if (!p)
             return true;
     }
-    rec *r = (rec *)p;
-    r->h.aux = (uint32_t)level;
-    r->n = (uint32_t)nf;
-    r->name_len = (uint32_t)name_len;
-    r->ts = ts;
-    r->logger = log->name;
-    r->logger_len = log->name_len;
-    r->cs = cs;
     sky_field *dst = (sky_field *)(p + sizeof(rec));
-    char *s = (char *)(dst + nf);
-    sky__copy_small(s, name, name_len);
-    s[name_len] = '\0';
-    s += name_len + 1;
+    char *s = fill_header(p, level, nf, name, name_len, ts, log, cs);
     put_plain(dst, fields, n, s);
     sky__ring_commit(p, (uint32_t)size);
     after_commit(a, used);
