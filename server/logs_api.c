@@ -358,6 +358,50 @@ static char *like_escape(const char *prefix)
     return s;
 }
 
+/* Answers one page of a Describe* listing from a statement bound with LIMIT limit + 1 OFFSET
+ * off: up to `limit` rows converted by `row`, under `key`, with nextToken "o/<next offset>"
+ * when the extra row shows there is more. NULL on out-of-memory. */
+typedef json_t *(*row_fn)(sqlite3_stmt *st, void *ctx);
+
+static json_t *offset_page(sqlite3_stmt *st, int64_t limit, int64_t off, const char *key,
+                           row_fn row, void *ctx)
+{
+    json_t *items = json_array();
+    int64_t n = 0;
+    bool more = false;
+    while (items && sqlite3_step(st) == SQLITE_ROW) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        json_array_append_new(items, row(st, ctx));
+        n++;
+    }
+    json_t *res = items ? json_pack("{s:o}", key, items) : NULL;
+    if (res && more) {
+        char tok[40];
+        snprintf(tok, sizeof tok, "o/%" PRId64, off + limit);
+        json_object_set_new(res, "nextToken", json_string(tok));
+    }
+    return res;
+}
+
+/* A log_groups row (name, created, retention, stored_bytes) as DescribeLogGroups shows it. */
+static json_t *group_row(sqlite3_stmt *st, void *ctx)
+{
+    const sky__request *req = ctx;
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    json_t *g = json_pack("{s:s,s:I,s:i,s:I,s:s}", "logGroupName", name, "creationTime",
+                          (json_int_t)sqlite3_column_int64(st, 1), "metricFilterCount", 0,
+                          "storedBytes", (json_int_t)sqlite3_column_int64(st, 3),
+                          "logGroupClass", "STANDARD");
+    if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+        json_object_set_new(g, "retentionInDays", json_integer(sqlite3_column_int(st, 2)));
+    json_object_set_new(g, "arn", json_string_own(group_arn(req, name, true)));
+    json_object_set_new(g, "logGroupArn", json_string_own(group_arn(req, name, false)));
+    return g;
+}
+
 static void describe_log_groups(const sky__request *req, json_t *body, sky__reply *r)
 {
     const char *prefix, *pattern, *token;
@@ -366,7 +410,6 @@ static void describe_log_groups(const sky__request *req, json_t *body, sky__repl
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     char *like = NULL;
-    json_t *groups = NULL;
     STR_ARG("logGroupNamePrefix", prefix);
     STR_ARG("logGroupNamePattern", pattern);
     STR_ARG("nextToken", token);
@@ -400,39 +443,14 @@ static void describe_log_groups(const sky__request *req, json_t *body, sky__repl
         sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, limit + 1);
     sqlite3_bind_int64(st, 3, off);
-    groups = json_array();
-    int64_t n = 0;
-    bool more = false;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n == limit) {
-            more = true;
-            break;
-        }
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        json_t *g = json_pack("{s:s,s:I,s:i,s:I,s:s}", "logGroupName", name, "creationTime",
-                              (json_int_t)sqlite3_column_int64(st, 1), "metricFilterCount", 0,
-                              "storedBytes", (json_int_t)sqlite3_column_int64(st, 3),
-                              "logGroupClass", "STANDARD");
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            json_object_set_new(g, "retentionInDays", json_integer(sqlite3_column_int(st, 2)));
-        json_object_set_new(g, "arn", json_string_own(group_arn(req, name, true)));
-        json_object_set_new(g, "logGroupArn", json_string_own(group_arn(req, name, false)));
-        json_array_append_new(groups, g);
-        n++;
-    }
-    json_t *res = json_pack("{s:o}", "logGroups", groups);
-    groups = NULL;
-    if (more) {
-        char tok[40];
-        snprintf(tok, sizeof tok, "o/%" PRId64, off + limit);
-        json_object_set_new(res, "nextToken", json_string(tok));
-    }
+    json_t *res = offset_page(st, limit, off, "logGroups", group_row, (void *)req);
+    if (!res)
+        FAIL("ServiceUnavailableException", "out of memory");
     sky__reply_json(r, 200, CT, res);
 out:
     sqlite3_finalize(st);
     if (db)
         sky__store_unlock(req->server->store);
-    json_decref(groups);
     free(like);
 }
 
@@ -553,6 +571,27 @@ static void set_opt_int(json_t *o, const char *key, sqlite3_stmt *st, int col)
         json_object_set_new(o, key, json_integer(sqlite3_column_int64(st, col)));
 }
 
+/* A log_streams row (name, created, first_event, last_event, last_ingestion, seq) as
+ * DescribeLogStreams shows it; ctx is the group's ARN (may be NULL). */
+static json_t *stream_row(sqlite3_stmt *st, void *ctx)
+{
+    const char *garn = ctx;
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    char seq[64];
+    snprintf(seq, sizeof seq, "4963%045" PRId64, (int64_t)sqlite3_column_int64(st, 5));
+    json_t *s = json_pack("{s:s,s:I,s:s,s:i}", "logStreamName", name, "creationTime",
+                          (json_int_t)sqlite3_column_int64(st, 1), "uploadSequenceToken", seq,
+                          "storedBytes", 0);
+    set_opt_int(s, "firstEventTimestamp", st, 2);
+    set_opt_int(s, "lastEventTimestamp", st, 3);
+    set_opt_int(s, "lastIngestionTime", st, 4);
+    char *arn = NULL;
+    if (garn && asprintf(&arn, "%s:log-stream:%s", garn, name) < 0)
+        arn = NULL;
+    json_object_set_new(s, "arn", json_string_own(arn));
+    return s;
+}
+
 static void describe_log_streams(const sky__request *req, json_t *body, sky__reply *r)
 {
     const char *group, *prefix, *order, *token;
@@ -562,7 +601,6 @@ static void describe_log_streams(const sky__request *req, json_t *body, sky__rep
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     char *like = NULL, *sql = NULL;
-    json_t *streams = NULL;
     if (!group_arg(body, r, &group, buf, sizeof buf, true))
         return;
     STR_ARG("logStreamNamePrefix", prefix);
@@ -608,45 +646,16 @@ static void describe_log_streams(const sky__request *req, json_t *body, sky__rep
         sqlite3_bind_text(st, 2, like, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, limit + 1);
     sqlite3_bind_int64(st, 4, off);
-    streams = json_array();
-    int64_t n = 0;
-    bool more = false;
     char *garn = group_arn(req, group, false);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n == limit) {
-            more = true;
-            break;
-        }
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        char seq[64];
-        snprintf(seq, sizeof seq, "4963%045" PRId64, (int64_t)sqlite3_column_int64(st, 5));
-        json_t *s = json_pack("{s:s,s:I,s:s,s:i}", "logStreamName", name, "creationTime",
-                              (json_int_t)sqlite3_column_int64(st, 1), "uploadSequenceToken", seq,
-                              "storedBytes", 0);
-        set_opt_int(s, "firstEventTimestamp", st, 2);
-        set_opt_int(s, "lastEventTimestamp", st, 3);
-        set_opt_int(s, "lastIngestionTime", st, 4);
-        char *arn = NULL;
-        if (garn && asprintf(&arn, "%s:log-stream:%s", garn, name) < 0)
-            arn = NULL;
-        json_object_set_new(s, "arn", json_string_own(arn));
-        json_array_append_new(streams, s);
-        n++;
-    }
+    json_t *res = offset_page(st, limit, off, "logStreams", stream_row, garn);
     free(garn);
-    json_t *res = json_pack("{s:o}", "logStreams", streams);
-    streams = NULL;
-    if (more) {
-        char tok[40];
-        snprintf(tok, sizeof tok, "o/%" PRId64, off + limit);
-        json_object_set_new(res, "nextToken", json_string(tok));
-    }
+    if (!res)
+        FAIL("ServiceUnavailableException", "out of memory");
     sky__reply_json(r, 200, CT, res);
 out:
     sqlite3_finalize(st);
     if (db)
         sky__store_unlock(req->server->store);
-    json_decref(streams);
     free(like);
     free(sql);
 }
