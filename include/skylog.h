@@ -156,82 +156,59 @@ struct sky_field {
     } v;
 };
 
-static inline sky_field sky__field(const char *key, sky_type type)
-{
-    sky_field f;
-    memset(&f, 0, sizeof f);
-    f.key = key;
-    f.key_len = key ? (uint32_t)strlen(key) : 0;
-    f.type = (uint8_t)type;
-    return f;
-}
+/* Built with initializers, not memset: the compiler then knows every member of a field built
+ * at a call site, and the macros' fast path folds to constants. */
+#define SKY__FIELD(k, t, ...)                                                                      \
+    ((sky_field){.key = (k), .key_len = (k) ? (uint32_t)strlen(k) : 0, .type = (uint8_t)(t),       \
+                 .v = __VA_ARGS__})
+
 static inline sky_field sky_field_strn(const char *key, const char *s, size_t n)
 {
-    sky_field f = sky__field(key, s ? SKY_T_STR : SKY_T_NULL);
-    f.v.str.ptr = s;
-    f.v.str.len = s ? n : 0;
-    return f;
+    return s ? SKY__FIELD(key, SKY_T_STR, {.str = {s, n}}) : SKY__FIELD(key, SKY_T_NULL, {.i = 0});
 }
 static inline sky_field sky_field_str(const char *key, const char *s)
 {
-    return sky_field_strn(key, s, s ? strlen(s) : 0);
+    return s ? SKY__FIELD(key, SKY_T_STR, {.str = {s, strlen(s)}})
+             : SKY__FIELD(key, SKY_T_NULL, {.i = 0});
 }
 static inline sky_field sky_field_int(const char *key, int64_t v)
 {
-    sky_field f = sky__field(key, SKY_T_INT);
-    f.v.i = v;
-    return f;
+    return SKY__FIELD(key, SKY_T_INT, {.i = v});
 }
 static inline sky_field sky_field_uint(const char *key, uint64_t v)
 {
-    sky_field f = sky__field(key, SKY_T_UINT);
-    f.v.u = v;
-    return f;
+    return SKY__FIELD(key, SKY_T_UINT, {.u = v});
 }
 static inline sky_field sky_field_f64(const char *key, double v)
 {
-    sky_field f = sky__field(key, SKY_T_F64);
-    f.v.f = v;
-    return f;
+    return SKY__FIELD(key, SKY_T_F64, {.f = v});
 }
 static inline sky_field sky_field_bool(const char *key, bool v)
 {
-    sky_field f = sky__field(key, SKY_T_BOOL);
-    f.v.b = v;
-    return f;
+    return SKY__FIELD(key, SKY_T_BOOL, {.b = v});
 }
-static inline sky_field sky_field_null(const char *key) { return sky__field(key, SKY_T_NULL); }
+static inline sky_field sky_field_null(const char *key) { return SKY__FIELD(key, SKY_T_NULL, {.i = 0}); }
 static inline sky_field sky_field_time(const char *key, int64_t unix_ns)
 {
-    sky_field f = sky__field(key, SKY_T_TIME);
-    f.v.ns = unix_ns;
-    return f;
+    return SKY__FIELD(key, SKY_T_TIME, {.ns = unix_ns});
 }
 static inline sky_field sky_field_dur(const char *key, int64_t ns)
 {
-    sky_field f = sky__field(key, SKY_T_DUR);
-    f.v.ns = ns;
-    return f;
+    return SKY__FIELD(key, SKY_T_DUR, {.ns = ns});
 }
 static inline sky_field sky_field_errno(const char *key, int err)
 {
-    sky_field f = sky__field(key, SKY_T_ERRNO);
-    f.v.err = err;
-    return f;
+    return SKY__FIELD(key, SKY_T_ERRNO, {.err = err});
 }
 static inline sky_field sky_field_json(const char *key, const char *json)
 {
-    sky_field f = sky_field_str(key, json);
-    if (json)
-        f.type = SKY_T_JSON;
-    return f;
+    return json ? SKY__FIELD(key, SKY_T_JSON, {.str = {json, strlen(json)}})
+                : SKY__FIELD(key, SKY_T_NULL, {.i = 0});
 }
 static inline sky_field sky_field_lazy(const char *key, sky_lazy_fn fn, void *user)
 {
-    sky_field f = sky__field(key, fn ? SKY_T_LAZY : SKY_T_NULL);
-    f.v.lazy.fn = fn;
-    f.v.lazy.user = user;
-    return f;
+    return fn ? SKY__FIELD(key, SKY_T_LAZY, {.lazy = {fn, user}})
+              : SKY__FIELD(key, SKY_T_NULL, {.i = 0});
 }
 
 /* Field constructors. Keys are NUL-terminated UTF-8; a NULL string value becomes null. */
@@ -417,14 +394,113 @@ typedef struct sky_callsite {
 SKY_API void sky_emit(sky_logger *log, sky_level level, const char *event, const sky_callsite *cs,
                       const sky_field *fields, size_t n);
 
+/* ---- private to the macros below (names with two underscores may change in any release) ----
+ *
+ * Each sky_info()-style call site owns a static sky__site. After the first call at a site, the
+ * library may attach a schema to it: the event name, and each field's key, key length and type,
+ * all seen at that site. It does so only when the name and every key live in read-only memory
+ * (string literals), so a pointer that compares equal names the same bytes for as long as the
+ * program runs. A later call whose fields match the schema pointer for pointer stores only the
+ * values in the async ring (8 bytes a value, plus string bytes); the worker takes the keys
+ * from the schema and renders each key's JSON once per site, not once per event. A call that
+ * does not match (another key, a NULL string, a lazy field) takes the general path, unchanged. */
+#define SKY__SITE_MAX 16
+typedef struct sky__schema {
+    uint32_t n; /* fields; UINT32_MAX marks a site that will never have a schema */
+    const char *name;
+    const char *keys[SKY__SITE_MAX];
+    uint32_t key_lens[SKY__SITE_MAX];
+    uint8_t types[SKY__SITE_MAX];
+} sky__schema;
+
+typedef struct sky__site {
+    sky_callsite cs;                     /* what sky_event_callsite() returns */
+    const sky__schema *_Atomic schema;   /* NULL until the first call at the site */
+} sky__site;
+
+typedef struct sky__slot {
+    char *p; /* where the values go */
+    void *priv[2];
+    uint64_t priv_n[2];
+} sky__slot;
+
+/* Reserves a record for `payload` bytes of values in the async ring. Returns 1 (write them at
+ * slot->p, then call sky__site_commit), -1 (the event was dropped and counted: do nothing), or
+ * 0 (this call cannot take the fast path: use sky__emit_site). */
+SKY_API int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t payload,
+                              sky__slot *slot);
+SKY_API void sky__site_commit(const sky__slot *slot);
+/* sky_emit() for a call site; also learns the site's schema. */
+SKY_API void sky__emit_site(sky_logger *log, sky_level level, const char *event, sky__site *site,
+                            const sky_field *fields, size_t n);
+
+/* The macros' log call. Inlined into every call site, where the compiler knows each field's
+ * key and type: the schema test folds to a few compares and the value stores to moves. `sc` is
+ * the site's schema, loaded (acquire) before the fields are built: an acquire load between
+ * building and reading them would keep the compiler from folding. */
+static inline void sky__log_site(sky_logger *log, sky_level level, const char *event,
+                                 sky__site *site, const sky__schema *sc, const sky_field *fs,
+                                 size_t n)
+{
+    if (n <= SKY__SITE_MAX && SKY_LIKELY(sc != NULL) && sc->n == n && sc->name == event) {
+        /* Everything is read from `fs` before the call below: `fs` escapes to
+         * sky__emit_site, so the compiler would read it again after any call. */
+        uint64_t val[SKY__SITE_MAX];
+        const char *str[SKY__SITE_MAX];
+        uint8_t ty[SKY__SITE_MAX];
+        size_t bytes = n * 8;
+        int match = 1;
+        for (size_t i = 0; i < n; i++) {
+            ty[i] = fs[i].type;
+            str[i] = NULL;
+            match &= (fs[i].key == sc->keys[i]) & (fs[i].key_len == sc->key_lens[i]) &
+                     (ty[i] == sc->types[i]);
+            switch (ty[i]) {
+            case SKY_T_STR:
+            case SKY_T_JSON:
+                str[i] = fs[i].v.str.ptr;
+                val[i] = fs[i].v.str.len;
+                bytes += fs[i].v.str.len + 1;
+                break;
+            case SKY_T_BOOL: val[i] = fs[i].v.b; break;
+            case SKY_T_ERRNO: val[i] = (uint64_t)(int64_t)fs[i].v.err; break;
+            default: memcpy(&val[i], &fs[i].v, 8); break; /* INT, UINT, F64, TIME, DUR */
+            }
+        }
+        if (SKY_LIKELY(match)) {
+            sky__slot slot;
+            int r = sky__site_reserve(log, level, site, bytes, &slot);
+            if (SKY_LIKELY(r > 0)) {
+                uint64_t *v = (uint64_t *)(void *)slot.p;
+                char *s = (char *)(v + n);
+                for (size_t i = 0; i < n; i++) {
+                    v[i] = val[i];
+                    if (ty[i] == SKY_T_STR || ty[i] == SKY_T_JSON) {
+                        memcpy(s, str[i], (size_t)val[i]);
+                        s[val[i]] = '\0';
+                        s += val[i] + 1;
+                    }
+                }
+                sky__site_commit(&slot);
+                return;
+            }
+            if (r < 0)
+                return;
+        }
+    }
+    sky__emit_site(log, level, event, site, fs, n);
+}
+
 #define sky_log(log, level, event, ...)                                                            \
     do {                                                                                           \
         sky_logger *const sky__log_ = (log);                                                       \
         if (SKY_UNLIKELY(sky_enabled(sky__log_, (level)))) {                                       \
-            static const sky_callsite sky__cs_ = {__FILE__, __func__, __LINE__};                   \
+            static sky__site sky__site_ = {{__FILE__, __func__, __LINE__}, NULL};                  \
+            const sky__schema *const sky__sc_ =                                                    \
+                atomic_load_explicit(&sky__site_.schema, memory_order_acquire);                    \
             const sky_field sky__fs_[] = {{0}, __VA_ARGS__};                                       \
-            sky_emit(sky__log_, (level), (event), &sky__cs_, sky__fs_ + 1,                         \
-                     sizeof sky__fs_ / sizeof sky__fs_[0] - 1);                                    \
+            sky__log_site(sky__log_, (level), (event), &sky__site_, sky__sc_, sky__fs_ + 1,        \
+                          sizeof sky__fs_ / sizeof sky__fs_[0] - 1);                               \
         }                                                                                          \
     } while (0)
 

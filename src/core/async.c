@@ -94,6 +94,7 @@ struct sky__async {
     uint8_t tried[BATCH_MAX + GAP_SLOTS], delivered[BATCH_MAX + GAP_SLOTS];
     sky__batch batch;
     sky__render_cache rcache;
+    uint64_t unprocessed; /* events of this batch that passed an empty processor chain */
 };
 
 /* The record a log call leaves in the ring. Fields follow at offset 48, then the bytes. */
@@ -107,6 +108,19 @@ typedef struct rec {
     const sky_callsite *cs;
 } rec;
 _Static_assert(sizeof(rec) == 48, "record header layout");
+
+/* The record of a call that matched its site's schema (sky__site_reserve): the values follow
+ * at offset 32, 8 bytes each (a string's slot holds its length), then the strings' bytes,
+ * each NUL-terminated. h.aux: level | REC_SITE | logger name length << 8. */
+typedef struct srec {
+    sky__ring_hdr h;
+    int64_t ts; /* raw clock */
+    const char *logger;
+    const sky__site *site;
+} srec;
+_Static_assert(sizeof(srec) == 32, "site record header layout");
+#define REC_SITE 0x80u
+#define REC_LEVEL(aux) ((sky_level)((aux)&0x7fu))
 _Static_assert(sizeof(rec) % SKY__RING_ALIGN == 0, "fields must stay aligned");
 
 /* ---- waking --------------------------------------------------------------------------------- */
@@ -414,6 +428,50 @@ static inline bool emit_plain(sky_t *sky, const sky_logger *log, sky_level level
     return true;
 }
 
+int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t payload,
+                      sky__slot *slot)
+{
+    sky_t *sky = log->sky;
+    if (SKY_UNLIKELY(!sky || !sky->async || log->n_fields || log->name_len >> 24 ||
+                     (unsigned)level >= SKY_LEVEL_OFF || sky__ctx_depth))
+        return 0;
+    int64_t ts = sky__clock_raw();
+    if (SKY_UNLIKELY(atomic_load_explicit(&sky->closing, memory_order_relaxed))) {
+        drop_at_caller(sky, SKY_DROP_CLOSED, level);
+        return -1;
+    }
+    sky__async *a = sky->async;
+    size_t size = (sizeof(srec) + payload + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
+    if (SKY_UNLIKELY(payload > ((size_t)1 << 30) || size > sky__ring_max_record(&a->ring))) {
+        drop_at_caller(sky, SKY_DROP_TOO_LARGE, level);
+        return -1;
+    }
+    uint64_t used;
+    char *p = sky__ring_reserve(&a->ring, (uint32_t)size, &used);
+    if (SKY_UNLIKELY(!p)) {
+        p = reserve_slow(sky, level, (uint32_t)size, &used);
+        if (!p)
+            return -1;
+    }
+    srec *r = (srec *)p;
+    r->h.aux = (uint32_t)level | REC_SITE | (uint32_t)log->name_len << 8;
+    r->ts = ts;
+    r->logger = log->name;
+    r->site = site;
+    slot->p = p + sizeof(srec);
+    slot->priv[0] = a;
+    slot->priv[1] = p;
+    slot->priv_n[0] = size;
+    slot->priv_n[1] = used;
+    return 1;
+}
+
+void sky__site_commit(const sky__slot *slot)
+{
+    sky__ring_commit(slot->priv[1], (uint32_t)slot->priv_n[0]);
+    after_commit(slot->priv[0], slot->priv_n[1]);
+}
+
 void sky__async_emit(const sky_logger *log, sky_level level, const char *name,
                      const sky_callsite *cs, const sky_field *fields, size_t n)
 {
@@ -448,10 +506,55 @@ static bool batch_prepare(sky__batch *b, size_t n_sinks)
     return true;
 }
 
+/* A site record: keys and types from the site's schema, values from the record. The schema's
+ * keys are distinct, so there is nothing to de-duplicate. */
+static void decode_site(sky__async *a, const char *p, sky_event *ev)
+{
+    const srec *r = (const srec *)p;
+    const sky__site_schema *sc = (const sky__site_schema *)atomic_load_explicit(
+        &r->site->schema, memory_order_acquire);
+    ev->level = REC_LEVEL(r->h.aux);
+    ev->name = sc->pub.name;
+    ev->name_len = sc->name_len;
+    ev->logger = r->logger;
+    ev->logger_len = r->h.aux >> 8;
+    ev->ts_ns = sky__clock_to_ns(&a->clock, r->ts);
+    ev->cs = &r->site->cs;
+    size_t n = sc->pub.n;
+    sky_field *f = sky__event_fields(ev, n);
+    if (!f) {
+        ev->n = 0; /* out of memory: keep the event, without its fields */
+        return;
+    }
+    ev->schema = sc;
+    const uint64_t *v = (const uint64_t *)(p + sizeof(srec));
+    const char *s = (const char *)(v + n);
+    for (size_t i = 0; i < n; i++, f++) {
+        f->key = sc->pub.keys[i];
+        f->key_len = sc->pub.key_lens[i];
+        f->type = sc->pub.types[i];
+        switch (f->type) {
+        case SKY_T_STR:
+        case SKY_T_JSON:
+            f->v.str.ptr = s;
+            f->v.str.len = v[i];
+            s += v[i] + 1;
+            break;
+        case SKY_T_BOOL: f->v.b = v[i] != 0; break;
+        case SKY_T_ERRNO: f->v.err = (int)(int64_t)v[i]; break;
+        default: memcpy(&f->v, &v[i], 8); break;
+        }
+    }
+}
+
 static void decode(sky__async *a, const char *p, sky_event *ev)
 {
     const rec *r = (const rec *)p;
     sky__event_reset(ev);
+    if (r->h.aux & REC_SITE) {
+        decode_site(a, p, ev);
+        return;
+    }
     ev->level = (sky_level)r->h.aux;
     const sky_field *fs = (const sky_field *)(p + sizeof(rec));
     ev->name = (const char *)(fs + r->n);
@@ -467,7 +570,10 @@ static void decode(sky__async *a, const char *p, sky_event *ev)
 static void route_one(sky_t *sky, sky__async *a, size_t i)
 {
     a->tried[i] = a->delivered[i] = 0;
-    a->live[i] = sky__pipeline_run_processors(sky, &a->evs[i]);
+    if (!sky->n_procs) /* nothing to run: `processed` is counted once per batch */
+        a->live[i] = 1, a->unprocessed++;
+    else
+        a->live[i] = sky__pipeline_run_processors(sky, &a->evs[i]);
     if (a->live[i])
         sky__pipeline_route(sky, &a->evs[i], &a->batch, i);
 }
@@ -476,10 +582,16 @@ static const sky_drop_reason gap_reasons[GAP_SLOTS] = {SKY_DROP_OVERFLOW, SKY_DR
 
 /* Appends skylog.gap events for pending losses at batch index i; returns how many. Unless
  * `now`, only once the worker has passed an event queued after the latest loss. */
-static size_t add_gaps(sky_t *sky, sky__async *a, size_t i, bool now)
+static size_t add_gaps_slow(sky_t *sky, sky__async *a, size_t i, bool now);
+static inline size_t add_gaps(sky_t *sky, sky__async *a, size_t i, bool now)
 {
-    if (!atomic_load_explicit(&a->gap_flag, memory_order_relaxed))
+    if (SKY_LIKELY(!atomic_load_explicit(&a->gap_flag, memory_order_relaxed)))
         return 0;
+    return add_gaps_slow(sky, a, i, now);
+}
+
+static size_t add_gaps_slow(sky_t *sky, sky__async *a, size_t i, bool now)
+{
     if (!now && a->ring.claim <= atomic_load_explicit(&a->gap_after, memory_order_relaxed))
         return 0;
     if (!atomic_exchange_explicit(&a->gap_flag, 0, memory_order_acquire))
@@ -521,6 +633,10 @@ static void write_batch(sky_t *sky, sky__async *a, size_t n)
             for (size_t j = 0; j < sb->n; j++)
                 a->delivered[sb->evi[j]] = 1;
         sb->n = 0;
+    }
+    if (a->unprocessed) {
+        atomic_fetch_add_explicit(&sky->processed, a->unprocessed, memory_order_relaxed);
+        a->unprocessed = 0;
     }
     uint64_t routed = 0;
     for (size_t i = 0; i < n; i++) {
@@ -577,7 +693,7 @@ static void drop_oldest(sky_t *sky, sky__async *a)
     while (r->cap - (atomic_load_explicit(&r->head, memory_order_relaxed) - r->claim) <
                2 * (uint64_t)need &&
            (p = sky__ring_peek(r, &size))) {
-        sky_level level = (sky_level)((const rec *)p)->h.aux;
+        sky_level level = REC_LEVEL(((const rec *)p)->h.aux);
         sky__ring_advance(r, size);
         atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&a->enqueued, 1, memory_order_relaxed);
@@ -595,7 +711,7 @@ static void abandon_rest(sky_t *sky, sky__async *a)
     while ((p = sky__ring_peek(&a->ring, &size))) {
         sky__ring_advance(&a->ring, size);
         atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
-        sky__count_drop(sky, SKY_DROP_CLOSED, (sky_level)((const rec *)p)->h.aux, 1);
+        sky__count_drop(sky, SKY_DROP_CLOSED, REC_LEVEL(((const rec *)p)->h.aux), 1);
     }
     sky__ring_release(&a->ring);
 }

@@ -13,24 +13,25 @@
 static _Thread_local __attribute__((tls_model("initial-exec"))) struct {
     const sky_field *fields[SKY_CONTEXT_MAX_DEPTH];
     size_t counts[SKY_CONTEXT_MAX_DEPTH];
-    size_t depth;
     size_t refused; /* pushes refused and not yet popped */
 } ctx;
+/* The stack's depth, apart so the async fast path can test it inline (internal.h). */
+_Thread_local __attribute__((tls_model("initial-exec"))) size_t sky__ctx_depth;
 
 static _Atomic uint64_t overflows;
 
 sky_status sky_context_push(const sky_field *fields, size_t n)
 {
-    if (ctx.depth == SKY_CONTEXT_MAX_DEPTH || ctx.refused) {
+    if (sky__ctx_depth == SKY_CONTEXT_MAX_DEPTH || ctx.refused) {
         ctx.refused++;
         atomic_fetch_add_explicit(&overflows, 1, memory_order_relaxed);
         return SKY_EFULL;
     }
     if (!fields && n)
         return SKY_EINVAL;
-    ctx.fields[ctx.depth] = fields;
-    ctx.counts[ctx.depth] = n;
-    ctx.depth++;
+    ctx.fields[sky__ctx_depth] = fields;
+    ctx.counts[sky__ctx_depth] = n;
+    sky__ctx_depth++;
     return SKY_OK;
 }
 
@@ -38,14 +39,14 @@ void sky_context_pop(void)
 {
     if (ctx.refused)
         ctx.refused--;
-    else if (ctx.depth)
-        ctx.depth--;
+    else if (sky__ctx_depth)
+        sky__ctx_depth--;
 }
 
 size_t sky_context_size(void)
 {
     size_t n = 0;
-    for (size_t i = 0; i < ctx.depth; i++)
+    for (size_t i = 0; i < sky__ctx_depth; i++)
         n += ctx.counts[i];
     return n;
 }
@@ -67,7 +68,7 @@ size_t sky__context_frames(const sky_field *const **fields, const size_t **count
 {
     *fields = ctx.fields;
     *counts = ctx.counts;
-    return ctx.depth;
+    return sky__ctx_depth;
 }
 
 uint64_t sky__context_overflows(void)

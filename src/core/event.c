@@ -83,6 +83,7 @@ void sky__arena_free(sky__arena *a)
 void sky__event_reset(sky_event *ev)
 {
     ev->n = 0;
+    ev->schema = NULL;
     ev->snap_taken = false;
     sky__arena_reset(&ev->arena);
     for (int f = 0; f < SKY_FORMAT_COUNT_; f++) {
@@ -125,6 +126,14 @@ bool sky__event_append(sky_event *ev, const sky_field *f)
         return false;
     ev->fields[ev->n++] = *f;
     return true;
+}
+
+sky_field *sky__event_fields(sky_event *ev, size_t n)
+{
+    if (!reserve_fields(ev, n))
+        return NULL;
+    ev->n = n;
+    return ev->fields;
 }
 
 bool sky__event_load(sky_event *ev, const sky_field *fields, size_t n)

@@ -53,6 +53,19 @@ typedef struct sky__render_cache {
     sky__cs_entry json[SKY__CS_CACHE_SLOTS];
 } sky__render_cache;
 
+/* A call site's schema (see sky__site in skylog.h) with what the JSON renderer needs: each
+ * field's `,"key":` text, rendered once (escaped, reserved keys prefixed with '_'). Immutable
+ * once published; never freed (a site is static, so is what it points at). */
+typedef struct sky__site_schema {
+    sky__schema pub; /* must be first */
+    size_t name_len;
+    uint16_t key_off[SKY__SITE_MAX + 1]; /* field i's text is text[key_off[i] .. key_off[i+1]) */
+    char text[];
+} sky__site_schema;
+
+/* Learns a site's schema from a call that took the general path (no-op once decided). */
+void sky__site_learn(sky__site *site, const char *name, const sky_field *fields, size_t n);
+
 struct sky_event {
     sky_level level;
     const char *name;
@@ -61,6 +74,9 @@ struct sky_event {
     size_t logger_len;
     int64_t ts_ns;
     const sky_callsite *cs;
+    /* Set when the fields were decoded from a call site's record: field i whose key pointer is
+     * still schema->pub.keys[i] renders its key from the schema. NULL otherwise. */
+    const sky__site_schema *schema;
 
     sky_field *fields;
     size_t n, cap;
@@ -92,6 +108,9 @@ void sky__event_free(sky_event *ev);
  * caller keeps them alive while the event is processed). Returns false on out-of-memory. */
 bool sky__event_build(sky_event *ev, const sky_logger *log, sky_level level, const char *name,
                       const sky_callsite *cs, int64_t ts_ns, const sky_field *fields, size_t n);
+/* Sets the event to n fields (contents left to the caller, who guarantees distinct keys);
+ * NULL on out-of-memory. */
+sky_field *sky__event_fields(sky_event *ev, size_t n);
 /* Appends one field without de-duplication (decoders that already de-duplicated use it). */
 bool sky__event_append(sky_event *ev, const sky_field *f);
 /* Sets the event's fields to copies of `n` views (usable fields only; strings not copied), then
@@ -236,6 +255,9 @@ void sky__async_fork_prepare(sky_t *sky);
 void sky__async_fork_parent(sky_t *sky);
 void sky__async_fork_child(sky_t *sky);
 
+/* Depth of the calling thread's context stack (context.c). */
+extern _Thread_local __attribute__((tls_model("initial-exec"), visibility("hidden"))) size_t
+    sky__ctx_depth;
 /* Context of the calling thread, outer to inner. */
 size_t sky__context_frames(const sky_field *const **fields, const size_t **counts);
 uint64_t sky__context_overflows(void);

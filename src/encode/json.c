@@ -249,6 +249,7 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
     if (b->oom)
         return;
     d = b->p + b->len;
+    const sky__site_schema *sc = ev->schema;
     for (size_t i = 0; i < ev->n; i++) {
         const sky_field *f = &ev->fields[i];
         size_t vl = f->type == SKY_T_STR ? f->v.str.len : 0;
@@ -267,13 +268,21 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
         }
         if (!(d = room(b, d, 6 * ((size_t)f->key_len + vl) + 32)))
             return;
-        *d++ = ',';
-        *d++ = '"';
-        if (maybe_reserved(f->key, f->key_len) && sky__is_reserved_key(f->key, f->key_len))
-            *d++ = '_';
-        d = sky__json_escape_raw(d, f->key, f->key_len);
-        *d++ = '"';
-        *d++ = ':';
+        if (sc && i < sc->pub.n && f->key == sc->pub.keys[i] &&
+            f->key_len == sc->pub.key_lens[i]) {
+            /* the site's `,"key":`, rendered when its schema was made */
+            size_t o = sc->key_off[i], kl = (size_t)sc->key_off[i + 1] - o;
+            sky__copy_small(d, sc->text + o, kl);
+            d += kl;
+        } else {
+            *d++ = ',';
+            *d++ = '"';
+            if (maybe_reserved(f->key, f->key_len) && sky__is_reserved_key(f->key, f->key_len))
+                *d++ = '_';
+            d = sky__json_escape_raw(d, f->key, f->key_len);
+            *d++ = '"';
+            *d++ = ':';
+        }
         switch (f->type) {
         case SKY_T_STR: d = put_str(d, f->v.str.ptr, f->v.str.len); break;
         case SKY_T_INT: d = sky__i64_raw(d, f->v.i); break;
