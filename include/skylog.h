@@ -405,6 +405,13 @@ SKY_API void sky_emit(sky_logger *log, sky_level level, const char *event, const
  * from the schema and renders each key's JSON once per site, not once per event. A call that
  * does not match (another key, a NULL string, a lazy field) takes the general path, unchanged. */
 #define SKY__SITE_MAX 16
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#define SKY__UNROLL _Pragma("GCC unroll 16")
+#elif defined(__clang__)
+#define SKY__UNROLL _Pragma("unroll 16")
+#else
+#define SKY__UNROLL
+#endif
 typedef struct sky__schema {
     uint32_t n; /* fields; UINT32_MAX marks a site that will never have a schema */
     const char *name;
@@ -438,6 +445,9 @@ SKY_API void sky__emit_site(sky_logger *log, sky_level level, const char *event,
  * key and type: the schema test folds to a few compares and the value stores to moves. `sc` is
  * the site's schema, loaded (acquire) before the fields are built: an acquire load between
  * building and reading them would keep the compiler from folding. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline void sky__log_site(sky_logger *log, sky_level level, const char *event,
                                  sky__site *site, const sky__schema *sc, const sky_field *fs,
                                  size_t n)
@@ -450,6 +460,7 @@ static inline void sky__log_site(sky_logger *log, sky_level level, const char *e
         uint8_t ty[SKY__SITE_MAX];
         size_t bytes = n * 8;
         int match = 1;
+        SKY__UNROLL /* also at -O2: unrolled, the fields' keys and types are constants */
         for (size_t i = 0; i < n; i++) {
             ty[i] = fs[i].type;
             str[i] = NULL;
@@ -473,6 +484,7 @@ static inline void sky__log_site(sky_logger *log, sky_level level, const char *e
             if (SKY_LIKELY(r > 0)) {
                 uint64_t *v = (uint64_t *)(void *)slot.p;
                 char *s = (char *)(v + n);
+                SKY__UNROLL
                 for (size_t i = 0; i < n; i++) {
                     v[i] = val[i];
                     if (ty[i] == SKY_T_STR || ty[i] == SKY_T_JSON) {
