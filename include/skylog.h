@@ -21,6 +21,10 @@
  *     }
  *     sky_close(sky);
  *
+ * Speed: in async mode a sky_info() call whose event name and keys are string literals, as
+ * above, takes the fastest path from its second call on: it stores only the values (see
+ * sky__site below). Keys built at run time work everywhere, on the general path.
+ *
  * Threading: unless a function says otherwise, logging calls (sky_info(), sky_emit(), ...) are
  * thread-safe; configuration calls (sky_add_sink(), sky_add_processor(), ...) must happen before
  * the pipeline is shared between threads. Levels may be changed at any time from any thread.
