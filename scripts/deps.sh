@@ -3,6 +3,8 @@
 # Idempotent: when everything is present it does nothing and needs no network or root.
 set -euo pipefail
 
+# libcurl4-openssl-dev is for curl's headers only (libskylog dlopen()s libcurl at run time); it
+# depends on libcurl4, the runtime the network sinks and the tests load.
 need=(cmake make gcc pkg-config
       libcurl4-openssl-dev libssl-dev zlib1g-dev libsqlite3-dev libmicrohttpd-dev
       libyaml-dev libjansson-dev libcmocka-dev)

@@ -273,6 +273,12 @@ SKY_API void sky_aws_sha256_hex(const void *data, size_t len, char hex[65]);
  * serialised on an internal lock (use one client per sender thread for parallelism).
  * Proxies come from the usual environment variables (http_proxy, https_proxy, no_proxy), as
  * libcurl reads them. TLS certificates are verified unless .insecure is set.
+ *
+ * libskylog does not link libcurl: it loads it with dlopen() when the first client is created
+ * (or at sky_http_init()), so that a program which never talks HTTP never pays for libcurl and
+ * its dependencies (~5 MiB of RSS). It tries $SKYLOG_LIBCURL (a path or soname) first, then
+ * libcurl.so.4, then libcurl-gnutls.so.4. Without any of them (Debian/Ubuntu: package libcurl4)
+ * the clients cannot be created: SKY_EUNSUPPORTED.
  * ========================================================================================== */
 
 typedef struct sky_http_opts {
@@ -312,7 +318,14 @@ typedef struct sky_http_response {
     size_t n_headers;
 } sky_http_response;
 
-/* Creates a client; opts may be NULL for the defaults. */
+/* Loads libcurl now, if that was not done yet; the outcome is decided once per process.
+ * Returns SKY_OK, or SKY_EUNSUPPORTED with the reason in `errbuf` (may be NULL), like
+ * "libcurl.so.4 could not be loaded (<dlerror text>): install libcurl4 (...)". Calling it is
+ * optional (sky_http_client_new() does it); it is how to learn why a client could not be made.
+ * Thread-safe. */
+SKY_API sky_status sky_http_init(char *errbuf, size_t errlen);
+/* Creates a client; opts may be NULL for the defaults. SKY_ENOMEM; SKY_EUNSUPPORTED when
+ * libcurl cannot be loaded (sky_http_init() says why). */
 SKY_API sky_status sky_http_client_new(const sky_http_opts *opts, sky_http_client **out);
 /* Closes the client's connections and frees it. NULL-safe. Not concurrently with a request. */
 SKY_API void sky_http_client_free(sky_http_client *client);

@@ -88,6 +88,8 @@ sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out
     }
     st = sky_http_client_new(&o->http, &c->http);
     if (st != SKY_OK) {
+        if (st == SKY_EUNSUPPORTED && errbuf)
+            sky_http_init(errbuf, errlen); /* why libcurl could not be loaded */
         sky_aws_client_free(c);
         return st;
     }

@@ -30,6 +30,8 @@ static sky_status get_n(sky__cctx *ctx, const char *method, const char *url,
     ho.timeout_ms = timeout_ms;
     sky_http_client *c;
     sky_status st = sky_http_client_new(&ho, &c);
+    if (st == SKY_EUNSUPPORTED)
+        sky_http_init(why, whylen);
     if (st != SKY_OK)
         return st;
     sky_http_request r = {.method = method, .url = url, .headers = h, .n_headers = nh};

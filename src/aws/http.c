@@ -3,11 +3,18 @@
  * keep-alive connections are reused, a lock so a client may be shared, timeouts, TLS
  * verification on by default, response headers collected for case-insensitive lookup.
  *
+ * libcurl is not linked: curl_api.c dlopen()s it when the first client is created, so a
+ * process that never makes an HTTP request never maps libcurl and its ~5 MiB of dependencies.
+ * Every libcurl call therefore goes through `api->`; when libcurl cannot be loaded,
+ * sky_http_client_new() fails with SKY_EUNSUPPORTED and sky_http_init() says why.
+ *
  * It must never retry (retry.c decides that), never log, and never put a request's headers or
  * query string into an error text: presigned URLs and Authorization headers are secrets.
- * It relies on libcurl (which also reads the proxy environment variables) and zlib for gzip.
+ * It relies on libcurl at run time (which also reads the proxy environment variables), its
+ * headers at build time, and zlib for gzip.
  */
 #include "aws/buf.h"
+#include "aws/curl_api.h"
 
 #include <skylog/aws.h>
 
@@ -21,18 +28,18 @@
 
 struct sky_http_client {
     pthread_mutex_t lock;
+    const sky__curl_api *api;
     CURL *curl;
     sky_http_opts opts;
     char *ca_bundle;
     char *user_agent;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
+sky_status sky_http_init(char *errbuf, size_t errlen)
 {
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    return sky__curl_api_get(errbuf, errlen) ? SKY_OK : SKY_EUNSUPPORTED;
 }
 
 sky_status sky_http_client_new(const sky_http_opts *opts, sky_http_client **out)
@@ -40,12 +47,13 @@ sky_status sky_http_client_new(const sky_http_opts *opts, sky_http_client **out)
     if (!out)
         return SKY_EINVAL;
     *out = NULL;
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK)
-        return SKY_EINTERNAL;
+    const sky__curl_api *api = sky__curl_api_get(NULL, 0);
+    if (!api)
+        return SKY_EUNSUPPORTED;
     sky_http_client *c = calloc(1, sizeof *c);
     if (!c)
         return SKY_ENOMEM;
+    c->api = api;
     if (opts)
         c->opts = *opts;
     if (c->opts.connect_timeout_ms <= 0)
@@ -58,7 +66,7 @@ sky_status sky_http_client_new(const sky_http_opts *opts, sky_http_client **out)
     c->user_agent = strdup(c->opts.user_agent ? c->opts.user_agent : "skylog/" SKYLOG_VERSION);
     c->opts.ca_bundle = c->ca_bundle;
     c->opts.user_agent = c->user_agent;
-    c->curl = curl_easy_init();
+    c->curl = api->easy_init();
     if (!c->curl || !c->user_agent || (opts && opts->ca_bundle && !c->ca_bundle)) {
         sky_http_client_free(c);
         return SKY_ENOMEM;
@@ -73,7 +81,7 @@ void sky_http_client_free(sky_http_client *c)
     if (!c)
         return;
     if (c->curl) {
-        curl_easy_cleanup(c->curl);
+        c->api->easy_cleanup(c->curl);
         pthread_mutex_destroy(&c->lock);
     }
     free(c->ca_bundle);
@@ -215,14 +223,15 @@ sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
     if (!c || !req || !req->url || !req->method || !out)
         return SKY_EINVAL;
 
+    const sky__curl_api *api = c->api;
     struct curl_slist *hl = NULL;
     sky_status st = SKY_OK;
     /* libcurl adds "Expect: 100-continue" to large bodies; AWS does not need the round trip */
-    hl = curl_slist_append(hl, "Expect:");
+    hl = api->slist_append(hl, "Expect:");
     for (size_t i = 0; i < req->n_headers && hl; i++) {
         const char *name = req->headers[i].name, *value = req->headers[i].value;
         if (!name || !*name || strpbrk(name, ":\r\n") || (value && strpbrk(value, "\r\n"))) {
-            curl_slist_free_all(hl); /* header injection or nonsense: refuse the request */
+            api->slist_free_all(hl); /* header injection or nonsense: refuse the request */
             set_err(errbuf, errlen, "invalid header name or value");
             return SKY_EINVAL;
         }
@@ -231,10 +240,10 @@ sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
             sky__buf_printf(&line, "%s: %s", name, value);
         else
             sky__buf_printf(&line, "%s;", name); /* curl's way to send an empty value */
-        struct curl_slist *n = line.oom ? NULL : curl_slist_append(hl, line.data);
+        struct curl_slist *n = line.oom ? NULL : api->slist_append(hl, line.data);
         sky__buf_wipe(&line);
         if (!n) {
-            curl_slist_free_all(hl);
+            api->slist_free_all(hl);
             return SKY_ENOMEM;
         }
         hl = n;
@@ -248,46 +257,47 @@ sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
     char cerr[CURL_ERROR_SIZE] = "";
     pthread_mutex_lock(&c->lock);
     CURL *h = c->curl;
-    curl_easy_reset(h); /* keeps the connection cache */
-    curl_easy_setopt(h, CURLOPT_URL, req->url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, c->opts.user_agent);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->opts.connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-                     (long)(req->timeout_ms > 0 ? req->timeout_ms : c->opts.timeout_ms));
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->opts.insecure ? 0L : 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->opts.insecure ? 0L : 2L);
+    api->easy_reset(h); /* keeps the connection cache */
+    api->easy_setopt(h, CURLOPT_URL, req->url);
+    api->easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    api->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    api->easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+    api->easy_setopt(h, CURLOPT_USERAGENT, c->opts.user_agent);
+    api->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->opts.connect_timeout_ms);
+    api->easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                      (long)(req->timeout_ms > 0 ? req->timeout_ms : c->opts.timeout_ms));
+    api->easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    api->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    api->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    api->easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->opts.insecure ? 0L : 1L);
+    api->easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->opts.insecure ? 0L : 2L);
     if (c->opts.ca_bundle)
-        curl_easy_setopt(h, CURLOPT_CAINFO, c->opts.ca_bundle);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &col);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &col);
+        api->easy_setopt(h, CURLOPT_CAINFO, c->opts.ca_bundle);
+    api->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    api->easy_setopt(h, CURLOPT_WRITEDATA, &col);
+    api->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    api->easy_setopt(h, CURLOPT_HEADERDATA, &col);
     bool has_body = req->body && req->body_len;
     if (strcmp(req->method, "GET") == 0 && !has_body) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        api->easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(req->method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        api->easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, has_body ? req->body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(has_body ? req->body_len : 0));
+        api->easy_setopt(h, CURLOPT_POST, 1L);
+        api->easy_setopt(h, CURLOPT_POSTFIELDS, has_body ? req->body : "");
+        api->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)(has_body ? req->body_len : 0));
         if (strcmp(req->method, "POST") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+            api->easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
     }
-    CURLcode rc = curl_easy_perform(h);
+    CURLcode rc = api->easy_perform(h);
     long status = 0;
     if (rc == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+        api->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    api->easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    api->easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     pthread_mutex_unlock(&c->lock);
-    curl_slist_free_all(hl);
+    api->slist_free_all(hl);
 
     if (col.too_big) {
         set_err(errbuf, errlen, "response body too large");
@@ -296,7 +306,7 @@ sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
         st = SKY_ENOMEM;
     } else if (rc != CURLE_OK) {
         /* curl's own text names the host and port at most, never our headers */
-        set_err(errbuf, errlen, cerr[0] ? cerr : curl_easy_strerror(rc));
+        set_err(errbuf, errlen, cerr[0] ? cerr : api->easy_strerror(rc));
         st = map_curl(rc);
     } else {
         out->status = status;

@@ -187,6 +187,11 @@ sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out
             t->bearer = strdup(o->bearer_token);
             t->endpoint = strdup(sky_aws_client_endpoint(t->client));
             st = t->bearer && t->endpoint ? sky_http_client_new(&ho, &t->http) : SKY_ENOMEM;
+            if (st == SKY_EUNSUPPORTED) {
+                char why[sizeof err - 16];
+                sky_http_init(why, sizeof why);
+                snprintf(err, sizeof err, "cloudwatch: %s", why);
+            }
         }
     }
     if (st != SKY_OK) {
