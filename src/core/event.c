@@ -107,7 +107,7 @@ static bool reserve_fields(sky_event *ev, size_t extra)
 {
     if (ev->cap - ev->n >= extra)
         return true;
-    size_t cap = ev->cap ? ev->cap : 32;
+    size_t cap = ev->cap ? ev->cap : 8; /* the async worker keeps 514 events: RSS */
     while (cap - ev->n < extra)
         cap *= 2;
     sky_field *f = realloc(ev->fields, cap * sizeof *f);
