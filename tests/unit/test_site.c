@@ -40,15 +40,17 @@ static void via_emit(sky_logger *log, long i)
     sky_emit(log, SKY_LEVEL_INFO, "ev", &cs, fs, sizeof fs / sizeof fs[0]);
 }
 
-static sky_t *open_capture(bool async, skytest_capture *cap)
+/* A pipeline writing JSON into `cap`; ring 0 means the default size. */
+static sky_t *open_ring(bool async, size_t ring, skytest_capture *cap)
 {
     sky_t *sky = NULL;
-    assert_int_equal(sky_open(&(sky_options){.mode = async ? SKY_MODE_ASYNC : SKY_MODE_SYNC},
-                              &sky),
-                     SKY_OK);
+    sky_options o = {.mode = async ? SKY_MODE_ASYNC : SKY_MODE_SYNC, .ring_bytes = ring};
+    assert_int_equal(sky_open(&o, &sky), SKY_OK);
     assert_int_equal(sky_add_sink(sky, skytest_capture_sink(cap, SKY_FORMAT_JSON), NULL), SKY_OK);
     return sky;
 }
+
+static sky_t *open_capture(bool async, skytest_capture *cap) { return open_ring(async, 0, cap); }
 
 /* The line without its timestamp, which differs between two calls. */
 static const char *after_ts(const char *line)
@@ -90,6 +92,12 @@ static void test_output_matches_general_path(void **state)
                       atomic_load_explicit(&(site).schema, memory_order_acquire), fs_,             \
                       sizeof fs_ / sizeof fs_[0]);                                                 \
     } while (0)
+
+static sky_field lazy_seven(void *user, char *buf, size_t cap)
+{
+    (void)user, (void)buf, (void)cap;
+    return SKY_INT(NULL, 7);
+}
 
 static const sky__schema *schema_of(sky__site *site)
 {
@@ -133,15 +141,21 @@ static void test_schema_only_for_literals(void **state)
     CALL_SITE(dup, log, "hello", SKY_INT("a", 1), SKY_INT("a", 2));
     assert_int_equal(schema_of(&dup)->n, UINT32_MAX);
     CALL_SITE(dup, log, "hello", SKY_INT("a", 3), SKY_INT("a", 4));
+    static sky__site lazy = {{__FILE__, "f", 6}, NULL};
+    CALL_SITE(lazy, log, "hello", SKY_LAZY("l", lazy_seven, NULL));
+    assert_int_equal(schema_of(&lazy)->n, UINT32_MAX);
+    CALL_SITE(lazy, log, "hello", SKY_LAZY("l", lazy_seven, NULL));
 
     assert_int_equal(sky_flush(sky, 5000), SKY_OK);
-    assert_int_equal(cap.n, 7);
+    assert_int_equal(cap.n, 9);
     assert_non_null(strstr(cap.lines[1], "\"a\":\"y\",\"b\":2}"));
     assert_non_null(strstr(cap.lines[2], "\"k1\":1}"));
     assert_non_null(strstr(cap.lines[3], "\"k2\":2}"));
     assert_non_null(strstr(cap.lines[4], "\"message\":\"n1\""));
     assert_non_null(strstr(cap.lines[5], "\"line\":4,\"a\":2}"));
     assert_non_null(strstr(cap.lines[6], "\"line\":4,\"a\":4}"));
+    assert_non_null(strstr(cap.lines[7], "\"line\":6,\"l\":7}"));
+    assert_non_null(strstr(cap.lines[8], "\"line\":6,\"l\":7}"));
     assert_int_equal(sky_close(sky), SKY_OK);
     skytest_capture_reset(&cap);
 
@@ -274,10 +288,7 @@ static void test_too_large_counted(void **state)
 {
     (void)state;
     skytest_capture cap = {0};
-    sky_t *sky = NULL;
-    assert_int_equal(sky_open(&(sky_options){.mode = SKY_MODE_ASYNC, .ring_bytes = 8192}, &sky),
-                     SKY_OK);
-    assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL), SKY_OK);
+    sky_t *sky = open_ring(true, 8192, &cap);
     sky_logger *log = sky_logger_get(sky, "app");
     size_t big = 6000;
     char *s = malloc(big);
