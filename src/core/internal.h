@@ -49,8 +49,20 @@ typedef struct sky__cs_entry {
     char name[48];
     char text[256];
 } sky__cs_entry;
+/* The JSON of an untouched call-site event between its timestamp and its first value:
+ * level, logger, message, callsite and the first key; per (site schema, logger, level). */
+#define SKY__LINE_CACHE_SLOTS 32
+typedef struct sky__line_entry {
+    const void *schema;
+    const char *logger;
+    size_t logger_len;
+    int level;
+    uint16_t len;
+    char text[300];
+} sky__line_entry;
 typedef struct sky__render_cache {
     sky__cs_entry json[SKY__CS_CACHE_SLOTS];
+    sky__line_entry lines[SKY__LINE_CACHE_SLOTS];
 } sky__render_cache;
 
 /* A call site's schema (see sky__site in skylog.h) with what the JSON renderer needs: each

@@ -223,13 +223,128 @@ static void json_head(const sky_event *ev, sky_buf *b)
 /* The renderer reserves room once per piece and writes straight into the buffer: no per-byte
  * capacity checks. Values whose size it cannot bound cheaply (doubles, errno texts, huge
  * strings, raw JSON) go through the checked sky_buf helpers. */
+static const struct {
+    char s[8]; /* padded: copied as one 8-byte word */
+    size_t n;
+} levels[SKY_LEVEL_COUNT_] = {{"TRACE", 5}, {"DEBUG", 5}, {"INFO", 4}, {"WARN", 4},
+                              {"ERROR", 5}, {"CRITICAL", 8}, {"OFF", 3}};
+
+/* Field f's value at d, where room for its direct form (6 bytes per string byte + 32) is
+ * reserved; returns the end, or NULL on out-of-memory. */
+static inline char *put_value(sky_buf *b, char *d, const sky_field *f)
+{
+    switch (f->type) {
+    case SKY_T_STR: return put_str(d, f->v.str.ptr, f->v.str.len);
+    case SKY_T_INT: return sky__i64_raw(d, f->v.i);
+    case SKY_T_UINT: return sky__u64_raw(d, f->v.u);
+    case SKY_T_BOOL:
+        if (f->v.b)
+            PUT_LIT(d, "true");
+        else
+            PUT_LIT(d, "false");
+        return d;
+    case SKY_T_NULL: PUT_LIT(d, "null"); return d;
+    case SKY_T_F64:
+        if (isfinite(f->v.f)) /* room: 32 reserved >= SKY_F64_MAX */
+            return sky__f64_raw(d, f->v.f);
+        /* NaN and infinities are strings */
+        __attribute__((fallthrough));
+    default:
+        b->len = (size_t)(d - b->p);
+        json_value(b, f);
+        return b->oom ? NULL : b->p + b->len;
+    }
+}
+
+/* The line cache entry of an untouched call-site event (see sky__line_entry), made on first
+ * use; NULL if the event was changed by a processor or its text does not fit. */
+static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
+{
+    const sky__site_schema *sc = ev->schema;
+    size_t n = ev->n;
+    if (!n || n != sc->pub.n || ev->name != sc->pub.name || !ev->cs || !ev->rcache ||
+        (unsigned)ev->level >= SKY_LEVEL_COUNT_)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (ev->fields[i].key != sc->pub.keys[i] || ev->fields[i].key_len != sc->pub.key_lens[i])
+            return NULL;
+    sky__line_entry *e =
+        &ev->rcache->lines[(((uintptr_t)sc >> 4) ^ ((uintptr_t)ev->logger >> 3)) %
+                           SKY__LINE_CACHE_SLOTS];
+    if (e->schema == sc && e->logger == ev->logger && e->logger_len == ev->logger_len &&
+        e->level == (int)ev->level)
+        return e;
+    /* render the piece at the end of b, keep it, then take it back off */
+    size_t start = b->len;
+    sky__buf_lit(b, "\",\"level\":\"");
+    sky__buf_put(b, levels[ev->level].s, levels[ev->level].n);
+    sky__buf_lit(b, "\",\"logger\":");
+    json_head_text(ev, b);
+    sky__buf_put(b, sc->text, sc->key_off[1]);
+    size_t len = b->len - start;
+    bool ok = !b->oom && len <= sizeof e->text;
+    if (ok) {
+        memcpy(e->text, b->p + start, len);
+        e->len = (uint16_t)len;
+        e->schema = sc;
+        e->logger = ev->logger;
+        e->logger_len = ev->logger_len;
+        e->level = (int)ev->level;
+    }
+    b->len = start;
+    if (b->p)
+        b->p[start] = '\0';
+    return ok ? e : NULL;
+}
+
+/* An untouched call-site event: the constant text between the timestamp and the first value
+ * comes from the line cache, each further key from the schema. */
+static void render_site(const sky_event *ev, const sky__line_entry *e, sky_buf *b)
+{
+    const sky__site_schema *sc = ev->schema;
+    char *d = b->p + b->len;
+    if (!(d = room(b, d, 16 + SKY_ISO8601_LEN + e->len)))
+        return;
+    PUT_LIT(d, "{\"timestamp\":\"");
+    sky__iso8601_ms(d, ev->ts_ns);
+    d += SKY_ISO8601_LEN;
+    memcpy(d, e->text, e->len);
+    d += e->len;
+    for (size_t i = 0; i < ev->n; i++) {
+        const sky_field *f = &ev->fields[i];
+        size_t o = sc->key_off[i], kl = i ? (size_t)sc->key_off[i + 1] - o : 0;
+        size_t vl = f->type == SKY_T_STR ? f->v.str.len : 0;
+        if (SKY_UNLIKELY(vl > SKY_JSON_DIRECT_MAX)) {
+            b->len = (size_t)(d - b->p);
+            sky__buf_put(b, sc->text + o, kl);
+            json_value(b, f);
+            if (b->oom)
+                return;
+            d = b->p + b->len;
+            continue;
+        }
+        if (!(d = room(b, d, kl + 6 * vl + 32)))
+            return;
+        sky__copy_small(d, sc->text + o, kl);
+        d += kl;
+        if (!(d = put_value(b, d, f)))
+            return;
+    }
+    if (!(d = room(b, d, 2)))
+        return;
+    PUT_LIT(d, "}\n");
+    b->len = (size_t)(d - b->p);
+}
+
 void sky__render_json(const sky_event *ev, sky_buf *b)
 {
-    static const struct {
-        char s[8]; /* padded: copied as one 8-byte word */
-        size_t n;
-    } levels[SKY_LEVEL_COUNT_] = {{"TRACE", 5}, {"DEBUG", 5}, {"INFO", 4}, {"WARN", 4},
-                                  {"ERROR", 5}, {"CRITICAL", 8}, {"OFF", 3}};
+    if (ev->schema) {
+        const sky__line_entry *e = site_line(ev, b);
+        if (e) {
+            render_site(ev, e, b);
+            return;
+        }
+    }
     if (!sky__buf_reserve(b, 64))
         return;
     char *d = b->p + b->len;
@@ -283,31 +398,8 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
             *d++ = '"';
             *d++ = ':';
         }
-        switch (f->type) {
-        case SKY_T_STR: d = put_str(d, f->v.str.ptr, f->v.str.len); break;
-        case SKY_T_INT: d = sky__i64_raw(d, f->v.i); break;
-        case SKY_T_UINT: d = sky__u64_raw(d, f->v.u); break;
-        case SKY_T_BOOL:
-            if (f->v.b)
-                PUT_LIT(d, "true");
-            else
-                PUT_LIT(d, "false");
-            break;
-        case SKY_T_NULL: PUT_LIT(d, "null"); break;
-        case SKY_T_F64:
-            if (isfinite(f->v.f)) { /* room: 32 reserved >= SKY_F64_MAX */
-                d = sky__f64_raw(d, f->v.f);
-                break;
-            }
-            /* NaN and infinities are strings */
-            __attribute__((fallthrough));
-        default:
-            b->len = (size_t)(d - b->p);
-            json_value(b, f);
-            if (b->oom)
-                return;
-            d = b->p + b->len;
-        }
+        if (!(d = put_value(b, d, f)))
+            return;
     }
     if (!(d = room(b, d, 2)))
         return;

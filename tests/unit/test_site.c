@@ -15,15 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+static char big_user[6000]; /* over the renderer's direct-escape limit; filled by the test */
 static const char *users[] = {"alice", "b\"ob\\", "\xff\xfe bad utf-8", "", NULL,
-                              "a string that is longer than sixteen bytes"};
+                              "a string that is longer than sixteen bytes", big_user};
 static const double dbls[] = {1.5, -0.0, 1e300, 3.0, 0.1};
 static const char *jsons[] = {"{\"a\":[1,2]}", "not json", "42"};
 static const int errs[] = {2, 0, 99999};
 
 /* Every type, a reserved key ("level") and a key that needs escaping. */
 #define FIELDS(i)                                                                                  \
-    SKY_STR("user", users[(i) % 6]), SKY_INT("id", (i)), SKY_F64("ms", dbls[(i) % 5]),             \
+    SKY_STR("user", users[(i) % 7]), SKY_INT("id", (i)), SKY_F64("ms", dbls[(i) % 5]),             \
         SKY_BOOL("ok", (i)&1), SKY_UINT("u", (uint64_t)(i) << 40), SKY_ERRNO("err", errs[(i) % 3]), \
         SKY_TIME("at", (int64_t)(i) * 1000000007), SKY_DUR("took", (i) * 1500),                    \
         SKY_JSON("raw", jsons[(i) % 3]), SKY_STR("level", "shadowed"),                             \
@@ -63,6 +64,8 @@ static const char *after_ts(const char *line)
 static void test_output_matches_general_path(void **state)
 {
     (void)state;
+    for (size_t k = 0; k < sizeof big_user - 1; k++)
+        big_user[k] = k % 7 ? 'x' : '"';
     for (int async = 0; async < 2; async++) {
         skytest_capture cap = {0};
         sky_t *sky = open_capture(async, &cap);
@@ -173,8 +176,8 @@ static void test_schema_only_for_literals(void **state)
  * path, and every line carries its own call's keys and values. */
 static void vary(sky_logger *log, int i)
 {
-    sky_info(log, i % 5 == 4 ? "other" : "ev", SKY_STR(i % 3 == 2 ? "k2" : "k1", i % 4 == 3 ? NULL : "s"),
-             SKY_INT("n", i));
+    sky_log(log, i % 7 == 6 ? SKY_LEVEL_WARN : SKY_LEVEL_INFO, i % 5 == 4 ? "other" : "ev",
+            SKY_STR(i % 3 == 2 ? "k2" : "k1", i % 4 == 3 ? NULL : "s"), SKY_INT("n", i));
 }
 
 static void test_mismatching_calls(void **state)
@@ -182,17 +185,49 @@ static void test_mismatching_calls(void **state)
     (void)state;
     skytest_capture cap = {0};
     sky_t *sky = open_capture(true, &cap);
-    sky_logger *log = sky_logger_get(sky, "app");
+    /* two loggers whose names have the same length, alternating at each site */
+    sky_logger *logs[2] = {sky_logger_get(sky, "app"), sky_logger_get(sky, "apq")};
     for (int i = 0; i < 40; i++)
-        vary(log, i);
+        vary(logs[i / 2 % 2], i);
     assert_int_equal(sky_flush(sky, 5000), SKY_OK);
     assert_int_equal(cap.n, 40);
     for (int i = 0; i < 40; i++) {
         char want[128];
-        snprintf(want, sizeof want, "\"message\":\"%s\"", i % 5 == 4 ? "other" : "ev");
+        snprintf(want, sizeof want, "\"level\":\"%s\",\"logger\":\"%s\",\"message\":\"%s\"",
+                 i % 7 == 6 ? "WARN" : "INFO", i / 2 % 2 ? "apq" : "app",
+                 i % 5 == 4 ? "other" : "ev");
         assert_non_null(strstr(cap.lines[i], want));
         snprintf(want, sizeof want, "\"%s\":%s,\"n\":%d}", i % 3 == 2 ? "k2" : "k1",
                  i % 4 == 3 ? "null" : "\"s\"", i);
+        assert_non_null(strstr(cap.lines[i], want));
+    }
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
+/* More loggers with same-length names than the renderer's line cache has slots, at one site:
+ * entries that share a slot must still tell the loggers apart. */
+static void many_site(sky_logger *log, int i) { sky_info(log, "ev", SKY_INT("n", i)); }
+
+static void test_many_loggers_one_site(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(true, &cap);
+    enum { NLOG = 80 };
+    sky_logger *logs[NLOG];
+    for (int k = 0; k < NLOG; k++) {
+        char name[8];
+        snprintf(name, sizeof name, "l%02d", k);
+        logs[k] = sky_logger_get(sky, name);
+    }
+    for (int i = 0; i < 3 * NLOG; i++)
+        many_site(logs[i % NLOG], i);
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 3 * NLOG);
+    for (int i = 0; i < 3 * NLOG; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "\"logger\":\"l%02d\",\"message\":\"ev\"", i % NLOG);
         assert_non_null(strstr(cap.lines[i], want));
     }
     assert_int_equal(sky_close(sky), SKY_OK);
@@ -367,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_output_matches_general_path),
         cmocka_unit_test(test_schema_only_for_literals),
         cmocka_unit_test(test_mismatching_calls),
+        cmocka_unit_test(test_many_loggers_one_site),
         cmocka_unit_test(test_processors_edit_site_events),
         cmocka_unit_test(test_context_and_bound_loggers),
         cmocka_unit_test(test_too_large_counted),
