@@ -275,6 +275,9 @@ void sky__event_turn_begin(sky_event *ev) { ev->snap_taken = false; }
 /* Called before the first change in a processor's turn. */
 static bool snapshot(sky_event *ev)
 {
+    /* Every change goes through here: from now on the event is no longer its call site's
+     * record as the schema describes it, and renders the general way. */
+    ev->schema = NULL;
     if (ev->snap_taken)
         return true;
     if (ev->snap_cap < ev->n) {

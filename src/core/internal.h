@@ -86,8 +86,9 @@ struct sky_event {
     size_t logger_len;
     int64_t ts_ns;
     const sky_callsite *cs;
-    /* Set when the fields were decoded from a call site's record: field i whose key pointer is
-     * still schema->pub.keys[i] renders its key from the schema. NULL otherwise. */
+    /* Set when the fields were decoded from a call site's record and nothing changed the
+     * event since (the first change clears it): field i has the schema's key i, the name is
+     * the schema's. NULL otherwise. */
     const sky__site_schema *schema;
 
     sky_field *fields;

@@ -113,6 +113,8 @@ static void json_callsite_text(const sky_callsite *cs, sky_buf *b)
  * buffer moved), or NULL on out-of-memory (the buffer is then marked). */
 static inline char *room(sky_buf *b, char *d, size_t need)
 {
+    if (SKY_LIKELY((size_t)(b->p + b->cap - d) > need))
+        return d;
     b->len = (size_t)(d - b->p);
     if (!sky__buf_reserve(b, need))
         return NULL;
@@ -257,17 +259,13 @@ static inline char *put_value(sky_buf *b, char *d, const sky_field *f)
 }
 
 /* The line cache entry of an untouched call-site event (see sky__line_entry), made on first
- * use; NULL if the event was changed by a processor or its text does not fit. */
+ * use; NULL if its text does not fit. */
 static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
 {
-    const sky__site_schema *sc = ev->schema;
-    size_t n = ev->n;
-    if (!n || n != sc->pub.n || ev->name != sc->pub.name || !ev->cs || !ev->rcache ||
+    const sky__site_schema *sc = ev->schema; /* set: the event is untouched (internal.h) */
+    if (!ev->n || ev->n != sc->pub.n || !ev->cs || !ev->rcache ||
         (unsigned)ev->level >= SKY_LEVEL_COUNT_)
         return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (ev->fields[i].key != sc->pub.keys[i] || ev->fields[i].key_len != sc->pub.key_lens[i])
-            return NULL;
     sky__line_entry *e =
         &ev->rcache->lines[(((uintptr_t)sc >> 4) ^ ((uintptr_t)ev->logger >> 3)) %
                            SKY__LINE_CACHE_SLOTS];
