@@ -15,7 +15,8 @@
 
 #include "server.h"
 
-#include <openssl/crypto.h>
+#include "util/secmem.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -65,7 +66,7 @@ static sky_status lookup_secret(void *user, const char *access_key_id, char *sec
 static bool token_equal(const char *a, const char *b)
 {
     size_t na = strlen(a), nb = strlen(b);
-    return na == nb && CRYPTO_memcmp(a, b, na) == 0;
+    return na == nb && sky__ct_equal(a, b, na);
 }
 
 static bool check_sigv4(const sky__request *req, sky__api api, sky__reply *r)

@@ -130,7 +130,8 @@ typedef struct sky_sigv4_result {
  * X-Amz-Date: out->amz_date, Authorization: out->authorization, and, with a session token,
  * X-Amz-Security-Token: <token>. X-Amz-Date and X-Amz-Security-Token are signed even if absent
  * from req->headers (copies there are replaced); an Authorization in req->headers is ignored.
- * Returns SKY_EINVAL for missing fields (or no Host anywhere), SKY_ENOMEM.
+ * Returns SKY_EINVAL for missing fields (or no Host anywhere), SKY_ENOMEM, SKY_EUNSUPPORTED
+ * when libcrypto cannot be loaded (sky_aws_crypto_init() says why).
  * Thread-safe (the signing-key cache is internally locked). */
 SKY_API sky_status sky_sigv4_sign(const sky_sigv4_request *req, const sky_sigv4_params *params,
                                   sky_sigv4_result *out);
@@ -261,8 +262,22 @@ SKY_API sky_status sky_sigv4_verify(const sky_sigv4_received *req, sky_sigv4_sec
  * upper-case hex; with keep_slash, '/' is kept too). Returns a malloc'd string, NULL on oom. */
 SKY_API char *sky_aws_uri_encode(const char *s, size_t len, bool keep_slash);
 
-/* Lower-case hex SHA-256 of a buffer into `hex` (65 bytes). */
+/* Lower-case hex SHA-256 of a buffer into `hex` (65 bytes). If libcrypto cannot be loaded
+ * (see sky_aws_crypto_init()), `hex` is the empty string. */
 SKY_API void sky_aws_sha256_hex(const void *data, size_t len, char hex[65]);
+
+/* libskylog does not link OpenSSL's libcrypto: it loads it with dlopen() the first time it
+ * hashes or signs (an AWS client is created, a request signed or verified, an SSO token looked
+ * up), so that a program which never talks to AWS never maps it (~0.75 MiB of RSS). It tries
+ * $SKYLOG_LIBCRYPTO (a path or soname) first, then libcrypto.so.3, then libcrypto.so.1.1.
+ * Without any of them (Debian/Ubuntu: package libssl3) signing, verifying and creating AWS
+ * clients fail with SKY_EUNSUPPORTED; nothing is ever signed with a made-up key.
+ *
+ * Loads libcrypto now, if that was not done yet; the outcome is decided once per process.
+ * Returns SKY_OK, or SKY_EUNSUPPORTED with the reason in `errbuf` (may be NULL), like
+ * "libcrypto.so.3 could not be loaded (<dlerror text>): install OpenSSL's libcrypto (...)".
+ * Calling it is optional; it is how to learn why signing failed. Thread-safe. */
+SKY_API sky_status sky_aws_crypto_init(char *errbuf, size_t errlen);
 
 
 /* ============================================================================================

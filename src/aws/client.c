@@ -74,6 +74,12 @@ sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out
         sky_aws_client_free(c);
         return SKY_EINVAL;
     }
+    /* every request is signed: find out now, not at the first send, if that cannot work */
+    st = sky_aws_crypto_init(errbuf, errlen);
+    if (st != SKY_OK) {
+        sky_aws_client_free(c);
+        return st;
+    }
     if (o->creds) {
         c->creds = o->creds;
     } else {
@@ -194,7 +200,10 @@ static sky_status attempt_once(sky_aws_client *c, const sky_aws_call *call, cons
     sky_status st = sky_sigv4_sign(&req, &sp, &sig);
     if (st != SKY_OK) {
         free(h);
-        snprintf(why, whylen, "signing failed");
+        if (st == SKY_EUNSUPPORTED)
+            sky_aws_crypto_init(why, whylen); /* why libcrypto could not be loaded */
+        else
+            snprintf(why, whylen, "signing failed");
         return st;
     }
     sky_aws_header *all = realloc(h, (n + 3) * sizeof *h);

@@ -13,9 +13,9 @@
 #include "aws/creds.h"
 
 #include "aws/buf.h"
+#include "util/secmem.h"
 
 #include <jansson.h>
-#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +25,7 @@
 static void wipe_free(char *s)
 {
     if (s) {
-        OPENSSL_cleanse(s, strlen(s));
+        sky__wipe(s, strlen(s));
         free(s);
     }
 }
@@ -179,7 +179,7 @@ char *sky__read_small_file(const char *path)
     while ((r = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (1u << 20))
         sky__buf_append(&b, chunk, r);
     fclose(f);
-    OPENSSL_cleanse(chunk, sizeof chunk);
+    sky__wipe(chunk, sizeof chunk);
     if (b.oom) {
         sky__buf_wipe(&b);
         return NULL;

@@ -11,8 +11,8 @@
 #include "aws/creds.h"
 
 #include "aws/buf.h"
+#include "util/secmem.h"
 
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +74,7 @@ static sky_status get(sky__cctx *ctx, const char *method, const char *url,
 static void wipe_response(sky_http_response *r)
 {
     if (r->body)
-        OPENSSL_cleanse(r->body, r->body_len);
+        sky__wipe(r->body, r->body_len);
     sky_http_response_free(r);
 }
 
@@ -128,7 +128,7 @@ sky_status sky__creds_container(sky__cctx *ctx, sky_aws_credentials *out)
             return SKY_ENOMEM;
     }
     if (token && strpbrk(token, "\r\n")) {
-        OPENSSL_cleanse(token, strlen(token));
+        sky__wipe(token, strlen(token));
         free(token);
         return sky__cerr(ctx, SKY_EINVAL, "container authorization token contains a newline");
     }
@@ -138,7 +138,7 @@ sky_status sky__creds_container(sky__cctx *ctx, sky_aws_credentials *out)
     /* botocore's ContainerMetadataFetcher: 2 s timeout, 3 attempts, 1 s apart */
     sky_status st = get_n(ctx, "GET", url, h, token ? 1 : 0, 2000, 3, 1000, &resp, why, sizeof why);
     if (token) {
-        OPENSSL_cleanse(token, strlen(token));
+        sky__wipe(token, strlen(token));
         free(token);
     }
     if (st != SKY_OK)
@@ -234,7 +234,7 @@ sky_status sky__creds_imds(sky__cctx *ctx, sky_aws_credentials *out)
     free(erole);
     st = get(ctx, "GET", url, ah, nah, &resp, why, sizeof why);
     if (token) {
-        OPENSSL_cleanse(token, strlen(token));
+        sky__wipe(token, strlen(token));
         free(token);
     }
     if (st != SKY_OK)

@@ -16,10 +16,10 @@
 #include "aws/profile.h"
 
 #include "aws/buf.h"
+#include "util/secmem.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,7 +151,7 @@ static sky_status run_process(sky__cctx *ctx, const char *cmd, sky_aws_credentia
         if (b.len < (1u << 20))
             sky__buf_append(&b, chunk, (size_t)r);
     }
-    OPENSSL_cleanse(chunk, sizeof chunk);
+    sky__wipe(chunk, sizeof chunk);
     close(fds[0]);
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

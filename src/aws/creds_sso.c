@@ -13,22 +13,25 @@
 #include "aws/profile.h"
 
 #include "aws/buf.h"
+#include "aws/crypto_api.h"
+#include "util/secmem.h"
 
 #include <jansson.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static void sha1_hex(const char *s, char out[41])
+/* False when libcrypto cannot be loaded (then `out` is empty). */
+static bool sha1_hex(const char *s, char out[41])
 {
     unsigned char md[20];
-    unsigned int n = 0;
-    EVP_Digest(s, strlen(s), md, &n, EVP_sha1(), NULL);
+    out[0] = '\0';
+    if (!sky__sha1(s, strlen(s), md))
+        return false;
     for (unsigned i = 0; i < 20; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return true;
 }
 
 static const char *pget(const sky__profiles *pf, const char *name, const char *key)
@@ -58,7 +61,11 @@ static sky_status cached_token(sky__cctx *ctx, const char *key_source, char **to
 {
     *token = NULL;
     char hex[41];
-    sha1_hex(key_source, hex);
+    if (!sha1_hex(key_source, hex)) {
+        char why[400];
+        sky__crypto_load(why, sizeof why);
+        return sky__cerr(ctx, SKY_EUNSUPPORTED, "cannot name the SSO cache file: %s", why);
+    }
     char rel[128];
     snprintf(rel, sizeof rel, "~/.aws/sso/cache/%s.json", hex);
     char *path = sky__expand_home(rel);
@@ -67,7 +74,7 @@ static sky_status cached_token(sky__cctx *ctx, const char *key_source, char **to
     if (!text)
         return sky__cerr(ctx, SKY_EAUTH, "no cached SSO token: run `aws sso login`");
     json_t *j = json_loads(text, 0, NULL);
-    OPENSSL_cleanse(text, strlen(text));
+    sky__wipe(text, strlen(text));
     free(text);
     const char *tok = json_string_value(json_object_get(j, "accessToken"));
     const char *exp = json_string_value(json_object_get(j, "expiresAt"));
@@ -118,7 +125,7 @@ sky_status sky__creds_sso(sky__cctx *ctx, const sky__profiles *pf, const char *n
         return st;
     char base[1024], url[2048];
     if (portal_url(region, base, sizeof base) != SKY_OK) {
-        OPENSSL_cleanse(token, strlen(token));
+        sky__wipe(token, strlen(token));
         free(token);
         return sky__cerr(ctx, SKY_EINVAL, "SSO portal endpoint cannot be resolved");
     }
@@ -127,7 +134,7 @@ sky_status sky__creds_sso(sky__cctx *ctx, const sky__profiles *pf, const char *n
     if (!ea || !er) {
         free(ea);
         free(er);
-        OPENSSL_cleanse(token, strlen(token));
+        sky__wipe(token, strlen(token));
         free(token);
         return SKY_ENOMEM;
     }
@@ -144,7 +151,7 @@ sky_status sky__creds_sso(sky__cctx *ctx, const sky__profiles *pf, const char *n
         st = sky_http_perform(http, &r, &resp, why, sizeof why);
         sky_http_client_free(http);
     }
-    OPENSSL_cleanse(token, strlen(token));
+    sky__wipe(token, strlen(token));
     free(token);
     if (st != SKY_OK)
         return sky__cerr(ctx, st, "SSO GetRoleCredentials: %s", why);
@@ -174,7 +181,7 @@ sky_status sky__creds_sso(sky__cctx *ctx, const sky__profiles *pf, const char *n
         if (st == SKY_OK)
             ctx->source = "sso";
     }
-    OPENSSL_cleanse(resp.body, resp.body_len);
+    sky__wipe(resp.body, resp.body_len);
     sky_http_response_free(&resp);
     return st;
 }

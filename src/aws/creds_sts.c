@@ -13,8 +13,8 @@
 #include "aws/sigv4.h"
 
 #include "aws/buf.h"
+#include "util/secmem.h"
 
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +80,7 @@ static void form_add(sky__buf *b, const char *k, const char *v)
     }
     free(ek);
     if (ev)
-        OPENSSL_cleanse(ev, strlen(ev));
+        sky__wipe(ev, strlen(ev));
     free(ev);
 }
 
@@ -177,14 +177,14 @@ static sky_status sts_call(sky__cctx *ctx, const char *action, sky__buf *form,
         st = sky__cerr(ctx, SKY_EPROTO, "STS %s: answer has a malformed Expiration", action);
     else
         st = sky__creds_set(out, akid, secret, token, exp_ns);
-    OPENSSL_cleanse(resp.body, resp.body_len);
+    sky__wipe(resp.body, resp.body_len);
     sky_http_response_free(&resp);
     free(akid);
     if (secret)
-        OPENSSL_cleanse(secret, strlen(secret));
+        sky__wipe(secret, strlen(secret));
     free(secret);
     if (token)
-        OPENSSL_cleanse(token, strlen(token));
+        sky__wipe(token, strlen(token));
     free(token);
     free(exp);
     return st;
@@ -222,7 +222,7 @@ sky_status sky__sts_assume_role_web_identity(sky__cctx *ctx, const char *role_ar
     form_add(&form, "RoleArn", role_arn);
     form_add(&form, "RoleSessionName", session_name);
     form_add(&form, "WebIdentityToken", token);
-    OPENSSL_cleanse(token, strlen(token));
+    sky__wipe(token, strlen(token));
     free(token);
     sky_status st = form.oom ? SKY_ENOMEM
                              : sts_call(ctx, "AssumeRoleWithWebIdentity", &form, NULL, out);

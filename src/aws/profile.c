@@ -4,14 +4,14 @@
  * ("[dev]"); the config file prefixes them ("[profile dev]"), except "[default]".
  *
  * It must never print a value: values include secret keys. Parsed files are wiped when freed.
- * Plain C string handling; no dependency beyond libc (and OpenSSL's cleanse).
+ * Plain C string handling; no dependency beyond libc (secrets are wiped with util/secmem.h).
  */
 #include "aws/profile.h"
 
 #include "aws/buf.h"
+#include "util/secmem.h"
 
 #include <ctype.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +33,7 @@ static char *dup_trim(const char *s, size_t n)
 static void wipe_free(char *s)
 {
     if (s) {
-        OPENSSL_cleanse(s, strlen(s));
+        sky__wipe(s, strlen(s));
         free(s);
     }
 }
@@ -150,7 +150,7 @@ sky_status sky__ini_load(const char *path, sky__ini *out)
     while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
         sky__buf_append(&b, chunk, r);
     fclose(f);
-    OPENSSL_cleanse(chunk, sizeof chunk);
+    sky__wipe(chunk, sizeof chunk);
     if (b.oom) {
         sky__buf_wipe(&b);
         return SKY_ENOMEM;

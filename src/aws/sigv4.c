@@ -10,16 +10,19 @@
  *
  * This file must never copy a secret into anything but the HMAC input and the wiped local key
  * material; the signing-key cache is keyed by a SHA-256 of the secret, never the secret itself.
- * It relies on OpenSSL libcrypto for SHA-256/HMAC and on pthreads for the cache lock.
+ * It relies on libcrypto for SHA-256/HMAC, loaded on first use (crypto_api.h): when that fails,
+ * every signing function returns SKY_EUNSUPPORTED rather than a signature made of zeros. It
+ * relies on pthreads for the cache lock.
  */
 #include "aws/sigv4.h"
 
+#include "aws/crypto_api.h"
+#include "util/secmem.h"
+
 #include <ctype.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -39,19 +42,21 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-void sky_aws_sha256_hex(const void *data, size_t len, char hex[65])
+/* False (and `hex` empty) when libcrypto cannot be loaded. */
+static bool sha256_hex(const void *data, size_t len, char hex[65])
 {
     unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data ? data : "", len, md, &mdlen, EVP_sha256(), NULL);
+    if (!sky__sha256(data, len, md)) {
+        hex[0] = '\0';
+        return false;
+    }
     to_hex(md, 32, hex);
+    return true;
 }
 
-static void hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
-                        unsigned char out[32])
+void sky_aws_sha256_hex(const void *data, size_t len, char hex[65])
 {
-    unsigned int n = 32;
-    HMAC(EVP_sha256(), key, (int)keylen, msg, msglen, out, &n);
+    sha256_hex(data, len, hex);
 }
 
 /* ---- encoding ----------------------------------------------------------------------------- */
@@ -311,35 +316,43 @@ unsigned long sky__sigv4_key_derivations(void)
     return atomic_load(&key_derivations);
 }
 
-static void derive_key(const char *secret, const char *date, const char *region,
-                       const char *service, unsigned char key[32])
+/* SKY_ENOMEM or SKY_EUNSUPPORTED (no libcrypto) leave `key` zeroed, never half-derived. */
+static sky_status derive_key(const char *secret, const char *date, const char *region,
+                             const char *service, unsigned char key[32])
 {
     size_t sl = strlen(secret);
     unsigned char *k0 = malloc(sl + 5);
     unsigned char a[32], b[32];
-    if (!k0) { /* fall back to a stack-free path is impossible; produce a zero key (fails auth) */
+    if (!k0) {
         memset(key, 0, 32);
-        return;
+        return SKY_ENOMEM;
     }
     memcpy(k0, "AWS4", 4);
     memcpy(k0 + 4, secret, sl);
-    hmac_sha256(k0, sl + 4, date, strlen(date), a);
-    OPENSSL_cleanse(k0, sl + 4);
+    bool ok = sky__hmac_sha256(k0, sl + 4, date, strlen(date), a);
+    sky__wipe(k0, sl + 4);
     free(k0);
-    hmac_sha256(a, 32, region, strlen(region), b);
-    hmac_sha256(b, 32, service, strlen(service), a);
-    hmac_sha256(a, 32, "aws4_request", 12, key);
-    OPENSSL_cleanse(a, sizeof a);
-    OPENSSL_cleanse(b, sizeof b);
+    ok = ok && sky__hmac_sha256(a, 32, region, strlen(region), b) &&
+         sky__hmac_sha256(b, 32, service, strlen(service), a) &&
+         sky__hmac_sha256(a, 32, "aws4_request", 12, key);
+    sky__wipe(a, sizeof a);
+    sky__wipe(b, sizeof b);
+    if (!ok) {
+        memset(key, 0, 32);
+        return SKY_EUNSUPPORTED;
+    }
     atomic_fetch_add(&key_derivations, 1);
+    return SKY_OK;
 }
 
-void sky__sigv4_signing_key(const char *secret, const char *date, const char *region,
-                            const char *service, unsigned char key[32])
+sky_status sky__sigv4_signing_key(const char *secret, const char *date, const char *region,
+                                  const char *service, unsigned char key[32])
 {
     unsigned char sh[32];
-    unsigned int shl = 0;
-    EVP_Digest(secret, strlen(secret), sh, &shl, EVP_sha256(), NULL);
+    if (!sky__sha256(secret, strlen(secret), sh)) {
+        memset(key, 0, 32);
+        return SKY_EUNSUPPORTED;
+    }
     bool cacheable = strlen(date) < 9 && strlen(region) < 64 && strlen(service) < 64;
     if (cacheable) {
         pthread_mutex_lock(&key_lock);
@@ -349,12 +362,14 @@ void sky__sigv4_signing_key(const char *secret, const char *date, const char *re
                 strcmp(e->region, region) == 0 && strcmp(e->service, service) == 0) {
                 memcpy(key, e->key, 32);
                 pthread_mutex_unlock(&key_lock);
-                return;
+                return SKY_OK;
             }
         }
         pthread_mutex_unlock(&key_lock);
     }
-    derive_key(secret, date, region, service, key);
+    sky_status st = derive_key(secret, date, region, service, key);
+    if (st != SKY_OK)
+        return st;
     if (cacheable) {
         pthread_mutex_lock(&key_lock);
         key_entry *e = &key_cache[key_next++ % KEY_CACHE_SIZE];
@@ -366,6 +381,7 @@ void sky__sigv4_signing_key(const char *secret, const char *date, const char *re
         e->used = true;
         pthread_mutex_unlock(&key_lock);
     }
+    return SKY_OK;
 }
 
 void sky__sigv4_amz_date(int64_t time_ns, char out[17])
@@ -419,7 +435,10 @@ static sky_status sign_core(const core_in *in, char sig[65], char **canonical, c
         return SKY_ENOMEM;
     }
     char crhash[65];
-    sky_aws_sha256_hex(cr.data, cr.len, crhash);
+    if (!sha256_hex(cr.data, cr.len, crhash)) {
+        sky__buf_free(&cr);
+        return SKY_EUNSUPPORTED;
+    }
 
     sky__buf sts = {0};
     sky__buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", in->amz_date,
@@ -430,9 +449,16 @@ static sky_status sign_core(const core_in *in, char sig[65], char **canonical, c
         return SKY_ENOMEM;
     }
     unsigned char key[32], mac[32];
-    sky__sigv4_signing_key(in->secret, in->scope_date, in->region, in->service, key);
-    hmac_sha256(key, 32, sts.data, sts.len, mac);
-    OPENSSL_cleanse(key, sizeof key);
+    sky_status st = sky__sigv4_signing_key(in->secret, in->scope_date, in->region, in->service,
+                                           key);
+    if (st == SKY_OK && !sky__hmac_sha256(key, 32, sts.data, sts.len, mac))
+        st = SKY_EUNSUPPORTED;
+    sky__wipe(key, sizeof key);
+    if (st != SKY_OK) {
+        sky__buf_free(&cr);
+        sky__buf_free(&sts);
+        return st;
+    }
     to_hex(mac, 32, sig);
     if (canonical)
         *canonical = sky__buf_steal(&cr);
@@ -538,21 +564,22 @@ static bool params_ok(const sky_sigv4_request *req, const sky_sigv4_params *p)
            p->secret_access_key && p->region && *p->region && p->service && *p->service;
 }
 
-static void payload_hash_of(const sky_sigv4_request *req, char out[65])
+/* False when the payload had to be hashed and libcrypto cannot be loaded. */
+static bool payload_hash_of(const sky_sigv4_request *req, char out[65])
 {
     for (size_t i = 0; i < req->n_headers; i++) {
         const sky_aws_header *h = &req->headers[i];
         if (h->name && h->value && strcasecmp(h->name, "x-amz-content-sha256") == 0 &&
             strlen(h->value) < 65) {
             strcpy(out, h->value);
-            return;
+            return true;
         }
     }
     if (req->payload_hash && strlen(req->payload_hash) < 65) {
         strcpy(out, req->payload_hash);
-        return;
+        return true;
     }
-    sky_aws_sha256_hex(req->payload, req->payload ? req->payload_len : 0, out);
+    return sha256_hex(req->payload, req->payload ? req->payload_len : 0, out);
 }
 
 sky_status sky_sigv4_sign(const sky_sigv4_request *req, const sky_sigv4_params *p,
@@ -566,7 +593,8 @@ sky_status sky_sigv4_sign(const sky_sigv4_request *req, const sky_sigv4_params *
     bool token = p->session_token && *p->session_token;
     int64_t t = p->time_ns ? p->time_ns : sky_now_ns();
     sky__sigv4_amz_date(t, out->amz_date);
-    payload_hash_of(req, out->payload_hash);
+    if (!payload_hash_of(req, out->payload_hash))
+        return SKY_EUNSUPPORTED;
 
     static const char *const skip_tok[] = {"x-amz-date", "x-amz-security-token", NULL};
     static const char *const skip_notok[] = {"x-amz-date", NULL};
@@ -628,7 +656,8 @@ sky_status sky_sigv4_presign(const sky_sigv4_request *req, const sky_sigv4_param
         return SKY_EINVAL;
     int64_t t = p->time_ns ? p->time_ns : sky_now_ns();
     sky__sigv4_amz_date(t, out->amz_date);
-    payload_hash_of(req, out->payload_hash);
+    if (!payload_hash_of(req, out->payload_hash))
+        return SKY_EUNSUPPORTED;
     sky_aws_header *all;
     size_t n_all;
     sky_status st = collect_headers(req, NULL, NULL, 0, &all, &n_all, &out->signed_headers);

@@ -18,9 +18,10 @@ void sky__sigv4_canonical_query(sky__buf *out, const char *query, bool drop_sign
 void sky__sigv4_trimall(sky__buf *out, const char *v);
 /* True for headers botocore never signs (hop-by-hop, user-agent, expect, x-amzn-trace-id). */
 bool sky__sigv4_header_blacklisted(const char *lower_name);
-/* The signing key for (secret, date "YYYYMMDD", region, service), from a small locked cache. */
-void sky__sigv4_signing_key(const char *secret, const char *date, const char *region,
-                            const char *service, unsigned char key[32]);
+/* The signing key for (secret, date "YYYYMMDD", region, service), from a small locked cache.
+ * SKY_ENOMEM, or SKY_EUNSUPPORTED when libcrypto cannot be loaded; `key` is then zeroed. */
+sky_status sky__sigv4_signing_key(const char *secret, const char *date, const char *region,
+                                  const char *service, unsigned char key[32]);
 /* Formats a Unix time in ns as "YYYYMMDDTHHMMSSZ". */
 void sky__sigv4_amz_date(int64_t time_ns, char out[17]);
 /* Number of signing-key derivations done (cache misses), for tests. */

@@ -13,8 +13,8 @@
 #include "aws/sigv4.h"
 
 #include "aws/buf.h"
+#include "util/secmem.h"
 
-#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +42,19 @@ static sky_status fail(sky_sigv4_verdict *v, const char *code, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(v->message, sizeof v->message, fmt, ap);
     va_end(ap);
+    return v->status;
+}
+
+/* libcrypto cannot be loaded: the server's fault, not the client's; the reason goes in the
+ * message (it names a library, never a secret). */
+static sky_status crypto_missing(sky_sigv4_verdict *v)
+{
+    v->status = SKY_EUNSUPPORTED;
+    v->http_status = 500;
+    snprintf(v->error_code, sizeof v->error_code, "InternalFailure");
+    char why[sizeof v->message];
+    sky_aws_crypto_init(why, sizeof why);
+    snprintf(v->message, sizeof v->message, "%s", why);
     return v->status;
 }
 
@@ -208,16 +221,21 @@ sky_status sky_sigv4_verify(const sky_sigv4_received *r, sky_sigv4_secret_fn sec
     char secret[256];
     sky_status st = secret_fn(user, v->auth.access_key_id, secret, sizeof secret);
     if (st != SKY_OK) {
-        OPENSSL_cleanse(secret, sizeof secret);
+        sky__wipe(secret, sizeof secret);
         return fail(v, "UnrecognizedClientException",
                     "The security token included in the request is invalid.");
     }
     char payload_hash[65];
     const char *ph = header(r, "X-Amz-Content-SHA256");
-    if (ph && strlen(ph) < sizeof payload_hash)
+    if (ph && strlen(ph) < sizeof payload_hash) {
         snprintf(payload_hash, sizeof payload_hash, "%s", ph);
-    else
+    } else {
         sky_aws_sha256_hex(r->body, r->body ? r->body_len : 0, payload_hash);
+        if (!payload_hash[0]) { /* no libcrypto: cannot hash, so cannot verify */
+            sky__wipe(secret, sizeof secret);
+            return crypto_missing(v);
+        }
+    }
 
     sky_sigv4_verify_input in = {
         .secret_access_key = secret, .amz_date = amz_date, .scope_date = v->auth.date,
@@ -227,13 +245,15 @@ sky_status sky_sigv4_verify(const sky_sigv4_received *r, sky_sigv4_secret_fn sec
         .payload_hash = payload_hash, .presigned = v->presigned, .s3_path = r->s3_path};
     char expected[65];
     st = sky_sigv4_compute_signature(&in, expected, NULL);
-    OPENSSL_cleanse(secret, sizeof secret);
+    sky__wipe(secret, sizeof secret);
+    if (st == SKY_EUNSUPPORTED)
+        return crypto_missing(v);
     if (st != SKY_OK) {
         v->status = st;
         return st;
     }
     bool ok = sky_sigv4_equal(expected, v->auth.signature);
-    OPENSSL_cleanse(expected, sizeof expected);
+    sky__wipe(expected, sizeof expected);
     if (!ok)
         return fail(v, "InvalidSignatureException",
                     "The request signature we calculated does not match the signature you "

@@ -1,13 +1,15 @@
 /*
  * sky_lazycurl_probe.c - test-only: proves that libskylog maps libcurl only once an HTTP client
- * is created (tests/integration/test_lazy_curl.py).
+ * is created, and libcrypto only once something is signed (tests/integration/test_lazy_curl.py).
  *
- *   sky_lazycurl_probe LOGFILE [--http]
+ *   sky_lazycurl_probe LOGFILE [--http | --sign]
  *
  * Logs a few events to LOGFILE only, then prints one JSON line
- * {"curl_mapped": BOOL, "maxrss_kib": N}; with --http it then creates and frees an HTTP client
- * and prints a second line {"http": "ok"|REASON, "curl_mapped": BOOL}. Whether libcurl is
- * mapped is read from /proc/self/maps, so it is what this very process has loaded.
+ * {"curl_mapped": BOOL, "crypto_mapped": BOOL, "maxrss_kib": N}; with --http it then creates
+ * and frees an HTTP client and prints a second line {"http": "ok"|REASON, "curl_mapped": BOOL};
+ * with --sign it signs a request instead and prints {"sign": "ok"|REASON, "curl_mapped": BOOL,
+ * "crypto_mapped": BOOL}. Whether a library is mapped is read from /proc/self/maps, so it is
+ * what this very process has loaded.
  */
 #include <skylog.h>
 #include <skylog/aws.h>
@@ -18,7 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-static bool curl_mapped(void)
+static bool mapped(const char *lib)
 {
     FILE *f = fopen("/proc/self/maps", "r");
     if (!f)
@@ -26,15 +28,20 @@ static bool curl_mapped(void)
     char line[4096];
     bool found = false;
     while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, "/libcurl") != NULL;
+        found = strstr(line, lib) != NULL;
     fclose(f);
     return found;
+}
+
+static const char *yes(const char *lib)
+{
+    return mapped(lib) ? "true" : "false";
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: sky_lazycurl_probe LOGFILE [--http]\n");
+        fprintf(stderr, "usage: sky_lazycurl_probe LOGFILE [--http | --sign]\n");
         return 2;
     }
     char *err = NULL;
@@ -52,8 +59,8 @@ int main(int argc, char **argv)
         return 1;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("{\"curl_mapped\": %s, \"maxrss_kib\": %ld}\n", curl_mapped() ? "true" : "false",
-           ru.ru_maxrss);
+    printf("{\"curl_mapped\": %s, \"crypto_mapped\": %s, \"maxrss_kib\": %ld}\n",
+           yes("/libcurl"), yes("/libcrypto"), ru.ru_maxrss);
     if (argc > 2 && strcmp(argv[2], "--http") == 0) {
         sky_http_client *c;
         char why[512] = "ok";
@@ -61,7 +68,23 @@ int main(int argc, char **argv)
             sky_http_client_free(c);
         else
             sky_http_init(why, sizeof why);
-        printf("{\"http\": \"%s\", \"curl_mapped\": %s}\n", why, curl_mapped() ? "true" : "false");
+        printf("{\"http\": \"%s\", \"curl_mapped\": %s}\n", why, yes("/libcurl"));
+    }
+    if (argc > 2 && strcmp(argv[2], "--sign") == 0) {
+        sky_aws_header h[] = {{"Host", "logs.us-east-1.amazonaws.com"}};
+        sky_sigv4_result r;
+        char why[512] = "ok";
+        if (sky_sigv4_sign(&(sky_sigv4_request){.method = "POST", .path = "/", .headers = h,
+                                                .n_headers = 1, .payload = "{}", .payload_len = 2},
+                           &(sky_sigv4_params){.access_key_id = "AKIDEXAMPLE",
+                                               .secret_access_key = "secret",
+                                               .region = "us-east-1", .service = "logs"},
+                           &r) == SKY_OK)
+            sky_sigv4_result_free(&r);
+        else
+            sky_aws_crypto_init(why, sizeof why);
+        printf("{\"sign\": \"%s\", \"curl_mapped\": %s, \"crypto_mapped\": %s}\n", why,
+               yes("/libcurl"), yes("/libcrypto"));
     }
     return 0;
 }
