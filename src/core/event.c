@@ -18,6 +18,7 @@
 #define ARENA_CHUNK 4096
 #define DEDUP_LINEAR 24
 #define LAZY_BUF 256
+_Static_assert(SKY_FORMAT_COUNT_ <= 8, "sky_event.rendered is a byte of flags");
 
 /* ---- arena ---------------------------------------------------------------------------------- */
 
@@ -86,10 +87,7 @@ void sky__event_reset(sky_event *ev)
     ev->schema = NULL;
     ev->snap_taken = false;
     sky__arena_reset(&ev->arena);
-    for (int f = 0; f < SKY_FORMAT_COUNT_; f++) {
-        ev->rendered[f] = false;
-        sky__buf_reset(&ev->out[f]);
-    }
+    ev->rendered = 0; /* each buffer is emptied when it is next rendered into */
 }
 
 void sky__event_free(sky_event *ev)
@@ -359,9 +357,7 @@ sky_status sky_event_set(sky_event *ev, sky_field f)
             return SKY_ENOMEM;
         f.v.str.ptr = v;
     }
-    ev->rendered[0] = false;
-    for (int i = 0; i < SKY_FORMAT_COUNT_; i++)
-        ev->rendered[i] = false;
+    ev->rendered = 0;
     ptrdiff_t at = find(ev, k, f.key_len);
     if (at >= 0) {
         ev->fields[at] = f;
@@ -382,8 +378,7 @@ bool sky_event_remove(sky_event *ev, const char *key)
         return false;
     memmove(&ev->fields[at], &ev->fields[at + 1], (ev->n - (size_t)at - 1) * sizeof *ev->fields);
     ev->n--;
-    for (int i = 0; i < SKY_FORMAT_COUNT_; i++)
-        ev->rendered[i] = false;
+    ev->rendered = 0;
     return true;
 }
 
@@ -408,8 +403,7 @@ sky_status sky_event_rename(sky_event *ev, const char *from, const char *to)
                 (ev->n - (size_t)clash - 1) * sizeof *ev->fields);
         ev->n--;
     }
-    for (int i = 0; i < SKY_FORMAT_COUNT_; i++)
-        ev->rendered[i] = false;
+    ev->rendered = 0;
     return SKY_OK;
 }
 
@@ -418,8 +412,7 @@ void sky_event_set_level(sky_event *ev, sky_level level)
     if ((unsigned)level >= SKY_LEVEL_OFF || !snapshot(ev))
         return;
     ev->level = level;
-    for (int i = 0; i < SKY_FORMAT_COUNT_; i++)
-        ev->rendered[i] = false;
+    ev->rendered = 0;
 }
 
 sky_status sky_event_set_name(sky_event *ev, const char *name)
@@ -434,8 +427,7 @@ sky_status sky_event_set_name(sky_event *ev, const char *name)
         return SKY_ENOMEM;
     ev->name = p;
     ev->name_len = n;
-    for (int i = 0; i < SKY_FORMAT_COUNT_; i++)
-        ev->rendered[i] = false;
+    ev->rendered = 0;
     return SKY_OK;
 }
 
@@ -446,14 +438,14 @@ const sky_buf *sky__event_render(sky_event *ev, sky_format format)
     if ((unsigned)format >= SKY_FORMAT_COUNT_ || format == SKY_FORMAT_NONE)
         return NULL;
     sky_buf *b = &ev->out[format];
-    if (!ev->rendered[format]) {
+    if (!(ev->rendered & 1u << format)) {
         sky__buf_reset(b);
         switch (format) {
         case SKY_FORMAT_LOGFMT: sky__render_logfmt(ev, b); break;
         case SKY_FORMAT_PRETTY: sky__render_pretty(ev, b, false); break;
         default: sky__render_json(ev, b); break;
         }
-        ev->rendered[format] = true;
+        ev->rendered |= (uint8_t)(1u << format);
     }
     return b->oom ? NULL : b;
 }

@@ -109,7 +109,7 @@ struct sky_event {
 
     /* Render cache: each format rendered at most once per event. */
     sky_buf out[SKY_FORMAT_COUNT_];
-    bool rendered[SKY_FORMAT_COUNT_];
+    uint8_t rendered; /* bit f: out[f] holds format f */
     sky__render_cache *rcache; /* may be NULL; not owned */
 };
 
