@@ -457,8 +457,8 @@ static inline void sky__log_site(sky_logger *log, sky_level level, const char *e
                                  size_t n)
 {
     if (n <= SKY__SITE_MAX && SKY_LIKELY(sc != NULL) && sc->n == n && sc->name == event) {
-        /* Everything is read from `fs` before the call below, into locals the compiler
-         * keeps in registers or folds away. */
+        /* Everything is read from `fs` before the call below: `fs` escapes to
+         * sky__emit_site, so the compiler would read it again after any call. */
         uint64_t val[SKY__SITE_MAX];
         const char *str[SKY__SITE_MAX];
         uint8_t ty[SKY__SITE_MAX];
@@ -504,17 +504,7 @@ static inline void sky__log_site(sky_logger *log, sky_level level, const char *e
                 return;
         }
     }
-    if (n > SKY__SITE_MAX) {
-        sky__emit_site(log, level, event, site, fs, n);
-        return;
-    }
-    /* The general path gets a copy, so that `fs` itself never escapes: the compiler then
-     * keeps its fields in registers and builds an array only on this path. */
-    sky_field copy[SKY__SITE_MAX];
-    SKY__UNROLL
-    for (size_t i = 0; i < n; i++)
-        copy[i] = fs[i];
-    sky__emit_site(log, level, event, site, copy, n);
+    sky__emit_site(log, level, event, site, fs, n);
 }
 
 #define sky_log(log, level, event, ...)                                                            \
