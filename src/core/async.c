@@ -55,6 +55,9 @@
  * 256 -> ~6.0 M, 512 -> ~7.0 M; each batch slot keeps its event's buffers (~1.5 KiB), so 512
  * costs ~0.8 MiB of RSS. */
 #define BATCH_MAX 512
+/* The batch's text area: 512 typical lines are ~100 KiB; a batch whose lines do not all fit
+ * renders the rest into the events' own buffers. Touched as used. */
+#define TEXT_BYTES (256 * 1024)
 #define GAP_SLOTS 2 /* reasons reported by gap events: overflow, too_large */
 #define IDLE_SLEEP_NS 1000000
 #define DEEP_AFTER_NS 50000000LL
@@ -95,6 +98,7 @@ struct sky__async {
     sky__batch batch;
     sky__render_cache rcache;
     uint64_t unprocessed; /* events of this batch that passed an empty processor chain */
+    sky__textbuf text;    /* the batch's JSON lines, end to end (sky_event.shared) */
 };
 
 /* The record a log call leaves in the ring. Fields follow at offset 48, then the bytes. */
@@ -551,6 +555,7 @@ static void decode(sky__async *a, const char *p, sky_event *ev)
 {
     const rec *r = (const rec *)p;
     sky__event_reset(ev);
+    ev->shared = a->text.p ? &a->text : NULL;
     if (r->h.aux & REC_SITE) {
         decode_site(a, p, ev);
         return;
@@ -604,6 +609,7 @@ static size_t add_gaps_slow(sky_t *sky, sky__async *a, size_t i, bool now)
             continue;
         sky_event *ev = &a->evs[i + k];
         sky__event_reset(ev);
+        ev->shared = a->text.p ? &a->text : NULL;
         ev->level = SKY_LEVEL_WARN;
         ev->name = "skylog.gap";
         ev->name_len = strlen(ev->name);
@@ -650,6 +656,7 @@ static void write_batch(sky_t *sky, sky__async *a, size_t n)
     }
     if (routed)
         atomic_fetch_add_explicit(&sky->routed, routed, memory_order_relaxed);
+    a->text.used = 0; /* every sink has written the batch's lines */
 }
 
 /* Takes up to BATCH_MAX events from the ring, processes and writes them, frees their space.
@@ -840,6 +847,9 @@ sky_status sky__async_start(sky_t *sky)
         return SKY_ENOMEM;
     }
     a->wake_bytes = a->ring.cap / 4;
+    /* optional: without it every line goes to its event's own buffer */
+    a->text.cap = TEXT_BYTES;
+    a->text.p = malloc(a->text.cap);
     a->batch.tried = a->tried;
     a->batch.delivered = a->delivered;
     a->batch.cap = BATCH_MAX + GAP_SLOTS;
@@ -849,6 +859,7 @@ sky_status sky__async_start(sky_t *sky)
     sky->async = a;
     if (!start_worker(sky)) {
         sky->async = NULL;
+        free(a->text.p);
         sky__ring_free(&a->ring);
         pthread_mutex_destroy(&a->fmu);
         pthread_cond_destroy(&a->fcond);
@@ -923,6 +934,7 @@ void sky__async_free(sky_t *sky)
         free(a->batch.sinks[s].evi);
     }
     free(a->batch.sinks);
+    free(a->text.p);
     sky__ring_free(&a->ring);
     pthread_mutex_destroy(&a->fmu);
     pthread_cond_destroy(&a->fcond);

@@ -438,7 +438,24 @@ const sky_buf *sky__event_render(sky_event *ev, sky_format format)
     if ((unsigned)format >= SKY_FORMAT_COUNT_ || format == SKY_FORMAT_NONE)
         return NULL;
     sky_buf *b = &ev->out[format];
-    if (!(ev->rendered & 1u << format)) {
+    uint8_t bit = (uint8_t)(1u << format);
+    if (!(ev->rendered & bit) && format == SKY_FORMAT_JSON && ev->shared &&
+        ev->shared->cap - ev->shared->used > 256) {
+        sky__textbuf *t = ev->shared;
+        ev->view = (sky_buf){.p = t->p + t->used, .cap = t->cap - t->used, .fixed = true};
+        sky__render_json(ev, &ev->view);
+        if (!ev->view.oom) {
+            t->used += ev->view.len;
+            ev->rendered |= bit;
+            ev->viewed |= bit;
+            return &ev->view;
+        }
+        /* too long for what is left of the batch's area: the event's own buffer */
+    }
+    if (ev->rendered & bit)
+        return ev->viewed & bit ? &ev->view : b->oom ? NULL : b;
+    ev->viewed &= (uint8_t)~bit;
+    {
         sky__buf_reset(b);
         switch (format) {
         case SKY_FORMAT_LOGFMT: sky__render_logfmt(ev, b); break;

@@ -107,11 +107,22 @@ struct sky_event {
     uint32_t *index;
     size_t index_cap;
 
+    /* Async batches: the worker's text area for the batch's JSON lines, so that a batch's
+     * lines lie end to end in memory (a file sink then writes them without copying). NULL in
+     * sync mode. A line that does not fit goes to the event's own buffer. */
+    struct sky__textbuf *shared;
+    sky_buf view;   /* the event's JSON line in `shared`, when bit JSON of `viewed` is set */
+    uint8_t viewed;
     /* Render cache: each format rendered at most once per event. */
     sky_buf out[SKY_FORMAT_COUNT_];
     uint8_t rendered; /* bit f: out[f] holds format f */
     sky__render_cache *rcache; /* may be NULL; not owned */
 };
+
+typedef struct sky__textbuf {
+    char *p;
+    size_t used, cap;
+} sky__textbuf;
 
 /* Empties an event for reuse (keeps its allocations). */
 void sky__event_reset(sky_event *ev);

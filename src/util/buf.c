@@ -17,6 +17,10 @@ bool sky__buf_grow(sky_buf *b, size_t extra)
 {
     if (b->oom)
         return false;
+    if (b->fixed) {
+        b->oom = true;
+        return false;
+    }
     size_t need = b->len + extra;
     if (need < b->len) {
         b->oom = true;
@@ -37,7 +41,8 @@ bool sky__buf_grow(sky_buf *b, size_t extra)
 
 void sky__buf_free(sky_buf *b)
 {
-    free(b->p);
+    if (!b->fixed)
+        free(b->p);
     memset(b, 0, sizeof *b);
 }
 

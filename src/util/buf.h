@@ -26,6 +26,7 @@ typedef struct sky_buf {
     size_t len;
     size_t cap;
     bool oom;
+    bool fixed; /* a view of memory the buffer does not own: growing fails (sets oom) */
 } sky_buf;
 
 bool sky__buf_grow(sky_buf *b, size_t extra);

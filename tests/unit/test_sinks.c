@@ -204,6 +204,91 @@ static void test_console_formats(void **state)
     free(out);
 }
 
+/* Async batches render their JSON lines end to end into the worker's text area, and the file
+ * sink writes such a run without copying it; lines too long for what is left of the area go
+ * to their own buffers, and max_bytes still splits a run. Every line must arrive once, whole,
+ * in order, in both a file (size-rotated or not) and a capture sink fed the same events. */
+static void check_lines(const char *text, size_t len, int *next, int *big)
+{
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        assert_non_null(nl);
+        const char *i = strstr(p, "\"i\":");
+        assert_true(i && i < nl);
+        assert_int_equal(atoi(i + 4), *next);
+        if (strstr(p, "\"pad\":\"xxxx") && strstr(p, "\"pad\":\"xxxx") < nl)
+            (*big)++;
+        (*next)++;
+        p = nl + 1;
+    }
+}
+
+static void test_async_batches_to_files(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    char *pad = malloc(300001); /* more than the whole text area */
+    assert_non_null(pad);
+    memset(pad, 'x', 300000);
+    pad[300000] = '\0';
+    for (int rotate = 0; rotate < 2; rotate++) {
+        char *dir = skytest_tmpdir();
+        char path[4096];
+        snprintf(path, sizeof path, "%s/app.log", dir);
+        sky_t *sky = NULL;
+        assert_int_equal(sky_open(&(sky_options){.mode = SKY_MODE_ASYNC}, &sky), SKY_OK);
+        sky_sink *s;
+        assert_int_equal(sky_sink_file(&(sky_file_opts){.path = path,
+                                                        .max_bytes = rotate ? 1u << 20 : 0,
+                                                        .max_backups = 50},
+                                       &s, NULL),
+                         SKY_OK);
+        assert_int_equal(sky_add_sink(sky, s, NULL), SKY_OK);
+        skytest_capture cap = {0};
+        assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL),
+                         SKY_OK);
+        sky_logger *log = sky_logger_get(sky, "batch");
+        for (int i = 0; i < N; i++) {
+            if (i % 500 == 7) /* bigger than what is left of a batch's area */
+                sky_info(log, "big", SKY_INT("i", i), SKY_STR("pad", pad));
+            else
+                sky_info(log, "small", SKY_INT("i", i), SKY_STR("s", "v"));
+        }
+        assert_int_equal(sky_flush(sky, 10000), SKY_OK);
+        /* the capture sink saw the same lines */
+        assert_int_equal(cap.n, N);
+        int next = 0, big = 0;
+        for (size_t k = 0; k < cap.n; k++)
+            check_lines(cap.lines[k], strlen(cap.lines[k]), &next, &big);
+        assert_int_equal(next, N);
+        assert_int_equal(big, N / 500);
+        /* the files, oldest backup first, hold every line once and in order */
+        next = 0, big = 0;
+        for (int b = 50; b >= 0; b--) {
+            char f[4200];
+            if (b)
+                snprintf(f, sizeof f, "%s.%d", path, b);
+            else
+                snprintf(f, sizeof f, "%s", path);
+            size_t len;
+            char *text = skytest_read_file(f, &len);
+            if (!text)
+                continue;
+            assert_true(!rotate || len <= (1u << 20));
+            check_lines(text, len, &next, &big);
+            free(text);
+        }
+        assert_int_equal(next, N);
+        assert_int_equal(big, N / 500);
+        assert_int_equal(sky_close(sky), SKY_OK);
+        skytest_capture_reset(&cap);
+        skytest_rmtree(dir);
+        free(dir);
+    }
+    free(pad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_file_time_rotation),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_console_formats),
+        cmocka_unit_test(test_async_batches_to_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
