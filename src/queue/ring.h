@@ -25,8 +25,10 @@ typedef struct sky__ring {
     /* Positions are byte counts since creation; they never wrap (2^64 bytes is centuries). */
     _Alignas(64) _Atomic uint64_t head; /* producers: next byte to reserve (CAS) */
     _Alignas(64) _Atomic uint64_t tail; /* consumer: everything before it is free and zeroed */
-    uint64_t claim;                     /* consumer only: next record to read */
-    uint64_t head_seen;                 /* consumer only: `head` as last read */
+    /* Consumer-private, written for every record: on a line of their own, since producers
+     * read `tail` on every reservation (sharing its line cost a miss per event). */
+    _Alignas(64) uint64_t claim; /* next record to read */
+    uint64_t head_seen;          /* `head` as last read */
     _Alignas(64) _Atomic uint64_t high_water;
 } sky__ring;
 
