@@ -96,8 +96,10 @@ void sky__event_free(sky_event *ev)
     free(ev->snap);
     free(ev->index);
     sky__arena_free(&ev->arena);
-    for (int f = 0; f < SKY_FORMAT_COUNT_; f++)
-        sky__buf_free(&ev->out[f]);
+    if (ev->out)
+        for (int f = 0; f < SKY_FORMAT_COUNT_; f++)
+            sky__buf_free(&ev->out[f]);
+    free(ev->out);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -105,7 +107,7 @@ static bool reserve_fields(sky_event *ev, size_t extra)
 {
     if (ev->cap - ev->n >= extra)
         return true;
-    size_t cap = ev->cap ? ev->cap : 8; /* the async worker keeps 514 events: RSS */
+    size_t cap = ev->cap ? ev->cap : 4; /* the async worker keeps 2,050 events: RSS */
     while (cap - ev->n < extra)
         cap *= 2;
     sky_field *f = realloc(ev->fields, cap * sizeof *f);
@@ -437,7 +439,6 @@ const sky_buf *sky__event_render(sky_event *ev, sky_format format)
 {
     if ((unsigned)format >= SKY_FORMAT_COUNT_ || format == SKY_FORMAT_NONE)
         return NULL;
-    sky_buf *b = &ev->out[format];
     uint8_t bit = (uint8_t)(1u << format);
     if (!(ev->rendered & bit) && format == SKY_FORMAT_JSON && ev->shared &&
         ev->shared->cap - ev->shared->used > 256) {
@@ -452,8 +453,13 @@ const sky_buf *sky__event_render(sky_event *ev, sky_format format)
         }
         /* too long for what is left of the batch's area: the event's own buffer */
     }
+    if (ev->rendered & bit && ev->viewed & bit)
+        return &ev->view;
+    if (!ev->out && !(ev->out = calloc(SKY_FORMAT_COUNT_, sizeof *ev->out)))
+        return NULL;
+    sky_buf *b = &ev->out[format];
     if (ev->rendered & bit)
-        return ev->viewed & bit ? &ev->view : b->oom ? NULL : b;
+        return b->oom ? NULL : b;
     ev->viewed &= (uint8_t)~bit;
     {
         sky__buf_reset(b);

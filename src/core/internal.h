@@ -114,7 +114,8 @@ struct sky_event {
     sky_buf view;   /* the event's JSON line in `shared`, when bit JSON of `viewed` is set */
     uint8_t viewed;
     /* Render cache: each format rendered at most once per event. */
-    sky_buf out[SKY_FORMAT_COUNT_];
+    sky_buf *out; /* SKY_FORMAT_COUNT_ buffers, allocated on the first render into them: the
+                   * async worker keeps thousands of events whose lines go to its text area */
     uint8_t rendered; /* bit f: out[f] holds format f */
     sky__render_cache *rcache; /* may be NULL; not owned */
 };
