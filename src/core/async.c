@@ -36,7 +36,8 @@
  *
  * fork(): the prepare handler takes every pipeline's locks (the worker is then between
  * batches, sinks are consistent); the child resets the ring (the parent delivers what was in
- * it), and starts a fresh worker, so the child logs normally and nothing is written twice.
+ * it) and starts a fresh worker at its first log call, so the child logs normally, nothing is
+ * written twice, and a child that only exec()s creates no thread.
  */
 #include "core/clock.h"
 #include "core/internal.h"
@@ -198,6 +199,33 @@ __attribute__((noinline)) static void drop_at_caller(sky_t *sky, sky_drop_reason
                  atomic_load_explicit(&sky->async->ring.head, memory_order_relaxed));
 }
 
+static bool start_worker(sky_t *sky);
+
+/* A log call that found sky->closing set: closing (the event is dropped), or a forked child's
+ * first call, which starts the worker. True when the event may go on. */
+__attribute__((noinline)) static bool pass_gate(sky_t *sky, int gate, sky_level level)
+{
+    sky__async *a = sky->async;
+    if (!(gate & SKY__CLOSING)) {
+        pthread_mutex_lock(&a->fmu);
+        bool started = true;
+        if (atomic_load(&sky->closing) & SKY__NO_WORKER) {
+            started = start_worker(sky);
+            if (started)
+                atomic_fetch_and(&sky->closing, ~SKY__NO_WORKER);
+        }
+        gate = atomic_load(&sky->closing);
+        pthread_mutex_unlock(&a->fmu);
+        if (!started)
+            sky__diag(sky, SKY_LEVEL_ERROR, "fork: cannot start the worker in the child; "
+                                            "events are dropped until it starts");
+        if (started && !(gate & SKY__CLOSING))
+            return true;
+    }
+    drop_at_caller(sky, SKY_DROP_CLOSED, level);
+    return false;
+}
+
 /* Resolves lazy field number k (in encounter order) into lv[k], using buf[k]. */
 typedef struct lazy_vals {
     sky_field v[LAZY_MAX];
@@ -307,7 +335,7 @@ __attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level,
             struct timespec ts = {0, 20000};
             nanosleep(&ts, NULL);
         }
-        if (atomic_load_explicit(&sky->closing, memory_order_acquire)) {
+        if (atomic_load_explicit(&sky->closing, memory_order_acquire) & SKY__CLOSING) {
             drop_at_caller(sky, SKY_DROP_CLOSED, level);
             return NULL;
         }
@@ -443,10 +471,9 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
                      (unsigned)level >= SKY_LEVEL_OFF || sky__ctx_depth))
         return 0;
     int64_t ts = sky__clock_raw();
-    if (SKY_UNLIKELY(atomic_load_explicit(&sky->closing, memory_order_relaxed))) {
-        drop_at_caller(sky, SKY_DROP_CLOSED, level);
+    int gate = atomic_load_explicit(&sky->closing, memory_order_relaxed);
+    if (SKY_UNLIKELY(gate) && !pass_gate(sky, gate, level))
         return -1;
-    }
     sky__async *a = sky->async;
     size_t size = (sizeof(srec) + payload + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
     if (SKY_UNLIKELY(payload > ((size_t)1 << 30) || size > sky__ring_max_record(&a->ring))) {
@@ -484,10 +511,9 @@ void sky__async_emit(const sky_logger *log, sky_level level, const char *name,
 {
     int64_t ts = sky__clock_raw();
     sky_t *sky = log->sky;
-    if (SKY_UNLIKELY(atomic_load_explicit(&sky->closing, memory_order_relaxed))) {
-        drop_at_caller(sky, SKY_DROP_CLOSED, level);
+    int gate = atomic_load_explicit(&sky->closing, memory_order_relaxed);
+    if (SKY_UNLIKELY(gate) && !pass_gate(sky, gate, level))
         return;
-    }
     if (!name)
         name = "";
     const sky_field *const *frames;
@@ -877,6 +903,13 @@ sky_status sky__async_start(sky_t *sky)
 sky_status sky__async_flush(sky_t *sky, int64_t deadline)
 {
     sky__async *a = sky->async;
+    if (atomic_load(&sky->closing) & SKY__NO_WORKER) {
+        /* a forked child that has not logged: its ring is empty, only the sinks to flush */
+        sky__lock(sky);
+        sky_status st = sky__flush_sinks(sky, deadline);
+        sky__unlock(sky);
+        return st;
+    }
     pthread_mutex_lock(&a->fmu);
     uint64_t my = ++a->flush_req;
     uint64_t head = atomic_load(&a->ring.head);
@@ -978,9 +1011,9 @@ void sky__async_fork_child(sky_t *sky)
     atomic_store(&a->alive, 0);
     a->joinable = false;
     sky__ring_reset_after_fork(&a->ring);
-    if (atomic_load(&sky->closing))
-        return;
-    if (!start_worker(sky))
-        sky__diag(sky, SKY_LEVEL_ERROR, "fork: cannot start the worker in the child; events "
-                                        "will be counted as dropped at close");
+    /* The worker starts with the child's first log call (pass_gate), not here: a child that
+     * only calls exec() never creates a thread, and no thread is created in an atfork
+     * handler. */
+    if (!(atomic_load(&sky->closing) & SKY__CLOSING))
+        atomic_fetch_or(&sky->closing, SKY__NO_WORKER);
 }

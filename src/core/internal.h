@@ -229,7 +229,7 @@ struct sky {
     _Atomic int lock_waiters; /* threads waiting for `lock`: the busy worker yields it to them */
     struct sky *next_open, *prev_open; /* every open pipeline, for fork handlers */
 
-    _Atomic int closing;
+    _Atomic int closing; /* SKY__CLOSING | SKY__NO_WORKER bits; every log call reads it once */
     _Atomic uint64_t emitted, processed, routed, proc_failures;
     _Atomic uint64_t dropped[SKY_DROP_REASON_COUNT_];
     _Atomic uint64_t dropped_by_level[SKY_LEVEL_COUNT_];
@@ -240,6 +240,12 @@ struct sky {
     int diag_in_window;
     uint64_t diag_suppressed;
 };
+
+/* Bits of sky->closing. CLOSING: sky_close() has begun. NO_WORKER: a forked child whose
+ * worker is not started yet (async mode): the first log call starts it, so a child that only
+ * calls exec() never creates a thread. */
+#define SKY__CLOSING 1
+#define SKY__NO_WORKER 2
 
 /* Runs the processor chain and the router on a built event. Called by exactly one thread at a
  * time per pipeline. */

@@ -349,7 +349,7 @@ __attribute__((noinline)) static void emit_sync(sky_t *sky, sky_logger *log, sky
 {
     int64_t ts = sky_now_ns();
     atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
-    if (atomic_load_explicit(&sky->closing, memory_order_acquire)) {
+    if (atomic_load_explicit(&sky->closing, memory_order_acquire) & SKY__CLOSING) {
         sky__count_drop(sky, SKY_DROP_CLOSED, level, 1);
         return;
     }
@@ -417,7 +417,7 @@ sky_status sky_close(sky_t *sky)
 {
     if (!sky)
         return SKY_OK;
-    atomic_store_explicit(&sky->closing, 1, memory_order_release);
+    atomic_fetch_or_explicit(&sky->closing, SKY__CLOSING, memory_order_release);
     int64_t deadline = sky_monotonic_ns() + sky->opts.close_timeout_ms * 1000000;
     sky_status ast = SKY_OK;
     if (sky->async) {

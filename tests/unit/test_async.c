@@ -607,6 +607,43 @@ static void test_fork_mid_burst(void **state)
     free(dir);
 }
 
+/* A child that never logs gets no worker thread (fork + exec costs no thread creation): its
+ * stats say so, flush and close work, and the parent goes on. Runs under TSan too: no thread
+ * is created in the child. */
+static void test_fork_child_without_logging_starts_no_worker(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(&(sky_options){.mode = SKY_MODE_ASYNC}, &sky), SKY_OK);
+    assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL), SKY_OK);
+    sky_logger *log = sky_logger_get(sky, "p");
+    sky_info(log, "before", SKY_INT("i", 1));
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sky_stats st;
+        sky_stats_get(sky, &st);
+        int ok = !st.worker_alive;
+        ok = ok && sky_flush(sky, 1000) == SKY_OK; /* returns at once: nothing to wait for */
+        sky_stats_get(sky, &st);
+        ok = ok && !st.worker_alive;
+        ok = ok && sky_close(sky) == SKY_OK;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    sky_info(log, "after", SKY_INT("i", 2));
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 2);
+    assert_non_null(strstr(cap.lines[1], "\"message\":\"after\""));
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
 static void test_atexit_flushes_default(void **state)
 {
     (void)state;
@@ -669,6 +706,7 @@ int main(void)
         cmocka_unit_test(test_stress_drop_oldest),
         cmocka_unit_test(test_stress_block_timeout_counts),
         cmocka_unit_test(test_fork_mid_burst),
+        cmocka_unit_test(test_fork_child_without_logging_starts_no_worker),
         cmocka_unit_test(test_atexit_flushes_default),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
