@@ -281,6 +281,36 @@ static void test_processors_edit_site_events(void **state)
     skytest_capture_reset(&cap);
 }
 
+/* More fields than a schema holds: the general path, every field written. */
+static void wide(sky_logger *log, int i)
+{
+    sky_info(log, "wide", SKY_INT("f01", i), SKY_INT("f02", 2), SKY_INT("f03", 3), SKY_INT("f04", 4),
+             SKY_INT("f05", 5), SKY_INT("f06", 6), SKY_INT("f07", 7), SKY_INT("f08", 8),
+             SKY_INT("f09", 9), SKY_INT("f10", 10), SKY_INT("f11", 11), SKY_INT("f12", 12),
+             SKY_INT("f13", 13), SKY_INT("f14", 14), SKY_INT("f15", 15), SKY_INT("f16", 16),
+             SKY_INT("f17", 17));
+}
+
+static void test_more_fields_than_a_schema(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(true, &cap);
+    sky_logger *log = sky_logger_get(sky, "app");
+    for (int i = 0; i < 3; i++)
+        wide(log, i);
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 3);
+    for (int i = 0; i < 3; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "\"f01\":%d,\"f02\":2,", i);
+        assert_non_null(strstr(cap.lines[i], want));
+        assert_non_null(strstr(cap.lines[i], ",\"f16\":16,\"f17\":17}"));
+    }
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
 /* Context and bound fields make a call take the general path, with everything in it. */
 static void ctx_site(sky_logger *log, int i) { sky_info(log, "ev", SKY_INT("n", i)); }
 
@@ -405,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_many_loggers_one_site),
         cmocka_unit_test(test_processors_edit_site_events),
         cmocka_unit_test(test_context_and_bound_loggers),
+        cmocka_unit_test(test_more_fields_than_a_schema),
         cmocka_unit_test(test_too_large_counted),
         cmocka_unit_test(test_racing_first_calls),
     };
