@@ -116,6 +116,7 @@ typedef struct rec {
     const sky_callsite *cs;
 } rec;
 _Static_assert(sizeof(rec) == 48, "record header layout");
+_Static_assert(sizeof(rec) % SKY__RING_ALIGN == 0, "fields must stay aligned");
 
 /* The record of a call that matched its site's schema (sky__site_reserve): the values follow
  * at offset 32, 8 bytes each (a string's slot holds its length), then the strings' bytes,
@@ -129,7 +130,6 @@ typedef struct srec {
 _Static_assert(sizeof(srec) == 32, "site record header layout");
 #define REC_SITE 0x80u
 #define REC_LEVEL(aux) ((sky_level)((aux)&0x7fu))
-_Static_assert(sizeof(rec) % SKY__RING_ALIGN == 0, "fields must stay aligned");
 
 /* ---- waking --------------------------------------------------------------------------------- */
 
