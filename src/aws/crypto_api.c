@@ -12,10 +12,10 @@
  * deprecated in 3.x; only the HMAC_CTX functions are). The OpenSSL headers give the types only.
  */
 #include "aws/crypto_api.h"
+#include "util/dynlib.h"
 
 #include <skylog/aws.h>
 
-#include <dlfcn.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -42,73 +42,30 @@ static crypto_api api;
 static bool loaded;
 static char load_error[512];
 
-/* Resolves every symbol, or returns the name of the first one missing. */
-static const char *resolve(void *lib, crypto_api *a)
+static void load(void)
 {
-    static const struct {
-        const char *name;
-        size_t offset;
-    } syms[] = {
 #define SYM(field, sym) {#sym, offsetof(crypto_api, field)}
+    static const sky__dl_sym syms[] = {
         SYM(digest, EVP_Digest),
         SYM(sha256, EVP_sha256),
         SYM(sha1, EVP_sha1),
         SYM(hmac, HMAC),
-#undef SYM
     };
-    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        void *p = dlsym(lib, syms[i].name);
-        if (!p)
-            return syms[i].name;
-        /* POSIX guarantees that a data pointer from dlsym() converts to a function pointer */
-        memcpy((char *)a + syms[i].offset, &p, sizeof p);
+#undef SYM
+    const sky__dl_spec spec = {
+        .env = "SKYLOG_LIBCRYPTO",
+        .defaults = default_names,
+        .override = test_names,
+        .syms = syms,
+        .n_syms = sizeof syms / sizeof syms[0],
+        .advice = "install OpenSSL's libcrypto (Debian/Ubuntu: libssl3) or set SKYLOG_LIBCRYPTO "
+                  "to the path of libcrypto.so.3",
+    };
+    crypto_api a;
+    if (sky__dl_load(&spec, &a, NULL, load_error, sizeof load_error)) {
+        api = a;
+        loaded = true;
     }
-    return NULL;
-}
-
-static void load(void)
-{
-    const char *names[4];
-    size_t n = 0;
-    if (test_names) {
-        for (; test_names[n] && n < 3; n++)
-            names[n] = test_names[n];
-    } else {
-        const char *env = getenv("SKYLOG_LIBCRYPTO");
-        if (env && *env)
-            names[n++] = env;
-        names[n++] = default_names[0];
-        names[n++] = default_names[1];
-    }
-    names[n] = NULL;
-
-    /* the reason reported is the first candidate's: the one the user asked for, or the usual */
-    char first[sizeof load_error - 120] = "no candidate names"; /* room for the advice below */
-    for (size_t i = 0; i < n; i++) {
-        void *lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-        const char *why = lib ? NULL : dlerror();
-        crypto_api a;
-        const char *missing = lib ? resolve(lib, &a) : NULL;
-        if (lib && !missing) {
-            api = a;
-            loaded = true;
-            return;
-        }
-        if (i == 0) {
-            if (missing)
-                snprintf(first, sizeof first, "%s could not be loaded (it has no %s)", names[i],
-                         missing);
-            else
-                snprintf(first, sizeof first, "%s could not be loaded (%s)", names[i],
-                         why ? why : "unknown dlopen error");
-        }
-        if (lib)
-            dlclose(lib);
-    }
-    snprintf(load_error, sizeof load_error,
-             "%s: install OpenSSL's libcrypto (Debian/Ubuntu: libssl3) or set SKYLOG_LIBCRYPTO to "
-             "the path of libcrypto.so.3",
-             first);
 }
 
 bool sky__crypto_load(char *errbuf, size_t errlen)

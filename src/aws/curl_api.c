@@ -10,8 +10,8 @@
  * It relies on the libcurl 7.x/8.x ABI (soname libcurl.so.4), which has kept these symbols.
  */
 #include "aws/curl_api.h"
+#include "util/dynlib.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,77 +25,37 @@ static sky__curl_api api;
 static bool loaded;
 static char load_error[512];
 
-/* Resolves every symbol, or returns the name of the first one missing. */
-static const char *resolve(void *lib, sky__curl_api *a)
+static void load(void)
 {
-    static const struct {
-        const char *name;
-        size_t offset;
-    } syms[] = {
 #define SYM(field, sym) {#sym, offsetof(sky__curl_api, field)}
+    static const sky__dl_sym syms[] = {
         SYM(global_init, curl_global_init),   SYM(easy_init, curl_easy_init),
         SYM(easy_setopt, curl_easy_setopt),   SYM(easy_perform, curl_easy_perform),
         SYM(easy_getinfo, curl_easy_getinfo), SYM(easy_cleanup, curl_easy_cleanup),
         SYM(easy_reset, curl_easy_reset),     SYM(easy_strerror, curl_easy_strerror),
         SYM(slist_append, curl_slist_append), SYM(slist_free_all, curl_slist_free_all),
-#undef SYM
     };
-    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        void *p = dlsym(lib, syms[i].name);
-        if (!p)
-            return syms[i].name;
-        /* POSIX guarantees that a data pointer from dlsym() converts to a function pointer */
-        memcpy((char *)a + syms[i].offset, &p, sizeof p);
+#undef SYM
+    const sky__dl_spec spec = {
+        .env = "SKYLOG_LIBCURL",
+        .defaults = default_names,
+        .override = test_names,
+        .syms = syms,
+        .n_syms = sizeof syms / sizeof syms[0],
+        .advice = "install libcurl4 (or set SKYLOG_LIBCURL to the path of libcurl.so.4)",
+    };
+    sky__curl_api a;
+    const char *name = NULL;
+    if (!sky__dl_load(&spec, &a, &name, load_error, sizeof load_error))
+        return;
+    if (a.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        /* libcurl is there but unusable: trying another copy will not help */
+        snprintf(load_error, sizeof load_error, "%s was loaded but curl_global_init() failed",
+                 name);
+        return;
     }
-    return NULL;
-}
-
-static void load(void)
-{
-    const char *names[4];
-    size_t n = 0;
-    if (test_names) {
-        for (; test_names[n] && n < 3; n++)
-            names[n] = test_names[n];
-    } else {
-        const char *env = getenv("SKYLOG_LIBCURL");
-        if (env && *env)
-            names[n++] = env;
-        names[n++] = default_names[0];
-        names[n++] = default_names[1];
-    }
-    names[n] = NULL;
-
-    /* the reason reported is the first candidate's: the one the user asked for, or the usual */
-    char first[sizeof load_error - 80] = "no candidate names"; /* room for the advice below */
-    for (size_t i = 0; i < n; i++) {
-        void *lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-        const char *why = lib ? NULL : dlerror();
-        sky__curl_api a;
-        const char *missing = lib ? resolve(lib, &a) : NULL;
-        if (lib && !missing) {
-            if (a.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-                snprintf(load_error, sizeof load_error,
-                         "%s was loaded but curl_global_init() failed", names[i]);
-                return; /* libcurl is there but unusable: trying another copy will not help */
-            }
-            api = a;
-            loaded = true;
-            return;
-        }
-        if (i == 0) {
-            if (missing)
-                snprintf(first, sizeof first, "%s could not be loaded (it has no %s)", names[i],
-                         missing);
-            else
-                snprintf(first, sizeof first, "%s could not be loaded (%s)", names[i],
-                         why ? why : "unknown dlopen error");
-        }
-        if (lib)
-            dlclose(lib);
-    }
-    snprintf(load_error, sizeof load_error,
-             "%s: install libcurl4 (or set SKYLOG_LIBCURL to the path of libcurl.so.4)", first);
+    api = a;
+    loaded = true;
 }
 
 const sky__curl_api *sky__curl_api_get(char *errbuf, size_t errlen)

@@ -258,6 +258,15 @@ static inline char *put_value(sky_buf *b, char *d, const sky_field *f)
     }
 }
 
+/* Closes the object and the line at d and sets b's length. */
+static inline void put_end(sky_buf *b, char *d)
+{
+    if (!(d = room(b, d, 2)))
+        return;
+    PUT_LIT(d, "}\n");
+    b->len = (size_t)(d - b->p);
+}
+
 /* The line cache entry of an untouched call-site event (see sky__line_entry), made on first
  * use; NULL if its text does not fit. */
 static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
@@ -328,10 +337,7 @@ static void render_site(const sky_event *ev, const sky__line_entry *e, sky_buf *
         if (!(d = put_value(b, d, f)))
             return;
     }
-    if (!(d = room(b, d, 2)))
-        return;
-    PUT_LIT(d, "}\n");
-    b->len = (size_t)(d - b->p);
+    put_end(b, d);
 }
 
 void sky__render_json(const sky_event *ev, sky_buf *b)
@@ -399,8 +405,5 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
         if (!(d = put_value(b, d, f)))
             return;
     }
-    if (!(d = room(b, d, 2)))
-        return;
-    PUT_LIT(d, "}\n");
-    b->len = (size_t)(d - b->p);
+    put_end(b, d);
 }
