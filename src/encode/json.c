@@ -387,8 +387,7 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
         }
         if (!(d = room(b, d, 6 * ((size_t)f->key_len + vl) + 32)))
             return;
-        if (sc && i < sc->pub.n && f->key == sc->pub.keys[i] &&
-            f->key_len == sc->pub.key_lens[i]) {
+        if (sc) { /* untouched: field i has the schema's key i */
             /* the site's `,"key":`, rendered when its schema was made */
             size_t o = sc->key_off[i], kl = (size_t)sc->key_off[i + 1] - o;
             sky__copy_small(d, sc->text + o, kl);
