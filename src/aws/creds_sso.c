@@ -145,7 +145,9 @@ sky_status sky__creds_sso(sky__cctx *ctx, const sky__profiles *pf, const char *n
     sky_http_client *http;
     st = sky_http_client_new(ctx->p->o.http, &http);
     sky_http_response resp;
-    char why[256];
+    char why[256] = "cannot create an HTTP client";
+    if (st == SKY_EUNSUPPORTED)
+        sky_http_init(why, sizeof why); /* libcurl could not be loaded: say why */
     if (st == SKY_OK) {
         sky_http_request r = {.method = "GET", .url = url, .headers = h, .n_headers = 1};
         st = sky_http_perform(http, &r, &resp, why, sizeof why);

@@ -130,7 +130,10 @@ static sky_status sts_call(sky__cctx *ctx, const char *action, sky__buf *form,
     st = sky_http_client_new(ctx->p->o.http, &http);
     if (st != SKY_OK) {
         sky_sigv4_result_free(&sig);
-        return st;
+        char why[256] = "cannot create an HTTP client";
+        if (st == SKY_EUNSUPPORTED)
+            sky_http_init(why, sizeof why); /* libcurl could not be loaded: say why */
+        return sky__cerr(ctx, st, "STS: %s", why);
     }
     sky_http_request hr = {.method = "POST", .url = full_url, .headers = hdrs, .n_headers = nh,
                            .body = form->data, .body_len = form->len};

@@ -13,8 +13,10 @@
 
 #include <skylog/aws.h>
 #include <skylog/cloudwatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* a missing file first (its reason is reported), then a library that lacks curl's symbols */
 static const char *const missing[] = {"/nonexistent/libcurl.so.4", "libz.so.1", NULL};
@@ -64,6 +66,44 @@ static void test_aws_client_says_why(void **state)
     sky_aws_creds_free(creds);
 }
 
+/* Assume-role credentials need STS, hence an HTTP client: the chain's error says why. */
+static void test_assume_role_says_why(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/skylog-curl-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char creds_path[64], config_path[64];
+    snprintf(creds_path, sizeof creds_path, "%s/credentials", dir);
+    snprintf(config_path, sizeof config_path, "%s/config", dir);
+    FILE *f = fopen(creds_path, "w");
+    assert_non_null(f);
+    fputs("[base]\naws_access_key_id=AKIABASE\naws_secret_access_key=basesecret\n", f);
+    fclose(f);
+    f = fopen(config_path, "w");
+    assert_non_null(f);
+    fputs("[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/Admin\n"
+          "source_profile = base\n", f);
+    fclose(f);
+    sky_aws_creds *creds;
+    assert_int_equal(sky_aws_creds_new(&(sky_aws_creds_opts){.profile = "admin",
+                                                             .credentials_file = creds_path,
+                                                             .config_file = config_path,
+                                                             .sts_endpoint = "http://127.0.0.1:9",
+                                                             .no_env = true, .no_container = true,
+                                                             .no_imds = true,
+                                                             .no_web_identity = true},
+                                       &creds),
+                     SKY_OK);
+    sky_aws_credentials out;
+    char why[1024] = "";
+    assert_int_not_equal(sky_aws_creds_get(creds, &out, why, sizeof why), SKY_OK);
+    assert_reason(why);
+    sky_aws_creds_free(creds);
+    remove(creds_path);
+    remove(config_path);
+    rmdir(dir);
+}
+
 static void test_cloudwatch_sink_says_why(void **state)
 {
     (void)state;
@@ -89,6 +129,7 @@ int main(void)
         cmocka_unit_test(test_client_new_fails_cleanly),
         cmocka_unit_test(test_aws_client_says_why),
         cmocka_unit_test(test_cloudwatch_sink_says_why),
+        cmocka_unit_test(test_assume_role_says_why),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
