@@ -23,7 +23,9 @@
  *
  * Speed: in async mode a sky_info() call whose event name and keys are string literals, as
  * above, takes the fastest path from its second call on: it stores only the values (see
- * sky__site below). Keys built at run time work everywhere, on the general path.
+ * sky__site below). Keys built at run time work everywhere, on the general path. That path's
+ * check is inlined at each call site (~200 bytes of code more per site); define
+ * SKY_COMPACT_CALLS before including this header to make each site a plain call instead.
  *
  * Threading: unless a function says otherwise, logging calls (sky_info(), sky_emit(), ...) are
  * thread-safe; configuration calls (sky_add_sink(), sky_add_processor(), ...) must happen before
@@ -507,6 +509,19 @@ static inline void sky__log_site(sky_logger *log, sky_level level, const char *e
     sky__emit_site(log, level, event, site, fs, n);
 }
 
+/* The same check and copy out of line, for programs that define SKY_COMPACT_CALLS before
+ * including this header: smaller call sites (a plain call), a generic loop instead of folded
+ * constants on the fast path. */
+SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *event,
+                                sky__site *site, const sky_field *fs, size_t n);
+#ifdef SKY_COMPACT_CALLS
+#define SKY__LOG_SITE(log, level, event, site, sc, fs, n)                                          \
+    ((void)(sc), sky__log_site_call((log), (level), (event), (site), (fs), (n)))
+#else
+#define SKY__LOG_SITE(log, level, event, site, sc, fs, n)                                          \
+    sky__log_site((log), (level), (event), (site), (sc), (fs), (n))
+#endif
+
 #define sky_log(log, level, event, ...)                                                            \
     do {                                                                                           \
         sky_logger *const sky__log_ = (log);                                                       \
@@ -515,7 +530,7 @@ static inline void sky__log_site(sky_logger *log, sky_level level, const char *e
             const sky__schema *const sky__sc_ =                                                    \
                 atomic_load_explicit(&sky__site_.schema, memory_order_acquire);                    \
             const sky_field sky__fs_[] = {{0}, __VA_ARGS__};                                       \
-            sky__log_site(sky__log_, (level), (event), &sky__site_, sky__sc_, sky__fs_ + 1,        \
+            SKY__LOG_SITE(sky__log_, (level), (event), &sky__site_, sky__sc_, sky__fs_ + 1,        \
                           sizeof sky__fs_ / sizeof sky__fs_[0] - 1);                               \
         }                                                                                          \
     } while (0)
