@@ -140,6 +140,37 @@ static void test_sso_profile_says_why(void **state)
     rmdir(dir);
 }
 
+static sky_status any_secret(void *user, const char *akid, char *secret, size_t cap)
+{
+    (void)user, (void)akid;
+    snprintf(secret, cap, "%s", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+    return SKY_OK;
+}
+
+/* A server that cannot load libcrypto answers 500 InternalFailure with the reason, never a
+ * client error, and never says anything about the secret. */
+static void test_verify_answers_internal_failure(void **state)
+{
+    (void)state;
+    const sky_aws_header h[] = {
+        {"Host", "127.0.0.1"},
+        {"X-Amz-Date", "20150830T123600Z"},
+        {"Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/logs/"
+                          "aws4_request, SignedHeaders=host;x-amz-date, Signature="
+                          "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"},
+    };
+    sky_sigv4_received r = {.method = "POST", .path = "/", .headers = h, .n_headers = 3,
+                            .body = "{}", .body_len = 2,
+                            .now_ns = 1440938160LL * 1000000000LL};
+    sky_sigv4_verdict v;
+    assert_int_equal(sky_sigv4_verify(&r, any_secret, NULL, &v), SKY_EUNSUPPORTED);
+    assert_int_equal(v.status, SKY_EUNSUPPORTED);
+    assert_int_equal(v.http_status, 500);
+    assert_string_equal(v.error_code, "InternalFailure");
+    assert_reason(v.message);
+    assert_null(strstr(v.message, "wJalr"));
+}
+
 static void test_secmem(void **state)
 {
     (void)state;
@@ -162,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_sign_and_presign_fail),
         cmocka_unit_test(test_aws_client_says_why),
         cmocka_unit_test(test_sso_profile_says_why),
+        cmocka_unit_test(test_verify_answers_internal_failure),
         cmocka_unit_test(test_secmem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
