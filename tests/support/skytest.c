@@ -1,6 +1,8 @@
 /* skytest.c - see skytest.h. */
 #include "skytest.h"
 
+#include <skylog/aws.h>
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,4 +117,22 @@ void skytest_capture_reset(skytest_capture *cap)
         free(cap->lines[i]);
     free(cap->lines);
     memset(cap, 0, sizeof *cap);
+}
+
+void skytest_aws_client_unsupported(char *why, size_t cap)
+{
+    sky_aws_creds *creds;
+    assert_int_equal(sky_aws_creds_new(&(sky_aws_creds_opts){.access_key_id = "AKIDEXAMPLE",
+                                                             .secret_access_key = "secret"},
+                                       &creds),
+                     SKY_OK);
+    sky_aws_client *c = NULL;
+    why[0] = '\0';
+    assert_int_equal(sky_aws_client_new(&(sky_aws_client_opts){.service = "logs",
+                                                               .region = "us-east-1",
+                                                               .creds = creds},
+                                        &c, why, cap),
+                     SKY_EUNSUPPORTED);
+    assert_null(c);
+    sky_aws_creds_free(creds);
 }

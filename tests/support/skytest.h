@@ -33,4 +33,8 @@ typedef struct skytest_capture {
 sky_sink *skytest_capture_sink(skytest_capture *cap, sky_format format);
 void skytest_capture_reset(skytest_capture *cap);
 
+/* Creates an AWS client with static keys, asserts that it fails with SKY_EUNSUPPORTED and no
+ * client (an optional library could not be loaded), and leaves its error text in why. */
+void skytest_aws_client_unsupported(char *why, size_t cap);
+
 #endif

@@ -550,6 +550,15 @@ static size_t count_substr(const char *text, const char *needle)
     return n;
 }
 
+/* Waits for a forked child and asserts it exited with status 0. */
+static void wait_child_ok(pid_t pid)
+{
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_fork_mid_burst(void **state)
 {
     (void)state;
@@ -583,10 +592,7 @@ static void test_fork_mid_burst(void **state)
             ok = ok && sky_close(sky) == SKY_OK;
             _exit(ok ? 0 : 1);
         }
-        int status = 0;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), 0);
+        wait_child_ok(pid);
         sleep_ms(5);
     }
     atomic_store(&b.stop, 1);
@@ -632,10 +638,7 @@ static void test_fork_child_without_logging_starts_no_worker(void **state)
         ok = ok && sky_close(sky) == SKY_OK;
         _exit(ok ? 0 : 1);
     }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    wait_child_ok(pid);
     sky_info(log, "after", SKY_INT("i", 2));
     assert_int_equal(sky_flush(sky, 5000), SKY_OK);
     assert_int_equal(cap.n, 2);
@@ -666,9 +669,7 @@ static void test_atexit_flushes_default(void **state)
         execl("/proc/self/exe", "test_async", (char *)NULL);
         _exit(127);
     }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    wait_child_ok(pid);
     size_t len;
     char *text = skytest_read_file(path, &len);
     assert_non_null(text);
