@@ -23,8 +23,9 @@
  *
  * Speed: in async mode a sky_info() call whose event name and keys are string literals, as
  * above, takes the fastest path from its second call on: it stores only the values (see
- * sky__site below). Keys built at run time work everywhere, on the general path. That path's
- * check is inlined at each call site (~200 bytes of code more per site); define
+ * sky__site below), and reserves its record in the async ring without calling the library
+ * (sky__fast). Keys built at run time work everywhere, on the general path. The check and
+ * the reservation are inlined at each call site (~400 bytes of code more per site); define
  * SKY_COMPACT_CALLS before including this header to make each site a plain call instead.
  *
  * Threading: unless a function says otherwise, logging calls (sky_info(), sky_emit(), ...) are
@@ -340,9 +341,12 @@ SKY_API void sky_reopen(sky_t *sky);
  * Loggers
  * ========================================================================================== */
 
-/* Internal: the part of a logger the level check reads. */
+/* Internal: the part of a logger that call sites read (the level check, and the async fast
+ * path: see sky__fast). */
+struct sky__fast;
 struct sky__logger_hdr {
     _Atomic int level;
+    struct sky__fast *fast; /* NULL: this logger's calls always go through the library */
 };
 
 /* Returns the logger named `name` (dotted, e.g. "app.db"; NULL or "" is the root logger),
@@ -424,7 +428,9 @@ typedef struct sky__schema {
     const char *keys[SKY__SITE_MAX];
     uint32_t key_lens[SKY__SITE_MAX];
     uint8_t types[SKY__SITE_MAX];
+    uint32_t shapes[SKY__SITE_MAX]; /* SKY__SHAPE(key_lens[i], types[i]): one compare a field */
 } sky__schema;
+#define SKY__SHAPE(key_len, type) ((uint32_t)(key_len) | (uint32_t)(type) << 24)
 
 typedef struct sky__site {
     sky_callsite cs;                     /* what sky_event_callsite() returns */
@@ -437,20 +443,175 @@ typedef struct sky__slot {
     uint64_t priv_n[2];
 } sky__slot;
 
-/* Reserves a record for `payload` bytes of values in the async ring. Returns 1 (write them at
- * slot->p, then call sky__site_commit), -1 (the event was dropped and counted: do nothing), or
- * 0 (this call cannot take the fast path: use sky__emit_site). */
-SKY_API int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t payload,
-                              sky__slot *slot);
-SKY_API void sky__site_commit(const sky__slot *slot);
+/* The async ring, as an inlined call site writes to it. A bounded multi-producer byte ring:
+ * producers reserve with one CAS on `head`, write, then publish the record's commit word
+ * (release); the worker reads in order and frees by advancing `tail` (src/queue/ring.h). Its
+ * layout is part of SKY__FAST_ABI. */
+#define SKY__RING_ALIGN 16u /* every record is a multiple of this, and starts with the word: */
+typedef struct sky__ring_hdr {
+    _Atomic uint32_t commit; /* 0 while being written; then size | flags (release-stored) */
+    uint32_t aux;            /* free for the record's owner */
+} sky__ring_hdr;
+
+typedef struct sky__ring {
+    char *buf;
+    uint64_t cap, mask;
+    /* Positions are byte counts since creation; they never wrap (2^64 bytes is centuries). */
+    _Alignas(64) _Atomic uint64_t head; /* producers: next byte to reserve (CAS) */
+    _Alignas(64) _Atomic uint64_t tail; /* consumer: everything before it is free and zeroed */
+    _Atomic uint64_t limit;             /* tail + cap, published after tail: producers' bound */
+    /* Consumer-private, written for every record: on a line of their own, since producers
+     * read `tail` on every reservation (sharing its line cost a miss per event). */
+    _Alignas(64) uint64_t claim; /* next record to read */
+    uint64_t head_seen;          /* `head` as last read */
+    _Alignas(64) _Atomic uint64_t high_water;
+} sky__ring;
+
+/* What an async pipeline publishes to inlined call sites: its ring and the two words a call
+ * must look at. Each logger that can take the fast path points at it (sky__logger_hdr.fast).
+ * `abi` is SKY__FAST_ABI when this layout is the library's and call sites may stamp events
+ * with the TSC (the library found it invariant); a call site compiled against another layout
+ * sees another value and takes the library call, so the layout can change in any release. */
+#define SKY__FAST_ABI 0x534b5901u
+#define SKY__REC_SITE 0x80u /* a site record's header word: level | SKY__REC_SITE */
+typedef struct sky__fast {
+    /* Low 32 bits: the ABI value (or 0). High 32 bits: the gate, nonzero when every call must
+     * take the library call (closing; a forked child's first call). Call sites test both with
+     * one compare: state == SKY__FAST_ABI. */
+    _Atomic uint64_t state;
+    /* A record that ends past this ring position tells the library (sky__fast_notify), which
+     * wakes the worker: set when the worker goes to sleep (at once from its deep sleep; past a
+     * quarter of the ring from a nap), UINT64_MAX while it works. */
+    _Atomic uint64_t wake_at;
+    uint32_t site_max; /* largest site record (bytes) the library accepts */
+    sky__ring ring;
+} sky__fast;
+
+/* After a call site committed a record that ends past wake_at: wakes the worker. */
+SKY_API void sky__fast_notify(sky__fast *q);
+
+/* A call that matched its site's schema where the inlined reservation could not be made:
+ * reserves and writes the record as the inlined path would (val and str as it fills them),
+ * or drops it, or emits it through the general path with the schema's keys. */
+SKY_API void sky__site_emit_values(sky_logger *log, sky_level level, sky__site *site,
+                                   const uint64_t *val, const char *const *str, size_t bytes);
 /* sky_emit() for a call site; also learns the site's schema. */
 SKY_API void sky__emit_site(sky_logger *log, sky_level level, const char *event, sky__site *site,
                             const sky_field *fields, size_t n);
 
+/* The calling thread's context depth (sky_context_push): a call site with context takes the
+ * library call, which adds the context's fields. */
+#ifdef __cplusplus
+SKY_API extern thread_local size_t sky__ctx_depth;
+#else
+SKY_API extern _Thread_local size_t sky__ctx_depth;
+#endif
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(SKY_NO_INLINE_RING)
+#define SKY__INLINE_RING 1
+#endif
+
+/* Reserves a site record of `bytes` bytes of values right here, without a call: when the
+ * logger publishes a fast handle of this header's layout, no gate is up, the thread has no
+ * context, and the ring has room before its end. Otherwise returns 0 and the library call
+ * (sky__site_emit_values) does everything else: wrapping, full-ring policies, drops,
+ * counting. The record is the library's site record (src/core/async.c, `srec`). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int sky__fast_reserve(sky_logger *log, sky_level level, sky__site *site, size_t bytes,
+                                    sky__slot *slot)
+{
+#ifdef SKY__INLINE_RING
+    const struct sky__logger_hdr *lh = (const struct sky__logger_hdr *)log;
+    sky__fast *q = lh->fast;
+    if (!q || atomic_load_explicit(&q->state, memory_order_relaxed) != SKY__FAST_ABI ||
+        sky__ctx_depth || (unsigned)level >= SKY_LEVEL_OFF)
+        return 0;
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    uint64_t size = (32 + bytes + SKY__RING_ALIGN - 1) & ~(uint64_t)(SKY__RING_ALIGN - 1);
+    /* Every ring accepts records of 2 KiB (its smallest capacity is 4 KiB): a site whose size
+     * the compiler knows to be under that skips the test. */
+    if (!(__builtin_constant_p(size) && size <= 2048) && SKY_UNLIKELY(size > q->site_max))
+        return 0;
+    sky__ring *r = &q->ring;
+    uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t off = h & r->mask, end = h + size;
+    /* acquire: the worker zeroed what it freed before publishing `limit` */
+    if (SKY_UNLIKELY(off + size > r->cap ||
+                     end > atomic_load_explicit(&r->limit, memory_order_acquire)) ||
+        !atomic_compare_exchange_weak_explicit(&r->head, &h, end, memory_order_relaxed,
+                                               memory_order_relaxed))
+        return 0;
+    char *p = r->buf + off;
+    struct {
+        sky__ring_hdr h;
+        uint32_t ts_lo, ts_hi; /* the raw TSC reading, an int64_t in little-endian order */
+        const sky_logger *logger;
+        const sky__site *site;
+    } *rec = (void *)p;
+    rec->h.aux = (uint32_t)level | SKY__REC_SITE;
+    rec->ts_lo = lo;
+    rec->ts_hi = hi;
+    rec->logger = log;
+    rec->site = site;
+    slot->p = p + 32;
+    slot->priv[0] = q;
+    slot->priv[1] = p;
+    slot->priv_n[0] = size;
+    slot->priv_n[1] = end;
+    return 1;
+#else
+    (void)log, (void)level, (void)site, (void)bytes, (void)slot;
+    return 0;
+#endif
+}
+
+/* Publishes a record reserved by sky__fast_reserve (or by the library's own reservation). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void sky__fast_commit(const sky__slot *slot)
+{
+    sky__fast *q = (sky__fast *)slot->priv[0];
+    atomic_store_explicit(&((sky__ring_hdr *)slot->priv[1])->commit, (uint32_t)slot->priv_n[0],
+                          memory_order_release);
+    if (SKY_UNLIKELY(slot->priv_n[1] > atomic_load_explicit(&q->wake_at, memory_order_relaxed)))
+        sky__fast_notify(q);
+}
+
+/* A site record's values at p: 8 bytes each (a string's length), then the strings' bytes,
+ * each NUL-terminated. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void sky__site_write(char *p, size_t n, const uint64_t *val, const char *const *str,
+                                   const uint8_t *ty)
+{
+    uint64_t *v = (uint64_t *)(void *)p;
+    char *s = (char *)(v + n);
+    SKY__UNROLL
+    for (size_t i = 0; i < n; i++) {
+        v[i] = val[i];
+        if (ty[i] == SKY_T_STR || ty[i] == SKY_T_JSON) {
+            memcpy(s, str[i], (size_t)val[i]);
+            s[val[i]] = '\0';
+            s += val[i] + 1;
+        }
+    }
+}
+
 /* The macros' log call. Inlined into every call site, where the compiler knows each field's
- * key and type: the schema test folds to a few compares and the value stores to moves. `sc` is
- * the site's schema, loaded (acquire) before the fields are built: an acquire load between
+ * key and type: the schema test folds to a compare or two a field, the value stores to moves,
+ * and the ring's reservation and commit are inlined too (sky__fast_reserve). `sc` is the
+ * site's schema, loaded (acquire) before the fields are built: an acquire load between
  * building and reading them would keep the compiler from folding. */
+#if defined(__GNUC__) && !defined(__clang__)
+/* GCC cannot always see that lo and hi are read only where they were written (n <= max) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
@@ -458,20 +619,26 @@ static inline void sky__log_site(sky_logger *log, sky_level level, const char *e
                                  sky__site *site, const sky__schema *sc, const sky_field *fs,
                                  size_t n)
 {
+    /* Each value as two words, read once: the general path's copy is built from them, which
+     * keeps the compiler from storing the macro's field array on the inlined path. */
+    uint64_t lo[SKY__SITE_MAX], hi[SKY__SITE_MAX];
+    const size_t m = n < SKY__SITE_MAX ? n : SKY__SITE_MAX;
+    SKY__UNROLL
+    for (size_t i = 0; i < m; i++) {
+        memcpy(&lo[i], &fs[i].v, 8);
+        memcpy(&hi[i], (const char *)&fs[i].v + 8, 8);
+    }
     if (n <= SKY__SITE_MAX && SKY_LIKELY(sc != NULL) && sc->n == n && sc->name == event) {
-        /* Everything is read from `fs` before the call below: `fs` escapes to
-         * sky__emit_site, so the compiler would read it again after any call. */
         uint64_t val[SKY__SITE_MAX];
         const char *str[SKY__SITE_MAX];
         uint8_t ty[SKY__SITE_MAX];
         size_t bytes = n * 8;
-        int match = 1;
         SKY__UNROLL /* also at -O2: unrolled, the fields' keys and types are constants */
         for (size_t i = 0; i < n; i++) {
             ty[i] = fs[i].type;
             str[i] = NULL;
-            match &= (fs[i].key == sc->keys[i]) & (fs[i].key_len == sc->key_lens[i]) &
-                     (ty[i] == sc->types[i]);
+            if (fs[i].key != sc->keys[i] || SKY__SHAPE(fs[i].key_len, ty[i]) != sc->shapes[i])
+                goto general;
             switch (ty[i]) {
             case SKY_T_STR:
             case SKY_T_JSON:
@@ -484,30 +651,45 @@ static inline void sky__log_site(sky_logger *log, sky_level level, const char *e
             default: memcpy(&val[i], &fs[i].v, 8); break; /* INT, UINT, F64, TIME, DUR */
             }
         }
-        if (SKY_LIKELY(match)) {
-            sky__slot slot;
-            int r = sky__site_reserve(log, level, site, bytes, &slot);
-            if (SKY_LIKELY(r > 0)) {
-                uint64_t *v = (uint64_t *)(void *)slot.p;
-                char *s = (char *)(v + n);
-                SKY__UNROLL
-                for (size_t i = 0; i < n; i++) {
-                    v[i] = val[i];
-                    if (ty[i] == SKY_T_STR || ty[i] == SKY_T_JSON) {
-                        memcpy(s, str[i], (size_t)val[i]);
-                        s[val[i]] = '\0';
-                        s += val[i] + 1;
-                    }
-                }
-                sky__site_commit(&slot);
-                return;
-            }
-            if (r < 0)
-                return;
+        sky__slot slot;
+        if (SKY_UNLIKELY(!sky__fast_reserve(log, level, site, bytes, &slot))) {
+            /* Everything else in one call that needs nothing afterwards: no value is kept
+             * across a call on this path, so the inlined path saves no registers. The values
+             * go as copies: passing val and str themselves would put them in memory on the
+             * inlined path too. */
+            uint64_t cv[SKY__SITE_MAX];
+            const char *cs[SKY__SITE_MAX];
+            SKY__UNROLL
+            for (size_t i = 0; i < n; i++)
+                cv[i] = val[i], cs[i] = str[i];
+            sky__site_emit_values(log, level, site, cv, cs, bytes);
+            return;
         }
+        sky__site_write(slot.p, n, val, str, ty);
+        sky__fast_commit(&slot);
+        return;
+    }
+general:;
+    /* A copy for the library call: were `fs` itself passed, the compiler would have to build
+     * the array in memory on the inlined path too, where only the values are needed.
+     * Member by member: padding is not copied. */
+    sky_field copy[SKY__SITE_MAX];
+    if (n <= SKY__SITE_MAX) {
+        SKY__UNROLL
+        for (size_t i = 0; i < n; i++) {
+            copy[i].key = fs[i].key;
+            copy[i].key_len = fs[i].key_len;
+            copy[i].type = fs[i].type;
+            memcpy(&copy[i].v, &lo[i], 8);
+            memcpy((char *)&copy[i].v + 8, &hi[i], 8);
+        }
+        fs = copy;
     }
     sky__emit_site(log, level, event, site, fs, n);
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /* The same check and copy out of line, for programs that define SKY_COMPACT_CALLS before
  * including this header: smaller call sites (a plain call), a generic loop instead of folded
@@ -814,7 +996,7 @@ typedef struct sky_stats {
     uint64_t dropped_by_level[SKY_LEVEL_COUNT_];
     uint64_t processor_failures;
     uint64_t context_overflows; /* pushes beyond SKY_CONTEXT_MAX_DEPTH */
-    uint64_t ring_high_water;   /* async: most bytes ever queued */
+    uint64_t ring_high_water;   /* async: most bytes queued, as the worker found them */
     uint64_t ring_capacity;
     bool worker_alive;
     size_t processor_count;

@@ -71,10 +71,10 @@
 #define LAZY_BUF 256
 
 struct sky__async {
-    sky__ring ring;
+    sky__fast fast; /* must be first: the ring, as call sites see it (skylog.h) */
     uint64_t wake_bytes;
     _Alignas(64) _Atomic uint32_t wake_seq;
-    _Atomic int sleeping;
+    _Atomic int sleeping; /* 0, 1 (a nap: wake past wake_bytes) or SLEEP_DEEP (wake now) */
     _Atomic int stop; /* 1: drain and stop; 2: stop now, count the rest as dropped */
     _Atomic int alive;
     bool joinable; /* `thread` exists in this process */
@@ -118,17 +118,20 @@ typedef struct rec {
 _Static_assert(sizeof(rec) == 48, "record header layout");
 _Static_assert(sizeof(rec) % SKY__RING_ALIGN == 0, "fields must stay aligned");
 
-/* The record of a call that matched its site's schema (sky__site_reserve): the values follow
- * at offset 32, 8 bytes each (a string's slot holds its length), then the strings' bytes,
- * each NUL-terminated. h.aux: level | REC_SITE | logger name length << 8. */
+/* The record of a call that matched its site's schema (sky__site_reserve, or inlined at the
+ * call site: sky__fast_reserve): the values follow at offset 32, 8 bytes each (a string's
+ * slot holds its length), then the strings' bytes, each NUL-terminated. h.aux: level |
+ * REC_SITE. The logger is a registered one (no bound fields), alive as long as the pipeline. */
 typedef struct srec {
     sky__ring_hdr h;
     int64_t ts; /* raw clock */
-    const char *logger;
+    const sky_logger *logger;
     const sky__site *site;
 } srec;
-_Static_assert(sizeof(srec) == 32, "site record header layout");
-#define REC_SITE 0x80u
+_Static_assert(sizeof(srec) == 32 && offsetof(srec, ts) == 8 && offsetof(srec, logger) == 16 &&
+                   offsetof(srec, site) == 24,
+               "site record header layout: sky__fast_reserve in skylog.h writes it too");
+#define REC_SITE SKY__REC_SITE
 #define REC_LEVEL(aux) ((sky_level)((aux)&0x7fu))
 
 /* ---- waking --------------------------------------------------------------------------------- */
@@ -162,14 +165,11 @@ static inline char *fill_header(char *p, sky_level level, size_t nf, const char 
     return s + name_len + 1;
 }
 
-/* After a record is committed: keep the high-water mark, and wake the worker if it is in its
- * deep sleep, or asleep while the ring is past a quarter full. One load of `sleeping`. */
-static inline void after_commit(sky__async *a, uint64_t used)
+/* After a record ending at ring position `end` is committed: wake the worker if it is in its
+ * deep sleep, or napping while the ring is past a quarter full (fast.wake_at says which). */
+static inline void after_commit(sky__async *a, uint64_t end)
 {
-    int sleeping = atomic_load_explicit(&a->sleeping, memory_order_relaxed);
-    if (SKY_UNLIKELY(used > atomic_load_explicit(&a->ring.high_water, memory_order_relaxed)))
-        sky__ring_note_used(&a->ring, used);
-    if (SKY_UNLIKELY(sleeping == SLEEP_DEEP || (sleeping && used > a->wake_bytes)))
+    if (SKY_UNLIKELY(end > atomic_load_explicit(&a->fast.wake_at, memory_order_relaxed)))
         wake(a);
 }
 
@@ -196,10 +196,33 @@ __attribute__((noinline)) static void drop_at_caller(sky_t *sky, sky_drop_reason
     sky__count_drop(sky, reason, level, 1);
     if (reason == SKY_DROP_OVERFLOW || reason == SKY_DROP_TOO_LARGE)
         note_gap(sky->async, reason,
-                 atomic_load_explicit(&sky->async->ring.head, memory_order_relaxed));
+                 atomic_load_explicit(&sky->async->fast.ring.head, memory_order_relaxed));
 }
 
 static bool start_worker(sky_t *sky);
+
+/* sky->closing has a copy that inlined call sites read (the high half of fast.state): both
+ * change together, by the same commutative operations, so they always end up equal. */
+void sky__closing_or(sky_t *sky, int bits)
+{
+    atomic_fetch_or_explicit(&sky->closing, bits, memory_order_release);
+    if (sky->async)
+        atomic_fetch_or_explicit(&sky->async->fast.state, (uint64_t)(unsigned)bits << 32,
+                                 memory_order_release);
+}
+
+static void closing_clear(sky_t *sky, int bits)
+{
+    atomic_fetch_and(&sky->closing, ~bits);
+    atomic_fetch_and(&sky->async->fast.state, ~((uint64_t)(unsigned)bits << 32));
+}
+
+void sky__async_logger_init(sky_t *sky, sky_logger *l)
+{
+    sky__async *a = sky->async;
+    /* like sky__site_reserve's own test: bound fields take the library call */
+    l->hdr.fast = a && !l->n_fields ? &a->fast : NULL;
+}
 
 /* A log call that found sky->closing set: closing (the event is dropped), or a forked child's
  * first call, which starts the worker. True when the event may go on. */
@@ -212,7 +235,7 @@ __attribute__((noinline)) static bool pass_gate(sky_t *sky, int gate, sky_level 
         if (atomic_load(&sky->closing) & SKY__NO_WORKER) {
             started = start_worker(sky);
             if (started)
-                atomic_fetch_and(&sky->closing, ~SKY__NO_WORKER);
+                closing_clear(sky, SKY__NO_WORKER);
         }
         gate = atomic_load(&sky->closing);
         pthread_mutex_unlock(&a->fmu);
@@ -311,7 +334,7 @@ static inline char *put_fields(sky_field *dst, size_t *w, const sky_field *fs, s
 
 /* Waits for room according to the overflow policy; NULL means the event was dropped. */
 __attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level, uint32_t size,
-                                                    uint64_t *used)
+                                                    uint64_t *end)
 {
     sky__async *a = sky->async;
     sky_overflow pol = sky->opts.overflow;
@@ -339,7 +362,7 @@ __attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level,
             drop_at_caller(sky, SKY_DROP_CLOSED, level);
             return NULL;
         }
-        char *p = sky__ring_reserve(&a->ring, size, used);
+        char *p = sky__ring_reserve(&a->fast.ring, size, end);
         if (p)
             return p;
     }
@@ -378,14 +401,14 @@ __attribute__((noinline)) static void emit(sky_t *sky, const sky_logger *log, sk
 
     size_t size = sizeof(rec) + nf * sizeof(sky_field) + bytes;
     size = (size + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
-    if (SKY_UNLIKELY(size > sky__ring_max_record(&a->ring))) {
+    if (SKY_UNLIKELY(size > sky__ring_max_record(&a->fast.ring))) {
         drop_at_caller(sky, SKY_DROP_TOO_LARGE, level);
         return;
     }
-    uint64_t used;
-    char *p = sky__ring_reserve(&a->ring, (uint32_t)size, &used);
+    uint64_t end;
+    char *p = sky__ring_reserve(&a->fast.ring, (uint32_t)size, &end);
     if (SKY_UNLIKELY(!p)) {
-        p = reserve_slow(sky, level, (uint32_t)size, &used);
+        p = reserve_slow(sky, level, (uint32_t)size, &end);
         if (!p)
             return;
     }
@@ -398,7 +421,7 @@ __attribute__((noinline)) static void emit(sky_t *sky, const sky_logger *log, sk
     s = put_fields(dst, &w, log->fields, log->n_fields, lz, &lk, s);
     put_fields(dst, &w, fields, n, lz, &lk, s);
     sky__ring_commit(p, (uint32_t)size);
-    after_commit(a, used);
+    after_commit(a, end);
 }
 
 /* Copies fields the plain path vetted (all usable, none lazy) into the record: no checks. */
@@ -444,14 +467,14 @@ static inline bool emit_plain(sky_t *sky, const sky_logger *log, sky_level level
     }
     size_t size = sizeof(rec) + nf * sizeof(sky_field) + bytes;
     size = (size + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
-    if (SKY_UNLIKELY(size > sky__ring_max_record(&a->ring))) {
+    if (SKY_UNLIKELY(size > sky__ring_max_record(&a->fast.ring))) {
         drop_at_caller(sky, SKY_DROP_TOO_LARGE, level);
         return true;
     }
-    uint64_t used;
-    char *p = sky__ring_reserve(&a->ring, (uint32_t)size, &used);
+    uint64_t end;
+    char *p = sky__ring_reserve(&a->fast.ring, (uint32_t)size, &end);
     if (SKY_UNLIKELY(!p)) {
-        p = reserve_slow(sky, level, (uint32_t)size, &used);
+        p = reserve_slow(sky, level, (uint32_t)size, &end);
         if (!p)
             return true;
     }
@@ -459,7 +482,7 @@ static inline bool emit_plain(sky_t *sky, const sky_logger *log, sky_level level
     char *s = fill_header(p, level, nf, name, name_len, ts, log, cs);
     put_plain(dst, fields, n, s);
     sky__ring_commit(p, (uint32_t)size);
-    after_commit(a, used);
+    after_commit(a, end);
     return true;
 }
 
@@ -467,8 +490,8 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
                       sky__slot *slot)
 {
     sky_t *sky = log->sky;
-    if (SKY_UNLIKELY(!sky || !sky->async || log->n_fields || log->name_len >> 24 ||
-                     (unsigned)level >= SKY_LEVEL_OFF || sky__ctx_depth))
+    if (SKY_UNLIKELY(!sky || !sky->async || log->n_fields || (unsigned)level >= SKY_LEVEL_OFF ||
+                     sky__ctx_depth))
         return 0;
     int64_t ts = sky__clock_raw();
     int gate = atomic_load_explicit(&sky->closing, memory_order_relaxed);
@@ -476,35 +499,31 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
         return -1;
     sky__async *a = sky->async;
     size_t size = (sizeof(srec) + payload + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
-    if (SKY_UNLIKELY(payload > ((size_t)1 << 30) || size > sky__ring_max_record(&a->ring))) {
+    if (SKY_UNLIKELY(payload > ((size_t)1 << 30) || size > sky__ring_max_record(&a->fast.ring))) {
         drop_at_caller(sky, SKY_DROP_TOO_LARGE, level);
         return -1;
     }
-    uint64_t used;
-    char *p = sky__ring_reserve(&a->ring, (uint32_t)size, &used);
+    uint64_t end;
+    char *p = sky__ring_reserve(&a->fast.ring, (uint32_t)size, &end);
     if (SKY_UNLIKELY(!p)) {
-        p = reserve_slow(sky, level, (uint32_t)size, &used);
+        p = reserve_slow(sky, level, (uint32_t)size, &end);
         if (!p)
             return -1;
     }
     srec *r = (srec *)p;
-    r->h.aux = (uint32_t)level | REC_SITE | (uint32_t)log->name_len << 8;
+    r->h.aux = (uint32_t)level | REC_SITE;
     r->ts = ts;
-    r->logger = log->name;
+    r->logger = log;
     r->site = site;
     slot->p = p + sizeof(srec);
     slot->priv[0] = a;
     slot->priv[1] = p;
     slot->priv_n[0] = size;
-    slot->priv_n[1] = used;
+    slot->priv_n[1] = end;
     return 1;
 }
 
-void sky__site_commit(const sky__slot *slot)
-{
-    sky__ring_commit(slot->priv[1], (uint32_t)slot->priv_n[0]);
-    after_commit(slot->priv[0], slot->priv_n[1]);
-}
+void sky__fast_notify(sky__fast *q) { wake((sky__async *)q); }
 
 void sky__async_emit(const sky_logger *log, sky_level level, const char *name,
                      const sky_callsite *cs, const sky_field *fields, size_t n)
@@ -549,8 +568,8 @@ static void decode_site(sky__async *a, const char *p, sky_event *ev)
     ev->level = REC_LEVEL(r->h.aux);
     ev->name = sc->pub.name;
     ev->name_len = sc->name_len;
-    ev->logger = r->logger;
-    ev->logger_len = r->h.aux >> 8;
+    ev->logger = r->logger->name;
+    ev->logger_len = r->logger->name_len;
     ev->ts_ns = sky__clock_to_ns(&a->clock, r->ts);
     ev->cs = &r->site->cs;
     size_t n = sc->pub.n;
@@ -626,7 +645,7 @@ static inline size_t add_gaps(sky_t *sky, sky__async *a, size_t i, bool now)
 
 static size_t add_gaps_slow(sky_t *sky, sky__async *a, size_t i, bool now)
 {
-    if (!now && a->ring.claim <= atomic_load_explicit(&a->gap_after, memory_order_relaxed))
+    if (!now && a->fast.ring.claim <= atomic_load_explicit(&a->gap_after, memory_order_relaxed))
         return 0;
     if (!atomic_exchange_explicit(&a->gap_flag, 0, memory_order_acquire))
         return 0;
@@ -692,18 +711,18 @@ static void write_batch(sky_t *sky, sky__async *a, size_t n)
  * Returns true if it made progress. */
 static bool drain_batch(sky_t *sky, sky__async *a)
 {
-    uint64_t claim0 = a->ring.claim;
+    uint64_t claim0 = a->fast.ring.claim;
     if (!batch_prepare(&a->batch, sky->n_sinks))
         return false;
     size_t n = 0, taken = 0;
     uint32_t size;
     char *p;
-    while (n < BATCH_MAX && (p = sky__ring_peek(&a->ring, &size))) {
+    while (n < BATCH_MAX && (p = sky__ring_peek(&a->fast.ring, &size))) {
         decode(a, p, &a->evs[n]);
         route_one(sky, a, n);
         n++;
         taken++;
-        sky__ring_advance(&a->ring, size);
+        sky__ring_advance(&a->fast.ring, size);
         n += add_gaps(sky, a, n, false); /* gap events count themselves in emitted */
         if (atomic_load_explicit(&a->drop_request, memory_order_relaxed))
             break;
@@ -713,8 +732,8 @@ static bool drain_batch(sky_t *sky, sky__async *a)
         atomic_fetch_add_explicit(&sky->emitted, taken, memory_order_relaxed);
         write_batch(sky, a, n);
     }
-    sky__ring_release(&a->ring);
-    return n || a->ring.claim != claim0;
+    sky__ring_release(&a->fast.ring);
+    return n || a->fast.ring.claim != claim0;
 }
 
 /* DROP_OLDEST: discards the oldest queued events until a producer's request fits. */
@@ -723,7 +742,7 @@ static void drop_oldest(sky_t *sky, sky__async *a)
     uint32_t need = atomic_exchange_explicit(&a->drop_request, 0, memory_order_relaxed);
     if (!need)
         return;
-    sky__ring *r = &a->ring;
+    sky__ring *r = &a->fast.ring;
     uint32_t size;
     char *p;
     while (r->cap - (atomic_load_explicit(&r->head, memory_order_relaxed) - r->claim) <
@@ -744,12 +763,12 @@ static void abandon_rest(sky_t *sky, sky__async *a)
 {
     uint32_t size;
     char *p;
-    while ((p = sky__ring_peek(&a->ring, &size))) {
-        sky__ring_advance(&a->ring, size);
+    while ((p = sky__ring_peek(&a->fast.ring, &size))) {
+        sky__ring_advance(&a->fast.ring, size);
         atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
         sky__count_drop(sky, SKY_DROP_CLOSED, REC_LEVEL(((const rec *)p)->h.aux), 1);
     }
-    sky__ring_release(&a->ring);
+    sky__ring_release(&a->fast.ring);
 }
 
 static void service_flush(sky_t *sky, sky__async *a)
@@ -758,7 +777,7 @@ static void service_flush(sky_t *sky, sky__async *a)
     uint64_t req = a->flush_req, target = a->flush_target;
     int64_t deadline = a->flush_deadline;
     pthread_mutex_unlock(&a->fmu);
-    if (atomic_load_explicit(&a->ring.tail, memory_order_acquire) < target)
+    if (atomic_load_explicit(&a->fast.ring.tail, memory_order_acquire) < target)
         return; /* not everything before the request is written yet */
     /* Pending losses are reported at a flush even if no event followed them. */
     if (batch_prepare(&a->batch, sky->n_sinks)) {
@@ -779,17 +798,20 @@ static void service_flush(sky_t *sky, sky__async *a)
 static void idle_wait(sky_t *sky, sky__async *a, bool deep)
 {
     pthread_mutex_unlock(&sky->lock);
-    if (!sky__ring_drained(&a->ring)) {
+    if (!sky__ring_drained(&a->fast.ring)) {
         sched_yield(); /* a producer is between reserve and commit */
     } else {
         atomic_store(&a->sleeping, deep ? SLEEP_DEEP : 1);
+        uint64_t tail = atomic_load_explicit(&a->fast.ring.tail, memory_order_relaxed);
+        atomic_store(&a->fast.wake_at, tail + (deep ? 0 : a->wake_bytes));
         uint32_t seq = atomic_load(&a->wake_seq);
-        if (sky__ring_drained(&a->ring) && !atomic_load(&a->flush_pending) &&
+        if (sky__ring_drained(&a->fast.ring) && !atomic_load(&a->flush_pending) &&
             !atomic_load(&a->stop) && !atomic_load(&a->drop_request) &&
             !atomic_load(&sky->lock_waiters)) {
             struct timespec ts = {0, deep ? DEEP_SLEEP_NS : IDLE_SLEEP_NS};
             syscall(SYS_futex, &a->wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
         }
+        atomic_store(&a->fast.wake_at, UINT64_MAX);
         atomic_store(&a->sleeping, 0);
     }
     pthread_mutex_lock(&sky->lock);
@@ -815,7 +837,7 @@ static void *worker_main(void *arg)
             abandon_rest(sky, a);
             break;
         }
-        if (stop == 1 && !progress && sky__ring_drained(&a->ring))
+        if (stop == 1 && !progress && sky__ring_drained(&a->fast.ring))
             break;
         if (atomic_load_explicit(&sky->lock_waiters, memory_order_relaxed)) {
             /* hand the lock to configuration, stats or fork, then carry on */
@@ -868,14 +890,21 @@ static void init_flush_sync(sky__async *a)
 sky_status sky__async_start(sky_t *sky)
 {
     sky__clock_init();
-    sky__async *a = calloc(1, sizeof *a);
+    /* aligned: the ring's words are on cache lines of their own */
+    sky__async *a = aligned_alloc(64, (sizeof *a + 63) & ~(size_t)63);
     if (!a)
         return SKY_ENOMEM;
-    if (!sky__ring_init(&a->ring, sky->opts.ring_bytes)) {
+    memset(a, 0, sizeof *a);
+    if (!sky__ring_init(&a->fast.ring, sky->opts.ring_bytes)) {
         free(a);
         return SKY_ENOMEM;
     }
-    a->wake_bytes = a->ring.cap / 4;
+    a->wake_bytes = a->fast.ring.cap / 4;
+    a->fast.wake_at = UINT64_MAX;
+    /* Call sites stamp records with the TSC themselves only if the library does too. */
+    a->fast.state = sky__clock_tsc ? SKY__FAST_ABI : 0;
+    uint64_t max = sky__ring_max_record(&a->fast.ring);
+    a->fast.site_max = (uint32_t)(max < ((uint64_t)1 << 30) ? max : (uint64_t)1 << 30);
     /* optional: without it every line goes to its event's own buffer */
     a->text.cap = TEXT_BYTES;
     a->text.p = malloc(a->text.cap);
@@ -889,12 +918,14 @@ sky_status sky__async_start(sky_t *sky)
     if (!start_worker(sky)) {
         sky->async = NULL;
         free(a->text.p);
-        sky__ring_free(&a->ring);
+        sky__ring_free(&a->fast.ring);
         pthread_mutex_destroy(&a->fmu);
         pthread_cond_destroy(&a->fcond);
         free(a);
         return SKY_ENOMEM;
     }
+    for (sky_logger *l = sky->loggers; l; l = l->next)
+        sky__async_logger_init(sky, l);
     return SKY_OK;
 }
 
@@ -912,7 +943,7 @@ sky_status sky__async_flush(sky_t *sky, int64_t deadline)
     }
     pthread_mutex_lock(&a->fmu);
     uint64_t my = ++a->flush_req;
-    uint64_t head = atomic_load(&a->ring.head);
+    uint64_t head = atomic_load(&a->fast.ring.head);
     if (head > a->flush_target)
         a->flush_target = head;
     if (deadline > a->flush_deadline)
@@ -971,7 +1002,7 @@ void sky__async_free(sky_t *sky)
     }
     free(a->batch.sinks);
     free(a->text.p);
-    sky__ring_free(&a->ring);
+    sky__ring_free(&a->fast.ring);
     pthread_mutex_destroy(&a->fmu);
     pthread_cond_destroy(&a->fcond);
     free(a);
@@ -982,8 +1013,8 @@ void sky__async_stats(sky_t *sky, sky_stats *out)
 {
     sky__async *a = sky->async;
     out->enqueued = atomic_load(&a->enqueued);
-    out->ring_high_water = atomic_load(&a->ring.high_water);
-    out->ring_capacity = a->ring.cap;
+    out->ring_high_water = atomic_load(&a->fast.ring.high_water);
+    out->ring_capacity = a->fast.ring.cap;
     out->worker_alive = atomic_load(&a->alive) != 0;
 }
 
@@ -1008,12 +1039,13 @@ void sky__async_fork_child(sky_t *sky)
     atomic_store(&a->flush_pending, 0);
     atomic_store(&a->drop_request, 0);
     atomic_store(&a->sleeping, 0);
+    atomic_store(&a->fast.wake_at, UINT64_MAX);
     atomic_store(&a->alive, 0);
     a->joinable = false;
-    sky__ring_reset_after_fork(&a->ring);
+    sky__ring_reset_after_fork(&a->fast.ring);
     /* The worker starts with the child's first log call (pass_gate), not here: a child that
      * only calls exec() never creates a thread, and no thread is created in an atfork
      * handler. */
     if (!(atomic_load(&sky->closing) & SKY__CLOSING))
-        atomic_fetch_or(&sky->closing, SKY__NO_WORKER);
+        sky__closing_or(sky, SKY__NO_WORKER);
 }

@@ -11,12 +11,15 @@
  * (NTP) is followed. Events keep the order of their TSC readings. Rendered timestamps have
  * millisecond resolution, far coarser than the conversion error (< 1 us after one second).
  *
- * Without an invariant TSC (cpuid 0x80000007 EDX bit 8), or off x86, raw ticks are
+ * The TSC is used when cpuid says it is invariant (0x80000007 EDX bit 8) or when the kernel's
+ * clocksource is "tsc" (it verified the TSC itself). Otherwise, or off x86, raw ticks are
  * CLOCK_REALTIME nanoseconds and the conversion is the identity.
  */
 #include "core/clock.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 
 #ifdef SKY__HAVE_TSC
 #include <cpuid.h>
@@ -40,14 +43,36 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+#ifdef SKY__HAVE_TSC
+/* cpuid 0x80000007 EDX bit 8: the TSC runs at a constant rate, in every C-state. */
+static bool cpuid_invariant_tsc(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0x80000000, &a, &b, &c, &d) || a < 0x80000007)
+        return false;
+    __get_cpuid(0x80000007, &a, &b, &c, &d);
+    return (d & (1u << 8)) != 0;
+}
+
+/* True when Linux keeps time with the TSC: the kernel chose it after checking it is stable
+ * and synchronised across CPUs, so CLOCK_REALTIME is itself computed from it. Some hypervisors
+ * (and valgrind) hide the cpuid bit of a TSC the kernel trusts. */
+static bool kernel_clocksource_tsc(void)
+{
+    char cs[16] = {0};
+    FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "re");
+    if (!f)
+        return false;
+    bool ok = fgets(cs, sizeof cs, f) && strcmp(cs, "tsc\n") == 0;
+    fclose(f);
+    return ok;
+}
+#endif
+
 static void clock_init_once(void)
 {
 #ifdef SKY__HAVE_TSC
-    unsigned a, b, c, d;
-    if (!__get_cpuid(0x80000000, &a, &b, &c, &d) || a < 0x80000007)
-        return;
-    __get_cpuid(0x80000007, &a, &b, &c, &d);
-    if (!(d & (1u << 8)))
+    if (!cpuid_invariant_tsc() && !kernel_clocksource_tsc())
         return;
     int64_t m0 = mono_ns();
     int64_t t0 = (int64_t)__rdtsc();

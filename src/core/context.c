@@ -15,7 +15,7 @@ static _Thread_local __attribute__((tls_model("initial-exec"))) struct {
     size_t counts[SKY_CONTEXT_MAX_DEPTH];
     size_t refused; /* pushes refused and not yet popped */
 } ctx;
-/* The stack's depth, apart so the async fast path can test it inline (internal.h). */
+/* The stack's depth, apart so inlined call sites can test it (skylog.h). */
 _Thread_local __attribute__((tls_model("initial-exec"))) size_t sky__ctx_depth;
 
 static _Atomic uint64_t overflows;

@@ -75,6 +75,13 @@ typedef struct sky__site_schema {
     char text[];
 } sky__site_schema;
 
+/* Reserves a site record for `payload` bytes of values in the async ring, as
+ * sky__fast_reserve does inline, for any call the inlined path leaves to the library. Returns
+ * 1 (write them at slot->p, then sky__fast_commit), -1 (the event was dropped and counted:
+ * do nothing), or 0 (this call cannot have a site record: use sky__emit_site). */
+int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t payload,
+                      sky__slot *slot);
+
 /* Learns a site's schema from a call that took the general path (no-op once decided). */
 void sky__site_learn(sky__site *site, const char *name, const sky_field *fields, size_t n);
 
@@ -272,6 +279,10 @@ void sky__diag(sky_t *sky, sky_level level, const char *fmt, ...)
 
 /* Async mode (src/core/async.c). */
 sky_status sky__async_start(sky_t *sky);
+/* Points a logger at its pipeline's fast handle, if it may take the inlined path. */
+void sky__async_logger_init(sky_t *sky, sky_logger *l);
+/* Sets bits of sky->closing (and of the copy inlined call sites read). */
+void sky__closing_or(sky_t *sky, int bits);
 void sky__async_emit(const sky_logger *log, sky_level level, const char *name,
                      const sky_callsite *cs, const sky_field *fields, size_t n);
 sky_status sky__async_flush(sky_t *sky, int64_t deadline);
@@ -286,9 +297,8 @@ void sky__async_fork_prepare(sky_t *sky);
 void sky__async_fork_parent(sky_t *sky);
 void sky__async_fork_child(sky_t *sky);
 
-/* Depth of the calling thread's context stack (context.c). */
-extern _Thread_local __attribute__((tls_model("initial-exec"), visibility("hidden"))) size_t
-    sky__ctx_depth;
+/* Depth of the calling thread's context stack (context.c): declared in skylog.h, exported,
+ * since inlined call sites read it. */
 /* Context of the calling thread, outer to inner. */
 size_t sky__context_frames(const sky_field *const **fields, const size_t **counts);
 uint64_t sky__context_overflows(void);

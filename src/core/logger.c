@@ -71,6 +71,8 @@ static sky_logger *create_logger(sky_t *sky, const char *name)
     l->name_len = strlen(name);
     l->sky = sky;
     l->explicit_level = -1;
+    if (sky->async)
+        sky__async_logger_init(sky, l);
     l->next = sky->loggers;
     sky->loggers = l;
     return l;

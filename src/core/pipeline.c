@@ -417,7 +417,7 @@ sky_status sky_close(sky_t *sky)
 {
     if (!sky)
         return SKY_OK;
-    atomic_fetch_or_explicit(&sky->closing, SKY__CLOSING, memory_order_release);
+    sky__closing_or(sky, SKY__CLOSING);
     int64_t deadline = sky_monotonic_ns() + sky->opts.close_timeout_ms * 1000000;
     sky_status ast = SKY_OK;
     if (sky->async) {

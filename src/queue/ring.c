@@ -1,18 +1,20 @@
 /*
  * ring.c - the bounded MPSC byte ring that carries events from log callers to the worker.
  *
- * Design. One power-of-two buffer and three 64-bit positions that only grow: `head` (next byte
- * a producer may reserve), `claim` (next record the consumer reads; private to it) and `tail`
- * (bytes before it are free). A producer reserves a contiguous range with one CAS on `head`
- * after checking `head + size - tail <= capacity`, writes its record there without any lock,
+ * Design. One power-of-two buffer and 64-bit positions that only grow: `head` (next byte a
+ * producer may reserve), `claim` (next record the consumer reads; private to it), `tail`
+ * (bytes before it are free) and `limit` (tail + capacity: how far producers may reserve). A
+ * producer reserves a contiguous range with one CAS on `head` after checking
+ * `head + size <= limit`, writes its record there without any lock,
  * and publishes it by storing the record's size into the record's first word (release). A
  * record never wraps: if it does not fit before the end of the buffer, the same CAS also takes
  * the filler up to the end, marked as padding. The consumer reads records in reservation order
  * at `claim`, never at or past `head`; a zero first word means "not published yet", so a slow
  * producer delays only the records behind its own. When the consumer is done with a batch it
  * zeroes the bytes it read (the commit word of every 16-byte unit, so a stale word can never
- * look published in the next lap) and publishes `tail` (release); producers acquire `tail`
- * before writing, so they always write into zeroed memory.
+ * look published in the next lap) and publishes `tail`, then `limit` (release); producers
+ * acquire `limit` before writing, so they always write into zeroed memory. The ring's layout
+ * is public (skylog.h): call sites compiled with the header reserve and commit inline.
  *
  * Why one MPSC ring and not one SPSC ring per thread. Measured with bench/bench_ring (192-byte
  * records, 2 vCPU reference machine, see bench/RESULTS.md): reserve + fill + commit costs
@@ -51,6 +53,7 @@ bool sky__ring_init(sky__ring *r, size_t bytes)
         return false;
     r->cap = cap;
     r->mask = cap - 1;
+    r->limit = cap;
     return true;
 }
 
@@ -80,8 +83,14 @@ void sky__ring_release(sky__ring *r)
     uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
     if (t == r->claim)
         return;
+    /* The high-water mark, sampled here, once a batch, when the bytes queued are at their
+     * local peak (nothing is freed between releases): producers never write it. */
+    uint64_t used = atomic_load_explicit(&r->head, memory_order_relaxed) - t;
+    if (used > atomic_load_explicit(&r->high_water, memory_order_relaxed))
+        atomic_store_explicit(&r->high_water, used, memory_order_relaxed);
     zero_range(r, t, r->claim);
     atomic_store_explicit(&r->tail, r->claim, memory_order_release);
+    atomic_store_explicit(&r->limit, r->claim + r->cap, memory_order_release);
 }
 
 void sky__ring_reset_after_fork(sky__ring *r)
@@ -91,4 +100,5 @@ void sky__ring_reset_after_fork(sky__ring *r)
     zero_range(r, t, h);
     r->claim = r->head_seen = h;
     atomic_store_explicit(&r->tail, h, memory_order_relaxed);
+    atomic_store_explicit(&r->limit, h + r->cap, memory_order_relaxed);
 }

@@ -10,27 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Every record starts with this word and is a multiple of SKY__RING_ALIGN bytes long. */
-#define SKY__RING_ALIGN 16u
+#include "skylog.h" /* sky__ring and sky__ring_hdr: inlined call sites write to the ring too */
+
+/* Every record starts with a sky__ring_hdr and is a multiple of SKY__RING_ALIGN bytes long. */
 #define SKY__RING_PAD 1u /* commit word flag: filler up to the end of the buffer */
-
-typedef struct sky__ring_hdr {
-    _Atomic uint32_t commit; /* 0 while being written; then size | flags (release-stored) */
-    uint32_t aux;            /* free for the record's owner */
-} sky__ring_hdr;
-
-typedef struct sky__ring {
-    char *buf;
-    uint64_t cap, mask;
-    /* Positions are byte counts since creation; they never wrap (2^64 bytes is centuries). */
-    _Alignas(64) _Atomic uint64_t head; /* producers: next byte to reserve (CAS) */
-    _Alignas(64) _Atomic uint64_t tail; /* consumer: everything before it is free and zeroed */
-    /* Consumer-private, written for every record: on a line of their own, since producers
-     * read `tail` on every reservation (sharing its line cost a miss per event). */
-    _Alignas(64) uint64_t claim; /* next record to read */
-    uint64_t head_seen;          /* `head` as last read */
-    _Alignas(64) _Atomic uint64_t high_water;
-} sky__ring;
 
 /* Capacity is `bytes` rounded up to a power of two, at least 4 KiB. Returns false on OOM. */
 bool sky__ring_init(sky__ring *r, size_t bytes);
@@ -44,26 +27,24 @@ static inline uint64_t sky__ring_max_record(const sky__ring *r)
 }
 
 /* Producer: reserves `size` bytes (a multiple of SKY__RING_ALIGN, at most max_record). Returns
- * where to write the record, or NULL when the ring is full now. *used gets the bytes queued
- * after the reservation. Lock-free: one CAS on `head` (retried only under contention). */
-static inline char *sky__ring_reserve(sky__ring *r, uint32_t size, uint64_t *used)
+ * where to write the record, or NULL when the ring is full now. *end gets the ring position
+ * just past the record. Lock-free: one CAS on `head` (retried only under contention). */
+static inline char *sky__ring_reserve(sky__ring *r, uint32_t size, uint64_t *end)
 {
     uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
-    uint64_t off, pad, end;
+    uint64_t off, pad, e;
     for (;;) {
         off = h & r->mask;
         pad = off + size > r->cap ? r->cap - off : 0;
-        end = h + pad + size;
-        /* acquire: the consumer zeroed what it freed before publishing `tail` */
-        uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
-        if (end - t > r->cap)
+        e = h + pad + size;
+        /* acquire: the consumer zeroed what it freed before publishing `limit` */
+        if (e > atomic_load_explicit(&r->limit, memory_order_acquire))
             return NULL;
-        if (atomic_compare_exchange_weak_explicit(&r->head, &h, end, memory_order_relaxed,
-                                                  memory_order_relaxed)) {
-            *used = end - t;
+        if (atomic_compare_exchange_weak_explicit(&r->head, &h, e, memory_order_relaxed,
+                                                  memory_order_relaxed))
             break;
-        }
     }
+    *end = e;
     if (pad) {
         sky__ring_hdr *ph = (sky__ring_hdr *)(r->buf + off);
         atomic_store_explicit(&ph->commit, (uint32_t)pad | SKY__RING_PAD, memory_order_release);
@@ -76,16 +57,6 @@ static inline char *sky__ring_reserve(sky__ring *r, uint32_t size, uint64_t *use
 static inline void sky__ring_commit(char *rec, uint32_t size)
 {
     atomic_store_explicit(&((sky__ring_hdr *)rec)->commit, size, memory_order_release);
-}
-
-/* Producer: records `used` as the high-water mark if it is one (rarely writes). */
-static inline void sky__ring_note_used(sky__ring *r, uint64_t used)
-{
-    uint64_t hw = atomic_load_explicit(&r->high_water, memory_order_relaxed);
-    while (used > hw && !atomic_compare_exchange_weak_explicit(&r->high_water, &hw, used,
-                                                               memory_order_relaxed,
-                                                               memory_order_relaxed))
-        ;
 }
 
 /* Consumer: the next committed record (skipping filler), or NULL if there is none yet (the ring
@@ -116,7 +87,8 @@ static inline char *sky__ring_peek(sky__ring *r, uint32_t *size)
 /* Consumer: moves past the record returned by peek (it stays readable until release). */
 static inline void sky__ring_advance(sky__ring *r, uint32_t size) { r->claim += size; }
 
-/* Consumer: frees everything before `claim` (zeroes it, then publishes the new tail). */
+/* Consumer: frees everything before `claim` (zeroes it, then publishes the new tail), and
+ * first notes the bytes queued as the high-water mark if they are one. */
 void sky__ring_release(sky__ring *r);
 
 /* True when nothing has been reserved beyond what the consumer took. */
