@@ -3,8 +3,8 @@
  *
  * Numbers are formatted by hand because the render path must not call printf: integers two
  * digits at a time by multiplication (no division, see below), doubles by an exact short path
- * (values that are m / 10^k for a small k, which covers durations and most measured values)
- * with a round-trip-checked %.17g fallback for the rest.
+ * (values that are m / 10^k for k <= 6, which covers durations and most measured values) with
+ * a round-trip-checked %.17g fallback for the rest.
  */
 #include "util/buf.h"
 
@@ -187,53 +187,42 @@ void sky__buf_i64(sky_buf *b, int64_t v)
     }
 }
 
-static const double pow10_tab[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
-
-char *sky__f64_raw(char *d, double v)
+/* The fraction f (0 < f < 10^6) as six digits at d with its trailing zeros dropped; may write
+ * 8 bytes. */
+static inline char *put_frac6(char *d, uint32_t f)
 {
-    /* Exact short path: v == m / 10^k with |m| < 2^53, so "m with a decimal point k digits from
-     * the right" is the shortest text strtod() maps back to v. */
-    double a = fabs(v);
-    if (a < 1e9) {
-        for (int k = 0; k <= 6; k++) {
-            double scaled = v * pow10_tab[k];
-            /* |scaled| < 1e15 fits an int64_t: truncating is exact for an integral value,
-             * and one conversion instead of a rounding call */
-            int64_t mi = (int64_t)scaled;
-            double m = (double)mi;
-            if (m == scaled && m / pow10_tab[k] == v) {
-                if (signbit(v) && m == 0) {
-                    memcpy(d, "-0.0", 4);
-                    return d + 4;
-                }
-                uint64_t mu = mi < 0 ? (uint64_t)0 - (uint64_t)mi : (uint64_t)mi;
-                if (mi < 0)
-                    *d++ = '-';
-                uint64_t ip = mu / (uint64_t)pow10_tab[k];
-                uint64_t fp = mu % (uint64_t)pow10_tab[k];
-                if (ip < 10)
-                    *d++ = (char)('0' + ip);
-                else
-                    d = sky__u64_raw(d, ip);
-                *d++ = '.';
-                if (k == 0) {
-                    *d++ = '0';
-                    return d;
-                }
-                /* the k fraction digits straight into d (room: SKY_F64_MAX), then drop
-                 * trailing zeros, keeping one digit */
-                for (int i = k - 1; i >= 0; i--) {
-                    d[i] = (char)('0' + fp % 10);
-                    fp /= 10;
-                }
-                int n = k;
-                while (n > 1 && d[n - 1] == '0')
-                    n--;
-                return d + n;
-            }
-        }
+    uint64_t y = Y6(f);
+    /* One or two digits (.5, .25) are the common case: the last four are zero exactly when
+     * y's fraction part is below 10^-4 * 2^32 (it is then only the error, <= 270,400) */
+    if ((uint32_t)y < 429497u) {
+        memcpy(d, digit_pairs + 2 * (y >> 32), 2);
+        return d + 1 + (d[1] != '0');
     }
-    /* JSON readers treat "1e+20" as a number; keep it. A bare integer-looking text is fine too. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the three pairs as one word: the highest non-'0' byte ends the text */
+    uint16_t p0, p1, p2;
+    memcpy(&p0, digit_pairs + 2 * (y >> 32), 2);
+    y = (uint64_t)(uint32_t)y * 100;
+    memcpy(&p1, digit_pairs + 2 * (y >> 32), 2);
+    y = (uint64_t)(uint32_t)y * 100;
+    memcpy(&p2, digit_pairs + 2 * (y >> 32), 2);
+    uint64_t w = p0 | (uint64_t)p1 << 16 | (uint64_t)p2 << 32;
+    memcpy(d, &w, 8);
+    return d + 8 - (__builtin_clzll(w ^ 0x303030303030ull) >> 3); /* f != 0: some digit is */
+#else
+    memcpy(d, digit_pairs + 2 * (y >> 32), 2);
+    put_next_pair(put_next_pair(d + 2, &y), &y);
+    int n = 6;
+    while (d[n - 1] == '0')
+        n--;
+    return d + n;
+#endif
+}
+
+/* Everything the short path does not take: the shortest of %.15g, %.16g, %.17g that reads back
+ * to v. JSON readers treat "1e+20" as a number; a bare integer-looking text is fine too. */
+static __attribute__((noinline)) char *f64_printf(char *d, double v)
+{
     char tmp[40];
     int n = 0;
     for (int prec = 15; prec <= 17; prec++) {
@@ -247,6 +236,34 @@ char *sky__f64_raw(char *d, double v)
         n = SKY_F64_MAX;
     memcpy(d, tmp, (size_t)n);
     return d + n;
+}
+
+char *sky__f64_raw(char *d, double v)
+{
+    /* Short path: |v| < 10^9 is the double nearest to a decimal D with at most six fraction
+     * digits. Such a D has at most 15 significant digits, so it is the only one that reads back
+     * to v and it is the shortest; it is written as "integer part . fraction", fraction at
+     * least "0". a - ip is exact, and (a - ip) * 10^6 is within 0.07 of D's six-digit fraction
+     * (half an ulp of a below 10^9, scaled), so rounding it finds that fraction if D exists;
+     * the division, correctly rounded and on exact operands (< 10^15), says whether it does. */
+    double a = fabs(v);
+    if (a < 1e9) {
+        uint32_t ip = (uint32_t)a;
+        uint32_t f = (uint32_t)((a - (double)ip) * 1e6 + 0.5);
+        /* f == 0 passes only for an integer; f == 10^6 never passes */
+        if (((double)ip * 1e6 + (double)f) / 1e6 == a) {
+            if (signbit(v))
+                *d++ = '-';
+            d = put_u32(d, ip);
+            *d++ = '.';
+            if (f == 0) {
+                *d = '0';
+                return d + 1;
+            }
+            return put_frac6(d, f);
+        }
+    }
+    return f64_printf(d, v);
 }
 
 void sky__buf_f64(sky_buf *b, double v)
