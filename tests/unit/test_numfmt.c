@@ -132,35 +132,36 @@ static int sig_digits(const char *s, size_t n)
 #define GUARD 48
 #define CANARY 0x5A
 
+/* A raw writer's text (got .. end) must be want, and the guard bytes past its room intact. */
+static void check_raw(const char *want, const char *got, const char *end, size_t room)
+{
+    size_t n = strlen(want);
+    if ((size_t)(end - got) != n || memcmp(got, want, n) != 0)
+        fail_msg("%s: got \"%.*s\"", want, (int)(end - got), got);
+    for (size_t i = room; i < room + GUARD; i++)
+        if ((unsigned char)got[i] != CANARY)
+            fail_msg("%s: wrote past its %zu bytes of room", want, room);
+}
+
 static void check_u64(uint64_t v)
 {
     char want[32], got[20 + GUARD];
-    int n = snprintf(want, sizeof want, "%" PRIu64, v);
+    snprintf(want, sizeof want, "%" PRIu64, v);
     memset(got, CANARY, sizeof got);
-    char *end = sky__u64_raw(got, v);
-    if (end - got != n || memcmp(got, want, (size_t)n) != 0)
-        fail_msg("u64 %s: got \"%.*s\"", want, (int)(end - got), got);
-    for (size_t i = 20; i < sizeof got; i++)
-        if ((unsigned char)got[i] != CANARY)
-            fail_msg("u64 %s wrote past its 20 bytes of room", want);
+    check_raw(want, got, sky__u64_raw(got, v), 20);
 }
 
 static void check_i64(int64_t v)
 {
     char want[32], got[21 + GUARD];
-    int n = snprintf(want, sizeof want, "%" PRId64, v);
+    snprintf(want, sizeof want, "%" PRId64, v);
     memset(got, CANARY, sizeof got);
-    char *end = sky__i64_raw(got, v);
-    if (end - got != n || memcmp(got, want, (size_t)n) != 0)
-        fail_msg("i64 %s: got \"%.*s\"", want, (int)(end - got), got);
-    for (size_t i = 21; i < sizeof got; i++)
-        if ((unsigned char)got[i] != CANARY)
-            fail_msg("i64 %s wrote past its 21 bytes of room", want);
-    /* the buffer forms go through the same code, but with their own bounds */
+    check_raw(want, got, sky__i64_raw(got, v), 21);
+    /* the buffer form goes through the same code, but with its own bounds */
     sky_buf b = {0};
     sky__buf_i64(&b, v);
-    assert_int_equal(b.len, (size_t)n);
-    assert_memory_equal(b.p, want, (size_t)n);
+    assert_int_equal(b.len, strlen(want));
+    assert_memory_equal(b.p, want, b.len);
     assert_int_equal(b.p[b.len], '\0');
     sky__buf_free(&b);
 }
