@@ -457,18 +457,30 @@ bool sky__json_valid(const char *s, size_t n)
 
 static _Thread_local int64_t cached_sec = INT64_MIN;
 static _Thread_local char cached_prefix[20]; /* "YYYY-MM-DDTHH:MM:SS" */
-/* The whole text of the last millisecond: a busy logger writes thousands of events in one. */
-static _Thread_local int64_t cached_ms = INT64_MIN;
-static _Thread_local char cached_full[SKY_ISO8601_LEN];
+/* The whole text of the last millisecond: a busy logger writes thousands of events in one.
+ * cached_ms_start is that millisecond's first nanosecond, so a hit costs one subtraction and
+ * one compare instead of a division. It starts as a valid entry (the epoch's first
+ * millisecond) rather than with a "nothing cached" mark that every call would have to test.
+ * initial-exec, as in core/context.c: without it, code built for the shared library reaches
+ * these through a __tls_get_addr call, and the hit path pays a call frame. */
+static _Thread_local __attribute__((tls_model("initial-exec"))) int64_t cached_ms_start = 0;
+static _Thread_local __attribute__((tls_model("initial-exec"))) char
+    cached_full[SKY_ISO8601_LEN] = "1970-01-01T00:00:00.000Z";
+
+static void iso8601_ms_slow(char out[24], int64_t unix_ns);
 
 void sky__iso8601_ms(char out[24], int64_t unix_ns)
 {
-    /* floor(unix_ns / 1e6), also for times before 1970 */
-    int64_t msec = unix_ns / 1000000 - (unix_ns % 1000000 < 0);
-    if (msec == cached_ms) {
+    /* unsigned: ns before the cached millisecond wrap around to a large difference */
+    if ((uint64_t)unix_ns - (uint64_t)cached_ms_start < 1000000) {
         memcpy(out, cached_full, SKY_ISO8601_LEN);
         return;
     }
+    iso8601_ms_slow(out, unix_ns);
+}
+
+static __attribute__((noinline)) void iso8601_ms_slow(char out[24], int64_t unix_ns)
+{
     int64_t sec = unix_ns / 1000000000;
     int64_t rem = unix_ns % 1000000000;
     if (rem < 0) {
@@ -513,6 +525,10 @@ void sky__iso8601_ms(char out[24], int64_t unix_ns)
     out[21] = (char)('0' + ms / 10 % 10);
     out[22] = (char)('0' + ms % 10);
     out[23] = 'Z';
-    memcpy(cached_full, out, SKY_ISO8601_LEN);
-    cached_ms = msec;
+    /* Not within a millisecond of either end of int64: there the millisecond's first ns (or
+     * its last) lies outside int64, and the unsigned test above would wrap into the other end. */
+    if (unix_ns >= INT64_MIN + 1000000 && unix_ns <= INT64_MAX - 1000000) {
+        memcpy(cached_full, out, SKY_ISO8601_LEN);
+        cached_ms_start = unix_ns - rem % 1000000;
+    }
 }

@@ -2,9 +2,9 @@
  * buf.c - growable buffer and number formatting for the renderers (see buf.h).
  *
  * Numbers are formatted by hand because the render path must not call printf: integers two
- * digits at a time from a table, doubles by an exact short path (values that are m / 10^k for a
- * small k, which covers durations and most measured values) with a round-trip-checked %.17g
- * fallback for the rest.
+ * digits at a time by multiplication (no division, see below), doubles by an exact short path
+ * (values that are m / 10^k for k <= 6, which covers durations and most measured values) with
+ * a round-trip-checked %.17g fallback for the rest.
  */
 #include "util/buf.h"
 
@@ -57,81 +57,124 @@ static const char digit_pairs[201] = "00010203040506070809"
                                      "80818283848586878889"
                                      "90919293949596979899";
 
-/* Decimal digits of v: log2 from the leading zero count, times log10(2) (1233 / 4096), is
- * the count or one less; one table compare decides. p10[0] is 0 so that 0 has one digit. */
-static inline unsigned digits10(uint64_t v)
+/*
+ * Integers without division. For n below 10^(2k+2), y = n * 2^32 / 10^(2k), rounded up, holds
+ * the leading one or two digits in its high 32 bits and the rest of n / 10^(2k) as a 32-bit
+ * binary fraction below them. Multiplying that fraction by 100 moves the next two digits into
+ * the high half, and so on: one multiplication per digit pair, no division, no digit count.
+ *
+ * The rounding error e of y (in units of 2^-32) is multiplied by 100 at each step, and the j-th
+ * pair is right only if the error then stays below the gap to the next pair value: e < 2^32 /
+ * 10^(2k) suffices. y is never below the exact value, so an exact fraction is never read as
+ * one less. Per range (the scale that fits in 64 bits without a shift, else with one):
+ *   n < 10^4: y = n * ceil(2^32/10^2)                e <= 10^4 * 0.04   =    400 < 42,949,672
+ *   n < 10^6: y = n * ceil(2^32/10^4)                e <= 10^6 * 0.2704 = 270,400 <    429,496
+ *   n < 10^8: y = (n * ceil(2^52/10^6) >> 20) + 1   e <= 10^8 * 0.63 / 2^20 + 1 < 62 <  4,294
+ * The + 1 makes up for the bits the shift drops. tests/unit/test_numfmt.c checks every range
+ * edge and millions of values against printf.
+ */
+#define Y4(n) ((uint64_t)(n) * 42949673u)
+#define Y6(n) ((uint64_t)(n) * 429497u)
+#define Y8(n) (((uint64_t)(n) * 4503599628ull >> 20) + 1)
+
+static inline char *put_lead(char *d, uint32_t t)
 {
-    static const uint64_t p10[20] = {0,
-                                     10ull,
-                                     100ull,
-                                     1000ull,
-                                     10000ull,
-                                     100000ull,
-                                     1000000ull,
-                                     10000000ull,
-                                     100000000ull,
-                                     1000000000ull,
-                                     10000000000ull,
-                                     100000000000ull,
-                                     1000000000000ull,
-                                     10000000000000ull,
-                                     100000000000000ull,
-                                     1000000000000000ull,
-                                     10000000000000000ull,
-                                     100000000000000000ull,
-                                     1000000000000000000ull,
-                                     10000000000000000000ull};
-    unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
-    return t + 1 - (v < p10[t]);
+    if (t < 10) {
+        *d = (char)('0' + t);
+        return d + 1;
+    }
+    memcpy(d, digit_pairs + 2 * t, 2);
+    return d + 2;
 }
 
-char *sky__u64_raw(char *d, uint64_t v)
+/* The next two digits of the fraction in y (see above). */
+static inline char *put_next_pair(char *d, uint64_t *y)
 {
-    unsigned n = digits10(v);
-    char *p = d + n;
-    while (v >= 100) {
-        unsigned i = (unsigned)(v % 100) * 2;
-        v /= 100;
-        *--p = digit_pairs[i + 1];
-        *--p = digit_pairs[i];
-    }
-    if (v >= 10) {
-        unsigned i = (unsigned)v * 2;
-        *--p = digit_pairs[i + 1];
-        *--p = digit_pairs[i];
-    } else {
-        *--p = (char)('0' + v);
-    }
-    return d + n;
+    *y = (uint64_t)(uint32_t)*y * 100;
+    memcpy(d, digit_pairs + 2 * (*y >> 32), 2);
+    return d + 2;
 }
+
+/* Exactly 8 digits, leading zeros included, for n < 10^8. */
+static inline void put_8(char *d, uint32_t n)
+{
+    uint64_t y = Y8(n);
+    memcpy(d, digit_pairs + 2 * (y >> 32), 2);
+    d = put_next_pair(d + 2, &y);
+    d = put_next_pair(d, &y);
+    put_next_pair(d, &y);
+}
+
+static inline char *put_u32(char *d, uint32_t n)
+{
+    uint64_t y;
+    if (n < 100)
+        return put_lead(d, n);
+    if (n < 10000) {
+        y = Y4(n);
+        d = put_lead(d, (uint32_t)(y >> 32));
+        return put_next_pair(d, &y);
+    }
+    if (n < 1000000) {
+        y = Y6(n);
+        d = put_lead(d, (uint32_t)(y >> 32));
+        d = put_next_pair(d, &y);
+        return put_next_pair(d, &y);
+    }
+    if (n < 100000000) {
+        y = Y8(n);
+        d = put_lead(d, (uint32_t)(y >> 32));
+        d = put_next_pair(d, &y);
+        d = put_next_pair(d, &y);
+        return put_next_pair(d, &y);
+    }
+    uint32_t top = n / 100000000; /* 1..42 */
+    d = put_lead(d, top);
+    put_8(d, n - top * 100000000);
+    return d + 8;
+}
+
+/* Values beyond 32 bits are rare in logs (ids, sizes, nanosecond times): 8-digit blocks, with
+ * the two divisions the compiler turns into multiplications. */
+static __attribute__((noinline)) char *put_u64_wide(char *d, uint64_t v)
+{
+    if (v < 10000000000000000ull) {
+        uint64_t hi = v / 100000000; /* < 10^8 */
+        d = put_u32(d, (uint32_t)hi);
+        put_8(d, (uint32_t)(v - hi * 100000000));
+        return d + 8;
+    }
+    uint64_t top = v / 10000000000000000ull; /* < 1845 */
+    uint64_t rest = v - top * 10000000000000000ull;
+    uint64_t mid = rest / 100000000;
+    d = put_u32(d, (uint32_t)top);
+    put_8(d, (uint32_t)mid);
+    put_8(d + 8, (uint32_t)(rest - mid * 100000000));
+    return d + 16;
+}
+
+static inline char *put_u64(char *d, uint64_t v)
+{
+    if (v <= UINT32_MAX)
+        return put_u32(d, (uint32_t)v);
+    return put_u64_wide(d, v);
+}
+
+char *sky__u64_raw(char *d, uint64_t v) { return put_u64(d, v); }
 
 char *sky__i64_raw(char *d, int64_t v)
 {
     if (v < 0) {
         *d++ = '-';
-        return sky__u64_raw(d, (uint64_t)0 - (uint64_t)v);
+        return put_u64(d, (uint64_t)0 - (uint64_t)v);
     }
-    return sky__u64_raw(d, (uint64_t)v);
+    return put_u64(d, (uint64_t)v);
 }
 
 void sky__buf_u64(sky_buf *b, uint64_t v)
 {
     char tmp[20];
-    char *end = tmp + sizeof tmp, *p = end;
-    while (v >= 100) {
-        unsigned i = (unsigned)(v % 100) * 2;
-        v /= 100;
-        *--p = digit_pairs[i + 1];
-        *--p = digit_pairs[i];
-    }
-    if (v >= 10) {
-        unsigned i = (unsigned)v * 2;
-        *--p = digit_pairs[i + 1];
-        *--p = digit_pairs[i];
-    } else {
-        *--p = (char)('0' + v);
-    }
-    sky__buf_put(b, p, (size_t)(end - p));
+    sky__buf_put(b, tmp, (size_t)(sky__u64_raw(tmp, v) - tmp));
 }
 
 void sky__buf_i64(sky_buf *b, int64_t v)
@@ -144,53 +187,42 @@ void sky__buf_i64(sky_buf *b, int64_t v)
     }
 }
 
-static const double pow10_tab[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
-
-char *sky__f64_raw(char *d, double v)
+/* The fraction f (0 < f < 10^6) as six digits at d with its trailing zeros dropped; may write
+ * 8 bytes. */
+static inline char *put_frac6(char *d, uint32_t f)
 {
-    /* Exact short path: v == m / 10^k with |m| < 2^53, so "m with a decimal point k digits from
-     * the right" is the shortest text strtod() maps back to v. */
-    double a = fabs(v);
-    if (a < 1e9) {
-        for (int k = 0; k <= 6; k++) {
-            double scaled = v * pow10_tab[k];
-            /* |scaled| < 1e15 fits an int64_t: truncating is exact for an integral value,
-             * and one conversion instead of a rounding call */
-            int64_t mi = (int64_t)scaled;
-            double m = (double)mi;
-            if (m == scaled && m / pow10_tab[k] == v) {
-                if (signbit(v) && m == 0) {
-                    memcpy(d, "-0.0", 4);
-                    return d + 4;
-                }
-                uint64_t mu = mi < 0 ? (uint64_t)0 - (uint64_t)mi : (uint64_t)mi;
-                if (mi < 0)
-                    *d++ = '-';
-                uint64_t ip = mu / (uint64_t)pow10_tab[k];
-                uint64_t fp = mu % (uint64_t)pow10_tab[k];
-                if (ip < 10)
-                    *d++ = (char)('0' + ip);
-                else
-                    d = sky__u64_raw(d, ip);
-                *d++ = '.';
-                if (k == 0) {
-                    *d++ = '0';
-                    return d;
-                }
-                /* the k fraction digits straight into d (room: SKY_F64_MAX), then drop
-                 * trailing zeros, keeping one digit */
-                for (int i = k - 1; i >= 0; i--) {
-                    d[i] = (char)('0' + fp % 10);
-                    fp /= 10;
-                }
-                int n = k;
-                while (n > 1 && d[n - 1] == '0')
-                    n--;
-                return d + n;
-            }
-        }
+    uint64_t y = Y6(f);
+    /* One or two digits (.5, .25) are the common case: the last four are zero exactly when
+     * y's fraction part is below 10^-4 * 2^32 (it is then only the error, <= 270,400) */
+    if ((uint32_t)y < 429497u) {
+        memcpy(d, digit_pairs + 2 * (y >> 32), 2);
+        return d + 1 + (d[1] != '0');
     }
-    /* JSON readers treat "1e+20" as a number; keep it. A bare integer-looking text is fine too. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the three pairs as one word: the highest non-'0' byte ends the text */
+    uint16_t p0, p1, p2;
+    memcpy(&p0, digit_pairs + 2 * (y >> 32), 2);
+    y = (uint64_t)(uint32_t)y * 100;
+    memcpy(&p1, digit_pairs + 2 * (y >> 32), 2);
+    y = (uint64_t)(uint32_t)y * 100;
+    memcpy(&p2, digit_pairs + 2 * (y >> 32), 2);
+    uint64_t w = p0 | (uint64_t)p1 << 16 | (uint64_t)p2 << 32;
+    memcpy(d, &w, 8);
+    return d + 8 - (__builtin_clzll(w ^ 0x303030303030ull) >> 3); /* f != 0: some digit is */
+#else
+    memcpy(d, digit_pairs + 2 * (y >> 32), 2);
+    put_next_pair(put_next_pair(d + 2, &y), &y);
+    int n = 6;
+    while (d[n - 1] == '0')
+        n--;
+    return d + n;
+#endif
+}
+
+/* Everything the short path does not take: the shortest of %.15g, %.16g, %.17g that reads back
+ * to v. JSON readers treat "1e+20" as a number; a bare integer-looking text is fine too. */
+static __attribute__((noinline)) char *f64_printf(char *d, double v)
+{
     char tmp[40];
     int n = 0;
     for (int prec = 15; prec <= 17; prec++) {
@@ -204,6 +236,34 @@ char *sky__f64_raw(char *d, double v)
         n = SKY_F64_MAX;
     memcpy(d, tmp, (size_t)n);
     return d + n;
+}
+
+char *sky__f64_raw(char *d, double v)
+{
+    /* Short path: |v| < 10^9 is the double nearest to a decimal D with at most six fraction
+     * digits. Such a D has at most 15 significant digits, so it is the only one that reads back
+     * to v and it is the shortest; it is written as "integer part . fraction", fraction at
+     * least "0". a - ip is exact, and (a - ip) * 10^6 is within 0.07 of D's six-digit fraction
+     * (half an ulp of a below 10^9, scaled), so rounding it finds that fraction if D exists;
+     * the division, correctly rounded and on exact operands (< 10^15), says whether it does. */
+    double a = fabs(v);
+    if (a < 1e9) {
+        uint32_t ip = (uint32_t)a;
+        uint32_t f = (uint32_t)((a - (double)ip) * 1e6 + 0.5);
+        /* f == 0 passes only for an integer; f == 10^6 never passes */
+        if (((double)ip * 1e6 + (double)f) / 1e6 == a) {
+            if (signbit(v))
+                *d++ = '-';
+            d = put_u32(d, ip);
+            *d++ = '.';
+            if (f == 0) {
+                *d = '0';
+                return d + 1;
+            }
+            return put_frac6(d, f);
+        }
+    }
+    return f64_printf(d, v);
 }
 
 void sky__buf_f64(sky_buf *b, double v)

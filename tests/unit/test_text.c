@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char *render_f64(double v)
 {
@@ -172,6 +173,72 @@ static void test_iso8601(void **state)
     assert_memory_equal(ts, "2000-02-29T00:00:00.000Z", 24);
 }
 
+/* The timestamp computed from scratch: floor division, gmtime_r, the year clamped as the
+ * renderer does. */
+static void ref_iso8601(char out[64], int64_t ns)
+{
+    int64_t sec = ns / 1000000000, rem = ns % 1000000000;
+    if (rem < 0) {
+        rem += 1000000000;
+        sec--;
+    }
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    int y = tm.tm_year + 1900;
+    y = y < 0 ? 0 : y > 9999 ? 9999 : y;
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(rem / 1000000));
+}
+
+static void check_iso8601(int64_t ns)
+{
+    char want[64], got[SKY_ISO8601_LEN];
+    ref_iso8601(want, ns);
+    sky__iso8601_ms(got, ns);
+    if (memcmp(got, want, SKY_ISO8601_LEN) != 0)
+        fail_msg("%lld ns: got %.24s, want %s", (long long)ns, got, want);
+}
+
+/* The per-millisecond cache: hits, misses, going back in time, the first and last ns of a
+ * millisecond, and the two ends of int64 (where a millisecond leaves the range). */
+static void test_iso8601_cache(void **state)
+{
+    (void)state;
+    const int64_t base[] = {0, 1751114096789000000LL, -1, -1000000, 951782400000000000LL,
+                            INT64_MIN, INT64_MAX, INT64_MIN + 999999, INT64_MAX - 999999,
+                            -62135596800000000LL /* year 1 */};
+    const int64_t step[] = {0, 1, -1, 999999, 1000000, -999999, -1000000, 1000001, 7};
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+        for (size_t j = 0; j < sizeof step / sizeof step[0]; j++)
+            for (size_t k = 0; k < sizeof step / sizeof step[0]; k++) {
+                int64_t a = base[i], b, c;
+                if (__builtin_add_overflow(a, step[j], &b) || __builtin_add_overflow(b, step[k], &c))
+                    continue;
+                check_iso8601(a);
+                check_iso8601(b);
+                check_iso8601(c);
+                check_iso8601(a);
+            }
+    /* the two ends, alternately: a cached end must not answer for the other */
+    for (int i = 0; i < 3; i++) {
+        check_iso8601(INT64_MAX - 100);
+        check_iso8601(INT64_MIN + 100);
+        check_iso8601(INT64_MAX);
+        check_iso8601(INT64_MIN);
+    }
+    /* a busy logger: increasing times in small random steps, and some random jumps */
+    uint64_t x = 88172645463325252ull;
+    int64_t t = 1751114096000000000LL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        t += (int64_t)(x % 300000);
+        check_iso8601(t);
+        if (i % 1000 == 0)
+            check_iso8601((int64_t)x);
+    }
+}
+
 /* A byte-at-a-time reference for strings made of ASCII, one valid 2-byte sequence and the
  * lone invalid byte 0xFF (one U+FFFD). */
 static size_t ref_escape(char *d, const unsigned char *s, size_t n)
@@ -277,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_utf8_word_fast_path),       cmocka_unit_test(test_json_escape),
         cmocka_unit_test(test_json_valid), cmocka_unit_test(test_iso8601),
+        cmocka_unit_test(test_iso8601_cache),
         cmocka_unit_test(test_json_escape_fast_paths), cmocka_unit_test(test_json_escape_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
