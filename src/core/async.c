@@ -539,9 +539,11 @@ static bool batch_prepare(sky__batch *b, size_t n_sinks)
     return true;
 }
 
-/* A site record: keys and types from the site's schema, values from the record. The schema's
- * keys are distinct, so there is nothing to de-duplicate. */
-static void decode_site(sky__async *a, const char *p, sky_event *ev)
+/* A site record: only the header is decoded. The fields stay in the record (`lazy`): the JSON
+ * renderer writes them from there, and whatever else reads them decodes them first
+ * (sky__event_ready). The record stays readable until write_batch() is done and the ring
+ * space is freed; the next decode into this slot resets the event. */
+static void decode_site(sky__async *a, const char *p, uint32_t size, sky_event *ev)
 {
     const srec *r = (const srec *)p;
     const sky__site_schema *sc = (const sky__site_schema *)atomic_load_explicit(
@@ -553,40 +555,19 @@ static void decode_site(sky__async *a, const char *p, sky_event *ev)
     ev->logger_len = r->h.aux >> 8;
     ev->ts_ns = sky__clock_to_ns(&a->clock, r->ts);
     ev->cs = &r->site->cs;
-    size_t n = sc->pub.n;
-    sky_field *f = sky__event_fields(ev, n);
-    if (!f) {
-        ev->n = 0; /* out of memory: keep the event, without its fields */
-        return;
-    }
     ev->schema = sc;
-    const uint64_t *v = (const uint64_t *)(p + sizeof(srec));
-    const char *s = (const char *)(v + n);
-    for (size_t i = 0; i < n; i++, f++) {
-        f->key = sc->pub.keys[i];
-        f->key_len = sc->pub.key_lens[i];
-        f->type = sc->pub.types[i];
-        switch (f->type) {
-        case SKY_T_STR:
-        case SKY_T_JSON:
-            f->v.str.ptr = s;
-            f->v.str.len = v[i];
-            s += v[i] + 1;
-            break;
-        case SKY_T_BOOL: f->v.b = v[i] != 0; break;
-        case SKY_T_ERRNO: f->v.err = (int)(int64_t)v[i]; break;
-        default: memcpy(&f->v, &v[i], 8); break;
-        }
-    }
+    ev->vals = (const uint64_t *)(p + sizeof(srec));
+    ev->vals_bytes = size - (uint32_t)sizeof(srec);
+    ev->lazy = true;
 }
 
-static void decode(sky__async *a, const char *p, sky_event *ev)
+static void decode(sky__async *a, const char *p, uint32_t size, sky_event *ev)
 {
     const rec *r = (const rec *)p;
     sky__event_reset(ev);
     ev->shared = a->text.p ? &a->text : NULL;
     if (r->h.aux & REC_SITE) {
-        decode_site(a, p, ev);
+        decode_site(a, p, size, ev);
         return;
     }
     ev->level = (sky_level)r->h.aux;
@@ -699,7 +680,7 @@ static bool drain_batch(sky_t *sky, sky__async *a)
     uint32_t size;
     char *p;
     while (n < BATCH_MAX && (p = sky__ring_peek(&a->ring, &size))) {
-        decode(a, p, &a->evs[n]);
+        decode(a, p, size, &a->evs[n]);
         route_one(sky, a, n);
         n++;
         taken++;

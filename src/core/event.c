@@ -85,6 +85,8 @@ void sky__event_reset(sky_event *ev)
 {
     ev->n = 0;
     ev->schema = NULL;
+    ev->vals = NULL; /* ring memory: never kept past the event */
+    ev->lazy = false;
     ev->snap_taken = false;
     sky__arena_reset(&ev->arena);
     ev->rendered = 0; /* each buffer is emptied when it is next rendered into */
@@ -134,6 +136,23 @@ sky_field *sky__event_fields(sky_event *ev, size_t n)
         return NULL;
     ev->n = n;
     return ev->fields;
+}
+
+void sky__event_decode(sky_event *ev)
+{
+    const sky__site_schema *sc = ev->schema;
+    size_t n = sc->pub.n;
+    ev->lazy = false;
+    sky_field *f = sky__event_fields(ev, n);
+    if (!f) {
+        /* out of memory: keep the event, without its fields; it is no longer the record */
+        ev->n = 0;
+        ev->schema = NULL;
+        return;
+    }
+    const char *s = (const char *)(ev->vals + n);
+    for (size_t i = 0; i < n; i++)
+        sky__site_field(sc, i, ev->vals, &s, &f[i]);
 }
 
 bool sky__event_load(sky_event *ev, const sky_field *fields, size_t n)
@@ -277,6 +296,7 @@ static bool snapshot(sky_event *ev)
 {
     /* Every change goes through here: from now on the event is no longer its call site's
      * record as the schema describes it, and renders the general way. */
+    sky__event_ready(ev); /* decoding needs the schema */
     ev->schema = NULL;
     if (ev->snap_taken)
         return true;
@@ -317,15 +337,21 @@ const char *sky_event_name(const sky_event *ev) { return ev->name; }
 const char *sky_event_logger(const sky_event *ev) { return ev->logger; }
 int64_t sky_event_time_ns(const sky_event *ev) { return ev->ts_ns; }
 const sky_callsite *sky_event_callsite(const sky_event *ev) { return ev->cs; }
-size_t sky_event_field_count(const sky_event *ev) { return ev->n; }
+size_t sky_event_field_count(const sky_event *ev)
+{
+    sky__event_ready(ev);
+    return ev->n;
+}
 
 const sky_field *sky_event_field_at(const sky_event *ev, size_t i)
 {
+    sky__event_ready(ev);
     return i < ev->n ? &ev->fields[i] : NULL;
 }
 
 static ptrdiff_t find(const sky_event *ev, const char *key, size_t len)
 {
+    sky__event_ready(ev);
     for (size_t i = 0; i < ev->n; i++)
         if (ev->fields[i].key_len == len && memcmp(ev->fields[i].key, key, len) == 0)
             return (ptrdiff_t)i;

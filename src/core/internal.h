@@ -78,6 +78,30 @@ typedef struct sky__site_schema {
 /* Learns a site's schema from a call that took the general path (no-op once decided). */
 void sky__site_learn(sky__site *site, const char *name, const sky_field *fields, size_t n);
 
+/* Field i of a site record's values, as sky__log_site() (skylog.h) stores them: `v` holds 8
+ * bytes per schema field (a string's or raw JSON's slot holds its length, BOOL 0 or 1, ERRNO
+ * the int widened, the other types their 8 bytes), then each string's bytes and a NUL, in field
+ * order. *s walks those strings: it starts at (const char *)(v + n) and moves past field i's
+ * string when it has one. Both the event's decoding and the JSON renderer read values here. */
+static inline void sky__site_field(const sky__site_schema *sc, size_t i, const uint64_t *v,
+                                   const char **s, sky_field *f)
+{
+    f->key = sc->pub.keys[i];
+    f->key_len = sc->pub.key_lens[i];
+    f->type = sc->pub.types[i];
+    switch (f->type) {
+    case SKY_T_STR:
+    case SKY_T_JSON:
+        f->v.str.ptr = *s;
+        f->v.str.len = v[i];
+        *s += v[i] + 1;
+        break;
+    case SKY_T_BOOL: f->v.b = v[i] != 0; break;
+    case SKY_T_ERRNO: f->v.err = (int)(int64_t)v[i]; break;
+    default: memcpy(&f->v, &v[i], 8); break; /* INT, UINT, F64, TIME, DUR; NULL ignores it */
+    }
+}
+
 struct sky_event {
     sky_level level;
     const char *name;
@@ -86,10 +110,18 @@ struct sky_event {
     size_t logger_len;
     int64_t ts_ns;
     const sky_callsite *cs;
-    /* Set when the fields were decoded from a call site's record and nothing changed the
-     * event since (the first change clears it): field i has the schema's key i, the name is
-     * the schema's. NULL otherwise. */
+    /* Set when the event comes from a call site's record and nothing changed the event since
+     * (the first change clears it): field i has the schema's key i, the name is the schema's.
+     * NULL otherwise. */
     const sky__site_schema *schema;
+    /* A site event's values (see sky__site_field), in the ring record: valid until the worker
+     * frees the batch's ring space, read only while `schema` is set. NULL for other events. */
+    const uint64_t *vals;
+    uint32_t vals_bytes; /* the record's bytes from `vals` to its end: bounds the values' text */
+    /* The fields are not decoded from `vals` yet (n is 0): whatever reads or changes fields
+     * calls sky__event_ready() first. Processors, filters and sinks that look only at the
+     * header (level, name, logger, time, callsite) never pay for decoding. */
+    bool lazy;
 
     sky_field *fields;
     size_t n, cap;
@@ -127,6 +159,17 @@ typedef struct sky__textbuf {
 
 /* Empties an event for reuse (keeps its allocations). */
 void sky__event_reset(sky_event *ev);
+/* Decodes a lazy event's fields from its record (out of memory: the event keeps no fields). */
+void sky__event_decode(sky_event *ev);
+/* Makes ev->fields and ev->n valid. Every reader of fields calls it first, also through a
+ * const pointer: readers see events as const, and decoding changes how the fields are held,
+ * not what the event says (events are never const objects; only the processing thread touches
+ * them). */
+static inline void sky__event_ready(const sky_event *ev)
+{
+    if (SKY_UNLIKELY(ev->lazy))
+        sky__event_decode((sky_event *)ev);
+}
 void sky__event_free(sky_event *ev);
 /* Fills an event from a log call: context fields (outer to inner), the logger's bound fields,
  * then the call's fields; later keys win; lazy fields evaluated. Strings are not copied (the

@@ -232,11 +232,16 @@ static const struct {
                               {"ERROR", 5}, {"CRITICAL", 8}, {"OFF", 3}};
 
 /* Field f's value at d, where room for its direct form (6 bytes per string byte + 32) is
- * reserved; returns the end, or NULL on out-of-memory. */
-static inline char *put_value(sky_buf *b, char *d, const sky_field *f)
+ * reserved; returns the end, or NULL when the value needs the checked path (json_value): a
+ * string over SKY_JSON_DIRECT_MAX, a non-finite double, and the types whose text is not
+ * bounded that way or is rare (TIME, DUR, ERRNO, JSON). */
+static inline char *put_direct(char *d, const sky_field *f)
 {
     switch (f->type) {
-    case SKY_T_STR: return put_str(d, f->v.str.ptr, f->v.str.len);
+    case SKY_T_STR:
+        if (f->v.str.len > SKY_JSON_DIRECT_MAX)
+            return NULL;
+        return put_str(d, f->v.str.ptr, f->v.str.len);
     case SKY_T_INT: return sky__i64_raw(d, f->v.i);
     case SKY_T_UINT: return sky__u64_raw(d, f->v.u);
     case SKY_T_BOOL:
@@ -249,13 +254,21 @@ static inline char *put_value(sky_buf *b, char *d, const sky_field *f)
     case SKY_T_F64:
         if (isfinite(f->v.f)) /* room: 32 reserved >= SKY_F64_MAX */
             return sky__f64_raw(d, f->v.f);
-        /* NaN and infinities are strings */
-        __attribute__((fallthrough));
-    default:
-        b->len = (size_t)(d - b->p);
-        json_value(b, f);
-        return b->oom ? NULL : b->p + b->len;
+        return NULL; /* NaN and infinities are strings */
+    default: return NULL;
     }
+}
+
+/* Field f's value at d (room reserved as for put_direct); returns the end, or NULL on
+ * out-of-memory. */
+static inline char *put_value(sky_buf *b, char *d, const sky_field *f)
+{
+    char *e = put_direct(d, f);
+    if (SKY_LIKELY(e != NULL))
+        return e;
+    b->len = (size_t)(d - b->p);
+    json_value(b, f);
+    return b->oom ? NULL : b->p + b->len;
 }
 
 /* Closes the object and the line at d and sets b's length. */
@@ -272,8 +285,7 @@ static inline void put_end(sky_buf *b, char *d)
 static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
 {
     const sky__site_schema *sc = ev->schema; /* set: the event is untouched (internal.h) */
-    if (!ev->n || ev->n != sc->pub.n || !ev->cs || !ev->rcache ||
-        (unsigned)ev->level >= SKY_LEVEL_COUNT_)
+    if (!ev->cs || !ev->rcache || (unsigned)ev->level >= SKY_LEVEL_COUNT_)
         return NULL;
     sky__line_entry *e =
         &ev->rcache->lines[(((uintptr_t)sc >> 4) ^ ((uintptr_t)ev->logger >> 3)) %
@@ -304,40 +316,45 @@ static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
     return ok ? e : NULL;
 }
 
-/* An untouched call-site event: the constant text between the timestamp and the first value
- * comes from the line cache, each further key from the schema. */
+/* An untouched call-site event, straight from its record (decoded or not): the constant text
+ * between the timestamp and the first value comes from the line cache, each further key from
+ * the schema, each value from the record's slot. The whole line's room is reserved once: a
+ * value's direct text takes at most 6 bytes per byte the record spends on it (a number's 8-byte
+ * slot: 48 >= SKY_F64_MAX; a string: 6 per byte plus quotes, its slot and NUL spare). A value
+ * that takes the checked path (whose text may exceed that: an errno's) reserves it again. */
 static void render_site(const sky_event *ev, const sky__line_entry *e, sky_buf *b)
 {
     const sky__site_schema *sc = ev->schema;
-    char *d = b->p + b->len;
-    if (!(d = room(b, d, 16 + SKY_ISO8601_LEN + e->len)))
+    size_t n = sc->pub.n;
+    size_t bound = 16 + SKY_ISO8601_LEN + e->len + sc->key_off[n] + 6 * (size_t)ev->vals_bytes;
+    char *d = room(b, b->p + b->len, bound);
+    if (!d)
         return;
     PUT_LIT(d, "{\"timestamp\":\"");
     sky__iso8601_ms(d, ev->ts_ns);
     d += SKY_ISO8601_LEN;
     memcpy(d, e->text, e->len);
     d += e->len;
-    for (size_t i = 0; i < ev->n; i++) {
-        const sky_field *f = &ev->fields[i];
+    const uint64_t *v = ev->vals;
+    const char *s = (const char *)(v + n);
+    for (size_t i = 0; i < n; i++) {
+        sky_field f;
+        sky__site_field(sc, i, v, &s, &f);
         size_t o = sc->key_off[i], kl = i ? (size_t)sc->key_off[i + 1] - o : 0;
-        size_t vl = f->type == SKY_T_STR ? f->v.str.len : 0;
-        if (SKY_UNLIKELY(vl > SKY_JSON_DIRECT_MAX)) {
-            b->len = (size_t)(d - b->p);
-            sky__buf_put(b, sc->text + o, kl);
-            json_value(b, f);
-            if (b->oom)
-                return;
-            d = b->p + b->len;
-            continue;
-        }
-        if (!(d = room(b, d, kl + 6 * vl + 32)))
-            return;
         sky__copy_small(d, sc->text + o, kl);
         d += kl;
-        if (!(d = put_value(b, d, f)))
+        char *end = put_direct(d, &f);
+        if (SKY_LIKELY(end != NULL)) {
+            d = end;
+            continue;
+        }
+        b->len = (size_t)(d - b->p);
+        json_value(b, &f);
+        if (b->oom || !(d = room(b, b->p + b->len, bound)))
             return;
     }
-    put_end(b, d);
+    PUT_LIT(d, "}\n");
+    b->len = (size_t)(d - b->p);
 }
 
 void sky__render_json(const sky_event *ev, sky_buf *b)
@@ -349,6 +366,7 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
             return;
         }
     }
+    sky__event_ready(ev);
     if (!sky__buf_reserve(b, 64))
         return;
     char *d = b->p + b->len;
