@@ -565,7 +565,6 @@ static void decode(sky__async *a, const char *p, uint32_t size, sky_event *ev)
 {
     const rec *r = (const rec *)p;
     sky__event_reset(ev);
-    ev->shared = a->text.p ? &a->text : NULL;
     if (r->h.aux & REC_SITE) {
         decode_site(a, p, size, ev);
         return;
@@ -619,7 +618,6 @@ static size_t add_gaps_slow(sky_t *sky, sky__async *a, size_t i, bool now)
             continue;
         sky_event *ev = &a->evs[i + k];
         sky__event_reset(ev);
-        ev->shared = a->text.p ? &a->text : NULL;
         ev->level = SKY_LEVEL_WARN;
         ev->name = "skylog.gap";
         ev->name_len = strlen(ev->name);
@@ -863,8 +861,10 @@ sky_status sky__async_start(sky_t *sky)
     a->batch.tried = a->tried;
     a->batch.delivered = a->delivered;
     a->batch.cap = BATCH_MAX + GAP_SLOTS;
-    for (size_t i = 0; i < BATCH_MAX + GAP_SLOTS; i++)
+    for (size_t i = 0; i < BATCH_MAX + GAP_SLOTS; i++) {
         a->evs[i].rcache = &a->rcache;
+        a->evs[i].shared = a->text.p ? &a->text : NULL;
+    }
     init_flush_sync(a);
     sky->async = a;
     if (!start_worker(sky)) {

@@ -81,17 +81,6 @@ void sky__arena_free(sky__arena *a)
 
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
-void sky__event_reset(sky_event *ev)
-{
-    ev->n = 0;
-    ev->schema = NULL;
-    ev->vals = NULL; /* ring memory: never kept past the event */
-    ev->lazy = false;
-    ev->snap_taken = false;
-    sky__arena_reset(&ev->arena);
-    ev->rendered = 0; /* each buffer is emptied when it is next rendered into */
-}
-
 void sky__event_free(sky_event *ev)
 {
     free(ev->fields);

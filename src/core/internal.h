@@ -63,6 +63,9 @@ typedef struct sky__line_entry {
 typedef struct sky__render_cache {
     sky__cs_entry json[SKY__CS_CACHE_SLOTS];
     sky__line_entry lines[SKY__LINE_CACHE_SLOTS];
+    /* The last JSON timestamp: a batch's events mostly share their millisecond. */
+    uint64_t ts_key; /* Unix milliseconds + 1 of ts_text; 0: empty */
+    char ts_text[24];
 } sky__render_cache;
 
 /* A call site's schema (see sky__site in skylog.h) with what the JSON renderer needs: each
@@ -72,7 +75,7 @@ typedef struct sky__site_schema {
     sky__schema pub; /* must be first */
     size_t name_len;
     uint16_t key_off[SKY__SITE_MAX + 1]; /* field i's text is text[key_off[i] .. key_off[i+1]) */
-    char text[];
+    char text[]; /* followed by 16 spare bytes (zeroes): keys are copied as 16-byte words */
 } sky__site_schema;
 
 /* Learns a site's schema from a call that took the general path (no-op once decided). */
@@ -157,8 +160,18 @@ typedef struct sky__textbuf {
     size_t used, cap;
 } sky__textbuf;
 
-/* Empties an event for reuse (keeps its allocations). */
-void sky__event_reset(sky_event *ev);
+/* Empties an event for reuse (keeps its allocations). Inline: the worker resets every event. */
+static inline void sky__event_reset(sky_event *ev)
+{
+    ev->n = 0;
+    ev->schema = NULL;
+    ev->vals = NULL; /* ring memory: never kept past the event */
+    ev->lazy = false;
+    ev->snap_taken = false;
+    if (SKY_UNLIKELY(ev->arena.head != NULL))
+        sky__arena_reset(&ev->arena);
+    ev->rendered = 0; /* each buffer is emptied when it is next rendered into */
+}
 /* Decodes a lazy event's fields from its record (out of memory: the event keeps no fields). */
 void sky__event_decode(sky_event *ev);
 /* Makes ev->fields and ev->n valid. Every reader of fields calls it first, also through a
