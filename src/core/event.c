@@ -450,24 +450,11 @@ sky_status sky_event_set_name(sky_event *ev, const char *name)
 
 /* ---- rendering cache ------------------------------------------------------------------------ */
 
-const sky_buf *sky__event_render(sky_event *ev, sky_format format)
+const sky_buf *sky__event_render_own(sky_event *ev, sky_format format)
 {
     if ((unsigned)format >= SKY_FORMAT_COUNT_ || format == SKY_FORMAT_NONE)
         return NULL;
     uint8_t bit = (uint8_t)(1u << format);
-    if (!(ev->rendered & bit) && format == SKY_FORMAT_JSON && ev->shared &&
-        ev->shared->cap - ev->shared->used > 256) {
-        sky__textbuf *t = ev->shared;
-        ev->view = (sky_buf){.p = t->p + t->used, .cap = t->cap - t->used, .fixed = true};
-        sky__render_json(ev, &ev->view);
-        if (!ev->view.oom) {
-            t->used += ev->view.len;
-            ev->rendered |= bit;
-            ev->viewed |= bit;
-            return &ev->view;
-        }
-        /* too long for what is left of the batch's area: the event's own buffer */
-    }
     if (ev->rendered & bit && ev->viewed & bit)
         return &ev->view;
     if (!ev->out && !(ev->out = calloc(SKY_FORMAT_COUNT_, sizeof *ev->out)))
@@ -476,14 +463,18 @@ const sky_buf *sky__event_render(sky_event *ev, sky_format format)
     if (ev->rendered & bit)
         return b->oom ? NULL : b;
     ev->viewed &= (uint8_t)~bit;
-    {
-        sky__buf_reset(b);
-        switch (format) {
-        case SKY_FORMAT_LOGFMT: sky__render_logfmt(ev, b); break;
-        case SKY_FORMAT_PRETTY: sky__render_pretty(ev, b, false); break;
-        default: sky__render_json(ev, b); break;
-        }
-        ev->rendered |= (uint8_t)(1u << format);
+    sky__buf_reset(b);
+    switch (format) {
+    case SKY_FORMAT_LOGFMT: sky__render_logfmt(ev, b); break;
+    case SKY_FORMAT_PRETTY: sky__render_pretty(ev, b, false); break;
+    default: sky__render_json(ev, b); break;
     }
+    ev->rendered |= bit;
     return b->oom ? NULL : b;
+}
+
+const sky_buf *sky__event_render(sky_event *ev, sky_format format)
+{
+    const sky_buf *b = format == SKY_FORMAT_JSON ? sky__event_render_area(ev) : NULL;
+    return b ? b : sky__event_render_own(ev, format);
 }

@@ -58,6 +58,7 @@ typedef struct sky__line_entry {
     size_t logger_len;
     int level;
     uint16_t len;
+    uint32_t bound; /* the line's room but for its values (json.c: render_site) */
     char text[300];
 } sky__line_entry;
 typedef struct sky__render_cache {
@@ -202,8 +203,39 @@ bool sky__event_dedup(sky_event *ev);
 /* Begins/ends one processor's turn (undo support). */
 void sky__event_turn_begin(sky_event *ev);
 void sky__event_turn_undo(sky_event *ev);
+/* Renderers (src/encode). Each appends one line ending in '\n'. */
+void sky__render_json(const sky_event *ev, sky_buf *out);
+void sky__render_logfmt(const sky_event *ev, sky_buf *out);
+void sky__render_pretty(const sky_event *ev, sky_buf *out, bool color);
 /* The event in a format, rendered on first request. NULL on out-of-memory. */
 const sky_buf *sky__event_render(sky_event *ev, sky_format format);
+/* Its two halves. The event's JSON line in the batch's text area (sky_event.shared): rendered
+ * there on first request; NULL when the event has no area, or its line is already in its own
+ * buffer, or does not fit what is left of the area. Inline: the async router calls it for
+ * every event. */
+static inline const sky_buf *sky__event_render_area(sky_event *ev)
+{
+    const uint8_t bit = 1u << SKY_FORMAT_JSON;
+    if (ev->rendered & bit)
+        return ev->viewed & bit ? &ev->view : NULL;
+    sky__textbuf *t = ev->shared;
+    if (!t || t->cap - t->used <= 256)
+        return NULL;
+    ev->view.p = t->p + t->used;
+    ev->view.len = 0;
+    ev->view.cap = t->cap - t->used;
+    ev->view.oom = false;
+    ev->view.fixed = true;
+    sky__render_json(ev, &ev->view);
+    if (ev->view.oom)
+        return NULL; /* too long for what is left of the area: the event's own buffer */
+    t->used += ev->view.len;
+    ev->rendered |= bit;
+    ev->viewed |= bit;
+    return &ev->view;
+}
+/* The event in a format in the event's own buffer (or the area, if its line is there). */
+const sky_buf *sky__event_render_own(sky_event *ev, sky_format format);
 
 /* ---- loggers -------------------------------------------------------------------------------- */
 
@@ -254,14 +286,14 @@ typedef struct sky__sink_batch {
     sky_record *recs;
     uint32_t *evi; /* index of each record's event in the batch */
     size_t n, cap;
+    bool ok; /* the batch's write succeeded */
 } sky__sink_batch;
 
 typedef struct sky__batch {
     sky__sink_batch *sinks; /* one per sink */
     size_t n_sinks;
-    uint8_t *tried;     /* per event: some sink's route accepted it */
-    uint8_t *delivered; /* per event: some sink wrote it */
-    size_t cap;         /* events */
+    uint8_t *tried; /* per event: some sink's route accepted it */
+    size_t cap;     /* events */
 } sky__batch;
 
 struct sky {
@@ -307,10 +339,15 @@ struct sky {
  * time per pipeline. */
 void sky__pipeline_process(sky_t *sky, sky_event *ev);
 /* The two halves of sky__pipeline_process(). run_processors returns false when the event was
- * dropped (and counted). route with a batch only collects records (event `evi` of the batch);
- * the caller writes them with sky__sink_write_batch() and does the accounting. */
+ * dropped (and counted). route renders the event for each sink that takes it, writes it and
+ * does the accounting. */
 bool sky__pipeline_run_processors(sky_t *sky, sky_event *ev);
-void sky__pipeline_route(sky_t *sky, sky_event *ev, sky__batch *batch, size_t evi);
+void sky__pipeline_route(sky_t *sky, sky_event *ev);
+/* The async router: collects each sink's records of the n events of a batch (those whose
+ * `live` is set) into batch->sinks[] and sets batch->tried[]; returns how many events some sink
+ * took. The caller writes the records with sky__sink_write_batch() and does the accounting. */
+size_t sky__pipeline_route_batch(sky_t *sky, sky_event *evs, const uint8_t *live, size_t n,
+                                 sky__batch *batch);
 /* Writes n records to a sink (reopen if asked, counters, diagnostics); true on success. */
 bool sky__sink_write_batch(sky_t *sky, sky_sink *s, const sky_record *recs, size_t n);
 /* Flushes every sink before the deadline (CLOCK_MONOTONIC ns). Under `lock`. */
@@ -349,10 +386,6 @@ extern _Thread_local __attribute__((tls_model("initial-exec"), visibility("hidde
 size_t sky__context_frames(const sky_field *const **fields, const size_t **counts);
 uint64_t sky__context_overflows(void);
 
-/* Renderers (src/encode). Each appends one line ending in '\n'. */
-void sky__render_json(const sky_event *ev, sky_buf *out);
-void sky__render_logfmt(const sky_event *ev, sky_buf *out);
-void sky__render_pretty(const sky_event *ev, sky_buf *out, bool color);
 
 /* Helpers shared by renderers: the "module" of a callsite (file basename without extension). */
 void sky__callsite_module(const sky_callsite *cs, const char **p, size_t *n);

@@ -325,7 +325,7 @@ static inline void put_end(sky_buf *b, char *d)
 static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
 {
     const sky__site_schema *sc = ev->schema; /* set: the event is untouched (internal.h) */
-    if (!ev->cs || !ev->rcache || (unsigned)ev->level >= SKY_LEVEL_COUNT_)
+    if (!ev->rcache)
         return NULL;
     sky__line_entry *e =
         &ev->rcache->lines[(((uintptr_t)sc >> 4) ^ ((uintptr_t)ev->logger >> 3)) %
@@ -333,6 +333,8 @@ static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
     if (e->schema == sc && e->logger == ev->logger && e->logger_len == ev->logger_len &&
         e->level == (int)ev->level)
         return e;
+    if (!ev->cs || (unsigned)ev->level >= SKY_LEVEL_COUNT_)
+        return NULL; /* (only entries made below match) */
     /* render the piece at the end of b, keep it, then take it back off */
     size_t start = b->len;
     sky__buf_lit(b, "\",\"level\":\"");
@@ -349,6 +351,7 @@ static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
         e->logger = ev->logger;
         e->logger_len = ev->logger_len;
         e->level = (int)ev->level;
+        e->bound = 32 + SKY_ISO8601_LEN + len + sc->key_off[sc->pub.n];
     }
     b->len = start;
     if (b->p)
@@ -367,7 +370,7 @@ static void render_site(const sky_event *ev, const sky__line_entry *e, sky_buf *
 {
     const sky__site_schema *sc = ev->schema;
     size_t n = sc->pub.n;
-    size_t bound = 32 + SKY_ISO8601_LEN + e->len + sc->key_off[n] + 6 * (size_t)ev->vals_bytes;
+    size_t bound = e->bound + 6 * (size_t)ev->vals_bytes;
     char *d = room(b, b->p + b->len, bound);
     if (!d)
         return;

@@ -125,8 +125,9 @@ static void dump_field(char *d, size_t cap, const sky_field *f)
 static void dump_event(const sky_event *ev, char *out, size_t cap)
 {
     assert_non_null(sky_event_field_at(ev, 0)); /* each accessor decodes when it is the first */
-    size_t o = (size_t)snprintf(out, cap, "%s %s %d n=%zu", sky_event_name(ev), sky_event_logger(ev),
-                                (int)sky_event_level(ev), sky_event_field_count(ev));
+    size_t o = (size_t)snprintf(out, cap, "%s %s %d n=%zu", sky_event_name(ev),
+                                sky_event_logger(ev), (int)sky_event_level(ev),
+                                sky_event_field_count(ev));
     for (size_t i = 0; i < sky_event_field_count(ev) && o < cap; i++) {
         const sky_field *f = sky_event_field_at(ev, i);
         assert_non_null(f);
