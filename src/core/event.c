@@ -133,7 +133,7 @@ void sky__event_decode(sky_event *ev)
     size_t n = sc->pub.n;
     ev->lazy = false;
     sky_field *f = sky__event_fields(ev, n);
-    if (!f) {
+    if (!f && n) {
         /* out of memory: keep the event, without its fields; it is no longer the record */
         ev->n = 0;
         ev->schema = NULL;

@@ -15,6 +15,7 @@
  */
 #include "skytest.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -25,17 +26,18 @@
 static char big_user[6000]; /* over the renderer's direct-escape limit; filled by the test */
 static const char *users[] = {"alice", "b\"ob\\", "\xff\xfe bad utf-8", "", NULL,
                               "a string that is longer than sixteen bytes", big_user};
-static const double dbls[] = {1.5, -0.0, 1e300, 3.0, 0.1};
+static const double dbls[] = {1.5, -0.0, 1e300, 3.0, 0.1, NAN, INFINITY, -INFINITY};
 static const char *jsons[] = {"{\"a\":[1,2]}", "not json", "42"};
 static const int errs[] = {2, 0, 99999};
 
 /* Every type, a reserved key ("level") and a key that needs escaping. */
 #define FIELDS(i)                                                                                  \
-    SKY_STR("user", users[(i) % 7]), SKY_INT("id", (i)), SKY_F64("ms", dbls[(i) % 5]),             \
+    SKY_STR("user", users[(i) % 7]), SKY_INT("id", (i)), SKY_F64("ms", dbls[(i) % 8]),             \
         SKY_BOOL("ok", (i)&1), SKY_UINT("u", (uint64_t)(i) << 40), SKY_ERRNO("err", errs[(i) % 3]), \
         SKY_TIME("at", (int64_t)(i) * 1000000007), SKY_DUR("took", (i) * 1500),                    \
         SKY_JSON("raw", jsons[(i) % 3]), SKY_STR("level", "shadowed"),                             \
-        SKY_STR("we\"ird\nkey", "v")
+        SKY_STR("we\"ird\nkey", "v"), SKY_NULL("nil"), SKY_INT("neg", -(i)*1000003),               \
+        SKY_BOOL("no", !((i)&1))
 
 /* clang-format off: SITE_LINE must be the line of the sky_info() call */
 enum { SITE_LINE = __LINE__ }; static void via_site(sky_logger *log, long i) { sky_info(log, "ev", FIELDS(i)); }
@@ -93,6 +95,9 @@ static void test_output_matches_general_path(void **state)
         assert_non_null(strstr(cap.lines[0], "\"_level\":\"shadowed\""));
         assert_non_null(strstr(cap.lines[0], "\"we\\\"ird\\nkey\":\"v\""));
         assert_non_null(strstr(cap.lines[8], "\"user\":null")); /* i = 4: a NULL string */
+        assert_non_null(strstr(cap.lines[10], "\"ms\":\"NaN\"")); /* i = 5 */
+        assert_non_null(strstr(cap.lines[14], "\"ms\":\"-Infinity\"")); /* i = 7 */
+        assert_non_null(strstr(cap.lines[2], "\"nil\":null,\"neg\":-1000003,\"no\":false}"));
         assert_int_equal(sky_close(sky), SKY_OK);
         skytest_capture_reset(&cap);
     }
@@ -233,7 +238,7 @@ static void test_sinks_of_every_format(void **state)
             const char *l = caps[k].lines[2];
             switch (orders[order][k]) {
             case N:
-                assert_non_null(strstr(l, "ev app 2 n=11|user=1:b\"ob\\/5|id=2:1|"));
+                assert_non_null(strstr(l, "ev app 2 n=14|user=1:b\"ob\\/5|id=2:1|"));
                 assert_non_null(strstr(l, "|we\"ird\nkey=1:v/1"));
                 break;
             case L: assert_non_null(strstr(l, " user=\"b\\\"ob\\\\\" id=1 ms=-0.0 ok=true")); break;
@@ -263,7 +268,7 @@ static size_t n_seen;
 static sky_proc_result read_fields(void *user, sky_event *ev)
 {
     (void)user;
-    assert_int_equal(sky_event_field_count(ev), 11); /* the first reader: it decodes */
+    assert_int_equal(sky_event_field_count(ev), 14); /* the first reader: it decodes */
     const sky_field *id = sky_event_get(ev, "id");
     assert_non_null(id);
     assert_int_equal(sky_event_field_at(ev, 1)->v.i, id->v.i);
