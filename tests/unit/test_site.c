@@ -23,7 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char big_user[6000]; /* over the renderer's direct-escape limit; filled by the test */
+static char big_user[6000]; /* over the renderer's direct-escape limit; filled by the tests */
+static void fill_big_user(void)
+{
+    for (size_t k = 0; k < sizeof big_user - 1; k++)
+        big_user[k] = k % 7 ? 'x' : '"';
+}
 static const char *users[] = {"alice", "b\"ob\\", "\xff\xfe bad utf-8", "", NULL,
                               "a string that is longer than sixteen bytes", big_user};
 static const double dbls[] = {1.5, -0.0, 1e300, 3.0, 0.1, NAN, INFINITY, -INFINITY};
@@ -73,8 +78,7 @@ static const char *after_ts(const char *line)
 static void test_output_matches_general_path(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < sizeof big_user - 1; k++)
-        big_user[k] = k % 7 ? 'x' : '"';
+    fill_big_user();
     for (int async = 0; async < 2; async++) {
         skytest_capture cap = {0};
         sky_t *sky = open_capture(async, &cap);
@@ -202,8 +206,7 @@ static void assert_pairs_equal(const skytest_capture *caps, size_t ncap)
 static void test_sinks_of_every_format(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < sizeof big_user - 1; k++)
-        big_user[k] = k % 7 ? 'x' : '"';
+    fill_big_user();
 #define J SKY_FORMAT_JSON
 #define L SKY_FORMAT_LOGFMT
 #define P SKY_FORMAT_PRETTY
@@ -308,8 +311,7 @@ static sky_proc_result change_then_fail(void *user, sky_event *ev)
 static void test_processors_read_and_change_site_events(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < sizeof big_user - 1; k++)
-        big_user[k] = k % 7 ? 'x' : '"';
+    fill_big_user();
     /* read; blind change, read; read, change; read, change, change and fail */
     for (int chain = 0; chain < 4; chain++) {
         skytest_capture caps[2] = {{0}};
