@@ -102,6 +102,7 @@ struct sky__async {
     sky__batch batch;
     sky__render_cache rcache;
     uint64_t unprocessed; /* events of this batch that passed an empty processor chain */
+    size_t n_live;        /* events of this batch that reached the router */
     sky__textbuf text;    /* the batch's JSON lines, end to end (sky_event.shared) */
 };
 
@@ -558,9 +559,11 @@ static bool batch_prepare(sky__batch *b, size_t n_sinks)
     return true;
 }
 
-/* A site record: keys and types from the site's schema, values from the record. The schema's
- * keys are distinct, so there is nothing to de-duplicate. */
-static void decode_site(sky__async *a, const char *p, sky_event *ev)
+/* A site record: only the header is decoded. The fields stay in the record (`lazy`): the JSON
+ * renderer writes them from there, and whatever else reads them decodes them first
+ * (sky__event_ready). The record stays readable until write_batch() is done and the ring
+ * space is freed; the next decode into this slot resets the event. */
+static void decode_site(sky__async *a, const char *p, uint32_t size, sky_event *ev)
 {
     const srec *r = (const srec *)p;
     const sky__site_schema *sc = (const sky__site_schema *)atomic_load_explicit(
@@ -572,40 +575,18 @@ static void decode_site(sky__async *a, const char *p, sky_event *ev)
     ev->logger_len = r->logger->name_len;
     ev->ts_ns = sky__clock_to_ns(&a->clock, r->ts);
     ev->cs = &r->site->cs;
-    size_t n = sc->pub.n;
-    sky_field *f = sky__event_fields(ev, n);
-    if (!f) {
-        ev->n = 0; /* out of memory: keep the event, without its fields */
-        return;
-    }
     ev->schema = sc;
-    const uint64_t *v = (const uint64_t *)(p + sizeof(srec));
-    const char *s = (const char *)(v + n);
-    for (size_t i = 0; i < n; i++, f++) {
-        f->key = sc->pub.keys[i];
-        f->key_len = sc->pub.key_lens[i];
-        f->type = sc->pub.types[i];
-        switch (f->type) {
-        case SKY_T_STR:
-        case SKY_T_JSON:
-            f->v.str.ptr = s;
-            f->v.str.len = v[i];
-            s += v[i] + 1;
-            break;
-        case SKY_T_BOOL: f->v.b = v[i] != 0; break;
-        case SKY_T_ERRNO: f->v.err = (int)(int64_t)v[i]; break;
-        default: memcpy(&f->v, &v[i], 8); break;
-        }
-    }
+    ev->vals = (const uint64_t *)(p + sizeof(srec));
+    ev->vals_bytes = size - (uint32_t)sizeof(srec);
+    ev->lazy = true;
 }
 
-static void decode(sky__async *a, const char *p, sky_event *ev)
+static void decode(sky__async *a, const char *p, uint32_t size, sky_event *ev)
 {
     const rec *r = (const rec *)p;
     sky__event_reset(ev);
-    ev->shared = a->text.p ? &a->text : NULL;
     if (r->h.aux & REC_SITE) {
-        decode_site(a, p, ev);
+        decode_site(a, p, size, ev);
         return;
     }
     ev->level = (sky_level)r->h.aux;
@@ -620,15 +601,15 @@ static void decode(sky__async *a, const char *p, sky_event *ev)
         ev->n = 0; /* out of memory: keep the event, without its fields */
 }
 
-static void route_one(sky_t *sky, sky__async *a, size_t i)
+/* Runs the processors on event i of the batch; the router takes the batch's events together
+ * (write_batch). */
+static void process_one(sky_t *sky, sky__async *a, size_t i)
 {
-    a->tried[i] = a->delivered[i] = 0;
     if (!sky->n_procs) /* nothing to run: `processed` is counted once per batch */
         a->live[i] = 1, a->unprocessed++;
     else
         a->live[i] = sky__pipeline_run_processors(sky, &a->evs[i]);
-    if (a->live[i])
-        sky__pipeline_route(sky, &a->evs[i], &a->batch, i);
+    a->n_live += a->live[i];
 }
 
 static const sky_drop_reason gap_reasons[GAP_SLOTS] = {SKY_DROP_OVERFLOW, SKY_DROP_TOO_LARGE};
@@ -657,7 +638,6 @@ static size_t add_gaps_slow(sky_t *sky, sky__async *a, size_t i, bool now)
             continue;
         sky_event *ev = &a->evs[i + k];
         sky__event_reset(ev);
-        ev->shared = a->text.p ? &a->text : NULL;
         ev->level = SKY_LEVEL_WARN;
         ev->name = "skylog.gap";
         ev->name_len = strlen(ev->name);
@@ -669,39 +649,55 @@ static size_t add_gaps_slow(sky_t *sky, sky__async *a, size_t i, bool now)
                           sky_field_str("reason", sky_drop_reason_name(reason))};
         sky__event_load(ev, f, 2);
         atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
-        route_one(sky, a, i + k);
+        process_one(sky, a, i + k);
         k++;
     }
     return k;
 }
 
-/* Writes every sink's records of the batch, then settles each event: routed or dropped. */
+/* Routes the batch's n events, writes every sink's records, then settles each event: routed
+ * (some sink that took it wrote it) or dropped (sink_error, or no_sink when none took it). In
+ * the usual batch every write succeeds and every event was taken: nothing to do per event. */
 static void write_batch(sky_t *sky, sky__async *a, size_t n)
 {
     sky__batch *b = &a->batch;
+    size_t n_tried = sky__pipeline_route_batch(sky, a->evs, a->live, n, b);
+    bool all_ok = true;
     for (size_t s = 0; s < sky->n_sinks && s < b->n_sinks; s++) {
         sky__sink_batch *sb = &b->sinks[s];
-        if (!sb->n)
-            continue;
-        if (sky__sink_write_batch(sky, sky->sinks[s], sb->recs, sb->n))
-            for (size_t j = 0; j < sb->n; j++)
-                a->delivered[sb->evi[j]] = 1;
-        sb->n = 0;
+        sb->ok = !sb->n || sky__sink_write_batch(sky, sky->sinks[s], sb->recs, sb->n);
+        all_ok &= sb->ok;
     }
+    const uint8_t *got = a->tried; /* per event: delivered */
+    if (!all_ok) {
+        memset(a->delivered, 0, n);
+        for (size_t s = 0; s < sky->n_sinks && s < b->n_sinks; s++) {
+            sky__sink_batch *sb = &b->sinks[s];
+            for (size_t j = 0; sb->ok && j < sb->n; j++)
+                a->delivered[sb->evi[j]] = 1;
+        }
+        got = a->delivered;
+    }
+    for (size_t s = 0; s < sky->n_sinks && s < b->n_sinks; s++)
+        b->sinks[s].n = 0;
     if (a->unprocessed) {
         atomic_fetch_add_explicit(&sky->processed, a->unprocessed, memory_order_relaxed);
         a->unprocessed = 0;
     }
-    uint64_t routed = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!a->live[i])
-            continue;
-        if (a->delivered[i])
-            routed++;
-        else
-            sky__count_drop(sky, a->tried[i] ? SKY_DROP_SINK_ERROR : SKY_DROP_NO_SINK,
-                            a->evs[i].level, 1);
+    uint64_t routed = a->n_live;
+    if (!all_ok || n_tried != a->n_live) {
+        routed = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!a->live[i])
+                continue;
+            if (got[i])
+                routed++;
+            else
+                sky__count_drop(sky, a->tried[i] ? SKY_DROP_SINK_ERROR : SKY_DROP_NO_SINK,
+                                a->evs[i].level, 1);
+        }
     }
+    a->n_live = 0;
     if (routed)
         atomic_fetch_add_explicit(&sky->routed, routed, memory_order_relaxed);
     a->text.used = 0; /* every sink has written the batch's lines */
@@ -718,8 +714,8 @@ static bool drain_batch(sky_t *sky, sky__async *a)
     uint32_t size;
     char *p;
     while (n < BATCH_MAX && (p = sky__ring_peek(&a->fast.ring, &size))) {
-        decode(a, p, &a->evs[n]);
-        route_one(sky, a, n);
+        decode(a, p, size, &a->evs[n]);
+        process_one(sky, a, n);
         n++;
         taken++;
         sky__ring_advance(&a->fast.ring, size);
@@ -909,10 +905,11 @@ sky_status sky__async_start(sky_t *sky)
     a->text.cap = TEXT_BYTES;
     a->text.p = malloc(a->text.cap);
     a->batch.tried = a->tried;
-    a->batch.delivered = a->delivered;
     a->batch.cap = BATCH_MAX + GAP_SLOTS;
-    for (size_t i = 0; i < BATCH_MAX + GAP_SLOTS; i++)
+    for (size_t i = 0; i < BATCH_MAX + GAP_SLOTS; i++) {
         a->evs[i].rcache = &a->rcache;
+        a->evs[i].shared = a->text.p ? &a->text : NULL;
+    }
     init_flush_sync(a);
     sky->async = a;
     if (!start_worker(sky)) {

@@ -81,15 +81,6 @@ void sky__arena_free(sky__arena *a)
 
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
-void sky__event_reset(sky_event *ev)
-{
-    ev->n = 0;
-    ev->schema = NULL;
-    ev->snap_taken = false;
-    sky__arena_reset(&ev->arena);
-    ev->rendered = 0; /* each buffer is emptied when it is next rendered into */
-}
-
 void sky__event_free(sky_event *ev)
 {
     free(ev->fields);
@@ -134,6 +125,23 @@ sky_field *sky__event_fields(sky_event *ev, size_t n)
         return NULL;
     ev->n = n;
     return ev->fields;
+}
+
+void sky__event_decode(sky_event *ev)
+{
+    const sky__site_schema *sc = ev->schema;
+    size_t n = sc->pub.n;
+    ev->lazy = false;
+    sky_field *f = sky__event_fields(ev, n);
+    if (!f && n) {
+        /* out of memory: keep the event, without its fields; it is no longer the record */
+        ev->n = 0;
+        ev->schema = NULL;
+        return;
+    }
+    const char *s = (const char *)(ev->vals + n);
+    for (size_t i = 0; i < n; i++)
+        sky__site_field(sc, i, ev->vals, &s, &f[i]);
 }
 
 bool sky__event_load(sky_event *ev, const sky_field *fields, size_t n)
@@ -277,6 +285,7 @@ static bool snapshot(sky_event *ev)
 {
     /* Every change goes through here: from now on the event is no longer its call site's
      * record as the schema describes it, and renders the general way. */
+    sky__event_ready(ev); /* decoding needs the schema */
     ev->schema = NULL;
     if (ev->snap_taken)
         return true;
@@ -317,15 +326,21 @@ const char *sky_event_name(const sky_event *ev) { return ev->name; }
 const char *sky_event_logger(const sky_event *ev) { return ev->logger; }
 int64_t sky_event_time_ns(const sky_event *ev) { return ev->ts_ns; }
 const sky_callsite *sky_event_callsite(const sky_event *ev) { return ev->cs; }
-size_t sky_event_field_count(const sky_event *ev) { return ev->n; }
+size_t sky_event_field_count(const sky_event *ev)
+{
+    sky__event_ready(ev);
+    return ev->n;
+}
 
 const sky_field *sky_event_field_at(const sky_event *ev, size_t i)
 {
+    sky__event_ready(ev);
     return i < ev->n ? &ev->fields[i] : NULL;
 }
 
 static ptrdiff_t find(const sky_event *ev, const char *key, size_t len)
 {
+    sky__event_ready(ev);
     for (size_t i = 0; i < ev->n; i++)
         if (ev->fields[i].key_len == len && memcmp(ev->fields[i].key, key, len) == 0)
             return (ptrdiff_t)i;
@@ -435,24 +450,11 @@ sky_status sky_event_set_name(sky_event *ev, const char *name)
 
 /* ---- rendering cache ------------------------------------------------------------------------ */
 
-const sky_buf *sky__event_render(sky_event *ev, sky_format format)
+const sky_buf *sky__event_render_own(sky_event *ev, sky_format format)
 {
     if ((unsigned)format >= SKY_FORMAT_COUNT_ || format == SKY_FORMAT_NONE)
         return NULL;
     uint8_t bit = (uint8_t)(1u << format);
-    if (!(ev->rendered & bit) && format == SKY_FORMAT_JSON && ev->shared &&
-        ev->shared->cap - ev->shared->used > 256) {
-        sky__textbuf *t = ev->shared;
-        ev->view = (sky_buf){.p = t->p + t->used, .cap = t->cap - t->used, .fixed = true};
-        sky__render_json(ev, &ev->view);
-        if (!ev->view.oom) {
-            t->used += ev->view.len;
-            ev->rendered |= bit;
-            ev->viewed |= bit;
-            return &ev->view;
-        }
-        /* too long for what is left of the batch's area: the event's own buffer */
-    }
     if (ev->rendered & bit && ev->viewed & bit)
         return &ev->view;
     if (!ev->out && !(ev->out = calloc(SKY_FORMAT_COUNT_, sizeof *ev->out)))
@@ -461,14 +463,18 @@ const sky_buf *sky__event_render(sky_event *ev, sky_format format)
     if (ev->rendered & bit)
         return b->oom ? NULL : b;
     ev->viewed &= (uint8_t)~bit;
-    {
-        sky__buf_reset(b);
-        switch (format) {
-        case SKY_FORMAT_LOGFMT: sky__render_logfmt(ev, b); break;
-        case SKY_FORMAT_PRETTY: sky__render_pretty(ev, b, false); break;
-        default: sky__render_json(ev, b); break;
-        }
-        ev->rendered |= (uint8_t)(1u << format);
+    sky__buf_reset(b);
+    switch (format) {
+    case SKY_FORMAT_LOGFMT: sky__render_logfmt(ev, b); break;
+    case SKY_FORMAT_PRETTY: sky__render_pretty(ev, b, false); break;
+    default: sky__render_json(ev, b); break;
     }
+    ev->rendered |= bit;
     return b->oom ? NULL : b;
+}
+
+const sky_buf *sky__event_render(sky_event *ev, sky_format format)
+{
+    const sky_buf *b = format == SKY_FORMAT_JSON ? sky__event_render_area(ev) : NULL;
+    return b ? b : sky__event_render_own(ev, format);
 }

@@ -58,11 +58,15 @@ typedef struct sky__line_entry {
     size_t logger_len;
     int level;
     uint16_t len;
+    uint32_t bound; /* the line's room but for its values (json.c: render_site) */
     char text[300];
 } sky__line_entry;
 typedef struct sky__render_cache {
     sky__cs_entry json[SKY__CS_CACHE_SLOTS];
     sky__line_entry lines[SKY__LINE_CACHE_SLOTS];
+    /* The last JSON timestamp: a batch's events mostly share their millisecond. */
+    uint64_t ts_key; /* Unix milliseconds + 1 of ts_text; 0: empty */
+    char ts_text[24];
 } sky__render_cache;
 
 /* A call site's schema (see sky__site in skylog.h) with what the JSON renderer needs: each
@@ -72,7 +76,7 @@ typedef struct sky__site_schema {
     sky__schema pub; /* must be first */
     size_t name_len;
     uint16_t key_off[SKY__SITE_MAX + 1]; /* field i's text is text[key_off[i] .. key_off[i+1]) */
-    char text[];
+    char text[]; /* followed by 16 spare bytes (zeroes): keys are copied as 16-byte words */
 } sky__site_schema;
 
 /* Reserves a site record for `payload` bytes of values in the async ring, as
@@ -85,6 +89,30 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
 /* Learns a site's schema from a call that took the general path (no-op once decided). */
 void sky__site_learn(sky__site *site, const char *name, const sky_field *fields, size_t n);
 
+/* Field i of a site record's values, as sky__log_site() (skylog.h) stores them: `v` holds 8
+ * bytes per schema field (a string's or raw JSON's slot holds its length, BOOL 0 or 1, ERRNO
+ * the int widened, the other types their 8 bytes), then each string's bytes and a NUL, in field
+ * order. *s walks those strings: it starts at (const char *)(v + n) and moves past field i's
+ * string when it has one. Both the event's decoding and the JSON renderer read values here. */
+static inline void sky__site_field(const sky__site_schema *sc, size_t i, const uint64_t *v,
+                                   const char **s, sky_field *f)
+{
+    f->key = sc->pub.keys[i];
+    f->key_len = sc->pub.key_lens[i];
+    f->type = sc->pub.types[i];
+    switch (f->type) {
+    case SKY_T_STR:
+    case SKY_T_JSON:
+        f->v.str.ptr = *s;
+        f->v.str.len = v[i];
+        *s += v[i] + 1;
+        break;
+    case SKY_T_BOOL: f->v.b = v[i] != 0; break;
+    case SKY_T_ERRNO: f->v.err = (int)(int64_t)v[i]; break;
+    default: memcpy(&f->v, &v[i], 8); break; /* INT, UINT, F64, TIME, DUR; NULL ignores it */
+    }
+}
+
 struct sky_event {
     sky_level level;
     const char *name;
@@ -93,10 +121,18 @@ struct sky_event {
     size_t logger_len;
     int64_t ts_ns;
     const sky_callsite *cs;
-    /* Set when the fields were decoded from a call site's record and nothing changed the
-     * event since (the first change clears it): field i has the schema's key i, the name is
-     * the schema's. NULL otherwise. */
+    /* Set when the event comes from a call site's record and nothing changed the event since
+     * (the first change clears it): field i has the schema's key i, the name is the schema's.
+     * NULL otherwise. */
     const sky__site_schema *schema;
+    /* A site event's values (see sky__site_field), in the ring record: valid until the worker
+     * frees the batch's ring space, read only while `schema` is set. NULL for other events. */
+    const uint64_t *vals;
+    uint32_t vals_bytes; /* the record's bytes from `vals` to its end: bounds the values' text */
+    /* The fields are not decoded from `vals` yet (n is 0): whatever reads or changes fields
+     * calls sky__event_ready() first. Processors, filters and sinks that look only at the
+     * header (level, name, logger, time, callsite) never pay for decoding. */
+    bool lazy;
 
     sky_field *fields;
     size_t n, cap;
@@ -132,8 +168,29 @@ typedef struct sky__textbuf {
     size_t used, cap;
 } sky__textbuf;
 
-/* Empties an event for reuse (keeps its allocations). */
-void sky__event_reset(sky_event *ev);
+/* Empties an event for reuse (keeps its allocations). Inline: the worker resets every event. */
+static inline void sky__event_reset(sky_event *ev)
+{
+    ev->n = 0;
+    ev->schema = NULL;
+    ev->vals = NULL; /* ring memory: never kept past the event */
+    ev->lazy = false;
+    ev->snap_taken = false;
+    if (SKY_UNLIKELY(ev->arena.head != NULL))
+        sky__arena_reset(&ev->arena);
+    ev->rendered = 0; /* each buffer is emptied when it is next rendered into */
+}
+/* Decodes a lazy event's fields from its record (out of memory: the event keeps no fields). */
+void sky__event_decode(sky_event *ev);
+/* Makes ev->fields and ev->n valid. Every reader of fields calls it first, also through a
+ * const pointer: readers see events as const, and decoding changes how the fields are held,
+ * not what the event says (events are never const objects; only the processing thread touches
+ * them). */
+static inline void sky__event_ready(const sky_event *ev)
+{
+    if (SKY_UNLIKELY(ev->lazy))
+        sky__event_decode((sky_event *)ev);
+}
 void sky__event_free(sky_event *ev);
 /* Fills an event from a log call: context fields (outer to inner), the logger's bound fields,
  * then the call's fields; later keys win; lazy fields evaluated. Strings are not copied (the
@@ -153,8 +210,39 @@ bool sky__event_dedup(sky_event *ev);
 /* Begins/ends one processor's turn (undo support). */
 void sky__event_turn_begin(sky_event *ev);
 void sky__event_turn_undo(sky_event *ev);
+/* Renderers (src/encode). Each appends one line ending in '\n'. */
+void sky__render_json(const sky_event *ev, sky_buf *out);
+void sky__render_logfmt(const sky_event *ev, sky_buf *out);
+void sky__render_pretty(const sky_event *ev, sky_buf *out, bool color);
 /* The event in a format, rendered on first request. NULL on out-of-memory. */
 const sky_buf *sky__event_render(sky_event *ev, sky_format format);
+/* Its two halves. The event's JSON line in the batch's text area (sky_event.shared): rendered
+ * there on first request; NULL when the event has no area, or its line is already in its own
+ * buffer, or does not fit what is left of the area. Inline: the async router calls it for
+ * every event. */
+static inline const sky_buf *sky__event_render_area(sky_event *ev)
+{
+    const uint8_t bit = 1u << SKY_FORMAT_JSON;
+    if (ev->rendered & bit)
+        return ev->viewed & bit ? &ev->view : NULL;
+    sky__textbuf *t = ev->shared;
+    if (!t || t->cap - t->used <= 256)
+        return NULL;
+    ev->view.p = t->p + t->used;
+    ev->view.len = 0;
+    ev->view.cap = t->cap - t->used;
+    ev->view.oom = false;
+    ev->view.fixed = true;
+    sky__render_json(ev, &ev->view);
+    if (ev->view.oom)
+        return NULL; /* too long for what is left of the area: the event's own buffer */
+    t->used += ev->view.len;
+    ev->rendered |= bit;
+    ev->viewed |= bit;
+    return &ev->view;
+}
+/* The event in a format in the event's own buffer (or the area, if its line is there). */
+const sky_buf *sky__event_render_own(sky_event *ev, sky_format format);
 
 /* ---- loggers -------------------------------------------------------------------------------- */
 
@@ -205,14 +293,14 @@ typedef struct sky__sink_batch {
     sky_record *recs;
     uint32_t *evi; /* index of each record's event in the batch */
     size_t n, cap;
+    bool ok; /* the batch's write succeeded */
 } sky__sink_batch;
 
 typedef struct sky__batch {
     sky__sink_batch *sinks; /* one per sink */
     size_t n_sinks;
-    uint8_t *tried;     /* per event: some sink's route accepted it */
-    uint8_t *delivered; /* per event: some sink wrote it */
-    size_t cap;         /* events */
+    uint8_t *tried; /* per event: some sink's route accepted it */
+    size_t cap;     /* events */
 } sky__batch;
 
 struct sky {
@@ -258,10 +346,15 @@ struct sky {
  * time per pipeline. */
 void sky__pipeline_process(sky_t *sky, sky_event *ev);
 /* The two halves of sky__pipeline_process(). run_processors returns false when the event was
- * dropped (and counted). route with a batch only collects records (event `evi` of the batch);
- * the caller writes them with sky__sink_write_batch() and does the accounting. */
+ * dropped (and counted). route renders the event for each sink that takes it, writes it and
+ * does the accounting. */
 bool sky__pipeline_run_processors(sky_t *sky, sky_event *ev);
-void sky__pipeline_route(sky_t *sky, sky_event *ev, sky__batch *batch, size_t evi);
+void sky__pipeline_route(sky_t *sky, sky_event *ev);
+/* The async router: collects each sink's records of the n events of a batch (those whose
+ * `live` is set) into batch->sinks[] and sets batch->tried[]; returns how many events some sink
+ * took. The caller writes the records with sky__sink_write_batch() and does the accounting. */
+size_t sky__pipeline_route_batch(sky_t *sky, sky_event *evs, const uint8_t *live, size_t n,
+                                 sky__batch *batch);
 /* Writes n records to a sink (reopen if asked, counters, diagnostics); true on success. */
 bool sky__sink_write_batch(sky_t *sky, sky_sink *s, const sky_record *recs, size_t n);
 /* Flushes every sink before the deadline (CLOCK_MONOTONIC ns). Under `lock`. */
@@ -303,10 +396,6 @@ void sky__async_fork_child(sky_t *sky);
 size_t sky__context_frames(const sky_field *const **fields, const size_t **counts);
 uint64_t sky__context_overflows(void);
 
-/* Renderers (src/encode). Each appends one line ending in '\n'. */
-void sky__render_json(const sky_event *ev, sky_buf *out);
-void sky__render_logfmt(const sky_event *ev, sky_buf *out);
-void sky__render_pretty(const sky_event *ev, sky_buf *out, bool color);
 
 /* Helpers shared by renderers: the "module" of a callsite (file basename without extension). */
 void sky__callsite_module(const sky_callsite *cs, const char **p, size_t *n);

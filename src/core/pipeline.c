@@ -267,40 +267,45 @@ bool sky__sink_write_batch(sky_t *sky, sky_sink *s, const sky_record *recs, size
     return false;
 }
 
-/* Appends a record to sink i's part of an async batch; false on out-of-memory. */
-static bool batch_push(sky__batch *b, size_t i, const sky_event *ev, const char *text,
-                       size_t len, size_t evi)
+/* Whether sink s takes the event: its level, then its route's filter. */
+static inline bool sink_takes(const sky_sink *s, const sky_event *ev)
 {
-    sky__sink_batch *sb = &b->sinks[i];
-    if (sb->n == sb->cap) {
-        size_t cap = sb->cap ? sb->cap * 2 : 64;
-        sky_record *r = realloc(sb->recs, cap * sizeof *r);
-        if (!r)
-            return false;
-        sb->recs = r;
-        uint32_t *e = realloc(sb->evi, cap * sizeof *e);
-        if (!e)
-            return false;
-        sb->evi = e;
-        sb->cap = cap;
-    }
-    /* member by member: a struct copy from the caller's stack read its freshly stored halves
-     * back as one 16-byte load, which store forwarding cannot serve (perf: half the time of
-     * routing went to that stall) */
-    sky_record *r = &sb->recs[sb->n];
-    r->event = ev;
-    r->text = text;
-    r->len = len;
-    sb->evi[sb->n++] = (uint32_t)evi;
+    return (int)ev->level >= (int)s->level && (!s->filter || s->filter(s->filter_user, ev));
+}
+
+/* Counts n events a sink lost before its write (render or batch out of memory). */
+static void sink_lost(sky_sink *s, uint64_t n)
+{
+    atomic_fetch_add_explicit(&s->errors, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->dropped, n, memory_order_relaxed);
+}
+
+/* Room for n more records in a sink's part of an async batch; false on out-of-memory. */
+static bool batch_reserve(sky__sink_batch *sb, size_t n)
+{
+    if (sb->cap - sb->n >= n)
+        return true;
+    size_t cap = sb->cap ? sb->cap : 64;
+    while (cap - sb->n < n)
+        cap *= 2;
+    sky_record *r = realloc(sb->recs, cap * sizeof *r);
+    if (!r)
+        return false;
+    sb->recs = r;
+    uint32_t *e = realloc(sb->evi, cap * sizeof *e);
+    if (!e)
+        return false;
+    sb->evi = e;
+    sb->cap = cap;
     return true;
 }
 
-void sky__pipeline_route(sky_t *sky, sky_event *ev, sky__batch *batch, size_t evi)
+void sky__pipeline_route(sky_t *sky, sky_event *ev)
 {
     bool delivered = false, tried = false;
     for (size_t i = 0; i < sky->n_sinks; i++) {
         sky_sink *s = sky->sinks[i];
-        if ((int)ev->level < (int)s->level || (s->filter && !s->filter(s->filter_user, ev))) {
+        if (!sink_takes(s, ev)) {
             atomic_fetch_add_explicit(&s->filtered, 1, memory_order_relaxed);
             continue;
         }
@@ -309,25 +314,13 @@ void sky__pipeline_route(sky_t *sky, sky_event *ev, sky__batch *batch, size_t ev
         if (s->format != SKY_FORMAT_NONE) {
             const sky_buf *b = sky__event_render(ev, s->format);
             if (!b) {
-                atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
-                atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+                sink_lost(s, 1);
                 continue;
             }
             rec.text = b->p;
             rec.len = b->len;
         }
-        if (batch) {
-            if (!batch_push(batch, i, ev, rec.text, rec.len, evi)) {
-                atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
-                atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
-            }
-            continue;
-        }
         delivered |= sky__sink_write_batch(sky, s, &rec, 1);
-    }
-    if (batch) {
-        batch->tried[evi] = tried;
-        return;
     }
     if (delivered)
         atomic_fetch_add_explicit(&sky->routed, 1, memory_order_relaxed);
@@ -335,10 +328,65 @@ void sky__pipeline_route(sky_t *sky, sky_event *ev, sky__batch *batch, size_t ev
         sky__count_drop(sky, tried ? SKY_DROP_SINK_ERROR : SKY_DROP_NO_SINK, ev->level, 1);
 }
 
+/* Sink by sink, so that what is the same for every event of the batch (the sink's level,
+ * filter, format, its part of the batch, its counters) is read and written once per batch. */
+size_t sky__pipeline_route_batch(sky_t *sky, sky_event *evs, const uint8_t *live, size_t n,
+                                 sky__batch *batch)
+{
+    memset(batch->tried, 0, n);
+    size_t n_tried = 0;
+    for (size_t i = 0; i < sky->n_sinks; i++) {
+        sky_sink *s = sky->sinks[i];
+        sky__sink_batch *sb = &batch->sinks[i];
+        bool room = batch_reserve(sb, n);
+        sky_format format = s->format;
+        uint64_t filtered = 0, lost = 0;
+        for (size_t e = 0; e < n; e++) {
+            sky_event *ev = &evs[e];
+            if (!live[e])
+                continue;
+            if (!sink_takes(s, ev)) {
+                filtered++;
+                continue;
+            }
+            n_tried += !batch->tried[e];
+            batch->tried[e] = 1;
+            if (!room) {
+                lost++;
+                continue;
+            }
+            const char *text = NULL;
+            size_t len = 0;
+            if (format != SKY_FORMAT_NONE) {
+                const sky_buf *b = format == SKY_FORMAT_JSON ? sky__event_render_area(ev) : NULL;
+                if (!b && !(b = sky__event_render_own(ev, format))) {
+                    lost++;
+                    continue;
+                }
+                text = b->p;
+                len = b->len;
+            }
+            /* member by member: a struct copy from the stack read its freshly stored halves
+             * back as one 16-byte load, which store forwarding cannot serve (perf: half the
+             * time of routing went to that stall) */
+            sky_record *r = &sb->recs[sb->n];
+            r->event = ev;
+            r->text = text;
+            r->len = len;
+            sb->evi[sb->n++] = (uint32_t)e;
+        }
+        if (filtered)
+            atomic_fetch_add_explicit(&s->filtered, filtered, memory_order_relaxed);
+        if (lost)
+            sink_lost(s, lost);
+    }
+    return n_tried;
+}
+
 void sky__pipeline_process(sky_t *sky, sky_event *ev)
 {
     if (sky__pipeline_run_processors(sky, ev))
-        sky__pipeline_route(sky, ev, NULL, 0);
+        sky__pipeline_route(sky, ev);
 }
 
 /* Sync mode: build and process the event on this thread, under the pipeline lock. Out of

@@ -72,7 +72,8 @@ static const sky__site_schema *build(const char *name, const sky_field *fs, size
     }
     if (text > UINT16_MAX)
         return &never;
-    sky__site_schema *sc = calloc(1, sizeof *sc + text + 1);
+    /* 16 spare bytes: the JSON renderer copies keys as whole 16-byte words */
+    sky__site_schema *sc = calloc(1, sizeof *sc + text + 16);
     if (!sc)
         return NULL; /* try again next time */
     sc->pub.n = (uint32_t)n;

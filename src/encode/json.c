@@ -109,6 +109,25 @@ static void json_callsite_text(const sky_callsite *cs, sky_buf *b)
     sky__buf_i64(b, cs->line);
 }
 
+/* An event's timestamp at d (SKY_ISO8601_LEN bytes), from the owner's cache when its
+ * millisecond repeats: a call instead of a few instructions, for most events of a batch. */
+static inline void put_ts(char *d, const sky_event *ev)
+{
+    _Static_assert(sizeof ev->rcache->ts_text == SKY_ISO8601_LEN, "timestamp cache");
+    sky__render_cache *c = ev->rcache;
+    int64_t ns = ev->ts_ns;
+    if (!c || ns < 0) {
+        sky__iso8601_ms(d, ns);
+        return;
+    }
+    uint64_t key = (uint64_t)ns / 1000000 + 1;
+    if (key != c->ts_key) {
+        sky__iso8601_ms(c->ts_text, ns);
+        c->ts_key = key;
+    }
+    memcpy(d, c->ts_text, SKY_ISO8601_LEN);
+}
+
 /* Makes room for `need` more bytes after d and returns where to write (d itself unless the
  * buffer moved), or NULL on out-of-memory (the buffer is then marked). */
 static inline char *room(sky_buf *b, char *d, size_t need)
@@ -231,31 +250,65 @@ static const struct {
 } levels[SKY_LEVEL_COUNT_] = {{"TRACE", 5}, {"DEBUG", 5}, {"INFO", 4}, {"WARN", 4},
                               {"ERROR", 5}, {"CRITICAL", 8}, {"OFF", 3}};
 
-/* Field f's value at d, where room for its direct form (6 bytes per string byte + 32) is
- * reserved; returns the end, or NULL on out-of-memory. */
-static inline char *put_value(sky_buf *b, char *d, const sky_field *f)
+/* A value's direct text at d, where room for it (6 bytes per string byte + 32) is reserved,
+ * from its type and 8-byte slot as a site record holds it (see sky__site_field): a string's
+ * slot is its length, its bytes are at *s, and *s moves past them and their NUL. Returns the
+ * end, or NULL (with *s unmoved) when the value needs the checked path (json_value): a string
+ * over SKY_JSON_DIRECT_MAX, a non-finite double, and the types whose text is not bounded that
+ * way or that are rare (TIME, DUR, ERRNO, JSON). */
+static inline char *put_slot(char *d, unsigned type, uint64_t x, const char **s)
 {
-    switch (f->type) {
-    case SKY_T_STR: return put_str(d, f->v.str.ptr, f->v.str.len);
-    case SKY_T_INT: return sky__i64_raw(d, f->v.i);
-    case SKY_T_UINT: return sky__u64_raw(d, f->v.u);
+    switch (type) {
+    case SKY_T_STR:
+        if (x > SKY_JSON_DIRECT_MAX)
+            return NULL;
+        d = put_str(d, *s, x);
+        *s += x + 1;
+        return d;
+    case SKY_T_INT: return sky__i64_raw(d, (int64_t)x);
+    case SKY_T_UINT: return sky__u64_raw(d, x);
     case SKY_T_BOOL:
-        if (f->v.b)
+        if (x)
             PUT_LIT(d, "true");
         else
             PUT_LIT(d, "false");
         return d;
     case SKY_T_NULL: PUT_LIT(d, "null"); return d;
-    case SKY_T_F64:
-        if (isfinite(f->v.f)) /* room: 32 reserved >= SKY_F64_MAX */
-            return sky__f64_raw(d, f->v.f);
-        /* NaN and infinities are strings */
-        __attribute__((fallthrough));
-    default:
-        b->len = (size_t)(d - b->p);
-        json_value(b, f);
-        return b->oom ? NULL : b->p + b->len;
+    case SKY_T_F64: {
+        double f;
+        memcpy(&f, &x, 8);
+        if (isfinite(f)) /* room: 32 reserved >= SKY_F64_MAX */
+            return sky__f64_raw(d, f);
+        return NULL; /* NaN and infinities are strings */
     }
+    default: return NULL;
+    }
+}
+
+/* The same for a field. */
+static inline char *put_direct(char *d, const sky_field *f)
+{
+    const char *s = f->v.str.ptr;
+    uint64_t x;
+    if (f->type == SKY_T_STR)
+        x = f->v.str.len;
+    else if (f->type == SKY_T_BOOL)
+        x = f->v.b;
+    else
+        memcpy(&x, &f->v, 8);
+    return put_slot(d, f->type, x, &s);
+}
+
+/* Field f's value at d (room reserved as for put_direct); returns the end, or NULL on
+ * out-of-memory. */
+static inline char *put_value(sky_buf *b, char *d, const sky_field *f)
+{
+    char *e = put_direct(d, f);
+    if (SKY_LIKELY(e != NULL))
+        return e;
+    b->len = (size_t)(d - b->p);
+    json_value(b, f);
+    return b->oom ? NULL : b->p + b->len;
 }
 
 /* Closes the object and the line at d and sets b's length. */
@@ -272,8 +325,7 @@ static inline void put_end(sky_buf *b, char *d)
 static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
 {
     const sky__site_schema *sc = ev->schema; /* set: the event is untouched (internal.h) */
-    if (!ev->n || ev->n != sc->pub.n || !ev->cs || !ev->rcache ||
-        (unsigned)ev->level >= SKY_LEVEL_COUNT_)
+    if (!ev->rcache)
         return NULL;
     sky__line_entry *e =
         &ev->rcache->lines[(((uintptr_t)sc >> 4) ^ ((uintptr_t)ev->logger >> 3)) %
@@ -281,6 +333,8 @@ static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
     if (e->schema == sc && e->logger == ev->logger && e->logger_len == ev->logger_len &&
         e->level == (int)ev->level)
         return e;
+    if (!ev->cs || (unsigned)ev->level >= SKY_LEVEL_COUNT_)
+        return NULL; /* (only entries made below match) */
     /* render the piece at the end of b, keep it, then take it back off */
     size_t start = b->len;
     sky__buf_lit(b, "\",\"level\":\"");
@@ -297,6 +351,7 @@ static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
         e->logger = ev->logger;
         e->logger_len = ev->logger_len;
         e->level = (int)ev->level;
+        e->bound = 32 + SKY_ISO8601_LEN + len + sc->key_off[sc->pub.n];
     }
     b->len = start;
     if (b->p)
@@ -304,40 +359,51 @@ static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
     return ok ? e : NULL;
 }
 
-/* An untouched call-site event: the constant text between the timestamp and the first value
- * comes from the line cache, each further key from the schema. */
+/* An untouched call-site event, straight from its record (decoded or not): the constant text
+ * between the timestamp and the first value comes from the line cache, each further key from
+ * the schema, each value from the record's slot. The whole line's room is reserved once: a
+ * value's direct text takes at most 6 bytes per byte the record spends on it (a number's 8-byte
+ * slot: 48 >= SKY_F64_MAX; a string: 6 per byte plus quotes, its slot and NUL spare), and 16
+ * spare bytes let keys be copied as whole 16-byte words. A value that takes the checked path
+ * (whose text may exceed that: an errno's) reserves it again. */
 static void render_site(const sky_event *ev, const sky__line_entry *e, sky_buf *b)
 {
     const sky__site_schema *sc = ev->schema;
-    char *d = b->p + b->len;
-    if (!(d = room(b, d, 16 + SKY_ISO8601_LEN + e->len)))
+    size_t n = sc->pub.n;
+    size_t bound = e->bound + 6 * (size_t)ev->vals_bytes;
+    char *d = room(b, b->p + b->len, bound);
+    if (!d)
         return;
     PUT_LIT(d, "{\"timestamp\":\"");
-    sky__iso8601_ms(d, ev->ts_ns);
+    put_ts(d, ev);
     d += SKY_ISO8601_LEN;
     memcpy(d, e->text, e->len);
     d += e->len;
-    for (size_t i = 0; i < ev->n; i++) {
-        const sky_field *f = &ev->fields[i];
-        size_t o = sc->key_off[i], kl = i ? (size_t)sc->key_off[i + 1] - o : 0;
-        size_t vl = f->type == SKY_T_STR ? f->v.str.len : 0;
-        if (SKY_UNLIKELY(vl > SKY_JSON_DIRECT_MAX)) {
-            b->len = (size_t)(d - b->p);
-            sky__buf_put(b, sc->text + o, kl);
-            json_value(b, f);
-            if (b->oom)
-                return;
-            d = b->p + b->len;
+    const uint64_t *v = ev->vals;
+    const char *s = (const char *)(v + n);
+    for (size_t i = 0; i < n; i++) {
+        if (i) { /* the first key is in the line cache */
+            size_t o = sc->key_off[i], kl = (size_t)sc->key_off[i + 1] - o;
+            if (SKY_LIKELY(kl <= 16))
+                memcpy(d, sc->text + o, 16); /* the schema's text has 16 spare bytes */
+            else
+                memcpy(d, sc->text + o, kl);
+            d += kl;
+        }
+        char *end = put_slot(d, sc->pub.types[i], v[i], &s);
+        if (SKY_LIKELY(end != NULL)) {
+            d = end;
             continue;
         }
-        if (!(d = room(b, d, kl + 6 * vl + 32)))
-            return;
-        sky__copy_small(d, sc->text + o, kl);
-        d += kl;
-        if (!(d = put_value(b, d, f)))
+        sky_field f;
+        sky__site_field(sc, i, v, &s, &f);
+        b->len = (size_t)(d - b->p);
+        json_value(b, &f);
+        if (b->oom || !(d = room(b, b->p + b->len, bound)))
             return;
     }
-    put_end(b, d);
+    PUT_LIT(d, "}\n");
+    b->len = (size_t)(d - b->p);
 }
 
 void sky__render_json(const sky_event *ev, sky_buf *b)
@@ -349,11 +415,12 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
             return;
         }
     }
+    sky__event_ready(ev);
     if (!sky__buf_reserve(b, 64))
         return;
     char *d = b->p + b->len;
     PUT_LIT(d, "{\"timestamp\":\"");
-    sky__iso8601_ms(d, ev->ts_ns);
+    put_ts(d, ev);
     d += SKY_ISO8601_LEN;
     PUT_LIT(d, "\",\"level\":\"");
     if ((unsigned)ev->level < SKY_LEVEL_COUNT_) {

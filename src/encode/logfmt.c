@@ -50,6 +50,7 @@ static const sky__plain_style lf_style = {.str = lf_str, .pos_inf = "+Inf", .neg
 
 void sky__render_logfmt(const sky_event *ev, sky_buf *b)
 {
+    sky__event_ready(ev);
     char ts[SKY_ISO8601_LEN];
     sky__iso8601_ms(ts, ev->ts_ns);
     sky__buf_lit(b, "ts=");

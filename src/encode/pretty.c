@@ -45,6 +45,7 @@ static const sky__plain_style pretty_style = {
 
 void sky__render_pretty(const sky_event *ev, sky_buf *b, bool color)
 {
+    sky__event_ready(ev);
     char ts[SKY_ISO8601_LEN];
     sky__iso8601_ms(ts, ev->ts_ns);
     if (color)

@@ -72,7 +72,17 @@ static void zero_range(sky__ring *r, uint64_t from, uint64_t to)
         uint64_t n = to - from;
         if (n > r->cap - off)
             n = r->cap - off; /* up to the end of the buffer, then from its start */
-        for (char *p = r->buf + off, *end = p + n; p < end; p += SKY__RING_ALIGN)
+        char *p = r->buf + off, *end = p + n;
+        for (; end - p >= 4 * SKY__RING_ALIGN; p += 4 * SKY__RING_ALIGN) { /* 4 units a turn */
+            atomic_store_explicit(&((sky__ring_hdr *)p)->commit, 0, memory_order_relaxed);
+            atomic_store_explicit(&((sky__ring_hdr *)(p + SKY__RING_ALIGN))->commit, 0,
+                                  memory_order_relaxed);
+            atomic_store_explicit(&((sky__ring_hdr *)(p + 2 * SKY__RING_ALIGN))->commit, 0,
+                                  memory_order_relaxed);
+            atomic_store_explicit(&((sky__ring_hdr *)(p + 3 * SKY__RING_ALIGN))->commit, 0,
+                                  memory_order_relaxed);
+        }
+        for (; p < end; p += SKY__RING_ALIGN)
             atomic_store_explicit(&((sky__ring_hdr *)p)->commit, 0, memory_order_relaxed);
         from += n;
     }

@@ -7,28 +7,42 @@
  * for every field type and for calls that do not match the schema; that a site whose keys are
  * not in read-only memory never gets a schema; and that processors, context, bound loggers,
  * size limits and racing first calls behave as on the general path.
+ *
+ * The worker leaves a site event's fields in its ring record until something reads them (the
+ * JSON renderer writes them from there): processors, filters, custom sinks, the logfmt and
+ * pretty renderers must all see the fields the general path's event has, in any order, also
+ * with a skylog.gap event in the middle of a batch.
  */
 #include "skytest.h"
 
+#include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char big_user[6000]; /* over the renderer's direct-escape limit; filled by the test */
+static char big_user[6000]; /* over the renderer's direct-escape limit; filled by the tests */
+static void fill_big_user(void)
+{
+    for (size_t k = 0; k < sizeof big_user - 1; k++)
+        big_user[k] = k % 7 ? 'x' : '"';
+}
 static const char *users[] = {"alice", "b\"ob\\", "\xff\xfe bad utf-8", "", NULL,
                               "a string that is longer than sixteen bytes", big_user};
-static const double dbls[] = {1.5, -0.0, 1e300, 3.0, 0.1};
+static const double dbls[] = {1.5, -0.0, 1e300, 3.0, 0.1, NAN, INFINITY, -INFINITY};
 static const char *jsons[] = {"{\"a\":[1,2]}", "not json", "42"};
 static const int errs[] = {2, 0, 99999};
 
 /* Every type, a reserved key ("level") and a key that needs escaping. */
 #define FIELDS(i)                                                                                  \
-    SKY_STR("user", users[(i) % 7]), SKY_INT("id", (i)), SKY_F64("ms", dbls[(i) % 5]),             \
+    SKY_STR("user", users[(i) % 7]), SKY_INT("id", (i)), SKY_F64("ms", dbls[(i) % 8]),             \
         SKY_BOOL("ok", (i)&1), SKY_UINT("u", (uint64_t)(i) << 40), SKY_ERRNO("err", errs[(i) % 3]), \
         SKY_TIME("at", (int64_t)(i) * 1000000007), SKY_DUR("took", (i) * 1500),                    \
         SKY_JSON("raw", jsons[(i) % 3]), SKY_STR("level", "shadowed"),                             \
-        SKY_STR("we\"ird\nkey", "v")
+        SKY_STR("we\"ird\nkey", "v"), SKY_NULL("nil"), SKY_INT("neg", -(i)*1000003),               \
+        SKY_BOOL("no", !((i)&1))
 
 /* clang-format off: SITE_LINE must be the line of the sky_info() call */
 enum { SITE_LINE = __LINE__ }; static void via_site(sky_logger *log, long i) { sky_info(log, "ev", FIELDS(i)); }
@@ -64,8 +78,7 @@ static const char *after_ts(const char *line)
 static void test_output_matches_general_path(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < sizeof big_user - 1; k++)
-        big_user[k] = k % 7 ? 'x' : '"';
+    fill_big_user();
     for (int async = 0; async < 2; async++) {
         skytest_capture cap = {0};
         sky_t *sky = open_capture(async, &cap);
@@ -86,9 +99,373 @@ static void test_output_matches_general_path(void **state)
         assert_non_null(strstr(cap.lines[0], "\"_level\":\"shadowed\""));
         assert_non_null(strstr(cap.lines[0], "\"we\\\"ird\\nkey\":\"v\""));
         assert_non_null(strstr(cap.lines[8], "\"user\":null")); /* i = 4: a NULL string */
+        assert_non_null(strstr(cap.lines[10], "\"ms\":\"NaN\"")); /* i = 5 */
+        assert_non_null(strstr(cap.lines[14], "\"ms\":\"-Infinity\"")); /* i = 7 */
+        assert_non_null(strstr(cap.lines[2], "\"nil\":null,\"neg\":-1000003,\"no\":false}"));
         assert_int_equal(sky_close(sky), SKY_OK);
         skytest_capture_reset(&cap);
     }
+}
+
+/* A custom sink (its own vtable, no rendering) that reads every field through the public
+ * accessors and keeps a dump of them per event: what a site event's decoded fields hold. */
+static void dump_field(char *d, size_t cap, const sky_field *f)
+{
+    int k = snprintf(d, cap, "%s=%d:", f->key, (int)f->type);
+    size_t o = (size_t)k < cap ? (size_t)k : cap - 1;
+    switch (f->type) {
+    case SKY_T_STR:
+    case SKY_T_JSON:
+        /* the bytes (with a prefix only: big_user is long) and the length */
+        snprintf(d + o, cap - o, "%.*s/%zu", (int)(f->v.str.len < 40 ? f->v.str.len : 40),
+                 f->v.str.ptr, f->v.str.len);
+        break;
+    case SKY_T_INT: snprintf(d + o, cap - o, "%lld", (long long)f->v.i); break;
+    case SKY_T_UINT: snprintf(d + o, cap - o, "%llu", (unsigned long long)f->v.u); break;
+    case SKY_T_F64: snprintf(d + o, cap - o, "%a", f->v.f); break;
+    case SKY_T_BOOL: snprintf(d + o, cap - o, "%d", (int)f->v.b); break;
+    case SKY_T_ERRNO: snprintf(d + o, cap - o, "%d", f->v.err); break;
+    case SKY_T_TIME:
+    case SKY_T_DUR: snprintf(d + o, cap - o, "%lld", (long long)f->v.ns); break;
+    default: break;
+    }
+}
+
+static void dump_event(const sky_event *ev, char *out, size_t cap)
+{
+    assert_non_null(sky_event_field_at(ev, 0)); /* each accessor decodes when it is the first */
+    size_t o = (size_t)snprintf(out, cap, "%s %s %d n=%zu", sky_event_name(ev),
+                                sky_event_logger(ev), (int)sky_event_level(ev),
+                                sky_event_field_count(ev));
+    for (size_t i = 0; i < sky_event_field_count(ev) && o < cap; i++) {
+        const sky_field *f = sky_event_field_at(ev, i);
+        assert_non_null(f);
+        assert_ptr_equal(sky_event_get(ev, f->key), f); /* keys are distinct here */
+        out[o++] = '|';
+        dump_field(out + o, cap - o, f);
+        o += strlen(out + o);
+    }
+    assert_null(sky_event_field_at(ev, sky_event_field_count(ev)));
+}
+
+static sky_status fields_write(void *self, const sky_record *recs, size_t n)
+{
+    skytest_capture *cap = self;
+    for (size_t i = 0; i < n; i++) {
+        char line[2048];
+        dump_event(recs[i].event, line, sizeof line);
+        if (cap->n == cap->cap) {
+            cap->cap = cap->cap ? cap->cap * 2 : 16;
+            cap->lines = realloc(cap->lines, cap->cap * sizeof *cap->lines);
+            assert_non_null(cap->lines);
+        }
+        cap->lines[cap->n++] = strdup(line);
+    }
+    return SKY_OK;
+}
+
+static const sky_sink_vtable fields_vt = {.type = "fields", .write = fields_write};
+
+/* A route filter that reads a field: keeps events whose "id" is even. */
+static bool even_id(void *user, const sky_event *ev)
+{
+    (void)user;
+    const sky_field *id = sky_event_get(ev, "id");
+    assert_non_null(id);
+    return id->v.i % 2 == 0;
+}
+
+/* A line without its timestamp, whatever the format: JSON's "level" on, logfmt's " level=" on,
+ * pretty's text after "HH:MM:SS.mmm". Other lines (field dumps) whole. */
+static const char *untimed(const char *line)
+{
+    if (line[0] == '{')
+        return after_ts(line);
+    if (strncmp(line, "ts=", 3) == 0)
+        return strstr(line, " level=");
+    if (strlen(line) > 12 && line[2] == ':' && line[5] == ':' && line[8] == '.')
+        return line + 12;
+    return line;
+}
+
+enum { NSINK = 5 };
+/* Every capture's lines come in pairs (site path, general path) that must be equal. */
+static void assert_pairs_equal(const skytest_capture *caps, size_t ncap)
+{
+    for (size_t c = 0; c < ncap; c++) {
+        assert_true(caps[c].n % 2 == 0);
+        for (size_t k = 0; k < caps[c].n; k += 2)
+            assert_string_equal(untimed(caps[c].lines[k]), untimed(caps[c].lines[k + 1]));
+    }
+}
+
+/* Sinks of every format on one pipeline, in orders where each reader is the first to decode a
+ * site event's fields: logfmt, pretty, a route filter, the custom sink (which reads every field
+ * through the public accessors); JSON sinks render the event from its record before and after
+ * that. Each sink gets what it gets on the general path. */
+static void test_sinks_of_every_format(void **state)
+{
+    (void)state;
+    fill_big_user();
+#define J SKY_FORMAT_JSON
+#define L SKY_FORMAT_LOGFMT
+#define P SKY_FORMAT_PRETTY
+#define N SKY_FORMAT_NONE
+    static const sky_format orders[4][NSINK] = {
+        {J, L, P, N, J}, {P, J, L, J, N}, {J, N, J, L, P}, {J, N, J, J, J}};
+    static const int filtered_at[4] = {4, -1, 0, -1}; /* the sink whose route reads a field */
+    for (int order = 0; order < 4; order++) {
+        skytest_capture caps[NSINK] = {{0}};
+        sky_t *sky = NULL;
+        sky_options o = {.mode = SKY_MODE_ASYNC};
+        assert_int_equal(sky_open(&o, &sky), SKY_OK);
+        for (int k = 0; k < NSINK; k++) {
+            sky_format f = orders[order][k];
+            sky_sink *sink = f == SKY_FORMAT_NONE ? sky_sink_new(&fields_vt, &caps[k], f)
+                                                  : skytest_capture_sink(&caps[k], f);
+            bool filtered = k == filtered_at[order];
+            sky_route r = {.filter = filtered ? even_id : NULL};
+            assert_int_equal(sky_add_sink(sky, sink, &r), SKY_OK);
+        }
+        sky_logger *log = sky_logger_get(sky, "app");
+        for (long i = 0; i < 60; i++) {
+            via_site(log, i);
+            via_emit(log, i);
+        }
+        assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+        for (int k = 0; k < NSINK; k++)
+            assert_int_equal(caps[k].n, k == filtered_at[order] ? 60 : 120);
+        assert_pairs_equal(caps, NSINK);
+        /* spot checks of event 1 (event 2 behind a filter) */
+        for (int k = 0; k < NSINK; k++) {
+            const char *l = caps[k].lines[2];
+            switch (orders[order][k]) {
+            case N:
+                assert_non_null(strstr(l, "ev app 2 n=14|user=1:b\"ob\\/5|id=2:1|"));
+                assert_non_null(strstr(l, "|we\"ird\nkey=1:v/1"));
+                break;
+            case L: assert_non_null(strstr(l, " user=\"b\\\"ob\\\\\" id=1 ms=-0.0 ok=true")); break;
+            case P: assert_non_null(strstr(l, "err=0(Success) at=1970-01-01T00:00:01.000Z")); break;
+            default:
+                assert_non_null(strstr(l, k == filtered_at[order] ? "\"id\":2," : "\"id\":1,"));
+                break;
+            }
+        }
+#undef J
+#undef L
+#undef P
+#undef N
+        assert_int_equal(sky_close(sky), SKY_OK);
+        for (int k = 0; k < NSINK; k++)
+            skytest_capture_reset(&caps[k]);
+    }
+}
+
+/* Processors on site events: one that only reads fields (the event stays the site's record:
+ * the JSON line is the same), one that changes them on some events, one that changes them and
+ * fails (its changes undone). Both paths give the same lines, and the reader sees the values
+ * that were logged. */
+static long seen_ids[256];
+static size_t n_seen;
+
+static sky_proc_result read_fields(void *user, sky_event *ev)
+{
+    (void)user;
+    assert_int_equal(sky_event_field_count(ev), 14); /* the first reader: it decodes */
+    const sky_field *id = sky_event_get(ev, "id");
+    assert_non_null(id);
+    assert_int_equal(sky_event_field_at(ev, 1)->v.i, id->v.i);
+    if (n_seen < 256)
+        seen_ids[n_seen++] = (long)id->v.i;
+    return SKY_PROC_KEEP;
+}
+
+/* Changes the event without reading a field first. */
+static sky_proc_result blind_change(void *user, sky_event *ev)
+{
+    (void)user;
+    return sky_event_set_name(ev, "renamed") == SKY_OK ? SKY_PROC_KEEP : SKY_PROC_FAILED;
+}
+
+static sky_proc_result change_some(void *user, sky_event *ev)
+{
+    (void)user;
+    long id = (long)sky_event_get(ev, "id")->v.i;
+    if (id % 3 == 1)
+        sky_event_set(ev, SKY_STR("user", "changed"));
+    else if (id % 3 == 2)
+        sky_event_set_level(ev, SKY_LEVEL_WARN);
+    return SKY_PROC_KEEP;
+}
+
+static sky_proc_result change_then_fail(void *user, sky_event *ev)
+{
+    (void)user;
+    if (sky_event_get(ev, "id")->v.i % 4)
+        return SKY_PROC_KEEP;
+    sky_event_remove(ev, "ms");
+    sky_event_set(ev, SKY_INT("added", 1));
+    return SKY_PROC_FAILED;
+}
+
+static void test_processors_read_and_change_site_events(void **state)
+{
+    (void)state;
+    fill_big_user();
+    /* read; blind change, read; read, change; read, change, change and fail */
+    for (int chain = 0; chain < 4; chain++) {
+        skytest_capture caps[2] = {{0}};
+        sky_t *sky = open_capture(true, &caps[0]);
+        assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&caps[1], SKY_FORMAT_LOGFMT), NULL),
+                         SKY_OK);
+        if (chain == 1)
+            assert_int_equal(sky_add_processor(sky, "blind", blind_change, NULL, NULL), SKY_OK);
+        assert_int_equal(sky_add_processor(sky, "read", read_fields, NULL, NULL), SKY_OK);
+        if (chain >= 2)
+            assert_int_equal(sky_add_processor(sky, "change", change_some, NULL, NULL), SKY_OK);
+        if (chain >= 3)
+            assert_int_equal(sky_add_processor(sky, "fail", change_then_fail, NULL, NULL),
+                             SKY_OK);
+        sky_logger *log = sky_logger_get(sky, "app");
+        n_seen = 0;
+        for (long i = 0; i < 60; i++) {
+            via_site(log, i);
+            via_emit(log, i);
+        }
+        assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+        assert_int_equal(n_seen, 120);
+        for (size_t k = 0; k < n_seen; k++)
+            assert_int_equal(seen_ids[k], (long)(k / 2));
+        assert_int_equal(caps[0].n, 120);
+        assert_pairs_equal(caps, 2);
+        if (chain == 1)
+            assert_non_null(strstr(caps[0].lines[0], "\"message\":\"renamed\""));
+        if (chain >= 2) {
+            assert_non_null(strstr(caps[0].lines[2], "\"user\":\"changed\""));
+            assert_non_null(strstr(caps[0].lines[4], "\"level\":\"WARN\""));
+        }
+        if (chain >= 3) {
+            assert_non_null(strstr(caps[0].lines[0], "\"ms\":1.5"));
+            assert_null(strstr(caps[0].lines[0], "added"));
+            sky_stats st;
+            sky_stats_get(sky, &st);
+            assert_int_equal(st.processor_failures, 30);
+        }
+        assert_int_equal(sky_close(sky), SKY_OK);
+        skytest_capture_reset(&caps[0]);
+        skytest_capture_reset(&caps[1]);
+    }
+}
+
+/* A site with no fields: the line cache holds everything up to the closing brace. */
+static void test_site_without_fields(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(true, &cap);
+    sky_logger *log = sky_logger_get(sky, "app");
+    static sky__site site = {{__FILE__, "f", 7}, NULL};
+    for (int i = 0; i < 3; i++) {
+        sky__log_site(log, SKY_LEVEL_INFO, "bare", &site,
+                      atomic_load_explicit(&site.schema, memory_order_acquire), NULL, 0);
+        sky_emit(log, SKY_LEVEL_INFO, "bare", &site.cs, NULL, 0);
+    }
+    assert_non_null(atomic_load_explicit(&site.schema, memory_order_acquire));
+    assert_int_equal(atomic_load_explicit(&site.schema, memory_order_acquire)->n, 0);
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 6);
+    assert_pairs_equal(&cap, 1);
+    assert_non_null(strstr(cap.lines[2], "\"message\":\"bare\",\"module\":\"test_site\","
+                                         "\"func\":\"f\",\"line\":7}\n"));
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
+/* A skylog.gap event in the middle of a batch of site events. A processor holds the worker on
+ * a batch's first event until the test has queued the rest, so the worker takes them all in
+ * one batch. Round 0 fills the batch's first slots with site events that nothing decodes (the
+ * logfmt sink's route is closed); round 1 queues a loss among them, so the worker's batch is
+ * site, site, gap, site, site, and the gap event lands in a slot that held an undecoded site
+ * event. Every sink (JSON renders site events from their records, logfmt decodes them) gets
+ * each event right. */
+static atomic_int gate_open, gate_waiting, logfmt_open;
+
+static bool logfmt_route(void *user, const sky_event *ev)
+{
+    (void)user, (void)ev;
+    return atomic_load(&logfmt_open);
+}
+
+static sky_proc_result gate(void *user, sky_event *ev)
+{
+    (void)user;
+    if (strcmp(sky_event_name(ev), "gated") == 0 && !atomic_load(&gate_open)) {
+        atomic_store(&gate_waiting, 1);
+        while (!atomic_load(&gate_open))
+            sched_yield();
+    }
+    return SKY_PROC_KEEP;
+}
+
+static void gated(sky_logger *log, const char *s, size_t n, int i)
+{
+    sky_info(log, "gated", SKY_STRN("s", s, n), SKY_INT("i", i));
+}
+
+static void test_gap_within_a_batch(void **state)
+{
+    (void)state;
+    skytest_capture caps[2] = {{0}};
+    sky_t *sky = open_ring(true, 8192, &caps[0]);
+    assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&caps[1], SKY_FORMAT_LOGFMT),
+                                  &(sky_route){.filter = logfmt_route}),
+                     SKY_OK);
+    assert_int_equal(sky_add_processor(sky, "gate", gate, NULL, NULL), SKY_OK);
+    sky_logger *log = sky_logger_get(sky, "app");
+    char *big = malloc(6000);
+    assert_non_null(big);
+    memset(big, 'x', 6000);
+    atomic_store(&gate_open, 1);
+    atomic_store(&logfmt_open, 1);
+    gated(log, "learn", 5, 0); /* the first call learns the schema */
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    for (int round = 0; round < 2; round++) {
+        atomic_store(&logfmt_open, round);
+        atomic_store(&gate_open, 0);
+        atomic_store(&gate_waiting, 0);
+        gated(log, "first", 5, 1); /* the worker takes it and waits in the processor */
+        while (!atomic_load(&gate_waiting))
+            sched_yield();
+        if (round)
+            gated(log, big, 6000, 2); /* too large for the ring: a loss */
+        gated(log, "second", 6, 3);
+        gated(log, "third", 5, 4);
+        gated(log, "fourth", 6, 5);
+        atomic_store(&gate_open, 1);
+        assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    }
+    static const char *want_json[] = {
+        "\"s\":\"learn\",\"i\":0}", "\"s\":\"first\",\"i\":1}", "\"s\":\"second\",\"i\":3}",
+        "\"s\":\"third\",\"i\":4}", "\"s\":\"fourth\",\"i\":5}", "\"s\":\"first\",\"i\":1}",
+        "\"s\":\"second\",\"i\":3}", "skylog.gap", "\"s\":\"third\",\"i\":4}",
+        "\"s\":\"fourth\",\"i\":5}"};
+    static const char *want_lf[] = {"s=learn i=0\n", "s=first i=1\n", "s=second i=3\n",
+                                    "skylog.gap", "s=third i=4\n", "s=fourth i=5\n"};
+    assert_int_equal(caps[0].n, 10);
+    for (int k = 0; k < 10; k++)
+        assert_non_null(strstr(caps[0].lines[k], want_json[k]));
+    assert_int_equal(caps[1].n, 6);
+    for (int k = 0; k < 6; k++)
+        assert_non_null(strstr(caps[1].lines[k], want_lf[k]));
+    assert_non_null(strstr(caps[0].lines[7], "\"dropped\":1,\"reason\":\"too_large\"}"));
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.dropped[SKY_DROP_TOO_LARGE], 1);
+    assert_int_equal(st.routed, 10);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&caps[0]);
+    skytest_capture_reset(&caps[1]);
+    free(big);
 }
 
 /* The private entry the macros use, with a site the test can inspect. */
@@ -442,6 +819,10 @@ int main(void)
         cmocka_unit_test(test_more_fields_than_a_schema),
         cmocka_unit_test(test_too_large_counted),
         cmocka_unit_test(test_racing_first_calls),
+        cmocka_unit_test(test_sinks_of_every_format),
+        cmocka_unit_test(test_processors_read_and_change_site_events),
+        cmocka_unit_test(test_site_without_fields),
+        cmocka_unit_test(test_gap_within_a_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
