@@ -584,11 +584,12 @@ static void decode_site(sky__async *a, const char *p, uint32_t size, sky_event *
 static void decode(sky__async *a, const char *p, uint32_t size, sky_event *ev)
 {
     const rec *r = (const rec *)p;
-    sky__event_reset(ev);
     if (r->h.aux & REC_SITE) {
+        sky__event_reset_site(ev);
         decode_site(a, p, size, ev);
         return;
     }
+    sky__event_reset(ev);
     ev->level = (sky_level)r->h.aux;
     const sky_field *fs = (const sky_field *)(p + sizeof(rec));
     ev->name = (const char *)(fs + r->n);
@@ -674,7 +675,7 @@ static void write_batch(sky_t *sky, sky__async *a, size_t n)
         for (size_t s = 0; s < sky->n_sinks && s < b->n_sinks; s++) {
             sky__sink_batch *sb = &b->sinks[s];
             for (size_t j = 0; sb->ok && j < sb->n; j++)
-                a->delivered[sb->evi[j]] = 1;
+                a->delivered[sb->recs[j].event - a->evs] = 1;
         }
         got = a->delivered;
     }
@@ -713,9 +714,14 @@ static bool drain_batch(sky_t *sky, sky__async *a)
     size_t n = 0, taken = 0;
     uint32_t size;
     char *p;
+    const bool procs = sky->n_procs != 0;
+    size_t plain = 0; /* events that passed the empty processor chain: counted per batch */
     while (n < BATCH_MAX && (p = sky__ring_peek(&a->fast.ring, &size))) {
         decode(a, p, size, &a->evs[n]);
-        process_one(sky, a, n);
+        if (procs)
+            process_one(sky, a, n);
+        else
+            a->live[n] = 1, plain++;
         n++;
         taken++;
         sky__ring_advance(&a->fast.ring, size);
@@ -723,6 +729,8 @@ static bool drain_batch(sky_t *sky, sky__async *a)
         if (atomic_load_explicit(&a->drop_request, memory_order_relaxed))
             break;
     }
+    a->unprocessed += plain;
+    a->n_live += plain;
     if (n) {
         atomic_fetch_add_explicit(&a->enqueued, taken, memory_order_relaxed);
         atomic_fetch_add_explicit(&sky->emitted, taken, memory_order_relaxed);
@@ -995,7 +1003,6 @@ void sky__async_free(sky_t *sky)
         sky__event_free(&a->evs[i]);
     for (size_t s = 0; s < a->batch.n_sinks; s++) {
         free(a->batch.sinks[s].recs);
-        free(a->batch.sinks[s].evi);
     }
     free(a->batch.sinks);
     free(a->text.p);

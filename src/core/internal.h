@@ -55,7 +55,6 @@ typedef struct sky__cs_entry {
 typedef struct sky__line_entry {
     const void *schema;
     const char *logger;
-    size_t logger_len;
     int level;
     uint16_t len;
     uint32_t bound; /* the line's room but for its values (json.c: render_site) */
@@ -180,6 +179,15 @@ static inline void sky__event_reset(sky_event *ev)
         sky__arena_reset(&ev->arena);
     ev->rendered = 0; /* each buffer is emptied when it is next rendered into */
 }
+/* sky__event_reset for an event that decode_site() fills next: what it sets is left alone. */
+static inline void sky__event_reset_site(sky_event *ev)
+{
+    ev->n = 0;
+    ev->snap_taken = false;
+    if (SKY_UNLIKELY(ev->arena.head != NULL))
+        sky__arena_reset(&ev->arena);
+    ev->rendered = 0;
+}
 /* Decodes a lazy event's fields from its record (out of memory: the event keeps no fields). */
 void sky__event_decode(sky_event *ev);
 /* Makes ev->fields and ev->n valid. Every reader of fields calls it first, also through a
@@ -212,6 +220,10 @@ void sky__event_turn_begin(sky_event *ev);
 void sky__event_turn_undo(sky_event *ev);
 /* Renderers (src/encode). Each appends one line ending in '\n'. */
 void sky__render_json(const sky_event *ev, sky_buf *out);
+/* The JSON line of an untouched call-site event (ev->schema set) at d, with `avail` bytes of
+ * room, when its line is in the render cache and every value has a direct writer: returns the
+ * line's end. NULL: render it with sky__render_json. */
+char *sky__render_site_at(const sky_event *ev, char *d, size_t avail);
 void sky__render_logfmt(const sky_event *ev, sky_buf *out);
 void sky__render_pretty(const sky_event *ev, sky_buf *out, bool color);
 /* The event in a format, rendered on first request. NULL on out-of-memory. */
@@ -228,6 +240,16 @@ static inline const sky_buf *sky__event_render_area(sky_event *ev)
     sky__textbuf *t = ev->shared;
     if (!t || t->cap - t->used <= 256)
         return NULL;
+    char *end;
+    if (ev->schema && (end = sky__render_site_at(ev, t->p + t->used, t->cap - t->used))) {
+        /* an untouched call-site event whose line the cache has: no checks while writing */
+        ev->view = (sky_buf){.p = t->p + t->used, .len = (size_t)(end - (t->p + t->used)),
+                             .cap = t->cap - t->used, .fixed = true};
+        t->used += ev->view.len;
+        ev->rendered |= bit;
+        ev->viewed |= bit;
+        return &ev->view;
+    }
     ev->view.p = t->p + t->used;
     ev->view.len = 0;
     ev->view.cap = t->cap - t->used;
@@ -291,7 +313,6 @@ typedef struct sky__async sky__async; /* src/core/async.c: ring, worker, flush, 
 /* Records the async router collects per sink, written with one sink call per batch. */
 typedef struct sky__sink_batch {
     sky_record *recs;
-    uint32_t *evi; /* index of each record's event in the batch */
     size_t n, cap;
     bool ok; /* the batch's write succeeded */
 } sky__sink_batch;

@@ -292,10 +292,6 @@ static bool batch_reserve(sky__sink_batch *sb, size_t n)
     if (!r)
         return false;
     sb->recs = r;
-    uint32_t *e = realloc(sb->evi, cap * sizeof *e);
-    if (!e)
-        return false;
-    sb->evi = e;
     sb->cap = cap;
     return true;
 }
@@ -330,6 +326,64 @@ void sky__pipeline_route(sky_t *sky, sky_event *ev)
 
 /* Sink by sink, so that what is the same for every event of the batch (the sink's level,
  * filter, format, its part of the batch, its counters) is read and written once per batch. */
+/* Routes a batch to sink i (see sky__pipeline_route_batch); returns how many events it newly
+ * marked as tried. Inlined twice: once with constant `first`, `room` and `json` for the
+ * common case (the first sink, JSON, room for the records), once for everything else. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline size_t route_sink(sky_sink *s, sky__sink_batch *sb, sky_event *evs,
+                                const uint8_t *live, size_t n, uint8_t *tried, bool first,
+                                bool room, bool json)
+{
+    const sky_format format = s->format;
+    const int min_level = (int)s->level;
+    const sky_filter_fn filter = s->filter;
+    sky_record *recs = sb->recs;
+    size_t k = sb->n; /* records so far (a local: stores through recs cannot change it) */
+    size_t n_tried = 0;
+    uint64_t filtered = 0, lost = 0;
+    for (size_t e = 0; e < n; e++) {
+        sky_event *ev = &evs[e];
+        if (!live[e])
+            continue;
+        if ((int)ev->level < min_level || (filter && !filter(s->filter_user, ev))) {
+            filtered++;
+            continue;
+        }
+        n_tried += first || !tried[e]; /* the first sink finds every mark cleared */
+        tried[e] = 1;
+        if (!room) {
+            lost++;
+            continue;
+        }
+        const char *text = NULL;
+        size_t len = 0;
+        if (format != SKY_FORMAT_NONE) {
+            const sky_buf *b = json ? sky__event_render_area(ev) : NULL;
+            if (!b && !(b = sky__event_render_own(ev, format))) {
+                lost++;
+                continue;
+            }
+            text = b->p;
+            len = b->len;
+        }
+        /* member by member: a struct copy from the stack read its freshly stored halves
+         * back as one 16-byte load, which store forwarding cannot serve (perf: half the
+         * time of routing went to that stall) */
+        sky_record *r = &recs[k++];
+        r->event = ev;
+        r->text = text;
+        r->len = len;
+    }
+    sb->n = k;
+    if (filtered)
+        atomic_fetch_add_explicit(&s->filtered, filtered, memory_order_relaxed);
+    if (lost)
+        sink_lost(s, lost);
+    return n_tried;
+}
+
 size_t sky__pipeline_route_batch(sky_t *sky, sky_event *evs, const uint8_t *live, size_t n,
                                  sky__batch *batch)
 {
@@ -339,46 +393,11 @@ size_t sky__pipeline_route_batch(sky_t *sky, sky_event *evs, const uint8_t *live
         sky_sink *s = sky->sinks[i];
         sky__sink_batch *sb = &batch->sinks[i];
         bool room = batch_reserve(sb, n);
-        sky_format format = s->format;
-        uint64_t filtered = 0, lost = 0;
-        for (size_t e = 0; e < n; e++) {
-            sky_event *ev = &evs[e];
-            if (!live[e])
-                continue;
-            if (!sink_takes(s, ev)) {
-                filtered++;
-                continue;
-            }
-            n_tried += !batch->tried[e];
-            batch->tried[e] = 1;
-            if (!room) {
-                lost++;
-                continue;
-            }
-            const char *text = NULL;
-            size_t len = 0;
-            if (format != SKY_FORMAT_NONE) {
-                const sky_buf *b = format == SKY_FORMAT_JSON ? sky__event_render_area(ev) : NULL;
-                if (!b && !(b = sky__event_render_own(ev, format))) {
-                    lost++;
-                    continue;
-                }
-                text = b->p;
-                len = b->len;
-            }
-            /* member by member: a struct copy from the stack read its freshly stored halves
-             * back as one 16-byte load, which store forwarding cannot serve (perf: half the
-             * time of routing went to that stall) */
-            sky_record *r = &sb->recs[sb->n];
-            r->event = ev;
-            r->text = text;
-            r->len = len;
-            sb->evi[sb->n++] = (uint32_t)e;
-        }
-        if (filtered)
-            atomic_fetch_add_explicit(&s->filtered, filtered, memory_order_relaxed);
-        if (lost)
-            sink_lost(s, lost);
+        if (i == 0 && room && s->format == SKY_FORMAT_JSON)
+            n_tried += route_sink(s, sb, evs, live, n, batch->tried, true, true, true);
+        else
+            n_tried += route_sink(s, sb, evs, live, n, batch->tried, i == 0, room,
+                                  s->format == SKY_FORMAT_JSON);
     }
     return n_tried;
 }

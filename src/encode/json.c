@@ -320,19 +320,33 @@ static inline void put_end(sky_buf *b, char *d)
     b->len = (size_t)(d - b->p);
 }
 
+/* Where the line cache keeps an untouched call-site event's entry (rcache set). */
+static inline sky__line_entry *line_slot(const sky_event *ev)
+{
+    return &ev->rcache->lines[(((uintptr_t)ev->schema >> 4) ^ ((uintptr_t)ev->logger >> 3)) %
+                              SKY__LINE_CACHE_SLOTS];
+}
+
+/* Its entry if the cache has it. The logger's name pointer is compared: its length is the
+ * logger's too (site events are untouched). */
+static inline const sky__line_entry *line_hit(const sky_event *ev)
+{
+    if (!ev->rcache)
+        return NULL;
+    const sky__line_entry *e = line_slot(ev);
+    return e->schema == ev->schema && e->logger == ev->logger && e->level == (int)ev->level ? e
+                                                                                           : NULL;
+}
+
 /* The line cache entry of an untouched call-site event (see sky__line_entry), made on first
  * use; NULL if its text does not fit. */
 static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
 {
     const sky__site_schema *sc = ev->schema; /* set: the event is untouched (internal.h) */
-    if (!ev->rcache)
-        return NULL;
-    sky__line_entry *e =
-        &ev->rcache->lines[(((uintptr_t)sc >> 4) ^ ((uintptr_t)ev->logger >> 3)) %
-                           SKY__LINE_CACHE_SLOTS];
-    if (e->schema == sc && e->logger == ev->logger && e->logger_len == ev->logger_len &&
-        e->level == (int)ev->level)
-        return e;
+    const sky__line_entry *hit = line_hit(ev);
+    if (hit || !ev->rcache)
+        return hit;
+    sky__line_entry *e = line_slot(ev);
     if (!ev->cs || (unsigned)ev->level >= SKY_LEVEL_COUNT_)
         return NULL; /* (only entries made below match) */
     /* render the piece at the end of b, keep it, then take it back off */
@@ -349,9 +363,9 @@ static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
         e->len = (uint16_t)len;
         e->schema = sc;
         e->logger = ev->logger;
-        e->logger_len = ev->logger_len;
         e->level = (int)ev->level;
-        e->bound = 32 + SKY_ISO8601_LEN + len + sc->key_off[sc->pub.n];
+        /* room for the line copied as 128 bytes (render_site) */
+        e->bound = 32 + SKY_ISO8601_LEN + (len < 128 ? 128 : len) + sc->key_off[sc->pub.n];
     }
     b->len = start;
     if (b->p)
@@ -359,25 +373,30 @@ static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
     return ok ? e : NULL;
 }
 
-/* An untouched call-site event, straight from its record (decoded or not): the constant text
- * between the timestamp and the first value comes from the line cache, each further key from
- * the schema, each value from the record's slot. The whole line's room is reserved once: a
- * value's direct text takes at most 6 bytes per byte the record spends on it (a number's 8-byte
- * slot: 48 >= SKY_F64_MAX; a string: 6 per byte plus quotes, its slot and NUL spare), and 16
- * spare bytes let keys be copied as whole 16-byte words. A value that takes the checked path
- * (whose text may exceed that: an errno's) reserves it again. */
-static void render_site(const sky_event *ev, const sky__line_entry *e, sky_buf *b)
+/* The line of an untouched call-site event whose line entry is e, at d, where room for
+ * e->bound + 6 * vals_bytes is reserved: the constant text between the timestamp and the
+ * first value comes from the line entry, each further key from the schema, each value from
+ * its slot in the record. A value the direct writers cannot write (a long string, a
+ * non-finite double, an errno text, raw JSON) goes through b, or without b makes this return
+ * NULL. Returns the line's end. */
+static inline char *site_text(const sky_event *ev, const sky__line_entry *e, char *d, sky_buf *b)
 {
     const sky__site_schema *sc = ev->schema;
     size_t n = sc->pub.n;
-    size_t bound = e->bound + 6 * (size_t)ev->vals_bytes;
-    char *d = room(b, b->p + b->len, bound);
-    if (!d)
-        return;
     PUT_LIT(d, "{\"timestamp\":\"");
     put_ts(d, ev);
     d += SKY_ISO8601_LEN;
-    memcpy(d, e->text, e->len);
+    if (SKY_LIKELY(e->len <= 128)) {
+        /* eight 16-byte moves, past the line's end (room reserved: e->bound): cheaper than a
+         * memcpy call of a length the compiler does not know */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 8
+#endif
+        for (size_t k = 0; k < 128; k += 16)
+            memcpy(d + k, e->text + k, 16);
+    } else {
+        memcpy(d, e->text, e->len);
+    }
     d += e->len;
     const uint64_t *v = ev->vals;
     const char *s = (const char *)(v + n);
@@ -395,15 +414,32 @@ static void render_site(const sky_event *ev, const sky__line_entry *e, sky_buf *
             d = end;
             continue;
         }
+        if (!b)
+            return NULL;
         sky_field f;
         sky__site_field(sc, i, v, &s, &f);
         b->len = (size_t)(d - b->p);
         json_value(b, &f);
-        if (b->oom || !(d = room(b, b->p + b->len, bound)))
-            return;
+        if (b->oom || !(d = room(b, b->p + b->len, e->bound + 6 * (size_t)ev->vals_bytes)))
+            return NULL;
     }
     PUT_LIT(d, "}\n");
-    b->len = (size_t)(d - b->p);
+    return d;
+}
+
+static void render_site(const sky_event *ev, const sky__line_entry *e, sky_buf *b)
+{
+    char *d = room(b, b->p + b->len, e->bound + 6 * (size_t)ev->vals_bytes);
+    if (d && (d = site_text(ev, e, d, b)))
+        b->len = (size_t)(d - b->p);
+}
+
+char *sky__render_site_at(const sky_event *ev, char *d, size_t avail)
+{
+    const sky__line_entry *e = line_hit(ev);
+    if (!e || avail <= e->bound + 6 * (size_t)ev->vals_bytes)
+        return NULL;
+    return site_text(ev, e, d, NULL);
 }
 
 void sky__render_json(const sky_event *ev, sky_buf *b)
