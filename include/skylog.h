@@ -461,17 +461,18 @@ typedef struct sky__ring {
     _Alignas(64) _Atomic uint64_t tail; /* consumer: everything before it is free and zeroed */
     _Atomic uint64_t limit;             /* tail + cap, published after tail: producers' bound */
     /* Consumer-private, written for every record: on a line of their own, since producers
-     * read `tail` on every reservation (sharing its line cost a miss per event). */
+     * read `limit` on every reservation (sharing its line cost a miss per event). */
     _Alignas(64) uint64_t claim; /* next record to read */
     uint64_t head_seen;          /* `head` as last read */
     _Alignas(64) _Atomic uint64_t high_water;
 } sky__ring;
 
-/* What an async pipeline publishes to inlined call sites: its ring and the two words a call
- * must look at. Each logger that can take the fast path points at it (sky__logger_hdr.fast).
- * `abi` is SKY__FAST_ABI when this layout is the library's and call sites may stamp events
- * with the TSC (the library found it invariant); a call site compiled against another layout
- * sees another value and takes the library call, so the layout can change in any release. */
+/* What an async pipeline publishes to inlined call sites: its ring and the words a call must
+ * look at. Each logger that can take the fast path points at it (sky__logger_hdr.fast). The
+ * low half of `state` is SKY__FAST_ABI when this layout is the library's and call sites may
+ * stamp events with the TSC (the library uses it too); a call site compiled against another
+ * layout sees another value and takes the library call, so the layout can change in any
+ * release. */
 #define SKY__FAST_ABI 0x534b5901u
 #define SKY__REC_SITE 0x80u /* a site record's header word: level | SKY__REC_SITE */
 typedef struct sky__fast {
