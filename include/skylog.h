@@ -705,7 +705,17 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
     sky__log_site((log), (level), (event), (site), (sc), (fs), (n))
 #endif
 
-#define sky_log(log, level, event, ...)                                                            \
+/* sky_log(log, level, event, fields...): logs `event` with up to any number of fields. The
+ * event name is the first of the variable arguments, so that a call with no field is valid ISO
+ * C (C11 wants at least one argument for a macro's `...`): SKY__FIRST takes it, SKY__REST the
+ * fields, followed by a zero field that only ends the array (it is not counted). */
+#define SKY__FIRST(...) SKY__FIRST_(__VA_ARGS__, ~)
+#define SKY__FIRST_(first, ...) first
+#define SKY__REST(...) SKY__REST_(__VA_ARGS__, {0})
+#define SKY__REST_(first, ...) __VA_ARGS__
+#define sky_log(log, level, ...)                                                                   \
+    SKY__LOG((log), (level), SKY__FIRST(__VA_ARGS__), SKY__REST(__VA_ARGS__))
+#define SKY__LOG(log, level, event, ...)                                                           \
     do {                                                                                           \
         sky_logger *const sky__log_ = (log);                                                       \
         if (SKY_UNLIKELY(sky_enabled(sky__log_, (level)))) {                                       \
@@ -714,16 +724,16 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
                 atomic_load_explicit(&sky__site_.schema, memory_order_acquire);                    \
             const sky_field sky__fs_[] = {{0}, __VA_ARGS__};                                       \
             SKY__LOG_SITE(sky__log_, (level), (event), &sky__site_, sky__sc_, sky__fs_ + 1,        \
-                          sizeof sky__fs_ / sizeof sky__fs_[0] - 1);                               \
+                          sizeof sky__fs_ / sizeof sky__fs_[0] - 2);                               \
         }                                                                                          \
     } while (0)
 
-#define sky_trace(log, event, ...) sky_log((log), SKY_LEVEL_TRACE, (event), __VA_ARGS__)
-#define sky_debug(log, event, ...) sky_log((log), SKY_LEVEL_DEBUG, (event), __VA_ARGS__)
-#define sky_info(log, event, ...) sky_log((log), SKY_LEVEL_INFO, (event), __VA_ARGS__)
-#define sky_warn(log, event, ...) sky_log((log), SKY_LEVEL_WARN, (event), __VA_ARGS__)
-#define sky_error(log, event, ...) sky_log((log), SKY_LEVEL_ERROR, (event), __VA_ARGS__)
-#define sky_critical(log, event, ...) sky_log((log), SKY_LEVEL_CRITICAL, (event), __VA_ARGS__)
+#define sky_trace(log, ...) sky_log((log), SKY_LEVEL_TRACE, __VA_ARGS__)
+#define sky_debug(log, ...) sky_log((log), SKY_LEVEL_DEBUG, __VA_ARGS__)
+#define sky_info(log, ...) sky_log((log), SKY_LEVEL_INFO, __VA_ARGS__)
+#define sky_warn(log, ...) sky_log((log), SKY_LEVEL_WARN, __VA_ARGS__)
+#define sky_error(log, ...) sky_log((log), SKY_LEVEL_ERROR, __VA_ARGS__)
+#define sky_critical(log, ...) sky_log((log), SKY_LEVEL_CRITICAL, __VA_ARGS__)
 
 /* ============================================================================================
  * Context
