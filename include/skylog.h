@@ -473,7 +473,7 @@ typedef struct sky__ring {
  * stamp events with the TSC (the library uses it too); a call site compiled against another
  * layout sees another value and takes the library call, so the layout can change in any
  * release. */
-#define SKY__FAST_ABI 0x534b5901u
+#define SKY__FAST_ABI 0x534b5901u /* a new value with any change to this layout or srec */
 #define SKY__REC_SITE 0x80u /* a site record's header word: level | SKY__REC_SITE */
 typedef struct sky__fast {
     /* Low 32 bits: the ABI value (or 0). High 32 bits: the gate, nonzero when every call must

@@ -133,6 +133,16 @@ _Static_assert(sizeof(srec) == 32 && offsetof(srec, ts) == 8 && offsetof(srec, l
                    offsetof(srec, site) == 24,
                "site record header layout: sky__fast_reserve in skylog.h writes it too");
 #define REC_SITE SKY__REC_SITE
+/* What inlined call sites compiled against skylog.h read and write. A change to any of these
+ * offsets, or to srec, must come with a new SKY__FAST_ABI value (older call sites then take
+ * the library call); this fails to compile until both are updated together. */
+_Static_assert(SKY__FAST_ABI == 0x534b5901u && offsetof(sky__fast, state) == 0 &&
+                   offsetof(sky__fast, wake_at) == 8 && offsetof(sky__fast, site_max) == 16 &&
+                   offsetof(sky__fast, ring) == 64 && offsetof(sky__ring, buf) == 0 &&
+                   offsetof(sky__ring, cap) == 8 && offsetof(sky__ring, mask) == 16 &&
+                   offsetof(sky__ring, head) == 64 && offsetof(sky__ring, limit) == 136 &&
+                   offsetof(struct sky__logger_hdr, fast) == 8,
+               "the inlined call sites' layout changed: give SKY__FAST_ABI a new value");
 #define REC_LEVEL(aux) ((sky_level)((aux)&0x7fu))
 
 /* ---- waking --------------------------------------------------------------------------------- */
