@@ -154,12 +154,16 @@ void sky__site_emit_values(sky_logger *log, sky_level level, sky__site *site,
 
 /* Here n is not a constant: GCC unrolls the loops 16 times and cannot see that only the first
  * n slots of the value arrays are read, which they always are. */
+#if defined(__GNUC__) && !defined(__clang__) /* clang has no such warning */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 void sky__log_site_call(sky_logger *log, sky_level level, const char *event, sky__site *site,
                         const sky_field *fs, size_t n)
 {
     sky__log_site(log, level, event, site, atomic_load_explicit(&site->schema, memory_order_acquire),
                   fs, n);
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
