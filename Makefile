@@ -1,7 +1,8 @@
 # Thin wrapper over CMake presets. Every target installs missing Debian packages first.
 #   make            release build (build/release)
 #   make test       debug+ASan/UBSan build, every unit, example and integration test; then the
-#                   unit tests again under TSan
+#                   unit tests again under TSan, then built by clang (-O3: the header's inlined
+#                   fast path differs by compiler)
 #   make demo       the end-to-end demo on the embedded local endpoint
 #   make bench      benchmarks, figures in bench/RESULTS.md
 #   make install    PREFIX=/usr/local by default
@@ -9,7 +10,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 CTEST_FLAGS ?= --output-on-failure
 
-.PHONY: all deps build test test-asan test-tsan demo bench install clean format
+.PHONY: all deps build test test-asan test-tsan test-clang demo bench install clean format
 
 all: build
 
@@ -20,7 +21,7 @@ build: deps
 	@cmake --preset release >/dev/null
 	@cmake --build build/release -j $(JOBS)
 
-test: test-asan test-tsan
+test: test-asan test-tsan test-clang
 
 test-asan: deps
 	@cmake --preset asan >/dev/null
@@ -31,6 +32,12 @@ test-tsan: deps
 	@cmake --preset tsan >/dev/null
 	@cmake --build build/tsan -j $(JOBS)
 	@cd build/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest $(CTEST_FLAGS) -j $(JOBS) -L unit
+
+test-clang: deps
+	@bash scripts/deps.sh --clang
+	@cmake --preset clang >/dev/null
+	@cmake --build build/clang -j $(JOBS)
+	@cd build/clang && ctest $(CTEST_FLAGS) -j $(JOBS) -L unit
 
 demo: build
 	@bash scripts/demo.sh build/release

@@ -11,6 +11,7 @@ need=(cmake make gcc pkg-config
 # Optional extras: benchmarks compare against spdlog; sanitizer builds want clang's runtime.
 case "${1:-}" in
   --bench) need+=(libspdlog-dev valgrind) ;;
+  --clang) need+=(clang) ;;
   --all)   need+=(libspdlog-dev valgrind clang libclang-rt-14-dev) ;;
 esac
 
