@@ -349,6 +349,14 @@ static sqlite3 *lock_stream(const sky__request *req, sky__reply *r, target *t)
     return t->sid >= 0 ? db : unlock_not_found(req, r, "stream");
 }
 
+/* Where a read of t's events starts: at startTime when given, but never before what the
+ * group's retention still shows (expired events stay in the store, hidden from reads). */
+static int64_t first_visible_ts(const target *t, bool has_start, int64_t start)
+{
+    int64_t visible = min_visible_ts(t->retention, sky__now_ms());
+    return has_start && start > visible ? start : visible;
+}
+
 /* ---- log groups -------------------------------------------------------------------------- */
 
 static void create_log_group(const sky__request *req, json_t *body, sky__reply *r)
@@ -1019,10 +1027,7 @@ static void get_log_events(const sky__request *req, json_t *body, sky__reply *r)
         INVALID("The specified nextToken is invalid.");
     if (!(db = lock_stream(req, r, &t)))
         goto out;
-    int64_t lo = has_start ? start : INT64_MIN, hi = has_end ? end : INT64_MAX;
-    int64_t visible = min_visible_ts(t.retention, sky__now_ms());
-    if (lo < visible)
-        lo = visible;
+    int64_t lo = first_visible_ts(&t, has_start, start), hi = has_end ? end : INT64_MAX;
     const char *sql =
         dir == 'f'
             ? "SELECT id, ts, ingest, message FROM events WHERE stream_id=?1 AND ts>=?2 AND ts<?3 "
@@ -1136,10 +1141,7 @@ static void filter_log_events(const sky__request *req, json_t *body, sky__reply 
     }
     if (!(db = lock_group(req, r, &t)))
         goto out;
-    int64_t lo = has_start ? start : INT64_MIN, hi = has_end ? end : INT64_MAX;
-    int64_t visible = min_visible_ts(t.retention, sky__now_ms());
-    if (lo < visible)
-        lo = visible;
+    int64_t lo = first_visible_ts(&t, has_start, start), hi = has_end ? end : INT64_MAX;
     if (sqlite3_prepare_v2(db,
                            "SELECT e.id, e.ts, e.ingest, e.message, s.name FROM events e "
                            "JOIN log_streams s ON s.id = e.stream_id "
