@@ -43,8 +43,6 @@ static const int valid_retention[] = {1,   3,   5,   7,   14,  30,   60,   90,  
         goto out;                                                                        \
     } while (0)
 #define INVALID(...) FAIL("InvalidParameterException", __VA_ARGS__)
-#define NO_GROUP() FAIL("ResourceNotFoundException", "The specified log group does not exist.")
-#define NO_STREAM() FAIL("ResourceNotFoundException", "The specified log stream does not exist.")
 #define DB_FAIL() FAIL("ServiceUnavailableException", "store error: %s", sqlite3_errmsg(db))
 
 /* ---- argument helpers: -1 = wrong JSON type (SerializationException), 0 = ok ------------- */
@@ -252,6 +250,113 @@ static json_t *json_string_own(char *s)
     return j;
 }
 
+/* ---- the group and stream a request is about ---------------------------------------------
+ *
+ * Most operations name a log group (and many a stream) and must answer, in this order: a
+ * malformed name, then their other arguments, then a group or stream that does not exist. The
+ * helpers below keep that order in one place: group_arg() and stream_arg() read and validate
+ * the names before anything else is looked at; lock_group() and lock_stream() take the store
+ * lock and find them, and when one is missing they reply, unlock and return NULL, so a handler
+ * that gets a connection back holds the lock and needs nothing but its own work and `out:`. */
+
+typedef struct target {
+    const char *group;  /* as named in the request; may point into arn_name */
+    const char *stream; /* set by stream_arg() */
+    char arn_name[600]; /* the group's name when the request gave a logGroupIdentifier ARN */
+    int64_t gid, sid;   /* set by lock_group() and lock_stream() */
+    int retention;      /* the group's, in days; 0 = its events never expire */
+} target;
+
+/* Reads logGroupName (or, with allow_identifier, logGroupIdentifier) into t->group; false with
+ * an error reply. */
+static bool group_arg(json_t *body, sky__reply *r, target *t, bool allow_identifier)
+{
+    const char *gname = NULL, *gid = NULL;
+    char why[700];
+    if (arg_str(body, "logGroupName", &gname) < 0 ||
+        (allow_identifier && arg_str(body, "logGroupIdentifier", &gid) < 0)) {
+        sky__reply_aws_error(r, 400, CT, "SerializationException", "Unexpected value type");
+        return false;
+    }
+    if (gname && gid) {
+        sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
+                             "LogGroup name and LogGroup ARN are mutually exclusive parameters.");
+        return false;
+    }
+    if (!gname && gid)
+        gname = group_from_identifier(gid, t->arn_name, sizeof t->arn_name);
+    if (!gname) {
+        sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
+                             allow_identifier
+                                 ? "Should provide either logGroupName or logGroupIdentifier."
+                                 : "1 validation error detected: Value null at 'logGroupName' "
+                                   "failed to satisfy constraint: Member must not be null");
+        return false;
+    }
+    if (check_group_name(gname, "logGroupName", why, sizeof why)) {
+        sky__reply_aws_error(r, 400, CT, "InvalidParameterException", "%s", why);
+        return false;
+    }
+    t->group = gname;
+    return true;
+}
+
+/* Reads logStreamName into t->stream; false with an error reply. */
+static bool stream_arg(json_t *body, sky__reply *r, target *t)
+{
+    char why[700];
+    if (arg_str(body, "logStreamName", &t->stream) < 0) {
+        sky__reply_aws_error(r, 400, CT, "SerializationException", "Unexpected value type");
+        return false;
+    }
+    if (!t->stream) {
+        sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
+                             "1 validation error detected: Value null at 'logStreamName' failed "
+                             "to satisfy constraint: Member must not be null");
+        return false;
+    }
+    if (check_stream_name(t->stream, why, sizeof why)) {
+        sky__reply_aws_error(r, 400, CT, "InvalidParameterException", "%s", why);
+        return false;
+    }
+    return true;
+}
+
+static sqlite3 *unlock_not_found(const sky__request *req, sky__reply *r, const char *what)
+{
+    sky__store_unlock(req->server->store);
+    sky__reply_aws_error(r, 400, CT, "ResourceNotFoundException",
+                         "The specified log %s does not exist.", what);
+    return NULL;
+}
+
+/* Takes the store lock and finds t->group (t->gid, t->retention): the locked connection, or
+ * NULL, unlocked, with ResourceNotFoundException replied. */
+static sqlite3 *lock_group(const sky__request *req, sky__reply *r, target *t)
+{
+    sqlite3 *db = sky__store_lock(req->server->store);
+    t->gid = find_group(db, t->group, &t->retention);
+    return t->gid >= 0 ? db : unlock_not_found(req, r, "group");
+}
+
+/* lock_group(), then finds t->stream in it (t->sid), likewise. */
+static sqlite3 *lock_stream(const sky__request *req, sky__reply *r, target *t)
+{
+    sqlite3 *db = lock_group(req, r, t);
+    if (!db)
+        return NULL;
+    t->sid = find_stream(db, t->gid, t->stream);
+    return t->sid >= 0 ? db : unlock_not_found(req, r, "stream");
+}
+
+/* Where a read of t's events starts: at startTime when given, but never before what the
+ * group's retention still shows (expired events stay in the store, hidden from reads). */
+static int64_t first_visible_ts(const target *t, bool has_start, int64_t start)
+{
+    int64_t visible = min_visible_ts(t->retention, sky__now_ms());
+    return has_start && start > visible ? start : visible;
+}
+
 /* ---- log groups -------------------------------------------------------------------------- */
 
 static void create_log_group(const sky__request *req, json_t *body, sky__reply *r)
@@ -280,21 +385,19 @@ out:
 
 static void delete_log_group(const sky__request *req, json_t *body, sky__reply *r)
 {
-    const char *name;
+    target t;
     sqlite3 *db = NULL;
-    STR_ARG("logGroupName", name);
-    if (!name)
+    STR_ARG("logGroupName", t.group); /* not validated: an invalid name is simply not found */
+    if (!t.group)
         INVALID("1 validation error detected: Value null at 'logGroupName' failed to satisfy "
                 "constraint: Member must not be null");
-    db = sky__store_lock(req->server->store);
-    int64_t gid = find_group(db, name, NULL);
-    if (gid < 0)
-        NO_GROUP();
+    if (!(db = lock_group(req, r, &t)))
+        return;
     if (sky__store_begin(db) != SQLITE_OK)
         DB_FAIL();
-    if (exec_bind(db, "DELETE FROM events WHERE group_id=?", "i", gid) != SQLITE_OK ||
-        exec_bind(db, "DELETE FROM log_streams WHERE group_id=?", "i", gid) != SQLITE_OK ||
-        exec_bind(db, "DELETE FROM log_groups WHERE id=?", "i", gid) != SQLITE_OK ||
+    if (exec_bind(db, "DELETE FROM events WHERE group_id=?", "i", t.gid) != SQLITE_OK ||
+        exec_bind(db, "DELETE FROM log_streams WHERE group_id=?", "i", t.gid) != SQLITE_OK ||
+        exec_bind(db, "DELETE FROM log_groups WHERE id=?", "i", t.gid) != SQLITE_OK ||
         sky__store_commit(db) != SQLITE_OK) {
         sky__store_rollback(db);
         DB_FAIL();
@@ -456,75 +559,17 @@ out:
 
 /* ---- log streams ------------------------------------------------------------------------- */
 
-/* Reads logGroupName (or logGroupIdentifier) into *name; false with an error reply. */
-static bool group_arg(json_t *body, sky__reply *r, const char **name, char *buf, size_t cap,
-                      bool allow_identifier)
-{
-    const char *gname = NULL, *gid = NULL;
-    char why[700];
-    if (arg_str(body, "logGroupName", &gname) < 0 ||
-        (allow_identifier && arg_str(body, "logGroupIdentifier", &gid) < 0)) {
-        sky__reply_aws_error(r, 400, CT, "SerializationException", "Unexpected value type");
-        return false;
-    }
-    if (gname && gid) {
-        sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
-                             "LogGroup name and LogGroup ARN are mutually exclusive parameters.");
-        return false;
-    }
-    if (!gname && gid)
-        gname = group_from_identifier(gid, buf, cap);
-    if (!gname) {
-        sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
-                             allow_identifier
-                                 ? "Should provide either logGroupName or logGroupIdentifier."
-                                 : "1 validation error detected: Value null at 'logGroupName' "
-                                   "failed to satisfy constraint: Member must not be null");
-        return false;
-    }
-    if (check_group_name(gname, "logGroupName", why, sizeof why)) {
-        sky__reply_aws_error(r, 400, CT, "InvalidParameterException", "%s", why);
-        return false;
-    }
-    *name = gname;
-    return true;
-}
-
-static bool stream_arg(json_t *body, sky__reply *r, const char **name)
-{
-    char why[700];
-    if (arg_str(body, "logStreamName", name) < 0) {
-        sky__reply_aws_error(r, 400, CT, "SerializationException", "Unexpected value type");
-        return false;
-    }
-    if (!*name) {
-        sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
-                             "1 validation error detected: Value null at 'logStreamName' failed "
-                             "to satisfy constraint: Member must not be null");
-        return false;
-    }
-    if (check_stream_name(*name, why, sizeof why)) {
-        sky__reply_aws_error(r, 400, CT, "InvalidParameterException", "%s", why);
-        return false;
-    }
-    return true;
-}
-
 static void create_log_stream(const sky__request *req, json_t *body, sky__reply *r)
 {
-    const char *group, *stream;
-    char buf[600];
+    target t;
     sqlite3 *db = NULL;
-    if (!group_arg(body, r, &group, buf, sizeof buf, false) || !stream_arg(body, r, &stream))
+    if (!group_arg(body, r, &t, false) || !stream_arg(body, r, &t) ||
+        !(db = lock_group(req, r, &t)))
         return;
-    db = sky__store_lock(req->server->store);
-    int64_t gid = find_group(db, group, NULL);
-    if (gid < 0)
-        NO_GROUP();
-    if (find_stream(db, gid, stream) >= 0)
+    if (find_stream(db, t.gid, t.stream) >= 0)
         FAIL("ResourceAlreadyExistsException", "The specified log stream already exists");
     if (exec_bind(db, "INSERT INTO log_streams(group_id, name, created) VALUES(?, ?, ?)", "iti",
-                  gid, stream, sky__now_ms()) != SQLITE_OK)
+                  t.gid, t.stream, sky__now_ms()) != SQLITE_OK)
         DB_FAIL();
     sky__reply_raw(r, 200, CT, "", 0);
 out:
@@ -534,27 +579,20 @@ out:
 
 static void delete_log_stream(const sky__request *req, json_t *body, sky__reply *r)
 {
-    const char *group, *stream;
-    char buf[600];
+    target t;
     sqlite3 *db = NULL;
-    if (!group_arg(body, r, &group, buf, sizeof buf, false) || !stream_arg(body, r, &stream))
+    if (!group_arg(body, r, &t, false) || !stream_arg(body, r, &t) ||
+        !(db = lock_stream(req, r, &t)))
         return;
-    db = sky__store_lock(req->server->store);
-    int64_t gid = find_group(db, group, NULL);
-    if (gid < 0)
-        NO_GROUP();
-    int64_t sid = find_stream(db, gid, stream);
-    if (sid < 0)
-        NO_STREAM();
     if (sky__store_begin(db) != SQLITE_OK)
         DB_FAIL();
     if (exec_bind(db,
                   "UPDATE log_groups SET stored_bytes = stored_bytes - (SELECT "
                   "COALESCE(SUM(LENGTH(CAST(message AS BLOB))), 0) FROM events WHERE stream_id=?) "
                   "WHERE id=?",
-                  "ii", sid, gid) != SQLITE_OK ||
-        exec_bind(db, "DELETE FROM events WHERE stream_id=?", "i", sid) != SQLITE_OK ||
-        exec_bind(db, "DELETE FROM log_streams WHERE id=?", "i", sid) != SQLITE_OK ||
+                  "ii", t.sid, t.gid) != SQLITE_OK ||
+        exec_bind(db, "DELETE FROM events WHERE stream_id=?", "i", t.sid) != SQLITE_OK ||
+        exec_bind(db, "DELETE FROM log_streams WHERE id=?", "i", t.sid) != SQLITE_OK ||
         sky__store_commit(db) != SQLITE_OK) {
         sky__store_rollback(db);
         DB_FAIL();
@@ -594,14 +632,14 @@ static json_t *stream_row(sqlite3_stmt *st, void *ctx)
 
 static void describe_log_streams(const sky__request *req, json_t *body, sky__reply *r)
 {
-    const char *group, *prefix, *order, *token;
-    char buf[600];
+    const char *prefix, *order, *token;
+    target t;
     int64_t limit_in = 0, limit, off;
     bool has_limit, descending = false;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     char *like = NULL, *sql = NULL;
-    if (!group_arg(body, r, &group, buf, sizeof buf, true))
+    if (!group_arg(body, r, &t, true))
         return;
     STR_ARG("logStreamNamePrefix", prefix);
     STR_ARG("orderBy", order);
@@ -635,18 +673,16 @@ static void describe_log_streams(const sky__request *req, json_t *body, sky__rep
         sql = NULL;
         FAIL("ServiceUnavailableException", "out of memory");
     }
-    db = sky__store_lock(req->server->store);
-    int64_t gid = find_group(db, group, NULL);
-    if (gid < 0)
-        NO_GROUP();
+    if (!(db = lock_group(req, r, &t)))
+        goto out;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         DB_FAIL();
-    sqlite3_bind_int64(st, 1, gid);
+    sqlite3_bind_int64(st, 1, t.gid);
     if (like)
         sqlite3_bind_text(st, 2, like, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, limit + 1);
     sqlite3_bind_int64(st, 4, off);
-    char *garn = group_arn(req, group, false);
+    char *garn = group_arn(req, t.group, false);
     json_t *res = offset_page(st, limit, off, "logStreams", stream_row, garn);
     free(garn);
     if (!res)
@@ -664,12 +700,11 @@ out:
 
 static void put_retention_policy(const sky__request *req, json_t *body, sky__reply *r)
 {
-    const char *group;
-    char buf[600];
+    target t;
     int64_t days = 0;
     bool has_days;
     sqlite3 *db = NULL;
-    if (!group_arg(body, r, &group, buf, sizeof buf, false))
+    if (!group_arg(body, r, &t, false))
         return;
     INT_ARG("retentionInDays", days, has_days);
     if (!has_days)
@@ -684,11 +719,9 @@ static void put_retention_policy(const sky__request *req, json_t *body, sky__rep
                 "value set: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, "
                 "1096, 1827, 2192, 2557, 2922, 3288, 3653]",
                 days);
-    db = sky__store_lock(req->server->store);
-    int64_t gid = find_group(db, group, NULL);
-    if (gid < 0)
-        NO_GROUP();
-    if (exec_bind(db, "UPDATE log_groups SET retention=? WHERE id=?", "ii", days, gid) !=
+    if (!(db = lock_group(req, r, &t)))
+        return;
+    if (exec_bind(db, "UPDATE log_groups SET retention=? WHERE id=?", "ii", days, t.gid) !=
         SQLITE_OK)
         DB_FAIL();
     sky__reply_raw(r, 200, CT, "", 0);
@@ -699,16 +732,11 @@ out:
 
 static void delete_retention_policy(const sky__request *req, json_t *body, sky__reply *r)
 {
-    const char *group;
-    char buf[600];
+    target t;
     sqlite3 *db = NULL;
-    if (!group_arg(body, r, &group, buf, sizeof buf, false))
+    if (!group_arg(body, r, &t, false) || !(db = lock_group(req, r, &t)))
         return;
-    db = sky__store_lock(req->server->store);
-    int64_t gid = find_group(db, group, NULL);
-    if (gid < 0)
-        NO_GROUP();
-    if (exec_bind(db, "UPDATE log_groups SET retention=NULL WHERE id=?", "i", gid) != SQLITE_OK)
+    if (exec_bind(db, "UPDATE log_groups SET retention=NULL WHERE id=?", "i", t.gid) != SQLITE_OK)
         DB_FAIL();
     sky__reply_raw(r, 200, CT, "", 0);
 out:
@@ -789,12 +817,12 @@ static void time_window(const sky__log_event *ev, size_t n, int retention, int64
 
 static void put_log_events(const sky__request *req, json_t *body, sky__reply *r)
 {
-    const char *group, *stream, *seq_token;
-    char buf[600];
+    const char *seq_token;
+    target t;
     sqlite3 *db = NULL;
     sky__log_event *ev = NULL;
     size_t max_event = req->server->opts->max_event_bytes;
-    if (!group_arg(body, r, &group, buf, sizeof buf, false) || !stream_arg(body, r, &stream))
+    if (!group_arg(body, r, &t, false) || !stream_arg(body, r, &t))
         return;
     STR_ARG("sequenceToken", seq_token); /* accepted and ignored, as CloudWatch does since 2023 */
     (void)seq_token;
@@ -848,22 +876,16 @@ static void put_log_events(const sky__request *req, json_t *body, sky__reply *r)
         INVALID("The batch of log events in a single PutLogEvents request cannot span more than "
                 "24 hours.");
 
-    db = sky__store_lock(req->server->store);
-    int retention = 0;
-    int64_t gid = find_group(db, group, &retention);
-    if (gid < 0)
-        NO_GROUP();
-    int64_t sid = find_stream(db, gid, stream);
-    if (sid < 0)
-        NO_STREAM();
+    if (!(db = lock_stream(req, r, &t)))
+        goto out;
     int64_t now = sky__now_ms();
     size_t too_old_end, expired_end, too_new_start;
-    time_window(ev, n, retention, now, &too_old_end, &expired_end, &too_new_start);
+    time_window(ev, n, t.retention, now, &too_old_end, &expired_end, &too_new_start);
     size_t from = too_old_end > expired_end ? too_old_end : expired_end;
     size_t to = too_new_start < from ? from : too_new_start;
     if (sky__store_begin(db) != SQLITE_OK)
         DB_FAIL();
-    if (store_events(db, gid, sid, ev, from, to, now) != SQLITE_OK ||
+    if (store_events(db, t.gid, t.sid, ev, from, to, now) != SQLITE_OK ||
         sky__store_commit(db) != SQLITE_OK) {
         sky__store_rollback(db);
         DB_FAIL();
@@ -873,7 +895,7 @@ static void put_log_events(const sky__request *req, json_t *body, sky__reply *r)
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(db, "SELECT seq FROM log_streams WHERE id=?", -1, &st, NULL) ==
             SQLITE_OK) {
-            sqlite3_bind_int64(st, 1, sid);
+            sqlite3_bind_int64(st, 1, t.sid);
             if (sqlite3_step(st) == SQLITE_ROW)
                 seq = sqlite3_column_int64(st, 0);
             sqlite3_finalize(st);
@@ -981,14 +1003,14 @@ static bool parse_token(const char *tok, char *dir, pos *p)
 
 static void get_log_events(const sky__request *req, json_t *body, sky__reply *r)
 {
-    const char *group, *stream, *token;
-    char buf[600];
+    const char *token;
+    target t;
     int64_t start = 0, end = 0, limit_in = 0, limit;
     bool has_start, has_end, has_limit, from_head = false;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     json_t *events = NULL;
-    if (!group_arg(body, r, &group, buf, sizeof buf, true) || !stream_arg(body, r, &stream))
+    if (!group_arg(body, r, &t, true) || !stream_arg(body, r, &t))
         return;
     STR_ARG("nextToken", token);
     INT_ARG("startTime", start, has_start);
@@ -1003,18 +1025,9 @@ static void get_log_events(const sky__request *req, json_t *body, sky__reply *r)
         INVALID("The specified nextToken is invalid.");
     if (dir != 'f' && dir != 'b')
         INVALID("The specified nextToken is invalid.");
-    db = sky__store_lock(req->server->store);
-    int retention = 0;
-    int64_t gid = find_group(db, group, &retention);
-    if (gid < 0)
-        NO_GROUP();
-    int64_t sid = find_stream(db, gid, stream);
-    if (sid < 0)
-        NO_STREAM();
-    int64_t lo = has_start ? start : INT64_MIN, hi = has_end ? end : INT64_MAX;
-    int64_t visible = min_visible_ts(retention, sky__now_ms());
-    if (lo < visible)
-        lo = visible;
+    if (!(db = lock_stream(req, r, &t)))
+        goto out;
+    int64_t lo = first_visible_ts(&t, has_start, start), hi = has_end ? end : INT64_MAX;
     const char *sql =
         dir == 'f'
             ? "SELECT id, ts, ingest, message FROM events WHERE stream_id=?1 AND ts>=?2 AND ts<?3 "
@@ -1023,7 +1036,7 @@ static void get_log_events(const sky__request *req, json_t *body, sky__reply *r)
               "AND (ts<?4 OR (ts=?4 AND id<?5)) ORDER BY ts DESC, id DESC LIMIT ?6";
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         DB_FAIL();
-    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 1, t.sid);
     sqlite3_bind_int64(st, 2, lo);
     sqlite3_bind_int64(st, 3, hi);
     sqlite3_bind_int64(st, 4, p.ts);
@@ -1085,15 +1098,15 @@ out:
 
 static void filter_log_events(const sky__request *req, json_t *body, sky__reply *r)
 {
-    const char *group, *prefix, *pattern_text, *token;
-    char buf[600];
+    const char *prefix, *pattern_text, *token;
+    target t;
     int64_t start = 0, end = 0, limit_in = 0, limit;
     bool has_start, has_end, has_limit, interleaved = true;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     json_t *events = NULL;
     sky__pattern *pattern = NULL;
-    if (!group_arg(body, r, &group, buf, sizeof buf, true))
+    if (!group_arg(body, r, &t, true))
         return;
     STR_ARG("logStreamNamePrefix", prefix);
     STR_ARG("filterPattern", pattern_text);
@@ -1126,15 +1139,9 @@ static void filter_log_events(const sky__request *req, json_t *body, sky__reply 
         if (!pattern)
             INVALID("Invalid filter pattern: %s", why ? why : "syntax error");
     }
-    db = sky__store_lock(req->server->store);
-    int retention = 0;
-    int64_t gid = find_group(db, group, &retention);
-    if (gid < 0)
-        NO_GROUP();
-    int64_t lo = has_start ? start : INT64_MIN, hi = has_end ? end : INT64_MAX;
-    int64_t visible = min_visible_ts(retention, sky__now_ms());
-    if (lo < visible)
-        lo = visible;
+    if (!(db = lock_group(req, r, &t)))
+        goto out;
+    int64_t lo = first_visible_ts(&t, has_start, start), hi = has_end ? end : INT64_MAX;
     if (sqlite3_prepare_v2(db,
                            "SELECT e.id, e.ts, e.ingest, e.message, s.name FROM events e "
                            "JOIN log_streams s ON s.id = e.stream_id "
@@ -1142,7 +1149,7 @@ static void filter_log_events(const sky__request *req, json_t *body, sky__reply 
                            "AND (e.ts>?4 OR (e.ts=?4 AND e.id>?5)) ORDER BY e.ts, e.id",
                            -1, &st, NULL) != SQLITE_OK)
         DB_FAIL();
-    sqlite3_bind_int64(st, 1, gid);
+    sqlite3_bind_int64(st, 1, t.gid);
     sqlite3_bind_int64(st, 2, lo);
     sqlite3_bind_int64(st, 3, hi);
     sqlite3_bind_int64(st, 4, p.ts);

@@ -476,6 +476,12 @@ class RetentionTest(ServeLogsBase):
                          self.logs.filter_log_events(logGroupName=g)["events"]]
         self.assertEqual(msgs(), ["recent"])
         self.assertEqual(fmsgs(), ["recent"])
+        # A startTime before the retention window does not reach behind it.
+        since = now - 4 * DAY
+        self.assertEqual([e["message"] for e in self.logs.get_log_events(
+            logGroupName=g, logStreamName=s, startTime=since)["events"]], ["recent"])
+        self.assertEqual([e["message"] for e in self.logs.filter_log_events(
+            logGroupName=g, startTime=since)["events"]], ["recent"])
         self.logs.put_retention_policy(logGroupName=g, retentionInDays=5)
         self.assertEqual(msgs(), ["older", "recent"])
         with self.assertRaises(self.logs.exceptions.InvalidParameterException):
