@@ -1,13 +1,16 @@
 /*
  * bench_numfmt.c - wall-clock cost of the renderers' number writers (src/util/buf.c) on the
- * values a log line usually carries: counters and ids, and short measured doubles. Each case
- * formats a cycle of 1024 values many times over into a stack buffer; the figure is ns per
- * call, loop included. Callgrind's instruction counts (bench/RESULTS.md) say what the worker
- * executes; this says what that costs on the machine at hand.
+ * values a log line usually carries: counters and ids, short measured doubles, and computed
+ * doubles the short path does not take (from "not short" on: the shortest-digits conversion).
+ * Each case formats a cycle of 1024 values many times over into a stack buffer; the figure is
+ * ns per call, loop included. Callgrind's instruction counts (bench/RESULTS.md) say what the
+ * worker executes; this says what that costs on the machine at hand.
  *
  *   bench_numfmt [calls per case, default 20000000]
  */
 #include "common.h"
+
+#include <math.h>
 
 #include "util/buf.h"
 
@@ -15,6 +18,13 @@
 
 static uint64_t u[CYCLE];
 static double f[CYCLE];
+
+static double bits_f64(uint64_t x)
+{
+    double v;
+    memcpy(&v, &x, sizeof v);
+    return v;
+}
 
 static uint64_t rnd_state = 88172645463325252ull;
 
@@ -57,5 +67,13 @@ int main(int argc, char **argv)
         sky__f64_raw(out, f[i & (CYCLE - 1)]));
     RUN("f64 not short (m/3)", f[i] = (double)(rnd() % 1000000) / 3 + 1e-9,
         sky__f64_raw(out, f[i & (CYCLE - 1)]));
+    /* the rest of the doubles: computed ratios, every exponent, the far ends */
+    RUN("f64 ratio a/b", f[i] = (double)(rnd() % 1000000000) / (double)(rnd() % 9999 + 2),
+        sky__f64_raw(out, f[i & (CYCLE - 1)]));
+    RUN("f64 uniform bits", (u[i] = rnd(), f[i] = isfinite(bits_f64(u[i])) ? bits_f64(u[i]) : 1.25),
+        sky__f64_raw(out, f[i & (CYCLE - 1)]));
+    RUN("f64 1e-300..1e300", f[i] = pow(10, (double)(rnd() % 600) - 300) * 1.2345,
+        sky__f64_raw(out, f[i & (CYCLE - 1)]));
+    RUN("f64 0.1 + 0.2", f[i] = 0.1 + 0.2, sky__f64_raw(out, f[i & (CYCLE - 1)]));
     return 0;
 }

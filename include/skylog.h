@@ -123,7 +123,9 @@ typedef enum sky_type {
     SKY_T_STR,      /* UTF-8 text (invalid sequences are repaired when rendered) */
     SKY_T_INT,      /* int64_t */
     SKY_T_UINT,     /* uint64_t */
-    SKY_T_F64,      /* double; NaN and infinities render as the strings "NaN", "Infinity" */
+    SKY_T_F64,      /* double, rendered with the fewest digits that read back to it ("1.5",
+                     * "0.30000000000000004", "1e+300"); NaN and infinities render as the
+                     * strings "NaN", "Infinity" */
     SKY_T_BOOL,
     SKY_T_NULL,
     SKY_T_TIME,  /* nanoseconds since the Unix epoch, rendered ISO-8601 UTC with milliseconds */

@@ -3,8 +3,8 @@
  *
  * Numbers are formatted by hand because the render path must not call printf: integers two
  * digits at a time by multiplication (no division, see below), doubles by an exact short path
- * (values that are m / 10^k for k <= 6, which covers durations and most measured values) with
- * a round-trip-checked %.17g fallback for the rest.
+ * (values that are m / 10^k for k <= 6, which covers durations and most measured values) and
+ * a shortest round-trip conversion (Schubfach, see f64_shortest) for the rest.
  */
 #include "util/buf.h"
 
@@ -219,23 +219,243 @@ static inline char *put_frac6(char *d, uint32_t f)
 #endif
 }
 
-/* Everything the short path does not take: the shortest of %.15g, %.16g, %.17g that reads back
- * to v. JSON readers treat "1e+20" as a number; a bare integer-looking text is fine too. */
-static __attribute__((noinline)) char *f64_printf(char *d, double v)
+/*
+ * Everything the short path does not take: the shortest decimal that reads back to v, by
+ * Schubfach (R. Giulietti, "The Schubfach way to render doubles", 2020), written for this file
+ * from the paper's description.
+ *
+ * v = c 2^q. The doubles that read back to v are those in its rounding interval R, bounded by
+ * the midpoints to its neighbours (closed when c is even, as readers round half to even). With
+ * k = floor(log10(2^q)) (one less at the bottom of a binade, where the interval below is half
+ * as wide), 10^-k scales R to a width of 1 to 10 units, so it holds at most one multiple of 10.
+ * The decimal is that multiple of 10 if there is one (one digit shorter), else whichever of the
+ * integers just below and above the scaled v is in R, the closer one if both are (ties to
+ * even). The scaled bounds are
+ * computed as 4 c' 10^-k 2^q with a 126-bit approximation g of 10^-k and "round to odd"
+ * (rop), which the paper proves enough to decide every membership and comparison exactly.
+ *
+ * Table: g(k) = floor(beta) + 1 where 10^-k = beta 2^r, 2^125 <= beta < 2^126, for
+ * k = -324..292 (every k a double needs). Rather than 617 entries, pow10_base holds
+ * floor(beta) for every 28th k (k = 292 - 28j), and g(k) is rebuilt from the entry at k + r
+ * (r < 28) times 5^r (exact in 64 bits), shifted back to 126 bits. That product drops the base's
+ * fraction times 5^r, so the rebuilt floor is 0, 1 or 2 below the true one: pow10_fix holds that
+ * difference, two bits per k. Both tables were computed from those definitions with exact
+ * integer arithmetic (Python big integers: floor(beta) is 10^-k shifted, or 2^n // 10^k), and
+ * tests/unit/test_numfmt.c recomputes every g(k) with its own big-integer code and compares
+ * (sky__f64_pow10_g): an entry off by one changes few outputs, so only that test sees it.
+ *
+ * The digits are laid out as printf's %.Pg did when this fallback called snprintf with
+ * P = 15, 16 or 17 (the first that read back): P = max(digits, 15), exponent form when the
+ * exponent is below -4 or at least P, trailing zeros dropped, exponent with a sign and at
+ * least two digits. The text is never longer than that old one and differs only where the old
+ * one was not the shortest: subnormals ("5e-324", was "4.94065645841247e-324") and the rare
+ * value whose 16 correctly rounded digits missed its (asymmetric) interval while 16 others hit
+ * it (was 17 digits).
+ */
+typedef unsigned __int128 u128;
+
+#define POW10_KMAX 292
+#define POW10_STEP 28
+
+static const struct {
+    uint64_t hi, lo;
+} pow10_base[] = {
+    {0x3fddec7f2faf3713ull, 0xc97a3a2704eec3deull}, /* 10^-292 */
+    {0x203e9a1fe2071fe3ull, 0x9f39998d2f2742e6ull}, /* 10^-264 */
+    {0x208f049e576db395ull, 0xddb14f4235adc216ull}, /* 10^-236 */
+    {0x20e037aa4f692f18ull, 0x1091f2e7967dc79bull}, /* 10^-208 */
+    {0x21323537f4b18fceull, 0xca7b367d0010781cull}, /* 10^-180 */
+    {0x2184ff405161dd61ull, 0x6f419d0b3a57d7cdull}, /* 10^-152 */
+    {0x21d897c15b1f12a2ull, 0xc451c735d92b525cull}, /* 10^-124 */
+    {0x222d00bdff5d54e6ull, 0xc476f2c0863aed05ull}, /* 10^-96 */
+    {0x22823c3e2fc3c55aull, 0xc6e3a7b2d906d63full}, /* 10^-68 */
+    {0x22d84c4eeeaf38b1ull, 0x88c8eb12cecf6805ull}, /* 10^-40 */
+    {0x232f33025bd42232ull, 0xfe4fe1edd10b9174ull}, /* 10^-12 */
+    {0x2386f26fc1000000ull, 0x0000000000000000ull}, /* 10^16 */
+    {0x23df8cb39efa971bull, 0xf9208008e8800000ull}, /* 10^44 */
+    {0x243903efba874e92ull, 0xaf22557a51bf8c73ull}, /* 10^72 */
+    {0x24935a4b2986f9d6ull, 0x164f09899c17e715ull}, /* 10^100 */
+    {0x24ee91f2603a6337ull, 0xf19bccdb0dac404dull}, /* 10^128 */
+    {0x254aad173ea5e82cull, 0xb765169d1efc9860ull}, /* 10^156 */
+    {0x25a7adf11e1679d0ull, 0xe7d912b9692c6cc9ull}, /* 10^184 */
+    {0x260596bcdec854f7ull, 0xb0dc9e8cdea2dc12ull}, /* 10^212 */
+    {0x266469bcf5afc5d9ull, 0x6b329b68782a3bcaull}, /* 10^240 */
+    {0x26c429397a644c4aull, 0x329f3cad064720c9ull}, /* 10^268 */
+    {0x2724d780352e7634ull, 0x9bb46fe695a7ccf4ull}, /* 10^296 */
+    {0x278676e4ad38c6eaull, 0x5b01e8b09aa0d1b4ull}, /* 10^324 */
+};
+
+static const uint64_t pow5[POW10_STEP] = { /* 5^0 .. 5^27, the last power below 2^64 */
+    1ull, 5ull, 25ull, 125ull, 625ull, 3125ull, 15625ull, 78125ull, 390625ull, 1953125ull,
+    9765625ull, 48828125ull, 244140625ull, 1220703125ull, 6103515625ull, 30517578125ull,
+    152587890625ull, 762939453125ull, 3814697265625ull, 19073486328125ull, 95367431640625ull,
+    476837158203125ull, 2384185791015625ull, 11920928955078125ull, 59604644775390625ull,
+    298023223876953125ull, 1490116119384765625ull, 7450580596923828125ull,
+};
+
+/* The correction for k, at bits 2i..2i+1 (i = 292 - k, 32 to a word). */
+static const uint64_t pow10_fix[] = {
+    0x5400000455144044ull, 0x0040410555454551ull, 0x4555040000000000ull, 0x9659596410544015ull,
+    0x1545551514525955ull, 0x5550955505505155ull, 0x0104140004000055ull, 0x5095556596a65a54ull,
+    0x4954540510515004ull, 0x000000aaaaaaa996ull, 0x0000000000000000ull, 0x0544514414000000ull,
+    0x5555055554544105ull, 0x5545555555151455ull, 0x0096555565955554ull, 0x0544004540500050ull,
+    0x0010105105055041ull, 0x5515051411010400ull, 0x5955555954401155ull, 0x0000000000005591ull,
+};
+
+/* floor(log10(2^e)), floor(log10(3/4 2^e)), floor(log2(10^e)): fixed-point logarithms, as the
+ * paper gives them, exact for the arguments used here (q in -1074..971, k in -324..292; the
+ * table generator checked the first two for |e| < 1100 and the third for |e| < 400 against
+ * exact values). The shifts are of negative numbers too, which GCC and clang make arithmetic. */
+static inline int flog10_pow2(int e) { return (int)((int64_t)e * 661971961083 >> 41); }
+static inline int flog10_34pow2(int e)
 {
-    char tmp[40];
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-        if (strtod(tmp, NULL) == v)
-            break;
+    return (int)(((int64_t)e * 661971961083 - 274743187321) >> 41);
+}
+static inline int flog2_pow10(int e) { return (int)((int64_t)e * 913124641741 >> 38); }
+
+/* g(k) (see above), -324 <= k <= 292, as its high and low 64 bits. */
+static inline u128 pow10_g(int k)
+{
+    unsigned i = (unsigned)(POW10_KMAX - k), r = i % POW10_STEP;
+    uint64_t p5 = pow5[r];
+    u128 lo = (u128)pow10_base[i / POW10_STEP].lo * p5;
+    u128 hi = (u128)pow10_base[i / POW10_STEP].hi * p5;
+    u128 mid = (hi & UINT64_MAX) + (lo >> 64);
+    uint64_t a0 = (uint64_t)lo;
+    u128 a21 = ((hi >> 64) + (mid >> 64)) << 64 | (uint64_t)mid;  /* product = a21 2^64 + a0 */
+    int sh = flog2_pow10(-k) - flog2_pow10(-k - (int)r) - (int)r;     /* 0..63 */
+    u128 f = sh ? a21 << (64 - sh) | a0 >> sh : a21 << 64 | a0;
+    return f + (pow10_fix[i / 32] >> (2 * (i % 32)) & 3) + 1;
+}
+
+void sky__f64_pow10_g(int k, uint64_t g[2])
+{
+    u128 x = pow10_g(k);
+    g[0] = (uint64_t)(x >> 64);
+    g[1] = (uint64_t)x;
+}
+
+/* Round to odd of g cp 2^-127, with g as its high and low 63 bits, as the paper computes it. */
+static inline uint64_t rop(uint64_t g1, uint64_t g0, uint64_t cp)
+{
+    uint64_t x1 = (uint64_t)((u128)g0 * cp >> 64);
+    u128 y = (u128)g1 * cp;
+    uint64_t z = ((uint64_t)y >> 1) + x1;
+    uint64_t vbp = (uint64_t)(y >> 64) + (z >> 63);
+    return vbp | (((z & INT64_MAX) + INT64_MAX) >> 63);
+}
+
+/* The shortest decimal f 10^e in the interval of c 2^q (c >= 3), the closest to it of those. */
+static uint64_t schubfach(uint64_t c, int q, int *e)
+{
+    uint64_t out = c & 1, cb = c << 2, cbr = cb + 2, cbl;
+    int k;
+    if (c != (1ull << 52) || q == -1074) {
+        cbl = cb - 2;
+        k = flog10_pow2(q);
+    } else { /* bottom of a binade: the neighbour below is half as far */
+        cbl = cb - 1;
+        k = flog10_34pow2(q);
     }
-    if (n < 0)
-        n = 0;
-    if (n > SKY_F64_MAX)
-        n = SKY_F64_MAX;
-    memcpy(d, tmp, (size_t)n);
-    return d + n;
+    int h = q + flog2_pow10(-k) + 2;
+    u128 g = pow10_g(k);
+    uint64_t g1 = (uint64_t)(g >> 63), g0 = (uint64_t)g & INT64_MAX;
+    uint64_t vb = rop(g1, g0, cb << h), vbl = rop(g1, g0, cbl << h), vbr = rop(g1, g0, cbr << h);
+    uint64_t s = vb >> 2;
+    {
+        /* A multiple of 10 in the interval: one digit shorter. The paper's code tries this only
+         * when s >= 100; only subnormals below 21 2^-1074 have a smaller s, and without the
+         * condition they get their shortest digits too ("6e-323", not "5.9e-323"). */
+        uint64_t sp10 = s / 10 * 10, tp10 = sp10 + 10;
+        bool upin = vbl + out <= sp10 << 2, wpin = (tp10 << 2) + out <= vbr;
+        if (upin != wpin) {
+            *e = k;
+            return upin ? sp10 : tp10;
+        }
+    }
+    uint64_t t = s + 1;
+    bool uin = vbl + out <= s << 2, win = (t << 2) + out <= vbr;
+    *e = k;
+    if (uin != win)
+        return uin ? s : t;
+    /* both in: the closer to v, the even one on a tie */
+    uint64_t mid2 = (s + t) << 1;
+    return vb < mid2 || (vb == mid2 && (s & 1) == 0) ? s : t;
+}
+
+static __attribute__((noinline)) char *f64_shortest(char *d, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    uint64_t frac = bits & ((1ull << 52) - 1);
+    unsigned bexp = (unsigned)(bits >> 52) & 0x7ff;
+    if (bexp == 0x7ff)
+        return d; /* NaN, Inf: callers write those themselves */
+    if (bits >> 63)
+        *d++ = '-';
+    uint64_t f;
+    int e = 0;
+    if (bexp == 0) {
+        if (frac == 0) {
+            *d = '0';
+            return d + 1;
+        }
+        /* The two smallest subnormals are below the algorithm's domain (the paper's C_TINY;
+         * it gives them two digits): both have a one-digit decimal in their interval,
+         * 5e-324 in (2.47e-324, 7.41e-324) and 1e-323 in [7.41e-324, 1.24e-323]. */
+        if (frac < 3) {
+            f = frac == 1 ? 5 : 1;
+            e = frac == 1 ? -324 : -323;
+        } else {
+            f = schubfach(frac, -1074, &e);
+        }
+    } else {
+        uint64_t c = frac | 1ull << 52;
+        int q = (int)bexp - 1075;
+        if (q < 0 && q > -53 && (c & ((1ull << -q) - 1)) == 0)
+            f = c >> -q; /* an integer below 2^53: its own digits */
+        else
+            f = schubfach(c, q, &e);
+    }
+    /* The digits, then their layout (see above). dig is pre-filled with '0's so that fixed-size
+     * copies bring zero padding along; every copy ends within 30 bytes of the start (sign, at
+     * most "0.000", 24 bytes of dig). The text itself is at most 24 bytes long:
+     * "-2.2250738585072014e-308". */
+    _Static_assert(SKY_F64_MAX >= 30, "f64_shortest's copies need 30 bytes of room");
+    char dig[24];
+    memset(dig, '0', sizeof dig);
+    int n = (int)(put_u64(dig, f) - dig);
+    int x = e + n - 1; /* v = d.ddd 10^x */
+    while (n > 8 && memcmp(dig + n - 8, "00000000", 8) == 0)
+        n -= 8;
+    while (dig[n - 1] == '0')
+        n--;
+    int p = n > 15 ? n : 15;
+    if (x < -4 || x >= p) {
+        d[0] = dig[0];
+        d[1] = '.';
+        memcpy(d + 2, dig + 1, 16);
+        d += n > 1 ? n + 1 : 1;
+        *d++ = 'e';
+        *d++ = x < 0 ? '-' : '+';
+        unsigned ax = (unsigned)(x < 0 ? -x : x);
+        if (ax >= 100)
+            *d++ = (char)('0' + ax / 100);
+        memcpy(d, digit_pairs + 2 * (ax % 100), 2);
+        return d + 2;
+    }
+    if (x < 0) { /* "0.", -x - 1 zeros, the digits */
+        memcpy(d, "0.000000", 8);
+        d += 1 - x;
+        memcpy(d, dig, 24);
+        return d + n;
+    }
+    memcpy(d, dig, 24);
+    if (n <= x + 1)
+        return d + x + 1; /* an integer, zero padded */
+    d[x + 1] = '.';
+    sky__copy_small(d + x + 2, dig + x + 1, (size_t)(n - x - 1));
+    return d + n + 1;
 }
 
 char *sky__f64_raw(char *d, double v)
@@ -263,7 +483,7 @@ char *sky__f64_raw(char *d, double v)
             return put_frac6(d, f);
         }
     }
-    return f64_printf(d, v);
+    return f64_shortest(d, v);
 }
 
 void sky__buf_f64(sky_buf *b, double v)
