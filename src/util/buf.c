@@ -491,6 +491,7 @@ void sky__buf_f64(sky_buf *b, double v)
     if (!sky__buf_reserve(b, SKY_F64_MAX))
         return;
     b->len = (size_t)(sky__f64_raw(b->p + b->len, v) - b->p);
+    b->p[b->len] = '\0'; /* as every append: the raw writer leaves what follows the text */
 }
 
 void sky__buf_printf(sky_buf *b, const char *fmt, ...)

@@ -701,6 +701,33 @@ static void test_double_random(void **state)
     print_message("short path %lu, texts changed on the other path %lu\n", n_fast, n_changed);
 }
 
+/* The sky_buf appenders keep the contents NUL-terminated (buf.h): also after a number, in a
+ * buffer whose spare room holds no zero byte. */
+static void test_buf_appends_terminate(void **state)
+{
+    (void)state;
+    const double ds[] = {1.5, 0.1 + 0.2, -2.0 / 3, 1e300, 5e-324};
+    for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++) {
+        sky_buf b = {0};
+        assert_true(sky__buf_reserve(&b, 200));
+        memset(b.p, 'Z', b.cap);
+        sky__buf_lit(&b, "x=");
+        sky__buf_f64(&b, ds[i]);
+        sky__buf_lit(&b, " n=");
+        sky__buf_i64(&b, -42);
+        sky__buf_lit(&b, " ");
+        sky__buf_f64(&b, ds[i]);
+        assert_false(b.oom);
+        assert_int_equal(strlen(b.p), b.len);
+        char want[128];
+        char num[40];
+        *sky__f64_raw(num, ds[i]) = '\0';
+        snprintf(want, sizeof want, "x=%s n=-42 %s", num, num);
+        assert_string_equal(b.p, want);
+        sky__buf_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -708,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_integer_random),
         cmocka_unit_test(test_double_edges),
         cmocka_unit_test(test_double_random),
+        cmocka_unit_test(test_buf_appends_terminate),
         cmocka_unit_test(test_double_layout),
         cmocka_unit_test(test_pow10_table),
         cmocka_unit_test(test_double_shortest),
