@@ -37,13 +37,23 @@
 static const int valid_retention[] = {1,   3,   5,   7,   14,  30,   60,   90,   120,  150,  180,
                                       365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
 
-#define FAIL(type, ...)                                                                  \
+#define FAIL_STATUS(status, type, ...)                                                   \
     do {                                                                                 \
-        sky__reply_aws_error(r, 400, CT, type, __VA_ARGS__);                             \
+        sky__reply_aws_error(r, status, CT, type, __VA_ARGS__);                          \
         goto out;                                                                        \
     } while (0)
+#define FAIL(type, ...) FAIL_STATUS(400, type, __VA_ARGS__)
 #define INVALID(...) FAIL("InvalidParameterException", __VA_ARGS__)
-#define DB_FAIL() FAIL("ServiceUnavailableException", "store error: %s", sqlite3_errmsg(db))
+/* The store failed: 500 ServiceUnavailableException, as AWS answers when it cannot complete a
+ * request, which clients retry. After a rollback, the failure's own message. */
+#define DB_FAIL()                                                                        \
+    FAIL_STATUS(500, "ServiceUnavailableException", "store error: %s", sqlite3_errmsg(db))
+#define DB_ROLLBACK_FAIL()                                                               \
+    do {                                                                                 \
+        char why_[256];                                                                  \
+        sky__store_rollback(db, why_, sizeof why_);                                      \
+        FAIL_STATUS(500, "ServiceUnavailableException", "store error: %s", why_);         \
+    } while (0)
 
 /* ---- argument helpers: -1 = wrong JSON type (SerializationException), 0 = ok ------------- */
 
@@ -171,6 +181,8 @@ static const char *group_from_identifier(const char *id, char *buf, size_t cap)
 
 /* ---- store lookups ---------------------------------------------------------------------- */
 
+/* A group's id (and retention), -1 when there is none, -2 when the store cannot say
+ * (sqlite3_errmsg tells why). find_stream likewise. */
 static int64_t find_group(sqlite3 *db, const char *name, int *retention)
 {
     sqlite3_stmt *st;
@@ -322,6 +334,15 @@ static bool stream_arg(json_t *body, sky__reply *r, target *t)
     return true;
 }
 
+/* A lookup that could not run: the store's error (500, see DB_FAIL), then unlocked. */
+static sqlite3 *unlock_store_error(const sky__request *req, sky__reply *r, sqlite3 *db)
+{
+    sky__reply_aws_error(r, 500, CT, "ServiceUnavailableException", "store error: %s",
+                         sqlite3_errmsg(db));
+    sky__store_unlock(req->server->store);
+    return NULL;
+}
+
 static sqlite3 *unlock_not_found(const sky__request *req, sky__reply *r, const char *what)
 {
     sky__store_unlock(req->server->store);
@@ -336,6 +357,8 @@ static sqlite3 *lock_group(const sky__request *req, sky__reply *r, target *t)
 {
     sqlite3 *db = sky__store_lock(req->server->store);
     t->gid = find_group(db, t->group, &t->retention);
+    if (t->gid == -2)
+        return unlock_store_error(req, r, db);
     return t->gid >= 0 ? db : unlock_not_found(req, r, "group");
 }
 
@@ -346,6 +369,8 @@ static sqlite3 *lock_stream(const sky__request *req, sky__reply *r, target *t)
     if (!db)
         return NULL;
     t->sid = find_stream(db, t->gid, t->stream);
+    if (t->sid == -2)
+        return unlock_store_error(req, r, db);
     return t->sid >= 0 ? db : unlock_not_found(req, r, "stream");
 }
 
@@ -372,6 +397,8 @@ static void create_log_group(const sky__request *req, json_t *body, sky__reply *
         INVALID("%s", why);
     db = sky__store_lock(req->server->store);
     int64_t gid = find_group(db, name, NULL);
+    if (gid == -2)
+        DB_FAIL();
     if (gid >= 0)
         FAIL("ResourceAlreadyExistsException", "The specified log group already exists");
     if (exec_bind(db, "INSERT INTO log_groups(name, created) VALUES(?, ?)", "ti", name,
@@ -399,8 +426,7 @@ static void delete_log_group(const sky__request *req, json_t *body, sky__reply *
         exec_bind(db, "DELETE FROM log_streams WHERE group_id=?", "i", t.gid) != SQLITE_OK ||
         exec_bind(db, "DELETE FROM log_groups WHERE id=?", "i", t.gid) != SQLITE_OK ||
         sky__store_commit(db) != SQLITE_OK) {
-        sky__store_rollback(db);
-        DB_FAIL();
+        DB_ROLLBACK_FAIL();
     }
     sky__reply_raw(r, 200, CT, "", 0);
 out:
@@ -566,7 +592,10 @@ static void create_log_stream(const sky__request *req, json_t *body, sky__reply 
     if (!group_arg(body, r, &t, false) || !stream_arg(body, r, &t) ||
         !(db = lock_group(req, r, &t)))
         return;
-    if (find_stream(db, t.gid, t.stream) >= 0)
+    int64_t sid = find_stream(db, t.gid, t.stream);
+    if (sid == -2)
+        DB_FAIL();
+    if (sid >= 0)
         FAIL("ResourceAlreadyExistsException", "The specified log stream already exists");
     if (exec_bind(db, "INSERT INTO log_streams(group_id, name, created) VALUES(?, ?, ?)", "iti",
                   t.gid, t.stream, sky__now_ms()) != SQLITE_OK)
@@ -594,8 +623,7 @@ static void delete_log_stream(const sky__request *req, json_t *body, sky__reply 
         exec_bind(db, "DELETE FROM events WHERE stream_id=?", "i", t.sid) != SQLITE_OK ||
         exec_bind(db, "DELETE FROM log_streams WHERE id=?", "i", t.sid) != SQLITE_OK ||
         sky__store_commit(db) != SQLITE_OK) {
-        sky__store_rollback(db);
-        DB_FAIL();
+        DB_ROLLBACK_FAIL();
     }
     sky__reply_raw(r, 200, CT, "", 0);
 out:
@@ -887,8 +915,7 @@ static void put_log_events(const sky__request *req, json_t *body, sky__reply *r)
         DB_FAIL();
     if (store_events(db, t.gid, t.sid, ev, from, to, now) != SQLITE_OK ||
         sky__store_commit(db) != SQLITE_OK) {
-        sky__store_rollback(db);
-        DB_FAIL();
+        DB_ROLLBACK_FAIL();
     }
     int64_t seq = 0;
     {
@@ -945,8 +972,7 @@ bool sky__logs_ingest(sky__server *srv, const char *group, const char *stream,
                   gid, stream, now) == SQLITE_OK)
         sid = sqlite3_last_insert_rowid(db);
     if (gid < 0 || sid < 0) {
-        sky__store_rollback(db);
-        DB_FAIL();
+        DB_ROLLBACK_FAIL();
     }
     /* Ingestion batches need not be sorted, so the window is applied per event. */
     int64_t visible = min_visible_ts(retention, now);
@@ -958,8 +984,7 @@ bool sky__logs_ingest(sky__server *srv, const char *group, const char *stream,
         rc = store_events(db, gid, sid, ev, i, i + 1, now);
     }
     if (rc != SQLITE_OK || sky__store_commit(db) != SQLITE_OK) {
-        sky__store_rollback(db);
-        DB_FAIL();
+        DB_ROLLBACK_FAIL();
     }
     ok = true;
 out:

@@ -54,6 +54,19 @@ static const char *const stat_names[] = {"SampleCount", "Average", "Sum", "Minim
         goto out;                                                                        \
     } while (0)
 #define INVALID(...) ERR("InvalidParameterValue", __VA_ARGS__)
+/* The store failed: 500 InternalServiceError, as AWS answers a fault of its own, which clients
+ * retry. After a rollback, the failure's own message. */
+#define STORE_ERR(msg)                                                                   \
+    do {                                                                                 \
+        sky__reply_error(c->r, c->api, 500, "InternalServiceError", "store error: %s", msg); \
+        goto out;                                                                        \
+    } while (0)
+#define STORE_ROLLBACK_ERR()                                                             \
+    do {                                                                                 \
+        char why_[256];                                                                  \
+        sky__store_rollback(db, why_, sizeof why_);                                      \
+        STORE_ERR(why_);                                                                 \
+    } while (0)
 #define MISSING(name) ERR("MissingParameter", "The parameter %s is required.", name)
 
 /* ---- value helpers ------------------------------------------------------------------------ */
@@ -410,19 +423,15 @@ static void put_metric_data(ctx *c, json_t *body)
     }
     db = sky__store_lock(c->req->server->store);
     if (sky__store_begin(db) != SQLITE_OK)
-        ERR("InternalServiceError", "store error: %s", sqlite3_errmsg(db));
+        STORE_ERR(sqlite3_errmsg(db));
     for (size_t i = 0; i < n; i++) {
         point *p = &pts[i];
         if (sky__metrics_store_point(db, ns, p->name, p->dims, p->ts_ms, p->unit, p->count,
-                                     p->sum, p->min, p->max) != SQLITE_OK) {
-            sky__store_rollback(db);
-            ERR("InternalServiceError", "store error: %s", sqlite3_errmsg(db));
-        }
+                                     p->sum, p->min, p->max) != SQLITE_OK)
+            STORE_ROLLBACK_ERR();
     }
-    if (sky__store_commit(db) != SQLITE_OK) {
-        sky__store_rollback(db);
-        ERR("InternalServiceError", "store error: %s", sqlite3_errmsg(db));
-    }
+    if (sky__store_commit(db) != SQLITE_OK)
+        STORE_ROLLBACK_ERR();
     c->r->status = 200; /* empty result */
 out:
     if (db)
@@ -477,7 +486,7 @@ static void list_metrics(ctx *c, json_t *body, json_t **result)
                            "SELECT namespace, name, dims FROM metrics WHERE (?1 IS NULL OR "
                            "namespace=?1) AND (?2 IS NULL OR name=?2) ORDER BY namespace, name, dims",
                            -1, &st, NULL) != SQLITE_OK)
-        ERR("InternalServiceError", "store error");
+        STORE_ERR(sqlite3_errmsg(db));
     if (ns)
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
     if (name)
@@ -669,7 +678,7 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
     db = sky__store_lock(c->req->server->store);
     long n = aggregate(db, ns, name, dims, start, end, period, unit, &b);
     if (n < 0)
-        ERR("InternalServiceError", "store error");
+        STORE_ERR(sqlite3_errmsg(db));
     json_t *points = json_array();
     for (long i = 0; i < n; i++) {
         json_t *p = json_pack("{s:I,s:s}", "Timestamp", (json_int_t)b[i].start_s, "Unit",
@@ -755,7 +764,7 @@ static void get_metric_data(ctx *c, json_t *body, json_t **result)
                            get_str(ms, "Unit"), &b);
         if (n < 0) {
             free(b);
-            ERR("InternalServiceError", "store error");
+            STORE_ERR(sqlite3_errmsg(db));
         }
         json_t *ts = json_array(), *vals = json_array();
         for (long k = 0; k < n; k++) {

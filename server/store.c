@@ -131,4 +131,8 @@ void sky__store_unlock(sky__store *st) { pthread_mutex_unlock(&st->lock); }
 
 int sky__store_begin(sqlite3 *db) { return sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL); }
 int sky__store_commit(sqlite3 *db) { return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL); }
-void sky__store_rollback(sqlite3 *db) { sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL); }
+void sky__store_rollback(sqlite3 *db, char *why, size_t cap)
+{
+    snprintf(why, cap, "%s", sqlite3_errmsg(db)); /* ROLLBACK resets it to "not an error" */
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}

@@ -26,6 +26,8 @@ void sky__store_unlock(sky__store *st);
 /* Transaction helpers: return SQLITE_OK or the error. */
 int sky__store_begin(sqlite3 *db);
 int sky__store_commit(sqlite3 *db);
-void sky__store_rollback(sqlite3 *db);
+/* Rolls back the open transaction after a failure, first copying the connection's error
+ * message into why (cap bytes): what to report, which a successful ROLLBACK would reset. */
+void sky__store_rollback(sqlite3 *db, char *why, size_t cap);
 
 #endif
