@@ -503,11 +503,18 @@ SKY_API void sky__emit_site(sky_logger *log, sky_level level, const char *event,
                             const sky_field *fields, size_t n);
 
 /* The calling thread's context depth (sky_context_push): a call site with context takes the
- * library call, which adds the context's fields. */
-#ifdef __cplusplus
-SKY_API extern thread_local size_t sky__ctx_depth;
+ * library call, which adds the context's fields. initial-exec, as libskylog defines it: code
+ * in a shared object (a plugin) then reads it with one instruction, not a __tls_get_addr call
+ * per log call; it adds no constraint, since libskylog's own TLS is initial-exec already. */
+#if defined(__GNUC__)
+#define SKY__TLS_IE __attribute__((tls_model("initial-exec")))
 #else
-SKY_API extern _Thread_local size_t sky__ctx_depth;
+#define SKY__TLS_IE
+#endif
+#ifdef __cplusplus
+SKY_API extern thread_local SKY__TLS_IE size_t sky__ctx_depth;
+#else
+SKY_API extern _Thread_local SKY__TLS_IE size_t sky__ctx_depth;
 #endif
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(SKY_NO_INLINE_RING)
