@@ -66,6 +66,68 @@ class Install(unittest.TestCase):
         subprocess.run(["cmake", "--build", b], check=True, capture_output=True)
         self.run_basic(os.path.join(b, "basic"))
 
+    def test_plugin_dlopened(self):
+        """A shared object that logs, loaded with dlopen() by a program that does not link
+        libskylog: its call sites read libskylog's thread-local context depth with the
+        initial-exec model (skylog.h), which must not keep it from loading, and take the
+        inlined fast path from their second call."""
+        if not shutil.which("pkg-config"):
+            self.skipTest("pkg-config is not installed")
+        env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(self.libdir, "pkgconfig"))
+        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "skylog"], env=env,
+                               check=True, capture_output=True, text=True).stdout.split()
+        plug_c, host_c = os.path.join(self.tmp, "plug.c"), os.path.join(self.tmp, "host.c")
+        with open(plug_c, "w") as f:
+            f.write(PLUGIN_C)
+        with open(host_c, "w") as f:
+            f.write(HOST_C)
+        plug, host = os.path.join(self.tmp, "plug.so"), os.path.join(self.tmp, "host")
+        subprocess.run(["cc", "-std=c11", "-O2", "-fPIC", "-shared", *self.flags, plug_c, *flags,
+                        f"-Wl,-rpath,{self.libdir}", "-o", plug], check=True)
+        subprocess.run(["cc", "-std=c11", *self.flags, host_c, "-ldl", "-o", host], check=True)
+        out = os.path.join(self.tmp, "events.log")
+        p = subprocess.run([host, plug, out], capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        with open(out) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(len(lines), 1000)
+        for i, line in enumerate(lines):
+            self.assertTrue(line.endswith(f',"i":{i},"who":"plugin"}}'), line)
+
+
+PLUGIN_C = r"""
+#include <skylog.h>
+int plug_run(const char *path)
+{
+    sky_t *sky = NULL;
+    sky_sink *file = NULL;
+    if (sky_open(&(sky_options){.mode = SKY_MODE_ASYNC}, &sky) != SKY_OK ||
+        sky_sink_file(&(sky_file_opts){.path = path}, &file, NULL) != SKY_OK ||
+        sky_add_sink(sky, file, NULL) != SKY_OK)
+        return 1;
+    sky_logger *log = sky_logger_get(sky, "plug");
+    for (int i = 0; i < 1000; i++)
+        sky_info(log, "tick", SKY_INT("i", i), SKY_STR("who", "plugin"));
+    return sky_close(sky) != SKY_OK;
+}
+"""
+
+HOST_C = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+    (void)argc;
+    void *h = dlopen(argv[1], RTLD_NOW);
+    if (!h) {
+        printf("dlopen: %s\n", dlerror());
+        return 2;
+    }
+    int (*run)(const char *) = (int (*)(const char *))dlsym(h, "plug_run");
+    return run ? run(argv[2]) : 3;
+}
+"""
 
 if __name__ == "__main__":
     unittest.main()
