@@ -439,10 +439,13 @@ typedef struct sky__site {
     const sky__schema *_Atomic schema;   /* NULL until the first call at the site */
 } sky__site;
 
+/* A reserved site record, between reservation and commit. */
 typedef struct sky__slot {
-    char *p; /* where the values go */
-    void *priv[2];
-    uint64_t priv_n[2];
+    char *p;               /* where the values go */
+    struct sky__fast *q;   /* the ring's owner, told after the commit if the worker sleeps */
+    char *rec;             /* the record (its commit word) */
+    uint32_t size;         /* the record's size, published by the commit */
+    uint64_t end;          /* ring position just past the record */
 } sky__slot;
 
 /* The async ring, as an inlined call site writes to it. A bounded multi-producer byte ring:
@@ -567,10 +570,10 @@ static inline int sky__fast_reserve(sky_logger *log, sky_level level, sky__site 
     rec->logger = log;
     rec->site = site;
     slot->p = p + 32;
-    slot->priv[0] = q;
-    slot->priv[1] = p;
-    slot->priv_n[0] = size;
-    slot->priv_n[1] = end;
+    slot->q = q;
+    slot->rec = p;
+    slot->size = (uint32_t)size;
+    slot->end = end;
     return 1;
 #else
     (void)log, (void)level, (void)site, (void)bytes, (void)slot;
@@ -584,11 +587,10 @@ __attribute__((always_inline))
 #endif
 static inline void sky__fast_commit(const sky__slot *slot)
 {
-    sky__fast *q = (sky__fast *)slot->priv[0];
-    atomic_store_explicit(&((sky__ring_hdr *)slot->priv[1])->commit, (uint32_t)slot->priv_n[0],
+    atomic_store_explicit(&((sky__ring_hdr *)(void *)slot->rec)->commit, slot->size,
                           memory_order_release);
-    if (SKY_UNLIKELY(slot->priv_n[1] > atomic_load_explicit(&q->wake_at, memory_order_relaxed)))
-        sky__fast_notify(q);
+    if (SKY_UNLIKELY(slot->end > atomic_load_explicit(&slot->q->wake_at, memory_order_relaxed)))
+        sky__fast_notify(slot->q);
 }
 
 /* A site record's values at p: 8 bytes each (a string's length), then the strings' bytes,

@@ -527,10 +527,10 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
     r->logger = log;
     r->site = site;
     slot->p = p + sizeof(srec);
-    slot->priv[0] = a;
-    slot->priv[1] = p;
-    slot->priv_n[0] = size;
-    slot->priv_n[1] = end;
+    slot->q = &a->fast;
+    slot->rec = p;
+    slot->size = (uint32_t)size;
+    slot->end = end;
     return 1;
 }
 
