@@ -10,6 +10,8 @@
  */
 #include "filter_pattern.h"
 
+#include "jsonbody.h"
+
 #include <ctype.h>
 #include <jansson.h>
 #include <math.h>
@@ -174,6 +176,8 @@ static bool contains(const char *msg, size_t len, const term *t)
 typedef struct lexer {
     const char *s;
     const char *why;
+    int depth;    /* parentheses open now */
+    size_t terms; /* comparisons so far */
 } lexer;
 
 static void skip_ws(lexer *lx)
@@ -298,6 +302,10 @@ static bool parse_value(lexer *lx, node *nd)
 
 static node *parse_cmp(lexer *lx)
 {
+    if (++lx->terms > SKY__PATTERN_MAX_TERMS) {
+        lx->why = "too many comparisons (at most 256)";
+        return NULL;
+    }
     node *nd = calloc(1, sizeof *nd);
     if (!nd) {
         lx->why = "out of memory";
@@ -362,7 +370,12 @@ fail:
 static node *parse_unary(lexer *lx)
 {
     if (accept(lx, "(")) {
+        if (++lx->depth > SKY__PATTERN_MAX_DEPTH) {
+            lx->why = "parentheses nested too deep (at most 32)";
+            return NULL;
+        }
         node *nd = parse_or(lx);
+        lx->depth--;
         if (nd && !accept(lx, ")")) {
             lx->why = "missing )";
             free_node(nd);
@@ -499,6 +512,10 @@ sky__pattern *sky__pattern_compile(const char *text, const char **why)
         *why = "out of memory";
         return NULL;
     }
+    if (strlen(text) > SKY__PATTERN_MAX_LEN) {
+        *why = "longer than 1024 characters";
+        goto fail;
+    }
     while (isspace((unsigned char)*text))
         text++;
     size_t n = strlen(text);
@@ -551,7 +568,8 @@ bool sky__pattern_match(const sky__pattern *p, const char *msg, size_t len)
     if (p->match_all)
         return true;
     if (p->json) {
-        json_t *root = json_loadb(msg, len, JSON_DECODE_ANY, NULL);
+        const char *why;
+        json_t *root = sky__json_load(msg, len, &why); /* bounded: messages are client data */
         bool ok = root && json_is_object(root) && eval(p->json, root);
         json_decref(root);
         return ok;

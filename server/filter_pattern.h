@@ -12,12 +12,20 @@
  *
  * An empty pattern matches everything. Space-delimited patterns ([a, b, ...]) are not supported
  * and are reported as invalid rather than silently matching.
+ *
+ * Limits (whatever the caller checked): at most SKY__PATTERN_MAX_LEN bytes (CloudWatch's own
+ * limit on filterPattern), parentheses nested at most SKY__PATTERN_MAX_DEPTH deep and at most
+ * SKY__PATTERN_MAX_TERMS comparisons, so compiling, matching and freeing recurse a bounded depth.
  */
 #ifndef SKY_SERVE_FILTER_PATTERN_H
 #define SKY_SERVE_FILTER_PATTERN_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#define SKY__PATTERN_MAX_LEN 1024
+#define SKY__PATTERN_MAX_DEPTH 32
+#define SKY__PATTERN_MAX_TERMS 256
 
 typedef struct sky__pattern sky__pattern;
 

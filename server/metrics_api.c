@@ -13,6 +13,7 @@
  */
 #include "metrics_api.h"
 
+#include "jsonbody.h"
 #include "query.h"
 #include "server.h"
 
@@ -86,8 +87,22 @@ static bool get_num(json_t *v, double *out)
     return false;
 }
 
+/* Times beyond this (year ~14,600) are refused before any arithmetic: the ms and bucket
+ * computations convert to int64, and converting a larger double would be undefined. */
+#define MAX_TIME_S 4e11
+#define MAX_PERIOD_S 1e10
+
+static bool time_ok(double t) { return isfinite(t) && t >= -MAX_TIME_S && t <= MAX_TIME_S; }
+
+static bool get_time_raw(json_t *v, double *out);
+
 /* Epoch seconds from a number or an ISO-8601 UTC string ("2024-01-01T00:00:00[.123]Z"). */
 static bool get_time(json_t *v, double *out)
+{
+    return get_time_raw(v, out) && time_ok(*out);
+}
+
+static bool get_time_raw(json_t *v, double *out)
 {
     if (json_is_number(v)) {
         *out = json_number_value(v);
@@ -643,7 +658,8 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
     json_t *pj = json_object_get(body, "Period");
     if (!pj)
         MISSING("Period");
-    if (!get_num(pj, &period_d) || period_d < 1 || period_d != floor(period_d))
+    if (!get_num(pj, &period_d) || period_d < 1 || period_d > MAX_PERIOD_S ||
+        period_d != floor(period_d))
         INVALID("The parameter Period must be a positive integer number of seconds.");
     int64_t period = (int64_t)period_d;
     json_t *stats = json_object_get(body, "Statistics");
@@ -739,7 +755,8 @@ static void get_metric_data(ctx *c, json_t *body, json_t **result)
                     "invalid (skylog serve supports SampleCount, Average, Sum, Minimum, "
                     "Maximum).",
                     stat ? stat : "null", i + 1);
-        if (!get_num(json_object_get(ms, "Period"), &period) || period < 1)
+        if (!get_num(json_object_get(ms, "Period"), &period) || period < 1 ||
+            period > MAX_PERIOD_S)
             INVALID("The parameter MetricDataQueries.member.%zu.MetricStat.Period must be a "
                     "positive number of seconds.",
                     i + 1);
@@ -806,9 +823,12 @@ void sky__metrics_handle(const sky__request *req, sky__api api, const char *op, 
     char err[256];
     json_t *body = NULL;
     if (api == SKY__API_METRICS_QUERY) {
-        body = sky__query_parse(req->body, req->body_len, err, sizeof err);
+        const char *code = "MalformedQueryString";
+        body = sky__query_parse(req->body, req->body_len, &code, err, sizeof err);
         if (!body) {
-            sky__reply_error(r, api, 400, "MalformedQueryString", "%s", err);
+            sky__reply_error(r, api, strcmp(code, "InternalFailure") == 0 ? 500 : 400,
+                             strcmp(code, "InternalFailure") == 0 ? "InternalServiceError" : code,
+                             "%s", err);
             return;
         }
         op = get_str(body, "Action");
@@ -818,14 +838,9 @@ void sky__metrics_handle(const sky__request *req, sky__api api, const char *op, 
             return;
         }
     } else {
-        json_error_t jerr;
-        body = req->body_len ? json_loadb(req->body, req->body_len, 0, &jerr) : json_object();
-        if (!body || !json_is_object(body)) {
-            json_decref(body);
-            sky__reply_error(r, api, 400, "SerializationException",
-                             "The request body is not a JSON object");
+        body = sky__parse_json_body(req, r, api);
+        if (!body)
             return;
-        }
     }
     int found = -1;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
