@@ -131,9 +131,10 @@ int sky__emf_extract(sqlite3 *db, const char *msg, size_t len, int64_t event_ts_
     int stored = 0;
     json_t *t = json_object_get(aws, "Timestamp");
     int64_t ts = json_is_integer(t) ? json_integer_value(t) : event_ts_ms;
-    /* Compared as differences from now, which cannot overflow: ts is any int64, now is not. */
-    bool in_window = (!t || json_is_integer(t)) && (ts >= now_ms || now_ms - ts <= PAST_LIMIT_MS) &&
-                     (ts <= now_ms || ts - now_ms <= FUTURE_LIMIT_MS);
+    /* The arithmetic is on `now` only (a sane clock value), never on the client's ts, which may
+     * be any int64: now - ts would overflow for INT64_MIN. */
+    bool in_window = (!t || json_is_integer(t)) && ts >= now_ms - PAST_LIMIT_MS &&
+                     ts <= now_ms + FUTURE_LIMIT_MS;
     if (json_is_array(dirs) && in_window) {
         int event_budget = *budget < SKY__EMF_MAX_POINTS_PER_EVENT ? *budget
                                                                    : SKY__EMF_MAX_POINTS_PER_EVENT;

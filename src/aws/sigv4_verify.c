@@ -209,10 +209,12 @@ sky_status sky_sigv4_verify(const sky_sigv4_received *r, sky_sigv4_secret_fn sec
         if (query_param(q, "X-Amz-Expires", exp, sizeof exp)) {
             /* AWS caps presigned URLs at 7 days; checked before any arithmetic. */
             size_t el = strlen(exp);
-            if (el == 0 || el > 7 || digits(exp, (int)el) < 0)
+            if (el == 0 || strspn(exp, "0123456789") != el)
                 return fail(v, "IncompleteSignatureException",
                             "X-Amz-Expires should be a number");
-            expires_s = digits(exp, (int)el);
+            const char *num = exp + strspn(exp, "0"); /* significant digits: at most 7 read */
+            size_t sl = strlen(num);
+            expires_s = sl > 7 ? SKY_SIGV4_MAX_EXPIRES_S + 1 : sl ? digits(num, (int)sl) : 0;
             if (expires_s < 1 || expires_s > SKY_SIGV4_MAX_EXPIRES_S)
                 return fail(v, "IncompleteSignatureException",
                             "X-Amz-Expires must be less than a week (in seconds) that is 604800");
