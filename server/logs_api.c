@@ -426,20 +426,46 @@ out:
         sky__store_unlock(req->server->store);
 }
 
+/* Deletes group `gid` with its streams and events in one transaction: SQLITE_OK, or the error
+ * with SQLite's message in why (rolled back). */
+static int delete_group_rows(sqlite3 *db, int64_t gid, char *why, size_t cap)
+{
+    int rc = sky__store_begin(db);
+    if (rc != SQLITE_OK) {
+        snprintf(why, cap, "%s", sqlite3_errmsg(db));
+        return rc;
+    }
+    if ((rc = exec_bind(db, "DELETE FROM events WHERE group_id=?", "i", gid)) != SQLITE_OK ||
+        (rc = exec_bind(db, "DELETE FROM log_streams WHERE group_id=?", "i", gid)) != SQLITE_OK ||
+        (rc = exec_bind(db, "DELETE FROM log_groups WHERE id=?", "i", gid)) != SQLITE_OK ||
+        (rc = sky__store_commit(db)) != SQLITE_OK)
+        sky__store_rollback(db, why, cap);
+    return rc;
+}
+
 static void delete_log_group(const sky__request *req, json_t *body, sky__reply *r)
 {
     target t;
     sqlite3 *db = NULL;
+    char why[256];
     if (!(t.group = group_name_arg(body, r)) || !(db = lock_group(req, r, &t)))
         return;
-    if (sky__store_begin(db) != SQLITE_OK)
-        DB_FAIL();
-    if (exec_bind(db, "DELETE FROM events WHERE group_id=?", "i", t.gid) != SQLITE_OK ||
-        exec_bind(db, "DELETE FROM log_streams WHERE group_id=?", "i", t.gid) != SQLITE_OK ||
-        exec_bind(db, "DELETE FROM log_groups WHERE id=?", "i", t.gid) != SQLITE_OK ||
-        sky__store_commit(db) != SQLITE_OK) {
-        DB_ROLLBACK_FAIL();
+    int rc = delete_group_rows(db, t.gid, why, sizeof why);
+    if ((rc & 0xff) == SQLITE_FULL) {
+        /* The disk is full, and one transaction deleting everything needs room for its WAL:
+         * give the reserve back, delete the events in small checkpointed batches (the group
+         * stays whole until its last event is gone, so a failure midway leaves no orphans),
+         * then the group itself. Deleting is how a user frees space: it must work here. */
+        sky__store_release_reserve(req->server->store);
+        rc = sky__store_delete_batched(db, "events", "group_id", t.gid);
+        if (rc == SQLITE_OK)
+            rc = delete_group_rows(db, t.gid, why, sizeof why);
+        else
+            snprintf(why, sizeof why, "%s", sqlite3_errmsg(db));
     }
+    if (rc != SQLITE_OK)
+        FAIL_STATUS(500, "ServiceUnavailableException", "store error: %s", why);
+    sky__store_keep_reserve(req->server->store);
     sky__reply_raw(r, 200, CT, "", 0);
 out:
     if (db)
