@@ -49,6 +49,8 @@ static void form_decode(char *s)
 #define MAX_KEY_BYTES 256
 #define MAX_KEY_SEGMENTS 16
 #define MAX_LIST_SLOTS 200000 /* all lists of one request: 1,000 datums x 150 values + spare */
+#define MAX_PARAMS 400000     /* a gzipped PutMetricData at its limits has ~340,000 */
+#define MAX_OBJECT_KEYS 64    /* CloudWatch's structures have at most ~10 members */
 
 static const struct {
     const char *name;
@@ -153,6 +155,9 @@ static int set_path(json_t *root, char *key, const char *value, qerr *e)
         }
         if (!json_is_object(cur))
             return qfail(e, "MalformedQueryString", "parameter path conflicts at '%.64s'", seg);
+        if (!json_object_get(cur, seg) && json_object_size(cur) >= MAX_OBJECT_KEYS)
+            return qfail(e, "MalformedQueryString", "more than %d parameters under one name",
+                         MAX_OBJECT_KEYS);
         if (!next) {
             json_t *sv = json_string(value);
             if (!sv || json_object_set_new(cur, seg, sv) != 0)
@@ -209,7 +214,12 @@ json_t *sky__query_parse(const char *body, size_t len, const char **code, char *
         return NULL;
     }
     char *save = NULL;
+    size_t n_params = 0;
     for (char *pair = strtok_r(copy, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
+        if (++n_params > MAX_PARAMS) {
+            qfail(&e, "MalformedQueryString", "more than %d parameters", MAX_PARAMS);
+            goto fail;
+        }
         char *eq = strchr(pair, '=');
         const char *value = "";
         if (eq) {

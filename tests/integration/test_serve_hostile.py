@@ -208,6 +208,13 @@ class Hostile(HostileBase):
                       resp.body)
         self.assertAlive()
 
+    def test_awsquery_distinct_names_are_bounded(self):
+        body = "Action=ListMetrics" + "".join(f"&name{i}=1" for i in range(100000))
+        resp = sh.raw_request(self.srv, "POST", "/", body, FORM)
+        self.assertEqual(resp.status, 400, resp)
+        self.assertIn(b"more than 64 parameters under one name", resp.body)
+        self.assertAlive()
+
     def test_awsquery_deep_key(self):
         resp = sh.raw_request(self.srv, "POST", "/", "Action=ListMetrics&" + "a." * 200000
                               + "b=1", FORM)
