@@ -516,6 +516,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         sky__reply_error(&r, api == SKY__API_OTHER ? SKY__API_INGEST : api, 400,
                          is_query_api(api) ? "MalformedInput" : "SerializationException",
                          "Conflicting Content-Length headers.");
+        /* Where this body ends is ambiguous, so nothing after it on this connection can be
+         * trusted to be a request: answer and close. */
+        sky__reply_header(&r, "Connection", "close");
         goto send;
     }
     if (st->too_large) {

@@ -618,25 +618,55 @@ out:
         sky__store_unlock(req->server->store);
 }
 
+/* Deletes stream `sid` of group `gid` and its events in one transaction, taking their bytes
+ * off the group's storedBytes: SQLITE_OK, or the error with SQLite's message in why. */
+static int delete_stream_rows(sqlite3 *db, int64_t gid, int64_t sid, char *why, size_t cap)
+{
+    int rc = sky__store_begin(db);
+    if (rc != SQLITE_OK) {
+        snprintf(why, cap, "%s", sqlite3_errmsg(db));
+        return rc;
+    }
+    if ((rc = exec_bind(db,
+                        "UPDATE log_groups SET stored_bytes = stored_bytes - (SELECT "
+                        "COALESCE(SUM(LENGTH(CAST(message AS BLOB))), 0) FROM events WHERE "
+                        "stream_id=?) WHERE id=?",
+                        "ii", sid, gid)) != SQLITE_OK ||
+        (rc = exec_bind(db, "DELETE FROM events WHERE stream_id=?", "i", sid)) != SQLITE_OK ||
+        (rc = exec_bind(db, "DELETE FROM log_streams WHERE id=?", "i", sid)) != SQLITE_OK ||
+        (rc = sky__store_commit(db)) != SQLITE_OK)
+        sky__store_rollback(db, why, cap);
+    return rc;
+}
+
 static void delete_log_stream(const sky__request *req, json_t *body, sky__reply *r)
 {
     target t;
     sqlite3 *db = NULL;
+    char why[256];
     if (!group_arg(body, r, &t, false) || !stream_arg(body, r, &t) ||
         !(db = lock_stream(req, r, &t)))
         return;
-    if (sky__store_begin(db) != SQLITE_OK)
-        DB_FAIL();
-    if (exec_bind(db,
-                  "UPDATE log_groups SET stored_bytes = stored_bytes - (SELECT "
-                  "COALESCE(SUM(LENGTH(CAST(message AS BLOB))), 0) FROM events WHERE stream_id=?) "
-                  "WHERE id=?",
-                  "ii", t.sid, t.gid) != SQLITE_OK ||
-        exec_bind(db, "DELETE FROM events WHERE stream_id=?", "i", t.sid) != SQLITE_OK ||
-        exec_bind(db, "DELETE FROM log_streams WHERE id=?", "i", t.sid) != SQLITE_OK ||
-        sky__store_commit(db) != SQLITE_OK) {
-        DB_ROLLBACK_FAIL();
+    int rc = delete_stream_rows(db, t.gid, t.sid, why, sizeof why);
+    if ((rc & 0xff) == SQLITE_FULL) {
+        /* As DeleteLogGroup on a full disk: the events go in batches, then the stream; the
+         * group's storedBytes is recounted from what is left. */
+        sky__store_release_reserve(req->server->store);
+        rc = sky__store_delete_batched(db, "events", "stream_id", t.sid);
+        if (rc == SQLITE_OK)
+            rc = exec_bind(db,
+                           "UPDATE log_groups SET stored_bytes = (SELECT COALESCE(SUM(LENGTH("
+                           "CAST(message AS BLOB))), 0) FROM events WHERE group_id=?1) "
+                           "WHERE id=?1",
+                           "i", t.gid);
+        if (rc == SQLITE_OK)
+            rc = delete_stream_rows(db, t.gid, t.sid, why, sizeof why);
+        else
+            snprintf(why, sizeof why, "%s", sqlite3_errmsg(db));
     }
+    if (rc != SQLITE_OK)
+        FAIL_STATUS(500, "ServiceUnavailableException", "store error: %s", why);
+    sky__store_keep_reserve(req->server->store);
     sky__reply_raw(r, 200, CT, "", 0);
 out:
     if (db)

@@ -130,9 +130,8 @@ class FullDisk(unittest.TestCase):
             "logGroupName": group, "logStreamName": "s",
             "logEvents": [{"timestamp": sh.now_ms(), "message": "x" * 1000}] * 500})
 
-    def test_deleting_a_group_works_on_a_full_disk(self):
-        # Deleting is how a user frees space, and it needs space itself (WAL pages): it used
-        # to fail with "database or disk is full" like everything else.
+    def full_server(self):
+        """A server whose 32 MiB disk has been filled with the events of groups a and b."""
         srv = SmallDiskServer("32m", verbose=False)
         self.addCleanup(srv.cleanup)
         srv.start()
@@ -145,12 +144,29 @@ class FullDisk(unittest.TestCase):
                 break
         self.assertEqual(resp.status, 500, resp)
         self.assertEqual(resp.json["message"], "store error: database or disk is full", resp)
+        return srv
+
+    # Deleting is how a user frees space, and it needs space itself (WAL pages): it used to
+    # fail with "database or disk is full" like everything else.
+    def test_deleting_a_group_works_on_a_full_disk(self):
+        srv = self.full_server()
         resp = sh.logs_call(srv, "DeleteLogGroup", {"logGroupName": "a"})
         self.assertEqual(resp.status, 200, resp)
         groups = sh.logs_call(srv, "DescribeLogGroups", {}).json["logGroups"]
         self.assertEqual([g["logGroupName"] for g in groups], ["b"])
-        # the space a's events held is usable again
-        self.assertEqual(self.put(srv, "b").status, 200)
+        self.assertEqual(self.put(srv, "b").status, 200)  # the space is usable again
+        self.assertEqual(srv.stop(), 0, srv.stderr_text())
+
+    def test_deleting_a_stream_works_on_a_full_disk(self):
+        srv = self.full_server()
+        before = sh.logs_call(srv, "DescribeLogGroups", {}).json["logGroups"]
+        resp = sh.logs_call(srv, "DeleteLogStream", {"logGroupName": "b", "logStreamName": "s"})
+        self.assertEqual(resp.status, 200, resp)
+        after = sh.logs_call(srv, "DescribeLogGroups", {}).json["logGroups"]
+        self.assertEqual([g["storedBytes"] for g in after], [before[0]["storedBytes"], 0])
+        resp = sh.logs_call(srv, "DescribeLogStreams", {"logGroupName": "b"})
+        self.assertEqual(resp.json["logStreams"], [])
+        self.assertEqual(self.put(srv, "a").status, 200)
         self.assertEqual(srv.stop(), 0, srv.stderr_text())
 
 
