@@ -44,7 +44,7 @@ bool sky__json_within_limits(const char *s, size_t n, const char **why)
             break;
         case ',':
             if (++commas + containers + 1 > SKY__JSON_MAX_ELEMENTS) {
-                *why = "JSON with more than 400000 elements";
+                *why = "JSON with more than 500000 elements";
                 return false;
             }
             break;

@@ -14,10 +14,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Far above what any CloudWatch request needs (PutMetricData at its limits: 1,000 datums of 30
- * dimensions and 150 values is ~350,000 elements in ~34,000 containers; nothing AWS accepts
- * nests deeper than 10), and small enough that the parsed tree stays within tens of MiB. */
-#define SKY__JSON_MAX_ELEMENTS 400000
+/* Above what any CloudWatch request needs (PutMetricData at its limits: 1,000 datums of 30
+ * dimensions and 150 values and counts is ~400,000 elements in ~34,000 containers; nothing AWS
+ * accepts nests deeper than 10), and small enough that the parsed tree stays within tens of
+ * MiB. */
+#define SKY__JSON_MAX_ELEMENTS 500000
 #define SKY__JSON_MAX_CONTAINERS 50000
 #define SKY__JSON_MAX_DEPTH 64
 

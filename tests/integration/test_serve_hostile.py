@@ -181,6 +181,22 @@ class HostileAuth(HostileBase):
 
 
 class Hostile(HostileBase):
+    def test_the_largest_legal_requests_still_pass(self):
+        # the limits are for hostile requests: AWS's own maxima must go through
+        cw = sh.boto3_client(self, self.srv, "cloudwatch")
+        now = time.time()
+        datum = {"MetricName": "big", "Timestamp": now, "Unit": "Count", "StorageResolution": 60,
+                 "Dimensions": [{"Name": f"dim{i:02d}", "Value": "v" * 20} for i in range(30)],
+                 "Values": [float(i) for i in range(150)], "Counts": [1.0] * 150}
+        cw.put_metric_data(Namespace="Big", MetricData=[datum] * 1000)  # gzipped by botocore
+        self.group("big")
+        resp = self.call("PutLogEvents", {
+            "logGroupName": "big", "logStreamName": "s",
+            "logEvents": [{"timestamp": sh.now_ms(), "message": "\u0001" * 78}] * 10000})
+        self.assertEqual(resp.status, 200, resp)  # 1,040,000 bytes, ~4.5 MB of JSON escapes
+        self.assertEqual(self.events("big"), 10000)
+        self.assertAlive()
+
     def test_awsquery_key_that_is_not_utf8(self):
         # was a use-after-free: jansson freed the child it refused to insert
         resp = sh.raw_request(self.srv, "POST", "/", b"Action=ListMetrics&%FF.x=1", FORM)
