@@ -32,6 +32,9 @@ typedef struct sky__pattern sky__pattern;
 /* Compiles `text`; NULL on a syntax error (with a static reason in *why). */
 sky__pattern *sky__pattern_compile(const char *text, const char **why);
 bool sky__pattern_match(const sky__pattern *p, const char *msg, size_t len);
+/* Matching `p` against a message of n bytes takes at most ~cost x n steps (every term or
+ * comparison is a linear search): what a caller bounding its work per call counts. */
+size_t sky__pattern_cost(const sky__pattern *p);
 void sky__pattern_free(sky__pattern *p);
 
 #endif

@@ -35,7 +35,7 @@
 #define TOO_NEW_MS (2LL * 3600 * 1000)
 #define MAX_RESPONSE_BYTES 1048576
 #define MAX_SCAN_EVENTS 100000          /* FilterLogEvents: rows looked at per call */
-#define MAX_SCAN_BYTES (32u << 20)      /* and their message bytes */
+#define MAX_SCAN_WORK (64u << 20)       /* and message bytes x the pattern's cost */
 
 static const int valid_retention[] = {1,   3,   5,   7,   14,  30,   60,   90,   120,  150,  180,
                                       365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
@@ -1231,20 +1231,22 @@ static void filter_log_events(const sky__request *req, json_t *body, sky__reply 
     sqlite3_bind_int64(st, 5, p.id);
     events = json_array();
     size_t n = 0, bytes = 0, plen = prefix ? strlen(prefix) : 0;
-    size_t scanned = 0, scanned_bytes = 0;
+    size_t scanned = 0, work = 0, cost = pattern ? sky__pattern_cost(pattern) : 1;
     bool more = false;
     pos last = p, scanned_to = p;
     while (sqlite3_step(st) == SQLITE_ROW) {
         /* A bounded scan per call, as CloudWatch's "time-bounded scan window": a pattern that
-         * matches nothing cannot hold the store lock for the whole group. The token resumes
+         * matches nothing cannot hold the store lock for the whole group, nor can a pattern of
+         * hundreds of terms over megabyte messages (work counts bytes x the pattern's cost).
+         * The first row is always looked at, so every call makes progress; the token resumes
          * after the last row looked at, so nothing is skipped or repeated. */
-        if (scanned >= MAX_SCAN_EVENTS || scanned_bytes >= MAX_SCAN_BYTES) {
+        if (scanned >= MAX_SCAN_EVENTS || work >= MAX_SCAN_WORK) {
             more = true;
             last = scanned_to;
             break;
         }
         scanned++;
-        scanned_bytes += (size_t)sqlite3_column_bytes(st, 3);
+        work += ((size_t)sqlite3_column_bytes(st, 3) + 1) * cost;
         scanned_to = (pos){sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0)};
         const char *sname = (const char *)sqlite3_column_text(st, 4);
         if (prefix && strncmp(sname, prefix, plen) != 0)

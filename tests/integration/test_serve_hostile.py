@@ -256,6 +256,36 @@ class Hostile(HostileBase):
         self.assertEqual(resp.status, 200, resp)
         self.assertAlive()
 
+    def test_filter_scans_a_bounded_amount_per_call(self):
+        # A pattern of 300 terms over 200 KB messages: each call may look at only a few events
+        # (the store lock is held while it does), and paging still finds every match once.
+        self.group("scan")
+        base = "x" * 200000
+        for i in range(0, 12, 4):
+            resp = self.call("PutLogEvents", {"logGroupName": "scan", "logStreamName": "s",
+                                              "logEvents": [{"timestamp": sh.now_ms(),
+                                                             "message": f"{j} needle {base}"
+                                                             if j % 3 == 0 else f"{j} {base}"}
+                                                            for j in range(i, i + 4)]})
+            self.assertEqual(resp.status, 200, resp)
+        pattern = "needle " + " ".join(["x"] * 299)
+        found, calls, token = [], 0, None
+        while True:
+            payload = {"logGroupName": "scan", "filterPattern": pattern}
+            if token:
+                payload["nextToken"] = token
+            resp = self.call("FilterLogEvents", payload)
+            self.assertEqual(resp.status, 200, resp)
+            calls += 1
+            found += [e["message"].split()[0] for e in resp.json["events"]]
+            token = resp.json.get("nextToken")
+            if not token:
+                break
+            self.assertLess(calls, 100)
+        self.assertEqual(found, ["0", "3", "6", "9"])
+        self.assertGreaterEqual(calls, 6)  # 64 MiB of work per call / (301 x 200 KB) < 2 events
+        self.assertAlive()
+
     def test_deeply_nested_json_bodies(self):
         for body in ["[" * 100000, '{"a":' * 100000, "[" * 1000 + "]" * 1000]:
             resp = self.call("DescribeLogGroups", body)

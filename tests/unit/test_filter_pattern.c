@@ -157,6 +157,40 @@ static void test_limits(void **state)
     free(long_terms);
 }
 
+/* '*' wildcards, including the shapes a backtracking matcher took quadratic time on. */
+static void test_wildcards(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *pat, *text;
+        bool match;
+    } cases[] = {
+        {"abc", "abc", true},     {"abc", "abcd", false},   {"*", "", true},
+        {"*", "anything", true},  {"a*", "abc", true},      {"a*", "ba", false},
+        {"*c", "abc", true},      {"*c", "cb", false},      {"a*c", "ac", true},
+        {"a*c", "abbbc", true},   {"a*c", "abcb", false},   {"ab*bc", "abc", false},
+        {"ab*bc", "abbc", true},  {"*a*b*", "xaxbx", true}, {"*a*b*", "xbxax", false},
+        {"**a**", "a", true},     {"a*b*a", "aba", true},   {"a*b*a", "ab", false},
+        {"*aa*aa", "aaaa", true}, {"*aa*aa", "aaa", false}, {"", "", true},
+        {"", "x", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (glob_match(cases[i].pat, cases[i].text, strlen(cases[i].text)) != cases[i].match)
+            fail_msg("'%s' against '%s' should be %d", cases[i].pat, cases[i].text,
+                     cases[i].match);
+    size_t n = 1 << 20;
+    char *a = malloc(n + 1);
+    assert_non_null(a);
+    memset(a, 'a', n);
+    a[n] = '\0';
+    char *pat = repeat("", "*a", 500, "*b");
+    assert_false(glob_match(pat, a, n));
+    a[n - 1] = 'b';
+    assert_true(glob_match(pat, a, n));
+    free(pat);
+    free(a);
+}
+
 /* A JSON pattern parses each message: a message too deep or too large to parse within the
  * server's JSON limits simply does not match (it must not crash or allocate without bound). */
 static void test_bounded_messages(void **state)
@@ -179,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_bounded_messages),
+        cmocka_unit_test(test_wildcards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
