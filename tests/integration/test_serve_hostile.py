@@ -286,6 +286,35 @@ class Hostile(HostileBase):
         self.assertGreaterEqual(calls, 6)  # 64 MiB of work per call / (301 x 200 KB) < 2 events
         self.assertAlive()
 
+    def test_metric_reads_are_bounded(self):
+        # 2,000,001 stored datapoints of one metric (written straight into the store: sending
+        # them would take minutes), read by one GetMetricStatistics and by a GetMetricData of
+        # 500 queries: at most 2,000,000 rows are read per call, and the answer says so.
+        start_s = int(time.time()) // 3600 * 3600 - 3600
+        con = sqlite3.connect(os.path.join(self.srv.data_dir, "serve.db"), timeout=60)
+        try:
+            cur = con.execute("INSERT INTO metrics(namespace, name, dims) VALUES('Many', 'm', '[]')")
+            mid = cur.lastrowid
+            con.executemany("INSERT INTO datapoints(metric_id, ts, unit, count, sum, min, max) "
+                            "VALUES(?, ?, 'None', 1, 1, 1, 1)",
+                            ((mid, start_s * 1000 + i % 3600000) for i in range(2000001)))
+            con.commit()
+        finally:
+            con.close()
+        cw = sh.boto3_client(self, self.srv, "cloudwatch")
+        from botocore.exceptions import ClientError
+        with self.assertRaises(ClientError) as cm:
+            cw.get_metric_statistics(Namespace="Many", MetricName="m", StartTime=start_s,
+                                     EndTime=start_s + 3600, Period=3600, Statistics=["Sum"])
+        self.assertEqual(cm.exception.response["Error"]["Code"], "InvalidParameterCombination")
+        self.assertIn("2000000", cm.exception.response["Error"]["Message"])
+        out = cw.get_metric_data(StartTime=start_s, EndTime=start_s + 3600, MetricDataQueries=[
+            {"Id": f"q{i}", "MetricStat": {"Metric": {"Namespace": "Many", "MetricName": "m"},
+                                           "Period": 3600, "Stat": "Sum"}} for i in range(500)])
+        codes = [r["StatusCode"] for r in out["MetricDataResults"]]
+        self.assertEqual(codes, ["PartialData"] * 500)
+        self.assertAlive()
+
     def test_deeply_nested_json_bodies(self):
         for body in ["[" * 100000, '{"a":' * 100000, "[" * 1000 + "]" * 1000]:
             resp = self.call("DescribeLogGroups", body)
