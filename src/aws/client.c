@@ -147,13 +147,29 @@ sky_status sky_aws_parse_http_date(const char *s, int64_t *ns)
     return SKY_OK;
 }
 
-static void net_error(sky_aws_error *e, sky_status st, const char *why)
+/* A failure without an answer. An unknown host or an untrusted certificate will not go away by
+ * waiting; a refused or broken connection or a timeout may. */
+static void net_error(const sky_aws_client *c, sky_aws_error *e, sky_status st,
+                      sky_http_failure failure, const char *why)
 {
     memset(e, 0, sizeof *e);
     e->status = st;
-    e->retryable = st == SKY_ENET || st == SKY_ETIMEDOUT;
-    snprintf(e->code, sizeof e->code, "%s", st == SKY_ETIMEDOUT ? "Timeout" : "NetworkError");
+    e->failure = failure;
+    e->persistent = failure == SKY_HTTP_NOT_RESOLVED || failure == SKY_HTTP_CERT_FAILED;
+    e->retryable = (st == SKY_ENET || st == SKY_ETIMEDOUT) && !e->persistent;
+    snprintf(e->code, sizeof e->code, "%s",
+             failure == SKY_HTTP_CERT_FAILED     ? "TLSCertificateError"
+             : failure == SKY_HTTP_NOT_RESOLVED ? "UnknownHost"
+             : st == SKY_ETIMEDOUT              ? "Timeout"
+                                                : "NetworkError");
     snprintf(e->message, sizeof e->message, "%s", why && *why ? why : sky_strerror(st));
+    if (failure == SKY_HTTP_NOT_RESOLVED && strstr(c->host, ".amazonaws.com") &&
+        strstr(c->host, c->region)) {
+        /* AWS's own name for the region: a mistyped region is the likely cause */
+        size_t l = strlen(e->message);
+        snprintf(e->message + l, sizeof e->message - l, " (is the region '%s' right?)",
+                 c->region);
+    }
 }
 
 /* One signed attempt. */
@@ -245,7 +261,7 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
         body = gz;
         body_len = gl;
     }
-    int attempt = 0, last_cost = 0;
+    int attempt = 0, last_cost = 0, unknown = 0;
     bool refreshed = false, skew_fixed = false;
     sky_status result;
     for (;;) {
@@ -279,6 +295,7 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
             e->status = st;
             snprintf(e->code, sizeof e->code, "CredentialsError");
             snprintf(e->message, sizeof e->message, "%s", why[0] ? why : sky_strerror(st));
+            e->persistent = st == SKY_EAUTH; /* none found, or a provider refused */
             e->attempts = attempt;
             result = st;
             break;
@@ -289,7 +306,9 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
         st = attempt_once(c, call, body, body_len, &cr, now, timeout_ms, &resp, why, sizeof why);
         sky_aws_credentials_clear(&cr);
         if (st != SKY_OK) {
-            net_error(e, st, why);
+            net_error(c, e, st, resp.failure, why);
+            if (resp.failure == SKY_HTTP_NO_ANSWER)
+                unknown++;
         } else if (resp.status >= 200 && resp.status < 300) {
             sky__retry_release(&c->retry, last_cost);
             *out = resp;
@@ -309,6 +328,7 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
                 c->skew_ns = server - local;
                 skew_fixed = true;
                 e->retryable = true;
+                e->persistent = false;
                 sky_http_response_free(&resp);
                 if (attempt < c->retry.opts.max_attempts)
                     continue; /* re-sign at once with the corrected clock */
@@ -344,8 +364,15 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
             result = e->status;
             break;
         }
-        sky__retry_sleep(&c->retry, delay);
+        if (!sky__retry_sleep(&c->retry, delay)) {
+            sky__retry_release(&c->retry, cost);
+            size_t l = strlen(e->message);
+            snprintf(e->message + l, sizeof e->message - l, " (interrupted)");
+            result = e->status;
+            break;
+        }
     }
+    e->unknown_outcomes = unknown;
     free(gz);
     return result;
 }

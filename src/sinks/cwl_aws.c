@@ -40,8 +40,10 @@ static void fill_from_error(sky__cwl_result *out, const sky_aws_error *e)
     snprintf(out->message, sizeof out->message, "%s", e->message);
     out->retries = e->attempts > 1 ? e->attempts - 1 : 0;
     out->throttles = e->throttling ? 1 : 0;
-    /* a timeout or a reset after the request went out may have been processed */
-    out->ambiguous = e->http_status == 0 && (e->status == SKY_ETIMEDOUT || e->status == SKY_ENET);
+    /* only a request sent whole and left without an answer may have been processed; a refused
+     * connection or a failed handshake sent nothing */
+    out->ambiguous = e->unknown_outcomes > 0;
+    out->persistent = e->persistent;
 }
 
 static sky_status bearer_call(cwl_aws *t, const sky__cwl_call *cl, sky__cwl_result *out)
@@ -73,7 +75,9 @@ static sky_status bearer_call(cwl_aws *t, const sky__cwl_call *cl, sky__cwl_resu
     sky_status st = sky_http_perform(t->http, &req, &resp, why, sizeof why);
     if (st != SKY_OK) {
         out->status = st;
-        out->ambiguous = st == SKY_ETIMEDOUT;
+        out->ambiguous = resp.failure == SKY_HTTP_NO_ANSWER;
+        out->persistent =
+            resp.failure == SKY_HTTP_NOT_RESOLVED || resp.failure == SKY_HTTP_CERT_FAILED;
         snprintf(out->code, sizeof out->code, "%s", st == SKY_ETIMEDOUT ? "Timeout" : "NetworkError");
         snprintf(out->message, sizeof out->message, "%s", why);
         return st;
