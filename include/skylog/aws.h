@@ -485,6 +485,19 @@ SKY_API sky_status sky_aws_resolve_region(const char *explicit_region, const cha
 SKY_API sky_status sky_aws_resolve_endpoint(const char *service, const char *region,
                                             const char *explicit_endpoint, char *out, size_t cap);
 
+/* The CA bundle (a PEM file of trusted CAs) for TLS, found as the AWS CLI and curl find it:
+ * `explicit_path` (a --ca-bundle flag or ca_bundle option), else AWS_CA_BUNDLE, else `ca_bundle`
+ * of the profile (see sky_aws_creds_opts.profile) in the config file (`config_file` or
+ * AWS_CONFIG_FILE or ~/.aws/config; a leading "~/" is expanded), else CURL_CA_BUNDLE, else
+ * SSL_CERT_FILE. Writes the path into out (cap bytes) and, when `source` is not NULL, a static
+ * text naming where it came from ("AWS_CA_BUNDLE", ...). SKY_ENOTFOUND when none is set (the
+ * system store is used), SKY_EINVAL if it does not fit. The file is not opened here.
+ * sky_aws_client_new() and sky_aws_creds_new() call it when their sky_http_opts.ca_bundle is
+ * NULL. Thread-safe (reads env). */
+SKY_API sky_status sky_aws_resolve_ca_bundle(const char *explicit_path, const char *profile,
+                                             const char *config_file, char *out, size_t cap,
+                                             const char **source);
+
 /* Splits an endpoint URL: whether it is https, the Host header value ("host[:port]", default
  * ports dropped, lower-cased) and the base path ("" or "/prefix"). */
 SKY_API sky_status sky_aws_endpoint_host(const char *url, char *host, size_t host_cap, bool *https,

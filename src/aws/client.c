@@ -12,11 +12,13 @@
 
 #include "aws/buf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 /* botocore treats a response as skewed when the server clock differs by more than this */
 #define SKEW_THRESHOLD_NS (4LL * 60 * 1000000000)
@@ -80,11 +82,26 @@ sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out
         sky_aws_client_free(c);
         return st;
     }
+    /* which CAs to trust, decided now: a bundle that cannot be read is a configuration error
+     * worth saying at once, with where it was set, rather than as a TLS failure per request */
+    sky_http_opts ho = o->http;
+    char ca[1024];
+    const char *ca_src = "the ca_bundle option";
+    if (!ho.ca_bundle && sky_aws_resolve_ca_bundle(NULL, o->profile, o->config_file, ca,
+                                                   sizeof ca, &ca_src) == SKY_OK)
+        ho.ca_bundle = ca;
+    if (ho.ca_bundle && access(ho.ca_bundle, R_OK) != 0) {
+        if (errbuf)
+            snprintf(errbuf, errlen, "the CA bundle %s (from %s) cannot be read: %s",
+                     ho.ca_bundle, ca_src, strerror(errno));
+        sky_aws_client_free(c);
+        return SKY_EINVAL;
+    }
     if (o->creds) {
         c->creds = o->creds;
     } else {
         sky_aws_creds_opts co = {.profile = o->profile, .config_file = o->config_file,
-                                 .region = c->region, .http = &o->http};
+                                 .region = c->region, .http = &ho};
         st = sky_aws_creds_new(&co, &c->creds);
         if (st != SKY_OK) {
             sky_aws_client_free(c);
@@ -92,7 +109,7 @@ sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out
         }
         c->owns_creds = true;
     }
-    st = sky_http_client_new(&o->http, &c->http);
+    st = sky_http_client_new(&ho, &c->http);
     if (st != SKY_OK) {
         if (st == SKY_EUNSUPPORTED && errbuf)
             sky_http_init(errbuf, errlen); /* why libcurl could not be loaded */
@@ -163,6 +180,11 @@ static void net_error(const sky_aws_client *c, sky_aws_error *e, sky_status st,
              : st == SKY_ETIMEDOUT              ? "Timeout"
                                                 : "NetworkError");
     snprintf(e->message, sizeof e->message, "%s", why && *why ? why : sky_strerror(st));
+    if (failure == SKY_HTTP_CERT_FAILED) {
+        size_t l = strlen(e->message);
+        snprintf(e->message + l, sizeof e->message - l,
+                 " (a private CA or a TLS proxy? trust it with AWS_CA_BUNDLE or ca_bundle)");
+    }
     if (failure == SKY_HTTP_NOT_RESOLVED && strstr(c->host, ".amazonaws.com") &&
         strstr(c->host, c->region)) {
         /* AWS's own name for the region: a mistyped region is the likely cause */

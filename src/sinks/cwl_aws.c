@@ -161,7 +161,9 @@ sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out
                              .profile = o->profile,
                              .region = o->region};
     sky_http_opts ho = {.connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 5000,
-                        .timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 30000};
+                        .timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 30000,
+                        .ca_bundle = o->ca_bundle};
+    co.http = &ho;
     if ((o->access_key_id == NULL) != (o->secret_access_key == NULL)) {
         snprintf(err, sizeof err, "cloudwatch: access_key_id and secret_access_key go together");
         st = SKY_EINVAL;
@@ -190,6 +192,10 @@ sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out
         {
             t->bearer = strdup(o->bearer_token);
             t->endpoint = strdup(sky_aws_client_endpoint(t->client));
+            char ca[1024]; /* the AWS clients resolve theirs; this plain one needs it too */
+            if (!ho.ca_bundle && sky_aws_resolve_ca_bundle(NULL, o->profile, NULL, ca, sizeof ca,
+                                                           NULL) == SKY_OK)
+                ho.ca_bundle = ca;
             st = t->bearer && t->endpoint ? sky_http_client_new(&ho, &t->http) : SKY_ENOMEM;
             if (st == SKY_EUNSUPPORTED) {
                 char why[sizeof err - 16];
