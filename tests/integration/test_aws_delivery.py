@@ -14,9 +14,11 @@ import collections
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 import skyharness
@@ -155,6 +157,29 @@ class Persistent(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0, p.stderr)
         self.assertNotIn("unknown outcome", p.stderr)
 
+
+
+class Interrupt(unittest.TestCase):
+    def test_ctrl_c_ends_the_backoff_wait(self):
+        # every call answers 500: `skylog tail` retries with backoff (up to 20 s a wait, 10
+        # attempts). Ctrl-C after the first answer ends it: no attempt after the signal.
+        srv = skyharness.start_server(self, extra_args=["--faults", "error=1", "--seed", "3"])
+        env = dict(os.environ, **skyharness.endpoint_env(srv))
+        env["AWS_MAX_ATTEMPTS"] = "10"
+        proc = subprocess.Popen([skyharness.skylog_bin(), "tail", "-g", "/int/g"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        deadline = time.monotonic() + 60 * skyharness.timeout_scale()
+        while "fault=error" not in srv.stderr_text():
+            self.assertLess(time.monotonic(), deadline, "tail made no request")
+            if proc.poll() is not None:
+                self.fail(f"tail exited early: {proc.communicate()}")
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120 * skyharness.timeout_scale())
+        seen = srv.stderr_text().count("fault=error")
+        self.assertLess(seen, 10, err)  # without the cancellation every attempt is made
+        self.assertIn("(interrupted)", err)
 
 
 def make_cert(d, name):
