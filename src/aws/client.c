@@ -189,8 +189,8 @@ static void net_error(const sky_aws_client *c, sky_aws_error *e, sky_status st,
         strstr(c->host, c->region)) {
         /* AWS's own name for the region: a mistyped region is the likely cause */
         size_t l = strlen(e->message);
-        snprintf(e->message + l, sizeof e->message - l, " (is the region '%s' right?)",
-                 c->region);
+        snprintf(e->message + l, sizeof e->message - l,
+                 " (is the region '%s' right? is the network up?)", c->region);
     }
 }
 

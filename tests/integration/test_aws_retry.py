@@ -319,6 +319,18 @@ class Retry(unittest.TestCase):
         self.assertFalse(o["persistent"])
         self.assertEqual(o["attempts"], 3)  # the endpoint may come back: retried
 
+    def test_failed_tls_handshake_sent_nothing(self):
+        # https to a plain-http server: the handshake fails before any request byte goes out
+        with FakeServer(lambda r: OK) as srv:
+            rc, objs, text = run_tool(["call", "--endpoint", srv.url.replace("http:", "https:"),
+                                       "--target", TARGET, "--max-attempts", "1"], self.env)
+            self.outputs.append(text)
+            [o] = objs
+            self.assertEqual(o["status"], "network error")
+            self.assertEqual((o["failure"], o["unknown_outcomes"]), ("tls_failed", 0), o)
+            self.assertFalse(o["persistent"])
+            self.assertEqual(srv.requests, [])
+
     def test_unresolvable_host_is_persistent_and_names_the_region(self):
         rc, objs, text = run_tool(["call", "--region", "xx-nowhere-1", "--target", TARGET],
                                   self.env)
