@@ -67,7 +67,6 @@ struct sky__http {
     conn_watch *conns;
     pthread_t watchdog;
     bool watchdog_running, stopping;
-    _Atomic unsigned long long dropped; /* connections dropped for missing a deadline */
 };
 
 static int64_t mono_ns(void)
@@ -140,7 +139,6 @@ static void *watchdog_main(void *arg)
             if (w->deadline_ns && now > w->deadline_ns && !w->dropped && w->fd >= 0) {
                 w->dropped = true;
                 shutdown(w->fd, SHUT_RDWR); /* its thread sees EOF and closes the connection */
-                atomic_fetch_add(&h->dropped, 1);
                 if (h->srv->opts->log_requests)
                     fprintf(stderr, "skylog serve: dropped a connection that missed its "
                                     "deadline (slow or stalled client)\n");
