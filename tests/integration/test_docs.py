@@ -213,6 +213,53 @@ class DocCode(unittest.TestCase):
                 "\n    }\n    return 0;\n}\n")
 
 
+class ReadmeLocalEndpoint(unittest.TestCase):
+    """The README's shell block that starts `skylog serve` and ships to it, run as written
+    (bash -e, the built skylog first on PATH), on a port this test picks instead of 4566: the
+    key pair it exports is the one serve accepts, and the commands do what the comments say."""
+
+    def block(self):
+        readme = os.path.join(SRC, "README.md")
+        found = [b for b in blocks(readme) if b.lang == "sh" and "skylog serve" in b.text
+                 and "skylog ship" in b.text]
+        self.assertEqual(len(found), 1, "README.md: one sh block starts skylog serve and ships")
+        return found[0]
+
+    def test_block_runs(self):
+        import skyharness  # only here: the other tests need no server
+        import socket
+        skylog = skyharness.skylog_bin()
+        b = self.block()
+        self.assertIn("4566", b.text)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        tmp = tempfile.mkdtemp(prefix="skylog-readme-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.mkdir(os.path.join(tmp, "bin"))
+        os.symlink(skylog, os.path.join(tmp, "bin", "skylog"))
+        with open(os.path.join(tmp, "app.log"), "w") as f:
+            f.write('{"level":"INFO","message":"cart_viewed"}\n'
+                    '{"level":"ERROR","message":"payment_failed"}\n')
+        script = ["set -e", "trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT"]
+        for line in b.text.replace("4566", str(port)).splitlines():
+            script.append(line)
+            if "skylog serve" in line:  # a person types the next line later than bash does
+                script.append(f"for i in $(seq 300); do (: </dev/tcp/127.0.0.1/{port}) "
+                              "2>/dev/null && break; sleep 0.1; done")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SKYLOG_"))}
+        env.update(PATH=os.path.join(tmp, "bin") + os.pathsep + env["PATH"], HOME=tmp,
+                   AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+                   AWS_EC2_METADATA_DISABLED="true")
+        p = subprocess.run(["bash", "-c", "\n".join(script)], cwd=tmp, env=env,
+                           capture_output=True, text=True, timeout=600)
+        self.assertEqual(p.returncode, 0, f"{b.where}: {p.stdout}{p.stderr}")
+        self.assertIn("payment_failed", p.stdout)   # tail --filter ERROR
+        self.assertNotIn("cart_viewed", p.stdout)
+        self.assertIn("/shop/prod", p.stdout)       # groups
+        self.assertTrue(os.path.exists(os.path.join(tmp, "cw-data")))
+
+
 class Extractor(unittest.TestCase):
     """The extractor itself, on a document written here."""
 

@@ -118,7 +118,7 @@ class Examples(unittest.TestCase):
         errors = [json.loads(l) for l in lines if '"payment_failed"' in l]
         self.assertTrue(errors)
         self.assertTrue(all(e["level"] == "ERROR" and e["request_id"].startswith("req-")
-                            for e in errors))
+                            and e["api_key"] == "***REDACTED***" for e in errors))
 
     def test_aws_call(self):
         srv = skyharness.start_server(self, auth="sigv4")

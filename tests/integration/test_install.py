@@ -110,6 +110,23 @@ class Install(unittest.TestCase):
         for exe in (shared, static):
             self.run_basic(exe)
 
+    def test_readme_cmake_block(self):
+        """The README's CMake lines, as written, around an add_executable(app ...)."""
+        with open(os.path.join(SRC, "README.md")) as f:
+            readme = f.read()
+        block = readme.split("```cmake\n", 1)[1].split("```", 1)[0]
+        with open(os.path.join(self.tmp, "CMakeLists.txt"), "w") as f:
+            f.write("cmake_minimum_required(VERSION 3.22)\nproject(app C)\n"
+                    "add_executable(app basic.c)\n"
+                    f"target_compile_options(app PRIVATE {' '.join(self.flags)})\n"
+                    f"target_link_options(app PRIVATE {' '.join(self.flags)})\n" + block)
+        b = os.path.join(self.tmp, "b")
+        for step in (["cmake", "-S", self.tmp, "-B", b, f"-DCMAKE_PREFIX_PATH={self.prefix}"],
+                     ["cmake", "--build", b]):
+            p = subprocess.run(step, capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.run_basic(os.path.join(b, "app"))
+
     def test_cmake_unknown_component(self):
         with open(os.path.join(self.tmp, "CMakeLists.txt"), "w") as f:
             f.write("cmake_minimum_required(VERSION 3.22)\nproject(consumer C)\n"
