@@ -106,7 +106,7 @@ static void test_int_number_bool_string(void **state)
         assert_int_equal(ok_i("enrich", "hostname", *t), 1);
     for (const char *const *t = (const char *const[]){"false", "no", "off", "0", NULL}; *t; t++)
         assert_int_equal(ok_i("enrich", "hostname", *t), 0);
-    bad("enrich", "hostname", "maybe", "expected true or false");
+    bad("enrich", "hostname", "maybe", "expected true/false, yes/no, on/off or 1/0");
 
     assert_true(sky__opt_parse(row("enrich", "service"), "shop", &v, err, sizeof err));
     assert_string_equal(v.s, "shop");

@@ -223,7 +223,7 @@ static void test_errors_are_located_and_explained(void **state)
                  "<yaml>:2:27: sinks[0].file: unknown option 'max_byte' (did you mean "
                  "'max_bytes'?)");
     expect_error("sinks:\n  - console: { colour_scheme: dark }\n", SKY_EINVAL,
-                 "unknown option 'colour_scheme'; accepted: stream, format, color, level, name");
+                 "unknown option 'colour_scheme'; accepted: stream, format, color, fd, level, name");
     expect_error("levle: info\n", SKY_EINVAL, "<yaml>:1:1: unknown key 'levle' (did you mean 'level'?)");
     expect_error("processors:\n  - enrich: { service: a, hostnam: true }\n", SKY_EINVAL,
                  "processors[0].enrich: unknown option 'hostnam' (did you mean 'hostname'?)");
@@ -240,7 +240,7 @@ static void test_errors_are_located_and_explained(void **state)
     expect_error("processors:\n  - event_filter: { include: { a: b } }\n", SKY_EINVAL,
                  "include: expected a list of strings, got a mapping");
     expect_error("processors:\n  - enrich: { hostname: maybe }\n", SKY_EINVAL,
-                 "enrich.hostname: invalid value 'maybe'; expected true or false");
+                 "enrich.hostname: invalid value 'maybe'; expected true/false, yes/no, on/off or 1/0");
     expect_error("- a\n- b\n", SKY_EINVAL, "<yaml>:1:1: expected a mapping (key: value), got a list");
     /* bad enum value */
     expect_error("level: loud\n", SKY_EINVAL,
