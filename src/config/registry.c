@@ -762,8 +762,9 @@ void sky__scrub_userinfo(const char *in, char *out, size_t cap)
         return;
 #define PUT(ch)                                                                                    \
     do {                                                                                           \
+        char c_ = (ch); /* evaluated (and `in` moved) even when `out` is full */                  \
         if (o + 1 < cap)                                                                           \
-            out[o++] = (ch);                                                                       \
+            out[o++] = c_;                                                                         \
     } while (0)
     while (*in) {
         const char *sep = strstr(in, "://");

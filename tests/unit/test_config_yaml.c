@@ -5,11 +5,13 @@
 
 #include <skylog/config.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 static char *dir;
 static int failures;
@@ -336,6 +338,25 @@ static void test_env_config(void **state)
     free(err);
     unsetenv("SKYLOG_FILE");
 
+    /* every pipeline variable overrides the file's top-level keys; a sink's does not */
+    setenv("SKYLOG_MODE", "async", 1);
+    setenv("SKYLOG_RING_BYTES", "1M", 1);
+    sky = sky_open_env(&err);
+    if (!sky)
+        fail_msg("%s", err);
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_true(st.worker_alive);
+    assert_int_equal(st.ring_capacity, 1u << 20);
+    sky_close(sky);
+    unsetenv("SKYLOG_MODE");
+    unsetenv("SKYLOG_RING_BYTES");
+    setenv("SKYLOG_CONSOLE__FORMAT", "json", 1);
+    assert_null(sky_open_env(&err));
+    assert_non_null(strstr(err, "SKYLOG_CONSOLE__FORMAT is set, but SKYLOG_CONFIG="));
+    free(err);
+    unsetenv("SKYLOG_CONSOLE__FORMAT");
+
     unsetenv("SKYLOG_LEVEL");
     setenv("SKYLOG_CONFIG", "/nonexistent/skylog.yaml", 1);
     assert_null(sky_open_env(&err));
@@ -343,6 +364,32 @@ static void test_env_config(void **state)
     free(err);
     unsetenv("SKYLOG_CONFIG");
     free(path);
+}
+
+/* The console sink's fd, which a file could not set before. */
+static void test_console_fd(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    int fd = fcntl(fds[1], F_DUPFD, 10); /* above 2, as the option wants */
+    assert_true(fd > 2);
+    close(fds[1]);
+    char yaml[256];
+    snprintf(yaml, sizeof yaml, "sinks:\n  - console: { fd: %d, format: json }\n", fd);
+    sky_t *sky = NULL;
+    char *err = NULL;
+    if (sky_open_yaml(yaml, strlen(yaml), &sky, &err) != SKY_OK)
+        fail_msg("%s", err);
+    sky_info(sky_logger_get(sky, "fd"), "to_the_fd");
+    assert_int_equal(sky_close(sky), SKY_OK);
+    close(fd); /* not closed by the sink */
+    char buf[4096];
+    ssize_t n = read(fds[0], buf, sizeof buf - 1);
+    assert_true(n > 0);
+    buf[n] = 0;
+    assert_non_null(strstr(buf, "\"message\":\"to_the_fd\""));
+    close(fds[0]);
 }
 
 /* Random damage to a valid file (bytes flipped, deleted, duplicated) must give a clean error
@@ -410,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_errors_are_located_and_explained),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_env_config),
+        cmocka_unit_test(test_console_fd),
         cmocka_unit_test(test_damaged_files_never_crash),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
