@@ -151,6 +151,15 @@ static sky_status build_file(void *opts, sky_sink **out, char **errmsg)
     return sky_sink_file(o, out, errmsg);
 }
 
+/* The CloudWatch sink's options, and what the file adds: a fallback sink, given as the path
+ * of a JSON-lines file (sky_cwl_opts.fallback takes a sink, which a value cannot name). The
+ * public struct comes first, so its rows' offsets are the same in both. */
+typedef struct cwl_cfg {
+    sky_cwl_opts o;
+    const char *fallback_file;
+} cwl_cfg;
+_Static_assert(offsetof(cwl_cfg, o) == 0, "the sky_cwl_opts rows write at their own offsets");
+
 static const sky__opt cwl_opts[] = {
     {"log_group", SKY__OPT_STRING, NULL, "log group: 1-512 of [.-_/#A-Za-z0-9]",
      W(sky_cwl_opts, log_group), .required = true},
@@ -210,10 +219,28 @@ static const sky__opt cwl_opts[] = {
      W(sky_cwl_opts, connect_timeout_ms), .unit_ms = 1, .max = 3600000},
     {"request_timeout_ms", SKY__OPT_DURATION, "30s", "whole-request timeout",
      W(sky_cwl_opts, request_timeout_ms), .unit_ms = 1, .max = 3600000},
+    {"fallback_file", SKY__OPT_STRING, "none",
+     "JSON-lines file receiving the events CloudWatch refused or that could not be sent",
+     W(cwl_cfg, fallback_file)},
 };
 static sky_status build_cwl(void *opts, sky_sink **out, char **errmsg)
 {
-    return sky_sink_cloudwatch_logs(opts, out, errmsg);
+    cwl_cfg *c = opts;
+    if (c->fallback_file) {
+        char *ferr = NULL;
+        sky_status st = sky_sink_file(&(sky_file_opts){.path = c->fallback_file, .mode = 0644},
+                                      &c->o.fallback, &ferr);
+        if (st != SKY_OK) {
+            if (errmsg) {
+                char m[1024];
+                snprintf(m, sizeof m, "fallback_file: %s", ferr ? ferr : sky_strerror(st));
+                *errmsg = strdup(m);
+            }
+            free(ferr);
+            return st;
+        }
+    }
+    return sky_sink_cloudwatch_logs(&c->o, out, errmsg); /* owns the fallback, even on error */
 }
 
 /* ---- processors ------------------------------------------------------------------------------ */
@@ -385,7 +412,7 @@ static const sky__component c_file =
          build_file);
 static const sky__component c_cwl =
     SINK("cloudwatch_logs", "CloudWatch Logs (sky_sink_cloudwatch_logs, docs/CLOUDWATCH.md)",
-         cwl_opts, sky_cwl_opts, build_cwl);
+         cwl_opts, cwl_cfg, build_cwl);
 static const sky__component c_enrich =
     PROC("enrich", "adds service/environment/version/hostname/pid fields (sky_add_enrich)",
          enrich_opts, sky_enrich_opts, add_enrich);

@@ -392,6 +392,35 @@ static void test_console_fd(void **state)
     close(fds[0]);
 }
 
+/* A CloudWatch sink's fallback, from a file: what cannot be sent reaches it. Nothing listens
+ * on the endpoint (port 9 of the loopback, connections refused). */
+static void test_cloudwatch_fallback_file(void **state)
+{
+    (void)state;
+    char yaml[8192], fb[4096];
+    snprintf(fb, sizeof fb, "%s/fallback.jsonl", dir);
+    snprintf(yaml, sizeof yaml,
+             "close_timeout_ms: 1s\n" /* then what is left goes to the fallback */
+             "sinks:\n  - cloudwatch_logs: { log_group: /fb, endpoint: 'http://127.0.0.1:9', "
+             "fallback_file: %s, max_retries: 0, retry_delay_ms: 1ms, no_create_group: yes }\n",
+             fb);
+    sky_t *sky = NULL;
+    char *err = NULL;
+    if (sky_open_yaml(yaml, strlen(yaml), &sky, &err) != SKY_OK)
+        fail_msg("%s", err);
+    sky_info(sky_logger_get(sky, "fb"), "undeliverable", SKY_INT("n", 7));
+    sky_close(sky);
+    size_t len;
+    char *text = skytest_read_file(fb, &len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "undeliverable"));
+    free(text);
+    /* a fallback that cannot be opened is the option's error */
+    snprintf(yaml, sizeof yaml,
+             "sinks:\n  - cloudwatch_logs: { log_group: /fb, fallback_file: /nonexistent/x }\n");
+    expect_error(yaml, SKY_OK, "sinks[0].cloudwatch_logs: fallback_file: ");
+}
+
 /* Random damage to a valid file (bytes flipped, deleted, duplicated) must give a clean error
  * or a pipeline, never a crash or a leak (ASan checks). No event is logged, and the file names
  * no file sink, so nothing is written anywhere. */
@@ -458,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_env_config),
         cmocka_unit_test(test_console_fd),
+        cmocka_unit_test(test_cloudwatch_fallback_file),
         cmocka_unit_test(test_damaged_files_never_crash),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
