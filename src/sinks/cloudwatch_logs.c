@@ -57,6 +57,11 @@ typedef struct stream_q {
     cwl_ev **ring;
     size_t head, count, cap;
     uint64_t bytes; /* Σ(len + 26) */
+    /* Isolation of refused events (see send_batch): the sizes of the head ranges still to be
+     * sent one at a time, the next batch's first. None: batching as usual. Each split adds one
+     * range and halves one, so log2(10,000) + 1 entries are enough. */
+    size_t ranges[24];
+    int n_ranges;
 } stream_q;
 
 typedef struct cwl {
@@ -86,13 +91,27 @@ typedef struct cwl {
     bool sending; /* a batch is in flight (its events are still counted in the queue) */
     bool finished; /* cwl_finish() ran */
 
+    /* The batch in flight or waiting for its retry (sender only, or under mu). Its events stay
+     * at the head of their stream until the service has answered for them, so a retry resends
+     * the very same body: no new selection, sort, escaping or compression, and the transport
+     * may keep the payload hash (body_id). Dropped when its events leave the head. */
+    struct {
+        bool valid;
+        bool built;    /* `body` holds its request body */
+        size_t stream; /* index in streams (the array may move) */
+        size_t n;
+        uint64_t bytes;
+        cwl_ev **evs;  /* sorted */
+        uint64_t body_id;
+    } held;
+    uint64_t body_ids;
+
     sky__cwl_transport t;
     sky_sink *fallback;
     pthread_mutex_t fb_mu;
 
     sky_cwl_stats st;
     sky_buf body;   /* sender only */
-    sky_buf scratch; /* write() only: repairs, truncation */
 } cwl;
 
 static const sky_sink_vtable cwl_vt;
@@ -252,8 +271,46 @@ static bool push(stream_q *s, cwl_ev *e)
 
 static cwl_ev *at(const stream_q *s, size_t i) { return s->ring[(s->head + i) % s->cap]; }
 
+static void drop_held(cwl *c)
+{
+    free(c->held.evs);
+    memset(&c->held, 0, sizeof c->held);
+    if (c->body.cap > (8u << 20))
+        sky__buf_free(&c->body);
+}
+
+/* n events left the head of s: the isolation ranges shrink with it. */
+static void consume_ranges(stream_q *s, size_t n)
+{
+    while (n && s->n_ranges) {
+        size_t k = n < s->ranges[0] ? n : s->ranges[0];
+        s->ranges[0] -= k;
+        n -= k;
+        if (!s->ranges[0]) {
+            memmove(s->ranges, s->ranges + 1, (size_t)--s->n_ranges * sizeof s->ranges[0]);
+        }
+    }
+}
+
+/* The first n events of s (a batch) were refused as a whole: they become two ranges to send
+ * on their own. False when they cannot be split (one event, or no room left). */
+static bool split_front(stream_q *s, size_t n)
+{
+    if (n < 2 || s->n_ranges + 2 > (int)(sizeof s->ranges / sizeof s->ranges[0]))
+        return false;
+    consume_ranges(s, n); /* the batch's range (or the part of it that was sent) ... */
+    memmove(s->ranges + 2, s->ranges, (size_t)s->n_ranges * sizeof s->ranges[0]);
+    s->ranges[0] = n / 2; /* ... becomes its two halves, in queue order */
+    s->ranges[1] = n - n / 2;
+    s->n_ranges += 2;
+    return true;
+}
+
 static void pop(cwl *c, stream_q *s, size_t n)
 {
+    consume_ranges(s, n);
+    if (c->held.valid && &c->streams[c->held.stream] == s)
+        drop_held(c);
     for (size_t i = 0; i < n; i++) {
         cwl_ev *e = at(s, 0);
         s->head = (s->head + 1) % s->cap;
@@ -336,19 +393,31 @@ static size_t utf8_cut(const char *s, size_t n, size_t max)
     return cut;
 }
 
+static sky_status accept_utf8_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg,
+                                     size_t len);
+
 /* Applies the per-event rules and queues the message (or its parts). mu held. */
 static sky_status accept_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg, size_t len)
 {
-    if (!sky__utf8_valid(msg, len)) {
-        sky__buf_reset(&c->scratch);
-        sky__utf8_repair(&c->scratch, msg, len);
-        if (c->scratch.oom) {
-            c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
-            return SKY_ENOMEM;
-        }
-        msg = c->scratch.p;
-        len = c->scratch.len;
-    }
+    if (sky__utf8_valid(msg, len))
+        return accept_utf8_locked(c, s, ts_ms, msg, len);
+    /* repaired into a buffer of this call's own: queueing may wait for room (block_when_full),
+     * which lets other writers in */
+    sky_buf fixed = {0};
+    sky__utf8_repair(&fixed, msg, len);
+    sky_status st = SKY_ENOMEM;
+    if (fixed.oom)
+        c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
+    else
+        st = accept_utf8_locked(c, s, ts_ms, fixed.p, fixed.len);
+    sky__buf_free(&fixed);
+    return st;
+}
+
+/* The same, for well-formed UTF-8. */
+static sky_status accept_utf8_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg,
+                                     size_t len)
+{
     if (len == 0) {
         c->st.dropped[SKY_CWL_DROP_EMPTY]++;
         return SKY_EINVAL;
@@ -374,6 +443,7 @@ static sky_status accept_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *
         memcpy(tmp, msg, keep);
         memcpy(tmp + keep, marker, (size_t)ml);
         c->st.truncated++;
+        c->st.truncated_bytes += len - keep;
         sky_status st = enqueue_locked(c, s, ts_ms, tmp, keep + (size_t)ml);
         free(tmp);
         return st;
@@ -397,6 +467,8 @@ static sky_status accept_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *
             sky_status one = enqueue_locked(c, s, ts_ms, tmp, (size_t)hl + n);
             if (one != SKY_OK)
                 st = one;
+            else
+                c->st.split_parts++;
             off += n;
         }
         free(tmp);
@@ -419,10 +491,10 @@ static int cmp_ev(const void *a, const void *b)
 
 /* `deadline`: 0, or the close deadline the call may not outlive (taken under the lock). */
 static sky_status call(cwl *c, const char *op, const char *body, size_t len, const char *stream,
-                       int64_t deadline, sky__cwl_result *r)
+                       int64_t deadline, uint64_t body_id, sky__cwl_result *r)
 {
     sky__cwl_call cl = {.op = op, .body = body, .len = len, .group = c->group, .stream = stream,
-                        .deadline_ns = deadline};
+                        .deadline_ns = deadline, .body_id = body_id};
     memset(r, 0, sizeof *r);
     sky_status st = c->t.call(c->t.self, &cl, r);
     if (r->status == SKY_OK && st != SKY_OK)
@@ -450,7 +522,7 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
         sky__buf_putc(&b, '{');
         json_kv(&b, "logGroupName", c->group);
         sky__buf_putc(&b, '}');
-        if (call(c, "CreateLogGroup", b.p, b.len, NULL, deadline, &r) == SKY_OK ||
+        if (call(c, "CreateLogGroup", b.p, b.len, NULL, deadline, 0, &r) == SKY_OK ||
             is_code(&r, "ResourceAlreadyExistsException")) {
             c->group_ready = true;
             if (c->o.retention_days > 0) {
@@ -461,7 +533,7 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
                 sky__buf_lit(&b, ",\"retentionInDays\":");
                 sky__buf_i64(&b, c->o.retention_days);
                 sky__buf_putc(&b, '}');
-                if (call(c, "PutRetentionPolicy", b.p, b.len, NULL, deadline, &rr) != SKY_OK)
+                if (call(c, "PutRetentionPolicy", b.p, b.len, NULL, deadline, 0, &rr) != SKY_OK)
                     sky__diag(NULL, SKY_LEVEL_WARN,
                               "cloudwatch: cannot set retention on %s: %s %s", c->group, rr.code,
                               rr.message);
@@ -481,7 +553,7 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
         sky__buf_putc(&b, ',');
         json_kv(&b, "logStreamName", s->name);
         sky__buf_putc(&b, '}');
-        if (call(c, "CreateLogStream", b.p, b.len, NULL, deadline, &r) == SKY_OK ||
+        if (call(c, "CreateLogStream", b.p, b.len, NULL, deadline, 0, &r) == SKY_OK ||
             is_code(&r, "ResourceAlreadyExistsException")) {
             s->ready = true;
         } else {
@@ -615,7 +687,8 @@ static stream_q *due_stream(cwl *c, bool force, int64_t now, int64_t *wait_ns)
         if (!s->count)
             continue;
         int64_t due = at(s, 0)->enq_ns + interval;
-        if (force || s->count >= c->o.batch_size || s->bytes >= c->o.max_batch_bytes || now >= due) {
+        if (force || s->n_ranges || s->count >= c->o.batch_size ||
+            s->bytes >= c->o.max_batch_bytes || now >= due) {
             c->rr = (c->rr + k + 1) % c->n_streams;
             return s;
         }
@@ -625,11 +698,11 @@ static stream_q *due_stream(cwl *c, bool force, int64_t now, int64_t *wait_ns)
     return NULL;
 }
 
-/* Sends one batch from s. mu held on entry and exit (released during the call). */
-static void send_batch(cwl *c, stream_q *s)
+/* Rejects, before sending, the events at the head of s that CloudWatch would reject for their
+ * age. mu held. */
+static void reject_aged_head(cwl *c, stream_q *s)
 {
     int64_t now_ms = sky_now_ns() / 1000000;
-    /* local rejections at the head, by age, before building the batch */
     while (s->count) {
         cwl_ev *e = at(s, 0);
         sky_cwl_reject why = SKY_CWL_REJECT_COUNT_;
@@ -646,19 +719,26 @@ static void send_batch(cwl *c, stream_q *s)
         to_fallback(c, &e, 1);
         pop(c, s, 1);
     }
-    if (!s->count)
-        return;
+}
 
-    size_t n = 0;
+/* Chooses the next batch of s (the longest prefix within every limit, or the next isolation
+ * range) and holds it, sorted. False if there is nothing to send. mu held. */
+static bool hold_batch(cwl *c, stream_q *s)
+{
+    drop_held(c);
+    reject_aged_head(c, s);
+    if (!s->count)
+        return false;
+    size_t n = 0, max_n = s->n_ranges ? s->ranges[0] : c->o.batch_size;
     uint64_t bytes = 0;
     int64_t lo = INT64_MAX, hi = INT64_MIN;
-    while (n < s->count && n < c->o.batch_size) {
+    while (n < s->count && n < max_n) {
         cwl_ev *e = at(s, n);
         uint64_t cost = e->len + SKY_CWL_EVENT_OVERHEAD;
         int64_t nlo = e->ts_ms < lo ? e->ts_ms : lo, nhi = e->ts_ms > hi ? e->ts_ms : hi;
+        /* an event too young/old relative to this batch is left for a later one */
         if (bytes + cost > c->o.max_batch_bytes || nhi - nlo > SKY_CWL_MAX_SPAN_MS)
             break;
-        /* an event too young/old relative to this batch is left for a later one */
         bytes += cost;
         lo = nlo;
         hi = nhi;
@@ -666,7 +746,7 @@ static void send_batch(cwl *c, stream_q *s)
     }
     cwl_ev **batch = malloc(n * sizeof *batch);
     if (!batch)
-        return;
+        return false;
     bool sorted = true;
     for (size_t i = 0; i < n; i++) {
         batch[i] = at(s, i);
@@ -675,18 +755,68 @@ static void send_batch(cwl *c, stream_q *s)
     }
     if (!sorted) /* arrival order is usually time order already; seq keeps the sort stable */
         qsort(batch, n, sizeof *batch, cmp_ev);
+    c->held.valid = true;
+    c->held.stream = (size_t)(s - c->streams);
+    c->held.n = n;
+    c->held.bytes = bytes;
+    c->held.evs = batch;
+    return true;
+}
+
+/* A request refused as a whole for what may be one of its events: PutLogEvents names no event
+ * in these (an invalid character, a size or time limit the sink did not know), so the request
+ * is halved until the refused event is alone. Authentication, throttling and missing resources
+ * are about the request, never about an event. */
+static bool refused_for_an_event(const sky__cwl_result *r)
+{
+    if (r->http_status == 413) /* too large: smaller requests can pass */
+        return true;
+    if (r->http_status != 400 && r->http_status != 422)
+        return false;
+    return is_code(r, "InvalidParameterException") || is_code(r, "SerializationException") ||
+           is_code(r, "ValidationException") || r->code[0] == '\0';
+}
+
+/* Reports an event the service refused on its own (the others of its request were delivered). */
+static void report_refused(cwl *c, const char *stream, const cwl_ev *e)
+{
+    sky_buf b = {0};
+    size_t show = utf8_cut(e->msg, e->len, 120);
+    sky__json_str(&b, e->msg, show);
+    sky__diag(NULL, SKY_LEVEL_ERROR,
+              "cloudwatch: %s/%s refused one event, the others were delivered (%s): timestamp "
+              "%lld, message %.*s%s",
+              c->group, stream, c->st.last_error, (long long)e->ts_ms, (int)b.len,
+              b.p ? b.p : "", show < e->len ? "..." : "");
+    sky__buf_free(&b);
+}
+
+/* Sends one batch from s: the held one (a retry) or a new one. mu held on entry and exit
+ * (released during the call). */
+static void send_batch(cwl *c, stream_q *s)
+{
+    if (!(c->held.valid && &c->streams[c->held.stream] == s) && !hold_batch(c, s))
+        return;
+    size_t n = c->held.n;
+    uint64_t bytes = c->held.bytes;
+    cwl_ev **batch = c->held.evs;
+    bool isolating = s->n_ranges > 0;
     char *stream = strdup(s->name);
     int64_t deadline = c->closing ? c->close_deadline_ns : 0;
     c->sending = true;
     pthread_mutex_unlock(&c->mu);
 
-    build_body(c, &c->body, stream ? stream : "", batch, n);
+    if (!c->held.built) {
+        build_body(c, &c->body, stream ? stream : "", batch, n);
+        c->held.built = true;
+        c->held.body_id = ++c->body_ids;
+    }
     sky_buf *b = &c->body;
 
     sky__cwl_result r;
     bool created = false;
     for (;;) {
-        call(c, "PutLogEvents", b->p, b->len, stream, deadline, &r);
+        call(c, "PutLogEvents", b->p, b->len, stream, deadline, c->held.body_id, &r);
         if (r.status != SKY_OK && is_code(&r, "ResourceNotFoundException") && !created &&
             !(c->o.no_create_group && c->o.no_create_stream)) {
             created = true;
@@ -699,13 +829,13 @@ static void send_batch(cwl *c, stream_q *s)
         }
         break;
     }
-    if (c->body.cap > (8u << 20))
-        sky__buf_free(&c->body);
 
     pthread_mutex_lock(&c->mu);
     c->sending = false;
     c->st.retries += (uint64_t)r.retries;
     c->st.throttles += (uint64_t)r.throttles;
+    if (isolating)
+        c->st.isolation_requests++;
     if (r.ambiguous)
         c->st.ambiguous++;
     if (r.status == SKY_OK) {
@@ -736,16 +866,27 @@ static void send_batch(cwl *c, stream_q *s)
         c->backoff_until_ns = sky_monotonic_ns() + (jitter > 1000000 ? jitter : 1000000);
         sky__diag(NULL, SKY_LEVEL_WARN, "cloudwatch: PutLogEvents to %s/%s failed (%s); %zu events kept, retrying",
                   c->group, stream ? stream : "", c->st.last_error, n);
+    } else if (refused_for_an_event(&r) && split_front(s, n)) {
+        /* the same events go again, in halves: whatever the service refuses ends up alone */
+        set_error(c, &r);
+        if (!isolating)
+            sky__diag(NULL, SKY_LEVEL_WARN,
+                      "cloudwatch: %s/%s refused a request of %zu events (%s); sending it in "
+                      "halves to deliver all but the refused event(s)",
+                      c->group, stream ? stream : "", n, c->st.last_error);
+        drop_held(c);
     } else {
         set_error(c, &r);
         c->st.rejected[SKY_CWL_REJECT_INVALID] += n;
-        sky__diag(NULL, SKY_LEVEL_ERROR, "cloudwatch: PutLogEvents rejected %zu events: %s", n,
-                  c->st.last_error);
+        if (n == 1 && isolating)
+            report_refused(c, stream ? stream : "", batch[0]);
+        else
+            sky__diag(NULL, SKY_LEVEL_ERROR, "cloudwatch: PutLogEvents rejected %zu events: %s",
+                      n, c->st.last_error);
         to_fallback(c, batch, n);
         pop(c, s, n);
     }
     sky__cwl_result_clear(&r);
-    free(batch);
     free(stream);
     pthread_cond_broadcast(&c->done);
 }
@@ -759,11 +900,18 @@ static bool sender_step(cwl *c, int64_t *wait_ns)
         *wait_ns = 0; /* close gave up: what is left is counted as undelivered */
         return false;
     }
+    if (c->sending) { /* sync_upload: another thread is sending (it signals `done`) */
+        *wait_ns = 1000000;
+        return false;
+    }
     if (c->backoff_until_ns > now) {
         *wait_ns = c->backoff_until_ns - now;
         return false;
     }
-    stream_q *s = due_stream(c, force, now, wait_ns);
+    /* a held batch (waiting for its retry) goes first: its body is built */
+    stream_q *s = c->held.valid && c->streams[c->held.stream].count
+                      ? &c->streams[c->held.stream]
+                      : due_stream(c, force, now, wait_ns);
     if (!s)
         return false;
     send_batch(c, s);
@@ -898,6 +1046,7 @@ static void cwl_free(cwl *c)
         free(s->name);
     }
     free(c->streams);
+    free(c->held.evs);
     if (c->t.free)
         c->t.free(c->t.self);
     if (c->fallback) {
@@ -907,7 +1056,6 @@ static void cwl_free(cwl *c)
         free(c->fallback);
     }
     sky__buf_free(&c->body);
-    sky__buf_free(&c->scratch);
     free(c->group);
     free(c->stream_tmpl);
     free(c->fixed_stream);
