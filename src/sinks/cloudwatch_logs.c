@@ -351,18 +351,25 @@ static cwl_ev *alloc_ev(stream_q *s, size_t len)
     return e;
 }
 
-/* The head event of s leaves the queue: its block is released when it was the last. */
-static void release_head_ev(stream_q *s)
+/* The n events at the head of s leave the queue: the blocks they empty are released (the
+ * last one is kept, to be reused from its start). Blocks are in FIFO order, so this needs the
+ * block counters only, not the events. */
+static void release_head(stream_q *s, size_t n)
 {
-    ev_block *b = s->first;
-    if (--b->live)
-        return;
-    if (b == s->last) { /* empty: reuse it from the start */
-        b->used = 0;
-        return;
+    while (n) {
+        ev_block *b = s->first;
+        size_t k = n < b->live ? n : b->live;
+        b->live -= k;
+        n -= k;
+        if (b->live)
+            break;
+        if (b == s->last) {
+            b->used = 0;
+            break;
+        }
+        s->first = b->next;
+        free(b);
     }
-    s->first = b->next;
-    free(b);
 }
 
 static void free_blocks(stream_q *s)
@@ -374,21 +381,29 @@ static void free_blocks(stream_q *s)
     s->first = s->last = NULL;
 }
 
-static void pop(cwl *c, stream_q *s, size_t n)
+/* The first n events of s leave the queue. `bytes`: their Σ(len + 26) when the caller knows
+ * it (a batch just answered: its events need not be read again), else UINT64_MAX. */
+static void pop_n(cwl *c, stream_q *s, size_t n, uint64_t bytes)
 {
     consume_ranges(s, n);
     if (c->held.valid && &c->streams[c->held.stream] == s)
         drop_held(c);
-    for (size_t i = 0; i < n; i++) {
-        cwl_ev *e = at(s, 0);
-        s->head = (s->head + 1) % s->cap;
-        s->count--;
-        s->bytes -= e->len + SKY_CWL_EVENT_OVERHEAD;
-        c->total_events--;
-        c->total_bytes -= e->len + SKY_CWL_EVENT_OVERHEAD;
-        release_head_ev(s);
+    if (!n)
+        return;
+    if (bytes == UINT64_MAX) {
+        bytes = 0;
+        for (size_t i = 0; i < n; i++)
+            bytes += at(s, i)->len + SKY_CWL_EVENT_OVERHEAD;
     }
+    s->head = (s->head + n) % s->cap;
+    s->count -= n;
+    s->bytes -= bytes;
+    c->total_events -= n;
+    c->total_bytes -= bytes;
+    release_head(s, n);
 }
+
+static void pop(cwl *c, stream_q *s, size_t n) { pop_n(c, s, n, UINT64_MAX); }
 
 /* Hands messages to the fallback sink (as records without an event). */
 static void to_fallback(cwl *c, cwl_ev *const *evs, size_t n)
@@ -972,7 +987,7 @@ static void send_batch(cwl *c, stream_q *s)
         c->backoff_ns = 0;
         c->backoff_until_ns = 0;
         apply_rejections(c, batch, n, &r);
-        pop(c, s, n);
+        pop_n(c, s, n, bytes);
     } else if (is_code(&r, "ResourceNotFoundException")) {
         set_error(c, &r);
         c->st.dropped[SKY_CWL_DROP_NO_RESOURCE] += n;
