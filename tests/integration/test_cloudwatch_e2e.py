@@ -73,6 +73,23 @@ def read_back_cli(test, server, group, stream):
     return [e["message"] for e in out.get("events", [])]
 
 
+def stored_messages(server, group, stream):
+    r = skyharness.logs_call(server, "GetLogEvents", {"logGroupName": group,
+                                                      "logStreamName": stream,
+                                                      "startFromHead": True})
+    return [e["message"] for e in r.json.get("events", [])] if r.status == 200 else []
+
+
+def wait_until(cond, what, timeout=120):
+    """Polls cond() until true. The deadline is generous: it is there so that a bug cannot hang
+    the suite, never to judge speed."""
+    deadline = time.monotonic() + timeout * skyharness.timeout_scale()
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -289,19 +306,26 @@ class Ship(unittest.TestCase):
         proc = subprocess.Popen(cmd, env=skyharness.aws_env(srv), stderr=subprocess.PIPE,
                                 text=True)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        time.sleep(0.5 * skyharness.timeout_scale())
+        # each step waits until the shipper has delivered what came before (not a fixed sleep:
+        # on a loaded machine it may be late, and truncating unread data would lose it)
+        want = ["one", "two"]
+        stored = lambda: stored_messages(srv, "/ship/follow", "s")
+        wait_until(lambda: stored() == want, "one, two")
         with open(path, "a") as f:
             f.write("three\n")
-        time.sleep(0.5 * skyharness.timeout_scale())
+        want.append("three")
+        wait_until(lambda: stored() == want, "three")
         os.rename(path, path + ".1")  # rotation
         with open(path + ".1", "a") as f:
             f.write("four (late write to the rotated file)\n")
         with open(path, "w") as f:
             f.write("five\n")
-        time.sleep(0.8 * skyharness.timeout_scale())
+        want += ["four (late write to the rotated file)", "five"]
+        wait_until(lambda: stored() == want, "four, five")
         with open(path, "w") as f:  # truncation
             f.write("six\n")
-        time.sleep(0.8 * skyharness.timeout_scale())
+        want.append("six")
+        wait_until(lambda: stored() == want, "six")
         proc.terminate()
         self.assertEqual(proc.wait(60), 0, proc.stderr.read())
         out = skyharness.aws(self, srv, "logs", "get-log-events", "--log-group-name",
@@ -384,18 +408,23 @@ class Ship(unittest.TestCase):
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True,
                                 env=skyharness.aws_env(srv))
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        time.sleep(1.5 * skyharness.timeout_scale())
+
+        def lines_out():
+            out.flush()
+            with open(out_path) as f:
+                return f.read().splitlines()
+        # each round waits until tail has printed what came before (not a fixed sleep)
+        want = ["before"]
+        wait_until(lambda: len(lines_out()) >= len(want), "the first event")
         for round_ in range(2):
             lines = "".join(f"r{round_}-{i}\n" for i in range(50))
             p = self.ship(srv, "--group", "/tail/f", "--stream", "s", input_text=lines)
             self.assertEqual(p.returncode, 0, p.stderr)
-            time.sleep(1.5 * skyharness.timeout_scale())
+            want += [f"r{round_}-{i}" for i in range(50)]
+            wait_until(lambda: len(lines_out()) >= len(want), f"round {round_}")
         proc.terminate()
         proc.wait(30)
-        with open(out_path) as f:
-            got = f.read().splitlines()
-        want = ["before"] + [f"r{r}-{i}" for r in range(2) for i in range(50)]
-        self.assertEqual(sorted(got), sorted(want))  # each exactly once
+        self.assertEqual(sorted(lines_out()), sorted(want))  # each exactly once
 
     def test_tail_groups_streams(self):
         srv = skyharness.start_server(self)
