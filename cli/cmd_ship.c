@@ -11,7 +11,10 @@
  * backpressure: when its queue is full, reading waits instead of dropping. --follow keeps
  * reading like `tail -F`: it notices rotation (the path now names another file: the old one is
  * read to its end first) and truncation (the file shrank: read again from the start).
- * The exit status is 0 only if every event read was accepted by CloudWatch.
+ * The exit status is 0 only if every event read was accepted by CloudWatch; 128+N after signal
+ * N (SIGINT 130, SIGTERM 143). Any exit other than 0 ends with one line saying what the service
+ * acknowledged and where reading stopped, and --checkpoint keeps that position in a file
+ * (format in docs/CLI.md) for --resume.
  */
 #include "cli.h"
 #include "common.h"
@@ -19,8 +22,12 @@
 #include <skylog/cloudwatch.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +40,10 @@ const char sky__ship_help[] =
     "Ships lines from FILEs (or standard input, '-' or no FILE) to a CloudWatch Logs group.\n"
     "JSON lines are sent as they are, their time taken from a timestamp/time/ts field; other\n"
     "lines become the message. Exits 0 only if every event was accepted.\n"
+    "\n"
+    "Ctrl-C (SIGINT) or SIGTERM stops reading, waits up to 5 s for what is in flight (a second\n"
+    "Ctrl-C: not at all), prints how far the service acknowledged the input and exits 130 or\n"
+    "143. Any failure prints that line too: resume with --checkpoint/--resume or --start-offset.\n"
     "\n"
     "options:\n"
     "  -g, --group GROUP       log group (created if missing, unless --no-create)\n"
@@ -48,21 +59,24 @@ const char sky__ship_help[] =
     "      --transport T       put_log_events (default), ndjson or otlp (ingestion endpoints)\n"
     "      --bearer-token T    token for the ingestion endpoints\n"
     "      --compress          gzip request bodies\n"
-    "  -q, --quiet             no progress and no summary\n" SKY__AWS_OPTS_HELP
+    "      --checkpoint FILE   keep the acknowledged position (file, inode, byte, line) in FILE,\n"
+    "                          replaced atomically as the service acknowledges\n"
+    "      --resume            start where --checkpoint FILE says (from the start if FILE does\n"
+    "                          not exist yet); earlier inputs are skipped\n"
+    "      --start-offset N    start the one input at byte N (the start of a line)\n"
+    "  -q, --quiet             no progress and no summary (failures are still reported)\n"
+    SKY__AWS_OPTS_HELP
     "\n"
     "examples:\n"
     "  skylog ship --group /app/prod app.log\n"
     "  my_service 2>&1 | skylog ship --group /app/dev --stream '{hostname}-{pid}'\n"
-    "  skylog ship --group /app/prod --follow /var/log/app.jsonl\n";
+    "  skylog ship --group /app/prod --follow /var/log/app.jsonl\n"
+    "  skylog ship --group /app/prod --checkpoint app.ckpt --resume app.log && rm app.log\n"
+    "\n"
+    "exit status: 0 every event accepted, 1 something was not (see the summary), 2 usage\n"
+    "error, 130/143 interrupted by SIGINT/SIGTERM.\n";
 
 #define STALL_MS 10000LL
-
-static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 /* ---- timestamps from JSON lines ------------------------------------------------------------ */
 
@@ -150,14 +164,350 @@ static bool line_timestamp(const char *s, size_t n, int64_t *ms)
     return false;
 }
 
-/* ---- reading -------------------------------------------------------------------------------- */
+/* ---- what the service acknowledged ---------------------------------------------------------
+ *
+ * The sink answers for its events in FIFO order (an event leaves the head of the queue only when
+ * the service has answered for it), and `skylog ship` is its only producer, so after N events
+ * are answered, exactly the lines that produced the first N events are done. Each line read
+ * leaves a mark (events so far, input, byte offset and line number after it) in a ring; the
+ * marks whose events are all answered are popped, the last one popped is `acked`: everything
+ * before it is safe, and it is what the checkpoint and the final message report.
+ * "Answered" counts events stored and events refused for their age (too old, too new, expired:
+ * sending them again cannot help). A loss that a resend could repair (refused as invalid, no
+ * such group, queue full) freezes `acked` where it was, so a resume sends the
+ * lines again: a duplicate is possible there, a lost line is not. */
+
+typedef struct ship_pos {
+    uint64_t events; /* events the sink accepted up to and including this line */
+    int input;       /* index into the inputs */
+    uint64_t offset; /* byte offset after the line, in that input */
+    uint64_t line;   /* lines of that input up to here (the next line to read is line + 1) */
+    uint64_t total_lines; /* lines of every input up to here */
+    unsigned long long dev, ino; /* the file read then (it changes when --follow rotates) */
+} ship_pos;
+
+typedef struct ship_input {
+    const char *arg;   /* as given: a path or "-" */
+    char *path;        /* absolute path, or "-" for standard input */
+    bool is_stdin;
+    bool have_id;      /* dev/ino are known (a regular file, or stdin redirected from one) */
+    unsigned long long dev, ino;
+    uint64_t start_offset, start_line; /* where reading began (resume) */
+    uint64_t offset, line;             /* where reading is now */
+} ship_input;
+
+typedef struct ack_track {
+    pthread_mutex_t mu;
+    ship_pos acked;
+    ship_pos *ring;
+    size_t head, count, cap;
+    uint64_t events;        /* events accepted by the sink so far */
+    bool frozen;            /* a repairable loss was seen: acked no longer moves */
+    uint64_t losses_seen;   /* rejected[invalid] + dropped[...] at the last look */
+    bool sink_closed;       /* the sink is being closed: only main may look at it */
+} ack_track;
 
 typedef struct ship {
     sky_sink *sink;
+    const sky_cwl_opts *co;
     uint64_t lines, empty, bytes_read, total_bytes, refused;
     bool progress, follow;
     int64_t last_progress_ns, start_ns;
+    size_t max_msg; /* longest message the sink sends as one event */
+    ship_input *in;
+    int n_in, cur;
+    uint64_t total_lines;
+    ack_track tr;
+    const char *checkpoint; /* --checkpoint FILE, or NULL */
+    const char *stream_opt; /* --stream as given (NULL: the default template) */
+    int64_t last_checkpoint_ns;
+    ship_pos last_written;
 } ship;
+
+/* Losses a resend could repair, from a stats snapshot. */
+static uint64_t repairable_losses(const sky_cwl_stats *st)
+{
+    return st->rejected[SKY_CWL_REJECT_INVALID] + st->dropped[SKY_CWL_DROP_QUEUE_FULL] +
+           st->dropped[SKY_CWL_DROP_NO_RESOURCE];
+}
+
+static bool track_push(ack_track *t, ship_pos p)
+{
+    if (t->count == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        ship_pos *r = malloc(cap * sizeof *r);
+        if (!r)
+            return false;
+        for (size_t i = 0; i < t->count; i++)
+            r[i] = t->ring[(t->head + i) % t->cap];
+        free(t->ring);
+        t->ring = r;
+        t->head = 0;
+        t->cap = cap;
+    }
+    t->ring[(t->head + t->count++) % t->cap] = p;
+    return true;
+}
+
+/* A line is done reading: it gave `k` events to the sink (`lost`: some were refused there). */
+static void track_line(ship *sh, uint64_t k, bool lost)
+{
+    ack_track *t = &sh->tr;
+    ship_input *in = &sh->in[sh->cur];
+    pthread_mutex_lock(&t->mu);
+    t->events += k;
+    if (lost)
+        t->frozen = true;
+    if (!t->frozen) {
+        ship_pos p = {.events = t->events, .input = sh->cur, .offset = in->offset,
+                      .line = in->line, .total_lines = sh->total_lines, .dev = in->dev,
+                      .ino = in->ino};
+        if (t->count == 0 && t->events == t->acked.events)
+            t->acked = p; /* nothing pending before it: a line that sent nothing is done */
+        else if (t->count && t->ring[(t->head + t->count - 1) % t->cap].events == t->events)
+            t->ring[(t->head + t->count - 1) % t->cap] = p;
+        else if (!track_push(t, p))
+            t->frozen = true; /* cannot remember it: stop claiming progress */
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Moves `acked` to what the sink has answered for. t->mu held. `final`: after close. */
+static void track_apply(ack_track *t, const sky_cwl_stats *st)
+{
+    uint64_t losses = repairable_losses(st);
+    if (losses != t->losses_seen) {
+        t->losses_seen = losses;
+        t->frozen = true;
+    }
+    if (t->frozen)
+        return;
+    /* what close gave up on is the tail of the queue: counted, never answered */
+    uint64_t done = st->accepted - st->queued_events - st->dropped[SKY_CWL_DROP_UNDELIVERED];
+    while (t->count && t->ring[t->head].events <= done) {
+        t->acked = t->ring[t->head];
+        t->head = (t->head + 1) % t->cap;
+        t->count--;
+    }
+}
+
+static void track_refresh(ship *sh)
+{
+    pthread_mutex_lock(&sh->tr.mu);
+    if (!sh->tr.sink_closed) {
+        sky_cwl_stats st;
+        sky_cwl_stats_get(sh->sink, &st);
+        track_apply(&sh->tr, &st);
+    }
+    pthread_mutex_unlock(&sh->tr.mu);
+}
+
+/* ---- checkpoint -----------------------------------------------------------------------------
+ * One JSON object (docs/CLI.md, "Checkpoints"), replaced atomically: written to FILE.tmp,
+ * fsync()ed, renamed over FILE, and the directory fsync()ed, so a crash at any moment leaves
+ * either the old or the new checkpoint, never a torn one. */
+
+#define CHECKPOINT_VERSION 1
+
+static bool write_checkpoint(ship *sh, const ship_pos *p, bool complete, char *err, size_t errsz)
+{
+    const ship_input *in = &sh->in[p->input];
+    json_t *j = json_pack("{s:i,s:s,s:s?,s:{s:s,s:I,s:I},s:b,s:I}", "skylog_ship_checkpoint",
+                          CHECKPOINT_VERSION, "group", sh->co->log_group, "stream",
+                          sh->stream_opt, "input", "path", in->path, "offset",
+                          (json_int_t)p->offset, "line", (json_int_t)p->line, "complete",
+                          complete, "events_acknowledged", (json_int_t)p->events);
+    if (j && in->have_id) {
+        json_t *o = json_object_get(j, "input");
+        json_object_set_new(o, "dev", json_integer((json_int_t)p->dev));
+        json_object_set_new(o, "ino", json_integer((json_int_t)p->ino));
+    }
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) {
+        snprintf(err, errsz, "out of memory");
+        return false;
+    }
+    size_t n = strlen(sh->checkpoint);
+    char *tmp = malloc(n + 5);
+    bool ok = tmp != NULL;
+    if (ok) {
+        memcpy(tmp, sh->checkpoint, n);
+        memcpy(tmp + n, ".tmp", 5);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        size_t len = strlen(text);
+        ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
+             fsync(fd) == 0;
+        if (!ok)
+            snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        if (ok && rename(tmp, sh->checkpoint) != 0) {
+            snprintf(err, errsz, "%s: %s", sh->checkpoint, strerror(errno));
+            ok = false;
+        }
+        if (!ok)
+            unlink(tmp);
+    } else {
+        snprintf(err, errsz, "out of memory");
+    }
+    if (ok) { /* the rename itself must reach the disk */
+        char *dir = strdup(sh->checkpoint);
+        if (dir) {
+            int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (dfd >= 0) {
+                fsync(dfd);
+                close(dfd);
+            }
+            free(dir);
+        }
+    }
+    free(tmp);
+    free(text);
+    return ok;
+}
+
+/* Writes the checkpoint if acked moved (or `force`). t->mu held. */
+static void checkpoint_locked(ship *sh, bool force, bool complete)
+{
+    if (!sh->checkpoint)
+        return;
+    const ship_pos *p = &sh->tr.acked;
+    if (!force && p->events == sh->last_written.events && p->input == sh->last_written.input &&
+        p->offset == sh->last_written.offset)
+        return;
+    char err[512];
+    if (write_checkpoint(sh, p, complete, err, sizeof err))
+        sh->last_written = *p;
+    else
+        fprintf(stderr, "skylog ship: cannot write the checkpoint: %s\n", err);
+}
+
+static void checkpoint_maybe(ship *sh)
+{
+    if (!sh->checkpoint)
+        return;
+    int64_t now = sky_monotonic_ns();
+    if (now - sh->last_checkpoint_ns < 1000000000)
+        return;
+    sh->last_checkpoint_ns = now;
+    track_refresh(sh);
+    pthread_mutex_lock(&sh->tr.mu);
+    checkpoint_locked(sh, false, false);
+    pthread_mutex_unlock(&sh->tr.mu);
+}
+
+/* Reads FILE into *out; false with a message (ENOENT is told apart by *missing). */
+static bool read_checkpoint(const char *path, json_t **out, bool *missing, char *err, size_t errsz)
+{
+    *missing = false;
+    json_error_t je;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        *missing = errno == ENOENT;
+        snprintf(err, errsz, "%s: %s", path, strerror(errno));
+        return false;
+    }
+    json_t *j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
+    if (!j || !json_is_object(j) ||
+        json_integer_value(json_object_get(j, "skylog_ship_checkpoint")) != CHECKPOINT_VERSION ||
+        !json_is_object(json_object_get(j, "input"))) {
+        snprintf(err, errsz, "%s: not a skylog ship checkpoint (version %d)%s%s", path,
+                 CHECKPOINT_VERSION, j ? "" : ": ", j ? "" : je.text);
+        json_decref(j);
+        return false;
+    }
+    *out = j;
+    return true;
+}
+
+/* ---- the final word -------------------------------------------------------------------------- */
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+/* One line: what was sent, what is safe, where reading stopped, how to go on. t->mu held. */
+static void report_position(ship *sh, int sig, const char *why)
+{
+    const ship_pos *a = &sh->tr.acked;
+    const ship_input *ai = &sh->in[a->input];
+    const ship_input *ri = &sh->in[sh->cur];
+    char how[1200];
+    if (sh->checkpoint)
+        snprintf(how, sizeof how, "resume with --checkpoint %s --resume", sh->checkpoint);
+    else
+        snprintf(how, sizeof how, "resume with --start-offset %llu %s",
+                 (unsigned long long)a->offset, ai->is_stdin ? "(same standard input)" : ai->arg);
+    fprintf(stderr,
+            "skylog ship: %s%s%s: %llu of %llu lines acknowledged; safe up to byte %llu (line "
+            "%llu) of %s; reading stopped at byte %llu (line %llu) of %s; %s\n",
+            sig ? "interrupted by " : why, sig ? signal_name(sig) : "",
+            sh->tr.frozen ? " (held back at an event the service refused)" : "",
+            (unsigned long long)a->total_lines, (unsigned long long)sh->total_lines,
+            (unsigned long long)a->offset, (unsigned long long)a->line, ai->path,
+            (unsigned long long)ri->offset, (unsigned long long)ri->line, ri->path, how);
+}
+
+/* ---- signals ----------------------------------------------------------------------------------
+ * SIGINT/SIGTERM are delivered to the main thread only (the sender and the watchdog block
+ * them), without SA_RESTART, so a read blocked on a pipe or FIFO returns at once. The first
+ * stops reading and starts a bounded flush; a second, or the flush outliving its bound (the
+ * main thread may be stuck waiting for queue room), makes the watchdog record what is
+ * acknowledged, say so and exit at once. */
+
+#define STOP_FLUSH_NS (5LL * 1000000000)    /* how long the main thread flushes after a signal */
+#define STOP_HARD_NS (12LL * 1000000000)    /* the watchdog's bound: flush + close + margin */
+
+static volatile sig_atomic_t stop_requested; /* the first signal's number */
+static volatile sig_atomic_t signals_seen;
+static void on_signal(int sig)
+{
+    if (!stop_requested)
+        stop_requested = sig;
+    signals_seen++;
+}
+
+typedef struct watchdog {
+    ship *sh;
+    atomic_bool done;
+} watchdog;
+
+static void *watchdog_main(void *arg)
+{
+    watchdog *w = arg;
+    int64_t first = 0;
+    while (!atomic_load(&w->done)) {
+        usleep(50000);
+        if (!stop_requested)
+            continue;
+        int64_t now = sky_monotonic_ns();
+        if (!first)
+            first = now;
+        if (signals_seen < 2 && now - first < STOP_HARD_NS)
+            continue;
+        if (atomic_load(&w->done))
+            break;
+        ship *sh = w->sh;
+        pthread_mutex_lock(&sh->tr.mu);
+        if (!sh->tr.sink_closed) {
+            sky_cwl_stats st;
+            sky_cwl_stats_get(sh->sink, &st);
+            track_apply(&sh->tr, &st);
+        }
+        checkpoint_locked(sh, true, false);
+        fprintf(stderr, "skylog ship: %s: not waiting for what is in flight\n",
+                signals_seen >= 2 ? "second signal" : "flush took too long");
+        report_position(sh, stop_requested, NULL);
+        fflush(stderr);
+        _exit(128 + stop_requested);
+    }
+    return NULL;
+}
+
+/* ---- reading -------------------------------------------------------------------------------- */
 
 static void show_progress(ship *sh, bool final)
 {
@@ -191,34 +541,58 @@ static void show_progress(ship *sh, bool final)
         fputc('\n', stderr);
 }
 
-static void ship_line(ship *sh, char *line, size_t n)
+static void ship_line(ship *sh, char *line, size_t raw)
 {
+    size_t n = raw;
+    sh->bytes_read += (uint64_t)raw;
+    ship_input *in = &sh->in[sh->cur];
+    in->offset += (uint64_t)raw;
+    in->line++;
+    sh->total_lines++;
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
     if (n == 0) {
         sh->empty++;
+        track_line(sh, 0, false);
         return;
     }
     sh->lines++;
     int64_t ts;
     if (!line_timestamp(line, n, &ts))
         ts = sky_now_ns() / 1000000;
+    /* A line that may become several events (split) or none (dropped) is measured by the
+     * sink's own count; UTF-8 repair can triple its length, hence the 3. */
+    bool long_line = n > (sh->max_msg - 64) / 3;
+    sky_cwl_stats before, after;
+    if (long_line)
+        sky_cwl_stats_get(sh->sink, &before);
     sky_status st = sky_cwl_put(sh->sink, ts, line, n);
     if (st != SKY_OK)
         sh->refused++;
-    show_progress(sh, false);
+    if (long_line) {
+        sky_cwl_stats_get(sh->sink, &after);
+        track_line(sh, after.accepted - before.accepted,
+                   after.dropped[SKY_CWL_DROP_QUEUE_FULL] != before.dropped[SKY_CWL_DROP_QUEUE_FULL]);
+    } else {
+        /* SKY_ELIMIT is the drop policy at work (counted, not a resend candidate) */
+        track_line(sh, st == SKY_OK, st != SKY_OK && st != SKY_ELIMIT);
+    }
+    if ((sh->lines & 1023) == 0) {
+        show_progress(sh, false);
+        checkpoint_maybe(sh);
+    }
 }
 
 /* Reads what is available from f; returns false on a read error. */
 static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
 {
     ssize_t r;
-    while (!stop_requested && (r = getline(buf, cap, f)) > 0) {
-        sh->bytes_read += (uint64_t)r;
+    while (!stop_requested && (r = getline(buf, cap, f)) > 0)
         ship_line(sh, *buf, (size_t)r);
-    }
-    if (ferror(f) && errno != EAGAIN) {
+    int e = errno;
+    if (ferror(f) && e != EAGAIN && !stop_requested) {
         clearerr(f);
+        errno = e;
         return false;
     }
     clearerr(f);
@@ -233,11 +607,22 @@ static int follow_file(ship *sh, const char *path)
     FILE *f = NULL;
     struct stat cur = {0};
     int rc = SKY_EXIT_OK;
+    ship_input *in = &sh->in[sh->cur];
+    bool first = true;
     while (!stop_requested) {
         if (!f) {
             f = fopen(path, "r");
-            if (f)
+            if (f) {
                 fstat(fileno(f), &cur);
+                in->have_id = true;
+                in->dev = (unsigned long long)cur.st_dev;
+                in->ino = (unsigned long long)cur.st_ino;
+                if (first && in->start_offset)
+                    fseeko(f, (off_t)in->start_offset, SEEK_SET);
+                else
+                    in->offset = in->line = 0;
+                first = false;
+            }
         }
         if (f) {
             if (!drain(sh, f, &buf, &cap)) {
@@ -254,6 +639,7 @@ static int follow_file(ship *sh, const char *path)
             }
             if (now.st_size < ftello(f)) { /* truncated */
                 fseeko(f, 0, SEEK_SET);
+                in->offset = in->line = 0;
                 continue;
             }
         }
@@ -280,8 +666,108 @@ static int ship_stream(ship *sh, FILE *f, const char *name)
     return SKY_EXIT_OK;
 }
 
+/* Positions f at in->start_offset: seeks a regular file, reads a pipe forward. The byte
+ * before the offset must end a line, or the offset is not one ship wrote. */
+static bool skip_to_start(ship_input *in, FILE *f, bool count_lines)
+{
+    uint64_t off = in->start_offset;
+    if (off == 0)
+        return true;
+    struct stat st;
+    bool seekable = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+    if (seekable && (uint64_t)st.st_size < off) {
+        fprintf(stderr, "skylog ship: %s: start offset %llu is past its end (%llu bytes): "
+                "truncated or replaced since?\n", in->path, (unsigned long long)off,
+                (unsigned long long)st.st_size);
+        return false;
+    }
+    int last = -1;
+    if (seekable && !count_lines) {
+        if (fseeko(f, (off_t)off - 1, SEEK_SET) != 0)
+            return false;
+        last = fgetc(f);
+    } else {
+        char buf[65536];
+        uint64_t left = off, lines = 0;
+        while (left) {
+            size_t want = left < sizeof buf ? (size_t)left : sizeof buf;
+            size_t got = fread(buf, 1, want, f);
+            if (got == 0)
+                break;
+            for (char *p = buf; (p = memchr(p, '\n', (size_t)(buf + got - p))); p++)
+                lines++;
+            last = (unsigned char)buf[got - 1];
+            left -= got;
+        }
+        if (left) {
+            fprintf(stderr, "skylog ship: %s: ended before the start offset %llu\n", in->path,
+                    (unsigned long long)off);
+            return false;
+        }
+        if (count_lines)
+            in->start_line = lines;
+    }
+    if (last != '\n') {
+        fprintf(stderr, "skylog ship: %s: offset %llu is not at the start of a line\n", in->path,
+                (unsigned long long)off);
+        return false;
+    }
+    in->offset = off;
+    in->line = in->start_line;
+    return true;
+}
+
 enum { O_RETENTION = 2000, O_NO_CREATE, O_BATCH, O_FLUSH, O_OVERSIZE, O_MAX_EVENT, O_TRANSPORT,
-       O_BEARER, O_COMPRESS };
+       O_BEARER, O_COMPRESS, O_CHECKPOINT, O_RESUME, O_START_OFFSET };
+
+/* Matches a checkpoint's input to one of the inputs: same device and inode for files (the
+ * path may be spelled differently), "-" for standard input. Sets where to start. */
+static bool resume_from(ship *sh, json_t *cp, const char *cp_path)
+{
+    json_t *in = json_object_get(cp, "input");
+    const char *path = json_string_value(json_object_get(in, "path"));
+    json_t *dev = json_object_get(in, "dev"), *ino = json_object_get(in, "ino");
+    json_int_t off = json_integer_value(json_object_get(in, "offset"));
+    json_int_t line = json_integer_value(json_object_get(in, "line"));
+    const char *group = json_string_value(json_object_get(cp, "group"));
+    if (!path || off < 0 || line < 0) {
+        fprintf(stderr, "skylog ship: %s: the checkpoint has no input path or offset\n", cp_path);
+        return false;
+    }
+    if (group && strcmp(group, sh->co->log_group) != 0) {
+        fprintf(stderr, "skylog ship: %s: the checkpoint is for group %s, not %s\n", cp_path,
+                group, sh->co->log_group);
+        return false;
+    }
+    for (int i = 0; i < sh->n_in; i++) {
+        ship_input *x = &sh->in[i];
+        bool same;
+        if (strcmp(path, "-") == 0 || x->is_stdin)
+            same = strcmp(path, "-") == 0 && x->is_stdin;
+        else if (json_is_integer(dev) && json_is_integer(ino) && x->have_id)
+            same = (unsigned long long)json_integer_value(dev) == x->dev &&
+                   (unsigned long long)json_integer_value(ino) == x->ino;
+        else
+            same = strcmp(path, x->path) == 0;
+        if (!same) {
+            if (!x->is_stdin && strcmp(path, x->path) == 0) {
+                fprintf(stderr, "skylog ship: %s: %s is another file than the checkpoint's "
+                        "(inode %llu, was %llu): rotated or replaced; use --start-offset to "
+                        "choose where to start\n", cp_path, x->path, x->ino,
+                        (unsigned long long)json_integer_value(ino));
+                return false;
+            }
+            continue;
+        }
+        sh->cur = i; /* the inputs before it were acknowledged in full */
+        x->start_offset = (uint64_t)off;
+        x->start_line = (uint64_t)line;
+        return true;
+    }
+    fprintf(stderr, "skylog ship: %s: the checkpoint's input %s is not among the inputs\n",
+            cp_path, path);
+    return false;
+}
 
 int sky__cmd_ship(int argc, char **argv)
 {
@@ -303,6 +789,9 @@ int sky__cmd_ship(int argc, char **argv)
         {"transport", required_argument, NULL, O_TRANSPORT},
         {"bearer-token", required_argument, NULL, O_BEARER},
         {"compress", no_argument, NULL, O_COMPRESS},
+        {"checkpoint", required_argument, NULL, O_CHECKPOINT},
+        {"resume", no_argument, NULL, O_RESUME},
+        {"start-offset", required_argument, NULL, O_START_OFFSET},
         SKY__AWS_LONG_OPTS,
         {NULL, 0, NULL, 0},
     };
@@ -311,7 +800,9 @@ int sky__cmd_ship(int argc, char **argv)
      * memory stays small however large the input. */
     sky_cwl_opts co = {.block_when_full = true, .max_queue_size = 20000,
                        .max_queue_bytes = 2u << 20};
-    bool quiet = false, follow = false;
+    bool quiet = false, follow = false, resume = false;
+    const char *checkpoint = NULL;
+    uint64_t start_offset = 0;
     optind = 1;
     opterr = 0;
     for (;;) {
@@ -331,6 +822,9 @@ int sky__cmd_ship(int argc, char **argv)
         case O_MAX_EVENT: co.max_event_bytes = strtoul(optarg, &end, 10); break;
         case O_COMPRESS: co.compress = true; break;
         case O_BEARER: co.bearer_token = optarg; break;
+        case O_CHECKPOINT: checkpoint = optarg; break;
+        case O_RESUME: resume = true; break;
+        case O_START_OFFSET: start_offset = strtoull(optarg, &end, 10); break;
         case O_OVERSIZE:
             if (strcmp(optarg, "truncate") == 0)
                 co.oversize = SKY_CWL_OVERSIZE_TRUNCATE;
@@ -384,6 +878,14 @@ int sky__cmd_ship(int argc, char **argv)
         fprintf(stderr, "skylog ship: --follow needs a FILE (standard input is always followed)\n");
         return SKY_EXIT_USAGE;
     }
+    if (resume && !checkpoint) {
+        fprintf(stderr, "skylog ship: --resume needs --checkpoint FILE\n");
+        return SKY_EXIT_USAGE;
+    }
+    if (start_offset && (resume || argc - optind > 1)) {
+        fprintf(stderr, "skylog ship: --start-offset takes one input and no --resume\n");
+        return SKY_EXIT_USAGE;
+    }
     char region[64];
     if (!aws.region && sky_aws_resolve_region(NULL, aws.profile, NULL, region, sizeof region) == SKY_OK)
         aws.region = region;
@@ -393,67 +895,165 @@ int sky__cmd_ship(int argc, char **argv)
     co.region = aws.region;
     co.profile = aws.profile;
 
-    /* Check every file before sending anything. */
-    uint64_t total = 0;
-    for (int i = optind; i < argc; i++) {
-        if (strcmp(argv[i], "-") == 0)
-            continue;
+    /* The inputs, each checked before anything is sent. */
+    static char dash[] = "-";
+    char *stdin_args[] = {dash};
+    char **args = optind < argc ? argv + optind : stdin_args;
+    int n_args = optind < argc ? argc - optind : 1;
+    ship sh = {.follow = follow, .start_ns = sky_monotonic_ns(), .co = &co,
+               .checkpoint = checkpoint, .stream_opt = co.log_stream, .n_in = n_args};
+    sh.in = calloc((size_t)n_args, sizeof *sh.in);
+    if (!sh.in)
+        return SKY_EXIT_FAIL;
+    int rc = SKY_EXIT_OK;
+    for (int i = 0; i < n_args && rc == SKY_EXIT_OK; i++) {
+        ship_input *in = &sh.in[i];
+        in->arg = args[i];
+        in->is_stdin = strcmp(args[i], "-") == 0;
         struct stat st;
-        if (stat(argv[i], &st) != 0 && !follow) {
-            fprintf(stderr, "skylog ship: %s: %s\n", argv[i], strerror(errno));
-            return SKY_EXIT_FAIL;
+        if (in->is_stdin) {
+            in->path = strdup("-");
+            if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+                in->have_id = true;
+                in->dev = (unsigned long long)st.st_dev;
+                in->ino = (unsigned long long)st.st_ino;
+            }
+            continue;
         }
-        total += (uint64_t)st.st_size;
+        in->path = realpath(args[i], NULL);
+        if (!in->path)
+            in->path = strdup(args[i]); /* --follow may wait for it to appear */
+        if (stat(args[i], &st) != 0) {
+            if (!follow) {
+                fprintf(stderr, "skylog ship: %s: %s\n", args[i], strerror(errno));
+                rc = SKY_EXIT_FAIL;
+            }
+            continue;
+        }
+        in->have_id = true;
+        in->dev = (unsigned long long)st.st_dev;
+        in->ino = (unsigned long long)st.st_ino;
+        sh.total_bytes += (uint64_t)st.st_size;
     }
+    if (rc == SKY_EXIT_OK && resume) {
+        json_t *cp = NULL;
+        bool missing;
+        char err[600];
+        if (read_checkpoint(checkpoint, &cp, &missing, err, sizeof err)) {
+            if (!resume_from(&sh, cp, checkpoint))
+                rc = SKY_EXIT_USAGE;
+            json_decref(cp);
+        } else if (!missing) { /* no checkpoint yet: start at the beginning */
+            fprintf(stderr, "skylog ship: %s\n", err);
+            rc = SKY_EXIT_USAGE;
+        }
+    }
+    if (start_offset)
+        sh.in[0].start_offset = start_offset;
+    if (rc != SKY_EXIT_OK)
+        goto free_inputs;
 
-    ship sh = {.follow = follow, .total_bytes = total, .start_ns = sky_monotonic_ns()};
+    sh.max_msg = (co.max_event_bytes ? co.max_event_bytes : SKY_CWL_MAX_EVENT_BYTES) -
+                 SKY_CWL_EVENT_OVERHEAD;
+    pthread_mutex_init(&sh.tr.mu, NULL);
+    ship_input *first = &sh.in[sh.cur];
+    sh.tr.acked = (ship_pos){.input = sh.cur, .offset = first->start_offset,
+                             .line = first->start_line, .dev = first->dev, .ino = first->ino};
+    sh.last_written = sh.tr.acked;
+    sh.last_written.events = UINT64_MAX; /* the first checkpoint is always written */
+
+    /* Only this thread takes SIGINT/SIGTERM: the sender and the watchdog start with them
+     * blocked. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
     char *err = NULL;
+    watchdog wd = {.sh = &sh};
+    pthread_t wd_thread;
+    bool wd_started = false;
     if (sky_sink_cloudwatch_logs(&co, &sh.sink, &err) != SKY_OK) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         fprintf(stderr, "skylog ship: %s\n", err ? err : "cannot create the CloudWatch sink");
         free(err);
-        return SKY_EXIT_FAIL;
+        rc = SKY_EXIT_FAIL;
+        goto free_track;
     }
-    sh.progress = !quiet && isatty(STDERR_FILENO);
-    struct sigaction sa = {.sa_handler = on_signal};
+    atomic_init(&wd.done, false);
+    wd_started = pthread_create(&wd_thread, NULL, watchdog_main, &wd) == 0;
+    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: reads return EINTR */
+    sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    sh.progress = !quiet && isatty(STDERR_FILENO);
+    if (checkpoint) { /* say where we start, so even an early failure leaves a checkpoint */
+        pthread_mutex_lock(&sh.tr.mu);
+        checkpoint_locked(&sh, true, false);
+        pthread_mutex_unlock(&sh.tr.mu);
+    }
 
-    int rc = SKY_EXIT_OK;
-    if (optind >= argc)
-        rc = ship_stream(&sh, stdin, "standard input");
-    for (int i = optind; i < argc && !stop_requested; i++) {
-        if (strcmp(argv[i], "-") == 0) {
+    for (; sh.cur < sh.n_in && !stop_requested; sh.cur++) {
+        ship_input *in = &sh.in[sh.cur];
+        in->offset = in->start_offset;
+        in->line = in->start_line;
+        if (in->is_stdin) {
+            if (!skip_to_start(in, stdin, !resume)) {
+                rc = SKY_EXIT_FAIL;
+                break;
+            }
             rc |= ship_stream(&sh, stdin, "standard input");
         } else if (follow) {
-            rc |= follow_file(&sh, argv[i]); /* one file followed; the rest are ignored */
+            rc |= follow_file(&sh, in->arg); /* one file followed; the rest are ignored */
             break;
         } else {
-            FILE *f = fopen(argv[i], "r");
+            FILE *f = fopen(in->arg, "r");
             if (!f) {
-                fprintf(stderr, "skylog ship: %s: %s\n", argv[i], strerror(errno));
+                fprintf(stderr, "skylog ship: %s: %s\n", in->arg, strerror(errno));
                 rc = SKY_EXIT_FAIL;
-                continue;
+                break; /* later inputs wait: the checkpoint must stay a prefix */
             }
             setvbuf(f, NULL, _IOFBF, 1 << 20); /* fewer, larger reads */
-            rc |= ship_stream(&sh, f, argv[i]);
+            if (!skip_to_start(in, f, !resume)) {
+                fclose(f);
+                rc = SKY_EXIT_FAIL;
+                break;
+            }
+            rc |= ship_stream(&sh, f, in->arg);
             fclose(f);
+            if (rc != SKY_EXIT_OK)
+                break;
         }
     }
+    if (sh.cur >= sh.n_in)
+        sh.cur = sh.n_in - 1;
     /* Wait for delivery while it progresses; give up after STALL_MS without progress (a bad
-     * token or a dead endpoint would otherwise hold the command for the whole timeout). */
+     * token or a dead endpoint would otherwise hold the command for the whole timeout), or
+     * STOP_FLUSH_NS after a signal. */
     sky_status fst = SKY_ETIMEDOUT;
     uint64_t last_sent = 0;
-    int64_t last_progress = sky_monotonic_ns();
+    int64_t last_progress = sky_monotonic_ns(), stop_seen = 0;
     for (;;) {
-        fst = sky_sink_flush(sh.sink, 500);
+        fst = sky_sink_flush(sh.sink, 200);
+        track_refresh(&sh);
+        checkpoint_maybe(&sh);
         if (fst == SKY_OK)
             break;
+        int64_t now_ns = sky_monotonic_ns();
+        if (stop_requested && !stop_seen)
+            stop_seen = now_ns;
+        if (stop_seen && now_ns - stop_seen > STOP_FLUSH_NS) {
+            fprintf(stderr, "skylog ship: stopped waiting %d s after %s\n",
+                    (int)(STOP_FLUSH_NS / 1000000000), signal_name(stop_requested));
+            break;
+        }
         sky_cwl_stats now;
         sky_cwl_stats_get(sh.sink, &now);
         if (now.sent_events != last_sent) {
             last_sent = now.sent_events;
-            last_progress = sky_monotonic_ns();
-        } else if (sky_monotonic_ns() - last_progress > STALL_MS * 1000000) {
+            last_progress = now_ns;
+        } else if (now_ns - last_progress > STALL_MS * 1000000) {
             fprintf(stderr, "skylog ship: giving up: nothing delivered for %d s (%s)\n",
                     (int)(STALL_MS / 1000), now.last_error[0] ? now.last_error : "no answer");
             break;
@@ -462,7 +1062,13 @@ int sky__cmd_ship(int argc, char **argv)
     }
     show_progress(&sh, true);
     sky_cwl_stats st;
+    pthread_mutex_lock(&sh.tr.mu);
+    sh.tr.sink_closed = true; /* from here on the watchdog reports without asking the sink */
+    pthread_mutex_unlock(&sh.tr.mu);
     sky_cwl_close(sh.sink, &st);
+    pthread_mutex_lock(&sh.tr.mu);
+    /* after close, nothing is queued: undelivered events are counted as dropped */
+    track_apply(&sh.tr, &st);
     uint64_t rejected = 0, dropped = 0;
     for (int i = 0; i < SKY_CWL_REJECT_COUNT_; i++)
         rejected += st.rejected[i];
@@ -470,7 +1076,13 @@ int sky__cmd_ship(int argc, char **argv)
         dropped += st.dropped[i];
     /* after close, every event is sent, rejected or dropped (undelivered included) */
     bool lost = rejected + dropped > 0;
-    if (!quiet) {
+    if (lost || fst != SKY_OK)
+        rc = SKY_EXIT_FAIL;
+    if (stop_requested)
+        rc = 128 + stop_requested;
+    bool all_read = !stop_requested && sh.cur == sh.n_in - 1 && rc == SKY_EXIT_OK;
+    checkpoint_locked(&sh, true, all_read && !sh.tr.frozen);
+    if (!quiet || rc != SKY_EXIT_OK) {
         fprintf(stderr,
                 "skylog ship: %llu events read, %llu sent in %llu requests (%llu retries, "
                 "%llu throttled), %llu rejected, %llu dropped, %llu empty lines skipped\n",
@@ -492,7 +1104,19 @@ int sky__cmd_ship(int argc, char **argv)
         if (lost && st.last_error[0])
             fprintf(stderr, "  last error: %s\n", st.last_error);
     }
-    if (lost || fst != SKY_OK)
-        rc = SKY_EXIT_FAIL;
+    if (rc != SKY_EXIT_OK)
+        report_position(&sh, stop_requested, "incomplete");
+    pthread_mutex_unlock(&sh.tr.mu);
+    if (wd_started) {
+        atomic_store(&wd.done, true);
+        pthread_join(wd_thread, NULL);
+    }
+free_track:
+    free(sh.tr.ring);
+    pthread_mutex_destroy(&sh.tr.mu);
+free_inputs:
+    for (int i = 0; i < sh.n_in; i++)
+        free(sh.in[i].path);
+    free(sh.in);
     return rc;
 }

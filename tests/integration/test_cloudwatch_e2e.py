@@ -239,8 +239,8 @@ class Ship(unittest.TestCase):
         with open(path, "w") as f:  # truncation
             f.write("six\n")
         time.sleep(0.8 * skyharness.timeout_scale())
-        proc.terminate()
-        self.assertEqual(proc.wait(60), 0, proc.stderr.read())
+        proc.terminate()  # the way --follow stops: exit 143, as for any interrupted ship
+        self.assertEqual(proc.wait(60), 143, proc.stderr.read())
         out = skyharness.aws(self, srv, "logs", "get-log-events", "--log-group-name",
                              "/ship/follow", "--log-stream-name", "s", "--start-from-head")
         msgs = [e["message"] for e in out["events"]]
