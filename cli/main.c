@@ -135,7 +135,15 @@ int main(int argc, char **argv)
     }
     const sky__command *c = find_command(name);
     if (!c) {
-        fprintf(stderr, "skylog: unknown command '%s' (see 'skylog --help')\n", name);
+        const char *names[N_COMMANDS];
+        for (size_t i = 0; i < N_COMMANDS; i++)
+            names[i] = commands[i].name;
+        const char *sug = sky__cli_suggest(name, names, N_COMMANDS);
+        if (sug)
+            fprintf(stderr, "skylog: unknown command '%s'; did you mean '%s'? (see 'skylog --help')\n",
+                    name, sug);
+        else
+            fprintf(stderr, "skylog: unknown command '%s' (see 'skylog --help')\n", name);
         return SKY_EXIT_USAGE;
     }
     return c->run(argc - 1, argv + 1);
