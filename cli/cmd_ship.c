@@ -856,8 +856,7 @@ int sky__cmd_ship(int argc, char **argv)
             fprintf(stderr, "skylog ship: option '%s' needs a value\n", argv[optind - 1]);
             return SKY_EXIT_USAGE;
         case '?':
-            fprintf(stderr, "skylog ship: unknown option '%s' (see skylog ship --help)\n",
-                    argv[optind - 1]);
+            sky__cli_unknown_option("ship", argv[optind - 1], opts);
             return SKY_EXIT_USAGE;
         default:
             if (!sky__aws_cli_opt(&aws, c, optarg)) {

@@ -351,7 +351,7 @@ class Ship(unittest.TestCase):
         t = run("tail", "--group", "/tail/g", "--since", "1h", "--filter", "{ $.ms > 100 }",
                 "--output", "pretty")
         self.assertEqual(t.stdout.count("\n"), 1)
-        self.assertIn("ERROR [] boom ms=250", t.stdout)
+        self.assertIn("ERROR    [root] boom ms=250", t.stdout)
         t = run("tail", "--group", "/tail/g", "--since", "1h", "--limit", "5", "--output", "raw")
         self.assertEqual(t.stdout.count("\n"), 5)
         g = run("groups", "--json")
