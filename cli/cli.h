@@ -43,6 +43,17 @@ void sky__cli_unknown_option(const char *cmd, const char *arg, const struct opti
 /* Of `n` names, the closest to `word` when it is a plausible typo, else NULL. */
 const char *sky__cli_suggest(const char *word, const char *const *names, size_t n);
 
+/* The command table (main.c). */
+const sky__command *sky__cli_commands(size_t *n);
+
+/* man.c: a roff page for a command (name NULL: the `skylog` overview), completion scripts for
+ * "bash" or "zsh", and all of them written under dir (man1/, bash-completion/, zsh/). */
+#include <stdio.h>
+void sky__cli_man(FILE *out, const char *name, const char *summary, const char *help);
+void sky__cli_completion(FILE *out, const char *shell, const sky__command *cmds, size_t n);
+int sky__cli_write_docs(const char *dir, const char *overview_summary, const char *overview,
+                        const sky__command *cmds, size_t n);
+
 /* Command handlers (one file each). */
 int sky__cmd_serve(int argc, char **argv);
 extern const char sky__serve_help[];
