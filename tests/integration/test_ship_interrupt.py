@@ -91,6 +91,9 @@ class ShipInterrupt(unittest.TestCase):
         with open(cp) as f:
             c = json.load(f)
         self.assertEqual(c["skylog_ship_checkpoint"], 1)
+        # the fields docs/CLI.md documents, no more, no fewer
+        self.assertEqual(set(c), {"skylog_ship_checkpoint", "group", "stream", "input",
+                                  "complete", "events_acknowledged"})
         self.assertEqual(c["group"], group)
         self.assertEqual(c["input"], {"path": "-", "offset": nbytes, "line": 300})
         self.assertFalse(c["complete"])
@@ -178,10 +181,17 @@ class ShipInterrupt(unittest.TestCase):
         p = ship("--start-offset", str(off + 1), path)
         self.assertEqual(p.returncode, 1)
         self.assertIn("is not at the start of a line", p.stderr)
-        # a checkpoint for another file (same path, new inode) is refused, not trusted
+        # --resume without a checkpoint yet starts at the beginning (first run and reruns alike)
         cp = os.path.join(self.dir, "cp.json")
-        p = ship("--checkpoint", cp, path)
+        p = ship("--checkpoint", cp, "--resume", path)
         self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("50 events read", p.stderr)
+        with open(cp) as f:
+            c = json.load(f)
+        self.assertTrue(c["complete"])
+        self.assertEqual((c["input"]["offset"], c["input"]["line"]),
+                         (os.path.getsize(path), 50))
+        # a checkpoint for another file (same path, new inode) is refused, not trusted
         os.rename(path, path + ".1")
         with open(path, "w") as f:
             f.write("new\n")
