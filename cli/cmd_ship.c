@@ -204,6 +204,7 @@ typedef struct ack_track {
     uint64_t events;        /* events accepted by the sink so far */
     bool frozen;            /* a repairable loss was seen: acked no longer moves */
     uint64_t losses_seen;   /* rejected[invalid] + dropped[...] at the last look */
+    ship_pos read;          /* where reading is (for the watchdog's report) */
     bool sink_closed;       /* the sink is being closed: only main may look at it */
 } ack_track;
 
@@ -258,10 +259,10 @@ static void track_line(ship *sh, uint64_t k, bool lost)
     t->events += k;
     if (lost)
         t->frozen = true;
+    ship_pos p = {.events = t->events, .input = sh->cur, .offset = in->offset, .line = in->line,
+                  .total_lines = sh->total_lines, .dev = in->dev, .ino = in->ino};
+    t->read = p;
     if (!t->frozen) {
-        ship_pos p = {.events = t->events, .input = sh->cur, .offset = in->offset,
-                      .line = in->line, .total_lines = sh->total_lines, .dev = in->dev,
-                      .ino = in->ino};
         if (t->count == 0 && t->events == t->acked.events)
             t->acked = p; /* nothing pending before it: a line that sent nothing is done */
         else if (t->count && t->ring[(t->head + t->count - 1) % t->cap].events == t->events)
@@ -434,7 +435,8 @@ static void report_position(ship *sh, int sig, const char *why)
 {
     const ship_pos *a = &sh->tr.acked;
     const ship_input *ai = &sh->in[a->input];
-    const ship_input *ri = &sh->in[sh->cur];
+    const ship_pos *r = &sh->tr.read;
+    const ship_input *ri = &sh->in[r->input];
     char how[1200];
     if (sh->checkpoint)
         snprintf(how, sizeof how, "resume with --checkpoint %s --resume", sh->checkpoint);
@@ -446,9 +448,9 @@ static void report_position(ship *sh, int sig, const char *why)
             "%llu) of %s; reading stopped at byte %llu (line %llu) of %s; %s\n",
             sig ? "interrupted by " : why, sig ? signal_name(sig) : "",
             sh->tr.frozen ? " (held back at an event the service refused)" : "",
-            (unsigned long long)a->total_lines, (unsigned long long)sh->total_lines,
+            (unsigned long long)a->total_lines, (unsigned long long)r->total_lines,
             (unsigned long long)a->offset, (unsigned long long)a->line, ai->path,
-            (unsigned long long)ri->offset, (unsigned long long)ri->line, ri->path, how);
+            (unsigned long long)r->offset, (unsigned long long)r->line, ri->path, how);
 }
 
 /* ---- signals ----------------------------------------------------------------------------------
@@ -461,13 +463,14 @@ static void report_position(ship *sh, int sig, const char *why)
 #define STOP_FLUSH_NS (5LL * 1000000000)    /* how long the main thread flushes after a signal */
 #define STOP_HARD_NS (12LL * 1000000000)    /* the watchdog's bound: flush + close + margin */
 
-static volatile sig_atomic_t stop_requested; /* the first signal's number */
-static volatile sig_atomic_t signals_seen;
+/* Lock-free atomics: safe in a signal handler, and read by the watchdog thread. */
+static atomic_int stop_requested; /* the first signal's number */
+static atomic_int signals_seen;
 static void on_signal(int sig)
 {
-    if (!stop_requested)
-        stop_requested = sig;
-    signals_seen++;
+    int none = 0;
+    atomic_compare_exchange_strong(&stop_requested, &none, sig);
+    atomic_fetch_add(&signals_seen, 1);
 }
 
 typedef struct watchdog {
@@ -959,6 +962,7 @@ int sky__cmd_ship(int argc, char **argv)
     sh.tr.acked = (ship_pos){.input = sh.cur, .offset = first->start_offset,
                              .line = first->start_line, .dev = first->dev, .ino = first->ino};
     sh.last_written = sh.tr.acked;
+    sh.tr.read = sh.tr.acked;
     sh.last_written.events = UINT64_MAX; /* the first checkpoint is always written */
 
     /* Only this thread takes SIGINT/SIGTERM: the sender and the watchdog start with them
@@ -1019,6 +1023,7 @@ int sky__cmd_ship(int argc, char **argv)
                 rc = SKY_EXIT_FAIL;
                 break;
             }
+            sh.bytes_read += in->start_offset; /* the progress bar counts what was skipped */
             rc |= ship_stream(&sh, f, in->arg);
             fclose(f);
             if (rc != SKY_EXIT_OK)

@@ -348,10 +348,12 @@ static int emit(reasm *r, json_t *ev, tail_out *o)
     return printed;
 }
 
+/* `o` NULL: drop what is held (--limit was reached). */
 static void reasm_free(reasm *r, tail_out *o)
 {
     for (size_t k = 0; k < r->n; k++) {
-        pending_flush(&r->p[k], o);
+        if (o)
+            pending_flush(&r->p[k], o);
         free(r->p[k].stream);
         json_decref(r->p[k].parts);
         sky__buf_free(&r->p[k].body);
@@ -389,7 +391,7 @@ int sky__cmd_tail(int argc, char **argv)
     bool follow = false, tty = isatty(STDOUT_FILENO);
     tail_out out = {.format = tty ? OUT_PRETTY : OUT_TEXT};
     reasm r = {.on = true};
-    long long limit = -1;
+    long long limit = -1, printed = 0;
     int rc = SKY_EXIT_USAGE;
     optind = 1;
     opterr = 0;
@@ -478,7 +480,6 @@ int sky__cmd_tail(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    long long printed = 0;
     json_t *seen_at_last = json_object(); /* event ids printed at the newest timestamp */
     int64_t newest = start;
     rc = SKY_EXIT_OK;
@@ -538,7 +539,7 @@ int sky__cmd_tail(int argc, char **argv)
     json_decref(seen_at_last);
     sky_aws_client_free(c);
 out:
-    reasm_free(&r, &out);
+    reasm_free(&r, limit >= 0 && printed >= limit ? NULL : &out);
     json_decref(streams);
     return rc;
 }
