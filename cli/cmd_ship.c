@@ -196,16 +196,39 @@ typedef struct ship_input {
     uint64_t offset, line;             /* where reading is now */
 } ship_input;
 
+/* A line not yet answered for: 24 bytes, since the ring holds one per queued line (up to the
+ * queue's 20,000 events); what changes rarely (which input, which file) is in a segment. */
+typedef struct mark {
+    uint64_t events, offset, line;
+} mark;
+
+/* The marks from first_seq on belong to this input and file (until the next segment). */
+typedef struct segment {
+    uint64_t first_seq;
+    int input;
+    unsigned long long dev, ino;
+    uint64_t line0, total0; /* the input's line and the run's line count where it began */
+} segment;
+
+/* The ring, the segments and `acked` belong to the reading thread alone (no lock per line).
+ * What the watchdog may need - the acknowledged position - is copied to `pub` under `mu` each
+ * time it moves, and where reading is goes to relaxed atomics: the watchdog only reports when
+ * the reader is stopped or stuck, so they hold still by then. */
 typedef struct ack_track {
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;     /* pub, pub_frozen, the checkpoint file */
+    ship_pos pub;
+    bool pub_frozen;
     ship_pos acked;
-    ship_pos *ring;
+    mark *ring;
     size_t head, count, cap;
+    uint64_t head_seq;      /* sequence number of ring[head] (marks popped so far) */
+    segment *segs;          /* segs[0] holds the head; pruned as marks are popped */
+    size_t n_segs, segs_cap;
     uint64_t events;        /* events accepted by the sink so far */
     bool frozen;            /* a repairable loss was seen: acked no longer moves */
     uint64_t losses_seen;   /* rejected[invalid] + dropped[...] at the last look */
-    ship_pos read;          /* where reading is (for the watchdog's report) */
-    bool sink_closed;       /* the sink is being closed: only main may look at it */
+    atomic_int read_input;  /* where reading is, for the report */
+    _Atomic uint64_t read_offset, read_line, read_total;
 } ack_track;
 
 typedef struct ship {
@@ -214,7 +237,8 @@ typedef struct ship {
     uint64_t lines, empty, bytes_read, total_bytes, refused;
     bool progress, follow;
     int64_t last_progress_ns, start_ns;
-    size_t max_msg; /* longest message the sink sends as one event */
+    size_t max_msg;   /* longest message the sink sends as one event */
+    size_t long_line; /* lines longer than this may not become exactly one event */
     ship_input *in;
     int n_in, cur;
     uint64_t total_lines;
@@ -232,22 +256,59 @@ static uint64_t repairable_losses(const sky_cwl_stats *st)
            st->dropped[SKY_CWL_DROP_NO_RESOURCE];
 }
 
-static bool track_push(ack_track *t, ship_pos p)
+static bool track_push(ack_track *t, mark m)
 {
     if (t->count == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 1024;
-        ship_pos *r = malloc(cap * sizeof *r);
+        mark *r = malloc(cap * sizeof *r);
         if (!r)
             return false;
         for (size_t i = 0; i < t->count; i++)
-            r[i] = t->ring[(t->head + i) % t->cap];
+            r[i] = t->ring[(t->head + i) & (t->cap - 1)];
         free(t->ring);
         t->ring = r;
         t->head = 0;
-        t->cap = cap;
+        t->cap = cap; /* a power of two: positions wrap with a mask */
     }
-    t->ring[(t->head + t->count++) % t->cap] = p;
+    t->ring[(t->head + t->count++) & (t->cap - 1)] = m;
     return true;
+}
+
+/* The full position of the mark with sequence number seq. t->mu held. */
+static ship_pos mark_pos(const ack_track *t, uint64_t seq, const mark *m)
+{
+    size_t k = t->n_segs;
+    while (k > 1 && t->segs[k - 1].first_seq > seq)
+        k--;
+    const segment *g = &t->segs[k - 1];
+    return (ship_pos){.events = m->events, .input = g->input, .offset = m->offset,
+                      .line = m->line, .total_lines = g->total0 + (m->line - g->line0),
+                      .dev = g->dev, .ino = g->ino};
+}
+
+/* Reading moves to another input, or --follow to another file (rotation) or back to the start
+ * of this one (truncation): the marks from here on belong to it. */
+static void track_segment(ship *sh)
+{
+    ack_track *t = &sh->tr;
+    ship_input *in = &sh->in[sh->cur];
+    segment g = {.first_seq = t->head_seq + t->count, .input = sh->cur, .dev = in->dev,
+                 .ino = in->ino, .line0 = in->line, .total0 = sh->total_lines};
+    if (t->n_segs && t->segs[t->n_segs - 1].first_seq == g.first_seq) {
+        t->segs[t->n_segs - 1] = g; /* no mark in the previous one: replace it */
+    } else {
+        if (t->n_segs == t->segs_cap) {
+            size_t cap = t->segs_cap ? t->segs_cap * 2 : 4;
+            segment *ns = realloc(t->segs, cap * sizeof *ns);
+            if (!ns) {
+                t->frozen = true;
+                return;
+            }
+            t->segs = ns;
+            t->segs_cap = cap;
+        }
+        t->segs[t->n_segs++] = g;
+    }
 }
 
 /* A line is done reading: it gave `k` events to the sink (`lost`: some were refused there). */
@@ -255,25 +316,29 @@ static void track_line(ship *sh, uint64_t k, bool lost)
 {
     ack_track *t = &sh->tr;
     ship_input *in = &sh->in[sh->cur];
-    pthread_mutex_lock(&t->mu);
     t->events += k;
     if (lost)
         t->frozen = true;
-    ship_pos p = {.events = t->events, .input = sh->cur, .offset = in->offset, .line = in->line,
-                  .total_lines = sh->total_lines, .dev = in->dev, .ino = in->ino};
-    t->read = p;
-    if (!t->frozen) {
-        if (t->count == 0 && t->events == t->acked.events)
-            t->acked = p; /* nothing pending before it: a line that sent nothing is done */
-        else if (t->count && t->ring[(t->head + t->count - 1) % t->cap].events == t->events)
-            t->ring[(t->head + t->count - 1) % t->cap] = p;
-        else if (!track_push(t, p))
-            t->frozen = true; /* cannot remember it: stop claiming progress */
-    }
-    pthread_mutex_unlock(&t->mu);
+    atomic_store_explicit(&t->read_input, sh->cur, memory_order_relaxed);
+    atomic_store_explicit(&t->read_offset, in->offset, memory_order_relaxed);
+    atomic_store_explicit(&t->read_line, in->line, memory_order_relaxed);
+    atomic_store_explicit(&t->read_total, sh->total_lines, memory_order_relaxed);
+    if (t->frozen)
+        return;
+    const segment *g = &t->segs[t->n_segs - 1];
+    mark m = {.events = t->events, .offset = in->offset, .line = in->line};
+    mark *last = t->count ? &t->ring[(t->head + t->count - 1) & (t->cap - 1)] : NULL;
+    if (!last && t->events == t->acked.events) /* nothing pending: a line that sent nothing */
+        t->acked = (ship_pos){.events = t->events, .input = sh->cur, .offset = in->offset,
+                              .line = in->line, .total_lines = sh->total_lines,
+                              .dev = in->dev, .ino = in->ino};
+    else if (last && last->events == t->events && t->head_seq + t->count - 1 >= g->first_seq)
+        *last = m; /* sent nothing either: it is done when the line before it is */
+    else if (!track_push(t, m))
+        t->frozen = true; /* cannot remember it: stop claiming progress */
 }
 
-/* Moves `acked` to what the sink has answered for. t->mu held. `final`: after close. */
+/* Moves `acked` to what the sink has answered for, and publishes it. Reading thread only. */
 static void track_apply(ack_track *t, const sky_cwl_stats *st)
 {
     uint64_t losses = repairable_losses(st);
@@ -281,26 +346,38 @@ static void track_apply(ack_track *t, const sky_cwl_stats *st)
         t->losses_seen = losses;
         t->frozen = true;
     }
-    if (t->frozen)
+    if (t->frozen) {
+        pthread_mutex_lock(&t->mu);
+        t->pub_frozen = true;
+        pthread_mutex_unlock(&t->mu);
         return;
+    }
     /* what close gave up on is the tail of the queue: counted, never answered */
     uint64_t done = st->accepted - st->queued_events - st->dropped[SKY_CWL_DROP_UNDELIVERED];
     while (t->count && t->ring[t->head].events <= done) {
-        t->acked = t->ring[t->head];
-        t->head = (t->head + 1) % t->cap;
+        t->acked = mark_pos(t, t->head_seq, &t->ring[t->head]);
+        t->head = (t->head + 1) & (t->cap - 1);
         t->count--;
+        t->head_seq++;
     }
+    size_t drop = 0; /* segments that end before the head */
+    while (drop + 1 < t->n_segs && t->segs[drop + 1].first_seq <= t->head_seq)
+        drop++;
+    if (drop) {
+        memmove(t->segs, t->segs + drop, (t->n_segs - drop) * sizeof *t->segs);
+        t->n_segs -= drop;
+    }
+    pthread_mutex_lock(&t->mu);
+    t->pub = t->acked;
+    t->pub_frozen = t->frozen;
+    pthread_mutex_unlock(&t->mu);
 }
 
 static void track_refresh(ship *sh)
 {
-    pthread_mutex_lock(&sh->tr.mu);
-    if (!sh->tr.sink_closed) {
-        sky_cwl_stats st;
-        sky_cwl_stats_get(sh->sink, &st);
-        track_apply(&sh->tr, &st);
-    }
-    pthread_mutex_unlock(&sh->tr.mu);
+    sky_cwl_stats st;
+    sky_cwl_stats_get(sh->sink, &st);
+    track_apply(&sh->tr, &st);
 }
 
 /* ---- checkpoint -----------------------------------------------------------------------------
@@ -373,7 +450,7 @@ static void checkpoint_locked(ship *sh, bool force, bool complete)
 {
     if (!sh->checkpoint)
         return;
-    const ship_pos *p = &sh->tr.acked;
+    const ship_pos *p = &sh->tr.pub;
     if (!force && p->events == sh->last_written.events && p->input == sh->last_written.input &&
         p->offset == sh->last_written.offset)
         return;
@@ -392,7 +469,6 @@ static void checkpoint_maybe(ship *sh)
     if (now - sh->last_checkpoint_ns < 1000000000)
         return;
     sh->last_checkpoint_ns = now;
-    track_refresh(sh);
     pthread_mutex_lock(&sh->tr.mu);
     checkpoint_locked(sh, false, false);
     pthread_mutex_unlock(&sh->tr.mu);
@@ -433,10 +509,12 @@ static const char *signal_name(int sig)
 /* One line: what was sent, what is safe, where reading stopped, how to go on. t->mu held. */
 static void report_position(ship *sh, int sig, const char *why)
 {
-    const ship_pos *a = &sh->tr.acked;
+    const ship_pos *a = &sh->tr.pub;
     const ship_input *ai = &sh->in[a->input];
-    const ship_pos *r = &sh->tr.read;
-    const ship_input *ri = &sh->in[r->input];
+    const ship_input *ri = &sh->in[atomic_load_explicit(&sh->tr.read_input, memory_order_relaxed)];
+    uint64_t r_offset = atomic_load_explicit(&sh->tr.read_offset, memory_order_relaxed);
+    uint64_t r_line = atomic_load_explicit(&sh->tr.read_line, memory_order_relaxed);
+    uint64_t r_total = atomic_load_explicit(&sh->tr.read_total, memory_order_relaxed);
     char how[1200];
     if (sh->checkpoint)
         snprintf(how, sizeof how, "resume with --checkpoint %s --resume", sh->checkpoint);
@@ -447,10 +525,10 @@ static void report_position(ship *sh, int sig, const char *why)
             "skylog ship: %s%s%s: %llu of %llu lines acknowledged; safe up to byte %llu (line "
             "%llu) of %s; reading stopped at byte %llu (line %llu) of %s; %s\n",
             sig ? "interrupted by " : why, sig ? signal_name(sig) : "",
-            sh->tr.frozen ? " (held back at an event the service refused)" : "",
-            (unsigned long long)a->total_lines, (unsigned long long)r->total_lines,
+            sh->tr.pub_frozen ? " (held back at an event the service refused)" : "",
+            (unsigned long long)a->total_lines, (unsigned long long)r_total,
             (unsigned long long)a->offset, (unsigned long long)a->line, ai->path,
-            (unsigned long long)r->offset, (unsigned long long)r->line, ri->path, how);
+            (unsigned long long)r_offset, (unsigned long long)r_line, ri->path, how);
 }
 
 /* ---- signals ----------------------------------------------------------------------------------
@@ -494,12 +572,7 @@ static void *watchdog_main(void *arg)
         if (atomic_load(&w->done))
             break;
         ship *sh = w->sh;
-        pthread_mutex_lock(&sh->tr.mu);
-        if (!sh->tr.sink_closed) {
-            sky_cwl_stats st;
-            sky_cwl_stats_get(sh->sink, &st);
-            track_apply(&sh->tr, &st);
-        }
+        pthread_mutex_lock(&sh->tr.mu); /* held until _exit: the reader cannot publish now */
         checkpoint_locked(sh, true, false);
         fprintf(stderr, "skylog ship: %s: not waiting for what is in flight\n",
                 signals_seen >= 2 ? "second signal" : "flush took too long");
@@ -565,7 +638,7 @@ static void ship_line(ship *sh, char *line, size_t raw)
         ts = sky_now_ns() / 1000000;
     /* A line that may become several events (split) or none (dropped) is measured by the
      * sink's own count; UTF-8 repair can triple its length, hence the 3. */
-    bool long_line = n > (sh->max_msg - 64) / 3;
+    bool long_line = n > sh->long_line;
     sky_cwl_stats before, after;
     if (long_line)
         sky_cwl_stats_get(sh->sink, &before);
@@ -582,6 +655,7 @@ static void ship_line(ship *sh, char *line, size_t raw)
     }
     if ((sh->lines & 1023) == 0) {
         show_progress(sh, false);
+        track_refresh(sh); /* pops what was answered: the ring stays as small as the queue */
         checkpoint_maybe(sh);
     }
 }
@@ -602,6 +676,8 @@ static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
     return true;
 }
 
+static bool skip_to_start(ship_input *in, FILE *f, bool count_lines);
+
 /* tail -F: follow `path` across rotation and truncation until a signal. */
 static int follow_file(ship *sh, const char *path)
 {
@@ -620,11 +696,15 @@ static int follow_file(ship *sh, const char *path)
                 in->have_id = true;
                 in->dev = (unsigned long long)cur.st_dev;
                 in->ino = (unsigned long long)cur.st_ino;
-                if (first && in->start_offset)
-                    fseeko(f, (off_t)in->start_offset, SEEK_SET);
-                else
+                if (first && !skip_to_start(in, f, in->start_line == 0)) {
+                    fclose(f);
+                    free(buf);
+                    return SKY_EXIT_FAIL;
+                }
+                if (!first)
                     in->offset = in->line = 0;
                 first = false;
+                track_segment(sh);
             }
         }
         if (f) {
@@ -643,6 +723,7 @@ static int follow_file(ship *sh, const char *path)
             if (now.st_size < ftello(f)) { /* truncated */
                 fseeko(f, 0, SEEK_SET);
                 in->offset = in->line = 0;
+                track_segment(sh);
                 continue;
             }
         }
@@ -957,12 +1038,17 @@ int sky__cmd_ship(int argc, char **argv)
 
     sh.max_msg = (co.max_event_bytes ? co.max_event_bytes : SKY_CWL_MAX_EVENT_BYTES) -
                  SKY_CWL_EVENT_OVERHEAD;
+    sh.long_line = sh.max_msg > 64 ? (sh.max_msg - 64) / 3 : 0;
     pthread_mutex_init(&sh.tr.mu, NULL);
     ship_input *first = &sh.in[sh.cur];
     sh.tr.acked = (ship_pos){.input = sh.cur, .offset = first->start_offset,
                              .line = first->start_line, .dev = first->dev, .ino = first->ino};
     sh.last_written = sh.tr.acked;
-    sh.tr.read = sh.tr.acked;
+    sh.tr.pub = sh.tr.acked;
+    atomic_init(&sh.tr.read_input, sh.cur);
+    atomic_init(&sh.tr.read_offset, first->start_offset);
+    atomic_init(&sh.tr.read_line, first->start_line);
+    atomic_init(&sh.tr.read_total, 0);
     sh.last_written.events = UINT64_MAX; /* the first checkpoint is always written */
 
     /* Only this thread takes SIGINT/SIGTERM: the sender and the watchdog start with them
@@ -1006,6 +1092,7 @@ int sky__cmd_ship(int argc, char **argv)
                 rc = SKY_EXIT_FAIL;
                 break;
             }
+            track_segment(&sh);
             rc |= ship_stream(&sh, stdin, "standard input");
         } else if (follow) {
             rc |= follow_file(&sh, in->arg); /* one file followed; the rest are ignored */
@@ -1024,6 +1111,7 @@ int sky__cmd_ship(int argc, char **argv)
                 break;
             }
             sh.bytes_read += in->start_offset; /* the progress bar counts what was skipped */
+            track_segment(&sh);
             rc |= ship_stream(&sh, f, in->arg);
             fclose(f);
             if (rc != SKY_EXIT_OK)
@@ -1066,13 +1154,10 @@ int sky__cmd_ship(int argc, char **argv)
     }
     show_progress(&sh, true);
     sky_cwl_stats st;
-    pthread_mutex_lock(&sh.tr.mu);
-    sh.tr.sink_closed = true; /* from here on the watchdog reports without asking the sink */
-    pthread_mutex_unlock(&sh.tr.mu);
     sky_cwl_close(sh.sink, &st);
-    pthread_mutex_lock(&sh.tr.mu);
     /* after close, nothing is queued: undelivered events are counted as dropped */
     track_apply(&sh.tr, &st);
+    pthread_mutex_lock(&sh.tr.mu);
     uint64_t rejected = 0, dropped = 0;
     for (int i = 0; i < SKY_CWL_REJECT_COUNT_; i++)
         rejected += st.rejected[i];
@@ -1117,6 +1202,7 @@ int sky__cmd_ship(int argc, char **argv)
     }
 free_track:
     free(sh.tr.ring);
+    free(sh.tr.segs);
     pthread_mutex_destroy(&sh.tr.mu);
 free_inputs:
     for (int i = 0; i < sh.n_in; i++)

@@ -112,6 +112,46 @@ class ShipInterrupt(unittest.TestCase):
         self.assertTrue(c["complete"])
         self.assertEqual(c["input"]["line"], 500)
 
+    def test_second_input_checkpoint_and_resume(self):
+        # a file, then standard input (a FIFO): the checkpoint moves on to the second input
+        srv = skyharness.start_server(self)
+        path = os.path.join(self.dir, "first.log")
+        first = [f"first {i}" for i in range(40)] + ["", "first last"]
+        with open(path, "w") as f:
+            f.write("\n".join(first) + "\n")
+        fifo = os.path.join(self.dir, "in.fifo")
+        os.mkfifo(fifo)
+        rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        wfd = os.open(fifo, os.O_WRONLY)
+        os.set_blocking(rfd, True)
+        self.addCleanup(lambda: os.close(wfd))
+        cp = os.path.join(self.dir, "cp.json")
+        proc = self.start_ship(srv.url, skyharness.aws_env(srv), "--group", "/ship/two",
+                               "--stream", "s", "--flush-interval", "50", "--checkpoint", cp,
+                               path, "-", stdin=rfd)
+        os.close(rfd)
+        second = [f"second {i}" for i in range(25)]
+        os.write(wfd, ("\n".join(second) + "\n").encode())
+        wait_for(lambda: len(stored(self, srv, "/ship/two", "s")) == 41 + 25, "66 lines stored")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60 * skyharness.timeout_scale())
+        self.assertEqual(proc.returncode, 130, err)
+        nbytes = sum(len(l) + 1 for l in second)
+        self.assertIn(f"67 of 67 lines acknowledged; safe up to byte {nbytes} (line 25) of -",
+                      err)
+        with open(cp) as f:
+            c = json.load(f)
+        self.assertEqual(c["input"], {"path": "-", "offset": nbytes, "line": 25})
+        more = [f"second {i}" for i in range(25, 30)]
+        p = subprocess.run([skyharness.skylog_bin(), "ship", "--endpoint", srv.url, "--group",
+                            "/ship/two", "--stream", "s", "--checkpoint", cp, "--resume", path,
+                            "-"], input="\n".join(second + more) + "\n", capture_output=True,
+                           text=True, env=skyharness.aws_env(srv), timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("5 events read, 5 sent", p.stderr)  # the file was skipped as done
+        self.assertEqual(stored(self, srv, "/ship/two", "s"),
+                         [l for l in first if l] + second + more)
+
     def test_sigterm_exits_143(self):
         srv = skyharness.start_server(self)
         rc, err, cp, _, _ = self.fifo_ship(srv, signal.SIGTERM)
