@@ -97,6 +97,23 @@ class CliDocs(unittest.TestCase):
         self.assertTrue(os.path.isfile(os.path.join(d, "bash-completion", "skylog")))
         self.assertTrue(os.path.isfile(os.path.join(d, "zsh", "_skylog")))
 
+    def test_make_install_installs_them(self):
+        build = os.environ.get("SKYLOG_BUILD_DIR")
+        if not build or not os.path.isfile(os.path.join(build, "cmake_install.cmake")):
+            self.skipTest("no build tree (SKYLOG_BUILD_DIR): run through ctest")
+        prefix = tempfile.mkdtemp(prefix="skyinst-")
+        self.addCleanup(shutil.rmtree, prefix, True)
+        p = subprocess.run(["cmake", "--install", build, "--prefix", prefix],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        share = os.path.join(prefix, "share")
+        for cmd in [None] + commands():
+            name = f"skylog-{cmd}.1" if cmd else "skylog.1"
+            self.assertTrue(os.path.isfile(os.path.join(share, "man", "man1", name)), name)
+        self.assertTrue(os.path.isfile(os.path.join(share, "bash-completion", "completions",
+                                                    "skylog")))
+        self.assertTrue(os.path.isfile(os.path.join(share, "zsh", "site-functions", "_skylog")))
+
     def complete_bash(self, script, *words):
         """COMPREPLY for the words typed so far (the last one is being completed)."""
         prog = (f"{script}\nCOMP_WORDS=({' '.join(repr(w) for w in words)}); "
