@@ -78,6 +78,8 @@ const char sky__ship_help[] =
 
 #define STALL_MS 10000LL
 
+static bool cannot_deliver; /* the sink reports an error that waiting cannot fix */
+
 /* ---- timestamps from JSON lines ------------------------------------------------------------ */
 
 /* Value of a top-level key in a JSON object line, without parsing the whole line: finds
@@ -643,8 +645,12 @@ static void ship_line(ship *sh, char *line, size_t raw)
     if (long_line)
         sky_cwl_stats_get(sh->sink, &before);
     sky_status st = sky_cwl_put(sh->sink, ts, line, n);
-    if (st != SKY_OK)
+    if (st != SKY_OK) {
         sh->refused++;
+        sky_cwl_stats now; /* refused because delivery cannot succeed? then stop reading */
+        if (sky_cwl_stats_get(sh->sink, &now) == SKY_OK && now.persistent_error)
+            cannot_deliver = true;
+    }
     if (long_line) {
         sky_cwl_stats_get(sh->sink, &after);
         track_line(sh, after.accepted - before.accepted,
@@ -664,7 +670,7 @@ static void ship_line(ship *sh, char *line, size_t raw)
 static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
 {
     ssize_t r;
-    while (!stop_requested && (r = getline(buf, cap, f)) > 0)
+    while (!stop_requested && !cannot_deliver && (r = getline(buf, cap, f)) > 0)
         ship_line(sh, *buf, (size_t)r);
     int e = errno;
     if (ferror(f) && e != EAGAIN && !stop_requested) {
@@ -977,6 +983,7 @@ int sky__cmd_ship(int argc, char **argv)
     co.endpoint = aws.endpoint;
     co.region = aws.region;
     co.profile = aws.profile;
+    co.ca_bundle = aws.ca_bundle;
 
     /* The inputs, each checked before anything is sent. */
     static char dash[] = "-";
@@ -1142,6 +1149,15 @@ int sky__cmd_ship(int argc, char **argv)
         }
         sky_cwl_stats now;
         sky_cwl_stats_get(sh.sink, &now);
+        if (now.persistent_error) {
+            /* the sink said what it is (once); waiting cannot fix it (after a signal, the
+             * bounded wait above applies: what is in flight gets its chance) */
+            if (now.persistent_error && !quiet)
+                fprintf(stderr, "skylog ship: giving up: the error above cannot be fixed by "
+                                "waiting\n");
+            cannot_deliver = now.persistent_error;
+            break;
+        }
         if (now.sent_events != last_sent) {
             last_sent = now.sent_events;
             last_progress = now_ns;
@@ -1190,7 +1206,7 @@ int sky__cmd_ship(int argc, char **argv)
         if (st.ambiguous)
             fprintf(stderr, "  %llu requests had an unknown outcome (may be stored twice)\n",
                     (unsigned long long)st.ambiguous);
-        if (lost && st.last_error[0])
+        if (lost && st.last_error[0] && !cannot_deliver)
             fprintf(stderr, "  last error: %s\n", st.last_error);
     }
     if (rc != SKY_EXIT_OK)

@@ -473,6 +473,7 @@ int sky__cmd_tail(int argc, char **argv)
     out.first_day = start / 86400000;
     out.with_date = (end ? end : now) / 86400000 != out.first_day;
     rc = SKY_EXIT_FAIL;
+    aws.stop = &stop_requested;
     sky_aws_client *c = sky__aws_cli_client(&aws, "logs", "tail");
     if (!c)
         goto out;
