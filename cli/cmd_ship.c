@@ -487,6 +487,14 @@ static bool read_checkpoint(const char *path, json_t **out, bool *missing, char 
         snprintf(err, errsz, "%s: %s", path, strerror(errno));
         return false;
     }
+    /* a checkpoint is one short line: refuse anything large before parsing it */
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 65536) {
+        fclose(f);
+        snprintf(err, errsz, "%s: not a skylog ship checkpoint (not a file of at most 64 KiB)",
+                 path);
+        return false;
+    }
     json_t *j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
     if (!j || !json_is_object(j) ||
@@ -571,10 +579,12 @@ static void *watchdog_main(void *arg)
             first = now;
         if (signals_seen < 2 && now - first < STOP_HARD_NS)
             continue;
-        if (atomic_load(&w->done))
-            break;
         ship *sh = w->sh;
         pthread_mutex_lock(&sh->tr.mu); /* held until _exit: the reader cannot publish now */
+        if (atomic_load(&w->done)) { /* the reader reported first (it sets done under mu) */
+            pthread_mutex_unlock(&sh->tr.mu);
+            break;
+        }
         checkpoint_locked(sh, true, false);
         fprintf(stderr, "skylog ship: %s: not waiting for what is in flight\n",
                 signals_seen >= 2 ? "second signal" : "flush took too long");
@@ -1211,11 +1221,10 @@ int sky__cmd_ship(int argc, char **argv)
     }
     if (rc != SKY_EXIT_OK)
         report_position(&sh, stop_requested, "incomplete");
+    atomic_store(&wd.done, true); /* under mu: the watchdog cannot report after this */
     pthread_mutex_unlock(&sh.tr.mu);
-    if (wd_started) {
-        atomic_store(&wd.done, true);
+    if (wd_started)
         pthread_join(wd_thread, NULL);
-    }
 free_track:
     free(sh.tr.ring);
     free(sh.tr.segs);

@@ -238,6 +238,15 @@ class ShipInterrupt(unittest.TestCase):
         p = ship("--checkpoint", cp, "--resume", path)
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("rotated or replaced", p.stderr)
+        # what is not a checkpoint is refused before anything is sent
+        bad = os.path.join(self.dir, "bad.json")
+        for content in ("{not json", '{"skylog_ship_checkpoint": 99, "input": {}}',
+                        "[" * 100000):
+            with open(bad, "w") as f:
+                f.write(content)
+            p = ship("--checkpoint", bad, "--resume", path + ".1")
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("not a skylog ship checkpoint", p.stderr)
         # the finished checkpoint resumes at the end: nothing is sent twice
         p = ship("--checkpoint", cp, "--resume", path + ".1")
         self.assertEqual(p.returncode, 0, p.stderr)
