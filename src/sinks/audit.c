@@ -671,13 +671,19 @@ static sky__audit_verdict fail(sky__audit_report *o, sky__audit_verdict v, uint6
 
 /* Which rule broke on line A (the next line B, if any, decides between the explanations). */
 static sky__audit_verdict classify(sky__audit_report *o, const slot *A, const slot *B,
-                                   uint64_t expected, const uint8_t last[32], bool keyed)
+                                   uint64_t expected, const uint8_t last[32],
+                                   const uint8_t before_last[32], bool keyed)
 {
     bool b_continues = B->present && B->good && B->l.seq == expected &&
                        memcmp(B->l.prev, last, 32) == 0;
     if (!A->newline && !B->present)
         return fail(o, SKY__AUDIT_TRUNCATED, A->lineno,
                     "the file ends in the middle of this line (%zu bytes, no newline)", A->len);
+    if (b_continues && A->good && A->l.seq > expected) /* a later entry moved up */
+        return fail(o, SKY__AUDIT_REORDERED, A->lineno,
+                    "out of order: seq %" PRIu64 " where %" PRIu64 " was expected (line %" PRIu64
+                    " has it)",
+                    A->l.seq, expected, B->lineno);
     if (b_continues)
         return fail(o, SKY__AUDIT_INSERTED, A->lineno,
                     "this line is not part of the chain: line %" PRIu64
@@ -720,6 +726,11 @@ static sky__audit_verdict classify(sky__audit_report *o, const slot *A, const sl
                     A->l.seq - expected, A->l.seq - expected == 1 ? "y" : "ies", expected,
                     A->l.seq - 1);
     }
+    if (A->l.seq + 1 == expected && A->lineno > 1 && memcmp(A->l.prev, before_last, 32) == 0)
+        return fail(o, SKY__AUDIT_INSERTED, A->lineno - 1,
+                    "this line is not part of the chain: line %" PRIu64
+                    " (seq %" PRIu64 ") continues from the entry before it",
+                    A->lineno, A->l.seq);
     return fail(o, A->l.seq + 1 == expected ? SKY__AUDIT_INSERTED : SKY__AUDIT_REORDERED,
                 A->lineno,
                 "seq %" PRIu64 " goes back (expected %" PRIu64 "): a copied, replayed or moved "
@@ -743,7 +754,7 @@ sky__audit_verdict sky__audit_verify(FILE *in, const uint8_t *key, size_t keylen
     slot s[2];
     slot *A = &s[0], *B = &s[1];
     uint64_t expected = 1;
-    uint8_t last[32] = {0};
+    uint8_t last[32] = {0}, before_last[32] = {0};
     sky__audit_verdict v = SKY__AUDIT_INTACT;
     next_line(&r, A, key, keylen, &crypto_ok);
     while (A->present) {
@@ -754,6 +765,7 @@ sky__audit_verdict sky__audit_verify(FILE *in, const uint8_t *key, size_t keylen
         }
         if (A->good && A->newline && A->l.seq == expected && memcmp(A->l.prev, last, 32) == 0) {
             expected++;
+            memcpy(before_last, last, 32);
             memcpy(last, A->l.hash, 32);
             o->entries++;
             o->resumed += A->l.resumed;
@@ -764,7 +776,7 @@ sky__audit_verdict sky__audit_verify(FILE *in, const uint8_t *key, size_t keylen
                    memcmp(B->l.torn_sha, A->raw_sha, 32) == 0) {
             o->torn++; /* a torn write, kept and recorded by the entry after it */
         } else {
-            v = classify(o, A, B, expected, last, key != NULL);
+            v = classify(o, A, B, expected, last, before_last, key != NULL);
             break;
         }
         slot *t = A;
