@@ -278,6 +278,32 @@ static void test_bad_options(void **state)
     free(err);
 }
 
+/* The registry row: SKYLOG_AUDIT__* configure the sink like every other one. */
+static void test_from_the_environment(void **state)
+{
+    (void)state;
+    char path[4096];
+    audit_path(path, sizeof path);
+    setenv("SKYLOG_AUDIT__PATH", path, 1);
+    setenv("SKYLOG_AUDIT__FSYNC", "interval", 1);
+    setenv("SKYLOG_CONSOLE", "off", 1);
+    char *err = NULL;
+    sky_t *sky = sky_open_env(&err);
+    if (!sky)
+        fail_msg("sky_open_env: %s", err ? err : "?");
+    sky_info(sky_logger_get(sky, "env"), "from_env", SKY_INT("n", 1));
+    assert_int_equal(sky_close(sky), SKY_OK);
+    unsetenv("SKYLOG_AUDIT__PATH");
+    unsetenv("SKYLOG_AUDIT__FSYNC");
+    unsetenv("SKYLOG_CONSOLE");
+    sky__audit_report rep;
+    assert_int_equal(verify_file(path, NULL, &rep), SKY__AUDIT_INTACT);
+    assert_int_equal(rep.entries, 1);
+    char *text = slurp(path);
+    assert_non_null(strstr(text, "\"message\":\"from_env\""));
+    free(text);
+}
+
 static void test_verifier_limits_and_garbage(void **state)
 {
     (void)state;
@@ -313,6 +339,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hmac_key_checked_never_written, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_from_the_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verifier_limits_and_garbage, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
