@@ -29,7 +29,8 @@ extern "C" {
 
 typedef enum sky_audit_fsync {
     SKY_AUDIT_FSYNC_ENTRY = 0, /* default: fsync(2) before a write returns (power-loss safe) */
-    SKY_AUDIT_FSYNC_INTERVAL,  /* at most fsync_interval_ms of entries lost on power loss */
+    SKY_AUDIT_FSYNC_INTERVAL,  /* fsync on a write >= fsync_interval_ms after the last one, on
+                                * flush and on close: power loss loses what came in between */
     SKY_AUDIT_FSYNC_NONE,      /* the kernel decides; a process crash still loses nothing */
 } sky_audit_fsync;
 

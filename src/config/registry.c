@@ -160,8 +160,8 @@ static const sky__opt audit_opts[] = {
     {"path", SKY__OPT_STRING, NULL, "hash-chained JSON-lines file to append to (never rotated)",
      W(sky_audit_opts, path), .required = true},
     {"fsync", SKY__OPT_ENUM, "entry",
-     "entry: durable before the write returns; interval: at most fsync_interval_ms lost on "
-     "power loss; none: the kernel decides (docs/AUDIT.md)",
+     "entry: durable before the write returns; interval: fsync on a write fsync_interval_ms "
+     "after the last one, and on flush; none: the kernel decides (docs/AUDIT.md)",
      W(sky_audit_opts, fsync), .values = audit_fsync_vals},
     {"fsync_interval_ms", SKY__OPT_DURATION, "1s", "fsync=interval: longest time between fsyncs",
      W(sky_audit_opts, fsync_interval_ms), .unit_ms = 1, .max = 3600000},

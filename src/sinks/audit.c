@@ -192,6 +192,9 @@ typedef struct audit_sink {
     uint64_t seq;     /* of the last entry in the file */
     uint8_t last[32]; /* its hash */
     bool need_resume; /* a write failed: the file's tail is unknown */
+    char marker[512];  /* the chain_resumed entry's fields, written before the next entry */
+    size_t marker_len; /* 0: none pending */
+    bool marker_nl;    /* ... after a newline that ends a torn line */
     sky_buf buf;
     uint64_t bytes, errors, dropped;
 } audit_sink;
@@ -305,6 +308,7 @@ static sky_status resume(audit_sink *a, char **errmsg)
     a->seq = 0;
     memset(a->last, 0, 32);
     a->need_resume = false;
+    a->marker_len = 0;
     uint64_t size = (uint64_t)st.st_size;
     if (size == 0)
         return SKY_OK;
@@ -384,25 +388,16 @@ static sky_status resume(audit_sink *a, char **errmsg)
                      "\"ts_ms\":%" PRId64,
                      (long)getpid(), ms);
     }
-    sky__buf_reset(&a->buf);
+    /* Written with the first entry, not now: opening the file (`skylog config check` does)
+     * must not change it. */
+    memcpy(a->marker, inner, (size_t)n);
+    a->marker_len = (size_t)n;
+    a->marker_nl = fraglen > 0; /* the torn bytes stay, on a line of their own */
     if (fraglen)
-        sky__buf_putc(&a->buf, '\n'); /* the torn bytes stay, on a line of their own */
-    uint64_t seq = a->seq;
-    uint8_t last[32];
-    memcpy(last, a->last, 32);
-    put_entry(a, inner, (size_t)n, &seq, last);
-    st_ = commit(a);
-    if (st_ == SKY_OK) {
-        a->seq = seq;
-        memcpy(a->last, last, 32);
-        if (fraglen)
-            sky__diag(NULL, SKY_LEVEL_WARN,
-                      "audit sink: '%s' ended with a torn line (%zu bytes); kept and recorded, "
-                      "the chain continues from entry %" PRIu64,
-                      a->path, fraglen, a->seq - 1);
-    } else {
-        set_msg(errmsg, "audit sink: cannot write to '%s': %s", a->path, strerror(errno));
-    }
+        sky__diag(NULL, SKY_LEVEL_WARN,
+                  "audit sink: '%s' ends with a torn line (%zu bytes); it is kept and will be "
+                  "recorded, the chain continues from entry %" PRIu64,
+                  a->path, fraglen, a->seq);
 out:
     free(tail);
     return st_;
@@ -423,6 +418,12 @@ static sky_status audit_write(void *self, const sky_record *recs, size_t n)
     uint64_t seq = a->seq;
     uint8_t last[32];
     memcpy(last, a->last, 32);
+    bool with_marker = a->marker_len > 0;
+    if (with_marker) {
+        if (a->marker_nl)
+            sky__buf_putc(&a->buf, '\n');
+        put_entry(a, a->marker, a->marker_len, &seq, last);
+    }
     for (size_t i = 0; i < n; i++) {
         const char *t = recs[i].text;
         size_t l = recs[i].len;
@@ -434,11 +435,12 @@ static sky_status audit_write(void *self, const sky_record *recs, size_t n)
         }
         put_entry(a, t + 1, l - 3, &seq, last);
     }
-    if (a->buf.len) {
+    if (a->buf.len && (!with_marker || seq > a->seq + 1)) { /* not a marker alone */
         st = commit(a);
         if (st == SKY_OK || !a->need_resume) { /* written (an fsync failure is still written) */
             a->seq = seq;
             memcpy(a->last, last, 32);
+            a->marker_len = 0;
         }
     }
     if (a->buf.cap > (1u << 20))

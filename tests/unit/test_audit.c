@@ -152,6 +152,29 @@ static void test_resume_after_restart(void **state)
     free(text);
 }
 
+/* Opening an existing trail (as `skylog config check` does) and writing nothing changes nothing:
+ * the chain_resumed entry is written with the first new entry. */
+static void test_open_without_writing_changes_nothing(void **state)
+{
+    (void)state;
+    char path[4096];
+    audit_path(path, sizeof path);
+    write_events(path, 1, 2, NULL);
+    int fd = open(path, O_WRONLY | O_APPEND);
+    assert_int_equal(write(fd, "{\"seq\":3", 8), 8); /* a torn tail, left as it is too */
+    close(fd);
+    size_t l0, l1;
+    char *before = skytest_read_file(path, &l0);
+    sky_sink *s = NULL;
+    assert_int_equal(sky_sink_audit(&(sky_audit_opts){.path = path}, &s, NULL), SKY_OK);
+    sky_sink_close(s);
+    char *after = skytest_read_file(path, &l1);
+    assert_int_equal(l0, l1);
+    assert_memory_equal(before, after, l0);
+    free(before);
+    free(after);
+}
+
 static void test_torn_tail_is_kept_and_recorded(void **state)
 {
     (void)state;
@@ -334,6 +357,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_chains_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_without_writing_changes_nothing, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_is_kept_and_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_tail_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_writer, setup, teardown),
