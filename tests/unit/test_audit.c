@@ -9,6 +9,7 @@
 #include <skylog/audit.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +302,39 @@ static void test_bad_options(void **state)
     free(err);
 }
 
+/* Async pipeline, several producer threads: one chain, every entry once, in the file's order. */
+static void *produce(void *arg)
+{
+    sky_logger *log = arg;
+    for (int i = 0; i < 500; i++)
+        sky_info(log, "threaded", SKY_INT("i", i));
+    return NULL;
+}
+
+static void test_async_producers_make_one_chain(void **state)
+{
+    (void)state;
+    char path[4096];
+    audit_path(path, sizeof path);
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(&(sky_options){.mode = SKY_MODE_ASYNC}, &sky), SKY_OK);
+    sky_sink *s = NULL;
+    assert_int_equal(sky_sink_audit(&(sky_audit_opts){.path = path,
+                                                      .fsync = SKY_AUDIT_FSYNC_INTERVAL},
+                                    &s, NULL),
+                     SKY_OK);
+    sky_add_sink(sky, s, NULL);
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, produce, sky_logger_get(sky, "t")), 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    sky__audit_report rep;
+    assert_int_equal(verify_file(path, NULL, &rep), SKY__AUDIT_INTACT);
+    assert_int_equal(rep.entries, 1500);
+}
+
 /* The registry row: SKYLOG_AUDIT__* configure the sink like every other one. */
 static void test_from_the_environment(void **state)
 {
@@ -364,6 +398,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hmac_key_checked_never_written, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_producers_make_one_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_from_the_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verifier_limits_and_garbage, setup, teardown),
     };
