@@ -67,5 +67,7 @@ int sky__cmd_streams(int argc, char **argv);
 extern const char sky__streams_help[];
 int sky__cmd_config(int argc, char **argv);
 extern const char sky__config_help[];
+int sky__cmd_audit(int argc, char **argv);
+extern const char sky__audit_help[];
 
 #endif

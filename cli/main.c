@@ -52,6 +52,8 @@ static const sky__command commands[] = {
     {"streams", "list the streams of a log group", sky__cmd_streams, sky__streams_help},
     {"config", "check a YAML configuration file; list sink and processor options",
      sky__cmd_config, sky__config_help},
+    {"audit", "verify the hash chain of an audit file (docs/AUDIT.md)", sky__cmd_audit,
+     sky__audit_help},
     {"version", "print the version", cmd_version, version_help},
     {"help", "show help for a command", cmd_help, help_help},
 };
