@@ -42,6 +42,29 @@ class Readme(unittest.TestCase):
                 self.assertIn("ZeroDivisionError", evs[1]["exception"])
 
 
+class FlaskExample(unittest.TestCase):
+    def test_requests_are_logged(self):
+        try:
+            import flask  # noqa: F401
+        except ImportError:
+            self.skipTest("Flask is not installed")
+        code = ("import runpy, sys; sys.argv = ['flask_app.py']\n"
+                f"m = runpy.run_path({os.path.join(ROOT, 'examples/python/flask_app.py')!r})\n"
+                "r = m['app'].test_client().get('/orders/5')\n"
+                "assert r.get_json() == {'order': 5}, r.data\n")
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "out.jsonl")
+            p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=120, env=clean_env(SKYLOG_FILE__PATH=out,
+                                                          SKYLOG_CONSOLE="off"))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(out) as f:
+                view, req = [json.loads(line) for line in f]
+        self.assertEqual((view["message"], view["order_id"]), ("order looked up", 5))
+        self.assertEqual((req["message"], req["path"], req["status"]), ("request", "/orders/5", 200))
+        self.assertEqual(view["request_id"], req["request_id"])
+
+
 @unittest.skipIf(skyharness is None, "tests/integration (skyharness) is not on sys.path")
 class WatchtowerExample(unittest.TestCase):
     def test_runs_and_delivers(self):
