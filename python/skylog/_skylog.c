@@ -578,6 +578,12 @@ static PyObject *Pipeline_emit(PyObject *o, PyObject *args)
     size_t nuls = 0;
     for (Py_ssize_t i = 0; i < keep_len; i++)
         nuls += m[i] == '\0';
+    if (keep_len == mlen && nuls == 0) { /* the usual case: Python's own NUL-ended UTF-8 */
+        sky_emit(log, (sky_level)level, m, callsite_of(path, func, line), fs, (size_t)n);
+        ret = Py_None;
+        Py_INCREF(ret);
+        goto out;
+    }
     cut = malloc((size_t)keep_len + nuls + 64);
     if (!cut) {
         PyErr_NoMemory();
