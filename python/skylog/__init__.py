@@ -226,6 +226,11 @@ class Handler(logging.Handler):
               stack when stack_info is set; then skylog.context() fields; then `extra` fields
               (which win over context fields of the same key)
 
+    A field named like a standard key ("level", "message", "line", ...) is written with a
+    leading "_" ("_level"), never dropped. emit() holds the GIL only while the event is copied
+    into the ring (with the "block" overflow policy and a full ring it waits for room, at most
+    block_max_wait_ms); rendering and sending happen on libskylog's threads, without it.
+
     pipeline: the Pipeline to log to; default: skylog's default pipeline (configure()).
     json_default: as json.dumps(default=): used for `extra` values that are not str, int,
     float, bool, None, dict, list or tuple (they are embedded as JSON); without it such values
