@@ -12,6 +12,7 @@ need=(cmake make gcc pkg-config
 case "${1:-}" in
   --bench) need+=(libspdlog-dev valgrind) ;;
   --clang) need+=(clang) ;;
+  --fuzz)  need+=(clang libclang-rt-14-dev) ;; # libFuzzer's runtime is in libclang-rt
   --all)   need+=(libspdlog-dev valgrind clang libclang-rt-14-dev) ;;
 esac
 
