@@ -15,6 +15,8 @@
 
 #include <skylog/cloudwatch.h>
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +37,15 @@ static sky_t *fail(sky_t *sky, char **errmsg, const char *msg)
     return NULL;
 }
 
+/* Digits only: strtoull alone would take " -5" as 2^64 - 5 and wrap past ULLONG_MAX quietly. */
 static bool parse_u64(const char *s, uint64_t *out)
 {
+    if (!isdigit((unsigned char)*s))
+        return false;
     char *end;
+    errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || *end || s[0] == '-')
+    if (errno || *end)
         return false;
     *out = v;
     return true;
