@@ -12,6 +12,8 @@
 set -uo pipefail
 
 build=${1:?usage: run.sh BUILD [SECONDS] [NAME...]}
+# absolute: targets may chdir (fuzz_common.h's sandbox) before libFuzzer reads its directories
+build=$(cd "$build" 2>/dev/null && pwd) || { echo "fuzz: no build directory ${1}" >&2; exit 2; }
 seconds=${2:-60}
 shift $(( $# >= 2 ? 2 : 1 ))
 src=$(cd "$(dirname "$0")" && pwd)
@@ -47,11 +49,11 @@ for name in "${names[@]}"; do
   "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$crashes/" "${dict[@]}" ${FUZZ_ARGS:-} "${dirs[@]}" >"$log" 2>&1
   rc=$?
-  grep -E '^stat::number_of_executed_runs|^stat::new_units_added' "$log" | sed 's/^/  /'
+  grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$log" | sed 's/^/  /'
   if [ $rc -ne 0 ]; then
     echo "fuzz: $name FAILED (exit $rc):"
-    grep -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY:' "$log" |
-      head -5 | sed 's/^/  /'
+    { grep -E 'ERROR: |runtime error:|SUMMARY:|fuzz_[a-z_]+: ' "$log" || tail -5 "$log"; } |
+      head -6 | sed 's/^/  /'
     ls -t "$crashes" | head -3 | sed "s|^|  input: $crashes/|"
     failed+=("$name")
   fi
