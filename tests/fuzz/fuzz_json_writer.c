@@ -69,10 +69,15 @@ static sky_status capture_write(void *self, const sky_record *rec, size_t n)
 {
     capture *c = self;
     for (size_t i = 0; i < n; i++) {
-        if (!rec[i].text || !rec[i].len || rec[i].text[rec[i].len - 1] != '\n')
-            abort(); /* a line ends with '\n' */
-        if (memchr(rec[i].text, '\n', rec[i].len - 1))
-            abort(); /* and has no other */
+        if (!rec[i].text || !rec[i].len || rec[i].text[rec[i].len - 1] != '\n' ||
+            memchr(rec[i].text, '\n', rec[i].len - 1)) {
+            /* one line, ending with its only '\n' */
+            fprintf(stderr, "fuzz_json_writer: %s renderer, not one line: ",
+                    c ? "JSON" : "logfmt or pretty");
+            fwrite(rec[i].text ? rec[i].text : "", 1, rec[i].text ? rec[i].len : 0, stderr);
+            fputc('\n', stderr);
+            abort();
+        }
         if (c && c->n < 4) {
             c->lines[c->n] = malloc(rec[i].len + 1);
             memcpy(c->lines[c->n], rec[i].text, rec[i].len);
@@ -329,8 +334,6 @@ static bool checkable(const sky_field *all, size_t n, size_t i)
     const sky_field *f = &all[i];
     if (!f->key || !f->key_len || f->key[0] == '_' || !utf8(f->key, f->key_len))
         return false;
-    if (memchr(f->key, '\0', f->key_len))
-        return false; /* jansson's object keys are C strings */
     for (size_t r = 0; r < sizeof reserved / sizeof reserved[0]; r++)
         if (strlen(reserved[r]) == f->key_len && memcmp(reserved[r], f->key, f->key_len) == 0)
             return false;
@@ -349,8 +352,10 @@ static bool next_field(reader *r, sky_field *f)
     size_t kl;
     const char *key = str(r, &kl);
     memset(f, 0, sizeof *f);
-    f->key = key;
-    f->key_len = (uint32_t)kl;
+    /* keys are C strings with their length, as skylog.h's constructors make them (bound
+     * fields are copied by strlen) */
+    f->key = strndup(key, kl);
+    f->key_len = (uint32_t)strlen(f->key);
     switch (type) {
     case 0: f->type = SKY_T_STR; f->v.str.ptr = str(r, &f->v.str.len); break;
     case 1: f->type = SKY_T_INT; f->v.i = (int64_t)u64(r); break;
@@ -473,6 +478,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (log != base)
         sky_logger_release(log);
     sky_close(sky);
+    for (size_t i = 0; i < n; i++)
+        free((char *)fields[i].key);
     free(logger);
     free(name);
     return 0;
