@@ -48,7 +48,7 @@ extern "C" {
  * logger levels set. On success returns SKY_OK and *out owns the pipeline (sky_close() it).
  * On failure returns SKY_ENOTFOUND (no such file), SKY_EIO (unreadable), SKY_EINVAL (a syntax
  * or option error), SKY_ELIMIT (past a limit: 1 MiB of text, 32 levels of nesting, 100,000
- * values, 1,024 list entries or logger levels, 256 processors or sinks; docs/CONFIGURATION.md)
+ * values, 1,024 list entries, 256 logger levels, processors or sinks; docs/CONFIGURATION.md)
  * or the failing constructor's status, sets *out to NULL, closes whatever was
  * built, and, when `errmsg` is not NULL, sets *errmsg to a malloc'd message "path:line:col:
  * where: what" (free() it). */

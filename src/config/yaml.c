@@ -36,7 +36,7 @@
 #define MAX_NODES 100000
 #define MAX_LIST 1024  /* entries of a list option (redact fields, filter globs) */
 #define MAX_ITEMS 256  /* processors, and sinks, of one pipeline */
-#define MAX_LOGGERS 1024 /* logger levels (each sky_set_level() revisits every logger) */
+#define MAX_LOGGERS 256 /* logger levels: each sky_set_level() revisits every logger and level */
 
 typedef struct item {
     const sky__component *comp;

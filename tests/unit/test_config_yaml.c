@@ -431,7 +431,7 @@ static void test_limits_before_allocation(void **state)
     size_t len = (size_t)sprintf(loggers, "sinks: []\nloggers:\n");
     for (int i = 0; i < 2000; i++)
         len += (size_t)sprintf(loggers + len, "  app.l%d: info\n", i);
-    expect_error(loggers, SKY_ELIMIT, "loggers: 2000 logger levels; at most 1024");
+    expect_error(loggers, SKY_ELIMIT, "loggers: 2000 logger levels; at most 256");
     free(loggers);
 
     char *list = repeat("sinks: []\nprocessors:\n  - redact: { fields: [", "f,", 1100, "g] }\n");
@@ -456,10 +456,10 @@ static void test_limits_before_allocation(void **state)
 
     /* a mapping of many keys is checked for duplicates in n log n, and the first is named */
     char *keys = malloc(1000 * 24 + 64);
-    len = (size_t)sprintf(keys, "sinks: []\nloggers:\n");
+    len = (size_t)sprintf(keys, "sinks: []\nprocessors:\n  - enrich:\n");
     for (int i = 0; i < 1000; i++)
-        len += (size_t)sprintf(keys + len, "  k%d: info\n", i % 997);
-    expect_error(keys, SKY_EINVAL, "<yaml>:1000:3: loggers: duplicate key 'k0' (first at line 3)");
+        len += (size_t)sprintf(keys + len, "      k%d: x\n", i % 997);
+    expect_error(keys, SKY_EINVAL, "<yaml>:1001:7: processors[0].enrich: duplicate key 'k0' (first at line 4)");
     free(keys);
 }
 
