@@ -207,6 +207,8 @@ static const sky__opt cwl_opts[] = {
      W(sky_cwl_opts, connect_timeout_ms), .unit_ms = 1, .max = 3600000},
     {"request_timeout_ms", SKY__OPT_DURATION, "30s", "whole-request timeout",
      W(sky_cwl_opts, request_timeout_ms), .unit_ms = 1, .max = 3600000},
+    {"ca_bundle", SKY__OPT_STRING, "AWS_CA_BUNDLE",
+     "PEM file of the CAs to trust (private CA, TLS proxy)", W(sky_cwl_opts, ca_bundle)},
 };
 static sky_status build_cwl(void *opts, sky_sink **out, char **errmsg)
 {

@@ -237,7 +237,7 @@ static void test_tables_are_consistent(void **state)
                          "block_when_full", "compress", "sync_upload", "max_retries",
                          "retry_delay_ms", "no_exponential_backoff", "max_event_bytes",
                          "oversize", "transport", "bearer_token", "message_only",
-                         "connect_timeout_ms", "request_timeout_ms"};
+                         "connect_timeout_ms", "request_timeout_ms", "ca_bundle"};
     for (size_t i = 0; i < sizeof cwl / sizeof cwl[0]; i++)
         row("cloudwatch_logs", cwl[i]);
     assert_int_equal(sky__config_find("cloudwatch_logs")->n_opts, sizeof cwl / sizeof cwl[0]);
