@@ -1,7 +1,8 @@
 /*
  * fuzz_config_env.c - sky_open_env(): the SKYLOG_* variables' values, from the input split at
- * newlines (one line per variable, in the order of `vars` below). Either a pipeline or a message
- * naming the variable, never both and never neither.
+ * newlines (one line per variable, in the order of `vars` below: the wave-1 names, then the
+ * forms every registry option has). Either a pipeline or a message naming the variable, never
+ * both and never neither.
  */
 #include "fuzz_common.h"
 
@@ -16,6 +17,10 @@ static const char *const vars[] = {
     "SKYLOG_REDACT",         "SKYLOG_CONSOLE",      "SKYLOG_FILE_MAX_BYTES",
     "SKYLOG_FILE_BACKUPS",   "SKYLOG_SERVICE",      "SKYLOG_CLOUDWATCH_GROUP",
     "SKYLOG_CLOUDWATCH_RETENTION_DAYS",             "SKYLOG_CLOUDWATCH_STREAM",
+    /* the SKYLOG_<KEY> and SKYLOG_<SECTION>__<OPTION> forms (never a path: no stray files) */
+    "SKYLOG_RING_BYTES",     "SKYLOG_CLOSE_TIMEOUT_MS",                     "SKYLOG_EVENT_FILTER__EXCLUDE",
+    "SKYLOG_REDACT__FIELDS", "SKYLOG_SAMPLE__RATE", "SKYLOG_CLOUDWATCH_LOGS__BATCH_SIZE",
+    "SKYLOG_CONSOLE__FORMAT",
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 
