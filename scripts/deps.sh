@@ -13,6 +13,7 @@ need=(cmake make gcc g++ pkg-config
 case "${1:-}" in
   --bench) need+=(libspdlog-dev valgrind) ;;
   --clang) need+=(clang) ;;
+  --fuzz)  need+=(clang libclang-rt-14-dev) ;; # libFuzzer's runtime is in libclang-rt
   --all)   need+=(libspdlog-dev valgrind clang libclang-rt-14-dev) ;;
 esac
 

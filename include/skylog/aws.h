@@ -572,9 +572,9 @@ typedef struct sky_aws_creds_opts {
     bool no_env, no_files, no_web_identity, no_container, no_imds; /* skip chain steps */
     int64_t refresh_margin_ms;     /* default 300000 */
     int64_t metadata_timeout_ms;   /* IMDS request timeout; default AWS_METADATA_SERVICE_TIMEOUT
-                                      seconds, else 1000 ms (IMDS is tried
-                                      AWS_METADATA_SERVICE_NUM_ATTEMPTS times, default 1; the
-                                      container endpoint 3 times, 1 s apart, 2 s timeout, as in
+                                      seconds (at most 3600), else 1000 ms (IMDS is tried
+                                      AWS_METADATA_SERVICE_NUM_ATTEMPTS times, default 1, at most 10;
+                                      the container endpoint 3 times, 1 s apart, 2 s timeout, as in
                                       botocore) */
     int64_t (*now_ns)(void *user); /* fake clock for tests (Unix epoch ns); default sky_now_ns */
     void *clock_user;

@@ -580,24 +580,93 @@ static bool parse_i64(const char *s, int base, int64_t *out)
     return true;
 }
 
-/* "100M" -> 104857600. Accepts an optional space and a B/iB after the suffix. */
-static bool parse_size(const char *s, int64_t *out)
+/*
+ * Sizes and durations are decimal numbers with a unit, converted exactly: "1.1s" is 1100 ms,
+ * though 1.1 * 1000 is 1100.0000000000002 in a double. A number is digits with an optional
+ * fraction (no sign, exponent or hex: "1e3" and "0x10" are not sizes anyone writes), at most
+ * 19 significant integer digits and 9 fraction digits; the product is computed in 128 bits, so
+ * "99999999999999TB" is out of range, never a wrapped value.
+ */
+typedef enum { NUM_OK, NUM_INVALID, NUM_RANGE } num_result;
+
+typedef struct decimal {
+    unsigned __int128 num; /* the value times 10^frac */
+    unsigned frac;         /* fraction digits kept (trailing zeros dropped) */
+} decimal;
+
+/* Reads the number at *s; *s moves past it. */
+static num_result parse_decimal(const char **s, decimal *d)
 {
-    errno = 0;
-    char *end;
-    if (!isdigit((unsigned char)*s))
-        return false;
-    double v = strtod(s, &end);
-    if (errno || end == s)
-        return false;
+    const char *p = *s;
+    if (!isdigit((unsigned char)*p))
+        return NUM_INVALID;
+    while (*p == '0' && isdigit((unsigned char)p[1]))
+        p++;
+    unsigned __int128 num = 0;
+    unsigned digits = 0;
+    for (; isdigit((unsigned char)*p); p++, digits++) {
+        if (digits == 19)
+            return NUM_RANGE; /* >= 10^19 > INT64_MAX before any unit */
+        num = num * 10 + (unsigned)(*p - '0');
+    }
+    unsigned frac = 0;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return NUM_INVALID;
+        const char *f = p;
+        while (isdigit((unsigned char)*p))
+            p++;
+        const char *fe = p;
+        while (fe > f && fe[-1] == '0')
+            fe--;
+        if (fe - f > 9)
+            return NUM_INVALID; /* finer than a nanosecond or a byte anyone means */
+        for (; f < fe; f++, frac++)
+            num = num * 10 + (unsigned)(*f - '0');
+    }
+    *s = p;
+    d->num = num;
+    d->frac = frac;
+    return NUM_OK;
+}
+
+/* d * mul / div as an exact integer <= max; NUM_INVALID if it is not an integer. */
+static num_result scale_exact(const decimal *d, uint64_t mul, uint64_t div, int64_t max,
+                              int64_t *out)
+{
+    unsigned __int128 den = div;
+    for (unsigned i = 0; i < d->frac; i++)
+        den *= 10; /* <= 10^9 * 3.6e6: no overflow */
+    /* a product past 2^128 would be far past INT64_MAX once divided */
+    if (d->num > ~(unsigned __int128)0 / mul)
+        return NUM_RANGE;
+    unsigned __int128 v = d->num * mul;
+    if (v % den)
+        return NUM_INVALID;
+    v /= den;
+    if (v > (unsigned __int128)max)
+        return NUM_RANGE;
+    *out = (int64_t)v;
+    return NUM_OK;
+}
+
+/* "100M" -> 104857600. Accepts an optional space and a B/iB after the suffix. */
+static num_result parse_size(const char *s, int64_t *out)
+{
+    decimal d;
+    num_result r = parse_decimal(&s, &d);
+    if (r != NUM_OK)
+        return r;
+    const char *end = s;
     while (*end == ' ')
         end++;
-    double mul = 1;
+    uint64_t mul = 1;
     switch (*end) {
-    case 'k': case 'K': mul = 1024.0; end++; break;
-    case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
-    case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
-    case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    case 'k': case 'K': mul = (uint64_t)1 << 10; end++; break;
+    case 'm': case 'M': mul = (uint64_t)1 << 20; end++; break;
+    case 'g': case 'G': mul = (uint64_t)1 << 30; end++; break;
+    case 't': case 'T': mul = (uint64_t)1 << 40; end++; break;
     default: break;
     }
     if (mul > 1 && *end == 'i')
@@ -605,44 +674,28 @@ static bool parse_size(const char *s, int64_t *out)
     if (*end == 'B' || (*end == 'b' && mul == 1 && end[1] == 0))
         end++;
     if (*end)
-        return false;
-    v *= mul;
-    if (v != floor(v) || v > 9.0e18)
-        return false;
-    *out = (int64_t)v;
-    return true;
+        return NUM_INVALID;
+    return scale_exact(&d, mul, 1, INT64_MAX, out);
 }
 
-/* "1.5s" -> 1500 (unit_ms 1). False for a unit that does not divide evenly. */
-static bool parse_duration(const char *s, int unit_ms, int64_t *out)
+/* "1.5s" -> 1500 (unit_ms 1). Invalid for a value that is not a whole number of units. */
+static num_result parse_duration(const char *s, int unit_ms, int64_t *out)
 {
-    errno = 0;
-    char *end;
-    if (!isdigit((unsigned char)*s))
-        return false;
-    double v = strtod(s, &end);
-    if (errno || end == s)
-        return false;
-    double ms;
-    if (*end == 0)
-        ms = v * unit_ms;
-    else if (strcmp(end, "ms") == 0)
-        ms = v;
-    else if (strcmp(end, "s") == 0)
-        ms = v * 1000;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        ms = v * 60000;
-    else if (strcmp(end, "h") == 0)
-        ms = v * 3600000;
-    else if (strcmp(end, "d") == 0)
-        ms = v * 86400000;
-    else
-        return false;
-    double units = ms / unit_ms;
-    if (units != floor(units) || units > 9.0e15)
-        return false;
-    *out = (int64_t)units;
-    return true;
+    decimal d;
+    num_result r = parse_decimal(&s, &d);
+    if (r != NUM_OK)
+        return r;
+    static const struct {
+        const char *suffix;
+        uint64_t ms;
+    } units[] = {{"", 0}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000},
+                 {"h", 3600000}, {"d", 86400000}};
+    for (size_t i = 0; i < N(units); i++)
+        if (strcmp(s, units[i].suffix) == 0) {
+            uint64_t ms = units[i].ms ? units[i].ms : (uint64_t)unit_ms;
+            return scale_exact(&d, ms, (uint64_t)unit_ms, INT64_MAX, out);
+        }
+    return NUM_INVALID;
 }
 
 static bool parse_bool(const char *s, bool *out)
@@ -682,13 +735,14 @@ bool sky__opt_parse(const sky__opt *row, const char *text, sky__value *out, char
         break;
     }
     case SKY__OPT_SIZE:
-        ok = parse_size(text, &out->i);
-        range = ok && (out->i < row->min || (row->max && out->i > row->max));
+    case SKY__OPT_DURATION: {
+        num_result r = row->type == SKY__OPT_SIZE
+                           ? parse_size(text, &out->i)
+                           : parse_duration(text, row->unit_ms ? row->unit_ms : 1, &out->i);
+        ok = r != NUM_INVALID;
+        range = r == NUM_RANGE || (ok && (out->i < row->min || (row->max && out->i > row->max)));
         break;
-    case SKY__OPT_DURATION:
-        ok = parse_duration(text, row->unit_ms ? row->unit_ms : 1, &out->i);
-        range = ok && (out->i < row->min || (row->max && out->i > row->max));
-        break;
+    }
     case SKY__OPT_BOOL: {
         bool b = false;
         ok = parse_bool(text, &b);

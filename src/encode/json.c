@@ -85,10 +85,18 @@ static void json_value(sky_buf *b, const sky_field *f)
         break;
     }
     case SKY_T_JSON:
-        if (sky__json_valid(f->v.str.ptr, f->v.str.len))
+        if (sky__json_valid(f->v.str.ptr, f->v.str.len)) {
+            size_t at = b->len;
             sky__buf_put(b, f->v.str.ptr, f->v.str.len);
-        else
+            /* A pretty-printed fragment would split the line. In valid JSON a CR or LF can
+             * only be white space between tokens (strings escape them), so a space keeps the
+             * value and makes it one line. */
+            for (size_t i = at; !b->oom && i < b->len; i++)
+                if (b->p[i] == '\n' || b->p[i] == '\r')
+                    b->p[i] = ' ';
+        } else {
             sky__json_str(b, f->v.str.ptr, f->v.str.len);
+        }
         break;
     default: sky__buf_lit(b, "null"); break;
     }

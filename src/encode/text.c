@@ -355,6 +355,25 @@ static void jv_ws(jv *p)
 
 static bool jv_value(jv *p);
 
+/* The four hex digits at s[at], or -1. */
+static long jv_hex4(const jv *p, size_t at)
+{
+    if (p->n < 4 || at > p->n - 4)
+        return -1;
+    long v = 0;
+    for (size_t k = 0; k < 4; k++) {
+        char h = p->s[at + k];
+        int d = h >= '0' && h <= '9'   ? h - '0'
+                : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
 static bool jv_string(jv *p)
 {
     if (p->i >= p->n || p->s[p->i] != '"')
@@ -374,14 +393,21 @@ static bool jv_string(jv *p)
                 return false;
             char e = p->s[p->i];
             if (e == 'u') {
-                for (int k = 1; k <= 4; k++) {
-                    if (p->i + (size_t)k >= p->n)
-                        return false;
-                    char h = p->s[p->i + (size_t)k];
-                    if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
-                        return false;
-                }
+                /* A surrogate must be a high one followed by a low one: a lone "\ud800" is in
+                 * RFC 8259's grammar but names no character, and strict readers (jansson,
+                 * serde_json) refuse the whole line. Such a fragment is written as a string. */
+                long u = jv_hex4(p, p->i + 1);
+                if (u < 0 || (u >= 0xdc00 && u <= 0xdfff))
+                    return false;
                 p->i += 5;
+                if (u >= 0xd800 && u <= 0xdbff) {
+                    long lo = p->i + 1 < p->n && p->s[p->i] == '\\' && p->s[p->i + 1] == 'u'
+                                  ? jv_hex4(p, p->i + 2)
+                                  : -1;
+                    if (lo < 0xdc00 || lo > 0xdfff)
+                        return false;
+                    p->i += 6;
+                }
                 continue;
             }
             if (!strchr("\"\\/bfnrt", e) || e == 0)

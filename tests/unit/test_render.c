@@ -280,6 +280,30 @@ static void test_errno_one_text_and_levels_aligned(void **state)
     }
 }
 
+/* Raw JSON fragments (found by fuzz_json_writer): a pretty-printed one is embedded on one line
+ * (a CR or LF could only be white space between its tokens), and one with a lone surrogate
+ * escape, which strict readers refuse, is written as a string. */
+static void test_raw_json_stays_one_strict_line(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(SKY_FORMAT_JSON);
+    sky_info(f->log, "raw", SKY_JSON("pretty", "\n\n{\n  \"a\": [1,\r\n 2],\n\t\"b\": \"x\\ny\"\n}\n"),
+             SKY_JSON("lone", "\"\\ud800\""), SKY_JSON("pair", "\"\\ud83d\\ude00\""),
+             SKY_JSON("low", "[\"\\udc00\"]"));
+    assert_int_equal(f->cap.n, 1);
+    const char *line = f->cap.lines[0];
+    assert_ptr_equal(strchr(line, '\n'), line + strlen(line) - 1); /* the only newline ends it */
+    json_t *j = parse_line(line);
+    json_t *pretty = json_object_get(j, "pretty");
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(pretty, "a"), 1)), 2);
+    assert_string_equal(json_string_value(json_object_get(pretty, "b")), "x\ny");
+    assert_string_equal(json_string_value(json_object_get(j, "lone")), "\"\\ud800\"");
+    assert_string_equal(json_string_value(json_object_get(j, "pair")), "\xf0\x9f\x98\x80");
+    assert_string_equal(json_string_value(json_object_get(j, "low")), "[\"\\udc00\"]");
+    json_decref(j);
+    close_fixture(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_logfmt),
         cmocka_unit_test(test_pretty_escapes_terminal_controls),
         cmocka_unit_test(test_errno_one_text_and_levels_aligned),
+        cmocka_unit_test(test_raw_json_stays_one_strict_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
