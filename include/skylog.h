@@ -263,7 +263,8 @@ typedef enum sky_mode {
 } sky_mode;
 
 typedef enum sky_overflow {
-    SKY_OVERFLOW_BLOCK = 0,   /* wait for room, at most block_max_wait_ms, then drop (counted) */
+    SKY_OVERFLOW_BLOCK = 0,   /* wait for room as long as the worker makes progress (see
+                                 block_max_wait_ms); a slow worker costs no event */
     SKY_OVERFLOW_DROP_NEWEST, /* drop the event being logged */
     SKY_OVERFLOW_DROP_OLDEST, /* drop the oldest queued event to make room */
 } sky_overflow;
@@ -282,9 +283,13 @@ typedef struct sky_options {
                                    as SKY_DROP_TOO_LARGE. Memory: the ring is touched as it
                                    fills, so RSS grows up to ring_bytes. */
     sky_overflow overflow;      /* async overflow policy; default BLOCK */
-    int64_t block_max_wait_ms;  /* BLOCK: longest wait for room; DROP_OLDEST: longest wait for
-                                   the worker to discard old events (then the new one is
-                                   dropped); default 100 ms */
+    int64_t block_max_wait_ms;  /* BLOCK and DROP_OLDEST: a caller waiting for room drops its
+                                   event (counted, reported by a skylog.gap event) only when
+                                   the worker has freed no ring space for this long - a sink
+                                   stuck in write() - however long the whole wait. Later
+                                   callers then drop at once, without waiting, until the
+                                   worker frees space again. Default 1000 ms. A single
+                                   sink write() slower than this counts as stuck. */
     int64_t close_timeout_ms;   /* how long sky_close() may spend flushing; default 5000 */
     sky_diag_fn diag;           /* default: stderr, at most 10 lines a second */
     void *diag_user;

@@ -17,10 +17,11 @@
  * its records and frees the ring space. Each event of a batch keeps its own render cache, so a
  * record's text is the event's render buffer itself: nothing is copied into a batch buffer.
  *
- * Overflow: BLOCK waits for room (the worker is woken), at most block_max_wait_ms, then drops
- * the event; DROP_NEWEST drops it at once; DROP_OLDEST asks the worker to discard the oldest
- * queued events until there is room (only the consumer may touch queued records, which keeps
- * the ring simple and race-free), waiting at most block_max_wait_ms before dropping its own.
+ * Overflow: BLOCK waits for room (the worker is woken) for as long as the worker makes
+ * progress, and drops the event only when the worker has freed nothing for block_max_wait_ms
+ * (a stuck sink: see reserve_slow); DROP_NEWEST drops it at once; DROP_OLDEST asks the worker
+ * to discard the oldest queued events until there is room (only the consumer may touch queued
+ * records, which keeps the ring simple and race-free), with the same bound on no progress.
  * Every drop is counted by reason and level; ring losses (overflow, too large) are also kept
  * as "pending gaps", which the worker reports in-band as a skylog.gap event (WARN, logger
  * "skylog", fields dropped and reason) after the next event that gets through, or at a flush.
@@ -79,6 +80,9 @@ struct sky__async {
     _Atomic int alive;
     bool joinable; /* `thread` exists in this process */
     _Atomic uint32_t drop_request; /* DROP_OLDEST: bytes a producer needs */
+    /* A waiting producer found the worker without progress for block_max_wait_ms: the ring's
+     * `tail` it saw, + 1 (0: no stall known). Until `tail` moves, callers drop at once. */
+    _Atomic uint64_t stalled_at;
     _Atomic int gap_flag;
     _Atomic uint64_t gap_after; /* ring position after the latest loss: report past it */
     _Atomic uint64_t gap_pending[SKY_DROP_REASON_COUNT_];
@@ -343,17 +347,35 @@ static inline char *put_fields(sky_field *dst, size_t *w, const sky_field *fs, s
     return s;
 }
 
-/* Waits for room according to the overflow policy; NULL means the event was dropped. */
+/* Waits for room according to the overflow policy; NULL means the event was dropped.
+ *
+ * BLOCK (and DROP_OLDEST, whose room the worker makes) waits as long as the worker makes
+ * progress - frees ring space, which it does after every batch - however long that takes in
+ * all: a worker that is slow, or descheduled on a loaded machine, costs no event. Only a
+ * worker that frees nothing for block_max_wait_ms (a sink stuck in write(), a producer that
+ * died between reservation and commit) makes the caller drop, counted; the stall is then
+ * remembered with the ring's tail, and later callers drop at once, without waiting, until
+ * the worker moves again. */
 __attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level, uint32_t size,
                                                     uint64_t *end)
 {
     sky__async *a = sky->async;
+    sky__ring *r = &a->fast.ring;
     sky_overflow pol = sky->opts.overflow;
     if (pol == SKY_OVERFLOW_DROP_NEWEST) {
         drop_at_caller(sky, SKY_DROP_OVERFLOW, level);
         return NULL;
     }
-    int64_t deadline = sky_monotonic_ns() + sky->opts.block_max_wait_ms * 1000000;
+    uint64_t seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+    if (atomic_load_explicit(&a->stalled_at, memory_order_relaxed) == seen + 1) {
+        char *p = sky__ring_reserve(r, size, end);
+        if (p)
+            return p;
+        drop_at_caller(sky, SKY_DROP_OVERFLOW, level);
+        return NULL;
+    }
+    const int64_t bound = sky->opts.block_max_wait_ms * 1000000;
+    int64_t deadline = sky_monotonic_ns() + bound;
     for (unsigned spins = 0;; spins++) {
         if (pol == SKY_OVERFLOW_DROP_OLDEST) {
             uint32_t cur = atomic_load_explicit(&a->drop_request, memory_order_relaxed);
@@ -364,8 +386,14 @@ __attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level,
         if (spins < 64) {
             sched_yield();
         } else {
-            if (sky_monotonic_ns() > deadline)
+            uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
+            int64_t now = sky_monotonic_ns();
+            if (t != seen) { /* progress: the bound starts again */
+                seen = t;
+                deadline = now + bound;
+            } else if (now > deadline) {
                 break;
+            }
             struct timespec ts = {0, 20000};
             nanosleep(&ts, NULL);
         }
@@ -373,10 +401,11 @@ __attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level,
             drop_at_caller(sky, SKY_DROP_CLOSED, level);
             return NULL;
         }
-        char *p = sky__ring_reserve(&a->fast.ring, size, end);
+        char *p = sky__ring_reserve(r, size, end);
         if (p)
             return p;
     }
+    atomic_store_explicit(&a->stalled_at, seen + 1, memory_order_relaxed);
     drop_at_caller(sky, SKY_DROP_OVERFLOW, level);
     return NULL;
 }
@@ -1052,6 +1081,7 @@ void sky__async_fork_child(sky_t *sky)
     a->flush_target = 0;
     atomic_store(&a->flush_pending, 0);
     atomic_store(&a->drop_request, 0);
+    atomic_store(&a->stalled_at, 0); /* the child's worker is a new one */
     atomic_store(&a->sleeping, 0);
     atomic_store(&a->fast.wake_at, UINT64_MAX);
     atomic_store(&a->alive, 0);

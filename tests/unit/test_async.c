@@ -8,6 +8,7 @@
 #include "skytest.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,8 @@ typedef struct counter {
     long gap_too_large; /* ... with reason too_large */
     bool strict;        /* every sequence number must arrive (block policy) */
     _Atomic int gate;   /* while 1, write() waits: simulates a stalled sink */
+    _Atomic long tokens; /* with `metered`, each write() takes one, waiting for it */
+    bool metered;
     long write_calls;
     long max_batch;
     int flushes;
@@ -69,6 +72,12 @@ static sky_status counter_write(void *self, const sky_record *recs, size_t n)
     counter *c = self;
     while (atomic_load(&c->gate))
         sleep_ms(1);
+    while (c->metered) {
+        long t = atomic_load(&c->tokens);
+        if (t > 0 && atomic_compare_exchange_weak(&c->tokens, &t, t - 1))
+            break;
+        sched_yield();
+    }
     if (c->sleep_ms)
         sleep_ms(c->sleep_ms);
     c->write_calls++;
@@ -430,6 +439,91 @@ static void test_stress_block_timeout_counts(void **state)
 {
     (void)state;
     stress_drop(SKY_OVERFLOW_BLOCK); /* 1 ms max wait with a stalled sink: drops, counted */
+}
+
+/* BLOCK with the default settings: a worker that is slow but makes progress costs no event.
+ * The sink writes one batch per token, and the test hands out a token every 300 ms: the
+ * producer waits 300 ms for each ring's worth of room, again and again (the old rule, "wait
+ * at most 100 ms", dropped at the first one). Only one step taking longer than the bound
+ * (1 s without progress, three times a step) could make it drop. */
+typedef struct slow_run {
+    sky_logger *log;
+    long n;
+    _Atomic int done;
+} slow_run;
+static void *slow_produce(void *arg)
+{
+    slow_run *r = arg;
+    for (long i = 0; i < r->n; i++)
+        sky_info(r->log, "tick", SKY_INT("t", 0), SKY_INT("i", i));
+    atomic_store(&r->done, 1);
+    return NULL;
+}
+
+static void test_block_waits_while_the_worker_progresses(void **state)
+{
+    (void)state;
+    counter c = {.strict = true, .metered = true};
+    sky_t *sky = open_async(&c, 4096, SKY_OVERFLOW_BLOCK, 0 /* the default */);
+    slow_run r = {.log = sky_logger_get(sky, "slow"), .n = 400};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, slow_produce, &r), 0);
+    long steps = 0;
+    while (!atomic_load(&r.done)) {
+        sleep_ms(300);
+        atomic_fetch_add(&c.tokens, 1);
+        steps++;
+    }
+    pthread_join(th, NULL);
+    assert_true(steps >= 3); /* 400 events need several rings' worth of room */
+    atomic_store(&c.tokens, 1L << 40);
+    assert_int_equal(sky_flush(sky, 60000), SKY_OK);
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.dropped[SKY_DROP_OVERFLOW], 0);
+    assert_int_equal(c.written, r.n);
+    assert_int_equal(c.next[0], r.n);
+    assert_int_equal(c.out_of_order, 0);
+    assert_int_equal(c.gaps, 0);
+    assert_accounting(sky);
+    assert_int_equal(sky_close(sky), SKY_OK);
+}
+
+/* ... and a sink stuck in write() costs events, counted and reported: the first caller to
+ * find the worker without progress for the bound drops its event; callers after it drop at
+ * once while the worker stays stuck (every one of them: the ring stays full); once the sink
+ * returns, events flow again and the gap event reports the exact count. */
+static void test_block_drops_when_the_worker_is_stuck(void **state)
+{
+    (void)state;
+    counter c = {.strict = false};
+    sky_t *sky = open_async(&c, 4096, SKY_OVERFLOW_BLOCK, 50);
+    sky_logger *log = sky_logger_get(sky, "stuck");
+    atomic_store(&c.gate, 1);
+    sky_stats st;
+    long logged = 0;
+    do {
+        sky_info(log, "tick", SKY_INT("t", 0), SKY_INT("i", logged));
+        logged++;
+        sky_stats_get(sky, &st);
+    } while (st.dropped[SKY_DROP_OVERFLOW] == 0);
+    assert_int_equal(st.dropped[SKY_DROP_OVERFLOW], 1);
+    for (int i = 0; i < 200; i++, logged++)
+        sky_info(log, "tick", SKY_INT("t", 0), SKY_INT("i", logged));
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.dropped[SKY_DROP_OVERFLOW], 201);
+    atomic_store(&c.gate, 0);
+    assert_int_equal(sky_flush(sky, 60000), SKY_OK); /* the worker moves again */
+    sky_info(log, "after");
+    logged++;
+    assert_int_equal(sky_flush(sky, 60000), SKY_OK);
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.dropped[SKY_DROP_OVERFLOW], 201);
+    assert_int_equal(c.written, logged - 201);
+    assert_int_equal(c.gap_overflow, 201);
+    assert_int_equal(c.duplicates, 0);
+    assert_accounting(sky);
+    assert_int_equal(sky_close(sky), SKY_OK);
 }
 
 static void test_gap_event_follows_next_event(void **state)
@@ -798,6 +892,8 @@ int main(void)
         cmocka_unit_test(test_callsite_cache_varies),
         cmocka_unit_test(test_env_async),
         cmocka_unit_test(test_gap_event_follows_next_event),
+        cmocka_unit_test(test_block_waits_while_the_worker_progresses),
+        cmocka_unit_test(test_block_drops_when_the_worker_is_stuck),
         cmocka_unit_test(test_flush_waits_and_times_out),
         cmocka_unit_test(test_close_flushes_and_bounds),
         cmocka_unit_test(test_stress_block_exactly_once_in_order),
