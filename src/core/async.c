@@ -108,7 +108,21 @@ struct sky__async {
     uint64_t unprocessed; /* events of this batch that passed an empty processor chain */
     size_t n_live;        /* events of this batch that reached the router */
     sky__textbuf text;    /* the batch's JSON lines, end to end (sky_event.shared) */
+
+    /* context blocks and bound loggers (under blk_lock) */
+    sky__ctxblk *blocks;      /* live: a scope may still log with them */
+    sky__retired *retired;    /* freed once `tail` passes their `at` */
+    _Atomic int retire_pending;
 };
+
+/* Guards every pipeline's `blocks` and `retired` lists and each block's `owner`: a scope
+ * may end on any thread, its pipeline may close meanwhile. Taken once per scope (at its first
+ * event and at its end) and by the worker when something retired; never on a log call. */
+static pthread_mutex_t blk_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t blk_once = PTHREAD_ONCE_INIT;
+static void blk_prepare(void) { pthread_mutex_lock(&blk_lock); }
+static void blk_release(void) { pthread_mutex_unlock(&blk_lock); }
+static void blk_init(void) { pthread_atfork(blk_prepare, blk_release, blk_release); }
 
 /* The record a log call leaves in the ring. Fields follow at offset 48, then the bytes. */
 typedef struct rec {
@@ -124,28 +138,33 @@ _Static_assert(sizeof(rec) == 48, "record header layout");
 _Static_assert(sizeof(rec) % SKY__RING_ALIGN == 0, "fields must stay aligned");
 
 /* The record of a call that matched its site's schema (sky__site_reserve, or inlined at the
- * call site: sky__fast_reserve): the values follow at offset 32, 8 bytes each (a string's
+ * call site: sky__fast_reserve): the values follow at offset 40, 8 bytes each (a string's
  * slot holds its length), then the strings' bytes, each NUL-terminated. h.aux: level |
- * REC_SITE. The logger is a registered one (no bound fields), alive as long as the pipeline. */
+ * REC_SITE. The logger is a registered one, alive as long as the pipeline, or a bound one
+ * whose fields the record references (sky_logger.frag); `ctx` the thread's context block, or
+ * NULL. Both are freed only once no record can reference them (retired). The context's slot
+ * is in every record (8 bytes) rather than a flag and a branch on the inlined path. */
 typedef struct srec {
     sky__ring_hdr h;
     int64_t ts; /* raw clock */
     const sky_logger *logger;
     const sky__site *site;
+    const sky__ctx_hdr *ctx;
 } srec;
-_Static_assert(sizeof(srec) == 32 && offsetof(srec, ts) == 8 && offsetof(srec, logger) == 16 &&
-                   offsetof(srec, site) == 24,
+_Static_assert(sizeof(srec) == 40 && offsetof(srec, ts) == 8 && offsetof(srec, logger) == 16 &&
+                   offsetof(srec, site) == 24 && offsetof(srec, ctx) == 32,
                "site record header layout: sky__fast_reserve in skylog.h writes it too");
 #define REC_SITE SKY__REC_SITE
 /* What inlined call sites compiled against skylog.h read and write. A change to any of these
  * offsets, or to srec, must come with a new SKY__FAST_ABI value (older call sites then take
  * the library call); this fails to compile until both are updated together. */
-_Static_assert(SKY__FAST_ABI == 0x534b5901u && offsetof(sky__fast, state) == 0 &&
+_Static_assert(SKY__FAST_ABI == 0x534b5902u && offsetof(sky__fast, state) == 0 &&
                    offsetof(sky__fast, wake_at) == 8 && offsetof(sky__fast, site_max) == 16 &&
                    offsetof(sky__fast, ring) == 64 && offsetof(sky__ring, buf) == 0 &&
                    offsetof(sky__ring, cap) == 8 && offsetof(sky__ring, mask) == 16 &&
                    offsetof(sky__ring, head) == 64 && offsetof(sky__ring, limit) == 136 &&
-                   offsetof(struct sky__logger_hdr, fast) == 8,
+                   offsetof(struct sky__logger_hdr, fast) == 8 &&
+                   offsetof(sky__ctxblk, hdr) == 0,
                "the inlined call sites' layout changed: give SKY__FAST_ABI a new value");
 #define REC_LEVEL(aux) ((sky_level)((aux)&0x7fu))
 
@@ -235,8 +254,16 @@ static void closing_clear(sky_t *sky, int bits)
 void sky__async_logger_init(sky_t *sky, sky_logger *l)
 {
     sky__async *a = sky->async;
-    /* like sky__site_reserve's own test: bound fields take the library call */
-    l->hdr.fast = a && !l->n_fields ? &a->fast : NULL;
+    /* A bound logger's fields are referenced, not copied, by site records: only if none is
+     * lazy (evaluated per event). like sky__site_reserve's own test. */
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < l->n_fields; i++)
+        ok = l->fields[i].type != SKY_T_LAZY;
+    l->hdr.fast = ok ? &a->fast : NULL;
+    if (ok && l->n_fields) {
+        l->frag = (sky__frag){.fields = l->fields, .n = l->n_fields};
+        l->bfrag = &l->frag;
+    }
 }
 
 /* A log call that found sky->closing set: closing (the event is dropped), or a forked child's
@@ -345,6 +372,144 @@ static inline char *put_fields(sky_field *dst, size_t *w, const sky_field *fs, s
         }
     }
     return s;
+}
+
+/* ---- context blocks and bound loggers: made once, freed once no record references them ------ */
+
+void sky__frag_free(sky__frag *f)
+{
+    free(f->json);
+    f->json = NULL;
+    f->json_state = 0;
+}
+
+static void free_block(sky__retired *r)
+{
+    sky__ctxblk *b = (sky__ctxblk *)((char *)r - offsetof(sky__ctxblk, ret));
+    sky__frag_free(&b->frag);
+    free(b);
+}
+
+static void free_bound(sky__retired *r)
+{
+    sky_logger *l = (sky_logger *)((char *)r - offsetof(sky_logger, ret));
+    sky__frag_free(&l->frag);
+    free(l->fields);
+    free(l);
+}
+
+/* Under blk_lock: after every record reserved so far. */
+static void retire_locked(sky__async *a, sky__retired *r, void (*fn)(sky__retired *))
+{
+    r->at = atomic_load_explicit(&a->fast.ring.head, memory_order_acquire);
+    r->free_fn = fn;
+    r->next = a->retired;
+    a->retired = r;
+    atomic_store_explicit(&a->retire_pending, 1, memory_order_release);
+}
+
+sky__ctxblk *sky__async_ctx_new(sky_t *sky, const sky_field *const *frames, const size_t *counts,
+                                size_t depth)
+{
+    sky__async *a = sky->async;
+    /* merged outer to inner; a later key wins, at its own position (as sky__event_build) */
+    size_t n = 0, bytes = 0;
+    for (size_t d = 0; d < depth; d++)
+        for (size_t i = 0; i < counts[d]; i++) {
+            const sky_field *f = &frames[d][i];
+            if (!usable(f))
+                continue;
+            if (f->type == SKY_T_LAZY)
+                return NULL;
+            n++;
+            bytes += f->key_len + 1 + value_bytes(f);
+        }
+    sky__ctxblk *b = malloc(sizeof *b + n * sizeof(sky_field) + bytes);
+    if (!b)
+        return NULL;
+    sky_field *dst = (sky_field *)(b + 1);
+    char *s = (char *)(dst + n);
+    size_t w = 0, lk = 0;
+    for (size_t d = 0; d < depth; d++)
+        s = put_fields(dst, &w, frames[d], counts[d], NULL, &lk, s);
+    /* de-duplicate: drop a field whose key a later one repeats */
+    size_t k = 0;
+    for (size_t i = 0; i < w; i++) {
+        bool later = false;
+        for (size_t j = i + 1; j < w && !later; j++)
+            later = dst[j].key_len == dst[i].key_len &&
+                    memcmp(dst[j].key, dst[i].key, dst[i].key_len) == 0;
+        if (!later)
+            dst[k++] = dst[i];
+    }
+    *b = (sky__ctxblk){.frag = {.fields = dst, .n = k}, .owner = a};
+    pthread_once(&blk_once, blk_init);
+    pthread_mutex_lock(&blk_lock);
+    b->next = a->blocks;
+    if (b->next)
+        b->next->prev = b;
+    a->blocks = b;
+    atomic_store_explicit(&b->hdr.q, &a->fast, memory_order_relaxed);
+    pthread_mutex_unlock(&blk_lock);
+    return b;
+}
+
+void sky__async_ctx_retire(sky__ctxblk *b)
+{
+    pthread_mutex_lock(&blk_lock);
+    sky__async *a = b->owner;
+    if (a) {
+        if (b->prev)
+            b->prev->next = b->next;
+        else
+            a->blocks = b->next;
+        if (b->next)
+            b->next->prev = b->prev;
+        retire_locked(a, &b->ret, free_block);
+    }
+    pthread_mutex_unlock(&blk_lock);
+    if (!a) /* its pipeline closed: nothing references it */
+        free_block(&b->ret);
+}
+
+bool sky__async_logger_retire(sky_logger *log)
+{
+    sky__async *a = log->sky->async;
+    if (!a || !log->hdr.fast)
+        return false; /* its records hold copies of its fields */
+    pthread_once(&blk_once, blk_init);
+    pthread_mutex_lock(&blk_lock);
+    retire_locked(a, &log->ret, free_bound);
+    pthread_mutex_unlock(&blk_lock);
+    return true;
+}
+
+/* Worker, after freeing ring space: frees what no record can reference any more. */
+static void reclaim(sky__async *a, bool all)
+{
+    if (!atomic_load_explicit(&a->retire_pending, memory_order_acquire))
+        return;
+    uint64_t tail = atomic_load_explicit(&a->fast.ring.tail, memory_order_relaxed);
+    sky__retired *done = NULL;
+    pthread_mutex_lock(&blk_lock);
+    atomic_store_explicit(&a->retire_pending, 0, memory_order_relaxed);
+    for (sky__retired **pp = &a->retired; *pp;) {
+        sky__retired *r = *pp;
+        if (all || r->at <= tail) {
+            *pp = r->next;
+            r->next = done;
+            done = r;
+        } else {
+            pp = &r->next;
+            atomic_store_explicit(&a->retire_pending, 1, memory_order_relaxed);
+        }
+    }
+    pthread_mutex_unlock(&blk_lock);
+    while (done) {
+        sky__retired *next = done->next;
+        done->free_fn(done);
+        done = next;
+    }
 }
 
 /* Waits for room according to the overflow policy; NULL means the event was dropped.
@@ -530,9 +695,12 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
                       sky__slot *slot)
 {
     sky_t *sky = log->sky;
-    if (SKY_UNLIKELY(!sky || !sky->async || log->n_fields || (unsigned)level >= SKY_LEVEL_OFF ||
-                     sky__ctx_depth))
+    if (SKY_UNLIKELY(!sky || !sky->async || (log->n_fields && !log->hdr.fast) ||
+                     (unsigned)level >= SKY_LEVEL_OFF))
         return 0;
+    const sky__ctxblk *cb = NULL;
+    if (sky__ctx_depth && !(cb = sky__context_block(sky)))
+        return 0; /* the general path copies the context */
     int64_t ts = sky__clock_raw();
     int gate = atomic_load_explicit(&sky->closing, memory_order_relaxed);
     if (SKY_UNLIKELY(gate) && !pass_gate(sky, gate, level))
@@ -555,6 +723,7 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
     r->ts = ts;
     r->logger = log;
     r->site = site;
+    r->ctx = cb ? &cb->hdr : NULL;
     slot->p = p + sizeof(srec);
     slot->q = &a->fast;
     slot->rec = p;
@@ -615,6 +784,10 @@ static void decode_site(sky__async *a, const char *p, uint32_t size, sky_event *
     ev->ts_ns = sky__clock_to_ns(&a->clock, r->ts);
     ev->cs = &r->site->cs;
     ev->schema = sc;
+    /* the scope's block (its header is first), a bound logger's fields (a registered
+     * logger's fragment is empty) */
+    ev->ctxh = r->ctx;
+    ev->bnd = r->logger->bfrag;
     ev->vals = (const uint64_t *)(p + sizeof(srec));
     ev->vals_bytes = size - (uint32_t)sizeof(srec);
     ev->lazy = true;
@@ -776,6 +949,7 @@ static bool drain_batch(sky_t *sky, sky__async *a)
         write_batch(sky, a, n);
     }
     sky__ring_release(&a->fast.ring);
+    reclaim(a, false);
     return n || a->fast.ring.claim != claim0;
 }
 
@@ -799,6 +973,7 @@ static void drop_oldest(sky_t *sky, sky__async *a)
         note_gap(a, SKY_DROP_OVERFLOW, r->claim);
     }
     sky__ring_release(r);
+    reclaim(a, false);
 }
 
 /* Counts everything still queued as dropped (close after a timeout). */
@@ -1040,6 +1215,17 @@ void sky__async_free(sky_t *sky)
         return;
     for (size_t i = 0; i < BATCH_MAX + GAP_SLOTS; i++)
         sky__event_free(&a->evs[i]);
+    /* Blocks of scopes still open forget this pipeline: their pops free them. */
+    pthread_mutex_lock(&blk_lock);
+    for (sky__ctxblk *b = a->blocks; b; b = b->next) {
+        b->owner = NULL;
+        atomic_store_explicit(&b->hdr.q, NULL, memory_order_relaxed);
+        sky__frag_free(&b->frag); /* the worker's: it has stopped */
+    }
+    a->blocks = NULL;
+    atomic_store(&a->retire_pending, 1);
+    pthread_mutex_unlock(&blk_lock);
+    reclaim(a, true);
     for (size_t s = 0; s < a->batch.n_sinks; s++) {
         free(a->batch.sinks[s].recs);
     }

@@ -128,6 +128,78 @@ static inline void put_ts(char *d, const sky_event *ev)
     memcpy(d, c->ts_text, SKY_ISO8601_LEN);
 }
 
+/* `,"key":value` of a field, through the checked helpers (any length, any type). */
+static void json_field(sky_buf *b, const sky_field *f)
+{
+    sky__buf_lit(b, ",\"");
+    if (sky__is_reserved_key(f->key, f->key_len))
+        sky__buf_putc(b, '_');
+    sky__json_str_body(b, f->key, f->key_len);
+    sky__buf_lit(b, "\":");
+    json_value(b, f);
+}
+
+bool sky__frag_render(sky__frag *f)
+{
+    if (SKY_LIKELY(f->json_state == 1))
+        return true;
+    if (f->json_state == 2)
+        return false;
+    sky_buf b = {0};
+    for (size_t i = 0; i < f->n; i++)
+        json_field(&b, &f->fields[i]);
+    if (b.oom || b.len > UINT32_MAX / 8) {
+        sky__buf_free(&b);
+        f->json_state = 2;
+        return false;
+    }
+    f->json = b.p; /* NULL when the fragment has no field */
+    f->json_len = (uint32_t)b.len;
+    f->json_state = 1;
+    return true;
+}
+
+static bool key_in(const sky_field *fs, size_t n, const char *k, size_t kl)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fs[i].key_len == kl && memcmp(fs[i].key, k, kl) == 0)
+            return true;
+    return false;
+}
+
+/* A site event's context and bound fragments can be copied into its line as they are: both
+ * rendered, and no key of one is the key of another or of the call (the general path then
+ * de-duplicates). The answer is kept per (schema, other fragment) in the first fragment. */
+static bool frags_ok(const sky_event *ev)
+{
+    sky__frag *c = sky__event_ctx(ev), *bf = ev->bnd, *own = c ? c : bf;
+    const void *other = c ? (const void *)bf : NULL;
+    if (SKY_LIKELY(own->chk_sc == ev->schema && own->chk_other == other))
+        return own->chk_ok;
+    bool ok = (!c || sky__frag_render(c)) && (!bf || sky__frag_render(bf));
+    const sky__schema *sc = &ev->schema->pub;
+    for (size_t i = 0; ok && i < sc->n; i++)
+        ok = !(c && key_in(c->fields, c->n, sc->keys[i], sc->key_lens[i])) &&
+             !(bf && key_in(bf->fields, bf->n, sc->keys[i], sc->key_lens[i]));
+    for (size_t i = 0; ok && c && bf && i < bf->n; i++)
+        ok = !key_in(c->fields, c->n, bf->fields[i].key, bf->fields[i].key_len);
+    if (own->json_state != 2) { /* a fragment that cannot render is asked again each time */
+        own->chk_sc = ev->schema;
+        own->chk_other = other;
+        own->chk_ok = ok;
+    }
+    return ok;
+}
+
+/* The bytes a site event's fragments add to its line (frags_ok said yes). */
+static inline size_t frags_len(const sky_event *ev)
+{
+    if (SKY_LIKELY(!ev->ctxh && !ev->bnd))
+        return 0;
+    const sky__frag *c = sky__event_ctx(ev);
+    return (c ? c->json_len : 0) + (ev->bnd ? ev->bnd->json_len : 0);
+}
+
 /* Makes room for `need` more bytes after d and returns where to write (d itself unless the
  * buffer moved), or NULL on out-of-memory (the buffer is then marked). */
 static inline char *room(sky_buf *b, char *d, size_t need)
@@ -148,7 +220,7 @@ static inline char *room(sky_buf *b, char *d, size_t need)
 
 /* A JSON string at d: quoted, escaped. Only for n <= SKY_JSON_DIRECT_MAX and 6n + 2 bytes of
  * room. */
-static inline char *put_str(char *d, const char *s, size_t n)
+static inline __attribute__((always_inline)) char *put_str(char *d, const char *s, size_t n)
 {
     *d++ = '"';
     d = sky__json_escape_raw(d, s, n);
@@ -256,7 +328,8 @@ static const struct {
  * end, or NULL (with *s unmoved) when the value needs the checked path (json_value): a string
  * over SKY_JSON_DIRECT_MAX, a non-finite double, and the types whose text is not bounded that
  * way or that are rare (TIME, DUR, ERRNO, JSON). */
-static inline char *put_slot(char *d, unsigned type, uint64_t x, const char **s)
+static inline __attribute__((always_inline)) char *put_slot(char *d, unsigned type, uint64_t x,
+                                                             const char **s)
 {
     switch (type) {
     case SKY_T_STR:
@@ -379,7 +452,26 @@ static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
  * its slot in the record. A value the direct writers cannot write (a long string, a
  * non-finite double, an errno text, raw JSON) goes through b, or without b makes this return
  * NULL. Returns the line's end. */
-static inline char *site_text(const sky_event *ev, const sky__line_entry *e, char *d, sky_buf *b)
+/* A site event's fragments (frags_ok) at d, the end of its line's cached head: they go
+ * between the head and the first key, which the head ends with, so back up over the key and
+ * write it again after them. */
+static __attribute__((noinline)) char *put_frags(char *d, const sky_event *ev)
+{
+    const sky__site_schema *sc = ev->schema;
+    size_t k0 = sc->pub.n ? (size_t)sc->key_off[1] - sc->key_off[0] : 0;
+    d -= k0;
+    const sky__frag *c = sky__event_ctx(ev);
+    if (c && c->json_len)
+        memcpy(d, c->json, c->json_len), d += c->json_len;
+    if (ev->bnd && ev->bnd->json_len)
+        memcpy(d, ev->bnd->json, ev->bnd->json_len), d += ev->bnd->json_len;
+    memcpy(d, sc->text, k0);
+    return d + k0;
+}
+
+static inline __attribute__((always_inline)) char *site_text(const sky_event *ev,
+                                                             const sky__line_entry *e, char *d,
+                                                             sky_buf *b)
 {
     const sky__site_schema *sc = ev->schema;
     size_t n = sc->pub.n;
@@ -398,6 +490,8 @@ static inline char *site_text(const sky_event *ev, const sky__line_entry *e, cha
         memcpy(d, e->text, e->len);
     }
     d += e->len;
+    if (SKY_UNLIKELY(ev->ctxh || ev->bnd))
+        d = put_frags(d, ev);
     const uint64_t *v = ev->vals;
     const char *s = (const char *)(v + n);
     for (size_t i = 0; i < n; i++) {
@@ -421,30 +515,46 @@ static inline char *site_text(const sky_event *ev, const sky__line_entry *e, cha
         b->len = (size_t)(d - b->p);
         json_value(b, &f);
         if (b->oom || !(d = room(b, b->p + b->len, e->bound + 6 * (size_t)ev->vals_bytes)))
-            return NULL;
+            return NULL; /* (the fragments are written: the room is for the values) */
     }
     PUT_LIT(d, "}\n");
     return d;
 }
 
-static void render_site(const sky_event *ev, const sky__line_entry *e, sky_buf *b)
+/* (not inlined: the usual line goes through sky__render_site_at, with site_text inlined) */
+static __attribute__((noinline)) void render_site(const sky_event *ev, const sky__line_entry *e,
+                                                  sky_buf *b)
 {
-    char *d = room(b, b->p + b->len, e->bound + 6 * (size_t)ev->vals_bytes);
+    char *d = room(b, b->p + b->len, e->bound + 6 * (size_t)ev->vals_bytes + frags_len(ev));
     if (d && (d = site_text(ev, e, d, b)))
         b->len = (size_t)(d - b->p);
+}
+
+/* sky__render_site_at for an event with fragments */
+static __attribute__((noinline)) char *render_frags_at(const sky_event *ev,
+                                                       const sky__line_entry *e, char *d,
+                                                       size_t avail)
+{
+    if (!frags_ok(ev) || avail <= e->bound + 6 * (size_t)ev->vals_bytes + frags_len(ev))
+        return NULL;
+    return site_text(ev, e, d, NULL);
 }
 
 char *sky__render_site_at(const sky_event *ev, char *d, size_t avail)
 {
     const sky__line_entry *e = line_hit(ev);
-    if (!e || avail <= e->bound + 6 * (size_t)ev->vals_bytes)
+    if (!e)
+        return NULL;
+    if (SKY_UNLIKELY(ev->ctxh || ev->bnd))
+        return render_frags_at(ev, e, d, avail);
+    if (avail <= e->bound + 6 * (size_t)ev->vals_bytes)
         return NULL;
     return site_text(ev, e, d, NULL);
 }
 
 void sky__render_json(const sky_event *ev, sky_buf *b)
 {
-    if (ev->schema) {
+    if (ev->schema && (!(ev->ctxh || ev->bnd) || frags_ok(ev))) {
         const sky__line_entry *e = site_line(ev, b);
         if (e) {
             render_site(ev, e, b);
@@ -471,7 +581,8 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
     if (b->oom)
         return;
     d = b->p + b->len;
-    const sky__site_schema *sc = ev->schema;
+    /* untouched, without fragments: field i has the schema's key i */
+    const sky__site_schema *sc = ev->ctxh || ev->bnd ? NULL : ev->schema;
     for (size_t i = 0; i < ev->n; i++) {
         const sky_field *f = &ev->fields[i];
         size_t vl = f->type == SKY_T_STR ? f->v.str.len : 0;

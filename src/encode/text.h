@@ -60,6 +60,9 @@ static inline bool sky__special8(const unsigned char *p)
 
 /* True if any byte of s[0..n) needs care. Short strings (the usual key or value) are tested
  * as one or two words built from overlapping loads, never reading outside s. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline bool sky__any_special(const unsigned char *s, size_t n)
 {
     if (n >= 8) {
@@ -88,6 +91,9 @@ char *sky__json_escape_slow(char *d, const unsigned char *s, size_t n);
 /* Escapes s (no quotes) into d, which must have room for 6 * n bytes; returns the end. For
  * renderers that reserve once and write straight into their buffer. Inline: the usual key or
  * value needs no escaping and is one word test and one copy. */
+#if defined(__GNUC__)
+__attribute__((always_inline)) /* GCC -O2 may otherwise call it from the JSON renderer */
+#endif
 static inline char *sky__json_escape_raw(char *d, const char *s, size_t n)
 {
     if (__builtin_expect(!sky__any_special((const unsigned char *)s, n), 1)) {
