@@ -60,9 +60,12 @@
  * used (a 240-byte event and its field array), so 1,536 keep RSS under ring + 4 MiB with room;
  * 2,048 came within 0.2 MiB of it. */
 #define BATCH_MAX 1536
-/* The batch's text area: 1,536 typical lines are ~280 KiB; a batch whose lines do not all fit
- * renders the rest into the events' own buffers. Touched as used. */
-#define TEXT_BYTES (384 * 1024)
+/* The batch's text area: 1,536 three-field lines are ~280 KiB, lines of 6-8 fields with
+ * strings of up to 200 bytes (bench/workload.h: mix) ~700 KiB; a batch whose lines do not all
+ * fit renders the rest into the events' own buffers (re-rendered, and copied again by the
+ * file sink: 2,046 -> 1,801 worker instructions an event on the mix once they fit). Touched as
+ * used, so short lines cost no more memory. */
+#define TEXT_BYTES (1024 * 1024)
 #define GAP_SLOTS 2 /* reasons reported by gap events: overflow, too_large */
 #define IDLE_SLEEP_NS 1000000
 #define DEEP_AFTER_NS 50000000LL

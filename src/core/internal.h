@@ -123,8 +123,10 @@ typedef struct sky__frag {
     char *json; /* `,"key":value` for each field, as the JSON renderer writes them */
     uint32_t json_len;
     uint8_t json_state; /* 0: not made yet; 1: made; 2: cannot be (out of memory) */
-    bool chk_ok;
-    const void *chk_sc, *chk_other;
+    /* the last SKY__FRAG_CHECKS (schema, other fragment) pairs checked, and the answers */
+#define SKY__FRAG_CHECKS 4
+    uint8_t chk_ok, chk_next; /* bit k: pair k shares no key */
+    const void *chk_sc[SKY__FRAG_CHECKS], *chk_other[SKY__FRAG_CHECKS];
 } sky__frag;
 
 /* What retires, once every record before ring position `at` is freed (async.c): a context

@@ -12,6 +12,7 @@
 #include "encode/text.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 /* Most keys fail this inline test: reserved keys are 4..9 bytes and start with f, l, m or t. */
@@ -128,6 +129,30 @@ static inline void put_ts(char *d, const sky_event *ev)
     memcpy(d, c->ts_text, SKY_ISO8601_LEN);
 }
 
+/* The JSON text of errno values below ERRNO_TEXTS, as json_value writes it, made once per
+ * process: an errno field then costs a copy, not two strerror lookups and two strlen calls. A
+ * text longer than ERRNO_TEXT_MAX bytes has length 0 there (json_value writes it). */
+#define ERRNO_TEXTS 256
+#define ERRNO_TEXT_MAX 96
+static struct {
+    uint8_t len;
+    char text[ERRNO_TEXT_MAX];
+} errno_texts[ERRNO_TEXTS];
+static pthread_once_t errno_once = PTHREAD_ONCE_INIT;
+static void json_value(sky_buf *b, const sky_field *f);
+static void errno_texts_init(void)
+{
+    for (int e = 0; e < ERRNO_TEXTS; e++) {
+        sky_buf b = {0};
+        json_value(&b, &(const sky_field){.type = SKY_T_ERRNO, .v.err = e});
+        if (!b.oom && b.len <= ERRNO_TEXT_MAX) {
+            memcpy(errno_texts[e].text, b.p, b.len);
+            errno_texts[e].len = (uint8_t)b.len;
+        }
+        sky__buf_free(&b);
+    }
+}
+
 /* `,"key":value` of a field, through the checked helpers (any length, any type). */
 static void json_field(sky_buf *b, const sky_field *f)
 {
@@ -169,13 +194,15 @@ static bool key_in(const sky_field *fs, size_t n, const char *k, size_t kl)
 
 /* A site event's context and bound fragments can be copied into its line as they are: both
  * rendered, and no key of one is the key of another or of the call (the general path then
- * de-duplicates). The answer is kept per (schema, other fragment) in the first fragment. */
+ * de-duplicates). The answers for the last few (schema, other fragment) pairs are kept in the
+ * first fragment: a scope usually logs from a few sites. */
 static bool frags_ok(const sky_event *ev)
 {
     sky__frag *c = sky__event_ctx(ev), *bf = ev->bnd, *own = c ? c : bf;
     const void *other = c ? (const void *)bf : NULL;
-    if (SKY_LIKELY(own->chk_sc == ev->schema && own->chk_other == other))
-        return own->chk_ok;
+    for (int k = 0; k < SKY__FRAG_CHECKS; k++)
+        if (own->chk_sc[k] == ev->schema && own->chk_other[k] == other)
+            return own->chk_ok >> k & 1;
     bool ok = (!c || sky__frag_render(c)) && (!bf || sky__frag_render(bf));
     const sky__schema *sc = &ev->schema->pub;
     for (size_t i = 0; ok && i < sc->n; i++)
@@ -184,9 +211,10 @@ static bool frags_ok(const sky_event *ev)
     for (size_t i = 0; ok && c && bf && i < bf->n; i++)
         ok = !key_in(c->fields, c->n, bf->fields[i].key, bf->fields[i].key_len);
     if (own->json_state != 2) { /* a fragment that cannot render is asked again each time */
-        own->chk_sc = ev->schema;
-        own->chk_other = other;
-        own->chk_ok = ok;
+        int k = own->chk_next++ % SKY__FRAG_CHECKS;
+        own->chk_sc[k] = ev->schema;
+        own->chk_other[k] = other;
+        own->chk_ok = (uint8_t)((own->chk_ok & ~(1u << k)) | (unsigned)ok << k);
     }
     return ok;
 }
@@ -354,6 +382,13 @@ static inline __attribute__((always_inline)) char *put_slot(char *d, unsigned ty
             return sky__f64_raw(d, f);
         return NULL; /* NaN and infinities are strings */
     }
+    case SKY_T_ERRNO: /* only in site lines, whose room has ERRNO_TEXT_MAX per errno field */
+        if (x < ERRNO_TEXTS && errno_texts[x].len) {
+            for (size_t k = 0; k < ERRNO_TEXT_MAX; k += 16)
+                memcpy(d + k, errno_texts[x].text + k, 16);
+            return d + errno_texts[x].len;
+        }
+        return NULL;
     default: return NULL;
     }
 }
@@ -367,6 +402,8 @@ static inline char *put_direct(char *d, const sky_field *f)
         x = f->v.str.len;
     else if (f->type == SKY_T_BOOL)
         x = f->v.b;
+    else if (f->type == SKY_T_ERRNO)
+        return NULL; /* its room is not reserved here */
     else
         memcpy(&x, &f->v, 8);
     return put_slot(d, f->type, x, &s);
@@ -396,8 +433,11 @@ static inline void put_end(sky_buf *b, char *d)
 /* Where the line cache keeps an untouched call-site event's entry (rcache set). */
 static inline sky__line_entry *line_slot(const sky_event *ev)
 {
-    return &ev->rcache->lines[(((uintptr_t)ev->schema >> 4) ^ ((uintptr_t)ev->logger >> 3)) %
-                              SKY__LINE_CACHE_SLOTS];
+    /* multiplicative hash: schemas are heap blocks a fixed stride apart, whose low bits
+     * alone put the sites of one program in the same slot */
+    _Static_assert(SKY__LINE_CACHE_SLOTS == 32, "the hash keeps 5 bits");
+    uint64_t h = ((uintptr_t)ev->schema ^ (uintptr_t)ev->logger >> 3) * 0x9e3779b97f4a7c15ull;
+    return &ev->rcache->lines[h >> 59];
 }
 
 /* Its entry if the cache has it. The logger's name pointer is compared: its length is the
@@ -439,6 +479,11 @@ static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
         e->level = (int)ev->level;
         /* room for the line copied as 128 bytes (render_site) */
         e->bound = 32 + SKY_ISO8601_LEN + (len < 128 ? 128 : len) + sc->key_off[sc->pub.n];
+        for (size_t i = 0; i < sc->pub.n; i++)
+            if (sc->pub.types[i] == SKY_T_ERRNO) {
+                pthread_once(&errno_once, errno_texts_init); /* before put_slot reads it */
+                e->bound += ERRNO_TEXT_MAX;
+            }
     }
     b->len = start;
     if (b->p)
