@@ -24,9 +24,11 @@
  * Speed: in async mode a sky_info() call whose event name and keys are string literals, as
  * above, takes the fastest path from its second call on: it stores only the values (see
  * sky__site below), and reserves its record in the async ring without calling the library
- * (sky__fast). Keys built at run time work everywhere, on the general path. The check and
- * the reservation are inlined at each call site (~400 bytes of code more per site); define
- * SKY_COMPACT_CALLS before including this header to make each site a plain call instead.
+ * (sky__fast). Inside a context scope and through a bound logger too: the scope's fields are
+ * copied once per scope, a bound logger's once, and each event references them. Keys built at
+ * run time work everywhere, on the general path. The check and the reservation are inlined at
+ * each call site (~400 bytes of code more per site); define SKY_COMPACT_CALLS before
+ * including this header to make each site a plain call instead.
  *
  * Threading: unless a function says otherwise, logging calls (sky_info(), sky_emit(), ...) are
  * thread-safe; configuration calls (sky_add_sink(), sky_add_processor(), ...) must happen before
@@ -374,9 +376,12 @@ SKY_API const char *sky_logger_name(const sky_logger *log);
 
 /* Returns a child of `parent` that adds `fields` to every event it logs (structlog's bind()).
  * The fields are deep-copied. The child shares the parent's name and follows its level. The
- * caller owns it: free with sky_logger_release(). Returns NULL on out-of-memory. Thread-safe. */
+ * caller owns it: free with sky_logger_release(). Returns NULL on out-of-memory. Thread-safe.
+ * In async mode its events reference the copy rather than copying the fields each time
+ * (unless one is lazy). */
 SKY_API sky_logger *sky_logger_bind(sky_logger *parent, const sky_field *fields, size_t n);
-/* Frees a logger returned by sky_logger_bind(). No-op for loggers from sky_logger_get(). */
+/* Frees a logger returned by sky_logger_bind() (async mode: once its queued events are
+ * written; it must not be used after this call). No-op for loggers from sky_logger_get(). */
 SKY_API void sky_logger_release(sky_logger *log);
 
 #define SKY_BIND(parent, ...)                                                                      \
@@ -681,15 +686,6 @@ static inline void sky__log_site(sky_logger *log, sky_level level, const char *e
                                  sky__site *site, const sky__schema *sc, const sky_field *fs,
                                  size_t n)
 {
-    /* Each value as two words, read once: the general path's copy is built from them, which
-     * keeps the compiler from storing the macro's field array on the inlined path. */
-    uint64_t lo[SKY__SITE_MAX], hi[SKY__SITE_MAX];
-    const size_t m = n < SKY__SITE_MAX ? n : SKY__SITE_MAX;
-    SKY__UNROLL
-    for (size_t i = 0; i < m; i++) {
-        memcpy(&lo[i], &fs[i].v, 8);
-        memcpy(&hi[i], (const char *)&fs[i].v + 8, 8);
-    }
     if (n <= SKY__SITE_MAX && SKY_LIKELY(sc != NULL) && sc->n == n && sc->name == event) {
         uint64_t val[SKY__SITE_MAX];
         const char *str[SKY__SITE_MAX];
@@ -742,8 +738,7 @@ general:;
             copy[i].key = fs[i].key;
             copy[i].key_len = fs[i].key_len;
             copy[i].type = fs[i].type;
-            memcpy(&copy[i].v, &lo[i], 8);
-            memcpy((char *)&copy[i].v + 8, &hi[i], 8);
+            copy[i].v = fs[i].v;
         }
         fs = copy;
     }
@@ -810,7 +805,12 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
 
 /* Pushes `n` fields onto this thread's context. The array and the strings it points to must
  * stay valid until the matching sky_context_pop(). Returns SKY_EFULL beyond
- * SKY_CONTEXT_MAX_DEPTH nested pushes (the push is ignored, and so is its pop). */
+ * SKY_CONTEXT_MAX_DEPTH nested pushes (the push is ignored, and so is its pop).
+ * Async mode copies a scope's fields once, at its first event logged through a sky_info()-style
+ * call site, and its later events reference that copy: changing a pushed field in place
+ * afterwards is not seen by them (push a new scope instead). Lazy fields are evaluated per
+ * event, as always. A thread that ends inside scopes it never popped frees their copies at
+ * its exit, once the events that reference them are written. */
 SKY_API sky_status sky_context_push(const sky_field *fields, size_t n);
 /* Pops the innermost push of this thread. */
 SKY_API void sky_context_pop(void);

@@ -487,14 +487,19 @@ bool sky__async_logger_retire(sky_logger *log)
     return true;
 }
 
-/* Worker, after freeing ring space: frees what no record can reference any more. */
+/* Worker, after freeing ring space: frees what no record can reference any more. The worker
+ * holds the pipeline lock, and fork takes blk_lock before the pipelines' locks: it only tries
+ * blk_lock (the next batch tries again). `all`: the worker has stopped, no lock is held. */
 static void reclaim(sky__async *a, bool all)
 {
     if (!atomic_load_explicit(&a->retire_pending, memory_order_acquire))
         return;
     uint64_t tail = atomic_load_explicit(&a->fast.ring.tail, memory_order_relaxed);
     sky__retired *done = NULL;
-    pthread_mutex_lock(&blk_lock);
+    if (all)
+        pthread_mutex_lock(&blk_lock);
+    else if (pthread_mutex_trylock(&blk_lock) != 0)
+        return;
     atomic_store_explicit(&a->retire_pending, 0, memory_order_relaxed);
     for (sky__retired **pp = &a->retired; *pp;) {
         sky__retired *r = *pp;
@@ -1208,6 +1213,19 @@ sky_status sky__async_stop(sky_t *sky, int64_t deadline, bool *leak)
     }
     /* events the worker never saw (it was not running) are closed out here */
     abandon_rest(sky, a);
+    /* Nothing reads the ring any more. Blocks of scopes still open forget this pipeline
+     * (their pops free them); what retired is freed. Here, not in sky__async_free: close
+     * holds the pipeline lock there, and fork takes blk_lock before the pipelines' locks. */
+    pthread_mutex_lock(&blk_lock);
+    for (sky__ctxblk *b = a->blocks; b; b = b->next) {
+        b->owner = NULL;
+        atomic_store_explicit(&b->hdr.q, NULL, memory_order_relaxed);
+        sky__frag_free(&b->frag); /* the worker's, and the worker has stopped */
+    }
+    a->blocks = NULL;
+    atomic_store(&a->retire_pending, 1);
+    pthread_mutex_unlock(&blk_lock);
+    reclaim(a, true);
     return st;
 }
 
@@ -1218,17 +1236,6 @@ void sky__async_free(sky_t *sky)
         return;
     for (size_t i = 0; i < BATCH_MAX + GAP_SLOTS; i++)
         sky__event_free(&a->evs[i]);
-    /* Blocks of scopes still open forget this pipeline: their pops free them. */
-    pthread_mutex_lock(&blk_lock);
-    for (sky__ctxblk *b = a->blocks; b; b = b->next) {
-        b->owner = NULL;
-        atomic_store_explicit(&b->hdr.q, NULL, memory_order_relaxed);
-        sky__frag_free(&b->frag); /* the worker's: it has stopped */
-    }
-    a->blocks = NULL;
-    atomic_store(&a->retire_pending, 1);
-    pthread_mutex_unlock(&blk_lock);
-    reclaim(a, true);
     for (size_t s = 0; s < a->batch.n_sinks; s++) {
         free(a->batch.sinks[s].recs);
     }

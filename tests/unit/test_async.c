@@ -766,10 +766,16 @@ static void test_fork_mid_burst(void **state)
     sky_sink *fs;
     assert_int_equal(sky_sink_file(&(sky_file_opts){.path = path}, &fs, NULL), SKY_OK);
     assert_int_equal(sky_add_sink(sky, fs, NULL), SKY_OK);
-    burst b = {.log = sky_logger_get(sky, "burst")};
+    /* the burst through a bound logger; the forking thread inside a context scope whose
+     * block exists (its event before the fork made it): the child logs in it, then ends it */
+    sky_logger *bound = SKY_BIND(sky_logger_get(sky, "burst"), SKY_STR("bound", "yes"));
+    burst b = {.log = bound};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, burst_main, &b), 0);
     sleep_ms(20);
+    const sky_field scope[] = {SKY_STR("scope", "main")};
+    sky_context_push(scope, 1);
+    sky_info(sky_logger_get(sky, "child"), "child_event", SKY_INT("i", -1), SKY_INT("round", -1));
     for (int round = 0; round < 3; round++) {
         pid_t pid = fork();
         assert_true(pid >= 0);
@@ -777,6 +783,8 @@ static void test_fork_mid_burst(void **state)
             sky_logger *log = sky_logger_get(sky, "child");
             for (int i = 0; i < 100; i++)
                 sky_info(log, "child_event", SKY_INT("i", i), SKY_INT("round", round));
+            sky_context_pop();
+            sky_info(log, "child_after", SKY_INT("round", round));
             sky_stats st;
             sky_stats_get(sky, &st);
             int ok = sky_flush(sky, 5000) == SKY_OK && st.worker_alive;
@@ -786,8 +794,10 @@ static void test_fork_mid_burst(void **state)
         wait_child_ok(pid);
         sleep_ms(5);
     }
+    sky_context_pop();
     atomic_store(&b.stop, 1);
     pthread_join(th, NULL);
+    sky_logger_release(bound); /* its queued events are still written */
     assert_int_equal(sky_flush(sky, 10000), SKY_OK);
     sky_stats st;
     sky_stats_get(sky, &st);
@@ -796,9 +806,13 @@ static void test_fork_mid_burst(void **state)
     size_t len;
     char *text = skytest_read_file(path, &len);
     assert_non_null(text);
-    assert_int_equal(count_substr(text, "\"message\":\"child_event\""), 300);
+    assert_int_equal(count_substr(text, "\"message\":\"child_event\""), 301);
+    assert_int_equal(count_substr(text, "\"scope\":\"main\",\"i\":"), 301);
+    assert_int_equal(count_substr(text, "\"scope\":\"main\",\"round\":"), 0); /* popped */
+    assert_int_equal(count_substr(text, "\"message\":\"child_after\""), 3);
+    assert_int_equal(count_substr(text, "\"bound\":\"yes\""), (size_t)b.n);
     assert_int_equal(count_substr(text, "\"message\":\"parent\""), (size_t)b.n);
-    assert_int_equal(skytest_count_lines(text, len), (size_t)b.n + 300);
+    assert_int_equal(skytest_count_lines(text, len), (size_t)b.n + 304);
     free(text);
     skytest_rmtree(dir);
     free(dir);
