@@ -58,6 +58,7 @@ const char sky__ship_help[] =
 #define STALL_MS 10000LL
 
 static volatile sig_atomic_t stop_requested;
+static bool cannot_deliver; /* the sink reports an error that waiting cannot fix */
 static void on_signal(int sig)
 {
     (void)sig;
@@ -204,8 +205,12 @@ static void ship_line(ship *sh, char *line, size_t n)
     if (!line_timestamp(line, n, &ts))
         ts = sky_now_ns() / 1000000;
     sky_status st = sky_cwl_put(sh->sink, ts, line, n);
-    if (st != SKY_OK)
+    if (st != SKY_OK) {
         sh->refused++;
+        sky_cwl_stats now; /* refused because delivery cannot succeed? then stop reading */
+        if (sky_cwl_stats_get(sh->sink, &now) == SKY_OK && now.persistent_error)
+            cannot_deliver = true;
+    }
     show_progress(sh, false);
 }
 
@@ -213,7 +218,7 @@ static void ship_line(ship *sh, char *line, size_t n)
 static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
 {
     ssize_t r;
-    while (!stop_requested && (r = getline(buf, cap, f)) > 0) {
+    while (!stop_requested && !cannot_deliver && (r = getline(buf, cap, f)) > 0) {
         sh->bytes_read += (uint64_t)r;
         ship_line(sh, *buf, (size_t)r);
     }
@@ -392,6 +397,7 @@ int sky__cmd_ship(int argc, char **argv)
     co.endpoint = aws.endpoint;
     co.region = aws.region;
     co.profile = aws.profile;
+    co.ca_bundle = aws.ca_bundle;
 
     /* Check every file before sending anything. */
     uint64_t total = 0;
@@ -450,6 +456,14 @@ int sky__cmd_ship(int argc, char **argv)
             break;
         sky_cwl_stats now;
         sky_cwl_stats_get(sh.sink, &now);
+        if (now.persistent_error || stop_requested) {
+            /* the sink said what it is (once); waiting cannot fix it, or the user asked */
+            if (now.persistent_error && !quiet)
+                fprintf(stderr, "skylog ship: giving up: the error above cannot be fixed by "
+                                "waiting\n");
+            cannot_deliver = now.persistent_error;
+            break;
+        }
         if (now.sent_events != last_sent) {
             last_sent = now.sent_events;
             last_progress = sky_monotonic_ns();
@@ -489,7 +503,7 @@ int sky__cmd_ship(int argc, char **argv)
         if (st.ambiguous)
             fprintf(stderr, "  %llu requests had an unknown outcome (may be stored twice)\n",
                     (unsigned long long)st.ambiguous);
-        if (lost && st.last_error[0])
+        if (lost && st.last_error[0] && !cannot_deliver)
             fprintf(stderr, "  last error: %s\n", st.last_error);
     }
     if (lost || fst != SKY_OK)

@@ -222,6 +222,7 @@ int sky__cmd_tail(int argc, char **argv)
         goto out;
     }
     rc = SKY_EXIT_FAIL;
+    aws.stop = &stop_requested;
     sky_aws_client *c = sky__aws_cli_client(&aws, "logs", "tail");
     if (!c)
         goto out;

@@ -14,8 +14,14 @@ bool sky__aws_cli_opt(sky__aws_cli_opts *o, int c, const char *arg)
     case SKY__OPT_ENDPOINT: o->endpoint = arg; return true;
     case SKY__OPT_REGION: o->region = arg; return true;
     case SKY__OPT_PROFILE: o->profile = arg; return true;
+    case SKY__OPT_CA_BUNDLE: o->ca_bundle = arg; return true;
     default: return false;
     }
+}
+
+static bool stopped(void *flag)
+{
+    return flag && *(volatile sig_atomic_t *)flag;
 }
 
 sky_aws_client *sky__aws_cli_client(const sky__aws_cli_opts *o, const char *service,
@@ -29,7 +35,8 @@ sky_aws_client *sky__aws_cli_client(const sky__aws_cli_opts *o, const char *serv
     if (!r && o->endpoint)
         r = "us-east-1";
     sky_aws_client_opts co = {.service = service, .region = r, .endpoint = o->endpoint,
-                              .profile = o->profile};
+                              .profile = o->profile, .http = {.ca_bundle = o->ca_bundle},
+                              .retry = {.cancelled = stopped, .cancel_user = (void *)o->stop}};
     sky_aws_client *c = NULL;
     char err[256] = "";
     if (sky_aws_client_new(&co, &c, err, sizeof err) != SKY_OK) {

@@ -1,6 +1,6 @@
 /*
  * common.h - what the AWS-facing commands (ship, tail, groups, streams) share: the global
- * options --endpoint, --region and --profile, a service client built from them, JSON calls,
+ * options --endpoint, --region, --profile and --ca-bundle, a service client built from them, JSON calls,
  * and time arguments ("10m", "2h", ISO-8601, Unix milliseconds).
  * The AWS environment variables and config files work as in the AWS CLI, because the client
  * resolves region, endpoint and credentials through the AWS layer's standard chain.
@@ -11,27 +11,35 @@
 #include <skylog/aws.h>
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 
 typedef struct sky__aws_cli_opts {
     const char *endpoint;
     const char *region;
     const char *profile;
+    const char *ca_bundle;
+    /* set by the command's signal handler: ends the client's backoff waits (Ctrl-C) */
+    volatile sig_atomic_t *stop;
 } sky__aws_cli_opts;
 
 /* getopt_long rows for the global options; their codes. */
 #define SKY__OPT_ENDPOINT 1001
 #define SKY__OPT_REGION 1002
 #define SKY__OPT_PROFILE 1003
+#define SKY__OPT_CA_BUNDLE 1004
 #define SKY__AWS_LONG_OPTS                                                                         \
     {"endpoint", required_argument, NULL, SKY__OPT_ENDPOINT},                                      \
         {"region", required_argument, NULL, SKY__OPT_REGION},                                      \
-        {"profile", required_argument, NULL, SKY__OPT_PROFILE}
+        {"profile", required_argument, NULL, SKY__OPT_PROFILE},                                    \
+        {"ca-bundle", required_argument, NULL, SKY__OPT_CA_BUNDLE}
 #define SKY__AWS_OPTS_HELP                                                                         \
     "  --endpoint URL      service endpoint (default: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,\n"         \
     "                      AWS_ENDPOINT_URL, else AWS for the region)\n"                            \
     "  --region REGION     AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, config file)\n"    \
-    "  --profile NAME      profile in ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE)\n"
+    "  --profile NAME      profile in ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE)\n" \
+    "  --ca-bundle FILE    PEM file of the CAs to trust for https (default: AWS_CA_BUNDLE,\n"      \
+    "                      ca_bundle in the config file, CURL_CA_BUNDLE, SSL_CERT_FILE)\n"
 
 /* Handles one of the global options; false if `c` is not one. */
 bool sky__aws_cli_opt(sky__aws_cli_opts *o, int c, const char *arg);

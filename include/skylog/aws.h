@@ -299,7 +299,9 @@ SKY_API sky_status sky_aws_crypto_init(char *errbuf, size_t errlen);
 typedef struct sky_http_opts {
     int64_t connect_timeout_ms; /* default 3000 */
     int64_t timeout_ms;         /* whole request, default 30000 */
-    const char *ca_bundle;      /* PEM file of trusted CAs; NULL = the system store */
+    /* PEM file of trusted CAs; NULL = the system store (libcurl's default). The AWS clients
+     * fill it with sky_aws_resolve_ca_bundle() when it is NULL. */
+    const char *ca_bundle;
     bool insecure;              /* do not verify TLS peers (tests only) */
     const char *user_agent;     /* default "skylog/<version>" */
     size_t max_response_bytes;  /* larger bodies fail with SKY_ELIMIT; default 16 MiB */
@@ -324,6 +326,25 @@ typedef struct sky_http_request {
     int64_t timeout_ms; /* 0 = the client's */
 } sky_http_request;
 
+/* When no answer came: how far the request got, so callers know whether the server can have
+ * processed it. A request is handed to the connection once and never resent behind the
+ * caller's back: libcurl's silent resend on a reused keep-alive connection that died
+ * ("Connection died, retrying a fresh connect") is refused for any request with a body, and
+ * the failure is reported here instead. (A request without a body may still be resent by
+ * libcurl when none of it went out; GETs and body-less PUTs of the metadata services are.) */
+typedef enum sky_http_failure {
+    SKY_HTTP_ANSWERED = 0,  /* a response arrived, or the request was refused before any I/O */
+    SKY_HTTP_NOT_RESOLVED,  /* the host name did not resolve: nothing was sent */
+    SKY_HTTP_NOT_CONNECTED, /* no connection (refused, unreachable, connect timeout): nothing sent */
+    SKY_HTTP_TLS_FAILED,    /* the TLS handshake failed: nothing was sent */
+    SKY_HTTP_CERT_FAILED,   /* the server's certificate could not be verified (or the CA bundle
+                               could not be read): nothing was sent */
+    SKY_HTTP_INCOMPLETE,    /* the connection failed before the whole request was handed over:
+                               the server cannot have processed it */
+    SKY_HTTP_NO_ANSWER,     /* the whole request was handed over but no complete answer came
+                               (reset, closed, timed out): the server may have processed it */
+} sky_http_failure;
+
 /* A response. Everything in it is owned by it: release with sky_http_response_free(). */
 typedef struct sky_http_response {
     long status;              /* HTTP status; 0 if no response was received */
@@ -331,6 +352,7 @@ typedef struct sky_http_response {
     size_t body_len;
     sky_aws_header *headers;  /* in the order received (of the final response) */
     size_t n_headers;
+    sky_http_failure failure; /* also set when sky_http_perform() fails (then the only field) */
 } sky_http_response;
 
 /* Loads libcurl now, if that was not done yet; the outcome is decided once per process.
@@ -344,9 +366,11 @@ SKY_API sky_status sky_http_init(char *errbuf, size_t errlen);
 SKY_API sky_status sky_http_client_new(const sky_http_opts *opts, sky_http_client **out);
 /* Closes the client's connections and frees it. NULL-safe. Not concurrently with a request. */
 SKY_API void sky_http_client_free(sky_http_client *client);
-/* Performs one request (no retries here). Returns SKY_OK when any HTTP response arrived (check
- * out->status), SKY_ETIMEDOUT, SKY_ENET (connect, reset, DNS, TLS), SKY_ELIMIT, SKY_EINVAL.
- * `errbuf` (may be NULL) receives a short reason, never containing headers or the URL's query.
+/* Performs one request (no retries here, and none inside libcurl: see sky_http_failure).
+ * Returns SKY_OK when any HTTP response arrived (check out->status), SKY_ETIMEDOUT, SKY_ENET
+ * (connect, reset, DNS, TLS), SKY_ELIMIT, SKY_EINVAL; on failure out->failure says how far the
+ * request got. `errbuf` (may be NULL) receives a short reason, never containing headers or the
+ * URL's query; a certificate failure reads "TLS certificate verification failed for HOST: ...".
  * Thread-safe (serialised per client). */
 SKY_API sky_status sky_http_perform(sky_http_client *client, const sky_http_request *req,
                                     sky_http_response *out, char *errbuf, size_t errlen);
@@ -380,7 +404,19 @@ typedef struct sky_aws_error {
     bool throttling;
     bool expired_credentials; /* ExpiredToken & co: refreshing credentials may help */
     bool clock_skew;          /* RequestTimeTooSkewed & co */
+    /* Waiting cannot help until something outside changes: no credentials, credentials or a
+     * signature refused (also after the one refresh on an expired token), access denied, a
+     * host that does not resolve (a wrong region or endpoint), a TLS certificate that cannot
+     * be verified. Never retried by sky_aws_client_call(). */
+    bool persistent;
     int attempts;             /* attempts made by the client (sky_aws_call) */
+    /* Attempts whose whole request was sent without a complete answer (SKY_HTTP_NO_ANSWER):
+     * each may have been processed, so with a retry the operation may have happened more than
+     * once. Counted on success too. A refused connection, a failed TLS handshake or a
+     * connection that broke before the whole request went out is not counted: nothing can have
+     * been processed. */
+    int unknown_outcomes;
+    sky_http_failure failure; /* of the last attempt, when no answer came */
 } sky_aws_error;
 
 /* Parses an error answer: JSON {"__type": "...#Code", "message"|"Message": ...} (which wins over
@@ -401,7 +437,8 @@ SKY_API bool sky_aws_is_transient_code(const char *code);
  * Retries (the SDKs' "standard" mode)
  *
  * Retried: throttling codes (sky_aws_is_throttling_code), transient codes, HTTP 500/502/503/504,
- * connection failures and timeouts. Delay before retry i (1-based) is
+ * connection failures and timeouts. Never retried: persistent errors (sky_aws_error.persistent)
+ * and any other error answer. Delay before retry i (1-based) is
  * random[0,1) * min(base * 2^(i-1), max_backoff) ("full jitter"). A retry quota shared by all the
  * calls of a client (500 units, 5 per retry, 10 per timeout retry, 1 back per success without
  * retry, the last cost back after a success with retries) stops a dead endpoint from being
@@ -420,6 +457,11 @@ typedef struct sky_aws_retry_opts {
     double (*random)(void *user);
     int64_t (*monotonic_ns)(void *user);
     void *user;
+    /* Optional: polled before each attempt and during backoff waits (at least every 100 ms);
+     * when it returns true the call stops at once with the last error (" (interrupted)" added
+     * to its message). For a CLI's Ctrl-C. */
+    bool (*cancelled)(void *cancel_user);
+    void *cancel_user;
 } sky_aws_retry_opts;
 
 
@@ -442,6 +484,19 @@ SKY_API sky_status sky_aws_resolve_region(const char *explicit_region, const cha
  * is removed. SKY_EINVAL if neither an endpoint nor a region is known, or it does not fit. */
 SKY_API sky_status sky_aws_resolve_endpoint(const char *service, const char *region,
                                             const char *explicit_endpoint, char *out, size_t cap);
+
+/* The CA bundle (a PEM file of trusted CAs) for TLS, found as the AWS CLI and curl find it:
+ * `explicit_path` (a --ca-bundle flag or ca_bundle option), else AWS_CA_BUNDLE, else `ca_bundle`
+ * of the profile (see sky_aws_creds_opts.profile) in the config file (`config_file` or
+ * AWS_CONFIG_FILE or ~/.aws/config; a leading "~/" is expanded), else CURL_CA_BUNDLE, else
+ * SSL_CERT_FILE. Writes the path into out (cap bytes) and, when `source` is not NULL, a static
+ * text naming where it came from ("AWS_CA_BUNDLE", ...). SKY_ENOTFOUND when none is set (the
+ * system store is used), SKY_EINVAL if it does not fit. The file is not opened here.
+ * sky_aws_client_new() and sky_aws_creds_new() call it when their sky_http_opts.ca_bundle is
+ * NULL. Thread-safe (reads env). */
+SKY_API sky_status sky_aws_resolve_ca_bundle(const char *explicit_path, const char *profile,
+                                             const char *config_file, char *out, size_t cap,
+                                             const char **source);
 
 /* Splits an endpoint URL: whether it is https, the Host header value ("host[:port]", default
  * ports dropped, lower-cased) and the base path ("" or "/prefix"). */

@@ -86,6 +86,10 @@ typedef struct sky_cwl_opts {
     sky_sink *fallback;
     int64_t connect_timeout_ms; /* default 5000 */
     int64_t request_timeout_ms; /* default 30000 */
+    /* PEM file of the CAs to trust for https endpoints (a private CA, a TLS-intercepting
+     * proxy); default: AWS_CA_BUNDLE, `ca_bundle` of the profile, CURL_CA_BUNDLE,
+     * SSL_CERT_FILE, else the system store (sky_aws_resolve_ca_bundle()). */
+    const char *ca_bundle;
 } sky_cwl_opts;
 
 /* Creates a CloudWatch Logs sink. Validates every option (names, limits) and returns
@@ -135,6 +139,14 @@ typedef struct sky_cwl_stats {
     uint64_t fallback_events; /* events handed to the fallback sink */
     int64_t last_success_ms;  /* Unix ms, 0 if never */
     char last_error[256];     /* "" if none */
+    /* An error that waiting cannot fix holds delivery back (credentials missing or refused,
+     * access denied, an unknown host, an untrusted certificate): its text is last_error; it
+     * was reported once on stderr; batches are kept and retried slowly (backoff up to 60 s)
+     * in case it gets fixed (rotated keys, a policy granted), and the flag clears on the next
+     * delivery. Writers that block_when_full do not wait while it is set (their events are
+     * dropped as queue_full), so a shipper can stop instead of hanging. */
+    bool persistent_error;
+    int64_t persistent_error_since_ms; /* Unix ms, 0 when none */
 } sky_cwl_stats;
 
 /* Snapshot of a CloudWatch Logs sink's counters; SKY_EINVAL if `sink` is not one. The sink

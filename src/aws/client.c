@@ -12,11 +12,13 @@
 
 #include "aws/buf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 /* botocore treats a response as skewed when the server clock differs by more than this */
 #define SKEW_THRESHOLD_NS (4LL * 60 * 1000000000)
@@ -80,11 +82,26 @@ sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out
         sky_aws_client_free(c);
         return st;
     }
+    /* which CAs to trust, decided now: a bundle that cannot be read is a configuration error
+     * worth saying at once, with where it was set, rather than as a TLS failure per request */
+    sky_http_opts ho = o->http;
+    char ca[1024];
+    const char *ca_src = "the ca_bundle option";
+    if (!ho.ca_bundle && sky_aws_resolve_ca_bundle(NULL, o->profile, o->config_file, ca,
+                                                   sizeof ca, &ca_src) == SKY_OK)
+        ho.ca_bundle = ca;
+    if (ho.ca_bundle && access(ho.ca_bundle, R_OK) != 0) {
+        if (errbuf)
+            snprintf(errbuf, errlen, "the CA bundle %s (from %s) cannot be read: %s",
+                     ho.ca_bundle, ca_src, strerror(errno));
+        sky_aws_client_free(c);
+        return SKY_EINVAL;
+    }
     if (o->creds) {
         c->creds = o->creds;
     } else {
         sky_aws_creds_opts co = {.profile = o->profile, .config_file = o->config_file,
-                                 .region = c->region, .http = &o->http};
+                                 .region = c->region, .http = &ho};
         st = sky_aws_creds_new(&co, &c->creds);
         if (st != SKY_OK) {
             sky_aws_client_free(c);
@@ -92,7 +109,7 @@ sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out
         }
         c->owns_creds = true;
     }
-    st = sky_http_client_new(&o->http, &c->http);
+    st = sky_http_client_new(&ho, &c->http);
     if (st != SKY_OK) {
         if (st == SKY_EUNSUPPORTED && errbuf)
             sky_http_init(errbuf, errlen); /* why libcurl could not be loaded */
@@ -147,13 +164,34 @@ sky_status sky_aws_parse_http_date(const char *s, int64_t *ns)
     return SKY_OK;
 }
 
-static void net_error(sky_aws_error *e, sky_status st, const char *why)
+/* A failure without an answer. An unknown host or an untrusted certificate will not go away by
+ * waiting; a refused or broken connection or a timeout may. */
+static void net_error(const sky_aws_client *c, sky_aws_error *e, sky_status st,
+                      sky_http_failure failure, const char *why)
 {
     memset(e, 0, sizeof *e);
     e->status = st;
-    e->retryable = st == SKY_ENET || st == SKY_ETIMEDOUT;
-    snprintf(e->code, sizeof e->code, "%s", st == SKY_ETIMEDOUT ? "Timeout" : "NetworkError");
+    e->failure = failure;
+    e->persistent = failure == SKY_HTTP_NOT_RESOLVED || failure == SKY_HTTP_CERT_FAILED;
+    e->retryable = (st == SKY_ENET || st == SKY_ETIMEDOUT) && !e->persistent;
+    snprintf(e->code, sizeof e->code, "%s",
+             failure == SKY_HTTP_CERT_FAILED     ? "TLSCertificateError"
+             : failure == SKY_HTTP_NOT_RESOLVED ? "UnknownHost"
+             : st == SKY_ETIMEDOUT              ? "Timeout"
+                                                : "NetworkError");
     snprintf(e->message, sizeof e->message, "%s", why && *why ? why : sky_strerror(st));
+    if (failure == SKY_HTTP_CERT_FAILED) {
+        size_t l = strlen(e->message);
+        snprintf(e->message + l, sizeof e->message - l,
+                 " (a private CA or a TLS proxy? trust it with AWS_CA_BUNDLE or ca_bundle)");
+    }
+    if (failure == SKY_HTTP_NOT_RESOLVED && strstr(c->host, ".amazonaws.com") &&
+        strstr(c->host, c->region)) {
+        /* AWS's own name for the region: a mistyped region is the likely cause */
+        size_t l = strlen(e->message);
+        snprintf(e->message + l, sizeof e->message - l,
+                 " (is the region '%s' right? is the network up?)", c->region);
+    }
 }
 
 /* One signed attempt. */
@@ -245,7 +283,7 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
         body = gz;
         body_len = gl;
     }
-    int attempt = 0, last_cost = 0;
+    int attempt = 0, last_cost = 0, unknown = 0;
     bool refreshed = false, skew_fixed = false;
     sky_status result;
     for (;;) {
@@ -279,6 +317,7 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
             e->status = st;
             snprintf(e->code, sizeof e->code, "CredentialsError");
             snprintf(e->message, sizeof e->message, "%s", why[0] ? why : sky_strerror(st));
+            e->persistent = st == SKY_EAUTH; /* none found, or a provider refused */
             e->attempts = attempt;
             result = st;
             break;
@@ -289,7 +328,9 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
         st = attempt_once(c, call, body, body_len, &cr, now, timeout_ms, &resp, why, sizeof why);
         sky_aws_credentials_clear(&cr);
         if (st != SKY_OK) {
-            net_error(e, st, why);
+            net_error(c, e, st, resp.failure, why);
+            if (resp.failure == SKY_HTTP_NO_ANSWER)
+                unknown++;
         } else if (resp.status >= 200 && resp.status < 300) {
             sky__retry_release(&c->retry, last_cost);
             *out = resp;
@@ -309,6 +350,7 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
                 c->skew_ns = server - local;
                 skew_fixed = true;
                 e->retryable = true;
+                e->persistent = false;
                 sky_http_response_free(&resp);
                 if (attempt < c->retry.opts.max_attempts)
                     continue; /* re-sign at once with the corrected clock */
@@ -344,8 +386,15 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
             result = e->status;
             break;
         }
-        sky__retry_sleep(&c->retry, delay);
+        if (!sky__retry_sleep(&c->retry, delay)) {
+            sky__retry_release(&c->retry, cost);
+            size_t l = strlen(e->message);
+            snprintf(e->message + l, sizeof e->message - l, " (interrupted)");
+            result = e->status;
+            break;
+        }
     }
+    e->unknown_outcomes = unknown;
     free(gz);
     return result;
 }

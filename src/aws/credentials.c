@@ -269,6 +269,11 @@ sky_status sky_aws_creds_new(const sky_aws_creds_opts *opts, sky_aws_creds **out
         sky_aws_creds_free(p);
         return SKY_EINVAL;
     }
+    /* STS, SSO and https container endpoints trust what the service clients trust */
+    char ca[1024];
+    if (!p->http.ca_bundle && sky_aws_resolve_ca_bundle(NULL, p->o.profile, p->o.config_file, ca,
+                                                        sizeof ca, NULL) == SKY_OK)
+        p->http.ca_bundle = ca;
     const char **fields[] = {&p->o.access_key_id, &p->o.secret_access_key, &p->o.session_token,
                              &p->o.profile, &p->o.credentials_file, &p->o.config_file,
                              &p->o.region, &p->o.sts_endpoint, &p->o.container_endpoint,

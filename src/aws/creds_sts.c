@@ -144,14 +144,15 @@ static sky_status sts_call(sky__cctx *ctx, const char *action, sky__buf *form,
     sky__retry_init(&rt, &ctx->p->o.fetch_retry);
     for (int attempt = 1;; attempt++) {
         st = sky_http_perform(http, &hr, &resp, why, sizeof why);
-        bool again = st == SKY_ENET || st == SKY_ETIMEDOUT;
+        bool again = (st == SKY_ENET || st == SKY_ETIMEDOUT) &&
+                     resp.failure != SKY_HTTP_NOT_RESOLVED && resp.failure != SKY_HTTP_CERT_FAILED;
         if (st == SKY_OK && resp.status != 200) {
             sky_aws_error e;
             sky_aws_parse_error(resp.status, resp.headers, resp.n_headers, resp.body,
                                 resp.body_len, &e);
             again = e.retryable;
         }
-        if (!again || attempt >= rt.opts.max_attempts)
+        if (!again || attempt >= rt.opts.max_attempts || sky__retry_cancelled(&rt))
             break;
         if (st == SKY_OK)
             sky_http_response_free(&resp);

@@ -1,9 +1,10 @@
 /*
- * endpoint.c - where requests go: the region (option, env, config file) and the endpoint URL
- * (option, service-specific env var, AWS_ENDPOINT_URL, or the regional default).
+ * endpoint.c - where requests go: the region (option, env, config file), the endpoint URL
+ * (option, service-specific env var, AWS_ENDPOINT_URL, or the regional default), and which CAs
+ * to trust on the way (option, env, config file).
  *
  * Resolution happens once, when a client is created; nothing here caches or does I/O beyond
- * reading the config file for `region`. http:// endpoints are allowed (local servers).
+ * reading the config file for `region` and `ca_bundle`. http:// endpoints are allowed (local servers).
  */
 #include "aws/profile.h"
 
@@ -47,6 +48,46 @@ sky_status sky_aws_resolve_region(const char *explicit_region, const char *profi
     if (r && *r)
         st = plausible_region(r) ? put(out, cap, r) : SKY_EINVAL;
     sky__profiles_free(&p);
+    return st;
+}
+
+static const char *env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+sky_status sky_aws_resolve_ca_bundle(const char *explicit_path, const char *profile,
+                                     const char *config_file, char *out, size_t cap,
+                                     const char **source)
+{
+    /* the AWS CLI's order (--ca-bundle, AWS_CA_BUNDLE, ca_bundle), then curl's (CURL_CA_BUNDLE,
+     * SSL_CERT_FILE) for the users of a TLS-intercepting proxy who set only those */
+    const char *src = "the ca_bundle option", *v = explicit_path && *explicit_path ? explicit_path
+                                                                                 : NULL;
+    char *owned = NULL;
+    if (!v && (v = env_set("AWS_CA_BUNDLE")))
+        src = "AWS_CA_BUNDLE";
+    if (!v) {
+        sky__profiles p;
+        if (sky__profiles_load(&p, "/nonexistent/skylog-no-credentials-file", config_file) ==
+            SKY_OK) {
+            const char *c = sky__profile_get(&p, sky__profile_name(profile), "ca_bundle", false);
+            if (c && *c && (owned = sky__expand_home(c))) {
+                v = owned;
+                src = "ca_bundle in the AWS config file";
+            }
+            sky__profiles_free(&p);
+        }
+    }
+    if (!v && (v = env_set("CURL_CA_BUNDLE")))
+        src = "CURL_CA_BUNDLE";
+    if (!v && (v = env_set("SSL_CERT_FILE")))
+        src = "SSL_CERT_FILE";
+    sky_status st = v ? put(out, cap, v) : SKY_ENOTFOUND;
+    free(owned);
+    if (source)
+        *source = st == SKY_OK ? src : NULL;
     return st;
 }
 

@@ -41,11 +41,13 @@ bool sky_aws_is_transient_code(const char *code)
     return in_list(code, codes);
 }
 
+/* Credentials that are out of date: fetching them again may help (once). An unknown key or a
+ * wrong secret (UnrecognizedClientException, InvalidClientTokenId, InvalidSignatureException)
+ * is not: the same provider gives the same keys. */
 static bool is_expired_code(const char *code)
 {
-    static const char *const codes[] = {"ExpiredToken", "ExpiredTokenException",
-                                        "InvalidClientTokenId", "UnrecognizedClientException",
-                                        "InvalidToken", "TokenRefreshRequired", NULL};
+    static const char *const codes[] = {"ExpiredToken", "ExpiredTokenException", "InvalidToken",
+                                        "TokenRefreshRequired", NULL};
     return in_list(code, codes);
 }
 
@@ -55,7 +57,8 @@ static bool is_auth_code(const char *code)
         "AccessDenied", "AccessDeniedException", "IncompleteSignature", "IncompleteSignatureException",
         "InvalidSignatureException", "SignatureDoesNotMatch", "MissingAuthenticationToken",
         "MissingAuthenticationTokenException", "NotAuthorized", "AuthFailure", "RequestExpired",
-        "RequestTimeTooSkewed", "RequestInTheFuture", NULL};
+        "RequestTimeTooSkewed", "RequestInTheFuture", "InvalidClientTokenId",
+        "UnrecognizedClientException", NULL};
     return in_list(code, codes) || is_expired_code(code);
 }
 
@@ -202,6 +205,10 @@ void sky_aws_parse_error(long http_status, const sky_aws_header *h, size_t nh, c
         e->status = SKY_EAUTH;
     else
         e->status = SKY_EREMOTE;
+    /* a refused identity or signature, or a denied action, stays so until the credentials or
+     * the policy change (the client still refreshes once on an expired token, and corrects
+     * its clock once on a skew error, before it believes this) */
+    e->persistent = e->status == SKY_EAUTH && !e->retryable;
     if (!e->message[0] && !e->code[0])
         snprintf(e->message, sizeof e->message, "HTTP %ld", http_status);
 }

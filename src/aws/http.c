@@ -10,6 +10,16 @@
  *
  * It must never retry (retry.c decides that), never log, and never put a request's headers or
  * query string into an error text: presigned URLs and Authorization headers are secrets.
+ *
+ * Nor may libcurl retry for us. When a reused keep-alive connection dies before any response
+ * byte, libcurl silently sends the request again on a fresh connection; if the first copy had
+ * reached the server (which processed it and then closed), the caller never learns that it
+ * was processed twice. So a body goes out through a read callback that libcurl cannot rewind
+ * (the seek callback refuses once bytes were taken): the resend then fails with
+ * CURLE_SEND_FAIL_REWIND, and the caller sees the failure and decides. The read callback also
+ * tells exactly how much of the body was handed over, which is what separates "the server
+ * cannot have processed it" (SKY_HTTP_INCOMPLETE, or nothing sent at all) from "it may have"
+ * (SKY_HTTP_NO_ANSWER).
  * It relies on libcurl at run time (which also reads the proxy environment variables), its
  * headers at build time, and zlib for gzip.
  */
@@ -165,6 +175,32 @@ static bool build_headers(collect *c, sky_http_response *out)
     return true;
 }
 
+/* ---- request body ------------------------------------------------------------------------- */
+
+typedef struct upload {
+    const char *data;
+    size_t len, off; /* off: bytes handed to libcurl; never goes back (see on_seek) */
+} upload;
+
+static size_t on_read(char *buf, size_t size, size_t n, void *user)
+{
+    upload *u = user;
+    size_t room = size * n, left = u->len - u->off;
+    size_t k = left < room ? left : room;
+    memcpy(buf, u->data + u->off, k);
+    u->off += k;
+    return k;
+}
+
+/* libcurl asks to rewind only to send the body again (its hidden retry on a dead reused
+ * connection): refused once any byte was taken, so that retry becomes a visible failure. */
+static int on_seek(void *user, curl_off_t offset, int origin)
+{
+    upload *u = user;
+    return u->off == 0 && offset == 0 && origin == SEEK_SET ? CURL_SEEKFUNC_OK
+                                                            : CURL_SEEKFUNC_CANTSEEK;
+}
+
 /* ---- debug trace (masked) ------------------------------------------------------------------ */
 
 static void trace_request(sky_http_client *c, const sky_http_request *req)
@@ -201,6 +237,53 @@ static void set_err(char *errbuf, size_t errlen, const char *msg)
 {
     if (errbuf && errlen)
         snprintf(errbuf, errlen, "%s", msg);
+}
+
+static bool cert_error(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS: return true;
+    default: return false;
+    }
+}
+
+/* How far a failed request got. Whatever the error, a body handed over completely may have
+ * been processed, and a body handed over in part cannot have been. */
+static sky_http_failure classify(CURLcode rc, const upload *u, bool started)
+{
+    if (u->len && u->off == u->len)
+        return SKY_HTTP_NO_ANSWER;
+    if (u->off)
+        return SKY_HTTP_INCOMPLETE;
+    if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY)
+        return SKY_HTTP_NOT_RESOLVED;
+    if (cert_error(rc))
+        return SKY_HTTP_CERT_FAILED;
+    if (rc == CURLE_SSL_CONNECT_ERROR)
+        return SKY_HTTP_TLS_FAILED;
+    if (rc == CURLE_COULDNT_CONNECT || !started)
+        return SKY_HTTP_NOT_CONNECTED;
+    /* the request line went out: with a body, none of it did; without one, it is all sent */
+    return u->len ? SKY_HTTP_INCOMPLETE : SKY_HTTP_NO_ANSWER;
+}
+
+/* "host[:port]" of a URL, for messages (no user info, path or query). */
+static void url_host(const char *url, char *out, size_t cap)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t n = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    snprintf(out, cap, "%.*s", (int)n, p);
 }
 
 static sky_status map_curl(CURLcode rc)
@@ -254,6 +337,7 @@ sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
         trace_request(c, req);
 
     collect col = {.max = c->opts.max_response_bytes};
+    sky_http_failure failure = SKY_HTTP_ANSWERED;
     char cerr[CURL_ERROR_SIZE] = "";
     pthread_mutex_lock(&c->lock);
     CURL *h = c->curl;
@@ -278,22 +362,34 @@ sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
     api->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     api->easy_setopt(h, CURLOPT_HEADERDATA, &col);
     bool has_body = req->body && req->body_len;
+    upload up = {.data = has_body ? req->body : "", .len = has_body ? req->body_len : 0};
     if (strcmp(req->method, "GET") == 0 && !has_body) {
         api->easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(req->method, "HEAD") == 0) {
         api->easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else {
         api->easy_setopt(h, CURLOPT_POST, 1L);
-        api->easy_setopt(h, CURLOPT_POSTFIELDS, has_body ? req->body : "");
-        api->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)(has_body ? req->body_len : 0));
+        /* through the read callback, never CURLOPT_POSTFIELDS: see on_seek() */
+        api->easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        api->easy_setopt(h, CURLOPT_READDATA, &up);
+        api->easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+        api->easy_setopt(h, CURLOPT_SEEKDATA, &up);
+        api->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)up.len);
         if (strcmp(req->method, "POST") != 0)
             api->easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
     }
     CURLcode rc = api->easy_perform(h);
     long status = 0;
-    if (rc == CURLE_OK)
+    bool started = false;
+    if (rc == CURLE_OK) {
         api->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    } else {
+        curl_off_t pre = 0;
+        long sent = 0;
+        api->easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pre);
+        api->easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
+        started = pre > 0 || sent > 0;
+    }
     api->easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     api->easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     pthread_mutex_unlock(&c->lock);
@@ -306,7 +402,16 @@ sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
         st = SKY_ENOMEM;
     } else if (rc != CURLE_OK) {
         /* curl's own text names the host and port at most, never our headers */
-        set_err(errbuf, errlen, cerr[0] ? cerr : api->easy_strerror(rc));
+        const char *why = cerr[0] ? cerr : api->easy_strerror(rc);
+        failure = classify(rc, &up, started);
+        if (failure == SKY_HTTP_CERT_FAILED && errbuf && errlen) {
+            char host[256];
+            url_host(req->url, host, sizeof host);
+            snprintf(errbuf, errlen, "TLS certificate verification failed for %s: %s", host,
+                     why);
+        } else {
+            set_err(errbuf, errlen, why);
+        }
         st = map_curl(rc);
     } else {
         out->status = status;
@@ -324,8 +429,10 @@ sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
     sky__buf_free(&col.body);
     sky__buf_free(&col.hdr_names);
     sky__buf_free(&col.hdr_values);
-    if (st != SKY_OK)
+    if (st != SKY_OK) {
         sky_http_response_free(out);
+        out->failure = failure;
+    }
     return st;
 }
 

@@ -83,17 +83,34 @@ void sky__retry_release(sky__retry *r, int cost)
     } while (!atomic_compare_exchange_weak(&r->quota, &cur, next));
 }
 
-void sky__retry_sleep(const sky__retry *r, int64_t ns)
+bool sky__retry_cancelled(const sky__retry *r)
 {
+    return r->opts.cancelled && r->opts.cancelled(r->opts.cancel_user);
+}
+
+bool sky__retry_sleep(const sky__retry *r, int64_t ns)
+{
+    if (sky__retry_cancelled(r))
+        return false;
     if (ns <= 0)
-        return;
+        return true;
     if (r->opts.sleep_ns) {
         r->opts.sleep_ns(r->opts.user, ns);
-        return;
+        return !sky__retry_cancelled(r);
     }
-    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000), .tv_nsec = (long)(ns % 1000000000)};
-    while (nanosleep(&ts, &ts) != 0) {
+    /* in slices, so that a cancellation (a CLI's Ctrl-C, whichever thread the signal hit)
+     * ends the wait within 100 ms */
+    const int64_t slice = 100000000;
+    while (ns > 0) {
+        int64_t d = ns < slice ? ns : slice;
+        struct timespec ts = {.tv_sec = (time_t)(d / 1000000000), .tv_nsec = (long)(d % 1000000000)};
+        while (nanosleep(&ts, &ts) != 0 && !sky__retry_cancelled(r)) {
+        }
+        if (sky__retry_cancelled(r))
+            return false;
+        ns -= d;
     }
+    return true;
 }
 
 double sky__retry_random(const sky__retry *r)

@@ -29,8 +29,11 @@ bool sky__retry_acquire(sky__retry *r, bool timeout, int *cost);
 /* After a successful call: gives back `cost` (the last acquisition) or, when the call needed no
  * retry (cost == 0), the small no-retry increment. Never above the maximum. */
 void sky__retry_release(sky__retry *r, int cost);
-/* Sleeps through the injected hook (or nanosleep). */
-void sky__retry_sleep(const sky__retry *r, int64_t ns);
+/* Sleeps through the injected hook (or nanosleep, in slices); false when the opts' cancelled()
+ * hook said stop (before, during or after the wait). */
+bool sky__retry_sleep(const sky__retry *r, int64_t ns);
+/* The cancelled() hook's answer (false without one). */
+bool sky__retry_cancelled(const sky__retry *r);
 double sky__retry_random(const sky__retry *r);
 /* The monotonic clock (injected or sky_monotonic_ns). */
 int64_t sky__retry_monotonic(const sky__retry *r);

@@ -41,6 +41,7 @@
 
 #define DEFAULT_STREAM "{hostname}_{strftime:%Y%m%d_%H%M%S}"
 #define MAX_BACKOFF_NS (30LL * 1000000000)
+#define PERSISTENT_BACKOFF_NS (60LL * 1000000000) /* errors that waiting cannot fix */
 #define CLOSE_GRACE_NS (2LL * 1000000000)
 
 typedef struct cwl_ev {
@@ -292,7 +293,7 @@ static sky_status enqueue_locked(cwl *c, stream_q *s, int64_t ts_ms, const char 
     uint64_t cost = len + SKY_CWL_EVENT_OVERHEAD;
     /* backpressure for shippers: wait while the sender drains (it signals `done` per batch) */
     while (c->o.block_when_full && !c->o.sync_upload && c->st.sender_alive && !c->closing &&
-           c->total_events > 0 &&
+           !c->st.persistent_error && c->total_events > 0 &&
            (c->total_events + 1 > c->o.max_queue_size ||
             c->total_bytes + cost > c->o.max_queue_bytes)) {
         pthread_cond_signal(&c->wake);
@@ -495,17 +496,15 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
     return ok;
 }
 
-/* Errors after which waiting can help (the request was not refused on its merits). */
+/* Errors after which waiting can help (the request was not refused on its merits). Refused
+ * credentials and the like are r->persistent, handled before this is asked. */
 static bool worth_retrying(const sky__cwl_result *r)
 {
     if (r->status == SKY_ENET || r->status == SKY_ETIMEDOUT || r->status == SKY_ETHROTTLED ||
-        r->status == SKY_EAUTH || r->http_status == 0 || r->http_status >= 500 ||
-        r->http_status == 429)
+        r->http_status == 0 || r->http_status >= 500 || r->http_status == 429)
         return true;
     static const char *const codes[] = {
         "ThrottlingException", "ServiceUnavailableException", "InvalidSequenceTokenException",
-        "UnrecognizedClientException", "AccessDeniedException", "InvalidSignatureException",
-        "ExpiredTokenException", "ExpiredToken", "RequestExpired", "IncompleteSignature",
         "LimitExceededException", "OperationAbortedException", "RequestTimeout",
     };
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
@@ -716,6 +715,11 @@ static void send_batch(cwl *c, stream_q *s)
         s->ready = true;
         c->backoff_ns = 0;
         c->backoff_until_ns = 0;
+        if (c->st.persistent_error) {
+            c->st.persistent_error = false;
+            c->st.persistent_error_since_ms = 0;
+            sky__diag(NULL, SKY_LEVEL_INFO, "cloudwatch: delivery to %s resumed", c->group);
+        }
         apply_rejections(c, batch, n, &r);
         pop(c, s, n);
     } else if (is_code(&r, "ResourceNotFoundException")) {
@@ -723,6 +727,25 @@ static void send_batch(cwl *c, stream_q *s)
         c->st.dropped[SKY_CWL_DROP_NO_RESOURCE] += n;
         to_fallback(c, batch, n);
         pop(c, s, n);
+    } else if (r.persistent) {
+        /* waiting cannot fix it, but someone may (rotated keys, a policy granted): kept and
+         * retried slowly, said once rather than at every attempt */
+        set_error(c, &r);
+        c->st.retries++;
+        if (!c->st.persistent_error) {
+            c->st.persistent_error = true;
+            c->st.persistent_error_since_ms = sky_now_ns() / 1000000;
+            sky__diag(NULL, SKY_LEVEL_ERROR,
+                      "cloudwatch: cannot deliver to %s/%s: %s; waiting cannot fix this: "
+                      "events are kept and retried every minute at most",
+                      c->group, stream ? stream : "", c->st.last_error);
+        }
+        c->backoff_ns = c->backoff_ns > 1000000000 ? c->backoff_ns * 2 : 1000000000;
+        if (c->backoff_ns > PERSISTENT_BACKOFF_NS)
+            c->backoff_ns = PERSISTENT_BACKOFF_NS;
+        int64_t half = c->backoff_ns / 2; /* at least half: slow is the point */
+        c->backoff_until_ns = sky_monotonic_ns() + half +
+                              (int64_t)((uint64_t)sky_monotonic_ns() * 2654435761u % (uint64_t)(half + 1));
     } else if (worth_retrying(&r)) {
         set_error(c, &r);
         c->st.retries++;
@@ -778,7 +801,9 @@ static void *sender_main(void *arg)
         int64_t wait_ns;
         if (sender_step(c, &wait_ns))
             continue;
-        if (c->closing && (c->total_events == 0 || sky_monotonic_ns() >= c->close_deadline_ns))
+        /* closing: no last tries against an error that waiting cannot fix */
+        if (c->closing && (c->total_events == 0 || sky_monotonic_ns() >= c->close_deadline_ns ||
+                           c->st.persistent_error))
             break;
         if (c->closing && wait_ns > c->close_deadline_ns - sky_monotonic_ns())
             wait_ns = c->close_deadline_ns - sky_monotonic_ns();
@@ -954,7 +979,10 @@ static void cwl_finish(cwl *c)
         c->st.dropped[SKY_CWL_DROP_UNDELIVERED] += s->count;
         sky__diag(NULL, SKY_LEVEL_ERROR,
                   "cloudwatch: %zu events for %s/%s could not be delivered before close (%s)",
-                  s->count, c->group, s->name, c->st.last_error[0] ? c->st.last_error : "timeout");
+                  s->count, c->group, s->name,
+                  c->st.persistent_error ? "the error reported above"
+                  : c->st.last_error[0]  ? c->st.last_error
+                                         : "timeout");
         for (size_t k = 0; k < s->count; k++) {
             cwl_ev *e = at(s, k);
             to_fallback(c, &e, 1);

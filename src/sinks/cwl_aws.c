@@ -40,8 +40,10 @@ static void fill_from_error(sky__cwl_result *out, const sky_aws_error *e)
     snprintf(out->message, sizeof out->message, "%s", e->message);
     out->retries = e->attempts > 1 ? e->attempts - 1 : 0;
     out->throttles = e->throttling ? 1 : 0;
-    /* a timeout or a reset after the request went out may have been processed */
-    out->ambiguous = e->http_status == 0 && (e->status == SKY_ETIMEDOUT || e->status == SKY_ENET);
+    /* only a request sent whole and left without an answer may have been processed; a refused
+     * connection or a failed handshake sent nothing */
+    out->ambiguous = e->unknown_outcomes > 0;
+    out->persistent = e->persistent;
 }
 
 static sky_status bearer_call(cwl_aws *t, const sky__cwl_call *cl, sky__cwl_result *out)
@@ -73,7 +75,9 @@ static sky_status bearer_call(cwl_aws *t, const sky__cwl_call *cl, sky__cwl_resu
     sky_status st = sky_http_perform(t->http, &req, &resp, why, sizeof why);
     if (st != SKY_OK) {
         out->status = st;
-        out->ambiguous = st == SKY_ETIMEDOUT;
+        out->ambiguous = resp.failure == SKY_HTTP_NO_ANSWER;
+        out->persistent =
+            resp.failure == SKY_HTTP_NOT_RESOLVED || resp.failure == SKY_HTTP_CERT_FAILED;
         snprintf(out->code, sizeof out->code, "%s", st == SKY_ETIMEDOUT ? "Timeout" : "NetworkError");
         snprintf(out->message, sizeof out->message, "%s", why);
         return st;
@@ -157,7 +161,9 @@ sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out
                              .profile = o->profile,
                              .region = o->region};
     sky_http_opts ho = {.connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 5000,
-                        .timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 30000};
+                        .timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 30000,
+                        .ca_bundle = o->ca_bundle};
+    co.http = &ho;
     if ((o->access_key_id == NULL) != (o->secret_access_key == NULL)) {
         snprintf(err, sizeof err, "cloudwatch: access_key_id and secret_access_key go together");
         st = SKY_EINVAL;
@@ -186,6 +192,10 @@ sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out
         {
             t->bearer = strdup(o->bearer_token);
             t->endpoint = strdup(sky_aws_client_endpoint(t->client));
+            char ca[1024]; /* the AWS clients resolve theirs; this plain one needs it too */
+            if (!ho.ca_bundle && sky_aws_resolve_ca_bundle(NULL, o->profile, NULL, ca, sizeof ca,
+                                                           NULL) == SKY_OK)
+                ho.ca_bundle = ca;
             st = t->bearer && t->endpoint ? sky_http_client_new(&ho, &t->http) : SKY_ENOMEM;
             if (st == SKY_EUNSUPPORTED) {
                 char why[sizeof err - 16];

@@ -20,6 +20,7 @@ typedef struct sky__cwl_result {
     char *body;         /* response body (malloc'd, NUL-terminated) or NULL */
     size_t body_len;
     bool ambiguous;     /* the request may have been processed although no answer came */
+    bool persistent;    /* waiting cannot help until something changes (sky_aws_error) */
     int retries;        /* attempts beyond the first, made inside the transport */
     int throttles;      /* of which throttled */
 } sky__cwl_result;

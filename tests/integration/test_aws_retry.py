@@ -9,6 +9,7 @@ import gzip
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -266,12 +267,118 @@ class Retry(unittest.TestCase):
                         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
                         "-keyout", key, "-out", cert], check=True, capture_output=True)
         with FakeServer(lambda r: OK, tls=(cert, key)) as srv:
-            rc, [o] = self.call(srv, "--max-attempts", "1")
+            rc, [o] = self.call(srv)
             self.assertNotEqual(rc, 0)  # self-signed: refused without the CA
             self.assertEqual(o["status"], "network error")
+            # said as what it is, not retried (waiting cannot fix it), nothing was sent
+            self.assertEqual(o["code"], "TLSCertificateError")
+            self.assertTrue(o["message"].startswith(
+                f"TLS certificate verification failed for localhost:{srv.port}: "), o)
+            self.assertEqual((o["attempts"], o["sleeps_ms"]), (1, []))
+            self.assertTrue(o["persistent"])
+            self.assertEqual((o["failure"], o["unknown_outcomes"]), ("cert_failed", 0))
             self.assertEqual(srv.requests, [])
             rc, [o] = self.call(srv, "--ca-bundle", cert)
             self.assertEqual(rc, 0, o)
+            self.assertEqual(len(srv.requests), 1)
+
+    # ---- what was sent: a dead connection, a refused one, errors that waiting cannot fix ----
+
+    def test_dead_keepalive_connection_is_not_resent_behind_our_back(self):
+        # call 1 leaves a keep-alive connection; call 2 reaches the server whole on it, which
+        # then closes without answering (as if it had stored it). libcurl would silently send
+        # it again on a fresh connection ("Connection died, retrying a fresh connect"): two
+        # copies processed, one success reported. It must be a failure the caller sees.
+        with FakeServer(script(OK, "reset", OK)) as srv:
+            rc, objs = self.call(srv, "--calls", "2", "--max-attempts", "1")
+            self.assertEqual(objs[0]["status"], "ok")
+            self.assertEqual(objs[1]["status"], "network error", objs[1])
+            self.assertEqual((objs[1]["failure"], objs[1]["unknown_outcomes"]), ("no_answer", 1))
+            self.assertFalse(objs[1]["persistent"])
+            self.assertEqual(len(srv.requests), 2)  # never a hidden third copy
+            self.assertEqual(len({r.peer for r in srv.requests}), 1)  # it was the reused one
+
+    def test_lost_answer_is_counted_even_when_the_retry_succeeds(self):
+        with FakeServer(script(OK, "reset", OK)) as srv:
+            rc, objs = self.call(srv, "--calls", "2", "--random", "0")
+            self.assertEqual([o["status"] for o in objs], ["ok", "ok"])
+            self.assertEqual([o["attempts"] for o in objs], [1, 2])  # our retry, visible
+            self.assertEqual([o["unknown_outcomes"] for o in objs], [0, 1])
+            self.assertEqual(len(srv.requests), 3)
+
+    def test_refused_connection_is_retried_and_never_ambiguous(self):
+        with socket.socket() as s:  # a port nobody listens on
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        rc, objs, text = run_tool(["call", "--endpoint", f"http://127.0.0.1:{port}",
+                                   "--target", TARGET, "--random", "0"], self.env)
+        self.outputs.append(text)
+        [o] = objs
+        self.assertEqual(o["status"], "network error")
+        self.assertEqual((o["failure"], o["unknown_outcomes"]), ("not_connected", 0))
+        self.assertFalse(o["persistent"])
+        self.assertEqual(o["attempts"], 3)  # the endpoint may come back: retried
+
+    def test_failed_tls_handshake_sent_nothing(self):
+        # https to a plain-http server: the handshake fails before any request byte goes out
+        with FakeServer(lambda r: OK) as srv:
+            rc, objs, text = run_tool(["call", "--endpoint", srv.url.replace("http:", "https:"),
+                                       "--target", TARGET, "--max-attempts", "1"], self.env)
+            self.outputs.append(text)
+            [o] = objs
+            self.assertEqual(o["status"], "network error")
+            self.assertEqual((o["failure"], o["unknown_outcomes"]), ("tls_failed", 0), o)
+            self.assertFalse(o["persistent"])
+            self.assertEqual(srv.requests, [])
+
+    def test_unresolvable_host_is_persistent_and_names_the_region(self):
+        rc, objs, text = run_tool(["call", "--region", "xx-nowhere-1", "--target", TARGET],
+                                  self.env)
+        self.outputs.append(text)
+        [o] = objs
+        self.assertNotEqual(rc, 0)
+        self.assertEqual((o["code"], o["failure"], o["persistent"]),
+                         ("UnknownHost", "not_resolved", True), o)
+        self.assertIn("logs.xx-nowhere-1.amazonaws.com", o["message"])
+        self.assertIn("is the region 'xx-nowhere-1' right?", o["message"])
+        self.assertEqual((o["attempts"], o["sleeps_ms"], o["unknown_outcomes"]), (1, [], 0))
+
+    def test_refused_identity_is_persistent_and_not_retried(self):
+        for code in ("UnrecognizedClientException", "InvalidSignatureException",
+                     "AccessDeniedException", "IncompleteSignatureException",
+                     "MissingAuthenticationTokenException"):
+            body = json.dumps({"__type": code, "message": "no"})
+            with FakeServer(lambda r: (400, {}, body)) as srv:
+                rc, [o] = self.call(srv)
+                self.assertEqual((o["status"], o["code"]), ("authentication failed", code))
+                self.assertTrue(o["persistent"], code)
+                self.assertEqual((o["attempts"], o["sleeps_ms"]), (1, []), code)
+                self.assertEqual(len(srv.requests), 1, code)
+        # an expired token is refreshed once first; still refused: persistent
+        expired = (400, {}, json.dumps({"__type": "ExpiredTokenException", "message": "expired"}))
+        with FakeServer(lambda r: expired) as srv:
+            rc, [o] = self.call(srv)
+            self.assertTrue(o["persistent"])
+            self.assertEqual(len(srv.requests), 2)
+        # throttling and 5xx are not persistent
+        with FakeServer(lambda r: throttle()) as srv:
+            rc, [o] = self.call(srv, "--max-attempts", "1")
+            self.assertFalse(o["persistent"])
+
+    def test_missing_credentials_are_persistent(self):
+        del self.env["AWS_ACCESS_KEY_ID"]
+        del self.env["AWS_SECRET_ACCESS_KEY"]
+        with FakeServer(lambda r: OK) as srv:
+            rc, [o] = self.call(srv)
+            self.assertEqual((o["code"], o["persistent"], o["attempts"]),
+                             ("CredentialsError", True, 1))
+
+    def test_cancel_ends_the_backoff(self):
+        # the hook answers "stop" once the first backoff wait began: no second attempt
+        with FakeServer(lambda r: (500, {}, "{}")) as srv:
+            rc, [o] = self.call(srv, "--max-attempts", "5", "--cancel-after", "1")
+            self.assertEqual(o["attempts"], 1)
+            self.assertIn("(interrupted)", o["message"])
             self.assertEqual(len(srv.requests), 1)
 
     def test_trace_masks_secrets(self):

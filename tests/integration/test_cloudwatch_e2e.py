@@ -275,7 +275,9 @@ class Ship(unittest.TestCase):
         p = self.ship(srv, "--group", "/ship/ingest", "--transport", "ndjson",
                       "--bearer-token", "wrong", input_text="x\n")
         self.assertEqual(p.returncode, 1)
-        self.assertIn("giving up: nothing delivered for 10 s", p.stderr)
+        # a refused token cannot be fixed by waiting: said once, no 10 s stall
+        self.assertIn("UnrecognizedClientException", p.stderr)
+        self.assertIn("giving up: the error above cannot be fixed by waiting", p.stderr)
         self.assertIn("dropped undelivered: 1", p.stderr)
 
     def test_compressed_requests(self):

@@ -13,6 +13,8 @@
  *   call: --endpoint URL --service S --target T --json-version V --query --body B --gzip --calls N
  *         --max-attempts N --base-ms N --max-backoff-ms N --quota N --random R --timeout-ms N
  *         --ca-bundle PEM --trace (masked HTTP trace on stderr) --deadline-ms N (fake monotonic clock: injected sleeps advance it)
+ *         --cancel-after N (the retry's cancelled() hook answers true after N sleeps)
+ *   call prints, besides the error: unknown_outcomes, persistent, failure (sky_http_failure)
  */
 #include <jansson.h>
 #include <skylog/aws.h>
@@ -51,6 +53,15 @@ static double get_random(void *user)
 {
     (void)user;
     return fixed_random;
+}
+
+/* --cancel-after N: the cancelled() hook says stop once N sleeps were recorded (a Ctrl-C
+ * during the Nth backoff wait) */
+static int cancel_after = -1;
+static bool cancelled_hook(void *user)
+{
+    (void)user;
+    return cancel_after >= 0 && json_array_size(sleeps) >= (size_t)cancel_after;
 }
 
 static json_t *hash_or_null(const char *s)
@@ -105,6 +116,7 @@ int main(int argc, char **argv)
         else if (OPT("--quota")) cl.retry.quota = atoi(v);
         else if (OPT("--random")) fixed_random = atof(v);
         else if (OPT("--ca-bundle")) cl.http.ca_bundle = v;
+        else if (OPT("--cancel-after")) cancel_after = atoi(v);
         else if (OPT("--deadline-ms")) deadline_ms = atoll(v);
         else if (OPT("--timeout-ms")) cl.http.timeout_ms = co.metadata_timeout_ms = atoll(v);
         else if (strcmp(a, "--query") == 0) query = true;
@@ -159,6 +171,7 @@ int main(int argc, char **argv)
         cl.retry.sleep_ns = record_sleep;
         cl.retry.random = get_random;
         cl.retry.monotonic_ns = fake_monotonic;
+        cl.retry.cancelled = cancelled_hook;
         sky_aws_client *client;
         char err[256];
         sky_status st = sky_aws_client_new(&cl, &client, err, sizeof err);
@@ -182,6 +195,14 @@ int main(int argc, char **argv)
                                   (json_int_t)e.http_status, "code", e.code, "message", e.message,
                                   "request_id", e.request_id, "retryable", e.retryable,
                                   "throttling", e.throttling, "sleeps_ms", sleeps);
+            static const char *const failures[] = {"answered",   "not_resolved", "not_connected",
+                                                   "tls_failed", "cert_failed",  "incomplete",
+                                                   "no_answer"};
+            json_object_set_new(o, "unknown_outcomes", json_integer(e.unknown_outcomes));
+            json_object_set_new(o, "persistent", json_boolean(e.persistent));
+            json_object_set_new(o, "failure", json_string((unsigned)e.failure < 7
+                                                              ? failures[e.failure]
+                                                              : "?"));
             if (cst == SKY_OK) {
                 json_object_set_new(o, "body", json_stringn(resp.body, resp.body_len));
                 sky_http_response_free(&resp);

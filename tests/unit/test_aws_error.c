@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include <skylog/aws.h>
@@ -98,8 +99,31 @@ static void test_classification_lists(void **state)
     parse(400, NULL, 0, "{\"__type\":\"RequestTimeTooSkewed\"}", &e);
     assert_true(e.clock_skew);
     assert_int_equal(e.status, SKY_EAUTH);
-    parse(400, NULL, 0, "{\"__type\":\"UnrecognizedClientException\"}", &e);
-    assert_true(e.expired_credentials);
+    /* an unknown key or a wrong secret: refreshing gives the same keys; waiting cannot help */
+    const char *refused[] = {"UnrecognizedClientException", "InvalidClientTokenId",
+                             "InvalidSignatureException", "AccessDeniedException",
+                             "IncompleteSignatureException", "MissingAuthenticationTokenException",
+                             "AccessDenied", "SignatureDoesNotMatch"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"__type\":\"%s\"}", refused[i]);
+        parse(400, NULL, 0, body, &e);
+        assert_int_equal(e.status, SKY_EAUTH);
+        assert_false(e.expired_credentials);
+        assert_false(e.retryable);
+        assert_true(e.persistent);
+    }
+    parse(400, NULL, 0, "{\"__type\":\"ExpiredTokenException\"}", &e);
+    assert_true(e.expired_credentials); /* refreshed once by the client first */
+    assert_true(e.persistent);
+    parse(403, NULL, 0, "", &e); /* a bare 403 is a refusal too */
+    assert_true(e.persistent);
+    parse(400, NULL, 0, "{\"__type\":\"ThrottlingException\"}", &e);
+    assert_false(e.persistent);
+    parse(503, NULL, 0, "", &e);
+    assert_false(e.persistent);
+    parse(400, NULL, 0, "{\"__type\":\"InvalidParameterException\"}", &e);
+    assert_false(e.persistent); /* refused on its merits: not retried, but not persistent */
 }
 
 
