@@ -288,10 +288,15 @@ static inline const sky_buf *sky__event_render_area(sky_event *ev)
     if (!t || t->cap - t->used <= 256)
         return NULL;
     char *end;
-    if (ev->schema && (end = sky__render_site_at(ev, t->p + t->used, t->cap - t->used))) {
-        /* an untouched call-site event whose line the cache has: no checks while writing */
-        ev->view = (sky_buf){.p = t->p + t->used, .len = (size_t)(end - (t->p + t->used)),
-                             .cap = t->cap - t->used, .fixed = true};
+    char *at = t->p + t->used;
+    if (ev->schema && (end = sky__render_site_at(ev, at, t->cap - t->used))) {
+        /* an untouched call-site event whose line the cache has: no checks while writing
+         * (member by member: a compound literal also writes the padding) */
+        ev->view.p = at;
+        ev->view.len = (size_t)(end - at);
+        ev->view.cap = t->cap - t->used;
+        ev->view.oom = false;
+        ev->view.fixed = true;
         t->used += ev->view.len;
         ev->rendered |= bit;
         ev->viewed |= bit;

@@ -433,11 +433,8 @@ static inline void put_end(sky_buf *b, char *d)
 /* Where the line cache keeps an untouched call-site event's entry (rcache set). */
 static inline sky__line_entry *line_slot(const sky_event *ev)
 {
-    /* multiplicative hash: schemas are heap blocks a fixed stride apart, whose low bits
-     * alone put the sites of one program in the same slot */
-    _Static_assert(SKY__LINE_CACHE_SLOTS == 32, "the hash keeps 5 bits");
-    uint64_t h = ((uintptr_t)ev->schema ^ (uintptr_t)ev->logger >> 3) * 0x9e3779b97f4a7c15ull;
-    return &ev->rcache->lines[h >> 59];
+    return &ev->rcache->lines[(((uintptr_t)ev->schema >> 4) ^ ((uintptr_t)ev->logger >> 3)) %
+                              SKY__LINE_CACHE_SLOTS];
 }
 
 /* Its entry if the cache has it. The logger's name pointer is compared: its length is the
@@ -516,7 +513,7 @@ static __attribute__((noinline)) char *put_frags(char *d, const sky_event *ev)
 
 static inline __attribute__((always_inline)) char *site_text(const sky_event *ev,
                                                              const sky__line_entry *e, char *d,
-                                                             sky_buf *b)
+                                                             sky_buf *b, bool frags)
 {
     const sky__site_schema *sc = ev->schema;
     size_t n = sc->pub.n;
@@ -535,7 +532,7 @@ static inline __attribute__((always_inline)) char *site_text(const sky_event *ev
         memcpy(d, e->text, e->len);
     }
     d += e->len;
-    if (SKY_UNLIKELY(ev->ctxh || ev->bnd))
+    if (frags) /* a constant where inlined: the caller has tested it */
         d = put_frags(d, ev);
     const uint64_t *v = ev->vals;
     const char *s = (const char *)(v + n);
@@ -571,7 +568,7 @@ static __attribute__((noinline)) void render_site(const sky_event *ev, const sky
                                                   sky_buf *b)
 {
     char *d = room(b, b->p + b->len, e->bound + 6 * (size_t)ev->vals_bytes + frags_len(ev));
-    if (d && (d = site_text(ev, e, d, b)))
+    if (d && (d = site_text(ev, e, d, b, ev->ctxh || ev->bnd)))
         b->len = (size_t)(d - b->p);
 }
 
@@ -582,7 +579,7 @@ static __attribute__((noinline)) char *render_frags_at(const sky_event *ev,
 {
     if (!frags_ok(ev) || avail <= e->bound + 6 * (size_t)ev->vals_bytes + frags_len(ev))
         return NULL;
-    return site_text(ev, e, d, NULL);
+    return site_text(ev, e, d, NULL, true);
 }
 
 char *sky__render_site_at(const sky_event *ev, char *d, size_t avail)
@@ -594,7 +591,7 @@ char *sky__render_site_at(const sky_event *ev, char *d, size_t avail)
         return render_frags_at(ev, e, d, avail);
     if (avail <= e->bound + 6 * (size_t)ev->vals_bytes)
         return NULL;
-    return site_text(ev, e, d, NULL);
+    return site_text(ev, e, d, NULL, false);
 }
 
 void sky__render_json(const sky_event *ev, sky_buf *b)
