@@ -83,6 +83,10 @@ struct sky__async {
     _Atomic int alive;
     bool joinable; /* `thread` exists in this process */
     _Atomic uint32_t drop_request; /* DROP_OLDEST: bytes a producer needs */
+    /* Producers waiting for room sleep on space_seq, which the worker bumps (and wakes them)
+     * after it frees ring space, if space_waiters says someone waits. */
+    _Alignas(64) _Atomic uint32_t space_seq;
+    _Atomic int space_waiters;
     /* A waiting producer found the worker without progress for block_max_wait_ms: the ring's
      * `tail` it saw, + 1 (0: no stall known). Until `tail` moves, callers drop at once. */
     _Atomic uint64_t stalled_at;
@@ -172,6 +176,15 @@ _Static_assert(SKY__FAST_ABI == 0x534b5902u && offsetof(sky__fast, state) == 0 &
 #define REC_LEVEL(aux) ((sky_level)((aux)&0x7fu))
 
 /* ---- waking --------------------------------------------------------------------------------- */
+
+/* After the worker freed ring space: wakes producers waiting for room. */
+static inline void space_freed(sky__async *a)
+{
+    if (atomic_load(&a->space_waiters)) {
+        atomic_fetch_add(&a->space_seq, 1);
+        syscall(SYS_futex, &a->space_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+    }
+}
 
 static void wake(sky__async *a)
 {
@@ -556,7 +569,7 @@ __attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level,
                 atomic_store_explicit(&a->drop_request, size, memory_order_relaxed);
         }
         wake(a);
-        if (spins < 64) {
+        if (spins < 8) {
             sched_yield();
         } else {
             uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
@@ -567,8 +580,20 @@ __attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level,
             } else if (now > deadline) {
                 break;
             }
-            struct timespec ts = {0, 20000};
-            nanosleep(&ts, NULL);
+            /* Sleep until the worker frees space (or 1 ms: the checks above run again), rather
+             * than poll: polling producers took the CPU the worker needed on a loaded machine.
+             * The count first, then the sequence, then one more try: a release after the try
+             * finds the count and changes the sequence, so the wait returns at once. */
+            atomic_fetch_add(&a->space_waiters, 1);
+            uint32_t seq = atomic_load(&a->space_seq);
+            char *p = sky__ring_reserve(r, size, end);
+            if (!p) {
+                struct timespec ts = {0, 1000000};
+                syscall(SYS_futex, &a->space_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+            }
+            atomic_fetch_sub(&a->space_waiters, 1);
+            if (p)
+                return p;
         }
         if (atomic_load_explicit(&sky->closing, memory_order_acquire) & SKY__CLOSING) {
             drop_at_caller(sky, SKY_DROP_CLOSED, level);
@@ -957,6 +982,7 @@ static bool drain_batch(sky_t *sky, sky__async *a)
         write_batch(sky, a, n);
     }
     sky__ring_release(&a->fast.ring);
+    space_freed(a);
     reclaim(a, false);
     return n || a->fast.ring.claim != claim0;
 }
@@ -981,6 +1007,7 @@ static void drop_oldest(sky_t *sky, sky__async *a)
         note_gap(a, SKY_DROP_OVERFLOW, r->claim);
     }
     sky__ring_release(r);
+    space_freed(a);
     reclaim(a, false);
 }
 
