@@ -10,6 +10,7 @@
  */
 #include "config/registry.h"
 
+#include <skylog/audit.h>
 #include <skylog/cloudwatch.h>
 
 #include <ctype.h>
@@ -150,6 +151,31 @@ static sky_status build_file(void *opts, sky_sink **out, char **errmsg)
     if (!o->mode)
         o->mode = 0644;
     return sky_sink_file(o, out, errmsg);
+}
+
+static const sky__enum_val audit_fsync_vals[] = {{"entry", SKY_AUDIT_FSYNC_ENTRY},
+                                               {"interval", SKY_AUDIT_FSYNC_INTERVAL},
+                                               {"none", SKY_AUDIT_FSYNC_NONE},
+                                               {NULL, 0}};
+static const sky__opt audit_opts[] = {
+    {"path", SKY__OPT_STRING, NULL, "hash-chained JSON-lines file to append to (never rotated)",
+     W(sky_audit_opts, path), .required = true},
+    {"fsync", SKY__OPT_ENUM, "entry",
+     "entry: durable before the write returns; interval: fsync on a write fsync_interval_ms "
+     "after the last one, and on flush; none: the kernel decides (docs/AUDIT.md)",
+     W(sky_audit_opts, fsync), .values = audit_fsync_vals},
+    {"fsync_interval_ms", SKY__OPT_DURATION, "1s", "fsync=interval: longest time between fsyncs",
+     W(sky_audit_opts, fsync_interval_ms), .unit_ms = 1, .max = 3600000},
+    {"key_file", SKY__OPT_STRING, "none", "file holding the HMAC-SHA-256 key (one line)",
+     W(sky_audit_opts, key_file)},
+    {"key_env", SKY__OPT_STRING, "none", "name of the environment variable holding the HMAC key",
+     W(sky_audit_opts, key_env)},
+    {"mode", SKY__OPT_INT, "0600", "permissions of a file skylog creates (octal)",
+     W(sky_audit_opts, mode), .min = 0, .max = 07777, .base = 8},
+};
+static sky_status build_audit(void *opts, sky_sink **out, char **errmsg)
+{
+    return sky_sink_audit(opts, out, errmsg);
 }
 
 /* The CloudWatch sink's options, and what the file adds: a fallback sink, given as the path
@@ -416,6 +442,9 @@ static const sky__component c_file =
 static const sky__component c_cwl =
     SINK("cloudwatch_logs", "CloudWatch Logs (sky_sink_cloudwatch_logs, docs/CLOUDWATCH.md)",
          cwl_opts, cwl_cfg, build_cwl);
+static const sky__component c_audit =
+    SINK("audit", "hash-chained audit trail (sky_sink_audit, docs/AUDIT.md)", audit_opts,
+         sky_audit_opts, build_audit);
 static const sky__component c_enrich =
     PROC("enrich", "adds service/environment/version/hostname/pid fields (sky_add_enrich)",
          enrich_opts, sky_enrich_opts, add_enrich);
@@ -437,7 +466,7 @@ static const sky__component c_rate_limit =
          rate_limit_opts, add_rate_limit);
 
 const sky__component *const sky__config_components[] = {
-    &c_console, &c_file,         &c_cwl,          &c_enrich,     &c_redact,
+    &c_console, &c_file,         &c_cwl,          &c_audit,      &c_enrich,    &c_redact,
     &c_sample,  &c_level_filter, &c_event_filter, &c_rate_limit, NULL};
 
 const sky__component *sky__config_find(const char *name)
