@@ -55,10 +55,6 @@ int sky__serve_run(const sky__serve_opts *o)
     }
     const char *scheme = o->tls_cert ? "https" : "http";
     bool v6 = strchr(o->host, ':') != NULL;
-    /* The URL is the first stdout line and flushed at once: scripts and tests read it to learn
-     * the port picked by --port 0. Everything else goes to stderr. */
-    printf("%s://%s%s%s:%d\n", scheme, v6 ? "[" : "", o->host, v6 ? "]" : "", port);
-    fflush(stdout);
     /* The built-in test secret is printed so users can configure clients; a secret the user
      * chose is theirs and never echoed. */
     bool default_secret = strcmp(o->secret_key, "skylogtest") == 0;
@@ -77,6 +73,11 @@ int sky__serve_run(const sky__serve_opts *o)
     if (srv.faults)
         fprintf(stderr, "skylog serve: injecting faults '%s' with seed %llu\n", o->faults,
                 (unsigned long long)o->seed);
+    /* The URL is the first stdout line and flushed at once: scripts and tests read it to learn
+     * the port picked by --port 0. It comes after the stderr lines above, so whoever has read
+     * the URL can also read the keys and the banner. Everything else goes to stderr. */
+    printf("%s://%s%s%s:%d\n", scheme, v6 ? "[" : "", o->host, v6 ? "]" : "", port);
+    fflush(stdout);
 
     int sig = 0;
     while (sigwait(&stop, &sig) != 0)

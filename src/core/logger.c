@@ -163,7 +163,7 @@ static sky_field *copy_fields(const sky_field *a, size_t na, const sky_field *b,
             if (!f->key || f->type == SKY_T_NONE || f->type >= SKY_T_COUNT_)
                 continue;
             n++;
-            bytes += strlen(f->key) + 1;
+            bytes += (size_t)f->key_len + 1; /* key_len is the key's length; it need not end in NUL */
             if (f->type == SKY_T_STR || f->type == SKY_T_JSON)
                 bytes += f->v.str.len + 1;
         }
@@ -178,8 +178,9 @@ static sky_field *copy_fields(const sky_field *a, size_t na, const sky_field *b,
             if (!f->key || f->type == SKY_T_NONE || f->type >= SKY_T_COUNT_)
                 continue;
             sky_field c = *f;
-            size_t kl = strlen(f->key);
-            memcpy(p, f->key, kl + 1);
+            size_t kl = f->key_len;
+            memcpy(p, f->key, kl);
+            p[kl] = '\0';
             c.key = p;
             c.key_len = (uint32_t)kl;
             p += kl + 1;

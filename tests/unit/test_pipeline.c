@@ -356,6 +356,28 @@ static void test_no_sink_and_after_close_counts(void **state)
     assert_int_equal(sky_close(NULL), SKY_OK);
 }
 
+/* A field's key is key_len bytes and need not end in NUL: binding copies exactly those (found
+ * by fuzz_json_writer: the copy used to run strlen past the key). */
+static void test_bind_copies_key_len_bytes(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_with_capture(&cap, SKY_LEVEL_INFO);
+    static const char keys[] = "user_idTRAILING";
+    sky_field f = SKY_STR("x", "u-1");
+    f.key = keys;
+    f.key_len = 7;
+    sky_logger *b = sky_logger_bind(sky_logger_get(sky, "t"), &f, 1);
+    assert_non_null(b);
+    sky_info(b, "bound");
+    sky_logger_release(b);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    assert_int_equal(cap.n, 1);
+    assert_non_null(strstr(cap.lines[0], "\"user_id\":\"u-1\""));
+    assert_null(strstr(cap.lines[0], "TRAILING"));
+    skytest_capture_reset(&cap);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_routing_and_accounting),
         cmocka_unit_test(test_sink_errors_counted_and_diagnosed),
         cmocka_unit_test(test_no_sink_and_after_close_counts),
+        cmocka_unit_test(test_bind_copies_key_len_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
