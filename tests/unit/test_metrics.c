@@ -1,0 +1,374 @@
+/* test_metrics.c - the metrics core (src/metrics): exact aggregation across threads, the
+ * sketch's stated error on percentiles, validation of CloudWatch limits, and EMF rendering
+ * under the EMF limits (split records add back up to the same totals). */
+#include "skytest.h"
+
+#include "metrics/metrics_internal.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a capturing output: deep copies of what one flush delivered --------------------------- */
+
+typedef struct cap {
+    size_t n;
+    sky_metric_datum d[64];
+    char names[64][64];
+    double *vals[64], *cnts[64];
+} cap;
+
+static sky_status capture(void *user, const sky_metric_datum *d, size_t n, int64_t deadline)
+{
+    (void)deadline;
+    cap *c = user;
+    for (size_t i = 0; i < n && c->n < 64; i++) {
+        size_t k = c->n++;
+        c->d[k] = d[i];
+        snprintf(c->names[k], sizeof c->names[k], "%s", d[i].name);
+        c->d[k].name = c->names[k];
+        c->vals[k] = malloc((d[i].n_values + 1) * sizeof(double));
+        c->cnts[k] = malloc((d[i].n_values + 1) * sizeof(double));
+        if (d[i].n_values) {
+            memcpy(c->vals[k], d[i].values, d[i].n_values * sizeof(double));
+            memcpy(c->cnts[k], d[i].counts, d[i].n_values * sizeof(double));
+        }
+        c->d[k].values = c->vals[k];
+        c->d[k].counts = c->cnts[k];
+        c->d[k].dims = NULL;
+        c->d[k].n_dims = 0;
+    }
+    return SKY_OK;
+}
+
+static void cap_free(cap *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->vals[i]);
+        free(c->cnts[i]);
+    }
+    c->n = 0;
+}
+
+static const sky_metric_datum *find(cap *c, const char *name)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->d[i].name, name) == 0)
+            return &c->d[i];
+    return NULL;
+}
+
+static sky_metric *make(sky_metrics *m, const char *name, sky_metric_kind kind, sky_unit unit)
+{
+    sky_metric *x = NULL;
+    sky_dim dims[] = {{"Service", "test"}};
+    assert_int_equal(sky_metric_new(m, &(sky_metric_opts){.ns = "SkyTest", .name = name,
+                                                           .kind = kind, .unit = unit,
+                                                           .dims = dims, .n_dims = 1},
+                                    &x, NULL),
+                     SKY_OK);
+    return x;
+}
+
+/* ---- aggregation across 4 threads ---------------------------------------------------------- */
+
+#define PER_THREAD 250000
+typedef struct work {
+    sky_metric *counter, *hist;
+    int id;
+} work;
+
+static void *recorder(void *arg)
+{
+    work *w = arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        sky_counter_add(w->counter, 1);
+        if (i % 10 == 0)
+            sky_histogram_record(w->hist, (double)(w->id * 1000 + (i / 10) % 100)); /* 4 x 100 */
+    }
+    return NULL;
+}
+
+static void test_four_threads_exact(void **state)
+{
+    (void)state;
+    sky_metrics *m;
+    assert_int_equal(sky_metrics_new(NULL, &m), SKY_OK);
+    cap c = {0};
+    assert_int_equal(sky__metrics_attach(m, capture, &c, 0), SKY_OK);
+    work w[4];
+    pthread_t t[4];
+    sky_metric *counter = make(m, "Requests", SKY_METRIC_COUNTER, SKY_UNIT_COUNT);
+    sky_metric *hist = make(m, "Latency", SKY_METRIC_HISTOGRAM, SKY_UNIT_MILLISECONDS);
+    for (int i = 0; i < 4; i++) {
+        w[i] = (work){counter, hist, i};
+        pthread_create(&t[i], NULL, recorder, &w[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(sky_metrics_flush(m, 0), SKY_OK);
+    assert_int_equal(c.n, 2); /* a million increments make one datum */
+    const sky_metric_datum *cd = find(&c, "Requests"), *hd = find(&c, "Latency");
+    assert_non_null(cd);
+    assert_non_null(hd);
+    assert_true(cd->value == 4.0 * PER_THREAD);
+    assert_true(hd->count == 4.0 * PER_THREAD / 10);
+    double sum = 0;
+    for (int id = 0; id < 4; id++)
+        for (int i = 0; i < PER_THREAD; i += 10)
+            sum += id * 1000 + (i / 10) % 100;
+    assert_true(hd->sum == sum);
+    assert_true(hd->min == 0);
+    assert_true(hd->max == 3099);
+    /* 400 distinct values > 150: the sketch; every recorded value still counted */
+    double n = 0;
+    for (size_t i = 0; i < hd->n_values; i++)
+        n += hd->counts[i];
+    assert_true(n == hd->count);
+    cap_free(&c);
+    /* nothing new: an empty flush delivers nothing */
+    assert_int_equal(sky_metrics_flush(m, 0), SKY_OK);
+    assert_int_equal(c.n, 0);
+    /* exact values below the bound */
+    for (int i = 0; i < 1000; i++)
+        sky_histogram_record(hist, (double)(i % 150) / 4);
+    assert_int_equal(sky_metrics_flush(m, 0), SKY_OK);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.d[0].n_values, 150);
+    for (size_t i = 0; i < 150; i++) {
+        assert_true(c.d[0].values[i] == (double)i / 4);
+        assert_true(c.d[0].counts[i] == (i < 1000 % 150 ? 7 : 6));
+    }
+    cap_free(&c);
+    sky_metrics_stats st;
+    sky_metrics_stats_get(m, &st);
+    assert_int_equal(st.instruments, 2);
+    assert_int_equal(st.invalid, 0);
+    sky__metrics_detach(m, &c);
+    sky_metrics_free(m);
+}
+
+/* ---- the sketch's error on percentiles ------------------------------------------------------ */
+
+static double quantile(const double *v, const double *cnt, size_t n, double q, double total)
+{
+    double rank = ceil(q * total), seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        seen += cnt[i];
+        if (seen >= rank)
+            return v[i];
+    }
+    return v[n - 1];
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_sketch_error_bound(void **state)
+{
+    (void)state;
+    sky_metrics *m;
+    assert_int_equal(sky_metrics_new(NULL, &m), SKY_OK);
+    cap c = {0};
+    sky__metrics_attach(m, capture, &c, 0);
+    sky_metric *h = make(m, "Spread", SKY_METRIC_HISTOGRAM, SKY_UNIT_MICROSECONDS);
+    enum { N = 20000 };
+    static double all[N];
+    srand(7);
+    for (int i = 0; i < N; i++) {
+        /* log-uniform over 1e-3 .. 1e7, and some negatives */
+        double v = pow(10, -3 + 10.0 * rand() / RAND_MAX) * (i % 10 == 0 ? -1 : 1);
+        all[i] = v;
+        sky_histogram_record(h, v);
+    }
+    sky_metrics_flush(m, 0);
+    assert_int_equal(c.n, 1);
+    const sky_metric_datum *d = &c.d[0];
+    assert_true(d->count == N);
+    assert_true(d->n_values > SKY_METRIC_EXACT_VALUES);
+    qsort(all, N, sizeof all[0], cmp_d);
+    assert_true(d->min == all[0] && d->max == all[N - 1]);
+    for (size_t i = 1; i < d->n_values; i++)
+        assert_true(d->values[i - 1] < d->values[i]); /* ascending, distinct */
+    double qs[] = {0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999};
+    for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++) {
+        double truth = all[(size_t)ceil(qs[k] * N) - 1];
+        double got = quantile(d->values, d->counts, d->n_values, qs[k], N);
+        double rel = fabs(got - truth) / fabs(truth);
+        if (rel > SKY_METRIC_SKETCH_ERROR * (1 + 1e-9))
+            fail_msg("p%g: %g vs %g (rel %g)", qs[k] * 100, got, truth, rel);
+    }
+    cap_free(&c);
+    sky__metrics_detach(m, &c);
+    sky_metrics_free(m);
+}
+
+/* ---- validation ----------------------------------------------------------------------------- */
+
+static void test_validation(void **state)
+{
+    (void)state;
+    sky_metrics *m;
+    assert_int_equal(sky_metrics_new(NULL, &m), SKY_OK);
+    sky_metric *x;
+    char *err = NULL;
+    sky_dim dims[31];
+    char names[31][8];
+    for (int i = 0; i < 31; i++) {
+        snprintf(names[i], sizeof names[i], "d%d", i);
+        dims[i] = (sky_dim){names[i], "v"};
+    }
+    sky_metric_opts o = {.ns = "App", .name = "M", .dims = dims, .n_dims = 31};
+    assert_int_equal(sky_metric_new(m, &o, &x, &err), SKY_EINVAL);
+    assert_non_null(strstr(err, "30"));
+    free(err);
+    o.n_dims = 30;
+    assert_int_equal(sky_metric_new(m, &o, &x, NULL), SKY_OK);
+    sky_metric *y;
+    assert_int_equal(sky_metric_new(m, &o, &y, NULL), SKY_OK);
+    assert_ptr_equal(x, y); /* same identity: the same instrument */
+    o.kind = SKY_METRIC_GAUGE;
+    assert_int_equal(sky_metric_new(m, &o, &y, NULL), SKY_EINVAL);
+    char big[1100];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    big[1024] = 0;
+    sky_dim one[] = {{"k", big}};
+    o = (sky_metric_opts){.ns = "App", .name = "M2", .dims = one, .n_dims = 1};
+    assert_int_equal(sky_metric_new(m, &o, &x, NULL), SKY_OK); /* 1024: the limit */
+    big[1024] = 'x';
+    big[1025] = 0;
+    o.name = "M3";
+    assert_int_equal(sky_metric_new(m, &o, &x, NULL), SKY_EINVAL);
+    o = (sky_metric_opts){.ns = "AWS/EC2", .name = "M"};
+    assert_int_equal(sky_metric_new(m, &o, &x, NULL), SKY_EINVAL);
+    big[256] = 0;
+    o = (sky_metric_opts){.ns = "App", .name = big};
+    assert_int_equal(sky_metric_new(m, &o, &x, NULL), SKY_EINVAL);
+    sky_dim twice[] = {{"a", "1"}, {"a", "2"}};
+    o = (sky_metric_opts){.ns = "App", .name = "M4", .dims = twice, .n_dims = 2};
+    assert_int_equal(sky_metric_new(m, &o, &x, NULL), SKY_EINVAL);
+    /* wrong kind and non-finite values are counted, not recorded */
+    o = (sky_metric_opts){.ns = "App", .name = "C", .kind = SKY_METRIC_COUNTER};
+    assert_int_equal(sky_metric_new(m, &o, &x, NULL), SKY_OK);
+    sky_histogram_record(x, 1);
+    sky_counter_add(x, NAN);
+    sky_metrics_stats st;
+    sky_metrics_stats_get(m, &st);
+    assert_int_equal(st.invalid, 2);
+    sky_unit u;
+    assert_int_equal(sky_unit_parse("count/second", &u), SKY_OK);
+    assert_int_equal(u, SKY_UNIT_COUNT_PER_SECOND);
+    assert_string_equal(sky_unit_name(SKY_UNIT_KILOBYTES_PER_SECOND), "Kilobytes/Second");
+    sky_metrics_free(m);
+}
+
+/* ---- EMF limits and splitting ---------------------------------------------------------------- */
+
+typedef struct emf_acc {
+    size_t records;
+    double sum[300], count[300]; /* per metric index, from the name "m<i>" or "h" */
+    double hsum, hcount;
+} emf_acc;
+
+static sky_status collect(void *user, int64_t ts, const char *text, size_t len)
+{
+    emf_acc *a = user;
+    json_error_t e;
+    json_t *root = json_loadb(text, len, 0, &e);
+    assert_non_null(root);
+    json_t *dir = json_array_get(json_object_get(json_object_get(root, "_aws"),
+                                                 "CloudWatchMetrics"), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(root, "_aws"),
+                                                        "Timestamp")), ts);
+    json_t *metrics = json_object_get(dir, "Metrics");
+    assert_true(json_array_size(metrics) >= 1 && json_array_size(metrics) <= 100);
+    json_t *dims = json_array_get(json_object_get(dir, "Dimensions"), 0);
+    assert_int_equal(json_array_size(dims), 2);
+    assert_string_equal(json_string_value(json_object_get(root, "Host")), "h1");
+    size_t i;
+    json_t *m;
+    json_array_foreach(metrics, i, m)
+    {
+        const char *name = json_string_value(json_object_get(m, "Name"));
+        json_t *v = json_object_get(root, name);
+        double s = 0, n = 0;
+        if (json_is_number(v)) {
+            s = json_number_value(v);
+            n = 1;
+        } else {
+            assert_true(json_array_size(v) >= 1 && json_array_size(v) <= 100);
+            size_t k;
+            json_t *x;
+            json_array_foreach(v, k, x)
+            {
+                s += json_number_value(x);
+                n++;
+            }
+        }
+        if (name[0] == 'h') {
+            a->hsum += s;
+            a->hcount += n;
+        } else {
+            int idx = atoi(name + 1);
+            a->sum[idx] += s;
+            a->count[idx] += n;
+        }
+    }
+    a->records++;
+    json_decref(root);
+    return SKY_OK;
+}
+
+static void test_emf_split(void **state)
+{
+    (void)state;
+    enum { NC = 250 };
+    static sky_metric_datum d[NC + 1];
+    static char names[NC][8];
+    sky_dim dims[] = {{"Host", "h1"}, {"Op", "get"}};
+    double vals[150], cnts[150], hsum = 0, hcount = 0;
+    for (int i = 0; i < 150; i++) {
+        vals[i] = i * 0.5;
+        cnts[i] = 1 + i % 4;
+        hsum += vals[i] * cnts[i];
+        hcount += cnts[i];
+    }
+    for (int i = 0; i < NC; i++) {
+        snprintf(names[i], sizeof names[i], "m%d", i);
+        d[i] = (sky_metric_datum){.ns = "App", .name = names[i], .dims = dims, .n_dims = 2,
+                                  .kind = SKY_METRIC_COUNTER, .unit = SKY_UNIT_COUNT,
+                                  .timestamp_ms = 1700000000000, .value = i + 1, .count = 1};
+    }
+    d[NC] = (sky_metric_datum){.ns = "App", .name = "h", .dims = dims, .n_dims = 2,
+                               .kind = SKY_METRIC_HISTOGRAM, .unit = SKY_UNIT_MILLISECONDS,
+                               .timestamp_ms = 1700000000000, .count = hcount, .sum = hsum,
+                               .values = vals, .counts = cnts, .n_values = 150};
+    emf_acc a = {0};
+    assert_int_equal(sky__emf_render(d, NC + 1, collect, &a), SKY_OK);
+    /* 251 metrics, 100 a record: 3 records, the third with the histogram's first 100 values;
+     * its other 275 values (EMF has no counts: repeated) need 3 more */
+    assert_int_equal(a.records, 6);
+    for (int i = 0; i < NC; i++) {
+        assert_true(a.sum[i] == i + 1);
+        assert_true(a.count[i] == 1);
+    }
+    assert_true(a.hcount == hcount);
+    assert_true(fabs(a.hsum - hsum) < 1e-9);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_four_threads_exact),
+        cmocka_unit_test(test_sketch_error_bound),
+        cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_emf_split),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
