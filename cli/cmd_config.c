@@ -20,7 +20,7 @@
 
 const char sky__config_help[] =
     "usage: skylog config check FILE\n"
-    "       skylog config options [--markdown] [NAME]\n"
+    "       skylog config options [--markdown] [--env] [NAME]\n"
     "\n"
     "check    validates a YAML configuration file the way sky_open_file() reads it: every key\n"
     "         known, every value parsed, every sink and processor built with its real\n"
@@ -29,13 +29,17 @@ const char sky__config_help[] =
     "         their routes, logger levels. Errors name the file, line, column and option.\n"
     "options  prints the options of every sink and processor, or of NAME (a sink, a processor,\n"
     "         'pipeline' for the top-level keys, or 'route' for the keys every sink accepts);\n"
-    "         --markdown prints the reference tables of docs/CONFIGURATION.md.\n"
+    "         Each option's environment variable is listed with it (SKYLOG_FILE__MAX_BYTES:\n"
+    "         SKYLOG_<SECTION>__<OPTION>, SKYLOG_<KEY> for top-level keys); --env prints\n"
+    "         only the variables sky_open_env() reads, aliases included; --markdown prints\n"
+    "         the reference tables of docs/CONFIGURATION.md.\n"
     "\n"
     "exit status: 0 valid (or listed), 1 the file is invalid or cannot be read, 2 usage error.\n"
     "\n"
     "examples:\n"
     "  skylog config check /etc/shop/skylog.yaml\n"
     "  skylog config options cloudwatch_logs\n"
+    "  skylog config options --env | grep CLOUDWATCH\n"
     "  SKYLOG_CONFIG=/etc/shop/skylog.yaml ./shop     # how a program uses the file\n";
 
 static int usage(const char *fmt, const char *arg)
@@ -80,11 +84,13 @@ static const sky__component *find_any(const char *name)
 
 static int config_options(int argc, char **argv)
 {
-    bool markdown = false;
+    bool markdown = false, env = false;
     const char *name = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--markdown") == 0)
             markdown = true;
+        else if (strcmp(argv[i], "--env") == 0)
+            env = true;
         else if (argv[i][0] == '-')
             return usage("options: unknown option '%s'", argv[i]);
         else if (name)
@@ -94,6 +100,12 @@ static int config_options(int argc, char **argv)
     }
     void (*print)(const sky__component *, FILE *) =
         markdown ? sky__config_print_markdown : sky__config_print_text;
+    if (env && name)
+        return usage("options: --env lists every variable; drop '%s'", name);
+    if (env) {
+        sky__config_print_env(stdout, markdown);
+        return SKY_EXIT_OK;
+    }
     if (name) {
         const sky__component *c = find_any(name);
         if (!c) {
@@ -141,6 +153,10 @@ static int config_options(int argc, char **argv)
             first = false;
             print(c, stdout);
         }
+    }
+    if (markdown) {
+        printf("### Environment variables\n\n");
+        sky__config_print_env(stdout, true);
     }
     return SKY_EXIT_OK;
 }

@@ -13,7 +13,7 @@
  *
  * Quick start
  *
- *     sky_t *sky = sky_open_env(NULL);
+ *     sky_t *sky = sky_open_env(NULL);   (NULL on a configuration error, printed; see below)
  *     sky_logger *log = sky_logger_get(sky, "checkout");
  *     sky_info(log, "user_login", SKY_STR("user", name), SKY_INT("id", 42), SKY_F64("ms", 1.5));
  *     SKY_WITH_CONTEXT(SKY_STR("request_id", rid)) {
@@ -249,11 +249,13 @@ typedef struct sky_sink sky_sink;
  * in-memory ring and returns: no lock, no allocation, no formatting, normally no system call.
  * One worker thread per pipeline runs the processors and writes the sinks, in batches. Events
  * of one thread are written in the order they were logged. Events are lost only by the
- * overflow policy, by a close that timed out, or when the process ends without sky_flush(),
- * sky_close() or a normal exit (the default pipeline is flushed at exit) - and every loss is
- * counted (sky_stats_get()) and reported in-band by a "skylog.gap" event (level WARN, logger
+ * overflow policy or by a close that timed out - and every such loss is counted
+ * (sky_stats_get()) and reported in-band by a "skylog.gap" event (level WARN, logger
  * "skylog", fields "dropped" and "reason") after the next event that gets through or at the
- * next flush.
+ * next flush - or when the process ends abnormally (_exit(), a fatal signal) before
+ * sky_flush() or sky_close(). A normal exit (exit(), returning from main, in a forked child
+ * too) flushes every open pipeline, each for at most its close_timeout_ms; a pipeline that
+ * could not be flushed in time is reported on stderr.
  *
  * fork(): a pipeline stays usable in the child. The child starts with an empty ring (what the
  * parent had queued is written by the parent, once) and its own worker thread. */
@@ -297,28 +299,61 @@ typedef struct sky_options {
  * with sky_close(). */
 SKY_API sky_status sky_open(const sky_options *opts, sky_t **out);
 
-/* Creates a pipeline configured from the environment (see docs/CONFIG.md):
- *   SKYLOG_LEVEL    trace|debug|info|warn|error|critical|off      (default info)
- *   SKYLOG_MODE     sync|async                                    (default sync)
- *   SKYLOG_CONSOLE  stderr|stdout|off                             (default stderr)
- *   SKYLOG_FORMAT   auto|pretty|json|logfmt                       (default auto: pretty on a TTY)
- *   SKYLOG_FILE     path of a JSON-lines file sink; SKYLOG_FILE_MAX_BYTES, SKYLOG_FILE_BACKUPS
- *   SKYLOG_SERVICE, SKYLOG_ENVIRONMENT, SKYLOG_VERSION            enrich every event
- *   SKYLOG_REDACT   1|0 redact secrets (default 1)
- *   SKYLOG_CLOUDWATCH_GROUP  ship to this CloudWatch Logs group (region, endpoint and
- *                   credentials from the AWS_* variables and files); SKYLOG_CLOUDWATCH_STREAM
- *                   (stream template), SKYLOG_CLOUDWATCH_RETENTION_DAYS
- *   SKYLOG_CONFIG   path of a YAML file describing the whole pipeline (skylog/config.h); then
- *                   only SKYLOG_LEVEL and SKYLOG_MODE apply (they override the file), and the
- *                   variables above that describe sinks or processors are an error. A
- *                   skylog.yaml in the working directory is never read unless named here.
- * Returns NULL on error; the message goes to *errmsg (free() it) or, if errmsg is NULL, to
- * stderr. */
+/* Creates a pipeline configured from the environment (docs/CONFIGURATION.md, "Environment").
+ * Every option of the pipeline, of every sink and of every processor is a variable, with the
+ * names and value syntax of a YAML file (`skylog config options --env` lists them):
+ *   SKYLOG_<KEY>                the pipeline: SKYLOG_LEVEL (info), SKYLOG_MODE (sync|async),
+ *                               SKYLOG_RING_BYTES, SKYLOG_OVERFLOW, ...
+ *   SKYLOG_<SECTION>__<OPTION>  a sink or processor: SKYLOG_FILE__PATH, SKYLOG_FILE__MAX_BYTES,
+ *                               SKYLOG_CLOUDWATCH_LOGS__LOG_GROUP, SKYLOG_ENRICH__SERVICE, ...
+ *                               (a sink or processor is added when one of its variables is
+ *                               set; the console sink and redact are on unless SKYLOG_CONSOLE=off
+ *                               or SKYLOG_REDACT=0)
+ *   short aliases               SKYLOG_CONSOLE (stderr|stdout|off), SKYLOG_FORMAT, SKYLOG_FILE,
+ *                               SKYLOG_FILE_MAX_BYTES, SKYLOG_FILE_BACKUPS, SKYLOG_SERVICE,
+ *                               SKYLOG_ENVIRONMENT, SKYLOG_VERSION, SKYLOG_REDACT (a bool),
+ *                               SKYLOG_CLOUDWATCH_GROUP, _STREAM, _RETENTION_DAYS
+ *   SKYLOG_CONFIG               path of a YAML file describing the whole pipeline
+ *                               (skylog/config.h); then only the pipeline's SKYLOG_<KEY>
+ *                               variables apply (they override the file) and the sink and
+ *                               processor variables are an error. A skylog.yaml in the working
+ *                               directory is never read unless named here.
+ * Values: booleans true/false, yes/no, on/off, 1/0; sizes 64k, 100M; durations 250ms, 30s, 5m.
+ * A bad value, an unknown SKYLOG_<SECTION>__<OPTION>, or a SKYLOG_ name that looks like a
+ * misspelling of one of these (SKYLOG_LEVLE) is an error naming the variable, with a
+ * "did you mean"; other SKYLOG_ names (SKYLOG_BUILD_DIR) are left to whoever uses them.
+ * Returns NULL on error, and the message goes to *errmsg (free() it); nothing is printed. With
+ * errmsg NULL the message is printed to stderr, once per process (sky_default() meeting the
+ * same error does not repeat it). A program that must not run misconfigured checks the result:
+ *
+ *     char *err;
+ *     sky_t *sky = sky_open_env(&err);
+ *     if (!sky) { fprintf(stderr, "myapp: %s\n", err); free(err); return 2; }
+ */
 SKY_API sky_t *sky_open_env(char **errmsg);
 
-/* The process-wide default pipeline, created from the environment on first use (thread-safe),
- * closed at exit. Logging through a NULL sky_t (sky_logger_get(NULL, ...)) uses it. */
+/* Flags of sky_open_env_ex(). */
+#define SKY_ENV_FALLBACK 1u /* on an error, *out still gets a pipeline: the console (stderr), at
+                               SKYLOG_LEVEL if that much is valid; for programs that would
+                               rather log somewhere than stop */
+
+/* As sky_open_env(), returning a status: SKY_OK; SKY_EINVAL (a bad or unknown variable);
+ * SKY_ENOTFOUND / SKY_EIO (SKYLOG_CONFIG names a missing or unreadable file); or the status of
+ * the sink or processor that failed to build. On error *errmsg (if not NULL) gets the message
+ * (free() it), nothing is printed, and *out is NULL, or the fallback pipeline with
+ * SKY_ENV_FALLBACK (NULL only if even that could not be made). */
+SKY_API sky_status sky_open_env_ex(unsigned flags, sky_t **out, char **errmsg);
+
+/* The process-wide default pipeline, created from the environment on first use (thread-safe)
+ * with sky_open_env_ex(SKY_ENV_FALLBACK): a configuration error is printed to stderr once and
+ * the default pipeline logs to the console only. It is never freed (threads may log while the
+ * process exits); like every open pipeline it is flushed at exit. Logging through a NULL sky_t
+ * (sky_logger_get(NULL, ...)) uses it. */
 SKY_API sky_t *sky_default(void);
+
+/* The default pipeline's configuration error (creating it if needed), or NULL when the
+ * environment was valid. The string lives as long as the process. */
+SKY_API const char *sky_default_error(void);
 
 /* Waits until every event logged before the call has been written by every sink and the sinks
  * have flushed, or `timeout_ms` passed (SKY_ETIMEDOUT). Thread-safe. In async mode it also

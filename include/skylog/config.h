@@ -18,7 +18,9 @@
  *       app.db: debug
  *
  * Every option, its type, default and meaning is listed in docs/CONFIGURATION.md and by
- * `skylog config options`; `skylog config check FILE` validates a file. Option names are the
+ * `skylog config options`; `skylog config check FILE` validates a file. Each option is also
+ * an environment variable read by sky_open_env() (skylog.h): SKYLOG_<KEY> for the top-level
+ * keys, SKYLOG_<SECTION>__<OPTION> for the rest (SKYLOG_FILE__MAX_BYTES=100M). Option names are the
  * field names of the C option structs (sky_file_opts, sky_cwl_opts, ...). Sizes take k/M/G
  * suffixes (1024-based), durations ms/s/m/h (a bare number is in the unit the option's name
  * says). Values are validated by the same constructors the C API uses.

@@ -11,12 +11,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Values that win over the file's top-level keys (SKYLOG_LEVEL, SKYLOG_MODE). */
+#include "config/registry.h"
+
+/* Values that win over the file's top-level keys: the pipeline's own variables (SKYLOG_LEVEL,
+ * SKYLOG_MODE, SKYLOG_RING_BYTES, ...), parsed by sky_open_env(). */
+#define SKY__OVERRIDES_MAX 16
 typedef struct sky__config_overrides {
-    bool level_set;
-    sky_level level;
-    bool mode_set;
-    sky_mode mode;
+    size_t n;
+    const sky__opt *rows[SKY__OVERRIDES_MAX]; /* rows of sky__config_pipeline */
+    sky__value vals[SKY__OVERRIDES_MAX];
+    const char *from[SKY__OVERRIDES_MAX]; /* the variable, for `config check`'s summary */
 } sky__config_overrides;
 
 /* Parses and builds. `name` is used in messages ("skylog.yaml"). `ov` may be NULL. When

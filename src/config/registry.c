@@ -113,6 +113,9 @@ static const sky__opt console_opts[] = {
      W(sky_console_opts, format), .values = console_format_vals},
     {"color", SKY__OPT_ENUM, "auto", "auto: on a terminal unless NO_COLOR is set",
      W(sky_console_opts, color), .values = color_vals},
+    {"fd", SKY__OPT_INT, "0 (the stream)",
+     "write to this open descriptor instead, when above 2 (never closed by skylog)",
+     W(sky_console_opts, fd), .min = 0, .max = INT32_MAX},
 };
 static sky_status build_console(void *opts, sky_sink **out, char **errmsg)
 {
@@ -149,6 +152,15 @@ static sky_status build_file(void *opts, sky_sink **out, char **errmsg)
     return sky_sink_file(o, out, errmsg);
 }
 
+/* The CloudWatch sink's options, and what the file adds: a fallback sink, given as the path
+ * of a JSON-lines file (sky_cwl_opts.fallback takes a sink, which a value cannot name). The
+ * public struct comes first, so its rows' offsets are the same in both. */
+typedef struct cwl_cfg {
+    sky_cwl_opts o;
+    const char *fallback_file;
+} cwl_cfg;
+_Static_assert(offsetof(cwl_cfg, o) == 0, "the sky_cwl_opts rows write at their own offsets");
+
 static const sky__opt cwl_opts[] = {
     {"log_group", SKY__OPT_STRING, NULL, "log group: 1-512 of [.-_/#A-Za-z0-9]",
      W(sky_cwl_opts, log_group), .required = true},
@@ -161,11 +173,11 @@ static const sky__opt cwl_opts[] = {
     {"profile", SKY__OPT_STRING, "AWS_PROFILE", "profile in the AWS config files",
      W(sky_cwl_opts, profile)},
     {"access_key_id", SKY__OPT_STRING, "the standard chain", "explicit credentials",
-     W(sky_cwl_opts, access_key_id)},
+     W(sky_cwl_opts, access_key_id), .secret = true},
     {"secret_access_key", SKY__OPT_STRING, NULL, "explicit credentials",
-     W(sky_cwl_opts, secret_access_key)},
+     W(sky_cwl_opts, secret_access_key), .secret = true},
     {"session_token", SKY__OPT_STRING, NULL, "explicit credentials",
-     W(sky_cwl_opts, session_token)},
+     W(sky_cwl_opts, session_token), .secret = true},
     {"no_create_group", SKY__OPT_BOOL, "false", "never create the group",
      W(sky_cwl_opts, no_create_group)},
     {"no_create_stream", SKY__OPT_BOOL, "false", "never create the stream",
@@ -201,7 +213,7 @@ static const sky__opt cwl_opts[] = {
     {"transport", SKY__OPT_ENUM, "put_log_events", "API used to send",
      W(sky_cwl_opts, transport), .values = transport_vals},
     {"bearer_token", SKY__OPT_STRING, NULL, "ingestion endpoints: Authorization: Bearer",
-     W(sky_cwl_opts, bearer_token)},
+     W(sky_cwl_opts, bearer_token), .secret = true},
     {"message_only", SKY__OPT_BOOL, "false", "send the event's message instead of its JSON",
      W(sky_cwl_opts, message_only)},
     {"connect_timeout_ms", SKY__OPT_DURATION, "5s", "TCP/TLS connect timeout",
@@ -210,10 +222,28 @@ static const sky__opt cwl_opts[] = {
      W(sky_cwl_opts, request_timeout_ms), .unit_ms = 1, .max = 3600000},
     {"ca_bundle", SKY__OPT_STRING, "AWS_CA_BUNDLE",
      "PEM file of the CAs to trust (private CA, TLS proxy)", W(sky_cwl_opts, ca_bundle)},
+    {"fallback_file", SKY__OPT_STRING, "none",
+     "JSON-lines file receiving the events CloudWatch refused or that could not be sent",
+     W(cwl_cfg, fallback_file)},
 };
 static sky_status build_cwl(void *opts, sky_sink **out, char **errmsg)
 {
-    return sky_sink_cloudwatch_logs(opts, out, errmsg);
+    cwl_cfg *c = opts;
+    if (c->fallback_file) {
+        char *ferr = NULL;
+        sky_status st = sky_sink_file(&(sky_file_opts){.path = c->fallback_file, .mode = 0644},
+                                      &c->o.fallback, &ferr);
+        if (st != SKY_OK) {
+            if (errmsg) {
+                char m[1024];
+                snprintf(m, sizeof m, "fallback_file: %s", ferr ? ferr : sky_strerror(st));
+                *errmsg = strdup(m);
+            }
+            free(ferr);
+            return st;
+        }
+    }
+    return sky_sink_cloudwatch_logs(&c->o, out, errmsg); /* owns the fallback, even on error */
 }
 
 /* ---- metrics outputs (docs/METRICS.md): they publish sky_metrics_default() ------------------ */
@@ -428,15 +458,15 @@ static sky_status add_rate_limit(sky_t *sky, void *opts, char **errmsg)
 #define PROC(name, sum, rows, type, fn)                                                            \
     {name, SKY__KIND_PROCESSOR, sum, rows, N(rows), sizeof(type), NULL, fn}
 
-static const sky__component c_console =
-    SINK("console", "terminal or standard stream (sky_sink_console)", console_opts,
-         sky_console_opts, build_console);
+static const sky__component c_console = {
+    "console", SKY__KIND_SINK, "terminal or standard stream (sky_sink_console)", console_opts,
+    N(console_opts), sizeof(sky_console_opts), build_console, NULL, .env_default_on = true};
 static const sky__component c_file =
     SINK("file", "JSON-lines file with rotation (sky_sink_file)", file_opts, sky_file_opts,
          build_file);
 static const sky__component c_cwl =
     SINK("cloudwatch_logs", "CloudWatch Logs (sky_sink_cloudwatch_logs, docs/CLOUDWATCH.md)",
-         cwl_opts, sky_cwl_opts, build_cwl);
+         cwl_opts, cwl_cfg, build_cwl);
 static const sky__component c_metrics_emf =
     SINK("metrics_emf", "metrics as EMF records to stdout or a file (docs/METRICS.md)",
          metrics_emf_opts, metrics_emf_cfg, build_metrics_emf);
@@ -446,9 +476,10 @@ static const sky__component c_metrics_cw =
 static const sky__component c_enrich =
     PROC("enrich", "adds service/environment/version/hostname/pid fields (sky_add_enrich)",
          enrich_opts, sky_enrich_opts, add_enrich);
-static const sky__component c_redact = PROC(
-    "redact", "replaces secrets with a placeholder (sky_add_redact)", redact_opts,
-    sky_redact_opts, add_redact);
+static const sky__component c_redact = {
+    "redact", SKY__KIND_PROCESSOR, "replaces secrets with a placeholder (sky_add_redact)",
+    redact_opts, N(redact_opts), sizeof(sky_redact_opts), NULL, add_redact,
+    .env_default_on = true};
 static const sky__component c_sample = PROC(
     "sample", "keeps a fraction of events per level (sky_add_sampler)", sample_opts,
     sky_sample_opts, add_sample);
@@ -556,7 +587,7 @@ void sky__opt_describe(const sky__opt *row, char *buf, size_t cap)
         snprintf(buf, cap, "a duration like 250ms, 30s, 5m or 1h (a bare number is in %s)",
                  row->unit_ms == 1000 ? "seconds" : "milliseconds");
         break;
-    case SKY__OPT_BOOL: snprintf(buf, cap, "true or false"); break;
+    case SKY__OPT_BOOL: snprintf(buf, cap, "true/false, yes/no, on/off or 1/0"); break;
     case SKY__OPT_ENUM:
         enum_list(row, vals, sizeof vals);
         snprintf(buf, cap, "one of: %s", vals);
@@ -763,14 +794,118 @@ void sky__opt_store(const sky__opt *row, void *obj, const sky__value *v)
     }
 }
 
+/* ---- the environment ------------------------------------------------------------------------ */
+
+bool sky__env_name(const sky__component *c, const sky__opt *row, char *buf, size_t cap)
+{
+    int n = c == &sky__config_pipeline
+                ? snprintf(buf, cap, "SKYLOG_%s", row->name)
+                : snprintf(buf, cap, "SKYLOG_%s__%s", c->name, row->name);
+    if (n < 0 || (size_t)n >= cap)
+        return false;
+    for (char *p = buf; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    return true;
+}
+
+const sky__env_alias sky__env_aliases[] = {
+    {"SKYLOG_CONSOLE", "console", "stream", true},
+    {"SKYLOG_FORMAT", "console", "format", false},
+    {"SKYLOG_FILE", "file", "path", false},
+    {"SKYLOG_FILE_MAX_BYTES", "file", "max_bytes", false},
+    {"SKYLOG_FILE_BACKUPS", "file", "max_backups", false},
+    {"SKYLOG_SERVICE", "enrich", "service", false},
+    {"SKYLOG_ENVIRONMENT", "enrich", "environment", false},
+    {"SKYLOG_VERSION", "enrich", "version", false},
+    {"SKYLOG_REDACT", "redact", NULL, false},
+    {"SKYLOG_CLOUDWATCH_GROUP", "cloudwatch_logs", "log_group", false},
+    {"SKYLOG_CLOUDWATCH_STREAM", "cloudwatch_logs", "log_stream", false},
+    {"SKYLOG_CLOUDWATCH_RETENTION_DAYS", "cloudwatch_logs", "retention_days", false},
+    {NULL, NULL, NULL, false}};
+
+const sky__env_alias *sky__env_alias_of(const sky__component *c, const sky__opt *row)
+{
+    for (const sky__env_alias *a = sky__env_aliases; a->name; a++)
+        if (strcmp(a->section, c->name) == 0 &&
+            (row ? a->option && strcmp(a->option, row->name) == 0
+                 : (!a->option || a->off_word)))
+            return a;
+    return NULL;
+}
+
+const char *const sky__env_other[] = {"SKYLOG_CONFIG", "SKYLOG_LIBCURL", "SKYLOG_LIBCRYPTO",
+                                      NULL};
+const char *const sky__env_other_desc[] = {
+    "path of a YAML file describing the pipeline; then only the pipeline's own variables apply",
+    "path or soname of libcurl to load (default libcurl.so.4, then libcurl-gnutls.so.4)",
+    "path or soname of libcrypto to load (default libcrypto.so.3, then libcrypto.so.1.1)",
+    NULL};
+
+/* ---- printing values ------------------------------------------------------------------------ */
+
+void sky__scrub_userinfo(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (!cap)
+        return;
+#define PUT(ch)                                                                                    \
+    do {                                                                                           \
+        char c_ = (ch); /* evaluated (and `in` moved) even when `out` is full */                  \
+        if (o + 1 < cap)                                                                           \
+            out[o++] = c_;                                                                         \
+    } while (0)
+    while (*in) {
+        const char *sep = strstr(in, "://");
+        if (!sep) {
+            while (*in)
+                PUT(*in++);
+            break;
+        }
+        const char *auth = sep + 3;
+        while (in < auth)
+            PUT(*in++);
+        /* the authority ends at the path, query, fragment, or whatever cannot be in a URL
+         * (a quote or space of the message around it) */
+        size_t alen = strcspn(auth, "/?#'\" \t\r\n<>`");
+        const char *at = NULL;
+        for (size_t i = 0; i < alen; i++)
+            if (auth[i] == '@')
+                at = auth + i;
+        if (at) {
+            const char *colon = memchr(auth, ':', (size_t)(at - auth));
+            if (colon)
+                while (in <= colon)
+                    PUT(*in++);
+            for (const char *r = "***"; *r; r++)
+                PUT(*r);
+            in = at;
+        }
+    }
+#undef PUT
+    out[o] = 0;
+}
+
 /* ---- listings -------------------------------------------------------------------------------- */
 
-void sky__config_print_text(const sky__component *c, FILE *out)
+/* The variable(s) of a row, as listings show them: "SKYLOG_FILE__PATH (or SKYLOG_FILE)". */
+static void env_label(const sky__component *section, const sky__opt *r, bool md, char *buf,
+                      size_t cap)
 {
-    fprintf(out, "%s: %s\n", c->name, c->summary);
+    char name[96];
+    sky__env_name(section, r, name, sizeof name);
+    const sky__env_alias *a = section == &sky__config_pipeline ? NULL
+                                                                : sky__env_alias_of(section, r);
+    if (a)
+        snprintf(buf, cap, md ? "`%s` (or `%s`)" : "%s (or %s)", name, a->name);
+    else
+        snprintf(buf, cap, md ? "`%s`" : "%s", name);
+}
+
+static void print_text_rows(const sky__component *c, const sky__component *section, FILE *out)
+{
     for (size_t i = 0; i < c->n_opts; i++) {
         const sky__opt *r = &c->opts[i];
-        char what[300];
+        char what[300], env[200];
         sky__opt_describe(r, what, sizeof what);
         fprintf(out, "  %-22s %-8s %s%s\n", r->name, sky__opt_type_name(r->type), r->desc,
                 r->required ? " (required)" : "");
@@ -778,9 +913,26 @@ void sky__config_print_text(const sky__component *c, FILE *out)
         if (r->def)
             fprintf(out, "; default %s", r->def);
         fputc('\n', out);
+        if (section) {
+            env_label(section, r, false, env, sizeof env);
+            fprintf(out, "  %-22s %-8s env %s\n", "", "", env);
+        }
     }
-    if (c->kind == SKY__KIND_SINK && c != &sky__config_route)
+}
+
+void sky__config_print_text(const sky__component *c, FILE *out)
+{
+    fprintf(out, "%s: %s\n", c->name, c->summary);
+    /* the route keys have a variable per sink: listed with each sink */
+    print_text_rows(c, c == &sky__config_route ? NULL : c, out);
+    if (c->kind == SKY__KIND_SINK && c != &sky__config_route) {
         fprintf(out, "  (and the route keys every sink accepts: level, name)\n");
+        print_text_rows(&sky__config_route, c, out);
+    }
+    const sky__env_alias *sw = c->env_default_on ? sky__env_alias_of(c, NULL) : NULL;
+    if (sw)
+        fprintf(out, "  (from the environment it is on unless %s=%s)\n", sw->name,
+                sw->off_word ? "off" : "0");
 }
 
 void sky__config_print_markdown(const sky__component *c, FILE *out)
@@ -799,4 +951,66 @@ void sky__config_print_markdown(const sky__component *c, FILE *out)
                 what);
     }
     fputc('\n', out);
+}
+
+static void print_env_row(FILE *out, bool md, const char *name, const char *type,
+                          const char *what)
+{
+    if (md)
+        fprintf(out, "| `%s` | %s | %s |\n", name, type, what);
+    else
+        fprintf(out, "%-48s %-8s %s\n", name, type, what);
+}
+
+void sky__config_print_env(FILE *out, bool md)
+{
+    char name[96], what[256];
+    if (md)
+        fputs("| variable | type | sets |\n|---|---|---|\n", out);
+    const sky__component *all[40];
+    size_t n = 0;
+    all[n++] = &sky__config_pipeline;
+    for (size_t i = 0; sky__config_components[i] && n < 40; i++)
+        all[n++] = sky__config_components[i];
+    for (size_t k = 0; k < n; k++) {
+        const sky__component *c = all[k];
+        const sky__env_alias *sw = c->env_default_on ? sky__env_alias_of(c, NULL) : NULL;
+        if (sw && !sw->option) {
+            snprintf(what, sizeof what, "%s: on (default) or off", c->name);
+            print_env_row(out, md, sw->name, "bool", what);
+        }
+        for (int pass = 0; pass < 2; pass++) {
+            const sky__component *rows = pass ? &sky__config_route : c;
+            if (pass && c->kind != SKY__KIND_SINK)
+                break;
+            for (size_t i = 0; i < rows->n_opts; i++) {
+                const sky__opt *r = &rows->opts[i];
+                sky__env_name(c, r, name, sizeof name);
+                if (c == &sky__config_pipeline)
+                    snprintf(what, sizeof what, "`%s` (top-level key)", r->name);
+                else
+                    snprintf(what, sizeof what, "%s.%s%s", c->name, r->name,
+                             pass ? " (route)" : "");
+                if (!md) /* the backquotes are Markdown */
+                    for (char *p = what, *q = what;; p++) {
+                        if (*p != '`')
+                            *q++ = *p;
+                        if (!*p)
+                            break;
+                    }
+                print_env_row(out, md, name, sky__opt_type_name(r->type), what);
+                const sky__env_alias *a = c == &sky__config_pipeline || pass
+                                              ? NULL
+                                              : sky__env_alias_of(c, r);
+                if (a) {
+                    char alias_what[300];
+                    snprintf(alias_what, sizeof alias_what, "alias of %s%s", name,
+                             a->off_word ? ", or off: no console sink" : "");
+                    print_env_row(out, md, a->name, sky__opt_type_name(r->type), alias_what);
+                }
+            }
+        }
+    }
+    for (size_t i = 0; sky__env_other[i]; i++)
+        print_env_row(out, md, sky__env_other[i], "string", sky__env_other_desc[i]);
 }

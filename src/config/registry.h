@@ -1,7 +1,8 @@
 /*
  * registry.h - the option tables: every configurable thing (the pipeline, each sink, each
  * processor) declares its options once, as rows of {name, type, default, description, where the
- * value goes}. The YAML loader, `skylog config options`, its --help and docs/CONFIGURATION.md all
+ * value goes}. The YAML loader, the environment (sky_open_env(): every row is also a variable,
+ * SKYLOG_<SECTION>__<OPTION>), `skylog config options`, its --help and docs/CONFIGURATION.md all
  * read these rows, so an option exists in exactly one place (Fluent Bit's config_map shape).
  *
  * Adding a sink: write its sky__opt rows against its public options struct (offsetof), a build
@@ -63,6 +64,7 @@ struct sky__opt {
     int unit_ms;                 /* DURATION: 1 = milliseconds, 1000 = seconds */
     int base;                    /* INT: 0 = decimal, 8 = octal (file modes) */
     sky__opt_setter set;         /* instead of offset/width, for values needing more */
+    bool secret;                 /* never printed (check's summary shows ***) */
 };
 
 typedef enum sky__kind { SKY__KIND_PIPELINE, SKY__KIND_SINK, SKY__KIND_PROCESSOR } sky__kind;
@@ -78,6 +80,9 @@ typedef struct sky__component {
      * return SKY_OK or an error with a malloc'd message in *errmsg. */
     sky_status (*build_sink)(void *opts, sky_sink **out, char **errmsg);
     sky_status (*add_processor)(sky_t *sky, void *opts, char **errmsg);
+    /* sky_open_env() builds it even when none of its variables is set (console, redact);
+     * its switch alias (SKYLOG_CONSOLE=off, SKYLOG_REDACT=0) leaves it out. */
+    bool env_default_on;
 } sky__component;
 
 /* The pipeline's own options (sky_options) and the route keys every sink accepts (sky_route). */
@@ -106,8 +111,39 @@ bool sky__opt_parse(const sky__opt *row, const char *text, sky__value *out, char
 /* Stores a parsed value into `obj` (through the setter, or at offset/width). */
 void sky__opt_store(const sky__opt *row, void *obj, const sky__value *v);
 
+/* ---- the environment ------------------------------------------------------------------------ */
+
+/* The variable of row `row` of `c`: SKYLOG_<SECTION>__<OPTION> in upper case for sinks and
+ * processors (`c` the sink for its route keys), SKYLOG_<OPTION> for the pipeline's own options
+ * (top-level keys of a file). Returns false if it does not fit `cap`. */
+bool sky__env_name(const sky__component *c, const sky__opt *row, char *buf, size_t cap);
+
+/* The short names of wave 1, kept as documented aliases of generated names. */
+typedef struct sky__env_alias {
+    const char *name;    /* "SKYLOG_FILE" */
+    const char *section; /* the component's name: "file" */
+    const char *option;  /* the row it sets: "path"; NULL: the section's on/off switch (a bool) */
+    bool off_word;       /* the value "off" leaves the section out instead (SKYLOG_CONSOLE) */
+} sky__env_alias;
+extern const sky__env_alias sky__env_aliases[]; /* terminated by {NULL} */
+/* The alias of (c, row), or of c's switch when row is NULL; NULL if none. */
+const sky__env_alias *sky__env_alias_of(const sky__component *c, const sky__opt *row);
+/* SKYLOG_ variables skylog reads that are not options (SKYLOG_CONFIG, SKYLOG_LIBCURL, ...),
+ * NULL-terminated, with a line of description each (in the same order). */
+extern const char *const sky__env_other[];
+extern const char *const sky__env_other_desc[];
+
+/* ---- printing values ------------------------------------------------------------------------ */
+
+/* Copies `in` to `out` (at most cap - 1 bytes, NUL-terminated) with the password of every URL
+ * ("scheme://user:password@host") replaced by "***" (a userinfo without ':' is a token: all
+ * of it is replaced). For anything printed that may hold a configured value. */
+void sky__scrub_userinfo(const char *in, char *out, size_t cap);
+
 /* Prints the options of `c` as a text table (for the CLI) or Markdown (for the docs). */
 void sky__config_print_text(const sky__component *c, FILE *out);
 void sky__config_print_markdown(const sky__component *c, FILE *out);
+/* Prints every variable sky_open_env() reads, one a line: name, type, what it sets. */
+void sky__config_print_env(FILE *out, bool markdown);
 
 #endif

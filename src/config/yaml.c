@@ -130,10 +130,8 @@ static void summary_value(loader *L, const sky__opt *row, const yaml_node_t *v)
 {
     if (!L->summary)
         return;
-    bool secret = strstr(row->name, "secret") || strstr(row->name, "token") ||
-                  strstr(row->name, "access_key");
     fprintf(L->summary, " %s=", row->name);
-    if (secret) {
+    if (row->secret) {
         fputs("***", L->summary);
     } else if (v->type == YAML_SEQUENCE_NODE) {
         fputc('[', L->summary);
@@ -143,7 +141,9 @@ static void summary_value(loader *L, const sky__opt *row, const yaml_node_t *v)
                     scalar(yaml_document_get_node(&L->doc, *i)));
         fputc(']', L->summary);
     } else {
-        fputs(scalar(v), L->summary);
+        char text[1024];
+        sky__scrub_userinfo(scalar(v), text, sizeof text);
+        fputs(text, L->summary);
     }
 }
 
@@ -371,17 +371,14 @@ static bool parse_document(loader *L, const sky__config_overrides *ov)
                                sky__config_pipeline.n_opts, NULL, 0, sections, 3);
         sec[s] = v;
     }
-    if (ov && ov->level_set) {
-        L->pipeline.level = ov->level;
-        L->pipeline.level_set = true;
-        if (L->summary)
-            fprintf(L->summary, " level=%s(from SKYLOG_LEVEL)", sky_level_name(ov->level));
-    }
-    if (ov && ov->mode_set) {
-        L->pipeline.mode = ov->mode;
-        if (L->summary)
-            fprintf(L->summary, " mode=%s(from SKYLOG_MODE)",
-                    ov->mode == SKY_MODE_ASYNC ? "async" : "sync");
+    for (size_t i = 0; ov && i < ov->n; i++) {
+        sky__opt_store(ov->rows[i], &L->pipeline, &ov->vals[i]);
+        if (L->summary) {
+            char text[512];
+            sky__scrub_userinfo(ov->vals[i].text ? ov->vals[i].text : "", text, sizeof text);
+            fprintf(L->summary, " %s=%s(from %s)", ov->rows[i]->name,
+                    ov->rows[i]->secret ? "***" : text, ov->from[i]);
+        }
     }
     if (L->summary)
         fputs("\nprocessors:\n", L->summary);
@@ -552,8 +549,12 @@ sky_status sky__config_load(const char *name, const char *text, size_t len,
         else
             free(sumbuf);
     }
-    if (L.st != SKY_OK && errmsg)
-        *errmsg = strdup(L.err);
+    if (L.st != SKY_OK && errmsg) {
+        /* constructors quote values they refuse: an endpoint's password must not be shown */
+        char scrubbed[MSG_MAX];
+        sky__scrub_userinfo(L.err, scrubbed, sizeof scrubbed);
+        *errmsg = strdup(scrubbed);
+    }
     return L.st;
 }
 

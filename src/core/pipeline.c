@@ -11,6 +11,14 @@
  * lock is held by a thread that will not exist in the child, and the child's handlers release
  * them (and restart async workers, core/async.c).
  *
+ * exit(): one atexit handler, registered with the first pipeline, flushes every pipeline on
+ * the same list (skylog.h promises a normal exit loses nothing, for every pipeline, not only
+ * the default one). It flushes, never frees: other threads may still be logging. It holds the
+ * list's lock throughout, so a sky_close() racing it cannot free a pipeline under it (the
+ * close waits at unregister_open), and pipelines already closing are left to their close. A
+ * forked child inherits the handler and the list, and its pipelines work there (above), so its
+ * exit() flushes what the child logged.
+ *
  * Accounting invariant: every event that passes the level check is counted in `emitted`, and
  * ends up either routed to at least one sink or counted in exactly one `dropped` reason.
  */
@@ -28,7 +36,7 @@ sky_logger *sky__logger_root(sky_t *sky, sky_level level);
 
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static sky_t *open_list;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 
 void sky__lock(sky_t *sky)
 {
@@ -72,11 +80,30 @@ static void fork_release(bool child)
 
 static void fork_parent(void) { fork_release(false); }
 static void fork_child(void) { fork_release(true); }
-static void atfork_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
+static void flush_all_at_exit(void)
+{
+    pthread_mutex_lock(&open_lock);
+    for (sky_t *s = open_list; s; s = s->next_open) {
+        if (atomic_load(&s->closing) & SKY__CLOSING)
+            continue; /* its sky_close() is flushing it, on another thread */
+        sky_status st = sky_flush(s, s->opts.close_timeout_ms);
+        if (st != SKY_OK)
+            sky__diag(s, SKY_LEVEL_ERROR, "exit: pipeline '%s' not flushed: %s; events still "
+                                          "queued are lost", s->name, sky_strerror(st));
+    }
+    pthread_mutex_unlock(&open_lock);
+}
+
+static void hooks_init(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    atexit(flush_all_at_exit);
+}
 
 static void register_open(sky_t *sky)
 {
-    pthread_once(&atfork_once, atfork_init);
+    pthread_once(&hooks_once, hooks_init);
     pthread_mutex_lock(&open_lock);
     sky->next_open = open_list;
     if (open_list)
@@ -678,31 +705,4 @@ sky_status sky_sink_stats_get(sky_t *sky, size_t i, const char **name, sky_sink_
     if (name)
         *name = s->name;
     return SKY_OK;
-}
-
-/* ---- default pipeline ----------------------------------------------------------------------- */
-
-static sky_t *default_sky;
-static pthread_once_t default_once = PTHREAD_ONCE_INIT;
-
-static void default_at_exit(void)
-{
-    /* Flush, do not free: other threads may still be logging while the process exits. */
-    if (default_sky)
-        sky_flush(default_sky, default_sky->opts.close_timeout_ms);
-}
-
-static void default_init(void)
-{
-    default_sky = sky_open_env(NULL);
-    if (!default_sky && sky_open(NULL, &default_sky) == SKY_OK)
-        sky_add_sink(default_sky, sky_sink_console(NULL), NULL);
-    if (default_sky)
-        atexit(default_at_exit);
-}
-
-sky_t *sky_default(void)
-{
-    pthread_once(&default_once, default_init);
-    return default_sky;
 }

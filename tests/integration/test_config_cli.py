@@ -115,6 +115,77 @@ class ConfigCliTest(unittest.TestCase):
         self.assertIn("(required)", p.stdout)
         self.assertNotIn("log_group", p.stdout)
 
+    def test_options_list_the_environment(self):
+        """Every option of every sink and processor has its SKYLOG_ variable, listed by
+        `config options` next to the option and by `config options --env`."""
+        p = run("config", "options", "--env")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        env = p.stdout
+        for name in ("SKYLOG_LEVEL", "SKYLOG_MODE", "SKYLOG_RING_BYTES",
+                     "SKYLOG_CLOUDWATCH_LOGS__LOG_GROUP", "SKYLOG_CLOUDWATCH_LOGS__BATCH_SIZE",
+                     "SKYLOG_CLOUDWATCH_LOGS__LEVEL", "SKYLOG_FILE__MAX_BYTES",
+                     "SKYLOG_CONSOLE__FD", "SKYLOG_REDACT__FIELDS", "SKYLOG_RATE_LIMIT__BURST",
+                     "SKYLOG_FILE", "SKYLOG_REDACT", "SKYLOG_CLOUDWATCH_GROUP", "SKYLOG_CONFIG"):
+            self.assertRegex(env, r"(?m)^" + name + r"\s", name)
+        self.assertRegex(env, r"(?m)^SKYLOG_FILE_MAX_BYTES\s+size\s+alias of "
+                              r"SKYLOG_FILE__MAX_BYTES")
+        # one variable per option row: count the rows of the text listing
+        text = run("config", "options").stdout
+        # the route keys' block on its own has no variable: each sink lists them with its own
+        text = re.sub(r"(?ms)^route: .*?\n\n", "", text)
+        rows = re.findall(r"(?m)^  (\w+)\s+(?:string|int|number|size|duration|bool|enum|list)\s",
+                          text)
+        envs = re.findall(r"(?m)^\s+env (SKYLOG_\w+)", text)
+        self.assertEqual(len(rows), len(envs))
+        for var in envs:
+            self.assertRegex(env, r"(?m)^" + var + r"\s")
+        p = run("config", "options", "--env", "file")
+        self.assertEqual(p.returncode, 2)
+
+    def test_check_hides_url_passwords(self):
+        path = self.write("u.yaml", "sinks:\n  - cloudwatch_logs: { log_group: /a, endpoint: "
+                                    "'http://user:hunter2@127.0.0.1:9', bearer_token: tok3n }\n")
+        p = run("config", "check", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("endpoint=http://user:***@127.0.0.1:9", p.stdout)
+        self.assertNotIn("hunter2", p.stdout)
+        self.assertNotIn("tok3n", p.stdout)
+        # and in errors (the constructor quotes the value it refuses)
+        path = self.write("v.yaml", "sinks:\n  - cloudwatch_logs: { log_group: /a, endpoint: "
+                                    "'gopher://user:hunter2@127.0.0.1:9', batch_size: 5 }\n"
+                                    "level: 'https://u:hunter2@x/'\n")
+        p = run("config", "check", path)
+        self.assertEqual(p.returncode, 1)
+        self.assertNotIn("hunter2", p.stderr + p.stdout)
+        self.assertIn("https://u:***@x/", p.stderr)
+
+    def test_misconfigured_program_stops(self):
+        """A program that checks sky_open_env() (examples/basic.c does) stops with the error,
+        printed once, when the environment is wrong, and runs when it is right."""
+        build = os.environ.get("SKYLOG_BUILD_DIR")
+        exe = os.path.join(build, "example_basic") if build else None
+        if not exe or not os.path.exists(exe):
+            self.skipTest("example_basic not built")
+        base = {k: v for k, v in os.environ.items() if not k.startswith("SKYLOG_")}
+        base["ASAN_OPTIONS"] = "detect_leaks=0"
+        cases = [({"SKYLOG_CONFIG": os.path.join(self.dir, "missing.yaml")},
+                  "cannot open the configuration file"),
+                 ({"SKYLOG_LEVEL": "loud"}, "SKYLOG_LEVEL: unknown value 'loud'"),
+                 ({"SKYLOG_LEVLE": "debug"}, "did you mean SKYLOG_LEVEL?"),
+                 ({"SKYLOG_CLOUDWATCH_LOGS__BATCH_SIZ": "5"},
+                  "did you mean SKYLOG_CLOUDWATCH_LOGS__BATCH_SIZE?")]
+        for extra, needle in cases:
+            p = subprocess.run([exe], capture_output=True, text=True, env={**base, **extra},
+                               timeout=60 * sh.timeout_scale())
+            self.assertEqual(p.returncode, 1, (extra, p.stderr))
+            self.assertEqual(p.stderr.count(needle), 1, (extra, p.stderr))
+            self.assertNotIn("user_login", p.stderr + p.stdout)
+        p = subprocess.run([exe], capture_output=True, text=True,
+                           env={**base, "SKYLOG_FORMAT": "json", "SKYLOG_REDACT": "yes"},
+                           timeout=60 * sh.timeout_scale())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('"message":"user_login"', p.stderr)
+
     def test_docs_match_the_tables(self):
         p = run("config", "options", "--markdown")
         self.assertEqual(p.returncode, 0)

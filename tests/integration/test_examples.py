@@ -47,7 +47,7 @@ class Examples(unittest.TestCase):
         self.assertIn(b"level=info logger=checkout msg=user_login user=alice id=42 ms=1.5", out.stderr)
         bad = subprocess.run([example("basic")], env={"SKYLOG_LEVEL": "loud"}, capture_output=True)
         self.assertEqual(bad.returncode, 1)
-        self.assertIn(b"SKYLOG_LEVEL: unknown level 'loud'", bad.stderr)
+        self.assertIn(b"SKYLOG_LEVEL: unknown value 'loud'", bad.stderr)
 
     def test_config(self):
         with tempfile.TemporaryDirectory() as d:

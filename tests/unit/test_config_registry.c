@@ -106,7 +106,7 @@ static void test_int_number_bool_string(void **state)
         assert_int_equal(ok_i("enrich", "hostname", *t), 1);
     for (const char *const *t = (const char *const[]){"false", "no", "off", "0", NULL}; *t; t++)
         assert_int_equal(ok_i("enrich", "hostname", *t), 0);
-    bad("enrich", "hostname", "maybe", "expected true or false");
+    bad("enrich", "hostname", "maybe", "expected true/false, yes/no, on/off or 1/0");
 
     assert_true(sky__opt_parse(row("enrich", "service"), "shop", &v, err, sizeof err));
     assert_string_equal(v.s, "shop");
@@ -205,8 +205,9 @@ static void test_tables_are_consistent(void **state)
         assert_ptr_equal(sky__config_find(sky__config_components[n]->name),
                          sky__config_components[n]);
     }
-    assert_int_equal(n, 9);
-    const char *want[] = {"console", "file", "cloudwatch_logs", "enrich", "redact", "sample",
+    assert_int_equal(n, 11);
+    const char *want[] = {"console", "file", "cloudwatch_logs", "metrics_emf",
+                          "metrics_cloudwatch", "enrich", "redact", "sample",
                           "level_filter", "event_filter", "rate_limit"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         assert_non_null(sky__config_find(want[i]));
@@ -217,7 +218,8 @@ static void test_tables_are_consistent(void **state)
                          "block_when_full", "compress", "sync_upload", "max_retries",
                          "retry_delay_ms", "no_exponential_backoff", "max_event_bytes",
                          "oversize", "transport", "bearer_token", "message_only",
-                         "connect_timeout_ms", "request_timeout_ms", "ca_bundle"};
+                         "connect_timeout_ms", "request_timeout_ms", "ca_bundle",
+                         "fallback_file"};
     for (size_t i = 0; i < sizeof cwl / sizeof cwl[0]; i++)
         row("cloudwatch_logs", cwl[i]);
     assert_int_equal(sky__config_find("cloudwatch_logs")->n_opts, sizeof cwl / sizeof cwl[0]);
@@ -255,6 +257,79 @@ static void test_listings(void **state)
     free(buf);
 }
 
+/* URL passwords never reach what config prints. */
+static void test_scrub_userinfo(void **state)
+{
+    (void)state;
+    struct {
+        const char *in, *out;
+    } cases[] = {
+        {"https://user:secret@host/x", "https://user:***@host/x"},
+        {"endpoint 'http://u:p@127.0.0.1:9' refused", "endpoint 'http://u:***@127.0.0.1:9' refused"},
+        {"http://token@host", "http://***@host"},
+        {"a http://a:b@h and https://c:d@i/", "a http://a:***@h and https://c:***@i/"},
+        {"http://host/path@not-userinfo", "http://host/path@not-userinfo"},
+        {"no url: user:pass@host", "no url: user:pass@host"},
+        {"http://u:p:q@h", "http://u:***@h"},
+        {"http://u:p@x@h/", "http://u:***@h/"},
+        {"://", "://"},
+        {"", ""},
+    };
+    char out[128];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sky__scrub_userinfo(cases[i].in, out, sizeof out);
+        if (strcmp(out, cases[i].out) != 0)
+            fail_msg("'%s' -> '%s', want '%s'", cases[i].in, out, cases[i].out);
+    }
+    char small[12];
+    sky__scrub_userinfo("https://user:secret@host", small, sizeof small);
+    assert_string_equal(small, "https://use"); /* truncated, terminated */
+    assert_null(strstr(small, "secret"));
+}
+
+/* Every row has a variable name that fits, distinct from every other. */
+static void test_env_names(void **state)
+{
+    (void)state;
+    char seen[256][96];
+    size_t n = 0;
+    const sky__component *all[40];
+    size_t k = 0;
+    all[k++] = &sky__config_pipeline;
+    for (size_t i = 0; sky__config_components[i]; i++)
+        all[k++] = sky__config_components[i];
+    for (size_t c = 0; c < k; c++)
+        for (int pass = 0; pass < 2; pass++) {
+            const sky__component *rows = pass ? &sky__config_route : all[c];
+            if (pass && all[c]->kind != SKY__KIND_SINK)
+                break;
+            for (size_t r = 0; r < rows->n_opts; r++) {
+                assert_true(n < 256);
+                assert_true(sky__env_name(all[c], &rows->opts[r], seen[n], sizeof seen[n]));
+                for (size_t j = 0; j < n; j++)
+                    if (strcmp(seen[j], seen[n]) == 0)
+                        fail_msg("two rows named %s", seen[n]);
+                n++;
+            }
+        }
+    char name[96];
+    sky__env_name(sky__config_find("cloudwatch_logs"),
+                  sky__config_find_opt(sky__config_find("cloudwatch_logs"), "batch_size"), name,
+                  sizeof name);
+    assert_string_equal(name, "SKYLOG_CLOUDWATCH_LOGS__BATCH_SIZE");
+    /* every alias names a real row, and no alias is also a generated name */
+    for (const sky__env_alias *a = sky__env_aliases; a->name; a++) {
+        const sky__component *c = sky__config_find(a->section);
+        assert_non_null(c);
+        if (a->option)
+            assert_non_null(sky__config_find_opt(c, a->option));
+        else
+            assert_true(c->env_default_on);
+        for (size_t j = 0; j < n; j++)
+            assert_string_not_equal(seen[j], a->name);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +341,8 @@ int main(void)
         cmocka_unit_test(test_tables_are_consistent),
         cmocka_unit_test(test_suggest),
         cmocka_unit_test(test_listings),
+        cmocka_unit_test(test_scrub_userinfo),
+        cmocka_unit_test(test_env_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,11 +5,13 @@
 
 #include <skylog/config.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 static char *dir;
 static int failures;
@@ -223,7 +225,7 @@ static void test_errors_are_located_and_explained(void **state)
                  "<yaml>:2:27: sinks[0].file: unknown option 'max_byte' (did you mean "
                  "'max_bytes'?)");
     expect_error("sinks:\n  - console: { colour_scheme: dark }\n", SKY_EINVAL,
-                 "unknown option 'colour_scheme'; accepted: stream, format, color, level, name");
+                 "unknown option 'colour_scheme'; accepted: stream, format, color, fd, level, name");
     expect_error("levle: info\n", SKY_EINVAL, "<yaml>:1:1: unknown key 'levle' (did you mean 'level'?)");
     expect_error("processors:\n  - enrich: { service: a, hostnam: true }\n", SKY_EINVAL,
                  "processors[0].enrich: unknown option 'hostnam' (did you mean 'hostname'?)");
@@ -240,7 +242,7 @@ static void test_errors_are_located_and_explained(void **state)
     expect_error("processors:\n  - event_filter: { include: { a: b } }\n", SKY_EINVAL,
                  "include: expected a list of strings, got a mapping");
     expect_error("processors:\n  - enrich: { hostname: maybe }\n", SKY_EINVAL,
-                 "enrich.hostname: invalid value 'maybe'; expected true or false");
+                 "enrich.hostname: invalid value 'maybe'; expected true/false, yes/no, on/off or 1/0");
     expect_error("- a\n- b\n", SKY_EINVAL, "<yaml>:1:1: expected a mapping (key: value), got a list");
     /* bad enum value */
     expect_error("level: loud\n", SKY_EINVAL,
@@ -336,6 +338,25 @@ static void test_env_config(void **state)
     free(err);
     unsetenv("SKYLOG_FILE");
 
+    /* every pipeline variable overrides the file's top-level keys; a sink's does not */
+    setenv("SKYLOG_MODE", "async", 1);
+    setenv("SKYLOG_RING_BYTES", "1M", 1);
+    sky = sky_open_env(&err);
+    if (!sky)
+        fail_msg("%s", err);
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_true(st.worker_alive);
+    assert_int_equal(st.ring_capacity, 1u << 20);
+    sky_close(sky);
+    unsetenv("SKYLOG_MODE");
+    unsetenv("SKYLOG_RING_BYTES");
+    setenv("SKYLOG_CONSOLE__FORMAT", "json", 1);
+    assert_null(sky_open_env(&err));
+    assert_non_null(strstr(err, "SKYLOG_CONSOLE__FORMAT is set, but SKYLOG_CONFIG="));
+    free(err);
+    unsetenv("SKYLOG_CONSOLE__FORMAT");
+
     unsetenv("SKYLOG_LEVEL");
     setenv("SKYLOG_CONFIG", "/nonexistent/skylog.yaml", 1);
     assert_null(sky_open_env(&err));
@@ -343,6 +364,61 @@ static void test_env_config(void **state)
     free(err);
     unsetenv("SKYLOG_CONFIG");
     free(path);
+}
+
+/* The console sink's fd, which a file could not set before. */
+static void test_console_fd(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    int fd = fcntl(fds[1], F_DUPFD, 10); /* above 2, as the option wants */
+    assert_true(fd > 2);
+    close(fds[1]);
+    char yaml[256];
+    snprintf(yaml, sizeof yaml, "sinks:\n  - console: { fd: %d, format: json }\n", fd);
+    sky_t *sky = NULL;
+    char *err = NULL;
+    if (sky_open_yaml(yaml, strlen(yaml), &sky, &err) != SKY_OK)
+        fail_msg("%s", err);
+    sky_info(sky_logger_get(sky, "fd"), "to_the_fd");
+    assert_int_equal(sky_close(sky), SKY_OK);
+    close(fd); /* not closed by the sink */
+    char buf[4096];
+    ssize_t n = read(fds[0], buf, sizeof buf - 1);
+    assert_true(n > 0);
+    buf[n] = 0;
+    assert_non_null(strstr(buf, "\"message\":\"to_the_fd\""));
+    close(fds[0]);
+}
+
+/* A CloudWatch sink's fallback, from a file: what cannot be sent reaches it. Nothing listens
+ * on the endpoint (port 9 of the loopback, connections refused). */
+static void test_cloudwatch_fallback_file(void **state)
+{
+    (void)state;
+    char yaml[8192], fb[4096];
+    snprintf(fb, sizeof fb, "%s/fallback.jsonl", dir);
+    snprintf(yaml, sizeof yaml,
+             "close_timeout_ms: 1s\n" /* then what is left goes to the fallback */
+             "sinks:\n  - cloudwatch_logs: { log_group: /fb, endpoint: 'http://127.0.0.1:9', "
+             "fallback_file: %s, max_retries: 0, retry_delay_ms: 1ms, no_create_group: yes }\n",
+             fb);
+    sky_t *sky = NULL;
+    char *err = NULL;
+    if (sky_open_yaml(yaml, strlen(yaml), &sky, &err) != SKY_OK)
+        fail_msg("%s", err);
+    sky_info(sky_logger_get(sky, "fb"), "undeliverable", SKY_INT("n", 7));
+    sky_close(sky);
+    size_t len;
+    char *text = skytest_read_file(fb, &len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "undeliverable"));
+    free(text);
+    /* a fallback that cannot be opened is the option's error */
+    snprintf(yaml, sizeof yaml,
+             "sinks:\n  - cloudwatch_logs: { log_group: /fb, fallback_file: /nonexistent/x }\n");
+    expect_error(yaml, SKY_OK, "sinks[0].cloudwatch_logs: fallback_file: ");
 }
 
 /* Random damage to a valid file (bytes flipped, deleted, duplicated) must give a clean error
@@ -410,6 +486,8 @@ int main(void)
         cmocka_unit_test(test_errors_are_located_and_explained),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_env_config),
+        cmocka_unit_test(test_console_fd),
+        cmocka_unit_test(test_cloudwatch_fallback_file),
         cmocka_unit_test(test_damaged_files_never_crash),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
