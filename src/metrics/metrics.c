@@ -57,13 +57,11 @@ sky_status sky_unit_parse(const char *text, sky_unit *out)
 
 /* ---- sketch ---------------------------------------------------------------------------------- */
 
-static double sk_lg(void)
-{
-    static double lg; /* benign: every thread computes the same value */
-    if (lg == 0)
-        lg = log((1 + SKY_METRIC_SKETCH_ERROR) / (1 - SKY_METRIC_SKETCH_ERROR));
-    return lg;
-}
+/* ln((1 + a) / (1 - a)) for a = SKY_METRIC_SKETCH_ERROR = 0.01, as a constant: computing it
+ * lazily would be a data race between recording threads */
+#define SK_LG 0.020000666706669435
+_Static_assert(SKY_METRIC_SKETCH_ERROR == 0.01, "SK_LG is ln(1.01/0.99)");
+static double sk_lg(void) { return SK_LG; }
 static int sk_index(double mag) { return (int)ceil(log(mag) / sk_lg()); }
 static int sk_lo(void) { return sk_index(SK_MIN); }
 static int sk_n(void) { return sk_index(SK_MAX) - sk_lo() + 1; }
@@ -536,8 +534,8 @@ sky_status sky_metric_new(sky_metrics *m, const sky_metric_opts *o, sky_metric *
                        "metrics: namespace '%s' must be 1-255 characters, not start with ':' "
                        "nor 'AWS/'%s",
                        o->ns, NULL);
-    if (!len_ok(o->name, SKY_METRIC_MAX_NAME))
-        return invalid(errmsg, "metrics: metric name '%s' must be 1-255 characters%s", o->name,
+    if (!len_ok(o->name, SKY_METRIC_MAX_NAME) || strcmp(o->name, "_aws") == 0)
+        return invalid(errmsg, "metrics: metric name '%s' must be 1-255 characters, not _aws%s", o->name,
                        NULL);
     if ((unsigned)o->kind >= SKY_METRIC_KIND_COUNT_ || (unsigned)o->unit >= SKY_UNIT_COUNT_)
         return invalid(errmsg, "metrics: %s: unknown kind or unit%s", o->name, NULL);
@@ -551,6 +549,11 @@ sky_status sky_metric_new(sky_metrics *m, const sky_metric_opts *o, sky_metric *
                            o->name, o->dims[i].name);
         if (!len_ok(o->dims[i].value, SKY_METRIC_MAX_DIM_VALUE))
             return invalid(errmsg, "metrics: %s: dimension '%s' needs a value of 1-1024 characters",
+                           o->name, o->dims[i].name);
+        if (strcmp(o->dims[i].name, o->name) == 0)
+            return invalid(errmsg,
+                           "metrics: %s: a dimension may not have the metric's name ('%s'): an "
+                           "EMF record could not carry both",
                            o->name, o->dims[i].name);
         for (size_t j = 0; j < i; j++)
             if (strcmp(o->dims[i].name, o->dims[j].name) == 0)

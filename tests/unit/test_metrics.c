@@ -76,7 +76,7 @@ static sky_metric *make(sky_metrics *m, const char *name, sky_metric_kind kind, 
 
 #define PER_THREAD 250000
 typedef struct work {
-    sky_metric *counter, *hist;
+    sky_metric *counter, *hist, *spread;
     int id;
 } work;
 
@@ -87,6 +87,8 @@ static void *recorder(void *arg)
         sky_counter_add(w->counter, 1);
         if (i % 10 == 0)
             sky_histogram_record(w->hist, (double)(w->id * 1000 + (i / 10) % 100)); /* 4 x 100 */
+        if (i % 50 == 0)
+            sky_histogram_record(w->spread, 1.0 + i); /* 5000 distinct a thread: the sketch */
     }
     return NULL;
 }
@@ -102,15 +104,27 @@ static void test_four_threads_exact(void **state)
     pthread_t t[4];
     sky_metric *counter = make(m, "Requests", SKY_METRIC_COUNTER, SKY_UNIT_COUNT);
     sky_metric *hist = make(m, "Latency", SKY_METRIC_HISTOGRAM, SKY_UNIT_MILLISECONDS);
+    sky_metric *spread = make(m, "Spread", SKY_METRIC_HISTOGRAM, SKY_UNIT_BYTES);
     for (int i = 0; i < 4; i++) {
-        w[i] = (work){counter, hist, i};
+        w[i] = (work){counter, hist, spread, i};
         pthread_create(&t[i], NULL, recorder, &w[i]);
     }
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
     assert_int_equal(sky_metrics_flush(m, 0), SKY_OK);
-    assert_int_equal(c.n, 2); /* a million increments make one datum */
+    assert_int_equal(c.n, 3); /* a million increments make one datum */
     const sky_metric_datum *cd = find(&c, "Requests"), *hd = find(&c, "Latency");
+    const sky_metric_datum *sd = find(&c, "Spread");
+    assert_non_null(sd);
+    assert_true(sd->count == 4 * PER_THREAD / 50);
+    assert_true(sd->min == 1 && sd->max == PER_THREAD - 50 + 1);
+    double ssum = 0, scount = 0;
+    for (int i = 0; i < PER_THREAD; i += 50)
+        ssum += 4 * (1.0 + i);
+    assert_true(sd->sum == ssum);
+    for (size_t i = 0; i < sd->n_values; i++)
+        scount += sd->counts[i];
+    assert_true(scount == sd->count);
     assert_non_null(cd);
     assert_non_null(hd);
     assert_true(cd->value == 4.0 * PER_THREAD);
@@ -144,7 +158,7 @@ static void test_four_threads_exact(void **state)
     cap_free(&c);
     sky_metrics_stats st;
     sky_metrics_stats_get(m, &st);
-    assert_int_equal(st.instruments, 2);
+    assert_int_equal(st.instruments, 3);
     assert_int_equal(st.invalid, 0);
     sky__metrics_detach(m, &c);
     sky_metrics_free(m);
@@ -249,6 +263,11 @@ static void test_validation(void **state)
     assert_int_equal(sky_metric_new(m, &o, &x, NULL), SKY_EINVAL);
     big[256] = 0;
     o = (sky_metric_opts){.ns = "App", .name = big};
+    assert_int_equal(sky_metric_new(m, &o, &x, NULL), SKY_EINVAL);
+    sky_dim clash[] = {{"M5", "1"}}; /* EMF puts both at the record's top level */
+    o = (sky_metric_opts){.ns = "App", .name = "M5", .dims = clash, .n_dims = 1};
+    assert_int_equal(sky_metric_new(m, &o, &x, NULL), SKY_EINVAL);
+    o = (sky_metric_opts){.ns = "App", .name = "_aws"};
     assert_int_equal(sky_metric_new(m, &o, &x, NULL), SKY_EINVAL);
     sky_dim twice[] = {{"a", "1"}, {"a", "2"}};
     o = (sky_metric_opts){.ns = "App", .name = "M4", .dims = twice, .n_dims = 2};
