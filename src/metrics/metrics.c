@@ -712,14 +712,13 @@ sky_status sky_metrics_flush(sky_metrics *m, int64_t deadline_ns)
         if (drain(m, inst[i], &d[nd], now_ms))
             nd++;
     atomic_fetch_add_explicit(&m->flushes, 1, memory_order_relaxed);
-    if (nd) {
-        atomic_fetch_add_explicit(&m->datums, nd, memory_order_relaxed);
-        /* outputs cannot change while flush_mu is held (detach takes it) */
-        for (size_t i = 0; i < m->n_outs; i++) {
-            sky_status s = m->outs[i].fn(m->outs[i].user, d, nd, deadline_ns);
-            if (s != SKY_OK && st == SKY_OK)
-                st = s;
-        }
+    atomic_fetch_add_explicit(&m->datums, nd, memory_order_relaxed);
+    /* outputs cannot change while flush_mu is held (detach takes it); they are called with no
+     * datums too, so one holding a failed request retries it */
+    for (size_t i = 0; i < m->n_outs; i++) {
+        sky_status s = m->outs[i].fn(m->outs[i].user, d, nd, deadline_ns);
+        if (s != SKY_OK && st == SKY_OK)
+            st = s;
     }
     for (size_t i = 0; i < nd; i++) {
         free((void *)d[i].values);

@@ -8,7 +8,7 @@
 
 #include <skylog/metrics.h>
 
-/* Receives one interval's datums. Called with the registry's flush lock held (one delivery at a
+/* Receives one interval's datums (n may be 0: an output may have older ones to retry). Called with the registry's flush lock held (one delivery at a
  * time, from the interval thread or a flushing caller). */
 typedef sky_status (*sky__metrics_out_fn)(void *user, const sky_metric_datum *d, size_t n,
                                           int64_t deadline_ns);
