@@ -5,11 +5,14 @@
 
 #include "metrics/metrics_internal.h"
 
+#include <skylog/config.h>
+
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- a capturing output: deep copies of what one flush delivered --------------------------- */
 
@@ -381,6 +384,44 @@ static void test_emf_split(void **state)
     assert_true(fabs(a.hsum - hsum) < 1e-9);
 }
 
+/* ---- from configuration: a metrics_emf sink publishes the default registry ------------------ */
+
+static void test_emf_sink_from_yaml(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/skylog-test-metrics-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "sinks:\n  - metrics_emf: { path: %s, flush_interval_ms: 1h }\n", path);
+    sky_t *sky;
+    char *err = NULL;
+    assert_int_equal(sky_open_yaml(yaml, strlen(yaml), &sky, &err), SKY_OK);
+    sky_metric *c;
+    assert_int_equal(sky_metric_new(sky_metrics_default(),
+                                    &(sky_metric_opts){.ns = "Yaml", .name = "Hits",
+                                                       .kind = SKY_METRIC_COUNTER,
+                                                       .unit = SKY_UNIT_COUNT},
+                                    &c, NULL),
+                     SKY_OK);
+    for (int i = 0; i < 1000; i++)
+        sky_counter_add(c, 2);
+    assert_int_equal(sky_close(sky), SKY_OK); /* the last flush writes the record */
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[4096];
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_null(fgets(line + 2000, 100, f)); /* exactly one record */
+    fclose(f);
+    unlink(path);
+    json_t *root = json_loads(line, 0, NULL);
+    assert_non_null(root);
+    assert_true(json_number_value(json_object_get(root, "Hits")) == 2000);
+    json_decref(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_sketch_error_bound),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_emf_split),
+        cmocka_unit_test(test_emf_sink_from_yaml),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
