@@ -236,6 +236,24 @@ typedef struct sky_cwm_stats {
 /* Counters of a PutMetricData sink; SKY_EINVAL if `sink` is not one. Thread-safe. */
 SKY_API sky_status sky_cwm_stats_get(sky_sink *sink, sky_cwm_stats *out);
 
+typedef struct sky_statsd_opts {
+    sky_metrics *metrics;      /* NULL = sky_metrics_default() */
+    const char *host;          /* numeric IPv4/IPv6 address or name; default "127.0.0.1" */
+    int port;                  /* default 8125 */
+    bool no_tags;              /* plain StatsD: dimensions dropped (default: DogStatsD tags) */
+    size_t max_packet;         /* bytes a datagram; default 1432 (fits a 1500-byte MTU) */
+    int64_t flush_interval_ms; /* sets the registry's interval when > 0 */
+} sky_statsd_opts;
+
+/* A StatsD / DogStatsD output over UDP: one line per datum, "<namespace>.<name>:<value>|<type>"
+ * with "|#dim:value,..." tags (DogStatsD). Counters are "c", gauges "g", histograms one line per
+ * distinct value: "ms" for time units, else "h", with "|@<1/count>" when a value was recorded
+ * more than once (the agent multiplies back). ':', '|', '@', '#' and ',' in names and tags
+ * become '_'. Lines are packed into datagrams of at most max_packet bytes. UDP does not say
+ * what arrived: datagrams the kernel refused are counted in the sink's errors. */
+SKY_API sky_status sky_sink_metrics_statsd(const sky_statsd_opts *opts, sky_sink **out,
+                                           char **errmsg);
+
 #ifdef __cplusplus
 }
 #endif

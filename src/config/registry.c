@@ -297,6 +297,22 @@ static sky_status build_metrics_cw(void *opts, sky_sink **out, char **errmsg)
     return sky_sink_metrics_cloudwatch(opts, out, errmsg);
 }
 
+static const sky__opt metrics_statsd_opts[] = {
+    {"host", SKY__OPT_STRING, "127.0.0.1", "StatsD agent address", W(sky_statsd_opts, host)},
+    {"port", SKY__OPT_INT, "8125", "StatsD agent UDP port", W(sky_statsd_opts, port), .min = 1,
+     .max = 65535},
+    {"no_tags", SKY__OPT_BOOL, "false", "plain StatsD: no DogStatsD tags for dimensions",
+     W(sky_statsd_opts, no_tags)},
+    {"max_packet", SKY__OPT_SIZE, "1432", "bytes a datagram", W(sky_statsd_opts, max_packet),
+     .min = 64, .max = 65000},
+    {"flush_interval_ms", SKY__OPT_DURATION, "60s", "metrics aggregation interval",
+     W(sky_statsd_opts, flush_interval_ms), .unit_ms = 1, .min = 1000, .max = 86400000},
+};
+static sky_status build_metrics_statsd(void *opts, sky_sink **out, char **errmsg)
+{
+    return sky_sink_metrics_statsd(opts, out, errmsg);
+}
+
 /* ---- processors ------------------------------------------------------------------------------ */
 
 static const sky__opt enrich_opts[] = {
@@ -473,6 +489,9 @@ static const sky__component c_metrics_emf =
 static const sky__component c_metrics_cw =
     SINK("metrics_cloudwatch", "metrics with CloudWatch PutMetricData (docs/METRICS.md)",
          metrics_cw_opts, sky_cwm_opts, build_metrics_cw);
+static const sky__component c_metrics_statsd =
+    SINK("metrics_statsd", "metrics as StatsD/DogStatsD over UDP (docs/METRICS.md)",
+         metrics_statsd_opts, sky_statsd_opts, build_metrics_statsd);
 static const sky__component c_enrich =
     PROC("enrich", "adds service/environment/version/hostname/pid fields (sky_add_enrich)",
          enrich_opts, sky_enrich_opts, add_enrich);
@@ -494,9 +513,8 @@ static const sky__component c_rate_limit =
          rate_limit_opts, add_rate_limit);
 
 const sky__component *const sky__config_components[] = {
-    &c_console, &c_file,         &c_cwl,          &c_metrics_emf, &c_metrics_cw, &c_enrich,
-    &c_redact,
-    &c_sample,  &c_level_filter, &c_event_filter, &c_rate_limit, NULL};
+    &c_console, &c_file, &c_cwl, &c_metrics_emf, &c_metrics_cw, &c_metrics_statsd, &c_enrich,
+    &c_redact, &c_sample, &c_level_filter, &c_event_filter, &c_rate_limit, NULL};
 
 const sky__component *sky__config_find(const char *name)
 {

@@ -205,9 +205,9 @@ static void test_tables_are_consistent(void **state)
         assert_ptr_equal(sky__config_find(sky__config_components[n]->name),
                          sky__config_components[n]);
     }
-    assert_int_equal(n, 11);
+    assert_int_equal(n, 12);
     const char *want[] = {"console", "file", "cloudwatch_logs", "metrics_emf",
-                          "metrics_cloudwatch", "enrich", "redact", "sample",
+                          "metrics_cloudwatch", "metrics_statsd", "enrich", "redact", "sample",
                           "level_filter", "event_filter", "rate_limit"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         assert_non_null(sky__config_find(want[i]));

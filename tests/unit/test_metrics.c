@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 /* ---- a capturing output: deep copies of what one flush delivered --------------------------- */
 
@@ -422,6 +426,66 @@ static void test_emf_sink_from_yaml(void **state)
     json_decref(root);
 }
 
+/* ---- StatsD lines over UDP ------------------------------------------------------------------ */
+
+static void test_statsd_lines(void **state)
+{
+    (void)state;
+    int rx = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(rx, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t al = sizeof a;
+    getsockname(rx, (struct sockaddr *)&a, &al);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+
+    sky_metrics *m;
+    sky_metrics_new(NULL, &m);
+    sky_sink *sd;
+    assert_int_equal(sky_sink_metrics_statsd(&(sky_statsd_opts){.metrics = m,
+                                                                .port = ntohs(a.sin_port),
+                                                                .max_packet = 64},
+                                             &sd, NULL),
+                     SKY_OK);
+    sky_dim dims[] = {{"Operation", "get:item"}};
+    sky_metric *c, *g, *t;
+    sky_metric_new(m, &(sky_metric_opts){.ns = "App", .name = "Hits", .dims = dims, .n_dims = 1},
+                   &c, NULL);
+    sky_metric_new(m, &(sky_metric_opts){.ns = "App", .name = "Queue", .kind = SKY_METRIC_GAUGE},
+                   &g, NULL);
+    sky_metric_new(m, &(sky_metric_opts){.ns = "App", .name = "Lat", .kind = SKY_METRIC_HISTOGRAM,
+                                         .unit = SKY_UNIT_MILLISECONDS},
+                   &t, NULL);
+    for (int i = 0; i < 1000; i++)
+        sky_counter_add(c, 1);
+    sky_gauge_set(g, 3);
+    sky_gauge_set(g, 7);
+    for (int i = 0; i < 4; i++)
+        sky_timer_record_ns(t, i < 3 ? 1000000 : 2500000);
+    assert_int_equal(sky_sink_flush(sd, 5000), SKY_OK);
+    char all[1024] = "", buf[128];
+    size_t used = 0;
+    int packets = 0;
+    while (!strstr(all, "App.Lat:2.5|ms")) {
+        ssize_t n = recv(rx, buf, sizeof buf, 0);
+        assert_true(n > 0);
+        assert_true(n <= 64); /* max_packet */
+        memcpy(all + used, buf, (size_t)n);
+        used += (size_t)n;
+        all[used++] = '\n';
+        all[used] = 0;
+        packets++;
+    }
+    assert_true(packets >= 2);
+    assert_non_null(strstr(all, "App.Hits:1000|c|#Operation:get_item\n"));
+    assert_non_null(strstr(all, "App.Queue:7|g\n"));
+    assert_non_null(strstr(all, "App.Lat:1|ms|@0.33333333333333331\n"));
+    assert_non_null(strstr(all, "App.Lat:2.5|ms\n"));
+    sky_sink_close(sd);
+    sky_metrics_free(m);
+    close(rx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_emf_split),
         cmocka_unit_test(test_emf_sink_from_yaml),
+        cmocka_unit_test(test_statsd_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
