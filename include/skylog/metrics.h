@@ -174,6 +174,63 @@ SKY_API void sky_metrics_stats_get(sky_metrics *m, sky_metrics_stats *out);
  * Returns the first output error. Thread-safe (flushes are serialised). */
 SKY_API sky_status sky_metrics_flush(sky_metrics *m, int64_t deadline_ns);
 
+/* ---- operations: duration plus Success/Failure counts, and a log event (seed 003's
+ * track_operation) ---------------------------------------------------------------------------- */
+
+/* The instruments of one operation, dimension Operation=<operation>: "Duration" (a
+ * Milliseconds histogram), "Success" and "Failure" (Count counters). */
+typedef struct sky_op_metrics {
+    sky_metric *duration, *success, *failure;
+} sky_op_metrics;
+
+/* Creates (or finds) the three instruments in `ns`. Thread-safe. SKY_EINVAL as sky_metric_new. */
+SKY_API sky_status sky_op_metrics_new(sky_metrics *m, const char *ns, const char *operation,
+                                      sky_op_metrics *out, char **errmsg);
+
+/* One run of an operation, on the caller's stack. */
+typedef struct sky_operation {
+    sky_logger *log;          /* may be NULL: no log event */
+    const sky_op_metrics *m;  /* may be NULL: no metrics */
+    const char *name;         /* must outlive the operation */
+    int64_t start_ns;         /* sky_monotonic_ns() */
+    bool failed;
+    int once;                 /* private to the macros */
+    bool ended;
+} sky_operation;
+
+SKY_API sky_operation sky_operation_begin(sky_logger *log, const sky_op_metrics *m,
+                                          const char *name);
+/* Marks the operation failed (it then counts in Failure and logs at ERROR). */
+static inline void sky_operation_fail(sky_operation *op) { op->failed = true; }
+/* Ends it once (later calls do nothing): records the duration and Success or Failure, and logs
+ * the event "operation" with fields operation, duration_ms and success (INFO, or ERROR when
+ * failed). The event is logged on the calling thread, so it carries the thread's context
+ * (SKY_WITH_CONTEXT: request ids...). */
+SKY_API void sky_operation_end(sky_operation *op);
+
+/* Runs the following block as an operation named `name`; `op` names the sky_operation inside
+ * it (sky_operation_fail(&op)). With GCC and Clang the operation ends however the block is left
+ * (break, return, goto); with other compilers, only by reaching its end.
+ *
+ *     SKY_TRACK_OPERATION(op, log, &db_metrics, "db_query") {
+ *         if (query() != 0)
+ *             sky_operation_fail(&op);
+ *     }
+ */
+#if defined(__GNUC__)
+#define SKY_TRACK_OPERATION(op, log, metrics, name)                                                \
+    for (sky_operation op __attribute__((cleanup(sky_operation_end))) =                            \
+             sky_operation_begin((log), (metrics), (name));                                        \
+         op.once; op.once = 0)
+#else
+#define SKY_TRACK_OPERATION(op, log, metrics, name)                                                \
+    for (sky_operation op = sky_operation_begin((log), (metrics), (name)); op.once;               \
+         sky_operation_end(&op))
+#endif
+/* SKY_TRACK_OPERATION without a name for the operation: logs and records the duration. */
+#define SKY_TIMED(log, metrics, name)                                                              \
+    SKY_TRACK_OPERATION(SKY__CAT(sky__op_, __LINE__), log, metrics, name)
+
 /* ---- outputs: each is a sky_sink, attached to a pipeline with sky_add_sink() so that the
  * pipeline's sky_flush() and sky_close() flush the metrics. The sink ignores log events. ---- */
 

@@ -486,6 +486,77 @@ static void test_statsd_lines(void **state)
     close(rx);
 }
 
+/* ---- operations: metrics and a log event in the scoped context ------------------------------- */
+
+typedef struct lines {
+    char text[4][512];
+    int n;
+} lines;
+
+static sky_status lines_write(void *self, const sky_record *r, size_t n)
+{
+    lines *l = self;
+    for (size_t i = 0; i < n && l->n < 4; i++)
+        snprintf(l->text[l->n++], sizeof l->text[0], "%.*s", (int)r[i].len, r[i].text);
+    return SKY_OK;
+}
+static void lines_close(void *self) { (void)self; }
+static const sky_sink_vtable lines_vt = {.type = "lines", .write = lines_write,
+                                         .close = lines_close};
+
+static int run_op(sky_logger *log, sky_op_metrics *om, bool fail)
+{
+    SKY_TRACK_OPERATION(op, log, om, "db_query")
+    {
+        if (fail) {
+            sky_operation_fail(&op);
+            return -1; /* leaving the block early still ends the operation */
+        }
+    }
+    return 0;
+}
+
+static void test_track_operation(void **state)
+{
+    (void)state;
+    sky_metrics *m;
+    sky_metrics_new(NULL, &m);
+    cap c = {0};
+    sky__metrics_attach(m, capture, &c, 0);
+    sky_op_metrics om;
+    assert_int_equal(sky_op_metrics_new(m, "App", "db_query", &om, NULL), SKY_OK);
+    sky_t *sky;
+    assert_int_equal(sky_open(NULL, &sky), SKY_OK);
+    static lines l;
+    assert_int_equal(sky_add_sink(sky, sky_sink_new(&lines_vt, &l, SKY_FORMAT_JSON), NULL),
+                     SKY_OK);
+    sky_logger *log = sky_logger_get(sky, "app");
+    SKY_WITH_CONTEXT(SKY_STR("request_id", "r-1"))
+    {
+        assert_int_equal(run_op(log, &om, false), 0);
+        assert_int_equal(run_op(log, &om, true), -1);
+    }
+    SKY_TIMED(log, &om, "db_query") {}
+    sky_flush(sky, 1000);
+    assert_int_equal(l.n, 3);
+    assert_non_null(strstr(l.text[0], "\"request_id\":\"r-1\""));
+    assert_non_null(strstr(l.text[0], "\"success\":true"));
+    assert_non_null(strstr(l.text[1], "\"request_id\":\"r-1\""));
+    assert_non_null(strstr(l.text[1], "\"success\":false"));
+    assert_non_null(strstr(l.text[1], "ERROR"));
+    assert_null(strstr(l.text[2], "request_id")); /* the context ended with its block */
+    assert_non_null(strstr(l.text[2], "\"operation\":\"db_query\""));
+    sky_close(sky);
+    sky_metrics_flush(m, 0);
+    assert_int_equal(c.n, 3);
+    assert_true(find(&c, "Duration")->count == 3);
+    assert_true(find(&c, "Success")->value == 2);
+    assert_true(find(&c, "Failure")->value == 1);
+    cap_free(&c);
+    sky__metrics_detach(m, &c);
+    sky_metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -495,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_emf_split),
         cmocka_unit_test(test_emf_sink_from_yaml),
         cmocka_unit_test(test_statsd_lines),
+        cmocka_unit_test(test_track_operation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
