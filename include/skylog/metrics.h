@@ -97,6 +97,9 @@ typedef struct sky_dim {
 
 typedef struct sky_metrics_opts {
     int64_t flush_interval_ms; /* default 60000; minimum 1000 */
+    /* The clock of the datums' timestamps (Unix epoch ns; tests); default sky_now_ns. */
+    int64_t (*now_ns)(void *user);
+    void *clock_user;
 } sky_metrics_opts;
 
 typedef struct sky_metrics sky_metrics;

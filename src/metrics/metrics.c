@@ -323,6 +323,8 @@ struct sky_metrics {
     output *outs;
     size_t n_outs;
     int64_t interval_ms;
+    int64_t (*now_ns)(void *user);
+    void *clock_user;
     pthread_t thread;
     bool running, stop;
     bool is_default;
@@ -448,6 +450,8 @@ sky_status sky_metrics_new(const sky_metrics_opts *opts, sky_metrics **out)
     pthread_cond_init(&m->cv, &ca);
     pthread_condattr_destroy(&ca);
     m->interval_ms = opts && opts->flush_interval_ms ? opts->flush_interval_ms : 60000;
+    m->now_ns = opts ? opts->now_ns : NULL;
+    m->clock_user = opts ? opts->clock_user : NULL;
     hs_reset(&m->merge);
     *out = m;
     return SKY_OK;
@@ -707,7 +711,7 @@ sky_status sky_metrics_flush(sky_metrics *m, int64_t deadline_ns)
         goto out;
     }
     size_t nd = 0;
-    int64_t now_ms = sky_now_ns() / 1000000;
+    int64_t now_ms = (m->now_ns ? m->now_ns(m->clock_user) : sky_now_ns()) / 1000000;
     for (size_t i = 0; i < n; i++)
         if (drain(m, inst[i], &d[nd], now_ms))
             nd++;

@@ -557,6 +557,41 @@ static void test_track_operation(void **state)
     sky_metrics_free(m);
 }
 
+/* ---- PutMetricData: the timestamp window is enforced before sending ------------------------ */
+
+static int64_t offset_clock(void *user) { return sky_now_ns() + *(int64_t *)user; }
+
+static void test_cloudwatch_timestamp_window(void **state)
+{
+    (void)state;
+    int64_t offset = -15LL * 24 * 3600 * 1000000000; /* 15 days ago: older than 14 days */
+    sky_metrics *m;
+    sky_metrics_new(&(sky_metrics_opts){.now_ns = offset_clock, .clock_user = &offset}, &m);
+    sky_sink *cw;
+    /* nothing listens on port 9: a request sent would fail and be counted as failed */
+    assert_int_equal(sky_sink_metrics_cloudwatch(
+                         &(sky_cwm_opts){.metrics = m, .endpoint = "http://127.0.0.1:9",
+                                         .region = "us-east-1", .access_key_id = "AKIDTEST",
+                                         .secret_access_key = "secret", .max_retries = 0},
+                         &cw, NULL),
+                     SKY_OK);
+    sky_metric *c;
+    sky_metric_new(m, &(sky_metric_opts){.ns = "App", .name = "Old"}, &c, NULL);
+    sky_counter_add(c, 1);
+    assert_int_equal(sky_sink_flush(cw, 5000), SKY_OK);
+    offset = 3LL * 3600 * 1000000000; /* 3 hours ahead: more than 2 */
+    sky_counter_add(c, 1);
+    assert_int_equal(sky_sink_flush(cw, 5000), SKY_OK);
+    sky_cwm_stats st;
+    assert_int_equal(sky_cwm_stats_get(cw, &st), SKY_OK);
+    assert_int_equal(st.rejected_too_old, 1);
+    assert_int_equal(st.rejected_too_new, 1);
+    assert_int_equal(st.failed_requests, 0); /* never sent */
+    assert_int_equal(st.queued_datums, 0);
+    sky_sink_close(cw);
+    sky_metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -567,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_emf_sink_from_yaml),
         cmocka_unit_test(test_statsd_lines),
         cmocka_unit_test(test_track_operation),
+        cmocka_unit_test(test_cloudwatch_timestamp_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
