@@ -2,13 +2,17 @@
 #   make            release build (build/release)
 #   make test       debug+ASan/UBSan build, every unit, example and integration test; then the
 #                   unit tests again under TSan, then built by clang (-O3: the header's inlined
-#                   fast path differs by compiler)
+#                   fast path differs by compiler). Every stage runs even when one before it
+#                   failed; the end prints one line per stage and "N passed, N failed", and the
+#                   exit status is non-zero if anything failed. A stage is a test-<name> target
+#                   listed in TEST_STAGES (scripts/test_stage.sh builds, runs and records it).
 #   make demo       the end-to-end demo on the embedded local endpoint
 #   make bench      benchmarks, figures in bench/RESULTS.md
 #   make install    PREFIX=/usr/local by default
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 CTEST_FLAGS ?= --output-on-failure
+TEST_STAGES ?= asan tsan clang
 
 .PHONY: all deps build test test-asan test-tsan test-clang demo bench install clean format
 
@@ -21,23 +25,29 @@ build: deps
 	@cmake --preset release >/dev/null
 	@cmake --build build/release -j $(JOBS)
 
-test: test-asan test-tsan test-clang
+test: deps
+	@rm -rf build/test-results
+	@rc=0; for s in $(TEST_STAGES); do $(MAKE) --no-print-directory test-$$s || rc=1; done; \
+	printf '\n== make test: summary\n'; passed=0; failed=0; \
+	for s in $(TEST_STAGES); do \
+	  r=build/test-results/$$s; \
+	  if [ -f $$r ]; then head -n 1 $$r; set -- $$(sed -n 2p $$r); \
+	    passed=$$((passed + $$1)); failed=$$((failed + $$2)); \
+	  else echo "stage $$s: did not run"; failed=$$((failed + 1)); rc=1; fi; \
+	done; \
+	echo "$$passed passed, $$failed failed"; \
+	[ $$rc -eq 0 ] && [ $$failed -eq 0 ]
 
 test-asan: deps
-	@cmake --preset asan >/dev/null
-	@cmake --build build/asan -j $(JOBS)
-	@cd build/asan && ctest $(CTEST_FLAGS) -j $(JOBS)
+	@bash scripts/test_stage.sh asan asan $(JOBS) $(CTEST_FLAGS)
 
 test-tsan: deps
-	@cmake --preset tsan >/dev/null
-	@cmake --build build/tsan -j $(JOBS)
-	@cd build/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest $(CTEST_FLAGS) -j $(JOBS) -L unit
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  bash scripts/test_stage.sh tsan tsan $(JOBS) $(CTEST_FLAGS) -L unit
 
 test-clang: deps
 	@bash scripts/deps.sh --clang
-	@cmake --preset clang >/dev/null
-	@cmake --build build/clang -j $(JOBS)
-	@cd build/clang && ctest $(CTEST_FLAGS) -j $(JOBS) -L unit
+	@bash scripts/test_stage.sh clang clang $(JOBS) $(CTEST_FLAGS) -L unit
 
 demo: build
 	@bash scripts/demo.sh build/release

@@ -34,18 +34,40 @@
  *
  * Errors: functions that can fail return sky_status (SKY_OK == 0); sky_strerror() gives the text.
  * The library never calls exit() or abort(), and its own diagnostics never re-enter the pipeline.
+ *
+ * C++: the header compiles as C++17 (g++, clang++; -Wall -Wextra -Wpedantic clean). The macros
+ * work as in C, except that every log call is the library call (as with SKY_COMPACT_CALLS):
+ * C++ has no _Atomic, so the inlined ring path, which shares its structures with the library
+ * as C atomics, is C only. SKY_BIND and SKY_WITH_CONTEXT are small templates in C++; the
+ * context is popped by a destructor, also when an exception leaves the block.
  */
 #ifndef SKYLOG_H
 #define SKYLOG_H
 
+#ifndef __cplusplus
 #include <stdatomic.h>
+#endif
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #ifdef __cplusplus
+#include <initializer_list>
 extern "C" {
+#endif
+
+/* A member the library and C call sites access atomically. C++ sees a plain member of the same
+ * size and alignment (GCC and Clang give _Atomic T the alignment of its size, for sizes 1, 2,
+ * 4, 8 and 16), read only through __atomic builtins, which are what C's atomics compile to:
+ * std::atomic<T> is not promised to have _Atomic T's layout. SKY__ZERO is an initializer that
+ * zeroes a struct without a warning in either language ({0} warns in C++, {} is C23). */
+#ifdef __cplusplus
+#define SKY__ATOMIC(T) alignas(sizeof(T)) T
+#define SKY__ZERO {}
+#else
+#define SKY__ATOMIC(T) _Atomic(T)
+#define SKY__ZERO {0}
 #endif
 
 #if defined(__GNUC__)
@@ -167,57 +189,69 @@ struct sky_field {
 
 /* Built with initializers, not memset: the compiler then knows every member of a field built
  * at a call site, and the macros' fast path folds to constants. */
-#define SKY__FIELD(k, t, ...)                                                                      \
+#ifndef __cplusplus
+#define SKY__FIELD(k, t, member, ...)                                                              \
     ((sky_field){.key = (k), .key_len = (k) ? (uint32_t)strlen(k) : 0, .type = (uint8_t)(t),       \
-                 .v = __VA_ARGS__})
+                 .v = {.member = __VA_ARGS__}})
+#else /* no designated initializers before C++20, no compound literals */
+#define SKY__FIELD(k, t, member, ...)                                                              \
+    ([&]() {                                                                                       \
+        sky_field f_ = {};                                                                         \
+        f_.key = (k);                                                                              \
+        f_.key_len = (k) ? (uint32_t)strlen(k) : 0;                                                \
+        f_.type = (uint8_t)(t);                                                                    \
+        f_.v.member = __VA_ARGS__;                                                                 \
+        return f_;                                                                                 \
+    }())
+#endif
 
 static inline sky_field sky_field_strn(const char *key, const char *s, size_t n)
 {
-    return s ? SKY__FIELD(key, SKY_T_STR, {.str = {s, n}}) : SKY__FIELD(key, SKY_T_NULL, {.i = 0});
+    return s ? SKY__FIELD(key, SKY_T_STR, str, {s, n}) : SKY__FIELD(key, SKY_T_NULL, i, 0);
 }
 static inline sky_field sky_field_str(const char *key, const char *s)
 {
-    return s ? SKY__FIELD(key, SKY_T_STR, {.str = {s, strlen(s)}})
-             : SKY__FIELD(key, SKY_T_NULL, {.i = 0});
+    return s ? SKY__FIELD(key, SKY_T_STR, str, {s, strlen(s)})
+             : SKY__FIELD(key, SKY_T_NULL, i, 0);
 }
 static inline sky_field sky_field_int(const char *key, int64_t v)
 {
-    return SKY__FIELD(key, SKY_T_INT, {.i = v});
+    return SKY__FIELD(key, SKY_T_INT, i, v);
 }
 static inline sky_field sky_field_uint(const char *key, uint64_t v)
 {
-    return SKY__FIELD(key, SKY_T_UINT, {.u = v});
+    return SKY__FIELD(key, SKY_T_UINT, u, v);
 }
 static inline sky_field sky_field_f64(const char *key, double v)
 {
-    return SKY__FIELD(key, SKY_T_F64, {.f = v});
+    return SKY__FIELD(key, SKY_T_F64, f, v);
 }
 static inline sky_field sky_field_bool(const char *key, bool v)
 {
-    return SKY__FIELD(key, SKY_T_BOOL, {.b = v});
+    return SKY__FIELD(key, SKY_T_BOOL, b, v);
 }
-static inline sky_field sky_field_null(const char *key) { return SKY__FIELD(key, SKY_T_NULL, {.i = 0}); }
+static inline sky_field sky_field_null(const char *key) { return SKY__FIELD(key, SKY_T_NULL, i, 0); }
 static inline sky_field sky_field_time(const char *key, int64_t unix_ns)
 {
-    return SKY__FIELD(key, SKY_T_TIME, {.ns = unix_ns});
+    return SKY__FIELD(key, SKY_T_TIME, ns, unix_ns);
 }
 static inline sky_field sky_field_dur(const char *key, int64_t ns)
 {
-    return SKY__FIELD(key, SKY_T_DUR, {.ns = ns});
+    return SKY__FIELD(key, SKY_T_DUR, ns, ns);
 }
 static inline sky_field sky_field_errno(const char *key, int err)
 {
-    return SKY__FIELD(key, SKY_T_ERRNO, {.err = err});
+    return SKY__FIELD(key, SKY_T_ERRNO, err, err);
 }
 static inline sky_field sky_field_json(const char *key, const char *json)
 {
-    return json ? SKY__FIELD(key, SKY_T_JSON, {.str = {json, strlen(json)}})
-                : SKY__FIELD(key, SKY_T_NULL, {.i = 0});
+    return json ? SKY__FIELD(key, SKY_T_JSON, str, {json, strlen(json)})
+                : SKY__FIELD(key, SKY_T_NULL, i, 0);
 }
 static inline sky_field sky_field_lazy(const char *key, sky_lazy_fn fn, void *user)
 {
-    return fn ? SKY__FIELD(key, SKY_T_LAZY, {.lazy = {fn, user}})
-              : SKY__FIELD(key, SKY_T_NULL, {.i = 0});
+    return fn ? SKY__FIELD(key, SKY_T_LAZY, lazy, {fn, user})
+              : SKY__FIELD(key, SKY_T_NULL, i, 0);
 }
 
 /* Field constructors. Keys are NUL-terminated UTF-8; a NULL string value becomes null. */
@@ -382,7 +416,7 @@ SKY_API void sky_reopen(sky_t *sky);
  * path: see sky__fast). */
 struct sky__fast;
 struct sky__logger_hdr {
-    _Atomic int level;
+    SKY__ATOMIC(int) level;
     struct sky__fast *fast; /* NULL: this logger's calls always go through the library */
 };
 
@@ -409,16 +443,27 @@ SKY_API sky_logger *sky_logger_bind(sky_logger *parent, const sky_field *fields,
 /* Frees a logger returned by sky_logger_bind(). No-op for loggers from sky_logger_get(). */
 SKY_API void sky_logger_release(sky_logger *log);
 
+#ifdef __cplusplus
+#define SKY_BIND(parent, ...) sky__cxx_bind((parent), {__VA_ARGS__})
+#else
 #define SKY_BIND(parent, ...)                                                                      \
     sky_logger_bind((parent), (const sky_field[]){{0}, __VA_ARGS__} + 1,                           \
                     sizeof((const sky_field[]){{0}, __VA_ARGS__}) / sizeof(sky_field) - 1)
+#endif
 
 /* True when an event of `level` logged through `log` would pass the logger's level: one relaxed
  * atomic load and a compare. */
 static inline bool sky_enabled(const sky_logger *log, sky_level level)
 {
+#ifndef __cplusplus
     return (int)level >=
            atomic_load_explicit(&((const struct sky__logger_hdr *)log)->level, memory_order_relaxed);
+#elif defined(__GNUC__)
+    return (int)level >=
+           __atomic_load_n(&((const struct sky__logger_hdr *)log)->level, __ATOMIC_RELAXED);
+#else
+    return level >= sky_logger_level(log);
+#endif
 }
 
 /* ============================================================================================
@@ -471,8 +516,10 @@ typedef struct sky__schema {
 
 typedef struct sky__site {
     sky_callsite cs;                     /* what sky_event_callsite() returns */
-    const sky__schema *_Atomic schema;   /* NULL until the first call at the site */
+    SKY__ATOMIC(const sky__schema *) schema; /* NULL until the first call at the site */
 } sky__site;
+
+#ifndef __cplusplus /* the inlined ring path: C only (see "C++" above) */
 
 /* A reserved site record, between reservation and commit. */
 typedef struct sky__slot {
@@ -737,6 +784,7 @@ general:;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
+#endif /* !__cplusplus */
 
 /* The same check and copy out of line, for programs that define SKY_COMPACT_CALLS before
  * including this header: smaller call sites (a plain call), a generic loop instead of folded
@@ -757,10 +805,22 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
  * fields, followed by a zero field that only ends the array (it is not counted). */
 #define SKY__FIRST(...) SKY__FIRST_(__VA_ARGS__, ~)
 #define SKY__FIRST_(first, ...) first
-#define SKY__REST(...) SKY__REST_(__VA_ARGS__, {0})
+#define SKY__REST(...) SKY__REST_(__VA_ARGS__, SKY__ZERO)
 #define SKY__REST_(first, ...) __VA_ARGS__
 #define sky_log(log, level, ...)                                                                   \
     SKY__LOG((log), (level), SKY__FIRST(__VA_ARGS__), SKY__REST(__VA_ARGS__))
+#ifdef __cplusplus /* the library call, which loads the site's schema itself */
+#define SKY__LOG(log, level, event, ...)                                                           \
+    do {                                                                                           \
+        sky_logger *const sky__log_ = (log);                                                       \
+        if (SKY_UNLIKELY(sky_enabled(sky__log_, (level)))) {                                       \
+            static sky__site sky__site_ = {{__FILE__, __func__, __LINE__}, nullptr};               \
+            const sky_field sky__fs_[] = {{}, __VA_ARGS__};                                        \
+            sky__log_site_call(sky__log_, (level), (event), &sky__site_, sky__fs_ + 1,             \
+                               sizeof sky__fs_ / sizeof sky__fs_[0] - 2);                          \
+        }                                                                                          \
+    } while (0)
+#else
 #define SKY__LOG(log, level, event, ...)                                                           \
     do {                                                                                           \
         sky_logger *const sky__log_ = (log);                                                       \
@@ -773,6 +833,7 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
                           sizeof sky__fs_ / sizeof sky__fs_[0] - 2);                               \
         }                                                                                          \
     } while (0)
+#endif
 
 #define sky_trace(log, ...) sky_log((log), SKY_LEVEL_TRACE, __VA_ARGS__)
 #define sky_debug(log, ...) sky_log((log), SKY_LEVEL_DEBUG, __VA_ARGS__)
@@ -819,7 +880,11 @@ SKY_API void sky__context_scope_end(sky_context_scope *scope);
  *
  * With GCC and Clang the context is popped however the block is left (break, return, goto).
  * With other compilers, leave the block only by reaching its end. */
-#if defined(__GNUC__)
+#ifdef __cplusplus /* an object whose destructor pops: also on an exception */
+#define SKY_WITH_CONTEXT(...)                                                                      \
+    for (sky__cxx_context SKY__CAT(sky__scope_, __LINE__){__VA_ARGS__};                            \
+         SKY__CAT(sky__scope_, __LINE__).once; SKY__CAT(sky__scope_, __LINE__).once = 0)
+#elif defined(__GNUC__)
 #define SKY_WITH_CONTEXT(...)                                                                      \
     for (sky_context_scope SKY__CAT(sky__scope_, __LINE__) SKY__SCOPE_CLEANUP =                    \
              sky__context_scope_begin((const sky_field[]){{0}, __VA_ARGS__} + 1,                   \
@@ -1088,7 +1153,33 @@ SKY_API int64_t sky_now_ns(void);
 SKY_API int64_t sky_monotonic_ns(void);
 
 #ifdef __cplusplus
+} /* extern "C" */
+
+/* C++ forms of SKY_BIND and SKY_WITH_CONTEXT, which in C build arrays with compound literals. */
+inline sky_logger *sky__cxx_bind(sky_logger *parent, std::initializer_list<sky_field> fields)
+{
+    return sky_logger_bind(parent, fields.begin(), fields.size());
 }
+
+/* The context's fields live in the object, as long as the scope. */
+template <size_t N> class sky__cxx_context {
+  public:
+    template <typename... F>
+    explicit sky__cxx_context(const F &...fields)
+        : fields_{fields...}, once(sky__context_scope_begin(fields_, N).once)
+    {
+    }
+    ~sky__cxx_context() { sky_context_pop(); }
+    sky__cxx_context(const sky__cxx_context &) = delete;
+    sky__cxx_context &operator=(const sky__cxx_context &) = delete;
+
+  private:
+    sky_field fields_[N ? N : 1];
+
+  public:
+    int once; /* the loop in SKY_WITH_CONTEXT runs its body once */
+};
+template <typename... F> sky__cxx_context(const F &...) -> sky__cxx_context<sizeof...(F)>;
 #endif
 
 #endif /* SKYLOG_H */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo: what skylog does, end to end, on this machine.
 # Usage: scripts/demo.sh BUILD_DIR
-# While the CloudWatch pieces are being built, it runs the examples; when the local endpoint
-# (`skylog serve`) and the CloudWatch sink are present it ships to them (see docs/DEMO.md).
+# First the library on the console and in files (the examples), then CloudWatch Logs end to
+# end against `skylog serve` on a local port (scripts/demo_cloudwatch.sh). What each step
+# shows, and how to run it by hand: docs/DEMO.md.
 set -euo pipefail
 build=${1:-build/release}
 cd "$(dirname "$0")/.."

@@ -5,7 +5,7 @@ set -euo pipefail
 
 # libcurl4-openssl-dev is for curl's headers only (libskylog dlopen()s libcurl at run time); it
 # depends on libcurl4, the runtime the network sinks and the tests load.
-need=(cmake make gcc pkg-config
+need=(cmake make gcc g++ pkg-config
       libcurl4-openssl-dev libssl-dev zlib1g-dev libsqlite3-dev libmicrohttpd-dev
       libyaml-dev libjansson-dev libcmocka-dev)
 # Optional extras: benchmarks compare against spdlog; sanitizer builds want clang's runtime.

@@ -1,9 +1,12 @@
-"""The programs in examples/ run, and print what their comments promise."""
+"""The programs in examples/ run, and print what their comments promise (cloudwatch and
+aws_call against a local `skylog serve`)."""
 import json
 import os
 import subprocess
 import tempfile
 import unittest
+
+import skyharness
 
 BUILD = os.environ.get("SKYLOG_BUILD_DIR", "")
 
@@ -99,6 +102,35 @@ class Examples(unittest.TestCase):
         self.assertEqual(audit, ["audit.transfer"])
         self.assertEqual(out.stdout.decode().count("\n"), 1)
         self.assertIn("level=warn logger=bank msg=transfer_slow ms=812.5", out.stdout.decode())
+
+    def test_cloudwatch(self):
+        """Every event the example counts as sent is stored once, in the group it names."""
+        srv = skyharness.start_server(self, auth="sigv4")
+        out = run("cloudwatch", "/example/shop", "2000", env=skyharness.endpoint_env(srv))
+        stats = dict(kv.split("=") for kv in out.stdout.decode().split())
+        self.assertEqual(stats["sent"], stats["accepted"])
+        self.assertEqual((stats["rejected"], stats["dropped"]), ("0", "0"))
+        self.assertGreater(int(stats["sent"]), 2000)
+        tail = skyharness.run_skylog(self, "tail", "--group", "/example/shop", "--since", "1h",
+                                     "--output", "raw", server=srv)
+        lines = tail.stdout.splitlines()
+        self.assertEqual(len(lines), int(stats["sent"]))
+        errors = [json.loads(l) for l in lines if '"payment_failed"' in l]
+        self.assertTrue(errors)
+        self.assertTrue(all(e["level"] == "ERROR" and e["request_id"].startswith("req-")
+                            and e["api_key"] == "***REDACTED***" for e in errors))
+
+    def test_aws_call(self):
+        srv = skyharness.start_server(self, auth="sigv4")
+        env = skyharness.endpoint_env(srv)
+        run("aws_call", "Logs_20140328.CreateLogGroup", '{"logGroupName":"/ex/call"}', env=env)
+        out = run("aws_call", "Logs_20140328.DescribeLogGroups", '{"limit":5}', env=env)
+        self.assertEqual([g["logGroupName"] for g in json.loads(out.stdout)["logGroups"]],
+                         ["/ex/call"])
+        bad = subprocess.run([example("aws_call"), "Logs_20140328.DescribeLogGroups"],
+                             env=dict(env, AWS_SECRET_ACCESS_KEY="wrong"), capture_output=True,
+                             timeout=120)
+        self.assertNotEqual(bad.returncode, 0)
 
 
 if __name__ == "__main__":

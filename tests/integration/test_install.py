@@ -1,6 +1,8 @@
 """`cmake --install` produces what a consumer needs: headers, the library, the skylog command,
-a relocatable pkg-config file and a CMake package (find_package(skylog)). Both ways of
-consuming it build and run examples/basic.c."""
+a relocatable pkg-config file and a CMake package (find_package(skylog)). Every way of
+consuming it (pkg-config, pkg-config --static, the CMake targets skylog::skylog and
+skylog::skylog_static) builds and runs examples/basic.c, and the install says what a prefix
+outside the system's search paths needs."""
 import os
 import shutil
 import subprocess
@@ -18,8 +20,9 @@ class Install(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="skylog-install-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.prefix = os.path.join(self.tmp, "prefix")
-        subprocess.run(["cmake", "--install", BUILD, "--prefix", self.prefix], check=True,
-                       capture_output=True)
+        p = subprocess.run(["cmake", "--install", BUILD, "--prefix", self.prefix], check=True,
+                           capture_output=True, text=True, env=dict(os.environ, DESTDIR=""))
+        self.install_log = p.stdout + p.stderr
         self.libdir = next(os.path.join(self.prefix, d) for d in ("lib", "lib64")
                            if os.path.isdir(os.path.join(self.prefix, d, "pkgconfig")))
         shutil.copy(os.path.join(SRC, "examples", "basic.c"), self.tmp)
@@ -53,18 +56,85 @@ class Install(unittest.TestCase):
                         f"-Wl,-rpath,{self.libdir}", "-o", exe], check=True)
         self.run_basic(exe)
 
+    def needed(self, exe):
+        """The shared libraries an executable names (DT_NEEDED)."""
+        out = subprocess.run(["readelf", "-d", exe], check=True, capture_output=True,
+                             text=True).stdout
+        return [l.split("[", 1)[1].split("]", 1)[0] for l in out.splitlines() if "(NEEDED)" in l]
+
+    def test_install_says_what_a_prefix_needs(self):
+        """A prefix the dynamic linker and pkg-config do not search: cmake --install says what
+        to set (for /usr/local it runs ldconfig instead: cmake/postinstall.cmake)."""
+        self.assertIn(f"-Wl,-rpath,{self.libdir}", self.install_log)
+        self.assertIn(f"LD_LIBRARY_PATH={self.libdir}", self.install_log)
+        self.assertIn(f"PKG_CONFIG_PATH={self.libdir}/pkgconfig", self.install_log)
+
+    def test_pkg_config_static(self):
+        """pkg-config --static lists everything libskylog.a needs: a program linked with
+        libskylog.a and those flags links and runs without libskylog.so."""
+        if not shutil.which("pkg-config"):
+            self.skipTest("pkg-config is not installed")
+        env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(self.libdir, "pkgconfig"))
+        flags = subprocess.run(["pkg-config", "--static", "--cflags", "--libs", "skylog"],
+                               env=env, check=True, capture_output=True, text=True).stdout.split()
+        self.assertIn("-lskylog", flags)
+        flags = [os.path.join(self.libdir, "libskylog.a") if f == "-lskylog" else f
+                 for f in flags]
+        exe = os.path.join(self.tmp, "basic_static")
+        p = subprocess.run(["cc", "-std=c11", *self.flags, os.path.join(self.tmp, "basic.c"),
+                            *flags, "-o", exe], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse([n for n in self.needed(exe) if n.startswith("libskylog")])
+        self.run_basic(exe)
+
     def test_cmake_find_package(self):
+        """find_package(skylog) from the installed tree: both targets link and run, the
+        static one without libskylog.so (its dependencies come from the package's config)."""
         with open(os.path.join(self.tmp, "CMakeLists.txt"), "w") as f:
             f.write("cmake_minimum_required(VERSION 3.22)\nproject(consumer C)\n"
-                    "find_package(skylog REQUIRED)\nadd_executable(basic basic.c)\n"
-                    f"target_compile_options(basic PRIVATE {' '.join(self.flags)})\n"
-                    f"target_link_options(basic PRIVATE {' '.join(self.flags)})\n"
-                    "target_link_libraries(basic PRIVATE skylog::skylog)\n")
+                    "find_package(skylog REQUIRED COMPONENTS shared static)\n"
+                    "foreach(t skylog skylog_static)\n"
+                    "  add_executable(basic_${t} basic.c)\n"
+                    f"  target_compile_options(basic_${{t}} PRIVATE {' '.join(self.flags)})\n"
+                    f"  target_link_options(basic_${{t}} PRIVATE {' '.join(self.flags)})\n"
+                    "  target_link_libraries(basic_${t} PRIVATE skylog::${t})\n"
+                    "endforeach()\n")
         b = os.path.join(self.tmp, "b")
-        subprocess.run(["cmake", "-S", self.tmp, "-B", b, f"-DCMAKE_PREFIX_PATH={self.prefix}"],
-                       check=True, capture_output=True)
-        subprocess.run(["cmake", "--build", b], check=True, capture_output=True)
-        self.run_basic(os.path.join(b, "basic"))
+        for step in (["cmake", "-S", self.tmp, "-B", b, f"-DCMAKE_PREFIX_PATH={self.prefix}"],
+                     ["cmake", "--build", b]):
+            p = subprocess.run(step, capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        shared, static = os.path.join(b, "basic_skylog"), os.path.join(b, "basic_skylog_static")
+        self.assertIn("libskylog.so.0", self.needed(shared))
+        self.assertFalse([n for n in self.needed(static) if n.startswith("libskylog")])
+        for exe in (shared, static):
+            self.run_basic(exe)
+
+    def test_readme_cmake_block(self):
+        """The README's CMake lines, as written, around an add_executable(app ...)."""
+        with open(os.path.join(SRC, "README.md")) as f:
+            readme = f.read()
+        block = readme.split("```cmake\n", 1)[1].split("```", 1)[0]
+        with open(os.path.join(self.tmp, "CMakeLists.txt"), "w") as f:
+            f.write("cmake_minimum_required(VERSION 3.22)\nproject(app C)\n"
+                    "add_executable(app basic.c)\n"
+                    f"target_compile_options(app PRIVATE {' '.join(self.flags)})\n"
+                    f"target_link_options(app PRIVATE {' '.join(self.flags)})\n" + block)
+        b = os.path.join(self.tmp, "b")
+        for step in (["cmake", "-S", self.tmp, "-B", b, f"-DCMAKE_PREFIX_PATH={self.prefix}"],
+                     ["cmake", "--build", b]):
+            p = subprocess.run(step, capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.run_basic(os.path.join(b, "app"))
+
+    def test_cmake_unknown_component(self):
+        with open(os.path.join(self.tmp, "CMakeLists.txt"), "w") as f:
+            f.write("cmake_minimum_required(VERSION 3.22)\nproject(consumer C)\n"
+                    "find_package(skylog REQUIRED COMPONENTS plugins)\n")
+        p = subprocess.run(["cmake", "-S", self.tmp, "-B", os.path.join(self.tmp, "b"),
+                            f"-DCMAKE_PREFIX_PATH={self.prefix}"], capture_output=True, text=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("skylog", p.stderr)
 
     def test_plugin_dlopened(self):
         """A shared object that logs, loaded with dlopen() by a program that does not link

@@ -448,8 +448,15 @@ static void test_gap_event_follows_next_event(void **state)
     uint64_t lost = st.dropped[SKY_DROP_OVERFLOW];
     assert_true(lost > 0);
     atomic_store(&c.gate, 0);
-    /* let the worker drain, then one more event gets through: the gap follows it */
-    sleep_ms(50);
+    /* let the worker drain, then one more event gets through: the gap follows it. Drained is
+     * the whole ring free again (the worker publishes `limit` after freeing), not a sleep: on
+     * a loaded machine the worker may not run for a long while. */
+    const sky__fast *q = ((const struct sky__logger_hdr *)log)->fast;
+    assert_non_null(q);
+    int64_t t0 = sky_monotonic_ns();
+    while (atomic_load(&q->ring.limit) < atomic_load(&q->ring.head) + q->ring.cap &&
+           sky_monotonic_ns() - t0 < 60 * 1000000000LL)
+        sleep_ms(1);
     sky_info(log, "next");
     assert_int_equal(sky_flush(sky, 5000), SKY_OK);
     sky_stats_get(sky, &st);
@@ -521,9 +528,12 @@ static void test_close_flushes_and_bounds(void **state)
     log = sky_logger_get(sky, NULL);
     for (int i = 0; i < 20000; i++)
         sky_info(log, "e", SKY_INT("i", i));
+    /* What is guaranteed is ETIMEDOUT with events left undelivered; the clock only catches a
+     * close that hangs (close_timeout_ms plus a second for a worker stuck in a sink, skylog.h,
+     * plus whatever a loaded machine's scheduler adds). */
     int64_t t0 = sky_monotonic_ns();
     assert_int_equal(sky_close(sky), SKY_ETIMEDOUT);
-    assert_true(sky_monotonic_ns() - t0 < 2000000000);
+    assert_true(sky_monotonic_ns() - t0 < 60 * 1000000000LL);
     assert_true(s.written < 20000);
     assert_int_equal(s.closed, 1);
 }
