@@ -1,53 +1,241 @@
 #!/usr/bin/env python3
-"""`skylog ship` of a 1,000,000-line file to a local `skylog serve`: events/s, CPU seconds per
-event and peak RSS of the shipper (issue 6's targets: <= 0.5 us CPU per event, RSS <= 16 MiB).
+"""`skylog ship` of realistic log lines to a local HTTPS `skylog serve` (SigV4): CPU per event
+and per input byte, peak RSS, requests and batch fill of the shipper, clean and under faults
+(issue 13, "Shipping": <= 3 ns CPU per input byte, RSS <= 16 MiB with TLS, fill >= 99 %).
 
-    python3 bench/ship_bench.py build/bench [LINES]
+    python3 bench/ship_bench.py [BUILD] [LINES] [--reps N] [--http] [--no-faults]
+                                [--keep FILE] [--profile CMD]
 
-The lines are JSON events like the library writes (~130 bytes). The server runs with
---auth none but the shipper still signs every request (SigV4 hashes the whole body), as it
-would against AWS. CPU and RSS are the shipper's own (getrusage of the child), not the server's.
+BUILD defaults to build/bench, LINES to 500,000. The input is generated with a fixed seed:
+lines of 80-400 bytes (JSON application events full of quotes and escaped JSON inside JSON,
+access-log text lines, some UTF-8 text), ~1.5 % multi-KB lines (stack traces), ~1 % with invalid
+UTF-8; ~300 bytes a line on average. The server is `skylog serve --tls-cert` with SigV4 auth;
+the shipper trusts its self-signed certificate through AWS_CA_BUNDLE. Each configuration runs
+--reps times (default 3) and every run is printed; the table row gives the median and range.
+
+CPU is the shipper's own user + system time (wait4() of the child: what it cost, whatever else
+the machine was doing); RSS is its peak (VmHWM, sampled every 20 ms until it exits). Requests are the PutLogEvents calls that succeeded, as
+the shipper's summary line says. Fill = the fewest requests that could carry the data
+(Σ UTF-8 bytes + 26 per event, over 1,048,576; 10,000 events) / the requests made.
+Every run is checked: exit status 0, every line sent, none rejected or dropped.
 """
-import json
+import argparse
 import os
-import resource
+import random
+import re
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-build = sys.argv[1] if len(sys.argv) > 1 else "build/bench"
-lines = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
-skylog = os.path.join(build, "skylog")
+MAX_BATCH = 1048576
 
-with tempfile.TemporaryDirectory() as d:
-    path = os.path.join(d, "in.jsonl")
-    t0 = int(time.time() * 1000)
-    with open(path, "w") as f:
-        for i in range(lines):
-            f.write(json.dumps({"timestamp": t0 + i // 1000, "level": "INFO", "logger": "bench",
-                                "message": "user_login", "user": "alice", "id": i,
-                                "ms": 1.5}) + "\n")
-    srv = subprocess.Popen([skylog, "serve", "--port", "0", "--data", os.path.join(d, "data"),
-                            "--auth", "none"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                           text=True)
+
+def make_lines(n, seed=1):
+    """Realistic lines as bytes (no newline). Deterministic for a seed."""
+    rnd = random.Random(seed)
+    t0 = int(time.time() * 1000) - 600_000
+    paths = ["/v1/orders", "/v1/users/%d", "/api/cart/items", "/health", "/v2/search?q=%s",
+             "/static/app.%x.js", "/v1/payments/%d/capture"]
+    words = ("alpha beta gamma delta order user cart item payment retry timeout cache miss hit "
+             "queue worker shard replica leader follower commit abort").split()
+    uas = ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0',
+           'curl/8.5.0', 'python-requests/2.31.0', 'Go-http-client/1.1']
+    unicode_bits = ["café", "naïve", "Grüße", "日本語のテキスト", "Ωmega", "😀 ok", "Łódź"]
+
+    def text(k):
+        return " ".join(rnd.choice(words) for _ in range(k))
+
+    def path():
+        p = rnd.choice(paths)
+        if "%d" in p:
+            p = p % rnd.randrange(1, 10**6)
+        elif "%s" in p:
+            p = p % rnd.choice(words)
+        elif "%x" in p:
+            p = p % rnd.randrange(1 << 32)
+        return p
+
+    out = []
+    for i in range(n):
+        ts = t0 + i // 2
+        r = rnd.random()
+        if r < 0.015:  # a stack trace: multi-KB, JSON with escaped newlines and quotes
+            frames = "\n".join(f'  File "/srv/app/{rnd.choice(words)}.py", line {rnd.randrange(999)}, '
+                               f'in {rnd.choice(words)}\n    {text(6)}("{rnd.choice(words)}")'
+                               for _ in range(rnd.randrange(15, 60)))
+            line = ('{"timestamp":%d,"level":"ERROR","logger":"app.worker","message":"unhandled '
+                    'exception","exc":"Traceback (most recent call last):\\n%s"}' %
+                    (ts, frames.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")))
+        elif r < 0.30:  # an access log line (text, quotes)
+            line = ('10.%d.%d.%d - - [07/Dec/2026:03:%02d:%02d +0000] "GET %s HTTP/1.1" %d %d '
+                    '"https://shop.example.com%s" "%s"' %
+                    (rnd.randrange(256), rnd.randrange(256), rnd.randrange(256), rnd.randrange(60),
+                     rnd.randrange(60), path(), rnd.choice([200, 200, 200, 304, 404, 500]),
+                     rnd.randrange(100, 99999), path(), rnd.choice(uas)))
+        elif r < 0.40:  # a short text line from a program's stderr
+            line = "%s worker-%d: %s" % (rnd.choice(["INFO", "WARN", "DEBUG"]), rnd.randrange(16),
+                                        text(rnd.randrange(10, 30)))
+            if rnd.random() < 0.3:
+                line += " " + rnd.choice(unicode_bits)
+        else:  # a JSON application event, some with JSON inside JSON (quotes everywhere)
+            inner = ('{"id":%d,"items":[{"sku":"%s","qty":%d},{"sku":"%s","qty":%d}],"note":"%s"}' %
+                     (rnd.randrange(10**9), rnd.choice(words), rnd.randrange(9), rnd.choice(words),
+                      rnd.randrange(9), text(rnd.randrange(4, 14))))
+            fields = ['"timestamp":%d' % ts, '"level":"%s"' % rnd.choice(["INFO", "INFO", "WARN"]),
+                      '"logger":"api.%s"' % rnd.choice(words),
+                      '"message":"%s %s"' % (rnd.choice(["GET", "POST", "PUT"]), path()),
+                      '"status":%d' % rnd.choice([200, 201, 400, 404, 500]),
+                      '"ms":%.3f' % rnd.expovariate(0.05),
+                      '"user":"%s"' % rnd.choice(["alice", "bob", "carol@example.com", "Zoë"])]
+            if rnd.random() < 0.75:
+                fields.append('"request":"%s"' % inner.replace('"', '\\"'))
+            if rnd.random() < 0.5:
+                fields.append('"ua":"%s"' % rnd.choice(uas))
+            line = "{" + ",".join(fields) + "}"
+        b = line.encode()
+        if rnd.random() < 0.01:  # invalid UTF-8: a stray byte, a truncated sequence
+            k = rnd.randrange(len(b) // 2, len(b))  # after the timestamp
+            b = b[:k] + rnd.choice([b"\xff", b"\xc3", b"\xe2\x82", b"\x80\x80"]) + b[k:]
+        out.append(b)
+    return out
+
+
+def fewest_requests(lines):
+    size = sum(len(l.decode("utf-8", "replace").encode()) + 26 for l in lines)
+    return max(-(-size // MAX_BATCH), -(-len(lines) // 10000))
+
+
+def make_cert(d):
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+SUMMARY = re.compile(r"(\d+) events read, (\d+) sent in (\d+) requests \((\d+) retries, "
+                     r"(\d+) throttled\), (\d+) rejected, (\d+) dropped")
+
+
+def run_once(skylog, d, path, n_lines, input_bytes, fewest, tls, faults, group, profile=None):
+    data = os.path.join(d, "data-" + group.strip("/").replace("/", "-"))
+    args = [skylog, "serve", "--port", "0", "--data", data, "--auth", "sigv4",
+            "--access-key", "bench", "--secret-key", "benchsecret"]
+    if tls:
+        args += ["--tls-cert", tls[0], "--tls-key", tls[1]]
+    if faults:
+        args += ["--faults", "throttle=0.1,error=0.1,reset=0.05", "--seed", "3"]
+    srv = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         url = srv.stdout.readline().strip()
-        env = dict(os.environ, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+        if not url:
+            sys.exit("serve did not start")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="benchsecret",
                    AWS_REGION="us-east-1", AWS_CONFIG_FILE=os.devnull,
                    AWS_SHARED_CREDENTIALS_FILE=os.devnull)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if tls:
+            env["AWS_CA_BUNDLE"] = tls[0]
+        cmd = [skylog, "ship", "--endpoint", url, "--group", group, "--stream", "s", path]
+        if profile:
+            cmd = profile.split() + cmd
+        errpath = os.path.join(d, "ship.err")
         start = time.monotonic()
-        p = subprocess.run([skylog, "ship", "-q", "--endpoint", url, "--group", "/bench/ship",
-                            "--stream", "s", path], env=env)
+        pid = os.posix_spawnp(cmd[0], cmd, env, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 2, errpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)])
+        # Peak RSS from VmHWM, the high-water mark of the shipper's own address space, read
+        # until it exits: wait4()'s ru_maxrss would report this Python process's peak instead,
+        # as the kernel carries the parent's mark into a spawned child across exec.
+        hwm = 0
+        while True:
+            done, status, ru = os.wait4(pid, os.WNOHANG)
+            if done:
+                break
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for l in f:
+                        if l.startswith("VmHWM:"):
+                            hwm = max(hwm, int(l.split()[1]))
+            except OSError:
+                pass
+            time.sleep(0.02)
         wall = time.monotonic() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with open(errpath) as f:
+            err = f.read()
     finally:
         srv.terminate()
         srv.wait()
-    if p.returncode != 0:
-        sys.exit(f"ship failed with {p.returncode}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    print(f"| ship | {lines:,} lines | {lines / wall / 1e6:.2f} M ev/s wall ({wall:.2f} s, "
-          f"server-bound) | {cpu:.2f} s CPU = {cpu / lines * 1e6:.2f} us/event | "
-          f"peak RSS {after.ru_maxrss / 1024:.1f} MiB |")
+        shutil.rmtree(data, ignore_errors=True)
+    rc = os.waitstatus_to_exitcode(status)
+    m = SUMMARY.search(err)
+    if rc != 0 or not m:
+        sys.exit(f"ship failed ({rc}):\n{err[-3000:]}")
+    read, sent, requests, retries, throttled, rejected, dropped = map(int, m.groups())
+    if read != n_lines or sent != n_lines or rejected or dropped:
+        sys.exit(f"ship did not deliver every line exactly:\n{err[-3000:]}")
+    cpu = ru.ru_utime + ru.ru_stime
+    return dict(cpu=cpu, user=ru.ru_utime, sys=ru.ru_stime, wall=wall, rss=hwm / 1024,
+                us_ev=cpu / n_lines * 1e6, ns_b=cpu / input_bytes * 1e9, requests=requests,
+                retries=retries, throttled=throttled, fill=fewest / requests)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build", nargs="?", default="build/bench")
+    ap.add_argument("lines", nargs="?", type=int, default=500_000)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
+    ap.add_argument("--no-faults", action="store_true", help="skip the run with faults")
+    ap.add_argument("--keep", help="also write the generated input to this file")
+    ap.add_argument("--profile", help="prefix the ship command (e.g. 'perf record -g -o F')")
+    a = ap.parse_args()
+    skylog = os.path.join(a.build, "skylog")
+    with tempfile.TemporaryDirectory(prefix="shipbench-") as d:
+        lines = make_lines(a.lines)
+        path = os.path.join(d, "in.log")
+        with open(path, "wb") as f:
+            for l in lines:
+                f.write(l + b"\n")
+        if a.keep:
+            shutil.copy(path, a.keep)
+        input_bytes = os.path.getsize(path)
+        fewest = fewest_requests(lines)
+        if not a.http and not shutil.which("openssl"):
+            print("ship_bench: no openssl command to make a certificate: plain HTTP",
+                  file=sys.stderr)
+            a.http = True
+        tls = None if a.http else make_cert(d)
+        print(f"input: {a.lines:,} lines, {input_bytes:,} bytes ({input_bytes / a.lines:.0f} B/line), "
+              f"fewest requests {fewest}; {'HTTP' if a.http else 'HTTPS'}, SigV4", file=sys.stderr)
+        rows = []
+        for faults in ([False] if a.no_faults else [False, True]):
+            runs = []
+            for r in range(a.reps):
+                res = run_once(skylog, d, path, a.lines, input_bytes, fewest, tls, faults,
+                               f"/bench/ship{r}{'f' if faults else ''}", a.profile)
+                runs.append(res)
+                print(f"  {'faults' if faults else 'clean '} run {r + 1}: cpu {res['cpu']:.2f} s "
+                      f"(user {res['user']:.2f}, sys {res['sys']:.2f}), wall {res['wall']:.1f} s, "
+                      f"{res['us_ev']:.2f} us/event, {res['ns_b']:.2f} ns/byte, RSS "
+                      f"{res['rss']:.1f} MiB, {res['requests']} requests ({res['retries']} retries, "
+                      f"{res['throttled']} throttled), fill {res['fill'] * 100:.1f} %",
+                      file=sys.stderr)
+            rows.append((faults, runs))
+        print("| workload | CPU µs/event | CPU ns/byte | peak RSS MiB | requests (retries) | fill |")
+        print("|---|---|---|---|---|---|")
+        for faults, runs in rows:
+            med = lambda k: statistics.median(r[k] for r in runs)
+            rng = lambda k, f: f"{f % med(k)} ({f % min(r[k] for r in runs)}-{f % max(r[k] for r in runs)})"
+            name = ("10 % throttle + 10 % 5xx + 5 % resets" if faults else "clean") + \
+                   (", HTTP" if a.http else ", HTTPS")
+            print(f"| {a.lines:,} lines, {name} | {rng('us_ev', '%.2f')} | {rng('ns_b', '%.2f')} | "
+                  f"{rng('rss', '%.1f')} | {med('requests'):.0f} ({med('retries'):.0f}) | "
+                  f"{med('fill') * 100:.1f} % |")
+
+
+if __name__ == "__main__":
+    main()

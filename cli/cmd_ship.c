@@ -500,6 +500,12 @@ int sky__cmd_ship(int argc, char **argv)
             if (st.dropped[i])
                 fprintf(stderr, "  dropped %s: %llu\n", sky_cwl_drop_name((sky_cwl_drop)i),
                         (unsigned long long)st.dropped[i]);
+        if (st.truncated)
+            fprintf(stderr, "  truncated: %llu (%llu bytes cut)\n",
+                    (unsigned long long)st.truncated, (unsigned long long)st.truncated_bytes);
+        if (st.split)
+            fprintf(stderr, "  split: %llu into %llu parts\n", (unsigned long long)st.split,
+                    (unsigned long long)st.split_parts);
         if (st.ambiguous)
             fprintf(stderr, "  %llu requests had an unknown outcome (may be stored twice)\n",
                     (unsigned long long)st.ambiguous);

@@ -638,6 +638,9 @@ typedef struct sky_aws_call {
     int64_t deadline_ns;     /* 0 = none; else a sky_monotonic_ns() time after which no attempt
                                 starts, no backoff sleeps past, and each attempt's HTTP timeout
                                 is cut to what remains (SKY_ETIMEDOUT when it is reached) */
+    /* Optional: hex SHA-256 of the body as sent (after gzip, when .gzip is set it is ignored),
+     * for callers that resend one body and hashed it once (SigV4 signs the payload's hash). */
+    const char *payload_hash;
 } sky_aws_call;
 
 /* Creates a client: resolves region and endpoint now. On failure errbuf says why. */

@@ -109,7 +109,10 @@ typedef enum sky_cwl_reject {
     SKY_CWL_REJECT_TOO_OLD = 0, /* older than 14 days (checked before sending, and by AWS) */
     SKY_CWL_REJECT_TOO_NEW,     /* more than 2 hours in the future */
     SKY_CWL_REJECT_EXPIRED,     /* older than the group's retention */
-    SKY_CWL_REJECT_INVALID,     /* the service refused the request as invalid */
+    /* the service refused the event (a request refused as a whole for an event-level reason,
+     * e.g. InvalidParameterException, is halved and resent until the refused event is alone:
+     * only that one is rejected, the others are delivered) */
+    SKY_CWL_REJECT_INVALID,
     SKY_CWL_REJECT_COUNT_
 } sky_cwl_reject;
 
@@ -133,7 +136,7 @@ typedef struct sky_cwl_stats {
     uint64_t retries;       /* requests sent again after a failure */
     uint64_t throttles;
     uint64_t ambiguous;     /* requests whose outcome was unknown (may have been stored) */
-    uint64_t truncated, split;
+    uint64_t truncated, split; /* oversize events truncated / split (see split_parts) */
     uint64_t rejected[SKY_CWL_REJECT_COUNT_];
     uint64_t dropped[SKY_CWL_DROP_COUNT_];
     uint64_t fallback_events; /* events handed to the fallback sink */
@@ -147,6 +150,12 @@ typedef struct sky_cwl_stats {
      * dropped as queue_full), so a shipper can stop instead of hanging. */
     bool persistent_error;
     int64_t persistent_error_since_ms; /* Unix ms, 0 when none */
+    uint64_t split_parts;     /* events the `split` ones became (each counted in sent_events) */
+    uint64_t truncated_bytes; /* message bytes cut off by truncation */
+    /* Requests sent to find which event made the service refuse a whole request (halves
+     * resent after an InvalidParameterException or SerializationException; see
+     * rejected[SKY_CWL_REJECT_INVALID]). Also counted in `requests` when they succeed. */
+    uint64_t isolation_requests;
 } sky_cwl_stats;
 
 /* Snapshot of a CloudWatch Logs sink's counters; SKY_EINVAL if `sink` is not one. The sink

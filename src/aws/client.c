@@ -229,7 +229,8 @@ static sky_status attempt_once(sky_aws_client *c, const sky_aws_call *call, cons
     for (size_t i = 0; i < call->n_extra; i++)
         h[n++] = call->extra_headers[i];
     sky_sigv4_request req = {.method = "POST", .host = c->host, .path = path, .headers = h,
-                             .n_headers = n, .payload = body, .payload_len = body_len};
+                             .n_headers = n, .payload = body, .payload_len = body_len,
+                             .payload_hash = call->gzip ? NULL : call->payload_hash};
     sky_sigv4_params sp = {.access_key_id = cr->access_key_id,
                            .secret_access_key = cr->secret_access_key,
                            .session_token = cr->session_token, .region = c->region,

@@ -10,6 +10,9 @@
 
 #include <string.h>
 #include <time.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* 0: copy as is; 1: needs an escape; 2: start of a multi-byte sequence or invalid byte. */
 static const unsigned char byte_class[256] = {
@@ -177,6 +180,55 @@ char *sky__json_escape_slow(char *d, const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
+#if defined(__SSE2__)
+        /* sixteen bytes a test where SSE2 is there (every x86-64): the same as the word test
+         * below, but one compare per class instead of the borrow arithmetic, and twice the
+         * bytes per test: long messages (a shipper's lines) spend most of their time here */
+        if (i + 16 <= n) {
+            /* written so far <= 6i, and 6i + 16 <= 6n: the 16-byte store has room */
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+            _mm_storeu_si128((__m128i *)d, v);
+            /* signed compare: bytes >= 0x80 are negative, so "< 0x20" takes them too */
+            __m128i sp = _mm_or_si128(
+                _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))),
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
+            unsigned m = (unsigned)_mm_movemask_epi8(sp);
+            if (!m) {
+                d += 16;
+                i += 16;
+                continue;
+            }
+            /* Only '"' and '\\' (JSON inside JSON, escaped paths): all of the block's at once,
+             * each plain run copied by one 16-byte store that the next one overwrites. The
+             * loads stay inside s (i + 32 <= n); the stores inside the room (the block writes
+             * at most 32 bytes, plus 16 of overlap, and 6i + 48 <= 6n). */
+            unsigned qb = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+            if (qb == m && i + 32 <= n) {
+                unsigned pos = 0;
+                do {
+                    unsigned k = (unsigned)__builtin_ctz(qb);
+                    _mm_storeu_si128((__m128i *)d, _mm_loadu_si128((const __m128i *)(s + i + pos)));
+                    d += k - pos;
+                    d[0] = '\\';
+                    d[1] = (char)s[i + k];
+                    d += 2;
+                    pos = k + 1;
+                    qb &= qb - 1;
+                } while (qb);
+                _mm_storeu_si128((__m128i *)d, _mm_loadu_si128((const __m128i *)(s + i + pos)));
+                d += 16 - pos;
+                i += 16;
+                continue;
+            }
+            size_t k = (size_t)__builtin_ctz(m);
+            d += k;
+            i += k;
+        } else
+#endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         if (i + 8 <= n) {
             /* written so far <= 6i, and 6i + 8 <= 6n: the 8-byte store has room */

@@ -52,12 +52,33 @@ typedef struct cwl_ev {
     char msg[];
 } cwl_ev;
 
+/* Events live in blocks, appended at the tail block of their stream and released when the
+ * last event of a block leaves the head: a stream is a FIFO, so blocks empty in order. This
+ * replaces a malloc and a cross-thread free per event (the writer allocates, the sender
+ * frees: a tenth of a shipper's CPU) by one per block. Blocks grow from 4 KiB to 64 KiB: a
+ * quiet stream (one per logger) stays small, and a block stays under malloc's mmap threshold,
+ * so freed ones are reused instead of being unmapped and faulted in again. */
+typedef struct ev_block {
+    struct ev_block *next;
+    size_t used, cap;
+    size_t live; /* events of this block still queued */
+    _Alignas(8) char data[];
+} ev_block;
+#define BLOCK_MIN 4096
+#define BLOCK_MAX (64u << 10)
+
 typedef struct stream_q {
     char *name;
     bool ready; /* exists in CloudWatch (created or confirmed by a successful put) */
     cwl_ev **ring;
     size_t head, count, cap;
     uint64_t bytes; /* Σ(len + 26) */
+    ev_block *first, *last; /* the head's event is in `first`, new ones go to `last` */
+    /* Isolation of refused events (see send_batch): the sizes of the head ranges still to be
+     * sent one at a time, the next batch's first. None: batching as usual. Each split adds one
+     * range and halves one, so log2(10,000) + 1 entries are enough. */
+    size_t ranges[24];
+    int n_ranges;
 } stream_q;
 
 typedef struct cwl {
@@ -87,13 +108,27 @@ typedef struct cwl {
     bool sending; /* a batch is in flight (its events are still counted in the queue) */
     bool finished; /* cwl_finish() ran */
 
+    /* The batch in flight or waiting for its retry (sender only, or under mu). Its events stay
+     * at the head of their stream until the service has answered for them, so a retry resends
+     * the very same body: no new selection, sort, escaping or compression, and the transport
+     * may keep the payload hash (body_id). Dropped when its events leave the head. */
+    struct {
+        bool valid;
+        bool built;    /* `body` holds its request body */
+        size_t stream; /* index in streams (the array may move) */
+        size_t n;
+        uint64_t bytes;
+        cwl_ev **evs;  /* sorted */
+        uint64_t body_id;
+    } held;
+    uint64_t body_ids;
+
     sky__cwl_transport t;
     sky_sink *fallback;
     pthread_mutex_t fb_mu;
 
     sky_cwl_stats st;
     sky_buf body;   /* sender only */
-    sky_buf scratch; /* write() only: repairs, truncation */
 } cwl;
 
 static const sky_sink_vtable cwl_vt;
@@ -253,18 +288,123 @@ static bool push(stream_q *s, cwl_ev *e)
 
 static cwl_ev *at(const stream_q *s, size_t i) { return s->ring[(s->head + i) % s->cap]; }
 
-static void pop(cwl *c, stream_q *s, size_t n)
+static void drop_held(cwl *c)
 {
-    for (size_t i = 0; i < n; i++) {
-        cwl_ev *e = at(s, 0);
-        s->head = (s->head + 1) % s->cap;
-        s->count--;
-        s->bytes -= e->len + SKY_CWL_EVENT_OVERHEAD;
-        c->total_events--;
-        c->total_bytes -= e->len + SKY_CWL_EVENT_OVERHEAD;
-        free(e);
+    free(c->held.evs);
+    memset(&c->held, 0, sizeof c->held);
+    if (c->body.cap > (8u << 20))
+        sky__buf_free(&c->body);
+}
+
+/* n events left the head of s: the isolation ranges shrink with it. */
+static void consume_ranges(stream_q *s, size_t n)
+{
+    while (n && s->n_ranges) {
+        size_t k = n < s->ranges[0] ? n : s->ranges[0];
+        s->ranges[0] -= k;
+        n -= k;
+        if (!s->ranges[0]) {
+            memmove(s->ranges, s->ranges + 1, (size_t)--s->n_ranges * sizeof s->ranges[0]);
+        }
     }
 }
+
+/* The first n events of s (a batch) were refused as a whole: they become two ranges to send
+ * on their own. False when they cannot be split (one event, or no room left). */
+static bool split_front(stream_q *s, size_t n)
+{
+    if (n < 2 || s->n_ranges + 2 > (int)(sizeof s->ranges / sizeof s->ranges[0]))
+        return false;
+    consume_ranges(s, n); /* the batch's range (or the part of it that was sent) ... */
+    memmove(s->ranges + 2, s->ranges, (size_t)s->n_ranges * sizeof s->ranges[0]);
+    s->ranges[0] = n / 2; /* ... becomes its two halves, in queue order */
+    s->ranges[1] = n - n / 2;
+    s->n_ranges += 2;
+    return true;
+}
+
+/* Room for an event of len message bytes at the tail of s; NULL when out of memory. */
+static cwl_ev *alloc_ev(stream_q *s, size_t len)
+{
+    size_t need = (sizeof(cwl_ev) + len + 7) & ~(size_t)7;
+    ev_block *b = s->last;
+    if (!b || b->cap - b->used < need) {
+        size_t cap = b ? b->cap * 2 : BLOCK_MIN;
+        if (cap > BLOCK_MAX)
+            cap = BLOCK_MAX;
+        if (cap < need)
+            cap = need;
+        ev_block *nb = malloc(sizeof *nb + cap);
+        if (!nb)
+            return NULL;
+        nb->next = NULL;
+        nb->used = nb->live = 0;
+        nb->cap = cap;
+        if (b)
+            b->next = nb;
+        else
+            s->first = nb;
+        s->last = b = nb;
+    }
+    cwl_ev *e = (cwl_ev *)(b->data + b->used);
+    b->used += need;
+    b->live++;
+    return e;
+}
+
+/* The n events at the head of s leave the queue: the blocks they empty are released (the
+ * last one is kept, to be reused from its start). Blocks are in FIFO order, so this needs the
+ * block counters only, not the events. */
+static void release_head(stream_q *s, size_t n)
+{
+    while (n) {
+        ev_block *b = s->first;
+        size_t k = n < b->live ? n : b->live;
+        b->live -= k;
+        n -= k;
+        if (b->live)
+            break;
+        if (b == s->last) {
+            b->used = 0;
+            break;
+        }
+        s->first = b->next;
+        free(b);
+    }
+}
+
+static void free_blocks(stream_q *s)
+{
+    for (ev_block *b = s->first, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    s->first = s->last = NULL;
+}
+
+/* The first n events of s leave the queue. `bytes`: their Σ(len + 26) when the caller knows
+ * it (a batch just answered: its events need not be read again), else UINT64_MAX. */
+static void pop_n(cwl *c, stream_q *s, size_t n, uint64_t bytes)
+{
+    consume_ranges(s, n);
+    if (c->held.valid && &c->streams[c->held.stream] == s)
+        drop_held(c);
+    if (!n)
+        return;
+    if (bytes == UINT64_MAX) {
+        bytes = 0;
+        for (size_t i = 0; i < n; i++)
+            bytes += at(s, i)->len + SKY_CWL_EVENT_OVERHEAD;
+    }
+    s->head = (s->head + n) % s->cap;
+    s->count -= n;
+    s->bytes -= bytes;
+    c->total_events -= n;
+    c->total_bytes -= bytes;
+    release_head(s, n);
+}
+
+static void pop(cwl *c, stream_q *s, size_t n) { pop_n(c, s, n, UINT64_MAX); }
 
 /* Hands messages to the fallback sink (as records without an event). */
 static void to_fallback(cwl *c, cwl_ev *const *evs, size_t n)
@@ -303,7 +443,7 @@ static sky_status enqueue_locked(cwl *c, stream_q *s, int64_t ts_ms, const char 
         c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
         return SKY_EFULL;
     }
-    cwl_ev *e = malloc(sizeof *e + len);
+    cwl_ev *e = alloc_ev(s, len);
     if (!e) {
         c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
         return SKY_ENOMEM;
@@ -314,7 +454,8 @@ static sky_status enqueue_locked(cwl *c, stream_q *s, int64_t ts_ms, const char 
     e->len = (uint32_t)len;
     memcpy(e->msg, msg, len);
     if (!push(s, e)) {
-        free(e);
+        s->last->used = (size_t)((char *)e - s->last->data); /* e was the last allocation */
+        s->last->live--;
         c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
         return SKY_ENOMEM;
     }
@@ -337,19 +478,31 @@ static size_t utf8_cut(const char *s, size_t n, size_t max)
     return cut;
 }
 
+static sky_status accept_utf8_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg,
+                                     size_t len);
+
 /* Applies the per-event rules and queues the message (or its parts). mu held. */
 static sky_status accept_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg, size_t len)
 {
-    if (!sky__utf8_valid(msg, len)) {
-        sky__buf_reset(&c->scratch);
-        sky__utf8_repair(&c->scratch, msg, len);
-        if (c->scratch.oom) {
-            c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
-            return SKY_ENOMEM;
-        }
-        msg = c->scratch.p;
-        len = c->scratch.len;
-    }
+    if (sky__utf8_valid(msg, len))
+        return accept_utf8_locked(c, s, ts_ms, msg, len);
+    /* repaired into a buffer of this call's own: queueing may wait for room (block_when_full),
+     * which lets other writers in */
+    sky_buf fixed = {0};
+    sky__utf8_repair(&fixed, msg, len);
+    sky_status st = SKY_ENOMEM;
+    if (fixed.oom)
+        c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
+    else
+        st = accept_utf8_locked(c, s, ts_ms, fixed.p, fixed.len);
+    sky__buf_free(&fixed);
+    return st;
+}
+
+/* The same, for well-formed UTF-8. */
+static sky_status accept_utf8_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg,
+                                     size_t len)
+{
     if (len == 0) {
         c->st.dropped[SKY_CWL_DROP_EMPTY]++;
         return SKY_EINVAL;
@@ -375,6 +528,7 @@ static sky_status accept_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *
         memcpy(tmp, msg, keep);
         memcpy(tmp + keep, marker, (size_t)ml);
         c->st.truncated++;
+        c->st.truncated_bytes += len - keep;
         sky_status st = enqueue_locked(c, s, ts_ms, tmp, keep + (size_t)ml);
         free(tmp);
         return st;
@@ -398,6 +552,8 @@ static sky_status accept_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *
             sky_status one = enqueue_locked(c, s, ts_ms, tmp, (size_t)hl + n);
             if (one != SKY_OK)
                 st = one;
+            else
+                c->st.split_parts++;
             off += n;
         }
         free(tmp);
@@ -410,20 +566,59 @@ static sky_status accept_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *
 
 /* ---- sending -------------------------------------------------------------------------------- */
 
-static int cmp_ev(const void *a, const void *b)
+/* Sorts a batch (events in arrival order) by (timestamp, arrival): LSD radix sort of
+ * 64-bit keys (timestamp - lowest) << 14 | index, 11 bits a pass, passes whose digit is the
+ * same in every key skipped. A batch spans at most 24 h (< 2^27 ms) and holds at most 10,000
+ * (< 2^14) events, so keys are unique and the order is stable; about 4 passes over the batch
+ * instead of qsort's n log n indirect comparisons. */
+static bool sort_batch(cwl_ev **batch, size_t n, int64_t lo)
 {
-    const cwl_ev *x = *(cwl_ev *const *)a, *y = *(cwl_ev *const *)b;
-    if (x->ts_ms != y->ts_ms)
-        return x->ts_ms < y->ts_ms ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+    uint64_t *k = malloc(2 * n * sizeof *k);
+    if (!k)
+        return false;
+    uint64_t *tmp = k + n, all_or = 0, all_and = ~0ull;
+    for (size_t i = 0; i < n; i++) {
+        k[i] = (uint64_t)(batch[i]->ts_ms - lo) << 14 | i;
+        all_or |= k[i];
+        all_and &= k[i];
+    }
+    for (int shift = 0; shift < 41; shift += 11) {
+        if ((((all_or ^ all_and) >> shift) & 2047) == 0)
+            continue; /* every key has this digit */
+        size_t count[2048] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[(k[i] >> shift) & 2047]++;
+        size_t sum = 0;
+        for (size_t d = 0; d < 2048; d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(k[i] >> shift) & 2047]++] = k[i];
+        uint64_t *t = k;
+        k = tmp;
+        tmp = t;
+    }
+    cwl_ev **orig = malloc(n * sizeof *orig);
+    if (!orig) {
+        free(k < tmp ? k : tmp);
+        return false;
+    }
+    memcpy(orig, batch, n * sizeof *orig);
+    for (size_t i = 0; i < n; i++)
+        batch[i] = orig[k[i] & 16383];
+    free(orig);
+    free(k < tmp ? k : tmp);
+    return true;
 }
 
 /* `deadline`: 0, or the close deadline the call may not outlive (taken under the lock). */
 static sky_status call(cwl *c, const char *op, const char *body, size_t len, const char *stream,
-                       int64_t deadline, sky__cwl_result *r)
+                       int64_t deadline, uint64_t body_id, sky__cwl_result *r)
 {
     sky__cwl_call cl = {.op = op, .body = body, .len = len, .group = c->group, .stream = stream,
-                        .deadline_ns = deadline};
+                        .deadline_ns = deadline, .body_id = body_id};
     memset(r, 0, sizeof *r);
     sky_status st = c->t.call(c->t.self, &cl, r);
     if (r->status == SKY_OK && st != SKY_OK)
@@ -451,7 +646,7 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
         sky__buf_putc(&b, '{');
         json_kv(&b, "logGroupName", c->group);
         sky__buf_putc(&b, '}');
-        if (call(c, "CreateLogGroup", b.p, b.len, NULL, deadline, &r) == SKY_OK ||
+        if (call(c, "CreateLogGroup", b.p, b.len, NULL, deadline, 0, &r) == SKY_OK ||
             is_code(&r, "ResourceAlreadyExistsException")) {
             c->group_ready = true;
             if (c->o.retention_days > 0) {
@@ -462,7 +657,7 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
                 sky__buf_lit(&b, ",\"retentionInDays\":");
                 sky__buf_i64(&b, c->o.retention_days);
                 sky__buf_putc(&b, '}');
-                if (call(c, "PutRetentionPolicy", b.p, b.len, NULL, deadline, &rr) != SKY_OK)
+                if (call(c, "PutRetentionPolicy", b.p, b.len, NULL, deadline, 0, &rr) != SKY_OK)
                     sky__diag(NULL, SKY_LEVEL_WARN,
                               "cloudwatch: cannot set retention on %s: %s %s", c->group, rr.code,
                               rr.message);
@@ -482,7 +677,7 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
         sky__buf_putc(&b, ',');
         json_kv(&b, "logStreamName", s->name);
         sky__buf_putc(&b, '}');
-        if (call(c, "CreateLogStream", b.p, b.len, NULL, deadline, &r) == SKY_OK ||
+        if (call(c, "CreateLogStream", b.p, b.len, NULL, deadline, 0, &r) == SKY_OK ||
             is_code(&r, "ResourceAlreadyExistsException")) {
             s->ready = true;
         } else {
@@ -559,6 +754,21 @@ static void apply_rejections(cwl *c, cwl_ev **batch, size_t n, const sky__cwl_re
     json_decref(j);
 }
 
+/* A message as a JSON string. Messages are long (a shipper's lines): straight to the escaper,
+ * without the short-string precheck sky__json_str makes (a second pass over every byte). */
+static void json_msg(sky_buf *b, const char *msg, size_t len)
+{
+    if (len > SKY_JSON_DIRECT_MAX || !sky__buf_reserve(b, 6 * len + 2)) {
+        sky__json_str(b, msg, len); /* chunked: no 6x reservation for a huge one */
+        return;
+    }
+    char *d = b->p + b->len;
+    *d++ = '"';
+    d = sky__json_escape_slow(d, (const unsigned char *)msg, len);
+    *d++ = '"';
+    b->len = (size_t)(d - b->p);
+}
+
 /* The request body for a batch, in the transport's format. */
 static void build_body(cwl *c, sky_buf *b, const char *stream, cwl_ev *const *batch, size_t n)
 {
@@ -568,7 +778,7 @@ static void build_body(cwl *c, sky_buf *b, const char *stream, cwl_ev *const *ba
             sky__buf_lit(b, "{\"timestamp\":");
             sky__buf_i64(b, batch[i]->ts_ms);
             sky__buf_lit(b, ",\"message\":");
-            sky__json_str(b, batch[i]->msg, batch[i]->len);
+            json_msg(b, batch[i]->msg, batch[i]->len);
             sky__buf_lit(b, "}\n");
         }
         return;
@@ -581,7 +791,7 @@ static void build_body(cwl *c, sky_buf *b, const char *stream, cwl_ev *const *ba
             sky__buf_lit(b, "{\"timeUnixNano\":\"");
             sky__buf_i64(b, batch[i]->ts_ms * 1000000);
             sky__buf_lit(b, "\",\"body\":{\"stringValue\":");
-            sky__json_str(b, batch[i]->msg, batch[i]->len);
+            json_msg(b, batch[i]->msg, batch[i]->len);
             sky__buf_lit(b, "}}");
         }
         sky__buf_lit(b, "]}]}]}");
@@ -598,7 +808,7 @@ static void build_body(cwl *c, sky_buf *b, const char *stream, cwl_ev *const *ba
         sky__buf_lit(b, "{\"timestamp\":");
         sky__buf_i64(b, batch[i]->ts_ms);
         sky__buf_lit(b, ",\"message\":");
-        sky__json_str(b, batch[i]->msg, batch[i]->len);
+        json_msg(b, batch[i]->msg, batch[i]->len);
         sky__buf_putc(b, '}');
     }
     sky__buf_lit(b, "]}");
@@ -614,7 +824,8 @@ static stream_q *due_stream(cwl *c, bool force, int64_t now, int64_t *wait_ns)
         if (!s->count)
             continue;
         int64_t due = at(s, 0)->enq_ns + interval;
-        if (force || s->count >= c->o.batch_size || s->bytes >= c->o.max_batch_bytes || now >= due) {
+        if (force || s->n_ranges || s->count >= c->o.batch_size ||
+            s->bytes >= c->o.max_batch_bytes || now >= due) {
             c->rr = (c->rr + k + 1) % c->n_streams;
             return s;
         }
@@ -624,11 +835,11 @@ static stream_q *due_stream(cwl *c, bool force, int64_t now, int64_t *wait_ns)
     return NULL;
 }
 
-/* Sends one batch from s. mu held on entry and exit (released during the call). */
-static void send_batch(cwl *c, stream_q *s)
+/* Rejects, before sending, the events at the head of s that CloudWatch would reject for their
+ * age. mu held. */
+static void reject_aged_head(cwl *c, stream_q *s)
 {
     int64_t now_ms = sky_now_ns() / 1000000;
-    /* local rejections at the head, by age, before building the batch */
     while (s->count) {
         cwl_ev *e = at(s, 0);
         sky_cwl_reject why = SKY_CWL_REJECT_COUNT_;
@@ -645,19 +856,26 @@ static void send_batch(cwl *c, stream_q *s)
         to_fallback(c, &e, 1);
         pop(c, s, 1);
     }
-    if (!s->count)
-        return;
+}
 
-    size_t n = 0;
+/* Chooses the next batch of s (the longest prefix within every limit, or the next isolation
+ * range) and holds it, sorted. False if there is nothing to send. mu held. */
+static bool hold_batch(cwl *c, stream_q *s)
+{
+    drop_held(c);
+    reject_aged_head(c, s);
+    if (!s->count)
+        return false;
+    size_t n = 0, max_n = s->n_ranges ? s->ranges[0] : c->o.batch_size;
     uint64_t bytes = 0;
     int64_t lo = INT64_MAX, hi = INT64_MIN;
-    while (n < s->count && n < c->o.batch_size) {
+    while (n < s->count && n < max_n) {
         cwl_ev *e = at(s, n);
         uint64_t cost = e->len + SKY_CWL_EVENT_OVERHEAD;
         int64_t nlo = e->ts_ms < lo ? e->ts_ms : lo, nhi = e->ts_ms > hi ? e->ts_ms : hi;
+        /* an event too young/old relative to this batch is left for a later one */
         if (bytes + cost > c->o.max_batch_bytes || nhi - nlo > SKY_CWL_MAX_SPAN_MS)
             break;
-        /* an event too young/old relative to this batch is left for a later one */
         bytes += cost;
         lo = nlo;
         hi = nhi;
@@ -665,27 +883,79 @@ static void send_batch(cwl *c, stream_q *s)
     }
     cwl_ev **batch = malloc(n * sizeof *batch);
     if (!batch)
-        return;
+        return false;
     bool sorted = true;
     for (size_t i = 0; i < n; i++) {
         batch[i] = at(s, i);
         if (i && batch[i]->ts_ms < batch[i - 1]->ts_ms)
             sorted = false;
     }
-    if (!sorted) /* arrival order is usually time order already; seq keeps the sort stable */
-        qsort(batch, n, sizeof *batch, cmp_ev);
+    if (!sorted && !sort_batch(batch, n, lo)) { /* arrival order is usually time order */
+        free(batch);
+        return false;
+    }
+    c->held.valid = true;
+    c->held.stream = (size_t)(s - c->streams);
+    c->held.n = n;
+    c->held.bytes = bytes;
+    c->held.evs = batch;
+    return true;
+}
+
+/* A request refused as a whole for what may be one of its events: PutLogEvents names no event
+ * in these (an invalid character, a size or time limit the sink did not know), so the request
+ * is halved until the refused event is alone. Authentication, throttling and missing resources
+ * are about the request, never about an event. */
+static bool refused_for_an_event(const sky__cwl_result *r)
+{
+    if (r->http_status == 413) /* too large: smaller requests can pass */
+        return true;
+    if (r->http_status != 400 && r->http_status != 422)
+        return false;
+    return is_code(r, "InvalidParameterException") || is_code(r, "SerializationException") ||
+           is_code(r, "ValidationException") || r->code[0] == '\0';
+}
+
+/* Reports an event the service refused on its own (the others of its request were delivered). */
+static void report_refused(cwl *c, const char *stream, const cwl_ev *e)
+{
+    sky_buf b = {0};
+    size_t show = utf8_cut(e->msg, e->len, 120);
+    sky__json_str(&b, e->msg, show);
+    sky__diag(NULL, SKY_LEVEL_ERROR,
+              "cloudwatch: %s/%s refused one event, the others were delivered (%s): timestamp "
+              "%lld, message %.*s%s",
+              c->group, stream, c->st.last_error, (long long)e->ts_ms, (int)b.len,
+              b.p ? b.p : "", show < e->len ? "..." : "");
+    sky__buf_free(&b);
+}
+
+/* Sends one batch from s: the held one (a retry) or a new one. mu held on entry and exit
+ * (released during the call). */
+static void send_batch(cwl *c, stream_q *s)
+{
+    if (!(c->held.valid && &c->streams[c->held.stream] == s) && !hold_batch(c, s))
+        return;
+    size_t n = c->held.n;
+    uint64_t bytes = c->held.bytes;
+    cwl_ev **batch = c->held.evs;
+    bool isolating = s->n_ranges > 0;
     char *stream = strdup(s->name);
     int64_t deadline = c->closing ? c->close_deadline_ns : 0;
     c->sending = true;
     pthread_mutex_unlock(&c->mu);
 
-    build_body(c, &c->body, stream ? stream : "", batch, n);
+    if (!c->held.built) {
+        build_body(c, &c->body, stream ? stream : "", batch, n);
+        c->held.built = true;
+        c->held.body_id = ++c->body_ids;
+    }
     sky_buf *b = &c->body;
 
     sky__cwl_result r;
     bool created = false;
     for (;;) {
-        call(c, "PutLogEvents", b->p, b->len, stream, deadline, &r);
+        call(c, "PutLogEvents", b->p, b->len, stream, deadline, c->held.body_id, &r);
         if (r.status != SKY_OK && is_code(&r, "ResourceNotFoundException") && !created &&
             !(c->o.no_create_group && c->o.no_create_stream)) {
             created = true;
@@ -698,13 +968,13 @@ static void send_batch(cwl *c, stream_q *s)
         }
         break;
     }
-    if (c->body.cap > (8u << 20))
-        sky__buf_free(&c->body);
 
     pthread_mutex_lock(&c->mu);
     c->sending = false;
     c->st.retries += (uint64_t)r.retries;
     c->st.throttles += (uint64_t)r.throttles;
+    if (isolating)
+        c->st.isolation_requests++;
     if (r.ambiguous)
         c->st.ambiguous++;
     if (r.status == SKY_OK) {
@@ -721,7 +991,7 @@ static void send_batch(cwl *c, stream_q *s)
             sky__diag(NULL, SKY_LEVEL_INFO, "cloudwatch: delivery to %s resumed", c->group);
         }
         apply_rejections(c, batch, n, &r);
-        pop(c, s, n);
+        pop_n(c, s, n, bytes);
     } else if (is_code(&r, "ResourceNotFoundException")) {
         set_error(c, &r);
         c->st.dropped[SKY_CWL_DROP_NO_RESOURCE] += n;
@@ -759,16 +1029,27 @@ static void send_batch(cwl *c, stream_q *s)
         c->backoff_until_ns = sky_monotonic_ns() + (jitter > 1000000 ? jitter : 1000000);
         sky__diag(NULL, SKY_LEVEL_WARN, "cloudwatch: PutLogEvents to %s/%s failed (%s); %zu events kept, retrying",
                   c->group, stream ? stream : "", c->st.last_error, n);
+    } else if (refused_for_an_event(&r) && split_front(s, n)) {
+        /* the same events go again, in halves: whatever the service refuses ends up alone */
+        set_error(c, &r);
+        if (!isolating)
+            sky__diag(NULL, SKY_LEVEL_WARN,
+                      "cloudwatch: %s/%s refused a request of %zu events (%s); sending it in "
+                      "halves to deliver all but the refused event(s)",
+                      c->group, stream ? stream : "", n, c->st.last_error);
+        drop_held(c);
     } else {
         set_error(c, &r);
         c->st.rejected[SKY_CWL_REJECT_INVALID] += n;
-        sky__diag(NULL, SKY_LEVEL_ERROR, "cloudwatch: PutLogEvents rejected %zu events: %s", n,
-                  c->st.last_error);
+        if (n == 1 && isolating)
+            report_refused(c, stream ? stream : "", batch[0]);
+        else
+            sky__diag(NULL, SKY_LEVEL_ERROR, "cloudwatch: PutLogEvents rejected %zu events: %s",
+                      n, c->st.last_error);
         to_fallback(c, batch, n);
         pop(c, s, n);
     }
     sky__cwl_result_clear(&r);
-    free(batch);
     free(stream);
     pthread_cond_broadcast(&c->done);
 }
@@ -782,11 +1063,18 @@ static bool sender_step(cwl *c, int64_t *wait_ns)
         *wait_ns = 0; /* close gave up: what is left is counted as undelivered */
         return false;
     }
+    if (c->sending) { /* sync_upload: another thread is sending (it signals `done`) */
+        *wait_ns = 1000000;
+        return false;
+    }
     if (c->backoff_until_ns > now) {
         *wait_ns = c->backoff_until_ns - now;
         return false;
     }
-    stream_q *s = due_stream(c, force, now, wait_ns);
+    /* a held batch (waiting for its retry) goes first: its body is built */
+    stream_q *s = c->held.valid && c->streams[c->held.stream].count
+                      ? &c->streams[c->held.stream]
+                      : due_stream(c, force, now, wait_ns);
     if (!s)
         return false;
     send_batch(c, s);
@@ -914,15 +1202,12 @@ static void cwl_free(cwl *c)
 {
     for (size_t i = 0; i < c->n_streams; i++) {
         stream_q *s = &c->streams[i];
-        while (s->count) {
-            free(at(s, 0));
-            s->head = (s->head + 1) % s->cap;
-            s->count--;
-        }
+        free_blocks(s);
         free(s->ring);
         free(s->name);
     }
     free(c->streams);
+    free(c->held.evs);
     if (c->t.free)
         c->t.free(c->t.self);
     if (c->fallback) {
@@ -932,7 +1217,6 @@ static void cwl_free(cwl *c)
         free(c->fallback);
     }
     sky__buf_free(&c->body);
-    sky__buf_free(&c->scratch);
     free(c->group);
     free(c->stream_tmpl);
     free(c->fixed_stream);

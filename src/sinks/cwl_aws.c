@@ -30,6 +30,12 @@ typedef struct cwl_aws {
     char *bearer;
     sky_cwl_transport kind;
     bool compress;
+    /* What a put derived from its body, kept for retries of the same body (call.body_id): a
+     * retry costs the network, not another compression or SHA-256 of up to 1 MiB. */
+    uint64_t body_id;
+    void *gz;
+    size_t gz_len;
+    char hash[65];
 } cwl_aws;
 
 static void fill_from_error(sky__cwl_result *out, const sky_aws_error *e)
@@ -106,16 +112,44 @@ static sky_status aws_call(void *self, const sky__cwl_call *cl, sky__cwl_result 
     char target[96];
     snprintf(target, sizeof target, "Logs_20140328.%s", cl->op);
     sky_aws_call call = {.target = target, .body = cl->body, .body_len = cl->len,
-                         .gzip = put && t->compress, .deadline_ns = cl->deadline_ns};
-    sky_aws_header ingest[2] = {{"x-aws-log-group", cl->group ? cl->group : ""},
-                                {"x-aws-log-stream", cl->stream ? cl->stream : ""}};
+                         .deadline_ns = cl->deadline_ns};
+    sky_aws_header extra[3] = {{"x-aws-log-group", cl->group ? cl->group : ""},
+                               {"x-aws-log-stream", cl->stream ? cl->stream : ""},
+                               {"Content-Encoding", "gzip"}};
     if (put && t->kind != SKY_CWL_PUT_LOG_EVENTS) {
         /* the ingestion endpoints, signed with SigV4 */
         call.target = NULL;
         call.path = t->kind == SKY_CWL_OTLP ? "/v1/logs" : "/ingest/bulk";
         call.content_type = t->kind == SKY_CWL_OTLP ? "application/json" : "application/x-ndjson";
-        call.extra_headers = ingest;
+        call.extra_headers = extra;
         call.n_extra = 2;
+    }
+    if (put) {
+        if (!cl->body_id || cl->body_id != t->body_id) {
+            free(t->gz);
+            t->gz = NULL;
+            t->body_id = 0;
+            if (t->compress && sky_aws_gzip(cl->body, cl->len, &t->gz, &t->gz_len) != SKY_OK) {
+                out->status = SKY_ENOMEM;
+                snprintf(out->code, sizeof out->code, "OutOfMemory");
+                snprintf(out->message, sizeof out->message, "cannot compress the request");
+                return out->status;
+            }
+            /* "" when libcrypto is missing: then the client fails to sign, with the reason */
+            sky_aws_sha256_hex(t->gz ? t->gz : cl->body, t->gz ? t->gz_len : cl->len, t->hash);
+            t->body_id = cl->body_id;
+        }
+        if (t->gz) {
+            call.body = t->gz;
+            call.body_len = t->gz_len;
+            if (!call.extra_headers) {
+                call.extra_headers = extra + 2;
+                call.n_extra = 1;
+            } else {
+                call.n_extra = 3;
+            }
+        }
+        call.payload_hash = t->hash[0] ? t->hash : NULL;
     }
     sky_http_response resp;
     sky_aws_error e;
@@ -141,6 +175,7 @@ static void aws_free(void *self)
     sky_aws_client_free(t->put);
     sky_http_client_free(t->http);
     sky_aws_creds_free(t->creds);
+    free(t->gz);
     free(t->endpoint);
     free(t->bearer);
     free(t);

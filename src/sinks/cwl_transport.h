@@ -32,6 +32,10 @@ typedef struct sky__cwl_call {
     /* For PutLogEvents over the ingestion endpoints: */
     const char *group, *stream;
     int64_t deadline_ns; /* 0 = none; else no work past this sky_monotonic_ns() time */
+    /* 0, or an id of the body's bytes: a later call with the same id sends exactly the same
+     * body (a retry), so the transport may reuse what it derived from it (compressed form,
+     * payload hash) instead of computing it again. */
+    uint64_t body_id;
 } sky__cwl_call;
 
 typedef struct sky__cwl_transport {

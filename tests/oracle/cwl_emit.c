@@ -4,8 +4,10 @@
  * between loggers "a" and "b" so they land in streams "a" and "b". Messages are 1 B to 300 KB
  * (mostly small), with multi-byte characters and invalid UTF-8. Writes "<stream> <hex of the
  * message bytes>" per event to EXPECTED, and the sink's counters as JSON on stdout.
+ * FLUSH_MS sets flush_interval_ms: a long one (e.g. 3600000) makes batching independent of
+ * timing (batches go when full, the rest at the final flush), so fill can be asserted exactly.
  *
- *   cwl_emit GROUP COUNT SEED EXPECTED [async]
+ *   cwl_emit GROUP COUNT SEED EXPECTED [sync|async] [FLUSH_MS]
  */
 #include <skylog.h>
 #include <skylog/cloudwatch.h>
@@ -51,7 +53,7 @@ static size_t gen(char *out, size_t n)
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: cwl_emit GROUP COUNT SEED EXPECTED [async]\n");
+        fprintf(stderr, "usage: cwl_emit GROUP COUNT SEED EXPECTED [sync|async] [FLUSH_MS]\n");
         return 2;
     }
     long count = strtol(argv[2], NULL, 10);
@@ -70,7 +72,9 @@ int main(int argc, char **argv)
     if (sky_sink_cloudwatch_logs(&(sky_cwl_opts){.log_group = argv[1], .log_stream = "{logger}",
                                                  .message_only = true, .retry_delay_ms = 20,
                                                  .max_queue_size = 1000000,
-                                                 .max_queue_bytes = 1u << 30},
+                                                 .max_queue_bytes = 1u << 30,
+                                                 .flush_interval_ms =
+                                                     argc > 6 ? strtoll(argv[6], NULL, 10) : 0},
                                  &cw, &err) != SKY_OK) {
         fprintf(stderr, "cwl_emit: %s\n", err);
         return 1;
