@@ -46,15 +46,18 @@ static sky_status emit(void *user, int64_t ts_ms, const char *text, size_t len)
     if (st == SKY_OK)
         e->records++;
     else
-        e->errors++;
-    return st;
+        e->errors++; /* counted; the other records of the flush are still written */
+    return SKY_OK;
 }
 
 static sky_status deliver(void *user, const sky_metric_datum *d, size_t n, int64_t deadline_ns)
 {
     emf_sink *e = user;
     pthread_mutex_lock(&e->mu);
+    uint64_t errors = e->errors;
     sky_status st = sky__emf_render(d, n, emit, e);
+    if (st == SKY_OK && e->errors != errors)
+        st = SKY_EIO;
     if (!e->cwl && e->out->vt->flush)
         e->out->vt->flush(e->out->self, deadline_ns ? deadline_ns : sky_monotonic_ns() + 1000000000);
     pthread_mutex_unlock(&e->mu);
