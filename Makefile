@@ -8,13 +8,19 @@
 #                   listed in TEST_STAGES (scripts/test_stage.sh builds, runs and records it).
 #   make demo       the end-to-end demo on the embedded local endpoint
 #   make bench      benchmarks, figures in bench/RESULTS.md
+#   make fuzz       every libFuzzer target (tests/fuzz) for FUZZ_SECONDS each (default 60), seeded
+#                   with its committed corpus; FUZZ_TARGETS="config_yaml ..." picks some;
+#                   FUZZ_SAVE=1 merges new inputs into the corpus (docs/FUZZING.md). `make test`
+#                   replays every corpus (ctest label fuzz) in its ASan stage.
 #   make install    PREFIX=/usr/local by default
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 CTEST_FLAGS ?= --output-on-failure
 TEST_STAGES ?= asan tsan clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 
-.PHONY: all deps build test test-asan test-tsan test-clang demo bench install clean format
+.PHONY: all deps build test test-asan test-tsan test-clang demo bench fuzz install clean format
 
 all: build
 
@@ -38,6 +44,7 @@ test: deps
 	echo "$$passed passed, $$failed failed"; \
 	[ $$rc -eq 0 ] && [ $$failed -eq 0 ]
 
+# every label: unit, integration and fuzz (the committed fuzz corpora, replayed)
 test-asan: deps
 	@bash scripts/test_stage.sh asan asan $(JOBS) $(CTEST_FLAGS)
 
@@ -47,7 +54,7 @@ test-tsan: deps
 
 test-clang: deps
 	@bash scripts/deps.sh --clang
-	@bash scripts/test_stage.sh clang clang $(JOBS) $(CTEST_FLAGS) -L unit
+	@bash scripts/test_stage.sh clang clang $(JOBS) $(CTEST_FLAGS) -L 'unit|fuzz'
 
 demo: build
 	@bash scripts/demo.sh build/release
@@ -57,6 +64,12 @@ bench: deps
 	@cmake --preset bench >/dev/null
 	@cmake --build build/bench -j $(JOBS)
 	@bash bench/run.sh build/bench
+
+fuzz: deps
+	@bash scripts/deps.sh --fuzz
+	@cmake --preset fuzz >/dev/null
+	@cmake --build build/fuzz -j $(JOBS) --target fuzz_targets
+	@bash tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 install: build
 	@cmake --install build/release --prefix $(PREFIX)

@@ -1,35 +1,121 @@
 /*
- * bench_c.c - skylog (async, sync) and an fprintf baseline on the common workload: INFO
- * "user_login" with user="alice", id=i, ms=1.5, as JSON lines to a file.
+ * bench_c.c - skylog (async, sync) and an fprintf baseline on the workloads of workload.h, as
+ * JSON lines to a file.
  *
- *   bench_c <skylog-async|skylog-sync|fprintf> <threads> <paced|burst|disabled|callgrind>
- *           <events> <file>
+ *   bench_c <skylog-async|skylog-sync|fprintf> <lit|rt|ctx|bound|mix> <threads>
+ *           <paced|burst|disabled|callgrind> <events> <file>
  *
- * "disabled" times a call whose level is off (DEBUG on an INFO logger). "callgrind" logs
- * `events` events with no timing around them, for valgrind --tool=callgrind: the caller's cost
- * is the inclusive cost of log_one_*(), the worker's that of the worker thread.
+ * Producer k logs events [k * events/threads, (k+1) * events/threads). The end-to-end time
+ * runs from the first call until sky_close() returned (everything written and the file
+ * closed). "disabled" times a call whose level is off (DEBUG on an INFO logger). "callgrind"
+ * logs `events` events with no timing around them, for valgrind --tool=callgrind: the
+ * caller's cost is the inclusive cost of log_<workload>() (the log statement, plus for mix the
+ * scope's push and pop), the worker's that of worker_main.
  */
 #include "common.h"
+#include "workload.h"
 
 #include <skylog.h>
 
 static sky_t *sky;
 static sky_logger *lg;
 static FILE *out;
-static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static wl_event tab[WL_EVENTS]; /* values, read at run time */
 
-__attribute__((noinline)) void log_one_skylog(long i)
+__attribute__((noinline)) void log_lit(long i)
 {
     sky_info(lg, "user_login", SKY_STR("user", "alice"), SKY_INT("id", i), SKY_F64("ms", 1.5));
 }
 
-__attribute__((noinline)) void log_one_disabled(long i)
+/* rt, ctx, bound: the string and the double are read through volatiles, which the driver
+ * (drive_*) sets from the table before each call, so log_*() is the log statement alone */
+static const char *volatile v_user;
+static volatile double v_ms;
+
+__attribute__((noinline)) void log_rt(long i)
+{
+    sky_info(lg, "user_login", SKY_STR("user", v_user), SKY_INT("id", i), SKY_F64("ms", v_ms));
+}
+
+/* ctx: the thread's scope is open around all its calls (bench_begin / bench_end) */
+static _Thread_local sky_field ctx_fields[2];
+static void ctx_begin(void)
+{
+    ctx_fields[0] = SKY_STR("request_id", wl_reqs[0].s);
+    ctx_fields[1] = SKY_STR("tenant", "acme");
+    sky_context_push(ctx_fields, 2);
+}
+static void ctx_end(void) { sky_context_pop(); }
+
+__attribute__((noinline)) void log_ctx(long i)
+{
+    sky_info(lg, "user_login", SKY_STR("user", v_user), SKY_INT("id", i), SKY_F64("ms", v_ms));
+}
+
+/* bound: one bound logger per thread */
+static _Thread_local sky_logger *blg;
+static void bound_begin(void)
+{
+    blg = SKY_BIND(lg, SKY_STR("request_id", wl_reqs[0].s), SKY_STR("tenant", "acme"));
+}
+static void bound_end(void) { sky_logger_release(blg); }
+
+__attribute__((noinline)) void log_bound(long i)
+{
+    sky_info(blg, "user_login", SKY_STR("user", v_user), SKY_INT("id", i), SKY_F64("ms", v_ms));
+}
+
+static void set_values(long i)
+{
+    const wl_event *e = &tab[i & (WL_EVENTS - 1)];
+    v_user = e->user;
+    v_ms = e->ms;
+}
+static void drive_rt(long i) { set_values(i), log_rt(i); }
+static void drive_ctx(long i) { set_values(i), log_ctx(i); }
+static void drive_bound(long i) { set_values(i), log_bound(i); }
+
+__attribute__((noinline)) void log_mix(long i)
+{
+    const wl_event *e = &tab[i & (WL_EVENTS - 1)];
+    if (i % 16 == 0) { /* a request scope for this event and the next three */
+        const char *req, *tenant;
+        wl_scope(i, &req, &tenant);
+        ctx_fields[0] = SKY_STR("request_id", req);
+        ctx_fields[1] = SKY_STR("tenant", tenant);
+        sky_context_push(ctx_fields, 2);
+    }
+    switch (e->nfields) {
+    case 6:
+        sky_info(lg, "request", SKY_STR("user", e->user), SKY_STR("path", e->path),
+                 SKY_INT("id", i), SKY_F64("ms", e->ms), SKY_BOOL("ok", e->ok),
+                 SKY_ERRNO("err", e->err));
+        break;
+    case 7:
+        sky_info(lg, "request", SKY_STR("user", e->user), SKY_STR("path", e->path),
+                 SKY_INT("id", i), SKY_F64("ms", e->ms), SKY_BOOL("ok", e->ok),
+                 SKY_ERRNO("err", e->err), SKY_UINT("bytes", e->bytes));
+        break;
+    default:
+        sky_info(lg, "request", SKY_STR("user", e->user), SKY_STR("path", e->path),
+                 SKY_INT("id", i), SKY_F64("ms", e->ms), SKY_BOOL("ok", e->ok),
+                 SKY_ERRNO("err", e->err), SKY_UINT("bytes", e->bytes),
+                 SKY_STR("agent", e->agent));
+        break;
+    }
+    if (i % 16 == 3)
+        sky_context_pop();
+}
+
+__attribute__((noinline)) void log_disabled(long i)
 {
     sky_debug(lg, "user_login", SKY_STR("user", "alice"), SKY_INT("id", i), SKY_F64("ms", 1.5));
 }
 
-__attribute__((noinline)) void log_one_fprintf(long i)
+/* fprintf: lit and rt only (strings that need no escaping) */
+__attribute__((noinline)) void log_fprintf(long i)
 {
+    const wl_event *e = &tab[i & (WL_EVENTS - 1)];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
@@ -37,28 +123,34 @@ __attribute__((noinline)) void log_one_fprintf(long i)
     fprintf(out,
             "{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"INFO\","
             "\"logger\":\"bench\",\"message\":\"user_login\",\"user\":\"%s\",\"id\":%ld,"
-            "\"ms\":%g}\n",
+            "\"ms\":%.17g}\n",
             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-            ts.tv_nsec / 1000000, "alice", i, 1.5);
-    (void)out_lock;
+            ts.tv_nsec / 1000000, e->user, i, e->ms);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s <skylog-async|skylog-sync|fprintf> <threads> "
-                        "<paced|burst|disabled|callgrind> <events> <file>\n", argv[0]);
+    if (argc != 7) {
+        fprintf(stderr, "usage: %s <skylog-async|skylog-sync|fprintf> <lit|rt|ctx|bound|mix> "
+                        "<threads> <paced|burst|disabled|callgrind> <events> <file>\n", argv[0]);
         return 2;
     }
-    const char *cand = argv[1], *mode = argv[3], *path = argv[5];
-    int threads = atoi(argv[2]);
-    long events = atol(argv[4]);
+    const char *cand = argv[1], *wl = argv[2], *mode = argv[4], *path = argv[6];
+    int threads = atoi(argv[3]);
+    long events = atol(argv[5]);
     bench_calibrate();
-    bench_log_fn fn;
+    wl_init();
+    for (long k = 0; k < WL_EVENTS; k++)
+        wl_event_of(wl, k, &tab[k]);
+    bench_log_fn fn = NULL;
     remove(path);
     if (strcmp(cand, "fprintf") == 0) {
         out = fopen(path, "w");
-        fn = log_one_fprintf;
+        fn = log_fprintf;
+        if (strcmp(wl, "lit") && strcmp(wl, "rt")) {
+            fprintf(stderr, "fprintf: lit and rt only\n");
+            return 2;
+        }
     } else {
         sky_options o = {.mode = strcmp(cand, "skylog-async") == 0 ? SKY_MODE_ASYNC : SKY_MODE_SYNC,
                          .level = SKY_LEVEL_INFO, .level_set = true};
@@ -69,42 +161,54 @@ int main(int argc, char **argv)
             sky_add_sink(sky, fs, NULL) != SKY_OK)
             return 1;
         lg = sky_logger_get(sky, "bench");
-        fn = strcmp(mode, "disabled") == 0 ? log_one_disabled : log_one_skylog;
+        if (strcmp(mode, "disabled") == 0)
+            fn = log_disabled;
+        else if (strcmp(wl, "lit") == 0)
+            fn = log_lit;
+        else if (strcmp(wl, "rt") == 0)
+            fn = drive_rt;
+        else if (strcmp(wl, "ctx") == 0)
+            fn = drive_ctx, bench_begin = ctx_begin, bench_end = ctx_end;
+        else if (strcmp(wl, "bound") == 0)
+            fn = drive_bound, bench_begin = bound_begin, bench_end = bound_end;
+        else if (strcmp(wl, "mix") == 0)
+            fn = log_mix;
+    }
+    if (!fn) {
+        fprintf(stderr, "unknown workload %s\n", wl);
+        return 2;
     }
     double p50 = 0, p99 = 0;
-    int64_t wall;
+    int64_t t0 = bench_mono_ns();
     if (strcmp(mode, "callgrind") == 0) {
-        int64_t t0 = bench_mono_ns();
+        if (bench_begin)
+            bench_begin();
         for (long i = 0; i < events; i++)
             fn(i);
-        if (sky)
-            sky_flush(sky, 60000);
-        wall = bench_mono_ns() - t0;
+        if (bench_end)
+            bench_end();
     } else if (strcmp(mode, "disabled") == 0) {
-        int64_t t0 = bench_mono_ns();
         for (long i = 0; i < events; i++)
             fn(i);
-        wall = bench_mono_ns() - t0;
-        p50 = p99 = (double)wall / (double)events;
+        p50 = p99 = (double)(bench_mono_ns() - t0) / (double)events;
     } else {
-        int64_t t0 = bench_mono_ns();
         bench_run(fn, threads, events, strcmp(mode, "paced") == 0, &p50, &p99);
-        if (sky)
-            sky_flush(sky, 600000);
-        else
-            fflush(out);
-        wall = bench_mono_ns() - t0;
     }
-    bench_report(cand, threads, mode, events, wall, p50, p99);
+    int rc = 0;
     if (sky) {
+        sky_flush(sky, 600000);
         sky_stats st;
         sky_stats_get(sky, &st);
-        if (st.routed != st.emitted)
-            fprintf(stderr, "%s: %llu of %llu events not written\n", cand,
-                    (unsigned long long)(st.emitted - st.routed), (unsigned long long)st.emitted);
+        if (st.routed != st.emitted || st.emitted != (uint64_t)events) {
+            fprintf(stderr, "%s: %llu events emitted, %llu written, %ld logged\n", cand,
+                    (unsigned long long)st.emitted, (unsigned long long)st.routed, events);
+            rc = strcmp(mode, "disabled") == 0 ? 0 : 1;
+        }
         sky_close(sky);
     } else {
         fclose(out);
     }
-    return 0;
+    int64_t wall = bench_mono_ns() - t0;
+    bench_report(cand, wl, threads, mode, events, wall, p50, p99);
+    return rc;
 }

@@ -43,6 +43,9 @@ static inline void bench_calibrate(void)
 }
 
 typedef void (*bench_log_fn)(long i);
+/* Optional, run by each producer thread before its first and after its last call (a context
+ * scope or a bound logger held across the thread's calls). */
+static void (*bench_begin)(void), (*bench_end)(void);
 
 typedef struct bench_thread {
     bench_log_fn fn;
@@ -59,6 +62,8 @@ static inline void *bench_thread_main(void *arg)
     long groups = t->n / GROUP;
     uint64_t gap_ticks = (uint64_t)(GAP_NS / bench_ns_per_tick);
     long i = t->first;
+    if (bench_begin)
+        bench_begin();
     for (long g = 0; g < groups; g++) {
         uint64_t a = __rdtsc();
         for (int k = 0; k < GROUP; k++)
@@ -69,6 +74,8 @@ static inline void *bench_thread_main(void *arg)
             while (__rdtsc() - a < gap_ticks)
                 _mm_pause();
     }
+    if (bench_end)
+        bench_end();
     t->nsamples = groups;
     return NULL;
 }
@@ -123,12 +130,12 @@ static inline long bench_peak_rss_kib(void)
     return ru.ru_maxrss;
 }
 
-/* One line per run: candidate threads mode events wall_ns(incl. flush) events_per_s p50 p99
- * rss_kib */
-static inline void bench_report(const char *cand, int threads, const char *mode, long events,
-                         int64_t wall_ns, double p50, double p99)
+/* One line per run: candidate workload threads mode events wall_ns(incl. close) events_per_s
+ * p50 p99 rss_kib */
+static inline void bench_report(const char *cand, const char *wl, int threads, const char *mode,
+                                long events, int64_t wall_ns, double p50, double p99)
 {
-    printf("RESULT %s %d %s %ld %lld %.0f %.1f %.1f %ld\n", cand, threads, mode, events,
+    printf("RESULT %s %s %d %s %ld %lld %.0f %.1f %.1f %ld\n", cand, wl, threads, mode, events,
            (long long)wall_ns, (double)events * 1e9 / (double)wall_ns, p50, p99,
            bench_peak_rss_kib());
     fflush(stdout);

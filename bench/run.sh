@@ -1,36 +1,53 @@
 #!/usr/bin/env bash
-# Runs every benchmark candidate on the same workload and prints a Markdown table (also saved
-# as <build>/bench-out/results.md). Usage: bench/run.sh build/bench
+# Runs every benchmark candidate on the workloads of bench/workload.h and prints Markdown tables
+# (also saved as <build>/bench-out/results.md). Every run's output file is checked by
+# bench_check (line count, each line parsed as JSON, every value as logged); a run that fails
+# its check stops the script. Usage: bench/run.sh build/bench
 #   BENCH_EVENTS   events per run (default 1000000)
 #   BENCH_REPS     repetitions per configuration; the median run is reported (default 3)
 #   BENCH_CG       events for the callgrind runs (default 100000; 0 skips callgrind)
+#   BENCH_WORKLOADS  (default "lit rt ctx bound mix")
 set -euo pipefail
 B=${1:-build/bench}
 EVENTS=${BENCH_EVENTS:-1000000}
 REPS=${BENCH_REPS:-3}
 CG=${BENCH_CG:-100000}
+WORKLOADS=${BENCH_WORKLOADS:-lit rt ctx bound mix}
 OUT=$B/bench-out
 mkdir -p "$OUT"
 RAW=$OUT/raw.txt
 : > "$RAW"
 C=$B/bench/bench_c
 S=$B/bench/bench_spdlog
+K=$B/bench/bench_check
 [ -x "$C" ] || { echo "run.sh: $C not built (cmake --preset bench)" >&2; exit 1; }
+[ -x "$K" ] || { echo "run.sh: $K not built" >&2; exit 1; }
 
-cands=(skylog-async skylog-sync fprintf)
-[ -x "$S" ] && cands+=(spdlog-async spdlog-sync)
-
-run() { # cand threads mode events
+run() { # cand workload threads mode events
   local bin=$C
   case $1 in spdlog-*) bin=$S ;; esac
-  "$bin" "$1" "$2" "$3" "$4" "$OUT/$1.log" | grep '^RESULT' >> "$RAW"
+  "$bin" "$1" "$2" "$3" "$4" "$5" "$OUT/$1.log" | grep '^RESULT' >> "$RAW"
+  if [ "$4" != disabled ]; then
+    "$K" "$2" "$5" "$OUT/$1.log" >/dev/null ||
+      { echo "run.sh: $1 $2 $3 $4: output check failed" >&2; exit 1; }
+    echo "CHECKED $1 $2 $3 $4" >> "$RAW"
+  fi
 }
 
-echo "bench: ${#cands[@]} candidates x {1,2,4} threads x {burst,paced} x $REPS runs, $EVENTS events each" >&2
-for threads in 1 2 4; do
-  for cand in "${cands[@]}"; do
-    for mode in burst paced; do
-      for ((r = 0; r < REPS; r++)); do run "$cand" "$threads" "$mode" "$EVENTS"; done
+echo "bench: workloads {$WORKLOADS} x {1,4} producers x $REPS runs, $EVENTS events each" >&2
+for wl in $WORKLOADS; do
+  cands=(skylog-async)
+  [ -x "$S" ] && cands+=(spdlog-sync)
+  if [ "$wl" = lit ]; then
+    cands+=(skylog-sync fprintf)
+    [ -x "$S" ] && cands+=(spdlog-async)
+  fi
+  for threads in 1 4; do
+    for cand in "${cands[@]}"; do
+      for ((r = 0; r < REPS; r++)); do run "$cand" "$wl" "$threads" burst "$EVENTS"; done
+      if [ "$cand" = skylog-async ] && [ "$wl" = lit -o "$wl" = rt ]; then
+        for ((r = 0; r < REPS; r++)); do run "$cand" "$wl" "$threads" paced "$EVENTS"; done
+      fi
     done
   done
 done
@@ -45,68 +62,80 @@ if [ -x "$R" ]; then
   done
 fi
 # disabled level: 100M calls of a DEBUG event on an INFO logger
-for ((r = 0; r < REPS; r++)); do run skylog-async 1 disabled 100000000; done
+for ((r = 0; r < REPS; r++)); do run skylog-async lit 1 disabled 100000000; done
 
 # instructions per event, noise-free (valgrind serialises threads)
 if [ "$CG" -gt 0 ] && command -v valgrind >/dev/null; then
-  cg() { # name bin cand fn...
-    local name=$1 bin=$2 cand=$3; shift 3
-    valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.$name" "$bin" "$cand" 1 callgrind "$CG" \
-      "$OUT/cg.$name.log" >/dev/null 2>&1
+  cg() { # bin cand workload fn...
+    local bin=$1 cand=$2 wl=$3; shift 3
+    local prof=$OUT/cg.$cand.$wl
+    valgrind --tool=callgrind --callgrind-out-file="$prof" "$bin" "$cand" "$wl" 1 callgrind \
+      "$CG" "$OUT/cg.log" >/dev/null 2>&1
+    "$K" "$wl" "$CG" "$OUT/cg.log" >/dev/null ||
+      { echo "run.sh: callgrind $cand $wl: output check failed" >&2; exit 1; }
     for fn in "$@"; do
       local ir
       # awk reads to the end: exiting early could kill callgrind_annotate with SIGPIPE, which
       # pipefail turns into the end of this script (seen with the large C++ profile of spdlog)
-      ir=$(callgrind_annotate --inclusive=yes "$OUT/cg.$name" 2>/dev/null |
+      ir=$(callgrind_annotate --inclusive=yes "$prof" 2>/dev/null |
            awk -v f=":$fn " '!done && index($0, f) { gsub(",", "", $1); print $1; done = 1 }')
-      echo "CG $cand $fn ${ir:-0} $CG" >> "$RAW"
+      echo "CG $cand $wl $fn ${ir:-0} $CG" >> "$RAW"
     done
   }
   echo "bench: callgrind runs ($CG events)" >&2
-  cg async "$C" skylog-async log_one_skylog worker_main
-  cg sync "$C" skylog-sync log_one_skylog
-  cg fprintf "$C" fprintf log_one_fprintf
-  [ -x "$S" ] && cg spdlog "$S" spdlog-sync log_one_spdlog
+  for wl in $WORKLOADS; do
+    cg "$C" skylog-async "$wl" "log_$wl" worker_main
+    [ -x "$S" ] && cg "$S" spdlog-sync "$wl" "log_$([ "$wl" = bound ] && echo ctx || echo "$wl")"
+  done
+  cg "$C" skylog-sync lit log_lit
+  cg "$C" fprintf lit log_fprintf
 fi
 
 python3 - "$RAW" "$OUT/results.md" <<'PY'
-import sys, statistics, platform, subprocess, os
+import sys, statistics
 raw, out = sys.argv[1], sys.argv[2]
-runs, cg, ring = {}, {}, {}
+runs, cg, ring, checked = {}, {}, {}, 0
 for line in open(raw):
     f = line.split()
     if f[0] == "RESULT":
-        cand, th, mode = f[1], int(f[2]), f[3]
-        runs.setdefault((cand, th, mode), []).append(
-            dict(events=int(f[4]), wall=int(f[5]), eps=float(f[6]), p50=float(f[7]),
-                 p99=float(f[8]), rss=int(f[9])))
+        cand, wl, th, mode = f[1], f[2], int(f[3]), f[4]
+        runs.setdefault((cand, wl, th, mode), []).append(
+            dict(events=int(f[5]), wall=int(f[6]), eps=float(f[7]), p50=float(f[8]),
+                 p99=float(f[9]), rss=int(f[10])))
+    elif f[0] == "CHECKED":
+        checked += 1
     elif f[0] == "RING":
         ring.setdefault((f[1], int(f[2])), []).append(float(f[3]))
     elif f[0] == "CG":
-        cg[(f[1], f[2])] = int(f[3]) / int(f[4])
-def median_by(rs, key):
+        cg[(f[1], f[2], f[3])] = int(f[4]) / int(f[5])
+def med(rs, key):
     rs = sorted(rs, key=lambda r: r[key])
     return rs[len(rs) // 2]
-cands = []
-for (c, _, _) in runs:
-    if c not in cands:
-        cands.append(c)
-L = []
-L.append("| candidate | threads | burst ns/call p50 / p99 | paced ns/call p50 / p99 | end-to-end events/s (burst, incl. flush) | peak RSS MiB |")
-L.append("|---|---|---|---|---|---|")
-for th in (1, 2, 4):
-    for c in cands:
-        b, p = runs.get((c, th, "burst")), runs.get((c, th, "paced"))
-        if not b or not p:
-            continue
-        bm, pm = median_by(b, "eps"), median_by(p, "p50")
-        L.append(f"| {c} | {th} | {bm['p50']:.1f} / {bm['p99']:.1f} | {pm['p50']:.1f} / {pm['p99']:.1f} "
-                 f"| {bm['eps']/1e6:.2f} M | {max(bm['rss'], pm['rss'])/1024:.1f} |")
-d = runs.get(("skylog-async", 1, "disabled"))
+wls = []
+for (_, w, _, _) in runs:
+    if w not in wls:
+        wls.append(w)
+L = ["| workload | candidate | producers | end-to-end events/s (burst, until closed) | vs spdlog sync | burst ns/call p50 / p99 | paced ns/call p50 / p99 | peak RSS MiB |",
+     "|---|---|---|---|---|---|---|---|"]
+for w in wls:
+    for th in (1, 4):
+        sp = runs.get(("spdlog-sync", w, th, "burst"))
+        spe = med(sp, "eps")["eps"] if sp else None
+        for (c, w2, th2, mode), rs in runs.items():
+            if w2 != w or th2 != th or mode != "burst":
+                continue
+            bm = med(rs, "eps")
+            p = runs.get((c, w, th, "paced"))
+            pt = f"{med(p, 'p50')['p50']:.1f} / {med(p, 'p50')['p99']:.1f}" if p else "-"
+            ratio = f"{bm['eps'] / spe:.2f}x" if spe and c != "spdlog-sync" else "-"
+            rss = max([r["rss"] for r in rs] + [r["rss"] for r in (p or [])]) / 1024
+            L.append(f"| {w} | {c} | {th} | {bm['eps']/1e6:.2f} M | {ratio} | {bm['p50']:.1f} / {bm['p99']:.1f} | {pt} | {rss:.1f} |")
 L.append("")
+L.append(f"Every run's output checked by bench_check: {checked} runs.")
+d = runs.get(("skylog-async", "lit", 1, "disabled"))
 if d:
     L.append(f"Disabled level (DEBUG call on an INFO logger, 100M calls incl. the benchmark's call): "
-             f"{median_by(d, 'p50')['p50']:.2f} ns/call")
+             f"{med(d, 'p50')['p50']:.2f} ns/call")
 if ring:
     L.append("")
     L.append("| ring alone: reserve + fill + commit of a 192-byte record (median) | ns |")
@@ -115,14 +144,13 @@ if ring:
         L.append(f"| {kind}, {p} producer(s) | {statistics.median(v):.1f} |")
 if cg:
     L.append("")
-    L.append("| instructions per event (callgrind) | caller | worker |")
-    L.append("|---|---|---|")
-    names = {"skylog-async": ("log_one_skylog", "worker_main"), "skylog-sync": ("log_one_skylog", None),
-             "fprintf": ("log_one_fprintf", None), "spdlog-sync": ("log_one_spdlog", None)}
-    for c, (cf, wf) in names.items():
-        if (c, cf) in cg:
-            w = f"{cg[(c, wf)]:.0f}" if wf and (c, wf) in cg else "-"
-            L.append(f"| {c} | {cg[(c, cf)]:.0f} | {w} |")
+    L.append("| instructions per event (callgrind) | workload | caller | worker |")
+    L.append("|---|---|---|---|")
+    for (c, w, fn), v in cg.items():
+        if fn == "worker_main":
+            continue
+        wk = cg.get((c, w, "worker_main"))
+        L.append(f"| {c} | {w} | {v:.0f} | {wk:.0f} |" if wk else f"| {c} | {w} | {v:.0f} | - |")
 text = "\n".join(L) + "\n"
 open(out, "w").write(text)
 print(text)

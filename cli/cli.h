@@ -7,12 +7,15 @@
  * main.c. The help text is printed verbatim by `skylog help <name>` and `skylog <name> --help`.
  *
  * Handlers return the process exit code: 0 success, 1 runtime failure, 2 usage error (the
- * convention of most Unix tools; scripts can tell "you typed it wrong" from "it failed").
+ * convention of most Unix tools; scripts can tell "you typed it wrong" from "it failed"), and
+ * 128+N when a signal N interrupted work that was not finished (ship: 130, 143).
  */
 #ifndef SKY_CLI_H
 #define SKY_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #define SKY_EXIT_OK 0
 #define SKY_EXIT_FAIL 1
@@ -33,6 +36,24 @@ bool sky__cli_print_help(const char *name);
 /* True when argv holds -h or --help before a "--" (so handlers can answer it first). */
 bool sky__cli_wants_help(int argc, char **argv);
 
+/* Prints "skylog <cmd>: unknown option '<arg>'; did you mean '--x'?" (usage.c), the
+ * suggestion taken from the command's own getopt_long table. */
+void sky__cli_unknown_option(const char *cmd, const char *arg, const struct option *opts);
+
+/* Of `n` names, the closest to `word` when it is a plausible typo, else NULL. */
+const char *sky__cli_suggest(const char *word, const char *const *names, size_t n);
+
+/* The command table (main.c). */
+const sky__command *sky__cli_commands(size_t *n);
+
+/* man.c: a roff page for a command (name NULL: the `skylog` overview), completion scripts for
+ * "bash" or "zsh", and all of them written under dir (man1/, bash-completion/, zsh/). */
+#include <stdio.h>
+void sky__cli_man(FILE *out, const char *name, const char *summary, const char *help);
+void sky__cli_completion(FILE *out, const char *shell, const sky__command *cmds, size_t n);
+int sky__cli_write_docs(const char *dir, const char *overview_summary, const char *overview,
+                        const sky__command *cmds, size_t n);
+
 /* Command handlers (one file each). */
 int sky__cmd_serve(int argc, char **argv);
 extern const char sky__serve_help[];
@@ -46,5 +67,7 @@ int sky__cmd_streams(int argc, char **argv);
 extern const char sky__streams_help[];
 int sky__cmd_config(int argc, char **argv);
 extern const char sky__config_help[];
+int sky__cmd_audit(int argc, char **argv);
+extern const char sky__audit_help[];
 
 #endif

@@ -161,7 +161,7 @@ int sky__cmd_serve(int argc, char **argv)
         case OPT_TLS_CERT: o.tls_cert = optarg; break;
         case OPT_TLS_KEY: o.tls_key = optarg; break;
         case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
-        default: return usage_error("unknown option '%s'", argv[optind - 1]);
+        default: sky__cli_unknown_option("serve", argv[optind - 1], long_opts); return SKY_EXIT_USAGE;
         }
     }
     if (optind < argc)

@@ -11,7 +11,10 @@
  * backpressure: when its queue is full, reading waits instead of dropping. --follow keeps
  * reading like `tail -F`: it notices rotation (the path now names another file: the old one is
  * read to its end first) and truncation (the file shrank: read again from the start).
- * The exit status is 0 only if every event read was accepted by CloudWatch.
+ * The exit status is 0 only if every event read was accepted by CloudWatch; 128+N after signal
+ * N (SIGINT 130, SIGTERM 143). Any exit other than 0 ends with one line saying what the service
+ * acknowledged and where reading stopped, and --checkpoint keeps that position in a file
+ * (format in docs/CLI.md) for --resume.
  */
 #include "cli.h"
 #include "common.h"
@@ -19,8 +22,12 @@
 #include <skylog/cloudwatch.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,36 +41,44 @@ const char sky__ship_help[] =
     "JSON lines are sent as they are, their time taken from a timestamp/time/ts field; other\n"
     "lines become the message. Exits 0 only if every event was accepted.\n"
     "\n"
+    "Ctrl-C (SIGINT) or SIGTERM stops reading, waits up to 5 s for what is in flight (a second\n"
+    "Ctrl-C: not at all), prints how far the service acknowledged the input and exits 130 or\n"
+    "143. Any failure prints that line too: resume with --checkpoint/--resume or --start-offset.\n"
+    "\n"
     "options:\n"
-    "  -g, --group GROUP       log group (created if missing, unless --no-create)\n"
-    "  -s, --stream NAME       log stream (default {hostname}_{strftime:%Y%m%d_%H%M%S});\n"
-    "                          placeholders {hostname} {pid} {strftime:FMT}\n"
-    "  -f, --follow            keep reading as files grow; survive rotation and truncation\n"
-    "      --retention-days N  set on a group this command creates\n"
-    "      --no-create         never create the group or stream\n"
-    "      --batch-size N      events per request (max and default 10000)\n"
-    "      --flush-interval MS longest wait before a partial batch is sent (default 1000)\n"
-    "      --oversize POLICY   truncate (default), split or drop events over --max-event-bytes\n"
-    "      --max-event-bytes N event size limit, message + 26 (default 1048576)\n"
-    "      --transport T       put_log_events (default), ndjson or otlp (ingestion endpoints)\n"
-    "      --bearer-token T    token for the ingestion endpoints\n"
-    "      --compress          gzip request bodies\n"
-    "  -q, --quiet             no progress and no summary\n" SKY__AWS_OPTS_HELP
+    "  -g, --group GROUP         log group (created if missing, unless --no-create)\n"
+    "  -s, --stream NAME         log stream (default {hostname}_{strftime:%Y%m%d_%H%M%S});\n"
+    "                            placeholders {hostname} {pid} {strftime:FMT}\n"
+    "  -f, --follow              keep reading as files grow; survive rotation and truncation\n"
+    "      --retention-days N    set on a group this command creates\n"
+    "      --no-create           never create the group or stream\n"
+    "      --batch-size N        events per request (max and default 10000)\n"
+    "      --flush-interval MS   longest wait before a partial batch is sent (default 1000)\n"
+    "      --oversize POLICY     truncate (default), split or drop events over --max-event-bytes\n"
+    "      --max-event-bytes N   event size limit, message + 26 (default 1048576)\n"
+    "      --transport T         put_log_events (default), ndjson or otlp (ingestion endpoints)\n"
+    "      --bearer-token T      token for the ingestion endpoints\n"
+    "      --compress            gzip request bodies\n"
+    "      --checkpoint FILE     keep the acknowledged position (file, inode, byte, line) in FILE,\n"
+    "                            replaced atomically as the service acknowledges\n"
+    "      --resume              start where --checkpoint FILE says (from the start if FILE does\n"
+    "                            not exist yet); earlier inputs are skipped\n"
+    "      --start-offset N      start the one input at byte N (the start of a line)\n"
+    "  -q, --quiet               no progress and no summary (failures are still reported)\n"
+    SKY__AWS_OPTS_HELP
     "\n"
     "examples:\n"
     "  skylog ship --group /app/prod app.log\n"
     "  my_service 2>&1 | skylog ship --group /app/dev --stream '{hostname}-{pid}'\n"
-    "  skylog ship --group /app/prod --follow /var/log/app.jsonl\n";
+    "  skylog ship --group /app/prod --follow /var/log/app.jsonl\n"
+    "  skylog ship --group /app/prod --checkpoint app.ckpt --resume app.log && rm app.log\n"
+    "\n"
+    "exit status: 0 every event accepted, 1 something was not (see the summary), 2 usage\n"
+    "error, 130/143 interrupted by SIGINT/SIGTERM.\n";
 
 #define STALL_MS 10000LL
 
-static volatile sig_atomic_t stop_requested;
 static bool cannot_deliver; /* the sink reports an error that waiting cannot fix */
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 /* ---- timestamps from JSON lines ------------------------------------------------------------ */
 
@@ -151,14 +166,436 @@ static bool line_timestamp(const char *s, size_t n, int64_t *ms)
     return false;
 }
 
-/* ---- reading -------------------------------------------------------------------------------- */
+/* ---- what the service acknowledged ---------------------------------------------------------
+ *
+ * The sink answers for its events in FIFO order (an event leaves the head of the queue only when
+ * the service has answered for it), and `skylog ship` is its only producer, so after N events
+ * are answered, exactly the lines that produced the first N events are done. Each line read
+ * leaves a mark (events so far, input, byte offset and line number after it) in a ring; the
+ * marks whose events are all answered are popped, the last one popped is `acked`: everything
+ * before it is safe, and it is what the checkpoint and the final message report.
+ * "Answered" counts events stored and events refused for their age (too old, too new, expired:
+ * sending them again cannot help). A loss that a resend could repair (refused as invalid, no
+ * such group, queue full) freezes `acked` where it was, so a resume sends the
+ * lines again: a duplicate is possible there, a lost line is not. */
+
+typedef struct ship_pos {
+    uint64_t events; /* events the sink accepted up to and including this line */
+    int input;       /* index into the inputs */
+    uint64_t offset; /* byte offset after the line, in that input */
+    uint64_t line;   /* lines of that input up to here (the next line to read is line + 1) */
+    uint64_t total_lines; /* lines of every input up to here */
+    unsigned long long dev, ino; /* the file read then (it changes when --follow rotates) */
+} ship_pos;
+
+typedef struct ship_input {
+    const char *arg;   /* as given: a path or "-" */
+    char *path;        /* absolute path, or "-" for standard input */
+    bool is_stdin;
+    bool have_id;      /* dev/ino are known (a regular file, or stdin redirected from one) */
+    unsigned long long dev, ino;
+    uint64_t start_offset, start_line; /* where reading began (resume) */
+    uint64_t offset, line;             /* where reading is now */
+} ship_input;
+
+/* A line not yet answered for: 24 bytes, since the ring holds one per queued line (up to the
+ * queue's 20,000 events); what changes rarely (which input, which file) is in a segment. */
+typedef struct mark {
+    uint64_t events, offset, line;
+} mark;
+
+/* The marks from first_seq on belong to this input and file (until the next segment). */
+typedef struct segment {
+    uint64_t first_seq;
+    int input;
+    unsigned long long dev, ino;
+    uint64_t line0, total0; /* the input's line and the run's line count where it began */
+} segment;
+
+/* The ring, the segments and `acked` belong to the reading thread alone (no lock per line).
+ * What the watchdog may need - the acknowledged position - is copied to `pub` under `mu` each
+ * time it moves, and where reading is goes to relaxed atomics: the watchdog only reports when
+ * the reader is stopped or stuck, so they hold still by then. */
+typedef struct ack_track {
+    pthread_mutex_t mu;     /* pub, pub_frozen, the checkpoint file */
+    ship_pos pub;
+    bool pub_frozen;
+    ship_pos acked;
+    mark *ring;
+    size_t head, count, cap;
+    uint64_t head_seq;      /* sequence number of ring[head] (marks popped so far) */
+    segment *segs;          /* segs[0] holds the head; pruned as marks are popped */
+    size_t n_segs, segs_cap;
+    uint64_t events;        /* events accepted by the sink so far */
+    bool frozen;            /* a repairable loss was seen: acked no longer moves */
+    uint64_t losses_seen;   /* rejected[invalid] + dropped[...] at the last look */
+    atomic_int read_input;  /* where reading is, for the report */
+    _Atomic uint64_t read_offset, read_line, read_total;
+} ack_track;
 
 typedef struct ship {
     sky_sink *sink;
+    const sky_cwl_opts *co;
     uint64_t lines, empty, bytes_read, total_bytes, refused;
     bool progress, follow;
     int64_t last_progress_ns, start_ns;
+    size_t max_msg;   /* longest message the sink sends as one event */
+    size_t long_line; /* lines longer than this may not become exactly one event */
+    ship_input *in;
+    int n_in, cur;
+    uint64_t total_lines;
+    ack_track tr;
+    const char *checkpoint; /* --checkpoint FILE, or NULL */
+    const char *stream_opt; /* --stream as given (NULL: the default template) */
+    int64_t last_checkpoint_ns;
+    ship_pos last_written;
 } ship;
+
+/* Losses a resend could repair, from a stats snapshot. */
+static uint64_t repairable_losses(const sky_cwl_stats *st)
+{
+    return st->rejected[SKY_CWL_REJECT_INVALID] + st->dropped[SKY_CWL_DROP_QUEUE_FULL] +
+           st->dropped[SKY_CWL_DROP_NO_RESOURCE];
+}
+
+static bool track_push(ack_track *t, mark m)
+{
+    if (t->count == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        mark *r = malloc(cap * sizeof *r);
+        if (!r)
+            return false;
+        for (size_t i = 0; i < t->count; i++)
+            r[i] = t->ring[(t->head + i) & (t->cap - 1)];
+        free(t->ring);
+        t->ring = r;
+        t->head = 0;
+        t->cap = cap; /* a power of two: positions wrap with a mask */
+    }
+    t->ring[(t->head + t->count++) & (t->cap - 1)] = m;
+    return true;
+}
+
+/* The full position of the mark with sequence number seq. t->mu held. */
+static ship_pos mark_pos(const ack_track *t, uint64_t seq, const mark *m)
+{
+    size_t k = t->n_segs;
+    while (k > 1 && t->segs[k - 1].first_seq > seq)
+        k--;
+    const segment *g = &t->segs[k - 1];
+    return (ship_pos){.events = m->events, .input = g->input, .offset = m->offset,
+                      .line = m->line, .total_lines = g->total0 + (m->line - g->line0),
+                      .dev = g->dev, .ino = g->ino};
+}
+
+/* Reading moves to another input, or --follow to another file (rotation) or back to the start
+ * of this one (truncation): the marks from here on belong to it. */
+static void track_segment(ship *sh)
+{
+    ack_track *t = &sh->tr;
+    ship_input *in = &sh->in[sh->cur];
+    segment g = {.first_seq = t->head_seq + t->count, .input = sh->cur, .dev = in->dev,
+                 .ino = in->ino, .line0 = in->line, .total0 = sh->total_lines};
+    if (t->n_segs && t->segs[t->n_segs - 1].first_seq == g.first_seq) {
+        t->segs[t->n_segs - 1] = g; /* no mark in the previous one: replace it */
+    } else {
+        if (t->n_segs == t->segs_cap) {
+            size_t cap = t->segs_cap ? t->segs_cap * 2 : 4;
+            segment *ns = realloc(t->segs, cap * sizeof *ns);
+            if (!ns) {
+                t->frozen = true;
+                return;
+            }
+            t->segs = ns;
+            t->segs_cap = cap;
+        }
+        t->segs[t->n_segs++] = g;
+    }
+}
+
+/* A line is done reading: it gave `k` events to the sink (`lost`: some were refused there). */
+static void track_line(ship *sh, uint64_t k, bool lost)
+{
+    ack_track *t = &sh->tr;
+    ship_input *in = &sh->in[sh->cur];
+    t->events += k;
+    if (lost)
+        t->frozen = true;
+    atomic_store_explicit(&t->read_input, sh->cur, memory_order_relaxed);
+    atomic_store_explicit(&t->read_offset, in->offset, memory_order_relaxed);
+    atomic_store_explicit(&t->read_line, in->line, memory_order_relaxed);
+    atomic_store_explicit(&t->read_total, sh->total_lines, memory_order_relaxed);
+    if (t->frozen)
+        return;
+    const segment *g = &t->segs[t->n_segs - 1];
+    mark m = {.events = t->events, .offset = in->offset, .line = in->line};
+    mark *last = t->count ? &t->ring[(t->head + t->count - 1) & (t->cap - 1)] : NULL;
+    if (!last && t->events == t->acked.events) /* nothing pending: a line that sent nothing */
+        t->acked = (ship_pos){.events = t->events, .input = sh->cur, .offset = in->offset,
+                              .line = in->line, .total_lines = sh->total_lines,
+                              .dev = in->dev, .ino = in->ino};
+    else if (last && last->events == t->events && t->head_seq + t->count - 1 >= g->first_seq)
+        *last = m; /* sent nothing either: it is done when the line before it is */
+    else if (!track_push(t, m))
+        t->frozen = true; /* cannot remember it: stop claiming progress */
+}
+
+/* Moves `acked` to what the sink has answered for, and publishes it. Reading thread only. */
+static void track_apply(ack_track *t, const sky_cwl_stats *st)
+{
+    uint64_t losses = repairable_losses(st);
+    if (losses != t->losses_seen) {
+        t->losses_seen = losses;
+        t->frozen = true;
+    }
+    if (t->frozen) {
+        pthread_mutex_lock(&t->mu);
+        t->pub_frozen = true;
+        pthread_mutex_unlock(&t->mu);
+        return;
+    }
+    /* what close gave up on is the tail of the queue: counted, never answered */
+    uint64_t done = st->accepted - st->queued_events - st->dropped[SKY_CWL_DROP_UNDELIVERED];
+    while (t->count && t->ring[t->head].events <= done) {
+        t->acked = mark_pos(t, t->head_seq, &t->ring[t->head]);
+        t->head = (t->head + 1) & (t->cap - 1);
+        t->count--;
+        t->head_seq++;
+    }
+    size_t drop = 0; /* segments that end before the head */
+    while (drop + 1 < t->n_segs && t->segs[drop + 1].first_seq <= t->head_seq)
+        drop++;
+    if (drop) {
+        memmove(t->segs, t->segs + drop, (t->n_segs - drop) * sizeof *t->segs);
+        t->n_segs -= drop;
+    }
+    pthread_mutex_lock(&t->mu);
+    t->pub = t->acked;
+    t->pub_frozen = t->frozen;
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void track_refresh(ship *sh)
+{
+    sky_cwl_stats st;
+    sky_cwl_stats_get(sh->sink, &st);
+    track_apply(&sh->tr, &st);
+}
+
+/* ---- checkpoint -----------------------------------------------------------------------------
+ * One JSON object (docs/CLI.md, "Checkpoints"), replaced atomically: written to FILE.tmp,
+ * fsync()ed, renamed over FILE, and the directory fsync()ed, so a crash at any moment leaves
+ * either the old or the new checkpoint, never a torn one. */
+
+#define CHECKPOINT_VERSION 1
+
+static bool write_checkpoint(ship *sh, const ship_pos *p, bool complete, char *err, size_t errsz)
+{
+    const ship_input *in = &sh->in[p->input];
+    json_t *j = json_pack("{s:i,s:s,s:s?,s:{s:s,s:I,s:I},s:b,s:I}", "skylog_ship_checkpoint",
+                          CHECKPOINT_VERSION, "group", sh->co->log_group, "stream",
+                          sh->stream_opt, "input", "path", in->path, "offset",
+                          (json_int_t)p->offset, "line", (json_int_t)p->line, "complete",
+                          complete, "events_acknowledged", (json_int_t)p->events);
+    if (j && in->have_id) {
+        json_t *o = json_object_get(j, "input");
+        json_object_set_new(o, "dev", json_integer((json_int_t)p->dev));
+        json_object_set_new(o, "ino", json_integer((json_int_t)p->ino));
+    }
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) {
+        snprintf(err, errsz, "out of memory");
+        return false;
+    }
+    size_t n = strlen(sh->checkpoint);
+    char *tmp = malloc(n + 5);
+    bool ok = tmp != NULL;
+    if (ok) {
+        memcpy(tmp, sh->checkpoint, n);
+        memcpy(tmp + n, ".tmp", 5);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        size_t len = strlen(text);
+        ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
+             fsync(fd) == 0;
+        if (!ok)
+            snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        if (ok && rename(tmp, sh->checkpoint) != 0) {
+            snprintf(err, errsz, "%s: %s", sh->checkpoint, strerror(errno));
+            ok = false;
+        }
+        if (!ok)
+            unlink(tmp);
+    } else {
+        snprintf(err, errsz, "out of memory");
+    }
+    if (ok) { /* the rename itself must reach the disk */
+        char *dir = strdup(sh->checkpoint);
+        if (dir) {
+            int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (dfd >= 0) {
+                fsync(dfd);
+                close(dfd);
+            }
+            free(dir);
+        }
+    }
+    free(tmp);
+    free(text);
+    return ok;
+}
+
+/* Writes the checkpoint if acked moved (or `force`). t->mu held. */
+static void checkpoint_locked(ship *sh, bool force, bool complete)
+{
+    if (!sh->checkpoint)
+        return;
+    const ship_pos *p = &sh->tr.pub;
+    if (!force && p->events == sh->last_written.events && p->input == sh->last_written.input &&
+        p->offset == sh->last_written.offset)
+        return;
+    char err[512];
+    if (write_checkpoint(sh, p, complete, err, sizeof err))
+        sh->last_written = *p;
+    else
+        fprintf(stderr, "skylog ship: cannot write the checkpoint: %s\n", err);
+}
+
+static void checkpoint_maybe(ship *sh)
+{
+    if (!sh->checkpoint)
+        return;
+    int64_t now = sky_monotonic_ns();
+    if (now - sh->last_checkpoint_ns < 1000000000)
+        return;
+    sh->last_checkpoint_ns = now;
+    pthread_mutex_lock(&sh->tr.mu);
+    checkpoint_locked(sh, false, false);
+    pthread_mutex_unlock(&sh->tr.mu);
+}
+
+/* Reads FILE into *out; false with a message (ENOENT is told apart by *missing). */
+static bool read_checkpoint(const char *path, json_t **out, bool *missing, char *err, size_t errsz)
+{
+    *missing = false;
+    json_error_t je;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        *missing = errno == ENOENT;
+        snprintf(err, errsz, "%s: %s", path, strerror(errno));
+        return false;
+    }
+    /* a checkpoint is one short line: refuse anything large before parsing it */
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 65536) {
+        fclose(f);
+        snprintf(err, errsz, "%s: not a skylog ship checkpoint (not a file of at most 64 KiB)",
+                 path);
+        return false;
+    }
+    json_t *j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
+    if (!j || !json_is_object(j) ||
+        json_integer_value(json_object_get(j, "skylog_ship_checkpoint")) != CHECKPOINT_VERSION ||
+        !json_is_object(json_object_get(j, "input"))) {
+        snprintf(err, errsz, "%s: not a skylog ship checkpoint (version %d)%s%s", path,
+                 CHECKPOINT_VERSION, j ? "" : ": ", j ? "" : je.text);
+        json_decref(j);
+        return false;
+    }
+    *out = j;
+    return true;
+}
+
+/* ---- the final word -------------------------------------------------------------------------- */
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+/* One line: what was sent, what is safe, where reading stopped, how to go on. t->mu held. */
+static void report_position(ship *sh, int sig, const char *why)
+{
+    const ship_pos *a = &sh->tr.pub;
+    const ship_input *ai = &sh->in[a->input];
+    const ship_input *ri = &sh->in[atomic_load_explicit(&sh->tr.read_input, memory_order_relaxed)];
+    uint64_t r_offset = atomic_load_explicit(&sh->tr.read_offset, memory_order_relaxed);
+    uint64_t r_line = atomic_load_explicit(&sh->tr.read_line, memory_order_relaxed);
+    uint64_t r_total = atomic_load_explicit(&sh->tr.read_total, memory_order_relaxed);
+    char how[1200];
+    if (sh->checkpoint)
+        snprintf(how, sizeof how, "resume with --checkpoint %s --resume", sh->checkpoint);
+    else
+        snprintf(how, sizeof how, "resume with --start-offset %llu %s",
+                 (unsigned long long)a->offset, ai->is_stdin ? "(same standard input)" : ai->arg);
+    fprintf(stderr,
+            "skylog ship: %s%s%s: %llu of %llu lines acknowledged; safe up to byte %llu (line "
+            "%llu) of %s; reading stopped at byte %llu (line %llu) of %s; %s\n",
+            sig ? "interrupted by " : why, sig ? signal_name(sig) : "",
+            sh->tr.pub_frozen ? " (held back at an event the service refused)" : "",
+            (unsigned long long)a->total_lines, (unsigned long long)r_total,
+            (unsigned long long)a->offset, (unsigned long long)a->line, ai->path,
+            (unsigned long long)r_offset, (unsigned long long)r_line, ri->path, how);
+}
+
+/* ---- signals ----------------------------------------------------------------------------------
+ * SIGINT/SIGTERM are delivered to the main thread only (the sender and the watchdog block
+ * them), without SA_RESTART, so a read blocked on a pipe or FIFO returns at once. The first
+ * stops reading and starts a bounded flush; a second, or the flush outliving its bound (the
+ * main thread may be stuck waiting for queue room), makes the watchdog record what is
+ * acknowledged, say so and exit at once. */
+
+#define STOP_FLUSH_NS (5LL * 1000000000)    /* how long the main thread flushes after a signal */
+#define STOP_HARD_NS (12LL * 1000000000)    /* the watchdog's bound: flush + close + margin */
+
+/* Lock-free atomics: safe in a signal handler, and read by the watchdog thread. */
+static atomic_int stop_requested; /* the first signal's number */
+static atomic_int signals_seen;
+static void on_signal(int sig)
+{
+    int none = 0;
+    atomic_compare_exchange_strong(&stop_requested, &none, sig);
+    atomic_fetch_add(&signals_seen, 1);
+}
+
+typedef struct watchdog {
+    ship *sh;
+    atomic_bool done;
+} watchdog;
+
+static void *watchdog_main(void *arg)
+{
+    watchdog *w = arg;
+    int64_t first = 0;
+    while (!atomic_load(&w->done)) {
+        usleep(50000);
+        if (!stop_requested)
+            continue;
+        int64_t now = sky_monotonic_ns();
+        if (!first)
+            first = now;
+        if (signals_seen < 2 && now - first < STOP_HARD_NS)
+            continue;
+        ship *sh = w->sh;
+        pthread_mutex_lock(&sh->tr.mu); /* held until _exit: the reader cannot publish now */
+        if (atomic_load(&w->done)) { /* the reader reported first (it sets done under mu) */
+            pthread_mutex_unlock(&sh->tr.mu);
+            break;
+        }
+        checkpoint_locked(sh, true, false);
+        fprintf(stderr, "skylog ship: %s: not waiting for what is in flight\n",
+                signals_seen >= 2 ? "second signal" : "flush took too long");
+        report_position(sh, stop_requested, NULL);
+        fflush(stderr);
+        _exit(128 + stop_requested);
+    }
+    return NULL;
+}
+
+/* ---- reading -------------------------------------------------------------------------------- */
 
 static void show_progress(ship *sh, bool final)
 {
@@ -192,18 +629,31 @@ static void show_progress(ship *sh, bool final)
         fputc('\n', stderr);
 }
 
-static void ship_line(ship *sh, char *line, size_t n)
+static void ship_line(ship *sh, char *line, size_t raw)
 {
+    size_t n = raw;
+    sh->bytes_read += (uint64_t)raw;
+    ship_input *in = &sh->in[sh->cur];
+    in->offset += (uint64_t)raw;
+    in->line++;
+    sh->total_lines++;
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
     if (n == 0) {
         sh->empty++;
+        track_line(sh, 0, false);
         return;
     }
     sh->lines++;
     int64_t ts;
     if (!line_timestamp(line, n, &ts))
         ts = sky_now_ns() / 1000000;
+    /* A line that may become several events (split) or none (dropped) is measured by the
+     * sink's own count; UTF-8 repair can triple its length, hence the 3. */
+    bool long_line = n > sh->long_line;
+    sky_cwl_stats before, after;
+    if (long_line)
+        sky_cwl_stats_get(sh->sink, &before);
     sky_status st = sky_cwl_put(sh->sink, ts, line, n);
     if (st != SKY_OK) {
         sh->refused++;
@@ -211,24 +661,38 @@ static void ship_line(ship *sh, char *line, size_t n)
         if (sky_cwl_stats_get(sh->sink, &now) == SKY_OK && now.persistent_error)
             cannot_deliver = true;
     }
-    show_progress(sh, false);
+    if (long_line) {
+        sky_cwl_stats_get(sh->sink, &after);
+        track_line(sh, after.accepted - before.accepted,
+                   after.dropped[SKY_CWL_DROP_QUEUE_FULL] != before.dropped[SKY_CWL_DROP_QUEUE_FULL]);
+    } else {
+        /* SKY_ELIMIT is the drop policy at work (counted, not a resend candidate) */
+        track_line(sh, st == SKY_OK, st != SKY_OK && st != SKY_ELIMIT);
+    }
+    if ((sh->lines & 1023) == 0) {
+        show_progress(sh, false);
+        track_refresh(sh); /* pops what was answered: the ring stays as small as the queue */
+        checkpoint_maybe(sh);
+    }
 }
 
 /* Reads what is available from f; returns false on a read error. */
 static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
 {
     ssize_t r;
-    while (!stop_requested && !cannot_deliver && (r = getline(buf, cap, f)) > 0) {
-        sh->bytes_read += (uint64_t)r;
+    while (!stop_requested && !cannot_deliver && (r = getline(buf, cap, f)) > 0)
         ship_line(sh, *buf, (size_t)r);
-    }
-    if (ferror(f) && errno != EAGAIN) {
+    int e = errno;
+    if (ferror(f) && e != EAGAIN && !stop_requested) {
         clearerr(f);
+        errno = e;
         return false;
     }
     clearerr(f);
     return true;
 }
+
+static bool skip_to_start(ship_input *in, FILE *f, bool count_lines);
 
 /* tail -F: follow `path` across rotation and truncation until a signal. */
 static int follow_file(ship *sh, const char *path)
@@ -238,11 +702,26 @@ static int follow_file(ship *sh, const char *path)
     FILE *f = NULL;
     struct stat cur = {0};
     int rc = SKY_EXIT_OK;
+    ship_input *in = &sh->in[sh->cur];
+    bool first = true;
     while (!stop_requested) {
         if (!f) {
             f = fopen(path, "r");
-            if (f)
+            if (f) {
                 fstat(fileno(f), &cur);
+                in->have_id = true;
+                in->dev = (unsigned long long)cur.st_dev;
+                in->ino = (unsigned long long)cur.st_ino;
+                if (first && !skip_to_start(in, f, in->start_line == 0)) {
+                    fclose(f);
+                    free(buf);
+                    return SKY_EXIT_FAIL;
+                }
+                if (!first)
+                    in->offset = in->line = 0;
+                first = false;
+                track_segment(sh);
+            }
         }
         if (f) {
             if (!drain(sh, f, &buf, &cap)) {
@@ -259,6 +738,8 @@ static int follow_file(ship *sh, const char *path)
             }
             if (now.st_size < ftello(f)) { /* truncated */
                 fseeko(f, 0, SEEK_SET);
+                in->offset = in->line = 0;
+                track_segment(sh);
                 continue;
             }
         }
@@ -285,8 +766,108 @@ static int ship_stream(ship *sh, FILE *f, const char *name)
     return SKY_EXIT_OK;
 }
 
+/* Positions f at in->start_offset: seeks a regular file, reads a pipe forward. The byte
+ * before the offset must end a line, or the offset is not one ship wrote. */
+static bool skip_to_start(ship_input *in, FILE *f, bool count_lines)
+{
+    uint64_t off = in->start_offset;
+    if (off == 0)
+        return true;
+    struct stat st;
+    bool seekable = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+    if (seekable && (uint64_t)st.st_size < off) {
+        fprintf(stderr, "skylog ship: %s: start offset %llu is past its end (%llu bytes): "
+                "truncated or replaced since?\n", in->path, (unsigned long long)off,
+                (unsigned long long)st.st_size);
+        return false;
+    }
+    int last = -1;
+    if (seekable && !count_lines) {
+        if (fseeko(f, (off_t)off - 1, SEEK_SET) != 0)
+            return false;
+        last = fgetc(f);
+    } else {
+        char buf[65536];
+        uint64_t left = off, lines = 0;
+        while (left) {
+            size_t want = left < sizeof buf ? (size_t)left : sizeof buf;
+            size_t got = fread(buf, 1, want, f);
+            if (got == 0)
+                break;
+            for (char *p = buf; (p = memchr(p, '\n', (size_t)(buf + got - p))); p++)
+                lines++;
+            last = (unsigned char)buf[got - 1];
+            left -= got;
+        }
+        if (left) {
+            fprintf(stderr, "skylog ship: %s: ended before the start offset %llu\n", in->path,
+                    (unsigned long long)off);
+            return false;
+        }
+        if (count_lines)
+            in->start_line = lines;
+    }
+    if (last != '\n') {
+        fprintf(stderr, "skylog ship: %s: offset %llu is not at the start of a line\n", in->path,
+                (unsigned long long)off);
+        return false;
+    }
+    in->offset = off;
+    in->line = in->start_line;
+    return true;
+}
+
 enum { O_RETENTION = 2000, O_NO_CREATE, O_BATCH, O_FLUSH, O_OVERSIZE, O_MAX_EVENT, O_TRANSPORT,
-       O_BEARER, O_COMPRESS };
+       O_BEARER, O_COMPRESS, O_CHECKPOINT, O_RESUME, O_START_OFFSET };
+
+/* Matches a checkpoint's input to one of the inputs: same device and inode for files (the
+ * path may be spelled differently), "-" for standard input. Sets where to start. */
+static bool resume_from(ship *sh, json_t *cp, const char *cp_path)
+{
+    json_t *in = json_object_get(cp, "input");
+    const char *path = json_string_value(json_object_get(in, "path"));
+    json_t *dev = json_object_get(in, "dev"), *ino = json_object_get(in, "ino");
+    json_int_t off = json_integer_value(json_object_get(in, "offset"));
+    json_int_t line = json_integer_value(json_object_get(in, "line"));
+    const char *group = json_string_value(json_object_get(cp, "group"));
+    if (!path || off < 0 || line < 0) {
+        fprintf(stderr, "skylog ship: %s: the checkpoint has no input path or offset\n", cp_path);
+        return false;
+    }
+    if (group && strcmp(group, sh->co->log_group) != 0) {
+        fprintf(stderr, "skylog ship: %s: the checkpoint is for group %s, not %s\n", cp_path,
+                group, sh->co->log_group);
+        return false;
+    }
+    for (int i = 0; i < sh->n_in; i++) {
+        ship_input *x = &sh->in[i];
+        bool same;
+        if (strcmp(path, "-") == 0 || x->is_stdin)
+            same = strcmp(path, "-") == 0 && x->is_stdin;
+        else if (json_is_integer(dev) && json_is_integer(ino) && x->have_id)
+            same = (unsigned long long)json_integer_value(dev) == x->dev &&
+                   (unsigned long long)json_integer_value(ino) == x->ino;
+        else
+            same = strcmp(path, x->path) == 0;
+        if (!same) {
+            if (!x->is_stdin && strcmp(path, x->path) == 0) {
+                fprintf(stderr, "skylog ship: %s: %s is another file than the checkpoint's "
+                        "(inode %llu, was %llu): rotated or replaced; use --start-offset to "
+                        "choose where to start\n", cp_path, x->path, x->ino,
+                        (unsigned long long)json_integer_value(ino));
+                return false;
+            }
+            continue;
+        }
+        sh->cur = i; /* the inputs before it were acknowledged in full */
+        x->start_offset = (uint64_t)off;
+        x->start_line = (uint64_t)line;
+        return true;
+    }
+    fprintf(stderr, "skylog ship: %s: the checkpoint's input %s is not among the inputs\n",
+            cp_path, path);
+    return false;
+}
 
 int sky__cmd_ship(int argc, char **argv)
 {
@@ -308,6 +889,9 @@ int sky__cmd_ship(int argc, char **argv)
         {"transport", required_argument, NULL, O_TRANSPORT},
         {"bearer-token", required_argument, NULL, O_BEARER},
         {"compress", no_argument, NULL, O_COMPRESS},
+        {"checkpoint", required_argument, NULL, O_CHECKPOINT},
+        {"resume", no_argument, NULL, O_RESUME},
+        {"start-offset", required_argument, NULL, O_START_OFFSET},
         SKY__AWS_LONG_OPTS,
         {NULL, 0, NULL, 0},
     };
@@ -316,7 +900,9 @@ int sky__cmd_ship(int argc, char **argv)
      * memory stays small however large the input. */
     sky_cwl_opts co = {.block_when_full = true, .max_queue_size = 20000,
                        .max_queue_bytes = 2u << 20};
-    bool quiet = false, follow = false;
+    bool quiet = false, follow = false, resume = false;
+    const char *checkpoint = NULL;
+    uint64_t start_offset = 0;
     optind = 1;
     opterr = 0;
     for (;;) {
@@ -336,6 +922,9 @@ int sky__cmd_ship(int argc, char **argv)
         case O_MAX_EVENT: co.max_event_bytes = strtoul(optarg, &end, 10); break;
         case O_COMPRESS: co.compress = true; break;
         case O_BEARER: co.bearer_token = optarg; break;
+        case O_CHECKPOINT: checkpoint = optarg; break;
+        case O_RESUME: resume = true; break;
+        case O_START_OFFSET: start_offset = strtoull(optarg, &end, 10); break;
         case O_OVERSIZE:
             if (strcmp(optarg, "truncate") == 0)
                 co.oversize = SKY_CWL_OVERSIZE_TRUNCATE;
@@ -367,8 +956,7 @@ int sky__cmd_ship(int argc, char **argv)
             fprintf(stderr, "skylog ship: option '%s' needs a value\n", argv[optind - 1]);
             return SKY_EXIT_USAGE;
         case '?':
-            fprintf(stderr, "skylog ship: unknown option '%s' (see skylog ship --help)\n",
-                    argv[optind - 1]);
+            sky__cli_unknown_option("ship", argv[optind - 1], opts);
             return SKY_EXIT_USAGE;
         default:
             if (!sky__aws_cli_opt(&aws, c, optarg)) {
@@ -389,6 +977,14 @@ int sky__cmd_ship(int argc, char **argv)
         fprintf(stderr, "skylog ship: --follow needs a FILE (standard input is always followed)\n");
         return SKY_EXIT_USAGE;
     }
+    if (resume && !checkpoint) {
+        fprintf(stderr, "skylog ship: --resume needs --checkpoint FILE\n");
+        return SKY_EXIT_USAGE;
+    }
+    if (start_offset && (resume || argc - optind > 1)) {
+        fprintf(stderr, "skylog ship: --start-offset takes one input and no --resume\n");
+        return SKY_EXIT_USAGE;
+    }
     char region[64];
     if (!aws.region && sky_aws_resolve_region(NULL, aws.profile, NULL, region, sizeof region) == SKY_OK)
         aws.region = region;
@@ -399,65 +995,173 @@ int sky__cmd_ship(int argc, char **argv)
     co.profile = aws.profile;
     co.ca_bundle = aws.ca_bundle;
 
-    /* Check every file before sending anything. */
-    uint64_t total = 0;
-    for (int i = optind; i < argc; i++) {
-        if (strcmp(argv[i], "-") == 0)
-            continue;
+    /* The inputs, each checked before anything is sent. */
+    static char dash[] = "-";
+    char *stdin_args[] = {dash};
+    char **args = optind < argc ? argv + optind : stdin_args;
+    int n_args = optind < argc ? argc - optind : 1;
+    ship sh = {.follow = follow, .start_ns = sky_monotonic_ns(), .co = &co,
+               .checkpoint = checkpoint, .stream_opt = co.log_stream, .n_in = n_args};
+    sh.in = calloc((size_t)n_args, sizeof *sh.in);
+    if (!sh.in)
+        return SKY_EXIT_FAIL;
+    int rc = SKY_EXIT_OK;
+    for (int i = 0; i < n_args && rc == SKY_EXIT_OK; i++) {
+        ship_input *in = &sh.in[i];
+        in->arg = args[i];
+        in->is_stdin = strcmp(args[i], "-") == 0;
         struct stat st;
-        if (stat(argv[i], &st) != 0 && !follow) {
-            fprintf(stderr, "skylog ship: %s: %s\n", argv[i], strerror(errno));
-            return SKY_EXIT_FAIL;
+        if (in->is_stdin) {
+            in->path = strdup("-");
+            if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+                in->have_id = true;
+                in->dev = (unsigned long long)st.st_dev;
+                in->ino = (unsigned long long)st.st_ino;
+            }
+            continue;
         }
-        total += (uint64_t)st.st_size;
+        in->path = realpath(args[i], NULL);
+        if (!in->path)
+            in->path = strdup(args[i]); /* --follow may wait for it to appear */
+        if (stat(args[i], &st) != 0) {
+            if (!follow) {
+                fprintf(stderr, "skylog ship: %s: %s\n", args[i], strerror(errno));
+                rc = SKY_EXIT_FAIL;
+            }
+            continue;
+        }
+        in->have_id = true;
+        in->dev = (unsigned long long)st.st_dev;
+        in->ino = (unsigned long long)st.st_ino;
+        sh.total_bytes += (uint64_t)st.st_size;
     }
+    if (rc == SKY_EXIT_OK && resume) {
+        json_t *cp = NULL;
+        bool missing;
+        char err[600];
+        if (read_checkpoint(checkpoint, &cp, &missing, err, sizeof err)) {
+            if (!resume_from(&sh, cp, checkpoint))
+                rc = SKY_EXIT_USAGE;
+            json_decref(cp);
+        } else if (!missing) { /* no checkpoint yet: start at the beginning */
+            fprintf(stderr, "skylog ship: %s\n", err);
+            rc = SKY_EXIT_USAGE;
+        }
+    }
+    if (start_offset)
+        sh.in[0].start_offset = start_offset;
+    if (rc != SKY_EXIT_OK)
+        goto free_inputs;
 
-    ship sh = {.follow = follow, .total_bytes = total, .start_ns = sky_monotonic_ns()};
+    sh.max_msg = (co.max_event_bytes ? co.max_event_bytes : SKY_CWL_MAX_EVENT_BYTES) -
+                 SKY_CWL_EVENT_OVERHEAD;
+    sh.long_line = sh.max_msg > 64 ? (sh.max_msg - 64) / 3 : 0;
+    pthread_mutex_init(&sh.tr.mu, NULL);
+    ship_input *first = &sh.in[sh.cur];
+    sh.tr.acked = (ship_pos){.input = sh.cur, .offset = first->start_offset,
+                             .line = first->start_line, .dev = first->dev, .ino = first->ino};
+    sh.last_written = sh.tr.acked;
+    sh.tr.pub = sh.tr.acked;
+    atomic_init(&sh.tr.read_input, sh.cur);
+    atomic_init(&sh.tr.read_offset, first->start_offset);
+    atomic_init(&sh.tr.read_line, first->start_line);
+    atomic_init(&sh.tr.read_total, 0);
+    sh.last_written.events = UINT64_MAX; /* the first checkpoint is always written */
+
+    /* Only this thread takes SIGINT/SIGTERM: the sender and the watchdog start with them
+     * blocked. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
     char *err = NULL;
+    watchdog wd = {.sh = &sh};
+    pthread_t wd_thread;
+    bool wd_started = false;
     if (sky_sink_cloudwatch_logs(&co, &sh.sink, &err) != SKY_OK) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         fprintf(stderr, "skylog ship: %s\n", err ? err : "cannot create the CloudWatch sink");
         free(err);
-        return SKY_EXIT_FAIL;
+        rc = SKY_EXIT_FAIL;
+        goto free_track;
     }
-    sh.progress = !quiet && isatty(STDERR_FILENO);
-    struct sigaction sa = {.sa_handler = on_signal};
+    atomic_init(&wd.done, false);
+    wd_started = pthread_create(&wd_thread, NULL, watchdog_main, &wd) == 0;
+    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: reads return EINTR */
+    sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    sh.progress = !quiet && isatty(STDERR_FILENO);
+    if (checkpoint) { /* say where we start, so even an early failure leaves a checkpoint */
+        pthread_mutex_lock(&sh.tr.mu);
+        checkpoint_locked(&sh, true, false);
+        pthread_mutex_unlock(&sh.tr.mu);
+    }
 
-    int rc = SKY_EXIT_OK;
-    if (optind >= argc)
-        rc = ship_stream(&sh, stdin, "standard input");
-    for (int i = optind; i < argc && !stop_requested; i++) {
-        if (strcmp(argv[i], "-") == 0) {
+    for (; sh.cur < sh.n_in && !stop_requested; sh.cur++) {
+        ship_input *in = &sh.in[sh.cur];
+        in->offset = in->start_offset;
+        in->line = in->start_line;
+        if (in->is_stdin) {
+            if (!skip_to_start(in, stdin, !resume)) {
+                rc = SKY_EXIT_FAIL;
+                break;
+            }
+            track_segment(&sh);
             rc |= ship_stream(&sh, stdin, "standard input");
         } else if (follow) {
-            rc |= follow_file(&sh, argv[i]); /* one file followed; the rest are ignored */
+            rc |= follow_file(&sh, in->arg); /* one file followed; the rest are ignored */
             break;
         } else {
-            FILE *f = fopen(argv[i], "r");
+            FILE *f = fopen(in->arg, "r");
             if (!f) {
-                fprintf(stderr, "skylog ship: %s: %s\n", argv[i], strerror(errno));
+                fprintf(stderr, "skylog ship: %s: %s\n", in->arg, strerror(errno));
                 rc = SKY_EXIT_FAIL;
-                continue;
+                break; /* later inputs wait: the checkpoint must stay a prefix */
             }
             setvbuf(f, NULL, _IOFBF, 1 << 20); /* fewer, larger reads */
-            rc |= ship_stream(&sh, f, argv[i]);
+            if (!skip_to_start(in, f, !resume)) {
+                fclose(f);
+                rc = SKY_EXIT_FAIL;
+                break;
+            }
+            sh.bytes_read += in->start_offset; /* the progress bar counts what was skipped */
+            track_segment(&sh);
+            rc |= ship_stream(&sh, f, in->arg);
             fclose(f);
+            if (rc != SKY_EXIT_OK)
+                break;
         }
     }
+    if (sh.cur >= sh.n_in)
+        sh.cur = sh.n_in - 1;
     /* Wait for delivery while it progresses; give up after STALL_MS without progress (a bad
-     * token or a dead endpoint would otherwise hold the command for the whole timeout). */
+     * token or a dead endpoint would otherwise hold the command for the whole timeout), or
+     * STOP_FLUSH_NS after a signal. */
     sky_status fst = SKY_ETIMEDOUT;
     uint64_t last_sent = 0;
-    int64_t last_progress = sky_monotonic_ns();
+    int64_t last_progress = sky_monotonic_ns(), stop_seen = 0;
     for (;;) {
-        fst = sky_sink_flush(sh.sink, 500);
+        fst = sky_sink_flush(sh.sink, 200);
+        track_refresh(&sh);
+        checkpoint_maybe(&sh);
         if (fst == SKY_OK)
             break;
+        int64_t now_ns = sky_monotonic_ns();
+        if (stop_requested && !stop_seen)
+            stop_seen = now_ns;
+        if (stop_seen && now_ns - stop_seen > STOP_FLUSH_NS) {
+            fprintf(stderr, "skylog ship: stopped waiting %d s after %s\n",
+                    (int)(STOP_FLUSH_NS / 1000000000), signal_name(stop_requested));
+            break;
+        }
         sky_cwl_stats now;
         sky_cwl_stats_get(sh.sink, &now);
-        if (now.persistent_error || stop_requested) {
-            /* the sink said what it is (once); waiting cannot fix it, or the user asked */
+        if (now.persistent_error) {
+            /* the sink said what it is (once); waiting cannot fix it (after a signal, the
+             * bounded wait above applies: what is in flight gets its chance) */
             if (now.persistent_error && !quiet)
                 fprintf(stderr, "skylog ship: giving up: the error above cannot be fixed by "
                                 "waiting\n");
@@ -466,8 +1170,8 @@ int sky__cmd_ship(int argc, char **argv)
         }
         if (now.sent_events != last_sent) {
             last_sent = now.sent_events;
-            last_progress = sky_monotonic_ns();
-        } else if (sky_monotonic_ns() - last_progress > STALL_MS * 1000000) {
+            last_progress = now_ns;
+        } else if (now_ns - last_progress > STALL_MS * 1000000) {
             fprintf(stderr, "skylog ship: giving up: nothing delivered for %d s (%s)\n",
                     (int)(STALL_MS / 1000), now.last_error[0] ? now.last_error : "no answer");
             break;
@@ -477,6 +1181,9 @@ int sky__cmd_ship(int argc, char **argv)
     show_progress(&sh, true);
     sky_cwl_stats st;
     sky_cwl_close(sh.sink, &st);
+    /* after close, nothing is queued: undelivered events are counted as dropped */
+    track_apply(&sh.tr, &st);
+    pthread_mutex_lock(&sh.tr.mu);
     uint64_t rejected = 0, dropped = 0;
     for (int i = 0; i < SKY_CWL_REJECT_COUNT_; i++)
         rejected += st.rejected[i];
@@ -484,7 +1191,13 @@ int sky__cmd_ship(int argc, char **argv)
         dropped += st.dropped[i];
     /* after close, every event is sent, rejected or dropped (undelivered included) */
     bool lost = rejected + dropped > 0;
-    if (!quiet) {
+    if (lost || fst != SKY_OK)
+        rc = SKY_EXIT_FAIL;
+    if (stop_requested)
+        rc = 128 + stop_requested;
+    bool all_read = !stop_requested && sh.cur == sh.n_in - 1 && rc == SKY_EXIT_OK;
+    checkpoint_locked(&sh, true, all_read && !sh.tr.frozen);
+    if (!quiet || rc != SKY_EXIT_OK) {
         fprintf(stderr,
                 "skylog ship: %llu events read, %llu sent in %llu requests (%llu retries, "
                 "%llu throttled), %llu rejected, %llu dropped, %llu empty lines skipped\n",
@@ -512,7 +1225,19 @@ int sky__cmd_ship(int argc, char **argv)
         if (lost && st.last_error[0] && !cannot_deliver)
             fprintf(stderr, "  last error: %s\n", st.last_error);
     }
-    if (lost || fst != SKY_OK)
-        rc = SKY_EXIT_FAIL;
+    if (rc != SKY_EXIT_OK)
+        report_position(&sh, stop_requested, "incomplete");
+    atomic_store(&wd.done, true); /* under mu: the watchdog cannot report after this */
+    pthread_mutex_unlock(&sh.tr.mu);
+    if (wd_started)
+        pthread_join(wd_thread, NULL);
+free_track:
+    free(sh.tr.ring);
+    free(sh.tr.segs);
+    pthread_mutex_destroy(&sh.tr.mu);
+free_inputs:
+    for (int i = 0; i < sh.n_in; i++)
+        free(sh.in[i].path);
+    free(sh.in);
     return rc;
 }

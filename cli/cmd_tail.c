@@ -10,6 +10,8 @@
 #include "cli.h"
 #include "common.h"
 
+#include "core/internal.h"
+
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,9 +20,12 @@
 #include <unistd.h>
 
 const char sky__tail_help[] =
-    "usage: skylog tail --group GROUP [options]\n"
+    "usage: skylog tail [GROUP] [--group GROUP] [options]\n"
     "\n"
-    "Prints the events of a log group, oldest first; --follow keeps printing new ones.\n"
+    "Prints the events of a log group, oldest first; --follow keeps printing new ones. Options\n"
+    "follow `aws logs tail`: the group may be the first argument, --filter-pattern and --format\n"
+    "are accepted, and output to a pipe is text lines 'TIMESTAMP STREAM MESSAGE' as aws prints\n"
+    "them. Events the CloudWatch sink split into '[part i/n] ' pieces are joined back into one.\n"
     "\n"
     "options:\n"
     "  -g, --group GROUP     log group\n"
@@ -29,12 +34,22 @@ const char sky__tail_help[] =
     "      --until WHEN      end (default: now)\n"
     "  -f, --follow          keep polling for new events (Ctrl-C to stop)\n"
     "      --filter PATTERN  CloudWatch filter pattern, e.g. ERROR or '{ $.ms > 100 }'\n"
-    "  -o, --output FORMAT   pretty (default on a terminal), json, raw\n"
+    "      --filter-pattern PATTERN\n"
+    "                        the same, as aws logs tail names it\n"
+    "  -o, --output FORMAT   pretty (default on a terminal), text (default otherwise: aws's\n"
+    "                        'detailed'), short (time and message), json (one object a line),\n"
+    "                        raw (the message only)\n"
+    "      --format FORMAT   the same, as aws logs tail names it (detailed means text)\n"
+    "      --color WHEN      auto (default: on a terminal, unless NO_COLOR is set), always, never\n"
+    "      --no-reassemble   print split events as their '[part i/n] ' pieces\n"
     "  -n, --limit N         stop after N events\n" SKY__AWS_OPTS_HELP
     "\n"
     "examples:\n"
-    "  skylog tail --group /app/prod --since 1h --filter '{ $.level = \"ERROR\" }'\n"
-    "  skylog tail --group /app/prod --follow --output json | jq .message\n";
+    "  skylog tail /app/prod --since 1h --filter-pattern '{ $.level = \"ERROR\" }'\n"
+    "  skylog tail --group /app/prod --follow --output json | jq .message\n"
+    "\n"
+    "exit status: 0 done (or stopped by Ctrl-C while following), 1 the service failed, 2 usage\n"
+    "error.\n";
 
 const char sky__groups_help[] =
     "usage: skylog groups [--prefix PREFIX] [--json]\n"
@@ -49,7 +64,7 @@ const char sky__groups_help[] =
     "  skylog groups --prefix /app/\n";
 
 const char sky__streams_help[] =
-    "usage: skylog streams --group GROUP [--prefix PREFIX] [--json]\n"
+    "usage: skylog streams [GROUP] [--group GROUP] [--prefix PREFIX] [--json]\n"
     "\n"
     "Lists the streams of a log group, most recently written first.\n"
     "\n"
@@ -58,8 +73,9 @@ const char sky__streams_help[] =
     "      --prefix PREFIX   only streams whose name starts with PREFIX\n"
     "      --json            one JSON object per stream\n" SKY__AWS_OPTS_HELP
     "\n"
-    "example:\n"
-    "  skylog streams --group /app/prod\n";
+    "examples:\n"
+    "  skylog streams /app/prod\n"
+    "  skylog streams --group /app/prod --prefix web- --json\n";
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig)
@@ -68,18 +84,61 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-enum { OUT_PRETTY, OUT_JSON, OUT_RAW };
+enum { OUT_PRETTY, OUT_TEXT, OUT_SHORT, OUT_JSON, OUT_RAW };
+
+#define C_RESET "\x1b[0m"
+#define C_DIM "\x1b[2m"
+#define C_STREAM "\x1b[36m"
+#define C_KEY "\x1b[36m"
+
+typedef struct tail_out {
+    int format;
+    bool color;
+    bool with_date;   /* pretty: the range spans more than one UTC day */
+    int64_t first_day; /* UTC day of --since */
+} tail_out;
+
+/* The same colours as the console sink's pretty output (src/encode/pretty.c). */
+static const char *level_colour(const char *lv)
+{
+    static const char *const names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"};
+    static const char *const colours[] = {"\x1b[2m", "\x1b[34m", "\x1b[32m",
+                                          "\x1b[33m", "\x1b[31m", "\x1b[1;41;97m"};
+    for (size_t i = 0; i < 6; i++)
+        if (strcmp(lv, names[i]) == 0)
+            return colours[i];
+    return "";
+}
+
+/* Text for a terminal: control characters (ESC included) escaped, so an event can never drive
+ * the terminal. */
+static void put_safe(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\n')
+            fputs("\\n", stdout);
+        else if (*p == '\t')
+            putchar('\t');
+        else if (*p < 0x20 || *p == 0x7f)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+}
 
 static void print_value(json_t *v)
 {
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
-        if (strpbrk(s, " \"=\t\n") || !*s) {
+        bool bare = *s != '\0';
+        for (const unsigned char *p = (const unsigned char *)s; *p && bare; p++)
+            bare = *p > ' ' && *p != '"' && *p != '=' && *p != 0x7f;
+        if (bare) {
+            fputs(s, stdout);
+        } else {
             char *q = json_dumps(v, JSON_ENCODE_ANY);
             fputs(q ? q : "\"\"", stdout);
             free(q);
-        } else {
-            fputs(s, stdout);
         }
     } else {
         char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -88,38 +147,58 @@ static void print_value(json_t *v)
     }
 }
 
-static void print_event(json_t *ev, int output)
+static void print_event(json_t *ev, const char *msg, tail_out *o)
 {
-    const char *msg = json_string_value(json_object_get(ev, "message"));
     const char *stream = json_string_value(json_object_get(ev, "logStreamName"));
     json_int_t ts = json_integer_value(json_object_get(ev, "timestamp"));
     if (!msg)
         msg = "";
-    if (output == OUT_RAW) {
-        puts(msg);
+    if (!stream)
+        stream = "";
+    char when[25];
+    sky__fmt_ms(ts, when); /* 2025-06-28T12:34:56.789Z */
+    switch (o->format) {
+    case OUT_RAW: puts(msg); return;
+    case OUT_TEXT: /* aws logs tail --format detailed */
+        printf("%.19s.%.3s000+00:00 %s %s\n", when, when + 20, stream, msg);
         return;
-    }
-    if (output == OUT_JSON) {
-        json_t *o = json_pack("{s:I,s:s,s:s,s:s?}", "timestamp", ts, "stream", stream ? stream : "",
-                              "message", msg, "eventId",
-                              json_string_value(json_object_get(ev, "eventId")));
-        char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    case OUT_SHORT: printf("%.19s %s\n", when, msg); return;
+    case OUT_JSON: {
+        json_t *j = json_pack("{s:I,s:s,s:s,s:s?}", "timestamp", ts, "stream", stream, "message",
+                              msg, "eventId", json_string_value(json_object_get(ev, "eventId")));
+        char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
         if (t)
             puts(t);
         free(t);
-        json_decref(o);
+        json_decref(j);
         return;
     }
-    char when[25];
-    sky__fmt_ms(ts, when);
-    printf("%s %s ", when, stream ? stream : "");
+    default: break;
+    }
+    if (!o->with_date && ts / 86400000 != o->first_day)
+        o->with_date = true; /* following past midnight: dates from here on */
+    if (o->color)
+        fputs(C_DIM, stdout);
+    if (o->with_date)
+        printf("%.10s %.12s", when, when + 11);
+    else
+        printf("%.12s", when + 11);
+    printf(o->color ? C_RESET " " C_STREAM "%s" C_RESET " " : " %s ", stream);
     json_t *j = msg[0] == '{' ? json_loads(msg, 0, NULL) : NULL;
     if (json_is_object(j) && json_object_get(j, "message")) {
         /* a skylog event: level, logger and message first, then the fields */
         const char *lv = json_string_value(json_object_get(j, "level"));
         const char *lg = json_string_value(json_object_get(j, "logger"));
         const char *m = json_string_value(json_object_get(j, "message"));
-        printf("%-5s [%s] %s", lv ? lv : "-", lg ? lg : "", m ? m : "");
+        lv = lv ? lv : "-";
+        if (o->color)
+            printf("%s%s" C_RESET, level_colour(lv), lv);
+        else
+            fputs(lv, stdout);
+        printf("%*s [", (int)(strlen(lv) < 8 ? 8 - strlen(lv) : 0), ""); /* CRITICAL is 8 */
+        put_safe(lg && *lg ? lg : "root");
+        fputs("] ", stdout);
+        put_safe(m ? m : "");
         const char *k;
         json_t *v;
         json_object_foreach(j, k, v)
@@ -131,17 +210,158 @@ static void print_event(json_t *ev, int output)
                 standard |= strcmp(k, skip[i]) == 0;
             if (standard)
                 continue;
-            printf(" %s=", k);
+            putchar(' ');
+            if (o->color)
+                fputs(C_KEY, stdout);
+            put_safe(k);
+            if (o->color)
+                fputs(C_RESET, stdout);
+            putchar('=');
             print_value(v);
         }
         putchar('\n');
     } else {
-        puts(msg);
+        put_safe(msg);
+        putchar('\n');
     }
     json_decref(j);
 }
 
-enum { O_SINCE = 2100, O_UNTIL, O_FILTER, O_PREFIX, O_JSON };
+/* ---- split events -------------------------------------------------------------------------
+ * The CloudWatch sink sends an event over max_event_bytes with --oversize split as n events
+ * "[part i/n] <piece>" (docs/CLOUDWATCH.md), consecutive in their stream, with one timestamp.
+ * They are joined back per stream: a part that does not continue the sequence (another
+ * number, timestamp or count), or the end of the output, prints what was held as it came. */
+
+typedef struct pending {
+    char *stream;
+    json_t *parts;   /* the events as received */
+    sky_buf body;    /* the pieces, joined */
+    size_t next, n;
+    json_int_t ts;
+} pending;
+
+typedef struct reasm {
+    bool on;
+    pending *p;
+    size_t n, cap;
+} reasm;
+
+/* "[part i/n] " at the start of msg: i, n and the length of the marker. */
+static bool part_marker(const char *msg, size_t *i, size_t *n, size_t *len)
+{
+    if (strncmp(msg, "[part ", 6) != 0)
+        return false;
+    char *e;
+    unsigned long a = strtoul(msg + 6, &e, 10);
+    if (e == msg + 6 || *e != '/' || e[1] < '0' || e[1] > '9')
+        return false;
+    const char *b0 = e + 1;
+    unsigned long b = strtoul(b0, &e, 10);
+    if (e[0] != ']' || e[1] != ' ' || a < 1 || a > b || b < 2)
+        return false;
+    *i = a;
+    *n = b;
+    *len = (size_t)(e + 2 - msg);
+    return true;
+}
+
+static void pending_flush(pending *p, tail_out *o)
+{
+    size_t k;
+    json_t *ev;
+    json_array_foreach(p->parts, k, ev)
+        print_event(ev, json_string_value(json_object_get(ev, "message")), o);
+    json_array_clear(p->parts);
+    sky__buf_reset(&p->body);
+    p->next = 0;
+}
+
+static pending *pending_for(reasm *r, const char *stream)
+{
+    for (size_t k = 0; k < r->n; k++)
+        if (strcmp(r->p[k].stream, stream) == 0)
+            return &r->p[k];
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 8;
+        pending *np = realloc(r->p, cap * sizeof *np);
+        if (!np)
+            return NULL;
+        r->p = np;
+        r->cap = cap;
+    }
+    pending *p = &r->p[r->n];
+    *p = (pending){.stream = strdup(stream), .parts = json_array()};
+    if (!p->stream || !p->parts) {
+        free(p->stream);
+        json_decref(p->parts);
+        return NULL;
+    }
+    r->n++;
+    return p;
+}
+
+/* Prints ev, or holds it as a part; returns how many events were printed. */
+static int emit(reasm *r, json_t *ev, tail_out *o)
+{
+    const char *msg = json_string_value(json_object_get(ev, "message"));
+    const char *stream = json_string_value(json_object_get(ev, "logStreamName"));
+    json_int_t ts = json_integer_value(json_object_get(ev, "timestamp"));
+    size_t i, n, len;
+    if (!r->on || !msg) {
+        print_event(ev, msg, o);
+        return 1;
+    }
+    bool part = part_marker(msg, &i, &n, &len);
+    pending *p = pending_for(r, stream ? stream : "");
+    if (!p) {
+        print_event(ev, msg, o);
+        return 1;
+    }
+    int printed = 0;
+    bool continues = part && p->next && i == p->next && n == p->n && ts == p->ts;
+    if (!continues && p->next) { /* an unfinished sequence: show it as it came */
+        printed += (int)json_array_size(p->parts);
+        pending_flush(p, o);
+    }
+    if (!part || (!continues && i != 1)) {
+        print_event(ev, msg, o);
+        return printed + 1;
+    }
+    json_array_append(p->parts, ev);
+    sky__buf_put(&p->body, msg + len, strlen(msg + len));
+    p->next = i + 1;
+    p->n = n;
+    p->ts = ts;
+    if (i == n) {
+        if (p->body.oom) {
+            printed += (int)json_array_size(p->parts);
+            pending_flush(p, o);
+            return printed;
+        }
+        print_event(json_array_get(p->parts, 0), p->body.p, o);
+        json_array_clear(p->parts);
+        sky__buf_reset(&p->body);
+        p->next = 0;
+        printed++;
+    }
+    return printed;
+}
+
+/* `o` NULL: drop what is held (--limit was reached). */
+static void reasm_free(reasm *r, tail_out *o)
+{
+    for (size_t k = 0; k < r->n; k++) {
+        if (o)
+            pending_flush(&r->p[k], o);
+        free(r->p[k].stream);
+        json_decref(r->p[k].parts);
+        sky__buf_free(&r->p[k].body);
+    }
+    free(r->p);
+}
+
+enum { O_SINCE = 2100, O_UNTIL, O_FILTER, O_PREFIX, O_JSON, O_COLOR, O_NO_REASM };
 
 int sky__cmd_tail(int argc, char **argv)
 {
@@ -150,23 +370,34 @@ int sky__cmd_tail(int argc, char **argv)
         return SKY_EXIT_OK;
     }
     static const struct option opts[] = {
-        {"group", required_argument, NULL, 'g'},  {"stream", required_argument, NULL, 's'},
-        {"since", required_argument, NULL, O_SINCE}, {"until", required_argument, NULL, O_UNTIL},
-        {"follow", no_argument, NULL, 'f'},        {"filter", required_argument, NULL, O_FILTER},
-        {"output", required_argument, NULL, 'o'},  {"limit", required_argument, NULL, 'n'},
-        SKY__AWS_LONG_OPTS,                        {NULL, 0, NULL, 0},
+        {"group", required_argument, NULL, 'g'},
+        {"stream", required_argument, NULL, 's'},
+        {"since", required_argument, NULL, O_SINCE},
+        {"until", required_argument, NULL, O_UNTIL},
+        {"follow", no_argument, NULL, 'f'},
+        {"filter", required_argument, NULL, O_FILTER},
+        {"filter-pattern", required_argument, NULL, O_FILTER},
+        {"output", required_argument, NULL, 'o'},
+        {"format", required_argument, NULL, 'o'},
+        {"color", required_argument, NULL, O_COLOR},
+        {"no-reassemble", no_argument, NULL, O_NO_REASM},
+        {"limit", required_argument, NULL, 'n'},
+        SKY__AWS_LONG_OPTS,
+        {NULL, 0, NULL, 0},
     };
     sky__aws_cli_opts aws = {0};
-    const char *group = NULL, *filter = NULL, *since = "10m", *until = NULL;
+    const char *group = NULL, *filter = NULL, *since = "10m", *until = NULL, *color = "auto";
     json_t *streams = json_array();
-    bool follow = false;
-    int output = isatty(STDOUT_FILENO) ? OUT_PRETTY : OUT_JSON;
-    long long limit = -1;
+    bool follow = false, tty = isatty(STDOUT_FILENO);
+    tail_out out = {.format = tty ? OUT_PRETTY : OUT_TEXT};
+    reasm r = {.on = true};
+    long long limit = -1, printed = 0;
     int rc = SKY_EXIT_USAGE;
     optind = 1;
     opterr = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, ":g:s:fo:n:", opts, NULL);
+        int li = -1;
+        int c = getopt_long(argc, argv, ":g:s:fo:n:", opts, &li);
         if (c == -1)
             break;
         switch (c) {
@@ -176,6 +407,8 @@ int sky__cmd_tail(int argc, char **argv)
         case O_SINCE: since = optarg; break;
         case O_UNTIL: until = optarg; break;
         case O_FILTER: filter = optarg; break;
+        case O_COLOR: color = optarg; break;
+        case O_NO_REASM: r.on = false; break;
         case 'n': {
             char *end;
             limit = strtoll(optarg, &end, 10);
@@ -185,34 +418,50 @@ int sky__cmd_tail(int argc, char **argv)
             }
             break;
         }
-        case 'o':
-            if (strcmp(optarg, "pretty") == 0)
-                output = OUT_PRETTY;
-            else if (strcmp(optarg, "json") == 0)
-                output = OUT_JSON;
-            else if (strcmp(optarg, "raw") == 0)
-                output = OUT_RAW;
-            else {
-                fprintf(stderr, "skylog tail: --output: expected pretty, json or raw, got '%s'\n",
+        case 'o': {
+            static const struct { const char *name; int format; } formats[] = {
+                {"pretty", OUT_PRETTY}, {"text", OUT_TEXT}, {"detailed", OUT_TEXT},
+                {"short", OUT_SHORT},   {"json", OUT_JSON}, {"raw", OUT_RAW},
+            };
+            size_t k = 0;
+            while (k < 6 && strcmp(optarg, formats[k].name) != 0)
+                k++;
+            if (k == 6) {
+                fprintf(stderr, "skylog tail: %s: expected pretty, text (or detailed), short, json "
+                        "or raw, got '%s'\n", li >= 0 ? (strcmp(opts[li].name, "format") == 0 ? "--format" : "--output") : "-o",
                         optarg);
                 goto out;
             }
+            out.format = formats[k].format;
             break;
+        }
         case ':':
             fprintf(stderr, "skylog tail: option '%s' needs a value\n", argv[optind - 1]);
             goto out;
-        case '?':
-            fprintf(stderr, "skylog tail: unknown option '%s' (see skylog tail --help)\n",
-                    argv[optind - 1]);
-            goto out;
+        case '?': sky__cli_unknown_option("tail", argv[optind - 1], opts); goto out;
         default:
             if (!sky__aws_cli_opt(&aws, c, optarg))
                 goto out;
         }
     }
+    if (!group && optind < argc)
+        group = argv[optind++]; /* as `aws logs tail GROUP` */
     if (!group || optind < argc) {
-        fprintf(stderr, "skylog tail: %s (see skylog tail --help)\n",
-                group ? "unexpected argument" : "--group is required");
+        if (group)
+            fprintf(stderr, "skylog tail: unexpected argument '%s' (see skylog tail --help)\n",
+                    argv[optind]);
+        else
+            fprintf(stderr, "skylog tail: a log group is required: skylog tail GROUP (see "
+                    "skylog tail --help)\n");
+        goto out;
+    }
+    if (strcmp(color, "always") == 0)
+        out.color = true;
+    else if (strcmp(color, "auto") == 0) {
+        const char *nc = getenv("NO_COLOR"); /* https://no-color.org: set and not empty */
+        out.color = tty && !(nc && *nc);
+    } else if (strcmp(color, "never") != 0) {
+        fprintf(stderr, "skylog tail: --color: expected auto, always or never, got '%s'\n", color);
         goto out;
     }
     int64_t now = sky_now_ns() / 1000000, start, end = 0;
@@ -221,6 +470,8 @@ int sky__cmd_tail(int argc, char **argv)
                 until && !sky__parse_when(until, now, &end) ? until : since);
         goto out;
     }
+    out.first_day = start / 86400000;
+    out.with_date = (end ? end : now) / 86400000 != out.first_day;
     rc = SKY_EXIT_FAIL;
     aws.stop = &stop_requested;
     sky_aws_client *c = sky__aws_cli_client(&aws, "logs", "tail");
@@ -230,7 +481,6 @@ int sky__cmd_tail(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    long long printed = 0;
     json_t *seen_at_last = json_object(); /* event ids printed at the newest timestamp */
     int64_t newest = start;
     rc = SKY_EXIT_OK;
@@ -271,8 +521,8 @@ int sky__cmd_tail(int argc, char **argv)
                 }
                 if (id && ts == newest)
                     json_object_set_new(seen_at_last, id, json_true());
-                print_event(ev, output);
-                if (limit >= 0 && ++printed >= limit)
+                printed += emit(&r, ev, &out);
+                if (limit >= 0 && printed >= limit)
                     break;
             }
             const char *nt = json_string_value(json_object_get(resp, "nextToken"));
@@ -290,6 +540,7 @@ int sky__cmd_tail(int argc, char **argv)
     json_decref(seen_at_last);
     sky_aws_client_free(c);
 out:
+    reasm_free(&r, limit >= 0 && printed >= limit ? NULL : &out);
     json_decref(streams);
     return rc;
 }
@@ -323,14 +574,15 @@ static int list_cmd(int argc, char **argv, bool streams_cmd)
             fprintf(stderr, "skylog %s: option '%s' needs a value\n", name, argv[optind - 1]);
             return SKY_EXIT_USAGE;
         case '?':
-            fprintf(stderr, "skylog %s: unknown option '%s' (see skylog %s --help)\n", name,
-                    argv[optind - 1], name);
+            sky__cli_unknown_option(name, argv[optind - 1], opts);
             return SKY_EXIT_USAGE;
         default:
             if (!sky__aws_cli_opt(&aws, c, optarg))
                 return SKY_EXIT_USAGE;
         }
     }
+    if (streams_cmd && !group && optind < argc)
+        group = argv[optind++]; /* skylog streams GROUP */
     if ((streams_cmd && !group) || optind < argc) {
         fprintf(stderr, "skylog %s: %s (see skylog %s --help)\n", name,
                 optind < argc ? "unexpected argument" : "--group is required", name);

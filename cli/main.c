@@ -11,6 +11,7 @@
 #include <skylog.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int cmd_version(int argc, char **argv);
@@ -26,11 +27,19 @@ static const char version_help[] =
 
 static const char help_help[] =
     "usage: skylog help [COMMAND]\n"
+    "       skylog help --man [COMMAND]\n"
+    "       skylog help --completion bash|zsh\n"
+    "       skylog help --write-docs DIR\n"
     "\n"
-    "Lists the commands, or prints the full help of one.\n"
+    "Lists the commands, or prints the full help of one. The man pages and the shell\n"
+    "completion scripts are made from the same help texts: --man prints the page of COMMAND\n"
+    "(or of skylog), --completion a script for the shell, and --write-docs writes them all\n"
+    "under DIR (man1/, bash-completion/, zsh/), as the build does for make install.\n"
     "\n"
-    "example:\n"
-    "  skylog help serve\n";
+    "examples:\n"
+    "  skylog help serve\n"
+    "  skylog help --man ship | man -l -\n"
+    "  source <(skylog help --completion bash)\n";
 
 /* One row per command, in the order `skylog --help` lists them. */
 static const sky__command commands[] = {
@@ -43,6 +52,8 @@ static const sky__command commands[] = {
     {"streams", "list the streams of a log group", sky__cmd_streams, sky__streams_help},
     {"config", "check a YAML configuration file; list sink and processor options",
      sky__cmd_config, sky__config_help},
+    {"audit", "verify the hash chain of an audit file (docs/AUDIT.md)", sky__cmd_audit,
+     sky__audit_help},
     {"version", "print the version", cmd_version, version_help},
     {"help", "show help for a command", cmd_help, help_help},
 };
@@ -58,11 +69,41 @@ static const sky__command *find_command(const char *name)
 
 static void print_overview(FILE *out)
 {
-    fprintf(out, "usage: skylog <command> [options]\n\ncommands:\n");
+    fprintf(out, "usage: skylog <command> [options]\n"
+                 "\n"
+                 "Structured logs to CloudWatch Logs: ship files, tail groups, run a local\n"
+                 "endpoint. Run 'skylog help <command>' or 'skylog <command> --help' for details.\n"
+                 "\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nRun 'skylog help <command>' or 'skylog <command> --help' for details.\n"
-                 "example:\n  skylog serve --port 0 --auth none\n");
+    fprintf(out, "\nexit status:\n"
+                 "  0    success\n"
+                 "  1    failure: the message says what failed (ship: what was sent)\n"
+                 "  2    usage error: an unknown command or option, a bad value\n"
+                 "  130  interrupted by SIGINT (Ctrl-C); 143 by SIGTERM (ship: see its help)\n"
+                 "\nexamples:\n  skylog serve --port 0 --auth none\n"
+                 "  skylog ship --group /app/dev app.log\n");
+}
+
+const sky__command *sky__cli_commands(size_t *n)
+{
+    *n = N_COMMANDS;
+    return commands;
+}
+
+#define OVERVIEW_SUMMARY "structured logs to CloudWatch Logs from the command line"
+
+/* The overview as a string, for the man page. */
+static char *overview_text(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    print_overview(f);
+    fclose(f);
+    return text;
 }
 
 bool sky__cli_print_help(const char *name)
@@ -101,6 +142,48 @@ static int cmd_version(int argc, char **argv)
 
 static int cmd_help(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "--man") == 0 && argc <= 3) {
+        if (argc == 2) {
+            char *text = overview_text();
+            if (!text)
+                return SKY_EXIT_FAIL;
+            sky__cli_man(stdout, NULL, OVERVIEW_SUMMARY, text);
+            free(text);
+            return SKY_EXIT_OK;
+        }
+        const sky__command *c = find_command(argv[2]);
+        if (!c) {
+            fprintf(stderr, "skylog help: unknown command '%s' (see 'skylog --help')\n", argv[2]);
+            return SKY_EXIT_USAGE;
+        }
+        sky__cli_man(stdout, c->name, c->summary, c->help);
+        return SKY_EXIT_OK;
+    }
+    if (argc == 3 && strcmp(argv[1], "--completion") == 0) {
+        if (strcmp(argv[2], "bash") != 0 && strcmp(argv[2], "zsh") != 0) {
+            fprintf(stderr, "skylog help: --completion: expected bash or zsh, got '%s'\n", argv[2]);
+            return SKY_EXIT_USAGE;
+        }
+        sky__cli_completion(stdout, argv[2], commands, N_COMMANDS);
+        return SKY_EXIT_OK;
+    }
+    if (argc == 3 && strcmp(argv[1], "--write-docs") == 0) {
+        char *text = overview_text();
+        if (!text)
+            return SKY_EXIT_FAIL;
+        int rc = sky__cli_write_docs(argv[2], OVERVIEW_SUMMARY, text, commands, N_COMMANDS);
+        free(text);
+        return rc;
+    }
+    if (argc >= 2 && argv[1][0] == '-' && strcmp(argv[1], "--") != 0) {
+        if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+            fputs(help_help, stdout);
+            return SKY_EXIT_OK;
+        }
+        fprintf(stderr, "skylog help: unknown option or missing value '%s' (see skylog help "
+                "--help)\n", argv[1]);
+        return SKY_EXIT_USAGE;
+    }
     if (argc < 2) {
         print_overview(stdout);
         return SKY_EXIT_OK;
@@ -135,7 +218,15 @@ int main(int argc, char **argv)
     }
     const sky__command *c = find_command(name);
     if (!c) {
-        fprintf(stderr, "skylog: unknown command '%s' (see 'skylog --help')\n", name);
+        const char *names[N_COMMANDS];
+        for (size_t i = 0; i < N_COMMANDS; i++)
+            names[i] = commands[i].name;
+        const char *sug = sky__cli_suggest(name, names, N_COMMANDS);
+        if (sug)
+            fprintf(stderr, "skylog: unknown command '%s'; did you mean '%s'? (see 'skylog --help')\n",
+                    name, sug);
+        else
+            fprintf(stderr, "skylog: unknown command '%s' (see 'skylog --help')\n", name);
         return SKY_EXIT_USAGE;
     }
     return c->run(argc - 1, argv + 1);

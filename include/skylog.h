@@ -24,9 +24,11 @@
  * Speed: in async mode a sky_info() call whose event name and keys are string literals, as
  * above, takes the fastest path from its second call on: it stores only the values (see
  * sky__site below), and reserves its record in the async ring without calling the library
- * (sky__fast). Keys built at run time work everywhere, on the general path. The check and
- * the reservation are inlined at each call site (~400 bytes of code more per site); define
- * SKY_COMPACT_CALLS before including this header to make each site a plain call instead.
+ * (sky__fast). Inside a context scope and through a bound logger too: the scope's fields are
+ * copied once per scope, a bound logger's once, and each event references them. Keys built at
+ * run time work everywhere, on the general path. The check and the reservation are inlined at
+ * each call site (~400 bytes of code more per site); define SKY_COMPACT_CALLS before
+ * including this header to make each site a plain call instead.
  *
  * Threading: unless a function says otherwise, logging calls (sky_info(), sky_emit(), ...) are
  * thread-safe; configuration calls (sky_add_sink(), sky_add_processor(), ...) must happen before
@@ -299,7 +301,8 @@ typedef enum sky_mode {
 } sky_mode;
 
 typedef enum sky_overflow {
-    SKY_OVERFLOW_BLOCK = 0,   /* wait for room, at most block_max_wait_ms, then drop (counted) */
+    SKY_OVERFLOW_BLOCK = 0,   /* wait for room as long as the worker makes progress (see
+                                 block_max_wait_ms); a slow worker costs no event */
     SKY_OVERFLOW_DROP_NEWEST, /* drop the event being logged */
     SKY_OVERFLOW_DROP_OLDEST, /* drop the oldest queued event to make room */
 } sky_overflow;
@@ -318,9 +321,13 @@ typedef struct sky_options {
                                    as SKY_DROP_TOO_LARGE. Memory: the ring is touched as it
                                    fills, so RSS grows up to ring_bytes. */
     sky_overflow overflow;      /* async overflow policy; default BLOCK */
-    int64_t block_max_wait_ms;  /* BLOCK: longest wait for room; DROP_OLDEST: longest wait for
-                                   the worker to discard old events (then the new one is
-                                   dropped); default 100 ms */
+    int64_t block_max_wait_ms;  /* BLOCK and DROP_OLDEST: a caller waiting for room drops its
+                                   event (counted, reported by a skylog.gap event) only when
+                                   the worker has freed no ring space for this long - a sink
+                                   stuck in write() - however long the whole wait. Later
+                                   callers then drop at once, without waiting, until the
+                                   worker frees space again. Default 1000 ms. A single
+                                   sink write() slower than this counts as stuck. */
     int64_t close_timeout_ms;   /* how long sky_close() may spend flushing; default 5000 */
     sky_diag_fn diag;           /* default: stderr, at most 10 lines a second */
     void *diag_user;
@@ -438,9 +445,12 @@ SKY_API const char *sky_logger_name(const sky_logger *log);
 
 /* Returns a child of `parent` that adds `fields` to every event it logs (structlog's bind()).
  * The fields are deep-copied. The child shares the parent's name and follows its level. The
- * caller owns it: free with sky_logger_release(). Returns NULL on out-of-memory. Thread-safe. */
+ * caller owns it: free with sky_logger_release(). Returns NULL on out-of-memory. Thread-safe.
+ * In async mode its events reference the copy rather than copying the fields each time
+ * (unless one is lazy). */
 SKY_API sky_logger *sky_logger_bind(sky_logger *parent, const sky_field *fields, size_t n);
-/* Frees a logger returned by sky_logger_bind(). No-op for loggers from sky_logger_get(). */
+/* Frees a logger returned by sky_logger_bind() (async mode: once its queued events are
+ * written; it must not be used after this call). No-op for loggers from sky_logger_get(). */
 SKY_API void sky_logger_release(sky_logger *log);
 
 #ifdef __cplusplus
@@ -560,7 +570,7 @@ typedef struct sky__ring {
  * stamp events with the TSC (the library uses it too); a call site compiled against another
  * layout sees another value and takes the library call, so the layout can change in any
  * release. */
-#define SKY__FAST_ABI 0x534b5901u /* a new value with any change to this layout or srec */
+#define SKY__FAST_ABI 0x534b5902u /* a new value with any change to this layout or srec */
 #define SKY__REC_SITE 0x80u /* a site record's header word: level | SKY__REC_SITE */
 typedef struct sky__fast {
     /* Low 32 bits: the ABI value (or 0). High 32 bits: the gate, nonzero when every call must
@@ -602,15 +612,30 @@ SKY_API extern thread_local SKY__TLS_IE size_t sky__ctx_depth;
 SKY_API extern _Thread_local SKY__TLS_IE size_t sky__ctx_depth;
 #endif
 
+/* The calling thread's context as site records reference it: NULL without context; else the
+ * scope's fields, copied and merged once per scope (at its first event) for one pipeline,
+ * whose fast handle `q` names. A call site whose logger has another handle (or a scope not
+ * copied yet, whose q is NULL) takes the library call, which makes the block. */
+typedef struct sky__ctx_hdr {
+    SKY__ATOMIC(sky__fast *) q;
+} sky__ctx_hdr;
+#ifdef __cplusplus
+SKY_API extern thread_local SKY__TLS_IE const sky__ctx_hdr *sky__ctx_cur;
+#else
+SKY_API extern _Thread_local SKY__TLS_IE const sky__ctx_hdr *sky__ctx_cur;
+#endif
+
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(SKY_NO_INLINE_RING)
 #define SKY__INLINE_RING 1
 #endif
 
 /* Reserves a site record of `bytes` bytes of values right here, without a call: when the
- * logger publishes a fast handle of this header's layout, no gate is up, the thread has no
- * context, and the ring has room before its end. Otherwise returns 0 and the library call
- * (sky__site_emit_values) does everything else: wrapping, full-ring policies, drops,
- * counting. The record is the library's site record (src/core/async.c, `srec`). */
+ * logger publishes a fast handle of this header's layout, no gate is up, the thread's context
+ * (if any) is a block made for this pipeline, and the ring has room before its end. Otherwise
+ * returns 0 and the library call (sky__site_emit_values) does everything else: wrapping,
+ * full-ring policies, drops, counting, making the context's block. The record is the
+ * library's site record (src/core/async.c, `srec`), which names the thread's context block
+ * (NULL: none). */
 #if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
@@ -621,11 +646,12 @@ static inline int sky__fast_reserve(sky_logger *log, sky_level level, sky__site 
     const struct sky__logger_hdr *lh = (const struct sky__logger_hdr *)log;
     sky__fast *q = lh->fast;
     if (!q || atomic_load_explicit(&q->state, memory_order_relaxed) != SKY__FAST_ABI ||
-        sky__ctx_depth || (unsigned)level >= SKY_LEVEL_OFF)
+        (unsigned)level >= SKY_LEVEL_OFF)
         return 0;
-    uint32_t lo, hi;
-    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
-    uint64_t size = (32 + bytes + SKY__RING_ALIGN - 1) & ~(uint64_t)(SKY__RING_ALIGN - 1);
+    const sky__ctx_hdr *cb = sky__ctx_cur;
+    if (SKY_UNLIKELY(cb != NULL) && atomic_load_explicit(&cb->q, memory_order_relaxed) != q)
+        return 0;
+    uint64_t size = (40 + bytes + SKY__RING_ALIGN - 1) & ~(uint64_t)(SKY__RING_ALIGN - 1);
     /* Every ring accepts records of 2 KiB (its smallest capacity is 4 KiB): a site whose size
      * the compiler knows to be under that skips the test. */
     if (!(__builtin_constant_p(size) && size <= 2048) && SKY_UNLIKELY(size > q->site_max))
@@ -640,18 +666,23 @@ static inline int sky__fast_reserve(sky_logger *log, sky_level level, sky__site 
                                                memory_order_relaxed))
         return 0;
     char *p = r->buf + off;
+    /* The time after the reservation: nothing is kept in registers across it. */
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
     struct {
         sky__ring_hdr h;
         uint32_t ts_lo, ts_hi; /* the raw TSC reading, an int64_t in little-endian order */
         const sky_logger *logger;
         const sky__site *site;
+        const sky__ctx_hdr *ctx;
     } *rec = (void *)p;
     rec->h.aux = (uint32_t)level | SKY__REC_SITE;
     rec->ts_lo = lo;
     rec->ts_hi = hi;
     rec->logger = log;
     rec->site = site;
-    slot->p = p + 32;
+    rec->ctx = cb;
+    slot->p = p + 40;
     slot->q = q;
     slot->rec = p;
     slot->size = (uint32_t)size;
@@ -675,6 +706,30 @@ static inline void sky__fast_commit(const sky__slot *slot)
         sky__fast_notify(slot->q);
 }
 
+/* memcpy() of a string's bytes without a call for the usual short string: overlapping word
+ * copies that stay within [0, n) on both sides. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void sky__copy_str(char *d, const char *s, size_t n)
+{
+    if (SKY_LIKELY(n <= 16)) {
+        if (n >= 8) {
+            uint64_t a, z;
+            memcpy(&a, s, 8), memcpy(&z, s + n - 8, 8);
+            memcpy(d, &a, 8), memcpy(d + n - 8, &z, 8);
+        } else if (n >= 4) {
+            uint32_t a, z;
+            memcpy(&a, s, 4), memcpy(&z, s + n - 4, 4);
+            memcpy(d, &a, 4), memcpy(d + n - 4, &z, 4);
+        } else if (n) {
+            d[0] = s[0], d[n / 2] = s[n / 2], d[n - 1] = s[n - 1];
+        }
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
 /* A site record's values at p: 8 bytes each (a string's length), then the strings' bytes,
  * each NUL-terminated. */
 #if defined(__GNUC__)
@@ -689,7 +744,7 @@ static inline void sky__site_write(char *p, size_t n, const uint64_t *val, const
     for (size_t i = 0; i < n; i++) {
         v[i] = val[i];
         if (ty[i] == SKY_T_STR || ty[i] == SKY_T_JSON) {
-            memcpy(s, str[i], (size_t)val[i]);
+            sky__copy_str(s, str[i], (size_t)val[i]);
             s[val[i]] = '\0';
             s += val[i] + 1;
         }
@@ -713,15 +768,6 @@ static inline void sky__log_site(sky_logger *log, sky_level level, const char *e
                                  sky__site *site, const sky__schema *sc, const sky_field *fs,
                                  size_t n)
 {
-    /* Each value as two words, read once: the general path's copy is built from them, which
-     * keeps the compiler from storing the macro's field array on the inlined path. */
-    uint64_t lo[SKY__SITE_MAX], hi[SKY__SITE_MAX];
-    const size_t m = n < SKY__SITE_MAX ? n : SKY__SITE_MAX;
-    SKY__UNROLL
-    for (size_t i = 0; i < m; i++) {
-        memcpy(&lo[i], &fs[i].v, 8);
-        memcpy(&hi[i], (const char *)&fs[i].v + 8, 8);
-    }
     if (n <= SKY__SITE_MAX && SKY_LIKELY(sc != NULL) && sc->n == n && sc->name == event) {
         uint64_t val[SKY__SITE_MAX];
         const char *str[SKY__SITE_MAX];
@@ -774,8 +820,7 @@ general:;
             copy[i].key = fs[i].key;
             copy[i].key_len = fs[i].key_len;
             copy[i].type = fs[i].type;
-            memcpy(&copy[i].v, &lo[i], 8);
-            memcpy((char *)&copy[i].v + 8, &hi[i], 8);
+            copy[i].v = fs[i].v;
         }
         fs = copy;
     }
@@ -805,7 +850,14 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
  * fields, followed by a zero field that only ends the array (it is not counted). */
 #define SKY__FIRST(...) SKY__FIRST_(__VA_ARGS__, ~)
 #define SKY__FIRST_(first, ...) first
-#define SKY__REST(...) SKY__REST_(__VA_ARGS__, SKY__ZERO)
+/* A zero field with every member given (C): with {0}, GCC -O2 clears the whole array before
+ * storing the fields, and keeps it in memory. */
+#ifdef __cplusplus
+#define SKY__ZF SKY__ZERO
+#else
+#define SKY__ZF {NULL, 0, 0, {{NULL, 0}}}
+#endif
+#define SKY__REST(...) SKY__REST_(__VA_ARGS__, SKY__ZF)
 #define SKY__REST_(first, ...) __VA_ARGS__
 #define sky_log(log, level, ...)                                                                   \
     SKY__LOG((log), (level), SKY__FIRST(__VA_ARGS__), SKY__REST(__VA_ARGS__))
@@ -828,7 +880,7 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
             static sky__site sky__site_ = {{__FILE__, __func__, __LINE__}, NULL};                  \
             const sky__schema *const sky__sc_ =                                                    \
                 atomic_load_explicit(&sky__site_.schema, memory_order_acquire);                    \
-            const sky_field sky__fs_[] = {{0}, __VA_ARGS__};                                       \
+            const sky_field sky__fs_[] = {SKY__ZF, __VA_ARGS__};                                   \
             SKY__LOG_SITE(sky__log_, (level), (event), &sky__site_, sky__sc_, sky__fs_ + 1,        \
                           sizeof sky__fs_ / sizeof sky__fs_[0] - 2);                               \
         }                                                                                          \
@@ -853,7 +905,12 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
 
 /* Pushes `n` fields onto this thread's context. The array and the strings it points to must
  * stay valid until the matching sky_context_pop(). Returns SKY_EFULL beyond
- * SKY_CONTEXT_MAX_DEPTH nested pushes (the push is ignored, and so is its pop). */
+ * SKY_CONTEXT_MAX_DEPTH nested pushes (the push is ignored, and so is its pop).
+ * Async mode copies a scope's fields once, at its first event logged through a sky_info()-style
+ * call site, and its later events reference that copy: changing a pushed field in place
+ * afterwards is not seen by them (push a new scope instead). Lazy fields are evaluated per
+ * event, as always. A thread that ends inside scopes it never popped frees their copies at
+ * its exit, once the events that reference them are written. */
 SKY_API sky_status sky_context_push(const sky_field *fields, size_t n);
 /* Pops the innermost push of this thread. */
 SKY_API void sky_context_pop(void);

@@ -7,11 +7,13 @@ set -euo pipefail
 # depends on libcurl4, the runtime the network sinks and the tests load.
 need=(cmake make gcc g++ pkg-config
       libcurl4-openssl-dev libssl-dev zlib1g-dev libsqlite3-dev libmicrohttpd-dev
-      libyaml-dev libjansson-dev libcmocka-dev)
+      libyaml-dev libjansson-dev libcmocka-dev
+      zsh groff-base)  # the CLI docs test checks the zsh completion and the man pages
 # Optional extras: benchmarks compare against spdlog; sanitizer builds want clang's runtime.
 case "${1:-}" in
   --bench) need+=(libspdlog-dev valgrind) ;;
   --clang) need+=(clang) ;;
+  --fuzz)  need+=(clang libclang-rt-14-dev) ;; # libFuzzer's runtime is in libclang-rt
   --all)   need+=(libspdlog-dev valgrind clang libclang-rt-14-dev) ;;
 esac
 

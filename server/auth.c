@@ -9,6 +9,9 @@
  * metrics API, an awsQuery service at heart, answers 403 with the query codes
  * (MissingAuthenticationToken, IncompleteSignature, InvalidClientTokenId,
  * SignatureDoesNotMatch), which its JSON form carries in x-amzn-query-error.
+ * Every signed body must be covered by its signature: sky_sigv4_verify() hashes the body
+ * received, and the X-Amz-Content-SHA256 value UNSIGNED-PAYLOAD (which it accepts as the signer's
+ * choice) is refused here, so a request seen once cannot be replayed with another body.
  * Nothing here ever echoes a secret or a signature back.
  */
 #include "auth.h"
@@ -82,6 +85,13 @@ static bool check_sigv4(const sky__request *req, sky__api api, sky__reply *r)
         .body_len = req->raw_len,
         .max_skew_s = SKY__AUTH_MAX_SKEW_S,
     };
+    const char *ph = req->header(req, "X-Amz-Content-SHA256");
+    if (ph && strcmp(ph, "UNSIGNED-PAYLOAD") == 0) {
+        fail(r, api, "XAmzContentSHA256Mismatch",
+             "skylog serve requires signed payloads: X-Amz-Content-SHA256 must be the SHA-256 "
+             "of the body, not UNSIGNED-PAYLOAD.");
+        return false;
+    }
     sky_sigv4_verdict v;
     sky_sigv4_verify(&rec, lookup_secret, (void *)o, &v);
     if (v.status == SKY_ENOMEM) {

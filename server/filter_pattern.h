@@ -12,6 +12,10 @@
  *
  * An empty pattern matches everything. Space-delimited patterns ([a, b, ...]) are not supported
  * and are reported as invalid rather than silently matching.
+ *
+ * Limits (whatever the caller checked): at most SKY__PATTERN_MAX_LEN bytes (CloudWatch's own
+ * limit on filterPattern), parentheses nested at most SKY__PATTERN_MAX_DEPTH deep and at most
+ * SKY__PATTERN_MAX_TERMS comparisons, so compiling, matching and freeing recurse a bounded depth.
  */
 #ifndef SKY_SERVE_FILTER_PATTERN_H
 #define SKY_SERVE_FILTER_PATTERN_H
@@ -19,11 +23,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#define SKY__PATTERN_MAX_LEN 1024
+#define SKY__PATTERN_MAX_DEPTH 32
+#define SKY__PATTERN_MAX_TERMS 256
+
 typedef struct sky__pattern sky__pattern;
 
 /* Compiles `text`; NULL on a syntax error (with a static reason in *why). */
 sky__pattern *sky__pattern_compile(const char *text, const char **why);
 bool sky__pattern_match(const sky__pattern *p, const char *msg, size_t len);
+/* Matching `p` against a message of n bytes takes at most ~cost x n steps (every term or
+ * comparison is a linear search): what a caller bounding its work per call counts. */
+size_t sky__pattern_cost(const sky__pattern *p);
 void sky__pattern_free(sky__pattern *p);
 
 #endif

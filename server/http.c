@@ -9,6 +9,15 @@
  * Thread per connection: handlers may block (latency injection, the store lock) without holding
  * up other clients, and 4 concurrent writers are simply 4 threads queueing on the store lock.
  * This file must never interpret API payloads; that is the handlers' job.
+ *
+ * Hostile clients: bodies are capped as received (MAX_BODY) and again after gzip (inflation
+ * stops at the same cap, so a small compressed body cannot make a large one); at most
+ * MAX_HEADERS headers are read, more is an error, never silently ignored; conflicting
+ * Content-Length headers are refused. libmicrohttpd's timeout is an idle timeout that every
+ * byte renews, so a client trickling a byte at a time would hold its slot (and thread)
+ * forever: a watchdog thread gives each connection deadlines (IDLE_DEADLINE_S to start a
+ * request, REQUEST_DEADLINE_S from the request line to the last byte of the body) and shuts
+ * the socket of a client that misses them, which libmicrohttpd then closes and frees.
  */
 #include "http.h"
 
@@ -27,19 +36,126 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <zlib.h>
 
-#define MAX_BODY (16u << 20)        /* as received */
-#define MAX_INFLATED (64u << 20)    /* after gzip */
-#define MAX_HEADERS 96
+/* Bodies, as received and after gzip. A full PutLogEvents batch (1,048,576 counted bytes)
+ * needs at most ~7 MiB of JSON even if every byte is escaped as \u00XX; PutMetricData is 1 MB
+ * as sent (checked by its handler); nothing the APIs accept needs more. */
+#define MAX_BODY (8u << 20)
+#define MAX_HEADERS 128
+#define IDLE_DEADLINE_S 60    /* a connection may wait this long to start a request */
+#define REQUEST_DEADLINE_S 30 /* from the request line to the body's last byte */
+#define MAX_CONNECTIONS 256
+
+/* One TCP connection, as the watchdog sees it. */
+typedef struct conn_watch {
+    struct conn_watch *prev, *next;
+    int fd;
+    int64_t deadline_ns; /* 0 while a handler runs or its reply is being sent */
+    bool dropped;
+} conn_watch;
 
 struct sky__http {
     struct MHD_Daemon *daemon;
     sky__server *srv;
     char *tls_cert, *tls_key; /* PEM text; must outlive the daemon */
+    pthread_mutex_t watch_lock;
+    pthread_cond_t watch_cond;
+    conn_watch *conns;
+    pthread_t watchdog;
+    bool watchdog_running, stopping;
 };
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static conn_watch *watch_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void set_deadline(sky__http *h, struct MHD_Connection *c, int64_t secs)
+{
+    conn_watch *w = watch_of(c);
+    if (!w)
+        return;
+    pthread_mutex_lock(&h->watch_lock);
+    w->deadline_ns = secs ? mono_ns() + secs * 1000000000 : 0;
+    pthread_mutex_unlock(&h->watch_lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    sky__http *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_watch *w = calloc(1, sizeof *w);
+        if (!w)
+            return; /* unwatched: still bounded by libmicrohttpd's idle timeout */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w->fd = ci ? (int)ci->connect_fd : -1;
+        w->deadline_ns = mono_ns() + (int64_t)IDLE_DEADLINE_S * 1000000000;
+        pthread_mutex_lock(&h->watch_lock);
+        w->next = h->conns;
+        if (h->conns)
+            h->conns->prev = w;
+        h->conns = w;
+        pthread_mutex_unlock(&h->watch_lock);
+        *socket_context = w;
+    } else if (*socket_context) {
+        /* Called before libmicrohttpd closes the socket: once unlinked here, the watchdog can
+         * never shut a descriptor number that has been reused. */
+        conn_watch *w = *socket_context;
+        pthread_mutex_lock(&h->watch_lock);
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            h->conns = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        pthread_mutex_unlock(&h->watch_lock);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+static void *watchdog_main(void *arg)
+{
+    sky__http *h = arg;
+    pthread_mutex_lock(&h->watch_lock);
+    while (!h->stopping) {
+        int64_t now = mono_ns();
+        for (conn_watch *w = h->conns; w; w = w->next) {
+            if (w->deadline_ns && now > w->deadline_ns && !w->dropped && w->fd >= 0) {
+                w->dropped = true;
+                shutdown(w->fd, SHUT_RDWR); /* its thread sees EOF and closes the connection */
+                if (h->srv->opts->log_requests)
+                    fprintf(stderr, "skylog serve: dropped a connection that missed its "
+                                    "deadline (slow or stalled client)\n");
+            }
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&h->watch_cond, &h->watch_lock, &ts);
+    }
+    pthread_mutex_unlock(&h->watch_lock);
+    return NULL;
+}
 
 typedef struct conn_state {
     char *raw_uri;
@@ -53,8 +169,9 @@ typedef struct conn_state {
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-    (void)cls;
-    (void)c;
+    /* The request line is in: the rest of the request has REQUEST_DEADLINE_S to arrive. */
+    if (cls)
+        set_deadline(cls, c, REQUEST_DEADLINE_S);
     conn_state *st = calloc(1, sizeof *st);
     if (st)
         st->raw_uri = strdup(uri ? uri : "/");
@@ -64,9 +181,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
     (void)toe;
+    set_deadline(cls, c, IDLE_DEADLINE_S); /* the next request may start */
     conn_state *st = *con_cls;
     if (st) {
         free(st->raw_uri);
@@ -107,7 +223,9 @@ static const char *lookup_header(const sky__request *req, const char *name)
 
 typedef struct header_vec {
     sky_aws_header h[MAX_HEADERS];
-    size_t n;
+    size_t n, total;          /* kept, and received */
+    const char *content_length; /* the first Content-Length */
+    bool conflicting_length;  /* another Content-Length with a different value */
 } header_vec;
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -115,6 +233,13 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 {
     (void)kind;
     header_vec *v = cls;
+    v->total++;
+    if (key && strcasecmp(key, "Content-Length") == 0) {
+        if (!v->content_length)
+            v->content_length = value ? value : "";
+        else if (strcmp(v->content_length, value ? value : "") != 0)
+            v->conflicting_length = true;
+    }
     if (v->n < MAX_HEADERS) {
         v->h[v->n].name = key;
         v->h[v->n].value = value ? value : "";
@@ -123,41 +248,63 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-/* Inflates a gzip (or zlib) body. Returns a malloc'd NUL-terminated buffer, NULL on error. */
-static char *gunzip(const char *in, size_t n, size_t *out_len)
+typedef enum inflate_rc { INFLATE_OK, INFLATE_BAD, INFLATE_TOO_LARGE, INFLATE_NOMEM } inflate_rc;
+
+/* Inflates a gzip (or zlib) body into a malloc'd NUL-terminated buffer, stopping as soon as
+ * the output would pass `limit` bytes: memory follows the limit, never the compression
+ * ratio. */
+static inflate_rc gunzip(const char *in, size_t n, size_t limit, char **out_buf, size_t *out_len)
 {
     z_stream zs;
     memset(&zs, 0, sizeof zs);
+    *out_buf = NULL;
     if (inflateInit2(&zs, 15 + 32) != Z_OK) /* +32: auto-detect gzip or zlib header */
-        return NULL;
-    size_t cap = n * 4 + 1024, len = 0;
-    char *out = malloc(cap);
+        return INFLATE_NOMEM;
+    size_t cap = n < limit / 4 ? n * 4 + 1024 : limit + 1, len = 0;
+    char *out = malloc(cap + 1);
     int rc = Z_OK;
+    inflate_rc result = INFLATE_OK;
     zs.next_in = (Bytef *)(uintptr_t)in;
     zs.avail_in = (uInt)n;
     while (out && rc == Z_OK) {
-        if (cap - len < 1024) {
-            if (cap >= MAX_INFLATED)
+        if (len == cap) {
+            if (cap > limit) {
+                result = INFLATE_TOO_LARGE;
                 break;
-            char *nb = realloc(out, cap * 2);
+            }
+            size_t ncap = cap * 2 > limit + 1 ? limit + 1 : cap * 2;
+            char *nb = realloc(out, ncap + 1);
             if (!nb)
                 break;
             out = nb;
-            cap *= 2;
+            cap = ncap;
         }
         zs.next_out = (Bytef *)out + len;
-        zs.avail_out = (uInt)(cap - len - 1);
+        zs.avail_out = (uInt)(cap - len);
         rc = inflate(&zs, Z_NO_FLUSH);
-        len = cap - 1 - zs.avail_out;
+        len = cap - zs.avail_out;
     }
     inflateEnd(&zs);
-    if (rc != Z_STREAM_END) {
+    if (result == INFLATE_OK && rc == Z_STREAM_END && len > limit)
+        result = INFLATE_TOO_LARGE;
+    else if (result == INFLATE_OK && rc != Z_STREAM_END)
+        result = out && (rc == Z_OK || rc == Z_BUF_ERROR) && len == cap ? INFLATE_NOMEM
+                                                                         : INFLATE_BAD;
+    if (!out)
+        result = INFLATE_NOMEM;
+    if (result != INFLATE_OK) {
         free(out);
-        return NULL;
+        return result;
     }
     out[len] = '\0';
+    *out_buf = out;
     *out_len = len;
-    return out;
+    return INFLATE_OK;
+}
+
+static bool is_query_api(sky__api api)
+{
+    return api == SKY__API_METRICS_JSON || api == SKY__API_METRICS_QUERY;
 }
 
 /* ---- routing ----------------------------------------------------------------------------- */
@@ -310,7 +457,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return ok ? MHD_YES : MHD_NO;
     }
 
-    /* The whole request is here. */
+    /* The whole request is here: what happens next is the server's time, not the client's. */
+    set_deadline(h, c, 0);
     char *raw = st->raw_uri ? st->raw_uri : (char *)"/";
     char *qmark = strchr(raw, '?');
     char raw_path[4096];
@@ -354,9 +502,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_NO; /* libmicrohttpd closes the connection: the client sees a reset */
     }
 
+    if (hv.total > MAX_HEADERS) {
+        /* Ignoring the rest could hide the very headers a signature covers. */
+        sky__reply_error(&r, api == SKY__API_OTHER ? SKY__API_INGEST : api, 431,
+                         "RequestHeaderFieldsTooLarge",
+                         "The request has %zu headers; skylog serve reads at most %d.", hv.total,
+                         MAX_HEADERS);
+        goto send;
+    }
+    if (hv.conflicting_length) {
+        sky__reply_error(&r, api == SKY__API_OTHER ? SKY__API_INGEST : api, 400,
+                         is_query_api(api) ? "MalformedInput" : "SerializationException",
+                         "Conflicting Content-Length headers.");
+        /* Where this body ends is ambiguous, so nothing after it on this connection can be
+         * trusted to be a request: answer and close. */
+        sky__reply_header(&r, "Connection", "close");
+        goto send;
+    }
     if (st->too_large) {
-        sky__reply_error(&r, api, 413, api == SKY__API_METRICS_JSON || api == SKY__API_METRICS_QUERY
-                                           ? "RequestEntityTooLarge"
+        sky__reply_error(&r, api, 413,
+                         is_query_api(api) ? "RequestEntityTooLarge"
                                            : "RequestEntityTooLargeException",
                          "Request body larger than %u bytes", MAX_BODY);
         goto send;
@@ -369,12 +534,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     const char *enc = req.header(&req, "Content-Encoding");
     if (enc && strcasecmp(enc, "gzip") == 0 && st->len > 0) {
-        inflated = gunzip(st->body, st->len, &req.body_len);
-        if (!inflated) {
+        inflate_rc irc = gunzip(st->body, st->len, MAX_BODY, &inflated, &req.body_len);
+        if (irc == INFLATE_TOO_LARGE) {
+            sky__reply_error(&r, api, 413,
+                             is_query_api(api) ? "RequestEntityTooLarge"
+                                               : "RequestEntityTooLargeException",
+                             "Request body larger than %u bytes once decompressed", MAX_BODY);
+            goto send;
+        }
+        if (irc == INFLATE_NOMEM) {
+            sky__reply_error(&r, api, 500,
+                             is_query_api(api) ? "InternalServiceError" : "InternalFailure",
+                             "out of memory");
+            goto send;
+        }
+        if (irc != INFLATE_OK) {
             sky__reply_error(&r, api, 400,
-                             api == SKY__API_METRICS_JSON || api == SKY__API_METRICS_QUERY
-                                 ? "InvalidParameterValue"
-                                 : "SerializationException",
+                             is_query_api(api) ? "InvalidParameterValue" : "SerializationException",
                              "Content-Encoding: gzip, but the body is not valid gzip");
             goto send;
         }
@@ -453,6 +629,8 @@ sky__http *sky__http_start(sky__server *srv, int *port, char *err, size_t cap)
         return NULL;
     }
     h->srv = srv;
+    pthread_mutex_init(&h->watch_lock, NULL);
+    pthread_cond_init(&h->watch_cond, NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_ERROR_LOG;
     if (o->tls_cert) {
@@ -501,9 +679,10 @@ sky__http *sky__http_start(sky__server *srv, int *port, char *err, size_t cap)
     h->daemon = MHD_start_daemon(
         /* The logger goes first so that it also receives messages about later options. */
         flags, (uint16_t)o->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, h, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)256, MHD_OPTION_ARRAY, o->tls_cert ? tls_opts : tls_opts + 2, MHD_OPTION_END);
+        mhd_log, h, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_DEADLINE_S, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)MAX_CONNECTIONS, MHD_OPTION_ARRAY, o->tls_cert ? tls_opts : tls_opts + 2, MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, cap, "cannot listen on %s port %d (in use, or not allowed?)", o->host,
                  o->port);
@@ -514,6 +693,7 @@ sky__http *sky__http_start(sky__server *srv, int *port, char *err, size_t cap)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     *port = info ? info->port : o->port;
+    h->watchdog_running = pthread_create(&h->watchdog, NULL, watchdog_main, h) == 0;
     return h;
 }
 
@@ -521,6 +701,13 @@ void sky__http_stop(sky__http *h)
 {
     if (!h)
         return;
+    if (h->watchdog_running) {
+        pthread_mutex_lock(&h->watch_lock);
+        h->stopping = true;
+        pthread_cond_signal(&h->watch_cond);
+        pthread_mutex_unlock(&h->watch_lock);
+        pthread_join(h->watchdog, NULL);
+    }
     MHD_stop_daemon(h->daemon);
     free(h->tls_cert);
     free(h->tls_key);

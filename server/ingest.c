@@ -12,12 +12,19 @@
  * The group and stream come from the x-aws-log-group and x-aws-log-stream headers and are
  * created on first use. A malformed body is rejected whole (nothing is stored), so a client
  * can retry it without creating duplicates.
+ *
+ * Limits are PutLogEvents's (a request is one batch): at most 10,000 events, 1,048,576 bytes
+ * counted as message bytes + 26 each, each event within --max-event-bytes. ND-JSON lines are
+ * counted before any is parsed, so a body of a million tiny lines is refused for the price of
+ * one scan, and one request can only hold the store lock as long as one full batch takes.
  */
 #include "ingest.h"
 
+#include "jsonbody.h"
 #include "logs_api.h"
 #include "server.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -82,11 +89,37 @@ static bool add_value(batch *b, int64_t ts, json_t *v)
     return add_event(b, ts, text, strlen(text), text);
 }
 
+#define MAX_EVENTS 10000
+#define MAX_BATCH_BYTES 1048576
+#define EVENT_OVERHEAD 26
+
+static void too_many_events(sky__reply *r)
+{
+    sky__reply_error(r, SKY__API_INGEST, 400, "InvalidParameterException",
+                     "1 validation error detected: Value '[...]' at 'logEvents' failed to satisfy "
+                     "constraint: Member must have length less than or equal to %d",
+                     MAX_EVENTS);
+}
+
 static bool parse_bulk(const sky__request *req, batch *b, sky__reply *r)
 {
     const char *p = req->body, *end = req->body + req->body_len;
-    size_t line_no = 0;
+    size_t line_no = 0, lines = 0;
     int64_t now = sky__now_ms();
+    for (const char *q = p; q < end;) { /* count first: no allocation for a refused body */
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        const char *stop = nl ? nl : end;
+        for (const char *c = q; c < stop; c++)
+            if (*c != ' ' && *c != '\t' && *c != '\r') {
+                lines++;
+                break;
+            }
+        q = stop + 1;
+    }
+    if (lines > MAX_EVENTS) {
+        too_many_events(r);
+        return false;
+    }
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *stop = nl ? nl : end;
@@ -95,18 +128,21 @@ static bool parse_bulk(const sky__request *req, batch *b, sky__reply *r)
         while (len && (p[len - 1] == '\r' || p[len - 1] == ' ' || p[len - 1] == '\t'))
             len--;
         if (len > 0) {
-            json_error_t jerr;
-            json_t *v = json_loadb(p, len, JSON_DECODE_ANY, &jerr);
+            const char *why = NULL;
+            json_t *v = sky__json_load(p, len, &why);
             if (!v || !keep_root(b, v)) {
                 json_decref(v);
                 sky__reply_error(r, SKY__API_INGEST, 400, "SerializationException",
-                                 "line %zu is not valid JSON: %s", line_no, jerr.text);
+                                 "line %zu: %s", line_no, why ? why : "out of memory");
                 return false;
             }
             json_t *ts = json_object_get(v, "timestamp"), *msg = json_object_get(v, "message");
-            int64_t t = json_is_integer(ts)  ? json_integer_value(ts)
-                        : json_is_real(ts)   ? (int64_t)json_real_value(ts)
-                                             : now;
+            /* Reals are range-checked before the cast (a larger one would be UB); out of
+             * range is as good as absent: the time window skips such events anyway. */
+            int64_t t = json_is_integer(ts) ? json_integer_value(ts)
+                        : json_is_real(ts) && fabs(json_real_value(ts)) < 9e18
+                            ? (int64_t)json_real_value(ts)
+                            : now;
             bool ok = json_is_string(msg) ? add_value(b, t, msg) : add_value(b, t, v);
             if (!ok) {
                 sky__reply_error(r, SKY__API_INGEST, 500, "InternalFailure", "out of memory");
@@ -124,7 +160,7 @@ static int64_t nanos_to_ms(json_t *v)
         return (int64_t)(strtoull(json_string_value(v), NULL, 10) / 1000000ULL);
     if (json_is_integer(v))
         return json_integer_value(v) / 1000000;
-    if (json_is_real(v))
+    if (json_is_real(v) && fabs(json_real_value(v)) < 9e24) /* the cast must stay in range */
         return (int64_t)(json_real_value(v) / 1e6);
     return 0;
 }
@@ -138,12 +174,12 @@ static bool parse_otlp(const sky__request *req, batch *b, sky__reply *r)
                          "application/json)");
         return false;
     }
-    json_error_t jerr;
-    json_t *root = json_loadb(req->body, req->body_len, 0, &jerr);
+    const char *why = NULL;
+    json_t *root = sky__json_load(req->body, req->body_len, &why);
     if (!root || !keep_root(b, root)) {
         json_decref(root);
         sky__reply_error(r, SKY__API_INGEST, 400, "SerializationException",
-                         "body is not valid OTLP JSON: %s", jerr.text);
+                         "body is not valid OTLP JSON: %s", why ? why : "out of memory");
         return false;
     }
     int64_t now = sky__now_ms();
@@ -162,6 +198,10 @@ static bool parse_otlp(const sky__request *req, batch *b, sky__reply *r)
                     t = now;
                 json_t *body = json_object_get(rec, "body");
                 json_t *sv = json_object_get(body, "stringValue");
+                if ((sv || body) && b->n >= MAX_EVENTS) {
+                    too_many_events(r);
+                    return false;
+                }
                 bool ok = sv ? add_value(b, t, sv) : body ? add_value(b, t, body) : true;
                 if (!ok) {
                     sky__reply_error(r, SKY__API_INGEST, 500, "InternalFailure", "out of memory");
@@ -184,6 +224,22 @@ void sky__ingest_handle(const sky__request *req, sky__reply *r)
     }
     batch b = {0};
     bool ok = strcmp(req->path, "/v1/logs") == 0 ? parse_otlp(req, &b, r) : parse_bulk(req, &b, r);
+    size_t total = 0, max_event = req->server->opts->max_event_bytes;
+    for (size_t i = 0; ok && i < b.n; i++) {
+        if (b.ev[i].len + EVENT_OVERHEAD > max_event) {
+            sky__reply_error(r, SKY__API_INGEST, 400, "InvalidParameterException",
+                             "Log event too large: %zu bytes exceeds limit of %zu",
+                             b.ev[i].len + EVENT_OVERHEAD, max_event);
+            ok = false;
+        }
+        total += b.ev[i].len + EVENT_OVERHEAD;
+    }
+    if (ok && total > MAX_BATCH_BYTES) {
+        sky__reply_error(r, SKY__API_INGEST, 400, "InvalidParameterException",
+                         "Upload too large: %zu bytes exceeds limit of %d", total,
+                         MAX_BATCH_BYTES);
+        ok = false;
+    }
     if (ok && sky__logs_ingest(req->server, group, stream, b.ev, b.n, r))
         sky__reply_raw(r, 200, "application/json", "{}", 2);
     batch_free(&b);

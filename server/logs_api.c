@@ -18,6 +18,7 @@
 
 #include "emf.h"
 #include "filter_pattern.h"
+#include "jsonbody.h"
 #include "server.h"
 
 #include <inttypes.h>
@@ -33,6 +34,8 @@
 #define TOO_OLD_MS (14 * DAY_MS)
 #define TOO_NEW_MS (2LL * 3600 * 1000)
 #define MAX_RESPONSE_BYTES 1048576
+#define MAX_SCAN_EVENTS 100000          /* FilterLogEvents: rows looked at per call */
+#define MAX_SCAN_WORK (64u << 20)       /* and message bytes x the pattern's cost */
 
 static const int valid_retention[] = {1,   3,   5,   7,   14,  30,   60,   90,   120,  150,  180,
                                       365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
@@ -77,8 +80,8 @@ static int arg_int(json_t *o, const char *key, int64_t *out, bool *present)
         return 0;
     if (json_is_integer(v))
         *out = json_integer_value(v);
-    else if (json_is_real(v))
-        *out = (int64_t)json_real_value(v);
+    else if (json_is_real(v) && json_real_value(v) >= -9.2e18 && json_real_value(v) <= 9.2e18)
+        *out = (int64_t)json_real_value(v); /* range-checked: the cast of a larger one is UB */
     else
         return -1;
     *present = true;
@@ -384,17 +387,30 @@ static int64_t first_visible_ts(const target *t, bool has_start, int64_t start)
 
 /* ---- log groups -------------------------------------------------------------------------- */
 
-static void create_log_group(const sky__request *req, json_t *body, sky__reply *r)
+/* CreateLogGroup and DeleteLogGroup take logGroupName only (no logGroupIdentifier in their
+ * API model, so one sent is an unknown member and ignored, as AWS does): read and validated
+ * here with their own wrong-type message. NULL with an error reply. */
+static const char *group_name_arg(json_t *body, sky__reply *r)
 {
     const char *name;
     char why[700];
-    sqlite3 *db = NULL;
     STR_ARG("logGroupName", name);
     if (!name)
         INVALID("1 validation error detected: Value null at 'logGroupName' failed to satisfy "
                 "constraint: Member must not be null");
     if (check_group_name(name, "logGroupName", why, sizeof why))
         INVALID("%s", why);
+    return name;
+out:
+    return NULL;
+}
+
+static void create_log_group(const sky__request *req, json_t *body, sky__reply *r)
+{
+    const char *name = group_name_arg(body, r);
+    sqlite3 *db = NULL;
+    if (!name)
+        return;
     db = sky__store_lock(req->server->store);
     int64_t gid = find_group(db, name, NULL);
     if (gid == -2)
@@ -410,24 +426,46 @@ out:
         sky__store_unlock(req->server->store);
 }
 
+/* Deletes group `gid` with its streams and events in one transaction: SQLITE_OK, or the error
+ * with SQLite's message in why (rolled back). */
+static int delete_group_rows(sqlite3 *db, int64_t gid, char *why, size_t cap)
+{
+    int rc = sky__store_begin(db);
+    if (rc != SQLITE_OK) {
+        snprintf(why, cap, "%s", sqlite3_errmsg(db));
+        return rc;
+    }
+    if ((rc = exec_bind(db, "DELETE FROM events WHERE group_id=?", "i", gid)) != SQLITE_OK ||
+        (rc = exec_bind(db, "DELETE FROM log_streams WHERE group_id=?", "i", gid)) != SQLITE_OK ||
+        (rc = exec_bind(db, "DELETE FROM log_groups WHERE id=?", "i", gid)) != SQLITE_OK ||
+        (rc = sky__store_commit(db)) != SQLITE_OK)
+        sky__store_rollback(db, why, cap);
+    return rc;
+}
+
 static void delete_log_group(const sky__request *req, json_t *body, sky__reply *r)
 {
     target t;
     sqlite3 *db = NULL;
-    STR_ARG("logGroupName", t.group); /* not validated: an invalid name is simply not found */
-    if (!t.group)
-        INVALID("1 validation error detected: Value null at 'logGroupName' failed to satisfy "
-                "constraint: Member must not be null");
-    if (!(db = lock_group(req, r, &t)))
+    char why[256];
+    if (!(t.group = group_name_arg(body, r)) || !(db = lock_group(req, r, &t)))
         return;
-    if (sky__store_begin(db) != SQLITE_OK)
-        DB_FAIL();
-    if (exec_bind(db, "DELETE FROM events WHERE group_id=?", "i", t.gid) != SQLITE_OK ||
-        exec_bind(db, "DELETE FROM log_streams WHERE group_id=?", "i", t.gid) != SQLITE_OK ||
-        exec_bind(db, "DELETE FROM log_groups WHERE id=?", "i", t.gid) != SQLITE_OK ||
-        sky__store_commit(db) != SQLITE_OK) {
-        DB_ROLLBACK_FAIL();
+    int rc = delete_group_rows(db, t.gid, why, sizeof why);
+    if ((rc & 0xff) == SQLITE_FULL) {
+        /* The disk is full, and one transaction deleting everything needs room for its WAL:
+         * give the reserve back, delete the events in small checkpointed batches (the group
+         * stays whole until its last event is gone, so a failure midway leaves no orphans),
+         * then the group itself. Deleting is how a user frees space: it must work here. */
+        sky__store_release_reserve(req->server->store);
+        rc = sky__store_delete_batched(db, "events", "group_id", t.gid);
+        if (rc == SQLITE_OK)
+            rc = delete_group_rows(db, t.gid, why, sizeof why);
+        else
+            snprintf(why, sizeof why, "%s", sqlite3_errmsg(db));
     }
+    if (rc != SQLITE_OK)
+        FAIL_STATUS(500, "ServiceUnavailableException", "store error: %s", why);
+    sky__store_keep_reserve(req->server->store);
     sky__reply_raw(r, 200, CT, "", 0);
 out:
     if (db)
@@ -467,24 +505,6 @@ static bool check_limit(sky__reply *r, bool present, int64_t v, int64_t max, int
     }
     *out = v;
     return true;
-}
-
-static char *like_escape(const char *prefix)
-{
-    /* LIKE with '\' as escape, so a prefix containing % or _ matches literally. */
-    size_t n = strlen(prefix);
-    char *s = malloc(2 * n + 2);
-    if (!s)
-        return NULL;
-    char *p = s;
-    for (size_t i = 0; i < n; i++) {
-        if (prefix[i] == '%' || prefix[i] == '_' || prefix[i] == '\\')
-            *p++ = '\\';
-        *p++ = prefix[i];
-    }
-    *p++ = '%';
-    *p = '\0';
-    return s;
 }
 
 /* Answers one page of a Describe* listing from a statement bound with LIMIT limit + 1 OFFSET
@@ -538,7 +558,6 @@ static void describe_log_groups(const sky__request *req, json_t *body, sky__repl
     bool has_limit;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    char *like = NULL;
     STR_ARG("logGroupNamePrefix", prefix);
     STR_ARG("logGroupNamePattern", pattern);
     STR_ARG("nextToken", token);
@@ -550,26 +569,20 @@ static void describe_log_groups(const sky__request *req, json_t *body, sky__repl
         goto out;
     if (!parse_offset_token(token, &off))
         INVALID("The specified nextToken is invalid.");
-    if (prefix || pattern) {
-        like = prefix ? like_escape(prefix) : NULL;
-        if (pattern) {
-            char *inner = like_escape(pattern);
-            if (inner && asprintf(&like, "%%%s", inner) < 0)
-                like = NULL;
-            free(inner);
-        }
-        if (!like)
-            FAIL("ServiceUnavailableException", "out of memory");
-    }
     db = sky__store_lock(req->server->store);
+    /* Both match case-sensitively, as CloudWatch does (a prefix is a prefix, a pattern a
+     * substring): instr() compares bytes, where LIKE would ignore ASCII case. */
     if (sqlite3_prepare_v2(db,
                            "SELECT name, created, retention, stored_bytes FROM log_groups "
-                           "WHERE ?1 IS NULL OR name LIKE ?1 ESCAPE '\\' "
+                           "WHERE (?1 IS NULL OR instr(name, ?1) = 1) "
+                           "AND (?4 IS NULL OR instr(name, ?4) > 0) "
                            "ORDER BY name LIMIT ?2 OFFSET ?3",
                            -1, &st, NULL) != SQLITE_OK)
         DB_FAIL();
-    if (like)
-        sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+    if (prefix)
+        sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    if (pattern && *pattern)
+        sqlite3_bind_text(st, 4, pattern, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, limit + 1);
     sqlite3_bind_int64(st, 3, off);
     json_t *res = offset_page(st, limit, off, "logGroups", group_row, (void *)req);
@@ -580,7 +593,6 @@ out:
     sqlite3_finalize(st);
     if (db)
         sky__store_unlock(req->server->store);
-    free(like);
 }
 
 /* ---- log streams ------------------------------------------------------------------------- */
@@ -606,25 +618,55 @@ out:
         sky__store_unlock(req->server->store);
 }
 
+/* Deletes stream `sid` of group `gid` and its events in one transaction, taking their bytes
+ * off the group's storedBytes: SQLITE_OK, or the error with SQLite's message in why. */
+static int delete_stream_rows(sqlite3 *db, int64_t gid, int64_t sid, char *why, size_t cap)
+{
+    int rc = sky__store_begin(db);
+    if (rc != SQLITE_OK) {
+        snprintf(why, cap, "%s", sqlite3_errmsg(db));
+        return rc;
+    }
+    if ((rc = exec_bind(db,
+                        "UPDATE log_groups SET stored_bytes = stored_bytes - (SELECT "
+                        "COALESCE(SUM(LENGTH(CAST(message AS BLOB))), 0) FROM events WHERE "
+                        "stream_id=?) WHERE id=?",
+                        "ii", sid, gid)) != SQLITE_OK ||
+        (rc = exec_bind(db, "DELETE FROM events WHERE stream_id=?", "i", sid)) != SQLITE_OK ||
+        (rc = exec_bind(db, "DELETE FROM log_streams WHERE id=?", "i", sid)) != SQLITE_OK ||
+        (rc = sky__store_commit(db)) != SQLITE_OK)
+        sky__store_rollback(db, why, cap);
+    return rc;
+}
+
 static void delete_log_stream(const sky__request *req, json_t *body, sky__reply *r)
 {
     target t;
     sqlite3 *db = NULL;
+    char why[256];
     if (!group_arg(body, r, &t, false) || !stream_arg(body, r, &t) ||
         !(db = lock_stream(req, r, &t)))
         return;
-    if (sky__store_begin(db) != SQLITE_OK)
-        DB_FAIL();
-    if (exec_bind(db,
-                  "UPDATE log_groups SET stored_bytes = stored_bytes - (SELECT "
-                  "COALESCE(SUM(LENGTH(CAST(message AS BLOB))), 0) FROM events WHERE stream_id=?) "
-                  "WHERE id=?",
-                  "ii", t.sid, t.gid) != SQLITE_OK ||
-        exec_bind(db, "DELETE FROM events WHERE stream_id=?", "i", t.sid) != SQLITE_OK ||
-        exec_bind(db, "DELETE FROM log_streams WHERE id=?", "i", t.sid) != SQLITE_OK ||
-        sky__store_commit(db) != SQLITE_OK) {
-        DB_ROLLBACK_FAIL();
+    int rc = delete_stream_rows(db, t.gid, t.sid, why, sizeof why);
+    if ((rc & 0xff) == SQLITE_FULL) {
+        /* As DeleteLogGroup on a full disk: the events go in batches, then the stream; the
+         * group's storedBytes is recounted from what is left. */
+        sky__store_release_reserve(req->server->store);
+        rc = sky__store_delete_batched(db, "events", "stream_id", t.sid);
+        if (rc == SQLITE_OK)
+            rc = exec_bind(db,
+                           "UPDATE log_groups SET stored_bytes = (SELECT COALESCE(SUM(LENGTH("
+                           "CAST(message AS BLOB))), 0) FROM events WHERE group_id=?1) "
+                           "WHERE id=?1",
+                           "i", t.gid);
+        if (rc == SQLITE_OK)
+            rc = delete_stream_rows(db, t.gid, t.sid, why, sizeof why);
+        else
+            snprintf(why, sizeof why, "%s", sqlite3_errmsg(db));
     }
+    if (rc != SQLITE_OK)
+        FAIL_STATUS(500, "ServiceUnavailableException", "store error: %s", why);
+    sky__store_keep_reserve(req->server->store);
     sky__reply_raw(r, 200, CT, "", 0);
 out:
     if (db)
@@ -666,7 +708,7 @@ static void describe_log_streams(const sky__request *req, json_t *body, sky__rep
     bool has_limit, descending = false;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    char *like = NULL, *sql = NULL;
+    char *sql = NULL;
     if (!group_arg(body, r, &t, true))
         return;
     STR_ARG("logStreamNamePrefix", prefix);
@@ -690,12 +732,10 @@ static void describe_log_streams(const sky__request *req, json_t *body, sky__rep
         goto out;
     if (!parse_offset_token(token, &off))
         INVALID("The specified nextToken is invalid.");
-    if (prefix && !(like = like_escape(prefix)))
-        FAIL("ServiceUnavailableException", "out of memory");
     const char *dir = descending ? "DESC" : "ASC";
     if (asprintf(&sql,
                  "SELECT name, created, first_event, last_event, last_ingestion, seq "
-                 "FROM log_streams WHERE group_id=?1 AND (?2 IS NULL OR name LIKE ?2 ESCAPE '\\') "
+                 "FROM log_streams WHERE group_id=?1 AND (?2 IS NULL OR instr(name, ?2) = 1) "
                  "ORDER BY %s %s, name %s LIMIT ?3 OFFSET ?4",
                  by_time ? "COALESCE(last_event, 0)" : "name", dir, dir) < 0) {
         sql = NULL;
@@ -706,8 +746,8 @@ static void describe_log_streams(const sky__request *req, json_t *body, sky__rep
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         DB_FAIL();
     sqlite3_bind_int64(st, 1, t.gid);
-    if (like)
-        sqlite3_bind_text(st, 2, like, -1, SQLITE_STATIC);
+    if (prefix) /* case-sensitive, as CloudWatch: instr() compares bytes, LIKE would not */
+        sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, limit + 1);
     sqlite3_bind_int64(st, 4, off);
     char *garn = group_arn(req, t.group, false);
@@ -720,7 +760,6 @@ out:
     sqlite3_finalize(st);
     if (db)
         sky__store_unlock(req->server->store);
-    free(like);
     free(sql);
 }
 
@@ -777,7 +816,7 @@ out:
 /* Stores events [from, to) and updates the stream and group counters; runs EMF extraction on
  * each stored message, as CloudWatch does for embedded metric format events. */
 static int store_events(sqlite3 *db, int64_t gid, int64_t sid, const sky__log_event *ev,
-                        size_t from, size_t to, int64_t now)
+                        size_t from, size_t to, int64_t now, int *emf_budget)
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(
@@ -800,7 +839,7 @@ static int store_events(sqlite3 *db, int64_t gid, int64_t sid, const sky__log_ev
         if (ev[i].ts_ms > last)
             last = ev[i].ts_ms;
         if (rc == SQLITE_OK)
-            sky__emf_extract(db, ev[i].msg, ev[i].len, ev[i].ts_ms);
+            sky__emf_extract(db, ev[i].msg, ev[i].len, ev[i].ts_ms, now, emf_budget);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_OK)
@@ -883,6 +922,11 @@ static void put_log_events(const sky__request *req, json_t *body, sky__reply *r)
                     "failed to satisfy constraint: Member must not be null",
                     i + 1);
         ev[i].ts_ms = json_integer_value(ts);
+        if (ev[i].ts_ms < 0)
+            INVALID("1 validation error detected: Value '%" PRId64 "' at "
+                    "'logEvents.%zu.member.timestamp' failed to satisfy constraint: Member must "
+                    "have value greater than or equal to 0",
+                    ev[i].ts_ms, i + 1);
         ev[i].msg = json_string_value(msg);
         ev[i].len = json_string_length(msg);
         if (ev[i].len < 1)
@@ -900,6 +944,7 @@ static void put_log_events(const sky__request *req, json_t *body, sky__reply *r)
     for (size_t i = 1; i < n; i++)
         if (ev[i].ts_ms < ev[i - 1].ts_ms)
             INVALID("Log events in a single PutLogEvents request must be in chronological order.");
+    /* Sorted and non-negative, so the difference cannot overflow. */
     if (ev[n - 1].ts_ms - ev[0].ts_ms > DAY_MS)
         INVALID("The batch of log events in a single PutLogEvents request cannot span more than "
                 "24 hours.");
@@ -913,7 +958,8 @@ static void put_log_events(const sky__request *req, json_t *body, sky__reply *r)
     size_t to = too_new_start < from ? from : too_new_start;
     if (sky__store_begin(db) != SQLITE_OK)
         DB_FAIL();
-    if (store_events(db, t.gid, t.sid, ev, from, to, now) != SQLITE_OK ||
+    int emf_budget = SKY__EMF_MAX_POINTS_PER_REQUEST;
+    if (store_events(db, t.gid, t.sid, ev, from, to, now, &emf_budget) != SQLITE_OK ||
         sky__store_commit(db) != SQLITE_OK) {
         DB_ROLLBACK_FAIL();
     }
@@ -976,12 +1022,12 @@ bool sky__logs_ingest(sky__server *srv, const char *group, const char *stream,
     }
     /* Ingestion batches need not be sorted, so the window is applied per event. */
     int64_t visible = min_visible_ts(retention, now);
-    int rc = SQLITE_OK;
+    int rc = SQLITE_OK, emf_budget = SKY__EMF_MAX_POINTS_PER_REQUEST;
     for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
         int64_t t = ev[i].ts_ms;
         if (t < now - TOO_OLD_MS || t < visible || t > now + TOO_NEW_MS || ev[i].len == 0)
             continue;
-        rc = store_events(db, gid, sid, ev, i, i + 1, now);
+        rc = store_events(db, gid, sid, ev, i, i + 1, now, &emf_budget);
     }
     if (rc != SQLITE_OK || sky__store_commit(db) != SQLITE_OK) {
         DB_ROLLBACK_FAIL();
@@ -1158,6 +1204,10 @@ static void filter_log_events(const sky__request *req, json_t *body, sky__reply 
     char dir;
     if (token && (!parse_token(token, &dir, &p) || dir != 'p'))
         INVALID("The specified nextToken is invalid.");
+    if (pattern_text && strlen(pattern_text) > SKY__PATTERN_MAX_LEN)
+        INVALID("1 validation error detected: Value '%.64s...' at 'filterPattern' failed to "
+                "satisfy constraint: Member must have length less than or equal to %d",
+                pattern_text, SKY__PATTERN_MAX_LEN);
     if (pattern_text) {
         const char *why = NULL;
         pattern = sky__pattern_compile(pattern_text, &why);
@@ -1181,9 +1231,23 @@ static void filter_log_events(const sky__request *req, json_t *body, sky__reply 
     sqlite3_bind_int64(st, 5, p.id);
     events = json_array();
     size_t n = 0, bytes = 0, plen = prefix ? strlen(prefix) : 0;
+    size_t scanned = 0, work = 0, cost = pattern ? sky__pattern_cost(pattern) : 1;
     bool more = false;
-    pos last = p;
+    pos last = p, scanned_to = p;
     while (sqlite3_step(st) == SQLITE_ROW) {
+        /* A bounded scan per call, as CloudWatch's "time-bounded scan window": a pattern that
+         * matches nothing cannot hold the store lock for the whole group, nor can a pattern of
+         * hundreds of terms over megabyte messages (work counts bytes x the pattern's cost).
+         * The first row is always looked at, so every call makes progress; the token resumes
+         * after the last row looked at, so nothing is skipped or repeated. */
+        if (scanned >= MAX_SCAN_EVENTS || work >= MAX_SCAN_WORK) {
+            more = true;
+            last = scanned_to;
+            break;
+        }
+        scanned++;
+        work += ((size_t)sqlite3_column_bytes(st, 3) + 1) * cost;
+        scanned_to = (pos){sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0)};
         const char *sname = (const char *)sqlite3_column_text(st, 4);
         if (prefix && strncmp(sname, prefix, plen) != 0)
             continue;
@@ -1264,17 +1328,9 @@ void sky__logs_handle(const sky__request *req, const char *op, sky__reply *r)
                              "Operation %s is not supported by skylog serve", op);
         return;
     }
-    json_error_t jerr;
-    json_t *body = req->body_len ? json_loadb(req->body, req->body_len, 0, &jerr) : json_object();
-    if (!body || !json_is_object(body)) {
-        if (body)
-            sky__reply_aws_error(r, 400, CT, "SerializationException",
-                                 "Request body must be a JSON object");
-        else
-            sky__reply_aws_error(r, 400, CT, "SerializationException", "%s", jerr.text);
-        json_decref(body);
+    json_t *body = sky__parse_json_body(req, r, SKY__API_LOGS);
+    if (!body)
         return;
-    }
     fn(req, body, r);
     json_decref(body);
 }

@@ -13,6 +13,7 @@
  */
 #include "metrics_api.h"
 
+#include "jsonbody.h"
 #include "query.h"
 #include "server.h"
 
@@ -30,6 +31,9 @@
 #define PAST_LIMIT_S (14 * 24 * 3600)
 #define FUTURE_LIMIT_S (2 * 3600)
 #define LIST_PAGE 500
+/* Stored datapoints read per GetMetricStatistics/GetMetricData call, under the store lock:
+ * without it, 500 queries over a metric with a million datapoints read half a billion rows. */
+#define MAX_SCAN_POINTS 2000000
 
 typedef struct ctx {
     const sky__request *req;
@@ -86,8 +90,22 @@ static bool get_num(json_t *v, double *out)
     return false;
 }
 
+/* Times beyond this (year ~14,600) are refused before any arithmetic: the ms and bucket
+ * computations convert to int64, and converting a larger double would be undefined. */
+#define MAX_TIME_S 4e11
+#define MAX_PERIOD_S 1e10
+
+static bool time_ok(double t) { return isfinite(t) && t >= -MAX_TIME_S && t <= MAX_TIME_S; }
+
+static bool get_time_raw(json_t *v, double *out);
+
 /* Epoch seconds from a number or an ISO-8601 UTC string ("2024-01-01T00:00:00[.123]Z"). */
 static bool get_time(json_t *v, double *out)
+{
+    return get_time_raw(v, out) && time_ok(*out);
+}
+
+static bool get_time_raw(json_t *v, double *out)
 {
     if (json_is_number(v)) {
         *out = json_number_value(v);
@@ -537,10 +555,12 @@ typedef struct bucket {
     char unit[32];
 } bucket;
 
-/* Aggregates one metric's datapoints in [start, end) into period buckets aligned on start.
- * Returns the number of buckets (sorted by time) or -1 on a store error. */
+/* Aggregates one metric's datapoints in [start, end) into period buckets aligned on start,
+ * reading at most *budget rows (decremented; *partial set when it ran out first). Returns the
+ * number of buckets (sorted by time) or -1 on a store error. */
 static long aggregate(sqlite3 *db, const char *ns, const char *name, json_t *dims,
-                      double start, double end, int64_t period, const char *unit, bucket **out)
+                      double start, double end, int64_t period, const char *unit, bucket **out,
+                      long *budget, bool *partial)
 {
     *out = NULL;
     char *cdims = canonical_dims(dims);
@@ -568,6 +588,11 @@ static long aggregate(sqlite3 *db, const char *ns, const char *name, json_t *dim
     long n = 0, cap = 0;
     bucket *b = NULL;
     while (sqlite3_step(st) == SQLITE_ROW) {
+        if (*budget <= 0) {
+            *partial = true;
+            break;
+        }
+        (*budget)--;
         int64_t ts = sqlite3_column_int64(st, 0);
         int64_t bs = (int64_t)floor(start) + ((ts - s_ms) / 1000 / period) * period;
         if (n == 0 || b[n - 1].start_s != bs) {
@@ -643,7 +668,8 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
     json_t *pj = json_object_get(body, "Period");
     if (!pj)
         MISSING("Period");
-    if (!get_num(pj, &period_d) || period_d < 1 || period_d != floor(period_d))
+    if (!get_num(pj, &period_d) || period_d < 1 || period_d > MAX_PERIOD_S ||
+        period_d != floor(period_d))
         INVALID("The parameter Period must be a positive integer number of seconds.");
     int64_t period = (int64_t)period_d;
     json_t *stats = json_object_get(body, "Statistics");
@@ -676,9 +702,16 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
             "reduce the datapoints requested by increasing Period, or decreasing the time range.",
             npoints, MAX_DATAPOINTS);
     db = sky__store_lock(c->req->server->store);
-    long n = aggregate(db, ns, name, dims, start, end, period, unit, &b);
+    long budget = MAX_SCAN_POINTS;
+    bool partial = false;
+    long n = aggregate(db, ns, name, dims, start, end, period, unit, &b, &budget, &partial);
     if (n < 0)
         STORE_ERR(sqlite3_errmsg(db));
+    if (partial)
+        ERR("InvalidParameterCombination",
+            "The time range holds more than %d stored datapoints; skylog serve reads at most "
+            "that many per request. Narrow the time range.",
+            MAX_SCAN_POINTS);
     json_t *points = json_array();
     for (long i = 0; i < n; i++) {
         json_t *p = json_pack("{s:I,s:s}", "Timestamp", (json_int_t)b[i].start_s, "Unit",
@@ -739,7 +772,8 @@ static void get_metric_data(ctx *c, json_t *body, json_t **result)
                     "invalid (skylog serve supports SampleCount, Average, Sum, Minimum, "
                     "Maximum).",
                     stat ? stat : "null", i + 1);
-        if (!get_num(json_object_get(ms, "Period"), &period) || period < 1)
+        if (!get_num(json_object_get(ms, "Period"), &period) || period < 1 ||
+            period > MAX_PERIOD_S)
             INVALID("The parameter MetricDataQueries.member.%zu.MetricStat.Period must be a "
                     "positive number of seconds.",
                     i + 1);
@@ -748,6 +782,7 @@ static void get_metric_data(ctx *c, json_t *body, json_t **result)
     }
     db = sky__store_lock(c->req->server->store);
     results = json_array();
+    long budget = MAX_SCAN_POINTS; /* shared by all queries of the call */
     json_array_foreach(queries, i, q)
     {
         json_t *rd = json_object_get(q, "ReturnData");
@@ -759,9 +794,10 @@ static void get_metric_data(ctx *c, json_t *body, json_t **result)
             continue; /* validated above; keeps the compiler (and a future edit) honest */
         int stat = stat_index(get_str(ms, "Stat"));
         bucket *b = NULL;
+        bool partial = false;
         long n = aggregate(db, get_str(m, "Namespace"), get_str(m, "MetricName"),
                            json_object_get(m, "Dimensions"), start, end, (int64_t)period,
-                           get_str(ms, "Unit"), &b);
+                           get_str(ms, "Unit"), &b, &budget, &partial);
         if (n < 0) {
             free(b);
             STORE_ERR(sqlite3_errmsg(db));
@@ -777,7 +813,8 @@ static void get_metric_data(ctx *c, json_t *body, json_t **result)
         json_array_append_new(results,
                               json_pack("{s:s,s:s,s:o,s:o,s:s}", "Id", get_str(q, "Id"), "Label",
                                         label ? label : get_str(m, "MetricName"), "Timestamps",
-                                        ts, "Values", vals, "StatusCode", "Complete"));
+                                        ts, "Values", vals, "StatusCode",
+                                        partial ? "PartialData" : "Complete"));
     }
     *result = json_pack("{s:o,s:[]}", "MetricDataResults", results, "Messages");
     results = NULL;
@@ -806,9 +843,12 @@ void sky__metrics_handle(const sky__request *req, sky__api api, const char *op, 
     char err[256];
     json_t *body = NULL;
     if (api == SKY__API_METRICS_QUERY) {
-        body = sky__query_parse(req->body, req->body_len, err, sizeof err);
+        const char *code = "MalformedQueryString";
+        body = sky__query_parse(req->body, req->body_len, &code, err, sizeof err);
         if (!body) {
-            sky__reply_error(r, api, 400, "MalformedQueryString", "%s", err);
+            sky__reply_error(r, api, strcmp(code, "InternalFailure") == 0 ? 500 : 400,
+                             strcmp(code, "InternalFailure") == 0 ? "InternalServiceError" : code,
+                             "%s", err);
             return;
         }
         op = get_str(body, "Action");
@@ -818,14 +858,9 @@ void sky__metrics_handle(const sky__request *req, sky__api api, const char *op, 
             return;
         }
     } else {
-        json_error_t jerr;
-        body = req->body_len ? json_loadb(req->body, req->body_len, 0, &jerr) : json_object();
-        if (!body || !json_is_object(body)) {
-            json_decref(body);
-            sky__reply_error(r, api, 400, "SerializationException",
-                             "The request body is not a JSON object");
+        body = sky__parse_json_body(req, r, api);
+        if (!body)
             return;
-        }
     }
     int found = -1;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)

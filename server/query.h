@@ -14,8 +14,12 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* Parses a form body. Returns a new JSON object, or NULL with a message in err. */
-json_t *sky__query_parse(const char *body, size_t len, char *err, size_t cap);
+/* Parses a form body. Returns a new JSON object, or NULL with the awsQuery error code in *code
+ * (MalformedQueryString, InvalidParameterValue for a list over CloudWatch's member limit,
+ * InternalFailure) and a message in err. Keys are bounded (256 bytes, 16 segments, 64 names
+ * per structure, 400,000 parameters) and list indexes are checked against the API's member
+ * limits before anything is allocated. */
+json_t *sky__query_parse(const char *body, size_t len, const char **code, char *err, size_t cap);
 
 /* Renders <{action}Response><{action}Result>...</{action}Result><ResponseMetadata>... for a
  * JSON result (NULL: no Result element). Members named "Timestamp" or "Timestamps" holding

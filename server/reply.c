@@ -9,6 +9,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+size_t sky__utf8_char_len(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+    if (!*p || !n || (n == 2 && *p < 0xC2) || (n == 4 && *p > 0xF4))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if (n == 3 && ((*p == 0xE0 && p[1] < 0xA0) || (*p == 0xED && p[1] >= 0xA0)))
+        return 0; /* overlong, or a UTF-16 surrogate */
+    if (n == 4 && ((*p == 0xF0 && p[1] < 0x90) || (*p == 0xF4 && p[1] >= 0x90)))
+        return 0;
+    return n;
+}
+
+/* Error messages quote client input (names, values) and are cut to a fixed size, possibly
+ * inside a character: bytes that are not well-formed UTF-8 become '?', so the message can
+ * always be rendered (jansson refuses such strings, and the reply would lose its message). */
+static void utf8_sanitize(char *s)
+{
+    while (*s) {
+        size_t n = sky__utf8_char_len(s);
+        if (!n)
+            *s = '?';
+        s += n ? n : 1;
+    }
+}
+
 void sky__reply_clear(sky__reply *r)
 {
     free(r->body);
@@ -68,6 +97,7 @@ void sky__reply_aws_verror(sky__reply *r, int status, const char *content_type, 
 {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    utf8_sanitize(msg);
     sky__reply_json(r, status, content_type, json_pack("{s:s,s:s}", "__type", type, "message", msg));
     free(r->error_type);
     r->error_type = strdup(type);
@@ -122,6 +152,7 @@ void sky__reply_error(sky__reply *r, sky__api api, int status, const char *code,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    utf8_sanitize(msg);
     const char *fault = status >= 500 ? "Receiver" : "Sender";
     if (api == SKY__API_METRICS_QUERY) {
         char *b = NULL;

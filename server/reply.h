@@ -80,6 +80,10 @@ typedef enum sky__api {
 void sky__reply_error(sky__reply *r, sky__api api, int status, const char *code,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* The length of the well-formed UTF-8 character at s (1-4), 0 if it is not one (or s is at
+ * its NUL): what jansson requires of every key and string. */
+size_t sky__utf8_char_len(const char *s);
+
 /* Appends `s` XML-escaped to a malloc'd buffer (*buf, *len, *cap); false on OOM. */
 bool sky__xml_append(char **buf, size_t *len, size_t *cap, const char *s, bool escape);
 

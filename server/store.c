@@ -5,6 +5,11 @@
  *
  * Events carry group_id as well as stream_id so FilterLogEvents over a whole group is one index
  * range scan ordered by (timestamp, id), the order CloudWatch returns events in.
+ *
+ * A full disk must not lock the user out: deleting needs space too (WAL pages), so the data
+ * directory keeps a small reserve file (serve.db.reserve) that a delete failing with SQLITE_FULL
+ * gives back before retrying in small, separately committed batches; each batch is checkpointed
+ * so the WAL is reused rather than grown. The reserve is re-created when space allows.
  */
 #include "store.h"
 
@@ -15,10 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#define RESERVE_BYTES (8u << 20) /* > the WAL SQLite lets grow before it checkpoints (~4 MiB) */
+#define DELETE_BATCH 200
 
 struct sky__store {
     sqlite3 *db;
     pthread_mutex_t lock;
+    char reserve[PATH_MAX];
 };
 
 static const char schema[] =
@@ -108,8 +118,55 @@ sky_status sky__store_open(const char *dir, sky__store **out, char **err)
         sky__store_close(st);
         return SKY_EIO;
     }
+    if (snprintf(st->reserve, sizeof st->reserve, "%.4000s.reserve", path) > 0)
+        sky__store_keep_reserve(st);
     *out = st;
     return SKY_OK;
+}
+
+void sky__store_keep_reserve(sky__store *st)
+{
+    struct stat sb;
+    if (stat(st->reserve, &sb) == 0 && sb.st_size >= (off_t)RESERVE_BYTES)
+        return;
+    FILE *f = fopen(st->reserve, "wb");
+    if (!f)
+        return;
+    static const char zeros[65536];
+    bool ok = true;
+    for (size_t n = 0; ok && n < RESERVE_BYTES; n += sizeof zeros)
+        ok = fwrite(zeros, 1, sizeof zeros, f) == sizeof zeros;
+    ok = fflush(f) == 0 && ok;
+    if (fclose(f) != 0 || !ok)
+        unlink(st->reserve); /* no room even for the reserve: try again after the next delete */
+}
+
+bool sky__store_release_reserve(sky__store *st) { return unlink(st->reserve) == 0; }
+
+int sky__store_delete_batched(sqlite3 *db, const char *table, const char *column, int64_t id)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "DELETE FROM %s WHERE rowid IN (SELECT rowid FROM %s WHERE %s=?1 LIMIT %d)", table,
+             table, column, DELETE_BATCH);
+    /* Empties the WAL first (its frames go to the database, the file is truncated), so the
+     * batches write into space the WAL just gave back. */
+    sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    for (;;) {
+        sqlite3_bind_int64(st, 1, id);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        sqlite3_reset(st);
+        if (rc != SQLITE_OK || sqlite3_changes(db) == 0)
+            break;
+        /* Lets the next batch reuse the WAL from its start instead of growing it. */
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+    sqlite3_finalize(st);
+    return rc;
 }
 
 void sky__store_close(sky__store *st)

@@ -11,6 +11,8 @@
 
 #include <skylog.h>
 #include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 typedef struct sky__store sky__store;
 
@@ -22,6 +24,17 @@ void sky__store_close(sky__store *st);
 /* Takes the store's lock and returns the connection; every use must end with unlock. */
 sqlite3 *sky__store_lock(sky__store *st);
 void sky__store_unlock(sky__store *st);
+
+/* The space reserve for a full disk (serve.db.reserve, 1 MiB): release gives it back to the
+ * file system (false if there was none); keep re-creates it if missing and there is room. */
+bool sky__store_release_reserve(sky__store *st);
+void sky__store_keep_reserve(sky__store *st);
+
+/* Deletes the rows of `table` whose `column` is `id` in batches, each its own autocommitted
+ * statement followed by a passive checkpoint: constant WAL space whatever the row count, for
+ * when one transaction does not fit on the disk. Not atomic: call outside a transaction and
+ * delete what refers to the rows last. SQLITE_OK or the error. */
+int sky__store_delete_batched(sqlite3 *db, const char *table, const char *column, int64_t id);
 
 /* Transaction helpers: return SQLITE_OK or the error. */
 int sky__store_begin(sqlite3 *db);

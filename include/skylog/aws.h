@@ -228,12 +228,15 @@ typedef struct sky_sigv4_received {
     const char *query;            /* raw, without '?'; NULL = none */
     const sky_aws_header *headers;
     size_t n_headers;
-    const void *body;             /* hashed unless an X-Amz-Content-SHA256 header is present */
+    const void *body;             /* the body as received: always hashed (see sky_sigv4_verify) */
     size_t body_len;
     int64_t now_ns;               /* server time; 0 = sky_now_ns() */
     int64_t max_skew_s;           /* allowed |X-Amz-Date - now|; default 900 (AWS: 15 min) */
     bool s3_path;
 } sky_sigv4_received;
+
+/* The longest validity of a presigned URL AWS accepts (X-Amz-Expires): 7 days. */
+#define SKY_SIGV4_MAX_EXPIRES_S 604800
 
 /* The outcome, with the error AWS would answer. */
 typedef struct sky_sigv4_verdict {
@@ -252,8 +255,17 @@ typedef struct sky_sigv4_verdict {
 
 /* Verifies a received request end to end: finds the Authorization header (or the presigned
  * X-Amz-* query parameters), parses it, checks the algorithm, the date (X-Amz-Date or Date header,
- * within max_skew_s of now, and matching the scope date), presigned expiry, looks up the secret,
- * recomputes the signature and compares it in constant time. Returns out->status.
+ * within max_skew_s of now, and matching the scope date), presigned expiry (X-Amz-Expires must be
+ * 1..SKY_SIGV4_MAX_EXPIRES_S), looks up the secret, recomputes the signature and compares it in
+ * constant time. Returns out->status.
+ *
+ * The payload hash signed over is always the SHA-256 of `body` as given: a request whose body
+ * was swapped after signing never verifies. If the request carries X-Amz-Content-SHA256, it must
+ * equal that hash (any case), else the verdict is XAmzContentSHA256Mismatch (400), as AWS
+ * answers. The literal "UNSIGNED-PAYLOAD" is accepted and signed as such: the signer chose not
+ * to cover the body (S3 and some SDK operations do), and a replayed request cannot switch to it
+ * because the signature covers the value. A server that wants every body covered must refuse
+ * that header value itself (skylog serve does).
  * Thread-safe if `secret_fn` is. */
 SKY_API sky_status sky_sigv4_verify(const sky_sigv4_received *req, sky_sigv4_secret_fn secret_fn,
                                     void *user, sky_sigv4_verdict *out);
@@ -560,9 +572,9 @@ typedef struct sky_aws_creds_opts {
     bool no_env, no_files, no_web_identity, no_container, no_imds; /* skip chain steps */
     int64_t refresh_margin_ms;     /* default 300000 */
     int64_t metadata_timeout_ms;   /* IMDS request timeout; default AWS_METADATA_SERVICE_TIMEOUT
-                                      seconds, else 1000 ms (IMDS is tried
-                                      AWS_METADATA_SERVICE_NUM_ATTEMPTS times, default 1; the
-                                      container endpoint 3 times, 1 s apart, 2 s timeout, as in
+                                      seconds (at most 3600), else 1000 ms (IMDS is tried
+                                      AWS_METADATA_SERVICE_NUM_ATTEMPTS times, default 1, at most 10;
+                                      the container endpoint 3 times, 1 s apart, 2 s timeout, as in
                                       botocore) */
     int64_t (*now_ns)(void *user); /* fake clock for tests (Unix epoch ns); default sky_now_ns */
     void *clock_user;

@@ -49,7 +49,9 @@ extern "C" {
  * are created, CloudWatch sinks are constructed but AWS is not contacted), processors added,
  * logger levels set. On success returns SKY_OK and *out owns the pipeline (sky_close() it).
  * On failure returns SKY_ENOTFOUND (no such file), SKY_EIO (unreadable), SKY_EINVAL (a syntax
- * or option error) or the failing constructor's status, sets *out to NULL, closes whatever was
+ * or option error), SKY_ELIMIT (past a limit: 1 MiB of text, 32 levels of nesting, 100,000
+ * values, 1,024 list entries, 256 logger levels, processors or sinks; docs/CONFIGURATION.md)
+ * or the failing constructor's status, sets *out to NULL, closes whatever was
  * built, and, when `errmsg` is not NULL, sets *errmsg to a malloc'd message "path:line:col:
  * where: what" (free() it). */
 SKY_API sky_status sky_open_file(const char *path, sky_t **out, char **errmsg);

@@ -293,6 +293,8 @@ sky_status sky_aws_creds_new(const sky_aws_creds_opts *opts, sky_aws_creds **out
     if (p->o.metadata_timeout_ms <= 0) {
         const char *t = getenv("AWS_METADATA_SERVICE_TIMEOUT");
         double sec = t ? atof(t) : 0;
+        if (!(sec <= 3600)) /* "1e300" or "nan": no int64 cast of those (undefined) */
+            sec = 3600;
         p->o.metadata_timeout_ms = sec > 0 ? (int64_t)(sec * 1000) : 1000; /* botocore: 1 s */
     }
     p->source = "none";

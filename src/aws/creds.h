@@ -56,6 +56,18 @@ sky_status sky__sts_assume_role_web_identity(sky__cctx *ctx, const char *role_ar
  * credential_process; `process` also requires "Version": 1). */
 sky_status sky__creds_from_json(sky__cctx *ctx, const char *body, size_t len, bool process,
                                 sky_aws_credentials *out);
+/* The parsers of what the credential sources answer, apart from the I/O so they can be tested
+ * and fuzzed on their own. Each fills `out` (or *token, malloc'd) or returns an error with a
+ * reason in ctx->err that never quotes a secret. */
+/* SSO's cached token file ({"accessToken", "expiresAt"}); an expired token is SKY_EAUTH. */
+sky_status sky__sso_parse_cached_token(sky__cctx *ctx, const char *text, size_t len,
+                                       char **token);
+/* SSO GetRoleCredentials' answer ({"roleCredentials": {..., "expiration": ms}}). */
+sky_status sky__sso_parse_role_credentials(sky__cctx *ctx, const char *body, size_t len,
+                                           sky_aws_credentials *out);
+/* STS AssumeRole* answers (XML <Credentials>); `action` names the call in errors. */
+sky_status sky__sts_parse_credentials(sky__cctx *ctx, const char *action, const char *body,
+                                      size_t len, sky_aws_credentials *out);
 /* Reads a small file (token files), trimmed; malloc'd; NULL if unreadable. */
 char *sky__read_small_file(const char *path);
 /* Splits a command line like Python's shlex.split (POSIX); *argv is NULL-terminated, free with

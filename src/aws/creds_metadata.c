@@ -13,6 +13,7 @@
 #include "aws/buf.h"
 #include "util/secmem.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,11 +57,19 @@ static sky_status get_n(sky__cctx *ctx, const char *method, const char *url,
     return st;
 }
 
+/* AWS_METADATA_SERVICE_NUM_ATTEMPTS, 1..10: off EC2 every attempt waits out the timeout, so a
+ * typo of a large number must not hang the chain (and atoi() of one is undefined). */
 static int imds_attempts(void)
 {
     const char *v = getenv("AWS_METADATA_SERVICE_NUM_ATTEMPTS");
-    int n = v ? atoi(v) : 0;
-    return n > 0 ? n : 1;
+    if (!v || !*v)
+        return 1;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || n < 1)
+        return 1;
+    return n > 10 ? 10 : (int)n;
 }
 
 static sky_status get(sky__cctx *ctx, const char *method, const char *url,

@@ -284,6 +284,9 @@ sky_status sky__creds_profile(sky__cctx *ctx, const char *profile, sky_aws_crede
 {
     sky__profiles pf;
     sky_status st = sky__profiles_load(&pf, ctx->p->o.credentials_file, ctx->p->o.config_file);
+    if (st == SKY_ELIMIT)
+        return sky__cerr(ctx, st, "an AWS shared config or credentials file is larger than %zu MiB",
+                         SKY__INI_MAX_BYTES >> 20);
     if (st != SKY_OK)
         return st;
     const char *name = sky__profile_name(profile ? profile : ctx->p->o.profile);

@@ -56,6 +56,37 @@ static sky_status portal_url(const char *region, char *out, size_t cap)
     return sky_aws_resolve_endpoint("sso", region, def, out, cap);
 }
 
+/* jansson keeps its own copies of secrets: blank them before the object is freed. */
+static void wipe_json(json_t *obj, const char *key)
+{
+    json_t *t = json_object_get(obj, key);
+    if (json_is_string(t))
+        json_string_set(t, "");
+}
+
+sky_status sky__sso_parse_cached_token(sky__cctx *ctx, const char *text, size_t len,
+                                       char **token)
+{
+    *token = NULL;
+    json_t *j = json_loadb(text ? text : "", text ? len : 0, 0, NULL);
+    const char *tok = json_string_value(json_object_get(j, "accessToken"));
+    const char *exp = json_string_value(json_object_get(j, "expiresAt"));
+    int64_t exp_ns;
+    sky_status st;
+    if (!tok || !*tok || !exp || sky_aws_parse_time(exp, &exp_ns) != SKY_OK)
+        st = sky__cerr(ctx, SKY_EAUTH, "cached SSO token is malformed: run `aws sso login`");
+    else if (exp_ns <= ctx->now_ns)
+        st = sky__cerr(ctx, SKY_EAUTH, "cached SSO token has expired: run `aws sso login`");
+    else if (!(*token = strdup(tok)))
+        st = SKY_ENOMEM;
+    else
+        st = SKY_OK;
+    wipe_json(j, "accessToken");
+    wipe_json(j, "refreshToken");
+    json_decref(j);
+    return st;
+}
+
 /* Reads accessToken (malloc'd) from the cache file; checks expiresAt against now. */
 static sky_status cached_token(sky__cctx *ctx, const char *key_source, char **token)
 {
@@ -73,27 +104,48 @@ static sky_status cached_token(sky__cctx *ctx, const char *key_source, char **to
     free(path);
     if (!text)
         return sky__cerr(ctx, SKY_EAUTH, "no cached SSO token: run `aws sso login`");
-    json_t *j = json_loads(text, 0, NULL);
-    sky__wipe(text, strlen(text));
+    size_t len = strlen(text);
+    sky_status st = sky__sso_parse_cached_token(ctx, text, len, token);
+    sky__wipe(text, len);
     free(text);
-    const char *tok = json_string_value(json_object_get(j, "accessToken"));
-    const char *exp = json_string_value(json_object_get(j, "expiresAt"));
+    return st;
+}
+
+/* An expiration in Unix milliseconds as nanoseconds; false unless it is a plausible time
+ * (1970..2200): the portal is outside input, and ms * 10^6 must not overflow. */
+static bool expiration_ms(json_t *v, int64_t *ns)
+{
+    *ns = 0;
+    if (!v)
+        return true; /* none given: credentials that do not expire */
+    if (!json_is_integer(v))
+        return false;
+    json_int_t ms = json_integer_value(v);
+    if (ms < 0 || ms > (json_int_t)7258118400000) /* 2200-01-01 */
+        return false;
+    *ns = (int64_t)ms * 1000000;
+    return true;
+}
+
+sky_status sky__sso_parse_role_credentials(sky__cctx *ctx, const char *body, size_t len,
+                                           sky_aws_credentials *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *j = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
+    json_t *rc = json_object_get(j, "roleCredentials");
+    const char *akid = json_string_value(json_object_get(rc, "accessKeyId"));
+    const char *secret = json_string_value(json_object_get(rc, "secretAccessKey"));
+    const char *stok = json_string_value(json_object_get(rc, "sessionToken"));
     int64_t exp_ns;
     sky_status st;
-    if (!tok || !*tok || !exp || sky_aws_parse_time(exp, &exp_ns) != SKY_OK)
-        st = sky__cerr(ctx, SKY_EAUTH, "cached SSO token is malformed: run `aws sso login`");
-    else if (exp_ns <= ctx->now_ns)
-        st = sky__cerr(ctx, SKY_EAUTH, "cached SSO token has expired: run `aws sso login`");
-    else if (!(*token = strdup(tok)))
-        st = SKY_ENOMEM;
+    if (!akid || !*akid || !secret || !*secret)
+        st = sky__cerr(ctx, SKY_EPROTO, "SSO GetRoleCredentials: answer has no credentials");
+    else if (!expiration_ms(json_object_get(rc, "expiration"), &exp_ns))
+        st = sky__cerr(ctx, SKY_EPROTO, "SSO GetRoleCredentials: answer has a malformed expiration");
     else
-        st = SKY_OK;
-    json_t *t = json_object_get(j, "accessToken");
-    if (json_is_string(t))
-        json_string_set(t, "");
-    t = json_object_get(j, "refreshToken");
-    if (json_is_string(t))
-        json_string_set(t, "");
+        st = sky__creds_set(out, akid, secret, stok, exp_ns);
+    wipe_json(rc, "secretAccessKey");
+    wipe_json(rc, "sessionToken");
     json_decref(j);
     return st;
 }
@@ -163,23 +215,7 @@ sky_status sky__creds_sso(sky__cctx *ctx, const sky__profiles *pf, const char *n
     } else if (resp.status != 200) {
         st = sky__cerr(ctx, SKY_EREMOTE, "SSO GetRoleCredentials answered HTTP %ld", resp.status);
     } else {
-        json_t *j = json_loadb(resp.body, resp.body_len, 0, NULL);
-        json_t *rc = json_object_get(j, "roleCredentials");
-        const char *akid = json_string_value(json_object_get(rc, "accessKeyId"));
-        const char *secret = json_string_value(json_object_get(rc, "secretAccessKey"));
-        const char *stok = json_string_value(json_object_get(rc, "sessionToken"));
-        json_int_t exp_ms = json_integer_value(json_object_get(rc, "expiration"));
-        if (!akid || !secret)
-            st = sky__cerr(ctx, SKY_EPROTO, "SSO GetRoleCredentials: answer has no credentials");
-        else
-            st = sky__creds_set(out, akid, secret, stok, (int64_t)exp_ms * 1000000);
-        json_t *s = json_object_get(rc, "secretAccessKey");
-        if (json_is_string(s))
-            json_string_set(s, "");
-        s = json_object_get(rc, "sessionToken");
-        if (json_is_string(s))
-            json_string_set(s, "");
-        json_decref(j);
+        st = sky__sso_parse_role_credentials(ctx, resp.body, resp.body_len, out);
         if (st == SKY_OK)
             ctx->source = "sso";
     }

@@ -84,6 +84,35 @@ static void form_add(sky__buf *b, const char *k, const char *v)
     free(ev);
 }
 
+sky_status sky__sts_parse_credentials(sky__cctx *ctx, const char *action, const char *body,
+                                      size_t len, sky_aws_credentials *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!body)
+        body = "", len = 0;
+    char *akid = sky__xml_text(body, len, "AccessKeyId");
+    char *secret = sky__xml_text(body, len, "SecretAccessKey");
+    char *token = sky__xml_text(body, len, "SessionToken");
+    char *exp = sky__xml_text(body, len, "Expiration");
+    int64_t exp_ns = 0;
+    sky_status st;
+    if (!akid || !secret || !*akid || !*secret)
+        st = sky__cerr(ctx, SKY_EPROTO, "STS %s: answer has no credentials", action);
+    else if (exp && sky_aws_parse_time(exp, &exp_ns) != SKY_OK)
+        st = sky__cerr(ctx, SKY_EPROTO, "STS %s: answer has a malformed Expiration", action);
+    else
+        st = sky__creds_set(out, akid, secret, token, exp_ns);
+    free(akid);
+    if (secret)
+        sky__wipe(secret, strlen(secret));
+    free(secret);
+    if (token)
+        sky__wipe(token, strlen(token));
+    free(token);
+    free(exp);
+    return st;
+}
+
 /* POSTs an awsQuery form to STS (signed when src is given) and parses <Credentials>. */
 static sky_status sts_call(sky__cctx *ctx, const char *action, sky__buf *form,
                            const sky_aws_credentials *src, sky_aws_credentials *out)
@@ -170,27 +199,9 @@ static sky_status sts_call(sky__cctx *ctx, const char *action, sky__buf *form,
         sky_http_response_free(&resp);
         return st;
     }
-    char *akid = sky__xml_text(resp.body, resp.body_len, "AccessKeyId");
-    char *secret = sky__xml_text(resp.body, resp.body_len, "SecretAccessKey");
-    char *token = sky__xml_text(resp.body, resp.body_len, "SessionToken");
-    char *exp = sky__xml_text(resp.body, resp.body_len, "Expiration");
-    int64_t exp_ns = 0;
-    if (!akid || !secret || !*akid || !*secret)
-        st = sky__cerr(ctx, SKY_EPROTO, "STS %s: answer has no credentials", action);
-    else if (exp && sky_aws_parse_time(exp, &exp_ns) != SKY_OK)
-        st = sky__cerr(ctx, SKY_EPROTO, "STS %s: answer has a malformed Expiration", action);
-    else
-        st = sky__creds_set(out, akid, secret, token, exp_ns);
+    st = sky__sts_parse_credentials(ctx, action, resp.body, resp.body_len, out);
     sky__wipe(resp.body, resp.body_len);
     sky_http_response_free(&resp);
-    free(akid);
-    if (secret)
-        sky__wipe(secret, strlen(secret));
-    free(secret);
-    if (token)
-        sky__wipe(token, strlen(token));
-    free(token);
-    free(exp);
     return st;
 }
 

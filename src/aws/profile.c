@@ -48,19 +48,58 @@ static bool ini_add(sky__ini *ini, const char *section, char *key, char *value)
         ini->kv = kv;
         ini->cap = cap;
     }
-    char *sec = strdup(section);
-    if (!sec)
-        return false;
-    ini->kv[ini->n++] = (sky__ini_kv){sec, key, value};
+    ini->kv[ini->n++] = (sky__ini_kv){section, key, value};
+    return true;
+}
+
+/* Keeps a section's name once for all its keys: a copy per key would let a long header over
+ * many short lines cost their product in memory. */
+static const char *ini_section(sky__ini *ini, char *name)
+{
+    if (ini->n_sections == ini->cap_sections) {
+        size_t cap = ini->cap_sections ? ini->cap_sections * 2 : 8;
+        char **s = realloc(ini->sections, cap * sizeof *s);
+        if (!s) {
+            free(name);
+            return NULL;
+        }
+        ini->sections = s;
+        ini->cap_sections = cap;
+    }
+    ini->sections[ini->n_sections++] = name;
+    return name;
+}
+
+/* Appends "\n" and more to a value that has room for `*cap` bytes, growing it geometrically (a
+ * value continued over many lines must not be copied once per line). Old copies are wiped:
+ * values may be secrets. */
+static bool value_append(char **value, size_t *len, size_t *cap, const char *more, size_t n)
+{
+    size_t need = *len + 1 + n + 1;
+    if (need > *cap) {
+        size_t c = *cap * 2 > need ? *cap * 2 : need;
+        char *nv = malloc(c);
+        if (!nv)
+            return false;
+        memcpy(nv, *value, *len + 1);
+        wipe_free(*value);
+        *value = nv;
+        *cap = c;
+    }
+    (*value)[(*len)++] = '\n';
+    memcpy(*value + *len, more, n);
+    *len += n;
+    (*value)[*len] = '\0';
     return true;
 }
 
 sky_status sky__ini_parse(const char *text, sky__ini *out)
 {
     memset(out, 0, sizeof *out);
-    char *section = NULL;
+    const char *section = NULL;
     const char *p = text ? text : "";
     sky__ini_kv *last = NULL;
+    size_t last_len = 0, last_cap = 0;
     while (*p) {
         const char *eol = strchr(p, '\n');
         size_t len = eol ? (size_t)(eol - p) : strlen(p);
@@ -74,30 +113,22 @@ sky_status sky__ini_parse(const char *text, sky__ini *out)
             continue;
         if (indented && last) {
             /* continuation line (nested settings such as "s3 =\n  key = v") */
-            char *more = dup_trim(line + i, len - i);
-            if (!more)
+            const char *more = line + i;
+            size_t n = len - i;
+            while (n && isspace((unsigned char)*more))
+                more++, n--;
+            while (n && isspace((unsigned char)more[n - 1]))
+                n--;
+            if (!value_append(&last->value, &last_len, &last_cap, more, n))
                 goto oom;
-            size_t a = strlen(last->value), b = strlen(more);
-            char *nv = malloc(a + b + 2);
-            if (!nv) {
-                free(more);
-                goto oom;
-            }
-            memcpy(nv, last->value, a);
-            nv[a] = '\n';
-            memcpy(nv + a + 1, more, b + 1);
-            wipe_free(last->value);
-            free(more);
-            last->value = nv;
             continue;
         }
         if (line[i] == '[') {
             const char *close = memchr(line + i, ']', len - i);
             if (!close)
                 continue; /* malformed header: ignored, as the SDKs skip bad lines */
-            free(section);
-            section = dup_trim(line + i + 1, (size_t)(close - line - i - 1));
-            if (!section)
+            char *name = dup_trim(line + i + 1, (size_t)(close - line - i - 1));
+            if (!name || !(section = ini_section(out, name)))
                 goto oom;
             last = NULL;
             continue;
@@ -127,11 +158,11 @@ sky_status sky__ini_parse(const char *text, sky__ini *out)
             goto oom;
         }
         last = &out->kv[out->n - 1];
+        last_len = strlen(val);
+        last_cap = last_len + 1;
     }
-    free(section);
     return SKY_OK;
 oom:
-    free(section);
     sky__ini_free(out);
     return SKY_ENOMEM;
 }
@@ -147,13 +178,14 @@ sky_status sky__ini_load(const char *path, sky__ini *out)
     sky__buf b = {0};
     char chunk[4096];
     size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+    bool big = false;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0 && !(big = b.len + r > SKY__INI_MAX_BYTES))
         sky__buf_append(&b, chunk, r);
     fclose(f);
     sky__wipe(chunk, sizeof chunk);
-    if (b.oom) {
+    if (b.oom || big) {
         sky__buf_wipe(&b);
-        return SKY_ENOMEM;
+        return big ? SKY_ELIMIT : SKY_ENOMEM;
     }
     sky_status st = sky__ini_parse(sky__buf_cstr(&b), out);
     sky__buf_wipe(&b);
@@ -180,11 +212,13 @@ bool sky__ini_has_section(const sky__ini *ini, const char *section)
 void sky__ini_free(sky__ini *ini)
 {
     for (size_t i = 0; i < ini->n; i++) {
-        free(ini->kv[i].section);
         free(ini->kv[i].key);
         wipe_free(ini->kv[i].value);
     }
+    for (size_t i = 0; i < ini->n_sections; i++)
+        free(ini->sections[i]);
     free(ini->kv);
+    free(ini->sections);
     memset(ini, 0, sizeof *ini);
 }
 

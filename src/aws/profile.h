@@ -8,7 +8,7 @@
 #include <skylog/aws.h>
 
 typedef struct sky__ini_kv {
-    char *section;
+    const char *section; /* one of sky__ini.sections: shared by the section's keys */
     char *key;
     char *value;
 } sky__ini_kv;
@@ -16,13 +16,19 @@ typedef struct sky__ini_kv {
 typedef struct sky__ini {
     sky__ini_kv *kv;
     size_t n, cap;
+    char **sections; /* each section header's name, once */
+    size_t n_sections, cap_sections;
 } sky__ini;
+
+/* Largest shared file read (botocore has no limit; real files are kilobytes). */
+#define SKY__INI_MAX_BYTES ((size_t)16 << 20)
 
 /* Parses INI text the way botocore's RawConfigParser-based loader does: "[section]" headers,
  * "key = value" or "key: value", '#'/';' comment lines (no inline comments), indented lines
  * continue the previous value. Keys are lower-cased. SKY_ENOMEM only. */
 sky_status sky__ini_parse(const char *text, sky__ini *out);
-/* Loads and parses a file; SKY_ENOTFOUND if it cannot be read. */
+/* Loads and parses a file; SKY_ENOTFOUND if it cannot be read, SKY_ELIMIT if it is larger than
+ * SKY__INI_MAX_BYTES. */
 sky_status sky__ini_load(const char *path, sky__ini *out);
 /* The value of key in section; NULL if absent. The last definition wins. */
 const char *sky__ini_get(const sky__ini *ini, const char *section, const char *key);

@@ -7,6 +7,17 @@
  * checks follows what AWS reports first: no auth at all, a malformed header, a missing date, a
  * clock outside the allowed skew, an unknown key, and last a signature mismatch.
  *
+ * The payload hash is always computed from the body received. A client may also send
+ * X-Amz-Content-SHA256 (botocore signs that value instead of hashing again); it must then equal
+ * the body's hash, else XAmzContentSHA256Mismatch, as AWS answers. Trusting the header alone
+ * would let anyone who saw one signed request replay its headers with any body. The one
+ * exception is the literal UNSIGNED-PAYLOAD, by which the signer itself chose not to cover the
+ * body (a replayed request cannot switch to it: the signature covers the value); callers that
+ * want every body covered refuse it themselves (skylog serve does).
+ *
+ * Every number read from the request (dates, X-Amz-Expires) is checked digit by digit and
+ * range-checked before any arithmetic, so no client value can overflow.
+ *
  * Must never: put the secret, or the expected signature, into the verdict's message (a
  * mismatch message that revealed the expected signature would let a client forge requests).
  */
@@ -102,13 +113,27 @@ static bool query_param(const char *q, const char *name, char *dst, size_t cap)
     return false;
 }
 
+/* The value of `n` decimal digits at s; -1 if any is not a digit. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
 static bool parse_amz_date(const char *s, int64_t *ns)
 {
-    int Y, M, D, h, m, sec, n = 0;
-    if (!s || strlen(s) != 16 ||
-        sscanf(s, "%4d%2d%2dT%2d%2d%2dZ%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 || n != 16 ||
-        Y < 1970 || Y > 2200) /* keeps the ns arithmetic far from overflow */
+    /* Digit by digit: sscanf("%2d") would also take signs and spaces ("-1", " 1"). */
+    if (!s || strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
         return false;
+    int Y = digits(s, 4), M = digits(s + 4, 2), D = digits(s + 6, 2), h = digits(s + 9, 2),
+        m = digits(s + 11, 2), sec = digits(s + 13, 2);
+    if (Y < 1970 || Y > 2200 || M < 0 || D < 0 || h < 0 || m < 0 || sec < 0)
+        return false; /* the year range keeps the ns arithmetic far from overflow */
     struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h,
                     .tm_min = m, .tm_sec = sec};
     *ns = (int64_t)timegm(&tm) * 1000000000;
@@ -181,8 +206,19 @@ sky_status sky_sigv4_verify(const sky_sigv4_received *r, sky_sigv4_secret_fn sec
             return fail(v, "IncompleteSignatureException",
                         "presigned request lacks X-Amz-Algorithm, X-Amz-Credential, "
                         "X-Amz-SignedHeaders, X-Amz-Date or X-Amz-Signature");
-        if (query_param(q, "X-Amz-Expires", exp, sizeof exp))
-            expires_s = atoll(exp);
+        if (query_param(q, "X-Amz-Expires", exp, sizeof exp)) {
+            /* AWS caps presigned URLs at 7 days; checked before any arithmetic. */
+            size_t el = strlen(exp);
+            if (el == 0 || strspn(exp, "0123456789") != el)
+                return fail(v, "IncompleteSignatureException",
+                            "X-Amz-Expires should be a number");
+            const char *num = exp + strspn(exp, "0"); /* significant digits: at most 7 read */
+            size_t sl = strlen(num);
+            expires_s = sl > 7 ? SKY_SIGV4_MAX_EXPIRES_S + 1 : sl ? digits(num, (int)sl) : 0;
+            if (expires_s < 1 || expires_s > SKY_SIGV4_MAX_EXPIRES_S)
+                return fail(v, "IncompleteSignatureException",
+                            "X-Amz-Expires must be less than a week (in seconds) that is 604800");
+        }
         snprintf(rebuilt, sizeof rebuilt,
                  "AWS4-HMAC-SHA256 Credential=%s, SignedHeaders=%s, Signature=%s", cred, sh, sig);
         if (sky_sigv4_parse_authorization(rebuilt, &v->auth) != SKY_OK)
@@ -226,16 +262,20 @@ sky_status sky_sigv4_verify(const sky_sigv4_received *r, sky_sigv4_secret_fn sec
                     "The security token included in the request is invalid.");
     }
     char payload_hash[65];
-    const char *ph = header(r, "X-Amz-Content-SHA256");
-    if (ph && strlen(ph) < sizeof payload_hash) {
-        snprintf(payload_hash, sizeof payload_hash, "%s", ph);
-    } else {
-        sky_aws_sha256_hex(r->body, r->body ? r->body_len : 0, payload_hash);
-        if (!payload_hash[0]) { /* no libcrypto: cannot hash, so cannot verify */
-            sky__wipe(secret, sizeof secret);
-            return crypto_missing(v);
-        }
+    sky_aws_sha256_hex(r->body, r->body ? r->body_len : 0, payload_hash);
+    if (!payload_hash[0]) { /* no libcrypto: cannot hash, so cannot verify */
+        sky__wipe(secret, sizeof secret);
+        return crypto_missing(v);
     }
+    const char *ph = header(r, "X-Amz-Content-SHA256");
+    if (ph && strcmp(ph, "UNSIGNED-PAYLOAD") != 0 && strcasecmp(ph, payload_hash) != 0) {
+        sky__wipe(secret, sizeof secret);
+        return fail(v, "XAmzContentSHA256Mismatch",
+                    "The provided 'x-amz-content-sha256' header does not match what was "
+                    "computed.");
+    }
+    if (ph) /* signed as sent (hex digits in either case) */
+        snprintf(payload_hash, sizeof payload_hash, "%s", ph);
 
     sky_sigv4_verify_input in = {
         .secret_access_key = secret, .amz_date = amz_date, .scope_date = v->auth.date,

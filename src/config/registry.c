@@ -10,6 +10,7 @@
  */
 #include "config/registry.h"
 
+#include <skylog/audit.h>
 #include <skylog/cloudwatch.h>
 #include <skylog/metrics.h>
 
@@ -82,7 +83,8 @@ static const sky__opt pipeline_opts[] = {
      W(sky_options, ring_bytes), .min = 4096, .max = (int64_t)1 << 40},
     {"overflow", SKY__OPT_ENUM, "block", "async: what to do when the ring is full",
      W(sky_options, overflow), .values = overflow_vals},
-    {"block_max_wait_ms", SKY__OPT_DURATION, "100ms", "longest wait for room in the ring",
+    {"block_max_wait_ms", SKY__OPT_DURATION, "1s",
+     "block: drop only when the worker has freed nothing for this long",
      W(sky_options, block_max_wait_ms), .unit_ms = 1, .max = 3600000},
     {"close_timeout_ms", SKY__OPT_DURATION, "5s", "longest time sky_close() spends flushing",
      W(sky_options, close_timeout_ms), .unit_ms = 1, .max = 3600000},
@@ -150,6 +152,31 @@ static sky_status build_file(void *opts, sky_sink **out, char **errmsg)
     if (!o->mode)
         o->mode = 0644;
     return sky_sink_file(o, out, errmsg);
+}
+
+static const sky__enum_val audit_fsync_vals[] = {{"entry", SKY_AUDIT_FSYNC_ENTRY},
+                                               {"interval", SKY_AUDIT_FSYNC_INTERVAL},
+                                               {"none", SKY_AUDIT_FSYNC_NONE},
+                                               {NULL, 0}};
+static const sky__opt audit_opts[] = {
+    {"path", SKY__OPT_STRING, NULL, "hash-chained JSON-lines file to append to (never rotated)",
+     W(sky_audit_opts, path), .required = true},
+    {"fsync", SKY__OPT_ENUM, "entry",
+     "entry: durable before the write returns; interval: fsync on a write fsync_interval_ms "
+     "after the last one, and on flush; none: the kernel decides (docs/AUDIT.md)",
+     W(sky_audit_opts, fsync), .values = audit_fsync_vals},
+    {"fsync_interval_ms", SKY__OPT_DURATION, "1s", "fsync=interval: longest time between fsyncs",
+     W(sky_audit_opts, fsync_interval_ms), .unit_ms = 1, .max = 3600000},
+    {"key_file", SKY__OPT_STRING, "none", "file holding the HMAC-SHA-256 key (one line)",
+     W(sky_audit_opts, key_file)},
+    {"key_env", SKY__OPT_STRING, "none", "name of the environment variable holding the HMAC key",
+     W(sky_audit_opts, key_env)},
+    {"mode", SKY__OPT_INT, "0600", "permissions of a file skylog creates (octal)",
+     W(sky_audit_opts, mode), .min = 0, .max = 07777, .base = 8},
+};
+static sky_status build_audit(void *opts, sky_sink **out, char **errmsg)
+{
+    return sky_sink_audit(opts, out, errmsg);
 }
 
 /* The CloudWatch sink's options, and what the file adds: a fallback sink, given as the path
@@ -492,6 +519,9 @@ static const sky__component c_metrics_cw =
 static const sky__component c_metrics_statsd =
     SINK("metrics_statsd", "metrics as StatsD/DogStatsD over UDP (docs/METRICS.md)",
          metrics_statsd_opts, sky_statsd_opts, build_metrics_statsd);
+static const sky__component c_audit =
+    SINK("audit", "hash-chained audit trail (sky_sink_audit, docs/AUDIT.md)", audit_opts,
+         sky_audit_opts, build_audit);
 static const sky__component c_enrich =
     PROC("enrich", "adds service/environment/version/hostname/pid fields (sky_add_enrich)",
          enrich_opts, sky_enrich_opts, add_enrich);
@@ -513,8 +543,8 @@ static const sky__component c_rate_limit =
          rate_limit_opts, add_rate_limit);
 
 const sky__component *const sky__config_components[] = {
-    &c_console, &c_file, &c_cwl, &c_metrics_emf, &c_metrics_cw, &c_metrics_statsd, &c_enrich,
-    &c_redact, &c_sample, &c_level_filter, &c_event_filter, &c_rate_limit, NULL};
+    &c_console, &c_file, &c_cwl, &c_audit, &c_metrics_emf, &c_metrics_cw, &c_metrics_statsd,
+    &c_enrich, &c_redact, &c_sample, &c_level_filter, &c_event_filter, &c_rate_limit, NULL};
 
 const sky__component *sky__config_find(const char *name)
 {
@@ -628,24 +658,93 @@ static bool parse_i64(const char *s, int base, int64_t *out)
     return true;
 }
 
-/* "100M" -> 104857600. Accepts an optional space and a B/iB after the suffix. */
-static bool parse_size(const char *s, int64_t *out)
+/*
+ * Sizes and durations are decimal numbers with a unit, converted exactly: "1.1s" is 1100 ms,
+ * though 1.1 * 1000 is 1100.0000000000002 in a double. A number is digits with an optional
+ * fraction (no sign, exponent or hex: "1e3" and "0x10" are not sizes anyone writes), at most
+ * 19 significant integer digits and 9 fraction digits; the product is computed in 128 bits, so
+ * "99999999999999TB" is out of range, never a wrapped value.
+ */
+typedef enum { NUM_OK, NUM_INVALID, NUM_RANGE } num_result;
+
+typedef struct decimal {
+    unsigned __int128 num; /* the value times 10^frac */
+    unsigned frac;         /* fraction digits kept (trailing zeros dropped) */
+} decimal;
+
+/* Reads the number at *s; *s moves past it. */
+static num_result parse_decimal(const char **s, decimal *d)
 {
-    errno = 0;
-    char *end;
-    if (!isdigit((unsigned char)*s))
-        return false;
-    double v = strtod(s, &end);
-    if (errno || end == s)
-        return false;
+    const char *p = *s;
+    if (!isdigit((unsigned char)*p))
+        return NUM_INVALID;
+    while (*p == '0' && isdigit((unsigned char)p[1]))
+        p++;
+    unsigned __int128 num = 0;
+    unsigned digits = 0;
+    for (; isdigit((unsigned char)*p); p++, digits++) {
+        if (digits == 19)
+            return NUM_RANGE; /* >= 10^19 > INT64_MAX before any unit */
+        num = num * 10 + (unsigned)(*p - '0');
+    }
+    unsigned frac = 0;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return NUM_INVALID;
+        const char *f = p;
+        while (isdigit((unsigned char)*p))
+            p++;
+        const char *fe = p;
+        while (fe > f && fe[-1] == '0')
+            fe--;
+        if (fe - f > 9)
+            return NUM_INVALID; /* finer than a nanosecond or a byte anyone means */
+        for (; f < fe; f++, frac++)
+            num = num * 10 + (unsigned)(*f - '0');
+    }
+    *s = p;
+    d->num = num;
+    d->frac = frac;
+    return NUM_OK;
+}
+
+/* d * mul / div as an exact integer <= max; NUM_INVALID if it is not an integer. */
+static num_result scale_exact(const decimal *d, uint64_t mul, uint64_t div, int64_t max,
+                              int64_t *out)
+{
+    unsigned __int128 den = div;
+    for (unsigned i = 0; i < d->frac; i++)
+        den *= 10; /* <= 10^9 * 3.6e6: no overflow */
+    /* a product past 2^128 would be far past INT64_MAX once divided */
+    if (d->num > ~(unsigned __int128)0 / mul)
+        return NUM_RANGE;
+    unsigned __int128 v = d->num * mul;
+    if (v % den)
+        return NUM_INVALID;
+    v /= den;
+    if (v > (unsigned __int128)max)
+        return NUM_RANGE;
+    *out = (int64_t)v;
+    return NUM_OK;
+}
+
+/* "100M" -> 104857600. Accepts an optional space and a B/iB after the suffix. */
+static num_result parse_size(const char *s, int64_t *out)
+{
+    decimal d;
+    num_result r = parse_decimal(&s, &d);
+    if (r != NUM_OK)
+        return r;
+    const char *end = s;
     while (*end == ' ')
         end++;
-    double mul = 1;
+    uint64_t mul = 1;
     switch (*end) {
-    case 'k': case 'K': mul = 1024.0; end++; break;
-    case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
-    case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
-    case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    case 'k': case 'K': mul = (uint64_t)1 << 10; end++; break;
+    case 'm': case 'M': mul = (uint64_t)1 << 20; end++; break;
+    case 'g': case 'G': mul = (uint64_t)1 << 30; end++; break;
+    case 't': case 'T': mul = (uint64_t)1 << 40; end++; break;
     default: break;
     }
     if (mul > 1 && *end == 'i')
@@ -653,44 +752,28 @@ static bool parse_size(const char *s, int64_t *out)
     if (*end == 'B' || (*end == 'b' && mul == 1 && end[1] == 0))
         end++;
     if (*end)
-        return false;
-    v *= mul;
-    if (v != floor(v) || v > 9.0e18)
-        return false;
-    *out = (int64_t)v;
-    return true;
+        return NUM_INVALID;
+    return scale_exact(&d, mul, 1, INT64_MAX, out);
 }
 
-/* "1.5s" -> 1500 (unit_ms 1). False for a unit that does not divide evenly. */
-static bool parse_duration(const char *s, int unit_ms, int64_t *out)
+/* "1.5s" -> 1500 (unit_ms 1). Invalid for a value that is not a whole number of units. */
+static num_result parse_duration(const char *s, int unit_ms, int64_t *out)
 {
-    errno = 0;
-    char *end;
-    if (!isdigit((unsigned char)*s))
-        return false;
-    double v = strtod(s, &end);
-    if (errno || end == s)
-        return false;
-    double ms;
-    if (*end == 0)
-        ms = v * unit_ms;
-    else if (strcmp(end, "ms") == 0)
-        ms = v;
-    else if (strcmp(end, "s") == 0)
-        ms = v * 1000;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        ms = v * 60000;
-    else if (strcmp(end, "h") == 0)
-        ms = v * 3600000;
-    else if (strcmp(end, "d") == 0)
-        ms = v * 86400000;
-    else
-        return false;
-    double units = ms / unit_ms;
-    if (units != floor(units) || units > 9.0e15)
-        return false;
-    *out = (int64_t)units;
-    return true;
+    decimal d;
+    num_result r = parse_decimal(&s, &d);
+    if (r != NUM_OK)
+        return r;
+    static const struct {
+        const char *suffix;
+        uint64_t ms;
+    } units[] = {{"", 0}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000},
+                 {"h", 3600000}, {"d", 86400000}};
+    for (size_t i = 0; i < N(units); i++)
+        if (strcmp(s, units[i].suffix) == 0) {
+            uint64_t ms = units[i].ms ? units[i].ms : (uint64_t)unit_ms;
+            return scale_exact(&d, ms, (uint64_t)unit_ms, INT64_MAX, out);
+        }
+    return NUM_INVALID;
 }
 
 static bool parse_bool(const char *s, bool *out)
@@ -730,13 +813,14 @@ bool sky__opt_parse(const sky__opt *row, const char *text, sky__value *out, char
         break;
     }
     case SKY__OPT_SIZE:
-        ok = parse_size(text, &out->i);
-        range = ok && (out->i < row->min || (row->max && out->i > row->max));
+    case SKY__OPT_DURATION: {
+        num_result r = row->type == SKY__OPT_SIZE
+                           ? parse_size(text, &out->i)
+                           : parse_duration(text, row->unit_ms ? row->unit_ms : 1, &out->i);
+        ok = r != NUM_INVALID;
+        range = r == NUM_RANGE || (ok && (out->i < row->min || (row->max && out->i > row->max)));
         break;
-    case SKY__OPT_DURATION:
-        ok = parse_duration(text, row->unit_ms ? row->unit_ms : 1, &out->i);
-        range = ok && (out->i < row->min || (row->max && out->i > row->max));
-        break;
+    }
     case SKY__OPT_BOOL: {
         bool b = false;
         ok = parse_bool(text, &b);

@@ -11,6 +11,12 @@
  * It must never ignore a key: an unknown key, a duplicate or a wrong type is an error.
  * Scalars are taken as text (no YAML 1.1 type guessing): "0644", "off" and "yes" mean what the
  * option's type says they mean.
+ *
+ * Limits come before libyaml builds anything (sky/config.h lists them): the text's size, then a
+ * pass over libyaml's events that stops at the first node nested too deep or past the node
+ * count. Deep flow nesting is not just memory: libyaml's scanner does work per flow level for
+ * every token, so 100,000 '[' took over a minute. Aliases are node references, not copies, so
+ * what they could multiply (lists, processors, sinks) has limits of its own.
  */
 #include "config/loader.h"
 #include "config/registry.h"
@@ -25,6 +31,12 @@
 #include <yaml.h>
 
 #define MSG_MAX 1024
+#define MAX_BYTES ((size_t)1 << 20) /* a configuration file is kilobytes */
+#define MAX_DEPTH 32                /* the schema needs 4 levels; room for style */
+#define MAX_NODES 100000
+#define MAX_LIST 1024  /* entries of a list option (redact fields, filter globs) */
+#define MAX_ITEMS 256  /* processors, and sinks, of one pipeline */
+#define MAX_LOGGERS 256 /* logger levels: each sky_set_level() revisits every logger and level */
 
 typedef struct item {
     const sky__component *comp;
@@ -107,23 +119,54 @@ static bool own(loader *L, void *p)
     return true;
 }
 
-/* Checks `map` is a mapping whose keys are distinct scalars. */
+static int key_cmp(const void *a, const void *b)
+{
+    const yaml_node_t *x = *(yaml_node_t *const *)a, *y = *(yaml_node_t *const *)b;
+    int c = strcmp(scalar(x), scalar(y));
+    if (c)
+        return c;
+    /* equal keys in file order, so the first one is named */
+    return x->start_mark.index < y->start_mark.index ? -1 : x->start_mark.index > y->start_mark.index;
+}
+
+/* Checks `map` is a mapping whose keys are distinct scalars: sorted, so a mapping of many keys
+ * (loggers) costs n log n, not n^2. */
 static bool check_mapping(loader *L, yaml_node_t *map, const char *where)
 {
     if (map->type != YAML_MAPPING_NODE)
         return fail_at(L, map, where, "expected a mapping (key: value), got %s", node_kind(map));
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(&L->doc, p->key);
-        if (k->type != YAML_SCALAR_NODE)
-            return fail_at(L, k, where, "keys must be plain names, got %s", node_kind(k));
-        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-            yaml_node_t *k2 = yaml_document_get_node(&L->doc, q->key);
-            if (k2->type == YAML_SCALAR_NODE && strcmp(scalar(k), scalar(k2)) == 0)
-                return fail_at(L, k, where, "duplicate key '%s' (first at line %zu)", scalar(k),
-                               k2->start_mark.line + 1);
-        }
+    size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    yaml_node_t **keys = malloc((n ? n : 1) * sizeof *keys);
+    if (!keys) {
+        L->st = SKY_ENOMEM;
+        return fail_at(L, map, where, "out of memory");
     }
-    return true;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        yaml_node_t *k = yaml_document_get_node(&L->doc, map->data.mapping.pairs.start[i].key);
+        keys[i] = k;
+        if (k->type != YAML_SCALAR_NODE)
+            ok = fail_at(L, k, where, "keys must be plain names, got %s", node_kind(k));
+    }
+    if (ok && n > 1) {
+        qsort(keys, n, sizeof *keys, key_cmp);
+        /* the duplicate reported is the one earliest in the file */
+        yaml_node_t *dup = NULL, *first = NULL;
+        for (size_t i = 1; i < n; i++)
+            if (strcmp(scalar(keys[i - 1]), scalar(keys[i])) == 0 &&
+                (!dup || keys[i]->start_mark.index < dup->start_mark.index)) {
+                size_t f = i - 1;
+                while (f > 0 && strcmp(scalar(keys[f - 1]), scalar(keys[i])) == 0)
+                    f--;
+                dup = keys[i];
+                first = keys[f];
+            }
+        if (dup)
+            ok = fail_at(L, dup, where, "duplicate key '%s' (first at line %zu)", scalar(dup),
+                         first->start_mark.line + 1);
+    }
+    free(keys);
+    return ok;
 }
 
 static void summary_value(loader *L, const sky__opt *row, const yaml_node_t *v)
@@ -161,6 +204,10 @@ static bool set_option(loader *L, const sky__opt *row, yaml_node_t *v, void *obj
         if (v->type == YAML_MAPPING_NODE || is_null(v))
             return fail_at(L, v, ctx, "expected a list of strings, got %s",
                            is_null(v) ? "nothing" : node_kind(v));
+        if (n > MAX_LIST) {
+            L->st = SKY_ELIMIT;
+            return fail_at(L, v, ctx, "a list of %zu entries; at most %d", n, MAX_LIST);
+        }
         const char **list = calloc(n + 1, sizeof *list);
         if (!list || !own(L, list)) {
             free(list);
@@ -265,6 +312,10 @@ static bool parse_list(loader *L, yaml_node_t *seq, sky__kind kind, item **out, 
         return fail_at(L, seq, section, "expected a list ('- name: { options }'), got %s",
                        node_kind(seq));
     size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+    if (n > MAX_ITEMS) {
+        L->st = SKY_ELIMIT;
+        return fail_at(L, seq, section, "%zu entries; at most %d", n, MAX_ITEMS);
+    }
     item *items = calloc(n ? n : 1, sizeof *items);
     if (!items) {
         L->st = SKY_ENOMEM;
@@ -391,6 +442,11 @@ static bool parse_document(loader *L, const sky__config_overrides *ov)
     if (sec[2] && !is_null(sec[2])) {
         if (!check_mapping(L, sec[2], "loggers"))
             return false;
+        size_t n = (size_t)(sec[2]->data.mapping.pairs.top - sec[2]->data.mapping.pairs.start);
+        if (n > MAX_LOGGERS) {
+            L->st = SKY_ELIMIT;
+            return fail_at(L, sec[2], "loggers", "%zu logger levels; at most %d", n, MAX_LOGGERS);
+        }
         L->loggers = sec[2];
         if (L->summary)
             fputs("loggers:\n", L->summary);
@@ -475,6 +531,51 @@ static bool build(loader *L, sky_t **out)
     return true;
 }
 
+/* The pass over libyaml's events that enforces MAX_DEPTH and MAX_NODES before a tree is built.
+ * A syntax error ends it quietly: the load that follows reports it, with the same position. */
+static bool within_limits(loader *L, const char *text, size_t len)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) {
+        L->st = SKY_ENOMEM;
+        return fail_at(L, NULL, NULL, "out of memory");
+    }
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    size_t depth = 0, nodes = 0;
+    bool ok = true;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev))
+            break;
+        yaml_event_type_t t = ev.type;
+        yaml_node_t at = {.start_mark = ev.start_mark}; /* for fail_at's line and column */
+        yaml_event_delete(&ev);
+        if (t == YAML_STREAM_END_EVENT)
+            break;
+        if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+            continue;
+        }
+        if (t != YAML_SCALAR_EVENT && t != YAML_ALIAS_EVENT && t != YAML_SEQUENCE_START_EVENT &&
+            t != YAML_MAPPING_START_EVENT)
+            continue;
+        if (++nodes > MAX_NODES) {
+            ok = fail_at(L, &at, NULL, "more than %d values; a configuration is not that big",
+                         MAX_NODES);
+            break;
+        }
+        if ((t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) &&
+            ++depth > MAX_DEPTH) {
+            ok = fail_at(L, &at, NULL, "nested more than %d levels deep", MAX_DEPTH);
+            break;
+        }
+    }
+    yaml_parser_delete(&p);
+    if (!ok)
+        L->st = SKY_ELIMIT;
+    return ok;
+}
+
 sky_status sky__config_load(const char *name, const char *text, size_t len,
                             const sky__config_overrides *ov, sky_t **out, char **summary,
                             char **errmsg)
@@ -498,6 +599,11 @@ sky_status sky__config_load(const char *name, const char *text, size_t len,
     bool have_doc = false;
     if (!text) {
         fail_at(&L, NULL, NULL, "no configuration text");
+    } else if (len > MAX_BYTES) {
+        L.st = SKY_ELIMIT;
+        fail_at(&L, NULL, NULL, "the configuration is larger than %zu KiB", MAX_BYTES >> 10);
+    } else if (!within_limits(&L, text, len)) {
+        /* fail_at said which */
     } else if (!yaml_parser_initialize(&parser)) {
         L.st = SKY_ENOMEM;
         fail_at(&L, NULL, NULL, "out of memory");
@@ -584,21 +690,20 @@ sky_status sky__config_load_file(const char *path, const sky__config_overrides *
     for (;;) {
         if (len + 4096 > cap) {
             cap = cap ? cap * 2 : 8192;
-            char *t = cap <= ((size_t)64 << 20) ? realloc(text, cap) : NULL;
+            char *t = realloc(text, cap);
             if (!t) {
                 free(text);
                 fclose(f);
-                snprintf(msg, sizeof msg, "%s: configuration file too large or out of memory",
-                         path);
+                snprintf(msg, sizeof msg, "%s: out of memory", path);
                 if (errmsg)
                     *errmsg = strdup(msg);
-                return SKY_ELIMIT;
+                return SKY_ENOMEM;
             }
             text = t;
         }
         size_t got = fread(text + len, 1, cap - len, f);
         len += got;
-        if (got == 0)
+        if (got == 0 || len > MAX_BYTES) /* past the limit: sky__config_load says so */
             break;
     }
     bool bad = ferror(f);

@@ -17,10 +17,11 @@
  * its records and frees the ring space. Each event of a batch keeps its own render cache, so a
  * record's text is the event's render buffer itself: nothing is copied into a batch buffer.
  *
- * Overflow: BLOCK waits for room (the worker is woken), at most block_max_wait_ms, then drops
- * the event; DROP_NEWEST drops it at once; DROP_OLDEST asks the worker to discard the oldest
- * queued events until there is room (only the consumer may touch queued records, which keeps
- * the ring simple and race-free), waiting at most block_max_wait_ms before dropping its own.
+ * Overflow: BLOCK waits for room (the worker is woken) for as long as the worker makes
+ * progress, and drops the event only when the worker has freed nothing for block_max_wait_ms
+ * (a stuck sink: see reserve_slow); DROP_NEWEST drops it at once; DROP_OLDEST asks the worker
+ * to discard the oldest queued events until there is room (only the consumer may touch queued
+ * records, which keeps the ring simple and race-free), with the same bound on no progress.
  * Every drop is counted by reason and level; ring losses (overflow, too large) are also kept
  * as "pending gaps", which the worker reports in-band as a skylog.gap event (WARN, logger
  * "skylog", fields dropped and reason) after the next event that gets through, or at a flush.
@@ -59,9 +60,12 @@
  * used (a 240-byte event and its field array), so 1,536 keep RSS under ring + 4 MiB with room;
  * 2,048 came within 0.2 MiB of it. */
 #define BATCH_MAX 1536
-/* The batch's text area: 1,536 typical lines are ~280 KiB; a batch whose lines do not all fit
- * renders the rest into the events' own buffers. Touched as used. */
-#define TEXT_BYTES (384 * 1024)
+/* The batch's text area: 1,536 three-field lines are ~280 KiB, lines of 6-8 fields with
+ * strings of up to 200 bytes (bench/workload.h: mix) ~700 KiB; a batch whose lines do not all
+ * fit renders the rest into the events' own buffers (re-rendered, and copied again by the
+ * file sink: 2,046 -> 1,801 worker instructions an event on the mix once they fit). Touched as
+ * used, so short lines cost no more memory. */
+#define TEXT_BYTES (1024 * 1024)
 #define GAP_SLOTS 2 /* reasons reported by gap events: overflow, too_large */
 #define IDLE_SLEEP_NS 1000000
 #define DEEP_AFTER_NS 50000000LL
@@ -79,6 +83,13 @@ struct sky__async {
     _Atomic int alive;
     bool joinable; /* `thread` exists in this process */
     _Atomic uint32_t drop_request; /* DROP_OLDEST: bytes a producer needs */
+    /* Producers waiting for room sleep on space_seq, which the worker bumps (and wakes them)
+     * after it frees ring space, if space_waiters says someone waits. */
+    _Alignas(64) _Atomic uint32_t space_seq;
+    _Atomic int space_waiters;
+    /* A waiting producer found the worker without progress for block_max_wait_ms: the ring's
+     * `tail` it saw, + 1 (0: no stall known). Until `tail` moves, callers drop at once. */
+    _Atomic uint64_t stalled_at;
     _Atomic int gap_flag;
     _Atomic uint64_t gap_after; /* ring position after the latest loss: report past it */
     _Atomic uint64_t gap_pending[SKY_DROP_REASON_COUNT_];
@@ -104,7 +115,21 @@ struct sky__async {
     uint64_t unprocessed; /* events of this batch that passed an empty processor chain */
     size_t n_live;        /* events of this batch that reached the router */
     sky__textbuf text;    /* the batch's JSON lines, end to end (sky_event.shared) */
+
+    /* context blocks and bound loggers (under blk_lock) */
+    sky__ctxblk *blocks;      /* live: a scope may still log with them */
+    sky__retired *retired;    /* freed once `tail` passes their `at` */
+    _Atomic int retire_pending;
 };
+
+/* Guards every pipeline's `blocks` and `retired` lists and each block's `owner`: a scope
+ * may end on any thread, its pipeline may close meanwhile. Taken once per scope (at its first
+ * event and at its end) and by the worker when something retired; never on a log call. */
+static pthread_mutex_t blk_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t blk_once = PTHREAD_ONCE_INIT;
+static void blk_prepare(void) { pthread_mutex_lock(&blk_lock); }
+static void blk_release(void) { pthread_mutex_unlock(&blk_lock); }
+static void blk_init(void) { pthread_atfork(blk_prepare, blk_release, blk_release); }
 
 /* The record a log call leaves in the ring. Fields follow at offset 48, then the bytes. */
 typedef struct rec {
@@ -120,32 +145,46 @@ _Static_assert(sizeof(rec) == 48, "record header layout");
 _Static_assert(sizeof(rec) % SKY__RING_ALIGN == 0, "fields must stay aligned");
 
 /* The record of a call that matched its site's schema (sky__site_reserve, or inlined at the
- * call site: sky__fast_reserve): the values follow at offset 32, 8 bytes each (a string's
+ * call site: sky__fast_reserve): the values follow at offset 40, 8 bytes each (a string's
  * slot holds its length), then the strings' bytes, each NUL-terminated. h.aux: level |
- * REC_SITE. The logger is a registered one (no bound fields), alive as long as the pipeline. */
+ * REC_SITE. The logger is a registered one, alive as long as the pipeline, or a bound one
+ * whose fields the record references (sky_logger.frag); `ctx` the thread's context block, or
+ * NULL. Both are freed only once no record can reference them (retired). The context's slot
+ * is in every record (8 bytes) rather than a flag and a branch on the inlined path. */
 typedef struct srec {
     sky__ring_hdr h;
     int64_t ts; /* raw clock */
     const sky_logger *logger;
     const sky__site *site;
+    const sky__ctx_hdr *ctx;
 } srec;
-_Static_assert(sizeof(srec) == 32 && offsetof(srec, ts) == 8 && offsetof(srec, logger) == 16 &&
-                   offsetof(srec, site) == 24,
+_Static_assert(sizeof(srec) == 40 && offsetof(srec, ts) == 8 && offsetof(srec, logger) == 16 &&
+                   offsetof(srec, site) == 24 && offsetof(srec, ctx) == 32,
                "site record header layout: sky__fast_reserve in skylog.h writes it too");
 #define REC_SITE SKY__REC_SITE
 /* What inlined call sites compiled against skylog.h read and write. A change to any of these
  * offsets, or to srec, must come with a new SKY__FAST_ABI value (older call sites then take
  * the library call); this fails to compile until both are updated together. */
-_Static_assert(SKY__FAST_ABI == 0x534b5901u && offsetof(sky__fast, state) == 0 &&
+_Static_assert(SKY__FAST_ABI == 0x534b5902u && offsetof(sky__fast, state) == 0 &&
                    offsetof(sky__fast, wake_at) == 8 && offsetof(sky__fast, site_max) == 16 &&
                    offsetof(sky__fast, ring) == 64 && offsetof(sky__ring, buf) == 0 &&
                    offsetof(sky__ring, cap) == 8 && offsetof(sky__ring, mask) == 16 &&
                    offsetof(sky__ring, head) == 64 && offsetof(sky__ring, limit) == 136 &&
-                   offsetof(struct sky__logger_hdr, fast) == 8,
+                   offsetof(struct sky__logger_hdr, fast) == 8 &&
+                   offsetof(sky__ctxblk, hdr) == 0,
                "the inlined call sites' layout changed: give SKY__FAST_ABI a new value");
 #define REC_LEVEL(aux) ((sky_level)((aux)&0x7fu))
 
 /* ---- waking --------------------------------------------------------------------------------- */
+
+/* After the worker freed ring space: wakes producers waiting for room. */
+static inline void space_freed(sky__async *a)
+{
+    if (atomic_load(&a->space_waiters)) {
+        atomic_fetch_add(&a->space_seq, 1);
+        syscall(SYS_futex, &a->space_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+    }
+}
 
 static void wake(sky__async *a)
 {
@@ -231,8 +270,16 @@ static void closing_clear(sky_t *sky, int bits)
 void sky__async_logger_init(sky_t *sky, sky_logger *l)
 {
     sky__async *a = sky->async;
-    /* like sky__site_reserve's own test: bound fields take the library call */
-    l->hdr.fast = a && !l->n_fields ? &a->fast : NULL;
+    /* A bound logger's fields are referenced, not copied, by site records: only if none is
+     * lazy (evaluated per event). like sky__site_reserve's own test. */
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < l->n_fields; i++)
+        ok = l->fields[i].type != SKY_T_LAZY;
+    l->hdr.fast = ok ? &a->fast : NULL;
+    if (ok && l->n_fields) {
+        l->frag = (sky__frag){.fields = l->fields, .n = l->n_fields};
+        l->bfrag = &l->frag;
+    }
 }
 
 /* A log call that found sky->closing set: closing (the event is dropped), or a forked child's
@@ -343,17 +390,178 @@ static inline char *put_fields(sky_field *dst, size_t *w, const sky_field *fs, s
     return s;
 }
 
-/* Waits for room according to the overflow policy; NULL means the event was dropped. */
+/* ---- context blocks and bound loggers: made once, freed once no record references them ------ */
+
+void sky__frag_free(sky__frag *f)
+{
+    free(f->json);
+    f->json = NULL;
+    f->json_state = 0;
+}
+
+static void free_block(sky__retired *r)
+{
+    sky__ctxblk *b = (sky__ctxblk *)((char *)r - offsetof(sky__ctxblk, ret));
+    sky__frag_free(&b->frag);
+    free(b);
+}
+
+static void free_bound(sky__retired *r)
+{
+    sky_logger *l = (sky_logger *)((char *)r - offsetof(sky_logger, ret));
+    sky__frag_free(&l->frag);
+    free(l->fields);
+    free(l);
+}
+
+/* Under blk_lock: after every record reserved so far. */
+static void retire_locked(sky__async *a, sky__retired *r, void (*fn)(sky__retired *))
+{
+    r->at = atomic_load_explicit(&a->fast.ring.head, memory_order_acquire);
+    r->free_fn = fn;
+    r->next = a->retired;
+    a->retired = r;
+    atomic_store_explicit(&a->retire_pending, 1, memory_order_release);
+}
+
+sky__ctxblk *sky__async_ctx_new(sky_t *sky, const sky_field *const *frames, const size_t *counts,
+                                size_t depth)
+{
+    sky__async *a = sky->async;
+    /* merged outer to inner; a later key wins, at its own position (as sky__event_build) */
+    size_t n = 0, bytes = 0;
+    for (size_t d = 0; d < depth; d++)
+        for (size_t i = 0; i < counts[d]; i++) {
+            const sky_field *f = &frames[d][i];
+            if (!usable(f))
+                continue;
+            if (f->type == SKY_T_LAZY)
+                return NULL;
+            n++;
+            bytes += f->key_len + 1 + value_bytes(f);
+        }
+    sky__ctxblk *b = malloc(sizeof *b + n * sizeof(sky_field) + bytes);
+    if (!b)
+        return NULL;
+    sky_field *dst = (sky_field *)(b + 1);
+    char *s = (char *)(dst + n);
+    size_t w = 0, lk = 0;
+    for (size_t d = 0; d < depth; d++)
+        s = put_fields(dst, &w, frames[d], counts[d], NULL, &lk, s);
+    /* de-duplicate: drop a field whose key a later one repeats */
+    size_t k = 0;
+    for (size_t i = 0; i < w; i++) {
+        bool later = false;
+        for (size_t j = i + 1; j < w && !later; j++)
+            later = dst[j].key_len == dst[i].key_len &&
+                    memcmp(dst[j].key, dst[i].key, dst[i].key_len) == 0;
+        if (!later)
+            dst[k++] = dst[i];
+    }
+    *b = (sky__ctxblk){.frag = {.fields = dst, .n = k}, .owner = a};
+    pthread_once(&blk_once, blk_init);
+    pthread_mutex_lock(&blk_lock);
+    b->next = a->blocks;
+    if (b->next)
+        b->next->prev = b;
+    a->blocks = b;
+    atomic_store_explicit(&b->hdr.q, &a->fast, memory_order_relaxed);
+    pthread_mutex_unlock(&blk_lock);
+    return b;
+}
+
+void sky__async_ctx_retire(sky__ctxblk *b)
+{
+    pthread_mutex_lock(&blk_lock);
+    sky__async *a = b->owner;
+    if (a) {
+        if (b->prev)
+            b->prev->next = b->next;
+        else
+            a->blocks = b->next;
+        if (b->next)
+            b->next->prev = b->prev;
+        retire_locked(a, &b->ret, free_block);
+    }
+    pthread_mutex_unlock(&blk_lock);
+    if (!a) /* its pipeline closed: nothing references it */
+        free_block(&b->ret);
+}
+
+bool sky__async_logger_retire(sky_logger *log)
+{
+    sky__async *a = log->sky->async;
+    if (!a || !log->hdr.fast)
+        return false; /* its records hold copies of its fields */
+    pthread_once(&blk_once, blk_init);
+    pthread_mutex_lock(&blk_lock);
+    retire_locked(a, &log->ret, free_bound);
+    pthread_mutex_unlock(&blk_lock);
+    return true;
+}
+
+/* Worker, after freeing ring space: frees what no record can reference any more. The worker
+ * holds the pipeline lock, and fork takes blk_lock before the pipelines' locks: it only tries
+ * blk_lock (the next batch tries again). `all`: the worker has stopped, no lock is held. */
+static void reclaim(sky__async *a, bool all)
+{
+    if (!atomic_load_explicit(&a->retire_pending, memory_order_acquire))
+        return;
+    uint64_t tail = atomic_load_explicit(&a->fast.ring.tail, memory_order_relaxed);
+    sky__retired *done = NULL;
+    if (all)
+        pthread_mutex_lock(&blk_lock);
+    else if (pthread_mutex_trylock(&blk_lock) != 0)
+        return;
+    atomic_store_explicit(&a->retire_pending, 0, memory_order_relaxed);
+    for (sky__retired **pp = &a->retired; *pp;) {
+        sky__retired *r = *pp;
+        if (all || r->at <= tail) {
+            *pp = r->next;
+            r->next = done;
+            done = r;
+        } else {
+            pp = &r->next;
+            atomic_store_explicit(&a->retire_pending, 1, memory_order_relaxed);
+        }
+    }
+    pthread_mutex_unlock(&blk_lock);
+    while (done) {
+        sky__retired *next = done->next;
+        done->free_fn(done);
+        done = next;
+    }
+}
+
+/* Waits for room according to the overflow policy; NULL means the event was dropped.
+ *
+ * BLOCK (and DROP_OLDEST, whose room the worker makes) waits as long as the worker makes
+ * progress - frees ring space, which it does after every batch - however long that takes in
+ * all: a worker that is slow, or descheduled on a loaded machine, costs no event. Only a
+ * worker that frees nothing for block_max_wait_ms (a sink stuck in write(), a producer that
+ * died between reservation and commit) makes the caller drop, counted; the stall is then
+ * remembered with the ring's tail, and later callers drop at once, without waiting, until
+ * the worker moves again. */
 __attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level, uint32_t size,
                                                     uint64_t *end)
 {
     sky__async *a = sky->async;
+    sky__ring *r = &a->fast.ring;
     sky_overflow pol = sky->opts.overflow;
     if (pol == SKY_OVERFLOW_DROP_NEWEST) {
         drop_at_caller(sky, SKY_DROP_OVERFLOW, level);
         return NULL;
     }
-    int64_t deadline = sky_monotonic_ns() + sky->opts.block_max_wait_ms * 1000000;
+    uint64_t seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+    if (atomic_load_explicit(&a->stalled_at, memory_order_relaxed) == seen + 1) {
+        char *p = sky__ring_reserve(r, size, end);
+        if (p)
+            return p;
+        drop_at_caller(sky, SKY_DROP_OVERFLOW, level);
+        return NULL;
+    }
+    const int64_t bound = sky->opts.block_max_wait_ms * 1000000;
+    int64_t deadline = sky_monotonic_ns() + bound;
     for (unsigned spins = 0;; spins++) {
         if (pol == SKY_OVERFLOW_DROP_OLDEST) {
             uint32_t cur = atomic_load_explicit(&a->drop_request, memory_order_relaxed);
@@ -361,22 +569,41 @@ __attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level,
                 atomic_store_explicit(&a->drop_request, size, memory_order_relaxed);
         }
         wake(a);
-        if (spins < 64) {
+        if (spins < 8) {
             sched_yield();
         } else {
-            if (sky_monotonic_ns() > deadline)
+            uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
+            int64_t now = sky_monotonic_ns();
+            if (t != seen) { /* progress: the bound starts again */
+                seen = t;
+                deadline = now + bound;
+            } else if (now > deadline) {
                 break;
-            struct timespec ts = {0, 20000};
-            nanosleep(&ts, NULL);
+            }
+            /* Sleep until the worker frees space (or 1 ms: the checks above run again), rather
+             * than poll: polling producers took the CPU the worker needed on a loaded machine.
+             * The count first, then the sequence, then one more try: a release after the try
+             * finds the count and changes the sequence, so the wait returns at once. */
+            atomic_fetch_add(&a->space_waiters, 1);
+            uint32_t seq = atomic_load(&a->space_seq);
+            char *p = sky__ring_reserve(r, size, end);
+            if (!p) {
+                struct timespec ts = {0, 1000000};
+                syscall(SYS_futex, &a->space_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+            }
+            atomic_fetch_sub(&a->space_waiters, 1);
+            if (p)
+                return p;
         }
         if (atomic_load_explicit(&sky->closing, memory_order_acquire) & SKY__CLOSING) {
             drop_at_caller(sky, SKY_DROP_CLOSED, level);
             return NULL;
         }
-        char *p = sky__ring_reserve(&a->fast.ring, size, end);
+        char *p = sky__ring_reserve(r, size, end);
         if (p)
             return p;
     }
+    atomic_store_explicit(&a->stalled_at, seen + 1, memory_order_relaxed);
     drop_at_caller(sky, SKY_DROP_OVERFLOW, level);
     return NULL;
 }
@@ -501,9 +728,12 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
                       sky__slot *slot)
 {
     sky_t *sky = log->sky;
-    if (SKY_UNLIKELY(!sky || !sky->async || log->n_fields || (unsigned)level >= SKY_LEVEL_OFF ||
-                     sky__ctx_depth))
+    if (SKY_UNLIKELY(!sky || !sky->async || (log->n_fields && !log->hdr.fast) ||
+                     (unsigned)level >= SKY_LEVEL_OFF))
         return 0;
+    const sky__ctxblk *cb = NULL;
+    if (sky__ctx_depth && !(cb = sky__context_block(sky)))
+        return 0; /* the general path copies the context */
     int64_t ts = sky__clock_raw();
     int gate = atomic_load_explicit(&sky->closing, memory_order_relaxed);
     if (SKY_UNLIKELY(gate) && !pass_gate(sky, gate, level))
@@ -526,6 +756,7 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
     r->ts = ts;
     r->logger = log;
     r->site = site;
+    r->ctx = cb ? &cb->hdr : NULL;
     slot->p = p + sizeof(srec);
     slot->q = &a->fast;
     slot->rec = p;
@@ -586,6 +817,10 @@ static void decode_site(sky__async *a, const char *p, uint32_t size, sky_event *
     ev->ts_ns = sky__clock_to_ns(&a->clock, r->ts);
     ev->cs = &r->site->cs;
     ev->schema = sc;
+    /* the scope's block (its header is first), a bound logger's fields (a registered
+     * logger's fragment is empty) */
+    ev->ctxh = r->ctx;
+    ev->bnd = r->logger->bfrag;
     ev->vals = (const uint64_t *)(p + sizeof(srec));
     ev->vals_bytes = size - (uint32_t)sizeof(srec);
     ev->lazy = true;
@@ -747,6 +982,8 @@ static bool drain_batch(sky_t *sky, sky__async *a)
         write_batch(sky, a, n);
     }
     sky__ring_release(&a->fast.ring);
+    space_freed(a);
+    reclaim(a, false);
     return n || a->fast.ring.claim != claim0;
 }
 
@@ -770,6 +1007,8 @@ static void drop_oldest(sky_t *sky, sky__async *a)
         note_gap(a, SKY_DROP_OVERFLOW, r->claim);
     }
     sky__ring_release(r);
+    space_freed(a);
+    reclaim(a, false);
 }
 
 /* Counts everything still queued as dropped (close after a timeout). */
@@ -1001,6 +1240,19 @@ sky_status sky__async_stop(sky_t *sky, int64_t deadline, bool *leak)
     }
     /* events the worker never saw (it was not running) are closed out here */
     abandon_rest(sky, a);
+    /* Nothing reads the ring any more. Blocks of scopes still open forget this pipeline
+     * (their pops free them); what retired is freed. Here, not in sky__async_free: close
+     * holds the pipeline lock there, and fork takes blk_lock before the pipelines' locks. */
+    pthread_mutex_lock(&blk_lock);
+    for (sky__ctxblk *b = a->blocks; b; b = b->next) {
+        b->owner = NULL;
+        atomic_store_explicit(&b->hdr.q, NULL, memory_order_relaxed);
+        sky__frag_free(&b->frag); /* the worker's, and the worker has stopped */
+    }
+    a->blocks = NULL;
+    atomic_store(&a->retire_pending, 1);
+    pthread_mutex_unlock(&blk_lock);
+    reclaim(a, true);
     return st;
 }
 
@@ -1052,6 +1304,7 @@ void sky__async_fork_child(sky_t *sky)
     a->flush_target = 0;
     atomic_store(&a->flush_pending, 0);
     atomic_store(&a->drop_request, 0);
+    atomic_store(&a->stalled_at, 0); /* the child's worker is a new one */
     atomic_store(&a->sleeping, 0);
     atomic_store(&a->fast.wake_at, UINT64_MAX);
     atomic_store(&a->alive, 0);

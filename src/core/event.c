@@ -131,17 +131,26 @@ void sky__event_decode(sky_event *ev)
 {
     const sky__site_schema *sc = ev->schema;
     size_t n = sc->pub.n;
+    /* render order: the context scope's fields, the bound logger's, the call's */
+    sky__frag *ctx = sky__event_ctx(ev);
+    size_t nc = ctx ? ctx->n : 0, nb = ev->bnd ? ev->bnd->n : 0;
     ev->lazy = false;
-    sky_field *f = sky__event_fields(ev, n);
-    if (!f && n) {
+    sky_field *f = sky__event_fields(ev, nc + nb + n);
+    if (!f && nc + nb + n) {
         /* out of memory: keep the event, without its fields; it is no longer the record */
         ev->n = 0;
         ev->schema = NULL;
         return;
     }
+    if (nc)
+        memcpy(f, ctx->fields, nc * sizeof *f);
+    if (nb)
+        memcpy(f + nc, ev->bnd->fields, nb * sizeof *f);
     const char *s = (const char *)(ev->vals + n);
     for (size_t i = 0; i < n; i++)
-        sky__site_field(sc, i, ev->vals, &s, &f[i]);
+        sky__site_field(sc, i, ev->vals, &s, &f[nc + nb + i]);
+    if (nc + nb && !sky__event_dedup(ev))
+        ev->n = nc + nb + n; /* out of memory for the index: keep every field */
 }
 
 bool sky__event_load(sky_event *ev, const sky_field *fields, size_t n)

@@ -112,6 +112,41 @@ static inline void sky__site_field(const sky__site_schema *sc, size_t i, const u
     }
 }
 
+/* Fields copied once and rendered once, which site records reference instead of carrying
+ * them: a bound logger's fields, or a thread's context scope (its frames merged, outer to
+ * inner). The fields' keys are distinct and no field is lazy. The rest is the worker's own
+ * (the worker of the one pipeline the fragment belongs to): the fields' JSON, made at first
+ * use, and whether the last schema (and other fragment) it met share no key with it. */
+typedef struct sky__frag {
+    const sky_field *fields;
+    size_t n;
+    char *json; /* `,"key":value` for each field, as the JSON renderer writes them */
+    uint32_t json_len;
+    uint8_t json_state; /* 0: not made yet; 1: made; 2: cannot be (out of memory) */
+    /* the last SKY__FRAG_CHECKS (schema, other fragment) pairs checked, and the answers */
+#define SKY__FRAG_CHECKS 4
+    uint8_t chk_ok, chk_next; /* bit k: pair k shares no key */
+    const void *chk_sc[SKY__FRAG_CHECKS], *chk_other[SKY__FRAG_CHECKS];
+} sky__frag;
+
+/* What retires, once every record before ring position `at` is freed (async.c): a context
+ * block whose scope ended, a bound logger released. */
+typedef struct sky__retired {
+    struct sky__retired *next;
+    uint64_t at;
+    void (*free_fn)(struct sky__retired *);
+} sky__retired;
+
+/* A context scope's block (skylog.h: sky__ctx_hdr), made for one pipeline at the scope's first
+ * site event there. */
+typedef struct sky__ctxblk {
+    sky__ctx_hdr hdr; /* must be first */
+    sky__frag frag;
+    struct sky__async *owner;         /* NULL once the pipeline closed (under the block lock) */
+    struct sky__ctxblk *next, *prev;  /* the owner's live blocks */
+    sky__retired ret;
+} sky__ctxblk;
+
 struct sky_event {
     sky_level level;
     const char *name;
@@ -128,6 +163,10 @@ struct sky_event {
      * frees the batch's ring space, read only while `schema` is set. NULL for other events. */
     const uint64_t *vals;
     uint32_t vals_bytes; /* the record's bytes from `vals` to its end: bounds the values' text */
+    /* A site event's context scope (its block's header: sky__event_ctx) and bound logger's
+     * fields, rendered before its own fields (NULL: none). Valid while `vals` is. */
+    const sky__ctx_hdr *ctxh;
+    sky__frag *bnd;
     /* The fields are not decoded from `vals` yet (n is 0): whatever reads or changes fields
      * calls sky__event_ready() first. Processors, filters and sinks that look only at the
      * header (level, name, logger, time, callsite) never pay for decoding. */
@@ -167,12 +206,20 @@ typedef struct sky__textbuf {
     size_t used, cap;
 } sky__textbuf;
 
+/* A site event's context fragment, or NULL. */
+static inline sky__frag *sky__event_ctx(const sky_event *ev)
+{
+    return ev->ctxh ? &((sky__ctxblk *)(void *)ev->ctxh)->frag : NULL;
+}
+
 /* Empties an event for reuse (keeps its allocations). Inline: the worker resets every event. */
 static inline void sky__event_reset(sky_event *ev)
 {
     ev->n = 0;
     ev->schema = NULL;
     ev->vals = NULL; /* ring memory: never kept past the event */
+    ev->ctxh = NULL;
+    ev->bnd = NULL;
     ev->lazy = false;
     ev->snap_taken = false;
     if (SKY_UNLIKELY(ev->arena.head != NULL))
@@ -241,10 +288,15 @@ static inline const sky_buf *sky__event_render_area(sky_event *ev)
     if (!t || t->cap - t->used <= 256)
         return NULL;
     char *end;
-    if (ev->schema && (end = sky__render_site_at(ev, t->p + t->used, t->cap - t->used))) {
-        /* an untouched call-site event whose line the cache has: no checks while writing */
-        ev->view = (sky_buf){.p = t->p + t->used, .len = (size_t)(end - (t->p + t->used)),
-                             .cap = t->cap - t->used, .fixed = true};
+    char *at = t->p + t->used;
+    if (ev->schema && (end = sky__render_site_at(ev, at, t->cap - t->used))) {
+        /* an untouched call-site event whose line the cache has: no checks while writing
+         * (member by member: a compound literal also writes the padding) */
+        ev->view.p = at;
+        ev->view.len = (size_t)(end - at);
+        ev->view.cap = t->cap - t->used;
+        ev->view.oom = false;
+        ev->view.fixed = true;
         t->used += ev->view.len;
         ev->rendered |= bit;
         ev->viewed |= bit;
@@ -278,6 +330,10 @@ struct sky_logger {
     struct sky_logger *base;  /* bound loggers: the registered logger they derive from */
     sky_field *fields;        /* bound fields (deep copy, one allocation with their strings) */
     size_t n_fields;
+    sky__frag frag;           /* bound loggers of an async pipeline without lazy fields: the
+                                 fields site records reference (fields == this->fields) */
+    sky__frag *bfrag;         /* &frag for those, else NULL */
+    sky__retired ret;         /* released while site records may reference it */
     struct sky_logger *next;  /* registry list, or the list of bound loggers */
     struct sky_logger *prev;
 };
@@ -410,6 +466,22 @@ void sky__async_stats(sky_t *sky, sky_stats *out);
 void sky__async_fork_prepare(sky_t *sky);
 void sky__async_fork_parent(sky_t *sky);
 void sky__async_fork_child(sky_t *sky);
+
+/* Context blocks (async.c). A new block for the pipeline, from the context's frames (NULL when
+ * a field is lazy, or out of memory: the general path copies the context per event). */
+sky__ctxblk *sky__async_ctx_new(sky_t *sky, const sky_field *const *frames, const size_t *counts,
+                                size_t depth);
+/* The block's scope ended: freed once no queued record can reference it. */
+void sky__async_ctx_retire(sky__ctxblk *b);
+/* A bound logger released: freed likewise (false: not async, free it now). */
+bool sky__async_logger_retire(sky_logger *log);
+/* Frees a fragment's worker-made parts. */
+void sky__frag_free(sky__frag *f);
+/* The calling thread's context block for the pipeline whose fast handle is q, made at the
+ * scope's first event (context.c); NULL: the call copies the context on the general path. */
+const sky__ctxblk *sky__context_block(sky_t *sky);
+/* Renders a fragment's JSON if not done yet; false if it cannot be. */
+bool sky__frag_render(sky__frag *f);
 
 /* Depth of the calling thread's context stack (context.c): declared in skylog.h, exported,
  * since inlined call sites read it. */

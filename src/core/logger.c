@@ -215,6 +215,8 @@ sky_logger *sky_logger_bind(sky_logger *parent, const sky_field *fields, size_t 
     c->name = c->base->name;
     c->name_len = c->base->name_len;
     c->explicit_level = -1;
+    if (sky->async)
+        sky__async_logger_init(sky, c); /* site records may reference its fields */
     pthread_mutex_lock(&sky->reg_lock);
     atomic_store(&c->hdr.level, atomic_load(&c->base->hdr.level));
     c->next = sky->bound_loggers;
@@ -238,6 +240,9 @@ void sky_logger_release(sky_logger *log)
     if (log->next)
         log->next->prev = log->prev;
     pthread_mutex_unlock(&sky->reg_lock);
+    /* queued site records may still reference its fields: freed once they are written */
+    if (sky__async_logger_retire(log))
+        return;
     free(log->fields);
     free(log);
 }
@@ -257,6 +262,7 @@ void sky__loggers_free(sky_t *sky)
     sky_logger *b = sky->bound_loggers;
     while (b) {
         sky_logger *next = b->next;
+        sky__frag_free(&b->frag);
         free(b->fields);
         free(b);
         b = next;

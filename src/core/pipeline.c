@@ -203,7 +203,7 @@ sky_status sky_open(const sky_options *opts, sky_t **out)
     if (!o.ring_bytes)
         o.ring_bytes = 4u << 20;
     if (!o.block_max_wait_ms)
-        o.block_max_wait_ms = 100;
+        o.block_max_wait_ms = 1000; /* of no progress by the worker (async.c: reserve_slow) */
     if (!o.close_timeout_ms)
         o.close_timeout_ms = 5000;
     sky_t *sky = calloc(1, sizeof *sky);

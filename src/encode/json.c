@@ -12,6 +12,7 @@
 #include "encode/text.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 /* Most keys fail this inline test: reserved keys are 4..9 bytes and start with f, l, m or t. */
@@ -85,10 +86,18 @@ static void json_value(sky_buf *b, const sky_field *f)
         break;
     }
     case SKY_T_JSON:
-        if (sky__json_valid(f->v.str.ptr, f->v.str.len))
+        if (sky__json_valid(f->v.str.ptr, f->v.str.len)) {
+            size_t at = b->len;
             sky__buf_put(b, f->v.str.ptr, f->v.str.len);
-        else
+            /* A pretty-printed fragment would split the line. In valid JSON a CR or LF can
+             * only be white space between tokens (strings escape them), so a space keeps the
+             * value and makes it one line. */
+            for (size_t i = at; !b->oom && i < b->len; i++)
+                if (b->p[i] == '\n' || b->p[i] == '\r')
+                    b->p[i] = ' ';
+        } else {
             sky__json_str(b, f->v.str.ptr, f->v.str.len);
+        }
         break;
     default: sky__buf_lit(b, "null"); break;
     }
@@ -128,6 +137,105 @@ static inline void put_ts(char *d, const sky_event *ev)
     memcpy(d, c->ts_text, SKY_ISO8601_LEN);
 }
 
+/* The JSON text of errno values below ERRNO_TEXTS, as json_value writes it, made once per
+ * process: an errno field then costs a copy, not two strerror lookups and two strlen calls. A
+ * text longer than ERRNO_TEXT_MAX bytes has length 0 there (json_value writes it). */
+#define ERRNO_TEXTS 256
+#define ERRNO_TEXT_MAX 96
+static struct {
+    uint8_t len;
+    char text[ERRNO_TEXT_MAX];
+} errno_texts[ERRNO_TEXTS];
+static pthread_once_t errno_once = PTHREAD_ONCE_INIT;
+static void json_value(sky_buf *b, const sky_field *f);
+static void errno_texts_init(void)
+{
+    for (int e = 0; e < ERRNO_TEXTS; e++) {
+        sky_buf b = {0};
+        json_value(&b, &(const sky_field){.type = SKY_T_ERRNO, .v.err = e});
+        if (!b.oom && b.len <= ERRNO_TEXT_MAX) {
+            memcpy(errno_texts[e].text, b.p, b.len);
+            errno_texts[e].len = (uint8_t)b.len;
+        }
+        sky__buf_free(&b);
+    }
+}
+
+/* `,"key":value` of a field, through the checked helpers (any length, any type). */
+static void json_field(sky_buf *b, const sky_field *f)
+{
+    sky__buf_lit(b, ",\"");
+    if (sky__is_reserved_key(f->key, f->key_len))
+        sky__buf_putc(b, '_');
+    sky__json_str_body(b, f->key, f->key_len);
+    sky__buf_lit(b, "\":");
+    json_value(b, f);
+}
+
+bool sky__frag_render(sky__frag *f)
+{
+    if (SKY_LIKELY(f->json_state == 1))
+        return true;
+    if (f->json_state == 2)
+        return false;
+    sky_buf b = {0};
+    for (size_t i = 0; i < f->n; i++)
+        json_field(&b, &f->fields[i]);
+    if (b.oom || b.len > UINT32_MAX / 8) {
+        sky__buf_free(&b);
+        f->json_state = 2;
+        return false;
+    }
+    f->json = b.p; /* NULL when the fragment has no field */
+    f->json_len = (uint32_t)b.len;
+    f->json_state = 1;
+    return true;
+}
+
+static bool key_in(const sky_field *fs, size_t n, const char *k, size_t kl)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fs[i].key_len == kl && memcmp(fs[i].key, k, kl) == 0)
+            return true;
+    return false;
+}
+
+/* A site event's context and bound fragments can be copied into its line as they are: both
+ * rendered, and no key of one is the key of another or of the call (the general path then
+ * de-duplicates). The answers for the last few (schema, other fragment) pairs are kept in the
+ * first fragment: a scope usually logs from a few sites. */
+static bool frags_ok(const sky_event *ev)
+{
+    sky__frag *c = sky__event_ctx(ev), *bf = ev->bnd, *own = c ? c : bf;
+    const void *other = c ? (const void *)bf : NULL;
+    for (int k = 0; k < SKY__FRAG_CHECKS; k++)
+        if (own->chk_sc[k] == ev->schema && own->chk_other[k] == other)
+            return own->chk_ok >> k & 1;
+    bool ok = (!c || sky__frag_render(c)) && (!bf || sky__frag_render(bf));
+    const sky__schema *sc = &ev->schema->pub;
+    for (size_t i = 0; ok && i < sc->n; i++)
+        ok = !(c && key_in(c->fields, c->n, sc->keys[i], sc->key_lens[i])) &&
+             !(bf && key_in(bf->fields, bf->n, sc->keys[i], sc->key_lens[i]));
+    for (size_t i = 0; ok && c && bf && i < bf->n; i++)
+        ok = !key_in(c->fields, c->n, bf->fields[i].key, bf->fields[i].key_len);
+    if (own->json_state != 2) { /* a fragment that cannot render is asked again each time */
+        int k = own->chk_next++ % SKY__FRAG_CHECKS;
+        own->chk_sc[k] = ev->schema;
+        own->chk_other[k] = other;
+        own->chk_ok = (uint8_t)((own->chk_ok & ~(1u << k)) | (unsigned)ok << k);
+    }
+    return ok;
+}
+
+/* The bytes a site event's fragments add to its line (frags_ok said yes). */
+static inline size_t frags_len(const sky_event *ev)
+{
+    if (SKY_LIKELY(!ev->ctxh && !ev->bnd))
+        return 0;
+    const sky__frag *c = sky__event_ctx(ev);
+    return (c ? c->json_len : 0) + (ev->bnd ? ev->bnd->json_len : 0);
+}
+
 /* Makes room for `need` more bytes after d and returns where to write (d itself unless the
  * buffer moved), or NULL on out-of-memory (the buffer is then marked). */
 static inline char *room(sky_buf *b, char *d, size_t need)
@@ -148,7 +256,7 @@ static inline char *room(sky_buf *b, char *d, size_t need)
 
 /* A JSON string at d: quoted, escaped. Only for n <= SKY_JSON_DIRECT_MAX and 6n + 2 bytes of
  * room. */
-static inline char *put_str(char *d, const char *s, size_t n)
+static inline __attribute__((always_inline)) char *put_str(char *d, const char *s, size_t n)
 {
     *d++ = '"';
     d = sky__json_escape_raw(d, s, n);
@@ -256,7 +364,8 @@ static const struct {
  * end, or NULL (with *s unmoved) when the value needs the checked path (json_value): a string
  * over SKY_JSON_DIRECT_MAX, a non-finite double, and the types whose text is not bounded that
  * way or that are rare (TIME, DUR, ERRNO, JSON). */
-static inline char *put_slot(char *d, unsigned type, uint64_t x, const char **s)
+static inline __attribute__((always_inline)) char *put_slot(char *d, unsigned type, uint64_t x,
+                                                             const char **s)
 {
     switch (type) {
     case SKY_T_STR:
@@ -281,6 +390,13 @@ static inline char *put_slot(char *d, unsigned type, uint64_t x, const char **s)
             return sky__f64_raw(d, f);
         return NULL; /* NaN and infinities are strings */
     }
+    case SKY_T_ERRNO: /* only in site lines, whose room has ERRNO_TEXT_MAX per errno field */
+        if (x < ERRNO_TEXTS && errno_texts[x].len) {
+            for (size_t k = 0; k < ERRNO_TEXT_MAX; k += 16)
+                memcpy(d + k, errno_texts[x].text + k, 16);
+            return d + errno_texts[x].len;
+        }
+        return NULL;
     default: return NULL;
     }
 }
@@ -294,6 +410,8 @@ static inline char *put_direct(char *d, const sky_field *f)
         x = f->v.str.len;
     else if (f->type == SKY_T_BOOL)
         x = f->v.b;
+    else if (f->type == SKY_T_ERRNO)
+        return NULL; /* its room is not reserved here */
     else
         memcpy(&x, &f->v, 8);
     return put_slot(d, f->type, x, &s);
@@ -366,6 +484,11 @@ static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
         e->level = (int)ev->level;
         /* room for the line copied as 128 bytes (render_site) */
         e->bound = 32 + SKY_ISO8601_LEN + (len < 128 ? 128 : len) + sc->key_off[sc->pub.n];
+        for (size_t i = 0; i < sc->pub.n; i++)
+            if (sc->pub.types[i] == SKY_T_ERRNO) {
+                pthread_once(&errno_once, errno_texts_init); /* before put_slot reads it */
+                e->bound += ERRNO_TEXT_MAX;
+            }
     }
     b->len = start;
     if (b->p)
@@ -379,7 +502,26 @@ static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
  * its slot in the record. A value the direct writers cannot write (a long string, a
  * non-finite double, an errno text, raw JSON) goes through b, or without b makes this return
  * NULL. Returns the line's end. */
-static inline char *site_text(const sky_event *ev, const sky__line_entry *e, char *d, sky_buf *b)
+/* A site event's fragments (frags_ok) at d, the end of its line's cached head: they go
+ * between the head and the first key, which the head ends with, so back up over the key and
+ * write it again after them. */
+static __attribute__((noinline)) char *put_frags(char *d, const sky_event *ev)
+{
+    const sky__site_schema *sc = ev->schema;
+    size_t k0 = sc->pub.n ? (size_t)sc->key_off[1] - sc->key_off[0] : 0;
+    d -= k0;
+    const sky__frag *c = sky__event_ctx(ev);
+    if (c && c->json_len)
+        memcpy(d, c->json, c->json_len), d += c->json_len;
+    if (ev->bnd && ev->bnd->json_len)
+        memcpy(d, ev->bnd->json, ev->bnd->json_len), d += ev->bnd->json_len;
+    memcpy(d, sc->text, k0);
+    return d + k0;
+}
+
+static inline __attribute__((always_inline)) char *site_text(const sky_event *ev,
+                                                             const sky__line_entry *e, char *d,
+                                                             sky_buf *b, bool frags)
 {
     const sky__site_schema *sc = ev->schema;
     size_t n = sc->pub.n;
@@ -398,6 +540,8 @@ static inline char *site_text(const sky_event *ev, const sky__line_entry *e, cha
         memcpy(d, e->text, e->len);
     }
     d += e->len;
+    if (frags) /* a constant where inlined: the caller has tested it */
+        d = put_frags(d, ev);
     const uint64_t *v = ev->vals;
     const char *s = (const char *)(v + n);
     for (size_t i = 0; i < n; i++) {
@@ -421,30 +565,46 @@ static inline char *site_text(const sky_event *ev, const sky__line_entry *e, cha
         b->len = (size_t)(d - b->p);
         json_value(b, &f);
         if (b->oom || !(d = room(b, b->p + b->len, e->bound + 6 * (size_t)ev->vals_bytes)))
-            return NULL;
+            return NULL; /* (the fragments are written: the room is for the values) */
     }
     PUT_LIT(d, "}\n");
     return d;
 }
 
-static void render_site(const sky_event *ev, const sky__line_entry *e, sky_buf *b)
+/* (not inlined: the usual line goes through sky__render_site_at, with site_text inlined) */
+static __attribute__((noinline)) void render_site(const sky_event *ev, const sky__line_entry *e,
+                                                  sky_buf *b)
 {
-    char *d = room(b, b->p + b->len, e->bound + 6 * (size_t)ev->vals_bytes);
-    if (d && (d = site_text(ev, e, d, b)))
+    char *d = room(b, b->p + b->len, e->bound + 6 * (size_t)ev->vals_bytes + frags_len(ev));
+    if (d && (d = site_text(ev, e, d, b, ev->ctxh || ev->bnd)))
         b->len = (size_t)(d - b->p);
+}
+
+/* sky__render_site_at for an event with fragments */
+static __attribute__((noinline)) char *render_frags_at(const sky_event *ev,
+                                                       const sky__line_entry *e, char *d,
+                                                       size_t avail)
+{
+    if (!frags_ok(ev) || avail <= e->bound + 6 * (size_t)ev->vals_bytes + frags_len(ev))
+        return NULL;
+    return site_text(ev, e, d, NULL, true);
 }
 
 char *sky__render_site_at(const sky_event *ev, char *d, size_t avail)
 {
     const sky__line_entry *e = line_hit(ev);
-    if (!e || avail <= e->bound + 6 * (size_t)ev->vals_bytes)
+    if (!e)
         return NULL;
-    return site_text(ev, e, d, NULL);
+    if (SKY_UNLIKELY(ev->ctxh || ev->bnd))
+        return render_frags_at(ev, e, d, avail);
+    if (avail <= e->bound + 6 * (size_t)ev->vals_bytes)
+        return NULL;
+    return site_text(ev, e, d, NULL, false);
 }
 
 void sky__render_json(const sky_event *ev, sky_buf *b)
 {
-    if (ev->schema) {
+    if (ev->schema && (!(ev->ctxh || ev->bnd) || frags_ok(ev))) {
         const sky__line_entry *e = site_line(ev, b);
         if (e) {
             render_site(ev, e, b);
@@ -471,7 +631,8 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
     if (b->oom)
         return;
     d = b->p + b->len;
-    const sky__site_schema *sc = ev->schema;
+    /* untouched, without fragments: field i has the schema's key i */
+    const sky__site_schema *sc = ev->ctxh || ev->bnd ? NULL : ev->schema;
     for (size_t i = 0; i < ev->n; i++) {
         const sky_field *f = &ev->fields[i];
         size_t vl = f->type == SKY_T_STR ? f->v.str.len : 0;

@@ -1,12 +1,15 @@
 /*
  * plain.c - field values as unquoted text, for the human-facing formats (logfmt, pretty).
  * The JSON renderer has its own typed writer; these two formats differ only in how they
- * quote strings, spell infinities and show errno values, which the style says.
+ * quote strings and spell infinities, which the style says. An errno value is the same text
+ * in every format, JSON's: "ENOENT: No such file or directory" ("errno 1234" when the C
+ * library has no name for it), quoted as each format quotes text.
  */
 #include "encode/plain.h"
 #include "encode/text.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 void sky__plain_value(sky_buf *b, const sky_field *f, const sky__plain_style *style)
@@ -35,18 +38,12 @@ void sky__plain_value(sky_buf *b, const sky_field *f, const sky__plain_style *st
         sky__buf_lit(b, "ms");
         break;
     case SKY_T_ERRNO: {
+        char text[160];
         const char *name = strerrorname_np(f->v.err);
-        if (!name) {
-            sky__buf_i64(b, f->v.err);
-            break;
-        }
-        sky__buf_puts(b, name);
-        if (style->errno_text) {
-            const char *desc = strerrordesc_np(f->v.err);
-            sky__buf_putc(b, '(');
-            sky__buf_puts(b, desc ? desc : "");
-            sky__buf_putc(b, ')');
-        }
+        const char *desc = strerrordesc_np(f->v.err);
+        int n = name ? snprintf(text, sizeof text, "%s: %s", name, desc ? desc : "")
+                     : snprintf(text, sizeof text, "errno %d", f->v.err);
+        style->str(b, text, n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
         break;
     }
     default: sky__buf_lit(b, "null"); break;

@@ -9,7 +9,6 @@
 typedef struct sky__plain_style {
     void (*str)(sky_buf *b, const char *s, size_t n); /* writes text, quoting as the format needs */
     const char *pos_inf, *neg_inf;                      /* how infinities are spelled */
-    bool errno_text;                                    /* "ENOENT(No such file...)" vs "ENOENT" */
 } sky__plain_style;
 
 void sky__plain_value(sky_buf *b, const sky_field *f, const sky__plain_style *style);

@@ -1,7 +1,7 @@
 /*
  * pretty.c - the console renderer for humans:
  *
- *     12:34:56.789 INFO  [checkout] user_login           user=alice id=42 ms=1.5
+ *     12:34:56.789 INFO     [checkout] user_login           user=alice id=42 ms=1.5
  *
  * Time is UTC (the same clock as the JSON output, so lines can be matched). The event name is
  * padded so keys line up across lines. With colour, levels, names and keys are highlighted.
@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define NAME_WIDTH 24
+#define LEVEL_WIDTH 8 /* CRITICAL, the longest level name: every column after it lines up */
 
 #define C_RESET "\x1b[0m"
 #define C_DIM "\x1b[2m"
@@ -41,7 +42,7 @@ static void pretty_str(sky_buf *b, const char *s, size_t n)
 }
 
 static const sky__plain_style pretty_style = {
-    .str = pretty_str, .pos_inf = "Infinity", .neg_inf = "-Infinity", .errno_text = true};
+    .str = pretty_str, .pos_inf = "Infinity", .neg_inf = "-Infinity"};
 
 void sky__render_pretty(const sky_event *ev, sky_buf *b, bool color)
 {
@@ -61,7 +62,7 @@ void sky__render_pretty(const sky_event *ev, sky_buf *b, bool color)
     sky__buf_put(b, lv, lvl_len);
     if (color)
         sky__buf_lit(b, C_RESET);
-    for (size_t i = lvl_len; i < 5; i++)
+    for (size_t i = lvl_len; i < LEVEL_WIDTH; i++)
         sky__buf_putc(b, ' ');
     sky__buf_lit(b, " [");
     if (ev->logger_len)

@@ -49,6 +49,35 @@ static inline uint64_t sky__special_mask(uint64_t w)
 /* The mask above has the high bit set in every special byte; a borrow can also set it in a
  * byte above (later in memory, little-endian) a special one, never below, so its lowest set bit
  * marks exactly the first special byte. */
+
+/* The same bytes, exactly: the high bit of each byte of the result is set when that byte needs
+ * care (no carry crosses bytes: every sum stays below 0x100). The JSON escaper's 8-byte step;
+ * for anything that scans text for JSON (renderers, the shipper). */
+static inline uint64_t sky__json_plain_mask(uint64_t w)
+{
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full, ones = 0x0101010101010101ull;
+    uint64_t t = w & lo7;
+    uint64_t ctl = t + ones * 0x60;        /* high bit: (b & 0x7f) >= 0x20 */
+    uint64_t q = (t ^ ones * '"') + lo7;   /* high bit: (b & 0x7f) != '"' */
+    uint64_t b = (t ^ ones * '\\') + lo7;  /* ... != '\\' */
+    uint64_t del = (t ^ lo7) + lo7;        /* ... != 0x7f */
+    return ~(ctl & q & b & del & ~w) & ones * 0x80;
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* The same for 16 bytes: bit i set when byte i needs care (a control character or DEL, '"',
+ * '\\', a byte >= 0x80). Signed compare: bytes >= 0x80 are negative, so "< 0x20" takes them
+ * too. */
+static inline unsigned sky__json_plain_mask16(__m128i x)
+{
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                          _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                             _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+                                          _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f))));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
 static inline bool sky__special_word(uint64_t w) { return sky__special_mask(w) != 0; }
 
 static inline bool sky__special8(const unsigned char *p)
@@ -60,6 +89,9 @@ static inline bool sky__special8(const unsigned char *p)
 
 /* True if any byte of s[0..n) needs care. Short strings (the usual key or value) are tested
  * as one or two words built from overlapping loads, never reading outside s. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline bool sky__any_special(const unsigned char *s, size_t n)
 {
     if (n >= 8) {
@@ -88,9 +120,14 @@ char *sky__json_escape_slow(char *d, const unsigned char *s, size_t n);
 /* Escapes s (no quotes) into d, which must have room for 6 * n bytes; returns the end. For
  * renderers that reserve once and write straight into their buffer. Inline: the usual key or
  * value needs no escaping and is one word test and one copy. */
+#if defined(__GNUC__)
+__attribute__((always_inline)) /* GCC -O2 may otherwise call it from the JSON renderer */
+#endif
 static inline char *sky__json_escape_raw(char *d, const char *s, size_t n)
 {
-    if (__builtin_expect(!sky__any_special((const unsigned char *)s, n), 1)) {
+    /* a short string: tested as one or two words, copied whole; a longer one is copied while
+     * it is tested, in one pass */
+    if (__builtin_expect(n <= 16 && !sky__any_special((const unsigned char *)s, n), 1)) {
         sky__copy_small(d, s, n);
         return d + n;
     }

@@ -824,8 +824,11 @@ static stream_q *due_stream(cwl *c, bool force, int64_t now, int64_t *wait_ns)
         if (!s->count)
             continue;
         int64_t due = at(s, 0)->enq_ns + interval;
+        /* a full queue is due too: writers that block_when_full wait for it to drain, and
+         * a queue bound below one batch would otherwise hold them for a whole interval */
         if (force || s->n_ranges || s->count >= c->o.batch_size ||
-            s->bytes >= c->o.max_batch_bytes || now >= due) {
+            s->bytes >= c->o.max_batch_bytes || now >= due ||
+            c->total_events >= c->o.max_queue_size || c->total_bytes >= c->o.max_queue_bytes) {
             c->rr = (c->rr + k + 1) % c->n_streams;
             return s;
         }
@@ -840,6 +843,7 @@ static stream_q *due_stream(cwl *c, bool force, int64_t now, int64_t *wait_ns)
 static void reject_aged_head(cwl *c, stream_q *s)
 {
     int64_t now_ms = sky_now_ns() / 1000000;
+    bool popped = false;
     while (s->count) {
         cwl_ev *e = at(s, 0);
         sky_cwl_reject why = SKY_CWL_REJECT_COUNT_;
@@ -855,7 +859,12 @@ static void reject_aged_head(cwl *c, stream_q *s)
         c->st.rejected[why]++;
         to_fallback(c, &e, 1);
         pop(c, s, 1);
+        popped = true;
     }
+    /* the queue shrank without a request: a writer blocked on a full queue (block_when_full)
+     * or a flush waiting for it to empty must hear of it, or it waits for ever */
+    if (popped)
+        pthread_cond_broadcast(&c->done);
 }
 
 /* Chooses the next batch of s (the longest prefix within every limit, or the next isolation

@@ -122,8 +122,9 @@ def stream_cases():
             yield op, {**payload, **rest}, reply
 
 
-# The operations that manage groups read the name themselves: their own wrong-type message, and
-# DeleteLogGroup does not validate the name at all (an invalid name is simply not found).
+# The operations that manage groups read the name themselves: their own wrong-type message. Both
+# validate it as CloudWatch does (DeleteLogGroup used to answer "not found" for an invalid name).
+# logGroupIdentifier is not in their API model: an unknown member, ignored.
 GROUP_OPS = [
     ("CreateLogGroup", {"logGroupName": 5}, wrong_type_of("logGroupName")),
     ("CreateLogGroup", {}, must_not_be_null("logGroupName")),
@@ -137,8 +138,10 @@ GROUP_OPS = [
     ("DeleteLogGroup", {"logGroupName": 5}, wrong_type_of("logGroupName")),
     ("DeleteLogGroup", {}, must_not_be_null("logGroupName")),
     ("DeleteLogGroup", {"logGroupIdentifier": "g"}, must_not_be_null("logGroupName")),
-    ("DeleteLogGroup", {"logGroupName": "bad name"}, NO_GROUP),
-    ("DeleteLogGroup", {"logGroupName": LONG_GROUP}, NO_GROUP),
+    ("DeleteLogGroup", {"logGroupName": "bad name"},
+     bad_pattern("bad name", "logGroupName", GROUP_PATTERN)),
+    ("DeleteLogGroup", {"logGroupName": ""}, bad_length("", "logGroupName", TOO_SHORT)),
+    ("DeleteLogGroup", {"logGroupName": LONG_GROUP}, bad_length(LONG_GROUP, "logGroupName", TOO_LONG)),
     ("DeleteLogGroup", {"logGroupName": "nope"}, NO_GROUP),
 ]
 

@@ -8,6 +8,7 @@
 #include "skytest.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,8 @@ typedef struct counter {
     long gap_too_large; /* ... with reason too_large */
     bool strict;        /* every sequence number must arrive (block policy) */
     _Atomic int gate;   /* while 1, write() waits: simulates a stalled sink */
+    _Atomic long tokens; /* with `metered`, each write() takes one, waiting for it */
+    bool metered;
     long write_calls;
     long max_batch;
     int flushes;
@@ -69,6 +72,12 @@ static sky_status counter_write(void *self, const sky_record *recs, size_t n)
     counter *c = self;
     while (atomic_load(&c->gate))
         sleep_ms(1);
+    while (c->metered) {
+        long t = atomic_load(&c->tokens);
+        if (t > 0 && atomic_compare_exchange_weak(&c->tokens, &t, t - 1))
+            break;
+        sched_yield();
+    }
     if (c->sleep_ms)
         sleep_ms(c->sleep_ms);
     c->write_calls++;
@@ -432,6 +441,91 @@ static void test_stress_block_timeout_counts(void **state)
     stress_drop(SKY_OVERFLOW_BLOCK); /* 1 ms max wait with a stalled sink: drops, counted */
 }
 
+/* BLOCK with the default settings: a worker that is slow but makes progress costs no event.
+ * The sink writes one batch per token, and the test hands out a token every 300 ms: the
+ * producer waits 300 ms for each ring's worth of room, again and again (the old rule, "wait
+ * at most 100 ms", dropped at the first one). Only one step taking longer than the bound
+ * (1 s without progress, three times a step) could make it drop. */
+typedef struct slow_run {
+    sky_logger *log;
+    long n;
+    _Atomic int done;
+} slow_run;
+static void *slow_produce(void *arg)
+{
+    slow_run *r = arg;
+    for (long i = 0; i < r->n; i++)
+        sky_info(r->log, "tick", SKY_INT("t", 0), SKY_INT("i", i));
+    atomic_store(&r->done, 1);
+    return NULL;
+}
+
+static void test_block_waits_while_the_worker_progresses(void **state)
+{
+    (void)state;
+    counter c = {.strict = true, .metered = true};
+    sky_t *sky = open_async(&c, 4096, SKY_OVERFLOW_BLOCK, 0 /* the default */);
+    slow_run r = {.log = sky_logger_get(sky, "slow"), .n = 400};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, slow_produce, &r), 0);
+    long steps = 0;
+    while (!atomic_load(&r.done)) {
+        sleep_ms(300);
+        atomic_fetch_add(&c.tokens, 1);
+        steps++;
+    }
+    pthread_join(th, NULL);
+    assert_true(steps >= 3); /* 400 events need several rings' worth of room */
+    atomic_store(&c.tokens, 1L << 40);
+    assert_int_equal(sky_flush(sky, 60000), SKY_OK);
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.dropped[SKY_DROP_OVERFLOW], 0);
+    assert_int_equal(c.written, r.n);
+    assert_int_equal(c.next[0], r.n);
+    assert_int_equal(c.out_of_order, 0);
+    assert_int_equal(c.gaps, 0);
+    assert_accounting(sky);
+    assert_int_equal(sky_close(sky), SKY_OK);
+}
+
+/* ... and a sink stuck in write() costs events, counted and reported: the first caller to
+ * find the worker without progress for the bound drops its event; callers after it drop at
+ * once while the worker stays stuck (every one of them: the ring stays full); once the sink
+ * returns, events flow again and the gap event reports the exact count. */
+static void test_block_drops_when_the_worker_is_stuck(void **state)
+{
+    (void)state;
+    counter c = {.strict = false};
+    sky_t *sky = open_async(&c, 4096, SKY_OVERFLOW_BLOCK, 50);
+    sky_logger *log = sky_logger_get(sky, "stuck");
+    atomic_store(&c.gate, 1);
+    sky_stats st;
+    long logged = 0;
+    do {
+        sky_info(log, "tick", SKY_INT("t", 0), SKY_INT("i", logged));
+        logged++;
+        sky_stats_get(sky, &st);
+    } while (st.dropped[SKY_DROP_OVERFLOW] == 0);
+    assert_int_equal(st.dropped[SKY_DROP_OVERFLOW], 1);
+    for (int i = 0; i < 200; i++, logged++)
+        sky_info(log, "tick", SKY_INT("t", 0), SKY_INT("i", logged));
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.dropped[SKY_DROP_OVERFLOW], 201);
+    atomic_store(&c.gate, 0);
+    assert_int_equal(sky_flush(sky, 60000), SKY_OK); /* the worker moves again */
+    sky_info(log, "after");
+    logged++;
+    assert_int_equal(sky_flush(sky, 60000), SKY_OK);
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.dropped[SKY_DROP_OVERFLOW], 201);
+    assert_int_equal(c.written, logged - 201);
+    assert_int_equal(c.gap_overflow, 201);
+    assert_int_equal(c.duplicates, 0);
+    assert_accounting(sky);
+    assert_int_equal(sky_close(sky), SKY_OK);
+}
+
 static void test_gap_event_follows_next_event(void **state)
 {
     (void)state;
@@ -682,10 +776,16 @@ static void test_fork_mid_burst(void **state)
     sky_sink *fs;
     assert_int_equal(sky_sink_file(&(sky_file_opts){.path = path}, &fs, NULL), SKY_OK);
     assert_int_equal(sky_add_sink(sky, fs, NULL), SKY_OK);
-    burst b = {.log = sky_logger_get(sky, "burst")};
+    /* the burst through a bound logger; the forking thread inside a context scope whose
+     * block exists (its event before the fork made it): the child logs in it, then ends it */
+    sky_logger *bound = SKY_BIND(sky_logger_get(sky, "burst"), SKY_STR("bound", "yes"));
+    burst b = {.log = bound};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, burst_main, &b), 0);
     sleep_ms(20);
+    const sky_field scope[] = {SKY_STR("scope", "main")};
+    sky_context_push(scope, 1);
+    sky_info(sky_logger_get(sky, "child"), "child_event", SKY_INT("i", -1), SKY_INT("round", -1));
     for (int round = 0; round < 3; round++) {
         pid_t pid = fork();
         assert_true(pid >= 0);
@@ -693,6 +793,8 @@ static void test_fork_mid_burst(void **state)
             sky_logger *log = sky_logger_get(sky, "child");
             for (int i = 0; i < 100; i++)
                 sky_info(log, "child_event", SKY_INT("i", i), SKY_INT("round", round));
+            sky_context_pop();
+            sky_info(log, "child_after", SKY_INT("round", round));
             sky_stats st;
             sky_stats_get(sky, &st);
             int ok = sky_flush(sky, 5000) == SKY_OK && st.worker_alive;
@@ -702,8 +804,10 @@ static void test_fork_mid_burst(void **state)
         wait_child_ok(pid);
         sleep_ms(5);
     }
+    sky_context_pop();
     atomic_store(&b.stop, 1);
     pthread_join(th, NULL);
+    sky_logger_release(bound); /* its queued events are still written */
     assert_int_equal(sky_flush(sky, 10000), SKY_OK);
     sky_stats st;
     sky_stats_get(sky, &st);
@@ -712,9 +816,13 @@ static void test_fork_mid_burst(void **state)
     size_t len;
     char *text = skytest_read_file(path, &len);
     assert_non_null(text);
-    assert_int_equal(count_substr(text, "\"message\":\"child_event\""), 300);
+    assert_int_equal(count_substr(text, "\"message\":\"child_event\""), 301);
+    assert_int_equal(count_substr(text, "\"scope\":\"main\",\"i\":"), 301);
+    assert_int_equal(count_substr(text, "\"scope\":\"main\",\"round\":"), 0); /* popped */
+    assert_int_equal(count_substr(text, "\"message\":\"child_after\""), 3);
+    assert_int_equal(count_substr(text, "\"bound\":\"yes\""), (size_t)b.n);
     assert_int_equal(count_substr(text, "\"message\":\"parent\""), (size_t)b.n);
-    assert_int_equal(skytest_count_lines(text, len), (size_t)b.n + 300);
+    assert_int_equal(skytest_count_lines(text, len), (size_t)b.n + 304);
     free(text);
     skytest_rmtree(dir);
     free(dir);
@@ -808,6 +916,8 @@ int main(void)
         cmocka_unit_test(test_callsite_cache_varies),
         cmocka_unit_test(test_env_async),
         cmocka_unit_test(test_gap_event_follows_next_event),
+        cmocka_unit_test(test_block_waits_while_the_worker_progresses),
+        cmocka_unit_test(test_block_drops_when_the_worker_is_stuck),
         cmocka_unit_test(test_flush_waits_and_times_out),
         cmocka_unit_test(test_close_flushes_and_bounds),
         cmocka_unit_test(test_stress_block_exactly_once_in_order),

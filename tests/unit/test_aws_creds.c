@@ -289,6 +289,50 @@ static void test_shell_split(void **state)
     }
 }
 
+/* The answers' parsers on their own (fuzz_aws_creds drives them): an SSO expiration outside
+ * 1970..2200 ms is refused, not multiplied past int64; STS needs both keys; the SSO cache's
+ * token is returned only while unexpired. */
+static void test_answer_parsers(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    sky__cctx ctx = {.err = err, .errlen = sizeof err, .now_ns = 1751114096000000000LL};
+    sky_aws_credentials c;
+    const char *ok = "{\"roleCredentials\":{\"accessKeyId\":\"A\",\"secretAccessKey\":\"S\","
+                     "\"sessionToken\":\"T\",\"expiration\":1751114096000}}";
+    assert_int_equal(sky__sso_parse_role_credentials(&ctx, ok, strlen(ok), &c), SKY_OK);
+    assert_true(c.expiration_ns == 1751114096000LL * 1000000);
+    sky_aws_credentials_clear(&c);
+    const char *bad[] = {
+        "{\"roleCredentials\":{\"accessKeyId\":\"A\",\"secretAccessKey\":\"S\",\"expiration\":9223372036854775807}}",
+        "{\"roleCredentials\":{\"accessKeyId\":\"A\",\"secretAccessKey\":\"S\",\"expiration\":-1}}",
+        "{\"roleCredentials\":{\"accessKeyId\":\"A\",\"secretAccessKey\":\"S\",\"expiration\":1.5}}",
+        "{\"roleCredentials\":{\"accessKeyId\":\"\",\"secretAccessKey\":\"S\"}}", "[]", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(sky__sso_parse_role_credentials(&ctx, bad[i], strlen(bad[i]), &c),
+                         SKY_EPROTO);
+        assert_null(c.access_key_id);
+        assert_true(err[0] != '\0');
+    }
+    const char *sts = "<Credentials><AccessKeyId>ASIA</AccessKeyId><SecretAccessKey>s&amp;k"
+                      "</SecretAccessKey><Expiration>2026-07-01T00:00:00Z</Expiration></Credentials>";
+    assert_int_equal(sky__sts_parse_credentials(&ctx, "AssumeRole", sts, strlen(sts), &c), SKY_OK);
+    assert_string_equal(c.secret_access_key, "s&k");
+    assert_null(c.session_token);
+    sky_aws_credentials_clear(&c);
+    assert_int_equal(sky__sts_parse_credentials(&ctx, "AssumeRole", sts, 40, &c), SKY_EPROTO);
+    char *tok = NULL;
+    const char *cache = "{\"accessToken\":\"t\",\"expiresAt\":\"2099-01-01T00:00:00Z\"}";
+    assert_int_equal(sky__sso_parse_cached_token(&ctx, cache, strlen(cache), &tok), SKY_OK);
+    assert_string_equal(tok, "t");
+    free(tok);
+    cache = "{\"accessToken\":\"t\",\"expiresAt\":\"2020-01-01T00:00:00Z\"}";
+    assert_int_equal(sky__sso_parse_cached_token(&ctx, cache, strlen(cache), &tok), SKY_EAUTH);
+    assert_null(tok);
+    assert_non_null(strstr(err, "expired"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_mask),
         cmocka_unit_test(test_gzip),
         cmocka_unit_test(test_shell_split),
+        cmocka_unit_test(test_answer_parsers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,12 +147,54 @@ static void test_endpoints(void **state)
     assert_false(https);
 }
 
+/* Memory proportional to the file (fuzz_aws_profile's class): a section's name is stored once
+ * for all its keys (a copy per key let a 1 MiB file ask for gigabytes), a value continued over
+ * many lines is built in place, and a file past SKY__INI_MAX_BYTES is refused. */
+static void test_ini_memory_is_linear(void **state)
+{
+    (void)state;
+    size_t hl = 200000, nk = 50000;
+    char *t = malloc(hl + 3 + nk * 4 + 64);
+    size_t n = 0;
+    t[n++] = '[';
+    memset(t + n, 's', hl);
+    n += hl;
+    n += (size_t)sprintf(t + n, "]\n");
+    for (size_t i = 0; i < nk; i++)
+        n += (size_t)sprintf(t + n, "k=\n");
+    n += (size_t)sprintf(t + n, "v = a\n");
+    for (size_t i = 0; i < 1000; i++)
+        n += (size_t)sprintf(t + n, " b\n");
+    sky__ini ini;
+    assert_int_equal(sky__ini_parse(t, &ini), SKY_OK);
+    assert_int_equal(ini.n, nk + 1);
+    assert_int_equal(ini.n_sections, 1);
+    for (size_t i = 0; i < ini.n; i++)
+        assert_ptr_equal(ini.kv[i].section, ini.sections[0]);
+    const char *v = sky__ini_get(&ini, ini.sections[0], "v");
+    assert_non_null(v);
+    assert_int_equal(strlen(v), 1 + 1000 * 2);
+    assert_memory_equal(v, "a\nb\nb", 5);
+    sky__ini_free(&ini);
+    free(t);
+
+    char path[] = "/tmp/skylog-ini-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)SKY__INI_MAX_BYTES + 1), 0);
+    close(fd);
+    assert_int_equal(sky__ini_load(path, &ini), SKY_ELIMIT);
+    assert_int_equal(ini.n, 0);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ini_parse),
         cmocka_unit_test(test_profiles),
         cmocka_unit_test(test_endpoints),
+        cmocka_unit_test(test_ini_memory_is_linear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -469,6 +469,28 @@ static void assert_stored(fake *f, const char *const *want, size_t n)
             json_string_value(json_object_get(json_array_get(f->stored, i), "message")), want[i]);
 }
 
+/* Events refused for their age before any request leave the queue without a request: a writer
+ * blocked on the full queue must still be woken (it used to wait for ever). */
+static void test_aged_events_wake_blocked_writers(void **state)
+{
+    (void)state;
+    fake *f = fake_new();
+    f->group_exists = f->stream_exists = true;
+    sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                              .block_when_full = true, .max_queue_size = 10,
+                                              .flush_interval_ms = 60000});
+    int64_t old = sky_now_ns() / 1000000 - 400LL * 24 * 3600 * 1000;
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(sky_cwl_put(s, old + i, "old", 3), SKY_OK);
+    assert_int_equal(sky_sink_flush(s, 60000), SKY_OK);
+    sky_cwl_stats st;
+    sky_cwl_stats_get(s, &st);
+    assert_int_equal(st.rejected[SKY_CWL_REJECT_TOO_OLD], 1000);
+    assert_int_equal(fake_events(f), 0);
+    sky_sink_close(s);
+    fake_destroy(f);
+}
+
 static void test_refused_event_isolated(void **state)
 {
     (void)state;
@@ -736,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_queue_bound_and_dead_endpoint),
         cmocka_unit_test(test_options_and_templates),
         cmocka_unit_test(test_no_log_storm),
+        cmocka_unit_test(test_aged_events_wake_blocked_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

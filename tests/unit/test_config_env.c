@@ -64,10 +64,22 @@ static void test_bad_values_are_named(void **state)
     unsetenv("AWS_REGION");
     clear_env();
     setenv("SKYLOG_FILE", "/tmp/skylog-test-env.log", 1);
-    setenv("SKYLOG_FILE_MAX_BYTES", "-5", 1);
+    /* strtoull alone takes " -5" as 2^64 - 5, and a count past 2^64 as ULLONG_MAX */
+    const char *bad_counts[] = {"-5", " -5", "+5", "99999999999999999999999", "0x10", "1e3"};
+    for (size_t i = 0; i < sizeof bad_counts / sizeof bad_counts[0]; i++) {
+        setenv("SKYLOG_FILE_MAX_BYTES", bad_counts[i], 1);
+        char *err = NULL;
+        sky_t *sky = sky_open_env(&err);
+        if (sky)
+            fail_msg("SKYLOG_FILE_MAX_BYTES='%s' accepted", bad_counts[i]);
+        assert_non_null(strstr(err, "SKYLOG_FILE_MAX_BYTES"));
+        free(err);
+    }
+    unsetenv("SKYLOG_FILE_MAX_BYTES");
+    setenv("SKYLOG_FILE_BACKUPS", " -1", 1);
     char *err = NULL;
     assert_null(sky_open_env(&err));
-    assert_non_null(strstr(err, "SKYLOG_FILE_MAX_BYTES"));
+    assert_non_null(strstr(err, "SKYLOG_FILE_BACKUPS"));
     free(err);
     clear_env();
 }

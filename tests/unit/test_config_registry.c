@@ -60,6 +60,16 @@ static void test_size(void **state)
     bad("file", "max_bytes", "", "invalid value");
     bad("file", "max_bytes", "0.5", "invalid value"); /* half a byte */
     bad("pipeline", "ring_bytes", "1k", "out of range: '1k'");
+    /* exact decimals that never wrap (fuzz target config_values checks every row's range) */
+    assert_int_equal(ok_i("file", "max_bytes", "0.25k"), 256);
+    assert_int_equal(ok_i("file", "max_bytes", "0007k"), 7168);
+    assert_int_equal(ok_i("file", "max_bytes", "8388607T"), 8388607LL << 40);
+    bad("file", "max_bytes", "8388608T", "out of range: '8388608T'"); /* 2^63 */
+    bad("file", "max_bytes", "99999999999999TB", "out of range");
+    bad("file", "max_bytes", "18446744073709551616", "out of range");
+    bad("file", "max_bytes", "1e3", "invalid value");
+    bad("file", "max_bytes", "0x10", "invalid value");
+    bad("file", "max_bytes", "1.0000000001k", "invalid value");
 }
 
 static void test_duration(void **state)
@@ -79,6 +89,16 @@ static void test_duration(void **state)
     bad("pipeline", "close_timeout_ms", "5 parsecs", "expected a duration like 250ms");
     bad("pipeline", "close_timeout_ms", "-5s", "invalid value");
     bad("pipeline", "close_timeout_ms", "2h", "out of range");
+    /* decimal fractions are exact: 1.1 * 1000 is 1100.0000000000002 in a double */
+    assert_int_equal(ok_i("pipeline", "close_timeout_ms", "1.1s"), 1100);
+    assert_int_equal(ok_i("pipeline", "close_timeout_ms", "0.7s"), 700);
+    assert_int_equal(ok_i("pipeline", "close_timeout_ms", "0.001s"), 1);
+    assert_int_equal(ok_i("pipeline", "close_timeout_ms", "0.5min"), 30000);
+    assert_int_equal(ok_i("file", "rotate_interval_s", "1.5m"), 90);
+    bad("pipeline", "close_timeout_ms", "0.0005s", "invalid value");
+    bad("file", "rotate_interval_s", "1.5", "invalid value");
+    bad("pipeline", "close_timeout_ms", "99999999999999999999d", "out of range");
+    bad("pipeline", "close_timeout_ms", "1e3", "invalid value");
 }
 
 static void test_int_number_bool_string(void **state)
@@ -205,8 +225,8 @@ static void test_tables_are_consistent(void **state)
         assert_ptr_equal(sky__config_find(sky__config_components[n]->name),
                          sky__config_components[n]);
     }
-    assert_int_equal(n, 12);
-    const char *want[] = {"console", "file", "cloudwatch_logs", "metrics_emf",
+    assert_int_equal(n, 13);
+    const char *want[] = {"console", "file", "cloudwatch_logs", "audit", "metrics_emf",
                           "metrics_cloudwatch", "metrics_statsd", "enrich", "redact", "sample",
                           "level_filter", "event_filter", "rate_limit"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)

@@ -476,6 +476,69 @@ static void test_damaged_files_never_crash(void **state)
     assert_true(ok > 0 && ok < 3000);
 }
 
+
+/* Limits come before libyaml builds a tree (yaml.c): deep flow nesting took libyaml's scanner
+ * over a minute at 100,000 levels; 100,000 logger levels were cubic in sky_set_level(); an
+ * alias could hand one huge list to every processor. Each is refused with SKY_ELIMIT and a
+ * located message, quickly. */
+static char *repeat(const char *head, const char *unit, size_t n, const char *tail)
+{
+    size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+    char *s = malloc(hl + ul * n + tl + 1);
+    memcpy(s, head, hl);
+    for (size_t i = 0; i < n; i++)
+        memcpy(s + hl + ul * i, unit, ul);
+    memcpy(s + hl + ul * n, tail, tl + 1);
+    return s;
+}
+
+static void test_limits_before_allocation(void **state)
+{
+    (void)state;
+    char *deep = repeat("sinks: ", "[", 100000, "");
+    expect_error(deep, SKY_ELIMIT, "<yaml>:1:");
+    expect_error(deep, SKY_ELIMIT, "nested more than 32 levels deep");
+    free(deep);
+    char *deepmap = repeat("sinks: ", "{a: ", 50000, "1");
+    expect_error(deepmap, SKY_ELIMIT, "nested more than 32 levels deep");
+    free(deepmap);
+
+    char *loggers = malloc(2000 * 24 + 64);
+    size_t len = (size_t)sprintf(loggers, "sinks: []\nloggers:\n");
+    for (int i = 0; i < 2000; i++)
+        len += (size_t)sprintf(loggers + len, "  app.l%d: info\n", i);
+    expect_error(loggers, SKY_ELIMIT, "loggers: 2000 logger levels; at most 256");
+    free(loggers);
+
+    char *list = repeat("sinks: []\nprocessors:\n  - redact: { fields: [", "f,", 1100, "g] }\n");
+    expect_error(list, SKY_ELIMIT, "processors[0].redact.fields: a list of 1101 entries; at most 1024");
+    free(list);
+    char *procs = repeat("sinks: []\nprocessors:\n", "  - redact\n", 300, "");
+    expect_error(procs, SKY_ELIMIT, "processors: 300 entries; at most 256");
+    free(procs);
+
+    /* 1 MiB of text, however it is spelled */
+    char *big = repeat("sinks: []\n", "#                                                              \n",
+                       (1 << 20) / 64 + 1, "");
+    expect_error(big, SKY_ELIMIT, "larger than 1024 KiB");
+    char *path = write_file("big.yaml", big);
+    sky_t *sky = NULL;
+    char *err = NULL;
+    assert_int_equal(sky_open_file(path, &sky, &err), SKY_ELIMIT);
+    assert_non_null(strstr(err, "larger than 1024 KiB"));
+    free(err);
+    free(path);
+    free(big);
+
+    /* a mapping of many keys is checked for duplicates in n log n, and the first is named */
+    char *keys = malloc(1000 * 24 + 64);
+    len = (size_t)sprintf(keys, "sinks: []\nprocessors:\n  - enrich:\n");
+    for (int i = 0; i < 1000; i++)
+        len += (size_t)sprintf(keys + len, "      k%d: x\n", i % 997);
+    expect_error(keys, SKY_EINVAL, "<yaml>:1001:7: processors[0].enrich: duplicate key 'k0' (first at line 4)");
+    free(keys);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -489,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_console_fd),
         cmocka_unit_test(test_cloudwatch_fallback_file),
         cmocka_unit_test(test_damaged_files_never_crash),
+        cmocka_unit_test(test_limits_before_allocation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -234,7 +234,8 @@ static void test_logfmt(void **state)
     sky_info(f->log, "special", SKY_F64("pinf", INFINITY), SKY_F64("ninf", -INFINITY),
              SKY_F64("nan", NAN), SKY_ERRNO("err", ENOENT), SKY_DUR("d", 1500000),
              SKY_TIME("t", 0), SKY_NULL("z"), SKY_BOOL("b", false));
-    assert_non_null(strstr(f->cap.lines[1], " pinf=+Inf ninf=-Inf nan=NaN err=ENOENT d=1.5ms "
+    assert_non_null(strstr(f->cap.lines[1], " pinf=+Inf ninf=-Inf nan=NaN "
+                                            "err=\"ENOENT: No such file or directory\" d=1.5ms "
                                             "t=1970-01-01T00:00:00.000Z z=null b=false\n"));
     close_fixture(f);
 }
@@ -254,7 +255,52 @@ static void test_pretty_escapes_terminal_controls(void **state)
     sky_info(f->log, "special", SKY_F64("pinf", INFINITY), SKY_F64("ninf", -INFINITY),
              SKY_ERRNO("err", ENOENT));
     assert_non_null(strstr(f->cap.lines[1],
-                           " pinf=Infinity ninf=-Infinity err=ENOENT(No such file or directory)\n"));
+                           " pinf=Infinity ninf=-Infinity "
+                           "err=\"ENOENT: No such file or directory\"\n"));
+    close_fixture(f);
+}
+
+/* An errno field reads the same in every format (only the quoting differs), and CRITICAL
+ * takes no more room than the other levels in the pretty output. */
+static void test_errno_one_text_and_levels_aligned(void **state)
+{
+    (void)state;
+    const char *want = "ENOENT: No such file or directory";
+    sky_format fmts[] = {SKY_FORMAT_JSON, SKY_FORMAT_LOGFMT, SKY_FORMAT_PRETTY};
+    for (size_t i = 0; i < 3; i++) {
+        fixture *f = open_fixture(fmts[i]);
+        sky_info(f->log, "x", SKY_ERRNO("err", ENOENT));
+        sky_critical(f->log, "x", SKY_ERRNO("err", 999999));
+        assert_non_null(strstr(f->cap.lines[0], want));
+        assert_non_null(strstr(f->cap.lines[1], "\"errno 999999\""));
+        if (fmts[i] == SKY_FORMAT_PRETTY)
+            assert_int_equal(strstr(f->cap.lines[0], "[test.render]") - f->cap.lines[0],
+                             strstr(f->cap.lines[1], "[test.render]") - f->cap.lines[1]);
+        close_fixture(f);
+    }
+}
+
+/* Raw JSON fragments (found by fuzz_json_writer): a pretty-printed one is embedded on one line
+ * (a CR or LF could only be white space between its tokens), and one with a lone surrogate
+ * escape, which strict readers refuse, is written as a string. */
+static void test_raw_json_stays_one_strict_line(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(SKY_FORMAT_JSON);
+    sky_info(f->log, "raw", SKY_JSON("pretty", "\n\n{\n  \"a\": [1,\r\n 2],\n\t\"b\": \"x\\ny\"\n}\n"),
+             SKY_JSON("lone", "\"\\ud800\""), SKY_JSON("pair", "\"\\ud83d\\ude00\""),
+             SKY_JSON("low", "[\"\\udc00\"]"));
+    assert_int_equal(f->cap.n, 1);
+    const char *line = f->cap.lines[0];
+    assert_ptr_equal(strchr(line, '\n'), line + strlen(line) - 1); /* the only newline ends it */
+    json_t *j = parse_line(line);
+    json_t *pretty = json_object_get(j, "pretty");
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(pretty, "a"), 1)), 2);
+    assert_string_equal(json_string_value(json_object_get(pretty, "b")), "x\ny");
+    assert_string_equal(json_string_value(json_object_get(j, "lone")), "\"\\ud800\"");
+    assert_string_equal(json_string_value(json_object_get(j, "pair")), "\xf0\x9f\x98\x80");
+    assert_string_equal(json_string_value(json_object_get(j, "low")), "[\"\\udc00\"]");
+    json_decref(j);
     close_fixture(f);
 }
 
@@ -267,6 +313,8 @@ int main(void)
         cmocka_unit_test(test_long_keys_and_many_fields),
         cmocka_unit_test(test_logfmt),
         cmocka_unit_test(test_pretty_escapes_terminal_controls),
+        cmocka_unit_test(test_errno_one_text_and_levels_aligned),
+        cmocka_unit_test(test_raw_json_stays_one_strict_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -191,7 +191,7 @@ static void test_console_formats(void **state)
     free(out);
     out = console_output((sky_console_opts){.format = SKY_FORMAT_PRETTY}, NULL);
     assert_null(strchr(out, '\x1b')); /* not a TTY: no colour in auto mode */
-    assert_non_null(strstr(out, "WARN  [c] hello"));
+    assert_non_null(strstr(out, "WARN     [c] hello"));
     free(out);
     out = console_output((sky_console_opts){.format = SKY_FORMAT_PRETTY, .color = 1}, NULL);
     assert_non_null(strstr(out, "\x1b[33mWARN")); /* forced colour */

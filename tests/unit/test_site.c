@@ -245,7 +245,7 @@ static void test_sinks_of_every_format(void **state)
                 assert_non_null(strstr(l, "|we\"ird\nkey=1:v/1"));
                 break;
             case L: assert_non_null(strstr(l, " user=\"b\\\"ob\\\\\" id=1 ms=-0.0 ok=true")); break;
-            case P: assert_non_null(strstr(l, "err=0(Success) at=1970-01-01T00:00:01.000Z")); break;
+            case P: assert_non_null(strstr(l, "err=\"0: Success\" at=1970-01-01T00:00:01.000Z")); break;
             default:
                 assert_non_null(strstr(l, k == filtered_at[order] ? "\"id\":2," : "\"id\":1,"));
                 break;
@@ -724,6 +724,145 @@ static void test_context_and_bound_loggers(void **state)
     skytest_capture_reset(&cap);
 }
 
+/* Context scopes and bound loggers on the site path: the record references the scope's block
+ * and the logger's fields (copied and rendered once), and every sink gets what the general
+ * path (sky_emit, which copies them per event) gives - in sinks of every format, with nested
+ * scopes that repeat a key (the inner one wins, at its position), reserved keys, keys shared
+ * with the call or between the scope and the logger (de-duplicated the general way), a lazy
+ * field (no block), scopes that end while their events are still queued, and a scope that
+ * outlives its pipeline. */
+static sky_field lazy_ctx(void *user, char *buf, size_t cap)
+{
+    (void)user;
+    snprintf(buf, cap, "computed");
+    return sky_field_str(NULL, buf);
+}
+
+static void test_context_and_bound_match_general_path(void **state)
+{
+    (void)state;
+    fill_big_user();
+    skytest_capture caps[4] = {{0}};
+    static const sky_format fmts[4] = {SKY_FORMAT_JSON, SKY_FORMAT_LOGFMT, SKY_FORMAT_PRETTY,
+                                       SKY_FORMAT_NONE};
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(&(sky_options){.mode = SKY_MODE_ASYNC}, &sky), SKY_OK);
+    for (int k = 0; k < 4; k++) {
+        sky_sink *sink = fmts[k] == SKY_FORMAT_NONE ? sky_sink_new(&fields_vt, &caps[k], fmts[k])
+                                                    : skytest_capture_sink(&caps[k], fmts[k]);
+        assert_int_equal(sky_add_sink(sky, sink, NULL), SKY_OK);
+    }
+    sky_logger *log = sky_logger_get(sky, "app");
+    sky_logger *b1 = SKY_BIND(log, SKY_STR("svc", "a\"pi"), SKY_INT("shard", 7));
+    sky_logger *b2 = SKY_BIND(b1, SKY_STR("id", "bound id"), SKY_STR("message", "reserved"));
+    sky_logger *b3 = SKY_BIND(log, SKY_LAZY("lz", lazy_ctx, NULL));
+    const sky_field outer[] = {SKY_STR("req", "r-outer"), SKY_STR("logger", "ctx logger"),
+                               SKY_F64("ratio", 0.25)};
+    const sky_field inner[] = {SKY_STR("tenant", "t\n1"), SKY_STR("req", "r-inner")};
+    const sky_field clash[] = {SKY_STR("user", "ctx user")};
+    const sky_field lazy[] = {SKY_LAZY("lz", lazy_ctx, NULL)};
+    sky_logger *logs[4] = {log, b1, b2, b3};
+    long pairs = 0;
+    for (long i = 0; i < 96; i++) {
+        sky_logger *l = logs[i % 4];
+        int shape = (int)(i / 4) % 6;
+        switch (shape) {
+        case 0: break; /* no context */
+        case 1: sky_context_push(outer, 3); break;
+        case 2:
+            sky_context_push(outer, 3);
+            sky_context_push(inner, 2);
+            break;
+        case 3: sky_context_push(clash, 1); break;
+        case 4: sky_context_push(lazy, 1); break;
+        case 5:
+            sky_context_push(inner, 2);
+            sky_context_push(lazy, 1); /* a lazy frame over a block-able one */
+            break;
+        }
+        for (int rep = 0; rep < 2; rep++, pairs++) { /* the scope's first event, then another */
+            via_site(l, i);
+            via_emit(l, i);
+        }
+        for (int pop = shape == 2 || shape == 5 ? 2 : shape ? 1 : 0; pop > 0; pop--)
+            sky_context_pop(); /* the scope ends while its events are queued */
+    }
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    for (int k = 0; k < 4; k++)
+        assert_int_equal(caps[k].n, (size_t)(2 * pairs));
+    assert_pairs_equal(caps, 4);
+    /* spot checks: nested (i = 8, logger log), inner key wins at its position */
+    const char *l8 = caps[0].lines[4 * 8];
+    assert_non_null(strstr(l8, "\"line\":48,\"_logger\":\"ctx logger\",\"ratio\":0.25,"
+                               "\"tenant\":\"t\\n1\",\"req\":\"r-inner\",\"user\":"));
+    /* bound fields after the context's, before the call's (i = 5: b1, outer scope) */
+    assert_non_null(strstr(caps[0].lines[4 * 5], "\"ratio\":0.25,\"svc\":\"a\\\"pi\",\"shard\":7,"
+                                                 "\"user\":"));
+    /* the call's key wins over the bound one (i = 2: b2) */
+    assert_null(strstr(caps[0].lines[4 * 2], "bound id"));
+    assert_non_null(strstr(caps[0].lines[4 * 2], "\"_message\":\"reserved\""));
+    /* a lazy context field, evaluated per event */
+    assert_non_null(strstr(caps[0].lines[4 * 16], "\"lz\":\"computed\""));
+    sky_logger_release(b3);
+    sky_logger_release(b2);
+
+    /* a scope open across its pipeline's close, then logging to another pipeline */
+    sky_context_push(outer, 3);
+    via_site(b1, 1000);
+    sky_logger_release(b1); /* released with its event queued */
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture cap2 = {0};
+    sky_t *sky2 = open_capture(true, &cap2);
+    sky_logger *log2 = sky_logger_get(sky2, "app");
+    via_site(log2, 1001);
+    via_emit(log2, 1001);
+    sky_context_pop();
+    via_site(log2, 1002);
+    via_emit(log2, 1002);
+    assert_int_equal(sky_flush(sky2, 5000), SKY_OK);
+    assert_int_equal(cap2.n, 4);
+    assert_pairs_equal(&cap2, 1);
+    assert_non_null(strstr(cap2.lines[0], "\"req\":\"r-outer\""));
+    assert_null(strstr(cap2.lines[2], "r-outer"));
+    assert_int_equal(sky_close(sky2), SKY_OK);
+    skytest_capture_reset(&cap2);
+    for (int k = 0; k < 4; k++)
+        skytest_capture_reset(&caps[k]);
+}
+
+/* A thread that ends inside scopes it never popped: its blocks are retired at its exit and
+ * freed only after the worker wrote its events (ASan would see a use after free). */
+static sky_logger *exit_log;
+static void *log_and_exit(void *arg)
+{
+    (void)arg;
+    const sky_field f[] = {SKY_STR("req", "thread")}; /* lives until the thread ends */
+    sky_context_push(f, 1);
+    for (long i = 0; i < 200; i++)
+        via_site(exit_log, i);
+    return NULL; /* no pop */
+}
+
+static void test_thread_exit_inside_a_scope(void **state)
+{
+    (void)state;
+    fill_big_user();
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(true, &cap);
+    exit_log = sky_logger_get(sky, "app");
+    for (int t = 0; t < 4; t++) {
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, log_and_exit, NULL), 0);
+        pthread_join(th, NULL);
+    }
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 800);
+    for (size_t k = 0; k < cap.n; k++)
+        assert_non_null(strstr(cap.lines[k], "\"req\":\"thread\""));
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
 /* A value too large for the ring is dropped and counted at a schema site too. */
 static void big_site(sky_logger *log, const char *s, size_t n)
 {
@@ -816,6 +955,8 @@ int main(void)
         cmocka_unit_test(test_many_loggers_one_site),
         cmocka_unit_test(test_processors_edit_site_events),
         cmocka_unit_test(test_context_and_bound_loggers),
+        cmocka_unit_test(test_context_and_bound_match_general_path),
+        cmocka_unit_test(test_thread_exit_inside_a_scope),
         cmocka_unit_test(test_more_fields_than_a_schema),
         cmocka_unit_test(test_too_large_counted),
         cmocka_unit_test(test_racing_first_calls),

@@ -2,7 +2,8 @@
  * test_site_inline.c - the ring reservation inlined into call sites (skylog.h: sky__fast,
  * sky__fast_reserve). A call site that matches its schema reserves and commits its record in
  * the ring itself when the logger publishes a fast handle of the header's layout; anything
- * else (another layout, a gate up, context, a record that would wrap or does not fit) takes
+ * else (another layout, a gate up, a context scope's first event, a record that would wrap or
+ * does not fit) takes
  * the library call. These tests check which loggers publish a handle, that both ways write
  * the same records in the same order (also across ring wraps), that a handle of another
  * layout or with its gate up sends calls to the library, and that the high-water mark and
@@ -55,6 +56,12 @@ static void expect_lines(const skytest_capture *cap, int n)
     }
 }
 
+static sky_field lazy_value(void *user, char *buf, size_t cap)
+{
+    (void)user, (void)buf, (void)cap;
+    return sky_field_int(NULL, 1);
+}
+
 static void test_which_loggers_publish_a_handle(void **state)
 {
     (void)state;
@@ -67,10 +74,15 @@ static void test_which_loggers_publish_a_handle(void **state)
     uint64_t st = atomic_load(&hdr(log)->fast->state);
     /* the library's ABI value when it stamps events with the TSC, else 0: never a gate */
     assert_true(st == SKY__FAST_ABI || st == 0);
-    /* bound fields are added by the library: no handle */
+    /* bound loggers: their records reference the fields, unless one is lazy (evaluated per
+     * event by the library) */
     sky_logger *bound = SKY_BIND(log, SKY_STR("k", "v"));
     assert_non_null(bound);
-    assert_null(hdr(bound)->fast);
+    assert_ptr_equal(hdr(bound)->fast, hdr(log)->fast);
+    sky_logger *lazy = SKY_BIND(bound, SKY_LAZY("l", lazy_value, NULL));
+    assert_non_null(lazy);
+    assert_null(hdr(lazy)->fast);
+    sky_logger_release(lazy);
     sky_logger_release(bound);
     assert_int_equal(sky_close(sky), SKY_OK);
 
@@ -136,24 +148,44 @@ static void test_other_layout_or_gate_takes_the_library_call(void **state)
     skytest_capture_reset(&cap);
 }
 
-/* With context on the thread the library adds it: the inlined path steps aside. */
-static void test_context_takes_the_library_call(void **state)
+/* With context on the thread, the scope's first event (the library call) copies the scope into
+ * a block for the pipeline; later events take the inlined path and reference it. A nested
+ * scope gets a block of its own (with the outer fields), its pop goes back to the outer one. */
+static void test_context_blocks(void **state)
 {
     (void)state;
     skytest_capture cap = {0};
     sky_t *sky = open_json(0, &cap);
     sky_logger *log = sky_logger_get(sky, "app.inline");
+    const sky__fast *q = hdr(log)->fast;
     const sky_field ctx[] = {SKY_STR("req", "r1")}; /* must outlive the push */
-    for (int i = 0; i < 4; i++) {
-        if (i == 2)
+    const sky_field in[] = {SKY_INT("depth", 2)};
+    assert_null(sky__ctx_cur);
+    for (int i = 0; i < 8; i++) {
+        if (i == 2) {
             assert_int_equal(sky_context_push(ctx, 1), SKY_OK);
+            assert_non_null(sky__ctx_cur);
+            assert_null(atomic_load(&sky__ctx_cur->q)); /* not copied yet */
+        }
+        if (i == 4)
+            assert_int_equal(sky_context_push(in, 1), SKY_OK);
+        if (i == 6)
+            sky_context_pop();
+        const sky__ctx_hdr *before = sky__ctx_cur;
         sky_info(log, "ctx", SKY_INT("i", i));
+        if (i >= 2)
+            assert_ptr_equal(atomic_load(&sky__ctx_cur->q), q);
+        if (i == 3 || i == 5 || i == 7)
+            assert_ptr_equal(sky__ctx_cur, before); /* the same block: the inlined path */
     }
     sky_context_pop();
+    assert_null(sky__ctx_cur);
     assert_int_equal(sky_flush(sky, 5000), SKY_OK);
-    assert_int_equal(cap.n, 4);
-    for (int i = 0; i < 4; i++)
-        assert_true((strstr(cap.lines[i], "\"req\":\"r1\"") != NULL) == (i >= 2));
+    assert_int_equal(cap.n, 8);
+    for (int i = 0; i < 8; i++) {
+        assert_true((strstr(cap.lines[i], "\"req\":\"r1\",") != NULL) == (i >= 2));
+        assert_true((strstr(cap.lines[i], "\"depth\":2,\"i\":") != NULL) == (i == 4 || i == 5));
+    }
     assert_int_equal(sky_close(sky), SKY_OK);
     skytest_capture_reset(&cap);
 }
@@ -199,7 +231,7 @@ int main(void)
         cmocka_unit_test(test_which_loggers_publish_a_handle),
         cmocka_unit_test(test_records_across_wraps),
         cmocka_unit_test(test_other_layout_or_gate_takes_the_library_call),
-        cmocka_unit_test(test_context_takes_the_library_call),
+        cmocka_unit_test(test_context_blocks),
         cmocka_unit_test(test_inlined_call_wakes_the_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

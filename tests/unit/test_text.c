@@ -337,6 +337,73 @@ static void test_json_escape_chunks(void **state)
     }
 }
 
+/* The exact block masks (8 bytes: sky__json_plain_mask; 16 bytes with SSE2) flag exactly the
+ * bytes JSON strings cannot take as they are, for every byte value in every lane, also next
+ * to other such bytes (no carry or borrow between lanes). */
+static bool needs_care(unsigned c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x7f; }
+
+static void test_json_plain_masks(void **state)
+{
+    (void)state;
+    for (unsigned c = 0; c < 256; c++) {
+        for (unsigned other = 0; other < 256; other += 17) { /* the other lanes' byte */
+            unsigned char in[16];
+            for (int lane = 0; lane < 16; lane++) {
+                memset(in, (int)other, sizeof in);
+                in[lane] = (unsigned char)c;
+                uint64_t w;
+                memcpy(&w, in + (lane < 8 ? 0 : 8), 8);
+                uint64_t m = sky__json_plain_mask(w);
+                for (int k = 0; k < 8; k++) {
+                    unsigned b = in[(lane < 8 ? 0 : 8) + k];
+                    assert_int_equal((m >> (8 * k + 7)) & 1, needs_care(b));
+                    assert_int_equal(m >> (8 * k) & 0x7f, 0);
+                }
+#if defined(__SSE2__)
+                unsigned m16 = sky__json_plain_mask16(_mm_loadu_si128((const __m128i *)in));
+                for (int k = 0; k < 16; k++)
+                    assert_int_equal(m16 >> k & 1, needs_care(in[k]));
+#endif
+            }
+        }
+    }
+}
+
+/* Random strings against the reference: every length to 300, many special bytes (quotes,
+ * backslashes, control characters, DEL, a valid 2-byte sequence, an invalid byte) at random
+ * places and densities, starting at every alignment. */
+static void test_json_escape_random(void **state)
+{
+    (void)state;
+    static const unsigned char specials[] = {'"', '\\', '\n', 0x01, 0x1f, 0x7f, 0xFF, 0xC3};
+    static unsigned char buf[320];
+    static char want[6 * 320 + 8];
+    uint64_t x = 88172645463325252ull;
+    for (int round = 0; round < 6000; round++) {
+        size_t n = (size_t)(round % 301), off = (size_t)(round % 16);
+        unsigned density = (unsigned)(round / 301 % 5) * 8; /* 0, 8, 16, 24, 32 in 256 */
+        unsigned char *in = buf + off;
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            if ((x & 255) < density) {
+                in[i] = specials[(x >> 8) % sizeof specials];
+                if (in[i] == 0xC3 && i + 1 < n)
+                    in[++i] = 0xA9;
+            } else {
+                in[i] = (unsigned char)(' ' + (x >> 16) % 95 == '"' ? 'q' : ' ' + (x >> 16) % 95);
+                if (in[i] == '\\')
+                    in[i] = 'b';
+            }
+        }
+        sky_buf b = {0};
+        sky__json_str_body(&b, (const char *)in, n);
+        size_t wl = ref_escape(want, in, n);
+        assert_int_equal(b.len, wl);
+        assert_memory_equal(b.p, want, wl);
+        sky__buf_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_json_valid), cmocka_unit_test(test_iso8601),
         cmocka_unit_test(test_iso8601_cache),
         cmocka_unit_test(test_json_escape_fast_paths), cmocka_unit_test(test_json_escape_chunks),
+        cmocka_unit_test(test_json_plain_masks), cmocka_unit_test(test_json_escape_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

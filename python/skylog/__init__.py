@@ -1,0 +1,461 @@
+"""skylog for Python: logging handlers over libskylog.
+
+Design: the Python side only decides what an event is (a LogRecord's message, level, callsite,
+exception, `extra` fields, the current skylog.context()); the C side (skylog._skylog, which
+contains libskylog) copies it into the async ring of a pipeline, and libskylog's own threads
+render, batch and send it without the GIL. So a log call costs the application about one
+LogRecord and one copy, whatever the sinks do.
+
+    import logging, skylog
+    logging.getLogger().addHandler(skylog.Handler())   # the default pipeline (SKYLOG_* env)
+    with skylog.context(request_id="r-1"):
+        logging.getLogger("app").info("paid %s", 42, extra={"user": "ann"})
+
+Field types (`extra`, context): str, int, float, bool and None keep their JSON type (ints
+beyond 64 bits become their decimal text); dicts, lists and tuples are embedded as JSON when
+json.dumps accepts them; anything else becomes its repr(). A str with lone surrogates
+(undecodable bytes read with surrogateescape) is sent with backslash escapes.
+"""
+
+import atexit
+import contextlib
+import contextvars
+import datetime
+import json
+import logging
+import os
+import re
+import socket
+import sys
+import threading
+import warnings
+import weakref
+
+from skylog._skylog import LIBSKYLOG_VERSION, Pipeline, SkylogError, _set_json_type
+
+__all__ = [
+    "Handler", "CloudWatchLogHandler", "Pipeline", "SkylogError", "SkylogWarning", "Json",
+    "configure", "context", "get_context", "flush", "close", "default_pipeline",
+]
+__version__ = "0.1.0"
+
+
+class SkylogWarning(UserWarning):
+    """An argument was accepted but has no effect in skylog (see CloudWatchLogHandler)."""
+
+
+class Json(str):
+    """Text that is already JSON: embedded as is in the event (invalid JSON becomes a string)."""
+
+
+_set_json_type(Json)
+
+# ---- levels ----------------------------------------------------------------------------------
+
+TRACE, DEBUG, INFO, WARN, ERROR, CRITICAL = range(6)
+
+
+def _sky_level(levelno):
+    """Python's level number -> skylog's: each standard level to its namesake, a custom level
+    to the standard level at or below it (below DEBUG: TRACE)."""
+    if levelno >= logging.CRITICAL:
+        return CRITICAL
+    if levelno >= logging.ERROR:
+        return ERROR
+    if levelno >= logging.WARNING:
+        return WARN
+    if levelno >= logging.INFO:
+        return INFO
+    if levelno >= logging.DEBUG:
+        return DEBUG
+    return TRACE
+
+
+# ---- context ---------------------------------------------------------------------------------
+
+_context = contextvars.ContextVar("skylog_context", default={})
+
+
+@contextlib.contextmanager
+def context(**fields):
+    """Adds `fields` to every event logged in this block, by this thread or asyncio task (a
+    context variable: each task and thread has its own; a task created inside the block starts
+    with it). Blocks nest; an inner key wins. Also a decorator."""
+    merged = dict(_context.get())
+    merged.update(fields)
+    token = _context.set(merged)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def get_context():
+    """The fields skylog.context() adds here, as a new dict."""
+    return dict(_context.get())
+
+
+# ---- pipelines -------------------------------------------------------------------------------
+
+_lock = threading.RLock()
+_default = None
+_handlers = weakref.WeakSet()  # handlers owning a pipeline: flushed at exit, reset after fork
+
+
+def configure(path=None, *, yaml=None, **options):
+    """Builds the default pipeline and returns it (closing the previous default).
+
+    - configure(): from the environment, exactly as the C library's sky_open_env(): the
+      SKYLOG_* variables, or the YAML file named by SKYLOG_CONFIG. One difference: when
+      SKYLOG_MODE is not set the pipeline is async (the C default is sync), so that log calls
+      never wait for a sink.
+    - configure("skylog.yaml") or configure(yaml="..."): a YAML description
+      (docs/CONFIGURATION.md).
+    - configure(level="debug", sinks=[{"file": {"path": "app.jsonl"}}], ...): the same
+      document as keyword arguments (mode defaults to "async").
+
+    Errors (a bad option, a missing file) raise SkylogError with the library's message.
+    """
+    given = [x for x in (path, yaml, options or None) if x is not None]
+    if len(given) > 1:
+        raise TypeError("configure() takes a path, yaml= or options, not several")
+    if path is not None:
+        p = Pipeline.from_file(os.fspath(path))
+    elif yaml is not None:
+        p = Pipeline.from_yaml(yaml)
+    elif options:
+        options.setdefault("mode", "async")
+        p = Pipeline.from_yaml(json.dumps(options))  # JSON is YAML's flow style
+    else:
+        p = _from_env()
+    _set_default(p)
+    return p
+
+
+def _from_env():
+    with _lock:
+        if "SKYLOG_MODE" in os.environ:
+            return Pipeline.from_env()
+        os.environ["SKYLOG_MODE"] = "async"
+        try:
+            return Pipeline.from_env()
+        finally:
+            del os.environ["SKYLOG_MODE"]
+
+
+def _set_default(p):
+    global _default
+    with _lock:
+        old, _default = _default, p
+    if old is not None:
+        old.close()
+
+
+def default_pipeline():
+    """The default pipeline, built by configure() on first use."""
+    p = _default
+    if p is None or p.closed:
+        with _lock:
+            if _default is None or _default.closed:
+                configure()
+            p = _default
+    return p
+
+
+def flush(timeout=5.0):
+    """Waits until every event logged so far has been written by every sink (the default
+    pipeline's and each handler's own), at most `timeout` seconds each. True when all were."""
+    ok = True
+    pipes = [h._own for h in list(_handlers) if h._own is not None]
+    if _default is not None:
+        pipes.append(_default)
+    for p in pipes:
+        ok = p.flush(int(timeout * 1000)) and ok
+    return ok
+
+
+def close():
+    """Flushes and closes the default pipeline (a later log call makes a new one)."""
+    global _default
+    with _lock:
+        p, _default = _default, None
+    return p.close() if p is not None else True
+
+
+@atexit.register
+def _at_exit():
+    # libskylog also flushes every open pipeline at exit(); doing it here, before the
+    # interpreter tears down, keeps the order of logging.shutdown() and C's atexit irrelevant.
+    try:
+        flush()
+    except Exception:  # pragma: no cover - exit must not fail because of logging
+        pass
+
+
+def _after_fork_in_child():
+    # libskylog gives each pipeline a fresh worker in the child; only this module's own
+    # bookkeeping of flushes in progress (threads that do not exist in the child) is reset.
+    for h in list(_handlers):
+        if h._own is not None:
+            h._own._after_fork()
+    if _default is not None:
+        _default._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+# ---- handlers --------------------------------------------------------------------------------
+
+# LogRecord attributes that are not `extra`: everything a bare record has, plus what
+# Formatter.format() adds.
+_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime", "taskName"}
+_PLAIN = (str, int, float, bool, type(None))
+
+
+class Handler(logging.Handler):
+    """A logging.Handler that turns each LogRecord into a skylog event:
+
+    message   record.getMessage() (args applied), or self.format(record) when a formatter was
+              set on the handler
+    logger    record.name ("root" is skylog's root logger)
+    level     DEBUG/INFO/WARNING/ERROR/CRITICAL -> DEBUG/INFO/WARN/ERROR/CRITICAL; a custom
+              level maps to the standard level at or below it (below DEBUG: TRACE)
+    callsite  module, func, line: from record.pathname, funcName, lineno
+    fields    exception (the formatted traceback) when exc_info is set;
+              stack when stack_info is set; then skylog.context() fields; then `extra` fields
+              (which win over context fields of the same key)
+
+    A field named like a standard key ("level", "message", "line", ...) is written with a
+    leading "_" ("_level"), never dropped. emit() holds the GIL only while the event is copied
+    into the ring (with the "block" overflow policy and a full ring it waits for room, at most
+    block_max_wait_ms); rendering and sending happen on libskylog's threads, without it.
+
+    pipeline: the Pipeline to log to; default: skylog's default pipeline (configure()).
+    json_default: as json.dumps(default=): used for `extra` values that are not str, int,
+    float, bool, None, dict, list or tuple (they are embedded as JSON); without it such values
+    are sent as their repr().
+    """
+
+    def __init__(self, level=logging.NOTSET, *, pipeline=None, json_default=None):
+        super().__init__(level)
+        self._pipeline = pipeline
+        self._own = None  # a pipeline this handler made and closes
+        self._json_default = json_default
+
+    @property
+    def pipeline(self):
+        return self._pipeline if self._pipeline is not None else default_pipeline()
+
+    def _value(self, v):
+        if isinstance(v, _PLAIN):
+            return v
+        if self._json_default is not None or isinstance(v, (dict, list, tuple)):
+            try:
+                return Json(json.dumps(v, default=self._json_default, ensure_ascii=False))
+            except (TypeError, ValueError, RecursionError):
+                pass
+        return v  # repr() in C
+
+    def emit(self, record):
+        try:
+            p = self._pipeline if self._pipeline is not None else default_pipeline()
+            if self.formatter is not None:
+                msg = self.format(record)
+            elif isinstance(record.msg, dict) and not record.args:
+                msg = json.dumps(record.msg, default=self._json_default or repr,
+                                 ensure_ascii=False)
+            else:
+                msg = record.getMessage()
+            fields = {}
+            if record.exc_info and record.exc_info[0] is not None:
+                if not record.exc_text:
+                    record.exc_text = _exc_formatter.formatException(record.exc_info)
+                fields["exception"] = record.exc_text
+            elif record.exc_text:
+                fields["exception"] = record.exc_text
+            if record.stack_info:
+                fields["stack"] = record.stack_info
+            ctx = _context.get()
+            if ctx:
+                for k, v in ctx.items():
+                    fields[k] = self._value(v)
+            for k, v in record.__dict__.items():
+                if k not in _RESERVED and k[:1] != "_":
+                    fields[k] = self._value(v)
+            p.emit(record.name, _sky_level(record.levelno), msg, tuple(fields.items()),
+                   record.pathname, record.funcName, record.lineno or 0)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def flush(self):
+        p = self._own if self._own is not None else self._pipeline
+        if p is not None and not p.closed:
+            p.flush()
+
+    def close(self):
+        # a pipeline the handler made is closed with it; a shared one is only flushed
+        try:
+            if self._own is not None:
+                self._own.close()
+            elif self._pipeline is not None and not self._pipeline.closed:
+                self._pipeline.flush()
+        finally:
+            super().close()
+
+
+_exc_formatter = logging.Formatter()
+
+# ---- watchtower compatibility ----------------------------------------------------------------
+
+_STREAM_FIELDS = {"machine_name": "{hostname}", "process_id": "{pid}", "logger_name": "{logger}"}
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)(:[^}]*)?\}")
+_AWS_MAX_BATCH_BYTES = 1048576
+
+
+def _stream_template(name):
+    """watchtower's log_stream_name template -> the CloudWatch sink's."""
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+    program = re.sub(r"[:*{}]", "_", program) or "python"
+
+    def sub(m):
+        key, spec = m.group(1), m.group(2)
+        if key == "strftime":
+            return "{strftime" + (spec or ":%Y-%m-%dT%H:%M:%S") + "}"
+        if spec:
+            raise ValueError(f"log_stream_name: format spec not supported on {{{key}}}")
+        if key in _STREAM_FIELDS:
+            return _STREAM_FIELDS[key]
+        if key == "program_name":
+            return program
+        if key == "thread_name":
+            raise ValueError("log_stream_name: {thread_name} is not supported: skylog sends "
+                             "from its own thread, one stream per process (or per logger with "
+                             "{logger_name})")
+        raise ValueError(f"log_stream_name: unknown placeholder {{{key}}}; supported: "
+                         "machine_name, program_name, logger_name, process_id, strftime:FMT")
+    return _PLACEHOLDER.sub(sub, name)
+
+
+def _seconds(v, what):
+    if isinstance(v, datetime.timedelta):
+        v = v.total_seconds()
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+        raise ValueError(f"{what} must be a number of seconds or a timedelta, not {v!r}")
+    return v
+
+
+class CloudWatchLogHandler(Handler):
+    """A drop-in for watchtower.CloudWatchLogHandler: the same constructor arguments, events
+    sent by libskylog's CloudWatch Logs sink (in C, off the GIL) instead of a Python thread.
+
+    How each argument maps (docs in README "Python"):
+      log_group_name            the log group
+      log_stream_name           template: {machine_name} {program_name} {logger_name}
+                                {process_id} {strftime:FMT} (UTC, when the handler is made);
+                                {thread_name} is an error (no stream per thread)
+      use_queues                False: sent synchronously on the logging thread
+      send_interval             seconds or timedelta: the longest an event waits in the batch
+      max_batch_size            bytes per PutLogEvents (at most 1,048,576: AWS's limit)
+      max_batch_count           events per PutLogEvents (at most 10,000)
+      boto3_client              its region, endpoint and, when given explicitly to the client,
+                                its credentials; the client itself is not used (requests are
+                                made in C); other credentials come from the standard chain,
+                                as boto3 would find them
+      boto3_profile_name        the AWS profile
+      create_log_group          False: the group must exist
+      create_log_stream         False: the stream must exist
+      log_group_retention_days  retention set on a group the handler creates
+      max_message_size          longer messages are cut with a "...[truncated N bytes]" marker
+      json_serialize_default    used for `extra` values JSON cannot encode (else repr())
+      log_group_tags            not supported: a SkylogWarning, ignored
+      log_group, stream_name    watchtower's deprecated names, accepted (DeprecationWarning)
+    skylog additions: endpoint_url, region_name (as boto3's), level.
+
+    The event sent is skylog's JSON object (message, level, logger, module, func, line,
+    fields), or self.format(record) as its message when a formatter is set.
+    """
+
+    def __init__(self, log_group_name="watchtower",
+                 log_stream_name="{machine_name}/{program_name}/{logger_name}/{process_id}",
+                 use_queues=True, send_interval=60, max_batch_size=_AWS_MAX_BATCH_BYTES,
+                 max_batch_count=10000, boto3_client=None, boto3_profile_name=None,
+                 create_log_group=True, log_group_tags=None, json_serialize_default=None,
+                 log_group_retention_days=None, create_log_stream=True,
+                 max_message_size=256 * 1024, log_group=None, stream_name=None, *args,
+                 endpoint_url=None, region_name=None, level=logging.NOTSET, **kwargs):
+        if args or kwargs:
+            raise TypeError("CloudWatchLogHandler: unexpected arguments "
+                            f"{list(args) + sorted(kwargs)}")
+        if log_group is not None:
+            warnings.warn("log_group is deprecated, use log_group_name", DeprecationWarning, 2)
+            log_group_name = log_group
+        if stream_name is not None:
+            warnings.warn("stream_name is deprecated, use log_stream_name", DeprecationWarning, 2)
+            log_stream_name = stream_name
+        if log_group_tags:
+            warnings.warn("CloudWatchLogHandler: log_group_tags is not supported by skylog "
+                          "and was ignored", SkylogWarning, 2)
+        if not isinstance(max_batch_size, int) or not 1 <= max_batch_size <= _AWS_MAX_BATCH_BYTES:
+            raise ValueError(f"max_batch_size must be 1..{_AWS_MAX_BATCH_BYTES} bytes "
+                             f"(PutLogEvents' limit), not {max_batch_size!r}")
+        if not isinstance(max_batch_count, int) or not 1 <= max_batch_count <= 10000:
+            raise ValueError(f"max_batch_count must be 1..10000 (PutLogEvents' limit), "
+                             f"not {max_batch_count!r}")
+        if not isinstance(max_message_size, int) or max_message_size < 1:
+            raise ValueError(f"max_message_size must be a positive int, not {max_message_size!r}")
+        interval = _seconds(send_interval, "send_interval")
+        opts = {
+            "log_group": log_group_name,
+            "log_stream": _stream_template(log_stream_name),
+            "no_create_group": not create_log_group,
+            "no_create_stream": not create_log_stream,
+            "retention_days": log_group_retention_days or 0,
+            "batch_size": max_batch_count,
+            "max_batch_bytes": max_batch_size,
+            "flush_interval_ms": max(1, int(interval * 1000)),
+            "max_event_bytes": min(max_message_size + 26, 1048576),
+            "sync_upload": not use_queues,
+            "profile": boto3_profile_name,
+            "endpoint": endpoint_url,
+            "region": region_name,
+        }
+        if boto3_client is not None:
+            opts.update(_from_boto3_client(boto3_client, opts))
+        super().__init__(level, json_default=json_serialize_default)
+        self.mapped_options = opts  # what the C sink was given, for inspection
+        pipe = Pipeline(mode="async" if use_queues else "sync")
+        try:
+            pipe.add_cloudwatch(**{k: v for k, v in opts.items() if v is not None})
+        except BaseException:
+            pipe.close()
+            raise
+        pipe.max_message_bytes = max_message_size
+        self._pipeline = self._own = pipe
+        _handlers.add(self)
+
+
+def _from_boto3_client(client, opts):
+    meta = getattr(client, "meta", None)
+    if meta is None or getattr(meta, "service_model", None) is None:
+        raise TypeError("boto3_client must be a boto3/botocore client")
+    if meta.service_model.service_name != "logs":
+        raise ValueError(f"boto3_client is a '{meta.service_model.service_name}' client; "
+                         "a 'logs' client is needed")
+    out = {}
+    if opts.get("region") is None and meta.region_name:
+        out["region"] = meta.region_name
+    if opts.get("endpoint") is None and meta.endpoint_url:
+        out["endpoint"] = meta.endpoint_url
+    creds = getattr(getattr(client, "_request_signer", None), "_credentials", None)
+    # Only keys handed to the client explicitly are copied: those found by a chain (profile,
+    # environment, instance role) are found by skylog's chain too, and refreshed by it.
+    if creds is not None and getattr(creds, "method", None) == "explicit":
+        frozen = creds.get_frozen_credentials()
+        out["access_key_id"] = frozen.access_key
+        out["secret_access_key"] = frozen.secret_key
+        if frozen.token:
+            out["session_token"] = frozen.token
+    return out

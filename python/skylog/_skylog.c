@@ -1,0 +1,815 @@
+/*
+ * _skylog.c - the C half of the skylog Python package: a Pipeline type over one sky_t.
+ *
+ * Design: Python decides what to log (logging.Handler, context variables) and turns a record
+ * into (logger, level, message, fields); this module converts the fields to sky_field views of
+ * the Python objects' own UTF-8 buffers and calls sky_emit(), which copies everything into the
+ * async ring before returning. Rendering, batching and sending then run on libskylog's threads,
+ * which never touch Python objects or the GIL. The GIL is released where a call may wait
+ * (flush, close); emit keeps it, since in async mode it is a copy into memory (only the BLOCK
+ * overflow policy waits, at most block_max_wait_ms).
+ *
+ * Only the public API (skylog.h, skylog/config.h, skylog/cloudwatch.h) is used.
+ *
+ * Closing: close() takes the sky_t out of the object under the GIL before releasing it, so a
+ * concurrent emit sees a closed pipeline, never a freed one; flushes in progress (GIL released)
+ * are counted in `busy` and close waits for them.
+ */
+#define Py_LIMITED_API 0x030a0000
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <skylog.h>
+#include <skylog/cloudwatch.h>
+#include <skylog/config.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    PyObject_HEAD
+    sky_t *sky;
+    PyObject *loggers;      /* dict: name (str) -> int (sky_logger *) */
+    sky_sink *cw;           /* the CloudWatch sink added by add_cloudwatch, for stats */
+    int busy;               /* calls running with the GIL released */
+    Py_ssize_t max_message; /* bytes; longer messages are cut at a UTF-8 boundary */
+} Pipeline;
+
+static PyObject *SkylogError;
+
+static PyObject *raise_status(sky_status st, char *msg)
+{
+    PyErr_Format(SkylogError, "%s", msg ? msg : sky_strerror(st));
+    free(msg);
+    return NULL;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static sky_t *take_sky(Pipeline *self)
+{
+    sky_t *sky = self->sky;
+    self->sky = NULL;
+    self->cw = NULL;
+    /* a flush with the GIL released may still be using it */
+    while (self->busy > 0) {
+        Py_BEGIN_ALLOW_THREADS sleep_ms(1);
+        Py_END_ALLOW_THREADS
+    }
+    return sky;
+}
+
+static void Pipeline_dealloc(PyObject *o)
+{
+    Pipeline *self = (Pipeline *)o;
+    sky_t *sky = take_sky(self);
+    if (sky) {
+        Py_BEGIN_ALLOW_THREADS sky_close(sky);
+        Py_END_ALLOW_THREADS
+    }
+    Py_XDECREF(self->loggers);
+    PyTypeObject *tp = Py_TYPE(o);
+    freefunc f = (freefunc)PyType_GetSlot(tp, Py_tp_free);
+    f(o);
+    Py_DECREF(tp);
+}
+
+static PyObject *wrap(PyTypeObject *type, sky_t *sky)
+{
+    allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
+    Pipeline *self = (Pipeline *)alloc(type, 0);
+    if (!self) {
+        sky_close(sky);
+        return NULL;
+    }
+    self->sky = sky;
+    self->max_message = SKY_CWL_MAX_EVENT_BYTES;
+    self->loggers = PyDict_New();
+    if (!self->loggers) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static int parse_level(PyObject *o, sky_level *out)
+{
+    if (o == NULL || o == Py_None)
+        return 0;
+    const char *s = PyUnicode_AsUTF8AndSize(o, NULL);
+    if (!s)
+        return -1;
+    if (sky_level_parse(s, out) != SKY_OK) {
+        PyErr_Format(PyExc_ValueError, "unknown level '%s'", s);
+        return -1;
+    }
+    return 1;
+}
+
+/* Pipeline(mode="async", level="trace", ring_bytes=0, overflow="block", close_timeout_ms=0,
+ *          block_max_wait_ms=0, name=None): an empty pipeline; add sinks next. */
+static PyObject *Pipeline_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"mode", "level", "ring_bytes", "overflow", "close_timeout_ms",
+                             "block_max_wait_ms", NULL};
+    const char *mode = "async", *overflow = "block";
+    PyObject *level = NULL;
+    Py_ssize_t ring = 0;
+    long long close_ms = 0, block_ms = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|sOnsLL", kwlist, &mode, &level, &ring, &overflow,
+                                     &close_ms, &block_ms))
+        return NULL;
+    sky_options o = {0};
+    if (!strcmp(mode, "async"))
+        o.mode = SKY_MODE_ASYNC;
+    else if (!strcmp(mode, "sync"))
+        o.mode = SKY_MODE_SYNC;
+    else
+        return PyErr_Format(PyExc_ValueError, "mode must be 'async' or 'sync', not '%s'", mode);
+    if (!strcmp(overflow, "block"))
+        o.overflow = SKY_OVERFLOW_BLOCK;
+    else if (!strcmp(overflow, "drop_newest"))
+        o.overflow = SKY_OVERFLOW_DROP_NEWEST;
+    else if (!strcmp(overflow, "drop_oldest"))
+        o.overflow = SKY_OVERFLOW_DROP_OLDEST;
+    else
+        return PyErr_Format(PyExc_ValueError,
+                            "overflow must be 'block', 'drop_newest' or 'drop_oldest', not '%s'",
+                            overflow);
+    o.level = SKY_LEVEL_TRACE; /* Python's logging already filtered */
+    o.level_set = true;
+    int r = parse_level(level, &o.level);
+    if (r < 0)
+        return NULL;
+    if (ring < 0 || close_ms < 0 || block_ms < 0)
+        return PyErr_Format(PyExc_ValueError, "sizes and timeouts must not be negative");
+    o.ring_bytes = (size_t)ring;
+    o.close_timeout_ms = close_ms;
+    o.block_max_wait_ms = block_ms;
+    o.name = "skylog-python";
+    sky_t *sky;
+    sky_status st = sky_open(&o, &sky);
+    if (st != SKY_OK)
+        return raise_status(st, NULL);
+    return wrap(type, sky);
+}
+
+/* from_yaml(text) / from_file(path) / from_env(): the C library's three configurations. */
+static PyObject *Pipeline_from_yaml(PyObject *cls, PyObject *arg)
+{
+    Py_ssize_t n;
+    const char *text = PyUnicode_AsUTF8AndSize(arg, &n);
+    if (!text)
+        return NULL;
+    sky_t *sky = NULL;
+    char *err = NULL;
+    sky_status st;
+    Py_BEGIN_ALLOW_THREADS st = sky_open_yaml(text, (size_t)n, &sky, &err);
+    Py_END_ALLOW_THREADS
+    if (st != SKY_OK)
+        return raise_status(st, err);
+    return wrap((PyTypeObject *)cls, sky);
+}
+
+static PyObject *Pipeline_from_file(PyObject *cls, PyObject *arg)
+{
+    PyObject *b = NULL;
+    if (!PyUnicode_FSConverter(arg, &b))
+        return NULL;
+    sky_t *sky = NULL;
+    char *err = NULL;
+    sky_status st;
+    const char *path = PyBytes_AsString(b);
+    Py_BEGIN_ALLOW_THREADS st = sky_open_file(path, &sky, &err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(b);
+    if (st != SKY_OK)
+        return raise_status(st, err);
+    return wrap((PyTypeObject *)cls, sky);
+}
+
+static PyObject *Pipeline_from_env(PyObject *cls, PyObject *unused)
+{
+    (void)unused;
+    sky_t *sky = NULL;
+    char *err = NULL;
+    sky_status st;
+    Py_BEGIN_ALLOW_THREADS st = sky_open_env_ex(0, &sky, &err);
+    Py_END_ALLOW_THREADS
+    if (st != SKY_OK)
+        return raise_status(st, err);
+    return wrap((PyTypeObject *)cls, sky);
+}
+
+static int check_open(Pipeline *self)
+{
+    if (!self->sky) {
+        PyErr_SetString(SkylogError, "the pipeline is closed");
+        return -1;
+    }
+    return 0;
+}
+
+/* Optional str keyword -> C string (NULL when absent or None). */
+static int opt_str(PyObject *kw, const char *key, const char **out)
+{
+    PyObject *v = kw ? PyDict_GetItemString(kw, key) : NULL;
+    if (!v || v == Py_None)
+        return 0;
+    if (!PyUnicode_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a str", key);
+        return -1;
+    }
+    *out = PyUnicode_AsUTF8AndSize(v, NULL);
+    return *out ? 0 : -1;
+}
+
+static int opt_ll(PyObject *kw, const char *key, long long *out)
+{
+    PyObject *v = kw ? PyDict_GetItemString(kw, key) : NULL;
+    if (!v || v == Py_None)
+        return 0;
+    long long x = PyLong_AsLongLong(v);
+    if (x == -1 && PyErr_Occurred())
+        return -1;
+    if (x < 0) {
+        PyErr_Format(PyExc_ValueError, "%s must not be negative", key);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int opt_bool(PyObject *kw, const char *key, bool *out)
+{
+    PyObject *v = kw ? PyDict_GetItemString(kw, key) : NULL;
+    if (!v || v == Py_None)
+        return 0;
+    int t = PyObject_IsTrue(v);
+    if (t < 0)
+        return -1;
+    *out = t;
+    return 0;
+}
+
+static const char *const cw_keys[] = {
+    "log_group", "log_stream", "region", "endpoint", "profile", "access_key_id",
+    "secret_access_key", "session_token", "no_create_group", "no_create_stream",
+    "retention_days", "batch_size", "max_batch_bytes", "flush_interval_ms", "max_queue_size",
+    "sync_upload", "max_event_bytes", "level", "message_only", NULL};
+
+/* add_cloudwatch(**opts): a CloudWatch Logs sink (sky_cwl_opts, same names). */
+static PyObject *Pipeline_add_cloudwatch(PyObject *o, PyObject *args, PyObject *kw)
+{
+    Pipeline *self = (Pipeline *)o;
+    if (check_open(self))
+        return NULL;
+    if (PyTuple_Size(args) != 0)
+        return PyErr_Format(PyExc_TypeError, "add_cloudwatch takes keyword arguments only");
+    if (kw) {
+        PyObject *key;
+        PyObject *val;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(kw, &pos, &key, &val)) {
+            const char *k = PyUnicode_AsUTF8AndSize(key, NULL);
+            if (!k)
+                return NULL;
+            int known = 0;
+            for (int i = 0; cw_keys[i]; i++)
+                known |= !strcmp(cw_keys[i], k);
+            if (!known)
+                return PyErr_Format(PyExc_TypeError, "add_cloudwatch: unknown option '%s'", k);
+        }
+    }
+    sky_cwl_opts c = {0};
+    long long retention = 0, batch = 0, batch_bytes = 0, interval = 0, queue = 0, event = 0;
+    const char *level_s = NULL;
+    if (opt_str(kw, "log_group", &c.log_group) || opt_str(kw, "log_stream", &c.log_stream) ||
+        opt_str(kw, "region", &c.region) || opt_str(kw, "endpoint", &c.endpoint) ||
+        opt_str(kw, "profile", &c.profile) || opt_str(kw, "access_key_id", &c.access_key_id) ||
+        opt_str(kw, "secret_access_key", &c.secret_access_key) ||
+        opt_str(kw, "session_token", &c.session_token) ||
+        opt_bool(kw, "no_create_group", &c.no_create_group) ||
+        opt_bool(kw, "no_create_stream", &c.no_create_stream) ||
+        opt_bool(kw, "sync_upload", &c.sync_upload) ||
+        opt_bool(kw, "message_only", &c.message_only) ||
+        opt_ll(kw, "retention_days", &retention) || opt_ll(kw, "batch_size", &batch) ||
+        opt_ll(kw, "max_batch_bytes", &batch_bytes) ||
+        opt_ll(kw, "flush_interval_ms", &interval) || opt_ll(kw, "max_queue_size", &queue) ||
+        opt_ll(kw, "max_event_bytes", &event) || opt_str(kw, "level", &level_s))
+        return NULL;
+    if (retention > 100000)
+        return PyErr_Format(PyExc_ValueError, "retention_days out of range");
+    c.retention_days = (int)retention;
+    c.batch_size = (size_t)batch;
+    c.max_batch_bytes = (size_t)batch_bytes;
+    c.flush_interval_ms = interval;
+    c.max_queue_size = (size_t)queue;
+    c.max_event_bytes = (size_t)event;
+    sky_route route = {.name = "cloudwatch_logs", .level = SKY_LEVEL_TRACE};
+    if (level_s && sky_level_parse(level_s, &route.level) != SKY_OK)
+        return PyErr_Format(PyExc_ValueError, "unknown level '%s'", level_s);
+    sky_sink *sink = NULL;
+    char *err = NULL;
+    sky_status st = sky_sink_cloudwatch_logs(&c, &sink, &err);
+    if (st != SKY_OK)
+        return raise_status(st, err);
+    st = sky_add_sink(self->sky, sink, &route);
+    if (st != SKY_OK)
+        return raise_status(st, NULL);
+    self->cw = sink;
+    Py_RETURN_NONE;
+}
+
+/* add_file(path, level=None): a JSON-lines file sink. */
+static PyObject *Pipeline_add_file(PyObject *o, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"path", "level", NULL};
+    Pipeline *self = (Pipeline *)o;
+    PyObject *path = NULL, *level = NULL;
+    if (check_open(self) || !PyArg_ParseTupleAndKeywords(args, kw, "O&|O", kwlist,
+                                                         PyUnicode_FSConverter, &path, &level))
+        return NULL;
+    sky_route route = {.name = "file", .level = SKY_LEVEL_TRACE};
+    if (parse_level(level, &route.level) < 0) {
+        Py_DECREF(path);
+        return NULL;
+    }
+    sky_sink *sink = NULL;
+    char *err = NULL;
+    sky_status st =
+        sky_sink_file(&(sky_file_opts){.path = PyBytes_AsString(path), .format = SKY_FORMAT_JSON},
+                      &sink, &err);
+    Py_DECREF(path);
+    if (st != SKY_OK)
+        return raise_status(st, err);
+    st = sky_add_sink(self->sky, sink, &route);
+    if (st != SKY_OK)
+        return raise_status(st, NULL);
+    Py_RETURN_NONE;
+}
+
+static sky_logger *get_logger(Pipeline *self, PyObject *name)
+{
+    PyObject *v = PyDict_GetItemWithError(self->loggers, name);
+    if (v)
+        return (sky_logger *)PyLong_AsVoidPtr(v);
+    if (PyErr_Occurred())
+        return NULL;
+    const char *s = PyUnicode_AsUTF8AndSize(name, NULL);
+    if (!s)
+        return NULL;
+    /* "root" is Python's name for the root logger; skylog's root is "" */
+    sky_logger *log = sky_logger_get(self->sky, strcmp(s, "root") ? s : "");
+    PyObject *p = PyLong_FromVoidPtr(log);
+    if (!p || PyDict_SetItem(self->loggers, name, p) < 0) {
+        Py_XDECREF(p);
+        return NULL;
+    }
+    Py_DECREF(p);
+    return log;
+}
+
+/* UTF-8 of a str; lone surrogates (undecodable bytes read with surrogateescape) become
+ * backslash escapes instead of failing the log call. `*keep` owns the bytes when one was made. */
+static const char *utf8_of(PyObject *s, Py_ssize_t *len, PyObject **keep)
+{
+    *keep = NULL;
+    const char *p = PyUnicode_AsUTF8AndSize(s, len);
+    if (p)
+        return p;
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+        return NULL;
+    PyErr_Clear();
+    *keep = PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace");
+    if (!*keep)
+        return NULL;
+    char *b;
+    if (PyBytes_AsStringAndSize(*keep, &b, len) < 0)
+        return NULL;
+    return b;
+}
+
+/* Fields: str, int (64-bit; beyond, its decimal text), float, bool, None; skylog.Json(text)
+ * instances are handed over as JSON (the Python side makes them); anything else is repr(). */
+#define MAX_FIELDS 256
+
+static PyObject *JsonType; /* set by _set_json_type */
+
+static int to_field(PyObject *key, PyObject *val, sky_field *f, PyObject *keep)
+{
+    Py_ssize_t kn;
+    PyObject *kk = NULL;
+    const char *k = utf8_of(key, &kn, &kk);
+    if (!k)
+        return -1;
+    if (kk && PyList_Append(keep, kk) < 0)
+        return -1;
+    Py_XDECREF(kk);
+    if (val == Py_None) {
+        *f = sky_field_null(k);
+    } else if (PyBool_Check(val)) {
+        *f = sky_field_bool(k, val == Py_True);
+    } else if (PyLong_Check(val)) {
+        int ovf = 0;
+        long long x = PyLong_AsLongLongAndOverflow(val, &ovf);
+        if (x == -1 && PyErr_Occurred())
+            return -1;
+        if (!ovf) {
+            *f = sky_field_int(k, x);
+        } else {
+            unsigned long long u = PyLong_AsUnsignedLongLong(val);
+            if (!PyErr_Occurred()) {
+                *f = sky_field_uint(k, u);
+            } else {
+                PyErr_Clear();
+                PyObject *t = PyObject_Str(val);
+                if (!t || PyList_Append(keep, t) < 0) {
+                    Py_XDECREF(t);
+                    return -1;
+                }
+                Py_DECREF(t);
+                Py_ssize_t n;
+                const char *p = PyUnicode_AsUTF8AndSize(t, &n);
+                if (!p)
+                    return -1;
+                *f = sky_field_strn(k, p, (size_t)n);
+            }
+        }
+    } else if (PyFloat_Check(val)) {
+        *f = sky_field_f64(k, PyFloat_AsDouble(val));
+    } else {
+        int json = JsonType && PyObject_IsInstance(val, JsonType) == 1;
+        PyObject *t = PyUnicode_Check(val) ? (Py_INCREF(val), val) : PyObject_Repr(val);
+        if (!t)
+            return -1;
+        if (PyList_Append(keep, t) < 0) {
+            Py_DECREF(t);
+            return -1;
+        }
+        Py_DECREF(t);
+        Py_ssize_t n;
+        PyObject *tb = NULL;
+        const char *p = utf8_of(t, &n, &tb);
+        if (!p)
+            return -1;
+        if (tb) {
+            int r = PyList_Append(keep, tb);
+            Py_DECREF(tb);
+            if (r < 0)
+                return -1;
+        }
+        *f = sky_field_strn(k, p, (size_t)n);
+        if (json)
+            f->type = SKY_T_JSON;
+    }
+    return 0;
+}
+
+/* Call sites. sky_emit() wants a callsite that outlives the call (the async worker reads it
+ * later), as the C macros' static ones do: each distinct (path, function, line) gets one,
+ * allocated once and kept for the life of the process, like code. A program that makes call
+ * sites without end (exec() of generated code) stops getting new ones past MAX_CALLSITES: its
+ * later events have no module/func/line rather than unbounded memory. */
+#define MAX_CALLSITES 100000
+static PyObject *callsites; /* dict: (path, func, line) -> int (sky_callsite *) */
+
+static const sky_callsite *callsite_of(PyObject *path, PyObject *func, int line)
+{
+    if (path == Py_None)
+        return NULL;
+    PyObject *key = Py_BuildValue("(OOi)", path, func, line);
+    if (!key)
+        return NULL;
+    PyObject *v = PyDict_GetItemWithError(callsites, key);
+    if (v || PyErr_Occurred() || PyDict_Size(callsites) >= MAX_CALLSITES) {
+        Py_DECREF(key);
+        return v ? (const sky_callsite *)PyLong_AsVoidPtr(v) : NULL;
+    }
+    const char *p = PyUnicode_AsUTF8AndSize(path, NULL);
+    const char *f = func == Py_None ? "" : PyUnicode_AsUTF8AndSize(func, NULL);
+    sky_callsite *cs = malloc(sizeof *cs);
+    char *pd = p ? strdup(p) : NULL, *fd = f ? strdup(f) : NULL;
+    PyObject *ptr = cs && pd && fd ? PyLong_FromVoidPtr(cs) : NULL;
+    if (!ptr || PyDict_SetItem(callsites, key, ptr) < 0) {
+        free(cs);
+        free(pd);
+        free(fd);
+        Py_XDECREF(ptr);
+        Py_DECREF(key);
+        PyErr_Clear(); /* an event without its callsite beats a failed log call */
+        return NULL;
+    }
+    *cs = (sky_callsite){.file = pd, .func = fd, .line = line};
+    Py_DECREF(ptr);
+    Py_DECREF(key);
+    return cs;
+}
+
+/* emit(logger, level, message, fields, path=None, func=None, line=0): fields is a sequence of
+ * (key, value) pairs; `level` a skylog level number (0 trace .. 5 critical); path, func and
+ * line the call site (rendered as module, func, line). */
+static PyObject *Pipeline_emit(PyObject *o, PyObject *args)
+{
+    Pipeline *self = (Pipeline *)o;
+    PyObject *name, *msg, *fields, *path = Py_None, *func = Py_None;
+    int level, line = 0;
+    if (!PyArg_ParseTuple(args, "UiUO|OOi", &name, &level, &msg, &fields, &path, &func, &line))
+        return NULL;
+    if ((path != Py_None && !PyUnicode_Check(path)) || (func != Py_None && !PyUnicode_Check(func)))
+        return PyErr_Format(PyExc_TypeError, "path and func must be str or None");
+    if (check_open(self))
+        return NULL;
+    if (level < SKY_LEVEL_TRACE || level > SKY_LEVEL_CRITICAL)
+        return PyErr_Format(PyExc_ValueError, "level %d out of range", level);
+    sky_logger *log = get_logger(self, name);
+    if (!log)
+        return NULL;
+    if (!sky_enabled(log, (sky_level)level))
+        Py_RETURN_NONE;
+    PyObject *seq = PySequence_Fast(fields, "fields must be a sequence of (key, value) pairs");
+    if (!seq)
+        return NULL;
+    PyObject *keep = PyList_New(0);
+    PyObject *mkeep = NULL;
+    char *cut = NULL;
+    PyObject *ret = NULL;
+    Py_ssize_t n = PySequence_Size(seq);
+    if (!keep || n < 0)
+        goto out;
+    if (n > MAX_FIELDS) {
+        PyErr_Format(PyExc_ValueError, "at most %d fields per event", MAX_FIELDS);
+        goto out;
+    }
+    sky_field fs[MAX_FIELDS + 1];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PySequence_GetItem(seq, i);
+        if (!pair)
+            goto out;
+        PyObject *k = NULL, *v = NULL;
+        int ok = PyTuple_Check(pair) && PyTuple_Size(pair) == 2 &&
+                 PyUnicode_Check(k = PyTuple_GetItem(pair, 0)) && (v = PyTuple_GetItem(pair, 1));
+        if (!ok) {
+            Py_DECREF(pair);
+            PyErr_SetString(PyExc_TypeError, "each field must be a (str, value) tuple");
+            goto out;
+        }
+        int r = to_field(k, v, &fs[i], keep);
+        Py_DECREF(pair); /* the values stay alive: `fields` holds them, `keep` holds copies */
+        if (r < 0)
+            goto out;
+    }
+    Py_ssize_t mlen;
+    const char *m = utf8_of(msg, &mlen, &mkeep);
+    if (!m)
+        goto out;
+    /* The event name is a C string: a NUL would end it, so the message is copied with each
+     * NUL written as the two characters \0; a message past max_message bytes is cut at a
+     * UTF-8 boundary with a marker saying how much was cut. */
+    Py_ssize_t max = self->max_message;
+    Py_ssize_t keep_len = mlen > max ? max : mlen;
+    while (keep_len > 0 && keep_len < mlen && ((unsigned char)m[keep_len] & 0xC0) == 0x80)
+        keep_len--;
+    size_t nuls = 0;
+    for (Py_ssize_t i = 0; i < keep_len; i++)
+        nuls += m[i] == '\0';
+    if (keep_len == mlen && nuls == 0) { /* the usual case: Python's own NUL-ended UTF-8 */
+        sky_emit(log, (sky_level)level, m, callsite_of(path, func, line), fs, (size_t)n);
+        ret = Py_None;
+        Py_INCREF(ret);
+        goto out;
+    }
+    cut = malloc((size_t)keep_len + nuls + 64);
+    if (!cut) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    size_t w = 0;
+    for (Py_ssize_t i = 0; i < keep_len; i++) {
+        if (m[i] == '\0') {
+            cut[w++] = '\\';
+            cut[w++] = '0';
+        } else {
+            cut[w++] = m[i];
+        }
+    }
+    if (keep_len < mlen)
+        w += (size_t)snprintf(cut + w, 64, "...[truncated %zd bytes]", mlen - keep_len);
+    cut[w] = '\0';
+    sky_emit(log, (sky_level)level, cut, callsite_of(path, func, line), fs, (size_t)n);
+    ret = Py_None;
+    Py_INCREF(ret);
+out:
+    free(cut);
+    Py_XDECREF(mkeep);
+    Py_XDECREF(keep);
+    Py_DECREF(seq);
+    return ret;
+}
+
+static PyObject *Pipeline_flush(PyObject *o, PyObject *args)
+{
+    Pipeline *self = (Pipeline *)o;
+    long long timeout = 5000;
+    if (!PyArg_ParseTuple(args, "|L", &timeout))
+        return NULL;
+    if (!self->sky)
+        Py_RETURN_FALSE;
+    sky_t *sky = self->sky;
+    sky_status st;
+    self->busy++;
+    Py_BEGIN_ALLOW_THREADS st = sky_flush(sky, timeout);
+    Py_END_ALLOW_THREADS
+    self->busy--;
+    if (st == SKY_OK)
+        Py_RETURN_TRUE;
+    if (st == SKY_ETIMEDOUT)
+        Py_RETURN_FALSE;
+    return raise_status(st, NULL);
+}
+
+static PyObject *Pipeline_close(PyObject *o, PyObject *unused)
+{
+    (void)unused;
+    sky_t *sky = take_sky((Pipeline *)o);
+    if (!sky)
+        Py_RETURN_NONE;
+    sky_status st;
+    Py_BEGIN_ALLOW_THREADS st = sky_close(sky);
+    Py_END_ALLOW_THREADS
+    if (st == SKY_OK)
+        Py_RETURN_TRUE;
+    Py_RETURN_FALSE;
+}
+
+#define SET_U(d, name, v)                                                                          \
+    do {                                                                                           \
+        PyObject *x_ = PyLong_FromUnsignedLongLong((unsigned long long)(v));                       \
+        if (!x_ || PyDict_SetItemString(d, name, x_) < 0) {                                        \
+            Py_XDECREF(x_);                                                                        \
+            Py_DECREF(d);                                                                          \
+            return NULL;                                                                           \
+        }                                                                                          \
+        Py_DECREF(x_);                                                                             \
+    } while (0)
+
+/* stats(): the pipeline's counters, and the CloudWatch sink's under "cloudwatch". */
+static PyObject *Pipeline_stats(PyObject *o, PyObject *unused)
+{
+    (void)unused;
+    Pipeline *self = (Pipeline *)o;
+    if (check_open(self))
+        return NULL;
+    sky_stats s;
+    sky_stats_get(self->sky, &s);
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    SET_U(d, "emitted", s.emitted);
+    SET_U(d, "processed", s.processed);
+    SET_U(d, "routed", s.routed);
+    uint64_t dropped = 0;
+    for (int i = 0; i < SKY_DROP_REASON_COUNT_; i++) {
+        dropped += s.dropped[i];
+        SET_U(d, sky_drop_reason_name((sky_drop_reason)i), s.dropped[i]);
+    }
+    SET_U(d, "dropped", dropped);
+    if (self->cw) {
+        sky_cwl_stats c;
+        if (sky_cwl_stats_get(self->cw, &c) == SKY_OK) {
+            PyObject *cd = PyDict_New();
+            if (!cd) {
+                Py_DECREF(d);
+                return NULL;
+            }
+            PyDict_SetItemString(d, "cloudwatch", cd);
+            Py_DECREF(cd);
+            SET_U(cd, "sent_events", c.sent_events);
+            SET_U(cd, "requests", c.requests);
+            SET_U(cd, "retries", c.retries);
+            SET_U(cd, "truncated", c.truncated);
+            PyObject *le = PyUnicode_DecodeUTF8(c.last_error, (Py_ssize_t)strlen(c.last_error),
+                                                "replace");
+            if (le) {
+                PyDict_SetItemString(cd, "last_error", le);
+                Py_DECREF(le);
+            }
+        }
+    }
+    return d;
+}
+
+static PyObject *Pipeline_closed(PyObject *o, void *unused)
+{
+    (void)unused;
+    return PyBool_FromLong(((Pipeline *)o)->sky == NULL);
+}
+
+static PyObject *Pipeline_get_max_message(PyObject *o, void *unused)
+{
+    (void)unused;
+    return PyLong_FromSsize_t(((Pipeline *)o)->max_message);
+}
+
+static int Pipeline_set_max_message(PyObject *o, PyObject *v, void *unused)
+{
+    (void)unused;
+    Py_ssize_t n = v ? PyLong_AsSsize_t(v) : -1;
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    if (n < 1) {
+        PyErr_SetString(PyExc_ValueError, "max_message_bytes must be at least 1");
+        return -1;
+    }
+    ((Pipeline *)o)->max_message = n;
+    return 0;
+}
+
+/* In a forked child no thread of the parent runs: nobody is inside flush any more. */
+static PyObject *Pipeline_after_fork(PyObject *o, PyObject *unused)
+{
+    (void)unused;
+    ((Pipeline *)o)->busy = 0;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Pipeline_methods[] = {
+    {"_after_fork", Pipeline_after_fork, METH_NOARGS, NULL},
+    {"from_yaml", Pipeline_from_yaml, METH_O | METH_CLASS, "A pipeline from YAML text."},
+    {"from_file", Pipeline_from_file, METH_O | METH_CLASS, "A pipeline from a YAML file."},
+    {"from_env", Pipeline_from_env, METH_NOARGS | METH_CLASS,
+     "A pipeline from SKYLOG_* variables (and SKYLOG_CONFIG)."},
+    {"add_cloudwatch", (PyCFunction)(void (*)(void))Pipeline_add_cloudwatch,
+     METH_VARARGS | METH_KEYWORDS, "Adds a CloudWatch Logs sink."},
+    {"add_file", (PyCFunction)(void (*)(void))Pipeline_add_file, METH_VARARGS | METH_KEYWORDS,
+     "Adds a JSON-lines file sink."},
+    {"emit", Pipeline_emit, METH_VARARGS, "emit(logger, level, message, fields)"},
+    {"flush", Pipeline_flush, METH_VARARGS, "flush(timeout_ms=5000) -> True when all written"},
+    {"close", Pipeline_close, METH_NOARGS, "Flushes and closes; True when nothing was lost."},
+    {"stats", Pipeline_stats, METH_NOARGS, "Counters."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Pipeline_getset[] = {
+    {"closed", Pipeline_closed, NULL, "True after close()", NULL},
+    {"max_message_bytes", Pipeline_get_max_message, Pipeline_set_max_message,
+     "longer messages are cut (at a UTF-8 boundary) with a marker", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot Pipeline_slots[] = {
+    {Py_tp_new, Pipeline_new},
+    {Py_tp_dealloc, Pipeline_dealloc},
+    {Py_tp_methods, Pipeline_methods},
+    {Py_tp_getset, Pipeline_getset},
+    {Py_tp_doc, "A libskylog pipeline (sky_t)."},
+    {0, NULL},
+};
+
+static PyType_Spec Pipeline_spec = {"skylog._skylog.Pipeline", sizeof(Pipeline), 0,
+                                    Py_TPFLAGS_DEFAULT, Pipeline_slots};
+
+static PyObject *mod_set_json_type(PyObject *m, PyObject *t)
+{
+    (void)m;
+    Py_XDECREF(JsonType);
+    Py_INCREF(t);
+    JsonType = t;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"_set_json_type", mod_set_json_type, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_skylog",
+                                    "libskylog for Python (use the skylog package).", -1,
+                                    module_methods};
+
+PyMODINIT_FUNC PyInit__skylog(void)
+{
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m)
+        return NULL;
+    if (!callsites && !(callsites = PyDict_New())) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyObject *t = PyType_FromSpec(&Pipeline_spec);
+    SkylogError = PyErr_NewException("skylog.SkylogError", PyExc_RuntimeError, NULL);
+    if (!t || !SkylogError || PyModule_AddObject(m, "Pipeline", t) < 0 ||
+        PyModule_AddObject(m, "SkylogError", SkylogError) < 0 ||
+        PyModule_AddStringConstant(m, "LIBSKYLOG_VERSION", SKYLOG_VERSION) < 0) {
+        Py_XDECREF(t);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(SkylogError);
+    return m;
+}

@@ -1,0 +1,257 @@
+"""`skylog ship` interrupted: exit 128+signal, one line saying what is safe, a checkpoint that
+holds only what the service acknowledged, and a resume that stores the rest with no line lost.
+
+The input comes through a FIFO whose writer keeps it open, so ship is blocked reading when the
+signal arrives (the case where `ship app.log && rm app.log` used to delete unsent lines).
+Nothing here depends on timing: the test waits for the server to hold what was written before
+it signals, and then checks exact contents.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import skyharness
+
+
+def stored(test, srv, group, stream):
+    msgs, token = [], None
+    while True:
+        args = ["get-log-events", "--log-group-name", group, "--log-stream-name", stream,
+                "--start-from-head"]
+        if token:
+            args += ["--next-token", token]
+        out = skyharness.aws(test, srv, "logs", *args)
+        msgs += [e["message"] for e in out["events"]]
+        if not out["events"] or out.get("nextForwardToken") == token:
+            return msgs
+        token = out["nextForwardToken"]
+
+
+def wait_for(pred, what, timeout=60):
+    deadline = time.monotonic() + timeout * skyharness.timeout_scale()
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class ShipInterrupt(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="skyship-")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", self.dir]))
+
+    def start_ship(self, srv_url, env, *args, stdin):
+        cmd = [skyharness.skylog_bin(), "ship", "--endpoint", srv_url, *args]
+        proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        return proc
+
+    def fifo_ship(self, srv, sig):
+        """Feeds 300 lines through a FIFO, waits until they are stored, then `sig`."""
+        fifo = os.path.join(self.dir, "in.fifo")
+        os.mkfifo(fifo)
+        cp = os.path.join(self.dir, "cp.json")
+        lines = [f"line {i} é" for i in range(1, 301)]
+        group = f"/ship/int{sig}"
+        # open the read end first (non-blocking), so opening the write end does not block
+        rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        wfd = os.open(fifo, os.O_WRONLY)
+        os.set_blocking(rfd, True)
+        self.addCleanup(lambda: os.close(wfd))
+        proc = self.start_ship(srv.url, skyharness.aws_env(srv), "--group", group, "--stream",
+                               "s", "--flush-interval", "50", "--checkpoint", cp, stdin=rfd)
+        os.close(rfd)
+        os.write(wfd, ("\n".join(lines) + "\n").encode())
+        wait_for(lambda: len(stored(self, srv, group, "s")) == 300, "300 lines stored")
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60 * skyharness.timeout_scale())
+        return proc.returncode, err, cp, lines, group
+
+    def test_sigint_checkpoint_and_resume(self):
+        srv = skyharness.start_server(self)
+        rc, err, cp, lines, group = self.fifo_ship(srv, signal.SIGINT)
+        self.assertEqual(rc, 130, err)
+        line = [l for l in err.splitlines() if "interrupted by SIGINT" in l]
+        self.assertEqual(len(line), 1, err)
+        # what was sent, what is safe, where reading stopped, how to go on
+        nbytes = sum(len(l.encode()) + 1 for l in lines)
+        self.assertIn("300 of 300 lines acknowledged", line[0])
+        self.assertIn(f"safe up to byte {nbytes} (line 300) of -", line[0])
+        self.assertIn(f"reading stopped at byte {nbytes} (line 300) of -", line[0])
+        self.assertIn(f"resume with --checkpoint {cp} --resume", line[0])
+        with open(cp) as f:
+            c = json.load(f)
+        self.assertEqual(c["skylog_ship_checkpoint"], 1)
+        # the fields docs/CLI.md documents, no more, no fewer
+        self.assertEqual(set(c), {"skylog_ship_checkpoint", "group", "stream", "input",
+                                  "complete", "events_acknowledged"})
+        self.assertEqual(c["group"], group)
+        self.assertEqual(c["input"], {"path": "-", "offset": nbytes, "line": 300})
+        self.assertFalse(c["complete"])
+        self.assertFalse(os.path.exists(cp + ".tmp"))
+        # The producer replays its whole output plus more: the resume skips what is safe.
+        more = [f"line {i} é" for i in range(301, 501)]
+        p = subprocess.run([skyharness.skylog_bin(), "ship", "--endpoint", srv.url, "--group",
+                            group, "--stream", "s", "--checkpoint", cp, "--resume"],
+                           input="\n".join(lines + more) + "\n", capture_output=True,
+                           text=True, env=skyharness.aws_env(srv), timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("200 events read, 200 sent", p.stderr)
+        self.assertEqual(stored(self, srv, group, "s"), lines + more)  # none lost, none twice
+        with open(cp) as f:
+            c = json.load(f)
+        self.assertTrue(c["complete"])
+        self.assertEqual(c["input"]["line"], 500)
+
+    def test_second_input_checkpoint_and_resume(self):
+        # a file, then standard input (a FIFO): the checkpoint moves on to the second input
+        srv = skyharness.start_server(self)
+        path = os.path.join(self.dir, "first.log")
+        first = [f"first {i}" for i in range(40)] + ["", "first last"]
+        with open(path, "w") as f:
+            f.write("\n".join(first) + "\n")
+        fifo = os.path.join(self.dir, "in.fifo")
+        os.mkfifo(fifo)
+        rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        wfd = os.open(fifo, os.O_WRONLY)
+        os.set_blocking(rfd, True)
+        self.addCleanup(lambda: os.close(wfd))
+        cp = os.path.join(self.dir, "cp.json")
+        proc = self.start_ship(srv.url, skyharness.aws_env(srv), "--group", "/ship/two",
+                               "--stream", "s", "--flush-interval", "50", "--checkpoint", cp,
+                               path, "-", stdin=rfd)
+        os.close(rfd)
+        second = [f"second {i}" for i in range(25)]
+        os.write(wfd, ("\n".join(second) + "\n").encode())
+        wait_for(lambda: len(stored(self, srv, "/ship/two", "s")) == 41 + 25, "66 lines stored")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60 * skyharness.timeout_scale())
+        self.assertEqual(proc.returncode, 130, err)
+        nbytes = sum(len(l) + 1 for l in second)
+        self.assertIn(f"67 of 67 lines acknowledged; safe up to byte {nbytes} (line 25) of -",
+                      err)
+        with open(cp) as f:
+            c = json.load(f)
+        self.assertEqual(c["input"], {"path": "-", "offset": nbytes, "line": 25})
+        more = [f"second {i}" for i in range(25, 30)]
+        p = subprocess.run([skyharness.skylog_bin(), "ship", "--endpoint", srv.url, "--group",
+                            "/ship/two", "--stream", "s", "--checkpoint", cp, "--resume", path,
+                            "-"], input="\n".join(second + more) + "\n", capture_output=True,
+                           text=True, env=skyharness.aws_env(srv), timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("5 events read, 5 sent", p.stderr)  # the file was skipped as done
+        self.assertEqual(stored(self, srv, "/ship/two", "s"),
+                         [l for l in first if l] + second + more)
+
+    def test_sigterm_exits_143(self):
+        srv = skyharness.start_server(self)
+        rc, err, cp, _, _ = self.fifo_ship(srv, signal.SIGTERM)
+        self.assertEqual(rc, 143, err)
+        self.assertIn("interrupted by SIGTERM", err)
+
+    def test_unacknowledged_lines_are_not_in_the_checkpoint(self):
+        # an endpoint that accepts connections and never answers: nothing is acknowledged
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        self.addCleanup(sock.close)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        path = os.path.join(self.dir, "app.log")
+        with open(path, "w") as f:
+            f.writelines(f"unsent {i}\n" for i in range(100))
+        cp = os.path.join(self.dir, "cp.json")
+        env = skyharness.aws_env()
+        proc = self.start_ship(url, env, "--group", "/ship/dead", "--flush-interval", "10",
+                               "--checkpoint", cp, path, stdin=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(cp), "the first checkpoint")
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)  # the second one does not wait for the flush
+        _, err = proc.communicate(timeout=60 * skyharness.timeout_scale())
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertIn("0 of ", err)
+        self.assertIn(f"safe up to byte 0 (line 0) of {os.path.realpath(path)}", err)
+        with open(cp) as f:
+            c = json.load(f)
+        self.assertEqual(c["input"]["offset"], 0)
+        self.assertEqual(c["input"]["path"], os.path.realpath(path))
+        st = os.stat(path)
+        self.assertEqual((c["input"]["dev"], c["input"]["ino"]), (st.st_dev, st.st_ino))
+
+    def test_failure_exit_says_what_was_sent(self):
+        # a refused connection is retried until ship gives up: exit 1 and the position line
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        p = subprocess.run([skyharness.skylog_bin(), "ship", "--endpoint",
+                            f"http://127.0.0.1:{port}", "--group", "/ship/refused", "-q"],
+                           input="a\nb\n", capture_output=True, text=True,
+                           env=skyharness.aws_env(), timeout=300)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("2 events read, 0 sent", p.stderr)  # said even with -q
+        self.assertIn("incomplete: 0 of 2 lines acknowledged; safe up to byte 0 (line 0)",
+                      p.stderr)
+
+    def test_start_offset_and_file_resume(self):
+        srv = skyharness.start_server(self)
+        path = os.path.join(self.dir, "app.log")
+        lines = [f"file line {i}" for i in range(50)]
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        off = sum(len(l) + 1 for l in lines[:20])
+
+        def ship(*args):
+            return subprocess.run([skyharness.skylog_bin(), "ship", "--endpoint", srv.url,
+                                   "--group", "/ship/off", "--stream", "s", *args],
+                                  capture_output=True, text=True, env=skyharness.aws_env(srv),
+                                  timeout=120)
+        p = ship("--start-offset", str(off), path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(stored(self, srv, "/ship/off", "s"), lines[20:])
+        p = ship("--start-offset", str(off + 1), path)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("is not at the start of a line", p.stderr)
+        # --resume without a checkpoint yet starts at the beginning (first run and reruns alike)
+        cp = os.path.join(self.dir, "cp.json")
+        p = ship("--checkpoint", cp, "--resume", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("50 events read", p.stderr)
+        with open(cp) as f:
+            c = json.load(f)
+        self.assertTrue(c["complete"])
+        self.assertEqual((c["input"]["offset"], c["input"]["line"]),
+                         (os.path.getsize(path), 50))
+        # a checkpoint for another file (same path, new inode) is refused, not trusted
+        os.rename(path, path + ".1")
+        with open(path, "w") as f:
+            f.write("new\n")
+        p = ship("--checkpoint", cp, "--resume", path)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("rotated or replaced", p.stderr)
+        # what is not a checkpoint is refused before anything is sent
+        bad = os.path.join(self.dir, "bad.json")
+        for content in ("{not json", '{"skylog_ship_checkpoint": 99, "input": {}}',
+                        "[" * 100000):
+            with open(bad, "w") as f:
+                f.write(content)
+            p = ship("--checkpoint", bad, "--resume", path + ".1")
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("not a skylog ship checkpoint", p.stderr)
+        # the finished checkpoint resumes at the end: nothing is sent twice
+        p = ship("--checkpoint", cp, "--resume", path + ".1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("0 events read", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
