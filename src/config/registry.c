@@ -12,6 +12,7 @@
 
 #include <skylog/audit.h>
 #include <skylog/cloudwatch.h>
+#include <skylog/metrics.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -272,6 +273,73 @@ static sky_status build_cwl(void *opts, sky_sink **out, char **errmsg)
     return sky_sink_cloudwatch_logs(&c->o, out, errmsg); /* owns the fallback, even on error */
 }
 
+/* ---- metrics outputs (docs/METRICS.md): they publish sky_metrics_default() ------------------ */
+
+typedef struct metrics_emf_cfg {
+    const char *path; /* NULL: stdout */
+    int64_t flush_interval_ms;
+} metrics_emf_cfg;
+static const sky__opt metrics_emf_opts[] = {
+    {"path", SKY__OPT_STRING, "stdout", "file the EMF records are appended to",
+     W(metrics_emf_cfg, path)},
+    {"flush_interval_ms", SKY__OPT_DURATION, "60s", "metrics aggregation interval",
+     W(metrics_emf_cfg, flush_interval_ms), .unit_ms = 1, .min = 1000, .max = 86400000},
+};
+static sky_status build_metrics_emf(void *opts, sky_sink **out, char **errmsg)
+{
+    metrics_emf_cfg *c = opts;
+    sky_sink *file = NULL;
+    if (c->path) {
+        sky_status st = sky_sink_file(&(sky_file_opts){.path = c->path}, &file, errmsg);
+        if (st != SKY_OK)
+            return st;
+    }
+    return sky_sink_metrics_emf(&(sky_emf_opts){.output = file,
+                                                .flush_interval_ms = c->flush_interval_ms},
+                                out, errmsg);
+}
+
+static const sky__opt metrics_cw_opts[] = {
+    {"region", SKY__OPT_STRING, "AWS_REGION", "AWS region", W(sky_cwm_opts, region)},
+    {"endpoint", SKY__OPT_STRING, "AWS_ENDPOINT_URL_CLOUDWATCH", "endpoint URL",
+     W(sky_cwm_opts, endpoint)},
+    {"profile", SKY__OPT_STRING, "AWS_PROFILE", "shared-config profile", W(sky_cwm_opts, profile)},
+    {"flush_interval_ms", SKY__OPT_DURATION, "60s", "metrics aggregation interval",
+     W(sky_cwm_opts, flush_interval_ms), .unit_ms = 1, .min = 1000, .max = 86400000},
+    {"max_retries", SKY__OPT_INT, "3", "retries per request", W(sky_cwm_opts, max_retries),
+     .max = 100},
+    {"retry_delay_ms", SKY__OPT_DURATION, "100ms", "backoff base", W(sky_cwm_opts, retry_delay_ms),
+     .unit_ms = 1, .max = 60000},
+    {"max_queue_datums", SKY__OPT_INT, "100000", "datums kept while the endpoint fails",
+     W(sky_cwm_opts, max_queue_datums), .max = 100000000},
+    {"no_compress", SKY__OPT_BOOL, "false", "never gzip request bodies",
+     W(sky_cwm_opts, no_compress)},
+    {"request_timeout_ms", SKY__OPT_DURATION, "30s", "whole-request timeout",
+     W(sky_cwm_opts, request_timeout_ms), .unit_ms = 1, .max = 3600000},
+    {"ca_bundle", SKY__OPT_STRING, "AWS_CA_BUNDLE", "PEM file of the CAs to trust",
+     W(sky_cwm_opts, ca_bundle)},
+};
+static sky_status build_metrics_cw(void *opts, sky_sink **out, char **errmsg)
+{
+    return sky_sink_metrics_cloudwatch(opts, out, errmsg);
+}
+
+static const sky__opt metrics_statsd_opts[] = {
+    {"host", SKY__OPT_STRING, "127.0.0.1", "StatsD agent address", W(sky_statsd_opts, host)},
+    {"port", SKY__OPT_INT, "8125", "StatsD agent UDP port", W(sky_statsd_opts, port), .min = 1,
+     .max = 65535},
+    {"no_tags", SKY__OPT_BOOL, "false", "plain StatsD: no DogStatsD tags for dimensions",
+     W(sky_statsd_opts, no_tags)},
+    {"max_packet", SKY__OPT_SIZE, "1432", "bytes a datagram", W(sky_statsd_opts, max_packet),
+     .min = 64, .max = 65000},
+    {"flush_interval_ms", SKY__OPT_DURATION, "60s", "metrics aggregation interval",
+     W(sky_statsd_opts, flush_interval_ms), .unit_ms = 1, .min = 1000, .max = 86400000},
+};
+static sky_status build_metrics_statsd(void *opts, sky_sink **out, char **errmsg)
+{
+    return sky_sink_metrics_statsd(opts, out, errmsg);
+}
+
 /* ---- processors ------------------------------------------------------------------------------ */
 
 static const sky__opt enrich_opts[] = {
@@ -442,6 +510,15 @@ static const sky__component c_file =
 static const sky__component c_cwl =
     SINK("cloudwatch_logs", "CloudWatch Logs (sky_sink_cloudwatch_logs, docs/CLOUDWATCH.md)",
          cwl_opts, cwl_cfg, build_cwl);
+static const sky__component c_metrics_emf =
+    SINK("metrics_emf", "metrics as EMF records to stdout or a file (docs/METRICS.md)",
+         metrics_emf_opts, metrics_emf_cfg, build_metrics_emf);
+static const sky__component c_metrics_cw =
+    SINK("metrics_cloudwatch", "metrics with CloudWatch PutMetricData (docs/METRICS.md)",
+         metrics_cw_opts, sky_cwm_opts, build_metrics_cw);
+static const sky__component c_metrics_statsd =
+    SINK("metrics_statsd", "metrics as StatsD/DogStatsD over UDP (docs/METRICS.md)",
+         metrics_statsd_opts, sky_statsd_opts, build_metrics_statsd);
 static const sky__component c_audit =
     SINK("audit", "hash-chained audit trail (sky_sink_audit, docs/AUDIT.md)", audit_opts,
          sky_audit_opts, build_audit);
@@ -466,8 +543,8 @@ static const sky__component c_rate_limit =
          rate_limit_opts, add_rate_limit);
 
 const sky__component *const sky__config_components[] = {
-    &c_console, &c_file,         &c_cwl,          &c_audit,      &c_enrich,    &c_redact,
-    &c_sample,  &c_level_filter, &c_event_filter, &c_rate_limit, NULL};
+    &c_console, &c_file, &c_cwl, &c_audit, &c_metrics_emf, &c_metrics_cw, &c_metrics_statsd,
+    &c_enrich, &c_redact, &c_sample, &c_level_filter, &c_event_filter, &c_rate_limit, NULL};
 
 const sky__component *sky__config_find(const char *name)
 {

@@ -13,7 +13,7 @@ BUILD = os.environ.get("SKYLOG_BUILD_DIR", "")
 SRC = os.environ.get("SKYLOG_SOURCE_DIR", "")
 SANITIZE = os.environ.get("SKYLOG_SANITIZE", "")
 CXXFLAGS = ["-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
-HEADERS = ["skylog.h", "skylog/cloudwatch.h", "skylog/aws.h", "skylog/config.h"]
+HEADERS = ["skylog.h", "skylog/cloudwatch.h", "skylog/aws.h", "skylog/config.h", "skylog/metrics.h"]
 
 
 def compilers():

@@ -1,0 +1,32 @@
+/*
+ * metrics_internal.h - how outputs attach to a metrics registry, and the pure renderers they
+ * share with the tests (EMF records). Outputs are sinks (src/sinks/metrics_*.c); the registry
+ * calls them with each interval's datums, one flush at a time.
+ */
+#ifndef SKY_METRICS_INTERNAL_H
+#define SKY_METRICS_INTERNAL_H
+
+#include <skylog/metrics.h>
+
+/* Receives one interval's datums (n may be 0: an output may have older ones to retry). Called with the registry's flush lock held (one delivery at a
+ * time, from the interval thread or a flushing caller). */
+typedef sky_status (*sky__metrics_out_fn)(void *user, const sky_metric_datum *d, size_t n,
+                                          int64_t deadline_ns);
+
+/* Attaches an output; starts the interval thread with the first one. interval_ms > 0 sets the
+ * registry's interval. SKY_ENOMEM. Configuration-time: not concurrent with detach. */
+sky_status sky__metrics_attach(sky_metrics *m, sky__metrics_out_fn fn, void *user,
+                               int64_t interval_ms);
+/* Detaches an output (waits for a delivery in progress); stops the interval thread with the
+ * last one. */
+void sky__metrics_detach(sky_metrics *m, void *user);
+
+/* Renders datums as EMF records (every EMF limit applied, splitting as needed) and calls
+ * `emit` with each record's text (a JSON object, no newline). Stops at the first error. */
+typedef sky_status (*sky__emf_emit_fn)(void *user, int64_t ts_ms, const char *text, size_t len);
+#define SKY__EMF_MAX_METRICS 100
+#define SKY__EMF_MAX_VALUES 100
+sky_status sky__emf_render(const sky_metric_datum *d, size_t n, sky__emf_emit_fn emit,
+                           void *user);
+
+#endif
