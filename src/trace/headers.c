@@ -41,6 +41,23 @@ static inline int hexval(char c, bool lower_only)
     return -1;
 }
 
+/* The next `sep`-separated member of s[0, len) from *i, trimmed of optional whitespace (may be
+ * empty); false past the end. */
+static bool next_member(const char *s, size_t len, char sep, size_t *i, const char **m,
+                        size_t *mn)
+{
+    if (*i > len)
+        return false;
+    size_t j = *i;
+    while (j < len && s[j] != sep)
+        j++;
+    *m = s + *i;
+    *mn = j - *i;
+    *i = j + 1;
+    trim(m, mn);
+    return true;
+}
+
 /* Decodes 2n hex digits into n bytes; false on any other character. */
 static bool unhex(const char *s, size_t n, uint8_t *out, bool lower_only)
 {
@@ -168,18 +185,12 @@ bool sky_tracestate_parse(const char *s, size_t len, sky_trace_ctx *out)
     size_t used = 0;
     bool full = false;
     size_t i = 0;
-    while (i <= len) {
-        size_t j = i;
-        while (j < len && s[j] != ',')
-            j++;
-        const char *m = s + i;
-        size_t mn = j - i;
-        i = j + 1;
-        trim(&m, &mn);
+    const char *m, *eq;
+    size_t mn;
+    while (next_member(s, len, ',', &i, &m, &mn)) {
         if (!mn)
             continue; /* empty and whitespace-only members are allowed */
-        const char *eq = memchr(m, '=', mn);
-        if (!eq)
+        if (!(eq = memchr(m, '=', mn)))
             return false;
         size_t kn = (size_t)(eq - m);
         if (!valid_key(m, kn) || !valid_value(eq + 1, mn - kn - 1) || nk == TS_MAX_MEMBERS)
@@ -214,18 +225,12 @@ bool sky_xray_parse(const char *s, size_t len, sky_trace_ctx *out)
     bool root = false, parent = false;
     uint8_t flags = SKY_TRACE_FLAG_SAMPLED; /* "?" or absent: undecided; we record it */
     size_t i = 0;
-    while (i <= len) {
-        size_t j = i;
-        while (j < len && s[j] != ';')
-            j++;
-        const char *m = s + i;
-        size_t mn = j - i;
-        i = j + 1;
-        trim(&m, &mn);
+    const char *m, *eq;
+    size_t mn;
+    while (next_member(s, len, ';', &i, &m, &mn)) {
         if (!mn)
             continue;
-        const char *eq = memchr(m, '=', mn);
-        if (!eq)
+        if (!(eq = memchr(m, '=', mn)))
             return false;
         size_t kn = (size_t)(eq - m);
         const char *v = eq + 1;
