@@ -72,6 +72,7 @@ typedef enum sky_span_status {
  * sizes). */
 typedef struct sky__trace_frame {
     const sky_trace_ctx *ctx;
+    const char *hex; /* the span's "<trace hex>\0<span hex>\0", so a child copies, not encodes */
     struct sky__trace_frame *prev;
     void *thread; /* the thread it is current on, NULL when left */
 } sky__trace_frame;

@@ -30,17 +30,6 @@ static void trim(const char **s, size_t *len)
         (*len)--;
 }
 
-static inline int hexval(char c, bool lower_only)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (!lower_only && c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The next `sep`-separated member of s[0, len) from *i, trimmed of optional whitespace (may be
  * empty); false past the end. */
 static bool next_member(const char *s, size_t len, char sep, size_t *i, const char **m,
@@ -58,16 +47,26 @@ static bool next_member(const char *s, size_t len, char sep, size_t *i, const ch
     return true;
 }
 
+/* Digit value + 1 of each byte, 0 for a non-digit: one load a character. */
+#define HEX_LC                                                                                     \
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,       \
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16
+static const uint8_t hex_lc[256] = {HEX_LC};
+static const uint8_t hex_any[256] = {HEX_LC, ['A'] = 11, ['B'] = 12, ['C'] = 13,
+                                     ['D'] = 14, ['E'] = 15, ['F'] = 16};
+
 /* Decodes 2n hex digits into n bytes; false on any other character. */
 static bool unhex(const char *s, size_t n, uint8_t *out, bool lower_only)
 {
+    const uint8_t *t = lower_only ? hex_lc : hex_any;
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned bad = 0;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(s[2 * i], lower_only), lo = hexval(s[2 * i + 1], lower_only);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i] = (uint8_t)(hi << 4 | lo);
+        unsigned hi = t[u[2 * i]], lo = t[u[2 * i + 1]];
+        bad |= (hi == 0) | (lo == 0);
+        out[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
     }
-    return true;
+    return !bad;
 }
 
 static bool all_zero(const uint8_t *b, size_t n)

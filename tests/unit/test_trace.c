@@ -120,6 +120,24 @@ static void test_ids_differ_across_threads_and_fork(void **state)
     assert_memory_not_equal(p, c, 8);
 }
 
+static void test_hex_every_byte(void **state)
+{
+    (void)state;
+    uint8_t b[256];
+    for (int i = 0; i < 256; i++)
+        b[i] = (uint8_t)(i * 7 + 3); /* every value, in an order that mixes neighbours */
+    char got[513], want[513];
+    for (size_t n = 0; n <= 17; n++) { /* whole words and tails */
+        for (size_t off = 0; off + n <= 256; off += 13) {
+            sky_trace_hex(b + off, n, got);
+            for (size_t i = 0; i < n; i++)
+                snprintf(want + 2 * i, 3, "%02x", b[off + i]);
+            want[2 * n] = '\0';
+            assert_string_equal(got, want);
+        }
+    }
+}
+
 /* ---- spans -------------------------------------------------------------------------------- */
 
 static void check_spans(sky_mode mode)
@@ -599,6 +617,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids_unique_and_xray_shaped),
+        cmocka_unit_test(test_hex_every_byte),
         cmocka_unit_test(test_ids_differ_across_threads_and_fork),
         cmocka_unit_test(test_spans_sync),
         cmocka_unit_test(test_spans_async),
