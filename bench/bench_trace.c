@@ -2,8 +2,8 @@
  * bench_trace.c - what tracing costs (issue 17): a span's begin and end, an id, parsing a
  * traceparent, and what a span's ids add to a log call, on the caller and on the worker.
  *
- *   bench_trace time [N]              ns per operation, N iterations (default 2,000,000; log
- *                                     calls N/20, from an empty 64 MiB ring), median of 3 runs
+ *   bench_trace time [N]              ns per operation, N iterations (default 2,000,000),
+ *                                     median of 3 runs (not log calls: see callgrind)
  *   bench_trace callgrind WHAT N      N iterations for `valgrind --tool=callgrind`; WHAT is
  *                                     ops (the noinline wrappers below), plain (N log calls
  *                                     outside any span) or span (the same N calls inside one
@@ -93,7 +93,6 @@ static double timed(void (*fn)(long), long n)
 {
     double r[3];
     for (int k = 0; k < 3; k++) {
-        sky_flush(sky, 60000); /* log calls: an empty ring, so the caller never waits for room */
         int64_t t0 = mono();
         for (long i = 0; i < n; i++)
             fn(i);
@@ -117,10 +116,9 @@ int main(int argc, char **argv)
         printf("span begin+end        %6.1f ns (child)\n", timed(bench_span, n));
         printf("root span begin+end   %6.1f ns (new trace id)\n", timed(bench_root_span, n));
         printf("traceparent parse     %6.1f ns\n", timed(bench_traceparent_parse, n));
-        printf("log call in a span    %6.1f ns\n", timed(bench_log, n / 20));
-        sky_flush(sky, 60000);
+        /* log calls are not timed here: with the worker on the other core the caller's time
+         * is the machine's load, not the call; callgrind counts it (plain, span) */
         sky_span_end(&outer);
-        printf("log call, no span     %6.1f ns\n", timed(bench_log, n / 20));
         sky_close(sky);
         return 0;
     }
