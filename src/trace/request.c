@@ -223,7 +223,7 @@ static void record_metrics(sky_request *r, int status, int64_t ns)
 
 void sky_request_end(sky_request *r, int status, uint64_t bytes)
 {
-    if (!r || r->ended || !r->rl)
+    if (!r || r->ended)
         return;
     if (r->left)
         sky_request_enter(r);
@@ -233,8 +233,8 @@ void sky_request_end(sky_request *r, int status, uint64_t bytes)
     sky_level lv = status >= 100 && status < 400 ? SKY_LEVEL_INFO
                    : status >= 400 && status < 500 ? SKY_LEVEL_WARN
                                                    : SKY_LEVEL_ERROR;
-    sky_logger *log = r->rl->o.log;
-    if (sky_enabled(log, lv)) {
+    sky_logger *log = r->rl ? r->rl->o.log : NULL; /* no request log: only the context */
+    if (log && sky_enabled(log, lv)) {
         sky_field f[9];
         size_t n = 0;
         f[n++] = sky_field_str("method", r->method);
@@ -250,7 +250,7 @@ void sky_request_end(sky_request *r, int status, uint64_t bytes)
             f[n++] = sky_field_bool("aborted", true);
         sky_emit(log, lv, "request", NULL, f, n);
     }
-    if (!r->rl->o.no_metrics)
+    if (r->rl && !r->rl->o.no_metrics)
         record_metrics(r, status, ns);
     if (status >= 500)
         sky_span_set_status(&r->span, SKY_SPAN_ERROR);
