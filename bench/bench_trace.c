@@ -60,6 +60,15 @@ __attribute__((noinline)) void bench_root_span(long i)
     sky_span_enter(&outer);
 }
 
+/* a span with one event inside (async): the span's first site event makes its context block */
+__attribute__((noinline)) void bench_span_event(long i)
+{
+    sky_span sp;
+    sky_span_begin(&sp, NULL, "op", NULL);
+    sky_info(lg, "step", SKY_INT("i", i));
+    sky_span_end(&sp);
+}
+
 static const char TP[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 __attribute__((noinline)) void bench_traceparent_parse(long i)
 {
@@ -136,6 +145,8 @@ int main(int argc, char **argv)
                 bench_root_span(i);
             for (long i = 0; i < n; i++)
                 bench_traceparent_parse(i);
+            for (long i = 0; i < n; i++)
+                bench_span_event(i);
         } else {
             bench_log(0); /* the site's first call (schema, context block) is not the steady state */
             sky_flush(sky, 60000);
