@@ -13,6 +13,7 @@
  */
 #include "encode/text.h"
 #include "sinks/http_batch.h"
+#include "sinks/otlp.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -167,6 +168,23 @@ static bool otlp_encode(void *self, const sky_record *rec, sky_buf *b)
 
 static void otlp_begin(void *self, sky_buf *b) { sky__buf_puts(b, ((otlp *)self)->prefix); }
 
+void sky__otlp_prefix(sky_buf *b, const char *attrs, size_t n)
+{
+    sky__buf_lit(b, "{\"resourceLogs\":[{\"resource\":{\"attributes\":[");
+    sky__buf_put(b, attrs, n);
+    sky__buf_lit(b, "]},\"scopeLogs\":[{\"scope\":{\"name\":\"skylog\",\"version\":\"" SKYLOG_VERSION
+                    "\"},\"logRecords\":[");
+}
+
+void sky__otlp_text_record(sky_buf *b, int64_t time_ns, const char *msg, size_t len)
+{
+    sky__buf_lit(b, "{\"timeUnixNano\":\"");
+    sky__buf_i64(b, time_ns);
+    sky__buf_lit(b, "\",\"body\":{\"stringValue\":");
+    sky__json_str(b, msg, len);
+    sky__buf_lit(b, "}}");
+}
+
 static void otlp_free(void *self)
 {
     otlp *o = self;
@@ -281,16 +299,16 @@ sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errms
     if (gethostname(host, sizeof host - 1) != 0)
         host[0] = '\0';
     host[sizeof host - 1] = '\0';
-    sky__buf_lit(&b, "{\"resourceLogs\":[{\"resource\":{\"attributes\":[");
-    str_attr(&b, true, "service.name", svc, strlen(svc));
+    sky_buf attrs = {0};
+    str_attr(&attrs, true, "service.name", svc, strlen(svc));
     if (host[0])
-        str_attr(&b, false, "host.name", host, strlen(host));
-    resource_attrs(&b, opts->resource_attributes ? opts->resource_attributes
-                                                 : getenv("OTEL_RESOURCE_ATTRIBUTES"));
-    sky__buf_lit(&b, "]},\"scopeLogs\":[{\"scope\":{\"name\":\"skylog\",\"version\":\"" SKYLOG_VERSION
-                     "\"},\"logRecords\":[");
-    if (o)
+        str_attr(&attrs, false, "host.name", host, strlen(host));
+    resource_attrs(&attrs, opts->resource_attributes ? opts->resource_attributes
+                                                     : getenv("OTEL_RESOURCE_ATTRIBUTES"));
+    sky__otlp_prefix(&b, attrs.p ? attrs.p : "", attrs.len);
+    if (o && !attrs.oom)
         o->prefix = sky__buf_strdup(&b);
+    sky__buf_free(&attrs);
     sky__buf_free(&b);
     if (!o || !o->prefix || !url) {
         otlp_free(o);
@@ -308,7 +326,7 @@ sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errms
                        .encode = otlp_encode,
                        .begin = otlp_begin,
                        .sep = ",",
-                       .suffix = "]}]}]}",
+                       .suffix = SKY__OTLP_SUFFIX,
                        .free = otlp_free,
                        .self = o};
     sky_status st = sky__http_batch_new(url, &bo, &c, out, errmsg);
