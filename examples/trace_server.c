@@ -4,9 +4,10 @@
  *
  *   SKYLOG_FORMAT=json ./example_trace_server [PORT]   (0 or none: any free port)
  *
- * Listens on 127.0.0.1, prints "listening on PORT", and serves GET /orders/<id> until its
- * standard input is closed. Every event logged while handling a request carries request_id,
- * trace_id, span_id and parent_span_id (the caller's span, from its traceparent header);
+ * Listens on 127.0.0.1, prints "listening on PORT", and serves GET /orders/<id> and POST
+ * /orders (whose body arrives over several callbacks) until its standard input is closed.
+ * Every event logged while handling a request carries request_id, trace_id, span_id and
+ * parent_span_id (the caller's span, from its traceparent header);
  * each request ends with a `request` event and RequestCount/ResponseTime metrics (shown with
  * SKYLOG_METRICS_EMF__PATH=file). example_trace_client calls it.
  */
@@ -27,12 +28,28 @@ static sky__mhd_result handler(void *cls, struct MHD_Connection *c, const char *
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **req_cls)
 {
-    (void)cls, (void)version, (void)upload, (void)upload_size;
+    (void)cls, (void)version, (void)upload;
+    bool first = *req_cls == NULL; /* headers only: libmicrohttpd calls again with the body */
     sky_request *r = sky_mhd_enter(rl, c, method, url, req_cls);
     if (!r)
         return MHD_NO;
     sky__mhd_result ret;
-    if (!strncmp(url, "/orders/", 8) && strlen(url) > 8) {
+    if (!strcmp(method, "POST") && !strcmp(url, "/orders")) {
+        /* a body arrives over several calls: the request is entered on each, left after */
+        if (*upload_size) {
+            sky_request_add_bytes_in(r, *upload_size);
+            sky_info(log_, "order_chunk", SKY_UINT("bytes", *upload_size));
+            *upload_size = 0;
+            sky_mhd_leave(r);
+            return MHD_YES;
+        }
+        if (first) {
+            sky_mhd_leave(r);
+            return MHD_YES;
+        }
+        sky_request_set_endpoint(r, "/orders");
+        ret = sky_mhd_respond(r, c, 201, "{\"created\":true}\n", 16, "application/json");
+    } else if (!strncmp(url, "/orders/", 8) && strlen(url) > 8) {
         sky_request_set_endpoint(r, "/orders/{id}");
         sky_info(log_, "order_loaded", SKY_STR("order", url + 8));
         char body[128];

@@ -191,6 +191,16 @@ class TestGenericHttp(unittest.TestCase, Accounting):
             self.check(st, 21, evs)
             self.assertNotIn(3, [e["i"] for e in evs])
 
+    def test_full_queue_refuses_and_counts(self):
+        # the endpoint is down: the queue keeps what it accepted, refuses the rest, counts both
+        with Receiver([503] * 1000) as rec:
+            st, err = run_tool(self, "http", rec.url, 50, "max_queue_size=10", "flush_ms=300")
+            self.assertEqual(st["received"], 50)
+            self.assertEqual(st["queued_events"], 10)
+            self.assertEqual(st["dropped_queue_full"], 40)
+            self.assertEqual(st["sent_events"], 0)
+            self.assertIn("10 events could not be delivered before close", err)
+
     def test_credentials_refused_are_kept(self):
         # 401 keeps the events (an operator may fix the key), says so once, retries slowly;
         # what close cannot deliver is counted undelivered

@@ -65,6 +65,16 @@ class TraceExample(unittest.TestCase):
             self.assertEqual(resp.status, 404)
             self.assertEqual(resp.getheader("X-Request-Id"), "req-abc.1")
             conn.close()
+            # a body that arrives over several callbacks: the request is left and entered
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            body = b'{"item":"book"}' * 1000
+            conn.request("POST", "/orders", body=body,
+                         headers={"traceparent":
+                                  "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
+            resp = conn.getresponse()
+            resp.read()
+            self.assertEqual(resp.status, 201)
+            conn.close()
             server = self.stop_server(srv)
             with open(emf) as f:
                 metrics = [json.loads(l) for l in f if l.strip()]
@@ -79,7 +89,7 @@ class TraceExample(unittest.TestCase):
         loaded = [e for e in server if e["message"] == "order_loaded"]
         requests = [e for e in server if e["message"] == "request"]
         self.assertEqual(len(loaded), 1)
-        self.assertEqual(len(requests), 2)
+        self.assertEqual(len(requests), 3)
         req = requests[0]
         for e in (loaded[0], req):
             self.assertEqual(e["trace_id"], calling["trace_id"])  # one trace, two processes
@@ -101,6 +111,18 @@ class TraceExample(unittest.TestCase):
         self.assertNotEqual(other["trace_id"], calling["trace_id"])
         self.assertNotIn("parent_span_id", other)
 
+        post = requests[2]
+        chunks = [e for e in server if e["message"] == "order_chunk"]
+        self.assertGreaterEqual(len(chunks), 1)
+        self.assertEqual(sum(e["bytes"] for e in chunks), len(body))
+        for e in chunks + [post]:  # every callback's events carry the request and its trace
+            self.assertEqual(e["request_id"], post["request_id"])
+            self.assertEqual(e["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736")
+            self.assertEqual(e["parent_span_id"], "00f067aa0ba902b7")
+        self.assertEqual(post["bytes_in"], len(body))
+        self.assertEqual(post["status"], 201)
+        self.assertEqual(post["method"], "POST")
+
         # RequestCount and ResponseTime by Endpoint, Method, Status
         seen = {}
         for m in metrics:
@@ -111,8 +133,9 @@ class TraceExample(unittest.TestCase):
                 self.assertEqual(sorted(aws["Dimensions"][0]), ["Endpoint", "Method", "Status"])
                 seen[(m["Endpoint"], m["Method"], m["Status"])] = m["RequestCount"]
             if "ResponseTime" in names:
-                self.assertIn(m["Endpoint"], ("/orders/{id}", "/nowhere"))
-        self.assertEqual(seen, {("/orders/{id}", "GET", "200"): 1, ("/nowhere", "GET", "404"): 1})
+                self.assertIn(m["Endpoint"], ("/orders/{id}", "/nowhere", "/orders"))
+        self.assertEqual(seen, {("/orders/{id}", "GET", "200"): 1, ("/nowhere", "GET", "404"): 1,
+                                ("/orders", "POST", "201"): 1})
 
 
 if __name__ == "__main__":

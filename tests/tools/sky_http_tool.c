@@ -9,7 +9,7 @@
  * 18446744073709551615), and the even ones inside a span (trace_id, span_id). Then flushes
  * (60 s at most), prints the sink's counters as one JSON line, and closes.
  * Options: body=logs|array|ndjson, gzip=1, batch_size=, max_backoff_ms=, api_key=,
- * bearer_token=, service_name=, flush_interval_ms=, max_event_bytes=, flush_ms= (the flush's
+ * bearer_token=, service_name=, flush_interval_ms=, max_event_bytes=, max_queue_size=, flush_ms= (the flush's
  * bound), big=1 (every 7th event gets a 2000-byte string).
  */
 #include <skylog.h>
@@ -47,6 +47,8 @@ int main(int argc, char **argv)
         b.max_backoff_ms = atol(v);
     if ((v = opt(argc, argv, "flush_interval_ms")))
         b.flush_interval_ms = atol(v);
+    if ((v = opt(argc, argv, "max_queue_size")))
+        b.max_queue_size = (size_t)atol(v);
     if ((v = opt(argc, argv, "max_event_bytes")))
         b.max_event_bytes = (size_t)atol(v);
     b.api_key = opt(argc, argv, "api_key");
