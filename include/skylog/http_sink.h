@@ -58,6 +58,11 @@ typedef struct sky_http_batch_opts {
     const char *api_key;        /* sent as api_key_header when set (secret) */
     const char *api_key_header; /* default "X-API-Key" */
     const char *bearer_token;   /* Authorization: Bearer <token> (secret) */
+    /* More request headers: "Name=value,Name=value", values percent-encoded (the syntax of
+     * OTEL_EXPORTER_OTLP_HEADERS, which the OTLP sink reads when this is NULL); at most 16,
+     * names of token characters, not Content-Type, Content-Length, Content-Encoding, Host or
+     * X-Skylog-Batch. Treated as secret. */
+    const char *headers;
     const char *ca_bundle;      /* PEM file of trusted CAs; default the system's */
     bool insecure;              /* do not verify TLS (tests only) */
 } sky_http_batch_opts;

@@ -311,7 +311,9 @@ static const sky__enum_val http_body_vals[] = {{"logs", SKY_HTTP_BODY_LOGS},
     {"bearer_token", SKY__OPT_STRING, NULL, "Authorization: Bearer <token>",                       \
      W(T, batch.bearer_token), .secret = true},                                                    \
     {"ca_bundle", SKY__OPT_STRING, "the system's", "PEM file of the CAs to trust",                 \
-     W(T, batch.ca_bundle)}
+     W(T, batch.ca_bundle)},                                                                       \
+    {"headers", SKY__OPT_STRING, NULL, "more request headers: Name=value,Name=value",              \
+     W(T, batch.headers), .secret = true}
 
 static const sky__opt http_opts[] = {
     {"url", SKY__OPT_STRING, NULL, "where to POST batches (http:// or https://)",

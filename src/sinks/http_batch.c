@@ -36,12 +36,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MS 1000000LL
 #define PERSISTENT_BACKOFF_NS (60000 * MS)
 #define BASE_BACKOFF_NS (100 * MS)
+#define MAX_EXTRA_HEADERS 16
 
 typedef struct hb_item {
     struct hb_item *next;
@@ -55,6 +57,8 @@ typedef struct hb {
     char *url;
     char *api_key, *api_key_header, *bearer, *ca_bundle;
     char *auth_line; /* "Bearer <token>" */
+    char *xh_name[MAX_EXTRA_HEADERS], *xh_value[MAX_EXTRA_HEADERS];
+    size_t n_xh;
     sky__hb_codec codec;
     sky_http_client *http;
 
@@ -126,6 +130,57 @@ void sky__http_batch_defaults(sky_http_batch_opts *o, size_t batch_size)
         o->close_timeout_ms = 2000;
     if (!o->api_key_header)
         o->api_key_header = "X-API-Key";
+}
+
+/* ---- key=value lists ----------------------------------------------------------------------- */
+
+static int unhex1(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Trims blanks off [s, s+n) and percent-decodes it into out (at most cap - 1 bytes). */
+static size_t kv_text(const char *s, size_t n, char *out, size_t cap)
+{
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < cap; i++) {
+        if (s[i] == '%' && i + 2 < n && unhex1(s[i + 1]) >= 0 && unhex1(s[i + 2]) >= 0) {
+            out[k++] = (char)(unhex1(s[i + 1]) << 4 | unhex1(s[i + 2]));
+            i += 2;
+        } else {
+            out[k++] = s[i];
+        }
+    }
+    out[k] = '\0';
+    return k;
+}
+
+bool sky__kv_next(const char *list, size_t *i, char *key, size_t kcap, size_t *kl, char *val,
+                  size_t vcap, size_t *vl)
+{
+    if (!list)
+        return false;
+    size_t len = strnlen(list, 65536);
+    while (*i < len) {
+        size_t j = *i;
+        while (j < len && list[j] != ',')
+            j++;
+        const char *m = list + *i, *eq = memchr(m, '=', j - *i);
+        *i = j + 1;
+        if (!eq)
+            continue;
+        *kl = kv_text(m, (size_t)(eq - m), key, kcap);
+        *vl = kv_text(eq + 1, (size_t)(list + j - eq - 1), val, vcap);
+        return true;
+    }
+    return false;
 }
 
 /* ---- queue (mu held) ------------------------------------------------------------------------ */
@@ -374,7 +429,7 @@ static void *sender(void *arg)
         char err[256] = "";
         sky_status rc = SKY_ENOMEM;
         if (ok) {
-            sky_aws_header hd[6];
+            sky_aws_header hd[6 + MAX_EXTRA_HEADERS];
             size_t nh = 0;
             hd[nh++] = (sky_aws_header){"Content-Type", h->codec.content_type};
             hd[nh++] = (sky_aws_header){"X-Skylog-Batch", h->held.id};
@@ -384,6 +439,8 @@ static void *sender(void *arg)
                 hd[nh++] = (sky_aws_header){h->api_key_header, h->api_key};
             if (h->auth_line)
                 hd[nh++] = (sky_aws_header){"Authorization", h->auth_line};
+            for (size_t x = 0; x < h->n_xh; x++)
+                hd[nh++] = (sky_aws_header){h->xh_name[x], h->xh_value[x]};
             sky_http_request req = {.method = "POST", .url = h->url, .headers = hd,
                                     .n_headers = nh,
                                     .body = h->o.gzip ? h->gz : h->body.p,
@@ -521,6 +578,11 @@ static void hb_free(hb *h)
     free(h->api_key);
     free(h->api_key_header);
     free(h->auth_line);
+    for (size_t x = 0; x < h->n_xh; x++) {
+        sky__wipe(h->xh_value[x], strlen(h->xh_value[x]));
+        free(h->xh_name[x]);
+        free(h->xh_value[x]);
+    }
     free(h->ca_bundle);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->wake);
@@ -593,6 +655,42 @@ static sky_status fail(char **errmsg, sky_status st, const char *type, const cha
     return st;
 }
 
+static bool tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Parses opts.headers into h; a message for the first bad member, NULL when all are good. */
+static const char *parse_headers(hb *h, const char *list)
+{
+    static const char *const ours[] = {"content-type", "content-length", "content-encoding",
+                                       "host", "x-skylog-batch", "authorization"};
+    char k[128], v[1024];
+    size_t kl, vl, i = 0;
+    while (sky__kv_next(list, &i, k, sizeof k, &kl, v, sizeof v, &vl)) {
+        if (h->n_xh == MAX_EXTRA_HEADERS)
+            return "headers: at most 16";
+        if (!kl || kl >= sizeof k - 1)
+            return "headers: a name must be 1-126 characters";
+        for (size_t c = 0; c < kl; c++)
+            if (!tchar((unsigned char)k[c]))
+                return "headers: a name has a character HTTP does not allow";
+        for (size_t c = 0; c < vl; c++)
+            if ((unsigned char)v[c] < 0x20 || v[c] == 0x7f)
+                return "headers: a value has a control character";
+        for (size_t o = 0; o < sizeof ours / sizeof *ours; o++)
+            if (!strcasecmp(k, ours[o]) && (o < 5 || h->auth_line))
+                return "headers: that header is set by the sink";
+        if (!(h->xh_name[h->n_xh] = strdup(k)) || !(h->xh_value[h->n_xh] = strdup(v))) {
+            free(h->xh_name[h->n_xh]);
+            return "out of memory";
+        }
+        h->n_xh++;
+    }
+    return NULL;
+}
+
 static bool http_url(const char *u)
 {
     return u && (!strncmp(u, "http://", 7) || !strncmp(u, "https://", 8)) &&
@@ -654,7 +752,8 @@ sky_status sky__http_batch_new(const char *url, const sky_http_batch_opts *opts,
         h->auth_line = sky__buf_strdup(&b);
         sky__buf_wipe(&b);
     }
-    h->o.api_key = h->o.bearer_token = NULL; /* the copies above are what is used */
+    const char *bad_header = parse_headers(h, o.headers);
+    h->o.api_key = h->o.bearer_token = h->o.headers = NULL; /* the copies are what is used */
     h->o.api_key_header = h->api_key_header;
     h->o.ca_bundle = h->ca_bundle;
     h->rnd = (uint32_t)sky_monotonic_ns() | 1;
@@ -662,6 +761,10 @@ sky_status sky__http_batch_new(const char *url, const sky_http_batch_opts *opts,
         (o.ca_bundle && !h->ca_bundle) || (o.bearer_token && o.bearer_token[0] && !h->auth_line)) {
         hb_free(h);
         return fail(errmsg, SKY_ENOMEM, codec->type, "out of memory");
+    }
+    if (bad_header) {
+        hb_free(h);
+        return fail(errmsg, SKY_EINVAL, codec->type, bad_header);
     }
     sky_http_opts ho = {.connect_timeout_ms = o.timeout_ms < 3000 ? o.timeout_ms : 3000,
                         .timeout_ms = o.timeout_ms,

@@ -28,6 +28,13 @@ typedef struct sky__hb_codec {
 sky_status sky__http_batch_new(const char *url, const sky_http_batch_opts *opts,
                                const sky__hb_codec *codec, sky_sink **out, char **errmsg);
 
+/* The next member of a "key=value,key=value" list (OTEL_RESOURCE_ATTRIBUTES' and
+ * OTEL_EXPORTER_OTLP_HEADERS' syntax) from *i: key and value trimmed of blanks and
+ * percent-decoded into the buffers (cut to their size), members without '=' skipped. The list
+ * is read up to 64 KiB. False at the end (or with list NULL). */
+bool sky__kv_next(const char *list, size_t *i, char *key, size_t kcap, size_t *kl, char *val,
+                  size_t vcap, size_t *vl);
+
 /* Fills the defaults of unset (zero) members; `batch_size` is the codec's default. */
 void sky__http_batch_defaults(sky_http_batch_opts *o, size_t batch_size);
 

@@ -193,59 +193,16 @@ static void otlp_free(void *self)
     free(o);
 }
 
-static int unhex1(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Percent-decodes [s, s+n) into out (at most cap - 1 bytes); returns the length. */
-static size_t pct_decode(const char *s, size_t n, char *out, size_t cap)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n && k + 1 < cap; i++) {
-        if (s[i] == '%' && i + 2 < n && unhex1(s[i + 1]) >= 0 && unhex1(s[i + 2]) >= 0) {
-            out[k++] = (char)(unhex1(s[i + 1]) << 4 | unhex1(s[i + 2]));
-            i += 2;
-        } else {
-            out[k++] = s[i];
-        }
-    }
-    out[k] = '\0';
-    return k;
-}
-
 /* "k=v,k2=v2" (OTEL_RESOURCE_ATTRIBUTES): members without '=' or with an empty key are
  * skipped; at most MAX_RESOURCE_ATTRS; service.name and host.name are ours. */
 static void resource_attrs(sky_buf *b, const char *list)
 {
-    if (!list)
-        return;
-    size_t len = strnlen(list, 65536), i = 0;
+    size_t i = 0;
     int n = 0;
-    while (i < len && n < MAX_RESOURCE_ATTRS) {
-        size_t j = i;
-        while (j < len && list[j] != ',')
-            j++;
-        const char *m = list + i, *eq = memchr(m, '=', j - i);
-        i = j + 1;
-        if (!eq)
-            continue;
-        const char *k = m, *v = eq + 1;
-        size_t kn = (size_t)(eq - m), vn = (size_t)(list + j - v);
-        while (kn && (*k == ' ' || *k == '\t'))
-            k++, kn--;
-        while (kn && (k[kn - 1] == ' ' || k[kn - 1] == '\t'))
-            kn--;
-        while (vn && (*v == ' ' || *v == '\t'))
-            v++, vn--;
-        while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
-            vn--;
-        char key[256], val[1024];
-        size_t kl = pct_decode(k, kn, key, sizeof key);
-        size_t vl = pct_decode(v, vn, val, sizeof val);
+    char key[256], val[1024];
+    size_t kl, vl;
+    while (n < MAX_RESOURCE_ATTRS &&
+           sky__kv_next(list, &i, key, sizeof key, &kl, val, sizeof val, &vl)) {
         if (!kl || !strcmp(key, "service.name") || !strcmp(key, "host.name"))
             continue;
         sky__buf_putc(b, ',');
@@ -318,6 +275,10 @@ sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errms
         return SKY_ENOMEM;
     }
     sky_http_batch_opts bo = opts->batch;
+    if (!bo.headers) { /* the OpenTelemetry SDKs' variables, the logs-specific one first */
+        const char *h = getenv("OTEL_EXPORTER_OTLP_LOGS_HEADERS");
+        bo.headers = h && h[0] ? h : getenv("OTEL_EXPORTER_OTLP_HEADERS");
+    }
     if (!bo.batch_size)
         bo.batch_size = 512; /* the OpenTelemetry SDKs' default export batch */
     sky__hb_codec c = {.type = "otlp",

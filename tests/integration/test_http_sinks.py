@@ -263,6 +263,28 @@ class TestOtlp(unittest.TestCase, Accounting):
             self.assertNotIn("traceId", r)
         return i
 
+    def test_headers_option_and_environment(self):
+        with Receiver() as rec:
+            st, _ = run_tool(self, "otlp", rec.url, 2, "service_name=checkout",
+                             "headers=X-Tenant=acme, Authorization=Basic%20dXNlcjpwdw==")
+            req = rec.delivered()[0][2]
+            self.assertEqual(req.headers["x-tenant"], "acme")
+            self.assertEqual(req.headers["authorization"], "Basic dXNlcjpwdw==")
+        with Receiver() as rec:  # OTEL_EXPORTER_OTLP_HEADERS when the option is not set
+            env = {**os.environ, "OTEL_EXPORTER_OTLP_HEADERS": "x-honeycomb-team=k%3D1"}
+            p = subprocess.run([TOOL, "otlp", rec.url, "1", "service_name=checkout"],
+                               capture_output=True, text=True, env=env,
+                               timeout=120 * sh.timeout_scale())
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(rec.delivered()[0][2].headers["x-honeycomb-team"], "k=1")
+        for bad, why in (("Bad Name=1", "a character HTTP does not allow"),
+                         ("Content-Type=text/plain", "set by the sink"),
+                         ("X-A=1%0d%0aX-B: 2", "control character")):
+            p = subprocess.run([TOOL, "http", "http://127.0.0.1:9/", "1", "headers=" + bad],
+                               capture_output=True, text=True, timeout=60 * sh.timeout_scale())
+            self.assertEqual(p.returncode, 1, bad)
+            self.assertIn(why, p.stderr)
+
     def test_records_field_by_field_with_faults(self):
         script = [503, "reset", (429, {"Retry-After": "0"})]
         with Receiver(script) as rec:

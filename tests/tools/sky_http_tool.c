@@ -9,7 +9,7 @@
  * 18446744073709551615), and the even ones inside a span (trace_id, span_id). Then flushes
  * (60 s at most), prints the sink's counters as one JSON line, and closes.
  * Options: body=logs|array|ndjson, gzip=1, batch_size=, max_backoff_ms=, api_key=,
- * bearer_token=, service_name=, flush_interval_ms=, max_event_bytes=, max_queue_size=, flush_ms= (the flush's
+ * bearer_token=, headers=, service_name=, flush_interval_ms=, max_event_bytes=, max_queue_size=, flush_ms= (the flush's
  * bound), big=1 (every 7th event gets a 2000-byte string).
  */
 #include <skylog.h>
@@ -53,6 +53,7 @@ int main(int argc, char **argv)
         b.max_event_bytes = (size_t)atol(v);
     b.api_key = opt(argc, argv, "api_key");
     b.bearer_token = opt(argc, argv, "bearer_token");
+    b.headers = opt(argc, argv, "headers");
     bool big = opt(argc, argv, "big") != NULL;
 
     sky_sink *sink = NULL;
