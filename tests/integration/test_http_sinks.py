@@ -118,6 +118,10 @@ class TestGenericHttp(unittest.TestCase, Accounting):
             self.assertIs(e["b"], e["i"] % 2 == 0)
             self.assertIsNone(e["z"])
             self.assertEqual(e["u"], U_MAX)
+            self.assertEqual(e["e"], "ENOENT: No such file or directory")
+            self.assertEqual(e["d"], 1.5)
+            self.assertEqual(e["nan"], "NaN")
+            self.assertEqual(e["t"], "2023-11-14T22:13:20.123Z")
             if e["i"] % 2 == 0:
                 self.assertRegex(e["trace_id"], "^[0-9a-f]{32}$")
                 self.assertRegex(e["span_id"], "^[0-9a-f]{16}$")
@@ -251,6 +255,10 @@ class TestOtlp(unittest.TestCase, Accounting):
         self.assertEqual(a["b"], {"boolValue": i % 2 == 0})
         self.assertEqual(a["z"], {})
         self.assertEqual(a["u"], {"stringValue": str(U_MAX)})  # above int64
+        self.assertEqual(a["e"], {"stringValue": "ENOENT: No such file or directory"})
+        self.assertEqual(a["d"], {"doubleValue": 1.5})
+        self.assertEqual(a["nan"], {"doubleValue": "NaN"})  # proto3 JSON's spelling
+        self.assertEqual(a["t"], {"stringValue": "2023-11-14T22:13:20.123Z"})
         self.assertEqual(a["logger.name"], {"stringValue": "tool"})
         self.assertTrue(a["code.filepath"]["stringValue"].endswith("sky_http_tool.c"))
         self.assertRegex(a["code.lineno"]["intValue"], "^[0-9]+$")

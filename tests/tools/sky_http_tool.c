@@ -6,16 +6,20 @@
  *
  * Logs N events "ev" (async pipeline) with typed fields: i (int), s (a string with a quote,
  * a newline and non-ASCII), f (double i + 0.5), b (bool: i even), z (null), u (uint
- * 18446744073709551615), and the even ones inside a span (trace_id, span_id). Then flushes
+ * 18446744073709551615), e (errno ENOENT), d (1.5 ms), nan (NaN), t (a time), and the even
+ * ones inside a span (trace_id, span_id). Then flushes
  * (60 s at most), prints the sink's counters as one JSON line, and closes.
  * Options: body=logs|array|ndjson, gzip=1, batch_size=, max_backoff_ms=, api_key=,
- * bearer_token=, headers=, service_name=, flush_interval_ms=, max_event_bytes=, max_queue_size=, flush_ms= (the flush's
+ * bearer_token=, headers=, service_name=, flush_interval_ms=, max_event_bytes=,
+ * max_queue_size=, flush_ms= (the flush's
  * bound), big=1 (every 7th event gets a 2000-byte string).
  */
 #include <skylog.h>
 #include <skylog/http_sink.h>
 #include <skylog/trace.h>
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,11 +94,15 @@ int main(int argc, char **argv)
             sky_span sp;
             sky_span_begin(&sp, NULL, "work", NULL);
             sky_info(log, "ev", SKY_INT("i", i), SKY_STR("s", s), SKY_F64("f", (double)i + 0.5),
-                     SKY_BOOL("b", true), SKY_NULL("z"), SKY_UINT("u", UINT64_MAX));
+                     SKY_BOOL("b", true), SKY_NULL("z"), SKY_UINT("u", UINT64_MAX),
+                     SKY_ERRNO("e", ENOENT), SKY_DUR("d", 1500000), SKY_F64("nan", NAN),
+                     SKY_TIME("t", 1700000000123000000LL));
             sky_span_end(&sp);
         } else {
             sky_info(log, "ev", SKY_INT("i", i), SKY_STR("s", s), SKY_F64("f", (double)i + 0.5),
-                     SKY_BOOL("b", false), SKY_NULL("z"), SKY_UINT("u", UINT64_MAX));
+                     SKY_BOOL("b", false), SKY_NULL("z"), SKY_UINT("u", UINT64_MAX),
+                     SKY_ERRNO("e", ENOENT), SKY_DUR("d", 1500000), SKY_F64("nan", NAN),
+                     SKY_TIME("t", 1700000000123000000LL));
         }
     }
     free(pad);
