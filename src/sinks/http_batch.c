@@ -291,9 +291,10 @@ static uint32_t xorshift(uint32_t *s)
     return *s = x;
 }
 
-/* Schedules the next attempt. mu held. */
+/* Schedules the next attempt of the held batch (a retry, counted). mu held. */
 static void back_off(hb *h, int64_t floor_ns, int64_t cap_ns)
 {
+    h->st.retries++;
     int a = h->attempt < 20 ? h->attempt : 20;
     h->attempt++;
     int64_t d = BASE_BACKOFF_NS << a;
@@ -326,7 +327,6 @@ static void answered(hb *h, sky_status rc, const sky_http_response *r, const cha
         pop_n(h, n);
         return;
     }
-    h->st.retries++;
     if (rc != SKY_OK) {
         if (r->failure == SKY_HTTP_NO_ANSWER)
             h->st.ambiguous++;
@@ -361,7 +361,6 @@ static void answered(hb *h, sky_status rc, const sky_http_response *r, const cha
         back_off(h, ra, PERSISTENT_BACKOFF_NS);
         return;
     }
-    h->st.retries--; /* not sent again */
     if (s == 413 && n > 1) {
         h->limit_n = n / 2;
         h->st.splits++;
