@@ -108,9 +108,10 @@ static void test_utf8(void **state)
 static void test_utf8_word_fast_path(void **state)
 {
     (void)state;
-    /* an invalid byte or a valid multi-byte character at every offset around the 8-byte words */
-    char buf[64];
-    for (size_t len = 1; len <= 40; len++) {
+    /* an invalid byte or a valid multi-byte character at every offset around the 8-byte words
+     * and the 16- and 64-byte blocks (SSE2) */
+    char buf[160];
+    for (size_t len = 1; len <= 150; len++) {
         for (size_t at = 0; at < len; at++) {
             memset(buf, 'a', len);
             buf[at] = (char)0xFF;
