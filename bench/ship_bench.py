@@ -4,7 +4,8 @@ and per input byte, peak RSS, requests and batch fill of the shipper, clean and 
 (issue 13, "Shipping": <= 3 ns CPU per input byte, RSS <= 16 MiB with TLS, fill >= 99 %).
 
     python3 bench/ship_bench.py [BUILD] [LINES] [--reps N] [--http] [--no-faults]
-                                [--keep FILE] [--profile CMD]
+                                [--faults SPEC] [--compare BUILD2 ...] [--keep FILE]
+                                [--profile CMD]
 
 BUILD defaults to build/bench, LINES to 500,000. The input is generated with a fixed seed:
 lines of 80-400 bytes (JSON application events full of quotes and escaped JSON inside JSON,
@@ -12,6 +13,9 @@ access-log text lines, some UTF-8 text), ~1.5 % multi-KB lines (stack traces), ~
 UTF-8; ~300 bytes a line on average. The server is `skylog serve --tls-cert` with SigV4 auth;
 the shipper trusts its self-signed certificate through AWS_CA_BUNDLE. Each configuration runs
 --reps times (default 3) and every run is printed; the table row gives the median and range.
+--compare runs other build trees too, each repetition of each build right after the others'
+(interleaved: on a shared machine, builds measured minutes apart are not comparable); each
+build's server is its own.
 
 CPU is the shipper's own user + system time (wait4() of the child: what it cost, whatever else
 the machine was doing); RSS is its peak (VmHWM, sampled every 20 ms until it exits). Requests
@@ -244,10 +248,12 @@ def main():
     ap.add_argument("--no-faults", action="store_true", help="skip the run with faults")
     ap.add_argument("--faults", default="throttle=0.1,error=0.1,reset=0.05",
                     help="serve's fault spec for the run with faults (issue 13's mix)")
+    ap.add_argument("--compare", nargs="+", default=[], metavar="BUILD",
+                    help="other build trees, run interleaved with BUILD")
     ap.add_argument("--keep", help="also write the generated input to this file")
     ap.add_argument("--profile", help="prefix the ship command (e.g. 'perf record -g -o F')")
     a = ap.parse_args()
-    skylog = os.path.join(a.build, "skylog")
+    builds = [a.build] + a.compare
     with tempfile.TemporaryDirectory(prefix="shipbench-") as d:
         lines = make_lines(a.lines)
         path = os.path.join(d, "in.log")
@@ -269,30 +275,32 @@ def main():
               f"fewest requests {fewest}; {'HTTP' if a.http else 'HTTPS'}, SigV4", file=sys.stderr)
         rows = []
         for faults in ([None] if a.no_faults else [None, a.faults]):
-            runs = []
+            runs = {b: [] for b in builds}
             for r in range(a.reps):
-                res = run_once(skylog, d, path, a.lines, input_bytes, fewest, tls, faults,
-                               f"/bench/ship{r}{'f' if faults else ''}", expected, a.profile)
-                runs.append(res)
-                print(f"  {'faults' if faults else 'clean '} run {r + 1}: cpu {res['cpu']:.2f} s "
-                      f"(user {res['user']:.2f}, sys {res['sys']:.2f}), wall {res['wall']:.1f} s, "
-                      f"{res['us_ev']:.2f} us/event, {res['ns_b']:.2f} ns/byte, RSS "
-                      f"{res['rss']:.1f} MiB, {res['requests']} requests ({res['retries']} retries, "
-                      f"{res['throttled']} throttled), fill {res['fill'] * 100:.1f} %, "
-                      f"stored: {res['exact']}, load {res['load'][0]:.1f}-{res['load'][1]:.1f}",
-                      file=sys.stderr)
-            rows.append((faults, runs))
-        print("| workload | CPU µs/event | CPU ns/byte | peak RSS MiB | requests (retries) | fill "
+                for b in builds:
+                    res = run_once(os.path.join(b, "skylog"), d, path, a.lines, input_bytes, fewest,
+                                   tls, faults, f"/bench/ship{r}{'f' if faults else ''}", expected,
+                                   a.profile)
+                    runs[b].append(res)
+                    print(f"  {b}: {'faults' if faults else 'clean '} run {r + 1}: cpu {res['cpu']:.2f} s "
+                          f"(user {res['user']:.2f}, sys {res['sys']:.2f}), wall {res['wall']:.1f} s, "
+                          f"{res['us_ev']:.2f} us/event, {res['ns_b']:.2f} ns/byte, RSS "
+                          f"{res['rss']:.1f} MiB, {res['requests']} requests ({res['retries']} retries, "
+                          f"{res['throttled']} throttled), fill {res['fill'] * 100:.1f} %, "
+                          f"stored: {res['exact']}, load {res['load'][0]:.1f}-{res['load'][1]:.1f}",
+                          file=sys.stderr)
+            rows += [(b, faults, runs[b]) for b in builds]
+        print("| build | workload | CPU µs/event | CPU ns/byte | peak RSS MiB | requests (retries) | fill "
               "| stored | load |")
-        print("|---|---|---|---|---|---|---|---|")
-        for faults, runs in rows:
+        print("|---|---|---|---|---|---|---|---|---|")
+        for build, faults, runs in rows:
             med = lambda k: statistics.median(r[k] for r in runs)
             rng = lambda k, f: f"{f % med(k)} ({f % min(r[k] for r in runs)}-{f % max(r[k] for r in runs)})"
             name = (faults if faults else "clean") + (", HTTP" if a.http else ", HTTPS")
             exact = "exact" if all(r["exact"] == "exact" for r in runs) else \
                 "; ".join(r["exact"] for r in runs)
             loads = [x for r in runs for x in r["load"]]
-            print(f"| {a.lines:,} lines, {name} | {rng('us_ev', '%.2f')} | {rng('ns_b', '%.2f')} | "
+            print(f"| {build} | {a.lines:,} lines, {name} | {rng('us_ev', '%.2f')} | {rng('ns_b', '%.2f')} | "
                   f"{rng('rss', '%.1f')} | {med('requests'):.0f} ({med('retries'):.0f}) | "
                   f"{med('fill') * 100:.1f} % | {exact} | {min(loads):.1f}-{max(loads):.1f} |")
 
