@@ -288,13 +288,21 @@ bool sky__json_escape_avx512(bool on)
 char *sky__json_escape_slow(char *d, const unsigned char *s, size_t n)
 {
     size_t i = 0;
+#ifdef SKY_ESCAPE_AVX512
+    /* The block it stopped at is left to the paths below, and it is tried again further on,
+     * the further the less it could do: text full of UTF-8 hardly uses it at all. */
+    size_t avx_from = 0, avx_skip = 32;
+#endif
     while (i < n) {
         size_t k; /* plain bytes before the next one that needs care */
 #ifdef SKY_ESCAPE_AVX512
-        if (avx512_on) {
+        if (avx512_on && i >= avx_from) {
+            size_t from = i;
             d = escape_blocks_avx512(d, s, &i, n);
             if (i >= n)
                 break;
+            avx_skip = i - from >= 64 ? 32 : avx_skip < 1024 ? 2 * avx_skip : 1024;
+            avx_from = i + avx_skip;
         }
 #endif
 #if defined(__SSE2__)
