@@ -312,10 +312,12 @@ static sky_status init_file(sky__spool *sp, uint64_t cap, char **errmsg)
     h->version = VERSION;
     h->header_size = SKY__SPOOL_HEADER;
     h->data_cap = cap;
-    h->head = 0;
+    /* positions start at one lap, not 0: never-written (zero) memory then never carries the
+     * position the scan expects, and reads as the end rather than as a torn record */
+    h->head = cap;
     memcpy(h->magic, MAGIC, 8);
     sp->cap = cap;
-    sp->head = sp->tail = 0;
+    sp->head = sp->tail = cap;
     memset(&sp->at_open, 0, sizeof sp->at_open);
     return SKY_OK;
 }

@@ -186,9 +186,24 @@ static void test_kept_then_first_in_order(void **state)
     /* acknowledged: never again */
     s = sink(opts("c"));
     assert_int_equal(stats(s).spool_replayed, 0);
+    assert_int_equal(stats(s).spool_torn_total, 0);
     assert_int_equal(stats(s).queued_events, 0);
     sky_cwl_close(s, NULL);
     assert_int_equal(F.n, 110);
+}
+
+static void test_empty_reopened_clean(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++) { /* nothing written yet: nothing torn either */
+        sky_sink *s = sink(opts("a"));
+        sky_cwl_stats st = stats(s);
+        assert_int_equal(st.spool_torn_total, 0);
+        assert_int_equal(st.spool_replayed, 0);
+        assert_int_equal(st.spool_bytes, 1u << 20);
+        assert_int_equal(st.spool_used_bytes, 0);
+        sky_cwl_close(s, NULL);
+    }
 }
 
 static void test_second_owner_refused(void **state)
@@ -472,6 +487,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_kept_then_first_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_reopened_clean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_owner_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_spool_untouched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_records, setup, teardown),
