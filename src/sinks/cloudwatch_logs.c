@@ -1208,8 +1208,11 @@ static void *sender_main(void *arg)
         if (sp && sync_wait < wait_ns)
             wait_ns = sync_wait;
         /* closing: no last tries against an error that waiting cannot fix */
+        /* with a spool, a failing endpoint gets no more tries either: what is left stays in
+         * the spool for the next owner, and close does not wait out a backoff for it */
         if (c->closing && (c->total_events == 0 || sky_monotonic_ns() >= c->close_deadline_ns ||
-                           c->st.persistent_error))
+                           c->st.persistent_error ||
+                           (sp && c->backoff_until_ns > sky_monotonic_ns())))
             break;
         if (c->closing && wait_ns > c->close_deadline_ns - sky_monotonic_ns())
             wait_ns = c->close_deadline_ns - sky_monotonic_ns();
@@ -1372,7 +1375,8 @@ static void cwl_finish(cwl *c)
     else {
         pthread_mutex_lock(&c->mu);
         int64_t wait;
-        while (c->total_events && sky_monotonic_ns() < c->close_deadline_ns) {
+        while (c->total_events && sky_monotonic_ns() < c->close_deadline_ns &&
+               !(spool_of(c) && c->backoff_until_ns > sky_monotonic_ns())) {
             if (!sender_step(c, &wait)) {
                 pthread_mutex_unlock(&c->mu);
                 usleep(1000);
