@@ -3,7 +3,7 @@
  *
  * A spool is one file, memory-mapped and locked (flock) by the one process that uses it: a
  * 4 KiB header, then a circular data area of records. Each accepted event is appended as a
- * record (length, logical position, timestamp, stream name, message, CRC-32) before it enters
+ * record (length, logical position, timestamp, stream name, message, CRC-32C) before it enters
  * the sink's queue, and marked done once the service has answered for it (stored, or refused
  * for good); the header's `head` (the oldest record not done) is the acknowledged position,
  * one aligned 8-byte store. Stores into a shared file mapping are in the page cache the
@@ -103,6 +103,8 @@ void sky__spool_sync(sky__spool *sp);
 /* True in a forked child: the parent owns the mapping and the lock. */
 bool sky__spool_foreign(const sky__spool *sp);
 void sky__spool_stats(const sky__spool *sp, sky_cwl_stats *out);
+/* CRC-32C (Castagnoli: iSCSI, ext4), as the records use it; exposed for tests. */
+uint32_t sky__spool_crc32c(const void *p, size_t n);
 /* Syncs (unless the policy is none), unmaps, unlocks, closes. */
 void sky__spool_close(sky__spool *sp);
 
