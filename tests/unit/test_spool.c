@@ -451,6 +451,64 @@ static void test_laps_and_reopens(void **state)
     }
 }
 
+/* The sender thread (not sync_upload) with writers on four threads, under each fsync policy:
+ * every event delivered once, the spool empty after the flush, nothing replayed after. */
+typedef struct writer_arg {
+    sky_sink *s;
+    int id;
+} writer_arg;
+
+static void *writer(void *p)
+{
+    writer_arg *w = p;
+    for (int i = 0; i < 500; i++) {
+        char m[32];
+        int n = snprintf(m, sizeof m, "w%d-%d", w->id, i);
+        assert_int_equal(sky_cwl_put(w->s, sky_now_ns() / 1000000, m, (size_t)n), SKY_OK);
+    }
+    return NULL;
+}
+
+static void test_sender_thread_each_policy(void **state)
+{
+    (void)state;
+    const sky_cwl_fsync pol[] = {SKY_CWL_FSYNC_NONE, SKY_CWL_FSYNC_BATCH, SKY_CWL_FSYNC_INTERVAL};
+    for (size_t k = 0; k < 3; k++) {
+        fake_reset();
+        unlink(path);
+        sky_cwl_opts o = opts("a");
+        o.sync_upload = false;
+        o.flush_interval_ms = 5;
+        o.batch_size = 100;
+        o.spool_fsync = pol[k];
+        o.spool_fsync_every_ms = 2;
+        sky_sink *s = sink(o);
+        pthread_t th[4];
+        writer_arg wa[4];
+        for (int i = 0; i < 4; i++) {
+            wa[i] = (writer_arg){s, i};
+            pthread_create(&th[i], NULL, writer, &wa[i]);
+        }
+        for (int i = 0; i < 4; i++)
+            pthread_join(th[i], NULL);
+        assert_int_equal(sky_sink_flush(s, 30000), SKY_OK);
+        sky_cwl_stats st = stats(s);
+        assert_int_equal(st.sent_events, 2000);
+        assert_int_equal(st.spool_used_bytes, 0);
+        sky_cwl_close(s, NULL);
+        assert_int_equal(F.n, 2000);
+        int next[4] = {0};
+        for (int i = 0; i < F.n; i++) { /* each writer's events in its order */
+            int w, e;
+            assert_int_equal(sscanf(F.msg[i], "w%d-%d", &w, &e), 2);
+            assert_int_equal(e, next[w]++);
+        }
+        s = sink(o);
+        assert_int_equal(stats(s).spool_replayed, 0);
+        sky_cwl_close(s, NULL);
+    }
+}
+
 /* The records' checksum: CRC-32C's check value, and the SSE4.2 path (8 bytes at a time, when
  * the CPU has it) equal to a bit-at-a-time reference for every length and alignment. */
 static void test_crc32c(void **state)
@@ -518,6 +576,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_laps_and_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_rejects_bad_headers, setup, teardown),
         cmocka_unit_test(test_crc32c),
+        cmocka_unit_test_setup_teardown(test_sender_thread_each_policy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
