@@ -14,6 +14,8 @@
 #include "sinks/cwl_transport.h"
 #include "sinks/spool.h"
 
+#include <skylog/config.h>
+
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -509,6 +511,43 @@ static void test_sender_thread_each_policy(void **state)
     }
 }
 
+/* The options come through the registry: YAML (and so the environment) builds a spooling
+ * sink, and a wrong policy is named with its choices. */
+static void test_yaml_options(void **state)
+{
+    (void)state;
+    char y[1024];
+    snprintf(y, sizeof y,
+             "sinks:\n"
+             "  - cloudwatch_logs:\n"
+             "      log_group: /t/yaml\n"
+             "      endpoint: http://127.0.0.1:9\n"
+             "      region: us-east-1\n"
+             "      access_key_id: AKIDEXAMPLE\n"
+             "      secret_access_key: x\n"
+             "      spool_path: %s\n"
+             "      spool_max_bytes: 128K\n"
+             "      spool_fsync: interval\n"
+             "      spool_fsync_every_ms: 250ms\n",
+             path);
+    sky_t *sky = NULL;
+    char *err = NULL;
+    sky_status st = sky_open_yaml(y, strlen(y), &sky, &err);
+    if (st != SKY_OK)
+        fail_msg("%s", err ? err : sky_strerror(st));
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, SKY__SPOOL_HEADER + (128u << 10));
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    sky_close(sky);
+    char *bad = strstr(y, "interval");
+    memcpy(bad, "sometime", 8);
+    assert_int_not_equal(sky_open_yaml(y, strlen(y), &sky, &err), SKY_OK);
+    assert_non_null(strstr(err, "spool_fsync"));
+    assert_non_null(strstr(err, "none, batch, interval"));
+    free(err);
+}
+
 /* The records' checksum: CRC-32C's check value, and the SSE4.2 path (8 bytes at a time, when
  * the CPU has it) equal to a bit-at-a-time reference for every length and alignment. */
 static void test_crc32c(void **state)
@@ -576,6 +615,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_laps_and_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_rejects_bad_headers, setup, teardown),
         cmocka_unit_test(test_crc32c),
+        cmocka_unit_test_setup_teardown(test_yaml_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sender_thread_each_policy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
