@@ -82,14 +82,42 @@ struct sky__spool {
     unsigned fork_gen;
     sky__spool_scan_result at_open;
     uint64_t replayed;
+    sky__spool *next_open; /* open_list */
 };
 
-/* ---- fork: a child must not write into its parent's mapping --------------------------------- */
 
+/* ---- fork: a child must not write into its parent's mapping, nor keep its lock ------------- */
+
+/* A child that does not exec (a pre-fork server's worker) would otherwise hold the file's lock
+ * through its copy of the descriptor after the parent died, and the restarted parent could
+ * not open its spool: the child closes its copies of every open spool's descriptor (the lock
+ * belongs to the open file, which the parent still references) and never writes. */
 static _Atomic unsigned fork_gen;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-static void on_fork_child(void) { atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed); }
-static void fork_init(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static sky__spool *open_list;
+static void on_fork_prepare(void) { pthread_mutex_lock(&open_mu); }
+static void on_fork_parent(void) { pthread_mutex_unlock(&open_mu); }
+static void on_fork_child(void)
+{
+    /* the mapping references the open file too, so it goes as well (nothing in the child reads
+     * it: a foreign spool is never used, and its stats come from the copies below) */
+    for (sky__spool *sp = open_list; sp; sp = sp->next_open) {
+        if (sp->fd >= 0) {
+            close(sp->fd);
+            sp->fd = -1;
+        }
+        if (sp->map) {
+            munmap(sp->map, sp->map_len);
+            sp->map = NULL;
+            sp->h = NULL;
+            sp->data = NULL;
+        }
+    }
+    atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&open_mu);
+}
+static void fork_init(void) { pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child); }
 
 bool sky__spool_foreign(const sky__spool *sp)
 {
@@ -493,6 +521,10 @@ out:
     }
     sp->h->owner_pid = (int32_t)getpid();
     sp->last_sync_ns = sky_monotonic_ns();
+    pthread_mutex_lock(&open_mu);
+    sp->next_open = open_list;
+    open_list = sp;
+    pthread_mutex_unlock(&open_mu);
     *out = sp;
     return SKY_OK;
 }
@@ -654,7 +686,7 @@ bool sky__spool_sync_due(sky__spool *sp, int64_t now_ns, int64_t *wait_ns)
 
 void sky__spool_sync(sky__spool *sp)
 {
-    if (fdatasync(sp->fd) != 0)
+    if (sp->fd >= 0 && fdatasync(sp->fd) != 0)
         sky__diag(NULL, SKY_LEVEL_ERROR, "cloudwatch: spool %s: fdatasync: %s", sp->path,
                   strerror(errno));
 }
@@ -665,22 +697,32 @@ void sky__spool_stats(const sky__spool *sp, sky_cwl_stats *out)
     out->spool_used_bytes = sp->tail - sp->head;
     out->spool_replayed = sp->replayed;
     out->spool_torn = sp->at_open.torn;
-    out->spool_ambiguous_total = sp->h->ambiguous;
-    out->spool_torn_total = sp->h->torn;
-    out->spool_dropped_total = sp->h->dropped;
+    if (sp->h) { /* not in a forked child */
+        out->spool_ambiguous_total = sp->h->ambiguous;
+        out->spool_torn_total = sp->h->torn;
+        out->spool_dropped_total = sp->h->dropped;
+    }
 }
 
 void sky__spool_close(sky__spool *sp)
 {
     if (!sp)
         return;
+    pthread_mutex_lock(&open_mu);
+    for (sky__spool **pp = &open_list; *pp; pp = &(*pp)->next_open)
+        if (*pp == sp) {
+            *pp = sp->next_open;
+            break;
+        }
+    pthread_mutex_unlock(&open_mu);
     if (!sky__spool_foreign(sp)) {
         sp->h->owner_pid = 0;
         if (sp->policy != SKY_CWL_FSYNC_NONE)
             sky__spool_sync(sp);
     }
     unmap(sp);
-    close(sp->fd);
+    if (sp->fd >= 0)
+        close(sp->fd);
     free(sp->path);
     free(sp);
 }

@@ -237,6 +237,43 @@ static void test_second_owner_refused(void **state)
     sky_cwl_close(s, NULL);
 }
 
+/* A forked child that never execs (a pre-fork server's worker) must not keep the lock: the
+ * parent closes and opens its spool again while the child lives on, and the child's events
+ * stay out of the parent's file. */
+static void test_forked_child_holds_no_lock(void **state)
+{
+    (void)state;
+    F.down = true;
+    sky_sink *s = sink(opts("a"));
+    put(s, "parent %d", 0);
+    int go[2], done[2];
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(done), 0);
+    fflush(NULL);
+    pid_t child = fork();
+    if (child == 0) {
+        put(s, "child %d", 0); /* memory only: the file is the parent's */
+        char c = 'x';
+        if (write(done[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+            _exit(1);
+        _exit(0);
+    }
+    close(go[0]); /* a child that fails closes its ends: the reads below end, not hang */
+    close(done[1]);
+    char c;
+    assert_int_equal(read(done[0], &c, 1), 1);
+    close_down(s, 1);
+    s = sink(opts("a")); /* the child is alive and still has its copies of the descriptors */
+    assert_int_equal(stats(s).spool_replayed, 1);
+    close_down(s, 1);
+    assert_int_equal(write(go[1], "x", 1), 1);
+    int ws;
+    assert_int_equal(waitpid(child, &ws, 0), child);
+    assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    close(go[1]);
+    close(done[0]);
+}
+
 static void write_file(const char *text, size_t n)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -608,6 +645,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kept_then_first_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_reopened_clean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_owner_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forked_child_holds_no_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_spool_untouched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_in_flight_is_ambiguous, setup, teardown),
