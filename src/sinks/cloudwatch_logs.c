@@ -72,6 +72,7 @@ typedef struct ev_block {
 
 typedef struct stream_q {
     char *name;
+    size_t idx; /* in cwl.streams */
     bool ready; /* exists in CloudWatch (created or confirmed by a successful put) */
     cwl_ev **ring;
     size_t head, count, cap;
@@ -103,7 +104,9 @@ typedef struct cwl {
     int64_t backoff_until_ns;
     int64_t backoff_ns;
 
-    stream_q *streams;
+    /* Each queue is allocated on its own and never moves: the sender holds one across its
+     * network call (mu released), while a writer may add a stream (a new logger). */
+    stream_q **streams;
     size_t n_streams;
     size_t rr;
     uint64_t total_events, total_bytes, seq;
@@ -118,7 +121,7 @@ typedef struct cwl {
     struct {
         bool valid;
         bool built;    /* `body` holds its request body */
-        size_t stream; /* index in streams (the array may move) */
+        size_t stream; /* index in streams */
         size_t n;
         uint64_t bytes;
         cwl_ev **evs;  /* sorted */
@@ -257,23 +260,23 @@ static int64_t coarse_now_ns(void)
 static stream_q *stream_named(cwl *c, const char *name, char *owned)
 {
     for (size_t i = 0; i < c->n_streams; i++) {
-        if (strcmp(c->streams[i].name, name) == 0) {
+        if (strcmp(c->streams[i]->name, name) == 0) {
             free(owned);
-            return &c->streams[i];
+            return c->streams[i];
         }
     }
-    stream_q *ns = realloc(c->streams, (c->n_streams + 1) * sizeof *ns);
-    if (!ns) {
-        free(owned);
+    stream_q **ns = realloc(c->streams, (c->n_streams + 1) * sizeof *ns);
+    stream_q *s = ns ? calloc(1, sizeof *s) : NULL;
+    if (ns)
+        c->streams = ns;
+    if (!s || !(s->name = owned ? owned : strdup(name))) {
+        if (!s)
+            free(owned);
+        free(s);
         return NULL;
     }
-    c->streams = ns;
-    stream_q *s = &ns[c->n_streams];
-    memset(s, 0, sizeof *s);
-    s->name = owned ? owned : strdup(name);
-    if (!s->name)
-        return NULL;
-    c->n_streams++;
+    s->idx = c->n_streams;
+    ns[c->n_streams++] = s;
     return s;
 }
 
@@ -416,7 +419,7 @@ static void pop_n_keep(cwl *c, stream_q *s, size_t n, uint64_t bytes, bool keep)
         for (size_t i = 0; i < n; i++)
             if (at(s, i)->spool_pos != NO_SPOOL)
                 sky__spool_done(sp, at(s, i)->spool_pos);
-    if (c->held.valid && &c->streams[c->held.stream] == s)
+    if (c->held.valid && c->streams[c->held.stream] == s)
         drop_held(c);
     if (!n)
         return;
@@ -902,7 +905,7 @@ static stream_q *due_stream(cwl *c, bool force, int64_t now, int64_t *wait_ns)
     int64_t interval = c->o.flush_interval_ms * 1000000;
     *wait_ns = INT64_MAX;
     for (size_t k = 0; k < c->n_streams; k++) {
-        stream_q *s = &c->streams[(c->rr + k) % c->n_streams];
+        stream_q *s = c->streams[(c->rr + k) % c->n_streams];
         if (!s->count)
             continue;
         int64_t due = at(s, 0)->enq_ns + interval;
@@ -986,7 +989,7 @@ static bool hold_batch(cwl *c, stream_q *s)
         return false;
     }
     c->held.valid = true;
-    c->held.stream = (size_t)(s - c->streams);
+    c->held.stream = s->idx;
     c->held.n = n;
     c->held.bytes = bytes;
     c->held.evs = batch;
@@ -1035,7 +1038,7 @@ static void mark_batch(cwl *c, cwl_ev *const *batch, size_t n, unsigned state)
  * (released during the call). */
 static void send_batch(cwl *c, stream_q *s)
 {
-    if (!(c->held.valid && &c->streams[c->held.stream] == s) && !hold_batch(c, s))
+    if (!(c->held.valid && c->streams[c->held.stream] == s) && !hold_batch(c, s))
         return;
     size_t n = c->held.n;
     uint64_t bytes = c->held.bytes;
@@ -1181,8 +1184,8 @@ static bool sender_step(cwl *c, int64_t *wait_ns)
         return false;
     }
     /* a held batch (waiting for its retry) goes first: its body is built */
-    stream_q *s = c->held.valid && c->streams[c->held.stream].count
-                      ? &c->streams[c->held.stream]
+    stream_q *s = c->held.valid && c->streams[c->held.stream]->count
+                      ? c->streams[c->held.stream]
                       : due_stream(c, force, now, wait_ns);
     if (!s)
         return false;
@@ -1326,10 +1329,11 @@ static sky_status cwl_flush(void *self, int64_t deadline)
 static void cwl_free(cwl *c)
 {
     for (size_t i = 0; i < c->n_streams; i++) {
-        stream_q *s = &c->streams[i];
+        stream_q *s = c->streams[i];
         free_blocks(s);
         free(s->ring);
         free(s->name);
+        free(s);
     }
     free(c->streams);
     free(c->held.evs);
@@ -1388,7 +1392,7 @@ static void cwl_finish(cwl *c)
     /* whatever is left could not be delivered in time: counted, and to the fallback */
     pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < c->n_streams; i++) {
-        stream_q *s = &c->streams[i];
+        stream_q *s = c->streams[i];
         if (!s->count)
             continue;
         if (spool_of(c)) { /* not lost: the next sink opened on the spool sends them first */
