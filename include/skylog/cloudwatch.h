@@ -5,7 +5,8 @@
  * + 26 per event, 10,000 events, 24 hours, chronological order), sends them from its own
  * thread so a slow network never stalls the other sinks, retries what failed without ever
  * resending what AWS accepted, and accounts for every event: sent, rejected (by reason, handed
- * to an optional fallback sink) or dropped (by reason). See docs/CLOUDWATCH.md.
+ * to an optional fallback sink) or dropped (by reason). See docs/CLOUDWATCH.md. With
+ * spool_path, what it accepted survives the process being killed (docs/DURABILITY.md).
  *
  *     sky_sink *cw;
  *     char *err;
@@ -194,7 +195,8 @@ typedef struct sky_cwl_stats {
 SKY_API sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out);
 /* Closes a CloudWatch sink that was never added to a pipeline (for shippers): last sends
  * (about 2 s), leftovers counted as undelivered, then *final_stats (may be NULL) gets the final
- * counters and the sink is freed. SKY_ETIMEDOUT if something was left undelivered. */
+ * counters and the sink is freed. SKY_ETIMEDOUT if something was left undelivered. With a
+ * spool, leftovers stay in it for the next owner (spool_kept), which is not a loss: SKY_OK. */
 SKY_API sky_status sky_cwl_close(sky_sink *sink, sky_cwl_stats *final_stats);
 SKY_API const char *sky_cwl_reject_name(sky_cwl_reject r);
 SKY_API const char *sky_cwl_drop_name(sky_cwl_drop d);
