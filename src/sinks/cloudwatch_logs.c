@@ -1048,6 +1048,19 @@ static void report_refused(cwl *c, const char *stream, const cwl_ev *e)
     sky__buf_free(&b);
 }
 
+/* After a write to the sink: the batch policy's fdatasync, and the interval policy's when no
+ * sender thread is there to make it (sync_upload). mu held. */
+static void spool_after_write(cwl *c)
+{
+    sky__spool *sp = spool_of(c);
+    if (!sp)
+        return;
+    sky__spool_after_write(sp);
+    int64_t wait;
+    if (c->o.sync_upload && sky__spool_sync_due(sp, sky_monotonic_ns(), &wait))
+        sky__spool_sync(sp);
+}
+
 /* Sets the spool state of a batch's records. mu held. */
 static void mark_batch(cwl *c, cwl_ev *const *batch, size_t n, unsigned state)
 {
@@ -1284,8 +1297,7 @@ static sky_status cwl_write(void *self, const sky_record *recs, size_t n)
         }
         accept_locked(c, s, ts, msg, len);
     }
-    if (spool_of(c))
-        sky__spool_after_write(spool_of(c));
+    spool_after_write(c);
     if (c->o.sync_upload) {
         int64_t wait;
         while (sender_step(c, &wait))
@@ -1303,8 +1315,7 @@ sky_status sky_cwl_put(sky_sink *sink, int64_t ts_ms, const char *msg, size_t le
     pthread_mutex_lock(&c->mu);
     stream_q *s = stream_for(c, NULL);
     sky_status st = s ? accept_locked(c, s, ts_ms, msg ? msg : "", len) : SKY_ENOMEM;
-    if (spool_of(c))
-        sky__spool_after_write(spool_of(c));
+    spool_after_write(c);
     if (c->o.sync_upload) {
         int64_t wait;
         while (sender_step(c, &wait))
