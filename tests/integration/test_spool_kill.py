@@ -221,6 +221,7 @@ class SpoolTest(unittest.TestCase):
         self.assertLessEqual(during["spool_used_bytes"], during["spool_bytes"])
         # memory bounded: 20 MiB offered, the peak grew by less than half of that
         grew = during["vm_hwm_kib"] - base["vm_hwm_kib"]
+        print(f"\noutage test: {acc} accepted, {ref} refused, peak RSS +{grew} KiB", file=sys.stderr)
         self.assertLess(grew, 10 * 1024, f"peak RSS grew {grew} KiB while the endpoint was down")
 
         srv.start()  # back, same port, same data
