@@ -95,6 +95,9 @@ static bool get_num(json_t *v, double *out)
 #define MAX_TIME_S 4e11
 #define MAX_PERIOD_S 1e10
 
+/* CloudWatch rejects values outside [-2^360, 2^360] and NaN/Infinity. */
+static bool value_ok(double v) { return isfinite(v) && fabs(v) <= 0x1p360; }
+
 static bool time_ok(double t) { return isfinite(t) && t >= -MAX_TIME_S && t <= MAX_TIME_S; }
 
 static bool get_time_raw(json_t *v, double *out);
@@ -373,14 +376,11 @@ static void put_metric_data(ctx *c, json_t *body)
                 "The parameters %s.Value and %s.Values are mutually exclusive and you have "
                 "specified both.",
                 where, where);
-        if (stats && values)
-            ERR("InvalidParameterCombination",
-                "The parameters %s.StatisticValues and %s.Values are mutually exclusive and you "
-                "have specified both.",
-                where, where);
+        /* StatisticValues with Values is accepted, as CloudWatch accepts it: the statistic set
+         * is the datum's aggregate; the values only describe its distribution. */
         if (value) {
             double v;
-            if (!get_num(value, &v) || !isfinite(v))
+            if (!get_num(value, &v) || !value_ok(v))
                 INVALID("The value for parameter %s.Value is not a valid number.", where);
             p->count = 1;
             p->sum = p->min = p->max = v;
@@ -392,7 +392,7 @@ static void put_metric_data(ctx *c, json_t *body)
                 if (!x)
                     ERR("MissingParameter", "The parameter %s.StatisticValues.%s is required.",
                         where, keys[j]);
-                if (!get_num(x, &v[j]) || !isfinite(v[j]))
+                if (!get_num(x, &v[j]) || !value_ok(v[j]))
                     INVALID("The value for parameter %s.StatisticValues.%s is not a valid "
                             "number.",
                             where, keys[j]);
@@ -405,7 +405,8 @@ static void put_metric_data(ctx *c, json_t *body)
             p->sum = v[1];
             p->min = v[2];
             p->max = v[3];
-        } else if (values) {
+        }
+        if (values) {
             if (!json_is_array(values) || json_array_size(values) == 0)
                 INVALID("The parameter %s.Values must be a non-empty list.", where);
             size_t nv = json_array_size(values);
@@ -415,24 +416,30 @@ static void put_metric_data(ctx *c, json_t *body)
             if (counts && (!json_is_array(counts) || json_array_size(counts) != nv))
                 INVALID("The parameters %s.Values and %s.Counts must be of the same size.", where,
                         where);
-            p->min = INFINITY;
-            p->max = -INFINITY;
+            point agg = {.min = INFINITY, .max = -INFINITY};
             for (size_t j = 0; j < nv; j++) {
                 double v, w = 1;
-                if (!get_num(json_array_get(values, j), &v) || !isfinite(v))
+                if (!get_num(json_array_get(values, j), &v) || !value_ok(v))
                     INVALID("The value for parameter %s.Values.member.%zu is not a valid number.",
                             where, j + 1);
                 if (counts && (!get_num(json_array_get(counts, j), &w) || !isfinite(w) || w < 0))
                     INVALID("The value for parameter %s.Counts.member.%zu is not a valid count.",
                             where, j + 1);
-                p->count += w;
-                p->sum += v * w;
-                if (v < p->min)
-                    p->min = v;
-                if (v > p->max)
-                    p->max = v;
+                agg.count += w;
+                agg.sum += v * w;
+                if (v < agg.min)
+                    agg.min = v;
+                if (v > agg.max)
+                    agg.max = v;
             }
-        } else {
+            if (!stats) {
+                p->count = agg.count;
+                p->sum = agg.sum;
+                p->min = agg.min;
+                p->max = agg.max;
+            }
+        }
+        if (!value && !stats && !values) {
             ERR("MissingParameter",
                 "At least one of the parameters %s.Value, %s.StatisticValues or %s.Values must "
                 "be specified.",
@@ -556,11 +563,14 @@ typedef struct bucket {
 } bucket;
 
 /* Aggregates one metric's datapoints in [start, end) into period buckets aligned on start,
- * reading at most *budget rows (decremented; *partial set when it ran out first). Returns the
- * number of buckets (sorted by time) or -1 on a store error. */
+ * reading at most *budget rows (decremented; *partial set when it ran out first). With
+ * `by_unit`, a period holding datapoints of several units gets one bucket per unit, as
+ * GetMetricStatistics answers when no Unit is asked for; otherwise units are merged (the
+ * bucket keeps the first one). Returns the number of buckets (sorted by time) or -1 on a store
+ * error. */
 static long aggregate(sqlite3 *db, const char *ns, const char *name, json_t *dims,
-                      double start, double end, int64_t period, const char *unit, bucket **out,
-                      long *budget, bool *partial)
+                      double start, double end, int64_t period, const char *unit, bool by_unit,
+                      bucket **out, long *budget, bool *partial)
 {
     *out = NULL;
     char *cdims = canonical_dims(dims);
@@ -595,7 +605,12 @@ static long aggregate(sqlite3 *db, const char *ns, const char *name, json_t *dim
         (*budget)--;
         int64_t ts = sqlite3_column_int64(st, 0);
         int64_t bs = (int64_t)floor(start) + ((ts - s_ms) / 1000 / period) * period;
-        if (n == 0 || b[n - 1].start_s != bs) {
+        const char *row_unit = (const char *)sqlite3_column_text(st, 1);
+        long k = n - 1; /* this period's buckets are the last ones: rows come in time order */
+        if (by_unit)
+            while (k >= 0 && b[k].start_s == bs && strcmp(b[k].unit, row_unit ? row_unit : "") != 0)
+                k--;
+        if (k < 0 || b[k].start_s != bs) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 16;
                 bucket *nb = realloc(b, (size_t)cap * sizeof *b);
@@ -607,14 +622,14 @@ static long aggregate(sqlite3 *db, const char *ns, const char *name, json_t *dim
                 b = nb;
             }
             b[n] = (bucket){.start_s = bs, .min = INFINITY, .max = -INFINITY};
-            snprintf(b[n].unit, sizeof b[n].unit, "%s", (const char *)sqlite3_column_text(st, 1));
-            n++;
+            snprintf(b[n].unit, sizeof b[n].unit, "%s", row_unit ? row_unit : "None");
+            k = n++;
         }
-        bucket *k = &b[n - 1];
-        k->count += sqlite3_column_double(st, 2);
-        k->sum += sqlite3_column_double(st, 3);
-        k->min = fmin(k->min, sqlite3_column_double(st, 4));
-        k->max = fmax(k->max, sqlite3_column_double(st, 5));
+        bucket *bk = &b[k];
+        bk->count += sqlite3_column_double(st, 2);
+        bk->sum += sqlite3_column_double(st, 3);
+        bk->min = fmin(bk->min, sqlite3_column_double(st, 4));
+        bk->max = fmax(bk->max, sqlite3_column_double(st, 5));
     }
     sqlite3_finalize(st);
     *out = b;
@@ -704,7 +719,7 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
     db = sky__store_lock(c->req->server->store);
     long budget = MAX_SCAN_POINTS;
     bool partial = false;
-    long n = aggregate(db, ns, name, dims, start, end, period, unit, &b, &budget, &partial);
+    long n = aggregate(db, ns, name, dims, start, end, period, unit, true, &b, &budget, &partial);
     if (n < 0)
         STORE_ERR(sqlite3_errmsg(db));
     if (partial)
@@ -725,6 +740,33 @@ out:
     if (db)
         sky__store_unlock(c->req->server->store);
     free(b);
+}
+
+/* The label of query i: its Label, else the metric's name, with the statistic appended
+ * ("Latency Average") when another query without a Label names the same metric, so the results
+ * of one call can be told apart, as CloudWatch labels them. */
+static void default_label(json_t *queries, size_t i, char *out, size_t cap)
+{
+    json_t *q = json_array_get(queries, i);
+    json_t *ms = json_object_get(q, "MetricStat");
+    const char *label = get_str(q, "Label");
+    const char *name = get_str(json_object_get(ms, "Metric"), "MetricName");
+    if (label) {
+        snprintf(out, cap, "%s", label);
+        return;
+    }
+    size_t j;
+    json_t *o;
+    json_array_foreach(queries, j, o)
+    {
+        const char *other = get_str(json_object_get(json_object_get(o, "MetricStat"), "Metric"),
+                                    "MetricName");
+        if (j != i && !get_str(o, "Label") && other && strcmp(other, name) == 0) {
+            snprintf(out, cap, "%s %s", name, get_str(ms, "Stat"));
+            return;
+        }
+    }
+    snprintf(out, cap, "%s", name);
 }
 
 static void get_metric_data(ctx *c, json_t *body, json_t **result)
@@ -797,7 +839,7 @@ static void get_metric_data(ctx *c, json_t *body, json_t **result)
         bool partial = false;
         long n = aggregate(db, get_str(m, "Namespace"), get_str(m, "MetricName"),
                            json_object_get(m, "Dimensions"), start, end, (int64_t)period,
-                           get_str(ms, "Unit"), &b, &budget, &partial);
+                           get_str(ms, "Unit"), false, &b, &budget, &partial);
         if (n < 0) {
             free(b);
             STORE_ERR(sqlite3_errmsg(db));
@@ -809,10 +851,11 @@ static void get_metric_data(ctx *c, json_t *body, json_t **result)
             json_array_append_new(vals, json_real(stat_value(&b[j], stat)));
         }
         free(b);
-        const char *label = get_str(q, "Label");
+        char label[600];
+        default_label(queries, i, label, sizeof label);
         json_array_append_new(results,
                               json_pack("{s:s,s:s,s:o,s:o,s:s}", "Id", get_str(q, "Id"), "Label",
-                                        label ? label : get_str(m, "MetricName"), "Timestamps",
+                                        label, "Timestamps",
                                         ts, "Values", vals, "StatusCode",
                                         partial ? "PartialData" : "Complete"));
     }
