@@ -146,7 +146,7 @@ static const char *get_str(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-static bool valid_unit(const char *u)
+bool sky__metrics_valid_unit(const char *u)
 {
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (strcmp(units[i], u) == 0)
@@ -356,7 +356,7 @@ static void put_metric_data(ctx *c, json_t *body)
                     where);
         p->ts_ms = (int64_t)llround(t * 1000);
         p->unit = get_str(d, "Unit");
-        if (p->unit && !valid_unit(p->unit))
+        if (p->unit && !sky__metrics_valid_unit(p->unit))
             INVALID("The value %s for parameter %s.Unit is invalid.", p->unit, where);
         json_t *res = json_object_get(d, "StorageResolution");
         double resv;
@@ -705,7 +705,7 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
                     i + 1);
     }
     const char *unit = get_str(body, "Unit");
-    if (unit && !valid_unit(unit))
+    if (unit && !sky__metrics_valid_unit(unit))
         INVALID("The value %s for parameter Unit is invalid.", unit);
     json_t *dims = json_object_get(body, "Dimensions");
     if (!check_dims(c, dims, "Dimensions"))

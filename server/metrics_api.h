@@ -22,4 +22,7 @@ int sky__metrics_store_point(sqlite3 *db, const char *ns, const char *name, json
                              int64_t ts_ms, const char *unit, double count, double sum,
                              double min, double max);
 
+/* True for one of CloudWatch's 27 units ("Milliseconds", "Count", "None", ...). */
+bool sky__metrics_valid_unit(const char *u);
+
 #endif

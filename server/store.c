@@ -50,7 +50,13 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS datapoints("
     "  id INTEGER PRIMARY KEY, metric_id INTEGER NOT NULL, ts INTEGER NOT NULL,"
     "  unit TEXT, count REAL NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS datapoints_metric ON datapoints(metric_id, ts);";
+    "CREATE INDEX IF NOT EXISTS datapoints_metric ON datapoints(metric_id, ts);"
+    /* metric_filters.c: one row per filter; its one metricTransformation kept as the JSON the
+     * API shows. */
+    "CREATE TABLE IF NOT EXISTS metric_filters("
+    "  id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL, name TEXT NOT NULL,"
+    "  pattern TEXT NOT NULL, transformation TEXT NOT NULL, created INTEGER NOT NULL,"
+    "  UNIQUE(group_id, name));";
 
 static int mkdir_p(const char *dir)
 {
