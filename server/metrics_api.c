@@ -9,7 +9,10 @@
  *
  * Storage: one row per metric identity (namespace, name, dimensions sorted by name) and one
  * row per datum, already aggregated (count, sum, min, max), so statistics over any period are
- * a single GROUP BY-free scan. Percentiles are not kept and not offered.
+ * a single GROUP BY-free scan. A datum sent as Values/Counts is stored as one row per value, so
+ * percentiles (nearest rank) are exact; a StatisticValues row with Minimum < Maximum hides its
+ * distribution, and a period holding one has no percentiles (nor one with negative values, as
+ * in CloudWatch).
  */
 #include "metrics_api.h"
 
@@ -257,6 +260,7 @@ typedef struct point {
     int64_t ts_ms;
     const char *unit;
     double count, sum, min, max;
+    json_t *values, *counts; /* Values/Counts without StatisticValues: stored value by value */
 } point;
 
 static bool check_dims(ctx *c, json_t *dims, const char *where)
@@ -433,6 +437,8 @@ static void put_metric_data(ctx *c, json_t *body)
                     agg.max = v;
             }
             if (!stats) {
+                p->values = values;
+                p->counts = counts;
                 p->count = agg.count;
                 p->sum = agg.sum;
                 p->min = agg.min;
@@ -451,9 +457,23 @@ static void put_metric_data(ctx *c, json_t *body)
         STORE_ERR(sqlite3_errmsg(db));
     for (size_t i = 0; i < n; i++) {
         point *p = &pts[i];
-        if (sky__metrics_store_point(db, ns, p->name, p->dims, p->ts_ms, p->unit, p->count,
-                                     p->sum, p->min, p->max) != SQLITE_OK)
-            STORE_ROLLBACK_ERR();
+        if (!p->values) {
+            if (sky__metrics_store_point(db, ns, p->name, p->dims, p->ts_ms, p->unit, p->count,
+                                         p->sum, p->min, p->max) != SQLITE_OK)
+                STORE_ROLLBACK_ERR();
+            continue;
+        }
+        /* One row per value keeps the distribution, so percentiles stay exact (the same
+         * statistics as one aggregated row: rows add up). */
+        for (size_t j = 0; j < json_array_size(p->values); j++) {
+            double v, w = 1;
+            get_num(json_array_get(p->values, j), &v); /* validated above */
+            if (p->counts)
+                get_num(json_array_get(p->counts, j), &w);
+            if (w > 0 && sky__metrics_store_point(db, ns, p->name, p->dims, p->ts_ms, p->unit, w,
+                                                  v * w, v, v) != SQLITE_OK)
+                STORE_ROLLBACK_ERR();
+        }
     }
     if (sky__store_commit(db) != SQLITE_OK)
         STORE_ROLLBACK_ERR();
@@ -556,11 +576,28 @@ out:
 
 /* ---- statistics --------------------------------------------------------------------------- */
 
+typedef struct vc {
+    double v, c; /* a value and how often it occurred */
+} vc;
+
 typedef struct bucket {
     int64_t start_s;
     double count, sum, min, max;
     char unit[32];
+    /* With want_dist: the values, for percentiles. A row that is an aggregate of different
+     * values (StatisticValues with Minimum < Maximum) hides its distribution, and CloudWatch
+     * offers no percentiles over negative values: either makes the percentiles unavailable. */
+    vc *dist;
+    size_t nd, capd;
+    bool inexact;
 } bucket;
+
+static void buckets_free(bucket *b, long n)
+{
+    for (long i = 0; b && i < n; i++)
+        free(b[i].dist);
+    free(b);
+}
 
 /* Aggregates one metric's datapoints in [start, end) into period buckets aligned on start,
  * reading at most *budget rows (decremented; *partial set when it ran out first). With
@@ -570,7 +607,7 @@ typedef struct bucket {
  * error. */
 static long aggregate(sqlite3 *db, const char *ns, const char *name, json_t *dims,
                       double start, double end, int64_t period, const char *unit, bool by_unit,
-                      bucket **out, long *budget, bool *partial)
+                      bool want_dist, bucket **out, long *budget, bool *partial)
 {
     *out = NULL;
     char *cdims = canonical_dims(dims);
@@ -615,7 +652,7 @@ static long aggregate(sqlite3 *db, const char *ns, const char *name, json_t *dim
                 cap = cap ? cap * 2 : 16;
                 bucket *nb = realloc(b, (size_t)cap * sizeof *b);
                 if (!nb) {
-                    free(b);
+                    buckets_free(b, n);
                     sqlite3_finalize(st);
                     return -1;
                 }
@@ -628,13 +665,80 @@ static long aggregate(sqlite3 *db, const char *ns, const char *name, json_t *dim
         bucket *bk = &b[k];
         bk->count += sqlite3_column_double(st, 2);
         bk->sum += sqlite3_column_double(st, 3);
-        bk->min = fmin(bk->min, sqlite3_column_double(st, 4));
-        bk->max = fmax(bk->max, sqlite3_column_double(st, 5));
+        double lo = sqlite3_column_double(st, 4), hi = sqlite3_column_double(st, 5);
+        bk->min = fmin(bk->min, lo);
+        bk->max = fmax(bk->max, hi);
+        if (want_dist && !bk->inexact) {
+            if (lo != hi || lo < 0) {
+                bk->inexact = true;
+            } else {
+                if (bk->nd == bk->capd) {
+                    size_t nc = bk->capd ? bk->capd * 2 : 8;
+                    vc *nv = realloc(bk->dist, nc * sizeof *nv);
+                    if (!nv) {
+                        buckets_free(b, n);
+                        sqlite3_finalize(st);
+                        return -1;
+                    }
+                    bk->dist = nv;
+                    bk->capd = nc;
+                }
+                bk->dist[bk->nd++] = (vc){lo, sqlite3_column_double(st, 2)};
+            }
+        }
     }
     sqlite3_finalize(st);
     *out = b;
     return n;
 }
+
+/* "p99", "p99.9", "p0" .. "p100" (at most 10 decimals), as CloudWatch's percentile
+ * ExtendedStatistics: the percentile, or -1 for anything else. */
+double sky__metrics_percentile_of(const char *s)
+{
+    if (!s || s[0] != 'p' || !(s[1] >= '0' && s[1] <= '9'))
+        return -1;
+    char *end;
+    double v = strtod(s + 1, &end);
+    const char *dot = strchr(s, '.');
+    if (*end || v < 0 || v > 100 || (dot && (strlen(dot + 1) < 1 || strlen(dot + 1) > 10)))
+        return -1;
+    return v;
+}
+
+static int vc_cmp(const void *a, const void *b)
+{
+    double x = ((const vc *)a)->v, y = ((const vc *)b)->v;
+    return x < y ? -1 : x > y;
+}
+
+/* The nearest-rank percentile of a bucket's values (the smallest value with at least pct% of
+ * the samples at or below it); false when it is unavailable (see bucket). Sorts b->dist. */
+static bool bucket_percentile(bucket *b, double pct, double *out)
+{
+    if (b->inexact || b->nd == 0)
+        return false;
+    qsort(b->dist, b->nd, sizeof *b->dist, vc_cmp);
+    double total = 0, seen = 0;
+    for (size_t i = 0; i < b->nd; i++)
+        total += b->dist[i].c;
+    double rank = ceil(pct / 100.0 * total);
+    if (rank < 1)
+        rank = 1;
+    for (size_t i = 0; i < b->nd; i++) {
+        seen += b->dist[i].c;
+        if (seen >= rank) {
+            *out = b->dist[i].v;
+            return true;
+        }
+    }
+    *out = b->dist[b->nd - 1].v;
+    return true;
+}
+
+/* A statistic of a bucket: a basic one (stat >= 0) or the percentile pct; false when not
+ * available. */
+static bool bucket_stat(bucket *b, int stat, double pct, double *out);
 
 static double stat_value(const bucket *b, int stat)
 {
@@ -645,6 +749,41 @@ static double stat_value(const bucket *b, int stat)
     case 3: return b->min;
     default: return b->max;
     }
+}
+
+static bool bucket_stat(bucket *b, int stat, double pct, double *out)
+{
+    if (stat >= 0) {
+        *out = stat_value(b, stat);
+        return true;
+    }
+    return bucket_percentile(b, pct, out);
+}
+
+int sky__metrics_series(sqlite3 *db, const char *ns, const char *name, json_t *dims,
+                        const char *unit, const char *stat, int64_t start_s, int64_t period,
+                        int n, double *values, bool *present)
+{
+    int si = stat_index(stat);
+    double pct = si < 0 ? sky__metrics_percentile_of(stat) : 0;
+    for (int i = 0; i < n; i++)
+        present[i] = false;
+    if (si < 0 && pct < 0)
+        return SQLITE_MISUSE;
+    bucket *b = NULL;
+    long budget = MAX_SCAN_POINTS;
+    bool partial = false;
+    long nb = aggregate(db, ns, name, dims, (double)start_s, (double)(start_s + n * period),
+                        period, unit, false, si < 0, &b, &budget, &partial);
+    if (nb < 0)
+        return SQLITE_ERROR;
+    for (long k = 0; k < nb; k++) {
+        int64_t idx = (b[k].start_s - start_s) / period;
+        if (idx >= 0 && idx < n)
+            present[idx] = bucket_stat(&b[k], si, pct, &values[idx]);
+    }
+    buckets_free(b, nb);
+    return SQLITE_OK;
 }
 
 static bool read_range(ctx *c, json_t *body, double *start, double *end)
@@ -672,6 +811,7 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
 {
     sqlite3 *db = NULL;
     bucket *b = NULL;
+    long n_buckets = 0;
     const char *ns = get_str(body, "Namespace"), *name = get_str(body, "MetricName");
     if (!ns)
         MISSING("Namespace");
@@ -689,14 +829,23 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
     int64_t period = (int64_t)period_d;
     json_t *stats = json_object_get(body, "Statistics");
     json_t *ext = json_object_get(body, "ExtendedStatistics");
-    if (ext && json_array_size(ext) > 0)
-        INVALID("ExtendedStatistics (percentiles) are not supported by skylog serve.");
-    if (!stats || !json_is_array(stats) || json_array_size(stats) == 0)
+    size_t nstats = json_is_array(stats) ? json_array_size(stats) : 0;
+    size_t next = json_is_array(ext) ? json_array_size(ext) : 0;
+    if (nstats == 0 && next == 0)
         ERR("MissingParameter", "The parameter Statistics or ExtendedStatistics is required.");
-    if (json_array_size(stats) > 5)
+    if (nstats > 5)
         INVALID("The collection Statistics must not have a size greater than 5.");
+    if (next > 10)
+        INVALID("The collection ExtendedStatistics must not have a size greater than 10.");
     int want[5];
-    size_t nstats = json_array_size(stats);
+    double pcts[10];
+    for (size_t i = 0; i < next; i++) {
+        const char *s = json_string_value(json_array_get(ext, i));
+        if ((pcts[i] = sky__metrics_percentile_of(s)) < 0)
+            INVALID("The value %s for parameter ExtendedStatistics.member.%zu is invalid "
+                    "(skylog serve supports percentiles, p0 to p100).",
+                    s ? s : "?", i + 1);
+    }
     for (size_t i = 0; i < nstats; i++) {
         const char *s = json_string_value(json_array_get(stats, i));
         want[i] = s ? stat_index(s) : -1;
@@ -719,9 +868,11 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
     db = sky__store_lock(c->req->server->store);
     long budget = MAX_SCAN_POINTS;
     bool partial = false;
-    long n = aggregate(db, ns, name, dims, start, end, period, unit, true, &b, &budget, &partial);
+    long n = aggregate(db, ns, name, dims, start, end, period, unit, true, next > 0, &b, &budget,
+                       &partial);
     if (n < 0)
         STORE_ERR(sqlite3_errmsg(db));
+    n_buckets = n;
     if (partial)
         ERR("InvalidParameterCombination",
             "The time range holds more than %d stored datapoints; skylog serve reads at most "
@@ -733,13 +884,23 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
                               b[i].unit);
         for (size_t j = 0; j < nstats; j++)
             json_object_set_new(p, stat_names[want[j]], json_real(stat_value(&b[i], want[j])));
+        if (next) {
+            json_t *es = json_object();
+            for (size_t j = 0; j < next; j++) {
+                double v;
+                if (bucket_percentile(&b[i], pcts[j], &v))
+                    json_object_set_new(es, json_string_value(json_array_get(ext, j)),
+                                        json_real(v));
+            }
+            json_object_set_new(p, "ExtendedStatistics", es);
+        }
         json_array_append_new(points, p);
     }
     *result = json_pack("{s:s,s:o}", "Label", name, "Datapoints", points);
 out:
     if (db)
         sky__store_unlock(c->req->server->store);
-    free(b);
+    buckets_free(b, b ? n_buckets : 0);
 }
 
 /* The label of query i: its Label, else the metric's name, with the statistic appended
@@ -809,10 +970,10 @@ static void get_metric_data(ctx *c, json_t *body, json_t **result)
             ERR("MissingParameter",
                 "The parameter MetricDataQueries.member.%zu.MetricStat.Metric is required.",
                 i + 1);
-        if (!stat || stat_index(stat) < 0)
+        if (!stat || (stat_index(stat) < 0 && sky__metrics_percentile_of(stat) < 0))
             INVALID("The value %s for parameter MetricDataQueries.member.%zu.MetricStat.Stat is "
                     "invalid (skylog serve supports SampleCount, Average, Sum, Minimum, "
-                    "Maximum).",
+                    "Maximum and percentiles pNN).",
                     stat ? stat : "null", i + 1);
         if (!get_num(json_object_get(ms, "Period"), &period) || period < 1 ||
             period > MAX_PERIOD_S)
@@ -835,22 +996,24 @@ static void get_metric_data(ctx *c, json_t *body, json_t **result)
         if (!get_num(json_object_get(ms, "Period"), &period) || period < 1)
             continue; /* validated above; keeps the compiler (and a future edit) honest */
         int stat = stat_index(get_str(ms, "Stat"));
+        double pct = stat < 0 ? sky__metrics_percentile_of(get_str(ms, "Stat")) : 0;
         bucket *b = NULL;
         bool partial = false;
         long n = aggregate(db, get_str(m, "Namespace"), get_str(m, "MetricName"),
                            json_object_get(m, "Dimensions"), start, end, (int64_t)period,
-                           get_str(ms, "Unit"), false, &b, &budget, &partial);
-        if (n < 0) {
-            free(b);
+                           get_str(ms, "Unit"), false, stat < 0, &b, &budget, &partial);
+        if (n < 0)
             STORE_ERR(sqlite3_errmsg(db));
-        }
         json_t *ts = json_array(), *vals = json_array();
         for (long k = 0; k < n; k++) {
             long j = descending ? n - 1 - k : k;
+            double v;
+            if (!bucket_stat(&b[j], stat, pct, &v))
+                continue; /* a percentile that is not available: no datapoint */
             json_array_append_new(ts, json_integer(b[j].start_s));
-            json_array_append_new(vals, json_real(stat_value(&b[j], stat)));
+            json_array_append_new(vals, json_real(v));
         }
-        free(b);
+        buckets_free(b, n);
         char label[600];
         default_label(queries, i, label, sizeof label);
         json_array_append_new(results,
