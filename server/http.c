@@ -21,6 +21,7 @@
  */
 #include "http.h"
 
+#include "alarms.h"
 #include "auth.h"
 #include "faults.h"
 #include "ingest.h"
@@ -343,6 +344,8 @@ static sky__api classify(const sky__request *req, const char **op)
 
 static void handle_other(const sky__request *req, sky__reply *r)
 {
+    if (sky__alarms_test_hook(req, r)) /* only with SKYLOG_SERVE_TEST_HOOKS=1 */
+        return;
     if ((strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) &&
         (strcmp(req->path, "/") == 0 || strcmp(req->path, "/health") == 0)) {
         sky__reply_raw(r, 200, "text/plain", "skylog serve: ok\n", 17);

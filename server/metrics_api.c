@@ -16,6 +16,7 @@
  */
 #include "metrics_api.h"
 
+#include "alarms.h"
 #include "jsonbody.h"
 #include "query.h"
 #include "server.h"
@@ -111,6 +112,9 @@ static bool get_time(json_t *v, double *out)
     return get_time_raw(v, out) && time_ok(*out);
 }
 
+bool sky__metrics_num(json_t *v, double *out) { return get_num(v, out); }
+bool sky__metrics_time(json_t *v, double *out) { return get_time(v, out); }
+
 static bool get_time_raw(json_t *v, double *out)
 {
     if (json_is_number(v)) {
@@ -164,6 +168,8 @@ static int stat_index(const char *s)
             return i;
     return -1;
 }
+
+int sky__metrics_stat_index(const char *s) { return s ? stat_index(s) : -1; }
 
 /* Dimensions sorted by name and serialised: the metric's identity. Returns malloc'd text. */
 static int dim_cmp(const void *a, const void *b)
@@ -1072,7 +1078,8 @@ void sky__metrics_handle(const sky__request *req, sky__api api, const char *op, 
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(ops[i].name, op) == 0)
             found = (int)i;
-    if (found < 0) {
+    const char *alarm_op = found < 0 ? sky__alarms_known(op) : NULL; /* alarms.c's */
+    if (found < 0 && !alarm_op) {
         if (api == SKY__API_METRICS_QUERY)
             sky__reply_error(r, api, 400, "InvalidAction",
                              "The action %s is not valid for this web service.", op);
@@ -1082,9 +1089,11 @@ void sky__metrics_handle(const sky__request *req, sky__api api, const char *op, 
         json_decref(body);
         return;
     }
-    ctx c = {.req = req, .api = api, .r = r, .action = ops[found].name};
+    ctx c = {.req = req, .api = api, .r = r, .action = alarm_op ? alarm_op : ops[found].name};
     json_t *result = NULL;
-    switch (ops[found].id) {
+    if (alarm_op)
+        sky__alarms_handle(req, api, op, body, r, &result);
+    else switch (ops[found].id) {
     case OP_PUT: put_metric_data(&c, body); break;
     case OP_LIST: list_metrics(&c, body, &result); break;
     case OP_STATS: get_metric_statistics(&c, body, &result); break;

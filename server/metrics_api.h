@@ -33,6 +33,13 @@ int sky__metrics_series(sqlite3 *db, const char *ns, const char *name, json_t *d
 /* The percentile of "pNN[.NNN]" (0 to 100), or -1 when `s` is not one. */
 double sky__metrics_percentile_of(const char *s);
 
+/* For the other metrics operations' files (alarms.c), the helpers that read either wire form:
+ * a number (or numeric string), epoch seconds from a number or ISO-8601 text, and the index
+ * of a basic statistic (SampleCount 0, Average, Sum, Minimum, Maximum 4; -1 for others). */
+bool sky__metrics_num(json_t *v, double *out);
+bool sky__metrics_time(json_t *v, double *out);
+int sky__metrics_stat_index(const char *s);
+
 /* True for one of CloudWatch's 27 units ("Milliseconds", "Count", "None", ...). */
 bool sky__metrics_valid_unit(const char *u);
 

@@ -345,7 +345,9 @@ static void put_members(xbuf *b, json_t *obj)
     {
         if (json_is_null(c))
             continue;
-        bool as_time = strcmp(k, "Timestamp") == 0 || strcmp(k, "Timestamps") == 0;
+        size_t kl = strlen(k);
+        bool as_time = strcmp(k, "Timestamps") == 0 ||
+                       (kl >= 9 && strcmp(k + kl - 9, "Timestamp") == 0); /* StateUpdated... */
         put(b, "<", false);
         put(b, k, false);
         put(b, ">", false);
