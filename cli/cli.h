@@ -67,6 +67,8 @@ int sky__cmd_streams(int argc, char **argv);
 extern const char sky__streams_help[];
 int sky__cmd_metrics(int argc, char **argv);
 extern const char sky__metrics_help[];
+int sky__cmd_alarm(int argc, char **argv);
+extern const char sky__alarm_help[];
 int sky__cmd_config(int argc, char **argv);
 extern const char sky__config_help[];
 int sky__cmd_audit(int argc, char **argv);

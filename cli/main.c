@@ -52,6 +52,8 @@ static const sky__command commands[] = {
     {"streams", "list the streams of a log group", sky__cmd_streams, sky__streams_help},
     {"metrics", "publish, list and read CloudWatch metrics (table, CSV, JSON, sparklines)",
      sky__cmd_metrics, sky__metrics_help},
+    {"alarm", "create, list and inspect CloudWatch alarms (metric and composite)",
+     sky__cmd_alarm, sky__alarm_help},
     {"config", "check a YAML configuration file; list sink and processor options",
      sky__cmd_config, sky__config_help},
     {"audit", "verify the hash chain of an audit file (docs/AUDIT.md)", sky__cmd_audit,
