@@ -553,8 +553,9 @@ int sky__cmd_metrics(int argc, char **argv)
         case 'p': {
             char *end;
             a.period = strtol(optarg, &end, 10);
-            if (*end || a.period < 1 || (a.period > 60 && a.period % 60) ||
-                (a.period < 60 && 60 % a.period)) {
+            if (*end || end == optarg || a.period < 1 ||
+                (a.period % 60 && a.period != 1 && a.period != 5 && a.period != 10 &&
+                 a.period != 30)) {
                 usage(&a, "--period: '%s' must be 1, 5, 10, 30 or a multiple of 60 seconds",
                       optarg);
                 goto out;

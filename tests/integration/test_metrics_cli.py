@@ -37,16 +37,21 @@ class MetricsCli(unittest.TestCase):
         return sh.run_skylog(self, "metrics", *args, server=self.srv, check=check)
 
     def test_put_then_read_back_with_the_aws_cli_and_with_get(self):
+        # Host=a's data at one time in the previous whole hour, so every read below sees it
+        # in one period whatever the clock says.
+        base = (int(time.time()) // 3600 - 1) * 3600 + 60
+        at = str(base * 1000)
         for v in (1, 5, 3):
             self.sky("put", "--namespace", self.ns, "--name", "Latency", "--value", str(v),
-                     "--unit", "Milliseconds", "--dimension", "Host=a")
+                     "--unit", "Milliseconds", "--dimension", "Host=a", "--timestamp", at)
         self.sky("put", "-n", self.ns, "-m", "Latency", "--value", "10", "--value", "20",
-                 "--count", "2", "--count", "1", "-u", "Milliseconds", "-d", "Host=a")
+                 "--count", "2", "--count", "1", "-u", "Milliseconds", "-d", "Host=a",
+                 "--timestamp", at)
         self.sky("put", "-n", self.ns, "-m", "Latency", "--value", "100", "-d", "Host=b")
         now = time.time()
         out = sh.aws(self, self.srv, "cloudwatch", "get-metric-statistics", "--namespace",
                      self.ns, "--metric-name", "Latency", "--dimensions", "Name=Host,Value=a",
-                     "--start-time", iso(now - 3600), "--end-time", iso(now + 600),
+                     "--start-time", iso(base - 60), "--end-time", iso(now + 600),
                      "--period", "7200", "--statistics", "Sum", "SampleCount", "Minimum",
                      "Maximum")
         dp, = out["Datapoints"]
@@ -54,13 +59,20 @@ class MetricsCli(unittest.TestCase):
                          (49.0, 6.0, 1.0, 20.0))
         self.assertEqual(dp["Unit"], "Milliseconds")
 
-        p = self.sky("get", "-n", self.ns, "-m", "Latency", "-d", "Host=a", "--since", "1h",
+        window = ["--since", str((base - 60) * 1000), "--until", str((base + 3000) * 1000)]
+        p = self.sky("get", "-n", self.ns, "-m", "Latency", "-d", "Host=a", *window,
                      "--period", "3600", "-s", "Sum", "-s", "SampleCount", "-o", "csv")
         rows = list(csv.reader(io.StringIO(p.stdout)))
         self.assertEqual(rows[0], ["TIMESTAMP", "UNIT", "Sum", "SampleCount"])
         self.assertEqual(sum(float(r[2]) for r in rows[1:]), 49)
         self.assertEqual(sum(float(r[3]) for r in rows[1:]), 6)
         self.assertTrue(all(r[1] == "Milliseconds" for r in rows[1:]))
+
+        # Percentiles (nearest rank) over 1, 5, 3, 10, 10, 20: p50 is 5, p100 is 20.
+        p = self.sky("get", "-n", self.ns, "-m", "Latency", "-d", "Host=a", *window,
+                     "--period", "3600", "-s", "p50", "-s", "p100", "-o", "csv")
+        rows = [r for r in csv.reader(io.StringIO(p.stdout))][1:]
+        self.assertEqual([(r[2], r[3]) for r in rows], [("5", "20")])
 
         p = self.sky("get", "-n", self.ns, "-m", "Latency", "-d", "Host=b", "-o", "json")
         doc = json.loads(p.stdout)
@@ -115,6 +127,8 @@ class MetricsCli(unittest.TestCase):
             ["put", "-n", self.ns, "-m", "X"] + sum((["--value", "1"] for _ in range(151)), []),
             ["get", "-n", self.ns, "-m", "X", "--since", "3d", "--period", "60"],
             ["get", "-n", self.ns, "-m", "X", "-s", "Median"],
+            ["get", "-n", self.ns, "-m", "X", "--period", "15"],
+            ["get", "-n", self.ns, "-m", "X", "--period", "90"],
             ["get", "-n", self.ns, "-m", "X", "-o", "yaml"],
             ["list", "--value", "1"],
             ["frobnicate"],
