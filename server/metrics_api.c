@@ -9,10 +9,10 @@
  *
  * Storage: one row per metric identity (namespace, name, dimensions sorted by name) and one
  * row per datum, already aggregated (count, sum, min, max), so statistics over any period are
- * a single GROUP BY-free scan. A datum sent as Values/Counts is stored as one row per value, so
- * percentiles (nearest rank) are exact; a StatisticValues row with Minimum < Maximum hides its
- * distribution, and a period holding one has no percentiles (nor one with negative values, as
- * in CloudWatch).
+ * a single GROUP BY-free scan. The Values/Counts of a datum are also kept, apart
+ * (datapoint_values), and read only for percentiles (nearest rank), which are then exact; a
+ * StatisticValues datum with Minimum < Maximum hides its distribution, and a period holding one
+ * has no percentiles (nor one with negative values, as in CloudWatch).
  */
 #include "metrics_api.h"
 
@@ -260,6 +260,31 @@ int sky__metrics_store_point(sqlite3 *db, const char *ns, const char *name, json
 
 /* ---- PutMetricData ------------------------------------------------------------------------ */
 
+/* The distribution of the datum just stored (sqlite3_last_insert_rowid), read only for
+ * percentiles: statistics keep scanning one row per datum. Values and counts validated. */
+static int store_values(sqlite3 *db, json_t *values, json_t *counts)
+{
+    int64_t dp = sqlite3_last_insert_rowid(db);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "INSERT INTO datapoint_values(dp_id, value, count) "
+                                    "VALUES(?,?,?)", -1, &st, NULL);
+    for (size_t j = 0; rc == SQLITE_OK && j < json_array_size(values); j++) {
+        double v, w = 1;
+        get_num(json_array_get(values, j), &v);
+        if (counts)
+            get_num(json_array_get(counts, j), &w);
+        if (w <= 0)
+            continue;
+        sqlite3_bind_int64(st, 1, dp);
+        sqlite3_bind_double(st, 2, v);
+        sqlite3_bind_double(st, 3, w);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 typedef struct point {
     const char *name;
     json_t *dims;
@@ -442,9 +467,9 @@ static void put_metric_data(ctx *c, json_t *body)
                 if (v > agg.max)
                     agg.max = v;
             }
+            p->values = values; /* the distribution, for percentiles */
+            p->counts = counts;
             if (!stats) {
-                p->values = values;
-                p->counts = counts;
                 p->count = agg.count;
                 p->sum = agg.sum;
                 p->min = agg.min;
@@ -463,23 +488,11 @@ static void put_metric_data(ctx *c, json_t *body)
         STORE_ERR(sqlite3_errmsg(db));
     for (size_t i = 0; i < n; i++) {
         point *p = &pts[i];
-        if (!p->values) {
-            if (sky__metrics_store_point(db, ns, p->name, p->dims, p->ts_ms, p->unit, p->count,
-                                         p->sum, p->min, p->max) != SQLITE_OK)
-                STORE_ROLLBACK_ERR();
-            continue;
-        }
-        /* One row per value keeps the distribution, so percentiles stay exact (the same
-         * statistics as one aggregated row: rows add up). */
-        for (size_t j = 0; j < json_array_size(p->values); j++) {
-            double v, w = 1;
-            get_num(json_array_get(p->values, j), &v); /* validated above */
-            if (p->counts)
-                get_num(json_array_get(p->counts, j), &w);
-            if (w > 0 && sky__metrics_store_point(db, ns, p->name, p->dims, p->ts_ms, p->unit, w,
-                                                  v * w, v, v) != SQLITE_OK)
-                STORE_ROLLBACK_ERR();
-        }
+        if (sky__metrics_store_point(db, ns, p->name, p->dims, p->ts_ms, p->unit, p->count,
+                                     p->sum, p->min, p->max) != SQLITE_OK)
+            STORE_ROLLBACK_ERR();
+        if (p->values && p->min < p->max && store_values(db, p->values, p->counts) != SQLITE_OK)
+            STORE_ROLLBACK_ERR();
     }
     if (sky__store_commit(db) != SQLITE_OK)
         STORE_ROLLBACK_ERR();
@@ -598,6 +611,26 @@ typedef struct bucket {
     bool inexact;
 } bucket;
 
+/* Adds `count` samples of `v` to b's distribution; a negative value makes percentiles
+ * unavailable (as in CloudWatch). False on OOM. */
+static bool bucket_add(bucket *bk, double v, double count)
+{
+    if (v < 0) {
+        bk->inexact = true;
+        return true;
+    }
+    if (bk->nd == bk->capd) {
+        size_t nc = bk->capd ? bk->capd * 2 : 8;
+        vc *nv = realloc(bk->dist, nc * sizeof *nv);
+        if (!nv)
+            return false;
+        bk->dist = nv;
+        bk->capd = nc;
+    }
+    bk->dist[bk->nd++] = (vc){v, count};
+    return true;
+}
+
 static void buckets_free(bucket *b, long n)
 {
     for (long i = 0; b && i < n; i++)
@@ -627,11 +660,17 @@ static long aggregate(sqlite3 *db, const char *ns, const char *name, json_t *dim
         return -1;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db,
-                           "SELECT ts, unit, count, sum, min, max FROM datapoints WHERE "
+                           "SELECT ts, unit, count, sum, min, max, id FROM datapoints WHERE "
                            "metric_id=?1 AND ts>=?2 AND ts<?3 AND (?4 IS NULL OR unit=?4) "
                            "ORDER BY ts",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
+    sqlite3_stmt *vals = NULL; /* a datum's distribution, when percentiles are wanted */
+    if (want_dist && sqlite3_prepare_v2(db, "SELECT value, count FROM datapoint_values WHERE "
+                                            "dp_id=?", -1, &vals, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return -1;
+    }
     int64_t s_ms = (int64_t)llround(start * 1000), e_ms = (int64_t)llround(end * 1000);
     sqlite3_bind_int64(st, 1, mid);
     sqlite3_bind_int64(st, 2, s_ms);
@@ -674,28 +713,38 @@ static long aggregate(sqlite3 *db, const char *ns, const char *name, json_t *dim
         double lo = sqlite3_column_double(st, 4), hi = sqlite3_column_double(st, 5);
         bk->min = fmin(bk->min, lo);
         bk->max = fmax(bk->max, hi);
-        if (want_dist && !bk->inexact) {
-            if (lo != hi || lo < 0) {
-                bk->inexact = true;
-            } else {
-                if (bk->nd == bk->capd) {
-                    size_t nc = bk->capd ? bk->capd * 2 : 8;
-                    vc *nv = realloc(bk->dist, nc * sizeof *nv);
-                    if (!nv) {
-                        buckets_free(b, n);
-                        sqlite3_finalize(st);
-                        return -1;
-                    }
-                    bk->dist = nv;
-                    bk->capd = nc;
+        if (want_dist && !bk->inexact && lo == hi) {
+            if (!bucket_add(bk, lo, sqlite3_column_double(st, 2)))
+                goto nomem;
+        } else if (want_dist && !bk->inexact) {
+            /* Different values in one datum: its Values, if it was sent with them. */
+            sqlite3_bind_int64(vals, 1, sqlite3_column_int64(st, 6));
+            bool any = false;
+            while (sqlite3_step(vals) == SQLITE_ROW && !bk->inexact) {
+                if (*budget <= 0) {
+                    *partial = true;
+                    break;
                 }
-                bk->dist[bk->nd++] = (vc){lo, sqlite3_column_double(st, 2)};
+                (*budget)--;
+                any = true;
+                if (!bucket_add(bk, sqlite3_column_double(vals, 0),
+                                sqlite3_column_double(vals, 1)))
+                    goto nomem;
             }
+            sqlite3_reset(vals);
+            if (!any)
+                bk->inexact = true; /* a StatisticValues datum: its distribution is unknown */
         }
     }
     sqlite3_finalize(st);
+    sqlite3_finalize(vals);
     *out = b;
     return n;
+nomem:
+    buckets_free(b, n);
+    sqlite3_finalize(st);
+    sqlite3_finalize(vals);
+    return -1;
 }
 
 /* "p99", "p99.9", "p0" .. "p100" (at most 10 decimals), as CloudWatch's percentile

@@ -51,6 +51,10 @@ static const char schema[] =
     "  id INTEGER PRIMARY KEY, metric_id INTEGER NOT NULL, ts INTEGER NOT NULL,"
     "  unit TEXT, count REAL NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL);"
     "CREATE INDEX IF NOT EXISTS datapoints_metric ON datapoints(metric_id, ts);"
+    /* metrics_api.c: the Values/Counts of a datum whose values differ, for percentiles. */
+    "CREATE TABLE IF NOT EXISTS datapoint_values("
+    "  dp_id INTEGER NOT NULL, value REAL NOT NULL, count REAL NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS datapoint_values_dp ON datapoint_values(dp_id);"
     /* metric_filters.c: one row per filter; its one metricTransformation kept as the JSON the
      * API shows. */
     "CREATE TABLE IF NOT EXISTS metric_filters("

@@ -366,6 +366,19 @@ class FidelityTest(MetricsBase):
         dp, = self.stats("h")
         self.assertEqual((dp["SampleCount"], dp["Sum"], dp["Minimum"], dp["Maximum"]),
                          (4.0, 10.0, 1.0, 4.0))
+        now = time.time()
+        out = self.cw.get_metric_statistics(Namespace=self.ns, MetricName="h",
+                                            StartTime=now - 1800, EndTime=now + 1800,
+                                            Period=3600, ExtendedStatistics=["p50", "p75"])
+        self.assertEqual(out["Datapoints"][0]["ExtendedStatistics"], {"p50": 2.0, "p75": 3.0})
+        # A StatisticValues datum alone hides its distribution: no percentiles for its period.
+        self.json10("PutMetricData", {"Namespace": self.ns, "MetricData": [
+            {"MetricName": "s", "StatisticValues": {"SampleCount": 2, "Sum": 3, "Minimum": 1,
+                                                    "Maximum": 2}}]})
+        out = self.cw.get_metric_statistics(Namespace=self.ns, MetricName="s",
+                                            StartTime=now - 1800, EndTime=now + 1800,
+                                            Period=3600, ExtendedStatistics=["p50"])
+        self.assertEqual(out["Datapoints"][0]["ExtendedStatistics"], {})
         # Value stays exclusive with both.
         r = self.json10("PutMetricData", {"Namespace": self.ns, "MetricData": [
             {"MetricName": "h", "Value": 1, "Values": [1]}]})
