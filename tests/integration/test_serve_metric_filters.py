@@ -209,6 +209,29 @@ class MetricFilters(unittest.TestCase):
         out = self.logs("describe-metric-filters", "--log-group-name", self.group)
         self.assertEqual(out["metricFilters"], [])
 
+    def test_work_is_bounded_and_counted(self):
+        # 100 filters of 200 terms: an estimated (bytes x cost) of ~20 MiB per 100 KB event
+        # and filter, so one 1 MB batch exceeds the 256 MiB budget within its first event.
+        pattern = " ".join(f"w{i:03}" for i in range(200))
+        for i in range(100):
+            r = sh.logs_call(self.srv, "PutMetricFilter", {
+                "logGroupName": self.group, "filterName": f"f{i:03}", "filterPattern": pattern,
+                "metricTransformations": [{"metricName": "W", "metricNamespace": self.ns,
+                                           "metricValue": "1"}]})
+            self.assertEqual(r.status, 200, r)
+        now = sh.now_ms()
+        events = [{"timestamp": now, "message": "x" * 100000} for _ in range(10)]
+        r = sh.logs_call(self.srv, "PutLogEvents", {"logGroupName": self.group,
+                                                   "logStreamName": "s", "logEvents": events})
+        self.assertEqual(r.status, 200, r)
+        r = sh.logs_call(self.srv, "GetLogEvents", {"logGroupName": self.group,
+                                                   "logStreamName": "s", "startFromHead": True})
+        self.assertEqual(len(r.json["events"]), 10)           # every event stored
+        self.assertIn("metric filters: 10 event(s) not evaluated", self.srv.stderr_text())
+        r = sh.logs_call(self.srv, "TestMetricFilter", {"filterPattern": "x",
+                                                       "logEventMessages": ["x"] * 51})
+        self.assertEqual((r.status, r.error_type), (400, "InvalidParameterException"))
+
 
 if __name__ == "__main__":
     unittest.main()
