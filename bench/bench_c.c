@@ -28,9 +28,11 @@ __attribute__((noinline)) void log_lit(long i)
 }
 
 /* rt, ctx, bound: the string and the double are read through volatiles, which the driver
- * (drive_*) sets from the table before each call, so log_*() is the log statement alone */
-static const char *volatile v_user;
-static volatile double v_ms;
+ * (drive_*) sets from the table before each call, so log_*() is the log statement alone.
+ * Per thread: shared by 4 producers, one thread's values could be logged by another's call
+ * (bench_check then found doubles that did not round-trip, now and then). */
+static _Thread_local const char *volatile v_user;
+static _Thread_local volatile double v_ms;
 
 __attribute__((noinline)) void log_rt(long i)
 {
