@@ -28,7 +28,10 @@
  * copied once per scope, a bound logger's once, and each event references them. Keys built at
  * run time work everywhere, on the general path. The check and the reservation are inlined at
  * each call site (~400 bytes of code more per site); define SKY_COMPACT_CALLS before
- * including this header to make each site a plain call instead.
+ * including this header to make each site a plain call instead. SKY_STR measures its string
+ * with 16-byte loads that may read past the NUL but never out of the string's page, as
+ * glibc's strlen() does; under ASan, TSan and MSan (detected) and where SKY_NO_INLINE_STRLEN
+ * is defined it calls strlen().
  *
  * Threading: unless a function says otherwise, logging calls (sky_info(), sky_emit(), ...) are
  * thread-safe; configuration calls (sky_add_sink(), sky_add_processor(), ...) must happen before
