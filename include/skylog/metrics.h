@@ -3,23 +3,26 @@
  * published to CloudWatch as Embedded Metric Format log records or with PutMetricData.
  *
  * A registry (sky_metrics) holds instruments (sky_metric). Instruments are created once (at
- * start-up, from any thread) and then recorded from any thread, cheaply: each thread records
- * into its own stripe of the instrument (16 stripes, each on its own cache lines), so threads
- * do not share a cache line per record. Counters are lock-free (one uncontended compare-and-swap);
- * histograms take their stripe's byte lock, which only another thread on the same stripe (more
- * than 16 recording threads) or a flush reading that stripe can contend.
+ * start-up, from any thread) and then recorded from any thread, cheaply and without a lock:
+ * each thread records into its own shard of the instrument (allocated on its first record
+ * there), so threads never write a shared cache line and a record never waits, neither for
+ * another thread nor for a flush. A counter add or a histogram record is a few dozen
+ * instructions with no locked instruction (the flush pays for the ordering with one
+ * membarrier() system call; where the kernel refuses it, each record takes one atomic
+ * exchange instead). See bench/RESULTS.md ("Metrics").
  *
  * Every flush interval (default 60 s) and on sky_flush()/sky_close() of a pipeline a metrics
- * sink is attached to, the registry's stripes are drained into one datum per instrument (one
+ * sink is attached to, the registry's shards are drained into one datum per instrument (one
  * million increments make one datum) and handed to every attached output (see
  * sky_sink_metrics_emf() and sky_sink_metrics_cloudwatch()). A record made while a flush is
  * draining lands in that interval or the next, never in neither or both.
  *
  * Histograms keep exact values (and their counts) while an interval has at most
- * SKY_METRIC_EXACT_VALUES distinct values; past that they switch to a log-bucket sketch whose
- * bucket representatives are within SKY_METRIC_SKETCH_ERROR relative error of every value they
- * stand for (values of magnitude 1e-9 .. 1e15; smaller magnitudes count as 0, larger ones as the
- * bound, both counted in sky_metrics_stats). Count, sum, min and max are always exact. So any
+ * SKY_METRIC_EXACT_VALUES distinct values; past that they switch to log-linear buckets (64 per
+ * binary octave) whose representatives are within SKY_METRIC_SKETCH_ERROR relative error of
+ * every value they stand for (0.78%, for magnitudes 2^-30 .. 2^50, about 9.3e-10 .. 1.1e15;
+ * smaller magnitudes count as 0, larger ones in the top bucket, both counted in
+ * sky_metrics_stats.clamped). Count, sum, min and max are always exact. So any
  * percentile CloudWatch computes from the published Values/Counts is within 1% of the same
  * percentile of the recorded values.
  *
@@ -131,8 +134,10 @@ typedef struct sky_metric_opts {
 SKY_API sky_status sky_metric_new(sky_metrics *m, const sky_metric_opts *opts, sky_metric **out,
                                   char **errmsg);
 
-/* Recording. Thread-safe, never blocks on I/O, never allocates after a thread's first record
- * on an instrument (histograms: and after an interval's first switch to the sketch). NaN and
+/* Recording. Thread-safe, lock-free, never blocks on I/O, never allocates after a thread's
+ * first record on an instrument (histograms: and after its first switch to buckets, 40 KiB
+ * per sign of the values and buffer). Up to 1023 threads alive at once record each into their
+ * own shard; more share the last one (their records then take turns). NaN and
  * infinities are refused (counted as sky_metrics_stats.invalid); a call on the wrong kind of
  * instrument is counted the same way and otherwise ignored. NULL instruments are ignored. */
 SKY_API void sky_counter_add(sky_metric *counter, double delta);

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 /* ---- a capturing output: deep copies of what one flush delivered --------------------------- */
 
@@ -595,7 +596,7 @@ static void test_cloudwatch_timestamp_window(void **state)
 /* ---- the interval thread drains while threads record: nothing lost, nothing twice ----------- */
 
 typedef struct sum_out {
-    double sum;
+    double sum, hcount, hsum;
     int deliveries;
 } sum_out;
 
@@ -603,19 +604,41 @@ static sky_status summing(void *user, const sky_metric_datum *d, size_t n, int64
 {
     (void)deadline;
     sum_out *o = user;
-    for (size_t i = 0; i < n; i++)
-        o->sum += d[i].value;
+    for (size_t i = 0; i < n; i++) {
+        if (d[i].kind == SKY_METRIC_HISTOGRAM) {
+            double c = 0;
+            for (size_t k = 0; k < d[i].n_values; k++)
+                c += d[i].counts[k];
+            assert_true(c == d[i].count); /* the values account for every record */
+            o->hcount += d[i].count;
+            o->hsum += d[i].sum;
+        } else {
+            o->sum += d[i].value;
+        }
+    }
     o->deliveries++;
     return SKY_OK;
 }
 
+typedef struct pair {
+    sky_metric *c, *h;
+    int n;
+} pair;
+
 static void *adder(void *arg)
 {
-    for (int i = 0; i < 10000; i++)
-        sky_counter_add(arg, 1);
-    return (void *)10000L;
+    pair *p = arg;
+    for (int i = 0; i < p->n; i++) {
+        sky_counter_add(p->c, 1);
+        /* 300 distinct values: shards switch to buckets, some mid-interval */
+        sky_histogram_record(p->h, (double)(i % 300));
+    }
+    return NULL;
 }
 
+/* Threads record while the interval thread drains: every record is in exactly one datum. More
+ * threads than the fast tables hold (64) and threads that end while others start (numbers
+ * reused) take the other paths. */
 static void test_interval_drain_concurrent(void **state)
 {
     (void)state;
@@ -623,24 +646,80 @@ static void test_interval_drain_concurrent(void **state)
     sky_metrics_new(NULL, &m);
     sum_out out = {0};
     assert_int_equal(sky__metrics_attach(m, summing, &out, 1000), SKY_OK);
-    sky_metric *c;
+    sky_metric *c, *h;
     sky_metric_new(m, &(sky_metric_opts){.ns = "App", .name = "N"}, &c, NULL);
-    pthread_t t[2];
-    long total = 0;
+    sky_metric_new(m, &(sky_metric_opts){.ns = "App", .name = "H", .kind = SKY_METRIC_HISTOGRAM},
+                   &h, NULL);
+    enum { NT = 80 };
+    pthread_t t[NT];
+    pair p = {c, h, 10000};
+    double total = 0, hsum = 0;
+    for (int i = 0; i < 10000; i++)
+        hsum += i % 300;
     sky_metrics_stats st;
     do {
         for (int k = 0; k < 2; k++)
-            pthread_create(&t[k], NULL, adder, c);
-        for (int k = 0; k < 2; k++) {
-            void *r;
-            pthread_join(t[k], &r);
-            total += (long)r;
-        }
+            pthread_create(&t[k], NULL, adder, &p);
+        for (int k = 0; k < 2; k++)
+            pthread_join(t[k], NULL);
+        total += 2 * p.n;
         sky_metrics_stats_get(m, &st);
     } while (st.flushes < 2); /* the interval thread drained twice while we recorded */
+    p.n = 1000;
+    for (int k = 0; k < NT; k++)
+        pthread_create(&t[k], NULL, adder, &p);
+    for (int k = 0; k < NT; k++)
+        pthread_join(t[k], NULL);
     sky_metrics_flush(m, 0);
     sky__metrics_detach(m, &out);
-    assert_true(out.sum == (double)total);
+    assert_true(out.sum == total + NT * 1000.0);
+    assert_true(out.hcount == total + NT * 1000.0);
+    double hsum_small = 0;
+    for (int i = 0; i < 1000; i++)
+        hsum_small += i % 300;
+    assert_true(out.hsum == hsum * (total / 10000) + NT * hsum_small);
+    sky_metrics_stats_get(m, &st);
+    assert_int_equal(st.invalid, 0);
+    sky_metrics_free(m);
+}
+
+#if defined(__SANITIZE_THREAD__)
+/* The forked child starts the interval thread again, which TSan refuses by default. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "die_after_fork=0"; }
+#endif
+
+/* ---- fork: the child publishes what it records, not what the parent had not flushed -------- */
+
+static void test_fork_child_starts_empty(void **state)
+{
+    (void)state;
+    sky_metrics *m;
+    sky_metrics_new(NULL, &m);
+    cap c = {0};
+    assert_int_equal(sky__metrics_attach(m, capture, &c, 0), SKY_OK);
+    sky_metric *n = make(m, "Forked", SKY_METRIC_COUNTER, SKY_UNIT_COUNT);
+    sky_metric *h = make(m, "ForkedH", SKY_METRIC_HISTOGRAM, SKY_UNIT_NONE);
+    sky_counter_add(n, 100);
+    sky_histogram_record(h, 7);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sky_counter_add(n, 5);
+        sky_histogram_record(h, 3);
+        sky_metrics_flush(m, 0);
+        const sky_metric_datum *d = find(&c, "Forked"), *dh = find(&c, "ForkedH");
+        _exit(c.n == 2 && d && d->value == 5 && dh && dh->count == 1 && dh->max == 3 ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    sky_metrics_flush(m, 0);
+    const sky_metric_datum *d = find(&c, "Forked");
+    assert_non_null(d);
+    assert_true(d->value == 100);
+    cap_free(&c);
+    sky__metrics_detach(m, &c);
     sky_metrics_free(m);
 }
 
@@ -656,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_track_operation),
         cmocka_unit_test(test_cloudwatch_timestamp_window),
         cmocka_unit_test(test_interval_drain_concurrent),
+        cmocka_unit_test(test_fork_child_starts_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
