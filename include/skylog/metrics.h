@@ -249,6 +249,13 @@ typedef struct sky_emf_opts {
      * then go through sky_cwl_put()). NULL = stdout. */
     sky_sink *output;
     int64_t flush_interval_ms; /* sets the registry's interval when > 0 */
+    /* Caps a flush's output (EMF has no counts, so a histogram value recorded n times is
+     * written n times): at most max_values values per datum (default 1,000,000: 10,000
+     * records) and max_records records per flush (default 100,000). Values past them are not
+     * written, and are counted in sky_emf_stats.dropped_values (and the sink's dropped):
+     * prefer PutMetricData for high-volume histograms. */
+    size_t max_values;
+    size_t max_records;
 } sky_emf_opts;
 
 /* An Embedded Metric Format output. Records follow every EMF limit: at most 100 metrics per
@@ -256,6 +263,15 @@ typedef struct sky_emf_opts {
  * split over several, which CloudWatch adds back together. A histogram's Values/Counts are
  * written as repeated values (EMF has no counts). SKY_EINVAL with *errmsg (may be NULL). */
 SKY_API sky_status sky_sink_metrics_emf(const sky_emf_opts *opts, sky_sink **out, char **errmsg);
+
+typedef struct sky_emf_stats {
+    uint64_t records;        /* EMF records the output accepted */
+    uint64_t errors;         /* records the output refused (each counted; the others written) */
+    uint64_t dropped_values; /* metric values past max_values / max_records, not written */
+} sky_emf_stats;
+
+/* Counters of an EMF sink; SKY_EINVAL if `sink` is not one. Thread-safe. */
+SKY_API sky_status sky_emf_stats_get(sky_sink *sink, sky_emf_stats *out);
 
 typedef struct sky_cwm_opts {
     sky_metrics *metrics;     /* NULL = sky_metrics_default() */

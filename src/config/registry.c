@@ -278,12 +278,19 @@ static sky_status build_cwl(void *opts, sky_sink **out, char **errmsg)
 typedef struct metrics_emf_cfg {
     const char *path; /* NULL: stdout */
     int64_t flush_interval_ms;
+    size_t max_values, max_records;
 } metrics_emf_cfg;
 static const sky__opt metrics_emf_opts[] = {
     {"path", SKY__OPT_STRING, "stdout", "file the EMF records are appended to",
      W(metrics_emf_cfg, path)},
     {"flush_interval_ms", SKY__OPT_DURATION, "60s", "metrics aggregation interval",
      W(metrics_emf_cfg, flush_interval_ms), .unit_ms = 1, .min = 1000, .max = 86400000},
+    {"max_values", SKY__OPT_INT, "1000000",
+     "metric values a datum writes a flush (a histogram value is repeated per count); past it "
+     "they are dropped and counted", W(metrics_emf_cfg, max_values), .min = 1, .max = 100000000},
+    {"max_records", SKY__OPT_INT, "100000",
+     "EMF records a flush writes; past it values are dropped and counted",
+     W(metrics_emf_cfg, max_records), .min = 1, .max = 100000000},
 };
 static sky_status build_metrics_emf(void *opts, sky_sink **out, char **errmsg)
 {
@@ -295,7 +302,9 @@ static sky_status build_metrics_emf(void *opts, sky_sink **out, char **errmsg)
             return st;
     }
     return sky_sink_metrics_emf(&(sky_emf_opts){.output = file,
-                                                .flush_interval_ms = c->flush_interval_ms},
+                                                .flush_interval_ms = c->flush_interval_ms,
+                                                .max_values = c->max_values,
+                                                .max_records = c->max_records},
                                 out, errmsg);
 }
 

@@ -28,5 +28,12 @@ typedef sky_status (*sky__emf_emit_fn)(void *user, int64_t ts_ms, const char *te
 #define SKY__EMF_MAX_VALUES 100
 sky_status sky__emf_render(const sky_metric_datum *d, size_t n, sky__emf_emit_fn emit,
                            void *user);
+/* The same with caps (0 = none): at most max_values values a datum and max_records records in
+ * all; what is past them is added to *dropped (values), never rendered. */
+typedef struct sky__emf_caps {
+    size_t max_values, max_records;
+} sky__emf_caps;
+sky_status sky__emf_render_capped(const sky_metric_datum *d, size_t n, const sky__emf_caps *caps,
+                                  sky__emf_emit_fn emit, void *user, uint64_t *dropped);
 
 #endif
