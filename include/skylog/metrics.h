@@ -335,6 +335,61 @@ typedef struct sky_statsd_opts {
 SKY_API sky_status sky_sink_metrics_statsd(const sky_statsd_opts *opts, sky_sink **out,
                                            char **errmsg);
 
+/* ---- metrics from log events (seed 004's MetricsProcessor) ----------------------------------
+ *
+ * A processor that records metrics from the events passing through a pipeline, by rules:
+ * count the events (by name glob and minimum level), histogram a numeric field (duration_ms),
+ * set a gauge from a numeric field (queue_size). Dimensions come from the event: "event" (its
+ * name, dimension Event), "level" (Level), "logger" (Logger), or any field (the dimension takes
+ * the field's name; its string, integer, float or bool value; "none" when the event lacks it;
+ * cut to 1024 bytes). Events pass on unchanged.
+ *
+ * Cardinality is bounded: a rule keeps at most max_series distinct tuples of dimension values;
+ * events with a new tuple past that are recorded in the rule's "other" series (every dimension
+ * "other"), so totals stay right, and counted in sky_log_metrics_stats.overflow. In
+ * skylog.yaml: a processor of type `metrics` with `namespace`, `rules` (one string each, see
+ * docs/METRICS.md) and `max_series`. */
+
+typedef struct sky_log_metric_rule {
+    sky_metric_kind kind;   /* COUNTER: counts events; HISTOGRAM, GAUGE: the value of `field`
+                               (events without that field are left out) */
+    const char *field;      /* the numeric field (int, uint, float, duration as ms) */
+    const char *events;     /* fnmatch glob on the event name; NULL or "*" = every event */
+    sky_level min_level;    /* events below it are not counted (default TRACE: all) */
+    const char *name;       /* metric name; default "EventCount" (counters) or `field` */
+    sky_unit unit;          /* default Count for counters, None otherwise */
+    const char *const *dims; /* event fields as dimensions, NULL-terminated; NULL = {"event"} */
+    bool no_dims;           /* no dimensions at all */
+} sky_log_metric_rule;
+
+typedef struct sky_log_metrics_opts {
+    sky_metrics *metrics; /* NULL = sky_metrics_default() */
+    const char *ns;       /* the namespace of every rule's metrics (required) */
+    const sky_log_metric_rule *rules;
+    size_t n_rules;
+    size_t max_series; /* distinct dimension tuples a rule keeps; default 100, at most 100000 */
+} sky_log_metrics_opts;
+
+typedef struct sky_log_metrics sky_log_metrics;
+
+/* Appends the processor to `sky` (it records into `metrics`, which a metrics sink publishes).
+ * Every rule's metric is validated against CloudWatch's limits now: SKY_EINVAL with *errmsg
+ * (may be NULL; free() it). `out` (may be NULL) receives a handle for the stats, valid while
+ * the pipeline is open. */
+SKY_API sky_status sky_add_log_metrics(sky_t *sky, const sky_log_metrics_opts *opts,
+                                       sky_log_metrics **out, char **errmsg);
+
+typedef struct sky_log_metrics_stats {
+    uint64_t events;      /* events seen */
+    uint64_t recorded;    /* records made (one per rule an event matched) */
+    uint64_t not_numeric; /* had a histogram/gauge rule's field, not a finite number (events
+                             without the field are not the rule's: not counted) */
+    uint64_t overflow;    /* recorded in an "other" series: past max_series */
+    uint64_t failed;      /* not recorded: out of memory */
+} sky_log_metrics_stats;
+
+SKY_API sky_status sky_log_metrics_stats_get(sky_log_metrics *lm, sky_log_metrics_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -36,4 +36,18 @@ typedef struct sky__emf_caps {
 sky_status sky__emf_render_capped(const sky_metric_datum *d, size_t n, const sky__emf_caps *caps,
                                   sky__emf_emit_fn emit, void *user, uint64_t *dropped);
 
+/* One rule of the metrics-from-logs processor in its text form (YAML, SKYLOG_*), e.g.
+ * "histogram duration_ms events=http.* unit=Milliseconds dims=event+route". The rule's strings
+ * point into `text` (owned). Limits before allocation: at most SKY__LOG_RULE_MAX_TEXT bytes. */
+#define SKY__LOG_RULE_MAX_TEXT 4096
+typedef struct sky__log_rule {
+    sky_log_metric_rule rule;
+    const char *dims[SKY_METRIC_MAX_DIMS + 1];
+    size_t n_dims;
+    char *text;
+} sky__log_rule;
+/* False with a message in err (and *r empty) when the text is not a rule. */
+bool sky__log_rule_parse(const char *text, sky__log_rule *r, char *err, size_t cap);
+void sky__log_rule_free(sky__log_rule *r);
+
 #endif
