@@ -410,6 +410,11 @@ SKY_API sky_status sky_flush(sky_t *sky, int64_t timeout_ms);
  * in a sink for a second past the deadline, the pipeline is left allocated (not freed) rather
  * than freed under it, and SKY_ETIMEDOUT is returned. */
 SKY_API sky_status sky_close(sky_t *sky);
+/* Registers fn(user) to run at the very start of sky_close(), before the pipeline flushes or
+ * refuses events, most recent first: a thread that logs into the pipeline (the system sampler,
+ * sky_sampler_start()) stops there, since no log call may run concurrently with the close.
+ * SKY_EINVAL, SKY_ENOMEM. Thread-safe. */
+SKY_API sky_status sky_on_close(sky_t *sky, void (*fn)(void *user), void *user);
 
 /* Asks every sink to reopen its files at the next write (after logrotate moved them).
  * Async-signal-safe: may be called from a SIGHUP handler. */

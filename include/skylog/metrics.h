@@ -390,6 +390,58 @@ typedef struct sky_log_metrics_stats {
 
 SKY_API sky_status sky_log_metrics_stats_get(sky_log_metrics *lm, sky_log_metrics_stats *out);
 
+/* ---- the system sampler (opt-in): the process's CPU, memory, threads and descriptors --------
+ *
+ * A thread reads /proc/self/stat and /proc/self/fd every interval and publishes gauges
+ * cpu_percent (Percent), rss_bytes (Bytes), threads and open_fds (Count) in a namespace, and/or
+ * logs an INFO event "system_metrics" with fields cpu_percent, rss_bytes, memory_mb, threads,
+ * open_fds (seed 004's SystemMetricsLogger). Linux only (SKY_EIO elsewhere). In skylog.yaml: a
+ * processor section `system_metrics` (docs/METRICS.md), stopped when its pipeline closes. */
+
+typedef struct sky_sample {
+    int64_t time_ns;     /* when, Unix epoch */
+    int64_t mono_ns;     /* when, sky_monotonic_ns() */
+    double cpu_seconds;  /* the process's CPU time so far, user + system (clock-tick precision) */
+    double cpu_percent;  /* CPU time over wall time since the previous sample, in % of one core
+                            (above 100 with several busy threads); 0 without a previous one */
+    uint64_t rss_bytes;  /* resident memory */
+    uint64_t threads;
+    uint64_t open_fds;
+} sky_sample;
+
+/* One sample now; `prev` (may be NULL) for cpu_percent. SKY_EIO if /proc cannot be read. */
+SKY_API sky_status sky_sample_process(const sky_sample *prev, sky_sample *out);
+
+typedef struct sky_sampler_opts {
+    int64_t interval_ms;   /* default 60000; minimum 100 */
+    sky_metrics *metrics;  /* NULL = sky_metrics_default() */
+    const char *ns;        /* namespace of the gauges; NULL = no metrics */
+    const sky_dim *dims;   /* dimensions of every gauge (copied) */
+    size_t n_dims;
+    sky_logger *log;       /* logs "system_metrics" here each sample; NULL = no events. The
+                              sampler must be stopped before its pipeline closes (see
+                              sky_on_close()). */
+} sky_sampler_opts;
+
+typedef struct sky_sampler sky_sampler;
+
+/* Starts the sampler thread (the first sample after one interval). SKY_EINVAL with *errmsg
+ * (neither metrics nor events, interval too short, a gauge CloudWatch would refuse), SKY_EIO
+ * without /proc, SKY_ENOMEM. */
+SKY_API sky_status sky_sampler_start(const sky_sampler_opts *opts, sky_sampler **out,
+                                     char **errmsg);
+/* Stops and frees it (joins the thread). NULL-safe. In a forked child, where the thread does
+ * not exist (it is the parent's), only frees: start a new sampler in the child to sample it. */
+SKY_API void sky_sampler_stop(sky_sampler *s);
+
+typedef struct sky_sampler_stats {
+    uint64_t samples; /* published */
+    uint64_t errors;  /* samples /proc could not give */
+    sky_sample last;  /* the last one (at start: the baseline) */
+} sky_sampler_stats;
+
+SKY_API sky_status sky_sampler_stats_get(sky_sampler *s, sky_sampler_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

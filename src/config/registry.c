@@ -564,6 +564,39 @@ static sky_status add_log_metrics(sky_t *sky, void *opts, char **errmsg)
     return errmsg && *errmsg ? st : add_status(st, "metrics", errmsg);
 }
 
+typedef struct sampler_cfg {
+    int64_t interval_ms;
+    const char *ns;
+    bool log;
+    const char *logger;
+} sampler_cfg;
+static const sky__opt sampler_rows[] = {
+    {"interval_ms", SKY__OPT_DURATION, "60s", "how often the process is sampled",
+     W(sampler_cfg, interval_ms), .unit_ms = 1, .min = 100, .max = 86400000},
+    {"namespace", SKY__OPT_STRING, "none",
+     "publish gauges cpu_percent, rss_bytes, threads, open_fds in this CloudWatch namespace",
+     W(sampler_cfg, ns)},
+    {"log", SKY__OPT_BOOL, "false", "log an INFO event \"system_metrics\" each sample",
+     W(sampler_cfg, log)},
+    {"logger", SKY__OPT_STRING, "system", "the logger of those events", W(sampler_cfg, logger)},
+};
+static void stop_sampler(void *s) { sky_sampler_stop(s); }
+static sky_status add_sampler(sky_t *sky, void *opts, char **errmsg)
+{
+    sampler_cfg *c = opts;
+    if (errmsg)
+        *errmsg = NULL;
+    sky_sampler *smp;
+    sky_status st = sky_sampler_start(
+        &(sky_sampler_opts){.interval_ms = c->interval_ms, .ns = c->ns,
+                            .log = c->log ? sky_logger_get(sky, c->logger ? c->logger : "system")
+                                          : NULL},
+        &smp, errmsg);
+    if (st == SKY_OK && (st = sky_on_close(sky, stop_sampler, smp)) != SKY_OK)
+        sky_sampler_stop(smp);
+    return errmsg && *errmsg ? st : add_status(st, "system_metrics", errmsg);
+}
+
 /* ---- the registry ---------------------------------------------------------------------------- */
 
 #define SINK(name, sum, rows, type, fn) {name, SKY__KIND_SINK, sum, rows, N(rows), sizeof(type), fn, NULL}
@@ -610,6 +643,10 @@ static const sky__component c_event_filter =
 static const sky__component c_rate_limit =
     PROC("rate_limit", "token bucket per event name (sky_add_rate_limit)", rate_limit_rows,
          rate_limit_opts, add_rate_limit);
+static const sky__component c_sampler =
+    PROC("system_metrics", "samples the process's CPU %, RSS, threads and open fds from /proc "
+         "(sky_sampler_start, docs/METRICS.md); not an event processor", sampler_rows,
+         sampler_cfg, add_sampler);
 static const sky__component c_log_metrics =
     PROC("metrics", "metrics from log events: counts, histograms, gauges (sky_add_log_metrics, "
          "docs/METRICS.md)", log_metrics_rows, log_metrics_cfg, add_log_metrics);
@@ -617,7 +654,7 @@ static const sky__component c_log_metrics =
 const sky__component *const sky__config_components[] = {
     &c_console, &c_file, &c_cwl, &c_audit, &c_metrics_emf, &c_metrics_cw, &c_metrics_statsd,
     &c_enrich, &c_redact, &c_sample, &c_level_filter, &c_event_filter, &c_rate_limit,
-    &c_log_metrics, NULL};
+    &c_log_metrics, &c_sampler, NULL};
 
 const sky__component *sky__config_find(const char *name)
 {

@@ -50,4 +50,10 @@ typedef struct sky__log_rule {
 bool sky__log_rule_parse(const char *text, sky__log_rule *r, char *err, size_t cap);
 void sky__log_rule_free(sky__log_rule *r);
 
+/* /proc/<pid>/stat's fields the sampler uses. False when the text is not such a line. */
+typedef struct sky__proc_stat {
+    uint64_t utime_ticks, stime_ticks, threads, rss_pages;
+} sky__proc_stat;
+bool sky__proc_stat_parse(const char *buf, size_t len, sky__proc_stat *out);
+
 #endif
