@@ -722,13 +722,23 @@ static sky_metrics *g_regs;
 static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
 static _Atomic int g_forked; /* a child has registries whose interval thread is to restart */
 
-static void cv_init(pthread_cond_t *cv)
+void sky__cond_init_monotonic(pthread_cond_t *cv)
 {
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(cv, &ca);
     pthread_condattr_destroy(&ca);
+}
+
+void sky__timespec_add_ms(struct timespec *t, int64_t ms)
+{
+    t->tv_sec += ms / 1000;
+    t->tv_nsec += (ms % 1000) * 1000000;
+    if (t->tv_nsec >= 1000000000) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000;
+    }
 }
 
 static void fork_prepare(void)
@@ -760,7 +770,7 @@ static void fork_child(void)
     bool asym = g_asym && asym_register();
     for (sky_metrics *m = g_regs; m; m = m->next) {
         pthread_mutex_init(&m->flush_mu, NULL); /* a flush in progress held it */
-        cv_init(&m->cv);
+        sky__cond_init_monotonic(&m->cv);
         hs_reset(&m->merge);
         for (size_t i = 0; i < m->n_inst; i++) {
             sky_metric *c = m->inst[i];
@@ -829,7 +839,7 @@ sky_status sky_metrics_new(const sky_metrics_opts *opts, sky_metrics **out)
         return SKY_ENOMEM;
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->flush_mu, NULL);
-    cv_init(&m->cv);
+    sky__cond_init_monotonic(&m->cv);
     m->interval_ms = opts && opts->flush_interval_ms ? opts->flush_interval_ms : 60000;
     m->now_ns = opts ? opts->now_ns : NULL;
     m->clock_user = opts ? opts->clock_user : NULL;
@@ -1217,12 +1227,7 @@ static void *interval_thread(void *arg)
     clock_gettime(CLOCK_MONOTONIC, &next);
     while (!m->stop) {
         int64_t ms = m->interval_ms;
-        next.tv_sec += ms / 1000;
-        next.tv_nsec += (ms % 1000) * 1000000;
-        if (next.tv_nsec >= 1000000000) {
-            next.tv_sec++;
-            next.tv_nsec -= 1000000000;
-        }
+        sky__timespec_add_ms(&next, ms);
         while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &next) == 0)
             ;
         if (m->stop)

@@ -149,13 +149,7 @@ static void *sampler_main(void *arg)
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     while (!s->stop) {
-        int64_t ms = s->o.interval_ms;
-        next.tv_sec += ms / 1000;
-        next.tv_nsec += (ms % 1000) * 1000000;
-        if (next.tv_nsec >= 1000000000) {
-            next.tv_sec++;
-            next.tv_nsec -= 1000000000;
-        }
+        sky__timespec_add_ms(&next, s->o.interval_ms);
         while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &next) == 0)
             ;
         if (s->stop)
@@ -233,11 +227,7 @@ sky_status sky_sampler_start(const sky_sampler_opts *opts, sky_sampler **out, ch
         return st;
     }
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    sky__cond_init_monotonic(&s->cv);
     s->pid = getpid();
     if (pthread_create(&s->thread, NULL, sampler_main, s) != 0) {
         pthread_mutex_destroy(&s->mu);

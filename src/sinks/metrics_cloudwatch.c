@@ -468,11 +468,7 @@ sky_status sky_sink_metrics_cloudwatch(const sky_cwm_opts *opts, sky_sink **out,
     if (!c)
         return SKY_ENOMEM;
     pthread_mutex_init(&c->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->done, &ca);
-    pthread_condattr_destroy(&ca);
+    sky__cond_init_monotonic(&c->done);
     pthread_cond_init(&c->wake, NULL);
     c->pid = getpid();
     c->m = o.metrics ? o.metrics : sky_metrics_default();
