@@ -372,6 +372,8 @@ struct sky_metrics {
     bool restart; /* forked child: the interval thread is to be started again */
     bool is_default;
     sky_metrics *next, *prev; /* every registry, for fork */
+    sky_metric ***retired;    /* instrument arrays replaced by bigger ones (fork_prepare) */
+    size_t n_retired;
     _Atomic uint64_t records, invalid, clamped, flushes, datums;
     hstate merge; /* flush scratch, under flush_mu */
 };
@@ -741,25 +743,25 @@ void sky__timespec_add_ms(struct timespec *t, int64_t ms)
     }
 }
 
-static void fork_prepare(void)
-{
-    pthread_mutex_lock(&g_regs_mu);
-    for (sky_metrics *m = g_regs; m; m = m->next)
-        pthread_mutex_lock(&m->mu);
-}
+/* Only the list of registries is locked across fork(). Not a registry's `mu`: a pipeline's
+ * worker can hold its pipeline's lock while a metrics processor creates an instrument (mu),
+ * and the pipelines' own fork handler waits for that lock: taking mu here could close the
+ * circle. The child instead re-initialises mu and walks the instruments without it, which is
+ * safe because the instrument array is only ever appended to and a grown array's old copy is
+ * kept (retired) until the registry is freed: the child sees the old array or the new one,
+ * each consistent with the count it reads. */
+static void fork_prepare(void) { pthread_mutex_lock(&g_regs_mu); }
 
-static void fork_parent(void)
-{
-    for (sky_metrics *m = g_regs; m; m = m->next)
-        pthread_mutex_unlock(&m->mu);
-    pthread_mutex_unlock(&g_regs_mu);
-}
+static void fork_parent(void) { pthread_mutex_unlock(&g_regs_mu); }
 
 static void shard_forget(shard *s)
 {
     atomic_store(&s->busy, 0);
-    sbuf_reset(&s->b[0]);
-    sbuf_reset(&s->b[1]);
+    for (int k = 0; k < 2; k++) { /* whatever state a record cut by the fork left */
+        s->b[k].n_exact = 1;
+        s->b[k].sketching = true;
+        sbuf_reset(&s->b[k]);
+    }
 }
 
 /* The only thread is the forking one; the others' records and flushes in progress are gone
@@ -769,7 +771,8 @@ static void fork_child(void)
     /* the child is a new mm: registered again, or its records leave the fast path */
     bool asym = g_asym && asym_register();
     for (sky_metrics *m = g_regs; m; m = m->next) {
-        pthread_mutex_init(&m->flush_mu, NULL); /* a flush in progress held it */
+        pthread_mutex_init(&m->mu, NULL); /* a thread of the parent may have held them */
+        pthread_mutex_init(&m->flush_mu, NULL);
         sky__cond_init_monotonic(&m->cv);
         hs_reset(&m->merge);
         for (size_t i = 0; i < m->n_inst; i++) {
@@ -791,7 +794,6 @@ static void fork_child(void)
             m->restart = true;
             atomic_store(&g_forked, 1);
         }
-        pthread_mutex_unlock(&m->mu);
     }
     g_asym = asym;
     pthread_mutex_unlock(&g_regs_mu);
@@ -909,6 +911,9 @@ void sky_metrics_free(sky_metrics *m)
     for (size_t i = 0; i < m->n_inst; i++)
         metric_free(m->inst[i]);
     free(m->inst);
+    for (size_t i = 0; i < m->n_retired; i++)
+        free(m->retired[i]);
+    free(m->retired);
     free(m->outs);
     free(m->merge.pos);
     free(m->merge.neg);
@@ -1009,17 +1014,29 @@ sky_status sky_metric_new(sky_metrics *m, const sky_metric_opts *o, sky_metric *
             ok = c->dims[i].name && c->dims[i].value;
         }
         if (ok && m->n_inst == m->cap_inst) {
+            /* a new array, the old one retired (not freed): see fork_prepare */
             size_t cap = m->cap_inst ? 2 * m->cap_inst : 16;
-            sky_metric **p = realloc(m->inst, cap * sizeof *p);
-            if (p) {
+            sky_metric **p = malloc(cap * sizeof *p);
+            sky_metric ***r = realloc(m->retired, (m->n_retired + 1) * sizeof *r);
+            if (r)
+                m->retired = r;
+            if (p && r) {
+                if (m->n_inst)
+                    memcpy(p, m->inst, m->n_inst * sizeof *p);
+                if (m->inst)
+                    m->retired[m->n_retired++] = m->inst;
+                atomic_signal_fence(memory_order_release); /* a fork sees p filled */
                 m->inst = p;
                 m->cap_inst = cap;
             } else {
+                free(p);
                 ok = false;
             }
         }
         if (ok) {
-            m->inst[m->n_inst++] = c;
+            m->inst[m->n_inst] = c;
+            atomic_signal_fence(memory_order_release); /* a fork sees the slot before the count */
+            m->n_inst++;
             *out = c;
             st = SKY_OK;
         } else {
