@@ -308,19 +308,28 @@ static void *sender_main(void *arg)
     return NULL;
 }
 
+/* In a forked child (the first call there): the sender thread is the parent's, and so are the
+ * queued datums (the parent sends them) and whatever lock state the parent's threads left. */
+static void after_fork(cwm *c)
+{
+    pid_t me = getpid();
+    if (SKY_LIKELY(c->pid == me))
+        return;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->wake, NULL);
+    sky__cond_init_monotonic(&c->done);
+    for (size_t i = 0; i < c->nq; i++)
+        qd_free(&c->q[i]);
+    c->nq = 0;
+    c->in_flight = 0;
+    c->pass_req = c->pass_done = 0;
+    c->thread_started = false;
+    c->pid = me;
+}
+
 /* mu held. False if the thread cannot start (then deliveries send nothing, and say so). */
 static bool ensure_sender(cwm *c)
 {
-    if (c->pid != getpid()) {
-        /* a forked child: the parent's datums are the parent's to send */
-        for (size_t i = 0; i < c->nq; i++)
-            qd_free(&c->q[i]);
-        c->nq = 0;
-        c->in_flight = 0;
-        c->pass_req = c->pass_done = 0;
-        c->thread_started = false;
-        c->pid = getpid();
-    }
     if (!c->thread_started && !c->closing)
         c->thread_started = pthread_create(&c->thread, NULL, sender_main, c) == 0;
     return c->thread_started;
@@ -331,6 +340,7 @@ static sky_status deliver(void *user, const sky_metric_datum *d, size_t n, int64
 {
     (void)deadline_ns;
     cwm *c = user;
+    after_fork(c);
     pthread_mutex_lock(&c->mu);
     bool ok = ensure_sender(c);
     queue_datums(c, d, n);
@@ -354,6 +364,7 @@ static sky_status cwm_write(void *self, const sky_record *r, size_t n)
 static sky_status cwm_flush(void *self, int64_t deadline_ns)
 {
     cwm *c = self;
+    after_fork(c);
     pthread_mutex_lock(&c->mu);
     c->flush_deadline_ns = deadline_ns; /* bounds the requests of the pass the drain starts */
     pthread_mutex_unlock(&c->mu);
@@ -399,6 +410,7 @@ static void cwm_free(cwm *c)
 static void cwm_close(void *self)
 {
     cwm *c = self;
+    after_fork(c);
     pthread_mutex_lock(&c->mu);
     c->close_deadline_ns = sky_monotonic_ns() + CLOSE_GRACE_NS;
     c->flush_deadline_ns = c->close_deadline_ns; /* bounds a request the last drain starts */
@@ -406,8 +418,6 @@ static void cwm_close(void *self)
     sky_metrics_flush(c->m, 0);
     sky__metrics_detach(c->m, c);
     pthread_mutex_lock(&c->mu);
-    if (c->pid != getpid())
-        ensure_sender(c); /* forgets the parent's datums; no thread starts once closing is set */
     c->closing = true;
     pthread_cond_signal(&c->wake);
     bool join = c->thread_started;
@@ -442,6 +452,7 @@ sky_status sky_cwm_stats_get(sky_sink *sink, sky_cwm_stats *out)
     if (!sink || !out || sink->vt != &cwm_vt)
         return SKY_EINVAL;
     cwm *c = sink->self;
+    after_fork(c);
     pthread_mutex_lock(&c->mu);
     *out = c->st;
     out->queued_datums = c->nq;

@@ -771,6 +771,51 @@ static void test_cloudwatch_sends_off_thread(void **state)
     sky_metrics_free(m);
 }
 
+/* ---- PutMetricData after fork: the child forgets the parent's queue, sends its own --------- */
+
+static void test_cloudwatch_fork_child(void **state)
+{
+    (void)state;
+    sky_metrics *m;
+    sky_metrics_new(NULL, &m);
+    sky_sink *cw;
+    sky_status st = sky_sink_metrics_cloudwatch(
+        &(sky_cwm_opts){.metrics = m, .endpoint = "http://127.0.0.1:9", .region = "us-east-1",
+                        .access_key_id = "AKIDTEST", .secret_access_key = "secret",
+                        .max_retries = 0},
+        &cw, NULL);
+    if (st == SKY_EUNSUPPORTED) {
+        sky_metrics_free(m);
+        skip();
+    }
+    sky_metric *c;
+    sky_metric_new(m, &(sky_metric_opts){.ns = "App", .name = "Forked"}, &c, NULL);
+    sky_counter_add(c, 1);
+    assert_int_not_equal(sky_sink_flush(cw, 5000), SKY_OK); /* nothing listens on port 9 */
+    sky_cwm_stats cs;
+    sky_cwm_stats_get(cw, &cs);
+    assert_int_equal(cs.queued_datums, 1);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sky_cwm_stats ch;
+        sky_cwm_stats_get(cw, &ch);
+        int ok = ch.queued_datums == 0; /* the parent's to send */
+        sky_counter_add(c, 1);
+        ok = ok && sky_sink_flush(cw, 5000) != SKY_OK; /* its own sender tried */
+        sky_cwm_stats_get(cw, &ch);
+        ok = ok && ch.queued_datums == 1 && ch.failed_requests >= 1;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    sky_cwm_stats_get(cw, &cs);
+    assert_int_equal(cs.queued_datums, 1);
+    sky_sink_close(cw);
+    sky_metrics_free(m);
+}
+
 /* ---- the interval thread drains while threads record: nothing lost, nothing twice ----------- */
 
 typedef struct sum_out {
@@ -916,6 +961,7 @@ int main(void)
         cmocka_unit_test(test_cloudwatch_sends_off_thread),
         cmocka_unit_test(test_interval_drain_concurrent),
         cmocka_unit_test(test_fork_child_starts_empty),
+        cmocka_unit_test(test_cloudwatch_fork_child),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
