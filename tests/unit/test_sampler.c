@@ -38,8 +38,8 @@ static void test_proc_stat_parse(void **state)
     assert_int_equal(ps.rss_pages, 2560);
     const char *bad[] = {"", "4242 no paren S 1", "1 (x) S 1 2 3",
                          "1 (x) S 1 1 1 0 -1 0 0 0 0 0 x 75 0 0 20 0 7 0 1 1 2560",
-                         "1 (x) S 1 1 1 0 -1 0 0 0 0 0 99999999999999999999999 75 0 0 20 0 7 0 1 1 "
-                         "2560"};
+                         ("1 (x) S 1 1 1 0 -1 0 0 0 0 0 99999999999999999999999 75 0 0 20 0 7 0 "
+                          "1 1 2560")};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (sky__proc_stat_parse(bad[i], strlen(bad[i]), &ps))
             fail_msg("parsed '%s'", bad[i]);
@@ -83,10 +83,10 @@ static void test_sample_tracks_the_process(void **state)
     /* 50 ms of CPU time, measured by the CPU clock (not the wall clock) */
     struct timespec c0, c1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
-    volatile unsigned long spin = 0;
+    static volatile unsigned long spin; /* static: the loop's work is kept */
     do {
         for (int i = 0; i < 100000; i++)
-            spin += (unsigned long)i;
+            spin = spin + (unsigned long)i;
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
     } while ((c1.tv_sec - c0.tv_sec) * 1000000000L + (c1.tv_nsec - c0.tv_nsec) < 50000000L);
 
