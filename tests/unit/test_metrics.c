@@ -920,7 +920,7 @@ static void test_fork_child_starts_empty(void **state)
     sky_metrics *m;
     sky_metrics_new(NULL, &m);
     cap c = {0};
-    assert_int_equal(sky__metrics_attach(m, capture, &c, 0), SKY_OK);
+    assert_int_equal(sky__metrics_attach(m, capture, &c, 1000), SKY_OK);
     sky_metric *n = make(m, "Forked", SKY_METRIC_COUNTER, SKY_UNIT_COUNT);
     sky_metric *h = make(m, "ForkedH", SKY_METRIC_HISTOGRAM, SKY_UNIT_NONE);
     sky_counter_add(n, 100);
@@ -932,7 +932,16 @@ static void test_fork_child_starts_empty(void **state)
         sky_histogram_record(h, 3);
         sky_metrics_flush(m, 0);
         const sky_metric_datum *d = find(&c, "Forked"), *dh = find(&c, "ForkedH");
-        _exit(c.n == 2 && d && d->value == 5 && dh && dh->count == 1 && dh->max == 3 ? 0 : 1);
+        int ok = c.n == 2 && d && d->value == 5 && dh && dh->count == 1 && dh->max == 3;
+        /* the interval thread was started again (first record or flush): it flushes too */
+        sky_metrics_stats st;
+        sky_metrics_stats_get(m, &st);
+        uint64_t f0 = st.flushes;
+        for (int i = 0; i < 6000 && st.flushes == f0; i++) { /* a minute at most */
+            usleep(10000);
+            sky_metrics_stats_get(m, &st);
+        }
+        _exit(ok && st.flushes > f0 ? 0 : 1);
     }
     int status = 0;
     waitpid(pid, &status, 0);
