@@ -465,6 +465,10 @@ SKY_API sky_t *sky_open_env(char **errmsg);
 #define SKY_ENV_FALLBACK 1u /* on an error, *out still gets a pipeline: the console (stderr), at
                                SKYLOG_LEVEL if that much is valid; for programs that would
                                rather log somewhere than stop */
+#define SKY_ENV_ASYNC 2u    /* when SKYLOG_MODE is not set, the pipeline is async (as if
+                               SKYLOG_MODE=async were set, also over a SKYLOG_CONFIG file's
+                               mode): for runtimes whose logging calls must never wait for a
+                               sink (the Python package), without editing the environment */
 
 /* As sky_open_env(), returning a status: SKY_OK; SKY_EINVAL (a bad or unknown variable);
  * SKY_ENOTFOUND / SKY_EIO (SKYLOG_CONFIG names a missing or unreadable file); or the status of
@@ -498,6 +502,11 @@ SKY_API sky_status sky_flush(sky_t *sky, int64_t timeout_ms);
  * in a sink for a second past the deadline, the pipeline is left allocated (not freed) rather
  * than freed under it, and SKY_ETIMEDOUT is returned. */
 SKY_API sky_status sky_close(sky_t *sky);
+/* Registers fn(user) to run at the very start of sky_close(), before the pipeline flushes or
+ * refuses events, most recent first: a thread that logs into the pipeline (the system sampler,
+ * sky_sampler_start()) stops there, since no log call may run concurrently with the close.
+ * SKY_EINVAL, SKY_ENOMEM. Thread-safe. */
+SKY_API sky_status sky_on_close(sky_t *sky, void (*fn)(void *user), void *user);
 
 /* Asks every sink to reopen its files at the next write (after logrotate moved them).
  * Async-signal-safe: may be called from a SIGHUP handler. */
@@ -1185,6 +1194,10 @@ SKY_API sky_status sky_event_rename(sky_event *ev, const char *from, const char 
 /* Changes the event's level or name (copied). */
 SKY_API void sky_event_set_level(sky_event *ev, sky_level level);
 SKY_API sky_status sky_event_set_name(sky_event *ev, const char *name);
+/* Changes the event's time (Unix epoch ns): for events that happened before they were logged
+ * (a record another thread or process made, a replayed log). Undone with the processor's
+ * other changes if it fails. */
+SKY_API void sky_event_set_time(sky_event *ev, int64_t ns);
 
 /* ============================================================================================
  * Processors

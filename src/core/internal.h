@@ -183,6 +183,7 @@ struct sky_event {
     sky_level snap_level;
     const char *snap_name;
     size_t snap_name_len;
+    int64_t snap_ts_ns;
 
     /* Key index for de-duplicating large field lists. */
     uint32_t *index;

@@ -507,10 +507,54 @@ static void free_sink(sky_sink *s)
     free(s);
 }
 
+/* ---- close hooks: kept beside the pipeline (a list keyed by it), run first by sky_close() -- */
+
+typedef struct close_hook {
+    struct close_hook *next;
+    sky_t *sky;
+    void (*fn)(void *user);
+    void *user;
+} close_hook;
+static pthread_mutex_t hooks_lock = PTHREAD_MUTEX_INITIALIZER;
+static close_hook *close_hooks; /* most recent first */
+
+sky_status sky_on_close(sky_t *sky, void (*fn)(void *user), void *user)
+{
+    if (!sky || !fn)
+        return SKY_EINVAL;
+    close_hook *h = malloc(sizeof *h);
+    if (!h)
+        return SKY_ENOMEM;
+    *h = (close_hook){.sky = sky, .fn = fn, .user = user};
+    pthread_mutex_lock(&hooks_lock);
+    h->next = close_hooks;
+    close_hooks = h;
+    pthread_mutex_unlock(&hooks_lock);
+    return SKY_OK;
+}
+
+static void run_close_hooks(sky_t *sky)
+{
+    for (;;) {
+        pthread_mutex_lock(&hooks_lock);
+        close_hook **pp = &close_hooks, *h = NULL;
+        while (*pp && (*pp)->sky != sky)
+            pp = &(*pp)->next;
+        if ((h = *pp))
+            *pp = h->next;
+        pthread_mutex_unlock(&hooks_lock);
+        if (!h)
+            return;
+        h->fn(h->user); /* unlocked: a hook may join a thread that registers hooks */
+        free(h);
+    }
+}
+
 sky_status sky_close(sky_t *sky)
 {
     if (!sky)
         return SKY_OK;
+    run_close_hooks(sky);
     sky__closing_or(sky, SKY__CLOSING);
     int64_t deadline = sky_monotonic_ns() + sky->opts.close_timeout_ms * 1000000;
     sky_status ast = SKY_OK;
