@@ -47,28 +47,41 @@ sky_aws_client *sky__aws_cli_client(const sky__aws_cli_opts *o, const char *serv
     return c;
 }
 
-json_t *sky__logs_call(sky_aws_client *c, const char *cmd, const char *op, json_t *body)
+json_t *sky__logs_call_err(sky_aws_client *c, const char *op, json_t *body, sky_aws_error *e)
 {
     char target[96];
     snprintf(target, sizeof target, "Logs_20140328.%s", op);
+    memset(e, 0, sizeof *e);
     char *text = json_dumps(body, JSON_COMPACT);
-    if (!text)
+    if (!text) {
+        e->status = SKY_ENOMEM;
         return NULL;
+    }
     sky_aws_call call = {.target = target, .body = text, .body_len = strlen(text)};
     sky_http_response resp;
-    sky_aws_error e;
-    sky_status st = sky_aws_client_call(c, &call, &resp, &e);
+    sky_status st = sky_aws_client_call(c, &call, &resp, e);
     free(text);
     if (st != SKY_OK) {
-        fprintf(stderr, "skylog %s: %s: %s%s%s\n", cmd, op, e.code[0] ? e.code : sky_strerror(st),
-                e.message[0] ? ": " : "", e.message);
+        e->status = st;
         return NULL;
     }
     json_t *j = json_loadb(resp.body ? resp.body : "{}", resp.body_len ? resp.body_len : 2, 0, NULL);
     sky_http_response_free(&resp);
+    if (!j) {
+        e->status = SKY_EREMOTE;
+        snprintf(e->message, sizeof e->message, "the service answered something that is not JSON");
+    }
+    return j;
+}
+
+json_t *sky__logs_call(sky_aws_client *c, const char *cmd, const char *op, json_t *body)
+{
+    sky_aws_error e;
+    json_t *j = sky__logs_call_err(c, op, body, &e);
     if (!j)
-        fprintf(stderr, "skylog %s: %s: the service answered something that is not JSON\n", cmd,
-                op);
+        fprintf(stderr, "skylog %s: %s: %s%s%s\n", cmd, op,
+                e.code[0] ? e.code : e.status == SKY_EREMOTE ? "" : sky_strerror(e.status),
+                e.message[0] && (e.code[0] || e.status != SKY_EREMOTE) ? ": " : "", e.message);
     return j;
 }
 
