@@ -495,6 +495,46 @@ static sky_status add_rate_limit(sky_t *sky, void *opts, char **errmsg)
     return add_status(st, "rate_limit", errmsg);
 }
 
+static void set_security_rules(void *obj, const sky__opt *row, const sky__value *v)
+{
+    (void)row;
+    ((sky_security_opts *)obj)->rule_specs = (const char *const *)v->list;
+}
+static const sky__opt security_rows[] = {
+    {"rules", SKY__OPT_LIST,
+     "[\"brute_force: login_failed by user >= 5 in 5m\", \"rate_abuse: * by ip >= 100 in 1m\"]",
+     "rules 'NAME: EVENT by KEY >= N in WINDOW' (EVENT * counts every event with KEY)",
+     .set = set_security_rules},
+    {"max_keys", SKY__OPT_INT, "10000", "keys tracked per rule; the least recently seen is evicted",
+     W(sky_security_opts, max_keys), .min = 1, .max = 10000000},
+    {"cooldown", SKY__OPT_DURATION, "the rule's window", "least time between two alerts of a key",
+     W(sky_security_opts, cooldown_ms), .unit_ms = 1, .min = 0, .max = 7 * 86400000LL},
+    {"logger", SKY__OPT_STRING, "security", "the alerts' logger", W(sky_security_opts, logger)},
+    {"level", SKY__OPT_ENUM, "warn", "the alerts' level", W(sky_security_opts, level),
+     .values = level_vals},
+    {"time_field", SKY__OPT_STRING, NULL,
+     "field with the event's own time (time or Unix ms), for replayed events",
+     W(sky_security_opts, time_field)},
+};
+static sky_status add_security(sky_t *sky, void *opts, char **errmsg)
+{
+    sky_security_opts *o = opts;
+    for (size_t i = 0; o->rule_specs && o->rule_specs[i]; i++) {
+        char buf[600], err[300];
+        sky_security_rule r;
+        if (!sky_security_rule_parse(o->rule_specs[i], &r, buf, sizeof buf, err, sizeof err)) {
+            if (errmsg) {
+                size_t n = strlen(err) + 40;
+                *errmsg = malloc(n);
+                if (*errmsg)
+                    snprintf(*errmsg, n, "security_monitor: rules: %s", err);
+            }
+            return SKY_EINVAL;
+        }
+    }
+    return add_status(sky_add_security_monitor(sky, o, NULL), "security_monitor", errmsg);
+}
+
 /* ---- the registry ---------------------------------------------------------------------------- */
 
 #define SINK(name, sum, rows, type, fn) {name, SKY__KIND_SINK, sum, rows, N(rows), sizeof(type), fn, NULL}
@@ -541,10 +581,14 @@ static const sky__component c_event_filter =
 static const sky__component c_rate_limit =
     PROC("rate_limit", "token bucket per event name (sky_add_rate_limit)", rate_limit_rows,
          rate_limit_opts, add_rate_limit);
+static const sky__component c_security = PROC(
+    "security_monitor",
+    "windows and thresholds per key that emit security_alert events (sky_add_security_monitor)",
+    security_rows, sky_security_opts, add_security);
 
 const sky__component *const sky__config_components[] = {
     &c_console, &c_file, &c_cwl, &c_audit, &c_metrics_emf, &c_metrics_cw, &c_metrics_statsd,
-    &c_enrich, &c_redact, &c_sample, &c_level_filter, &c_event_filter, &c_rate_limit, NULL};
+    &c_enrich, &c_redact, &c_sample, &c_level_filter, &c_event_filter, &c_rate_limit, &c_security, NULL};
 
 const sky__component *sky__config_find(const char *name)
 {

@@ -452,6 +452,7 @@ __attribute__((noinline)) static void emit_sync(sky_t *sky, sky_logger *log, sky
         sky__pipeline_process(sky, &sky->ev);
     else
         sky__count_drop(sky, SKY_DROP_TOO_LARGE, level, 1);
+    sky__derived_drain(sky); /* what its processors derived from it, still under the lock */
     pthread_mutex_unlock(&sky->lock);
 }
 
@@ -539,6 +540,7 @@ sky_status sky_close(sky_t *sky)
     }
     free(sky->procs);
     sky__event_free(&sky->ev);
+    sky__derived_free(sky);
     sky__async_free(sky);
     pthread_mutex_unlock(&sky->lock);
     sky__loggers_free(sky);
