@@ -173,6 +173,9 @@ static const sky__opt audit_opts[] = {
      W(sky_audit_opts, key_env)},
     {"mode", SKY__OPT_INT, "0600", "permissions of a file skylog creates (octal)",
      W(sky_audit_opts, mode), .min = 0, .max = 07777, .base = 8},
+    {"echo", SKY__OPT_BOOL, "false",
+     "also log each entry normally, with audit_seq and a short audit_hash to cross-reference it",
+     W(sky_audit_opts, echo)},
 };
 static sky_status build_audit(void *opts, sky_sink **out, char **errmsg)
 {

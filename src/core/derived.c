@@ -77,6 +77,28 @@ sky_status sky_emit_derived(sky_logger *log, sky_level level, const char *name,
     return SKY_OK;
 }
 
+sky_status sky__emit_derived_like(const sky_event *ev, const sky_field *extra, size_t n_extra)
+{
+    sky_t *sky = sky__sink_pipeline;
+    if (!sky || !ev)
+        return SKY_EINVAL;
+    sky__event_ready(ev);
+    sky_field stack[32], *fs = stack;
+    size_t n = ev->n + n_extra;
+    if (n > sizeof stack / sizeof *stack && !(fs = malloc(n * sizeof *fs)))
+        return SKY_ENOMEM;
+    memcpy(fs, ev->fields, ev->n * sizeof *fs);
+    memcpy(fs + ev->n, extra, n_extra * sizeof *fs);
+    char name[256];
+    size_t ln = ev->logger_len < sizeof name - 1 ? ev->logger_len : sizeof name - 1;
+    memcpy(name, ev->logger ? ev->logger : "", ev->logger ? ln : 0);
+    name[ev->logger ? ln : 0] = '\0';
+    sky_status st = sky_emit_derived(sky_logger_get(sky, name), ev->level, ev->name, fs, n);
+    if (fs != stack)
+        free(fs);
+    return st;
+}
+
 void sky__derived_drain_slow(sky_t *sky)
 {
     sky_event *ev = &sky->derived_ev;

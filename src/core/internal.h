@@ -427,6 +427,11 @@ static inline void sky__derived_drain(sky_t *sky)
         sky__derived_drain_slow(sky);
 }
 void sky__derived_free(sky_t *sky);
+/* The pipeline whose sink is being called on this thread (set around each sink write), so that
+ * a sink can derive events: sky__emit_derived_like() derives one from `ev` (same level, logger,
+ * name and fields) plus `extra`. SKY_EINVAL outside a sink call. */
+extern _Thread_local sky_t *sky__sink_pipeline;
+sky_status sky__emit_derived_like(const sky_event *ev, const sky_field *extra, size_t n_extra);
 
 /* Bits of sky->closing. CLOSING: sky_close() has begun. NO_WORKER: a forked child whose
  * worker is not started yet (async mode): the first log call starts it, so a child that only

@@ -280,10 +280,15 @@ bool sky__pipeline_run_processors(sky_t *sky, sky_event *ev)
     return true;
 }
 
+_Thread_local sky_t *sky__sink_pipeline;
+
 bool sky__sink_write_batch(sky_t *sky, sky_sink *s, const sky_record *recs, size_t n)
 {
     run_reopen(s);
+    sky_t *outer = sky__sink_pipeline; /* a sink may call another pipeline's */
+    sky__sink_pipeline = sky;
     sky_status st = s->vt->write(s->self, recs, n);
+    sky__sink_pipeline = outer;
     if (st == SKY_OK) {
         atomic_fetch_add_explicit(&s->written, n, memory_order_relaxed);
         return true;
