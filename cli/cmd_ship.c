@@ -1082,9 +1082,10 @@ static bool settle_start(ship *sh, const sky__aws_cli_opts *aws, bool resume)
         return false;
     }
     bool restart = sh->in[sh->cur].restart;
-    bool ok;
+    bool ok, denied = false;
     if (resume && sh->resumed_tail && !restart) {
-        ok = sky__settle_load(c, sh->co->log_group, sh->stream, &sh->tr.tail, NULL, &sh->settle);
+        ok = sky__settle_load(c, sh->co->log_group, sh->stream, &sh->tr.tail, NULL, &sh->settle,
+                              &denied);
         if (ok && sh->settle.total && !sh->quiet)
             fprintf(stderr, "skylog ship: %llu events were stored after the checkpoint without "
                     "their acknowledgement: the lines they are are skipped\n",
@@ -1093,13 +1094,23 @@ static bool settle_start(ship *sh, const sky__aws_cli_opts *aws, bool resume)
         /* a first run, or the old content is gone (truncated, rotated away): what the stream
          * holds now is where this run starts */
         sky__anchor_tail fresh;
-        ok = sky__settle_load(c, sh->co->log_group, sh->stream, NULL, &fresh, &sh->settle);
+        ok = sky__settle_load(c, sh->co->log_group, sh->stream, NULL, &fresh, &sh->settle,
+                              &denied);
         if (ok) {
             sh->tr.tail = fresh;
             sh->tr.tail_known = true;
         }
     }
     sky_aws_client_free(c);
+    if (!ok && denied) {
+        /* shipping roles often may write and not read: ship, at least once */
+        fprintf(stderr, "skylog ship: warning: GetLogEvents is denied on stream %s: the last "
+                "batch cannot be settled, so a resume may store up to one batch twice (allow "
+                "logs:GetLogEvents for exactly once)\n", sh->stream);
+        sh->tr.tail_known = false;
+        sh->resumed_tail = false;
+        return true;
+    }
     if (!ok) {
         sh->settle_failed = true;
         return false;

@@ -130,9 +130,9 @@ static uint32_t parts_of(const char *m, size_t n)
 /* Reads the last `max` events of the stream (oldest first) into *out. *missing: no such
  * stream or group. *full: the window was filled (there may be more before it). */
 static bool read_tail(sky_aws_client *c, const char *group, const char *stream, size_t max,
-                      stored_ev **out, size_t *n_out, bool *missing, bool *full)
+                      stored_ev **out, size_t *n_out, bool *missing, bool *full, bool *denied)
 {
-    *missing = *full = false;
+    *missing = *full = *denied = false;
     stored_ev *ev = malloc((max ? max : 1) * sizeof *ev);
     if (!ev) {
         fprintf(stderr, "skylog ship: out of memory reading the stream's tail\n");
@@ -153,6 +153,11 @@ static bool read_tail(sky_aws_client *c, const char *group, const char *stream, 
         if (!r) {
             if (strcmp(e.code, "ResourceNotFoundException") == 0) {
                 *missing = true;
+                break;
+            }
+            if (strcmp(e.code, "AccessDeniedException") == 0) {
+                *denied = true; /* a role allowed to write, not to read: the caller decides */
+                ok = false;
                 break;
             }
             fprintf(stderr, "skylog ship: cannot read the stream's tail to settle the last batch: "
@@ -234,7 +239,8 @@ static int cmp_pending(const void *a, const void *b)
 }
 
 bool sky__settle_load(sky_aws_client *c, const char *group, const char *stream,
-                      const sky__anchor_tail *anchor, sky__anchor_tail *fresh, sky__settle *s)
+                      const sky__anchor_tail *anchor, sky__anchor_tail *fresh, sky__settle *s,
+                      bool *denied)
 {
     memset(s, 0, sizeof *s);
     stored_ev *ev = NULL;
@@ -243,7 +249,7 @@ bool sky__settle_load(sky_aws_client *c, const char *group, const char *stream,
     if (fresh) {
         /* the first run: what the stream already holds is the anchor, nothing to settle */
         memset(fresh, 0, sizeof *fresh);
-        if (!read_tail(c, group, stream, SKY__ANCHOR_MAX, &ev, &n, &missing, &full))
+        if (!read_tail(c, group, stream, SKY__ANCHOR_MAX, &ev, &n, &missing, &full, denied))
             return false;
         for (size_t i = 0; i < n; i++)
             sky__anchor_push(fresh, (sky__anchor){.ts = ev[i].ts, .h = ev[i].h, .n = 1,
@@ -251,7 +257,7 @@ bool sky__settle_load(sky_aws_client *c, const char *group, const char *stream,
         free(ev);
         return true;
     }
-    if (!read_tail(c, group, stream, SKY__SETTLE_WINDOW, &ev, &n, &missing, &full))
+    if (!read_tail(c, group, stream, SKY__SETTLE_WINDOW, &ev, &n, &missing, &full, denied))
         return false;
     size_t p = 0;
     if (anchor && anchor->n) {

@@ -80,10 +80,12 @@ typedef struct sky__settle {
  * stream's window when `anchor` is NULL: the checkpoint says the stream was empty). When
  * `fresh` is non-NULL (no checkpoint yet), nothing is settled and *fresh gets the stream's
  * tail as the first anchor. A missing stream or group is an empty stream. False after
- * printing why on stderr ("skylog ship: ...").
+ * printing why on stderr ("skylog ship: ..."), or with *denied and nothing printed when the
+ * credentials may not read the stream (AccessDeniedException).
  */
 bool sky__settle_load(sky_aws_client *c, const char *group, const char *stream,
-                      const sky__anchor_tail *anchor, sky__anchor_tail *fresh, sky__settle *s);
+                      const sky__anchor_tail *anchor, sky__anchor_tail *fresh, sky__settle *s,
+                      bool *denied);
 
 typedef enum sky__settle_verdict {
     SKY__SETTLE_SEND,     /* not stored (or settling is over): send it */

@@ -58,8 +58,8 @@ class WithholdingProxy:
     is stored but its answer withheld, and later ones are neither forwarded nor answered: ship
     sees that batch in flight forever, as when it is killed at that moment."""
 
-    def __init__(self, target_port, hold_at):
-        self.target_port, self.hold_at = target_port, hold_at
+    def __init__(self, target_port, hold_at, deny_reads=False):
+        self.target_port, self.hold_at, self.deny_reads = target_port, hold_at, deny_reads
         self.sizes = []  # events of each PutLogEvents stored
         self.lock = threading.Lock()
         self.release = threading.Event()
@@ -75,6 +75,16 @@ class WithholdingProxy:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 put = self.headers.get("X-Amz-Target", "").endswith("PutLogEvents")
+                if proxy.deny_reads and self.headers.get("X-Amz-Target", "").endswith(
+                        "GetLogEvents"):
+                    data = json.dumps({"__type": "AccessDeniedException",
+                                       "message": "not authorized: logs:GetLogEvents"}).encode()
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/x-amz-json-1.1")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 if put and proxy.holding.is_set():
                     proxy.release.wait()  # after the held one: not forwarded, not answered
                     self.close_connection = True
@@ -182,6 +192,23 @@ class ShipExactlyOnce(unittest.TestCase):
         c = self.checkpoint()
         self.assertTrue(c["complete"])
         self.assertEqual(c["input"]["line"], 3000)
+
+    def test_reading_denied_ships_at_least_once(self):
+        # a role that may write but not read: ship says what it cannot promise and ships
+        path = os.path.join(self.dir, "app.log")
+        lines = [f"denied {i}" for i in range(50)]
+        self.write_lines(path, lines)
+        proxy = WithholdingProxy(self.srv.port, hold_at=10 ** 9, deny_reads=True)
+        self.addCleanup(proxy.stop)
+        p = subprocess.run(self.ship_args(proxy.url, "/exact/denied", "--stream", "d", path),
+                           capture_output=True, text=True, env=self.env,
+                           timeout=120 * skyharness.timeout_scale())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("GetLogEvents is denied", p.stderr)
+        self.assertEqual(self.stored.messages("/exact/denied", "d"), lines)
+        c = self.checkpoint()
+        self.assertTrue(c["complete"])
+        self.assertIsNone(c["tail"])
 
     def test_random_sigkills_then_exact(self):
         rng = random.Random(16)
