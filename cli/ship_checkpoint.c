@@ -123,7 +123,9 @@ static uint32_t parts_of(const char *m, size_t n)
     const char *slash = memchr(m + 6, '/', n - 6 < 12 ? n - 6 : 12);
     if (!slash)
         return 1;
-    unsigned long v = strtoul(slash + 1, NULL, 10);
+    uint64_t v = 0; /* digits within the message: it need not end with a NUL */
+    for (const char *d = slash + 1; d < m + n && *d >= '0' && *d <= '9' && v <= 1000000; d++)
+        v = v * 10 + (uint64_t)(*d - '0');
     return v >= 1 && v <= 1000000 ? (uint32_t)v : 1;
 }
 
