@@ -728,8 +728,8 @@ static void ship_line(ship *sh, char *line, size_t raw)
      * (older than a day: the shortest retention; ahead) makes it optional, and one it surely
      * refuses (past 14 days or 2 hours ahead, with an hour's margin) leaves no anchor */
     sky__anchor a = {.ts = ts, .n = 1};
-    bool anchor = true;
-    if (ts_line) {
+    bool anchor = sh->checkpoint != NULL; /* only a checkpoint keeps anchors */
+    if (anchor && ts_line) {
         int64_t now = sh->now_ms;
         if (ts < now - SKY_CWL_MAX_AGE_MS - 3600000 || ts > now + SKY_CWL_MAX_FUTURE_MS + 3600000)
             anchor = false;
