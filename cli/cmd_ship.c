@@ -205,13 +205,10 @@ typedef struct ship_input {
     uint64_t offset, line;             /* where reading is now */
 } ship_input;
 
-/* A line not yet answered for: 48 bytes, since the ring holds one per queued line (up to the
+/* A line not yet answered for: 24 bytes (and its anchor, 24 more, with --checkpoint only), since the ring holds one per queued line (up to the
  * queue's 20,000 events); what changes rarely (which input, which file) is in a segment. */
 typedef struct mark {
     uint64_t events, offset, line;
-    int64_t ts;       /* the line's anchor (ship_checkpoint.h), when an > 0 */
-    uint64_t h;
-    uint32_t an, aflags;
 } mark;
 
 /* The marks from first_seq on belong to this input and file (until the next segment). */
@@ -232,6 +229,8 @@ typedef struct ack_track {
     bool pub_frozen;
     ship_pos acked;
     mark *ring;
+    sky__anchor *anch;      /* --checkpoint: each mark's anchor (n 0: none), same positions */
+    bool keep_anchors;
     size_t head, count, cap;
     uint64_t head_seq;      /* sequence number of ring[head] (marks popped so far) */
     segment *segs;          /* segs[0] holds the head; pruned as marks are popped */
@@ -278,21 +277,33 @@ static uint64_t repairable_losses(const sky_cwl_stats *st)
            st->dropped[SKY_CWL_DROP_NO_RESOURCE];
 }
 
-static bool track_push(ack_track *t, mark m)
+static bool track_push(ack_track *t, mark m, const sky__anchor *a)
 {
     if (t->count == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 1024;
         mark *r = malloc(cap * sizeof *r);
-        if (!r)
+        sky__anchor *an = t->keep_anchors ? malloc(cap * sizeof *an) : NULL;
+        if (!r || (t->keep_anchors && !an)) {
+            free(r);
+            free(an);
             return false;
-        for (size_t i = 0; i < t->count; i++)
+        }
+        for (size_t i = 0; i < t->count; i++) {
             r[i] = t->ring[(t->head + i) & (t->cap - 1)];
+            if (an)
+                an[i] = t->anch[(t->head + i) & (t->cap - 1)];
+        }
         free(t->ring);
+        free(t->anch);
         t->ring = r;
+        t->anch = an;
         t->head = 0;
         t->cap = cap; /* a power of two: positions wrap with a mask */
     }
-    t->ring[(t->head + t->count++) & (t->cap - 1)] = m;
+    size_t at = (t->head + t->count++) & (t->cap - 1);
+    t->ring[at] = m;
+    if (t->anch)
+        t->anch[at] = a ? *a : (sky__anchor){0};
     return true;
 }
 
@@ -350,9 +361,6 @@ static void track_line(ship *sh, uint64_t k, bool lost, const sky__anchor *a)
         return;
     const segment *g = &t->segs[t->n_segs - 1];
     mark m = {.events = t->events, .offset = in->offset, .line = in->line};
-    if (a)
-        m = (mark){.events = t->events, .offset = in->offset, .line = in->line, .ts = a->ts,
-                   .h = a->h, .an = a->n, .aflags = a->flags};
     mark *last = t->count ? &t->ring[(t->head + t->count - 1) & (t->cap - 1)] : NULL;
     if (!last && t->events == t->acked.events) { /* nothing pending: sent nothing */
         t->acked = (ship_pos){.events = t->events, .input = sh->cur, .offset = in->offset,
@@ -364,7 +372,7 @@ static void track_line(ship *sh, uint64_t k, bool lost, const sky__anchor *a)
                t->head_seq + t->count - 1 >= g->first_seq) {
         last->offset = m.offset; /* sent nothing either: done when the line before it is */
         last->line = m.line;
-    } else if (!track_push(t, m))
+    } else if (!track_push(t, m, a))
         t->frozen = true; /* cannot remember it: stop claiming progress */
 }
 
@@ -385,11 +393,9 @@ static void track_apply(ack_track *t, const sky_cwl_stats *st)
     /* what close gave up on is the tail of the queue: counted, never answered */
     uint64_t done = st->accepted - st->queued_events - st->dropped[SKY_CWL_DROP_UNDELIVERED];
     while (t->count && t->ring[t->head].events <= done) {
-        const mark *m = &t->ring[t->head];
-        t->acked = mark_pos(t, t->head_seq, m);
-        if (m->an)
-            sky__anchor_push(&t->tail, (sky__anchor){.ts = m->ts, .h = m->h, .n = m->an,
-                                                     .flags = m->aflags});
+        t->acked = mark_pos(t, t->head_seq, &t->ring[t->head]);
+        if (t->anch && t->anch[t->head].n)
+            sky__anchor_push(&t->tail, t->anch[t->head]);
         t->head = (t->head + 1) & (t->cap - 1);
         t->count--;
         t->head_seq++;
@@ -1355,6 +1361,7 @@ int sky__cmd_ship(int argc, char **argv)
                              .line = first->start_line, .dev = first->dev, .ino = first->ino};
     sh.last_written = sh.tr.acked;
     sh.tr.pub = sh.tr.acked;
+    sh.tr.keep_anchors = checkpoint != NULL;
     atomic_init(&sh.tr.read_input, sh.cur);
     atomic_init(&sh.tr.read_offset, first->start_offset);
     atomic_init(&sh.tr.read_line, first->start_line);
@@ -1546,6 +1553,7 @@ int sky__cmd_ship(int argc, char **argv)
         pthread_join(wd_thread, NULL);
 free_track:
     free(sh.tr.ring);
+    free(sh.tr.anch);
     free(sh.tr.segs);
     pthread_mutex_destroy(&sh.tr.mu);
 free_inputs:
