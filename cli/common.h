@@ -54,6 +54,10 @@ json_t *sky__logs_call(sky_aws_client *c, const char *cmd, const char *op, json_
 /* The same without printing: NULL with *e filled (e->code, e->message, e->status). */
 json_t *sky__logs_call_err(sky_aws_client *c, const char *op, json_t *body, sky_aws_error *e);
 
+/* The same for CloudWatch metrics and alarms (sky_cloudwatch_call: awsJson1.0, service
+ * "monitoring"). */
+json_t *sky__cw_call(sky_aws_client *c, const char *cmd, const char *op, json_t *body);
+
 /* Parses "10m", "90s", "2h", "3d", "1w" (ago), an ISO-8601 time, or Unix milliseconds into
  * Unix ms. False if it is none of those. */
 bool sky__parse_when(const char *s, int64_t now_ms, int64_t *out_ms);

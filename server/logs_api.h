@@ -8,6 +8,8 @@
 
 #include "reply.h"
 
+#include <sqlite3.h>
+
 #include <stdint.h>
 
 /* Answers one Logs operation (`op` is the part of X-Amz-Target after the dot). */
@@ -26,5 +28,14 @@ typedef struct sky__log_event {
  * invalid names or a store failure. */
 bool sky__logs_ingest(sky__server *srv, const char *group, const char *stream,
                       const sky__log_event *ev, size_t n, sky__reply *r);
+
+/* For the files of other Logs operations (metric_filters.c): a group name checked as every
+ * operation checks it (false with InvalidParameterException replied, naming `field`), and a
+ * group's id by name (-1 none, -2 store error). Store lock held for the lookup. */
+bool sky__logs_group_name_ok(const char *name, const char *field, sky__reply *r);
+int64_t sky__logs_find_group(sqlite3 *db, const char *name);
+/* A string member of a request (NULL when absent or null): 0, or -1 when it is not a string
+ * (SerializationException). */
+int sky__logs_str_arg(json_t *o, const char *key, const char **out);
 
 #endif
