@@ -179,6 +179,9 @@ static const sky__opt audit_opts[] = {
      W(sky_audit_opts, key_env)},
     {"mode", SKY__OPT_INT, "0600", "permissions of a file skylog creates (octal)",
      W(sky_audit_opts, mode), .min = 0, .max = 07777, .base = 8},
+    {"echo", SKY__OPT_BOOL, "false",
+     "also log each entry normally, with audit_seq and a short audit_hash to cross-reference it",
+     W(sky_audit_opts, echo)},
 };
 static sky_status build_audit(void *opts, sky_sink **out, char **errmsg)
 {
@@ -679,6 +682,46 @@ static sky_status add_sampler(sky_t *sky, void *opts, char **errmsg)
     return errmsg && *errmsg ? st : add_status(st, "system_metrics", errmsg);
 }
 
+static void set_security_rules(void *obj, const sky__opt *row, const sky__value *v)
+{
+    (void)row;
+    ((sky_security_opts *)obj)->rule_specs = (const char *const *)v->list;
+}
+static const sky__opt security_rows[] = {
+    {"rules", SKY__OPT_LIST,
+     "[\"brute_force: login_failed by user >= 5 in 5m\", \"rate_abuse: * by ip >= 100 in 1m\"]",
+     "rules 'NAME: EVENT by KEY >= N in WINDOW' (EVENT * counts every event with KEY)",
+     .set = set_security_rules},
+    {"max_keys", SKY__OPT_INT, "10000", "keys tracked per rule; the least recently seen is evicted",
+     W(sky_security_opts, max_keys), .min = 1, .max = 10000000},
+    {"cooldown", SKY__OPT_DURATION, "the rule's window", "least time between two alerts of a key",
+     W(sky_security_opts, cooldown_ms), .unit_ms = 1, .min = 0, .max = 7 * 86400000LL},
+    {"logger", SKY__OPT_STRING, "security", "the alerts' logger", W(sky_security_opts, logger)},
+    {"level", SKY__OPT_ENUM, "warn", "the alerts' level", W(sky_security_opts, level),
+     .values = level_vals},
+    {"time_field", SKY__OPT_STRING, NULL,
+     "field with the event's own time (time or Unix ms), for replayed events",
+     W(sky_security_opts, time_field)},
+};
+static sky_status add_security(sky_t *sky, void *opts, char **errmsg)
+{
+    sky_security_opts *o = opts;
+    for (size_t i = 0; o->rule_specs && o->rule_specs[i]; i++) {
+        char buf[600], err[300];
+        sky_security_rule r;
+        if (!sky_security_rule_parse(o->rule_specs[i], &r, buf, sizeof buf, err, sizeof err)) {
+            if (errmsg) {
+                size_t n = strlen(err) + 40;
+                *errmsg = malloc(n);
+                if (*errmsg)
+                    snprintf(*errmsg, n, "security_monitor: rules: %s", err);
+            }
+            return SKY_EINVAL;
+        }
+    }
+    return add_status(sky_add_security_monitor(sky, o, NULL), "security_monitor", errmsg);
+}
+
 /* ---- the registry ---------------------------------------------------------------------------- */
 
 #define SINK(name, sum, rows, type, fn) {name, SKY__KIND_SINK, sum, rows, N(rows), sizeof(type), fn, NULL}
@@ -738,11 +781,15 @@ static const sky__component c_sampler =
 static const sky__component c_log_metrics =
     PROC("metrics", "metrics from log events: counts, histograms, gauges (sky_add_log_metrics, "
          "docs/METRICS.md)", log_metrics_rows, log_metrics_cfg, add_log_metrics);
+static const sky__component c_security = PROC(
+    "security_monitor",
+    "windows and thresholds per key that emit security_alert events (sky_add_security_monitor)",
+    security_rows, sky_security_opts, add_security);
 
 const sky__component *const sky__config_components[] = {
     &c_console, &c_file, &c_cwl, &c_http, &c_otlp, &c_audit, &c_metrics_emf, &c_metrics_cw,
     &c_metrics_statsd, &c_enrich, &c_redact, &c_sample, &c_level_filter, &c_event_filter,
-    &c_rate_limit, &c_log_metrics, &c_sampler, NULL};
+    &c_rate_limit, &c_log_metrics, &c_sampler, &c_security, NULL};
 
 const sky__component *sky__config_find(const char *name)
 {

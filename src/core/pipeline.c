@@ -280,10 +280,15 @@ bool sky__pipeline_run_processors(sky_t *sky, sky_event *ev)
     return true;
 }
 
+_Thread_local sky_t *sky__sink_pipeline;
+
 bool sky__sink_write_batch(sky_t *sky, sky_sink *s, const sky_record *recs, size_t n)
 {
     run_reopen(s);
+    sky_t *outer = sky__sink_pipeline; /* a sink may call another pipeline's */
+    sky__sink_pipeline = sky;
     sky_status st = s->vt->write(s->self, recs, n);
+    sky__sink_pipeline = outer;
     if (st == SKY_OK) {
         atomic_fetch_add_explicit(&s->written, n, memory_order_relaxed);
         return true;
@@ -452,6 +457,7 @@ __attribute__((noinline)) static void emit_sync(sky_t *sky, sky_logger *log, sky
         sky__pipeline_process(sky, &sky->ev);
     else
         sky__count_drop(sky, SKY_DROP_TOO_LARGE, level, 1);
+    sky__derived_drain(sky); /* what its processors derived from it, still under the lock */
     pthread_mutex_unlock(&sky->lock);
 }
 
@@ -583,6 +589,7 @@ sky_status sky_close(sky_t *sky)
     }
     free(sky->procs);
     sky__event_free(&sky->ev);
+    sky__derived_free(sky);
     sky__async_free(sky);
     pthread_mutex_unlock(&sky->lock);
     sky__loggers_free(sky);
