@@ -18,6 +18,7 @@
 
 #include "emf.h"
 #include "filter_pattern.h"
+#include "insights_api.h"
 #include "jsonbody.h"
 #include "server.h"
 
@@ -1319,8 +1320,8 @@ static const struct {
 
 void sky__logs_handle(const sky__request *req, const char *op, sky__reply *r)
 {
-    op_fn fn = NULL;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    op_fn fn = sky__insights_op(op); /* StartQuery & co: insights_api.c */
+    for (size_t i = 0; !fn && i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(ops[i].name, op) == 0)
             fn = ops[i].fn;
     if (!fn) {
@@ -1333,4 +1334,21 @@ void sky__logs_handle(const sky__request *req, const char *op, sky__reply *r)
         return;
     fn(req, body, r);
     json_decref(body);
+}
+
+/* ---- shared with insights_api.c (logs_api.h) --------------------------------------------- */
+
+const char *sky__logs_check_group_name(const char *name, const char *field, char *buf, size_t cap)
+{
+    return check_group_name(name, field, buf, cap);
+}
+
+const char *sky__logs_group_from_identifier(const char *id, char *buf, size_t cap)
+{
+    return group_from_identifier(id, buf, cap);
+}
+
+int64_t sky__logs_find_group(sqlite3 *db, const char *name, int *retention)
+{
+    return find_group(db, name, retention);
 }

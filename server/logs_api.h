@@ -27,4 +27,14 @@ typedef struct sky__log_event {
 bool sky__logs_ingest(sky__server *srv, const char *group, const char *stream,
                       const sky__log_event *ev, size_t n, sky__reply *r);
 
+/* Shared with the other Logs handlers (insights_api.c). A group name's AWS validation message
+ * (in buf), NULL when it is valid; `field` names the member in the message. */
+const char *sky__logs_check_group_name(const char *name, const char *field, char *buf, size_t cap);
+/* The group a logGroupIdentifier names (a name, or the name inside an ARN; may point into buf). */
+const char *sky__logs_group_from_identifier(const char *id, char *buf, size_t cap);
+/* A group's id and retention in days (0: none): -1 when there is none, -2 when the store
+ * failed (sqlite3_errmsg says why). Call with the store locked. */
+#include <sqlite3.h>
+int64_t sky__logs_find_group(sqlite3 *db, const char *name, int *retention);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "faults.h"
 #include "http.h"
+#include "insights_api.h"
 #include "server.h"
 
 #include <pthread.h>
@@ -37,6 +38,12 @@ int sky__serve_run(const sky__serve_opts *o)
         fprintf(stderr, "skylog serve: cannot open the data directory: %s\n",
                 serr ? serr : "unknown error");
         free(serr);
+        goto out;
+    }
+
+    srv.insights = sky__insights_new(srv.store, o->account_id, o->region);
+    if (!srv.insights) {
+        fprintf(stderr, "skylog serve: out of memory\n");
         goto out;
     }
 
@@ -86,6 +93,7 @@ int sky__serve_run(const sky__serve_opts *o)
     rc = 0;
 out:
     sky__http_stop(http);
+    sky__insights_free(srv.insights); /* after HTTP: no request can start a query now */
     sky__store_close(srv.store);
     sky__faults_free(srv.faults);
     return rc;
