@@ -733,7 +733,7 @@ static void put_query_definition(const sky__request *req, json_t *body, sky__rep
     if (id && json_string_length(id) > 256)
         INVALID("1 validation error detected: Value at 'queryDefinitionId' failed to satisfy "
                 "constraint: Member must have length less than or equal to 256");
-    gtext = json_dumps(groups ? groups : json_array(), JSON_COMPACT);
+    gtext = groups ? json_dumps(groups, JSON_COMPACT) : NULL;
     char newid[40];
     if (!(db = defs_lock(req, r)))
         goto out;

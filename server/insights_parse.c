@@ -810,6 +810,7 @@ static void parse_cmd(parser *p, ins_cmd *c)
             fail_at(p, g.pos, g.len, "out of memory");
             return;
         }
+        c->n_glob = (size_t)stars + 1;
         const char *s = g.text;
         for (int i = 0; i <= stars; i++) {
             const char *e = i < stars ? strchr(s, '*') : s + strlen(s);
@@ -939,9 +940,8 @@ static void cmd_free(ins_cmd *c)
     free(c->items);
     free(c->aggs);
     free(c->by);
-    if (c->glob)
-        for (size_t i = 0; i <= c->n_outs; i++)
-            free(c->glob[i]);
+    for (size_t i = 0; i < c->n_glob; i++)
+        free(c->glob[i]);
     free(c->glob);
     if (c->re)
         pcre2_code_free(c->re);
@@ -993,6 +993,11 @@ sky__ins_query *sky__ins_parse(const char *text, size_t n, sky__ins_error *err)
         expect(&p, T_PIPE);
     }
     tok_clear(&p.t);
+    bool shown = q->stats_at >= 0;
+    for (size_t i = 0; i < q->n_cmds; i++)
+        shown |= q->cmds[i].kind == CMD_FIELDS || q->cmds[i].kind == CMD_DISPLAY;
+    if (!shown) /* the default fields are shown, @message among them */
+        q->needs_message = true;
     if (p.failed) {
         sky__ins_free(q);
         return NULL;

@@ -76,7 +76,8 @@ typedef struct ins_cmd {
     size_t n_by;
     int64_t limit;        /* CMD_LIMIT */
     int parse_src;        /* CMD_PARSE: the field parsed */
-    char **glob;          /* glob parse: n_outs + 1 literal pieces around the '*'s */
+    char **glob;          /* glob parse: n_glob (n_outs + 1) literal pieces around the '*'s */
+    size_t n_glob;
     pcre2_code *re;       /* regex parse: named groups give the fields */
     int *outs;            /* the fields parse sets */
     uint32_t *groups;     /* regex parse: the capture group number of each out */
