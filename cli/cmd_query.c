@@ -30,7 +30,7 @@ const char sky__query_help[] =
     "      --since WHEN      start: 10m, 2h, 3d (ago), ISO-8601 or Unix ms (default 1h)\n"
     "      --start WHEN      the same as --since\n"
     "      --end WHEN        end, included (default: now)\n"
-    "  -n, --limit N         at most N rows (1-10000; default: the service's, 10000)\n"
+    "  -n, --limit N         at most N rows (1-100000; default: the service's, 10000)\n"
     "  -o, --output FORMAT   table (default), json (one object a row), csv\n"
     "      --timeout SECONDS stop the query (StopQuery) after this long; default: wait\n" SKY__AWS_OPTS_HELP
     "\n"
@@ -290,8 +290,9 @@ int sky__cmd_query(int argc, char **argv)
         case O_END: until = optarg; break;
         case 'n':
             limit = strtol(optarg, &end, 10);
-            if (*end || limit < 1 || limit > 10000) {
-                fprintf(stderr, "skylog query: --limit: expected 1 to 10000, got '%s'\n", optarg);
+            if (*end || limit < 1 || limit > 100000) {
+                fprintf(stderr, "skylog query: --limit: expected 1 to 100000, got '%s'\n",
+                        optarg);
                 goto out;
             }
             break;

@@ -29,7 +29,9 @@
 #define SKY__INS_MAX_SYMS 128      /* distinct field names in one query */
 #define SKY__INS_MAX_CMDS 32       /* commands between pipes */
 #define SKY__INS_MAX_ITEMS 64      /* items in one fields/display/stats/sort/in list */
-#define SKY__INS_MAX_RESULTS 10000 /* StartQuery's limit: at most and by default */
+#define SKY__INS_MAX_RESULTS 100000  /* StartQuery's limit (and the limit command): at most */
+#define SKY__INS_DEFAULT_RESULTS 10000 /* ... and by default */
+#define SKY__INS_PAGE_ROWS 10000     /* GetQueryResults: rows per answer (maxItems) at most */
 
 /* The built-in fields, always symbols 0..4. */
 enum { SKY__INS_TS = 0, SKY__INS_MSG, SKY__INS_STREAM, SKY__INS_LOG, SKY__INS_PTR, SKY__INS_NBUILTIN };

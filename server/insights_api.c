@@ -41,6 +41,7 @@ typedef struct job {
     char **names;
     size_t n_groups;
     int64_t start_ms, end_ms, created;
+    int64_t ran_ns, duration_ms; /* when a worker took it; how long it ran (final ones) */
     size_t limit;
     qstatus status;
     bool claimed;           /* a worker has it */
@@ -124,6 +125,7 @@ static void *worker(void *arg)
         if (ins->stopping)
             break;
         j->claimed = true;
+        j->ran_ns = sky_monotonic_ns();
         pthread_mutex_unlock(&ins->mu);
 
         json_t *results = NULL;
@@ -159,6 +161,7 @@ static void *worker(void *arg)
             snprintf(j->why, sizeof j->why, "%s", why);
             ins->active--;
         }
+        j->duration_ms = (sky_monotonic_ns() - j->ran_ns) / 1000000;
         json_decref(results);
         ins->busy--;
         pthread_cond_broadcast(&ins->cv);
@@ -377,7 +380,7 @@ static void start_query(const sky__request *req, json_t *body, sky__reply *r)
     if (bad)
         FAIL("SerializationException", "Unexpected value type");
     int64_t limit;
-    if (!range_arg(body, r, "limit", 1, SKY__INS_MAX_RESULTS, SKY__INS_MAX_RESULTS, &limit))
+    if (!range_arg(body, r, "limit", 1, SKY__INS_MAX_RESULTS, SKY__INS_DEFAULT_RESULTS, &limit))
         return;
     if (!qs)
         NOT_NULL("queryString");
@@ -515,12 +518,14 @@ out:
 
 static json_t *stats_json(job *j)
 {
-    return json_pack("{s:f,s:f,s:f}", "recordsMatched",
+    return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f}", "recordsMatched",
                      (double)atomic_load_explicit(&j->stats.matched, memory_order_relaxed),
                      "recordsScanned",
                      (double)atomic_load_explicit(&j->stats.scanned, memory_order_relaxed),
                      "bytesScanned",
-                     (double)atomic_load_explicit(&j->stats.bytes, memory_order_relaxed));
+                     (double)atomic_load_explicit(&j->stats.bytes, memory_order_relaxed),
+                     "estimatedRecordsSkipped", 0.0, "estimatedBytesSkipped", 0.0,
+                     "logGroupsScanned", (double)j->n_groups);
 }
 
 /* The job a request's queryId names, with ins->mu held; NULL (unlocked) with a reply. */
@@ -541,13 +546,35 @@ static job *locked_job(const sky__request *req, json_t *body, sky__reply *r, sky
 
 static void get_query_results(const sky__request *req, json_t *body, sky__reply *r)
 {
+    int64_t page, off;
+    bool bad = false;
+    json_t *token = member(body, "nextToken", JSON_STRING, &bad);
+    if (bad) {
+        sky__reply_aws_error(r, 400, CT, "SerializationException", "Unexpected value type");
+        return;
+    }
+    if (!range_arg(body, r, "maxItems", 0, SKY__INS_PAGE_ROWS, 0, &page))
+        return;
+    if (!offset_token(token, &off)) {
+        sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
+                             "The specified nextToken is invalid.");
+        return;
+    }
+    if (page == 0)
+        page = SKY__INS_PAGE_ROWS;
     sky__insights *ins;
     job *j = locked_job(req, body, r, &ins);
     if (!j)
         return;
-    json_t *res = j->status == Q_COMPLETE && j->results ? json_incref(j->results) : json_array();
+    /* Up to maxItems rows (10,000 at most) an answer; nextToken for the rest. */
+    json_t *res = json_array(), *all = j->status == Q_COMPLETE ? j->results : NULL;
+    size_t n = json_array_size(all);
+    for (size_t i = (size_t)off; i < n && i < (size_t)(off + page); i++)
+        json_array_append(res, json_array_get(all, i));
     json_t *o = json_pack("{s:o,s:o,s:s,s:s}", "results", res, "statistics", stats_json(j),
                           "status", status_names[j->status], "queryLanguage", "CWLI");
+    if ((size_t)(off + page) < n)
+        set_offset_token(o, off + page);
     pthread_mutex_unlock(&ins->mu);
     sky__reply_json(r, 200, CT, o);
 }
@@ -619,11 +646,15 @@ static void describe_queries(const sky__request *req, json_t *body, sky__reply *
             more = true;
             break;
         }
-        json_array_append_new(qs, json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "queryId", j->id,
-                                            "queryString", j->query, "status",
-                                            status_names[j->status], "createTime",
-                                            (json_int_t)j->created, "logGroupName", j->names[0],
-                                            "queryLanguage", "CWLI"));
+        json_t *qi = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:f}", "queryId", j->id, "queryString",
+                               j->query, "status", status_names[j->status], "createTime",
+                               (json_int_t)j->created, "logGroupName", j->names[0],
+                               "queryLanguage", "CWLI", "bytesScanned",
+                               (double)atomic_load_explicit(&j->stats.bytes,
+                                                            memory_order_relaxed));
+        if (qi && final(j->status) && j->claimed)
+            json_object_set_new(qi, "queryDuration", json_integer(j->duration_ms));
+        json_array_append_new(qs, qi);
     }
     pthread_mutex_unlock(&ins->mu);
     json_t *o = json_pack("{s:o}", "queries", qs ? qs : json_array());

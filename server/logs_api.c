@@ -410,10 +410,25 @@ out:
 
 static void create_log_group(const sky__request *req, json_t *body, sky__reply *r)
 {
-    const char *name = group_name_arg(body, r);
+    const char *name = group_name_arg(body, r), *klass = NULL;
     sqlite3 *db = NULL;
+    bool protect = false;
     if (!name)
         return;
+    STR_ARG("logGroupClass", klass);
+    BOOL_ARG("deletionProtectionEnabled", protect);
+    /* Every group here is STANDARD and deletable: say so rather than store a group that
+     * DescribeLogGroups would then show otherwise than it was asked for. */
+    if (klass && strcmp(klass, "STANDARD") && strcmp(klass, "INFREQUENT_ACCESS") &&
+        strcmp(klass, "DELIVERY"))
+        INVALID("1 validation error detected: Value '%.64s' at 'logGroupClass' failed to satisfy "
+                "constraint: Member must satisfy enum value set: [STANDARD, INFREQUENT_ACCESS, "
+                "DELIVERY]",
+                klass);
+    if (klass && strcmp(klass, "STANDARD"))
+        INVALID("logGroupClass %s is not supported by skylog serve (only STANDARD)", klass);
+    if (protect)
+        INVALID("deletionProtectionEnabled is not supported by skylog serve");
     db = sky__store_lock(req->server->store);
     int64_t gid = find_group(db, name, NULL);
     if (gid == -2)

@@ -698,7 +698,8 @@ typedef struct sky_aws_query_result {
     double records_matched; /* GetQueryResults' statistics */
     double records_scanned;
     double bytes_scanned;
-    char *body;             /* the last GetQueryResults answer (JSON, NUL-terminated), owned */
+    char *body;             /* the final GetQueryResults answer (JSON, NUL-terminated), owned;
+                               past 10,000 rows the pages are fetched and joined into it */
     size_t body_len;
 } sky_aws_query_result;
 
@@ -707,7 +708,7 @@ typedef struct sky_aws_query_opts {
     size_t n_log_groups;           /* 1..50 */
     int64_t start_s, end_s;        /* epoch seconds, both included */
     const char *query;             /* the query string, at most 10,000 characters */
-    int limit;                     /* rows: 1..10,000; 0 = the service's default */
+    int limit;                     /* rows: 1..100,000; 0 = the service's default (10,000) */
     int64_t poll_first_ms;         /* default 200 */
     int64_t poll_max_ms;           /* default 5000 */
     int64_t timeout_ms;            /* 0 = none */

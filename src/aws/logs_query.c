@@ -56,6 +56,41 @@ static json_t *call(sky_aws_client *c, const char *op, json_t *body, sky_aws_err
     return j;
 }
 
+/* GetQueryResults answers 10,000 rows at most: the pages after `first`, their rows appended
+ * to its results, the whole written back to out->body as one answer. */
+static sky_status more_pages(sky_aws_client *c, sky_aws_query_result *out, json_t *first,
+                             sky_aws_error *err)
+{
+    json_t *all = json_object_get(first, "results");
+    const char *token = json_string_value(json_object_get(first, "nextToken"));
+    json_t *tok = token ? json_string(token) : NULL;
+    sky_status st = SKY_OK;
+    while (tok && json_is_array(all)) {
+        json_t *q = json_pack("{s:s,s:O}", "queryId", out->query_id, "nextToken", tok);
+        json_t *page = call(c, "GetQueryResults", q, err, &st, NULL, NULL);
+        json_decref(q);
+        json_decref(tok);
+        tok = NULL;
+        if (!page)
+            break;
+        json_array_extend(all, json_object_get(page, "results"));
+        if (json_is_string(json_object_get(page, "nextToken")))
+            tok = json_incref(json_object_get(page, "nextToken"));
+        json_decref(page);
+    }
+    json_decref(tok);
+    json_object_del(first, "nextToken");
+    char *text = st == SKY_OK ? json_dumps(first, JSON_COMPACT) : NULL;
+    if (st == SKY_OK && !text)
+        st = SKY_ENOMEM;
+    if (text) {
+        free(out->body);
+        out->body = text;
+        out->body_len = strlen(text);
+    }
+    return st;
+}
+
 static void stop(sky_aws_client *c, const char *id)
 {
     json_t *b = json_pack("{s:s}", "queryId", id);
@@ -93,7 +128,7 @@ sky_status sky_aws_logs_query(sky_aws_client *c, const sky_aws_query_opts *o,
     memset(out, 0, sizeof *out);
     if (!c || !o || !o->query || !o->log_groups || o->n_log_groups < 1 ||
         o->n_log_groups > 50 || o->start_s < 0 || o->end_s < o->start_s || o->limit < 0 ||
-        o->limit > 10000 || strlen(o->query) > 10000)
+        o->limit > 100000 || strlen(o->query) > 10000)
         return SKY_EINVAL;
     bool arns = false;
     json_t *groups = json_array();
@@ -147,7 +182,11 @@ sky_status sky_aws_logs_query(sky_aws_client *c, const sky_aws_query_opts *o,
         out->records_scanned = json_number_value(json_object_get(stats, "recordsScanned"));
         out->bytes_scanned = json_number_value(json_object_get(stats, "bytesScanned"));
         bool done = !s || final_status(s);
+        if (done && json_is_string(json_object_get(ans, "nextToken")))
+            st = more_pages(c, out, ans, err);
         json_decref(ans); /* s pointed into it */
+        if (done && st != SKY_OK)
+            break;
         if (done) {
             st = stopped && o->timeout_ms > 0 && !(o->cancelled && o->cancelled(o->user))
                      ? SKY_ETIMEDOUT

@@ -424,7 +424,7 @@ class Malformed(InsightsBase):
              "line 1 and position 7", 7),
             ("fields a | unnest b", "the unnest command is not supported by skylog serve at "
              "line 1 and position 11", 11),
-            ("limit 0", "limit must be an integer from 1 to 10000 at line 1 and position 6", 6),
+            ("limit 0", "limit must be an integer from 1 to 100000 at line 1 and position 6", 6),
             ('parse @message "* *" as a', "the parse pattern has 2 '*' but 1 names follow 'as' "
              "at line 1 and position 15", 15),
             ("filter x like /(unclosed/", "invalid regular expression: missing closing "
@@ -473,11 +473,11 @@ class Api(InsightsBase):
                        queryString="limit 1")
         self.assertEqual(e["Code"], "ResourceNotFoundException")
         e = self.error("start_query", logGroupName="g", startTime=0, endTime=1,
-                       queryString="limit 1", limit=10001)
+                       queryString="limit 1", limit=100001)
         self.assertEqual(e, {"Code": "InvalidParameterException", "Message":
-                             "1 validation error detected: Value '10001' at 'limit' failed to "
+                             "1 validation error detected: Value '100001' at 'limit' failed to "
                              "satisfy constraint: Member must have value less than or equal to "
-                             "10000"})
+                             "100000"})
         e = self.error("get_query_results", queryId="0000")
         self.assertEqual(e["Code"], "ResourceNotFoundException")
 
@@ -485,7 +485,8 @@ class Api(InsightsBase):
         r = run_query(self.logs, "stats count()", 0, 10)
         self.assertEqual(r["status"], "Complete")
         self.assertEqual(r["statistics"], {"recordsMatched": 0.0, "recordsScanned": 0.0,
-                                           "bytesScanned": 0.0})
+                                           "bytesScanned": 0.0, "estimatedRecordsSkipped": 0.0,
+                                           "estimatedBytesSkipped": 0.0, "logGroupsScanned": 1.0})
         self.assertFalse(self.logs.stop_query(queryId=r["queryId"])["success"])
         qs = self.logs.describe_queries(logGroupName="g")["queries"]
         self.assertEqual([(q["queryId"], q["status"], q["queryString"]) for q in qs],
@@ -515,6 +516,27 @@ class Api(InsightsBase):
         # each was stopped before it ended (Cancelled) or had ended already (not stopped)
         for ok, st in zip(stopped, statuses):
             self.assertEqual(st, "Cancelled" if ok else "Complete")
+
+    def test_results_in_pages(self):
+        self.logs.create_log_stream(logGroupName="g", logStreamName="s")
+        now = skyharness.now_ms()
+        self.logs.put_log_events(logGroupName="g", logStreamName="s", logEvents=[
+            {"timestamp": now - 5000 + i, "message": '{"i": %d}' % i} for i in range(25)])
+        r = run_query(self.logs, "fields i | sort i asc", now // 1000 - 60, now // 1000 + 1)
+        self.assertEqual(len(r["results"]), 25)
+        got, token = [], None
+        while True:
+            kw = {"nextToken": token} if token else {}
+            page = self.logs.get_query_results(queryId=r["queryId"], maxItems=10, **kw)
+            self.assertLessEqual(len(page["results"]), 10)
+            got += [int(rows_of({"results": [row]})[0]["i"]) for row in page["results"]]
+            token = page.get("nextToken")
+            if not token:
+                break
+        self.assertEqual(got, list(range(25)))
+        q, = [q for q in self.logs.describe_queries()["queries"] if q["queryId"] == r["queryId"]]
+        self.assertGreater(q["bytesScanned"], 0)
+        self.assertGreaterEqual(q["queryDuration"], 0)
 
     def test_query_definitions(self):
         d = self.logs.put_query_definition(name="errors/by-path", queryString="stats count() by path",
@@ -579,6 +601,17 @@ class Cli(InsightsBase):
         out = skyharness.run_skylog(self, "query", "-g", "g", "-o", "csv", "--limit", "1",
                                     "fields note | limit 5", server=self.srv)
         self.assertEqual(out.stdout.splitlines(), ["note", '"a,""b"""'])
+
+    def test_more_rows_than_one_page(self):
+        now = skyharness.now_ms()
+        for k in range(2):
+            self.logs.put_log_events(logGroupName="g", logStreamName="s", logEvents=[
+                {"timestamp": now - 60000 + k * 10000 + i // 2, "message": '{"i": %d}' % (k * 10000 + i)}
+                for i in range(6000)])
+        out = skyharness.run_skylog(self, "query", "-g", "g", "-o", "json", "--limit", "12000",
+                                    "fields i | filter ispresent(i)", server=self.srv)
+        got = sorted(json.loads(l)["i"] for l in out.stdout.splitlines())
+        self.assertEqual(got, sorted(str(k * 10000 + i) for k in range(2) for i in range(6000)))
 
     def test_errors(self):
         out = skyharness.run_skylog(self, "query", "-g", "g", "stats count() by | x",

@@ -160,6 +160,12 @@ class DescribeTest(ServeLogsBase):
         self.assertTrue(self.logs.describe_log_groups(logGroupClass="STANDARD")["logGroups"])
         with self.assertRaises(self.logs.exceptions.InvalidParameterException):
             self.logs.describe_log_groups(logGroupIdentifiers=[g], logGroupNamePrefix=g)
+        # what this server cannot keep is refused, not stored as something else
+        for kw in ({"logGroupClass": "INFREQUENT_ACCESS"}, {"deletionProtectionEnabled": True}):
+            with self.assertRaises(self.logs.exceptions.InvalidParameterException):
+                self.logs.create_log_group(logGroupName=uniq("fid3"), **kw)
+        self.logs.create_log_group(logGroupName=uniq("fid3"), logGroupClass="STANDARD",
+                                   deletionProtectionEnabled=False)
 
     def test_describe_log_streams_order_and_prefix(self):
         g = uniq("ds")
