@@ -408,6 +408,20 @@ out:
     return NULL;
 }
 
+/* logGroupClass, when given, is one of the API's values; false with the error replied. */
+static bool group_class_ok(sky__reply *r, const char *klass)
+{
+    if (!klass || !strcmp(klass, "STANDARD") || !strcmp(klass, "INFREQUENT_ACCESS") ||
+        !strcmp(klass, "DELIVERY"))
+        return true;
+    sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
+                         "1 validation error detected: Value '%.64s' at 'logGroupClass' failed "
+                         "to satisfy constraint: Member must satisfy enum value set: [STANDARD, "
+                         "INFREQUENT_ACCESS, DELIVERY]",
+                         klass);
+    return false;
+}
+
 static void create_log_group(const sky__request *req, json_t *body, sky__reply *r)
 {
     const char *name = group_name_arg(body, r), *klass = NULL;
@@ -419,12 +433,8 @@ static void create_log_group(const sky__request *req, json_t *body, sky__reply *
     BOOL_ARG("deletionProtectionEnabled", protect);
     /* Every group here is STANDARD and deletable: say so rather than store a group that
      * DescribeLogGroups would then show otherwise than it was asked for. */
-    if (klass && strcmp(klass, "STANDARD") && strcmp(klass, "INFREQUENT_ACCESS") &&
-        strcmp(klass, "DELIVERY"))
-        INVALID("1 validation error detected: Value '%.64s' at 'logGroupClass' failed to satisfy "
-                "constraint: Member must satisfy enum value set: [STANDARD, INFREQUENT_ACCESS, "
-                "DELIVERY]",
-                klass);
+    if (!group_class_ok(r, klass))
+        goto out;
     if (klass && strcmp(klass, "STANDARD"))
         INVALID("logGroupClass %s is not supported by skylog serve (only STANDARD)", klass);
     if (protect)
@@ -610,12 +620,8 @@ static void describe_log_groups(const sky__request *req, json_t *body, sky__repl
     if (ids && (prefix || pattern))
         INVALID("logGroupIdentifiers is mutually exclusive with logGroupNamePrefix and "
                 "logGroupNamePattern.");
-    if (klass && strcmp(klass, "STANDARD") && strcmp(klass, "INFREQUENT_ACCESS") &&
-        strcmp(klass, "DELIVERY"))
-        INVALID("1 validation error detected: Value '%.64s' at 'logGroupClass' failed to satisfy "
-                "constraint: Member must satisfy enum value set: [STANDARD, INFREQUENT_ACCESS, "
-                "DELIVERY]",
-                klass);
+    if (!group_class_ok(r, klass))
+        goto out;
     if (!check_limit(r, has_limit, limit_in, 50, &limit, 50))
         goto out;
     if (!parse_offset_token(token, &off))
