@@ -1125,7 +1125,18 @@ static void run_kept(exec *x, size_t from)
                 x->n_rows = (size_t)c->limit;
             break;
         case CMD_DEDUP: dedup_rows(x, c); break;
-        case CMD_STATS: break; /* the parser allows one, run while scanning */
+        case CMD_STATS:
+            if (x->st == c)
+                break; /* folded while scanning */
+            /* after a sort, limit or dedup: over the rows kept (parse allows one stats) */
+            x->st = c;
+            for (size_t i = 0; i < x->n_rows && !x->failed; i++)
+                if (!aggregate(x, x->rows[i].v))
+                    break;
+            x->n_rows = 0;
+            if (!x->failed)
+                stats_rows(x);
+            break;
         default: {
             size_t w = 0;
             for (size_t i = 0; i < x->n_rows; i++)

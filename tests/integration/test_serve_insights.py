@@ -369,6 +369,18 @@ class Clauses(InsightsBase):
         want = sorted((p for p, c in counts.items() if c > 14), reverse=True)[:2]
         self.assertEqual([r["path"] for r in rows], want)
 
+    def test_stats_after_sort_limit_and_dedup(self):
+        rows = self.q("filter ispresent(n) | sort ms desc | limit 10 | stats count() as c, "
+                      "min(ms) as lo by level")
+        top = sorted((j for _, _, j in self.docs if "n" in j), key=lambda j: -j["ms"])[:10]
+        want = {}
+        for j in top:
+            c, lo = want.get(j["level"], (0, 1e9))
+            want[j["level"]] = (c + 1, min(lo, j["ms"]))
+        self.assertEqual({r["level"]: (int(r["c"]), num(r["lo"])) for r in rows}, want)
+        rows = self.q("filter ispresent(n) | dedup path | stats count() as c")
+        self.assertEqual(rows, [{"c": "4"}])
+
     # sort / limit / dedup
     def test_sort_keys_and_limit(self):
         rows = self.q("fields path, ms | filter ispresent(path) | sort path asc, ms desc | limit 7")
