@@ -443,7 +443,8 @@ static pcre2_code *regex(parser *p)
     pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
     if (cc) /* PCRE2's own limit on nested parentheses, far below the stack */
         pcre2_set_parens_nest_limit(cc, 64);
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)p->t.text, p->t.text_len, PCRE2_UTF, &ec, &eo, cc);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)p->t.text, p->t.text_len,
+                                   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ec, &eo, cc);
     pcre2_compile_context_free(cc);
     if (!re) {
         PCRE2_UCHAR msg[120];
