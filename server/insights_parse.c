@@ -122,10 +122,6 @@ static bool read_quoted(parser *p, char close, bool keep_escapes, tok *t)
         return false;
     while (i < p->n && p->q[i] != close) {
         char c = p->q[i];
-        if (c == '\0') { /* names and patterns are C strings from here on */
-            free(out);
-            return false;
-        }
         if (c == '\\' && i + 1 < p->n) {
             char e = p->q[i + 1];
             if (keep_escapes && e != close)
@@ -139,7 +135,7 @@ static bool read_quoted(parser *p, char close, bool keep_escapes, tok *t)
         out[k++] = c;
         i++;
     }
-    if (i >= p->n) {
+    if (i >= p->n || memchr(out, '\0', k)) { /* also an escaped NUL */
         free(out);
         return false;
     }
