@@ -105,6 +105,7 @@ int main(int argc, char **argv)
         "filter level = \"ERROR\" and ms > 100 | stats avg(ms), pct(ms, 95), count() by path",
         "fields @timestamp, @message | filter @message like /ERROR/ | sort @timestamp desc "
         "| limit 100",
+        "fields @timestamp, path, ms | sort ms desc | limit 10",
     };
     sky__ins_group g = {.id = 1, .name = "/bench/app", .min_ts = INT64_MIN};
     for (size_t qi = 0; qi < sizeof queries / sizeof queries[0]; qi++) {

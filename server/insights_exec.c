@@ -562,6 +562,7 @@ typedef struct exec {
     pcre2_match_data *md;
     pcre2_match_context *mc;
     arena ar;
+    arena names;            /* stream names: outlive a top-k compaction of `ar` */
     /* kept rows */
     kept *rows;
     size_t n_rows, cap_rows;
@@ -754,16 +755,16 @@ static bool streaming(ins_cmd_kind k)
     return k == CMD_FIELDS || k == CMD_FILTER || k == CMD_PARSE || k == CMD_DISPLAY;
 }
 
-/* Copies a row's values into the arena. */
-static val *keep_vals(exec *x, const val *row)
+/* Copies a row's values into an arena. */
+static val *copy_vals(exec *x, arena *a, const val *row)
 {
-    val *v = arena_alloc(&x->ar, x->ns * sizeof *v);
+    val *v = arena_alloc(a, x->ns * sizeof *v);
     if (!v)
         return NULL;
     for (size_t i = 0; i < x->ns; i++) {
         v[i] = row[i];
         if (row[i].kind != V_NONE && row[i].kind != V_TIME) {
-            v[i].s = arena_str(&x->ar, row[i].s, row[i].len);
+            v[i].s = arena_str(a, row[i].s, row[i].len);
             if (!v[i].s)
                 return NULL;
         }
@@ -788,7 +789,7 @@ static bool keep_row(exec *x, const val *row, int64_t id)
         x->rows = r;
         x->cap_rows = cap;
     }
-    val *v = keep_vals(x, row);
+    val *v = copy_vals(x, &x->ar, row);
     if (!v) {
         fail(x, "the query keeps more than %u MiB of rows: narrow the time range or filter first",
              MAX_ARENA_BYTES >> 20);
@@ -1082,6 +1083,30 @@ static void sort_rows(exec *x, const ins_cmd *c)
     x->cap_rows = x->n_rows ? x->n_rows : 1;
 }
 
+/* `sort ... | limit K` while scanning: every so often the rows kept are sorted and cut to the
+ * K first, the survivors copied into a fresh arena and the old one freed, so the memory is
+ * O(K) whatever the scan reads. The sort is stable and survivors stay ahead of later rows, so
+ * the K kept at the end are those a full sort would put first. */
+static void compact_topk(exec *x, const ins_cmd *sort, size_t k)
+{
+    sort_rows(x, sort);
+    if (x->failed || x->n_rows <= k)
+        return;
+    x->n_rows = k;
+    arena fresh = {0};
+    for (size_t i = 0; i < x->n_rows; i++) {
+        val *v = copy_vals(x, &fresh, x->rows[i].v);
+        if (!v) {
+            arena_free(&fresh);
+            fail(x, "out of memory");
+            return;
+        }
+        x->rows[i].v = v;
+    }
+    arena_free(&x->ar);
+    x->ar = fresh;
+}
+
 static void dedup_rows(exec *x, const ins_cmd *c)
 {
     hmap seen = {0};
@@ -1252,7 +1277,7 @@ static stream_name *load_streams(exec *x, size_t *n)
                     break;
                 s = ns;
             }
-            const char *name = arena_str(&x->ar, (const char *)sqlite3_column_text(st, 1),
+            const char *name = arena_str(&x->names, (const char *)sqlite3_column_text(st, 1),
                                          (size_t)sqlite3_column_bytes(st, 1));
             if (!name)
                 break;
@@ -1367,6 +1392,11 @@ sky__ins_outcome sky__ins_execute(const sky__ins_query *q, const sky__ins_run *r
     else if (q->cmds[after].kind == CMD_LIMIT)
         stop_after = (size_t)q->cmds[after].limit;
     bool stats = barrier < q->n_cmds && q->cmds[barrier].kind == CMD_STATS;
+    /* sort (not the scan's order) then limit: keep only the top rows while scanning */
+    size_t topk = 0;
+    if (after == barrier && barrier + 1 < q->n_cmds && q->cmds[barrier].kind == CMD_SORT &&
+        q->cmds[barrier + 1].kind == CMD_LIMIT)
+        topk = (size_t)q->cmds[barrier + 1].limit;
     if (stats)
         x.st = &q->cmds[barrier];
 
@@ -1473,6 +1503,8 @@ sky__ins_outcome sky__ins_execute(const sky__ins_query *q, const sky__ins_run *r
                 break;
         } else if (!keep_row(&x, x.v, id) || x.n_rows >= stop_after) {
             break;
+        } else if (topk && x.n_rows >= 2 * topk && x.n_rows >= 1024) {
+            compact_topk(&x, &q->cmds[barrier], topk);
         }
     }
     if (!x.failed && outcome == SKY__INS_COMPLETE && rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -1507,5 +1539,6 @@ out:
     pcre2_match_data_free(x.md);
     pcre2_match_context_free(x.mc);
     arena_free(&x.ar);
+    arena_free(&x.names);
     return outcome;
 }

@@ -550,6 +550,21 @@ class Api(InsightsBase):
         self.assertGreater(q["bytesScanned"], 0)
         self.assertGreaterEqual(q["queryDuration"], 0)
 
+    def test_top_rows_of_many(self):
+        # sort + limit over more rows than the engine keeps at once: the same rows a full
+        # stable sort of the newest-first events gives (ties keep the newer event first)
+        self.logs.create_log_stream(logGroupName="g", logStreamName="t")
+        now = skyharness.now_ms()
+        events = [{"timestamp": now - 600000 + i, "message": '{"i": %d, "v": %d}' % (i, (i * 7919) % 97)}
+                  for i in range(5000)]
+        self.logs.put_log_events(logGroupName="g", logStreamName="t", logEvents=events)
+        r = run_query(self.logs, "fields i, v | sort v desc | limit 25", now // 1000 - 700,
+                      now // 1000 + 1)
+        newest_first = sorted(range(5000), reverse=True)
+        want = sorted(newest_first, key=lambda i: -((i * 7919) % 97))[:25]
+        self.assertEqual([int(x["i"]) for x in rows_of(r)], want)
+        self.assertEqual(r["statistics"]["recordsMatched"], 5000)
+
     def test_query_definitions(self):
         d = self.logs.put_query_definition(name="errors/by-path", queryString="stats count() by path",
                                            logGroupNames=["g"])
