@@ -563,6 +563,7 @@ typedef struct exec {
     pcre2_match_context *mc;
     arena ar;
     arena names;            /* stream names: outlive a top-k compaction of `ar` */
+    const val *topk_bar;    /* the last of the top rows kept: a row not before it is skipped */
     /* kept rows */
     kept *rows;
     size_t n_rows, cap_rows;
@@ -1042,22 +1043,28 @@ static void stats_free(exec *x)
 static _Thread_local const ins_cmd *tl_sort;
 static _Thread_local const kept *tl_rows;
 
-static int cmp_kept(const void *a, const void *b)
+/* Two rows in a sort command's order (absent values last, either way); 0 for ties. */
+static int cmp_keys(const ins_cmd *sort, const val *ra, const val *rb)
 {
-    size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
-    const kept *ra = &tl_rows[ia], *rb = &tl_rows[ib];
-    for (size_t k = 0; k < tl_sort->n_items; k++) {
-        int s = tl_sort->items[k].src;
-        const val *va = &ra->v[s], *vb = &rb->v[s];
+    for (size_t k = 0; k < sort->n_items; k++) {
+        int s = sort->items[k].src;
+        const val *va = &ra[s], *vb = &rb[s];
         int c;
         if (va->kind == V_NONE || vb->kind == V_NONE)
-            c = (va->kind == V_NONE) - (vb->kind == V_NONE); /* absent last, either way */
+            c = (va->kind == V_NONE) - (vb->kind == V_NONE);
         else
-            c = tl_sort->items[k].desc ? cmp_vals(vb, va, true) : cmp_vals(va, vb, true);
+            c = sort->items[k].desc ? cmp_vals(vb, va, true) : cmp_vals(va, vb, true);
         if (c)
             return c;
     }
-    return (ia > ib) - (ia < ib); /* stable */
+    return 0;
+}
+
+static int cmp_kept(const void *a, const void *b)
+{
+    size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+    int c = cmp_keys(tl_sort, tl_rows[ia].v, tl_rows[ib].v);
+    return c ? c : (ia > ib) - (ia < ib); /* stable */
 }
 
 static void sort_rows(exec *x, const ins_cmd *c)
@@ -1105,6 +1112,7 @@ static void compact_topk(exec *x, const ins_cmd *sort, size_t k)
     }
     arena_free(&x->ar);
     x->ar = fresh;
+    x->topk_bar = x->rows[k - 1].v;
 }
 
 static void dedup_rows(exec *x, const ins_cmd *c)
@@ -1501,6 +1509,8 @@ sky__ins_outcome sky__ins_execute(const sky__ins_query *q, const sky__ins_run *r
         if (stats) {
             if (!aggregate(&x, x.v))
                 break;
+        } else if (x.topk_bar && cmp_keys(&q->cmds[barrier], x.v, x.topk_bar) >= 0) {
+            continue; /* cannot be among the top rows (a tie loses: it came later) */
         } else if (!keep_row(&x, x.v, id) || x.n_rows >= stop_after) {
             break;
         } else if (topk && x.n_rows >= 2 * topk && x.n_rows >= 1024) {
