@@ -4,7 +4,8 @@ and per input byte, peak RSS, requests and batch fill of the shipper, clean and 
 (issue 13, "Shipping": <= 3 ns CPU per input byte, RSS <= 16 MiB with TLS, fill >= 99 %).
 
     python3 bench/ship_bench.py [BUILD] [LINES] [--reps N] [--http] [--no-faults]
-                                [--keep FILE] [--profile CMD]
+                                [--faults SPEC] [--compare BUILD2 ...] [--keep FILE]
+                                [--profile CMD]
 
 BUILD defaults to build/bench, LINES to 500,000. The input is generated with a fixed seed:
 lines of 80-400 bytes (JSON application events full of quotes and escaped JSON inside JSON,
@@ -12,13 +13,31 @@ access-log text lines, some UTF-8 text), ~1.5 % multi-KB lines (stack traces), ~
 UTF-8; ~300 bytes a line on average. The server is `skylog serve --tls-cert` with SigV4 auth;
 the shipper trusts its self-signed certificate through AWS_CA_BUNDLE. Each configuration runs
 --reps times (default 3) and every run is printed; the table row gives the median and range.
+--compare runs other build trees too, each repetition of each build right after the others'
+(interleaved: on a shared machine, builds measured minutes apart are not comparable); each
+build's server is its own.
 
 CPU is the shipper's own user + system time (wait4() of the child: what it cost, whatever else
-the machine was doing); RSS is its peak (VmHWM, sampled every 20 ms until it exits). Requests are the PutLogEvents calls that succeeded, as
-the shipper's summary line says. Fill = the fewest requests that could carry the data
-(Σ UTF-8 bytes + 26 per event, over 1,048,576; 10,000 events) / the requests made.
-Every run is checked: exit status 0, every line sent, none rejected or dropped.
+the machine was doing); RSS is its peak (VmHWM, sampled every 20 ms until it exits). Requests
+are the PutLogEvents calls that succeeded, as the shipper's summary line says. Fill = the fewest
+requests that could carry the data (Σ UTF-8 bytes + 26 per event, over 1,048,576; 10,000
+events) / the requests made. Load is the machine's 1-minute load average (uptime) at the start
+and end of the run: on a shared machine, CPU times of runs under different loads differ.
+
+Every run is checked: exit status 0, every line sent, none rejected or dropped, and what the
+server stored (its SQLite database, read after it stopped) is exactly the input: each line's
+message (invalid UTF-8 replaced as the shipper does: U+FFFD per maximal ill-formed subpart,
+as Python's "replace") stored once. A line stored twice is a failure unless the shipper
+counted requests with an unknown outcome ("ambiguous": answered by a dropped connection after
+the server stored them, the fault reset_after), and then the copies are reported.
+
+The faults are serve's (--faults, server/faults.c): by default 10 % throttling, 10 % 5xx and
+5 % connection resets before processing, issue 13's mix; --faults SPEC picks another (e.g.
+reset_after=0.05 to see ambiguous requests counted).
 """
+import collections
+import hashlib
+import sqlite3
 import argparse
 import os
 import random
@@ -121,14 +140,42 @@ SUMMARY = re.compile(r"(\d+) events read, (\d+) sent in (\d+) requests \((\d+) r
                      r"(\d+) throttled\), (\d+) rejected, (\d+) dropped")
 
 
-def run_once(skylog, d, path, n_lines, input_bytes, fewest, tls, faults, group, profile=None):
+def digest(b):
+    return hashlib.blake2b(b, digest_size=8).digest()
+
+
+def stored_digests(data):
+    """The messages the server stored, as a Counter of digests of their UTF-8 bytes."""
+    db = sqlite3.connect(f"file:{os.path.join(data, 'serve.db')}?mode=ro", uri=True)
+    try:
+        return collections.Counter(digest(m) for (m,) in
+                                   db.execute("SELECT CAST(message AS BLOB) FROM events"))
+    finally:
+        db.close()
+
+
+def check_stored(expected, stored, ambiguous):
+    """'exact', or 'N duplicates (A ambiguous requests)'; exits on a loss or an unexplained
+    duplicate."""
+    missing = expected - stored
+    extra = stored - expected
+    if missing:
+        sys.exit(f"the server is missing {sum(missing.values())} of the lines")
+    dups = sum(extra.values())
+    if dups and not ambiguous:
+        sys.exit(f"{dups} lines stored twice without an ambiguous request")
+    return "exact" if not dups else f"{dups} duplicates ({ambiguous} ambiguous requests)"
+
+
+def run_once(skylog, d, path, n_lines, input_bytes, fewest, tls, faults, group, expected,
+             profile=None):
     data = os.path.join(d, "data-" + group.strip("/").replace("/", "-"))
     args = [skylog, "serve", "--port", "0", "--data", data, "--auth", "sigv4",
             "--access-key", "bench", "--secret-key", "benchsecret"]
     if tls:
         args += ["--tls-cert", tls[0], "--tls-key", tls[1]]
     if faults:
-        args += ["--faults", "throttle=0.1,error=0.1,reset=0.05", "--seed", "3"]
+        args += ["--faults", faults, "--seed", "3"]
     srv = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         url = srv.stdout.readline().strip()
@@ -144,6 +191,7 @@ def run_once(skylog, d, path, n_lines, input_bytes, fewest, tls, faults, group, 
         if profile:
             cmd = profile.split() + cmd
         errpath = os.path.join(d, "ship.err")
+        load0 = os.getloadavg()[0]
         start = time.monotonic()
         pid = os.posix_spawnp(cmd[0], cmd, env, file_actions=[
             (os.POSIX_SPAWN_OPEN, 2, errpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)])
@@ -164,23 +212,31 @@ def run_once(skylog, d, path, n_lines, input_bytes, fewest, tls, faults, group, 
                 pass
             time.sleep(0.02)
         wall = time.monotonic() - start
+        load1 = os.getloadavg()[0]
         with open(errpath) as f:
             err = f.read()
-    finally:
         srv.terminate()
         srv.wait()
+        rc = os.waitstatus_to_exitcode(status)
+        m = SUMMARY.search(err)
+        if rc != 0 or not m:
+            sys.exit(f"ship failed ({rc}):\n{err[-3000:]}")
+        read, sent, requests, retries, throttled, rejected, dropped = map(int, m.groups())
+        if read != n_lines or sent != n_lines or rejected or dropped:
+            sys.exit(f"ship did not deliver every line exactly:\n{err[-3000:]}")
+        am = re.search(r"(\d+) requests had an unknown outcome", err)
+        ambiguous = int(am.group(1)) if am else 0
+        exact = check_stored(expected, stored_digests(data), ambiguous)
+    finally:
+        if srv.poll() is None:
+            srv.terminate()
+            srv.wait()
         shutil.rmtree(data, ignore_errors=True)
-    rc = os.waitstatus_to_exitcode(status)
-    m = SUMMARY.search(err)
-    if rc != 0 or not m:
-        sys.exit(f"ship failed ({rc}):\n{err[-3000:]}")
-    read, sent, requests, retries, throttled, rejected, dropped = map(int, m.groups())
-    if read != n_lines or sent != n_lines or rejected or dropped:
-        sys.exit(f"ship did not deliver every line exactly:\n{err[-3000:]}")
     cpu = ru.ru_utime + ru.ru_stime
     return dict(cpu=cpu, user=ru.ru_utime, sys=ru.ru_stime, wall=wall, rss=hwm / 1024,
                 us_ev=cpu / n_lines * 1e6, ns_b=cpu / input_bytes * 1e9, requests=requests,
-                retries=retries, throttled=throttled, fill=fewest / requests)
+                retries=retries, throttled=throttled, fill=fewest / requests,
+                ambiguous=ambiguous, exact=exact, load=(load0, load1))
 
 
 def main():
@@ -190,10 +246,14 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
     ap.add_argument("--no-faults", action="store_true", help="skip the run with faults")
+    ap.add_argument("--faults", default="throttle=0.1,error=0.1,reset=0.05",
+                    help="serve's fault spec for the run with faults (issue 13's mix)")
+    ap.add_argument("--compare", nargs="+", default=[], metavar="BUILD",
+                    help="other build trees, run interleaved with BUILD")
     ap.add_argument("--keep", help="also write the generated input to this file")
     ap.add_argument("--profile", help="prefix the ship command (e.g. 'perf record -g -o F')")
     a = ap.parse_args()
-    skylog = os.path.join(a.build, "skylog")
+    builds = [a.build] + a.compare
     with tempfile.TemporaryDirectory(prefix="shipbench-") as d:
         lines = make_lines(a.lines)
         path = os.path.join(d, "in.log")
@@ -204,6 +264,8 @@ def main():
             shutil.copy(path, a.keep)
         input_bytes = os.path.getsize(path)
         fewest = fewest_requests(lines)
+        expected = collections.Counter(digest(l.decode("utf-8", "replace").encode())
+                                       for l in lines)
         if not a.http and not shutil.which("openssl"):
             print("ship_bench: no openssl command to make a certificate: plain HTTP",
                   file=sys.stderr)
@@ -212,29 +274,35 @@ def main():
         print(f"input: {a.lines:,} lines, {input_bytes:,} bytes ({input_bytes / a.lines:.0f} B/line), "
               f"fewest requests {fewest}; {'HTTP' if a.http else 'HTTPS'}, SigV4", file=sys.stderr)
         rows = []
-        for faults in ([False] if a.no_faults else [False, True]):
-            runs = []
+        for faults in ([None] if a.no_faults else [None, a.faults]):
+            runs = {b: [] for b in builds}
             for r in range(a.reps):
-                res = run_once(skylog, d, path, a.lines, input_bytes, fewest, tls, faults,
-                               f"/bench/ship{r}{'f' if faults else ''}", a.profile)
-                runs.append(res)
-                print(f"  {'faults' if faults else 'clean '} run {r + 1}: cpu {res['cpu']:.2f} s "
-                      f"(user {res['user']:.2f}, sys {res['sys']:.2f}), wall {res['wall']:.1f} s, "
-                      f"{res['us_ev']:.2f} us/event, {res['ns_b']:.2f} ns/byte, RSS "
-                      f"{res['rss']:.1f} MiB, {res['requests']} requests ({res['retries']} retries, "
-                      f"{res['throttled']} throttled), fill {res['fill'] * 100:.1f} %",
-                      file=sys.stderr)
-            rows.append((faults, runs))
-        print("| workload | CPU µs/event | CPU ns/byte | peak RSS MiB | requests (retries) | fill |")
-        print("|---|---|---|---|---|---|")
-        for faults, runs in rows:
+                for b in builds:
+                    res = run_once(os.path.join(b, "skylog"), d, path, a.lines, input_bytes, fewest,
+                                   tls, faults, f"/bench/ship{r}{'f' if faults else ''}", expected,
+                                   a.profile)
+                    runs[b].append(res)
+                    print(f"  {b}: {'faults' if faults else 'clean '} run {r + 1}: cpu {res['cpu']:.2f} s "
+                          f"(user {res['user']:.2f}, sys {res['sys']:.2f}), wall {res['wall']:.1f} s, "
+                          f"{res['us_ev']:.2f} us/event, {res['ns_b']:.2f} ns/byte, RSS "
+                          f"{res['rss']:.1f} MiB, {res['requests']} requests ({res['retries']} retries, "
+                          f"{res['throttled']} throttled), fill {res['fill'] * 100:.1f} %, "
+                          f"stored: {res['exact']}, load {res['load'][0]:.1f}-{res['load'][1]:.1f}",
+                          file=sys.stderr)
+            rows += [(b, faults, runs[b]) for b in builds]
+        print("| build | workload | CPU µs/event | CPU ns/byte | peak RSS MiB | requests (retries) | fill "
+              "| stored | load |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for build, faults, runs in rows:
             med = lambda k: statistics.median(r[k] for r in runs)
             rng = lambda k, f: f"{f % med(k)} ({f % min(r[k] for r in runs)}-{f % max(r[k] for r in runs)})"
-            name = ("10 % throttle + 10 % 5xx + 5 % resets" if faults else "clean") + \
-                   (", HTTP" if a.http else ", HTTPS")
-            print(f"| {a.lines:,} lines, {name} | {rng('us_ev', '%.2f')} | {rng('ns_b', '%.2f')} | "
+            name = (faults if faults else "clean") + (", HTTP" if a.http else ", HTTPS")
+            exact = "exact" if all(r["exact"] == "exact" for r in runs) else \
+                "; ".join(r["exact"] for r in runs)
+            loads = [x for r in runs for x in r["load"]]
+            print(f"| {build} | {a.lines:,} lines, {name} | {rng('us_ev', '%.2f')} | {rng('ns_b', '%.2f')} | "
                   f"{rng('rss', '%.1f')} | {med('requests'):.0f} ({med('retries'):.0f}) | "
-                  f"{med('fill') * 100:.1f} % |")
+                  f"{med('fill') * 100:.1f} % | {exact} | {min(loads):.1f}-{max(loads):.1f} |")
 
 
 if __name__ == "__main__":

@@ -1,183 +1,87 @@
 /*
- * cmd_serve.c - `skylog serve`: turns command-line options into sky__serve_opts and runs the
- * local endpoint (server/serve.c). Only option parsing and defaults live here, so the server can
- * be started the same way from tests or other commands.
+ * cmd_serve.c - `skylog serve`: its help, and the exec of the `skylog-serve` program that runs
+ * the local endpoint (cli/serve/skylog_serve.c), with the same arguments.
+ *
+ * The endpoint is a program of its own so that the `skylog` command does not map what only a
+ * server needs (libmicrohttpd, GnuTLS, SQLite and their dependencies: about 2.6 MiB of RSS in
+ * every `skylog ship` and `tail`, issue 13). exec keeps the process: its pid, its signals, its
+ * stdout and exit status are the server's, so whatever starts `skylog serve` and stops it by
+ * pid works as when it was one program. --help is answered here, so the help, man page and
+ * completion never need the server; the text is in serve_help.c, which both programs link.
+ *
+ * Where the program is looked for, first found wins: next to this executable (a build tree),
+ * then SKY_SERVE_RELDIR relative to it (an installed tree, wherever it was moved), then the
+ * libexec directory it was configured to be installed in (SKY_SERVE_LIBEXECDIR). Symbolic
+ * links to `skylog` are followed (/proc/self/exe is the real file).
  */
 #include "cli.h"
-#include "serve.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-const char sky__serve_help[] =
-    "usage: skylog serve [options]\n"
-    "\n"
-    "Runs a local endpoint that speaks the CloudWatch Logs (awsJson1.1) and CloudWatch metrics\n"
-    "(awsJson1.0 and awsQuery) APIs, plus the HTTP ingestion endpoints /ingest/bulk (ND-JSON)\n"
-    "and /v1/logs (OTLP/HTTP JSON). Data is kept in SQLite (WAL) under --data and survives\n"
-    "restarts. The first line on stdout is the endpoint URL; SIGINT/SIGTERM stop it cleanly.\n"
-    "\n"
-    "options:\n"
-    "  --host ADDR            address to bind (default 127.0.0.1; loopback unless told)\n"
-    "  --port N               port; 0 picks a free one (default 4566)\n"
-    "  --data DIR             database directory (default $XDG_DATA_HOME/skylog/serve or\n"
-    "                         ~/.local/share/skylog/serve)\n"
-    "  --auth sigv4|none      require SigV4-signed requests (default sigv4)\n"
-    "  --access-key K         the accepted access key id (default skylogtest)\n"
-    "  --secret-key S         its secret (default skylogtest)\n"
-    "  --region R             region in ARNs and signatures (default us-east-1)\n"
-    "  --bearer-token T       also accept 'Authorization: Bearer T' on /ingest/bulk, /v1/logs\n"
-    "  --faults SPEC          inject faults: comma-separated throttle=P,error=P,reset=P,\n"
-    "                         reset_after=P (probabilities 0..1) and latency=DUR (20ms, 1s)\n"
-    "  --seed N               seed of the fault RNG (same seed, same decisions; default 1)\n"
-    "  --max-event-bytes N    PutLogEvents per-event size limit (default 1048576)\n"
-    "  --tls-cert F --tls-key F  serve HTTPS with these PEM files\n"
-    "  -v, --verbose          log one line per request on stderr\n"
-    "  -h, --help             this help\n"
-    "\n"
-    "examples:\n"
-    "  skylog serve --port 0 --auth none --data /tmp/sky\n"
-    "  aws --endpoint-url http://127.0.0.1:4566 logs describe-log-groups\n"
-    "  skylog serve --port 0 --faults throttle=0.1,error=0.05,latency=20ms --seed 7\n";
+#ifndef SKY_SERVE_RELDIR
+#define SKY_SERVE_RELDIR "../libexec/skylog"
+#endif
+#ifndef SKY_SERVE_LIBEXECDIR
+#define SKY_SERVE_LIBEXECDIR "/usr/local/libexec/skylog"
+#endif
+#define SKY_SERVE_PROGRAM "skylog-serve"
 
-enum {
-    OPT_HOST = 1000, OPT_PORT, OPT_DATA, OPT_AUTH, OPT_ACCESS, OPT_SECRET, OPT_REGION,
-    OPT_BEARER, OPT_FAULTS, OPT_SEED, OPT_MAX_EVENT, OPT_TLS_CERT, OPT_TLS_KEY,
-};
-
-static const struct option long_opts[] = {
-    {"host", required_argument, NULL, OPT_HOST},
-    {"port", required_argument, NULL, OPT_PORT},
-    {"data", required_argument, NULL, OPT_DATA},
-    {"auth", required_argument, NULL, OPT_AUTH},
-    {"access-key", required_argument, NULL, OPT_ACCESS},
-    {"secret-key", required_argument, NULL, OPT_SECRET},
-    {"region", required_argument, NULL, OPT_REGION},
-    {"bearer-token", required_argument, NULL, OPT_BEARER},
-    {"faults", required_argument, NULL, OPT_FAULTS},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"max-event-bytes", required_argument, NULL, OPT_MAX_EVENT},
-    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
-    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
-static bool parse_u64(const char *s, unsigned long long max, unsigned long long *out)
+/* Writes dir + "/" + rel + "/skylog-serve" (rel may be empty) into out; false if too long. */
+static bool program_path(char *out, size_t cap, const char *dir, const char *rel)
 {
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-')
-        return false;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return false;
-    *out = v;
-    return true;
+    int n = *rel ? snprintf(out, cap, "%s/%s/%s", dir, rel, SKY_SERVE_PROGRAM)
+                 : snprintf(out, cap, "%s/%s", dir, SKY_SERVE_PROGRAM);
+    return n > 0 && (size_t)n < cap;
 }
 
-static int usage_error(const char *fmt, const char *arg)
+/* The candidates in order (see the top of the file); the number written to cand. */
+static size_t candidates(char cand[3][PATH_MAX])
 {
-    fputs("skylog serve: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (see 'skylog serve --help')\n", stderr);
-    return SKY_EXIT_USAGE;
-}
-
-/* The default data directory follows the XDG base directory spec, so `skylog serve` with no
- * options keeps its data where a user would look for it. Returned string is malloc'd. */
-static char *default_data_dir(void)
-{
-    const char *xdg = getenv("XDG_DATA_HOME");
-    const char *home = getenv("HOME");
-    char buf[PATH_MAX];
-    if (xdg && *xdg)
-        snprintf(buf, sizeof buf, "%s/skylog/serve", xdg);
-    else if (home && *home)
-        snprintf(buf, sizeof buf, "%s/.local/share/skylog/serve", home);
-    else
-        snprintf(buf, sizeof buf, ".skylog-serve");
-    return strdup(buf);
+    size_t n = 0;
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len > 0) {
+        self[len] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            const char *dir = slash == self ? "" : self;
+            if (program_path(cand[n], PATH_MAX, dir, ""))
+                n++;
+            if (program_path(cand[n], PATH_MAX, dir, SKY_SERVE_RELDIR))
+                n++;
+        }
+    }
+    if (program_path(cand[n], PATH_MAX, SKY_SERVE_LIBEXECDIR, ""))
+        n++;
+    return n;
 }
 
 int sky__cmd_serve(int argc, char **argv)
 {
-    sky__serve_opts o = {
-        .host = "127.0.0.1",
-        .port = 4566,
-        .auth = SKY__AUTH_SIGV4,
-        .access_key = "skylogtest",
-        .secret_key = "skylogtest",
-        .seed = 1,
-        .max_event_bytes = 1048576,
-        .region = "us-east-1",
-        .account_id = "123456789012",
-    };
-    unsigned long long v;
-    optind = 1;
-    opterr = 0;
-    for (;;) {
-        int c = getopt_long(argc, argv, ":hv", long_opts, NULL);
-        if (c == -1)
-            break;
-        switch (c) {
-        case 'h': fputs(sky__serve_help, stdout); return SKY_EXIT_OK;
-        case 'v': o.log_requests = true; break;
-        case OPT_HOST: o.host = optarg; break;
-        case OPT_PORT:
-            if (!parse_u64(optarg, 65535, &v))
-                return usage_error("invalid --port '%s' (0..65535)", optarg);
-            o.port = (int)v;
-            break;
-        case OPT_DATA: o.data_dir = optarg; break;
-        case OPT_AUTH:
-            if (strcmp(optarg, "none") == 0)
-                o.auth = SKY__AUTH_NONE;
-            else if (strcmp(optarg, "sigv4") == 0)
-                o.auth = SKY__AUTH_SIGV4;
-            else
-                return usage_error("invalid --auth '%s' (sigv4 or none)", optarg);
-            break;
-        case OPT_ACCESS: o.access_key = optarg; break;
-        case OPT_SECRET: o.secret_key = optarg; break;
-        case OPT_REGION: o.region = optarg; break;
-        case OPT_BEARER: o.bearer_token = optarg; break;
-        case OPT_FAULTS: o.faults = optarg; break;
-        case OPT_SEED:
-            if (!parse_u64(optarg, ULLONG_MAX, &v))
-                return usage_error("invalid --seed '%s' (a non-negative integer)", optarg);
-            o.seed = v;
-            break;
-        case OPT_MAX_EVENT:
-            if (!parse_u64(optarg, 64ull << 20, &v) || v < 1)
-                return usage_error("invalid --max-event-bytes '%s' (1..67108864)", optarg);
-            o.max_event_bytes = (size_t)v;
-            break;
-        case OPT_TLS_CERT: o.tls_cert = optarg; break;
-        case OPT_TLS_KEY: o.tls_key = optarg; break;
-        case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
-        default: sky__cli_unknown_option("serve", argv[optind - 1], long_opts); return SKY_EXIT_USAGE;
-        }
+    if (sky__cli_wants_help(argc, argv)) {
+        fputs(sky__serve_help, stdout);
+        return SKY_EXIT_OK;
     }
-    if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
-    if (!o.tls_cert != !o.tls_key)
-        return usage_error("%s", "--tls-cert and --tls-key go together");
-    char *data = NULL;
-    if (!o.data_dir) {
-        data = default_data_dir();
-        if (!data) {
-            fprintf(stderr, "skylog serve: out of memory\n");
-            return SKY_EXIT_FAIL;
-        }
-        o.data_dir = data;
+    char cand[3][PATH_MAX];
+    size_t n = candidates(cand);
+    for (size_t i = 0; i < n; i++) {
+        if (access(cand[i], X_OK) != 0)
+            continue;
+        fflush(NULL);
+        argv[0] = (char *)SKY_SERVE_PROGRAM;
+        execv(cand[i], argv);
+        fprintf(stderr, "skylog serve: cannot run %s: %s\n", cand[i], strerror(errno));
+        return SKY_EXIT_FAIL;
     }
-    int rc = sky__serve_run(&o);
-    free(data);
-    return rc;
+    fprintf(stderr, "skylog serve: the server program %s is not installed; looked for",
+            SKY_SERVE_PROGRAM);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%s %s", i ? "," : "", cand[i]);
+    fprintf(stderr, " (build it with the skylog command, or run make install)\n");
+    return SKY_EXIT_FAIL;
 }

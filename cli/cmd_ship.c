@@ -676,21 +676,58 @@ static void ship_line(ship *sh, char *line, size_t raw)
     }
 }
 
-/* Reads what is available from f; returns false on a read error. */
+/* Reads what is available from f and ships it line by line; returns false on a read error.
+ * Lines are taken in place from reads of READ_CHUNK bytes straight into *buf (the buffer grows
+ * only for a longer line), not copied out one at a time as getline() did through a stdio
+ * buffer: one copy of the input instead of three, one read() per chunk. read() returns what a
+ * pipe has, so a line written to a pipe is shipped without waiting for a full chunk. The FILE
+ * is unbuffered (see unbuffered()), so no data waits in it: f and its descriptor agree. As
+ * with getline(), a last line without a newline is shipped when reading reaches the end. */
+#define READ_CHUNK (256u << 10)
 static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
 {
-    ssize_t r;
-    while (!stop_requested && !cannot_deliver && (r = getline(buf, cap, f)) > 0)
-        ship_line(sh, *buf, (size_t)r);
-    int e = errno;
-    if (ferror(f) && e != EAGAIN && !stop_requested) {
-        clearerr(f);
-        errno = e;
-        return false;
+    int fd = fileno(f);
+    size_t have = 0; /* bytes at the start of *buf: the beginning of a line */
+    while (!stop_requested && !cannot_deliver) {
+        if (*cap - have < READ_CHUNK / 2) { /* a long line: room for it and a chunk more */
+            size_t ncap = *cap ? *cap * 2 : READ_CHUNK;
+            char *nb = realloc(*buf, ncap);
+            if (!nb) {
+                errno = ENOMEM;
+                return false;
+            }
+            *buf = nb;
+            *cap = ncap;
+        }
+        ssize_t got = read(fd, *buf + have, *cap - have);
+        if (got < 0 && errno == EINTR)
+            continue; /* a signal: the loop's condition says whether to stop */
+        if (got <= 0) {
+            int e = errno;
+            if (have) /* the last line, without its newline */
+                ship_line(sh, *buf, have);
+            if (got < 0 && e != EAGAIN && !stop_requested) {
+                errno = e;
+                return false;
+            }
+            return true;
+        }
+        char *p = *buf, *end = *buf + have + got, *nl;
+        while (!stop_requested && !cannot_deliver &&
+               (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+            ship_line(sh, p, (size_t)(nl + 1 - p));
+            p = nl + 1;
+        }
+        have = (size_t)(end - p);
+        if (have && p != *buf)
+            memmove(*buf, p, have);
     }
-    clearerr(f);
     return true;
 }
+
+/* drain() reads the descriptor: a FILE must buffer nothing ahead of it (skip_to_start() reads
+ * through the FILE first). */
+static void unbuffered(FILE *f) { setvbuf(f, NULL, _IONBF, 0); }
 
 static bool skip_to_start(ship_input *in, FILE *f, bool count_lines);
 
@@ -708,6 +745,7 @@ static int follow_file(ship *sh, const char *path)
         if (!f) {
             f = fopen(path, "r");
             if (f) {
+                unbuffered(f);
                 fstat(fileno(f), &cur);
                 in->have_id = true;
                 in->dev = (unsigned long long)cur.st_dev;
@@ -736,7 +774,7 @@ static int follow_file(ship *sh, const char *path)
                 f = NULL;
                 continue;
             }
-            if (now.st_size < ftello(f)) { /* truncated */
+            if (now.st_size < lseek(fileno(f), 0, SEEK_CUR)) { /* truncated */
                 fseeko(f, 0, SEEK_SET);
                 in->offset = in->line = 0;
                 track_segment(sh);
@@ -1105,6 +1143,7 @@ int sky__cmd_ship(int argc, char **argv)
         in->offset = in->start_offset;
         in->line = in->start_line;
         if (in->is_stdin) {
+            unbuffered(stdin);
             if (!skip_to_start(in, stdin, !resume)) {
                 rc = SKY_EXIT_FAIL;
                 break;
@@ -1121,7 +1160,7 @@ int sky__cmd_ship(int argc, char **argv)
                 rc = SKY_EXIT_FAIL;
                 break; /* later inputs wait: the checkpoint must stay a prefix */
             }
-            setvbuf(f, NULL, _IOFBF, 1 << 20); /* fewer, larger reads */
+            unbuffered(f);
             if (!skip_to_start(in, f, !resume)) {
                 fclose(f);
                 rc = SKY_EXIT_FAIL;

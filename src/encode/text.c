@@ -13,6 +13,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SKY_ESCAPE_AVX512 1
+#include <immintrin.h>
+#endif
 
 /* 0: copy as is; 1: needs an escape; 2: start of a multi-byte sequence or invalid byte. */
 static const unsigned char byte_class[256] = {
@@ -101,6 +105,20 @@ bool sky__utf8_valid(const char *str, size_t n)
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < n) {
+#if defined(__SSE2__)
+        /* ASCII 64 then 16 bytes a test (no high bit set): a shipper checks every line it reads,
+         * and most of a line is ASCII */
+        while (i + 64 <= n) {
+            const __m128i *p = (const __m128i *)(const void *)(s + i);
+            __m128i a = _mm_or_si128(_mm_loadu_si128(p), _mm_loadu_si128(p + 1));
+            __m128i b = _mm_or_si128(_mm_loadu_si128(p + 2), _mm_loadu_si128(p + 3));
+            if (_mm_movemask_epi8(_mm_or_si128(a, b)))
+                break;
+            i += 64;
+        }
+        while (i + 16 <= n && !_mm_movemask_epi8(_mm_loadu_si128((const void *)(s + i))))
+            i += 16;
+#endif
         /* eight ASCII bytes at a time: no high bit set in the word */
         while (i + 8 <= n) {
             uint64_t w;
@@ -176,6 +194,89 @@ static inline size_t json_escape(char *d, unsigned c)
  * worst case of a chunk reserved), so one huge value does not leave a buffer 6 times its size
  * behind. */
 
+#ifdef SKY_ESCAPE_AVX512
+/* AVX-512 (VBMI2: Ice Lake, Zen 4 and later), chosen at run time: 32 bytes a step, whatever
+ * the number of quotes and backslashes in them. JSON inside JSON (a shipper's lines) has one
+ * every few bytes, so the SSE2 path below spends a store per quote; here a block with any
+ * number of them is one permute, one compress and one store. Each input byte is given two
+ * output slots, a backslash and itself; the compress keeps the byte's slot always and the
+ * backslash's only for '"' and '\\'. A block with a control character, DEL or a byte >= 0x80
+ * stops it: the general loop handles that block. Valgrind hides AVX-512, so it runs the
+ * SSE2 path there; tests/unit/test_text.c compares both where the CPU has it. */
+static bool avx512_cpu, avx512_on;
+
+__attribute__((constructor)) static void detect_avx512(void)
+{
+    __builtin_cpu_init();
+    avx512_cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi") &&
+                 __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("bmi2");
+    avx512_on = avx512_cpu;
+}
+
+bool sky__json_escape_avx512(bool on)
+{
+    avx512_on = on && avx512_cpu;
+    return avx512_cpu;
+}
+
+static const unsigned char dup_index[64] = {
+    0,  0,  1,  1,  2,  2,  3,  3,  4,  4,  5,  5,  6,  6,  7,  7,  8,  8,  9,  9,  10, 10,
+    11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16, 16, 17, 17, 18, 18, 19, 19, 20, 20, 21, 21,
+    22, 22, 23, 23, 24, 24, 25, 25, 26, 26, 27, 27, 28, 28, 29, 29, 30, 30, 31, 31,
+};
+
+/* Escapes 32-byte blocks of s from *pi while they hold nothing but plain bytes, quotes and
+ * backslashes, the string's last (shorter) block included; advances *pi, returns the end of
+ * the output. The room: written so far <= 6i (every path writes at most 6 bytes a byte); a
+ * full block's 64-byte store ends at most at 6i + 64 <= 6n, since i + 32 <= n; the last
+ * block's loads and stores are masked to its bytes. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi,avx512vbmi2,bmi2,popcnt")))
+static char *escape_blocks_avx512(char *d, const unsigned char *s, size_t *pi, size_t n)
+{
+    size_t i = *pi;
+    const __m256i quote = _mm256_set1_epi8('"'), bslash = _mm256_set1_epi8('\\');
+    const __m256i space = _mm256_set1_epi8(0x20), del = _mm256_set1_epi8(0x7f);
+    const __m512i dup = _mm512_loadu_si512((const void *)dup_index);
+    const __m512i backslashes = _mm512_set1_epi8('\\');
+    while (i < n) {
+        size_t r = n - i < 32 ? n - i : 32;
+        __mmask32 in = (__mmask32)_bzhi_u32(~0u, (unsigned)r);
+        __m256i v = _mm256_maskz_loadu_epi8(in, (const void *)(s + i));
+        /* signed: bytes >= 0x80 are below 0x20 too */
+        if ((_mm256_cmplt_epi8_mask(v, space) | _mm256_cmpeq_epi8_mask(v, del)) & in)
+            break;
+        __mmask32 q = (_mm256_cmpeq_epi8_mask(v, quote) | _mm256_cmpeq_epi8_mask(v, bslash)) & in;
+        size_t out = r + (size_t)__builtin_popcount(q);
+        if (!q) {
+            if (r == 32)
+                _mm256_storeu_si256((void *)d, v);
+            else
+                _mm256_mask_storeu_epi8((void *)d, in, v);
+        } else {
+            __m512i w = _mm512_permutexvar_epi8(dup, _mm512_castsi256_si512(v));
+            w = _mm512_mask_mov_epi8(w, 0x5555555555555555ull, backslashes);
+            __mmask64 keep = 0xAAAAAAAAAAAAAAAAull | _pdep_u64(q, 0x5555555555555555ull);
+            w = _mm512_maskz_compress_epi8(keep, w);
+            if (r == 32)
+                _mm512_storeu_si512((void *)d, w);
+            else
+                _mm512_mask_storeu_epi8((void *)d, (__mmask64)_bzhi_u64(~0ull, (unsigned)out), w);
+        }
+        d += out;
+        i += r;
+    }
+    *pi = i;
+    return d;
+}
+#else
+bool sky__json_escape_avx512(bool on)
+{
+    (void)on;
+    return false;
+}
+#endif
+
 /* Escapes s into d (which has room for 6 * n bytes); returns the end. Plain bytes go 16 at a
  * time (SSE2, which every x86-64 has; 8 at a time elsewhere): each block is stored whole
  * (room allows it: the output so far is at most 6 times the input so far, and at least 16
@@ -187,8 +288,23 @@ static inline size_t json_escape(char *d, unsigned c)
 char *sky__json_escape_slow(char *d, const unsigned char *s, size_t n)
 {
     size_t i = 0;
+#ifdef SKY_ESCAPE_AVX512
+    /* The block it stopped at is left to the paths below, and it is tried again further on,
+     * the further the less it could do: text full of UTF-8 hardly uses it at all. */
+    size_t avx_from = 0, avx_skip = 32;
+#endif
     while (i < n) {
         size_t k; /* plain bytes before the next one that needs care */
+#ifdef SKY_ESCAPE_AVX512
+        if (avx512_on && i >= avx_from) {
+            size_t from = i;
+            d = escape_blocks_avx512(d, s, &i, n);
+            if (i >= n)
+                break;
+            avx_skip = i - from >= 64 ? 32 : avx_skip < 1024 ? 2 * avx_skip : 1024;
+            avx_from = i + avx_skip;
+        }
+#endif
 #if defined(__SSE2__)
         /* sixteen bytes a test where SSE2 is there (every x86-64): long messages (a shipper's
          * lines) spend most of their time here */

@@ -116,6 +116,9 @@ static inline bool sky__any_special(const unsigned char *s, size_t n)
 }
 
 char *sky__json_escape_slow(char *d, const unsigned char *s, size_t n);
+/* Whether the escaper may use AVX-512 where the CPU has it (the default); returns whether the
+ * CPU has it. For tests and benchmarks that compare the paths. */
+bool sky__json_escape_avx512(bool on);
 
 /* Escapes s (no quotes) into d, which must have room for 6 * n bytes; returns the end. For
  * renderers that reserve once and write straight into their buffer. Inline: the usual key or

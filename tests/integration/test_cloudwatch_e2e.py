@@ -294,6 +294,47 @@ class Ship(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("dropped oversize: 1", p.stderr)
 
+    def test_lines_across_reads(self):
+        """ship reads large chunks and takes lines in place (cli/cmd_ship.c, drain): lines
+        across chunk boundaries, one longer than a chunk (256 KiB), CRLF, empty lines and a
+        last line without a newline arrive exactly as written, in order."""
+        srv = skyharness.start_server(self)
+        import random
+        rnd = random.Random(5)
+        lines = ["%d %s" % (i, "x" * rnd.randrange(0, 300)) for i in range(2000)]
+        lines[700] = "long " + "y" * 300000
+        lines[5] = "crlf\r"
+        lines[6] = ""
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "in.log")
+        with open(path, "w") as f:
+            f.write("\n".join(lines))  # no newline after the last line
+        p = self.ship(srv, "--group", "/ship/reads", "--stream", "s", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        want = [l.rstrip("\r") for l in lines if l]
+        self.assertIn(f"{len(want)} events read, {len(want)} sent", p.stderr)
+        self.assertIn("1 empty lines skipped", p.stderr)
+        self.assertEqual(stored_messages(srv, "/ship/reads", "s"), want)
+
+    def test_pipe_lines_go_as_they_come(self):
+        """A line written to a pipe is shipped while the pipe stays open (reading does not
+        wait for a full chunk), and the last line without a newline when it closes."""
+        srv = skyharness.start_server(self)
+        cmd = [skyharness.skylog_bin(), "ship", "--endpoint", srv.url, "--group", "/ship/pipe",
+               "--stream", "s", "--flush-interval", "50", "-q", "-"]
+        proc = subprocess.Popen(cmd, env=skyharness.aws_env(srv), stdin=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        stored = lambda: stored_messages(srv, "/ship/pipe", "s")
+        proc.stdin.write(b"first\n")
+        proc.stdin.flush()
+        wait_until(lambda: stored() == ["first"], "first")
+        proc.stdin.write(b"second\nthird")
+        proc.stdin.close()
+        self.assertEqual(proc.wait(120), 0, proc.stderr.read())
+        self.assertEqual(stored(), ["first", "second", "third"])
+
     def test_files_follow_rotation_and_errors(self):
         srv = skyharness.start_server(self)
         d = tempfile.mkdtemp()

@@ -1,5 +1,5 @@
-"""`cmake --install` produces what a consumer needs: headers, the library, the skylog command,
-a relocatable pkg-config file and a CMake package (find_package(skylog)). Every way of
+"""`cmake --install` produces what a consumer needs: headers, the library, the skylog command
+(and skylog-serve in libexec/skylog, which `skylog serve` runs), a relocatable pkg-config file and a CMake package (find_package(skylog)). Every way of
 consuming it (pkg-config, pkg-config --static, the CMake targets skylog::skylog and
 skylog::skylog_static) builds and runs examples/basic.c, and the install says what a prefix
 outside the system's search paths needs."""
@@ -38,10 +38,71 @@ class Install(unittest.TestCase):
 
     def test_layout(self):
         for rel in ("include/skylog.h", "include/skylog/cloudwatch.h", "include/skylog/aws.h",
-                    "bin/skylog"):
+                    "bin/skylog", "libexec/skylog/skylog-serve"):
             self.assertTrue(os.path.exists(os.path.join(self.prefix, rel)), rel)
         self.assertTrue(os.path.exists(os.path.join(self.libdir, "cmake", "skylog",
                                                     "skylogConfig.cmake")))
+
+    def start_serve(self, skylog, data):
+        """`skylog serve` from an installed tree; returns (process, its first stdout line)."""
+        p = subprocess.Popen([skylog, "serve", "--port", "0", "--auth", "none", "--data", data],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+        self.addCleanup(lambda: (p.poll() is None and p.kill(), p.wait(), p.stdout.close(),
+                                 p.stderr.close()))
+        return p, p.stdout.readline().strip()
+
+    def test_serve_runs_the_installed_server_program(self):
+        """`skylog serve` execs libexec/skylog/skylog-serve with its arguments: the same
+        process (a pid that whoever started it can signal), the server's URL, its exit status
+        on SIGTERM; also when the installed tree was moved elsewhere."""
+        moved = os.path.join(self.tmp, "moved")
+        shutil.copytree(self.prefix, moved, symlinks=True)
+        for prefix in (self.prefix, moved):
+            p, url = self.start_serve(os.path.join(prefix, "bin", "skylog"),
+                                      os.path.join(self.tmp, "data-" + os.path.basename(prefix)))
+            self.assertTrue(url.startswith("http://127.0.0.1:"), url)
+            self.assertEqual(os.path.realpath(f"/proc/{p.pid}/exe"),
+                             os.path.realpath(os.path.join(prefix, "libexec", "skylog",
+                                                           "skylog-serve")))
+            p.terminate()
+            self.assertEqual(p.wait(timeout=60), 0, p.stderr.read())
+
+    def test_skylog_does_not_map_the_server_libraries(self):
+        """Only skylog-serve links libmicrohttpd and SQLite (ship and tail never map them),
+        and `skylog` exports the symbol that keeps GnuTLS, which libcurl drags in, from
+        initialising itself (cli/main.c)."""
+        skylog = os.path.join(self.prefix, "bin", "skylog")
+        serve = os.path.join(self.prefix, "libexec", "skylog", "skylog-serve")
+        for lib in ("libmicrohttpd", "libsqlite3"):
+            self.assertFalse([n for n in self.needed(skylog) if n.startswith(lib)], lib)
+            self.assertTrue([n for n in self.needed(serve) if n.startswith(lib)], lib)
+        syms = subprocess.run(["nm", "-D", "--defined-only", skylog], check=True,
+                              capture_output=True, text=True).stdout
+        self.assertIn(" _gnutls_global_init_skip", syms)
+
+    def test_serve_without_the_server_program(self):
+        """A `skylog` copied alone: serve says what is missing and where it looked, exits 1;
+        its help needs no server."""
+        lone = os.path.join(self.tmp, "lone")
+        os.mkdir(lone)
+        shutil.copy(os.path.join(self.prefix, "bin", "skylog"), lone)
+        skylog = os.path.join(lone, "skylog")
+        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+            configured = next(l.split("=", 1)[1].strip() for l in f
+                              if l.startswith("CMAKE_INSTALL_PREFIX:"))
+        if os.path.exists(os.path.join(configured, "libexec", "skylog", "skylog-serve")):
+            self.skipTest(f"make install put a skylog-serve in {configured}: it would be found")
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+        h = subprocess.run([skylog, "serve", "--help"], capture_output=True, text=True, env=env,
+                           timeout=60)
+        self.assertEqual(h.returncode, 0, h.stderr)
+        self.assertIn("usage: skylog serve", h.stdout)
+        p = subprocess.run([skylog, "serve", "--port", "0"], capture_output=True, text=True,
+                           env=env, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("skylog serve: the server program skylog-serve is not installed", p.stderr)
+        self.assertIn(os.path.join(lone, "skylog-serve"), p.stderr)
 
     def test_pkg_config(self):
         if not shutil.which("pkg-config"):

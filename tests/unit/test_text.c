@@ -108,9 +108,10 @@ static void test_utf8(void **state)
 static void test_utf8_word_fast_path(void **state)
 {
     (void)state;
-    /* an invalid byte or a valid multi-byte character at every offset around the 8-byte words */
-    char buf[64];
-    for (size_t len = 1; len <= 40; len++) {
+    /* an invalid byte or a valid multi-byte character at every offset around the 8-byte words
+     * and the 16- and 64-byte blocks (SSE2) */
+    char buf[160];
+    for (size_t len = 1; len <= 150; len++) {
         for (size_t at = 0; at < len; at++) {
             memset(buf, 'a', len);
             buf[at] = (char)0xFF;
@@ -404,6 +405,47 @@ static void test_json_escape_random(void **state)
     }
 }
 
+/* The AVX-512 escaper (where the CPU has it) against the SSE2/word path: every test of the
+ * escaper again with it off, and long quote-dense strings (JSON inside JSON) both ways, at
+ * every alignment, with a byte that stops the 32-byte blocks at every position. */
+static void test_json_escape_avx512_same_output(void **state)
+{
+    (void)state;
+    bool has = sky__json_escape_avx512(false);
+    test_json_escape_fast_paths(NULL);
+    test_json_escape_chunks(NULL);
+    test_json_escape_random(NULL);
+    sky__json_escape_avx512(true);
+    if (!has)
+        return; /* the rest compares the two paths */
+    static const unsigned char stoppers[] = {'\n', 0x01, 0x7f, 0xFF, 0xC3, 'a'};
+    enum { N = 200 };
+    static unsigned char buf[N + 64];
+    static char a[6 * N + 64], b[6 * N + 64];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t off = 0; off < 64; off++) {
+        for (size_t at = 0; at < N; at += 7) {
+            for (size_t k = 0; k < sizeof stoppers; k++) {
+                unsigned char *in = buf + off;
+                for (size_t i = 0; i < N; i++) {
+                    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                    unsigned r = (unsigned)(x & 7);
+                    in[i] = r == 0 ? '"' : r == 1 ? '\\' : (unsigned char)('a' + (x >> 8) % 26);
+                }
+                in[at] = stoppers[k];
+                if (stoppers[k] == 0xC3 && at + 1 < N)
+                    in[at + 1] = 0xA9;
+                sky__json_escape_avx512(false);
+                size_t la = (size_t)(sky__json_escape_slow(a, in, N) - a);
+                sky__json_escape_avx512(true);
+                size_t lb = (size_t)(sky__json_escape_slow(b, in, N) - b);
+                assert_int_equal(la, lb);
+                assert_memory_equal(a, b, la);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_iso8601_cache),
         cmocka_unit_test(test_json_escape_fast_paths), cmocka_unit_test(test_json_escape_chunks),
         cmocka_unit_test(test_json_plain_masks), cmocka_unit_test(test_json_escape_random),
+        cmocka_unit_test(test_json_escape_avx512_same_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
