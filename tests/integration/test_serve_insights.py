@@ -640,6 +640,43 @@ class Cli(InsightsBase):
         got = sorted(json.loads(l)["i"] for l in out.stdout.splitlines())
         self.assertEqual(got, sorted(str(k * 10000 + i) for k in range(2) for i in range(6000)))
 
+    def test_progress_on_a_terminal(self):
+        import pty
+        import select
+        now = skyharness.now_ms()
+        for k in range(4):
+            self.logs.put_log_events(logGroupName="g", logStreamName="s", logEvents=[
+                {"timestamp": now - 60000 + k * 10000 + i // 2, "message": '{"i": %d}' % i}
+                for i in range(10000)])
+        master, slave = pty.openpty()
+        env = dict(os.environ)
+        env.update(skyharness.endpoint_env(self.srv))
+        p = subprocess.Popen([skyharness.skylog_bin(), "query", "-g", "g",
+                              "stats pct(i, 50) as p by bin(1ms) | sort p desc | limit 3"],
+                             stdout=subprocess.PIPE, stderr=slave, env=env, text=True)
+        os.close(slave)
+        tty = b""
+        while True:
+            r, _, _ = select.select([master], [], [], 120)
+            if not r:
+                break
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            tty += chunk
+        out, _ = p.communicate(timeout=120)
+        os.close(master)
+        self.assertEqual(p.returncode, 0, tty)
+        self.assertEqual(len(out.splitlines()), 2 + 3)  # header, rule, 3 rows on stdout only
+        text = tty.decode()
+        # whatever progress was shown is erased before the summary line
+        self.assertIn("\r\x1b[K3 rows; 40005 records matched, 40005 scanned", text.replace("\r\n", "\n"))
+        for line in text.split("\r\x1b[K")[1:-1]:  # progress lines, if a poll saw it running
+            self.assertRegex(line, r"^(Running|Scheduled): \d+ records scanned, \d+ matched, \d+ bytes$")
+
     def test_errors(self):
         out = skyharness.run_skylog(self, "query", "-g", "g", "stats count() by | x",
                                     server=self.srv, check=False)
