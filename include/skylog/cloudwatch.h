@@ -5,7 +5,8 @@
  * + 26 per event, 10,000 events, 24 hours, chronological order), sends them from its own
  * thread so a slow network never stalls the other sinks, retries what failed without ever
  * resending what AWS accepted, and accounts for every event: sent, rejected (by reason, handed
- * to an optional fallback sink) or dropped (by reason). See docs/CLOUDWATCH.md.
+ * to an optional fallback sink) or dropped (by reason). See docs/CLOUDWATCH.md. With
+ * spool_path, what it accepted survives the process being killed (docs/DURABILITY.md).
  *
  *     sky_sink *cw;
  *     char *err;
@@ -41,6 +42,16 @@ typedef enum sky_cwl_transport {
     SKY_CWL_NDJSON,             /* POST /ingest/bulk, one JSON event a line */
     SKY_CWL_OTLP,               /* POST /v1/logs, OTLP/HTTP JSON */
 } sky_cwl_transport;
+
+/* When the spool's file is forced to disk (docs/DURABILITY.md). Every policy survives the
+ * process being killed (SIGKILL, a crash): the spool is a shared file mapping, in the page
+ * cache the moment an event is written. They differ on a power loss or kernel crash. */
+typedef enum sky_cwl_fsync {
+    SKY_CWL_FSYNC_NONE = 0, /* the kernel writes it back when it likes (~30 s on Linux) */
+    SKY_CWL_FSYNC_BATCH,    /* fdatasync after every write to the sink (each pipeline batch,
+                               each sky_cwl_put): on disk before the call returns */
+    SKY_CWL_FSYNC_INTERVAL, /* fdatasync from the sender thread every spool_fsync_every_ms */
+} sky_cwl_fsync;
 
 typedef struct sky_cwl_opts {
     const char *log_group; /* required: 1-512 of [.-_/#A-Za-z0-9] */
@@ -90,6 +101,15 @@ typedef struct sky_cwl_opts {
      * proxy); default: AWS_CA_BUNDLE, `ca_bundle` of the profile, CURL_CA_BUNDLE,
      * SSL_CERT_FILE, else the system store (sky_aws_resolve_ca_bundle()). */
     const char *ca_bundle;
+    /* Crash-safe spool (docs/DURABILITY.md): when set, every accepted event is also written
+     * to this memory-mapped file until the service has answered for it, and the next sink
+     * opened on the same file (after a crash, a SIGKILL, a close that could not deliver)
+     * sends what it holds first, in order. One process at a time: a second one gets an
+     * error. NULL: no spool (events queued in memory are lost if the process dies). */
+    const char *spool_path;
+    size_t spool_max_bytes;     /* its data area; default 64 MiB; 64 KiB .. 1 TiB */
+    sky_cwl_fsync spool_fsync;  /* default none */
+    int64_t spool_fsync_every_ms; /* SKY_CWL_FSYNC_INTERVAL; default 1000 */
 } sky_cwl_opts;
 
 /* Creates a CloudWatch Logs sink. Validates every option (names, limits) and returns
@@ -156,6 +176,18 @@ typedef struct sky_cwl_stats {
      * resent after an InvalidParameterException or SerializationException; see
      * rejected[SKY_CWL_REJECT_INVALID]). Also counted in `requests` when they succeed. */
     uint64_t isolation_requests;
+    /* The spool (sky_cwl_opts.spool_path); all 0 without one. */
+    uint64_t spool_bytes;      /* size of its data area */
+    uint64_t spool_used_bytes; /* now: records not yet acknowledged (and what they wait behind) */
+    uint64_t spool_replayed;   /* events found in the spool at open, delivered first */
+    uint64_t spool_torn;       /* damaged records found at open (a writer killed mid-event) */
+    uint64_t spool_kept;       /* events left in the spool at close, for the next owner */
+    /* Over every process that used this spool file: events that may have been stored twice
+     * (sent, then the process died or the answer was lost before the acknowledgement),
+     * damaged records skipped, events refused because the spool was full. */
+    uint64_t spool_ambiguous_total;
+    uint64_t spool_torn_total;
+    uint64_t spool_dropped_total;
 } sky_cwl_stats;
 
 /* Snapshot of a CloudWatch Logs sink's counters; SKY_EINVAL if `sink` is not one. The sink
@@ -163,7 +195,8 @@ typedef struct sky_cwl_stats {
 SKY_API sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out);
 /* Closes a CloudWatch sink that was never added to a pipeline (for shippers): last sends
  * (about 2 s), leftovers counted as undelivered, then *final_stats (may be NULL) gets the final
- * counters and the sink is freed. SKY_ETIMEDOUT if something was left undelivered. */
+ * counters and the sink is freed. SKY_ETIMEDOUT if something was left undelivered. With a
+ * spool, leftovers stay in it for the next owner (spool_kept), which is not a loss: SKY_OK. */
 SKY_API sky_status sky_cwl_close(sky_sink *sink, sky_cwl_stats *final_stats);
 SKY_API const char *sky_cwl_reject_name(sky_cwl_reject r);
 SKY_API const char *sky_cwl_drop_name(sky_cwl_drop d);

@@ -31,6 +31,7 @@
 #include "core/internal.h"
 #include "encode/text.h"
 #include "sinks/cwl_transport.h"
+#include "sinks/spool.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -48,9 +49,11 @@ typedef struct cwl_ev {
     int64_t ts_ms;
     int64_t enq_ns; /* monotonic arrival time, for flush_interval */
     uint64_t seq;
+    uint64_t spool_pos; /* its record in the spool; NO_SPOOL when none */
     uint32_t len;
     char msg[];
 } cwl_ev;
+#define NO_SPOOL UINT64_MAX
 
 /* Events live in blocks, appended at the tail block of their stream and released when the
  * last event of a block leaves the head: a stream is a FIFO, so blocks empty in order. This
@@ -69,6 +72,7 @@ typedef struct ev_block {
 
 typedef struct stream_q {
     char *name;
+    size_t idx; /* in cwl.streams */
     bool ready; /* exists in CloudWatch (created or confirmed by a successful put) */
     cwl_ev **ring;
     size_t head, count, cap;
@@ -100,8 +104,11 @@ typedef struct cwl {
     int64_t backoff_until_ns;
     int64_t backoff_ns;
 
-    stream_q *streams;
+    /* Each queue is allocated on its own and never moves: the sender holds one across its
+     * network call (mu released), while a writer may add a stream (a new logger). */
+    stream_q **streams;
     size_t n_streams;
+    stream_q *fixed_q; /* the fixed stream's queue, once made (not per_logger) */
     size_t rr;
     uint64_t total_events, total_bytes, seq;
     bool group_ready;
@@ -115,7 +122,7 @@ typedef struct cwl {
     struct {
         bool valid;
         bool built;    /* `body` holds its request body */
-        size_t stream; /* index in streams (the array may move) */
+        size_t stream; /* index in streams */
         size_t n;
         uint64_t bytes;
         cwl_ev **evs;  /* sorted */
@@ -129,9 +136,23 @@ typedef struct cwl {
 
     sky_cwl_stats st;
     sky_buf body;   /* sender only */
+
+    /* The crash-safe spool (spool.h, docs/DURABILITY.md), or NULL. Every queued event has its
+     * record there until it leaves the queue with an answer; what close cannot deliver stays
+     * in it for the next owner. Losses for lack of room are reported in-band: the next event
+     * accepted is preceded by a skylog.gap line. */
+    sky__spool *spool;
+    uint64_t gap_pending; /* events refused since the last gap line */
+    bool in_gap;
 } cwl;
 
 static const sky_sink_vtable cwl_vt;
+
+/* The spool, unless there is none or this is a forked child (the parent owns the file). */
+static inline sky__spool *spool_of(const cwl *c)
+{
+    return c->spool && !sky__spool_foreign(c->spool) ? c->spool : NULL;
+}
 
 /* ---- names and limits ----------------------------------------------------------------------- */
 
@@ -235,37 +256,41 @@ static int64_t coarse_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static stream_q *stream_for(cwl *c, const char *logger)
+/* The queue of the stream called `name` (made when new; `owned`, when not NULL, is `name`
+ * as a malloc'd string the queue takes or frees). */
+static stream_q *stream_named(cwl *c, const char *name, char *owned)
 {
-    if (!c->per_logger && c->n_streams)
-        return &c->streams[0]; /* one fixed name: the only stream (no strcmp per event) */
-    const char *name = c->fixed_stream;
-    char *owned = NULL;
-    if (c->per_logger) {
-        owned = expand_stream(c->stream_tmpl, logger, (time_t)(sky_now_ns() / 1000000000));
-        if (!owned)
-            return NULL;
-        name = owned;
-    }
     for (size_t i = 0; i < c->n_streams; i++) {
-        if (strcmp(c->streams[i].name, name) == 0) {
+        if (strcmp(c->streams[i]->name, name) == 0) {
             free(owned);
-            return &c->streams[i];
+            return c->streams[i];
         }
     }
-    stream_q *ns = realloc(c->streams, (c->n_streams + 1) * sizeof *ns);
-    if (!ns) {
-        free(owned);
+    stream_q **ns = realloc(c->streams, (c->n_streams + 1) * sizeof *ns);
+    stream_q *s = ns ? calloc(1, sizeof *s) : NULL;
+    if (ns)
+        c->streams = ns;
+    if (!s || !(s->name = owned ? owned : strdup(name))) {
+        if (!s)
+            free(owned);
+        free(s);
         return NULL;
     }
-    c->streams = ns;
-    stream_q *s = &ns[c->n_streams];
-    memset(s, 0, sizeof *s);
-    s->name = owned ? owned : strdup(name);
-    if (!s->name)
-        return NULL;
-    c->n_streams++;
+    s->idx = c->n_streams;
+    ns[c->n_streams++] = s;
     return s;
+}
+
+static stream_q *stream_for(cwl *c, const char *logger)
+{
+    if (!c->per_logger) { /* one fixed name: its queue, found once (no strcmp per event; a
+                             spool may have brought other streams' queues before it) */
+        if (!c->fixed_q)
+            c->fixed_q = stream_named(c, c->fixed_stream, NULL);
+        return c->fixed_q;
+    }
+    char *owned = expand_stream(c->stream_tmpl, logger, (time_t)(sky_now_ns() / 1000000000));
+    return owned ? stream_named(c, owned, owned) : NULL;
 }
 
 static bool push(stream_q *s, cwl_ev *e)
@@ -388,10 +413,20 @@ static void free_blocks(stream_q *s)
 
 /* The first n events of s leave the queue. `bytes`: their Σ(len + 26) when the caller knows
  * it (a batch just answered: its events need not be read again), else UINT64_MAX. */
-static void pop_n(cwl *c, stream_q *s, size_t n, uint64_t bytes)
+static void pop_n_keep(cwl *c, stream_q *s, size_t n, uint64_t bytes, bool keep);
+static void pop_n(cwl *c, stream_q *s, size_t n, uint64_t bytes) { pop_n_keep(c, s, n, bytes, false); }
+
+/* The same; `keep`: their spool records stay (close leaves them to the next owner), else the
+ * events have had their answer and are acknowledged in the spool. */
+static void pop_n_keep(cwl *c, stream_q *s, size_t n, uint64_t bytes, bool keep)
 {
     consume_ranges(s, n);
-    if (c->held.valid && &c->streams[c->held.stream] == s)
+    sky__spool *sp = keep ? NULL : spool_of(c);
+    if (sp)
+        for (size_t i = 0; i < n; i++)
+            if (at(s, i)->spool_pos != NO_SPOOL)
+                sky__spool_done(sp, at(s, i)->spool_pos);
+    if (c->held.valid && c->streams[c->held.stream] == s)
         drop_held(c);
     if (!n)
         return;
@@ -432,35 +467,88 @@ static void to_fallback(cwl *c, cwl_ev *const *evs, size_t n)
 }
 
 /* Appends one message (already within limits) to its stream. Called with mu held. */
+/* Whether the queue (and the spool) can take an event of len message bytes for s. mu held. */
+static bool has_room(const cwl *c, const stream_q *s, size_t len)
+{
+    uint64_t cost = len + SKY_CWL_EVENT_OVERHEAD;
+    if (c->total_events + 1 > c->o.max_queue_size || c->total_bytes + cost > c->o.max_queue_bytes)
+        return false;
+    sky__spool *sp = spool_of(c);
+    return !sp || sky__spool_has_room(sp, strlen(s->name), len);
+}
+
+static sky_status enqueue_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg, size_t len);
+
+/* Events were refused for lack of room since the last gap line: say so in the stream, before
+ * the event that found room (the pipeline's skylog.gap, in the sink's own queue). mu held. */
+static void put_gap_locked(cwl *c, stream_q *s, int64_t ts_ms)
+{
+    char line[256], ts[24];
+    sky__iso8601_ms(ts, ts_ms * 1000000);
+    int n = snprintf(line, sizeof line,
+                     "{\"timestamp\":\"%.24s\",\"level\":\"WARN\",\"logger\":\"skylog\","
+                     "\"message\":\"skylog.gap\",\"dropped\":%llu,\"reason\":\"%s\"}",
+                     ts, (unsigned long long)c->gap_pending,
+                     sky_cwl_drop_name(SKY_CWL_DROP_QUEUE_FULL));
+    c->in_gap = true;
+    if (n > 0 && (size_t)n < sizeof line && enqueue_locked(c, s, ts_ms, line, (size_t)n) == SKY_OK)
+        c->gap_pending = 0;
+    c->in_gap = false;
+}
+
+/* Counts an event refused for lack of room (queue or spool). */
+static void refused_full(cwl *c)
+{
+    c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
+    sky__spool *sp = spool_of(c);
+    if (sp) {
+        sky__spool_count_dropped(sp, 1);
+        if (!c->in_gap)
+            c->gap_pending++;
+    }
+}
+
 static sky_status enqueue_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg, size_t len)
 {
     uint64_t cost = len + SKY_CWL_EVENT_OVERHEAD;
     /* backpressure for shippers: wait while the sender drains (it signals `done` per batch) */
     while (c->o.block_when_full && !c->o.sync_upload && c->st.sender_alive && !c->closing &&
-           !c->st.persistent_error && c->total_events > 0 &&
-           (c->total_events + 1 > c->o.max_queue_size ||
-            c->total_bytes + cost > c->o.max_queue_bytes)) {
+           !c->st.persistent_error && c->total_events > 0 && !has_room(c, s, len)) {
         pthread_cond_signal(&c->wake);
         pthread_cond_wait(&c->done, &c->mu);
     }
-    if (c->total_events + 1 > c->o.max_queue_size || c->total_bytes + cost > c->o.max_queue_bytes) {
-        c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
+    if (!has_room(c, s, len)) {
+        refused_full(c);
         return SKY_EFULL;
+    }
+    if (c->gap_pending && !c->in_gap) {
+        put_gap_locked(c, s, ts_ms);
+        if (!has_room(c, s, len)) {
+            refused_full(c);
+            return SKY_EFULL;
+        }
     }
     cwl_ev *e = alloc_ev(s, len);
     if (!e) {
-        c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
+        refused_full(c);
         return SKY_ENOMEM;
     }
     e->ts_ms = ts_ms;
     e->enq_ns = coarse_now_ns();
     e->seq = c->seq++;
+    e->spool_pos = NO_SPOOL;
     e->len = (uint32_t)len;
     memcpy(e->msg, msg, len);
+    sky__spool *sp = spool_of(c);
+    /* in the spool before it is queued: from here on a crash cannot lose it */
+    if (sp && !sky__spool_append(sp, ts_ms, s->name, strlen(s->name), msg, len, &e->spool_pos))
+        e->spool_pos = NO_SPOOL; /* has_room said yes: cannot happen, but never lose it */
     if (!push(s, e)) {
         s->last->used = (size_t)((char *)e - s->last->data); /* e was the last allocation */
         s->last->live--;
-        c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
+        if (e->spool_pos != NO_SPOOL)
+            sky__spool_done(sp, e->spool_pos); /* refused: it must not come back */
+        refused_full(c);
         return SKY_ENOMEM;
     }
     c->total_events++;
@@ -837,7 +925,7 @@ static stream_q *due_stream(cwl *c, bool force, int64_t now, int64_t *wait_ns)
     int64_t interval = c->o.flush_interval_ms * 1000000;
     *wait_ns = INT64_MAX;
     for (size_t k = 0; k < c->n_streams; k++) {
-        stream_q *s = &c->streams[(c->rr + k) % c->n_streams];
+        stream_q *s = c->streams[(c->rr + k) % c->n_streams];
         if (!s->count)
             continue;
         int64_t due = at(s, 0)->enq_ns + interval;
@@ -925,7 +1013,7 @@ static bool hold_batch(cwl *c, stream_q *s)
         return false;
     }
     c->held.valid = true;
-    c->held.stream = (size_t)(s - c->streams);
+    c->held.stream = s->idx;
     c->held.n = n;
     c->held.bytes = bytes;
     c->held.evs = batch;
@@ -960,11 +1048,34 @@ static void report_refused(cwl *c, const char *stream, const cwl_ev *e)
     sky__buf_free(&b);
 }
 
+/* After a write to the sink: the batch policy's fdatasync, and the interval policy's when no
+ * sender thread is there to make it (sync_upload). mu held. */
+static void spool_after_write(cwl *c)
+{
+    sky__spool *sp = spool_of(c);
+    if (!sp)
+        return;
+    sky__spool_after_write(sp);
+    int64_t wait;
+    if (c->o.sync_upload && sky__spool_sync_due(sp, sky_monotonic_ns(), &wait))
+        sky__spool_sync(sp);
+}
+
+/* Sets the spool state of a batch's records. mu held. */
+static void mark_batch(cwl *c, cwl_ev *const *batch, size_t n, unsigned state)
+{
+    sky__spool *sp = spool_of(c);
+    if (sp)
+        for (size_t i = 0; i < n; i++)
+            if (batch[i]->spool_pos != NO_SPOOL)
+                sky__spool_set_state(sp, batch[i]->spool_pos, state);
+}
+
 /* Sends one batch from s: the held one (a retry) or a new one. mu held on entry and exit
  * (released during the call). */
 static void send_batch(cwl *c, stream_q *s)
 {
-    if (!(c->held.valid && &c->streams[c->held.stream] == s) && !hold_batch(c, s))
+    if (!(c->held.valid && c->streams[c->held.stream] == s) && !hold_batch(c, s))
         return;
     size_t n = c->held.n;
     uint64_t bytes = c->held.bytes;
@@ -972,6 +1083,9 @@ static void send_batch(cwl *c, stream_q *s)
     bool isolating = s->n_ranges > 0;
     char *stream = strdup(s->name);
     int64_t deadline = c->closing ? c->close_deadline_ns : 0;
+    /* in flight: a process that dies from here until the answer is applied leaves them to be
+     * sent again by the next, which counts them as possibly stored twice */
+    mark_batch(c, batch, n, SKY__SPOOL_INFLIGHT);
     c->sending = true;
     pthread_mutex_unlock(&c->mu);
 
@@ -1005,8 +1119,13 @@ static void send_batch(cwl *c, stream_q *s)
     c->st.throttles += (uint64_t)r.throttles;
     if (isolating)
         c->st.isolation_requests++;
-    if (r.ambiguous)
+    if (r.ambiguous) {
         c->st.ambiguous++;
+        if (spool_of(c))
+            sky__spool_count_ambiguous(spool_of(c), n);
+    } else if (r.status != SKY_OK) {
+        mark_batch(c, batch, n, SKY__SPOOL_PENDING); /* answered: not stored */
+    }
     if (r.status == SKY_OK) {
         c->st.requests++;
         c->st.sent_events += n;
@@ -1102,8 +1221,8 @@ static bool sender_step(cwl *c, int64_t *wait_ns)
         return false;
     }
     /* a held batch (waiting for its retry) goes first: its body is built */
-    stream_q *s = c->held.valid && c->streams[c->held.stream].count
-                      ? &c->streams[c->held.stream]
+    stream_q *s = c->held.valid && c->streams[c->held.stream]->count
+                      ? c->streams[c->held.stream]
                       : due_stream(c, force, now, wait_ns);
     if (!s)
         return false;
@@ -1116,12 +1235,24 @@ static void *sender_main(void *arg)
     cwl *c = arg;
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        int64_t wait_ns;
+        int64_t wait_ns, sync_wait;
+        sky__spool *sp = spool_of(c);
+        if (sp && sky__spool_sync_due(sp, sky_monotonic_ns(), &sync_wait)) {
+            pthread_mutex_unlock(&c->mu); /* writers go on while the disk catches up */
+            sky__spool_sync(sp);
+            pthread_mutex_lock(&c->mu);
+            continue;
+        }
         if (sender_step(c, &wait_ns))
             continue;
+        if (sp && sync_wait < wait_ns)
+            wait_ns = sync_wait;
         /* closing: no last tries against an error that waiting cannot fix */
+        /* with a spool, a failing endpoint gets no more tries either: what is left stays in
+         * the spool for the next owner, and close does not wait out a backoff for it */
         if (c->closing && (c->total_events == 0 || sky_monotonic_ns() >= c->close_deadline_ns ||
-                           c->st.persistent_error))
+                           c->st.persistent_error ||
+                           (sp && c->backoff_until_ns > sky_monotonic_ns())))
             break;
         if (c->closing && wait_ns > c->close_deadline_ns - sky_monotonic_ns())
             wait_ns = c->close_deadline_ns - sky_monotonic_ns();
@@ -1166,6 +1297,7 @@ static sky_status cwl_write(void *self, const sky_record *recs, size_t n)
         }
         accept_locked(c, s, ts, msg, len);
     }
+    spool_after_write(c);
     if (c->o.sync_upload) {
         int64_t wait;
         while (sender_step(c, &wait))
@@ -1183,6 +1315,7 @@ sky_status sky_cwl_put(sky_sink *sink, int64_t ts_ms, const char *msg, size_t le
     pthread_mutex_lock(&c->mu);
     stream_q *s = stream_for(c, NULL);
     sky_status st = s ? accept_locked(c, s, ts_ms, msg ? msg : "", len) : SKY_ENOMEM;
+    spool_after_write(c);
     if (c->o.sync_upload) {
         int64_t wait;
         while (sender_step(c, &wait))
@@ -1231,10 +1364,11 @@ static sky_status cwl_flush(void *self, int64_t deadline)
 static void cwl_free(cwl *c)
 {
     for (size_t i = 0; i < c->n_streams; i++) {
-        stream_q *s = &c->streams[i];
+        stream_q *s = c->streams[i];
         free_blocks(s);
         free(s->ring);
         free(s->name);
+        free(s);
     }
     free(c->streams);
     free(c->held.evs);
@@ -1247,6 +1381,7 @@ static void cwl_free(cwl *c)
         free(c->fallback);
     }
     sky__buf_free(&c->body);
+    sky__spool_close(c->spool);
     free(c->group);
     free(c->stream_tmpl);
     free(c->fixed_stream);
@@ -1268,6 +1403,10 @@ static void cwl_finish(cwl *c)
     c->closing = true;
     /* The pipeline flushed with its own deadline just before; this is a last, short chance. */
     c->close_deadline_ns = sky_monotonic_ns() + CLOSE_GRACE_NS;
+    /* with a spool nothing is lost by not waiting: while the endpoint fails, the leftovers
+     * stay in the spool at once instead of after the grace period */
+    if (spool_of(c) && c->backoff_until_ns > sky_monotonic_ns())
+        c->close_deadline_ns = sky_monotonic_ns();
     pthread_cond_signal(&c->wake);
     pthread_mutex_unlock(&c->mu);
     if (c->thread_started)
@@ -1275,7 +1414,8 @@ static void cwl_finish(cwl *c)
     else {
         pthread_mutex_lock(&c->mu);
         int64_t wait;
-        while (c->total_events && sky_monotonic_ns() < c->close_deadline_ns) {
+        while (c->total_events && sky_monotonic_ns() < c->close_deadline_ns &&
+               !(spool_of(c) && c->backoff_until_ns > sky_monotonic_ns())) {
             if (!sender_step(c, &wait)) {
                 pthread_mutex_unlock(&c->mu);
                 usleep(1000);
@@ -1287,9 +1427,19 @@ static void cwl_finish(cwl *c)
     /* whatever is left could not be delivered in time: counted, and to the fallback */
     pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < c->n_streams; i++) {
-        stream_q *s = &c->streams[i];
+        stream_q *s = c->streams[i];
         if (!s->count)
             continue;
+        if (spool_of(c)) { /* not lost: the next sink opened on the spool sends them first */
+            c->st.spool_kept += s->count;
+            sky__diag(NULL, SKY_LEVEL_WARN,
+                      "cloudwatch: %zu events for %s/%s could not be delivered before close "
+                      "(%s); they stay in the spool for the next process",
+                      s->count, c->group, s->name,
+                      c->st.last_error[0] ? c->st.last_error : "timeout");
+            pop_n_keep(c, s, s->count, UINT64_MAX, true);
+            continue;
+        }
         c->st.dropped[SKY_CWL_DROP_UNDELIVERED] += s->count;
         sky__diag(NULL, SKY_LEVEL_ERROR,
                   "cloudwatch: %zu events for %s/%s could not be delivered before close (%s)",
@@ -1345,6 +1495,8 @@ sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out)
     *out = c->st;
     out->queued_events = c->total_events;
     out->queued_bytes = c->total_bytes;
+    if (c->spool)
+        sky__spool_stats(c->spool, out);
     pthread_mutex_unlock(&c->mu);
     return SKY_OK;
 }
@@ -1427,7 +1579,54 @@ static sky_status validate(sky_cwl_opts *o, char **errmsg)
     }
     if ((unsigned)o->oversize > SKY_CWL_OVERSIZE_DROP || (unsigned)o->transport > SKY_CWL_OTLP)
         return bad(errmsg, "cloudwatch: unknown oversize policy or transport%s", NULL);
+    if (o->spool_path && !*o->spool_path)
+        o->spool_path = NULL;
+    if (!o->spool_max_bytes)
+        o->spool_max_bytes = 64u << 20;
+    if (o->spool_max_bytes < SKY__SPOOL_MIN_BYTES || (uint64_t)o->spool_max_bytes > SKY__SPOOL_MAX_BYTES)
+        return bad(errmsg, "cloudwatch: spool_max_bytes%s must be 64K..1T", NULL);
+    if ((unsigned)o->spool_fsync > SKY_CWL_FSYNC_INTERVAL)
+        return bad(errmsg, "cloudwatch: unknown spool_fsync policy%s", NULL);
+    if (!o->spool_fsync_every_ms)
+        o->spool_fsync_every_ms = 1000;
+    if (o->spool_fsync_every_ms < 0)
+        return bad(errmsg, "cloudwatch: spool_fsync_every_ms%s must be positive", NULL);
     return SKY_OK;
+}
+
+/* An event of the spool's previous owner: queued (ahead of every new one) in the stream it
+ * was meant for, whatever the limits, since it was accepted once already. */
+static void replay_one(void *user, const sky__spool_rec *rec)
+{
+    cwl *c = user;
+    char name[SKY__SPOOL_MAX_STREAM + 1];
+    memcpy(name, rec->stream, rec->stream_len);
+    name[rec->stream_len] = '\0';
+    stream_q *s = sky_cwl_valid_stream_name(name) && strlen(name) == rec->stream_len
+                      ? stream_named(c, name, NULL)
+                      : NULL;
+    cwl_ev *e = s ? alloc_ev(s, rec->len) : NULL;
+    if (!e) { /* out of memory, or a name no request can carry: counted, and acknowledged */
+        c->st.dropped[s ? SKY_CWL_DROP_QUEUE_FULL : SKY_CWL_DROP_NO_RESOURCE]++;
+        sky__spool_done(c->spool, rec->pos);
+        return;
+    }
+    e->ts_ms = rec->ts_ms;
+    e->enq_ns = coarse_now_ns();
+    e->seq = c->seq++;
+    e->spool_pos = rec->pos;
+    e->len = (uint32_t)rec->len;
+    memcpy(e->msg, rec->msg, rec->len);
+    if (!push(s, e)) {
+        s->last->used = (size_t)((char *)e - s->last->data);
+        s->last->live--;
+        c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
+        sky__spool_done(c->spool, rec->pos);
+        return;
+    }
+    c->total_events++;
+    c->total_bytes += rec->len + SKY_CWL_EVENT_OVERHEAD;
+    c->st.spool_replayed++;
 }
 
 sky_status sky__sink_cloudwatch_logs_with(const sky_cwl_opts *opts, sky__cwl_transport t,
@@ -1477,6 +1676,21 @@ sky_status sky__sink_cloudwatch_logs_with(const sky_cwl_opts *opts, sky__cwl_tra
     }
     c->o.log_group = c->group;
     c->o.log_stream = c->stream_tmpl;
+    c->o.spool_path = NULL; /* the caller's string: not kept */
+    if (o.spool_path) {
+        st = sky__spool_open(o.spool_path, o.spool_max_bytes, o.spool_fsync,
+                             o.spool_fsync_every_ms, &c->spool, errmsg);
+        if (st != SKY_OK) {
+            cwl_free(c);
+            return st;
+        }
+        sky__spool_replay(c->spool, replay_one, c);
+        if (c->st.spool_replayed)
+            sky__diag(NULL, SKY_LEVEL_INFO,
+                      "cloudwatch: %llu events left in spool %s by an earlier process are sent "
+                      "first",
+                      (unsigned long long)c->st.spool_replayed, o.spool_path);
+    }
     c->st.sender_alive = !o.sync_upload;
     if (!o.sync_upload) {
         if (pthread_create(&c->thread, NULL, sender_main, c) != 0) {

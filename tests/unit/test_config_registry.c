@@ -239,6 +239,7 @@ static void test_tables_are_consistent(void **state)
                          "retry_delay_ms", "no_exponential_backoff", "max_event_bytes",
                          "oversize", "transport", "bearer_token", "message_only",
                          "connect_timeout_ms", "request_timeout_ms", "ca_bundle",
+                         "spool_path", "spool_max_bytes", "spool_fsync", "spool_fsync_every_ms",
                          "fallback_file"};
     for (size_t i = 0; i < sizeof cwl / sizeof cwl[0]; i++)
         row("cloudwatch_logs", cwl[i]);
