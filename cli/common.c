@@ -47,6 +47,22 @@ sky_aws_client *sky__aws_cli_client(const sky__aws_cli_opts *o, const char *serv
     return c;
 }
 
+/* The answer of a call, or NULL after printing why (shared by the Logs and CloudWatch calls). */
+static json_t *answer(const char *cmd, const char *op, sky_status st, const sky_aws_error *e,
+                      const char *body, size_t len)
+{
+    if (st != SKY_OK) {
+        fprintf(stderr, "skylog %s: %s: %s%s%s\n", cmd, op, e->code[0] ? e->code : sky_strerror(st),
+                e->message[0] ? ": " : "", e->message);
+        return NULL;
+    }
+    json_t *j = json_loadb(body && len ? body : "{}", body && len ? len : 2, 0, NULL);
+    if (!j)
+        fprintf(stderr, "skylog %s: %s: the service answered something that is not JSON\n", cmd,
+                op);
+    return j;
+}
+
 json_t *sky__logs_call(sky_aws_client *c, const char *cmd, const char *op, json_t *body)
 {
     char target[96];
@@ -55,20 +71,28 @@ json_t *sky__logs_call(sky_aws_client *c, const char *cmd, const char *op, json_
     if (!text)
         return NULL;
     sky_aws_call call = {.target = target, .body = text, .body_len = strlen(text)};
-    sky_http_response resp;
+    sky_http_response resp = {0};
     sky_aws_error e;
     sky_status st = sky_aws_client_call(c, &call, &resp, &e);
     free(text);
-    if (st != SKY_OK) {
-        fprintf(stderr, "skylog %s: %s: %s%s%s\n", cmd, op, e.code[0] ? e.code : sky_strerror(st),
-                e.message[0] ? ": " : "", e.message);
+    json_t *j = answer(cmd, op, st, &e, resp.body, resp.body_len);
+    if (st == SKY_OK)
+        sky_http_response_free(&resp);
+    return j;
+}
+
+json_t *sky__cw_call(sky_aws_client *c, const char *cmd, const char *op, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    if (!text)
         return NULL;
-    }
-    json_t *j = json_loadb(resp.body ? resp.body : "{}", resp.body_len ? resp.body_len : 2, 0, NULL);
-    sky_http_response_free(&resp);
-    if (!j)
-        fprintf(stderr, "skylog %s: %s: the service answered something that is not JSON\n", cmd,
-                op);
+    char *out = NULL;
+    size_t len = 0;
+    sky_aws_error e;
+    sky_status st = sky_cloudwatch_call(c, op, text, strlen(text), &out, &len, &e);
+    free(text);
+    json_t *j = answer(cmd, op, st, &e, out, len);
+    free(out);
     return j;
 }
 

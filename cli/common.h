@@ -52,6 +52,10 @@ sky_aws_client *sky__aws_cli_client(const sky__aws_cli_opts *o, const char *serv
  * "skylog <cmd>: <op>: <code>: <message>" to stderr. */
 json_t *sky__logs_call(sky_aws_client *c, const char *cmd, const char *op, json_t *body);
 
+/* The same for CloudWatch metrics and alarms (sky_cloudwatch_call: awsJson1.0, service
+ * "monitoring"). */
+json_t *sky__cw_call(sky_aws_client *c, const char *cmd, const char *op, json_t *body);
+
 /* Parses "10m", "90s", "2h", "3d", "1w" (ago), an ISO-8601 time, or Unix milliseconds into
  * Unix ms. False if it is none of those. */
 bool sky__parse_when(const char *s, int64_t now_ms, int64_t *out_ms);

@@ -27,6 +27,7 @@ const char sky__serve_help[] =
     "                         reset_after=P (probabilities 0..1) and latency=DUR (20ms, 1s)\n"
     "  --seed N               seed of the fault RNG (same seed, same decisions; default 1)\n"
     "  --max-event-bytes N    PutLogEvents per-event size limit (default 1048576)\n"
+    "  --alarm-interval SECONDS  how often alarms are evaluated (default 10; 0: never)\n"
     "  --tls-cert F --tls-key F  serve HTTPS with these PEM files\n"
     "  -v, --verbose          log one line per request on stderr\n"
     "  -h, --help             this help\n"

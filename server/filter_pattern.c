@@ -577,6 +577,51 @@ size_t sky__pattern_cost(const sky__pattern *p)
     return 1 + (p->json ? p->json_cmps : p->n_terms);
 }
 
+bool sky__pattern_is_json(const sky__pattern *p) { return p->json != NULL; }
+
+struct sky__selector {
+    node nd; /* only path/n_path are used */
+};
+
+sky__selector *sky__selector_compile(const char *text)
+{
+    if (strlen(text) > SKY__PATTERN_MAX_LEN)
+        return NULL;
+    sky__selector *sel = calloc(1, sizeof *sel);
+    if (!sel)
+        return NULL;
+    lexer lx = {.s = text};
+    if (!parse_selector(&lx, &sel->nd) || (skip_ws(&lx), *lx.s)) {
+        sky__selector_free(sel);
+        return NULL;
+    }
+    return sel;
+}
+
+json_t *sky__selector_get(const sky__selector *sel, json_t *root)
+{
+    return root ? select_path(root, &sel->nd) : NULL;
+}
+
+void sky__selector_free(sky__selector *sel)
+{
+    if (!sel)
+        return;
+    for (size_t i = 0; i < sel->nd.n_path; i++)
+        free(sel->nd.path[i].key);
+    free(sel->nd.path);
+    free(sel);
+}
+
+bool sky__pattern_match_parsed(const sky__pattern *p, const char *msg, size_t len, json_t *root)
+{
+    if (p->match_all)
+        return true;
+    if (p->json)
+        return root && json_is_object(root) && eval(p->json, root);
+    return sky__pattern_match(p, msg, len);
+}
+
 bool sky__pattern_match(const sky__pattern *p, const char *msg, size_t len)
 {
     if (p->match_all)

@@ -20,6 +20,7 @@
 #ifndef SKY_SERVE_FILTER_PATTERN_H
 #define SKY_SERVE_FILTER_PATTERN_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -36,5 +37,18 @@ bool sky__pattern_match(const sky__pattern *p, const char *msg, size_t len);
  * comparison is a linear search): what a caller bounding its work per call counts. */
 size_t sky__pattern_cost(const sky__pattern *p);
 void sky__pattern_free(sky__pattern *p);
+
+/* True for a JSON pattern ({ ... }): the kind metric filters may take dimensions from. */
+bool sky__pattern_is_json(const sky__pattern *p);
+/* As sky__pattern_match, with the message already parsed (root: the message as JSON, or NULL
+ * when it is not JSON), for callers matching several patterns against one message. */
+bool sky__pattern_match_parsed(const sky__pattern *p, const char *msg, size_t len, json_t *root);
+
+/* A JSON selector alone ("$.a.b[0]", as in patterns; at most SKY__PATTERN_MAX_LEN bytes): NULL
+ * when it is not one. get returns the selected value of root (borrowed) or NULL. */
+typedef struct sky__selector sky__selector;
+sky__selector *sky__selector_compile(const char *text);
+json_t *sky__selector_get(const sky__selector *sel, json_t *root);
+void sky__selector_free(sky__selector *sel);
 
 #endif

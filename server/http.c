@@ -21,6 +21,7 @@
  */
 #include "http.h"
 
+#include "alarms.h"
 #include "auth.h"
 #include "faults.h"
 #include "ingest.h"
@@ -343,6 +344,8 @@ static sky__api classify(const sky__request *req, const char **op)
 
 static void handle_other(const sky__request *req, sky__reply *r)
 {
+    if (sky__alarms_test_hook(req, r)) /* only with SKYLOG_SERVE_TEST_HOOKS=1 */
+        return;
     if ((strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) &&
         (strcmp(req->path, "/") == 0 || strcmp(req->path, "/health") == 0)) {
         sky__reply_raw(r, 200, "text/plain", "skylog serve: ok\n", 17);
@@ -404,8 +407,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const sky__request *
                                         MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
-    char rid[64];
-    snprintf(rid, sizeof rid, "00000000-0000-4000-8000-%012llx", req->id);
+    char rid[SKY__REQUEST_ID_CAP];
+    sky__request_id_text(req->id, rid);
     MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "text/plain");
     MHD_add_response_header(resp, "x-amzn-RequestId", rid);
     if (r->error_type)
@@ -485,7 +488,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         .server = h->srv,
         .id = atomic_fetch_add(&h->srv->next_request_id, 1) + 1,
     };
-    sky__reply r = {0};
+    sky__reply r = {.request_id = req.id};
     const char *op;
     sky__api api = classify(&req, &op);
     sky__fault fault = {.kind = SKY__FAULT_NONE};

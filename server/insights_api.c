@@ -447,7 +447,7 @@ static void start_query(const sky__request *req, json_t *body, sky__reply *r)
     db = sky__store_lock(req->server->store);
     for (size_t i = 0; i < n; i++) {
         int retention = 0;
-        int64_t id = sky__logs_find_group(db, j->names[i], &retention);
+        int64_t id = sky__logs_find_group_retention(db, j->names[i], &retention);
         if (id == -2)
             FAIL("ServiceUnavailableException", "store error: %s", sqlite3_errmsg(db));
         if (id < 0)

@@ -17,6 +17,7 @@
 #include "logs_api.h"
 
 #include "emf.h"
+#include "metric_filters.h"
 #include "filter_pattern.h"
 #include "insights_api.h"
 #include "jsonbody.h"
@@ -465,6 +466,7 @@ static int delete_group_rows(sqlite3 *db, int64_t gid, char *why, size_t cap)
     }
     if ((rc = exec_bind(db, "DELETE FROM events WHERE group_id=?", "i", gid)) != SQLITE_OK ||
         (rc = exec_bind(db, "DELETE FROM log_streams WHERE group_id=?", "i", gid)) != SQLITE_OK ||
+        (rc = exec_bind(db, "DELETE FROM metric_filters WHERE group_id=?", "i", gid)) != SQLITE_OK ||
         (rc = exec_bind(db, "DELETE FROM log_groups WHERE id=?", "i", gid)) != SQLITE_OK ||
         (rc = sky__store_commit(db)) != SQLITE_OK)
         sky__store_rollback(db, why, cap);
@@ -569,7 +571,8 @@ static json_t *group_row(sqlite3_stmt *st, void *ctx)
     const sky__request *req = ctx;
     const char *name = (const char *)sqlite3_column_text(st, 0);
     json_t *g = json_pack("{s:s,s:I,s:i,s:I,s:s}", "logGroupName", name, "creationTime",
-                          (json_int_t)sqlite3_column_int64(st, 1), "metricFilterCount", 0,
+                          (json_int_t)sqlite3_column_int64(st, 1), "metricFilterCount",
+                          sqlite3_column_int(st, 4),
                           "storedBytes", (json_int_t)sqlite3_column_int64(st, 3),
                           "logGroupClass", "STANDARD");
     if (sqlite3_column_type(st, 2) != SQLITE_NULL)
@@ -647,7 +650,8 @@ static void describe_log_groups(const sky__request *req, json_t *body, sky__repl
      * substring): instr() compares bytes, where LIKE would ignore ASCII case. Every group here
      * is STANDARD, so asking for another class lists none. */
     if (sqlite3_prepare_v2(db,
-                           "SELECT name, created, retention, stored_bytes FROM log_groups "
+                           "SELECT name, created, retention, stored_bytes, (SELECT COUNT(*) "
+                           "FROM metric_filters WHERE group_id = log_groups.id) FROM log_groups "
                            "WHERE (?1 IS NULL OR instr(name, ?1) = 1) "
                            "AND (?4 IS NULL OR instr(name, ?4) > 0) "
                            "AND (?5 IS NULL OR name IN (SELECT value FROM json_each(?5))) "
@@ -898,7 +902,7 @@ out:
 /* Stores events [from, to) and updates the stream and group counters; runs EMF extraction on
  * each stored message, as CloudWatch does for embedded metric format events. */
 static int store_events(sqlite3 *db, int64_t gid, int64_t sid, const sky__log_event *ev,
-                        size_t from, size_t to, int64_t now, int *emf_budget)
+                        size_t from, size_t to, int64_t now, int *emf_budget, sky__mf_run *mf)
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(
@@ -920,8 +924,10 @@ static int store_events(sqlite3 *db, int64_t gid, int64_t sid, const sky__log_ev
             first = ev[i].ts_ms;
         if (ev[i].ts_ms > last)
             last = ev[i].ts_ms;
-        if (rc == SQLITE_OK)
+        if (rc == SQLITE_OK) {
             sky__emf_extract(db, ev[i].msg, ev[i].len, ev[i].ts_ms, now, emf_budget);
+            sky__mf_event(mf, ev[i].msg, ev[i].len, ev[i].ts_ms);
+        }
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_OK)
@@ -1041,8 +1047,10 @@ static void put_log_events(const sky__request *req, json_t *body, sky__reply *r)
     if (sky__store_begin(db) != SQLITE_OK)
         DB_FAIL();
     int emf_budget = SKY__EMF_MAX_POINTS_PER_REQUEST;
-    if (store_events(db, t.gid, t.sid, ev, from, to, now, &emf_budget) != SQLITE_OK ||
-        sky__store_commit(db) != SQLITE_OK) {
+    sky__mf_run *mf = sky__mf_begin(db, t.gid, now);
+    int src = store_events(db, t.gid, t.sid, ev, from, to, now, &emf_budget, mf);
+    sky__mf_end(mf);
+    if (src != SQLITE_OK || sky__store_commit(db) != SQLITE_OK) {
         DB_ROLLBACK_FAIL();
     }
     int64_t seq = 0;
@@ -1105,12 +1113,14 @@ bool sky__logs_ingest(sky__server *srv, const char *group, const char *stream,
     /* Ingestion batches need not be sorted, so the window is applied per event. */
     int64_t visible = min_visible_ts(retention, now);
     int rc = SQLITE_OK, emf_budget = SKY__EMF_MAX_POINTS_PER_REQUEST;
+    sky__mf_run *mf = sky__mf_begin(db, gid, now);
     for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
         int64_t t = ev[i].ts_ms;
         if (t < now - TOO_OLD_MS || t < visible || t > now + TOO_NEW_MS || ev[i].len == 0)
             continue;
-        rc = store_events(db, gid, sid, ev, i, i + 1, now, &emf_budget);
+        rc = store_events(db, gid, sid, ev, i, i + 1, now, &emf_budget, mf);
     }
+    sky__mf_end(mf);
     if (rc != SQLITE_OK || sky__store_commit(db) != SQLITE_OK) {
         DB_ROLLBACK_FAIL();
     }
@@ -1378,6 +1388,39 @@ out:
     sky__pattern_free(pattern);
 }
 
+/* ---- shared with the other Logs operations' files ----------------------------------------- */
+
+bool sky__logs_group_name_ok(const char *name, const char *field, sky__reply *r)
+{
+    char why[700];
+    if (!check_group_name(name, field, why, sizeof why))
+        return true;
+    sky__reply_aws_error(r, 400, CT, "InvalidParameterException", "%s", why);
+    return false;
+}
+
+int64_t sky__logs_find_group(sqlite3 *db, const char *name) { return find_group(db, name, NULL); }
+
+int64_t sky__logs_find_group_retention(sqlite3 *db, const char *name, int *retention)
+{
+    return find_group(db, name, retention);
+}
+
+const char *sky__logs_check_group_name(const char *name, const char *field, char *buf, size_t cap)
+{
+    return check_group_name(name, field, buf, cap);
+}
+
+const char *sky__logs_group_from_identifier(const char *id, char *buf, size_t cap)
+{
+    return group_from_identifier(id, buf, cap);
+}
+
+int sky__logs_str_arg(json_t *o, const char *key, const char **out)
+{
+    return arg_str(o, key, out);
+}
+
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
 typedef void (*op_fn)(const sky__request *req, json_t *body, sky__reply *r);
@@ -1397,6 +1440,10 @@ static const struct {
     {"PutLogEvents", put_log_events},
     {"GetLogEvents", get_log_events},
     {"FilterLogEvents", filter_log_events},
+    {"PutMetricFilter", sky__put_metric_filter},
+    {"DescribeMetricFilters", sky__describe_metric_filters},
+    {"DeleteMetricFilter", sky__delete_metric_filter},
+    {"TestMetricFilter", sky__test_metric_filter},
 };
 
 void sky__logs_handle(const sky__request *req, const char *op, sky__reply *r)
@@ -1415,21 +1462,4 @@ void sky__logs_handle(const sky__request *req, const char *op, sky__reply *r)
         return;
     fn(req, body, r);
     json_decref(body);
-}
-
-/* ---- shared with insights_api.c (logs_api.h) --------------------------------------------- */
-
-const char *sky__logs_check_group_name(const char *name, const char *field, char *buf, size_t cap)
-{
-    return check_group_name(name, field, buf, cap);
-}
-
-const char *sky__logs_group_from_identifier(const char *id, char *buf, size_t cap)
-{
-    return group_from_identifier(id, buf, cap);
-}
-
-int64_t sky__logs_find_group(sqlite3 *db, const char *name, int *retention)
-{
-    return find_group(db, name, retention);
 }

@@ -8,6 +8,8 @@
 
 #include "reply.h"
 
+#include <sqlite3.h>
+
 #include <stdint.h>
 
 /* Answers one Logs operation (`op` is the part of X-Amz-Target after the dot). */
@@ -27,14 +29,19 @@ typedef struct sky__log_event {
 bool sky__logs_ingest(sky__server *srv, const char *group, const char *stream,
                       const sky__log_event *ev, size_t n, sky__reply *r);
 
-/* Shared with the other Logs handlers (insights_api.c). A group name's AWS validation message
- * (in buf), NULL when it is valid; `field` names the member in the message. */
+/* For the files of other Logs operations (metric_filters.c): a group name checked as every
+ * operation checks it (false with InvalidParameterException replied, naming `field`), and a
+ * group's id by name (-1 none, -2 store error). Store lock held for the lookup. */
+bool sky__logs_group_name_ok(const char *name, const char *field, sky__reply *r);
+int64_t sky__logs_find_group(sqlite3 *db, const char *name);
+/* A string member of a request (NULL when absent or null): 0, or -1 when it is not a string
+ * (SerializationException). */
+int sky__logs_str_arg(json_t *o, const char *key, const char **out);
+/* For insights_api.c: a group name's validation message (in buf; NULL when valid), the group
+ * a logGroupIdentifier names (a name, or the name in an ARN; may point into buf), and a
+ * group's id with its retention in days (0: none). */
 const char *sky__logs_check_group_name(const char *name, const char *field, char *buf, size_t cap);
-/* The group a logGroupIdentifier names (a name, or the name inside an ARN; may point into buf). */
 const char *sky__logs_group_from_identifier(const char *id, char *buf, size_t cap);
-/* A group's id and retention in days (0: none): -1 when there is none, -2 when the store
- * failed (sqlite3_errmsg says why). Call with the store locked. */
-#include <sqlite3.h>
-int64_t sky__logs_find_group(sqlite3 *db, const char *name, int *retention);
+int64_t sky__logs_find_group_retention(sqlite3 *db, const char *name, int *retention);
 
 #endif

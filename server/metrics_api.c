@@ -9,10 +9,14 @@
  *
  * Storage: one row per metric identity (namespace, name, dimensions sorted by name) and one
  * row per datum, already aggregated (count, sum, min, max), so statistics over any period are
- * a single GROUP BY-free scan. Percentiles are not kept and not offered.
+ * a single GROUP BY-free scan. The Values/Counts of a datum are also kept, apart
+ * (datapoint_values), and read only for percentiles (nearest rank), which are then exact; a
+ * StatisticValues datum with Minimum < Maximum hides its distribution, and a period holding one
+ * has no percentiles (nor one with negative values, as in CloudWatch).
  */
 #include "metrics_api.h"
 
+#include "alarms.h"
 #include "jsonbody.h"
 #include "query.h"
 #include "server.h"
@@ -95,6 +99,9 @@ static bool get_num(json_t *v, double *out)
 #define MAX_TIME_S 4e11
 #define MAX_PERIOD_S 1e10
 
+/* CloudWatch rejects values outside [-2^360, 2^360] and NaN/Infinity. */
+static bool value_ok(double v) { return isfinite(v) && fabs(v) <= 0x1p360; }
+
 static bool time_ok(double t) { return isfinite(t) && t >= -MAX_TIME_S && t <= MAX_TIME_S; }
 
 static bool get_time_raw(json_t *v, double *out);
@@ -104,6 +111,9 @@ static bool get_time(json_t *v, double *out)
 {
     return get_time_raw(v, out) && time_ok(*out);
 }
+
+bool sky__metrics_num(json_t *v, double *out) { return get_num(v, out); }
+bool sky__metrics_time(json_t *v, double *out) { return get_time(v, out); }
 
 static bool get_time_raw(json_t *v, double *out)
 {
@@ -143,7 +153,7 @@ static const char *get_str(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-static bool valid_unit(const char *u)
+bool sky__metrics_valid_unit(const char *u)
 {
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (strcmp(units[i], u) == 0)
@@ -158,6 +168,8 @@ static int stat_index(const char *s)
             return i;
     return -1;
 }
+
+int sky__metrics_stat_index(const char *s) { return s ? stat_index(s) : -1; }
 
 /* Dimensions sorted by name and serialised: the metric's identity. Returns malloc'd text. */
 static int dim_cmp(const void *a, const void *b)
@@ -248,12 +260,38 @@ int sky__metrics_store_point(sqlite3 *db, const char *ns, const char *name, json
 
 /* ---- PutMetricData ------------------------------------------------------------------------ */
 
+/* The distribution of the datum just stored (sqlite3_last_insert_rowid), read only for
+ * percentiles: statistics keep scanning one row per datum. Values and counts validated. */
+static int store_values(sqlite3 *db, json_t *values, json_t *counts)
+{
+    int64_t dp = sqlite3_last_insert_rowid(db);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "INSERT INTO datapoint_values(dp_id, value, count) "
+                                    "VALUES(?,?,?)", -1, &st, NULL);
+    for (size_t j = 0; rc == SQLITE_OK && j < json_array_size(values); j++) {
+        double v, w = 1;
+        get_num(json_array_get(values, j), &v);
+        if (counts)
+            get_num(json_array_get(counts, j), &w);
+        if (w <= 0)
+            continue;
+        sqlite3_bind_int64(st, 1, dp);
+        sqlite3_bind_double(st, 2, v);
+        sqlite3_bind_double(st, 3, w);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 typedef struct point {
     const char *name;
     json_t *dims;
     int64_t ts_ms;
     const char *unit;
     double count, sum, min, max;
+    json_t *values, *counts; /* Values/Counts without StatisticValues: stored value by value */
 } point;
 
 static bool check_dims(ctx *c, json_t *dims, const char *where)
@@ -353,7 +391,7 @@ static void put_metric_data(ctx *c, json_t *body)
                     where);
         p->ts_ms = (int64_t)llround(t * 1000);
         p->unit = get_str(d, "Unit");
-        if (p->unit && !valid_unit(p->unit))
+        if (p->unit && !sky__metrics_valid_unit(p->unit))
             INVALID("The value %s for parameter %s.Unit is invalid.", p->unit, where);
         json_t *res = json_object_get(d, "StorageResolution");
         double resv;
@@ -373,14 +411,11 @@ static void put_metric_data(ctx *c, json_t *body)
                 "The parameters %s.Value and %s.Values are mutually exclusive and you have "
                 "specified both.",
                 where, where);
-        if (stats && values)
-            ERR("InvalidParameterCombination",
-                "The parameters %s.StatisticValues and %s.Values are mutually exclusive and you "
-                "have specified both.",
-                where, where);
+        /* StatisticValues with Values is accepted, as CloudWatch accepts it: the statistic set
+         * is the datum's aggregate; the values only describe its distribution. */
         if (value) {
             double v;
-            if (!get_num(value, &v) || !isfinite(v))
+            if (!get_num(value, &v) || !value_ok(v))
                 INVALID("The value for parameter %s.Value is not a valid number.", where);
             p->count = 1;
             p->sum = p->min = p->max = v;
@@ -392,7 +427,7 @@ static void put_metric_data(ctx *c, json_t *body)
                 if (!x)
                     ERR("MissingParameter", "The parameter %s.StatisticValues.%s is required.",
                         where, keys[j]);
-                if (!get_num(x, &v[j]) || !isfinite(v[j]))
+                if (!get_num(x, &v[j]) || !value_ok(v[j]))
                     INVALID("The value for parameter %s.StatisticValues.%s is not a valid "
                             "number.",
                             where, keys[j]);
@@ -405,7 +440,8 @@ static void put_metric_data(ctx *c, json_t *body)
             p->sum = v[1];
             p->min = v[2];
             p->max = v[3];
-        } else if (values) {
+        }
+        if (values) {
             if (!json_is_array(values) || json_array_size(values) == 0)
                 INVALID("The parameter %s.Values must be a non-empty list.", where);
             size_t nv = json_array_size(values);
@@ -415,24 +451,32 @@ static void put_metric_data(ctx *c, json_t *body)
             if (counts && (!json_is_array(counts) || json_array_size(counts) != nv))
                 INVALID("The parameters %s.Values and %s.Counts must be of the same size.", where,
                         where);
-            p->min = INFINITY;
-            p->max = -INFINITY;
+            point agg = {.min = INFINITY, .max = -INFINITY};
             for (size_t j = 0; j < nv; j++) {
                 double v, w = 1;
-                if (!get_num(json_array_get(values, j), &v) || !isfinite(v))
+                if (!get_num(json_array_get(values, j), &v) || !value_ok(v))
                     INVALID("The value for parameter %s.Values.member.%zu is not a valid number.",
                             where, j + 1);
                 if (counts && (!get_num(json_array_get(counts, j), &w) || !isfinite(w) || w < 0))
                     INVALID("The value for parameter %s.Counts.member.%zu is not a valid count.",
                             where, j + 1);
-                p->count += w;
-                p->sum += v * w;
-                if (v < p->min)
-                    p->min = v;
-                if (v > p->max)
-                    p->max = v;
+                agg.count += w;
+                agg.sum += v * w;
+                if (v < agg.min)
+                    agg.min = v;
+                if (v > agg.max)
+                    agg.max = v;
             }
-        } else {
+            p->values = values; /* the distribution, for percentiles */
+            p->counts = counts;
+            if (!stats) {
+                p->count = agg.count;
+                p->sum = agg.sum;
+                p->min = agg.min;
+                p->max = agg.max;
+            }
+        }
+        if (!value && !stats && !values) {
             ERR("MissingParameter",
                 "At least one of the parameters %s.Value, %s.StatisticValues or %s.Values must "
                 "be specified.",
@@ -446,6 +490,8 @@ static void put_metric_data(ctx *c, json_t *body)
         point *p = &pts[i];
         if (sky__metrics_store_point(db, ns, p->name, p->dims, p->ts_ms, p->unit, p->count,
                                      p->sum, p->min, p->max) != SQLITE_OK)
+            STORE_ROLLBACK_ERR();
+        if (p->values && p->min < p->max && store_values(db, p->values, p->counts) != SQLITE_OK)
             STORE_ROLLBACK_ERR();
     }
     if (sky__store_commit(db) != SQLITE_OK)
@@ -549,18 +595,58 @@ out:
 
 /* ---- statistics --------------------------------------------------------------------------- */
 
+typedef struct vc {
+    double v, c; /* a value and how often it occurred */
+} vc;
+
 typedef struct bucket {
     int64_t start_s;
     double count, sum, min, max;
     char unit[32];
+    /* With want_dist: the values, for percentiles. A row that is an aggregate of different
+     * values (StatisticValues with Minimum < Maximum) hides its distribution, and CloudWatch
+     * offers no percentiles over negative values: either makes the percentiles unavailable. */
+    vc *dist;
+    size_t nd, capd;
+    bool inexact;
 } bucket;
 
+/* Adds `count` samples of `v` to b's distribution; a negative value makes percentiles
+ * unavailable (as in CloudWatch). False on OOM. */
+static bool bucket_add(bucket *bk, double v, double count)
+{
+    if (v < 0) {
+        bk->inexact = true;
+        return true;
+    }
+    if (bk->nd == bk->capd) {
+        size_t nc = bk->capd ? bk->capd * 2 : 8;
+        vc *nv = realloc(bk->dist, nc * sizeof *nv);
+        if (!nv)
+            return false;
+        bk->dist = nv;
+        bk->capd = nc;
+    }
+    bk->dist[bk->nd++] = (vc){v, count};
+    return true;
+}
+
+static void buckets_free(bucket *b, long n)
+{
+    for (long i = 0; b && i < n; i++)
+        free(b[i].dist);
+    free(b);
+}
+
 /* Aggregates one metric's datapoints in [start, end) into period buckets aligned on start,
- * reading at most *budget rows (decremented; *partial set when it ran out first). Returns the
- * number of buckets (sorted by time) or -1 on a store error. */
+ * reading at most *budget rows (decremented; *partial set when it ran out first). With
+ * `by_unit`, a period holding datapoints of several units gets one bucket per unit, as
+ * GetMetricStatistics answers when no Unit is asked for; otherwise units are merged (the
+ * bucket keeps the first one). Returns the number of buckets (sorted by time) or -1 on a store
+ * error. */
 static long aggregate(sqlite3 *db, const char *ns, const char *name, json_t *dims,
-                      double start, double end, int64_t period, const char *unit, bucket **out,
-                      long *budget, bool *partial)
+                      double start, double end, int64_t period, const char *unit, bool by_unit,
+                      bool want_dist, bucket **out, long *budget, bool *partial)
 {
     *out = NULL;
     char *cdims = canonical_dims(dims);
@@ -574,11 +660,17 @@ static long aggregate(sqlite3 *db, const char *ns, const char *name, json_t *dim
         return -1;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db,
-                           "SELECT ts, unit, count, sum, min, max FROM datapoints WHERE "
+                           "SELECT ts, unit, count, sum, min, max, id FROM datapoints WHERE "
                            "metric_id=?1 AND ts>=?2 AND ts<?3 AND (?4 IS NULL OR unit=?4) "
                            "ORDER BY ts",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
+    sqlite3_stmt *vals = NULL; /* a datum's distribution, when percentiles are wanted */
+    if (want_dist && sqlite3_prepare_v2(db, "SELECT value, count FROM datapoint_values WHERE "
+                                            "dp_id=?", -1, &vals, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return -1;
+    }
     int64_t s_ms = (int64_t)llround(start * 1000), e_ms = (int64_t)llround(end * 1000);
     sqlite3_bind_int64(st, 1, mid);
     sqlite3_bind_int64(st, 2, s_ms);
@@ -595,31 +687,113 @@ static long aggregate(sqlite3 *db, const char *ns, const char *name, json_t *dim
         (*budget)--;
         int64_t ts = sqlite3_column_int64(st, 0);
         int64_t bs = (int64_t)floor(start) + ((ts - s_ms) / 1000 / period) * period;
-        if (n == 0 || b[n - 1].start_s != bs) {
+        const char *row_unit = (const char *)sqlite3_column_text(st, 1);
+        long k = n - 1; /* this period's buckets are the last ones: rows come in time order */
+        if (by_unit)
+            while (k >= 0 && b[k].start_s == bs && strcmp(b[k].unit, row_unit ? row_unit : "") != 0)
+                k--;
+        if (k < 0 || b[k].start_s != bs) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 16;
                 bucket *nb = realloc(b, (size_t)cap * sizeof *b);
                 if (!nb) {
-                    free(b);
+                    buckets_free(b, n);
                     sqlite3_finalize(st);
                     return -1;
                 }
                 b = nb;
             }
             b[n] = (bucket){.start_s = bs, .min = INFINITY, .max = -INFINITY};
-            snprintf(b[n].unit, sizeof b[n].unit, "%s", (const char *)sqlite3_column_text(st, 1));
-            n++;
+            snprintf(b[n].unit, sizeof b[n].unit, "%s", row_unit ? row_unit : "None");
+            k = n++;
         }
-        bucket *k = &b[n - 1];
-        k->count += sqlite3_column_double(st, 2);
-        k->sum += sqlite3_column_double(st, 3);
-        k->min = fmin(k->min, sqlite3_column_double(st, 4));
-        k->max = fmax(k->max, sqlite3_column_double(st, 5));
+        bucket *bk = &b[k];
+        bk->count += sqlite3_column_double(st, 2);
+        bk->sum += sqlite3_column_double(st, 3);
+        double lo = sqlite3_column_double(st, 4), hi = sqlite3_column_double(st, 5);
+        bk->min = fmin(bk->min, lo);
+        bk->max = fmax(bk->max, hi);
+        if (want_dist && !bk->inexact && lo == hi) {
+            if (!bucket_add(bk, lo, sqlite3_column_double(st, 2)))
+                goto nomem;
+        } else if (want_dist && !bk->inexact) {
+            /* Different values in one datum: its Values, if it was sent with them. */
+            sqlite3_bind_int64(vals, 1, sqlite3_column_int64(st, 6));
+            bool any = false;
+            while (sqlite3_step(vals) == SQLITE_ROW && !bk->inexact) {
+                if (*budget <= 0) {
+                    *partial = true;
+                    break;
+                }
+                (*budget)--;
+                any = true;
+                if (!bucket_add(bk, sqlite3_column_double(vals, 0),
+                                sqlite3_column_double(vals, 1)))
+                    goto nomem;
+            }
+            sqlite3_reset(vals);
+            if (!any)
+                bk->inexact = true; /* a StatisticValues datum: its distribution is unknown */
+        }
     }
     sqlite3_finalize(st);
+    sqlite3_finalize(vals);
     *out = b;
     return n;
+nomem:
+    buckets_free(b, n);
+    sqlite3_finalize(st);
+    sqlite3_finalize(vals);
+    return -1;
 }
+
+/* "p99", "p99.9", "p0" .. "p100" (at most 10 decimals), as CloudWatch's percentile
+ * ExtendedStatistics: the percentile, or -1 for anything else. */
+double sky__metrics_percentile_of(const char *s)
+{
+    if (!s || s[0] != 'p' || !(s[1] >= '0' && s[1] <= '9'))
+        return -1;
+    char *end;
+    double v = strtod(s + 1, &end);
+    const char *dot = strchr(s, '.');
+    if (*end || v < 0 || v > 100 || (dot && (strlen(dot + 1) < 1 || strlen(dot + 1) > 10)))
+        return -1;
+    return v;
+}
+
+static int vc_cmp(const void *a, const void *b)
+{
+    double x = ((const vc *)a)->v, y = ((const vc *)b)->v;
+    return x < y ? -1 : x > y;
+}
+
+/* The nearest-rank percentile of a bucket's values (the smallest value with at least pct% of
+ * the samples at or below it); false when it is unavailable (see bucket). Sorts b->dist. */
+static bool bucket_percentile(bucket *b, double pct, double *out)
+{
+    if (b->inexact || b->nd == 0)
+        return false;
+    qsort(b->dist, b->nd, sizeof *b->dist, vc_cmp);
+    double total = 0, seen = 0;
+    for (size_t i = 0; i < b->nd; i++)
+        total += b->dist[i].c;
+    double rank = ceil(pct / 100.0 * total);
+    if (rank < 1)
+        rank = 1;
+    for (size_t i = 0; i < b->nd; i++) {
+        seen += b->dist[i].c;
+        if (seen >= rank) {
+            *out = b->dist[i].v;
+            return true;
+        }
+    }
+    *out = b->dist[b->nd - 1].v;
+    return true;
+}
+
+/* A statistic of a bucket: a basic one (stat >= 0) or the percentile pct; false when not
+ * available. */
+static bool bucket_stat(bucket *b, int stat, double pct, double *out);
 
 static double stat_value(const bucket *b, int stat)
 {
@@ -630,6 +804,41 @@ static double stat_value(const bucket *b, int stat)
     case 3: return b->min;
     default: return b->max;
     }
+}
+
+static bool bucket_stat(bucket *b, int stat, double pct, double *out)
+{
+    if (stat >= 0) {
+        *out = stat_value(b, stat);
+        return true;
+    }
+    return bucket_percentile(b, pct, out);
+}
+
+int sky__metrics_series(sqlite3 *db, const char *ns, const char *name, json_t *dims,
+                        const char *unit, const char *stat, int64_t start_s, int64_t period,
+                        int n, double *values, bool *present)
+{
+    int si = stat_index(stat);
+    double pct = si < 0 ? sky__metrics_percentile_of(stat) : 0;
+    for (int i = 0; i < n; i++)
+        present[i] = false;
+    if (si < 0 && pct < 0)
+        return SQLITE_MISUSE;
+    bucket *b = NULL;
+    long budget = MAX_SCAN_POINTS;
+    bool partial = false;
+    long nb = aggregate(db, ns, name, dims, (double)start_s, (double)(start_s + n * period),
+                        period, unit, false, si < 0, &b, &budget, &partial);
+    if (nb < 0)
+        return SQLITE_ERROR;
+    for (long k = 0; k < nb; k++) {
+        int64_t idx = (b[k].start_s - start_s) / period;
+        if (idx >= 0 && idx < n)
+            present[idx] = bucket_stat(&b[k], si, pct, &values[idx]);
+    }
+    buckets_free(b, nb);
+    return SQLITE_OK;
 }
 
 static bool read_range(ctx *c, json_t *body, double *start, double *end)
@@ -657,6 +866,7 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
 {
     sqlite3 *db = NULL;
     bucket *b = NULL;
+    long n_buckets = 0;
     const char *ns = get_str(body, "Namespace"), *name = get_str(body, "MetricName");
     if (!ns)
         MISSING("Namespace");
@@ -674,14 +884,23 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
     int64_t period = (int64_t)period_d;
     json_t *stats = json_object_get(body, "Statistics");
     json_t *ext = json_object_get(body, "ExtendedStatistics");
-    if (ext && json_array_size(ext) > 0)
-        INVALID("ExtendedStatistics (percentiles) are not supported by skylog serve.");
-    if (!stats || !json_is_array(stats) || json_array_size(stats) == 0)
+    size_t nstats = json_is_array(stats) ? json_array_size(stats) : 0;
+    size_t next = json_is_array(ext) ? json_array_size(ext) : 0;
+    if (nstats == 0 && next == 0)
         ERR("MissingParameter", "The parameter Statistics or ExtendedStatistics is required.");
-    if (json_array_size(stats) > 5)
+    if (nstats > 5)
         INVALID("The collection Statistics must not have a size greater than 5.");
+    if (next > 10)
+        INVALID("The collection ExtendedStatistics must not have a size greater than 10.");
     int want[5];
-    size_t nstats = json_array_size(stats);
+    double pcts[10];
+    for (size_t i = 0; i < next; i++) {
+        const char *s = json_string_value(json_array_get(ext, i));
+        if ((pcts[i] = sky__metrics_percentile_of(s)) < 0)
+            INVALID("The value %s for parameter ExtendedStatistics.member.%zu is invalid "
+                    "(skylog serve supports percentiles, p0 to p100).",
+                    s ? s : "?", i + 1);
+    }
     for (size_t i = 0; i < nstats; i++) {
         const char *s = json_string_value(json_array_get(stats, i));
         want[i] = s ? stat_index(s) : -1;
@@ -690,7 +909,7 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
                     i + 1);
     }
     const char *unit = get_str(body, "Unit");
-    if (unit && !valid_unit(unit))
+    if (unit && !sky__metrics_valid_unit(unit))
         INVALID("The value %s for parameter Unit is invalid.", unit);
     json_t *dims = json_object_get(body, "Dimensions");
     if (!check_dims(c, dims, "Dimensions"))
@@ -704,9 +923,11 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
     db = sky__store_lock(c->req->server->store);
     long budget = MAX_SCAN_POINTS;
     bool partial = false;
-    long n = aggregate(db, ns, name, dims, start, end, period, unit, &b, &budget, &partial);
+    long n = aggregate(db, ns, name, dims, start, end, period, unit, true, next > 0, &b, &budget,
+                       &partial);
     if (n < 0)
         STORE_ERR(sqlite3_errmsg(db));
+    n_buckets = n;
     if (partial)
         ERR("InvalidParameterCombination",
             "The time range holds more than %d stored datapoints; skylog serve reads at most "
@@ -718,13 +939,50 @@ static void get_metric_statistics(ctx *c, json_t *body, json_t **result)
                               b[i].unit);
         for (size_t j = 0; j < nstats; j++)
             json_object_set_new(p, stat_names[want[j]], json_real(stat_value(&b[i], want[j])));
+        if (next) {
+            json_t *es = json_object();
+            for (size_t j = 0; j < next; j++) {
+                double v;
+                if (bucket_percentile(&b[i], pcts[j], &v))
+                    json_object_set_new(es, json_string_value(json_array_get(ext, j)),
+                                        json_real(v));
+            }
+            json_object_set_new(p, "ExtendedStatistics", es);
+        }
         json_array_append_new(points, p);
     }
     *result = json_pack("{s:s,s:o}", "Label", name, "Datapoints", points);
 out:
     if (db)
         sky__store_unlock(c->req->server->store);
-    free(b);
+    buckets_free(b, b ? n_buckets : 0);
+}
+
+/* The label of query i: its Label, else the metric's name, with the statistic appended
+ * ("Latency Average") when another query without a Label names the same metric, so the results
+ * of one call can be told apart, as CloudWatch labels them. */
+static void default_label(json_t *queries, size_t i, char *out, size_t cap)
+{
+    json_t *q = json_array_get(queries, i);
+    json_t *ms = json_object_get(q, "MetricStat");
+    const char *label = get_str(q, "Label");
+    const char *name = get_str(json_object_get(ms, "Metric"), "MetricName");
+    if (label) {
+        snprintf(out, cap, "%s", label);
+        return;
+    }
+    size_t j;
+    json_t *o;
+    json_array_foreach(queries, j, o)
+    {
+        const char *other = get_str(json_object_get(json_object_get(o, "MetricStat"), "Metric"),
+                                    "MetricName");
+        if (j != i && !get_str(o, "Label") && other && strcmp(other, name) == 0) {
+            snprintf(out, cap, "%s %s", name, get_str(ms, "Stat"));
+            return;
+        }
+    }
+    snprintf(out, cap, "%s", name);
 }
 
 static void get_metric_data(ctx *c, json_t *body, json_t **result)
@@ -767,10 +1025,10 @@ static void get_metric_data(ctx *c, json_t *body, json_t **result)
             ERR("MissingParameter",
                 "The parameter MetricDataQueries.member.%zu.MetricStat.Metric is required.",
                 i + 1);
-        if (!stat || stat_index(stat) < 0)
+        if (!stat || (stat_index(stat) < 0 && sky__metrics_percentile_of(stat) < 0))
             INVALID("The value %s for parameter MetricDataQueries.member.%zu.MetricStat.Stat is "
                     "invalid (skylog serve supports SampleCount, Average, Sum, Minimum, "
-                    "Maximum).",
+                    "Maximum and percentiles pNN).",
                     stat ? stat : "null", i + 1);
         if (!get_num(json_object_get(ms, "Period"), &period) || period < 1 ||
             period > MAX_PERIOD_S)
@@ -793,26 +1051,29 @@ static void get_metric_data(ctx *c, json_t *body, json_t **result)
         if (!get_num(json_object_get(ms, "Period"), &period) || period < 1)
             continue; /* validated above; keeps the compiler (and a future edit) honest */
         int stat = stat_index(get_str(ms, "Stat"));
+        double pct = stat < 0 ? sky__metrics_percentile_of(get_str(ms, "Stat")) : 0;
         bucket *b = NULL;
         bool partial = false;
         long n = aggregate(db, get_str(m, "Namespace"), get_str(m, "MetricName"),
                            json_object_get(m, "Dimensions"), start, end, (int64_t)period,
-                           get_str(ms, "Unit"), &b, &budget, &partial);
-        if (n < 0) {
-            free(b);
+                           get_str(ms, "Unit"), false, stat < 0, &b, &budget, &partial);
+        if (n < 0)
             STORE_ERR(sqlite3_errmsg(db));
-        }
         json_t *ts = json_array(), *vals = json_array();
         for (long k = 0; k < n; k++) {
             long j = descending ? n - 1 - k : k;
+            double v;
+            if (!bucket_stat(&b[j], stat, pct, &v))
+                continue; /* a percentile that is not available: no datapoint */
             json_array_append_new(ts, json_integer(b[j].start_s));
-            json_array_append_new(vals, json_real(stat_value(&b[j], stat)));
+            json_array_append_new(vals, json_real(v));
         }
-        free(b);
-        const char *label = get_str(q, "Label");
+        buckets_free(b, n);
+        char label[600];
+        default_label(queries, i, label, sizeof label);
         json_array_append_new(results,
                               json_pack("{s:s,s:s,s:o,s:o,s:s}", "Id", get_str(q, "Id"), "Label",
-                                        label ? label : get_str(m, "MetricName"), "Timestamps",
+                                        label, "Timestamps",
                                         ts, "Values", vals, "StatusCode",
                                         partial ? "PartialData" : "Complete"));
     }
@@ -866,7 +1127,8 @@ void sky__metrics_handle(const sky__request *req, sky__api api, const char *op, 
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(ops[i].name, op) == 0)
             found = (int)i;
-    if (found < 0) {
+    const char *alarm_op = found < 0 ? sky__alarms_known(op) : NULL; /* alarms.c's */
+    if (found < 0 && !alarm_op) {
         if (api == SKY__API_METRICS_QUERY)
             sky__reply_error(r, api, 400, "InvalidAction",
                              "The action %s is not valid for this web service.", op);
@@ -876,9 +1138,11 @@ void sky__metrics_handle(const sky__request *req, sky__api api, const char *op, 
         json_decref(body);
         return;
     }
-    ctx c = {.req = req, .api = api, .r = r, .action = ops[found].name};
+    ctx c = {.req = req, .api = api, .r = r, .action = alarm_op ? alarm_op : ops[found].name};
     json_t *result = NULL;
-    switch (ops[found].id) {
+    if (alarm_op)
+        sky__alarms_handle(req, api, op, body, r, &result);
+    else switch (ops[found].id) {
     case OP_PUT: put_metric_data(&c, body); break;
     case OP_LIST: list_metrics(&c, body, &result); break;
     case OP_STATS: get_metric_statistics(&c, body, &result); break;

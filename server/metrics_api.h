@@ -10,6 +10,7 @@
 #include "reply.h"
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* `api` is SKY__API_METRICS_JSON (op from X-Amz-Target) or SKY__API_METRICS_QUERY (op NULL:
@@ -21,5 +22,25 @@ void sky__metrics_handle(const sky__request *req, sky__api api, const char *op, 
 int sky__metrics_store_point(sqlite3 *db, const char *ns, const char *name, json_t *dims,
                              int64_t ts_ms, const char *unit, double count, double sum,
                              double min, double max);
+
+/* A statistic ("Sum", "Average", ..., or a percentile "p99") of a metric over n periods of
+ * `period` seconds from start_s: values[i] when present[i] (a period without data, or whose
+ * percentile is unavailable, is not present). unit NULL: every unit. Store lock held by the
+ * caller. SQLITE_OK, SQLITE_MISUSE for an unknown statistic, or a store error. */
+int sky__metrics_series(sqlite3 *db, const char *ns, const char *name, json_t *dims,
+                        const char *unit, const char *stat, int64_t start_s, int64_t period,
+                        int n, double *values, bool *present);
+/* The percentile of "pNN[.NNN]" (0 to 100), or -1 when `s` is not one. */
+double sky__metrics_percentile_of(const char *s);
+
+/* For the other metrics operations' files (alarms.c), the helpers that read either wire form:
+ * a number (or numeric string), epoch seconds from a number or ISO-8601 text, and the index
+ * of a basic statistic (SampleCount 0, Average, Sum, Minimum, Maximum 4; -1 for others). */
+bool sky__metrics_num(json_t *v, double *out);
+bool sky__metrics_time(json_t *v, double *out);
+int sky__metrics_stat_index(const char *s);
+
+/* True for one of CloudWatch's 27 units ("Milliseconds", "Count", "None", ...). */
+bool sky__metrics_valid_unit(const char *u);
 
 #endif

@@ -52,13 +52,27 @@ static void form_decode(char *s)
 #define MAX_PARAMS 400000     /* a gzipped PutMetricData at its limits has ~340,000 */
 #define MAX_OBJECT_KEYS 64    /* CloudWatch's structures have at most ~10 members */
 
+/* Every list member name of the operations served, with its limit (DEFAULT_LIST_MAX where the
+ * API states none below it). The names also tell an empty list from an empty string: botocore
+ * sends an empty list as "Dimensions=" (no members), which must read as [] and not as "". */
 static const struct {
     const char *name;
     long max;
 } list_limits[] = {
-    {"MetricData", 1000}, {"MetricDataQueries", 500}, {"Values", 150},
-    {"Counts", 150},      {"Dimensions", 30},         {"Statistics", 5},
+    {"MetricData", 1000},
+    {"MetricDataQueries", 500},
+    {"Values", 150},
+    {"Counts", 150},
+    {"Dimensions", 30},
+    {"Statistics", 5},
     {"ExtendedStatistics", 10},
+    {"AlarmNames", 100},
+    {"AlarmActions", 5},
+    {"OKActions", 5},
+    {"InsufficientDataActions", 5},
+    {"AlarmTypes", 2},
+    {"Metrics", 10},
+    {"Tags", 50},
 };
 #define DEFAULT_LIST_MAX 100
 
@@ -68,6 +82,14 @@ static long list_max(const char *name)
         if (strcmp(list_limits[i].name, name) == 0)
             return list_limits[i].max;
     return DEFAULT_LIST_MAX;
+}
+
+static bool is_list_name(const char *name)
+{
+    for (size_t i = 0; i < sizeof list_limits / sizeof list_limits[0]; i++)
+        if (strcmp(list_limits[i].name, name) == 0)
+            return true;
+    return false;
 }
 
 typedef struct qerr {
@@ -159,7 +181,7 @@ static int set_path(json_t *root, char *key, const char *value, qerr *e)
             return qfail(e, "MalformedQueryString", "more than %d parameters under one name",
                          MAX_OBJECT_KEYS);
         if (!next) {
-            json_t *sv = json_string(value);
+            json_t *sv = !*value && is_list_name(seg) ? json_array() : json_string(value);
             if (!sv || json_object_set_new(cur, seg, sv) != 0)
                 return qfail(e, "InternalFailure", "out of memory");
             return 0;
@@ -323,7 +345,9 @@ static void put_members(xbuf *b, json_t *obj)
     {
         if (json_is_null(c))
             continue;
-        bool as_time = strcmp(k, "Timestamp") == 0 || strcmp(k, "Timestamps") == 0;
+        size_t kl = strlen(k);
+        bool as_time = strcmp(k, "Timestamps") == 0 ||
+                       (kl >= 9 && strcmp(k + kl - 9, "Timestamp") == 0); /* StateUpdated... */
         put(b, "<", false);
         put(b, k, false);
         put(b, ">", false);
@@ -356,8 +380,8 @@ char *sky__query_to_xml(const char *action, json_t *result, unsigned long long r
                         size_t *len)
 {
     xbuf b = {.ok = true};
-    char rid[64];
-    snprintf(rid, sizeof rid, "00000000-0000-4000-8000-%012llx", request_id);
+    char rid[SKY__REQUEST_ID_CAP];
+    sky__request_id_text(request_id, rid);
     put(&b, "<", false);
     put(&b, action, false);
     put(&b, "Response xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\">", false);

@@ -23,7 +23,8 @@ json_t *sky__query_parse(const char *body, size_t len, const char **code, char *
 
 /* Renders <{action}Response><{action}Result>...</{action}Result><ResponseMetadata>... for a
  * JSON result (NULL: no Result element). Members named "Timestamp" or "Timestamps" holding
- * numbers (epoch seconds) are written as ISO-8601. Returns malloc'd XML, NULL on OOM. */
+ * numbers (epoch seconds) are written as ISO-8601, as are those whose name ends in "Timestamp"
+ * (StateUpdatedTimestamp, ...). Returns malloc'd XML, NULL on OOM. */
 char *sky__query_to_xml(const char *action, json_t *result, unsigned long long request_id,
                         size_t *len);
 

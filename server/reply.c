@@ -38,13 +38,20 @@ static void utf8_sanitize(char *s)
     }
 }
 
+void sky__request_id_text(unsigned long long id, char out[SKY__REQUEST_ID_CAP])
+{
+    snprintf(out, SKY__REQUEST_ID_CAP, "00000000-0000-4000-8000-%012llx", id);
+}
+
 void sky__reply_clear(sky__reply *r)
 {
     free(r->body);
     free(r->error_type);
     for (int i = 0; i < r->n_extra; i++)
         free(r->extra[i].value);
+    unsigned long long id = r->request_id;
     memset(r, 0, sizeof *r);
+    r->request_id = id;
 }
 
 void sky__reply_header(sky__reply *r, const char *name, const char *value)
@@ -155,8 +162,9 @@ void sky__reply_error(sky__reply *r, sky__api api, int status, const char *code,
     utf8_sanitize(msg);
     const char *fault = status >= 500 ? "Receiver" : "Sender";
     if (api == SKY__API_METRICS_QUERY) {
-        char *b = NULL;
+        char *b = NULL, rid[SKY__REQUEST_ID_CAP];
         size_t len = 0, cap = 0;
+        sky__request_id_text(r->request_id, rid);
         bool ok = sky__xml_append(&b, &len, &cap,
                                   "<ErrorResponse xmlns=\"http://monitoring.amazonaws.com/doc/"
                                   "2010-08-01/\"><Error><Type>", false) &&
@@ -165,9 +173,9 @@ void sky__reply_error(sky__reply *r, sky__api api, int status, const char *code,
                   sky__xml_append(&b, &len, &cap, code, true) &&
                   sky__xml_append(&b, &len, &cap, "</Code><Message>", false) &&
                   sky__xml_append(&b, &len, &cap, msg, true) &&
-                  sky__xml_append(&b, &len, &cap,
-                                  "</Message></Error><RequestId>skylog</RequestId></ErrorResponse>",
-                                  false);
+                  sky__xml_append(&b, &len, &cap, "</Message></Error><RequestId>", false) &&
+                  sky__xml_append(&b, &len, &cap, rid, false) &&
+                  sky__xml_append(&b, &len, &cap, "</RequestId></ErrorResponse>", false);
         if (ok)
             sky__reply_raw(r, status, SKY__CT_XML, b, len);
         else

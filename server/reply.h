@@ -48,9 +48,17 @@ typedef struct sky__reply {
         char *value; /* malloc'd */
     } extra[SKY__MAX_EXTRA_HEADERS];
     int n_extra;
+    /* The request's number (set by http.c before dispatch, kept by sky__reply_clear): awsQuery
+     * error bodies carry the same RequestId as the x-amzn-RequestId header. */
+    unsigned long long request_id;
 } sky__reply;
 
-/* Frees what the reply owns and leaves it empty. */
+/* The RequestId text of request number `id` ("00000000-0000-4000-8000-00000000002a"): the
+ * x-amzn-RequestId header, awsQuery <RequestId> and error bodies all use it. */
+#define SKY__REQUEST_ID_CAP 40
+void sky__request_id_text(unsigned long long id, char out[SKY__REQUEST_ID_CAP]);
+
+/* Frees what the reply owns and leaves it empty (its request_id stays). */
 void sky__reply_clear(sky__reply *r);
 /* Adds a header (value copied). Silently ignored past SKY__MAX_EXTRA_HEADERS. */
 void sky__reply_header(sky__reply *r, const char *name, const char *value);

@@ -8,6 +8,7 @@
  */
 #include "serve.h"
 
+#include "alarms.h"
 #include "faults.h"
 #include "http.h"
 #include "insights_api.h"
@@ -26,6 +27,7 @@ int sky__serve_run(const sky__serve_opts *o)
     char *serr = NULL;
     int rc = 1;
     sky__http *http = NULL;
+    sky__alarm_timer *alarms = NULL;
 
     if (o->faults && *o->faults) {
         srv.faults = sky__faults_new(o->faults, o->seed, err, sizeof err);
@@ -54,6 +56,10 @@ int sky__serve_run(const sky__serve_opts *o)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN); /* a client that hangs up must not kill the server */
 
+    if (o->alarm_interval_ms > 0 && !(alarms = sky__alarm_timer_start(&srv, o->alarm_interval_ms))) {
+        fprintf(stderr, "skylog serve: cannot start the alarm evaluation thread\n");
+        goto out;
+    }
     int port = 0;
     http = sky__http_start(&srv, &port, err, sizeof err);
     if (!http) {
@@ -93,6 +99,7 @@ int sky__serve_run(const sky__serve_opts *o)
     rc = 0;
 out:
     sky__http_stop(http);
+    sky__alarm_timer_stop(alarms); /* before the store it reads closes */
     sky__insights_free(srv.insights); /* after HTTP: no request can start a query now */
     sky__store_close(srv.store);
     sky__faults_free(srv.faults);

@@ -30,6 +30,7 @@ typedef struct sky__serve_opts {
     const char *region;       /* reported in ARNs and expected in signatures; default us-east-1 */
     const char *account_id;   /* reported in ARNs; default 123456789012 */
     bool log_requests;        /* one stderr line per request (method, path, target, status) */
+    int64_t alarm_interval_ms; /* alarms evaluated this often (alarms.c); 0 = never */
 } sky__serve_opts;
 
 /* Runs the server until SIGINT/SIGTERM. Prints the endpoint URL as the first stdout line.

@@ -51,7 +51,29 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS datapoints("
     "  id INTEGER PRIMARY KEY, metric_id INTEGER NOT NULL, ts INTEGER NOT NULL,"
     "  unit TEXT, count REAL NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS datapoints_metric ON datapoints(metric_id, ts);";
+    "CREATE INDEX IF NOT EXISTS datapoints_metric ON datapoints(metric_id, ts);"
+    /* metrics_api.c: the Values/Counts of a datum whose values differ, for percentiles. */
+    "CREATE TABLE IF NOT EXISTS datapoint_values("
+    "  dp_id INTEGER NOT NULL, value REAL NOT NULL, count REAL NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS datapoint_values_dp ON datapoint_values(dp_id);"
+    /* metric_filters.c: one row per filter; its one metricTransformation kept as the JSON the
+     * API shows. */
+    "CREATE TABLE IF NOT EXISTS metric_filters("
+    "  id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL, name TEXT NOT NULL,"
+    "  pattern TEXT NOT NULL, transformation TEXT NOT NULL, created INTEGER NOT NULL,"
+    "  UNIQUE(group_id, name));"
+    /* alarms.c: an alarm's configuration as the JSON its Put request gave (normalised), its
+     * state apart (what evaluation changes); history kept after the alarm is deleted, as in
+     * CloudWatch. */
+    "CREATE TABLE IF NOT EXISTS alarms("
+    "  name TEXT PRIMARY KEY, type TEXT NOT NULL, config TEXT NOT NULL, state TEXT NOT NULL,"
+    "  reason TEXT NOT NULL, reason_data TEXT, state_updated INTEGER NOT NULL,"
+    "  state_transitioned INTEGER NOT NULL, config_updated INTEGER NOT NULL,"
+    "  actions_enabled INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS alarm_history("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL, ts INTEGER NOT NULL,"
+    "  item_type TEXT NOT NULL, summary TEXT NOT NULL, data TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS alarm_history_ts ON alarm_history(ts, id);";
 
 static int mkdir_p(const char *dir)
 {

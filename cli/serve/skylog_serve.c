@@ -22,6 +22,7 @@
 enum {
     OPT_HOST = 1000, OPT_PORT, OPT_DATA, OPT_AUTH, OPT_ACCESS, OPT_SECRET, OPT_REGION,
     OPT_BEARER, OPT_FAULTS, OPT_SEED, OPT_MAX_EVENT, OPT_TLS_CERT, OPT_TLS_KEY,
+    OPT_ALARM_INTERVAL,
 };
 
 static const struct option long_opts[] = {
@@ -36,6 +37,7 @@ static const struct option long_opts[] = {
     {"faults", required_argument, NULL, OPT_FAULTS},
     {"seed", required_argument, NULL, OPT_SEED},
     {"max-event-bytes", required_argument, NULL, OPT_MAX_EVENT},
+    {"alarm-interval", required_argument, NULL, OPT_ALARM_INTERVAL},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"verbose", no_argument, NULL, 'v'},
@@ -90,6 +92,7 @@ int main(int argc, char **argv)
         .secret_key = "skylogtest",
         .seed = 1,
         .max_event_bytes = 1048576,
+        .alarm_interval_ms = 10000,
         .region = "us-east-1",
         .account_id = "123456789012",
     };
@@ -132,6 +135,11 @@ int main(int argc, char **argv)
             if (!parse_u64(optarg, 64ull << 20, &v) || v < 1)
                 return usage_error("invalid --max-event-bytes '%s' (1..67108864)", optarg);
             o.max_event_bytes = (size_t)v;
+            break;
+        case OPT_ALARM_INTERVAL:
+            if (!parse_u64(optarg, 86400, &v))
+                return usage_error("invalid --alarm-interval '%s' (0..86400 seconds)", optarg);
+            o.alarm_interval_ms = (int64_t)v * 1000;
             break;
         case OPT_TLS_CERT: o.tls_cert = optarg; break;
         case OPT_TLS_KEY: o.tls_key = optarg; break;

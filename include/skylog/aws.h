@@ -732,6 +732,34 @@ SKY_API void sky_aws_query_result_free(sky_aws_query_result *out);
 /* Parses an HTTP Date header ("Sun, 06 Nov 1994 08:49:37 GMT") into Unix epoch ns. */
 SKY_API sky_status sky_aws_parse_http_date(const char *s, int64_t *ns);
 
+
+/* ============================================================================================
+ * CloudWatch metrics and alarms (service "monitoring")
+ *
+ *     sky_aws_client *c;   // sky_aws_client_new(&(sky_aws_client_opts){ .service = "monitoring" }, ...)
+ *     const char *q = "{\"Namespace\":\"App\",\"MetricName\":\"Latency\",\"Period\":60,"
+ *                     "\"StartTime\":1735689600,\"EndTime\":1735693200,\"Statistics\":[\"Average\"]}";
+ *     char *answer;        // {"Label":"Latency","Datapoints":[...]}
+ *     if (sky_cloudwatch_call(c, "GetMetricStatistics", q, strlen(q), &answer, NULL, &err) == SKY_OK)
+ *         ... free(answer);
+ * ========================================================================================== */
+
+/* Calls one CloudWatch operation ("PutMetricData", "ListMetrics", "GetMetricStatistics",
+ * "GetMetricData", "PutMetricAlarm", "PutCompositeAlarm", "DescribeAlarms",
+ * "DescribeAlarmHistory", "SetAlarmState", "DeleteAlarms", ...) with `json_body` (len bytes; the
+ * request shape of the API reference, as botocore names it; NULL/0 means {}) over awsJson1.0
+ * (X-Amz-Target: GraniteServiceVersion20100801.<operation>), signing, retrying and classifying
+ * errors as sky_aws_client_call() does. PutMetricData bodies of 10 KiB or more are sent
+ * gzip-compressed, as botocore sends them. Checked before sending: the operation is 1-64
+ * letters and the body at most 1,048,576 bytes (PutMetricData's limit; SKY_ELIMIT).
+ * On SKY_OK, *out_json (may be NULL: not wanted) receives the answer, malloc'd and
+ * NUL-terminated ("{}" for an empty one; free() it), and *out_len (may be NULL) its length.
+ * Otherwise err (may be NULL) says why, as for sky_aws_client_call(). Thread-safe as the
+ * client is. */
+SKY_API sky_status sky_cloudwatch_call(sky_aws_client *c, const char *operation,
+                                       const char *json_body, size_t len, char **out_json,
+                                       size_t *out_len, sky_aws_error *err);
+
 #ifdef __cplusplus
 }
 #endif

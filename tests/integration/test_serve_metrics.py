@@ -185,6 +185,7 @@ class QueryProtocolTest(MetricsBase):
                         "MetricData.member.2.Values.member.2": "4",
                         "MetricData.member.2.Counts.member.1": "2",
                         "MetricData.member.2.Counts.member.2": "1",
+                        "MetricData.member.2.Unit": "Count",
                         "MetricData.member.2.Dimensions.member.1.Name": "Page",
                         "MetricData.member.2.Dimensions.member.1.Value": "/home",
                         "MetricData.member.2.Timestamp": iso(time.time() - 60)})
@@ -296,3 +297,106 @@ class EmfTest(MetricsBase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FidelityTest(MetricsBase):
+    """Answers compared with real AWS recordings (issue 14), each as the API reference says."""
+
+    def test_several_queries_on_one_metric_are_labelled_with_their_statistic(self):
+        now = time.time()
+        self.cw.put_metric_data(Namespace=self.ns, MetricData=[
+            {"MetricName": "lat", "Value": 5}, {"MetricName": "other", "Value": 1}])
+        metric = {"Namespace": self.ns, "MetricName": "lat"}
+        q = [{"Id": "a", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Average"}},
+             {"Id": "b", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Maximum"}},
+             {"Id": "c", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Sum"},
+              "Label": "mine"},
+             {"Id": "d", "MetricStat": {"Metric": {**metric, "MetricName": "other"},
+                                        "Period": 60, "Stat": "Sum"}}]
+        out = self.cw.get_metric_data(MetricDataQueries=q, StartTime=now - 600,
+                                      EndTime=now + 600)
+        labels = {r["Id"]: r["Label"] for r in out["MetricDataResults"]}
+        self.assertEqual(labels, {"a": "lat Average", "b": "lat Maximum", "c": "mine",
+                                  "d": "other"})
+
+    def test_mixed_units_give_one_datapoint_per_unit(self):
+        now = time.time()
+        self.cw.put_metric_data(Namespace=self.ns, MetricData=[
+            {"MetricName": "size", "Value": 1, "Unit": "Bytes"},
+            {"MetricName": "size", "Value": 3, "Unit": "Bytes"},
+            {"MetricName": "size", "Value": 2, "Unit": "Kilobytes"}])
+        got = sorted((dp["Unit"], dp["Sum"], dp["SampleCount"]) for dp in self.stats("size"))
+        self.assertEqual(got, [("Bytes", 4.0, 2.0), ("Kilobytes", 2.0, 1.0)])
+        # With a Unit, only that unit's data.
+        out = self.cw.get_metric_statistics(
+            Namespace=self.ns, MetricName="size", StartTime=now - 1800, EndTime=now + 1800,
+            Period=3600, Statistics=["Sum"], Unit="Kilobytes")
+        self.assertEqual([(d["Unit"], d["Sum"]) for d in out["Datapoints"]],
+                         [("Kilobytes", 2.0)])
+
+    def test_an_empty_dimensions_list_in_the_query_form_is_valid(self):
+        now = time.time()
+        # botocore serialises an empty list as "Dimensions=" (no members).
+        from botocore.serialize import create_serializer
+        model = self.cw.meta.service_model.operation_model("GetMetricStatistics")
+        ser = create_serializer("query").serialize_to_request(
+            {"Namespace": self.ns, "MetricName": "m", "Dimensions": [],
+             "StartTime": iso(now - 1800), "EndTime": iso(now + 1800), "Period": 3600,
+             "Statistics": ["Sum"]}, model)
+        self.assertIn("Dimensions", ser["body"])
+        self.assertEqual(ser["body"]["Dimensions"], "")
+        r = self.query({"Action": "PutMetricData", "Namespace": self.ns,
+                        "MetricData.member.1.MetricName": "m", "MetricData.member.1.Value": "7",
+                        "MetricData.member.1.Dimensions": ""})
+        self.assertEqual(r.status, 200, r)
+        r = self.query({k: v for k, v in ser["body"].items() if k != "Version"})
+        self.assertEqual(r.status, 200, r)
+        dp = ET.fromstring(r.body).find(
+            f"{NS_XML}GetMetricStatisticsResult/{NS_XML}Datapoints/{NS_XML}member")
+        self.assertEqual(float(dp.find(NS_XML + "Sum").text), 7.0)
+        r = self.query({"Action": "ListMetrics", "Namespace": self.ns, "Dimensions": ""})
+        self.assertEqual(r.status, 200, r)
+
+    def test_values_with_statistic_values_are_accepted(self):
+        r = self.json10("PutMetricData", {"Namespace": self.ns, "MetricData": [
+            {"MetricName": "h", "StatisticValues": {"SampleCount": 4, "Sum": 10, "Minimum": 1,
+                                                    "Maximum": 4},
+             "Values": [1, 2, 3, 4]}]})
+        self.assertEqual(r.status, 200, r)
+        dp, = self.stats("h")
+        self.assertEqual((dp["SampleCount"], dp["Sum"], dp["Minimum"], dp["Maximum"]),
+                         (4.0, 10.0, 1.0, 4.0))
+        now = time.time()
+        out = self.cw.get_metric_statistics(Namespace=self.ns, MetricName="h",
+                                            StartTime=now - 1800, EndTime=now + 1800,
+                                            Period=3600, ExtendedStatistics=["p50", "p75"])
+        self.assertEqual(out["Datapoints"][0]["ExtendedStatistics"], {"p50": 2.0, "p75": 3.0})
+        # A StatisticValues datum alone hides its distribution: no percentiles for its period.
+        self.json10("PutMetricData", {"Namespace": self.ns, "MetricData": [
+            {"MetricName": "s", "StatisticValues": {"SampleCount": 2, "Sum": 3, "Minimum": 1,
+                                                    "Maximum": 2}}]})
+        out = self.cw.get_metric_statistics(Namespace=self.ns, MetricName="s",
+                                            StartTime=now - 1800, EndTime=now + 1800,
+                                            Period=3600, ExtendedStatistics=["p50"])
+        self.assertEqual(out["Datapoints"][0]["ExtendedStatistics"], {})
+        # Value stays exclusive with both.
+        r = self.json10("PutMetricData", {"Namespace": self.ns, "MetricData": [
+            {"MetricName": "h", "Value": 1, "Values": [1]}]})
+        self.assertEqual(r.headers.get("x-amzn-query-error", "").split(";")[0],
+                         "InvalidParameterCombination")
+        # Values beyond +-2^360 are refused, as the PutMetricData reference says.
+        r = self.json10("PutMetricData", {"Namespace": self.ns, "MetricData": [
+            {"MetricName": "h", "Value": 2.0 ** 361}]})
+        self.assertEqual(r.status, 400, r)
+
+    def test_query_error_bodies_carry_the_header_request_id(self):
+        r = self.query({"Action": "PutMetricData", "Namespace": self.ns,
+                        "MetricData.member.1.MetricName": "x",
+                        "MetricData.member.1.Value": "1",
+                        "MetricData.member.1.Unit": "Bogus"})
+        self.assertEqual(r.status, 400)
+        rid = ET.fromstring(r.body).find(f"{NS_XML}RequestId").text
+        self.assertEqual(rid, r.headers["x-amzn-requestid"])
+        r = self.query({"Action": "NoSuchThing"})
+        self.assertEqual(ET.fromstring(r.body).find(f"{NS_XML}RequestId").text,
+                         r.headers["x-amzn-requestid"])
