@@ -2,7 +2,7 @@
  * bench_c.c - skylog (async, sync) and an fprintf baseline on the workloads of workload.h, as
  * JSON lines to a file.
  *
- *   bench_c <skylog-async|skylog-sync|fprintf> <lit|rt|ctx|bound|mix> <threads>
+ *   bench_c <skylog-async|skylog-sync|fprintf> <lit|rt|ctx|bound|mix|mixn> <threads>
  *           <paced|burst|disabled|callgrind> <events> <file>
  *
  * Producer k logs events [k * events/threads, (k+1) * events/threads). The end-to-end time
@@ -28,9 +28,11 @@ __attribute__((noinline)) void log_lit(long i)
 }
 
 /* rt, ctx, bound: the string and the double are read through volatiles, which the driver
- * (drive_*) sets from the table before each call, so log_*() is the log statement alone */
-static const char *volatile v_user;
-static volatile double v_ms;
+ * (drive_*) sets from the table before each call, so log_*() is the log statement alone.
+ * Per thread: shared by 4 producers, one thread's values could be logged by another's call
+ * (bench_check then found doubles that did not round-trip, now and then). */
+static _Thread_local const char *volatile v_user;
+static _Thread_local volatile double v_ms;
 
 __attribute__((noinline)) void log_rt(long i)
 {
@@ -75,37 +77,42 @@ static void drive_rt(long i) { set_values(i), log_rt(i); }
 static void drive_ctx(long i) { set_values(i), log_ctx(i); }
 static void drive_bound(long i) { set_values(i), log_bound(i); }
 
-__attribute__((noinline)) void log_mix(long i)
-{
-    const wl_event *e = &tab[i & (WL_EVENTS - 1)];
-    if (i % 16 == 0) { /* a request scope for this event and the next three */
-        const char *req, *tenant;
-        wl_scope(i, &req, &tenant);
-        ctx_fields[0] = SKY_STR("request_id", req);
-        ctx_fields[1] = SKY_STR("tenant", tenant);
-        sky_context_push(ctx_fields, 2);
-    }
-    switch (e->nfields) {
-    case 6:
-        sky_info(lg, "request", SKY_STR("user", e->user), SKY_STR("path", e->path),
-                 SKY_INT("id", i), SKY_F64("ms", e->ms), SKY_BOOL("ok", e->ok),
-                 SKY_ERRNO("err", e->err));
-        break;
-    case 7:
-        sky_info(lg, "request", SKY_STR("user", e->user), SKY_STR("path", e->path),
-                 SKY_INT("id", i), SKY_F64("ms", e->ms), SKY_BOOL("ok", e->ok),
-                 SKY_ERRNO("err", e->err), SKY_UINT("bytes", e->bytes));
-        break;
-    default:
-        sky_info(lg, "request", SKY_STR("user", e->user), SKY_STR("path", e->path),
-                 SKY_INT("id", i), SKY_F64("ms", e->ms), SKY_BOOL("ok", e->ok),
-                 SKY_ERRNO("err", e->err), SKY_UINT("bytes", e->bytes),
-                 SKY_STR("agent", e->agent));
-        break;
-    }
-    if (i % 16 == 3)
+/* mix and mixn: one body, the strings made by S(key, e->member, e->member_n) */
+#define S_STR(k, s, n) SKY_STR((k), (s))
+#define S_STRN(k, s, n) SKY_STRN((k), (s), (n))
+#define LOG_MIX_BODY(S)                                                                            \
+    const wl_event *e = &tab[i & (WL_EVENTS - 1)];                                                 \
+    if (i % 16 == 0) { /* a request scope for this event and the next three */                    \
+        const char *req, *tenant;                                                                  \
+        wl_scope(i, &req, &tenant);                                                                \
+        ctx_fields[0] = SKY_STR("request_id", req);                                                \
+        ctx_fields[1] = SKY_STR("tenant", tenant);                                                 \
+        sky_context_push(ctx_fields, 2);                                                           \
+    }                                                                                              \
+    switch (e->nfields) {                                                                          \
+    case 6:                                                                                        \
+        sky_info(lg, "request", S("user", e->user, e->user_n), S("path", e->path, e->path_n),      \
+                 SKY_INT("id", i), SKY_F64("ms", e->ms), SKY_BOOL("ok", e->ok),                    \
+                 SKY_ERRNO("err", e->err));                                                        \
+        break;                                                                                     \
+    case 7:                                                                                        \
+        sky_info(lg, "request", S("user", e->user, e->user_n), S("path", e->path, e->path_n),      \
+                 SKY_INT("id", i), SKY_F64("ms", e->ms), SKY_BOOL("ok", e->ok),                    \
+                 SKY_ERRNO("err", e->err), SKY_UINT("bytes", e->bytes));                           \
+        break;                                                                                     \
+    default:                                                                                       \
+        sky_info(lg, "request", S("user", e->user, e->user_n), S("path", e->path, e->path_n),      \
+                 SKY_INT("id", i), SKY_F64("ms", e->ms), SKY_BOOL("ok", e->ok),                    \
+                 SKY_ERRNO("err", e->err), SKY_UINT("bytes", e->bytes),                            \
+                 S("agent", e->agent, e->agent_n));                                                \
+        break;                                                                                     \
+    }                                                                                              \
+    if (i % 16 == 3)                                                                               \
         sky_context_pop();
-}
+
+__attribute__((noinline)) void log_mix(long i) { LOG_MIX_BODY(S_STR) }
+/* the same events, each string passed with its length */
+__attribute__((noinline)) void log_mixn(long i) { LOG_MIX_BODY(S_STRN) }
 
 __attribute__((noinline)) void log_disabled(long i)
 {
@@ -131,7 +138,7 @@ __attribute__((noinline)) void log_fprintf(long i)
 int main(int argc, char **argv)
 {
     if (argc != 7) {
-        fprintf(stderr, "usage: %s <skylog-async|skylog-sync|fprintf> <lit|rt|ctx|bound|mix> "
+        fprintf(stderr, "usage: %s <skylog-async|skylog-sync|fprintf> <lit|rt|ctx|bound|mix|mixn> "
                         "<threads> <paced|burst|disabled|callgrind> <events> <file>\n", argv[0]);
         return 2;
     }
@@ -173,6 +180,8 @@ int main(int argc, char **argv)
             fn = drive_bound, bench_begin = bound_begin, bench_end = bound_end;
         else if (strcmp(wl, "mix") == 0)
             fn = log_mix;
+        else if (strcmp(wl, "mixn") == 0)
+            fn = log_mixn;
     }
     if (!fn) {
         fprintf(stderr, "unknown workload %s\n", wl);

@@ -137,7 +137,8 @@ int main(int argc, char **argv)
     for (long k = 0; k < WL_EVENTS; k++)
         wl_event_of(wl.c_str(), k, &tab[k]);
     bench_log_fn fn = wl == "lit" ? log_lit : wl == "rt" ? log_rt
-                      : wl == "ctx" || wl == "bound" ? log_ctx : wl == "mix" ? log_mix : nullptr;
+                      : wl == "ctx" || wl == "bound" ? log_ctx : wl == "mix" || wl == "mixn" ? log_mix
+                                                                                : nullptr;
     if (!fn) {
         fprintf(stderr, "unknown workload %s\n", wl.c_str());
         return 2;

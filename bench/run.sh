@@ -6,13 +6,13 @@
 #   BENCH_EVENTS   events per run (default 1000000)
 #   BENCH_REPS     repetitions per configuration; the median run is reported (default 3)
 #   BENCH_CG       events for the callgrind runs (default 100000; 0 skips callgrind)
-#   BENCH_WORKLOADS  (default "lit rt ctx bound mix")
+#   BENCH_WORKLOADS  (default "lit rt ctx bound mix mixn")
 set -euo pipefail
 B=${1:-build/bench}
 EVENTS=${BENCH_EVENTS:-1000000}
 REPS=${BENCH_REPS:-3}
 CG=${BENCH_CG:-100000}
-WORKLOADS=${BENCH_WORKLOADS:-lit rt ctx bound mix}
+WORKLOADS=${BENCH_WORKLOADS:-lit rt ctx bound mix mixn}
 OUT=$B/bench-out
 mkdir -p "$OUT"
 RAW=$OUT/raw.txt
@@ -85,7 +85,8 @@ if [ "$CG" -gt 0 ] && command -v valgrind >/dev/null; then
   echo "bench: callgrind runs ($CG events)" >&2
   for wl in $WORKLOADS; do
     cg "$C" skylog-async "$wl" "log_$wl" worker_main
-    [ -x "$S" ] && cg "$S" spdlog-sync "$wl" "log_$([ "$wl" = bound ] && echo ctx || echo "$wl")"
+    [ -x "$S" ] && cg "$S" spdlog-sync "$wl" \
+      "log_$(case $wl in bound) echo ctx ;; mixn) echo mix ;; *) echo "$wl" ;; esac)"
   done
   cg "$C" skylog-sync lit log_lit
   cg "$C" fprintf lit log_fprintf

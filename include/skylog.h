@@ -28,7 +28,10 @@
  * copied once per scope, a bound logger's once, and each event references them. Keys built at
  * run time work everywhere, on the general path. The check and the reservation are inlined at
  * each call site (~400 bytes of code more per site); define SKY_COMPACT_CALLS before
- * including this header to make each site a plain call instead.
+ * including this header to make each site a plain call instead. SKY_STR measures its string
+ * with 16-byte loads that may read past the NUL but never out of the string's page, as
+ * glibc's strlen() does; under ASan, TSan and MSan (detected) and where SKY_NO_INLINE_STRLEN
+ * is defined it calls strlen().
  *
  * Threading: unless a function says otherwise, logging calls (sky_info(), sky_emit(), ...) are
  * thread-safe; configuration calls (sky_add_sink(), sky_add_processor(), ...) must happen before
@@ -207,14 +210,100 @@ struct sky_field {
     }())
 #endif
 
+/* strlen() of a field's string, inlined for the usual short string: when the NUL is in the
+ * aligned 16-byte block that holds the string's first byte, one load and a compare, no call
+ * (a call site that calls nothing keeps its values in registers; see sky__log_site). The load
+ * stays within that aligned block, so it never crosses into another page; it may read bytes
+ * past the NUL, which address and thread sanitizers would report: under them (and where
+ * SKY_NO_INLINE_STRLEN is defined) this is strlen(). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SKY__SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                        \
+    __has_feature(memory_sanitizer) || __has_feature(hwaddress_sanitizer)
+#define SKY__SANITIZED 1
+#endif
+#endif
+#if defined(__GNUC__) && defined(__SSE2__) && !defined(__cplusplus) && !defined(SKY__SANITIZED) &&  \
+    !defined(SKY_NO_INLINE_STRLEN)
+#define SKY__VEC 1
+/* The 16-byte loads below read past the end of a shorter string on purpose (never out of its
+ * page): -Warray-bounds must not report them in the caller's code, where they are inlined. */
+#if !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#if __GNUC__ >= 11
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+#endif
+#endif
+typedef char sky__v16 __attribute__((vector_size(16), aligned(16), may_alias));
+typedef char sky__v16u __attribute__((vector_size(16), aligned(1), may_alias));
+/* bsf: GCC's ctz adds a register clear and a sign extension */
+__attribute__((always_inline)) static inline size_t sky__ctz(uint64_t m)
+{
+#if defined(__x86_64__)
+    uint64_t r;
+    __asm__("bsfq %1, %0" : "=r"(r) : "rm"(m) : "cc");
+    return (size_t)r;
+#else
+    return (size_t)__builtin_ctzll(m);
+#endif
+}
+__attribute__((always_inline)) static inline size_t sky__strlen(const char *s)
+{
+    if (__builtin_constant_p(__builtin_strlen(s)))
+        return __builtin_strlen(s); /* a literal: folded */
+    uintptr_t a = (uintptr_t)s;
+    const sky__v16 z = {0};
+    uint64_t m;
+    if (SKY_LIKELY((a & 4095) <= 4096 - 16)) {
+        /* the 16 bytes from s are in one page: a string under 16 bytes is measured at once */
+        sky__v16u v;
+        memcpy(&v, s, 16);
+        m = (unsigned)__builtin_ia32_pmovmskb128(v == z);
+    } else { /* the aligned block that holds s (it lies in s's page) */
+        m = (uint64_t)(unsigned)__builtin_ia32_pmovmskb128(*(const sky__v16 *)(a & ~(uintptr_t)15) ==
+                                                         z) >>
+            (a & 15);
+    }
+    if (SKY_LIKELY(m != 0))
+        return sky__ctz(m);
+    /* longer: the string goes on past s's aligned block, so the next aligned blocks are
+     * readable; then two at a time from a 32-byte boundary (a pair never straddles a page),
+     * still without a call */
+    const sky__v16 *blk = (const sky__v16 *)(a & ~(uintptr_t)15) + 1;
+    if ((uintptr_t)blk & 16) {
+        m = (unsigned)__builtin_ia32_pmovmskb128(*blk == z);
+        if (m)
+            return (size_t)((const char *)blk - s) + sky__ctz(m);
+        blk++;
+    }
+    for (;; blk += 2) {
+        sky__v16 e0 = blk[0] == z, e1 = blk[1] == z;
+        if (__builtin_ia32_pmovmskb128(e0 | e1)) {
+            uint64_t m0 = (unsigned)__builtin_ia32_pmovmskb128(e0);
+            uint64_t m1 = (unsigned)__builtin_ia32_pmovmskb128(e1);
+            return (size_t)((const char *)blk - s) + sky__ctz(m0 | m1 << 16);
+        }
+    }
+}
+#if !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#else
+#define sky__strlen(s) strlen(s)
+#endif
+
+/* One initializer for both outcomes (a NULL string is a null field, its str member zero): a
+ * call site's fields then stay in registers (GCC keeps a field whose union member depends on a
+ * run-time test in memory). */
 static inline sky_field sky_field_strn(const char *key, const char *s, size_t n)
 {
-    return s ? SKY__FIELD(key, SKY_T_STR, str, {s, n}) : SKY__FIELD(key, SKY_T_NULL, i, 0);
+    return SKY__FIELD(key, s ? SKY_T_STR : SKY_T_NULL, str, {s, s ? n : 0});
 }
 static inline sky_field sky_field_str(const char *key, const char *s)
 {
-    return s ? SKY__FIELD(key, SKY_T_STR, str, {s, strlen(s)})
-             : SKY__FIELD(key, SKY_T_NULL, i, 0);
+    return SKY__FIELD(key, s ? SKY_T_STR : SKY_T_NULL, str, {s, s ? sky__strlen(s) : 0});
 }
 static inline sky_field sky_field_int(const char *key, int64_t v)
 {
@@ -247,8 +336,7 @@ static inline sky_field sky_field_errno(const char *key, int err)
 }
 static inline sky_field sky_field_json(const char *key, const char *json)
 {
-    return json ? SKY__FIELD(key, SKY_T_JSON, str, {json, strlen(json)})
-                : SKY__FIELD(key, SKY_T_NULL, i, 0);
+    return SKY__FIELD(key, json ? SKY_T_JSON : SKY_T_NULL, str, {json, json ? strlen(json) : 0});
 }
 static inline sky_field sky_field_lazy(const char *key, sky_lazy_fn fn, void *user)
 {
@@ -521,13 +609,25 @@ typedef struct sky__schema {
     uint32_t key_lens[SKY__SITE_MAX];
     uint8_t types[SKY__SITE_MAX];
     uint32_t shapes[SKY__SITE_MAX]; /* SKY__SHAPE(key_lens[i], types[i]): one compare a field */
+    /* SKY__SIG of n and the types, for n <= SKY__SIG_MAX (else UINT64_MAX): a call site whose
+     * types are constants tests them all, and n, with one compare */
+    uint64_t sig;
 } sky__schema;
+#if defined(__GNUC__)
+#define SKY__ASSUME(x) ((x) ? (void)0 : __builtin_unreachable())
+#else
+#define SKY__ASSUME(x) ((void)0)
+#endif
+#define SKY__SIG_MAX 14 /* 4 bits of n, then 4 bits a type (every type is below 16) */
+#define SKY__SIG_ADD(sig, i, type) ((sig) | (uint64_t)(type) << (4 + 4 * (i)))
 #define SKY__SHAPE(key_len, type) ((uint32_t)(key_len) | (uint32_t)(type) << 24)
 
 typedef struct sky__site {
     sky_callsite cs;                     /* what sky_event_callsite() returns */
-    SKY__ATOMIC(const sky__schema *) schema; /* NULL until the first call at the site */
+    /* sky__schema_unlearned (or NULL) until the library decided at the site's first call */
+    SKY__ATOMIC(const sky__schema *) schema;
 } sky__site;
+SKY_API extern const sky__schema sky__schema_unlearned;
 
 #ifndef __cplusplus /* the inlined ring path: C only (see "C++" above) */
 
@@ -570,7 +670,7 @@ typedef struct sky__ring {
  * stamp events with the TSC (the library uses it too); a call site compiled against another
  * layout sees another value and takes the library call, so the layout can change in any
  * release. */
-#define SKY__FAST_ABI 0x534b5902u /* a new value with any change to this layout or srec */
+#define SKY__FAST_ABI 0x534b5903u /* a new value with any change to this layout or srec */
 #define SKY__REC_SITE 0x80u /* a site record's header word: level | SKY__REC_SITE */
 typedef struct sky__fast {
     /* Low 32 bits: the ABI value (or 0). High 32 bits: the gate, nonzero when every call must
@@ -654,7 +754,7 @@ static inline int sky__fast_reserve(sky_logger *log, sky_level level, sky__site 
     uint64_t size = (40 + bytes + SKY__RING_ALIGN - 1) & ~(uint64_t)(SKY__RING_ALIGN - 1);
     /* Every ring accepts records of 2 KiB (its smallest capacity is 4 KiB): a site whose size
      * the compiler knows to be under that skips the test. */
-    if (!(__builtin_constant_p(size) && size <= 2048) && SKY_UNLIKELY(size > q->site_max))
+    if (SKY_UNLIKELY(size > 2048) && size > q->site_max)
         return 0;
     sky__ring *r = &q->ring;
     uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
@@ -726,8 +826,44 @@ static inline void sky__copy_str(char *d, const char *s, size_t n)
             d[0] = s[0], d[n / 2] = s[n / 2], d[n - 1] = s[n - 1];
         }
     } else {
-        memcpy(d, s, n);
+        /* 16 bytes at a time, the last 16 overlapping: no call, so the call site keeps its
+         * values in registers a call would clobber (see sky__strlen) */
+        size_t k = 0;
+        do {
+            memcpy(d + k, s + k, 16);
+            k += 16;
+        } while (k + 16 < n);
+        memcpy(d + n - 16, s + n - 16, 16);
     }
+}
+
+/* sky__copy_str where 16 bytes may be written at d: a string of 1 to 15 bytes whose first 16
+ * bytes lie in one page is copied with one 16-byte load and store (the bytes past its end are
+ * copied too, and overwritten or left unread). Not under sanitizers, which would report
+ * reading past the end. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void sky__copy_str16(char *d, const char *s, size_t n)
+{
+#ifdef SKY__VEC
+#if !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds" /* as in sky__strlen */
+#if __GNUC__ >= 11
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+#endif
+#endif
+    /* 1..15 bytes: with SKY_STRN, an empty string's pointer need not be readable */
+    if (SKY_LIKELY(n - 1 < 15 && ((uintptr_t)s & 4095) <= 4096 - 16)) {
+        memcpy(d, s, 16);
+        return;
+    }
+#if !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+    sky__copy_str(d, s, n);
 }
 
 /* A site record's values at p: 8 bytes each (a string's length), then the strings' bytes,
@@ -751,6 +887,21 @@ static inline void sky__site_write(char *p, size_t n, const uint64_t *val, const
     }
 }
 
+/* A field's site value (8 bytes) into *val; its string, or NULL. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline const char *sky__site_value(const sky_field *f, uint64_t *val)
+{
+    switch (f->type) {
+    case SKY_T_STR:
+    case SKY_T_JSON: *val = f->v.str.len; return f->v.str.ptr;
+    case SKY_T_BOOL: *val = f->v.b; return NULL;
+    case SKY_T_ERRNO: *val = (uint64_t)(int64_t)f->v.err; return NULL;
+    default: memcpy(val, &f->v, 8); return NULL; /* INT, UINT, F64, TIME, DUR, NULL */
+    }
+}
+
 /* The macros' log call. Inlined into every call site, where the compiler knows each field's
  * key and type: the schema test folds to a compare or two a field, the value stores to moves,
  * and the ring's reservation and commit are inlined too (sky__fast_reserve). `sc` is the
@@ -768,44 +919,82 @@ static inline void sky__log_site(sky_logger *log, sky_level level, const char *e
                                  sky__site *site, const sky__schema *sc, const sky_field *fs,
                                  size_t n)
 {
-    if (n <= SKY__SITE_MAX && SKY_LIKELY(sc != NULL) && sc->n == n && sc->name == event) {
-        uint64_t val[SKY__SITE_MAX];
-        const char *str[SKY__SITE_MAX];
-        uint8_t ty[SKY__SITE_MAX];
-        size_t bytes = n * 8;
+    /* A null (a NULL string, SKY_NULL) takes the general path, tested first: then a string's
+     * type is a constant on the inlined path, and its pointer is tested once, where the
+     * field is made. */
+    if (n <= SKY__SITE_MAX) {
+        SKY__UNROLL
+        for (size_t i = 0; i < n; i++)
+            if (fs[i].type == SKY_T_NULL)
+                goto general;
+    }
+    if (n <= SKY__SITE_MAX && SKY_LIKELY(sc != NULL) && sc->name == event) {
+        /* n and every type: one compare when they are constants (n <= SKY__SIG_MAX) */
+        if (n <= SKY__SIG_MAX) {
+            uint64_t sig = n;
+            SKY__UNROLL
+            for (size_t i = 0; i < n; i++)
+                sig = SKY__SIG_ADD(sig, i, fs[i].type);
+            if (sig != sc->sig)
+                goto general;
+        } else if (sc->n != n) {
+            goto general;
+        }
+        size_t bytes = n * 8, strs = 0;
         SKY__UNROLL /* also at -O2: unrolled, the fields' keys and types are constants */
         for (size_t i = 0; i < n; i++) {
-            ty[i] = fs[i].type;
-            str[i] = NULL;
-            if (fs[i].key != sc->keys[i] || SKY__SHAPE(fs[i].key_len, ty[i]) != sc->shapes[i])
+            if (fs[i].key != sc->keys[i])
                 goto general;
-            switch (ty[i]) {
-            case SKY_T_STR:
-            case SKY_T_JSON:
-                str[i] = fs[i].v.str.ptr;
-                val[i] = fs[i].v.str.len;
-                bytes += fs[i].v.str.len + 1;
-                break;
-            case SKY_T_BOOL: val[i] = fs[i].v.b; break;
-            case SKY_T_ERRNO: val[i] = (uint64_t)(int64_t)fs[i].v.err; break;
-            default: memcpy(&val[i], &fs[i].v, 8); break; /* INT, UINT, F64, TIME, DUR */
-            }
+            /* The schema's key lengths are its keys' strlen() (site.c), so the key's length
+             * needs no test when the compiler proves it is its key's strlen() (a literal key
+             * with SKY_STR and the like) */
+            if (!(__builtin_constant_p(fs[i].key_len == __builtin_strlen(fs[i].key)) &&
+                  fs[i].key_len == __builtin_strlen(fs[i].key)) &&
+                fs[i].key_len != sc->key_lens[i])
+                goto general;
+            if (n > SKY__SIG_MAX && fs[i].type != sc->types[i])
+                goto general;
+            if (fs[i].type == SKY_T_STR || fs[i].type == SKY_T_JSON)
+                bytes += fs[i].v.str.len + 1, strs = 1;
         }
+        /* room for the last string's 16-byte copy (sky__copy_str16) */
+        bytes += strs ? 15 : 0;
         sky__slot slot;
         if (SKY_UNLIKELY(!sky__fast_reserve(log, level, site, bytes, &slot))) {
             /* Everything else in one call that needs nothing afterwards: no value is kept
              * across a call on this path, so the inlined path saves no registers. The values
-             * go as copies: passing val and str themselves would put them in memory on the
+             * go as copies: passing `fs` itself would put the fields in memory on the
              * inlined path too. */
             uint64_t cv[SKY__SITE_MAX];
             const char *cs[SKY__SITE_MAX];
             SKY__UNROLL
             for (size_t i = 0; i < n; i++)
-                cv[i] = val[i], cs[i] = str[i];
+                cs[i] = sky__site_value(&fs[i], &cv[i]);
             sky__site_emit_values(log, level, site, cv, cs, bytes);
             return;
         }
-        sky__site_write(slot.p, n, val, str, ty);
+        /* The values straight from the fields (a double from its register), 8 bytes each,
+         * then the strings' bytes, each NUL-terminated: the layout of sky__site_write. */
+        uint64_t *v = (uint64_t *)(void *)slot.p;
+        char *d = (char *)(v + n);
+        SKY__UNROLL
+        for (size_t i = 0; i < n; i++) {
+            switch (fs[i].type) {
+            case SKY_T_STR:
+            case SKY_T_JSON: {
+                size_t len = fs[i].v.str.len;
+                v[i] = len;
+                sky__copy_str16(d, fs[i].v.str.ptr, len);
+                d[len] = '\0';
+                d += len + 1;
+                break;
+            }
+            case SKY_T_BOOL: v[i] = fs[i].v.b; break;
+            case SKY_T_ERRNO: v[i] = (uint64_t)(int64_t)fs[i].v.err; break;
+            case SKY_T_F64: memcpy(&v[i], &fs[i].v.f, 8); break;
+            default: memcpy(&v[i], &fs[i].v, 8); break; /* INT, UINT, TIME, DUR, NULL */
+            }
+        }
         sky__fast_commit(&slot);
         return;
     }
@@ -820,7 +1009,17 @@ general:;
             copy[i].key = fs[i].key;
             copy[i].key_len = fs[i].key_len;
             copy[i].type = fs[i].type;
-            copy[i].v = fs[i].v;
+            /* the value's member by its type: a whole-union copy needs the bytes past the
+             * member, which GCC then stores on the inlined path too */
+            switch (fs[i].type) {
+            case SKY_T_STR:
+            case SKY_T_JSON:
+            case SKY_T_NULL: copy[i].v.str = fs[i].v.str; break;
+            case SKY_T_LAZY: copy[i].v.lazy = fs[i].v.lazy; break;
+            case SKY_T_BOOL: copy[i].v.b = fs[i].v.b; break;
+            case SKY_T_ERRNO: copy[i].v.err = fs[i].v.err; break;
+            default: copy[i].v.u = fs[i].v.u; break; /* INT, UINT, F64, TIME, DUR, NONE */
+            }
         }
         fs = copy;
     }
@@ -877,9 +1076,11 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
     do {                                                                                           \
         sky_logger *const sky__log_ = (log);                                                       \
         if (SKY_UNLIKELY(sky_enabled(sky__log_, (level)))) {                                       \
-            static sky__site sky__site_ = {{__FILE__, __func__, __LINE__}, NULL};                  \
+            static sky__site sky__site_ = {{__FILE__, __func__, __LINE__},                         \
+                                           &sky__schema_unlearned};                                \
             const sky__schema *const sky__sc_ =                                                    \
                 atomic_load_explicit(&sky__site_.schema, memory_order_acquire);                    \
+            SKY__ASSUME(sky__sc_ != NULL); /* never NULL again once unlearned */                   \
             const sky_field sky__fs_[] = {SKY__ZF, __VA_ARGS__};                                   \
             SKY__LOG_SITE(sky__log_, (level), (event), &sky__site_, sky__sc_, sky__fs_ + 1,        \
                           sizeof sky__fs_ / sizeof sky__fs_[0] - 2);                               \

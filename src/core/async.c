@@ -165,13 +165,14 @@ _Static_assert(sizeof(srec) == 40 && offsetof(srec, ts) == 8 && offsetof(srec, l
 /* What inlined call sites compiled against skylog.h read and write. A change to any of these
  * offsets, or to srec, must come with a new SKY__FAST_ABI value (older call sites then take
  * the library call); this fails to compile until both are updated together. */
-_Static_assert(SKY__FAST_ABI == 0x534b5902u && offsetof(sky__fast, state) == 0 &&
+_Static_assert(SKY__FAST_ABI == 0x534b5903u && offsetof(sky__fast, state) == 0 &&
                    offsetof(sky__fast, wake_at) == 8 && offsetof(sky__fast, site_max) == 16 &&
                    offsetof(sky__fast, ring) == 64 && offsetof(sky__ring, buf) == 0 &&
                    offsetof(sky__ring, cap) == 8 && offsetof(sky__ring, mask) == 16 &&
                    offsetof(sky__ring, head) == 64 && offsetof(sky__ring, limit) == 136 &&
                    offsetof(struct sky__logger_hdr, fast) == 8 &&
-                   offsetof(sky__ctxblk, hdr) == 0,
+                   offsetof(sky__ctxblk, hdr) == 0 && offsetof(sky__schema, shapes) == 224 &&
+                   offsetof(sky__schema, sig) == 288,
                "the inlined call sites' layout changed: give SKY__FAST_ABI a new value");
 #define REC_LEVEL(aux) ((sky_level)((aux)&0x7fu))
 

@@ -59,6 +59,8 @@ static void at_thread_exit(void *unused)
     sky__ctx_cur = NULL;
 }
 static void make_exit_key(void) { pthread_key_create(&exit_key, at_thread_exit); }
+/* this thread's exit_key value is set (a forked child's thread inherits it with the value) */
+static _Thread_local __attribute__((tls_model("initial-exec"))) bool exit_armed;
 
 const sky__ctxblk *sky__context_block(sky_t *sky)
 {
@@ -78,7 +80,10 @@ const sky__ctxblk *sky__context_block(sky_t *sky)
     b = sky__async_ctx_new(sky, ctx.fields, ctx.counts, d);
     if (!b)
         return NULL; /* lazy fields (marked by the maker) or out of memory: try next time */
-    pthread_setspecific(exit_key, (void *)1);
+    if (!exit_armed) { /* once a thread: ~35 instructions a scope otherwise */
+        pthread_setspecific(exit_key, (void *)1);
+        exit_armed = true;
+    }
     ctx.blk[d - 1] = b;
     set_cur();
     return b;

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const sky__site_schema never = {.pub = {.n = UINT32_MAX}};
+static const sky__site_schema never = {.pub = {.n = UINT32_MAX, .sig = UINT64_MAX}};
 
 typedef struct ro_query {
     uintptr_t lo, hi; /* [lo, hi) must lie in one read-only segment */
@@ -77,6 +77,7 @@ static const sky__site_schema *build(const char *name, const sky_field *fs, size
     if (!sc)
         return NULL; /* try again next time */
     sc->pub.n = (uint32_t)n;
+    sc->pub.sig = n <= SKY__SIG_MAX ? n : UINT64_MAX;
     sc->pub.name = name;
     sc->name_len = name_len;
     char *d = sc->text;
@@ -85,6 +86,8 @@ static const sky__site_schema *build(const char *name, const sky_field *fs, size
         sc->pub.key_lens[i] = fs[i].key_len;
         sc->pub.types[i] = fs[i].type;
         sc->pub.shapes[i] = SKY__SHAPE(fs[i].key_len, fs[i].type);
+        if (n <= SKY__SIG_MAX)
+            sc->pub.sig = SKY__SIG_ADD(sc->pub.sig, i, fs[i].type);
         sc->key_off[i] = (uint16_t)(d - sc->text);
         *d++ = ',';
         *d++ = '"';
@@ -98,14 +101,21 @@ static const sky__site_schema *build(const char *name, const sky_field *fs, size
     return sc;
 }
 
+/* What the macros' sites start with: nothing matches it (its name is NULL and no call's n and
+ * types make UINT64_MAX), so inlined sites need no NULL test. Sites compiled before it (and
+ * C++ sites) start with NULL: both mean "not decided yet". */
+const sky__schema sky__schema_unlearned = {.n = UINT32_MAX, .sig = UINT64_MAX};
+
+static inline bool unlearned(const sky__schema *sc) { return !sc || sc == &sky__schema_unlearned; }
+
 void sky__site_learn(sky__site *site, const char *name, const sky_field *fields, size_t n)
 {
-    if (atomic_load_explicit(&site->schema, memory_order_acquire))
+    const sky__schema *expected = atomic_load_explicit(&site->schema, memory_order_acquire);
+    if (!unlearned(expected))
         return;
     const sky__site_schema *sc = build(name, fields, n);
     if (!sc)
         return;
-    const sky__schema *expected = NULL;
     if (!atomic_compare_exchange_strong_explicit(&site->schema, &expected, &sc->pub,
                                                  memory_order_acq_rel, memory_order_acquire) &&
         sc != &never)
@@ -118,7 +128,7 @@ void sky__emit_site(sky_logger *log, sky_level level, const char *event, sky__si
     sky_emit(log, level, event, site ? &site->cs : NULL, fields, n);
     /* Schemas serve the async path only; a sync pipeline never pays for learning. */
     if (site && log && log->sky && log->sky->async &&
-        !atomic_load_explicit(&site->schema, memory_order_relaxed))
+        unlearned(atomic_load_explicit(&site->schema, memory_order_relaxed)))
         sky__site_learn(site, event, fields, n);
 }
 

@@ -638,12 +638,7 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
         size_t vl = f->type == SKY_T_STR ? f->v.str.len : 0;
         if (f->key_len > SKY_JSON_DIRECT_MAX || vl > SKY_JSON_DIRECT_MAX) {
             b->len = (size_t)(d - b->p);
-            sky__buf_lit(b, ",\"");
-            if (sky__is_reserved_key(f->key, f->key_len))
-                sky__buf_putc(b, '_');
-            sky__json_str_body(b, f->key, f->key_len);
-            sky__buf_lit(b, "\":");
-            json_value(b, f);
+            json_field(b, f);
             if (b->oom)
                 return;
             d = b->p + b->len;

@@ -1,0 +1,202 @@
+/*
+ * test_site_strings.c - what the inlined call site does with a call's values (skylog.h:
+ * sky__strlen, sky__copy_str16, sky__log_site's schema signature). SKY_STR's length is measured
+ * with 16-byte loads that may read past the string's NUL but never into another page, and
+ * short strings are copied into the ring 16 bytes at once; strings that end at the last byte
+ * of a page followed by an unmapped one must be measured and copied without a fault, whatever
+ * their length and alignment. Calls whose types or key lengths are not what the site learned,
+ * NULL strings and sites of more fields than the one-compare signature covers take the
+ * general path and log what was passed. (Under ASan and TSan the header uses strlen() and
+ * memcpy() instead; the clang stage of `make test` runs the vector code.)
+ */
+#include "skytest.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Two pages, the second unmapped for access: any read past the first one faults. */
+static char *guarded_page(size_t *page)
+{
+    *page = (size_t)sysconf(_SC_PAGESIZE);
+    char *p = mmap(NULL, 2 * *page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(p != MAP_FAILED);
+    assert_int_equal(mprotect(p + *page, *page, PROT_NONE), 0);
+    return p;
+}
+
+/* The string of length n ending at the page's last byte (its NUL), of letters from seed. */
+static const char *at_page_end(char *page, size_t size, size_t n, int seed)
+{
+    char *s = page + size - n - 1;
+    for (size_t i = 0; i < n; i++)
+        s[i] = (char)('a' + (seed + (int)i) % 26);
+    s[n] = '\0';
+    return s;
+}
+
+static void test_strlen_never_leaves_the_page(void **state)
+{
+    (void)state;
+    size_t size;
+    char *page = guarded_page(&size);
+    memset(page, 'x', size);
+    for (size_t n = 0; n <= 100; n++) /* ending at the page's end: every alignment of the end */
+        assert_int_equal(sky__strlen(at_page_end(page, size, n, (int)n)), n);
+    /* starting at every offset of a block, with the NUL in the same, the next or a later one */
+    for (size_t off = 0; off < 48; off++)
+        for (size_t n = 0; n <= 70; n++) {
+            char *s = page + 64 + off;
+            memset(page + 64, 'y', 200);
+            s[n] = '\0';
+            assert_int_equal(sky__strlen(s), n);
+        }
+    munmap(page, 2 * size);
+}
+
+static void test_short_copy_never_leaves_the_page(void **state)
+{
+    (void)state;
+    size_t size;
+    char *page = guarded_page(&size);
+    for (size_t n = 0; n <= 40; n++) {
+        char dst[64];
+        memset(dst, 0, sizeof dst);
+        /* NUL-terminated at the page's end, and n bytes ending exactly there (SKY_STRN) */
+        const char *s = at_page_end(page, size, n, 3);
+        sky__copy_str16(dst, s, n);
+        assert_memory_equal(dst, s, n);
+        const char *t = page + size - n;
+        sky__copy_str16(dst, t, n);
+        assert_memory_equal(dst, t, n);
+    }
+    munmap(page, 2 * size);
+}
+
+static sky_t *open_json(skytest_capture *cap)
+{
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(&(sky_options){.mode = SKY_MODE_ASYNC}, &sky), SKY_OK);
+    assert_int_equal(sky_add_sink(sky, skytest_capture_sink(cap, SKY_FORMAT_JSON), NULL), SKY_OK);
+    return sky;
+}
+
+/* Through the macros: every string ends at a page's end, as SKY_STR and as SKY_STRN of a
+ * prefix; the logged text is the string, byte for byte. */
+static void test_logged_strings_at_page_ends(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_json(&cap);
+    sky_logger *log = sky_logger_get(sky, "app");
+    size_t size;
+    char *page = guarded_page(&size);
+    const size_t max = 48;
+    for (int rep = 0; rep < 2; rep++) /* the first call of each site learns its schema */
+        for (size_t n = 0; n <= max; n++) {
+            const char *s = at_page_end(page, size, n, (int)n);
+            sky_info(log, "edge", SKY_STR("s", s), SKY_STRN("p", page + size - 1 - n / 2, n / 2),
+                     SKY_INT("n", n));
+            assert_int_equal(sky_flush(sky, 5000), SKY_OK); /* before the page is rewritten */
+        }
+    assert_int_equal(cap.n, 2 * (max + 1));
+    for (size_t i = 0; i < cap.n; i++) {
+        size_t n = i % (max + 1);
+        char s[64], want[200];
+        for (size_t k = 0; k < n; k++)
+            s[k] = (char)('a' + (int)(n + k) % 26);
+        s[n] = '\0';
+        snprintf(want, sizeof want, ",\"s\":\"%s\",\"p\":\"%s\",\"n\":%zu}\n", s, s + n - n / 2,
+                 n);
+        const char *p = strstr(cap.lines[i], ",\"s\":");
+        assert_non_null(p);
+        assert_string_equal(p, want);
+    }
+    assert_int_equal(sky_close(sky), SKY_OK);
+    munmap(page, 2 * size);
+    skytest_capture_reset(&cap);
+}
+
+static void log_varying(sky_logger *log, int i, const char *maybe)
+{
+    /* a type and a key length that are not constants at this site */
+    sky_field odd = {.key = "abc", .key_len = i % 3 == 2 ? 2 : 3, .type = SKY_T_INT,
+                     .v = {.i = i}};
+    sky_info(log, "vary", SKY_STR("s", maybe),
+             i % 4 == 1 ? SKY_UINT("v", (uint64_t)-1) : SKY_INT("v", -1), odd);
+}
+
+/* NULL strings, types chosen at run time and a key length that is not its key's strlen() take
+ * the general path at a site that learned other values, and log what was passed. */
+static void test_calls_unlike_the_schema(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_json(&cap);
+    sky_logger *log = sky_logger_get(sky, "app");
+    for (int i = 0; i < 12; i++)
+        log_varying(log, i, i % 5 == 3 ? NULL : "x");
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 12);
+    for (int i = 0; i < 12; i++) {
+        char want[200];
+        snprintf(want, sizeof want, ",\"s\":%s,\"v\":%s,\"%s\":%d}\n",
+                 i % 5 == 3 ? "null" : "\"x\"", i % 4 == 1 ? "18446744073709551615" : "-1",
+                 i % 3 == 2 ? "ab" : "abc", i);
+        const char *p = strstr(cap.lines[i], ",\"s\":");
+        assert_non_null(p);
+        assert_string_equal(p, want);
+    }
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
+/* Sites of 14 fields (the signature's limit), 15 and 16 (n and types tested one by one). */
+static void test_wide_sites(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_json(&cap);
+    sky_logger *log = sky_logger_get(sky, "app");
+    for (int i = 0; i < 3; i++) {
+        sky_info(log, "w14", SKY_INT("a", i), SKY_INT("b", 1), SKY_INT("c", 2), SKY_INT("d", 3),
+                 SKY_INT("e", 4), SKY_INT("f", 5), SKY_INT("g", 6), SKY_INT("h", 7),
+                 SKY_INT("i", 8), SKY_INT("j", 9), SKY_INT("k", 10), SKY_INT("l", 11),
+                 SKY_INT("m", 12), SKY_STR("n", "last"));
+        sky_info(log, "w15", SKY_INT("a", i), SKY_INT("b", 1), SKY_INT("c", 2), SKY_INT("d", 3),
+                 SKY_INT("e", 4), SKY_INT("f", 5), SKY_INT("g", 6), SKY_INT("h", 7),
+                 SKY_INT("i", 8), SKY_INT("j", 9), SKY_INT("k", 10), SKY_INT("l", 11),
+                 SKY_INT("m", 12), SKY_INT("n", 13), SKY_STR("o", "last"));
+        sky_info(log, "w16", SKY_INT("a", i), SKY_INT("b", 1), SKY_INT("c", 2), SKY_INT("d", 3),
+                 SKY_INT("e", 4), SKY_INT("f", 5), SKY_INT("g", 6), SKY_INT("h", 7),
+                 SKY_INT("i", 8), SKY_INT("j", 9), SKY_INT("k", 10), SKY_INT("l", 11),
+                 SKY_INT("m", 12), SKY_INT("n", 13), SKY_INT("o", 14),
+                 i == 2 ? SKY_UINT("p", 15) : SKY_INT("p", 15));
+    }
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 9);
+    for (int i = 0; i < 3; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "\"a\":%d,\"b\":1,", i);
+        for (int k = 0; k < 3; k++)
+            assert_non_null(strstr(cap.lines[3 * i + k], want));
+        assert_non_null(strstr(cap.lines[3 * i], ",\"m\":12,\"n\":\"last\"}\n"));
+        assert_non_null(strstr(cap.lines[3 * i + 1], ",\"n\":13,\"o\":\"last\"}\n"));
+        assert_non_null(strstr(cap.lines[3 * i + 2], ",\"o\":14,\"p\":15}\n"));
+    }
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strlen_never_leaves_the_page),
+        cmocka_unit_test(test_short_copy_never_leaves_the_page),
+        cmocka_unit_test(test_logged_strings_at_page_ends),
+        cmocka_unit_test(test_calls_unlike_the_schema),
+        cmocka_unit_test(test_wide_sites),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
