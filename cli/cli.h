@@ -75,5 +75,9 @@ int sky__cmd_config(int argc, char **argv);
 extern const char sky__config_help[];
 int sky__cmd_audit(int argc, char **argv);
 extern const char sky__audit_help[];
+/* `skylog audit verify --group G [--stream S]` (audit_cloudwatch.c); argv[0] is "verify". */
+int sky__audit_verify_group(int argc, char **argv);
+/* Reads --key-file K into key (SKY__AUDIT_MAX_KEY bytes); NULL: no key. False after saying why. */
+bool sky__audit_cli_key(const char *key_file, unsigned char *key, size_t *keylen);
 
 #endif

@@ -8,6 +8,7 @@
  * unreadable, 2 usage.
  */
 #include "cli.h"
+#include "common.h"
 #include "sinks/audit_chain.h"
 #include "util/secmem.h"
 
@@ -18,6 +19,7 @@
 
 const char sky__audit_help[] =
     "usage: skylog audit verify FILE [--key-file K]\n"
+    "       skylog audit verify --group GROUP [--stream NAME] [--key-file K] [aws options]\n"
     "\n"
     "Verifies the hash chain of an audit file written by the audit sink (docs/AUDIT.md): every\n"
     "entry's SHA-256, its link to the previous entry, its sequence number and, with --key-file,\n"
@@ -25,14 +27,38 @@ const char sky__audit_help[] =
     "prints FILE:LINE: REASON: DETAIL for the first broken line and exits 1. REASON is one of\n"
     "changed, deleted, inserted, reordered, truncated, malformed, hmac. FILE may be - (stdin).\n"
     "\n"
-    "options:\n"
-    "  --key-file K   the HMAC key (the file's bytes, one trailing newline removed)\n"
+    "With --group, the chains are read back from CloudWatch Logs (an audit file shipped with\n"
+    "skylog ship keeps its chain fields): each stream (or only --stream) is one chain, checked\n"
+    "in sequence-number order; an entry delivered twice, byte for byte, is counted and checked\n"
+    "once. The broken entry is named by its place in sequence order and its event time.\n"
     "\n"
-    "example:\n"
-    "  skylog audit verify /var/log/app/audit.jsonl --key-file /etc/app/audit.key\n";
+    "options:\n"
+    "  --key-file K          the HMAC key (the file's bytes, one trailing newline removed)\n"
+    "  -g, --group GROUP     read the chains from this log group\n"
+    "  -s, --stream NAME     only this stream of it\n"
+    SKY__AWS_OPTS_HELP
+    "\n"
+    "examples:\n"
+    "  skylog audit verify /var/log/app/audit.jsonl --key-file /etc/app/audit.key\n"
+    "  skylog audit verify --group /app/audit --stream web-1 --key-file /etc/app/audit.key\n";
+
+bool sky__audit_cli_key(const char *key_file, uint8_t *key, size_t *keylen)
+{
+    char err[512];
+    *keylen = 0;
+    if (key_file && !sky__audit_read_key_file(key_file, key, keylen, err, sizeof err)) {
+        fprintf(stderr, "skylog audit verify: %s\n", err);
+        return false;
+    }
+    return true;
+}
 
 static int verify(int argc, char **argv)
 {
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--group") == 0 || strncmp(argv[i], "--group=", 8) == 0 ||
+            strcmp(argv[i], "-g") == 0)
+            return sky__audit_verify_group(argc, argv);
     const char *file = NULL, *key_file = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--key-file") == 0 && i + 1 < argc)
@@ -56,11 +82,8 @@ static int verify(int argc, char **argv)
     }
     static uint8_t key[SKY__AUDIT_MAX_KEY];
     size_t keylen = 0;
-    char err[512];
-    if (key_file && !sky__audit_read_key_file(key_file, key, &keylen, err, sizeof err)) {
-        fprintf(stderr, "skylog audit verify: %s\n", err);
+    if (!sky__audit_cli_key(key_file, key, &keylen))
         return SKY_EXIT_FAIL;
-    }
     FILE *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
     if (!in) {
         fprintf(stderr, "skylog audit verify: cannot open '%s': %s\n", file, strerror(errno));

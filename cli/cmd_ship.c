@@ -14,10 +14,12 @@
  * The exit status is 0 only if every event read was accepted by CloudWatch; 128+N after signal
  * N (SIGINT 130, SIGTERM 143). Any exit other than 0 ends with one line saying what the service
  * acknowledged and where reading stopped, and --checkpoint keeps that position in a file
- * (format in docs/CLI.md) for --resume.
+ * (format in docs/CLI.md) for --resume, with the anchor that makes the resume exactly once
+ * (ship_checkpoint.c settles the batch a killed run stored without hearing back).
  */
 #include "cli.h"
 #include "common.h"
+#include "ship_checkpoint.h"
 
 #include <skylog/cloudwatch.h>
 
@@ -30,6 +32,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -62,7 +65,9 @@ const char sky__ship_help[] =
     "      --checkpoint FILE     keep the acknowledged position (file, inode, byte, line) in FILE,\n"
     "                            replaced atomically as the service acknowledges\n"
     "      --resume              start where --checkpoint FILE says (from the start if FILE does\n"
-    "                            not exist yet); earlier inputs are skipped\n"
+    "                            not exist yet); earlier inputs are skipped. Exactly once: the\n"
+    "                            stream's tail is read first, and lines a killed run had stored\n"
+    "                            without hearing back are not sent again (docs/CLI.md)\n"
     "      --start-offset N      start the one input at byte N (the start of a line)\n"
     "  -q, --quiet               no progress and no summary (failures are still reported)\n"
     SKY__AWS_OPTS_HELP
@@ -195,10 +200,12 @@ typedef struct ship_input {
     bool have_id;      /* dev/ino are known (a regular file, or stdin redirected from one) */
     unsigned long long dev, ino;
     uint64_t start_offset, start_line; /* where reading began (resume) */
+    char *rotated;     /* --follow resumed: the checkpoint's file, renamed since; read first */
+    bool restart;      /* --follow resumed: the file was truncated or is gone; from byte 0 */
     uint64_t offset, line;             /* where reading is now */
 } ship_input;
 
-/* A line not yet answered for: 24 bytes, since the ring holds one per queued line (up to the
+/* A line not yet answered for: 24 bytes (and its anchor, 24 more, with --checkpoint only), since the ring holds one per queued line (up to the
  * queue's 20,000 events); what changes rarely (which input, which file) is in a segment. */
 typedef struct mark {
     uint64_t events, offset, line;
@@ -222,6 +229,8 @@ typedef struct ack_track {
     bool pub_frozen;
     ship_pos acked;
     mark *ring;
+    sky__anchor *anch;      /* --checkpoint: each mark's anchor (n 0: none), same positions */
+    bool keep_anchors;
     size_t head, count, cap;
     uint64_t head_seq;      /* sequence number of ring[head] (marks popped so far) */
     segment *segs;          /* segs[0] holds the head; pruned as marks are popped */
@@ -229,6 +238,10 @@ typedef struct ack_track {
     uint64_t events;        /* events accepted by the sink so far */
     bool frozen;            /* a repairable loss was seen: acked no longer moves */
     uint64_t losses_seen;   /* rejected[invalid] + dropped[...] at the last look */
+    sky__anchor_tail tail;  /* the stream's last events at `acked` (the checkpoint's anchor) */
+    bool tail_known;        /* false: nothing was sent yet and the stream was not read */
+    sky__anchor_tail pub_tail; /* copies under mu, with pub */
+    bool pub_tail_known;
     atomic_int read_input;  /* where reading is, for the report */
     _Atomic uint64_t read_offset, read_line, read_total;
 } ack_track;
@@ -237,7 +250,7 @@ typedef struct ship {
     sky_sink *sink;
     const sky_cwl_opts *co;
     uint64_t lines, empty, bytes_read, total_bytes, refused;
-    bool progress, follow;
+    bool progress, follow, quiet;
     int64_t last_progress_ns, start_ns;
     size_t max_msg;   /* longest message the sink sends as one event */
     size_t long_line; /* lines longer than this may not become exactly one event */
@@ -247,8 +260,14 @@ typedef struct ship {
     ack_track tr;
     const char *checkpoint; /* --checkpoint FILE, or NULL */
     const char *stream_opt; /* --stream as given (NULL: the default template) */
-    int64_t last_checkpoint_ns;
     ship_pos last_written;
+    char *stream;           /* the resolved stream name (a copy of the sink's), or NULL */
+    char *resume_stream;    /* the checkpoint's stream name and template (owned) */
+    char *stream_tmpl_cp;
+    bool resumed_tail;      /* the checkpoint had an anchor: settle against it */
+    sky__settle settle;     /* what a resumed run skips as stored without acknowledgement */
+    bool settle_failed;     /* a line did not match what the stream holds: stop, send nothing */
+    int64_t now_ms;         /* Unix ms, refreshed every 1,024 lines (for age checks) */
 } ship;
 
 /* Losses a resend could repair, from a stats snapshot. */
@@ -258,21 +277,33 @@ static uint64_t repairable_losses(const sky_cwl_stats *st)
            st->dropped[SKY_CWL_DROP_NO_RESOURCE];
 }
 
-static bool track_push(ack_track *t, mark m)
+static bool track_push(ack_track *t, mark m, const sky__anchor *a)
 {
     if (t->count == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 1024;
         mark *r = malloc(cap * sizeof *r);
-        if (!r)
+        sky__anchor *an = t->keep_anchors ? malloc(cap * sizeof *an) : NULL;
+        if (!r || (t->keep_anchors && !an)) {
+            free(r);
+            free(an);
             return false;
-        for (size_t i = 0; i < t->count; i++)
+        }
+        for (size_t i = 0; i < t->count; i++) {
             r[i] = t->ring[(t->head + i) & (t->cap - 1)];
+            if (an)
+                an[i] = t->anch[(t->head + i) & (t->cap - 1)];
+        }
         free(t->ring);
+        free(t->anch);
         t->ring = r;
+        t->anch = an;
         t->head = 0;
         t->cap = cap; /* a power of two: positions wrap with a mask */
     }
-    t->ring[(t->head + t->count++) & (t->cap - 1)] = m;
+    size_t at = (t->head + t->count++) & (t->cap - 1);
+    t->ring[at] = m;
+    if (t->anch)
+        t->anch[at] = a ? *a : (sky__anchor){0};
     return true;
 }
 
@@ -313,8 +344,9 @@ static void track_segment(ship *sh)
     }
 }
 
-/* A line is done reading: it gave `k` events to the sink (`lost`: some were refused there). */
-static void track_line(ship *sh, uint64_t k, bool lost)
+/* A line is done reading: it gave `k` events to the sink (`lost`: some were refused there);
+ * `a`: the events it is stored as (NULL: none), the checkpoint's anchor once acknowledged. */
+static void track_line(ship *sh, uint64_t k, bool lost, const sky__anchor *a)
 {
     ack_track *t = &sh->tr;
     ship_input *in = &sh->in[sh->cur];
@@ -330,13 +362,17 @@ static void track_line(ship *sh, uint64_t k, bool lost)
     const segment *g = &t->segs[t->n_segs - 1];
     mark m = {.events = t->events, .offset = in->offset, .line = in->line};
     mark *last = t->count ? &t->ring[(t->head + t->count - 1) & (t->cap - 1)] : NULL;
-    if (!last && t->events == t->acked.events) /* nothing pending: a line that sent nothing */
+    if (!last && t->events == t->acked.events) { /* nothing pending: sent nothing */
         t->acked = (ship_pos){.events = t->events, .input = sh->cur, .offset = in->offset,
                               .line = in->line, .total_lines = sh->total_lines,
                               .dev = in->dev, .ino = in->ino};
-    else if (last && last->events == t->events && t->head_seq + t->count - 1 >= g->first_seq)
-        *last = m; /* sent nothing either: it is done when the line before it is */
-    else if (!track_push(t, m))
+        if (a) /* a line found stored while settling */
+            sky__anchor_push(&t->tail, *a);
+    } else if (!a && last && last->events == t->events &&
+               t->head_seq + t->count - 1 >= g->first_seq) {
+        last->offset = m.offset; /* sent nothing either: done when the line before it is */
+        last->line = m.line;
+    } else if (!track_push(t, m, a))
         t->frozen = true; /* cannot remember it: stop claiming progress */
 }
 
@@ -358,6 +394,8 @@ static void track_apply(ack_track *t, const sky_cwl_stats *st)
     uint64_t done = st->accepted - st->queued_events - st->dropped[SKY_CWL_DROP_UNDELIVERED];
     while (t->count && t->ring[t->head].events <= done) {
         t->acked = mark_pos(t, t->head_seq, &t->ring[t->head]);
+        if (t->anch && t->anch[t->head].n)
+            sky__anchor_push(&t->tail, t->anch[t->head]);
         t->head = (t->head + 1) & (t->cap - 1);
         t->count--;
         t->head_seq++;
@@ -372,6 +410,8 @@ static void track_apply(ack_track *t, const sky_cwl_stats *st)
     pthread_mutex_lock(&t->mu);
     t->pub = t->acked;
     t->pub_frozen = t->frozen;
+    t->pub_tail = t->tail;
+    t->pub_tail_known = t->tail_known;
     pthread_mutex_unlock(&t->mu);
 }
 
@@ -387,16 +427,19 @@ static void track_refresh(ship *sh)
  * fsync()ed, renamed over FILE, and the directory fsync()ed, so a crash at any moment leaves
  * either the old or the new checkpoint, never a torn one. */
 
-#define CHECKPOINT_VERSION 1
+#define CHECKPOINT_VERSION 2
 
 static bool write_checkpoint(ship *sh, const ship_pos *p, bool complete, char *err, size_t errsz)
 {
     const ship_input *in = &sh->in[p->input];
-    json_t *j = json_pack("{s:i,s:s,s:s?,s:{s:s,s:I,s:I},s:b,s:I}", "skylog_ship_checkpoint",
-                          CHECKPOINT_VERSION, "group", sh->co->log_group, "stream",
+    json_t *j = json_pack("{s:i,s:s,s:s?,s:s?,s:{s:s,s:I,s:I},s:b,s:I,s:o}",
+                          "skylog_ship_checkpoint", CHECKPOINT_VERSION, "group",
+                          sh->co->log_group, "stream", sh->stream, "stream_template",
                           sh->stream_opt, "input", "path", in->path, "offset",
                           (json_int_t)p->offset, "line", (json_int_t)p->line, "complete",
-                          complete, "events_acknowledged", (json_int_t)p->events);
+                          complete, "events_acknowledged", (json_int_t)p->events, "tail",
+                          sh->tr.pub_tail_known ? sky__anchor_json(&sh->tr.pub_tail)
+                                                : json_null());
     if (j && in->have_id) {
         json_t *o = json_object_get(j, "input");
         json_object_set_new(o, "dev", json_integer((json_int_t)p->dev));
@@ -454,7 +497,8 @@ static void checkpoint_locked(ship *sh, bool force, bool complete)
         return;
     const ship_pos *p = &sh->tr.pub;
     if (!force && p->events == sh->last_written.events && p->input == sh->last_written.input &&
-        p->offset == sh->last_written.offset)
+        p->offset == sh->last_written.offset && p->dev == sh->last_written.dev &&
+        p->ino == sh->last_written.ino)
         return;
     char err[512];
     if (write_checkpoint(sh, p, complete, err, sizeof err))
@@ -463,14 +507,13 @@ static void checkpoint_locked(ship *sh, bool force, bool complete)
         fprintf(stderr, "skylog ship: cannot write the checkpoint: %s\n", err);
 }
 
+/* After each acknowledged batch (the position moved): one fsync per batch of up to 10,000
+ * events. Resuming reads back SKY__SETTLE_WINDOW events, so what is stored beyond the
+ * checkpoint must stay below that: it is at most the queue plus the lines between looks. */
 static void checkpoint_maybe(ship *sh)
 {
     if (!sh->checkpoint)
         return;
-    int64_t now = sky_monotonic_ns();
-    if (now - sh->last_checkpoint_ns < 1000000000)
-        return;
-    sh->last_checkpoint_ns = now;
     pthread_mutex_lock(&sh->tr.mu);
     checkpoint_locked(sh, false, false);
     pthread_mutex_unlock(&sh->tr.mu);
@@ -497,10 +540,10 @@ static bool read_checkpoint(const char *path, json_t **out, bool *missing, char 
     }
     json_t *j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
-    if (!j || !json_is_object(j) ||
-        json_integer_value(json_object_get(j, "skylog_ship_checkpoint")) != CHECKPOINT_VERSION ||
+    json_int_t v = json_integer_value(json_object_get(j, "skylog_ship_checkpoint"));
+    if (!j || !json_is_object(j) || v < 1 || v > CHECKPOINT_VERSION ||
         !json_is_object(json_object_get(j, "input"))) {
-        snprintf(err, errsz, "%s: not a skylog ship checkpoint (version %d)%s%s", path,
+        snprintf(err, errsz, "%s: not a skylog ship checkpoint (version 1 or %d)%s%s", path,
                  CHECKPOINT_VERSION, j ? "" : ": ", j ? "" : je.text);
         json_decref(j);
         return false;
@@ -554,8 +597,10 @@ static void report_position(ship *sh, int sig, const char *why)
 /* Lock-free atomics: safe in a signal handler, and read by the watchdog thread. */
 static atomic_int stop_requested; /* the first signal's number */
 static atomic_int signals_seen;
+static volatile sig_atomic_t stop_flag; /* the same, for the AWS client's waits */
 static void on_signal(int sig)
 {
+    stop_flag = 1;
     int none = 0;
     atomic_compare_exchange_strong(&stop_requested, &none, sig);
     atomic_fetch_add(&signals_seen, 1);
@@ -641,16 +686,40 @@ static void ship_line(ship *sh, char *line, size_t raw)
         n--;
     if (n == 0) {
         sh->empty++;
-        track_line(sh, 0, false);
+        track_line(sh, 0, false, NULL);
         return;
     }
-    sh->lines++;
     int64_t ts;
-    if (!line_timestamp(line, n, &ts))
+    bool ts_line = line_timestamp(line, n, &ts);
+    if (!ts_line)
         ts = sky_now_ns() / 1000000;
     /* A line that may become several events (split) or none (dropped) is measured by the
      * sink's own count; UTF-8 repair can triple its length, hence the 3. */
     bool long_line = n > sh->long_line;
+    if (sh->settle.active ||
+        (sh->settle.anchor_max_ts && sh->settle.lines_seen < SKY__SETTLE_WINDOW)) {
+        sky__anchor stored;
+        switch (sky__settle_line(&sh->settle, line, n, ts, ts_line, long_line, &stored)) {
+        case SKY__SETTLE_SKIP:
+            track_line(sh, 0, false, &stored); /* stored by the killed run */
+            return;
+        case SKY__SETTLE_MISMATCH:
+            fprintf(stderr, "skylog ship: cannot settle the last batch: stream %s holds %llu "
+                    "events after the checkpoint that are not the next lines of %s (line %llu "
+                    "is not one of them): the input changed, or another writer uses the "
+                    "stream. Nothing was sent; use --start-offset to choose where to start.\n",
+                    sh->stream, (unsigned long long)sh->settle.left, in->path,
+                    (unsigned long long)in->line);
+            sh->settle_failed = true;
+            in->offset -= (uint64_t)raw; /* this line is not done */
+            in->line--;
+            sh->total_lines--;
+            return;
+        case SKY__SETTLE_SEND:
+            break;
+        }
+    }
+    sh->lines++;
     sky_cwl_stats before, after;
     if (long_line)
         sky_cwl_stats_get(sh->sink, &before);
@@ -661,15 +730,34 @@ static void ship_line(ship *sh, char *line, size_t raw)
         if (sky_cwl_stats_get(sh->sink, &now) == SKY_OK && now.persistent_error)
             cannot_deliver = true;
     }
+    /* what the line is stored as, for the checkpoint's anchor: a time the service may refuse
+     * (older than a day: the shortest retention; ahead) makes it optional, and one it surely
+     * refuses (past 14 days or 2 hours ahead, with an hour's margin) leaves no anchor */
+    sky__anchor a = {.ts = ts, .n = 1};
+    bool anchor = sh->checkpoint != NULL; /* only a checkpoint keeps anchors */
+    if (anchor && ts_line) {
+        int64_t now = sh->now_ms;
+        if (ts < now - SKY_CWL_MAX_AGE_MS - 3600000 || ts > now + SKY_CWL_MAX_FUTURE_MS + 3600000)
+            anchor = false;
+        else if (ts < now - 86400000 || ts > now + 3600000)
+            a.flags = SKY__ANCHOR_OPTIONAL;
+    }
     if (long_line) {
         sky_cwl_stats_get(sh->sink, &after);
+        a.n = (uint32_t)(after.accepted - before.accepted);
+        a.flags |= SKY__ANCHOR_WILD;
         track_line(sh, after.accepted - before.accepted,
-                   after.dropped[SKY_CWL_DROP_QUEUE_FULL] != before.dropped[SKY_CWL_DROP_QUEUE_FULL]);
+                   after.dropped[SKY_CWL_DROP_QUEUE_FULL] != before.dropped[SKY_CWL_DROP_QUEUE_FULL],
+                   anchor && a.n ? &a : NULL);
     } else {
+        if (st == SKY_OK && anchor)
+            a.h = sky__ship_hash(line, n);
         /* SKY_ELIMIT is the drop policy at work (counted, not a resend candidate) */
-        track_line(sh, st == SKY_OK, st != SKY_OK && st != SKY_ELIMIT);
+        track_line(sh, st == SKY_OK, st != SKY_OK && st != SKY_ELIMIT,
+                   st == SKY_OK && anchor ? &a : NULL);
     }
     if ((sh->lines & 1023) == 0) {
+        sh->now_ms = sky_now_ns() / 1000000;
         show_progress(sh, false);
         track_refresh(sh); /* pops what was answered: the ring stays as small as the queue */
         checkpoint_maybe(sh);
@@ -688,7 +776,7 @@ static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
 {
     int fd = fileno(f);
     size_t have = 0; /* bytes at the start of *buf: the beginning of a line */
-    while (!stop_requested && !cannot_deliver) {
+    while (!stop_requested && !cannot_deliver && !sh->settle_failed) {
         if (*cap - have < READ_CHUNK / 2) { /* a long line: room for it and a chunk more */
             size_t ncap = *cap ? *cap * 2 : READ_CHUNK;
             char *nb = realloc(*buf, ncap);
@@ -704,7 +792,7 @@ static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
             continue; /* a signal: the loop's condition says whether to stop */
         if (got <= 0) {
             int e = errno;
-            if (have) /* the last line, without its newline */
+            if (have && !sh->settle_failed) /* the last line, without its newline */
                 ship_line(sh, *buf, have);
             if (got < 0 && e != EAGAIN && !stop_requested) {
                 errno = e;
@@ -713,7 +801,7 @@ static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
             return true;
         }
         char *p = *buf, *end = *buf + have + got, *nl;
-        while (!stop_requested && !cannot_deliver &&
+        while (!stop_requested && !cannot_deliver && !sh->settle_failed &&
                (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
             ship_line(sh, p, (size_t)(nl + 1 - p));
             p = nl + 1;
@@ -741,9 +829,10 @@ static int follow_file(ship *sh, const char *path)
     int rc = SKY_EXIT_OK;
     ship_input *in = &sh->in[sh->cur];
     bool first = true;
-    while (!stop_requested) {
+    const char *open_path = in->rotated ? in->rotated : path; /* resumed: finish it first */
+    while (!stop_requested && !sh->settle_failed) {
         if (!f) {
-            f = fopen(path, "r");
+            f = fopen(open_path, "r");
             if (f) {
                 unbuffered(f);
                 fstat(fileno(f), &cur);
@@ -763,9 +852,20 @@ static int follow_file(ship *sh, const char *path)
         }
         if (f) {
             if (!drain(sh, f, &buf, &cap)) {
-                fprintf(stderr, "skylog ship: %s: %s\n", path, strerror(errno));
+                fprintf(stderr, "skylog ship: %s: %s\n", open_path, strerror(errno));
                 rc = SKY_EXIT_FAIL;
             }
+            if (open_path != path) { /* the rotated file is read to its end: on to path */
+                if (stop_requested || sh->settle_failed)
+                    break;
+                fclose(f);
+                f = NULL;
+                open_path = path;
+                continue;
+            }
+            /* idle: what was acknowledged meanwhile reaches the checkpoint */
+            track_refresh(sh);
+            checkpoint_maybe(sh);
             struct stat now;
             if (stat(path, &now) != 0 || now.st_ino != cur.st_ino || now.st_dev != cur.st_dev) {
                 /* rotated (or removed): the old file was read to its end above */
@@ -858,6 +958,79 @@ static bool skip_to_start(ship_input *in, FILE *f, bool count_lines)
 enum { O_RETENTION = 2000, O_NO_CREATE, O_BATCH, O_FLUSH, O_OVERSIZE, O_MAX_EVENT, O_TRANSPORT,
        O_BEARER, O_COMPRESS, O_CHECKPOINT, O_RESUME, O_START_OFFSET };
 
+/* The file in path's directory with this device and inode (a rotated log keeps its inode:
+ * app.log became app.log.1), or NULL. */
+static char *find_by_inode(const char *path, unsigned long long dev, unsigned long long ino)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return NULL;
+    const char *dir = dirname(copy);
+    char *found = NULL;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && !found && (e = readdir(d))) {
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        char *p = malloc(n);
+        struct stat st;
+        if (p) {
+            snprintf(p, n, "%s/%s", dir, e->d_name);
+            if (stat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+                (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino)
+                found = p;
+            else
+                free(p);
+        }
+    }
+    if (d)
+        closedir(d);
+    free(copy);
+    return found;
+}
+
+/* The stream and the anchor of a version 2 checkpoint: a resume writes to the stream the
+ * checkpoint names (a template such as the default one would resolve to a new name), and
+ * settles against its anchor. */
+static bool resume_stream(ship *sh, json_t *cp, const char *cp_path)
+{
+    json_t *v = json_object_get(cp, "skylog_ship_checkpoint");
+    if (json_integer_value(v) < 2) {
+        fprintf(stderr, "skylog ship: %s: a version 1 checkpoint: the last batch is not "
+                "settled (it may be stored twice)\n", cp_path);
+        return true;
+    }
+    const char *stream = json_string_value(json_object_get(cp, "stream"));
+    json_t *tmpl_j = json_object_get(cp, "stream_template");
+    const char *tmpl = json_string_value(tmpl_j);
+    if (!stream || !sky_cwl_valid_stream_name(stream) || (!tmpl && !json_is_null(tmpl_j))) {
+        fprintf(stderr, "skylog ship: %s: not a skylog ship checkpoint (no valid stream)\n",
+                cp_path);
+        return false;
+    }
+    if (sh->stream_opt && strcmp(sh->stream_opt, stream) != 0 &&
+        !(tmpl && strcmp(sh->stream_opt, tmpl) == 0)) {
+        fprintf(stderr, "skylog ship: %s: the checkpoint is for stream %s%s%s%s, not %s\n",
+                cp_path, stream, tmpl ? " (--stream '" : "", tmpl ? tmpl : "", tmpl ? "')" : "",
+                sh->stream_opt);
+        return false;
+    }
+    sh->resume_stream = strdup(stream);
+    sh->stream_tmpl_cp = tmpl ? strdup(tmpl) : NULL;
+    if (!sh->resume_stream || (tmpl && !sh->stream_tmpl_cp))
+        return false;
+    sh->stream_opt = sh->stream_tmpl_cp; /* the template stays what the first run was given */
+    json_t *tail = json_object_get(cp, "tail");
+    if (json_is_null(tail) || !tail)
+        return true; /* written before anything was sent: nothing to settle */
+    if (!sky__anchor_parse(tail, &sh->tr.tail)) {
+        fprintf(stderr, "skylog ship: %s: not a skylog ship checkpoint (bad tail)\n", cp_path);
+        return false;
+    }
+    sh->tr.tail_known = true;
+    sh->resumed_tail = true;
+    return true;
+}
+
 /* Matches a checkpoint's input to one of the inputs: same device and inode for files (the
  * path may be spelled differently), "-" for standard input. Sets where to start. */
 static bool resume_from(ship *sh, json_t *cp, const char *cp_path)
@@ -887,6 +1060,28 @@ static bool resume_from(ship *sh, json_t *cp, const char *cp_path)
                    (unsigned long long)json_integer_value(ino) == x->ino;
         else
             same = strcmp(path, x->path) == 0;
+        if (!same && sh->follow && !x->is_stdin && strcmp(path, x->path) == 0 &&
+            json_is_integer(dev) && json_is_integer(ino)) {
+            /* followed across a rotation: finish the old file if it is still there */
+            x->rotated = find_by_inode(x->path, (unsigned long long)json_integer_value(dev),
+                                       (unsigned long long)json_integer_value(ino));
+            if (!x->rotated) {
+                fprintf(stderr, "skylog ship: %s: the checkpoint's file (inode %llu) is no "
+                        "longer next to %s: what it held after byte %lld cannot be shipped; "
+                        "following %s from its start\n", cp_path,
+                        (unsigned long long)json_integer_value(ino), x->path, (long long)off,
+                        x->path);
+                x->restart = true;
+                sh->cur = i;
+                return resume_stream(sh, cp, cp_path);
+            }
+            sh->cur = i;
+            x->start_offset = (uint64_t)off;
+            x->start_line = (uint64_t)line;
+            x->dev = (unsigned long long)json_integer_value(dev); /* what is read first */
+            x->ino = (unsigned long long)json_integer_value(ino);
+            return resume_stream(sh, cp, cp_path);
+        }
         if (!same) {
             if (!x->is_stdin && strcmp(path, x->path) == 0) {
                 fprintf(stderr, "skylog ship: %s: %s is another file than the checkpoint's "
@@ -898,13 +1093,77 @@ static bool resume_from(ship *sh, json_t *cp, const char *cp_path)
             continue;
         }
         sh->cur = i; /* the inputs before it were acknowledged in full */
+        struct stat st;
+        if (sh->follow && !x->is_stdin && stat(x->path, &st) == 0 &&
+            (uint64_t)st.st_size < (uint64_t)off) {
+            fprintf(stderr, "skylog ship: %s: %s was truncated (%lld bytes, the checkpoint is at "
+                    "%lld): following it from its start\n", cp_path, x->path,
+                    (long long)st.st_size, (long long)off);
+            x->restart = true;
+            return resume_stream(sh, cp, cp_path);
+        }
         x->start_offset = (uint64_t)off;
         x->start_line = (uint64_t)line;
-        return true;
+        return resume_stream(sh, cp, cp_path);
     }
     fprintf(stderr, "skylog ship: %s: the checkpoint's input %s is not among the inputs\n",
             cp_path, path);
     return false;
+}
+
+/* Before anything is sent: reads the stream's tail back. Resumed from an anchor, it finds the
+ * events stored after it (the killed run's last batch, stored without its acknowledgement
+ * reaching it) for ship_line to skip; otherwise the stream's tail becomes the anchor. Then the
+ * checkpoint says so. False (reported) when it cannot be settled. */
+static bool settle_start(ship *sh, const sky__aws_cli_opts *aws, bool resume)
+{
+    if (!sh->stream) /* {logger} templates: no single stream to read */
+        return true;
+    sky_aws_client *c = sky__aws_cli_client(aws, "logs", "ship");
+    if (!c) {
+        sh->settle_failed = true;
+        return false;
+    }
+    bool restart = sh->in[sh->cur].restart;
+    bool ok, denied = false;
+    if (resume && sh->resumed_tail && !restart) {
+        ok = sky__settle_load(c, sh->co->log_group, sh->stream, &sh->tr.tail, NULL, &sh->settle,
+                              &denied);
+        if (ok && sh->settle.total && !sh->quiet)
+            fprintf(stderr, "skylog ship: %llu events were stored after the checkpoint without "
+                    "their acknowledgement: the lines they are are skipped\n",
+                    (unsigned long long)sh->settle.total);
+    } else {
+        /* a first run, or the old content is gone (truncated, rotated away): what the stream
+         * holds now is where this run starts */
+        sky__anchor_tail fresh;
+        ok = sky__settle_load(c, sh->co->log_group, sh->stream, NULL, &fresh, &sh->settle,
+                              &denied);
+        if (ok) {
+            sh->tr.tail = fresh;
+            sh->tr.tail_known = true;
+        }
+    }
+    sky_aws_client_free(c);
+    if (!ok && denied) {
+        /* shipping roles often may write and not read: ship, at least once */
+        fprintf(stderr, "skylog ship: warning: GetLogEvents is denied on stream %s: the last "
+                "batch cannot be settled, so a resume may store up to one batch twice (allow "
+                "logs:GetLogEvents for exactly once)\n", sh->stream);
+        sh->tr.tail_known = false;
+        sh->resumed_tail = false;
+        return true;
+    }
+    if (!ok) {
+        sh->settle_failed = true;
+        return false;
+    }
+    pthread_mutex_lock(&sh->tr.mu);
+    sh->tr.pub_tail = sh->tr.tail;
+    sh->tr.pub_tail_known = sh->tr.tail_known;
+    checkpoint_locked(sh, true, false);
+    pthread_mutex_unlock(&sh->tr.mu);
+    return true;
 }
 
 int sky__cmd_ship(int argc, char **argv)
@@ -1038,7 +1297,7 @@ int sky__cmd_ship(int argc, char **argv)
     char *stdin_args[] = {dash};
     char **args = optind < argc ? argv + optind : stdin_args;
     int n_args = optind < argc ? argc - optind : 1;
-    ship sh = {.follow = follow, .start_ns = sky_monotonic_ns(), .co = &co,
+    ship sh = {.follow = follow, .quiet = quiet, .start_ns = sky_monotonic_ns(), .co = &co,
                .checkpoint = checkpoint, .stream_opt = co.log_stream, .n_in = n_args};
     sh.in = calloc((size_t)n_args, sizeof *sh.in);
     if (!sh.in)
@@ -1090,6 +1349,8 @@ int sky__cmd_ship(int argc, char **argv)
         sh.in[0].start_offset = start_offset;
     if (rc != SKY_EXIT_OK)
         goto free_inputs;
+    if (sh.resume_stream)
+        co.log_stream = sh.resume_stream; /* the resolved name: the same stream again */
 
     sh.max_msg = (co.max_event_bytes ? co.max_event_bytes : SKY_CWL_MAX_EVENT_BYTES) -
                  SKY_CWL_EVENT_OVERHEAD;
@@ -1100,6 +1361,7 @@ int sky__cmd_ship(int argc, char **argv)
                              .line = first->start_line, .dev = first->dev, .ino = first->ino};
     sh.last_written = sh.tr.acked;
     sh.tr.pub = sh.tr.acked;
+    sh.tr.keep_anchors = checkpoint != NULL;
     atomic_init(&sh.tr.read_input, sh.cur);
     atomic_init(&sh.tr.read_offset, first->start_offset);
     atomic_init(&sh.tr.read_line, first->start_line);
@@ -1132,13 +1394,21 @@ int sky__cmd_ship(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     sh.progress = !quiet && isatty(STDERR_FILENO);
+    if (sky_cwl_stream_name(sh.sink))
+        sh.stream = strdup(sky_cwl_stream_name(sh.sink));
+    sh.now_ms = sky_now_ns() / 1000000;
+    sh.tr.pub_tail = sh.tr.tail;
+    sh.tr.pub_tail_known = sh.tr.tail_known;
     if (checkpoint) { /* say where we start, so even an early failure leaves a checkpoint */
         pthread_mutex_lock(&sh.tr.mu);
         checkpoint_locked(&sh, true, false);
         pthread_mutex_unlock(&sh.tr.mu);
+        aws.stop = &stop_flag;
+        if (!settle_start(&sh, &aws, resume))
+            rc = SKY_EXIT_FAIL;
     }
 
-    for (; sh.cur < sh.n_in && !stop_requested; sh.cur++) {
+    for (; sh.cur < sh.n_in && !stop_requested && !sh.settle_failed; sh.cur++) {
         ship_input *in = &sh.in[sh.cur];
         in->offset = in->start_offset;
         in->line = in->start_line;
@@ -1176,6 +1446,11 @@ int sky__cmd_ship(int argc, char **argv)
     }
     if (sh.cur >= sh.n_in)
         sh.cur = sh.n_in - 1;
+    if (sh.settle.active && !stop_requested && !sh.settle_failed && !follow)
+        /* not ours, or the input lost lines since: nothing of the input was skipped wrongly */
+        fprintf(stderr, "skylog ship: note: %llu events stored after the checkpoint are not lines "
+                "of the input (another writer to stream %s?)\n",
+                (unsigned long long)sh.settle.left, sh.stream);
     /* Wait for delivery while it progresses; give up after STALL_MS without progress (a bad
      * token or a dead endpoint would otherwise hold the command for the whole timeout), or
      * STOP_FLUSH_NS after a signal. */
@@ -1230,7 +1505,7 @@ int sky__cmd_ship(int argc, char **argv)
         dropped += st.dropped[i];
     /* after close, every event is sent, rejected or dropped (undelivered included) */
     bool lost = rejected + dropped > 0;
-    if (lost || fst != SKY_OK)
+    if (lost || fst != SKY_OK || sh.settle_failed)
         rc = SKY_EXIT_FAIL;
     if (stop_requested)
         rc = 128 + stop_requested;
@@ -1261,6 +1536,12 @@ int sky__cmd_ship(int argc, char **argv)
         if (st.ambiguous)
             fprintf(stderr, "  %llu requests had an unknown outcome (may be stored twice)\n",
                     (unsigned long long)st.ambiguous);
+        if (sh.settle.skipped)
+            fprintf(stderr, "  %llu lines were already stored (settled, not sent again)\n",
+                    (unsigned long long)sh.settle.skipped);
+        if (sh.settle.ambiguous)
+            fprintf(stderr, "  %llu lines may be stored twice (the stream's tail could not tell; "
+                    "see docs/CLI.md)\n", (unsigned long long)sh.settle.ambiguous);
         if (lost && st.last_error[0] && !cannot_deliver)
             fprintf(stderr, "  last error: %s\n", st.last_error);
     }
@@ -1272,11 +1553,18 @@ int sky__cmd_ship(int argc, char **argv)
         pthread_join(wd_thread, NULL);
 free_track:
     free(sh.tr.ring);
+    free(sh.tr.anch);
     free(sh.tr.segs);
     pthread_mutex_destroy(&sh.tr.mu);
 free_inputs:
-    for (int i = 0; i < sh.n_in; i++)
+    for (int i = 0; i < sh.n_in; i++) {
         free(sh.in[i].path);
+        free(sh.in[i].rotated);
+    }
     free(sh.in);
+    free(sh.resume_stream);
+    free(sh.stream);
+    free(sh.stream_tmpl_cp);
+    sky__settle_free(&sh.settle);
     return rc;
 }

@@ -63,21 +63,39 @@ static json_t *answer(const char *cmd, const char *op, sky_status st, const sky_
     return j;
 }
 
-json_t *sky__logs_call(sky_aws_client *c, const char *cmd, const char *op, json_t *body)
+json_t *sky__logs_call_err(sky_aws_client *c, const char *op, json_t *body, sky_aws_error *e)
 {
     char target[96];
     snprintf(target, sizeof target, "Logs_20140328.%s", op);
+    memset(e, 0, sizeof *e);
     char *text = json_dumps(body, JSON_COMPACT);
-    if (!text)
+    if (!text) {
+        e->status = SKY_ENOMEM;
         return NULL;
+    }
     sky_aws_call call = {.target = target, .body = text, .body_len = strlen(text)};
     sky_http_response resp = {0};
-    sky_aws_error e;
-    sky_status st = sky_aws_client_call(c, &call, &resp, &e);
+    sky_status st = sky_aws_client_call(c, &call, &resp, e);
     free(text);
-    json_t *j = answer(cmd, op, st, &e, resp.body, resp.body_len);
-    if (st == SKY_OK)
-        sky_http_response_free(&resp);
+    if (st != SKY_OK) {
+        e->status = st;
+        return NULL;
+    }
+    json_t *j = json_loadb(resp.body ? resp.body : "{}", resp.body_len ? resp.body_len : 2, 0, NULL);
+    sky_http_response_free(&resp);
+    if (!j) {
+        e->status = SKY_EREMOTE;
+        snprintf(e->message, sizeof e->message, "the service answered something that is not JSON");
+    }
+    return j;
+}
+
+json_t *sky__logs_call(sky_aws_client *c, const char *cmd, const char *op, json_t *body)
+{
+    sky_aws_error e;
+    json_t *j = sky__logs_call_err(c, op, body, &e);
+    if (!j)
+        answer(cmd, op, e.status, &e, NULL, 0); /* says why */
     return j;
 }
 

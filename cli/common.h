@@ -51,6 +51,8 @@ sky_aws_client *sky__aws_cli_client(const sky__aws_cli_opts *o, const char *serv
 /* Calls Logs_20140328.<op> with a JSON body; returns the parsed answer, or NULL after printing
  * "skylog <cmd>: <op>: <code>: <message>" to stderr. */
 json_t *sky__logs_call(sky_aws_client *c, const char *cmd, const char *op, json_t *body);
+/* The same without printing: NULL with *e filled (e->code, e->message, e->status). */
+json_t *sky__logs_call_err(sky_aws_client *c, const char *op, json_t *body, sky_aws_error *e);
 
 /* The same for CloudWatch metrics and alarms (sky_cloudwatch_call: awsJson1.0, service
  * "monitoring"). */

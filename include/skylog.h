@@ -465,6 +465,10 @@ SKY_API sky_t *sky_open_env(char **errmsg);
 #define SKY_ENV_FALLBACK 1u /* on an error, *out still gets a pipeline: the console (stderr), at
                                SKYLOG_LEVEL if that much is valid; for programs that would
                                rather log somewhere than stop */
+#define SKY_ENV_ASYNC 2u    /* when SKYLOG_MODE is not set, the pipeline is async (as if
+                               SKYLOG_MODE=async were set, also over a SKYLOG_CONFIG file's
+                               mode): for runtimes whose logging calls must never wait for a
+                               sink (the Python package), without editing the environment */
 
 /* As sky_open_env(), returning a status: SKY_OK; SKY_EINVAL (a bad or unknown variable);
  * SKY_ENOTFOUND / SKY_EIO (SKYLOG_CONFIG names a missing or unreadable file); or the status of
@@ -498,6 +502,11 @@ SKY_API sky_status sky_flush(sky_t *sky, int64_t timeout_ms);
  * in a sink for a second past the deadline, the pipeline is left allocated (not freed) rather
  * than freed under it, and SKY_ETIMEDOUT is returned. */
 SKY_API sky_status sky_close(sky_t *sky);
+/* Registers fn(user) to run at the very start of sky_close(), before the pipeline flushes or
+ * refuses events, most recent first: a thread that logs into the pipeline (the system sampler,
+ * sky_sampler_start()) stops there, since no log call may run concurrently with the close.
+ * SKY_EINVAL, SKY_ENOMEM. Thread-safe. */
+SKY_API sky_status sky_on_close(sky_t *sky, void (*fn)(void *user), void *user);
 
 /* Asks every sink to reopen its files at the next write (after logrotate moved them).
  * Async-signal-safe: may be called from a SIGHUP handler. */
@@ -1185,6 +1194,10 @@ SKY_API sky_status sky_event_rename(sky_event *ev, const char *from, const char 
 /* Changes the event's level or name (copied). */
 SKY_API void sky_event_set_level(sky_event *ev, sky_level level);
 SKY_API sky_status sky_event_set_name(sky_event *ev, const char *name);
+/* Changes the event's time (Unix epoch ns): for events that happened before they were logged
+ * (a record another thread or process made, a replayed log). Undone with the processor's
+ * other changes if it fails. */
+SKY_API void sky_event_set_time(sky_event *ev, int64_t ns);
 
 /* ============================================================================================
  * Processors
@@ -1207,6 +1220,17 @@ typedef sky_proc_result (*sky_processor_fn)(void *user, sky_event *ev);
  * with `user` when the pipeline is closed (also when this call fails). */
 SKY_API sky_status sky_add_processor(sky_t *sky, const char *name, sky_processor_fn fn, void *user,
                                      void (*free_user)(void *));
+
+/* Emits an event derived from the one being processed (an alert a processor raises from what
+ * it saw). Call it only from a processor or a sink of the logger's pipeline, during its call:
+ * the event is queued, and goes through the whole pipeline - processors, then sinks - right
+ * after the current event (sync mode, still on that thread) or the current batch (async mode,
+ * on the worker), so it never waits for the pipeline lock or ring room. `name` and the fields
+ * (keys, strings) are copied; lazy fields are refused (SKY_EINVAL). At most SKY_DERIVED_MAX
+ * wait at once: beyond, SKY_EFULL and the event is counted dropped as SKY_DROP_OVERFLOW. */
+#define SKY_DERIVED_MAX 1024
+SKY_API sky_status sky_emit_derived(sky_logger *log, sky_level level, const char *name,
+                                    const sky_field *fields, size_t n);
 
 /* Built-in processors. Each adds one processor at the end of the chain. */
 
@@ -1258,6 +1282,58 @@ SKY_API sky_status sky_add_event_filter(sky_t *sky, const char *const *include,
 /* Token bucket per event name: `per_second` events a second, bursts of `burst`. The next event
  * of a name that passes after some were suppressed carries "suppressed": N. */
 SKY_API sky_status sky_add_rate_limit(sky_t *sky, double per_second, double burst);
+
+/* The security monitor (docs/SECURITY_MONITOR.md): counts events per key in a sliding window
+ * and, when one key reaches a rule's threshold, emits a `security_alert` event (through
+ * sky_emit_derived()) with the evidence: the rule, the key, how many events since when.
+ * Memory is bounded: each rule tracks at most max_keys keys and evicts the least recently seen
+ * one for a new key (a flood of distinct IPs cannot grow it), counting every eviction. */
+typedef struct sky_security_rule {
+    const char *name;  /* the alert's "alert" field, e.g. "brute_force" */
+    const char *event; /* the event name counted; NULL or "*": every event having the key */
+    const char *key;   /* the field counted per value, e.g. "user", "ip" */
+    uint32_t threshold; /* alert at this many events of one key within window_ms (1..10000) */
+    int64_t window_ms;  /* 1 ms .. 7 days */
+} sky_security_rule;
+
+/* Parses "NAME: EVENT by KEY >= N in WINDOW" ("brute_force: login_failed by user >= 5 in 5m",
+ * "rate_abuse: * by ip >= 100 in 1m"; WINDOW in ms, s, m, h or d). Strings point into `text`'s
+ * copy in out_buf (`cap` bytes, at least the text's length + 1). False with a message in err. */
+SKY_API bool sky_security_rule_parse(const char *text, sky_security_rule *out, char *out_buf,
+                                     size_t cap, char *err, size_t errcap);
+
+typedef struct sky_security_opts {
+    /* The rules, as structs or as text (both may be given). Neither: the two defaults,
+     * "brute_force: login_failed by user >= 5 in 5m" and "rate_abuse: * by ip >= 100 in 1m". */
+    const sky_security_rule *rules;
+    size_t n_rules;
+    const char *const *rule_specs; /* NULL-terminated */
+    size_t max_keys;      /* per rule; default 10000, at most 10,000,000 */
+    int64_t cooldown_ms;  /* after an alert, the key's next one waits this long (its events are
+                           * still counted); default: the rule's window */
+    const char *logger;   /* the alerts' logger; default "security" */
+    sky_level level;      /* the alerts' level; 0 (TRACE) means the default, WARN */
+    /* The field holding the event's own time (SKY_T_TIME, or integer Unix ms), for events
+     * replayed from elsewhere; default: the time the event was logged. */
+    const char *time_field;
+} sky_security_opts;
+
+typedef struct sky_security_stats {
+    uint64_t counted;   /* events counted by some rule */
+    uint64_t alerts;    /* security_alert events emitted */
+    uint64_t suppressed; /* alerts held back by the cooldown */
+    uint64_t evictions; /* keys evicted to make room (all rules) */
+    uint64_t tracked;   /* keys tracked now (all rules) */
+    uint64_t no_key;    /* events of a rule's name without a usable key field */
+} sky_security_stats;
+
+typedef struct sky_security_monitor sky_security_monitor;
+/* Adds the monitor; *out (may be NULL) is a handle for sky_security_stats_get(), valid until
+ * the pipeline is closed. */
+SKY_API sky_status sky_add_security_monitor(sky_t *sky, const sky_security_opts *opts,
+                                            sky_security_monitor **out);
+/* A snapshot of its counters; thread-safe. */
+SKY_API void sky_security_stats_get(const sky_security_monitor *m, sky_security_stats *out);
 
 /* ============================================================================================
  * Sinks and routing

@@ -1,7 +1,9 @@
 """A Flask app whose every request is one skylog event (request id, method, path, status,
-duration), and whose views' events carry the request id.
+duration), and whose views' events carry the request id. It also records RequestCount and
+ResponseTime (namespace "Shop"); a metrics sink publishes them, e.g. as EMF records:
 
-    SKYLOG_FORMAT=json python3 examples/python/flask_app.py     # serves on 127.0.0.1:5000
+    SKYLOG_FORMAT=json SKYLOG_METRICS_EMF__PATH=metrics.emf \
+        python3 examples/python/flask_app.py                    # serves on 127.0.0.1:5000
 """
 import logging
 
@@ -15,7 +17,7 @@ logging.getLogger().setLevel(logging.INFO)
 log = logging.getLogger("shop")
 
 app = flask.Flask(__name__)
-skylog.flask.init_app(app)
+skylog.flask.init_app(app, namespace="Shop")
 
 
 @app.route("/orders/<int:order_id>")

@@ -44,6 +44,11 @@ typedef struct sky_audit_opts {
     const char *key_file;
     const char *key_env;
     unsigned mode; /* creation mode; default 0600 */
+    /* Also log each entry normally, with a short hash to cross-reference it: once an entry is
+     * written, an event with its level, logger, name and fields plus "audit_seq" and
+     * "audit_hash" (the first 12 hex digits of its hash) goes through the pipeline (its other
+     * sinks; the audit sink never writes an event that carries "audit_hash"). */
+    bool echo;
 } sky_audit_opts;
 
 /* Opens (creating, appending) an audit sink. An existing file's chain is resumed from its last

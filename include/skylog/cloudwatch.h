@@ -193,6 +193,11 @@ typedef struct sky_cwl_stats {
 /* Snapshot of a CloudWatch Logs sink's counters; SKY_EINVAL if `sink` is not one. The sink
  * pointer stays valid after sky_add_sink() until the pipeline is closed. Thread-safe. */
 SKY_API sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out);
+/* The stream name the sink's template expanded to at creation ({hostname}, {pid}, {strftime}
+ * resolved), valid as long as the sink; NULL for a {logger} template (a stream per logger) or
+ * when `sink` is not a CloudWatch sink. A shipper that resumes keeps it, so that it writes to
+ * the same stream again. */
+SKY_API const char *sky_cwl_stream_name(sky_sink *sink);
 /* Closes a CloudWatch sink that was never added to a pipeline (for shippers): last sends
  * (about 2 s), leftovers counted as undelivered, then *final_stats (may be NULL) gets the final
  * counters and the sink is freed. SKY_ETIMEDOUT if something was left undelivered. With a

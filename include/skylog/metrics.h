@@ -3,23 +3,26 @@
  * published to CloudWatch as Embedded Metric Format log records or with PutMetricData.
  *
  * A registry (sky_metrics) holds instruments (sky_metric). Instruments are created once (at
- * start-up, from any thread) and then recorded from any thread, cheaply: each thread records
- * into its own stripe of the instrument (16 stripes, each on its own cache lines), so threads
- * do not share a cache line per record. Counters are lock-free (one uncontended compare-and-swap);
- * histograms take their stripe's byte lock, which only another thread on the same stripe (more
- * than 16 recording threads) or a flush reading that stripe can contend.
+ * start-up, from any thread) and then recorded from any thread, cheaply and without a lock:
+ * each thread records into its own shard of the instrument (allocated on its first record
+ * there), so threads never write a shared cache line and a record never waits, neither for
+ * another thread nor for a flush. A counter add or a histogram record is a few dozen
+ * instructions with no locked instruction (the flush pays for the ordering with one
+ * membarrier() system call; where the kernel refuses it, each record takes one atomic
+ * exchange instead). See bench/RESULTS.md ("Metrics").
  *
  * Every flush interval (default 60 s) and on sky_flush()/sky_close() of a pipeline a metrics
- * sink is attached to, the registry's stripes are drained into one datum per instrument (one
+ * sink is attached to, the registry's shards are drained into one datum per instrument (one
  * million increments make one datum) and handed to every attached output (see
  * sky_sink_metrics_emf() and sky_sink_metrics_cloudwatch()). A record made while a flush is
  * draining lands in that interval or the next, never in neither or both.
  *
  * Histograms keep exact values (and their counts) while an interval has at most
- * SKY_METRIC_EXACT_VALUES distinct values; past that they switch to a log-bucket sketch whose
- * bucket representatives are within SKY_METRIC_SKETCH_ERROR relative error of every value they
- * stand for (values of magnitude 1e-9 .. 1e15; smaller magnitudes count as 0, larger ones as the
- * bound, both counted in sky_metrics_stats). Count, sum, min and max are always exact. So any
+ * SKY_METRIC_EXACT_VALUES distinct values; past that they switch to log-linear buckets (64 per
+ * binary octave) whose representatives are within SKY_METRIC_SKETCH_ERROR relative error of
+ * every value they stand for (0.78%, for magnitudes 2^-30 .. 2^50, about 9.3e-10 .. 1.1e15;
+ * smaller magnitudes count as 0, larger ones in the top bucket, both counted in
+ * sky_metrics_stats.clamped). Count, sum, min and max are always exact. So any
  * percentile CloudWatch computes from the published Values/Counts is within 1% of the same
  * percentile of the recorded values.
  *
@@ -131,8 +134,10 @@ typedef struct sky_metric_opts {
 SKY_API sky_status sky_metric_new(sky_metrics *m, const sky_metric_opts *opts, sky_metric **out,
                                   char **errmsg);
 
-/* Recording. Thread-safe, never blocks on I/O, never allocates after a thread's first record
- * on an instrument (histograms: and after an interval's first switch to the sketch). NaN and
+/* Recording. Thread-safe, lock-free, never blocks on I/O, never allocates after a thread's
+ * first record on an instrument (histograms: and after its first switch to buckets, 40 KiB
+ * per sign of the values and buffer). Up to 1023 threads alive at once record each into their
+ * own shard; more share the last one (their records then take turns). NaN and
  * infinities are refused (counted as sky_metrics_stats.invalid); a call on the wrong kind of
  * instrument is counted the same way and otherwise ignored. NULL instruments are ignored. */
 SKY_API void sky_counter_add(sky_metric *counter, double delta);
@@ -244,6 +249,13 @@ typedef struct sky_emf_opts {
      * then go through sky_cwl_put()). NULL = stdout. */
     sky_sink *output;
     int64_t flush_interval_ms; /* sets the registry's interval when > 0 */
+    /* Caps a flush's output (EMF has no counts, so a histogram value recorded n times is
+     * written n times): at most max_values values per datum (default 1,000,000: 10,000
+     * records) and max_records records per flush (default 100,000). Values past them are not
+     * written, and are counted in sky_emf_stats.dropped_values (and the sink's dropped):
+     * prefer PutMetricData for high-volume histograms. */
+    size_t max_values;
+    size_t max_records;
 } sky_emf_opts;
 
 /* An Embedded Metric Format output. Records follow every EMF limit: at most 100 metrics per
@@ -251,6 +263,15 @@ typedef struct sky_emf_opts {
  * split over several, which CloudWatch adds back together. A histogram's Values/Counts are
  * written as repeated values (EMF has no counts). SKY_EINVAL with *errmsg (may be NULL). */
 SKY_API sky_status sky_sink_metrics_emf(const sky_emf_opts *opts, sky_sink **out, char **errmsg);
+
+typedef struct sky_emf_stats {
+    uint64_t records;        /* EMF records the output accepted */
+    uint64_t errors;         /* records the output refused (each counted; the others written) */
+    uint64_t dropped_values; /* metric values past max_values / max_records, not written */
+} sky_emf_stats;
+
+/* Counters of an EMF sink; SKY_EINVAL if `sink` is not one. Thread-safe. */
+SKY_API sky_status sky_emf_stats_get(sky_sink *sink, sky_emf_stats *out);
 
 typedef struct sky_cwm_opts {
     sky_metrics *metrics;     /* NULL = sky_metrics_default() */
@@ -313,6 +334,113 @@ typedef struct sky_statsd_opts {
  * what arrived: datagrams the kernel refused are counted in the sink's errors. */
 SKY_API sky_status sky_sink_metrics_statsd(const sky_statsd_opts *opts, sky_sink **out,
                                            char **errmsg);
+
+/* ---- metrics from log events (seed 004's MetricsProcessor) ----------------------------------
+ *
+ * A processor that records metrics from the events passing through a pipeline, by rules:
+ * count the events (by name glob and minimum level), histogram a numeric field (duration_ms),
+ * set a gauge from a numeric field (queue_size). Dimensions come from the event: "event" (its
+ * name, dimension Event), "level" (Level), "logger" (Logger), or any field (the dimension takes
+ * the field's name; its string, integer, float or bool value; "none" when the event lacks it;
+ * cut to 1024 bytes). Events pass on unchanged.
+ *
+ * Cardinality is bounded: a rule keeps at most max_series distinct tuples of dimension values;
+ * events with a new tuple past that are recorded in the rule's "other" series (every dimension
+ * "other"), so totals stay right, and counted in sky_log_metrics_stats.overflow. In
+ * skylog.yaml: a processor of type `metrics` with `namespace`, `rules` (one string each, see
+ * docs/METRICS.md) and `max_series`. */
+
+typedef struct sky_log_metric_rule {
+    sky_metric_kind kind;   /* COUNTER: counts events; HISTOGRAM, GAUGE: the value of `field`
+                               (events without that field are left out) */
+    const char *field;      /* the numeric field (int, uint, float, duration as ms) */
+    const char *events;     /* fnmatch glob on the event name; NULL or "*" = every event */
+    sky_level min_level;    /* events below it are not counted (default TRACE: all) */
+    const char *name;       /* metric name; default "EventCount" (counters) or `field` */
+    sky_unit unit;          /* default Count for counters, None otherwise */
+    const char *const *dims; /* event fields as dimensions, NULL-terminated; NULL = {"event"} */
+    bool no_dims;           /* no dimensions at all */
+} sky_log_metric_rule;
+
+typedef struct sky_log_metrics_opts {
+    sky_metrics *metrics; /* NULL = sky_metrics_default() */
+    const char *ns;       /* the namespace of every rule's metrics (required) */
+    const sky_log_metric_rule *rules;
+    size_t n_rules;
+    size_t max_series; /* distinct dimension tuples a rule keeps; default 100, at most 100000 */
+} sky_log_metrics_opts;
+
+typedef struct sky_log_metrics sky_log_metrics;
+
+/* Appends the processor to `sky` (it records into `metrics`, which a metrics sink publishes).
+ * Every rule's metric is validated against CloudWatch's limits now: SKY_EINVAL with *errmsg
+ * (may be NULL; free() it). `out` (may be NULL) receives a handle for the stats, valid while
+ * the pipeline is open. */
+SKY_API sky_status sky_add_log_metrics(sky_t *sky, const sky_log_metrics_opts *opts,
+                                       sky_log_metrics **out, char **errmsg);
+
+typedef struct sky_log_metrics_stats {
+    uint64_t events;      /* events seen */
+    uint64_t recorded;    /* records made (one per rule an event matched) */
+    uint64_t not_numeric; /* had a histogram/gauge rule's field, not a finite number (events
+                             without the field are not the rule's: not counted) */
+    uint64_t overflow;    /* recorded in an "other" series: past max_series */
+    uint64_t failed;      /* not recorded: out of memory */
+} sky_log_metrics_stats;
+
+SKY_API sky_status sky_log_metrics_stats_get(sky_log_metrics *lm, sky_log_metrics_stats *out);
+
+/* ---- the system sampler (opt-in): the process's CPU, memory, threads and descriptors --------
+ *
+ * A thread reads /proc/self/stat and /proc/self/fd every interval and publishes gauges
+ * cpu_percent (Percent), rss_bytes (Bytes), threads and open_fds (Count) in a namespace, and/or
+ * logs an INFO event "system_metrics" with fields cpu_percent, rss_bytes, memory_mb, threads,
+ * open_fds (seed 004's SystemMetricsLogger). Linux only (SKY_EIO elsewhere). In skylog.yaml: a
+ * processor section `system_metrics` (docs/METRICS.md), stopped when its pipeline closes. */
+
+typedef struct sky_sample {
+    int64_t time_ns;     /* when, Unix epoch */
+    int64_t mono_ns;     /* when, sky_monotonic_ns() */
+    double cpu_seconds;  /* the process's CPU time so far, user + system (clock-tick precision) */
+    double cpu_percent;  /* CPU time over wall time since the previous sample, in % of one core
+                            (above 100 with several busy threads); 0 without a previous one */
+    uint64_t rss_bytes;  /* resident memory */
+    uint64_t threads;
+    uint64_t open_fds;
+} sky_sample;
+
+/* One sample now; `prev` (may be NULL) for cpu_percent. SKY_EIO if /proc cannot be read. */
+SKY_API sky_status sky_sample_process(const sky_sample *prev, sky_sample *out);
+
+typedef struct sky_sampler_opts {
+    int64_t interval_ms;   /* default 60000; minimum 100 */
+    sky_metrics *metrics;  /* NULL = sky_metrics_default() */
+    const char *ns;        /* namespace of the gauges; NULL = no metrics */
+    const sky_dim *dims;   /* dimensions of every gauge (copied) */
+    size_t n_dims;
+    sky_logger *log;       /* logs "system_metrics" here each sample; NULL = no events. The
+                              sampler must be stopped before its pipeline closes (see
+                              sky_on_close()). */
+} sky_sampler_opts;
+
+typedef struct sky_sampler sky_sampler;
+
+/* Starts the sampler thread (the first sample after one interval). SKY_EINVAL with *errmsg
+ * (neither metrics nor events, interval too short, a gauge CloudWatch would refuse), SKY_EIO
+ * without /proc, SKY_ENOMEM. */
+SKY_API sky_status sky_sampler_start(const sky_sampler_opts *opts, sky_sampler **out,
+                                     char **errmsg);
+/* Stops and frees it (joins the thread). NULL-safe. In a forked child, where the thread does
+ * not exist (it is the parent's), only frees: start a new sampler in the child to sample it. */
+SKY_API void sky_sampler_stop(sky_sampler *s);
+
+typedef struct sky_sampler_stats {
+    uint64_t samples; /* published */
+    uint64_t errors;  /* samples /proc could not give */
+    sky_sample last;  /* the last one (at start: the baseline) */
+} sky_sampler_stats;
+
+SKY_API sky_status sky_sampler_stats_get(sky_sampler *s, sky_sampler_stats *out);
 
 #ifdef __cplusplus
 }

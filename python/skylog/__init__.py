@@ -32,10 +32,14 @@ import warnings
 import weakref
 
 from skylog._skylog import LIBSKYLOG_VERSION, Pipeline, SkylogError, _set_json_type
+from skylog.metrics import (Counter, Gauge, Histogram, Timer, counter, gauge, histogram,
+                            metrics_stats, set_namespace, timed, timer, track_operation)
 
 __all__ = [
     "Handler", "CloudWatchLogHandler", "Pipeline", "SkylogError", "SkylogWarning", "Json",
     "configure", "context", "get_context", "flush", "close", "default_pipeline",
+    "Counter", "Gauge", "Histogram", "Timer", "counter", "gauge", "histogram", "timer", "timed",
+    "track_operation", "set_namespace", "metrics_stats",
 ]
 __version__ = "0.1.0"
 
@@ -127,20 +131,11 @@ def configure(path=None, *, yaml=None, **options):
         options.setdefault("mode", "async")
         p = Pipeline.from_yaml(json.dumps(options))  # JSON is YAML's flow style
     else:
-        p = _from_env()
+        # async unless SKYLOG_MODE says otherwise, without writing to os.environ (another
+        # thread may read or change it meanwhile)
+        p = Pipeline.from_env(async_default=True)
     _set_default(p)
     return p
-
-
-def _from_env():
-    with _lock:
-        if "SKYLOG_MODE" in os.environ:
-            return Pipeline.from_env()
-        os.environ["SKYLOG_MODE"] = "async"
-        try:
-            return Pipeline.from_env()
-        finally:
-            del os.environ["SKYLOG_MODE"]
 
 
 def _set_default(p):
@@ -221,6 +216,8 @@ class Handler(logging.Handler):
     logger    record.name ("root" is skylog's root logger)
     level     DEBUG/INFO/WARNING/ERROR/CRITICAL -> DEBUG/INFO/WARN/ERROR/CRITICAL; a custom
               level maps to the standard level at or below it (below DEBUG: TRACE)
+    time      record.created (when the record was made, not when the handler saw it: a
+              QueueListener's or a SocketHandler receiver's events keep their own time)
     callsite  module, func, line: from record.pathname, funcName, lineno
     fields    exception (the formatted traceback) when exc_info is set;
               stack when stack_info is set; then skylog.context() fields; then `extra` fields
@@ -283,8 +280,12 @@ class Handler(logging.Handler):
             for k, v in record.__dict__.items():
                 if k not in _RESERVED and k[:1] != "_":
                     fields[k] = self._value(v)
+            created = getattr(record, "created_ns", None)  # Python 3.13+
+            if created is None:  # seconds and fraction apart: a float of ns would round
+                whole = int(record.created)
+                created = whole * 1000000000 + round((record.created - whole) * 1e9)
             p.emit(record.name, _sky_level(record.levelno), msg, tuple(fields.items()),
-                   record.pathname, record.funcName, record.lineno or 0)
+                   record.pathname, record.funcName, record.lineno or 0, created)
         except RecursionError:
             raise
         except Exception:

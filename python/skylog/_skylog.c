@@ -9,7 +9,17 @@
  * (flush, close); emit keeps it, since in async mode it is a copy into memory (only the BLOCK
  * overflow policy waits, at most block_max_wait_ms).
  *
- * Only the public API (skylog.h, skylog/config.h, skylog/cloudwatch.h) is used.
+ * Only the public API (skylog.h, skylog/config.h, skylog/cloudwatch.h, skylog/metrics.h) is
+ * used.
+ *
+ * Time: a LogRecord knows when it was made (record.created), which may be well before the
+ * handler sees it (a QueueHandler's listener, a SocketHandler's receiver). emit() passes it as
+ * a hidden field that a processor every Pipeline gets (time_proc) turns into the event's time
+ * (sky_event_set_time) and removes, so sinks show the record's own time.
+ *
+ * Metrics: Metric objects are instruments of the process-wide registry (sky_metrics_default(),
+ * which the metrics sinks of any pipeline's configuration publish); they live as long as the
+ * process, so a Metric holds a plain pointer.
  *
  * Closing: close() takes the sky_t out of the object under the GIL before releasing it, so a
  * concurrent emit sees a closed pipeline, never a freed one; flushes in progress (GIL released)
@@ -22,6 +32,7 @@
 #include <skylog.h>
 #include <skylog/cloudwatch.h>
 #include <skylog/config.h>
+#include <skylog/metrics.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +90,27 @@ static void Pipeline_dealloc(PyObject *o)
     Py_DECREF(tp);
 }
 
+#define TIME_KEY "\x1f" "created_ns" /* a key no Python field can collide with in practice */
+
+static sky_proc_result time_proc(void *user, sky_event *ev)
+{
+    (void)user;
+    const sky_field *f = sky_event_get(ev, TIME_KEY);
+    if (f && f->type == SKY_T_TIME) {
+        int64_t ns = f->v.ns;
+        sky_event_remove(ev, TIME_KEY);
+        sky_event_set_time(ev, ns);
+    }
+    return SKY_PROC_KEEP;
+}
+
 static PyObject *wrap(PyTypeObject *type, sky_t *sky)
 {
+    sky_status pst = sky_add_processor(sky, "python_time", time_proc, NULL, NULL);
+    if (pst != SKY_OK) {
+        sky_close(sky);
+        return raise_status(pst, NULL);
+    }
     allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
     Pipeline *self = (Pipeline *)alloc(type, 0);
     if (!self) {
@@ -193,13 +223,19 @@ static PyObject *Pipeline_from_file(PyObject *cls, PyObject *arg)
     return wrap((PyTypeObject *)cls, sky);
 }
 
-static PyObject *Pipeline_from_env(PyObject *cls, PyObject *unused)
+/* from_env(async_default=False): sky_open_env_ex(); async_default makes the pipeline async
+ * when SKYLOG_MODE is not set (SKY_ENV_ASYNC), without touching os.environ. */
+static PyObject *Pipeline_from_env(PyObject *cls, PyObject *args, PyObject *kw)
 {
-    (void)unused;
+    static char *kwlist[] = {"async_default", NULL};
+    int async_default = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|p", kwlist, &async_default))
+        return NULL;
     sky_t *sky = NULL;
     char *err = NULL;
     sky_status st;
-    Py_BEGIN_ALLOW_THREADS st = sky_open_env_ex(0, &sky, &err);
+    unsigned flags = async_default ? SKY_ENV_ASYNC : 0;
+    Py_BEGIN_ALLOW_THREADS st = sky_open_env_ex(flags, &sky, &err);
     Py_END_ALLOW_THREADS
     if (st != SKY_OK)
         return raise_status(st, err);
@@ -511,16 +547,24 @@ static const sky_callsite *callsite_of(PyObject *path, PyObject *func, int line)
     return cs;
 }
 
-/* emit(logger, level, message, fields, path=None, func=None, line=0): fields is a sequence of
- * (key, value) pairs; `level` a skylog level number (0 trace .. 5 critical); path, func and
- * line the call site (rendered as module, func, line). */
+/* emit(logger, level, message, fields, path=None, func=None, line=0, time_ns=None): fields is
+ * a sequence of (key, value) pairs; `level` a skylog level number (0 trace .. 5 critical);
+ * path, func and line the call site (rendered as module, func, line); time_ns the event's time
+ * (Unix epoch ns; default: now). */
 static PyObject *Pipeline_emit(PyObject *o, PyObject *args)
 {
     Pipeline *self = (Pipeline *)o;
-    PyObject *name, *msg, *fields, *path = Py_None, *func = Py_None;
+    PyObject *name, *msg, *fields, *path = Py_None, *func = Py_None, *tns = Py_None;
     int level, line = 0;
-    if (!PyArg_ParseTuple(args, "UiUO|OOi", &name, &level, &msg, &fields, &path, &func, &line))
+    if (!PyArg_ParseTuple(args, "UiUO|OOiO", &name, &level, &msg, &fields, &path, &func, &line,
+                          &tns))
         return NULL;
+    long long time_ns = 0;
+    if (tns != Py_None) {
+        time_ns = PyLong_AsLongLong(tns);
+        if (time_ns == -1 && PyErr_Occurred())
+            return NULL;
+    }
     if ((path != Py_None && !PyUnicode_Check(path)) || (func != Py_None && !PyUnicode_Check(func)))
         return PyErr_Format(PyExc_TypeError, "path and func must be str or None");
     if (check_open(self))
@@ -564,6 +608,8 @@ static PyObject *Pipeline_emit(PyObject *o, PyObject *args)
         if (r < 0)
             goto out;
     }
+    if (tns != Py_None)
+        fs[n++] = sky_field_time(TIME_KEY, time_ns); /* fs has room for one more */
     Py_ssize_t mlen;
     const char *m = utf8_of(msg, &mlen, &mkeep);
     if (!m)
@@ -679,6 +725,7 @@ static PyObject *Pipeline_stats(PyObject *o, PyObject *unused)
         SET_U(d, sky_drop_reason_name((sky_drop_reason)i), s.dropped[i]);
     }
     SET_U(d, "dropped", dropped);
+    SET_U(d, "worker_alive", s.worker_alive); /* async: its worker runs */
     if (self->cw) {
         sky_cwl_stats c;
         if (sky_cwl_stats_get(self->cw, &c) == SKY_OK) {
@@ -742,7 +789,8 @@ static PyMethodDef Pipeline_methods[] = {
     {"_after_fork", Pipeline_after_fork, METH_NOARGS, NULL},
     {"from_yaml", Pipeline_from_yaml, METH_O | METH_CLASS, "A pipeline from YAML text."},
     {"from_file", Pipeline_from_file, METH_O | METH_CLASS, "A pipeline from a YAML file."},
-    {"from_env", Pipeline_from_env, METH_NOARGS | METH_CLASS,
+    {"from_env", (PyCFunction)(void (*)(void))Pipeline_from_env,
+     METH_VARARGS | METH_KEYWORDS | METH_CLASS,
      "A pipeline from SKYLOG_* variables (and SKYLOG_CONFIG)."},
     {"add_cloudwatch", (PyCFunction)(void (*)(void))Pipeline_add_cloudwatch,
      METH_VARARGS | METH_KEYWORDS, "Adds a CloudWatch Logs sink."},
@@ -774,6 +822,176 @@ static PyType_Slot Pipeline_slots[] = {
 static PyType_Spec Pipeline_spec = {"skylog._skylog.Pipeline", sizeof(Pipeline), 0,
                                     Py_TPFLAGS_DEFAULT, Pipeline_slots};
 
+/* ---- Metric: one instrument of the default registry ----------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    sky_metric *m;
+    int kind;
+} Metric;
+
+/* Metric(namespace, name, kind, unit="None", dimensions=(), high_resolution=False): kind 0
+ * counter, 1 gauge, 2 histogram (sky_metric_kind); dimensions a sequence of (name, value)
+ * str pairs. The same namespace, name and dimensions give the same instrument. */
+static PyObject *Metric_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"namespace", "name", "kind", "unit", "dimensions",
+                             "high_resolution", NULL};
+    const char *ns, *name, *unit = "None";
+    int kind, hires = 0;
+    PyObject *dims = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "ssi|sOp", kwlist, &ns, &name, &kind, &unit, &dims,
+                                     &hires))
+        return NULL;
+    sky_unit u;
+    if (sky_unit_parse(unit, &u) != SKY_OK)
+        return PyErr_Format(PyExc_ValueError,
+                            "unknown unit '%s' (CloudWatch's: Count, Milliseconds, Bytes, ...)",
+                            unit);
+    PyObject *seq = dims && dims != Py_None
+                        ? PySequence_Fast(dims, "dimensions must be (name, value) pairs")
+                        : PyTuple_New(0);
+    if (!seq)
+        return NULL;
+    Py_ssize_t n = PySequence_Size(seq);
+    if (n > SKY_METRIC_MAX_DIMS) {
+        Py_DECREF(seq);
+        return PyErr_Format(PyExc_ValueError, "at most %d dimensions", SKY_METRIC_MAX_DIMS);
+    }
+    sky_dim d[SKY_METRIC_MAX_DIMS];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PySequence_GetItem(seq, i);
+        const char *k = NULL, *v = NULL;
+        if (pair && PyTuple_Check(pair) && PyTuple_Size(pair) == 2 &&
+            PyUnicode_Check(PyTuple_GetItem(pair, 0)) && PyUnicode_Check(PyTuple_GetItem(pair, 1))) {
+            /* the strings live in `dims`, which outlives this call */
+            k = PyUnicode_AsUTF8AndSize(PyTuple_GetItem(pair, 0), NULL);
+            v = PyUnicode_AsUTF8AndSize(PyTuple_GetItem(pair, 1), NULL);
+        }
+        Py_XDECREF(pair);
+        if (!k || !v) {
+            Py_DECREF(seq);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "each dimension must be a (str, str) pair");
+            return NULL;
+        }
+        d[i] = (sky_dim){k, v};
+    }
+    sky_metric *m = NULL;
+    char *err = NULL;
+    sky_status st = sky_metric_new(sky_metrics_default(),
+                                   &(sky_metric_opts){.ns = ns, .name = name,
+                                                      .kind = (sky_metric_kind)kind, .unit = u,
+                                                      .dims = d, .n_dims = (size_t)n,
+                                                      .high_resolution = hires},
+                                   &m, &err);
+    Py_DECREF(seq);
+    if (st != SKY_OK) {
+        PyErr_SetString(PyExc_ValueError, err ? err : sky_strerror(st));
+        free(err);
+        return NULL;
+    }
+    allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
+    Metric *self = (Metric *)alloc(type, 0);
+    if (!self)
+        return NULL;
+    self->m = m;
+    self->kind = kind;
+    return (PyObject *)self;
+}
+
+static void Metric_dealloc(PyObject *o)
+{
+    PyTypeObject *tp = Py_TYPE(o);
+    freefunc f = (freefunc)PyType_GetSlot(tp, Py_tp_free);
+    f(o);
+    Py_DECREF(tp);
+}
+
+static int number(PyObject *v, double *out)
+{
+    *out = PyFloat_AsDouble(v);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* The recording calls: no GIL release (a record is a few dozen instructions). A value of the
+ * wrong kind or not finite is counted by the registry as invalid, as in C. */
+static PyObject *Metric_add(PyObject *o, PyObject *const *args, Py_ssize_t n)
+{
+    double v = 1;
+    if (n > 1)
+        return PyErr_Format(PyExc_TypeError, "add() takes at most one value");
+    if (n == 1 && number(args[0], &v) < 0)
+        return NULL;
+    sky_counter_add(((Metric *)o)->m, v);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Metric_record(PyObject *o, PyObject *v)
+{
+    double x;
+    if (number(v, &x) < 0)
+        return NULL;
+    sky_histogram_record(((Metric *)o)->m, x);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Metric_set(PyObject *o, PyObject *v)
+{
+    double x;
+    if (number(v, &x) < 0)
+        return NULL;
+    sky_gauge_set(((Metric *)o)->m, x);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Metric_record_ns(PyObject *o, PyObject *v)
+{
+    long long ns = PyLong_AsLongLong(v);
+    if (ns == -1 && PyErr_Occurred())
+        return NULL;
+    sky_timer_record_ns(((Metric *)o)->m, ns);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Metric_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))Metric_add, METH_FASTCALL, "counter: add(value=1)"},
+    {"record", Metric_record, METH_O, "histogram: record(value)"},
+    {"set", Metric_set, METH_O, "gauge: set(value)"},
+    {"record_ns", Metric_record_ns, METH_O,
+     "timer: record_ns(nanoseconds), converted to the histogram's time unit"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Metric_slots[] = {
+    {Py_tp_new, Metric_new},
+    {Py_tp_dealloc, Metric_dealloc},
+    {Py_tp_methods, Metric_methods},
+    {Py_tp_doc, "An instrument of libskylog's default metrics registry (sky_metric)."},
+    {0, NULL},
+};
+
+static PyType_Spec Metric_spec = {"skylog._skylog.Metric", sizeof(Metric), 0, Py_TPFLAGS_DEFAULT,
+                                  Metric_slots};
+
+/* metrics_stats(): the default registry's counters (sky_metrics_stats). */
+static PyObject *mod_metrics_stats(PyObject *m, PyObject *unused)
+{
+    (void)m, (void)unused;
+    sky_metrics_stats s;
+    sky_metrics_stats_get(sky_metrics_default(), &s);
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    SET_U(d, "instruments", s.instruments);
+    SET_U(d, "records", s.records);
+    SET_U(d, "invalid", s.invalid);
+    SET_U(d, "clamped", s.clamped);
+    SET_U(d, "flushes", s.flushes);
+    SET_U(d, "datums", s.datums);
+    return d;
+}
+
 static PyObject *mod_set_json_type(PyObject *m, PyObject *t)
 {
     (void)m;
@@ -785,6 +1003,7 @@ static PyObject *mod_set_json_type(PyObject *m, PyObject *t)
 
 static PyMethodDef module_methods[] = {
     {"_set_json_type", mod_set_json_type, METH_O, NULL},
+    {"metrics_stats", mod_metrics_stats, METH_NOARGS, "The default metrics registry's counters."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -802,6 +1021,13 @@ PyMODINIT_FUNC PyInit__skylog(void)
         return NULL;
     }
     PyObject *t = PyType_FromSpec(&Pipeline_spec);
+    PyObject *mt = PyType_FromSpec(&Metric_spec);
+    if (!mt || PyModule_AddObject(m, "Metric", mt) < 0) {
+        Py_XDECREF(mt);
+        Py_XDECREF(t);
+        Py_DECREF(m);
+        return NULL;
+    }
     SkylogError = PyErr_NewException("skylog.SkylogError", PyExc_RuntimeError, NULL);
     if (!t || !SkylogError || PyModule_AddObject(m, "Pipeline", t) < 0 ||
         PyModule_AddObject(m, "SkylogError", SkylogError) < 0 ||

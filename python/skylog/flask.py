@@ -12,8 +12,14 @@ For each request: the request id is the incoming X-Request-ID header when it is 
 and in the response's X-Request-ID header. When the response is ready one event is logged, to
 the logger "skylog.flask" (propagating to the handlers you set up, skylog.Handler among them):
 message "request", fields request_id, method, path, status, duration_ms (a float), at INFO,
-WARNING for 4xx, ERROR for 5xx (a view that raised gives 500). Metrics (RequestCount,
-ResponseTime) are not published yet: they wait for the C library's metrics API.
+WARNING for 4xx, ERROR for 5xx (a view that raised gives 500).
+
+Metrics, as seed 003's middleware: RequestCount (Count; dimensions Method, Endpoint,
+StatusCode) and ResponseTime (Milliseconds; dimension Endpoint) in `namespace` (default:
+skylog.set_namespace()'s, else the app's name), published by the metrics sinks of your
+configuration (docs/METRICS.md). Endpoint is the matched URL rule ("/users/<int:id>"), never
+the raw path, so ids in paths do not become metrics; requests that match no rule (404, 405)
+count as "unmatched". `metrics=False` turns them off.
 """
 
 import logging
@@ -22,14 +28,38 @@ import time
 import uuid
 
 import skylog
+import skylog.metrics
 
 _TOKEN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def init_app(app, *, logger="skylog.flask", header="X-Request-ID"):
+def init_app(app, *, logger="skylog.flask", header="X-Request-ID", namespace=None,
+             metrics=True):
     from flask import g, request
 
     log = logging.getLogger(logger) if isinstance(logger, str) else logger
+    ns = None
+    if metrics:
+        try:
+            ns = skylog.metrics._ns(namespace)
+        except ValueError:
+            ns = app.name
+    counts, times = {}, {}
+
+    def record(method, status, ms):
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        key = (method, rule, status)
+        c = counts.get(key)
+        if c is None:
+            c = counts[key] = skylog.Counter("RequestCount", namespace=ns, dimensions=(
+                ("Method", method), ("Endpoint", rule), ("StatusCode", str(status))))
+        t = times.get(rule)
+        if t is None:
+            t = times[rule] = skylog.Histogram("ResponseTime", namespace=ns,
+                                               unit="Milliseconds",
+                                               dimensions=(("Endpoint", rule),))
+        c.add(1)
+        t.record(ms)
 
     @app.before_request
     def _skylog_start():
@@ -46,11 +76,14 @@ def init_app(app, *, logger="skylog.flask", header="X-Request-ID"):
         if start is None:  # a before_request handler before ours failed
             return response
         status = response.status_code
+        ms = (time.perf_counter() - start) * 1000.0
         level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
         log.log(level, "request", extra={
             "method": request.method, "path": request.path, "status": status,
-            "duration_ms": (time.perf_counter() - start) * 1000.0,
+            "duration_ms": ms,
         })
+        if ns is not None:
+            record(request.method, status, ms)
         response.headers[header] = g.request_id
         return response
 

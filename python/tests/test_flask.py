@@ -62,5 +62,55 @@ class FlaskRequests(FileCase, unittest.TestCase):
         self.assertEqual(len({e["request_id"] for e in evs}), 4)
 
 
+@unittest.skipIf(flask is None, "Flask is not installed")
+class FlaskMetrics(unittest.TestCase):
+    """RequestCount and ResponseTime, as seed 003's middleware, by URL rule (not raw path)."""
+
+    def test_request_metrics(self):
+        import json
+        import os
+        import shutil
+        import tempfile
+        import uuid
+        import skylog.flask
+        d = tempfile.mkdtemp(prefix="skylog-pyf-")
+        self.addCleanup(shutil.rmtree, d, True)
+        emf = os.path.join(d, "m.emf")
+        pipe = skylog.Pipeline.from_yaml(json.dumps({"sinks": [
+            {"metrics_emf": {"path": emf, "flush_interval_ms": "1h"}}]}))
+        self.addCleanup(pipe.close)
+        app = flask.Flask("shop")
+        app.logger.disabled = True
+
+        @app.route("/users/<int:uid>")
+        def user(uid):
+            return "ok"
+
+        ns = "Flask/" + uuid.uuid4().hex[:8]
+        quiet = logging.getLogger("t.quiet." + uuid.uuid4().hex[:8])
+        quiet.propagate = False
+        skylog.flask.init_app(app, logger=quiet, namespace=ns)
+        client = app.test_client()
+        for uid in (1, 2, 3):
+            self.assertEqual(client.get(f"/users/{uid}").status_code, 200)
+        client.post("/users/1")  # 405
+        client.get("/nowhere")   # 404
+        self.assertTrue(pipe.flush(30000))
+        with open(emf) as f:  # the registry is the process's: only this namespace's
+            recs = [r for r in map(json.loads, f)
+                    if r["_aws"]["CloudWatchMetrics"][0]["Namespace"] == ns]
+
+        def count(**dims):
+            return sum(r["RequestCount"] for r in recs if "RequestCount" in r and
+                       all(r.get(k) == v for k, v in dims.items()))
+        self.assertEqual(count(Method="GET", Endpoint="/users/<int:uid>", StatusCode="200"), 3)
+        self.assertEqual(count(Method="POST", Endpoint="unmatched", StatusCode="405"), 1)
+        self.assertEqual(count(Method="GET", Endpoint="unmatched", StatusCode="404"), 1)
+        times = [r for r in recs if "ResponseTime" in r and r["Endpoint"] == "/users/<int:uid>"]
+        n = sum(len(r["ResponseTime"]) if isinstance(r["ResponseTime"], list) else 1
+                for r in times)
+        self.assertEqual(n, 3)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -471,7 +471,7 @@ static sky_t *build(env_ctx *E, const sky_options *o)
     return sky;
 }
 
-static sky_t *open_env(env_ctx *E)
+static sky_t *open_env(env_ctx *E, unsigned flags)
 {
     if (!check_names(E))
         return NULL;
@@ -493,6 +493,25 @@ static sky_t *open_env(env_ctx *E)
         ov.rows[ov.n] = &P->opts[i];
         ov.from[ov.n] = from[ov.n];
         ov.n++;
+    }
+    if ((flags & SKY_ENV_ASYNC) && ov.n < SKY__OVERRIDES_MAX) {
+        /* the caller's default mode, unless SKYLOG_MODE was among the variables just read */
+        bool given = false;
+        for (size_t i = 0; i < ov.n; i++)
+            given |= strcmp(ov.rows[i]->name, "mode") == 0;
+        for (size_t i = 0; !given && i < P->n_opts; i++) {
+            if (strcmp(P->opts[i].name, "mode") != 0)
+                continue;
+            char err[256];
+            if (!sky__opt_parse(&P->opts[i], "async", &ov.vals[ov.n], err, sizeof err)) {
+                failf(E, SKY_EINVAL, "internal: %s", err);
+                return NULL;
+            }
+            sky__opt_store(&P->opts[i], &o, &ov.vals[ov.n]);
+            ov.rows[ov.n] = &P->opts[i];
+            ov.from[ov.n] = "sky_open_env_ex(SKY_ENV_ASYNC)";
+            ov.n++;
+        }
     }
     const char *path = env("SKYLOG_CONFIG");
     if (path) {
@@ -566,7 +585,7 @@ sky_status sky_open_env_ex(unsigned flags, sky_t **out, char **errmsg)
         return SKY_EINVAL;
     env_ctx E;
     memset(&E, 0, sizeof E);
-    *out = open_env(&E);
+    *out = open_env(&E, flags);
     for (size_t i = 0; i < E.n_secs; i++)
         free(E.secs[i].opts);
     for (size_t i = 0; i < E.n_owned; i++)

@@ -13,6 +13,7 @@
 #include <skylog/audit.h>
 #include <skylog/cloudwatch.h>
 #include <skylog/metrics.h>
+#include "metrics/metrics_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -177,6 +178,9 @@ static const sky__opt audit_opts[] = {
      W(sky_audit_opts, key_env)},
     {"mode", SKY__OPT_INT, "0600", "permissions of a file skylog creates (octal)",
      W(sky_audit_opts, mode), .min = 0, .max = 07777, .base = 8},
+    {"echo", SKY__OPT_BOOL, "false",
+     "also log each entry normally, with audit_seq and a short audit_hash to cross-reference it",
+     W(sky_audit_opts, echo)},
 };
 static sky_status build_audit(void *opts, sky_sink **out, char **errmsg)
 {
@@ -292,12 +296,19 @@ static sky_status build_cwl(void *opts, sky_sink **out, char **errmsg)
 typedef struct metrics_emf_cfg {
     const char *path; /* NULL: stdout */
     int64_t flush_interval_ms;
+    size_t max_values, max_records;
 } metrics_emf_cfg;
 static const sky__opt metrics_emf_opts[] = {
     {"path", SKY__OPT_STRING, "stdout", "file the EMF records are appended to",
      W(metrics_emf_cfg, path)},
     {"flush_interval_ms", SKY__OPT_DURATION, "60s", "metrics aggregation interval",
      W(metrics_emf_cfg, flush_interval_ms), .unit_ms = 1, .min = 1000, .max = 86400000},
+    {"max_values", SKY__OPT_INT, "1000000",
+     "metric values a datum writes a flush (a histogram value is repeated per count); past it "
+     "they are dropped and counted", W(metrics_emf_cfg, max_values), .min = 1, .max = 100000000},
+    {"max_records", SKY__OPT_INT, "100000",
+     "EMF records a flush writes; past it values are dropped and counted",
+     W(metrics_emf_cfg, max_records), .min = 1, .max = 100000000},
 };
 static sky_status build_metrics_emf(void *opts, sky_sink **out, char **errmsg)
 {
@@ -309,7 +320,9 @@ static sky_status build_metrics_emf(void *opts, sky_sink **out, char **errmsg)
             return st;
     }
     return sky_sink_metrics_emf(&(sky_emf_opts){.output = file,
-                                                .flush_interval_ms = c->flush_interval_ms},
+                                                .flush_interval_ms = c->flush_interval_ms,
+                                                .max_values = c->max_values,
+                                                .max_records = c->max_records},
                                 out, errmsg);
 }
 
@@ -509,6 +522,138 @@ static sky_status add_rate_limit(sky_t *sky, void *opts, char **errmsg)
     return add_status(st, "rate_limit", errmsg);
 }
 
+typedef struct log_metrics_cfg {
+    const char *ns;
+    const char **rules;
+    int64_t max_series;
+} log_metrics_cfg;
+static void set_lm_rules(void *obj, const sky__opt *row, const sky__value *v)
+{
+    (void)row;
+    ((log_metrics_cfg *)obj)->rules = v->list;
+}
+static const sky__opt log_metrics_rows[] = {
+    {"namespace", SKY__OPT_STRING, NULL, "CloudWatch namespace of the metrics",
+     W(log_metrics_cfg, ns), .required = true},
+    {"rules", SKY__OPT_LIST, NULL,
+     "one rule a string: count|histogram FIELD|gauge FIELD [events=GLOB] [level=LEVEL] "
+     "[name=METRIC] [unit=UNIT] [dims=event+level+FIELD|none] (docs/METRICS.md)",
+     .set = set_lm_rules, .required = true},
+    {"max_series", SKY__OPT_INT, "100",
+     "distinct dimension values a rule keeps; past it events go to the \"other\" series",
+     W(log_metrics_cfg, max_series), .min = 1, .max = 100000},
+};
+static sky_status add_log_metrics(sky_t *sky, void *opts, char **errmsg)
+{
+    log_metrics_cfg *c = opts;
+    if (errmsg)
+        *errmsg = NULL;
+    size_t n = 0;
+    while (c->rules && c->rules[n])
+        n++;
+    sky__log_rule *parsed = calloc(n ? n : 1, sizeof *parsed);
+    sky_log_metric_rule *rules = calloc(n ? n : 1, sizeof *rules);
+    sky_status st = parsed && rules ? SKY_OK : SKY_ENOMEM;
+    size_t k = 0;
+    for (; st == SKY_OK && k < n; k++) {
+        char err[512];
+        if (!sky__log_rule_parse(c->rules[k], &parsed[k], err, sizeof err)) {
+            if (errmsg) {
+                char m[768];
+                snprintf(m, sizeof m, "metrics: rules[%zu]: %s", k, err);
+                *errmsg = strdup(m);
+            }
+            st = SKY_EINVAL;
+            break;
+        }
+        rules[k] = parsed[k].rule;
+    }
+    if (st == SKY_OK)
+        st = sky_add_log_metrics(sky,
+                                 &(sky_log_metrics_opts){.ns = c->ns, .rules = rules,
+                                                         .n_rules = n,
+                                                         .max_series = (size_t)c->max_series},
+                                 NULL, errmsg);
+    for (size_t i = 0; parsed && i < k; i++)
+        sky__log_rule_free(&parsed[i]);
+    free(parsed);
+    free(rules);
+    return errmsg && *errmsg ? st : add_status(st, "metrics", errmsg);
+}
+
+typedef struct sampler_cfg {
+    int64_t interval_ms;
+    const char *ns;
+    bool log;
+    const char *logger;
+} sampler_cfg;
+static const sky__opt sampler_rows[] = {
+    {"interval_ms", SKY__OPT_DURATION, "60s", "how often the process is sampled",
+     W(sampler_cfg, interval_ms), .unit_ms = 1, .min = 100, .max = 86400000},
+    {"namespace", SKY__OPT_STRING, "none",
+     "publish gauges cpu_percent, rss_bytes, threads, open_fds in this CloudWatch namespace",
+     W(sampler_cfg, ns)},
+    {"log", SKY__OPT_BOOL, "false", "log an INFO event \"system_metrics\" each sample",
+     W(sampler_cfg, log)},
+    {"logger", SKY__OPT_STRING, "system", "the logger of those events", W(sampler_cfg, logger)},
+};
+static void stop_sampler(void *s) { sky_sampler_stop(s); }
+static sky_status add_sampler(sky_t *sky, void *opts, char **errmsg)
+{
+    sampler_cfg *c = opts;
+    if (errmsg)
+        *errmsg = NULL;
+    sky_sampler *smp;
+    sky_status st = sky_sampler_start(
+        &(sky_sampler_opts){.interval_ms = c->interval_ms, .ns = c->ns,
+                            .log = c->log ? sky_logger_get(sky, c->logger ? c->logger : "system")
+                                          : NULL},
+        &smp, errmsg);
+    if (st == SKY_OK && (st = sky_on_close(sky, stop_sampler, smp)) != SKY_OK)
+        sky_sampler_stop(smp);
+    return errmsg && *errmsg ? st : add_status(st, "system_metrics", errmsg);
+}
+
+static void set_security_rules(void *obj, const sky__opt *row, const sky__value *v)
+{
+    (void)row;
+    ((sky_security_opts *)obj)->rule_specs = (const char *const *)v->list;
+}
+static const sky__opt security_rows[] = {
+    {"rules", SKY__OPT_LIST,
+     "[\"brute_force: login_failed by user >= 5 in 5m\", \"rate_abuse: * by ip >= 100 in 1m\"]",
+     "rules 'NAME: EVENT by KEY >= N in WINDOW' (EVENT * counts every event with KEY)",
+     .set = set_security_rules},
+    {"max_keys", SKY__OPT_INT, "10000", "keys tracked per rule; the least recently seen is evicted",
+     W(sky_security_opts, max_keys), .min = 1, .max = 10000000},
+    {"cooldown", SKY__OPT_DURATION, "the rule's window", "least time between two alerts of a key",
+     W(sky_security_opts, cooldown_ms), .unit_ms = 1, .min = 0, .max = 7 * 86400000LL},
+    {"logger", SKY__OPT_STRING, "security", "the alerts' logger", W(sky_security_opts, logger)},
+    {"level", SKY__OPT_ENUM, "warn", "the alerts' level", W(sky_security_opts, level),
+     .values = level_vals},
+    {"time_field", SKY__OPT_STRING, NULL,
+     "field with the event's own time (time or Unix ms), for replayed events",
+     W(sky_security_opts, time_field)},
+};
+static sky_status add_security(sky_t *sky, void *opts, char **errmsg)
+{
+    sky_security_opts *o = opts;
+    for (size_t i = 0; o->rule_specs && o->rule_specs[i]; i++) {
+        char buf[600], err[300];
+        sky_security_rule r;
+        if (!sky_security_rule_parse(o->rule_specs[i], &r, buf, sizeof buf, err, sizeof err)) {
+            if (errmsg) {
+                size_t n = strlen(err) + 40;
+                *errmsg = malloc(n);
+                if (*errmsg)
+                    snprintf(*errmsg, n, "security_monitor: rules: %s", err);
+            }
+            return SKY_EINVAL;
+        }
+    }
+    return add_status(sky_add_security_monitor(sky, o, NULL), "security_monitor", errmsg);
+}
+
 /* ---- the registry ---------------------------------------------------------------------------- */
 
 #define SINK(name, sum, rows, type, fn) {name, SKY__KIND_SINK, sum, rows, N(rows), sizeof(type), fn, NULL}
@@ -555,10 +700,22 @@ static const sky__component c_event_filter =
 static const sky__component c_rate_limit =
     PROC("rate_limit", "token bucket per event name (sky_add_rate_limit)", rate_limit_rows,
          rate_limit_opts, add_rate_limit);
+static const sky__component c_sampler =
+    PROC("system_metrics", "samples the process's CPU %, RSS, threads and open fds from /proc "
+         "(sky_sampler_start, docs/METRICS.md); not an event processor", sampler_rows,
+         sampler_cfg, add_sampler);
+static const sky__component c_log_metrics =
+    PROC("metrics", "metrics from log events: counts, histograms, gauges (sky_add_log_metrics, "
+         "docs/METRICS.md)", log_metrics_rows, log_metrics_cfg, add_log_metrics);
+static const sky__component c_security = PROC(
+    "security_monitor",
+    "windows and thresholds per key that emit security_alert events (sky_add_security_monitor)",
+    security_rows, sky_security_opts, add_security);
 
 const sky__component *const sky__config_components[] = {
     &c_console, &c_file, &c_cwl, &c_audit, &c_metrics_emf, &c_metrics_cw, &c_metrics_statsd,
-    &c_enrich, &c_redact, &c_sample, &c_level_filter, &c_event_filter, &c_rate_limit, NULL};
+    &c_enrich, &c_redact, &c_sample, &c_level_filter, &c_event_filter, &c_rate_limit,
+    &c_log_metrics, &c_sampler, &c_security, NULL};
 
 const sky__component *sky__config_find(const char *name)
 {

@@ -948,6 +948,7 @@ static void write_batch(sky_t *sky, sky__async *a, size_t n)
     if (routed)
         atomic_fetch_add_explicit(&sky->routed, routed, memory_order_relaxed);
     a->text.used = 0; /* every sink has written the batch's lines */
+    sky__derived_drain(sky); /* what the batch's processors derived, one by one */
 }
 
 /* Takes up to BATCH_MAX events from the ring, processes and writes them, frees their space.

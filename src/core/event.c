@@ -312,6 +312,7 @@ static bool snapshot(sky_event *ev)
     ev->snap_level = ev->level;
     ev->snap_name = ev->name;
     ev->snap_name_len = ev->name_len;
+    ev->snap_ts_ns = ev->ts_ns;
     ev->snap_taken = true;
     return true;
 }
@@ -325,6 +326,7 @@ void sky__event_turn_undo(sky_event *ev)
     ev->level = ev->snap_level;
     ev->name = ev->snap_name;
     ev->name_len = ev->snap_name_len;
+    ev->ts_ns = ev->snap_ts_ns;
     ev->snap_taken = false;
 }
 
@@ -438,6 +440,14 @@ void sky_event_set_level(sky_event *ev, sky_level level)
     if ((unsigned)level >= SKY_LEVEL_OFF || !snapshot(ev))
         return;
     ev->level = level;
+    ev->rendered = 0;
+}
+
+void sky_event_set_time(sky_event *ev, int64_t ns)
+{
+    if (!snapshot(ev))
+        return;
+    ev->ts_ns = ns;
     ev->rendered = 0;
 }
 

@@ -183,6 +183,7 @@ struct sky_event {
     sky_level snap_level;
     const char *snap_name;
     size_t snap_name_len;
+    int64_t snap_ts_ns;
 
     /* Key index for de-duplicating large field lists. */
     uint32_t *index;
@@ -406,12 +407,32 @@ struct sky {
     _Atomic uint64_t dropped[SKY_DROP_REASON_COUNT_];
     _Atomic uint64_t dropped_by_level[SKY_LEVEL_COUNT_];
 
+    /* Events derived by processors and sinks (derived.c): a FIFO owned by the processing
+     * thread, drained after each event (sync) or batch (async), through derived_ev. */
+    struct sky__derived *derived;
+    size_t derived_head, n_derived;
+    sky_event derived_ev;
+
     /* diagnostics rate limit */
     pthread_mutex_t diag_lock;
     int64_t diag_window_start;
     int diag_in_window;
     uint64_t diag_suppressed;
 };
+
+/* Processes the derived events waiting (derived.c); the processing thread only. */
+void sky__derived_drain_slow(sky_t *sky);
+static inline void sky__derived_drain(sky_t *sky)
+{
+    if (SKY_UNLIKELY(sky->n_derived))
+        sky__derived_drain_slow(sky);
+}
+void sky__derived_free(sky_t *sky);
+/* The pipeline whose sink is being called on this thread (set around each sink write), so that
+ * a sink can derive events: sky__emit_derived_like() derives one from `ev` (same level, logger,
+ * name and fields) plus `extra`. SKY_EINVAL outside a sink call. */
+extern _Thread_local sky_t *sky__sink_pipeline;
+sky_status sky__emit_derived_like(const sky_event *ev, const sky_field *extra, size_t n_extra);
 
 /* Bits of sky->closing. CLOSING: sky_close() has begun. NO_WORKER: a forked child whose
  * worker is not started yet (async mode): the first log call starts it, so a child that only

@@ -280,10 +280,15 @@ bool sky__pipeline_run_processors(sky_t *sky, sky_event *ev)
     return true;
 }
 
+_Thread_local sky_t *sky__sink_pipeline;
+
 bool sky__sink_write_batch(sky_t *sky, sky_sink *s, const sky_record *recs, size_t n)
 {
     run_reopen(s);
+    sky_t *outer = sky__sink_pipeline; /* a sink may call another pipeline's */
+    sky__sink_pipeline = sky;
     sky_status st = s->vt->write(s->self, recs, n);
+    sky__sink_pipeline = outer;
     if (st == SKY_OK) {
         atomic_fetch_add_explicit(&s->written, n, memory_order_relaxed);
         return true;
@@ -452,6 +457,7 @@ __attribute__((noinline)) static void emit_sync(sky_t *sky, sky_logger *log, sky
         sky__pipeline_process(sky, &sky->ev);
     else
         sky__count_drop(sky, SKY_DROP_TOO_LARGE, level, 1);
+    sky__derived_drain(sky); /* what its processors derived from it, still under the lock */
     pthread_mutex_unlock(&sky->lock);
 }
 
@@ -507,10 +513,54 @@ static void free_sink(sky_sink *s)
     free(s);
 }
 
+/* ---- close hooks: kept beside the pipeline (a list keyed by it), run first by sky_close() -- */
+
+typedef struct close_hook {
+    struct close_hook *next;
+    sky_t *sky;
+    void (*fn)(void *user);
+    void *user;
+} close_hook;
+static pthread_mutex_t hooks_lock = PTHREAD_MUTEX_INITIALIZER;
+static close_hook *close_hooks; /* most recent first */
+
+sky_status sky_on_close(sky_t *sky, void (*fn)(void *user), void *user)
+{
+    if (!sky || !fn)
+        return SKY_EINVAL;
+    close_hook *h = malloc(sizeof *h);
+    if (!h)
+        return SKY_ENOMEM;
+    *h = (close_hook){.sky = sky, .fn = fn, .user = user};
+    pthread_mutex_lock(&hooks_lock);
+    h->next = close_hooks;
+    close_hooks = h;
+    pthread_mutex_unlock(&hooks_lock);
+    return SKY_OK;
+}
+
+static void run_close_hooks(sky_t *sky)
+{
+    for (;;) {
+        pthread_mutex_lock(&hooks_lock);
+        close_hook **pp = &close_hooks, *h = NULL;
+        while (*pp && (*pp)->sky != sky)
+            pp = &(*pp)->next;
+        if ((h = *pp))
+            *pp = h->next;
+        pthread_mutex_unlock(&hooks_lock);
+        if (!h)
+            return;
+        h->fn(h->user); /* unlocked: a hook may join a thread that registers hooks */
+        free(h);
+    }
+}
+
 sky_status sky_close(sky_t *sky)
 {
     if (!sky)
         return SKY_OK;
+    run_close_hooks(sky);
     sky__closing_or(sky, SKY__CLOSING);
     int64_t deadline = sky_monotonic_ns() + sky->opts.close_timeout_ms * 1000000;
     sky_status ast = SKY_OK;
@@ -539,6 +589,7 @@ sky_status sky_close(sky_t *sky)
     }
     free(sky->procs);
     sky__event_free(&sky->ev);
+    sky__derived_free(sky);
     sky__async_free(sky);
     pthread_mutex_unlock(&sky->lock);
     sky__loggers_free(sky);

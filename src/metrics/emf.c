@@ -7,11 +7,16 @@
  * further records of the same group, which CloudWatch adds together, so counts and sums are
  * the same however a datum is split. Dimension sets never exceed 30 keys (checked when an
  * instrument is created). EMF has no counts: a histogram value seen n times is written n times.
+ *
+ * Caps (sky__emf_caps): a histogram datum writes at most max_values values a flush, and a flush
+ * at most max_records records; what is past them is not rendered (nothing is allocated for
+ * it) and counted as dropped values, so one hot histogram cannot turn a flush into megabytes.
  */
 #include "metrics/metrics_internal.h"
 
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +24,19 @@ typedef struct cursor {
     const sky_metric_datum *d;
     size_t k;         /* current value */
     double left;      /* repetitions of it still to write */
+    double budget;    /* values it may still write */
 } cursor;
+
+/* The values a datum stands for in EMF: 1, or a histogram's repetitions. */
+static double datum_values(const sky_metric_datum *d)
+{
+    if (d->kind != SKY_METRIC_HISTOGRAM)
+        return 1;
+    double n = 0;
+    for (size_t i = 0; i < d->n_values; i++)
+        n += d->counts[i] > 0 ? (double)llround(d->counts[i]) : 0;
+    return n;
+}
 
 static bool same_group(const sky_metric_datum *a, const sky_metric_datum *b)
 {
@@ -31,18 +48,27 @@ static bool same_group(const sky_metric_datum *a, const sky_metric_datum *b)
     return true;
 }
 
-static void cur_init(cursor *c, const sky_metric_datum *d)
+/* Positions c on d's first value; returns the values past the cap. */
+static double cur_init(cursor *c, const sky_metric_datum *d, double max_values)
 {
     c->d = d;
     c->k = 0;
-    if (d->kind == SKY_METRIC_HISTOGRAM)
+    if (d->kind == SKY_METRIC_HISTOGRAM) {
         c->left = d->n_values ? llround(d->counts[0]) : 0;
-    else
+        while (c->k < d->n_values && c->left <= 0 && ++c->k < d->n_values)
+            c->left = llround(d->counts[c->k]);
+    } else {
         c->left = 1;
+    }
+    double total = datum_values(d);
+    c->budget = total < max_values ? total : max_values;
+    return total - c->budget;
 }
 
 static bool cur_done(const cursor *c)
 {
+    if (c->budget <= 0)
+        return true;
     if (c->d->kind != SKY_METRIC_HISTOGRAM)
         return c->left <= 0;
     return c->k >= c->d->n_values;
@@ -50,6 +76,7 @@ static bool cur_done(const cursor *c)
 
 static double cur_next(cursor *c)
 {
+    c->budget--;
     if (c->d->kind != SKY_METRIC_HISTOGRAM) {
         c->left = 0;
         return c->d->value;
@@ -108,8 +135,12 @@ out:
     return st;
 }
 
-sky_status sky__emf_render(const sky_metric_datum *d, size_t n, sky__emf_emit_fn emit, void *user)
+sky_status sky__emf_render_capped(const sky_metric_datum *d, size_t n, const sky__emf_caps *caps,
+                                  sky__emf_emit_fn emit, void *user, uint64_t *dropped)
 {
+    double max_values = caps && caps->max_values ? (double)caps->max_values : INFINITY;
+    size_t max_records = caps && caps->max_records ? caps->max_records : SIZE_MAX, records = 0;
+    double lost = 0;
     bool *done = calloc(n ? n : 1, sizeof *done);
     cursor *cur = calloc(n ? n : 1, sizeof *cur);
     sky_status st = done && cur ? SKY_OK : SKY_ENOMEM;
@@ -120,17 +151,37 @@ sky_status sky__emf_render(const sky_metric_datum *d, size_t n, sky__emf_emit_fn
         for (size_t j = i; j < n; j++)
             if (!done[j] && same_group(&d[i], &d[j])) {
                 done[j] = true;
-                cur_init(&cur[nc++], &d[j]);
+                lost += cur_init(&cur[nc++], &d[j], max_values);
             }
         for (;;) {
             bool more = false;
             for (size_t k = 0; k < nc && !more; k++)
                 more = !cur_done(&cur[k]);
-            if (!more || (st = emit_record(&d[i], cur, nc, emit, user)) != SKY_OK)
+            if (!more)
                 break;
+            if (records == max_records) { /* the flush's cap: the rest is counted, not written */
+                for (size_t k = 0; k < nc; k++)
+                    lost += cur[k].budget;
+                for (size_t j = i + 1; j < n; j++)
+                    if (!done[j]) {
+                        done[j] = true;
+                        lost += fmin(datum_values(&d[j]), max_values);
+                    }
+                break;
+            }
+            if ((st = emit_record(&d[i], cur, nc, emit, user)) != SKY_OK)
+                break;
+            records++;
         }
     }
     free(done);
     free(cur);
+    if (dropped)
+        *dropped += (uint64_t)lost;
     return st;
+}
+
+sky_status sky__emf_render(const sky_metric_datum *d, size_t n, sky__emf_emit_fn emit, void *user)
+{
+    return sky__emf_render_capped(d, n, NULL, emit, user, NULL);
 }

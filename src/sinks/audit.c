@@ -197,6 +197,7 @@ typedef struct audit_sink {
     bool marker_nl;    /* ... after a newline that ends a torn line */
     sky_buf buf;
     uint64_t bytes, errors, dropped;
+    bool echo;
 } audit_sink;
 
 /* Appends one entry for `inner` (the members of a JSON object, without braces) to a->buf,
@@ -424,9 +425,18 @@ static sky_status audit_write(void *self, const sky_record *recs, size_t n)
             sky__buf_putc(&a->buf, '\n');
         put_entry(a, a->marker, a->marker_len, &seq, last);
     }
+    /* with echo: each written entry's record, seq and hash, to log after the write */
+    struct echo {
+        size_t rec;
+        uint64_t seq;
+        char hash[13];
+    } *echo = a->echo && n ? malloc(n * sizeof *echo) : NULL;
+    size_t n_echo = 0;
     for (size_t i = 0; i < n; i++) {
         const char *t = recs[i].text;
         size_t l = recs[i].len;
+        if (a->echo && recs[i].event && sky_event_get(recs[i].event, "audit_hash"))
+            continue; /* an echo: logged normally, never a second entry */
         /* A JSON object on one line, as the encoder makes it; the chain adds 220 bytes at most. */
         if (!t || l < 3 || t[0] != '{' || t[l - 2] != '}' || t[l - 1] != '\n' ||
             memchr(t, '\n', l - 1) || l + 256 > SKY_AUDIT_MAX_LINE) {
@@ -434,6 +444,13 @@ static sky_status audit_write(void *self, const sky_record *recs, size_t n)
             continue;
         }
         put_entry(a, t + 1, l - 3, &seq, last);
+        if (echo && recs[i].event) {
+            char hex[64];
+            to_hex(last, 32, hex);
+            echo[n_echo] = (struct echo){.rec = i, .seq = seq};
+            memcpy(echo[n_echo].hash, hex, 12);
+            echo[n_echo++].hash[12] = '\0';
+        }
     }
     if (a->buf.len && (!with_marker || seq > a->seq + 1)) { /* not a marker alone */
         st = commit(a);
@@ -445,7 +462,18 @@ static sky_status audit_write(void *self, const sky_record *recs, size_t n)
     }
     if (a->buf.cap > (1u << 20))
         sky__buf_free(&a->buf);
+    bool written = a->seq == seq;
     pthread_mutex_unlock(&a->lock);
+    for (size_t k = 0; written && k < n_echo; k++) {
+        sky_field extra[2] = {sky_field_uint("audit_seq", echo[k].seq),
+                              sky_field_str("audit_hash", echo[k].hash)};
+        if (sky__emit_derived_like(recs[echo[k].rec].event, extra, 2) != SKY_OK) {
+            pthread_mutex_lock(&a->lock); /* the entry is written; its echo lost: an error */
+            a->errors++;
+            pthread_mutex_unlock(&a->lock);
+        }
+    }
+    free(echo);
     return st;
 }
 
@@ -528,6 +556,7 @@ sky_status sky_sink_audit(const sky_audit_opts *opts, sky_sink **out, char **err
     pthread_mutex_init(&a->lock, NULL);
     a->fd = -1;
     a->fsync = opts->fsync;
+    a->echo = opts->echo;
     a->interval_ns = (opts->fsync_interval_ms ? opts->fsync_interval_ms : 1000) * 1000000;
     a->path = strdup(opts->path);
     sky_status st = SKY_OK;

@@ -1486,6 +1486,13 @@ static const sky_sink_vtable cwl_vt = {
     .stats = cwl_stats,
 };
 
+const char *sky_cwl_stream_name(sky_sink *sink)
+{
+    if (!sink || sink->vt != &cwl_vt)
+        return NULL;
+    return ((cwl *)sink->self)->fixed_stream; /* set once at creation: no lock needed */
+}
+
 sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out)
 {
     if (!sink || !out || sink->vt != &cwl_vt)

@@ -10,10 +10,19 @@
  * ahead (older or newer datums are rejected and counted). Bodies of 10 KiB or more are gzipped,
  * as botocore does for this operation (its request_min_compression_size_bytes).
  *
+ * Threads, as in the Logs sink: a metrics flush (the interval thread's, or sky_flush() on any
+ * thread) only renders the datums and queues them; the sink's own sender thread makes the
+ * requests. sky_flush() then waits, up to its deadline, for the sender to have tried
+ * everything queued; a thread that records or flushes never makes a network call.
+ *
  * Accounting follows the Logs sink: the AWS layer retries throttling and transient failures;
- * a request that still fails stays queued (bounded by max_queue_datums, the oldest dropped and
- * counted) and is sent again at the next flush; a request refused as invalid is counted as
- * rejected with its datums; what is queued when the sink closes is counted as undelivered.
+ * a request that still fails goes back to the head of the queue (bounded by max_queue_datums,
+ * the oldest dropped and counted) and is sent again at the next interval or flush; a request
+ * refused as invalid is counted as rejected with its datums; what is queued when the sink
+ * closes and cannot be sent within its grace period is counted as undelivered.
+ *
+ * fork(): the child's sink has no sender thread and its queue holds the parent's datums (the
+ * parent sends them): the child's first delivery forgets them and starts its own sender.
  */
 #include "core/internal.h"
 #include "metrics/metrics_internal.h"
@@ -24,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define MAX_DATUMS 1000
 #define MAX_BODY 1000000
@@ -31,6 +42,7 @@
 #define MAX_AGE_MS (14LL * 24 * 3600 * 1000)
 #define MAX_AHEAD_MS (2LL * 3600 * 1000)
 #define GZIP_MIN 10240
+#define CLOSE_GRACE_NS (5LL * 1000000000)
 
 typedef struct qdatum {
     char *ns;
@@ -45,9 +57,18 @@ typedef struct cwm {
     sky_aws_creds *creds;
     bool compress;
     size_t max_queue;
-    pthread_mutex_t mu; /* stats */
-    qdatum *q;          /* pending datums, oldest first; touched under the registry's flush */
+    pthread_mutex_t mu; /* the queue, the sender's state, the stats */
+    pthread_cond_t wake; /* sender: something to send, or closing */
+    pthread_cond_t done; /* flushers: a pass over the queue ended */
+    qdatum *q;          /* pending datums, oldest first (not the batch in flight) */
     size_t nq, capq;
+    size_t in_flight;   /* datums of the request being sent */
+    uint64_t pass_req, pass_done; /* passes asked for (deliveries) and finished */
+    sky_status pass_status;       /* of the last finished pass */
+    bool closing, thread_started;
+    int64_t close_deadline_ns, flush_deadline_ns;
+    pid_t pid;
+    pthread_t thread;
     sky_cwm_stats st;
 } cwm;
 
@@ -82,6 +103,7 @@ static json_t *datum_json(const sky_metric_datum *d, size_t from, size_t nvals)
     return o;
 }
 
+/* Appends a datum. mu held. */
 static bool enqueue(cwm *c, const char *ns, json_t *o, int64_t ts_ms)
 {
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
@@ -99,6 +121,7 @@ static bool enqueue(cwm *c, const char *ns, json_t *o, int64_t ts_ms)
 /* Whether a Values/Counts histogram fits one datum, its statistics exact. */
 static bool hist_exact(const sky_metric_datum *d) { return d->n_values <= MAX_VALUES; }
 
+/* mu held. */
 static void queue_datums(cwm *c, const sky_metric_datum *d, size_t n)
 {
     size_t lost = 0;
@@ -118,7 +141,6 @@ static void queue_datums(cwm *c, const sky_metric_datum *d, size_t n)
             }
         }
     }
-    pthread_mutex_lock(&c->mu);
     c->st.dropped_queue_full += lost;
     if (c->nq > c->max_queue) {
         size_t drop = c->nq - c->max_queue;
@@ -128,10 +150,9 @@ static void queue_datums(cwm *c, const sky_metric_datum *d, size_t n)
         c->nq -= drop;
         c->st.dropped_queue_full += drop;
     }
-    pthread_mutex_unlock(&c->mu);
 }
 
-/* Removes queue entries marked with json == NULL. */
+/* Removes queue entries marked with json == NULL. mu held. */
 static void compact(cwm *c)
 {
     size_t w = 0;
@@ -154,12 +175,10 @@ static sky_status send_one(cwm *c, const char *body, size_t len, int64_t deadlin
     return st;
 }
 
-/* Sends everything queued, oldest first, grouped per namespace. Stops at the first request
- * that fails with a retryable error (kept for the next flush). */
-static sky_status send_queue(cwm *c, int64_t deadline_ns)
+/* Rejects, before sending, the queued datums outside CloudWatch's timestamp window. mu held. */
+static void reject_out_of_window(cwm *c)
 {
     int64_t now = sky_now_ns() / 1000000;
-    pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < c->nq; i++) {
         bool old = c->q[i].ts_ms < now - MAX_AGE_MS, ahead = c->q[i].ts_ms > now + MAX_AHEAD_MS;
         if (old || ahead) {
@@ -169,44 +188,78 @@ static sky_status send_queue(cwm *c, int64_t deadline_ns)
             c->q[i].json = NULL;
         }
     }
-    pthread_mutex_unlock(&c->mu);
     compact(c);
-    sky_status result = SKY_OK;
-    size_t *idx = malloc((MAX_DATUMS + 1) * sizeof *idx);
-    char *body = malloc(MAX_BODY + 1);
-    if (!idx || !body) {
-        free(idx);
-        free(body);
-        return SKY_ENOMEM;
-    }
-    while (c->nq && result == SKY_OK) {
-        const char *ns = c->q[0].ns;
-        json_t *jns = json_string(ns);
-        char *nsjson = jns ? json_dumps(jns, JSON_ENCODE_ANY) : NULL;
-        json_decref(jns);
-        if (!nsjson) {
-            result = SKY_ENOMEM;
+}
+
+/* Takes the next request's datums out of the queue: the oldest one's namespace, up to 1000
+ * datums and 1,000,000 bytes. Builds its body in `body`. mu held. Returns the count. */
+static size_t take_batch(cwm *c, qdatum *batch, char *body, size_t *len)
+{
+    json_t *jns = json_string(c->q[0].ns);
+    char *nsjson = jns ? json_dumps(jns, JSON_ENCODE_ANY) : NULL;
+    json_decref(jns);
+    if (!nsjson)
+        return 0;
+    *len = (size_t)snprintf(body, MAX_BODY, "{\"Namespace\":%s,\"MetricData\":[", nsjson);
+    free(nsjson);
+    const char *ns = c->q[0].ns;
+    size_t n = 0;
+    for (size_t i = 0; i < c->nq && n < MAX_DATUMS; i++) {
+        if (strcmp(c->q[i].ns, ns) != 0)
+            continue;
+        if (*len + c->q[i].len + 3 > MAX_BODY)
             break;
+        if (n)
+            body[(*len)++] = ',';
+        memcpy(body + *len, c->q[i].json, c->q[i].len);
+        *len += c->q[i].len;
+        batch[n++] = c->q[i];
+        c->q[i].json = NULL; /* taken (ns stays valid: the batch owns the strings now) */
+    }
+    body[(*len)++] = ']';
+    body[(*len)++] = '}';
+    compact(c);
+    return n;
+}
+
+/* Puts a failed request's datums back at the head of the queue, in their order. mu held. */
+static void put_back(cwm *c, qdatum *batch, size_t n)
+{
+    if (c->nq + n > c->capq) {
+        size_t cap = c->nq + n;
+        qdatum *q = realloc(c->q, cap * sizeof *q);
+        if (!q) {
+            c->st.dropped_queue_full += n;
+            for (size_t i = 0; i < n; i++)
+                qd_free(&batch[i]);
+            return;
         }
-        size_t len = (size_t)snprintf(body, MAX_BODY, "{\"Namespace\":%s,\"MetricData\":[", nsjson);
-        free(nsjson);
-        size_t n = 0;
-        for (size_t i = 0; i < c->nq && n < MAX_DATUMS; i++) {
-            if (strcmp(c->q[i].ns, ns) != 0)
-                continue;
-            if (len + c->q[i].len + 3 > MAX_BODY)
-                break;
-            if (n)
-                body[len++] = ',';
-            memcpy(body + len, c->q[i].json, c->q[i].len);
-            len += c->q[i].len;
-            idx[n++] = i;
-        }
-        body[len++] = ']';
-        body[len++] = '}';
+        c->q = q;
+        c->capq = cap;
+    }
+    memmove(c->q + n, c->q, c->nq * sizeof *c->q);
+    memcpy(c->q, batch, n * sizeof *c->q);
+    c->nq += n;
+}
+
+/* One pass: sends everything queued, oldest first, one namespace a request, until the queue
+ * is empty or a request fails with a retryable error (its datums go back to the head for the
+ * next pass). mu held on entry and exit, released during each request. */
+static sky_status send_pass(cwm *c, qdatum *batch, char *body)
+{
+    sky_status result = SKY_OK;
+    reject_out_of_window(c);
+    while (c->nq && result == SKY_OK) {
+        size_t len = 0, n = take_batch(c, batch, body, &len);
+        if (!n)
+            return SKY_ENOMEM;
+        c->in_flight = n;
+        int64_t deadline = c->closing ? c->close_deadline_ns : c->flush_deadline_ns;
+        pthread_mutex_unlock(&c->mu);
         sky_aws_error e;
-        sky_status st = send_one(c, body, len, deadline_ns, &e);
+        sky_status st = send_one(c, body, len, deadline, &e);
         pthread_mutex_lock(&c->mu);
+        c->in_flight = 0;
         c->st.retries += e.attempts > 1 ? (uint64_t)(e.attempts - 1) : 0;
         bool invalid = st != SKY_OK && e.http_status >= 400 && e.http_status < 500 &&
                        !e.throttling && !e.persistent && !e.retryable;
@@ -220,26 +273,83 @@ static sky_status send_queue(cwm *c, int64_t deadline_ns)
             if (invalid)
                 c->st.rejected_invalid += n;
             else
-                result = st; /* kept: tried again at the next flush */
+                result = st;
         }
-        if (st == SKY_OK || invalid)
-            for (size_t k = 0; k < n; k++) {
-                qd_free(&c->q[idx[k]]);
-                c->q[idx[k]].json = NULL;
-            }
-        pthread_mutex_unlock(&c->mu);
-        compact(c);
+        if (st == SKY_OK || invalid) {
+            for (size_t k = 0; k < n; k++)
+                qd_free(&batch[k]);
+        } else {
+            put_back(c, batch, n); /* tried again at the next pass */
+        }
     }
-    free(idx);
-    free(body);
     return result;
 }
 
+static void *sender_main(void *arg)
+{
+    cwm *c = arg;
+    qdatum *batch = malloc(MAX_DATUMS * sizeof *batch);
+    char *body = malloc(MAX_BODY + 1);
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->closing && c->pass_done == c->pass_req)
+            pthread_cond_wait(&c->wake, &c->mu);
+        uint64_t req = c->pass_req;
+        sky_status st = batch && body ? send_pass(c, batch, body) : SKY_ENOMEM;
+        c->pass_done = req;
+        c->pass_status = st;
+        pthread_cond_broadcast(&c->done);
+        if (c->closing && (c->nq == 0 || st != SKY_OK || sky_monotonic_ns() >= c->close_deadline_ns))
+            break;
+    }
+    pthread_mutex_unlock(&c->mu);
+    free(batch);
+    free(body);
+    return NULL;
+}
+
+/* In a forked child (the first call there): the sender thread is the parent's, and so are the
+ * queued datums (the parent sends them) and whatever lock state the parent's threads left. */
+static void after_fork(cwm *c)
+{
+    pid_t me = getpid();
+    if (SKY_LIKELY(c->pid == me))
+        return;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->wake, NULL);
+    sky__cond_init_monotonic(&c->done);
+    for (size_t i = 0; i < c->nq; i++)
+        qd_free(&c->q[i]);
+    c->nq = 0;
+    c->in_flight = 0;
+    c->pass_req = c->pass_done = 0;
+    c->thread_started = false;
+    c->pid = me;
+}
+
+/* mu held. False if the thread cannot start (then deliveries send nothing, and say so). */
+static bool ensure_sender(cwm *c)
+{
+    if (!c->thread_started && !c->closing)
+        c->thread_started = pthread_create(&c->thread, NULL, sender_main, c) == 0;
+    return c->thread_started;
+}
+
+/* The registry's delivery: queues the datums and wakes the sender. Never sends. */
 static sky_status deliver(void *user, const sky_metric_datum *d, size_t n, int64_t deadline_ns)
 {
+    (void)deadline_ns;
     cwm *c = user;
+    after_fork(c);
+    pthread_mutex_lock(&c->mu);
+    bool ok = ensure_sender(c);
     queue_datums(c, d, n);
-    return send_queue(c, deadline_ns);
+    if (c->nq) {
+        c->pass_req++;
+        pthread_cond_signal(&c->wake);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return ok ? SKY_OK : SKY_ENOMEM;
 }
 
 static sky_status cwm_write(void *self, const sky_record *r, size_t n)
@@ -248,10 +358,37 @@ static sky_status cwm_write(void *self, const sky_record *r, size_t n)
     return SKY_OK;
 }
 
+/* Drains the registry, then waits (up to the deadline) for the sender to have tried
+ * everything queued. SKY_OK when nothing is left; else the last pass's error, or
+ * SKY_ETIMEDOUT. */
 static sky_status cwm_flush(void *self, int64_t deadline_ns)
 {
     cwm *c = self;
-    return sky_metrics_flush(c->m, deadline_ns);
+    after_fork(c);
+    pthread_mutex_lock(&c->mu);
+    c->flush_deadline_ns = deadline_ns; /* bounds the requests of the pass the drain starts */
+    pthread_mutex_unlock(&c->mu);
+    sky_status st = sky_metrics_flush(c->m, deadline_ns);
+    pthread_mutex_lock(&c->mu);
+    if (st == SKY_OK && (c->nq || c->in_flight)) {
+        uint64_t want = ++c->pass_req;
+        pthread_cond_signal(&c->wake);
+        while (c->thread_started && c->pass_done < want) {
+            struct timespec ts = {deadline_ns / 1000000000, deadline_ns % 1000000000};
+            if (deadline_ns && pthread_cond_timedwait(&c->done, &c->mu, &ts) != 0 &&
+                sky_monotonic_ns() >= deadline_ns)
+                break;
+            if (!deadline_ns)
+                pthread_cond_wait(&c->done, &c->mu);
+        }
+        if (c->pass_done >= want)
+            st = c->pass_status;
+        else
+            st = c->thread_started ? SKY_ETIMEDOUT : SKY_ENOMEM;
+    }
+    c->flush_deadline_ns = 0;
+    pthread_mutex_unlock(&c->mu);
+    return st;
 }
 
 static void cwm_free(cwm *c)
@@ -262,14 +399,31 @@ static void cwm_free(cwm *c)
     sky_aws_client_free(c->client);
     sky_aws_creds_free(c->creds);
     pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->wake);
+    pthread_cond_destroy(&c->done);
     free(c);
 }
 
+/* The last interval is drained and queued; the sender has a grace period to send it (it stops
+ * at the first failure: no last retries against a broken endpoint), then what is left is
+ * counted as undelivered. */
 static void cwm_close(void *self)
 {
     cwm *c = self;
-    sky_metrics_flush(c->m, sky_monotonic_ns() + 5000000000LL);
+    after_fork(c);
+    pthread_mutex_lock(&c->mu);
+    c->close_deadline_ns = sky_monotonic_ns() + CLOSE_GRACE_NS;
+    c->flush_deadline_ns = c->close_deadline_ns; /* bounds a request the last drain starts */
+    pthread_mutex_unlock(&c->mu);
+    sky_metrics_flush(c->m, 0);
     sky__metrics_detach(c->m, c);
+    pthread_mutex_lock(&c->mu);
+    c->closing = true;
+    pthread_cond_signal(&c->wake);
+    bool join = c->thread_started;
+    pthread_mutex_unlock(&c->mu);
+    if (join)
+        pthread_join(c->thread, NULL);
     if (c->nq) {
         fprintf(stderr, "skylog: metrics_cloudwatch: %zu datums undelivered at close (%s)\n",
                 c->nq, c->st.last_error);
@@ -298,6 +452,7 @@ sky_status sky_cwm_stats_get(sky_sink *sink, sky_cwm_stats *out)
     if (!sink || !out || sink->vt != &cwm_vt)
         return SKY_EINVAL;
     cwm *c = sink->self;
+    after_fork(c);
     pthread_mutex_lock(&c->mu);
     *out = c->st;
     out->queued_datums = c->nq;
@@ -324,6 +479,9 @@ sky_status sky_sink_metrics_cloudwatch(const sky_cwm_opts *opts, sky_sink **out,
     if (!c)
         return SKY_ENOMEM;
     pthread_mutex_init(&c->mu, NULL);
+    sky__cond_init_monotonic(&c->done);
+    pthread_cond_init(&c->wake, NULL);
+    c->pid = getpid();
     c->m = o.metrics ? o.metrics : sky_metrics_default();
     c->compress = !o.no_compress;
     c->max_queue = o.max_queue_datums ? o.max_queue_datums : 100000;

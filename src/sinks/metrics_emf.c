@@ -2,7 +2,10 @@
  * metrics_emf.c - the EMF output: a sink that ignores log events and, at each metrics flush,
  * writes the registry's datums as EMF records into its own output sink (file, console) or,
  * for a CloudWatch Logs sink, queues them with sky_cwl_put() (so that sink's batching, retries
- * and accounting apply). The rendering and the EMF limits are src/metrics/emf.c's.
+ * and accounting apply). The rendering and the EMF limits are src/metrics/emf.c's; the caps on
+ * a flush's output (max_values a datum, max_records a flush) are applied there, before anything
+ * is rendered, and what they leave out is counted here (dropped_values). The only memory the
+ * sink keeps is one record's line.
  */
 #include "core/internal.h"
 #include "metrics/metrics_internal.h"
@@ -20,7 +23,8 @@ typedef struct emf_sink {
     pthread_mutex_t mu; /* the output sink is written from the interval thread and flushers */
     char *line;
     size_t line_cap;
-    uint64_t records, errors;
+    sky__emf_caps caps;
+    uint64_t records, errors, dropped_values;
 } emf_sink;
 
 static sky_status emit(void *user, int64_t ts_ms, const char *text, size_t len)
@@ -54,8 +58,13 @@ static sky_status deliver(void *user, const sky_metric_datum *d, size_t n, int64
 {
     emf_sink *e = user;
     pthread_mutex_lock(&e->mu);
-    uint64_t errors = e->errors;
-    sky_status st = sky__emf_render(d, n, emit, e);
+    uint64_t errors = e->errors, dropped = e->dropped_values;
+    sky_status st = sky__emf_render_capped(d, n, &e->caps, emit, e, &e->dropped_values);
+    if (e->dropped_values != dropped)
+        fprintf(stderr,
+                "skylog: metrics_emf: %llu metric values past max_values/max_records not "
+                "written (EMF has no counts: prefer metrics_cloudwatch for large histograms)\n",
+                (unsigned long long)(e->dropped_values - dropped));
     if (st == SKY_OK && e->errors != errors)
         st = SKY_EIO;
     if (!e->cwl && e->out->vt->flush)
@@ -100,12 +109,24 @@ static void emf_stats(void *self, sky_sink_stats *out)
     pthread_mutex_lock(&e->mu);
     out->written = e->records;
     out->errors = e->errors;
+    out->dropped = e->dropped_values;
     pthread_mutex_unlock(&e->mu);
 }
 
 static const sky_sink_vtable emf_vt = {.type = "metrics_emf", .write = emf_write,
                                        .flush = emf_flush, .close = emf_close,
                                        .stats = emf_stats};
+
+sky_status sky_emf_stats_get(sky_sink *sink, sky_emf_stats *out)
+{
+    if (!sink || !out || sink->vt != &emf_vt)
+        return SKY_EINVAL;
+    emf_sink *e = sink->self;
+    pthread_mutex_lock(&e->mu);
+    *out = (sky_emf_stats){e->records, e->errors, e->dropped_values};
+    pthread_mutex_unlock(&e->mu);
+    return SKY_OK;
+}
 
 sky_status sky_sink_metrics_emf(const sky_emf_opts *opts, sky_sink **out, char **errmsg)
 {
@@ -131,6 +152,8 @@ sky_status sky_sink_metrics_emf(const sky_emf_opts *opts, sky_sink **out, char *
     }
     e->m = o.metrics;
     e->out = o.output;
+    e->caps.max_values = o.max_values ? o.max_values : 1000000;
+    e->caps.max_records = o.max_records ? o.max_records : 100000;
     sky_cwl_stats probe;
     e->cwl = sky_cwl_stats_get(o.output, &probe) == SKY_OK;
     pthread_mutex_init(&e->mu, NULL);

@@ -85,10 +85,12 @@ class PutMetricDataLimits(unittest.TestCase):
         ns = f"Limits/{uuid.uuid4().hex[:8]}"
         lines, err = self.tool("limits", ns, sh.endpoint_env(srv))
         st = lines[-1]
-        # 2500 small + 100 big counters + the 2000-value histogram: its sketch buckets (1%
-        # relative error: bucket i holds (g^(i-1), g^i]) in datums of <= 150 values
-        lg = math.log(1.01 / 0.99)
-        buckets = len({math.ceil(math.log(v) / lg) for v in range(1, 2001)})
+        # 2500 small + 100 big counters + the 2000-value histogram: its buckets (64 per binary
+        # octave: the exponent and the 6 mantissa bits below it) in datums of <= 150 values
+        def bucket(v):
+            m, e = math.frexp(v)  # v = m * 2^e, 0.5 <= m < 1
+            return (e, int((2 * m - 1) * 64))
+        buckets = len({bucket(v) for v in range(1, 2001)})
         self.assertGreater(buckets, 150)
         self.assertEqual(st["datums_sent"], 2500 + 100 + math.ceil(buckets / 150), err)
         # serve refuses a request of more than 1000 datums or 1 MB, as CloudWatch does: none was

@@ -90,11 +90,16 @@ class ShipInterrupt(unittest.TestCase):
         self.assertIn(f"resume with --checkpoint {cp} --resume", line[0])
         with open(cp) as f:
             c = json.load(f)
-        self.assertEqual(c["skylog_ship_checkpoint"], 1)
+        self.assertEqual(c["skylog_ship_checkpoint"], 2)
         # the fields docs/CLI.md documents, no more, no fewer
-        self.assertEqual(set(c), {"skylog_ship_checkpoint", "group", "stream", "input",
-                                  "complete", "events_acknowledged"})
+        self.assertEqual(set(c), {"skylog_ship_checkpoint", "group", "stream",
+                                  "stream_template", "input", "complete",
+                                  "events_acknowledged", "tail"})
         self.assertEqual(c["group"], group)
+        self.assertEqual((c["stream"], c["stream_template"]), ("s", "s"))
+        # the anchor: the last acknowledged lines, newest last, as [time, hash, events, flags]
+        self.assertEqual(len(c["tail"]), 8)
+        self.assertEqual([e[2:] for e in c["tail"]], [[1, 0]] * 8)
         self.assertEqual(c["input"], {"path": "-", "offset": nbytes, "line": 300})
         self.assertFalse(c["complete"])
         self.assertFalse(os.path.exists(cp + ".tmp"))

@@ -128,6 +128,60 @@ static void test_append_chains_entries(void **state)
     free(text);
 }
 
+/* echo: each entry is also logged normally, with its seq and short hash, in both modes; the
+ * echo reaches the other sinks and never becomes an entry itself */
+static void test_echo_with_short_hash(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/echo%d.jsonl", g_dir, mode);
+        skytest_capture cap = {0};
+        sky_t *sky = NULL;
+        assert_int_equal(sky_open(&(sky_options){.mode = mode ? SKY_MODE_ASYNC : SKY_MODE_SYNC},
+                                  &sky),
+                         SKY_OK);
+        sky_sink *s = NULL;
+        assert_int_equal(sky_sink_audit(&(sky_audit_opts){.path = path, .echo = true}, &s, NULL),
+                         SKY_OK);
+        assert_int_equal(sky_add_sink(sky, s, NULL), SKY_OK);
+        assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL),
+                         SKY_OK);
+        sky_logger *log = sky_logger_get(sky, "audit");
+        sky_info(log, "permission_changed", SKY_STR("user", "admin"), SKY_INT("i", 1));
+        sky_info(log, "permission_changed", SKY_STR("user", "admin"), SKY_INT("i", 2));
+        assert_int_equal(sky_close(sky), SKY_OK);
+        char *text = slurp(path);
+        sky__audit_report rep;
+        assert_int_equal(verify_file(path, NULL, &rep), SKY__AUDIT_INTACT);
+        assert_int_equal(rep.entries, 2); /* the echoes are not entries */
+        /* the capture sink saw the two events and their two echoes */
+        assert_int_equal(cap.n, 4);
+        int echoes = 0;
+        for (size_t i = 0; i < cap.n; i++) {
+            const char *h = strstr(cap.lines[i], "\"audit_hash\":\"");
+            if (!h)
+                continue;
+            echoes++;
+            int seq = strstr(cap.lines[i], "\"i\":1") ? 1 : 2;
+            char want[40];
+            snprintf(want, sizeof want, "\"audit_seq\":%d", seq);
+            assert_non_null(strstr(cap.lines[i], want));
+            assert_non_null(strstr(cap.lines[i], "\"message\":\"permission_changed\""));
+            assert_non_null(strstr(cap.lines[i], "\"logger\":\"audit\""));
+            char *line = nth_line(text, seq);
+            const char *full = strstr(line, ",\"hash\":\"");
+            assert_non_null(full);
+            assert_memory_equal(h + 14, full + 9, 12); /* the short hash is the entry's */
+            assert_int_equal(h[14 + 12], '"');
+            free(line);
+        }
+        assert_int_equal(echoes, 2);
+        free(text);
+        skytest_capture_reset(&cap);
+    }
+}
+
 static void test_resume_after_restart(void **state)
 {
     (void)state;
@@ -391,6 +445,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_chains_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_echo_with_short_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_without_writing_changes_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_is_kept_and_recorded, setup, teardown),

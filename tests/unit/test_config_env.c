@@ -453,6 +453,45 @@ static int printed_once_child(void)
     return ok ? 0 : 1;
 }
 
+/* SKY_ENV_ASYNC: async when SKYLOG_MODE is unset, SKYLOG_MODE still wins, the environment is
+ * not touched (the Python package used to set SKYLOG_MODE around the call). */
+static void test_env_async_default(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("SKYLOG_CONSOLE", "off", 1);
+    sky_t *sky = NULL;
+    sky_stats st;
+    assert_int_equal(sky_open_env_ex(SKY_ENV_ASYNC, &sky, NULL), SKY_OK);
+    assert_null(getenv("SKYLOG_MODE"));
+    sky_stats_get(sky, &st);
+    assert_true(st.worker_alive); /* async: it has a worker */
+    sky_close(sky);
+    assert_int_equal(sky_open_env_ex(0, &sky, NULL), SKY_OK);
+    sky_stats_get(sky, &st);
+    assert_false(st.worker_alive); /* the C default stays sync */
+    sky_close(sky);
+    setenv("SKYLOG_MODE", "sync", 1);
+    assert_int_equal(sky_open_env_ex(SKY_ENV_ASYNC, &sky, NULL), SKY_OK);
+    sky_stats_get(sky, &st);
+    assert_false(st.worker_alive);
+    sky_close(sky);
+    /* over a SKYLOG_CONFIG file's mode too, as the variable would be */
+    char path[] = "/tmp/skylog-test-env-async-XXXXXX";
+    int fd = mkstemp(path);
+    const char *yaml = "mode: sync\nsinks:\n  - console: { level: off }\n";
+    assert_true(write(fd, yaml, strlen(yaml)) == (ssize_t)strlen(yaml));
+    close(fd);
+    clear_env();
+    setenv("SKYLOG_CONFIG", path, 1);
+    assert_int_equal(sky_open_env_ex(SKY_ENV_ASYNC, &sky, NULL), SKY_OK);
+    sky_stats_get(sky, &st);
+    assert_true(st.worker_alive);
+    sky_close(sky);
+    unlink(path);
+    clear_env();
+}
+
 int main(void)
 {
     if (getenv("SKYTEST_ENV_CHILD"))
@@ -469,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_ex_status_and_fallback),
         cmocka_unit_test(test_error_printed_once),
         cmocka_unit_test(test_secrets_not_in_errors),
+        cmocka_unit_test(test_env_async_default),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -225,10 +225,11 @@ static void test_tables_are_consistent(void **state)
         assert_ptr_equal(sky__config_find(sky__config_components[n]->name),
                          sky__config_components[n]);
     }
-    assert_int_equal(n, 13);
+    assert_int_equal(n, 16);
     const char *want[] = {"console", "file", "cloudwatch_logs", "audit", "metrics_emf",
                           "metrics_cloudwatch", "metrics_statsd", "enrich", "redact", "sample",
-                          "level_filter", "event_filter", "rate_limit"};
+                          "level_filter", "event_filter", "rate_limit", "metrics",
+                          "system_metrics", "security_monitor"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         assert_non_null(sky__config_find(want[i]));
     const char *cwl[] = {"log_group", "log_stream", "region", "endpoint", "profile",

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 /* ---- a capturing output: deep copies of what one flush delivered --------------------------- */
 
@@ -388,6 +389,71 @@ static void test_emf_split(void **state)
     assert_true(fabs(a.hsum - hsum) < 1e-9);
 }
 
+
+/* ---- EMF caps: a hot histogram cannot make a flush unbounded; what is cut is counted ------- */
+
+static void test_emf_caps(void **state)
+{
+    (void)state;
+    sky_dim dims[] = {{"Host", "h1"}, {"Op", "get"}};
+    double vals[] = {1, 2}, cnts[] = {600000, 400000}; /* a million records, two values */
+    sky_metric_datum d[3] = {
+        {.ns = "App", .name = "h", .dims = dims, .n_dims = 2, .kind = SKY_METRIC_HISTOGRAM,
+         .timestamp_ms = 1700000000000, .count = 1e6, .sum = 1.4e6, .values = vals,
+         .counts = cnts, .n_values = 2},
+        {.ns = "App", .name = "m1", .dims = dims, .n_dims = 2, .kind = SKY_METRIC_COUNTER,
+         .timestamp_ms = 1700000000000, .value = 5, .count = 1},
+        {.ns = "App", .name = "m2", .dims = dims, .n_dims = 2, .kind = SKY_METRIC_COUNTER,
+         .timestamp_ms = 1700000000001, .value = 7, .count = 1}, /* its own record */
+    };
+    emf_acc a = {0};
+    uint64_t dropped = 0;
+    /* 500 values of the histogram at most: 5 records (the counter rides in the first) */
+    assert_int_equal(sky__emf_render_capped(d, 3, &(sky__emf_caps){.max_values = 500}, collect,
+                                            &a, &dropped),
+                     SKY_OK);
+    assert_int_equal(a.records, 6);
+    assert_true(a.hcount == 500);
+    assert_true(a.count[1] == 1 && a.count[2] == 1);
+    assert_int_equal(dropped, 1000000 - 500);
+    /* and 3 records a flush at most: the rest of the histogram and the other group's counter
+     * are counted, not written */
+    memset(&a, 0, sizeof a);
+    dropped = 0;
+    assert_int_equal(sky__emf_render_capped(d, 3,
+                                            &(sky__emf_caps){.max_values = 500, .max_records = 3},
+                                            collect, &a, &dropped),
+                     SKY_OK);
+    assert_int_equal(a.records, 3);
+    assert_true(a.hcount == 300);
+    assert_true(a.count[2] == 0);
+    assert_int_equal(dropped, (1000000 - 300) + 1);
+
+    /* the sink counts them in its stats */
+    sky_metrics *m;
+    sky_metrics_new(NULL, &m);
+    skytest_capture capt = {0};
+    sky_sink *emf;
+    assert_int_equal(sky_sink_metrics_emf(&(sky_emf_opts){.metrics = m,
+                                                          .output = skytest_capture_sink(
+                                                              &capt, SKY_FORMAT_JSON),
+                                                          .max_values = 100},
+                                          &emf, NULL),
+                     SKY_OK);
+    sky_metric *h = make(m, "Hot", SKY_METRIC_HISTOGRAM, SKY_UNIT_MILLISECONDS);
+    for (int i = 0; i < 250; i++)
+        sky_histogram_record(h, 5);
+    assert_int_equal(sky_sink_flush(emf, 5000), SKY_OK);
+    sky_emf_stats es;
+    assert_int_equal(sky_emf_stats_get(emf, &es), SKY_OK);
+    assert_int_equal(es.records, 1);
+    assert_int_equal(es.dropped_values, 150);
+    assert_int_equal(capt.n, 1);
+    sky_sink_close(emf);
+    skytest_capture_reset(&capt);
+    sky_metrics_free(m);
+}
+
 /* ---- from configuration: a metrics_emf sink publishes the default registry ------------------ */
 
 static void test_emf_sink_from_yaml(void **state)
@@ -592,10 +658,168 @@ static void test_cloudwatch_timestamp_window(void **state)
     sky_metrics_free(m);
 }
 
+
+/* ---- PutMetricData is sent by the sink's thread, never by the flushing caller -------------- */
+
+typedef struct held_srv {
+    int lfd, port;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool got, release;
+    char first_line[128];
+} held_srv;
+
+/* Answers one request, {} with 200, but only once the test releases it. */
+static void *held_main(void *arg)
+{
+    held_srv *h = arg;
+    int fd = accept(h->lfd, NULL, NULL);
+    char buf[65536];
+    size_t len = 0;
+    long want = -1;
+    while (fd >= 0 && len < sizeof buf) {
+        ssize_t r = read(fd, buf + len, sizeof buf - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        char *end = memmem(buf, len, "\r\n\r\n", 4);
+        if (end && want < 0) {
+            char *cl = strcasestr(buf, "content-length:");
+            want = (end - buf) + 4 + (cl ? atol(cl + 15) : 0);
+        }
+        if (want >= 0 && (long)len >= want)
+            break;
+    }
+    pthread_mutex_lock(&h->mu);
+    snprintf(h->first_line, sizeof h->first_line, "%.*s", (int)strcspn(buf, "\r"), buf);
+    h->got = true;
+    pthread_cond_broadcast(&h->cv);
+    while (!h->release)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+    const char *ok = "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                     "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+    if (fd >= 0) {
+        ssize_t w = write(fd, ok, strlen(ok));
+        (void)w;
+        close(fd);
+    }
+    return NULL;
+}
+
+static void test_cloudwatch_sends_off_thread(void **state)
+{
+    (void)state;
+    held_srv h = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    h.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(h.lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(h.lfd, 4), 0);
+    getsockname(h.lfd, (struct sockaddr *)&a, &al);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(a.sin_port));
+    pthread_t th;
+    pthread_create(&th, NULL, held_main, &h);
+
+    sky_metrics *m;
+    sky_metrics_new(NULL, &m);
+    sky_sink *cw;
+    char *err = NULL;
+    sky_status st = sky_sink_metrics_cloudwatch(
+        &(sky_cwm_opts){.metrics = m, .endpoint = url, .region = "us-east-1",
+                        .access_key_id = "AKIDTEST", .secret_access_key = "secret",
+                        .max_retries = 0, .request_timeout_ms = 60000},
+        &cw, &err);
+    if (st == SKY_EUNSUPPORTED) { /* no libcurl on this machine: nothing to send with */
+        free(err);
+        h.release = true;
+        shutdown(h.lfd, SHUT_RDWR);
+        close(h.lfd);
+        pthread_join(th, NULL);
+        sky_metrics_free(m);
+        skip();
+    }
+    assert_int_equal(st, SKY_OK);
+    sky_metric *c;
+    sky_metric_new(m, &(sky_metric_opts){.ns = "App", .name = "OffThread"}, &c, NULL);
+    sky_counter_add(c, 3);
+    /* the registry's flush (what the interval thread and sky_flush do) returns while the
+     * request is still unanswered: the sink's own thread is the one waiting for it */
+    assert_int_equal(sky_metrics_flush(m, 0), SKY_OK);
+    pthread_mutex_lock(&h.mu);
+    while (!h.got)
+        pthread_cond_wait(&h.cv, &h.mu);
+    pthread_mutex_unlock(&h.mu);
+    assert_non_null(strstr(h.first_line, "POST / HTTP/1.1"));
+    sky_cwm_stats cs;
+    sky_cwm_stats_get(cw, &cs);
+    assert_int_equal(cs.requests + cs.failed_requests, 0); /* in flight */
+    pthread_mutex_lock(&h.mu);
+    h.release = true;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.mu);
+    /* sky_flush waits for the sender: once it returns, the request is accounted for */
+    assert_int_equal(sky_sink_flush(cw, 10000), SKY_OK);
+    sky_cwm_stats_get(cw, &cs);
+    assert_int_equal(cs.requests, 1);
+    assert_int_equal(cs.datums_sent, 1);
+    assert_int_equal(cs.queued_datums, 0);
+    sky_sink_close(cw);
+    pthread_join(th, NULL);
+    close(h.lfd);
+    sky_metrics_free(m);
+}
+
+/* ---- PutMetricData after fork: the child forgets the parent's queue, sends its own --------- */
+
+static void test_cloudwatch_fork_child(void **state)
+{
+    (void)state;
+    sky_metrics *m;
+    sky_metrics_new(NULL, &m);
+    sky_sink *cw;
+    sky_status st = sky_sink_metrics_cloudwatch(
+        &(sky_cwm_opts){.metrics = m, .endpoint = "http://127.0.0.1:9", .region = "us-east-1",
+                        .access_key_id = "AKIDTEST", .secret_access_key = "secret",
+                        .max_retries = 0},
+        &cw, NULL);
+    if (st == SKY_EUNSUPPORTED) {
+        sky_metrics_free(m);
+        skip();
+    }
+    sky_metric *c;
+    sky_metric_new(m, &(sky_metric_opts){.ns = "App", .name = "Forked"}, &c, NULL);
+    sky_counter_add(c, 1);
+    assert_int_not_equal(sky_sink_flush(cw, 5000), SKY_OK); /* nothing listens on port 9 */
+    sky_cwm_stats cs;
+    sky_cwm_stats_get(cw, &cs);
+    assert_int_equal(cs.queued_datums, 1);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sky_cwm_stats ch;
+        sky_cwm_stats_get(cw, &ch);
+        int ok = ch.queued_datums == 0; /* the parent's to send */
+        sky_counter_add(c, 1);
+        ok = ok && sky_sink_flush(cw, 5000) != SKY_OK; /* its own sender tried */
+        sky_cwm_stats_get(cw, &ch);
+        ok = ok && ch.queued_datums == 1 && ch.failed_requests >= 1;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    sky_cwm_stats_get(cw, &cs);
+    assert_int_equal(cs.queued_datums, 1);
+    sky_sink_close(cw);
+    sky_metrics_free(m);
+}
+
 /* ---- the interval thread drains while threads record: nothing lost, nothing twice ----------- */
 
 typedef struct sum_out {
-    double sum;
+    double sum, hcount, hsum;
     int deliveries;
 } sum_out;
 
@@ -603,19 +827,41 @@ static sky_status summing(void *user, const sky_metric_datum *d, size_t n, int64
 {
     (void)deadline;
     sum_out *o = user;
-    for (size_t i = 0; i < n; i++)
-        o->sum += d[i].value;
+    for (size_t i = 0; i < n; i++) {
+        if (d[i].kind == SKY_METRIC_HISTOGRAM) {
+            double c = 0;
+            for (size_t k = 0; k < d[i].n_values; k++)
+                c += d[i].counts[k];
+            assert_true(c == d[i].count); /* the values account for every record */
+            o->hcount += d[i].count;
+            o->hsum += d[i].sum;
+        } else {
+            o->sum += d[i].value;
+        }
+    }
     o->deliveries++;
     return SKY_OK;
 }
 
+typedef struct pair {
+    sky_metric *c, *h;
+    int n;
+} pair;
+
 static void *adder(void *arg)
 {
-    for (int i = 0; i < 10000; i++)
-        sky_counter_add(arg, 1);
-    return (void *)10000L;
+    pair *p = arg;
+    for (int i = 0; i < p->n; i++) {
+        sky_counter_add(p->c, 1);
+        /* 300 distinct values: shards switch to buckets, some mid-interval */
+        sky_histogram_record(p->h, (double)(i % 300));
+    }
+    return NULL;
 }
 
+/* Threads record while the interval thread drains: every record is in exactly one datum. More
+ * threads than the fast tables hold (64) and threads that end while others start (numbers
+ * reused) take the other paths. */
 static void test_interval_drain_concurrent(void **state)
 {
     (void)state;
@@ -623,24 +869,89 @@ static void test_interval_drain_concurrent(void **state)
     sky_metrics_new(NULL, &m);
     sum_out out = {0};
     assert_int_equal(sky__metrics_attach(m, summing, &out, 1000), SKY_OK);
-    sky_metric *c;
+    sky_metric *c, *h;
     sky_metric_new(m, &(sky_metric_opts){.ns = "App", .name = "N"}, &c, NULL);
-    pthread_t t[2];
-    long total = 0;
+    sky_metric_new(m, &(sky_metric_opts){.ns = "App", .name = "H", .kind = SKY_METRIC_HISTOGRAM},
+                   &h, NULL);
+    enum { NT = 80 };
+    pthread_t t[NT];
+    pair p = {c, h, 10000};
+    double total = 0, hsum = 0;
+    for (int i = 0; i < 10000; i++)
+        hsum += i % 300;
     sky_metrics_stats st;
     do {
         for (int k = 0; k < 2; k++)
-            pthread_create(&t[k], NULL, adder, c);
-        for (int k = 0; k < 2; k++) {
-            void *r;
-            pthread_join(t[k], &r);
-            total += (long)r;
-        }
+            pthread_create(&t[k], NULL, adder, &p);
+        for (int k = 0; k < 2; k++)
+            pthread_join(t[k], NULL);
+        total += 2 * p.n;
         sky_metrics_stats_get(m, &st);
     } while (st.flushes < 2); /* the interval thread drained twice while we recorded */
+    p.n = 1000;
+    for (int k = 0; k < NT; k++)
+        pthread_create(&t[k], NULL, adder, &p);
+    for (int k = 0; k < NT; k++)
+        pthread_join(t[k], NULL);
     sky_metrics_flush(m, 0);
     sky__metrics_detach(m, &out);
-    assert_true(out.sum == (double)total);
+    assert_true(out.sum == total + NT * 1000.0);
+    assert_true(out.hcount == total + NT * 1000.0);
+    double hsum_small = 0;
+    for (int i = 0; i < 1000; i++)
+        hsum_small += i % 300;
+    assert_true(out.hsum == hsum * (total / 10000) + NT * hsum_small);
+    sky_metrics_stats_get(m, &st);
+    assert_int_equal(st.invalid, 0);
+    sky_metrics_free(m);
+}
+
+#if defined(__SANITIZE_THREAD__)
+/* The forked child starts the interval thread again, which TSan refuses by default. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "die_after_fork=0"; }
+#endif
+
+/* ---- fork: the child publishes what it records, not what the parent had not flushed -------- */
+
+static void test_fork_child_starts_empty(void **state)
+{
+    (void)state;
+    sky_metrics *m;
+    sky_metrics_new(NULL, &m);
+    cap c = {0};
+    assert_int_equal(sky__metrics_attach(m, capture, &c, 1000), SKY_OK);
+    sky_metric *n = make(m, "Forked", SKY_METRIC_COUNTER, SKY_UNIT_COUNT);
+    sky_metric *h = make(m, "ForkedH", SKY_METRIC_HISTOGRAM, SKY_UNIT_NONE);
+    sky_counter_add(n, 100);
+    sky_histogram_record(h, 7);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sky_counter_add(n, 5);
+        sky_histogram_record(h, 3);
+        sky_metrics_flush(m, 0);
+        const sky_metric_datum *d = find(&c, "Forked"), *dh = find(&c, "ForkedH");
+        int ok = c.n == 2 && d && d->value == 5 && dh && dh->count == 1 && dh->max == 3;
+        /* the interval thread was started again (first record or flush): it flushes too */
+        sky_metrics_stats st;
+        sky_metrics_stats_get(m, &st);
+        uint64_t f0 = st.flushes;
+        for (int i = 0; i < 6000 && st.flushes == f0; i++) { /* a minute at most */
+            usleep(10000);
+            sky_metrics_stats_get(m, &st);
+        }
+        _exit(ok && st.flushes > f0 ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    sky_metrics_flush(m, 0);
+    const sky_metric_datum *d = find(&c, "Forked");
+    assert_non_null(d);
+    assert_true(d->value == 100);
+    cap_free(&c);
+    sky__metrics_detach(m, &c);
     sky_metrics_free(m);
 }
 
@@ -651,11 +962,15 @@ int main(void)
         cmocka_unit_test(test_sketch_error_bound),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_emf_split),
+        cmocka_unit_test(test_emf_caps),
         cmocka_unit_test(test_emf_sink_from_yaml),
         cmocka_unit_test(test_statsd_lines),
         cmocka_unit_test(test_track_operation),
         cmocka_unit_test(test_cloudwatch_timestamp_window),
+        cmocka_unit_test(test_cloudwatch_sends_off_thread),
         cmocka_unit_test(test_interval_drain_concurrent),
+        cmocka_unit_test(test_fork_child_starts_empty),
+        cmocka_unit_test(test_cloudwatch_fork_child),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,367 @@
+"""`skylog ship --checkpoint --resume` is exactly once: after SIGKILL at any point, Ctrl-C, a
+batch stored without its acknowledgement reaching ship, rotation and truncation under
+--follow, the stream holds every line once, in order (docs/CLI.md, "Exactly once").
+
+Nothing here depends on timing: the kill points are wherever the (seeded) random delays land,
+and every assertion is on exact contents. The one case a random kill rarely hits - a batch the
+service stored whose answer never arrived - is made on purpose by a proxy that forwards one
+PutLogEvents to `skylog serve` and withholds the answer.
+"""
+
+import http.client
+import http.server
+import json
+import os
+import random
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import skyharness
+from test_ship_interrupt import wait_for
+
+
+class Stored:
+    """Reads a stream back through boto3 (faster than the aws CLI for polling)."""
+
+    def __init__(self, test, srv):
+        self.logs = skyharness.boto3_client(test, srv, "logs")
+
+    def messages(self, group, stream):
+        out, token = [], None
+        while True:
+            kw = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+            if token:
+                kw["nextToken"] = token
+            try:
+                r = self.logs.get_log_events(**kw)
+            except self.logs.exceptions.ResourceNotFoundException:
+                return []
+            out += [e["message"] for e in r["events"]]
+            if not r["events"] or r["nextForwardToken"] == token:
+                return out
+            token = r["nextForwardToken"]
+
+    def streams(self, group):
+        try:
+            return [s["logStreamName"] for s in
+                    self.logs.describe_log_streams(logGroupName=group)["logStreams"]]
+        except self.logs.exceptions.ResourceNotFoundException:
+            return []
+
+
+class WithholdingProxy:
+    """Forwards everything to `target`; the `hold_at`-th PutLogEvents that the server accepts
+    is stored but its answer withheld, and later ones are neither forwarded nor answered: ship
+    sees that batch in flight forever, as when it is killed at that moment."""
+
+    def __init__(self, target_port, hold_at, deny_reads=False):
+        self.target_port, self.hold_at, self.deny_reads = target_port, hold_at, deny_reads
+        self.sizes = []  # events of each PutLogEvents stored
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+        self.holding = threading.Event()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                put = self.headers.get("X-Amz-Target", "").endswith("PutLogEvents")
+                if proxy.deny_reads and self.headers.get("X-Amz-Target", "").endswith(
+                        "GetLogEvents"):
+                    data = json.dumps({"__type": "AccessDeniedException",
+                                       "message": "not authorized: logs:GetLogEvents"}).encode()
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/x-amz-json-1.1")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                if put and proxy.holding.is_set():
+                    proxy.release.wait()  # after the held one: not forwarded, not answered
+                    self.close_connection = True
+                    return
+                conn = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=60)
+                conn.putrequest("POST", self.path, skip_host=True, skip_accept_encoding=True)
+                for k, v in self.headers.items():
+                    conn.putheader(k, v)
+                conn.endheaders(body)
+                resp = conn.getresponse()
+                data = resp.read()
+                conn.close()
+                if put and resp.status == 200:
+                    with proxy.lock:
+                        proxy.sizes.append(len(json.loads(body)["logEvents"]))
+                        hold = len(proxy.sizes) == proxy.hold_at
+                        if hold:
+                            proxy.holding.set()
+                    if hold:
+                        proxy.release.wait()  # stored, never answered
+                        self.close_connection = True
+                        return
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ShipExactlyOnce(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="skyexact-")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", self.dir]))
+        self.srv = skyharness.start_server(self)
+        self.env = skyharness.aws_env(self.srv)
+        self.stored = Stored(self, self.srv)
+        self.cp = os.path.join(self.dir, "cp.json")
+
+    def ship_args(self, url, group, *args):
+        return [skyharness.skylog_bin(), "ship", "--endpoint", url, "--group", group,
+                "--checkpoint", self.cp, "--resume", *args]
+
+    def start(self, url, group, *args):
+        proc = subprocess.Popen(self.ship_args(url, group, *args), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        return proc
+
+    def run_ship(self, group, *args, expect=0):
+        p = subprocess.run(self.ship_args(self.srv.url, group, *args), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, env=self.env,
+                           timeout=300 * skyharness.timeout_scale())
+        self.assertEqual(p.returncode, expect, p.stderr)
+        return p
+
+    def write_lines(self, path, lines, mode="w"):
+        with open(path, mode) as f:
+            f.writelines(l + "\n" for l in lines)
+
+    def checkpoint(self):
+        with open(self.cp) as f:
+            return json.load(f)
+
+    def test_batch_stored_without_acknowledgement_is_not_sent_again(self):
+        path = os.path.join(self.dir, "app.log")
+        # JSON lines carrying their own time, in order
+        now = skyharness.now_ms()
+        lines = [json.dumps({"ts": now - 3000 + i, "i": i, "pad": "x" * (i % 17)})
+                 for i in range(3000)]
+        self.write_lines(path, lines)
+        proxy = WithholdingProxy(self.srv.port, hold_at=3)
+        self.addCleanup(proxy.stop)
+        proc = self.start(proxy.url, "/exact/held", "--stream", "s", "--batch-size", "500",
+                          "--flush-interval", "20", path)
+        # two batches answered, the third stored but unanswered
+        wait_for(lambda: len(proxy.sizes) == 3, "three PutLogEvents")
+        acked, held = sum(proxy.sizes[:2]), proxy.sizes[2]
+        wait_for(lambda: len(self.stored.messages("/exact/held", "s")) == acked + held,
+                 "the third batch stored")
+        wait_for(lambda: self.checkpoint()["input"]["line"] == acked, "the checkpoint")
+        # killed (unless it gave up already: no answer for 10 s; the state is the same)
+        proc.kill()
+        proc.wait()
+        self.assertEqual(self.checkpoint()["input"]["line"], acked)  # the 3rd is not in it
+        p = self.run_ship("/exact/held", "--stream", "s", path)
+        self.assertIn(f"{held} events were stored after the checkpoint", p.stderr)
+        self.assertIn(f"{held} lines were already stored (settled, not sent again)", p.stderr)
+        rest = 3000 - acked - held
+        self.assertIn(f"{rest} events read, {rest} sent", p.stderr)
+        self.assertEqual(self.stored.messages("/exact/held", "s"), lines)
+        c = self.checkpoint()
+        self.assertTrue(c["complete"])
+        self.assertEqual(c["input"]["line"], 3000)
+
+    def test_reading_denied_ships_at_least_once(self):
+        # a role that may write but not read: ship says what it cannot promise and ships
+        path = os.path.join(self.dir, "app.log")
+        lines = [f"denied {i}" for i in range(50)]
+        self.write_lines(path, lines)
+        proxy = WithholdingProxy(self.srv.port, hold_at=10 ** 9, deny_reads=True)
+        self.addCleanup(proxy.stop)
+        p = subprocess.run(self.ship_args(proxy.url, "/exact/denied", "--stream", "d", path),
+                           capture_output=True, text=True, env=self.env,
+                           timeout=120 * skyharness.timeout_scale())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("GetLogEvents is denied", p.stderr)
+        self.assertEqual(self.stored.messages("/exact/denied", "d"), lines)
+        c = self.checkpoint()
+        self.assertTrue(c["complete"])
+        self.assertIsNone(c["tail"])
+
+    def test_random_sigkills_then_exact(self):
+        rng = random.Random(16)
+        path = os.path.join(self.dir, "big.log")
+        # lines stamped when read, some repeated (the same text, often the same millisecond)
+        lines = ["the same line" if i % 7 == 0 else f"line {i}" for i in range(20000)]
+        self.write_lines(path, lines)
+        group, args = "/exact/kills", ("--stream", "k", "--batch-size", "700",
+                                       "--flush-interval", "10", path)
+        kills = 0
+        for _ in range(8):
+            before = len(self.stored.messages(group, "k"))
+            if before == len(lines):
+                break
+            proc = self.start(self.srv.url, group, *args)
+            # let it store something (so every run makes progress), then kill it anywhere
+            wait_for(lambda: len(self.stored.messages(group, "k")) > before or
+                     proc.poll() is not None, "progress")
+            time.sleep(rng.uniform(0, 0.3))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.wait()
+        self.assertGreater(kills, 0)
+        self.run_ship(group, *args)
+        got = self.stored.messages(group, "k")
+        # exact: none lost, none twice, in order
+        self.assertEqual(len(got), len(lines))
+        self.assertEqual(got, lines)
+
+    def test_ctrl_c_resumes_into_the_same_timestamped_stream(self):
+        path = os.path.join(self.dir, "fifo")
+        os.mkfifo(path)
+        rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        wfd = os.open(path, os.O_WRONLY)
+        os.set_blocking(rfd, True)
+        self.addCleanup(lambda: os.close(wfd))
+        first = [f"first {i}" for i in range(200)]
+        # the default stream template has the time in seconds: a rerun resolves another name
+        proc = subprocess.Popen(self.ship_args(self.srv.url, "/exact/ctrlc", "--flush-interval",
+                                               "20"), stdin=rfd, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=self.env)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        os.close(rfd)
+        os.write(wfd, ("\n".join(first) + "\n").encode())
+        wait_for(lambda: self.stored.streams("/exact/ctrlc") and
+                 len(self.stored.messages("/exact/ctrlc",
+                                          self.stored.streams("/exact/ctrlc")[0])) == 200,
+                 "200 stored")
+        stream = self.stored.streams("/exact/ctrlc")[0]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60 * skyharness.timeout_scale())
+        self.assertEqual(proc.returncode, 130, err)
+        c = self.checkpoint()
+        self.assertEqual(c["stream"], stream)
+        self.assertIsNone(c["stream_template"])
+        time.sleep(1.1)  # the template now expands to another second
+        more = [f"more {i}" for i in range(100)]
+        p = subprocess.run(self.ship_args(self.srv.url, "/exact/ctrlc"),
+                           input="\n".join(first + more) + "\n", capture_output=True,
+                           text=True, env=self.env, timeout=120 * skyharness.timeout_scale())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.stored.streams("/exact/ctrlc"), [stream])
+        self.assertEqual(self.stored.messages("/exact/ctrlc", stream), first + more)
+
+    def test_follow_across_rotation_and_truncation_with_kills(self):
+        path = os.path.join(self.dir, "app.log")
+        group = "/exact/follow"
+        expected = [f"a {i}" for i in range(100)]
+        self.write_lines(path, expected)
+        args = ("--stream", "f", "--flush-interval", "20", "--follow", path)
+
+        def run_until(n, sig):
+            proc = self.start(self.srv.url, group, *args)
+            wait_for(lambda: len(self.stored.messages(group, "f")) == n, f"{n} stored")
+            wait_for(lambda: self.checkpoint()["events_acknowledged"] > 0 or n == 0,
+                     "a checkpoint")
+            proc.send_signal(sig)
+            proc.wait(timeout=60 * skyharness.timeout_scale())
+            return proc
+
+        run_until(100, signal.SIGKILL)
+        # while ship is down: more lines, then the file is rotated and a new one started
+        more = [f"b {i}" for i in range(50)]
+        self.write_lines(path, more, "a")
+        os.rename(path, path + ".1")
+        new = [f"c {i}" for i in range(30)]
+        self.write_lines(path, new)
+        expected += more + new
+        # resumed: the rotated file is finished (found by its inode), then the new one
+        run_until(len(expected), signal.SIGKILL)
+        # truncated while ship is down: the new content is shipped from its start
+        with open(path, "w") as f:
+            f.write("d 0\nd 1\n")
+        expected += ["d 0", "d 1"]
+        proc = self.start(self.srv.url, group, *args)
+        wait_for(lambda: len(self.stored.messages(group, "f")) == len(expected), "all stored")
+        # rotation while it runs, then Ctrl-C, then a resume that finds nothing new
+        os.rename(path, path + ".2")
+        self.write_lines(path, ["e 0", "e 1", "e 2"])
+        expected += ["e 0", "e 1", "e 2"]
+        wait_for(lambda: len(self.stored.messages(group, "f")) == len(expected), "e stored")
+        time.sleep(0.3)  # let the acknowledgement reach the checkpoint (not required)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60 * skyharness.timeout_scale())
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertEqual(self.stored.messages(group, "f"), expected)
+        p = self.start(self.srv.url, group, *args)
+        time.sleep(1)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60 * skyharness.timeout_scale())
+        self.assertEqual(p.returncode, 130, err)
+        self.assertEqual(self.stored.messages(group, "f"), expected)
+
+    def test_a_stream_that_does_not_match_is_refused(self):
+        path = os.path.join(self.dir, "app.log")
+        lines = [f"line {i}" for i in range(100)]
+        self.write_lines(path, lines)
+        self.run_ship("/exact/other", "--stream", "o", path)
+        # the checkpoint is taken back to line 50 (as a kill would leave it), and another
+        # writer adds to the stream: its events are not the next lines of the file
+        c = self.checkpoint()
+        self.stored.logs.put_log_events(logGroupName="/exact/other", logStreamName="o",
+                                        logEvents=[{"timestamp": skyharness.now_ms(),
+                                                    "message": "someone else"}])
+        p = self.run_ship("/exact/other", "--stream", "o", path)  # complete: nothing to do
+        self.assertIn("0 events read", p.stderr)
+        self.assertIn("1 events stored after the checkpoint are not lines of the input",
+                      p.stderr)
+        c2 = self.checkpoint()
+        self.assertEqual(c2["input"], c["input"])
+        # a checkpoint whose anchor is gone from the stream's tail: refused, nothing sent
+        c["tail"] = [[1, "0123456789abcdef", 1, 0]]
+        c["input"]["offset"], c["input"]["line"], c["complete"] = 0, 0, False
+        with open(self.cp, "w") as f:
+            json.dump(c, f)
+        p = self.run_ship("/exact/other", "--stream", "o", path, expect=1)
+        self.assertIn("cannot settle the last batch", p.stderr)
+        self.assertEqual(len(self.stored.messages("/exact/other", "o")), 101)
+        # a stream that holds, after the anchor, events that are not the file's next lines
+        # (the file was rewritten in place)
+        c["tail"] = []
+        with open(self.cp, "w") as f:
+            json.dump(c, f)
+        self.write_lines(path, [f"other {i}" for i in range(100)])
+        p = self.run_ship("/exact/other", "--stream", "o", path, expect=1)
+        self.assertIn("are not the next lines of", p.stderr)
+        self.assertIn("Nothing was sent", p.stderr)
+        self.assertEqual(len(self.stored.messages("/exact/other", "o")), 101)
+        # another stream than the checkpoint's is refused as a usage error
+        p = self.run_ship("/exact/other", "--stream", "elsewhere", path, expect=2)
+        self.assertIn("the checkpoint is for stream o", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
