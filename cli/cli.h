@@ -65,6 +65,8 @@ int sky__cmd_groups(int argc, char **argv);
 extern const char sky__groups_help[];
 int sky__cmd_streams(int argc, char **argv);
 extern const char sky__streams_help[];
+int sky__cmd_query(int argc, char **argv);
+extern const char sky__query_help[];
 int sky__cmd_metrics(int argc, char **argv);
 extern const char sky__metrics_help[];
 int sky__cmd_alarm(int argc, char **argv);

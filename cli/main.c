@@ -50,6 +50,8 @@ static const sky__command commands[] = {
     {"tail", "print (and follow) the events of a log group", sky__cmd_tail, sky__tail_help},
     {"groups", "list log groups", sky__cmd_groups, sky__groups_help},
     {"streams", "list the streams of a log group", sky__cmd_streams, sky__streams_help},
+    {"query", "run a CloudWatch Logs Insights query and print its results", sky__cmd_query,
+     sky__query_help},
     {"metrics", "publish, list and read CloudWatch metrics (table, CSV, JSON, sparklines)",
      sky__cmd_metrics, sky__metrics_help},
     {"alarm", "create, list and inspect CloudWatch alarms (metric and composite)",

@@ -8,6 +8,7 @@ set -euo pipefail
 need=(cmake make gcc g++ pkg-config
       libcurl4-openssl-dev libssl-dev zlib1g-dev libsqlite3-dev libmicrohttpd-dev
       libyaml-dev libjansson-dev libcmocka-dev
+      libpcre2-dev  # Logs Insights regexes in skylog serve (Java-like: named groups)
       zsh groff-base)  # the CLI docs test checks the zsh completion and the man pages
 # Optional extras: benchmarks compare against spdlog; sanitizer builds want clang's runtime.
 case "${1:-}" in

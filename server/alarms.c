@@ -168,12 +168,14 @@ static json_t *get_names(actx *c, json_t *o, const char *key, size_t maxn, size_
 
 static void iso_ms(int64_t ms, char *out, size_t cap)
 {
-    time_t t = (time_t)(ms / 1000);
+    int msr = (int)(((ms % 1000) + 1000) % 1000); /* floor, also before 1970 */
+    time_t t = (time_t)((ms - msr) / 1000);
     struct tm tm;
-    gmtime_r(&t, &tm);
-    char base[32];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, cap, "%s.%03d+0000", base, (int)(ms % 1000));
+    char base[32] = "";
+    if (gmtime_r(&t, &tm))
+        strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    /* %.24s: the year has at most 11 digits, and GCC then knows the text fits */
+    snprintf(out, cap, "%.24s.%03d+0000", base, msr);
 }
 
 static char *alarm_arn(const sky__server *srv, const char *name)

@@ -19,6 +19,7 @@
 #include "emf.h"
 #include "metric_filters.h"
 #include "filter_pattern.h"
+#include "insights_api.h"
 #include "jsonbody.h"
 #include "server.h"
 
@@ -118,13 +119,15 @@ static int arg_bool(json_t *o, const char *key, bool *out)
 
 /* ---- names ----------------------------------------------------------------------------- */
 
-/* Returns NULL when valid, else the AWS validation message (in buf). */
+/* Returns NULL when valid, else the AWS validation message (in buf). AWS quotes the whole
+ * value; so do we up to 540 bytes (a 513-character name whole), so the message's end, which
+ * says what is wrong, always fits. */
 static const char *check_group_name(const char *name, const char *field, char *buf, size_t cap)
 {
     size_t n = strlen(name);
     if (n < 1 || n > 512) {
         snprintf(buf, cap,
-                 "1 validation error detected: Value '%.64s' at '%s' failed to satisfy "
+                 "1 validation error detected: Value '%.540s' at '%s' failed to satisfy "
                  "constraint: Member must have length %s",
                  name, field, n < 1 ? "greater than or equal to 1" : "less than or equal to 512");
         return buf;
@@ -150,8 +153,8 @@ static const char *check_stream_name(const char *name, char *buf, size_t cap)
     size_t n = strlen(name);
     if (n < 1 || n > 512) {
         snprintf(buf, cap,
-                 "1 validation error detected: Value '%.64s' at 'logStreamName' failed to satisfy "
-                 "constraint: Member must have length %s",
+                 "1 validation error detected: Value '%.540s' at 'logStreamName' failed to "
+                 "satisfy constraint: Member must have length %s",
                  name, n < 1 ? "greater than or equal to 1" : "less than or equal to 512");
         return buf;
     }
@@ -295,7 +298,7 @@ static bool group_arg(json_t *body, sky__reply *r, target *t, bool allow_identif
         return false;
     }
     if (gname && gid) {
-        sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
+        sky__reply_aws_error(r, 400, CT, "ValidationException",
                              "LogGroup name and LogGroup ARN are mutually exclusive parameters.");
         return false;
     }
@@ -406,12 +409,37 @@ out:
     return NULL;
 }
 
+/* logGroupClass, when given, is one of the API's values; false with the error replied. */
+static bool group_class_ok(sky__reply *r, const char *klass)
+{
+    if (!klass || !strcmp(klass, "STANDARD") || !strcmp(klass, "INFREQUENT_ACCESS") ||
+        !strcmp(klass, "DELIVERY"))
+        return true;
+    sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
+                         "1 validation error detected: Value '%.64s' at 'logGroupClass' failed "
+                         "to satisfy constraint: Member must satisfy enum value set: [STANDARD, "
+                         "INFREQUENT_ACCESS, DELIVERY]",
+                         klass);
+    return false;
+}
+
 static void create_log_group(const sky__request *req, json_t *body, sky__reply *r)
 {
-    const char *name = group_name_arg(body, r);
+    const char *name = group_name_arg(body, r), *klass = NULL;
     sqlite3 *db = NULL;
+    bool protect = false;
     if (!name)
         return;
+    STR_ARG("logGroupClass", klass);
+    BOOL_ARG("deletionProtectionEnabled", protect);
+    /* Every group here is STANDARD and deletable: say so rather than store a group that
+     * DescribeLogGroups would then show otherwise than it was asked for. */
+    if (!group_class_ok(r, klass))
+        goto out;
+    if (klass && strcmp(klass, "STANDARD"))
+        INVALID("logGroupClass %s is not supported by skylog serve (only STANDARD)", klass);
+    if (protect)
+        INVALID("deletionProtectionEnabled is not supported by skylog serve");
     db = sky__store_lock(req->server->store);
     int64_t gid = find_group(db, name, NULL);
     if (gid == -2)
@@ -549,37 +577,85 @@ static json_t *group_row(sqlite3_stmt *st, void *ctx)
                           "logGroupClass", "STANDARD");
     if (sqlite3_column_type(st, 2) != SQLITE_NULL)
         json_object_set_new(g, "retentionInDays", json_integer(sqlite3_column_int(st, 2)));
+    json_object_set_new(g, "deletionProtectionEnabled", json_false()); /* none here */
     json_object_set_new(g, "arn", json_string_own(group_arn(req, name, true)));
     json_object_set_new(g, "logGroupArn", json_string_own(group_arn(req, name, false)));
     return g;
 }
 
+/* With logGroupNamePattern, DescribeLogGroups shows only these three members (API reference). */
+static json_t *group_row_brief(sqlite3_stmt *st, void *ctx)
+{
+    const sky__request *req = ctx;
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    json_t *g = json_pack("{s:s,s:I}", "logGroupName", name, "creationTime",
+                          (json_int_t)sqlite3_column_int64(st, 1));
+    json_object_set_new(g, "arn", json_string_own(group_arn(req, name, true)));
+    return g;
+}
+
 static void describe_log_groups(const sky__request *req, json_t *body, sky__reply *r)
 {
-    const char *prefix, *pattern, *token;
+    const char *prefix, *pattern, *token, *klass;
     int64_t limit_in = 0, limit, off;
     bool has_limit;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
+    char *names = NULL;
     STR_ARG("logGroupNamePrefix", prefix);
     STR_ARG("logGroupNamePattern", pattern);
+    STR_ARG("logGroupClass", klass);
     STR_ARG("nextToken", token);
     INT_ARG("limit", limit_in, has_limit);
+    json_t *ids = json_object_get(body, "logGroupIdentifiers");
+    if (ids && !json_is_null(ids)) {
+        if (!json_is_array(ids))
+            FAIL("SerializationException", "Unexpected value type for 'logGroupIdentifiers'");
+        if (json_array_size(ids) < 1 || json_array_size(ids) > 50)
+            INVALID("1 validation error detected: Value at 'logGroupIdentifiers' failed to "
+                    "satisfy constraint: Member must have length between 1 and 50");
+    } else {
+        ids = NULL;
+    }
     if (prefix && pattern)
         INVALID("LogGroup name prefix and LogGroup name pattern are mutually exclusive "
                 "parameters.");
+    if (ids && (prefix || pattern))
+        INVALID("logGroupIdentifiers is mutually exclusive with logGroupNamePrefix and "
+                "logGroupNamePattern.");
+    if (!group_class_ok(r, klass))
+        goto out;
     if (!check_limit(r, has_limit, limit_in, 50, &limit, 50))
         goto out;
     if (!parse_offset_token(token, &off))
         INVALID("The specified nextToken is invalid.");
+    if (ids) { /* the names, as a JSON array for json_each() */
+        json_t *list = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(ids, i, v) {
+            char buf[600];
+            if (!json_is_string(v)) {
+                json_decref(list);
+                FAIL("SerializationException", "Unexpected value type for 'logGroupIdentifiers'");
+            }
+            json_array_append_new(list, json_string(
+                                            group_from_identifier(json_string_value(v), buf, sizeof buf)));
+        }
+        names = json_dumps(list, JSON_COMPACT);
+        json_decref(list);
+    }
     db = sky__store_lock(req->server->store);
     /* Both match case-sensitively, as CloudWatch does (a prefix is a prefix, a pattern a
-     * substring): instr() compares bytes, where LIKE would ignore ASCII case. */
+     * substring): instr() compares bytes, where LIKE would ignore ASCII case. Every group here
+     * is STANDARD, so asking for another class lists none. */
     if (sqlite3_prepare_v2(db,
                            "SELECT name, created, retention, stored_bytes, (SELECT COUNT(*) "
                            "FROM metric_filters WHERE group_id = log_groups.id) FROM log_groups "
                            "WHERE (?1 IS NULL OR instr(name, ?1) = 1) "
                            "AND (?4 IS NULL OR instr(name, ?4) > 0) "
+                           "AND (?5 IS NULL OR name IN (SELECT value FROM json_each(?5))) "
+                           "AND ?6 "
                            "ORDER BY name LIMIT ?2 OFFSET ?3",
                            -1, &st, NULL) != SQLITE_OK)
         DB_FAIL();
@@ -587,9 +663,13 @@ static void describe_log_groups(const sky__request *req, json_t *body, sky__repl
         sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
     if (pattern && *pattern)
         sqlite3_bind_text(st, 4, pattern, -1, SQLITE_STATIC);
+    if (names)
+        sqlite3_bind_text(st, 5, names, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, !klass || strcmp(klass, "STANDARD") == 0);
     sqlite3_bind_int64(st, 2, limit + 1);
     sqlite3_bind_int64(st, 3, off);
-    json_t *res = offset_page(st, limit, off, "logGroups", group_row, (void *)req);
+    json_t *res = offset_page(st, limit, off, "logGroups", pattern ? group_row_brief : group_row,
+                              (void *)req);
     if (!res)
         FAIL("ServiceUnavailableException", "out of memory");
     sky__reply_json(r, 200, CT, res);
@@ -597,6 +677,7 @@ out:
     sqlite3_finalize(st);
     if (db)
         sky__store_unlock(req->server->store);
+    free(names);
 }
 
 /* ---- log streams ------------------------------------------------------------------------- */
@@ -691,9 +772,10 @@ static json_t *stream_row(sqlite3_stmt *st, void *ctx)
     const char *name = (const char *)sqlite3_column_text(st, 0);
     char seq[64];
     snprintf(seq, sizeof seq, "4963%045" PRId64, (int64_t)sqlite3_column_int64(st, 5));
-    json_t *s = json_pack("{s:s,s:I,s:s,s:i}", "logStreamName", name, "creationTime",
-                          (json_int_t)sqlite3_column_int64(st, 1), "uploadSequenceToken", seq,
-                          "storedBytes", 0);
+    json_t *s = json_pack("{s:s,s:I,s:i}", "logStreamName", name, "creationTime",
+                          (json_int_t)sqlite3_column_int64(st, 1), "storedBytes", 0);
+    if (sqlite3_column_type(st, 2) != SQLITE_NULL) /* AWS omits it for a stream never written */
+        json_object_set_new(s, "uploadSequenceToken", json_string(seq));
     set_opt_int(s, "firstEventTimestamp", st, 2);
     set_opt_int(s, "lastEventTimestamp", st, 3);
     set_opt_int(s, "lastIngestionTime", st, 4);
@@ -1319,6 +1401,21 @@ bool sky__logs_group_name_ok(const char *name, const char *field, sky__reply *r)
 
 int64_t sky__logs_find_group(sqlite3 *db, const char *name) { return find_group(db, name, NULL); }
 
+int64_t sky__logs_find_group_retention(sqlite3 *db, const char *name, int *retention)
+{
+    return find_group(db, name, retention);
+}
+
+const char *sky__logs_check_group_name(const char *name, const char *field, char *buf, size_t cap)
+{
+    return check_group_name(name, field, buf, cap);
+}
+
+const char *sky__logs_group_from_identifier(const char *id, char *buf, size_t cap)
+{
+    return group_from_identifier(id, buf, cap);
+}
+
 int sky__logs_str_arg(json_t *o, const char *key, const char **out)
 {
     return arg_str(o, key, out);
@@ -1351,8 +1448,8 @@ static const struct {
 
 void sky__logs_handle(const sky__request *req, const char *op, sky__reply *r)
 {
-    op_fn fn = NULL;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    op_fn fn = sky__insights_op(op); /* StartQuery & co: insights_api.c */
+    for (size_t i = 0; !fn && i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(ops[i].name, op) == 0)
             fn = ops[i].fn;
     if (!fn) {

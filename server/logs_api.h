@@ -37,5 +37,11 @@ int64_t sky__logs_find_group(sqlite3 *db, const char *name);
 /* A string member of a request (NULL when absent or null): 0, or -1 when it is not a string
  * (SerializationException). */
 int sky__logs_str_arg(json_t *o, const char *key, const char **out);
+/* For insights_api.c: a group name's validation message (in buf; NULL when valid), the group
+ * a logGroupIdentifier names (a name, or the name in an ARN; may point into buf), and a
+ * group's id with its retention in days (0: none). */
+const char *sky__logs_check_group_name(const char *name, const char *field, char *buf, size_t cap);
+const char *sky__logs_group_from_identifier(const char *id, char *buf, size_t cap);
+int64_t sky__logs_find_group_retention(sqlite3 *db, const char *name, int *retention);
 
 #endif

@@ -11,6 +11,7 @@
 #include "alarms.h"
 #include "faults.h"
 #include "http.h"
+#include "insights_api.h"
 #include "server.h"
 
 #include <pthread.h>
@@ -39,6 +40,12 @@ int sky__serve_run(const sky__serve_opts *o)
         fprintf(stderr, "skylog serve: cannot open the data directory: %s\n",
                 serr ? serr : "unknown error");
         free(serr);
+        goto out;
+    }
+
+    srv.insights = sky__insights_new(srv.store, o->account_id, o->region);
+    if (!srv.insights) {
+        fprintf(stderr, "skylog serve: out of memory\n");
         goto out;
     }
 
@@ -93,6 +100,7 @@ int sky__serve_run(const sky__serve_opts *o)
 out:
     sky__http_stop(http);
     sky__alarm_timer_stop(alarms); /* before the store it reads closes */
+    sky__insights_free(srv.insights); /* after HTTP: no request can start a query now */
     sky__store_close(srv.store);
     sky__faults_free(srv.faults);
     return rc;

@@ -12,12 +12,14 @@
 #include <stdatomic.h>
 
 typedef struct sky__faults sky__faults;
+typedef struct sky__insights sky__insights;
 typedef struct sky__server sky__server;
 
 struct sky__server {
     const sky__serve_opts *opts;
     sky__store *store;
     sky__faults *faults; /* NULL when no --faults */
+    sky__insights *insights; /* Logs Insights queries (insights_api.h); NULL: not available */
     _Atomic unsigned long long next_request_id;
 };
 

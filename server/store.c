@@ -29,6 +29,7 @@ struct sky__store {
     sqlite3 *db;
     pthread_mutex_t lock;
     char reserve[PATH_MAX];
+    char path[PATH_MAX];
 };
 
 static const char schema[] =
@@ -120,6 +121,7 @@ sky_status sky__store_open(const char *dir, sky__store **out, char **err)
         *err = fmt_err("store", "out of memory");
         return SKY_ENOMEM;
     }
+    memcpy(st->path, path, sizeof path);
     pthread_mutex_init(&st->lock, NULL);
     int rc = sqlite3_open_v2(path, &st->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
@@ -207,6 +209,8 @@ sqlite3 *sky__store_lock(sky__store *st)
 }
 
 void sky__store_unlock(sky__store *st) { pthread_mutex_unlock(&st->lock); }
+
+const char *sky__store_path(const sky__store *st) { return st->path; }
 
 int sky__store_begin(sqlite3 *db) { return sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL); }
 int sky__store_commit(sqlite3 *db) { return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL); }

@@ -25,6 +25,11 @@ void sky__store_close(sky__store *st);
 sqlite3 *sky__store_lock(sky__store *st);
 void sky__store_unlock(sky__store *st);
 
+/* The database file's path, for connections of their own (Insights queries read through one
+ * per worker, so a long query never holds the lock writers need; WAL lets them read a
+ * snapshot while writers go on). */
+const char *sky__store_path(const sky__store *st);
+
 /* The space reserve for a full disk (serve.db.reserve, 1 MiB): release gives it back to the
  * file system (false if there was none); keep re-creates it if missing and there is room. */
 bool sky__store_release_reserve(sky__store *st);

@@ -673,6 +673,62 @@ SKY_API const char *sky_aws_client_region(const sky_aws_client *c);
 SKY_API sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
                                        sky_http_response *out, sky_aws_error *err);
 
+/* ============================================================================================
+ * CloudWatch Logs Insights queries
+ *
+ * One call runs a query to its end: StartQuery, then GetQueryResults polled with a growing
+ * interval (poll_first_ms, x1.5 each time, at most poll_max_ms) until the status is final
+ * (Complete, Failed, Cancelled, Timeout), each request with the client's retries. When
+ * .cancelled returns true or .timeout_ms passes, StopQuery is sent and the call returns the
+ * status CloudWatch then reports (normally Cancelled; SKY_ETIMEDOUT for the timeout).
+ *
+ *     const char *groups[] = {"/app/prod"};
+ *     sky_aws_query_result res;
+ *     sky_aws_error err;
+ *     if (sky_aws_logs_query(c, &(sky_aws_query_opts){ .log_groups = groups, .n_log_groups = 1,
+ *             .start_s = now - 3600, .end_s = now, .query = "stats count() by bin(5m)" },
+ *             &res, &err) == SKY_OK && strcmp(res.status, "Complete") == 0)
+ *         ... res.body is the last GetQueryResults answer: {"results": [[{"field", "value"}]]} ...
+ *     sky_aws_query_result_free(&res);
+ * ========================================================================================== */
+
+typedef struct sky_aws_query_result {
+    char query_id[64];
+    char status[16];        /* Scheduled, Running (in progress callbacks), then the final one */
+    double records_matched; /* GetQueryResults' statistics */
+    double records_scanned;
+    double bytes_scanned;
+    char *body;             /* the final GetQueryResults answer (JSON, NUL-terminated), owned;
+                               past 10,000 rows the pages are fetched and joined into it */
+    size_t body_len;
+} sky_aws_query_result;
+
+typedef struct sky_aws_query_opts {
+    const char *const *log_groups; /* names, or ARNs (sent as logGroupIdentifiers) */
+    size_t n_log_groups;           /* 1..50 */
+    int64_t start_s, end_s;        /* epoch seconds, both included */
+    const char *query;             /* the query string, at most 10,000 characters */
+    int limit;                     /* rows: 1..100,000; 0 = the service's default (10,000) */
+    int64_t poll_first_ms;         /* default 200 */
+    int64_t poll_max_ms;           /* default 5000 */
+    int64_t timeout_ms;            /* 0 = none */
+    /* Optional: called after each GetQueryResults while the query runs (body not set). */
+    void (*progress)(void *user, const sky_aws_query_result *so_far);
+    bool (*cancelled)(void *user); /* optional: polled between requests (Ctrl-C) */
+    void *user;
+} sky_aws_query_opts;
+
+/* Runs a query (see above). SKY_OK when it reached a final state: check out->status. An error
+ * answer (MalformedQueryException with its position in err->message, ResourceNotFoundException,
+ * LimitExceededException, ...) is returned as the call's status with err filled, as by
+ * sky_aws_client_call(); SKY_EINVAL for bad options, SKY_EPROTO for an answer that is not the
+ * API's JSON, SKY_ETIMEDOUT when .timeout_ms passed (the query was stopped). Free out with
+ * sky_aws_query_result_free() whatever the result. Thread-safe as sky_aws_client_call(). */
+SKY_API sky_status sky_aws_logs_query(sky_aws_client *c, const sky_aws_query_opts *opts,
+                                      sky_aws_query_result *out, sky_aws_error *err);
+/* Frees out->body and zeroes out. NULL-safe. */
+SKY_API void sky_aws_query_result_free(sky_aws_query_result *out);
+
 /* Parses an HTTP Date header ("Sun, 06 Nov 1994 08:49:37 GMT") into Unix epoch ns. */
 SKY_API sky_status sky_aws_parse_http_date(const char *s, int64_t *ns);
 

@@ -134,6 +134,39 @@ class DescribeTest(ServeLogsBase):
         with self.assertRaises(self.logs.exceptions.InvalidParameterException):
             self.logs.describe_log_groups(limit=51)
 
+    def test_describe_members_as_the_api_reference_says(self):
+        g = uniq("fid")
+        self.logs.create_log_group(logGroupName=g)
+        self.logs.create_log_stream(logGroupName=g, logStreamName="empty")
+        self.logs.create_log_stream(logGroupName=g, logStreamName="written")
+        self.logs.put_log_events(logGroupName=g, logStreamName="written",
+                                 logEvents=[{"timestamp": sh.now_ms(), "message": "m"}])
+        streams = {s["logStreamName"]: s for s in
+                   self.logs.describe_log_streams(logGroupName=g)["logStreams"]}
+        self.assertNotIn("uploadSequenceToken", streams["empty"])  # never written: omitted
+        self.assertIn("uploadSequenceToken", streams["written"])
+        grp, = self.logs.describe_log_groups(logGroupNamePrefix=g)["logGroups"]
+        self.assertIs(grp["deletionProtectionEnabled"], False)
+        # with logGroupNamePattern only arn, creationTime and logGroupName are included
+        grp, = self.logs.describe_log_groups(logGroupNamePattern=g)["logGroups"]
+        self.assertEqual(set(grp), {"arn", "creationTime", "logGroupName"})
+        # logGroupIdentifiers (names or ARNs) and logGroupClass select
+        other = uniq("fid2")
+        self.logs.create_log_group(logGroupName=other)
+        arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{other}:*"
+        got = self.logs.describe_log_groups(logGroupIdentifiers=[g, arn, "nope"])["logGroups"]
+        self.assertEqual(sorted(x["logGroupName"] for x in got), sorted([g, other]))
+        self.assertEqual(self.logs.describe_log_groups(logGroupClass="DELIVERY")["logGroups"], [])
+        self.assertTrue(self.logs.describe_log_groups(logGroupClass="STANDARD")["logGroups"])
+        with self.assertRaises(self.logs.exceptions.InvalidParameterException):
+            self.logs.describe_log_groups(logGroupIdentifiers=[g], logGroupNamePrefix=g)
+        # what this server cannot keep is refused, not stored as something else
+        for kw in ({"logGroupClass": "INFREQUENT_ACCESS"}, {"deletionProtectionEnabled": True}):
+            with self.assertRaises(self.logs.exceptions.InvalidParameterException):
+                self.logs.create_log_group(logGroupName=uniq("fid3"), **kw)
+        self.logs.create_log_group(logGroupName=uniq("fid3"), logGroupClass="STANDARD",
+                                   deletionProtectionEnabled=False)
+
     def test_describe_log_streams_order_and_prefix(self):
         g = uniq("ds")
         self.logs.create_log_group(logGroupName=g)

@@ -34,7 +34,8 @@ def must_not_be_null(field):
 
 
 def bad_length(value, field, bound):
-    return invalid(f"1 validation error detected: Value '{value[:64]}' at '{field}' failed to "
+    # AWS quotes the whole value (a 513-character name in full)
+    return invalid(f"1 validation error detected: Value '{value}' at '{field}' failed to "
                    f"satisfy constraint: Member must have length {bound}")
 
 
@@ -82,7 +83,8 @@ def group_cases():
             ({"logGroupName": "nope"}, NO_GROUP),
             ({"logGroupIdentifier": 5}, WRONG_TYPE if arn else no_name),
             ({"logGroupName": "nope", "logGroupIdentifier": "nope"},
-             invalid("LogGroup name and LogGroup ARN are mutually exclusive parameters.") if arn
+             (400, "ValidationException",
+              "LogGroup name and LogGroup ARN are mutually exclusive parameters.") if arn
              else NO_GROUP),
             ({"logGroupIdentifier": ARN % "nope"}, NO_GROUP if arn else no_name),
             ({"logGroupIdentifier": ARN % "bad name"},

@@ -26,6 +26,15 @@ LOGS_OPS = {
     "FilterLogEvents": ["logGroupName", "logGroupIdentifier", "logStreamNames",
                         "logStreamNamePrefix", "startTime", "endTime", "filterPattern",
                         "nextToken", "limit", "interleaved"],
+    "StartQuery": ["logGroupName", "logGroupNames", "logGroupIdentifiers", "startTime",
+                   "endTime", "queryString", "limit", "queryLanguage"],
+    "GetQueryResults": ["queryId", "maxItems", "nextToken"],
+    "StopQuery": ["queryId"],
+    "DescribeQueries": ["logGroupName", "status", "maxResults", "nextToken"],
+    "GetLogRecord": ["logRecordPointer"],
+    "PutQueryDefinition": ["name", "queryDefinitionId", "logGroupNames", "queryString"],
+    "DescribeQueryDefinitions": ["queryDefinitionNamePrefix", "maxResults", "nextToken"],
+    "DeleteQueryDefinition": ["queryDefinitionId"],
 }
 METRIC_OPS = {
     "PutMetricData": ["Namespace", "MetricData"],
@@ -51,7 +60,8 @@ def rand_value(rng, depth=0):
     if kind == 3:
         return rng.choice(["", "g", "a:b*", "x" * 600, "é\u0000?", "f/" + "9" * 40, "o/-1",
                            "p/" + "0" * 40, "LastEventTime", "Sum", "{ $.a = ", "[a]",
-                           "2024-01-01T00:00:00Z", "Count", "arn:aws:logs:r:a:log-group:"])
+                           "2024-01-01T00:00:00Z", "Count", "arn:aws:logs:r:a:log-group:",
+                           "stats count() by bin(5m)", "filter a like /(/", "fields a |"])
     if kind in (4, 5):
         return rng.randrange(-10, 100000)
     if kind in (6, 7):

@@ -1,0 +1,404 @@
+/*
+ * cmd_query.c - `skylog query`: a CloudWatch Logs Insights query, run to its end through the
+ * AWS layer's sky_aws_logs_query() (StartQuery, then GetQueryResults with a growing interval).
+ *
+ * While it runs, a terminal on stderr shows one progress line (status, records scanned and
+ * matched), rewritten in place and erased at the end, so stdout holds only the answer: a
+ * table (columns in the order fields first appear, @ptr left out), JSON lines or CSV.
+ * A MalformedQueryException is shown under the query line with a caret at the position AWS
+ * names, since "position 37" is hard to count by eye.
+ */
+#include "cli.h"
+#include "common.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char sky__query_help[] =
+    "usage: skylog query --group GROUP [--since WHEN | --start WHEN --end WHEN] [options] QUERY\n"
+    "\n"
+    "Runs a CloudWatch Logs Insights query and prints its results when it is complete. On a\n"
+    "terminal a progress line (status, records scanned and matched) shows while it runs.\n"
+    "skylog serve answers the subset listed in docs/SERVE.md; AWS answers all of Insights.\n"
+    "\n"
+    "options:\n"
+    "  -g, --group GROUP     log group, name or ARN (repeatable, up to 50)\n"
+    "      --since WHEN      start: 10m, 2h, 3d (ago), ISO-8601 or Unix ms (default 1h)\n"
+    "      --start WHEN      the same as --since\n"
+    "      --end WHEN        end, included (default: now)\n"
+    "  -n, --limit N         at most N rows (1-100000; default: the service's, 10000)\n"
+    "  -o, --output FORMAT   table (default), json (one object a row), csv\n"
+    "      --timeout SECONDS stop the query (StopQuery) after this long; default: wait\n" SKY__AWS_OPTS_HELP
+    "\n"
+    "examples:\n"
+    "  skylog query --group /app/prod --since 1h 'filter level = \"ERROR\" | stats count() by path'\n"
+    "  skylog query -g /app/prod 'stats avg(duration_ms) by bin(5m)' --output csv > latency.csv\n"
+    "\n"
+    "exit status: 0 the query completed, 1 it failed, timed out or the service failed, 2 usage\n"
+    "error or a malformed query, 130 interrupted (the query is stopped).\n";
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static bool cancelled(void *user)
+{
+    (void)user;
+    return stop_requested != 0;
+}
+
+static void progress(void *user, const sky_aws_query_result *so_far)
+{
+    (void)user;
+    fprintf(stderr, "\r\x1b[K%s: %.0f records scanned, %.0f matched, %.0f bytes", so_far->status,
+            so_far->records_scanned, so_far->records_matched, so_far->bytes_scanned);
+    fflush(stderr);
+}
+
+enum { OUT_TABLE, OUT_JSON, OUT_CSV };
+
+/* A value for a terminal or a table cell: control characters escaped (an event can never
+ * drive the terminal), newlines as \n so a row stays one line. Into a malloc'd string. */
+static char *cell(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(n * 6 + 1), *d = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\n')
+            d += sprintf(d, "\\n");
+        else if (*p == '\t')
+            d += sprintf(d, "\\t");
+        else if (*p < 0x20 || *p == 0x7f)
+            d += sprintf(d, "\\u%04x", *p);
+        else
+            *d++ = (char)*p;
+    }
+    *d = '\0';
+    return out;
+}
+
+/* Display width of UTF-8 text: one column per character (what a terminal gives most). */
+static size_t width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xc0) != 0x80;
+    return w;
+}
+
+static void csv_field(const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+/* The columns: every field name in the order it first appears, @ptr left out. */
+static json_t *columns(json_t *results)
+{
+    json_t *cols = json_array();
+    size_t i, k;
+    json_t *row, *f;
+    json_array_foreach(results, i, row) {
+        json_array_foreach(row, k, f) {
+            const char *name = json_string_value(json_object_get(f, "field"));
+            if (!name || strcmp(name, "@ptr") == 0)
+                continue;
+            bool seen = false;
+            for (size_t c = 0; c < json_array_size(cols) && !seen; c++)
+                seen = strcmp(json_string_value(json_array_get(cols, c)), name) == 0;
+            if (!seen)
+                json_array_append_new(cols, json_string(name));
+        }
+    }
+    return cols;
+}
+
+static const char *value_of(json_t *row, const char *name)
+{
+    size_t k;
+    json_t *f;
+    json_array_foreach(row, k, f) {
+        const char *n = json_string_value(json_object_get(f, "field"));
+        if (n && strcmp(n, name) == 0)
+            return json_string_value(json_object_get(f, "value"));
+    }
+    return NULL;
+}
+
+static void print_results(json_t *results, int format)
+{
+    json_t *cols = columns(results);
+    size_t nc = json_array_size(cols), i;
+    json_t *row;
+    if (format == OUT_JSON) {
+        json_array_foreach(results, i, row) {
+            json_t *o = json_object();
+            size_t k;
+            json_t *f;
+            json_array_foreach(row, k, f) {
+                const char *n = json_string_value(json_object_get(f, "field"));
+                if (n)
+                    json_object_set(o, n, json_object_get(f, "value"));
+            }
+            char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            if (t)
+                puts(t);
+            free(t);
+            json_decref(o);
+        }
+    } else if (format == OUT_CSV) {
+        for (size_t c = 0; c < nc; c++) {
+            if (c)
+                putchar(',');
+            csv_field(json_string_value(json_array_get(cols, c)));
+        }
+        putchar('\n');
+        json_array_foreach(results, i, row) {
+            for (size_t c = 0; c < nc; c++) {
+                const char *v = value_of(row, json_string_value(json_array_get(cols, c)));
+                if (c)
+                    putchar(',');
+                csv_field(v ? v : "");
+            }
+            putchar('\n');
+        }
+    } else {
+        size_t *w = calloc(nc ? nc : 1, sizeof *w);
+        for (size_t c = 0; w && c < nc; c++)
+            w[c] = width(json_string_value(json_array_get(cols, c)));
+        json_array_foreach(results, i, row) {
+            for (size_t c = 0; w && c < nc; c++) {
+                const char *v = value_of(row, json_string_value(json_array_get(cols, c)));
+                char *s = cell(v ? v : "");
+                if (s && width(s) > w[c])
+                    w[c] = width(s);
+                free(s);
+            }
+        }
+        for (size_t c = 0; w && c < nc; c++) {
+            const char *h = json_string_value(json_array_get(cols, c));
+            printf("%s%s%*s", c ? "  " : "", h, c + 1 < nc ? (int)(w[c] - width(h)) : 0, "");
+        }
+        putchar('\n');
+        for (size_t c = 0; w && c < nc; c++) {
+            printf("%s", c ? "  " : "");
+            for (size_t k = 0; k < w[c]; k++)
+                putchar('-');
+        }
+        putchar('\n');
+        json_array_foreach(results, i, row) {
+            for (size_t c = 0; w && c < nc; c++) {
+                const char *v = value_of(row, json_string_value(json_array_get(cols, c)));
+                char *s = cell(v ? v : "");
+                printf("%s%s%*s", c ? "  " : "", s ? s : "",
+                       c + 1 < nc ? (int)(w[c] - (s ? width(s) : 0)) : 0, "");
+                free(s);
+            }
+            putchar('\n');
+        }
+        free(w);
+    }
+    json_decref(cols);
+}
+
+/* "... at line L and position P": the query line L with a caret under column P. */
+static void show_position(const char *query, const char *message)
+{
+    const char *at = strstr(message, " at line ");
+    int line, col;
+    if (!at || sscanf(at, " at line %d and position %d", &line, &col) != 2 || line < 1 || col < 0)
+        return;
+    const char *s = query;
+    for (int l = 1; l < line && s; l++) {
+        s = strchr(s, '\n');
+        if (s)
+            s++;
+    }
+    if (!s)
+        return;
+    size_t n = strcspn(s, "\n");
+    if ((size_t)col > n)
+        col = (int)n;
+    char *line_text = strndup(s, n), *safe = line_text ? cell(line_text) : NULL;
+    if (safe && width(safe) == n) /* the caret lines up only when nothing was escaped */
+        fprintf(stderr, "  %s\n  %*s^\n", safe, col, "");
+    free(safe);
+    free(line_text);
+}
+
+int sky__cmd_query(int argc, char **argv)
+{
+    if (sky__cli_wants_help(argc, argv)) {
+        fputs(sky__query_help, stdout);
+        return SKY_EXIT_OK;
+    }
+    enum { O_SINCE = 2200, O_END, O_TIMEOUT };
+    static const struct option opts[] = {
+        {"group", required_argument, NULL, 'g'},
+        {"since", required_argument, NULL, O_SINCE},
+        {"start", required_argument, NULL, O_SINCE},
+        {"end", required_argument, NULL, O_END},
+        {"limit", required_argument, NULL, 'n'},
+        {"output", required_argument, NULL, 'o'},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        SKY__AWS_LONG_OPTS,
+        {NULL, 0, NULL, 0},
+    };
+    sky__aws_cli_opts aws = {0};
+    const char *groups[50], *since = "1h", *until = NULL;
+    size_t n_groups = 0;
+    long limit = 0;
+    double timeout_s = 0;
+    int format = OUT_TABLE, rc = SKY_EXIT_USAGE;
+    sky_aws_client *c = NULL;
+    sky_aws_query_result res = {0};
+    json_t *answer = NULL;
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        int ch = getopt_long(argc, argv, ":g:n:o:", opts, NULL);
+        if (ch == -1)
+            break;
+        char *end;
+        switch (ch) {
+        case 'g':
+            if (n_groups == 50) {
+                fprintf(stderr, "skylog query: at most 50 log groups (--group)\n");
+                goto out;
+            }
+            groups[n_groups++] = optarg;
+            break;
+        case O_SINCE: since = optarg; break;
+        case O_END: until = optarg; break;
+        case 'n':
+            limit = strtol(optarg, &end, 10);
+            if (*end || limit < 1 || limit > 100000) {
+                fprintf(stderr, "skylog query: --limit: expected 1 to 100000, got '%s'\n",
+                        optarg);
+                goto out;
+            }
+            break;
+        case O_TIMEOUT:
+            timeout_s = strtod(optarg, &end);
+            if (*end || !(timeout_s > 0) || timeout_s > 86400) {
+                fprintf(stderr, "skylog query: --timeout: expected seconds (up to 86400), got "
+                        "'%s'\n", optarg);
+                goto out;
+            }
+            break;
+        case 'o':
+            if (strcmp(optarg, "table") == 0)
+                format = OUT_TABLE;
+            else if (strcmp(optarg, "json") == 0)
+                format = OUT_JSON;
+            else if (strcmp(optarg, "csv") == 0)
+                format = OUT_CSV;
+            else {
+                fprintf(stderr, "skylog query: --output: expected table, json or csv, got '%s'\n",
+                        optarg);
+                goto out;
+            }
+            break;
+        case ':':
+            fprintf(stderr, "skylog query: option '%s' needs a value\n", argv[optind - 1]);
+            goto out;
+        case '?': sky__cli_unknown_option("query", argv[optind - 1], opts); goto out;
+        default:
+            if (!sky__aws_cli_opt(&aws, ch, optarg))
+                goto out;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "skylog query: a query is required: skylog query --group GROUP 'QUERY' "
+                "(see skylog query --help)\n");
+        goto out;
+    }
+    if (optind + 1 < argc) {
+        fprintf(stderr, "skylog query: unexpected argument '%s' (quote the query as one "
+                "argument)\n", argv[optind + 1]);
+        goto out;
+    }
+    const char *query = argv[optind];
+    if (n_groups == 0) {
+        fprintf(stderr, "skylog query: a log group is required (--group GROUP)\n");
+        goto out;
+    }
+    int64_t now = sky_now_ns() / 1000000, start, end = now;
+    if (!sky__parse_when(since, now, &start) || (until && !sky__parse_when(until, now, &end))) {
+        fprintf(stderr, "skylog query: cannot read the time '%s' (use 10m, 2h, ISO-8601 or Unix "
+                "ms)\n", until && !sky__parse_when(until, now, &end) ? until : since);
+        goto out;
+    }
+    if (end < start) {
+        fprintf(stderr, "skylog query: the end is before the start\n");
+        goto out;
+    }
+    rc = SKY_EXIT_FAIL;
+    aws.stop = &stop_requested;
+    if (!(c = sky__aws_cli_client(&aws, "logs", "query")))
+        goto out;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    bool tty = isatty(STDERR_FILENO);
+    sky_aws_error err;
+    sky_status st = sky_aws_logs_query(
+        c,
+        &(sky_aws_query_opts){.log_groups = groups, .n_log_groups = n_groups,
+                              .start_s = start / 1000, .end_s = end / 1000, .query = query,
+                              .limit = (int)limit, .timeout_ms = (int64_t)(timeout_s * 1000),
+                              .progress = tty ? progress : NULL, .cancelled = cancelled},
+        &res, &err);
+    if (tty)
+        fputs("\r\x1b[K", stderr);
+    if (st != SKY_OK && st != SKY_ETIMEDOUT) {
+        fprintf(stderr, "skylog query: %s%s%s\n", err.code[0] ? err.code : sky_strerror(st),
+                err.message[0] ? ": " : "", err.message);
+        if (strcmp(err.code, "MalformedQueryException") == 0) {
+            show_position(query, err.message);
+            rc = SKY_EXIT_USAGE;
+        }
+        goto out;
+    }
+    if (strcmp(res.status, "Complete") != 0) {
+        fprintf(stderr, "skylog query: the query ended %s (%s)\n", res.status,
+                st == SKY_ETIMEDOUT ? "--timeout passed" : res.query_id);
+        rc = stop_requested ? 130 : SKY_EXIT_FAIL;
+        goto out;
+    }
+    answer = json_loadb(res.body ? res.body : "", res.body_len, 0, NULL);
+    json_t *results = json_object_get(answer, "results");
+    if (!json_is_array(results)) {
+        fprintf(stderr, "skylog query: GetQueryResults answered without results\n");
+        goto out;
+    }
+    print_results(results, format);
+    if (tty || format == OUT_TABLE)
+        fprintf(stderr, "%zu rows; %.0f records matched, %.0f scanned, %.0f bytes scanned\n",
+                json_array_size(results), res.records_matched, res.records_scanned,
+                res.bytes_scanned);
+    rc = SKY_EXIT_OK;
+out:
+    json_decref(answer);
+    sky_aws_query_result_free(&res);
+    sky_aws_client_free(c);
+    return rc;
+}
