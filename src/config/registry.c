@@ -12,6 +12,7 @@
 
 #include <skylog/audit.h>
 #include <skylog/cloudwatch.h>
+#include <skylog/http_sink.h>
 #include <skylog/metrics.h>
 #include "metrics/metrics_internal.h"
 
@@ -289,6 +290,73 @@ static sky_status build_cwl(void *opts, sky_sink **out, char **errmsg)
         }
     }
     return sky_sink_cloudwatch_logs(&c->o, out, errmsg); /* owns the fallback, even on error */
+}
+
+/* ---- generic HTTP and OTLP (skylog/http_sink.h, docs/TRACING.md) --------------------------- */
+
+static const sky__enum_val http_body_vals[] = {{"logs", SKY_HTTP_BODY_LOGS},
+                                               {"array", SKY_HTTP_BODY_ARRAY},
+                                               {"ndjson", SKY_HTTP_BODY_NDJSON},
+                                               {NULL, 0}};
+
+/* The batching rows both sinks share (sky_http_batch_opts inside each options struct). */
+#define HTTP_BATCH_ROWS(T, def_batch)                                                              \
+    {"gzip", SKY__OPT_BOOL, "false", "Content-Encoding: gzip", W(T, batch.gzip)},                  \
+    {"batch_size", SKY__OPT_INT, def_batch, "events per request", W(T, batch.batch_size),          \
+     .min = 0, .max = 1000000},                                                                    \
+    {"max_batch_bytes", SKY__OPT_SIZE, "1M", "request body bytes (before gzip)",                   \
+     W(T, batch.max_batch_bytes), .max = (int64_t)1 << 30},                                        \
+    {"flush_interval_ms", SKY__OPT_DURATION, "5s", "longest wait of a queued event",               \
+     W(T, batch.flush_interval_ms), .unit_ms = 1, .max = 3600000},                                 \
+    {"max_queue_size", SKY__OPT_INT, "10000", "events queued before new ones are dropped",         \
+     W(T, batch.max_queue_size), .min = 0, .max = INT32_MAX},                                      \
+    {"max_queue_bytes", SKY__OPT_SIZE, "16M", "bytes queued before new ones are dropped",          \
+     W(T, batch.max_queue_bytes)},                                                                 \
+    {"max_event_bytes", SKY__OPT_SIZE, "256k", "larger events are dropped (counted)",              \
+     W(T, batch.max_event_bytes)},                                                                 \
+    {"timeout_ms", SKY__OPT_DURATION, "10s", "one request", W(T, batch.timeout_ms), .unit_ms = 1,  \
+     .max = 3600000},                                                                              \
+    {"max_backoff_ms", SKY__OPT_DURATION, "30s", "longest wait between attempts",                  \
+     W(T, batch.max_backoff_ms), .unit_ms = 1, .max = 3600000},                                    \
+    {"max_retry_after_ms", SKY__OPT_DURATION, "5m", "longest Retry-After honoured",                \
+     W(T, batch.max_retry_after_ms), .unit_ms = 1, .max = 86400000},                               \
+    {"close_timeout_ms", SKY__OPT_DURATION, "2s", "last tries at close",                           \
+     W(T, batch.close_timeout_ms), .unit_ms = 1, .max = 3600000},                                  \
+    {"api_key", SKY__OPT_STRING, NULL, "sent in api_key_header", W(T, batch.api_key),              \
+     .secret = true},                                                                              \
+    {"api_key_header", SKY__OPT_STRING, "X-API-Key", "header carrying api_key",                    \
+     W(T, batch.api_key_header)},                                                                  \
+    {"bearer_token", SKY__OPT_STRING, NULL, "Authorization: Bearer <token>",                       \
+     W(T, batch.bearer_token), .secret = true},                                                    \
+    {"ca_bundle", SKY__OPT_STRING, "the system's", "PEM file of the CAs to trust",                 \
+     W(T, batch.ca_bundle)},                                                                       \
+    {"headers", SKY__OPT_STRING, NULL, "more request headers: Name=value,Name=value",              \
+     W(T, batch.headers), .secret = true}
+
+static const sky__opt http_opts[] = {
+    {"url", SKY__OPT_STRING, NULL, "where to POST batches (http:// or https://)",
+     W(sky_http_sink_opts, url), .required = true},
+    {"body", SKY__OPT_ENUM, "logs", "logs: {\"logs\":[...]}; array: [...]; ndjson: a line each",
+     W(sky_http_sink_opts, body), .values = http_body_vals},
+    HTTP_BATCH_ROWS(sky_http_sink_opts, "100"),
+};
+static sky_status build_http(void *opts, sky_sink **out, char **errmsg)
+{
+    return sky_sink_http(opts, out, errmsg);
+}
+
+static const sky__opt otlp_opts[] = {
+    {"endpoint", SKY__OPT_STRING, "OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318",
+     "collector base URL; /v1/logs is appended", W(sky_otlp_opts, endpoint)},
+    {"service_name", SKY__OPT_STRING, "OTEL_SERVICE_NAME or unknown_service",
+     "resource attribute service.name", W(sky_otlp_opts, service_name)},
+    {"resource_attributes", SKY__OPT_STRING, "OTEL_RESOURCE_ATTRIBUTES",
+     "more resource attributes: key=value,key=value", W(sky_otlp_opts, resource_attributes)},
+    HTTP_BATCH_ROWS(sky_otlp_opts, "512"),
+};
+static sky_status build_otlp(void *opts, sky_sink **out, char **errmsg)
+{
+    return sky_sink_otlp(opts, out, errmsg);
 }
 
 /* ---- metrics outputs (docs/METRICS.md): they publish sky_metrics_default() ------------------ */
@@ -678,6 +746,12 @@ static const sky__component c_metrics_cw =
 static const sky__component c_metrics_statsd =
     SINK("metrics_statsd", "metrics as StatsD/DogStatsD over UDP (docs/METRICS.md)",
          metrics_statsd_opts, sky_statsd_opts, build_metrics_statsd);
+static const sky__component c_http =
+    SINK("http", "batches to any HTTP endpoint: {\"logs\":[...]}, array or ND-JSON (sky_sink_http)",
+         http_opts, sky_http_sink_opts, build_http);
+static const sky__component c_otlp =
+    SINK("otlp", "OpenTelemetry OTLP/HTTP logs exporter, JSON (sky_sink_otlp)", otlp_opts,
+         sky_otlp_opts, build_otlp);
 static const sky__component c_audit =
     SINK("audit", "hash-chained audit trail (sky_sink_audit, docs/AUDIT.md)", audit_opts,
          sky_audit_opts, build_audit);
@@ -713,9 +787,9 @@ static const sky__component c_security = PROC(
     security_rows, sky_security_opts, add_security);
 
 const sky__component *const sky__config_components[] = {
-    &c_console, &c_file, &c_cwl, &c_audit, &c_metrics_emf, &c_metrics_cw, &c_metrics_statsd,
-    &c_enrich, &c_redact, &c_sample, &c_level_filter, &c_event_filter, &c_rate_limit,
-    &c_log_metrics, &c_sampler, &c_security, NULL};
+    &c_console, &c_file, &c_cwl, &c_http, &c_otlp, &c_audit, &c_metrics_emf, &c_metrics_cw,
+    &c_metrics_statsd, &c_enrich, &c_redact, &c_sample, &c_level_filter, &c_event_filter,
+    &c_rate_limit, &c_log_metrics, &c_sampler, &c_security, NULL};
 
 const sky__component *sky__config_find(const char *name)
 {

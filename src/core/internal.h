@@ -268,6 +268,10 @@ void sky__event_turn_begin(sky_event *ev);
 void sky__event_turn_undo(sky_event *ev);
 /* Renderers (src/encode). Each appends one line ending in '\n'. */
 void sky__render_json(const sky_event *ev, sky_buf *out);
+/* One field's value as JSON, as the JSON renderer writes it (strings escaped and repaired,
+ * non-finite doubles as strings, errno and times as strings, JSON fragments embedded when
+ * valid). For encoders that frame fields their own way (OTLP). */
+void sky__json_value(sky_buf *out, const sky_field *f);
 /* The JSON line of an untouched call-site event (ev->schema set) at d, with `avail` bytes of
  * room, when its line is in the render cache and every value has a direct writer: returns the
  * line's end. NULL: render it with sky__render_json. */

@@ -665,3 +665,5 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
     }
     put_end(b, d);
 }
+
+void sky__json_value(sky_buf *b, const sky_field *f) { json_value(b, f); }

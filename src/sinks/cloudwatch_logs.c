@@ -31,6 +31,7 @@
 #include "core/internal.h"
 #include "encode/text.h"
 #include "sinks/cwl_transport.h"
+#include "sinks/otlp.h"
 #include "sinks/spool.h"
 
 #include <jansson.h>
@@ -877,18 +878,14 @@ static void build_body(cwl *c, sky_buf *b, const char *stream, cwl_ev *const *ba
         }
         return;
     }
-    if (c->o.transport == SKY_CWL_OTLP) {
-        sky__buf_lit(b, "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[");
+    if (c->o.transport == SKY_CWL_OTLP) { /* the OTLP exporter's encoding (otlp.h) */
+        sky__otlp_prefix(b, "", 0);
         for (size_t i = 0; i < n; i++) {
             if (i)
                 sky__buf_putc(b, ',');
-            sky__buf_lit(b, "{\"timeUnixNano\":\"");
-            sky__buf_i64(b, batch[i]->ts_ms * 1000000);
-            sky__buf_lit(b, "\",\"body\":{\"stringValue\":");
-            json_msg(b, batch[i]->msg, batch[i]->len);
-            sky__buf_lit(b, "}}");
+            sky__otlp_text_record(b, batch[i]->ts_ms * 1000000, batch[i]->msg, batch[i]->len);
         }
-        sky__buf_lit(b, "]}]}]}");
+        sky__buf_lit(b, SKY__OTLP_SUFFIX);
         return;
     }
     sky__buf_putc(b, '{');

@@ -225,8 +225,8 @@ static void test_tables_are_consistent(void **state)
         assert_ptr_equal(sky__config_find(sky__config_components[n]->name),
                          sky__config_components[n]);
     }
-    assert_int_equal(n, 16);
-    const char *want[] = {"console", "file", "cloudwatch_logs", "audit", "metrics_emf",
+    assert_int_equal(n, 18);
+    const char *want[] = {"console", "file", "cloudwatch_logs", "http", "otlp", "audit", "metrics_emf",
                           "metrics_cloudwatch", "metrics_statsd", "enrich", "redact", "sample",
                           "level_filter", "event_filter", "rate_limit", "metrics",
                           "system_metrics", "security_monitor"};

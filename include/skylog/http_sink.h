@@ -1,0 +1,138 @@
+/*
+ * skylog/http_sink.h - sending events to any HTTP endpoint in batches: a generic log collector
+ * (seed 004's CentralizedLogger: {"logs":[...]}, a JSON array or ND-JSON) and an
+ * OpenTelemetry OTLP/HTTP logs exporter (JSON encoding, POST <endpoint>/v1/logs).
+ *
+ * Both are the same machine (src/sinks/http_batch.c), with the CloudWatch sink's discipline:
+ *   - write() never blocks on the network: events go into a bounded FIFO; when it is full
+ *     (max_queue_size / max_queue_bytes) new events are refused and counted, what was
+ *     accepted is never thrown away to make room;
+ *   - a sender thread sends a batch when it has batch_size events or max_batch_bytes, when
+ *     its oldest event has waited flush_interval_ms, or on flush/close;
+ *   - events leave the FIFO only when the endpoint has answered for them: a 2xx delivers them;
+ *     408, 429, 5xx and network failures keep them and the same body (same bytes, same
+ *     X-Skylog-Batch header) is sent again after an exponential backoff (full jitter, up to
+ *     max_backoff_ms), or after the answer's Retry-After (seconds or an HTTP date) when that
+ *     is longer (capped at max_retry_after_ms); 401, 403 and 407 keep them too, retried every
+ *     60 s at most, and are said once on stderr (a key may be fixed); 413 with more than one
+ *     event splits the batch in halves; any other 4xx rejects the batch's events (counted);
+ *   - a request whose whole body went out but whose answer never came may have been stored:
+ *     it is sent again and counted as `ambiguous` (the one way a duplicate can happen; a
+ *     receiver can drop it by the X-Skylog-Batch header, which is the same on every resend);
+ *   - nothing is silent: received == sent_events + queued_events + Σ dropped[] at rest.
+ *
+ * Both sinks are in the configuration registry: `http` and `otlp` sections of skylog.yaml,
+ * SKYLOG_HTTP__URL=..., SKYLOG_OTLP__ENDPOINT=... (docs/CONFIGURATION.md).
+ */
+#ifndef SKYLOG_HTTP_SINK_H
+#define SKYLOG_HTTP_SINK_H
+
+#include <skylog.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The request body of the generic sink. Each event is the sink's JSON rendering of it (the
+ * line a JSON file sink would write, without the newline). */
+typedef enum sky_http_body {
+    SKY_HTTP_BODY_LOGS = 0, /* {"logs":[event,...]}  (application/json) */
+    SKY_HTTP_BODY_ARRAY,    /* [event,...]           (application/json) */
+    SKY_HTTP_BODY_NDJSON,   /* event\nevent\n        (application/x-ndjson) */
+} sky_http_body;
+
+/* What the two sinks share: where, how, how much, how often. */
+typedef struct sky_http_batch_opts {
+    bool gzip;                  /* Content-Encoding: gzip */
+    size_t batch_size;          /* events a request; default 100 (OTLP: 512) */
+    size_t max_batch_bytes;     /* body bytes a request before compression; default 1 MiB */
+    int64_t flush_interval_ms;  /* longest wait of an event before its batch goes; default 5000 */
+    size_t max_queue_size;      /* events queued; default 10000 */
+    size_t max_queue_bytes;     /* bytes queued; default 16 MiB */
+    size_t max_event_bytes;     /* an event larger than this is dropped (too_large); default
+                                   256 KiB and at most max_batch_bytes */
+    int64_t timeout_ms;         /* one request; default 10000 */
+    int64_t max_backoff_ms;     /* longest wait between attempts; default 30000 */
+    int64_t max_retry_after_ms; /* longest Retry-After honoured; default 300000 */
+    int64_t close_timeout_ms;   /* close: last tries for this long; default 2000 */
+    const char *api_key;        /* sent as api_key_header when set (secret) */
+    const char *api_key_header; /* default "X-API-Key" */
+    const char *bearer_token;   /* Authorization: Bearer <token> (secret) */
+    /* More request headers: "Name=value,Name=value", values percent-encoded (the syntax of
+     * OTEL_EXPORTER_OTLP_HEADERS, which the OTLP sink reads when this is NULL); at most 16,
+     * names of token characters, not Content-Type, Content-Length, Content-Encoding, Host or
+     * X-Skylog-Batch. Treated as secret. */
+    const char *headers;
+    const char *ca_bundle;      /* PEM file of trusted CAs; default the system's */
+    bool insecure;              /* do not verify TLS (tests only) */
+} sky_http_batch_opts;
+
+typedef struct sky_http_sink_opts {
+    const char *url; /* required: http:// or https:// */
+    sky_http_body body;
+    sky_http_batch_opts batch;
+} sky_http_sink_opts;
+
+/* A generic HTTP batch sink. SKY_EINVAL (bad options; *errmsg says which), SKY_EUNSUPPORTED
+ * (libcurl cannot be loaded), SKY_ENOMEM. *errmsg (may be NULL) is malloc'd: free() it. */
+SKY_API sky_status sky_sink_http(const sky_http_sink_opts *opts, sky_sink **out, char **errmsg);
+
+typedef struct sky_otlp_opts {
+    /* The collector's base URL ("http://localhost:4318"); "/v1/logs" is appended unless it
+     * already ends so. Default: $OTEL_EXPORTER_OTLP_LOGS_ENDPOINT (used as is), else
+     * $OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318. */
+    const char *endpoint;
+    /* Resource attribute service.name; default $OTEL_SERVICE_NAME, else "unknown_service". */
+    const char *service_name;
+    /* More resource attributes, "key=value,key=value" ($OTEL_RESOURCE_ATTRIBUTES' syntax,
+     * which is read too when this is NULL); string values. host.name is always added. */
+    const char *resource_attributes;
+    sky_http_batch_opts batch;
+} sky_otlp_opts;
+
+/* An OTLP/HTTP logs exporter (JSON). Each event becomes a LogRecord: timeUnixNano and
+ * observedTimeUnixNano, severityNumber (TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17,
+ * CRITICAL 21) and severityText, body the event name, traceId/spanId from the event's
+ * trace_id/span_id fields when they are valid hex (skylog/trace.h puts them there), and every
+ * other field an attribute with its type (string, int, double, bool; null as an empty value;
+ * times and errno as strings; a uint above INT64_MAX as a string), plus logger.name and
+ * code.filepath, code.function, code.lineno. Errors as sky_sink_http(). */
+SKY_API sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errmsg);
+
+typedef enum sky_http_drop {
+    SKY_HTTP_DROP_QUEUE_FULL = 0, /* refused at write: the queue was full */
+    SKY_HTTP_DROP_TOO_LARGE,      /* refused at write: larger than max_event_bytes */
+    SKY_HTTP_DROP_REJECTED,       /* the endpoint refused them (a 4xx other than those retried) */
+    SKY_HTTP_DROP_UNDELIVERED,    /* still queued when close gave up */
+    SKY_HTTP_DROP_ENCODING,       /* could not be encoded (out of memory) */
+    SKY_HTTP_DROP_COUNT_
+} sky_http_drop;
+
+SKY_API const char *sky_http_drop_name(sky_http_drop d);
+
+typedef struct sky_http_sink_stats {
+    uint64_t received;      /* events handed to the sink */
+    uint64_t queued_events; /* now, the batch in flight included */
+    uint64_t queued_bytes;
+    uint64_t sent_events;   /* answered 2xx */
+    uint64_t sent_bytes;    /* their encoded bytes (before compression) */
+    uint64_t requests;      /* requests answered 2xx */
+    uint64_t retries;       /* requests sent again after a failure */
+    uint64_t throttles;     /* answers 429 (and 503 with Retry-After) */
+    uint64_t ambiguous;     /* requests sent whole whose answer never came */
+    uint64_t splits;        /* batches halved after a 413 */
+    uint64_t dropped[SKY_HTTP_DROP_COUNT_];
+    long last_status;       /* HTTP status of the last answer, 0 if none */
+    int64_t last_success_ms; /* Unix ms, 0 if never */
+    char last_error[256];    /* "" if none */
+    bool sender_alive;
+} sky_http_sink_stats;
+
+/* A snapshot of an http or otlp sink's counters. SKY_EINVAL for another kind of sink. */
+SKY_API sky_status sky_http_sink_stats_get(sky_sink *sink, sky_http_sink_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SKYLOG_HTTP_SINK_H */

@@ -1,0 +1,41 @@
+/*
+ * http_batch.h - the batching HTTP sender behind the generic HTTP sink and the OTLP exporter
+ * (see http_batch.c for the design, skylog/http_sink.h for the contract). A codec says how an
+ * event becomes bytes and how a batch's bytes are framed; the engine does the rest.
+ */
+#ifndef SKY_SINKS_HTTP_BATCH_H
+#define SKY_SINKS_HTTP_BATCH_H
+
+#include "core/internal.h"
+
+#include <skylog/http_sink.h>
+
+typedef struct sky__hb_codec {
+    const char *type;         /* the sink's type name: "http", "otlp" */
+    const char *content_type;
+    sky_format format;        /* what the pipeline renders for encode(): JSON, or NONE */
+    /* Appends one event's encoding to `out` (pipeline thread); false: not encodable. */
+    bool (*encode)(void *self, const sky_record *rec, sky_buf *out);
+    /* Framing of a batch: prefix, separator between events, suffix. */
+    void (*begin)(void *self, sky_buf *body);
+    const char *sep;
+    const char *suffix;
+    void (*free)(void *self);
+    void *self;
+} sky__hb_codec;
+
+/* Creates the sink. Takes ownership of codec.self (freed on failure too). *errmsg malloc'd. */
+sky_status sky__http_batch_new(const char *url, const sky_http_batch_opts *opts,
+                               const sky__hb_codec *codec, sky_sink **out, char **errmsg);
+
+/* The next member of a "key=value,key=value" list (OTEL_RESOURCE_ATTRIBUTES' and
+ * OTEL_EXPORTER_OTLP_HEADERS' syntax) from *i: key and value trimmed of blanks and
+ * percent-decoded into the buffers (cut to their size), members without '=' skipped. The list
+ * is read up to 64 KiB. False at the end (or with list NULL). */
+bool sky__kv_next(const char *list, size_t *i, char *key, size_t kcap, size_t *kl, char *val,
+                  size_t vcap, size_t *vl);
+
+/* Fills the defaults of unset (zero) members; `batch_size` is the codec's default. */
+void sky__http_batch_defaults(sky_http_batch_opts *o, size_t batch_size);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * otlp.h - the OTLP/HTTP JSON logs encoding shared by the OTLP exporter (otlp.c) and the
+ * CloudWatch sink's `/v1/logs` transport: the request's envelope, and a LogRecord made from a
+ * message alone (what a sink that keeps only the text can send).
+ */
+#ifndef SKY_SINKS_OTLP_H
+#define SKY_SINKS_OTLP_H
+
+#include "util/buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The text before a batch's records: one ResourceLogs whose resource has `attrs` (rendered
+ * KeyValue objects separated by commas, "" for none) and one ScopeLogs of scope "skylog",
+ * up to its opened "logRecords" array. */
+void sky__otlp_prefix(sky_buf *b, const char *attrs, size_t n);
+/* What closes it. */
+#define SKY__OTLP_SUFFIX "]}]}]}"
+/* A LogRecord: timeUnixNano and a string body. */
+void sky__otlp_text_record(sky_buf *b, int64_t time_ns, const char *msg, size_t len);
+
+#endif
