@@ -253,6 +253,8 @@ def main():
     ap.add_argument("--keep", help="also write the generated input to this file")
     ap.add_argument("--profile", help="prefix the ship command (e.g. 'perf record -g -o F')")
     a = ap.parse_args()
+    if a.lines < 1:
+        ap.error("lines must be at least 1")
     builds = [a.build] + a.compare
     with tempfile.TemporaryDirectory(prefix="shipbench-") as d:
         lines = make_lines(a.lines)
