@@ -18,7 +18,8 @@ Typical use::
             self.assertEqual(out["logGroups"][0]["logGroupName"], "g")
 
 Environment (set by ctest, see tests/CMakeLists.txt):
-    SKYLOG_BIN        path of the `skylog` binary (else build/asan, build/debug, ... are tried)
+    SKYLOG_BIN        path of the `skylog` binary (else build/asan, build/debug, ... are tried;
+                      build/tsan when SKYLOG_SANITIZE=thread)
     SKYLOG_BUILD_DIR  the build tree, SKYLOG_SOURCE_DIR the source tree
     SKYLOG_SANITIZE   "address" (ASan+UBSan) or "thread" (TSan) when the binaries are a
                       sanitizer build: timeouts are relaxed; under TSan reports go to files
@@ -58,6 +59,7 @@ API summary:
     take_sanitizer_reports(pid=None)  -> TSan report text of one process (or all), removed
 """
 
+import atexit
 import http.client
 import json
 import os
@@ -101,8 +103,9 @@ def timeout_scale():
 # gets log_path=<dir>/report (TSan appends ".<pid>"), set here before any test starts a
 # process, and inherited by every process the tests start (environments are built from
 # os.environ). The files are checked by the Server that started the process, by run_skylog,
-# and, for every other process (a ship the test ran itself, a library tool), when the test
-# module ends: any report fails the test run with the report's text.
+# and, for every other process (a ship the test ran itself, a library tool), after each test:
+# importing skyharness under TSan makes every test's last cleanup a check, so a report written
+# while a test ran (its other cleanups included) fails that test, with the report's text.
 _REPORT_DIR = None
 
 
@@ -111,6 +114,7 @@ def _tsan_setup():
     if sanitizer() != "thread" or _REPORT_DIR:
         return
     _REPORT_DIR = tempfile.mkdtemp(prefix="skytsan-")
+    atexit.register(shutil.rmtree, _REPORT_DIR, True)
     src = os.environ.get("SKYLOG_SOURCE_DIR") or os.path.abspath(
         os.path.join(os.path.dirname(__file__), "..", ".."))
     opts = [os.environ.get("TSAN_OPTIONS", ""), f"log_path={_REPORT_DIR}/report"]
@@ -118,7 +122,21 @@ def _tsan_setup():
     if os.path.exists(supp):
         opts.append(f"suppressions={supp}")
     os.environ["TSAN_OPTIONS"] = " ".join(filter(None, opts))
-    unittest.addModuleCleanup(_module_reports)
+
+    run = unittest.TestCase.run
+
+    def check():
+        text = take_sanitizer_reports()
+        if text:
+            raise AssertionError(f"ThreadSanitizer reports from a process this test "
+                                 f"started:\n{text[:20000]}")
+
+    def run_and_check(self, result=None):
+        self.addCleanup(check)  # the first cleanup runs last: after the test's own cleanups
+        return run(self, result)
+
+    unittest.TestCase.run = run_and_check
+    unittest.addModuleCleanup(_module_reports)  # what a class or module fixture left
 
 
 def take_sanitizer_reports(pid=None):
@@ -139,10 +157,6 @@ def take_sanitizer_reports(pid=None):
 
 def _module_reports():
     text = take_sanitizer_reports()
-    try:
-        os.rmdir(_REPORT_DIR)
-    except OSError:
-        pass
     if text:
         raise AssertionError(f"ThreadSanitizer reports from a process these tests started:\n"
                              f"{text[:20000]}")
@@ -160,7 +174,8 @@ def skylog_bin():
         return path
     src = os.environ.get("SKYLOG_SOURCE_DIR") or os.path.abspath(
         os.path.join(os.path.dirname(__file__), "..", ".."))
-    for preset in ("asan", "debug", "release"):
+    # the build the sanitizer setting names first: TSan runs must not test an ASan binary
+    for preset in ("tsan",) if sanitizer() == "thread" else ("asan", "debug", "release"):
         cand = os.path.join(src, "build", preset, "skylog")
         if os.access(cand, os.X_OK):
             return cand

@@ -2,7 +2,8 @@
 
 ASan/UBSan make the process exit non-zero, which Server.cleanup and run_skylog's check see.
 TSan reports go to files (skyharness: log_path in TSAN_OPTIONS), and this test proves the
-harness reads them: tests/tools/sky_tsan_race has one deliberate data race. Under TSan only
+harness reads them (a server's, a command's, and one no helper started, after each test):
+tests/tools/sky_tsan_race has one deliberate data race. Under TSan only
 (elsewhere it makes no report, so there is nothing to prove)."""
 
 import os
@@ -36,6 +37,17 @@ class TsanReports(unittest.TestCase):
         p.wait(60 * sh.timeout_scale())
         self.assertIn("data race", sh.take_sanitizer_reports(p.pid))
         self.assertEqual(sh.take_sanitizer_reports(p.pid), "")  # each report is taken once
+
+    def test_a_report_no_one_took_fails_the_test_that_ran(self):
+        # a process a test started itself (no Server, no run_skylog): the test fails
+        class Inner(unittest.TestCase):
+            def test_racy(self):
+                subprocess.run([RACE], timeout=60 * sh.timeout_scale())
+
+        result = unittest.TestResult()
+        Inner("test_racy").run(result)
+        self.assertEqual(len(result.failures), 1, result.errors)
+        self.assertIn("data race", result.failures[0][1])
 
 
 if __name__ == "__main__":
