@@ -1514,22 +1514,11 @@ void sky__alarm_timer_stop(sky__alarm_timer *t)
 
 bool sky__alarms_test_hook(const sky__request *req, sky__reply *r)
 {
-    const char *on = getenv("SKYLOG_SERVE_TEST_HOOKS");
-    if (!on || strcmp(on, "1") != 0 || strcmp(req->method, "POST") != 0 ||
-        strcmp(req->path, "/_skylog/evaluate-alarms") != 0)
-        return false;
-    int64_t at = sky__now_ms();
-    const char *q = strstr(req->query, "at=");
-    if (q && (q == req->query || q[-1] == '&')) {
-        char *end;
-        long long v = strtoll(q + 3, &end, 10);
-        if (end == q + 3 || (*end && *end != '&') || v < 0 || v > 4000000000000LL) {
-            sky__reply_aws_error(r, 400, "application/json", "ValidationError",
-                                 "at must be Unix milliseconds");
-            return true;
-        }
-        at = v;
-    }
+    int64_t at;
+    int h = sky__test_hook(req, r, "/_skylog/evaluate-alarms", "at", sky__now_ms(),
+                           4000000000000LL, &at); /* Unix milliseconds */
+    if (h <= 0)
+        return h < 0;
     int n = sky__alarms_evaluate(req->server, at);
     if (n < 0)
         sky__reply_aws_error(r, 500, "application/json", "InternalServiceError",
