@@ -422,12 +422,16 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const sky__request *
     return ret;
 }
 
-/* One line per request for --verbose; a single fprintf so lines from threads never mix. */
+/* One line per request for --verbose; a single fprintf so lines from threads never mix. A
+ * gzip body shows its sizes as received and inflated ("gzip=1200->15000"). */
 static void log_request(const sky__request *req, const char *op, int status, const char *err,
                         const sky__fault *f)
 {
-    fprintf(stderr, "skylog serve: #%llu %s %s%s%s -> %d%s%s%s%s\n", req->id, req->method,
-            req->path, op ? " " : "", op ? op : "", status, err ? " " : "", err ? err : "",
+    char gz[64] = "";
+    if (req->body != req->raw_body)
+        snprintf(gz, sizeof gz, " gzip=%zu->%zu", req->raw_len, req->body_len);
+    fprintf(stderr, "skylog serve: #%llu %s %s%s%s -> %d%s%s%s%s%s\n", req->id, req->method,
+            req->path, op ? " " : "", op ? op : "", status, err ? " " : "", err ? err : "", gz,
             f->kind != SKY__FAULT_NONE ? " fault=" : "",
             f->kind != SKY__FAULT_NONE ? sky__fault_name(f->kind) : "");
 }
