@@ -655,10 +655,10 @@ __attribute__((noinline)) static void emit(sky_t *sky, const sky_logger *log, sk
         return;
     }
 
-    size_t hdr = sizeof(rec);
+    size_t hdr = sizeof(rec), cs_lens[2];
     if (spool) {
         hdr = sizeof(sky__prec);
-        bytes += sky__prec_extra(log, cs);
+        bytes += sky__prec_extra(log, cs, cs_lens);
     }
     size_t size = hdr + nf * sizeof(sky_field) + bytes;
     size = (size + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
@@ -674,7 +674,7 @@ __attribute__((noinline)) static void emit(sky_t *sky, const sky_logger *log, sk
             return;
     }
     sky_field *dst = (sky_field *)(p + hdr);
-    char *s = spool ? sky__prec_fill(p, level, nf, name, name_len, ts, log, cs)
+    char *s = spool ? sky__prec_fill(p, level, nf, name, name_len, ts, log, cs, cs_lens)
                     : fill_header(p, level, nf, name, name_len, ts, log, cs);
     size_t w = 0;
     lk = 0;

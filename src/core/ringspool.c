@@ -13,12 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t sky__prec_extra(const sky_logger *log, const sky_callsite *cs)
+size_t sky__prec_extra(const sky_logger *log, const sky_callsite *cs, size_t cs_lens[2])
 {
     size_t n = log->name_len + 1;
+    cs_lens[0] = cs_lens[1] = 0;
     if (cs) {
-        n += (cs->file ? strlen(cs->file) : 0) + 1;
-        n += (cs->func ? strlen(cs->func) : 0) + 1;
+        cs_lens[0] = cs->file ? strlen(cs->file) : 0;
+        cs_lens[1] = cs->func ? strlen(cs->func) : 0;
+        n += cs_lens[0] + cs_lens[1] + 2;
     }
     return n;
 }
@@ -31,7 +33,8 @@ static char *put_str(char *s, const char *src, size_t len)
 }
 
 char *sky__prec_fill(char *p, sky_level level, size_t nf, const char *name, size_t name_len,
-                     int64_t ts_ns, const sky_logger *log, const sky_callsite *cs)
+                     int64_t ts_ns, const sky_logger *log, const sky_callsite *cs,
+                     const size_t cs_lens[2])
 {
     sky__prec *r = (sky__prec *)p;
     r->f.h.aux = (uint32_t)level | SKY__REC_SPOOL;
@@ -47,7 +50,7 @@ char *sky__prec_fill(char *p, sky_level level, size_t nf, const char *name, size
     r->line = cs ? cs->line : 0;
     r->file_len = r->func_len = SKY__PREC_NONE;
     if (cs) {
-        size_t fl = cs->file ? strlen(cs->file) : 0, gl = cs->func ? strlen(cs->func) : 0;
+        size_t fl = cs_lens[0], gl = cs_lens[1];
         s = put_str(s, cs->file ? cs->file : "", fl);
         s = put_str(s, cs->func ? cs->func : "", gl);
         r->file_len = cs->file ? (uint32_t)fl : SKY__PREC_NONE;

@@ -42,13 +42,15 @@ typedef struct sky__prec {
 _Static_assert(sizeof(sky__prec) == 64, "spool record header");
 
 /* Bytes a spool record needs beyond its header, its fields and the event name's copy (which
- * the ordinary record has too): the logger's name and the call site's strings. */
-size_t sky__prec_extra(const sky_logger *log, const sky_callsite *cs);
+ * the ordinary record has too): the logger's name and the call site's strings, whose lengths
+ * go to cs_lens (file, func) for sky__prec_fill. */
+size_t sky__prec_extra(const sky_logger *log, const sky_callsite *cs, size_t cs_lens[2]);
 
 /* Writes the header and the strings of a spool record reserved at `p`; returns where the
  * fields' keys and strings go. */
 char *sky__prec_fill(char *p, sky_level level, size_t nf, const char *name, size_t name_len,
-                     int64_t ts_ns, const sky_logger *log, const sky_callsite *cs);
+                     int64_t ts_ns, const sky_logger *log, const sky_callsite *cs,
+                     const size_t cs_lens[2]);
 
 /* Whether a record read back from a file is a well-formed spool record: every length and
  * every pointer (against `base`) within the record, strings terminated, types known. The
