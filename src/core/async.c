@@ -39,6 +39,18 @@
  * batches, sinks are consistent); the child resets the ring (the parent delivers what was in
  * it) and starts a fresh worker at its first log call, so the child logs normally, nothing is
  * written twice, and a child that only exec()s creates no thread.
+ *
+ * Ring spool (sky_options.ring_spool_path, docs/DURABILITY.md): the ring's buffer is a shared
+ * mapping of a file (queue/ring_file.c), so a committed record outlives the process. Records
+ * that point into the process (site records, the logger, the call site) could not be read by
+ * the next one, so a spool pipeline raises the SKY__SPOOLED gate bit for its whole life: the
+ * inlined call sites see a nonzero gate and call the library, sky__site_reserve declines, and
+ * every call writes a self-contained record (core/ringspool.h) through emit(). The gate costs
+ * a pipeline without a spool nothing: it is the test every call already makes. The worker
+ * stores the file's `inflight` before a batch goes to the sinks and its `consumer` after every
+ * write() returned, before the ring clears the records. Records found at open wait (`held`)
+ * until the pipeline is configured: the first log call, flush or close. A forked child's ring
+ * becomes private memory (the parent keeps the file).
  */
 #include "core/clock.h"
 #include "core/internal.h"
