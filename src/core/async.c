@@ -1311,7 +1311,9 @@ sky_status sky__async_start(sky_t *sky)
     a->batch.tried = a->tried;
     a->batch.cap = BATCH_MAX + GAP_SLOTS;
     for (size_t i = 0; i < BATCH_MAX + GAP_SLOTS; i++) {
-        a->evs[i].rcache = &a->rcache;
+        /* A spool record's call site and logger name live in the record, so their addresses
+         * repeat with other contents: the render cache, keyed by address, is not for them. */
+        a->evs[i].rcache = a->rfile ? NULL : &a->rcache;
         a->evs[i].shared = a->text.p ? &a->text : NULL;
     }
     init_flush_sync(a);

@@ -470,6 +470,57 @@ static void test_spool_off_unchanged(void **state)
     assert_int_not_equal(access(path, F_OK), 0);
 }
 
+/* Live events of a spool pipeline render their own logger and call site, lap after lap of the
+ * ring: the strings live in the records, so their addresses come back with other contents
+ * (three loggers whose names have the same length take turns; records of exactly 512 bytes,
+ * so every lap writes each address with the next logger's name). The worker's render cache,
+ * keyed by those addresses, must not serve one event's head for another. */
+static int line_a, line_b;
+static char pad[512];
+static void log_from(sky_logger *log, long i)
+{
+    if (i % 2) {
+        line_a = __LINE__ + 1;
+        sky_info(log, "tick", SKY_INT("seq", i), SKY_STR("pad", pad));
+    } else {
+        line_b = __LINE__ + 1;
+        sky_info(log, "tick", SKY_INT("seq", i), SKY_STR("pad", pad));
+    }
+}
+
+static void test_live_events_keep_their_names(void **state)
+{
+    (void)state;
+    sky_t *sky = NULL;
+    assert_int_equal(open_spooled(&sky), SKY_OK);
+    skytest_capture cap = {0};
+    sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL);
+    sky_logger *lg[3] = {sky_logger_get(sky, "aaaa"), sky_logger_get(sky, "bbbb"),
+                         sky_logger_get(sky, "cccc")};
+    /* records of exactly 512 bytes (64 header, 2 fields, "tick", the logger, the call site,
+     * "seq", "pad" and the padding, each NUL-terminated): a lap is 512 of them, and the
+     * second lap writes each address with the next logger's name */
+    size_t padlen = 512 - (64 + 2 * sizeof(sky_field) + 5 + 5 + strlen(__FILE__) + 1 + 9 + 4 + 4 + 1);
+    memset(pad, 'p', padlen);
+    pad[padlen] = '\0';
+    const long n = 20000;
+    for (long i = 0; i < n; i++)
+        log_from(lg[i % 3], i);
+    assert_int_equal(sky_flush(sky, 60000), SKY_OK);
+    assert_int_equal(cap.n, (size_t)n);
+    for (size_t i = 0; i < cap.n; i++) {
+        long seq = seq_of(cap.lines[i]);
+        assert_int_equal(seq, (long)i);
+        char want[64];
+        snprintf(want, sizeof want, "\"logger\":\"%s\"", (const char *[]){"aaaa", "bbbb", "cccc"}[seq % 3]);
+        assert_non_null(strstr(cap.lines[i], want));
+        snprintf(want, sizeof want, "\"line\":%d,", seq % 2 ? line_a : line_b);
+        assert_non_null(strstr(cap.lines[i], want));
+    }
+    sky_close(sky);
+    skytest_capture_reset(&cap);
+}
+
 /* Many laps of a small ring, killed and reopened: nothing lost, nothing twice (beyond the
  * one counted ambiguous each time), in order. */
 static void test_reopen_rounds_over_laps(void **state)
@@ -508,6 +559,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fork_child_off_the_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_off_unchanged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_rounds_over_laps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_live_events_keep_their_names, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
