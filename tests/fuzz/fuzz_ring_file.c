@@ -8,7 +8,9 @@
  *
  * Input: one flag byte, then the image (zero-padded to the header and a 4 KiB ring). Flag bit
  * 0 writes a valid header (magic, version, sizes) over the input's, keeping its positions, so
- * that the fuzzer spends its time in the records. Every record the check accepts is decoded
+ * that the fuzzer spends its time in the records; bit 2 seals (position and checksum) every
+ * record whose commit word could be one, so that the records' own check (lengths, pointers,
+ * types) is what is fuzzed rather than the CRC. Every record the check accepts is decoded
  * from a copy of exactly its size at another address (so its pointers are moved, and a read
  * past its end is a heap overflow ASan reports), and every byte the event names is read. The
  * scan runs twice, repairing the first time: the second must find the same records and no
@@ -16,6 +18,7 @@
  */
 #include "core/ringspool.h"
 #include "queue/ring_file.h"
+#include "util/crc32c.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -87,6 +90,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         h->version = SKY__RFILE_VERSION;
         h->header_size = SKY__RFILE_HEADER;
         h->cap = CAP;
+    }
+    if ((data[0] & 5) == 5) {
+        sky__rfile_hdr *h = (sky__rfile_hdr *)img;
+        uint8_t *ring = img + SKY__RFILE_HEADER;
+        uint64_t pos = h->consumer & ~(uint64_t)15, lap = pos + CAP;
+        while (pos < lap) {
+            uint32_t c;
+            memcpy(&c, ring + (pos & (CAP - 1)), 4);
+            if (c && c % 16 == 0 && c >= sizeof(sky__rfile_rec) && c <= CAP / 2 &&
+                (pos & (CAP - 1)) + c <= CAP) {
+                sky__crc32c_init();
+                sky__rfile_seal((char *)ring + (pos & (CAP - 1)), c, pos);
+                pos += c;
+            } else {
+                pos += 16;
+            }
+        }
     }
     /* a file shorter than its header says (bit 1) */
     size_t claimed = (data[0] & 2) ? img_size - (size_t)(data[0] >> 2) * 16 : img_size;
