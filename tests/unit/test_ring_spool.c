@@ -471,6 +471,37 @@ static void test_spool_off_unchanged(void **state)
     assert_int_not_equal(access(path, F_OK), 0);
 }
 
+/* A file made for another ring_bytes keeps its size while it holds events (said), and is made
+ * again at the configured size once it is empty. */
+static void test_other_size_kept_then_resized(void **state)
+{
+    (void)state;
+    killed_child(50); /* a 256 KiB ring */
+    sky_t *sky = NULL;
+    diag_text[0] = '\0';
+    sky_options o = {.mode = SKY_MODE_ASYNC, .ring_bytes = 64u << 10, .ring_spool_path = path,
+                     .diag = keep_diag};
+    assert_int_equal(sky_open(&o, &sky), SKY_OK);
+    assert_non_null(strstr(diag_text, "keeps its size (262144 bytes) until the 50 events"));
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.ring_capacity, RING);
+    assert_int_equal(st.spool_recovered, 50);
+    skytest_capture cap = {0};
+    sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL);
+    assert_int_equal(sky_flush(sky, 30000), SKY_OK);
+    assert_int_equal(count_seq(&cap), 50);
+    sky_close(sky);
+    skytest_capture_reset(&cap);
+    assert_int_equal(sky_open(&o, &sky), SKY_OK);
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.ring_capacity, 64u << 10);
+    sky_close(sky);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, SKY__RFILE_HEADER + (64u << 10));
+}
+
 /* Four threads log as fast as they can and the process is killed in the middle: whatever
  * record a thread was copying is unfinished, while other threads' later records are whole.
  * Every event whose sky_info() returned (each thread notes its last one in shared memory
@@ -658,6 +689,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_rounds_over_laps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_events_keep_their_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_while_threads_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_size_kept_then_resized, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
