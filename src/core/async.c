@@ -1104,7 +1104,7 @@ static void abandon_rest(sky_t *sky, sky__async *a)
     if (a->rfile && !sky__ring_drained(&a->fast.ring)) {
         /* they stay in the file, and the next process that opens it delivers them */
         sky__diag(sky, SKY_LEVEL_WARN,
-                  "skylog: events still queued at close stay in the ring spool %s for the "
+                  "events still queued at close stay in the ring spool %s for the "
                   "next process that opens it",
                   sky__rfile_path(a->rfile));
         return;
@@ -1256,13 +1256,13 @@ static sky_status spool_open(sky_t *sky, sky__async *a)
     a->rhdr = sky__rfile_header(a->rfile);
     if (a->fast.ring.cap != cap)
         sky__diag(sky, SKY_LEVEL_WARN,
-                  "skylog: ring spool %s keeps its size (%llu bytes) until the %llu events in "
+                  "ring spool %s keeps its size (%llu bytes) until the %llu events in "
                   "it are delivered",
                   sky->opts.ring_spool_path, (unsigned long long)a->fast.ring.cap,
                   (unsigned long long)a->found.records);
     if (a->found.torn) {
         sky__diag(sky, SKY_LEVEL_WARN,
-                  "skylog: ring spool %s: %llu damaged or unfinished record(s) skipped",
+                  "ring spool %s: %llu damaged or unfinished record(s) skipped",
                   sky->opts.ring_spool_path, (unsigned long long)a->found.torn);
         a->torn_pending = a->found.torn;
         atomic_store(&a->gap_flag, 1); /* gap_after 0: reported after the first event */

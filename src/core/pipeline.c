@@ -212,9 +212,9 @@ sky_status sky_open(const sky_options *opts, sky_t **out)
     if (!o.ring_bytes)
         o.ring_bytes = 4u << 20;
     if (o.ring_spool_path && (o.mode != SKY_MODE_ASYNC || !*o.ring_spool_path)) {
-        diag_early(&o, o.ring_spool_path[0] ? "skylog: ring_spool_path needs mode: async (a "
+        diag_early(&o, o.ring_spool_path[0] ? "ring_spool_path needs mode: async (a "
                                               "synchronous pipeline has no ring to keep)"
-                                            : "skylog: ring_spool_path is empty");
+                                            : "ring_spool_path is empty");
         return SKY_EINVAL;
     }
     if (!o.block_max_wait_ms)

@@ -243,7 +243,7 @@ static sky_status map_file(sky__rfile *f, size_t len, char **errmsg)
 {
     void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
     if (m == MAP_FAILED)
-        return failf(errmsg, SKY_EIO, "skylog: ring spool %s: mmap: %s", f->path,
+        return failf(errmsg, SKY_EIO, "ring spool %s: mmap: %s", f->path,
                      strerror(errno));
     f->map = m;
     f->map_len = len;
@@ -258,11 +258,11 @@ static sky_status init_file(sky__rfile *f, uint64_t cap, char **errmsg)
     unmap(f);
     uint64_t len = SKY__RFILE_HEADER + cap;
     if (ftruncate(f->fd, 0) != 0 || ftruncate(f->fd, (off_t)len) != 0)
-        return failf(errmsg, SKY_EIO, "skylog: ring spool %s: cannot size it: %s", f->path,
+        return failf(errmsg, SKY_EIO, "ring spool %s: cannot size it: %s", f->path,
                      strerror(errno));
     int e = posix_fallocate(f->fd, 0, (off_t)len);
     if (e)
-        return failf(errmsg, SKY_EIO, "skylog: ring spool %s: cannot allocate it: %s", f->path,
+        return failf(errmsg, SKY_EIO, "ring spool %s: cannot allocate it: %s", f->path,
                      strerror(e));
     sky_status st = map_file(f, (size_t)len, errmsg);
     if (st != SKY_OK)
@@ -296,7 +296,7 @@ sky_status sky__rfile_open(const char *path, uint64_t cap, sky__rfile_check chec
     /* 0600: the ring holds events, which may hold what only the application should read */
     f->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (f->fd < 0) {
-        st = failf(errmsg, SKY_EIO, "skylog: cannot open ring spool %s: %s", path,
+        st = failf(errmsg, SKY_EIO, "cannot open ring spool %s: %s", path,
                    strerror(errno));
         goto out;
     }
@@ -309,18 +309,18 @@ sky_status sky__rfile_open(const char *path, uint64_t cap, sky__rfile_check chec
                 memcmp(h.magic, MAGIC, 8) == 0 && h.owner_pid > 0)
                 snprintf(why, sizeof why, " (pid %d)", (int)h.owner_pid);
             st = failf(errmsg, SKY_EIO,
-                       "skylog: ring spool %s is in use by another process%s: a spool has one "
+                       "ring spool %s is in use by another process%s: a spool has one "
                        "owner; give each process its own ring_spool_path",
                        path, why);
         } else {
-            st = failf(errmsg, SKY_EIO, "skylog: cannot lock ring spool %s: %s", path,
+            st = failf(errmsg, SKY_EIO, "cannot lock ring spool %s: %s", path,
                        strerror(e));
         }
         goto out;
     }
     struct stat sb;
     if (fstat(f->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = failf(errmsg, SKY_EINVAL, "skylog: ring spool %s: %s", path, "not a regular file");
+        st = failf(errmsg, SKY_EINVAL, "ring spool %s: %s", path, "not a regular file");
         goto out;
     }
     if (sb.st_size == 0) {
@@ -330,14 +330,14 @@ sky_status sky__rfile_open(const char *path, uint64_t cap, sky__rfile_check chec
     if ((uint64_t)sb.st_size < SKY__RFILE_HEADER + 4096 ||
         (uint64_t)sb.st_size > SKY__RFILE_HEADER + ((uint64_t)1 << 40)) {
         st = failf(errmsg, SKY_EINVAL,
-                   "skylog: %s is not a skylog ring spool (%s); move it away or choose another "
+                   "%s is not a skylog ring spool (%s); move it away or choose another "
                    "ring_spool_path",
                    path, "its size is not a ring spool's");
         goto out;
     }
     int e = posix_fallocate(f->fd, 0, sb.st_size);
     if (e) {
-        st = failf(errmsg, SKY_EIO, "skylog: ring spool %s: cannot allocate it: %s", path,
+        st = failf(errmsg, SKY_EIO, "ring spool %s: cannot allocate it: %s", path,
                    strerror(e));
         goto out;
     }
@@ -351,7 +351,7 @@ sky_status sky__rfile_open(const char *path, uint64_t cap, sky__rfile_check chec
     }
     if (st != SKY_OK) {
         st = failf(errmsg, SKY_EINVAL,
-                   "skylog: %s is not a usable skylog ring spool: %s; move it away (its events "
+                   "%s is not a usable skylog ring spool: %s; move it away (its events "
                    "are not delivered) or choose another ring_spool_path",
                    path, why);
         goto out;

@@ -9,6 +9,8 @@
  * not a ring spool (untouched) and a second owner; keep a forked child off the file. */
 #include "skytest.h"
 
+#include <skylog/config.h>
+
 #include "core/ringspool.h"
 #include "queue/ring_file.h"
 
@@ -471,6 +473,38 @@ static void test_spool_off_unchanged(void **state)
     assert_int_not_equal(access(path, F_OK), 0);
 }
 
+/* The option from a YAML file (the registry: YAML, env, docs): the ring is in the file; a
+ * second pipeline on it fails with the loaders' error; with mode: sync it is refused. */
+static void test_from_yaml(void **state)
+{
+    (void)state;
+    char yaml[8192 + 128], out[4096];
+    snprintf(out, sizeof out, "%s/out.log", dir);
+    snprintf(yaml, sizeof yaml,
+             "mode: async\nring_spool_path: %s\nsinks:\n  - file:\n      path: %s\n", path, out);
+    sky_t *sky = NULL, *other = NULL;
+    char *err = NULL;
+    assert_int_equal(sky_open_yaml(yaml, strlen(yaml), &sky, &err), SKY_OK);
+    assert_int_equal(access(path, F_OK), 0);
+    assert_int_not_equal(sky_open_yaml(yaml, strlen(yaml), &other, &err), SKY_OK);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "cannot create the pipeline"));
+    free(err);
+    err = NULL;
+    sky_logger *log = sky_logger_get(sky, "app");
+    for (int i = 0; i < 3; i++)
+        sky_info(log, "tick", SKY_INT("seq", i));
+    sky_close(sky);
+    size_t len = 0;
+    char *text = skytest_read_file(out, &len);
+    assert_non_null(text);
+    assert_int_equal(skytest_count_lines(text, len), 3);
+    free(text);
+    snprintf(yaml, sizeof yaml, "mode: sync\nring_spool_path: %s\n", path);
+    assert_int_not_equal(sky_open_yaml(yaml, strlen(yaml), &sky, &err), SKY_OK);
+    free(err);
+}
+
 /* A file made for another ring_bytes keeps its size while it holds events (said), and is made
  * again at the configured size once it is empty. */
 static void test_other_size_kept_then_resized(void **state)
@@ -690,6 +724,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_live_events_keep_their_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_while_threads_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_size_kept_then_resized, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_from_yaml, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
