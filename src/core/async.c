@@ -1144,14 +1144,16 @@ static void service_flush(sky_t *sky, sky__async *a)
 static void idle_wait(sky_t *sky, sky__async *a, bool deep)
 {
     pthread_mutex_unlock(&sky->lock);
-    if (!sky__ring_drained(&a->fast.ring)) {
+    /* held: what the ring spool held waits for the pipeline's configuration; not work */
+    if (!sky__ring_drained(&a->fast.ring) && !atomic_load(&a->held)) {
         sched_yield(); /* a producer is between reserve and commit */
     } else {
         atomic_store(&a->sleeping, deep ? SLEEP_DEEP : 1);
         uint64_t tail = atomic_load_explicit(&a->fast.ring.tail, memory_order_relaxed);
         atomic_store(&a->fast.wake_at, tail + (deep ? 0 : a->wake_bytes));
         uint32_t seq = atomic_load(&a->wake_seq);
-        if (sky__ring_drained(&a->fast.ring) && !atomic_load(&a->flush_pending) &&
+        if ((sky__ring_drained(&a->fast.ring) || atomic_load(&a->held)) &&
+            !atomic_load(&a->flush_pending) &&
             !atomic_load(&a->stop) && !atomic_load(&a->drop_request) &&
             !atomic_load(&sky->lock_waiters)) {
             struct timespec ts = {0, deep ? DEEP_SLEEP_NS : IDLE_SLEEP_NS};
