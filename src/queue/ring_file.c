@@ -96,12 +96,15 @@ static void write_skip(uint8_t *data, uint64_t cap, uint64_t pos, uint64_t len)
     }
 }
 
-/* Clears the commit word of every 16-byte unit of [from, to), as the ring's release does. */
+/* Clears the commit word of every 16-byte unit of [from, to), as the ring's release does;
+ * only those that are not zero already, so that a clean file's pages are read, not dirtied. */
 static void clear_range(uint8_t *data, uint64_t cap, uint64_t from, uint64_t to)
 {
-    for (; from < to; from += SKY__RING_ALIGN)
-        atomic_store_explicit(&((sky__ring_hdr *)(data + (from & (cap - 1))))->commit, 0,
-                              memory_order_relaxed);
+    for (; from < to; from += SKY__RING_ALIGN) {
+        _Atomic uint32_t *c = &((sky__ring_hdr *)(data + (from & (cap - 1))))->commit;
+        if (atomic_load_explicit(c, memory_order_relaxed))
+            atomic_store_explicit(c, 0, memory_order_relaxed);
+    }
 }
 
 static bool fail_why(char *err, size_t cap, const char *why)
