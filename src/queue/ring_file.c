@@ -167,8 +167,12 @@ sky_status sky__rfile_scan(uint8_t *image, size_t size, bool repair, sky__rfile_
     if (size < SKY__RFILE_HEADER)
         return fail_why(err, err_cap, "it is shorter than the header"), SKY_EINVAL;
     sky__rfile_hdr *h = (sky__rfile_hdr *)image;
-    static const char zero[8];
-    if (memcmp(h->magic, zero, 8) == 0)
+    /* all zero: a file made by a process killed before it wrote anything into it. Only then
+     * is it made again; a file of something else is never overwritten. */
+    size_t z = 0;
+    while (z < SKY__RFILE_HEADER && !image[z])
+        z++;
+    if (z == SKY__RFILE_HEADER)
         return SKY_ENOTFOUND;
     if (!header_ok(h, size, err, err_cap))
         return SKY_EINVAL;

@@ -67,7 +67,7 @@ void sky__rfile_seal(char *rec, uint32_t size, uint64_t pos);
  * from the consumer position, one lap at most. With `repair`, each torn range followed by a
  * good record becomes a skip record the ring passes over, and everything past the last good
  * record is cleared the way the ring's consumer clears what it frees. SKY_ENOTFOUND: the
- * magic is zero (a file never finished: make it again); SKY_EINVAL with a reason in err for
+ * header is all zero (a file never finished: make it again); SKY_EINVAL with a reason in err for
  * anything else that is not a usable ring file. */
 sky_status sky__rfile_scan(uint8_t *image, size_t size, bool repair, sky__rfile_check check,
                            void *user, sky__rfile_found *out, char *err, size_t err_cap);

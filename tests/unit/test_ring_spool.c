@@ -360,11 +360,33 @@ static void test_bad_header_refused_untouched(void **state)
     free(before);
     free(after);
 
+    /* the right size, no magic, not all zero: somebody's data, never made again */
     FILE *t = fopen(path, "w");
+    for (size_t i = 0; i < SKY__RFILE_HEADER + RING; i++)
+        fputc(i == 100 ? 'x' : 0, t);
+    fclose(t);
+    before = skytest_read_file(path, &before_len);
+    assert_int_equal(open_spooled(&sky), SKY_EINVAL);
+    assert_non_null(strstr(diag_text, "does not start with the ring spool's magic"));
+    after = skytest_read_file(path, &after_len);
+    assert_int_equal(before_len, after_len);
+    assert_memory_equal(before, after, before_len);
+    free(before);
+    free(after);
+
+    t = fopen(path, "w");
     fputs("not a spool at all\n", t);
     fclose(t);
     assert_int_equal(open_spooled(&sky), SKY_EINVAL);
     assert_non_null(strstr(diag_text, "is not a skylog ring spool"));
+
+    /* all zero: a process killed while it made the file; made again */
+    t = fopen(path, "w");
+    for (size_t i = 0; i < SKY__RFILE_HEADER + RING; i++)
+        fputc(0, t);
+    fclose(t);
+    assert_int_equal(open_spooled(&sky), SKY_OK);
+    sky_close(sky);
     unlink(path);
 
     sky_options sync = {.mode = SKY_MODE_SYNC, .ring_spool_path = path, .diag = keep_diag};
