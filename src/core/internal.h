@@ -75,6 +75,7 @@ typedef struct sky__site_schema {
     sky__schema pub; /* must be first */
     size_t name_len;
     uint16_t key_off[SKY__SITE_MAX + 1]; /* field i's text is text[key_off[i] .. key_off[i+1]) */
+    uint64_t key_bits; /* every key's sky__key_bit (util/keybits.h) */
     char text[]; /* followed by 16 spare bytes (zeroes): keys are copied as 16-byte words */
 } sky__site_schema;
 
@@ -122,7 +123,9 @@ typedef struct sky__frag {
     size_t n;
     char *json; /* `,"key":value` for each field, as the JSON renderer writes them */
     uint32_t json_len;
+    uint32_t json_cap; /* json's allocation (kept when a context block is reused) */
     uint8_t json_state; /* 0: not made yet; 1: made; 2: cannot be (out of memory) */
+    uint64_t key_bits;  /* with the JSON: every key's sky__key_bit (util/keybits.h) */
     /* the last SKY__FRAG_CHECKS (schema, other fragment) pairs checked, and the answers */
 #define SKY__FRAG_CHECKS 4
     uint8_t chk_ok, chk_next; /* bit k: pair k shares no key */
@@ -143,8 +146,9 @@ typedef struct sky__ctxblk {
     sky__ctx_hdr hdr; /* must be first */
     sky__frag frag;
     struct sky__async *owner;         /* NULL once the pipeline closed (under the block lock) */
-    struct sky__ctxblk *next, *prev;  /* the owner's live blocks */
+    struct sky__ctxblk *next, *prev;  /* the owner's live blocks, or its pool of free ones */
     sky__retired ret;
+    size_t cap; /* bytes after the block for its fields and their text */
 } sky__ctxblk;
 
 struct sky_event {

@@ -10,6 +10,7 @@
  */
 #include "core/internal.h"
 #include "encode/text.h"
+#include "util/keybits.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -178,16 +179,24 @@ bool sky__frag_render(sky__frag *f)
         return true;
     if (f->json_state == 2)
         return false;
-    sky_buf b = {0};
-    for (size_t i = 0; i < f->n; i++)
+    /* a reused context block's buffer (async.c: the pool) */
+    sky_buf b = {.p = f->json, .cap = f->json_cap};
+    uint64_t bits = 0;
+    for (size_t i = 0; i < f->n; i++) {
         json_field(&b, &f->fields[i]);
+        bits |= sky__key_bit(f->fields[i].key, f->fields[i].key_len);
+    }
     if (b.oom || b.len > UINT32_MAX / 8) {
         sky__buf_free(&b);
+        f->json = NULL;
+        f->json_cap = 0;
         f->json_state = 2;
         return false;
     }
     f->json = b.p; /* NULL when the fragment has no field */
     f->json_len = (uint32_t)b.len;
+    f->json_cap = (uint32_t)b.cap;
+    f->key_bits = bits;
     f->json_state = 1;
     return true;
 }
@@ -202,11 +211,18 @@ static bool key_in(const sky_field *fs, size_t n, const char *k, size_t kl)
 
 /* A site event's context and bound fragments can be copied into its line as they are: both
  * rendered, and no key of one is the key of another or of the call (the general path then
- * de-duplicates). The answers for the last few (schema, other fragment) pairs are kept in the
- * first fragment: a scope usually logs from a few sites. */
+ * de-duplicates). Key sets whose bits (util/keybits.h) do not meet share no key: the usual
+ * answer, in a few instructions. Otherwise the keys are compared, and the answers for the last
+ * few (schema, other fragment) pairs kept in the first fragment: a scope usually logs from a
+ * few sites. */
 static bool frags_ok(const sky_event *ev)
 {
     sky__frag *c = sky__event_ctx(ev), *bf = ev->bnd, *own = c ? c : bf;
+    if ((!c || sky__frag_render(c)) && (!bf || sky__frag_render(bf))) {
+        uint64_t sb = ev->schema->key_bits, cb = c ? c->key_bits : 0, bb = bf ? bf->key_bits : 0;
+        if (!(sb & (cb | bb)) && !(cb & bb))
+            return true;
+    }
     const void *other = c ? (const void *)bf : NULL;
     for (int k = 0; k < SKY__FRAG_CHECKS; k++)
         if (own->chk_sc[k] == ev->schema && own->chk_other[k] == other)
