@@ -405,6 +405,35 @@ static void test_json_escape_random(void **state)
     }
 }
 
+/* A string's last 1-15 bytes are tested in the 16-byte block (or 8-byte word) that ends the
+ * string and copied by overlapping words: each length to 64 in an allocation of exactly its
+ * size (ASan reports a read past it), a special byte at each of the last 17 positions or none. */
+static void test_json_escape_tails(void **state)
+{
+    (void)state;
+    static const unsigned char specials[] = {'"', '\\', '\n', 0x01, 0x7f, 0xFF};
+    static char want[6 * 64 + 8];
+    for (size_t n = 1; n <= 64; n++) {
+        for (size_t back = 0; back <= 17 && back <= n; back++) {
+            for (size_t k = 0; k < sizeof specials; k++) {
+                unsigned char *in = malloc(n);
+                assert_non_null(in);
+                for (size_t i = 0; i < n; i++)
+                    in[i] = (unsigned char)('a' + (i * 7) % 26);
+                if (back)
+                    in[n - back] = specials[k];
+                sky_buf b = {0};
+                sky__json_str_body(&b, (const char *)in, n);
+                size_t wl = ref_escape(want, in, n);
+                assert_int_equal(b.len, wl);
+                assert_memory_equal(b.p, want, wl);
+                sky__buf_free(&b);
+                free(in);
+            }
+        }
+    }
+}
+
 /* The AVX-512 escaper (where the CPU has it) against the SSE2/word path: every test of the
  * escaper again with it off, and long quote-dense strings (JSON inside JSON) both ways, at
  * every alignment, with a byte that stops the 32-byte blocks at every position. */
@@ -456,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_iso8601_cache),
         cmocka_unit_test(test_json_escape_fast_paths), cmocka_unit_test(test_json_escape_chunks),
         cmocka_unit_test(test_json_plain_masks), cmocka_unit_test(test_json_escape_random),
+        cmocka_unit_test(test_json_escape_tails),
         cmocka_unit_test(test_json_escape_avx512_same_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
