@@ -370,6 +370,17 @@ static void test_json_plain_masks(void **state)
     }
 }
 
+/* sky__json_str_body of in[0 .. n) is what ref_escape writes (into want, room 6n). */
+static void assert_escapes_as_ref(const unsigned char *in, size_t n, char *want)
+{
+    sky_buf b = {0};
+    sky__json_str_body(&b, (const char *)in, n);
+    size_t wl = ref_escape(want, in, n);
+    assert_int_equal(b.len, wl);
+    assert_memory_equal(b.p, want, wl);
+    sky__buf_free(&b);
+}
+
 /* Random strings against the reference: every length to 300, many special bytes (quotes,
  * backslashes, control characters, DEL, a valid 2-byte sequence, an invalid byte) at random
  * places and densities, starting at every alignment. */
@@ -396,12 +407,7 @@ static void test_json_escape_random(void **state)
                     in[i] = 'b';
             }
         }
-        sky_buf b = {0};
-        sky__json_str_body(&b, (const char *)in, n);
-        size_t wl = ref_escape(want, in, n);
-        assert_int_equal(b.len, wl);
-        assert_memory_equal(b.p, want, wl);
-        sky__buf_free(&b);
+        assert_escapes_as_ref(in, n, want);
     }
 }
 
@@ -422,12 +428,7 @@ static void test_json_escape_tails(void **state)
                     in[i] = (unsigned char)('a' + (i * 7) % 26);
                 if (back)
                     in[n - back] = specials[k];
-                sky_buf b = {0};
-                sky__json_str_body(&b, (const char *)in, n);
-                size_t wl = ref_escape(want, in, n);
-                assert_int_equal(b.len, wl);
-                assert_memory_equal(b.p, want, wl);
-                sky__buf_free(&b);
+                assert_escapes_as_ref(in, n, want);
                 free(in);
             }
         }
