@@ -381,10 +381,27 @@ static const struct {
  * over SKY_JSON_DIRECT_MAX, a non-finite double, and the types whose text is not bounded that
  * way or that are rare (TIME, DUR, ERRNO, JSON). */
 static inline __attribute__((always_inline)) char *put_slot(char *d, unsigned type, uint64_t x,
-                                                             const char **s)
+                                                             const char **s, const char *lim)
 {
     switch (type) {
     case SKY_T_STR:
+#if defined(__SSE2__)
+        /* A site record's string of up to 16 bytes whose record goes on for 16 bytes from it
+         * (lim: the record's end; the call site reserves 15 bytes after its last string): one
+         * 16-byte load tests it, one store copies it (the bytes past it are overwritten or
+         * left past the line's end; room: 32 bytes a value). Not from a sky_field (lim NULL),
+         * whose string may end at the end of its page. */
+        if (lim && x <= 16 && (size_t)(lim - *s) >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)*s);
+            if (!(sky__json_plain_mask16(v) & ((1u << x) - 1))) {
+                *d = '"';
+                _mm_storeu_si128((__m128i *)(void *)(d + 1), v);
+                d[x + 1] = '"';
+                *s += x + 1;
+                return d + x + 2;
+            }
+        }
+#endif
         if (x > SKY_JSON_DIRECT_MAX)
             return NULL;
         d = put_str(d, *s, x);
@@ -430,7 +447,7 @@ static inline char *put_direct(char *d, const sky_field *f)
         return NULL; /* its room is not reserved here */
     else
         memcpy(&x, &f->v, 8);
-    return put_slot(d, f->type, x, &s);
+    return put_slot(d, f->type, x, &s, NULL);
 }
 
 /* Field f's value at d (room reserved as for put_direct); returns the end, or NULL on
@@ -559,7 +576,7 @@ static inline __attribute__((always_inline)) char *site_text(const sky_event *ev
     if (frags) /* a constant where inlined: the caller has tested it */
         d = put_frags(d, ev);
     const uint64_t *v = ev->vals;
-    const char *s = (const char *)(v + n);
+    const char *s = (const char *)(v + n), *lim = (const char *)v + ev->vals_bytes;
     for (size_t i = 0; i < n; i++) {
         if (i) { /* the first key is in the line cache */
             size_t o = sc->key_off[i], kl = (size_t)sc->key_off[i + 1] - o;
@@ -569,7 +586,7 @@ static inline __attribute__((always_inline)) char *site_text(const sky_event *ev
                 memcpy(d, sc->text + o, kl);
             d += kl;
         }
-        char *end = put_slot(d, sc->pub.types[i], v[i], &s);
+        char *end = put_slot(d, sc->pub.types[i], v[i], &s, lim);
         if (SKY_LIKELY(end != NULL)) {
             d = end;
             continue;

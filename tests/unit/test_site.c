@@ -201,6 +201,51 @@ static void assert_pairs_equal(const skytest_capture *caps, size_t ncap)
     }
 }
 
+/* clang-format off: STR_LINE must be the line of the sky_info() call */
+enum { STR_LINE = __LINE__ }; static void str_site(sky_logger *log, const char *a, size_t n, const char *b, long i) { sky_info(log, "ev", SKY_STRN("a", a, n), SKY_STR("b", b), SKY_INT("i", i)); }
+/* clang-format on */
+
+static void str_emit(sky_logger *log, const char *a, size_t n, const char *b, long i)
+{
+    static const sky_callsite cs = {__FILE__, "str_site", STR_LINE};
+    const sky_field fs[] = {SKY_STRN("a", a, n), SKY_STR("b", b), SKY_INT("i", i)};
+    sky_emit(log, SKY_LEVEL_INFO, "ev", &cs, fs, 3);
+}
+
+/* The JSON renderer tests a site record's string of up to 16 bytes with one 16-byte load when
+ * its record goes on that far (the call site's copy leaves the bytes after the string's NUL
+ * as they were in the caller's memory): every length 0-20, a byte that needs care at every
+ * position of the string and just past its end, in the last string of the record and in one
+ * before it, gives what the general path gives. */
+static void test_short_site_strings(void **state)
+{
+    (void)state;
+    static const char care[] = {'"', '\\', '\n', 0x01, 0x7f, (char)0xC3, (char)0xFF};
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(true, &cap);
+    sky_logger *log = sky_logger_get(sky, "app");
+    char a[40], b[40];
+    long i = 0;
+    for (size_t n = 0; n <= 20; n++)
+        for (size_t pos = 0; pos <= n + 1; pos++)
+            for (size_t k = 0; k < sizeof care; k++, i++) {
+                for (size_t j = 0; j < sizeof a; j++)
+                    a[j] = b[j] = (char)('a' + (j + k) % 26);
+                a[pos] = care[k];
+                if (care[k] == (char)0xC3 && pos + 1 < n)
+                    a[pos + 1] = (char)0xA9;
+                memcpy(b, a, sizeof b);
+                b[n] = '\0';
+                str_site(log, a, n, b, i);
+                str_emit(log, a, n, b, i);
+            }
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 2 * (size_t)i);
+    assert_pairs_equal(&cap, 1);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
 /* Sinks of every format on one pipeline, in orders where each reader is the first to decode a
  * site event's fields: logfmt, pretty, a route filter, the custom sink (which reads every field
  * through the public accessors); JSON sinks render the event from its record before and after
@@ -1076,6 +1121,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_output_matches_general_path),
+        cmocka_unit_test(test_short_site_strings),
         cmocka_unit_test(test_schema_only_for_literals),
         cmocka_unit_test(test_mismatching_calls),
         cmocka_unit_test(test_many_loggers_one_site),
