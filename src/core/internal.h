@@ -126,10 +126,10 @@ typedef struct sky__frag {
     uint32_t json_cap; /* json's allocation (kept when a context block is reused) */
     uint8_t json_state; /* 0: not made yet; 1: made; 2: cannot be (out of memory) */
     uint64_t key_bits;  /* with the JSON: every key's sky__key_bit (util/keybits.h) */
-    /* the last SKY__FRAG_CHECKS (schema, other fragment) pairs checked, and the answers */
+    /* the last SKY__FRAG_CHECKS schemas checked against this fragment alone, and the answers */
 #define SKY__FRAG_CHECKS 4
-    uint8_t chk_ok, chk_next; /* bit k: pair k shares no key */
-    const void *chk_sc[SKY__FRAG_CHECKS], *chk_other[SKY__FRAG_CHECKS];
+    uint8_t chk_ok, chk_next; /* bit k: schema k shares no key */
+    const void *chk_sc[SKY__FRAG_CHECKS];
 } sky__frag;
 
 /* What retires, once every record before ring position `at` is freed (async.c): a context
