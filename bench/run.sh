@@ -13,8 +13,8 @@ EVENTS=${BENCH_EVENTS:-1000000}
 REPS=${BENCH_REPS:-3}
 CG=${BENCH_CG:-100000}
 WORKLOADS=${BENCH_WORKLOADS:-lit rt ctx bound mix mixn}
-OUT=$B/bench-out
-mkdir -p "$OUT"
+mkdir -p "$B/bench-out"
+OUT=$(cd "$B/bench-out" && pwd) # absolute: the callgrind figures are annotated from /
 RAW=$OUT/raw.txt
 : > "$RAW"
 C=$B/bench/bench_c
@@ -76,8 +76,11 @@ if [ "$CG" -gt 0 ] && command -v valgrind >/dev/null; then
     for fn in "$@"; do
       local ir
       # awk reads to the end: exiting early could kill callgrind_annotate with SIGPIPE, which
-      # pipefail turns into the end of this script (seen with the large C++ profile of spdlog)
-      ir=$(callgrind_annotate --inclusive=yes "$prof" 2>/dev/null |
+      # pipefail turns into the end of this script (seen with the large C++ profile of spdlog).
+      # Annotated from /, where every file name stays absolute: from the source tree,
+      # callgrind_annotate shortens them and its inclusive cost of worker_main then leaves out
+      # the code inlined into it from other headers (30 instructions an rt event).
+      ir=$(cd / && callgrind_annotate --inclusive=yes "$prof" 2>/dev/null |
            awk -v f=":$fn " '!done && index($0, f) { gsub(",", "", $1); print $1; done = 1 }')
       echo "CG $cand $wl $fn ${ir:-0} $CG" >> "$RAW"
     done
@@ -88,7 +91,7 @@ if [ "$CG" -gt 0 ] && command -v valgrind >/dev/null; then
     case $wl in mix | mixn) # the benchmark's own part of log_$wl (bench_c.c: log_mix_drv)
       valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.driver.$wl" "$C" skylog-async "$wl" \
         1 driver "$CG" "$OUT/cg.log" >/dev/null 2>&1
-      ir=$(callgrind_annotate --inclusive=yes "$OUT/cg.driver.$wl" 2>/dev/null |
+      ir=$(cd / && callgrind_annotate --inclusive=yes "$OUT/cg.driver.$wl" 2>/dev/null |
            awk -v f=":log_${wl}_drv " '!done && index($0, f) { gsub(",", "", $1); print $1; done = 1 }')
       echo "CG driver $wl log_${wl}_drv ${ir:-0} $CG" >> "$RAW" ;;
     esac
