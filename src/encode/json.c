@@ -432,9 +432,8 @@ static inline __attribute__((always_inline)) char *put_slot(char *d, unsigned ty
     case SKY_T_F64: {
         double f;
         memcpy(&f, &x, 8);
-        if (isfinite(f)) /* room: 32 reserved >= SKY_F64_MAX */
-            return sky__f64_raw(d, f);
-        return NULL; /* NaN and infinities are strings */
+        /* room: 32 reserved >= SKY_F64_MAX; NULL for NaN and infinities (strings) */
+        return sky__f64_raw_finite(d, f);
     }
     case SKY_T_ERRNO: /* only in site lines, whose room has ERRNO_TEXT_MAX per errno field */
         if (x < ERRNO_TEXTS && errno_texts[x].len) {
