@@ -988,6 +988,21 @@ static void assert_scope_line(const char *line, long i)
     assert_null(strstr(line, "thread_req"));
 }
 
+/* Four threads opening scopes at once while the worker reclaims blocks into the pool and
+ * hands them out again (TSan: the pool's hand-over is under the block lock). */
+typedef struct scope_run {
+    sky_logger *log;
+    long from;
+} scope_run;
+static void *scopes_concurrently(void *arg)
+{
+    const scope_run *r = arg;
+    char buf[32];
+    for (long i = r->from; i < r->from + 300; i++)
+        scope_at(r->log, i, buf, sizeof buf);
+    return NULL;
+}
+
 static void test_context_blocks_reused(void **state)
 {
     (void)state;
@@ -1012,6 +1027,23 @@ static void test_context_blocks_reused(void **state)
     assert_int_equal(cap.n, 4 + 2 * (size_t)n);
     for (size_t k = 4; k < cap.n; k++)
         assert_scope_line(cap.lines[k], (long)(k - 4) / 2);
+    /* concurrently: each line's scope is its own call's, whichever block it got */
+    skytest_capture_reset(&cap);
+    pthread_t th[4];
+    scope_run runs[4];
+    for (int t = 0; t < 4; t++) {
+        runs[t] = (scope_run){log, 1000 + 1000 * t};
+        assert_int_equal(pthread_create(&th[t], NULL, scopes_concurrently, &runs[t]), 0);
+    }
+    for (int t = 0; t < 4; t++)
+        pthread_join(th[t], NULL);
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 4 * 300 * 2);
+    for (size_t k = 0; k < cap.n; k++) {
+        const char *at = strstr(cap.lines[k], ",\"n\":");
+        assert_non_null(at);
+        assert_scope_line(cap.lines[k], strtol(at + 5, NULL, 10));
+    }
 #ifndef __SANITIZE_THREAD__ /* TSan does not support threads in a forked child */
     fflush(NULL);
     pid_t pid = fork();
