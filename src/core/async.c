@@ -120,7 +120,7 @@ struct sky__async {
     /* context blocks and bound loggers (under blk_lock) */
     sky__ctxblk *blocks;      /* live: a scope may still log with them */
     sky__ctxblk *pool;        /* free blocks to reuse (ctx_new), linked by `next` */
-    size_t pool_n;
+    size_t pool_n, pool_bytes;
     sky__retired *retired;    /* freed once `tail` passes their `at` */
     _Atomic int retire_pending;
 };
@@ -420,22 +420,27 @@ static void free_bound(sky__retired *r)
 }
 
 /* Context blocks are made at least this big (a scope's usual fields fit) and pooled up to
- * this size and count per pipeline. */
+ * this size each (fields and JSON), this many and this many bytes in all per pipeline: under
+ * valgrind's serialised threads a producer runs ~90 scopes ahead of the worker's reclaim. */
 #define CTX_MIN_CAP 448
 #define CTX_POOL_CAP 4096
 #define CTX_POOL_MAX 256
+#define CTX_POOL_BYTES (256 * 1024)
+static inline size_t pooled_bytes(const sky__ctxblk *b) { return b->cap + b->frag.json_cap; }
 
 /* Worker, under blk_lock: keeps a reclaimed block for the next scope (false: free it). No record
  * references it any more; its worker-side state is the worker's to reset. */
 static bool pool_block(sky__async *a, sky__retired *r)
 {
     sky__ctxblk *b = (sky__ctxblk *)((char *)r - offsetof(sky__ctxblk, ret));
-    if (a->pool_n >= CTX_POOL_MAX || b->cap > CTX_POOL_CAP || b->frag.json_cap > CTX_POOL_CAP)
+    if (a->pool_n >= CTX_POOL_MAX || b->cap > CTX_POOL_CAP || b->frag.json_cap > CTX_POOL_CAP ||
+        a->pool_bytes + pooled_bytes(b) > CTX_POOL_BYTES)
         return false;
     b->frag.json_state = 0;
     b->next = a->pool;
     a->pool = b;
     a->pool_n++;
+    a->pool_bytes += pooled_bytes(b);
     return true;
 }
 
@@ -501,6 +506,7 @@ sky__ctxblk *sky__async_ctx_new(sky_t *sky, const sky_field *const *frames, cons
     if (b && b->cap >= need) {
         a->pool = b->next;
         a->pool_n--;
+        a->pool_bytes -= pooled_bytes(b);
         fill_block(b, a, frames, counts, depth, n);
     } else {
         pthread_mutex_unlock(&blk_lock);
@@ -1319,6 +1325,7 @@ sky_status sky__async_stop(sky_t *sky, int64_t deadline, bool *leak)
     sky__ctxblk *pool = a->pool;
     a->pool = NULL;
     a->pool_n = 0;
+    a->pool_bytes = 0;
     atomic_store(&a->retire_pending, 1);
     pthread_mutex_unlock(&blk_lock);
     while (pool) {
