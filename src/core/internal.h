@@ -63,8 +63,10 @@ typedef struct sky__line_entry {
 typedef struct sky__render_cache {
     sky__cs_entry json[SKY__CS_CACHE_SLOTS];
     sky__line_entry lines[SKY__LINE_CACHE_SLOTS];
-    /* The last JSON timestamp: a batch's events mostly share their millisecond. */
-    uint64_t ts_key; /* Unix milliseconds + 1 of ts_text; 0: empty */
+    /* The last JSON timestamp: a batch's events mostly share their millisecond. ts_text is
+     * the text of Unix nanoseconds [ts_lo, ts_lo + ts_span): one unsigned compare tests an
+     * event's time (a negative one never falls in); ts_span 0: empty. */
+    uint64_t ts_lo, ts_span;
     char ts_text[24];
 } sky__render_cache;
 

@@ -126,15 +126,17 @@ static inline void put_ts(char *d, const sky_event *ev)
     _Static_assert(sizeof ev->rcache->ts_text == SKY_ISO8601_LEN, "timestamp cache");
     sky__render_cache *c = ev->rcache;
     int64_t ns = ev->ts_ns;
+    if (SKY_LIKELY(c && (uint64_t)ns - c->ts_lo < c->ts_span)) {
+        memcpy(d, c->ts_text, SKY_ISO8601_LEN);
+        return;
+    }
     if (!c || ns < 0) {
         sky__iso8601_ms(d, ns);
         return;
     }
-    uint64_t key = (uint64_t)ns / 1000000 + 1;
-    if (key != c->ts_key) {
-        sky__iso8601_ms(c->ts_text, ns);
-        c->ts_key = key;
-    }
+    sky__iso8601_ms(c->ts_text, ns);
+    c->ts_lo = (uint64_t)ns - (uint64_t)ns % 1000000;
+    c->ts_span = 1000000;
     memcpy(d, c->ts_text, SKY_ISO8601_LEN);
 }
 
