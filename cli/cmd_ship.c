@@ -246,6 +246,10 @@ typedef struct ack_track {
     _Atomic uint64_t read_offset, read_line, read_total;
 } ack_track;
 
+/* Lines put with one sky_cwl_put_many(): the sink's lock and wake-up check once per PUT_BATCH
+ * lines instead of once a line. */
+#define PUT_BATCH 64
+
 typedef struct ship {
     sky_sink *sink;
     const sky_cwl_opts *co;
@@ -268,6 +272,12 @@ typedef struct ship {
     sky__settle settle;     /* what a resumed run skips as stored without acknowledgement */
     bool settle_failed;     /* a line did not match what the stream holds: stop, send nothing */
     int64_t now_ms;         /* Unix ms, refreshed every 1,024 lines (for age checks) */
+    /* Lines read and not yet put (ship_line, flush_lines): they point into drain()'s buffer,
+     * so they are put before it moves or is reused. */
+    sky_cwl_msg pend[PUT_BATCH];
+    size_t pend_raw[PUT_BATCH];
+    bool pend_ts_line[PUT_BATCH];
+    size_t n_pend;
 } ship;
 
 /* Losses a resend could repair, from a stats snapshot. */
@@ -674,30 +684,128 @@ static void show_progress(ship *sh, bool final)
         fputc('\n', stderr);
 }
 
-static void ship_line(ship *sh, char *line, size_t raw)
+/* Where reading is once a line of `raw` bytes (its newline included) is done. */
+static void advance(ship *sh, size_t raw)
 {
-    size_t n = raw;
-    sh->bytes_read += (uint64_t)raw;
     ship_input *in = &sh->in[sh->cur];
+    sh->bytes_read += (uint64_t)raw;
     in->offset += (uint64_t)raw;
     in->line++;
     sh->total_lines++;
+}
+
+/* A line the sink refused: stop reading if it refuses because delivery cannot succeed. */
+static void refused(ship *sh)
+{
+    sh->refused++;
+    sky_cwl_stats now;
+    if (sky_cwl_stats_get(sh->sink, &now) == SKY_OK && now.persistent_error)
+        cannot_deliver = true;
+}
+
+/* The anchor a line's event will be, for the checkpoint: a time the service may refuse (older
+ * than a day: the shortest retention; ahead) makes it optional, and one it surely refuses
+ * (past 14 days or 2 hours ahead, with an hour's margin) leaves none (false). */
+static bool line_anchor(const ship *sh, int64_t ts, bool ts_line, sky__anchor *a)
+{
+    *a = (sky__anchor){.ts = ts, .n = 1};
+    if (!sh->checkpoint) /* only a checkpoint keeps anchors */
+        return false;
+    if (ts_line) {
+        int64_t now = sh->now_ms;
+        if (ts < now - SKY_CWL_MAX_AGE_MS - 3600000 || ts > now + SKY_CWL_MAX_FUTURE_MS + 3600000)
+            return false;
+        if (ts < now - 86400000 || ts > now + 3600000)
+            a->flags = SKY__ANCHOR_OPTIONAL;
+    }
+    return true;
+}
+
+/* Every 1,024 lines: the clock, the progress bar, what was answered, the checkpoint. */
+static void every_1024(ship *sh)
+{
+    if ((sh->lines & 1023) == 0) {
+        sh->now_ms = sky_now_ns() / 1000000;
+        show_progress(sh, false);
+        track_refresh(sh); /* pops what was answered: the ring stays as small as the queue */
+        checkpoint_maybe(sh);
+    }
+}
+
+/* A line that became one event (or was refused) is done: position, accounting, tracking. */
+static void line_put(ship *sh, const char *line, size_t n, int64_t ts, bool ts_line,
+                     sky_status st)
+{
+    sh->lines++;
+    if (st != SKY_OK)
+        refused(sh);
+    sky__anchor a;
+    bool anchor = st == SKY_OK && line_anchor(sh, ts, ts_line, &a);
+    if (anchor)
+        a.h = sky__ship_hash(line, n);
+    /* SKY_ELIMIT is the drop policy at work (counted, not a resend candidate) */
+    track_line(sh, st == SKY_OK, st != SKY_OK && st != SKY_ELIMIT, anchor ? &a : NULL);
+    every_1024(sh);
+}
+
+/* Puts the pending lines (sky_cwl_put_many: one lock for all), then finishes each in order.
+ * After a refusal that means the sink cannot deliver, the lines after it are not read. */
+static void flush_lines(ship *sh)
+{
+    size_t done = 0;
+    while (done < sh->n_pend && !cannot_deliver) {
+        sky_status st[PUT_BATCH];
+        size_t k = sky_cwl_put_many(sh->sink, sh->pend + done, sh->n_pend - done, st);
+        if (!k) { /* cannot happen with a valid sink and messages; never lose track of one */
+            st[0] = sky_cwl_put(sh->sink, sh->pend[done].ts_ms, sh->pend[done].msg,
+                                sh->pend[done].len);
+            k = 1;
+        }
+        for (size_t i = 0; i < k; i++, done++) {
+            advance(sh, sh->pend_raw[done]);
+            line_put(sh, sh->pend[done].msg, sh->pend[done].len, sh->pend[done].ts_ms,
+                     sh->pend_ts_line[done], st[i]);
+        }
+    }
+    sh->n_pend = 0;
+}
+
+/* One line read (`raw` bytes, its newline included). A plain one waits in `pend` for the next
+ * flush_lines(); the others (empty, settling, long) are done at once, after the pending ones,
+ * so that lines are always finished in reading order. */
+static void ship_line(ship *sh, char *line, size_t raw)
+{
+    size_t n = raw;
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
+    bool settling = sh->settle.active ||
+                    (sh->settle.anchor_max_ts && sh->settle.lines_seen < SKY__SETTLE_WINDOW);
+    /* A line that may become several events (split) or none (dropped) is measured by the
+     * sink's own count; UTF-8 repair can triple its length, hence the 3. */
+    bool long_line = n > sh->long_line;
+    int64_t ts = 0;
+    bool ts_line = n && line_timestamp(line, n, &ts);
+    if (n && !ts_line)
+        ts = sky_now_ns() / 1000000;
+    if (n && !settling && !long_line) {
+        sh->pend[sh->n_pend] = (sky_cwl_msg){.ts_ms = ts, .msg = line, .len = n};
+        sh->pend_raw[sh->n_pend] = raw;
+        sh->pend_ts_line[sh->n_pend] = ts_line;
+        if (++sh->n_pend == PUT_BATCH)
+            flush_lines(sh);
+        return;
+    }
+    flush_lines(sh);
+    if (cannot_deliver)
+        return; /* not read: reading stops before it */
+    advance(sh, raw);
+    ship_input *in = &sh->in[sh->cur];
     if (n == 0) {
         sh->empty++;
         track_line(sh, 0, false, NULL);
         return;
     }
-    int64_t ts;
-    bool ts_line = line_timestamp(line, n, &ts);
-    if (!ts_line)
-        ts = sky_now_ns() / 1000000;
-    /* A line that may become several events (split) or none (dropped) is measured by the
-     * sink's own count; UTF-8 repair can triple its length, hence the 3. */
-    bool long_line = n > sh->long_line;
-    if (sh->settle.active ||
-        (sh->settle.anchor_max_ts && sh->settle.lines_seen < SKY__SETTLE_WINDOW)) {
+    if (settling) {
         sky__anchor stored;
         switch (sky__settle_line(&sh->settle, line, n, ts, ts_line, long_line, &stored)) {
         case SKY__SETTLE_SKIP:
@@ -719,49 +827,25 @@ static void ship_line(ship *sh, char *line, size_t raw)
             break;
         }
     }
+    if (!long_line) {
+        line_put(sh, line, n, ts, ts_line, sky_cwl_put(sh->sink, ts, line, n));
+        return;
+    }
     sh->lines++;
     sky_cwl_stats before, after;
-    if (long_line)
-        sky_cwl_stats_get(sh->sink, &before);
+    sky_cwl_stats_get(sh->sink, &before);
     sky_status st = sky_cwl_put(sh->sink, ts, line, n);
-    if (st != SKY_OK) {
-        sh->refused++;
-        sky_cwl_stats now; /* refused because delivery cannot succeed? then stop reading */
-        if (sky_cwl_stats_get(sh->sink, &now) == SKY_OK && now.persistent_error)
-            cannot_deliver = true;
-    }
-    /* what the line is stored as, for the checkpoint's anchor: a time the service may refuse
-     * (older than a day: the shortest retention; ahead) makes it optional, and one it surely
-     * refuses (past 14 days or 2 hours ahead, with an hour's margin) leaves no anchor */
-    sky__anchor a = {.ts = ts, .n = 1};
-    bool anchor = sh->checkpoint != NULL; /* only a checkpoint keeps anchors */
-    if (anchor && ts_line) {
-        int64_t now = sh->now_ms;
-        if (ts < now - SKY_CWL_MAX_AGE_MS - 3600000 || ts > now + SKY_CWL_MAX_FUTURE_MS + 3600000)
-            anchor = false;
-        else if (ts < now - 86400000 || ts > now + 3600000)
-            a.flags = SKY__ANCHOR_OPTIONAL;
-    }
-    if (long_line) {
-        sky_cwl_stats_get(sh->sink, &after);
-        a.n = (uint32_t)(after.accepted - before.accepted);
-        a.flags |= SKY__ANCHOR_WILD;
-        track_line(sh, after.accepted - before.accepted,
-                   after.dropped[SKY_CWL_DROP_QUEUE_FULL] != before.dropped[SKY_CWL_DROP_QUEUE_FULL],
-                   anchor && a.n ? &a : NULL);
-    } else {
-        if (st == SKY_OK && anchor)
-            a.h = sky__ship_hash(line, n);
-        /* SKY_ELIMIT is the drop policy at work (counted, not a resend candidate) */
-        track_line(sh, st == SKY_OK, st != SKY_OK && st != SKY_ELIMIT,
-                   st == SKY_OK && anchor ? &a : NULL);
-    }
-    if ((sh->lines & 1023) == 0) {
-        sh->now_ms = sky_now_ns() / 1000000;
-        show_progress(sh, false);
-        track_refresh(sh); /* pops what was answered: the ring stays as small as the queue */
-        checkpoint_maybe(sh);
-    }
+    if (st != SKY_OK)
+        refused(sh);
+    sky_cwl_stats_get(sh->sink, &after);
+    sky__anchor a;
+    bool anchor = line_anchor(sh, ts, ts_line, &a);
+    a.n = (uint32_t)(after.accepted - before.accepted);
+    a.flags |= SKY__ANCHOR_WILD;
+    track_line(sh, after.accepted - before.accepted,
+               after.dropped[SKY_CWL_DROP_QUEUE_FULL] != before.dropped[SKY_CWL_DROP_QUEUE_FULL],
+               anchor && a.n ? &a : NULL);
+    every_1024(sh);
 }
 
 /* Reads what is available from f and ships it line by line; returns false on a read error.
@@ -770,7 +854,8 @@ static void ship_line(ship *sh, char *line, size_t raw)
  * buffer: one copy of the input instead of three, one read() per chunk. read() returns what a
  * pipe has, so a line written to a pipe is shipped without waiting for a full chunk. The FILE
  * is unbuffered (see unbuffered()), so no data waits in it: f and its descriptor agree. As
- * with getline(), a last line without a newline is shipped when reading reaches the end. */
+ * with getline(), a last line without a newline is shipped when reading reaches the end.
+ * The lines of a chunk are put in groups (ship_line, flush_lines), all before the next read. */
 #define READ_CHUNK (256u << 10)
 static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
 {
@@ -794,6 +879,7 @@ static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
             int e = errno;
             if (have && !sh->settle_failed) /* the last line, without its newline */
                 ship_line(sh, *buf, have);
+            flush_lines(sh);
             if (got < 0 && e != EAGAIN && !stop_requested) {
                 errno = e;
                 return false;
@@ -806,6 +892,7 @@ static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
             ship_line(sh, p, (size_t)(nl + 1 - p));
             p = nl + 1;
         }
+        flush_lines(sh); /* the pending lines point into *buf: put before it moves */
         have = (size_t)(end - p);
         if (have && p != *buf)
             memmove(*buf, p, have);
