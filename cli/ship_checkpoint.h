@@ -23,7 +23,8 @@
 #include <stdint.h>
 
 /* Events read back from the stream's end. Stored-but-not-checkpointed events are bounded by
- * ship's queue (20,000 events) plus what 1,024 lines add before the next checkpoint. */
+ * ship's queue (20,000 events), plus the 10,000 events a checkpoint may lag while reading, plus
+ * what is acknowledged in the 1,024 lines before the next look (cmd_ship.c, checkpoint_maybe). */
 #define SKY__SETTLE_WINDOW 50000
 /* Lines (with their events) kept as the anchor. */
 #define SKY__ANCHOR_MAX 8

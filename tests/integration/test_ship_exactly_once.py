@@ -273,6 +273,60 @@ class ShipExactlyOnce(unittest.TestCase):
         self.assertEqual(self.stored.streams("/exact/ctrlc"), [stream])
         self.assertEqual(self.stored.messages("/exact/ctrlc", stream), first + more)
 
+    def test_a_checkpoint_behind_the_stream_is_settled_exactly(self):
+        # While lines are read, the checkpoint is rewritten once 10,000 more events are
+        # acknowledged or a second has passed (docs/CLI.md), so a run killed while reading may
+        # have stored thousands of events its checkpoint does not include. Here reading stops
+        # on a full queue behind a batch stored whose answer never comes (the proxy), which
+        # is where a kill leaves the most behind; the resume skips exactly those lines.
+        path = os.path.join(self.dir, "app.log")
+        group, n = "/exact/lag", 40000
+        lines = [f"lagging {i}" for i in range(n)]
+        self.write_lines(path, lines)
+        proxy = WithholdingProxy(self.srv.port, hold_at=15)
+        self.addCleanup(proxy.stop)
+        args = ("--stream", "p", "--batch-size", "1000", "--flush-interval", "10", path)
+        proc = self.start(proxy.url, group, *args)
+        wait_for(lambda: len(proxy.sizes) == 15, "15 PutLogEvents", timeout=180)
+        wait_for(lambda: len(self.stored.messages(group, "p")) == 15000, "15 batches stored")
+        proc.kill()
+        proc.wait()
+        behind = 15000 - self.checkpoint()["input"]["line"]
+        p = self.run_ship(group, *args)
+        self.assertIn(f"{behind} lines were already stored (settled, not sent again)", p.stderr)
+        self.assertIn(f"{n - 15000} events read, {n - 15000} sent", p.stderr)
+        self.assertEqual(self.stored.messages(group, "p"), lines)
+        self.assertTrue(self.checkpoint()["complete"])
+
+    def test_a_pipe_that_waits_leaves_the_checkpoint_up_to_date(self):
+        # reading waits on a pipe: what is acknowledged meanwhile reaches the checkpoint
+        path = os.path.join(self.dir, "fifo")
+        os.mkfifo(path)
+        rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        wfd = os.open(path, os.O_WRONLY)
+        os.set_blocking(rfd, True)
+        self.addCleanup(lambda: os.close(wfd))
+        group, n = "/exact/pipe", 24000
+        lines = [f"piped {i}" for i in range(n)]
+        args = ("--stream", "p", "--batch-size", "1000", "--flush-interval", "10")
+        proc = subprocess.Popen(self.ship_args(self.srv.url, group, *args), stdin=rfd,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        os.close(rfd)
+        os.write(wfd, ("\n".join(lines) + "\n").encode())
+        wait_for(lambda: self.checkpoint()["input"]["line"] == n, "the checkpoint at the end",
+                 timeout=180)
+        self.assertEqual(len(self.stored.messages(group, "p")), n)
+        proc.kill()
+        proc.wait()
+        p = subprocess.run(self.ship_args(self.srv.url, group, *args),
+                           input="\n".join(lines) + "\n", capture_output=True, text=True,
+                           env=self.env, timeout=120 * skyharness.timeout_scale())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("0 events read, 0 sent", p.stderr)
+        self.assertEqual(self.stored.messages(group, "p"), lines)
+
     def test_follow_across_rotation_and_truncation_with_kills(self):
         path = os.path.join(self.dir, "app.log")
         group = "/exact/follow"
