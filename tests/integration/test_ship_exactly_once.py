@@ -21,7 +21,7 @@ import time
 import unittest
 
 import skyharness
-from test_ship_interrupt import wait_for
+from test_ship_interrupt import open_fifo, wait_for
 
 
 class Stored:
@@ -239,12 +239,7 @@ class ShipExactlyOnce(unittest.TestCase):
         self.assertEqual(got, lines)
 
     def test_ctrl_c_resumes_into_the_same_timestamped_stream(self):
-        path = os.path.join(self.dir, "fifo")
-        os.mkfifo(path)
-        rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        wfd = os.open(path, os.O_WRONLY)
-        os.set_blocking(rfd, True)
-        self.addCleanup(lambda: os.close(wfd))
+        rfd, wfd = open_fifo(self, os.path.join(self.dir, "fifo"))
         first = [f"first {i}" for i in range(200)]
         # the default stream template has the time in seconds: a rerun resolves another name
         proc = subprocess.Popen(self.ship_args(self.srv.url, "/exact/ctrlc", "--flush-interval",
@@ -300,12 +295,7 @@ class ShipExactlyOnce(unittest.TestCase):
 
     def test_a_pipe_that_waits_leaves_the_checkpoint_up_to_date(self):
         # reading waits on a pipe: what is acknowledged meanwhile reaches the checkpoint
-        path = os.path.join(self.dir, "fifo")
-        os.mkfifo(path)
-        rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        wfd = os.open(path, os.O_WRONLY)
-        os.set_blocking(rfd, True)
-        self.addCleanup(lambda: os.close(wfd))
+        rfd, wfd = open_fifo(self, os.path.join(self.dir, "fifo"))
         group, n = "/exact/pipe", 24000
         lines = [f"piped {i}" for i in range(n)]
         args = ("--stream", "p", "--batch-size", "1000", "--flush-interval", "10")
