@@ -274,6 +274,7 @@ typedef struct ship {
     sky__settle settle;     /* what a resumed run skips as stored without acknowledgement */
     bool settle_failed;     /* a line did not match what the stream holds: stop, send nothing */
     int64_t now_ms;         /* Unix ms, refreshed every 1,024 lines (for age checks) */
+    int64_t read_ms;        /* Unix ms of the last read() (drain): text lines' timestamp */
     /* Lines read and not yet put (ship_line, flush_lines): they point into drain()'s buffer,
      * so they are put before it moves or is reused. */
     sky_cwl_msg pend[PUT_BATCH];
@@ -800,7 +801,7 @@ static void ship_line(ship *sh, char *line, size_t raw)
     int64_t ts = 0;
     bool ts_line = n && line_timestamp(line, n, &ts);
     if (n && !ts_line)
-        ts = sky_now_ns() / 1000000;
+        ts = sh->read_ms;
     if (n && !settling && !long_line) {
         sh->pend[sh->n_pend] = (sky_cwl_msg){.ts_ms = ts, .msg = line, .len = n};
         sh->pend_raw[sh->n_pend] = raw;
@@ -914,6 +915,9 @@ static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
             }
             return true;
         }
+        /* a line without its own time is stamped with the time it was read: this read's
+         * (one clock reading a chunk, not one a line: 27 ns each on the benchmark's guest) */
+        sh->read_ms = sky_now_ns() / 1000000;
         char *p = *buf, *end = *buf + have + got, *nl;
         while (!stop_requested && !cannot_deliver && !sh->settle_failed &&
                (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
