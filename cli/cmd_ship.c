@@ -275,6 +275,7 @@ typedef struct ship {
     bool settle_failed;     /* a line did not match what the stream holds: stop, send nothing */
     int64_t now_ms;         /* Unix ms, refreshed every 1,024 lines (for age checks) */
     int64_t read_ms;        /* Unix ms of the last read() (drain): text lines' timestamp */
+    sky__ship_hash_fn hash; /* the anchors' hash: the checkpoint version's */
     /* Lines read and not yet put (ship_line, flush_lines): they point into drain()'s buffer,
      * so they are put before it moves or is reused. */
     sky_cwl_msg pend[PUT_BATCH];
@@ -440,13 +441,17 @@ static void track_refresh(ship *sh)
  * fsync()ed, renamed over FILE, and the directory fsync()ed, so a crash at any moment leaves
  * either the old or the new checkpoint, never a torn one. */
 
-#define CHECKPOINT_VERSION 2
+/* Version 3: the anchor's hashes are sky__ship_hash's; version 2's (sky__ship_hash_v2) are
+ * still resumed, and a run resumed from one keeps writing version 2 (its anchors must be
+ * comparable with what the next resume reads back). */
+#define CHECKPOINT_VERSION 3
 
 static bool write_checkpoint(ship *sh, const ship_pos *p, bool complete, char *err, size_t errsz)
 {
     const ship_input *in = &sh->in[p->input];
+    int version = sh->hash == sky__ship_hash_v2 ? 2 : CHECKPOINT_VERSION;
     json_t *j = json_pack("{s:i,s:s,s:s?,s:s?,s:{s:s,s:I,s:I},s:b,s:I,s:o}",
-                          "skylog_ship_checkpoint", CHECKPOINT_VERSION, "group",
+                          "skylog_ship_checkpoint", version, "group",
                           sh->co->log_group, "stream", sh->stream, "stream_template",
                           sh->stream_opt, "input", "path", in->path, "offset",
                           (json_int_t)p->offset, "line", (json_int_t)p->line, "complete",
@@ -568,7 +573,7 @@ static bool read_checkpoint(const char *path, json_t **out, bool *missing, char 
     json_int_t v = json_integer_value(json_object_get(j, "skylog_ship_checkpoint"));
     if (!j || !json_is_object(j) || v < 1 || v > CHECKPOINT_VERSION ||
         !json_is_object(json_object_get(j, "input"))) {
-        snprintf(err, errsz, "%s: not a skylog ship checkpoint (version 1 or %d)%s%s", path,
+        snprintf(err, errsz, "%s: not a skylog ship checkpoint (versions 1 to %d)%s%s", path,
                  CHECKPOINT_VERSION, j ? "" : ": ", j ? "" : je.text);
         json_decref(j);
         return false;
@@ -757,7 +762,7 @@ static void line_put(ship *sh, const char *line, size_t n, int64_t ts, bool ts_l
     sky__anchor a;
     bool anchor = st == SKY_OK && line_anchor(sh, ts, ts_line, &a);
     if (anchor)
-        a.h = sky__ship_hash(line, n);
+        a.h = sh->hash(line, n);
     /* SKY_ELIMIT is the drop policy at work (counted, not a resend candidate) */
     track_line(sh, st == SKY_OK, st != SKY_OK && st != SKY_ELIMIT, anchor ? &a : NULL);
     every_1024(sh);
@@ -1113,6 +1118,8 @@ static char *find_by_inode(const char *path, unsigned long long dev, unsigned lo
 static bool resume_stream(ship *sh, json_t *cp, const char *cp_path)
 {
     json_t *v = json_object_get(cp, "skylog_ship_checkpoint");
+    if (json_integer_value(v) == 2)
+        sh->hash = sky__ship_hash_v2;
     if (json_integer_value(v) < 2) {
         fprintf(stderr, "skylog ship: %s: a version 1 checkpoint: the last batch is not "
                 "settled (it may be stored twice)\n", cp_path);
@@ -1246,8 +1253,8 @@ static bool settle_start(ship *sh, const sky__aws_cli_opts *aws, bool resume)
     bool restart = sh->in[sh->cur].restart;
     bool ok, denied = false;
     if (resume && sh->resumed_tail && !restart) {
-        ok = sky__settle_load(c, sh->co->log_group, sh->stream, &sh->tr.tail, NULL, &sh->settle,
-                              &denied);
+        ok = sky__settle_load(c, sh->co->log_group, sh->stream, &sh->tr.tail, NULL, sh->hash,
+                              &sh->settle, &denied);
         if (ok && sh->settle.total && !sh->quiet)
             fprintf(stderr, "skylog ship: %llu events were stored after the checkpoint without "
                     "their acknowledgement: the lines they are are skipped\n",
@@ -1256,8 +1263,8 @@ static bool settle_start(ship *sh, const sky__aws_cli_opts *aws, bool resume)
         /* a first run, or the old content is gone (truncated, rotated away): what the stream
          * holds now is where this run starts */
         sky__anchor_tail fresh;
-        ok = sky__settle_load(c, sh->co->log_group, sh->stream, NULL, &fresh, &sh->settle,
-                              &denied);
+        ok = sky__settle_load(c, sh->co->log_group, sh->stream, NULL, &fresh, sh->hash,
+                              &sh->settle, &denied);
         if (ok) {
             sh->tr.tail = fresh;
             sh->tr.tail_known = true;
@@ -1417,7 +1424,8 @@ int sky__cmd_ship(int argc, char **argv)
     char **args = optind < argc ? argv + optind : stdin_args;
     int n_args = optind < argc ? argc - optind : 1;
     ship sh = {.follow = follow, .quiet = quiet, .start_ns = sky_monotonic_ns(), .co = &co,
-               .checkpoint = checkpoint, .stream_opt = co.log_stream, .n_in = n_args};
+               .checkpoint = checkpoint, .stream_opt = co.log_stream, .n_in = n_args,
+               .hash = sky__ship_hash};
     sh.in = calloc((size_t)n_args, sizeof *sh.in);
     if (!sh.in)
         return SKY_EXIT_FAIL;

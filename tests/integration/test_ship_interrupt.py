@@ -101,7 +101,7 @@ class ShipInterrupt(unittest.TestCase):
         self.assertIn(f"resume with --checkpoint {cp} --resume", line[0])
         with open(cp) as f:
             c = json.load(f)
-        self.assertEqual(c["skylog_ship_checkpoint"], 2)
+        self.assertEqual(c["skylog_ship_checkpoint"], 3)
         # the fields docs/CLI.md documents, no more, no fewer
         self.assertEqual(set(c), {"skylog_ship_checkpoint", "group", "stream",
                                   "stream_template", "input", "complete",
