@@ -724,15 +724,6 @@ static sky_metrics *g_regs;
 static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
 static _Atomic int g_forked; /* a child has registries whose interval thread is to restart */
 
-void sky__cond_init_monotonic(pthread_cond_t *cv)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(cv, &ca);
-    pthread_condattr_destroy(&ca);
-}
-
 void sky__timespec_add_ms(struct timespec *t, int64_t ms)
 {
     t->tv_sec += ms / 1000;

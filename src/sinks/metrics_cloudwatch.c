@@ -26,6 +26,7 @@
  */
 #include "core/internal.h"
 #include "metrics/metrics_internal.h"
+#include "util/cond.h"
 
 #include <skylog/aws.h>
 
@@ -374,8 +375,7 @@ static sky_status cwm_flush(void *self, int64_t deadline_ns)
         uint64_t want = ++c->pass_req;
         pthread_cond_signal(&c->wake);
         while (c->thread_started && c->pass_done < want) {
-            struct timespec ts = {deadline_ns / 1000000000, deadline_ns % 1000000000};
-            if (deadline_ns && pthread_cond_timedwait(&c->done, &c->mu, &ts) != 0 &&
+            if (deadline_ns && sky__cond_wait_until(&c->done, &c->mu, deadline_ns) != 0 &&
                 sky_monotonic_ns() >= deadline_ns)
                 break;
             if (!deadline_ns)
