@@ -43,6 +43,7 @@
 #include "core/clock.h"
 #include "core/internal.h"
 #include "queue/ring.h"
+#include "util/thread.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -81,7 +82,6 @@ struct sky__async {
     _Atomic int sleeping; /* 0, 1 (a nap: wake past wake_bytes) or SLEEP_DEEP (wake now) */
     _Atomic int stop; /* 1: drain and stop; 2: stop now, count the rest as dropped */
     _Atomic int alive;
-    _Atomic uint32_t started; /* the worker thread runs its own code (start_worker waits) */
     bool joinable; /* `thread` exists in this process */
     _Atomic uint32_t drop_request; /* DROP_OLDEST: bytes a producer needs */
     /* Producers waiting for room sleep on space_seq, which the worker bumps (and wakes them)
@@ -1078,8 +1078,6 @@ static void *worker_main(void *arg)
     sky_t *sky = arg;
     sky__async *a = sky->async;
     int64_t idle_since = 0; /* monotonic time of the first empty poll, 0 while busy */
-    atomic_store(&a->started, 1);
-    syscall(SYS_futex, &a->started, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     pthread_mutex_lock(&sky->lock);
     for (;;) {
         sky__clock_conv_tick(&a->clock);
@@ -1124,22 +1122,15 @@ static bool start_worker(sky_t *sky)
     sky__async *a = sky->async;
     sky__clock_conv_init(&a->clock);
     atomic_store(&a->stop, 0);
-    atomic_store(&a->started, 0);
     atomic_store(&a->alive, 1);
     a->joinable = false;
-    if (pthread_create(&a->thread, NULL, worker_main, sky) != 0) {
+    /* Returns once the thread runs worker_main (util/thread.h says why): from there on the
+     * worker works under sky->lock, which fork's prepare handler takes. */
+    if (sky__thread_start(&a->thread, "skylog-worker", worker_main, sky) != 0) {
         atomic_store(&a->alive, 0);
         return false;
     }
     a->joinable = true;
-    pthread_setname_np(a->thread, "skylog-worker");
-    /* Returns once the thread runs worker_main. A thread still starting is outside every lock
-     * of ours, so fork's handlers cannot wait for it, and its start-up may hold a lock of the
-     * C runtime's (GCC 12's ASan allocator takes one, and a child forked meanwhile deadlocked in
-     * its first malloc). From worker_main on, the worker works under sky->lock, which fork's
-     * prepare handler takes. */
-    while (!atomic_load(&a->started))
-        syscall(SYS_futex, &a->started, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
     return true;
 }
 

@@ -30,6 +30,7 @@
  * record or flush (not in the handler).
  */
 #include "metrics/metrics_internal.h"
+#include "util/thread.h"
 
 #include <float.h>
 #include <limits.h>
@@ -804,7 +805,7 @@ static void start_thread(sky_metrics *m)
 {
     m->restart = false;
     m->stop = false;
-    if (pthread_create(&m->thread, NULL, interval_thread, m) == 0)
+    if (sky__thread_start(&m->thread, "skylog-metrics", interval_thread, m) == 0)
         m->running = true;
 }
 

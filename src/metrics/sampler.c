@@ -13,6 +13,7 @@
  * frees it without joining (or locking what the parent's thread may have held).
  */
 #include "metrics/metrics_internal.h"
+#include "util/thread.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -229,7 +230,7 @@ sky_status sky_sampler_start(const sky_sampler_opts *opts, sky_sampler **out, ch
     pthread_mutex_init(&s->mu, NULL);
     sky__cond_init_monotonic(&s->cv);
     s->pid = getpid();
-    if (pthread_create(&s->thread, NULL, sampler_main, s) != 0) {
+    if (sky__thread_start(&s->thread, "skylog-sampler", sampler_main, s) != 0) {
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
         free(s);

@@ -34,6 +34,7 @@
 #include "sinks/otlp.h"
 #include "sinks/spool.h"
 #include "util/cond.h"
+#include "util/thread.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -1688,7 +1689,7 @@ sky_status sky__sink_cloudwatch_logs_with(const sky_cwl_opts *opts, sky__cwl_tra
     }
     c->st.sender_alive = !o.sync_upload;
     if (!o.sync_upload) {
-        if (pthread_create(&c->thread, NULL, sender_main, c) != 0) {
+        if (sky__thread_start(&c->thread, "skylog-cwl", sender_main, c) != 0) {
             cwl_free(c);
             return bad(errmsg, "cloudwatch: cannot start the sender thread%s", NULL);
         }

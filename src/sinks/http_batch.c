@@ -25,6 +25,7 @@
 
 #include "encode/text.h"
 #include "util/cond.h"
+#include "util/thread.h"
 #include "util/secmem.h"
 
 #include <skylog/aws.h>
@@ -777,7 +778,7 @@ sky_status sky__http_batch_new(const char *url, const sky_http_batch_opts *opts,
     if (!s)
         return fail(errmsg, SKY_ENOMEM, codec->type, "out of memory"); /* vt->close freed h */
     h->st.sender_alive = true;
-    if (pthread_create(&h->thread, NULL, sender, h) != 0) {
+    if (sky__thread_start(&h->thread, "skylog-http", sender, h) != 0) {
         h->st.sender_alive = false;
         sky_sink_close(s);
         return fail(errmsg, SKY_ENOMEM, codec->type, "cannot start the sender thread");

@@ -27,6 +27,7 @@
 #include "core/internal.h"
 #include "metrics/metrics_internal.h"
 #include "util/cond.h"
+#include "util/thread.h"
 
 #include <skylog/aws.h>
 
@@ -332,7 +333,7 @@ static void after_fork(cwm *c)
 static bool ensure_sender(cwm *c)
 {
     if (!c->thread_started && !c->closing)
-        c->thread_started = pthread_create(&c->thread, NULL, sender_main, c) == 0;
+        c->thread_started = sky__thread_start(&c->thread, "skylog-cwm", sender_main, c) == 0;
     return c->thread_started;
 }
 
