@@ -91,10 +91,8 @@ sky_logger *sky__logger_root(sky_t *sky, sky_level level)
     return root;
 }
 
-sky_logger *sky_logger_get(sky_t *sky, const char *name)
+sky_logger *sky__logger_get(sky_t *sky, const char *name)
 {
-    if (!sky)
-        sky = sky_default();
     if (!sky)
         return &null_logger;
     if (!name)
@@ -110,12 +108,10 @@ sky_logger *sky_logger_get(sky_t *sky, const char *name)
     return l ? l : &null_logger;
 }
 
-sky_status sky_set_level(sky_t *sky, const char *name, sky_level level)
+sky_status sky__set_level(sky_t *sky, const char *name, sky_level level)
 {
     if ((unsigned)level >= SKY_LEVEL_COUNT_)
         return SKY_EINVAL;
-    if (!sky)
-        sky = sky_default();
     if (!sky)
         return SKY_ENOMEM;
     if (!name)
@@ -139,7 +135,7 @@ sky_status sky_logger_set_level(sky_logger *log, sky_level level)
     if (!log || log == &null_logger)
         return SKY_EINVAL;
     sky_logger *base = log->bound ? log->base : log;
-    return sky_set_level(base->sky, base->name, level);
+    return sky__set_level(base->sky, base->name, level);
 }
 
 sky_level sky_logger_level(const sky_logger *log)
