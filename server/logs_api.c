@@ -522,26 +522,30 @@ static bool check_limit(sky__reply *r, bool present, int64_t v, int64_t max, int
     return true;
 }
 
-/* One page of a Describe* listing from a statement bound with LIMIT limit + 1 OFFSET off: up to
- * `limit` rows converted by `row`, under `key`; *more when the extra row shows there is more.
- * NULL on out-of-memory. */
+/* Answers one page of a Describe* listing from a statement bound with LIMIT limit + 1 OFFSET
+ * off: up to `limit` rows converted by `row`, under `key`, with a nextToken when the extra row
+ * shows there is more; out of memory answers 400 ServiceUnavailableException. */
 typedef json_t *(*row_fn)(sqlite3_stmt *st, void *ctx);
 
-static json_t *offset_page(sqlite3_stmt *st, int64_t limit, const char *key, row_fn row,
-                           void *ctx, bool *more)
+static void reply_offset_page(sky__reply *r, sqlite3_stmt *st, int64_t limit, int64_t off,
+                              const char *key, row_fn row, void *ctx)
 {
     json_t *items = json_array();
     int64_t n = 0;
-    *more = false;
+    bool more = false;
     while (items && sqlite3_step(st) == SQLITE_ROW) {
         if (n == limit) {
-            *more = true;
+            more = true;
             break;
         }
         json_array_append_new(items, row(st, ctx));
         n++;
     }
-    return items ? json_pack("{s:o}", key, items) : NULL;
+    json_t *res = items ? json_pack("{s:o}", key, items) : NULL;
+    if (!res)
+        sky__reply_aws_error(r, 400, CT, "ServiceUnavailableException", "out of memory");
+    else
+        sky__reply_offset_page(r, CT, res, more, off + limit);
 }
 
 /* A log_groups row (name, created, retention, stored_bytes) as DescribeLogGroups shows it. */
@@ -647,12 +651,8 @@ static void describe_log_groups(const sky__request *req, json_t *body, sky__repl
     sqlite3_bind_int(st, 6, !klass || strcmp(klass, "STANDARD") == 0);
     sqlite3_bind_int64(st, 2, limit + 1);
     sqlite3_bind_int64(st, 3, off);
-    bool more;
-    json_t *res = offset_page(st, limit, "logGroups", pattern ? group_row_brief : group_row,
-                              (void *)req, &more);
-    if (!res)
-        FAIL("ServiceUnavailableException", "out of memory");
-    sky__reply_offset_page(r, CT, res, more, off + limit);
+    reply_offset_page(r, st, limit, off, "logGroups", pattern ? group_row_brief : group_row,
+                      (void *)req);
 out:
     sqlite3_finalize(st);
     if (db)
@@ -817,12 +817,8 @@ static void describe_log_streams(const sky__request *req, json_t *body, sky__rep
     sqlite3_bind_int64(st, 3, limit + 1);
     sqlite3_bind_int64(st, 4, off);
     char *garn = group_arn(req, t.group, false);
-    bool more;
-    json_t *res = offset_page(st, limit, "logStreams", stream_row, garn, &more);
+    reply_offset_page(r, st, limit, off, "logStreams", stream_row, garn);
     free(garn);
-    if (!res)
-        FAIL("ServiceUnavailableException", "out of memory");
-    sky__reply_offset_page(r, CT, res, more, off + limit);
 out:
     sqlite3_finalize(st);
     if (db)
