@@ -402,16 +402,14 @@ static int parse_and_check(aargs *a, int argc, char **argv)
         case 'n': json_object_set_new(b, "Namespace", json_string(optarg)); break;
         case 'm': json_object_set_new(b, "MetricName", json_string(optarg)); break;
         case 'd': {
-            const char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg || eq - optarg > 255 || !eq[1] || strlen(eq + 1) > 1024)
-                return usage(a, "--dimension: '%s' is not NAME=VALUE", optarg);
             json_t *dims = json_object_get(b, "Dimensions");
             if (!dims)
                 json_object_set_new(b, "Dimensions", dims = json_array());
-            if (json_array_size(dims) == 30)
+            size_t before = json_array_size(dims);
+            if (!sky__cw_dimension_add(dims, optarg, false))
+                return usage(a, "--dimension: '%s' is not NAME=VALUE", optarg);
+            if (before == 30)
                 return usage(a, "%s", "at most 30 dimensions");
-            json_array_append_new(dims, json_pack("{s:s%,s:s}", "Name", optarg,
-                                                  (size_t)(eq - optarg), "Value", eq + 1));
             break;
         }
         case 's':

@@ -122,21 +122,6 @@ static bool number(const char *s, double *out)
     return end != s && !*end && isfinite(*out);
 }
 
-/* "K=V" (or "K" when `bare_ok`) into {"Name","Value"}; checks CloudWatch's lengths. */
-static bool add_dimension(margs *a, const char *arg, bool bare_ok)
-{
-    const char *eq = strchr(arg, '=');
-    size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
-    if (klen < 1 || klen > 255 || (!eq && !bare_ok) || (eq && (strlen(eq + 1) < 1 ||
-                                                               strlen(eq + 1) > 1024)))
-        return false;
-    json_t *d = json_pack("{s:s%}", "Name", arg, klen);
-    if (eq)
-        json_object_set_new(d, "Value", json_string(eq + 1));
-    json_array_append_new(a->dims, d);
-    return true;
-}
-
 /* ---- put ---------------------------------------------------------------------------------- */
 
 static int run_put(margs *a, sky_aws_client *c)
@@ -488,7 +473,7 @@ int sky__cmd_metrics(int argc, char **argv)
         case 'n': a.ns = optarg; break;
         case 'm': a.name = optarg; break;
         case 'd':
-            if (!add_dimension(&a, optarg, list)) {
+            if (!sky__cw_dimension_add(a.dims, optarg, list)) {
                 usage(&a, "--dimension: '%s' is not NAME=VALUE (a name of 1-255 and a value of "
                       "1-1024 characters)", optarg);
                 goto out;

@@ -212,3 +212,16 @@ bool sky__cw_stat_percentile(const char *s)
 }
 
 bool sky__cw_name_ok(const char *s) { return s && strlen(s) >= 1 && strlen(s) <= 255; }
+
+bool sky__cw_dimension_add(json_t *dims, const char *arg, bool bare_ok)
+{
+    const char *eq = strchr(arg, '=');
+    size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (klen < 1 || klen > 255 || (!eq && !bare_ok) ||
+        (eq && (strlen(eq + 1) < 1 || strlen(eq + 1) > 1024)))
+        return false;
+    json_t *d = json_pack("{s:s%}", "Name", arg, klen);
+    if (d && eq)
+        json_object_set_new(d, "Value", json_string(eq + 1));
+    return d && json_array_append_new(dims, d) == 0;
+}

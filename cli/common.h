@@ -89,5 +89,9 @@ int sky__cli_sub_usage(const char *cmd, const char *sub, const char *fmt, const 
 bool sky__cw_stat_basic(const char *s);
 bool sky__cw_stat_percentile(const char *s);
 bool sky__cw_name_ok(const char *s);
+/* Appends "NAME=VALUE" (or a bare "NAME" when `bare_ok`: metrics list matches any value) to
+ * `dims` as {"Name","Value"}; false, appending nothing, unless the name has 1 to 255
+ * characters and the value 1 to 1024, as CloudWatch requires. */
+bool sky__cw_dimension_add(json_t *dims, const char *arg, bool bare_ok);
 
 #endif

@@ -95,12 +95,40 @@ static void test_cw_checks(void **state)
     assert_false(sky__cw_name_ok(NULL));
 }
 
+static void test_cw_dimensions(void **state)
+{
+    (void)state;
+    json_t *dims = json_array();
+    assert_true(sky__cw_dimension_add(dims, "Endpoint=/login", false));
+    assert_true(sky__cw_dimension_add(dims, "Host==a", false)); /* the first '=' splits */
+    assert_true(sky__cw_dimension_add(dims, "Service", true));  /* bare: any value */
+    char *text = json_dumps(dims, JSON_COMPACT);
+    assert_string_equal(text, "[{\"Name\":\"Endpoint\",\"Value\":\"/login\"},"
+                              "{\"Name\":\"Host\",\"Value\":\"=a\"},{\"Name\":\"Service\"}]");
+    free(text);
+    char name[300], arg[1400];
+    memset(name, 'k', 256);
+    name[256] = '\0';
+    snprintf(arg, sizeof arg, "%s=v", name); /* a 256-character name */
+    const char *bad[] = {"Service", "=v", "k=", "", arg};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_false(sky__cw_dimension_add(dims, bad[i], false));
+    assert_false(sky__cw_dimension_add(dims, "=v", true));
+    snprintf(arg, sizeof arg, "k=%01025d", 0); /* a 1025-character value */
+    assert_false(sky__cw_dimension_add(dims, arg, true));
+    snprintf(arg, sizeof arg, "%.255s=%01024d", name, 0); /* both at their limits */
+    assert_true(sky__cw_dimension_add(dims, arg, false));
+    assert_int_equal(json_array_size(dims), 4); /* nothing appended for the bad ones */
+    json_decref(dims);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stop_signals),
         cmocka_unit_test(test_sub_usage),
         cmocka_unit_test(test_cw_checks),
+        cmocka_unit_test(test_cw_dimensions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
