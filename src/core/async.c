@@ -43,6 +43,7 @@
 #include "core/clock.h"
 #include "core/internal.h"
 #include "queue/ring.h"
+#include "util/cond.h"
 #include "util/thread.h"
 
 #include <errno.h>
@@ -1137,11 +1138,7 @@ static bool start_worker(sky_t *sky)
 static void init_flush_sync(sky__async *a)
 {
     pthread_mutex_init(&a->fmu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&a->fcond, &ca);
-    pthread_condattr_destroy(&ca);
+    sky__cond_init_monotonic(&a->fcond);
 }
 
 sky_status sky__async_start(sky_t *sky)
@@ -1209,10 +1206,9 @@ sky_status sky__async_flush(sky_t *sky, int64_t deadline)
     atomic_store(&a->flush_pending, 1);
     pthread_mutex_unlock(&a->fmu);
     wake(a);
-    struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
     pthread_mutex_lock(&a->fmu);
     while (a->flush_done < my && atomic_load(&a->alive)) {
-        if (pthread_cond_timedwait(&a->fcond, &a->fmu, &ts) == ETIMEDOUT)
+        if (sky__cond_wait_until(&a->fcond, &a->fmu, deadline) == ETIMEDOUT)
             break;
     }
     sky_status st = a->flush_done >= my ? a->flush_status : SKY_ETIMEDOUT;
@@ -1299,11 +1295,7 @@ void sky__async_fork_child(sky_t *sky)
     sky__async *a = sky->async;
     pthread_mutex_unlock(&a->fmu);
     /* Waiters of the parent do not exist here; a fresh condition variable forgets them. */
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&a->fcond, &ca);
-    pthread_condattr_destroy(&ca);
+    sky__cond_init_monotonic(&a->fcond);
     a->flush_done = a->flush_req;
     a->flush_target = 0;
     atomic_store(&a->flush_pending, 0);
