@@ -13,8 +13,6 @@
 #include <pthread.h>
 #include <time.h>
 
-/* *t += ms, normalised. */
-void sky__timespec_add_ms(struct timespec *t, int64_t ms);
 
 /* Receives one interval's datums (n may be 0: an output may have older ones to retry). Called with the registry's flush lock held (one delivery at a
  * time, from the interval thread or a flushing caller). */

@@ -147,11 +147,10 @@ static void *sampler_main(void *arg)
 {
     sky_sampler *s = arg;
     pthread_mutex_lock(&s->mu);
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
+    int64_t next = sky_monotonic_ns();
     while (!s->stop) {
-        sky__timespec_add_ms(&next, s->o.interval_ms);
-        while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &next) == 0)
+        next += s->o.interval_ms * 1000000;
+        while (!s->stop && sky__cond_wait_until(&s->cv, &s->mu, next) == 0)
             ;
         if (s->stop)
             break;
