@@ -255,8 +255,9 @@ static int dp_cmp(const void *x, const void *y)
 
 static double stat_of(json_t *dp, const char *stat)
 {
-    json_t *v = sky__cw_stat_basic(stat) ? json_object_get(dp, stat)
-                               : json_object_get(json_object_get(dp, "ExtendedStatistics"), stat);
+    json_t *v = sky__cw_stat_basic(stat)
+                    ? json_object_get(dp, stat)
+                    : json_object_get(json_object_get(dp, "ExtendedStatistics"), stat);
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 

@@ -463,7 +463,8 @@ static sky_status add_enrich(sky_t *sky, void *opts, char **errmsg)
 static const sky__opt redact_opts[] = {
     {"fields", SKY__OPT_LIST,
      "password, passwd, api_key, apikey, token, secret, authorization, cookie, private_key",
-     "field names to redact (whole words of the key, case-insensitive)", W(sky_redact_opts, fields)},
+     "field names to redact (whole words of the key, case-insensitive)",
+     W(sky_redact_opts, fields)},
     {"no_value_patterns", SKY__OPT_BOOL, "false",
      "skip scanning string values for secrets (AWS keys, Bearer tokens, private keys)",
      W(sky_redact_opts, no_value_patterns)},

@@ -549,7 +549,8 @@ static sky_status hb_flush(void *self, int64_t deadline)
     h->flush_waiters++;
     pthread_cond_signal(&h->wake);
     while (h->count && h->st.sender_alive) {
-        if (sky__cond_wait_until(&h->done, &h->mu, deadline) != 0 && sky_monotonic_ns() >= deadline)
+        if (sky__cond_wait_until(&h->done, &h->mu, deadline) != 0 &&
+            sky_monotonic_ns() >= deadline)
             break;
     }
     h->flush_waiters--;

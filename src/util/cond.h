@@ -23,7 +23,8 @@ static inline void sky__cond_init_monotonic(pthread_cond_t *cv)
 
 /* Waits on `cv` (a CLOCK_MONOTONIC one) until the CLOCK_MONOTONIC time `deadline_ns`; `mu`
  * held. Returns pthread_cond_timedwait's result (ETIMEDOUT when the time passed). */
-static inline int sky__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ns)
+static inline int sky__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
+                                       int64_t deadline_ns)
 {
     struct timespec ts = {deadline_ns / 1000000000, deadline_ns % 1000000000};
     return pthread_cond_timedwait(cv, mu, &ts);

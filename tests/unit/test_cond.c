@@ -37,7 +37,8 @@ static void test_waits_time_out_no_earlier_than_asked(void **state)
     assert_true(sky_monotonic_ns() >= deadline);
 
     /* a deadline already past, and a wait of nothing, time out without blocking */
-    assert_int_equal(sky__cond_wait_until(&s.cv, &s.mu, sky_monotonic_ns() - 1000000000), ETIMEDOUT);
+    int64_t past = sky_monotonic_ns() - 1000000000;
+    assert_int_equal(sky__cond_wait_until(&s.cv, &s.mu, past), ETIMEDOUT);
     assert_int_equal(sky__cond_wait_ns(&s.cv, &s.mu, 0), ETIMEDOUT);
     pthread_mutex_unlock(&s.mu);
     pthread_cond_destroy(&s.cv);
