@@ -7,21 +7,20 @@
  * SetAlarmState change it. History items (`alarm_history`) are written in the same
  * transaction as the change they record.
  *
- * Evaluation, as of a time `now` (the timer's clock, or the test hook's `at`): a metric alarm
- * looks at its EvaluationPeriods most recent complete periods (aligned on multiples of Period
- * since the epoch; the period in progress is not evaluated, as CloudWatch evaluates complete
- * datapoints), computes the statistic of each from stored datapoints (metrics_api.c's
- * sky__metrics_series), and compares with the threshold. With N periods, M DatapointsToAlarm,
- * p of them present and b of those breaching:
- *   breaching     missing periods count as breaching: ALARM when b + (N - p) >= M, else OK
- *   notBreaching  missing periods count as fine: ALARM when b >= M, else OK
- *   missing       p = 0: INSUFFICIENT_DATA; else ALARM when b >= min(M, p), else OK
- *   ignore        p = 0: the state is kept; else as missing, except that an ALARM decided on
- *                 fewer than M present datapoints keeps the state instead
- * (CloudWatch's own table of missing-data cases reads the same for the cases it lists; it may
- * also look further back than N periods, which this does not.) A composite alarm is ALARM
- * when its rule is true, else OK; composites are evaluated after the metric alarms, repeatedly
- * until none changes, so a composite of composites settles in one evaluation.
+ * Evaluation, as of a time `now` (the timer's clock, or the test hook's `at`), follows
+ * CloudWatch's documented procedure: a metric alarm reads its evaluation range, the
+ * EvaluationPeriods + EXTRA_RANGE most recent *complete* periods (aligned on multiples of
+ * Period since the epoch; the period in progress is not evaluated), computing the statistic of
+ * each from stored datapoints (metrics_api.c's sky__metrics_series). It evaluates the N =
+ * EvaluationPeriods most recent datapoints that exist there (M = DatapointsToAlarm breaching:
+ * ALARM, else OK); when fewer than N exist, TreatMissingData fills the rest (see
+ * evaluate_metric and docs/SERVE.md), and when none exist it decides alone. A percentile alarm
+ * with EvaluateLowSampleCountPercentile=ignore keeps its state while a datapoint it would
+ * evaluate has too few samples. A composite alarm is ALARM when its rule is true, else OK;
+ * composites are evaluated after the metric alarms, repeatedly until none changes, so a
+ * composite of composites settles in one evaluation. An alarm a composite names cannot be
+ * deleted, and PutCompositeAlarm checks and stores under one hold of the store lock, so a
+ * rule never names an alarm that is gone.
  *
  * Actions: there is no SNS here. A transition whose state has actions, with actions enabled,
  * records one "Action" history item per ARN, saying that nothing was sent.
@@ -417,10 +416,11 @@ static bool common_members(actx *c, json_t *body, json_t *cfg, const char **name
 
 /* Inserts or replaces alarm `name`: a new one starts INSUFFICIENT_DATA, an updated one keeps
  * its state; a ConfigurationUpdate history item says which. */
-static void store_alarm(actx *c, const char *name, const char *type, json_t *cfg,
-                        bool actions_enabled)
+/* Creates or replaces alarm `name`, with the store lock held by the caller (so a caller can
+ * check what the alarm depends on and store it without another request in between). */
+static void store_alarm_locked(actx *c, sqlite3 *db, const char *name, const char *type,
+                               json_t *cfg, bool actions_enabled)
 {
-    sqlite3 *db = sky__store_lock(c->req->server->store);
     char *text = NULL;
     int64_t now = sky__now_ms();
     sqlite3_stmt *st = NULL;
@@ -495,6 +495,13 @@ rollback : {
 out:
     sqlite3_finalize(st);
     free(text);
+}
+
+static void store_alarm(actx *c, const char *name, const char *type, json_t *cfg,
+                        bool actions_enabled)
+{
+    sqlite3 *db = sky__store_lock(c->req->server->store);
+    store_alarm_locked(c, db, name, type, cfg, actions_enabled);
     sky__store_unlock(c->req->server->store);
 }
 
@@ -716,10 +723,10 @@ static void put_composite_alarm(actx *c, json_t *body)
         ERR("ValidationError", "The alarm rule of %s refers back to %s: composite alarms must "
                                "not form a cycle.",
             name, name);
-    sky__store_unlock(c->req->server->store);
-    db = NULL;
+    /* Still under the lock the checks ran under: a DeleteAlarms of an alarm the rule names
+     * (which refuses while a composite refers to it) comes wholly before or after. */
     json_object_set_new(cfg, "AlarmRule", json_string(text));
-    store_alarm(c, name, "CompositeAlarm", cfg, actions_enabled);
+    store_alarm_locked(c, db, name, "CompositeAlarm", cfg, actions_enabled);
 out:
     if (db)
         sky__store_unlock(c->req->server->store);
@@ -985,6 +992,44 @@ out:
     json_decref(types);
 }
 
+/* Whether a composite alarm that is not among `names` refers to one that is (1, naming both),
+ * -1 on a store error. CloudWatch keeps every alarm a composite depends on ("you can't delete
+ * any composite alarm that is part of the cycle because there is always still a composite
+ * alarm that depends on that alarm"), so a rule never names an alarm that is gone. */
+static int referenced_by_composite(sqlite3 *db, json_t *names, char parent[256],
+                                   char child[256])
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT name, json_extract(config, '$.AlarmRule') FROM alarms "
+                               "WHERE type='CompositeAlarm'", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    json_t *gone = json_object();
+    size_t i;
+    json_t *nj;
+    json_array_foreach(names, i, nj) json_object_set(gone, json_string_value(nj), json_true());
+    int found = 0, rc;
+    while (!found && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const char *text = (const char *)sqlite3_column_text(st, 1);
+        if (!name || !text || json_object_get(gone, name))
+            continue;
+        char why[64];
+        sky__rule *r = sky__rule_compile(text, why, sizeof why);
+        for (size_t k = 0; r && !found && k < sky__rule_n_refs(r); k++)
+            if (json_object_get(gone, sky__rule_ref(r, k))) {
+                snprintf(parent, 256, "%s", name);
+                snprintf(child, 256, "%s", sky__rule_ref(r, k));
+                found = 1;
+            }
+        sky__rule_free(r);
+    }
+    if (!found && rc != SQLITE_DONE)
+        found = -1;
+    sqlite3_finalize(st);
+    json_decref(gone);
+    return found;
+}
+
 static void delete_alarms(actx *c, json_t *body)
 {
     sqlite3 *db = NULL;
@@ -994,6 +1039,15 @@ static void delete_alarms(actx *c, json_t *body)
     if (!json_object_get(body, "AlarmNames"))
         MISSING("AlarmNames");
     db = sky__store_lock(c->req->server->store);
+    char parent[256], child[256];
+    int ref = referenced_by_composite(db, names, parent, child);
+    if (ref < 0)
+        STORE_ERR();
+    if (ref)
+        ERR("ValidationError",
+            "Could not delete the alarm %s: the composite alarm %s refers to it in its alarm "
+            "rule (change that rule, or delete both in one call).",
+            child, parent);
     if (sky__store_begin(db) != SQLITE_OK)
         STORE_ERR();
     /* All or nothing: an unknown name deletes none, as the API reference says. */
@@ -1262,8 +1316,24 @@ static void list_points(char *buf, size_t cap, const double *values, const bool 
     }
 }
 
+/* Periods read beyond EvaluationPeriods: CloudWatch "attempts to retrieve a higher number of
+ * data points than specified by Evaluation Periods" (the evaluation range) and documents its
+ * cases with 5 periods for 3 evaluated; the exact number is not documented. */
+#define EXTRA_RANGE 2
+
+/* Whether `count` samples are too few for percentile pct (0-100) under
+ * EvaluateLowSampleCountPercentile, as CloudWatch documents it: fewer than 10/(1-p) for p from
+ * 0.5 to 1, 10/p below 0.5 (p as a fraction). Written as count x (1-p) < 10, with a margin for
+ * the rounding of 100 - pct, so that exactly 100 samples are enough for p90. */
+static bool low_sample(double count, double pct)
+{
+    double share = pct >= 50 ? 100 - pct : pct; /* in percent */
+    return count * share < 1000 * (1 - 1e-9);
+}
+
 /* The new state of metric alarm a as of now_ms (or -1 to keep its state), with the reason and
- * reason data. -2 when the store failed. */
+ * reason data. -2 when the store failed. How the evaluated datapoints are chosen and missing
+ * ones treated is CloudWatch's documented procedure (docs/SERVE.md, "Alarms"). */
 static int evaluate_metric(sqlite3 *db, alarm *a, int64_t now_ms, char *reason, size_t cap,
                            json_t **reason_data)
 {
@@ -1277,67 +1347,118 @@ static int evaluate_metric(sqlite3 *db, alarm *a, int64_t now_ms, char *reason, 
     const char *tmd = get_str(cfg, "TreatMissingData");
     int mode = tmd ? index_of(missing_modes, 4, tmd) : 0;
     const char *stat = get_str(cfg, "Statistic");
+    const char *elsc = get_str(cfg, "EvaluateLowSampleCountPercentile");
+    bool low_ignore = !stat && elsc && strcmp(elsc, "ignore") == 0;
     if (!stat)
         stat = get_str(cfg, "ExtendedStatistic");
-    if (period < 1 || n < 1 || op < 0 || !stat || mode < 0)
+    if (period < 1 || n < 1 || m < 1 || m > n || op < 0 || !stat || mode < 0)
         return -1; /* a stored configuration Put would have refused: leave it alone */
-    int64_t end_s = now_ms / 1000 / period * period, start_s = end_s - (int64_t)n * period;
-    double *values = calloc((size_t)n, sizeof *values);
-    bool *present = calloc((size_t)n, sizeof *present), *breach = calloc((size_t)n, 1);
+    int range = n + EXTRA_RANGE;
+    int64_t end_s = now_ms / 1000 / period * period, start_s = end_s - (int64_t)range * period;
+    double *values = calloc((size_t)range, sizeof *values);
+    double *counts = calloc((size_t)range, sizeof *counts);
+    bool *present = calloc((size_t)range, sizeof *present), *breach = calloc((size_t)range, 1);
+    bool *pick = calloc((size_t)range, 1), *counted = calloc((size_t)range, 1);
     int result = -2;
-    if (!values || !present || !breach)
+    if (!values || !counts || !present || !breach || !pick || !counted)
         goto done;
-    if (sky__metrics_series(db, get_str(cfg, "Namespace"), get_str(cfg, "MetricName"),
-                            json_object_get(cfg, "Dimensions"), get_str(cfg, "Unit"), stat,
-                            start_s, period, n, values, present) != SQLITE_OK)
+    const char *ns = get_str(cfg, "Namespace"), *metric = get_str(cfg, "MetricName");
+    json_t *dims = json_object_get(cfg, "Dimensions");
+    if (sky__metrics_series(db, ns, metric, dims, get_str(cfg, "Unit"), stat, start_s, period,
+                            range, values, present) != SQLITE_OK ||
+        (low_ignore && sky__metrics_series(db, ns, metric, dims, get_str(cfg, "Unit"),
+                                           "SampleCount", start_s, period, range, counts,
+                                           counted) != SQLITE_OK))
         goto done;
-    int p = 0, b = 0;
-    for (int i = 0; i < n; i++) {
-        p += present[i];
-        breach[i] = present[i] && breaches(op, values[i], threshold);
+    /* The n most recent datapoints that exist in the range; fewer when fewer exist. */
+    int e = 0, b = 0, newest = -1;
+    for (int i = range - 1; i >= 0; i--) {
+        if (!present[i] || e == n)
+            continue;
+        pick[i] = true;
+        breach[i] = breaches(op, values[i], threshold);
         b += breach[i];
+        e++;
+        if (newest < 0)
+            newest = i;
+    }
+    if (low_ignore) {
+        double pct = sky__metrics_percentile_of(stat);
+        for (int i = 0; i < range; i++)
+            if (pick[i] && (!counted[i] || low_sample(counts[i], pct))) {
+                result = -1; /* too few samples: the alarm waits for more */
+                goto done;
+            }
     }
     const char *word = comparison_words[op];
-    if (p == 0) {
+    int needed = m;
+    if (e == 0) {
         result = mode == 0 ? SKY__STATE_INSUFFICIENT_DATA
                  : mode == 1 ? -1
                  : mode == 2 ? SKY__STATE_ALARM
                              : SKY__STATE_OK;
         snprintf(reason, cap, "%s: no datapoints in the last %d period%s (TreatMissingData: %s).",
                  result == SKY__STATE_INSUFFICIENT_DATA ? "Insufficient Data" : "Threshold Crossed",
-                 n, n == 1 ? "" : "s", missing_modes[mode]);
+                 range, range == 1 ? "" : "s", missing_modes[mode]);
     } else {
-        int counted = mode == 2 ? b + (n - p) : b;
-        int needed = mode <= 1 && p < m ? p : m;
-        result = counted >= needed ? SKY__STATE_ALARM : SKY__STATE_OK;
-        if (mode == 1 && result == SKY__STATE_ALARM && p < m)
-            result = -1; /* ignore: too few datapoints to decide ALARM */
-        bool *pick = result == SKY__STATE_ALARM ? breach : present;
-        int shown = result == SKY__STATE_ALARM ? b : p;
-        snprintf(reason, cap, "Threshold Crossed: %d out of the last %d datapoints [", shown, n);
-        list_points(reason, cap, values, present, pick, n, start_s, period);
-        size_t len = strlen(reason);
-        char th[40];
-        fmt_value(threshold, th, sizeof th);
-        snprintf(reason + len, cap - len,
-                 "] %s %s%s the threshold (%s) (minimum %d datapoint%s for %s transition).",
-                 shown == 1 ? "was" : "were", result == SKY__STATE_ALARM ? "" : "not ", word,
-                 th, result == SKY__STATE_ALARM ? needed : 1,
-                 (result == SKY__STATE_ALARM ? needed : 1) == 1 ? "" : "s",
-                 result == SKY__STATE_ALARM ? "OK -> ALARM" : "ALARM -> OK");
+        /* Fewer than n exist: the rest are filled as TreatMissingData says. For missing and
+         * ignore, a filled period newer than the newest datapoint (the metric stopped) is left
+         * out, so the datapoints there are judged alone; one older than it (the metric just
+         * started) is unknown: ALARM needs m breaching datapoints, OK one that does not. */
+        int fill = n - e, after = range - 1 - newest;
+        int older = fill > after ? fill - after : 0;
+        bool unknown = false;
+        if (e == n || mode == 3) {
+            result = b >= m ? SKY__STATE_ALARM : SKY__STATE_OK;
+        } else if (mode == 2) {
+            result = b + fill >= m ? SKY__STATE_ALARM : SKY__STATE_OK;
+            needed = m - fill > 0 ? m - fill : 0;
+        } else {
+            needed = older ? m : (m < e ? m : e);
+            result = b >= needed   ? SKY__STATE_ALARM
+                     : b < e       ? SKY__STATE_OK
+                                   : SKY__STATE_INSUFFICIENT_DATA;
+            unknown = result == SKY__STATE_INSUFFICIENT_DATA;
+            /* ignore: what missing would decide on too few datapoints keeps the state */
+            if (mode == 1 && (unknown || (result == SKY__STATE_ALARM && b < m)))
+                result = -1;
+        }
+        int shown = result == SKY__STATE_ALARM ? b : e;
+        if (unknown) {
+            snprintf(reason, cap, "Insufficient Data: %d of the last %d datapoints [", e, n);
+            list_points(reason, cap, values, present, pick, range, start_s, period);
+            size_t len = strlen(reason);
+            snprintf(reason + len, cap - len, "] %s all %s the threshold, %d missing "
+                                              "(TreatMissingData: %s).",
+                     e == 1 ? "was" : "were", word, fill, missing_modes[mode]);
+        } else {
+            snprintf(reason, cap, "Threshold Crossed: %d out of the last %d datapoints [", shown,
+                     n);
+            list_points(reason, cap, values, present, result == SKY__STATE_ALARM ? breach : pick,
+                        range, start_s, period);
+            size_t len = strlen(reason);
+            char th[40];
+            fmt_value(threshold, th, sizeof th);
+            int minimum = result == SKY__STATE_ALARM ? (needed > 0 ? needed : 1) : 1;
+            snprintf(reason + len, cap - len,
+                     "] %s %s%s the threshold (%s) (minimum %d datapoint%s for %s transition).",
+                     shown == 1 ? "was" : "were", result == SKY__STATE_ALARM ? "" : "not ", word,
+                     th, minimum, minimum == 1 ? "" : "s",
+                     result == SKY__STATE_ALARM ? "OK -> ALARM" : "ALARM -> OK");
+        }
     }
     char qd[40], sd[40];
     iso_ms(now_ms, qd, sizeof qd);
     iso_ms(start_s * 1000, sd, sizeof sd);
     json_t *recent = json_array(), *evaluated = json_array();
-    for (int i = n - 1; i >= 0; i--) {
+    for (int i = range - 1; i >= 0; i--) {
         char ts[40];
         iso_ms((start_s + (int64_t)i * period) * 1000, ts, sizeof ts);
-        if (present[i]) {
+        if (pick[i]) {
             json_array_append_new(recent, json_real(values[i]));
             json_array_append_new(evaluated, json_pack("{s:s,s:f}", "timestamp", ts, "value",
                                                        values[i]));
-        } else {
+        } else if (i >= range - n) {
             json_array_append_new(evaluated, json_pack("{s:s}", "timestamp", ts));
         }
     }
@@ -1347,8 +1468,11 @@ static int evaluate_metric(sqlite3 *db, alarm *a, int64_t now_ms, char *reason, 
                              threshold, "evaluatedDatapoints", evaluated);
 done:
     free(values);
+    free(counts);
     free(present);
     free(breach);
+    free(pick);
+    free(counted);
     return result;
 }
 
@@ -1514,22 +1638,11 @@ void sky__alarm_timer_stop(sky__alarm_timer *t)
 
 bool sky__alarms_test_hook(const sky__request *req, sky__reply *r)
 {
-    const char *on = getenv("SKYLOG_SERVE_TEST_HOOKS");
-    if (!on || strcmp(on, "1") != 0 || strcmp(req->method, "POST") != 0 ||
-        strcmp(req->path, "/_skylog/evaluate-alarms") != 0)
-        return false;
-    int64_t at = sky__now_ms();
-    const char *q = strstr(req->query, "at=");
-    if (q && (q == req->query || q[-1] == '&')) {
-        char *end;
-        long long v = strtoll(q + 3, &end, 10);
-        if (end == q + 3 || (*end && *end != '&') || v < 0 || v > 4000000000000LL) {
-            sky__reply_aws_error(r, 400, "application/json", "ValidationError",
-                                 "at must be Unix milliseconds");
-            return true;
-        }
-        at = v;
-    }
+    int64_t at;
+    int h = sky__test_hook(req, r, "/_skylog/evaluate-alarms", "at", sky__now_ms(),
+                           4000000000000LL, &at); /* Unix milliseconds */
+    if (h <= 0)
+        return h < 0;
     int n = sky__alarms_evaluate(req->server, at);
     if (n < 0)
         sky__reply_aws_error(r, 500, "application/json", "InternalServiceError",

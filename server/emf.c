@@ -103,10 +103,21 @@ static int directive(sqlite3 *db, json_t *root, json_t *dir, int64_t ts, int *bu
             const char *name = json_string_value(json_object_get(m, "Name"));
             const char *unit = json_string_value(json_object_get(m, "Unit"));
             double count, sum, min, max;
-            if (!name || !metric_values(json_object_get(root, name), &count, &sum, &min, &max))
+            json_t *v = name ? json_object_get(root, name) : NULL;
+            if (!name || !metric_values(v, &count, &sum, &min, &max))
                 continue;
-            if (sky__metrics_store_point(db, ns, name, dims, ts, unit ? unit : "None", count, sum,
-                                         min, max) == SQLITE_OK) {
+            /* An array of different values keeps them beside the aggregate, as PutMetricData's
+             * Values, so its percentiles are exact: both are stored or neither (a datapoint
+             * with only some of its values would give wrong percentiles). */
+            sqlite3_exec(db, "SAVEPOINT emf_point", NULL, NULL, NULL);
+            int rc = sky__metrics_store_point(db, ns, name, dims, ts, unit ? unit : "None", count,
+                                              sum, min, max);
+            if (rc == SQLITE_OK && min < max)
+                rc = sky__metrics_store_values(db, v, NULL);
+            if (rc != SQLITE_OK)
+                sqlite3_exec(db, "ROLLBACK TO emf_point", NULL, NULL, NULL);
+            sqlite3_exec(db, "RELEASE emf_point", NULL, NULL, NULL);
+            if (rc == SQLITE_OK) {
                 stored++;
                 (*budget)--;
             }

@@ -52,6 +52,17 @@ typedef struct node {
     char *str; /* string value (may contain '*' wildcards) */
 } node;
 
+/* ---- space-delimited patterns ------------------------------------------------------------ */
+
+/* One slot of [a, b=x*, ..., c>1]: "..." (any number of fields) or a named field with an
+ * optional condition on its text (n_path 0 in its comparisons: they test the field itself). */
+typedef struct slot {
+    bool ellipsis;
+    char *name;
+    node *cond; /* NULL: any value */
+    size_t field; /* index among the named slots */
+} slot;
+
 struct sky__pattern {
     bool match_all;
     term *terms;
@@ -59,6 +70,9 @@ struct sky__pattern {
     bool has_any;
     node *json;
     size_t json_cmps; /* comparisons in the JSON pattern */
+    slot *slots;      /* space-delimited pattern: n_slots > 0 */
+    size_t n_slots, n_named, sp_cmps;
+    bool has_ellipsis;
 };
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -115,8 +129,16 @@ void sky__pattern_free(sky__pattern *p)
         free(p->terms[i].text);
     free(p->terms);
     free_node(p->json);
+    for (size_t i = 0; i < p->n_slots; i++) {
+        free(p->slots[i].name);
+        free_node(p->slots[i].cond);
+    }
+    free(p->slots);
     free(p);
 }
+
+/* CloudWatch's %regex% terms and values: refused, never taken as literal text. */
+#define NO_REGEX "regular expressions (%...%) are not supported by skylog serve"
 
 /* ---- term pattern parser ------------------------------------------------------------------ */
 
@@ -152,6 +174,10 @@ static bool parse_terms(sky__pattern *p, const char *s, const char **why)
             while (*s && !isspace((unsigned char)*s))
                 s++;
             len = (size_t)(s - start);
+            if (len >= 2 && start[0] == '%' && start[len - 1] == '%') {
+                *why = NO_REGEX;
+                return false;
+            }
         }
         term *nt = realloc(p->terms, (p->n_terms + 1) * sizeof *nt);
         if (!nt) {
@@ -274,7 +300,7 @@ static bool parse_selector(lexer *lx, node *nd)
     return true;
 }
 
-static bool parse_value(lexer *lx, node *nd)
+static bool parse_value_until(lexer *lx, node *nd, const char *stops)
 {
     skip_ws(lx);
     if (*lx->s == '"') {
@@ -290,10 +316,14 @@ static bool parse_value(lexer *lx, node *nd)
         return nd->str != NULL;
     }
     const char *start = lx->s;
-    while (*lx->s && !isspace((unsigned char)*lx->s) && !strchr(")&|}", *lx->s))
+    while (*lx->s && !isspace((unsigned char)*lx->s) && !strchr(stops, *lx->s))
         lx->s++;
     if (lx->s == start) {
         lx->why = "missing value";
+        return false;
+    }
+    if (lx->s - start >= 2 && start[0] == '%' && lx->s[-1] == '%') {
+        lx->why = NO_REGEX;
         return false;
     }
     nd->str = strndup(start, (size_t)(lx->s - start));
@@ -308,18 +338,54 @@ static bool parse_value(lexer *lx, node *nd)
     return true;
 }
 
-static node *parse_cmp(lexer *lx)
+/* = != < > <= >=, then the value (stopping at `stops`); numeric operators need a number. */
+static bool parse_op_value(lexer *lx, node *nd, const char *stops)
+{
+    if (accept(lx, "!="))
+        nd->op = OP_NE;
+    else if (accept(lx, "<="))
+        nd->op = OP_LE;
+    else if (accept(lx, ">="))
+        nd->op = OP_GE;
+    else if (accept(lx, "="))
+        nd->op = OP_EQ;
+    else if (accept(lx, "<"))
+        nd->op = OP_LT;
+    else if (accept(lx, ">"))
+        nd->op = OP_GT;
+    else {
+        lx->why = "expected an operator (=, !=, <, >, <=, >=)";
+        return false;
+    }
+    if (!parse_value_until(lx, nd, stops))
+        return false;
+    if (nd->op != OP_EQ && nd->op != OP_NE && !nd->is_num) {
+        lx->why = "<, >, <= and >= need a number";
+        return false;
+    }
+    return true;
+}
+
+/* A new comparison, counted against SKY__PATTERN_MAX_TERMS. */
+static node *new_cmp(lexer *lx)
 {
     if (++lx->terms > SKY__PATTERN_MAX_TERMS) {
         lx->why = "too many comparisons (at most 256)";
         return NULL;
     }
     node *nd = calloc(1, sizeof *nd);
-    if (!nd) {
+    if (!nd)
         lx->why = "out of memory";
+    else
+        nd->kind = N_CMP;
+    return nd;
+}
+
+static node *parse_cmp(lexer *lx)
+{
+    node *nd = new_cmp(lx);
+    if (!nd)
         return NULL;
-    }
-    nd->kind = N_CMP;
     if (!parse_selector(lx, nd))
         goto fail;
     if (accept_word(lx, "IS")) {
@@ -347,26 +413,9 @@ static node *parse_cmp(lexer *lx)
         nd->op = OP_EXISTS;
         return nd;
     }
-    if (accept(lx, "!="))
-        nd->op = OP_NE;
-    else if (accept(lx, "<="))
-        nd->op = OP_LE;
-    else if (accept(lx, ">="))
-        nd->op = OP_GE;
-    else if (accept(lx, "="))
-        nd->op = OP_EQ;
-    else if (accept(lx, "<"))
-        nd->op = OP_LT;
-    else if (accept(lx, ">"))
-        nd->op = OP_GT;
-    else {
-        lx->why = "expected an operator (=, !=, <, >, <=, >=, IS, NOT EXISTS)";
-        goto fail;
-    }
-    if (!parse_value(lx, nd))
-        goto fail;
-    if (nd->op != OP_EQ && nd->op != OP_NE && !nd->is_num) {
-        lx->why = "<, >, <= and >= need a number";
+    if (!parse_op_value(lx, nd, ")&|}")) {
+        if (lx->why && strncmp(lx->why, "expected an operator", 20) == 0)
+            lx->why = "expected an operator (=, !=, <, >, <=, >=, IS, NOT EXISTS)";
         goto fail;
     }
     return nd;
@@ -510,6 +559,274 @@ static bool eval(const node *nd, json_t *root)
     return false;
 }
 
+/* ---- space-delimited patterns: parser ---------------------------------------------------- */
+
+#define SP_STOPS ",]&|"
+
+static bool name_char(char c)
+{
+    return c && !isspace((unsigned char)c) && !strchr(",[]=!<>&|\"(){}$", c);
+}
+
+/* NAME op value, where NAME must be the slot's own name (a condition tests its own field). */
+static node *parse_field_cmp(lexer *lx, const char *name, bool name_read)
+{
+    if (!name_read) {
+        skip_ws(lx);
+        size_t n = strlen(name);
+        if (strncmp(lx->s, name, n) != 0 || name_char(lx->s[n])) {
+            lx->why = "a field's condition can only test that field";
+            return NULL;
+        }
+        lx->s += n;
+    }
+    node *nd = new_cmp(lx);
+    if (nd && !parse_op_value(lx, nd, SP_STOPS)) {
+        free_node(nd);
+        return NULL;
+    }
+    return nd;
+}
+
+/* The condition after a slot's name: comparisons joined by && (binding tighter) and ||. */
+static node *parse_field_cond(lexer *lx, const char *name)
+{
+    node *and_acc = parse_field_cmp(lx, name, true), *or_acc = NULL;
+    while (and_acc) {
+        bool is_and = accept(lx, "&&");
+        if (!is_and && !accept(lx, "||"))
+            break;
+        node *c = parse_field_cmp(lx, name, false);
+        if (!c) {
+            free_node(and_acc);
+            free_node(or_acc);
+            return NULL;
+        }
+        if (is_and) {
+            and_acc = join(lx, N_AND, and_acc, c);
+        } else {
+            if (or_acc && !(or_acc = join(lx, N_OR, or_acc, and_acc))) {
+                free_node(c);
+                return NULL;
+            }
+            if (!or_acc)
+                or_acc = and_acc;
+            and_acc = c;
+        }
+    }
+    if (!and_acc) {
+        free_node(or_acc);
+        return NULL;
+    }
+    return or_acc ? join(lx, N_OR, or_acc, and_acc) : and_acc;
+}
+
+/* `inner` is the text between [ and ]. */
+static bool parse_space(sky__pattern *p, const char *inner, const char **why)
+{
+    lexer lx = {.s = inner};
+    for (;;) {
+        skip_ws(&lx);
+        if (p->n_slots == SKY__PATTERN_MAX_TERMS) {
+            lx.why = "too many fields (at most 256)";
+            break;
+        }
+        slot sl = {0};
+        if (strncmp(lx.s, "...", 3) == 0) {
+            lx.s += 3;
+            sl.ellipsis = true;
+            p->has_ellipsis = true;
+        } else {
+            const char *start = lx.s;
+            while (name_char(*lx.s))
+                lx.s++;
+            if (lx.s == start) {
+                lx.why = *lx.s ? "expected a field name or ..." : "empty field list";
+                break;
+            }
+            if (!(sl.name = strndup(start, (size_t)(lx.s - start)))) {
+                lx.why = "out of memory";
+                break;
+            }
+            for (size_t i = 0; i < p->n_slots; i++)
+                if (p->slots[i].name && strcmp(p->slots[i].name, sl.name) == 0)
+                    lx.why = "a field name appears twice";
+            skip_ws(&lx);
+            if (!lx.why && *lx.s && *lx.s != ',' && !(sl.cond = parse_field_cond(&lx, sl.name)) &&
+                !lx.why)
+                lx.why = "out of memory";
+            if (lx.why) {
+                free(sl.name);
+                free_node(sl.cond);
+                break;
+            }
+            sl.field = p->n_named++;
+        }
+        slot *ns = realloc(p->slots, (p->n_slots + 1) * sizeof *ns);
+        if (!ns) {
+            free(sl.name);
+            free_node(sl.cond);
+            lx.why = "out of memory";
+            break;
+        }
+        p->slots = ns;
+        p->slots[p->n_slots++] = sl;
+        skip_ws(&lx);
+        if (!*lx.s)
+            break;
+        if (*lx.s != ',') {
+            lx.why = "expected , between fields";
+            break;
+        }
+        lx.s++;
+    }
+    p->sp_cmps = lx.terms;
+    *why = lx.why;
+    return lx.why == NULL;
+}
+
+/* ---- space-delimited patterns: matching --------------------------------------------------- */
+
+/* The next field of a message from *pos: runs of spaces separate fields; "..." and [...]
+ * are one field each, given without their quotes or brackets (an unclosed one runs to the end
+ * of the message). False at the end. */
+static bool next_field(const char *m, size_t len, size_t *pos, sky__field *f)
+{
+    size_t i = *pos;
+    while (i < len && (m[i] == ' ' || m[i] == '\t'))
+        i++;
+    if (i == len) {
+        *pos = i;
+        return false;
+    }
+    if (m[i] == '"' || m[i] == '[') {
+        char close = m[i] == '"' ? '"' : ']';
+        const char *end = memchr(m + i + 1, close, len - i - 1);
+        f->ptr = m + i + 1;
+        f->len = end ? (size_t)(end - f->ptr) : len - i - 1;
+        *pos = end ? (size_t)(end - m) + 1 : len;
+        return true;
+    }
+    size_t start = i;
+    while (i < len && m[i] != ' ' && m[i] != '\t')
+        i++;
+    f->ptr = m + start;
+    f->len = i - start;
+    *pos = i;
+    return true;
+}
+
+bool sky__field_number(const sky__field *f, double *v)
+{
+    char buf[64];
+    if (f->len == 0 || f->len >= sizeof buf)
+        return false;
+    memcpy(buf, f->ptr, f->len);
+    buf[f->len] = '\0';
+    char *end;
+    *v = strtod(buf, &end);
+    return *end == '\0' && !isspace((unsigned char)buf[0]);
+}
+
+static bool eval_field(const node *nd, const sky__field *f)
+{
+    if (nd->kind == N_AND)
+        return eval_field(nd->a, f) && eval_field(nd->b, f);
+    if (nd->kind == N_OR)
+        return eval_field(nd->a, f) || eval_field(nd->b, f);
+    double x;
+    bool num = nd->is_num && sky__field_number(f, &x);
+    switch (nd->op) {
+    case OP_LT: return num && x < nd->num;
+    case OP_GT: return num && x > nd->num;
+    case OP_LE: return num && x <= nd->num;
+    case OP_GE: return num && x >= nd->num;
+    default: break;
+    }
+    bool eq = num ? x == nd->num : glob_match(nd->str, f->ptr, f->len);
+    return nd->op == OP_EQ ? eq : !eq;
+}
+
+/* Slots [from, to) against the fields starting at byte *pos (which must hold enough of
+ * them); *pos moves past them. out (or NULL) gets the named fields' values. */
+static bool match_run(const sky__pattern *p, size_t from, size_t to, const char *m, size_t len,
+                      size_t *pos, sky__field *out)
+{
+    for (size_t i = from; i < to; i++) {
+        sky__field f;
+        if (!next_field(m, len, pos, &f))
+            return false;
+        const slot *sl = &p->slots[i];
+        if (sl->cond && !eval_field(sl->cond, &f))
+            return false;
+        if (out)
+            out[sl->field] = f;
+    }
+    return true;
+}
+
+/* Runs of named slots between "..."s: the first run is anchored at the first field and the
+ * last at the last one; a run in between is matched at the leftmost place it fits. As for
+ * '*' in glob_match, leftmost is exact (it leaves the most fields to what follows), so the
+ * work is fields x slots, with no backtracking and no allocation. */
+static bool match_space(const sky__pattern *p, const char *m, size_t len, sky__field *out)
+{
+    size_t nf = 0, pos = 0;
+    sky__field f;
+    while (next_field(m, len, &pos, &f))
+        nf++;
+    pos = 0;
+    if (!p->has_ellipsis)
+        return nf == p->n_slots && match_run(p, 0, p->n_slots, m, len, &pos, out);
+    if (nf < p->n_named)
+        return false;
+    size_t at = 0; /* fields consumed so far */
+    size_t i = 0;
+    size_t tail_from = p->n_slots;
+    while (tail_from > 0 && !p->slots[tail_from - 1].ellipsis)
+        tail_from--;
+    size_t tail = p->n_slots - tail_from;
+    while (i < tail_from) {
+        if (p->slots[i].ellipsis) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < tail_from && !p->slots[j].ellipsis)
+            j++;
+        size_t run = j - i;
+        if (i == 0) { /* anchored at the first field */
+            if (!match_run(p, i, j, m, len, &pos, out))
+                return false;
+            at = run;
+        } else {
+            for (;;) {
+                if (at + run + tail > nf)
+                    return false;
+                size_t try_pos = pos;
+                if (match_run(p, i, j, m, len, &try_pos, out)) {
+                    pos = try_pos;
+                    at += run;
+                    break;
+                }
+                next_field(m, len, &pos, &f);
+                at++;
+            }
+        }
+        i = j;
+    }
+    if (tail) { /* anchored at the last field */
+        if (at + tail > nf)
+            return false;
+        while (at < nf - tail) {
+            next_field(m, len, &pos, &f);
+            at++;
+        }
+        return match_run(p, tail_from, p->n_slots, m, len, &pos, out);
+    }
+    return true;
+}
+
 /* ---- public ------------------------------------------------------------------------------- */
 
 sky__pattern *sky__pattern_compile(const char *text, const char **why)
@@ -534,8 +851,20 @@ sky__pattern *sky__pattern_compile(const char *text, const char **why)
         return p;
     }
     if (text[0] == '[') {
-        *why = "space-delimited patterns ([...]) are not supported by skylog serve";
-        goto fail;
+        if (text[n - 1] != ']') {
+            *why = "space-delimited pattern must end with ]";
+            goto fail;
+        }
+        char *inner = strndup(text + 1, n - 2);
+        if (!inner) {
+            *why = "out of memory";
+            goto fail;
+        }
+        bool ok = parse_space(p, inner, why);
+        free(inner);
+        if (!ok)
+            goto fail;
+        return p;
     }
     if (text[0] == '{') {
         if (text[n - 1] != '}') {
@@ -574,10 +903,38 @@ fail:
 
 size_t sky__pattern_cost(const sky__pattern *p)
 {
-    return 1 + (p->json ? p->json_cmps : p->n_terms);
+    return 1 + (p->json ? p->json_cmps : p->n_slots ? p->n_slots + p->sp_cmps : p->n_terms);
 }
 
 bool sky__pattern_is_json(const sky__pattern *p) { return p->json != NULL; }
+
+size_t sky__pattern_n_fields(const sky__pattern *p) { return p->n_named; }
+
+long sky__pattern_field_index(const sky__pattern *p, const char *ref)
+{
+    if (ref[0] != '$')
+        return -1;
+    for (size_t i = 0; i < p->n_slots; i++)
+        if (p->slots[i].name && strcmp(p->slots[i].name, ref + 1) == 0)
+            return (long)p->slots[i].field;
+    return -1;
+}
+
+const char *sky__pattern_field_name(const sky__pattern *p, size_t i)
+{
+    for (size_t k = 0; k < p->n_slots; k++)
+        if (p->slots[k].name && p->slots[k].field == i)
+            return p->slots[k].name;
+    return NULL;
+}
+
+bool sky__pattern_match_fields(const sky__pattern *p, const char *msg, size_t len,
+                               sky__field *out)
+{
+    if (!p->n_slots)
+        return sky__pattern_match(p, msg, len);
+    return match_space(p, msg, len, out);
+}
 
 struct sky__selector {
     node nd; /* only path/n_path are used */
@@ -633,6 +990,8 @@ bool sky__pattern_match(const sky__pattern *p, const char *msg, size_t len)
         json_decref(root);
         return ok;
     }
+    if (p->n_slots)
+        return match_space(p, msg, len, NULL);
     bool any = false;
     for (size_t i = 0; i < p->n_terms; i++) {
         const term *t = &p->terms[i];

@@ -9,9 +9,17 @@
  *                              JSON pattern: selectors $.a.b[0], operators = != < > <= >=,
  *                              && || and parentheses, strings (with * wildcards), numbers,
  *                              IS NULL / IS TRUE / IS FALSE, NOT EXISTS
+ *   [ip, user, ..., status=4*, size>1000]
+ *                              space-delimited pattern: the message's fields (separated by
+ *                              spaces; "quoted" and [bracketed] text is one field, given
+ *                              without its quotes or brackets) are named in order; "..." stands
+ *                              for any number of fields; a field may carry a condition on
+ *                              itself: = != (strings with * wildcards, or numbers) < > <= >=
+ *                              (numbers), joined with && and || (status=4* && status!=404).
+ *                              Without "..." the message must have exactly as many fields.
  *
- * An empty pattern matches everything. Space-delimited patterns ([a, b, ...]) are not supported
- * and are reported as invalid rather than silently matching.
+ * An empty pattern matches everything. Regular expressions (%...%) are not supported and are
+ * reported as invalid rather than silently matching.
  *
  * Limits (whatever the caller checked): at most SKY__PATTERN_MAX_LEN bytes (CloudWatch's own
  * limit on filterPattern), parentheses nested at most SKY__PATTERN_MAX_DEPTH deep and at most
@@ -43,6 +51,22 @@ bool sky__pattern_is_json(const sky__pattern *p);
 /* As sky__pattern_match, with the message already parsed (root: the message as JSON, or NULL
  * when it is not JSON), for callers matching several patterns against one message. */
 bool sky__pattern_match_parsed(const sky__pattern *p, const char *msg, size_t len, json_t *root);
+
+/* Space-delimited patterns: their named fields, numbered 0..n-1 in pattern order (0 for other
+ * kinds). field_index maps "$name" (as metric filters write it) to its number, or -1. */
+typedef struct sky__field {
+    const char *ptr; /* into the message */
+    size_t len;
+} sky__field;
+size_t sky__pattern_n_fields(const sky__pattern *p);
+long sky__pattern_field_index(const sky__pattern *p, const char *ref);
+const char *sky__pattern_field_name(const sky__pattern *p, size_t i);
+/* As sky__pattern_match; on a match of a space-delimited pattern, out[0..n_fields) (when not
+ * NULL) holds what each named field matched. */
+bool sky__pattern_match_fields(const sky__pattern *p, const char *msg, size_t len,
+                               sky__field *out);
+/* A field's text as a number, when all of it is one (strtod's forms, at most 63 bytes). */
+bool sky__field_number(const sky__field *f, double *v);
 
 /* A JSON selector alone ("$.a.b[0]", as in patterns; at most SKY__PATTERN_MAX_LEN bytes): NULL
  * when it is not one. get returns the selected value of root (borrowed) or NULL. */

@@ -25,6 +25,7 @@
 #include "auth.h"
 #include "faults.h"
 #include "ingest.h"
+#include "insights_api.h"
 #include "logs_api.h"
 #include "metrics_api.h"
 #include "reply.h"
@@ -344,7 +345,8 @@ static sky__api classify(const sky__request *req, const char **op)
 
 static void handle_other(const sky__request *req, sky__reply *r)
 {
-    if (sky__alarms_test_hook(req, r)) /* only with SKYLOG_SERVE_TEST_HOOKS=1 */
+    /* test hooks: only with SKYLOG_SERVE_TEST_HOOKS=1 */
+    if (sky__alarms_test_hook(req, r) || sky__insights_test_hook(req, r))
         return;
     if ((strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) &&
         (strcmp(req->path, "/") == 0 || strcmp(req->path, "/health") == 0)) {
@@ -420,12 +422,16 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const sky__request *
     return ret;
 }
 
-/* One line per request for --verbose; a single fprintf so lines from threads never mix. */
+/* One line per request for --verbose; a single fprintf so lines from threads never mix. A
+ * gzip body shows its sizes as received and inflated ("gzip=1200->15000"). */
 static void log_request(const sky__request *req, const char *op, int status, const char *err,
                         const sky__fault *f)
 {
-    fprintf(stderr, "skylog serve: #%llu %s %s%s%s -> %d%s%s%s%s\n", req->id, req->method,
-            req->path, op ? " " : "", op ? op : "", status, err ? " " : "", err ? err : "",
+    char gz[64] = "";
+    if (req->body != req->raw_body)
+        snprintf(gz, sizeof gz, " gzip=%zu->%zu", req->raw_len, req->body_len);
+    fprintf(stderr, "skylog serve: #%llu %s %s%s%s -> %d%s%s%s%s%s\n", req->id, req->method,
+            req->path, op ? " " : "", op ? op : "", status, err ? " " : "", err ? err : "", gz,
             f->kind != SKY__FAULT_NONE ? " fault=" : "",
             f->kind != SKY__FAULT_NONE ? sky__fault_name(f->kind) : "");
 }

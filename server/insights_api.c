@@ -52,6 +52,7 @@ typedef struct job {
 } job;
 
 struct sky__insights {
+    _Atomic int64_t timeout_ms; /* SKY__INS_TIMEOUT_MS, or what the test hook set */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     sky__store *store;
@@ -140,7 +141,7 @@ static void *worker(void *arg)
                     .db = db, .groups = j->groups, .n_groups = j->n_groups,
                     .start_ms = j->start_ms, .end_ms = j->end_ms, .limit = j->limit,
                     .account_id = ins->account_id, .cancel = &j->cancel,
-                    .deadline_ns = sky_monotonic_ns() + SKY__INS_TIMEOUT_MS * 1000000,
+                    .deadline_ns = sky_monotonic_ns() + atomic_load(&ins->timeout_ms) * 1000000,
                     .stats = &j->stats,
                 };
                 /* one read transaction: the query sees one snapshot of the store */
@@ -187,7 +188,25 @@ sky__insights *sky__insights_new(sky__store *store, const char *account_id, cons
     pthread_mutex_init(&ins->mu, NULL);
     pthread_cond_init(&ins->cv, NULL);
     ins->store = store;
+    atomic_init(&ins->timeout_ms, SKY__INS_TIMEOUT_MS);
     return ins;
+}
+
+bool sky__insights_test_hook(const sky__request *req, sky__reply *r)
+{
+    int64_t ms;
+    int h = sky__test_hook(req, r, "/_skylog/insights-timeout", "ms", SKY__INS_TIMEOUT_MS,
+                           SKY__INS_TIMEOUT_MS, &ms);
+    if (h <= 0)
+        return h < 0;
+    if (!req->server->insights) {
+        sky__reply_aws_error(r, 503, "application/json", "ServiceUnavailableException",
+                             "Logs Insights is not available");
+        return true;
+    }
+    atomic_store(&req->server->insights->timeout_ms, ms);
+    sky__reply_json(r, 200, "application/json", json_pack("{s:I}", "timeoutMs", (json_int_t)ms));
+    return true;
 }
 
 void sky__insights_free(sky__insights *ins)

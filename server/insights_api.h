@@ -30,6 +30,12 @@ sky__insights *sky__insights_new(sky__store *store, const char *account_id, cons
 /* Cancels what runs, joins the workers, frees everything. NULL-safe. */
 void sky__insights_free(sky__insights *ins);
 
+/* Test hook (only with SKYLOG_SERVE_TEST_HOOKS=1): POST /_skylog/insights-timeout?ms=N sets
+ * the time queries started from then on may run (default SKY__INS_TIMEOUT_MS); with 0 a query
+ * ends Timeout at its first check, after 4,096 events scanned, however fast the machine. True
+ * when req was this hook (the reply is made). */
+bool sky__insights_test_hook(const sky__request *req, sky__reply *r);
+
 typedef void (*sky__logs_op_fn)(const sky__request *req, json_t *body, sky__reply *r);
 
 /* The handler of an Insights operation, NULL when `op` is not one (logs_api.c's dispatch asks

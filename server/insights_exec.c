@@ -1447,7 +1447,7 @@ sky__ins_outcome sky__ins_execute(const sky__ins_query *q, const sky__ins_run *r
                 outcome = SKY__INS_CANCELLED;
                 break;
             }
-            if (run->deadline_ns && sky_monotonic_ns() > run->deadline_ns) {
+            if (run->deadline_ns && sky_monotonic_ns() >= run->deadline_ns) {
                 outcome = SKY__INS_TIMEOUT;
                 break;
             }

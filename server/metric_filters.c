@@ -8,9 +8,10 @@
  * each event's JSON at most once for all of them.
  *
  * What a filter publishes, as CloudWatch documents it: for every matching event, one datapoint
- * at the event's timestamp whose value is metricValue (a number, or a $.selector read from the
- * event: an event where it is missing or not a number publishes nothing), with dimensions read
- * from the event's JSON fields (an event missing one publishes nothing). defaultValue is
+ * at the event's timestamp whose value is metricValue (a number, a $.selector read from the
+ * event, or a $field of a space-delimited pattern: an event where it is missing or not a
+ * number publishes nothing), with dimensions read from the event's JSON fields or the
+ * pattern's $fields (an event missing one publishes nothing). defaultValue is
  * published for each minute in which the request ingested events and none matched (CloudWatch
  * reports it "during a period when logs are ingested but no matching logs are found"); it is
  * exclusive with dimensions, as in CloudWatch.
@@ -102,14 +103,17 @@ typedef struct mfilter {
     char *name;
     sky__pattern *pattern;
     size_t cost;
-    sky__selector *value_sel; /* NULL: value_lit */
+    sky__selector *value_sel; /* NULL: value_lit or value_field */
+    long value_field;         /* a space-delimited pattern's $field, or -1 */
     double value_lit;
+    sky__field *fields;       /* space-delimited patterns: what each $field matched */
     bool has_default;
     double dflt;
     const char *ns, *metric, *unit; /* into tr */
     size_t ndims;
     const char *dim_names[MAX_DIMS];
     sky__selector *dim_sel[MAX_DIMS];
+    long dim_field[MAX_DIMS]; /* space-delimited patterns: the $field of each dimension */
     json_t *tr; /* the stored transformation */
     minute_seen *minutes; /* for the default value: the minutes ingested, and whether matched */
     size_t n_minutes, cap_minutes;
@@ -122,6 +126,7 @@ static void mfilter_clear(mfilter *f)
     sky__selector_free(f->value_sel);
     for (size_t i = 0; i < f->ndims; i++)
         sky__selector_free(f->dim_sel[i]);
+    free(f->fields);
     json_decref(f->tr);
     free(f->minutes);
     memset(f, 0, sizeof *f);
@@ -140,6 +145,12 @@ static bool mfilter_compile(mfilter *f, const char *pattern, json_t *tr, char *w
         return false;
     }
     f->cost = sky__pattern_cost(f->pattern);
+    f->value_field = -1;
+    size_t nfields = sky__pattern_n_fields(f->pattern);
+    if (nfields && !(f->fields = calloc(nfields, sizeof *f->fields))) {
+        snprintf(why, cap, "out of memory");
+        return false;
+    }
     f->tr = json_incref(tr);
     f->ns = json_string_value(json_object_get(tr, "metricNamespace"));
     f->metric = json_string_value(json_object_get(tr, "metricName"));
@@ -151,10 +162,18 @@ static bool mfilter_compile(mfilter *f, const char *pattern, json_t *tr, char *w
                            "metricValue are required.");
         return false;
     }
-    if (value[0] == '$') {
+    if (value[0] == '$' && nfields) {
+        if ((f->value_field = sky__pattern_field_index(f->pattern, value)) < 0) {
+            snprintf(why, cap, "Invalid metric value '%.100s': it must name a field of the "
+                               "space-delimited filter pattern, such as $size",
+                     value);
+            return false;
+        }
+    } else if (value[0] == '$') {
         if (!json_pattern || !(f->value_sel = sky__selector_compile(value))) {
             snprintf(why, cap, "Invalid metric value '%.100s': a $.selector needs a JSON filter "
-                               "pattern ({ ... }), and must select a field such as $.latency",
+                               "pattern ({ ... }) and must select a field such as $.latency, "
+                               "or a space-delimited one ([...]) and name its field",
                      value);
             return false;
         }
@@ -174,7 +193,7 @@ static bool mfilter_compile(mfilter *f, const char *pattern, json_t *tr, char *w
                                "mutually exclusive properties");
             return false;
         }
-        if (!json_pattern) {
+        if (!json_pattern && !nfields) {
             snprintf(why, cap, "The specified filter pattern does not support dimensions");
             return false;
         }
@@ -187,9 +206,12 @@ static bool mfilter_compile(mfilter *f, const char *pattern, json_t *tr, char *w
         json_object_foreach(dims, k, v)
         {
             const char *sel = json_string_value(v);
-            if (!sel || !(f->dim_sel[f->ndims] = sky__selector_compile(sel))) {
+            f->dim_field[f->ndims] = nfields && sel ? sky__pattern_field_index(f->pattern, sel) : -1;
+            if (nfields ? f->dim_field[f->ndims] < 0
+                        : !sel || !(f->dim_sel[f->ndims] = sky__selector_compile(sel))) {
                 snprintf(why, cap, "Invalid dimension value for '%.100s': it must select a field "
-                                   "of the log event, such as $.host",
+                                   "of the log event, such as $.host, or name a field of the "
+                                   "space-delimited filter pattern",
                          k);
                 return false;
             }
@@ -524,6 +546,7 @@ void sky__test_metric_filter(const sky__request *req, json_t *body, sky__reply *
     const char *pattern, *pwhy = NULL;
     char why[700];
     sky__pattern *p = NULL;
+    sky__field *fields = NULL;
     json_t *matches = NULL;
     STR_ARG(body, "filterPattern", pattern);
     NOT_NULL(pattern, "filterPattern");
@@ -551,16 +574,28 @@ void sky__test_metric_filter(const sky__request *req, json_t *body, sky__reply *
     }
     if (!(p = sky__pattern_compile(pattern, &pwhy)))
         INVALID("Invalid metric filter pattern: %s", pwhy ? pwhy : "syntax error");
+    size_t nf = sky__pattern_n_fields(p);
+    if (nf && !(fields = calloc(nf, sizeof *fields)))
+        FAIL_STATUS(500, "ServiceUnavailableException", "out of memory");
     matches = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *m = json_array_get(msgs, i);
-        if (sky__pattern_match(p, json_string_value(m), json_string_length(m)))
-            json_array_append_new(matches, json_pack("{s:I,s:O,s:{}}", "eventNumber",
-                                                     (json_int_t)(i + 1), "eventMessage", m,
-                                                     "extractedValues"));
+        if (!sky__pattern_match_fields(p, json_string_value(m), json_string_length(m), fields))
+            continue;
+        /* The values a space-delimited pattern's $fields took, as metric filters read them. */
+        json_t *ev = json_object();
+        for (size_t k = 0; k < nf; k++) {
+            char key[SKY__PATTERN_MAX_LEN + 2];
+            snprintf(key, sizeof key, "$%s", sky__pattern_field_name(p, k));
+            json_object_set_new(ev, key, json_stringn(fields[k].ptr, fields[k].len));
+        }
+        json_array_append_new(matches, json_pack("{s:I,s:O,s:o}", "eventNumber",
+                                                 (json_int_t)(i + 1), "eventMessage", m,
+                                                 "extractedValues", ev));
     }
     sky__reply_json(r, 200, CT, json_pack("{s:O}", "matches", matches));
 out:
+    free(fields);
     sky__pattern_free(p);
     json_decref(matches);
 }
@@ -662,6 +697,19 @@ static char *dim_value(json_t *v)
     return NULL;
 }
 
+/* A space-delimited field as a metric value: all of it a finite number within PutMetricData's
+ * range, else the event publishes nothing (as for a $.selector that is not a number). */
+static bool field_value(const sky__field *fl, double *v)
+{
+    return sky__field_number(fl, v) && isfinite(*v) && fabs(*v) <= 0x1p360;
+}
+
+/* A space-delimited field as a dimension value: 1-1024 bytes, as dim_value. */
+static char *field_dim(const sky__field *fl)
+{
+    return fl->len >= 1 && fl->len <= 1024 ? strndup(fl->ptr, fl->len) : NULL;
+}
+
 void sky__mf_event(sky__mf_run *run, const char *msg, size_t len, int64_t ts_ms)
 {
     if (!run)
@@ -681,13 +729,17 @@ void sky__mf_event(sky__mf_run *run, const char *msg, size_t len, int64_t ts_ms)
             root = sky__json_load(msg, len, &why); /* bounded, once for all filters */
             parsed = true;
         }
-        bool match = sky__pattern_match_parsed(f->pattern, msg, len, root);
+        bool match = f->fields ? sky__pattern_match_fields(f->pattern, msg, len, f->fields)
+                               : sky__pattern_match_parsed(f->pattern, msg, len, root);
         if (f->has_default)
             note_minute(f, ts_ms, match);
         if (!match)
             continue;
         double v = f->value_lit;
-        if (f->value_sel) {
+        if (f->value_field >= 0) {
+            if (!field_value(&f->fields[f->value_field], &v))
+                continue;
+        } else if (f->value_sel) {
             json_t *x = sky__selector_get(f->value_sel, root);
             char *end;
             if (json_is_number(x))
@@ -703,7 +755,8 @@ void sky__mf_event(sky__mf_run *run, const char *msg, size_t len, int64_t ts_ms)
         json_t *dims = json_array();
         bool complete = true;
         for (size_t k = 0; k < f->ndims && complete; k++) {
-            char *dv = dim_value(sky__selector_get(f->dim_sel[k], root));
+            char *dv = f->fields ? field_dim(&f->fields[f->dim_field[k]])
+                                 : dim_value(sky__selector_get(f->dim_sel[k], root));
             complete = dv != NULL;
             if (dv)
                 json_array_append_new(dims, json_pack("{s:s,s:s}", "Name", f->dim_names[k],

@@ -260,9 +260,7 @@ int sky__metrics_store_point(sqlite3 *db, const char *ns, const char *name, json
 
 /* ---- PutMetricData ------------------------------------------------------------------------ */
 
-/* The distribution of the datum just stored (sqlite3_last_insert_rowid), read only for
- * percentiles: statistics keep scanning one row per datum. Values and counts validated. */
-static int store_values(sqlite3 *db, json_t *values, json_t *counts)
+int sky__metrics_store_values(sqlite3 *db, json_t *values, json_t *counts)
 {
     int64_t dp = sqlite3_last_insert_rowid(db);
     sqlite3_stmt *st;
@@ -491,7 +489,8 @@ static void put_metric_data(ctx *c, json_t *body)
         if (sky__metrics_store_point(db, ns, p->name, p->dims, p->ts_ms, p->unit, p->count,
                                      p->sum, p->min, p->max) != SQLITE_OK)
             STORE_ROLLBACK_ERR();
-        if (p->values && p->min < p->max && store_values(db, p->values, p->counts) != SQLITE_OK)
+        if (p->values && p->min < p->max &&
+            sky__metrics_store_values(db, p->values, p->counts) != SQLITE_OK)
             STORE_ROLLBACK_ERR();
     }
     if (sky__store_commit(db) != SQLITE_OK)

@@ -23,6 +23,12 @@ int sky__metrics_store_point(sqlite3 *db, const char *ns, const char *name, json
                              int64_t ts_ms, const char *unit, double count, double sum,
                              double min, double max);
 
+/* The distribution of the datapoint just stored by sky__metrics_store_point (its
+ * sqlite3_last_insert_rowid): `values` (JSON numbers) with `counts` (NULL: 1 each; a count <= 0
+ * skips its value), read only for percentiles, so statistics keep scanning one row per datum.
+ * Validated by the caller. Store lock held by the caller. */
+int sky__metrics_store_values(sqlite3 *db, json_t *values, json_t *counts);
+
 /* A statistic ("Sum", "Average", ..., or a percentile "p99") of a metric over n periods of
  * `period` seconds from start_s: values[i] when present[i] (a period without data, or whose
  * percentile is unavailable, is not present). unit NULL: every unit. Store lock held by the

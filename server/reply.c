@@ -39,6 +39,31 @@ static void utf8_sanitize(char *s)
     }
 }
 
+int sky__test_hook(const sky__request *req, sky__reply *r, const char *path, const char *arg,
+                   int64_t dflt, int64_t max, int64_t *v)
+{
+    const char *on = getenv("SKYLOG_SERVE_TEST_HOOKS");
+    if (!on || strcmp(on, "1") != 0 || strcmp(req->method, "POST") != 0 ||
+        strcmp(req->path, path) != 0)
+        return 0;
+    *v = dflt;
+    size_t n = strlen(arg);
+    for (const char *q = req->query; q && *q; q = strchr(q, '&') ? strchr(q, '&') + 1 : NULL) {
+        if (strncmp(q, arg, n) != 0 || q[n] != '=')
+            continue;
+        char *end;
+        errno = 0;
+        long long x = strtoll(q + n + 1, &end, 10);
+        if (end == q + n + 1 || (*end && *end != '&') || errno || x < 0 || x > max) {
+            sky__reply_aws_error(r, 400, "application/json", "ValidationError",
+                                 "%s must be an integer from 0 to %lld", arg, (long long)max);
+            return -1;
+        }
+        *v = x;
+    }
+    return 1;
+}
+
 void sky__request_id_text(unsigned long long id, char out[SKY__REQUEST_ID_CAP])
 {
     snprintf(out, SKY__REQUEST_ID_CAP, "00000000-0000-4000-8000-%012llx", id);

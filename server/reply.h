@@ -54,6 +54,13 @@ typedef struct sky__reply {
     unsigned long long request_id;
 } sky__reply;
 
+/* Test hooks (POST /_skylog/..., enabled only by SKYLOG_SERVE_TEST_HOOKS=1 in the server's
+ * environment, docs/SERVE.md): 1 when req is POST `path` with its query's `arg` absent (*v =
+ * dflt) or an integer from 0 to max (*v); -1 when it is, with a bad value (400 ValidationError
+ * replied); 0 when it is not (or hooks are off). */
+int sky__test_hook(const sky__request *req, sky__reply *r, const char *path,
+                   const char *arg, int64_t dflt, int64_t max, int64_t *v);
+
 /* The RequestId text of request number `id` ("00000000-0000-4000-8000-00000000002a"): the
  * x-amzn-RequestId header, awsQuery <RequestId> and error bodies all use it. */
 #define SKY__REQUEST_ID_CAP 40

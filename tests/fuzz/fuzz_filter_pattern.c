@@ -3,11 +3,13 @@
  * any text, and match a compiled pattern against any message.
  *
  * Input: "<pattern>\n<message>". Compilation must fail cleanly (with a reason) or succeed;
- * matching must terminate; neither may recurse without bound.
+ * matching must terminate; neither may recurse without bound. A space-delimited pattern's
+ * named fields must map back to themselves, and what they matched must lie in the message.
  */
 #include "filter_pattern.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +28,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sky__pattern *p = sky__pattern_compile(pattern, &why);
     if (!p && !why)
         abort(); /* a refusal always says why */
-    if (p)
-        (void)sky__pattern_match(p, msg, mlen);
+    if (p) {
+        bool plain = sky__pattern_match(p, msg, mlen);
+        size_t nf = sky__pattern_n_fields(p);
+        sky__field *f = nf ? calloc(nf, sizeof *f) : NULL;
+        if (nf && !f)
+            abort();
+        if (sky__pattern_match_fields(p, msg, mlen, f) != plain)
+            abort(); /* extracting never changes whether it matches */
+        for (size_t i = 0; i < nf; i++) {
+            const char *name = sky__pattern_field_name(p, i);
+            char ref[SKY__PATTERN_MAX_LEN + 2];
+            if (!name)
+                abort();
+            snprintf(ref, sizeof ref, "$%s", name);
+            if (sky__pattern_field_index(p, ref) != (long)i)
+                abort();
+            if (plain && (f[i].ptr < msg || f[i].ptr + f[i].len > msg + mlen))
+                abort();
+        }
+        free(f);
+    }
     sky__pattern_free(p);
     free(pattern);
     return 0;

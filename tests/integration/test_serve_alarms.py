@@ -9,6 +9,7 @@ SKYLOG_SERVE_TEST_HOOKS=1) at times it chooses, with datapoints at times it choo
 states are worked out here from the datapoints, not read from the server."""
 
 import json
+import threading
 import time
 import unittest
 import urllib.parse
@@ -322,6 +323,133 @@ class CompositeAlarmTest(AlarmsBase):
         put(f"ALARM({p}a)")
         self.cw.put_composite_alarm(AlarmName=p + "d", AlarmRule=f"ALARM({p}c)")
         put(f"ALARM({p}d)", expect_error="ValidationError")                  # a cycle
+
+
+class EvaluationRangeTest(AlarmsBase):
+    """CloudWatch's documented examples of evaluating with missing data ("Configuring how
+    CloudWatch alarms treat missing data", both tables): 3 evaluation periods, 5 periods
+    retrieved, each row's datapoints oldest first (0: not breaching, X: breaching, -: none)."""
+
+    ROWS = [  # (DatapointsToAlarm, datapoints, missing, ignore, breaching, notBreaching)
+        (3, "0-X-X", "OK", "OK", "OK", "OK"),
+        (3, "0----", "OK", "OK", "OK", "OK"),
+        (3, "-----", "INSUFFICIENT_DATA", "retain", "ALARM", "OK"),
+        (3, "0XX-X", "ALARM", "ALARM", "ALARM", "ALARM"),
+        (3, "----X", "INSUFFICIENT_DATA", "retain", "ALARM", "OK"),
+        (3, "X----", "ALARM", "retain", "ALARM", "OK"),
+        (2, "0-X-X", "ALARM", "ALARM", "ALARM", "ALARM"),
+        (2, "00X0X", "ALARM", "ALARM", "ALARM", "ALARM"),
+        (2, "0-X--", "OK", "OK", "ALARM", "OK"),
+        (2, "----0", "OK", "OK", "ALARM", "OK"),
+        (2, "----X", "INSUFFICIENT_DATA", "retain", "ALARM", "OK"),
+        # a breaching datapoint just before the range is not seen: as no data at all
+        (3, "X|-----", "INSUFFICIENT_DATA", "retain", "ALARM", "OK"),
+    ]
+    MODES = ["missing", "ignore", "breaching", "notBreaching"]
+
+    def test_documented_missing_data_cases(self):
+        t0 = self.t0
+        for k, (m, points, *_) in enumerate(self.ROWS):
+            points = points.replace("|", "")
+            first = t0 + 60 * (5 - len(points))   # the last point is always minute 4
+            for i, c in enumerate(points):
+                if c != "-":
+                    self.put(f"r{k}", first + 60 * i + 5, 80 if c == "X" else 10)
+            for mode in self.MODES:
+                self.alarm(f"r{k}-{mode}", metric=f"r{k}", n=3, m=m, TreatMissingData=mode)
+        # Evaluated twice, each alarm first set by hand to OK, then to ALARM: a state kept
+        # ("retain") is the one set, every other is the same both times.
+        for preset in ("OK", "ALARM"):
+            for k in range(len(self.ROWS)):
+                for mode in self.MODES:
+                    self.cw.set_alarm_state(AlarmName=f"{self.p}r{k}-{mode}",
+                                            StateValue=preset, StateReason="preset")
+            self.evaluate(t0 + 300)
+            for k, (m, points, *want) in enumerate(self.ROWS):
+                got = [self.state(f"r{k}-{mode}") for mode in self.MODES]
+                self.assertEqual(got, [preset if w == "retain" else w for w in want],
+                                 f"M={m} {points} (preset {preset})")
+
+    def test_evaluate_low_sample_count_percentile(self):
+        # p90's bound is 10 / (1 - 0.9) = 100 samples: 99 values are too few to evaluate
+        # for "ignore" (the state stays), the 100th lets it evaluate.
+        t0 = self.t0
+        self.cw.put_metric_data(Namespace=self.ns, MetricData=[
+            {"MetricName": "lat", "Timestamp": t0 + 5, "Values": list(range(1, 100))}])
+        self.alarm("eval", metric="lat", stat="p90", threshold=50,
+                   EvaluateLowSampleCountPercentile="evaluate")
+        self.alarm("ign", metric="lat", stat="p90", threshold=50,
+                   EvaluateLowSampleCountPercentile="ignore")
+        self.alarm("dflt", metric="lat", stat="p90", threshold=50)
+        self.evaluate(t0 + 60)
+        self.assertEqual([self.state(n) for n in ("eval", "ign", "dflt")],
+                         ["ALARM", "INSUFFICIENT_DATA", "ALARM"])
+        self.cw.put_metric_data(Namespace=self.ns, MetricData=[
+            {"MetricName": "lat", "Timestamp": t0 + 6, "Value": 100}])
+        self.evaluate(t0 + 60)
+        self.assertEqual(self.state("ign"), "ALARM")
+
+
+class CompositeConsistencyTest(AlarmsBase):
+    def test_an_alarm_a_composite_names_is_not_deleted(self):
+        p = self.p
+        self.alarm("a")
+        self.alarm("b")
+        self.cw.put_composite_alarm(AlarmName=p + "c", AlarmRule=f"ALARM({p}a) OR ALARM({p}b)")
+        err = self.cli("delete-alarms", "--alarm-names", p + "b", expect_error="ValidationError")
+        self.assertIn(p + "c", err)
+        self.assertEqual(self.state("b"), "INSUFFICIENT_DATA")   # nothing deleted
+        self.cli("delete-alarms", "--alarm-names", p + "c", p + "a", p + "b")   # together: fine
+        out = self.cw.describe_alarms(AlarmNamePrefix=p,
+                                      AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+        self.assertEqual(out["MetricAlarms"] + out["CompositeAlarms"], [])
+
+    def test_put_composite_racing_delete_of_its_child(self):
+        # A PutCompositeAlarm naming x and a DeleteAlarms of x, sent at once, 40 times: in
+        # whichever order the server takes them, exactly one succeeds, and no composite is
+        # left naming an alarm that does not exist.
+        p, n = self.p, 40
+        for i in range(n):
+            self.alarm(f"x{i}")
+        put_cw = sh.boto3_client(self, self.srv, "cloudwatch")
+        del_cw = sh.boto3_client(self, self.srv, "cloudwatch")
+        results = {}
+
+        def put(i):
+            try:
+                put_cw.put_composite_alarm(AlarmName=f"{p}c{i}", AlarmRule=f"ALARM({p}x{i})")
+                return True
+            except put_cw.exceptions.ClientError as e:
+                self.assertEqual(e.response["Error"]["Code"], "ValidationError")
+                return False
+
+        def delete(i):
+            try:
+                del_cw.delete_alarms(AlarmNames=[f"{p}x{i}"])
+                return True
+            except del_cw.exceptions.ClientError as e:
+                self.assertEqual(e.response["Error"]["Code"], "ValidationError")
+                return False
+
+        for i in range(n):
+            ts = [threading.Thread(target=lambda f=f, i=i: results.__setitem__((f.__name__, i),
+                                                                               f(i)))
+                  for f in (put, delete)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+        metric, composite = set(), {}
+        for out in self.cw.get_paginator("describe_alarms").paginate(
+                AlarmNamePrefix=p, AlarmTypes=["MetricAlarm", "CompositeAlarm"]):
+            metric |= {a["AlarmName"] for a in out["MetricAlarms"]}
+            composite.update({a["AlarmName"]: a["AlarmRule"] for a in out["CompositeAlarms"]})
+        for i in range(n):
+            self.assertNotEqual(results[("put", i)], results[("delete", i)], i)
+            self.assertEqual(f"{p}c{i}" in composite, results[("put", i)], i)
+            self.assertEqual(f"{p}x{i}" in metric, not results[("delete", i)], i)
+        for name, rule in composite.items():
+            self.assertIn(rule[len("ALARM("):-1], metric, name)
 
 
 class QueryProtocolTest(AlarmsBase):

@@ -507,6 +507,36 @@ class Api(InsightsBase):
         e = self.error("describe_queries", status="Done")
         self.assertEqual(e["Code"], "InvalidParameterException")
 
+    def test_timeout(self):
+        # The test hook sets the time a query may run to 0: the query checks its deadline
+        # every 4,096 events scanned, so over 5,000 events it ends Timeout at its first check,
+        # however fast or slow the machine is. Back to the default, the same query completes.
+        srv = skyharness.start_server(self, env={"SKYLOG_SERVE_TEST_HOOKS": "1"})
+        logs = skyharness.boto3_client(self, srv, "logs")
+        logs.create_log_group(logGroupName="g")
+        logs.create_log_stream(logGroupName="g", logStreamName="s")
+        now = skyharness.now_ms()
+        logs.put_log_events(logGroupName="g", logStreamName="s", logEvents=[
+            {"timestamp": now - 60000 + i, "message": '{"a": %d}' % i} for i in range(5000)])
+        hook = lambda q: skyharness.raw_request(srv, "POST", "/_skylog/insights-timeout" + q)
+        r = hook("?ms=0")
+        self.assertEqual((r.status, r.json), (200, {"timeoutMs": 0}), r)
+        r = run_query(logs, "stats count()", 0, now // 1000 + 1)
+        self.assertEqual(r["status"], "Timeout")
+        self.assertEqual(r["results"], [])
+        self.assertGreaterEqual(r["statistics"]["recordsScanned"], 4096)
+        qs = logs.describe_queries(logGroupName="g", status="Timeout")["queries"]
+        self.assertEqual([q["queryId"] for q in qs], [r["queryId"]])
+        self.assertEqual(hook("?ms=-1").status, 400)
+        self.assertEqual(hook("?ms=3600001").status, 400)
+        self.assertEqual(hook("").json, {"timeoutMs": 3600000})  # AWS's 60 minutes
+        r = run_query(logs, "stats count()", 0, now // 1000 + 1)
+        self.assertEqual(r["status"], "Complete")
+        self.assertEqual(rows_of(r), [{"count()": "5000"}])
+        # Without the variable, the hook does not exist.
+        self.assertEqual(skyharness.raw_request(self.srv, "POST",
+                                                "/_skylog/insights-timeout?ms=0").status, 404)
+
     def test_stop_a_running_query(self):
         self.logs.create_log_stream(logGroupName="g", logStreamName="s")
         now = skyharness.now_ms()

@@ -17,6 +17,30 @@ def uniq(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+
+def split_space_fields(line):
+    """A line's fields as CloudWatch's space-delimited patterns see them, computed here
+    independently of the server: runs of spaces separate fields, and "quoted" or [bracketed]
+    text is one field without its quotes or brackets (also imported by the metric filter
+    tests)."""
+    fields, i = [], 0
+    while True:
+        while i < len(line) and line[i] in " \t":
+            i += 1
+        if i == len(line):
+            return fields
+        close = {'"': '"', "[": "]"}.get(line[i])
+        if close:
+            end = line.find(close, i + 1)
+            fields.append(line[i + 1:] if end < 0 else line[i + 1:end])
+            i = len(line) if end < 0 else end + 1
+        else:
+            end = i
+            while end < len(line) and line[end] not in " \t":
+                end += 1
+            fields.append(line[i:end])
+            i = end
+
 class ServeLogsBase(unittest.TestCase):
     auth = "none"
 
@@ -308,11 +332,54 @@ class FilterLogEventsTest(ServeLogsBase):
         self.assertEqual(len(m('{ $.ok IS TRUE }')), 1)
         self.assertEqual(len(m('{ $.level = "ERROR" && $.user NOT EXISTS }')), 1)
         self.assertEqual(len(m('{ $.ms = 80 }')), 1)
-        for bad in ['{ $.level = }', '{ level = "x" }', '{ $.a > "x" }', '[ip, user]',
-                    '"unterminated']:
+        for bad in ['{ $.level = }', '{ level = "x" }', '{ $.a > "x" }', '[ip, user',
+                    '"unterminated', '%ERROR|WARN%', '[a = 1 || b = 2]']:
             r = sh.logs_call(self.srv, "FilterLogEvents",
                              {"logGroupName": self.g, "filterPattern": bad})
             self.assertEqual(r.error_type, "InvalidParameterException", bad)
+
+    def test_space_delimited_patterns(self):
+        # Apache access lines: "quoted" and [bracketed] text is one field.
+        g = uniq("sp")
+        self.logs.create_log_group(logGroupName=g)
+        self.logs.create_log_stream(logGroupName=g, logStreamName="a")
+        lines = [
+            '10.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /a.gif HTTP/1.0" 200 1534',
+            '10.0.0.2 - alice [10/Oct/2000:13:25:16 -0700] "GET /b.html HTTP/1.0" 404 2300',
+            '10.0.0.3 - bob [10/Oct/2000:13:25:17 -0700] "POST /c HTTP/1.1" 410 90',
+            '10.0.0.4 - - [10/Oct/2000:13:25:18 -0700] "GET /d.html HTTP/1.1" 500 5000',
+            'a short line',
+        ]
+        self.put(g, "a", [{"timestamp": self.now - 100 + i, "message": m}
+                          for i, m in enumerate(lines)])
+        fields = [split_space_fields(line) for line in lines]
+
+        def want(pred):
+            return [line for line, f in zip(lines, fields) if pred(f)]
+
+        def got(pattern):
+            out = self.logs.filter_log_events(logGroupName=g, filterPattern=pattern)
+            return [e["message"] for e in out["events"]]
+
+        seven = lambda f: len(f) == 7
+        self.assertEqual(got("[ip, user, username, timestamp, request, status_code, bytes]"),
+                         want(seven))
+        self.assertEqual(got("[ip, user, ..., status_code = 4*, bytes > 1000]"),
+                         want(lambda f: len(f) >= 4 and f[-2].startswith("4")
+                              and float(f[-1]) > 1000))
+        self.assertEqual(got("[..., status_code = 404 || status_code = 410, bytes]"),
+                         want(lambda f: f[-2] in ("404", "410")))
+        self.assertEqual(got('[ip, ..., request = "*.html*", ...]'),
+                         want(lambda f: any(".html" in x for x in f[1:])))
+        self.assertEqual(got("[ip, user, username != -, ...]"),
+                         want(lambda f: len(f) >= 3 and f[2] != "-"))
+        self.assertEqual(got("[..., code >= 500, size]"),
+                         want(lambda f: len(f) >= 2 and f[-2].isdigit() and int(f[-2]) >= 500))
+        # The AWS CLI sends the same patterns.
+        out = sh.aws(self, self.srv, "logs", "filter-log-events", "--log-group-name", g,
+                     "--filter-pattern", "[ip, user, ..., status_code = 4* && status_code != "
+                     "404, bytes]")
+        self.assertEqual([e["message"] for e in out["events"]], [lines[2]])
 
     def test_pagination(self):
         seen, token, pages = [], None, 0

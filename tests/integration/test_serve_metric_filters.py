@@ -10,6 +10,7 @@ import unittest
 import uuid
 
 import skyharness as sh
+from test_serve_logs import split_space_fields
 
 
 def epoch(t):
@@ -149,6 +150,56 @@ class MetricFilters(unittest.TestCase):
         self.assertEqual(out["matches"][0]["extractedValues"], {})
         self.logs("test-metric-filter", "--filter-pattern", "{ $.x = ", "--log-event-messages",
                   "a", expect_error="InvalidParameterException")
+
+    def test_space_delimited_pattern_values_and_dimensions(self):
+        # CloudWatch's own example: bytes per status code from an Apache access log.
+        self.logs("put-metric-filter", "--log-group-name", self.group, "--filter-name", "bytes",
+                  "--filter-pattern",
+                  "[ip, id, user, timestamp, request, status_code = 2* || status_code = 4*, "
+                  "size]", "--metric-transformations", json.dumps([{
+                      "metricName": "Bytes", "metricNamespace": self.ns,
+                      "metricValue": "$size", "dimensions": {"Status": "$status_code"}}]))
+        m0 = (int(time.time()) // 60 - 10) * 60
+        lines = [
+            '10.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326',
+            '10.0.0.2 - alice [10/Oct/2000:13:55:37 -0700] "GET /b HTTP/1.0" 200 100',
+            '10.0.0.3 - bob [10/Oct/2000:13:55:38 -0700] "GET /c HTTP/1.0" 404 7',
+            '10.0.0.4 - bob [10/Oct/2000:13:55:39 -0700] "GET /d HTTP/1.0" 500 999',
+            '10.0.0.5 - bob [10/Oct/2000:13:55:40 -0700] "GET /e HTTP/1.0" 200 -',  # no number
+            'not an access line',
+        ]
+        self.put_events([(m0 * 1000 + i, line) for i, line in enumerate(lines)])
+        expect = {}
+        for line in lines:
+            f = split_space_fields(line)
+            if len(f) == 7 and f[5][:1] in "24" and f[5] and f[6].isdigit():
+                expect.setdefault(f[5], []).append(float(f[6]))
+        self.assertEqual(sorted(expect), ["200", "404"])
+        for status, vals in expect.items():
+            got = self.stats("Bytes", dims=[("Status", status)], period=3600,
+                             start=m0 - 60, end=m0 + 3540)
+            self.assertEqual([(s, n, mx) for _, s, n, mx in got],
+                             [(sum(vals), float(len(vals)), max(vals))], status)
+        self.assertEqual(self.stats("Bytes", dims=[("Status", "500")], period=3600,
+                                    start=m0 - 60, end=m0 + 3540), [])
+
+        # TestMetricFilter names what each field took.
+        out = self.logs("test-metric-filter", "--filter-pattern",
+                        "[ip, ..., status_code = 404, size]", "--log-event-messages", *lines)
+        self.assertEqual([m["eventNumber"] for m in out["matches"]], [3])
+        f = split_space_fields(lines[2])
+        self.assertEqual(out["matches"][0]["extractedValues"],
+                         {"$ip": f[0], "$status_code": f[-2], "$size": f[-1]})
+
+        # A value or dimension must name one of the pattern's fields.
+        for tr in ({"metricValue": "$bytes"}, {"metricValue": "$.size"},
+                   {"metricValue": "1", "dimensions": {"D": "$nope"}}):
+            err = self.logs("put-metric-filter", "--log-group-name", self.group,
+                            "--filter-name", "bad", "--filter-pattern", "[ip, size]",
+                            "--metric-transformations", json.dumps([{
+                                "metricName": "M", "metricNamespace": self.ns, **tr}]),
+                            expect_error="InvalidParameterException")
+            self.assertIn("space-delimited", err)
 
     def test_errors(self):
         tr = f"metricName=M,metricNamespace={self.ns},metricValue=1"

@@ -294,6 +294,36 @@ class EmfTest(MetricsBase):
                                         {"Name": "Op", "Value": "get"}])
         self.assertEqual((dp["SampleCount"], dp["Sum"], dp["Maximum"]), (4, 80, 30))
 
+    def test_emf_value_arrays_have_exact_percentiles(self):
+        # Two events' arrays in one period, plus a single value: percentiles by nearest rank
+        # over all 151 samples, computed here.
+        logs = sh.boto3_client(self, self.srv, "logs")
+        g = f"emf-{uuid.uuid4().hex[:8]}"
+        logs.create_log_group(logGroupName=g)
+        logs.create_log_stream(logGroupName=g, logStreamName="s")
+        t = (int(time.time()) // 60 - 3) * 60
+        arrays = [[(i * 37) % 101 for i in range(100)], [500 + i for i in range(50)], 7]
+        emf = lambda v: json.dumps({
+            "_aws": {"Timestamp": t * 1000 + 1000, "CloudWatchMetrics": [{
+                "Namespace": self.ns, "Dimensions": [["Service"]],
+                "Metrics": [{"Name": "Latency", "Unit": "Milliseconds"}]}]},
+            "Service": "api", "Latency": v})
+        logs.put_log_events(logGroupName=g, logStreamName="s", logEvents=[
+            {"timestamp": t * 1000 + 1000, "message": emf(v)} for v in arrays])
+        samples = sorted(arrays[0] + arrays[1] + [arrays[2]])
+        rank = lambda p: samples[max(1, -(-len(samples) * p // 100)) - 1]
+        dims = [{"Name": "Service", "Value": "api"}]
+        out = self.cw.get_metric_statistics(Namespace=self.ns, MetricName="Latency",
+                                            Dimensions=dims, StartTime=t, EndTime=t + 60,
+                                            Period=60, ExtendedStatistics=["p50", "p90", "p99"])
+        dp, = out["Datapoints"]
+        self.assertEqual(dp["ExtendedStatistics"],
+                         {"p50": rank(50), "p90": rank(90), "p99": rank(99)})
+        out = self.cw.get_metric_data(MetricDataQueries=[{"Id": "q", "MetricStat": {
+            "Metric": {"Namespace": self.ns, "MetricName": "Latency", "Dimensions": dims},
+            "Period": 60, "Stat": "p75"}}], StartTime=t, EndTime=t + 60)
+        self.assertEqual(out["MetricDataResults"][0]["Values"], [rank(75)])
+
 
 if __name__ == "__main__":
     unittest.main()

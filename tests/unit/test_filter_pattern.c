@@ -94,7 +94,16 @@ static void test_invalid(void **state)
     assert_false(compiles("{ $.a = 1"));
     assert_false(compiles("{ ($.a = 1 }"));
     assert_false(compiles("{ $.a = 1 extra }"));
-    assert_false(compiles("[ip, user]"));
+    assert_false(compiles("[ip, user"));
+    assert_false(compiles("[]"));
+    assert_false(compiles("[a, , b]"));
+    assert_false(compiles("[a, a]"));              /* a name twice */
+    assert_false(compiles("[a > x]"));             /* numeric operator, string value */
+    assert_false(compiles("[a = 1 || b = 2]"));    /* a condition on another field */
+    assert_false(compiles("[a b]"));
+    assert_false(compiles("%ERROR|WARN%"));        /* regexes: refused, not literal text */
+    assert_false(compiles("[a = %4\\d\\d%]"));
+    assert_false(compiles("{ $.a = %x% }"));
     assert_false(compiles("\"unterminated"));
     assert_true(compiles("{ $.a = 1 }"));
 }
@@ -157,6 +166,100 @@ static void test_limits(void **state)
     free(long_terms);
 }
 
+/* Space-delimited patterns over an Apache access log line, as CloudWatch's documentation
+ * writes them: fields split at spaces, "quoted" and [bracketed] text one field. */
+static void test_space_delimited(void **state)
+{
+    (void)state;
+    const char *ev = "127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] \"GET /apache_pb.gif "
+                     "HTTP/1.0\" 404 1534";
+    const char *all = "[ip, user, username, timestamp, request, status_code, bytes]";
+    assert_true(m(all, ev));
+    assert_false(m("[ip, user, username, timestamp, request, status_code]", ev)); /* 7 fields */
+    assert_false(m("[ip, user, username, timestamp, request, status_code, bytes, x]", ev));
+    assert_true(m("[ip, user, ..., status_code = 4*, bytes > 1000]", ev));
+    assert_false(m("[ip, user, ..., status_code = 5*, bytes > 1000]", ev));
+    assert_false(m("[ip, user, ..., status_code = 4*, bytes > 2000]", ev));
+    assert_true(m("[ip, user, ..., status_code=404, bytes>=1534]", ev));
+    assert_true(m("[ip, user, ..., status_code = 410 || status_code = 404, bytes]", ev));
+    assert_false(m("[ip, user, ..., status_code = 4* && status_code != 404, bytes]", ev));
+    assert_true(m("[..., request = \"*apache_pb*\", status_code, bytes]", ev));
+    assert_true(m("[ip = 127.0.0.1, ...]", ev));    /* not a number: a string compare */
+    assert_true(m("[..., timestamp = *2000*, ...]", ev));
+    assert_true(m("[..., user=frank, ...]", ev));  /* a middle run, found at its place */
+    assert_false(m("[..., user=alice, ...]", ev));
+    assert_true(m("[...]", ev));
+    assert_true(m("[...]", ""));
+    assert_false(m("[a]", ""));
+    assert_true(m("[a, ..., b, ..., c]", "1 2 3"));
+    assert_false(m("[a, ..., b, ..., c]", "1 3"));
+    assert_true(m("[..., x = 1, y = 2, ...]", "1 1 2 1 2"));
+    assert_true(m("[..., x = 1, ..., y = 2]", "2 1 2"));
+    assert_false(m("[..., x = 2, ..., y = 1]", "2 1 2"));
+    assert_true(m("[a, b]", "  x   y  "));          /* runs of spaces are one separator */
+    assert_true(m("[a, b < -1.5]", "x -2"));
+    assert_false(m("[a, b < -1.5]", "x y"));         /* numeric compare of a non-number */
+    assert_true(m("[a, b != 3]", "x y"));
+    assert_true(m("[a, b]", "x \"unterminated y z"));
+
+    /* what each named field took, as TestMetricFilter and metric filters read them */
+    const char *why = NULL;
+    sky__pattern *p = sky__pattern_compile("[ip, ..., status, size]", &why);
+    assert_non_null(p);
+    assert_int_equal(sky__pattern_n_fields(p), 3);
+    assert_int_equal(sky__pattern_field_index(p, "$status"), 1);
+    assert_int_equal(sky__pattern_field_index(p, "status"), -1);
+    assert_int_equal(sky__pattern_field_index(p, "$nope"), -1);
+    assert_string_equal(sky__pattern_field_name(p, 2), "size");
+    sky__field f[3];
+    assert_true(sky__pattern_match_fields(p, ev, strlen(ev), f));
+    assert_int_equal(f[0].len, 9);
+    assert_memory_equal(f[0].ptr, "127.0.0.1", 9);
+    assert_memory_equal(f[1].ptr, "404", 3);
+    assert_memory_equal(f[2].ptr, "1534", 4);
+    sky__pattern_free(p);
+    p = sky__pattern_compile("[a, t, r]", &why);
+    assert_non_null(p);
+    const char *ev2 = "x [a b] \"c d\"";
+    assert_true(sky__pattern_match_fields(p, ev2, strlen(ev2), f));
+    assert_int_equal(f[1].len, 3);
+    assert_memory_equal(f[1].ptr, "a b", 3);
+    assert_memory_equal(f[2].ptr, "c d", 3);
+    sky__pattern_free(p);
+    /* other kinds have no fields, and match as before */
+    p = sky__pattern_compile("ERROR", &why);
+    assert_int_equal(sky__pattern_n_fields(p), 0);
+    assert_true(sky__pattern_match_fields(p, "an ERROR", 8, NULL));
+    sky__pattern_free(p);
+}
+
+/* Space-delimited matching is fields x slots without backtracking: a message of 500,000
+ * fields against runs that almost match everywhere ends, and the limits hold. */
+static void test_space_bounded(void **state)
+{
+    (void)state;
+    char *msg = repeat("", "1 ", 500000, "2");
+    assert_true(m("[..., a = 1, b = 1, c = 2]", msg));
+    assert_true(m("[..., a = 1, b = 1, c = 1, ..., d = 2]", msg));
+    assert_false(m("[..., a = 1, b = 2, c = 1, ...]", msg));
+    free(msg);
+    char *many = repeat("[a0", ",...", 300, "]");
+    refused(many, "1024");
+    free(many);
+    char *slots = malloc(1100);
+    assert_non_null(slots);
+    strcpy(slots, "["); /* 300 fields of two-letter names: 901 characters */
+    for (int i = 0; i < 300; i++)
+        snprintf(slots + strlen(slots), 8, "%c%c,", 'a' + i / 26, 'a' + i % 26);
+    slots[strlen(slots) - 1] = ']';
+    refused(slots, "256");
+    free(slots);
+    char *conds = repeat("[a = 1", " || a = 1", 110, "]");
+    assert_true(strlen(conds) <= SKY__PATTERN_MAX_LEN);
+    assert_true(m(conds, "1"));
+    free(conds);
+}
+
 /* '*' wildcards, including the shapes a backtracking matcher took quadratic time on. */
 static void test_wildcards(void **state)
 {
@@ -214,6 +317,8 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_bounded_messages),
         cmocka_unit_test(test_wildcards),
+        cmocka_unit_test(test_space_delimited),
+        cmocka_unit_test(test_space_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
