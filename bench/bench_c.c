@@ -2,8 +2,11 @@
  * bench_c.c - skylog (async, sync) and an fprintf baseline on the workloads of workload.h, as
  * JSON lines to a file.
  *
- *   bench_c <skylog-async|skylog-sync|fprintf> <lit|rt|ctx|bound|mix|mixn> <threads>
- *           <paced|burst|disabled|callgrind> <events> <file>
+ *   bench_c <skylog-async|skylog-async-spool|skylog-sync|fprintf> <lit|rt|ctx|bound|mix|mixn>
+ *           <threads> <paced|burst|disabled|callgrind> <events> <file>
+ *
+ * skylog-async-spool is skylog-async with the ring kept in <file>.ring (ring_spool_path,
+ * docs/DURABILITY.md): what the crash-safe ring costs.
  *
  * Producer k logs events [k * events/threads, (k+1) * events/threads). The end-to-end time
  * runs from the first call until sky_close() returned (everything written and the file
@@ -21,6 +24,7 @@ static sky_t *sky;
 static sky_logger *lg;
 static FILE *out;
 static wl_event tab[WL_EVENTS]; /* values, read at run time */
+static char ring_path[4096];   /* skylog-async-spool: the ring's file */
 
 __attribute__((noinline)) void log_lit(long i)
 {
@@ -138,7 +142,8 @@ __attribute__((noinline)) void log_fprintf(long i)
 int main(int argc, char **argv)
 {
     if (argc != 7) {
-        fprintf(stderr, "usage: %s <skylog-async|skylog-sync|fprintf> <lit|rt|ctx|bound|mix|mixn> "
+        fprintf(stderr, "usage: %s <skylog-async|skylog-async-spool|skylog-sync|fprintf> "
+                        "<lit|rt|ctx|bound|mix|mixn> "
                         "<threads> <paced|burst|disabled|callgrind> <events> <file>\n", argv[0]);
         return 2;
     }
@@ -159,8 +164,15 @@ int main(int argc, char **argv)
             return 2;
         }
     } else {
-        sky_options o = {.mode = strcmp(cand, "skylog-async") == 0 ? SKY_MODE_ASYNC : SKY_MODE_SYNC,
+        bool spool = strcmp(cand, "skylog-async-spool") == 0;
+        sky_options o = {.mode = strcmp(cand, "skylog-async") == 0 || spool ? SKY_MODE_ASYNC
+                                                                            : SKY_MODE_SYNC,
                          .level = SKY_LEVEL_INFO, .level_set = true};
+        if (spool) {
+            snprintf(ring_path, sizeof ring_path, "%s.ring", path);
+            remove(ring_path);
+            o.ring_spool_path = ring_path;
+        }
         if (sky_open(&o, &sky) != SKY_OK)
             return 1;
         sky_sink *fs;
@@ -214,6 +226,8 @@ int main(int argc, char **argv)
             rc = strcmp(mode, "disabled") == 0 ? 0 : 1;
         }
         sky_close(sky);
+        if (ring_path[0])
+            remove(ring_path);
     } else {
         fclose(out);
     }

@@ -420,6 +420,17 @@ typedef struct sky_options {
     sky_diag_fn diag;           /* default: stderr, at most 10 lines a second */
     void *diag_user;
     const char *name;           /* a name for diagnostics; default "skylog" */
+    /* Async: the ring's crash-safe spool (docs/DURABILITY.md, "The async ring's spool"). The
+     * ring lives in this file (created 0600 when missing, locked: one pipeline of one process
+     * at a time, else sky_open() fails with SKY_EIO and says why through `diag`), mapped
+     * shared, so an event is in the page cache once sky_log() returned and survives the
+     * process being killed. The file keeps how far every sink's write() returned; the next
+     * pipeline opened on it delivers what is left first, in order, through its processors and
+     * sinks, once it is configured: at its first log call, sky_flush() or sky_close(). With a
+     * spool every log call takes the library's path (no inlined ring reservation) and copies
+     * the logger's name and call site into its record. NULL (default): memory only. Needs
+     * SKY_MODE_ASYNC (SKY_EINVAL otherwise); the path is used during sky_open() only. */
+    const char *ring_spool_path;
 } sky_options;
 
 /* Creates a pipeline. `opts` may be NULL for defaults; the struct is copied. The pipeline has no
@@ -1459,6 +1470,14 @@ typedef struct sky_stats {
     size_t sink_count;
     uint64_t enqueued; /* async: events taken through the ring by the worker (counted by the
                           worker, so it may lag a log call by a batch); sync: == emitted */
+    /* Async with ring_spool_path (docs/DURABILITY.md): what the spool held when this pipeline
+     * opened it, and the same over every pipeline that ever opened the file. `recovered`:
+     * events found there, delivered first; `torn`: ranges that were not a whole event (a
+     * record cut short, or one a producer killed mid-copy never finished), skipped and reported
+     * by a skylog.gap event (reason "spool_torn"); `ambiguous`: recovered events that were
+     * being written to the sinks when the last owner died, so a sink may have them twice. */
+    uint64_t spool_recovered, spool_torn, spool_ambiguous;
+    uint64_t spool_recovered_total, spool_torn_total, spool_ambiguous_total;
 } sky_stats;
 
 typedef struct sky_processor_stats {

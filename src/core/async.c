@@ -39,9 +39,22 @@
  * batches, sinks are consistent); the child resets the ring (the parent delivers what was in
  * it) and starts a fresh worker at its first log call, so the child logs normally, nothing is
  * written twice, and a child that only exec()s creates no thread.
+ *
+ * Ring spool (sky_options.ring_spool_path, docs/DURABILITY.md): the ring's buffer is a shared
+ * mapping of a file (queue/ring_file.c), so a committed record outlives the process. Records
+ * that point into the process (site records, the logger, the call site) could not be read by
+ * the next one, so a spool pipeline raises the SKY__SPOOLED gate bit for its whole life: the
+ * inlined call sites see a nonzero gate and call the library, sky__site_reserve declines, and
+ * every call writes a self-contained record (core/ringspool.h) through emit(). The gate costs
+ * a pipeline without a spool nothing: it is the test every call already makes. The worker
+ * stores the file's `inflight` before a batch goes to the sinks and its `consumer` after every
+ * write() returned, before the ring clears the records. Records found at open wait (`held`)
+ * until the pipeline is configured: the first log call, flush or close. A forked child's ring
+ * becomes private memory (the parent keeps the file).
  */
 #include "core/clock.h"
 #include "core/internal.h"
+#include "core/ringspool.h"
 #include "queue/ring.h"
 #include "util/cond.h"
 #include "util/thread.h"
@@ -68,7 +81,7 @@
  * file sink: 2,046 -> 1,801 worker instructions an event on the mix once they fit). Touched as
  * used, so short lines cost no more memory. */
 #define TEXT_BYTES (1024 * 1024)
-#define GAP_SLOTS 2 /* reasons reported by gap events: overflow, too_large */
+#define GAP_SLOTS 3 /* reasons reported by gap events: overflow, too_large, torn spool records */
 #define IDLE_SLEEP_NS 1000000
 #define DEEP_AFTER_NS 50000000LL
 #define DEEP_SLEEP_NS 100000000L
@@ -122,6 +135,18 @@ struct sky__async {
     sky__ctxblk *blocks;      /* live: a scope may still log with them */
     sky__retired *retired;    /* freed once `tail` passes their `at` */
     _Atomic int retire_pending;
+
+    /* ring spool (sky_options.ring_spool_path; core/ringspool.h): the ring's buffer is the
+     * file's data area. NULL without. */
+    sky__rfile *rfile;
+    sky__rfile_hdr *rhdr;
+    sky__rfile_found found; /* what the file held at open */
+    /* 1: recovered records wait for the pipeline to be configured (its sinks added): the
+     * worker takes nothing until the first log call, flush or close */
+    _Atomic int held;
+    uint64_t torn_pending; /* torn spool records, reported by a gap event */
+    sky__prec_scratch scratch;
+    sky_callsite *cs_slots; /* the call site of each batch slot's spool record */
 };
 
 /* Guards every pipeline's `blocks` and `retired` lists and each block's `owner`: a scope
@@ -290,6 +315,8 @@ void sky__async_logger_init(sky_t *sky, sky_logger *l)
 __attribute__((noinline)) static bool pass_gate(sky_t *sky, int gate, sky_level level)
 {
     sky__async *a = sky->async;
+    if (!(gate & (SKY__CLOSING | SKY__NO_WORKER)))
+        return true; /* only SKY__SPOOLED: the caller writes a spool record */
     if (!(gate & SKY__CLOSING)) {
         pthread_mutex_lock(&a->fmu);
         bool started = true;
@@ -611,10 +638,11 @@ __attribute__((noinline)) static char *reserve_slow(sky_t *sky, sky_level level,
     return NULL;
 }
 
+/* `spool`: a self-contained record (core/ringspool.h) with `ts` in wall-clock nanoseconds. */
 __attribute__((noinline)) static void emit(sky_t *sky, const sky_logger *log, sky_level level,
                                            const char *name, const sky_callsite *cs,
                                            const sky_field *fields, size_t n, int64_t ts,
-                                           const lazy_vals *lz)
+                                           const lazy_vals *lz, bool spool)
 {
     sky__async *a = sky->async;
     const sky_field *const *frames;
@@ -636,11 +664,16 @@ __attribute__((noinline)) static void emit(sky_t *sky, const sky_logger *log, sk
             resolve_lazies(&lv, frames[d], counts[d]);
         resolve_lazies(&lv, log->fields, log->n_fields);
         resolve_lazies(&lv, fields, n);
-        emit(sky, log, level, name, cs, fields, n, ts, &lv);
+        emit(sky, log, level, name, cs, fields, n, ts, &lv, spool);
         return;
     }
 
-    size_t size = sizeof(rec) + nf * sizeof(sky_field) + bytes;
+    size_t hdr = sizeof(rec), cs_lens[2];
+    if (spool) {
+        hdr = sizeof(sky__prec);
+        bytes += sky__prec_extra(log, cs, cs_lens);
+    }
+    size_t size = hdr + nf * sizeof(sky_field) + bytes;
     size = (size + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
     if (SKY_UNLIKELY(size > sky__ring_max_record(&a->fast.ring))) {
         drop_at_caller(sky, SKY_DROP_TOO_LARGE, level);
@@ -653,14 +686,17 @@ __attribute__((noinline)) static void emit(sky_t *sky, const sky_logger *log, sk
         if (!p)
             return;
     }
-    sky_field *dst = (sky_field *)(p + sizeof(rec));
-    char *s = fill_header(p, level, nf, name, name_len, ts, log, cs);
+    sky_field *dst = (sky_field *)(p + hdr);
+    char *s = spool ? sky__prec_fill(p, level, nf, name, name_len, ts, log, cs, cs_lens)
+                    : fill_header(p, level, nf, name, name_len, ts, log, cs);
     size_t w = 0;
     lk = 0;
     for (size_t d = 0; d < depth; d++)
         s = put_fields(dst, &w, frames[d], counts[d], lz, &lk, s);
     s = put_fields(dst, &w, log->fields, log->n_fields, lz, &lk, s);
     put_fields(dst, &w, fields, n, lz, &lk, s);
+    if (spool)
+        sky__rfile_seal(p, (uint32_t)size, end - size);
     sky__ring_commit(p, (uint32_t)size);
     after_commit(a, end);
 }
@@ -739,8 +775,8 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
         return 0; /* the general path copies the context */
     int64_t ts = sky__clock_raw();
     int gate = atomic_load_explicit(&sky->closing, memory_order_relaxed);
-    if (SKY_UNLIKELY(gate) && !pass_gate(sky, gate, level))
-        return -1;
+    if (SKY_UNLIKELY(gate) && ((gate & SKY__SPOOLED) || !pass_gate(sky, gate, level)))
+        return gate & SKY__SPOOLED ? 0 : -1; /* a spool record copies what a site record names */
     sky__async *a = sky->async;
     size_t size = (sizeof(srec) + payload + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
     if (SKY_UNLIKELY(payload > ((size_t)1 << 30) || size > sky__ring_max_record(&a->fast.ring))) {
@@ -770,14 +806,40 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
 
 void sky__fast_notify(sky__fast *q) { wake((sky__async *)q); }
 
+/* Lets the worker take what the ring spool held at open (see `held`). */
+static void release_held(sky__async *a)
+{
+    if (atomic_exchange(&a->held, 0))
+        wake(a);
+}
+
+/* A log call of a pipeline with a ring spool: every record is a self-contained spool record
+ * (the inlined and site paths see the SKY__SPOOLED gate and come here too). */
+__attribute__((noinline)) static void emit_spooled(sky_t *sky, const sky_logger *log,
+                                                   sky_level level, const char *name,
+                                                   const sky_callsite *cs,
+                                                   const sky_field *fields, size_t n)
+{
+    sky__async *a = sky->async;
+    if (SKY_UNLIKELY(atomic_load_explicit(&a->held, memory_order_relaxed)))
+        release_held(a);
+    emit(sky, log, level, name, cs, fields, n, sky_now_ns(), NULL, true);
+}
+
 void sky__async_emit(const sky_logger *log, sky_level level, const char *name,
                      const sky_callsite *cs, const sky_field *fields, size_t n)
 {
     int64_t ts = sky__clock_raw();
     sky_t *sky = log->sky;
     int gate = atomic_load_explicit(&sky->closing, memory_order_relaxed);
-    if (SKY_UNLIKELY(gate) && !pass_gate(sky, gate, level))
-        return;
+    if (SKY_UNLIKELY(gate)) {
+        if (!pass_gate(sky, gate, level))
+            return;
+        if (gate & SKY__SPOOLED) {
+            emit_spooled(sky, log, level, name ? name : "", cs, fields, n);
+            return;
+        }
+    }
     if (!name)
         name = "";
     const sky_field *const *frames;
@@ -785,7 +847,7 @@ void sky__async_emit(const sky_logger *log, sky_level level, const char *name,
     if (SKY_LIKELY(!log->n_fields && !sky__context_frames(&frames, &counts)) &&
         emit_plain(sky, log, level, name, cs, fields, n, ts))
         return;
-    emit(sky, log, level, name, cs, fields, n, ts, NULL);
+    emit(sky, log, level, name, cs, fields, n, ts, NULL, false);
 }
 
 /* ---- worker --------------------------------------------------------------------------------- */
@@ -837,6 +899,10 @@ static void decode(sky__async *a, const char *p, uint32_t size, sky_event *ev)
         decode_site(a, p, size, ev);
         return;
     }
+    if (SKY_UNLIKELY(r->h.aux & SKY__REC_SPOOL)) {
+        sky__prec_decode(p, ev, &a->cs_slots[ev - a->evs], &a->scratch);
+        return;
+    }
     sky__event_reset(ev);
     ev->level = (sky_level)r->h.aux;
     const sky_field *fs = (const sky_field *)(p + sizeof(rec));
@@ -861,7 +927,7 @@ static void process_one(sky_t *sky, sky__async *a, size_t i)
     a->n_live += a->live[i];
 }
 
-static const sky_drop_reason gap_reasons[GAP_SLOTS] = {SKY_DROP_OVERFLOW, SKY_DROP_TOO_LARGE};
+static const sky_drop_reason gap_reasons[GAP_SLOTS - 1] = {SKY_DROP_OVERFLOW, SKY_DROP_TOO_LARGE};
 
 /* Appends skylog.gap events for pending losses at batch index i; returns how many. Unless
  * `now`, only once the worker has passed an event queued after the latest loss. */
@@ -873,6 +939,24 @@ static inline size_t add_gaps(sky_t *sky, sky__async *a, size_t i, bool now)
     return add_gaps_slow(sky, a, i, now);
 }
 
+/* A skylog.gap event at batch index i: c events lost for `reason`. */
+static void gap_event(sky_t *sky, sky__async *a, size_t i, uint64_t c, const char *reason)
+{
+    sky_event *ev = &a->evs[i];
+    sky__event_reset(ev);
+    ev->level = SKY_LEVEL_WARN;
+    ev->name = "skylog.gap";
+    ev->name_len = strlen(ev->name);
+    ev->logger = "skylog";
+    ev->logger_len = 6;
+    ev->ts_ns = sky_now_ns();
+    ev->cs = NULL;
+    sky_field f[2] = {sky_field_uint("dropped", c), sky_field_str("reason", reason)};
+    sky__event_load(ev, f, 2);
+    atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
+    process_one(sky, a, i);
+}
+
 static size_t add_gaps_slow(sky_t *sky, sky__async *a, size_t i, bool now)
 {
     if (!now && a->fast.ring.claim <= atomic_load_explicit(&a->gap_after, memory_order_relaxed))
@@ -880,25 +964,16 @@ static size_t add_gaps_slow(sky_t *sky, sky__async *a, size_t i, bool now)
     if (!atomic_exchange_explicit(&a->gap_flag, 0, memory_order_acquire))
         return 0;
     size_t k = 0;
-    for (int g = 0; g < GAP_SLOTS; g++) {
+    if (a->torn_pending) { /* the ring spool's torn records (reason "spool_torn") */
+        gap_event(sky, a, i + k++, a->torn_pending, "spool_torn");
+        a->torn_pending = 0;
+    }
+    for (int g = 0; g < GAP_SLOTS - 1; g++) {
         sky_drop_reason reason = gap_reasons[g];
         uint64_t c = atomic_exchange_explicit(&a->gap_pending[reason], 0, memory_order_relaxed);
         if (!c)
             continue;
-        sky_event *ev = &a->evs[i + k];
-        sky__event_reset(ev);
-        ev->level = SKY_LEVEL_WARN;
-        ev->name = "skylog.gap";
-        ev->name_len = strlen(ev->name);
-        ev->logger = "skylog";
-        ev->logger_len = 6;
-        ev->ts_ns = sky_now_ns();
-        ev->cs = NULL;
-        sky_field f[2] = {sky_field_uint("dropped", c),
-                          sky_field_str("reason", sky_drop_reason_name(reason))};
-        sky__event_load(ev, f, 2);
-        atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
-        process_one(sky, a, i + k);
+        gap_event(sky, a, i + k, c, sky_drop_reason_name(reason));
         k++;
     }
     return k;
@@ -958,7 +1033,8 @@ static void write_batch(sky_t *sky, sky__async *a, size_t n)
 static bool drain_batch(sky_t *sky, sky__async *a)
 {
     uint64_t claim0 = a->fast.ring.claim;
-    if (!batch_prepare(&a->batch, sky->n_sinks))
+    if (SKY_UNLIKELY(atomic_load_explicit(&a->held, memory_order_acquire)) ||
+        !batch_prepare(&a->batch, sky->n_sinks))
         return false;
     size_t n = 0, taken = 0;
     uint32_t size;
@@ -983,8 +1059,12 @@ static bool drain_batch(sky_t *sky, sky__async *a)
     if (n) {
         atomic_fetch_add_explicit(&a->enqueued, taken, memory_order_relaxed);
         atomic_fetch_add_explicit(&sky->emitted, taken, memory_order_relaxed);
+        if (a->rhdr)
+            sky__rfile_inflight(a->rhdr, a->fast.ring.claim);
         write_batch(sky, a, n);
     }
+    if (a->rhdr) /* every sink's write() returned: before the ring clears the records */
+        sky__rfile_consumed(a->rhdr, a->fast.ring.claim);
     sky__ring_release(&a->fast.ring);
     space_freed(a);
     reclaim(a, false);
@@ -1010,6 +1090,8 @@ static void drop_oldest(sky_t *sky, sky__async *a)
         sky__count_drop(sky, SKY_DROP_OVERFLOW, level, 1);
         note_gap(a, SKY_DROP_OVERFLOW, r->claim);
     }
+    if (a->rhdr)
+        sky__rfile_consumed(a->rhdr, r->claim);
     sky__ring_release(r);
     space_freed(a);
     reclaim(a, false);
@@ -1020,6 +1102,14 @@ static void abandon_rest(sky_t *sky, sky__async *a)
 {
     uint32_t size;
     char *p;
+    if (a->rfile && !sky__ring_drained(&a->fast.ring)) {
+        /* they stay in the file, and the next process that opens it delivers them */
+        sky__diag(sky, SKY_LEVEL_WARN,
+                  "events still queued at close stay in the ring spool %s for the "
+                  "next process that opens it",
+                  sky__rfile_path(a->rfile));
+        return;
+    }
     while ((p = sky__ring_peek(&a->fast.ring, &size))) {
         sky__ring_advance(&a->fast.ring, size);
         atomic_fetch_add_explicit(&sky->emitted, 1, memory_order_relaxed);
@@ -1055,14 +1145,16 @@ static void service_flush(sky_t *sky, sky__async *a)
 static void idle_wait(sky_t *sky, sky__async *a, bool deep)
 {
     pthread_mutex_unlock(&sky->lock);
-    if (!sky__ring_drained(&a->fast.ring)) {
+    /* held: what the ring spool held waits for the pipeline's configuration; not work */
+    if (!sky__ring_drained(&a->fast.ring) && !atomic_load(&a->held)) {
         sched_yield(); /* a producer is between reserve and commit */
     } else {
         atomic_store(&a->sleeping, deep ? SLEEP_DEEP : 1);
         uint64_t tail = atomic_load_explicit(&a->fast.ring.tail, memory_order_relaxed);
         atomic_store(&a->fast.wake_at, tail + (deep ? 0 : a->wake_bytes));
         uint32_t seq = atomic_load(&a->wake_seq);
-        if (sky__ring_drained(&a->fast.ring) && !atomic_load(&a->flush_pending) &&
+        if ((sky__ring_drained(&a->fast.ring) || atomic_load(&a->held)) &&
+            !atomic_load(&a->flush_pending) &&
             !atomic_load(&a->stop) && !atomic_load(&a->drop_request) &&
             !atomic_load(&sky->lock_waiters)) {
             struct timespec ts = {0, deep ? DEEP_SLEEP_NS : IDLE_SLEEP_NS};
@@ -1135,6 +1227,44 @@ static bool start_worker(sky_t *sky)
     return true;
 }
 
+/* The ring in the file sky->opts.ring_spool_path, with what it holds queued (and held until
+ * the pipeline is configured). */
+static sky_status spool_open(sky_t *sky, sky__async *a)
+{
+    uint64_t cap = 4096;
+    while (cap < sky->opts.ring_bytes && cap < ((uint64_t)1 << 40))
+        cap <<= 1;
+    a->cs_slots = calloc(BATCH_MAX + GAP_SLOTS, sizeof *a->cs_slots);
+    if (!a->cs_slots)
+        return SKY_ENOMEM;
+    char *err = NULL;
+    sky_status st = sky__rfile_open(sky->opts.ring_spool_path, cap, sky__prec_check, NULL,
+                                    &a->fast.ring, &a->rfile, &a->found, &err);
+    if (st != SKY_OK) {
+        sky__diag(sky, SKY_LEVEL_ERROR, "%s", err ? err : sky_strerror(st));
+        free(err);
+        free(a->cs_slots);
+        a->cs_slots = NULL;
+        return st;
+    }
+    a->rhdr = sky__rfile_header(a->rfile);
+    if (a->fast.ring.cap != cap)
+        sky__diag(sky, SKY_LEVEL_WARN,
+                  "ring spool %s keeps its size (%llu bytes) until the %llu events in "
+                  "it are delivered",
+                  sky->opts.ring_spool_path, (unsigned long long)a->fast.ring.cap,
+                  (unsigned long long)a->found.records);
+    if (a->found.torn) {
+        sky__diag(sky, SKY_LEVEL_WARN,
+                  "ring spool %s: %llu damaged or unfinished record(s) skipped",
+                  sky->opts.ring_spool_path, (unsigned long long)a->found.torn);
+        a->torn_pending = a->found.torn;
+        atomic_store(&a->gap_flag, 1); /* gap_after 0: reported after the first event */
+    }
+    atomic_store(&a->held, a->found.records != 0);
+    return SKY_OK;
+}
+
 static void init_flush_sync(sky__async *a)
 {
     pthread_mutex_init(&a->fmu, NULL);
@@ -1149,7 +1279,13 @@ sky_status sky__async_start(sky_t *sky)
     if (!a)
         return SKY_ENOMEM;
     memset(a, 0, sizeof *a);
-    if (!sky__ring_init(&a->fast.ring, sky->opts.ring_bytes)) {
+    if (sky->opts.ring_spool_path) {
+        sky_status st = spool_open(sky, a);
+        if (st != SKY_OK) {
+            free(a);
+            return st;
+        }
+    } else if (!sky__ring_init(&a->fast.ring, sky->opts.ring_bytes)) {
         free(a);
         return SKY_ENOMEM;
     }
@@ -1165,15 +1301,23 @@ sky_status sky__async_start(sky_t *sky)
     a->batch.tried = a->tried;
     a->batch.cap = BATCH_MAX + GAP_SLOTS;
     for (size_t i = 0; i < BATCH_MAX + GAP_SLOTS; i++) {
-        a->evs[i].rcache = &a->rcache;
+        /* A spool record's call site and logger name live in the record, so their addresses
+         * repeat with other contents: the render cache, keyed by address, is not for them. */
+        a->evs[i].rcache = a->rfile ? NULL : &a->rcache;
         a->evs[i].shared = a->text.p ? &a->text : NULL;
     }
     init_flush_sync(a);
     sky->async = a;
+    if (a->rfile)
+        sky__closing_or(sky, SKY__SPOOLED); /* every call takes the library's spool path */
     if (!start_worker(sky)) {
         sky->async = NULL;
         free(a->text.p);
-        sky__ring_free(&a->fast.ring);
+        free(a->cs_slots);
+        if (a->rfile)
+            sky__rfile_close(a->rfile);
+        else
+            sky__ring_free(&a->fast.ring);
         pthread_mutex_destroy(&a->fmu);
         pthread_cond_destroy(&a->fcond);
         free(a);
@@ -1196,6 +1340,7 @@ sky_status sky__async_flush(sky_t *sky, int64_t deadline)
         sky__unlock(sky);
         return st;
     }
+    release_held(a); /* the pipeline is configured by now */
     pthread_mutex_lock(&a->fmu);
     uint64_t my = ++a->flush_req;
     uint64_t head = atomic_load(&a->fast.ring.head);
@@ -1268,7 +1413,14 @@ void sky__async_free(sky_t *sky)
     }
     free(a->batch.sinks);
     free(a->text.p);
-    sky__ring_free(&a->fast.ring);
+    if (a->rfile) {
+        sky__rfile_close(a->rfile);
+        a->fast.ring.buf = NULL;
+    } else {
+        sky__ring_free(&a->fast.ring);
+    }
+    free(a->scratch.f);
+    free(a->cs_slots);
     pthread_mutex_destroy(&a->fmu);
     pthread_cond_destroy(&a->fcond);
     free(a);
@@ -1282,6 +1434,14 @@ void sky__async_stats(sky_t *sky, sky_stats *out)
     out->ring_high_water = atomic_load(&a->fast.ring.high_water);
     out->ring_capacity = a->fast.ring.cap;
     out->worker_alive = atomic_load(&a->alive) != 0;
+    if (a->rhdr) {
+        out->spool_recovered = a->found.records;
+        out->spool_torn = a->found.torn;
+        out->spool_ambiguous = a->found.ambiguous;
+        out->spool_recovered_total = atomic_load(&a->rhdr->recovered_total);
+        out->spool_torn_total = atomic_load(&a->rhdr->torn_total);
+        out->spool_ambiguous_total = atomic_load(&a->rhdr->ambiguous_total);
+    }
 }
 
 /* ---- fork ----------------------------------------------------------------------------------- */
@@ -1305,6 +1465,13 @@ void sky__async_fork_child(sky_t *sky)
     atomic_store(&a->fast.wake_at, UINT64_MAX);
     atomic_store(&a->alive, 0);
     a->joinable = false;
+    if (a->rfile) {
+        /* the parent owns the file and what it holds; the child's ring is memory only */
+        sky__rfile_detach(a->rfile);
+        atomic_store(&a->held, 0);
+        a->torn_pending = 0;
+        memset(&a->found, 0, sizeof a->found);
+    }
     sky__ring_reset_after_fork(&a->fast.ring);
     /* The worker starts with the child's first log call (pass_gate), not here: a child that
      * only calls exec() never creates a thread, and no thread is created in an atfork

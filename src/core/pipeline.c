@@ -202,6 +202,15 @@ static void free_pipeline(sky_t *sky)
     free(sky);
 }
 
+/* A diagnostic before the pipeline exists: through the options' diag function, if any. */
+static void diag_early(const sky_options *o, const char *msg)
+{
+    if (o->diag)
+        o->diag(o->diag_user, SKY_LEVEL_ERROR, msg);
+    else
+        sky__diag(NULL, SKY_LEVEL_ERROR, "%s", msg);
+}
+
 sky_status sky_open(const sky_options *opts, sky_t **out)
 {
     if (!out)
@@ -214,6 +223,12 @@ sky_status sky_open(const sky_options *opts, sky_t **out)
         return SKY_EINVAL;
     if (!o.ring_bytes)
         o.ring_bytes = 4u << 20;
+    if (o.ring_spool_path && (o.mode != SKY_MODE_ASYNC || !*o.ring_spool_path)) {
+        diag_early(&o, o.ring_spool_path[0] ? "ring_spool_path needs mode: async (a "
+                                              "synchronous pipeline has no ring to keep)"
+                                            : "ring_spool_path is empty");
+        return SKY_EINVAL;
+    }
     if (!o.block_max_wait_ms)
         o.block_max_wait_ms = 1000; /* of no progress by the worker (async.c: reserve_slow) */
     if (!o.close_timeout_ms)
@@ -235,6 +250,7 @@ sky_status sky_open(const sky_options *opts, sky_t **out)
     }
     if (o.mode == SKY_MODE_ASYNC) {
         sky_status st = sky__async_start(sky);
+        sky->opts.ring_spool_path = NULL; /* the caller's string: used by the start only */
         if (st != SKY_OK) {
             free_pipeline(sky);
             return st;

@@ -57,6 +57,17 @@ bool sky__ring_init(sky__ring *r, size_t bytes)
     return true;
 }
 
+void sky__ring_attach(sky__ring *r, char *buf, uint64_t cap, uint64_t tail, uint64_t head)
+{
+    memset(r, 0, sizeof *r);
+    r->buf = buf;
+    r->cap = cap;
+    r->mask = cap - 1;
+    r->head = head;
+    r->tail = r->claim = r->head_seen = tail;
+    r->limit = tail + cap;
+}
+
 void sky__ring_free(sky__ring *r)
 {
     free(r->buf);

@@ -18,6 +18,10 @@
 /* Capacity is `bytes` rounded up to a power of two, at least 4 KiB. Returns false on OOM. */
 bool sky__ring_init(sky__ring *r, size_t bytes);
 void sky__ring_free(sky__ring *r);
+/* Makes `r` a ring over `buf` (`cap` bytes, a power of two, not owned: sky__ring_free must not
+ * be called) whose records from `tail` to `head` are queued: a ring taken back from a file
+ * (queue/ring_file.c). The caller has cleared the commit words from `head` to tail + cap. */
+void sky__ring_attach(sky__ring *r, char *buf, uint64_t cap, uint64_t tail, uint64_t head);
 /* Largest record (header included) a ring can always accept once it is empty: half the
  * capacity (a record plus the filler before it always fits), and at most 1 GiB so a size
  * always fits the 32-bit commit word. */

@@ -24,6 +24,7 @@
 #include "sinks/spool.h"
 
 #include "core/internal.h"
+#include "util/crc32c.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -131,72 +132,15 @@ static uint64_t rec_size(uint64_t stream_len, uint64_t len)
     return (SKY__SPOOL_REC_HDR + stream_len + len + 7) & ~(uint64_t)7;
 }
 
-/* CRC-32C (Castagnoli). Not zlib's CRC-32: that one cost 5.4 instructions a byte, three
- * quarters of what the spool added per event (bench/RESULTS.md); SSE4.2 has an instruction for
- * this polynomial that takes 8 bytes at a time. Elsewhere, a table a byte at a time. */
-static uint32_t crc_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-static bool crc_hw;
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-        crc_table[i] = c;
-    }
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    __builtin_cpu_init();
-    crc_hw = __builtin_cpu_supports("sse4.2");
-#endif
-}
-
-static uint32_t crc_sw(uint32_t c, const uint8_t *p, size_t n)
-{
-    while (n--)
-        c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
-    return c;
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("sse4.2"))) static uint32_t crc_hw8(uint32_t c, const uint8_t *p, size_t n)
-{
-    uint64_t c64 = c;
-    for (; n >= 8; n -= 8, p += 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        c64 = __builtin_ia32_crc32di(c64, w);
-    }
-    c = (uint32_t)c64;
-    while (n--)
-        c = __builtin_ia32_crc32qi(c, *p++);
-    return c;
-}
-#endif
-
-static uint32_t crc_update(uint32_t c, const void *p, size_t n)
-{
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (crc_hw)
-        return crc_hw8(c, p, n);
-#endif
-    return crc_sw(c, p, n);
-}
-
-uint32_t sky__spool_crc32c(const void *p, size_t n)
-{
-    pthread_once(&crc_once, crc_init);
-    return ~crc_update(~0u, p, n);
-}
+uint32_t sky__spool_crc32c(const void *p, size_t n) { return sky__crc32c(p, n); }
 
 static uint32_t rec_crc(const rec_hdr *h, bool payload)
 {
     uint32_t c = ~0u;
-    c = crc_update(c, &h->len, 4);
-    c = crc_update(c, &h->pos, 20); /* pos, ts_ms, stream_len, kind, zero */
+    c = sky__crc32c_update(c, &h->len, 4);
+    c = sky__crc32c_update(c, &h->pos, 20); /* pos, ts_ms, stream_len, kind, zero */
     if (payload)
-        c = crc_update(c, h + 1, (size_t)h->stream_len + h->len);
+        c = sky__crc32c_update(c, h + 1, (size_t)h->stream_len + h->len);
     return ~c;
 }
 
@@ -258,7 +202,7 @@ sky_status sky__spool_scan(uint8_t *image, size_t size, bool repair, sky__spool_
                            sky__spool_scan_result *out, char *err, size_t err_cap)
 {
     memset(out, 0, sizeof *out);
-    pthread_once(&crc_once, crc_init);
+    sky__crc32c_init();
     if (size < SKY__SPOOL_HEADER) {
         set_err(err, err_cap, "shorter than a spool header");
         return SKY_EINVAL;
@@ -416,7 +360,7 @@ sky_status sky__spool_open(const char *path, uint64_t bytes, sky_cwl_fsync fsync
     if (errmsg)
         *errmsg = NULL;
     pthread_once(&fork_once, fork_init);
-    pthread_once(&crc_once, crc_init);
+    sky__crc32c_init();
     bytes = (bytes + 4095) & ~(uint64_t)4095;
     if (bytes < SKY__SPOOL_MIN_BYTES || bytes > SKY__SPOOL_MAX_BYTES)
         return fail(errmsg, SKY_EINVAL, "cloudwatch: spool_max_bytes%s%s must be 64K..1T", "", "");

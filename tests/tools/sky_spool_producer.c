@@ -3,13 +3,16 @@
  * Logs sink with a crash-safe spool, for tests/integration/test_spool_kill.py (the kill and
  * outage tests of docs/DURABILITY.md).
  *
- *   sky_spool_producer ENDPOINT SPOOL ACCEPTED_FILE RUN [SPOOL_BYTES] [PAD]
+ *   sky_spool_producer ENDPOINT SPOOL ACCEPTED_FILE RUN [SPOOL_BYTES] [PAD] [RING_SPOOL]
  *
  * A synchronous pipeline (sky_info returns once the sink has the event in its spool) with one
  * CloudWatch sink: group /skylog/spool, stream "spool-test". Event i of run RUN carries
  * seq = RUN * 1000000 + i. After each sky_info() the sink's counters say whether it accepted
  * the event; an accepted one's seq is appended (one write(2) of one line) to ACCEPTED_FILE, so
- * what survives a SIGKILL there is a subset of what the spool holds. Commands on stdin, one a
+ * what survives a SIGKILL there is a subset of what the spool holds.
+ * With RING_SPOOL the pipeline is asynchronous and its ring is kept in that file
+ * (ring_spool_path, 1 MiB, overflow "block" for up to an hour): an event is accepted when
+ * sky_info() returns, and recorded then. Commands on stdin, one a
  * line, each answered with one line on stdout:
  *   put N     log N events             -> "put accepted=A refused=R"
  *   run N     log N events, pausing 200 us every 10 (room for a kill to land mid-run), then
@@ -30,6 +33,7 @@
 #include <unistd.h>
 
 static sky_sink *cw;
+static sky_t *sky;
 static int accepted_fd;
 
 static sky_cwl_stats stats(void)
@@ -62,19 +66,31 @@ static void print_stats(void)
            ",\"spool_used_bytes\":%" PRIu64 ",\"spool_replayed\":%" PRIu64
            ",\"spool_torn\":%" PRIu64 ",\"spool_kept\":%" PRIu64
            ",\"spool_ambiguous_total\":%" PRIu64 ",\"spool_torn_total\":%" PRIu64
-           ",\"spool_dropped_total\":%" PRIu64 ",\"vm_hwm_kib\":%ld,\"vm_rss_kib\":%ld}\n",
+           ",\"spool_dropped_total\":%" PRIu64 ",\"vm_hwm_kib\":%ld,\"vm_rss_kib\":%ld,",
            st.accepted, st.sent_events, st.queued_events, st.queued_bytes,
            st.dropped[SKY_CWL_DROP_QUEUE_FULL], st.dropped[SKY_CWL_DROP_UNDELIVERED],
            st.ambiguous, st.spool_bytes, st.spool_used_bytes, st.spool_replayed, st.spool_torn,
            st.spool_kept, st.spool_ambiguous_total, st.spool_torn_total, st.spool_dropped_total,
            proc_kib("VmHWM"), proc_kib("VmRSS"));
+    sky_stats ps;
+    sky_stats_get(sky, &ps);
+    uint64_t dropped = 0;
+    for (int r = 0; r < SKY_DROP_REASON_COUNT_; r++)
+        dropped += ps.dropped[r];
+    printf("\"pipeline_dropped\":%" PRIu64 ",\"ring_recovered\":%" PRIu64
+           ",\"ring_torn\":%" PRIu64 ",\"ring_ambiguous\":%" PRIu64
+           ",\"ring_recovered_total\":%" PRIu64 ",\"ring_torn_total\":%" PRIu64
+           ",\"ring_ambiguous_total\":%" PRIu64 "}\n",
+           dropped, ps.spool_recovered, ps.spool_torn, ps.spool_ambiguous,
+           ps.spool_recovered_total, ps.spool_torn_total, ps.spool_ambiguous_total);
     fflush(stdout);
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: %s ENDPOINT SPOOL ACCEPTED_FILE RUN [SPOOL_BYTES] [PAD]\n",
+        fprintf(stderr,
+                "usage: %s ENDPOINT SPOOL ACCEPTED_FILE RUN [SPOOL_BYTES] [PAD] [RING_SPOOL]\n",
                 argv[0]);
         return 2;
     }
@@ -89,9 +105,16 @@ int main(int argc, char **argv)
         perror(argv[3]);
         return 2;
     }
-    sky_t *sky = NULL;
-    if (sky_open(&(sky_options){.mode = SKY_MODE_SYNC}, &sky) != SKY_OK)
-        return 2;
+    const char *ring = argc > 7 ? argv[7] : NULL;
+    sky_options po = {.mode = SKY_MODE_SYNC};
+    if (ring)
+        po = (sky_options){.mode = SKY_MODE_ASYNC, .ring_bytes = 1 << 20,
+                           .ring_spool_path = ring, .block_max_wait_ms = 3600000};
+    sky_status ost = sky_open(&po, &sky);
+    if (ost != SKY_OK) {
+        fprintf(stderr, "sky_open: %s\n", sky_strerror(ost));
+        return ost == SKY_EIO ? 1 : 2;
+    }
     char *err = NULL;
     sky_cwl_opts o = {.log_group = "/skylog/spool", .log_stream = "spool-test",
                       .endpoint = argv[1], .region = "us-east-1",
@@ -119,10 +142,10 @@ int main(int argc, char **argv)
             uint64_t acc = 0, ref = 0;
             for (long k = 0; k < n; k++, next++) {
                 long seq = run * 1000000 + next;
-                sky_cwl_stats before = stats();
+                sky_cwl_stats before = ring ? (sky_cwl_stats){0} : stats();
                 sky_info(log, "tick", SKY_INT("seq", seq), SKY_STR("pad", pad));
-                sky_cwl_stats after = stats();
-                if (after.accepted > before.accepted) {
+                sky_cwl_stats after = ring ? before : stats();
+                if (ring || after.accepted > before.accepted) {
                     char rec[32];
                     int l = snprintf(rec, sizeof rec, "%ld\n", seq);
                     if (write(accepted_fd, rec, (size_t)l) != l)
