@@ -5,7 +5,7 @@ and per input byte, peak RSS, requests and batch fill of the shipper, clean and 
 
     python3 bench/ship_bench.py [BUILD] [LINES] [--reps N] [--http] [--no-faults]
                                 [--faults SPEC] [--compare BUILD2 ...] [--keep FILE]
-                                [--profile CMD]
+                                [--profile CMD] [--checkpoint]
 
 BUILD defaults to build/bench, LINES to 500,000. The input is generated with a fixed seed:
 lines of 80-400 bytes (JSON application events full of quotes and escaped JSON inside JSON,
@@ -34,8 +34,14 @@ the server stored them, the fault reset_after), and then the copies are reported
 The faults are serve's (--faults, server/faults.c): by default 10 % throttling, 10 % 5xx and
 5 % connection resets before processing, issue 13's mix; --faults SPEC picks another (e.g.
 reset_after=0.05 to see ambiguous requests counted).
+
+--checkpoint (issue 16) adds, for every build and workload, a run of the same command with
+`--checkpoint FILE` (a new file each run), interleaved with the run without it, and checks that
+the checkpoint left says the input was read and acknowledged to its end ("complete", the
+offset at the input's size, every line acknowledged).
 """
 import collections
+import json
 import hashlib
 import sqlite3
 import argparse
@@ -168,7 +174,7 @@ def check_stored(expected, stored, ambiguous):
 
 
 def run_once(skylog, d, path, n_lines, input_bytes, fewest, tls, faults, group, expected,
-             profile=None):
+             profile=None, checkpoint=False):
     data = os.path.join(d, "data-" + group.strip("/").replace("/", "-"))
     args = [skylog, "serve", "--port", "0", "--data", data, "--auth", "sigv4",
             "--access-key", "bench", "--secret-key", "benchsecret"]
@@ -188,6 +194,12 @@ def run_once(skylog, d, path, n_lines, input_bytes, fewest, tls, faults, group, 
         if tls:
             env["AWS_CA_BUNDLE"] = tls[0]
         cmd = [skylog, "ship", "--endpoint", url, "--group", group, "--stream", "s", path]
+        ckpt = os.path.join(d, "ship.ckpt")
+        if checkpoint:
+            for f in (ckpt, ckpt + ".tmp"):
+                if os.path.exists(f):
+                    os.unlink(f)
+            cmd[2:2] = ["--checkpoint", ckpt]
         if profile:
             cmd = profile.split() + cmd
         errpath = os.path.join(d, "ship.err")
@@ -227,6 +239,12 @@ def run_once(skylog, d, path, n_lines, input_bytes, fewest, tls, faults, group, 
         am = re.search(r"(\d+) requests had an unknown outcome", err)
         ambiguous = int(am.group(1)) if am else 0
         exact = check_stored(expected, stored_digests(data), ambiguous)
+        if checkpoint:
+            with open(ckpt) as f:
+                cp = json.load(f)
+            if not (cp.get("complete") and cp["input"]["offset"] == input_bytes and
+                    cp["input"]["line"] == n_lines and cp["events_acknowledged"] == n_lines):
+                sys.exit(f"the checkpoint does not say the input was shipped to its end: {cp}")
     finally:
         if srv.poll() is None:
             srv.terminate()
@@ -252,6 +270,8 @@ def main():
                     help="other build trees, run interleaved with BUILD")
     ap.add_argument("--keep", help="also write the generated input to this file")
     ap.add_argument("--profile", help="prefix the ship command (e.g. 'perf record -g -o F')")
+    ap.add_argument("--checkpoint", action="store_true",
+                    help="also run each configuration with --checkpoint FILE, interleaved")
     a = ap.parse_args()
     if a.lines < 1:
         ap.error("lines must be at least 1")
@@ -276,29 +296,31 @@ def main():
         print(f"input: {a.lines:,} lines, {input_bytes:,} bytes ({input_bytes / a.lines:.0f} B/line), "
               f"fewest requests {fewest}; {'HTTP' if a.http else 'HTTPS'}, SigV4", file=sys.stderr)
         rows = []
+        variants = [False, True] if a.checkpoint else [False]
         for faults in ([None] if a.no_faults else [None, a.faults]):
-            runs = {b: [] for b in builds}
+            runs = {(b, c): [] for b in builds for c in variants}
             for r in range(a.reps):
-                for b in builds:
+                for b, c in [(b, c) for b in builds for c in variants]:
                     res = run_once(os.path.join(b, "skylog"), d, path, a.lines, input_bytes, fewest,
-                                   tls, faults, f"/bench/ship{r}{'f' if faults else ''}", expected,
-                                   a.profile)
-                    runs[b].append(res)
-                    print(f"  {b}: {'faults' if faults else 'clean '} run {r + 1}: cpu {res['cpu']:.2f} s "
+                                   tls, faults, f"/bench/ship{r}{'f' if faults else ''}{'c' if c else ''}",
+                                   expected, a.profile, c)
+                    runs[(b, c)].append(res)
+                    print(f"  {b}{' --checkpoint' if c else ''}: {'faults' if faults else 'clean '} run {r + 1}: cpu {res['cpu']:.2f} s "
                           f"(user {res['user']:.2f}, sys {res['sys']:.2f}), wall {res['wall']:.1f} s, "
                           f"{res['us_ev']:.2f} us/event, {res['ns_b']:.2f} ns/byte, RSS "
                           f"{res['rss']:.1f} MiB, {res['requests']} requests ({res['retries']} retries, "
                           f"{res['throttled']} throttled), fill {res['fill'] * 100:.1f} %, "
                           f"stored: {res['exact']}, load {res['load'][0]:.1f}-{res['load'][1]:.1f}",
                           file=sys.stderr)
-            rows += [(b, faults, runs[b]) for b in builds]
+            rows += [(b, faults, c, runs[(b, c)]) for b in builds for c in variants]
         print("| build | workload | CPU µs/event | CPU ns/byte | peak RSS MiB | requests (retries) | fill "
               "| stored | load |")
         print("|---|---|---|---|---|---|---|---|---|")
-        for build, faults, runs in rows:
+        for build, faults, ckpt, runs in rows:
             med = lambda k: statistics.median(r[k] for r in runs)
             rng = lambda k, f: f"{f % med(k)} ({f % min(r[k] for r in runs)}-{f % max(r[k] for r in runs)})"
-            name = (faults if faults else "clean") + (", HTTP" if a.http else ", HTTPS")
+            name = (faults if faults else "clean") + (", HTTP" if a.http else ", HTTPS") + \
+                (", --checkpoint" if ckpt else "")
             exact = "exact" if all(r["exact"] == "exact" for r in runs) else \
                 "; ".join(r["exact"] for r in runs)
             loads = [x for r in runs for x in r["load"]]

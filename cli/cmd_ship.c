@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -246,6 +247,10 @@ typedef struct ack_track {
     _Atomic uint64_t read_offset, read_line, read_total;
 } ack_track;
 
+/* Lines put with one sky_cwl_put_many(): the sink's lock and wake-up check once per PUT_BATCH
+ * lines instead of once a line. */
+#define PUT_BATCH 64
+
 typedef struct ship {
     sky_sink *sink;
     const sky_cwl_opts *co;
@@ -261,6 +266,7 @@ typedef struct ship {
     const char *checkpoint; /* --checkpoint FILE, or NULL */
     const char *stream_opt; /* --stream as given (NULL: the default template) */
     ship_pos last_written;
+    int64_t last_write_ns;  /* sky_monotonic_ns() of the last checkpoint written */
     char *stream;           /* the resolved stream name (a copy of the sink's), or NULL */
     char *resume_stream;    /* the checkpoint's stream name and template (owned) */
     char *stream_tmpl_cp;
@@ -268,6 +274,14 @@ typedef struct ship {
     sky__settle settle;     /* what a resumed run skips as stored without acknowledgement */
     bool settle_failed;     /* a line did not match what the stream holds: stop, send nothing */
     int64_t now_ms;         /* Unix ms, refreshed every 1,024 lines (for age checks) */
+    int64_t read_ms;        /* Unix ms of the last read() (drain): text lines' timestamp */
+    sky__ship_hash_fn hash; /* the anchors' hash: the checkpoint version's */
+    /* Lines read and not yet put (ship_line, flush_lines): they point into drain()'s buffer,
+     * so they are put before it moves or is reused. */
+    sky_cwl_msg pend[PUT_BATCH];
+    size_t pend_raw[PUT_BATCH];
+    bool pend_ts_line[PUT_BATCH];
+    size_t n_pend;
 } ship;
 
 /* Losses a resend could repair, from a stats snapshot. */
@@ -427,13 +441,17 @@ static void track_refresh(ship *sh)
  * fsync()ed, renamed over FILE, and the directory fsync()ed, so a crash at any moment leaves
  * either the old or the new checkpoint, never a torn one. */
 
-#define CHECKPOINT_VERSION 2
+/* Version 3: the anchor's hashes are sky__ship_hash's; version 2's (sky__ship_hash_v2) are
+ * still resumed, and a run resumed from one keeps writing version 2 (its anchors must be
+ * comparable with what the next resume reads back). */
+#define CHECKPOINT_VERSION 3
 
 static bool write_checkpoint(ship *sh, const ship_pos *p, bool complete, char *err, size_t errsz)
 {
     const ship_input *in = &sh->in[p->input];
+    int version = sh->hash == sky__ship_hash_v2 ? 2 : CHECKPOINT_VERSION;
     json_t *j = json_pack("{s:i,s:s,s:s?,s:s?,s:{s:s,s:I,s:I},s:b,s:I,s:o}",
-                          "skylog_ship_checkpoint", CHECKPOINT_VERSION, "group",
+                          "skylog_ship_checkpoint", version, "group",
                           sh->co->log_group, "stream", sh->stream, "stream_template",
                           sh->stream_opt, "input", "path", in->path, "offset",
                           (json_int_t)p->offset, "line", (json_int_t)p->line, "complete",
@@ -501,21 +519,33 @@ static void checkpoint_locked(ship *sh, bool force, bool complete)
         p->ino == sh->last_written.ino)
         return;
     char err[512];
-    if (write_checkpoint(sh, p, complete, err, sizeof err))
+    if (write_checkpoint(sh, p, complete, err, sizeof err)) {
         sh->last_written = *p;
-    else
+        sh->last_write_ns = sky_monotonic_ns();
+    } else
         fprintf(stderr, "skylog ship: cannot write the checkpoint: %s\n", err);
 }
 
-/* After each acknowledged batch (the position moved): one fsync per batch of up to 10,000
- * events. Resuming reads back SKY__SETTLE_WINDOW events, so what is stored beyond the
- * checkpoint must stay below that: it is at most the queue plus the lines between looks. */
-static void checkpoint_maybe(ship *sh)
+/* Writes the checkpoint if the acknowledged position moved. `reading`: lines are being read
+ * as fast as the sink takes them, and then it waits until the position moved by
+ * CHECKPOINT_EVENTS events or CHECKPOINT_NS passed since the last write. A write is two
+ * fsyncs (the file, the directory), about 0.4 ms of system time on the benchmark's machine,
+ * during which reading waits; after every acknowledged batch it cost a quarter more CPU than
+ * shipping without a checkpoint (bench/RESULTS.md). Resuming reads back SKY__SETTLE_WINDOW
+ * events, so what is stored beyond the checkpoint must stay below that: the queue (20,000
+ * events, the batch in flight included), plus CHECKPOINT_EVENTS, plus what is acknowledged
+ * between two looks (every 1,024 lines: at most a batch of 10,000). */
+#define CHECKPOINT_EVENTS 10000
+#define CHECKPOINT_NS 1000000000LL
+static void checkpoint_maybe(ship *sh, bool reading)
 {
     if (!sh->checkpoint)
         return;
     pthread_mutex_lock(&sh->tr.mu);
-    checkpoint_locked(sh, false, false);
+    uint64_t was = sh->last_written.events, now = sh->tr.pub.events;
+    if (!reading || was == UINT64_MAX || now < was || now - was >= CHECKPOINT_EVENTS ||
+        sky_monotonic_ns() - sh->last_write_ns >= CHECKPOINT_NS)
+        checkpoint_locked(sh, false, false);
     pthread_mutex_unlock(&sh->tr.mu);
 }
 
@@ -543,7 +573,7 @@ static bool read_checkpoint(const char *path, json_t **out, bool *missing, char 
     json_int_t v = json_integer_value(json_object_get(j, "skylog_ship_checkpoint"));
     if (!j || !json_is_object(j) || v < 1 || v > CHECKPOINT_VERSION ||
         !json_is_object(json_object_get(j, "input"))) {
-        snprintf(err, errsz, "%s: not a skylog ship checkpoint (version 1 or %d)%s%s", path,
+        snprintf(err, errsz, "%s: not a skylog ship checkpoint (versions 1 to %d)%s%s", path,
                  CHECKPOINT_VERSION, j ? "" : ": ", j ? "" : je.text);
         json_decref(j);
         return false;
@@ -665,30 +695,128 @@ static void show_progress(ship *sh, bool final)
         fputc('\n', stderr);
 }
 
-static void ship_line(ship *sh, char *line, size_t raw)
+/* Where reading is once a line of `raw` bytes (its newline included) is done. */
+static void advance(ship *sh, size_t raw)
 {
-    size_t n = raw;
-    sh->bytes_read += (uint64_t)raw;
     ship_input *in = &sh->in[sh->cur];
+    sh->bytes_read += (uint64_t)raw;
     in->offset += (uint64_t)raw;
     in->line++;
     sh->total_lines++;
+}
+
+/* A line the sink refused: stop reading if it refuses because delivery cannot succeed. */
+static void refused(ship *sh)
+{
+    sh->refused++;
+    sky_cwl_stats now;
+    if (sky_cwl_stats_get(sh->sink, &now) == SKY_OK && now.persistent_error)
+        cannot_deliver = true;
+}
+
+/* The anchor a line's event will be, for the checkpoint: a time the service may refuse (older
+ * than a day: the shortest retention; ahead) makes it optional, and one it surely refuses
+ * (past 14 days or 2 hours ahead, with an hour's margin) leaves none (false). */
+static bool line_anchor(const ship *sh, int64_t ts, bool ts_line, sky__anchor *a)
+{
+    *a = (sky__anchor){.ts = ts, .n = 1};
+    if (!sh->checkpoint) /* only a checkpoint keeps anchors */
+        return false;
+    if (ts_line) {
+        int64_t now = sh->now_ms;
+        if (ts < now - SKY_CWL_MAX_AGE_MS - 3600000 || ts > now + SKY_CWL_MAX_FUTURE_MS + 3600000)
+            return false;
+        if (ts < now - 86400000 || ts > now + 3600000)
+            a->flags = SKY__ANCHOR_OPTIONAL;
+    }
+    return true;
+}
+
+/* Every 1,024 lines: the clock, the progress bar, what was answered, the checkpoint. */
+static void every_1024(ship *sh)
+{
+    if ((sh->lines & 1023) == 0) {
+        sh->now_ms = sky_now_ns() / 1000000;
+        show_progress(sh, false);
+        track_refresh(sh); /* pops what was answered: the ring stays as small as the queue */
+        checkpoint_maybe(sh, true);
+    }
+}
+
+/* A line that became one event (or was refused) is done: position, accounting, tracking. */
+static void line_put(ship *sh, const char *line, size_t n, int64_t ts, bool ts_line,
+                     sky_status st)
+{
+    sh->lines++;
+    if (st != SKY_OK)
+        refused(sh);
+    sky__anchor a;
+    bool anchor = st == SKY_OK && line_anchor(sh, ts, ts_line, &a);
+    if (anchor)
+        a.h = sh->hash(line, n);
+    /* SKY_ELIMIT is the drop policy at work (counted, not a resend candidate) */
+    track_line(sh, st == SKY_OK, st != SKY_OK && st != SKY_ELIMIT, anchor ? &a : NULL);
+    every_1024(sh);
+}
+
+/* Puts the pending lines (sky_cwl_put_many: one lock for all), then finishes each in order.
+ * After a refusal that means the sink cannot deliver, the lines after it are not read. */
+static void flush_lines(ship *sh)
+{
+    size_t done = 0;
+    while (done < sh->n_pend && !cannot_deliver) {
+        sky_status st[PUT_BATCH];
+        size_t k = sky_cwl_put_many(sh->sink, sh->pend + done, sh->n_pend - done, st);
+        if (!k) { /* cannot happen with a valid sink and messages; never lose track of one */
+            st[0] = sky_cwl_put(sh->sink, sh->pend[done].ts_ms, sh->pend[done].msg,
+                                sh->pend[done].len);
+            k = 1;
+        }
+        for (size_t i = 0; i < k; i++, done++) {
+            advance(sh, sh->pend_raw[done]);
+            line_put(sh, sh->pend[done].msg, sh->pend[done].len, sh->pend[done].ts_ms,
+                     sh->pend_ts_line[done], st[i]);
+        }
+    }
+    sh->n_pend = 0;
+}
+
+/* One line read (`raw` bytes, its newline included). A plain one waits in `pend` for the next
+ * flush_lines(); the others (empty, settling, long) are done at once, after the pending ones,
+ * so that lines are always finished in reading order. */
+static void ship_line(ship *sh, char *line, size_t raw)
+{
+    size_t n = raw;
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
+    bool settling = sh->settle.active ||
+                    (sh->settle.anchor_max_ts && sh->settle.lines_seen < SKY__SETTLE_WINDOW);
+    /* A line that may become several events (split) or none (dropped) is measured by the
+     * sink's own count; UTF-8 repair can triple its length, hence the 3. */
+    bool long_line = n > sh->long_line;
+    int64_t ts = 0;
+    bool ts_line = n && line_timestamp(line, n, &ts);
+    if (n && !ts_line)
+        ts = sh->read_ms;
+    if (n && !settling && !long_line) {
+        sh->pend[sh->n_pend] = (sky_cwl_msg){.ts_ms = ts, .msg = line, .len = n};
+        sh->pend_raw[sh->n_pend] = raw;
+        sh->pend_ts_line[sh->n_pend] = ts_line;
+        if (++sh->n_pend == PUT_BATCH)
+            flush_lines(sh);
+        return;
+    }
+    flush_lines(sh);
+    if (cannot_deliver)
+        return; /* not read: reading stops before it */
+    advance(sh, raw);
+    ship_input *in = &sh->in[sh->cur];
     if (n == 0) {
         sh->empty++;
         track_line(sh, 0, false, NULL);
         return;
     }
-    int64_t ts;
-    bool ts_line = line_timestamp(line, n, &ts);
-    if (!ts_line)
-        ts = sky_now_ns() / 1000000;
-    /* A line that may become several events (split) or none (dropped) is measured by the
-     * sink's own count; UTF-8 repair can triple its length, hence the 3. */
-    bool long_line = n > sh->long_line;
-    if (sh->settle.active ||
-        (sh->settle.anchor_max_ts && sh->settle.lines_seen < SKY__SETTLE_WINDOW)) {
+    if (settling) {
         sky__anchor stored;
         switch (sky__settle_line(&sh->settle, line, n, ts, ts_line, long_line, &stored)) {
         case SKY__SETTLE_SKIP:
@@ -710,49 +838,25 @@ static void ship_line(ship *sh, char *line, size_t raw)
             break;
         }
     }
+    if (!long_line) {
+        line_put(sh, line, n, ts, ts_line, sky_cwl_put(sh->sink, ts, line, n));
+        return;
+    }
     sh->lines++;
     sky_cwl_stats before, after;
-    if (long_line)
-        sky_cwl_stats_get(sh->sink, &before);
+    sky_cwl_stats_get(sh->sink, &before);
     sky_status st = sky_cwl_put(sh->sink, ts, line, n);
-    if (st != SKY_OK) {
-        sh->refused++;
-        sky_cwl_stats now; /* refused because delivery cannot succeed? then stop reading */
-        if (sky_cwl_stats_get(sh->sink, &now) == SKY_OK && now.persistent_error)
-            cannot_deliver = true;
-    }
-    /* what the line is stored as, for the checkpoint's anchor: a time the service may refuse
-     * (older than a day: the shortest retention; ahead) makes it optional, and one it surely
-     * refuses (past 14 days or 2 hours ahead, with an hour's margin) leaves no anchor */
-    sky__anchor a = {.ts = ts, .n = 1};
-    bool anchor = sh->checkpoint != NULL; /* only a checkpoint keeps anchors */
-    if (anchor && ts_line) {
-        int64_t now = sh->now_ms;
-        if (ts < now - SKY_CWL_MAX_AGE_MS - 3600000 || ts > now + SKY_CWL_MAX_FUTURE_MS + 3600000)
-            anchor = false;
-        else if (ts < now - 86400000 || ts > now + 3600000)
-            a.flags = SKY__ANCHOR_OPTIONAL;
-    }
-    if (long_line) {
-        sky_cwl_stats_get(sh->sink, &after);
-        a.n = (uint32_t)(after.accepted - before.accepted);
-        a.flags |= SKY__ANCHOR_WILD;
-        track_line(sh, after.accepted - before.accepted,
-                   after.dropped[SKY_CWL_DROP_QUEUE_FULL] != before.dropped[SKY_CWL_DROP_QUEUE_FULL],
-                   anchor && a.n ? &a : NULL);
-    } else {
-        if (st == SKY_OK && anchor)
-            a.h = sky__ship_hash(line, n);
-        /* SKY_ELIMIT is the drop policy at work (counted, not a resend candidate) */
-        track_line(sh, st == SKY_OK, st != SKY_OK && st != SKY_ELIMIT,
-                   st == SKY_OK && anchor ? &a : NULL);
-    }
-    if ((sh->lines & 1023) == 0) {
-        sh->now_ms = sky_now_ns() / 1000000;
-        show_progress(sh, false);
-        track_refresh(sh); /* pops what was answered: the ring stays as small as the queue */
-        checkpoint_maybe(sh);
-    }
+    if (st != SKY_OK)
+        refused(sh);
+    sky_cwl_stats_get(sh->sink, &after);
+    sky__anchor a;
+    bool anchor = line_anchor(sh, ts, ts_line, &a);
+    a.n = (uint32_t)(after.accepted - before.accepted);
+    a.flags |= SKY__ANCHOR_WILD;
+    track_line(sh, after.accepted - before.accepted,
+               after.dropped[SKY_CWL_DROP_QUEUE_FULL] != before.dropped[SKY_CWL_DROP_QUEUE_FULL],
+               anchor && a.n ? &a : NULL);
+    every_1024(sh);
 }
 
 /* Reads what is available from f and ships it line by line; returns false on a read error.
@@ -761,13 +865,28 @@ static void ship_line(ship *sh, char *line, size_t raw)
  * buffer: one copy of the input instead of three, one read() per chunk. read() returns what a
  * pipe has, so a line written to a pipe is shipped without waiting for a full chunk. The FILE
  * is unbuffered (see unbuffered()), so no data waits in it: f and its descriptor agree. As
- * with getline(), a last line without a newline is shipped when reading reaches the end. */
+ * with getline(), a last line without a newline is shipped when reading reaches the end.
+ * The lines of a chunk are put in groups (ship_line, flush_lines), all before the next read. */
 #define READ_CHUNK (256u << 10)
 static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
 {
     int fd = fileno(f);
+    struct stat fst;
+    /* a pipe (or terminal, socket) may keep us waiting: see the poll() below */
+    bool may_wait = sh->checkpoint && fstat(fd, &fst) == 0 && !S_ISREG(fst.st_mode);
     size_t have = 0; /* bytes at the start of *buf: the beginning of a line */
     while (!sky__cli_stop_signal() && !cannot_deliver && !sh->settle_failed) {
+        /* While a pipe has nothing to read, what is acknowledged meanwhile reaches the
+         * checkpoint (while reading, it is written only now and then: checkpoint_maybe). */
+        if (may_wait) {
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            int ready = poll(&pfd, 1, 200);
+            if (ready == 0 || (ready < 0 && errno == EINTR)) {
+                track_refresh(sh);
+                checkpoint_maybe(sh, false);
+                continue;
+            }
+        }
         if (*cap - have < READ_CHUNK / 2) { /* a long line: room for it and a chunk more */
             size_t ncap = *cap ? *cap * 2 : READ_CHUNK;
             char *nb = realloc(*buf, ncap);
@@ -785,18 +904,23 @@ static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
             int e = errno;
             if (have && !sh->settle_failed) /* the last line, without its newline */
                 ship_line(sh, *buf, have);
+            flush_lines(sh);
             if (got < 0 && e != EAGAIN && !sky__cli_stop_signal()) {
                 errno = e;
                 return false;
             }
             return true;
         }
+        /* a line without its own time is stamped with the time it was read: this read's
+         * (one clock reading a chunk, not one a line: 27 ns each on the benchmark's guest) */
+        sh->read_ms = sky_now_ns() / 1000000;
         char *p = *buf, *end = *buf + have + got, *nl;
         while (!sky__cli_stop_signal() && !cannot_deliver && !sh->settle_failed &&
                (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
             ship_line(sh, p, (size_t)(nl + 1 - p));
             p = nl + 1;
         }
+        flush_lines(sh); /* the pending lines point into *buf: put before it moves */
         have = (size_t)(end - p);
         if (have && p != *buf)
             memmove(*buf, p, have);
@@ -856,7 +980,7 @@ static int follow_file(ship *sh, const char *path)
             }
             /* idle: what was acknowledged meanwhile reaches the checkpoint */
             track_refresh(sh);
-            checkpoint_maybe(sh);
+            checkpoint_maybe(sh, false);
             struct stat now;
             if (stat(path, &now) != 0 || now.st_ino != cur.st_ino || now.st_dev != cur.st_dev) {
                 /* rotated (or removed): the old file was read to its end above */
@@ -985,6 +1109,8 @@ static char *find_by_inode(const char *path, unsigned long long dev, unsigned lo
 static bool resume_stream(ship *sh, json_t *cp, const char *cp_path)
 {
     json_t *v = json_object_get(cp, "skylog_ship_checkpoint");
+    if (json_integer_value(v) == 2)
+        sh->hash = sky__ship_hash_v2;
     if (json_integer_value(v) < 2) {
         fprintf(stderr, "skylog ship: %s: a version 1 checkpoint: the last batch is not "
                 "settled (it may be stored twice)\n", cp_path);
@@ -1118,8 +1244,8 @@ static bool settle_start(ship *sh, const sky__aws_cli_opts *aws, bool resume)
     bool restart = sh->in[sh->cur].restart;
     bool ok, denied = false;
     if (resume && sh->resumed_tail && !restart) {
-        ok = sky__settle_load(c, sh->co->log_group, sh->stream, &sh->tr.tail, NULL, &sh->settle,
-                              &denied);
+        ok = sky__settle_load(c, sh->co->log_group, sh->stream, &sh->tr.tail, NULL, sh->hash,
+                              &sh->settle, &denied);
         if (ok && sh->settle.total && !sh->quiet)
             fprintf(stderr, "skylog ship: %llu events were stored after the checkpoint without "
                     "their acknowledgement: the lines they are are skipped\n",
@@ -1128,8 +1254,8 @@ static bool settle_start(ship *sh, const sky__aws_cli_opts *aws, bool resume)
         /* a first run, or the old content is gone (truncated, rotated away): what the stream
          * holds now is where this run starts */
         sky__anchor_tail fresh;
-        ok = sky__settle_load(c, sh->co->log_group, sh->stream, NULL, &fresh, &sh->settle,
-                              &denied);
+        ok = sky__settle_load(c, sh->co->log_group, sh->stream, NULL, &fresh, sh->hash,
+                              &sh->settle, &denied);
         if (ok) {
             sh->tr.tail = fresh;
             sh->tr.tail_known = true;
@@ -1289,7 +1415,8 @@ int sky__cmd_ship(int argc, char **argv)
     char **args = optind < argc ? argv + optind : stdin_args;
     int n_args = optind < argc ? argc - optind : 1;
     ship sh = {.follow = follow, .quiet = quiet, .start_ns = sky_monotonic_ns(), .co = &co,
-               .checkpoint = checkpoint, .stream_opt = co.log_stream, .n_in = n_args};
+               .checkpoint = checkpoint, .stream_opt = co.log_stream, .n_in = n_args,
+               .hash = sky__ship_hash};
     sh.in = calloc((size_t)n_args, sizeof *sh.in);
     if (!sh.in)
         return SKY_EXIT_FAIL;
@@ -1448,7 +1575,7 @@ int sky__cmd_ship(int argc, char **argv)
     for (;;) {
         fst = sky_sink_flush(sh.sink, 200);
         track_refresh(&sh);
-        checkpoint_maybe(&sh);
+        checkpoint_maybe(&sh, false);
         if (fst == SKY_OK)
             break;
         int64_t now_ns = sky_monotonic_ns();

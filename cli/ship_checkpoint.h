@@ -23,7 +23,8 @@
 #include <stdint.h>
 
 /* Events read back from the stream's end. Stored-but-not-checkpointed events are bounded by
- * ship's queue (20,000 events) plus what 1,024 lines add before the next checkpoint. */
+ * ship's queue (20,000 events), plus the 10,000 events a checkpoint may lag while reading, plus
+ * what is acknowledged in the 1,024 lines before the next look (cmd_ship.c, checkpoint_maybe). */
 #define SKY__SETTLE_WINDOW 50000
 /* Lines (with their events) kept as the anchor. */
 #define SKY__ANCHOR_MAX 8
@@ -36,7 +37,7 @@
 
 typedef struct sky__anchor {
     int64_t ts;     /* Unix ms as sent */
-    uint64_t h;     /* sky__ship_hash of the message */
+    uint64_t h;     /* the message's hash (sky__ship_hash, or _v2 in a version 2 checkpoint) */
     uint32_t n;     /* events the line became (1 unless WILD) */
     uint32_t flags;
 } sky__anchor;
@@ -47,8 +48,11 @@ typedef struct sky__anchor_tail {
     size_t n;
 } sky__anchor_tail;
 
-/* A 64-bit hash of a message (not cryptographic: it only has to tell lines apart). */
+/* A 64-bit hash of a message (not cryptographic: it only has to tell lines apart), as
+ * checkpoints of version 3 carry it; _v2 is version 2's (a slower one), for resuming those. */
 uint64_t sky__ship_hash(const char *s, size_t n);
+uint64_t sky__ship_hash_v2(const char *s, size_t n);
+typedef uint64_t (*sky__ship_hash_fn)(const char *s, size_t n);
 
 void sky__anchor_push(sky__anchor_tail *t, sky__anchor a);
 /* [[ts,"hash",n,flags],...] and back; false if `j` is not such an array. */
@@ -73,6 +77,7 @@ typedef struct sky__settle {
     uint64_t ambiguous; /* lines that may be stored twice (the anchor repeats; older times) */
     int64_t anchor_max_ts;
     uint64_t lines_seen; /* lines looked at since the start (the window for `ambiguous`) */
+    sky__ship_hash_fn hash; /* the checkpoint's (its version's) */
 } sky__settle;
 
 /*
@@ -84,8 +89,8 @@ typedef struct sky__settle {
  * credentials may not read the stream (AccessDeniedException).
  */
 bool sky__settle_load(sky_aws_client *c, const char *group, const char *stream,
-                      const sky__anchor_tail *anchor, sky__anchor_tail *fresh, sky__settle *s,
-                      bool *denied);
+                      const sky__anchor_tail *anchor, sky__anchor_tail *fresh,
+                      sky__ship_hash_fn hash, sky__settle *s, bool *denied);
 
 typedef enum sky__settle_verdict {
     SKY__SETTLE_SEND,     /* not stored (or settling is over): send it */

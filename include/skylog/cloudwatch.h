@@ -49,7 +49,8 @@ typedef enum sky_cwl_transport {
 typedef enum sky_cwl_fsync {
     SKY_CWL_FSYNC_NONE = 0, /* the kernel writes it back when it likes (~30 s on Linux) */
     SKY_CWL_FSYNC_BATCH,    /* fdatasync after every write to the sink (each pipeline batch,
-                               each sky_cwl_put): on disk before the call returns */
+                               each sky_cwl_put or sky_cwl_put_many): on disk before the call
+                               returns */
     SKY_CWL_FSYNC_INTERVAL, /* fdatasync from the sender thread every spool_fsync_every_ms */
 } sky_cwl_fsync;
 
@@ -124,6 +125,25 @@ SKY_API sky_status sky_sink_cloudwatch_logs(const sky_cwl_opts *opts, sky_sink *
  * an oversize message dropped by policy, SKY_EINVAL for an empty one (all counted).
  * Thread-safe. */
 SKY_API sky_status sky_cwl_put(sky_sink *sink, int64_t ts_ms, const char *msg, size_t len);
+
+/* One message for sky_cwl_put_many(). */
+typedef struct sky_cwl_msg {
+    int64_t ts_ms;   /* Unix milliseconds */
+    const char *msg; /* not NUL-terminated; may be NULL when len is 0 */
+    size_t len;
+} sky_cwl_msg;
+
+/* Queues msgs[0..n) in order, as n calls of sky_cwl_put() would, under one lock: for shippers
+ * that read many lines at a time (a lock and a wake-up check per message cost more than the
+ * queueing itself). Each message's result goes to status[i] (status may be NULL). Stops after
+ * the first message refused for lack of room or memory (SKY_EFULL, SKY_ENOMEM) and returns how
+ * many were handled, that one included, so that the caller may decide whether to go on (with
+ * block_when_full, a refusal means the sink cannot deliver: see persistent_error); the others
+ * (SKY_ELIMIT, SKY_EINVAL) are counted as with sky_cwl_put() and do not stop it. Returns 0 when
+ * `sink` is not a CloudWatch sink or an argument is invalid. With a spool and
+ * SKY_CWL_FSYNC_BATCH, one fdatasync covers the whole call. Thread-safe. */
+SKY_API size_t sky_cwl_put_many(sky_sink *sink, const sky_cwl_msg *msgs, size_t n,
+                                sky_status *status);
 
 typedef enum sky_cwl_reject {
     SKY_CWL_REJECT_TOO_OLD = 0, /* older than 14 days (checked before sending, and by AWS) */

@@ -133,6 +133,8 @@ struct sky__async {
 
     /* context blocks and bound loggers (under blk_lock) */
     sky__ctxblk *blocks;      /* live: a scope may still log with them */
+    sky__ctxblk *pool;        /* free blocks to reuse (ctx_new), linked by `next` */
+    size_t pool_n, pool_bytes;
     sky__retired *retired;    /* freed once `tail` passes their `at` */
     _Atomic int retire_pending;
 
@@ -426,6 +428,7 @@ void sky__frag_free(sky__frag *f)
 {
     free(f->json);
     f->json = NULL;
+    f->json_cap = 0;
     f->json_state = 0;
 }
 
@@ -444,6 +447,31 @@ static void free_bound(sky__retired *r)
     free(l);
 }
 
+/* Context blocks are made at least this big (a scope's usual fields fit) and pooled up to
+ * this size each (fields and JSON), this many and this many bytes in all per pipeline: under
+ * valgrind's serialised threads a producer runs ~90 scopes ahead of the worker's reclaim. */
+#define CTX_MIN_CAP 448
+#define CTX_POOL_CAP 4096
+#define CTX_POOL_MAX 256
+#define CTX_POOL_BYTES (256 * 1024)
+static inline size_t pooled_bytes(const sky__ctxblk *b) { return b->cap + b->frag.json_cap; }
+
+/* Worker, under blk_lock: keeps a reclaimed block for the next scope (false: free it). No record
+ * references it any more; its worker-side state is the worker's to reset. */
+static bool pool_block(sky__async *a, sky__retired *r)
+{
+    sky__ctxblk *b = (sky__ctxblk *)((char *)r - offsetof(sky__ctxblk, ret));
+    if (a->pool_n >= CTX_POOL_MAX || b->cap > CTX_POOL_CAP || b->frag.json_cap > CTX_POOL_CAP ||
+        a->pool_bytes + pooled_bytes(b) > CTX_POOL_BYTES)
+        return false;
+    b->frag.json_state = 0;
+    b->next = a->pool;
+    a->pool = b;
+    a->pool_n++;
+    a->pool_bytes += pooled_bytes(b);
+    return true;
+}
+
 /* Under blk_lock: after every record reserved so far. */
 static void retire_locked(sky__async *a, sky__retired *r, void (*fn)(sky__retired *))
 {
@@ -454,25 +482,12 @@ static void retire_locked(sky__async *a, sky__retired *r, void (*fn)(sky__retire
     atomic_store_explicit(&a->retire_pending, 1, memory_order_release);
 }
 
-sky__ctxblk *sky__async_ctx_new(sky_t *sky, const sky_field *const *frames, const size_t *counts,
-                                size_t depth)
+/* A block's fields: `n` usable fields of the frames, merged outer to inner, a later key
+ * winning at its own position (as sky__event_build). Keeps the block's capacity and JSON
+ * buffer; everything else starts afresh. */
+static void fill_block(sky__ctxblk *b, sky__async *a, const sky_field *const *frames,
+                       const size_t *counts, size_t depth, size_t n)
 {
-    sky__async *a = sky->async;
-    /* merged outer to inner; a later key wins, at its own position (as sky__event_build) */
-    size_t n = 0, bytes = 0;
-    for (size_t d = 0; d < depth; d++)
-        for (size_t i = 0; i < counts[d]; i++) {
-            const sky_field *f = &frames[d][i];
-            if (!usable(f))
-                continue;
-            if (f->type == SKY_T_LAZY)
-                return NULL;
-            n++;
-            bytes += f->key_len + 1 + value_bytes(f);
-        }
-    sky__ctxblk *b = malloc(sizeof *b + n * sizeof(sky_field) + bytes);
-    if (!b)
-        return NULL;
     sky_field *dst = (sky_field *)(b + 1);
     char *s = (char *)(dst + n);
     size_t w = 0, lk = 0;
@@ -488,9 +503,51 @@ sky__ctxblk *sky__async_ctx_new(sky_t *sky, const sky_field *const *frames, cons
         if (!later)
             dst[k++] = dst[i];
     }
-    *b = (sky__ctxblk){.frag = {.fields = dst, .n = k}, .owner = a};
+    *b = (sky__ctxblk){.frag = {.fields = dst, .n = k, .json = b->frag.json,
+                                .json_cap = b->frag.json_cap},
+                       .owner = a,
+                       .cap = b->cap};
+}
+
+sky__ctxblk *sky__async_ctx_new(sky_t *sky, const sky_field *const *frames, const size_t *counts,
+                                size_t depth)
+{
+    sky__async *a = sky->async;
+    size_t n = 0, bytes = 0;
+    for (size_t d = 0; d < depth; d++)
+        for (size_t i = 0; i < counts[d]; i++) {
+            const sky_field *f = &frames[d][i];
+            if (!usable(f))
+                continue;
+            if (f->type == SKY_T_LAZY)
+                return NULL;
+            n++;
+            bytes += f->key_len + 1 + value_bytes(f);
+        }
+    size_t need = n * sizeof(sky_field) + bytes;
+    /* A block the worker reclaimed, with its JSON buffer: a scope then costs no malloc here
+     * and no free on the worker. It is filled under the lock that links it (one lock a scope;
+     * pooled blocks hold at most CTX_POOL_CAP bytes, so the copy under it is bounded). */
     pthread_once(&blk_once, blk_init);
     pthread_mutex_lock(&blk_lock);
+    sky__ctxblk *b = a->pool;
+    if (b && b->cap >= need) {
+        a->pool = b->next;
+        a->pool_n--;
+        a->pool_bytes -= pooled_bytes(b);
+        fill_block(b, a, frames, counts, depth, n);
+    } else {
+        pthread_mutex_unlock(&blk_lock);
+        size_t cap = need > CTX_MIN_CAP ? need : CTX_MIN_CAP;
+        b = malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->cap = cap;
+        b->frag.json = NULL;
+        b->frag.json_cap = 0;
+        fill_block(b, a, frames, counts, depth, n);
+        pthread_mutex_lock(&blk_lock);
+    }
     b->next = a->blocks;
     if (b->next)
         b->next->prev = b;
@@ -548,6 +605,8 @@ static void reclaim(sky__async *a, bool all)
         sky__retired *r = *pp;
         if (all || r->at <= tail) {
             *pp = r->next;
+            if (!all && r->free_fn == free_block && pool_block(a, r))
+                continue;
             r->next = done;
             done = r;
         } else {
@@ -1395,8 +1454,17 @@ sky_status sky__async_stop(sky_t *sky, int64_t deadline, bool *leak)
         sky__frag_free(&b->frag); /* the worker's, and the worker has stopped */
     }
     a->blocks = NULL;
+    sky__ctxblk *pool = a->pool;
+    a->pool = NULL;
+    a->pool_n = 0;
+    a->pool_bytes = 0;
     atomic_store(&a->retire_pending, 1);
     pthread_mutex_unlock(&blk_lock);
+    while (pool) {
+        sky__ctxblk *next = pool->next;
+        free_block(&pool->ret);
+        pool = next;
+    }
     reclaim(a, true);
     return st;
 }

@@ -63,8 +63,10 @@ typedef struct sky__line_entry {
 typedef struct sky__render_cache {
     sky__cs_entry json[SKY__CS_CACHE_SLOTS];
     sky__line_entry lines[SKY__LINE_CACHE_SLOTS];
-    /* The last JSON timestamp: a batch's events mostly share their millisecond. */
-    uint64_t ts_key; /* Unix milliseconds + 1 of ts_text; 0: empty */
+    /* The last JSON timestamp: a batch's events mostly share their millisecond. ts_text is
+     * the text of Unix nanoseconds [ts_lo, ts_lo + ts_span): one unsigned compare tests an
+     * event's time (a negative one never falls in); ts_span 0: empty. */
+    uint64_t ts_lo, ts_span;
     char ts_text[24];
 } sky__render_cache;
 
@@ -75,6 +77,7 @@ typedef struct sky__site_schema {
     sky__schema pub; /* must be first */
     size_t name_len;
     uint16_t key_off[SKY__SITE_MAX + 1]; /* field i's text is text[key_off[i] .. key_off[i+1]) */
+    uint64_t key_bits; /* every key's sky__key_bit (util/keybits.h) */
     char text[]; /* followed by 16 spare bytes (zeroes): keys are copied as 16-byte words */
 } sky__site_schema;
 
@@ -122,11 +125,13 @@ typedef struct sky__frag {
     size_t n;
     char *json; /* `,"key":value` for each field, as the JSON renderer writes them */
     uint32_t json_len;
+    uint32_t json_cap; /* json's allocation (kept when a context block is reused) */
     uint8_t json_state; /* 0: not made yet; 1: made; 2: cannot be (out of memory) */
-    /* the last SKY__FRAG_CHECKS (schema, other fragment) pairs checked, and the answers */
+    uint64_t key_bits;  /* with the JSON: every key's sky__key_bit (util/keybits.h) */
+    /* the last SKY__FRAG_CHECKS schemas checked against this fragment alone, and the answers */
 #define SKY__FRAG_CHECKS 4
-    uint8_t chk_ok, chk_next; /* bit k: pair k shares no key */
-    const void *chk_sc[SKY__FRAG_CHECKS], *chk_other[SKY__FRAG_CHECKS];
+    uint8_t chk_ok, chk_next; /* bit k: schema k shares no key */
+    const void *chk_sc[SKY__FRAG_CHECKS];
 } sky__frag;
 
 /* What retires, once every record before ring position `at` is freed (async.c): a context
@@ -143,8 +148,9 @@ typedef struct sky__ctxblk {
     sky__ctx_hdr hdr; /* must be first */
     sky__frag frag;
     struct sky__async *owner;         /* NULL once the pipeline closed (under the block lock) */
-    struct sky__ctxblk *next, *prev;  /* the owner's live blocks */
+    struct sky__ctxblk *next, *prev;  /* the owner's live blocks, or its pool of free ones */
     sky__retired ret;
+    size_t cap; /* bytes after the block for its fields and their text */
 } sky__ctxblk;
 
 struct sky_event {

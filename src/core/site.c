@@ -14,6 +14,7 @@
  */
 #include "core/internal.h"
 #include "encode/text.h"
+#include "util/keybits.h"
 
 #include <link.h>
 #include <stdint.h>
@@ -86,6 +87,7 @@ static const sky__site_schema *build(const char *name, const sky_field *fs, size
         sc->pub.key_lens[i] = fs[i].key_len;
         sc->pub.types[i] = fs[i].type;
         sc->pub.shapes[i] = SKY__SHAPE(fs[i].key_len, fs[i].type);
+        sc->key_bits |= sky__key_bit(fs[i].key, fs[i].key_len);
         if (n <= SKY__SIG_MAX)
             sc->pub.sig = SKY__SIG_ADD(sc->pub.sig, i, fs[i].type);
         sc->key_off[i] = (uint16_t)(d - sc->text);

@@ -10,6 +10,7 @@
  */
 #include "core/internal.h"
 #include "encode/text.h"
+#include "util/keybits.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -125,15 +126,17 @@ static inline void put_ts(char *d, const sky_event *ev)
     _Static_assert(sizeof ev->rcache->ts_text == SKY_ISO8601_LEN, "timestamp cache");
     sky__render_cache *c = ev->rcache;
     int64_t ns = ev->ts_ns;
+    if (SKY_LIKELY(c && (uint64_t)ns - c->ts_lo < c->ts_span)) {
+        memcpy(d, c->ts_text, SKY_ISO8601_LEN);
+        return;
+    }
     if (!c || ns < 0) {
         sky__iso8601_ms(d, ns);
         return;
     }
-    uint64_t key = (uint64_t)ns / 1000000 + 1;
-    if (key != c->ts_key) {
-        sky__iso8601_ms(c->ts_text, ns);
-        c->ts_key = key;
-    }
+    sky__iso8601_ms(c->ts_text, ns);
+    c->ts_lo = (uint64_t)ns - (uint64_t)ns % 1000000;
+    c->ts_span = 1000000;
     memcpy(d, c->ts_text, SKY_ISO8601_LEN);
 }
 
@@ -178,16 +181,25 @@ bool sky__frag_render(sky__frag *f)
         return true;
     if (f->json_state == 2)
         return false;
-    sky_buf b = {0};
-    for (size_t i = 0; i < f->n; i++)
+    /* a reused context block's buffer (async.c: the pool) */
+    sky_buf b = {.p = f->json, .cap = f->json_cap};
+    uint64_t bits = 0;
+    for (size_t i = 0; i < f->n; i++) {
         json_field(&b, &f->fields[i]);
-    if (b.oom || b.len > UINT32_MAX / 8) {
+        bits |= sky__key_bit(f->fields[i].key, f->fields[i].key_len);
+    }
+    /* 16 bytes past the text are readable: put_frags copies it 16 bytes at a time */
+    if (!sky__buf_reserve(&b, 16) || b.len > UINT32_MAX / 8) {
         sky__buf_free(&b);
+        f->json = NULL;
+        f->json_cap = 0;
         f->json_state = 2;
         return false;
     }
-    f->json = b.p; /* NULL when the fragment has no field */
+    f->json = b.p;
     f->json_len = (uint32_t)b.len;
+    f->json_cap = (uint32_t)b.cap;
+    f->key_bits = bits;
     f->json_state = 1;
     return true;
 }
@@ -200,16 +212,24 @@ static bool key_in(const sky_field *fs, size_t n, const char *k, size_t kl)
     return false;
 }
 
-/* A site event's context and bound fragments can be copied into its line as they are: both
- * rendered, and no key of one is the key of another or of the call (the general path then
- * de-duplicates). The answers for the last few (schema, other fragment) pairs are kept in the
- * first fragment: a scope usually logs from a few sites. */
-static bool frags_ok(const sky_event *ev)
+/* Key sets whose bits (util/keybits.h) do not meet share no key. */
+static inline bool frags_disjoint(const sky_event *ev, const sky__frag *c, const sky__frag *bf)
+{
+    uint64_t sb = ev->schema->key_bits, cb = c ? c->key_bits : 0, bb = bf ? bf->key_bits : 0;
+    return !(sb & (cb | bb)) && !(cb & bb);
+}
+
+/* frags_ok's slow path: renders the fragments, then compares the keys where the bits meet.
+ * The answers for the last few schemas are kept in the fragment (a scope usually logs from a
+ * few sites); not with a second fragment, a bound logger whose address a later one may take. */
+static __attribute__((noinline)) bool frags_check(const sky_event *ev)
 {
     sky__frag *c = sky__event_ctx(ev), *bf = ev->bnd, *own = c ? c : bf;
-    const void *other = c ? (const void *)bf : NULL;
-    for (int k = 0; k < SKY__FRAG_CHECKS; k++)
-        if (own->chk_sc[k] == ev->schema && own->chk_other[k] == other)
+    if ((!c || sky__frag_render(c)) && (!bf || sky__frag_render(bf)) && frags_disjoint(ev, c, bf))
+        return true;
+    bool cache = !(c && bf);
+    for (int k = 0; cache && k < SKY__FRAG_CHECKS; k++)
+        if (own->chk_sc[k] == ev->schema)
             return own->chk_ok >> k & 1;
     bool ok = (!c || sky__frag_render(c)) && (!bf || sky__frag_render(bf));
     const sky__schema *sc = &ev->schema->pub;
@@ -218,13 +238,24 @@ static bool frags_ok(const sky_event *ev)
              !(bf && key_in(bf->fields, bf->n, sc->keys[i], sc->key_lens[i]));
     for (size_t i = 0; ok && c && bf && i < bf->n; i++)
         ok = !key_in(c->fields, c->n, bf->fields[i].key, bf->fields[i].key_len);
-    if (own->json_state != 2) { /* a fragment that cannot render is asked again each time */
+    if (cache && own->json_state != 2) { /* one that cannot render is asked each time */
         int k = own->chk_next++ % SKY__FRAG_CHECKS;
         own->chk_sc[k] = ev->schema;
-        own->chk_other[k] = other;
         own->chk_ok = (uint8_t)((own->chk_ok & ~(1u << k)) | (unsigned)ok << k);
     }
     return ok;
+}
+
+/* A site event's context and bound fragments can be copied into its line as they are: both
+ * rendered, and no key of one is the key of another or of the call (the general path then
+ * de-duplicates). Inline, the usual answer: rendered already, key sets disjoint. */
+static inline bool frags_ok(const sky_event *ev)
+{
+    const sky__frag *c = sky__event_ctx(ev), *bf = ev->bnd;
+    if (SKY_LIKELY((!c || c->json_state == 1) && (!bf || bf->json_state == 1)) &&
+        frags_disjoint(ev, c, bf))
+        return true;
+    return frags_check(ev);
 }
 
 /* The bytes a site event's fragments add to its line (frags_ok said yes). */
@@ -365,10 +396,27 @@ static const struct {
  * over SKY_JSON_DIRECT_MAX, a non-finite double, and the types whose text is not bounded that
  * way or that are rare (TIME, DUR, ERRNO, JSON). */
 static inline __attribute__((always_inline)) char *put_slot(char *d, unsigned type, uint64_t x,
-                                                             const char **s)
+                                                             const char **s, const char *lim)
 {
     switch (type) {
     case SKY_T_STR:
+#if defined(__SSE2__)
+        /* A site record's string of up to 16 bytes whose record goes on for 16 bytes from it
+         * (lim: the record's end; the call site reserves 15 bytes after its last string): one
+         * 16-byte load tests it, one store copies it (the bytes past it are overwritten or
+         * left past the line's end; room: 32 bytes a value). Not from a sky_field (lim NULL),
+         * whose string may end at the end of its page. */
+        if (lim && x <= 16 && (size_t)(lim - *s) >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)*s);
+            if (!(sky__json_plain_mask16(v) & ((1u << x) - 1))) {
+                *d = '"';
+                _mm_storeu_si128((__m128i *)(void *)(d + 1), v);
+                d[x + 1] = '"';
+                *s += x + 1;
+                return d + x + 2;
+            }
+        }
+#endif
         if (x > SKY_JSON_DIRECT_MAX)
             return NULL;
         d = put_str(d, *s, x);
@@ -386,9 +434,8 @@ static inline __attribute__((always_inline)) char *put_slot(char *d, unsigned ty
     case SKY_T_F64: {
         double f;
         memcpy(&f, &x, 8);
-        if (isfinite(f)) /* room: 32 reserved >= SKY_F64_MAX */
-            return sky__f64_raw(d, f);
-        return NULL; /* NaN and infinities are strings */
+        /* room: 32 reserved >= SKY_F64_MAX; NULL for NaN and infinities (strings) */
+        return sky__f64_raw_finite(d, f);
     }
     case SKY_T_ERRNO: /* only in site lines, whose room has ERRNO_TEXT_MAX per errno field */
         if (x < ERRNO_TEXTS && errno_texts[x].len) {
@@ -414,7 +461,7 @@ static inline char *put_direct(char *d, const sky_field *f)
         return NULL; /* its room is not reserved here */
     else
         memcpy(&x, &f->v, 8);
-    return put_slot(d, f->type, x, &s);
+    return put_slot(d, f->type, x, &s, NULL);
 }
 
 /* Field f's value at d (room reserved as for put_direct); returns the end, or NULL on
@@ -502,6 +549,21 @@ static const sky__line_entry *site_line(const sky_event *ev, sky_buf *b)
  * its slot in the record. A value the direct writers cannot write (a long string, a
  * non-finite double, an errno text, raw JSON) goes through b, or without b makes this return
  * NULL. Returns the line's end. */
+/* A rendered fragment at d: 16 bytes at a time, without a memcpy call, for the usual few
+ * fields (its buffer has 16 readable bytes past the text, sky__frag_render; the line's room
+ * has them past the fragment: the values' room follows). */
+static inline char *put_frag(char *d, const sky__frag *f)
+{
+    size_t n = f->json_len;
+    if (SKY_LIKELY(n <= 128)) {
+        for (size_t k = 0; k < n; k += 16)
+            memcpy(d + k, f->json + k, 16);
+    } else {
+        memcpy(d, f->json, n);
+    }
+    return d + n;
+}
+
 /* A site event's fragments (frags_ok) at d, the end of its line's cached head: they go
  * between the head and the first key, which the head ends with, so back up over the key and
  * write it again after them. */
@@ -512,9 +574,9 @@ static __attribute__((noinline)) char *put_frags(char *d, const sky_event *ev)
     d -= k0;
     const sky__frag *c = sky__event_ctx(ev);
     if (c && c->json_len)
-        memcpy(d, c->json, c->json_len), d += c->json_len;
+        d = put_frag(d, c);
     if (ev->bnd && ev->bnd->json_len)
-        memcpy(d, ev->bnd->json, ev->bnd->json_len), d += ev->bnd->json_len;
+        d = put_frag(d, ev->bnd);
     memcpy(d, sc->text, k0);
     return d + k0;
 }
@@ -543,7 +605,7 @@ static inline __attribute__((always_inline)) char *site_text(const sky_event *ev
     if (frags) /* a constant where inlined: the caller has tested it */
         d = put_frags(d, ev);
     const uint64_t *v = ev->vals;
-    const char *s = (const char *)(v + n);
+    const char *s = (const char *)(v + n), *lim = (const char *)v + ev->vals_bytes;
     for (size_t i = 0; i < n; i++) {
         if (i) { /* the first key is in the line cache */
             size_t o = sc->key_off[i], kl = (size_t)sc->key_off[i + 1] - o;
@@ -553,7 +615,7 @@ static inline __attribute__((always_inline)) char *site_text(const sky_event *ev
                 memcpy(d, sc->text + o, kl);
             d += kl;
         }
-        char *end = put_slot(d, sc->pub.types[i], v[i], &s);
+        char *end = put_slot(d, sc->pub.types[i], v[i], &s, lim);
         if (SKY_LIKELY(end != NULL)) {
             d = end;
             continue;

@@ -350,6 +350,16 @@ __attribute__((always_inline)) static inline char *escape_loop(char *d, const un
                 continue;
             }
             k = (size_t)__builtin_ctz(m);
+        } else if (n >= 16) {
+            /* the last 1-15 bytes: tested in the block that ends the string (whose first
+             * bytes were done already and are shifted out of the mask), the plain ones
+             * copied by overlapping words, not byte by byte */
+            size_t rem = n - i;
+            unsigned m = sky__json_plain_mask16(
+                             _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16))) >>
+                         (16 - rem);
+            k = m ? (size_t)__builtin_ctz(m) : rem;
+            sky__copy_small(d, (const char *)s + i, k);
         } else
 #endif
         if (i + 8 <= n) {
@@ -364,6 +374,14 @@ __attribute__((always_inline)) static inline char *escape_loop(char *d, const un
                 continue;
             }
             k = (size_t)__builtin_ctzll(m) >> 3;
+        } else if (n >= 8) {
+            /* the last 1-7 bytes, the same way in the word that ends the string */
+            size_t rem = n - i;
+            uint64_t w;
+            memcpy(&w, s + n - 8, 8);
+            uint64_t m = sky__json_plain_mask(w) >> (8 * (8 - rem));
+            k = m ? (size_t)__builtin_ctzll(m) >> 3 : rem;
+            sky__copy_small(d, (const char *)s + i, k);
         } else {
             k = 0;
             while (i + k < n && byte_class[s[i + k]] == 0) {

@@ -1319,6 +1319,37 @@ sky_status sky_cwl_put(sky_sink *sink, int64_t ts_ms, const char *msg, size_t le
     return st;
 }
 
+size_t sky_cwl_put_many(sky_sink *sink, const sky_cwl_msg *msgs, size_t n, sky_status *status)
+{
+    if (!sink || sink->vt != &cwl_vt || (!msgs && n))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!msgs[i].msg && msgs[i].len)
+            return 0;
+    cwl *c = sink->self;
+    size_t done = 0;
+    pthread_mutex_lock(&c->mu);
+    stream_q *s = stream_for(c, NULL);
+    while (done < n) {
+        const sky_cwl_msg *m = &msgs[done];
+        sky_status st = s ? accept_locked(c, s, m->ts_ms, m->msg ? m->msg : "", m->len)
+                          : SKY_ENOMEM;
+        if (status)
+            status[done] = st;
+        done++;
+        if (c->o.sync_upload) {
+            int64_t wait;
+            while (sender_step(c, &wait))
+                ;
+        }
+        if (st == SKY_EFULL || st == SKY_ENOMEM)
+            break;
+    }
+    spool_after_write(c);
+    pthread_mutex_unlock(&c->mu);
+    return done;
+}
+
 static sky_status cwl_flush(void *self, int64_t deadline)
 {
     cwl *c = self;

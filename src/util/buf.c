@@ -105,7 +105,7 @@ static inline void put_8(char *d, uint32_t n)
     put_next_pair(d, &y);
 }
 
-static inline char *put_u32(char *d, uint32_t n)
+static inline __attribute__((always_inline)) char *put_u32(char *d, uint32_t n)
 {
     uint64_t y;
     if (n < 100)
@@ -458,7 +458,9 @@ static __attribute__((noinline)) char *f64_shortest(char *d, double v)
     return d + n + 1;
 }
 
-char *sky__f64_raw(char *d, double v)
+/* sky__f64_raw, and with `finite` NULL for NaN and the infinities (tested off the short path,
+ * which takes finite values only: NaN fails its compare). */
+static inline __attribute__((always_inline)) char *f64_raw(char *d, double v, bool finite)
 {
     /* Short path: |v| < 10^9 is the double nearest to a decimal D with at most six fraction
      * digits. Such a D has at most 15 significant digits, so it is the only one that reads back
@@ -483,8 +485,14 @@ char *sky__f64_raw(char *d, double v)
             return put_frac6(d, f);
         }
     }
+    if (finite && !isfinite(v))
+        return NULL;
     return f64_shortest(d, v);
 }
+
+char *sky__f64_raw(char *d, double v) { return f64_raw(d, v, false); }
+
+char *sky__f64_raw_finite(char *d, double v) { return f64_raw(d, v, true); }
 
 void sky__buf_f64(sky_buf *b, double v)
 {

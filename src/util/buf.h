@@ -109,6 +109,9 @@ void sky__buf_u64(sky_buf *b, uint64_t v);
 #define SKY_F64_MAX 32
 void sky__buf_f64(sky_buf *b, double v);
 char *sky__f64_raw(char *d, double v);
+/* The same for any double, or NULL (nothing written) for NaN and the infinities, which JSON
+ * numbers cannot be: cheaper than testing first, for renderers. */
+char *sky__f64_raw_finite(char *d, double v);
 /* For tests: the 128-bit scaled power of ten sky__f64_raw uses for 10^-k (see buf.c), as
  * g[0] = high, g[1] = low 64 bits; -324 <= k <= 292. */
 void sky__f64_pow10_g(int k, uint64_t g[2]);

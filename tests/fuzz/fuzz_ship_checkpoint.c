@@ -22,6 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (parts < 1 || parts > 1000000)
         abort();
     (void)sky__ship_hash((const char *)data, size);
+    (void)sky__ship_hash_v2((const char *)data, size);
     json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
     if (!j)
         return 0;

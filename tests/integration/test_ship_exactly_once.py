@@ -21,7 +21,45 @@ import time
 import unittest
 
 import skyharness
-from test_ship_interrupt import wait_for
+from test_ship_interrupt import open_fifo, wait_for
+
+
+M64 = (1 << 64) - 1
+
+
+def _mix(h, w):
+    h ^= (w * 0x9FB21C651E98DF25) & M64
+    h = (((h << 29) | (h >> 35)) & M64) * 0x94D049BB133111EB & M64
+    return h
+
+
+def _finish(h, b):
+    for i in range(0, len(b) - len(b) % 8, 8):
+        h = _mix(h, int.from_bytes(b[i:i + 8], "little"))
+    if len(b) % 8:
+        h = _mix(h, int.from_bytes(b[len(b) - len(b) % 8:].ljust(8, b"\0"), "little"))
+    h ^= h >> 32
+    h = h * 0xD6E8FEB86659FD93 & M64
+    return h ^ (h >> 32)
+
+
+def ship_hash_v2(b):
+    """A checkpoint's anchor hash, version 2 (cli/ship_checkpoint.c)."""
+    return _finish(0x243F6A8885A308D3 ^ len(b), b)
+
+
+def ship_hash(b):
+    """Version 3: four chains of 8 bytes over 32-byte steps, then as version 2."""
+    k = 0x9FB21C651E98DF25
+    lanes = [0x243F6A8885A308D3 ^ len(b), 0x13198A2E03707344, 0xA4093822299F31D0,
+             0x082EFA98EC4E6C89]
+    n = len(b) - len(b) % 32
+    for i in range(0, n, 32):
+        for j in range(4):
+            x = (lanes[j] ^ int.from_bytes(b[i + 8 * j:i + 8 * j + 8], "little")) * k & M64
+            lanes[j] = ((x << 31) | (x >> 33)) & M64
+    h = _mix(_mix(_mix(lanes[0], lanes[1]), lanes[2]), lanes[3])
+    return _finish(h, b[n:])
 
 
 class Stored:
@@ -239,12 +277,7 @@ class ShipExactlyOnce(unittest.TestCase):
         self.assertEqual(got, lines)
 
     def test_ctrl_c_resumes_into_the_same_timestamped_stream(self):
-        path = os.path.join(self.dir, "fifo")
-        os.mkfifo(path)
-        rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        wfd = os.open(path, os.O_WRONLY)
-        os.set_blocking(rfd, True)
-        self.addCleanup(lambda: os.close(wfd))
+        rfd, wfd = open_fifo(self, os.path.join(self.dir, "fifo"))
         first = [f"first {i}" for i in range(200)]
         # the default stream template has the time in seconds: a rerun resolves another name
         proc = subprocess.Popen(self.ship_args(self.srv.url, "/exact/ctrlc", "--flush-interval",
@@ -272,6 +305,91 @@ class ShipExactlyOnce(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.stored.streams("/exact/ctrlc"), [stream])
         self.assertEqual(self.stored.messages("/exact/ctrlc", stream), first + more)
+
+    def test_a_checkpoint_behind_the_stream_is_settled_exactly(self):
+        # While lines are read, the checkpoint is rewritten once 10,000 more events are
+        # acknowledged or a second has passed (docs/CLI.md), so a run killed while reading may
+        # have stored thousands of events its checkpoint does not include. Here reading stops
+        # on a full queue behind a batch stored whose answer never comes (the proxy), which
+        # is where a kill leaves the most behind; the resume skips exactly those lines.
+        path = os.path.join(self.dir, "app.log")
+        group, n = "/exact/lag", 40000
+        lines = [f"lagging {i}" for i in range(n)]
+        self.write_lines(path, lines)
+        proxy = WithholdingProxy(self.srv.port, hold_at=15)
+        self.addCleanup(proxy.stop)
+        args = ("--stream", "p", "--batch-size", "1000", "--flush-interval", "10", path)
+        proc = self.start(proxy.url, group, *args)
+        wait_for(lambda: len(proxy.sizes) == 15, "15 PutLogEvents", timeout=180)
+        wait_for(lambda: len(self.stored.messages(group, "p")) == 15000, "15 batches stored")
+        proc.kill()
+        proc.wait()
+        behind = 15000 - self.checkpoint()["input"]["line"]
+        p = self.run_ship(group, *args)
+        self.assertIn(f"{behind} lines were already stored (settled, not sent again)", p.stderr)
+        self.assertIn(f"{n - 15000} events read, {n - 15000} sent", p.stderr)
+        self.assertEqual(self.stored.messages(group, "p"), lines)
+        self.assertTrue(self.checkpoint()["complete"])
+
+    def test_a_pipe_that_waits_leaves_the_checkpoint_up_to_date(self):
+        # reading waits on a pipe: what is acknowledged meanwhile reaches the checkpoint
+        rfd, wfd = open_fifo(self, os.path.join(self.dir, "fifo"))
+        group, n = "/exact/pipe", 24000
+        lines = [f"piped {i}" for i in range(n)]
+        args = ("--stream", "p", "--batch-size", "1000", "--flush-interval", "10")
+        proc = subprocess.Popen(self.ship_args(self.srv.url, group, *args), stdin=rfd,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        os.close(rfd)
+        os.write(wfd, ("\n".join(lines) + "\n").encode())
+        wait_for(lambda: self.checkpoint()["input"]["line"] == n, "the checkpoint at the end",
+                 timeout=180)
+        self.assertEqual(len(self.stored.messages(group, "p")), n)
+        proc.kill()
+        proc.wait()
+        p = subprocess.run(self.ship_args(self.srv.url, group, *args),
+                           input="\n".join(lines) + "\n", capture_output=True, text=True,
+                           env=self.env, timeout=120 * skyharness.timeout_scale())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("0 events read, 0 sent", p.stderr)
+        self.assertEqual(self.stored.messages(group, "p"), lines)
+
+    def test_a_version_2_checkpoint_is_resumed_exactly(self):
+        # version 3 changed the anchor's hash; a version 2 checkpoint (written by an earlier
+        # skylog) is settled with its own hash, and the run goes on writing version 2
+        path = os.path.join(self.dir, "app.log")
+        group = "/exact/v2"
+        lines = [f"v2 line {i} " + "x" * (i % 70) for i in range(2000)]
+        self.write_lines(path, lines[:1000])
+        self.run_ship(group, "--stream", "s", path)
+        c = self.checkpoint()
+        self.assertEqual(c["skylog_ship_checkpoint"], 3)
+        by_hash = {format(ship_hash(l.encode()), "016x"): l for l in lines[:1000]}
+        self.assertTrue(c["tail"])
+        for e in c["tail"]:
+            e[1] = format(ship_hash_v2(by_hash[e[1]].encode()), "016x")
+        c["skylog_ship_checkpoint"] = 2
+        with open(self.cp, "w") as f:
+            json.dump(c, f)
+        # stored after the checkpoint without it knowing: as a killed run leaves them
+        extra = os.path.join(self.dir, "extra.log")
+        self.write_lines(extra, lines[1000:1300])
+        p = subprocess.run([skyharness.skylog_bin(), "ship", "--endpoint", self.srv.url,
+                            "--group", group, "--stream", "s", extra], capture_output=True,
+                           text=True, env=self.env, timeout=120 * skyharness.timeout_scale())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.write_lines(path, lines)
+        p = self.run_ship(group, "--stream", "s", path)
+        self.assertIn("300 lines were already stored (settled, not sent again)", p.stderr)
+        self.assertIn("700 events read, 700 sent", p.stderr)
+        self.assertEqual(self.stored.messages(group, "s"), lines)
+        c = self.checkpoint()
+        self.assertEqual(c["skylog_ship_checkpoint"], 2)
+        self.assertTrue(c["complete"])
+        last = lines[-len(c["tail"]):]
+        self.assertEqual([e[1] for e in c["tail"]],
+                         [format(ship_hash_v2(l.encode()), "016x") for l in last])
 
     def test_follow_across_rotation_and_truncation_with_kills(self):
         path = os.path.join(self.dir, "app.log")

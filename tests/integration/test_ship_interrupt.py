@@ -43,6 +43,17 @@ def wait_for(pred, what, timeout=60):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def open_fifo(test, path):
+    """A FIFO at path, opened both ways: (read end for the child's stdin, write end). The
+    write end stays open (closed at cleanup), so the reader waits for more input."""
+    os.mkfifo(path)
+    rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    wfd = os.open(path, os.O_WRONLY)
+    os.set_blocking(rfd, True)
+    test.addCleanup(lambda: os.close(wfd))
+    return rfd, wfd
+
+
 class ShipInterrupt(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="skyship-")
@@ -90,7 +101,7 @@ class ShipInterrupt(unittest.TestCase):
         self.assertIn(f"resume with --checkpoint {cp} --resume", line[0])
         with open(cp) as f:
             c = json.load(f)
-        self.assertEqual(c["skylog_ship_checkpoint"], 2)
+        self.assertEqual(c["skylog_ship_checkpoint"], 3)
         # the fields docs/CLI.md documents, no more, no fewer
         self.assertEqual(set(c), {"skylog_ship_checkpoint", "group", "stream",
                                   "stream_template", "input", "complete",
@@ -124,12 +135,7 @@ class ShipInterrupt(unittest.TestCase):
         first = [f"first {i}" for i in range(40)] + ["", "first last"]
         with open(path, "w") as f:
             f.write("\n".join(first) + "\n")
-        fifo = os.path.join(self.dir, "in.fifo")
-        os.mkfifo(fifo)
-        rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-        wfd = os.open(fifo, os.O_WRONLY)
-        os.set_blocking(rfd, True)
-        self.addCleanup(lambda: os.close(wfd))
+        rfd, wfd = open_fifo(self, os.path.join(self.dir, "in.fifo"))
         cp = os.path.join(self.dir, "cp.json")
         proc = self.start_ship(srv.url, skyharness.aws_env(srv), "--group", "/ship/two",
                                "--stream", "s", "--flush-interval", "50", "--checkpoint", cp,

@@ -642,6 +642,85 @@ static void test_queue_bound_and_dead_endpoint(void **state)
     fake_destroy(f);
 }
 
+/* sky_cwl_put_many: many messages under one lock, each with the result sky_cwl_put would
+ * give it, in order; it stops after the first refused for lack of room. */
+static void test_put_many(void **state)
+{
+    (void)state;
+    fake *f = fake_new();
+    f->group_exists = f->stream_exists = true;
+    sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                              .sync_upload = true, .flush_interval_ms = 60000,
+                                              .max_event_bytes = 128,
+                                              .oversize = SKY_CWL_OVERSIZE_DROP});
+    int64_t now = sky_now_ns() / 1000000;
+    char big[200];
+    memset(big, 'b', sizeof big);
+    sky_cwl_msg m[] = {{now, "first", 5}, {now, NULL, 0}, {now, big, sizeof big},
+                       {now - 1, "fourth", 6}, {now, "bad \xff utf-8", 11}};
+    sky_status st[5];
+    assert_int_equal(sky_cwl_put_many(s, m, 5, st), 5);
+    assert_int_equal(st[0], SKY_OK);
+    assert_int_equal(st[1], SKY_EINVAL); /* empty: dropped, counted */
+    assert_int_equal(st[2], SKY_ELIMIT); /* oversize, policy drop: counted, not a stop */
+    assert_int_equal(st[3], SKY_OK);
+    assert_int_equal(st[4], SKY_OK);     /* repaired, as sky_cwl_put does */
+    /* arguments that cannot be messages: nothing is queued */
+    sky_cwl_msg bad[] = {{now, "ok", 2}, {now, NULL, 3}};
+    assert_int_equal(sky_cwl_put_many(s, bad, 2, st), 0);
+    assert_int_equal(sky_cwl_put_many(NULL, m, 1, st), 0);
+    assert_int_equal(sky_cwl_put_many(s, NULL, 1, st), 0);
+    assert_int_equal(sky_cwl_put_many(s, NULL, 0, NULL), 0);
+    assert_int_equal(sky_sink_flush(s, 5000), SKY_OK);
+    assert_false(f->violation);
+    assert_int_equal(f->events, 3);
+    /* sorted by time in the request; the message repaired */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(f->stored, 0), "message")),
+                        "fourth");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(f->stored, 1), "message")),
+                        "first");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(f->stored, 2), "message")),
+                        "bad \xef\xbf\xbd utf-8");
+    sky_cwl_stats cs;
+    sky_cwl_stats_get(s, &cs);
+    assert_int_equal(cs.accepted, 3);
+    assert_int_equal(cs.dropped[SKY_CWL_DROP_EMPTY], 1);
+    assert_int_equal(cs.dropped[SKY_CWL_DROP_OVERSIZE], 1);
+    sky_sink_close(s);
+    fake_destroy(f);
+
+    /* a bounded queue, the endpoint down: it stops after the first refusal, so the caller
+     * decides about the rest; what was accepted is delivered once the endpoint is back */
+    f = fake_new();
+    f->group_exists = f->stream_exists = true;
+    fake_fail(f, 1 << 30, "ServiceUnavailableException", 503, SKY_EREMOTE);
+    s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s", .max_queue_size = 5,
+                                    .retry_delay_ms = 1, .flush_interval_ms = 1});
+    sky_cwl_msg many[8];
+    char text[8][8];
+    for (int i = 0; i < 8; i++) {
+        snprintf(text[i], sizeof text[i], "m%d", i);
+        many[i] = (sky_cwl_msg){now + i, text[i], strlen(text[i])};
+    }
+    sky_status st8[8];
+    assert_int_equal(sky_cwl_put_many(s, many, 8, st8), 6);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(st8[i], SKY_OK);
+    assert_int_equal(st8[5], SKY_EFULL);
+    sky_cwl_stats_get(s, &cs);
+    assert_int_equal(cs.accepted, 5);
+    assert_int_equal(cs.dropped[SKY_CWL_DROP_QUEUE_FULL], 1);
+    fake_fail(f, 0, NULL, 0, SKY_OK);
+    assert_int_equal(sky_sink_flush(s, 120000), SKY_OK);
+    assert_int_equal(fake_events(f), 5);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(
+            json_string_value(json_object_get(json_array_get(f->stored, (size_t)i), "message")),
+            text[i]);
+    sky_sink_close(s);
+    fake_destroy(f);
+}
+
 static void test_options_and_templates(void **state)
 {
     (void)state;
@@ -756,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_refused_event_isolated),
         cmocka_unit_test(test_missing_resources),
         cmocka_unit_test(test_queue_bound_and_dead_endpoint),
+        cmocka_unit_test(test_put_many),
         cmocka_unit_test(test_options_and_templates),
         cmocka_unit_test(test_no_log_storm),
         cmocka_unit_test(test_aged_events_wake_blocked_writers),

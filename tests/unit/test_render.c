@@ -304,6 +304,50 @@ static void test_raw_json_stays_one_strict_line(void **state)
     close_fixture(f);
 }
 
+/* The JSON renderer keeps the text of the last millisecond it wrote (per pipeline): times in
+ * it, at its edges, in the next one, back in an earlier one, negative and at the ends of the
+ * range each get their own text, in async and sync mode. A processor sets each event's time. */
+static const int64_t ts_times[] = {
+    1751114096789000000LL, 1751114096789999999LL, 1751114096789000001LL, 1751114096790000000LL,
+    1751114096789999999LL, 1751114096788999999LL, 0, 999999, 1000000, -1, -1000000, -1000001,
+    INT64_MIN, INT64_MAX, 1751114096790000000LL, 951782400000000000LL, 951782400000999999LL,
+    951782400001000000LL, -62135596800000000LL};
+enum { TS_N = sizeof ts_times / sizeof ts_times[0] };
+static sky_proc_result set_time(void *user, sky_event *ev)
+{
+    int *k = user;
+    sky_event_set_time(ev, ts_times[(*k)++ % TS_N]);
+    return SKY_PROC_KEEP;
+}
+
+static void test_timestamp_cache_windows(void **state)
+{
+    (void)state;
+    for (int async = 0; async < 2; async++) {
+        skytest_capture cap = {0};
+        sky_t *sky = NULL;
+        sky_options o = {.mode = async ? SKY_MODE_ASYNC : SKY_MODE_SYNC};
+        assert_int_equal(sky_open(&o, &sky), SKY_OK);
+        int k = 0;
+        assert_int_equal(sky_add_processor(sky, "time", set_time, &k, NULL), SKY_OK);
+        assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL),
+                         SKY_OK);
+        sky_logger *log = sky_logger_get(sky, "app");
+        for (int i = 0; i < 2 * TS_N; i++)
+            sky_info(log, "ev", SKY_INT("i", i));
+        assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+        assert_int_equal(cap.n, 2 * TS_N);
+        for (size_t i = 0; i < cap.n; i++) {
+            char want[64] = "{\"timestamp\":\"";
+            sky__iso8601_ms(want + 14, ts_times[i % TS_N]);
+            memcpy(want + 14 + SKY_ISO8601_LEN, "\"", 2);
+            assert_memory_equal(cap.lines[i], want, strlen(want));
+        }
+        assert_int_equal(sky_close(sky), SKY_OK);
+        skytest_capture_reset(&cap);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_pretty_escapes_terminal_controls),
         cmocka_unit_test(test_errno_one_text_and_levels_aligned),
         cmocka_unit_test(test_raw_json_stays_one_strict_line),
+        cmocka_unit_test(test_timestamp_cache_windows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static char big_user[6000]; /* over the renderer's direct-escape limit; filled by the tests */
 static void fill_big_user(void)
@@ -197,6 +199,51 @@ static void assert_pairs_equal(const skytest_capture *caps, size_t ncap)
         for (size_t k = 0; k < caps[c].n; k += 2)
             assert_string_equal(untimed(caps[c].lines[k]), untimed(caps[c].lines[k + 1]));
     }
+}
+
+/* clang-format off: STR_LINE must be the line of the sky_info() call */
+enum { STR_LINE = __LINE__ }; static void str_site(sky_logger *log, const char *a, size_t n, const char *b, long i) { sky_info(log, "ev", SKY_STRN("a", a, n), SKY_STR("b", b), SKY_INT("i", i)); }
+/* clang-format on */
+
+static void str_emit(sky_logger *log, const char *a, size_t n, const char *b, long i)
+{
+    static const sky_callsite cs = {__FILE__, "str_site", STR_LINE};
+    const sky_field fs[] = {SKY_STRN("a", a, n), SKY_STR("b", b), SKY_INT("i", i)};
+    sky_emit(log, SKY_LEVEL_INFO, "ev", &cs, fs, 3);
+}
+
+/* The JSON renderer tests a site record's string of up to 16 bytes with one 16-byte load when
+ * its record goes on that far (the call site's copy leaves the bytes after the string's NUL
+ * as they were in the caller's memory): every length 0-20, a byte that needs care at every
+ * position of the string and just past its end, in the last string of the record and in one
+ * before it, gives what the general path gives. */
+static void test_short_site_strings(void **state)
+{
+    (void)state;
+    static const char care[] = {'"', '\\', '\n', 0x01, 0x7f, (char)0xC3, (char)0xFF};
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(true, &cap);
+    sky_logger *log = sky_logger_get(sky, "app");
+    char a[40], b[40];
+    long i = 0;
+    for (size_t n = 0; n <= 20; n++)
+        for (size_t pos = 0; pos <= n + 1; pos++)
+            for (size_t k = 0; k < sizeof care; k++, i++) {
+                for (size_t j = 0; j < sizeof a; j++)
+                    a[j] = b[j] = (char)('a' + (j + k) % 26);
+                a[pos] = care[k];
+                if (care[k] == (char)0xC3 && pos + 1 < n)
+                    a[pos + 1] = (char)0xA9;
+                memcpy(b, a, sizeof b);
+                b[n] = '\0';
+                str_site(log, a, n, b, i);
+                str_emit(log, a, n, b, i);
+            }
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 2 * (size_t)i);
+    assert_pairs_equal(&cap, 1);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
 }
 
 /* Sinks of every format on one pipeline, in orders where each reader is the first to decode a
@@ -793,8 +840,12 @@ static void test_context_and_bound_match_general_path(void **state)
     assert_pairs_equal(caps, 4);
     /* spot checks: nested (i = 8, logger log), inner key wins at its position */
     const char *l8 = caps[0].lines[4 * 8];
-    assert_non_null(strstr(l8, "\"line\":48,\"_logger\":\"ctx logger\",\"ratio\":0.25,"
-                               "\"tenant\":\"t\\n1\",\"req\":\"r-inner\",\"user\":"));
+    char want8[160];
+    snprintf(want8, sizeof want8,
+             "\"line\":%d,\"_logger\":\"ctx logger\",\"ratio\":0.25,"
+             "\"tenant\":\"t\\n1\",\"req\":\"r-inner\",\"user\":",
+             (int)SITE_LINE);
+    assert_non_null(strstr(l8, want8));
     /* bound fields after the context's, before the call's (i = 5: b1, outer scope) */
     assert_non_null(strstr(caps[0].lines[4 * 5], "\"ratio\":0.25,\"svc\":\"a\\\"pi\",\"shard\":7,"
                                                  "\"user\":"));
@@ -866,6 +917,151 @@ static void test_thread_exit_inside_a_scope(void **state)
     assert_int_equal(cap.n, 840);
     for (size_t k = 0; k < cap.n; k++)
         assert_non_null(strstr(cap.lines[k], "\"req\":\"thread\""));
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
+/* Context blocks are reused once the worker has written every event that references them
+ * (async.c: the pool). A reused block must carry its new scope's fields only: its JSON, its
+ * key-check answers and its size all start afresh. Scopes alternate between key sets that share
+ * no key with the call, one that shares "user" with it (the call's value wins, once), nested
+ * frames, and values too long for the smallest block; the worker reclaims between scopes
+ * (flush), blocks retired by threads that exited are reused by this one, and a child forked
+ * with blocks in the pool logs in a scope of its own. */
+static void reuse_site(sky_logger *log, long i)
+{
+    sky_info(log, "ev", SKY_STR("user", "call user"), SKY_INT("n", i));
+}
+
+static char long_val[1200];
+
+static void *scope_then_exit(void *arg)
+{
+    const sky_field f[] = {SKY_STR("thread_req", "t")};
+    sky_context_push(f, 1);
+    reuse_site(arg, -1);
+    sky_context_pop();
+    return NULL;
+}
+
+static void scope_at(sky_logger *log, long i, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "r%ld", i);
+    const sky_field a[] = {SKY_STR("req", buf), SKY_STR("tenant", i % 2 ? "acme" : "beta")};
+    const sky_field b[] = {SKY_STR("user", buf)};
+    const sky_field c[] = {SKY_STR("big", long_val), SKY_INT("k", i)};
+    switch (i % 4) {
+    case 0: sky_context_push(a, 2); break;
+    case 1: sky_context_push(b, 1); break;
+    case 2: sky_context_push(c, 2); break;
+    case 3:
+        sky_context_push(a, 2);
+        sky_context_push(b, 1);
+        break;
+    }
+    reuse_site(log, i);
+    reuse_site(log, i);
+    for (int pop = i % 4 == 3 ? 2 : 1; pop > 0; pop--)
+        sky_context_pop();
+}
+
+static void assert_scope_line(const char *line, long i)
+{
+    char want[96];
+    size_t nuser = 0;
+    for (const char *p = line; (p = strstr(p, "\"user\":")); p++)
+        nuser++;
+    assert_int_equal(nuser, 1); /* the call's "user" wins over the scope's, once */
+    assert_non_null(strstr(line, "\"user\":\"call user\""));
+    snprintf(want, sizeof want, ",\"n\":%ld}", i);
+    assert_non_null(strstr(line, want));
+    bool has_req = i % 4 == 0 || i % 4 == 3, has_big = i % 4 == 2;
+    snprintf(want, sizeof want, "\"req\":\"r%ld\",\"tenant\":\"%s\"", i, i % 2 ? "acme" : "beta");
+    assert_true(!strstr(line, "\"req\":") || has_req);
+    if (has_req)
+        assert_non_null(strstr(line, want));
+    assert_true(!!strstr(line, "\"big\":\"") == has_big);
+    if (has_big) {
+        snprintf(want, sizeof want, "\"k\":%ld,", i);
+        assert_non_null(strstr(line, want));
+    }
+    assert_null(strstr(line, "thread_req"));
+}
+
+/* Four threads opening scopes at once while the worker reclaims blocks into the pool and
+ * hands them out again (TSan: the pool's hand-over is under the block lock). */
+typedef struct scope_run {
+    sky_logger *log;
+    long from;
+} scope_run;
+static void *scopes_concurrently(void *arg)
+{
+    const scope_run *r = arg;
+    char buf[32];
+    for (long i = r->from; i < r->from + 300; i++)
+        scope_at(r->log, i, buf, sizeof buf);
+    return NULL;
+}
+
+static void test_context_blocks_reused(void **state)
+{
+    (void)state;
+    memset(long_val, 'v', sizeof long_val - 1);
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(true, &cap);
+    sky_logger *log = sky_logger_get(sky, "app");
+    reuse_site(log, -2); /* learns */
+    for (int t = 0; t < 3; t++) { /* blocks retired at other threads' scopes, then reused */
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, scope_then_exit, log), 0);
+        pthread_join(th, NULL);
+    }
+    char buf[32];
+    long n = 0;
+    for (long i = 0; i < 120; i++, n++) {
+        scope_at(log, i, buf, sizeof buf);
+        if (i % 3 == 0)
+            assert_int_equal(sky_flush(sky, 5000), SKY_OK); /* the worker reclaims */
+    }
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 4 + 2 * (size_t)n);
+    for (size_t k = 4; k < cap.n; k++)
+        assert_scope_line(cap.lines[k], (long)(k - 4) / 2);
+    /* concurrently: each line's scope is its own call's, whichever block it got */
+    skytest_capture_reset(&cap);
+    pthread_t th[4];
+    scope_run runs[4];
+    for (int t = 0; t < 4; t++) {
+        runs[t] = (scope_run){log, 1000 + 1000 * t};
+        assert_int_equal(pthread_create(&th[t], NULL, scopes_concurrently, &runs[t]), 0);
+    }
+    for (int t = 0; t < 4; t++)
+        pthread_join(th[t], NULL);
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 4 * 300 * 2);
+    for (size_t k = 0; k < cap.n; k++) {
+        const char *at = strstr(cap.lines[k], ",\"n\":");
+        assert_non_null(at);
+        assert_scope_line(cap.lines[k], strtol(at + 5, NULL, 10));
+    }
+#ifndef __SANITIZE_THREAD__ /* TSan does not support threads in a forked child */
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        skytest_capture_reset(&cap);
+        for (long i = 200; i < 212; i++)
+            scope_at(log, i, buf, sizeof buf);
+        bool ok = sky_flush(sky, 5000) == SKY_OK && cap.n == 24;
+        for (size_t k = 0; ok && k < cap.n; k++)
+            ok = strstr(cap.lines[k], ",\"n\":") && strstr(cap.lines[k], "\"user\":\"call user\"");
+        _exit(ok && sky_close(sky) == SKY_OK ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+#endif
     assert_int_equal(sky_close(sky), SKY_OK);
     skytest_capture_reset(&cap);
 }
@@ -957,6 +1153,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_output_matches_general_path),
+        cmocka_unit_test(test_short_site_strings),
         cmocka_unit_test(test_schema_only_for_literals),
         cmocka_unit_test(test_mismatching_calls),
         cmocka_unit_test(test_many_loggers_one_site),
@@ -964,6 +1161,7 @@ int main(void)
         cmocka_unit_test(test_context_and_bound_loggers),
         cmocka_unit_test(test_context_and_bound_match_general_path),
         cmocka_unit_test(test_thread_exit_inside_a_scope),
+        cmocka_unit_test(test_context_blocks_reused),
         cmocka_unit_test(test_more_fields_than_a_schema),
         cmocka_unit_test(test_too_large_counted),
         cmocka_unit_test(test_racing_first_calls),

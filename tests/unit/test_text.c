@@ -370,6 +370,17 @@ static void test_json_plain_masks(void **state)
     }
 }
 
+/* sky__json_str_body of in[0 .. n) is what ref_escape writes (into want, room 6n). */
+static void assert_escapes_as_ref(const unsigned char *in, size_t n, char *want)
+{
+    sky_buf b = {0};
+    sky__json_str_body(&b, (const char *)in, n);
+    size_t wl = ref_escape(want, in, n);
+    assert_int_equal(b.len, wl);
+    assert_memory_equal(b.p, want, wl);
+    sky__buf_free(&b);
+}
+
 /* Random strings against the reference: every length to 300, many special bytes (quotes,
  * backslashes, control characters, DEL, a valid 2-byte sequence, an invalid byte) at random
  * places and densities, starting at every alignment. */
@@ -396,12 +407,31 @@ static void test_json_escape_random(void **state)
                     in[i] = 'b';
             }
         }
-        sky_buf b = {0};
-        sky__json_str_body(&b, (const char *)in, n);
-        size_t wl = ref_escape(want, in, n);
-        assert_int_equal(b.len, wl);
-        assert_memory_equal(b.p, want, wl);
-        sky__buf_free(&b);
+        assert_escapes_as_ref(in, n, want);
+    }
+}
+
+/* A string's last 1-15 bytes are tested in the 16-byte block (or 8-byte word) that ends the
+ * string and copied by overlapping words: each length to 64 in an allocation of exactly its
+ * size (ASan reports a read past it), a special byte at each of the last 17 positions or none. */
+static void test_json_escape_tails(void **state)
+{
+    (void)state;
+    static const unsigned char specials[] = {'"', '\\', '\n', 0x01, 0x7f, 0xFF};
+    static char want[6 * 64 + 8];
+    for (size_t n = 1; n <= 64; n++) {
+        for (size_t back = 0; back <= 17 && back <= n; back++) {
+            for (size_t k = 0; k < sizeof specials; k++) {
+                unsigned char *in = malloc(n);
+                assert_non_null(in);
+                for (size_t i = 0; i < n; i++)
+                    in[i] = (unsigned char)('a' + (i * 7) % 26);
+                if (back)
+                    in[n - back] = specials[k];
+                assert_escapes_as_ref(in, n, want);
+                free(in);
+            }
+        }
     }
 }
 
@@ -456,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_iso8601_cache),
         cmocka_unit_test(test_json_escape_fast_paths), cmocka_unit_test(test_json_escape_chunks),
         cmocka_unit_test(test_json_plain_masks), cmocka_unit_test(test_json_escape_random),
+        cmocka_unit_test(test_json_escape_tails),
         cmocka_unit_test(test_json_escape_avx512_same_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
