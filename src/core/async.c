@@ -56,6 +56,8 @@
 #include "core/internal.h"
 #include "core/ringspool.h"
 #include "queue/ring.h"
+#include "util/cond.h"
+#include "util/thread.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -94,7 +96,6 @@ struct sky__async {
     _Atomic int sleeping; /* 0, 1 (a nap: wake past wake_bytes) or SLEEP_DEEP (wake now) */
     _Atomic int stop; /* 1: drain and stop; 2: stop now, count the rest as dropped */
     _Atomic int alive;
-    _Atomic uint32_t started; /* the worker thread runs its own code (start_worker waits) */
     bool joinable; /* `thread` exists in this process */
     _Atomic uint32_t drop_request; /* DROP_OLDEST: bytes a producer needs */
     /* Producers waiting for room sleep on space_seq, which the worker bumps (and wakes them)
@@ -1229,8 +1230,6 @@ static void *worker_main(void *arg)
     sky_t *sky = arg;
     sky__async *a = sky->async;
     int64_t idle_since = 0; /* monotonic time of the first empty poll, 0 while busy */
-    atomic_store(&a->started, 1);
-    syscall(SYS_futex, &a->started, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     pthread_mutex_lock(&sky->lock);
     for (;;) {
         sky__clock_conv_tick(&a->clock);
@@ -1275,22 +1274,15 @@ static bool start_worker(sky_t *sky)
     sky__async *a = sky->async;
     sky__clock_conv_init(&a->clock);
     atomic_store(&a->stop, 0);
-    atomic_store(&a->started, 0);
     atomic_store(&a->alive, 1);
     a->joinable = false;
-    if (pthread_create(&a->thread, NULL, worker_main, sky) != 0) {
+    /* Returns once the thread runs worker_main (util/thread.h says why): from there on the
+     * worker works under sky->lock, which fork's prepare handler takes. */
+    if (sky__thread_start(&a->thread, "skylog-worker", worker_main, sky) != 0) {
         atomic_store(&a->alive, 0);
         return false;
     }
     a->joinable = true;
-    pthread_setname_np(a->thread, "skylog-worker");
-    /* Returns once the thread runs worker_main. A thread still starting is outside every lock
-     * of ours, so fork's handlers cannot wait for it, and its start-up may hold a lock of the
-     * C runtime's (GCC 12's ASan allocator takes one, and a child forked meanwhile deadlocked in
-     * its first malloc). From worker_main on, the worker works under sky->lock, which fork's
-     * prepare handler takes. */
-    while (!atomic_load(&a->started))
-        syscall(SYS_futex, &a->started, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
     return true;
 }
 
@@ -1335,11 +1327,7 @@ static sky_status spool_open(sky_t *sky, sky__async *a)
 static void init_flush_sync(sky__async *a)
 {
     pthread_mutex_init(&a->fmu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&a->fcond, &ca);
-    pthread_condattr_destroy(&ca);
+    sky__cond_init_monotonic(&a->fcond);
 }
 
 sky_status sky__async_start(sky_t *sky)
@@ -1422,10 +1410,9 @@ sky_status sky__async_flush(sky_t *sky, int64_t deadline)
     atomic_store(&a->flush_pending, 1);
     pthread_mutex_unlock(&a->fmu);
     wake(a);
-    struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
     pthread_mutex_lock(&a->fmu);
     while (a->flush_done < my && atomic_load(&a->alive)) {
-        if (pthread_cond_timedwait(&a->fcond, &a->fmu, &ts) == ETIMEDOUT)
+        if (sky__cond_wait_until(&a->fcond, &a->fmu, deadline) == ETIMEDOUT)
             break;
     }
     sky_status st = a->flush_done >= my ? a->flush_status : SKY_ETIMEDOUT;
@@ -1536,11 +1523,7 @@ void sky__async_fork_child(sky_t *sky)
     sky__async *a = sky->async;
     pthread_mutex_unlock(&a->fmu);
     /* Waiters of the parent do not exist here; a fresh condition variable forgets them. */
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&a->fcond, &ca);
-    pthread_condattr_destroy(&ca);
+    sky__cond_init_monotonic(&a->fcond);
     a->flush_done = a->flush_req;
     a->flush_target = 0;
     atomic_store(&a->flush_pending, 0);

@@ -350,6 +350,11 @@ struct sky_logger {
 };
 
 void sky__loggers_free(sky_t *sky);
+/* sky_logger_get and sky_set_level on a given pipeline (NULL: the logger that logs nothing, and
+ * SKY_ENOMEM). The public functions, where NULL means the default pipeline, are config's
+ * (config/env.c): the core knows nothing of how the default pipeline is configured. */
+sky_logger *sky__logger_get(sky_t *sky, const char *name);
+sky_status sky__set_level(sky_t *sky, const char *name, sky_level level);
 
 /* ---- processors and sinks ------------------------------------------------------------------- */
 

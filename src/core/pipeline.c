@@ -190,6 +190,18 @@ void sky__diag(sky_t *sky, sky_level level, const char *fmt, ...)
     fn(sky ? sky->opts.diag_user : NULL, level, msg);
 }
 
+/* The last of a pipeline, once nothing else refers to it: its loggers, locks and itself (the
+ * end of sky_close, and of a sky_open that failed late). */
+static void free_pipeline(sky_t *sky)
+{
+    sky__loggers_free(sky);
+    pthread_mutex_destroy(&sky->lock);
+    pthread_mutex_destroy(&sky->reg_lock);
+    pthread_mutex_destroy(&sky->diag_lock);
+    free(sky->name);
+    free(sky);
+}
+
 /* A diagnostic before the pipeline exists: through the options' diag function, if any. */
 static void diag_early(const sky_options *o, const char *msg)
 {
@@ -240,12 +252,7 @@ sky_status sky_open(const sky_options *opts, sky_t **out)
         sky_status st = sky__async_start(sky);
         sky->opts.ring_spool_path = NULL; /* the caller's string: used by the start only */
         if (st != SKY_OK) {
-            sky__loggers_free(sky);
-            pthread_mutex_destroy(&sky->lock);
-            pthread_mutex_destroy(&sky->reg_lock);
-            pthread_mutex_destroy(&sky->diag_lock);
-            free(sky->name);
-            free(sky);
+            free_pipeline(sky);
             return st;
         }
     }
@@ -608,12 +615,7 @@ sky_status sky_close(sky_t *sky)
     sky__derived_free(sky);
     sky__async_free(sky);
     pthread_mutex_unlock(&sky->lock);
-    sky__loggers_free(sky);
-    pthread_mutex_destroy(&sky->lock);
-    pthread_mutex_destroy(&sky->reg_lock);
-    pthread_mutex_destroy(&sky->diag_lock);
-    free(sky->name);
-    free(sky);
+    free_pipeline(sky);
     return st;
 }
 
