@@ -829,13 +829,14 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
     if (SKY_UNLIKELY(!sky || !sky->async || (log->n_fields && !log->hdr.fast) ||
                      (unsigned)level >= SKY_LEVEL_OFF))
         return 0;
-    const sky__ctxblk *cb = NULL;
-    if (sky__ctx_depth && !(cb = sky__context_block(sky)))
-        return 0; /* the general path copies the context */
     int64_t ts = sky__clock_raw();
     int gate = atomic_load_explicit(&sky->closing, memory_order_relaxed);
     if (SKY_UNLIKELY(gate) && ((gate & SKY__SPOOLED) || !pass_gate(sky, gate, level)))
         return gate & SKY__SPOOLED ? 0 : -1; /* a spool record copies what a site record names */
+    /* after the gate: a spool pipeline's records copy the context, so it builds no block */
+    const sky__ctxblk *cb = NULL;
+    if (sky__ctx_depth && !(cb = sky__context_block(sky)))
+        return 0; /* the general path copies the context */
     sky__async *a = sky->async;
     size_t size = (sizeof(srec) + payload + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
     if (SKY_UNLIKELY(payload > ((size_t)1 << 30) || size > sky__ring_max_record(&a->fast.ring))) {
