@@ -438,9 +438,11 @@ static bool refuse_with_config(env_ctx *E, const char *path)
 static sky_t *build(env_ctx *E, const sky_options *o)
 {
     sky_t *sky = NULL;
-    sky_status st = sky_open(o, &sky);
+    char *why = NULL;
+    sky_status st = sky_open_ex(o, &sky, &why);
     if (st != SKY_OK) {
-        failf(E, st, "skylog: cannot create the pipeline: %s", sky_strerror(st));
+        failf(E, st, "skylog: cannot create the pipeline: %s", why ? why : sky_strerror(st));
+        free(why);
         return NULL;
     }
     /* processors in the tables' order, then the sinks */

@@ -486,10 +486,13 @@ static bool item_failed(loader *L, const item *it, sky_status st, char *err, sky
 static bool build(loader *L, sky_t **out)
 {
     sky_t *sky = NULL;
-    sky_status st = sky_open(&L->pipeline, &sky);
+    char *why = NULL;
+    sky_status st = sky_open_ex(&L->pipeline, &sky, &why);
     if (st != SKY_OK) {
         L->st = st;
-        return fail_at(L, NULL, NULL, "cannot create the pipeline: %s", sky_strerror(st));
+        fail_at(L, NULL, NULL, "cannot create the pipeline: %s", why ? why : sky_strerror(st));
+        free(why);
+        return false;
     }
     for (size_t i = 0; i < L->n_procs; i++) {
         item *it = &L->procs[i];

@@ -1289,7 +1289,7 @@ static bool start_worker(sky_t *sky)
 
 /* The ring in the file sky->opts.ring_spool_path, with what it holds queued (and held until
  * the pipeline is configured). */
-static sky_status spool_open(sky_t *sky, sky__async *a)
+static sky_status spool_open(sky_t *sky, sky__async *a, char **errmsg)
 {
     uint64_t cap = 4096;
     while (cap < sky->opts.ring_bytes && cap < ((uint64_t)1 << 40))
@@ -1301,8 +1301,12 @@ static sky_status spool_open(sky_t *sky, sky__async *a)
     sky_status st = sky__rfile_open(sky->opts.ring_spool_path, cap, sky__prec_check, NULL,
                                     &a->fast.ring, &a->rfile, &a->found, &err);
     if (st != SKY_OK) {
-        sky__diag(sky, SKY_LEVEL_ERROR, "%s", err ? err : sky_strerror(st));
-        free(err);
+        if (errmsg && err) {
+            *errmsg = err; /* the caller of sky_open_ex() asked for it */
+        } else {
+            sky__diag(sky, SKY_LEVEL_ERROR, "%s", err ? err : sky_strerror(st));
+            free(err);
+        }
         free(a->cs_slots);
         a->cs_slots = NULL;
         return st;
@@ -1331,7 +1335,7 @@ static void init_flush_sync(sky__async *a)
     sky__cond_init_monotonic(&a->fcond);
 }
 
-sky_status sky__async_start(sky_t *sky)
+sky_status sky__async_start(sky_t *sky, char **errmsg)
 {
     sky__clock_init();
     /* aligned: the ring's words are on cache lines of their own */
@@ -1340,7 +1344,7 @@ sky_status sky__async_start(sky_t *sky)
         return SKY_ENOMEM;
     memset(a, 0, sizeof *a);
     if (sky->opts.ring_spool_path) {
-        sky_status st = spool_open(sky, a);
+        sky_status st = spool_open(sky, a, errmsg);
         if (st != SKY_OK) {
             free(a);
             return st;

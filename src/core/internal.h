@@ -484,7 +484,7 @@ void sky__diag(sky_t *sky, sky_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Async mode (src/core/async.c). */
-sky_status sky__async_start(sky_t *sky);
+sky_status sky__async_start(sky_t *sky, char **errmsg);
 /* Points a logger at its pipeline's fast handle, if it may take the inlined path. */
 void sky__async_logger_init(sky_t *sky, sky_logger *l);
 /* Sets bits of sky->closing (and of the copy inlined call sites read). */
