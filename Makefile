@@ -1,7 +1,8 @@
 # Thin wrapper over CMake presets. Every target installs missing Debian packages first.
 #   make            release build (build/release)
 #   make test       debug+ASan/UBSan build, every unit, example and integration test; then the
-#                   unit tests again under TSan, then built by clang (-O3: the header's inlined
+#                   unit tests and the threaded integration tests (label tsan) under TSan, then
+#                   built by clang (-O3: the header's inlined
 #                   fast path differs by compiler). Every stage runs even when one before it
 #                   failed; the end prints one line per stage and "N passed, N failed", and the
 #                   exit status is non-zero if anything failed. A stage is a test-<name> target
@@ -48,9 +49,11 @@ test: deps
 test-asan: deps
 	@bash scripts/test_stage.sh asan asan $(JOBS) $(CTEST_FLAGS)
 
+# unit tests, and the integration tests labelled tsan (tests/CMakeLists.txt: the server's and
+# the CLI's threads); tests/integration/skyharness.py adds log_path so reports fail the tests
 test-tsan: deps
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-	  bash scripts/test_stage.sh tsan tsan $(JOBS) $(CTEST_FLAGS) -L unit
+	  bash scripts/test_stage.sh tsan tsan $(JOBS) $(CTEST_FLAGS) -L 'unit|tsan'
 
 test-clang: deps
 	@bash scripts/deps.sh --clang

@@ -951,9 +951,11 @@ static int follow_file(ship *sh, const char *path)
             if (f) {
                 unbuffered(f);
                 fstat(fileno(f), &cur);
+                pthread_mutex_lock(&sh->tr.mu); /* the watchdog's checkpoint reads have_id */
                 in->have_id = true;
                 in->dev = (unsigned long long)cur.st_dev;
                 in->ino = (unsigned long long)cur.st_ino;
+                pthread_mutex_unlock(&sh->tr.mu);
                 if (first && !skip_to_start(in, f, in->start_line == 0)) {
                     fclose(f);
                     free(buf);
@@ -1504,16 +1506,18 @@ int sky__cmd_ship(int argc, char **argv)
         rc = SKY_EXIT_FAIL;
         goto free_track;
     }
+    /* what the watchdog's checkpoint reads (under mu) is written before it starts: pthread_create
+     * orders these writes before its reads, as mu orders the later ones */
+    if (sky_cwl_stream_name(sh.sink))
+        sh.stream = strdup(sky_cwl_stream_name(sh.sink));
+    sh.tr.pub_tail = sh.tr.tail;
+    sh.tr.pub_tail_known = sh.tr.tail_known;
     atomic_init(&wd.done, false);
     wd_started = pthread_create(&wd_thread, NULL, watchdog_main, &wd) == 0;
     sky__cli_catch_stop(); /* no SA_RESTART: reads return EINTR */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     sh.progress = !quiet && isatty(STDERR_FILENO);
-    if (sky_cwl_stream_name(sh.sink))
-        sh.stream = strdup(sky_cwl_stream_name(sh.sink));
     sh.now_ms = sky_now_ns() / 1000000;
-    sh.tr.pub_tail = sh.tr.tail;
-    sh.tr.pub_tail_known = sh.tr.tail_known;
     if (checkpoint) { /* say where we start, so even an early failure leaves a checkpoint */
         pthread_mutex_lock(&sh.tr.mu);
         checkpoint_locked(&sh, true, false);

@@ -45,6 +45,7 @@ typedef struct job {
     size_t limit;
     qstatus status;
     bool claimed;           /* a worker has it */
+    bool in_worker;         /* ... and still reads it outside mu: trim() must not free it */
     atomic_bool cancel;
     sky__ins_stats stats;
     json_t *results;
@@ -126,6 +127,7 @@ static void *worker(void *arg)
         if (ins->stopping)
             break;
         j->claimed = true;
+        j->in_worker = true;
         j->ran_ns = sky_monotonic_ns();
         pthread_mutex_unlock(&ins->mu);
 
@@ -163,6 +165,7 @@ static void *worker(void *arg)
             ins->active--;
         }
         j->duration_ms = (sky_monotonic_ns() - j->ran_ns) / 1000000;
+        j->in_worker = false;
         json_decref(results);
         ins->busy--;
         pthread_cond_broadcast(&ins->cv);
@@ -233,13 +236,15 @@ void sky__insights_free(sky__insights *ins)
     free(ins);
 }
 
-/* Forgets the oldest finished queries beyond the limit (under mu). */
+/* Forgets the oldest finished queries beyond the limit (under mu). A query StopQuery made
+ * Cancelled is final while its worker may still be running it (it sees the cancel at its next
+ * check): that one stays until the worker lets go of it. */
 static void trim(sky__insights *ins)
 {
     while (ins->n_jobs > SKY__INS_KEEP_QUERIES) {
         job **victim = NULL;
         for (job **pp = &ins->jobs; *pp; pp = &(*pp)->next)
-            if (final((*pp)->status))
+            if (final((*pp)->status) && !(*pp)->in_worker)
                 victim = pp;
         if (!victim)
             return;

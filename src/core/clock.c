@@ -114,6 +114,29 @@ void sky__clock_conv_init(sky__clock_conv *c)
     c->ns_a = c->ns0;
 }
 
+void sky__clock_conv_reanchor(sky__clock_conv *c, int64_t r, int64_t ns)
+{
+    /* Where the old anchor puts tick r can be ahead of the new measurement: the boot rate is
+     * measured over 2 ms, so the first second's extrapolation is off by its error (1.5 to 11
+     * ms seen under TSan on a loaded 2-core machine), and each anchor's midpoint is off by up
+     * to half its window. Jumping back would give an event converted after the
+     * re-anchor an earlier millisecond than the event before it, and a batch sorted by time
+     * would reorder one producer's events. So within that error the conversion slews: it
+     * goes on from where the old anchor puts r, at a rate that meets the measured line one
+     * second on. A larger step back is the wall clock's own (NTP, date), followed as
+     * CLOCK_REALTIME follows it. */
+    int64_t before = sky__clock_to_ns(c, r);
+    if (r > c->raw0 && ns - c->ns0 > 500000000)
+        c->ns_per_tick = (double)(ns - c->ns0) / (double)(r - c->raw0);
+    if (ns < before && before - ns <= SKY__CLOCK_MAX_ANCHOR_ERROR_NS) {
+        double second = 1e9 / c->ns_per_tick; /* ticks */
+        c->ns_per_tick -= (double)(before - ns) / second;
+        ns = before;
+    }
+    c->raw_a = r;
+    c->ns_a = ns;
+}
+
 void sky__clock_conv_tick(sky__clock_conv *c)
 {
     if (!sky__clock_tsc)
@@ -123,8 +146,5 @@ void sky__clock_conv_tick(sky__clock_conv *c)
         return;
     int64_t r, ns;
     anchor(&r, &ns);
-    if (r > c->raw0 && ns - c->ns0 > 500000000)
-        c->ns_per_tick = (double)(ns - c->ns0) / (double)(r - c->raw0);
-    c->raw_a = r;
-    c->ns_a = ns;
+    sky__clock_conv_reanchor(c, r, ns);
 }

@@ -44,6 +44,14 @@ typedef struct sky__clock_conv {
 void sky__clock_conv_init(sky__clock_conv *c);
 /* Re-anchors if the last anchor is older than a second (cheap otherwise). */
 void sky__clock_conv_tick(sky__clock_conv *c);
+/* The re-anchor itself: tick r is Unix time ns. Conversions never go back by a measurement
+ * error (up to SKY__CLOCK_MAX_ANCHOR_ERROR_NS; they slew to the measurement over a second):
+ * events of one producer keep their order once sorted by time. A larger step back (the wall
+ * clock set back) is followed. */
+/* 100 ms: below what NTP steps (it slews offsets under 128 ms), above what a loaded machine's
+ * 2 ms boot calibration has been seen to miss by in its first second (11 ms). */
+#define SKY__CLOCK_MAX_ANCHOR_ERROR_NS 100000000
+void sky__clock_conv_reanchor(sky__clock_conv *c, int64_t r, int64_t ns);
 static inline int64_t sky__clock_to_ns(const sky__clock_conv *c, int64_t raw)
 {
     if (!sky__clock_tsc)

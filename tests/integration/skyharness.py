@@ -18,15 +18,18 @@ Typical use::
             self.assertEqual(out["logGroups"][0]["logGroupName"], "g")
 
 Environment (set by ctest, see tests/CMakeLists.txt):
-    SKYLOG_BIN        path of the `skylog` binary (else build/asan, build/debug, ... are tried)
+    SKYLOG_BIN        path of the `skylog` binary (else build/asan, build/debug, ... are tried;
+                      build/tsan when SKYLOG_SANITIZE=thread)
     SKYLOG_BUILD_DIR  the build tree, SKYLOG_SOURCE_DIR the source tree
-    SKYLOG_SANITIZE   "address" when the binary is an ASan build (timeouts are relaxed)
+    SKYLOG_SANITIZE   "address" (ASan+UBSan) or "thread" (TSan) when the binaries are a
+                      sanitizer build: timeouts are relaxed; under TSan reports go to files
+                      the harness checks (see "sanitizer reports" below)
 
 API summary:
     skylog_bin()                      -> path of the binary (raises unittest.SkipTest if none)
     start_server(test, **kw)          -> Server, started, stopped by test.addCleanup; the
                                          cleanup fails the test if the server exited non-zero
-                                         (crash, ASan/UBSan report)
+                                         (crash, ASan/UBSan report) or wrote a TSan report
     Server(auth="none"|"sigv4", data_dir=None, extra_args=(), access_key=, secret_key=,
            bearer_token=None, env=None, verbose=True)
                                       .start() .stop() -> exit code  .restart() .cleanup()
@@ -52,8 +55,11 @@ API summary:
                                          clock; connection drops raise ConnectionError
     logs_call(server, op, payload, sign=True) -> Response for an awsJson1.1 Logs call
     now_ms()                          -> current time in epoch milliseconds
+    sanitizer(), sanitized(), timeout_scale() -> the build's sanitizer, what deadlines scale by
+    take_sanitizer_reports(pid=None)  -> TSan report text of one process (or all), removed
 """
 
+import atexit
 import http.client
 import json
 import os
@@ -71,13 +77,92 @@ DEFAULT_SECRET_KEY = "skylogtest"
 REGION = "us-east-1"
 
 
+def sanitizer():
+    """The sanitizer the binaries under test are built with: "address" (ASan+UBSan), "thread"
+    (TSan) or "" (none)."""
+    s = os.environ.get("SKYLOG_SANITIZE", "")
+    return "" if s == "OFF" else s
+
+
 def sanitized():
-    """True when the binary under test is built with ASan/UBSan (slower start, more memory)."""
-    return os.environ.get("SKYLOG_SANITIZE", "") not in ("", "OFF")
+    """True when the binary under test is built with a sanitizer (slower start, more memory)."""
+    return sanitizer() != ""
 
 
 def timeout_scale():
-    return 3.0 if sanitized() else 1.0
+    """What deadlines are multiplied by: a sanitized build is slower, TSan (5-15x, more on a
+    loaded machine) much slower than ASan. Deadlines only bound a wait for what must happen,
+    so a generous one costs nothing when the test passes."""
+    return {"": 1.0, "thread": 10.0}.get(sanitizer(), 3.0)
+
+
+# -- sanitizer reports ------------------------------------------------------------------------
+# ASan and UBSan reports make a process exit non-zero, which the tests check. A TSan report is
+# written where the process was (stderr a test may not read, or a process the test SIGKILLs
+# on purpose), so under TSan every process writes its reports to files instead: TSAN_OPTIONS
+# gets log_path=<dir>/report (TSan appends ".<pid>"), set here before any test starts a
+# process, and inherited by every process the tests start (environments are built from
+# os.environ). The files are checked by the Server that started the process, by run_skylog,
+# and, for every other process (a ship the test ran itself, a library tool), after each test:
+# importing skyharness under TSan makes every test's last cleanup a check, so a report written
+# while a test ran (its other cleanups included) fails that test, with the report's text.
+_REPORT_DIR = None
+
+
+def _tsan_setup():
+    global _REPORT_DIR
+    if sanitizer() != "thread" or _REPORT_DIR:
+        return
+    _REPORT_DIR = tempfile.mkdtemp(prefix="skytsan-")
+    atexit.register(shutil.rmtree, _REPORT_DIR, True)
+    src = os.environ.get("SKYLOG_SOURCE_DIR") or os.path.abspath(
+        os.path.join(os.path.dirname(__file__), "..", ".."))
+    opts = [os.environ.get("TSAN_OPTIONS", ""), f"log_path={_REPORT_DIR}/report"]
+    supp = os.path.join(src, "tests", "tsan.supp")
+    if os.path.exists(supp):
+        opts.append(f"suppressions={supp}")
+    os.environ["TSAN_OPTIONS"] = " ".join(filter(None, opts))
+
+    run = unittest.TestCase.run
+
+    def check():
+        text = take_sanitizer_reports()
+        if text:
+            raise AssertionError(f"ThreadSanitizer reports from a process this test "
+                                 f"started:\n{text[:20000]}")
+
+    def run_and_check(self, result=None):
+        self.addCleanup(check)  # the first cleanup runs last: after the test's own cleanups
+        return run(self, result)
+
+    unittest.TestCase.run = run_and_check
+    unittest.addModuleCleanup(_module_reports)  # what a class or module fixture left
+
+
+def take_sanitizer_reports(pid=None):
+    """Text of the TSan reports written so far by process `pid` (by any process if None), and
+    removes them (each is reported once). "" when there are none or the build is not TSan."""
+    if not _REPORT_DIR:
+        return ""
+    out = []
+    for name in sorted(os.listdir(_REPORT_DIR)):
+        if pid is not None and name != f"report.{pid}":
+            continue
+        path = os.path.join(_REPORT_DIR, name)
+        with open(path, "rb") as f:
+            out.append(f"--- {name} ---\n" + f.read().decode(errors="replace"))
+        os.unlink(path)
+    return "\n".join(out)
+
+
+def _module_reports():
+    text = take_sanitizer_reports()
+    if text:
+        raise AssertionError(f"ThreadSanitizer reports from a process these tests started:\n"
+                             f"{text[:20000]}")
+
+
+_tsan_setup()
 
 
 def skylog_bin():
@@ -89,7 +174,8 @@ def skylog_bin():
         return path
     src = os.environ.get("SKYLOG_SOURCE_DIR") or os.path.abspath(
         os.path.join(os.path.dirname(__file__), "..", ".."))
-    for preset in ("asan", "debug", "release"):
+    # the build the sanitizer setting names first: TSan runs must not test an ASan binary
+    for preset in ("tsan",) if sanitizer() == "thread" else ("asan", "debug", "release"):
         cand = os.path.join(src, "build", preset, "skylog")
         if os.access(cand, os.X_OK):
             return cand
@@ -123,6 +209,7 @@ class Server:
         self.env = env
         self.verbose = verbose
         self.proc = None
+        self.pids = []  # of every process start() started (restart() starts another)
         self.url = None
         self.port = None
         self._stderr_path = os.path.join(self._tmp, "stderr.log")
@@ -149,6 +236,7 @@ class Server:
         self._stderr = open(self._stderr_path, "ab")
         self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE,
                                      stderr=self._stderr, stdin=subprocess.DEVNULL, env=env)
+        self.pids.append(self.proc.pid)
         deadline = time.monotonic() + timeout
         line = b""
         # The first stdout line is the URL, flushed by the server; readline() blocks, so watch
@@ -202,10 +290,15 @@ class Server:
     def cleanup(self):
         """Stops the server and removes its temporary files. Raises AssertionError when the
         server did not exit cleanly (a crash, or a sanitizer report: ASan/UBSan make the exit
-        code non-zero), with the end of its stderr, so such bugs fail the test that found them."""
+        code non-zero; a TSan report is read from its file, see take_sanitizer_reports), with
+        the end of its stderr, so such bugs fail the test that found them."""
         rc = self.stop()
         err = self.stderr_text()
         shutil.rmtree(self._tmp, ignore_errors=True)
+        reports = "".join(take_sanitizer_reports(pid) for pid in self.pids)
+        if reports:
+            raise AssertionError(f"skylog serve (exit {rc}) has ThreadSanitizer reports:\n"
+                                 f"{reports[:20000]}\nits stderr:\n{err[-2000:]}")
         if rc not in (0, None):
             raise AssertionError(f"skylog serve exited with {rc}:\n{err[-4000:]}")
 
@@ -269,11 +362,25 @@ def endpoint_env(server):
 def run_skylog(test, *args, server=None, input=None, check=True, env=None, timeout=120):
     """Runs the `skylog` binary with args (text mode, output captured). With a server, the
     environment points the AWS layer at it (endpoint_env). check=True asserts exit code 0 and
-    puts stderr in the failure message."""
+    puts stderr in the failure message. Under TSan a report from the process fails the test
+    whatever check says (an expected failure exit must not hide a data race)."""
     full_env = endpoint_env(server) if server else dict(os.environ)
     full_env.update(env or {})
-    p = subprocess.run([skylog_bin(), *map(str, args)], capture_output=True, text=True,
-                       input=input, env=full_env, timeout=timeout * timeout_scale())
+    cmd = [skylog_bin(), *map(str, args)]
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE if input is not None else None,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=full_env) as proc:
+        try:
+            out, err = proc.communicate(input, timeout=timeout * timeout_scale())
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+        p = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    reports = take_sanitizer_reports(proc.pid)
+    if reports:
+        test.fail(f"skylog {' '.join(map(str, args))} (exit {p.returncode}) has "
+                  f"ThreadSanitizer reports:\n{reports[:20000]}")
     if check:
         test.assertEqual(p.returncode, 0, f"skylog {' '.join(map(str, args))} failed "
                          f"({p.returncode}): {p.stderr}")

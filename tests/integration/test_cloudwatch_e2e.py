@@ -332,7 +332,7 @@ class Ship(unittest.TestCase):
         wait_until(lambda: stored() == ["first"], "first")
         proc.stdin.write(b"second\nthird")
         proc.stdin.close()
-        self.assertEqual(proc.wait(120), 0, proc.stderr.read())
+        self.assertEqual(proc.wait(120 * skyharness.timeout_scale()), 0, proc.stderr.read())
         self.assertEqual(stored(), ["first", "second", "third"])
 
     def test_files_follow_rotation_and_errors(self):
@@ -368,7 +368,7 @@ class Ship(unittest.TestCase):
         want.append("six")
         wait_until(lambda: stored() == want, "six")
         proc.terminate()  # the way --follow stops: exit 143, as for any interrupted ship
-        self.assertEqual(proc.wait(60), 143, proc.stderr.read())
+        self.assertEqual(proc.wait(60 * skyharness.timeout_scale()), 143, proc.stderr.read())
         out = skyharness.aws(self, srv, "logs", "get-log-events", "--log-group-name",
                              "/ship/follow", "--log-stream-name", "s", "--start-from-head")
         msgs = [e["message"] for e in out["events"]]
@@ -464,7 +464,7 @@ class Ship(unittest.TestCase):
             want += [f"r{round_}-{i}" for i in range(50)]
             wait_until(lambda: len(lines_out()) >= len(want), f"round {round_}")
         proc.terminate()
-        proc.wait(30)
+        proc.wait(30 * skyharness.timeout_scale())
         self.assertEqual(sorted(lines_out()), sorted(want))  # each exactly once
 
     def test_tail_groups_streams(self):

@@ -485,7 +485,8 @@ if __name__ == "__main__":
 
 class TimerTest(unittest.TestCase):
     """The evaluation timer of a normal server (no test hooks): an alarm reaches ALARM by
-    itself. Polls with a generous bound; asserts the state, never how fast it came."""
+    itself. Polls with a generous bound; asserts the state, never how fast it came. Then the
+    timer with the test hook on, both evaluating at once."""
 
     def test_the_timer_evaluates(self):
         srv = sh.start_server(self, extra_args=["--alarm-interval", "1"])
@@ -507,3 +508,36 @@ class TimerTest(unittest.TestCase):
         self.assertEqual(state, "ALARM")
         r = sh.raw_request(srv, "POST", "/_skylog/evaluate-alarms")
         self.assertEqual(r.status, 404)   # the test hook is off without SKYLOG_SERVE_TEST_HOOKS
+
+    def test_timer_and_requests_evaluate_together(self):
+        # The timer thread and connection threads (the test hook, evaluating "now" as the
+        # timer does) evaluate at once: the one transition is made and recorded once.
+        srv = sh.start_server(self, extra_args=["--alarm-interval", "1"],
+                              env={"SKYLOG_SERVE_TEST_HOOKS": "1"})
+        cw = sh.boto3_client(self, srv, "cloudwatch")
+        now = time.time()
+        # a datapoint in each of the last four minutes: the alarm stays in ALARM for minutes
+        # whenever an evaluation comes, however slow the build
+        cw.put_metric_data(Namespace="Timer", MetricData=[
+            {"MetricName": "m", "Value": 100, "Timestamp": now - 60 * k} for k in range(1, 5)])
+        cw.put_metric_alarm(AlarmName="t", Namespace="Timer", MetricName="m",
+                            Statistic="Maximum", Period=60, EvaluationPeriods=5,
+                            DatapointsToAlarm=1, Threshold=50,
+                            ComparisonOperator="GreaterThanThreshold")
+        statuses = []
+
+        def evaluate():
+            for _ in range(10):
+                statuses.append(sh.raw_request(srv, "POST", "/_skylog/evaluate-alarms").status)
+
+        threads = [threading.Thread(target=evaluate) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(statuses, [200] * 20)
+        self.assertEqual(cw.describe_alarms(AlarmNames=["t"])["MetricAlarms"][0]["StateValue"],
+                         "ALARM")
+        hist = cw.describe_alarm_history(AlarmName="t", HistoryItemType="StateUpdate")
+        self.assertEqual([i["HistorySummary"] for i in hist["AlarmHistoryItems"]],
+                         ["Alarm updated from INSUFFICIENT_DATA to ALARM"])

@@ -10,6 +10,7 @@ import datetime
 import json
 import os
 import subprocess
+import threading
 import time
 import unittest
 
@@ -720,6 +721,74 @@ class Cli(InsightsBase):
         out = skyharness.run_skylog(self, "query", "limit 1", server=self.srv, check=False)
         self.assertEqual(out.returncode, 2)
 
+
+
+class DuringIngestion(InsightsBase):
+    """Queries on the two query workers (each with its own SQLite connection) while writers
+    put events: what a query counts was stored before it ended, nothing stored is lost, and
+    a query that starts after another ended sees at least what that one saw."""
+    WRITERS = 2
+    BATCHES = 15
+    PER_BATCH = 50
+
+    def test_queries_while_writers_write(self):
+        self.logs.create_log_group(logGroupName="g")
+        for w in range(self.WRITERS):
+            self.logs.create_log_stream(logGroupName="g", logStreamName=f"s{w}")
+        now = skyharness.now_ms()
+        errors = []
+
+        def writer(w):
+            try:
+                logs = skyharness.boto3_client(self, self.srv, "logs")
+                for b in range(self.BATCHES):
+                    logs.put_log_events(logGroupName="g", logStreamName=f"s{w}", logEvents=[
+                        {"timestamp": now - 60000 + b, "message": '{"w": %d, "b": %d}' % (w, b)}
+                        for _ in range(self.PER_BATCH)])
+            except Exception as exc:  # reported below, on the test thread
+                errors.append(exc)
+
+        def count(r):
+            self.assertEqual(r["status"], "Complete", r)
+            rows = rows_of(r)
+            return int(rows[0]["count()"]) if rows else 0
+
+        total = self.WRITERS * self.BATCHES * self.PER_BATCH
+        start_s, end_s = now // 1000 - 120, now // 1000 + 1
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(self.WRITERS)]
+        for t in threads:
+            t.start()
+        seen = 0  # the most any query that already ended counted
+        rounds = 0
+        while any(t.is_alive() for t in threads) or rounds == 0:
+            # two at once: both workers busy while the writers write
+            qids = [self.logs.start_query(logGroupName="g", startTime=start_s, endTime=end_s,
+                                          queryString=q)["queryId"]
+                    for q in ("stats count()", "filter w = 0 | stats count()")]
+            got = []
+            for q in qids:
+                r = self.logs.get_query_results(queryId=q)
+                deadline = time.monotonic() + 120 * skyharness.timeout_scale()
+                while r["status"] not in FINAL and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    r = self.logs.get_query_results(queryId=q)
+                got.append(count(r))
+            all_n, w0_n = got
+            self.assertGreaterEqual(all_n, seen)
+            self.assertLessEqual(all_n, total)
+            self.assertLessEqual(w0_n, total // self.WRITERS)
+            # one read transaction per query: a batch is in its snapshot whole or not at all
+            self.assertEqual(all_n % self.PER_BATCH, 0)
+            self.assertEqual(w0_n % self.PER_BATCH, 0)
+            seen = max(seen, all_n)
+            rounds += 1
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        r = run_query(self.logs, "stats count()", start_s, end_s)
+        self.assertEqual(count(r), total)
+        r = run_query(self.logs, "filter w = 0 | stats count()", start_s, end_s)
+        self.assertEqual(count(r), total // self.WRITERS)
 
 if __name__ == "__main__":
     unittest.main()

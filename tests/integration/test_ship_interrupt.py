@@ -119,7 +119,8 @@ class ShipInterrupt(unittest.TestCase):
         p = subprocess.run([skyharness.skylog_bin(), "ship", "--endpoint", srv.url, "--group",
                             group, "--stream", "s", "--checkpoint", cp, "--resume"],
                            input="\n".join(lines + more) + "\n", capture_output=True,
-                           text=True, env=skyharness.aws_env(srv), timeout=120)
+                           text=True, env=skyharness.aws_env(srv),
+                           timeout=120 * skyharness.timeout_scale())
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("200 events read, 200 sent", p.stderr)
         self.assertEqual(stored(self, srv, group, "s"), lines + more)  # none lost, none twice
@@ -157,7 +158,8 @@ class ShipInterrupt(unittest.TestCase):
         p = subprocess.run([skyharness.skylog_bin(), "ship", "--endpoint", srv.url, "--group",
                             "/ship/two", "--stream", "s", "--checkpoint", cp, "--resume", path,
                             "-"], input="\n".join(second + more) + "\n", capture_output=True,
-                           text=True, env=skyharness.aws_env(srv), timeout=120)
+                           text=True, env=skyharness.aws_env(srv),
+                           timeout=120 * skyharness.timeout_scale())
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("5 events read, 5 sent", p.stderr)  # the file was skipped as done
         self.assertEqual(stored(self, srv, "/ship/two", "s"),
