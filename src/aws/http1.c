@@ -530,7 +530,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 typedef struct outcome {
     sky_status st;
     sky_http_failure failure;
-    char why[256];
+    char why[1024]; /* room for any of the texts below: gcc checks it at -O2 */
 } outcome;
 
 static void fail(outcome *o, sky_status st, sky_http_failure f, const char *fmt, const char *a,
@@ -1054,8 +1054,9 @@ static sky_status perform_locked(sky__h1 *c, const sky_http_request *req, const 
                 goto broken;
             }
         }
-    } else if (h->content_length >= 0 || h->close) {
-        /* Content-Length, or everything up to the close (HTTP/1.0 style) */
+    } else {
+        /* Content-Length, or else everything up to the close (RFC 9112 6.3: a response with
+         * neither length nor chunks ends when the server closes) */
         bool to_close = h->content_length < 0;
         if (!to_close && (uint64_t)h->content_length > max) {
             fail(oc, SKY_ELIMIT, SKY_HTTP_ANSWERED, "response body too large%s%s", NULL, NULL);
@@ -1110,8 +1111,6 @@ static sky_status perform_locked(sky__h1 *c, const sky_http_request *req, const 
         }
         keep = keep && !to_close;
     }
-    /* else: no length, no chunks, keep-alive: an empty body (a server that closes is seen
-     * at the next request's idle check) */
     if (!body)
         body = malloc(1);
     if (!body) {
