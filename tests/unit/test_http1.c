@@ -132,7 +132,7 @@ static void test_dechunk(void **state)
 
 /* ---- a scripted server ------------------------------------------------------------------- */
 
-typedef enum { ANSWER, ANSWER_CLOSE_IDLE, CHUNKED, DROP_AFTER_BODY, DROP_PART, HUGE } act;
+typedef enum { ANSWER, ANSWER_CLOSE_IDLE, CHUNKED, DROP_AFTER_BODY, DROP_PART, HUGE, UNTIL_CLOSE } act;
 
 typedef struct server {
     int lfd, port;
@@ -197,11 +197,12 @@ static void *serve(void *arg)
                                 ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                                   "3\r\nabc\r\n0\r\n\r\n"
                             : a == HUGE ? "HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n"
+                            : a == UNTIL_CLOSE ? "HTTP/1.1 200 OK\r\n\r\nuntil the close"
                                         : "HTTP/1.1 200 OK\r\nx-amzn-RequestId: r1\r\n"
                                           "Content-Length: 2\r\n\r\nok";
             if (send(fd, r, strlen(r), MSG_NOSIGNAL) < 0)
                 break;
-            if (a == ANSWER_CLOSE_IDLE || a == HUGE)
+            if (a == ANSWER_CLOSE_IDLE || a == HUGE || a == UNTIL_CLOSE)
                 break; /* closed while idle: the client must notice before reusing it */
         }
         close(fd);
@@ -254,15 +255,18 @@ static sky__h1 *client(void)
 static void test_keep_alive_and_idle_close(void **state)
 {
     (void)state;
-    server s = {.script = {ANSWER, ANSWER, ANSWER_CLOSE_IDLE, CHUNKED, ANSWER}, .n_script = 5};
+    server s = {.script = {ANSWER, ANSWER, ANSWER_CLOSE_IDLE, CHUNKED, UNTIL_CLOSE, ANSWER},
+                .n_script = 6};
     server_start(&s);
     sky__h1 *c = client();
     sky_http_response r;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         assert_int_equal(post(c, s.port, "{}", 2, &r), SKY_OK);
         assert_int_equal(r.status, 200);
         if (i == 3) {
             assert_string_equal(r.body, "abc");
+        } else if (i == 4) {
+            assert_string_equal(r.body, "until the close"); /* neither length nor chunks */
         } else {
             assert_string_equal(r.body, "ok");
             assert_string_equal(sky_http_response_header(&r, "X-Amzn-RequestId"), "r1");
@@ -273,8 +277,8 @@ static void test_keep_alive_and_idle_close(void **state)
     }
     sky__h1_free(c);
     server_stop(&s);
-    assert_int_equal(s.requests, 5); /* each request once */
-    assert_int_equal(s.connections, 2);
+    assert_int_equal(s.requests, 6); /* each request once */
+    assert_int_equal(s.connections, 3);
 }
 
 static void test_failures_say_how_far(void **state)
