@@ -79,13 +79,6 @@ const char sky__alarm_help[] =
     "\n"
     "exit status: 0 done, 1 the service failed, 2 usage error (nothing was sent).\n";
 
-static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 enum {
     O_EVALS = 3001, O_DTA, O_TMD, O_RULE, O_DESC, O_ALARM_ACT, O_OK_ACT, O_INS_ACT, O_NO_ACT,
     O_PREFIX, O_STATE, O_TYPE, O_ITEM, O_SINCE, O_UNTIL, O_REASON, O_REASON_DATA,
@@ -136,13 +129,8 @@ typedef struct aargs {
 
 static int usage(const aargs *a, const char *fmt, const char *what)
 {
-    fprintf(stderr, "skylog alarm%s%s: ", a->sub ? " " : "", a->sub ? a->sub : "");
-    fprintf(stderr, fmt, what);
-    fputs(" (see skylog alarm --help)\n", stderr);
-    return SKY_EXIT_USAGE;
+    return sky__cli_sub_usage("alarm", a->sub, fmt, what);
 }
-
-static bool valid_name(const char *s) { return s && strlen(s) >= 1 && strlen(s) <= 255; }
 
 static const char *comparison(const char *s)
 {
@@ -153,24 +141,6 @@ static const char *comparison(const char *s)
         if (strcmp(s, sym[i]) == 0 || strcmp(s, full[i]) == 0)
             return full[i];
     return NULL;
-}
-
-static bool is_percentile(const char *s)
-{
-    if (s[0] != 'p' || !(s[1] >= '0' && s[1] <= '9'))
-        return false;
-    char *end;
-    double v = strtod(s + 1, &end);
-    return !*end && v >= 0 && v <= 100;
-}
-
-static bool is_basic(const char *s)
-{
-    static const char *const b[] = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"};
-    for (size_t i = 0; i < 5; i++)
-        if (strcmp(b[i], s) == 0)
-            return true;
-    return false;
 }
 
 static bool add_action(aargs *a, const char *list, const char *arn)
@@ -228,7 +198,7 @@ static int run_describe(aargs *a, sky_aws_client *c)
         json_array_extend(all_m, json_object_get(ans, "MetricAlarms"));
         json_array_extend(all_c, json_object_get(ans, "CompositeAlarms"));
         json_t *tok = json_object_get(ans, "NextToken");
-        if (!json_is_string(tok) || stop_requested)
+        if (!json_is_string(tok) || sky__cli_stopping())
             break;
         json_object_set(a->body, "NextToken", tok);
     }
@@ -284,7 +254,7 @@ static int run_history(aargs *a, sky_aws_client *c)
             goto out;
         json_array_extend(items, json_object_get(ans, "AlarmHistoryItems"));
         json_t *tok = json_object_get(ans, "NextToken");
-        if (!json_is_string(tok) || stop_requested)
+        if (!json_is_string(tok) || sky__cli_stopping())
             break;
         json_object_set(a->body, "NextToken", tok);
     }
@@ -350,13 +320,12 @@ int sky__cmd_alarm(int argc, char **argv)
         return SKY_EXIT_OK;
     }
     aargs a = {.body = json_object(), .names = json_array(), .limit = 100,
-               .aws = {.stop = &stop_requested}};
+               .aws = {.stop = sky__cli_stop_flag()}};
     sky_aws_client *c = NULL;
     int rc = parse_and_check(&a, argc, argv);
     if (rc != SKY_EXIT_OK)
         goto out;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    sky__cli_catch_stop();
     if (!(c = sky__aws_cli_client(&a.aws, "monitoring", "alarm"))) {
         rc = SKY_EXIT_FAIL;
         goto out;
@@ -433,24 +402,22 @@ static int parse_and_check(aargs *a, int argc, char **argv)
         case 'n': json_object_set_new(b, "Namespace", json_string(optarg)); break;
         case 'm': json_object_set_new(b, "MetricName", json_string(optarg)); break;
         case 'd': {
-            const char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg || eq - optarg > 255 || !eq[1] || strlen(eq + 1) > 1024)
-                return usage(a, "--dimension: '%s' is not NAME=VALUE", optarg);
             json_t *dims = json_object_get(b, "Dimensions");
             if (!dims)
                 json_object_set_new(b, "Dimensions", dims = json_array());
-            if (json_array_size(dims) == 30)
+            size_t before = json_array_size(dims);
+            if (!sky__cw_dimension_add(dims, optarg, false))
+                return usage(a, "--dimension: '%s' is not NAME=VALUE", optarg);
+            if (before == 30)
                 return usage(a, "%s", "at most 30 dimensions");
-            json_array_append_new(dims, json_pack("{s:s%,s:s}", "Name", optarg,
-                                                  (size_t)(eq - optarg), "Value", eq + 1));
             break;
         }
         case 's':
-            if (!is_basic(optarg) && !is_percentile(optarg))
+            if (!sky__cw_stat_basic(optarg) && !sky__cw_stat_percentile(optarg))
                 return usage(a, "--stat: '%s' is not SampleCount, Average, Sum, Minimum, "
                                 "Maximum or a percentile pNN", optarg);
             a->stat = optarg;
-            json_object_set_new(b, is_basic(optarg) ? "Statistic" : "ExtendedStatistic",
+            json_object_set_new(b, sky__cw_stat_basic(optarg) ? "Statistic" : "ExtendedStatistic",
                                 json_string(optarg));
             break;
         case 'p': {
@@ -518,7 +485,7 @@ static int parse_and_check(aargs *a, int argc, char **argv)
             break;
         case O_NO_ACT: json_object_set_new(b, "ActionsEnabled", json_false()); break;
         case O_PREFIX:
-            if (!valid_name(optarg))
+            if (!sky__cw_name_ok(optarg))
                 return usage(a, "%s", "--prefix must have 1 to 255 characters");
             json_object_set_new(b, "AlarmNamePrefix", json_string(optarg));
             break;
@@ -571,7 +538,7 @@ static int parse_and_check(aargs *a, int argc, char **argv)
     size_t nn = json_array_size(a->names);
     size_t i;
     json_t *nj;
-    json_array_foreach(a->names, i, nj) if (!valid_name(json_string_value(nj))) return usage(
+    json_array_foreach(a->names, i, nj) if (!sky__cw_name_ok(json_string_value(nj))) return usage(
         a, "'%s': alarm names have 1 to 255 characters", json_string_value(nj));
     const char *sub = a->sub;
     json_t *b2 = a->body;
@@ -591,8 +558,8 @@ static int parse_and_check(aargs *a, int argc, char **argv)
                 return usage(a, "%s is required", flag[k]);
         if (!a->stat)
             return usage(a, "%s", "--stat is required");
-        if (!valid_name(json_string_value(json_object_get(b2, "Namespace"))) ||
-            !valid_name(json_string_value(json_object_get(b2, "MetricName"))))
+        if (!sky__cw_name_ok(json_string_value(json_object_get(b2, "Namespace"))) ||
+            !sky__cw_name_ok(json_string_value(json_object_get(b2, "MetricName"))))
             return usage(a, "%s", "namespace and metric names have 1 to 255 characters");
         json_t *e = json_object_get(b2, "EvaluationPeriods");
         if (!e)

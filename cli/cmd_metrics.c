@@ -62,13 +62,6 @@ const char sky__metrics_help[] =
     "\n"
     "exit status: 0 done, 1 the service failed, 2 usage error (nothing was sent).\n";
 
-static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 enum {
     O_VALUE = 2001,
     O_COUNT,
@@ -119,10 +112,7 @@ typedef struct margs {
 
 static int usage(const margs *a, const char *fmt, const char *what)
 {
-    fprintf(stderr, "skylog metrics%s%s: ", a->sub ? " " : "", a->sub ? a->sub : "");
-    fprintf(stderr, fmt, what);
-    fputs(" (see skylog metrics --help)\n", stderr);
-    return SKY_EXIT_USAGE;
+    return sky__cli_sub_usage("metrics", a->sub, fmt, what);
 }
 
 static bool number(const char *s, double *out)
@@ -131,23 +121,6 @@ static bool number(const char *s, double *out)
     *out = strtod(s, &end);
     return end != s && !*end && isfinite(*out);
 }
-
-/* "K=V" (or "K" when `bare_ok`) into {"Name","Value"}; checks CloudWatch's lengths. */
-static bool add_dimension(margs *a, const char *arg, bool bare_ok)
-{
-    const char *eq = strchr(arg, '=');
-    size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
-    if (klen < 1 || klen > 255 || (!eq && !bare_ok) || (eq && (strlen(eq + 1) < 1 ||
-                                                               strlen(eq + 1) > 1024)))
-        return false;
-    json_t *d = json_pack("{s:s%}", "Name", arg, klen);
-    if (eq)
-        json_object_set_new(d, "Value", json_string(eq + 1));
-    json_array_append_new(a->dims, d);
-    return true;
-}
-
-static bool valid_name(const char *s) { return s && strlen(s) >= 1 && strlen(s) <= 255; }
 
 /* ---- put ---------------------------------------------------------------------------------- */
 
@@ -234,7 +207,7 @@ static int run_list(margs *a, sky_aws_client *c)
             goto out;
         json_array_extend(all, json_object_get(ans, "Metrics"));
         token = json_string_value(json_object_get(ans, "NextToken"));
-        if (!token || stop_requested)
+        if (!token || sky__cli_stopping())
             break;
     }
     if (a->out == SKY__OUT_JSON) {
@@ -268,28 +241,6 @@ out:
 
 /* ---- get ---------------------------------------------------------------------------------- */
 
-static const char *const basic_stats[] = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"};
-
-static bool is_basic(const char *s)
-{
-    for (size_t i = 0; i < 5; i++)
-        if (strcmp(basic_stats[i], s) == 0)
-            return true;
-    return false;
-}
-
-/* p0.0 to p100 with up to 10 digits after the point, as CloudWatch's ExtendedStatistics. */
-static bool is_percentile(const char *s)
-{
-    if (s[0] != 'p' || !s[1])
-        return false;
-    char *end;
-    double v = strtod(s + 1, &end);
-    const char *dot = strchr(s, '.');
-    return !*end && v >= 0 && v <= 100 && (!dot || strlen(dot + 1) <= 10) && s[1] != '-' &&
-           s[1] != '+';
-}
-
 static int dp_cmp(const void *x, const void *y)
 {
     json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
@@ -304,8 +255,9 @@ static int dp_cmp(const void *x, const void *y)
 
 static double stat_of(json_t *dp, const char *stat)
 {
-    json_t *v = is_basic(stat) ? json_object_get(dp, stat)
-                               : json_object_get(json_object_get(dp, "ExtendedStatistics"), stat);
+    json_t *v = sky__cw_stat_basic(stat)
+                    ? json_object_get(dp, stat)
+                    : json_object_get(json_object_get(dp, "ExtendedStatistics"), stat);
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
@@ -385,7 +337,7 @@ static int run_get(margs *a, sky_aws_client *c, int64_t start_ms, int64_t end_ms
     size_t i;
     json_t *s;
     json_array_foreach(a->stats, i, s)
-        json_array_append(is_basic(json_string_value(s)) ? basic : ext, s);
+        json_array_append(sky__cw_stat_basic(json_string_value(s)) ? basic : ext, s);
     json_t *body = json_pack("{s:s,s:s,s:I,s:I,s:I}", "Namespace", a->ns, "MetricName", a->name,
                              "StartTime", (json_int_t)start_s, "EndTime", (json_int_t)end_s,
                              "Period", (json_int_t)a->period);
@@ -496,7 +448,7 @@ int sky__cmd_metrics(int argc, char **argv)
     }
     margs a = {.dims = json_array(), .values = json_array(), .counts = json_array(),
                .stats = json_array(), .since = "3h", .chart = "auto",
-               .aws = {.stop = &stop_requested}};
+               .aws = {.stop = sky__cli_stop_flag()}};
     int rc = SKY_EXIT_USAGE;
     sky_aws_client *c = NULL;
     if (argc < 2 || argv[1][0] == '-') {
@@ -522,7 +474,7 @@ int sky__cmd_metrics(int argc, char **argv)
         case 'n': a.ns = optarg; break;
         case 'm': a.name = optarg; break;
         case 'd':
-            if (!add_dimension(&a, optarg, list)) {
+            if (!sky__cw_dimension_add(a.dims, optarg, list)) {
                 usage(&a, "--dimension: '%s' is not NAME=VALUE (a name of 1-255 and a value of "
                       "1-1024 characters)", optarg);
                 goto out;
@@ -563,7 +515,7 @@ int sky__cmd_metrics(int argc, char **argv)
             break;
         }
         case 's':
-            if (!is_basic(optarg) && !is_percentile(optarg)) {
+            if (!sky__cw_stat_basic(optarg) && !sky__cw_stat_percentile(optarg)) {
                 usage(&a, "--stat: '%s' is not SampleCount, Average, Sum, Minimum, Maximum or "
                       "a percentile pNN", optarg);
                 goto out;
@@ -601,7 +553,7 @@ int sky__cmd_metrics(int argc, char **argv)
         usage(&a, "%s", "--namespace and --name are required");
         goto out;
     }
-    if ((a.ns && !valid_name(a.ns)) || (a.name && !valid_name(a.name))) {
+    if ((a.ns && !sky__cw_name_ok(a.ns)) || (a.name && !sky__cw_name_ok(a.name))) {
         usage(&a, "%s", "a namespace or metric name must have 1 to 255 characters");
         goto out;
     }
@@ -677,7 +629,7 @@ int sky__cmd_metrics(int argc, char **argv)
         json_t *s;
         json_array_foreach(a.stats, i, s)
         {
-            if (is_basic(json_string_value(s)))
+            if (sky__cw_stat_basic(json_string_value(s)))
                 basic++;
             else
                 ext++;
@@ -690,8 +642,7 @@ int sky__cmd_metrics(int argc, char **argv)
         usage(&a, "%s", "--since, --until, --period and --stat are for get");
         goto out;
     }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    sky__cli_catch_stop();
     c = sky__aws_cli_client(&a.aws, "monitoring", "metrics");
     if (!c) {
         rc = SKY_EXIT_FAIL;

@@ -41,17 +41,10 @@ const char sky__query_help[] =
     "exit status: 0 the query completed, 1 it failed, timed out or the service failed, 2 usage\n"
     "error or a malformed query, 130 interrupted (the query is stopped).\n";
 
-static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 static bool cancelled(void *user)
 {
     (void)user;
-    return stop_requested != 0;
+    return sky__cli_stopping();
 }
 
 static void progress(void *user, const sky_aws_query_result *so_far)
@@ -352,12 +345,10 @@ int sky__cmd_query(int argc, char **argv)
         goto out;
     }
     rc = SKY_EXIT_FAIL;
-    aws.stop = &stop_requested;
+    aws.stop = sky__cli_stop_flag();
     if (!(c = sky__aws_cli_client(&aws, "logs", "query")))
         goto out;
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    sky__cli_catch_stop();
     bool tty = isatty(STDERR_FILENO);
     sky_aws_error err;
     sky_status st = sky_aws_logs_query(
@@ -381,7 +372,7 @@ int sky__cmd_query(int argc, char **argv)
     if (strcmp(res.status, "Complete") != 0) {
         fprintf(stderr, "skylog query: the query ended %s (%s)\n", res.status,
                 st == SKY_ETIMEDOUT ? "--timeout passed" : res.query_id);
-        rc = stop_requested ? 130 : SKY_EXIT_FAIL;
+        rc = sky__cli_stopping() ? 130 : SKY_EXIT_FAIL;
         goto out;
     }
     answer = json_loadb(res.body ? res.body : "", res.body_len, 0, NULL);

@@ -624,17 +624,8 @@ static void report_position(ship *sh, int sig, const char *why)
 #define STOP_FLUSH_NS (5LL * 1000000000)    /* how long the main thread flushes after a signal */
 #define STOP_HARD_NS (12LL * 1000000000)    /* the watchdog's bound: flush + close + margin */
 
-/* Lock-free atomics: safe in a signal handler, and read by the watchdog thread. */
-static atomic_int stop_requested; /* the first signal's number */
-static atomic_int signals_seen;
-static volatile sig_atomic_t stop_flag; /* the same, for the AWS client's waits */
-static void on_signal(int sig)
-{
-    stop_flag = 1;
-    int none = 0;
-    atomic_compare_exchange_strong(&stop_requested, &none, sig);
-    atomic_fetch_add(&signals_seen, 1);
-}
+/* The signal state is common.c's (sky__cli_catch_stop): lock-free atomics, so the watchdog
+ * thread reads it too; sky__cli_stop_signal() is the first signal's number. */
 
 typedef struct watchdog {
     ship *sh;
@@ -647,12 +638,12 @@ static void *watchdog_main(void *arg)
     int64_t first = 0;
     while (!atomic_load(&w->done)) {
         usleep(50000);
-        if (!stop_requested)
+        if (!sky__cli_stop_signal())
             continue;
         int64_t now = sky_monotonic_ns();
         if (!first)
             first = now;
-        if (signals_seen < 2 && now - first < STOP_HARD_NS)
+        if (sky__cli_stop_count() < 2 && now - first < STOP_HARD_NS)
             continue;
         ship *sh = w->sh;
         pthread_mutex_lock(&sh->tr.mu); /* held until _exit: the reader cannot publish now */
@@ -662,10 +653,10 @@ static void *watchdog_main(void *arg)
         }
         checkpoint_locked(sh, true, false);
         fprintf(stderr, "skylog ship: %s: not waiting for what is in flight\n",
-                signals_seen >= 2 ? "second signal" : "flush took too long");
-        report_position(sh, stop_requested, NULL);
+                sky__cli_stop_count() >= 2 ? "second signal" : "flush took too long");
+        report_position(sh, sky__cli_stop_signal(), NULL);
         fflush(stderr);
-        _exit(128 + stop_requested);
+        _exit(128 + sky__cli_stop_signal());
     }
     return NULL;
 }
@@ -884,7 +875,7 @@ static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
     /* a pipe (or terminal, socket) may keep us waiting: see the poll() below */
     bool may_wait = sh->checkpoint && fstat(fd, &fst) == 0 && !S_ISREG(fst.st_mode);
     size_t have = 0; /* bytes at the start of *buf: the beginning of a line */
-    while (!stop_requested && !cannot_deliver && !sh->settle_failed) {
+    while (!sky__cli_stop_signal() && !cannot_deliver && !sh->settle_failed) {
         /* While a pipe has nothing to read, what is acknowledged meanwhile reaches the
          * checkpoint (while reading, it is written only now and then: checkpoint_maybe). */
         if (may_wait) {
@@ -914,7 +905,7 @@ static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
             if (have && !sh->settle_failed) /* the last line, without its newline */
                 ship_line(sh, *buf, have);
             flush_lines(sh);
-            if (got < 0 && e != EAGAIN && !stop_requested) {
+            if (got < 0 && e != EAGAIN && !sky__cli_stop_signal()) {
                 errno = e;
                 return false;
             }
@@ -924,7 +915,7 @@ static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
          * (one clock reading a chunk, not one a line: 27 ns each on the benchmark's guest) */
         sh->read_ms = sky_now_ns() / 1000000;
         char *p = *buf, *end = *buf + have + got, *nl;
-        while (!stop_requested && !cannot_deliver && !sh->settle_failed &&
+        while (!sky__cli_stop_signal() && !cannot_deliver && !sh->settle_failed &&
                (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
             ship_line(sh, p, (size_t)(nl + 1 - p));
             p = nl + 1;
@@ -954,7 +945,7 @@ static int follow_file(ship *sh, const char *path)
     ship_input *in = &sh->in[sh->cur];
     bool first = true;
     const char *open_path = in->rotated ? in->rotated : path; /* resumed: finish it first */
-    while (!stop_requested && !sh->settle_failed) {
+    while (!sky__cli_stop_signal() && !sh->settle_failed) {
         if (!f) {
             f = fopen(open_path, "r");
             if (f) {
@@ -980,7 +971,7 @@ static int follow_file(ship *sh, const char *path)
                 rc = SKY_EXIT_FAIL;
             }
             if (open_path != path) { /* the rotated file is read to its end: on to path */
-                if (stop_requested || sh->settle_failed)
+                if (sky__cli_stop_signal() || sh->settle_failed)
                     break;
                 fclose(f);
                 f = NULL;
@@ -1519,10 +1510,7 @@ int sky__cmd_ship(int argc, char **argv)
     }
     atomic_init(&wd.done, false);
     wd_started = pthread_create(&wd_thread, NULL, watchdog_main, &wd) == 0;
-    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: reads return EINTR */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    sky__cli_catch_stop(); /* no SA_RESTART: reads return EINTR */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     sh.progress = !quiet && isatty(STDERR_FILENO);
     if (sky_cwl_stream_name(sh.sink))
@@ -1534,12 +1522,12 @@ int sky__cmd_ship(int argc, char **argv)
         pthread_mutex_lock(&sh.tr.mu);
         checkpoint_locked(&sh, true, false);
         pthread_mutex_unlock(&sh.tr.mu);
-        aws.stop = &stop_flag;
+        aws.stop = sky__cli_stop_flag();
         if (!settle_start(&sh, &aws, resume))
             rc = SKY_EXIT_FAIL;
     }
 
-    for (; sh.cur < sh.n_in && !stop_requested && !sh.settle_failed; sh.cur++) {
+    for (; sh.cur < sh.n_in && !sky__cli_stop_signal() && !sh.settle_failed; sh.cur++) {
         ship_input *in = &sh.in[sh.cur];
         in->offset = in->start_offset;
         in->line = in->start_line;
@@ -1577,7 +1565,7 @@ int sky__cmd_ship(int argc, char **argv)
     }
     if (sh.cur >= sh.n_in)
         sh.cur = sh.n_in - 1;
-    if (sh.settle.active && !stop_requested && !sh.settle_failed && !follow)
+    if (sh.settle.active && !sky__cli_stop_signal() && !sh.settle_failed && !follow)
         /* not ours, or the input lost lines since: nothing of the input was skipped wrongly */
         fprintf(stderr, "skylog ship: note: %llu events stored after the checkpoint are not lines "
                 "of the input (another writer to stream %s?)\n",
@@ -1595,11 +1583,11 @@ int sky__cmd_ship(int argc, char **argv)
         if (fst == SKY_OK)
             break;
         int64_t now_ns = sky_monotonic_ns();
-        if (stop_requested && !stop_seen)
+        if (sky__cli_stop_signal() && !stop_seen)
             stop_seen = now_ns;
         if (stop_seen && now_ns - stop_seen > STOP_FLUSH_NS) {
             fprintf(stderr, "skylog ship: stopped waiting %d s after %s\n",
-                    (int)(STOP_FLUSH_NS / 1000000000), signal_name(stop_requested));
+                    (int)(STOP_FLUSH_NS / 1000000000), signal_name(sky__cli_stop_signal()));
             break;
         }
         sky_cwl_stats now;
@@ -1638,9 +1626,9 @@ int sky__cmd_ship(int argc, char **argv)
     bool lost = rejected + dropped > 0;
     if (lost || fst != SKY_OK || sh.settle_failed)
         rc = SKY_EXIT_FAIL;
-    if (stop_requested)
-        rc = 128 + stop_requested;
-    bool all_read = !stop_requested && sh.cur == sh.n_in - 1 && rc == SKY_EXIT_OK;
+    if (sky__cli_stop_signal())
+        rc = 128 + sky__cli_stop_signal();
+    bool all_read = !sky__cli_stop_signal() && sh.cur == sh.n_in - 1 && rc == SKY_EXIT_OK;
     checkpoint_locked(&sh, true, all_read && !sh.tr.frozen);
     if (!quiet || rc != SKY_EXIT_OK) {
         fprintf(stderr,
@@ -1677,7 +1665,7 @@ int sky__cmd_ship(int argc, char **argv)
             fprintf(stderr, "  last error: %s\n", st.last_error);
     }
     if (rc != SKY_EXIT_OK)
-        report_position(&sh, stop_requested, "incomplete");
+        report_position(&sh, sky__cli_stop_signal(), "incomplete");
     atomic_store(&wd.done, true); /* under mu: the watchdog cannot report after this */
     pthread_mutex_unlock(&sh.tr.mu);
     if (wd_started)

@@ -77,13 +77,6 @@ const char sky__streams_help[] =
     "  skylog streams /app/prod\n"
     "  skylog streams --group /app/prod --prefix web- --json\n";
 
-static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 enum { OUT_PRETTY, OUT_TEXT, OUT_SHORT, OUT_JSON, OUT_RAW };
 
 #define C_RESET "\x1b[0m"
@@ -473,18 +466,16 @@ int sky__cmd_tail(int argc, char **argv)
     out.first_day = start / 86400000;
     out.with_date = (end ? end : now) / 86400000 != out.first_day;
     rc = SKY_EXIT_FAIL;
-    aws.stop = &stop_requested;
+    aws.stop = sky__cli_stop_flag();
     sky_aws_client *c = sky__aws_cli_client(&aws, "logs", "tail");
     if (!c)
         goto out;
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    sky__cli_catch_stop();
 
     json_t *seen_at_last = json_object(); /* event ids printed at the newest timestamp */
     int64_t newest = start;
     rc = SKY_EXIT_OK;
-    while (!stop_requested) {
+    while (!sky__cli_stopping()) {
         const char *token = NULL;
         char *token_copy = NULL;
         do {
@@ -529,12 +520,12 @@ int sky__cmd_tail(int argc, char **argv)
             if (nt && !(limit >= 0 && printed >= limit))
                 token = token_copy = strdup(nt);
             json_decref(resp);
-        } while (token && !stop_requested);
+        } while (token && !sky__cli_stopping());
         free(token_copy);
         fflush(stdout);
         if (!follow || rc != SKY_EXIT_OK || (limit >= 0 && printed >= limit))
             break;
-        for (int i = 0; i < 10 && !stop_requested; i++)
+        for (int i = 0; i < 10 && !sky__cli_stopping(); i++)
             usleep(100000);
     }
     json_decref(seen_at_last);

@@ -1,9 +1,11 @@
 /* common.c - see common.h. */
 #include "common.h"
 
+#include "cli.h"
 #include "encode/text.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,4 +153,75 @@ void sky__fmt_ms(int64_t ms, char out[25])
 {
     sky__iso8601_ms(out, ms * 1000000);
     out[24] = '\0';
+}
+
+/* Lock-free atomics only: safe in a signal handler, and read by other threads (ship's
+ * watchdog). The sig_atomic_t copy is what the AWS client's waits poll. */
+static volatile sig_atomic_t stop_flag;
+static atomic_int stop_signal; /* the first signal's number */
+static atomic_int stop_count;
+
+static void on_stop_signal(int sig)
+{
+    stop_flag = 1;
+    int none = 0;
+    atomic_compare_exchange_strong(&stop_signal, &none, sig);
+    atomic_fetch_add(&stop_count, 1);
+}
+
+void sky__cli_catch_stop(void)
+{
+    struct sigaction sa = {.sa_handler = on_stop_signal}; /* no SA_RESTART: reads see EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+bool sky__cli_stopping(void) { return stop_flag != 0; }
+volatile sig_atomic_t *sky__cli_stop_flag(void) { return &stop_flag; }
+int sky__cli_stop_signal(void) { return atomic_load(&stop_signal); }
+int sky__cli_stop_count(void) { return atomic_load(&stop_count); }
+
+int sky__cli_sub_usage(const char *cmd, const char *sub, const char *fmt, const char *what)
+{
+    fprintf(stderr, "skylog %s%s%s: ", cmd, sub ? " " : "", sub ? sub : "");
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, " (see skylog %s --help)\n", cmd);
+    return SKY_EXIT_USAGE;
+}
+
+bool sky__cw_stat_basic(const char *s)
+{
+    static const char *const basic[] = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"};
+    for (size_t i = 0; i < sizeof basic / sizeof *basic; i++)
+        if (strcmp(basic[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* p0 to p100 with up to 10 digits after the point, as CloudWatch's ExtendedStatistic; a digit
+ * first, so strtod's signs, spaces and "p.5" are not accepted. */
+bool sky__cw_stat_percentile(const char *s)
+{
+    if (s[0] != 'p' || !(s[1] >= '0' && s[1] <= '9'))
+        return false;
+    char *end;
+    double v = strtod(s + 1, &end);
+    const char *dot = strchr(s, '.');
+    return !*end && v >= 0 && v <= 100 && (!dot || strlen(dot + 1) <= 10);
+}
+
+bool sky__cw_name_ok(const char *s) { return s && strlen(s) >= 1 && strlen(s) <= 255; }
+
+bool sky__cw_dimension_add(json_t *dims, const char *arg, bool bare_ok)
+{
+    const char *eq = strchr(arg, '=');
+    size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (klen < 1 || klen > 255 || (!eq && !bare_ok) ||
+        (eq && (strlen(eq + 1) < 1 || strlen(eq + 1) > 1024)))
+        return false;
+    json_t *d = json_pack("{s:s%}", "Name", arg, klen);
+    if (d && eq)
+        json_object_set_new(d, "Value", json_string(eq + 1));
+    return d && json_array_append_new(dims, d) == 0;
 }

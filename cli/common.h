@@ -1,7 +1,8 @@
 /*
  * common.h - what the AWS-facing commands (ship, tail, groups, streams) share: the global
  * options --endpoint, --region, --profile and --ca-bundle, a service client built from them, JSON calls,
- * and time arguments ("10m", "2h", ISO-8601, Unix milliseconds).
+ * and time arguments ("10m", "2h", ISO-8601, Unix milliseconds); also how every command stops on
+ * Ctrl-C, and what the CloudWatch metric commands (metrics, alarm) check alike.
  * The AWS environment variables and config files work as in the AWS CLI, because the client
  * resolves region, endpoint and credentials through the AWS layer's standard chain.
  */
@@ -65,5 +66,33 @@ bool sky__parse_when(const char *s, int64_t now_ms, int64_t *out_ms);
 
 /* Formats Unix ms as "2025-06-28T12:34:56.789Z" into out[25]. */
 void sky__fmt_ms(int64_t ms, char out[25]);
+
+/* Ctrl-C and SIGTERM ask a command to stop: sky__cli_catch_stop() installs one handler for
+ * both, without SA_RESTART so a blocked read returns EINTR and the command notices at once.
+ * The handler only stores lock-free atomics, so the state may be read from any thread.
+ *   sky__cli_stopping()     true once a signal came
+ *   sky__cli_stop_flag()    the same as a flag, for sky__aws_cli_opts.stop (backoff waits)
+ *   sky__cli_stop_signal()  the first signal's number, 0 before any
+ *   sky__cli_stop_count()   how many signals came (a second one may mean "stop now") */
+void sky__cli_catch_stop(void);
+bool sky__cli_stopping(void);
+volatile sig_atomic_t *sky__cli_stop_flag(void);
+int sky__cli_stop_signal(void);
+int sky__cli_stop_count(void);
+
+/* Prints "skylog <cmd>[ <sub>]: <fmt with what> (see skylog <cmd> --help)" to stderr and
+ * returns SKY_EXIT_USAGE: the usage error of a command with subcommands. */
+int sky__cli_sub_usage(const char *cmd, const char *sub, const char *fmt, const char *what);
+
+/* CloudWatch statistics, as the metrics and alarm commands check them before sending:
+ * SampleCount, Average, Sum, Minimum or Maximum; a percentile p0..p100 ("p99", "p99.9");
+ * a name (namespace, metric, alarm) of 1 to 255 characters. */
+bool sky__cw_stat_basic(const char *s);
+bool sky__cw_stat_percentile(const char *s);
+bool sky__cw_name_ok(const char *s);
+/* Appends "NAME=VALUE" (or a bare "NAME" when `bare_ok`: metrics list matches any value) to
+ * `dims` as {"Name","Value"}; false, appending nothing, unless the name has 1 to 255
+ * characters and the value 1 to 1024, as CloudWatch requires. */
+bool sky__cw_dimension_add(json_t *dims, const char *arg, bool bare_ok);
 
 #endif

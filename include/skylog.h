@@ -422,7 +422,8 @@ typedef struct sky_options {
     const char *name;           /* a name for diagnostics; default "skylog" */
     /* Async: the ring's crash-safe spool (docs/DURABILITY.md, "The async ring's spool"). The
      * ring lives in this file (created 0600 when missing, locked: one pipeline of one process
-     * at a time, else sky_open() fails with SKY_EIO and says why through `diag`), mapped
+     * at a time, else sky_open() fails with SKY_EIO and says why through `diag`, or
+     * sky_open_ex()'s errmsg), mapped
      * shared, so an event is in the page cache once sky_log() returned and survives the
      * process being killed. The file keeps how far every sink's write() returned; the next
      * pipeline opened on it delivers what is left first, in order, through its processors and
@@ -438,6 +439,10 @@ typedef struct sky_options {
  * (stats.dropped[SKY_DROP_NO_SINK]) and discarded. On success *out owns the pipeline: free it
  * with sky_close(). */
 SKY_API sky_status sky_open(const sky_options *opts, sky_t **out);
+/* As sky_open(), and when it fails with errmsg not NULL, *errmsg gets a malloc'd sentence saying
+ * why (an option out of range, a ring spool in use by another process, ...), which the caller
+ * frees; that message then goes to the caller only, not also to `diag`. */
+SKY_API sky_status sky_open_ex(const sky_options *opts, sky_t **out, char **errmsg);
 
 /* Creates a pipeline configured from the environment (docs/CONFIGURATION.md, "Environment").
  * Every option of the pipeline, of every sink and of every processor is a variable, with the

@@ -344,27 +344,6 @@ static bool range_arg(json_t *body, sky__reply *r, const char *key, int64_t lo, 
     return true;
 }
 
-/* Listing tokens are offsets, "o/<n>", as logs_api.c's Describe* tokens. */
-static bool offset_token(json_t *token, int64_t *off)
-{
-    *off = 0;
-    if (!token)
-        return true;
-    const char *t = json_string_value(token);
-    char *end;
-    if (strncmp(t, "o/", 2) != 0 || t[2] < '0' || t[2] > '9')
-        return false;
-    *off = strtoll(t + 2, &end, 10);
-    return *end == '\0' && *off >= 0;
-}
-
-static void set_offset_token(json_t *o, int64_t next)
-{
-    char tok[40];
-    snprintf(tok, sizeof tok, "o/%" PRId64, next);
-    json_object_set_new(o, "nextToken", json_string(tok));
-}
-
 static void malformed(sky__reply *r, const sky__ins_error *e)
 {
     json_t *o = json_pack("{s:s,s:s,s:{s:{s:i,s:i},s:s}}", "__type", "MalformedQueryException",
@@ -574,7 +553,7 @@ static void get_query_results(const sky__request *req, json_t *body, sky__reply 
     }
     if (!range_arg(body, r, "maxItems", 0, SKY__INS_PAGE_ROWS, 0, &page))
         return;
-    if (!offset_token(token, &off)) {
+    if (!sky__offset_token_parse(json_string_value(token), &off)) {
         sky__reply_aws_error(r, 400, CT, "InvalidParameterException",
                              "The specified nextToken is invalid.");
         return;
@@ -592,10 +571,8 @@ static void get_query_results(const sky__request *req, json_t *body, sky__reply 
         json_array_append(res, json_array_get(all, i));
     json_t *o = json_pack("{s:o,s:o,s:s,s:s}", "results", res, "statistics", stats_json(j),
                           "status", status_names[j->status], "queryLanguage", "CWLI");
-    if ((size_t)(off + page) < n)
-        set_offset_token(o, off + page);
     pthread_mutex_unlock(&ins->mu);
-    sky__reply_json(r, 200, CT, o);
+    sky__reply_offset_page(r, CT, o, (size_t)(off + page) < n, off + page);
 }
 
 static void stop_query(const sky__request *req, json_t *body, sky__reply *r)
@@ -647,7 +624,7 @@ static void describe_queries(const sky__request *req, json_t *body, sky__reply *
                     "Complete, Failed, Cancelled, Timeout, Unknown]",
                     json_string_value(status));
     }
-    if (!offset_token(token, &off))
+    if (!sky__offset_token_parse(json_string_value(token), &off))
         INVALID("The specified nextToken is invalid.");
     json_t *qs = json_array();
     int64_t seen = 0;
@@ -676,10 +653,8 @@ static void describe_queries(const sky__request *req, json_t *body, sky__reply *
         json_array_append_new(qs, qi);
     }
     pthread_mutex_unlock(&ins->mu);
-    json_t *o = json_pack("{s:o}", "queries", qs ? qs : json_array());
-    if (more)
-        set_offset_token(o, off + max);
-    sky__reply_json(r, 200, CT, o);
+    sky__reply_offset_page(r, CT, json_pack("{s:o}", "queries", qs ? qs : json_array()), more,
+                           off + max);
 out:
     return;
 }
@@ -839,7 +814,7 @@ static void describe_query_definitions(const sky__request *req, json_t *body, sk
     if (prefix && (json_string_length(prefix) < 1 || json_string_length(prefix) > 255))
         INVALID("1 validation error detected: Value at 'queryDefinitionNamePrefix' failed to "
                 "satisfy constraint: Member must have length between 1 and 255");
-    if (!offset_token(token, &off))
+    if (!sky__offset_token_parse(json_string_value(token), &off))
         INVALID("The specified nextToken is invalid.");
     if (!(db = defs_lock(req, r)))
         return;
@@ -875,10 +850,7 @@ static void describe_query_definitions(const sky__request *req, json_t *body, sk
         if (!json_is_array(groups))
             json_decref(groups);
     }
-    json_t *o = json_pack("{s:o}", "queryDefinitions", defs);
-    if (more)
-        set_offset_token(o, off + max);
-    sky__reply_json(r, 200, CT, o);
+    sky__reply_offset_page(r, CT, json_pack("{s:o}", "queryDefinitions", defs), more, off + max);
 out:
     sqlite3_finalize(st);
     if (db)

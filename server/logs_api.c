@@ -502,21 +502,6 @@ out:
         sky__store_unlock(req->server->store);
 }
 
-/* Describe* tokens are offsets: simple, and stable enough for listings that rarely change
- * between two pages of a local endpoint. */
-static bool parse_offset_token(const char *tok, int64_t *off)
-{
-    char *end;
-    if (!tok) {
-        *off = 0;
-        return true;
-    }
-    if (strncmp(tok, "o/", 2) != 0)
-        return false;
-    *off = strtoll(tok + 2, &end, 10);
-    return *end == '\0' && *off >= 0 && end != tok + 2;
-}
-
 static bool check_limit(sky__reply *r, bool present, int64_t v, int64_t max, int64_t *out,
                         int64_t dflt)
 {
@@ -538,12 +523,12 @@ static bool check_limit(sky__reply *r, bool present, int64_t v, int64_t max, int
 }
 
 /* Answers one page of a Describe* listing from a statement bound with LIMIT limit + 1 OFFSET
- * off: up to `limit` rows converted by `row`, under `key`, with nextToken "o/<next offset>"
- * when the extra row shows there is more. NULL on out-of-memory. */
+ * off: up to `limit` rows converted by `row`, under `key`, with a nextToken when the extra row
+ * shows there is more; out of memory answers 400 ServiceUnavailableException. */
 typedef json_t *(*row_fn)(sqlite3_stmt *st, void *ctx);
 
-static json_t *offset_page(sqlite3_stmt *st, int64_t limit, int64_t off, const char *key,
-                           row_fn row, void *ctx)
+static void reply_offset_page(sky__reply *r, sqlite3_stmt *st, int64_t limit, int64_t off,
+                              const char *key, row_fn row, void *ctx)
 {
     json_t *items = json_array();
     int64_t n = 0;
@@ -557,12 +542,10 @@ static json_t *offset_page(sqlite3_stmt *st, int64_t limit, int64_t off, const c
         n++;
     }
     json_t *res = items ? json_pack("{s:o}", key, items) : NULL;
-    if (res && more) {
-        char tok[40];
-        snprintf(tok, sizeof tok, "o/%" PRId64, off + limit);
-        json_object_set_new(res, "nextToken", json_string(tok));
-    }
-    return res;
+    if (!res)
+        sky__reply_aws_error(r, 400, CT, "ServiceUnavailableException", "out of memory");
+    else
+        sky__reply_offset_page(r, CT, res, more, off + limit);
 }
 
 /* A log_groups row (name, created, retention, stored_bytes) as DescribeLogGroups shows it. */
@@ -627,7 +610,7 @@ static void describe_log_groups(const sky__request *req, json_t *body, sky__repl
         goto out;
     if (!check_limit(r, has_limit, limit_in, 50, &limit, 50))
         goto out;
-    if (!parse_offset_token(token, &off))
+    if (!sky__offset_token_parse(token, &off))
         INVALID("The specified nextToken is invalid.");
     if (ids) { /* the names, as a JSON array for json_each() */
         json_t *list = json_array();
@@ -668,11 +651,8 @@ static void describe_log_groups(const sky__request *req, json_t *body, sky__repl
     sqlite3_bind_int(st, 6, !klass || strcmp(klass, "STANDARD") == 0);
     sqlite3_bind_int64(st, 2, limit + 1);
     sqlite3_bind_int64(st, 3, off);
-    json_t *res = offset_page(st, limit, off, "logGroups", pattern ? group_row_brief : group_row,
-                              (void *)req);
-    if (!res)
-        FAIL("ServiceUnavailableException", "out of memory");
-    sky__reply_json(r, 200, CT, res);
+    reply_offset_page(r, st, limit, off, "logGroups", pattern ? group_row_brief : group_row,
+                      (void *)req);
 out:
     sqlite3_finalize(st);
     if (db)
@@ -816,7 +796,7 @@ static void describe_log_streams(const sky__request *req, json_t *body, sky__rep
         INVALID("Cannot order by LastEventTime with a logStreamNamePrefix.");
     if (!check_limit(r, has_limit, limit_in, 50, &limit, 50))
         goto out;
-    if (!parse_offset_token(token, &off))
+    if (!sky__offset_token_parse(token, &off))
         INVALID("The specified nextToken is invalid.");
     const char *dir = descending ? "DESC" : "ASC";
     if (asprintf(&sql,
@@ -837,11 +817,8 @@ static void describe_log_streams(const sky__request *req, json_t *body, sky__rep
     sqlite3_bind_int64(st, 3, limit + 1);
     sqlite3_bind_int64(st, 4, off);
     char *garn = group_arn(req, t.group, false);
-    json_t *res = offset_page(st, limit, off, "logStreams", stream_row, garn);
+    reply_offset_page(r, st, limit, off, "logStreams", stream_row, garn);
     free(garn);
-    if (!res)
-        FAIL("ServiceUnavailableException", "out of memory");
-    sky__reply_json(r, 200, CT, res);
 out:
     sqlite3_finalize(st);
     if (db)
@@ -1374,12 +1351,10 @@ static void filter_log_events(const sky__request *req, json_t *body, sky__reply 
     }
     json_t *res = json_pack("{s:o,s:[]}", "events", events, "searchedLogStreams");
     events = NULL;
-    if (more) {
-        char tok[64];
+    char tok[64];
+    if (more)
         fmt_token(tok, sizeof tok, 'p', last);
-        json_object_set_new(res, "nextToken", json_string(tok));
-    }
-    sky__reply_json(r, 200, CT, res);
+    sky__reply_page(r, CT, res, more ? tok : NULL);
 out:
     sqlite3_finalize(st);
     if (db)

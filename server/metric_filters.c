@@ -453,12 +453,8 @@ void sky__describe_metric_filters(const sky__request *req, json_t *body, sky__re
                     "satisfy constraint: Member must have value %s",
                     limit, limit < 1 ? "greater than or equal to 1" : "less than or equal to 50");
     }
-    if (token) {
-        char *end;
-        off = strncmp(token, "o/", 2) == 0 ? strtoll(token + 2, &end, 10) : -1;
-        if (off < 0 || end == token + 2 || *end)
-            INVALID("The specified nextToken is invalid.");
-    }
+    if (!sky__offset_token_parse(token, &off))
+        INVALID("The specified nextToken is invalid.");
     int64_t gid;
     if (group && !(db = lock_group(req, r, group, &gid)))
         goto out;
@@ -505,13 +501,7 @@ void sky__describe_metric_filters(const sky__request *req, json_t *body, sky__re
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         DB_FAIL();
-    json_t *res = json_pack("{s:O}", "metricFilters", items);
-    if (more) {
-        char tok[40];
-        snprintf(tok, sizeof tok, "o/%" PRId64, off + limit);
-        json_object_set_new(res, "nextToken", json_string(tok));
-    }
-    sky__reply_json(r, 200, CT, res);
+    sky__reply_offset_page(r, CT, json_pack("{s:O}", "metricFilters", items), more, off + limit);
 out:
     sqlite3_finalize(st);
     if (db)

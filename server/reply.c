@@ -125,6 +125,37 @@ void sky__reply_json(sky__reply *r, int status, const char *content_type, json_t
     r->content_type = content_type;
 }
 
+bool sky__offset_token_parse(const char *tok, int64_t *off)
+{
+    *off = 0;
+    if (!tok)
+        return true;
+    if (strncmp(tok, "o/", 2) != 0 || tok[2] < '0' || tok[2] > '9')
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(tok + 2, &end, 10);
+    if (*end || errno == ERANGE)
+        return false;
+    *off = v;
+    return true;
+}
+
+void sky__reply_page(sky__reply *r, const char *content_type, json_t *res, const char *next)
+{
+    if (res && next)
+        json_object_set_new(res, "nextToken", json_string(next));
+    sky__reply_json(r, 200, content_type, res);
+}
+
+void sky__reply_offset_page(sky__reply *r, const char *content_type, json_t *res, bool more,
+                            int64_t next_off)
+{
+    char tok[32];
+    snprintf(tok, sizeof tok, "o/%lld", (long long)next_off);
+    sky__reply_page(r, content_type, res, more ? tok : NULL);
+}
+
 void sky__reply_aws_verror(sky__reply *r, int status, const char *content_type, const char *type,
                            const char *fmt, va_list ap)
 {

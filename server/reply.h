@@ -81,6 +81,17 @@ void sky__reply_aws_error(sky__reply *r, int status, const char *content_type, c
 void sky__reply_aws_verror(sky__reply *r, int status, const char *content_type, const char *type,
                            const char *fmt, va_list ap);
 
+/* Paged listings. Most tokens are offsets "o/<n>" (Describe*, metric filters, query
+ * definitions, queries, query results): simple, and stable enough for listings that rarely
+ * change between two pages of a local endpoint.
+ * sky__offset_token_parse: NULL is the first page (0); false unless "o/" and decimal digits.
+ * sky__reply_page: replies 200 with `res` (owned), adding "nextToken": next unless next is NULL.
+ * sky__reply_offset_page: the same with next "o/<next_off>" when `more`. */
+bool sky__offset_token_parse(const char *tok, int64_t *off);
+void sky__reply_page(sky__reply *r, const char *content_type, json_t *res, const char *next);
+void sky__reply_offset_page(sky__reply *r, const char *content_type, json_t *res, bool more,
+                            int64_t next_off);
+
 /* Which wire protocol a request speaks: decides how errors are shaped. */
 typedef enum sky__api {
     SKY__API_OTHER = 0,

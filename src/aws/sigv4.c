@@ -582,19 +582,27 @@ static bool payload_hash_of(const sky_sigv4_request *req, char out[65])
     return sha256_hex(req->payload, req->payload ? req->payload_len : 0, out);
 }
 
-sky_status sky_sigv4_sign(const sky_sigv4_request *req, const sky_sigv4_params *p,
-                          sky_sigv4_result *out)
+/* What signing and presigning start with: an empty result, the parameters checked, the
+ * request's time as X-Amz-Date, and its payload hash. */
+static sky_status begin_signing(const sky_sigv4_request *req, const sky_sigv4_params *p,
+                                sky_sigv4_result *out)
 {
     if (!out)
         return SKY_EINVAL;
     memset(out, 0, sizeof *out);
     if (!params_ok(req, p))
         return SKY_EINVAL;
+    sky__sigv4_amz_date(p->time_ns ? p->time_ns : sky_now_ns(), out->amz_date);
+    return payload_hash_of(req, out->payload_hash) ? SKY_OK : SKY_EUNSUPPORTED;
+}
+
+sky_status sky_sigv4_sign(const sky_sigv4_request *req, const sky_sigv4_params *p,
+                          sky_sigv4_result *out)
+{
+    sky_status st = begin_signing(req, p, out);
+    if (st != SKY_OK)
+        return st;
     bool token = p->session_token && *p->session_token;
-    int64_t t = p->time_ns ? p->time_ns : sky_now_ns();
-    sky__sigv4_amz_date(t, out->amz_date);
-    if (!payload_hash_of(req, out->payload_hash))
-        return SKY_EUNSUPPORTED;
 
     static const char *const skip_tok[] = {"x-amz-date", "x-amz-security-token", NULL};
     static const char *const skip_notok[] = {"x-amz-date", NULL};
@@ -605,8 +613,8 @@ sky_status sky_sigv4_sign(const sky_sigv4_request *req, const sky_sigv4_params *
 
     sky_aws_header *all;
     size_t n_all;
-    sky_status st = collect_headers(req, token ? skip_tok : skip_notok, extra, n_extra, &all,
-                                    &n_all, &out->signed_headers);
+    st = collect_headers(req, token ? skip_tok : skip_notok, extra, n_extra, &all, &n_all,
+                         &out->signed_headers);
     if (st != SKY_OK)
         return st;
     char scope_date[9];
@@ -649,18 +657,12 @@ static void add_param(sky__buf *b, const char *k, const char *v)
 sky_status sky_sigv4_presign(const sky_sigv4_request *req, const sky_sigv4_params *p,
                              sky_sigv4_result *out)
 {
-    if (!out)
-        return SKY_EINVAL;
-    memset(out, 0, sizeof *out);
-    if (!params_ok(req, p))
-        return SKY_EINVAL;
-    int64_t t = p->time_ns ? p->time_ns : sky_now_ns();
-    sky__sigv4_amz_date(t, out->amz_date);
-    if (!payload_hash_of(req, out->payload_hash))
-        return SKY_EUNSUPPORTED;
+    sky_status st = begin_signing(req, p, out);
+    if (st != SKY_OK)
+        return st;
     sky_aws_header *all;
     size_t n_all;
-    sky_status st = collect_headers(req, NULL, NULL, 0, &all, &n_all, &out->signed_headers);
+    st = collect_headers(req, NULL, NULL, 0, &all, &n_all, &out->signed_headers);
     if (st != SKY_OK)
         return st;
     char scope_date[9];

@@ -22,10 +22,15 @@
  * guessing. A skylog.yaml in the working directory is never read implicitly.
  *
  * The default pipeline (sky_default()) lives here rather than in the core because it is this
- * configuration; the core only flushes every open pipeline at exit (core/pipeline.c).
+ * configuration; the core only flushes every open pipeline at exit (core/pipeline.c). So do
+ * sky_logger_get() and sky_set_level(), whose NULL sky_t means it: they are thin wrappers over
+ * the core's sky__logger_get/sky__set_level, so the core never reaches up into configuration,
+ * and a program linked with libskylog.a that logs through NULL pulls this file in by that very
+ * call (a constructor registering a hook would not be linked from a static archive).
  */
 #include "config/loader.h"
 #include "config/registry.h"
+#include "core/internal.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -433,9 +438,11 @@ static bool refuse_with_config(env_ctx *E, const char *path)
 static sky_t *build(env_ctx *E, const sky_options *o)
 {
     sky_t *sky = NULL;
-    sky_status st = sky_open(o, &sky);
+    char *why = NULL;
+    sky_status st = sky_open_ex(o, &sky, &why);
     if (st != SKY_OK) {
-        failf(E, st, "skylog: cannot create the pipeline: %s", sky_strerror(st));
+        failf(E, st, "skylog: cannot create the pipeline: %s", why ? why : sky_strerror(st));
+        free(why);
         return NULL;
     }
     /* processors in the tables' order, then the sinks */
@@ -643,4 +650,16 @@ const char *sky_default_error(void)
 {
     pthread_once(&default_once, default_init);
     return default_err;
+}
+
+sky_logger *sky_logger_get(sky_t *sky, const char *name)
+{
+    return sky__logger_get(sky ? sky : sky_default(), name);
+}
+
+sky_status sky_set_level(sky_t *sky, const char *name, sky_level level)
+{
+    if (!sky && (unsigned)level < SKY_LEVEL_COUNT_) /* an invalid level creates nothing */
+        sky = sky_default();
+    return sky__set_level(sky, name, level);
 }

@@ -463,15 +463,11 @@ static sky_status add_enrich(sky_t *sky, void *opts, char **errmsg)
     return add_status(sky_add_enrich(sky, opts), "enrich", errmsg);
 }
 
-static void set_redact_fields(void *obj, const sky__opt *row, const sky__value *v)
-{
-    (void)row;
-    ((sky_redact_opts *)obj)->fields = (const char *const *)v->list;
-}
 static const sky__opt redact_opts[] = {
     {"fields", SKY__OPT_LIST,
      "password, passwd, api_key, apikey, token, secret, authorization, cookie, private_key",
-     "field names to redact (whole words of the key, case-insensitive)", .set = set_redact_fields},
+     "field names to redact (whole words of the key, case-insensitive)",
+     W(sky_redact_opts, fields)},
     {"no_value_patterns", SKY__OPT_BOOL, "false",
      "skip scanning string values for secrets (AWS keys, Bearer tokens, private keys)",
      W(sky_redact_opts, no_value_patterns)},
@@ -548,21 +544,11 @@ static sky_status add_level_filter(sky_t *sky, void *opts, char **errmsg)
 typedef struct event_filter_opts {
     const char **include, **exclude;
 } event_filter_opts;
-static void set_ef_include(void *obj, const sky__opt *row, const sky__value *v)
-{
-    (void)row;
-    ((event_filter_opts *)obj)->include = v->list;
-}
-static void set_ef_exclude(void *obj, const sky__opt *row, const sky__value *v)
-{
-    (void)row;
-    ((event_filter_opts *)obj)->exclude = v->list;
-}
 static const sky__opt event_filter_rows[] = {
     {"include", SKY__OPT_LIST, "all", "keep only event names matching one of these globs",
-     .set = set_ef_include},
+     W(event_filter_opts, include)},
     {"exclude", SKY__OPT_LIST, "none", "drop event names matching one of these globs",
-     .set = set_ef_exclude},
+     W(event_filter_opts, exclude)},
 };
 static sky_status add_event_filter(sky_t *sky, void *opts, char **errmsg)
 {
@@ -598,22 +584,47 @@ typedef struct log_metrics_cfg {
     const char **rules;
     int64_t max_series;
 } log_metrics_cfg;
-static void set_lm_rules(void *obj, const sky__opt *row, const sky__value *v)
-{
-    (void)row;
-    ((log_metrics_cfg *)obj)->rules = v->list;
-}
 static const sky__opt log_metrics_rows[] = {
     {"namespace", SKY__OPT_STRING, NULL, "CloudWatch namespace of the metrics",
      W(log_metrics_cfg, ns), .required = true},
     {"rules", SKY__OPT_LIST, NULL,
      "one rule a string: count|histogram FIELD|gauge FIELD [events=GLOB] [level=LEVEL] "
      "[name=METRIC] [unit=UNIT] [dims=event+level+FIELD|none] (docs/METRICS.md)",
-     .set = set_lm_rules, .required = true},
+     W(log_metrics_cfg, rules), .required = true},
     {"max_series", SKY__OPT_INT, "100",
      "distinct dimension values a rule keeps; past it events go to the \"other\" series",
      W(log_metrics_cfg, max_series), .min = 1, .max = 100000},
 };
+/* The rules of a component, one string each: `parse` checks rule i (and may keep what it
+ * parsed through ctx); the first that fails is reported as "<component>: rules[<i>]: <why>", so
+ * the user knows which one. *done: how many parsed before it (all of them on success). */
+typedef bool (*rule_fn)(const char *text, size_t i, void *ctx, char *err, size_t cap);
+static sky_status parse_rules(const char *const *texts, const char *component, rule_fn parse,
+                              void *ctx, size_t *done, char **errmsg)
+{
+    size_t i = 0;
+    for (; texts && texts[i]; i++) {
+        char err[512];
+        if (!parse(texts[i], i, ctx, err, sizeof err)) {
+            *done = i;
+            if (errmsg) {
+                char m[768];
+                snprintf(m, sizeof m, "%s: rules[%zu]: %s", component, i, err);
+                *errmsg = strdup(m);
+            }
+            return SKY_EINVAL;
+        }
+    }
+    *done = i;
+    return SKY_OK;
+}
+
+static bool parse_log_rule(const char *text, size_t i, void *ctx, char *err, size_t cap)
+{
+    sky__log_rule *parsed = ctx;
+    return sky__log_rule_parse(text, &parsed[i], err, cap);
+}
+
 static sky_status add_log_metrics(sky_t *sky, void *opts, char **errmsg)
 {
     log_metrics_cfg *c = opts;
@@ -626,19 +637,10 @@ static sky_status add_log_metrics(sky_t *sky, void *opts, char **errmsg)
     sky_log_metric_rule *rules = calloc(n ? n : 1, sizeof *rules);
     sky_status st = parsed && rules ? SKY_OK : SKY_ENOMEM;
     size_t k = 0;
-    for (; st == SKY_OK && k < n; k++) {
-        char err[512];
-        if (!sky__log_rule_parse(c->rules[k], &parsed[k], err, sizeof err)) {
-            if (errmsg) {
-                char m[768];
-                snprintf(m, sizeof m, "metrics: rules[%zu]: %s", k, err);
-                *errmsg = strdup(m);
-            }
-            st = SKY_EINVAL;
-            break;
-        }
-        rules[k] = parsed[k].rule;
-    }
+    if (st == SKY_OK)
+        st = parse_rules(c->rules, "metrics", parse_log_rule, parsed, &k, errmsg);
+    for (size_t i = 0; st == SKY_OK && i < n; i++)
+        rules[i] = parsed[i].rule;
     if (st == SKY_OK)
         st = sky_add_log_metrics(sky,
                                  &(sky_log_metrics_opts){.ns = c->ns, .rules = rules,
@@ -685,16 +687,11 @@ static sky_status add_sampler(sky_t *sky, void *opts, char **errmsg)
     return errmsg && *errmsg ? st : add_status(st, "system_metrics", errmsg);
 }
 
-static void set_security_rules(void *obj, const sky__opt *row, const sky__value *v)
-{
-    (void)row;
-    ((sky_security_opts *)obj)->rule_specs = (const char *const *)v->list;
-}
 static const sky__opt security_rows[] = {
     {"rules", SKY__OPT_LIST,
      "[\"brute_force: login_failed by user >= 5 in 5m\", \"rate_abuse: * by ip >= 100 in 1m\"]",
      "rules 'NAME: EVENT by KEY >= N in WINDOW' (EVENT * counts every event with KEY)",
-     .set = set_security_rules},
+     W(sky_security_opts, rule_specs)},
     {"max_keys", SKY__OPT_INT, "10000", "keys tracked per rule; the least recently seen is evicted",
      W(sky_security_opts, max_keys), .min = 1, .max = 10000000},
     {"cooldown", SKY__OPT_DURATION, "the rule's window", "least time between two alerts of a key",
@@ -706,22 +703,23 @@ static const sky__opt security_rows[] = {
      "field with the event's own time (time or Unix ms), for replayed events",
      W(sky_security_opts, time_field)},
 };
+/* Checked here first, so a bad rule is reported by its place in the list. */
+static bool check_security_rule(const char *text, size_t i, void *ctx, char *err, size_t cap)
+{
+    (void)i;
+    (void)ctx;
+    char buf[600];
+    sky_security_rule r;
+    return sky_security_rule_parse(text, &r, buf, sizeof buf, err, cap);
+}
+
 static sky_status add_security(sky_t *sky, void *opts, char **errmsg)
 {
     sky_security_opts *o = opts;
-    for (size_t i = 0; o->rule_specs && o->rule_specs[i]; i++) {
-        char buf[600], err[300];
-        sky_security_rule r;
-        if (!sky_security_rule_parse(o->rule_specs[i], &r, buf, sizeof buf, err, sizeof err)) {
-            if (errmsg) {
-                size_t n = strlen(err) + 40;
-                *errmsg = malloc(n);
-                if (*errmsg)
-                    snprintf(*errmsg, n, "security_monitor: rules: %s", err);
-            }
-            return SKY_EINVAL;
-        }
-    }
+    size_t n;
+    if (parse_rules((const char *const *)o->rule_specs, "security_monitor", check_security_rule,
+                    NULL, &n, errmsg) != SKY_OK)
+        return SKY_EINVAL;
     return add_status(sky_add_security_monitor(sky, o, NULL), "security_monitor", errmsg);
 }
 

@@ -471,26 +471,35 @@ static bool parse_document(loader *L, const sky__config_overrides *ov)
     return true;
 }
 
+/* A processor or sink that would not build: the error at its place in the file, and the
+ * pipeline built so far closed. */
+static bool item_failed(loader *L, const item *it, sky_status st, char *err, sky_t *sky)
+{
+    L->st = st;
+    fail_at(L, it->node, it->where, "%s", err ? err : sky_strerror(st));
+    free(err);
+    sky_close(sky);
+    return false;
+}
+
 /* Phase two: the real constructors. */
 static bool build(loader *L, sky_t **out)
 {
     sky_t *sky = NULL;
-    sky_status st = sky_open(&L->pipeline, &sky);
+    char *why = NULL;
+    sky_status st = sky_open_ex(&L->pipeline, &sky, &why);
     if (st != SKY_OK) {
         L->st = st;
-        return fail_at(L, NULL, NULL, "cannot create the pipeline: %s", sky_strerror(st));
+        fail_at(L, NULL, NULL, "cannot create the pipeline: %s", why ? why : sky_strerror(st));
+        free(why);
+        return false;
     }
     for (size_t i = 0; i < L->n_procs; i++) {
         item *it = &L->procs[i];
         char *err = NULL;
         st = it->comp->add_processor(sky, it->opts, &err);
-        if (st != SKY_OK) {
-            L->st = st;
-            fail_at(L, it->node, it->where, "%s", err ? err : sky_strerror(st));
-            free(err);
-            sky_close(sky);
-            return false;
-        }
+        if (st != SKY_OK)
+            return item_failed(L, it, st, err, sky);
     }
     for (size_t i = 0; i < L->n_sinks; i++) {
         item *it = &L->sinks[i];
@@ -502,13 +511,8 @@ static bool build(loader *L, sky_t **out)
                 it->route.name = it->comp->name;
             st = sky_add_sink(sky, sink, &it->route);
         }
-        if (st != SKY_OK) {
-            L->st = st;
-            fail_at(L, it->node, it->where, "%s", err ? err : sky_strerror(st));
-            free(err);
-            sky_close(sky);
-            return false;
-        }
+        if (st != SKY_OK)
+            return item_failed(L, it, st, err, sky);
     }
     if (L->loggers) {
         for (yaml_node_pair_t *p = L->loggers->data.mapping.pairs.start;

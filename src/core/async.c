@@ -56,6 +56,8 @@
 #include "core/internal.h"
 #include "core/ringspool.h"
 #include "queue/ring.h"
+#include "util/cond.h"
+#include "util/thread.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -94,7 +96,6 @@ struct sky__async {
     _Atomic int sleeping; /* 0, 1 (a nap: wake past wake_bytes) or SLEEP_DEEP (wake now) */
     _Atomic int stop; /* 1: drain and stop; 2: stop now, count the rest as dropped */
     _Atomic int alive;
-    _Atomic uint32_t started; /* the worker thread runs its own code (start_worker waits) */
     bool joinable; /* `thread` exists in this process */
     _Atomic uint32_t drop_request; /* DROP_OLDEST: bytes a producer needs */
     /* Producers waiting for room sleep on space_seq, which the worker bumps (and wakes them)
@@ -828,13 +829,14 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
     if (SKY_UNLIKELY(!sky || !sky->async || (log->n_fields && !log->hdr.fast) ||
                      (unsigned)level >= SKY_LEVEL_OFF))
         return 0;
-    const sky__ctxblk *cb = NULL;
-    if (sky__ctx_depth && !(cb = sky__context_block(sky)))
-        return 0; /* the general path copies the context */
     int64_t ts = sky__clock_raw();
     int gate = atomic_load_explicit(&sky->closing, memory_order_relaxed);
     if (SKY_UNLIKELY(gate) && ((gate & SKY__SPOOLED) || !pass_gate(sky, gate, level)))
         return gate & SKY__SPOOLED ? 0 : -1; /* a spool record copies what a site record names */
+    /* after the gate: a spool pipeline's records copy the context, so it builds no block */
+    const sky__ctxblk *cb = NULL;
+    if (sky__ctx_depth && !(cb = sky__context_block(sky)))
+        return 0; /* the general path copies the context */
     sky__async *a = sky->async;
     size_t size = (sizeof(srec) + payload + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
     if (SKY_UNLIKELY(payload > ((size_t)1 << 30) || size > sky__ring_max_record(&a->fast.ring))) {
@@ -1229,8 +1231,6 @@ static void *worker_main(void *arg)
     sky_t *sky = arg;
     sky__async *a = sky->async;
     int64_t idle_since = 0; /* monotonic time of the first empty poll, 0 while busy */
-    atomic_store(&a->started, 1);
-    syscall(SYS_futex, &a->started, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     pthread_mutex_lock(&sky->lock);
     for (;;) {
         sky__clock_conv_tick(&a->clock);
@@ -1275,28 +1275,21 @@ static bool start_worker(sky_t *sky)
     sky__async *a = sky->async;
     sky__clock_conv_init(&a->clock);
     atomic_store(&a->stop, 0);
-    atomic_store(&a->started, 0);
     atomic_store(&a->alive, 1);
     a->joinable = false;
-    if (pthread_create(&a->thread, NULL, worker_main, sky) != 0) {
+    /* Returns once the thread runs worker_main (util/thread.h says why): from there on the
+     * worker works under sky->lock, which fork's prepare handler takes. */
+    if (sky__thread_start(&a->thread, "skylog-worker", worker_main, sky) != 0) {
         atomic_store(&a->alive, 0);
         return false;
     }
     a->joinable = true;
-    pthread_setname_np(a->thread, "skylog-worker");
-    /* Returns once the thread runs worker_main. A thread still starting is outside every lock
-     * of ours, so fork's handlers cannot wait for it, and its start-up may hold a lock of the
-     * C runtime's (GCC 12's ASan allocator takes one, and a child forked meanwhile deadlocked in
-     * its first malloc). From worker_main on, the worker works under sky->lock, which fork's
-     * prepare handler takes. */
-    while (!atomic_load(&a->started))
-        syscall(SYS_futex, &a->started, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
     return true;
 }
 
 /* The ring in the file sky->opts.ring_spool_path, with what it holds queued (and held until
  * the pipeline is configured). */
-static sky_status spool_open(sky_t *sky, sky__async *a)
+static sky_status spool_open(sky_t *sky, sky__async *a, char **errmsg)
 {
     uint64_t cap = 4096;
     while (cap < sky->opts.ring_bytes && cap < ((uint64_t)1 << 40))
@@ -1308,8 +1301,12 @@ static sky_status spool_open(sky_t *sky, sky__async *a)
     sky_status st = sky__rfile_open(sky->opts.ring_spool_path, cap, sky__prec_check, NULL,
                                     &a->fast.ring, &a->rfile, &a->found, &err);
     if (st != SKY_OK) {
-        sky__diag(sky, SKY_LEVEL_ERROR, "%s", err ? err : sky_strerror(st));
-        free(err);
+        if (errmsg && err) {
+            *errmsg = err; /* the caller of sky_open_ex() asked for it */
+        } else {
+            sky__diag(sky, SKY_LEVEL_ERROR, "%s", err ? err : sky_strerror(st));
+            free(err);
+        }
         free(a->cs_slots);
         a->cs_slots = NULL;
         return st;
@@ -1335,14 +1332,10 @@ static sky_status spool_open(sky_t *sky, sky__async *a)
 static void init_flush_sync(sky__async *a)
 {
     pthread_mutex_init(&a->fmu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&a->fcond, &ca);
-    pthread_condattr_destroy(&ca);
+    sky__cond_init_monotonic(&a->fcond);
 }
 
-sky_status sky__async_start(sky_t *sky)
+sky_status sky__async_start(sky_t *sky, char **errmsg)
 {
     sky__clock_init();
     /* aligned: the ring's words are on cache lines of their own */
@@ -1351,7 +1344,7 @@ sky_status sky__async_start(sky_t *sky)
         return SKY_ENOMEM;
     memset(a, 0, sizeof *a);
     if (sky->opts.ring_spool_path) {
-        sky_status st = spool_open(sky, a);
+        sky_status st = spool_open(sky, a, errmsg);
         if (st != SKY_OK) {
             free(a);
             return st;
@@ -1422,10 +1415,9 @@ sky_status sky__async_flush(sky_t *sky, int64_t deadline)
     atomic_store(&a->flush_pending, 1);
     pthread_mutex_unlock(&a->fmu);
     wake(a);
-    struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
     pthread_mutex_lock(&a->fmu);
     while (a->flush_done < my && atomic_load(&a->alive)) {
-        if (pthread_cond_timedwait(&a->fcond, &a->fmu, &ts) == ETIMEDOUT)
+        if (sky__cond_wait_until(&a->fcond, &a->fmu, deadline) == ETIMEDOUT)
             break;
     }
     sky_status st = a->flush_done >= my ? a->flush_status : SKY_ETIMEDOUT;
@@ -1536,11 +1528,7 @@ void sky__async_fork_child(sky_t *sky)
     sky__async *a = sky->async;
     pthread_mutex_unlock(&a->fmu);
     /* Waiters of the parent do not exist here; a fresh condition variable forgets them. */
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&a->fcond, &ca);
-    pthread_condattr_destroy(&ca);
+    sky__cond_init_monotonic(&a->fcond);
     a->flush_done = a->flush_req;
     a->flush_target = 0;
     atomic_store(&a->flush_pending, 0);

@@ -93,7 +93,7 @@ sky_status sky__emit_derived_like(const sky_event *ev, const sky_field *extra, s
     size_t ln = ev->logger_len < sizeof name - 1 ? ev->logger_len : sizeof name - 1;
     memcpy(name, ev->logger ? ev->logger : "", ev->logger ? ln : 0);
     name[ev->logger ? ln : 0] = '\0';
-    sky_status st = sky_emit_derived(sky_logger_get(sky, name), ev->level, ev->name, fs, n);
+    sky_status st = sky_emit_derived(sky__logger_get(sky, name), ev->level, ev->name, fs, n);
     if (fs != stack)
         free(fs);
     return st;

@@ -350,6 +350,11 @@ struct sky_logger {
 };
 
 void sky__loggers_free(sky_t *sky);
+/* sky_logger_get and sky_set_level on a given pipeline (NULL: the logger that logs nothing, and
+ * SKY_ENOMEM). The public functions, where NULL means the default pipeline, are config's
+ * (config/env.c): the core knows nothing of how the default pipeline is configured. */
+sky_logger *sky__logger_get(sky_t *sky, const char *name);
+sky_status sky__set_level(sky_t *sky, const char *name, sky_level level);
 
 /* ---- processors and sinks ------------------------------------------------------------------- */
 
@@ -479,7 +484,7 @@ void sky__diag(sky_t *sky, sky_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Async mode (src/core/async.c). */
-sky_status sky__async_start(sky_t *sky);
+sky_status sky__async_start(sky_t *sky, char **errmsg);
 /* Points a logger at its pipeline's fast handle, if it may take the inlined path. */
 void sky__async_logger_init(sky_t *sky, sky_logger *l);
 /* Sets bits of sky->closing (and of the copy inlined call sites read). */

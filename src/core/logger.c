@@ -3,12 +3,14 @@
  *
  * Loggers are looked up by name under a mutex and then cached by the caller, so the registry is
  * a plain list. Each logger stores its *effective* level in an atomic the level check reads;
- * setting a level recomputes every logger's effective level (rare, so O(loggers)). Inheritance
+ * setting a level recomputes every logger's effective level (rare; one pass over the loggers
+ * with a hash table of the explicit levels, recompute_levels_hashed). Inheritance
  * is by dotted prefix: "app.db" takes "app"'s level unless it has its own.
  */
 #include "core/internal.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,10 +43,72 @@ static int effective_level(sky_t *sky, const sky_logger *log)
     return level;
 }
 
+static uint64_t name_hash(const char *s, size_t len) /* FNV-1a */
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The logger of `tab` (a table of `mask + 1` slots, linear probing) named s[0..len), or NULL. */
+static sky_logger *table_find(sky_logger **tab, size_t mask, uint64_t h, const char *s, size_t len)
+{
+    for (size_t i = (size_t)h & mask; tab[i]; i = (i + 1) & mask)
+        if (tab[i]->name_len == len && memcmp(tab[i]->name, s, len) == 0)
+            return tab[i];
+    return NULL;
+}
+
+/* Every logger's effective level, as effective_level() would give it, in one pass: the loggers
+ * with an explicit level go into a hash table by name, and each logger looks up its dotted
+ * prefixes (the only ancestors is_ancestor() accepts) left to right, the FNV state carried along
+ * so a name is hashed once; the last hit is the nearest ancestor. O(loggers + the names'
+ * length) per sky_set_level, where calling effective_level() for each was O(loggers^2): a
+ * service with thousands of loggers changing a level at run time would stall its registry. */
+static bool recompute_levels_hashed(sky_t *sky)
+{
+    size_t n = 0, cap = 8;
+    for (sky_logger *l = sky->loggers; l; l = l->next)
+        n += l->explicit_level >= 0;
+    while (cap < 2 * n)
+        cap *= 2;
+    sky_logger **tab = calloc(cap, sizeof *tab);
+    if (!tab)
+        return false;
+    size_t mask = cap - 1;
+    for (sky_logger *l = sky->loggers; l; l = l->next) {
+        if (l->explicit_level < 0)
+            continue;
+        size_t i = (size_t)name_hash(l->name, l->name_len) & mask;
+        while (tab[i])
+            i = (i + 1) & mask;
+        tab[i] = l;
+    }
+    for (sky_logger *l = sky->loggers; l; l = l->next) {
+        int level = sky->root->explicit_level;
+        uint64_t h = name_hash("", 0);
+        for (size_t k = 0;; k++) {
+            if (k == l->name_len || l->name[k] == '.') {
+                sky_logger *a = table_find(tab, mask, h, l->name, k);
+                if (a)
+                    level = a->explicit_level;
+            }
+            if (k == l->name_len)
+                break;
+            h = (h ^ (unsigned char)l->name[k]) * 1099511628211ull;
+        }
+        atomic_store_explicit(&l->hdr.level, level, memory_order_relaxed);
+    }
+    free(tab);
+    return true;
+}
+
 static void recompute_levels(sky_t *sky)
 {
-    for (sky_logger *l = sky->loggers; l; l = l->next)
-        atomic_store_explicit(&l->hdr.level, effective_level(sky, l), memory_order_relaxed);
+    if (!recompute_levels_hashed(sky)) /* out of memory: the same levels, the slow way */
+        for (sky_logger *l = sky->loggers; l; l = l->next)
+            atomic_store_explicit(&l->hdr.level, effective_level(sky, l), memory_order_relaxed);
     for (sky_logger *b = sky->bound_loggers; b; b = b->next)
         atomic_store_explicit(&b->hdr.level, atomic_load(&b->base->hdr.level),
                               memory_order_relaxed);
@@ -91,10 +155,8 @@ sky_logger *sky__logger_root(sky_t *sky, sky_level level)
     return root;
 }
 
-sky_logger *sky_logger_get(sky_t *sky, const char *name)
+sky_logger *sky__logger_get(sky_t *sky, const char *name)
 {
-    if (!sky)
-        sky = sky_default();
     if (!sky)
         return &null_logger;
     if (!name)
@@ -110,12 +172,10 @@ sky_logger *sky_logger_get(sky_t *sky, const char *name)
     return l ? l : &null_logger;
 }
 
-sky_status sky_set_level(sky_t *sky, const char *name, sky_level level)
+sky_status sky__set_level(sky_t *sky, const char *name, sky_level level)
 {
     if ((unsigned)level >= SKY_LEVEL_COUNT_)
         return SKY_EINVAL;
-    if (!sky)
-        sky = sky_default();
     if (!sky)
         return SKY_ENOMEM;
     if (!name)
@@ -139,7 +199,7 @@ sky_status sky_logger_set_level(sky_logger *log, sky_level level)
     if (!log || log == &null_logger)
         return SKY_EINVAL;
     sky_logger *base = log->bound ? log->base : log;
-    return sky_set_level(base->sky, base->name, level);
+    return sky__set_level(base->sky, base->name, level);
 }
 
 sky_level sky_logger_level(const sky_logger *log)

@@ -190,40 +190,66 @@ void sky__diag(sky_t *sky, sky_level level, const char *fmt, ...)
     fn(sky ? sky->opts.diag_user : NULL, level, msg);
 }
 
-/* A diagnostic before the pipeline exists: through the options' diag function, if any. */
-static void diag_early(const sky_options *o, const char *msg)
+/* The last of a pipeline, once nothing else refers to it: its loggers, locks and itself (the
+ * end of sky_close, and of a sky_open that failed late). */
+static void free_pipeline(sky_t *sky)
 {
-    if (o->diag)
-        o->diag(o->diag_user, SKY_LEVEL_ERROR, msg);
-    else
-        sky__diag(NULL, SKY_LEVEL_ERROR, "%s", msg);
+    sky__loggers_free(sky);
+    pthread_mutex_destroy(&sky->lock);
+    pthread_mutex_destroy(&sky->reg_lock);
+    pthread_mutex_destroy(&sky->diag_lock);
+    free(sky->name);
+    free(sky);
 }
 
-sky_status sky_open(const sky_options *opts, sky_t **out)
+/* Why sky_open_ex() failed: to the caller's *errmsg if it asked, else through the options' diag
+ * function, if any. Returns st. */
+static sky_status open_failed(const sky_options *o, char **errmsg, sky_status st,
+                              const char *msg)
 {
+    if (errmsg) {
+        *errmsg = strdup(msg);
+    } else if (o->diag) {
+        o->diag(o->diag_user, SKY_LEVEL_ERROR, msg);
+    } else {
+        sky__diag(NULL, SKY_LEVEL_ERROR, "%s", msg);
+    }
+    return st;
+}
+
+sky_status sky_open(const sky_options *opts, sky_t **out) { return sky_open_ex(opts, out, NULL); }
+
+sky_status sky_open_ex(const sky_options *opts, sky_t **out, char **errmsg)
+{
+    if (errmsg)
+        *errmsg = NULL;
     if (!out)
         return SKY_EINVAL;
     *out = NULL;
     sky_options o = opts ? *opts : (sky_options){0};
     sky_level level = o.level_set ? o.level : SKY_LEVEL_INFO;
-    if ((unsigned)level >= SKY_LEVEL_COUNT_ || (unsigned)o.mode > SKY_MODE_ASYNC ||
-        (unsigned)o.overflow > SKY_OVERFLOW_DROP_OLDEST)
-        return SKY_EINVAL;
+    if ((unsigned)level >= SKY_LEVEL_COUNT_)
+        return open_failed(&o, errmsg, SKY_EINVAL, "the pipeline's level is out of range");
+    if ((unsigned)o.mode > SKY_MODE_ASYNC)
+        return open_failed(&o, errmsg, SKY_EINVAL, "the pipeline's mode is not sync or async");
+    if ((unsigned)o.overflow > SKY_OVERFLOW_DROP_OLDEST)
+        return open_failed(&o, errmsg, SKY_EINVAL,
+                           "the pipeline's overflow policy is not block, drop_newest or "
+                           "drop_oldest");
     if (!o.ring_bytes)
         o.ring_bytes = 4u << 20;
-    if (o.ring_spool_path && (o.mode != SKY_MODE_ASYNC || !*o.ring_spool_path)) {
-        diag_early(&o, o.ring_spool_path[0] ? "ring_spool_path needs mode: async (a "
-                                              "synchronous pipeline has no ring to keep)"
-                                            : "ring_spool_path is empty");
-        return SKY_EINVAL;
-    }
+    if (o.ring_spool_path && (o.mode != SKY_MODE_ASYNC || !*o.ring_spool_path))
+        return open_failed(&o, errmsg, SKY_EINVAL,
+                           o.ring_spool_path[0] ? "ring_spool_path needs mode: async (a "
+                                                  "synchronous pipeline has no ring to keep)"
+                                                : "ring_spool_path is empty");
     if (!o.block_max_wait_ms)
         o.block_max_wait_ms = 1000; /* of no progress by the worker (async.c: reserve_slow) */
     if (!o.close_timeout_ms)
         o.close_timeout_ms = 5000;
     sky_t *sky = calloc(1, sizeof *sky);
     if (!sky)
-        return SKY_ENOMEM;
+        return open_failed(&o, errmsg, SKY_ENOMEM, "out of memory");
     sky->opts = o;
     sky->name = strdup(o.name ? o.name : "skylog");
     sky->opts.name = sky->name;
@@ -234,18 +260,15 @@ sky_status sky_open(const sky_options *opts, sky_t **out)
     if (!sky->name || !sky__logger_root(sky, level)) {
         free(sky->name);
         free(sky);
-        return SKY_ENOMEM;
+        return open_failed(&o, errmsg, SKY_ENOMEM, "out of memory");
     }
     if (o.mode == SKY_MODE_ASYNC) {
-        sky_status st = sky__async_start(sky);
+        sky_status st = sky__async_start(sky, errmsg);
         sky->opts.ring_spool_path = NULL; /* the caller's string: used by the start only */
         if (st != SKY_OK) {
-            sky__loggers_free(sky);
-            pthread_mutex_destroy(&sky->lock);
-            pthread_mutex_destroy(&sky->reg_lock);
-            pthread_mutex_destroy(&sky->diag_lock);
-            free(sky->name);
-            free(sky);
+            free_pipeline(sky);
+            if (errmsg && !*errmsg)
+                *errmsg = strdup(sky_strerror(st));
             return st;
         }
     }
@@ -608,12 +631,7 @@ sky_status sky_close(sky_t *sky)
     sky__derived_free(sky);
     sky__async_free(sky);
     pthread_mutex_unlock(&sky->lock);
-    sky__loggers_free(sky);
-    pthread_mutex_destroy(&sky->lock);
-    pthread_mutex_destroy(&sky->reg_lock);
-    pthread_mutex_destroy(&sky->diag_lock);
-    free(sky->name);
-    free(sky);
+    free_pipeline(sky);
     return st;
 }
 

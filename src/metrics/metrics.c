@@ -30,6 +30,7 @@
  * record or flush (not in the handler).
  */
 #include "metrics/metrics_internal.h"
+#include "util/thread.h"
 
 #include <float.h>
 #include <limits.h>
@@ -724,25 +725,6 @@ static sky_metrics *g_regs;
 static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
 static _Atomic int g_forked; /* a child has registries whose interval thread is to restart */
 
-void sky__cond_init_monotonic(pthread_cond_t *cv)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(cv, &ca);
-    pthread_condattr_destroy(&ca);
-}
-
-void sky__timespec_add_ms(struct timespec *t, int64_t ms)
-{
-    t->tv_sec += ms / 1000;
-    t->tv_nsec += (ms % 1000) * 1000000;
-    if (t->tv_nsec >= 1000000000) {
-        t->tv_sec++;
-        t->tv_nsec -= 1000000000;
-    }
-}
-
 /* Only the list of registries is locked across fork(). Not a registry's `mu`: a pipeline's
  * worker can hold its pipeline's lock while a metrics processor creates an instrument (mu),
  * and the pipelines' own fork handler waits for that lock: taking mu here could close the
@@ -813,7 +795,7 @@ static void start_thread(sky_metrics *m)
 {
     m->restart = false;
     m->stop = false;
-    if (pthread_create(&m->thread, NULL, interval_thread, m) == 0)
+    if (sky__thread_start(&m->thread, "skylog-metrics", interval_thread, m) == 0)
         m->running = true;
 }
 
@@ -1240,12 +1222,11 @@ static void *interval_thread(void *arg)
 {
     sky_metrics *m = arg;
     pthread_mutex_lock(&m->mu);
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
+    int64_t next = sky_monotonic_ns();
     while (!m->stop) {
         int64_t ms = m->interval_ms;
-        sky__timespec_add_ms(&next, ms);
-        while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &next) == 0)
+        next += ms * 1000000;
+        while (!m->stop && sky__cond_wait_until(&m->cv, &m->mu, next) == 0)
             ;
         if (m->stop)
             break;

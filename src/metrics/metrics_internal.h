@@ -8,13 +8,11 @@
 
 #include <skylog/metrics.h>
 
+#include "util/cond.h" /* sky__cond_init_monotonic: intervals do not jump with the wall clock */
+
 #include <pthread.h>
 #include <time.h>
 
-/* A condition variable timed on CLOCK_MONOTONIC (intervals do not jump with the wall clock). */
-void sky__cond_init_monotonic(pthread_cond_t *cv);
-/* *t += ms, normalised. */
-void sky__timespec_add_ms(struct timespec *t, int64_t ms);
 
 /* Receives one interval's datums (n may be 0: an output may have older ones to retry). Called with the registry's flush lock held (one delivery at a
  * time, from the interval thread or a flushing caller). */

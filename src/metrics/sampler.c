@@ -13,6 +13,7 @@
  * frees it without joining (or locking what the parent's thread may have held).
  */
 #include "metrics/metrics_internal.h"
+#include "util/thread.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -146,11 +147,10 @@ static void *sampler_main(void *arg)
 {
     sky_sampler *s = arg;
     pthread_mutex_lock(&s->mu);
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
+    int64_t next = sky_monotonic_ns();
     while (!s->stop) {
-        sky__timespec_add_ms(&next, s->o.interval_ms);
-        while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &next) == 0)
+        next += s->o.interval_ms * 1000000;
+        while (!s->stop && sky__cond_wait_until(&s->cv, &s->mu, next) == 0)
             ;
         if (s->stop)
             break;
@@ -229,7 +229,7 @@ sky_status sky_sampler_start(const sky_sampler_opts *opts, sky_sampler **out, ch
     pthread_mutex_init(&s->mu, NULL);
     sky__cond_init_monotonic(&s->cv);
     s->pid = getpid();
-    if (pthread_create(&s->thread, NULL, sampler_main, s) != 0) {
+    if (sky__thread_start(&s->thread, "skylog-sampler", sampler_main, s) != 0) {
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
         free(s);

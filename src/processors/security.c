@@ -412,7 +412,7 @@ sky_status sky_add_security_monitor(sky_t *sky, const sky_security_opts *opts,
     m->max_keys = o.max_keys ? o.max_keys : 10000;
     m->cooldown_ns = o.cooldown_ms > 0 ? o.cooldown_ms * 1000000 : -1;
     m->level = o.level ? o.level : SKY_LEVEL_WARN;
-    m->log = sky_logger_get(sky, o.logger ? o.logger : "security");
+    m->log = sky__logger_get(sky, o.logger ? o.logger : "security");
     m->rules = calloc(o.n_rules + n_specs, sizeof *m->rules);
     m->time_field = o.time_field ? strdup(o.time_field) : NULL;
     sky_status st = SKY_OK;

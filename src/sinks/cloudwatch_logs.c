@@ -33,6 +33,8 @@
 #include "sinks/cwl_transport.h"
 #include "sinks/otlp.h"
 #include "sinks/spool.h"
+#include "util/cond.h"
+#include "util/thread.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -1256,12 +1258,7 @@ static void *sender_main(void *arg)
         if (wait_ns == INT64_MAX) {
             pthread_cond_wait(&c->wake, &c->mu);
         } else if (wait_ns > 0) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + wait_ns;
-            ts.tv_sec = t / 1000000000;
-            ts.tv_nsec = t % 1000000000;
-            pthread_cond_timedwait(&c->wake, &c->mu, &ts);
+            sky__cond_wait_ns(&c->wake, &c->mu, wait_ns);
         }
     }
     c->st.sender_alive = false;
@@ -1375,8 +1372,7 @@ static sky_status cwl_flush(void *self, int64_t deadline)
         c->flush_waiters++;
         pthread_cond_signal(&c->wake);
         while ((c->total_events || c->sending) && c->st.sender_alive) {
-            struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
-            if (pthread_cond_timedwait(&c->done, &c->mu, &ts) != 0 && sky_monotonic_ns() >= deadline)
+            if (sky__cond_wait_until(&c->done, &c->mu, deadline) != 0 && sky_monotonic_ns() >= deadline)
                 break;
         }
         c->flush_waiters--;
@@ -1688,12 +1684,8 @@ sky_status sky__sink_cloudwatch_logs_with(const sky_cwl_opts *opts, sky__cwl_tra
     c->per_logger = strstr(o.log_stream, "{logger}") != NULL;
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->fb_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->wake, &ca);
-    pthread_cond_init(&c->done, &ca);
-    pthread_condattr_destroy(&ca);
+    sky__cond_init_monotonic(&c->wake);
+    sky__cond_init_monotonic(&c->done);
     if (!c->group || !c->stream_tmpl) {
         cwl_free(c);
         return SKY_ENOMEM;
@@ -1728,7 +1720,7 @@ sky_status sky__sink_cloudwatch_logs_with(const sky_cwl_opts *opts, sky__cwl_tra
     }
     c->st.sender_alive = !o.sync_upload;
     if (!o.sync_upload) {
-        if (pthread_create(&c->thread, NULL, sender_main, c) != 0) {
+        if (sky__thread_start(&c->thread, "skylog-cwl", sender_main, c) != 0) {
             cwl_free(c);
             return bad(errmsg, "cloudwatch: cannot start the sender thread%s", NULL);
         }

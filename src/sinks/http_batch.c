@@ -25,6 +25,7 @@
 
 #include "encode/text.h"
 #include "util/cond.h"
+#include "util/thread.h"
 #include "util/secmem.h"
 
 #include <skylog/aws.h>
@@ -548,8 +549,8 @@ static sky_status hb_flush(void *self, int64_t deadline)
     h->flush_waiters++;
     pthread_cond_signal(&h->wake);
     while (h->count && h->st.sender_alive) {
-        struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
-        if (pthread_cond_timedwait(&h->done, &h->mu, &ts) != 0 && sky_monotonic_ns() >= deadline)
+        if (sky__cond_wait_until(&h->done, &h->mu, deadline) != 0 &&
+            sky_monotonic_ns() >= deadline)
             break;
     }
     h->flush_waiters--;
@@ -735,12 +736,8 @@ sky_status sky__http_batch_new(const char *url, const sky_http_batch_opts *opts,
     h->codec = *codec;
     h->o = o;
     pthread_mutex_init(&h->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&h->wake, &ca);
-    pthread_cond_init(&h->done, &ca);
-    pthread_condattr_destroy(&ca);
+    sky__cond_init_monotonic(&h->wake);
+    sky__cond_init_monotonic(&h->done);
     h->url = strdup(url);
     h->api_key_header = strdup(o.api_key_header);
     h->api_key = o.api_key && o.api_key[0] ? strdup(o.api_key) : NULL;
@@ -782,7 +779,7 @@ sky_status sky__http_batch_new(const char *url, const sky_http_batch_opts *opts,
     if (!s)
         return fail(errmsg, SKY_ENOMEM, codec->type, "out of memory"); /* vt->close freed h */
     h->st.sender_alive = true;
-    if (pthread_create(&h->thread, NULL, sender, h) != 0) {
+    if (sky__thread_start(&h->thread, "skylog-http", sender, h) != 0) {
         h->st.sender_alive = false;
         sky_sink_close(s);
         return fail(errmsg, SKY_ENOMEM, codec->type, "cannot start the sender thread");

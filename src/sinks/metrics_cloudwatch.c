@@ -26,6 +26,8 @@
  */
 #include "core/internal.h"
 #include "metrics/metrics_internal.h"
+#include "util/cond.h"
+#include "util/thread.h"
 
 #include <skylog/aws.h>
 
@@ -331,7 +333,7 @@ static void after_fork(cwm *c)
 static bool ensure_sender(cwm *c)
 {
     if (!c->thread_started && !c->closing)
-        c->thread_started = pthread_create(&c->thread, NULL, sender_main, c) == 0;
+        c->thread_started = sky__thread_start(&c->thread, "skylog-cwm", sender_main, c) == 0;
     return c->thread_started;
 }
 
@@ -374,8 +376,7 @@ static sky_status cwm_flush(void *self, int64_t deadline_ns)
         uint64_t want = ++c->pass_req;
         pthread_cond_signal(&c->wake);
         while (c->thread_started && c->pass_done < want) {
-            struct timespec ts = {deadline_ns / 1000000000, deadline_ns % 1000000000};
-            if (deadline_ns && pthread_cond_timedwait(&c->done, &c->mu, &ts) != 0 &&
+            if (deadline_ns && sky__cond_wait_until(&c->done, &c->mu, deadline_ns) != 0 &&
                 sky_monotonic_ns() >= deadline_ns)
                 break;
             if (!deadline_ns)

@@ -11,6 +11,7 @@
 #ifndef SKY_FUZZ_SERVE_HARNESS_H
 #define SKY_FUZZ_SERVE_HARNESS_H
 
+#include "metrics_api.h"
 #include "reply.h"
 #include "server.h"
 #include "store.h"
@@ -137,6 +138,27 @@ static inline const uint8_t *fz_line(const uint8_t *data, size_t *size, char *bu
     size_t used = nl ? n + 1 : n;
     *size -= used;
     return data + used;
+}
+
+/* The CloudWatch metrics input of fuzz_serve_metrics and fuzz_serve_alarms: "Q\n<form body>"
+ * for awsQuery (Action=... inside), or "<Operation>\n<JSON body>" for awsJson1.0, through
+ * sky__metrics_handle; the reply is dropped. Returns the server the request went to. */
+static inline sky__server *fz_metrics_call(const uint8_t *data, size_t size)
+{
+    char op[64];
+    data = fz_line(data, &size, op, sizeof op);
+    bool query = strcmp(op, "Q") == 0;
+    char *body = fz_copy(data, size);
+    sky_aws_header hq[] = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    sky_aws_header hj[] = {{"X-Amz-Target", "GraniteServiceVersion20100801.x"},
+                           {"Content-Type", "application/x-amz-json-1.0"}};
+    sky__request req = fz_request("/", query ? hq : hj, query ? 1 : 2, body, size);
+    sky__reply r = {0};
+    sky__metrics_handle(&req, query ? SKY__API_METRICS_QUERY : SKY__API_METRICS_JSON,
+                        query ? NULL : op, &r);
+    sky__reply_clear(&r);
+    free(body);
+    return req.server;
 }
 
 #endif

@@ -148,6 +148,42 @@ class Install(unittest.TestCase):
         self.assertFalse([n for n in self.needed(exe) if n.startswith("libskylog")])
         self.run_basic(exe)
 
+    def test_static_default_pipeline(self):
+        """A program linked with libskylog.a that only ever logs through the default pipeline
+        (a NULL sky_t) gets it configured from the environment: the configuration layer is
+        linked in by the call itself, not by a constructor a static link would leave out."""
+        if not shutil.which("pkg-config"):
+            self.skipTest("pkg-config is not installed")
+        src = os.path.join(self.tmp, "default_only.c")
+        with open(src, "w") as f:
+            f.write("#include <skylog.h>\n"
+                    "int main(void)\n{\n"
+                    "    if (sky_set_level(NULL, \"app\", SKY_LEVEL_DEBUG) != SKY_OK)\n"
+                    "        return 3;\n"
+                    "    sky_logger *log = sky_logger_get(NULL, \"app\");\n"
+                    "    sky_debug(log, \"static_default\", SKY_STR(\"via\", \"null\"));\n"
+                    "    return sky_flush(sky_default(), 5000) == SKY_OK ? 0 : 4;\n}\n")
+        env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(self.libdir, "pkgconfig"))
+        flags = subprocess.run(["pkg-config", "--static", "--cflags", "--libs", "skylog"],
+                               env=env, check=True, capture_output=True, text=True).stdout.split()
+        flags = [os.path.join(self.libdir, "libskylog.a") if f == "-lskylog" else f
+                 for f in flags]
+        exe = os.path.join(self.tmp, "default_only")
+        p = subprocess.run(["cc", "-std=c11", *self.flags, src, *flags, "-o", exe],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse([n for n in self.needed(exe) if n.startswith("libskylog")])
+        run_env = dict(os.environ, SKYLOG_FORMAT="logfmt", ASAN_OPTIONS="detect_leaks=0")
+        p = subprocess.run([exe], capture_output=True, text=True, env=run_env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("msg=static_default via=null", p.stderr)
+        # a bad variable: the default pipeline still logs (to stderr) and says why once
+        run_env["SKYLOG_LEVLE"] = "debug"
+        p = subprocess.run([exe], capture_output=True, text=True, env=run_env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("SKYLOG_LEVEL", p.stderr)
+        self.assertIn("static_default", p.stderr)
+
     def test_cmake_find_package(self):
         """find_package(skylog) from the installed tree: both targets link and run, the
         static one without libskylog.so (its dependencies come from the package's config)."""

@@ -5,6 +5,7 @@
 #include "config/registry.h"
 
 #include <skylog/cloudwatch.h>
+#include <skylog/config.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +353,46 @@ static void test_env_names(void **state)
     }
 }
 
+/* Both components with a list of rules (metrics, security_monitor) check every rule before
+ * building anything and name the first bad one by its place in the list. */
+static void test_rule_lists_name_the_bad_rule(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        {"processors:\n  - metrics:\n      namespace: App\n"
+         "      rules: [\"count\", \"histogram\", \"nonsense\"]\n",
+         "metrics: rules[1]: "},
+        {"processors:\n  - security_monitor:\n"
+         "      rules: [\"bf: login_failed by user >= 5 in 5m\", \"nope\"]\n",
+         "security_monitor: rules[1]: "},
+        {"processors:\n  - security_monitor:\n      rules: [\"x\"]\n",
+         "security_monitor: rules[0]: "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sky_t *sky = NULL;
+        char *err = NULL;
+        assert_int_equal(sky_open_yaml(cases[i].yaml, strlen(cases[i].yaml), &sky, &err),
+                         SKY_EINVAL);
+        assert_null(sky);
+        assert_non_null(err);
+        if (!strstr(err, cases[i].want))
+            fail_msg("case %zu: '%s' does not say '%s'", i, err, cases[i].want);
+        free(err);
+    }
+    /* good lists build */
+    const char *good = "processors:\n  - metrics:\n      namespace: App\n"
+                       "      rules: [\"count\", \"histogram duration_ms\"]\n"
+                       "  - security_monitor:\n"
+                       "      rules: [\"bf: login_failed by user >= 5 in 5m\"]\n";
+    sky_t *sky = NULL;
+    char *err = NULL;
+    if (sky_open_yaml(good, strlen(good), &sky, &err) != SKY_OK)
+        fail_msg("%s", err ? err : "?");
+    sky_close(sky);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_listings),
         cmocka_unit_test(test_scrub_userinfo),
         cmocka_unit_test(test_env_names),
+        cmocka_unit_test(test_rule_lists_name_the_bad_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

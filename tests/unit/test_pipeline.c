@@ -70,6 +70,84 @@ static void test_level_inheritance(void **state)
     skytest_capture_reset(&cap);
 }
 
+/* Levels with thousands of loggers (sky_set_level recomputes them all in one pass, with a hash
+ * table: core/logger.c): after every change each logger has the level of its nearest dotted
+ * ancestor with an explicit one, as a direct model computes it, including the odd names. */
+#define MANY 2400
+typedef struct model_logger {
+    char name[32];
+    int explicit_level; /* -1: none */
+    sky_logger *log;
+} model_logger;
+
+static bool model_ancestor(const char *anc, const char *name)
+{
+    size_t al = strlen(anc);
+    return al == 0 || (strncmp(anc, name, al) == 0 && (name[al] == '\0' || name[al] == '.'));
+}
+
+static void check_model(const model_logger *m, size_t n, int root_level)
+{
+    for (size_t i = 0; i < n; i++) {
+        int want = root_level;
+        size_t best = 0;
+        for (size_t j = 0; j < n; j++)
+            if (m[j].explicit_level >= 0 && model_ancestor(m[j].name, m[i].name) &&
+                strlen(m[j].name) >= best) {
+                best = strlen(m[j].name);
+                want = m[j].explicit_level;
+            }
+        if ((int)sky_logger_level(m[i].log) != want)
+            fail_msg("'%s': level %d, want %d", m[i].name, (int)sky_logger_level(m[i].log), want);
+    }
+}
+
+static void test_levels_of_many_loggers(void **state)
+{
+    (void)state;
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(&(sky_options){.level = SKY_LEVEL_INFO, .level_set = true}, &sky),
+                     SKY_OK);
+    static model_logger m[MANY + 8];
+    size_t n = 0;
+    static const char *const odd[] = {"a", "a.", "a..b", ".x", "ab", "a.b", "a.bc", "a.b.c"};
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++)
+        snprintf(m[n++].name, sizeof m[0].name, "%s", odd[i]);
+    for (int s = 0; n < MANY + 8; s++) {
+        snprintf(m[n++].name, sizeof m[0].name, "svc%d", s);
+        for (int c = 0; c < 5 && n < MANY + 8; c++) {
+            snprintf(m[n++].name, sizeof m[0].name, "svc%d.c%d", s, c);
+            for (int d = 0; d < 3 && n < MANY + 8; d++)
+                snprintf(m[n++].name, sizeof m[0].name, "svc%d.c%d.d%d", s, c, d);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        m[i].explicit_level = -1;
+        m[i].log = sky_logger_get(sky, m[i].name);
+    }
+    check_model(m, n, SKY_LEVEL_INFO);
+    unsigned seed = 12345;
+    for (int round = 0; round < 300; round++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t i = (seed >> 8) % n;
+        int level = (int)((seed >> 20) % SKY_LEVEL_OFF);
+        assert_int_equal(sky_set_level(sky, m[i].name, (sky_level)level), SKY_OK);
+        m[i].explicit_level = level;
+        if (round % 50 == 0 || round < 10)
+            check_model(m, n, SKY_LEVEL_INFO);
+    }
+    assert_int_equal(sky_set_level(sky, "a", SKY_LEVEL_ERROR), SKY_OK); /* the odd names */
+    m[0].explicit_level = SKY_LEVEL_ERROR;
+    assert_int_equal(sky_set_level(sky, "a.", SKY_LEVEL_DEBUG), SKY_OK);
+    m[1].explicit_level = SKY_LEVEL_DEBUG;
+    check_model(m, n, SKY_LEVEL_INFO);
+    assert_int_equal(sky_logger_level(m[2].log), SKY_LEVEL_DEBUG); /* "a..b" under "a." */
+    /* the root's level is every logger's without a nearer one */
+    assert_int_equal(sky_set_level(sky, "", SKY_LEVEL_WARN), SKY_OK);
+    check_model(m, n, SKY_LEVEL_WARN);
+    sky_close(sky);
+}
+
 static int evaluated;
 static int side_effect(void)
 {
@@ -383,6 +461,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_and_levels),
         cmocka_unit_test(test_level_inheritance),
+        cmocka_unit_test(test_levels_of_many_loggers),
         cmocka_unit_test(test_disabled_level_evaluates_nothing),
         cmocka_unit_test(test_context_scopes),
         cmocka_unit_test(test_bound_loggers),

@@ -511,6 +511,7 @@ static void test_from_yaml(void **state)
     assert_int_not_equal(sky_open_yaml(yaml, strlen(yaml), &other, &err), SKY_OK);
     assert_non_null(err);
     assert_non_null(strstr(err, "cannot create the pipeline"));
+    assert_non_null(strstr(err, "in use by another process")); /* why, not just "I/O error" */
     free(err);
     err = NULL;
     sky_logger *log = sky_logger_get(sky, "app");
@@ -524,7 +525,45 @@ static void test_from_yaml(void **state)
     free(text);
     snprintf(yaml, sizeof yaml, "mode: sync\nring_spool_path: %s\n", path);
     assert_int_not_equal(sky_open_yaml(yaml, strlen(yaml), &sky, &err), SKY_OK);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "needs mode: async"));
     free(err);
+}
+
+/* sky_open_ex(): why it failed goes to the caller's errmsg, and then not also to diag. */
+static void test_open_ex_says_why(void **state)
+{
+    (void)state;
+    sky_t *a = NULL, *b = NULL;
+    assert_int_equal(open_spooled(&a), SKY_OK);
+    diag_text[0] = '\0';
+    sky_options o = {.mode = SKY_MODE_ASYNC, .ring_bytes = RING, .ring_spool_path = path,
+                     .diag = keep_diag};
+    char *why = NULL;
+    assert_int_equal(sky_open_ex(&o, &b, &why), SKY_EIO);
+    assert_null(b);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "in use by another process"));
+    assert_string_equal(diag_text, "");
+    free(why);
+    why = NULL;
+    o.mode = SKY_MODE_SYNC;
+    assert_int_equal(sky_open_ex(&o, &b, &why), SKY_EINVAL);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "needs mode: async"));
+    free(why);
+    why = NULL;
+    o = (sky_options){.overflow = (sky_overflow)99};
+    assert_int_equal(sky_open_ex(&o, &b, &why), SKY_EINVAL);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "overflow"));
+    free(why);
+    why = (char *)"untouched";
+    o = (sky_options){0};
+    assert_int_equal(sky_open_ex(&o, &b, &why), SKY_OK); /* success: *errmsg is NULL */
+    assert_null(why);
+    sky_close(b);
+    sky_close(a);
 }
 
 /* A file made for another ring_bytes keeps its size while it holds events (said), and is made
@@ -747,6 +786,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_killed_while_threads_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_size_kept_then_resized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_from_yaml, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_ex_says_why, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
