@@ -293,9 +293,9 @@ SKY_API sky_status sky_aws_crypto_init(char *errbuf, size_t errlen);
 
 
 /* ============================================================================================
- * HTTP client (libcurl)
+ * HTTP client (libcurl, or skylog's own: see sky_http_transport)
  *
- * One client = one libcurl easy handle, so connections are kept alive and reused between
+ * One client = one libcurl easy handle (or one native connection), so connections are kept alive and reused between
  * requests to the same host. A client is thread-safe: requests from several threads are
  * serialised on an internal lock (use one client per sender thread for parallelism).
  * Proxies come from the usual environment variables (http_proxy, https_proxy, no_proxy), as

@@ -1,7 +1,10 @@
 /*
- * http.c - the HTTP client of the AWS layer, on libcurl: one easy handle per client so that
- * keep-alive connections are reused, a lock so a client may be shared, timeouts, TLS
- * verification on by default, response headers collected for case-insensitive lookup.
+ * http.c - the HTTP client of the AWS layer. A client asked for the native transport (and
+ * with no proxy or trace to honour) hands every request to http1.c, skylog's own HTTP/1.1
+ * client, and never loads libcurl. Everything else here is the libcurl transport: one easy
+ * handle per client so that keep-alive connections are reused, a lock so a client may be
+ * shared, timeouts, TLS verification on by default, response headers collected for
+ * case-insensitive lookup.
  *
  * libcurl is not linked: curl_api.c dlopen()s it when the first client is created, so a
  * process that never makes an HTTP request never maps libcurl and its ~5 MiB of dependencies.

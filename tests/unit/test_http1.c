@@ -132,7 +132,9 @@ static void test_dechunk(void **state)
 
 /* ---- a scripted server ------------------------------------------------------------------- */
 
-typedef enum { ANSWER, ANSWER_CLOSE_IDLE, CHUNKED, DROP_AFTER_BODY, DROP_PART, HUGE, UNTIL_CLOSE } act;
+typedef enum {
+    ANSWER, ANSWER_CLOSE_IDLE, CHUNKED, DROP_AFTER_BODY, DROP_PART, HUGE, UNTIL_CLOSE
+} act;
 
 typedef struct server {
     int lfd, port;
