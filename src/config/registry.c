@@ -1191,7 +1191,7 @@ const char *const sky__env_other_desc[] = {
     "path or soname of libssl for the native HTTP transport (default libssl.so.3, then "
     "libssl.so.1.1)",
     "HTTP transport of every client: curl or native (skylog's own HTTP/1.1 client; proxies and "
-    "--debug traces still use libcurl); default: libcurl, native for skylog ship",
+    "traces still use libcurl); default: libcurl, native for skylog ship",
     NULL};
 
 /* ---- printing values ------------------------------------------------------------------------ */
