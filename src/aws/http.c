@@ -62,8 +62,11 @@ sky_status sky_http_init(char *errbuf, size_t errlen)
 static bool wants_native(const sky_http_opts *o)
 {
     const char *env = getenv("SKYLOG_HTTP_TRANSPORT");
-    bool native = env && *env ? strcmp(env, "native") == 0
-                              : o && o->transport == SKY_HTTP_TRANSPORT_NATIVE;
+    bool native = o && o->transport == SKY_HTTP_TRANSPORT_NATIVE;
+    if (env && strcmp(env, "native") == 0)
+        native = true;
+    else if (env && strcmp(env, "curl") == 0)
+        native = false; /* any other value leaves the program's choice */
     if (!native || (o && o->trace))
         return false;
     static const char *const proxies[] = {"https_proxy", "HTTPS_PROXY", "http_proxy",
