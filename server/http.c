@@ -542,6 +542,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         goto send;
     }
     const char *enc = req.header(&req, "Content-Encoding");
+    if (enc && *enc && strcasecmp(enc, "gzip") != 0 && strcasecmp(enc, "identity") != 0) {
+        /* a body in an encoding we do not undo would be parsed as if plain: say so instead */
+        sky__reply_error(&r, api, 400,
+                         is_query_api(api) ? "InvalidParameterValue" : "SerializationException",
+                         "Content-Encoding %.64s is not supported (gzip or identity)", enc);
+        goto send;
+    }
     if (enc && strcasecmp(enc, "gzip") == 0 && st->len > 0) {
         inflate_rc irc = gunzip(st->body, st->len, MAX_BODY, &inflated, &req.body_len);
         if (irc == INFLATE_TOO_LARGE) {

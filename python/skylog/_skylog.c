@@ -142,17 +142,18 @@ static int parse_level(PyObject *o, sky_level *out)
 }
 
 /* Pipeline(mode="async", level="trace", ring_bytes=0, overflow="block", close_timeout_ms=0,
- *          block_max_wait_ms=0, name=None): an empty pipeline; add sinks next. */
+ *          block_max_wait_ms=0, ring_spool_path=None): an empty pipeline; add sinks next.
+ *          ring_spool_path keeps the async ring in that file (docs/DURABILITY.md). */
 static PyObject *Pipeline_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"mode", "level", "ring_bytes", "overflow", "close_timeout_ms",
-                             "block_max_wait_ms", NULL};
-    const char *mode = "async", *overflow = "block";
+                             "block_max_wait_ms", "ring_spool_path", NULL};
+    const char *mode = "async", *overflow = "block", *spool = NULL;
     PyObject *level = NULL;
     Py_ssize_t ring = 0;
     long long close_ms = 0, block_ms = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|sOnsLL", kwlist, &mode, &level, &ring, &overflow,
-                                     &close_ms, &block_ms))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|sOnsLLz", kwlist, &mode, &level, &ring,
+                                     &overflow, &close_ms, &block_ms, &spool))
         return NULL;
     sky_options o = {0};
     if (!strcmp(mode, "async"))
@@ -181,11 +182,13 @@ static PyObject *Pipeline_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     o.ring_bytes = (size_t)ring;
     o.close_timeout_ms = close_ms;
     o.block_max_wait_ms = block_ms;
+    o.ring_spool_path = spool;
     o.name = "skylog-python";
     sky_t *sky;
-    sky_status st = sky_open(&o, &sky);
+    char *why = NULL;
+    sky_status st = sky_open_ex(&o, &sky, &why);
     if (st != SKY_OK)
-        return raise_status(st, NULL);
+        return raise_status(st, why);
     return wrap(type, sky);
 }
 
@@ -726,6 +729,10 @@ static PyObject *Pipeline_stats(PyObject *o, PyObject *unused)
     }
     SET_U(d, "dropped", dropped);
     SET_U(d, "worker_alive", s.worker_alive); /* async: its worker runs */
+    /* ring_spool_path: what this pipeline found in the file at open (docs/DURABILITY.md) */
+    SET_U(d, "spool_recovered", s.spool_recovered);
+    SET_U(d, "spool_torn", s.spool_torn);
+    SET_U(d, "spool_ambiguous", s.spool_ambiguous);
     if (self->cw) {
         sky_cwl_stats c;
         if (sky_cwl_stats_get(self->cw, &c) == SKY_OK) {

@@ -105,6 +105,35 @@ class Processes(unittest.TestCase):
             self.assertEqual([m for m in msgs if m.startswith(f"w{w} ")],
                              [f"w{w} {i}" for i in range(200)])
 
+    def test_ring_spool_survives_sigkill(self):
+        # events whose log call returned are in the ring's file; a process killed before its
+        # worker wrote them leaves them there, and the next pipeline on the file writes them
+        # first (copies only where counted ambiguous)
+        spool = os.path.join(self.dir, "ring.spool")
+        p = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+            import logging, os, signal, skylog
+            pipe = skylog.Pipeline(mode="async", ring_spool_path={spool!r})
+            pipe.add_file({self.path!r})
+            log = logging.getLogger("spooled")
+            log.propagate = False
+            log.addHandler(skylog.Handler(pipeline=pipe))
+            log.setLevel(logging.INFO)
+            for i in range(2000):
+                log.info("tick", extra={{"seq": i}})
+            os.kill(os.getpid(), signal.SIGKILL)
+            """)], capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, -9, p.stderr)
+        pipe = skylog.Pipeline(mode="async", ring_spool_path=spool)
+        with self.assertRaisesRegex(skylog.SkylogError, "in use by another process"):
+            skylog.Pipeline(mode="async", ring_spool_path=spool)
+        pipe.add_file(self.path)
+        pipe.flush()
+        st = pipe.stats()
+        self.assertTrue(pipe.close())
+        seqs = [r["seq"] for r in self.read() if r.get("message") == "tick"]
+        self.assertEqual(sorted(set(seqs)), list(range(2000)))
+        self.assertLessEqual(len(seqs) - 2000, st["spool_ambiguous"])
+
     def test_configure_from_env_and_config_file(self):
         env_out = os.path.join(self.dir, "env.jsonl")
         p = run_py(self, """

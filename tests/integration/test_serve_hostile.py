@@ -349,6 +349,20 @@ class Hostile(HostileBase):
             self.assertError(resp, 413, "RequestEntityTooLargeException", "decompressed")
         self.assertAlive()
 
+    def test_an_encoding_serve_does_not_undo_is_refused(self):
+        # parsed as if plain, a deflate or brotli body would be garbage or, worse, half-valid
+        body = json.dumps({"logGroupName": "enc"}).encode()
+        for enc in ["br", "deflate", "x-gzip-ish"]:
+            resp = sh.raw_request(self.srv, "POST", "/", body, {
+                "Content-Type": "application/x-amz-json-1.1", "Content-Encoding": enc,
+                "X-Amz-Target": "Logs_20140328.CreateLogGroup"})
+            self.assertError(resp, 400, "SerializationException", f"Content-Encoding {enc}")
+        resp = sh.raw_request(self.srv, "POST", "/", body, {
+            "Content-Type": "application/x-amz-json-1.1", "Content-Encoding": "identity",
+            "X-Amz-Target": "Logs_20140328.CreateLogGroup"})
+        self.assertEqual(resp.status, 200, resp)
+        self.assertAlive()
+
     def test_emf_dimension_sets_are_bounded(self):
         self.group("emf")
         now = sh.now_ms()
