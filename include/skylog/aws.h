@@ -293,9 +293,9 @@ SKY_API sky_status sky_aws_crypto_init(char *errbuf, size_t errlen);
 
 
 /* ============================================================================================
- * HTTP client (libcurl)
+ * HTTP client (libcurl, or skylog's own: see sky_http_transport)
  *
- * One client = one libcurl easy handle, so connections are kept alive and reused between
+ * One client = one libcurl easy handle (or one native connection), so connections are kept alive and reused between
  * requests to the same host. A client is thread-safe: requests from several threads are
  * serialised on an internal lock (use one client per sender thread for parallelism).
  * Proxies come from the usual environment variables (http_proxy, https_proxy, no_proxy), as
@@ -307,6 +307,21 @@ SKY_API sky_status sky_aws_crypto_init(char *errbuf, size_t errlen);
  * libcurl.so.4, then libcurl-gnutls.so.4. Without any of them (Debian/Ubuntu: package libcurl4)
  * the clients cannot be created: SKY_EUNSUPPORTED.
  * ========================================================================================== */
+
+/* Which implementation carries a client's requests. libcurl is the default; the native
+ * transport is skylog's own HTTP/1.1 client (plain TCP, or TLS 1.2/1.3 on OpenSSL's libssl,
+ * loaded with dlopen(): $SKYLOG_LIBSSL, then libssl.so.3, then libssl.so.1.1) with
+ * certificate and host-name (or IP address) verification, the same CA bundle, timeouts,
+ * response limits and failure classes (sky_http_failure) as libcurl's, which costs less CPU
+ * per request and never loads libcurl. It has no proxy support and no trace: a client asked
+ * for it uses libcurl anyway when a proxy variable (https_proxy, HTTPS_PROXY, http_proxy,
+ * HTTP_PROXY, all_proxy, ALL_PROXY) is set or .trace is. $SKYLOG_HTTP_TRANSPORT ("curl" or
+ * "native"; other values are ignored) forces either for every client of the process. */
+typedef enum sky_http_transport {
+    SKY_HTTP_TRANSPORT_DEFAULT = 0, /* libcurl */
+    SKY_HTTP_TRANSPORT_CURL,
+    SKY_HTTP_TRANSPORT_NATIVE,
+} sky_http_transport;
 
 typedef struct sky_http_opts {
     int64_t connect_timeout_ms; /* default 3000 */
@@ -323,6 +338,7 @@ typedef struct sky_http_opts {
      * thread. */
     void (*trace)(void *user, const char *line);
     void *trace_user;
+    sky_http_transport transport; /* see sky_http_transport */
 } sky_http_opts;
 
 typedef struct sky_http_client sky_http_client;

@@ -102,6 +102,10 @@ typedef struct sky_cwl_opts {
      * proxy); default: AWS_CA_BUNDLE, `ca_bundle` of the profile, CURL_CA_BUNDLE,
      * SSL_CERT_FILE, else the system store (sky_aws_resolve_ca_bundle()). */
     const char *ca_bundle;
+    /* Which HTTP implementation sends (sky_http_transport in skylog/aws.h): default libcurl;
+     * SKY_HTTP_TRANSPORT_NATIVE is skylog's own HTTP/1.1 client, less CPU per request (what
+     * `skylog ship` uses). $SKYLOG_HTTP_TRANSPORT overrides it. */
+    int http_transport;
     /* Crash-safe spool (docs/DURABILITY.md): when set, every accepted event is also written
      * to this memory-mapped file until the service has answered for it, and the next sink
      * opened on the same file (after a crash, a SIGKILL, a close that could not deliver)

@@ -1,7 +1,10 @@
 /*
- * http.c - the HTTP client of the AWS layer, on libcurl: one easy handle per client so that
- * keep-alive connections are reused, a lock so a client may be shared, timeouts, TLS
- * verification on by default, response headers collected for case-insensitive lookup.
+ * http.c - the HTTP client of the AWS layer. A client asked for the native transport (and
+ * with no proxy or trace to honour) hands every request to http1.c, skylog's own HTTP/1.1
+ * client, and never loads libcurl. Everything else here is the libcurl transport: one easy
+ * handle per client so that keep-alive connections are reused, a lock so a client may be
+ * shared, timeouts, TLS verification on by default, response headers collected for
+ * case-insensitive lookup.
  *
  * libcurl is not linked: curl_api.c dlopen()s it when the first client is created, so a
  * process that never makes an HTTP request never maps libcurl and its ~5 MiB of dependencies.
@@ -25,6 +28,7 @@
  */
 #include "aws/buf.h"
 #include "aws/curl_api.h"
+#include "aws/http1.h"
 
 #include <skylog/aws.h>
 
@@ -38,6 +42,7 @@
 
 struct sky_http_client {
     pthread_mutex_t lock;
+    sky__h1 *native; /* the native transport; NULL = libcurl (api, curl) */
     const sky__curl_api *api;
     CURL *curl;
     sky_http_opts opts;
@@ -52,13 +57,36 @@ sky_status sky_http_init(char *errbuf, size_t errlen)
     return sky__curl_api_get(errbuf, errlen) ? SKY_OK : SKY_EUNSUPPORTED;
 }
 
+/* The native transport when asked for (by the options or $SKYLOG_HTTP_TRANSPORT) and able to
+ * do what libcurl would: no proxy to go through, no trace to write. */
+static bool wants_native(const sky_http_opts *o)
+{
+    const char *env = getenv("SKYLOG_HTTP_TRANSPORT");
+    bool native = o && o->transport == SKY_HTTP_TRANSPORT_NATIVE;
+    if (env && strcmp(env, "native") == 0)
+        native = true;
+    else if (env && strcmp(env, "curl") == 0)
+        native = false; /* any other value leaves the program's choice */
+    if (!native || (o && o->trace))
+        return false;
+    static const char *const proxies[] = {"https_proxy", "HTTPS_PROXY", "http_proxy",
+                                          "HTTP_PROXY",  "all_proxy",   "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof proxies / sizeof proxies[0]; i++) {
+        const char *v = getenv(proxies[i]);
+        if (v && *v)
+            return false;
+    }
+    return true;
+}
+
 sky_status sky_http_client_new(const sky_http_opts *opts, sky_http_client **out)
 {
     if (!out)
         return SKY_EINVAL;
     *out = NULL;
-    const sky__curl_api *api = sky__curl_api_get(NULL, 0);
-    if (!api)
+    bool native = wants_native(opts);
+    const sky__curl_api *api = native ? NULL : sky__curl_api_get(NULL, 0);
+    if (!native && !api)
         return SKY_EUNSUPPORTED;
     sky_http_client *c = calloc(1, sizeof *c);
     if (!c)
@@ -76,8 +104,8 @@ sky_status sky_http_client_new(const sky_http_opts *opts, sky_http_client **out)
     c->user_agent = strdup(c->opts.user_agent ? c->opts.user_agent : "skylog/" SKYLOG_VERSION);
     c->opts.ca_bundle = c->ca_bundle;
     c->opts.user_agent = c->user_agent;
-    c->curl = api->easy_init();
-    if (!c->curl || !c->user_agent || (opts && opts->ca_bundle && !c->ca_bundle)) {
+    if (!c->user_agent || (opts && opts->ca_bundle && !c->ca_bundle) ||
+        (native ? sky__h1_new(&c->opts, &c->native) != SKY_OK : !(c->curl = api->easy_init()))) {
         sky_http_client_free(c);
         return SKY_ENOMEM;
     }
@@ -90,8 +118,10 @@ void sky_http_client_free(sky_http_client *c)
 {
     if (!c)
         return;
-    if (c->curl) {
-        c->api->easy_cleanup(c->curl);
+    if (c->curl || c->native) {
+        if (c->curl)
+            c->api->easy_cleanup(c->curl);
+        sky__h1_free(c->native);
         pthread_mutex_destroy(&c->lock);
     }
     free(c->ca_bundle);
@@ -305,6 +335,8 @@ sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
     set_err(errbuf, errlen, "");
     if (!c || !req || !req->url || !req->method || !out)
         return SKY_EINVAL;
+    if (c->native)
+        return sky__h1_perform(c->native, req, out, errbuf, errlen);
 
     const sky__curl_api *api = c->api;
     struct curl_slist *hl = NULL;

@@ -1181,12 +1181,17 @@ const sky__env_alias *sky__env_alias_of(const sky__component *c, const sky__opt 
     return NULL;
 }
 
-const char *const sky__env_other[] = {"SKYLOG_CONFIG", "SKYLOG_LIBCURL", "SKYLOG_LIBCRYPTO",
-                                      NULL};
+const char *const sky__env_other[] = {"SKYLOG_CONFIG",  "SKYLOG_LIBCURL",
+                                      "SKYLOG_LIBCRYPTO", "SKYLOG_LIBSSL",
+                                      "SKYLOG_HTTP_TRANSPORT", NULL};
 const char *const sky__env_other_desc[] = {
     "path of a YAML file describing the pipeline; then only the pipeline's own variables apply",
     "path or soname of libcurl to load (default libcurl.so.4, then libcurl-gnutls.so.4)",
     "path or soname of libcrypto to load (default libcrypto.so.3, then libcrypto.so.1.1)",
+    "path or soname of libssl for the native HTTP transport (default libssl.so.3, then "
+    "libssl.so.1.1)",
+    "HTTP transport of every client: curl or native (skylog's own HTTP/1.1 client; proxies and "
+    "traces still use libcurl); default: libcurl, native for skylog ship",
     NULL};
 
 /* ---- printing values ------------------------------------------------------------------------ */

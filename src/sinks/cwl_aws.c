@@ -197,7 +197,8 @@ sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out
                              .region = o->region};
     sky_http_opts ho = {.connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 5000,
                         .timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 30000,
-                        .ca_bundle = o->ca_bundle};
+                        .ca_bundle = o->ca_bundle,
+                        .transport = (sky_http_transport)o->http_transport};
     co.http = &ho;
     if ((o->access_key_id == NULL) != (o->secret_access_key == NULL)) {
         snprintf(err, sizeof err, "cloudwatch: access_key_id and secret_access_key go together");

@@ -1,0 +1,333 @@
+/* test_http1.c - the native HTTP/1.1 transport (src/aws/http1.c): the response parser and the
+ * chunked decoder on exact inputs, and the client against a scripted server thread on
+ * 127.0.0.1: keep-alive reuse, an idle connection the server closed (dropped before sending,
+ * nothing lost or sent twice), chunked answers, limits, and how far a failed request got
+ * (refused = NOT_CONNECTED; the connection dropped after the whole body = NO_ANSWER, after part
+ * of it = INCOMPLETE). TLS is exercised end to end in tests/integration/test_http_native.py. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "aws/http1.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int parse(const char *s, sky__h1_head *h)
+{
+    return sky__h1_parse_head(s, strlen(s), h);
+}
+
+static void test_parse_head(void **state)
+{
+    (void)state;
+    sky__h1_head h;
+    const char *ok = "HTTP/1.1 200 OK\r\nx-amzn-RequestId: abc\r\nContent-Length: 5\r\n"
+                     "Retry-After:  3 \r\n\r\nhello";
+    assert_int_equal(parse(ok, &h), 1);
+    assert_int_equal(h.status, 200);
+    assert_int_equal(h.content_length, 5);
+    assert_int_equal(h.head_len, strlen(ok) - 5);
+    assert_int_equal(h.n_fields, 3);
+    assert_memory_equal(ok + h.fields[2].value, "3", 1);
+    assert_int_equal(h.fields[2].value_len, 1);
+    assert_false(h.close);
+    /* incomplete: more needed */
+    assert_int_equal(sky__h1_parse_head(ok, 20, &h), 0);
+    /* no reason phrase; HTTP/1.0 closes unless keep-alive */
+    assert_int_equal(parse("HTTP/1.0 503\r\n\r\n", &h), 1);
+    assert_int_equal(h.status, 503);
+    assert_true(h.close);
+    assert_int_equal(parse("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n", &h), 1);
+    assert_false(h.close);
+    assert_int_equal(parse("HTTP/1.1 200 OK\r\nConnection: foo, close\r\n\r\n", &h), 1);
+    assert_true(h.close);
+    /* chunked wins over a length, and then the connection is not reused */
+    assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: "
+                           "chunked\r\n\r\n", &h), 1);
+    assert_true(h.chunked);
+    assert_int_equal(h.content_length, -1);
+    assert_true(h.close);
+    /* malformed */
+    const char *bad[] = {
+        "HTTP/2 200 OK\r\n\r\n", "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 099 x\r\n\r\n",
+        "HTTP/1.1 200OK\r\n\r\n", "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+        "HTTP/1.1 200 OK\r\n folded: x\r\n\r\n", "HTTP/1.1 200 OK\r\nA b: x\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX: a\nb\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (parse(bad[i], &h) != -1)
+            fail_msg("accepted: %s", bad[i]);
+    }
+    /* limits: a head that never ends, and too many fields */
+    size_t big = SKY__H1_MAX_HEAD + 10;
+    char *b = malloc(big);
+    memcpy(b, "HTTP/1.1 200 OK\r\nX: ", 20);
+    memset(b + 20, 'a', big - 20);
+    assert_int_equal(sky__h1_parse_head(b, big, &h), -1);
+    size_t n = 0;
+    n += (size_t)sprintf(b, "HTTP/1.1 200 OK\r\n");
+    for (int i = 0; i <= SKY__H1_MAX_HEADERS; i++)
+        n += (size_t)sprintf(b + n, "X%d: v\r\n", i);
+    n += (size_t)sprintf(b + n, "\r\n");
+    assert_int_equal(sky__h1_parse_head(b, n, &h), -1);
+    free(b);
+}
+
+static int dechunk_all(const char *in, size_t step, size_t max, char **out, size_t *len)
+{
+    sky__h1_chunked d = {0};
+    size_t cap = 0, n = strlen(in), off = 0;
+    *out = NULL;
+    *len = 0;
+    while (off < n) {
+        size_t k = n - off < step ? n - off : step, used = 0;
+        int r = sky__h1_dechunk(&d, in + off, k, &used, out, len, &cap, max);
+        if (r != 0)
+            return r == 1 && off + used == n ? 1 : r == 1 ? 2 : r;
+        off += used;
+    }
+    return 0;
+}
+
+static void test_dechunk(void **state)
+{
+    (void)state;
+    const char *in = "5;ext=1\r\nhello\r\nB\r\n, world!!!!\r\n0\r\nTrailer: x\r\n\r\n";
+    for (size_t step = 1; step <= strlen(in); step++) {
+        char *out;
+        size_t len;
+        assert_int_equal(dechunk_all(in, step, 100, &out, &len), 1);
+        assert_int_equal(len, 16);
+        assert_memory_equal(out, "hello, world!!!!", 16);
+        free(out);
+    }
+    char *out;
+    size_t len;
+    assert_int_equal(dechunk_all(in, 7, 10, &out, &len), -2); /* over max: refused */
+    free(out);
+    const char *bad[] = {"x\r\n", "5\r\nhelloX\r\n", "5\nhello", "\r\n",
+                         "11111111111111111\r\n", "0\r\nbad\nline\r\n\r\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(dechunk_all(bad[i], 64, 100, &out, &len), -1);
+        free(out);
+    }
+    /* a size bigger than max is refused before any allocation */
+    assert_int_equal(dechunk_all("FFFFFFFFFFFF\r\n", 64, 100, &out, &len), -2);
+    assert_null(out);
+}
+
+/* ---- a scripted server ------------------------------------------------------------------- */
+
+typedef enum {
+    ANSWER, ANSWER_CLOSE_IDLE, CHUNKED, DROP_AFTER_BODY, DROP_PART, HUGE, UNTIL_CLOSE
+} act;
+
+typedef struct server {
+    int lfd, port;
+    pthread_t th;
+    act script[8];
+    int n_script;
+    int connections; /* accepted */
+    int requests;    /* complete requests read */
+} server;
+
+static ssize_t read_request(int fd, char *buf, size_t cap, size_t max_body)
+{
+    size_t n = 0;
+    char *end = NULL;
+    while (!end) {
+        ssize_t r = recv(fd, buf + n, cap - 1 - n, 0);
+        if (r <= 0)
+            return -1;
+        n += (size_t)r;
+        buf[n] = 0;
+        end = strstr(buf, "\r\n\r\n");
+    }
+    const char *cl = strcasestr(buf, "Content-Length:");
+    size_t want = cl ? strtoul(cl + 15, NULL, 10) : 0;
+    size_t have = n - (size_t)(end + 4 - buf);
+    size_t goal = want < max_body ? want : max_body;
+    static char sink[65536];
+    while (have < goal) {
+        size_t k = goal - have < sizeof sink ? goal - have : sizeof sink;
+        ssize_t r = recv(fd, sink, k, 0);
+        if (r <= 0)
+            return -1;
+        have += (size_t)r;
+    }
+    return (ssize_t)want;
+}
+
+static void *serve(void *arg)
+{
+    server *s = arg;
+    char *buf = malloc(1 << 16);
+    int step = 0;
+    while (step < s->n_script) {
+        int fd = accept(s->lfd, NULL, NULL);
+        if (fd < 0)
+            break;
+        s->connections++;
+        while (step < s->n_script) {
+            act a = s->script[step];
+            ssize_t want = read_request(fd, buf, 1 << 16, a == DROP_PART ? 4096 : SIZE_MAX);
+            if (want < 0)
+                break; /* the client closed this one: next connection */
+            step++;
+            if (a != DROP_PART)
+                s->requests++;
+            if (a == DROP_AFTER_BODY || a == DROP_PART) {
+                struct linger lg = {1, 0}; /* a reset */
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+                break;
+            }
+            const char *r = a == CHUNKED
+                                ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                  "3\r\nabc\r\n0\r\n\r\n"
+                            : a == HUGE ? "HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n"
+                            : a == UNTIL_CLOSE ? "HTTP/1.1 200 OK\r\n\r\nuntil the close"
+                                        : "HTTP/1.1 200 OK\r\nx-amzn-RequestId: r1\r\n"
+                                          "Content-Length: 2\r\n\r\nok";
+            if (send(fd, r, strlen(r), MSG_NOSIGNAL) < 0)
+                break;
+            if (a == ANSWER_CLOSE_IDLE || a == HUGE || a == UNTIL_CLOSE)
+                break; /* closed while idle: the client must notice before reusing it */
+        }
+        close(fd);
+    }
+    free(buf);
+    return NULL;
+}
+
+static void server_start(server *s)
+{
+    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t l = sizeof a;
+    getsockname(s->lfd, (struct sockaddr *)&a, &l);
+    s->port = ntohs(a.sin_port);
+    assert_int_equal(listen(s->lfd, 8), 0);
+    pthread_create(&s->th, NULL, serve, s);
+}
+
+static void server_stop(server *s)
+{
+    shutdown(s->lfd, SHUT_RDWR);
+    pthread_join(s->th, NULL);
+    close(s->lfd);
+}
+
+static sky_status post(sky__h1 *c, int port, const void *body, size_t len,
+                       sky_http_response *r)
+{
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    sky_aws_header h[] = {{"X-Amz-Target", "Logs_20140328.PutLogEvents"}};
+    sky_http_request req = {.method = "POST", .url = url, .headers = h, .n_headers = 1,
+                            .body = body, .body_len = len};
+    char why[256];
+    memset(r, 0, sizeof *r);
+    return sky__h1_perform(c, &req, r, why, sizeof why);
+}
+
+static sky__h1 *client(void)
+{
+    static sky_http_opts o = {.connect_timeout_ms = 2000, .timeout_ms = 20000,
+                              .max_response_bytes = 1 << 20, .user_agent = "test"};
+    sky__h1 *c;
+    assert_int_equal(sky__h1_new(&o, &c), SKY_OK);
+    return c;
+}
+
+static void test_keep_alive_and_idle_close(void **state)
+{
+    (void)state;
+    server s = {.script = {ANSWER, ANSWER, ANSWER_CLOSE_IDLE, CHUNKED, UNTIL_CLOSE, ANSWER},
+                .n_script = 6};
+    server_start(&s);
+    sky__h1 *c = client();
+    sky_http_response r;
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(post(c, s.port, "{}", 2, &r), SKY_OK);
+        assert_int_equal(r.status, 200);
+        if (i == 3) {
+            assert_string_equal(r.body, "abc");
+        } else if (i == 4) {
+            assert_string_equal(r.body, "until the close"); /* neither length nor chunks */
+        } else {
+            assert_string_equal(r.body, "ok");
+            assert_string_equal(sky_http_response_header(&r, "X-Amzn-RequestId"), "r1");
+        }
+        sky_http_response_free(&r);
+        if (i == 2)
+            usleep(100 * 1000); /* let the close arrive: it is seen before the next write */
+    }
+    sky__h1_free(c);
+    server_stop(&s);
+    assert_int_equal(s.requests, 6); /* each request once */
+    assert_int_equal(s.connections, 3);
+}
+
+static void test_failures_say_how_far(void **state)
+{
+    (void)state;
+    sky__h1 *c = client();
+    sky_http_response r;
+    /* refused: nothing sent */
+    server s0 = {.n_script = 0};
+    server_start(&s0);
+    int dead = s0.port;
+    server_stop(&s0);
+    assert_int_equal(post(c, dead, "{}", 2, &r), SKY_ENET);
+    assert_int_equal(r.failure, SKY_HTTP_NOT_CONNECTED);
+
+    /* dropped after the whole body: the server may have processed it */
+    server s = {.script = {DROP_AFTER_BODY}, .n_script = 1};
+    server_start(&s);
+    assert_int_equal(post(c, s.port, "{}", 2, &r), SKY_ENET);
+    assert_int_equal(r.failure, SKY_HTTP_NO_ANSWER);
+    server_stop(&s);
+
+    /* dropped after part of a large body: it cannot have been processed */
+    size_t big = 64u << 20;
+    char *body = calloc(1, big);
+    server s2 = {.script = {DROP_PART}, .n_script = 1};
+    server_start(&s2);
+    assert_int_equal(post(c, s2.port, body, big, &r), SKY_ENET);
+    assert_int_equal(r.failure, SKY_HTTP_INCOMPLETE);
+    server_stop(&s2);
+    free(body);
+
+    /* a declared body over the limit: refused before allocating it */
+    server s3 = {.script = {HUGE}, .n_script = 1};
+    server_start(&s3);
+    assert_int_equal(post(c, s3.port, "{}", 2, &r), SKY_ELIMIT);
+    server_stop(&s3);
+    sky__h1_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_head),
+        cmocka_unit_test(test_dechunk),
+        cmocka_unit_test(test_keep_alive_and_idle_close),
+        cmocka_unit_test(test_failures_say_how_far),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
