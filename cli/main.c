@@ -232,6 +232,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "skylog: unknown option '%s' (see 'skylog --help')\n", name);
         return SKY_EXIT_USAGE;
     }
+    const char *transport = getenv("SKYLOG_HTTP_TRANSPORT");
+    if (transport && *transport && strcmp(transport, "curl") != 0 &&
+        strcmp(transport, "native") != 0) {
+        fprintf(stderr, "skylog: SKYLOG_HTTP_TRANSPORT=%s: not a transport (curl or native)\n",
+                transport);
+        return SKY_EXIT_USAGE;
+    }
     const sky__command *c = find_command(name);
     if (!c) {
         const char *names[N_COMMANDS];

@@ -316,7 +316,8 @@ SKY_API sky_status sky_aws_crypto_init(char *errbuf, size_t errlen);
  * per request and never loads libcurl. It has no proxy support and no trace: a client asked
  * for it uses libcurl anyway when a proxy variable (https_proxy, HTTPS_PROXY, http_proxy,
  * HTTP_PROXY, all_proxy, ALL_PROXY) is set or .trace is. $SKYLOG_HTTP_TRANSPORT ("curl" or
- * "native"; other values are ignored) forces either for every client of the process. */
+ * "native") forces either for every client of the process; any other non-empty value makes
+ * sky_http_client_new() fail with SKY_EINVAL (and the skylog CLI exit 2 saying so). */
 typedef enum sky_http_transport {
     SKY_HTTP_TRANSPORT_DEFAULT = 0, /* libcurl */
     SKY_HTTP_TRANSPORT_CURL,

@@ -66,7 +66,7 @@ static bool wants_native(const sky_http_opts *o)
     if (env && strcmp(env, "native") == 0)
         native = true;
     else if (env && strcmp(env, "curl") == 0)
-        native = false; /* any other value leaves the program's choice */
+        native = false; /* any other value is refused by sky_http_client_new() */
     if (!native || (o && o->trace))
         return false;
     static const char *const proxies[] = {"https_proxy", "HTTPS_PROXY", "http_proxy",
@@ -84,6 +84,9 @@ sky_status sky_http_client_new(const sky_http_opts *opts, sky_http_client **out)
     if (!out)
         return SKY_EINVAL;
     *out = NULL;
+    const char *env = getenv("SKYLOG_HTTP_TRANSPORT");
+    if (env && *env && strcmp(env, "native") != 0 && strcmp(env, "curl") != 0)
+        return SKY_EINVAL; /* a typo must not silently choose the other transport */
     bool native = wants_native(opts);
     const sky__curl_api *api = native ? NULL : sky__curl_api_get(NULL, 0);
     if (!native && !api)

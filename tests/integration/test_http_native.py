@@ -147,6 +147,15 @@ class NativeTls(unittest.TestCase):
 
 
 class NativePlain(unittest.TestCase):
+    def test_a_transport_that_does_not_exist_is_refused(self):
+        # a typo must not quietly pick the other transport
+        env = dict(os.environ, SKYLOG_HTTP_TRANSPORT="nativ")
+        p = subprocess.run([skyharness.skylog_bin(), "ship", "-g", "/g", "-"], input="one\n",
+                           capture_output=True, text=True, env=env,
+                           timeout=120 * skyharness.timeout_scale())
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("SKYLOG_HTTP_TRANSPORT=nativ: not a transport (curl or native)", p.stderr)
+
     def test_refused_connection_is_not_unknown_outcome(self):
         with __import__("socket").socket() as s:
             s.bind(("127.0.0.1", 0))

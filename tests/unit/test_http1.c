@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "aws/http1.h"
+#include <skylog/aws.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -321,6 +322,20 @@ static void test_failures_say_how_far(void **state)
     sky__h1_free(c);
 }
 
+/* A transport name that is neither curl nor native is refused, not taken as the default. */
+static void test_unknown_transport_refused(void **state)
+{
+    (void)state;
+    sky_http_client *c = NULL;
+    setenv("SKYLOG_HTTP_TRANSPORT", "nativ", 1);
+    assert_int_equal(sky_http_client_new(NULL, &c), SKY_EINVAL);
+    assert_null(c);
+    setenv("SKYLOG_HTTP_TRANSPORT", "native", 1);
+    assert_int_equal(sky_http_client_new(NULL, &c), SKY_OK);
+    sky_http_client_free(c);
+    unsetenv("SKYLOG_HTTP_TRANSPORT");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_dechunk),
         cmocka_unit_test(test_keep_alive_and_idle_close),
         cmocka_unit_test(test_failures_say_how_far),
+        cmocka_unit_test(test_unknown_transport_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
