@@ -18,11 +18,9 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 import skyharness
@@ -67,25 +65,7 @@ class RingSpoolTest(unittest.TestCase):
     def test_async_kill_20_times_every_accepted_event_stored_once(self):
         srv = skyharness.start_server(self, verbose=False)
         rng = random.Random(int(os.environ.get("SKYLOG_TEST_SEED", "16")))
-        kills = 0
-        for run in range(1, 21):
-            before = len(base.accepted_seqs(self.accepted))
-            p = self.producer(srv.url, run)
-            p.stdin.write("run 3000\n")
-            p.stdin.flush()
-            if rng.random() < 0.75:
-                want = before + rng.randint(1, 2500)
-                base.wait_for(lambda: len(base.accepted_seqs(self.accepted)) >= want or
-                              p.poll() is not None, "the producer's progress")
-            time.sleep(rng.uniform(0, 0.02))
-            if p.poll() is not None:
-                self.fail(f"producer exited early: {p.stderr.read()[-3000:]}")
-            p.send_signal(signal.SIGKILL)
-            p.wait()
-            p.stdin.close()
-            p.stdout.close()
-            p.stderr.close()
-            kills += 1
+        kills = base.kill_producers(self, srv, rng, 20)
         self.assertEqual(kills, 20)
         p = self.producer(srv.url, 99)
         self.assertIn("accepted=100 ", self.command(p, "put 100"))

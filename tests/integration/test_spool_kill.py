@@ -81,6 +81,31 @@ def wait_for(pred, what, timeout=120):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def kill_producers(test, srv, rng, runs):
+    """Starts test.producer(srv.url, run) for runs 1..runs, lets it log (or not: a quarter of
+    the kills come before its first event), SIGKILLs it at a random point; returns the kills."""
+    kills = 0
+    for run in range(1, runs + 1):
+        before = len(accepted_seqs(test.accepted))
+        p = test.producer(srv.url, run)
+        p.stdin.write("run 3000\n")
+        p.stdin.flush()
+        if rng.random() < 0.75:
+            want = before + rng.randint(1, 2500)
+            wait_for(lambda: len(accepted_seqs(test.accepted)) >= want or
+                     p.poll() is not None, "the producer's progress")
+        time.sleep(rng.uniform(0, 0.02))
+        if p.poll() is not None:
+            test.fail(f"producer exited early: {p.stderr.read()[-3000:]}")
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        p.stdin.close()
+        p.stdout.close()
+        p.stderr.close()
+        kills += 1
+    return kills
+
+
 class FixedPortServer(skyharness.Server):
     """`skylog serve` that comes back on the port it had (an endpoint that goes away and
     returns at the same address)."""
@@ -139,26 +164,7 @@ class SpoolTest(unittest.TestCase):
     def test_kill_20_times_every_accepted_event_stored_once(self):
         srv = skyharness.start_server(self, verbose=False)
         rng = random.Random(int(os.environ.get("SKYLOG_TEST_SEED", "16")))
-        kills = 0
-        for run in range(1, 21):
-            before = len(accepted_seqs(self.accepted))
-            p = self.producer(srv.url, run)
-            p.stdin.write("run 3000\n")
-            p.stdin.flush()
-            # let it get going (or not: a quarter of the kills come before its first event)
-            if rng.random() < 0.75:
-                want = before + rng.randint(1, 2500)
-                wait_for(lambda: len(accepted_seqs(self.accepted)) >= want or
-                         p.poll() is not None, "the producer's progress")
-            time.sleep(rng.uniform(0, 0.02))
-            if p.poll() is not None:
-                self.fail(f"producer exited early: {p.stderr.read()[-3000:]}")
-            p.send_signal(signal.SIGKILL)
-            p.wait()
-            p.stdin.close()
-            p.stdout.close()
-            p.stderr.close()
-            kills += 1
+        kills = kill_producers(self, srv, rng, 20)
         self.assertEqual(kills, 20)
         # the last run delivers what the spool still holds, and closes cleanly
         p = self.producer(srv.url, 99)
