@@ -65,6 +65,14 @@ bool sky__h1_tls_load(char *errbuf, size_t errlen);
 /* A client; `o` is copied (its strings must outlive it: http.c owns them). SKY_ENOMEM. */
 sky_status sky__h1_new(const sky_http_opts *o, sky__h1 **out);
 void sky__h1_free(sky__h1 *c);
+/* How host names are resolved: getaddrinfo()'s signature. Tests replace it (one that never
+ * answers shows that the connect timeout bounds resolving); NULL restores getaddrinfo. Call it
+ * before the client is used. */
+struct addrinfo;
+typedef int (*sky__h1_resolver)(const char *host, const char *port, const struct addrinfo *hints,
+                                struct addrinfo **res);
+void sky__h1_set_resolver(sky__h1 *c, sky__h1_resolver fn);
+
 /* sky_http_perform() for this transport: the same contract (see sky_http_failure). */
 sky_status sky__h1_perform(sky__h1 *c, const sky_http_request *req, sky_http_response *out,
                            char *errbuf, size_t errlen);
