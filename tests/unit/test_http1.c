@@ -3,8 +3,8 @@
  * 127.0.0.1: keep-alive reuse, an idle connection the server closed (dropped before sending,
  * nothing lost or sent twice), chunked answers, limits, and how far a failed request got
  * (refused = NOT_CONNECTED; the connection dropped after the whole body = NO_ANSWER, after part
- * of it = INCOMPLETE), and a resolver that never answers bounded by the connect timeout (through
- * the resolver seam, so no DNS and no network). TLS is exercised end to end in
+ * of it = INCOMPLETE), and a resolver that never answers (through the resolver seam, so no DNS
+ * and no network) and a TLS handshake that never ends both bounded by the connect timeout. TLS is exercised end to end in
  * tests/integration/test_http_native.py. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -417,6 +417,39 @@ static void test_resolving_bounded_by_connect_timeout(void **state)
     usleep(50 * 1000); /* the late helper lets go of its job (nothing is asserted on time) */
 }
 
+/* The connect timeout covers the TLS handshake too (as libcurl's does): a server that accepts
+ * the connection and never answers the ClientHello is a handshake timeout well before the
+ * request's own timeout (the bound checked is generous: half of that). */
+static void test_tls_handshake_bounded_by_connect_timeout(void **state)
+{
+    (void)state;
+    char why[256] = "";
+    if (!sky__h1_tls_load(why, sizeof why))
+        skip(); /* no libssl: test_http_native.py says so too */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t l = sizeof a;
+    getsockname(lfd, (struct sockaddr *)&a, &l);
+    assert_int_equal(listen(lfd, 8), 0); /* the kernel completes the connect; nobody reads */
+    static sky_http_opts o = {.connect_timeout_ms = 300, .timeout_ms = 300000,
+                              .max_response_bytes = 1 << 20, .user_agent = "test"};
+    sky__h1 *c;
+    assert_int_equal(sky__h1_new(&o, &c), SKY_OK);
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", ntohs(a.sin_port));
+    sky_http_response r;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(post_url(c, url, &r, why, sizeof why), SKY_ETIMEDOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(r.failure, SKY_HTTP_TLS_FAILED);
+    assert_non_null(strstr(why, "TLS handshake with 127.0.0.1:"));
+    assert_true(t1.tv_sec - t0.tv_sec < 150);
+    sky__h1_free(c);
+    close(lfd);
+}
+
 /* A transport name that is neither curl nor native is refused, not taken as the default. */
 static void test_unknown_transport_refused(void **state)
 {
@@ -439,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_keep_alive_and_idle_close),
         cmocka_unit_test(test_failures_say_how_far),
         cmocka_unit_test(test_resolving_bounded_by_connect_timeout),
+        cmocka_unit_test(test_tls_handshake_bounded_by_connect_timeout),
         cmocka_unit_test(test_unknown_transport_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
