@@ -1267,8 +1267,9 @@ sky_status sky__h1_perform(sky__h1 *c, const sky_http_request *req, sky_http_res
             return SKY_EINVAL;
     sky_buf hd = {0};
     size_t tlen = strcspn(u.target, "#");
+    /* an empty path is "/" (a precision of 0 would print nothing of it) */
     sky__buf_printf(&hd, "%s %s%.*s HTTP/1.1\r\n", req->method, tlen && *u.target != '/' ? "/" : "",
-                   (int)tlen, tlen ? u.target : "/");
+                   (int)(tlen ? tlen : 1), tlen ? u.target : "/");
     if (!has_header(req, "Host"))
         sky__buf_printf(&hd, "Host: %s\r\n", u.hostport);
     if (!has_header(req, "User-Agent"))

@@ -1,11 +1,12 @@
 /*
  * http1.h - skylog's own HTTP/1.1 client (plain TCP, or TLS on OpenSSL's libssl loaded with
- * dlopen()), the "native" transport behind sky_http_client (http.c chooses it per client).
- * It exists for `skylog ship`: libcurl's start-up (relocating its dependency tree), its
- * transfer machinery and the copy of every body into its upload buffer were the CPU left
- * between the shipper and its target (bench/RESULTS.md, issue 13). It does one thing: a request
- * with a body in memory, on a kept-alive connection, and a bounded response. No proxies, no
- * redirects, no tracing: http.c keeps libcurl for those.
+ * dlopen()), the "native" transport behind sky_http_client (transport.c chooses it per
+ * request; every client's default). It was made for `skylog ship`: libcurl's start-up
+ * (relocating its dependency tree), its transfer machinery and the copy of every body into its
+ * upload buffer were the CPU left between the shipper and its target (bench/RESULTS.md, issue
+ * 13). It does one thing: a request with a body in memory, on a kept-alive connection, and a
+ * bounded response. No proxies, no redirects: http.c hands proxied requests to libcurl, and
+ * writes the trace of both.
  *
  * The response parser is separate (and fuzzed: tests/fuzz/fuzz_http1_response.c): it reads
  * what a server sent, so every length is bounded before anything is allocated.

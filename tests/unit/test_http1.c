@@ -149,6 +149,7 @@ typedef struct server {
     int n_script;
     int connections; /* accepted */
     int requests;    /* complete requests read */
+    char request_line[128]; /* the last one */
 } server;
 
 static ssize_t read_request(int fd, char *buf, size_t cap, size_t max_body)
@@ -193,6 +194,8 @@ static void *serve(void *arg)
             ssize_t want = read_request(fd, buf, 1 << 16, a == DROP_PART ? 4096 : SIZE_MAX);
             if (want < 0)
                 break; /* the client closed this one: next connection */
+            snprintf(s->request_line, sizeof s->request_line, "%.*s", (int)strcspn(buf, "\r\n"),
+                     buf);
             step++;
             if (a != DROP_PART)
                 s->requests++;
@@ -403,17 +406,19 @@ static void test_resolving_bounded_by_connect_timeout(void **state)
         pthread_cond_wait(&stuck_cv, &stuck_mu);
     pthread_mutex_unlock(&stuck_mu);
 
-    /* a name that resolves goes through the helper too, and the request is answered */
+    /* a name that resolves goes through the helper too, and the request is answered; a URL
+     * without a path asks for "/" */
     server s = {.script = {ANSWER}, .n_script = 1};
     server_start(&s);
     sky__h1_set_resolver(c, local_resolver);
     char url[96];
-    snprintf(url, sizeof url, "http://svc.skylog-test.invalid:%d/", s.port);
+    snprintf(url, sizeof url, "http://svc.skylog-test.invalid:%d", s.port);
     assert_int_equal(post_url(c, url, &r, why, sizeof why), SKY_OK);
     assert_int_equal(r.status, 200);
     sky_http_response_free(&r);
     sky__h1_free(c);
     server_stop(&s);
+    assert_string_equal(s.request_line, "POST / HTTP/1.1");
     usleep(50 * 1000); /* the late helper lets go of its job (nothing is asserted on time) */
 }
 
