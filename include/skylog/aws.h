@@ -320,13 +320,14 @@ SKY_API sky_status sky_aws_crypto_init(char *errbuf, size_t errlen);
  * loads libcurl. It has no proxy support.
  *
  *   SKY_HTTP_TRANSPORT_AUTO (the default) - the native transport, except for a request that a
- *       proxy variable applies to (libcurl's rules, no_proxy included): libcurl sends that one,
- *       through the proxy. With a proxy variable set, libcurl is loaded when the client is
- *       created.
- *   SKY_HTTP_TRANSPORT_NATIVE - always the native transport. A proxy is never bypassed: a
- *       request a proxy variable applies to fails with SKY_EUNSUPPORTED (failure NOT_CONNECTED,
- *       the message names the variable), and the AWS clients and the HTTP sinks refuse such an
- *       endpoint when they are created (SKY_EINVAL).
+ *       proxy variable applies to (libcurl's rules, no_proxy included), or to a URL with
+ *       user:password@ (Basic authentication): libcurl sends that one, through the proxy, with
+ *       the password. libcurl is loaded for the first such request (the AWS clients and the
+ *       HTTP sinks: for their endpoint, when they are created).
+ *   SKY_HTTP_TRANSPORT_NATIVE - always the native transport. A proxy is never bypassed nor a
+ *       password dropped: such a request fails with SKY_EUNSUPPORTED (failure NOT_CONNECTED,
+ *       the message says why), and the AWS clients and the HTTP sinks refuse such an endpoint
+ *       when they are created (SKY_EINVAL).
  *   SKY_HTTP_TRANSPORT_CURL - always libcurl.
  *
  * $SKYLOG_HTTP_TRANSPORT ("auto", "native" or "curl") overrides it for every client of the

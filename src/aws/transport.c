@@ -47,8 +47,10 @@ sky_status sky__http_mode(const sky_http_opts *o, sky_http_transport *mode, char
 
 /* ---- the URL's scheme and host ---------------------------------------------------------------- */
 
-/* "http" or "https" into scheme, the host (IPv6 without its brackets) into host. */
-static bool split_url(const char *url, char *scheme, size_t scap, char *host, size_t hcap)
+/* "http" or "https" into scheme, the host (IPv6 without its brackets) into host; *userinfo
+ * (may be NULL): whether a "user:password@" precedes it. */
+static bool split_url(const char *url, char *scheme, size_t scap, char *host, size_t hcap,
+                      bool *userinfo)
 {
     const char *sep = strstr(url, "://");
     if (!sep || (size_t)(sep - url) >= scap)
@@ -62,6 +64,8 @@ static bool split_url(const char *url, char *scheme, size_t scap, char *host, si
     for (size_t i = 0; i < n; i++)
         if (a[i] == '@')
             at = a + i;
+    if (userinfo)
+        *userinfo = at != NULL;
     if (at) {
         n -= (size_t)(at + 1 - a);
         a = at + 1;
@@ -176,7 +180,7 @@ bool sky__http_proxy_for(const char *url, const char **var)
     char scheme[16], host[256];
     if (var)
         *var = NULL;
-    if (!url || !split_url(url, scheme, sizeof scheme, host, sizeof host))
+    if (!url || !split_url(url, scheme, sizeof scheme, host, sizeof host, NULL))
         return false; /* neither transport will send it: no proxy to speak of */
     const char *np = getenv("no_proxy");
     if (!np)
@@ -204,20 +208,27 @@ int sky__http_route(sky_http_transport mode, const char *url, char *errbuf, size
 {
     if (mode == SKY_HTTP_TRANSPORT_CURL)
         return SKY_HTTP_TRANSPORT_CURL;
+    char scheme[16], host[256];
+    bool userinfo = false;
+    if (!url || !split_url(url, scheme, sizeof scheme, host, sizeof host, &userinfo))
+        snprintf(host, sizeof host, "?");
     const char *var = NULL;
-    if (!sky__http_proxy_for(url, &var))
+    bool proxied = sky__http_proxy_for(url, &var);
+    if (!proxied && !userinfo)
         return SKY_HTTP_TRANSPORT_NATIVE;
     if (mode == SKY_HTTP_TRANSPORT_AUTO)
         return SKY_HTTP_TRANSPORT_CURL;
-    if (errbuf && errlen) {
-        char scheme[16], host[256];
-        if (!split_url(url, scheme, sizeof scheme, host, sizeof host))
-            snprintf(host, sizeof host, "?");
+    if (errbuf && errlen && proxied)
         snprintf(errbuf, errlen,
                  "the HTTP transport is native, which has no proxy support, and %s applies to "
                  "%s: choose http_transport auto or curl (or SKYLOG_HTTP_TRANSPORT), or list the "
                  "host in NO_PROXY",
                  var, host);
-    }
+    else if (errbuf && errlen)
+        snprintf(errbuf, errlen,
+                 "the HTTP transport is native, which does not send a URL's user:password@ "
+                 "(Basic authentication) to %s: choose http_transport auto or curl (or "
+                 "SKYLOG_HTTP_TRANSPORT)",
+                 host);
     return -1;
 }

@@ -5,9 +5,10 @@
  *
  *   curl    always libcurl;
  *   native  always the own client, which has no proxy support: a request to a URL that a proxy
- *           variable applies to is refused (a proxy the user configured is never bypassed);
- *   auto    the own client, unless a proxy variable applies to the URL: then libcurl, which
- *           goes through it.
+ *           variable applies to is refused (a proxy the user configured is never bypassed), and
+ *           so is one whose URL carries user:password@ (only libcurl sends it, as Basic auth);
+ *   auto    the own client, unless a proxy variable applies to the URL, or the URL carries
+ *           user:password@: then libcurl, which goes through the proxy, or sends the password.
  *
  * "Applies" is decided exactly as libcurl decides it for the same URL (lib/url.c, noproxy.c of
  * curl 7.86 and later): no_proxy (else NO_PROXY) first ("*", host names matching themselves
@@ -34,7 +35,8 @@ sky_status sky__http_mode(const sky_http_opts *o, sky_http_transport *mode, char
 bool sky__http_proxy_for(const char *url, const char **var);
 
 /* What carries a request to `url` in `mode`: SKY_HTTP_TRANSPORT_CURL or _NATIVE; -1 when the
- * mode is native and a proxy applies (errbuf says which variable, and what to do). */
+ * mode is native and the native client cannot carry it (a proxy applies, or user:password@):
+ * errbuf says why, and what to do. */
 int sky__http_route(sky_http_transport mode, const char *url, char *errbuf, size_t errlen);
 
 /* Readies client `c` for requests to `url`, for the callers that know their URL when they are

@@ -1,8 +1,8 @@
 /* test_http_transport.c - src/aws/transport.c: which HTTP client carries a request. The proxy
  * variables are read as libcurl reads them (no_proxy first, with names, subdomains, IP
  * addresses and CIDR ranges; http_proxy only in lower case; the first variable set decides,
- * empty = none), auto hands libcurl exactly the requests a proxy applies to, native refuses
- * them (a proxy is never bypassed: at creation for the AWS clients, the CloudWatch sink and the
+ * empty = none), auto hands libcurl exactly the requests a proxy applies to (and URLs with
+ * user:password@, which only libcurl sends), native refuses them (a proxy is never bypassed: at creation for the AWS clients, the CloudWatch sink and the
  * HTTP sinks, per request for a bare client), SKYLOG_HTTP_TRANSPORT overrides the options and a
  * typo in it is an error. And the trace, which the native client writes too. */
 #include <setjmp.h>
@@ -93,7 +93,7 @@ static void test_no_proxy_as_libcurl_reads_it(void **state)
     assert_int_equal(route("https://[::2]/"), 'c');
     assert_int_equal(route("https://192.168.1.7/"), 'n');            /* an address: itself */
     assert_int_equal(route("https://192.168.1.70/"), 'c');
-    assert_int_equal(route("https://user:pw@example.com/"), 'n');    /* user info is not host */
+    assert_false(sky__http_proxy_for("https://user:pw@example.com/", NULL)); /* not the host */
     /* no_proxy is read first; NO_PROXY only when it is not set */
     setenv("no_proxy", "other.org", 1);
     assert_int_equal(route("https://example.com/"), 'c');
@@ -123,6 +123,17 @@ static void test_modes(void **state)
     assert_int_equal(sky__http_route(SKY_HTTP_TRANSPORT_NATIVE, "http://127.0.0.1/", why,
                                      sizeof why),
                      SKY_HTTP_TRANSPORT_NATIVE);
+    /* user:password@ in the URL is Basic authentication, which only libcurl sends */
+    unsetenv("https_proxy");
+    assert_int_equal(route("https://u:pw@collector.example.com/v1/logs"), 'c');
+    assert_int_equal(sky__http_route(SKY_HTTP_TRANSPORT_NATIVE,
+                                     "https://u:pw@collector.example.com/v1/logs", why,
+                                     sizeof why),
+                     -1);
+    assert_string_equal(why, "the HTTP transport is native, which does not send a URL's "
+                             "user:password@ (Basic authentication) to collector.example.com: "
+                             "choose http_transport auto or curl (or SKYLOG_HTTP_TRANSPORT)");
+    setenv("https_proxy", "http://10.0.0.1:3128", 1);
 
     /* SKYLOG_HTTP_TRANSPORT over the options; a typo is an error, never the other one */
     sky_http_transport m;
