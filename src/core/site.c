@@ -13,7 +13,7 @@
  * with '_'), so the worker renders a site's keys once, not once per event.
  */
 #include "core/internal.h"
-#include "encode/text.h"
+#include "util/text.h"
 #include "util/keybits.h"
 
 #include <link.h>

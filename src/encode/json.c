@@ -9,7 +9,7 @@
  * to UTF-8. Every line this writes parses.
  */
 #include "core/internal.h"
-#include "encode/text.h"
+#include "util/text.h"
 #include "util/keybits.h"
 
 #include <math.h>

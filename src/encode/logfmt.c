@@ -7,7 +7,7 @@
  */
 #include "core/internal.h"
 #include "encode/plain.h"
-#include "encode/text.h"
+#include "util/text.h"
 
 #include <string.h>
 

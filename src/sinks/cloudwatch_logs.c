@@ -29,7 +29,7 @@
  * lock across a network call, or drop an accepted event silently.
  */
 #include "core/internal.h"
-#include "encode/text.h"
+#include "util/text.h"
 #include "sinks/cwl_transport.h"
 #include "sinks/otlp.h"
 #include "sinks/spool.h"

@@ -23,7 +23,7 @@
  */
 #include "sinks/http_batch.h"
 
-#include "encode/text.h"
+#include "util/text.h"
 #include "util/cond.h"
 #include "util/thread.h"
 #include "util/secmem.h"
