@@ -53,7 +53,7 @@
  * becomes private memory (the parent keeps the file).
  */
 #include "core/clock.h"
-#include "core/internal.h"
+#include "core/pipeline.h"
 #include "core/ringspool.h"
 #include "queue/ring.h"
 #include "util/cond.h"

@@ -10,7 +10,7 @@
  * winner keeps its own position. Small lists are checked pairwise; lists longer than
  * DEDUP_LINEAR use an open-addressed index, so a 10,000-field event stays linear.
  */
-#include "core/internal.h"
+#include "core/pipeline.h"
 
 #include <stdlib.h>
 #include <string.h>

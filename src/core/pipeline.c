@@ -22,7 +22,7 @@
  * Accounting invariant: every event that passes the level check is counted in `emitted`, and
  * ends up either routed to at least one sink or counted in exactly one `dropped` reason.
  */
-#include "core/internal.h"
+#include "core/pipeline.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
  * The schema also carries each key's JSON text (`,"key":`, escaped, reserved keys prefixed
  * with '_'), so the worker renders a site's keys once, not once per event.
  */
-#include "core/internal.h"
+#include "core/pipeline.h"
 #include "util/text.h"
 #include "util/keybits.h"
 

@@ -8,7 +8,7 @@
  * such numbers), raw JSON fragments are embedded only if they validate, strings are repaired
  * to UTF-8. Every line this writes parses.
  */
-#include "core/internal.h"
+#include "core/event.h"
 #include "util/text.h"
 #include "util/keybits.h"
 

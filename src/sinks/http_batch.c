@@ -21,6 +21,7 @@
  * It must never log through skylog (diagnostics: sky__diag), hold the lock across a network
  * call, or drop an accepted event without counting it.
  */
+#include "core/pipeline.h"
 #include "sinks/http_batch.h"
 
 #include "util/text.h"

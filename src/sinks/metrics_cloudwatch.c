@@ -24,7 +24,7 @@
  * fork(): the child's sink has no sender thread and its queue holds the parent's datums (the
  * parent sends them): the child's first delivery forgets them and starts its own sender.
  */
-#include "core/internal.h"
+#include "core/pipeline.h"
 #include "metrics/metrics_internal.h"
 #include "util/cond.h"
 #include "util/thread.h"
