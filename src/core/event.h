@@ -13,6 +13,7 @@
 #include "util/buf.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 
 /* ---- event ---------------------------------------------------------------------------------- */
 
@@ -32,41 +33,14 @@ char *sky__arena_strndup(sky__arena *a, const char *s, size_t n);
 void sky__arena_reset(sky__arena *a);
 void sky__arena_free(sky__arena *a);
 
-/* Renderers' per-callsite cache: the JSON of an event's logger, name and callsite ("logger",
- * "message", "module", "func", "line") nearly always repeats at one call site, so it is
- * rendered once. Owned by whoever owns the events (the pipeline in sync mode, the worker in
- * async mode); events point at it. */
-#define SKY__CS_CACHE_SLOTS 64
-typedef struct sky__cs_entry {
-    const sky_callsite *cs;
-    const char *file, *func; /* compared too: a callsite struct reused at the same address */
-    int line;
-    const char *logger; /* logger names live as long as their pipeline */
-    size_t logger_len;
-    uint16_t len, name_len;
-    char name[48];
-    char text[256];
-} sky__cs_entry;
-/* The JSON of an untouched call-site event between its timestamp and its first value:
- * level, logger, message, callsite and the first key; per (site schema, logger, level). */
-#define SKY__LINE_CACHE_SLOTS 32
-typedef struct sky__line_entry {
-    const void *schema;
-    const char *logger;
-    int level;
-    uint16_t len;
-    uint32_t bound; /* the line's room but for its values (json.c: render_site) */
-    char text[300];
-} sky__line_entry;
-typedef struct sky__render_cache {
-    sky__cs_entry json[SKY__CS_CACHE_SLOTS];
-    sky__line_entry lines[SKY__LINE_CACHE_SLOTS];
-    /* The last JSON timestamp: a batch's events mostly share their millisecond. ts_text is
-     * the text of Unix nanoseconds [ts_lo, ts_lo + ts_span): one unsigned compare tests an
-     * event's time (a negative one never falls in); ts_span 0: empty. */
-    uint64_t ts_lo, ts_span;
-    char ts_text[24];
-} sky__render_cache;
+/* The renderers' per-callsite cache (src/encode/render.h: its layout is theirs). The core
+ * keeps one wherever it keeps events (the pipeline in sync mode, the worker in async mode), as
+ * room of this size it never looks inside; render.h asserts that the cache fits. */
+typedef struct sky__render_cache sky__render_cache;
+typedef union sky__render_room {
+    max_align_t align;
+    unsigned char bytes[36u << 10];
+} sky__render_room;
 
 /* A call site's schema (see sky__site in skylog.h) with what the JSON renderer needs: each
  * field's `,"key":` text, rendered once (escaped, reserved keys prefixed with '_'). Immutable
@@ -270,25 +244,24 @@ bool sky__event_dedup(sky_event *ev);
 /* Begins/ends one processor's turn (undo support). */
 void sky__event_turn_begin(sky_event *ev);
 void sky__event_turn_undo(sky_event *ev);
-/* Renderers (src/encode). Each appends one line ending in '\n'. */
-void sky__render_json(const sky_event *ev, sky_buf *out);
-/* One field's value as JSON, as the JSON renderer writes it (strings escaped and repaired,
- * non-finite doubles as strings, errno and times as strings, JSON fragments embedded when
- * valid). For encoders that frame fields their own way (OTLP). */
-void sky__json_value(sky_buf *out, const sky_field *f);
-/* The JSON line of an untouched call-site event (ev->schema set) at d, with `avail` bytes of
- * room, when its line is in the render cache and every value has a direct writer: returns the
- * line's end. NULL: render it with sky__render_json. */
-char *sky__render_site_at(const sky_event *ev, char *d, size_t avail);
-void sky__render_logfmt(const sky_event *ev, sky_buf *out);
-void sky__render_pretty(const sky_event *ev, sky_buf *out, bool color);
-/* The event in a format, rendered on first request. NULL on out-of-memory. */
-const sky_buf *sky__event_render(sky_event *ev, sky_format format);
+/* How an event becomes a line. The renderers are above the core (src/encode); each sink carries
+ * its format's table (sky_sink.render, set by sky_sink_new in src/sinks/sink.c), and the router
+ * calls through it, so the core names no renderer. */
+typedef struct sky__renderer {
+    /* Appends the event's line in format f, ending in '\n' (NULL for SKY_FORMAT_NONE, AUTO). */
+    void (*line[SKY_FORMAT_COUNT_])(const sky_event *ev, sky_buf *out);
+    /* The JSON line of an untouched call-site event (ev->schema set) at d, with `avail` bytes
+     * of room, when its line is in the render cache and every value has a direct writer:
+     * returns the line's end. NULL: render it with line[SKY_FORMAT_JSON]. */
+    char *(*site_at)(const sky_event *ev, char *d, size_t avail);
+} sky__renderer;
+/* The event in a format, rendered with r on first request. NULL on out-of-memory. */
+const sky_buf *sky__event_render(sky_event *ev, sky_format format, const sky__renderer *r);
 /* Its two halves. The event's JSON line in the batch's text area (sky_event.shared): rendered
  * there on first request; NULL when the event has no area, or its line is already in its own
  * buffer, or does not fit what is left of the area. Inline: the async router calls it for
  * every event. */
-static inline const sky_buf *sky__event_render_area(sky_event *ev)
+static inline const sky_buf *sky__event_render_area(sky_event *ev, const sky__renderer *r)
 {
     const uint8_t bit = 1u << SKY_FORMAT_JSON;
     if (ev->rendered & bit)
@@ -298,7 +271,7 @@ static inline const sky_buf *sky__event_render_area(sky_event *ev)
         return NULL;
     char *end;
     char *at = t->p + t->used;
-    if (ev->schema && (end = sky__render_site_at(ev, at, t->cap - t->used))) {
+    if (ev->schema && (end = r->site_at(ev, at, t->cap - t->used))) {
         /* an untouched call-site event whose line the cache has: no checks while writing
          * (member by member: a compound literal also writes the padding) */
         ev->view.p = at;
@@ -316,7 +289,7 @@ static inline const sky_buf *sky__event_render_area(sky_event *ev)
     ev->view.cap = t->cap - t->used;
     ev->view.oom = false;
     ev->view.fixed = true;
-    sky__render_json(ev, &ev->view);
+    r->line[SKY_FORMAT_JSON](ev, &ev->view);
     if (ev->view.oom)
         return NULL; /* too long for what is left of the area: the event's own buffer */
     t->used += ev->view.len;
@@ -325,11 +298,26 @@ static inline const sky_buf *sky__event_render_area(sky_event *ev)
     return &ev->view;
 }
 /* The event in a format in the event's own buffer (or the area, if its line is there). */
-const sky_buf *sky__event_render_own(sky_event *ev, sky_format format);
+const sky_buf *sky__event_render_own(sky_event *ev, sky_format format, const sky__renderer *r);
 
-/* Helpers shared by renderers: the "module" of a callsite (file basename without extension). */
-void sky__callsite_module(const sky_callsite *cs, const char **p, size_t *n);
-/* Reserved top-level keys a user field must not shadow; true if (k, n) is one. */
-bool sky__is_reserved_key(const char *k, size_t n);
+/* The top-level keys an event's line reserves for its header (timestamp, level, logger, message,
+ * module, func, line): the JSON renderer writes a user field with one with a leading '_', and
+ * the call-site schemas render their keys the same way. Inline: the renderer asks for every
+ * field, and most keys fail the first test (reserved keys are 4..9 bytes, start with f, l, m
+ * or t). */
+static inline bool sky__is_reserved_key(const char *k, size_t n)
+{
+    if (!(n - 4 <= 5 && ((1u << (k[0] & 31)) & (1u << ('f' & 31) | 1u << ('l' & 31) |
+                                                 1u << ('m' & 31) | 1u << ('t' & 31)))))
+        return false;
+    switch (n) {
+    case 4: return memcmp(k, "func", 4) == 0 || memcmp(k, "line", 4) == 0;
+    case 5: return memcmp(k, "level", 5) == 0;
+    case 6: return memcmp(k, "logger", 6) == 0 || memcmp(k, "module", 6) == 0;
+    case 7: return memcmp(k, "message", 7) == 0;
+    case 9: return memcmp(k, "timestamp", 9) == 0;
+    default: return false;
+    }
+}
 
 #endif

@@ -29,6 +29,7 @@ struct sky_sink {
     const sky_sink_vtable *vt;
     void *self;
     sky_format format;
+    const sky__renderer *render; /* its format's renderers (sky_sink_new); NULL for NONE */
     char *name;
     sky_level level;
     sky_filter_fn filter;
@@ -71,7 +72,7 @@ struct sky {
     size_t n_sinks;
 
     sky_event ev; /* sync mode: the one event being processed, under `lock` */
-    sky__render_cache rcache; /* sync mode: ev's callsite cache */
+    sky__render_room rcache; /* sync mode: ev's callsite cache */
     sky__async *async; /* async mode only; NULL in sync mode */
     _Atomic int lock_waiters; /* threads waiting for `lock`: the busy worker yields it to them */
     struct sky *next_open, *prev_open; /* every open pipeline, for fork handlers */
@@ -175,8 +176,6 @@ void sky__frag_free(sky__frag *f);
 /* The calling thread's context block for the pipeline whose fast handle is q, made at the
  * scope's first event (context.c); NULL: the call copies the context on the general path. */
 const sky__ctxblk *sky__context_block(sky_t *sky);
-/* Renders a fragment's JSON if not done yet; false if it cannot be. */
-bool sky__frag_render(sky__frag *f);
 
 /* Depth of the calling thread's context stack (context.c): declared in skylog.h, exported,
  * since inlined call sites read it. */

@@ -5,7 +5,7 @@
  * escapes otherwise (spaces, '=', quotes, control characters, empty values), so a line always
  * splits back into the same pairs. Key characters outside [A-Za-z0-9_.-] become '_'.
  */
-#include "core/event.h"
+#include "encode/render.h"
 #include "encode/plain.h"
 #include "util/text.h"
 

@@ -8,7 +8,7 @@
  * Every control character (including ESC) in user text is escaped: a log line must never be
  * able to drive the terminal.
  */
-#include "core/event.h"
+#include "encode/render.h"
 #include "encode/plain.h"
 #include "util/text.h"
 

@@ -11,6 +11,7 @@
  * 64-bit integers and nanosecond times are JSON strings (proto3 JSON for int64/fixed64);
  * enums (severityNumber) are numbers, as OTLP/JSON requires.
  */
+#include "encode/render.h"
 #include "util/text.h"
 #include "sinks/http_batch.h"
 #include "sinks/otlp.h"
