@@ -87,13 +87,17 @@ if [ -n "$OBJ" ]; then
     fi
     tab=$(mktemp)
     trap 'rm -f "$tab"' EXIT
+    objs=()
     for o in "$OBJ"/src/*/*.o; do
         rel=${o#"$OBJ"/}
-        [ -f "${rel%.o}" ] || continue # an object whose source was moved away
-        l=${rel#src/}; l=${l%%/*}
-        nm "$o" | awk -v l="$l" -v f="${rel%.o}" \
-            '$1 == "U" { print "U", l, f, $2 } NF == 3 && $2 ~ /^[TDBRCVW]$/ { print "D", l, f, $3 }'
-    done > "$tab"
+        [ -f "${rel%.o}" ] && objs+=("$o") # not an object whose source was moved away
+    done
+    # one nm for all: "<obj>: U sym" or "<obj>:<addr> T sym"
+    nm -A "${objs[@]}" | awk -v pre="$OBJ/" '{
+        split($1, p, ":"); f = substr(p[1], length(pre) + 1); sub(/\.o$/, "", f)
+        l = f; sub(/^src\//, "", l); sub(/\/.*/, "", l)
+        if ($2 == "U") print "U", l, f, $3
+        else if (NF == 3 && $2 ~ /^[TDBRCVW]$/) print "D", l, f, $3 }' > "$tab"
     while read -r user file sym owner; do
         [[ ${call_edge["$user $owner"]:-} == *" $sym "* ]] || call_edge["$user $owner"]+=" $sym "
         if ! allowed "$user" "$owner"; then
