@@ -76,11 +76,11 @@ const sky__ctxblk *sky__context_block(sky_t *sky)
                        (sky__fast *)(void *)sky->async /* its first member */
                    ? b
                    : NULL;
-    pthread_once(&exit_once, make_exit_key);
     b = sky__async_ctx_new(sky, ctx.fields, ctx.counts, d);
     if (!b)
         return NULL; /* lazy fields (marked by the maker) or out of memory: try next time */
     if (!exit_armed) { /* once a thread: ~35 instructions a scope otherwise */
+        pthread_once(&exit_once, make_exit_key);
         pthread_setspecific(exit_key, (void *)1);
         exit_armed = true;
     }
@@ -100,16 +100,17 @@ sky_status sky_context_push(const sky_field *fields, size_t n)
     }
     if (!fields && n)
         return SKY_EINVAL;
-    ctx.fields[sky__ctx_depth] = fields;
-    ctx.counts[sky__ctx_depth] = n;
-    ctx.blk[sky__ctx_depth] = NULL;
+    size_t d = sky__ctx_depth;
+    /* a lazy field is evaluated per event: no block; blocks hold every frame */
+    sky__ctxblk *b = d && ctx.blk[d - 1] == BLK_NEVER ? BLK_NEVER : NULL;
     for (size_t i = 0; i < n; i++)
-        if (fields[i].type == SKY_T_LAZY) /* evaluated per event: no block */
-            ctx.blk[sky__ctx_depth] = BLK_NEVER;
-    if (sky__ctx_depth && ctx.blk[sky__ctx_depth - 1] == BLK_NEVER)
-        ctx.blk[sky__ctx_depth] = BLK_NEVER; /* blocks hold every frame */
-    sky__ctx_depth++;
-    set_cur();
+        if (SKY_UNLIKELY(fields[i].type == SKY_T_LAZY))
+            b = BLK_NEVER;
+    ctx.fields[d] = fields;
+    ctx.counts[d] = n;
+    ctx.blk[d] = b;
+    sky__ctx_depth = d + 1;
+    sky__ctx_cur = &pending; /* no block yet, or never one (set_cur) */
     return SKY_OK;
 }
 
