@@ -477,12 +477,16 @@ static void free_bound(sky__retired *r)
 }
 
 /* Context blocks are made at least this big (a scope's usual fields fit) and pooled up to
- * this size each (fields and JSON), this many and this many bytes in all per pipeline: under
- * valgrind's serialised threads a producer runs ~90 scopes ahead of the worker's reclaim. */
+ * this size each (fields and JSON), this many and this many bytes in all per pipeline. A
+ * batch frees the ring space of up to BATCH_MAX events, so one reclaim can hand back a block
+ * for each (a scope of one event: bench "scope"); a pool of 256 freed most of them and the
+ * producers made them again (scope caller 861 -> 729 with room for a batch). Pooled blocks
+ * are memory the scopes in flight used at their peak: malloc would keep it in its free lists
+ * as well. */
 #define CTX_MIN_CAP 448
 #define CTX_POOL_CAP 4096
-#define CTX_POOL_MAX 256
-#define CTX_POOL_BYTES (256 * 1024)
+#define CTX_POOL_MAX BATCH_MAX
+#define CTX_POOL_BYTES (BATCH_MAX * 1024)
 static inline size_t pooled_bytes(const sky__ctxblk *b) { return b->cap + b->frag.json_cap; }
 
 /* The worker's own state of a fragment (sky__frag: its JSON's state, key set and the answers
@@ -547,8 +551,9 @@ __attribute__((noinline)) static size_t dedup_fields(sky_field *dst, size_t w)
     return k;
 }
 
-static bool fill_block(sky__ctxblk *b, sky__async *a, const sky_field *const *frames,
-                       const size_t *counts, size_t depth, size_t total)
+__attribute__((always_inline)) static inline bool
+fill_block(sky__ctxblk *b, sky__async *a, const sky_field *const *frames, const size_t *counts,
+           size_t depth, size_t total)
 {
     sky_field *dst = (sky_field *)(b + 1);
     char *s = (char *)(dst + total), *end = (char *)(b + 1) + b->cap;

@@ -62,6 +62,13 @@ static void make_exit_key(void) { pthread_key_create(&exit_key, at_thread_exit);
 /* this thread's exit_key value is set (a forked child's thread inherits it with the value) */
 static _Thread_local __attribute__((tls_model("initial-exec"))) bool exit_armed;
 
+__attribute__((noinline, cold)) static void arm_exit(void)
+{
+    pthread_once(&exit_once, make_exit_key);
+    pthread_setspecific(exit_key, (void *)1);
+    exit_armed = true;
+}
+
 const sky__ctxblk *sky__context_block(sky_t *sky)
 {
     size_t d = sky__ctx_depth;
@@ -79,13 +86,10 @@ const sky__ctxblk *sky__context_block(sky_t *sky)
     b = sky__async_ctx_new(sky, ctx.fields, ctx.counts, d);
     if (!b)
         return NULL; /* lazy fields (marked by the maker) or out of memory: try next time */
-    if (!exit_armed) { /* once a thread: ~35 instructions a scope otherwise */
-        pthread_once(&exit_once, make_exit_key);
-        pthread_setspecific(exit_key, (void *)1);
-        exit_armed = true;
-    }
+    if (SKY_UNLIKELY(!exit_armed)) /* once a thread: ~35 instructions a scope otherwise */
+        arm_exit();
     ctx.blk[d - 1] = b;
-    set_cur();
+    sky__ctx_cur = &b->hdr; /* set_cur: d is the top */
     return b;
 }
 
