@@ -156,35 +156,43 @@ struct sky__async {
 /* Guards every pipeline's `blocks`, `pool` and `retired` lists and each block's `owner`: a
  * scope may end on any thread, its pipeline may close meanwhile. Taken twice a scope (at its
  * first event and at its end), by the worker when something retired, and by close; never on
- * a log call. A spin lock, not a mutex: it is held for a few dozen instructions (a block's
- * fill: at most CTX_POOL_CAP bytes), and pthread_mutex_lock and _unlock cost ~65
- * instructions a pair, 8 a scope's event in the realistic mix. A waiter spins a little, then
- * yields the CPU to the holder (2 vCPUs shared by more threads). */
+ * a log call. Not a pthread mutex: pthread_mutex_lock and _unlock cost ~65 instructions a
+ * pair, 8 a call of the realistic mix; this lock costs a compare-and-swap and an exchange.
+ * It is held for a few dozen instructions (a block's fill: at most CTX_POOL_CAP bytes), but
+ * its holder may be descheduled there (4 producers on 2 vCPUs): a waiter spins briefly, then
+ * sleeps on a futex rather than yield in a loop, which took CPU from the holder and the
+ * worker. 0: free; 1: held; 2: held, and someone may sleep on it (U. Drepper, "Futexes Are
+ * Tricky", mutex 2). */
 static _Atomic int blk_lock;
 static pthread_once_t blk_once = PTHREAD_ONCE_INIT;
 static inline bool blk_try(void)
 {
-    return !atomic_load_explicit(&blk_lock, memory_order_relaxed) &&
-           !atomic_exchange_explicit(&blk_lock, 1, memory_order_acquire);
+    int c = 0;
+    return atomic_compare_exchange_strong_explicit(&blk_lock, &c, 1, memory_order_acquire,
+                                                   memory_order_relaxed);
 }
 static __attribute__((noinline)) void blk_wait(void)
 {
-    for (unsigned spins = 0; !blk_try(); spins++) {
-        if (spins < 64) {
+    for (int spins = 0; spins < 100; spins++) {
+        if (!atomic_load_explicit(&blk_lock, memory_order_relaxed) && blk_try())
+            return;
 #if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
+        __builtin_ia32_pause();
 #endif
-        } else {
-            sched_yield();
-        }
     }
+    while (atomic_exchange_explicit(&blk_lock, 2, memory_order_acquire) != 0)
+        syscall(SYS_futex, &blk_lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
 }
 static inline void blk_acquire(void)
 {
-    if (SKY_UNLIKELY(atomic_exchange_explicit(&blk_lock, 1, memory_order_acquire)))
+    if (SKY_UNLIKELY(!blk_try()))
         blk_wait();
 }
-static inline void blk_unlock(void) { atomic_store_explicit(&blk_lock, 0, memory_order_release); }
+static inline void blk_unlock(void)
+{
+    if (SKY_UNLIKELY(atomic_exchange_explicit(&blk_lock, 0, memory_order_release) == 2))
+        syscall(SYS_futex, &blk_lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
 static void blk_prepare(void) { blk_acquire(); }
 static void blk_release(void) { blk_unlock(); }
 static void blk_init(void) { pthread_atfork(blk_prepare, blk_release, blk_release); }
