@@ -1166,6 +1166,60 @@ static void test_context_block_fill(void **state)
     skytest_capture_reset(&cap);
 }
 
+/* Eight threads opening a scope for each event: the block lock is taken twice an event, by
+ * every thread and the worker, so waiters also sleep on it (async.c: blk_wait), on a loaded
+ * machine all the more. Every line carries its own scope's values, nothing is lost. */
+#define CONTEND_THREADS 8
+#define CONTEND_N 1000
+static void contend_site(sky_logger *log, long i) { sky_info(log, "contend", SKY_INT("n", i)); }
+static void *contend_main(void *arg)
+{
+    const scope_run *r = arg;
+    char req[32];
+    for (long i = r->from; i < r->from + CONTEND_N; i++) {
+        snprintf(req, sizeof req, "q%ld", i);
+        const sky_field f[] = {SKY_STR("req", req), SKY_INT("k", i * 3)};
+        sky_context_push(f, 2);
+        contend_site(r->log, i);
+        sky_context_pop();
+    }
+    return NULL;
+}
+
+static void test_context_blocks_contended(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(true, &cap);
+    sky_logger *log = sky_logger_get(sky, "app");
+    contend_site(log, -1); /* learns */
+    pthread_t th[CONTEND_THREADS];
+    scope_run runs[CONTEND_THREADS];
+    for (int t = 0; t < CONTEND_THREADS; t++) {
+        runs[t] = (scope_run){log, (long)t * CONTEND_N};
+        assert_int_equal(pthread_create(&th[t], NULL, contend_main, &runs[t]), 0);
+    }
+    for (int t = 0; t < CONTEND_THREADS; t++)
+        pthread_join(th[t], NULL);
+    assert_int_equal(sky_flush(sky, 10000), SKY_OK);
+    assert_int_equal(cap.n, 1 + CONTEND_THREADS * CONTEND_N);
+    unsigned char *seen = calloc(CONTEND_THREADS * CONTEND_N, 1);
+    assert_non_null(seen);
+    for (size_t k = 1; k < cap.n; k++) {
+        long q = -1, kk = -1, n = -1;
+        const char *p = strstr(cap.lines[k], "\"req\":\"q");
+        assert_non_null(p);
+        assert_int_equal(sscanf(p, "\"req\":\"q%ld\",\"k\":%ld,\"n\":%ld}", &q, &kk, &n), 3);
+        assert_int_equal(q, n);
+        assert_int_equal(kk, 3 * n);
+        assert_true(n >= 0 && n < CONTEND_THREADS * CONTEND_N && !seen[n]);
+        seen[n] = 1;
+    }
+    free(seen);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
 /* A value too large for the ring is dropped and counted at a schema site too. */
 static void big_site(sky_logger *log, const char *s, size_t n)
 {
@@ -1263,6 +1317,7 @@ int main(void)
         cmocka_unit_test(test_thread_exit_inside_a_scope),
         cmocka_unit_test(test_context_blocks_reused),
         cmocka_unit_test(test_context_block_fill),
+        cmocka_unit_test(test_context_blocks_contended),
         cmocka_unit_test(test_more_fields_than_a_schema),
         cmocka_unit_test(test_too_large_counted),
         cmocka_unit_test(test_racing_first_calls),
