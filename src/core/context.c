@@ -39,7 +39,7 @@
  * keeps its thread's frames and their blocks, which its pipeline's new worker reclaims; the
  * frames of threads that do not exist in the child are never popped there.
  */
-#include "core/internal.h"
+#include "core/pipeline.h"
 
 #include <pthread.h>
 
