@@ -15,8 +15,8 @@
  * afterwards is not seen by site events of an async pipeline (documented at
  * sky_context_push).
  *
- * A block's life (the lists are the pipeline's, under async.c's blk_lock, a spin lock held
- * for a few dozen instructions; never taken on a log call):
+ * A block's life (the lists are the pipeline's, under async.c's blk_lock, held for a few
+ * dozen instructions, whose waiters spin briefly and then sleep; never taken on a log call):
  *   pooled  - free, in its pipeline's pool, its worker-side state (JSON, key-check answers)
  *             reset by the worker that pooled it; its JSON buffer kept.
  *   live    - taken from the pool (or made to measure when the pool is empty or the fields
