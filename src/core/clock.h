@@ -70,10 +70,11 @@ void sky__clock_conv_tick(sky__clock_conv *c);
  * however late the worker converts them: only the wall clock set back (CLOCK_REALTIME moved
  * against CLOCK_MONOTONIC) moves conversions back, by that step. */
 void sky__clock_conv_reanchor(sky__clock_conv *c, int64_t r, int64_t mono, int64_t ns);
+/* Without the TSC (raw ticks are CLOCK_REALTIME ns) the conversion is the identity: rate 1,
+ * anchored at the worker's start and never re-anchored (exact while |raw - raw_a| < 2^53 ns,
+ * 104 days; a nanosecond or two off after that), so the hot loop tests no clock mode. */
 static inline int64_t sky__clock_to_ns(const sky__clock_conv *c, int64_t raw)
 {
-    if (!sky__clock_tsc)
-        return raw;
     int64_t d = raw - c->raw_a;
     if (SKY_UNLIKELY(d < 0)) /* a backlog's tick, taken before the anchor */
         return c->ns_a + (int64_t)((double)d * c->ns_per_tick_past);

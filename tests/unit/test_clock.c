@@ -140,8 +140,6 @@ static void test_a_tsc_that_cannot_be_measured_is_refused(void **state)
 
 static sky__clock_conv conv(void)
 {
-    sky__clock_init();
-    sky__clock_tsc = true; /* the conversion under test is the TSC one */
     return (sky__clock_conv){.raw0 = 1000, .mono0 = M0, .raw_a = 1000, .ns_a = T0,
                              .off_a = T0 - M0, .ns_per_tick = NS_PER_TICK,
                              .ns_per_tick_past = NS_PER_TICK};
@@ -244,6 +242,24 @@ static void test_a_wall_clock_step_does_not_spoil_the_rate(void **state)
     }
 }
 
+static void test_without_the_tsc_the_conversion_is_the_identity(void **state)
+{
+    (void)state;
+    /* raw ticks are CLOCK_REALTIME ns: converted exactly, the wall clock's steps included */
+    sky__clock_init();
+    bool tsc = sky__clock_tsc;
+    sky__clock_tsc = false;
+    sky__clock_conv c;
+    sky__clock_conv_init(&c);
+    int64_t day = 86400000000000LL;
+    int64_t now = c.raw_a, ticks[] = {now, now + 1, now - 1, now - day, now + 100 * day + 7};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(sky__clock_to_ns(&c, ticks[i]), ticks[i]);
+    sky__clock_conv_tick(&c); /* never re-anchored */
+    assert_int_equal(c.raw_a, now);
+    sky__clock_tsc = tsc;
+}
+
 /* ---- a simulated worker ---------------------------------------------------------------------- */
 
 static uint64_t sim_x = 0x2545F4914F6CDD1Dull;
@@ -265,7 +281,6 @@ static void test_one_producer_keeps_its_order_through_any_backlog(void **state)
         double boot_err = ((double)sim_rand(2001) - 1000) / 1000 * SKY__CLOCK_MAX_RATE_ERROR;
         int64_t mono = M0;
 #define TICK(m) (5000 + (int64_t)((double)((m) - M0) * tpn))
-        sky__clock_tsc = true;
         sky__clock_conv c = {.raw0 = TICK(mono), .mono0 = mono, .raw_a = TICK(mono),
                              .ns_a = mono + off, .off_a = off,
                              .ns_per_tick = (1 + boot_err) / tpn,
@@ -320,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_a_clock_set_back_is_followed),
         cmocka_unit_test(test_a_late_anchor_is_taken),
         cmocka_unit_test(test_a_wall_clock_step_does_not_spoil_the_rate),
+        cmocka_unit_test(test_without_the_tsc_the_conversion_is_the_identity),
         cmocka_unit_test(test_one_producer_keeps_its_order_through_any_backlog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
