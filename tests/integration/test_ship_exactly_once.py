@@ -21,7 +21,7 @@ import time
 import unittest
 
 import skyharness
-from test_ship_interrupt import open_fifo, wait_for
+from test_ship_interrupt import open_fifo, read_to_end, wait_for
 
 
 M64 = (1 << 64) - 1
@@ -431,13 +431,20 @@ class ShipExactlyOnce(unittest.TestCase):
         self.write_lines(path, ["e 0", "e 1", "e 2"])
         expected += ["e 0", "e 1", "e 2"]
         wait_for(lambda: len(self.stored.messages(group, "f")) == len(expected), "e stored")
-        time.sleep(0.3)  # let the acknowledgement reach the checkpoint (not required)
+        # the acknowledgement reaches the checkpoint (within a second when idle), so the resume
+        # below starts at the end (a checkpoint behind would be settled: stored lines are
+        # skipped either way)
+        ino = os.stat(path).st_ino
+        wait_for(lambda: self.checkpoint()["input"].get("ino") == ino and
+                 self.checkpoint()["input"]["line"] == 3, "the checkpoint at e 2")
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60 * skyharness.timeout_scale())
         self.assertEqual(proc.returncode, 130, err)
         self.assertEqual(self.stored.messages(group, "f"), expected)
         p = self.start(self.srv.url, group, *args)
-        time.sleep(1)
+        # following the file at its end (it opens it after its SIGINT handler is in place);
+        # anything it would send again is sent, or in flight and flushed by the SIGINT
+        wait_for(lambda: read_to_end(p, path), "ship following at the end")
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=60 * skyharness.timeout_scale())
         self.assertEqual(p.returncode, 130, err)
