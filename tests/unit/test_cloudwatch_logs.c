@@ -731,6 +731,37 @@ static void test_utf8_checked_while_queued(void **state)
     fake_destroy(f);
 }
 
+/* The request body: each event's timestamp written anew or reused from the one before (equal
+ * times), a message past the escaper's direct size escaped in chunks, in one request. */
+static void test_body_timestamps_and_long_messages(void **state)
+{
+    (void)state;
+    fake *f;
+    sky_sink *s = sync_sink(&f);
+    int64_t t = sky_now_ns() / 1000000 - 5000;
+    static char longm[5000];
+    for (size_t i = 0; i < sizeof longm; i++)
+        longm[i] = "ab\"c\\\n"[i % 6];
+    sky_cwl_msg m[] = {{t, "one", 3},         {t, longm, sizeof longm}, {t, "three", 5},
+                       {t + 1, "four", 4},    {t + 999, "five", 4},     {t + 999, "six", 3},
+                       {t + 1000, "seven", 5}};
+    size_t n = sizeof m / sizeof m[0];
+    sky_status st[8];
+    assert_int_equal(sky_cwl_put_many(s, m, n, st), n);
+    assert_int_equal(sky_sink_flush(s, 5000), SKY_OK);
+    assert_false(f->violation);
+    assert_int_equal(json_array_size(f->stored), n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(f->stored, i);
+        assert_int_equal(json_integer_value(json_object_get(e, "timestamp")), m[i].ts_ms);
+        json_t *msg = json_object_get(e, "message");
+        assert_int_equal(json_string_length(msg), m[i].len);
+        assert_memory_equal(json_string_value(msg), m[i].msg, m[i].len);
+    }
+    sky_sink_close(s);
+    fake_destroy(f);
+}
+
 static void test_put_many(void **state)
 {
     (void)state;
@@ -924,6 +955,7 @@ int main(void)
         cmocka_unit_test(test_queue_bound_and_dead_endpoint),
         cmocka_unit_test(test_put_many),
         cmocka_unit_test(test_utf8_checked_while_queued),
+        cmocka_unit_test(test_body_timestamps_and_long_messages),
         cmocka_unit_test(test_options_and_templates),
         cmocka_unit_test(test_no_log_storm),
         cmocka_unit_test(test_aged_events_wake_blocked_writers),
