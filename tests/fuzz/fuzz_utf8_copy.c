@@ -1,5 +1,5 @@
 /*
- * fuzz_utf8_copy.c - sky__utf8_copy_valid() (src/encode/text.c), the copy that checks UTF-8
+ * fuzz_utf8_copy.c - sky__utf8_copy_valid() (src/util/text.c), the copy that checks UTF-8
  * as the CloudWatch sink queues a message: for any bytes, at any length and alignment,
  *   - its answer is sky__utf8_valid()'s, and sky__utf8_repair() leaves exactly the bytes it
  *     calls valid unchanged;
@@ -11,7 +11,7 @@
  */
 #include "fuzz_common.h"
 
-#include "encode/text.h"
+#include "util/text.h"
 
 #include <stdint.h>
 #include <stdlib.h>
