@@ -637,9 +637,13 @@ static void *watchdog_main(void *arg)
     watchdog *w = arg;
     int64_t first = 0;
     while (!atomic_load(&w->done)) {
-        usleep(50000);
-        if (!sky__cli_stop_signal())
+        /* before a signal: asleep until one comes (or the end pokes it), not awake every 50 ms
+         * (a shipper's every wake-up costs a context switch); after one: every 50 ms */
+        if (!sky__cli_stop_signal()) {
+            sky__cli_stop_wait(1000);
             continue;
+        }
+        usleep(50000);
         int64_t now = sky_monotonic_ns();
         if (!first)
             first = now;
@@ -1667,6 +1671,7 @@ int sky__cmd_ship(int argc, char **argv)
     if (rc != SKY_EXIT_OK)
         report_position(&sh, sky__cli_stop_signal(), "incomplete");
     atomic_store(&wd.done, true); /* under mu: the watchdog cannot report after this */
+    sky__cli_stop_poke();           /* and it need not sleep on until its timeout */
     pthread_mutex_unlock(&sh.tr.mu);
     if (wd_started)
         pthread_join(wd_thread, NULL);

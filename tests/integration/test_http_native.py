@@ -126,9 +126,20 @@ class NativeTls(unittest.TestCase):
         self.assertNotIn("unknown outcome", p.stderr)
 
     def test_faults_over_tls_are_exact_or_counted(self):
-        srv = self.start(["--faults", "reset_after=0.3,reset=0.1,throttle=0.1", "--seed", "5"])
-        n, batch = 6000, 100
-        data = "".join(f"line {i}\n" for i in range(n))
+        self.ship_with_faults("reset_after=0.3,reset=0.1,throttle=0.1", 6000, 100,
+                              lambda i: f"line {i}")
+
+    def test_full_size_bodies_over_tls_are_exact_or_counted(self):
+        # bodies of ~1 MiB (64 TLS records each, the lines full of quotes and UTF-8), and
+        # connection resets while they go out: every line stored, once unless its request is
+        # counted as an unknown outcome
+        pad = "x\u00e9\"" * 700
+        self.ship_with_faults("reset_after=0.2,reset=0.2,throttle=0.1", 3000, 10000,
+                              lambda i: f"{pad} line {i}")
+
+    def ship_with_faults(self, faults, n, batch, line):
+        srv = self.start(["--faults", faults, "--seed", "5"])
+        data = "".join(line(i) + "\n" for i in range(n))
         p = self.run_cli("ship", "-g", "/n/f", "-s", "s", "--batch-size", str(batch),
                          "--ca-bundle", self.cert, "-", input=data, srv=srv)
         self.assertEqual(p.returncode, 0, p.stderr[-2000:])
@@ -143,6 +154,9 @@ class NativeTls(unittest.TestCase):
         counts = collections.Counter(int(l.split()[-1]) for l in q.stdout.splitlines()
                                      if "line " in l)
         self.assertEqual(sorted(counts), list(range(n)), "lines lost or altered")
+        for l in q.stdout.splitlines():
+            if "line " in l:
+                self.assertIn(line(int(l.split()[-1])), l, "a line altered")
         self.assertLessEqual(sum(counts.values()) - n, ambiguous * batch)
         self.assertLessEqual(duplicate_requests_lower_bound(counts, n, batch), ambiguous)
 
