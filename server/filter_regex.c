@@ -43,6 +43,10 @@ struct sky__fregex {
     int *cur, *next, *stack;
     size_t *mark;
     size_t gen;
+    /* Text every match contains (the longest run of plain characters of a one-alternative
+     * expression): a text without it is refused by one memmem, the simulation never run. */
+    char lit[64];
+    size_t lit_len;
 };
 
 /* ---- characters --------------------------------------------------------------------------- */
@@ -97,6 +101,9 @@ typedef struct parser {
     size_t n;
     char *why;
     size_t cap;
+    bool alternatives;         /* a '|' was seen */
+    char run[64], best[64];    /* plain characters in a row, and the longest such run */
+    size_t run_len, best_len;
 } parser;
 
 static bool rx_fail(parser *p, const char *fmt, const char *detail)
@@ -309,6 +316,8 @@ static bool parse(parser *p)
 {
     p->i = 0;
     p->n = 0;
+    p->run_len = p->best_len = 0;
+    p->alternatives = false;
     size_t alt = p->n;
     emit(p, (insn){.op = I_SPLIT}); /* patched when the alternative ends */
     for (size_t k = 0; k < p->len; k++) { /* CloudWatch's character list, escapes included */
@@ -335,6 +344,7 @@ static bool parse(parser *p)
         insn atom = {.op = I_CHAR, .c = c};
         switch (c) {
         case '|':
+            p->alternatives = true;
             emit(p, (insn){.op = I_JMP, .x = -1}); /* to the end, patched */
             if (p->prog)
                 p->prog[alt] = (insn){.op = I_SPLIT, .x = (int)alt + 1, .y = (int)p->n};
@@ -384,7 +394,19 @@ static bool parse(parser *p)
             return false;
         if (p->prog)
             emit_repeat(p, atom, min, max);
+        /* A character that must appear continues the run; once if it may repeat, then the
+         * run ends (what follows need not be next to it). Anchors take no room: ^ and $ keep
+         * the run going only where they cannot match, which leaves it a sound filter. */
+        if (atom.op == I_CHAR && min >= 1 && p->run_len < sizeof p->run)
+            p->run[p->run_len++] = (char)atom.c;
+        if (atom.op != I_CHAR || min != 1 || max != 1 || p->run_len == sizeof p->run) {
+            if (p->run_len > p->best_len)
+                memcpy(p->best, p->run, p->best_len = p->run_len);
+            p->run_len = 0;
+        }
     }
+    if (p->run_len > p->best_len)
+        memcpy(p->best, p->run, p->best_len = p->run_len);
     if (p->prog)
         p->prog[alt] = (insn){.op = I_JMP, .x = (int)alt + 1};
     emit(p, (insn){.op = I_MATCH});
@@ -465,6 +487,8 @@ bool sky__fregex_search(const sky__fregex *cre, const char *text, size_t n)
     sky__fregex *re = (sky__fregex *)cre; /* the workspace only (see the header) */
     const unsigned char *s = (const unsigned char *)text;
     size_t nc = 0;
+    if (re->lit_len && !memmem(text, n, re->lit, re->lit_len))
+        return false;
     re->gen++;
     if (add_closure(re, re->cur, &nc, 0, 0, n) || (n > 0 && re->matches_at_end))
         return true;
@@ -528,6 +552,10 @@ sky__fregex *sky__fregex_compile(const char *src, size_t len, char *why, size_t 
         return NULL;
     }
     re->n = n;
+    if (!p.alternatives) {
+        memcpy(re->lit, p.best, p.best_len);
+        re->lit_len = p.best_len;
+    }
     /* The bytes a match can start with, away from the text's start (^ fails there). */
     size_t cnt = 0;
     re->gen++;

@@ -254,38 +254,65 @@ static void test_limits(void **state)
     sky__fregex_free(r);
 }
 
-static char *run_of(char c, size_t n, const char *tail)
-{
-    char *s = malloc(n + strlen(tail) + 1);
-    assert_non_null(s);
-    memset(s, c, n);
-    strcpy(s + n, tail);
-    return s;
-}
-
 /* Expressions a backtracking engine needs exponential (or n^k) time for, on texts where they
  * fail late: each ends in (text x program) steps. The nested (a*)*b cannot be written (no
- * parentheses); its flat forms can. */
+ * parentheses); its flat forms can. Each text holds the expression's required characters
+ * (the "b" of ...b$), so the simulation runs over the whole run of a's, not just memmem. */
 static void test_pathological(void **state)
 {
     (void)state;
     const size_t n = 1 << 16; /* a backtracking engine would not end on 64 KiB either */
-    char *as = run_of('a', n, "");
-    const char *res[] = {"a*a*a*a*a*a*a*a*a*a*a*a*b", "a?a?a?a?a?a?a?a?a?a?a?a?aaaaaaaaaaaab$",
-                         ".*.*.*.*.*.*.*.*=", "a*a*a*c|a*a*a*b",
-                         "\\w*\\w*\\w*\\w*\\W$", "a{0,100}a{0,100}b", "[a-z]+[a-z]+[a-z]+;?b"};
-    for (size_t i = 0; i < sizeof res / sizeof *res; i++) {
-        sky__fregex *r = compile(res[i]);
-        assert_false(sky__fregex_search(r, as, n));
-        sky__fregex_free(r);
+    const struct {
+        const char *re, *head;
+    } cases[] = {
+        {"a*a*a*a*a*a*a*a*a*a*a*a*b$", "b"},
+        {"a?a?a?a?a?a?a?a?a?a?a?a?aaaaaaaaaaaab$", "aaaaaaaaaaaab"},
+        {".*.*.*.*.*.*.*.*=$", "="},
+        {"a*a*a*c|a*a*a*b", ""},
+        {"\\w*\\w*\\w*\\w*\\W$", ""},
+        {"a{0,100}a{0,100}b$", "b"},
+        {"[a-z]+[a-z]+[a-z]+;?b", "b"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t hl = strlen(cases[i].head);
+        char *text = malloc(hl + n + 1);
+        assert_non_null(text);
+        memcpy(text, cases[i].head, hl);
+        memset(text + hl, 'a', n);
+        text[hl + n] = '\0';
+        assert_false(m(cases[i].re, text));
+        /* and they still match where they should, at the end of the run */
+        if (strchr(cases[i].re, '$') && cases[i].head[0]) {
+            memmove(text, text + hl, n);
+            memcpy(text + n, cases[i].head + hl - 1, 1);
+            text[n + 1] = '\0';
+            assert_true(m(cases[i].re, text));
+        }
+        free(text);
     }
-    /* and they still match where they should, at the end of the run */
-    char *asb = run_of('a', n, "b");
-    assert_true(m("a*a*a*a*a*a*a*a*a*a*a*a*b", asb));
-    assert_true(m("^a{0,100}a{0,100}b", "aaab"));
-    assert_true(m("a{0,100}a{0,100}b$", asb));
-    free(asb);
-    free(as);
+}
+
+/* The required-text filter only ever skips texts that cannot match. */
+static void test_required_text(void **state)
+{
+    (void)state;
+    sky__fregex *r = compile("^x?abcd+e[0-9]");
+    assert_int_equal(r->lit_len, 4); /* d+ is needed once, then the run ends */
+    assert_memory_equal(r->lit, "abcd", 4);
+    assert_true(sky__fregex_search(r, "abcdde5", 7));
+    sky__fregex_free(r);
+    r = compile("a\\.b\\x41{2}c");
+    assert_int_equal(r->lit_len, 4);
+    assert_memory_equal(r->lit, "a.bA", 4);
+    sky__fregex_free(r);
+    r = compile("xy|z");
+    assert_int_equal(r->lit_len, 0); /* alternatives: none is required */
+    sky__fregex_free(r);
+    assert_true(m("ab+c", "abbbc"));
+    assert_true(m("a{2}b", "aab"));
+    assert_true(m("a^b|ab", "ab"));
+    assert_false(m("a$b", "a$b"));
+    assert_true(m("\\x41B", "AB"));
 }
 
 int main(void)
@@ -298,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_pathological),
+        cmocka_unit_test(test_required_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
