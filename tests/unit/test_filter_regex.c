@@ -119,6 +119,8 @@ static void test_escapes_and_classes(void **state)
     assert_true(m("a\\sb", "a\tb"));
     assert_true(m("a\\sb", "a\nb"));
     assert_true(m("a\\sb", "a\rb"));
+    assert_true(m("a\\sb", "a\vb"));
+    assert_true(m("a\\sb", "a\fb"));
     assert_false(m("a\\sb", "a_b"));
     assert_true(m("^\\S+$", "a_b"));
     assert_true(m("^\\w+$", "Az_09"));
