@@ -1,13 +1,17 @@
 /*
  * filter_regex.c - compiles CloudWatch's filter-pattern regular expressions (syntax in
- * filter_regex.h) to a small program and runs it as an NFA simulation.
+ * filter_regex.h) to a small program (an NFA) and runs it as a lazily built DFA.
  *
  * Why not PCRE2 (which Insights uses): a backtracking engine's time on a hostile expression
  * is exponential or needs a step limit that turns "too slow" into a silent "no match", and
  * CloudWatch's dialect is small enough (no groups: every repetition applies to one character
  * or class) that Thompson's construction is a few dozen lines. The simulation advances every
  * live state by one character at a time and drops duplicates, so a text of n bytes costs at
- * most n x (program size) steps.
+ * most n x (program size) steps. The sets of live states it goes through are few for most
+ * expressions and texts, so each is made a DFA state the first time it is reached and its
+ * transitions remembered (RE2's idea, in a fixed cache); the simulation remains for the texts
+ * whose sets do not fit, and for checking the DFA (sky__fregex_search_nfa). A required text
+ * (a run of plain characters every match has) is looked for first, with memmem.
  *
  * Compiling runs the same parser twice: the first pass only counts instructions (and finds
  * every syntax error), so the program is allocated once, at its final size, and only when it
@@ -47,7 +51,21 @@ struct sky__fregex {
      * expression): a text without it is refused by one memmem, the simulation never run. */
     char lit[64];
     size_t lit_len;
+    /* The DFA cache: up to DFA_STATES sets of live instructions (bitsets of `words` words),
+     * each with its transitions on the 128 ASCII characters and "a non-ASCII character"
+     * (DFA_UNKNOWN until first taken, DFA_MATCH when a match ends there). */
+    size_t words, n_states, flushes;
+    uint64_t *sets, *scratch;
+    uint64_t *hash;
+    int16_t *trans;
 };
+
+#define DFA_STATES 64
+#define DFA_SYMBOLS 129 /* 0-127: that ASCII character; 128: any other character */
+#define DFA_UNKNOWN (-1)
+#define DFA_MATCH (-2)
+#define DFA_FULL (-3)
+#define DFA_MAX_FLUSHES 16 /* per search: past it the cache does not fit the text's states */
 
 /* ---- characters --------------------------------------------------------------------------- */
 
@@ -461,9 +479,11 @@ static bool add_closure(sky__fregex *re, int *list, size_t *count, int pc, size_
             if (pos == 0)
                 re->stack[sp++] = k + 1;
             break;
-        case I_EOL:
+        case I_EOL: /* kept when it fails: the DFA checks it again at the text's end */
             if (pos == n)
                 re->stack[sp++] = k + 1;
+            else
+                list[(*count)++] = k;
             break;
         default: list[(*count)++] = k; break;
         }
@@ -482,13 +502,9 @@ static bool consumes(const insn *in, unsigned char b, size_t clen)
     }
 }
 
-bool sky__fregex_search(const sky__fregex *cre, const char *text, size_t n)
+static bool pike_search(sky__fregex *re, const unsigned char *s, size_t n)
 {
-    sky__fregex *re = (sky__fregex *)cre; /* the workspace only (see the header) */
-    const unsigned char *s = (const unsigned char *)text;
     size_t nc = 0;
-    if (re->lit_len && !memmem(text, n, re->lit, re->lit_len))
-        return false;
     re->gen++;
     if (add_closure(re, re->cur, &nc, 0, 0, n) || (n > 0 && re->matches_at_end))
         return true;
@@ -520,6 +536,147 @@ bool sky__fregex_search(const sky__fregex *cre, const char *text, size_t n)
     return false;
 }
 
+/* ---- the DFA cache ------------------------------------------------------------------------ */
+
+/* The state holding the instructions of list[0..count) (a copy of them as a bitset): its
+ * index, a new one, or DFA_FULL. */
+static int dfa_intern(sky__fregex *re, const int *list, size_t count)
+{
+    uint64_t *set = re->scratch;
+    memset(set, 0, re->words * sizeof *set);
+    for (size_t i = 0; i < count; i++)
+        set[list[i] >> 6] |= 1ull << (list[i] & 63);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t w = 0; w < re->words; w++)
+        h = (h ^ set[w]) * 1099511628211ull;
+    for (size_t k = 0; k < re->n_states; k++)
+        if (re->hash[k] == h && !memcmp(re->sets + k * re->words, set, re->words * sizeof *set))
+            return (int)k;
+    if (re->n_states == DFA_STATES)
+        return DFA_FULL;
+    size_t k = re->n_states++;
+    memcpy(re->sets + k * re->words, set, re->words * sizeof *set);
+    re->hash[k] = h;
+    for (size_t c = 0; c < DFA_SYMBOLS; c++)
+        re->trans[k * DFA_SYMBOLS + c] = DFA_UNKNOWN;
+    return (int)k;
+}
+
+/* The start state: the closure at the text's start (^ holds there, $ never: texts are not
+ * empty here). */
+static int dfa_start(sky__fregex *re)
+{
+    size_t count = 0;
+    re->gen++;
+    if (add_closure(re, re->cur, &count, 0, 0, SIZE_MAX))
+        return DFA_MATCH;
+    return dfa_intern(re, re->cur, count);
+}
+
+/* The state after `from` reads a character of class c (away from both ends of the text: ^
+ * and $ fail), a match starting anew there included. */
+static int dfa_step(sky__fregex *re, int from, unsigned c)
+{
+    const uint64_t *set = re->sets + (size_t)from * re->words;
+    unsigned char b = c < 128 ? (unsigned char)c : 0x80;
+    size_t count = 0;
+    re->gen++;
+    for (size_t w = 0; w < re->words; w++)
+        for (uint64_t bits = set[w]; bits; bits &= bits - 1) {
+            int pc = (int)(w * 64 + (size_t)__builtin_ctzll(bits));
+            if (consumes(&re->prog[pc], b, 1) &&
+                add_closure(re, re->cur, &count, pc + 1, 1, SIZE_MAX))
+                return DFA_MATCH;
+        }
+    if (add_closure(re, re->cur, &count, 0, 1, SIZE_MAX))
+        return DFA_MATCH;
+    return dfa_intern(re, re->cur, count);
+}
+
+/* At the text's end (n > 0), whether a $ the state waits at completes a match. */
+static bool dfa_end(sky__fregex *re, int state, size_t n)
+{
+    const uint64_t *set = re->sets + (size_t)state * re->words;
+    size_t count = 0;
+    re->gen++;
+    for (size_t w = 0; w < re->words; w++)
+        for (uint64_t bits = set[w]; bits; bits &= bits - 1) {
+            int pc = (int)(w * 64 + (size_t)__builtin_ctzll(bits));
+            if (re->prog[pc].op == I_EOL && add_closure(re, re->cur, &count, pc, n, n))
+                return true;
+        }
+    return re->matches_at_end;
+}
+
+/* The search as a DFA built lazily from the program, kept across searches (most texts reuse
+ * a few states): one table lookup per character once warm. When the cache is full it is
+ * emptied and refilled; a text that needs that more than DFA_MAX_FLUSHES times (more live
+ * combinations than the cache holds) is searched again by the simulation, so the work stays
+ * within (text x program) steps either way. */
+static int dfa_search(sky__fregex *re, const unsigned char *s, size_t n)
+{
+    re->flushes = 0;
+    int st = re->n_states ? 0 : dfa_start(re); /* state 0 is always the start state */
+    if (st == DFA_MATCH)
+        return 1;
+    for (size_t pos = 0; pos < n;) {
+        const int16_t *row = re->trans + (size_t)st * DFA_SYMBOLS;
+        while (pos < n && s[pos] < 0x80 && row[s[pos]] == st) /* e.g. text no match starts in */
+            pos++;
+        if (pos == n)
+            break;
+        unsigned c = s[pos];
+        size_t clen = 1;
+        if (c >= 0x80) {
+            clen = char_len(s + pos, n - pos);
+            c = 128;
+        }
+        int next = row[c];
+        if (next == DFA_UNKNOWN) {
+            next = dfa_step(re, st, c);
+            if (next == DFA_FULL) {
+                if (++re->flushes > DFA_MAX_FLUSHES)
+                    return -1;
+                /* keep the current state's set, start the cache again with it */
+                memcpy(re->scratch, re->sets + (size_t)st * re->words,
+                       re->words * sizeof *re->scratch);
+                size_t count = 0;
+                for (size_t w = 0; w < re->words; w++)
+                    for (uint64_t bits = re->scratch[w]; bits; bits &= bits - 1)
+                        re->next[count++] = (int)(w * 64 + (size_t)__builtin_ctzll(bits));
+                re->n_states = 0;
+                if (dfa_start(re) == DFA_MATCH)
+                    return 1; /* cannot happen: it did not match before */
+                st = dfa_intern(re, re->next, count);
+                next = dfa_step(re, st, c);
+                if (next == DFA_FULL)
+                    return -1;
+            }
+            re->trans[(size_t)st * DFA_SYMBOLS + c] = (int16_t)next;
+        }
+        if (next == DFA_MATCH)
+            return 1;
+        st = next;
+        pos += clen;
+    }
+    return dfa_end(re, st, n);
+}
+
+bool sky__fregex_search_nfa(const sky__fregex *cre, const char *text, size_t n)
+{
+    return pike_search((sky__fregex *)cre, (const unsigned char *)text, n);
+}
+
+bool sky__fregex_search(const sky__fregex *cre, const char *text, size_t n)
+{
+    sky__fregex *re = (sky__fregex *)cre; /* the workspace only (see the header) */
+    const unsigned char *s = (const unsigned char *)text;
+    if (re->lit_len && !memmem(text, n, re->lit, re->lit_len))
+        return false;
+    int r = n > 0 ? dfa_search(re, s, n) : -1;
+    return r < 0 ? pike_search(re, s, n) : r == 1;
+}
+
 /* ---- public ------------------------------------------------------------------------------- */
 
 sky__fregex *sky__fregex_compile(const char *src, size_t len, char *why, size_t cap)
@@ -539,8 +696,14 @@ sky__fregex *sky__fregex_compile(const char *src, size_t len, char *why, size_t 
         re->next = calloc(n, sizeof *re->next);
         re->stack = calloc(2 * n + 1, sizeof *re->stack); /* each insn pushes 2 at most */
         re->mark = calloc(n, sizeof *re->mark);
+        re->words = (n + 63) / 64;
+        re->sets = calloc(DFA_STATES * re->words, sizeof *re->sets);
+        re->scratch = calloc(re->words, sizeof *re->scratch);
+        re->hash = calloc(DFA_STATES, sizeof *re->hash);
+        re->trans = calloc(DFA_STATES * DFA_SYMBOLS, sizeof *re->trans);
     }
-    if (!re || !re->prog || !re->cur || !re->next || !re->stack || !re->mark) {
+    if (!re || !re->prog || !re->cur || !re->next || !re->stack || !re->mark || !re->sets ||
+        !re->scratch || !re->hash || !re->trans) {
         sky__fregex_free(re);
         snprintf(why, cap, "out of memory");
         return NULL;
@@ -587,5 +750,9 @@ void sky__fregex_free(sky__fregex *re)
     free(re->next);
     free(re->stack);
     free(re->mark);
+    free(re->sets);
+    free(re->scratch);
+    free(re->hash);
+    free(re->trans);
     free(re);
 }

@@ -21,10 +21,12 @@
  *
  * Bounds: compiling checks the size of the program before allocating it (at most
  * SKY__FREGEX_MAX_INSNS instructions, counts at most SKY__FREGEX_MAX_REPEAT) and never
- * recurses. Matching simulates the automaton (Thompson's construction, Pike's simulation: every
- * live state advances together), so it takes at most (text length x program size) steps,
- * whatever the expression (a*a*a*a*b on a long run of a's too), allocates nothing and keeps
- * no stack of its own beyond the program's size.
+ * recurses. Matching runs the automaton (Thompson's construction) as a DFA built lazily in a
+ * cache of 64 states kept across searches (one table lookup per character once warm), and
+ * falls back to simulating it (Pike's: every live state advances together) for a text whose
+ * states do not fit the cache; either way it takes at most (text length x program size)
+ * steps, whatever the expression (a*a*a*a*b on a long run of a's too), allocates nothing and
+ * keeps no stack of its own beyond the program's size.
  *
  * Threads: a compiled expression holds its matching workspace, so one thread at a time
  * matches with it (as every caller does: a pattern is compiled per request).
@@ -45,6 +47,9 @@ typedef struct sky__fregex sky__fregex;
 sky__fregex *sky__fregex_compile(const char *src, size_t len, char *why, size_t cap);
 /* True when the expression matches somewhere in the n bytes of s. */
 bool sky__fregex_search(const sky__fregex *re, const char *s, size_t n);
+/* The same answer by the automaton simulation alone (no required-text filter, no DFA cache):
+ * what tests and the fuzz target hold sky__fregex_search to. */
+bool sky__fregex_search_nfa(const sky__fregex *re, const char *s, size_t n);
 /* The program's size: matching takes at most this many steps per byte of text. */
 size_t sky__fregex_size(const sky__fregex *re);
 void sky__fregex_free(sky__fregex *re);

@@ -6,7 +6,8 @@
  * SKY__FREGEX_MAX_INSNS; searching ends (in text x program steps: a slow input is a finding,
  * see libFuzzer's -timeout). Two properties hold for every expression: a match somewhere in a
  * text is a match in any text that contains it when the expression has no anchor (search is
- * unanchored), and the same search twice answers the same (the workspace is reused).
+ * unanchored), the same search twice answers the same (the workspace and the DFA cache are
+ * reused), and the DFA with its required-text filter answers as the plain simulation.
  */
 #include "filter_regex.h"
 
@@ -34,6 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool hit = sky__fregex_search(re, text, tlen);
     if (sky__fregex_search(re, text, tlen) != hit)
         abort();
+    if (sky__fregex_search_nfa(re, text, tlen) != hit)
+        abort(); /* the DFA cache and the required-text filter answer as the simulation */
     if (hit && !memchr(data, '^', rlen) && !memchr(data, '$', rlen)) {
         char *wider = malloc(tlen + 2);
         if (!wider)

@@ -317,6 +317,49 @@ static void test_required_text(void **state)
     assert_true(m("\\x41B", "AB"));
 }
 
+/* The DFA cache answers as the simulation: on texts that keep it within its 64 states, on
+ * one (the 7th character from the end decides: 128 live combinations) that overflows it
+ * until the search falls back, and across searches that reuse it. */
+static void test_dfa_agrees_with_the_simulation(void **state)
+{
+    (void)state;
+    const char *res[] = {"[Ee]rror|[Ff]ail", "ms=\\d{4,}", "^x|y$", "a[ab]{6}$", "a[ab]{6}b",
+                         "^$|a", "\\W\\w+\\W", ".{3}$", "b|^a*$"};
+    const char *texts[] = {"", "a", "x", "y", "error", "ms=12345", "aababbab", "bbbbbbb",
+                           "caf\xC3\xA9 x", "abababababababababababab", "\xFF\xFE"};
+    for (size_t i = 0; i < sizeof res / sizeof *res; i++) {
+        sky__fregex *r = compile(res[i]);
+        for (int round = 0; round < 2; round++) /* the second round runs on a warm cache */
+            for (size_t k = 0; k < sizeof texts / sizeof *texts; k++) {
+                size_t n = strlen(texts[k]);
+                bool nfa = pike_search(r, (const unsigned char *)texts[k], n);
+                if (sky__fregex_search(r, texts[k], n) != nfa)
+                    fail_msg("'%s' on '%s': the DFA says %d", res[i], texts[k], !nfa);
+                assert_int_equal(sky__fregex_search_nfa(r, texts[k], n), nfa);
+            }
+        sky__fregex_free(r);
+    }
+    /* a de Bruijn-like text visits every combination of the last 7 characters */
+    size_t n = 1 << 15;
+    char *ab = malloc(n + 1);
+    assert_non_null(ab);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        ab[i] = (x >> 16) & 1 ? 'a' : 'b';
+    }
+    ab[n] = '\0';
+    sky__fregex *r = compile("a[ab]{6}c");
+    assert_false(sky__fregex_search(r, ab, n));
+    assert_true(r->flushes > DFA_MAX_FLUSHES); /* it did overflow, and fell back */
+    assert_false(pike_search(r, (const unsigned char *)ab, n));
+    ab[n - 1] = 'c';
+    ab[n - 8] = 'a';
+    assert_true(sky__fregex_search(r, ab, n));
+    sky__fregex_free(r);
+    free(ab);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_pathological),
         cmocka_unit_test(test_required_text),
+        cmocka_unit_test(test_dfa_agrees_with_the_simulation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
