@@ -8,7 +8,6 @@
  * token, posted with `Authorization: Bearer <token>`. The sink's own backoff retries puts.
  * It must never put a secret or a bearer token in an error message.
  */
-#include "core/internal.h"
 #include "sinks/cwl_transport.h"
 
 #include <skylog/aws.h>
