@@ -745,8 +745,9 @@ static void json_kv(sky_buf *b, const char *k, const char *v)
 
 static bool is_code(const sky__cwl_result *r, const char *code) { return strcmp(r->code, code) == 0; }
 
-/* Creates the group (once) and the stream. Called without mu. */
-static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
+/* Creates the group (once) and the stream. Called without mu. On failure, *fail (may be NULL)
+ * gets the failed call's result (the caller clears it). */
+static bool create_resources(cwl *c, stream_q *s, int64_t deadline, sky__cwl_result *fail)
 {
     sky__cwl_result r;
     sky_buf b = {0};
@@ -777,7 +778,10 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
                       c->group, r.code, r.message);
             ok = false;
         }
-        sky__cwl_result_clear(&r);
+        if (!ok && fail)
+            *fail = r;
+        else
+            sky__cwl_result_clear(&r);
     }
     if (ok && !c->o.no_create_stream) {
         sky__buf_reset(&b);
@@ -794,7 +798,10 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
                       c->group, s->name, r.code, r.message);
             ok = false;
         }
-        sky__cwl_result_clear(&r);
+        if (!ok && fail)
+            *fail = r;
+        else
+            sky__cwl_result_clear(&r);
     }
     sky__buf_free(&b);
     return ok;
@@ -1116,9 +1123,22 @@ static void send_batch(cwl *c, stream_q *s)
             created = true;
             c->group_ready = false;
             stream_q tmp = {.name = stream};
-            if (create_resources(c, &tmp, deadline)) {
+            sky__cwl_result fail;
+            memset(&fail, 0, sizeof fail);
+            if (create_resources(c, &tmp, deadline, &fail)) {
                 sky__cwl_result_clear(&r);
                 continue;
+            }
+            if (worth_retrying(&fail) || fail.persistent) {
+                /* the group or stream could not be created for now (throttled, the service
+                 * or the network down, credentials refused): the events are kept and the
+                 * batch retried, not dropped as if the group could never exist */
+                sky__cwl_result_clear(&r);
+                r = fail;
+                r.retries = r.throttles = 0; /* call() counted the control call's own */
+                r.ambiguous = false; /* the put was answered: its events were not stored */
+            } else {
+                sky__cwl_result_clear(&fail);
             }
         }
         break;

@@ -245,3 +245,46 @@ class RetryModes(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AgainstServe(unittest.TestCase):
+    """`skylog ship` in adaptive mode against `skylog serve --faults throttle=...`: everything is
+    delivered once, the throttling is counted, and the rate limiter's wait is reported."""
+
+    def setUp(self):
+        import skyharness
+        self.sh = skyharness
+
+    def test_adaptive_ship_through_a_throttling_server(self):
+        import re
+        sh = self.sh
+        srv = sh.start_server(self, extra_args=["--faults", "throttle=0.4", "--seed", "11"])
+        n = 60
+        data = "".join(f"line {i}\n" for i in range(n))
+        p = sh.run_skylog(self, "ship", "-g", "/modes/adaptive", "-s", "s", "--batch-size", "6",
+                          "-", server=srv, input=data, check=False,
+                          env={"AWS_RETRY_MODE": "adaptive", "AWS_MAX_ATTEMPTS": "3"})
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        m = re.search(r"(\d+) sent in \d+ requests \((\d+) retries, (\d+) throttled\)", p.stderr)
+        self.assertIsNotNone(m, p.stderr)
+        sent, retries, throttled = map(int, m.groups())
+        self.assertEqual(sent, n)
+        self.assertGreater(throttled, 0, "the faults did not happen")
+        self.assertGreaterEqual(retries, throttled)  # every throttled request was sent again
+        self.assertIn("by the adaptive retry mode's rate limiter", p.stderr)
+        srv.extra_args = []  # read back without faults
+        srv.restart()
+        r = sh.logs_call(srv, "GetLogEvents", {"logGroupName": "/modes/adaptive",
+                                               "logStreamName": "s", "startFromHead": True})
+        msgs = [e["message"] for e in json.loads(r.body)["events"]]
+        self.assertEqual(msgs, [f"line {i}" for i in range(n)])
+
+    def test_invalid_mode_stops_ship_and_tail_with_a_clear_error(self):
+        sh = self.sh
+        srv = sh.start_server(self)
+        for args in (["ship", "-g", "/modes/bad", "-"], ["tail", "-g", "/modes/bad"]):
+            p = sh.run_skylog(self, *args, server=srv, input="x\n", check=False,
+                              env={"AWS_RETRY_MODE": "fastest"})
+            self.assertNotEqual(p.returncode, 0, p.stderr)
+            self.assertIn("AWS_RETRY_MODE is 'fastest'", p.stderr)
+            self.assertIn("standard, adaptive or legacy", p.stderr)
