@@ -588,7 +588,9 @@ SKY_API sky_status sky_aws_endpoint_host(const char *url, char *host, size_t hos
  *        role_arn + web_identity_token_file -> STS AssumeRoleWithWebIdentity;
  *        sso_session (+ [sso-session NAME]) or sso_start_url, with sso_account_id and
  *        sso_role_name -> the token cached by `aws sso login` in ~/.aws/sso/cache, exchanged
- *        with the SSO portal (AWS_ENDPOINT_URL_SSO overrides it; no token refresh);
+ *        with the SSO portal (AWS_ENDPOINT_URL_SSO overrides it); with sso_session, a
+ *        token that expires within 15 min is renewed with SSO OIDC CreateToken
+ *        (AWS_ENDPOINT_URL_SSO_OIDC overrides it) and the cache rewritten, as botocore does;
  *        aws_access_key_id/aws_secret_access_key in the credentials file ([NAME]);
  *        credential_process in the config file ([profile NAME]) -> run it, read its JSON;
  *        aws_access_key_id/... in the config file.
