@@ -12,7 +12,7 @@
  * async worker hands them over. Prints wall-clock ns per event too (fdatasync is kernel time,
  * which callgrind does not count).
  */
-#include "core/internal.h"
+#include "core/pipeline.h"
 #include "sinks/cwl_transport.h"
 
 #include <stdio.h>

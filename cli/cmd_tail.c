@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "common.h"
 
-#include "core/internal.h"
+#include "util/buf.h"
 
 #include <getopt.h>
 #include <signal.h>

@@ -2,7 +2,7 @@
 #include "common.h"
 
 #include "cli.h"
-#include "encode/text.h"
+#include "util/text.h"
 
 #include <ctype.h>
 #include <stdatomic.h>

@@ -11,7 +11,7 @@
  */
 #include "ship_checkpoint.h"
 
-#include "encode/text.h"
+#include "util/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,8 +7,6 @@
  * GetQueryResults quota (AWS throttles it at a few requests per second). Each request goes
  * through sky_aws_client_call(), so throttling and 5xx answers are retried there.
  */
-#include "core/internal.h"
-
 #include <skylog/aws.h>
 
 #include <jansson.h>

@@ -30,7 +30,7 @@
  */
 #include "config/loader.h"
 #include "config/registry.h"
-#include "core/internal.h"
+#include "core/logger.h"
 
 #include <ctype.h>
 #include <pthread.h>

@@ -53,7 +53,7 @@
  * becomes private memory (the parent keeps the file).
  */
 #include "core/clock.h"
-#include "core/internal.h"
+#include "core/pipeline.h"
 #include "core/ringspool.h"
 #include "queue/ring.h"
 #include "util/cond.h"
@@ -126,7 +126,7 @@ struct sky__async {
     uint8_t live[BATCH_MAX + GAP_SLOTS]; /* 1: reached the router, accounting pending */
     uint8_t tried[BATCH_MAX + GAP_SLOTS], delivered[BATCH_MAX + GAP_SLOTS];
     sky__batch batch;
-    sky__render_cache rcache;
+    sky__render_room rcache;
     uint64_t unprocessed; /* events of this batch that passed an empty processor chain */
     size_t n_live;        /* events of this batch that reached the router */
     sky__textbuf text;    /* the batch's JSON lines, end to end (sky_event.shared) */
@@ -1367,7 +1367,7 @@ sky_status sky__async_start(sky_t *sky, char **errmsg)
     for (size_t i = 0; i < BATCH_MAX + GAP_SLOTS; i++) {
         /* A spool record's call site and logger name live in the record, so their addresses
          * repeat with other contents: the render cache, keyed by address, is not for them. */
-        a->evs[i].rcache = a->rfile ? NULL : &a->rcache;
+        a->evs[i].rcache = a->rfile ? NULL : (sky__render_cache *)(void *)&a->rcache;
         a->evs[i].shared = a->text.p ? &a->text : NULL;
     }
     init_flush_sync(a);

@@ -16,7 +16,7 @@
  * scope's first event: changing a pushed field in place afterwards is not seen by site events
  * of an async pipeline (documented at sky_context_push).
  */
-#include "core/internal.h"
+#include "core/pipeline.h"
 
 #include <pthread.h>
 

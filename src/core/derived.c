@@ -11,7 +11,7 @@
  * derives an event from every derived event cannot loop forever (a drain handles at most
  * SKY_DERIVED_MAX, the rest waits for the next), and what does not fit is dropped and counted.
  */
-#include "core/internal.h"
+#include "core/pipeline.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,7 +10,7 @@
  * winner keeps its own position. Small lists are checked pairwise; lists longer than
  * DEDUP_LINEAR use an open-addressed index, so a 10,000-field event stays linear.
  */
-#include "core/internal.h"
+#include "core/pipeline.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -469,7 +469,7 @@ sky_status sky_event_set_name(sky_event *ev, const char *name)
 
 /* ---- rendering cache ------------------------------------------------------------------------ */
 
-const sky_buf *sky__event_render_own(sky_event *ev, sky_format format)
+const sky_buf *sky__event_render_own(sky_event *ev, sky_format format, const sky__renderer *r)
 {
     if ((unsigned)format >= SKY_FORMAT_COUNT_ || format == SKY_FORMAT_NONE)
         return NULL;
@@ -483,17 +483,13 @@ const sky_buf *sky__event_render_own(sky_event *ev, sky_format format)
         return b->oom ? NULL : b;
     ev->viewed &= (uint8_t)~bit;
     sky__buf_reset(b);
-    switch (format) {
-    case SKY_FORMAT_LOGFMT: sky__render_logfmt(ev, b); break;
-    case SKY_FORMAT_PRETTY: sky__render_pretty(ev, b, false); break;
-    default: sky__render_json(ev, b); break;
-    }
+    r->line[format](ev, b);
     ev->rendered |= bit;
     return b->oom ? NULL : b;
 }
 
-const sky_buf *sky__event_render(sky_event *ev, sky_format format)
+const sky_buf *sky__event_render(sky_event *ev, sky_format format, const sky__renderer *r)
 {
-    const sky_buf *b = format == SKY_FORMAT_JSON ? sky__event_render_area(ev) : NULL;
-    return b ? b : sky__event_render_own(ev, format);
+    const sky_buf *b = format == SKY_FORMAT_JSON ? sky__event_render_area(ev, r) : NULL;
+    return b ? b : sky__event_render_own(ev, format, r);
 }

@@ -7,7 +7,7 @@
  * with a hash table of the explicit levels, recompute_levels_hashed). Inheritance
  * is by dotted prefix: "app.db" takes "app"'s level unless it has its own.
  */
-#include "core/internal.h"
+#include "core/pipeline.h"
 
 #include <limits.h>
 #include <stdint.h>

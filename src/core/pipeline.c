@@ -22,7 +22,7 @@
  * Accounting invariant: every event that passes the level check is counted in `emitted`, and
  * ends up either routed to at least one sink or counted in exactly one `dropped` reason.
  */
-#include "core/internal.h"
+#include "core/pipeline.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -253,7 +253,7 @@ sky_status sky_open_ex(const sky_options *opts, sky_t **out, char **errmsg)
     sky->opts = o;
     sky->name = strdup(o.name ? o.name : "skylog");
     sky->opts.name = sky->name;
-    sky->ev.rcache = &sky->rcache;
+    sky->ev.rcache = (sky__render_cache *)(void *)&sky->rcache;
     pthread_mutex_init(&sky->lock, NULL);
     pthread_mutex_init(&sky->reg_lock, NULL);
     pthread_mutex_init(&sky->diag_lock, NULL);
@@ -379,7 +379,7 @@ void sky__pipeline_route(sky_t *sky, sky_event *ev)
         tried = true;
         sky_record rec = {.event = ev};
         if (s->format != SKY_FORMAT_NONE) {
-            const sky_buf *b = sky__event_render(ev, s->format);
+            const sky_buf *b = sky__event_render(ev, s->format, s->render);
             if (!b) {
                 sink_lost(s, 1);
                 continue;
@@ -408,6 +408,7 @@ static inline size_t route_sink(sky_sink *s, sky__sink_batch *sb, sky_event *evs
                                 bool room, bool json)
 {
     const sky_format format = s->format;
+    const sky__renderer *render = s->render;
     const int min_level = (int)s->level;
     const sky_filter_fn filter = s->filter;
     sky_record *recs = sb->recs;
@@ -431,8 +432,8 @@ static inline size_t route_sink(sky_sink *s, sky__sink_batch *sb, sky_event *evs
         const char *text = NULL;
         size_t len = 0;
         if (format != SKY_FORMAT_NONE) {
-            const sky_buf *b = json ? sky__event_render_area(ev) : NULL;
-            if (!b && !(b = sky__event_render_own(ev, format))) {
+            const sky_buf *b = json ? sky__event_render_area(ev, render) : NULL;
+            if (!b && !(b = sky__event_render_own(ev, format, render))) {
                 lost++;
                 continue;
             }
@@ -674,25 +675,6 @@ sky_status sky_add_processor(sky_t *sky, const char *name, sky_processor_fn fn, 
     p->free_user = free_user;
     sky__unlock(sky);
     return SKY_OK;
-}
-
-sky_sink *sky_sink_new(const sky_sink_vtable *vt, void *self, sky_format format)
-{
-    if (!vt || !vt->write || (unsigned)format >= SKY_FORMAT_COUNT_) {
-        if (vt && vt->close)
-            vt->close(self);
-        return NULL;
-    }
-    sky_sink *s = calloc(1, sizeof *s);
-    if (!s) {
-        if (vt->close)
-            vt->close(self);
-        return NULL;
-    }
-    s->vt = vt;
-    s->self = self;
-    s->format = format == SKY_FORMAT_AUTO ? SKY_FORMAT_JSON : format;
-    return s;
 }
 
 sky_status sky_add_sink(sky_t *sky, sky_sink *sink, const sky_route *route)

@@ -8,6 +8,7 @@
  * stays inside it. Decoding then needs no checks, and a record this process wrote (its
  * address is its `base`) is decoded without copying, like an ordinary ring record.
  */
+#include "core/logger.h"
 #include "core/ringspool.h"
 
 #include <stdlib.h>

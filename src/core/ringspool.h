@@ -21,7 +21,7 @@
 #ifndef SKY_CORE_RINGSPOOL_H
 #define SKY_CORE_RINGSPOOL_H
 
-#include "core/internal.h"
+#include "core/event.h"
 #include "queue/ring_file.h"
 
 #define SKY__REC_SPOOL 0x100u /* in a ring record's aux: a spool record */

@@ -2,7 +2,7 @@
  * sink.c - using a sink on its own, outside a pipeline (a shipper that feeds the CloudWatch
  * sink directly, tests). A pipeline never calls these for the sinks it owns.
  */
-#include "core/internal.h"
+#include "core/pipeline.h"
 
 #include <stdlib.h>
 

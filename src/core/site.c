@@ -12,8 +12,8 @@
  * The schema also carries each key's JSON text (`,"key":`, escaped, reserved keys prefixed
  * with '_'), so the worker renders a site's keys once, not once per event.
  */
-#include "core/internal.h"
-#include "encode/text.h"
+#include "core/pipeline.h"
+#include "util/text.h"
 #include "util/keybits.h"
 
 #include <link.h>

@@ -8,34 +8,13 @@
  * such numbers), raw JSON fragments are embedded only if they validate, strings are repaired
  * to UTF-8. Every line this writes parses.
  */
-#include "core/internal.h"
-#include "encode/text.h"
+#include "encode/render.h"
+#include "util/text.h"
 #include "util/keybits.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
-
-/* Most keys fail this inline test: reserved keys are 4..9 bytes and start with f, l, m or t. */
-static inline bool maybe_reserved(const char *k, size_t n)
-{
-    return n - 4 <= 5 && ((1u << (k[0] & 31)) & (1u << ('f' & 31) | 1u << ('l' & 31) |
-                                                  1u << ('m' & 31) | 1u << ('t' & 31)));
-}
-
-bool sky__is_reserved_key(const char *k, size_t n)
-{
-    if (!maybe_reserved(k, n))
-        return false;
-    switch (n) {
-    case 4: return memcmp(k, "func", 4) == 0 || memcmp(k, "line", 4) == 0;
-    case 5: return memcmp(k, "level", 5) == 0;
-    case 6: return memcmp(k, "logger", 6) == 0 || memcmp(k, "module", 6) == 0;
-    case 7: return memcmp(k, "message", 7) == 0;
-    case 9: return memcmp(k, "timestamp", 9) == 0;
-    default: return false;
-    }
-}
 
 void sky__callsite_module(const sky_callsite *cs, const char **p, size_t *n)
 {
@@ -716,7 +695,7 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
         } else {
             *d++ = ',';
             *d++ = '"';
-            if (maybe_reserved(f->key, f->key_len) && sky__is_reserved_key(f->key, f->key_len))
+            if (sky__is_reserved_key(f->key, f->key_len))
                 *d++ = '_';
             d = sky__json_escape_raw(d, f->key, f->key_len);
             *d++ = '"';

@@ -5,9 +5,9 @@
  * escapes otherwise (spaces, '=', quotes, control characters, empty values), so a line always
  * splits back into the same pairs. Key characters outside [A-Za-z0-9_.-] become '_'.
  */
-#include "core/internal.h"
+#include "encode/render.h"
 #include "encode/plain.h"
-#include "encode/text.h"
+#include "util/text.h"
 
 #include <string.h>
 

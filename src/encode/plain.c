@@ -6,7 +6,7 @@
  * library has no name for it), quoted as each format quotes text.
  */
 #include "encode/plain.h"
-#include "encode/text.h"
+#include "util/text.h"
 
 #include <math.h>
 #include <stdio.h>

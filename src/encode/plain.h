@@ -4,7 +4,7 @@
 #ifndef SKY_ENCODE_PLAIN_H
 #define SKY_ENCODE_PLAIN_H
 
-#include "core/internal.h"
+#include "core/event.h"
 
 typedef struct sky__plain_style {
     void (*str)(sky_buf *b, const char *s, size_t n); /* writes text, quoting as the format needs */

@@ -8,9 +8,9 @@
  * Every control character (including ESC) in user text is escaped: a log line must never be
  * able to drive the terminal.
  */
-#include "core/internal.h"
+#include "encode/render.h"
 #include "encode/plain.h"
-#include "encode/text.h"
+#include "util/text.h"
 
 #include <string.h>
 

@@ -4,7 +4,9 @@
  * not change under a running process, except pid across fork(), which is re-read lazily).
  * Fields the event already has are left alone: the call site knows better.
  */
-#include "core/internal.h"
+#include <skylog.h>
+
+#include "util/buf.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,9 @@
  * filter.c - the level filter and the event-name include/exclude filter.
  * Patterns are shell globs matched with fnmatch(3) against the event name.
  */
-#include "core/internal.h"
+#include <skylog.h>
+
+#include "util/buf.h"
 
 #include <fnmatch.h>
 #include <stdlib.h>

@@ -6,7 +6,9 @@
  * next event of a name that passes after suppression carries "suppressed": N, so the loss is
  * visible in the output itself; the drops are also counted in the processor's stats.
  */
-#include "core/internal.h"
+#include <skylog.h>
+
+#include "util/buf.h"
 
 #include <stdlib.h>
 #include <string.h>

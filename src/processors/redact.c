@@ -10,7 +10,9 @@
  * It must never leave a secret partially visible, and never touch non-string values other than
  * by key (a numeric "token" field is replaced too).
  */
-#include "core/internal.h"
+#include <skylog.h>
+
+#include "util/buf.h"
 
 #include <ctype.h>
 #include <strings.h>

@@ -6,7 +6,9 @@
  * same decision, so traces stay whole. Otherwise a per-processor xorshift generator decides
  * (processors never run concurrently, so it needs no lock).
  */
-#include "core/internal.h"
+#include <skylog.h>
+
+#include "util/buf.h"
 
 #include <stdlib.h>
 #include <string.h>

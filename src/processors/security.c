@@ -16,7 +16,7 @@
  * Alerts are derived events (sky_emit_derived): in sync mode this processor runs under the
  * pipeline lock and cannot log. The monitor ignores `security_alert` events, its own included.
  */
-#include "core/internal.h"
+#include "core/logger.h"
 
 #include <ctype.h>
 #include <stdio.h>

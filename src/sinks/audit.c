@@ -13,7 +13,7 @@
  * what is in the file (a torn line stays, as evidence, recorded by a chain_resumed entry), or
  * let the key reach a log, a message or the file.
  */
-#include "core/internal.h"
+#include "core/pipeline.h"
 #include "aws/crypto_api.h"
 #include "sinks/audit_chain.h"
 #include "sinks/fdio.h"

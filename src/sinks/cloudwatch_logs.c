@@ -28,8 +28,8 @@
  * It must never: log through skylog (diagnostics go to stderr via sky__diag), hold the queue
  * lock across a network call, or drop an accepted event silently.
  */
-#include "core/internal.h"
-#include "encode/text.h"
+#include "core/pipeline.h"
+#include "util/text.h"
 #include "sinks/cwl_transport.h"
 #include "sinks/otlp.h"
 #include "sinks/spool.h"

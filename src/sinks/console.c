@@ -6,7 +6,7 @@
  * in auto mode; color=1 forces it. A batch is written with one write(2) where possible, so lines
  * from concurrent processes do not interleave mid-line.
  */
-#include "core/internal.h"
+#include "encode/render.h"
 #include "sinks/fdio.h"
 
 #include <stdlib.h>

@@ -9,7 +9,6 @@
  * It must never put a secret or a bearer token in an error message.
  */
 #include "aws/retry.h"
-#include "core/internal.h"
 #include "sinks/cwl_transport.h"
 
 #include <skylog/aws.h>

@@ -9,7 +9,9 @@
  * Never does: buffer across calls (what write() accepted is in the page cache), or fsync
  * unless asked (fsync_on_flush).
  */
-#include "core/internal.h"
+#include <skylog.h>
+
+#include "util/buf.h"
 #include "sinks/fdio.h"
 
 #include <errno.h>

@@ -21,9 +21,10 @@
  * It must never log through skylog (diagnostics: sky__diag), hold the lock across a network
  * call, or drop an accepted event without counting it.
  */
+#include "core/pipeline.h"
 #include "sinks/http_batch.h"
 
-#include "encode/text.h"
+#include "util/text.h"
 #include "util/cond.h"
 #include "util/thread.h"
 #include "util/secmem.h"

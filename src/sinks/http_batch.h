@@ -6,7 +6,7 @@
 #ifndef SKY_SINKS_HTTP_BATCH_H
 #define SKY_SINKS_HTTP_BATCH_H
 
-#include "core/internal.h"
+#include "core/event.h"
 
 #include <skylog/http_sink.h>
 

@@ -25,9 +25,10 @@
  * parent sends them): the child's first delivery forgets them and starts its own sender.
  */
 #include "aws/retry.h"
-#include "core/internal.h"
+#include "core/pipeline.h"
 #include "metrics/metrics_internal.h"
 #include "util/cond.h"
+#include "util/text.h"
 #include "util/thread.h"
 
 #include <skylog/aws.h>
@@ -199,14 +200,14 @@ static void reject_out_of_window(cwm *c)
  * datums and 1,000,000 bytes. Builds its body in `body`. mu held. Returns the count. */
 static size_t take_batch(cwm *c, qdatum *batch, char *body, size_t *len)
 {
-    json_t *jns = json_string(c->q[0].ns);
-    char *nsjson = jns ? json_dumps(jns, JSON_ENCODE_ANY) : NULL;
-    json_decref(jns);
-    if (!nsjson)
-        return 0;
-    *len = (size_t)snprintf(body, MAX_BODY, "{\"Namespace\":%s,\"MetricData\":[", nsjson);
-    free(nsjson);
     const char *ns = c->q[0].ns;
+    sky_buf head = {.p = body, .cap = MAX_BODY, .fixed = true};
+    sky__buf_lit(&head, "{\"Namespace\":");
+    sky__json_str(&head, ns, strlen(ns));
+    sky__buf_lit(&head, ",\"MetricData\":[");
+    if (head.oom)
+        return 0;
+    *len = head.len;
     size_t n = 0;
     for (size_t i = 0; i < c->nq && n < MAX_DATUMS; i++) {
         if (strcmp(c->q[i].ns, ns) != 0)

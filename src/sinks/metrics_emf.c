@@ -7,7 +7,7 @@
  * is rendered, and what they leave out is counted here (dropped_values). The only memory the
  * sink keeps is one record's line.
  */
-#include "core/internal.h"
+#include "core/pipeline.h"
 #include "metrics/metrics_internal.h"
 
 #include <skylog/cloudwatch.h>

@@ -4,7 +4,6 @@
  * (see skylog/metrics.h for the line format). A histogram goes out as its distinct values with
  * a sample rate of 1/count, so the agent's counts stay those recorded.
  */
-#include "core/internal.h"
 #include "metrics/metrics_internal.h"
 
 #include <errno.h>

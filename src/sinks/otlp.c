@@ -11,7 +11,8 @@
  * 64-bit integers and nanosecond times are JSON strings (proto3 JSON for int64/fixed64);
  * enums (severityNumber) are numbers, as OTLP/JSON requires.
  */
-#include "encode/text.h"
+#include "encode/render.h"
+#include "util/text.h"
 #include "sinks/http_batch.h"
 #include "sinks/otlp.h"
 

@@ -23,7 +23,7 @@
  */
 #include "sinks/spool.h"
 
-#include "core/internal.h"
+#include "core/pipeline.h"
 #include "util/crc32c.h"
 
 #include <errno.h>

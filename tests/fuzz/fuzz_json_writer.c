@@ -1,5 +1,5 @@
 /*
- * fuzz_json_writer.c - the JSON-lines renderer (src/encode/json.c, text.c) through the public
+ * fuzz_json_writer.c - the JSON-lines renderer (src/encode/json.c, src/util/text.c) through the public
  * API: an event with arbitrary names, keys, values and bytes, logged through a real pipeline
  * (bound fields, thread context, call site) to a sink that checks every line with jansson.
  * json.c promises that every line it writes parses; here that is checked, and more:

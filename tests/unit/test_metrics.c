@@ -667,6 +667,7 @@ typedef struct held_srv {
     pthread_cond_t cv;
     bool got, release;
     char first_line[128];
+    char body[4096]; /* the request's body (NUL-terminated; cut if longer) */
 } held_srv;
 
 /* Answers one request, {} with 200, but only once the test releases it. */
@@ -692,6 +693,9 @@ static void *held_main(void *arg)
     }
     pthread_mutex_lock(&h->mu);
     snprintf(h->first_line, sizeof h->first_line, "%.*s", (int)strcspn(buf, "\r"), buf);
+    char *body = memmem(buf, len, "\r\n\r\n", 4);
+    if (body)
+        snprintf(h->body, sizeof h->body, "%.*s", (int)(len - (size_t)(body + 4 - buf)), body + 4);
     h->got = true;
     pthread_cond_broadcast(&h->cv);
     while (!h->release)
@@ -742,7 +746,9 @@ static void test_cloudwatch_sends_off_thread(void **state)
     }
     assert_int_equal(st, SKY_OK);
     sky_metric *c;
-    sky_metric_new(m, &(sky_metric_opts){.ns = "App", .name = "OffThread"}, &c, NULL);
+    /* a namespace that JSON must escape */
+    sky_metric_opts mo = {.ns = "App \"q\" \\ /x", .name = "OffThread"};
+    assert_int_equal(sky_metric_new(m, &mo, &c, NULL), SKY_OK);
     sky_counter_add(c, 3);
     /* the registry's flush (what the interval thread and sky_flush do) returns while the
      * request is still unanswered: the sink's own thread is the one waiting for it */
@@ -752,6 +758,14 @@ static void test_cloudwatch_sends_off_thread(void **state)
         pthread_cond_wait(&h.cv, &h.mu);
     pthread_mutex_unlock(&h.mu);
     assert_non_null(strstr(h.first_line, "POST / HTTP/1.1"));
+    /* the body's head (written with util/text.h's JSON string writer) and its datum parse */
+    json_t *req = json_loads(h.body, 0, NULL);
+    assert_non_null(req);
+    assert_string_equal(json_string_value(json_object_get(req, "Namespace")), "App \"q\" \\ /x");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(req, "MetricData"), 0), "MetricName")),
+                        "OffThread");
+    json_decref(req);
     sky_cwm_stats cs;
     sky_cwm_stats_get(cw, &cs);
     assert_int_equal(cs.requests + cs.failed_requests, 0); /* in flight */

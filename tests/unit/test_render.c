@@ -3,7 +3,7 @@
 #include "skytest.h"
 
 #include "util/buf.h"
-#include "encode/text.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <jansson.h>

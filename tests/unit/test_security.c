@@ -5,7 +5,7 @@
  * Times come from the events' own "at" field (the monitor's time_field), so windows are tested
  * exactly, whatever the machine's speed. */
 #include "skytest.h"
-#include "encode/text.h"
+#include "util/text.h"
 
 #include <jansson.h>
 #include <stdio.h>

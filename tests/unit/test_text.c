@@ -1,9 +1,9 @@
 /* test_text.c - number formatting, UTF-8 validation/repair, JSON escaping and validation,
- * ISO-8601 timestamps (src/core/buf.c, src/encode/text.c). */
+ * ISO-8601 timestamps (src/util/buf.c, src/util/text.c). */
 #include "skytest.h"
 
 #include "util/buf.h"
-#include "encode/text.h"
+#include "util/text.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,13 +2,17 @@
  * text.h - the text primitives renderers share: JSON string escaping with UTF-8 repair,
  * UTF-8 validation, and ISO-8601 timestamps.
  *
+ * The one JSON string writer of the library: whoever writes JSON text by hand (the renderers,
+ * the core's call-site schemas, the sinks' request bodies, the CLI) escapes through here. It is
+ * in util/ because it knows bytes, not events: every layer may use it, and it uses only buf.h.
+ *
  * Invalid UTF-8 is never passed through: each byte that does not start a well-formed sequence
  * (overlong forms, surrogates, code points above U+10FFFF, truncated sequences) is replaced by
  * U+FFFD, one per maximal ill-formed subpart, as Python and browsers do.
  * That is what JSON readers and CloudWatch require, and it makes every line we write parseable.
  */
-#ifndef SKY_ENCODE_TEXT_H
-#define SKY_ENCODE_TEXT_H
+#ifndef SKY_UTIL_TEXT_H
+#define SKY_UTIL_TEXT_H
 
 #include "util/buf.h"
 

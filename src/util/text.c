@@ -6,7 +6,7 @@
  * time with word tests and then through a 256-entry class table, and only slows down for
  * escapes and multi-byte sequences.
  */
-#include "encode/text.h"
+#include "util/text.h"
 
 #include <string.h>
 #include <time.h>
