@@ -426,6 +426,17 @@ int64_t sky__retry_rate_acquire(sky__retry *r)
     return ns > 0 ? ns : 1;
 }
 
+void sky__retry_rate_take(sky__retry *r)
+{
+    if (r->opts.mode != SKY_AWS_RETRY_ADAPTIVE || !r->sh)
+        return;
+    double now = (double)sky__retry_monotonic(r) / 1e9;
+    pthread_mutex_lock(&r->sh->rl.mu);
+    rl_refill(&r->sh->rl, now);
+    r->sh->rl.capacity -= 1;
+    pthread_mutex_unlock(&r->sh->rl.mu);
+}
+
 void sky__retry_rate_update(sky__retry *r, bool throttled)
 {
     if (r->opts.mode != SKY_AWS_RETRY_ADAPTIVE || !r->sh)

@@ -82,6 +82,9 @@ int64_t sky__retry_monotonic(const sky__retry *r);
 /* Adaptive mode, before each attempt: takes a send token and returns 0, or returns how long to
  * wait (ns) before asking again. Always 0 in the other modes. */
 int64_t sky__retry_rate_acquire(sky__retry *r);
+/* Adaptive mode: takes the token after a wait that the clock did not see (an injected sleeper),
+ * into debt if need be, so the rate still holds for the next caller. */
+void sky__retry_rate_take(sky__retry *r);
 /* Adaptive mode, after each attempt that got an answer or failed: feeds the rate measure and
  * CUBIC (throttled: the answer was a throttling error). No-op in the other modes. */
 void sky__retry_rate_update(sky__retry *r, bool throttled);

@@ -235,6 +235,28 @@ class RetryModes(unittest.TestCase):
         self.assertEqual([o["rate_limited_ms"] for o in objs], [0, 0])
         self.assertEqual(objs[0]["sleeps_ms"], [500.0, 1000.0])
 
+    def test_adaptive_with_an_injected_sleeper_the_clock_does_not_see(self):
+        # the limiter's wait is slept once through the sleeper and the token taken: no loop
+        # waiting for a clock that the sleep did not move
+        answers = [error("ThrottlingException"), OK, OK]
+
+        def h(req):
+            return answers.pop(0) if answers else OK
+        with FakeServer(h) as srv:
+            rc, objs, _ = self.call(srv, "--retry-mode", "adaptive", "--calls", "2",
+                                    "--real-monotonic")
+        self.assertEqual([o["status"] for o in objs], ["ok", "ok"])
+        # call 1: backoff 500 ms, then the limiter's wait (about 2 s at the 0.5/s floor)
+        first = objs[0]["sleeps_ms"]
+        self.assertEqual(first[0], 500.0)
+        self.assertEqual(len(first), 2)
+        self.assertAlmostEqual(objs[0]["rate_limited_ms"], first[1], delta=0.01)
+        self.assertGreater(first[1], 1000.0)
+        self.assertLessEqual(first[1], 2000.0)
+        # call 2 waits too: the token taken in debt keeps the rate
+        self.assertEqual(len(objs[1]["sleeps_ms"]), 1)
+        self.assertGreater(objs[1]["sleeps_ms"][0], 1000.0)
+
     def test_quota_exhaustion_stops_retrying_in_adaptive_mode_too(self):
         with FakeServer(lambda r: (500, {}, "{}")) as srv:
             rc, objs, _ = self.call(srv, "--retry-mode", "adaptive", "--quota", "10",

@@ -18,6 +18,8 @@
  *         --ca-bundle PEM --trace (masked HTTP trace on stderr) --deadline-ms N (fake monotonic clock: injected sleeps advance it)
  *         --cancel-after N (the retry's cancelled() hook answers true after N sleeps)
  *         --retry-mode standard|adaptive|legacy
+ *         --real-monotonic (injected sleeps do not advance the retry's clock: a program that
+ *         injects only a sleeper)
  *   call prints also rate_limited_ms and the client's retry stats ("stats")
  *   call prints, besides the error: unknown_outcomes, persistent, failure (sky_http_failure)
  */
@@ -56,6 +58,7 @@ static int64_t fake_monotonic(void *user)
     return sky_monotonic_ns() + slept_ns;
 }
 static double fixed_random = 0.5;
+static bool real_monotonic;
 static double get_random(void *user)
 {
     (void)user;
@@ -131,6 +134,7 @@ int main(int argc, char **argv)
         else if (OPT("--deadline-ms")) deadline_ms = atoll(v);
         else if (OPT("--timeout-ms")) cl.http.timeout_ms = co.metadata_timeout_ms = atoll(v);
         else if (strcmp(a, "--query") == 0) query = true;
+        else if (strcmp(a, "--real-monotonic") == 0) real_monotonic = true;
         else if (strcmp(a, "--trace") == 0) cl.http.trace = trace_line;
         else if (strcmp(a, "--gzip") == 0) gzip = true;
         else if (strcmp(a, "--no-env") == 0) co.no_env = true;
@@ -181,7 +185,7 @@ int main(int argc, char **argv)
         cl.creds = creds;
         cl.retry.sleep_ns = record_sleep;
         cl.retry.random = get_random;
-        cl.retry.monotonic_ns = fake_monotonic;
+        cl.retry.monotonic_ns = real_monotonic ? NULL : fake_monotonic;
         cl.retry.cancelled = cancelled_hook;
         sky_aws_client *client;
         char err[256];
