@@ -2,7 +2,7 @@
  * bench_c.c - skylog (async, sync) and an fprintf baseline on the workloads of workload.h, as
  * JSON lines to a file.
  *
- *   bench_c <skylog-async|skylog-async-spool|skylog-sync|fprintf> <lit|rt|ctx|bound|mix|mixn>
+ *   bench_c <skylog-async|skylog-async-spool|skylog-sync|fprintf> <lit|rt|ctx|bound|scope|mix|mixn>
  *           <threads> <paced|burst|disabled|callgrind|driver> <events> <file>
  *
  * skylog-async-spool is skylog-async with the ring kept in <file>.ring (ring_spool_path,
@@ -60,6 +60,22 @@ __attribute__((noinline)) void log_ctx(long i)
     sky_info(lg, "user_login", SKY_STR("user", v_user), SKY_INT("id", i), SKY_F64("ms", v_ms));
 }
 
+/* scope: the ctx event in a scope of its own, opened and closed around each call (push, the
+ * call, pop: what a scope costs at the least, its block made for one event). The fields are
+ * made once a thread, so the count holds the push, the call and the pop alone. */
+static void scope_begin(void)
+{
+    ctx_fields[0] = SKY_STR("request_id", wl_reqs[0].s);
+    ctx_fields[1] = SKY_STR("tenant", "acme");
+}
+
+__attribute__((noinline)) void log_scope(long i)
+{
+    sky_context_push(ctx_fields, 2);
+    sky_info(lg, "user_login", SKY_STR("user", v_user), SKY_INT("id", i), SKY_F64("ms", v_ms));
+    sky_context_pop();
+}
+
 /* bound: one bound logger per thread */
 static _Thread_local sky_logger *blg;
 static void bound_begin(void)
@@ -82,6 +98,7 @@ static void set_values(long i)
 static void drive_rt(long i) { set_values(i), log_rt(i); }
 static void drive_ctx(long i) { set_values(i), log_ctx(i); }
 static void drive_bound(long i) { set_values(i), log_bound(i); }
+static void drive_scope(long i) { set_values(i), log_scope(i); }
 
 /* mix and mixn: one body, the strings made by S(key, e->member, e->member_n), the call by
  * L##_info and the other fields by L##_INT etc., the scope opened by L##_push (after
@@ -179,7 +196,7 @@ int main(int argc, char **argv)
 {
     if (argc != 7) {
         fprintf(stderr, "usage: %s <skylog-async|skylog-async-spool|skylog-sync|fprintf> "
-                        "<lit|rt|ctx|bound|mix|mixn> "
+                        "<lit|rt|ctx|bound|scope|mix|mixn> "
                         "<threads> <paced|burst|disabled|callgrind|driver> <events> <file>\n",
                 argv[0]);
         return 2;
@@ -229,6 +246,8 @@ int main(int argc, char **argv)
             fn = drive_ctx, bench_begin = ctx_begin, bench_end = ctx_end;
         else if (strcmp(wl, "bound") == 0)
             fn = drive_bound, bench_begin = bound_begin, bench_end = bound_end;
+        else if (strcmp(wl, "scope") == 0)
+            fn = drive_scope, bench_begin = scope_begin;
         else if (strcmp(wl, "mix") == 0)
             fn = log_mix;
         else if (strcmp(wl, "mixn") == 0)

@@ -48,7 +48,7 @@ static void want_f64(long ln, json_t *o, const char *key, double x)
 int main(int argc, char **argv)
 {
     if (argc != 4) {
-        fprintf(stderr, "usage: %s <lit|rt|ctx|bound|mix|mixn> <events> <file>\n", argv[0]);
+        fprintf(stderr, "usage: %s <lit|rt|ctx|bound|scope|mix|mixn> <events> <file>\n", argv[0]);
         return 2;
     }
     const char *wl = argv[1];

@@ -2,7 +2,7 @@
  * bench_spdlog.cpp - spdlog (Debian's 1.10, with fmt) on the workloads of workload.h,
  * formatting the same JSON line through its pattern (UTC, milliseconds) and fmt.
  *
- *   bench_spdlog <spdlog-sync|spdlog-async> <lit|rt|ctx|bound|mix> <threads>
+ *   bench_spdlog <spdlog-sync|spdlog-async> <lit|rt|ctx|bound|scope|mix> <threads>
  *                <paced|burst|callgrind> <events> <file>
  *
  * spdlog-sync is the single-threaded logger (basic_logger_st) with one producer and the _mt
@@ -125,7 +125,7 @@ extern "C" __attribute__((noinline)) void log_mix(long i)
 int main(int argc, char **argv)
 {
     if (argc != 7) {
-        fprintf(stderr, "usage: %s <spdlog-sync|spdlog-async> <lit|rt|ctx|bound|mix> <threads> "
+        fprintf(stderr, "usage: %s <spdlog-sync|spdlog-async> <lit|rt|ctx|bound|scope|mix> <threads> "
                         "<paced|burst|callgrind> <events> <file>\n", argv[0]);
         return 2;
     }
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
     for (long k = 0; k < WL_EVENTS; k++)
         wl_event_of(wl.c_str(), k, &tab[k]);
     bench_log_fn fn = wl == "lit" ? log_lit : wl == "rt" ? log_rt
-                      : wl == "ctx" || wl == "bound" ? log_ctx : wl == "mix" || wl == "mixn" ? log_mix
+                      : wl == "ctx" || wl == "bound" || wl == "scope" ? log_ctx : wl == "mix" || wl == "mixn" ? log_mix
                                                                                 : nullptr;
     if (!fn) {
         fprintf(stderr, "unknown workload %s\n", wl.c_str());

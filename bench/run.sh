@@ -6,13 +6,13 @@
 #   BENCH_EVENTS   events per run (default 1000000)
 #   BENCH_REPS     repetitions per configuration; the median run is reported (default 3)
 #   BENCH_CG       events for the callgrind runs (default 100000; 0 skips callgrind)
-#   BENCH_WORKLOADS  (default "lit rt ctx bound mix mixn")
+#   BENCH_WORKLOADS  (default "lit rt ctx bound scope mix mixn")
 set -euo pipefail
 B=${1:-build/bench}
 EVENTS=${BENCH_EVENTS:-1000000}
 REPS=${BENCH_REPS:-3}
 CG=${BENCH_CG:-100000}
-WORKLOADS=${BENCH_WORKLOADS:-lit rt ctx bound mix mixn}
+WORKLOADS=${BENCH_WORKLOADS:-lit rt ctx bound scope mix mixn}
 mkdir -p "$B/bench-out"
 OUT=$(cd "$B/bench-out" && pwd) # absolute: the callgrind figures are annotated from /
 RAW=$OUT/raw.txt
@@ -96,7 +96,7 @@ if [ "$CG" -gt 0 ] && command -v valgrind >/dev/null; then
       echo "CG driver $wl log_${wl}_drv ${ir:-0} $CG" >> "$RAW" ;;
     esac
     [ -x "$S" ] && cg "$S" spdlog-sync "$wl" \
-      "log_$(case $wl in bound) echo ctx ;; mixn) echo mix ;; *) echo "$wl" ;; esac)"
+      "log_$(case $wl in bound | scope) echo ctx ;; mixn) echo mix ;; *) echo "$wl" ;; esac)"
   done
   cg "$C" skylog-sync lit log_lit
   cg "$C" fprintf lit log_fprintf

@@ -9,6 +9,8 @@
  *   rt     the same three fields, the string and the double read at run time
  *   ctx    rt inside SKY_WITH_CONTEXT(request_id, tenant), the scope held across calls
  *   bound  rt through a SKY_BIND(request_id, tenant) logger
+ *   scope  ctx's event in a scope of its own: push, the call, pop around every event (what a
+ *          scope costs at the least: its block made and retired for one event)
  *   mix    the realistic mix: 6, 7 or 8 fields (user, path, id, ms, ok, err, then bytes, then
  *          agent); strings of 5..200 bytes, a quarter needing JSON escapes (quote, backslash,
  *          newline, tab, control characters), some UTF-8; a quarter of the calls inside a
@@ -139,7 +141,8 @@ static inline void wl_event_of(const char *workload, long i, wl_event *e)
         }
         e->user_n = strlen(e->user);
         e->nfields = 3;
-        if (strcmp(workload, "ctx") == 0 || strcmp(workload, "bound") == 0) {
+        if (strcmp(workload, "ctx") == 0 || strcmp(workload, "bound") == 0 ||
+            strcmp(workload, "scope") == 0) {
             e->in_ctx = true;
             e->req = wl_reqs[0].s; /* one scope (one bound logger) per thread's run */
             e->tenant = "acme";

@@ -135,8 +135,10 @@ struct sky__async {
     sky__ctxblk *blocks;      /* live: a scope may still log with them */
     sky__ctxblk *pool;        /* free blocks to reuse (ctx_new), linked by `next` */
     size_t pool_n, pool_bytes;
-    sky__retired *retired;    /* freed once `tail` passes their `at` */
+    sky__retired *retired;    /* retired since the worker last looked, newest first */
     _Atomic int retire_pending;
+    /* worker-only: what retired, oldest first, until `tail` passes its `at` */
+    sky__retired *waiting, **waiting_end;
 
     /* ring spool (sky_options.ring_spool_path; core/ringspool.h): the ring's buffer is the
      * file's data area. NULL without. */
@@ -151,13 +153,48 @@ struct sky__async {
     sky_callsite *cs_slots; /* the call site of each batch slot's spool record */
 };
 
-/* Guards every pipeline's `blocks` and `retired` lists and each block's `owner`: a scope
- * may end on any thread, its pipeline may close meanwhile. Taken once per scope (at its first
- * event and at its end) and by the worker when something retired; never on a log call. */
-static pthread_mutex_t blk_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Guards every pipeline's `blocks`, `pool` and `retired` lists and each block's `owner`: a
+ * scope may end on any thread, its pipeline may close meanwhile. Taken twice a scope (at its
+ * first event and at its end), by the worker when something retired, and by close; never on
+ * a log call. Not a pthread mutex: pthread_mutex_lock and _unlock cost ~65 instructions a
+ * pair, 8 a call of the realistic mix; this lock costs a compare-and-swap and an exchange.
+ * It is held for a few dozen instructions (a block's fill: at most CTX_POOL_CAP bytes), but
+ * its holder may be descheduled there (4 producers on 2 vCPUs): a waiter spins briefly, then
+ * sleeps on a futex rather than yield in a loop, which took CPU from the holder and the
+ * worker. 0: free; 1: held; 2: held, and someone may sleep on it (U. Drepper, "Futexes Are
+ * Tricky", mutex 2). */
+static _Atomic int blk_lock;
 static pthread_once_t blk_once = PTHREAD_ONCE_INIT;
-static void blk_prepare(void) { pthread_mutex_lock(&blk_lock); }
-static void blk_release(void) { pthread_mutex_unlock(&blk_lock); }
+static inline bool blk_try(void)
+{
+    int c = 0;
+    return atomic_compare_exchange_strong_explicit(&blk_lock, &c, 1, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+static __attribute__((noinline)) void blk_wait(void)
+{
+    for (int spins = 0; spins < 100; spins++) {
+        if (!atomic_load_explicit(&blk_lock, memory_order_relaxed) && blk_try())
+            return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    while (atomic_exchange_explicit(&blk_lock, 2, memory_order_acquire) != 0)
+        syscall(SYS_futex, &blk_lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+}
+static inline void blk_acquire(void)
+{
+    if (SKY_UNLIKELY(!blk_try()))
+        blk_wait();
+}
+static inline void blk_unlock(void)
+{
+    if (SKY_UNLIKELY(atomic_exchange_explicit(&blk_lock, 0, memory_order_release) == 2))
+        syscall(SYS_futex, &blk_lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+static void blk_prepare(void) { blk_acquire(); }
+static void blk_release(void) { blk_unlock(); }
 static void blk_init(void) { pthread_atfork(blk_prepare, blk_release, blk_release); }
 
 /* The record a log call leaves in the ring. Fields follow at offset 48, then the bytes. */
@@ -448,13 +485,29 @@ static void free_bound(sky__retired *r)
 }
 
 /* Context blocks are made at least this big (a scope's usual fields fit) and pooled up to
- * this size each (fields and JSON), this many and this many bytes in all per pipeline: under
- * valgrind's serialised threads a producer runs ~90 scopes ahead of the worker's reclaim. */
+ * this size each (fields and JSON), this many and this many bytes in all per pipeline. A
+ * batch frees the ring space of up to BATCH_MAX events, so one reclaim can hand back a block
+ * for each (a scope of one event: bench "scope"); a pool of 256 freed most of them and the
+ * producers made them again (scope caller 861 -> 729 with room for a batch). Pooled blocks
+ * are memory the scopes in flight used at their peak: malloc would keep it in its free lists
+ * as well. */
 #define CTX_MIN_CAP 448
 #define CTX_POOL_CAP 4096
-#define CTX_POOL_MAX 256
-#define CTX_POOL_BYTES (256 * 1024)
+#define CTX_POOL_MAX BATCH_MAX
+#define CTX_POOL_BYTES (BATCH_MAX * 1024)
 static inline size_t pooled_bytes(const sky__ctxblk *b) { return b->cap + b->frag.json_cap; }
+
+/* The worker's own state of a fragment (sky__frag: its JSON's state, key set and the answers
+ * of frags_check), as a block starts it: reset by the worker when it pools the block, so the
+ * scope that takes it only writes the fields. */
+static inline void frag_reset_worker(sky__frag *f)
+{
+    f->json_len = 0;
+    f->json_state = 0;
+    f->key_bits = 0;
+    f->chk_ok = f->chk_next = 0;
+    memset(f->chk_sc, 0, sizeof f->chk_sc);
+}
 
 /* Worker, under blk_lock: keeps a reclaimed block for the next scope (false: free it). No record
  * references it any more; its worker-side state is the worker's to reset. */
@@ -464,7 +517,7 @@ static bool pool_block(sky__async *a, sky__retired *r)
     if (a->pool_n >= CTX_POOL_MAX || b->cap > CTX_POOL_CAP || b->frag.json_cap > CTX_POOL_CAP ||
         a->pool_bytes + pooled_bytes(b) > CTX_POOL_BYTES)
         return false;
-    b->frag.json_state = 0;
+    frag_reset_worker(&b->frag);
     b->next = a->pool;
     a->pool = b;
     a->pool_n++;
@@ -472,7 +525,8 @@ static bool pool_block(sky__async *a, sky__retired *r)
     return true;
 }
 
-/* Under blk_lock: after every record reserved so far. */
+/* Under blk_lock: after every record reserved so far. Under one lock, every pipeline's `at`
+ * only grows along its `retired` list (newest first), which reclaim relies on. */
 static void retire_locked(sky__async *a, sky__retired *r, void (*fn)(sky__retired *))
 {
     r->at = atomic_load_explicit(&a->fast.ring.head, memory_order_acquire);
@@ -482,84 +536,136 @@ static void retire_locked(sky__async *a, sky__retired *r, void (*fn)(sky__retire
     atomic_store_explicit(&a->retire_pending, 1, memory_order_release);
 }
 
-/* A block's fields: `n` usable fields of the frames, merged outer to inner, a later key
- * winning at its own position (as sky__event_build). Keeps the block's capacity and JSON
- * buffer; everything else starts afresh. */
-static void fill_block(sky__ctxblk *b, sky__async *a, const sky_field *const *frames,
-                       const size_t *counts, size_t depth, size_t n)
+/* A block's fields: the usable fields of the frames, merged outer to inner, a later key
+ * winning at its own position (as sky__event_build). One pass: each field is copied whole,
+ * then its key and string bytes by word moves without a call (skylog.h: sky__copy_str); the
+ * field array has a slot for each of the frames' `total` fields and the bytes follow it. The
+ * worker's state of a pooled block was reset when it was pooled, a new one's when it was
+ * made. False, with nothing to undo, if a lazy field is found (its frame changed in place
+ * since the push) or the bytes do not fit the block's capacity: the caller then measures. A
+ * two-field scope fills in ~100 instructions (sized, then filled by put_fields' copies and a
+ * memcpy call for values over 16 bytes: ~250). */
+__attribute__((noinline)) static size_t dedup_fields(sky_field *dst, size_t w)
 {
-    sky_field *dst = (sky_field *)(b + 1);
-    char *s = (char *)(dst + n);
-    size_t w = 0, lk = 0;
-    for (size_t d = 0; d < depth; d++)
-        s = put_fields(dst, &w, frames[d], counts[d], NULL, &lk, s);
-    /* de-duplicate: drop a field whose key a later one repeats */
     size_t k = 0;
     for (size_t i = 0; i < w; i++) {
-        bool later = false;
-        for (size_t j = i + 1; j < w && !later; j++)
-            later = dst[j].key_len == dst[i].key_len &&
-                    memcmp(dst[j].key, dst[i].key, dst[i].key_len) == 0;
-        if (!later)
+        size_t j = i + 1;
+        while (j < w && (dst[j].key_len != dst[i].key_len ||
+                         memcmp(dst[j].key, dst[i].key, dst[i].key_len) != 0))
+            j++;
+        if (j == w)
             dst[k++] = dst[i];
     }
-    *b = (sky__ctxblk){.frag = {.fields = dst, .n = k, .json = b->frag.json,
-                                .json_cap = b->frag.json_cap},
-                       .owner = a,
-                       .cap = b->cap};
+    return k;
+}
+
+__attribute__((always_inline)) static inline bool
+fill_block(sky__ctxblk *b, sky__async *a, const sky_field *const *frames, const size_t *counts,
+           size_t depth, size_t total)
+{
+    sky_field *dst = (sky_field *)(b + 1);
+    char *s = (char *)(dst + total), *end = (char *)(b + 1) + b->cap;
+    if (s > end)
+        return false;
+    size_t w = 0;
+    for (size_t d = 0; d < depth; d++) {
+        const sky_field *f = frames[d], *fe = f + counts[d];
+        for (; f < fe; f++) {
+            /* a key and a type from SKY_T_NONE + 1 to SKY_T_LAZY - 1 */
+            if (SKY_UNLIKELY((unsigned)f->type - 1u >= (unsigned)SKY_T_LAZY - 1u || !f->key)) {
+                if (f->type == SKY_T_LAZY && f->key)
+                    return false;
+                continue; /* not usable: skipped, as everywhere */
+            }
+            size_t kl = f->key_len, room = (size_t)(end - s);
+            if (SKY_UNLIKELY(kl >= room))
+                return false;
+            sky_field *o = &dst[w++];
+            *o = *f;
+            sky__copy_str(s, f->key, kl);
+            s[kl] = '\0';
+            o->key = s;
+            s += kl + 1;
+            if (f->type == SKY_T_STR || f->type == SKY_T_JSON) {
+                size_t l = f->v.str.len;
+                if (SKY_UNLIKELY(l >= room - kl - 1))
+                    return false;
+                sky__copy_str(s, f->v.str.ptr, l);
+                s[l] = '\0';
+                o->v.str.ptr = s;
+                s += l + 1;
+            }
+        }
+    }
+    /* de-duplicate: drop a field whose key a later one repeats (the usual two fields: one
+     * length compare here) */
+    size_t k = w;
+    if (SKY_UNLIKELY(w > 2))
+        k = dedup_fields(dst, w);
+    else if (w == 2 && dst[0].key_len == dst[1].key_len &&
+             memcmp(dst[0].key, dst[1].key, dst[0].key_len) == 0)
+        dst[0] = dst[1], k = 1;
+    b->frag.fields = dst;
+    b->frag.n = k;
+    b->owner = a;
+    return true;
 }
 
 sky__ctxblk *sky__async_ctx_new(sky_t *sky, const sky_field *const *frames, const size_t *counts,
                                 size_t depth)
 {
     sky__async *a = sky->async;
-    size_t n = 0, bytes = 0;
+    size_t total = 0;
     for (size_t d = 0; d < depth; d++)
-        for (size_t i = 0; i < counts[d]; i++) {
-            const sky_field *f = &frames[d][i];
-            if (!usable(f))
-                continue;
-            if (f->type == SKY_T_LAZY)
-                return NULL;
-            n++;
-            bytes += f->key_len + 1 + value_bytes(f);
-        }
-    size_t need = n * sizeof(sky_field) + bytes;
+        total += counts[d];
     /* A block the worker reclaimed, with its JSON buffer: a scope then costs no malloc here
      * and no free on the worker. It is filled under the lock that links it (one lock a scope;
      * pooled blocks hold at most CTX_POOL_CAP bytes, so the copy under it is bounded). */
-    pthread_once(&blk_once, blk_init);
-    pthread_mutex_lock(&blk_lock);
+    blk_acquire();
     sky__ctxblk *b = a->pool;
-    if (b && b->cap >= need) {
+    if (SKY_LIKELY(b != NULL) && SKY_LIKELY(fill_block(b, a, frames, counts, depth, total))) {
         a->pool = b->next;
         a->pool_n--;
         a->pool_bytes -= pooled_bytes(b);
-        fill_block(b, a, frames, counts, depth, n);
     } else {
-        pthread_mutex_unlock(&blk_lock);
+        blk_unlock();
+        /* no pooled block, or too small for these fields: one made to measure */
+        size_t bytes = 0;
+        for (size_t d = 0; d < depth; d++)
+            for (size_t i = 0; i < counts[d]; i++) {
+                const sky_field *f = &frames[d][i];
+                if (!usable(f))
+                    continue;
+                if (f->type == SKY_T_LAZY)
+                    return NULL;
+                bytes += f->key_len + 1 + value_bytes(f);
+            }
+        size_t need = total * sizeof(sky_field) + bytes;
         size_t cap = need > CTX_MIN_CAP ? need : CTX_MIN_CAP;
         b = malloc(sizeof *b + cap);
         if (!b)
             return NULL;
+        memset(b, 0, sizeof *b);
         b->cap = cap;
-        b->frag.json = NULL;
-        b->frag.json_cap = 0;
-        fill_block(b, a, frames, counts, depth, n);
-        pthread_mutex_lock(&blk_lock);
+        if (!fill_block(b, a, frames, counts, depth, total)) {
+            free(b);
+            return NULL;
+        }
+        blk_acquire();
     }
+    b->prev = NULL;
     b->next = a->blocks;
     if (b->next)
         b->next->prev = b;
     a->blocks = b;
     atomic_store_explicit(&b->hdr.q, &a->fast, memory_order_relaxed);
-    pthread_mutex_unlock(&blk_lock);
+    blk_unlock();
     return b;
 }
 
 void sky__async_ctx_retire(sky__ctxblk *b)
 {
-    pthread_mutex_lock(&blk_lock);
+    blk_acquire();
     sky__async *a = b->owner;
     if (a) {
         if (b->prev)
@@ -570,7 +676,7 @@ void sky__async_ctx_retire(sky__ctxblk *b)
             b->next->prev = b->prev;
         retire_locked(a, &b->ret, free_block);
     }
-    pthread_mutex_unlock(&blk_lock);
+    blk_unlock();
     if (!a) /* its pipeline closed: nothing references it */
         free_block(&b->ret);
 }
@@ -580,41 +686,56 @@ bool sky__async_logger_retire(sky_logger *log)
     sky__async *a = log->sky->async;
     if (!a || !log->hdr.fast)
         return false; /* its records hold copies of its fields */
-    pthread_once(&blk_once, blk_init);
-    pthread_mutex_lock(&blk_lock);
+    blk_acquire();
     retire_locked(a, &log->ret, free_bound);
-    pthread_mutex_unlock(&blk_lock);
+    blk_unlock();
     return true;
 }
 
-/* Worker, after freeing ring space: frees what no record can reference any more. The worker
- * holds the pipeline lock, and fork takes blk_lock before the pipelines' locks: it only tries
- * blk_lock (the next batch tries again). `all`: the worker has stopped, no lock is held. */
+/* Worker, after freeing ring space: frees (or pools) what no record can reference any more.
+ * What retired waits in the worker's own queue, oldest first (`at` grows along it): each
+ * call looks at the new retirees and at the waiting ones the ring's tail has passed, not at
+ * every one still waiting (under valgrind a producer runs hundreds of scopes ahead). The
+ * worker holds the pipeline lock, and fork takes blk_lock before the pipelines' locks: it
+ * only tries blk_lock (the next batch tries again). `all`: the worker has stopped. */
 static void reclaim(sky__async *a, bool all)
 {
-    if (!atomic_load_explicit(&a->retire_pending, memory_order_acquire))
-        return;
     uint64_t tail = atomic_load_explicit(&a->fast.ring.tail, memory_order_relaxed);
-    sky__retired *done = NULL;
-    if (all)
-        pthread_mutex_lock(&blk_lock);
-    else if (pthread_mutex_trylock(&blk_lock) != 0)
+    bool fresh = atomic_load_explicit(&a->retire_pending, memory_order_acquire);
+    if (!fresh && !all && (!a->waiting || a->waiting->at > tail))
         return;
-    atomic_store_explicit(&a->retire_pending, 0, memory_order_relaxed);
-    for (sky__retired **pp = &a->retired; *pp;) {
-        sky__retired *r = *pp;
-        if (all || r->at <= tail) {
-            *pp = r->next;
-            if (!all && r->free_fn == free_block && pool_block(a, r))
-                continue;
-            r->next = done;
-            done = r;
-        } else {
-            pp = &r->next;
-            atomic_store_explicit(&a->retire_pending, 1, memory_order_relaxed);
+    if (all)
+        blk_acquire();
+    else if (!blk_try())
+        return;
+    if (fresh) {
+        atomic_store_explicit(&a->retire_pending, 0, memory_order_relaxed);
+        /* the new retirees, newest first: reversed onto the queue's end */
+        sky__retired *r = a->retired, *newest = r, *rev = NULL;
+        a->retired = NULL;
+        while (r) {
+            sky__retired *next = r->next;
+            r->next = rev;
+            rev = r;
+            r = next;
+        }
+        if (rev) {
+            *a->waiting_end = rev;
+            a->waiting_end = &newest->next;
         }
     }
-    pthread_mutex_unlock(&blk_lock);
+    sky__retired *done = NULL;
+    while (a->waiting && (all || a->waiting->at <= tail)) {
+        sky__retired *r = a->waiting;
+        a->waiting = r->next;
+        if (!all && r->free_fn == free_block && pool_block(a, r))
+            continue;
+        r->next = done;
+        done = r;
+    }
+    if (!a->waiting)
+        a->waiting_end = &a->waiting;
+    blk_unlock();
     while (done) {
         sky__retired *next = done->next;
         done->free_fn(done);
@@ -1343,6 +1464,10 @@ sky_status sky__async_start(sky_t *sky, char **errmsg)
     if (!a)
         return SKY_ENOMEM;
     memset(a, 0, sizeof *a);
+    a->waiting_end = &a->waiting;
+    /* before any block or bound logger can take blk_lock, and after the pipelines' own fork
+     * handlers (sky_open registers them first): fork takes blk_lock first */
+    pthread_once(&blk_once, blk_init);
     if (sky->opts.ring_spool_path) {
         sky_status st = spool_open(sky, a, errmsg);
         if (st != SKY_OK) {
@@ -1452,7 +1577,7 @@ sky_status sky__async_stop(sky_t *sky, int64_t deadline, bool *leak)
     /* Nothing reads the ring any more. Blocks of scopes still open forget this pipeline
      * (their pops free them); what retired is freed. Here, not in sky__async_free: close
      * holds the pipeline lock there, and fork takes blk_lock before the pipelines' locks. */
-    pthread_mutex_lock(&blk_lock);
+    blk_acquire();
     for (sky__ctxblk *b = a->blocks; b; b = b->next) {
         b->owner = NULL;
         atomic_store_explicit(&b->hdr.q, NULL, memory_order_relaxed);
@@ -1463,8 +1588,7 @@ sky_status sky__async_stop(sky_t *sky, int64_t deadline, bool *leak)
     a->pool = NULL;
     a->pool_n = 0;
     a->pool_bytes = 0;
-    atomic_store(&a->retire_pending, 1);
-    pthread_mutex_unlock(&blk_lock);
+    blk_unlock();
     while (pool) {
         sky__ctxblk *next = pool->next;
         free_block(&pool->ret);

@@ -10,11 +10,34 @@
  * pipeline, the scope's fields (every frame, merged) are copied once into a block
  * (async.c: sky__async_ctx_new) that the worker renders once, and each record carries the
  * block's address. `sky__ctx_cur` is what inlined call sites read: NULL without context, the
- * innermost frame's block, or `pending` (whose pipeline is none) until the block exists. A
- * frame's block is retired at its pop, or at thread exit for frames never popped, and freed
- * by the worker once no queued record can reference it. The values are therefore read at the
- * scope's first event: changing a pushed field in place afterwards is not seen by site events
- * of an async pipeline (documented at sky_context_push).
+ * innermost frame's block, or `pending` (whose pipeline is none) until the block exists. The
+ * values are therefore read at the scope's first event: changing a pushed field in place
+ * afterwards is not seen by site events of an async pipeline (documented at
+ * sky_context_push).
+ *
+ * A block's life (the lists are the pipeline's, under async.c's blk_lock, held for a few
+ * dozen instructions, whose waiters spin briefly and then sleep; never taken on a log call):
+ *   pooled  - free, in its pipeline's pool, its worker-side state (JSON, key-check answers)
+ *             reset by the worker that pooled it; its JSON buffer kept.
+ *   live    - taken from the pool (or made to measure when the pool is empty or the fields
+ *             do not fit) and filled at the scope's first event, then linked into the
+ *             pipeline's `blocks` with its `owner` and `hdr.q` set; this thread's frame
+ *             points at it. Only this thread writes its fields, once, before any record
+ *             names it; the worker reads them after the record's release-commit.
+ *   retired - at the frame's pop (or at thread exit, by a TLS key destructor, for frames
+ *             never popped): unlinked from `blocks` and put on the pipeline's `retired` list
+ *             with the ring's head at that moment (`at`). Every record that names the block
+ *             was reserved before that head.
+ *   waiting - the worker moves the retired list, oldest first, into its own queue; once the
+ *             ring's tail passes a block's `at` (every record naming it is written), the
+ *             worker pools it, or frees it if the pool is full (BATCH_MAX blocks or 1.5 MiB).
+ * sky_close, once the worker has stopped, walks `blocks`: each live block forgets its
+ * pipeline (`owner` and `hdr.q` NULL, its JSON freed), so its scope's later events take the
+ * general path and its pop frees it; `hdr.q` cleared also keeps a later pipeline at the same
+ * address from matching it. Close then frees the pool, the retired and the waiting blocks.
+ * fork: blk_lock is taken around fork (pthread_atfork, before the pipelines' locks); a child
+ * keeps its thread's frames and their blocks, which its pipeline's new worker reclaims; the
+ * frames of threads that do not exist in the child are never popped there.
  */
 #include "core/pipeline.h"
 
@@ -62,6 +85,13 @@ static void make_exit_key(void) { pthread_key_create(&exit_key, at_thread_exit);
 /* this thread's exit_key value is set (a forked child's thread inherits it with the value) */
 static _Thread_local __attribute__((tls_model("initial-exec"))) bool exit_armed;
 
+__attribute__((noinline, cold)) static void arm_exit(void)
+{
+    pthread_once(&exit_once, make_exit_key);
+    pthread_setspecific(exit_key, (void *)1);
+    exit_armed = true;
+}
+
 const sky__ctxblk *sky__context_block(sky_t *sky)
 {
     size_t d = sky__ctx_depth;
@@ -76,16 +106,13 @@ const sky__ctxblk *sky__context_block(sky_t *sky)
                        (sky__fast *)(void *)sky->async /* its first member */
                    ? b
                    : NULL;
-    pthread_once(&exit_once, make_exit_key);
     b = sky__async_ctx_new(sky, ctx.fields, ctx.counts, d);
     if (!b)
         return NULL; /* lazy fields (marked by the maker) or out of memory: try next time */
-    if (!exit_armed) { /* once a thread: ~35 instructions a scope otherwise */
-        pthread_setspecific(exit_key, (void *)1);
-        exit_armed = true;
-    }
+    if (SKY_UNLIKELY(!exit_armed)) /* once a thread: ~35 instructions a scope otherwise */
+        arm_exit();
     ctx.blk[d - 1] = b;
-    set_cur();
+    sky__ctx_cur = &b->hdr; /* set_cur: d is the top */
     return b;
 }
 
@@ -100,16 +127,17 @@ sky_status sky_context_push(const sky_field *fields, size_t n)
     }
     if (!fields && n)
         return SKY_EINVAL;
-    ctx.fields[sky__ctx_depth] = fields;
-    ctx.counts[sky__ctx_depth] = n;
-    ctx.blk[sky__ctx_depth] = NULL;
+    size_t d = sky__ctx_depth;
+    /* a lazy field is evaluated per event: no block; blocks hold every frame */
+    sky__ctxblk *b = d && ctx.blk[d - 1] == BLK_NEVER ? BLK_NEVER : NULL;
     for (size_t i = 0; i < n; i++)
-        if (fields[i].type == SKY_T_LAZY) /* evaluated per event: no block */
-            ctx.blk[sky__ctx_depth] = BLK_NEVER;
-    if (sky__ctx_depth && ctx.blk[sky__ctx_depth - 1] == BLK_NEVER)
-        ctx.blk[sky__ctx_depth] = BLK_NEVER; /* blocks hold every frame */
-    sky__ctx_depth++;
-    set_cur();
+        if (SKY_UNLIKELY(fields[i].type == SKY_T_LAZY))
+            b = BLK_NEVER;
+    ctx.fields[d] = fields;
+    ctx.counts[d] = n;
+    ctx.blk[d] = b;
+    sky__ctx_depth = d + 1;
+    sky__ctx_cur = &pending; /* no block yet, or never one (set_cur) */
     return SKY_OK;
 }
 

@@ -1066,6 +1066,160 @@ static void test_context_blocks_reused(void **state)
     skytest_capture_reset(&cap);
 }
 
+/* How a scope's block is filled (async.c: fill_block), each case against what the general
+ * path makes of the same fields: a key repeated in a frame of two fields and among more (the
+ * later one wins, at its position, once), fields without a key or with SKY_T_NONE skipped, a
+ * pooled block too small for the next scope's value or key (the scope gets a block of its
+ * own and the small one stays pooled), fields changed in place between the push and the
+ * scope's first event (seen: a string, and a field made lazy, which takes the general path)
+ * and after it (not seen, as documented), and a bound logger released between scopes (it
+ * retires into the same queue as the blocks). */
+static void fill_site(sky_logger *log, long i) { sky_info(log, "fill", SKY_INT("n", i)); }
+
+static char fill_key[700], fill_val[1000];
+
+static sky_field lazy_fill(void *user, char *buf, size_t cap)
+{
+    (void)user;
+    snprintf(buf, cap, "lazy now");
+    return SKY_STR(NULL, buf);
+}
+
+static void test_context_block_fill(void **state)
+{
+    (void)state;
+    memset(fill_key, 'K', sizeof fill_key - 1);
+    memset(fill_val, 'V', sizeof fill_val - 1);
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(true, &cap);
+    sky_logger *log = sky_logger_get(sky, "app");
+    fill_site(log, -1); /* learns */
+    const sky_field dup2[] = {SKY_STR("k", "first"), SKY_STR("k", "second")};
+    const sky_field dup3[] = {SKY_INT("a", 1), SKY_INT("b", 2), SKY_INT("a", 3)};
+    const sky_field skip[] = {{.key = NULL, .type = SKY_T_INT}, SKY_STR("s", "kept"),
+                              {.key = "none", .key_len = 4, .type = SKY_T_NONE}};
+    const sky_field small[] = {SKY_STR("req", "r-small")};
+    const sky_field bigv[] = {SKY_STR("big", fill_val)};
+    const sky_field bigk[] = {{.key = fill_key, .key_len = (uint32_t)strlen(fill_key),
+                               .type = SKY_T_INT, .v.i = 5}};
+    const struct {
+        const sky_field *f;
+        size_t n;
+    } frames[] = {{dup2, 2}, {dup3, 3}, {skip, 3}, {small, 1}, {bigv, 1}, {small, 1},
+                  {bigk, 1}, {small, 1}};
+    size_t nf = sizeof frames / sizeof frames[0];
+    for (size_t k = 0; k < nf; k++) {
+        sky_context_push(frames[k].f, frames[k].n);
+        fill_site(log, (long)k); /* the scope's block */
+        fill_site(log, (long)k); /* referenced */
+        sky_context_pop();
+        assert_int_equal(sky_flush(sky, 5000), SKY_OK); /* pooled for the next scope */
+    }
+    /* changed in place before the first event: seen; after it: not */
+    sky_field live[] = {SKY_STR("st", "before push"), SKY_INT("x", 1)};
+    sky_context_push(live, 2);
+    live[0] = SKY_STR("st", "at first event");
+    fill_site(log, 100);
+    live[0] = SKY_STR("st", "changed later");
+    fill_site(log, 101);
+    sky_context_pop();
+    sky_context_push(live, 2);
+    live[1] = SKY_LAZY("x", lazy_fill, NULL);
+    fill_site(log, 102);
+    sky_context_pop();
+    /* a bound logger retired between two scopes' blocks */
+    sky_logger *b = SKY_BIND(log, SKY_STR("svc", "api"));
+    sky_context_push(small, 1);
+    fill_site(b, 103);
+    sky_context_pop();
+    sky_logger_release(b);
+    sky_context_push(small, 1);
+    fill_site(log, 104);
+    sky_context_pop();
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 1 + 2 * nf + 5);
+    char want[1200];
+    for (int rep = 0; rep < 2; rep++) {
+        const char *const *l = (const char *const *)cap.lines + 1 + rep;
+        assert_non_null(strstr(l[0], "\"k\":\"second\",\"n\":0}"));
+        assert_null(strstr(l[0], "first"));
+        assert_non_null(strstr(l[2], "\"b\":2,\"a\":3,\"n\":1}"));
+        assert_null(strstr(l[2], "\"a\":1"));
+        assert_non_null(strstr(l[4], "\"s\":\"kept\",\"n\":2}"));
+        assert_null(strstr(l[4], "none"));
+        assert_non_null(strstr(l[6], "\"req\":\"r-small\",\"n\":3}"));
+        snprintf(want, sizeof want, "\"big\":\"%s\",\"n\":4}", fill_val);
+        assert_non_null(strstr(l[8], want));
+        assert_non_null(strstr(l[10], "\"req\":\"r-small\",\"n\":5}"));
+        snprintf(want, sizeof want, "\"%s\":5,\"n\":6}", fill_key);
+        assert_non_null(strstr(l[12], want));
+        assert_non_null(strstr(l[14], "\"req\":\"r-small\",\"n\":7}"));
+    }
+    const char *const *t = (const char *const *)cap.lines + 1 + 2 * nf;
+    assert_non_null(strstr(t[0], "\"st\":\"at first event\",\"x\":1,\"n\":100}"));
+    assert_non_null(strstr(t[1], "\"st\":\"at first event\",\"x\":1,\"n\":101}"));
+    assert_non_null(strstr(t[2], "\"st\":\"changed later\",\"x\":\"lazy now\",\"n\":102}"));
+    assert_non_null(strstr(t[3], "\"req\":\"r-small\",\"svc\":\"api\",\"n\":103}"));
+    assert_non_null(strstr(t[4], "\"req\":\"r-small\",\"n\":104}"));
+    assert_null(strstr(t[4], "svc"));
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
+/* Eight threads opening a scope for each event: the block lock is taken twice an event, by
+ * every thread and the worker, so waiters also sleep on it (async.c: blk_wait), on a loaded
+ * machine all the more. Every line carries its own scope's values, nothing is lost. */
+#define CONTEND_THREADS 8
+#define CONTEND_N 1000
+static void contend_site(sky_logger *log, long i) { sky_info(log, "contend", SKY_INT("n", i)); }
+static void *contend_main(void *arg)
+{
+    const scope_run *r = arg;
+    char req[32];
+    for (long i = r->from; i < r->from + CONTEND_N; i++) {
+        snprintf(req, sizeof req, "q%ld", i);
+        const sky_field f[] = {SKY_STR("req", req), SKY_INT("k", i * 3)};
+        sky_context_push(f, 2);
+        contend_site(r->log, i);
+        sky_context_pop();
+    }
+    return NULL;
+}
+
+static void test_context_blocks_contended(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(true, &cap);
+    sky_logger *log = sky_logger_get(sky, "app");
+    contend_site(log, -1); /* learns */
+    pthread_t th[CONTEND_THREADS];
+    scope_run runs[CONTEND_THREADS];
+    for (int t = 0; t < CONTEND_THREADS; t++) {
+        runs[t] = (scope_run){log, (long)t * CONTEND_N};
+        assert_int_equal(pthread_create(&th[t], NULL, contend_main, &runs[t]), 0);
+    }
+    for (int t = 0; t < CONTEND_THREADS; t++)
+        pthread_join(th[t], NULL);
+    assert_int_equal(sky_flush(sky, 10000), SKY_OK);
+    assert_int_equal(cap.n, 1 + CONTEND_THREADS * CONTEND_N);
+    unsigned char *seen = calloc(CONTEND_THREADS * CONTEND_N, 1);
+    assert_non_null(seen);
+    for (size_t k = 1; k < cap.n; k++) {
+        long q = -1, kk = -1, n = -1;
+        const char *p = strstr(cap.lines[k], "\"req\":\"q");
+        assert_non_null(p);
+        assert_int_equal(sscanf(p, "\"req\":\"q%ld\",\"k\":%ld,\"n\":%ld}", &q, &kk, &n), 3);
+        assert_int_equal(q, n);
+        assert_int_equal(kk, 3 * n);
+        assert_true(n >= 0 && n < CONTEND_THREADS * CONTEND_N && !seen[n]);
+        seen[n] = 1;
+    }
+    free(seen);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
 /* A value too large for the ring is dropped and counted at a schema site too. */
 static void big_site(sky_logger *log, const char *s, size_t n)
 {
@@ -1162,6 +1316,8 @@ int main(void)
         cmocka_unit_test(test_context_and_bound_match_general_path),
         cmocka_unit_test(test_thread_exit_inside_a_scope),
         cmocka_unit_test(test_context_blocks_reused),
+        cmocka_unit_test(test_context_block_fill),
+        cmocka_unit_test(test_context_blocks_contended),
         cmocka_unit_test(test_more_fields_than_a_schema),
         cmocka_unit_test(test_too_large_counted),
         cmocka_unit_test(test_racing_first_calls),
