@@ -1410,10 +1410,6 @@ int sky__cmd_ship(int argc, char **argv)
     co.region = aws.region;
     co.profile = aws.profile;
     co.ca_bundle = aws.ca_bundle;
-    /* skylog's own HTTP/1.1 client: libcurl's start-up, machinery and body copy were the CPU
-     * left between ship and its target (bench/RESULTS.md); SKYLOG_HTTP_TRANSPORT=curl undoes it */
-    aws.transport = SKY_HTTP_TRANSPORT_NATIVE;
-    co.http_transport = SKY_HTTP_TRANSPORT_NATIVE;
 
     /* The inputs, each checked before anything is sent. */
     static char dash[] = "-";

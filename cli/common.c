@@ -38,7 +38,7 @@ sky_aws_client *sky__aws_cli_client(const sky__aws_cli_opts *o, const char *serv
         r = "us-east-1";
     sky_aws_client_opts co = {.service = service, .region = r, .endpoint = o->endpoint,
                               .profile = o->profile,
-                              .http = {.ca_bundle = o->ca_bundle, .transport = o->transport},
+                              .http = {.ca_bundle = o->ca_bundle},
                               .retry = {.cancelled = stopped, .cancel_user = (void *)o->stop}};
     sky_aws_client *c = NULL;
     char err[256] = "";

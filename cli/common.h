@@ -22,7 +22,6 @@ typedef struct sky__aws_cli_opts {
     const char *ca_bundle;
     /* set by the command's signal handler: ends the client's backoff waits (Ctrl-C) */
     volatile sig_atomic_t *stop;
-    sky_http_transport transport; /* `skylog ship`: the native client (no libcurl at all) */
 } sky__aws_cli_opts;
 
 /* getopt_long rows for the global options; their codes. */

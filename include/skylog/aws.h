@@ -295,33 +295,49 @@ SKY_API sky_status sky_aws_crypto_init(char *errbuf, size_t errlen);
 /* ============================================================================================
  * HTTP client (libcurl, or skylog's own: see sky_http_transport)
  *
- * One client = one libcurl easy handle (or one native connection), so connections are kept alive and reused between
- * requests to the same host. A client is thread-safe: requests from several threads are
- * serialised on an internal lock (use one client per sender thread for parallelism).
- * Proxies come from the usual environment variables (http_proxy, https_proxy, no_proxy), as
- * libcurl reads them. TLS certificates are verified unless .insecure is set.
+ * One client keeps its connections alive and reuses them between requests to the same host (one
+ * native connection, or one libcurl easy handle). A client is thread-safe: requests from
+ * several threads are serialised on an internal lock (use one client per sender thread for
+ * parallelism). Proxies come from the usual environment variables (http_proxy, https_proxy,
+ * all_proxy, no_proxy and their upper-case forms but HTTP_PROXY), as libcurl reads them; a
+ * request a proxy applies to goes through libcurl (see sky_http_transport). TLS certificates
+ * are verified unless .insecure is set.
  *
- * libskylog does not link libcurl: it loads it with dlopen() when the first client is created
- * (or at sky_http_init()), so that a program which never talks HTTP never pays for libcurl and
- * its dependencies (~5 MiB of RSS). It tries $SKYLOG_LIBCURL (a path or soname) first, then
- * libcurl.so.4, then libcurl-gnutls.so.4. Without any of them (Debian/Ubuntu: package libcurl4)
- * the clients cannot be created: SKY_EUNSUPPORTED.
+ * libskylog does not link libcurl: it loads it with dlopen() the first time a client needs it
+ * (or at sky_http_init()), so that a program which never sends through libcurl never pays for
+ * libcurl and its dependencies (~5 MiB of RSS). It tries $SKYLOG_LIBCURL (a path or soname)
+ * first, then libcurl.so.4, then libcurl-gnutls.so.4. Without any of them (Debian/Ubuntu:
+ * package libcurl4) a client that needs it cannot be created (or that request fails):
+ * SKY_EUNSUPPORTED.
  * ========================================================================================== */
 
-/* Which implementation carries a client's requests. libcurl is the default; the native
- * transport is skylog's own HTTP/1.1 client (plain TCP, or TLS 1.2/1.3 on OpenSSL's libssl,
- * loaded with dlopen(): $SKYLOG_LIBSSL, then libssl.so.3, then libssl.so.1.1) with
- * certificate and host-name (or IP address) verification, the same CA bundle, timeouts,
- * response limits and failure classes (sky_http_failure) as libcurl's, which costs less CPU
- * per request and never loads libcurl. It has no proxy support and no trace: a client asked
- * for it uses libcurl anyway when a proxy variable (https_proxy, HTTPS_PROXY, http_proxy,
- * HTTP_PROXY, all_proxy, ALL_PROXY) is set or .trace is. $SKYLOG_HTTP_TRANSPORT ("curl" or
- * "native") forces either for every client of the process; any other non-empty value makes
- * sky_http_client_new() fail with SKY_EINVAL (and the skylog CLI exit 2 saying so). */
+/* Which implementation carries a client's requests. The native transport is skylog's own
+ * HTTP/1.1 client (plain TCP, or TLS 1.2/1.3 on OpenSSL's libssl, loaded with dlopen():
+ * $SKYLOG_LIBSSL, then libssl.so.3, then libssl.so.1.1) with certificate and host-name (or IP
+ * address) verification, the same CA bundle, timeouts (the connect timeout covers resolving
+ * the name, connecting and the TLS handshake, as libcurl's does), response limits, failure
+ * classes (sky_http_failure) and trace as libcurl's; it costs less CPU per request and never
+ * loads libcurl. It has no proxy support.
+ *
+ *   SKY_HTTP_TRANSPORT_AUTO (the default) - the native transport, except for a request that a
+ *       proxy variable applies to (libcurl's rules, no_proxy included), or to a URL with
+ *       user:password@ (Basic authentication): libcurl sends that one, through the proxy, with
+ *       the password. libcurl is loaded for the first such request (the AWS clients and the
+ *       HTTP sinks: for their endpoint, when they are created).
+ *   SKY_HTTP_TRANSPORT_NATIVE - always the native transport. A proxy is never bypassed nor a
+ *       password dropped: such a request fails with SKY_EUNSUPPORTED (failure NOT_CONNECTED,
+ *       the message says why), and the AWS clients and the HTTP sinks refuse such an endpoint
+ *       when they are created (SKY_EINVAL).
+ *   SKY_HTTP_TRANSPORT_CURL - always libcurl.
+ *
+ * $SKYLOG_HTTP_TRANSPORT ("auto", "native" or "curl") overrides it for every client of the
+ * process; any other non-empty value makes sky_http_client_new() fail with SKY_EINVAL (and the
+ * skylog CLI exit 2 saying so). (Earlier versions sent everything through libcurl by default.) */
 typedef enum sky_http_transport {
-    SKY_HTTP_TRANSPORT_DEFAULT = 0, /* libcurl */
+    SKY_HTTP_TRANSPORT_AUTO = 0,
     SKY_HTTP_TRANSPORT_CURL,
     SKY_HTTP_TRANSPORT_NATIVE,
+    SKY_HTTP_TRANSPORT_DEFAULT = SKY_HTTP_TRANSPORT_AUTO,
 } sky_http_transport;
 
 typedef struct sky_http_opts {

@@ -104,9 +104,11 @@ typedef struct sky_cwl_opts {
      * proxy); default: AWS_CA_BUNDLE, `ca_bundle` of the profile, CURL_CA_BUNDLE,
      * SSL_CERT_FILE, else the system store (sky_aws_resolve_ca_bundle()). */
     const char *ca_bundle;
-    /* Which HTTP implementation sends (sky_http_transport in skylog/aws.h): default libcurl;
-     * SKY_HTTP_TRANSPORT_NATIVE is skylog's own HTTP/1.1 client, less CPU per request (what
-     * `skylog ship` uses). $SKYLOG_HTTP_TRANSPORT overrides it. */
+    /* Which HTTP client sends, a sky_http_transport (skylog/aws.h, where the rule is): auto (the
+     * default: skylog's own HTTP/1.1 client, less CPU per request and no libcurl, unless a proxy
+     * variable applies to the endpoint: then libcurl, through the proxy), native or curl.
+     * Native with a proxy for the endpoint is refused at creation. $SKYLOG_HTTP_TRANSPORT
+     * overrides it. The credential providers' requests (STS, SSO, IMDS) follow the same choice. */
     int http_transport;
     /* Crash-safe spool (docs/DURABILITY.md): when set, every accepted event is also written
      * to this memory-mapped file until the service has answered for it, and the next sink

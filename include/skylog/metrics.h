@@ -291,6 +291,9 @@ typedef struct sky_cwm_opts {
     bool no_compress;          /* default: gzip bodies of 10 KiB or more, as botocore does */
     int64_t request_timeout_ms; /* default 30000 */
     const char *ca_bundle;
+    /* Which HTTP client sends: auto (the default), native or curl; a sky_http_transport
+     * (skylog/aws.h, where the rule is). $SKYLOG_HTTP_TRANSPORT overrides it. */
+    int http_transport;
 } sky_cwm_opts;
 
 /* A CloudWatch PutMetricData output (awsJson 1.0, GraniteServiceVersion20100801.PutMetricData).

@@ -13,6 +13,7 @@
 #include "aws/sigv4.h"
 
 #include "aws/buf.h"
+#include "aws/transport.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -49,6 +50,9 @@ sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out
     if (!o || !out || !o->service || !*o->service)
         return SKY_EINVAL;
     *out = NULL;
+    sky_http_transport mode;
+    if (sky__http_mode(&o->http, &mode, errbuf, errlen) != SKY_OK)
+        return SKY_EINVAL; /* a typo in SKYLOG_HTTP_TRANSPORT, or no transport at all */
     sky_aws_client *c = calloc(1, sizeof *c);
     if (!c)
         return SKY_ENOMEM;
@@ -115,6 +119,12 @@ sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out
     if (st != SKY_OK) {
         if (st == SKY_EUNSUPPORTED && errbuf)
             sky_http_init(errbuf, errlen); /* why libcurl could not be loaded */
+        sky_aws_client_free(c);
+        return st;
+    }
+    /* native with a proxy for the endpoint, or no libcurl for the proxy: said now */
+    st = sky__http_client_prepare(c->http, c->endpoint, errbuf, errlen);
+    if (st != SKY_OK) {
         sky_aws_client_free(c);
         return st;
     }

@@ -36,6 +36,8 @@
 #include "util/cond.h"
 #include "util/thread.h"
 
+#include <skylog/aws.h>
+
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1644,6 +1646,8 @@ static sky_status validate(sky_cwl_opts *o, char **errmsg)
     }
     if ((unsigned)o->oversize > SKY_CWL_OVERSIZE_DROP || (unsigned)o->transport > SKY_CWL_OTLP)
         return bad(errmsg, "cloudwatch: unknown oversize policy or transport%s", NULL);
+    if ((unsigned)o->http_transport > SKY_HTTP_TRANSPORT_NATIVE)
+        return bad(errmsg, "cloudwatch: unknown http_transport (auto, native or curl)%s", NULL);
     if (o->spool_path && !*o->spool_path)
         o->spool_path = NULL;
     if (!o->spool_max_bytes)

@@ -494,7 +494,8 @@ sky_status sky_sink_metrics_cloudwatch(const sky_cwm_opts *opts, sky_sink **out,
     c->max_queue = o.max_queue_datums ? o.max_queue_datums : 100000;
     sky_http_opts ho = {.connect_timeout_ms = 5000,
                         .timeout_ms = o.request_timeout_ms ? o.request_timeout_ms : 30000,
-                        .ca_bundle = o.ca_bundle};
+                        .ca_bundle = o.ca_bundle,
+                        .transport = (sky_http_transport)o.http_transport};
     sky_aws_creds_opts co = {.access_key_id = o.access_key_id,
                              .secret_access_key = o.secret_access_key,
                              .session_token = o.session_token,

@@ -1,15 +1,18 @@
 """The native HTTP transport (src/aws/http1.c) against `skylog serve`:
 
-- `skylog ship` uses it by default: it ships over HTTPS (certificate and IP-address
-  verification against the CA bundle the options resolve) and never maps libcurl (read from
-  /proc/PID/maps of a running `ship --follow`); `tail` asked for it by SKYLOG_HTTP_TRANSPORT
-  reads everything back.
+- Every command uses it by default (http_transport auto, no proxy): `skylog ship` ships over
+  HTTPS (certificate and IP-address verification against the CA bundle the options resolve)
+  and never maps libcurl (read from /proc/PID/maps of a running `ship --follow`); `tail` reads
+  everything back with it.
 - An untrusted certificate, or a certificate for another name, is one certificate error, not
   retried; a refused connection is not an unknown outcome.
 - Under `--faults reset_after=...,reset=...,throttle=...`, over TLS, every line is stored, and
   the extra copies come only from requests counted as having an unknown outcome.
-- SKYLOG_HTTP_TRANSPORT=curl forces libcurl, and so does a proxy variable (the native transport
-  has no proxy support): then the running shipper maps libcurl.
+- SKYLOG_HTTP_TRANSPORT=curl forces libcurl, and so does a proxy variable that applies to the
+  endpoint (the native transport has no proxy support): then the running shipper maps libcurl.
+  One that NO_PROXY excludes does not apply, as libcurl reads it: native. SKYLOG_HTTP_TRANSPORT
+  =native with a proxy for the endpoint is refused before anything is sent (a proxy the user
+  set is never bypassed).
 """
 import collections
 import os
@@ -97,9 +100,7 @@ class NativeTls(unittest.TestCase):
                          input=lines)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(shipped_summary(p.stderr)[0], 3000, p.stderr)
-        # tail's default is libcurl: asked for native by the environment
-        p = self.run_cli("tail", "-g", "/n/g", "--since", "1h",
-                         env={"AWS_CA_BUNDLE": self.cert, "SKYLOG_HTTP_TRANSPORT": "native"})
+        p = self.run_cli("tail", "-g", "/n/g", "--since", "1h", env={"AWS_CA_BUNDLE": self.cert})
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout.count("line "), 3000)
         self.assertIn('line 2999 caf\u00e9 "q"', p.stdout)
@@ -145,6 +146,28 @@ class NativeTls(unittest.TestCase):
         for env in ({"SKYLOG_HTTP_TRANSPORT": "curl"}, {"HTTPS_PROXY": "http://127.0.0.1:9"}):
             self.assertIn("libcurl", self.maps_of_following_ship(env), env)
 
+    def test_proxy_that_no_proxy_excludes_does_not_apply(self):
+        maps = self.maps_of_following_ship({"HTTPS_PROXY": "http://127.0.0.1:9",
+                                            "NO_PROXY": "example.com,127.0.0.0/8"})
+        self.assertIn("libssl", maps)
+        self.assertNotIn("libcurl", maps)
+
+    def test_native_forced_with_a_proxy_is_refused_before_sending(self):
+        env = {"SKYLOG_HTTP_TRANSPORT": "native", "HTTPS_PROXY": "http://127.0.0.1:9"}
+        want = ("the HTTP transport is native, which has no proxy support, and HTTPS_PROXY "
+                "applies to 127.0.0.1")
+        p = self.run_cli("ship", "-g", "/n/proxied", "--ca-bundle", self.cert, "-",
+                         input="one\n", env=env)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(want, p.stderr)
+        self.assertNotIn("retrying", p.stderr)
+        p = self.run_cli("groups", "--ca-bundle", self.cert, env=env)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(want, p.stderr)
+        p = self.run_cli("groups", "--ca-bundle", self.cert)  # the server saw nothing of it
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("/n/proxied", p.stdout)
+
 
 class NativePlain(unittest.TestCase):
     def test_a_transport_that_does_not_exist_is_refused(self):
@@ -154,7 +177,8 @@ class NativePlain(unittest.TestCase):
                            capture_output=True, text=True, env=env,
                            timeout=120 * skyharness.timeout_scale())
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("SKYLOG_HTTP_TRANSPORT=nativ: not a transport (curl or native)", p.stderr)
+        self.assertIn("SKYLOG_HTTP_TRANSPORT=nativ: not a transport (auto, native or curl)",
+                      p.stderr)
 
     def test_refused_connection_is_not_unknown_outcome(self):
         with __import__("socket").socket() as s:
