@@ -1656,6 +1656,9 @@ int sky__cmd_ship(int argc, char **argv)
         if (st.split)
             fprintf(stderr, "  split: %llu into %llu parts\n", (unsigned long long)st.split,
                     (unsigned long long)st.split_parts);
+        if (st.rate_limited_ms) /* AWS_RETRY_MODE=adaptive after throttling */
+            fprintf(stderr, "  held back %.1f s by the adaptive retry mode's rate limiter\n",
+                    (double)st.rate_limited_ms / 1e3);
         if (st.ambiguous)
             fprintf(stderr, "  %llu requests had an unknown outcome (may be stored twice)\n",
                     (unsigned long long)st.ambiguous);

@@ -39,6 +39,7 @@
 #include <skylog/aws.h>
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,9 @@ typedef struct cwl {
     pthread_mutex_t fb_mu;
 
     sky_cwl_stats st;
+    /* counted outside mu: the control calls' retries and throttles, and the AWS layer's
+     * rate-limited time (adaptive retry mode) */
+    _Atomic uint64_t ctl_retries, ctl_throttles, rate_limited_ns;
     sky_buf body;   /* sender only */
 
     /* The crash-safe spool (spool.h, docs/DURABILITY.md), or NULL. Every queued event has its
@@ -776,6 +780,14 @@ static sky_status call(cwl *c, const char *op, const char *body, size_t len, con
                         .deadline_ns = deadline, .body_id = body_id};
     memset(r, 0, sizeof *r);
     sky_status st = c->t.call(c->t.self, &cl, r);
+    /* PutLogEvents' retries are counted by send_batch(), under mu; the control calls' here,
+     * where mu may or may not be held */
+    if (strcmp(op, "PutLogEvents") != 0) {
+        atomic_fetch_add(&c->ctl_retries, (uint64_t)r->retries);
+        atomic_fetch_add(&c->ctl_throttles, (uint64_t)r->throttles);
+    }
+    if (r->rate_limited_ns > 0)
+        atomic_fetch_add(&c->rate_limited_ns, (uint64_t)r->rate_limited_ns);
     if (r->status == SKY_OK && st != SKY_OK)
         r->status = st;
     return r->status;
@@ -791,8 +803,9 @@ static void json_kv(sky_buf *b, const char *k, const char *v)
 
 static bool is_code(const sky__cwl_result *r, const char *code) { return strcmp(r->code, code) == 0; }
 
-/* Creates the group (once) and the stream. Called without mu. */
-static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
+/* Creates the group (once) and the stream. Called without mu. On failure, *fail (may be NULL)
+ * gets the failed call's result (the caller clears it). */
+static bool create_resources(cwl *c, stream_q *s, int64_t deadline, sky__cwl_result *fail)
 {
     sky__cwl_result r;
     sky_buf b = {0};
@@ -823,7 +836,10 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
                       c->group, r.code, r.message);
             ok = false;
         }
-        sky__cwl_result_clear(&r);
+        if (!ok && fail)
+            *fail = r;
+        else
+            sky__cwl_result_clear(&r);
     }
     if (ok && !c->o.no_create_stream) {
         sky__buf_reset(&b);
@@ -840,7 +856,10 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
                       c->group, s->name, r.code, r.message);
             ok = false;
         }
-        sky__cwl_result_clear(&r);
+        if (!ok && fail)
+            *fail = r;
+        else
+            sky__cwl_result_clear(&r);
     }
     sky__buf_free(&b);
     return ok;
@@ -1188,9 +1207,22 @@ static void send_batch(cwl *c, stream_q *s)
             created = true;
             c->group_ready = false;
             stream_q tmp = {.name = stream};
-            if (create_resources(c, &tmp, deadline)) {
+            sky__cwl_result fail;
+            memset(&fail, 0, sizeof fail);
+            if (create_resources(c, &tmp, deadline, &fail)) {
                 sky__cwl_result_clear(&r);
                 continue;
+            }
+            if (worth_retrying(&fail) || fail.persistent) {
+                /* the group or stream could not be created for now (throttled, the service
+                 * or the network down, credentials refused): the events are kept and the
+                 * batch retried, not dropped as if the group could never exist */
+                sky__cwl_result_clear(&r);
+                r = fail;
+                r.retries = r.throttles = 0; /* call() counted the control call's own */
+                r.ambiguous = false; /* the put was answered: its events were not stored */
+            } else {
+                sky__cwl_result_clear(&fail);
             }
         }
         break;
@@ -1612,6 +1644,9 @@ sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out)
     cwl *c = sink->self;
     pthread_mutex_lock(&c->mu);
     *out = c->st;
+    out->retries += atomic_load(&c->ctl_retries);
+    out->throttles += atomic_load(&c->ctl_throttles);
+    out->rate_limited_ms = atomic_load(&c->rate_limited_ns) / 1000000;
     out->queued_events = c->total_events;
     out->queued_bytes = c->total_bytes;
     if (c->spool)
@@ -1679,8 +1714,7 @@ static sky_status validate(sky_cwl_opts *o, char **errmsg)
         o->max_queue_bytes = 64u << 20;
     if (!o->retry_delay_ms)
         o->retry_delay_ms = 100;
-    if (!o->max_retries)
-        o->max_retries = 3;
+    /* max_retries 0: AWS_MAX_ATTEMPTS / max_attempts, else 3 (cwl_aws.c) */
     if (o->max_retries < 0 || o->retry_delay_ms < 0)
         return bad(errmsg, "cloudwatch: max_retries and retry_delay_ms%s must be >= 0", NULL);
     static const int valid_days[] = {1,   3,   5,   7,    14,   30,   60,   90,   120,  150, 180,

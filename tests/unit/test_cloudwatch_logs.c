@@ -24,6 +24,9 @@ typedef struct fake {
     long fail_http;
     sky_status fail_status;
     bool group_exists, stream_exists;
+    /* the next create_throttled CreateLogGroup calls answer ThrottlingException after the AWS
+     * layer's own 2 retries (3 attempts, all throttled) */
+    int create_throttled;
     const char *reject_json; /* rejectedLogEventsInfo for the next successful put */
     /* a put with a message containing this is refused as a whole, as a service refuses a
      * request for one bad event without naming it (400 SerializationException) */
@@ -96,6 +99,14 @@ static sky_status fake_call_locked(fake *f, const sky__cwl_call *cl, sky__cwl_re
     }
     if (strcmp(cl->op, "CreateLogGroup") == 0) {
         f->creates_group++;
+        if (f->create_throttled > 0) {
+            f->create_throttled--;
+            set_err(out, 400, "ThrottlingException", SKY_ETHROTTLED);
+            out->retries = 2;
+            out->throttles = 3;
+            json_decref(req);
+            return out->status;
+        }
         if (f->group_exists)
             set_err(out, 400, "ResourceAlreadyExistsException", SKY_EREMOTE);
         f->group_exists = true;
@@ -581,6 +592,33 @@ static void test_refused_event_isolated(void **state)
     fake_destroy(f);
 }
 
+/* A group that cannot be created for now (CreateLogGroup throttled past its retries) is not a
+ * group that cannot exist: the events are kept and delivered once the creation goes through,
+ * and every throttled attempt is counted. */
+static void test_throttled_creation_keeps_the_events(void **state)
+{
+    (void)state;
+    fake *f = fake_new();
+    f->create_throttled = 2;
+    sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                              .sync_upload = true, .retry_delay_ms = 1});
+    int64_t now = sky_now_ns() / 1000000;
+    sky_cwl_put(s, now, "kept", 4);
+    assert_int_equal(sky_sink_flush(s, 20000), SKY_OK);
+    sky_cwl_stats st;
+    sky_cwl_stats_get(s, &st);
+    assert_int_equal(f->events, 1);
+    assert_int_equal(f->creates_group, 3);
+    assert_int_equal(st.dropped[SKY_CWL_DROP_NO_RESOURCE], 0);
+    assert_int_equal(st.sent_events, 1);
+    assert_int_equal(st.throttles, 2 * 3);
+    /* 2 x 2 retries inside the AWS layer, and the batch sent again twice */
+    assert_int_equal(st.retries, 2 * 2 + 2);
+    assert_int_equal(st.ambiguous, 0);
+    sky_sink_close(s);
+    fake_destroy(f);
+}
+
 static void test_missing_resources(void **state)
 {
     (void)state;
@@ -950,6 +988,7 @@ int main(void)
         cmocka_unit_test(test_span_age_and_service_rejections),
         cmocka_unit_test(test_oversize_policies),
         cmocka_unit_test(test_retries_never_duplicate),
+        cmocka_unit_test(test_throttled_creation_keeps_the_events),
         cmocka_unit_test(test_refused_event_isolated),
         cmocka_unit_test(test_missing_resources),
         cmocka_unit_test(test_queue_bound_and_dead_endpoint),
