@@ -83,6 +83,9 @@ const char sky__ship_help[] =
     "error, 130/143 interrupted by SIGINT/SIGTERM.\n";
 
 #define STALL_MS 10000LL
+/* The CloudWatch sink's longest wait between two attempts (MAX_BACKOFF_NS in
+ * src/sinks/cloudwatch_logs.c): a throttled sink may be silent this long and still be working. */
+#define SINK_MAX_BACKOFF_MS 30000LL
 
 static bool cannot_deliver; /* the sink reports an error that waiting cannot fix */
 
@@ -1576,9 +1579,12 @@ int sky__cmd_ship(int argc, char **argv)
                 (unsigned long long)sh.settle.left, sh.stream);
     /* Wait for delivery while it progresses; give up after STALL_MS without progress (a bad
      * token or a dead endpoint would otherwise hold the command for the whole timeout), or
-     * STOP_FLUSH_NS after a signal. */
+     * STOP_FLUSH_NS after a signal. A throttling answer is progress: the service is there and
+     * asks us to slow down, and the sink's backoff after it can be longer than STALL_MS, so
+     * after one the window is STALL_MS past the sink's longest backoff. */
     sky_status fst = SKY_ETIMEDOUT;
-    uint64_t last_sent = 0;
+    uint64_t last_sent = 0, last_throttles = 0;
+    bool throttled = false;
     int64_t last_progress = sky_monotonic_ns(), stop_seen = 0;
     for (;;) {
         fst = sky_sink_flush(sh.sink, 200);
@@ -1605,12 +1611,16 @@ int sky__cmd_ship(int argc, char **argv)
             cannot_deliver = now.persistent_error;
             break;
         }
-        if (now.sent_events != last_sent) {
+        int64_t window_ms = throttled ? STALL_MS + SINK_MAX_BACKOFF_MS : STALL_MS;
+        if (now.sent_events != last_sent || now.throttles != last_throttles) {
+            throttled = now.sent_events == last_sent;
             last_sent = now.sent_events;
+            last_throttles = now.throttles;
             last_progress = now_ns;
-        } else if (now_ns - last_progress > STALL_MS * 1000000) {
+        } else if (now_ns - last_progress > window_ms * 1000000) {
             fprintf(stderr, "skylog ship: giving up: nothing delivered for %d s (%s)\n",
-                    (int)(STALL_MS / 1000), now.last_error[0] ? now.last_error : "no answer");
+                    (int)((now_ns - last_progress) / 1000000000),
+                    now.last_error[0] ? now.last_error : "no answer");
             break;
         }
         show_progress(&sh, false);
