@@ -5,7 +5,7 @@ and per input byte, peak RSS, requests and batch fill of the shipper, clean and 
 
     python3 bench/ship_bench.py [BUILD] [LINES] [--reps N] [--http] [--no-faults]
                                 [--faults SPEC] [--compare BUILD2 ...] [--keep FILE]
-                                [--profile CMD] [--checkpoint]
+                                [--profile CMD] [--checkpoint] [--server BUILD]
 
 BUILD defaults to build/bench, LINES to 500,000. The input is generated with a fixed seed:
 lines of 80-400 bytes (JSON application events full of quotes and escaped JSON inside JSON,
@@ -34,6 +34,18 @@ the server stored them, the fault reset_after), and then the copies are reported
 The faults are serve's (--faults, server/faults.c): by default 10 % throttling, 10 % 5xx and
 5 % connection resets before processing, issue 13's mix; --faults SPEC picks another (e.g.
 reset_after=0.05 to see ambiguous requests counted).
+
+--server BUILD runs every build's shipper against BUILD's `skylog serve` (default: each build's
+own). An old tree (e.g. wave 1's, whose serve and ship differ) is then measured against the same
+server as today's: `--compare /tmp/wave1/build/bench --server build/bench`.
+
+Every run prints a machine reference before and after the measurements, so that figures taken
+on different days (this guest's speed varies from day to day) can be put side by side: the rates
+of what the shipper's CPU goes to, measured the same way each time - libcrypto's SHA-256 and
+AES-128/256-GCM (`openssl speed -evp`, 16 KiB blocks, the best of 2 one-second runs), memcpy
+(64 MiB: memory; 256 KiB: caches; the best of 5) and the CPU of sending over loopback TCP in 16 KiB writes (TLS record
+sized, as libssl writes) per byte, with the load. The reference is a scale, not a target:
+compare a figure with the reference of its own run.
 
 --checkpoint (issue 16) adds, for every build and workload, a run of the same command with
 `--checkpoint FILE` (a new file each run), interleaved with the run without it, and checks that
@@ -133,6 +145,96 @@ def fewest_requests(lines):
     return max(-(-size // MAX_BATCH), -(-len(lines) // 10000))
 
 
+def openssl_rate(alg):
+    """GB/s of `openssl speed -evp ALG` on 16 KiB blocks (best of 2 one-second runs)."""
+    best = 0.0
+    for _ in range(2):
+        try:
+            out = subprocess.run(["openssl", "speed", "-seconds", "1", "-bytes", "16384", "-evp",
+                                  alg], capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        m = re.search(r"^\S+\s+([\d.]+)k\s*$", out.strip().splitlines()[-1] if out.strip() else "")
+        if m:
+            best = max(best, float(m.group(1)) * 1000 / 1e9)
+    return best or None
+
+
+def memcpy_rate(n, times):
+    """GB/s of copying n bytes between two buffers already faulted in, `times` times in a row
+    (best of 5): 64 MiB measures memory, 256 KiB the caches (the shipper's read chunk)."""
+    src, dst = bytearray(b"x" * n), bytearray(n)
+    best = 0.0
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(times):
+            dst[:] = src
+        best = max(best, n * times / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def loopback_cpu():
+    """CPU ns per byte of sending 64 MiB over loopback TCP in 16 KiB writes (the sender's
+    thread time; on loopback the receiving softirq runs in the sender's system time, as for the
+    shipper). Best of 3."""
+    import socket
+    import threading
+    best = None
+    for _ in range(3):
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        cs = socket.create_connection(ls.getsockname())
+        ss, _ = ls.accept()
+        n, chunk = 64 << 20, b"y" * 16384
+
+        def drain():
+            buf = bytearray(1 << 20)
+            got = 0
+            while got < n:
+                k = ss.recv_into(buf)
+                if not k:
+                    break
+                got += k
+        th = threading.Thread(target=drain)
+        th.start()
+        t = time.thread_time()
+        for _ in range(n // len(chunk)):
+            cs.sendall(chunk)
+        cpu = time.thread_time() - t
+        th.join()
+        for s in (cs, ss, ls):
+            s.close()
+        best = cpu if best is None else min(best, cpu)
+    return best / n * 1e9
+
+
+def machine_reference():
+    """One line: the rates this run's figures are to be read against (see the docstring)."""
+    load0 = os.getloadavg()[0]
+    r = {alg: openssl_rate(alg) for alg in ("sha256", "aes-128-gcm", "aes-256-gcm")}
+    mem, cache, lo = memcpy_rate(64 << 20, 1), memcpy_rate(256 << 10, 200), loopback_cpu()
+    fmt = lambda v: f"{v:.2f}" if v else "n/a"
+    return (f"machine reference: SHA-256 {fmt(r['sha256'])} GB/s, AES-128-GCM "
+            f"{fmt(r['aes-128-gcm'])} GB/s, AES-256-GCM {fmt(r['aes-256-gcm'])} GB/s (openssl "
+            f"speed -evp, 16 KiB), memcpy {mem:.1f} GB/s (64 MiB) {cache:.1f} GB/s (256 KiB), loopback TCP send {lo:.3f} ns CPU/byte "
+            f"(16 KiB writes); load {load0:.1f}-{os.getloadavg()[0]:.1f}; {platform_line()}")
+
+
+def platform_line():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for l in f:
+                if l.startswith("model name"):
+                    model = l.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} CPUs, Linux {os.uname().release}, " \
+           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+
+
 def make_cert(d):
     cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
@@ -174,9 +276,9 @@ def check_stored(expected, stored, ambiguous):
 
 
 def run_once(skylog, d, path, n_lines, input_bytes, fewest, tls, faults, group, expected,
-             profile=None, checkpoint=False):
+             profile=None, checkpoint=False, server=None):
     data = os.path.join(d, "data-" + group.strip("/").replace("/", "-"))
-    args = [skylog, "serve", "--port", "0", "--data", data, "--auth", "sigv4",
+    args = [server or skylog, "serve", "--port", "0", "--data", data, "--auth", "sigv4",
             "--access-key", "bench", "--secret-key", "benchsecret"]
     if tls:
         args += ["--tls-cert", tls[0], "--tls-key", tls[1]]
@@ -272,6 +374,10 @@ def main():
     ap.add_argument("--profile", help="prefix the ship command (e.g. 'perf record -g -o F')")
     ap.add_argument("--checkpoint", action="store_true",
                     help="also run each configuration with --checkpoint FILE, interleaved")
+    ap.add_argument("--server", metavar="BUILD",
+                    help="every build ships to this build's skylog serve (default: its own)")
+    ap.add_argument("--no-reference", action="store_true",
+                    help="skip the machine reference (openssl speed, memcpy, loopback TCP)")
     a = ap.parse_args()
     if a.lines < 1:
         ap.error("lines must be at least 1")
@@ -295,6 +401,10 @@ def main():
         tls = None if a.http else make_cert(d)
         print(f"input: {a.lines:,} lines, {input_bytes:,} bytes ({input_bytes / a.lines:.0f} B/line), "
               f"fewest requests {fewest}; {'HTTP' if a.http else 'HTTPS'}, SigV4", file=sys.stderr)
+        server = os.path.join(a.server, "skylog") if a.server else None
+        ref0 = None if a.no_reference else machine_reference()
+        if ref0:
+            print(ref0, file=sys.stderr)
         rows = []
         variants = [False, True] if a.checkpoint else [False]
         for faults in ([None] if a.no_faults else [None, a.faults]):
@@ -303,7 +413,7 @@ def main():
                 for b, c in [(b, c) for b in builds for c in variants]:
                     res = run_once(os.path.join(b, "skylog"), d, path, a.lines, input_bytes, fewest,
                                    tls, faults, f"/bench/ship{r}{'f' if faults else ''}{'c' if c else ''}",
-                                   expected, a.profile, c)
+                                   expected, a.profile, c, server)
                     runs[(b, c)].append(res)
                     print(f"  {b}{' --checkpoint' if c else ''}: {'faults' if faults else 'clean '} run {r + 1}: cpu {res['cpu']:.2f} s "
                           f"(user {res['user']:.2f}, sys {res['sys']:.2f}), wall {res['wall']:.1f} s, "
@@ -313,6 +423,13 @@ def main():
                           f"stored: {res['exact']}, load {res['load'][0]:.1f}-{res['load'][1]:.1f}",
                           file=sys.stderr)
             rows += [(b, faults, c, runs[(b, c)]) for b in builds for c in variants]
+        ref1 = None if a.no_reference else machine_reference()
+        if ref1:
+            print(ref1, file=sys.stderr)
+        print(f"{'HTTPS' if not a.http else 'HTTP'}, SigV4; server: "
+              f"{a.server + '/skylog serve' if a.server else 'each build its own skylog serve'}")
+        if ref0:
+            print(f"before: {ref0}\nafter:  {ref1}\n")
         print("| build | workload | CPU µs/event | CPU ns/byte | peak RSS MiB | requests (retries) | fill "
               "| stored | load |")
         print("|---|---|---|---|---|---|---|---|---|")

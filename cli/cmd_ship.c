@@ -637,9 +637,13 @@ static void *watchdog_main(void *arg)
     watchdog *w = arg;
     int64_t first = 0;
     while (!atomic_load(&w->done)) {
-        usleep(50000);
-        if (!sky__cli_stop_signal())
+        /* before a signal: asleep until one comes (or the end pokes it), not awake every 50 ms
+         * (a shipper's every wake-up costs a context switch); after one: every 50 ms */
+        if (!sky__cli_stop_signal()) {
+            sky__cli_stop_wait(1000);
             continue;
+        }
+        usleep(50000);
         int64_t now = sky_monotonic_ns();
         if (!first)
             first = now;
@@ -1410,10 +1414,6 @@ int sky__cmd_ship(int argc, char **argv)
     co.region = aws.region;
     co.profile = aws.profile;
     co.ca_bundle = aws.ca_bundle;
-    /* skylog's own HTTP/1.1 client: libcurl's start-up, machinery and body copy were the CPU
-     * left between ship and its target (bench/RESULTS.md); SKYLOG_HTTP_TRANSPORT=curl undoes it */
-    aws.transport = SKY_HTTP_TRANSPORT_NATIVE;
-    co.http_transport = SKY_HTTP_TRANSPORT_NATIVE;
 
     /* The inputs, each checked before anything is sent. */
     static char dash[] = "-";
@@ -1656,6 +1656,9 @@ int sky__cmd_ship(int argc, char **argv)
         if (st.split)
             fprintf(stderr, "  split: %llu into %llu parts\n", (unsigned long long)st.split,
                     (unsigned long long)st.split_parts);
+        if (st.rate_limited_ms) /* AWS_RETRY_MODE=adaptive after throttling */
+            fprintf(stderr, "  held back %.1f s by the adaptive retry mode's rate limiter\n",
+                    (double)st.rate_limited_ms / 1e3);
         if (st.ambiguous)
             fprintf(stderr, "  %llu requests had an unknown outcome (may be stored twice)\n",
                     (unsigned long long)st.ambiguous);
@@ -1671,6 +1674,7 @@ int sky__cmd_ship(int argc, char **argv)
     if (rc != SKY_EXIT_OK)
         report_position(&sh, sky__cli_stop_signal(), "incomplete");
     atomic_store(&wd.done, true); /* under mu: the watchdog cannot report after this */
+    sky__cli_stop_poke();           /* and it need not sleep on until its timeout */
     pthread_mutex_unlock(&sh.tr.mu);
     if (wd_started)
         pthread_join(wd_thread, NULL);

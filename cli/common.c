@@ -5,10 +5,14 @@
 #include "util/text.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 bool sky__aws_cli_opt(sky__aws_cli_opts *o, int c, const char *arg)
 {
@@ -38,7 +42,7 @@ sky_aws_client *sky__aws_cli_client(const sky__aws_cli_opts *o, const char *serv
         r = "us-east-1";
     sky_aws_client_opts co = {.service = service, .region = r, .endpoint = o->endpoint,
                               .profile = o->profile,
-                              .http = {.ca_bundle = o->ca_bundle, .transport = o->transport},
+                              .http = {.ca_bundle = o->ca_bundle},
                               .retry = {.cancelled = stopped, .cancel_user = (void *)o->stop}};
     sky_aws_client *c = NULL;
     char err[256] = "";
@@ -162,16 +166,49 @@ static volatile sig_atomic_t stop_flag;
 static atomic_int stop_signal; /* the first signal's number */
 static atomic_int stop_count;
 
+/* Posted by each signal (sem_post is async-signal-safe) and by sky__cli_stop_poke(): a thread
+ * that waits for a signal sleeps instead of polling the flag. */
+static sem_t stop_sem;
+static atomic_bool stop_sem_ok;
+
 static void on_stop_signal(int sig)
 {
     stop_flag = 1;
     int none = 0;
     atomic_compare_exchange_strong(&stop_signal, &none, sig);
     atomic_fetch_add(&stop_count, 1);
+    if (atomic_load(&stop_sem_ok))
+        sem_post(&stop_sem);
+}
+
+void sky__cli_stop_wait(int64_t timeout_ms)
+{
+    if (!atomic_load(&stop_sem_ok)) {
+        usleep((useconds_t)(timeout_ms * 1000));
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(timeout_ms / 1000);
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    while (sem_timedwait(&stop_sem, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+void sky__cli_stop_poke(void)
+{
+    if (atomic_load(&stop_sem_ok))
+        sem_post(&stop_sem);
 }
 
 void sky__cli_catch_stop(void)
 {
+    if (!atomic_load(&stop_sem_ok) && sem_init(&stop_sem, 0, 0) == 0)
+        atomic_store(&stop_sem_ok, true);
     struct sigaction sa = {.sa_handler = on_stop_signal}; /* no SA_RESTART: reads see EINTR */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);

@@ -22,7 +22,6 @@ typedef struct sky__aws_cli_opts {
     const char *ca_bundle;
     /* set by the command's signal handler: ends the client's backoff waits (Ctrl-C) */
     volatile sig_atomic_t *stop;
-    sky_http_transport transport; /* `skylog ship`: the native client (no libcurl at all) */
 } sky__aws_cli_opts;
 
 /* getopt_long rows for the global options; their codes. */
@@ -73,12 +72,16 @@ void sky__fmt_ms(int64_t ms, char out[25]);
  *   sky__cli_stopping()     true once a signal came
  *   sky__cli_stop_flag()    the same as a flag, for sky__aws_cli_opts.stop (backoff waits)
  *   sky__cli_stop_signal()  the first signal's number, 0 before any
- *   sky__cli_stop_count()   how many signals came (a second one may mean "stop now") */
+ *   sky__cli_stop_count()   how many signals came (a second one may mean "stop now")
+ *   sky__cli_stop_wait(ms)  sleeps until a signal comes, sky__cli_stop_poke() is called or ms
+ *                           pass (a watcher that would otherwise poll the flag) */
 void sky__cli_catch_stop(void);
 bool sky__cli_stopping(void);
 volatile sig_atomic_t *sky__cli_stop_flag(void);
 int sky__cli_stop_signal(void);
 int sky__cli_stop_count(void);
+void sky__cli_stop_wait(int64_t timeout_ms);
+void sky__cli_stop_poke(void);
 
 /* Prints "skylog <cmd>[ <sub>]: <fmt with what> (see skylog <cmd> --help)" to stderr and
  * returns SKY_EXIT_USAGE: the usage error of a command with subcommands. */

@@ -6,6 +6,7 @@
  * row (see cli.h). This file must never parse a command's own options; each handler does that,
  * because options differ per command and belong next to the code that uses them.
  */
+#include "aws/transport.h"
 #include "cli.h"
 
 #include <skylog.h>
@@ -232,11 +233,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "skylog: unknown option '%s' (see 'skylog --help')\n", name);
         return SKY_EXIT_USAGE;
     }
-    const char *transport = getenv("SKYLOG_HTTP_TRANSPORT");
-    if (transport && *transport && strcmp(transport, "curl") != 0 &&
-        strcmp(transport, "native") != 0) {
-        fprintf(stderr, "skylog: SKYLOG_HTTP_TRANSPORT=%s: not a transport (curl or native)\n",
-                transport);
+    char terr[256];
+    if (sky__http_mode(NULL, &(sky_http_transport){0}, terr, sizeof terr) != SKY_OK) {
+        fprintf(stderr, "skylog: %s\n", terr); /* before any command: every one would fail */
         return SKY_EXIT_USAGE;
     }
     const sky__command *c = find_command(name);

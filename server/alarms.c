@@ -992,44 +992,55 @@ out:
     json_decref(types);
 }
 
-/* Whether a composite alarm that is not among `names` refers to one that is (1, naming both),
- * -1 on a store error. CloudWatch keeps every alarm a composite depends on ("you can't delete
- * any composite alarm that is part of the cycle because there is always still a composite
- * alarm that depends on that alarm"), so a rule never names an alarm that is gone. */
-static int referenced_by_composite(sqlite3 *db, json_t *names, char parent[256],
-                                   char child[256])
+/* The alarms among `names` that a composite alarm not among them refers to, comma-separated
+ * in `children` (1 when there is one; -1 on a store error). CloudWatch keeps every alarm a
+ * composite depends on ("you can't delete any composite alarm that is part of the cycle
+ * because there is always still a composite alarm that depends on that alarm"), so a rule
+ * never names an alarm that is gone. */
+static int referenced_by_composite(sqlite3 *db, json_t *names, char *children, size_t cap)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "SELECT name, json_extract(config, '$.AlarmRule') FROM alarms "
                                "WHERE type='CompositeAlarm'", -1, &st, NULL) != SQLITE_OK)
         return -1;
-    json_t *gone = json_object();
+    json_t *gone = json_object(), *held = json_object();
     size_t i;
     json_t *nj;
     json_array_foreach(names, i, nj) json_object_set(gone, json_string_value(nj), json_true());
-    int found = 0, rc;
-    while (!found && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
         const char *text = (const char *)sqlite3_column_text(st, 1);
         if (!name || !text || json_object_get(gone, name))
             continue;
         char why[64];
         sky__rule *r = sky__rule_compile(text, why, sizeof why);
-        for (size_t k = 0; r && !found && k < sky__rule_n_refs(r); k++)
-            if (json_object_get(gone, sky__rule_ref(r, k))) {
-                snprintf(parent, 256, "%s", name);
-                snprintf(child, 256, "%s", sky__rule_ref(r, k));
-                found = 1;
-            }
+        for (size_t k = 0; r && k < sky__rule_n_refs(r); k++)
+            if (json_object_get(gone, sky__rule_ref(r, k)))
+                json_object_set(held, sky__rule_ref(r, k), json_true());
         sky__rule_free(r);
     }
-    if (!found && rc != SQLITE_DONE)
-        found = -1;
     sqlite3_finalize(st);
+    size_t len = 0;
+    children[0] = '\0';
+    json_array_foreach(names, i, nj) /* in the request's order, each once */
+    {
+        const char *n = json_string_value(nj);
+        if (json_object_get(held, n) && len < cap) {
+            len += (size_t)snprintf(children + len, cap - len, "%s%s", len ? "," : "", n);
+            json_object_del(held, n);
+        }
+    }
     json_decref(gone);
-    return found;
+    json_decref(held);
+    return rc != SQLITE_DONE ? -1 : len > 0;
 }
 
+/* As the current API reference says: the alarms that exist are deleted and names that do not
+ * are ignored ("If you specify any incorrect alarm names, the alarms you specify with correct
+ * names are still deleted"); at most one composite alarm per call; and nothing is deleted
+ * when a composite alarm that stays refers to one of them (CloudWatch's ValidationError, in
+ * its words). */
 static void delete_alarms(actx *c, json_t *body)
 {
     sqlite3 *db = NULL;
@@ -1039,30 +1050,36 @@ static void delete_alarms(actx *c, json_t *body)
     if (!json_object_get(body, "AlarmNames"))
         MISSING("AlarmNames");
     db = sky__store_lock(c->req->server->store);
-    char parent[256], child[256];
-    int ref = referenced_by_composite(db, names, parent, child);
+    size_t i, composites = 0;
+    json_t *nj;
+    json_array_foreach(names, i, nj)
+    {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, "SELECT 1 FROM alarms WHERE name=? AND type='CompositeAlarm'",
+                               -1, &st, NULL) != SQLITE_OK)
+            STORE_ERR();
+        sqlite3_bind_text(st, 1, json_string_value(nj), -1, SQLITE_STATIC);
+        composites += sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    if (composites > 1)
+        ERR("ValidationError",
+            "You can delete at most one composite alarm in one DeleteAlarms call (%zu named).",
+            composites);
+    char children[1024];
+    int ref = referenced_by_composite(db, names, children, sizeof children);
     if (ref < 0)
         STORE_ERR();
     if (ref)
-        ERR("ValidationError",
-            "Could not delete the alarm %s: the composite alarm %s refers to it in its alarm "
-            "rule (change that rule, or delete both in one call).",
-            child, parent);
+        ERR("ValidationError", "Cannot delete %s as there are composite alarm(s) depending on %s.",
+            children, strchr(children, ',') ? "them" : "it");
     if (sky__store_begin(db) != SQLITE_OK)
         STORE_ERR();
-    /* All or nothing: an unknown name deletes none, as the API reference says. */
-    size_t i;
-    json_t *nj;
     json_array_foreach(names, i, nj)
     {
         if (exec_text(db, "DELETE FROM alarms WHERE name=?", json_string_value(nj), NULL) !=
             SQLITE_OK)
             ROLLBACK_ERR();
-        if (sqlite3_changes(db) == 0) {
-            char why[8];
-            sky__store_rollback(db, why, sizeof why);
-            NOT_FOUND("%s does not exist.", json_string_value(nj));
-        }
     }
     if (sky__store_commit(db) != SQLITE_OK) {
         ROLLBACK_ERR();

@@ -10,11 +10,13 @@
  */
 #include "filter_pattern.h"
 
+#include "filter_regex.h"
 #include "jsonbody.h"
 
 #include <ctype.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -50,6 +52,7 @@ typedef struct node {
     bool is_num;
     double num;
     char *str; /* string value (may contain '*' wildcards) */
+    sky__fregex *re; /* a %regex% value (= and != only) */
 } node;
 
 /* ---- space-delimited patterns ------------------------------------------------------------ */
@@ -73,6 +76,9 @@ struct sky__pattern {
     slot *slots;      /* space-delimited pattern: n_slots > 0 */
     size_t n_slots, n_named, sp_cmps;
     bool has_ellipsis;
+    sky__fregex *re; /* a whole-pattern %regex% */
+    size_t n_regex;  /* regular expressions in the pattern */
+    size_t re_cost;  /* their program sizes, summed (steps per byte) */
 };
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -118,6 +124,7 @@ static void free_node(node *nd)
         free(nd->path[i].key);
     free(nd->path);
     free(nd->str);
+    sky__fregex_free(nd->re);
     free(nd);
 }
 
@@ -134,11 +141,14 @@ void sky__pattern_free(sky__pattern *p)
         free_node(p->slots[i].cond);
     }
     free(p->slots);
+    sky__fregex_free(p->re);
     free(p);
 }
 
-/* CloudWatch's %regex% terms and values: refused, never taken as literal text. */
-#define NO_REGEX "regular expressions (%...%) are not supported by skylog serve"
+/* A %regex% among terms: CloudWatch's syntax has it as a whole pattern or as a value. */
+#define REGEX_TERM                                                                          \
+    "a regular expression (%...%) is a whole pattern, or a value in a JSON or "            \
+    "space-delimited pattern: it cannot be combined with terms"
 
 /* ---- term pattern parser ------------------------------------------------------------------ */
 
@@ -175,7 +185,7 @@ static bool parse_terms(sky__pattern *p, const char *s, const char **why)
                 s++;
             len = (size_t)(s - start);
             if (len >= 2 && start[0] == '%' && start[len - 1] == '%') {
-                *why = NO_REGEX;
+                *why = REGEX_TERM;
                 return false;
             }
         }
@@ -212,6 +222,9 @@ typedef struct lexer {
     const char *why;
     int depth;    /* parentheses open now */
     size_t terms; /* comparisons so far */
+    size_t regexes, re_cost; /* %regex% values so far, and their program sizes */
+    char *buf;    /* for a reason with the pattern's own text in it (why points here) */
+    size_t cap;
 } lexer;
 
 static void skip_ws(lexer *lx)
@@ -315,15 +328,30 @@ static bool parse_value_until(lexer *lx, node *nd, const char *stops)
         lx->s++;
         return nd->str != NULL;
     }
+    if (*lx->s == '%') { /* %regex%: it may hold spaces, | } ] and commas, but never % */
+        const char *start = ++lx->s, *end = strchr(start, '%');
+        if (!end) {
+            lx->why = "a regular expression (%...%) is not closed with %";
+            return false;
+        }
+        lx->s = end + 1;
+        if (++lx->regexes > SKY__PATTERN_MAX_REGEX) {
+            lx->why = "at most 2 regular expressions (%...%) in a JSON or space-delimited "
+                      "pattern (CloudWatch's limit)";
+            return false;
+        }
+        if (!(nd->re = sky__fregex_compile(start, (size_t)(end - start), lx->buf, lx->cap))) {
+            lx->why = lx->buf;
+            return false;
+        }
+        lx->re_cost += sky__fregex_size(nd->re);
+        return true;
+    }
     const char *start = lx->s;
     while (*lx->s && !isspace((unsigned char)*lx->s) && !strchr(stops, *lx->s))
         lx->s++;
     if (lx->s == start) {
         lx->why = "missing value";
-        return false;
-    }
-    if (lx->s - start >= 2 && start[0] == '%' && lx->s[-1] == '%') {
-        lx->why = NO_REGEX;
         return false;
     }
     nd->str = strndup(start, (size_t)(lx->s - start));
@@ -360,7 +388,8 @@ static bool parse_op_value(lexer *lx, node *nd, const char *stops)
     if (!parse_value_until(lx, nd, stops))
         return false;
     if (nd->op != OP_EQ && nd->op != OP_NE && !nd->is_num) {
-        lx->why = "<, >, <= and >= need a number";
+        lx->why = nd->re ? "a regular expression (%...%) is compared with = or != only"
+                         : "<, >, <= and >= need a number";
         return false;
     }
     return true;
@@ -545,7 +574,7 @@ static bool eval_cmp(const node *nd, json_t *root)
     } else {
         return false; /* objects, arrays and null never equal a string */
     }
-    bool eq = glob_match(nd->str, text, len);
+    bool eq = nd->re ? sky__fregex_search(nd->re, text, len) : glob_match(nd->str, text, len);
     return nd->op == OP_EQ ? eq : !eq;
 }
 
@@ -622,9 +651,10 @@ static node *parse_field_cond(lexer *lx, const char *name)
 }
 
 /* `inner` is the text between [ and ]. */
-static bool parse_space(sky__pattern *p, const char *inner, const char **why)
+static bool parse_space(sky__pattern *p, const char *inner, const char **why, char *buf,
+                        size_t cap)
 {
-    lexer lx = {.s = inner};
+    lexer lx = {.s = inner, .buf = buf, .cap = cap};
     for (;;) {
         skip_ws(&lx);
         if (p->n_slots == SKY__PATTERN_MAX_TERMS) {
@@ -681,6 +711,8 @@ static bool parse_space(sky__pattern *p, const char *inner, const char **why)
         lx.s++;
     }
     p->sp_cmps = lx.terms;
+    p->n_regex = lx.regexes;
+    p->re_cost = lx.re_cost;
     *why = lx.why;
     return lx.why == NULL;
 }
@@ -743,7 +775,9 @@ static bool eval_field(const node *nd, const sky__field *f)
     case OP_GE: return num && x >= nd->num;
     default: break;
     }
-    bool eq = num ? x == nd->num : glob_match(nd->str, f->ptr, f->len);
+    bool eq = nd->re  ? sky__fregex_search(nd->re, f->ptr, f->len)
+              : num ? x == nd->num
+                    : glob_match(nd->str, f->ptr, f->len);
     return nd->op == OP_EQ ? eq : !eq;
 }
 
@@ -829,7 +863,8 @@ static bool match_space(const sky__pattern *p, const char *m, size_t len, sky__f
 
 /* ---- public ------------------------------------------------------------------------------- */
 
-sky__pattern *sky__pattern_compile(const char *text, const char **why)
+/* The reason is a static string in *why, or (when it quotes the pattern) text in buf. */
+static sky__pattern *compile(const char *text, const char **why, char *buf, size_t cap)
 {
     *why = NULL;
     sky__pattern *p = calloc(1, sizeof *p);
@@ -850,6 +885,15 @@ sky__pattern *sky__pattern_compile(const char *text, const char **why)
         p->match_all = true;
         return p;
     }
+    if (n >= 2 && text[0] == '%' && text[n - 1] == '%') {
+        if (!(p->re = sky__fregex_compile(text + 1, n - 2, buf, cap))) {
+            *why = buf;
+            goto fail;
+        }
+        p->n_regex = 1;
+        p->re_cost = sky__fregex_size(p->re);
+        return p;
+    }
     if (text[0] == '[') {
         if (text[n - 1] != ']') {
             *why = "space-delimited pattern must end with ]";
@@ -860,7 +904,7 @@ sky__pattern *sky__pattern_compile(const char *text, const char **why)
             *why = "out of memory";
             goto fail;
         }
-        bool ok = parse_space(p, inner, why);
+        bool ok = parse_space(p, inner, why, buf, cap);
         free(inner);
         if (!ok)
             goto fail;
@@ -876,9 +920,11 @@ sky__pattern *sky__pattern_compile(const char *text, const char **why)
             *why = "out of memory";
             goto fail;
         }
-        lexer lx = {.s = inner};
+        lexer lx = {.s = inner, .buf = buf, .cap = cap};
         p->json = parse_or(&lx);
         p->json_cmps = lx.terms;
+        p->n_regex = lx.regexes;
+        p->re_cost = lx.re_cost;
         skip_ws(&lx);
         if (p->json && *lx.s) {
             lx.why = "unexpected text after the expression";
@@ -901,10 +947,22 @@ fail:
     return NULL;
 }
 
+sky__pattern *sky__pattern_compile(const char *text, char *why, size_t cap)
+{
+    const char *reason = NULL;
+    sky__pattern *p = compile(text, &reason, why, cap);
+    if (!p && reason != why)
+        snprintf(why, cap, "%s", reason);
+    return p;
+}
+
 size_t sky__pattern_cost(const sky__pattern *p)
 {
-    return 1 + (p->json ? p->json_cmps : p->n_slots ? p->n_slots + p->sp_cmps : p->n_terms);
+    return 1 + p->re_cost +
+           (p->json ? p->json_cmps : p->n_slots ? p->n_slots + p->sp_cmps : p->n_terms);
 }
+
+size_t sky__pattern_n_regex(const sky__pattern *p) { return p->n_regex; }
 
 bool sky__pattern_is_json(const sky__pattern *p) { return p->json != NULL; }
 
@@ -974,6 +1032,8 @@ bool sky__pattern_match_parsed(const sky__pattern *p, const char *msg, size_t le
 {
     if (p->match_all)
         return true;
+    if (p->re)
+        return sky__fregex_search(p->re, msg, len);
     if (p->json)
         return root && json_is_object(root) && eval(p->json, root);
     return sky__pattern_match(p, msg, len);
@@ -983,6 +1043,8 @@ bool sky__pattern_match(const sky__pattern *p, const char *msg, size_t len)
 {
     if (p->match_all)
         return true;
+    if (p->re)
+        return sky__fregex_search(p->re, msg, len);
     if (p->json) {
         const char *why;
         json_t *root = sky__json_load(msg, len, &why); /* bounded: messages are client data */

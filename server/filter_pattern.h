@@ -17,9 +17,14 @@
  *                              itself: = != (strings with * wildcards, or numbers) < > <= >=
  *                              (numbers), joined with && and || (status=4* && status!=404).
  *                              Without "..." the message must have exactly as many fields.
+ *   %ERROR|WARN%               a regular expression (CloudWatch's restricted syntax, see
+ *                              filter_regex.h): the whole pattern, or a value compared with =
+ *                              or != in a JSON or space-delimited pattern ({ $.a = %^x\d+$% },
+ *                              [ip=%^10\.%, ...]), at most 2 of them there (CloudWatch's limit).
+ *                              It matches anywhere in the message, field or value.
  *
- * An empty pattern matches everything. Regular expressions (%...%) are not supported and are
- * reported as invalid rather than silently matching.
+ * An empty pattern matches everything. A %regex% among terms (ERROR %x%) is refused: CloudWatch
+ * has none there.
  *
  * Limits (whatever the caller checked): at most SKY__PATTERN_MAX_LEN bytes (CloudWatch's own
  * limit on filterPattern), parentheses nested at most SKY__PATTERN_MAX_DEPTH deep and at most
@@ -35,15 +40,19 @@
 #define SKY__PATTERN_MAX_LEN 1024
 #define SKY__PATTERN_MAX_DEPTH 32
 #define SKY__PATTERN_MAX_TERMS 256
+#define SKY__PATTERN_MAX_REGEX 2 /* in a JSON or space-delimited pattern */
 
 typedef struct sky__pattern sky__pattern;
 
-/* Compiles `text`; NULL on a syntax error (with a static reason in *why). */
-sky__pattern *sky__pattern_compile(const char *text, const char **why);
+/* Compiles `text`; NULL on a syntax error, with the reason in why (cap > 0 bytes; a reason
+ * may quote the pattern, as CloudWatch's "Invalid character(s) in term '%x(%'" does). */
+sky__pattern *sky__pattern_compile(const char *text, char *why, size_t cap);
 bool sky__pattern_match(const sky__pattern *p, const char *msg, size_t len);
 /* Matching `p` against a message of n bytes takes at most ~cost x n steps (every term or
  * comparison is a linear search): what a caller bounding its work per call counts. */
 size_t sky__pattern_cost(const sky__pattern *p);
+/* How many %regex% the pattern holds (CloudWatch counts patterns with one, per log group). */
+size_t sky__pattern_n_regex(const sky__pattern *p);
 void sky__pattern_free(sky__pattern *p);
 
 /* True for a JSON pattern ({ ... }): the kind metric filters may take dimensions from. */

@@ -1278,10 +1278,9 @@ static void filter_log_events(const sky__request *req, json_t *body, sky__reply 
                 "satisfy constraint: Member must have length less than or equal to %d",
                 pattern_text, SKY__PATTERN_MAX_LEN);
     if (pattern_text) {
-        const char *why = NULL;
-        pattern = sky__pattern_compile(pattern_text, &why);
-        if (!pattern)
-            INVALID("Invalid filter pattern: %s", why ? why : "syntax error");
+        char why[400];
+        if (!(pattern = sky__pattern_compile(pattern_text, why, sizeof why)))
+            INVALID("Invalid filter pattern: %s", why);
     }
     if (!(db = lock_group(req, r, &t)))
         goto out;

@@ -295,33 +295,49 @@ SKY_API sky_status sky_aws_crypto_init(char *errbuf, size_t errlen);
 /* ============================================================================================
  * HTTP client (libcurl, or skylog's own: see sky_http_transport)
  *
- * One client = one libcurl easy handle (or one native connection), so connections are kept alive and reused between
- * requests to the same host. A client is thread-safe: requests from several threads are
- * serialised on an internal lock (use one client per sender thread for parallelism).
- * Proxies come from the usual environment variables (http_proxy, https_proxy, no_proxy), as
- * libcurl reads them. TLS certificates are verified unless .insecure is set.
+ * One client keeps its connections alive and reuses them between requests to the same host (one
+ * native connection, or one libcurl easy handle). A client is thread-safe: requests from
+ * several threads are serialised on an internal lock (use one client per sender thread for
+ * parallelism). Proxies come from the usual environment variables (http_proxy, https_proxy,
+ * all_proxy, no_proxy and their upper-case forms but HTTP_PROXY), as libcurl reads them; a
+ * request a proxy applies to goes through libcurl (see sky_http_transport). TLS certificates
+ * are verified unless .insecure is set.
  *
- * libskylog does not link libcurl: it loads it with dlopen() when the first client is created
- * (or at sky_http_init()), so that a program which never talks HTTP never pays for libcurl and
- * its dependencies (~5 MiB of RSS). It tries $SKYLOG_LIBCURL (a path or soname) first, then
- * libcurl.so.4, then libcurl-gnutls.so.4. Without any of them (Debian/Ubuntu: package libcurl4)
- * the clients cannot be created: SKY_EUNSUPPORTED.
+ * libskylog does not link libcurl: it loads it with dlopen() the first time a client needs it
+ * (or at sky_http_init()), so that a program which never sends through libcurl never pays for
+ * libcurl and its dependencies (~5 MiB of RSS). It tries $SKYLOG_LIBCURL (a path or soname)
+ * first, then libcurl.so.4, then libcurl-gnutls.so.4. Without any of them (Debian/Ubuntu:
+ * package libcurl4) a client that needs it cannot be created (or that request fails):
+ * SKY_EUNSUPPORTED.
  * ========================================================================================== */
 
-/* Which implementation carries a client's requests. libcurl is the default; the native
- * transport is skylog's own HTTP/1.1 client (plain TCP, or TLS 1.2/1.3 on OpenSSL's libssl,
- * loaded with dlopen(): $SKYLOG_LIBSSL, then libssl.so.3, then libssl.so.1.1) with
- * certificate and host-name (or IP address) verification, the same CA bundle, timeouts,
- * response limits and failure classes (sky_http_failure) as libcurl's, which costs less CPU
- * per request and never loads libcurl. It has no proxy support and no trace: a client asked
- * for it uses libcurl anyway when a proxy variable (https_proxy, HTTPS_PROXY, http_proxy,
- * HTTP_PROXY, all_proxy, ALL_PROXY) is set or .trace is. $SKYLOG_HTTP_TRANSPORT ("curl" or
- * "native") forces either for every client of the process; any other non-empty value makes
- * sky_http_client_new() fail with SKY_EINVAL (and the skylog CLI exit 2 saying so). */
+/* Which implementation carries a client's requests. The native transport is skylog's own
+ * HTTP/1.1 client (plain TCP, or TLS 1.2/1.3 on OpenSSL's libssl, loaded with dlopen():
+ * $SKYLOG_LIBSSL, then libssl.so.3, then libssl.so.1.1) with certificate and host-name (or IP
+ * address) verification, the same CA bundle, timeouts (the connect timeout covers resolving
+ * the name, connecting and the TLS handshake, as libcurl's does), response limits, failure
+ * classes (sky_http_failure) and trace as libcurl's; it costs less CPU per request and never
+ * loads libcurl. It has no proxy support.
+ *
+ *   SKY_HTTP_TRANSPORT_AUTO (the default) - the native transport, except for a request that a
+ *       proxy variable applies to (libcurl's rules, no_proxy included), or to a URL with
+ *       user:password@ (Basic authentication): libcurl sends that one, through the proxy, with
+ *       the password. libcurl is loaded for the first such request (the AWS clients and the
+ *       HTTP sinks: for their endpoint, when they are created).
+ *   SKY_HTTP_TRANSPORT_NATIVE - always the native transport. A proxy is never bypassed nor a
+ *       password dropped: such a request fails with SKY_EUNSUPPORTED (failure NOT_CONNECTED,
+ *       the message says why), and the AWS clients and the HTTP sinks refuse such an endpoint
+ *       when they are created (SKY_EINVAL).
+ *   SKY_HTTP_TRANSPORT_CURL - always libcurl.
+ *
+ * $SKYLOG_HTTP_TRANSPORT ("auto", "native" or "curl") overrides it for every client of the
+ * process; any other non-empty value makes sky_http_client_new() fail with SKY_EINVAL (and the
+ * skylog CLI exit 2 saying so). (Earlier versions sent everything through libcurl by default.) */
 typedef enum sky_http_transport {
-    SKY_HTTP_TRANSPORT_DEFAULT = 0, /* libcurl */
+    SKY_HTTP_TRANSPORT_AUTO = 0,
     SKY_HTTP_TRANSPORT_CURL,
     SKY_HTTP_TRANSPORT_NATIVE,
+    SKY_HTTP_TRANSPORT_DEFAULT = SKY_HTTP_TRANSPORT_AUTO,
 } sky_http_transport;
 
 typedef struct sky_http_opts {
@@ -446,6 +462,9 @@ typedef struct sky_aws_error {
      * been processed. */
     int unknown_outcomes;
     sky_http_failure failure; /* of the last attempt, when no answer came */
+    int64_t rate_limited_ns;  /* adaptive mode: how long the client-side rate limiter held
+                                 this call's attempts back */
+    int throttles;            /* attempts answered with a throttling error (on success too) */
 } sky_aws_error;
 
 /* Parses an error answer: JSON {"__type": "...#Code", "message"|"Message": ...} (which wins over
@@ -463,23 +482,61 @@ SKY_API bool sky_aws_is_transient_code(const char *code);
 
 
 /* ============================================================================================
- * Retries (the SDKs' "standard" mode)
+ * Retries: the SDKs' retry modes (retry_mode in ~/.aws/config, AWS_RETRY_MODE)
  *
- * Retried: throttling codes (sky_aws_is_throttling_code), transient codes, HTTP 500/502/503/504,
- * connection failures and timeouts. Never retried: persistent errors (sky_aws_error.persistent)
- * and any other error answer. Delay before retry i (1-based) is
+ * standard (the default): retried are throttling codes (sky_aws_is_throttling_code), transient
+ * codes, HTTP 500/502/503/504, connection failures and timeouts. Never retried: persistent errors
+ * (sky_aws_error.persistent) and any other error answer. Delay before retry i (1-based) is
  * random[0,1) * min(base * 2^(i-1), max_backoff) ("full jitter"). A retry quota shared by all the
  * calls of a client (500 units, 5 per retry, 10 per timeout retry, 1 back per success without
  * retry, the last cost back after a success with retries) stops a dead endpoint from being
- * hammered. These are botocore 1.43's standard-mode constants (botocore/retries/standard.py,
- * ExponentialBackoff._BASE = 2, _MAX_BACKOFF = 20, base 1 s; botocore/retries/quota.py).
+ * hammered: once it is spent, failures are returned without retry. These are botocore 1.43's
+ * standard-mode constants (botocore/retries/standard.py, ExponentialBackoff._BASE = 2,
+ * _MAX_BACKOFF = 20, base 1 s; botocore/retries/quota.py). 3 attempts unless max_attempts says.
+ *
+ * adaptive: standard, plus a client-side rate limiter (botocore/retries/adaptive.py): after the
+ * first throttling answer every attempt, first ones included, takes a token from a bucket whose
+ * fill rate is cut to 0.7 x the measured send rate at each throttling answer and grows back
+ * along a CUBIC curve (0.4 (t - K)^3 + W_max) with the successes, never above twice the
+ * measured rate nor below 0.5 requests/s. The wait is counted in sky_aws_error.rate_limited_ns
+ * and sky_aws_client_retry_stats(). Meant for a client that talks to one throttled resource.
+ *
+ * legacy: botocore's legacy mode (retryhandler.py, data/_retry.json): 5 attempts, delay
+ * random[0,1) * 2^(i-1) s without a cap (max_backoff_ms caps it when set), no quota; retried are
+ * connection failures and timeouts, HTTP 429/500/502/503/504/509, and Throttling,
+ * ThrottlingException, ThrottledException, RequestThrottledException and
+ * ProvisionedThroughputExceededException answered with HTTP 400.
+ *
+ * Which mode and how many attempts: the program's sky_aws_retry_opts first, then
+ * AWS_RETRY_MODE / AWS_MAX_ATTEMPTS, then retry_mode / max_attempts of the profile in the config
+ * file (sky_aws_resolve_retry()). A value that is not valid is an error naming where it came
+ * from (sky_aws_client_new() fails), never silently the default.
  * ========================================================================================== */
 
+typedef enum sky_aws_retry_mode {
+    SKY_AWS_RETRY_MODE_DEFAULT = 0, /* AWS_RETRY_MODE, else the profile's retry_mode, else
+                                       standard */
+    SKY_AWS_RETRY_STANDARD,
+    SKY_AWS_RETRY_ADAPTIVE,
+    SKY_AWS_RETRY_LEGACY,
+} sky_aws_retry_mode;
+
+/* The mode and the attempts the environment and the config file ask for: AWS_RETRY_MODE, else
+ * retry_mode of the profile (explicit, AWS_PROFILE, "default") in `config_file` (NULL:
+ * AWS_CONFIG_FILE, ~/.aws/config), else standard; AWS_MAX_ATTEMPTS, else max_attempts of the
+ * profile, else 0 (unset: the mode's default, 3, or 5 for legacy). Valid modes are "standard",
+ * "adaptive" and "legacy" (as the SDKs spell them), attempts a whole number >= 1. SKY_EINVAL
+ * with a reason in errbuf (may be NULL) naming the setting otherwise. Thread-safe (reads env). */
+SKY_API sky_status sky_aws_resolve_retry(const char *profile, const char *config_file,
+                                         sky_aws_retry_mode *mode, int *max_attempts,
+                                         char *errbuf, size_t errlen);
+
 typedef struct sky_aws_retry_opts {
-    int max_attempts;          /* total attempts, first included; default 3 (or AWS_MAX_ATTEMPTS) */
+    int max_attempts;          /* total attempts, first included; 0 = AWS_MAX_ATTEMPTS, the
+                                  profile's max_attempts, else 3 (legacy: 5) */
     int64_t base_ms;           /* default 1000 */
-    int64_t max_backoff_ms;    /* default 20000 */
-    int quota;                 /* retry quota capacity; 0 = 500; < 0 = unlimited */
+    int64_t max_backoff_ms;    /* default 20000 (legacy: none) */
+    int quota;                 /* retry quota capacity; 0 = 500 (legacy: none); < 0 = none */
     /* Test hooks (all optional): sleeping, the jitter's random source in [0, 1), and the
      * monotonic clock used for call deadlines (default sky_monotonic_ns). */
     void (*sleep_ns)(void *user, int64_t ns);
@@ -491,6 +548,7 @@ typedef struct sky_aws_retry_opts {
      * to its message). For a CLI's Ctrl-C. */
     bool (*cancelled)(void *cancel_user);
     void *cancel_user;
+    sky_aws_retry_mode mode;   /* DEFAULT = AWS_RETRY_MODE, the profile's retry_mode, standard */
 } sky_aws_retry_opts;
 
 
@@ -546,7 +604,9 @@ SKY_API sky_status sky_aws_endpoint_host(const char *url, char *host, size_t hos
  *        role_arn + web_identity_token_file -> STS AssumeRoleWithWebIdentity;
  *        sso_session (+ [sso-session NAME]) or sso_start_url, with sso_account_id and
  *        sso_role_name -> the token cached by `aws sso login` in ~/.aws/sso/cache, exchanged
- *        with the SSO portal (AWS_ENDPOINT_URL_SSO overrides it; no token refresh);
+ *        with the SSO portal (AWS_ENDPOINT_URL_SSO overrides it); with sso_session, a
+ *        token that expires within 15 min is renewed with SSO OIDC CreateToken
+ *        (AWS_ENDPOINT_URL_SSO_OIDC overrides it) and the cache rewritten, as botocore does;
  *        aws_access_key_id/aws_secret_access_key in the credentials file ([NAME]);
  *        credential_process in the config file ([profile NAME]) -> run it, read its JSON;
  *        aws_access_key_id/... in the config file.
@@ -648,6 +708,10 @@ typedef struct sky_aws_client_opts {
     sky_aws_retry_opts retry;
     int64_t (*now_ns)(void *user); /* signing clock (tests); default sky_now_ns */
     void *clock_user;
+    /* Borrowed (must be a live client while this one is created; either may be freed first):
+     * this client shares its retry quota, its rate limiter (adaptive mode), its mode and its
+     * retry counters, as two clients of one service that an SDK would make one. */
+    sky_aws_client *share_retry_state;
 } sky_aws_client_opts;
 
 /* One call. Views. */
@@ -677,12 +741,27 @@ SKY_API sky_status sky_aws_client_new(const sky_aws_client_opts *opts, sky_aws_c
                                       char *errbuf, size_t errlen);
 /* NULL-safe. Not concurrently with a call. */
 SKY_API void sky_aws_client_free(sky_aws_client *c);
+/* What a client's retry policy did, since it was created (shared with the clients that share
+ * its retry state). */
+typedef struct sky_aws_retry_stats {
+    sky_aws_retry_mode mode;   /* the resolved one */
+    int max_attempts;
+    uint64_t retries;          /* attempts beyond the first */
+    uint64_t throttles;        /* throttling answers */
+    uint64_t quota_refusals;   /* retries not made because the retry quota was spent */
+    uint64_t rate_limited;     /* attempts held back by the adaptive rate limiter */
+    uint64_t rate_limited_ns;  /* and for how long in all */
+    int quota_available;       /* what is left of the retry quota (-1: none) */
+} sky_aws_retry_stats;
+/* Thread-safe. */
+SKY_API void sky_aws_client_retry_stats(const sky_aws_client *c, sky_aws_retry_stats *out);
+
 /* The resolved endpoint URL and region (owned by the client). */
 SKY_API const char *sky_aws_client_endpoint(const sky_aws_client *c);
 SKY_API const char *sky_aws_client_region(const sky_aws_client *c);
 
-/* Performs a call with the standard retry policy: signs with fresh credentials at every attempt,
- * retries throttling/transient errors with backoff, refreshes credentials once on an
+/* Performs a call with the client's retry mode (see "Retries" above): signs with fresh
+ * credentials at every attempt, retries throttling/transient errors with backoff, refreshes credentials once on an
  * expired-token error, and corrects the signing clock once from the response's Date header on a
  * clock-skew error. On SKY_OK, *out holds the 2xx response (free with sky_http_response_free()).
  * Otherwise out is empty and err (may be NULL) holds the last error, with err->attempts.

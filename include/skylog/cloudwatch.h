@@ -82,8 +82,10 @@ typedef struct sky_cwl_opts {
     /* A batch is retried until it is delivered or the sink closes: backoff from
      * retry_delay_ms, doubling (unless no_exponential_backoff) up to 30 s, with full jitter.
      * max_retries bounds the AWS layer's retries of the control calls (CreateLogGroup,
-     * CreateLogStream, PutRetentionPolicy). */
-    int max_retries;            /* default 3 */
+     * CreateLogStream, PutRetentionPolicy). The retry mode (standard, adaptive, legacy) is the
+     * AWS configuration's: AWS_RETRY_MODE, else retry_mode of the profile (skylog/aws.h). */
+    int max_retries;            /* 0 = AWS_MAX_ATTEMPTS - 1 or the profile's max_attempts - 1
+                                   when set, else 3 */
     int64_t retry_delay_ms;     /* default 100 */
     bool no_exponential_backoff;
     size_t max_event_bytes;     /* message + 26; default and max SKY_CWL_MAX_EVENT_BYTES */
@@ -102,9 +104,11 @@ typedef struct sky_cwl_opts {
      * proxy); default: AWS_CA_BUNDLE, `ca_bundle` of the profile, CURL_CA_BUNDLE,
      * SSL_CERT_FILE, else the system store (sky_aws_resolve_ca_bundle()). */
     const char *ca_bundle;
-    /* Which HTTP implementation sends (sky_http_transport in skylog/aws.h): default libcurl;
-     * SKY_HTTP_TRANSPORT_NATIVE is skylog's own HTTP/1.1 client, less CPU per request (what
-     * `skylog ship` uses). $SKYLOG_HTTP_TRANSPORT overrides it. */
+    /* Which HTTP client sends, a sky_http_transport (skylog/aws.h, where the rule is): auto (the
+     * default: skylog's own HTTP/1.1 client, less CPU per request and no libcurl, unless a proxy
+     * variable applies to the endpoint: then libcurl, through the proxy), native or curl.
+     * Native with a proxy for the endpoint is refused at creation. $SKYLOG_HTTP_TRANSPORT
+     * overrides it. The credential providers' requests (STS, SSO, IMDS) follow the same choice. */
     int http_transport;
     /* Crash-safe spool (docs/DURABILITY.md): when set, every accepted event is also written
      * to this memory-mapped file until the service has answered for it, and the next sink
@@ -177,8 +181,9 @@ typedef struct sky_cwl_stats {
     uint64_t sent_events;   /* accepted by CloudWatch */
     uint64_t sent_bytes;    /* counted as AWS counts them (UTF-8 + 26) */
     uint64_t requests;      /* PutLogEvents calls that succeeded */
-    uint64_t retries;       /* requests sent again after a failure */
-    uint64_t throttles;
+    uint64_t retries;       /* requests sent again after a failure (PutLogEvents and the
+                               control calls: CreateLogGroup, CreateLogStream, ...) */
+    uint64_t throttles;     /* throttling answers among them */
     uint64_t ambiguous;     /* requests whose outcome was unknown (may have been stored) */
     uint64_t truncated, split; /* oversize events truncated / split (see split_parts) */
     uint64_t rejected[SKY_CWL_REJECT_COUNT_];
@@ -212,6 +217,9 @@ typedef struct sky_cwl_stats {
     uint64_t spool_ambiguous_total;
     uint64_t spool_torn_total;
     uint64_t spool_dropped_total;
+    /* With the adaptive AWS retry mode (AWS_RETRY_MODE=adaptive): how long the AWS layer's
+     * client-side rate limiter held requests back after throttling, in all. */
+    uint64_t rate_limited_ms;
 } sky_cwl_stats;
 
 /* Snapshot of a CloudWatch Logs sink's counters; SKY_EINVAL if `sink` is not one. The sink

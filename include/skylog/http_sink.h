@@ -65,6 +65,10 @@ typedef struct sky_http_batch_opts {
     const char *headers;
     const char *ca_bundle;      /* PEM file of trusted CAs; default the system's */
     bool insecure;              /* do not verify TLS (tests only) */
+    /* Which HTTP client sends: auto (the default: skylog's own unless a proxy variable applies
+     * to the URL), native or curl; a sky_http_transport (skylog/aws.h). Native with a proxy for
+     * the URL is refused at creation (SKY_EINVAL). $SKYLOG_HTTP_TRANSPORT overrides it. */
+    int http_transport;
 } sky_http_batch_opts;
 
 typedef struct sky_http_sink_opts {

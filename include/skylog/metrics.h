@@ -282,13 +282,18 @@ typedef struct sky_cwm_opts {
     const char *secret_access_key;
     const char *session_token;
     int64_t flush_interval_ms; /* sets the registry's interval when > 0 */
-    int max_retries;           /* per request, default 3 */
+    int max_retries;           /* per request; 0 = AWS_MAX_ATTEMPTS - 1 or the profile's
+                                  max_attempts - 1 when set, else 3. The retry mode is
+                                  AWS_RETRY_MODE's or the profile's retry_mode */
     int64_t retry_delay_ms;    /* backoff base, default 100 */
     size_t max_queue_datums;   /* datums kept for a later try while the endpoint fails;
                                   default 100,000 (older ones are dropped, counted) */
     bool no_compress;          /* default: gzip bodies of 10 KiB or more, as botocore does */
     int64_t request_timeout_ms; /* default 30000 */
     const char *ca_bundle;
+    /* Which HTTP client sends: auto (the default), native or curl; a sky_http_transport
+     * (skylog/aws.h, where the rule is). $SKYLOG_HTTP_TRANSPORT overrides it. */
+    int http_transport;
 } sky_cwm_opts;
 
 /* A CloudWatch PutMetricData output (awsJson 1.0, GraniteServiceVersion20100801.PutMetricData).
@@ -312,6 +317,9 @@ typedef struct sky_cwm_stats {
     uint64_t dropped_undelivered; /* still queued when the sink closed */
     uint64_t queued_datums;    /* now */
     char last_error[256];
+    uint64_t throttles;        /* attempts answered with a throttling error */
+    uint64_t rate_limited_ms;  /* adaptive retry mode: time the client-side rate limiter held
+                                  requests back */
 } sky_cwm_stats;
 
 /* Counters of a PutMetricData sink; SKY_EINVAL if `sink` is not one. Thread-safe. */

@@ -1,7 +1,9 @@
 /*
  * client.c - an AWS service client for the awsJson 1.0/1.1 and awsQuery protocols: builds the
- * request, signs it, sends it, parses errors, and applies the retry policy (retry.c), one
- * credential refresh on expired tokens, and one clock-skew correction.
+ * request, signs it, sends it, parses errors, and applies the retry mode (retry.c: standard,
+ * adaptive or legacy), one credential refresh on expired tokens, and one clock-skew correction.
+ * In adaptive mode every attempt first takes a token from the client-side rate limiter, and
+ * every attempt's outcome (throttled or not) feeds it back.
  *
  * It knows nothing about logs or metrics: callers hand it a serialised body and a target.
  * Must never: put a signed header, a secret or a body into an error; sleep other than through
@@ -11,6 +13,7 @@
 #include "aws/sigv4.h"
 
 #include "aws/buf.h"
+#include "aws/transport.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -47,6 +50,9 @@ sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out
     if (!o || !out || !o->service || !*o->service)
         return SKY_EINVAL;
     *out = NULL;
+    sky_http_transport mode;
+    if (sky__http_mode(&o->http, &mode, errbuf, errlen) != SKY_OK)
+        return SKY_EINVAL; /* a typo in SKYLOG_HTTP_TRANSPORT, or no transport at all */
     sky_aws_client *c = calloc(1, sizeof *c);
     if (!c)
         return SKY_ENOMEM;
@@ -116,7 +122,23 @@ sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out
         sky_aws_client_free(c);
         return st;
     }
-    sky__retry_init(&c->retry, &o->retry);
+    /* native with a proxy for the endpoint, or no libcurl for the proxy: said now */
+    st = sky__http_client_prepare(c->http, c->endpoint, errbuf, errlen);
+    if (st != SKY_OK) {
+        sky_aws_client_free(c);
+        return st;
+    }
+    sky_aws_retry_opts ro = o->retry;
+    const sky__retry *share = o->share_retry_state ? &o->share_retry_state->retry : NULL;
+    if (share)
+        ro.mode = share->opts.mode;
+    st = sky__retry_resolve(&ro, o->profile, o->config_file, errbuf, errlen);
+    if (st == SKY_OK)
+        st = sky__retry_init(&c->retry, &ro, share);
+    if (st != SKY_OK) {
+        sky_aws_client_free(c);
+        return st;
+    }
     c->http_timeout_ms = o->http.timeout_ms > 0 ? o->http.timeout_ms : 30000;
     c->now_ns = o->now_ns;
     c->clock_user = o->clock_user;
@@ -131,6 +153,7 @@ void sky_aws_client_free(sky_aws_client *c)
     if (c->owns_creds)
         sky_aws_creds_free(c->creds);
     sky_http_client_free(c->http);
+    sky__retry_destroy(&c->retry);
     free(c->service);
     free(c);
 }
@@ -143,6 +166,70 @@ const char *sky_aws_client_endpoint(const sky_aws_client *c)
 const char *sky_aws_client_region(const sky_aws_client *c)
 {
     return c ? c->region : NULL;
+}
+
+void sky_aws_client_retry_stats(const sky_aws_client *c, sky_aws_retry_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!c)
+        return;
+    out->mode = c->retry.opts.mode;
+    out->max_attempts = c->retry.opts.max_attempts;
+    out->quota_available = -1;
+    const sky__retry_shared *sh = c->retry.sh;
+    if (!sh)
+        return;
+    out->retries = atomic_load(&sh->retries);
+    out->throttles = atomic_load(&sh->throttles);
+    out->quota_refusals = atomic_load(&sh->quota_refusals);
+    out->rate_limited = atomic_load(&sh->rate_waits);
+    out->rate_limited_ns = atomic_load(&sh->rate_wait_ns);
+    if (c->retry.max_quota >= 0)
+        out->quota_available = atomic_load(&sh->quota);
+}
+
+/* Adaptive mode: waits until the rate limiter lets an attempt go. False when the wait would
+ * pass the deadline or was cancelled: then *e is the last error (or, before the first attempt,
+ * one that says the limiter held the call back), its message saying why. */
+static bool rate_limit(sky_aws_client *c, const sky_aws_call *call, int attempt, sky_aws_error *e,
+                       int64_t *limited)
+{
+    for (;;) {
+        int64_t wait = sky__retry_rate_acquire(&c->retry);
+        if (wait <= 0)
+            return true;
+        int64_t before = sky__retry_monotonic(&c->retry);
+        bool deadline = call->deadline_ns && before + wait >= call->deadline_ns;
+        if (deadline || !sky__retry_sleep(&c->retry, wait)) {
+            if (attempt == 1) {
+                memset(e, 0, sizeof *e);
+                e->status = deadline ? SKY_ETIMEDOUT : SKY_ETHROTTLED;
+                e->throttling = true;
+                snprintf(e->code, sizeof e->code, "ClientRateLimited");
+                snprintf(e->message, sizeof e->message,
+                         "held back by the client-side rate limiter (adaptive retry mode)");
+            }
+            size_t l = strlen(e->message);
+            snprintf(e->message + l, sizeof e->message - l, " (%s)",
+                     deadline ? "deadline reached" : "interrupted");
+            e->attempts = attempt - 1;
+            return false;
+        }
+        int64_t waited = sky__retry_monotonic(&c->retry) - before;
+        if (waited < 0)
+            waited = 0;
+        atomic_fetch_add(&c->retry.sh->rate_waits, 1);
+        int64_t slept = waited < wait ? wait : waited; /* at least what the sleeper was asked */
+        atomic_fetch_add(&c->retry.sh->rate_wait_ns, (unsigned long long)slept);
+        *limited += slept;
+        /* Asked again only when the whole wait passed on the clock and another thread took
+         * the token meanwhile (botocore loops the same way). An injected sleeper whose time
+         * the clock does not see has slept the wait: the token is ours. */
+        if (waited < wait) {
+            sky__retry_rate_take(&c->retry);
+            return true;
+        }
+    }
 }
 
 sky_status sky_aws_parse_http_date(const char *s, int64_t *ns)
@@ -285,6 +372,8 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
         body_len = gl;
     }
     int attempt = 0, last_cost = 0, unknown = 0;
+    int64_t limited = 0;
+    int throttles = 0;
     bool refreshed = false, skew_fixed = false;
     sky_status result;
     for (;;) {
@@ -306,6 +395,13 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
                 result = SKY_ETIMEDOUT;
                 break;
             }
+        }
+        if (!rate_limit(c, call, attempt, e, &limited)) {
+            result = e->status;
+            break;
+        }
+        if (call->deadline_ns) {
+            int64_t left = call->deadline_ns - sky__retry_monotonic(&c->retry);
             timeout_ms = left / 1000000 > 0 ? left / 1000000 : 1;
             if (timeout_ms > c->http_timeout_ms)
                 timeout_ms = c->http_timeout_ms;
@@ -326,13 +422,18 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
         int64_t local = c->now_ns ? c->now_ns(c->clock_user) : sky_now_ns();
         int64_t now = local + c->skew_ns;
         sky_http_response resp;
+        bool skew_now = false; /* corrected the clock: worth one more attempt in any mode */
         st = attempt_once(c, call, body, body_len, &cr, now, timeout_ms, &resp, why, sizeof why);
         sky_aws_credentials_clear(&cr);
         if (st != SKY_OK) {
+            /* botocore feeds the limiter after a failure without an answer too, as a
+             * non-throttling outcome */
+            sky__retry_rate_update(&c->retry, false);
             net_error(c, e, st, resp.failure, why);
             if (resp.failure == SKY_HTTP_NO_ANSWER)
                 unknown++;
         } else if (resp.status >= 200 && resp.status < 300) {
+            sky__retry_rate_update(&c->retry, false);
             sky__retry_release(&c->retry, last_cost);
             *out = resp;
             e->status = SKY_OK;
@@ -343,6 +444,11 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
         } else {
             sky_aws_parse_error(resp.status, resp.headers, resp.n_headers, resp.body,
                                 resp.body_len, e);
+            sky__retry_rate_update(&c->retry, e->throttling);
+            if (e->throttling) {
+                throttles++;
+                atomic_fetch_add(&c->retry.sh->throttles, 1);
+            }
             const char *date = sky_http_response_header(&resp, "Date");
             int64_t server;
             if (e->clock_skew && !skew_fixed && date &&
@@ -350,6 +456,7 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
                 (server - local > SKEW_THRESHOLD_NS || local - server > SKEW_THRESHOLD_NS)) {
                 c->skew_ns = server - local;
                 skew_fixed = true;
+                skew_now = true;
                 e->retryable = true;
                 e->persistent = false;
                 sky_http_response_free(&resp);
@@ -366,6 +473,8 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
             }
         }
         e->attempts = attempt;
+        if (!skew_now)
+            e->retryable = sky__retry_retryable(&c->retry, e);
         if (!e->retryable || attempt >= c->retry.opts.max_attempts) {
             result = e->status;
             break;
@@ -396,6 +505,10 @@ sky_status sky_aws_client_call(sky_aws_client *c, const sky_aws_call *call,
         }
     }
     e->unknown_outcomes = unknown;
+    e->rate_limited_ns = limited;
+    e->throttles = throttles;
+    if (e->attempts > 1)
+        atomic_fetch_add(&c->retry.sh->retries, (unsigned long long)(e->attempts - 1));
     free(gz);
     return result;
 }

@@ -59,9 +59,26 @@ sky_status sky__creds_from_json(sky__cctx *ctx, const char *body, size_t len, bo
 /* The parsers of what the credential sources answer, apart from the I/O so they can be tested
  * and fuzzed on their own. Each fills `out` (or *token, malloc'd) or returns an error with a
  * reason in ctx->err that never quotes a secret. */
-/* SSO's cached token file ({"accessToken", "expiresAt"}); an expired token is SKY_EAUTH. */
+/* SSO's cached token file ({"accessToken", "expiresAt"}); an expired token is SKY_EAUTH
+ * ("SSO session expired"). No refresh here: that is creds_sso.c's, with I/O. */
 sky_status sky__sso_parse_cached_token(sky__cctx *ctx, const char *text, size_t len,
                                        char **token);
+/* SSO's cache file, every field botocore's SSOTokenProvider reads; strings malloc'd (NULL when
+ * absent), times in Unix ns (registration_expires_ns 0 when absent or unreadable). */
+typedef struct sky__sso_token {
+    char *access_token, *refresh_token, *client_id, *client_secret;
+    char *registration_expires_at; /* as written, kept for the rewrite */
+    int64_t expires_ns, registration_expires_ns;
+} sky__sso_token;
+#define SKY__SSO_CACHE_MAX ((size_t)1 << 20) /* as sky__read_small_file() reads at most */
+/* Parses a cache file without judging expiry; SKY_EAUTH when malformed. */
+sky_status sky__sso_parse_cache(sky__cctx *ctx, const char *text, size_t len, sky__sso_token *t);
+/* Frees and wipes. */
+void sky__sso_token_clear(sky__sso_token *t);
+/* SSO OIDC CreateToken's answer ({"accessToken", "expiresIn", "refreshToken"?}); strings
+ * malloc'd; expiresIn must be 1 s to 366 days. */
+sky_status sky__sso_parse_create_token(sky__cctx *ctx, const char *body, size_t len,
+                                       char **access, char **refresh, int64_t *expires_in_s);
 /* SSO GetRoleCredentials' answer ({"roleCredentials": {..., "expiration": ms}}). */
 sky_status sky__sso_parse_role_credentials(sky__cctx *ctx, const char *body, size_t len,
                                            sky_aws_credentials *out);

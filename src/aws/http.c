@@ -1,15 +1,17 @@
 /*
- * http.c - the HTTP client of the AWS layer. A client asked for the native transport (and
- * with no proxy or trace to honour) hands every request to http1.c, skylog's own HTTP/1.1
- * client, and never loads libcurl. Everything else here is the libcurl transport: one easy
+ * http.c - the HTTP client of the AWS layer. Each request goes to one of two transports
+ * (transport.h decides, by the client's mode and the proxy variables): skylog's own HTTP/1.1
+ * client (http1.c), which never loads libcurl, or libcurl, which this file drives: one easy
  * handle per client so that keep-alive connections are reused, a lock so a client may be
  * shared, timeouts, TLS verification on by default, response headers collected for
- * case-insensitive lookup.
+ * case-insensitive lookup. The trace (masked) is written here, for either.
  *
- * libcurl is not linked: curl_api.c dlopen()s it when the first client is created, so a
- * process that never makes an HTTP request never maps libcurl and its ~5 MiB of dependencies.
- * Every libcurl call therefore goes through `api->`; when libcurl cannot be loaded,
- * sky_http_client_new() fails with SKY_EUNSUPPORTED and sky_http_init() says why.
+ * libcurl is not linked: curl_api.c dlopen()s it when a client first needs it (mode curl: at
+ * creation; auto: when the client is prepared for a URL a proxy applies to, or at the first
+ * request to one), so a process that never sends through libcurl never maps it and its ~5 MiB
+ * of dependencies. Every libcurl call therefore goes through `api->`; when libcurl cannot be
+ * loaded, sky_http_client_new() (or that request) fails with SKY_EUNSUPPORTED and
+ * sky_http_init() says why.
  *
  * It must never retry (retry.c decides that), never log, and never put a request's headers or
  * query string into an error text: presigned URLs and Authorization headers are secrets.
@@ -29,6 +31,7 @@
 #include "aws/buf.h"
 #include "aws/curl_api.h"
 #include "aws/http1.h"
+#include "aws/transport.h"
 
 #include <skylog/aws.h>
 
@@ -41,9 +44,10 @@
 #include <zlib.h>
 
 struct sky_http_client {
-    pthread_mutex_t lock;
-    sky__h1 *native; /* the native transport; NULL = libcurl (api, curl) */
-    const sky__curl_api *api;
+    pthread_mutex_t lock;   /* the libcurl handle's */
+    sky_http_transport mode; /* transport.h: auto, native or curl */
+    sky__h1 *native;        /* the native transport (not in mode curl) */
+    const sky__curl_api *api; /* libcurl: mode curl, or auto once a proxy applied */
     CURL *curl;
     sky_http_opts opts;
     char *ca_bundle;
@@ -57,26 +61,15 @@ sky_status sky_http_init(char *errbuf, size_t errlen)
     return sky__curl_api_get(errbuf, errlen) ? SKY_OK : SKY_EUNSUPPORTED;
 }
 
-/* The native transport when asked for (by the options or $SKYLOG_HTTP_TRANSPORT) and able to
- * do what libcurl would: no proxy to go through, no trace to write. */
-static bool wants_native(const sky_http_opts *o)
+/* libcurl's handle, made on first need; c->lock held. SKY_EUNSUPPORTED when libcurl cannot be
+ * loaded (errbuf: why). */
+static sky_status need_curl(sky_http_client *c, char *errbuf, size_t errlen)
 {
-    const char *env = getenv("SKYLOG_HTTP_TRANSPORT");
-    bool native = o && o->transport == SKY_HTTP_TRANSPORT_NATIVE;
-    if (env && strcmp(env, "native") == 0)
-        native = true;
-    else if (env && strcmp(env, "curl") == 0)
-        native = false; /* any other value is refused by sky_http_client_new() */
-    if (!native || (o && o->trace))
-        return false;
-    static const char *const proxies[] = {"https_proxy", "HTTPS_PROXY", "http_proxy",
-                                          "HTTP_PROXY",  "all_proxy",   "ALL_PROXY"};
-    for (size_t i = 0; i < sizeof proxies / sizeof proxies[0]; i++) {
-        const char *v = getenv(proxies[i]);
-        if (v && *v)
-            return false;
-    }
-    return true;
+    if (c->curl)
+        return SKY_OK;
+    if (!c->api && !(c->api = sky__curl_api_get(errbuf, errlen)))
+        return SKY_EUNSUPPORTED;
+    return (c->curl = c->api->easy_init()) ? SKY_OK : SKY_ENOMEM;
 }
 
 sky_status sky_http_client_new(const sky_http_opts *opts, sky_http_client **out)
@@ -84,17 +77,13 @@ sky_status sky_http_client_new(const sky_http_opts *opts, sky_http_client **out)
     if (!out)
         return SKY_EINVAL;
     *out = NULL;
-    const char *env = getenv("SKYLOG_HTTP_TRANSPORT");
-    if (env && *env && strcmp(env, "native") != 0 && strcmp(env, "curl") != 0)
-        return SKY_EINVAL; /* a typo must not silently choose the other transport */
-    bool native = wants_native(opts);
-    const sky__curl_api *api = native ? NULL : sky__curl_api_get(NULL, 0);
-    if (!native && !api)
-        return SKY_EUNSUPPORTED;
+    sky_http_transport mode;
+    if (sky__http_mode(opts, &mode, NULL, 0) != SKY_OK)
+        return SKY_EINVAL;
     sky_http_client *c = calloc(1, sizeof *c);
     if (!c)
         return SKY_ENOMEM;
-    c->api = api;
+    c->mode = mode;
     if (opts)
         c->opts = *opts;
     if (c->opts.connect_timeout_ms <= 0)
@@ -107,12 +96,18 @@ sky_status sky_http_client_new(const sky_http_opts *opts, sky_http_client **out)
     c->user_agent = strdup(c->opts.user_agent ? c->opts.user_agent : "skylog/" SKYLOG_VERSION);
     c->opts.ca_bundle = c->ca_bundle;
     c->opts.user_agent = c->user_agent;
-    if (!c->user_agent || (opts && opts->ca_bundle && !c->ca_bundle) ||
-        (native ? sky__h1_new(&c->opts, &c->native) != SKY_OK : !(c->curl = api->easy_init()))) {
-        sky_http_client_free(c);
-        return SKY_ENOMEM;
-    }
     pthread_mutex_init(&c->lock, NULL);
+    sky_status st = SKY_OK;
+    if (!c->user_agent || (opts && opts->ca_bundle && !c->ca_bundle))
+        st = SKY_ENOMEM;
+    if (st == SKY_OK && mode == SKY_HTTP_TRANSPORT_CURL)
+        st = need_curl(c, NULL, 0); /* auto loads it only for a URL a proxy applies to */
+    if (st == SKY_OK && mode != SKY_HTTP_TRANSPORT_CURL)
+        st = sky__h1_new(&c->opts, &c->native);
+    if (st != SKY_OK) {
+        sky_http_client_free(c);
+        return st;
+    }
     *out = c;
     return SKY_OK;
 }
@@ -121,15 +116,27 @@ void sky_http_client_free(sky_http_client *c)
 {
     if (!c)
         return;
-    if (c->curl || c->native) {
-        if (c->curl)
-            c->api->easy_cleanup(c->curl);
-        sky__h1_free(c->native);
-        pthread_mutex_destroy(&c->lock);
-    }
+    if (c->curl)
+        c->api->easy_cleanup(c->curl);
+    sky__h1_free(c->native);
+    pthread_mutex_destroy(&c->lock);
     free(c->ca_bundle);
     free(c->user_agent);
     free(c);
+}
+
+sky_status sky__http_client_prepare(sky_http_client *c, const char *url, char *errbuf,
+                                    size_t errlen)
+{
+    int route = sky__http_route(c->mode, url, errbuf, errlen);
+    if (route < 0)
+        return SKY_EINVAL;
+    if (route != SKY_HTTP_TRANSPORT_CURL)
+        return SKY_OK;
+    pthread_mutex_lock(&c->lock);
+    sky_status st = need_curl(c, errbuf, errlen);
+    pthread_mutex_unlock(&c->lock);
+    return st;
 }
 
 /* ---- response collection ------------------------------------------------------------------ */
@@ -250,19 +257,16 @@ static void trace_request(sky_http_client *c, const sky_http_request *req)
     }
 }
 
-static void trace_response(sky_http_client *c, long status, const collect *col)
+static void trace_response(sky_http_client *c, const sky_http_response *r)
 {
     char line[1024];
-    snprintf(line, sizeof line, "< %ld", status);
+    snprintf(line, sizeof line, "< %ld", r->status);
     c->opts.trace(c->opts.trace_user, line);
-    const char *n = col->hdr_names.data, *v = col->hdr_values.data;
-    for (size_t i = 0; i < col->n_headers && n && v; i++) {
+    for (size_t i = 0; i < r->n_headers; i++) {
         line[0] = '<';
         line[1] = ' ';
-        sky_aws_mask_header(n, v, line + 2, sizeof line - 2);
+        sky_aws_mask_header(r->headers[i].name, r->headers[i].value, line + 2, sizeof line - 2);
         c->opts.trace(c->opts.trace_user, line);
-        n += strlen(n) + 1;
-        v += strlen(v) + 1;
     }
 }
 
@@ -338,8 +342,24 @@ sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
     set_err(errbuf, errlen, "");
     if (!c || !req || !req->url || !req->method || !out)
         return SKY_EINVAL;
-    if (c->native)
-        return sky__h1_perform(c->native, req, out, errbuf, errlen);
+    int route = sky__http_route(c->mode, req->url, errbuf, errlen);
+    if (route < 0) {
+        out->failure = SKY_HTTP_NOT_CONNECTED; /* nothing sent: the proxy is not bypassed */
+        return SKY_EUNSUPPORTED;
+    }
+    if (route == SKY_HTTP_TRANSPORT_NATIVE) {
+        if (c->opts.trace)
+            trace_request(c, req);
+        sky_status st = sky__h1_perform(c->native, req, out, errbuf, errlen);
+        if (st == SKY_OK && c->opts.trace)
+            trace_response(c, out);
+        return st;
+    }
+    pthread_mutex_lock(&c->lock);
+    sky_status ready = need_curl(c, errbuf, errlen); /* auto: a proxy variable set since */
+    pthread_mutex_unlock(&c->lock);
+    if (ready != SKY_OK)
+        return ready;
 
     const sky__curl_api *api = c->api;
     struct curl_slist *hl = NULL;
@@ -450,11 +470,11 @@ sky_status sky_http_perform(sky_http_client *c, const sky_http_request *req,
         st = map_curl(rc);
     } else {
         out->status = status;
-        if (c->opts.trace)
-            trace_response(c, status, &col);
         if (!build_headers(&col, out)) {
             st = SKY_ENOMEM;
         } else {
+            if (c->opts.trace)
+                trace_response(c, out);
             out->body_len = col.body.len;
             out->body = sky__buf_steal(&col.body);
             if (!out->body)

@@ -17,13 +17,16 @@
  * that every return says exactly how much was accepted. SIGPIPE is blocked on the calling
  * thread around writes (libssl writes with write(2), which raises it on a closed socket), and
  * a SIGPIPE raised meanwhile is consumed. Every wait is a poll() bounded by the request's
- * deadline (connect: also by the connect timeout). Host names resolve with getaddrinfo(),
- * which has no timeout of its own.
+ * deadline (connecting: also by the connect timeout, which covers resolving the name too:
+ * getaddrinfo() has no timeout of its own, so it runs on a helper thread the request waits
+ * for only until then).
  */
 #include "aws/http1.h"
 
 #include "util/buf.h"
+#include "util/cond.h"
 #include "util/dynlib.h"
+#include "util/thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -406,6 +409,7 @@ struct sky__h1 {
     int port;
     char *rbuf; /* bytes read past the last response (a server may not send any) */
     size_t rlen, rcap;
+    sky__h1_resolver resolve; /* getaddrinfo, or a test's */
 };
 
 sky_status sky__h1_new(const sky_http_opts *o, sky__h1 **out)
@@ -415,9 +419,15 @@ sky_status sky__h1_new(const sky_http_opts *o, sky__h1 **out)
         return SKY_ENOMEM;
     c->o = *o;
     c->fd = -1;
+    c->resolve = getaddrinfo;
     pthread_mutex_init(&c->lock, NULL);
     *out = c;
     return SKY_OK;
+}
+
+void sky__h1_set_resolver(sky__h1 *c, sky__h1_resolver fn)
+{
+    c->resolve = fn ? fn : getaddrinfo;
 }
 
 static void conn_close(sky__h1 *c)
@@ -541,22 +551,130 @@ static void fail(outcome *o, sky_status st, sky_http_failure f, const char *fmt,
     snprintf(o->why, sizeof o->why, fmt, a ? a : "", b ? b : "");
 }
 
-static bool connect_tcp(sky__h1 *c, const url_parts *u, int64_t deadline, outcome *oc)
+static bool is_ip(const char *host)
+{
+    unsigned char b[16];
+    return inet_pton(AF_INET, host, b) == 1 || inet_pton(AF_INET6, host, b) == 1;
+}
+
+/* ---- resolving, bounded ------------------------------------------------------------------ */
+
+/* getaddrinfo() has no timeout: a resolver that does not answer (an unreachable DNS server in
+ * /etc/resolv.conf) would hold the request past its connect timeout, forever with some
+ * configurations. So a name is resolved on a helper thread, and the request waits for it only
+ * until its connect deadline. A helper whose waiter gave up frees the late result itself: the
+ * job is shared by the two and freed by the last to let go. An IP address needs no lookup and
+ * no thread. */
+typedef struct resolve_job {
+    pthread_mutex_t mu;
+    pthread_cond_t done_cv;
+    int refs; /* the waiter and the helper */
+    bool done;
+    int rc;
+    struct addrinfo *res;
+    sky__h1_resolver fn;
+    struct addrinfo hints;
+    char host[256], port[8];
+} resolve_job;
+
+/* Drops one reference (mu held); frees the job, and a result nobody took, with the last. */
+static void job_release(resolve_job *j)
+{
+    bool last = --j->refs == 0;
+    pthread_mutex_unlock(&j->mu);
+    if (!last)
+        return;
+    if (j->res)
+        freeaddrinfo(j->res);
+    pthread_cond_destroy(&j->done_cv);
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
+
+static void *resolve_main(void *arg)
+{
+    resolve_job *j = arg;
+    struct addrinfo *res = NULL;
+    int rc = j->fn(j->host, j->port, &j->hints, &res);
+    pthread_mutex_lock(&j->mu);
+    j->rc = rc;
+    j->res = rc == 0 ? res : NULL;
+    j->done = true;
+    pthread_cond_signal(&j->done_cv);
+    job_release(j);
+    return NULL;
+}
+
+/* getaddrinfo(), given up at `deadline` (monotonic ms): 1 resolved (*res), 0 timed out,
+ * -1 failed (*gai_err). */
+static int resolve(sky__h1 *c, const char *host, const char *port, int64_t deadline,
+                   struct addrinfo **res, int *gai_err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_ADDRCONFIG};
+    *res = NULL;
+    if (is_ip(host)) {
+        hints.ai_flags |= AI_NUMERICHOST; /* no lookup: it cannot block */
+        *gai_err = getaddrinfo(host, port, &hints, res);
+        return *gai_err == 0 ? 1 : -1;
+    }
+    resolve_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        *gai_err = EAI_MEMORY;
+        return -1;
+    }
+    pthread_mutex_init(&j->mu, NULL);
+    sky__cond_init_monotonic(&j->done_cv);
+    j->refs = 2;
+    j->fn = c->resolve;
+    j->hints = hints;
+    snprintf(j->host, sizeof j->host, "%s", host);
+    snprintf(j->port, sizeof j->port, "%s", port);
+    pthread_t t;
+    if (sky__thread_start(&t, "skylog-resolve", resolve_main, j) != 0) {
+        pthread_mutex_lock(&j->mu);
+        j->refs = 1;
+        job_release(j);
+        *gai_err = c->resolve(host, port, &hints, res); /* no thread to spare: unbounded */
+        return *gai_err == 0 ? 1 : -1;
+    }
+    pthread_detach(t);
+    pthread_mutex_lock(&j->mu);
+    while (!j->done && now_ms() < deadline)
+        sky__cond_wait_until(&j->done_cv, &j->mu, deadline * 1000000);
+    int r = 0;
+    if (j->done) {
+        *gai_err = j->rc;
+        *res = j->res;
+        j->res = NULL; /* ours now */
+        r = j->rc == 0 ? 1 : -1;
+    }
+    job_release(j);
+    return r;
+}
+
+static bool connect_tcp(sky__h1 *c, const url_parts *u, int64_t cdl, outcome *oc)
 {
     char port[8];
     snprintf(port, sizeof port, "%d", u->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_ADDRCONFIG};
     struct addrinfo *res = NULL;
-    int gr = getaddrinfo(u->host, port, &hints, &res);
-    if (gr != 0) {
+    int64_t t0 = now_ms();
+    int gr = 0;
+    int rr = resolve(c, u->host, port, cdl, &res, &gr);
+    if (rr == 0) {
+        char ms[24];
+        snprintf(ms, sizeof ms, "%lld", (long long)(now_ms() - t0));
+        /* like a connect timeout: the resolver may answer next time (not NOT_RESOLVED, which
+         * says the name does not exist) */
+        fail(oc, SKY_ETIMEDOUT, SKY_HTTP_NOT_CONNECTED, "Resolving host %s timed out after %s ms",
+             u->host, ms);
+        return false;
+    }
+    if (rr < 0) {
         fail(oc, SKY_ENET, SKY_HTTP_NOT_RESOLVED, "Could not resolve host: %s (%s)", u->host,
              gai_strerror(gr));
         return false;
     }
-    int64_t cdl = now_ms() + c->o.connect_timeout_ms;
-    if (cdl > deadline)
-        cdl = deadline;
     int err = 0;
     bool timed_out = false;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -634,12 +752,6 @@ static bool make_ctx(sky__h1 *c)
     }
     c->ctx = ctx;
     return true;
-}
-
-static bool is_ip(const char *host)
-{
-    unsigned char b[16];
-    return inet_pton(AF_INET, host, b) == 1 || inet_pton(AF_INET6, host, b) == 1;
 }
 
 static bool tls_handshake(sky__h1 *c, const url_parts *u, int64_t deadline, outcome *oc)
@@ -933,12 +1045,17 @@ static sky_status perform_locked(sky__h1 *c, const sky_http_request *req, const 
             conn_close(c);
         bool reused = c->fd >= 0;
         if (!reused) {
-            if (!connect_tcp(c, u, deadline, oc))
+            /* the connect timeout covers resolving, connecting and the TLS handshake, as
+             * libcurl's CURLOPT_CONNECTTIMEOUT does */
+            int64_t cdl = now_ms() + c->o.connect_timeout_ms;
+            if (cdl > deadline)
+                cdl = deadline;
+            if (!connect_tcp(c, u, cdl, oc))
                 return oc->st;
             c->tls = u->tls;
             c->port = u->port;
             snprintf(c->host, sizeof c->host, "%s", u->host);
-            if (u->tls && !tls_handshake(c, u, deadline, oc)) {
+            if (u->tls && !tls_handshake(c, u, cdl, oc)) {
                 conn_close(c);
                 return oc->st;
             }
@@ -1150,8 +1267,9 @@ sky_status sky__h1_perform(sky__h1 *c, const sky_http_request *req, sky_http_res
             return SKY_EINVAL;
     sky_buf hd = {0};
     size_t tlen = strcspn(u.target, "#");
+    /* an empty path is "/" (a precision of 0 would print nothing of it) */
     sky__buf_printf(&hd, "%s %s%.*s HTTP/1.1\r\n", req->method, tlen && *u.target != '/' ? "/" : "",
-                   (int)tlen, tlen ? u.target : "/");
+                   (int)(tlen ? tlen : 1), tlen ? u.target : "/");
     if (!has_header(req, "Host"))
         sky__buf_printf(&hd, "Host: %s\r\n", u.hostport);
     if (!has_header(req, "User-Agent"))

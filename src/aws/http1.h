@@ -1,11 +1,12 @@
 /*
  * http1.h - skylog's own HTTP/1.1 client (plain TCP, or TLS on OpenSSL's libssl loaded with
- * dlopen()), the "native" transport behind sky_http_client (http.c chooses it per client).
- * It exists for `skylog ship`: libcurl's start-up (relocating its dependency tree), its
- * transfer machinery and the copy of every body into its upload buffer were the CPU left
- * between the shipper and its target (bench/RESULTS.md, issue 13). It does one thing: a request
- * with a body in memory, on a kept-alive connection, and a bounded response. No proxies, no
- * redirects, no tracing: http.c keeps libcurl for those.
+ * dlopen()), the "native" transport behind sky_http_client (transport.c chooses it per
+ * request; every client's default). It was made for `skylog ship`: libcurl's start-up
+ * (relocating its dependency tree), its transfer machinery and the copy of every body into its
+ * upload buffer were the CPU left between the shipper and its target (bench/RESULTS.md, issue
+ * 13). It does one thing: a request with a body in memory, on a kept-alive connection, and a
+ * bounded response. No proxies, no redirects: http.c hands proxied requests to libcurl, and
+ * writes the trace of both.
  *
  * The response parser is separate (and fuzzed: tests/fuzz/fuzz_http1_response.c): it reads
  * what a server sent, so every length is bounded before anything is allocated.
@@ -65,6 +66,14 @@ bool sky__h1_tls_load(char *errbuf, size_t errlen);
 /* A client; `o` is copied (its strings must outlive it: http.c owns them). SKY_ENOMEM. */
 sky_status sky__h1_new(const sky_http_opts *o, sky__h1 **out);
 void sky__h1_free(sky__h1 *c);
+/* How host names are resolved: getaddrinfo()'s signature. Tests replace it (one that never
+ * answers shows that the connect timeout bounds resolving); NULL restores getaddrinfo. Call it
+ * before the client is used. */
+struct addrinfo;
+typedef int (*sky__h1_resolver)(const char *host, const char *port, const struct addrinfo *hints,
+                                struct addrinfo **res);
+void sky__h1_set_resolver(sky__h1 *c, sky__h1_resolver fn);
+
 /* sky_http_perform() for this transport: the same contract (see sky_http_failure). */
 sky_status sky__h1_perform(sky__h1 *c, const sky_http_request *req, sky_http_response *out,
                            char *errbuf, size_t errlen);

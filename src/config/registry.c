@@ -11,6 +11,7 @@
 #include "config/registry.h"
 
 #include <skylog/audit.h>
+#include <skylog/aws.h>
 #include <skylog/cloudwatch.h>
 #include <skylog/http_sink.h>
 #include <skylog/metrics.h>
@@ -63,6 +64,16 @@ static const sky__enum_val transport_vals[] = {{"put_log_events", SKY_CWL_PUT_LO
                                                {"ndjson", SKY_CWL_NDJSON},
                                                {"otlp", SKY_CWL_OTLP},
                                                {NULL, 0}};
+
+static const sky__enum_val http_transport_vals[] = {{"auto", SKY_HTTP_TRANSPORT_AUTO},
+                                                    {"native", SKY_HTTP_TRANSPORT_NATIVE},
+                                                    {"curl", SKY_HTTP_TRANSPORT_CURL},
+                                                    {NULL, 0}};
+/* The row every sink that talks HTTP has (sky_http_transport's rule in skylog/aws.h). */
+#define HTTP_TRANSPORT_ROW(T, member)                                                              \
+    {"http_transport", SKY__OPT_ENUM, "auto",                                                      \
+     "HTTP client; auto: skylog's own, libcurl where a proxy applies (docs/CLOUDWATCH.md)",      \
+     W(T, member), .values = http_transport_vals}
 
 static void set_errmsg(char **errmsg, const char *msg)
 {
@@ -239,7 +250,8 @@ static const sky__opt cwl_opts[] = {
     {"compress", SKY__OPT_BOOL, "false", "gzip request bodies", W(sky_cwl_opts, compress)},
     {"sync_upload", SKY__OPT_BOOL, "false", "send from the logging thread (tests, tiny tools)",
      W(sky_cwl_opts, sync_upload)},
-    {"max_retries", SKY__OPT_INT, "3", "retries of the control calls (CreateLogGroup, ...)",
+    {"max_retries", SKY__OPT_INT, "3",
+     "retries of the control calls (CreateLogGroup, ...); unset: AWS_MAX_ATTEMPTS - 1 when set",
      W(sky_cwl_opts, max_retries), .min = 0, .max = 100},
     {"retry_delay_ms", SKY__OPT_DURATION, "100ms", "first retry backoff",
      W(sky_cwl_opts, retry_delay_ms), .unit_ms = 1, .max = 3600000},
@@ -261,6 +273,7 @@ static const sky__opt cwl_opts[] = {
      W(sky_cwl_opts, request_timeout_ms), .unit_ms = 1, .max = 3600000},
     {"ca_bundle", SKY__OPT_STRING, "AWS_CA_BUNDLE",
      "PEM file of the CAs to trust (private CA, TLS proxy)", W(sky_cwl_opts, ca_bundle)},
+    HTTP_TRANSPORT_ROW(sky_cwl_opts, http_transport),
     {"spool_path", SKY__OPT_STRING, "none",
      "crash-safe spool file: events kept there until acknowledged (docs/DURABILITY.md)",
      W(sky_cwl_opts, spool_path)},
@@ -334,7 +347,8 @@ static const sky__enum_val http_body_vals[] = {{"logs", SKY_HTTP_BODY_LOGS},
     {"ca_bundle", SKY__OPT_STRING, "the system's", "PEM file of the CAs to trust",                 \
      W(T, batch.ca_bundle)},                                                                       \
     {"headers", SKY__OPT_STRING, NULL, "more request headers: Name=value,Name=value",              \
-     W(T, batch.headers), .secret = true}
+     W(T, batch.headers), .secret = true},                                                         \
+    HTTP_TRANSPORT_ROW(T, batch.http_transport)
 
 static const sky__opt http_opts[] = {
     {"url", SKY__OPT_STRING, NULL, "where to POST batches (http:// or https://)",
@@ -404,8 +418,8 @@ static const sky__opt metrics_cw_opts[] = {
     {"profile", SKY__OPT_STRING, "AWS_PROFILE", "shared-config profile", W(sky_cwm_opts, profile)},
     {"flush_interval_ms", SKY__OPT_DURATION, "60s", "metrics aggregation interval",
      W(sky_cwm_opts, flush_interval_ms), .unit_ms = 1, .min = 1000, .max = 86400000},
-    {"max_retries", SKY__OPT_INT, "3", "retries per request", W(sky_cwm_opts, max_retries),
-     .max = 100},
+    {"max_retries", SKY__OPT_INT, "3", "retries per request; unset: AWS_MAX_ATTEMPTS - 1 when set",
+     W(sky_cwm_opts, max_retries), .max = 100},
     {"retry_delay_ms", SKY__OPT_DURATION, "100ms", "backoff base", W(sky_cwm_opts, retry_delay_ms),
      .unit_ms = 1, .max = 60000},
     {"max_queue_datums", SKY__OPT_INT, "100000", "datums kept while the endpoint fails",
@@ -416,6 +430,7 @@ static const sky__opt metrics_cw_opts[] = {
      W(sky_cwm_opts, request_timeout_ms), .unit_ms = 1, .max = 3600000},
     {"ca_bundle", SKY__OPT_STRING, "AWS_CA_BUNDLE", "PEM file of the CAs to trust",
      W(sky_cwm_opts, ca_bundle)},
+    HTTP_TRANSPORT_ROW(sky_cwm_opts, http_transport),
 };
 static sky_status build_metrics_cw(void *opts, sky_sink **out, char **errmsg)
 {
@@ -1190,8 +1205,9 @@ const char *const sky__env_other_desc[] = {
     "path or soname of libcrypto to load (default libcrypto.so.3, then libcrypto.so.1.1)",
     "path or soname of libssl for the native HTTP transport (default libssl.so.3, then "
     "libssl.so.1.1)",
-    "HTTP transport of every client: curl or native (skylog's own HTTP/1.1 client; proxies and "
-    "traces still use libcurl); default: libcurl, native for skylog ship",
+    "HTTP transport of every client, over each one's http_transport: auto (skylog's own HTTP/1.1 "
+    "client, libcurl for a request a proxy variable applies to; the default), native (never "
+    "libcurl; a proxied URL is refused) or curl",
     NULL};
 
 /* ---- printing values ------------------------------------------------------------------------ */

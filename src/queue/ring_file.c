@@ -34,15 +34,14 @@
 #include "queue/ring_file.h"
 
 #include "util/crc32c.h"
+#include "util/lockfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAGIC "SKYRING"
@@ -300,55 +299,32 @@ sky_status sky__rfile_open(const char *path, uint64_t cap, sky__rfile_check chec
         return SKY_ENOMEM;
     }
     sky_status st = SKY_OK;
-    /* 0600: the ring holds events, which may hold what only the application should read */
-    f->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (f->fd < 0) {
-        st = failf(errmsg, SKY_EIO, "cannot open ring spool %s: %s", path,
-                   strerror(errno));
+    /* opened and locked (one owner; 0600: it holds events): util/lockfile.h */
+    off_t size;
+    st = sky__lockfile_open(path, MAGIC, offsetof(sky__rfile_hdr, owner_pid),
+                            &(sky__lockfile_words){"", "ring spool", "ring_spool_path"},
+                            &f->fd, &size, errmsg);
+    if (st != SKY_OK)
         goto out;
-    }
-    if (flock(f->fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        if (e == EWOULDBLOCK) {
-            sky__rfile_hdr h;
-            char why[64] = "";
-            if (pread(f->fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
-                memcmp(h.magic, MAGIC, 8) == 0 && h.owner_pid > 0)
-                snprintf(why, sizeof why, " (pid %d)", (int)h.owner_pid);
-            st = failf(errmsg, SKY_EIO,
-                       "ring spool %s is in use by another process%s: a spool has one "
-                       "owner; give each process its own ring_spool_path",
-                       path, why);
-        } else {
-            st = failf(errmsg, SKY_EIO, "cannot lock ring spool %s: %s", path,
-                       strerror(e));
-        }
-        goto out;
-    }
-    struct stat sb;
-    if (fstat(f->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = failf(errmsg, SKY_EINVAL, "ring spool %s: %s", path, "not a regular file");
-        goto out;
-    }
-    if (sb.st_size == 0) {
+    if (size == 0) {
         st = init_file(f, cap, errmsg);
         goto attach;
     }
-    if ((uint64_t)sb.st_size < SKY__RFILE_HEADER + 4096 ||
-        (uint64_t)sb.st_size > SKY__RFILE_HEADER + ((uint64_t)1 << 40)) {
+    if ((uint64_t)size < SKY__RFILE_HEADER + 4096 ||
+        (uint64_t)size > SKY__RFILE_HEADER + ((uint64_t)1 << 40)) {
         st = failf(errmsg, SKY_EINVAL,
                    "%s is not a skylog ring spool (%s); move it away or choose another "
                    "ring_spool_path",
                    path, "its size is not a ring spool's");
         goto out;
     }
-    int e = posix_fallocate(f->fd, 0, sb.st_size);
+    int e = posix_fallocate(f->fd, 0, size);
     if (e) {
         st = failf(errmsg, SKY_EIO, "ring spool %s: cannot allocate it: %s", path,
                    strerror(e));
         goto out;
     }
-    if ((st = map_file(f, (size_t)sb.st_size, errmsg)) != SKY_OK)
+    if ((st = map_file(f, (size_t)size, errmsg)) != SKY_OK)
         goto out;
     char why[128];
     st = sky__rfile_scan(f->map, f->map_len, true, check, user, found, why, sizeof why);

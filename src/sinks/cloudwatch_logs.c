@@ -36,7 +36,10 @@
 #include "util/cond.h"
 #include "util/thread.h"
 
+#include <skylog/aws.h>
+
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +75,10 @@ typedef struct ev_block {
 } ev_block;
 #define BLOCK_MIN 4096
 #define BLOCK_MAX (64u << 10)
+/* Emptied blocks of BLOCK_MAX bytes kept for reuse, at most this many (1 MiB). Under backlog
+ * a batch's worth of blocks empties and refills at every request: freed, malloc's heap top
+ * was trimmed and its pages faulted in again (2 % of a shipper's CPU in page faults). */
+#define SPARE_MAX 16
 
 typedef struct stream_q {
     char *name;
@@ -112,6 +119,8 @@ typedef struct cwl {
     stream_q **streams;
     size_t n_streams;
     stream_q *fixed_q; /* the fixed stream's queue, once made (not per_logger) */
+    ev_block *spare;   /* emptied blocks for reuse (under mu), n_spare of them */
+    int n_spare;
     size_t rr;
     uint64_t total_events, total_bytes, seq;
     bool group_ready;
@@ -138,6 +147,9 @@ typedef struct cwl {
     pthread_mutex_t fb_mu;
 
     sky_cwl_stats st;
+    /* counted outside mu: the control calls' retries and throttles, and the AWS layer's
+     * rate-limited time (adaptive retry mode) */
+    _Atomic uint64_t ctl_retries, ctl_throttles, rate_limited_ns;
     sky_buf body;   /* sender only */
 
     /* The crash-safe spool (spool.h, docs/DURABILITY.md), or NULL. Every queued event has its
@@ -356,7 +368,7 @@ static bool split_front(stream_q *s, size_t n)
 }
 
 /* Room for an event of len message bytes at the tail of s; NULL when out of memory. */
-static cwl_ev *alloc_ev(stream_q *s, size_t len)
+static cwl_ev *alloc_ev(cwl *c, stream_q *s, size_t len)
 {
     size_t need = (sizeof(cwl_ev) + len + 7) & ~(size_t)7;
     ev_block *b = s->last;
@@ -366,9 +378,14 @@ static cwl_ev *alloc_ev(stream_q *s, size_t len)
             cap = BLOCK_MAX;
         if (cap < need)
             cap = need;
-        ev_block *nb = malloc(sizeof *nb + cap);
-        if (!nb)
+        ev_block *nb;
+        if (cap == BLOCK_MAX && c->spare) {
+            nb = c->spare;
+            c->spare = nb->next;
+            c->n_spare--;
+        } else if (!(nb = malloc(sizeof *nb + cap))) {
             return NULL;
+        }
         nb->next = NULL;
         nb->used = nb->live = 0;
         nb->cap = cap;
@@ -384,10 +401,29 @@ static cwl_ev *alloc_ev(stream_q *s, size_t len)
     return e;
 }
 
+/* Takes back e, the last event alloc_ev() gave for s (it was not queued). */
+static void unalloc_ev(stream_q *s, cwl_ev *e)
+{
+    s->last->used = (size_t)((char *)e - s->last->data);
+    s->last->live--;
+}
+
+/* A block no event uses any more: kept for reuse, or freed. */
+static void free_block(cwl *c, ev_block *b)
+{
+    if (b->cap == BLOCK_MAX && c->n_spare < SPARE_MAX) {
+        b->next = c->spare;
+        c->spare = b;
+        c->n_spare++;
+    } else {
+        free(b);
+    }
+}
+
 /* The n events at the head of s leave the queue: the blocks they empty are released (the
  * last one is kept, to be reused from its start). Blocks are in FIFO order, so this needs the
  * block counters only, not the events. */
-static void release_head(stream_q *s, size_t n)
+static void release_head(cwl *c, stream_q *s, size_t n)
 {
     while (n) {
         ev_block *b = s->first;
@@ -401,7 +437,7 @@ static void release_head(stream_q *s, size_t n)
             break;
         }
         s->first = b->next;
-        free(b);
+        free_block(c, b);
     }
 }
 
@@ -443,7 +479,7 @@ static void pop_n_keep(cwl *c, stream_q *s, size_t n, uint64_t bytes, bool keep)
     s->bytes -= bytes;
     c->total_events -= n;
     c->total_bytes -= bytes;
-    release_head(s, n);
+    release_head(c, s, n);
 }
 
 static void pop(cwl *c, stream_q *s, size_t n) { pop_n(c, s, n, UINT64_MAX); }
@@ -480,7 +516,8 @@ static bool has_room(const cwl *c, const stream_q *s, size_t len)
     return !sp || sky__spool_has_room(sp, strlen(s->name), len);
 }
 
-static sky_status enqueue_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg, size_t len);
+static sky_status enqueue_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg, size_t len,
+                                 bool *not_utf8);
 
 /* Events were refused for lack of room since the last gap line: say so in the stream, before
  * the event that found room (the pipeline's skylog.gap, in the sink's own queue). mu held. */
@@ -494,7 +531,8 @@ static void put_gap_locked(cwl *c, stream_q *s, int64_t ts_ms)
                      ts, (unsigned long long)c->gap_pending,
                      sky_cwl_drop_name(SKY_CWL_DROP_QUEUE_FULL));
     c->in_gap = true;
-    if (n > 0 && (size_t)n < sizeof line && enqueue_locked(c, s, ts_ms, line, (size_t)n) == SKY_OK)
+    if (n > 0 && (size_t)n < sizeof line &&
+        enqueue_locked(c, s, ts_ms, line, (size_t)n, NULL) == SKY_OK)
         c->gap_pending = 0;
     c->in_gap = false;
 }
@@ -511,7 +549,12 @@ static void refused_full(cwl *c)
     }
 }
 
-static sky_status enqueue_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg, size_t len)
+/* Queues one message within the limits. `not_utf8`: NULL when msg is known to be well-formed
+ * UTF-8; else it is checked while it is copied in (one pass over its bytes instead of two),
+ * and when it is not, nothing is queued and *not_utf8 says so (the caller repairs it: the
+ * repaired message is longer, and the queue counts its bytes). */
+static sky_status enqueue_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg, size_t len,
+                                 bool *not_utf8)
 {
     uint64_t cost = len + SKY_CWL_EVENT_OVERHEAD;
     /* backpressure for shippers: wait while the sender drains (it signals `done` per batch) */
@@ -531,24 +574,31 @@ static sky_status enqueue_locked(cwl *c, stream_q *s, int64_t ts_ms, const char 
             return SKY_EFULL;
         }
     }
-    cwl_ev *e = alloc_ev(s, len);
+    cwl_ev *e = alloc_ev(c, s, len);
     if (!e) {
         refused_full(c);
         return SKY_ENOMEM;
+    }
+    if (not_utf8) {
+        if (!sky__utf8_copy_valid(e->msg, msg, len)) {
+            unalloc_ev(s, e);
+            *not_utf8 = true;
+            return SKY_EINVAL;
+        }
+    } else {
+        memcpy(e->msg, msg, len);
     }
     e->ts_ms = ts_ms;
     e->enq_ns = coarse_now_ns();
     e->seq = c->seq++;
     e->spool_pos = NO_SPOOL;
     e->len = (uint32_t)len;
-    memcpy(e->msg, msg, len);
     sky__spool *sp = spool_of(c);
     /* in the spool before it is queued: from here on a crash cannot lose it */
     if (sp && !sky__spool_append(sp, ts_ms, s->name, strlen(s->name), msg, len, &e->spool_pos))
         e->spool_pos = NO_SPOOL; /* has_room said yes: cannot happen, but never lose it */
     if (!push(s, e)) {
-        s->last->used = (size_t)((char *)e - s->last->data); /* e was the last allocation */
-        s->last->live--;
+        unalloc_ev(s, e);
         if (e->spool_pos != NO_SPOOL)
             sky__spool_done(sp, e->spool_pos); /* refused: it must not come back */
         refused_full(c);
@@ -557,7 +607,12 @@ static sky_status enqueue_locked(cwl *c, stream_q *s, int64_t ts_ms, const char 
     c->total_events++;
     c->total_bytes += cost;
     c->st.accepted++;
-    if (s->count == 1 || s->count >= c->o.batch_size || s->bytes >= c->o.max_batch_bytes)
+    /* The sender is told when the stream becomes due (its first event starts the flush
+     * interval; a full batch), not at every event after: it waits on `wake` only after it
+     * found nothing due under mu, and sends again by itself after each batch while one is
+     * due. (A signal per event of a backlog was 1 % of a shipper's CPU.) */
+    if (s->count == 1 || s->count == c->o.batch_size ||
+        (s->bytes >= c->o.max_batch_bytes && s->bytes - cost < c->o.max_batch_bytes))
         pthread_cond_signal(&c->wake);
     return SKY_OK;
 }
@@ -579,8 +634,15 @@ static sky_status accept_utf8_locked(cwl *c, stream_q *s, int64_t ts_ms, const c
 /* Applies the per-event rules and queues the message (or its parts). mu held. */
 static sky_status accept_locked(cwl *c, stream_q *s, int64_t ts_ms, const char *msg, size_t len)
 {
-    if (sky__utf8_valid(msg, len))
+    if (len && len <= c->o.max_event_bytes - SKY_CWL_EVENT_OVERHEAD) {
+        /* the common case: a message within the limits, checked while it is copied in */
+        bool not_utf8 = false;
+        sky_status st = enqueue_locked(c, s, ts_ms, msg, len, &not_utf8);
+        if (!not_utf8)
+            return st;
+    } else if (sky__utf8_valid(msg, len)) {
         return accept_utf8_locked(c, s, ts_ms, msg, len);
+    }
     /* repaired into a buffer of this call's own: queueing may wait for room (block_when_full),
      * which lets other writers in */
     sky_buf fixed = {0};
@@ -604,7 +666,7 @@ static sky_status accept_utf8_locked(cwl *c, stream_q *s, int64_t ts_ms, const c
     }
     size_t max_msg = c->o.max_event_bytes - SKY_CWL_EVENT_OVERHEAD;
     if (len <= max_msg)
-        return enqueue_locked(c, s, ts_ms, msg, len);
+        return enqueue_locked(c, s, ts_ms, msg, len, NULL);
     switch (c->o.oversize) {
     case SKY_CWL_OVERSIZE_DROP:
         c->st.dropped[SKY_CWL_DROP_OVERSIZE]++;
@@ -624,7 +686,7 @@ static sky_status accept_utf8_locked(cwl *c, stream_q *s, int64_t ts_ms, const c
         memcpy(tmp + keep, marker, (size_t)ml);
         c->st.truncated++;
         c->st.truncated_bytes += len - keep;
-        sky_status st = enqueue_locked(c, s, ts_ms, tmp, keep + (size_t)ml);
+        sky_status st = enqueue_locked(c, s, ts_ms, tmp, keep + (size_t)ml, NULL);
         free(tmp);
         return st;
     }
@@ -644,7 +706,7 @@ static sky_status accept_utf8_locked(cwl *c, stream_q *s, int64_t ts_ms, const c
             size_t n = utf8_cut(msg + off, len - off, room);
             int hl = snprintf(tmp, 32, "[part %zu/%zu] ", i, parts);
             memcpy(tmp + hl, msg + off, n);
-            sky_status one = enqueue_locked(c, s, ts_ms, tmp, (size_t)hl + n);
+            sky_status one = enqueue_locked(c, s, ts_ms, tmp, (size_t)hl + n, NULL);
             if (one != SKY_OK)
                 st = one;
             else
@@ -718,6 +780,14 @@ static sky_status call(cwl *c, const char *op, const char *body, size_t len, con
                         .deadline_ns = deadline, .body_id = body_id};
     memset(r, 0, sizeof *r);
     sky_status st = c->t.call(c->t.self, &cl, r);
+    /* PutLogEvents' retries are counted by send_batch(), under mu; the control calls' here,
+     * where mu may or may not be held */
+    if (strcmp(op, "PutLogEvents") != 0) {
+        atomic_fetch_add(&c->ctl_retries, (uint64_t)r->retries);
+        atomic_fetch_add(&c->ctl_throttles, (uint64_t)r->throttles);
+    }
+    if (r->rate_limited_ns > 0)
+        atomic_fetch_add(&c->rate_limited_ns, (uint64_t)r->rate_limited_ns);
     if (r->status == SKY_OK && st != SKY_OK)
         r->status = st;
     return r->status;
@@ -733,8 +803,9 @@ static void json_kv(sky_buf *b, const char *k, const char *v)
 
 static bool is_code(const sky__cwl_result *r, const char *code) { return strcmp(r->code, code) == 0; }
 
-/* Creates the group (once) and the stream. Called without mu. */
-static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
+/* Creates the group (once) and the stream. Called without mu. On failure, *fail (may be NULL)
+ * gets the failed call's result (the caller clears it). */
+static bool create_resources(cwl *c, stream_q *s, int64_t deadline, sky__cwl_result *fail)
 {
     sky__cwl_result r;
     sky_buf b = {0};
@@ -765,7 +836,10 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
                       c->group, r.code, r.message);
             ok = false;
         }
-        sky__cwl_result_clear(&r);
+        if (!ok && fail)
+            *fail = r;
+        else
+            sky__cwl_result_clear(&r);
     }
     if (ok && !c->o.no_create_stream) {
         sky__buf_reset(&b);
@@ -782,7 +856,10 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline)
                       c->group, s->name, r.code, r.message);
             ok = false;
         }
-        sky__cwl_result_clear(&r);
+        if (!ok && fail)
+            *fail = r;
+        else
+            sky__cwl_result_clear(&r);
     }
     sky__buf_free(&b);
     return ok;
@@ -895,6 +972,13 @@ static void build_body(cwl *c, sky_buf *b, const char *stream, cwl_ev *const *ba
     sky__buf_putc(b, ',');
     json_kv(b, "logStreamName", stream);
     sky__buf_lit(b, ",\"logEvents\":[");
+    /* An event's fixed text and its message go in with one room check; its timestamp's digits
+     * are the previous event's when the time is the same (a sorted batch: text lines read
+     * together share their read's time, and logs put out many events a millisecond). */
+    static const char head[] = ",{\"timestamp\":", mid[] = ",\"message\":\"";
+    char ts_txt[24] = {0}; /* copied whole: a fixed-size copy */
+    size_t ts_len = 0;
+    int64_t ts_prev = 0;
     for (size_t i = 0; i < n; i++) {
         /* The events were written by another thread (another core) and a sorted batch visits
          * them out of address order (text lines are stamped when read, JSON lines carry their
@@ -907,13 +991,32 @@ static void build_body(cwl *c, sky_buf *b, const char *stream, cwl_ev *const *ba
             __builtin_prefetch(p + 192);
             __builtin_prefetch(p + 256);
         }
-        if (i)
-            sky__buf_putc(b, ',');
-        sky__buf_lit(b, "{\"timestamp\":");
-        sky__buf_i64(b, batch[i]->ts_ms);
-        sky__buf_lit(b, ",\"message\":");
-        json_msg(b, batch[i]->msg, batch[i]->len);
-        sky__buf_putc(b, '}');
+        const cwl_ev *e = batch[i];
+        if (!ts_len || e->ts_ms != ts_prev) {
+            ts_len = (size_t)(sky__i64_raw(ts_txt, e->ts_ms) - ts_txt);
+            ts_prev = e->ts_ms;
+        }
+        if (e->len > SKY_JSON_DIRECT_MAX ||
+            !sky__buf_reserve(b, sizeof head + sizeof ts_txt + sizeof mid + 6 * (size_t)e->len + 2)) {
+            /* chunked: no 6x reservation for a huge message */
+            sky__buf_put(b, head + !i, sizeof head - 1 - !i);
+            sky__buf_put(b, ts_txt, ts_len);
+            sky__buf_lit(b, ",\"message\":");
+            sky__json_str(b, e->msg, e->len);
+            sky__buf_putc(b, '}');
+            continue;
+        }
+        char *d = b->p + b->len;
+        memcpy(d, head + !i, sizeof head - 1);
+        d += sizeof head - 1 - !i;
+        memcpy(d, ts_txt, sizeof ts_txt);
+        d += ts_len;
+        memcpy(d, mid, sizeof mid - 1);
+        d += sizeof mid - 1;
+        d = sky__json_escape_slow(d, (const unsigned char *)e->msg, e->len);
+        *d++ = '"';
+        *d++ = '}';
+        b->len = (size_t)(d - b->p);
     }
     sky__buf_lit(b, "]}");
 }
@@ -1104,9 +1207,22 @@ static void send_batch(cwl *c, stream_q *s)
             created = true;
             c->group_ready = false;
             stream_q tmp = {.name = stream};
-            if (create_resources(c, &tmp, deadline)) {
+            sky__cwl_result fail;
+            memset(&fail, 0, sizeof fail);
+            if (create_resources(c, &tmp, deadline, &fail)) {
                 sky__cwl_result_clear(&r);
                 continue;
+            }
+            if (worth_retrying(&fail) || fail.persistent) {
+                /* the group or stream could not be created for now (throttled, the service
+                 * or the network down, credentials refused): the events are kept and the
+                 * batch retried, not dropped as if the group could never exist */
+                sky__cwl_result_clear(&r);
+                r = fail;
+                r.retries = r.throttles = 0; /* call() counted the control call's own */
+                r.ambiguous = false; /* the put was answered: its events were not stored */
+            } else {
+                sky__cwl_result_clear(&fail);
             }
         }
         break;
@@ -1395,6 +1511,10 @@ static void cwl_free(cwl *c)
         free(s);
     }
     free(c->streams);
+    for (ev_block *b = c->spare, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
     free(c->held.evs);
     if (c->t.free)
         c->t.free(c->t.self);
@@ -1524,6 +1644,9 @@ sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out)
     cwl *c = sink->self;
     pthread_mutex_lock(&c->mu);
     *out = c->st;
+    out->retries += atomic_load(&c->ctl_retries);
+    out->throttles += atomic_load(&c->ctl_throttles);
+    out->rate_limited_ms = atomic_load(&c->rate_limited_ns) / 1000000;
     out->queued_events = c->total_events;
     out->queued_bytes = c->total_bytes;
     if (c->spool)
@@ -1591,8 +1714,7 @@ static sky_status validate(sky_cwl_opts *o, char **errmsg)
         o->max_queue_bytes = 64u << 20;
     if (!o->retry_delay_ms)
         o->retry_delay_ms = 100;
-    if (!o->max_retries)
-        o->max_retries = 3;
+    /* max_retries 0: AWS_MAX_ATTEMPTS / max_attempts, else 3 (cwl_aws.c) */
     if (o->max_retries < 0 || o->retry_delay_ms < 0)
         return bad(errmsg, "cloudwatch: max_retries and retry_delay_ms%s must be >= 0", NULL);
     static const int valid_days[] = {1,   3,   5,   7,    14,   30,   60,   90,   120,  150, 180,
@@ -1610,6 +1732,8 @@ static sky_status validate(sky_cwl_opts *o, char **errmsg)
     }
     if ((unsigned)o->oversize > SKY_CWL_OVERSIZE_DROP || (unsigned)o->transport > SKY_CWL_OTLP)
         return bad(errmsg, "cloudwatch: unknown oversize policy or transport%s", NULL);
+    if ((unsigned)o->http_transport > SKY_HTTP_TRANSPORT_NATIVE)
+        return bad(errmsg, "cloudwatch: unknown http_transport (auto, native or curl)%s", NULL);
     if (o->spool_path && !*o->spool_path)
         o->spool_path = NULL;
     if (!o->spool_max_bytes)
@@ -1636,7 +1760,7 @@ static void replay_one(void *user, const sky__spool_rec *rec)
     stream_q *s = sky_cwl_valid_stream_name(name) && strlen(name) == rec->stream_len
                       ? stream_named(c, name, NULL)
                       : NULL;
-    cwl_ev *e = s ? alloc_ev(s, rec->len) : NULL;
+    cwl_ev *e = s ? alloc_ev(c, s, rec->len) : NULL;
     if (!e) { /* out of memory, or a name no request can carry: counted, and acknowledged */
         c->st.dropped[s ? SKY_CWL_DROP_QUEUE_FULL : SKY_CWL_DROP_NO_RESOURCE]++;
         sky__spool_done(c->spool, rec->pos);
@@ -1649,8 +1773,7 @@ static void replay_one(void *user, const sky__spool_rec *rec)
     e->len = (uint32_t)rec->len;
     memcpy(e->msg, rec->msg, rec->len);
     if (!push(s, e)) {
-        s->last->used = (size_t)((char *)e - s->last->data);
-        s->last->live--;
+        unalloc_ev(s, e);
         c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
         sky__spool_done(c->spool, rec->pos);
         return;

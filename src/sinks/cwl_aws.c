@@ -8,6 +8,7 @@
  * token, posted with `Authorization: Bearer <token>`. The sink's own backoff retries puts.
  * It must never put a secret or a bearer token in an error message.
  */
+#include "aws/retry.h"
 #include "sinks/cwl_transport.h"
 
 #include <skylog/aws.h>
@@ -20,7 +21,8 @@ typedef struct cwl_aws {
     /* PutLogEvents goes through `put`, which makes one attempt per call: the sink retries the
      * batch itself, so it sees every attempt that got no answer (and counts it as ambiguous:
      * the service may have stored it). Control calls go through `client`, with the AWS
-     * layer's standard retries. */
+     * layer's retries in the configured retry mode (AWS_RETRY_MODE, retry_mode). Both share
+     * one retry state: adaptive mode's rate limiter sees and paces every request. */
     sky_aws_client *put;
     sky_aws_client *client;   /* SigV4 operations */
     sky_http_client *http;    /* bearer-token ingestion */
@@ -44,7 +46,8 @@ static void fill_from_error(sky__cwl_result *out, const sky_aws_error *e)
     snprintf(out->code, sizeof out->code, "%s", e->code);
     snprintf(out->message, sizeof out->message, "%s", e->message);
     out->retries = e->attempts > 1 ? e->attempts - 1 : 0;
-    out->throttles = e->throttling ? 1 : 0;
+    out->throttles = e->throttles;
+    out->rate_limited_ns = e->rate_limited_ns;
     /* only a request sent whole and left without an answer may have been processed; a refused
      * connection or a failed handshake sent nothing */
     out->ambiguous = e->unknown_outcomes > 0;
@@ -157,6 +160,8 @@ static sky_status aws_call(void *self, const sky__cwl_call *cl, sky__cwl_result 
         out->status = SKY_OK;
         out->http_status = resp.status;
         out->retries = e.attempts > 1 ? e.attempts - 1 : 0;
+        out->throttles = e.throttles;
+        out->rate_limited_ns = e.rate_limited_ns;
         out->body = resp.body;
         out->body_len = resp.body_len;
         resp.body = NULL;
@@ -212,12 +217,14 @@ sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out
                                   .profile = o->profile,
                                   .creds = t->creds,
                                   .http = ho,
-                                  .retry = {.max_attempts = o->max_retries + 1,
+                                  .retry = {.max_attempts = sky__retry_attempts(
+                                                o->max_retries, o->profile, NULL, 4),
                                             .base_ms = o->retry_delay_ms}};
         char cerr[256] = "";
         st = sky_aws_client_new(&ao, &t->client, cerr, sizeof cerr);
         if (st == SKY_OK) {
             ao.retry.max_attempts = 1;
+            ao.share_retry_state = t->client;
             st = sky_aws_client_new(&ao, &t->put, cerr, sizeof cerr);
         }
         if (st != SKY_OK)

@@ -22,7 +22,8 @@ typedef struct sky__cwl_result {
     bool ambiguous;     /* the request may have been processed although no answer came */
     bool persistent;    /* waiting cannot help until something changes (sky_aws_error) */
     int retries;        /* attempts beyond the first, made inside the transport */
-    int throttles;      /* of which throttled */
+    int throttles;      /* attempts answered with a throttling error */
+    int64_t rate_limited_ns; /* held back by the AWS layer's rate limiter (adaptive mode) */
 } sky__cwl_result;
 
 typedef struct sky__cwl_call {

@@ -24,6 +24,7 @@
 #include "core/pipeline.h"
 #include "sinks/http_batch.h"
 
+#include "aws/transport.h"
 #include "util/text.h"
 #include "util/cond.h"
 #include "util/thread.h"
@@ -767,14 +768,21 @@ sky_status sky__http_batch_new(const char *url, const sky_http_batch_opts *opts,
                         .timeout_ms = o.timeout_ms,
                         .ca_bundle = h->ca_bundle,
                         .insecure = o.insecure,
-                        .max_response_bytes = 1u << 20};
-    st = sky_http_client_new(&ho, &h->http);
-    if (st != SKY_OK) {
-        char why2[512];
-        sky_http_init(why2, sizeof why2);
+                        .max_response_bytes = 1u << 20,
+                        .transport = (sky_http_transport)o.http_transport};
+    char why2[512] = "";
+    if (sky__http_mode(&ho, &(sky_http_transport){0}, why2, sizeof why2) != SKY_OK) {
         hb_free(h);
-        return fail(errmsg, st, codec->type,
-                    st == SKY_EUNSUPPORTED ? why2 : "cannot create the HTTP client");
+        return fail(errmsg, SKY_EINVAL, codec->type, why2);
+    }
+    st = sky_http_client_new(&ho, &h->http);
+    if (st == SKY_OK)
+        st = sky__http_client_prepare(h->http, h->url, why2, sizeof why2);
+    if (st != SKY_OK) {
+        if (st == SKY_EUNSUPPORTED && !why2[0])
+            sky_http_init(why2, sizeof why2);
+        hb_free(h);
+        return fail(errmsg, st, codec->type, why2[0] ? why2 : "cannot create the HTTP client");
     }
     sky_sink *s = sky_sink_new(strcmp(codec->type, "otlp") ? &hb_vt : &hb_vt_otlp, h, codec->format);
     if (!s)

@@ -24,6 +24,7 @@
  * fork(): the child's sink has no sender thread and its queue holds the parent's datums (the
  * parent sends them): the child's first delivery forgets them and starts its own sender.
  */
+#include "aws/retry.h"
 #include "core/pipeline.h"
 #include "metrics/metrics_internal.h"
 #include "util/cond.h"
@@ -73,6 +74,7 @@ typedef struct cwm {
     pid_t pid;
     pthread_t thread;
     sky_cwm_stats st;
+    uint64_t rate_limited_ns; /* under mu, as st */
 } cwm;
 
 static void qd_free(qdatum *d)
@@ -264,6 +266,9 @@ static sky_status send_pass(cwm *c, qdatum *batch, char *body)
         pthread_mutex_lock(&c->mu);
         c->in_flight = 0;
         c->st.retries += e.attempts > 1 ? (uint64_t)(e.attempts - 1) : 0;
+        c->st.throttles += (uint64_t)e.throttles;
+        c->rate_limited_ns += (uint64_t)e.rate_limited_ns;
+        c->st.rate_limited_ms = c->rate_limited_ns / 1000000;
         bool invalid = st != SKY_OK && e.http_status >= 400 && e.http_status < 500 &&
                        !e.throttling && !e.persistent && !e.retryable;
         if (st == SKY_OK) {
@@ -489,7 +494,8 @@ sky_status sky_sink_metrics_cloudwatch(const sky_cwm_opts *opts, sky_sink **out,
     c->max_queue = o.max_queue_datums ? o.max_queue_datums : 100000;
     sky_http_opts ho = {.connect_timeout_ms = 5000,
                         .timeout_ms = o.request_timeout_ms ? o.request_timeout_ms : 30000,
-                        .ca_bundle = o.ca_bundle};
+                        .ca_bundle = o.ca_bundle,
+                        .transport = (sky_http_transport)o.http_transport};
     sky_aws_creds_opts co = {.access_key_id = o.access_key_id,
                              .secret_access_key = o.secret_access_key,
                              .session_token = o.session_token,
@@ -501,7 +507,8 @@ sky_status sky_sink_metrics_cloudwatch(const sky_cwm_opts *opts, sky_sink **out,
         sky_aws_client_opts ao = {.service = "monitoring", .region = o.region,
                                   .endpoint = o.endpoint, .profile = o.profile,
                                   .creds = c->creds, .http = ho,
-                                  .retry = {.max_attempts = (o.max_retries ? o.max_retries : 3) + 1,
+                                  .retry = {.max_attempts = sky__retry_attempts(
+                                                o.max_retries, o.profile, NULL, 4),
                                             .base_ms = o.retry_delay_ms ? o.retry_delay_ms : 100}};
         char cerr[256] = "";
         st = sky_aws_client_new(&ao, &c->client, cerr, sizeof cerr);

@@ -25,6 +25,7 @@
 
 #include "core/pipeline.h"
 #include "util/crc32c.h"
+#include "util/lockfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,9 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAGIC "SKYSPOOL"
@@ -374,40 +373,19 @@ sky_status sky__spool_open(const char *path, uint64_t bytes, sky_cwl_fsync fsync
     sp->interval_ns = (fsync_interval_ms > 0 ? fsync_interval_ms : 1000) * 1000000;
     sp->fork_gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
     sky_status st = SKY_OK;
-    /* 0600: the spool holds log lines, which may hold what only the application should read */
-    sp->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (sp->fd < 0) {
-        st = fail(errmsg, SKY_EIO, "cloudwatch: cannot open spool %s: %s", path, strerror(errno));
+    /* opened and locked (one owner; 0600: it holds events): util/lockfile.h */
+    off_t size;
+    st = sky__lockfile_open(path, MAGIC, offsetof(spool_hdr, owner_pid),
+                            &(sky__lockfile_words){"cloudwatch: ", "spool", "spool_path"},
+                            &sp->fd, &size, errmsg);
+    if (st != SKY_OK)
         goto out;
-    }
-    if (flock(sp->fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        if (e == EWOULDBLOCK) {
-            spool_hdr h = {0};
-            char why[128] = "";
-            if (pread(sp->fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
-                memcmp(h.magic, MAGIC, 8) == 0 && h.owner_pid > 0)
-                snprintf(why, sizeof why, " (pid %d)", (int)h.owner_pid);
-            st = fail(errmsg, SKY_EIO,
-                      "cloudwatch: spool %s is in use by another process%s: a spool has one "
-                      "owner; give each process its own spool_path",
-                      path, why);
-        } else {
-            st = fail(errmsg, SKY_EIO, "cloudwatch: cannot lock spool %s: %s", path, strerror(e));
-        }
-        goto out;
-    }
-    struct stat sb;
-    if (fstat(sp->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = fail(errmsg, SKY_EINVAL, "cloudwatch: spool %s: %s", path, "not a regular file");
-        goto out;
-    }
-    if (sb.st_size == 0) {
+    if (size == 0) {
         st = init_file(sp, bytes, errmsg);
         goto out;
     }
-    if ((uint64_t)sb.st_size < SKY__SPOOL_HEADER + SKY__SPOOL_MIN_BYTES ||
-        (uint64_t)sb.st_size > SKY__SPOOL_HEADER + SKY__SPOOL_MAX_BYTES) {
+    if ((uint64_t)size < SKY__SPOOL_HEADER + SKY__SPOOL_MIN_BYTES ||
+        (uint64_t)size > SKY__SPOOL_HEADER + SKY__SPOOL_MAX_BYTES) {
         st = fail(errmsg, SKY_EINVAL,
                   "cloudwatch: %s is not a skylog spool (%s); move it away or choose another "
                   "spool_path",
@@ -415,13 +393,13 @@ sky_status sky__spool_open(const char *path, uint64_t bytes, sky_cwl_fsync fsync
         goto out;
     }
     /* its blocks exist before any store touches them (a hole on a full disk is SIGBUS) */
-    int e = posix_fallocate(sp->fd, 0, sb.st_size);
+    int e = posix_fallocate(sp->fd, 0, size);
     if (e) {
         st = fail(errmsg, SKY_EIO, "cloudwatch: spool %s: cannot allocate it: %s", path,
                   strerror(e));
         goto out;
     }
-    if ((st = map_file(sp, (size_t)sb.st_size, errmsg)) != SKY_OK)
+    if ((st = map_file(sp, (size_t)size, errmsg)) != SKY_OK)
         goto out;
     char why[160];
     st = sky__spool_scan(sp->map, sp->map_len, true, NULL, NULL, &sp->at_open, why, sizeof why);

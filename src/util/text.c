@@ -141,6 +141,44 @@ bool sky__utf8_valid(const char *str, size_t n)
     return true;
 }
 
+bool sky__utf8_copy_valid(char *dst, const char *src, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* Each block is stored before it is tested: the copy is made whatever the test says, and
+     * a block before the first high byte ends on a character boundary (ASCII bytes are whole
+     * characters), where validation of the rest can start. */
+    while (i + 64 <= n) {
+        const __m128i *p = (const __m128i *)(const void *)(src + i);
+        __m128i *q = (__m128i *)(void *)(dst + i);
+        __m128i a = _mm_loadu_si128(p), b = _mm_loadu_si128(p + 1);
+        __m128i c = _mm_loadu_si128(p + 2), d = _mm_loadu_si128(p + 3);
+        _mm_storeu_si128(q, a);
+        _mm_storeu_si128(q + 1, b);
+        _mm_storeu_si128(q + 2, c);
+        _mm_storeu_si128(q + 3, d);
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))))
+            goto rest;
+        i += 64;
+    }
+    while (i + 16 <= n) {
+        __m128i a = _mm_loadu_si128((const void *)(src + i));
+        _mm_storeu_si128((void *)(dst + i), a);
+        if (_mm_movemask_epi8(a))
+            goto rest;
+        i += 16;
+    }
+    if (i < n && n >= 16) { /* the last 1-15 bytes: the string's last 16, overlapping */
+        __m128i a = _mm_loadu_si128((const void *)(src + n - 16));
+        _mm_storeu_si128((void *)(dst + n - 16), a);
+        return !_mm_movemask_epi8(a) || sky__utf8_valid(src + i, n - i);
+    }
+rest:
+#endif
+    memcpy(dst + i, src + i, n - i);
+    return sky__utf8_valid(src + i, n - i);
+}
+
 static const char replacement[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
 
 void sky__utf8_repair(sky_buf *out, const char *str, size_t n)

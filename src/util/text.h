@@ -25,6 +25,11 @@
 size_t sky__utf8_seq_len(const unsigned char *s, size_t n);
 /* True if the whole buffer is well-formed UTF-8. */
 bool sky__utf8_valid(const char *s, size_t n);
+/* Copies n bytes from src to dst (which must not overlap) and returns whether they are
+ * well-formed UTF-8: one pass where a check and a copy were two. ASCII is tested while it is
+ * copied, 64 and 16 bytes a step; from the first block with a high byte on, the rest is copied
+ * and then validated. dst gets all n bytes whatever the answer. */
+bool sky__utf8_copy_valid(char *dst, const char *src, size_t n);
 /* Appends s with every invalid byte replaced by U+FFFD. */
 void sky__utf8_repair(sky_buf *out, const char *s, size_t n);
 

@@ -1,7 +1,8 @@
 /*
  * fuzz_aws_creds.c - the credential sources' answers, which come from outside the process:
  * the container/IMDS JSON and credential_process output (sky__creds_from_json), SSO's cached
- * token file and GetRoleCredentials answer, STS's XML, and the timestamps in all of them.
+ * token file, SSO OIDC CreateToken answer (token refresh) and GetRoleCredentials answer, STS's
+ * XML, and the timestamps in all of them.
  * The first byte picks the parser; the rest is the answer. Credentials accepted are complete.
  */
 #include "aws/creds.h"
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    unsigned which = data[0] % 6;
+    unsigned which = data[0] % 7;
     const char *body = (const char *)data + 1;
     size_t len = size - 1;
     char err[256] = "";
@@ -47,9 +48,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if ((st == SKY_OK) != (token != NULL))
             abort();
         free(token);
+        sky__sso_token t;
+        if (sky__sso_parse_cache(&ctx, body, len, &t) == SKY_OK && !t.access_token)
+            abort(); /* a parsed cache always has a token */
+        sky__sso_token_clear(&t);
         break;
     }
-    default: {
+    case 6: {
+        char *access = NULL, *refresh = NULL;
+        int64_t in = 0;
+        sky_status st = sky__sso_parse_create_token(&ctx, body, len, &access, &refresh, &in);
+        if (st == SKY_OK && (!access || in <= 0 || in > 366LL * 86400))
+            abort();
+        if (st != SKY_OK && (access || refresh))
+            abort();
+        free(access);
+        free(refresh);
+        break;
+    }
+    case 5: {
         char *s = sky_fuzz_cstr((const uint8_t *)body, len);
         int64_t ns = -1;
         if (sky_aws_parse_time(s, &ns) == SKY_OK && ns < 0)

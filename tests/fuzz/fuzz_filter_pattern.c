@@ -24,9 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pattern[plen] = '\0';
     const char *msg = nl ? (const char *)nl + 1 : "";
     size_t mlen = nl ? size - plen - 1 : 0;
-    const char *why = NULL;
-    sky__pattern *p = sky__pattern_compile(pattern, &why);
-    if (!p && !why)
+    char why[400] = "";
+    sky__pattern *p = sky__pattern_compile(pattern, why, sizeof why);
+    if (!p && !why[0])
         abort(); /* a refusal always says why */
     if (p) {
         bool plain = sky__pattern_match(p, msg, mlen);

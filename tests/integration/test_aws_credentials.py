@@ -421,6 +421,183 @@ sso_role_name = Dev Role
             self.assertIn("aws sso login", o["error"])
             self.assertEqual(len(srv.requests), n)
 
+    # ---- SSO token refresh (SSO OIDC CreateToken) ----------------------------------------
+
+    SSO_CONFIG = """
+[profile dev]
+sso_session = my-sso
+sso_account_id = 111122223333
+sso_role_name = Dev
+[sso-session my-sso]
+sso_start_url = https://d-123.awsapps.com/start
+sso_region = eu-west-1
+[profile legacy]
+sso_start_url = https://d-123.awsapps.com/start
+sso_region = eu-west-1
+sso_account_id = 111122223333
+sso_role_name = Dev
+"""
+    OLD, NEW = "CANARY-SSO-OLD-ACCESS", "CANARY-SSO-NEW-ACCESS"
+    R1, R2, CSECRET = "CANARY-SSO-REFRESH-1", "CANARY-SSO-REFRESH-2", "CANARY-SSO-CLIENT-SECRET"
+
+    def refreshable_cache(self, expires, registration_expires, key="my-sso"):
+        import hashlib
+        import json
+        d = os.path.join(self.tmp, ".aws", "sso", "cache")
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, hashlib.sha1(key.encode()).hexdigest() + ".json")
+        with open(path, "w") as f:
+            json.dump({"startUrl": "https://d-123.awsapps.com/start", "region": "eu-west-1",
+                       "accessToken": self.OLD, "expiresAt": iso(expires),
+                       "refreshToken": self.R1, "clientId": "client-1",
+                       "clientSecret": self.CSECRET,
+                       "registrationExpiresAt": iso(registration_expires)}, f)
+        return path
+
+    def sso_servers(self, oidc_answer):
+        """One fake for both: the OIDC /token endpoint and the portal, which takes NEW (and OLD
+        when self.old_ok)."""
+        self.canaries += [self.OLD, self.NEW, self.R1, self.R2, self.CSECRET, "CANARY-SSO-ROLE"]
+        self.old_ok = False
+
+        def h(req):
+            if req.path == "/token":
+                return oidc_answer(req)
+            tok = req.headers.get("x-amz-sso_bearer_token")
+            if tok != self.NEW and not (self.old_ok and tok == self.OLD):
+                return 401, {}, '{"message":"Session token not found or invalid"}'
+            return 200, {}, ('{"roleCredentials":{"accessKeyId":"ASIASSO","secretAccessKey":'
+                             '"CANARY-SSO-ROLE","sessionToken":"t","expiration":%d}}'
+                             % ((T0 + 3600) * 1000))
+        srv = FakeServer(h)
+        srv.__enter__()
+        self.addCleanup(srv.__exit__, None, None, None)
+        self.env.update(AWS_CONFIG_FILE=self.write("config", self.SSO_CONFIG),
+                        AWS_ENDPOINT_URL_SSO=srv.url, AWS_ENDPOINT_URL_SSO_OIDC=srv.url,
+                        AWS_PROFILE="dev")
+        return srv
+
+    def oidc_ok(self, req):
+        import json
+        return 200, {"Content-Type": "application/json"}, json.dumps(
+            {"accessToken": self.NEW, "tokenType": "Bearer", "expiresIn": 28800,
+             "refreshToken": self.R2, "idToken": "CANARY-SSO-ID-TOKEN"})
+
+    def test_sso_token_expiring_soon_is_refreshed_and_cached(self):
+        import json
+        path = self.refreshable_cache(T0 + 600, T0 + 86400)  # 10 min left: within 15 min
+        srv = self.sso_servers(self.oidc_ok)
+        self.canaries.append("CANARY-SSO-ID-TOKEN")
+        rc, [o] = self.tool("--at", str(T0))
+        self.assertEqual((rc, o["source"], o["akid"]), (0, "sso", "ASIASSO"), o)
+        token_reqs = [r for r in srv.requests if r.path == "/token"]
+        self.assertEqual(len(token_reqs), 1)
+        r = token_reqs[0]
+        self.assertEqual(r.method, "POST")
+        self.assertIn("application/json", r.headers["content-type"])
+        self.assertNotIn("authorization", r.headers)  # unsigned, as botocore's UNSIGNED client
+        self.assertEqual(json.loads(r.body), {"grantType": "refresh_token",
+                                              "clientId": "client-1",
+                                              "clientSecret": self.CSECRET,
+                                              "refreshToken": self.R1})
+        # the cache now holds what botocore writes
+        with open(path) as f:
+            cached = json.load(f)
+        self.assertEqual(cached, {"startUrl": "https://d-123.awsapps.com/start",
+                                  "region": "eu-west-1", "accessToken": self.NEW,
+                                  "expiresAt": iso(T0 + 28800), "clientId": "client-1",
+                                  "clientSecret": self.CSECRET,
+                                  "registrationExpiresAt": iso(T0 + 86400),
+                                  "refreshToken": self.R2})
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        self.assertEqual(os.listdir(os.path.dirname(path)), [os.path.basename(path)])
+        # a later resolution (new process) uses the cached new token: no second refresh
+        rc, [o] = self.tool("--at", str(T0 + 60))
+        self.assertEqual(rc, 0, o)
+        self.assertEqual(len([r for r in srv.requests if r.path == "/token"]), 1)
+
+    def test_expired_sso_token_is_refreshed(self):
+        self.refreshable_cache(T0 - 60, T0 + 86400)
+        srv = self.sso_servers(self.oidc_ok)
+        rc, [o] = self.tool("--at", str(T0))
+        self.assertEqual((rc, o["source"]), (0, "sso"), o)
+        self.assertEqual([r.path for r in srv.requests][0], "/token")
+
+    def test_expired_sso_token_refresh_refused_says_login(self):
+        path = self.refreshable_cache(T0 - 60, T0 + 86400)
+        with open(path) as f:
+            before = f.read()
+        srv = self.sso_servers(lambda req: (400, {"Content-Type": "application/json"},
+                                            '{"error":"invalid_grant","error_description":"x"}'))
+        rc, [o] = self.tool("--at", str(T0))
+        self.assertNotEqual(rc, 0)
+        self.assertIn("SSO session expired: run `aws sso login`", o["error"])
+        self.assertIn("CreateToken answered HTTP 400", o["error"])
+        self.assertEqual(len(srv.requests), 1)  # no portal call with a dead token
+        with open(path) as f:
+            self.assertEqual(f.read(), before)
+
+    def test_failed_refresh_keeps_a_token_still_valid(self):
+        self.refreshable_cache(T0 + 300, T0 + 86400)
+        srv = self.sso_servers(lambda req: (500, {}, "{}"))
+        self.old_ok = True
+        rc, [o] = self.tool("--at", str(T0))
+        self.assertEqual((rc, o["source"]), (0, "sso"), o)
+        self.assertEqual([r.path for r in srv.requests][0], "/token")
+
+    def test_sso_refresh_impossible_without_registration_or_session(self):
+        # the client registration expired: no CreateToken, the error says why
+        path = self.refreshable_cache(T0 - 60, T0 - 1)
+        srv = self.sso_servers(self.oidc_ok)
+        rc, [o] = self.tool("--at", str(T0))
+        self.assertNotEqual(rc, 0)
+        self.assertIn("SSO session expired: run `aws sso login`", o["error"])
+        self.assertIn("client registration expired", o["error"])
+        self.assertEqual(srv.requests, [])
+        os.unlink(path)
+        # a legacy profile (sso_start_url, no sso_session) never refreshes, as botocore
+        self.refreshable_cache(T0 - 60, T0 + 86400, key="https://d-123.awsapps.com/start")
+        self.env["AWS_PROFILE"] = "legacy"
+        rc, [o] = self.tool("--at", str(T0))
+        self.assertNotEqual(rc, 0)
+        self.assertIn("without sso_session", o["error"])
+        self.assertEqual(srv.requests, [])
+
+    def test_sso_refresh_writes_what_botocore_writes(self):
+        """botocore's own SSOTokenProvider refreshes the same cache against the same fake: the
+        files it and skylog write must be equal."""
+        import datetime
+        import json
+        from botocore import tokens
+        import botocore.session
+        path = self.refreshable_cache(T0 + 60, T0 + 86400)
+        with open(path) as f:
+            original = f.read()
+        srv = self.sso_servers(self.oidc_ok)
+        rc, [o] = self.tool("--at", str(T0))
+        self.assertEqual(rc, 0, o)
+        with open(path) as f:
+            ours = json.load(f)
+        with open(path, "w") as f:
+            f.write(original)
+        saved = dict(os.environ)
+        try:
+            os.environ.clear()
+            os.environ.update(self.env)
+            sess = botocore.session.Session(profile="dev")
+            cache = tokens.JSONFileCache(os.path.dirname(path), dumps_func=tokens._sso_json_dumps)
+            now = datetime.datetime.fromtimestamp(T0, tz=datetime.timezone.utc)
+            prov = tokens.SSOTokenProvider(sess, cache=cache, time_fetcher=lambda: now)
+            tok = prov.load_token().get_frozen_token()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        self.assertEqual(tok.token, self.NEW)
+        with open(path) as f:
+            theirs = json.load(f)
+        self.assertEqual(ours, theirs)
+        self.assertEqual(len([r for r in srv.requests if r.path == "/token"]), 2)
+
     # ---- container ----------------------------------------------------------------------
 
     def test_container_relative_uri_with_token_file(self):

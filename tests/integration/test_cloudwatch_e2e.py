@@ -164,12 +164,17 @@ class LibraryToServe(unittest.TestCase):
                                 env=env)
         self.addCleanup(lambda: (proc.terminate(), proc.wait(20)))
         url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
+
+        def listening():
+            if proc.poll() is not None:
+                self.fail(f"moto.server exited with {proc.returncode}")
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+                return True
             except OSError:
-                time.sleep(0.05)
+                return False
+        # a Python server that imports boto and Flask first: seconds on a loaded machine
+        wait_until(listening, "moto.server listening")
         n = min(EVENTS, 5000)
         stats, exp = emit(self, url, env, "/e2e/moto", n, 13)
         self.assertEqual(stats["sent"], n, stats)

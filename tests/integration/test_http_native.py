@@ -1,15 +1,18 @@
 """The native HTTP transport (src/aws/http1.c) against `skylog serve`:
 
-- `skylog ship` uses it by default: it ships over HTTPS (certificate and IP-address
-  verification against the CA bundle the options resolve) and never maps libcurl (read from
-  /proc/PID/maps of a running `ship --follow`); `tail` asked for it by SKYLOG_HTTP_TRANSPORT
-  reads everything back.
+- Every command uses it by default (http_transport auto, no proxy): `skylog ship` ships over
+  HTTPS (certificate and IP-address verification against the CA bundle the options resolve)
+  and never maps libcurl (read from /proc/PID/maps of a running `ship --follow`); `tail` reads
+  everything back with it.
 - An untrusted certificate, or a certificate for another name, is one certificate error, not
   retried; a refused connection is not an unknown outcome.
 - Under `--faults reset_after=...,reset=...,throttle=...`, over TLS, every line is stored, and
   the extra copies come only from requests counted as having an unknown outcome.
-- SKYLOG_HTTP_TRANSPORT=curl forces libcurl, and so does a proxy variable (the native transport
-  has no proxy support): then the running shipper maps libcurl.
+- SKYLOG_HTTP_TRANSPORT=curl forces libcurl, and so does a proxy variable that applies to the
+  endpoint (the native transport has no proxy support): then the running shipper maps libcurl.
+  One that NO_PROXY excludes does not apply, as libcurl reads it: native. SKYLOG_HTTP_TRANSPORT
+  =native with a proxy for the endpoint is refused before anything is sent (a proxy the user
+  set is never bypassed).
 """
 import collections
 import os
@@ -66,20 +69,24 @@ class NativeTls(unittest.TestCase):
         path = os.path.join(self.tmp, "in.log")
         with open(path, "w") as f:
             f.write("first\n")
+
+        def puts():
+            return self.srv.stderr_text().count("PutLogEvents -> 200")
+        before = puts()
         proc = subprocess.Popen([skyharness.skylog_bin(), "ship", "-g", "/n/maps", "-s", "s",
                                  "--ca-bundle", self.cert, "--follow", path],
                                 env=self.env(env), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        # until libcurl is mapped, or the line is stored (the server logged this ship's
+        # PutLogEvents: whatever the transport loads, it has loaded by then); the bound is
+        # only against a hang
         deadline = time.monotonic() + 60 * skyharness.timeout_scale()
         maps = ""
         while time.monotonic() < deadline and proc.poll() is None:
             with open(f"/proc/{proc.pid}/maps") as f:
                 maps = f.read()
-            if "libcurl" in maps or "libssl" in maps:
-                time.sleep(0.5)
-                with open(f"/proc/{proc.pid}/maps") as f:
-                    maps = f.read()
+            if "libcurl" in maps or puts() > before:
                 break
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
@@ -97,9 +104,7 @@ class NativeTls(unittest.TestCase):
                          input=lines)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(shipped_summary(p.stderr)[0], 3000, p.stderr)
-        # tail's default is libcurl: asked for native by the environment
-        p = self.run_cli("tail", "-g", "/n/g", "--since", "1h",
-                         env={"AWS_CA_BUNDLE": self.cert, "SKYLOG_HTTP_TRANSPORT": "native"})
+        p = self.run_cli("tail", "-g", "/n/g", "--since", "1h", env={"AWS_CA_BUNDLE": self.cert})
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout.count("line "), 3000)
         self.assertIn('line 2999 caf\u00e9 "q"', p.stdout)
@@ -121,9 +126,20 @@ class NativeTls(unittest.TestCase):
         self.assertNotIn("unknown outcome", p.stderr)
 
     def test_faults_over_tls_are_exact_or_counted(self):
-        srv = self.start(["--faults", "reset_after=0.3,reset=0.1,throttle=0.1", "--seed", "5"])
-        n, batch = 6000, 100
-        data = "".join(f"line {i}\n" for i in range(n))
+        self.ship_with_faults("reset_after=0.3,reset=0.1,throttle=0.1", 6000, 100,
+                              lambda i: f"line {i}")
+
+    def test_full_size_bodies_over_tls_are_exact_or_counted(self):
+        # bodies of ~1 MiB (64 TLS records each, the lines full of quotes and UTF-8), and
+        # connection resets while they go out: every line stored, once unless its request is
+        # counted as an unknown outcome
+        pad = "x\u00e9\"" * 700
+        self.ship_with_faults("reset_after=0.2,reset=0.2,throttle=0.1", 3000, 10000,
+                              lambda i: f"{pad} line {i}")
+
+    def ship_with_faults(self, faults, n, batch, line):
+        srv = self.start(["--faults", faults, "--seed", "5"])
+        data = "".join(line(i) + "\n" for i in range(n))
         p = self.run_cli("ship", "-g", "/n/f", "-s", "s", "--batch-size", str(batch),
                          "--ca-bundle", self.cert, "-", input=data, srv=srv)
         self.assertEqual(p.returncode, 0, p.stderr[-2000:])
@@ -138,12 +154,37 @@ class NativeTls(unittest.TestCase):
         counts = collections.Counter(int(l.split()[-1]) for l in q.stdout.splitlines()
                                      if "line " in l)
         self.assertEqual(sorted(counts), list(range(n)), "lines lost or altered")
+        for l in q.stdout.splitlines():
+            if "line " in l:
+                self.assertIn(line(int(l.split()[-1])), l, "a line altered")
         self.assertLessEqual(sum(counts.values()) - n, ambiguous * batch)
         self.assertLessEqual(duplicate_requests_lower_bound(counts, n, batch), ambiguous)
 
     def test_curl_forced_by_variable_or_proxy(self):
         for env in ({"SKYLOG_HTTP_TRANSPORT": "curl"}, {"HTTPS_PROXY": "http://127.0.0.1:9"}):
             self.assertIn("libcurl", self.maps_of_following_ship(env), env)
+
+    def test_proxy_that_no_proxy_excludes_does_not_apply(self):
+        maps = self.maps_of_following_ship({"HTTPS_PROXY": "http://127.0.0.1:9",
+                                            "NO_PROXY": "example.com,127.0.0.0/8"})
+        self.assertIn("libssl", maps)
+        self.assertNotIn("libcurl", maps)
+
+    def test_native_forced_with_a_proxy_is_refused_before_sending(self):
+        env = {"SKYLOG_HTTP_TRANSPORT": "native", "HTTPS_PROXY": "http://127.0.0.1:9"}
+        want = ("the HTTP transport is native, which has no proxy support, and HTTPS_PROXY "
+                "applies to 127.0.0.1")
+        p = self.run_cli("ship", "-g", "/n/proxied", "--ca-bundle", self.cert, "-",
+                         input="one\n", env=env)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(want, p.stderr)
+        self.assertNotIn("retrying", p.stderr)
+        p = self.run_cli("groups", "--ca-bundle", self.cert, env=env)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(want, p.stderr)
+        p = self.run_cli("groups", "--ca-bundle", self.cert)  # the server saw nothing of it
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("/n/proxied", p.stdout)
 
 
 class NativePlain(unittest.TestCase):
@@ -154,7 +195,8 @@ class NativePlain(unittest.TestCase):
                            capture_output=True, text=True, env=env,
                            timeout=120 * skyharness.timeout_scale())
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("SKYLOG_HTTP_TRANSPORT=nativ: not a transport (curl or native)", p.stderr)
+        self.assertIn("SKYLOG_HTTP_TRANSPORT=nativ: not a transport (auto, native or curl)",
+                      p.stderr)
 
     def test_refused_connection_is_not_unknown_outcome(self):
         with __import__("socket").socket() as s:

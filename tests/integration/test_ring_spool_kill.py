@@ -14,7 +14,6 @@ ring's spool"), against `skylog serve`:
 No assertion depends on timing: kills land wherever they land, and each wait is for a state,
 bounded by a timeout.
 """
-import json
 import os
 import random
 import shutil
@@ -56,11 +55,7 @@ class RingSpoolTest(unittest.TestCase):
         return line.strip()
 
     def quit(self, p):
-        p.stdin.write("quit\n")
-        p.stdin.flush()
-        out, err = p.communicate(timeout=120 * skyharness.timeout_scale())
-        self.assertEqual(p.returncode, 0, err[-3000:])
-        return json.loads(out.strip().splitlines()[-1])
+        return base.quit_producer(self, p)
 
     def test_async_kill_20_times_every_accepted_event_stored_once(self):
         srv = skyharness.start_server(self, verbose=False)

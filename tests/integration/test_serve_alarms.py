@@ -229,11 +229,11 @@ class MetricAlarmTest(AlarmsBase):
         self.cli("set-alarm-state", "--alarm-name", self.p + "a1", "--state-value", "OK",
                  "--state-reason", "x", "--state-reason-data", "{not json",
                  expect_error="InvalidFormat")
-        # Deleting with one unknown name deletes nothing.
-        self.cli("delete-alarms", "--alarm-names", self.p + "a1", self.p + "nope",
-                 expect_error="ResourceNotFound")
-        self.assertEqual(names(self.cw.describe_alarms(AlarmNamePrefix=self.p)),
-                         ["a1", "a2", "b1"])
+        # An unknown name is ignored: the alarms named correctly are still deleted, as the
+        # current API reference says (older ones said nothing would be).
+        self.cli("delete-alarms", "--alarm-names", self.p + "a1", self.p + "nope")
+        self.assertEqual(names(self.cw.describe_alarms(AlarmNamePrefix=self.p)), ["a2", "b1"])
+        self.cli("delete-alarms", "--alarm-names", self.p + "nope")
         self.cli("delete-alarms", "--alarm-names", self.p + "a1", self.p + "a2")
         self.assertEqual(names(self.cw.describe_alarms(AlarmNamePrefix=self.p)), ["b1"])
         # History outlives the alarm.
@@ -397,8 +397,22 @@ class CompositeConsistencyTest(AlarmsBase):
         self.alarm("b")
         self.cw.put_composite_alarm(AlarmName=p + "c", AlarmRule=f"ALARM({p}a) OR ALARM({p}b)")
         err = self.cli("delete-alarms", "--alarm-names", p + "b", expect_error="ValidationError")
-        self.assertIn(p + "c", err)
+        self.assertIn(f"Cannot delete {p}b as there are composite alarm(s) depending on it.", err)
         self.assertEqual(self.state("b"), "INSUFFICIENT_DATA")   # nothing deleted
+        # with an unknown name and another alarm: still nothing deleted, every child named
+        self.alarm("d")
+        err = self.cli("delete-alarms", "--alarm-names", p + "d", p + "a", p + "nope", p + "b",
+                       expect_error="ValidationError")
+        self.assertIn(f"Cannot delete {p}a,{p}b as there are composite alarm(s) depending on "
+                      "them.", err)
+        self.assertEqual(self.state("d"), "INSUFFICIENT_DATA")
+        # one composite alarm per call at most, as the API reference says
+        self.cw.put_composite_alarm(AlarmName=p + "e", AlarmRule=f"ALARM({p}d)")
+        err = self.cli("delete-alarms", "--alarm-names", p + "c", p + "e",
+                       expect_error="ValidationError")
+        self.assertIn("at most one composite alarm", err)
+        self.assertEqual(self.state("e"), "INSUFFICIENT_DATA")
+        self.cli("delete-alarms", "--alarm-names", p + "e", p + "d")
         self.cli("delete-alarms", "--alarm-names", p + "c", p + "a", p + "b")   # together: fine
         out = self.cw.describe_alarms(AlarmNamePrefix=p,
                                       AlarmTypes=["MetricAlarm", "CompositeAlarm"])
@@ -473,7 +487,8 @@ class QueryProtocolTest(AlarmsBase):
         self.assertEqual(a.find(NS_XML + "ActionsEnabled").text, "false")
         self.assertRegex(a.find(NS_XML + "StateUpdatedTimestamp").text,
                          r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-        r = self.query({"Action": "DeleteAlarms", "AlarmNames.member.1": self.p + "zzz"})
+        r = self.query({"Action": "SetAlarmState", "AlarmName": self.p + "zzz",
+                        "StateValue": "OK", "StateReason": "x"})
         self.assertEqual(r.status, 404)   # ResourceNotFound's status in CloudWatch's model
         err = ET.fromstring(r.body).find(f"{NS_XML}Error/{NS_XML}Code").text
         self.assertEqual(err, "ResourceNotFound")

@@ -18,6 +18,10 @@ import skyharness
 
 BUILD = os.environ.get("SKYLOG_BUILD_DIR", "")
 FINAL = ("Complete", "Failed", "Cancelled", "Timeout")
+# How long a test waits for what must happen (a program's exit, its output's end) before it
+# calls that a failure: a bound against a hang, never a judge of speed, so it is generous and
+# scales with the build (ASan, TSan) to hold on a loaded 2-core machine.
+WAIT_S = 600 * skyharness.timeout_scale()
 
 
 def fmt_ts(ms):
@@ -33,7 +37,7 @@ def run_query(logs, query, start_s, end_s, group="g", **kw):
     else:
         args["logGroupName"] = group
     qid = logs.start_query(startTime=start_s, endTime=end_s, queryString=query, **args)["queryId"]
-    deadline = time.monotonic() + 120 * skyharness.timeout_scale()
+    deadline = time.monotonic() + WAIT_S
     while True:
         r = logs.get_query_results(queryId=qid)
         if r["status"] in FINAL or time.monotonic() > deadline:
@@ -83,7 +87,7 @@ class SeedQueries(InsightsBase):
         env = dict(os.environ)
         env.update(skyharness.endpoint_env(self.srv))
         out = subprocess.run([os.path.join(BUILD, "example_web_service"), self.GROUP, "400"],
-                             env=env, capture_output=True, text=True, timeout=120)
+                             env=env, capture_output=True, text=True, timeout=WAIT_S)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.events = []
         for page in self.logs.get_paginator("filter_log_events").paginate(logGroupName=self.GROUP):
@@ -624,7 +628,7 @@ class Api(InsightsBase):
                              str(now // 1000 + 1), "--query-string",
                              "stats count() as n by level | sort level")
         qid = out["queryId"]
-        deadline = time.monotonic() + 60 * skyharness.timeout_scale()
+        deadline = time.monotonic() + WAIT_S
         while True:
             res = skyharness.aws(self, self.srv, "logs", "get-query-results", "--query-id", qid)
             if res["status"] in FINAL or time.monotonic() > deadline:
@@ -685,12 +689,16 @@ class Cli(InsightsBase):
         p = subprocess.Popen([skyharness.skylog_bin(), "query", "-g", "g",
                               "stats pct(i, 50) as p by bin(1ms) | sort p desc | limit 3"],
                              stdout=subprocess.PIPE, stderr=slave, env=env, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
         os.close(slave)
         tty = b""
-        while True:
-            r, _, _ = select.select([master], [], [], 120)
+        deadline = time.monotonic() + WAIT_S
+        while True:  # until the terminal's end of file: the query has exited
+            left = deadline - time.monotonic()
+            self.assertGreater(left, 0, f"skylog query did not end; its terminal: {tty!r}")
+            r, _, _ = select.select([master], [], [], left)
             if not r:
-                break
+                continue
             try:
                 chunk = os.read(master, 65536)
             except OSError:
@@ -698,7 +706,7 @@ class Cli(InsightsBase):
             if not chunk:
                 break
             tty += chunk
-        out, _ = p.communicate(timeout=120)
+        out, _ = p.communicate(timeout=max(1.0, deadline - time.monotonic()))
         os.close(master)
         self.assertEqual(p.returncode, 0, tty)
         self.assertEqual(len(out.splitlines()), 2 + 3)  # header, rule, 3 rows on stdout only
@@ -768,7 +776,7 @@ class DuringIngestion(InsightsBase):
             got = []
             for q in qids:
                 r = self.logs.get_query_results(queryId=q)
-                deadline = time.monotonic() + 120 * skyharness.timeout_scale()
+                deadline = time.monotonic() + WAIT_S
                 while r["status"] not in FINAL and time.monotonic() < deadline:
                     time.sleep(0.02)
                     r = self.logs.get_query_results(queryId=q)

@@ -333,7 +333,7 @@ class FilterLogEventsTest(ServeLogsBase):
         self.assertEqual(len(m('{ $.level = "ERROR" && $.user NOT EXISTS }')), 1)
         self.assertEqual(len(m('{ $.ms = 80 }')), 1)
         for bad in ['{ $.level = }', '{ level = "x" }', '{ $.a > "x" }', '[ip, user',
-                    '"unterminated', '%ERROR|WARN%', '[a = 1 || b = 2]']:
+                    '"unterminated', '%(ERROR|WARN)%', 'ERROR %x%', '[a = 1 || b = 2]']:
             r = sh.logs_call(self.srv, "FilterLogEvents",
                              {"logGroupName": self.g, "filterPattern": bad})
             self.assertEqual(r.error_type, "InvalidParameterException", bad)

@@ -43,6 +43,43 @@ def wait_for(pred, what, timeout=60):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def signal_taken(proc, sig):
+    """True once `sig`, sent to proc, is no longer pending: a thread of proc took it (its
+    handler ran, or its default action) - a second one sent now is a second delivery, not
+    merged into the first. True as well when proc is gone."""
+    try:
+        with open(f"/proc/{proc.pid}/status") as f:
+            status = f.read()
+    except FileNotFoundError:
+        return True
+    pending = 0
+    for line in status.splitlines():
+        if line.startswith(("SigPnd:", "ShdPnd:")):
+            pending |= int(line.split()[1], 16)
+    return not pending & (1 << (sig - 1))
+
+
+def read_to_end(proc, path):
+    """True when proc has `path` open with its file position at the end: it has read all
+    there is (or been placed there by a checkpoint)."""
+    real, size = os.path.realpath(path), os.path.getsize(path)
+    fds = f"/proc/{proc.pid}/fd"
+    try:
+        names = os.listdir(fds)
+    except FileNotFoundError:
+        return False
+    for fd in names:
+        try:
+            if os.readlink(f"{fds}/{fd}") != real:
+                continue
+            with open(f"/proc/{proc.pid}/fdinfo/{fd}") as f:
+                if int(f.readline().split()[1]) == size:  # "pos:\t<offset>"
+                    return True
+        except (OSError, ValueError, IndexError):
+            continue
+    return False
+
+
 def open_fifo(test, path):
     """A FIFO at path, opened both ways: (read end for the child's stdin, write end). The
     write end stays open (closed at cleanup), so the reader waits for more input."""
@@ -187,7 +224,8 @@ class ShipInterrupt(unittest.TestCase):
                                "--checkpoint", cp, path, stdin=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(cp), "the first checkpoint")
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.2)
+        # the second is sent once the first was taken: two signals, not one pending twice
+        wait_for(lambda: signal_taken(proc, signal.SIGINT), "the first SIGINT taken")
         proc.send_signal(signal.SIGINT)  # the second one does not wait for the flush
         _, err = proc.communicate(timeout=60 * skyharness.timeout_scale())
         self.assertEqual(proc.returncode, 130, err)
@@ -209,7 +247,7 @@ class ShipInterrupt(unittest.TestCase):
         p = subprocess.run([skyharness.skylog_bin(), "ship", "--endpoint",
                             f"http://127.0.0.1:{port}", "--group", "/ship/refused", "-q"],
                            input="a\nb\n", capture_output=True, text=True,
-                           env=skyharness.aws_env(), timeout=300)
+                           env=skyharness.aws_env(), timeout=300 * skyharness.timeout_scale())
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn("2 events read, 0 sent", p.stderr)  # said even with -q
         self.assertIn("incomplete: 0 of 2 lines acknowledged; safe up to byte 0 (line 0)",
@@ -227,7 +265,7 @@ class ShipInterrupt(unittest.TestCase):
             return subprocess.run([skyharness.skylog_bin(), "ship", "--endpoint", srv.url,
                                    "--group", "/ship/off", "--stream", "s", *args],
                                   capture_output=True, text=True, env=skyharness.aws_env(srv),
-                                  timeout=120)
+                                  timeout=120 * skyharness.timeout_scale())
         p = ship("--start-offset", str(off), path)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(stored(self, srv, "/ship/off", "s"), lines[20:])

@@ -72,6 +72,22 @@ def accepted_seqs(path):
     return [int(x) for x in lines[:-1] if x]  # the last piece has no newline: cut or empty
 
 
+def flush_ms():
+    """The bound the producer's flush and quit get: only a hang reaches it (how long delivering
+    what 20 killed runs left takes is the machine's business, under TSan on a loaded one too)."""
+    return int(120 * 1000 * skyharness.timeout_scale())
+
+
+def quit_producer(test, p):
+    """quit: the producer flushes (bounded by flush_ms()), prints its last stats and exits 0;
+    returns those stats."""
+    p.stdin.write(f"quit {flush_ms()}\n")
+    p.stdin.flush()
+    out, err = p.communicate(timeout=2 * flush_ms() / 1000)
+    test.assertEqual(p.returncode, 0, err[-3000:])
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def wait_for(pred, what, timeout=120):
     deadline = time.monotonic() + timeout * skyharness.timeout_scale()
     while time.monotonic() < deadline:
@@ -155,11 +171,7 @@ class SpoolTest(unittest.TestCase):
         return json.loads(self.command(p, "stats"))
 
     def quit(self, p):
-        p.stdin.write("quit\n")
-        p.stdin.flush()
-        out, err = p.communicate(timeout=120 * skyharness.timeout_scale())
-        self.assertEqual(p.returncode, 0, err[-3000:])
-        return json.loads(out.strip().splitlines()[-1])
+        return quit_producer(self, p)
 
     def test_kill_20_times_every_accepted_event_stored_once(self):
         srv = skyharness.start_server(self, verbose=False)
@@ -209,7 +221,7 @@ class SpoolTest(unittest.TestCase):
         spool_bytes, pad = 256 << 10, 900  # about 1 KiB a record: 256 fit
         p = self.producer(srv.url, 1, spool_bytes, pad)
         self.assertEqual(self.command(p, "put 50"), "put accepted=50 refused=0")
-        self.assertEqual(self.command(p, "flush"), "flush ok")
+        self.assertEqual(self.command(p, f"flush {flush_ms()}"), "flush ok")
         base = self.stats(p)
 
         srv.stop()  # the endpoint goes away
@@ -231,7 +243,7 @@ class SpoolTest(unittest.TestCase):
         self.assertLess(grew, 10 * 1024, f"peak RSS grew {grew} KiB while the endpoint was down")
 
         srv.start()  # back, same port, same data
-        self.assertEqual(self.command(p, "flush"), "flush ok")
+        self.assertEqual(self.command(p, f"flush {flush_ms()}"), "flush ok")
         self.assertEqual(self.command(p, "put 1"), "put accepted=1 refused=0")
         final = self.quit(p)
         self.assertEqual(final["queued_events"], 0)

@@ -3,6 +3,9 @@
  *
  *   sky_aws_tool creds [options] [--at EPOCH_S]...   resolve credentials (at each fake time)
  *   sky_aws_tool call  [options]                     one or more awsJson/awsQuery calls
+ *   sky_aws_tool limiter < events                     adaptive mode's rate limiter on its own:
+ *       each stdin line "SECONDS acquire|ok|throttle" drives it at that fake time; each prints
+ *       {"t","event","wait","fill_rate","max_capacity","capacity","measured","enabled"}
  *
  * It prints one JSON object per line. Secrets are never printed: only their SHA-256, so tests can
  * check values while asserting that a canary secret never shows up in any output.
@@ -14,8 +17,14 @@
  *         --max-attempts N --base-ms N --max-backoff-ms N --quota N --random R --timeout-ms N
  *         --ca-bundle PEM --trace (masked HTTP trace on stderr) --deadline-ms N (fake monotonic clock: injected sleeps advance it)
  *         --cancel-after N (the retry's cancelled() hook answers true after N sleeps)
+ *         --retry-mode standard|adaptive|legacy
+ *         --real-monotonic (injected sleeps do not advance the retry's clock: a program that
+ *         injects only a sleeper)
+ *   call prints also rate_limited_ms and the client's retry stats ("stats")
  *   call prints, besides the error: unknown_outcomes, persistent, failure (sky_http_failure)
  */
+#include "aws/retry.h"
+
 #include <jansson.h>
 #include <skylog/aws.h>
 #include <stdio.h>
@@ -49,6 +58,7 @@ static int64_t fake_monotonic(void *user)
     return sky_monotonic_ns() + slept_ns;
 }
 static double fixed_random = 0.5;
+static bool real_monotonic;
 static double get_random(void *user)
 {
     (void)user;
@@ -114,12 +124,17 @@ int main(int argc, char **argv)
         else if (OPT("--base-ms")) cl.retry.base_ms = atoll(v);
         else if (OPT("--max-backoff-ms")) cl.retry.max_backoff_ms = atoll(v);
         else if (OPT("--quota")) cl.retry.quota = atoi(v);
+        else if (OPT("--retry-mode"))
+            cl.retry.mode = strcmp(v, "adaptive") == 0 ? SKY_AWS_RETRY_ADAPTIVE
+                            : strcmp(v, "legacy") == 0 ? SKY_AWS_RETRY_LEGACY
+                                                       : SKY_AWS_RETRY_STANDARD;
         else if (OPT("--random")) fixed_random = atof(v);
         else if (OPT("--ca-bundle")) cl.http.ca_bundle = v;
         else if (OPT("--cancel-after")) cancel_after = atoi(v);
         else if (OPT("--deadline-ms")) deadline_ms = atoll(v);
         else if (OPT("--timeout-ms")) cl.http.timeout_ms = co.metadata_timeout_ms = atoll(v);
         else if (strcmp(a, "--query") == 0) query = true;
+        else if (strcmp(a, "--real-monotonic") == 0) real_monotonic = true;
         else if (strcmp(a, "--trace") == 0) cl.http.trace = trace_line;
         else if (strcmp(a, "--gzip") == 0) gzip = true;
         else if (strcmp(a, "--no-env") == 0) co.no_env = true;
@@ -170,7 +185,7 @@ int main(int argc, char **argv)
         cl.creds = creds;
         cl.retry.sleep_ns = record_sleep;
         cl.retry.random = get_random;
-        cl.retry.monotonic_ns = fake_monotonic;
+        cl.retry.monotonic_ns = real_monotonic ? NULL : fake_monotonic;
         cl.retry.cancelled = cancelled_hook;
         sky_aws_client *client;
         char err[256];
@@ -200,6 +215,18 @@ int main(int argc, char **argv)
                                                    "no_answer"};
             json_object_set_new(o, "unknown_outcomes", json_integer(e.unknown_outcomes));
             json_object_set_new(o, "persistent", json_boolean(e.persistent));
+            json_object_set_new(o, "rate_limited_ms", json_real((double)e.rate_limited_ns / 1e6));
+            sky_aws_retry_stats rs;
+            sky_aws_client_retry_stats(client, &rs);
+            static const char *const modes[] = {"default", "standard", "adaptive", "legacy"};
+            json_object_set_new(
+                o, "stats",
+                json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:i}", "mode",
+                          (unsigned)rs.mode < 4 ? modes[rs.mode] : "?", "max_attempts",
+                          rs.max_attempts, "retries", (json_int_t)rs.retries, "throttles",
+                          (json_int_t)rs.throttles, "quota_refusals",
+                          (json_int_t)rs.quota_refusals, "rate_limited",
+                          (json_int_t)rs.rate_limited, "quota_available", rs.quota_available));
             json_object_set_new(o, "failure", json_string((unsigned)e.failure < 7
                                                               ? failures[e.failure]
                                                               : "?"));
@@ -215,6 +242,32 @@ int main(int argc, char **argv)
             json_decref(o);
         }
         sky_aws_client_free(client);
+    } else if (strcmp(cmd, "limiter") == 0) {
+        sky__rate_limiter rl;
+        char line[256];
+        bool first = true;
+        while (fgets(line, sizeof line, stdin)) {
+            double t;
+            char ev[32];
+            if (sscanf(line, "%lf %31s", &t, ev) != 2)
+                continue;
+            if (first)
+                sky__rl_init(&rl, t);
+            first = false;
+            double wait = 0;
+            if (strcmp(ev, "acquire") == 0)
+                wait = sky__rl_acquire(&rl, t);
+            else
+                sky__rl_update(&rl, t, strcmp(ev, "throttle") == 0);
+            json_t *o = json_pack("{s:f,s:s,s:f,s:f,s:f,s:f,s:f,s:b}", "t", t, "event", ev,
+                                  "wait", wait, "fill_rate", rl.fill_rate, "max_capacity",
+                                  rl.max_capacity, "capacity", rl.capacity, "measured",
+                                  rl.measured, "enabled", rl.enabled);
+            char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+            puts(s);
+            free(s);
+            json_decref(o);
+        }
     } else {
         fprintf(stderr, "unknown command %s\n", cmd);
         rc = 2;

@@ -1,15 +1,19 @@
 /*
  * sky_lazycurl_probe.c - test-only: proves that libskylog maps libcurl only once an HTTP client
- * is created, and libcrypto only once something is signed (tests/integration/test_lazy_curl.py).
+ * needs it (transport curl, or a proxy), and libcrypto only once something is signed
+ * (tests/integration/test_lazy_curl.py).
  *
- *   sky_lazycurl_probe LOGFILE [--http | --sign]
+ *   sky_lazycurl_probe LOGFILE [--http [URL] | --sign | --env]
  *
  * Logs a few events to LOGFILE only, then prints one JSON line
  * {"curl_mapped": BOOL, "crypto_mapped": BOOL, "maxrss_kib": N}; with --http it then creates
- * and frees an HTTP client and prints a second line {"http": "ok"|REASON, "curl_mapped": BOOL};
- * with --sign it signs a request instead and prints {"sign": "ok"|REASON, "curl_mapped": BOOL,
- * "crypto_mapped": BOOL}. Whether a library is mapped is read from /proc/self/maps, so it is
- * what this very process has loaded.
+ * and frees an HTTP client (default options), having sent a GET to URL if given (its outcome
+ * does not matter), and prints a second line {"http": "ok"|REASON, "curl_mapped": BOOL}; with --sign it signs a request instead and prints
+ * {"sign": "ok"|REASON, "curl_mapped": BOOL, "crypto_mapped": BOOL}; with --env it opens the
+ * pipeline the SKYLOG_ variables describe (sky_open_env(): a CloudWatch Logs sink, say), logs
+ * three events "env 0".."env 2", closes it and prints {"env": "ok"|ERROR, "curl_mapped": BOOL}.
+ * Whether a library is mapped is read from /proc/self/maps, so it is what this very process has
+ * loaded.
  */
 #include <skylog.h>
 #include <skylog/aws.h>
@@ -64,11 +68,33 @@ int main(int argc, char **argv)
     if (argc > 2 && strcmp(argv[2], "--http") == 0) {
         sky_http_client *c;
         char why[512] = "ok";
-        if (sky_http_client_new(NULL, &c) == SKY_OK)
+        if (sky_http_client_new(NULL, &c) == SKY_OK) {
+            if (argc > 3) {
+                sky_http_response r;
+                char ignored[256];
+                if (sky_http_perform(c, &(sky_http_request){.method = "GET", .url = argv[3]},
+                                     &r, ignored, sizeof ignored) == SKY_OK)
+                    sky_http_response_free(&r);
+            }
             sky_http_client_free(c);
-        else
+        } else
             sky_http_init(why, sizeof why);
         printf("{\"http\": \"%s\", \"curl_mapped\": %s}\n", why, yes("/libcurl"));
+    }
+    if (argc > 2 && strcmp(argv[2], "--env") == 0) {
+        char *why = NULL;
+        sky_t *env = sky_open_env(&why);
+        if (env) {
+            sky_logger *l = sky_logger_get(env, "probe");
+            for (int i = 0; i < 3; i++)
+                sky_info(l, "env", SKY_INT("i", i));
+            if (sky_close(env) != SKY_OK)
+                why = strdup("sky_close failed");
+        }
+        /* the error is one line of text without quotes or backslashes to escape */
+        printf("{\"env\": \"%s\", \"curl_mapped\": %s}\n", why ? why : "ok",
+               yes("/libcurl"));
+        free(why);
     }
     if (argc > 2 && strcmp(argv[2], "--sign") == 0) {
         sky_aws_header h[] = {{"Host", "logs.us-east-1.amazonaws.com"}};

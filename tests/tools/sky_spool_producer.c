@@ -17,9 +17,11 @@
  *   put N     log N events             -> "put accepted=A refused=R"
  *   run N     log N events, pausing 200 us every 10 (room for a kill to land mid-run), then
  *             flush and wait for stdin to close            -> nothing until then
- *   flush     sky_flush(60 s)          -> "flush STATUS"
+ *   flush [MS]  sky_flush(MS, default 60 s)            -> "flush STATUS"
  *   stats     the sink's counters      -> one JSON object (with VmHWM/VmRSS in KiB)
- *   quit      sky_close                -> the last stats, then exit 0
+ *   quit [MS]   sky_flush(MS, default 60 s), the last stats, sky_close, then exit 0
+ * (the tests give flush and quit a bound only a hang reaches: the delivery's time is the
+ * machine's, and the stats a test checks are taken after the flush)
  * Exit 1 with the sink's message on stderr when it cannot be created (a spool in use).
  */
 #include <skylog.h>
@@ -86,6 +88,13 @@ static void print_stats(void)
     fflush(stdout);
 }
 
+/* A command's optional deadline in ms ("flush 600000"), 60 s without one. */
+static int deadline_ms(const char *arg)
+{
+    long ms = strtol(arg, NULL, 10);
+    return ms > 0 && ms < INT32_MAX ? (int)ms : 60000;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 5) {
@@ -134,6 +143,7 @@ int main(int argc, char **argv)
     sky_add_sink(sky, cw, NULL);
     sky_logger *log = sky_logger_get(sky, "producer");
     long next = 0;
+    int quit_ms = 60000;
     char line[128];
     while (fgets(line, sizeof line, stdin)) {
         long n = 0;
@@ -166,15 +176,16 @@ int main(int argc, char **argv)
             printf("put accepted=%" PRIu64 " refused=%" PRIu64 "\n", acc, ref);
             fflush(stdout);
         } else if (strncmp(line, "flush", 5) == 0) {
-            printf("flush %s\n", sky_strerror(sky_flush(sky, 60000)));
+            printf("flush %s\n", sky_strerror(sky_flush(sky, deadline_ms(line + 5))));
             fflush(stdout);
         } else if (strncmp(line, "stats", 5) == 0) {
             print_stats();
         } else if (strncmp(line, "quit", 4) == 0) {
+            quit_ms = deadline_ms(line + 4);
             break;
         }
     }
-    sky_flush(sky, 60000);
+    sky_flush(sky, quit_ms);
     print_stats();
     sky_close(sky);
     free(pad);

@@ -592,7 +592,7 @@ static void test_flush_waits_and_times_out(void **state)
     int64_t t0 = sky_monotonic_ns();
     assert_int_equal(sky_flush(sky, 50), SKY_ETIMEDOUT);
     int64_t dt = sky_monotonic_ns() - t0;
-    assert_true(dt >= 45000000 && dt < 2000000000);
+    assert_true(dt >= 45000000 && dt < 60000000000LL); /* above: only a hang, not a slow wake */
     atomic_store(&c.gate, 0);
     assert_int_equal(sky_flush(sky, 5000), SKY_OK);
     assert_int_equal(c.written, 301);

@@ -3,6 +3,7 @@
 #include "skytest.h"
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,14 @@ static void test_idle_sleeps_and_wakes_promptly(void **state)
     sky_logger *log = sky_logger_get(sky, "idle");
     sky_info(log, "first");
     sky_flush(sky, 5000);
-    usleep(200 * 1000); /* long enough for the worker to fall into its deep sleep */
+    /* the worker in its deep sleep: wake_at == tail (any record wakes it); it naps 1 ms at a
+     * time for 50 ms first, longer on a loaded machine (the bound is only against a hang) */
+    const sky__fast *q = ((const struct sky__logger_hdr *)log)->fast;
+    uint64_t tail = atomic_load(&q->ring.tail);
+    for (int64_t t0 = sky_monotonic_ns();
+         atomic_load(&q->wake_at) != tail && sky_monotonic_ns() - t0 < 60000000000LL;)
+        usleep(1000);
+    assert_true(atomic_load(&q->wake_at) == tail);
     long before = switches();
     usleep(1000 * 1000);
     long idle_switches = switches() - before;

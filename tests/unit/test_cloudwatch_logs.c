@@ -24,6 +24,9 @@ typedef struct fake {
     long fail_http;
     sky_status fail_status;
     bool group_exists, stream_exists;
+    /* the next create_throttled CreateLogGroup calls answer ThrottlingException after the AWS
+     * layer's own 2 retries (3 attempts, all throttled) */
+    int create_throttled;
     const char *reject_json; /* rejectedLogEventsInfo for the next successful put */
     /* a put with a message containing this is refused as a whole, as a service refuses a
      * request for one bad event without naming it (400 SerializationException) */
@@ -96,6 +99,14 @@ static sky_status fake_call_locked(fake *f, const sky__cwl_call *cl, sky__cwl_re
     }
     if (strcmp(cl->op, "CreateLogGroup") == 0) {
         f->creates_group++;
+        if (f->create_throttled > 0) {
+            f->create_throttled--;
+            set_err(out, 400, "ThrottlingException", SKY_ETHROTTLED);
+            out->retries = 2;
+            out->throttles = 3;
+            json_decref(req);
+            return out->status;
+        }
         if (f->group_exists)
             set_err(out, 400, "ResourceAlreadyExistsException", SKY_EREMOTE);
         f->group_exists = true;
@@ -277,13 +288,20 @@ static void test_batches_fill_to_the_limits(void **state)
     fake_destroy(f);
 }
 
+/* A sink that sends from the caller's thread to a fake whose group and stream exist. */
+static sky_sink *sync_sink(fake **fp)
+{
+    fake *f = *fp = fake_new();
+    f->group_exists = f->stream_exists = true;
+    return sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s", .sync_upload = true,
+                                       .flush_interval_ms = 60000});
+}
+
 static void test_count_limit_and_chronological_order(void **state)
 {
     (void)state;
-    fake *f = fake_new();
-    f->group_exists = f->stream_exists = true;
-    sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
-                                              .sync_upload = true, .flush_interval_ms = 60000});
+    fake *f;
+    sky_sink *s = sync_sink(&f);
     /* 25,000 tiny events with timestamps going backwards in pairs; equal stamps keep order */
     int64_t now = sky_now_ns() / 1000000;
     for (int i = 0; i < 25000; i++) {
@@ -574,6 +592,33 @@ static void test_refused_event_isolated(void **state)
     fake_destroy(f);
 }
 
+/* A group that cannot be created for now (CreateLogGroup throttled past its retries) is not a
+ * group that cannot exist: the events are kept and delivered once the creation goes through,
+ * and every throttled attempt is counted. */
+static void test_throttled_creation_keeps_the_events(void **state)
+{
+    (void)state;
+    fake *f = fake_new();
+    f->create_throttled = 2;
+    sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                              .sync_upload = true, .retry_delay_ms = 1});
+    int64_t now = sky_now_ns() / 1000000;
+    sky_cwl_put(s, now, "kept", 4);
+    assert_int_equal(sky_sink_flush(s, 20000), SKY_OK);
+    sky_cwl_stats st;
+    sky_cwl_stats_get(s, &st);
+    assert_int_equal(f->events, 1);
+    assert_int_equal(f->creates_group, 3);
+    assert_int_equal(st.dropped[SKY_CWL_DROP_NO_RESOURCE], 0);
+    assert_int_equal(st.sent_events, 1);
+    assert_int_equal(st.throttles, 2 * 3);
+    /* 2 x 2 retries inside the AWS layer, and the batch sent again twice */
+    assert_int_equal(st.retries, 2 * 2 + 2);
+    assert_int_equal(st.ambiguous, 0);
+    sky_sink_close(s);
+    fake_destroy(f);
+}
+
 static void test_missing_resources(void **state)
 {
     (void)state;
@@ -644,6 +689,117 @@ static void test_queue_bound_and_dead_endpoint(void **state)
 
 /* sky_cwl_put_many: many messages under one lock, each with the result sky_cwl_put would
  * give it, in order; it stops after the first refused for lack of room. */
+/* Messages are checked for UTF-8 while they are copied into the queue: a bad byte anywhere
+ * (in the copy's 64- and 16-byte blocks, in its overlapping last 16 bytes) is repaired and the
+ * queue counts the repaired length; a good multi-byte character is kept as it is. Thousands of
+ * 1,000-byte messages cycle the queue's blocks through its spare list: each comes back whole
+ * and in order. */
+static void test_utf8_checked_while_queued(void **state)
+{
+    (void)state;
+    fake *f;
+    sky_sink *s = sync_sink(&f);
+    int64_t now = sky_now_ns() / 1000000;
+    static const size_t lens[] = {1, 15, 16, 17, 63, 64, 65, 100, 130, 200};
+    size_t n = 0, want_bytes = 0;
+    char msg[256], want[512];
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        size_t len = lens[k];
+        size_t ats[] = {0, len / 2, len - 1};
+        for (int a = 0; a < 3; a++) {
+            for (int bad = 0; bad < 2; bad++) {
+                memset(msg, 'x', len);
+                size_t at = ats[a];
+                if (bad) {
+                    msg[at] = (char)0xFF;
+                } else if (len >= 2) {
+                    at = at + 2 <= len ? at : len - 2;
+                    msg[at] = (char)0xC3, msg[at + 1] = (char)0xA9;
+                }
+                sky_cwl_msg m = {now, msg, len};
+                sky_status st;
+                assert_int_equal(sky_cwl_put_many(s, &m, 1, &st), 1);
+                assert_int_equal(st, SKY_OK);
+                assert_int_equal(sky_sink_flush(s, 5000), SKY_OK);
+                memcpy(want, msg, len);
+                size_t wl = len;
+                if (bad) { /* U+FFFD in place of the byte */
+                    memmove(want + at + 3, want + at + 1, len - at - 1);
+                    memcpy(want + at, "\xEF\xBF\xBD", 3);
+                    wl = len + 2;
+                }
+                json_t *got = json_object_get(json_array_get(f->stored, n++), "message");
+                assert_int_equal(json_string_length(got), wl);
+                assert_memory_equal(json_string_value(got), want, wl);
+                want_bytes += wl + SKY_CWL_EVENT_OVERHEAD;
+            }
+        }
+    }
+    sky_cwl_stats cs;
+    sky_cwl_stats_get(s, &cs);
+    assert_int_equal(cs.sent_events, n);
+    assert_int_equal(cs.sent_bytes, want_bytes); /* the repaired lengths were counted */
+    sky_sink_close(s);
+    fake_destroy(f);
+
+    s = sync_sink(&f);
+    enum { N = 5000, L = 1000 };
+    static char big[L];
+    for (int i = 0; i < N; i++) {
+        memset(big, 'a' + i % 26, L);
+        snprintf(big, 16, "%09d:", i);
+        big[10] = 'z';
+        sky_cwl_msg m = {now, big, L};
+        sky_status st;
+        assert_int_equal(sky_cwl_put_many(s, &m, 1, &st), 1);
+        assert_int_equal(st, SKY_OK);
+    }
+    assert_int_equal(sky_sink_flush(s, 10000), SKY_OK);
+    assert_false(f->violation);
+    assert_int_equal(json_array_size(f->stored), N);
+    for (int i = 0; i < N; i++) {
+        memset(big, 'a' + i % 26, L);
+        snprintf(big, 16, "%09d:", i);
+        big[10] = 'z';
+        json_t *got = json_object_get(json_array_get(f->stored, (size_t)i), "message");
+        assert_int_equal(json_string_length(got), L);
+        assert_memory_equal(json_string_value(got), big, L);
+    }
+    sky_sink_close(s);
+    fake_destroy(f);
+}
+
+/* The request body: each event's timestamp written anew or reused from the one before (equal
+ * times), a message past the escaper's direct size escaped in chunks, in one request. */
+static void test_body_timestamps_and_long_messages(void **state)
+{
+    (void)state;
+    fake *f;
+    sky_sink *s = sync_sink(&f);
+    int64_t t = sky_now_ns() / 1000000 - 5000;
+    static char longm[5000];
+    for (size_t i = 0; i < sizeof longm; i++)
+        longm[i] = "ab\"c\\\n"[i % 6];
+    sky_cwl_msg m[] = {{t, "one", 3},         {t, longm, sizeof longm}, {t, "three", 5},
+                       {t + 1, "four", 4},    {t + 999, "five", 4},     {t + 999, "six", 3},
+                       {t + 1000, "seven", 5}};
+    size_t n = sizeof m / sizeof m[0];
+    sky_status st[8];
+    assert_int_equal(sky_cwl_put_many(s, m, n, st), n);
+    assert_int_equal(sky_sink_flush(s, 5000), SKY_OK);
+    assert_false(f->violation);
+    assert_int_equal(json_array_size(f->stored), n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(f->stored, i);
+        assert_int_equal(json_integer_value(json_object_get(e, "timestamp")), m[i].ts_ms);
+        json_t *msg = json_object_get(e, "message");
+        assert_int_equal(json_string_length(msg), m[i].len);
+        assert_memory_equal(json_string_value(msg), m[i].msg, m[i].len);
+    }
+    sky_sink_close(s);
+    fake_destroy(f);
+}
+
 static void test_put_many(void **state)
 {
     (void)state;
@@ -832,10 +988,13 @@ int main(void)
         cmocka_unit_test(test_span_age_and_service_rejections),
         cmocka_unit_test(test_oversize_policies),
         cmocka_unit_test(test_retries_never_duplicate),
+        cmocka_unit_test(test_throttled_creation_keeps_the_events),
         cmocka_unit_test(test_refused_event_isolated),
         cmocka_unit_test(test_missing_resources),
         cmocka_unit_test(test_queue_bound_and_dead_endpoint),
         cmocka_unit_test(test_put_many),
+        cmocka_unit_test(test_utf8_checked_while_queued),
+        cmocka_unit_test(test_body_timestamps_and_long_messages),
         cmocka_unit_test(test_options_and_templates),
         cmocka_unit_test(test_no_log_storm),
         cmocka_unit_test(test_aged_events_wake_blocked_writers),

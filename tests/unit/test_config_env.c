@@ -51,6 +51,9 @@ static void test_bad_values_are_named(void **state)
     expect_error("SKYLOG_FORMAT", "xml", "SKYLOG_FORMAT");
     expect_error("SKYLOG_CONSOLE", "printer", "SKYLOG_CONSOLE");
     expect_error("SKYLOG_REDACT", "maybe", "SKYLOG_REDACT");
+    expect_error("SKYLOG_CLOUDWATCH_LOGS__HTTP_TRANSPORT", "fast",
+                 "SKYLOG_CLOUDWATCH_LOGS__HTTP_TRANSPORT: unknown value 'fast'; expected one of: "
+                 "auto, native, curl");
     expect_error("SKYLOG_FILE", "/nonexistent-dir/app.log", "SKYLOG_FILE: file sink: cannot open");
     setenv("AWS_REGION", "us-east-1", 1);
     expect_error("SKYLOG_CLOUDWATCH_GROUP", "bad group!", "SKYLOG_CLOUDWATCH_GROUP: cloudwatch: log_group 'bad group!' is invalid");

@@ -4,6 +4,7 @@
 
 #include "config/registry.h"
 
+#include <skylog/aws.h>
 #include <skylog/cloudwatch.h>
 #include <skylog/config.h>
 
@@ -142,6 +143,18 @@ static void test_enum(void **state)
     assert_int_equal(ok_i("pipeline", "overflow", "drop_oldest"), SKY_OVERFLOW_DROP_OLDEST);
     assert_int_equal(ok_i("console", "color", "never"), -1);
     assert_int_equal(ok_i("cloudwatch_logs", "transport", "ndjson"), SKY_CWL_NDJSON);
+    /* every sink that talks HTTP chooses its client the same way */
+    static const char *const http_sinks[] = {"cloudwatch_logs", "metrics_cloudwatch", "http",
+                                             "otlp"};
+    for (size_t i = 0; i < sizeof http_sinks / sizeof http_sinks[0]; i++) {
+        assert_string_equal(row(http_sinks[i], "http_transport")->def, "auto");
+        assert_int_equal(ok_i(http_sinks[i], "http_transport", "auto"), SKY_HTTP_TRANSPORT_AUTO);
+        assert_int_equal(ok_i(http_sinks[i], "http_transport", "native"),
+                         SKY_HTTP_TRANSPORT_NATIVE);
+        assert_int_equal(ok_i(http_sinks[i], "http_transport", "curl"), SKY_HTTP_TRANSPORT_CURL);
+        bad(http_sinks[i], "http_transport", "nativ",
+            "unknown value 'nativ' (did you mean 'native'?); expected one of: auto, native, curl");
+    }
     bad("pipeline", "level", "loud",
         "unknown value 'loud'; expected one of: trace, debug, info, warn, error, critical, off");
     bad("file", "format", "jsn", "(did you mean 'json'?)");
@@ -167,6 +180,10 @@ static void test_store_writes_the_struct(void **state)
     assert_true(sky__opt_parse(r, "30", &v, err, sizeof err));
     sky__opt_store(r, &o, &v);
     assert_int_equal(o.retention_days, 30);
+    r = row("cloudwatch_logs", "http_transport");
+    assert_true(sky__opt_parse(r, "curl", &v, err, sizeof err));
+    sky__opt_store(r, &o, &v);
+    assert_int_equal(o.http_transport, SKY_HTTP_TRANSPORT_CURL);
     r = row("cloudwatch_logs", "flush_interval_ms");
     assert_true(sky__opt_parse(r, "2s", &v, err, sizeof err));
     sky__opt_store(r, &o, &v);
@@ -241,8 +258,8 @@ static void test_tables_are_consistent(void **state)
                          "retry_delay_ms", "no_exponential_backoff", "max_event_bytes",
                          "oversize", "transport", "bearer_token", "message_only",
                          "connect_timeout_ms", "request_timeout_ms", "ca_bundle",
-                         "spool_path", "spool_max_bytes", "spool_fsync", "spool_fsync_every_ms",
-                         "fallback_file"};
+                         "http_transport", "spool_path", "spool_max_bytes", "spool_fsync",
+                         "spool_fsync_every_ms", "fallback_file"};
     for (size_t i = 0; i < sizeof cwl / sizeof cwl[0]; i++)
         row("cloudwatch_logs", cwl[i]);
     assert_int_equal(sky__config_find("cloudwatch_logs")->n_opts, sizeof cwl / sizeof cwl[0]);

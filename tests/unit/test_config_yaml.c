@@ -157,6 +157,7 @@ static void test_cloudwatch_sink_constructs_and_closes_quickly(void **state)
         "      flush_interval_ms: 100\n"
         "      max_queue_bytes: 1M\n"
         "      oversize: split\n"
+        "      http_transport: native\n"
         "      compress: true\n";
     sky_t *sky = NULL;
     char *err = NULL;
@@ -249,6 +250,10 @@ static void test_errors_are_located_and_explained(void **state)
                  "<yaml>:1:8: level: unknown value 'loud'; expected one of: trace, debug, info, "
                  "warn, error, critical, off");
     expect_error("mode: asnyc\n", SKY_EINVAL, "(did you mean 'async'?)");
+    expect_error("sinks:\n  - cloudwatch_logs: { log_group: /g, http_transport: libcurl }\n",
+                 SKY_EINVAL,
+                 "<yaml>:2:55: sinks[0].cloudwatch_logs.http_transport: unknown value 'libcurl'; "
+                 "expected one of: auto, native, curl");
     expect_error("loggers:\n  app.db: verbose\n", SKY_EINVAL, "<yaml>:2:11: loggers.app.db: unknown value 'verbose'");
     /* bad size / duration */
     expect_error("sinks:\n  - file: { path: /tmp/x, max_bytes: 12Q }\n", SKY_EINVAL,

@@ -1,8 +1,10 @@
 /* test_curl_api.c - unit tests for src/aws/curl_api.c when libcurl cannot be loaded: every way
- * to an HTTP client fails with SKY_EUNSUPPORTED and a text that names the library, the dlopen()
- * reason and the package to install; nothing crashes. The load is once per process, so this
- * file forces the failure (sky__curl_api_set_candidates) before anything loads libcurl; the
- * success path is covered by test_aws_http.c and tests/integration/test_lazy_curl.py. */
+ * to an HTTP client that needs libcurl (transport curl, or auto with a proxy variable set)
+ * fails with SKY_EUNSUPPORTED and a text that names the library, the dlopen() reason and the
+ * package to install; nothing crashes; and the clients that do not need it (auto without a
+ * proxy, native) are made and work without it. The load is once per process, so this file
+ * forces the failure (sky__curl_api_set_candidates) before anything loads libcurl; the success
+ * path is covered by test_aws_http.c and tests/integration/test_lazy_curl.py. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,9 +36,36 @@ static void test_client_new_fails_cleanly(void **state)
 {
     (void)state;
     sky_http_client *c = (sky_http_client *)1;
+    const sky_http_opts curl = {.transport = SKY_HTTP_TRANSPORT_CURL};
     for (int i = 0; i < 2; i++) { /* the outcome is remembered, not retried */
-        assert_int_equal(sky_http_client_new(NULL, &c), SKY_EUNSUPPORTED);
+        assert_int_equal(sky_http_client_new(&curl, &c), SKY_EUNSUPPORTED);
         assert_null(c);
+    }
+    /* auto needs libcurl only for a request a proxy applies to: that one fails, saying why */
+    setenv("https_proxy", "http://127.0.0.1:9", 1);
+    assert_int_equal(sky_http_client_new(NULL, &c), SKY_OK);
+    sky_http_response r0;
+    char why0[512] = "";
+    assert_int_equal(sky_http_perform(c, &(sky_http_request){.method = "GET",
+                                                             .url = "https://127.0.0.1:9/"},
+                                      &r0, why0, sizeof why0),
+                     SKY_EUNSUPPORTED);
+    assert_reason(why0);
+    sky_http_client_free(c);
+    unsetenv("https_proxy");
+    /* without one, and native, never load it: made, and a request goes out (here refused) */
+    const sky_http_opts native = {.transport = SKY_HTTP_TRANSPORT_NATIVE};
+    const sky_http_opts *no_curl[] = {NULL, &native};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(sky_http_client_new(no_curl[i], &c), SKY_OK);
+        sky_http_response r;
+        char why[256];
+        assert_int_equal(sky_http_perform(c, &(sky_http_request){.method = "GET",
+                                                                 .url = "http://127.0.0.1:9/"},
+                                          &r, why, sizeof why),
+                         SKY_ENET);
+        assert_int_equal(r.failure, SKY_HTTP_NOT_CONNECTED);
+        sky_http_client_free(c);
     }
     char why[512] = "";
     assert_int_equal(sky_http_init(why, sizeof why), SKY_EUNSUPPORTED);
@@ -52,7 +81,14 @@ static void test_aws_client_says_why(void **state)
 {
     (void)state;
     char why[512];
+    setenv("SKYLOG_HTTP_TRANSPORT", "curl", 1);
     skytest_aws_client_unsupported(why, sizeof why);
+    unsetenv("SKYLOG_HTTP_TRANSPORT");
+    assert_reason(why);
+    /* auto, with a proxy for the endpoint: libcurl is needed, and that is said at creation */
+    setenv("HTTPS_PROXY", "http://127.0.0.1:9", 1);
+    skytest_aws_client_unsupported(why, sizeof why);
+    unsetenv("HTTPS_PROXY");
     assert_reason(why);
 }
 
@@ -86,7 +122,9 @@ static void test_assume_role_says_why(void **state)
                      SKY_OK);
     sky_aws_credentials out;
     char why[1024] = "";
+    setenv("SKYLOG_HTTP_TRANSPORT", "curl", 1);
     assert_int_not_equal(sky_aws_creds_get(creds, &out, why, sizeof why), SKY_OK);
+    unsetenv("SKYLOG_HTTP_TRANSPORT");
     assert_reason(why);
     sky_aws_creds_free(creds);
     remove(creds_path);
@@ -102,7 +140,9 @@ static void test_cloudwatch_sink_says_why(void **state)
     assert_int_equal(sky_sink_cloudwatch_logs(&(sky_cwl_opts){.log_group = "g",
                                                                .region = "us-east-1",
                                                                .access_key_id = "AKIDEXAMPLE",
-                                                               .secret_access_key = "secret"},
+                                                               .secret_access_key = "secret",
+                                                               .http_transport =
+                                                                   SKY_HTTP_TRANSPORT_CURL},
                                               &s, &err),
                      SKY_EUNSUPPORTED);
     assert_null(s);

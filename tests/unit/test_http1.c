@@ -3,7 +3,9 @@
  * 127.0.0.1: keep-alive reuse, an idle connection the server closed (dropped before sending,
  * nothing lost or sent twice), chunked answers, limits, and how far a failed request got
  * (refused = NOT_CONNECTED; the connection dropped after the whole body = NO_ANSWER, after part
- * of it = INCOMPLETE). TLS is exercised end to end in tests/integration/test_http_native.py. */
+ * of it = INCOMPLETE), and a resolver that never answers (through the resolver seam, so no DNS
+ * and no network) and a TLS handshake that never ends both bounded by the connect timeout. TLS is exercised end to end in
+ * tests/integration/test_http_native.py. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,12 +16,16 @@
 #include <skylog/aws.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static int parse(const char *s, sky__h1_head *h)
@@ -144,6 +150,8 @@ typedef struct server {
     int n_script;
     int connections; /* accepted */
     int requests;    /* complete requests read */
+    char request_line[128]; /* the last one */
+    atomic_int closed; /* connections the server has closed */
 } server;
 
 static ssize_t read_request(int fd, char *buf, size_t cap, size_t max_body)
@@ -188,6 +196,8 @@ static void *serve(void *arg)
             ssize_t want = read_request(fd, buf, 1 << 16, a == DROP_PART ? 4096 : SIZE_MAX);
             if (want < 0)
                 break; /* the client closed this one: next connection */
+            snprintf(s->request_line, sizeof s->request_line, "%.*s", (int)strcspn(buf, "\r\n"),
+                     buf);
             step++;
             if (a != DROP_PART)
                 s->requests++;
@@ -209,6 +219,7 @@ static void *serve(void *arg)
                 break; /* closed while idle: the client must notice before reusing it */
         }
         close(fd);
+        atomic_fetch_add(&s->closed, 1);
     }
     free(buf);
     return NULL;
@@ -275,8 +286,10 @@ static void test_keep_alive_and_idle_close(void **state)
             assert_string_equal(sky_http_response_header(&r, "X-Amzn-RequestId"), "r1");
         }
         sky_http_response_free(&r);
-        if (i == 2)
-            usleep(100 * 1000); /* let the close arrive: it is seen before the next write */
+        if (i == 2) /* the server closes it (on loopback, its FIN is queued to us by then):
+                       the client sees the close before it writes the next request */
+            for (int w = 0; !atomic_load(&s.closed) && w < 60000; w++)
+                usleep(1000);
     }
     sky__h1_free(c);
     server_stop(&s);
@@ -322,6 +335,131 @@ static void test_failures_say_how_far(void **state)
     sky__h1_free(c);
 }
 
+/* ---- resolving ------------------------------------------------------------------------------ */
+
+/* A resolver like one whose DNS server never answers: it hangs until the test lets it go (or a
+ * minute has passed), then answers 127.0.0.1, a result somebody must free. */
+static pthread_mutex_t stuck_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stuck_cv = PTHREAD_COND_INITIALIZER;
+static bool stuck_release;
+static int stuck_entered, stuck_returned;
+
+static int stuck_resolver(const char *host, const char *port, const struct addrinfo *hints,
+                          struct addrinfo **res)
+{
+    (void)host;
+    pthread_mutex_lock(&stuck_mu);
+    stuck_entered++;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 60;
+    while (!stuck_release && pthread_cond_timedwait(&stuck_cv, &stuck_mu, &until) != ETIMEDOUT) {
+    }
+    pthread_mutex_unlock(&stuck_mu);
+    struct addrinfo h = *hints;
+    h.ai_flags |= AI_NUMERICHOST;
+    int rc = getaddrinfo("127.0.0.1", port, &h, res);
+    pthread_mutex_lock(&stuck_mu);
+    stuck_returned++;
+    pthread_cond_broadcast(&stuck_cv);
+    pthread_mutex_unlock(&stuck_mu);
+    return rc;
+}
+
+/* Every name is 127.0.0.1, at once. */
+static int local_resolver(const char *host, const char *port, const struct addrinfo *hints,
+                          struct addrinfo **res)
+{
+    (void)host;
+    struct addrinfo h = *hints;
+    h.ai_flags |= AI_NUMERICHOST;
+    return getaddrinfo("127.0.0.1", port, &h, res);
+}
+
+static sky_status post_url(sky__h1 *c, const char *url, sky_http_response *r, char *why,
+                           size_t whylen)
+{
+    sky_http_request req = {.method = "POST", .url = url, .body = "{}", .body_len = 2};
+    memset(r, 0, sizeof *r);
+    return sky__h1_perform(c, &req, r, why, whylen);
+}
+
+/* getaddrinfo() has no timeout: the connect timeout must bound it. The answer is a timeout of
+ * the connection (retried like one, NOT_CONNECTED: nothing was sent), naming the host; not
+ * "Could not resolve", which is what waiting for the stuck resolver would have given. */
+static void test_resolving_bounded_by_connect_timeout(void **state)
+{
+    (void)state;
+    static sky_http_opts o = {.connect_timeout_ms = 300, .timeout_ms = 120000,
+                              .max_response_bytes = 1 << 20, .user_agent = "test"};
+    sky__h1 *c;
+    assert_int_equal(sky__h1_new(&o, &c), SKY_OK);
+    sky__h1_set_resolver(c, stuck_resolver);
+    sky_http_response r;
+    char why[256] = "";
+    assert_int_equal(post_url(c, "http://stuck.skylog-test.invalid:9/", &r, why, sizeof why),
+                     SKY_ETIMEDOUT);
+    assert_int_equal(r.failure, SKY_HTTP_NOT_CONNECTED);
+    assert_non_null(strstr(why, "Resolving host stuck.skylog-test.invalid timed out"));
+    pthread_mutex_lock(&stuck_mu);
+    assert_int_equal(stuck_entered, 1);
+    assert_int_equal(stuck_returned, 0); /* it returned while the resolver still hung */
+    /* let it answer late: the helper frees that answer (LeakSanitizer would say otherwise) */
+    stuck_release = true;
+    pthread_cond_broadcast(&stuck_cv);
+    while (stuck_returned == 0)
+        pthread_cond_wait(&stuck_cv, &stuck_mu);
+    pthread_mutex_unlock(&stuck_mu);
+
+    /* a name that resolves goes through the helper too, and the request is answered; a URL
+     * without a path asks for "/" */
+    server s = {.script = {ANSWER}, .n_script = 1};
+    server_start(&s);
+    sky__h1_set_resolver(c, local_resolver);
+    char url[96];
+    snprintf(url, sizeof url, "http://svc.skylog-test.invalid:%d", s.port);
+    assert_int_equal(post_url(c, url, &r, why, sizeof why), SKY_OK);
+    assert_int_equal(r.status, 200);
+    sky_http_response_free(&r);
+    sky__h1_free(c);
+    server_stop(&s);
+    assert_string_equal(s.request_line, "POST / HTTP/1.1");
+    usleep(50 * 1000); /* the late helper lets go of its job (nothing is asserted on time) */
+}
+
+/* The connect timeout covers the TLS handshake too (as libcurl's does): a server that accepts
+ * the connection and never answers the ClientHello is a handshake timeout well before the
+ * request's own timeout (the bound checked is generous: half of that). */
+static void test_tls_handshake_bounded_by_connect_timeout(void **state)
+{
+    (void)state;
+    char why[256] = "";
+    if (!sky__h1_tls_load(why, sizeof why))
+        skip(); /* no libssl: test_http_native.py says so too */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t l = sizeof a;
+    getsockname(lfd, (struct sockaddr *)&a, &l);
+    assert_int_equal(listen(lfd, 8), 0); /* the kernel completes the connect; nobody reads */
+    static sky_http_opts o = {.connect_timeout_ms = 300, .timeout_ms = 300000,
+                              .max_response_bytes = 1 << 20, .user_agent = "test"};
+    sky__h1 *c;
+    assert_int_equal(sky__h1_new(&o, &c), SKY_OK);
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", ntohs(a.sin_port));
+    sky_http_response r;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(post_url(c, url, &r, why, sizeof why), SKY_ETIMEDOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(r.failure, SKY_HTTP_TLS_FAILED);
+    assert_non_null(strstr(why, "TLS handshake with 127.0.0.1:"));
+    assert_true(t1.tv_sec - t0.tv_sec < 150);
+    sky__h1_free(c);
+    close(lfd);
+}
+
 /* A transport name that is neither curl nor native is refused, not taken as the default. */
 static void test_unknown_transport_refused(void **state)
 {
@@ -343,6 +481,8 @@ int main(void)
         cmocka_unit_test(test_dechunk),
         cmocka_unit_test(test_keep_alive_and_idle_close),
         cmocka_unit_test(test_failures_say_how_far),
+        cmocka_unit_test(test_resolving_bounded_by_connect_timeout),
+        cmocka_unit_test(test_tls_handshake_bounded_by_connect_timeout),
         cmocka_unit_test(test_unknown_transport_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

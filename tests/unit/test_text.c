@@ -131,6 +131,79 @@ static void test_utf8_word_fast_path(void **state)
     }
 }
 
+/* The copy that checks (the CloudWatch sink's enqueue): the same answer as sky__utf8_valid,
+ * every byte copied, nothing read or written outside the n bytes (exact-size allocations:
+ * ASan), whatever the length and wherever the first high byte falls around the 16- and
+ * 64-byte blocks and the overlapping last 16 bytes. */
+static void check_copy_valid(const char *src, size_t len)
+{
+    char *in = malloc(len ? len : 1), *out = malloc(len + 1);
+    assert_non_null(in);
+    assert_non_null(out);
+    memcpy(in, src, len);
+    out[len] = '#';
+    assert_int_equal(sky__utf8_copy_valid(out, in, len), sky__utf8_valid(in, len));
+    assert_memory_equal(out, in, len);
+    assert_int_equal(out[len], '#');
+    free(in);
+    free(out);
+}
+
+static void test_utf8_copy_valid(void **state)
+{
+    (void)state;
+    char buf[210];
+    for (size_t len = 0; len <= 200; len++) {
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (char)('a' + i % 26);
+        check_copy_valid(buf, len);
+        for (size_t at = 0; at < len; at++) {
+            char save = buf[at];
+            buf[at] = (char)0xFF;
+            check_copy_valid(buf, len); /* invalid */
+            buf[at] = (char)0x80;
+            check_copy_valid(buf, len); /* a lone continuation byte */
+            buf[at] = save;
+            if (at + 3 <= len) { /* € spanning every boundary: valid, then truncated */
+                char s0 = buf[at], s1 = buf[at + 1], s2 = buf[at + 2];
+                memcpy(buf + at, "\xE2\x82\xAC", 3);
+                check_copy_valid(buf, len);
+                buf[at + 2] = 'x';
+                check_copy_valid(buf, len);
+                buf[at] = s0, buf[at + 1] = s1, buf[at + 2] = s2;
+            }
+        }
+    }
+    /* the answers themselves (check_copy_valid only compares the two functions) */
+    char a[100];
+    memset(a, 'a', sizeof a);
+    char out[100];
+    assert_true(sky__utf8_copy_valid(out, a, sizeof a));
+    a[99] = (char)0xC3; /* truncated at the very end, in the overlapping tail */
+    assert_false(sky__utf8_copy_valid(out, a, sizeof a));
+    a[98] = (char)0xC3, a[99] = (char)0xA9;
+    assert_true(sky__utf8_copy_valid(out, a, sizeof a));
+    assert_memory_equal(out, a, sizeof a);
+    /* random mixes of ASCII, characters of 2-4 bytes and invalid bytes */
+    srand(7);
+    static const char *const pieces[] = {"a", "\"", "\xC3\xA9", "\xE6\x97\xA5", "\xF0\x9F\x98\x80",
+                                         "\xFF", "\xC0\xAF", "\xED\xA0\x80", "\xE2\x82", "\x80"};
+    for (int round = 0; round < 3000; round++) {
+        size_t len = 0, want = (size_t)(rand() % 200);
+        while (len < want) {
+            bool ascii = rand() % 8;
+            const char *p = ascii ? "abcdefghijklmnop" + rand() % 12
+                                  : pieces[rand() % (sizeof pieces / sizeof pieces[0])];
+            size_t l = ascii ? (size_t)(1 + rand() % 4) : strlen(p);
+            if (len + l > sizeof buf)
+                break;
+            memcpy(buf + len, p, l);
+            len += l;
+        }
+        check_copy_valid(buf, len);
+    }
+}
+
 static void test_json_escape(void **state)
 {
     (void)state;
@@ -482,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_integers),   cmocka_unit_test(test_doubles_short_and_exact),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_utf8_word_fast_path),       cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_utf8_copy_valid),
         cmocka_unit_test(test_json_valid), cmocka_unit_test(test_iso8601),
         cmocka_unit_test(test_iso8601_cache),
         cmocka_unit_test(test_json_escape_fast_paths), cmocka_unit_test(test_json_escape_chunks),

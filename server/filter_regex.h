@@ -1,0 +1,57 @@
+/*
+ * filter_regex.h - the regular expressions of CloudWatch Logs filter patterns (%...%), in the
+ * restricted syntax CloudWatch documents ("Supported regular expressions (regex) syntax",
+ * CloudWatch Logs User Guide, FilterAndPatternSyntax):
+ *
+ *   characters   letters, digits, the symbols : _ # = @ / ; , - and space; anything else
+ *                (parentheses, !, ", %, multi-byte characters, ...) is refused, as CloudWatch
+ *                refuses it ("Invalid character(s) in term"); \xhh names one such character
+ *   operators    ^ $ (start and end of the text), . (any one character), [abc] [a-z] [^0-9]
+ *                classes, ? * + {m,n} {m} {m,} {,n} repetitions, | (alternatives of the whole
+ *                expression: there is no grouping), \ before an operator or symbol (itself),
+ *                \d \D \s \S \w \W, \xhh (an ASCII character, 00-7F)
+ *
+ * Refused, with the reason: parentheses (so no groups, backreferences or lookaround), other
+ * escapes (\b, \1, \n, \p, ...), a repetition of nothing or of a repetition (a** or a{2}+; a
+ * lazy a*? is accepted: it matches the same texts), an empty expression.
+ *
+ * A match may start anywhere in the text (%AUTHORIZED% matches "UNAUTHORIZED"), case-sensitive
+ * as every filter pattern. The text is read as UTF-8: a multi-byte character is one character
+ * to ., \D, \S, \W and [^...] (a byte that is not valid UTF-8 is one character too).
+ *
+ * Bounds: compiling checks the size of the program before allocating it (at most
+ * SKY__FREGEX_MAX_INSNS instructions, counts at most SKY__FREGEX_MAX_REPEAT) and never
+ * recurses. Matching runs the automaton (Thompson's construction) as a DFA built lazily in a
+ * cache of 64 states kept across searches (one table lookup per character once warm), and
+ * falls back to simulating it (Pike's: every live state advances together) for a text whose
+ * states do not fit the cache; either way it takes at most (text length x program size)
+ * steps, whatever the expression (a*a*a*a*b on a long run of a's too), allocates nothing and
+ * keeps no stack of its own beyond the program's size.
+ *
+ * Threads: a compiled expression holds its matching workspace, so one thread at a time
+ * matches with it (as every caller does: a pattern is compiled per request).
+ */
+#ifndef SKY_SERVE_FILTER_REGEX_H
+#define SKY_SERVE_FILTER_REGEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SKY__FREGEX_MAX_INSNS 2000
+#define SKY__FREGEX_MAX_REPEAT 1000
+
+typedef struct sky__fregex sky__fregex;
+
+/* Compiles the len bytes of src (the text between the % signs). NULL on an error, with a
+ * sentence in why (at most cap bytes) that names the term as "%src%". */
+sky__fregex *sky__fregex_compile(const char *src, size_t len, char *why, size_t cap);
+/* True when the expression matches somewhere in the n bytes of s. */
+bool sky__fregex_search(const sky__fregex *re, const char *s, size_t n);
+/* The same answer by the automaton simulation alone (no required-text filter, no DFA cache):
+ * what tests and the fuzz target hold sky__fregex_search to. */
+bool sky__fregex_search_nfa(const sky__fregex *re, const char *s, size_t n);
+/* The program's size: matching takes at most this many steps per byte of text. */
+size_t sky__fregex_size(const sky__fregex *re);
+void sky__fregex_free(sky__fregex *re);
+
+#endif
