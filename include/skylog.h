@@ -227,6 +227,7 @@ struct sky_field {
 #if defined(__GNUC__) && defined(__SSE2__) && !defined(__cplusplus) && !defined(SKY__SANITIZED) &&  \
     !defined(SKY_NO_INLINE_STRLEN)
 #define SKY__VEC 1
+#include <emmintrin.h>
 /* The 16-byte loads below read past the end of a shorter string on purpose (never out of its
  * page): -Warray-bounds must not report them in the caller's code, where they are inlined. */
 #if !defined(__clang__)
@@ -279,10 +280,9 @@ __attribute__((always_inline)) static inline size_t sky__strlen(const char *s)
         blk++;
     }
     for (;; blk += 2) {
-        sky__v16 e0 = blk[0] == z, e1 = blk[1] == z;
-        if (__builtin_ia32_pmovmskb128(e0 | e1)) {
-            uint64_t m0 = (unsigned)__builtin_ia32_pmovmskb128(e0);
-            uint64_t m1 = (unsigned)__builtin_ia32_pmovmskb128(e1);
+        if (__builtin_ia32_pmovmskb128((sky__v16)_mm_min_epu8((__m128i)blk[0], (__m128i)blk[1]) == z)) {
+            uint64_t m0 = (unsigned)__builtin_ia32_pmovmskb128(blk[0] == z);
+            uint64_t m1 = (unsigned)__builtin_ia32_pmovmskb128(blk[1] == z);
             return (size_t)((const char *)blk - s) + sky__ctz(m0 | m1 << 16);
         }
     }
@@ -831,6 +831,22 @@ static inline void sky__fast_commit(const sky__slot *slot)
         sky__fast_notify(slot->q);
 }
 
+/* Around code that GCC, having inlined it, may think reads past a string (-Warray-bounds,
+ * -Wstringop-overread in the caller's build) */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define SKY__OVERREAD_BEGIN                                                                        \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Warray-bounds\"")            \
+        _Pragma("GCC diagnostic ignored \"-Wstringop-overread\"")
+#define SKY__OVERREAD_END _Pragma("GCC diagnostic pop")
+#elif defined(__GNUC__) && !defined(__clang__)
+#define SKY__OVERREAD_BEGIN                                                                        \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Warray-bounds\"")
+#define SKY__OVERREAD_END _Pragma("GCC diagnostic pop")
+#else
+#define SKY__OVERREAD_BEGIN
+#define SKY__OVERREAD_END
+#endif
+
 /* memcpy() of a string's bytes without a call for the usual short string: overlapping word
  * copies that stay within [0, n) on both sides. */
 #if defined(__GNUC__)
@@ -853,12 +869,21 @@ static inline void sky__copy_str(char *d, const char *s, size_t n)
     } else {
         /* 16 bytes at a time, the last 16 overlapping: no call, so the call site keeps its
          * values in registers a call would clobber (see sky__strlen) */
-        size_t k = 0;
+        if (n <= 32) {
+            memcpy(d, s, 16), memcpy(d + n - 16, s + n - 16, 16);
+            return;
+        }
+        /* GCC warns where it inlines this for a shorter constant string, on a path n > 32
+         * excludes */
+        SKY__OVERREAD_BEGIN
+        const char *last = s + n - 32;
+        char *dlast = d + n - 32;
         do {
-            memcpy(d + k, s + k, 16);
-            k += 16;
-        } while (k + 16 < n);
-        memcpy(d + n - 16, s + n - 16, 16);
+            memcpy(d, s, 32);
+            d += 32, s += 32;
+        } while (s < last);
+        memcpy(dlast, last, 32);
+        SKY__OVERREAD_END
     }
 }
 

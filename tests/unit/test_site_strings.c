@@ -74,6 +74,60 @@ static void test_short_copy_never_leaves_the_page(void **state)
     munmap(page, 2 * size);
 }
 
+/* Every length 0..300 at every offset 0..63 from a 64-byte boundary (the measuring goes by a
+ * block, a pair, then aligned groups of four blocks, so this reaches every entry and exit):
+ * zero bytes just before the string (a block holding them must not count them), letters past
+ * its NUL; then the same lengths ending at the page's last byte. Each string is also copied by
+ * sky__copy_str (which writes exactly n bytes) and sky__copy_str16 (n bytes, or 16 for a string
+ * of 1..15 bytes whose first 16 lie in one page), and the copies checked with what is around
+ * them. */
+#define LONGEST 300
+static void check_copies(const char *s, size_t n)
+{
+    char dst[LONGEST + 64];
+    memset(dst, '#', sizeof dst);
+    sky__copy_str(dst + 16, s, n);
+    assert_memory_equal(dst + 16, s, n);
+    for (size_t i = 0; i < sizeof dst; i++)
+        if (i < 16 || i >= 16 + n)
+            assert_int_equal(dst[i], '#');
+    memset(dst, '#', sizeof dst);
+    sky__copy_str16(dst + 16, s, n);
+    assert_memory_equal(dst + 16, s, n);
+    size_t end = 16 + (n > 16 ? n : 16);
+    for (size_t i = 0; i < sizeof dst; i++)
+        if (i < 16 || i >= end)
+            assert_int_equal(dst[i], '#');
+}
+
+static void test_every_length_and_alignment(void **state)
+{
+    (void)state;
+    size_t size;
+    char *page = guarded_page(&size);
+    char *base = page + 128; /* 64-byte aligned: the page is */
+    for (size_t off = 0; off < 64; off++)
+        for (size_t n = 0; n <= LONGEST; n++) {
+            memset(page, 0, 128 + off);
+            char *s = base + off;
+            for (size_t i = 0; i < n; i++)
+                s[i] = (char)(1 + (i * 7 + off) % 255); /* every non-zero byte, >= 0x80 too */
+            s[n] = '\0';
+            memset(s + n + 1, 'z', LONGEST + 64);
+            assert_int_equal(sky__strlen(s), n);
+            check_copies(s, n);
+        }
+    memset(page, 0, size);
+    for (size_t n = 0; n <= LONGEST; n++) {
+        const char *s = at_page_end(page, size, n, (int)n);
+        assert_int_equal(sky__strlen(s), n);
+        check_copies(s, n);
+        check_copies(page + size - n, n); /* n bytes ending at the page's end, no NUL */
+        memset(page + size - n - 1, 0, n + 1);
+    }
+    munmap(page, 2 * size);
+}
+
 static sky_t *open_json(skytest_capture *cap)
 {
     sky_t *sky = NULL;
@@ -194,6 +248,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strlen_never_leaves_the_page),
         cmocka_unit_test(test_short_copy_never_leaves_the_page),
+        cmocka_unit_test(test_every_length_and_alignment),
         cmocka_unit_test(test_logged_strings_at_page_ends),
         cmocka_unit_test(test_calls_unlike_the_schema),
         cmocka_unit_test(test_wide_sites),
