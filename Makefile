@@ -3,7 +3,9 @@
 #   make test       debug+ASan/UBSan build, every unit, example and integration test; then the
 #                   unit tests and the threaded integration tests (label tsan) under TSan, then
 #                   built by clang (-O3: the header's inlined
-#                   fast path differs by compiler). Every stage runs even when one before it
+#                   fast path differs by compiler), then the release build users get (`make`,
+#                   `make install`, `make demo`: GCC -O2, where -Werror sees warnings a debug
+#                   build does not) and its unit tests. Every stage runs even when one before it
 #                   failed; the end prints one line per stage and "N passed, N failed", and the
 #                   exit status is non-zero if anything failed. A stage is a test-<name> target
 #                   listed in TEST_STAGES (scripts/test_stage.sh builds, runs and records it).
@@ -17,11 +19,11 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 CTEST_FLAGS ?= --output-on-failure
-TEST_STAGES ?= asan tsan clang
+TEST_STAGES ?= asan tsan clang release
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 
-.PHONY: all deps build test test-asan test-tsan test-clang demo bench fuzz install clean format
+.PHONY: all deps build test test-asan test-tsan test-clang test-release demo bench fuzz install clean format
 
 all: build
 
@@ -58,6 +60,11 @@ test-tsan: deps
 test-clang: deps
 	@bash scripts/deps.sh --clang
 	@bash scripts/test_stage.sh clang clang $(JOBS) $(CTEST_FLAGS) -L 'unit|fuzz'
+
+# the build `make`, `make install` and `make demo` use, every target of it (GCC -O2 -Werror),
+# and its unit tests: the inlined fast path as users compile it
+test-release: deps
+	@bash scripts/test_stage.sh release release $(JOBS) $(CTEST_FLAGS) -L unit
 
 demo: build
 	@bash scripts/demo.sh build/release
