@@ -83,6 +83,10 @@ const char sky__ship_help[] =
     "error, 130/143 interrupted by SIGINT/SIGTERM.\n";
 
 #define STALL_MS 10000LL
+/* ... and only after this many failed requests since the last delivery: on a slow or loaded
+ * machine, or through a run of resets, 10 s can pass between deliveries of a service that
+ * works; a dead endpoint fails this many requests within the sink's backoff schedule. */
+#define STALL_RETRIES 12u
 /* The CloudWatch sink's longest wait between two attempts (MAX_BACKOFF_NS in
  * src/sinks/cloudwatch_logs.c): a throttled sink may be silent this long and still be working. */
 #define SINK_MAX_BACKOFF_MS 30000LL
@@ -1577,13 +1581,13 @@ int sky__cmd_ship(int argc, char **argv)
         fprintf(stderr, "skylog ship: note: %llu events stored after the checkpoint are not lines "
                 "of the input (another writer to stream %s?)\n",
                 (unsigned long long)sh.settle.left, sh.stream);
-    /* Wait for delivery while it progresses; give up after STALL_MS without progress (a bad
-     * token or a dead endpoint would otherwise hold the command for the whole timeout), or
-     * STOP_FLUSH_NS after a signal. A throttling answer is progress: the service is there and
+    /* Wait for delivery while it progresses; give up after STALL_MS and STALL_RETRIES failed
+     * requests without progress (a bad token or a dead endpoint would otherwise hold the
+     * command for the whole timeout), or STOP_FLUSH_NS after a signal. A throttling answer is progress: the service is there and
      * asks us to slow down, and the sink's backoff after it can be longer than STALL_MS, so
      * after one the window is STALL_MS past the sink's longest backoff. */
     sky_status fst = SKY_ETIMEDOUT;
-    uint64_t last_sent = 0, last_throttles = 0;
+    uint64_t last_sent = 0, last_throttles = 0, last_retries = 0;
     bool throttled = false;
     int64_t last_progress = sky_monotonic_ns(), stop_seen = 0;
     for (;;) {
@@ -1616,8 +1620,10 @@ int sky__cmd_ship(int argc, char **argv)
             throttled = now.sent_events == last_sent;
             last_sent = now.sent_events;
             last_throttles = now.throttles;
+            last_retries = now.retries;
             last_progress = now_ns;
-        } else if (now_ns - last_progress > window_ms * 1000000) {
+        } else if (now_ns - last_progress > window_ms * 1000000 &&
+                   now.retries - last_retries >= STALL_RETRIES) {
             fprintf(stderr, "skylog ship: giving up: nothing delivered for %d s (%s)\n",
                     (int)((now_ns - last_progress) / 1000000000),
                     now.last_error[0] ? now.last_error : "no answer");
