@@ -192,7 +192,7 @@ static void test_utf8_copy_valid(void **state)
         size_t len = 0, want = (size_t)(rand() % 200);
         while (len < want) {
             bool ascii = rand() % 8;
-            const char *p = ascii ? "abcdefghijklmnop" + rand() % 12
+            const char *p = ascii ? &"abcdefghijklmnop"[rand() % 12]
                                   : pieces[rand() % (sizeof pieces / sizeof pieces[0])];
             size_t l = ascii ? (size_t)(1 + rand() % 4) : strlen(p);
             if (len + l > sizeof buf)
