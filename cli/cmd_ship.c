@@ -87,9 +87,6 @@ const char sky__ship_help[] =
  * machine, or through a run of resets, 10 s can pass between deliveries of a service that
  * works; a dead endpoint fails this many requests within the sink's backoff schedule. */
 #define STALL_RETRIES 12u
-/* The CloudWatch sink's longest wait between two attempts (MAX_BACKOFF_NS in
- * src/sinks/cloudwatch_logs.c): a throttled sink may be silent this long and still be working. */
-#define SINK_MAX_BACKOFF_MS 30000LL
 
 static bool cannot_deliver; /* the sink reports an error that waiting cannot fix */
 
@@ -1615,7 +1612,8 @@ int sky__cmd_ship(int argc, char **argv)
             cannot_deliver = now.persistent_error;
             break;
         }
-        int64_t window_ms = throttled ? STALL_MS + SINK_MAX_BACKOFF_MS : STALL_MS;
+        /* a throttled sink may be silent for its longest backoff and still be working */
+        int64_t window_ms = throttled ? STALL_MS + SKY_CWL_MAX_BACKOFF_MS : STALL_MS;
         if (now.sent_events != last_sent || now.throttles != last_throttles) {
             throttled = now.sent_events == last_sent;
             last_sent = now.sent_events;

@@ -30,6 +30,8 @@ extern "C" {
 #define SKY_CWL_MAX_SPAN_MS (24LL * 3600 * 1000)
 #define SKY_CWL_MAX_AGE_MS (14LL * 24 * 3600 * 1000)
 #define SKY_CWL_MAX_FUTURE_MS (2LL * 3600 * 1000)
+/* The longest wait between two attempts at a batch (retry_delay_ms doubles up to it). */
+#define SKY_CWL_MAX_BACKOFF_MS 30000LL
 
 typedef enum sky_cwl_oversize {
     SKY_CWL_OVERSIZE_TRUNCATE = 0, /* cut at a UTF-8 boundary, end with "...[truncated N bytes]" */
@@ -80,7 +82,8 @@ typedef struct sky_cwl_opts {
     bool compress;              /* gzip request bodies */
     bool sync_upload;           /* send from the logging thread (tests, tiny tools) */
     /* A batch is retried until it is delivered or the sink closes: backoff from
-     * retry_delay_ms, doubling (unless no_exponential_backoff) up to 30 s, with full jitter.
+     * retry_delay_ms, doubling (unless no_exponential_backoff) up to SKY_CWL_MAX_BACKOFF_MS (30 s),
+     * with full jitter.
      * max_retries bounds the AWS layer's retries of the control calls (CreateLogGroup,
      * CreateLogStream, PutRetentionPolicy). The retry mode (standard, adaptive, legacy) is the
      * AWS configuration's: AWS_RETRY_MODE, else retry_mode of the profile (skylog/aws.h). */

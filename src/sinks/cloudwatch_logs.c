@@ -47,7 +47,7 @@
 #include <unistd.h>
 
 #define DEFAULT_STREAM "{hostname}_{strftime:%Y%m%d_%H%M%S}"
-#define MAX_BACKOFF_NS (30LL * 1000000000)
+#define MAX_BACKOFF_NS (SKY_CWL_MAX_BACKOFF_MS * 1000000)
 #define PERSISTENT_BACKOFF_NS (60LL * 1000000000) /* errors that waiting cannot fix */
 #define CLOSE_GRACE_NS (2LL * 1000000000)
 
