@@ -19,6 +19,7 @@
  */
 #include "cli.h"
 #include "common.h"
+#include "safetext.h"
 #include "ship_checkpoint.h"
 
 #include <skylog/cloudwatch.h>
@@ -1136,7 +1137,7 @@ static bool resume_stream(ship *sh, json_t *cp, const char *cp_path)
     }
     if (sh->stream_opt && strcmp(sh->stream_opt, stream) != 0 &&
         !(tmpl && strcmp(sh->stream_opt, tmpl) == 0)) {
-        fprintf(stderr, "skylog ship: %s: the checkpoint is for stream %s%s%s%s, not %s\n",
+        sky__safe_printf(stderr, "skylog ship: %s: the checkpoint is for stream %s%s%s%s, not %s\n",
                 cp_path, stream, tmpl ? " (--stream '" : "", tmpl ? tmpl : "", tmpl ? "')" : "",
                 sh->stream_opt);
         return false;
@@ -1622,7 +1623,7 @@ int sky__cmd_ship(int argc, char **argv)
             last_progress = now_ns;
         } else if (now_ns - last_progress > window_ms * 1000000 &&
                    now.retries - last_retries >= STALL_RETRIES) {
-            fprintf(stderr, "skylog ship: giving up: nothing delivered for %d s (%s)\n",
+            sky__safe_printf(stderr, "skylog ship: giving up: nothing delivered for %d s (%s)\n",
                     (int)((now_ns - last_progress) / 1000000000),
                     now.last_error[0] ? now.last_error : "no answer");
             break;
@@ -1683,7 +1684,7 @@ int sky__cmd_ship(int argc, char **argv)
             fprintf(stderr, "  %llu lines may be stored twice (the stream's tail could not tell; "
                     "see docs/CLI.md)\n", (unsigned long long)sh.settle.ambiguous);
         if (lost && st.last_error[0] && !cannot_deliver)
-            fprintf(stderr, "  last error: %s\n", st.last_error);
+            sky__safe_printf(stderr, "  last error: %s\n", st.last_error);
     }
     if (rc != SKY_EXIT_OK)
         report_position(&sh, sky__cli_stop_signal(), "incomplete");
