@@ -1174,8 +1174,8 @@ static bool resume_from(ship *sh, json_t *cp, const char *cp_path)
         return false;
     }
     if (group && strcmp(group, sh->co->log_group) != 0) {
-        fprintf(stderr, "skylog ship: %s: the checkpoint is for group %s, not %s\n", cp_path,
-                group, sh->co->log_group);
+        sky__safe_printf(stderr, "skylog ship: %s: the checkpoint is for group %s, not %s\n",
+                         cp_path, group, sh->co->log_group);
         return false;
     }
     for (int i = 0; i < sh->n_in; i++) {
@@ -1510,7 +1510,9 @@ int sky__cmd_ship(int argc, char **argv)
     bool wd_started = false;
     if (sky_sink_cloudwatch_logs(&co, &sh.sink, &err) != SKY_OK) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        fprintf(stderr, "skylog ship: %s\n", err ? err : "cannot create the CloudWatch sink");
+        /* may quote the service (a refused CreateLogGroup) */
+        sky__safe_printf(stderr, "skylog ship: %s\n",
+                         err ? err : "cannot create the CloudWatch sink");
         free(err);
         rc = SKY_EXIT_FAIL;
         goto free_track;
