@@ -356,6 +356,7 @@ typedef struct sky_http_opts {
     void (*trace)(void *user, const char *line);
     void *trace_user;
     sky_http_transport transport; /* see sky_http_transport */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_http_opts;
 
 typedef struct sky_http_client sky_http_client;
@@ -549,6 +550,7 @@ typedef struct sky_aws_retry_opts {
     bool (*cancelled)(void *cancel_user);
     void *cancel_user;
     sky_aws_retry_mode mode;   /* DEFAULT = AWS_RETRY_MODE, the profile's retry_mode, standard */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_retry_opts;
 
 
@@ -659,6 +661,7 @@ typedef struct sky_aws_creds_opts {
     sky_aws_retry_opts fetch_retry; /* STS calls retry throttling/5xx/network errors like the
                                       SDKs' standard mode (defaults as for clients); its
                                       sleep_ns hook also serves the container provider's pauses */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_creds_opts;
 
 /* Creates a provider (opts may be NULL: the default chain). Nothing is fetched yet. Strings in
@@ -712,6 +715,7 @@ typedef struct sky_aws_client_opts {
      * this client shares its retry quota, its rate limiter (adaptive mode), its mode and its
      * retry counters, as two clients of one service that an SDK would make one. */
     sky_aws_client *share_retry_state;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_client_opts;
 
 /* One call. Views. */
@@ -752,6 +756,7 @@ typedef struct sky_aws_retry_stats {
     uint64_t rate_limited;     /* attempts held back by the adaptive rate limiter */
     uint64_t rate_limited_ns;  /* and for how long in all */
     int quota_available;       /* what is left of the retry quota (-1: none) */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_retry_stats;
 /* Thread-safe. */
 SKY_API void sky_aws_client_retry_stats(const sky_aws_client *c, sky_aws_retry_stats *out);
@@ -797,6 +802,7 @@ typedef struct sky_aws_query_result {
     char *body;             /* the final GetQueryResults answer (JSON, NUL-terminated), owned;
                                past 10,000 rows the pages are fetched and joined into it */
     size_t body_len;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_query_result;
 
 typedef struct sky_aws_query_opts {
@@ -812,6 +818,7 @@ typedef struct sky_aws_query_opts {
     void (*progress)(void *user, const sky_aws_query_result *so_far);
     bool (*cancelled)(void *user); /* optional: polled between requests (Ctrl-C) */
     void *user;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_query_opts;
 
 /* Runs a query (see above). SKY_OK when it reached a final state: check out->status. An error

@@ -122,6 +122,7 @@ typedef struct sky_cwl_opts {
     size_t spool_max_bytes;     /* its data area; default 64 MiB; 64 KiB .. 1 TiB */
     sky_cwl_fsync spool_fsync;  /* default none */
     int64_t spool_fsync_every_ms; /* SKY_CWL_FSYNC_INTERVAL; default 1000 */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_cwl_opts;
 
 /* Creates a CloudWatch Logs sink. Validates every option (names, limits) and returns
@@ -223,6 +224,7 @@ typedef struct sky_cwl_stats {
     /* With the adaptive AWS retry mode (AWS_RETRY_MODE=adaptive): how long the AWS layer's
      * client-side rate limiter held requests back after throttling, in all. */
     uint64_t rate_limited_ms;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_cwl_stats;
 
 /* Snapshot of a CloudWatch Logs sink's counters; SKY_EINVAL if `sink` is not one. The sink

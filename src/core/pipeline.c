@@ -744,6 +744,7 @@ sky_status sky_processor_stats_get(sky_t *sky, size_t i, sky_processor_stats *ou
     if (i >= sky->n_procs)
         return SKY_ENOTFOUND;
     sky__processor *p = &sky->procs[i];
+    memset(out, 0, sizeof *out); /* reserved_ included (docs/COMPATIBILITY.md) */
     out->name = p->name;
     out->calls = atomic_load(&p->calls);
     out->drops = atomic_load(&p->drops);
