@@ -5,7 +5,8 @@
  * must never be able to drive the terminal it is shown on (move the cursor, rewrite earlier
  * lines, set the window title, ring the bell, hide text) nor break the shape of the output.
  *
- * One rule (docs/CLI.md, "Untrusted text in the output"), applied by the functions below:
+ * One rule (docs/CLI.md, "Untrusted text in the output"; the characters are decided by the
+ * library's util/termsafe.h, which its diagnostics use too), applied by the functions below:
  *   - text for people (tables, tail's pretty/text/short lines, lists, error messages) is one
  *     line per record: LF, CR and TAB are written as \n \r \t; every other C0 control, DEL,
  *     the C1 controls U+0080..U+009F, and the invisible characters that reorder or break text

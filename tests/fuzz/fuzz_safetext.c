@@ -9,6 +9,7 @@
  * Input: the text itself (a NUL ends it, as in the C strings the commands print).
  */
 #include "../../cli/safetext.c"
+#include "util/text.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,12 +1,12 @@
 """Untrusted text in every command's output (docs/CLI.md, "Untrusted text in the output").
 
 A fake CloudWatch answers every read the CLI makes (FilterLogEvents, DescribeLogGroups,
-DescribeLogStreams, StartQuery/GetQueryResults, ListMetrics, GetMetricStatistics,
+DescribeLogStreams, GetLogEvents, StartQuery/GetQueryResults, ListMetrics, GetMetricStatistics,
 DescribeAlarms, DescribeAlarmHistory) with one hostile string in every name, message, field
 and value: CSI sequences (clear screen, colour), an OSC title ended by BEL, a BEL, a bare CR,
 a C1 CSI (U+009B), a right-to-left override, DEL, a tab, a newline, commas and quotes. Then
 each output format of tail, groups, streams, query, metrics list/get, alarm describe/history
-must hold no byte that drives a terminal, show the text escaped for people, give it back
+and audit verify must hold no byte that drives a terminal, show the text escaped for people, give it back
 exactly in JSON, and quote it per RFC 4180 in CSV. The service's error messages (JSON and
 XML error bodies, with invalid UTF-8) go through the same rule.
 """
@@ -53,6 +53,8 @@ def answer(req):
         "DescribeLogGroups": {"logGroups": [{"logGroupName": EVIL, "storedBytes": 1}]},
         "DescribeLogStreams": {"logStreams": [{"logStreamName": EVIL,
                                                "lastEventTimestamp": ms}]},
+        "GetLogEvents": {"events": [{"timestamp": ms, "message": EVIL}],
+                         "nextForwardToken": "t"},
         "StartQuery": {"queryId": "q-1"},
         "GetQueryResults": {"status": "Complete", "results": [
             [{"field": "v", "value": EVIL}, {"field": "@ptr", "value": "p"}]],
@@ -215,6 +217,16 @@ class Untrusted(unittest.TestCase):
         doc = json.loads(self.as_json("alarm", "describe", "-o", "json"))
         self.assertEqual(doc["MetricAlarms"][0]["StateReason"], EVIL)
 
+    # ---- audit verify ------------------------------------------------------------------------
+
+    def test_audit_verify_names_the_stream_safely(self):
+        """Every stream of the group is verified (names from DescribeLogStreams): the verdict
+        line names the stream escaped."""
+        p = self.run_cli("audit", "verify", "--group", "/g", expect=1)
+        text = inert(self, p.stdout)
+        self.assertTrue(text.startswith(f"/g {SHOWN}: entry 1 "), text)
+        inert(self, p.stderr)
+
     # ---- the service's errors ----------------------------------------------------------------
 
     def test_error_messages_are_escaped(self):
@@ -226,6 +238,17 @@ class Untrusted(unittest.TestCase):
             err = inert(self, p.stderr)
             self.assertIn("InvalidParameterException: " + SHOWN, err)
             self.assertEqual(len(err.splitlines()), 1, err)
+        # ship: the library's diagnostic and ship's summary both quote the refusal
+        env = skyharness.aws_env()
+        env.update({"AWS_ENDPOINT_URL": self.fake.url, "AWS_REGION": "us-east-1",
+                    "ASAN_OPTIONS": "detect_leaks=0"})
+        p = subprocess.run([skyharness.skylog_bin(), "ship", "--group", "/err-json", "--stream",
+                            "s"], input=b"line\n", capture_output=True, env=env, timeout=120)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        err = inert(self, p.stderr)
+        self.assertIn("skylog: ERROR: cloudwatch: PutLogEvents rejected 1 events: "
+                      "InvalidParameterException (HTTP 400): " + SHOWN + "\n", err)
+        self.assertIn("  last error: InvalidParameterException (HTTP 400): " + SHOWN + "\n", err)
         p = self.run_cli("tail", "/err-xml", "--since", "1h", expect=1)
         err = inert(self, p.stderr)
         self.assertIn("Bad\\u001b[31mCode", err)
