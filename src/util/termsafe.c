@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* The length of the valid UTF-8 character at p (n bytes left) and its code point; 0 if the
  * byte at p does not start one. */
@@ -35,38 +36,39 @@ size_t sky__termsafe(sky_buf *out, const char *str, size_t n, sky__termsafe_mode
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t cols = 0, plain = 0; /* s[plain..i) is copied as it is, in one piece */
-    char esc[8];
+    bool json = mode == SKY__TERMSAFE_JSON;
     for (size_t i = 0; i < n;) {
         uint32_t c = 0;
-        size_t len = utf8_next(s + i, n - i, &c), w = 0;
+        size_t len = utf8_next(s + i, n - i, &c);
+        const char *named = NULL; /* an escape to write instead of the character, if any */
+        unsigned u = 0;           /* else: this code point as a u escape; len 0: the byte as x */
         if (len == 0) {
-            len = 1;
-            w = mode == SKY__TERMSAFE_JSON
-                    ? (size_t)snprintf(esc, sizeof esc, "\\uFFFD") /* jansson writes none */
-                    : (size_t)snprintf(esc, sizeof esc, "\\x%02x", s[i]);
+            named = json ? "\\uFFFD" : NULL; /* jansson writes no invalid UTF-8 */
         } else if (hidden(c) && !(mode == SKY__TERMSAFE_CSV && (c == '\n' || c == '\t')) &&
-                   !(mode == SKY__TERMSAFE_JSON && c < 0x20)) {
-            const char *named = mode == SKY__TERMSAFE_JSON ? NULL
-                                : c == '\n'                ? "\\n"
-                                : c == '\r'                ? "\\r"
-                                : c == '\t'                ? "\\t"
-                                                           : NULL;
-            w = named ? (size_t)snprintf(esc, sizeof esc, "%s", named)
-                      : (size_t)snprintf(esc, sizeof esc,
-                                         mode == SKY__TERMSAFE_JSON ? "\\u%04X" : "\\u%04x",
-                                         (unsigned)c); /* JSON: as jansson spells escapes */
-        }
-        if (w) {
-            if (out) {
-                sky__buf_put(out, s + plain, i - plain);
-                sky__buf_put(out, esc, w);
-            }
-            cols += w;
-            plain = i + len;
+                   !(json && c < 0x20)) {
+            named = json        ? NULL
+                    : c == '\n' ? "\\n"
+                    : c == '\r' ? "\\r"
+                    : c == '\t' ? "\\t"
+                                : NULL;
+            u = named ? 0 : (unsigned)c;
         } else {
             cols++;
+            i += len;
+            continue;
         }
-        i += len;
+        if (out) {
+            sky__buf_put(out, s + plain, i - plain);
+            if (named) /* (printf: GCC -O2 misjudges an inlined copy of a short literal) */
+                sky__buf_printf(out, "%s", named);
+            else if (len == 0)
+                sky__buf_printf(out, "\\x%02x", s[i]);
+            else /* JSON: spelt as jansson spells its escapes */
+                sky__buf_printf(out, json ? "\\u%04X" : "\\u%04x", u);
+        }
+        cols += named ? strlen(named) : len == 0 ? 4 : 6;
+        i += len ? len : 1;
+        plain = i;
     }
     if (out)
         sky__buf_put(out, s + plain, n - plain);

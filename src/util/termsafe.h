@@ -24,7 +24,7 @@ typedef enum sky__termsafe_mode {
     SKY__TERMSAFE_CSV,
     /* JSON text from an encoder that escapes control characters in strings (jansson): hidden
      * characters from DEL up as \u007F (what such an encoder leaves raw), C0 kept (outside
-     * strings they are the layout), invalid bytes as \ufffd. */
+     * strings they are the layout), invalid bytes as \uFFFD. */
     SKY__TERMSAFE_JSON,
 } sky__termsafe_mode;
 
