@@ -234,8 +234,8 @@ typedef struct sky_cwl_stats {
     int64_t failing_since_mono_ms; /* when the first of those failed; 0 when none did */
     bool throttled;            /* the last attempt was answered with throttling */
     /* When the batch that failed (throttled or not) is tried again: the sink is waiting out its
-     * backoff until then. 0 when no retry is planned: nothing failed, or the retry is being
-     * sent. */
+     * backoff until then. 0 when no retry is planned: nothing failed, the retry is being sent,
+     * or nothing is queued. */
     int64_t retry_at_mono_ms;
 } sky_cwl_stats;
 

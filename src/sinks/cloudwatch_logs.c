@@ -1677,6 +1677,8 @@ sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out)
     out->rate_limited_ms = atomic_load(&c->rate_limited_ns) / 1000000;
     out->queued_events = c->total_events;
     out->queued_bytes = c->total_bytes;
+    if (!c->total_events) /* what failed left otherwise (aged out, given up at close) */
+        out->retry_at_mono_ms = 0;
     if (c->spool)
         sky__spool_stats(c->spool, out);
     pthread_mutex_unlock(&c->mu);

@@ -785,7 +785,10 @@ static void test_delivery_state_in_stats(void **state)
     assert_int_equal(st.failures_in_a_row, 0); /* the service is there */
     assert_true(st.retry_at_mono_ms > before && st.retry_at_mono_ms <= after + 3600000);
     assert_int_equal(st.queued_events, 1);
-    sky_sink_close(s);
+    /* given up at close: nothing is planned any more */
+    assert_int_equal(sky_cwl_close(s, &st), SKY_ETIMEDOUT);
+    assert_int_equal(st.dropped[SKY_CWL_DROP_UNDELIVERED], 1);
+    assert_int_equal(st.retry_at_mono_ms, 0);
     fake_destroy(f);
 }
 
