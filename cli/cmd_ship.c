@@ -8,7 +8,10 @@
  * empty messages) and counted.
  *
  * Delivery goes through the CloudWatch Logs sink (batching, limits, retries, accounting), with
- * backpressure: when its queue is full, reading waits instead of dropping. --follow keeps
+ * backpressure: when its queue is full, reading waits instead of dropping. Whether to give up
+ * is decided on the sink's own state (sky_cwl_stats: failures in a row, persistent errors), not
+ * on a model of its retry policy (see STALL_MS); a watchdog thread decides it while reading
+ * waits for room. --follow keeps
  * reading like `tail -F`: it notices rotation (the path now names another file: the old one is
  * read to its end first) and truncation (the file shrank: read again from the start).
  * The exit status is 0 only if every event read was accepted by CloudWatch; 128+N after signal
