@@ -46,9 +46,7 @@ class ServeLogsBase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.srv = sh.Server(auth=cls.auth)
-        cls.addClassCleanup(cls.srv.cleanup)
-        cls.srv.start()
+        cls.srv = sh.start_class_server(cls, auth=cls.auth)
 
     def setUp(self):
         self.logs = sh.boto3_client(self, self.srv, "logs")
