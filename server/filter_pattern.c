@@ -23,10 +23,17 @@
 
 /* ---- term patterns ------------------------------------------------------------------------ */
 
-typedef enum term_kind { T_MUST, T_NOT, T_ANY } term_kind;
+/* A term pattern is a disjunction of conjunctions (CloudWatch's "term groups"): every ?term
+ * starts a new group, and the plain and -terms after it, up to the next ?term, belong to it
+ * (AWS's CDK writes "ERROR and MainThread, or WARN and Deadlock" as
+ * ?"ERROR" "MainThread" ?"WARN" "Deadlock"). Terms before the first ?term form a group of
+ * their own. The pattern matches when one group does: all of its terms appear and none of its
+ * -terms. */
+typedef enum term_kind { T_MUST, T_NOT } term_kind;
 
 typedef struct term {
     term_kind kind;
+    bool starts_group; /* a ?term: the first of a new group */
     char *text;
     size_t len;
 } term;
@@ -70,7 +77,6 @@ struct sky__pattern {
     bool match_all;
     term *terms;
     size_t n_terms;
-    bool has_any;
     node *json;
     size_t json_cmps; /* comparisons in the JSON pattern */
     slot *slots;      /* space-delimited pattern: n_slots > 0 */
@@ -164,7 +170,7 @@ static bool parse_terms(sky__pattern *p, const char *s, const char **why)
             t.kind = T_NOT;
             s++;
         } else if (*s == '?' && s[1] && !isspace((unsigned char)s[1])) {
-            t.kind = T_ANY;
+            t.starts_group = true;
             s++;
         }
         const char *start;
@@ -201,8 +207,6 @@ static bool parse_terms(sky__pattern *p, const char *s, const char **why)
             *why = "out of memory";
             return false;
         }
-        if (t.kind == T_ANY)
-            p->has_any = true;
         p->terms[p->n_terms++] = t;
     }
     return true;
@@ -1054,16 +1058,19 @@ bool sky__pattern_match(const sky__pattern *p, const char *msg, size_t len)
     }
     if (p->n_slots)
         return match_space(p, msg, len, NULL);
-    bool any = false;
-    for (size_t i = 0; i < p->n_terms; i++) {
-        const term *t = &p->terms[i];
-        bool has = contains(msg, len, t);
-        if (t->kind == T_MUST && !has)
-            return false;
-        if (t->kind == T_NOT && has)
-            return false;
-        if (t->kind == T_ANY && has)
-            any = true;
+    /* One pass over the groups: a group that fails skips to the next ?term. */
+    for (size_t i = 0; i < p->n_terms;) {
+        bool ok = true;
+        size_t j = i;
+        do {
+            const term *t = &p->terms[j];
+            if (ok && contains(msg, len, t) != (t->kind == T_MUST))
+                ok = false;
+            j++;
+        } while (j < p->n_terms && !p->terms[j].starts_group);
+        if (ok)
+            return true;
+        i = j;
     }
-    return !p->has_any || any;
+    return false;
 }

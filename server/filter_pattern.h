@@ -5,6 +5,10 @@
  *   "connection reset"         a quoted phrase is one term
  *   ERROR -DEBUG               a term prefixed with '-' must not appear
  *   ?ERROR ?WARN               at least one '?' term must appear
+ *   ?ERROR db ?WARN disk       term groups: each '?' term starts a group, the terms after it
+ *                              (to the next '?' term) join it; one whole group must match
+ *                              ((ERROR and db) or (WARN and disk)); terms before the first
+ *                              '?' term are a group of their own
  *   { $.level = "ERROR" && ($.ms > 100 || $.user.id = 4*) }
  *                              JSON pattern: selectors $.a.b[0], operators = != < > <= >=,
  *                              && || and parentheses, strings (with * wildcards), numbers,

@@ -49,11 +49,60 @@ static void test_terms(void **state)
     assert_true(m("ERROR -DEBUG", "ERROR x"));
     assert_false(m("ERROR -DEBUG", "ERROR DEBUG"));
     assert_false(m("-\"x y\"", "a x y b"));
-    assert_true(m("?WARN ?ERROR", "WARN"));
-    assert_true(m("?WARN ?ERROR", "ERROR"));
-    assert_false(m("?WARN ?ERROR", "INFO"));
-    assert_true(m("db ?WARN ?ERROR", "db ERROR"));
-    assert_false(m("db ?WARN ?ERROR", "net ERROR"));
+}
+
+/* The examples of CloudWatch's guide ("OR pattern matching", FilterAndPatternSyntax): of the
+ * three events, ERROR matches 1 and 2, ?ERROR ?WARN all three, ERROR WARN only 1, ERROR -WARN
+ * only 2. */
+static void test_terms_or_guide(void **state)
+{
+    (void)state;
+    const char *ev[] = {"ERROR WARN message", "ERROR message", "WARN message"};
+    struct {
+        const char *pattern;
+        bool want[3];
+    } cases[] = {
+        {"ERROR", {true, true, false}},
+        {"?ERROR ?WARN", {true, true, true}},
+        {"ERROR WARN", {true, false, false}},
+        {"ERROR -WARN", {false, true, false}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (size_t e = 0; e < 3; e++)
+            if (m(cases[c].pattern, ev[e]) != cases[c].want[e])
+                fail_msg("'%s' on '%s': expected %s", cases[c].pattern, ev[e],
+                         cases[c].want[e] ? "a match" : "no match");
+}
+
+/* Plain terms after a ?term join its group, as AWS's CDK builds anyTermGroup: "lines that
+ * either contain both ERROR and MainThread, or both WARN and Deadlock" is
+ * ?"ERROR" "MainThread" ?"WARN" "Deadlock" (and its test: ?"foo" "bar" ?"baz"). A ?term is
+ * not an "any of" added to required terms: a group alone is enough. */
+static void test_terms_groups(void **state)
+{
+    (void)state;
+    const char *cdk = "?\"ERROR\" \"MainThread\" ?\"WARN\" \"Deadlock\"";
+    assert_true(m(cdk, "ERROR in MainThread"));
+    assert_true(m(cdk, "WARN Deadlock detected"));
+    assert_false(m(cdk, "ERROR in worker-3"));     /* ERROR's group needs MainThread */
+    assert_false(m(cdk, "WARN slow, MainThread")); /* WARN's needs Deadlock */
+    assert_true(m(cdk, "WARN Deadlock; ERROR"));
+    assert_true(m("?\"foo\" \"bar\" ?\"baz\"", "baz"));
+    assert_true(m("?\"foo\" \"bar\" ?\"baz\"", "foo bar"));
+    assert_false(m("?\"foo\" \"bar\" ?\"baz\"", "foo"));
+    /* Exclusions belong to their group too. */
+    assert_true(m("?ERROR -retry ?FATAL", "ERROR"));
+    assert_false(m("?ERROR -retry ?FATAL", "ERROR, retry"));
+    assert_true(m("?ERROR -retry ?FATAL", "FATAL after retry"));
+    /* Terms before the first ?term are a group of their own. */
+    assert_true(m("db ?WARN ?ERROR", "db up"));
+    assert_true(m("db ?WARN ?ERROR", "net ERROR"));
+    assert_false(m("db ?WARN ?ERROR", "net INFO"));
+    assert_true(m("db disk ?ERROR", "db disk"));
+    assert_false(m("db disk ?WARN", "db net"));
+    /* A quoted ?"phrase" is one term. */
+    assert_true(m("?\"disk full\" ?OOM", "the disk full now"));
+    assert_false(m("?\"disk full\" ?OOM", "full disk"));
 }
 
 static void test_json(void **state)
@@ -382,6 +431,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_terms),
+        cmocka_unit_test(test_terms_or_guide),
+        cmocka_unit_test(test_terms_groups),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_limits),
