@@ -21,6 +21,7 @@
 #include "filter_regex.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -547,28 +548,48 @@ static bool pike_search(sky__fregex *re, const unsigned char *s, size_t n)
 
 /* ---- the DFA cache ------------------------------------------------------------------------ */
 
+/* The DFA caches of every compiled expression in the process, counted together against one
+ * limit: a request holds a few expressions, but the server runs many requests at once, and
+ * only a process-wide count bounds them all. An expression whose cache cannot grow searches
+ * by simulation (same answers, more steps per character), so the limit costs time, never
+ * results. */
+static _Atomic size_t cache_bytes;
+static _Atomic size_t cache_limit = SKY__FREGEX_CACHE_LIMIT;
+
+static size_t state_bytes(const sky__fregex *re)
+{
+    return re->words * sizeof *re->sets + sizeof *re->hash + re->n_classes * sizeof *re->trans;
+}
+
 /* Room for more states: the first DFA_FIRST_STATES, then twice as many, up to DFA_STATES.
- * False when the cache is at its size (or memory is short: the search then falls back to the
- * simulation, which needs nothing more). Pointers into the cache do not survive a call. */
+ * False when the cache is at its size, the process-wide limit would be passed, or memory is
+ * short: the search then falls back to the simulation, which needs nothing more. Pointers
+ * into the cache do not survive a call. */
 static bool dfa_grow(sky__fregex *re)
 {
     size_t cap = re->cap_states ? 2 * re->cap_states : DFA_FIRST_STATES;
     if (cap > DFA_STATES)
         return false;
+    size_t add = (cap - re->cap_states) * state_bytes(re);
+    if (atomic_fetch_add(&cache_bytes, add) + add > atomic_load(&cache_limit))
+        goto refused;
     uint64_t *sets = realloc(re->sets, cap * re->words * sizeof *sets);
     if (!sets)
-        return false;
+        goto refused;
     re->sets = sets;
     uint64_t *hash = realloc(re->hash, cap * sizeof *hash);
     if (!hash)
-        return false;
+        goto refused;
     re->hash = hash;
     int16_t *trans = realloc(re->trans, cap * re->n_classes * sizeof *trans);
     if (!trans)
-        return false;
+        goto refused;
     re->trans = trans;
     re->cap_states = cap;
     return true;
+refused: /* the blocks that did grow keep their room unused until freed */
+    atomic_fetch_sub(&cache_bytes, add);
+    return false;
 }
 
 /* The state holding the instructions of list[0..count) (a copy of them as a bitset): its
@@ -652,6 +673,8 @@ static int dfa_search(sky__fregex *re, const unsigned char *s, size_t n)
     int st = re->n_states ? 0 : dfa_start(re); /* state 0 is always the start state */
     if (st == DFA_MATCH)
         return 1;
+    if (st == DFA_FULL)
+        return -1; /* no room for a cache at all */
     for (size_t pos = 0; pos < n;) {
         const int16_t *row = re->trans + (size_t)st * re->n_classes;
         while (pos < n && s[pos] < 0x80 && row[re->cls[s[pos]]] == st) /* e.g. no match yet */
@@ -794,19 +817,23 @@ sky__fregex *sky__fregex_compile(const char *src, size_t len, char *why, size_t 
 
 size_t sky__fregex_size(const sky__fregex *re) { return re->n; }
 
+size_t sky__fregex_cache_bytes(void) { return atomic_load(&cache_bytes); }
+
+size_t sky__fregex_set_cache_limit(size_t bytes) { return atomic_exchange(&cache_limit, bytes); }
+
 size_t sky__fregex_memory(const sky__fregex *re)
 {
     size_t n = re->n;
     return sizeof *re + n * sizeof *re->prog + (2 * n + 2 * n + 1) * sizeof *re->cur +
            n * sizeof *re->mark + re->words * sizeof *re->scratch +
-           re->cap_states * (re->words * sizeof *re->sets + sizeof *re->hash +
-                             re->n_classes * sizeof *re->trans);
+           re->cap_states * state_bytes(re);
 }
 
 void sky__fregex_free(sky__fregex *re)
 {
     if (!re)
         return;
+    atomic_fetch_sub(&cache_bytes, re->cap_states * state_bytes(re));
     free(re->prog);
     free(re->cur);
     free(re->next);

@@ -8,7 +8,7 @@
  * text is a match in any text that contains it when the expression has no anchor (search is
  * unanchored), the same search twice answers the same (the workspace and the DFA cache are
  * reused), the DFA with its required-text filter answers as the plain simulation, and what
- * the expression holds stays within SKY__FREGEX_MAX_BYTES.
+ * the expression holds stays within SKY__FREGEX_MAX_BYTES and is uncounted once freed.
  */
 #include "filter_regex.h"
 
@@ -25,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = nl ? (const char *)nl + 1 : "";
     size_t tlen = nl ? size - rlen - 1 : 0;
     char why[400] = "";
+    size_t cached = sky__fregex_cache_bytes();
     sky__fregex *re = sky__fregex_compile((const char *)data, rlen, why, sizeof why);
     if (!re) {
         if (!why[0])
@@ -52,5 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(wider);
     }
     sky__fregex_free(re);
+    if (sky__fregex_cache_bytes() != cached)
+        abort(); /* the process-wide count gives back what the expression held */
     return 0;
 }

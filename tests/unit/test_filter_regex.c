@@ -323,7 +323,9 @@ static void test_required_text(void **state)
 /* What an expression holds: its program and workspace from the start, a DFA cache only once
  * searched, and only as many states as its texts needed; rows have one entry per class of
  * characters the expression tells apart, not per character. Every count is exact (the
- * function adds up what was allocated), and the worst case stays within the header's bound. */
+ * function adds up what was allocated), the worst case stays within the header's bound, and
+ * the caches of the process are counted together against one limit. (The earlier tests freed
+ * every expression they compiled: the process-wide count starts at 0 here.) */
 static void test_memory(void **state)
 {
     (void)state;
@@ -339,7 +341,29 @@ static void test_memory(void **state)
     for (int i = 0; i < 100; i++) /* a warm cache does not grow on the same texts */
         assert_false(sky__fregex_search(r, "no ERRO R here", 14));
     assert_int_equal(sky__fregex_memory(r), warm);
+    assert_int_equal(sky__fregex_cache_bytes(), warm - cold); /* the process-wide count */
     sky__fregex_free(r);
+    assert_int_equal(sky__fregex_cache_bytes(), 0);
+
+    /* Past the process-wide limit a cache does not grow: the simulation answers, the same. */
+    sky__fregex *first = compile("ERROR");
+    assert_true(sky__fregex_search(first, "ERROR", 5));
+    size_t held = sky__fregex_cache_bytes();
+    size_t old = sky__fregex_set_cache_limit(held); /* no room for another cache */
+    assert_int_equal(old, SKY__FREGEX_CACHE_LIMIT);
+    r = compile("[Ee]rror|[Ff]ail");
+    const char *texts[] = {"an Error", "fail", "Fail!", "nothing", ""};
+    for (size_t k = 0; k < sizeof texts / sizeof *texts; k++)
+        assert_int_equal(sky__fregex_search(r, texts[k], strlen(texts[k])),
+                         pike_search(r, (const unsigned char *)texts[k], strlen(texts[k])));
+    assert_int_equal(r->cap_states, 0);
+    assert_int_equal(sky__fregex_cache_bytes(), held);
+    sky__fregex_set_cache_limit(old);
+    assert_true(sky__fregex_search(r, "Fail", 4)); /* room again: it caches */
+    assert_int_equal(r->cap_states, DFA_FIRST_STATES);
+    sky__fregex_free(r);
+    sky__fregex_free(first);
+    assert_int_equal(sky__fregex_cache_bytes(), 0);
 
     /* Needing more states doubles the cache, up to DFA_STATES and no further. */
     r = compile("a[ab]{6}c");
@@ -372,6 +396,7 @@ static void test_memory(void **state)
     assert_true(sky__fregex_size(r) >= 1000);
     assert_true(most < SKY__FREGEX_MAX_BYTES / 2); /* half the largest program */
     sky__fregex_free(r);
+    assert_int_equal(sky__fregex_cache_bytes(), 0); /* every cache freed is uncounted */
 }
 
 static void test_dfa_agrees_with_the_simulation(void **state)
