@@ -545,6 +545,23 @@ sso_role_name = Dev
         self.assertEqual((rc, o["source"]), (0, "sso"), o)
         self.assertEqual([r.path for r in srv.requests][0], "/token")
 
+    def test_sso_calls_retry_transient_failures(self):
+        """CreateToken and GetRoleCredentials retry like botocore's clients (standard mode:
+        5xx and throttling, 3 attempts, jittered backoff); a 4xx is final. Counted."""
+        self.refreshable_cache(T0 - 60, T0 + 86400)
+        oidc = [(500, {}, "{}"), (429, {"x-amzn-ErrorType": "TooManyRequestsException"}, "{}")]
+        srv = self.sso_servers(lambda req: oidc.pop(0) if oidc else self.oidc_ok(req))
+        portal_fail = ["reset"]
+        inner = srv.handler
+        srv.handler = lambda req: (portal_fail.pop(0) if portal_fail and req.path != "/token"
+                                   else inner(req))
+        rc, [o] = self.tool("--at", str(T0))
+        self.assertEqual((rc, o["source"]), (0, "sso"), o)
+        self.assertEqual([r.path.split("?")[0] for r in srv.requests],
+                         ["/token"] * 3 + ["/federation/credentials"] * 2)
+        self.assertEqual(len(o["sleeps_ms"]), 3)
+        self.assertEqual((o["creds_stats"]["retries"], o["creds_stats"]["throttles"]), (3, 1))
+
     def test_sso_refresh_impossible_without_registration_or_session(self):
         # the client registration expired: no CreateToken, the error says why
         path = self.refreshable_cache(T0 - 60, T0 - 1)
