@@ -1673,6 +1673,11 @@ int sky__cmd_ship(int argc, char **argv)
         if (st.rate_limited_ms) /* AWS_RETRY_MODE=adaptive after throttling */
             fprintf(stderr, "  held back %.1f s by the adaptive retry mode's rate limiter\n",
                     (double)st.rate_limited_ms / 1e3);
+        if (st.creds_retries || st.creds_failures) /* STS, SSO, IMDS... (aws.h) */
+            fprintf(stderr, "  credentials: %llu refreshes, %llu failed, %llu retries (%llu "
+                    "throttled)\n", (unsigned long long)st.creds_refreshes,
+                    (unsigned long long)st.creds_failures, (unsigned long long)st.creds_retries,
+                    (unsigned long long)st.creds_throttles);
         if (st.ambiguous)
             fprintf(stderr, "  %llu requests had an unknown outcome (may be stored twice)\n",
                     (unsigned long long)st.ambiguous);

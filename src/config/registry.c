@@ -211,6 +211,21 @@ typedef struct cwl_cfg {
 } cwl_cfg;
 _Static_assert(offsetof(cwl_cfg, o) == 0, "the sky_cwl_opts rows write at their own offsets");
 
+/* A retry count as users write it: 0 is "no retries". The C structs keep 0 for "unset" (the
+ * default, as every zero-initialised field), so 0 is stored as -1, their "none". */
+static void set_retries(void *obj, const sky__opt *row, const sky__value *v)
+{
+    int n = v->i == 0 ? -1 : (int)v->i;
+    memcpy((char *)obj + row->offset, &n, sizeof n);
+}
+#define RETRIES_ROW(T, what)                                                                       \
+    {"max_retries", SKY__OPT_INT, "3",                                                            \
+     what "; 0: none; unset: AWS_MAX_ATTEMPTS - 1 (or the profile's max_attempts - 1) when set",  \
+     W(T, max_retries), .min = 0, .max = 100, .set = set_retries}
+_Static_assert(sizeof(((sky_cwl_opts *)0)->max_retries) == sizeof(int) &&
+                   sizeof(((sky_cwm_opts *)0)->max_retries) == sizeof(int),
+               "set_retries writes an int");
+
 static const sky__opt cwl_opts[] = {
     {"log_group", SKY__OPT_STRING, NULL, "log group: 1-512 of [.-_/#A-Za-z0-9]",
      W(sky_cwl_opts, log_group), .required = true},
@@ -250,9 +265,7 @@ static const sky__opt cwl_opts[] = {
     {"compress", SKY__OPT_BOOL, "false", "gzip request bodies", W(sky_cwl_opts, compress)},
     {"sync_upload", SKY__OPT_BOOL, "false", "send from the logging thread (tests, tiny tools)",
      W(sky_cwl_opts, sync_upload)},
-    {"max_retries", SKY__OPT_INT, "3",
-     "retries of the control calls (CreateLogGroup, ...); unset: AWS_MAX_ATTEMPTS - 1 when set",
-     W(sky_cwl_opts, max_retries), .min = 0, .max = 100},
+    RETRIES_ROW(sky_cwl_opts, "retries of the control calls (CreateLogGroup, ...)"),
     {"retry_delay_ms", SKY__OPT_DURATION, "100ms", "first retry backoff",
      W(sky_cwl_opts, retry_delay_ms), .unit_ms = 1, .max = 3600000},
     {"no_exponential_backoff", SKY__OPT_BOOL, "false", "do not double the backoff",
@@ -418,8 +431,7 @@ static const sky__opt metrics_cw_opts[] = {
     {"profile", SKY__OPT_STRING, "AWS_PROFILE", "shared-config profile", W(sky_cwm_opts, profile)},
     {"flush_interval_ms", SKY__OPT_DURATION, "60s", "metrics aggregation interval",
      W(sky_cwm_opts, flush_interval_ms), .unit_ms = 1, .min = 1000, .max = 86400000},
-    {"max_retries", SKY__OPT_INT, "3", "retries per request; unset: AWS_MAX_ATTEMPTS - 1 when set",
-     W(sky_cwm_opts, max_retries), .max = 100},
+    RETRIES_ROW(sky_cwm_opts, "retries per request"),
     {"retry_delay_ms", SKY__OPT_DURATION, "100ms", "backoff base", W(sky_cwm_opts, retry_delay_ms),
      .unit_ms = 1, .max = 60000},
     {"max_queue_datums", SKY__OPT_INT, "100000", "datums kept while the endpoint fails",

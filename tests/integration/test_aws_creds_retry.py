@@ -15,6 +15,7 @@ import tempfile
 import unittest
 from unittest import mock
 
+import skyharness
 from awsfakes import TOOL, FakeServer, base_env, iso, run_tool
 
 try:
@@ -222,6 +223,30 @@ class CredsRetryVsBotocore(unittest.TestCase):
         self.assertEqual(len(reqs), 3)
         self.assertEqual(o["creds_stats"]["retries"], 1)
         self.assertEqual(o["creds_stats"]["failures"], 1)
+
+
+class ShipReportsCredentialRetries(unittest.TestCase):
+    """The sink's provider counters reach `skylog ship`'s summary: web identity credentials
+    whose STS answers 503 twice before it answers."""
+
+    def test_summary_counts_sts_retries(self):
+        srv = skyharness.start_server(self)
+        tmp = tempfile.mkdtemp(prefix="skyshipcreds.")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        jwt = os.path.join(tmp, "jwt")
+        with open(jwt, "w") as f:
+            f.write("eyJ.payload.sig\n")
+        answers = [(503, {}, ""), (503, {}, ""),
+                   (200, {}, sts_xml("AssumeRoleWithWebIdentity", "ASIASHIP"))]
+        with FakeServer(Script(answers)) as sts:
+            env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+                   "AWS_WEB_IDENTITY_TOKEN_FILE": jwt, "AWS_ROLE_ARN": "arn:aws:iam::1:role/W",
+                   "AWS_ENDPOINT_URL_STS": sts.url, "AWS_MAX_ATTEMPTS": "3", "HOME": tmp}
+            p = skyharness.run_skylog(self, "ship", "-g", "/creds/ship", "-", server=srv,
+                                      input="one\ntwo\n", env=env)
+            self.assertEqual(len(sts.requests), 3)
+        self.assertIn("2 sent", p.stderr)
+        self.assertIn("credentials: 1 refreshes, 0 failed, 2 retries (0 throttled)", p.stderr)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 #include "skytest.h"
 
 #include "config/registry.h"
+#include <skylog/metrics.h>
 
 #include <skylog/aws.h>
 #include <skylog/cloudwatch.h>
@@ -188,6 +189,24 @@ static void test_store_writes_the_struct(void **state)
     assert_true(sky__opt_parse(r, "2s", &v, err, sizeof err));
     sky__opt_store(r, &o, &v);
     assert_int_equal(o.flush_interval_ms, 2000);
+
+    /* max_retries: 0 written is "no retries" (the struct's < 0), unset stays 0 (the default:
+     * AWS_MAX_ATTEMPTS, the profile's max_attempts, else 3) */
+    assert_int_equal(o.max_retries, 0);
+    r = row("cloudwatch_logs", "max_retries");
+    assert_true(sky__opt_parse(r, "0", &v, err, sizeof err));
+    sky__opt_store(r, &o, &v);
+    assert_true(o.max_retries < 0);
+    assert_true(sky__opt_parse(r, "5", &v, err, sizeof err));
+    sky__opt_store(r, &o, &v);
+    assert_int_equal(o.max_retries, 5);
+    assert_false(sky__opt_parse(r, "-1", &v, err, sizeof err)); /* users write 0 for none */
+    sky_cwm_opts mo;
+    memset(&mo, 0, sizeof mo);
+    r = row("metrics_cloudwatch", "max_retries");
+    assert_true(sky__opt_parse(r, "0", &v, err, sizeof err));
+    sky__opt_store(r, &mo, &v);
+    assert_true(mo.max_retries < 0);
 
     sky_options p;
     memset(&p, 0, sizeof p);
