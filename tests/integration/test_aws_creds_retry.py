@@ -178,14 +178,15 @@ class CredsRetryVsBotocore(unittest.TestCase):
     CREDS = '{"Code":"Success","AccessKeyId":"ASIAIMDS","SecretAccessKey":"s","Token":"t",' \
             '"Expiration":"%s"}' % iso(T0 + 7200)
 
-    def imds(self, answers, attempts):
+    def imds(self, answers, attempts, timeout_s=2):
         env = {"AWS_METADATA_SERVICE_NUM_ATTEMPTS": str(attempts)}
         self.env.pop("AWS_EC2_METADATA_DISABLED", None)
-        o, reqs = self.ours(answers, "--imds", "{url}", "--at", str(T0), env=env)
+        o, reqs = self.ours(answers, "--imds", "{url}", "--at", str(T0),
+                            "--timeout-ms", str(timeout_s * 1000), env=env)
 
         def boto(url):
             f = botocore.utils.InstanceMetadataFetcher(num_attempts=attempts, base_url=url,
-                                                       timeout=2, env={})
+                                                       timeout=timeout_s, env={})
             return f.retrieve_iam_role_credentials()
 
         ok, breqs = self.botocore_run(answers, boto)
@@ -215,6 +216,15 @@ class CredsRetryVsBotocore(unittest.TestCase):
                              self.ROLE: [(200, {}, "r1")],
                              self.ROLE + "r1": [(200, {}, self.CREDS)]}, attempts=2)
         self.assertEqual((o["status"], len(reqs)), ("ok", 4))
+
+    def test_imds_token_read_timeout_means_v1_at_once(self):
+        """A token request that gets no answer in time is not retried: IMDSv1 at once. (The
+        server stalls 4 s past a 1 s timeout; only the requests are compared, never times.)"""
+        o, reqs = self.imds({"/latest/api/token": [("stall", 4)],
+                             self.ROLE: [(200, {}, "r1")],
+                             self.ROLE + "r1": [(200, {}, self.CREDS)]}, attempts=3, timeout_s=1)
+        self.assertEqual((o["status"], len(reqs)), ("ok", 3))
+        self.assertEqual(o["creds_stats"]["retries"], 0)
 
     def test_imds_role_never_found(self):
         o, reqs = self.imds({"/latest/api/token": [(200, {}, "tok")],
