@@ -22,6 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
+#define METADATA_MAX ((size_t)64 << 10)
+
 /* The four requests, each with botocore's rule of what is retried (utils.py). */
 typedef enum fetch_kind {
     FETCH_CONTAINER, /* ContainerMetadataFetcher: any failure, a body that is not JSON too */
@@ -78,6 +80,9 @@ static sky_status get_n(sky__cctx *ctx, fetch_kind kind, const char *method, con
     sky_http_opts ho = *ctx->p->o.http;
     ho.connect_timeout_ms = timeout_ms;
     ho.timeout_ms = timeout_ms;
+    /* a token, a role name or a credentials document: bounded before anything parses it */
+    if (!ho.max_response_bytes || ho.max_response_bytes > METADATA_MAX)
+        ho.max_response_bytes = METADATA_MAX;
     sky_http_client *c;
     sky_status st = sky_http_client_new(&ho, &c);
     if (st == SKY_EUNSUPPORTED)
