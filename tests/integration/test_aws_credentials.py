@@ -561,6 +561,33 @@ sso_role_name = Dev
                          ["/token"] * 3 + ["/federation/credentials"] * 2)
         self.assertEqual(len(o["sleeps_ms"]), 3)
         self.assertEqual((o["creds_stats"]["retries"], o["creds_stats"]["throttles"]), (3, 1))
+        # botocore's own clients (standard mode, sleeps patched out) ask the same of the same
+        # failures
+        try:
+            import botocore.session
+            from botocore import UNSIGNED
+            from botocore.config import Config
+            from unittest import mock
+        except ImportError:
+            return
+        oidc = [(500, {}, "{}"), (429, {"x-amzn-ErrorType": "TooManyRequestsException"}, "{}")]
+        portal_fail = ["reset"]
+        self.old_ok = True
+        boto = FakeServer(lambda req: oidc.pop(0) if req.path == "/token" and oidc
+                          else portal_fail.pop(0) if req.path != "/token" and portal_fail
+                          else inner(req))
+        with boto, mock.patch("time.sleep"):
+            cfg = Config(signature_version=UNSIGNED, retries={"mode": "standard"})
+            sess = botocore.session.get_session()
+            sess.create_client("sso-oidc", region_name="eu-west-1", endpoint_url=boto.url,
+                               config=cfg).create_token(
+                grantType="refresh_token", clientId="client-1", clientSecret=self.CSECRET,
+                refreshToken=self.R1)
+            sess.create_client("sso", region_name="eu-west-1", endpoint_url=boto.url,
+                               config=cfg).get_role_credentials(
+                roleName="R", accountId="123456789012", accessToken=self.NEW)
+        self.assertEqual([r.path.split("?")[0] for r in boto.requests],
+                         ["/token"] * 3 + ["/federation/credentials"] * 2)
 
     def test_sso_refresh_impossible_without_registration_or_session(self):
         # the client registration expired: no CreateToken, the error says why
