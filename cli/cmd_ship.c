@@ -1396,6 +1396,7 @@ int sky__cmd_ship(int argc, char **argv)
         if (c == -1)
             break;
         char *end = NULL;
+        const char *zero = NULL; /* the sink's 0 is "the default", not the "none" one reads */
         switch (c) {
         case 'g': co.log_group = optarg; break;
         case 's': co.log_stream = optarg; break;
@@ -1403,9 +1404,18 @@ int sky__cmd_ship(int argc, char **argv)
         case 'q': quiet = true; break;
         case O_RETENTION: co.retention_days = (int)strtol(optarg, &end, 10); break;
         case O_NO_CREATE: co.no_create_group = co.no_create_stream = true; break;
-        case O_BATCH: co.batch_size = strtoul(optarg, &end, 10); break;
-        case O_FLUSH: co.flush_interval_ms = strtoll(optarg, &end, 10); break;
-        case O_MAX_EVENT: co.max_event_bytes = strtoul(optarg, &end, 10); break;
+        case O_BATCH:
+            co.batch_size = strtoul(optarg, &end, 10);
+            zero = co.batch_size ? NULL : "--batch-size";
+            break;
+        case O_FLUSH:
+            co.flush_interval_ms = strtoll(optarg, &end, 10);
+            zero = co.flush_interval_ms ? NULL : "--flush-interval";
+            break;
+        case O_MAX_EVENT:
+            co.max_event_bytes = strtoul(optarg, &end, 10);
+            zero = co.max_event_bytes ? NULL : "--max-event-bytes";
+            break;
         case O_COMPRESS: co.compress = true; break;
         case O_BEARER: co.bearer_token = optarg; break;
         case O_CHECKPOINT: checkpoint = optarg; break;
@@ -1452,6 +1462,11 @@ int sky__cmd_ship(int argc, char **argv)
         }
         if (end && *end) {
             fprintf(stderr, "skylog ship: '%s' is not a number\n", optarg);
+            return SKY_EXIT_USAGE;
+        }
+        if (zero) {
+            fprintf(stderr, "skylog ship: %s 0 is not accepted: it would mean the default, not "
+                    "none; leave the option out for the default\n", zero);
             return SKY_EXIT_USAGE;
         }
     }
@@ -1725,6 +1740,11 @@ int sky__cmd_ship(int argc, char **argv)
         if (st.rate_limited_ms) /* AWS_RETRY_MODE=adaptive after throttling */
             fprintf(stderr, "  held back %.1f s by the adaptive retry mode's rate limiter\n",
                     (double)st.rate_limited_ms / 1e3);
+        if (st.creds_retries || st.creds_failures) /* STS, SSO, IMDS... (aws.h) */
+            fprintf(stderr, "  credentials: %llu refreshes, %llu failed, %llu retries (%llu "
+                    "throttled)\n", (unsigned long long)st.creds_refreshes,
+                    (unsigned long long)st.creds_failures, (unsigned long long)st.creds_retries,
+                    (unsigned long long)st.creds_throttles);
         if (st.ambiguous)
             fprintf(stderr, "  %llu requests had an unknown outcome (may be stored twice)\n",
                     (unsigned long long)st.ambiguous);

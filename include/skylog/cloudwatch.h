@@ -87,8 +87,9 @@ typedef struct sky_cwl_opts {
      * max_retries bounds the AWS layer's retries of the control calls (CreateLogGroup,
      * CreateLogStream, PutRetentionPolicy). The retry mode (standard, adaptive, legacy) is the
      * AWS configuration's: AWS_RETRY_MODE, else retry_mode of the profile (skylog/aws.h). */
-    int max_retries;            /* 0 = AWS_MAX_ATTEMPTS - 1 or the profile's max_attempts - 1
-                                   when set, else 3 */
+    int max_retries;            /* 0 (unset) = AWS_MAX_ATTEMPTS - 1 or the profile's
+                                   max_attempts - 1 when set, else 3; < 0 = no retries (a
+                                   config file's `max_retries: 0`) */
     int64_t retry_delay_ms;     /* default 100 */
     bool no_exponential_backoff;
     size_t max_event_bytes;     /* message + 26; default and max SKY_CWL_MAX_EVENT_BYTES */
@@ -237,6 +238,10 @@ typedef struct sky_cwl_stats {
      * backoff until then. 0 when no retry is planned: nothing failed, the retry is being sent,
      * or nothing is queued. */
     int64_t retry_at_mono_ms;
+    /* The sink's credentials provider (sky_aws_creds_stats_get() in skylog/aws.h): chain
+     * resolutions that gave credentials and that failed, retries of its calls (STS, SSO,
+     * container endpoint, IMDS) and throttling answers to them. All 0 with a bearer token. */
+    uint64_t creds_refreshes, creds_failures, creds_retries, creds_throttles;
 } sky_cwl_stats;
 
 /* Snapshot of a CloudWatch Logs sink's counters; SKY_EINVAL if `sink` is not one. The sink

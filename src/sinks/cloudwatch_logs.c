@@ -1682,6 +1682,14 @@ sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out)
     if (c->spool)
         sky__spool_stats(c->spool, out);
     pthread_mutex_unlock(&c->mu);
+    if (c->t.creds_stats) {
+        sky_aws_creds_stats cs;
+        c->t.creds_stats(c->t.self, &cs);
+        out->creds_refreshes = cs.refreshes;
+        out->creds_failures = cs.failures;
+        out->creds_retries = cs.retries;
+        out->creds_throttles = cs.throttles;
+    }
     return SKY_OK;
 }
 
@@ -1756,9 +1764,9 @@ static sky_status validate(sky_cwl_opts *o, char **errmsg)
         o->max_queue_bytes = 64u << 20;
     if (!o->retry_delay_ms)
         o->retry_delay_ms = 100;
-    /* max_retries 0: AWS_MAX_ATTEMPTS / max_attempts, else 3 (cwl_aws.c) */
-    if (o->max_retries < 0 || o->retry_delay_ms < 0)
-        return bad(errmsg, "cloudwatch: max_retries and retry_delay_ms%s must be >= 0", NULL);
+    /* max_retries 0: AWS_MAX_ATTEMPTS / max_attempts, else 3; < 0: none (cwl_aws.c) */
+    if (o->retry_delay_ms < 0)
+        return bad(errmsg, "cloudwatch: retry_delay_ms%s must be >= 0", NULL);
     static const int valid_days[] = {1,   3,   5,   7,    14,   30,   60,   90,   120,  150, 180,
                                      365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
     if (o->retention_days) {

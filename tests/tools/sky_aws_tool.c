@@ -22,6 +22,7 @@
  *         injects only a sleeper)
  *         --sleep-clock (only injected sleeps advance the retry's clock: where a --deadline-ms
  *         falls among the attempts does not depend on how fast the machine runs them)
+ *   creds prints also the provider's counters ("creds_stats", sky_aws_creds_stats_get())
  *   call prints also rate_limited_ms and the client's retry stats ("stats")
  *   call prints, besides the error: unknown_outcomes, persistent, failure (sky_http_failure)
  */
@@ -180,6 +181,15 @@ int main(int argc, char **argv)
                 json_object_set_new(o, "error", json_string(err));
                 rc = 1;
             }
+            sky_aws_creds_stats cs;
+            sky_aws_creds_stats_get(creds, &cs);
+            json_object_set_new(o, "creds_stats",
+                                json_pack("{s:I,s:I,s:I,s:I,s:I,s:s}", "refreshes",
+                                          (json_int_t)cs.refreshes, "failures",
+                                          (json_int_t)cs.failures, "stale_used",
+                                          (json_int_t)cs.stale_used, "retries",
+                                          (json_int_t)cs.retries, "throttles",
+                                          (json_int_t)cs.throttles, "last_error", cs.last_error));
             char *s = json_dumps(o, JSON_COMPACT);
             puts(s);
             free(s);
