@@ -377,7 +377,7 @@ static void pb_kv(ctx *c, const uint8_t *p, size_t n, int depth, json_t *o)
     bool has_val = false;
     sky_pb_reader rd = sky__pb_reader(p, n);
     sky_pb_field f;
-    int k;
+    int k = 0;
     while ((k = sky__pb_next(&rd, &f)) > 0) {
         if (f.num == KV_KEY && wire_is(c, &f, SKY_PB_LEN))
             key = (slice){f.data, f.len};
@@ -402,7 +402,7 @@ static void pb_kvs(ctx *c, const uint8_t *p, size_t n, uint32_t field, int depth
 {
     sky_pb_reader rd = sky__pb_reader(p, n);
     sky_pb_field f;
-    int k;
+    int k = 0;
     while (!c->rc && (k = sky__pb_next(&rd, &f)) > 0)
         if (f.num == field && wire_is(c, &f, SKY_PB_LEN))
             pb_kv(c, f.data, f.len, depth, o);
@@ -436,7 +436,7 @@ static json_t *pb_any(ctx *c, const uint8_t *p, size_t n, int depth)
         return fail(c, SKY__OTLP_MALFORMED, "AnyValue nested too deep");
     sky_pb_reader rd = sky__pb_reader(p, n);
     sky_pb_field f, last = {0};
-    int k;
+    int k = 0;
     while ((k = sky__pb_next(&rd, &f)) > 0) { /* a oneof: the last member wins */
         static const int wire[] = {0, SKY_PB_LEN, SKY_PB_VARINT, SKY_PB_VARINT, SKY_PB_I64,
                                    SKY_PB_LEN, SKY_PB_LEN, SKY_PB_LEN};
@@ -502,7 +502,7 @@ static void pb_record(ctx *c, const uint8_t *p, size_t n, json_t *resource, json
     bool has_body = false;
     sky_pb_reader rd = sky__pb_reader(p, n);
     sky_pb_field f;
-    int k;
+    int k = 0;
     while (!c->rc && (k = sky__pb_next(&rd, &f)) > 0) {
         switch (f.num) {
         case LR_TIME:
@@ -541,10 +541,13 @@ static void pb_record(ctx *c, const uint8_t *p, size_t n, json_t *resource, json
         case LR_SPAN_ID:
             if (!wire_is(c, &f, SKY_PB_LEN))
                 break;
-            if (f.num == LR_TRACE_ID)
-                f.len == 16 ? hex_of(f.data, 16, r.trace_id) : (void)(r.trace_id[0] = '\0');
-            else
-                f.len == 8 ? hex_of(f.data, 8, r.span_id) : (void)(r.span_id[0] = '\0');
+            { /* the last one wins; a wrong length is no id (OTLP) */
+                char *id = f.num == LR_TRACE_ID ? r.trace_id : r.span_id;
+                size_t want = f.num == LR_TRACE_ID ? 16 : 8;
+                id[0] = '\0';
+                if (f.len == want)
+                    hex_of(f.data, want, id);
+            }
             break;
         default: break; /* unknown, or not kept: skipped */
         }
@@ -561,7 +564,7 @@ static json_t *pb_scope(ctx *c, const uint8_t *p, size_t n, json_t *o)
 {
     sky_pb_reader rd = sky__pb_reader(p, n);
     sky_pb_field f;
-    int k;
+    int k = 0;
     while (!c->rc && (k = sky__pb_next(&rd, &f)) > 0) {
         if ((f.num == SCOPE_NAME || f.num == SCOPE_VERSION) && wire_is(c, &f, SKY_PB_LEN) &&
             utf8(c, f.data, f.len) && f.len && spend(c)) {
@@ -582,7 +585,7 @@ static void visit(ctx *c, const uint8_t *p, size_t n, uint32_t field, visit_fn f
 {
     sky_pb_reader rd = sky__pb_reader(p, n);
     sky_pb_field f;
-    int k;
+    int k = 0;
     while (!c->rc && (k = sky__pb_next(&rd, &f)) > 0)
         if (f.num == field && wire_is(c, &f, SKY_PB_LEN))
             fn(c, f.data, f.len, arg);

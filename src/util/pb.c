@@ -28,8 +28,11 @@ uint8_t *sky__pb_varint_raw(uint8_t *d, uint64_t v)
 
 void sky__pb_varint(sky_buf *b, uint64_t v)
 {
-    uint8_t tmp[10];
-    sky__buf_put(b, tmp, (size_t)(sky__pb_varint_raw(tmp, v) - tmp));
+    if (!sky__buf_reserve(b, 10))
+        return;
+    uint8_t *start = (uint8_t *)b->p;
+    b->len = (size_t)(sky__pb_varint_raw(start + b->len, v) - start);
+    b->p[b->len] = '\0';
 }
 
 void sky__pb_tag(sky_buf *b, uint32_t field, int wire)
