@@ -327,6 +327,18 @@ class TestOtlp(unittest.TestCase, Accounting):
             self.check(st, 120, recs)
             self.assertEqual(st["ambiguous"], 1)
 
+    def test_protobuf_split_batches_stay_whole_messages(self):
+        """A 413 halves the batch: each half is framed again with its own lengths."""
+        with Receiver([413]) as rec:
+            st, _ = run_tool(self, "otlp", rec.url, 10, "batch_size=10", "service_name=checkout",
+                             "protocol=http/protobuf")
+            self.assertEqual(st["splits"], 1)
+            recs = self.records(rec, protobuf=True)
+            self.assertEqual(sorted(self.check_record(r) for r in recs), list(range(10)))
+            self.check(st, 10, recs)
+            self.assertEqual(sorted(len(otlp_wire.decode_logs(b)["resourceLogs"][0]["scopeLogs"][0]
+                                        ["logRecords"]) for _, b, _ in rec.delivered()), [5, 5])
+
     def test_protocol_from_environment(self):
         """OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, when the option
         is not set; grpc or a typo is refused at creation with the variable's name."""
