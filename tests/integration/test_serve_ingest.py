@@ -20,9 +20,7 @@ TOKEN = "s3cret-token"
 class IngestTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = sh.Server(auth="sigv4", bearer_token=TOKEN)
-        cls.addClassCleanup(cls.srv.cleanup)
-        cls.srv.start()
+        cls.srv = sh.start_class_server(cls, auth="sigv4", bearer_token=TOKEN)
 
     def setUp(self):
         self.logs = sh.boto3_client(self, self.srv, "logs")
