@@ -27,6 +27,7 @@
 #include <skylog/trace.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct sky__logger_hdr struct_sky__logger_hdr;
@@ -53,15 +54,16 @@ typedef struct sky__logger_hdr struct_sky__logger_hdr;
     X(sky_http_opts, sky_http_opts, 136) \
     X(sky_aws_retry_opts, sky_aws_retry_opts, 152) \
     X(sky_aws_creds_opts, sky_aws_creds_opts, 360) \
+    X(sky_aws_creds_stats, sky_aws_creds_stats, 360) \
     X(sky_aws_client_opts, sky_aws_client_opts, 424) \
     X(sky_aws_retry_stats, sky_aws_retry_stats, 120) \
     X(sky_aws_query_result, sky_aws_query_result, 184) \
     X(sky_aws_query_opts, sky_aws_query_opts, 160) \
     X(sky_cwl_opts, sky_cwl_opts, 304) \
-    X(sky_cwl_stats, sky_cwl_stats, 616) \
+    X(sky_cwl_stats, sky_cwl_stats, 680) \
     X(sky_http_batch_opts, sky_http_batch_opts, 200) \
     X(sky_http_sink_opts, sky_http_sink_opts, 280) \
-    X(sky_otlp_opts, sky_otlp_opts, 288) \
+    X(sky_otlp_opts, sky_otlp_opts, 296) \
     X(sky_http_sink_stats, sky_http_sink_stats, 464) \
     X(sky_metrics_opts, sky_metrics_opts, 88) \
     X(sky_metric_opts, sky_metric_opts, 112) \
@@ -69,7 +71,7 @@ typedef struct sky__logger_hdr struct_sky__logger_hdr;
     X(sky_emf_opts, sky_emf_opts, 104) \
     X(sky_emf_stats, sky_emf_stats, 88) \
     X(sky_cwm_opts, sky_cwm_opts, 184) \
-    X(sky_cwm_stats, sky_cwm_stats, 416) \
+    X(sky_cwm_stats, sky_cwm_stats, 448) \
     X(sky_statsd_opts, sky_statsd_opts, 104) \
     X(sky_log_metrics_opts, sky_log_metrics_opts, 104) \
     X(sky_log_metrics_stats, sky_log_metrics_stats, 104) \
@@ -167,6 +169,50 @@ static void test_struct_sizes(void **state)
 #endif
 }
 
+/* A struct added later must follow the rule too: every options and stats struct of the public
+ * headers (named *_opts, *_stats, sky_options) is in the table above, so it has reserved_. */
+static void test_every_options_and_stats_struct_is_listed(void **state)
+{
+    (void)state;
+    const char *src = getenv("SKYLOG_SOURCE_DIR");
+    if (!src)
+        skip();
+    static const char *const headers[] = {"skylog.h", "skylog/audit.h", "skylog/aws.h",
+                                          "skylog/cloudwatch.h", "skylog/http_sink.h",
+                                          "skylog/metrics.h", "skylog/request.h",
+                                          "skylog/trace.h", "skylog/config.h", "skylog/stream.h",
+                                          "skylog/curl.h", "skylog/microhttpd.h"};
+    int missing = 0;
+    for (size_t h = 0; h < sizeof headers / sizeof headers[0]; h++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/include/%s", src, headers[h]);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        char line[1024];
+        while (fgets(line, sizeof line, f)) {
+            char name[256];
+            if (sscanf(line, "} %255[a-z0-9_];", name) != 1)
+                continue;
+            size_t n = strlen(name);
+            bool growable_name = strcmp(name, "sky_options") == 0 ||
+                                 (n > 5 && strcmp(name + n - 5, "_opts") == 0) ||
+                                 (n > 6 && strcmp(name + n - 6, "_stats") == 0);
+            if (!growable_name)
+                continue;
+            bool listed = false;
+            for (size_t i = 0; i < sizeof growable / sizeof growable[0]; i++)
+                listed |= strcmp(growable[i].name, name) == 0;
+            if (!listed) {
+                printf("%s: %s has no reserved_ or is not in test_abi.c's table\n", headers[h],
+                       name);
+                missing++;
+            }
+        }
+        fclose(f);
+    }
+    assert_int_equal(missing, 0);
+}
+
 /* A zero-initialised struct is the defaults, reserved_ included: an options struct of an
  * older header (whose last members are still reserved_ here) is what a new program passes
  * when it sets none of the newer members. Shown on the two a program always uses. */
@@ -201,6 +247,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_struct_sizes),
+        cmocka_unit_test(test_every_options_and_stats_struct_is_listed),
         cmocka_unit_test(test_zeroed_reserved_is_the_default),
         cmocka_unit_test(test_versions_agree),
     };
