@@ -1162,8 +1162,8 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
  * Async mode copies a scope's fields once, at its first event logged through a sky_info()-style
  * call site, and its later events reference that copy: changing a pushed field in place
  * afterwards is not seen by them (push a new scope instead). While the copies that queued
- * events reference are at their bound (sky_stats.context_block_limit), a scope's events copy
- * its fields one by one instead, as other call sites do. Lazy fields are evaluated per
+ * events reference are at their bound (sky_stats.context_block_limit), each event of a scope
+ * carries a copy of its fields instead (read at that event). Lazy fields are evaluated per
  * event, as always. A thread that ends inside scopes it never popped frees their copies at
  * its exit, once the events that reference them are written. */
 SKY_API sky_status sky_context_push(const sky_field *fields, size_t n);
@@ -1514,9 +1514,10 @@ typedef struct sky_stats {
     uint64_t spool_recovered_total, spool_torn_total, spool_ambiguous_total;
     /* Async: the copies of context scopes that queued events reference (sky_context_push),
      * in bytes: held now, the most ever held, and their bound (a quarter of the ring's
-     * capacity, at least 64 KiB). Past the bound a scope's events carry copies of its fields
-     * instead, as if each were logged with them (nothing is lost): `context_copied` counts
-     * those events. A single scope whose copy is over half the bound is copied regardless. */
+     * capacity, at least 64 KiB). Past the bound each event of a scope carries a copy of its
+     * fields in its ring record instead (nothing waits, nothing is lost): `context_copied`
+     * counts those events. A single scope whose copy is over half the bound gets one
+     * regardless (copied per event, it would crowd the ring). */
     uint64_t context_block_bytes, context_block_high_water, context_block_limit;
     uint64_t context_copied;
 } sky_stats;

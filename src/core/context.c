@@ -33,12 +33,12 @@
  *             ring's tail passes a block's `at` (every record naming it is written), the
  *             worker pools it (or frees it, if it is over CTX_POOL_CAP).
  * Memory: every block of a pipeline, in whatever state, and any JSON the worker allocates for
- * one, is counted in the pipeline's budget (async.c: CTX_BUDGET_SHARE, a quarter of the ring); a
- * scope whose block would pass it gets none (sky__context_block returns NULL, the frame stays
- * without a block and asks again at its next event): its events copy the context into their
- * records on the general path, as a lazy frame's do, and sky_stats.context_copied counts
- * them. Nothing waits and nothing is lost; the frames, nesting, thread exit and fork are as
- * for any frame whose block is not made yet.
+ * one, is counted in the pipeline's budget (async.c: CTX_BUDGET_SHARE, a quarter of the
+ * ring); a scope whose block would pass it gets none (sky__context_block returns NULL, the
+ * frame stays without a block and asks again at its next event): each of its events carries
+ * a copy of the context in its record (async.c: ctx_copy), which goes with the record, and
+ * sky_stats.context_copied counts them. Nothing waits and nothing is lost; the frames,
+ * nesting, thread exit and fork are as for any frame whose block is not made yet.
  * sky_close, once the worker has stopped, walks `blocks`: each live block forgets its
  * pipeline (`owner` and `hdr.q` NULL, its JSON freed), so its scope's later events take the
  * general path and its pop frees it; `hdr.q` cleared also keeps a later pipeline at the same

@@ -134,6 +134,7 @@ typedef struct sky__frag {
     uint32_t json_cap; /* json's room */
     uint8_t json_state; /* 0: not made yet; 1: made; 2: cannot be (out of memory, budget) */
     uint8_t json_own;
+    uint8_t in_record; /* a scope's copy in its record (async.c): nothing may be allocated */
     sky__budget *budget; /* a context block's pipeline's; NULL: not counted */
     uint64_t key_bits;  /* with the JSON: every key's sky__key_bit (util/keybits.h) */
     /* the last SKY__FRAG_CHECKS schemas checked against this fragment alone, and the answers */

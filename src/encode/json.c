@@ -187,6 +187,8 @@ bool sky__frag_render(sky__frag *f)
             sky__buf_free(&b);
     } else {
         size_t cap = len + 16;
+        if (f->in_record) /* freed with its record: its events are rendered field by field */
+            goto fail;
         /* text the block's room cannot hold is counted against its pipeline's bound: past
          * it, the records of this scope are rendered field by field */
         if (f->budget && !sky__budget_take(f->budget, cap, false))

@@ -171,7 +171,8 @@ static void test_blocks_bounded(void **state)
         sky_context_push(f, 2);
         sky_info(log, "scoped", SKY_INT("n", i));
         sky_context_pop();
-        if (i % 100 == 0) assert_within_bound(sky);
+        if (i % 100 == 0)
+            assert_within_bound(sky);
     }
     st = stats_of(sky);
     assert_true(st.context_copied > 0); /* the bound was reached, and the test shows it */
@@ -193,7 +194,8 @@ static void test_blocks_bounded(void **state)
     size_t k = 0, tn = 0;
     for (size_t i = 0; i < cap.n; i++) {
         const char *l = cap.lines[i];
-        if (strstr(l, "\"message\":\"held\"")) continue;
+        if (strstr(l, "\"message\":\"held\""))
+            continue;
         if (strstr(l, "\"message\":\"t\"")) {
             /* the thread's: outer fields, then inner ones (inner "depth" wins, at its place) */
             char want[160];
@@ -218,7 +220,8 @@ static void test_blocks_bounded(void **state)
     /* caught up: the worker reclaims after each batch (each flush here makes one), and
      * scopes get blocks again, from the pool: the last 40 scopes copy nothing */
     for (long i = 0; i < 50; i++) {
-        if (i == 10) copied = stats_of(sky).context_copied;
+        if (i == 10)
+            copied = stats_of(sky).context_copied;
         const sky_field f[] = {SKY_STR("req", "again"), SKY_STR("tenant", "acme")};
         sky_context_push(f, 2);
         sky_info(log, "scoped", SKY_INT("n", i));
@@ -365,8 +368,10 @@ static sky_t *open_formats(sky_mode mode, skytest_capture caps[NFMT])
 static const char *untimed(const char *line)
 {
     const char *p;
-    if (line[0] == '{' && (p = strstr(line, "\"level\""))) return p;
-    if (strncmp(line, "ts=", 3) == 0 && (p = strstr(line, " level="))) return p;
+    if (line[0] == '{' && (p = strstr(line, "\"level\"")))
+        return p;
+    if (strncmp(line, "ts=", 3) == 0 && (p = strstr(line, " level=")))
+        return p;
     /* pretty: "HH:MM:SS.mmm ", possibly after a colour escape */
     if ((isdigit((unsigned char)line[0]) || line[0] == '\x1b') && (p = strchr(line, ':')) &&
         p - line >= 2 && strlen(p) > 10 && p[3] == ':' && p[6] == '.')
@@ -437,9 +442,14 @@ static void via_emit(sky_logger *log, long i)
 }
 
 /* Logs every scope nested in an outer one and alone, each event by the site (the block) and
- * by sky_emit (copied), twice (a block's first event, then another). */
-static void log_scopes(sky_t *sky)
+ * by sky_emit (copied), twice (a block's first event, then another). With `prime`, each
+ * scope's first event goes to that other pipeline, which then has the scope's block: the
+ * site's events copy the scope into their records, as past the bound. */
+static void prime_event(sky_logger *prime) { sky_info(prime, "prime"); } /* one site */
+static void log_scopes(sky_t *sky, sky_logger *prime)
 {
+    if (prime)
+        prime_event(prime); /* its site learns its schema: later calls make blocks */
     sky_logger *log = sky_logger_get(sky, "app");
     via_site(log, -1); /* the site learns its schema */
     via_emit(log, -1);
@@ -450,14 +460,18 @@ static void log_scopes(sky_t *sky)
             sky_field f[20];
             size_t n;
             scope_fields(s, f, &n);
-            if (nest) sky_context_push(outer, 2);
+            if (nest)
+                sky_context_push(outer, 2);
             sky_context_push(f, n);
+            if (prime)
+                prime_event(prime);
             for (int rep = 0; rep < 2; rep++, i++) {
                 via_site(log, i);
                 via_emit(log, i);
             }
             sky_context_pop();
-            if (nest) sky_context_pop();
+            if (nest)
+                sky_context_pop();
         }
 }
 
@@ -468,23 +482,35 @@ static void test_scoped_events_render_as_general_path(void **state)
     long_a[7] = '"';
     for (size_t k = 0; k < sizeof long_b - 1; k++)
         long_b[k] = k % 11 ? 'x' : '\t';
-    skytest_capture as[NFMT] = {{0}}, sy[NFMT] = {{0}};
+    skytest_capture as[NFMT] = {{0}}, sy[NFMT] = {{0}}, ar[NFMT] = {{0}};
     sky_t *a = open_formats(SKY_MODE_ASYNC, as);
     sky_t *s = open_formats(SKY_MODE_SYNC, sy);
-    log_scopes(a);
-    log_scopes(s);
+    sky_t *r = open_formats(SKY_MODE_ASYNC, ar);
+    sky_t *other = NULL;
+    assert_int_equal(sky_open(&(sky_options){.mode = SKY_MODE_ASYNC}, &other), SKY_OK);
+    log_scopes(a, NULL);
+    log_scopes(s, NULL);
+    log_scopes(r, sky_logger_get(other, "prime"));
     assert_int_equal(sky_flush(a, 30000), SKY_OK);
+    assert_int_equal(sky_flush(r, 30000), SKY_OK);
+    assert_int_equal(sky_flush(other, 30000), SKY_OK);
+    sky_stats st;
+    assert_int_equal(sky_stats_get(r, &st), SKY_OK);
+    assert_int_equal(st.context_block_high_water, 0); /* r's scopes were all copies */
     size_t want = 2 * (1 + 2 * NSCOPES * 2);
     for (int k = 0; k < NFMT; k++) {
         assert_int_equal(as[k].n, want);
         assert_int_equal(sy[k].n, want);
+        assert_int_equal(ar[k].n, want);
         for (size_t i = 0; i < want; i++) {
-            /* the site's line (block) is the general path's (copied), and a sync pipeline's */
+            /* the site's line (block) is the general path's (copied), and a sync pipeline's,
+             * and the site's line whose record has a copy of the scope */
             const char *line = as[k].lines[i], *pair = as[k].lines[i ^ 1];
             if (strcmp(untimed(line), untimed(pair)) ||
-                strcmp(untimed(line), untimed(sy[k].lines[i])))
-                fail_msg("%s line %zu:\n  %s\n  %s\n  %s", fmt_names[k], i, line, pair,
-                         sy[k].lines[i]);
+                strcmp(untimed(line), untimed(sy[k].lines[i])) ||
+                strcmp(untimed(line), untimed(ar[k].lines[i])))
+                fail_msg("%s line %zu:\n  %s\n  %s\n  %s\n  %s", fmt_names[k], i, line, pair,
+                         sy[k].lines[i], ar[k].lines[i]);
         }
     }
     /* what the lines hold, spelled out (JSON; the same before the fragment was rendered this
@@ -526,9 +552,12 @@ static void test_scoped_events_render_as_general_path(void **state)
     assert_non_null(strstr(as[0].lines[26], w));
     assert_int_equal(sky_close(a), SKY_OK);
     assert_int_equal(sky_close(s), SKY_OK);
+    assert_int_equal(sky_close(r), SKY_OK);
+    assert_int_equal(sky_close(other), SKY_OK);
     for (int k = 0; k < NFMT; k++) {
         skytest_capture_reset(&as[k]);
         skytest_capture_reset(&sy[k]);
+        skytest_capture_reset(&ar[k]);
     }
 }
 
