@@ -1070,7 +1070,7 @@ static void test_context_blocks_reused(void **state)
  * path makes of the same fields: a key repeated in a frame of two fields and among more (the
  * later one wins, at its position, once), fields without a key or with SKY_T_NONE skipped, a
  * pooled block too small for the next scope's value or key (the scope gets a block of its
- * own and the small one stays pooled), fields changed in place between the push and the
+ * own and the small one is freed), fields changed in place between the push and the
  * scope's first event (seen: a string, and a field made lazy, which takes the general path)
  * and after it (not seen, as documented), and a bound logger released between scopes (it
  * retires into the same queue as the blocks). */
