@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- a sink that holds the worker until released ------------------------------------------- */
@@ -268,10 +267,7 @@ static void test_blocks_bounded(void **state)
         }
         _exit(ok && sky_close(sky) == SKY_OK ? 0 : 1);
     }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    skytest_wait_child(pid);
 #endif
     assert_int_equal(sky_close(sky), SKY_OK);
     pthread_barrier_destroy(&t_go);

@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static char big_user[6000]; /* over the renderer's direct-escape limit; filled by the tests */
@@ -1057,10 +1056,7 @@ static void test_context_blocks_reused(void **state)
             ok = strstr(cap.lines[k], ",\"n\":") && strstr(cap.lines[k], "\"user\":\"call user\"");
         _exit(ok && sky_close(sky) == SKY_OK ? 0 : 1);
     }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    skytest_wait_child(pid);
 #endif
     assert_int_equal(sky_close(sky), SKY_OK);
     skytest_capture_reset(&cap);
