@@ -407,7 +407,9 @@ typedef struct sky_options {
                                    4 KiB); default 4 MiB. An event whose copy (about 48 bytes
                                    + 32 per field + its strings) exceeds half of it is dropped
                                    as SKY_DROP_TOO_LARGE. Memory: the ring is touched as it
-                                   fills, so RSS grows up to ring_bytes. */
+                                   fills, so RSS grows up to ring_bytes, and the copies of
+                                   context scopes its events reference up to a quarter of it
+                                   (sky_stats.context_block_limit). */
     sky_overflow overflow;      /* async overflow policy; default BLOCK */
     int64_t block_max_wait_ms;  /* BLOCK and DROP_OLDEST: a caller waiting for room drops its
                                    event (counted, reported by a skylog.gap event) only when
@@ -1159,7 +1161,9 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
  * SKY_CONTEXT_MAX_DEPTH nested pushes (the push is ignored, and so is its pop).
  * Async mode copies a scope's fields once, at its first event logged through a sky_info()-style
  * call site, and its later events reference that copy: changing a pushed field in place
- * afterwards is not seen by them (push a new scope instead). Lazy fields are evaluated per
+ * afterwards is not seen by them (push a new scope instead). While the copies that queued
+ * events reference are at their bound (sky_stats.context_block_limit), each event of a scope
+ * carries a copy of its fields instead (read at that event). Lazy fields are evaluated per
  * event, as always. A thread that ends inside scopes it never popped frees their copies at
  * its exit, once the events that reference them are written. */
 SKY_API sky_status sky_context_push(const sky_field *fields, size_t n);
@@ -1509,6 +1513,14 @@ typedef struct sky_stats {
      * being written to the sinks when the last owner died, so a sink may have them twice. */
     uint64_t spool_recovered, spool_torn, spool_ambiguous;
     uint64_t spool_recovered_total, spool_torn_total, spool_ambiguous_total;
+    /* Async: the copies of context scopes that queued events reference (sky_context_push),
+     * in bytes: held now, the most ever held, and their bound (a quarter of the ring's
+     * capacity, at least 64 KiB). Past the bound each event of a scope carries a copy of its
+     * fields in its ring record instead (nothing waits, nothing is lost): `context_copied`
+     * counts those events. A single scope whose copy is over half the bound gets one
+     * regardless (copied per event, it would crowd the ring). */
+    uint64_t context_block_bytes, context_block_high_water, context_block_limit;
+    uint64_t context_copied;
 } sky_stats;
 
 typedef struct sky_processor_stats {
