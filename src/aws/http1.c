@@ -912,8 +912,8 @@ static int send_failed(int fd, int64_t deadline, char *why, size_t whylen)
  * write(2): 64 system calls and 64 loopback or NIC packets' worth of TCP work per MiB of body,
  * the largest share of the shipper's system time (bench/RESULTS.md, session 8 "shipping": a
  * system call costs 1.25 us of CPU on the benchmark's guest, and a loopback loop sends in
- * 256 KiB writes for 0.13-0.16 ns a byte against 0.21-0.24 in 16 KiB ones; the shipper, 4-6 %
- * less CPU per byte in interleaved pairs). After the handshake
+ * 256 KiB writes for 0.13-0.16 ns a byte against 0.21-0.24 in 16 KiB ones; the shipper:
+ * 5 % less CPU per byte, the median of 8 interleaved pairs). After the handshake
  * the connection's write BIO is one of ours, which appends the records to c->wbuf (a copy
  * of each record, in the cache) and asks libssl to retry once GATHER_CAP bytes wait;
  * write_all() then sends them with one send(2) and carries on. Everything gathered is sent
