@@ -117,17 +117,21 @@ __asm__(".text\n\t"
         "vzeroupper\n\t"
         "jmp *%r11\n\t" ASM_END("sky__strlen_avx2")
 
-        /* SSE2 copy: 16 bytes a step from the start, the last 16 bytes loaded first and stored
-         * last (overlapping the loop's last step) */
+        /* SSE2 copy: 32 bytes a step from the start while more than 32 are left, then the
+         * last 32 (overlapping the loop's last step) */
         ASM_FN("sky__copy_sse2")
-        "movdqu -16(%r9,%r10), %xmm15\n\t"
-        "lea -16(%r10), %rcx\n\t"
+        "lea -32(%r10), %rcx\n\t"
         "xor %eax, %eax\n"
         "2:\tmovdqu (%r9,%rax), %xmm14\n\t"
+        "movdqu 16(%r9,%rax), %xmm15\n\t"
         "movdqu %xmm14, (%r8,%rax)\n\t"
-        "add $16, %rax\n\t"
+        "movdqu %xmm15, 16(%r8,%rax)\n\t"
+        "add $32, %rax\n\t"
         "cmp %rcx, %rax\n\t"
         "jb 2b\n\t"
+        "movdqu -32(%r9,%r10), %xmm14\n\t"
+        "movdqu -16(%r9,%r10), %xmm15\n\t"
+        "movdqu %xmm14, -32(%r8,%r10)\n\t"
         "movdqu %xmm15, -16(%r8,%r10)\n\t"
         "jmp *%r11\n\t" ASM_END("sky__copy_sse2")
 
