@@ -8,7 +8,10 @@
  * empty messages) and counted.
  *
  * Delivery goes through the CloudWatch Logs sink (batching, limits, retries, accounting), with
- * backpressure: when its queue is full, reading waits instead of dropping. --follow keeps
+ * backpressure: when its queue is full, reading waits instead of dropping. Whether to give up
+ * is decided on the sink's own state (sky_cwl_stats: failures in a row, persistent errors), not
+ * on a model of its retry policy (see STALL_MS); a watchdog thread decides it while reading
+ * waits for room. --follow keeps
  * reading like `tail -F`: it notices rotation (the path now names another file: the old one is
  * read to its end first) and truncation (the file shrank: read again from the start).
  * The exit status is 0 only if every event read was accepted by CloudWatch; 128+N after signal
@@ -48,6 +51,9 @@ const char sky__ship_help[] =
     "Ctrl-C (SIGINT) or SIGTERM stops reading, waits up to 5 s for what is in flight (a second\n"
     "Ctrl-C: not at all), prints how far the service acknowledged the input and exits 130 or\n"
     "143. Any failure prints that line too: resume with --checkpoint/--resume or --start-offset.\n"
+    "Delivery is given up (exit 1) after an error that waiting cannot fix, or when 12 attempts\n"
+    "in a row failed over 10 s or more (throttling is waited out); reading a pipe or --follow,\n"
+    "ship waits for the endpoint instead.\n"
     "\n"
     "options:\n"
     "  -g, --group GROUP         log group (created if missing, unless --no-create)\n"
@@ -82,13 +88,38 @@ const char sky__ship_help[] =
     "exit status: 0 every event accepted, 1 something was not (see the summary), 2 usage\n"
     "error, 130/143 interrupted by SIGINT/SIGTERM.\n";
 
+/* When delivery is given up (docs/CLI.md, "When skylog ship gives up"): the sink reports
+ * STALL_FAILURES or more attempts failed in a row, the first of them STALL_MS ago or more
+ * (sky_cwl_stats.failures_in_a_row, failing_since_mono_ms: a delivery, a refusal of the events
+ * themselves or a throttling answer ends the run, the service is there). Both are needed: on a
+ * slow or loaded machine, or through a run of resets, 10 s can pass between deliveries of a
+ * service that works, and a dead endpoint fails this many attempts within the sink's backoff
+ * schedule. Only attempts that failed count, never time spent waiting: however long the sink
+ * waits out a backoff (after throttling too), ship does not give up before it tried again. */
 #define STALL_MS 10000LL
-/* ... and only after this many failed requests since the last delivery: on a slow or loaded
- * machine, or through a run of resets, 10 s can pass between deliveries of a service that
- * works; a dead endpoint fails this many requests within the sink's backoff schedule. */
-#define STALL_RETRIES 12u
+#define STALL_FAILURES 12u
 
 static bool cannot_deliver; /* the sink reports an error that waiting cannot fix */
+/* Delivery was given up while a file was read (the watchdog saw it, and let the reader go):
+ * reading stops at the next line refused. */
+static atomic_bool gave_up;
+
+static bool stalled(const sky_cwl_stats *st)
+{
+    return st->failures_in_a_row >= STALL_FAILURES &&
+           sky_monotonic_ns() / 1000000 - st->failing_since_mono_ms >= STALL_MS;
+}
+
+/* Says so, once (the watchdog or the main thread, whichever sees it first). */
+static void give_up(const sky_cwl_stats *st)
+{
+    if (atomic_exchange(&gave_up, true))
+        return;
+    fprintf(stderr, "skylog ship: giving up: %llu attempts in a row failed over %lld s "
+            "(last: %s)\n", (unsigned long long)st->failures_in_a_row,
+            (long long)(sky_monotonic_ns() / 1000000 - st->failing_since_mono_ms) / 1000,
+            st->last_error[0] ? st->last_error : "no answer");
+}
 
 /* ---- timestamps from JSON lines ------------------------------------------------------------ */
 
@@ -203,6 +234,7 @@ typedef struct ship_input {
     char *path;        /* absolute path, or "-" for standard input */
     bool is_stdin;
     bool have_id;      /* dev/ino are known (a regular file, or stdin redirected from one) */
+    bool regular;      /* a regular file (stdin redirected from one too) */
     unsigned long long dev, ino;
     uint64_t start_offset, start_line; /* where reading began (resume) */
     char *rotated;     /* --follow resumed: the checkpoint's file, renamed since; read first */
@@ -612,7 +644,9 @@ static void report_position(ship *sh, int sig, const char *why)
             "skylog ship: %s%s%s: %llu of %llu lines acknowledged; safe up to byte %llu (line "
             "%llu) of %s; reading stopped at byte %llu (line %llu) of %s; %s\n",
             sig ? "interrupted by " : why, sig ? signal_name(sig) : "",
-            sh->tr.pub_frozen ? " (held back at an event the service refused)" : "",
+            !sh->tr.pub_frozen        ? ""
+            : atomic_load(&gave_up) ? " (held back where delivery was given up)"
+                                    : " (held back at an event the service refused)",
             (unsigned long long)a->total_lines, (unsigned long long)r_total,
             (unsigned long long)a->offset, (unsigned long long)a->line, ai->path,
             (unsigned long long)r_offset, (unsigned long long)r_line, ri->path, how);
@@ -634,7 +668,29 @@ static void report_position(ship *sh, int sig, const char *why)
 typedef struct watchdog {
     ship *sh;
     atomic_bool done;
+    pthread_mutex_t mu; /* `reading`; held while the watchdog looks at the sink */
+    bool reading;       /* files are read (not --follow): the watchdog watches delivery */
 } watchdog;
+
+/* Reading waits in the sink for room (backpressure) that a dead endpoint never makes, so the
+ * reader cannot see the stall itself: the watchdog does, and lets it go (sky_cwl_stop_blocking:
+ * the line refused then stops reading). Only while regular files are read: they can be read
+ * again from the position reported; a pipe's writer (a service piping its output) or a followed
+ * file is held back instead, until the endpoint is back or a signal comes. */
+static void watch_delivery(watchdog *w)
+{
+    pthread_mutex_lock(&w->mu);
+    ship *sh = w->sh;
+    int cur = atomic_load_explicit(&sh->tr.read_input, memory_order_relaxed);
+    sky_cwl_stats st;
+    if (w->reading && sh->in[cur].regular && sky_cwl_stats_get(sh->sink, &st) == SKY_OK &&
+        stalled(&st)) {
+        give_up(&st);
+        sky_cwl_stop_blocking(sh->sink);
+        w->reading = false;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
 
 static void *watchdog_main(void *arg)
 {
@@ -645,6 +701,7 @@ static void *watchdog_main(void *arg)
          * (a shipper's every wake-up costs a context switch); after one: every 50 ms */
         if (!sky__cli_stop_signal()) {
             sky__cli_stop_wait(1000);
+            watch_delivery(w);
             continue;
         }
         usleep(50000);
@@ -718,7 +775,8 @@ static void refused(ship *sh)
 {
     sh->refused++;
     sky_cwl_stats now;
-    if (sky_cwl_stats_get(sh->sink, &now) == SKY_OK && now.persistent_error)
+    if ((sky_cwl_stats_get(sh->sink, &now) == SKY_OK && now.persistent_error) ||
+        atomic_load(&gave_up))
         cannot_deliver = true;
 }
 
@@ -1299,6 +1357,10 @@ int sky__cmd_ship(int argc, char **argv)
         fputs(sky__ship_help, stdout);
         return SKY_EXIT_OK;
     }
+    /* Before anything that can take time (inputs, the checkpoint, the configuration files, the
+     * sink): a signal from here on stops the run with its report, instead of killing it. No
+     * SA_RESTART: reads return EINTR. */
+    sky__cli_catch_stop();
     static const struct option opts[] = {
         {"group", required_argument, NULL, 'g'},
         {"stream", required_argument, NULL, 's'},
@@ -1334,6 +1396,7 @@ int sky__cmd_ship(int argc, char **argv)
         if (c == -1)
             break;
         char *end = NULL;
+        const char *zero = NULL; /* the sink's 0 is "the default", not the "none" one reads */
         switch (c) {
         case 'g': co.log_group = optarg; break;
         case 's': co.log_stream = optarg; break;
@@ -1341,9 +1404,18 @@ int sky__cmd_ship(int argc, char **argv)
         case 'q': quiet = true; break;
         case O_RETENTION: co.retention_days = (int)strtol(optarg, &end, 10); break;
         case O_NO_CREATE: co.no_create_group = co.no_create_stream = true; break;
-        case O_BATCH: co.batch_size = strtoul(optarg, &end, 10); break;
-        case O_FLUSH: co.flush_interval_ms = strtoll(optarg, &end, 10); break;
-        case O_MAX_EVENT: co.max_event_bytes = strtoul(optarg, &end, 10); break;
+        case O_BATCH:
+            co.batch_size = strtoul(optarg, &end, 10);
+            zero = co.batch_size ? NULL : "--batch-size";
+            break;
+        case O_FLUSH:
+            co.flush_interval_ms = strtoll(optarg, &end, 10);
+            zero = co.flush_interval_ms ? NULL : "--flush-interval";
+            break;
+        case O_MAX_EVENT:
+            co.max_event_bytes = strtoul(optarg, &end, 10);
+            zero = co.max_event_bytes ? NULL : "--max-event-bytes";
+            break;
         case O_COMPRESS: co.compress = true; break;
         case O_BEARER: co.bearer_token = optarg; break;
         case O_CHECKPOINT: checkpoint = optarg; break;
@@ -1390,6 +1462,11 @@ int sky__cmd_ship(int argc, char **argv)
         }
         if (end && *end) {
             fprintf(stderr, "skylog ship: '%s' is not a number\n", optarg);
+            return SKY_EXIT_USAGE;
+        }
+        if (zero) {
+            fprintf(stderr, "skylog ship: %s 0 is not accepted: it would mean the default, not "
+                    "none; leave the option out for the default\n", zero);
             return SKY_EXIT_USAGE;
         }
     }
@@ -1439,7 +1516,7 @@ int sky__cmd_ship(int argc, char **argv)
         if (in->is_stdin) {
             in->path = strdup("-");
             if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
-                in->have_id = true;
+                in->have_id = in->regular = true;
                 in->dev = (unsigned long long)st.st_dev;
                 in->ino = (unsigned long long)st.st_ino;
             }
@@ -1456,6 +1533,7 @@ int sky__cmd_ship(int argc, char **argv)
             continue;
         }
         in->have_id = true;
+        in->regular = S_ISREG(st.st_mode);
         in->dev = (unsigned long long)st.st_dev;
         in->ino = (unsigned long long)st.st_ino;
         sh.total_bytes += (uint64_t)st.st_size;
@@ -1497,14 +1575,15 @@ int sky__cmd_ship(int argc, char **argv)
     sh.last_written.events = UINT64_MAX; /* the first checkpoint is always written */
 
     /* Only this thread takes SIGINT/SIGTERM: the sender and the watchdog start with them
-     * blocked. */
+     * blocked (one that comes meanwhile waits, and is taken here when they are unblocked). */
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     char *err = NULL;
-    watchdog wd = {.sh = &sh};
+    watchdog wd = {.sh = &sh, .reading = !follow};
+    pthread_mutex_init(&wd.mu, NULL);
     pthread_t wd_thread;
     bool wd_started = false;
     if (sky_sink_cloudwatch_logs(&co, &sh.sink, &err) != SKY_OK) {
@@ -1522,7 +1601,6 @@ int sky__cmd_ship(int argc, char **argv)
     sh.tr.pub_tail_known = sh.tr.tail_known;
     atomic_init(&wd.done, false);
     wd_started = pthread_create(&wd_thread, NULL, watchdog_main, &wd) == 0;
-    sky__cli_catch_stop(); /* no SA_RESTART: reads return EINTR */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     sh.progress = !quiet && isatty(STDERR_FILENO);
     sh.now_ms = sky_now_ns() / 1000000;
@@ -1578,15 +1656,15 @@ int sky__cmd_ship(int argc, char **argv)
         fprintf(stderr, "skylog ship: note: %llu events stored after the checkpoint are not lines "
                 "of the input (another writer to stream %s?)\n",
                 (unsigned long long)sh.settle.left, sh.stream);
-    /* Wait for delivery while it progresses; give up after STALL_MS and STALL_RETRIES failed
-     * requests without progress (a bad token or a dead endpoint would otherwise hold the
-     * command for the whole timeout), or STOP_FLUSH_NS after a signal. A throttling answer is progress: the service is there and
-     * asks us to slow down, and the sink's backoff after it can be longer than STALL_MS, so
-     * after one the window is STALL_MS past the sink's longest backoff. */
+    /* Reading is over: the sink is watched here from now on, and closed after. */
+    pthread_mutex_lock(&wd.mu);
+    wd.reading = false;
+    pthread_mutex_unlock(&wd.mu);
+    /* Wait for delivery while the sink has hope; give up when it is stalled (see STALL_MS: a
+     * dead endpoint would otherwise hold the command for ever), at once after an error that
+     * waiting cannot fix, or STOP_FLUSH_NS after a signal. */
     sky_status fst = SKY_ETIMEDOUT;
-    uint64_t last_sent = 0, last_throttles = 0, last_retries = 0;
-    bool throttled = false;
-    int64_t last_progress = sky_monotonic_ns(), stop_seen = 0;
+    int64_t stop_seen = 0;
     for (;;) {
         fst = sky_sink_flush(sh.sink, 200);
         track_refresh(&sh);
@@ -1612,19 +1690,8 @@ int sky__cmd_ship(int argc, char **argv)
             cannot_deliver = now.persistent_error;
             break;
         }
-        /* a throttled sink may be silent for its longest backoff and still be working */
-        int64_t window_ms = throttled ? STALL_MS + SKY_CWL_MAX_BACKOFF_MS : STALL_MS;
-        if (now.sent_events != last_sent || now.throttles != last_throttles) {
-            throttled = now.sent_events == last_sent;
-            last_sent = now.sent_events;
-            last_throttles = now.throttles;
-            last_retries = now.retries;
-            last_progress = now_ns;
-        } else if (now_ns - last_progress > window_ms * 1000000 &&
-                   now.retries - last_retries >= STALL_RETRIES) {
-            fprintf(stderr, "skylog ship: giving up: nothing delivered for %d s (%s)\n",
-                    (int)((now_ns - last_progress) / 1000000000),
-                    now.last_error[0] ? now.last_error : "no answer");
+        if (stalled(&now)) { /* (given up while reading, and delivering again: flush on) */
+            give_up(&now);
             break;
         }
         show_progress(&sh, false);
@@ -1673,6 +1740,11 @@ int sky__cmd_ship(int argc, char **argv)
         if (st.rate_limited_ms) /* AWS_RETRY_MODE=adaptive after throttling */
             fprintf(stderr, "  held back %.1f s by the adaptive retry mode's rate limiter\n",
                     (double)st.rate_limited_ms / 1e3);
+        if (st.creds_retries || st.creds_failures) /* STS, SSO, IMDS... (aws.h) */
+            fprintf(stderr, "  credentials: %llu refreshes, %llu failed, %llu retries (%llu "
+                    "throttled)\n", (unsigned long long)st.creds_refreshes,
+                    (unsigned long long)st.creds_failures, (unsigned long long)st.creds_retries,
+                    (unsigned long long)st.creds_throttles);
         if (st.ambiguous)
             fprintf(stderr, "  %llu requests had an unknown outcome (may be stored twice)\n",
                     (unsigned long long)st.ambiguous);
@@ -1693,6 +1765,7 @@ int sky__cmd_ship(int argc, char **argv)
     if (wd_started)
         pthread_join(wd_thread, NULL);
 free_track:
+    pthread_mutex_destroy(&wd.mu);
     free(sh.tr.ring);
     free(sh.tr.anch);
     free(sh.tr.segs);

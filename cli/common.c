@@ -6,7 +6,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +215,14 @@ void sky__cli_catch_stop(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* a command that says what Ctrl-C and SIGTERM do takes them also when started with them
+     * blocked (a mask is inherited through exec): one sent before the handler was in place
+     * is taken now, by it */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
 }
 
 bool sky__cli_stopping(void) { return stop_flag != 0; }

@@ -68,7 +68,8 @@ void sky__fmt_ms(int64_t ms, char out[25]);
 
 /* Ctrl-C and SIGTERM ask a command to stop: sky__cli_catch_stop() installs one handler for
  * both, without SA_RESTART so a blocked read returns EINTR and the command notices at once.
- * The handler only stores lock-free atomics, so the state may be read from any thread.
+ * The handler only stores lock-free atomics, so the state may be read from any thread. It also
+ * unblocks both in the calling thread (one sent while they were blocked is taken then).
  *   sky__cli_stopping()     true once a signal came
  *   sky__cli_stop_flag()    the same as a flag, for sky__aws_cli_opts.stop (backoff waits)
  *   sky__cli_stop_signal()  the first signal's number, 0 before any

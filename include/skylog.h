@@ -1416,7 +1416,8 @@ typedef struct sky_security_opts {
     const char *const *rule_specs; /* NULL-terminated */
     size_t max_keys;      /* per rule; default 10000, at most 10,000,000 */
     int64_t cooldown_ms;  /* after an alert, the key's next one waits this long (its events are
-                           * still counted); default: the rule's window */
+                           * still counted); 0 (unset): the rule's window; < 0: no cooldown
+                           * (a config file's `cooldown: 0`) */
     const char *logger;   /* the alerts' logger; default "security" */
     sky_level level;      /* the alerts' level; 0 (TRACE) means the default, WARN */
     /* The field holding the event's own time (SKY_T_TIME, or integer Unix ms), for events

@@ -23,10 +23,17 @@
 
 /* ---- term patterns ------------------------------------------------------------------------ */
 
-typedef enum term_kind { T_MUST, T_NOT, T_ANY } term_kind;
+/* A term pattern is a disjunction of conjunctions (CloudWatch's "term groups"): every ?term
+ * starts a new group, and the plain and -terms after it, up to the next ?term, belong to it
+ * (AWS's CDK writes "ERROR and MainThread, or WARN and Deadlock" as
+ * ?"ERROR" "MainThread" ?"WARN" "Deadlock"). Terms before the first ?term form a group of
+ * their own. The pattern matches when one group does: all of its terms appear and none of its
+ * -terms. */
+typedef enum term_kind { T_MUST, T_NOT } term_kind;
 
 typedef struct term {
     term_kind kind;
+    bool starts_group; /* a ?term: the first of a new group */
     char *text;
     size_t len;
 } term;
@@ -37,9 +44,14 @@ typedef enum node_kind { N_AND, N_OR, N_CMP } node_kind;
 typedef enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_GT, OP_LE, OP_GE, OP_IS_NULL, OP_IS_TRUE,
                       OP_IS_FALSE, OP_NOT_EXISTS, OP_EXISTS } cmp_op;
 
+/* One step of a selector: $.a (a member), [0] (an element), .* or [*] (every member of an
+ * object, every element of an array: a wildcard), ['a.b'] (a member whose name needs quoting). */
+typedef enum step_kind { S_KEY, S_INDEX, S_ANY } step_kind;
+
 typedef struct step {
-    char *key; /* object member, or NULL for an array index */
-    long index;
+    step_kind kind;
+    char *key; /* S_KEY */
+    long index; /* S_INDEX */
 } step;
 
 typedef struct node {
@@ -48,6 +60,7 @@ typedef struct node {
     /* N_CMP */
     step *path;
     size_t n_path;
+    bool wild; /* a step is S_ANY: the comparison holds when it holds for one selected value */
     cmp_op op;
     bool is_num;
     double num;
@@ -70,7 +83,6 @@ struct sky__pattern {
     bool match_all;
     term *terms;
     size_t n_terms;
-    bool has_any;
     node *json;
     size_t json_cmps; /* comparisons in the JSON pattern */
     slot *slots;      /* space-delimited pattern: n_slots > 0 */
@@ -164,7 +176,7 @@ static bool parse_terms(sky__pattern *p, const char *s, const char **why)
             t.kind = T_NOT;
             s++;
         } else if (*s == '?' && s[1] && !isspace((unsigned char)s[1])) {
-            t.kind = T_ANY;
+            t.starts_group = true;
             s++;
         }
         const char *start;
@@ -201,8 +213,6 @@ static bool parse_terms(sky__pattern *p, const char *s, const char **why)
             *why = "out of memory";
             return false;
         }
-        if (t.kind == T_ANY)
-            p->has_any = true;
         p->terms[p->n_terms++] = t;
     }
     return true;
@@ -222,6 +232,7 @@ typedef struct lexer {
     const char *why;
     int depth;    /* parentheses open now */
     size_t terms; /* comparisons so far */
+    size_t wild_cmps; /* comparisons with a wildcard selector (each may visit every value) */
     size_t regexes, re_cost; /* %regex% values so far, and their program sizes */
     char *buf;    /* for a reason with the pattern's own text in it (why points here) */
     size_t cap;
@@ -262,6 +273,41 @@ static bool key_char(char c)
     return c && !isspace((unsigned char)c) && !strchr(".[]=!<>()&|{}\"", c);
 }
 
+/* ['name'] or ["name"] after the '[': the name up to the same quote (no escapes: a name with
+ * one kind of quote is written in the other). Its length is checked before it is copied. */
+static bool parse_quoted_key(lexer *lx, step *st)
+{
+    char q = *lx->s++;
+    const char *start = lx->s, *end = strchr(start, q);
+    if (!end) {
+        lx->why = "unterminated quoted name in selector";
+        return false;
+    }
+    size_t len = (size_t)(end - start);
+    if (len == 0) {
+        lx->why = "empty key in selector";
+        return false;
+    }
+    if (len > SKY__SELECTOR_MAX_KEY) {
+        lx->why = "a selector's key is longer than 256 characters";
+        return false;
+    }
+    if (end[1] != ']') {
+        lx->why = "expected ] after a quoted name in selector";
+        return false;
+    }
+    if (!(st->key = strndup(start, len))) {
+        lx->why = "out of memory";
+        return false;
+    }
+    st->kind = S_KEY;
+    lx->s = end + 2;
+    return true;
+}
+
+/* $ then steps: .name, .*, [n], [*], ['name'] (also written .['name']). At most
+ * SKY__SELECTOR_MAX_STEPS steps (JSON deeper than that is refused anyway) and names of at most
+ * SKY__SELECTOR_MAX_KEY bytes, checked before a step is stored; a loop, no recursion. */
 static bool parse_selector(lexer *lx, node *nd)
 {
     skip_ws(lx);
@@ -270,32 +316,57 @@ static bool parse_selector(lexer *lx, node *nd)
         return false;
     }
     lx->s++;
-    for (;;) {
-        step st = {NULL, 0};
+    while (*lx->s == '.' || *lx->s == '[') {
+        if (nd->n_path == SKY__SELECTOR_MAX_STEPS) {
+            lx->why = "a selector has more than 64 steps";
+            return false;
+        }
+        step st = {.kind = S_KEY};
+        const char *name = NULL; /* a .name, stored once its length is checked */
+        size_t name_len = 0;
+        if (*lx->s == '.' && lx->s[1] == '[')
+            lx->s++; /* .['name'] is ['name'] */
         if (*lx->s == '.') {
             lx->s++;
             const char *start = lx->s;
             while (key_char(*lx->s))
                 lx->s++;
-            if (lx->s == start) {
+            size_t len = (size_t)(lx->s - start);
+            if (len == 0) {
                 lx->why = "empty key in selector";
                 return false;
             }
-            st.key = strndup(start, (size_t)(lx->s - start));
-            if (!st.key) {
-                lx->why = "out of memory";
+            if (len == 1 && *start == '*') {
+                st.kind = S_ANY;
+            } else if (len > SKY__SELECTOR_MAX_KEY) {
+                lx->why = "a selector's key is longer than 256 characters";
                 return false;
+            } else {
+                name = start;
+                name_len = len;
             }
-        } else if (*lx->s == '[') {
-            char *end;
-            st.index = strtol(lx->s + 1, &end, 10);
-            if (end == lx->s + 1 || *end != ']' || st.index < 0) {
-                lx->why = "bad array index in selector";
-                return false;
+        } else { /* '[' */
+            lx->s++;
+            if (*lx->s == '*' && lx->s[1] == ']') {
+                st.kind = S_ANY;
+                lx->s += 2;
+            } else if (*lx->s == '\'' || *lx->s == '"') {
+                if (!parse_quoted_key(lx, &st))
+                    return false;
+            } else {
+                char *end;
+                if (!isdigit((unsigned char)*lx->s) ||
+                    (st.index = strtol(lx->s, &end, 10), *end != ']') || st.index < 0) {
+                    lx->why = "bad array index in selector ([0], [*] or ['name'])";
+                    return false;
+                }
+                st.kind = S_INDEX;
+                lx->s = end + 1;
             }
-            lx->s = end + 1;
-        } else {
-            break;
+        }
+        if (name && !(st.key = strndup(name, name_len))) {
+            lx->why = "out of memory";
+            return false;
         }
         step *np = realloc(nd->path, (nd->n_path + 1) * sizeof *np);
         if (!np) {
@@ -305,6 +376,7 @@ static bool parse_selector(lexer *lx, node *nd)
         }
         nd->path = np;
         nd->path[nd->n_path++] = st;
+        nd->wild |= st.kind == S_ANY;
     }
     if (nd->n_path == 0) {
         lx->why = "selector needs a field ($.name)";
@@ -417,6 +489,7 @@ static node *parse_cmp(lexer *lx)
         return NULL;
     if (!parse_selector(lx, nd))
         goto fail;
+    lx->wild_cmps += nd->wild;
     if (accept_word(lx, "IS")) {
         if (accept_word(lx, "NULL"))
             nd->op = OP_IS_NULL;
@@ -517,31 +590,104 @@ static node *parse_or(lexer *lx)
 
 /* ---- JSON evaluation ---------------------------------------------------------------------- */
 
+/* A key or index step from v: the member or element, or NULL. */
+static json_t *step_into(json_t *v, const step *st)
+{
+    if (st->kind == S_KEY)
+        return json_is_object(v) ? json_object_get(v, st->key) : NULL;
+    return json_is_array(v) ? json_array_get(v, (size_t)st->index) : NULL;
+}
+
+/* The value a selector without wildcards selects, or NULL. */
 static json_t *select_path(json_t *root, const node *nd)
 {
     json_t *cur = root;
-    for (size_t i = 0; i < nd->n_path && cur; i++) {
-        if (nd->path[i].key)
-            cur = json_is_object(cur) ? json_object_get(cur, nd->path[i].key) : NULL;
-        else
-            cur = json_is_array(cur) ? json_array_get(cur, (size_t)nd->path[i].index) : NULL;
-    }
+    for (size_t i = 0; i < nd->n_path && cur; i++)
+        cur = step_into(cur, &nd->path[i]);
     return cur;
 }
 
+/* The k-th child (member value or element) of v for a wildcard step, or NULL past the last.
+ * Objects are walked with an iterator kept in *it (k counts calls, for arrays). */
+static json_t *wild_child(json_t *v, size_t k, void **it)
+{
+    if (json_is_array(v))
+        return json_array_get(v, k);
+    if (!json_is_object(v))
+        return NULL;
+    *it = k == 0 ? json_object_iter(v) : json_object_iter_next(v, *it);
+    return *it ? json_object_iter_value(*it) : NULL;
+}
+
+/* Whether test (NULL: any value) holds for one of the values a wildcard selector selects.
+ * Depth first over the selector's steps with one frame per step (no recursion, nothing
+ * allocated): the JSON is a tree, so each of its values is reached at most once, and a call
+ * costs at most (values in the message) steps plus the tests. */
+static bool any_selected(const node *nd, json_t *root, bool (*test)(const node *, json_t *))
+{
+    json_t *at[SKY__SELECTOR_MAX_STEPS + 1]; /* at[d]: the value steps 0..d-1 led to */
+    size_t k[SKY__SELECTOR_MAX_STEPS];       /* wildcard steps: the child being visited */
+    void *it[SKY__SELECTOR_MAX_STEPS];
+    size_t d = 0;
+    at[0] = root;
+    for (;;) {
+        /* down: take each step from at[d], a wildcard's first child first */
+        while (d < nd->n_path) {
+            const step *st = &nd->path[d];
+            json_t *next;
+            if (st->kind == S_ANY) {
+                k[d] = 0;
+                next = wild_child(at[d], 0, &it[d]);
+            } else {
+                next = step_into(at[d], st);
+            }
+            if (!next)
+                break;
+            at[++d] = next;
+        }
+        if (d == nd->n_path && (!test || test(nd, at[d])))
+            return true;
+        /* up: to the deepest wildcard with another child, and down again from it */
+        for (;;) {
+            if (d == 0)
+                return false;
+            d--;
+            if (nd->path[d].kind == S_ANY) {
+                json_t *next = wild_child(at[d], ++k[d], &it[d]);
+                if (next) {
+                    at[++d] = next;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+static bool test_value(const node *nd, json_t *v);
+
 static bool eval_cmp(const node *nd, json_t *root)
 {
+    if (nd->wild) {
+        bool exists_only = nd->op == OP_NOT_EXISTS || nd->op == OP_EXISTS;
+        bool any = any_selected(nd, root, exists_only ? NULL : test_value);
+        return nd->op == OP_NOT_EXISTS ? !any : any;
+    }
     json_t *v = select_path(root, nd);
+    if (nd->op == OP_NOT_EXISTS)
+        return v == NULL;
+    return v && (nd->op == OP_EXISTS || test_value(nd, v));
+}
+
+/* The comparison against one selected value. */
+static bool test_value(const node *nd, json_t *v)
+{
     switch (nd->op) {
-    case OP_NOT_EXISTS: return v == NULL;
-    case OP_EXISTS: return v != NULL;
-    case OP_IS_NULL: return v && json_is_null(v);
-    case OP_IS_TRUE: return v && json_is_true(v);
-    case OP_IS_FALSE: return v && json_is_false(v);
+    case OP_IS_NULL: return json_is_null(v);
+    case OP_IS_TRUE: return json_is_true(v);
+    case OP_IS_FALSE: return json_is_false(v);
+    case OP_EXISTS: return true;
     default: break;
     }
-    if (!v)
-        return false;
     if (json_is_number(v) && nd->is_num) {
         double x = json_number_value(v);
         switch (nd->op) {
@@ -922,7 +1068,7 @@ static sky__pattern *compile(const char *text, const char **why, char *buf, size
         }
         lexer lx = {.s = inner, .buf = buf, .cap = cap};
         p->json = parse_or(&lx);
-        p->json_cmps = lx.terms;
+        p->json_cmps = lx.terms + lx.wild_cmps;
         p->n_regex = lx.regexes;
         p->re_cost = lx.re_cost;
         skip_ws(&lx);
@@ -1006,7 +1152,7 @@ sky__selector *sky__selector_compile(const char *text)
     if (!sel)
         return NULL;
     lexer lx = {.s = text};
-    if (!parse_selector(&lx, &sel->nd) || (skip_ws(&lx), *lx.s)) {
+    if (!parse_selector(&lx, &sel->nd) || (skip_ws(&lx), *lx.s) || sel->nd.wild) {
         sky__selector_free(sel);
         return NULL;
     }
@@ -1054,16 +1200,19 @@ bool sky__pattern_match(const sky__pattern *p, const char *msg, size_t len)
     }
     if (p->n_slots)
         return match_space(p, msg, len, NULL);
-    bool any = false;
-    for (size_t i = 0; i < p->n_terms; i++) {
-        const term *t = &p->terms[i];
-        bool has = contains(msg, len, t);
-        if (t->kind == T_MUST && !has)
-            return false;
-        if (t->kind == T_NOT && has)
-            return false;
-        if (t->kind == T_ANY && has)
-            any = true;
+    /* One pass over the groups: a group that fails skips to the next ?term. */
+    for (size_t i = 0; i < p->n_terms;) {
+        bool ok = true;
+        size_t j = i;
+        do {
+            const term *t = &p->terms[j];
+            if (ok && contains(msg, len, t) != (t->kind == T_MUST))
+                ok = false;
+            j++;
+        } while (j < p->n_terms && !p->terms[j].starts_group);
+        if (ok)
+            return true;
+        i = j;
     }
-    return !p->has_any || any;
+    return false;
 }

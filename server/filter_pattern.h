@@ -5,10 +5,23 @@
  *   "connection reset"         a quoted phrase is one term
  *   ERROR -DEBUG               a term prefixed with '-' must not appear
  *   ?ERROR ?WARN               at least one '?' term must appear
+ *   ?ERROR db ?WARN disk       term groups: each '?' term starts a group, the terms after it
+ *                              (to the next '?' term) join it; one whole group must match
+ *                              ((ERROR and db) or (WARN and disk)); terms before the first
+ *                              '?' term are a group of their own
  *   { $.level = "ERROR" && ($.ms > 100 || $.user.id = 4*) }
  *                              JSON pattern: selectors $.a.b[0], operators = != < > <= >=,
  *                              && || and parentheses, strings (with * wildcards), numbers,
  *                              IS NULL / IS TRUE / IS FALSE, NOT EXISTS
+ *   { $.tags[*] = "b" || $.*.id = 4 || $.['user.name'] = x }
+ *                              selector wildcards: [*] and .* select every element of an array
+ *                              and every member of an object; a comparison holds when it
+ *                              holds for one selected value (NOT EXISTS: when none is
+ *                              selected). ['name'] or ["name"] (also .['name']) names a member
+ *                              whose name has dots, spaces, brackets... (no escapes: a name
+ *                              with one kind of quote is written in the other). A selector has
+ *                              at most SKY__SELECTOR_MAX_STEPS steps, a name at most
+ *                              SKY__SELECTOR_MAX_KEY bytes.
  *   [ip, user, ..., status=4*, size>1000]
  *                              space-delimited pattern: the message's fields (separated by
  *                              spaces; "quoted" and [bracketed] text is one field, given
@@ -41,6 +54,8 @@
 #define SKY__PATTERN_MAX_DEPTH 32
 #define SKY__PATTERN_MAX_TERMS 256
 #define SKY__PATTERN_MAX_REGEX 2 /* in a JSON or space-delimited pattern */
+#define SKY__SELECTOR_MAX_STEPS 64 /* steps of a $ selector: JSON nests 64 deep at most */
+#define SKY__SELECTOR_MAX_KEY 256  /* bytes of one member name in a selector */
 
 typedef struct sky__pattern sky__pattern;
 
@@ -77,8 +92,9 @@ bool sky__pattern_match_fields(const sky__pattern *p, const char *msg, size_t le
 /* A field's text as a number, when all of it is one (strtod's forms, at most 63 bytes). */
 bool sky__field_number(const sky__field *f, double *v);
 
-/* A JSON selector alone ("$.a.b[0]", as in patterns; at most SKY__PATTERN_MAX_LEN bytes): NULL
- * when it is not one. get returns the selected value of root (borrowed) or NULL. */
+/* A JSON selector alone ("$.a.b[0]", "$.['a.b']", as in patterns; at most SKY__PATTERN_MAX_LEN
+ * bytes) that selects one value: NULL when it is not one, or has a wildcard (.* or [*]). get
+ * returns the selected value of root (borrowed) or NULL. */
 typedef struct sky__selector sky__selector;
 sky__selector *sky__selector_compile(const char *text);
 json_t *sky__selector_get(const sky__selector *sel, json_t *root);

@@ -9,7 +9,7 @@
  * live state by one character at a time and drops duplicates, so a text of n bytes costs at
  * most n x (program size) steps. The sets of live states it goes through are few for most
  * expressions and texts, so each is made a DFA state the first time it is reached and its
- * transitions remembered (RE2's idea, in a fixed cache); the simulation remains for the texts
+ * transitions remembered (RE2's idea, in a bounded cache); the simulation remains for the texts
  * whose sets do not fit, and for checking the DFA (sky__fregex_search_nfa). A required text
  * (a run of plain characters every match has) is looked for first, with memmem.
  *
@@ -21,6 +21,7 @@
 #include "filter_regex.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,9 @@ typedef struct insn {
     uint32_t set[4];  /* I_SET: ASCII bitmap */
 } insn;
 
+#define DFA_STATES 64
+#define DFA_SYMBOLS 129 /* 0-127: that ASCII character; 128: any other character */
+
 struct sky__fregex {
     insn *prog;
     size_t n;
@@ -51,17 +55,23 @@ struct sky__fregex {
      * expression): a text without it is refused by one memmem, the simulation never run. */
     char lit[64];
     size_t lit_len;
+    /* Symbols (0-127: that ASCII character, 128: any other character) the program cannot
+     * tell apart share a class (%ERROR% has 4: E, R, O and the rest); a DFA row has one
+     * transition per class, not per symbol. */
+    uint8_t cls[DFA_SYMBOLS];
+    size_t n_classes;
     /* The DFA cache: up to DFA_STATES sets of live instructions (bitsets of `words` words),
-     * each with its transitions on the 128 ASCII characters and "a non-ASCII character"
-     * (DFA_UNKNOWN until first taken, DFA_MATCH when a match ends there). */
-    size_t words, n_states, flushes;
+     * each with its transitions on the classes (DFA_UNKNOWN until first taken, DFA_MATCH
+     * when a match ends there). Allocated by the first search, for DFA_FIRST_STATES states,
+     * and doubled while a text needs more, so an expression that is never searched, or whose
+     * texts go through few states, holds little; cap_states is what is allocated. */
+    size_t words, n_states, cap_states, flushes;
     uint64_t *sets, *scratch;
     uint64_t *hash;
     int16_t *trans;
 };
 
-#define DFA_STATES 64
-#define DFA_SYMBOLS 129 /* 0-127: that ASCII character; 128: any other character */
+#define DFA_FIRST_STATES 8
 #define DFA_UNKNOWN (-1)
 #define DFA_MATCH (-2)
 #define DFA_FULL (-3)
@@ -538,6 +548,50 @@ static bool pike_search(sky__fregex *re, const unsigned char *s, size_t n)
 
 /* ---- the DFA cache ------------------------------------------------------------------------ */
 
+/* The DFA caches of every compiled expression in the process, counted together against one
+ * limit: a request holds a few expressions, but the server runs many requests at once, and
+ * only a process-wide count bounds them all. An expression whose cache cannot grow searches
+ * by simulation (same answers, more steps per character), so the limit costs time, never
+ * results. */
+static _Atomic size_t cache_bytes;
+static _Atomic size_t cache_limit = SKY__FREGEX_CACHE_LIMIT;
+
+static size_t state_bytes(const sky__fregex *re)
+{
+    return re->words * sizeof *re->sets + sizeof *re->hash + re->n_classes * sizeof *re->trans;
+}
+
+/* Room for more states: the first DFA_FIRST_STATES, then twice as many, up to DFA_STATES.
+ * False when the cache is at its size, the process-wide limit would be passed, or memory is
+ * short: the search then falls back to the simulation, which needs nothing more. Pointers
+ * into the cache do not survive a call. */
+static bool dfa_grow(sky__fregex *re)
+{
+    size_t cap = re->cap_states ? 2 * re->cap_states : DFA_FIRST_STATES;
+    if (cap > DFA_STATES)
+        return false;
+    size_t add = (cap - re->cap_states) * state_bytes(re);
+    if (atomic_fetch_add(&cache_bytes, add) + add > atomic_load(&cache_limit))
+        goto refused;
+    uint64_t *sets = realloc(re->sets, cap * re->words * sizeof *sets);
+    if (!sets)
+        goto refused;
+    re->sets = sets;
+    uint64_t *hash = realloc(re->hash, cap * sizeof *hash);
+    if (!hash)
+        goto refused;
+    re->hash = hash;
+    int16_t *trans = realloc(re->trans, cap * re->n_classes * sizeof *trans);
+    if (!trans)
+        goto refused;
+    re->trans = trans;
+    re->cap_states = cap;
+    return true;
+refused: /* the blocks that did grow keep their room unused until freed */
+    atomic_fetch_sub(&cache_bytes, add);
+    return false;
+}
+
 /* The state holding the instructions of list[0..count) (a copy of them as a bitset): its
  * index, a new one, or DFA_FULL. */
 static int dfa_intern(sky__fregex *re, const int *list, size_t count)
@@ -552,13 +606,13 @@ static int dfa_intern(sky__fregex *re, const int *list, size_t count)
     for (size_t k = 0; k < re->n_states; k++)
         if (re->hash[k] == h && !memcmp(re->sets + k * re->words, set, re->words * sizeof *set))
             return (int)k;
-    if (re->n_states == DFA_STATES)
+    if (re->n_states == re->cap_states && !dfa_grow(re))
         return DFA_FULL;
     size_t k = re->n_states++;
     memcpy(re->sets + k * re->words, set, re->words * sizeof *set);
     re->hash[k] = h;
-    for (size_t c = 0; c < DFA_SYMBOLS; c++)
-        re->trans[k * DFA_SYMBOLS + c] = DFA_UNKNOWN;
+    for (size_t c = 0; c < re->n_classes; c++)
+        re->trans[k * re->n_classes + c] = DFA_UNKNOWN;
     return (int)k;
 }
 
@@ -576,7 +630,7 @@ static int dfa_start(sky__fregex *re)
 /* The state after `from` reads a character of class c (away from both ends of the text: ^
  * and $ fail), a match starting anew there included. */
 static int dfa_step(sky__fregex *re, int from, unsigned c)
-{
+{ /* c: a symbol of the class read (they all behave alike) */
     const uint64_t *set = re->sets + (size_t)from * re->words;
     unsigned char b = c < 128 ? (unsigned char)c : 0x80;
     size_t count = 0;
@@ -619,9 +673,11 @@ static int dfa_search(sky__fregex *re, const unsigned char *s, size_t n)
     int st = re->n_states ? 0 : dfa_start(re); /* state 0 is always the start state */
     if (st == DFA_MATCH)
         return 1;
+    if (st == DFA_FULL)
+        return -1; /* no room for a cache at all */
     for (size_t pos = 0; pos < n;) {
-        const int16_t *row = re->trans + (size_t)st * DFA_SYMBOLS;
-        while (pos < n && s[pos] < 0x80 && row[s[pos]] == st) /* e.g. text no match starts in */
+        const int16_t *row = re->trans + (size_t)st * re->n_classes;
+        while (pos < n && s[pos] < 0x80 && row[re->cls[s[pos]]] == st) /* e.g. no match yet */
             pos++;
         if (pos == n)
             break;
@@ -631,7 +687,7 @@ static int dfa_search(sky__fregex *re, const unsigned char *s, size_t n)
             clen = char_len(s + pos, n - pos);
             c = 128;
         }
-        int next = row[c];
+        int next = row[re->cls[c]];
         if (next == DFA_UNKNOWN) {
             next = dfa_step(re, st, c);
             if (next == DFA_FULL) {
@@ -652,7 +708,7 @@ static int dfa_search(sky__fregex *re, const unsigned char *s, size_t n)
                 if (next == DFA_FULL)
                     return -1;
             }
-            re->trans[(size_t)st * DFA_SYMBOLS + c] = (int16_t)next;
+            re->trans[(size_t)st * re->n_classes + re->cls[c]] = (int16_t)next;
         }
         if (next == DFA_MATCH)
             return 1;
@@ -679,6 +735,29 @@ bool sky__fregex_search(const sky__fregex *cre, const char *text, size_t n)
 
 /* ---- public ------------------------------------------------------------------------------- */
 
+/* Splits the symbols into classes the program treats alike: each instruction that reads a
+ * character refines the partition by what it accepts (n x 129 steps, once per compile). */
+static void byte_classes(sky__fregex *re)
+{
+    memset(re->cls, 0, sizeof re->cls);
+    re->n_classes = 1;
+    for (size_t k = 0; k < re->n; k++) {
+        const insn *in = &re->prog[k];
+        if (in->op != I_CHAR && in->op != I_SET)
+            continue; /* I_ANY accepts every symbol: it splits nothing */
+        int16_t to[2][DFA_SYMBOLS];
+        memset(to, 0xff, sizeof to); /* -1: no new class yet */
+        size_t n = 0;
+        for (unsigned c = 0; c < DFA_SYMBOLS; c++) {
+            bool yes = consumes(in, c < 128 ? (unsigned char)c : 0x80, 1);
+            if (to[yes][re->cls[c]] < 0)
+                to[yes][re->cls[c]] = (int16_t)n++;
+            re->cls[c] = (uint8_t)to[yes][re->cls[c]];
+        }
+        re->n_classes = n;
+    }
+}
+
 sky__fregex *sky__fregex_compile(const char *src, size_t len, char *why, size_t cap)
 {
     parser p = {.s = src, .len = len, .why = why, .cap = cap};
@@ -697,13 +776,9 @@ sky__fregex *sky__fregex_compile(const char *src, size_t len, char *why, size_t 
         re->stack = calloc(2 * n + 1, sizeof *re->stack); /* each insn pushes 2 at most */
         re->mark = calloc(n, sizeof *re->mark);
         re->words = (n + 63) / 64;
-        re->sets = calloc(DFA_STATES * re->words, sizeof *re->sets);
         re->scratch = calloc(re->words, sizeof *re->scratch);
-        re->hash = calloc(DFA_STATES, sizeof *re->hash);
-        re->trans = calloc(DFA_STATES * DFA_SYMBOLS, sizeof *re->trans);
     }
-    if (!re || !re->prog || !re->cur || !re->next || !re->stack || !re->mark || !re->sets ||
-        !re->scratch || !re->hash || !re->trans) {
+    if (!re || !re->prog || !re->cur || !re->next || !re->stack || !re->mark || !re->scratch) {
         sky__fregex_free(re);
         snprintf(why, cap, "out of memory");
         return NULL;
@@ -715,6 +790,7 @@ sky__fregex *sky__fregex_compile(const char *src, size_t len, char *why, size_t 
         return NULL;
     }
     re->n = n;
+    byte_classes(re);
     if (!p.alternatives) {
         memcpy(re->lit, p.best, p.best_len);
         re->lit_len = p.best_len;
@@ -741,10 +817,23 @@ sky__fregex *sky__fregex_compile(const char *src, size_t len, char *why, size_t 
 
 size_t sky__fregex_size(const sky__fregex *re) { return re->n; }
 
+size_t sky__fregex_cache_bytes(void) { return atomic_load(&cache_bytes); }
+
+size_t sky__fregex_set_cache_limit(size_t bytes) { return atomic_exchange(&cache_limit, bytes); }
+
+size_t sky__fregex_memory(const sky__fregex *re)
+{
+    size_t n = re->n;
+    return sizeof *re + n * sizeof *re->prog + (2 * n + 2 * n + 1) * sizeof *re->cur +
+           n * sizeof *re->mark + re->words * sizeof *re->scratch +
+           re->cap_states * state_bytes(re);
+}
+
 void sky__fregex_free(sky__fregex *re)
 {
     if (!re)
         return;
+    atomic_fetch_sub(&cache_bytes, re->cap_states * state_bytes(re));
     free(re->prog);
     free(re->cur);
     free(re->next);

@@ -22,11 +22,21 @@
  * Bounds: compiling checks the size of the program before allocating it (at most
  * SKY__FREGEX_MAX_INSNS instructions, counts at most SKY__FREGEX_MAX_REPEAT) and never
  * recurses. Matching runs the automaton (Thompson's construction) as a DFA built lazily in a
- * cache of 64 states kept across searches (one table lookup per character once warm), and
- * falls back to simulating it (Pike's: every live state advances together) for a text whose
- * states do not fit the cache; either way it takes at most (text length x program size)
- * steps, whatever the expression (a*a*a*a*b on a long run of a's too), allocates nothing and
- * keeps no stack of its own beyond the program's size.
+ * cache of at most 64 states kept across searches (one table lookup per character once warm),
+ * and falls back to simulating it (Pike's: every live state advances together) for a text
+ * whose states do not fit the cache; either way it takes at most (text length x program size)
+ * steps, whatever the expression (a*a*a*a*b on a long run of a's too), and keeps no stack of
+ * its own beyond the program's size.
+ *
+ * Memory (sky__fregex_memory): the program and its workspace (about 52 bytes per program
+ * step), plus the DFA cache, which the first search allocates and which grows only while texts
+ * need more states (8, 16, 32, then 64 at most). A cached state costs 16 bytes, plus 8 per 64
+ * program steps, plus 2 per class of characters the expression tells apart (%ERROR% has 4:
+ * E, R, O and the rest; at most 129): %ERROR% holds about 1 KB in all, the largest program
+ * (2,000 steps) at most 140 KB, of which 33 KB of cache. The caches of all the expressions
+ * in the process count against one limit (SKY__FREGEX_CACHE_LIMIT, sky__fregex_cache_bytes):
+ * past it, or when memory is short, a cache stops growing and the search simulates instead
+ * (the same answers, more steps per character).
  *
  * Threads: a compiled expression holds its matching workspace, so one thread at a time
  * matches with it (as every caller does: a pattern is compiled per request).
@@ -39,6 +49,8 @@
 
 #define SKY__FREGEX_MAX_INSNS 2000
 #define SKY__FREGEX_MAX_REPEAT 1000
+#define SKY__FREGEX_MAX_BYTES (140 * 1024) /* the most sky__fregex_memory() reports */
+#define SKY__FREGEX_CACHE_LIMIT (32u << 20) /* DFA caches of the whole process, in bytes */
 
 typedef struct sky__fregex sky__fregex;
 
@@ -52,6 +64,13 @@ bool sky__fregex_search(const sky__fregex *re, const char *s, size_t n);
 bool sky__fregex_search_nfa(const sky__fregex *re, const char *s, size_t n);
 /* The program's size: matching takes at most this many steps per byte of text. */
 size_t sky__fregex_size(const sky__fregex *re);
+/* Bytes the compiled expression holds now (program, workspace and DFA cache). */
+size_t sky__fregex_memory(const sky__fregex *re);
+/* Bytes of DFA cache all the expressions alive in the process hold (thread-safe). */
+size_t sky__fregex_cache_bytes(void);
+/* Sets the process-wide limit on DFA caches (SKY__FREGEX_CACHE_LIMIT by default; caches
+ * already above it keep what they have) and returns the previous one. Thread-safe. */
+size_t sky__fregex_set_cache_limit(size_t bytes);
 void sky__fregex_free(sky__fregex *re);
 
 #endif

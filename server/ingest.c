@@ -5,9 +5,8 @@
  *                       and a string "message" is that event; any other object becomes the
  *                       message itself (stored as its JSON text), timestamped "timestamp" if
  *                       it has one, else now. Blank lines are skipped.
- *   POST /v1/logs       OTLP/HTTP JSON (resourceLogs[].scopeLogs[].logRecords[]): the
- *                       timestamp is timeUnixNano (else observedTimeUnixNano, else now), the
- *                       message body.stringValue (other AnyValue bodies as their JSON text).
+ *   POST /v1/logs       OTLP/HTTP logs, JSON or (Content-Type application/x-protobuf)
+ *                       protobuf: a LogRecord per event, as otlp.h says.
  *
  * The group and stream come from the x-aws-log-group and x-aws-log-stream headers and are
  * created on first use. A malformed body is rejected whole (nothing is stored), so a client
@@ -22,6 +21,7 @@
 
 #include "jsonbody.h"
 #include "logs_api.h"
+#include "otlp.h"
 #include "server.h"
 
 #include <math.h>
@@ -154,63 +154,50 @@ static bool parse_bulk(const sky__request *req, batch *b, sky__reply *r)
     return true;
 }
 
-static int64_t nanos_to_ms(json_t *v)
+static bool add_owned(void *ctx, int64_t ts, char *msg, size_t len)
 {
-    if (json_is_string(v))
-        return (int64_t)(strtoull(json_string_value(v), NULL, 10) / 1000000ULL);
-    if (json_is_integer(v))
-        return json_integer_value(v) / 1000000;
-    if (json_is_real(v) && fabs(json_real_value(v)) < 9e24) /* the cast must stay in range */
-        return (int64_t)(json_real_value(v) / 1e6);
-    return 0;
+    batch *b = ctx;
+    if (add_event(b, ts, msg, len, msg))
+        return true;
+    free(msg);
+    return false;
+}
+
+static bool is_protobuf(const sky__request *req)
+{
+    const char *ct = req->header(req, "Content-Type");
+    return ct && strncasecmp(ct, "application/x-protobuf", 22) == 0;
 }
 
 static bool parse_otlp(const sky__request *req, batch *b, sky__reply *r)
 {
-    const char *ct = req->header(req, "Content-Type");
-    if (ct && strncasecmp(ct, "application/x-protobuf", 22) == 0) {
-        sky__reply_error(r, SKY__API_INGEST, 415, "UnsupportedMediaTypeException",
-                         "skylog serve accepts OTLP/HTTP JSON only (Content-Type: "
-                         "application/json)");
-        return false;
-    }
-    const char *why = NULL;
-    json_t *root = sky__json_load(req->body, req->body_len, &why);
-    if (!root || !keep_root(b, root)) {
-        json_decref(root);
-        sky__reply_error(r, SKY__API_INGEST, 400, "SerializationException",
-                         "body is not valid OTLP JSON: %s", why ? why : "out of memory");
-        return false;
-    }
-    int64_t now = sky__now_ms();
-    size_t i, j, k;
-    json_t *rl, *sl, *rec;
-    json_array_foreach(json_object_get(root, "resourceLogs"), i, rl)
-    {
-        json_array_foreach(json_object_get(rl, "scopeLogs"), j, sl)
-        {
-            json_array_foreach(json_object_get(sl, "logRecords"), k, rec)
-            {
-                int64_t t = nanos_to_ms(json_object_get(rec, "timeUnixNano"));
-                if (!t)
-                    t = nanos_to_ms(json_object_get(rec, "observedTimeUnixNano"));
-                if (!t)
-                    t = now;
-                json_t *body = json_object_get(rec, "body");
-                json_t *sv = json_object_get(body, "stringValue");
-                if ((sv || body) && b->n >= MAX_EVENTS) {
-                    too_many_events(r);
-                    return false;
-                }
-                bool ok = sv ? add_value(b, t, sv) : body ? add_value(b, t, body) : true;
-                if (!ok) {
-                    sky__reply_error(r, SKY__API_INGEST, 500, "InternalFailure", "out of memory");
-                    return false;
-                }
-            }
+    bool pb = is_protobuf(req);
+    sky__otlp_out o = {.add = add_owned, .ctx = b, .max_records = MAX_EVENTS,
+                       .now_ms = sky__now_ms()};
+    sky__otlp_rc rc;
+    if (pb) {
+        rc = sky__otlp_logs_pb(req->body, req->body_len, &o);
+    } else {
+        const char *why = NULL;
+        json_t *root = sky__json_load(req->body, req->body_len, &why);
+        if (!root || !keep_root(b, root)) {
+            json_decref(root);
+            sky__reply_error(r, SKY__API_INGEST, 400, "SerializationException",
+                             "body is not valid OTLP JSON: %s", why ? why : "out of memory");
+            return false;
         }
+        rc = sky__otlp_logs_json(root, &o);
     }
-    return true;
+    switch (rc) {
+    case SKY__OTLP_OK: return true;
+    case SKY__OTLP_TOO_MANY: too_many_events(r); break;
+    case SKY__OTLP_MALFORMED:
+        sky__reply_error(r, SKY__API_INGEST, 400, "SerializationException",
+                         "body is not valid OTLP %s: %s", pb ? "protobuf" : "JSON", o.why);
+        break;
+    default: sky__reply_error(r, SKY__API_INGEST, 500, "InternalFailure", "out of memory");
+    }
+    return false;
 }
 
 void sky__ingest_handle(const sky__request *req, sky__reply *r)
@@ -240,7 +227,12 @@ void sky__ingest_handle(const sky__request *req, sky__reply *r)
                          MAX_BATCH_BYTES);
         ok = false;
     }
-    if (ok && sky__logs_ingest(req->server, group, stream, b.ev, b.n, r))
-        sky__reply_raw(r, 200, "application/json", "{}", 2);
+    bool otlp = strcmp(req->path, "/v1/logs") == 0;
+    if (ok && sky__logs_ingest(req->server, group, stream, b.ev, b.n, r)) {
+        if (otlp && is_protobuf(req)) /* an empty ExportLogsServiceResponse */
+            sky__reply_raw(r, 200, "application/x-protobuf", "", 0);
+        else
+            sky__reply_raw(r, 200, "application/json", "{}", 2);
+    }
     batch_free(&b);
 }

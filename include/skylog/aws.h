@@ -649,16 +649,27 @@ typedef struct sky_aws_creds_opts {
     bool no_env, no_files, no_web_identity, no_container, no_imds; /* skip chain steps */
     int64_t refresh_margin_ms;     /* default 300000 */
     int64_t metadata_timeout_ms;   /* IMDS request timeout; default AWS_METADATA_SERVICE_TIMEOUT
-                                      seconds (at most 3600), else 1000 ms (IMDS is tried
-                                      AWS_METADATA_SERVICE_NUM_ATTEMPTS times, default 1, at most 10;
-                                      the container endpoint 3 times, 1 s apart, 2 s timeout, as in
-                                      botocore) */
+                                      seconds (at most 3600), else 1000 ms */
     int64_t (*now_ns)(void *user); /* fake clock for tests (Unix epoch ns); default sky_now_ns */
     void *clock_user;
-    const sky_http_opts *http;     /* TLS options for STS and https container URIs */
-    sky_aws_retry_opts fetch_retry; /* STS calls retry throttling/5xx/network errors like the
-                                      SDKs' standard mode (defaults as for clients); its
-                                      sleep_ns hook also serves the container provider's pauses */
+    const sky_http_opts *http;     /* TLS options for STS, SSO and https container URIs */
+    /* Retries of the providers' calls, as botocore's:
+     *  - STS (AssumeRole, AssumeRoleWithWebIdentity), SSO GetRoleCredentials and SSO OIDC
+     *    CreateToken: the AWS retry mode (sky_aws_retry_opts: AWS_RETRY_MODE/AWS_MAX_ATTEMPTS,
+     *    the profile's retry_mode/max_attempts, else standard with 3 attempts), the same errors
+     *    as service clients (throttling, 5xx, network), plus STS's IDPCommunicationError; backoff
+     *    random[0,1) * min(base * 2^(n-1), max_backoff) and the retry quota;
+     *  - the container endpoint (ContainerMetadataFetcher): 3 attempts 1 s apart with a 2 s
+     *    timeout; any failure is retried (network, a non-200 answer, a body that is not JSON);
+     *  - IMDS (InstanceMetadataFetcher): AWS_METADATA_SERVICE_NUM_ATTEMPTS (default 1, at most
+     *    10) attempts per request, without pause; the token request retries network failures and
+     *    answers other than 200/400/403/404/405, except a read timeout (IMDSv1 then); the role
+     *    and credentials requests retry network failures, non-200 and empty answers (and, for
+     *    the credentials, a body that is not JSON).
+     * Every retry is counted in sky_aws_creds_stats_get(). Only the hooks (sleep_ns, random,
+     * cancelled, monotonic_ns), mode and max_attempts/base_ms/max_backoff_ms/quota of this
+     * apply to the STS/SSO calls; the hooks also serve the metadata providers' pauses. */
+    sky_aws_retry_opts fetch_retry;
 } sky_aws_creds_opts;
 
 /* Creates a provider (opts may be NULL: the default chain). Nothing is fetched yet. Strings in
@@ -681,6 +692,21 @@ SKY_API void sky_aws_creds_invalidate(sky_aws_creds *p);
  * "profile", "process", "sso", "assume-role", "web-identity", "container", "imds"), or "none".
  * Static string. Thread-safe. */
 SKY_API const char *sky_aws_creds_source(sky_aws_creds *p);
+
+/* What a provider did since it was created. The CloudWatch sinks report their provider's as
+ * creds_* in sky_cwl_stats / sky_cwm_stats, and `skylog ship` in its summary. */
+typedef struct sky_aws_creds_stats {
+    uint64_t refreshes;  /* resolutions of the chain that gave credentials (the first included) */
+    uint64_t failures;   /* resolutions that failed (whether or not still-valid cached
+                            credentials were used instead) */
+    uint64_t stale_used; /* of those failures, the ones answered with the cached credentials */
+    uint64_t retries;    /* attempts beyond the first of the providers' calls (STS, SSO, SSO
+                            OIDC, container endpoint, IMDS) */
+    uint64_t throttles;  /* throttling answers to those calls */
+    char last_error[256]; /* the last failed resolution's reason ("" if none); never a secret */
+} sky_aws_creds_stats;
+/* Fills *out. Thread-safe, and never waits for a refresh in progress. */
+SKY_API void sky_aws_creds_stats_get(sky_aws_creds *p, sky_aws_creds_stats *out);
 
 /* Frees the provider and wipes its cache. NULL-safe. Not concurrently with other calls. */
 SKY_API void sky_aws_creds_free(sky_aws_creds *p);

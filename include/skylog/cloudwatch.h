@@ -87,8 +87,9 @@ typedef struct sky_cwl_opts {
      * max_retries bounds the AWS layer's retries of the control calls (CreateLogGroup,
      * CreateLogStream, PutRetentionPolicy). The retry mode (standard, adaptive, legacy) is the
      * AWS configuration's: AWS_RETRY_MODE, else retry_mode of the profile (skylog/aws.h). */
-    int max_retries;            /* 0 = AWS_MAX_ATTEMPTS - 1 or the profile's max_attempts - 1
-                                   when set, else 3 */
+    int max_retries;            /* 0 (unset) = AWS_MAX_ATTEMPTS - 1 or the profile's
+                                   max_attempts - 1 when set, else 3; < 0 = no retries (a
+                                   config file's `max_retries: 0`) */
     int64_t retry_delay_ms;     /* default 100 */
     bool no_exponential_backoff;
     size_t max_event_bytes;     /* message + 26; default and max SKY_CWL_MAX_EVENT_BYTES */
@@ -223,6 +224,24 @@ typedef struct sky_cwl_stats {
     /* With the adaptive AWS retry mode (AWS_RETRY_MODE=adaptive): how long the AWS layer's
      * client-side rate limiter held requests back after throttling, in all. */
     uint64_t rate_limited_ms;
+    /* Delivery's state now, so that a caller can tell an endpoint that is down from one that
+     * is slow or asks for patience, without copying the sink's retry policy (`skylog ship`
+     * gives up on these: docs/CLI.md). The _mono_ms times are sky_monotonic_ns() / 1000000. */
+    /* Attempts at sending a batch that failed in a row (network errors, timeouts, 5xx, errors
+     * that waiting cannot fix: the batch is kept for a retry). An answer that shows the service
+     * at work ends the run: a delivery, a refusal of the events themselves (rejected, dropped
+     * no_resource), and a throttling answer (it is there, and asks us to slow down). */
+    uint64_t failures_in_a_row;
+    int64_t failing_since_mono_ms; /* when the first of those failed; 0 when none did */
+    bool throttled;            /* the last attempt was answered with throttling */
+    /* When the batch that failed (throttled or not) is tried again: the sink is waiting out its
+     * backoff until then. 0 when no retry is planned: nothing failed, the retry is being sent,
+     * or nothing is queued. */
+    int64_t retry_at_mono_ms;
+    /* The sink's credentials provider (sky_aws_creds_stats_get() in skylog/aws.h): chain
+     * resolutions that gave credentials and that failed, retries of its calls (STS, SSO,
+     * container endpoint, IMDS) and throttling answers to them. All 0 with a bearer token. */
+    uint64_t creds_refreshes, creds_failures, creds_retries, creds_throttles;
 } sky_cwl_stats;
 
 /* Snapshot of a CloudWatch Logs sink's counters; SKY_EINVAL if `sink` is not one. The sink
@@ -238,6 +257,12 @@ SKY_API const char *sky_cwl_stream_name(sky_sink *sink);
  * counters and the sink is freed. SKY_ETIMEDOUT if something was left undelivered. With a
  * spool, leftovers stay in it for the next owner (spool_kept), which is not a loss: SKY_OK. */
 SKY_API sky_status sky_cwl_close(sky_sink *sink, sky_cwl_stats *final_stats);
+/* Writers waiting for room (block_when_full) stop waiting, and later ones do not wait: what
+ * does not fit is refused (SKY_EFULL, counted as dropped queue_full) as without
+ * block_when_full. For a shipper that gives up on delivery while its reading thread may be
+ * waiting for room that a failing endpoint will not make. Cannot be undone. SKY_EINVAL if
+ * `sink` is not a CloudWatch sink. Thread-safe. */
+SKY_API sky_status sky_cwl_stop_blocking(sky_sink *sink);
 SKY_API const char *sky_cwl_reject_name(sky_cwl_reject r);
 SKY_API const char *sky_cwl_drop_name(sky_cwl_drop d);
 

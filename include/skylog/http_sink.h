@@ -1,7 +1,7 @@
 /*
  * skylog/http_sink.h - sending events to any HTTP endpoint in batches: a generic log collector
  * (seed 004's CentralizedLogger: {"logs":[...]}, a JSON array or ND-JSON) and an
- * OpenTelemetry OTLP/HTTP logs exporter (JSON encoding, POST <endpoint>/v1/logs).
+ * OpenTelemetry OTLP/HTTP logs exporter (JSON or protobuf encoding, POST <endpoint>/v1/logs).
  *
  * Both are the same machine (src/sinks/http_batch.c), with the CloudWatch sink's discipline:
  *   - write() never blocks on the network: events go into a bounded FIFO; when it is full
@@ -81,6 +81,16 @@ typedef struct sky_http_sink_opts {
  * (libcurl cannot be loaded), SKY_ENOMEM. *errmsg (may be NULL) is malloc'd: free() it. */
 SKY_API sky_status sky_sink_http(const sky_http_sink_opts *opts, sky_sink **out, char **errmsg);
 
+/* The OTLP/HTTP encoding: the same content either way (OTLP's JSON mapping, or protobuf with
+ * opentelemetry-proto's field numbers, Content-Type application/x-protobuf). */
+typedef enum sky_otlp_protocol {
+    SKY_OTLP_PROTOCOL_DEFAULT = 0, /* $OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, else
+                                      $OTEL_EXPORTER_OTLP_PROTOCOL ("http/json" or
+                                      "http/protobuf"; anything else is SKY_EINVAL), else JSON */
+    SKY_OTLP_HTTP_JSON,
+    SKY_OTLP_HTTP_PROTOBUF,
+} sky_otlp_protocol;
+
 typedef struct sky_otlp_opts {
     /* The collector's base URL ("http://localhost:4318"); "/v1/logs" is appended unless it
      * already ends so. Default: $OTEL_EXPORTER_OTLP_LOGS_ENDPOINT (used as is), else
@@ -92,9 +102,10 @@ typedef struct sky_otlp_opts {
      * which is read too when this is NULL); string values. host.name is always added. */
     const char *resource_attributes;
     sky_http_batch_opts batch;
+    sky_otlp_protocol protocol; /* default: see sky_otlp_protocol */
 } sky_otlp_opts;
 
-/* An OTLP/HTTP logs exporter (JSON). Each event becomes a LogRecord: timeUnixNano and
+/* An OTLP/HTTP logs exporter (JSON or protobuf: `protocol`). Each event becomes a LogRecord: timeUnixNano and
  * observedTimeUnixNano, severityNumber (TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17,
  * CRITICAL 21) and severityText, body the event name, traceId/spanId from the event's
  * trace_id/span_id fields when they are valid hex (skylog/trace.h puts them there), and every

@@ -282,9 +282,10 @@ typedef struct sky_cwm_opts {
     const char *secret_access_key;
     const char *session_token;
     int64_t flush_interval_ms; /* sets the registry's interval when > 0 */
-    int max_retries;           /* per request; 0 = AWS_MAX_ATTEMPTS - 1 or the profile's
-                                  max_attempts - 1 when set, else 3. The retry mode is
-                                  AWS_RETRY_MODE's or the profile's retry_mode */
+    int max_retries;           /* per request; 0 (unset) = AWS_MAX_ATTEMPTS - 1 or the
+                                  profile's max_attempts - 1 when set, else 3; < 0 = no
+                                  retries (a config file's `max_retries: 0`). The retry mode
+                                  is AWS_RETRY_MODE's or the profile's retry_mode */
     int64_t retry_delay_ms;    /* backoff base, default 100 */
     size_t max_queue_datums;   /* datums kept for a later try while the endpoint fails;
                                   default 100,000 (older ones are dropped, counted) */
@@ -320,6 +321,10 @@ typedef struct sky_cwm_stats {
     uint64_t throttles;        /* attempts answered with a throttling error */
     uint64_t rate_limited_ms;  /* adaptive retry mode: time the client-side rate limiter held
                                   requests back */
+    /* The sink's credentials provider (sky_aws_creds_stats_get() in skylog/aws.h): chain
+     * resolutions that gave credentials and that failed, retries of its calls (STS, SSO,
+     * container endpoint, IMDS) and throttling answers to them. */
+    uint64_t creds_refreshes, creds_failures, creds_retries, creds_throttles;
 } sky_cwm_stats;
 
 /* Counters of a PutMetricData sink; SKY_EINVAL if `sink` is not one. Thread-safe. */

@@ -260,6 +260,7 @@ sky_status sky_aws_creds_new(const sky_aws_creds_opts *opts, sky_aws_creds **out
     if (!p)
         return SKY_ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->err_lock, NULL);
     if (opts)
         p->o = *opts;
     if (opts && opts->http)
@@ -308,6 +309,32 @@ static sky_status copy_out(const sky_aws_credentials *c, sky_aws_credentials *ou
                           c->expiration_ns);
 }
 
+static void note_failure(sky_aws_creds *p, sky_status st, const char *why)
+{
+    atomic_fetch_add(&p->n_failures, 1);
+    pthread_mutex_lock(&p->err_lock);
+    snprintf(p->last_error, sizeof p->last_error, "%s",
+             why && *why ? why : sky_strerror(st == SKY_ENOTFOUND ? SKY_EAUTH : st));
+    pthread_mutex_unlock(&p->err_lock);
+}
+
+void sky_aws_creds_stats_get(sky_aws_creds *p, sky_aws_creds_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!p)
+        return;
+    out->refreshes = atomic_load(&p->n_refreshes);
+    out->failures = atomic_load(&p->n_failures);
+    out->stale_used = atomic_load(&p->n_stale);
+    out->retries = atomic_load(&p->n_retries);
+    out->throttles = atomic_load(&p->n_throttles);
+    pthread_mutex_lock(&p->err_lock);
+    memcpy(out->last_error, p->last_error, sizeof out->last_error);
+    pthread_mutex_unlock(&p->err_lock);
+}
+
 sky_status sky_aws_creds_get(sky_aws_creds *p, sky_aws_credentials *out, char *errbuf,
                              size_t errlen)
 {
@@ -325,10 +352,17 @@ sky_status sky_aws_creds_get(sky_aws_creds *p, sky_aws_credentials *out, char *e
         pthread_mutex_unlock(&p->lock);
         return st;
     }
-    sky__cctx ctx = {.p = p, .now_ns = now, .err = errbuf, .errlen = errlen, .source = "none"};
+    char lerr[256] = ""; /* the reason is kept for the stats even when the caller wants none */
+    bool mine = !errbuf || !errlen;
+    sky__cctx ctx = {.p = p, .now_ns = now, .err = mine ? lerr : errbuf,
+                     .errlen = mine ? sizeof lerr : errlen, .source = "none"};
     sky_aws_credentials fresh;
     memset(&fresh, 0, sizeof fresh);
     st = resolve_chain(&ctx, &fresh);
+    if (st == SKY_OK)
+        atomic_fetch_add(&p->n_refreshes, 1);
+    else
+        note_failure(p, st, ctx.err);
     if (st == SKY_OK) {
         sky_aws_credentials_clear(&p->cached);
         p->cached = fresh;
@@ -337,6 +371,7 @@ sky_status sky_aws_creds_get(sky_aws_creds *p, sky_aws_credentials *out, char *e
         st = copy_out(&p->cached, out);
     } else if (p->have && now < p->cached.expiration_ns) {
         /* refresh failed but what we hold still works: keep using it until it expires */
+        atomic_fetch_add(&p->n_stale, 1);
         st = copy_out(&p->cached, out);
     } else if (st == SKY_ENOTFOUND) {
         st = SKY_EAUTH;
@@ -373,5 +408,6 @@ void sky_aws_creds_free(sky_aws_creds *p)
     for (size_t i = 0; i < sizeof p->owned / sizeof p->owned[0]; i++)
         wipe_free(p->owned[i]);
     pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->err_lock);
     free(p);
 }

@@ -1,6 +1,7 @@
 /*
  * creds.h - internals shared by the credential providers (credentials.c is the chain and the
- * cache; creds_profile.c, creds_sts.c and creds_metadata.c are the steps).
+ * cache; creds_profile.c, creds_sts.c, creds_sso.c and creds_metadata.c are the steps;
+ * creds_call.c retries their AWS API calls).
  */
 #ifndef SKY_AWS_CREDS_H
 #define SKY_AWS_CREDS_H
@@ -8,6 +9,7 @@
 #include <skylog/aws.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 struct sky_aws_creds {
     pthread_mutex_t lock;
@@ -17,6 +19,11 @@ struct sky_aws_creds {
     sky_aws_credentials cached;
     bool have;
     const char *source;
+    /* sky_aws_creds_stats_get(): atomics (and a lock of their own for the text), because
+     * `lock` is held across a refresh's network calls */
+    atomic_ullong n_refreshes, n_failures, n_stale, n_retries, n_throttles;
+    pthread_mutex_t err_lock;
+    char last_error[256];
 };
 
 /* One resolution: the provider, the time, where errors go, which step answered. */
@@ -51,6 +58,20 @@ sky_status sky__sts_assume_role(sky__cctx *ctx, const sky_aws_credentials *src,
 sky_status sky__sts_assume_role_web_identity(sky__cctx *ctx, const char *role_arn,
                                              const char *session_name, const char *token_file,
                                              sky_aws_credentials *out);
+
+/* One AWS API call of a provider (STS, SSO, SSO OIDC), retried as the SDKs retry that
+ * service's calls: the retry mode of ctx->p->o.fetch_retry (else AWS_RETRY_MODE/
+ * AWS_MAX_ATTEMPTS and the profile's), its backoff and quota; `service` "sts" also retries
+ * IDPCommunicationError. Returns the transport status of the last attempt (*resp is then the
+ * last answer, whatever its HTTP status: the caller frees it) or SKY_EINVAL for an invalid retry
+ * setting; `why` says why when it is not SKY_OK. Counts retries and throttles in ctx->p. */
+sky_status sky__creds_call(sky__cctx *ctx, const char *service, sky_http_client *http,
+                           const sky_http_request *req, sky_http_response *resp, char *why,
+                           size_t whylen);
+/* Adds to the provider's retry and throttling-answer counters. */
+void sky__creds_count(sky__cctx *ctx, unsigned retries, unsigned throttles);
+/* Sleeps through fetch_retry's hooks (sleep_ns, cancelled); false when cancelled. */
+bool sky__creds_sleep(sky__cctx *ctx, int64_t ns);
 
 /* Parses {"AccessKeyId","SecretAccessKey","Token"|"SessionToken","Expiration"} (container, IMDS,
  * credential_process; `process` also requires "Version": 1). */

@@ -6,6 +6,8 @@
  * "Not there" (no env var, no metadata service answering) returns SKY_ENOTFOUND so the chain
  * ends with "no credentials"; a configured container endpoint that fails is an error. Timeouts
  * are short (opts.metadata_timeout_ms) because off EC2 the IMDS address simply does not answer.
+ * Retries are botocore's, which differ by request (fetch_again(), documented at
+ * sky_aws_creds_opts.fetch_retry); every retry is counted in the provider's stats.
  * Must never put the authorization token or the credentials into an error text.
  */
 #include "aws/creds.h"
@@ -14,21 +16,73 @@
 #include "util/secmem.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-/* One request with up to `attempts` tries: a network error or a non-2xx/non-4xx answer is
- * retried after `pause_ms` (4xx answers are final: 404 means "no role", 401 "token needed"). */
-static sky_status get_n(sky__cctx *ctx, const char *method, const char *url,
+#define METADATA_MAX ((size_t)64 << 10)
+
+/* The four requests, each with botocore's rule of what is retried (utils.py). */
+typedef enum fetch_kind {
+    FETCH_CONTAINER, /* ContainerMetadataFetcher: any failure, a body that is not JSON too */
+    FETCH_TOKEN,     /* IMDSFetcher._fetch_metadata_token */
+    FETCH_ROLE,      /* InstanceMetadataFetcher._needs_retry_for_role_name */
+    FETCH_CREDS,     /* InstanceMetadataFetcher._needs_retry_for_credentials */
+} fetch_kind;
+
+static bool is_json(const sky_http_response *r)
+{
+    json_t *j = json_loadb(r->body ? r->body : "", r->body_len, JSON_DECODE_ANY, NULL);
+    if (j && json_is_object(j)) {
+        /* jansson's copies of the secret: blanked before they are freed */
+        const char *keys[] = {"SecretAccessKey", "Token", "SessionToken"};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            if (json_is_string(json_object_get(j, keys[i])))
+                json_string_set(json_object_get(j, keys[i]), "");
+    }
+    bool ok = j != NULL;
+    json_decref(j);
+    return ok;
+}
+
+/* Whether botocore tries again after this outcome of `kind`. */
+static bool fetch_again(fetch_kind kind, sky_status st, const sky_http_response *r)
+{
+    if (st != SKY_OK) {
+        if (st != SKY_ENET && st != SKY_ETIMEDOUT)
+            return false;
+        if (r->failure == SKY_HTTP_NOT_RESOLVED || r->failure == SKY_HTTP_CERT_FAILED)
+            return false; /* not among botocore's RETRYABLE_HTTP_ERRORS */
+        /* the token request takes a read timeout as "no IMDSv2" at once */
+        return !(kind == FETCH_TOKEN && st == SKY_ETIMEDOUT && r->failure != SKY_HTTP_NOT_CONNECTED);
+    }
+    switch (kind) {
+    case FETCH_TOKEN: /* 200: the token; 403/404/405: IMDSv1; 400: an error */
+        return r->status != 200 && r->status != 400 && r->status != 403 && r->status != 404 &&
+               r->status != 405;
+    case FETCH_ROLE:
+        return r->status != 200 || r->body_len == 0;
+    case FETCH_CREDS:
+    case FETCH_CONTAINER:
+        return r->status != 200 || r->body_len == 0 || !is_json(r);
+    }
+    return false;
+}
+
+/* One request with up to `attempts` tries, `pause_ms` apart, retried where botocore retries
+ * (fetch_again); every retry is counted in the provider's stats. */
+static sky_status get_n(sky__cctx *ctx, fetch_kind kind, const char *method, const char *url,
                         const sky_aws_header *h, size_t nh, int64_t timeout_ms, int attempts,
                         int64_t pause_ms, sky_http_response *resp, char *why, size_t whylen)
 {
     sky_http_opts ho = *ctx->p->o.http;
     ho.connect_timeout_ms = timeout_ms;
     ho.timeout_ms = timeout_ms;
+    /* a token, a role name or a credentials document: bounded before anything parses it */
+    if (!ho.max_response_bytes || ho.max_response_bytes > METADATA_MAX)
+        ho.max_response_bytes = METADATA_MAX;
     sky_http_client *c;
     sky_status st = sky_http_client_new(&ho, &c);
     if (st == SKY_EUNSUPPORTED)
@@ -37,21 +91,21 @@ static sky_status get_n(sky__cctx *ctx, const char *method, const char *url,
         return st;
     sky_http_request r = {.method = method, .url = url, .headers = h, .n_headers = nh};
     for (int i = 1;; i++) {
+        memset(resp, 0, sizeof *resp);
         st = sky_http_perform(c, &r, resp, why, whylen);
-        bool again = st == SKY_ENET || st == SKY_ETIMEDOUT || (st == SKY_OK && resp->status >= 500);
-        if (!again || i >= attempts)
+        bool throttled = st == SKY_OK && resp->status == 429;
+        if (throttled)
+            sky__creds_count(ctx, 0, 1);
+        if (!fetch_again(kind, st, resp) || i >= attempts)
             break;
-        if (st == SKY_OK)
+        if (!sky__creds_sleep(ctx, pause_ms * 1000000))
+            break; /* cancelled: the last outcome stands */
+        if (st == SKY_OK) {
+            if (resp->body)
+                sky__wipe(resp->body, resp->body_len);
             sky_http_response_free(resp);
-        int64_t ns = pause_ms * 1000000;
-        if (ctx->p->o.fetch_retry.sleep_ns) {
-            ctx->p->o.fetch_retry.sleep_ns(ctx->p->o.fetch_retry.user, ns);
-        } else {
-            struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000),
-                                  .tv_nsec = (long)(ns % 1000000000)};
-            while (nanosleep(&ts, &ts) != 0) {
-            }
         }
+        sky__creds_count(ctx, 1, 0);
     }
     sky_http_client_free(c);
     return st;
@@ -72,12 +126,13 @@ static int imds_attempts(void)
     return n > 10 ? 10 : (int)n;
 }
 
-static sky_status get(sky__cctx *ctx, const char *method, const char *url,
+/* IMDS: botocore tries each request num_attempts times, without pause between them. */
+static sky_status get(sky__cctx *ctx, fetch_kind kind, const char *method, const char *url,
                       const sky_aws_header *h, size_t nh, sky_http_response *resp, char *why,
                       size_t whylen)
 {
-    return get_n(ctx, method, url, h, nh, ctx->p->o.metadata_timeout_ms, imds_attempts(), 0, resp,
-                 why, whylen);
+    return get_n(ctx, kind, method, url, h, nh, ctx->p->o.metadata_timeout_ms, imds_attempts(), 0,
+                 resp, why, whylen);
 }
 
 static void wipe_response(sky_http_response *r)
@@ -145,7 +200,8 @@ sky_status sky__creds_container(sky__cctx *ctx, sky_aws_credentials *out)
     sky_http_response resp;
     char why[256];
     /* botocore's ContainerMetadataFetcher: 2 s timeout, 3 attempts, 1 s apart */
-    sky_status st = get_n(ctx, "GET", url, h, token ? 1 : 0, 2000, 3, 1000, &resp, why, sizeof why);
+    sky_status st = get_n(ctx, FETCH_CONTAINER, "GET", url, h, token ? 1 : 0, 2000, 3, 1000, &resp,
+                          why, sizeof why);
     if (token) {
         sky__wipe(token, strlen(token));
         free(token);
@@ -192,7 +248,7 @@ sky_status sky__creds_imds(sky__cctx *ctx, sky_aws_credentials *out)
     snprintf(url, sizeof url, "%.*s/latest/api/token", (int)bl, base);
     sky_aws_header th[1] = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}};
     char *token = NULL;
-    sky_status st = get(ctx, "PUT", url, th, 1, &resp, why, sizeof why);
+    sky_status st = get(ctx, FETCH_TOKEN, "PUT", url, th, 1, &resp, why, sizeof why);
     if (st == SKY_OK && resp.status == 200 && resp.body_len && resp.body_len < 4096) {
         token = strndup(resp.body, resp.body_len);
         if (!token) {
@@ -218,7 +274,7 @@ sky_status sky__creds_imds(sky__cctx *ctx, sky_aws_credentials *out)
     size_t nah = token ? 1 : 0;
 
     snprintf(url, sizeof url, "%.*s/latest/meta-data/iam/security-credentials/", (int)bl, base);
-    st = get(ctx, "GET", url, ah, nah, &resp, why, sizeof why);
+    st = get(ctx, FETCH_ROLE, "GET", url, ah, nah, &resp, why, sizeof why);
     if (st != SKY_OK || resp.status != 200 || !resp.body_len) {
         if (st == SKY_OK) {
             sky__cerr(ctx, SKY_ENOTFOUND, "instance metadata: no IAM role (HTTP %ld)", resp.status);
@@ -241,7 +297,7 @@ sky_status sky__creds_imds(sky__cctx *ctx, sky_aws_credentials *out)
     snprintf(url, sizeof url, "%.*s/latest/meta-data/iam/security-credentials/%s", (int)bl, base,
              erole);
     free(erole);
-    st = get(ctx, "GET", url, ah, nah, &resp, why, sizeof why);
+    st = get(ctx, FETCH_CREDS, "GET", url, ah, nah, &resp, why, sizeof why);
     if (token) {
         sky__wipe(token, strlen(token));
         free(token);

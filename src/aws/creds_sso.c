@@ -16,6 +16,8 @@
  * fails leaves a still-valid token in use; an expired one that cannot be renewed is the error
  * "SSO session expired: run `aws sso login`" with the reason.
  *
+ * Both calls retry as botocore's clients do, in the configured retry mode (creds_call.c).
+ *
  * Must never put the access token, the refresh token, the client secret or the returned secret
  * into an error text; every copy of them is wiped before it is freed.
  */
@@ -280,7 +282,7 @@ static sky_status refresh_token(sky__cctx *ctx, const char *region, const char *
         sky_http_request r = {.method = "POST", .url = url, .headers = h, .n_headers = 1,
                               .body = body, .body_len = strlen(body)};
         char herr[256] = "";
-        st = sky_http_perform(http, &r, &resp, herr, sizeof herr);
+        st = sky__creds_call(ctx, "sso-oidc", http, &r, &resp, herr, sizeof herr);
         sky_http_client_free(http);
         if (st != SKY_OK)
             snprintf(why, whylen, "SSO OIDC CreateToken: %s", herr);
@@ -490,7 +492,7 @@ sky_status sky__creds_sso(sky__cctx *ctx, const sky__profiles *pf, const char *n
         sky_http_init(why, sizeof why); /* libcurl could not be loaded: say why */
     if (st == SKY_OK) {
         sky_http_request r = {.method = "GET", .url = url, .headers = h, .n_headers = 1};
-        st = sky_http_perform(http, &r, &resp, why, sizeof why);
+        st = sky__creds_call(ctx, "sso", http, &r, &resp, why, sizeof why);
         sky_http_client_free(http);
     }
     sky__wipe(token, strlen(token));

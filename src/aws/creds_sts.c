@@ -9,7 +9,6 @@
  */
 #include "aws/creds.h"
 #include "aws/profile.h"
-#include "aws/retry.h"
 #include "aws/sigv4.h"
 
 #include "aws/buf.h"
@@ -167,42 +166,21 @@ static sky_status sts_call(sky__cctx *ctx, const char *action, sky__buf *form,
     sky_http_request hr = {.method = "POST", .url = full_url, .headers = hdrs, .n_headers = nh,
                            .body = form->data, .body_len = form->len};
     sky_http_response resp;
-    char why[256] = "out of memory";
-    /* the SDKs retry STS like any call, in the configured retry mode; one signature serves
-     * every attempt (valid 15 min) */
-    sky__retry rt = {0};
-    sky_aws_retry_opts ro = ctx->p->o.fetch_retry;
-    char rwhy[256] = "";
-    st = sky__retry_resolve(&ro, ctx->p->o.profile, ctx->p->o.config_file, rwhy, sizeof rwhy);
-    if (st == SKY_OK)
-        st = sky__retry_init(&rt, &ro, NULL);
-    for (int attempt = 1; st == SKY_OK; attempt++) {
-        st = sky_http_perform(http, &hr, &resp, why, sizeof why);
-        sky_aws_error e = {.status = st, .failure = resp.failure};
-        e.persistent = st != SKY_OK && (resp.failure == SKY_HTTP_NOT_RESOLVED ||
-                                        resp.failure == SKY_HTTP_CERT_FAILED);
-        e.retryable = (st == SKY_ENET || st == SKY_ETIMEDOUT) && !e.persistent;
-        if (st == SKY_OK && resp.status != 200)
-            sky_aws_parse_error(resp.status, resp.headers, resp.n_headers, resp.body,
-                                resp.body_len, &e);
-        bool again = (st != SKY_OK || resp.status != 200) && sky__retry_retryable(&rt, &e);
-        if (!again || attempt >= rt.opts.max_attempts || sky__retry_cancelled(&rt))
-            break;
-        if (st == SKY_OK)
-            sky_http_response_free(&resp);
-        sky__retry_sleep(&rt, sky__retry_delay_ns(&rt.opts, attempt, sky__retry_random(&rt)));
-    }
-    sky__retry_destroy(&rt);
+    char why[256] = "";
+    /* the SDKs retry STS like any call, in the configured retry mode (creds_call.c); one
+     * signature serves every attempt (valid 15 min) */
+    st = sky__creds_call(ctx, "sts", http, &hr, &resp, why, sizeof why);
     sky_http_client_free(http);
     sky_sigv4_result_free(&sig);
-    if (rwhy[0])
-        return sky__cerr(ctx, st, "STS %s: %s", action, rwhy);
     if (st != SKY_OK)
         return sky__cerr(ctx, st, "STS %s: %s", action, why);
     if (resp.status != 200) {
         sky_aws_error e;
         sky_aws_parse_error(resp.status, resp.headers, resp.n_headers, resp.body, resp.body_len, &e);
-        st = sky__cerr(ctx, e.status == SKY_ETHROTTLED ? SKY_ETHROTTLED : SKY_EAUTH,
+        /* what retries could not get past: throttling and 5xx stay transient for the caller */
+        st = sky__cerr(ctx, e.status == SKY_ETHROTTLED ? SKY_ETHROTTLED
+                            : resp.status >= 500  ? SKY_EREMOTE
+                                                  : SKY_EAUTH,
                        "STS %s failed: HTTP %ld %s: %s", action, resp.status, e.code, e.message);
         sky_http_response_free(&resp);
         return st;

@@ -149,6 +149,8 @@ sky_status sky__retry_resolve(sky_aws_retry_opts *o, const char *profile, const 
 
 int sky__retry_attempts(int retries, const char *profile, const char *config_file, int dflt)
 {
+    if (retries < 0)
+        return 1; /* "no retries", said explicitly: never the environment's default */
     if (retries > 0)
         return retries < INT_MAX ? retries + 1 : INT_MAX;
     int n = 0;

@@ -55,8 +55,9 @@ sky_status sky__retry_resolve(sky_aws_retry_opts *opts, const char *profile,
 sky_status sky__retry_init(sky__retry *r, const sky_aws_retry_opts *opts,
                            const sky__retry *share);
 void sky__retry_destroy(sky__retry *r);
-/* The attempts for a library option "retries" (a sink's max_retries): retries + 1 when it is set
- * (> 0), else AWS_MAX_ATTEMPTS or the profile's max_attempts, else `dflt`. An invalid setting
+/* The attempts for a library option "retries" (a sink's max_retries): 1 when it is < 0 (none),
+ * retries + 1 when it is > 0, else (0, unset) AWS_MAX_ATTEMPTS or the profile's max_attempts,
+ * else `dflt`. An invalid setting
  * gives `dflt` here: sky_aws_client_new() then reports it. */
 int sky__retry_attempts(int retries, const char *profile, const char *config_file, int dflt);
 /* Whether the error is retried in r's mode (standard/adaptive: e->retryable; legacy:

@@ -105,9 +105,9 @@ static const sky__opt pipeline_opts[] = {
      W(sky_options, overflow), .values = overflow_vals},
     {"block_max_wait_ms", SKY__OPT_DURATION, "1s",
      "block: drop only when the worker has freed nothing for this long",
-     W(sky_options, block_max_wait_ms), .unit_ms = 1, .max = 3600000},
+     W(sky_options, block_max_wait_ms), .unit_ms = 1, .max = 3600000, .no_zero = true},
     {"close_timeout_ms", SKY__OPT_DURATION, "5s", "longest time sky_close() spends flushing",
-     W(sky_options, close_timeout_ms), .unit_ms = 1, .max = 3600000},
+     W(sky_options, close_timeout_ms), .unit_ms = 1, .max = 3600000, .no_zero = true},
     {"name", SKY__OPT_STRING, "skylog", "a name for skylog's own diagnostics",
      W(sky_options, name)},
 };
@@ -164,7 +164,7 @@ static const sky__opt file_opts[] = {
     {"fsync_on_flush", SKY__OPT_BOOL, "false", "fsync(2) the file on every flush",
      W(sky_file_opts, fsync_on_flush)},
     {"mode", SKY__OPT_INT, "0644", "permissions of a file skylog creates (octal)",
-     W(sky_file_opts, mode), .min = 0, .max = 07777, .base = 8},
+     W(sky_file_opts, mode), .min = 1, .max = 07777, .base = 8, .no_zero = true},
 };
 static sky_status build_file(void *opts, sky_sink **out, char **errmsg)
 {
@@ -186,13 +186,13 @@ static const sky__opt audit_opts[] = {
      "after the last one, and on flush; none: the kernel decides (docs/AUDIT.md)",
      W(sky_audit_opts, fsync), .values = audit_fsync_vals},
     {"fsync_interval_ms", SKY__OPT_DURATION, "1s", "fsync=interval: longest time between fsyncs",
-     W(sky_audit_opts, fsync_interval_ms), .unit_ms = 1, .max = 3600000},
+     W(sky_audit_opts, fsync_interval_ms), .unit_ms = 1, .max = 3600000, .no_zero = true},
     {"key_file", SKY__OPT_STRING, "none", "file holding the HMAC-SHA-256 key (one line)",
      W(sky_audit_opts, key_file)},
     {"key_env", SKY__OPT_STRING, "none", "name of the environment variable holding the HMAC key",
      W(sky_audit_opts, key_env)},
     {"mode", SKY__OPT_INT, "0600", "permissions of a file skylog creates (octal)",
-     W(sky_audit_opts, mode), .min = 0, .max = 07777, .base = 8},
+     W(sky_audit_opts, mode), .min = 1, .max = 07777, .base = 8, .no_zero = true},
     {"echo", SKY__OPT_BOOL, "false",
      "also log each entry normally, with audit_seq and a short audit_hash to cross-reference it",
      W(sky_audit_opts, echo)},
@@ -210,6 +210,24 @@ typedef struct cwl_cfg {
     const char *fallback_file;
 } cwl_cfg;
 _Static_assert(offsetof(cwl_cfg, o) == 0, "the sky_cwl_opts rows write at their own offsets");
+
+/* A count or a duration as users write it, where 0 means "none" (no retries, no cooldown).
+ * The C structs keep 0 for "unset" (the default, as every zero-initialised field), so 0 is
+ * stored as -1, their "none". For int and int64_t members. */
+static void set_zero_is_none(void *obj, const sky__opt *row, const sky__value *v)
+{
+    int64_t n = v->i == 0 ? -1 : v->i;
+    if (row->width == sizeof(int32_t)) {
+        int32_t x = (int32_t)n;
+        memcpy((char *)obj + row->offset, &x, sizeof x);
+    } else if (row->width == sizeof(int64_t)) {
+        memcpy((char *)obj + row->offset, &n, sizeof n);
+    }
+}
+#define RETRIES_ROW(T, what)                                                                       \
+    {"max_retries", SKY__OPT_INT, "3",                                                            \
+     what "; 0: none; unset: AWS_MAX_ATTEMPTS - 1 (or the profile's max_attempts - 1) when set",  \
+     W(T, max_retries), .min = 0, .max = 100, .set = set_zero_is_none}
 
 static const sky__opt cwl_opts[] = {
     {"log_group", SKY__OPT_STRING, NULL, "log group: 1-512 of [.-_/#A-Za-z0-9]",
@@ -236,29 +254,27 @@ static const sky__opt cwl_opts[] = {
      "retention set on groups this sink creates (1, 3, 5, 7, 14, 30, ...)",
      W(sky_cwl_opts, retention_days), .min = 0, .max = 3653},
     {"batch_size", SKY__OPT_INT, "10000", "events per request", W(sky_cwl_opts, batch_size),
-     .min = 0, .max = SKY_CWL_MAX_BATCH_EVENTS},
+     .min = 1, .max = SKY_CWL_MAX_BATCH_EVENTS, .no_zero = true},
     {"max_batch_bytes", SKY__OPT_SIZE, "1M", "bytes per request (AWS counting)",
-     W(sky_cwl_opts, max_batch_bytes)},
+     W(sky_cwl_opts, max_batch_bytes), .no_zero = true},
     {"flush_interval_ms", SKY__OPT_DURATION, "1s", "longest wait of a queued event",
-     W(sky_cwl_opts, flush_interval_ms), .unit_ms = 1, .max = 3600000},
+     W(sky_cwl_opts, flush_interval_ms), .unit_ms = 1, .max = 3600000, .no_zero = true},
     {"max_queue_size", SKY__OPT_INT, "100000", "events queued before new ones are dropped",
-     W(sky_cwl_opts, max_queue_size), .min = 0, .max = INT32_MAX},
+     W(sky_cwl_opts, max_queue_size), .min = 1, .max = INT32_MAX, .no_zero = true},
     {"max_queue_bytes", SKY__OPT_SIZE, "64M", "bytes queued before new ones are dropped",
-     W(sky_cwl_opts, max_queue_bytes)},
+     W(sky_cwl_opts, max_queue_bytes), .no_zero = true},
     {"block_when_full", SKY__OPT_BOOL, "false", "wait for room instead of dropping (shippers)",
      W(sky_cwl_opts, block_when_full)},
     {"compress", SKY__OPT_BOOL, "false", "gzip request bodies", W(sky_cwl_opts, compress)},
     {"sync_upload", SKY__OPT_BOOL, "false", "send from the logging thread (tests, tiny tools)",
      W(sky_cwl_opts, sync_upload)},
-    {"max_retries", SKY__OPT_INT, "3",
-     "retries of the control calls (CreateLogGroup, ...); unset: AWS_MAX_ATTEMPTS - 1 when set",
-     W(sky_cwl_opts, max_retries), .min = 0, .max = 100},
+    RETRIES_ROW(sky_cwl_opts, "retries of the control calls (CreateLogGroup, ...)"),
     {"retry_delay_ms", SKY__OPT_DURATION, "100ms", "first retry backoff",
-     W(sky_cwl_opts, retry_delay_ms), .unit_ms = 1, .max = 3600000},
+     W(sky_cwl_opts, retry_delay_ms), .unit_ms = 1, .max = 3600000, .no_zero = true},
     {"no_exponential_backoff", SKY__OPT_BOOL, "false", "do not double the backoff",
      W(sky_cwl_opts, no_exponential_backoff)},
     {"max_event_bytes", SKY__OPT_SIZE, "1M", "largest event (message + 26)",
-     W(sky_cwl_opts, max_event_bytes)},
+     W(sky_cwl_opts, max_event_bytes), .no_zero = true},
     {"oversize", SKY__OPT_ENUM, "truncate", "what to do with a larger event",
      W(sky_cwl_opts, oversize), .values = oversize_vals},
     {"transport", SKY__OPT_ENUM, "put_log_events", "API used to send",
@@ -268,9 +284,9 @@ static const sky__opt cwl_opts[] = {
     {"message_only", SKY__OPT_BOOL, "false", "send the event's message instead of its JSON",
      W(sky_cwl_opts, message_only)},
     {"connect_timeout_ms", SKY__OPT_DURATION, "5s", "TCP/TLS connect timeout",
-     W(sky_cwl_opts, connect_timeout_ms), .unit_ms = 1, .max = 3600000},
+     W(sky_cwl_opts, connect_timeout_ms), .unit_ms = 1, .max = 3600000, .no_zero = true},
     {"request_timeout_ms", SKY__OPT_DURATION, "30s", "whole-request timeout",
-     W(sky_cwl_opts, request_timeout_ms), .unit_ms = 1, .max = 3600000},
+     W(sky_cwl_opts, request_timeout_ms), .unit_ms = 1, .max = 3600000, .no_zero = true},
     {"ca_bundle", SKY__OPT_STRING, "AWS_CA_BUNDLE",
      "PEM file of the CAs to trust (private CA, TLS proxy)", W(sky_cwl_opts, ca_bundle)},
     HTTP_TRANSPORT_ROW(sky_cwl_opts, http_transport),
@@ -278,12 +294,12 @@ static const sky__opt cwl_opts[] = {
      "crash-safe spool file: events kept there until acknowledged (docs/DURABILITY.md)",
      W(sky_cwl_opts, spool_path)},
     {"spool_max_bytes", SKY__OPT_SIZE, "64M", "size of the spool's data area (64K..1T)",
-     W(sky_cwl_opts, spool_max_bytes)},
+     W(sky_cwl_opts, spool_max_bytes), .no_zero = true},
     {"spool_fsync", SKY__OPT_ENUM, "none",
      "when the spool is forced to disk: none (survives crashes), batch, interval (power loss)",
      W(sky_cwl_opts, spool_fsync), .values = spool_fsync_vals},
     {"spool_fsync_every_ms", SKY__OPT_DURATION, "1s", "spool_fsync interval: its period",
-     W(sky_cwl_opts, spool_fsync_every_ms), .unit_ms = 1, .max = 3600000},
+     W(sky_cwl_opts, spool_fsync_every_ms), .unit_ms = 1, .max = 3600000, .no_zero = true},
     {"fallback_file", SKY__OPT_STRING, "none",
      "JSON-lines file receiving the events CloudWatch refused or that could not be sent",
      W(cwl_cfg, fallback_file)},
@@ -319,25 +335,25 @@ static const sky__enum_val http_body_vals[] = {{"logs", SKY_HTTP_BODY_LOGS},
 #define HTTP_BATCH_ROWS(T, def_batch)                                                              \
     {"gzip", SKY__OPT_BOOL, "false", "Content-Encoding: gzip", W(T, batch.gzip)},                  \
     {"batch_size", SKY__OPT_INT, def_batch, "events per request", W(T, batch.batch_size),          \
-     .min = 0, .max = 1000000},                                                                    \
+     .min = 1, .max = 1000000, .no_zero = true},                                                   \
     {"max_batch_bytes", SKY__OPT_SIZE, "1M", "request body bytes (before gzip)",                   \
-     W(T, batch.max_batch_bytes), .max = (int64_t)1 << 30},                                        \
+     W(T, batch.max_batch_bytes), .max = (int64_t)1 << 30, .no_zero = true},                       \
     {"flush_interval_ms", SKY__OPT_DURATION, "5s", "longest wait of a queued event",               \
-     W(T, batch.flush_interval_ms), .unit_ms = 1, .max = 3600000},                                 \
+     W(T, batch.flush_interval_ms), .unit_ms = 1, .max = 3600000, .no_zero = true},                \
     {"max_queue_size", SKY__OPT_INT, "10000", "events queued before new ones are dropped",         \
-     W(T, batch.max_queue_size), .min = 0, .max = INT32_MAX},                                      \
+     W(T, batch.max_queue_size), .min = 1, .max = INT32_MAX, .no_zero = true},                     \
     {"max_queue_bytes", SKY__OPT_SIZE, "16M", "bytes queued before new ones are dropped",          \
-     W(T, batch.max_queue_bytes)},                                                                 \
+     W(T, batch.max_queue_bytes), .no_zero = true},                                                \
     {"max_event_bytes", SKY__OPT_SIZE, "256k", "larger events are dropped (counted)",              \
-     W(T, batch.max_event_bytes)},                                                                 \
+     W(T, batch.max_event_bytes), .no_zero = true},                                                \
     {"timeout_ms", SKY__OPT_DURATION, "10s", "one request", W(T, batch.timeout_ms), .unit_ms = 1,  \
-     .max = 3600000},                                                                              \
+     .max = 3600000, .no_zero = true},                                                             \
     {"max_backoff_ms", SKY__OPT_DURATION, "30s", "longest wait between attempts",                  \
-     W(T, batch.max_backoff_ms), .unit_ms = 1, .max = 3600000},                                    \
+     W(T, batch.max_backoff_ms), .unit_ms = 1, .max = 3600000, .no_zero = true},                   \
     {"max_retry_after_ms", SKY__OPT_DURATION, "5m", "longest Retry-After honoured",                \
-     W(T, batch.max_retry_after_ms), .unit_ms = 1, .max = 86400000},                               \
+     W(T, batch.max_retry_after_ms), .unit_ms = 1, .max = 86400000, .no_zero = true},              \
     {"close_timeout_ms", SKY__OPT_DURATION, "2s", "last tries at close",                           \
-     W(T, batch.close_timeout_ms), .unit_ms = 1, .max = 3600000},                                  \
+     W(T, batch.close_timeout_ms), .unit_ms = 1, .max = 3600000, .no_zero = true},                 \
     {"api_key", SKY__OPT_STRING, NULL, "sent in api_key_header", W(T, batch.api_key),              \
      .secret = true},                                                                              \
     {"api_key_header", SKY__OPT_STRING, "X-API-Key", "header carrying api_key",                    \
@@ -362,6 +378,10 @@ static sky_status build_http(void *opts, sky_sink **out, char **errmsg)
     return sky_sink_http(opts, out, errmsg);
 }
 
+static const sky__enum_val otlp_protocol_vals[] = {{"http/json", SKY_OTLP_HTTP_JSON},
+                                                   {"http/protobuf", SKY_OTLP_HTTP_PROTOBUF},
+                                                   {NULL, 0}};
+
 static const sky__opt otlp_opts[] = {
     {"endpoint", SKY__OPT_STRING, "OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318",
      "collector base URL; /v1/logs is appended", W(sky_otlp_opts, endpoint)},
@@ -369,6 +389,9 @@ static const sky__opt otlp_opts[] = {
      "resource attribute service.name", W(sky_otlp_opts, service_name)},
     {"resource_attributes", SKY__OPT_STRING, "OTEL_RESOURCE_ATTRIBUTES",
      "more resource attributes: key=value,key=value", W(sky_otlp_opts, resource_attributes)},
+    {"protocol", SKY__OPT_ENUM, "OTEL_EXPORTER_OTLP_PROTOCOL or http/json",
+     "the encoding", W(sky_otlp_opts, protocol),
+     .values = otlp_protocol_vals},
     HTTP_BATCH_ROWS(sky_otlp_opts, "512"),
 };
 static sky_status build_otlp(void *opts, sky_sink **out, char **errmsg)
@@ -418,16 +441,15 @@ static const sky__opt metrics_cw_opts[] = {
     {"profile", SKY__OPT_STRING, "AWS_PROFILE", "shared-config profile", W(sky_cwm_opts, profile)},
     {"flush_interval_ms", SKY__OPT_DURATION, "60s", "metrics aggregation interval",
      W(sky_cwm_opts, flush_interval_ms), .unit_ms = 1, .min = 1000, .max = 86400000},
-    {"max_retries", SKY__OPT_INT, "3", "retries per request; unset: AWS_MAX_ATTEMPTS - 1 when set",
-     W(sky_cwm_opts, max_retries), .max = 100},
+    RETRIES_ROW(sky_cwm_opts, "retries per request"),
     {"retry_delay_ms", SKY__OPT_DURATION, "100ms", "backoff base", W(sky_cwm_opts, retry_delay_ms),
-     .unit_ms = 1, .max = 60000},
+     .unit_ms = 1, .max = 60000, .no_zero = true},
     {"max_queue_datums", SKY__OPT_INT, "100000", "datums kept while the endpoint fails",
-     W(sky_cwm_opts, max_queue_datums), .max = 100000000},
+     W(sky_cwm_opts, max_queue_datums), .min = 1, .max = 100000000, .no_zero = true},
     {"no_compress", SKY__OPT_BOOL, "false", "never gzip request bodies",
      W(sky_cwm_opts, no_compress)},
     {"request_timeout_ms", SKY__OPT_DURATION, "30s", "whole-request timeout",
-     W(sky_cwm_opts, request_timeout_ms), .unit_ms = 1, .max = 3600000},
+     W(sky_cwm_opts, request_timeout_ms), .unit_ms = 1, .max = 3600000, .no_zero = true},
     {"ca_bundle", SKY__OPT_STRING, "AWS_CA_BUNDLE", "PEM file of the CAs to trust",
      W(sky_cwm_opts, ca_bundle)},
     HTTP_TRANSPORT_ROW(sky_cwm_opts, http_transport),
@@ -444,7 +466,7 @@ static const sky__opt metrics_statsd_opts[] = {
     {"no_tags", SKY__OPT_BOOL, "false", "plain StatsD: no DogStatsD tags for dimensions",
      W(sky_statsd_opts, no_tags)},
     {"max_packet", SKY__OPT_SIZE, "1432", "bytes a datagram", W(sky_statsd_opts, max_packet),
-     .min = 64, .max = 65000},
+     .min = 64, .max = 65000, .no_zero = true},
     {"flush_interval_ms", SKY__OPT_DURATION, "60s", "metrics aggregation interval",
      W(sky_statsd_opts, flush_interval_ms), .unit_ms = 1, .min = 1000, .max = 86400000},
 };
@@ -709,8 +731,10 @@ static const sky__opt security_rows[] = {
      W(sky_security_opts, rule_specs)},
     {"max_keys", SKY__OPT_INT, "10000", "keys tracked per rule; the least recently seen is evicted",
      W(sky_security_opts, max_keys), .min = 1, .max = 10000000},
-    {"cooldown", SKY__OPT_DURATION, "the rule's window", "least time between two alerts of a key",
-     W(sky_security_opts, cooldown_ms), .unit_ms = 1, .min = 0, .max = 7 * 86400000LL},
+    {"cooldown", SKY__OPT_DURATION, "the rule's window",
+     "least time between two alerts of a key; 0: none (every event past the threshold alerts)",
+     W(sky_security_opts, cooldown_ms), .unit_ms = 1, .min = 0, .max = 7 * 86400000LL,
+     .set = set_zero_is_none},
     {"logger", SKY__OPT_STRING, "security", "the alerts' logger", W(sky_security_opts, logger)},
     {"level", SKY__OPT_ENUM, "warn", "the alerts' level", W(sky_security_opts, level),
      .values = level_vals},
@@ -766,7 +790,7 @@ static const sky__component c_http =
     SINK("http", "batches to any HTTP endpoint: {\"logs\":[...]}, array or ND-JSON (sky_sink_http)",
          http_opts, sky_http_sink_opts, build_http);
 static const sky__component c_otlp =
-    SINK("otlp", "OpenTelemetry OTLP/HTTP logs exporter, JSON (sky_sink_otlp)", otlp_opts,
+    SINK("otlp", "OpenTelemetry OTLP/HTTP logs exporter, JSON or protobuf (sky_sink_otlp)", otlp_opts,
          sky_otlp_opts, build_otlp);
 static const sky__component c_audit =
     SINK("audit", "hash-chained audit trail (sky_sink_audit, docs/AUDIT.md)", audit_opts,
@@ -904,6 +928,9 @@ void sky__opt_describe(const sky__opt *row, char *buf, size_t cap)
     case SKY__OPT_LIST: snprintf(buf, cap, "a list of strings"); break;
     default: snprintf(buf, cap, "?"); break;
     }
+    size_t l = strlen(buf);
+    if (row->no_zero && l < cap)
+        snprintf(buf + l, cap - l, ", not 0");
 }
 
 static bool parse_i64(const char *s, int base, int64_t *out)
@@ -1056,7 +1083,7 @@ bool sky__opt_parse(const sky__opt *row, const char *text, sky__value *out, char
     char what[300];
     memset(out, 0, sizeof *out);
     out->text = text;
-    bool ok = true, range = false;
+    bool ok = true, range = false, overflow = false;
     switch (row->type) {
     case SKY__OPT_STRING:
         out->s = text;
@@ -1079,6 +1106,7 @@ bool sky__opt_parse(const sky__opt *row, const char *text, sky__value *out, char
                            ? parse_size(text, &out->i)
                            : parse_duration(text, row->unit_ms ? row->unit_ms : 1, &out->i);
         ok = r != NUM_INVALID;
+        overflow = r == NUM_RANGE;
         range = r == NUM_RANGE || (ok && (out->i < row->min || (row->max && out->i > row->max)));
         break;
     }
@@ -1113,6 +1141,15 @@ bool sky__opt_parse(const sky__opt *row, const char *text, sky__value *out, char
     case SKY__OPT_LIST:
     default:
         snprintf(err, errcap, "internal: cannot parse a %s from text", sky__opt_type_name(row->type));
+        return false;
+    }
+    if (ok && !overflow && row->no_zero && out->i == 0 &&
+        (row->type == SKY__OPT_INT || row->type == SKY__OPT_SIZE ||
+         row->type == SKY__OPT_DURATION)) {
+        snprintf(err, errcap,
+                 "0 is not accepted: it would not mean none or off but the default (%s); leave "
+                 "the option out for the default",
+                 row->def ? row->def : "see the docs");
         return false;
     }
     if (!ok || range) {
@@ -1315,6 +1352,8 @@ void sky__config_print_markdown(const sky__component *c, FILE *out)
         if (r->type == SKY__OPT_ENUM || r->type == SKY__OPT_NUMBER ||
             (r->type == SKY__OPT_INT && r->max))
             sky__opt_describe(r, what, sizeof what);
+        else if (r->no_zero)
+            snprintf(what, sizeof what, "not 0 (leave it out for the default)");
         fprintf(out, "| `%s` | %s | %s | %s%s%s |\n", r->name, sky__opt_type_name(r->type),
                 r->required ? "**required**" : (r->def ? r->def : ""), r->desc, *what ? "; " : "",
                 what);

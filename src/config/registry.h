@@ -65,6 +65,10 @@ struct sky__opt {
     int base;                    /* INT: 0 = decimal, 8 = octal (file modes) */
     sky__opt_setter set;         /* instead of offset/width, for values needing more */
     bool secret;                 /* never printed (check's summary shows ***) */
+    /* INT, SIZE, DURATION: 0 is refused. The C struct's 0 is "unset" (the default), which a
+     * reader of `timeout: 0` or `max_queue_size: 0` would take for "none" or "off": the
+     * parser says so instead of silently giving the default. */
+    bool no_zero;
 };
 
 typedef enum sky__kind { SKY__KIND_PIPELINE, SKY__KIND_SINK, SKY__KIND_PROCESSOR } sky__kind;

@@ -410,7 +410,8 @@ sky_status sky_add_security_monitor(sky_t *sky, const sky_security_opts *opts,
     if (!m)
         return SKY_ENOMEM;
     m->max_keys = o.max_keys ? o.max_keys : 10000;
-    m->cooldown_ns = o.cooldown_ms > 0 ? o.cooldown_ms * 1000000 : -1;
+    /* 0: unset, the rule's window; < 0: none */
+    m->cooldown_ns = o.cooldown_ms > 0 ? o.cooldown_ms * 1000000 : o.cooldown_ms < 0 ? 0 : -1;
     m->level = o.level ? o.level : SKY_LEVEL_WARN;
     m->log = sky__logger_get(sky, o.logger ? o.logger : "security");
     m->rules = calloc(o.n_rules + n_specs, sizeof *m->rules);

@@ -893,6 +893,26 @@ static void set_error(cwl *c, const sky__cwl_result *r)
     sky__buf_free(&b);
 }
 
+/* How an attempt at a batch ended, for the state sky_cwl_stats reports (failures_in_a_row,
+ * failing_since_mono_ms, throttled): `failed`, or answered (delivered, or refused for what the
+ * events are: the service works either way); a throttling answer is a failure that shows the
+ * service is there, so it ends a run of failures too. mu held. */
+static void note_attempt(cwl *c, bool failed, bool throttling)
+{
+    c->st.throttled = failed && throttling;
+    if (!failed || throttling) {
+        c->st.failures_in_a_row = 0;
+        c->st.failing_since_mono_ms = 0;
+    } else if (c->st.failures_in_a_row++ == 0) {
+        c->st.failing_since_mono_ms = sky_monotonic_ns() / 1000000;
+    }
+}
+
+static bool throttling_answer(const sky__cwl_result *r)
+{
+    return r->throttles > 0 || r->http_status == 429 || sky_aws_is_throttling_code(r->code);
+}
+
 /* Reads rejectedLogEventsInfo; the indices refer to the sorted batch. */
 static void apply_rejections(cwl *c, cwl_ev **batch, size_t n, const sky__cwl_result *r)
 {
@@ -1189,6 +1209,7 @@ static void send_batch(cwl *c, stream_q *s)
      * sent again by the next, which counts them as possibly stored twice */
     mark_batch(c, batch, n, SKY__SPOOL_INFLIGHT);
     c->sending = true;
+    c->st.retry_at_mono_ms = 0; /* the planned retry is this attempt */
     pthread_mutex_unlock(&c->mu);
 
     if (!c->held.built) {
@@ -1199,7 +1220,7 @@ static void send_batch(cwl *c, stream_q *s)
     sky_buf *b = &c->body;
 
     sky__cwl_result r;
-    bool created = false;
+    bool created = false, ctl_throttled = false;
     for (;;) {
         call(c, "PutLogEvents", b->p, b->len, stream, deadline, c->held.body_id, &r);
         if (r.status != SKY_OK && is_code(&r, "ResourceNotFoundException") && !created &&
@@ -1219,6 +1240,7 @@ static void send_batch(cwl *c, stream_q *s)
                  * batch retried, not dropped as if the group could never exist */
                 sky__cwl_result_clear(&r);
                 r = fail;
+                ctl_throttled = throttling_answer(&fail);
                 r.retries = r.throttles = 0; /* call() counted the control call's own */
                 r.ambiguous = false; /* the put was answered: its events were not stored */
             } else {
@@ -1234,6 +1256,10 @@ static void send_batch(cwl *c, stream_q *s)
     c->st.throttles += (uint64_t)r.throttles;
     if (isolating)
         c->st.isolation_requests++;
+    /* failed: kept for a retry (persistent or transient); every other end is an answer */
+    note_attempt(c, r.status != SKY_OK && !is_code(&r, "ResourceNotFoundException") &&
+                        (r.persistent || worth_retrying(&r)),
+                 ctl_throttled || throttling_answer(&r));
     if (r.ambiguous) {
         c->st.ambiguous++;
         if (spool_of(c))
@@ -1280,6 +1306,7 @@ static void send_batch(cwl *c, stream_q *s)
         int64_t half = c->backoff_ns / 2; /* at least half: slow is the point */
         c->backoff_until_ns = sky_monotonic_ns() + half +
                               (int64_t)((uint64_t)sky_monotonic_ns() * 2654435761u % (uint64_t)(half + 1));
+        c->st.retry_at_mono_ms = c->backoff_until_ns / 1000000;
     } else if (worth_retrying(&r)) {
         set_error(c, &r);
         c->st.retries++;
@@ -1291,6 +1318,7 @@ static void send_batch(cwl *c, stream_q *s)
         /* full jitter: wait a random part of the backoff, at least 1 ms */
         int64_t jitter = (int64_t)((uint64_t)sky_monotonic_ns() * 2654435761u % (uint64_t)(c->backoff_ns + 1));
         c->backoff_until_ns = sky_monotonic_ns() + (jitter > 1000000 ? jitter : 1000000);
+        c->st.retry_at_mono_ms = c->backoff_until_ns / 1000000;
         sky__diag(NULL, SKY_LEVEL_WARN, "cloudwatch: PutLogEvents to %s/%s failed (%s); %zu events kept, retrying",
                   c->group, stream ? stream : "", c->st.last_error, n);
     } else if (refused_for_an_event(&r) && split_front(s, n)) {
@@ -1649,8 +1677,30 @@ sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out)
     out->rate_limited_ms = atomic_load(&c->rate_limited_ns) / 1000000;
     out->queued_events = c->total_events;
     out->queued_bytes = c->total_bytes;
+    if (!c->total_events) /* what failed left otherwise (aged out, given up at close) */
+        out->retry_at_mono_ms = 0;
     if (c->spool)
         sky__spool_stats(c->spool, out);
+    pthread_mutex_unlock(&c->mu);
+    if (c->t.creds_stats) {
+        sky_aws_creds_stats cs;
+        c->t.creds_stats(c->t.self, &cs);
+        out->creds_refreshes = cs.refreshes;
+        out->creds_failures = cs.failures;
+        out->creds_retries = cs.retries;
+        out->creds_throttles = cs.throttles;
+    }
+    return SKY_OK;
+}
+
+sky_status sky_cwl_stop_blocking(sky_sink *sink)
+{
+    if (!sink || sink->vt != &cwl_vt)
+        return SKY_EINVAL;
+    cwl *c = sink->self;
+    pthread_mutex_lock(&c->mu);
+    c->o.block_when_full = false;       /* enqueue_locked() waits only while it is set */
+    pthread_cond_broadcast(&c->done);   /* what the waiting writers wait on */
     pthread_mutex_unlock(&c->mu);
     return SKY_OK;
 }
@@ -1714,9 +1764,9 @@ static sky_status validate(sky_cwl_opts *o, char **errmsg)
         o->max_queue_bytes = 64u << 20;
     if (!o->retry_delay_ms)
         o->retry_delay_ms = 100;
-    /* max_retries 0: AWS_MAX_ATTEMPTS / max_attempts, else 3 (cwl_aws.c) */
-    if (o->max_retries < 0 || o->retry_delay_ms < 0)
-        return bad(errmsg, "cloudwatch: max_retries and retry_delay_ms%s must be >= 0", NULL);
+    /* max_retries 0: AWS_MAX_ATTEMPTS / max_attempts, else 3; < 0: none (cwl_aws.c) */
+    if (o->retry_delay_ms < 0)
+        return bad(errmsg, "cloudwatch: retry_delay_ms%s must be >= 0", NULL);
     static const int valid_days[] = {1,   3,   5,   7,    14,   30,   60,   90,   120,  150, 180,
                                      365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
     if (o->retention_days) {

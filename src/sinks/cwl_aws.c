@@ -185,6 +185,11 @@ static void aws_free(void *self)
     free(t);
 }
 
+static void aws_creds_stats(void *self, sky_aws_creds_stats *out)
+{
+    sky_aws_creds_stats_get(((cwl_aws *)self)->creds, out); /* NULL-safe: bearer tokens */
+}
+
 sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out, char **errmsg)
 {
     cwl_aws *t = calloc(1, sizeof *t);
@@ -252,6 +257,7 @@ sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out
             *errmsg = strdup(err[0] ? err : sky_strerror(st));
         return st;
     }
-    *out = (sky__cwl_transport){.call = aws_call, .free = aws_free, .self = t};
+    *out = (sky__cwl_transport){.call = aws_call, .free = aws_free, .creds_stats = aws_creds_stats,
+                                .self = t};
     return SKY_OK;
 }

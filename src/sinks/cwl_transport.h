@@ -10,6 +10,7 @@
 #define SKY_SINKS_CWL_TRANSPORT_H
 
 #include <skylog.h>
+#include <skylog/aws.h>
 #include <skylog/cloudwatch.h>
 
 typedef struct sky__cwl_result {
@@ -42,6 +43,9 @@ typedef struct sky__cwl_call {
 typedef struct sky__cwl_transport {
     sky_status (*call)(void *self, const sky__cwl_call *call, sky__cwl_result *out);
     void (*free)(void *self);
+    /* Optional (NULL in fakes): the credentials provider's counters, for the sink's stats.
+     * Thread-safe, unlike call(). */
+    void (*creds_stats)(void *self, sky_aws_creds_stats *out);
     void *self;
 } sky__cwl_transport;
 

@@ -244,7 +244,7 @@ static bool build_body(hb *h)
 {
     sky__buf_reset(&h->body);
     if (h->codec.begin)
-        h->codec.begin(h->codec.self, &h->body);
+        h->codec.begin(h->codec.self, &h->body, (size_t)h->held.bytes);
     size_t sep = strlen(h->codec.sep);
     hb_item *it = h->head;
     for (size_t i = 0; i < h->held.n; i++, it = it->next) {
@@ -809,14 +809,16 @@ static bool generic_encode(void *self, const sky_record *rec, sky_buf *out)
     return true;
 }
 
-static void logs_begin(void *self, sky_buf *b)
+static void logs_begin(void *self, sky_buf *b, size_t payload)
 {
+    (void)payload;
     (void)self;
     sky__buf_lit(b, "{\"logs\":[");
 }
 
-static void array_begin(void *self, sky_buf *b)
+static void array_begin(void *self, sky_buf *b, size_t payload)
 {
+    (void)payload;
     (void)self;
     sky__buf_putc(b, '[');
 }

@@ -16,8 +16,10 @@ typedef struct sky__hb_codec {
     sky_format format;        /* what the pipeline renders for encode(): JSON, or NONE */
     /* Appends one event's encoding to `out` (pipeline thread); false: not encodable. */
     bool (*encode)(void *self, const sky_record *rec, sky_buf *out);
-    /* Framing of a batch: prefix, separator between events, suffix. */
-    void (*begin)(void *self, sky_buf *body);
+    /* Framing of a batch: prefix, separator between events, suffix. begin() is told the
+     * bytes that will follow it before the suffix (the events and separators), which a
+     * length-prefixed framing (protobuf) needs up front. */
+    void (*begin)(void *self, sky_buf *body, size_t payload);
     const char *sep;
     const char *suffix;
     void (*free)(void *self);

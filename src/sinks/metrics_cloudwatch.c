@@ -464,6 +464,12 @@ sky_status sky_cwm_stats_get(sky_sink *sink, sky_cwm_stats *out)
     *out = c->st;
     out->queued_datums = c->nq;
     pthread_mutex_unlock(&c->mu);
+    sky_aws_creds_stats cs;
+    sky_aws_creds_stats_get(c->creds, &cs); /* its own atomics: never waits for a refresh */
+    out->creds_refreshes = cs.refreshes;
+    out->creds_failures = cs.failures;
+    out->creds_retries = cs.retries;
+    out->creds_throttles = cs.throttles;
     return SKY_OK;
 }
 
@@ -475,11 +481,11 @@ sky_status sky_sink_metrics_cloudwatch(const sky_cwm_opts *opts, sky_sink **out,
         *errmsg = NULL;
     if (!out)
         return SKY_EINVAL;
-    if ((o.flush_interval_ms && o.flush_interval_ms < 1000) || o.max_retries < 0 ||
+    if ((o.flush_interval_ms && o.flush_interval_ms < 1000) ||
         (o.access_key_id == NULL) != (o.secret_access_key == NULL)) {
         if (errmsg)
             *errmsg = strdup("metrics_cloudwatch: flush_interval must be at least 1s, "
-                             "max_retries >= 0, access_key_id and secret_access_key go together");
+                             "access_key_id and secret_access_key go together");
         return SKY_EINVAL;
     }
     cwm *c = calloc(1, sizeof *c);

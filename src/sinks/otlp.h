@@ -1,7 +1,8 @@
 /*
- * otlp.h - the OTLP/HTTP JSON logs encoding shared by the OTLP exporter (otlp.c) and the
- * CloudWatch sink's `/v1/logs` transport: the request's envelope, and a LogRecord made from a
- * message alone (what a sink that keeps only the text can send).
+ * otlp.h - the OTLP/HTTP JSON logs encoding shared by the OTLP exporter (otlp.c, which also
+ * writes protobuf) and the CloudWatch sink's `/v1/logs` transport (JSON only): the request's
+ * envelope, and a LogRecord made from a message alone (what a sink that keeps only the text
+ * can send).
  */
 #ifndef SKY_SINKS_OTLP_H
 #define SKY_SINKS_OTLP_H

@@ -5,8 +5,11 @@
  * Input: "<pattern>\n<message>". Compilation must fail cleanly (with a reason) or succeed;
  * matching must terminate; neither may recurse without bound. A space-delimited pattern's
  * named fields must map back to themselves, and what they matched must lie in the message.
+ * The pattern line is also compiled as a lone selector (as metric values and dimensions are:
+ * "$.a['b.c'][0]") and applied to the message parsed as JSON.
  */
 #include "filter_pattern.h"
+#include "jsonbody.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -50,6 +53,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(f);
     }
     sky__pattern_free(p);
+    sky__selector *sel = sky__selector_compile(pattern);
+    if (sel) {
+        const char *jwhy;
+        json_t *root = sky__json_load(msg, mlen, &jwhy);
+        json_t *v = sky__selector_get(sel, root);
+        if (v && !root)
+            abort();
+        json_decref(root);
+        sky__selector_free(sel);
+    }
     free(pattern);
     return 0;
 }

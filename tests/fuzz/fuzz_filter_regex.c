@@ -7,7 +7,8 @@
  * see libFuzzer's -timeout). Two properties hold for every expression: a match somewhere in a
  * text is a match in any text that contains it when the expression has no anchor (search is
  * unanchored), the same search twice answers the same (the workspace and the DFA cache are
- * reused), and the DFA with its required-text filter answers as the plain simulation.
+ * reused), the DFA with its required-text filter answers as the plain simulation, and what
+ * the expression holds stays within SKY__FREGEX_MAX_BYTES and is uncounted once freed.
  */
 #include "filter_regex.h"
 
@@ -24,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = nl ? (const char *)nl + 1 : "";
     size_t tlen = nl ? size - rlen - 1 : 0;
     char why[400] = "";
+    size_t cached = sky__fregex_cache_bytes();
     sky__fregex *re = sky__fregex_compile((const char *)data, rlen, why, sizeof why);
     if (!re) {
         if (!why[0])
@@ -37,6 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (sky__fregex_search_nfa(re, text, tlen) != hit)
         abort(); /* the DFA cache and the required-text filter answer as the simulation */
+    if (sky__fregex_memory(re) > SKY__FREGEX_MAX_BYTES)
+        abort(); /* the DFA cache grew past its bound */
     if (hit && !memchr(data, '^', rlen) && !memchr(data, '$', rlen)) {
         char *wider = malloc(tlen + 2);
         if (!wider)
@@ -49,5 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(wider);
     }
     sky__fregex_free(re);
+    if (sky__fregex_cache_bytes() != cached)
+        abort(); /* the process-wide count gives back what the expression held */
     return 0;
 }

@@ -12,6 +12,9 @@ import threading
 import time
 
 BUILD = os.environ.get("SKYLOG_BUILD_DIR", "")
+# the server's own stall: a test that patches time.sleep (to skip a client's backoff) must not
+# turn a stall into an immediate close
+_real_sleep = time.sleep
 TOOL = os.path.join(BUILD, "tests", "tools", "sky_aws_tool")
 
 
@@ -55,7 +58,7 @@ class FakeServer:
                     self.close_connection = True
                     return
                 if isinstance(ans, tuple) and ans[0] == "stall":
-                    time.sleep(ans[1])
+                    _real_sleep(ans[1])
                     self.close_connection = True
                     return
                 status, headers, payload = ans

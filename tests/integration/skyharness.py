@@ -30,6 +30,8 @@ API summary:
     start_server(test, **kw)          -> Server, started, stopped by test.addCleanup; the
                                          cleanup fails the test if the server exited non-zero
                                          (crash, ASan/UBSan report) or wrote a TSan report
+    start_class_server(cls, **kw)     -> the same for a whole TestCase class (call it from
+                                         setUpClass; stopped by cls.addClassCleanup)
     Server(auth="none"|"sigv4", data_dir=None, extra_args=(), access_key=, secret_key=,
            bearer_token=None, env=None, verbose=True)
                                       .start() .stop() -> exit code  .restart() .cleanup()
@@ -321,6 +323,15 @@ def start_server(test, **kw):
     Keyword arguments are Server's."""
     srv = Server(**kw)
     test.addCleanup(srv.cleanup)
+    srv.start()
+    return srv
+
+
+def start_class_server(cls, **kw):
+    """As start_server, for one server shared by every test of a TestCase class: call it from
+    setUpClass; the class cleanup stops it after the class's last test."""
+    srv = Server(**kw)
+    cls.addClassCleanup(srv.cleanup)
     srv.start()
     return srv
 

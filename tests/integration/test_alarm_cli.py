@@ -23,10 +23,8 @@ except Exception:  # pragma: no cover - moto or flask absent
 class AlarmCli(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = sh.Server(extra_args=["--alarm-interval", "0"],
-                            env={"SKYLOG_SERVE_TEST_HOOKS": "1"})
-        cls.addClassCleanup(cls.srv.cleanup)
-        cls.srv.start()
+        cls.srv = sh.start_class_server(cls, extra_args=["--alarm-interval", "0"],
+                                         env={"SKYLOG_SERVE_TEST_HOOKS": "1"})
 
     def setUp(self):
         self.p = f"{uuid.uuid4().hex[:6]}-"

@@ -545,6 +545,50 @@ sso_role_name = Dev
         self.assertEqual((rc, o["source"]), (0, "sso"), o)
         self.assertEqual([r.path for r in srv.requests][0], "/token")
 
+    def test_sso_calls_retry_transient_failures(self):
+        """CreateToken and GetRoleCredentials retry like botocore's clients (standard mode:
+        5xx and throttling, 3 attempts, jittered backoff); a 4xx is final. Counted."""
+        self.refreshable_cache(T0 - 60, T0 + 86400)
+        oidc = [(500, {}, "{}"), (429, {"x-amzn-ErrorType": "TooManyRequestsException"}, "{}")]
+        srv = self.sso_servers(lambda req: oidc.pop(0) if oidc else self.oidc_ok(req))
+        portal_fail = ["reset"]
+        inner = srv.handler
+        srv.handler = lambda req: (portal_fail.pop(0) if portal_fail and req.path != "/token"
+                                   else inner(req))
+        rc, [o] = self.tool("--at", str(T0))
+        self.assertEqual((rc, o["source"]), (0, "sso"), o)
+        self.assertEqual([r.path.split("?")[0] for r in srv.requests],
+                         ["/token"] * 3 + ["/federation/credentials"] * 2)
+        self.assertEqual(len(o["sleeps_ms"]), 3)
+        self.assertEqual((o["creds_stats"]["retries"], o["creds_stats"]["throttles"]), (3, 1))
+        # botocore's own clients (standard mode, sleeps patched out) ask the same of the same
+        # failures
+        try:
+            import botocore.session
+            from botocore import UNSIGNED
+            from botocore.config import Config
+            from unittest import mock
+        except ImportError:
+            return
+        oidc = [(500, {}, "{}"), (429, {"x-amzn-ErrorType": "TooManyRequestsException"}, "{}")]
+        portal_fail = ["reset"]
+        self.old_ok = True
+        boto = FakeServer(lambda req: oidc.pop(0) if req.path == "/token" and oidc
+                          else portal_fail.pop(0) if req.path != "/token" and portal_fail
+                          else inner(req))
+        with boto, mock.patch("time.sleep"):
+            cfg = Config(signature_version=UNSIGNED, retries={"mode": "standard"})
+            sess = botocore.session.get_session()
+            sess.create_client("sso-oidc", region_name="eu-west-1", endpoint_url=boto.url,
+                               config=cfg).create_token(
+                grantType="refresh_token", clientId="client-1", clientSecret=self.CSECRET,
+                refreshToken=self.R1)
+            sess.create_client("sso", region_name="eu-west-1", endpoint_url=boto.url,
+                               config=cfg).get_role_credentials(
+                roleName="R", accountId="123456789012", accessToken=self.NEW)
+        self.assertEqual([r.path.split("?")[0] for r in boto.requests],
+                         ["/token"] * 3 + ["/federation/credentials"] * 2)
+
     def test_sso_refresh_impossible_without_registration_or_session(self):
         # the client registration expired: no CreateToken, the error says why
         path = self.refreshable_cache(T0 - 60, T0 - 1)

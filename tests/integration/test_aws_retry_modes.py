@@ -281,8 +281,8 @@ class AgainstServe(unittest.TestCase):
     def test_adaptive_ship_through_a_throttling_server(self):
         import re
         sh = self.sh
-        # a seed with a few throttling answers, none long in a row: `skylog ship` gives up
-        # after 10 s without a delivery, a storm is the limiter oracle's to test
+        # a seed with a few throttling answers, none long in a row: a storm is the limiter
+        # oracle's to test (ship itself waits throttling out: test_ship_throttled)
         srv = sh.start_server(self, extra_args=["--faults", "throttle=0.25", "--seed", "7"])
         n = 30
         data = "".join(f"line {i}\n" for i in range(n))

@@ -102,6 +102,29 @@ class ConfigCliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertRegex(p.stderr, re.escape(path) + r":\d+:\d+: YAML syntax error")
 
+    def test_zero_says_none_or_is_refused(self):
+        """0 never silently means the default: max_retries: 0 is "no retries" (unset is
+        AWS_MAX_ATTEMPTS - 1, else 3), a timeout or a queue size of 0 is refused with the reason,
+        from a file and from the environment, and so are ship's flags."""
+        ok = self.write("ok.yaml", "sinks:\n  - cloudwatch_logs: { log_group: /g, max_retries: 0 }\n"
+                                   "processors:\n  - security_monitor: { rules: 'b: x by u >= 2 "
+                                   "in 1m', cooldown: 0 }\n")
+        p = run("config", "check", ok)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for opt in ("request_timeout_ms", "max_queue_size", "retry_delay_ms", "flush_interval_ms"):
+            path = self.write("zero.yaml", "sinks:\n  - cloudwatch_logs: { log_group: /g, "
+                                           f"{opt}: 0 }}\n")
+            p = run("config", "check", path)
+            self.assertEqual(p.returncode, 1, opt)
+            self.assertIn(f"cloudwatch_logs.{opt}: 0 is not accepted: it would not mean none or "
+                          "off but the default", p.stderr)
+        p = run("config", "options", "cloudwatch_logs")
+        self.assertIn("0: none; unset: AWS_MAX_ATTEMPTS - 1", p.stdout)
+        p = subprocess.run([sh.skylog_bin(), "ship", "-g", "/g", "--batch-size", "0", "-"],
+                           input="", capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--batch-size 0 is not accepted", p.stderr)
+
     def test_options_listing(self):
         p = run("config", "options")
         self.assertEqual(p.returncode, 0)

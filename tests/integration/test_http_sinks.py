@@ -19,6 +19,7 @@ import time
 import unittest
 
 import awsfakes
+import otlp_wire
 import skyharness as sh
 
 TOOL = os.path.join(os.environ.get("SKYLOG_BUILD_DIR", ""), "tests", "tools", "sky_http_tool")
@@ -222,12 +223,15 @@ class TestGenericHttp(unittest.TestCase, Accounting):
 
 
 class TestOtlp(unittest.TestCase, Accounting):
-    def records(self, rec):
+    def records(self, rec, protobuf=False):
+        """The records of every delivered batch; a protobuf body is read by otlp_wire, an
+        independent decoder, into the dict its JSON encoding would be, and checked the same."""
         out = []
         for bid, body, req in dedup(rec.delivered()):
             self.assertEqual(req.path, "/v1/logs")
-            self.assertEqual(req.headers["content-type"], "application/json")
-            doc = json.loads(body)
+            self.assertEqual(req.headers["content-type"],
+                             "application/x-protobuf" if protobuf else "application/json")
+            doc = otlp_wire.decode_logs(body) if protobuf else json.loads(body)
             self.assertEqual(list(doc.keys()), ["resourceLogs"])
             self.assertEqual(len(doc["resourceLogs"]), 1)
             rl = doc["resourceLogs"][0]
@@ -238,10 +242,11 @@ class TestOtlp(unittest.TestCase, Accounting):
             self.assertEqual(attrs["team"], {"stringValue": "a,b"})  # percent-decoded
             self.assertEqual(len(rl["scopeLogs"]), 1)
             self.assertEqual(rl["scopeLogs"][0]["scope"]["name"], "skylog")
+            self.assertRegex(rl["scopeLogs"][0]["scope"]["version"], r"^[0-9]+\.[0-9]+\.[0-9]+")
             out += rl["scopeLogs"][0]["logRecords"]
         return out
 
-    def check_record(self, r):
+    def check_record(self, r, big=False):
         self.assertRegex(r["timeUnixNano"], r"^[0-9]{19}$")
         self.assertRegex(r["observedTimeUnixNano"], r"^[0-9]{19}$")
         self.assertEqual(r["severityNumber"], 9)
@@ -250,7 +255,10 @@ class TestOtlp(unittest.TestCase, Accounting):
         a = {x["key"]: x["value"] for x in r["attributes"]}
         self.assertEqual(len(a), len(r["attributes"]))  # keys distinct
         i = int(a["i"]["intValue"])
-        self.assertEqual(a["s"], {"stringValue": S_VALUE})
+        if big and i % 7 == 3:  # sky_http_tool big=1
+            self.assertEqual(len(a["s"]["stringValue"]), 2000)
+        else:
+            self.assertEqual(a["s"], {"stringValue": S_VALUE})
         self.assertEqual(a["f"], {"doubleValue": i + 0.5})
         self.assertEqual(a["b"], {"boolValue": i % 2 == 0})
         self.assertEqual(a["z"], {})
@@ -306,6 +314,64 @@ class TestOtlp(unittest.TestCase, Accounting):
             for _, _, req in rec.delivered():
                 self.assertEqual(req.headers["authorization"], "Bearer otlp-tok")
 
+    def test_protobuf_records_field_by_field_with_faults(self):
+        """The same content as the JSON encoding, as protobuf (big=1: records over 128 bytes
+        and batches whose lengths take several varint bytes; gzip on top)."""
+        script = [503, "reset", (429, {"Retry-After": "0"})]
+        with Receiver(script) as rec:
+            st, _ = run_tool(self, "otlp", rec.url, 120, "batch_size=40", "big=1", "gzip=1",
+                             "service_name=checkout", "protocol=http/protobuf")
+            recs = self.records(rec, protobuf=True)
+            self.assertEqual(sorted(self.check_record(r, big=True) for r in recs),
+                             list(range(120)))
+            self.check(st, 120, recs)
+            self.assertEqual(st["ambiguous"], 1)
+
+    def test_protobuf_split_batches_stay_whole_messages(self):
+        """A 413 halves the batch: each half is framed again with its own lengths."""
+        with Receiver([413]) as rec:
+            st, _ = run_tool(self, "otlp", rec.url, 10, "batch_size=10", "service_name=checkout",
+                             "protocol=http/protobuf")
+            self.assertEqual(st["splits"], 1)
+            recs = self.records(rec, protobuf=True)
+            self.assertEqual(sorted(self.check_record(r) for r in recs), list(range(10)))
+            self.check(st, 10, recs)
+            self.assertEqual(sorted(len(otlp_wire.decode_logs(b)["resourceLogs"][0]["scopeLogs"][0]
+                                        ["logRecords"]) for _, b, _ in rec.delivered()), [5, 5])
+
+    def test_protocol_from_environment(self):
+        """OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, when the option
+        is not set; grpc or a typo is refused at creation with the variable's name."""
+        for env, pb in (({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, True),
+                        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                          "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http/json"}, False),
+                        ({}, False)):
+            with Receiver() as rec:
+                full = {k: v for k, v in os.environ.items() if "OTLP_" not in k}
+                p = subprocess.run([TOOL, "otlp", rec.url, "2", "service_name=checkout"],
+                                   capture_output=True, text=True, env={**full, **env},
+                                   timeout=120 * sh.timeout_scale())
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(len(self.records(rec, protobuf=pb)), 2, env)
+        for env in ({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+                    {"OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http/proto"}):
+            p = subprocess.run([TOOL, "otlp", "http://127.0.0.1:9/", "1"], capture_output=True,
+                               text=True, env={**os.environ, **env},
+                               timeout=60 * sh.timeout_scale())
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(next(iter(env)) + "=", p.stderr)
+            self.assertIn("http/protobuf or http/json", p.stderr)
+        p = subprocess.run([TOOL, "otlp", "http://127.0.0.1:9/", "1", "protocol=bogus"],
+                           capture_output=True, text=True, timeout=60 * sh.timeout_scale())
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("unknown protocol", p.stderr)
+
+
+def pb_names(rec):
+    """The bodies of the protobuf records a Receiver was sent."""
+    return [r["body"]["stringValue"] for _, b, _ in rec.delivered()
+            for r in otlp_wire.decode_logs(b)["resourceLogs"][0]["scopeLogs"][0]["logRecords"]]
+
 
 class TestRegistry(unittest.TestCase):
     """Both sinks from a YAML file and from SKYLOG_* variables, like every other sink."""
@@ -340,6 +406,36 @@ class TestRegistry(unittest.TestCase):
             names = [r["body"]["stringValue"] for _, b, _ in otlp_rec.delivered()
                      for r in json.loads(b)["resourceLogs"][0]["scopeLogs"][0]["logRecords"]]
             self.assertIn("order_placed", names)
+
+    def run_example(self, argv, **env):
+        return subprocess.run(argv, capture_output=True, text=True, env=self.env(**env),
+                              timeout=120 * sh.timeout_scale())
+
+    def test_protocol_from_yaml_and_env(self):
+        """`protocol: http/protobuf` (docs/TRACING.md's YAML) and SKYLOG_OTLP__PROTOCOL."""
+        exe = self.example("example_config")
+        import tempfile
+        with Receiver() as rec, tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "s.yaml")
+            with open(path, "w") as f:
+                f.write("sinks:\n"
+                        f"  - otlp: {{ endpoint: '{rec.url}', service_name: shop, "
+                        "protocol: http/protobuf }\n")
+            p = self.run_example([exe, path])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(rec.delivered()[0][2].headers["content-type"],
+                             "application/x-protobuf")
+            self.assertIn("order_placed", pb_names(rec))
+        exe = self.example("example_basic")
+        with Receiver() as rec:
+            p = self.run_example([exe], SKYLOG_OTLP__ENDPOINT=rec.url, SKYLOG_CONSOLE="off",
+                                 SKYLOG_OTLP__PROTOCOL="http/protobuf")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("user_login", pb_names(rec))
+        p = self.run_example([exe], SKYLOG_OTLP__ENDPOINT="http://127.0.0.1:9",
+                             SKYLOG_OTLP__PROTOCOL="grpc")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("http/json, http/protobuf", p.stderr)
 
     def test_env(self):
         exe = self.example("example_basic")

@@ -26,9 +26,7 @@ def iso(ts):
 class MetricsCli(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = sh.Server()
-        cls.addClassCleanup(cls.srv.cleanup)
-        cls.srv.start()
+        cls.srv = sh.start_class_server(cls)
 
     def setUp(self):
         self.ns = f"Cli/{uuid.uuid4().hex[:8]}"

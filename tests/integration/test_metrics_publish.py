@@ -21,9 +21,7 @@ PER_THREAD = 1000000
 class PublishRoundTrip(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = sh.Server()
-        cls.addClassCleanup(cls.srv.cleanup)
-        cls.srv.start()
+        cls.srv = sh.start_class_server(cls)
         cls.ns = f"Shop/{uuid.uuid4().hex[:8]}"
         group = f"/metrics/{uuid.uuid4().hex[:8]}"
         p = subprocess.run([EXAMPLE, cls.ns, group, str(PER_THREAD)], capture_output=True,

@@ -24,10 +24,8 @@ NS_XML = "{http://monitoring.amazonaws.com/doc/2010-08-01/}"
 class AlarmsBase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = sh.Server(extra_args=["--alarm-interval", "0"],
-                            env={"SKYLOG_SERVE_TEST_HOOKS": "1"})
-        cls.addClassCleanup(cls.srv.cleanup)
-        cls.srv.start()
+        cls.srv = sh.start_class_server(cls, extra_args=["--alarm-interval", "0"],
+                                         env={"SKYLOG_SERVE_TEST_HOOKS": "1"})
 
     def setUp(self):
         self.cw = sh.boto3_client(self, self.srv, "cloudwatch")

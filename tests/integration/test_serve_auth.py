@@ -11,9 +11,8 @@ import skyharness as sh
 class SigV4Test(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = sh.Server(auth="sigv4", access_key="AKIDSKYLOGTEST", secret_key="sekrit/key+1")
-        cls.addClassCleanup(cls.srv.cleanup)
-        cls.srv.start()
+        cls.srv = sh.start_class_server(cls, auth="sigv4", access_key="AKIDSKYLOGTEST",
+                                         secret_key="sekrit/key+1")
 
     def test_aws_cli_with_the_right_keys(self):
         sh.aws(self, self.srv, "logs", "create-log-group", "--log-group-name", "authed")

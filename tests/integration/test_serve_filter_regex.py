@@ -67,9 +67,7 @@ def py_match(expr, text):
 class FilterRegex(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = sh.Server()
-        cls.addClassCleanup(cls.srv.cleanup)
-        cls.srv.start()
+        cls.srv = sh.start_class_server(cls)
 
     def setUp(self):
         self.group = f"/rx/{uuid.uuid4().hex[:8]}"

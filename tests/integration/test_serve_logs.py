@@ -46,9 +46,7 @@ class ServeLogsBase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.srv = sh.Server(auth=cls.auth)
-        cls.addClassCleanup(cls.srv.cleanup)
-        cls.srv.start()
+        cls.srv = sh.start_class_server(cls, auth=cls.auth)
 
     def setUp(self):
         self.logs = sh.boto3_client(self, self.srv, "logs")
@@ -316,6 +314,11 @@ class FilterLogEventsTest(ServeLogsBase):
                          ["ERROR connection reset by peer"])
         self.assertEqual(self.msgs(filterPattern="?WARN ?DEBUG"),
                          ["WARN slow request", "DEBUG query ok"])
+        # Term groups: a ?term starts one, the terms after it join it; one group is enough.
+        self.assertEqual(self.msgs(filterPattern="?ERROR timeout ?WARN"),
+                         ["WARN slow request", "ERROR timeout"])
+        self.assertEqual(self.msgs(filterPattern="GET ?DEBUG -ok ?WARN slow"),
+                         ["GET /index 200", "WARN slow request"])
         self.assertEqual(len(self.msgs(filterPattern="")), 8)
 
     def test_json_patterns(self):

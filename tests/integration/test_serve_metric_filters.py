@@ -27,9 +27,7 @@ def iso(ts):
 class MetricFilters(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = sh.Server()
-        cls.addClassCleanup(cls.srv.cleanup)
-        cls.srv.start()
+        cls.srv = sh.start_class_server(cls)
 
     def setUp(self):
         self.group = f"/mf/{uuid.uuid4().hex[:8]}"

@@ -23,9 +23,7 @@ def iso(ts):
 class MetricsBase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = sh.Server()
-        cls.addClassCleanup(cls.srv.cleanup)
-        cls.srv.start()
+        cls.srv = sh.start_class_server(cls)
 
     def setUp(self):
         self.cw = sh.boto3_client(self, self.srv, "cloudwatch")

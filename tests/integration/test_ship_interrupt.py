@@ -9,6 +9,7 @@ it signals, and then checks exact contents.
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -252,6 +253,66 @@ class ShipInterrupt(unittest.TestCase):
         self.assertIn("2 events read, 0 sent", p.stderr)  # said even with -q
         self.assertIn("incomplete: 0 of 2 lines acknowledged; safe up to byte 0 (line 0)",
                       p.stderr)
+
+    def test_dead_endpoint_while_a_file_is_read(self):
+        # more lines than ship's queue holds: reading waits for room that a refused connection
+        # never makes, and ship gives up all the same (it used to wait for ever), with the
+        # position line; reading stopped before the end, and nothing is claimed as safe
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        path = os.path.join(self.dir, "big.log")
+        n = 30000  # ship queues at most 20,000 events
+        with open(path, "w") as f:
+            f.write("".join(f"line {i}\n" for i in range(n)))
+        p = subprocess.run([skyharness.skylog_bin(), "ship", "--endpoint",
+                            f"http://127.0.0.1:{port}", "--group", "/ship/dead", "-q", path],
+                           capture_output=True, text=True, env=skyharness.aws_env(),
+                           timeout=300 * skyharness.timeout_scale())
+        self.assertEqual(p.returncode, 1, p.stderr[-3000:])
+        self.assertRegex(p.stderr, r"giving up: \d+ attempts in a row failed over \d+ s "
+                                   r"\(last: NetworkError")
+        self.assertIn("incomplete (held back where delivery was given up): 0 of ", p.stderr)
+        self.assertIn(f"safe up to byte 0 (line 0) of {os.path.realpath(path)}", p.stderr)
+        stopped = int(re.search(r"reading stopped at byte \d+ \(line (\d+)\)", p.stderr)[1])
+        self.assertLess(stopped, n)
+
+    def test_signal_before_the_handler_is_in_place(self):
+        # ship is started with SIGINT (SIGTERM) blocked and signalled at once: the signal waits
+        # (a mask is inherited through exec) until ship unblocks it, which it does only with
+        # its handler in place, at the start of the command - so however early the signal
+        # came, and whatever ship was doing, the outcome is the report and 128+N, never death
+        # by the default action, and nothing was read yet
+        path = os.path.join(self.dir, "app.log")
+        with open(path, "w") as f:
+            f.write("one\ntwo\n")
+        err = os.path.join(self.dir, "err.txt")
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            pid = os.posix_spawn(
+                skyharness.skylog_bin(),
+                [skyharness.skylog_bin(), "ship", "--endpoint", "http://127.0.0.1:9",
+                 "--group", "/ship/early", path],
+                skyharness.aws_env(),
+                file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                              (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                              (os.POSIX_SPAWN_OPEN, 2, err,
+                               os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)],
+                setsigmask=[signal.SIGINT, signal.SIGTERM])
+            os.kill(pid, sig)
+            deadline = time.monotonic() + 60 * skyharness.timeout_scale()
+            while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    self.fail(f"ship did not stop after {sig.name}")
+                time.sleep(0.05)
+            with open(err) as f:
+                text = f.read()
+            self.assertEqual(os.waitstatus_to_exitcode(done[1]), 128 + sig, text)
+            self.assertIn("0 events read, 0 sent", text)
+            self.assertIn(f"interrupted by {sig.name}: 0 of 0 lines acknowledged; safe up to "
+                          f"byte 0 (line 0) of {os.path.realpath(path)}", text)
 
     def test_start_offset_and_file_resume(self):
         srv = skyharness.start_server(self)

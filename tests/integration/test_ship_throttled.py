@@ -1,15 +1,19 @@
-"""`skylog ship` waits out a service that throttles for longer than its stall limit.
+"""`skylog ship` waits out a service that throttles for longer than its stall limit, and a
+dead endpoint while it reads a pipe or follows a file.
 
-ship gives up when nothing is delivered for 10 s (a dead endpoint or a bad token would
-otherwise hold it), but a throttling answer means the service is there and asks for patience:
-the sink's backoff after one can exceed 10 s. The fake endpoint below throttles every
-PutLogEvents for 14 s of wall-clock time and then accepts them; ship must deliver every line
-and exit 0. Before the fix ship gave up 10 s after its last delivery. Only lower bounds on time
-are involved: a slower machine makes the throttling phase no shorter.
+ship gives up when 12 attempts in a row failed over 10 s or more (a dead endpoint would
+otherwise hold it; docs/CLI.md), but a throttling answer means the service is there and asks
+for patience: it ends such a run, and the sink's backoff after one can exceed 10 s. The fake
+endpoint below throttles every PutLogEvents for 14 s of wall-clock time and then accepts them;
+ship must deliver every line and exit 0. Before the fix ship gave up 10 s after its last
+delivery. Only lower bounds on time are involved: a slower machine makes the throttling phase
+no shorter.
 """
 import json
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
 import time
 import unittest
@@ -18,50 +22,109 @@ import skyharness as sh
 from awsfakes import FakeServer, base_env
 
 THROTTLE_S = 14.0
+JSON = {"Content-Type": "application/x-amz-json-1.1"}
+
+
+def refusal(code, status, message):
+    return status, JSON, json.dumps({"__type": "com.amazonaws.logs#" + code, "message": message})
 
 
 class ShipThrottled(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="skythrottle.")
+        self.env = base_env(self.tmp)
+        self.env.update(AWS_ACCESS_KEY_ID="AKIATHROTTLE", AWS_SECRET_ACCESS_KEY="s",
+                        AWS_REGION="us-east-1")
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def test_ship_waits_out_long_throttling(self):
-        start = []
-        accepted = []
-        throttled = []
+    def endpoint(self, failure):
+        """A fake endpoint whose PutLogEvents answer failure(group, now) while it returns an
+        answer, and are stored once it returns None. Returns (the server, {group: messages
+        stored})."""
+        accepted = {}
 
         def handler(req):
-            target = req.headers.get("x-amz-target", "")
-            if not target.endswith(".PutLogEvents"):
-                return 200, {"Content-Type": "application/x-amz-json-1.1"}, "{}"
-            now = time.monotonic()
+            if not req.headers.get("x-amz-target", "").endswith(".PutLogEvents"):
+                return 200, JSON, "{}"
+            body = json.loads(req.body)
+            answer = failure(body["logGroupName"], time.monotonic())
+            if answer:
+                return answer
+            accepted.setdefault(body["logGroupName"], []).extend(
+                e["message"] for e in body["logEvents"])
+            return 200, JSON, '{"nextSequenceToken":"1"}'
+        return FakeServer(handler), accepted
+
+    def test_ship_waits_out_long_throttling(self):
+        start = []
+        throttled = []
+
+        def failure(group, now):
             if not start:
                 start.append(now)
             if now - start[0] < THROTTLE_S:
                 throttled.append(now)
-                return 400, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(
-                    {"__type": "com.amazonaws.logs#ThrottlingException",
-                     "message": "Rate exceeded"})
-            accepted.extend(e["message"] for e in json.loads(req.body)["logEvents"])
-            return 200, {"Content-Type": "application/x-amz-json-1.1"}, \
-                '{"nextSequenceToken":"1"}'
+                return refusal("ThrottlingException", 400, "Rate exceeded")
+            return None
 
         lines = [f"line {i}" for i in range(5)]
-        with FakeServer(handler) as srv:
-            env = base_env(self.tmp)
-            env.update(AWS_ACCESS_KEY_ID="AKIATHROTTLE", AWS_SECRET_ACCESS_KEY="s",
-                       AWS_REGION="us-east-1")
+        srv, accepted = self.endpoint(failure)
+        with srv:
             p = sh.run_skylog(self, "ship", "--endpoint", srv.url, "-g", "/throttled", "-s", "s",
-                              "-", input="\n".join(lines) + "\n", env=env, check=False,
+                              "-", input="\n".join(lines) + "\n", env=self.env, check=False,
                               timeout=300)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn("giving up", p.stderr)
-        self.assertEqual(sorted(accepted), sorted(lines))
+        self.assertEqual(sorted(accepted["/throttled"]), sorted(lines))
         # throttled more than once, and nothing accepted before 14 s: longer than the 10 s
-        # ship allows without a delivery when nobody answers
+        # ship allows a run of failed attempts when nobody answers
         self.assertGreaterEqual(len(throttled), 2, throttled)
+
+    def test_a_pipe_and_a_followed_file_wait_for_a_dead_endpoint(self):
+        # Reading a pipe or following a file, ship waits for room in its queue however long
+        # the endpoint is down (a file read once would be given up). For each of the two
+        # ships, the endpoint fails every PutLogEvents until what gives up on a file has
+        # happened - 13 failures over 11 s or more - then stores them: every line delivered.
+        # More lines than ship queues (20,000), so reading waits for room meanwhile.
+        fails = {}
+
+        def failure(group, now):
+            f = fails.setdefault(group, [])
+            if len(f) < 13 or now - f[0] < 11.0:
+                f.append(now)
+                return refusal("ServiceUnavailableException", 503, "down")
+            return None
+
+        lines = [f"line {i}" for i in range(30000)]
+        path = os.path.join(self.tmp, "app.log")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        srv, accepted = self.endpoint(failure)
+        with srv:
+            follower = subprocess.Popen(
+                [sh.skylog_bin(), "ship", "--endpoint", srv.url, "-g", "/down/follow", "-s", "s",
+                 "--follow", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                env=self.env)
+            self.addCleanup(lambda: follower.poll() is None and follower.kill())
+            p = sh.run_skylog(self, "ship", "--endpoint", srv.url, "-g", "/down/pipe", "-s", "s",
+                              "-", input="\n".join(lines) + "\n", env=self.env, check=False,
+                              timeout=600)
+            deadline = time.monotonic() + 600 * sh.timeout_scale()
+            while len(accepted.get("/down/follow", [])) < len(lines) and follower.poll() is None:
+                self.assertLess(time.monotonic(), deadline, "the followed file not delivered")
+                time.sleep(0.2)
+            follower.send_signal(signal.SIGINT)
+            _, err = follower.communicate(timeout=120 * sh.timeout_scale())
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        self.assertNotIn("giving up", p.stderr)
+        self.assertEqual(sorted(accepted["/down/pipe"]), sorted(lines))
+        self.assertEqual(follower.returncode, 130, err[-3000:])  # --follow ends by a signal
+        self.assertNotIn("giving up", err)
+        self.assertEqual(sorted(accepted["/down/follow"]), sorted(lines))
+        for group in ("/down/pipe", "/down/follow"):
+            self.assertGreaterEqual(len(fails[group]), 13)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@
  *         --retry-mode standard|adaptive|legacy
  *         --real-monotonic (injected sleeps do not advance the retry's clock: a program that
  *         injects only a sleeper)
+ *         --sleep-clock (only injected sleeps advance the retry's clock: where a --deadline-ms
+ *         falls among the attempts does not depend on how fast the machine runs them)
+ *   creds prints also the provider's counters ("creds_stats", sky_aws_creds_stats_get())
  *   call prints also rate_limited_ms and the client's retry stats ("stats")
  *   call prints, besides the error: unknown_outcomes, persistent, failure (sky_http_failure)
  */
@@ -52,10 +55,11 @@ static void trace_line(void *user, const char *line)
     fprintf(stderr, "trace: %s\n", line);
 }
 
+static int64_t clock_base_ns; /* --sleep-clock: the clock's start; it moves by slept_ns only */
 static int64_t fake_monotonic(void *user)
 {
     (void)user;
-    return sky_monotonic_ns() + slept_ns;
+    return (clock_base_ns ? clock_base_ns : sky_monotonic_ns()) + slept_ns;
 }
 static double fixed_random = 0.5;
 static bool real_monotonic;
@@ -135,6 +139,7 @@ int main(int argc, char **argv)
         else if (OPT("--timeout-ms")) cl.http.timeout_ms = co.metadata_timeout_ms = atoll(v);
         else if (strcmp(a, "--query") == 0) query = true;
         else if (strcmp(a, "--real-monotonic") == 0) real_monotonic = true;
+        else if (strcmp(a, "--sleep-clock") == 0) clock_base_ns = sky_monotonic_ns();
         else if (strcmp(a, "--trace") == 0) cl.http.trace = trace_line;
         else if (strcmp(a, "--gzip") == 0) gzip = true;
         else if (strcmp(a, "--no-env") == 0) co.no_env = true;
@@ -176,6 +181,15 @@ int main(int argc, char **argv)
                 json_object_set_new(o, "error", json_string(err));
                 rc = 1;
             }
+            sky_aws_creds_stats cs;
+            sky_aws_creds_stats_get(creds, &cs);
+            json_object_set_new(o, "creds_stats",
+                                json_pack("{s:I,s:I,s:I,s:I,s:I,s:s}", "refreshes",
+                                          (json_int_t)cs.refreshes, "failures",
+                                          (json_int_t)cs.failures, "stale_used",
+                                          (json_int_t)cs.stale_used, "retries",
+                                          (json_int_t)cs.retries, "throttles",
+                                          (json_int_t)cs.throttles, "last_error", cs.last_error));
             char *s = json_dumps(o, JSON_COMPACT);
             puts(s);
             free(s);

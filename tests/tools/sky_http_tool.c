@@ -11,7 +11,8 @@
  * (60 s at most), prints the sink's counters as one JSON line, and closes.
  * Options: body=logs|array|ndjson, gzip=1, batch_size=, max_backoff_ms=, api_key=,
  * bearer_token=, headers=, service_name=, flush_interval_ms=, max_event_bytes=,
- * max_queue_size=, flush_ms= (the flush's
+ * max_queue_size=, protocol=http/json|http/protobuf (otlp; anything else: an invalid
+ * value), flush_ms= (the flush's
  * bound), big=1 (every 7th event gets a 2000-byte string).
  */
 #include <skylog.h>
@@ -67,6 +68,11 @@ int main(int argc, char **argv)
         sky_otlp_opts o = {.endpoint = argv[2], .service_name = opt(argc, argv, "service_name"),
                            .resource_attributes = "deployment.environment=test,team=a%2Cb",
                            .batch = b};
+        const char *proto = opt(argc, argv, "protocol");
+        if (proto)
+            o.protocol = !strcmp(proto, "http/protobuf") ? SKY_OTLP_HTTP_PROTOBUF
+                         : !strcmp(proto, "http/json")   ? SKY_OTLP_HTTP_JSON
+                                                         : (sky_otlp_protocol)99;
         st = sky_sink_otlp(&o, &sink, &err);
     } else {
         sky_http_sink_opts o = {.url = argv[2], .batch = b};

@@ -120,6 +120,23 @@ static void test_stale_but_valid_kept_on_failure(void **state)
     atomic_store(&f.fail, 0);
     get_akid(p, akid, sizeof akid, SKY_OK);
     assert_string_equal(akid, "AKID2");
+    /* counted: 2 refreshes, 2 failures of which 1 answered from the cache, the reason kept
+     * (without the caller's buffer too) */
+    sky_aws_creds_stats cs;
+    sky_aws_creds_stats_get(p, &cs);
+    assert_int_equal(cs.refreshes, 2);
+    assert_int_equal(cs.failures, 2);
+    assert_int_equal(cs.stale_used, 1);
+    assert_int_equal(cs.retries, 0);
+    assert_string_equal(cs.last_error, "fetch failed");
+    atomic_store(&f.fail, 1);
+    atomic_store(&f.now, T0 + 9 * 3600 * S);
+    assert_int_equal(sky_aws_creds_get(p, &c, NULL, 0), SKY_ENET);
+    sky_aws_creds_stats_get(p, &cs);
+    assert_int_equal(cs.failures, 3);
+    assert_string_equal(cs.last_error, "fetch failed");
+    sky_aws_creds_stats_get(NULL, &cs); /* NULL-safe: zeros */
+    assert_int_equal(cs.refreshes, 0);
     sky_aws_creds_free(p);
 }
 
@@ -163,8 +180,11 @@ static void *reader(void *arg)
             strncmp(c.access_key_id, "AKID", 4) != 0 || !c.secret_access_key)
             atomic_fetch_add(&s->errors, 1);
         sky_aws_credentials_clear(&c);
-        if (i % 100 == 0)
+        if (i % 100 == 0) {
             atomic_fetch_add(&s->f->now, 10 * S);
+            sky_aws_creds_stats cs; /* read while others refresh (TSan) */
+            sky_aws_creds_stats_get(s->p, &cs);
+        }
     }
     return NULL;
 }
@@ -186,6 +206,10 @@ static void test_threads(void **state)
     int n = atomic_load(&f.fetches);
     assert_true(n >= 2);
     assert_true(n < 100);
+    sky_aws_creds_stats cs;
+    sky_aws_creds_stats_get(s.p, &cs);
+    assert_int_equal(cs.refreshes, (uint64_t)n);
+    assert_int_equal(cs.failures, 0);
     sky_aws_creds_free(s.p);
 }
 

@@ -135,6 +135,28 @@ static void test_resolve_precedence(void **state)
     free(dir);
 }
 
+/* A sink's max_retries: < 0 is "no retries" whatever the environment says; 0 (unset) is
+ * AWS_MAX_ATTEMPTS, then the profile's max_attempts, then the sink's default; > 0 is its
+ * retries. */
+static void test_sink_retries_option(void **state)
+{
+    (void)state;
+    char *dir = skytest_tmpdir();
+    char *cfg = write_config(dir, "[default]\nmax_attempts = 6\n");
+    assert_int_equal(sky__retry_attempts(0, NULL, "/nonexistent/cfg", 4), 4);
+    assert_int_equal(sky__retry_attempts(0, NULL, cfg, 4), 6);
+    assert_int_equal(sky__retry_attempts(-1, NULL, cfg, 4), 1);
+    assert_int_equal(sky__retry_attempts(2, NULL, cfg, 4), 3);
+    setenv("AWS_MAX_ATTEMPTS", "7", 1);
+    assert_int_equal(sky__retry_attempts(0, NULL, cfg, 4), 7);
+    assert_int_equal(sky__retry_attempts(-1, NULL, cfg, 4), 1);
+    assert_int_equal(sky__retry_attempts(-1, NULL, "/nonexistent/cfg", 4), 1);
+    unsetenv("AWS_MAX_ATTEMPTS");
+    free(cfg);
+    skytest_rmtree(dir);
+    free(dir);
+}
+
 static void test_resolve_invalid(void **state)
 {
     (void)state;
@@ -431,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_backoff_bounds),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_resolve_precedence),
+        cmocka_unit_test(test_sink_retries_option),
         cmocka_unit_test(test_resolve_invalid),
         cmocka_unit_test(test_legacy_and_standard_classify),
         cmocka_unit_test(test_quota),

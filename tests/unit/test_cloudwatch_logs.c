@@ -43,6 +43,12 @@ typedef struct fake {
     uint64_t body_ids[16];
     bool violation;
     char violation_msg[256];
+    /* before fail_n: the next PutLogEvents calls fail with these codes in turn (throttling
+     * for ThrottlingException, else 503) */
+    const char *seq[8];
+    int n_seq;
+    sky_sink *watch;        /* when set: its stats are taken at each PutLogEvents call */
+    sky_cwl_stats seen[16]; /* ... the first 16 */
 } fake;
 
 static void violate(fake *f, const char *msg)
@@ -94,8 +100,17 @@ static sky_status fake_call_locked(fake *f, const sky__cwl_call *cl, sky__cwl_re
         if (f->calls < 16) {
             f->bodies[f->calls] = strndup(cl->body, cl->len);
             f->body_ids[f->calls] = cl->body_id;
+            if (f->watch) /* the sink's lock is not held during a call */
+                sky_cwl_stats_get(f->watch, &f->seen[f->calls]);
         }
         f->calls++;
+        if (f->n_seq) {
+            bool thr = strcmp(f->seq[0], "ThrottlingException") == 0;
+            set_err(out, thr ? 400 : 503, f->seq[0], thr ? SKY_ETHROTTLED : SKY_EREMOTE);
+            memmove(f->seq, f->seq + 1, (size_t)--f->n_seq * sizeof *f->seq);
+            json_decref(req);
+            return out->status;
+        }
     }
     if (strcmp(cl->op, "CreateLogGroup") == 0) {
         f->creates_group++;
@@ -687,6 +702,143 @@ static void test_queue_bound_and_dead_endpoint(void **state)
     fake_destroy(f);
 }
 
+/* The next PutLogEvents calls fail with these codes in turn. Safe while the sender runs. */
+static void fake_seq(fake *f, int n, const char *const *codes)
+{
+    pthread_mutex_lock(&f->mu);
+    for (int i = 0; i < n; i++)
+        f->seq[i] = codes[i];
+    f->n_seq = n;
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* sky_cwl_stats says where delivery stands: attempts failed in a row and since when (a
+ * delivery, a refusal of the events or a throttling answer ends the run), whether the last
+ * answer was throttling, and no planned retry while one is being sent. Taken by the transport
+ * at each attempt: what each attempt saw of the ones before it, whatever the timing. */
+static void test_delivery_state_in_stats(void **state)
+{
+    (void)state;
+    fake *f = fake_new();
+    f->group_exists = f->stream_exists = true;
+    sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                              .retry_delay_ms = 1, .flush_interval_ms = 3600000});
+    pthread_mutex_lock(&f->mu);
+    f->watch = s;
+    pthread_mutex_unlock(&f->mu);
+    sky_cwl_stats st;
+    sky_cwl_stats_get(s, &st);
+    assert_true(st.failures_in_a_row == 0 && st.failing_since_mono_ms == 0 && !st.throttled &&
+                st.retry_at_mono_ms == 0);
+    int64_t now = sky_now_ns() / 1000000;
+    int64_t t0 = sky_monotonic_ns() / 1000000;
+    /* 503, 503, throttled, 503, then delivered */
+    fake_seq(f, 4, (const char *[]){"ServiceUnavailableException", "ServiceUnavailableException",
+                                    "ThrottlingException", "ServiceUnavailableException"});
+    sky_cwl_put(s, now, "a", 1);
+    assert_int_equal(sky_sink_flush(s, 60000), SKY_OK);
+    /* a rejection ends a run too: 503, then refused as invalid */
+    fake_seq(f, 1, (const char *[]){"ServiceUnavailableException"});
+    fake_fail(f, 1, "InvalidParameterException", 400, SKY_EREMOTE);
+    sky_cwl_put(s, now, "b", 1);
+    sky_sink_flush(s, 60000);
+    sky_cwl_put(s, now, "c", 1);
+    assert_int_equal(sky_sink_flush(s, 60000), SKY_OK);
+    pthread_mutex_lock(&f->mu);
+    assert_int_equal(f->calls, 8);
+    static const uint64_t failures[8] = {0, 1, 2, 0, 1, 0, 1, 0};
+    static const bool throttled[8] = {false, false, false, true, false, false, false, false};
+    for (int i = 0; i < 8; i++) {
+        const sky_cwl_stats *x = &f->seen[i];
+        assert_int_equal(x->failures_in_a_row, failures[i]);
+        assert_int_equal(x->throttled, throttled[i]);
+        assert_int_equal(x->retry_at_mono_ms, 0); /* this attempt is the retry */
+        assert_int_equal(x->failing_since_mono_ms != 0, failures[i] != 0);
+        assert_true(x->failing_since_mono_ms == 0 || x->failing_since_mono_ms >= t0);
+    }
+    /* the same run, the same start */
+    assert_true(f->seen[2].failing_since_mono_ms == f->seen[1].failing_since_mono_ms);
+    f->watch = NULL;
+    pthread_mutex_unlock(&f->mu);
+    sky_cwl_stats_get(s, &st);
+    assert_int_equal(st.rejected[SKY_CWL_REJECT_INVALID], 1);
+    assert_int_equal(st.sent_events, 2);
+    assert_true(st.failures_in_a_row == 0 && st.failing_since_mono_ms == 0 && !st.throttled &&
+                st.retry_at_mono_ms == 0);
+    sky_sink_close(s);
+    fake_destroy(f);
+
+    /* Waiting out a backoff: the planned retry's time. Sent from the caller (sync_upload), a
+     * put returns once no attempt is due: the retry is planned then, up to retry_delay_ms
+     * (full jitter) after the failure. */
+    f = fake_new();
+    f->group_exists = f->stream_exists = true;
+    fake_fail(f, 1 << 30, "ThrottlingException", 400, SKY_ETHROTTLED);
+    s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s", .sync_upload = true,
+                                    .batch_size = 1, .retry_delay_ms = 3600000,
+                                    .no_exponential_backoff = true});
+    int64_t before = sky_monotonic_ns() / 1000000;
+    sky_cwl_put(s, now, "kept", 4);
+    int64_t after = sky_monotonic_ns() / 1000000;
+    sky_cwl_stats_get(s, &st);
+    assert_true(st.throttled);
+    assert_int_equal(st.failures_in_a_row, 0); /* the service is there */
+    assert_true(st.retry_at_mono_ms > before && st.retry_at_mono_ms <= after + 3600000);
+    assert_int_equal(st.queued_events, 1);
+    /* given up at close: nothing is planned any more */
+    assert_int_equal(sky_cwl_close(s, &st), SKY_ETIMEDOUT);
+    assert_int_equal(st.dropped[SKY_CWL_DROP_UNDELIVERED], 1);
+    assert_int_equal(st.retry_at_mono_ms, 0);
+    fake_destroy(f);
+}
+
+/* sky_cwl_stop_blocking lets a writer go that waits for room (block_when_full) which a failing
+ * endpoint never makes: its message is refused and counted, and so are later ones. */
+typedef struct blocked_writer {
+    sky_sink *s;
+    sky_status last;
+} blocked_writer;
+
+static void *write_eleven(void *arg)
+{
+    blocked_writer *w = arg;
+    int64_t now = sky_now_ns() / 1000000;
+    for (int i = 0; i < 11; i++)
+        w->last = sky_cwl_put(w->s, now, "x", 1);
+    return NULL;
+}
+
+static void test_stop_blocking_lets_writers_go(void **state)
+{
+    (void)state;
+    fake *f = fake_new();
+    f->group_exists = f->stream_exists = true;
+    fake_fail(f, 1 << 30, "ServiceUnavailableException", 503, SKY_EREMOTE);
+    sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                              .block_when_full = true, .max_queue_size = 10,
+                                              .retry_delay_ms = 1, .flush_interval_ms = 1});
+    blocked_writer w = {.s = s};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, write_eleven, &w), 0);
+    /* the 11th waits for room (or comes after the call below and does not wait): either way
+     * the join returns only because of it */
+    sky_cwl_stats st;
+    do {
+        usleep(1000);
+        sky_cwl_stats_get(s, &st);
+    } while (st.accepted < 10);
+    assert_int_equal(sky_cwl_stop_blocking(s), SKY_OK);
+    pthread_join(t, NULL);
+    assert_int_equal(w.last, SKY_EFULL);
+    assert_int_equal(sky_cwl_put(s, sky_now_ns() / 1000000, "y", 1), SKY_EFULL);
+    sky_cwl_stats_get(s, &st);
+    assert_int_equal(st.accepted, 10);
+    assert_int_equal(st.dropped[SKY_CWL_DROP_QUEUE_FULL], 2);
+    assert_int_equal(sky_cwl_stop_blocking(NULL), SKY_EINVAL);
+    sky_sink_close(s);
+    fake_destroy(f);
+}
+
 /* sky_cwl_put_many: many messages under one lock, each with the result sky_cwl_put would
  * give it, in order; it stops after the first refused for lack of room. */
 /* Messages are checked for UTF-8 while they are copied into the queue: a bad byte anywhere
@@ -998,6 +1150,8 @@ int main(void)
         cmocka_unit_test(test_options_and_templates),
         cmocka_unit_test(test_no_log_storm),
         cmocka_unit_test(test_aged_events_wake_blocked_writers),
+        cmocka_unit_test(test_delivery_state_in_stats),
+        cmocka_unit_test(test_stop_blocking_lets_writers_go),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

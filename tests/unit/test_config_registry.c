@@ -3,6 +3,7 @@
 #include "skytest.h"
 
 #include "config/registry.h"
+#include <skylog/metrics.h>
 
 #include <skylog/aws.h>
 #include <skylog/cloudwatch.h>
@@ -189,6 +190,24 @@ static void test_store_writes_the_struct(void **state)
     sky__opt_store(r, &o, &v);
     assert_int_equal(o.flush_interval_ms, 2000);
 
+    /* max_retries: 0 written is "no retries" (the struct's < 0), unset stays 0 (the default:
+     * AWS_MAX_ATTEMPTS, the profile's max_attempts, else 3) */
+    assert_int_equal(o.max_retries, 0);
+    r = row("cloudwatch_logs", "max_retries");
+    assert_true(sky__opt_parse(r, "0", &v, err, sizeof err));
+    sky__opt_store(r, &o, &v);
+    assert_true(o.max_retries < 0);
+    assert_true(sky__opt_parse(r, "5", &v, err, sizeof err));
+    sky__opt_store(r, &o, &v);
+    assert_int_equal(o.max_retries, 5);
+    assert_false(sky__opt_parse(r, "-1", &v, err, sizeof err)); /* users write 0 for none */
+    sky_cwm_opts mo;
+    memset(&mo, 0, sizeof mo);
+    r = row("metrics_cloudwatch", "max_retries");
+    assert_true(sky__opt_parse(r, "0", &v, err, sizeof err));
+    sky__opt_store(r, &mo, &v);
+    assert_true(mo.max_retries < 0);
+
     sky_options p;
     memset(&p, 0, sizeof p);
     r = row("pipeline", "level");
@@ -267,6 +286,62 @@ static void test_tables_are_consistent(void **state)
                           "close_timeout_ms"};
     for (size_t i = 0; i < sizeof pipe / sizeof pipe[0]; i++)
         row("pipeline", pipe[i]);
+}
+
+/* Options whose 0 would silently be the default (the C struct's "unset") while a reader takes
+ * it for "none" or "off" (a timeout, a queue, an interval) refuse 0 and say why; the ones where
+ * 0 has its own meaning (max_bytes: never rotate, retention_days: leave alone, max_retries: no
+ * retries, cooldown: none) take it. */
+static void test_zero_is_never_silently_the_default(void **state)
+{
+    (void)state;
+    static const char *const refused[][2] = {
+        {"pipeline", "close_timeout_ms"},        {"pipeline", "block_max_wait_ms"},
+        {"file", "mode"},                        {"audit", "fsync_interval_ms"},
+        {"cloudwatch_logs", "request_timeout_ms"}, {"cloudwatch_logs", "connect_timeout_ms"},
+        {"cloudwatch_logs", "flush_interval_ms"}, {"cloudwatch_logs", "max_queue_size"},
+        {"cloudwatch_logs", "max_queue_bytes"},  {"cloudwatch_logs", "retry_delay_ms"},
+        {"cloudwatch_logs", "batch_size"},       {"cloudwatch_logs", "spool_max_bytes"},
+        {"cloudwatch_logs", "spool_fsync_every_ms"}, {"cloudwatch_logs", "max_event_bytes"},
+        {"http", "timeout_ms"},                  {"http", "close_timeout_ms"},
+        {"http", "max_retry_after_ms"},          {"http", "max_backoff_ms"},
+        {"otlp", "max_queue_size"},              {"metrics_cloudwatch", "request_timeout_ms"},
+        {"metrics_cloudwatch", "retry_delay_ms"}, {"metrics_cloudwatch", "max_queue_datums"},
+    };
+    sky__value v;
+    char err[256];
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        const sky__opt *r = row(refused[i][0], refused[i][1]);
+        assert_true(r->no_zero);
+        if (sky__opt_parse(r, "0", &v, err, sizeof err))
+            fail_msg("%s.%s accepts 0", refused[i][0], refused[i][1]);
+        if (!strstr(err, "0 is not accepted") || !strstr(err, "default"))
+            fail_msg("%s.%s: %s", refused[i][0], refused[i][1], err);
+        assert_true(sky__opt_parse(r, "1", &v, err, sizeof err));
+    }
+    /* every row marked so refuses 0, whatever its type */
+    for (size_t c = 0; sky__config_components[c]; c++)
+        for (size_t i = 0; i < sky__config_components[c]->n_opts; i++) {
+            const sky__opt *r = &sky__config_components[c]->opts[i];
+            if (r->no_zero && sky__opt_parse(r, "0", &v, err, sizeof err))
+                fail_msg("%s.%s accepts 0", sky__config_components[c]->name, r->name);
+        }
+    static const char *const taken[][2] = {{"file", "max_bytes"}, {"file", "rotate_interval_s"},
+                                           {"cloudwatch_logs", "retention_days"},
+                                           {"cloudwatch_logs", "max_retries"},
+                                           {"security_monitor", "cooldown"}};
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++)
+        assert_true(sky__opt_parse(row(taken[i][0], taken[i][1]), "0", &v, err, sizeof err));
+    /* cooldown: 0 is "none", the struct's negative; unset stays 0 (the rule's window) */
+    sky_security_opts so;
+    memset(&so, 0, sizeof so);
+    const sky__opt *r = row("security_monitor", "cooldown");
+    assert_true(sky__opt_parse(r, "0", &v, err, sizeof err));
+    sky__opt_store(r, &so, &v);
+    assert_true(so.cooldown_ms < 0);
+    assert_true(sky__opt_parse(r, "90s", &v, err, sizeof err));
+    sky__opt_store(r, &so, &v);
+    assert_int_equal(so.cooldown_ms, 90000);
 }
 
 static void test_suggest(void **state)
@@ -419,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_enum),
         cmocka_unit_test(test_store_writes_the_struct),
         cmocka_unit_test(test_tables_are_consistent),
+        cmocka_unit_test(test_zero_is_never_silently_the_default),
         cmocka_unit_test(test_suggest),
         cmocka_unit_test(test_listings),
         cmocka_unit_test(test_scrub_userinfo),

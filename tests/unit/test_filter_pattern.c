@@ -49,11 +49,60 @@ static void test_terms(void **state)
     assert_true(m("ERROR -DEBUG", "ERROR x"));
     assert_false(m("ERROR -DEBUG", "ERROR DEBUG"));
     assert_false(m("-\"x y\"", "a x y b"));
-    assert_true(m("?WARN ?ERROR", "WARN"));
-    assert_true(m("?WARN ?ERROR", "ERROR"));
-    assert_false(m("?WARN ?ERROR", "INFO"));
-    assert_true(m("db ?WARN ?ERROR", "db ERROR"));
-    assert_false(m("db ?WARN ?ERROR", "net ERROR"));
+}
+
+/* The examples of CloudWatch's guide ("OR pattern matching", FilterAndPatternSyntax): of the
+ * three events, ERROR matches 1 and 2, ?ERROR ?WARN all three, ERROR WARN only 1, ERROR -WARN
+ * only 2. */
+static void test_terms_or_guide(void **state)
+{
+    (void)state;
+    const char *ev[] = {"ERROR WARN message", "ERROR message", "WARN message"};
+    struct {
+        const char *pattern;
+        bool want[3];
+    } cases[] = {
+        {"ERROR", {true, true, false}},
+        {"?ERROR ?WARN", {true, true, true}},
+        {"ERROR WARN", {true, false, false}},
+        {"ERROR -WARN", {false, true, false}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (size_t e = 0; e < 3; e++)
+            if (m(cases[c].pattern, ev[e]) != cases[c].want[e])
+                fail_msg("'%s' on '%s': expected %s", cases[c].pattern, ev[e],
+                         cases[c].want[e] ? "a match" : "no match");
+}
+
+/* Plain terms after a ?term join its group, as AWS's CDK builds anyTermGroup: "lines that
+ * either contain both ERROR and MainThread, or both WARN and Deadlock" is
+ * ?"ERROR" "MainThread" ?"WARN" "Deadlock" (and its test: ?"foo" "bar" ?"baz"). A ?term is
+ * not an "any of" added to required terms: a group alone is enough. */
+static void test_terms_groups(void **state)
+{
+    (void)state;
+    const char *cdk = "?\"ERROR\" \"MainThread\" ?\"WARN\" \"Deadlock\"";
+    assert_true(m(cdk, "ERROR in MainThread"));
+    assert_true(m(cdk, "WARN Deadlock detected"));
+    assert_false(m(cdk, "ERROR in worker-3"));     /* ERROR's group needs MainThread */
+    assert_false(m(cdk, "WARN slow, MainThread")); /* WARN's needs Deadlock */
+    assert_true(m(cdk, "WARN Deadlock; ERROR"));
+    assert_true(m("?\"foo\" \"bar\" ?\"baz\"", "baz"));
+    assert_true(m("?\"foo\" \"bar\" ?\"baz\"", "foo bar"));
+    assert_false(m("?\"foo\" \"bar\" ?\"baz\"", "foo"));
+    /* Exclusions belong to their group too. */
+    assert_true(m("?ERROR -retry ?FATAL", "ERROR"));
+    assert_false(m("?ERROR -retry ?FATAL", "ERROR, retry"));
+    assert_true(m("?ERROR -retry ?FATAL", "FATAL after retry"));
+    /* Terms before the first ?term are a group of their own. */
+    assert_true(m("db ?WARN ?ERROR", "db up"));
+    assert_true(m("db ?WARN ?ERROR", "net ERROR"));
+    assert_false(m("db ?WARN ?ERROR", "net INFO"));
+    assert_true(m("db disk ?ERROR", "db disk"));
+    assert_false(m("db disk ?WARN", "db net"));
+    /* A quoted ?"phrase" is one term. */
+    assert_true(m("?\"disk full\" ?OOM", "the disk full now"));
+    assert_false(m("?\"disk full\" ?OOM", "full disk"));
 }
 
 static void test_json(void **state)
@@ -130,6 +179,149 @@ static void refused(const char *pattern, const char *reason_part)
     assert_true(why[0] != '\0');
     if (!strstr(why, reason_part))
         fail_msg("reason '%s' does not mention '%s'", why, reason_part);
+}
+
+/* The JSON examples of CloudWatch's guide ("Matching terms in JSON log events"), on its own
+ * two events: each documented filter, and each compound condition with its stated result. */
+static const char *GUIDE_EVENT =
+    "{\"eventType\": \"UpdateTrail\", \"sourceIPAddress\": \"111.111.111.111\","
+    " \"arrayKey\": [\"value\", \"another value\"],"
+    " \"objectList\": [{\"name\": \"a\", \"id\": 1}, {\"name\": \"b\", \"id\": 2}],"
+    " \"SomeObject\": null, \"ThisFlag\": true}";
+static const char *GUIDE_USERS =
+    "{\"user\": {\"id\": 1, \"email\": \"John.Stiles@example.com\"},"
+    " \"users\": [{\"id\": 2, \"email\": \"John.Doe@example.com\"},"
+    " {\"id\": 3, \"email\": \"Jane.Doe@example.com\"}],"
+    " \"actions\": [\"GET\", \"PUT\", \"DELETE\"],"
+    " \"coordinates\": [[0, 1, 2], [4, 5, 6], [7, 8, 9]]}";
+
+static void test_json_guide(void **state)
+{
+    (void)state;
+    assert_true(m("{ $.eventType = \"UpdateTrail\" }", GUIDE_EVENT));
+    assert_true(m("{ $.sourceIPAddress != 123.123.* }", GUIDE_EVENT));
+    assert_true(m("{ $.arrayKey[0] = \"value\" }", GUIDE_EVENT));
+    assert_true(m("{ $.objectList[1].id = 2 }", GUIDE_EVENT));
+    assert_true(m("{ $.SomeObject IS NULL }", GUIDE_EVENT));
+    assert_true(m("{ $.SomeOtherObject NOT EXISTS }", GUIDE_EVENT));
+    assert_true(m("{ $.ThisFlag IS TRUE }", GUIDE_EVENT));
+    assert_true(m("{ ($.user.id = 1) && ($.users[0].email = \"John.Doe@example.com\") }",
+                  GUIDE_USERS));
+    assert_false(m("{ ($.user.id = 2 && $.users[0].email = \"nonmatch\") || "
+                   "$.actions[2] = \"GET\" }",
+                   GUIDE_USERS));
+    assert_true(m("{ $.user.email = \"John.Stiles@example.com\" || "
+                  "$.coordinates[0][1] = nonmatch && $.actions[2] = nomatch }",
+                  GUIDE_USERS));
+    assert_false(m("{ ($.user.email = \"John.Stiles@example.com\" || "
+                   "$.coordinates[0][1] = nonmatch) && $.actions[2] = nomatch }",
+                   GUIDE_USERS));
+    /* "The SELECTOR must point to a value node": neither = nor != matches an array. */
+    assert_false(m("{ $.users = 1 }", "{\"users\": [1, 2, 3]}"));
+    assert_false(m("{ $.users != 1 }", "{\"users\": [1, 2, 3]}"));
+}
+
+/* Wildcards ([*] and .*) select every element or member; the comparison holds when it holds
+ * for one of them. Bracketed names select members whose names a .name cannot write. */
+static void test_json_selectors(void **state)
+{
+    (void)state;
+    assert_true(m("{ $.arrayKey[*] = \"another value\" }", GUIDE_EVENT));
+    assert_false(m("{ $.arrayKey[*] = \"third\" }", GUIDE_EVENT));
+    assert_true(m("{ $.objectList[*].id = 2 }", GUIDE_EVENT));
+    assert_true(m("{ $.objectList[*].id > 1 }", GUIDE_EVENT));
+    assert_false(m("{ $.objectList[*].id > 2 }", GUIDE_EVENT));
+    assert_false(m("{ $.objectList[*].name = \"c\" }", GUIDE_EVENT));
+    assert_true(m("{ $.objectList[*].name != \"a\" }", GUIDE_EVENT)); /* b differs */
+    assert_true(m("{ $.* = \"UpdateTrail\" }", GUIDE_EVENT));
+    assert_true(m("{ $.* IS TRUE }", GUIDE_EVENT));
+    assert_true(m("{ $.* IS NULL }", GUIDE_EVENT));
+    assert_false(m("{ $.* IS FALSE }", GUIDE_EVENT));
+    assert_true(m("{ $.users[*].email = \"Jane.*\" }", GUIDE_USERS));
+    assert_true(m("{ $.users.*.id = 3 }", GUIDE_USERS)); /* .* on an array: its elements */
+    assert_true(m("{ $.coordinates[*][1] = 5 }", GUIDE_USERS));
+    assert_false(m("{ $.coordinates[*][1] = 6 }", GUIDE_USERS));
+    assert_true(m("{ $.coordinates[*][*] = 9 }", GUIDE_USERS));
+    assert_true(m("{ $.*.id = 1 }", GUIDE_USERS));        /* user.id */
+    assert_true(m("{ $.*[*].id = 3 }", GUIDE_USERS));     /* users[1].id */
+    assert_false(m("{ $.*[*].id = 4 }", GUIDE_USERS));
+    assert_true(m("{ $.actions[*] = %^DEL% }", GUIDE_USERS));
+    assert_false(m("{ $.actions[*] = %^POST% }", GUIDE_USERS));
+    /* NOT EXISTS: nothing selected; EXISTS: something. */
+    assert_true(m("{ $.users[*].phone NOT EXISTS }", GUIDE_USERS));
+    assert_false(m("{ $.users[*].email NOT EXISTS }", GUIDE_USERS));
+    assert_true(m("{ $.empty[*] NOT EXISTS }", "{\"empty\": []}"));
+    assert_true(m("{ $.empty.* NOT EXISTS }", "{\"empty\": {}}"));
+    assert_false(m("{ $.a[*] = 1 }", "{\"a\": 1}")); /* a wildcard of a scalar selects nothing */
+    /* Bracketed names: dots, spaces, brackets, the other quote. */
+    const char *dotted = "{\"a.b\": 1, \"a\": {\"b\": 2}, \"x y\": \"z\", \"q'\": true,"
+                         " \"k]\": [5], \"o\": {\"c.d\": \"e\"}}";
+    assert_true(m("{ $.['a.b'] = 1 }", dotted));
+    assert_true(m("{ $['a.b'] = 1 }", dotted));
+    assert_true(m("{ $.[\"a.b\"] = 1 }", dotted));
+    assert_true(m("{ $.a.b = 2 }", dotted));
+    assert_true(m("{ $.['x y'] = z }", dotted));
+    assert_true(m("{ $.[\"q'\"] IS TRUE }", dotted));
+    assert_true(m("{ $.['k]'][0] = 5 }", dotted));
+    assert_true(m("{ $.o.['c.d'] = e }", dotted));
+    assert_true(m("{ $.o['c.d'] = e }", dotted));
+    assert_true(m("{ $.['o'].* = e }", dotted));
+    assert_false(m("{ $.['a.c'] = 1 }", dotted));
+    /* A literal key named * is still reachable, quoted. */
+    assert_true(m("{ $.['*'] = 1 }", "{\"*\": 1, \"b\": 2}"));
+    assert_false(m("{ $.['*'] = 2 }", "{\"*\": 1, \"b\": 2}"));
+    assert_true(m("{ $.* = 2 }", "{\"*\": 1, \"b\": 2}"));
+}
+
+static void test_json_selector_limits(void **state)
+{
+    (void)state;
+    refused("{ $.['a.b = 1 }", "unterminated quoted name");
+    refused("{ $.[''] = 1 }", "empty key");
+    refused("{ $.['a'b] = 1 }", "expected ]");
+    refused("{ $.a[x] = 1 }", "bad array index");
+    refused("{ $.a[-1] = 1 }", "bad array index");
+    refused("{ $.a[*x] = 1 }", "bad array index");
+    /* 64 steps fit, 65 do not; a name of 256 bytes fits, 257 does not (either notation). */
+    char *deep = repeat("{ $", ".a", 64, " = 1 }");
+    assert_true(compiles(deep));
+    free(deep);
+    deep = repeat("{ $", "[*]", 65, " = 1 }");
+    refused(deep, "more than 64 steps");
+    free(deep);
+    char *key = repeat("{ $.", "k", 256, " = 1 }");
+    assert_true(compiles(key));
+    free(key);
+    key = repeat("{ $.", "k", 257, " = 1 }");
+    refused(key, "longer than 256");
+    free(key);
+    key = repeat("{ $.['", "k", 257, "'] = 1 }");
+    refused(key, "longer than 256");
+    free(key);
+    /* The deepest selector walks the deepest JSON the server parses (64 levels). */
+    char *sel = repeat("{ $", "[*]", 63, " = 7 }");
+    char *ev = repeat("{\"a\":", "[", 63, "7");
+    size_t len = strlen(ev);
+    ev = realloc(ev, len + 64 + 1);
+    assert_non_null(ev);
+    for (size_t i = 0; i < 63; i++)
+        ev[len + i] = ']';
+    strcpy(ev + len + 63, "}");
+    char *sel2 = repeat("{ $.a", "[*]", 63, " = 7 }");
+    assert_true(m(sel2, ev));
+    assert_false(m(sel, ev));
+    free(sel);
+    free(sel2);
+    free(ev);
+    /* Metric values and dimensions take one value: a wildcard selector is not one. */
+    assert_null(sky__selector_compile("$.a[*]"));
+    assert_null(sky__selector_compile("$.*"));
+    sky__selector *one = sky__selector_compile("$.['a.b']");
+    assert_non_null(one);
+    json_t *root = json_loads("{\"a.b\": 42}", 0, NULL);
+    assert_int_equal(json_integer_value(sky__selector_get(one, root)), 42);
+    json_decref(root);
+    sky__selector_free(one);
 }
 
 static void test_limits(void **state)
@@ -382,7 +574,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_terms),
+        cmocka_unit_test(test_terms_or_guide),
+        cmocka_unit_test(test_terms_groups),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_json_guide),
+        cmocka_unit_test(test_json_selectors),
+        cmocka_unit_test(test_json_selector_limits),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_bounded_messages),

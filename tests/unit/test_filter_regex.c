@@ -320,6 +320,85 @@ static void test_required_text(void **state)
 /* The DFA cache answers as the simulation: on texts that keep it within its 64 states, on
  * one (the 7th character from the end decides: 128 live combinations) that overflows it
  * until the search falls back, and across searches that reuse it. */
+/* What an expression holds: its program and workspace from the start, a DFA cache only once
+ * searched, and only as many states as its texts needed; rows have one entry per class of
+ * characters the expression tells apart, not per character. Every count is exact (the
+ * function adds up what was allocated), the worst case stays within the header's bound, and
+ * the caches of the process are counted together against one limit. (The earlier tests freed
+ * every expression they compiled: the process-wide count starts at 0 here.) */
+static void test_memory(void **state)
+{
+    (void)state;
+    sky__fregex *r = compile("ERROR");
+    size_t cold = sky__fregex_memory(r);
+    assert_int_equal(r->cap_states, 0); /* nothing allocated for the DFA yet */
+    assert_int_equal(r->n_classes, 4);  /* E, R, O, everything else */
+    assert_true(sky__fregex_search(r, "an ERROR here", 13));
+    size_t warm = sky__fregex_memory(r);
+    assert_int_equal(r->cap_states, DFA_FIRST_STATES);
+    assert_int_equal(warm - cold, DFA_FIRST_STATES * (8 + 8 + 4 * 2));
+    assert_true(warm < 1536); /* it held 18 KB when the cache was allocated whole */
+    for (int i = 0; i < 100; i++) /* a warm cache does not grow on the same texts */
+        assert_false(sky__fregex_search(r, "no ERRO R here", 14));
+    assert_int_equal(sky__fregex_memory(r), warm);
+    assert_int_equal(sky__fregex_cache_bytes(), warm - cold); /* the process-wide count */
+    sky__fregex_free(r);
+    assert_int_equal(sky__fregex_cache_bytes(), 0);
+
+    /* Past the process-wide limit a cache does not grow: the simulation answers, the same. */
+    sky__fregex *first = compile("ERROR");
+    assert_true(sky__fregex_search(first, "ERROR", 5));
+    size_t held = sky__fregex_cache_bytes();
+    size_t old = sky__fregex_set_cache_limit(held); /* no room for another cache */
+    assert_int_equal(old, SKY__FREGEX_CACHE_LIMIT);
+    r = compile("[Ee]rror|[Ff]ail");
+    const char *texts[] = {"an Error", "fail", "Fail!", "nothing", ""};
+    for (size_t k = 0; k < sizeof texts / sizeof *texts; k++)
+        assert_int_equal(sky__fregex_search(r, texts[k], strlen(texts[k])),
+                         pike_search(r, (const unsigned char *)texts[k], strlen(texts[k])));
+    assert_int_equal(r->cap_states, 0);
+    assert_int_equal(sky__fregex_cache_bytes(), held);
+    sky__fregex_set_cache_limit(old);
+    assert_true(sky__fregex_search(r, "Fail", 4)); /* room again: it caches */
+    assert_int_equal(r->cap_states, DFA_FIRST_STATES);
+    sky__fregex_free(r);
+    sky__fregex_free(first);
+    assert_int_equal(sky__fregex_cache_bytes(), 0);
+
+    /* Needing more states doubles the cache, up to DFA_STATES and no further. */
+    r = compile("a[ab]{6}c");
+    char ab[4096];
+    uint32_t x = 7;
+    for (size_t i = 0; i < sizeof ab; i++) {
+        x = x * 1103515245u + 12345u;
+        ab[i] = (x >> 16) & 1 ? 'a' : 'b';
+    }
+    assert_false(sky__fregex_search(r, ab, sizeof ab));
+    assert_int_equal(r->cap_states, DFA_STATES);
+    assert_true(r->n_classes == 4); /* a, b, c, the rest */
+    sky__fregex_free(r);
+
+    /* The largest program, with every class apart and a full cache: the header's bound. */
+    char big[1100] = "";
+    strcat(big, "[a-z]{990}");
+    for (int c = '0'; c <= '9'; c++) {
+        size_t l = strlen(big);
+        big[l] = (char)c;
+        big[l + 1] = '\0';
+    }
+    r = compile(big);
+    for (size_t i = 0; i < sizeof ab; i++) /* the required digits first: the DFA runs */
+        ab[i] = i < 10 ? (char)('0' + i) : (char)('a' + i % 26);
+    assert_false(sky__fregex_search(r, ab, sizeof ab));
+    assert_int_equal(r->cap_states, DFA_STATES);
+    assert_int_equal(r->n_classes, 12); /* a-z, each digit, the rest */
+    size_t most = sky__fregex_memory(r);
+    assert_true(sky__fregex_size(r) >= 1000);
+    assert_true(most < SKY__FREGEX_MAX_BYTES / 2); /* half the largest program */
+    sky__fregex_free(r);
+    assert_int_equal(sky__fregex_cache_bytes(), 0); /* every cache freed is uncounted */
+}
+
 static void test_dfa_agrees_with_the_simulation(void **state)
 {
     (void)state;
@@ -372,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_pathological),
         cmocka_unit_test(test_required_text),
         cmocka_unit_test(test_dfa_agrees_with_the_simulation),
+        cmocka_unit_test(test_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

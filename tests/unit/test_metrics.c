@@ -779,6 +779,9 @@ static void test_cloudwatch_sends_off_thread(void **state)
     assert_int_equal(cs.requests, 1);
     assert_int_equal(cs.datums_sent, 1);
     assert_int_equal(cs.queued_datums, 0);
+    /* its credentials provider's counters: the explicit keys, resolved once */
+    assert_int_equal(cs.creds_refreshes, 1);
+    assert_int_equal(cs.creds_failures + cs.creds_retries + cs.creds_throttles, 0);
     sky_sink_close(cw);
     pthread_join(th, NULL);
     close(h.lfd);

@@ -128,6 +128,33 @@ static void test_threshold_and_window(void **state)
     skytest_capture_reset(&cap);
 }
 
+/* cooldown < 0 (a file's `cooldown: 0`): no cooldown, every event past the threshold alerts;
+ * 0 (unset) stays the rule's window */
+static void test_no_cooldown(void **state)
+{
+    (void)state;
+    for (int none = 0; none < 2; none++) {
+        skytest_capture cap = {0};
+        sky_t *sky = open_capture(&cap, SKY_MODE_SYNC);
+        const char *rules[] = {"brute_force: login_failed by user >= 3 in 5m", NULL};
+        sky_security_monitor *m = NULL;
+        assert_int_equal(sky_add_security_monitor(
+                             sky, &(sky_security_opts){.rule_specs = rules, .time_field = "at",
+                                                       .cooldown_ms = none ? -1 : 0},
+                             &m),
+                         SKY_OK);
+        sky_logger *log = sky_logger_get(sky, "auth");
+        for (int i = 0; i < 5; i++)
+            login_failed(log, "bob", T0 + i * SEC_NS);
+        json_t *a[8];
+        size_t n = alerts(&cap, a, 8);
+        assert_int_equal(n, none ? 3 : 1);
+        free_all(a, n);
+        sky_close(sky);
+        skytest_capture_reset(&cap);
+    }
+}
+
 static void test_rate_per_ip_any_event_and_integer_keys(void **state)
 {
     (void)state;
@@ -331,6 +358,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threshold_and_window),
+        cmocka_unit_test(test_no_cooldown),
         cmocka_unit_test(test_rate_per_ip_any_event_and_integer_keys),
         cmocka_unit_test(test_eviction_under_a_million_keys),
         cmocka_unit_test(test_async_mode_and_defaults),

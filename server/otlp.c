@@ -1,0 +1,640 @@
+/*
+ * otlp.c - OTLP/HTTP logs requests as log events (see otlp.h), from either encoding.
+ *
+ * Two front ends, one back end: the JSON walk (over jansson's tree) and the protobuf walk
+ * (over the bytes, field numbers from opentelemetry-proto's logs_service.proto, logs.proto,
+ * common.proto and resource.proto) each fill a `rec` per LogRecord, with AnyValues already
+ * converted to plain JSON values; finish() makes the event the same way for both.
+ *
+ * The protobuf walk is bounded without trusting the sender: every length is checked against
+ * the enclosing message before it is used (util/pb.h), every JSON value it makes is counted
+ * against SKY__JSON_MAX_ELEMENTS (the JSON path's own limit) before it is made, AnyValue
+ * nesting stops at SKY__OTLP_MAX_DEPTH (the only recursion), and of the fields of a oneof or a
+ * singular message only the last one is decoded (protobuf's "last one wins"), so a repeated
+ * field costs a scan, not an allocation. Unknown fields are skipped; a known field with the
+ * wrong wire type, a string that is not UTF-8 or bytes that run past their message make the
+ * request malformed, and nothing of it is stored.
+ */
+#include "otlp.h"
+
+#include "jsonbody.h"
+#include "util/pb.h"
+#include "util/text.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ctx {
+    sky__otlp_out *out;
+    size_t budget; /* values still allowed */
+    size_t records;
+    sky__otlp_rc rc; /* the first failure */
+} ctx;
+
+static json_t *fail(ctx *c, sky__otlp_rc rc, const char *why)
+{
+    if (!c->rc) {
+        c->rc = rc;
+        c->out->why = why;
+    }
+    return NULL;
+}
+
+/* Takes one value from the budget: true when it may be made. */
+static bool spend(ctx *c)
+{
+    if (c->rc)
+        return false;
+    if (!c->budget) {
+        fail(c, SKY__OTLP_MALFORMED, "more values than one request may hold");
+        return false;
+    }
+    c->budget--;
+    return true;
+}
+
+static json_t *made(ctx *c, json_t *v)
+{
+    return v ? v : fail(c, SKY__OTLP_OOM, "out of memory");
+}
+
+/* A double as JSON: the number, or proto3 JSON's spelling of NaN and the infinities. */
+static json_t *double_value(double d)
+{
+    if (isnan(d))
+        return json_string("NaN");
+    if (isinf(d))
+        return json_string(d > 0 ? "Infinity" : "-Infinity");
+    return json_real(d);
+}
+
+typedef struct rec {
+    int64_t ts_ms, observed_ms;
+    json_t *body; /* NULL: none */
+    json_t *severity_text;
+    int64_t severity_number;
+    char trace_id[33], span_id[17]; /* lower-case hex; "" for none or invalid */
+    json_t *attrs;                  /* object; NULL: none */
+} rec;
+
+static void rec_free(rec *r)
+{
+    json_decref(r->body);
+    json_decref(r->severity_text);
+    json_decref(r->attrs);
+}
+
+/* The event of one record (see otlp.h). */
+static void finish(ctx *c, rec *r, json_t *resource, json_t *scope)
+{
+    bool structured = r->attrs || r->trace_id[0] || r->span_id[0];
+    if (c->rc || (!r->body && !structured))
+        return;
+    if (c->records >= c->out->max_records) {
+        fail(c, SKY__OTLP_TOO_MANY, "too many log records");
+        return;
+    }
+    c->records++;
+    int64_t ts = r->ts_ms ? r->ts_ms : r->observed_ms ? r->observed_ms : c->out->now_ms;
+    char *msg = NULL;
+    size_t len = 0;
+    if (!structured && json_is_string(r->body)) {
+        len = json_string_length(r->body);
+        if ((msg = malloc(len + 1))) {
+            memcpy(msg, json_string_value(r->body), len);
+            msg[len] = '\0';
+        }
+    } else if (!structured) {
+        msg = json_dumps(r->body, JSON_COMPACT | JSON_ENCODE_ANY);
+        len = msg ? strlen(msg) : 0;
+    } else {
+        json_t *o = json_object();
+        if (o && r->body)
+            json_object_set(o, "body", r->body);
+        if (o && r->severity_text)
+            json_object_set(o, "severityText", r->severity_text);
+        if (o && r->severity_number)
+            json_object_set_new(o, "severityNumber", json_integer(r->severity_number));
+        if (o && r->trace_id[0])
+            json_object_set_new(o, "traceId", json_string(r->trace_id));
+        if (o && r->span_id[0])
+            json_object_set_new(o, "spanId", json_string(r->span_id));
+        if (o && r->attrs)
+            json_object_set(o, "attributes", r->attrs);
+        if (o && json_object_size(resource))
+            json_object_set(o, "resource", resource);
+        if (o && json_object_size(scope))
+            json_object_set(o, "scope", scope);
+        msg = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        len = msg ? strlen(msg) : 0;
+        json_decref(o);
+    }
+    if (!msg || !c->out->add(c->out->ctx, ts, msg, len))
+        fail(c, SKY__OTLP_OOM, "out of memory");
+}
+
+static void hex_of(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    bool nonzero = false;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+        nonzero |= p[i] != 0;
+    }
+    out[nonzero ? 2 * n : 0] = '\0'; /* all zeros is no id (OTLP) */
+}
+
+/* ---- JSON ----------------------------------------------------------------------------------- */
+
+static json_t *any_json(ctx *c, json_t *v, int depth);
+
+/* [{"key", "value"}...] as an object; NULL for none (or on failure: c->rc). */
+static json_t *kvs_json(ctx *c, json_t *arr, int depth)
+{
+    if (!json_array_size(arr))
+        return NULL;
+    if (!spend(c))
+        return NULL;
+    json_t *o = made(c, json_object());
+    size_t i;
+    json_t *kv;
+    json_array_foreach(arr, i, kv)
+    {
+        if (!o)
+            break;
+        json_t *k = json_object_get(kv, "key"), *v = json_object_get(kv, "value");
+        json_t *val = v ? any_json(c, v, depth) : spend(c) ? json_null() : NULL;
+        if (!val) {
+            json_decref(o);
+            return NULL;
+        }
+        const char *key = json_is_string(k) ? json_string_value(k) : "";
+        size_t kl = json_is_string(k) ? json_string_length(k) : 0;
+        if (json_object_setn_new_nocheck(o, key, kl, val)) {
+            json_decref(o);
+            return fail(c, SKY__OTLP_OOM, "out of memory");
+        }
+    }
+    return o;
+}
+
+/* An AnyValue as a plain value. Not an object: the value as it is (lenient, as before). */
+static json_t *any_json(ctx *c, json_t *v, int depth)
+{
+    if (depth >= SKY__OTLP_MAX_DEPTH)
+        return fail(c, SKY__OTLP_MALFORMED, "AnyValue nested too deep");
+    if (!spend(c))
+        return NULL;
+    if (!json_is_object(v))
+        return json_incref(v);
+    json_t *x;
+    if ((x = json_object_get(v, "stringValue")) || (x = json_object_get(v, "boolValue")) ||
+        (x = json_object_get(v, "bytesValue")))
+        return json_incref(x);
+    if ((x = json_object_get(v, "intValue"))) { /* int64: a string in proto3 JSON */
+        if (json_is_string(x)) {
+            const char *s = json_string_value(x);
+            char *end;
+            errno = 0;
+            long long n = strtoll(s, &end, 10);
+            if (!errno && end != s && !*end)
+                return made(c, json_integer(n));
+        }
+        return json_incref(x);
+    }
+    if ((x = json_object_get(v, "doubleValue")))
+        return json_incref(x);
+    if ((x = json_object_get(v, "arrayValue"))) {
+        json_t *a = made(c, json_array()), *e;
+        size_t i;
+        json_array_foreach(json_object_get(x, "values"), i, e)
+        {
+            json_t *ev = a ? any_json(c, e, depth + 1) : NULL;
+            if (!ev || json_array_append_new(a, ev)) {
+                json_decref(a);
+                return c->rc ? NULL : fail(c, SKY__OTLP_OOM, "out of memory");
+            }
+        }
+        return a;
+    }
+    if ((x = json_object_get(v, "kvlistValue"))) {
+        json_t *o = kvs_json(c, json_object_get(x, "values"), depth + 1);
+        return o ? o : c->rc ? NULL : made(c, json_object());
+    }
+    return json_null();
+}
+
+static int64_t nanos_to_ms(json_t *v)
+{
+    if (json_is_string(v))
+        return (int64_t)(strtoull(json_string_value(v), NULL, 10) / 1000000ULL);
+    if (json_is_integer(v))
+        return json_integer_value(v) / 1000000;
+    if (json_is_real(v) && fabs(json_real_value(v)) < 9e24) /* the cast must stay in range */
+        return (int64_t)(json_real_value(v) / 1e6);
+    return 0;
+}
+
+/* traceId/spanId: n hex digits of either case, else none. */
+static void id_json(json_t *v, size_t n, char *out)
+{
+    out[0] = '\0';
+    if (!json_is_string(v) || json_string_length(v) != n)
+        return;
+    const char *s = json_string_value(v);
+    bool nonzero = false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch >= 'A' && ch <= 'F')
+            ch = (char)(ch - 'A' + 'a');
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+            out[0] = '\0';
+            return;
+        }
+        out[i] = ch;
+        nonzero |= ch != '0';
+    }
+    out[nonzero ? n : 0] = '\0';
+}
+
+static json_t *scope_json(ctx *c, json_t *s)
+{
+    json_t *o = made(c, json_object());
+    json_t *name = json_object_get(s, "name"), *version = json_object_get(s, "version");
+    if (o && json_is_string(name) && json_string_length(name))
+        json_object_set(o, "name", name);
+    if (o && json_is_string(version) && json_string_length(version))
+        json_object_set(o, "version", version);
+    return o;
+}
+
+sky__otlp_rc sky__otlp_logs_json(json_t *root, sky__otlp_out *out)
+{
+    ctx c = {.out = out, .budget = SKY__JSON_MAX_ELEMENTS};
+    size_t i, j, k;
+    json_t *rl, *sl, *lr;
+    json_array_foreach(json_object_get(root, "resourceLogs"), i, rl)
+    {
+        json_t *res = kvs_json(&c, json_object_get(json_object_get(rl, "resource"), "attributes"),
+                               0);
+        json_array_foreach(json_object_get(rl, "scopeLogs"), j, sl)
+        {
+            json_t *scope = c.rc ? NULL : scope_json(&c, json_object_get(sl, "scope"));
+            json_array_foreach(json_object_get(sl, "logRecords"), k, lr)
+            {
+                if (c.rc)
+                    break;
+                rec r = {.ts_ms = nanos_to_ms(json_object_get(lr, "timeUnixNano")),
+                         .observed_ms = nanos_to_ms(json_object_get(lr, "observedTimeUnixNano"))};
+                json_t *body = json_object_get(lr, "body"), *st = json_object_get(lr, "severityText");
+                json_t *sn = json_object_get(lr, "severityNumber");
+                if (body)
+                    r.body = any_json(&c, body, 0);
+                if (json_is_string(st) && json_string_length(st))
+                    r.severity_text = json_incref(st);
+                if (json_is_integer(sn))
+                    r.severity_number = json_integer_value(sn);
+                id_json(json_object_get(lr, "traceId"), 32, r.trace_id);
+                id_json(json_object_get(lr, "spanId"), 16, r.span_id);
+                if (!c.rc)
+                    r.attrs = kvs_json(&c, json_object_get(lr, "attributes"), 0);
+                finish(&c, &r, res, scope);
+                rec_free(&r);
+            }
+            json_decref(scope);
+        }
+        json_decref(res);
+        if (c.rc)
+            break;
+    }
+    return c.rc;
+}
+
+/* ---- protobuf ------------------------------------------------------------------------------- */
+
+/* Field numbers: opentelemetry-proto collector/logs/v1/logs_service.proto, logs/v1/logs.proto,
+ * common/v1/common.proto, resource/v1/resource.proto. */
+enum {
+    REQ_RESOURCE_LOGS = 1,
+    RL_RESOURCE = 1,
+    RL_SCOPE_LOGS = 2,
+    RES_ATTRIBUTES = 1,
+    SL_SCOPE = 1,
+    SL_LOG_RECORDS = 2,
+    SCOPE_NAME = 1,
+    SCOPE_VERSION = 2,
+    LR_TIME = 1,
+    LR_SEVERITY_NUMBER = 2,
+    LR_SEVERITY_TEXT = 3,
+    LR_BODY = 5,
+    LR_ATTRIBUTES = 6,
+    LR_TRACE_ID = 9,
+    LR_SPAN_ID = 10,
+    LR_OBSERVED_TIME = 11,
+    KV_KEY = 1,
+    KV_VALUE = 2,
+    ANY_STRING = 1,
+    ANY_BOOL = 2,
+    ANY_INT = 3,
+    ANY_DOUBLE = 4,
+    ANY_ARRAY = 5,
+    ANY_KVLIST = 6,
+    ANY_BYTES = 7,
+    LIST_VALUES = 1, /* ArrayValue.values, KeyValueList.values */
+};
+
+typedef struct slice {
+    const uint8_t *p;
+    size_t n;
+} slice;
+
+/* Checks a known field's wire type. */
+static bool wire_is(ctx *c, const sky_pb_field *f, int wire)
+{
+    if (f->wire == wire)
+        return true;
+    fail(c, SKY__OTLP_MALFORMED, "a field has the wrong wire type");
+    return false;
+}
+
+static bool utf8(ctx *c, const uint8_t *p, size_t n)
+{
+    if (sky__utf8_valid((const char *)p, n))
+        return true;
+    fail(c, SKY__OTLP_MALFORMED, "a string field is not valid UTF-8");
+    return false;
+}
+
+static json_t *pb_any(ctx *c, const uint8_t *p, size_t n, int depth);
+
+/* A KeyValue into object o. */
+static void pb_kv(ctx *c, const uint8_t *p, size_t n, int depth, json_t *o)
+{
+    slice key = {(const uint8_t *)"", 0}, val = {NULL, 0};
+    bool has_val = false;
+    sky_pb_reader rd = sky__pb_reader(p, n);
+    sky_pb_field f;
+    int k = 0;
+    while ((k = sky__pb_next(&rd, &f)) > 0) {
+        if (f.num == KV_KEY && wire_is(c, &f, SKY_PB_LEN))
+            key = (slice){f.data, f.len};
+        else if (f.num == KV_VALUE && wire_is(c, &f, SKY_PB_LEN))
+            val = (slice){f.data, f.len}, has_val = true;
+        if (c->rc)
+            return;
+    }
+    if (k < 0) {
+        fail(c, SKY__OTLP_MALFORMED, "not a valid protobuf message");
+        return;
+    }
+    if (!utf8(c, key.p, key.n))
+        return;
+    json_t *v = has_val ? pb_any(c, val.p, val.n, depth) : spend(c) ? json_null() : NULL;
+    if (v && json_object_setn_new_nocheck(o, (const char *)key.p, key.n, v))
+        fail(c, SKY__OTLP_OOM, "out of memory");
+}
+
+/* The repeated KeyValue fields numbered `field` of a message into o. */
+static void pb_kvs(ctx *c, const uint8_t *p, size_t n, uint32_t field, int depth, json_t *o)
+{
+    sky_pb_reader rd = sky__pb_reader(p, n);
+    sky_pb_field f;
+    int k = 0;
+    while (!c->rc && (k = sky__pb_next(&rd, &f)) > 0)
+        if (f.num == field && wire_is(c, &f, SKY_PB_LEN))
+            pb_kv(c, f.data, f.len, depth, o);
+    if (!c->rc && k < 0)
+        fail(c, SKY__OTLP_MALFORMED, "not a valid protobuf message");
+}
+
+static json_t *base64(const uint8_t *p, size_t n)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t out = (n + 2) / 3 * 4;
+    char *s = malloc(out + 1), *d = s;
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        *d++ = al[v >> 18 & 63];
+        *d++ = al[v >> 12 & 63];
+        *d++ = i + 1 < n ? al[v >> 6 & 63] : '=';
+        *d++ = i + 2 < n ? al[v & 63] : '=';
+    }
+    json_t *j = json_stringn_nocheck(s, out);
+    free(s);
+    return j;
+}
+
+static json_t *pb_any(ctx *c, const uint8_t *p, size_t n, int depth)
+{
+    if (depth >= SKY__OTLP_MAX_DEPTH)
+        return fail(c, SKY__OTLP_MALFORMED, "AnyValue nested too deep");
+    sky_pb_reader rd = sky__pb_reader(p, n);
+    sky_pb_field f, last = {0};
+    int k = 0;
+    while ((k = sky__pb_next(&rd, &f)) > 0) { /* a oneof: the last member wins */
+        static const int wire[] = {0, SKY_PB_LEN, SKY_PB_VARINT, SKY_PB_VARINT, SKY_PB_I64,
+                                   SKY_PB_LEN, SKY_PB_LEN, SKY_PB_LEN};
+        if (f.num >= ANY_STRING && f.num <= ANY_BYTES) {
+            if (!wire_is(c, &f, wire[f.num]))
+                return NULL;
+            last = f;
+        }
+    }
+    if (k < 0)
+        return fail(c, SKY__OTLP_MALFORMED, "not a valid protobuf message");
+    if (!spend(c))
+        return NULL;
+    switch (last.num) {
+    case ANY_STRING:
+        if (!utf8(c, last.data, last.len))
+            return NULL;
+        return made(c, json_stringn_nocheck((const char *)last.data, last.len));
+    case ANY_BOOL: return json_boolean(last.u != 0);
+    case ANY_INT: return made(c, json_integer((json_int_t)(int64_t)last.u));
+    case ANY_DOUBLE: {
+        double d;
+        memcpy(&d, &last.u, 8);
+        return made(c, double_value(d));
+    }
+    case ANY_BYTES: return made(c, base64(last.data, last.len));
+    case ANY_ARRAY: {
+        json_t *a = made(c, json_array());
+        sky_pb_reader ar = sky__pb_reader(last.data, last.len);
+        while (a && !c->rc && (k = sky__pb_next(&ar, &f)) > 0) {
+            if (f.num != LIST_VALUES || !wire_is(c, &f, SKY_PB_LEN))
+                continue;
+            json_t *e = pb_any(c, f.data, f.len, depth + 1);
+            if (e && json_array_append_new(a, e))
+                fail(c, SKY__OTLP_OOM, "out of memory");
+        }
+        if (!c->rc && k < 0)
+            fail(c, SKY__OTLP_MALFORMED, "not a valid protobuf message");
+        if (c->rc) {
+            json_decref(a);
+            return NULL;
+        }
+        return a;
+    }
+    case ANY_KVLIST: {
+        json_t *o = made(c, json_object());
+        if (o)
+            pb_kvs(c, last.data, last.len, LIST_VALUES, depth + 1, o);
+        if (c->rc) {
+            json_decref(o);
+            return NULL;
+        }
+        return o;
+    }
+    default: return json_null(); /* empty */
+    }
+}
+
+static void pb_record(ctx *c, const uint8_t *p, size_t n, json_t *resource, json_t *scope)
+{
+    rec r = {0};
+    slice body = {NULL, 0};
+    bool has_body = false;
+    sky_pb_reader rd = sky__pb_reader(p, n);
+    sky_pb_field f;
+    int k = 0;
+    while (!c->rc && (k = sky__pb_next(&rd, &f)) > 0) {
+        switch (f.num) {
+        case LR_TIME:
+            if (wire_is(c, &f, SKY_PB_I64))
+                r.ts_ms = (int64_t)(f.u / 1000000u);
+            break;
+        case LR_OBSERVED_TIME:
+            if (wire_is(c, &f, SKY_PB_I64))
+                r.observed_ms = (int64_t)(f.u / 1000000u);
+            break;
+        case LR_SEVERITY_NUMBER:
+            if (wire_is(c, &f, SKY_PB_VARINT))
+                r.severity_number = (int32_t)f.u; /* an enum: int32 on the wire */
+            break;
+        case LR_SEVERITY_TEXT:
+            if (wire_is(c, &f, SKY_PB_LEN) && utf8(c, f.data, f.len)) {
+                json_decref(r.severity_text);
+                r.severity_text = NULL;
+                if (f.len && spend(c))
+                    r.severity_text = made(c, json_stringn_nocheck((const char *)f.data, f.len));
+            }
+            break;
+        case LR_BODY:
+            if (wire_is(c, &f, SKY_PB_LEN))
+                body = (slice){f.data, f.len}, has_body = true;
+            break;
+        case LR_ATTRIBUTES:
+            if (!wire_is(c, &f, SKY_PB_LEN))
+                break;
+            if (!r.attrs && spend(c))
+                r.attrs = made(c, json_object());
+            if (r.attrs)
+                pb_kv(c, f.data, f.len, 0, r.attrs);
+            break;
+        case LR_TRACE_ID:
+        case LR_SPAN_ID:
+            if (!wire_is(c, &f, SKY_PB_LEN))
+                break;
+            { /* the last one wins; a wrong length is no id (OTLP) */
+                char *id = f.num == LR_TRACE_ID ? r.trace_id : r.span_id;
+                size_t want = f.num == LR_TRACE_ID ? 16 : 8;
+                id[0] = '\0';
+                if (f.len == want)
+                    hex_of(f.data, want, id);
+            }
+            break;
+        default: break; /* unknown, or not kept: skipped */
+        }
+    }
+    if (!c->rc && k < 0)
+        fail(c, SKY__OTLP_MALFORMED, "not a valid protobuf message");
+    if (!c->rc && has_body)
+        r.body = pb_any(c, body.p, body.n, 0);
+    finish(c, &r, resource, scope);
+    rec_free(&r);
+}
+
+static json_t *pb_scope(ctx *c, const uint8_t *p, size_t n, json_t *o)
+{
+    sky_pb_reader rd = sky__pb_reader(p, n);
+    sky_pb_field f;
+    int k = 0;
+    while (!c->rc && (k = sky__pb_next(&rd, &f)) > 0) {
+        if ((f.num == SCOPE_NAME || f.num == SCOPE_VERSION) && wire_is(c, &f, SKY_PB_LEN) &&
+            utf8(c, f.data, f.len) && f.len && spend(c)) {
+            json_t *s = made(c, json_stringn_nocheck((const char *)f.data, f.len));
+            if (s)
+                json_object_set_new(o, f.num == SCOPE_NAME ? "name" : "version", s);
+        }
+    }
+    if (!c->rc && k < 0)
+        fail(c, SKY__OTLP_MALFORMED, "not a valid protobuf message");
+    return o;
+}
+
+/* Visits the fields numbered `field` (LEN) of a message; the first pass of a two-pass read. */
+typedef void (*visit_fn)(ctx *c, const uint8_t *p, size_t n, void *arg);
+
+static void visit(ctx *c, const uint8_t *p, size_t n, uint32_t field, visit_fn fn, void *arg)
+{
+    sky_pb_reader rd = sky__pb_reader(p, n);
+    sky_pb_field f;
+    int k = 0;
+    while (!c->rc && (k = sky__pb_next(&rd, &f)) > 0)
+        if (f.num == field && wire_is(c, &f, SKY_PB_LEN))
+            fn(c, f.data, f.len, arg);
+    if (!c->rc && k < 0)
+        fail(c, SKY__OTLP_MALFORMED, "not a valid protobuf message");
+}
+
+typedef struct scope_ctx {
+    json_t *resource, *scope;
+} scope_ctx;
+
+static void v_resource(ctx *c, const uint8_t *p, size_t n, void *arg)
+{
+    pb_kvs(c, p, n, RES_ATTRIBUTES, 0, arg);
+}
+
+static void v_scope(ctx *c, const uint8_t *p, size_t n, void *arg) { pb_scope(c, p, n, arg); }
+
+static void v_record(ctx *c, const uint8_t *p, size_t n, void *arg)
+{
+    scope_ctx *s = arg;
+    pb_record(c, p, n, s->resource, s->scope);
+}
+
+/* A ScopeLogs: its scope first (it may come after the records on the wire), then the records. */
+static void v_scope_logs(ctx *c, const uint8_t *p, size_t n, void *arg)
+{
+    scope_ctx s = {.resource = arg, .scope = spend(c) ? made(c, json_object()) : NULL};
+    if (s.scope)
+        visit(c, p, n, SL_SCOPE, v_scope, s.scope);
+    if (!c->rc)
+        visit(c, p, n, SL_LOG_RECORDS, v_record, &s);
+    json_decref(s.scope);
+}
+
+static void v_resource_logs(ctx *c, const uint8_t *p, size_t n, void *arg)
+{
+    (void)arg;
+    json_t *res = spend(c) ? made(c, json_object()) : NULL;
+    if (res)
+        visit(c, p, n, RL_RESOURCE, v_resource, res);
+    if (!c->rc)
+        visit(c, p, n, RL_SCOPE_LOGS, v_scope_logs, res);
+    json_decref(res);
+}
+
+sky__otlp_rc sky__otlp_logs_pb(const void *body, size_t n, sky__otlp_out *out)
+{
+    ctx c = {.out = out, .budget = SKY__JSON_MAX_ELEMENTS};
+    visit(&c, body, n, REQ_RESOURCE_LOGS, v_resource_logs, NULL);
+    return c.rc;
+}
