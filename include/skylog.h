@@ -210,6 +210,18 @@ struct sky_field {
     }())
 #endif
 
+/* The routines that measure a SKY_STR string going on past its first 16-byte block and copy a
+ * string of over 32 bytes for an inlined call site (sky__strlen, sky__copy_str): the library's
+ * (src/util/strtail.c), chosen once at load for the CPU (AVX2 or SSE2). Entry points, not C
+ * functions: a site jumps to them with its return address in r11, and they clobber only the
+ * registers its asm names (sky__strlen_long, sky__copy_long), so the site keeps its values in
+ * the registers it had (a C call would make it save registers or spill values on every call,
+ * the short strings' too). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__ILP32__)
+SKY_API extern const void *sky__strlen_tail; /* rax = s -> rax = strlen(s) */
+SKY_API extern const void *sky__copy_tail;   /* r8 = d, r9 = s, r10 = n >= 32 -> d[0, n) */
+#endif
+
 /* strlen() of a field's string, inlined for the usual short string: when the NUL is in the
  * aligned 16-byte block that holds the string's first byte, one load and a compare, no call
  * (a call site that calls nothing keeps its values in registers; see sky__log_site). The load
@@ -250,6 +262,47 @@ __attribute__((always_inline)) static inline size_t sky__ctz(uint64_t m)
     return (size_t)__builtin_ctzll(m);
 #endif
 }
+#if defined(__x86_64__) && !defined(__ILP32__)
+#define SKY__TAILS 1
+/* A site compiled with AVX may keep 256-bit values in any vector register, which the AVX2
+ * routines' vzeroupper would cut: it names them all. */
+#ifdef __AVX__
+#define SKY__TAIL_XMM                                                                              \
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",       \
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+#else
+#define SKY__TAIL_XMM "xmm13", "xmm14", "xmm15"
+#endif
+/* jump, with the address to come back to in r11: no call, so neither the stack pointer nor
+ * the red zone under it is touched */
+#define SKY__TAIL_JUMP "lea 1f(%%rip), %%r11\n\tjmp *%[fn]\n1:\tendbr64"
+/* what the asm reads (and writes) through a pointer: some bytes from there, as the compiler's
+ * alias analysis must see them (a huge array: no length is known before the routine runs) */
+typedef struct {
+    char b[0xfffffff];
+} sky__bytes;
+__attribute__((always_inline)) static inline size_t sky__strlen_long(const char *s)
+{
+    uintptr_t r = (uintptr_t)s;
+    __asm__(SKY__TAIL_JUMP
+            : "+a"(r)
+            : [fn] "m"(sky__strlen_tail), "m"(*(const sky__bytes *)(const void *)s)
+            : "rcx", "rdx", "r11", "cc", SKY__TAIL_XMM);
+    return (size_t)r;
+}
+/* n >= 32 */
+__attribute__((always_inline)) static inline void sky__copy_long(char *d, const char *s, size_t n)
+{
+    register char *rd __asm__("r8") = d;
+    register const char *rs __asm__("r9") = s;
+    register size_t rn __asm__("r10") = n;
+    __asm__(SKY__TAIL_JUMP
+            : "=m"(*(sky__bytes *)(void *)d)
+            : "r"(rd), "r"(rs), "r"(rn), [fn] "m"(sky__copy_tail),
+              "m"(*(const sky__bytes *)(const void *)s)
+            : "rax", "rcx", "r11", "cc", SKY__TAIL_XMM);
+}
+#endif
 __attribute__((always_inline)) static inline size_t sky__strlen(const char *s)
 {
     if (__builtin_constant_p(__builtin_strlen(s)))
@@ -269,6 +322,9 @@ __attribute__((always_inline)) static inline size_t sky__strlen(const char *s)
     }
     if (SKY_LIKELY(m != 0))
         return sky__ctz(m);
+#ifdef SKY__TAILS
+    return sky__strlen_long(s);
+#else
     /* longer: the string goes on past s's aligned block, so the next aligned blocks are
      * readable; then two at a time from a 32-byte boundary (a pair never straddles a page),
      * still without a call */
@@ -286,6 +342,7 @@ __attribute__((always_inline)) static inline size_t sky__strlen(const char *s)
             return (size_t)((const char *)blk - s) + sky__ctz(m0 | m1 << 16);
         }
     }
+#endif
 }
 #if !defined(__clang__)
 #pragma GCC diagnostic pop
@@ -875,6 +932,10 @@ static inline void sky__copy_str(char *d, const char *s, size_t n)
             memcpy(d, s, 16), memcpy(d + n - 16, s + n - 16, 16);
             return;
         }
+#ifdef SKY__TAILS
+        sky__copy_long(d, s, n);
+        return;
+#endif
         /* GCC warns where it inlines this for a shorter constant string, on a path n > 32
          * excludes */
         SKY__OVERREAD_BEGIN
@@ -1026,25 +1087,29 @@ static inline void sky__log_site(sky_logger *log, sky_level level, const char *e
             return;
         }
         /* The values straight from the fields (a double from its register), 8 bytes each,
-         * then the strings' bytes, each NUL-terminated: the layout of sky__site_write. */
+         * then the strings' bytes, each NUL-terminated: the layout of sky__site_write. Every
+         * value is stored before the first string is copied, so that only the strings live
+         * across a long string's copy (sky__copy_long), not the other values. */
         uint64_t *v = (uint64_t *)(void *)slot.p;
         char *d = (char *)(v + n);
         SKY__UNROLL
         for (size_t i = 0; i < n; i++) {
             switch (fs[i].type) {
             case SKY_T_STR:
-            case SKY_T_JSON: {
-                size_t len = fs[i].v.str.len;
-                v[i] = len;
-                sky__copy_str16(d, fs[i].v.str.ptr, len);
-                d[len] = '\0';
-                d += len + 1;
-                break;
-            }
+            case SKY_T_JSON: v[i] = fs[i].v.str.len; break;
             case SKY_T_BOOL: v[i] = fs[i].v.b; break;
             case SKY_T_ERRNO: v[i] = (uint64_t)(int64_t)fs[i].v.err; break;
             case SKY_T_F64: memcpy(&v[i], &fs[i].v.f, 8); break;
             default: memcpy(&v[i], &fs[i].v, 8); break; /* INT, UINT, TIME, DUR, NULL */
+            }
+        }
+        SKY__UNROLL
+        for (size_t i = 0; i < n; i++) {
+            if (fs[i].type == SKY_T_STR || fs[i].type == SKY_T_JSON) {
+                size_t len = fs[i].v.str.len;
+                sky__copy_str16(d, fs[i].v.str.ptr, len);
+                d[len] = '\0';
+                d += len + 1;
             }
         }
         sky__fast_commit(&slot);
