@@ -284,6 +284,13 @@ int main(int argc, char **argv)
                     (unsigned long long)st.emitted, (unsigned long long)st.routed, events);
             rc = strcmp(mode, "disabled") == 0 ? 0 : 1;
         }
+        if (st.context_block_high_water) /* the scopes' copies (sky_stats) */
+            fprintf(stderr,
+                    "context blocks: %llu bytes at most (limit %llu), %llu events copied "
+                    "their scope\n",
+                    (unsigned long long)st.context_block_high_water,
+                    (unsigned long long)st.context_block_limit,
+                    (unsigned long long)st.context_copied);
         sky_close(sky);
         if (ring_path[0])
             remove(ring_path);

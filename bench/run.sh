@@ -173,5 +173,5 @@ PY
 # with faults (bench/ship_bench.py)
 if [ -x "$B/skylog" ]; then
   echo "bench: skylog ship" >&2
-  python3 "$(dirname "$0")/ship_bench.py" "$B" "${BENCH_SHIP_LINES:-500000}" | tee "$OUT/ship.md"
+  python3 "$(dirname "$0")/ship_bench.py" "$B" "${BENCH_SHIP_LINES:-500000}" --floor | tee "$OUT/ship.md"
 fi

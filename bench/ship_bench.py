@@ -5,7 +5,7 @@ and per input byte, peak RSS, requests and batch fill of the shipper, clean and 
 
     python3 bench/ship_bench.py [BUILD] [LINES] [--reps N] [--http] [--no-faults]
                                 [--faults SPEC] [--compare BUILD2 ...] [--keep FILE]
-                                [--profile CMD] [--checkpoint] [--server BUILD]
+                                [--profile CMD] [--checkpoint] [--server BUILD] [--floor]
 
 BUILD defaults to build/bench, LINES to 500,000. The input is generated with a fixed seed:
 lines of 80-400 bytes (JSON application events full of quotes and escaped JSON inside JSON,
@@ -46,6 +46,15 @@ AES-128/256-GCM (`openssl speed -evp`, 16 KiB blocks, the best of 2 one-second r
 (64 MiB: memory; 256 KiB: caches; the best of 5) and the CPU of sending over loopback TCP in 16 KiB writes (TLS record
 sized, as libssl writes) per byte, with the load. The reference is a scale, not a target:
 compare a figure with the reference of its own run.
+
+--floor prints, after the table, each build's floor: the CPU per input byte that the work any
+shipper of this input must do costs by itself on this machine now - SHA-256 of every request
+body (SigV4), AES-256-GCM of it (TLS), sending it over loopback TCP (the reference's rates,
+the better of the two), reading the input (256 KiB read()s of the same file), and the start-up
+(a one-line ship of the same build, best of 3). The bodies' size is computed from the lines
+(their JSON: escaped messages and each event's timestamp). The median clean run minus the
+floor is the shipper's own work (lines, UTF-8, queue, batches, escaping) plus what the load
+adds: the part a change to skylog can move.
 
 --checkpoint (issue 16) adds, for every build and workload, a run of the same command with
 `--checkpoint FILE` (a new file each run), interleaved with the run without it, and checks that
@@ -209,11 +218,41 @@ def loopback_cpu():
     return best / n * 1e9
 
 
-def machine_reference():
-    """One line: the rates this run's figures are to be read against (see the docstring)."""
+def read_cpu(path):
+    """CPU ns per byte of reading the file in 256 KiB read()s into one buffer, as the shipper
+    reads its input (best of 3; the file is in the page cache)."""
+    buf = bytearray(256 << 10)
+    best = None
+    for _ in range(3):
+        with open(path, "rb", buffering=0) as f:
+            t = time.thread_time()
+            n = 0
+            while True:
+                k = f.readinto(buf)
+                if not k:
+                    break
+                n += k
+            cpu = time.thread_time() - t
+        best = cpu if best is None else min(best, cpu)
+    return best / max(n, 1) * 1e9
+
+
+def body_bytes(lines):
+    """The bytes of the PutLogEvents bodies that carry `lines` (the events' JSON, the requests'
+    own few bytes left out): what SigV4 hashes and TLS encrypts and sends."""
+    per_event = len('{"timestamp":1234567890123,"message":},')
+    return sum(len(json.dumps(l.decode("utf-8", "replace"), ensure_ascii=False).encode()) +
+               per_event for l in lines)
+
+
+def machine_reference(rates=None):
+    """One line: the rates this run's figures are to be read against (see the docstring).
+    `rates`, a dict, receives them (GB/s; loopback in ns/byte) for floor()."""
     load0 = os.getloadavg()[0]
     r = {alg: openssl_rate(alg) for alg in ("sha256", "aes-128-gcm", "aes-256-gcm")}
     mem, cache, lo = memcpy_rate(64 << 20, 1), memcpy_rate(256 << 10, 200), loopback_cpu()
+    if rates is not None:
+        rates.update(r, loopback=lo)
     fmt = lambda v: f"{v:.2f}" if v else "n/a"
     return (f"machine reference: SHA-256 {fmt(r['sha256'])} GB/s, AES-128-GCM "
             f"{fmt(r['aes-128-gcm'])} GB/s, AES-256-GCM {fmt(r['aes-256-gcm'])} GB/s (openssl "
@@ -359,6 +398,37 @@ def run_once(skylog, d, path, n_lines, input_bytes, fewest, tls, faults, group, 
                 ambiguous=ambiguous, exact=exact, load=(load0, load1))
 
 
+def floor(builds, d, lines, path, input_bytes, tls, server, rates0, rates1):
+    """{build: (ns per input byte, text)}: what the work every shipper of this input must do
+    costs by itself on this machine now - SHA-256 of every body (SigV4's payload hash), AES-GCM
+    of every body (TLS 1.3; AES-256-GCM, what `skylog serve` negotiates), sending it over
+    loopback TCP, reading the input, and the start-up (a one-line ship of the same build: exec,
+    loading libssl and libcrypto, the TLS handshakes, the control calls). The best of the two
+    machine references: a lower bound. What a run costs above it is the shipper's own work
+    (lines, UTF-8, queue, batches, JSON escaping, the body) and what the load adds."""
+    best = lambda k, f: f(v for v in (rates0.get(k), rates1.get(k)) if v)
+    sha, aes, lo = best("sha256", max), best("aes-256-gcm", max), best("loopback", min)
+    body = body_bytes(lines)
+    ratio = body / input_bytes
+    rd = read_cpu(path)
+    one = os.path.join(d, "one.log")
+    with open(one, "wb") as f:
+        f.write(lines[0] + b"\n")
+    want = collections.Counter([digest(lines[0].decode("utf-8", "replace").encode())])
+    out = {}
+    for b in builds:
+        start = min(run_once(os.path.join(b, "skylog"), d, one, 1, len(lines[0]) + 1, 1, tls, None,
+                             f"/bench/one{k}", want, server=server)["cpu"] for k in range(3))
+        parts = [("SHA-256", ratio / sha), ("AES-256-GCM", ratio / aes), ("loopback TCP", ratio * lo),
+                 ("reading", rd), ("start-up", start / input_bytes * 1e9)]
+        total = sum(v for _, v in parts)
+        out[b] = (total, f"{total:.2f} ns per input byte = " +
+                  " + ".join(f"{name} {v:.2f}" for name, v in parts) +
+                  f" (bodies {body:,} bytes, {ratio:.2f}x the input; a one-line ship "
+                  f"{start * 1000:.0f} ms of CPU)")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build", nargs="?", default="build/bench")
@@ -378,6 +448,9 @@ def main():
                     help="every build ships to this build's skylog serve (default: its own)")
     ap.add_argument("--no-reference", action="store_true",
                     help="skip the machine reference (openssl speed, memcpy, loopback TCP)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also print each build's floor: the CPU per input byte that SHA-256, "
+                         "AES-GCM, loopback TCP, reading and start-up alone cost (HTTPS)")
     a = ap.parse_args()
     if a.lines < 1:
         ap.error("lines must be at least 1")
@@ -402,7 +475,8 @@ def main():
         print(f"input: {a.lines:,} lines, {input_bytes:,} bytes ({input_bytes / a.lines:.0f} B/line), "
               f"fewest requests {fewest}; {'HTTP' if a.http else 'HTTPS'}, SigV4", file=sys.stderr)
         server = os.path.join(a.server, "skylog") if a.server else None
-        ref0 = None if a.no_reference else machine_reference()
+        rates0, rates1 = {}, {}
+        ref0 = None if a.no_reference else machine_reference(rates0)
         if ref0:
             print(ref0, file=sys.stderr)
         rows = []
@@ -423,9 +497,12 @@ def main():
                           f"stored: {res['exact']}, load {res['load'][0]:.1f}-{res['load'][1]:.1f}",
                           file=sys.stderr)
             rows += [(b, faults, c, runs[(b, c)]) for b in builds for c in variants]
-        ref1 = None if a.no_reference else machine_reference()
+        ref1 = None if a.no_reference else machine_reference(rates1)
         if ref1:
             print(ref1, file=sys.stderr)
+        floors = {}
+        if ref0 and not a.http and a.floor:
+            floors = floor(builds, d, lines, path, input_bytes, tls, server, rates0, rates1)
         print(f"{'HTTPS' if not a.http else 'HTTP'}, SigV4; server: "
               f"{a.server + '/skylog serve' if a.server else 'each build its own skylog serve'}")
         if ref0:
@@ -444,6 +521,13 @@ def main():
             print(f"| {build} | {a.lines:,} lines, {name} | {rng('us_ev', '%.2f')} | {rng('ns_b', '%.2f')} | "
                   f"{rng('rss', '%.1f')} | {med('requests'):.0f} ({med('retries'):.0f}) | "
                   f"{med('fill') * 100:.1f} % | {exact} | {min(loads):.1f}-{max(loads):.1f} |")
+        for build, (fl, text) in floors.items():
+            clean = [r for b, faults, c, runs in rows if b == build and not faults and not c
+                     for r in runs]
+            above = (f"; the clean runs' median {statistics.median(r['ns_b'] for r in clean):.2f}"
+                     f" is {statistics.median(r['ns_b'] for r in clean) - fl:.2f} above it"
+                     if clean else "")
+            print(f"\nfloor, {build}: {text}{above}")
 
 
 if __name__ == "__main__":

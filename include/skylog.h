@@ -221,6 +221,18 @@ struct sky_field {
     }())
 #endif
 
+/* The routines that measure a SKY_STR string going on past its first 16-byte block and copy a
+ * string of over 32 bytes for an inlined call site (sky__strlen, sky__copy_str): the library's
+ * (src/util/strtail.c), chosen once at load for the CPU (AVX2 or SSE2). Entry points, not C
+ * functions: a site jumps to them with its return address in r11, and they clobber only the
+ * registers its asm names (sky__strlen_long, sky__copy_long), so the site keeps its values in
+ * the registers it had (a C call would make it save registers or spill values on every call,
+ * the short strings' too). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__ILP32__)
+SKY_API extern const void *sky__strlen_tail; /* rax = s -> rax = strlen(s) */
+SKY_API extern const void *sky__copy_tail;   /* r8 = d, r9 = s, r10 = n >= 32 -> d[0, n) */
+#endif
+
 /* strlen() of a field's string, inlined for the usual short string: when the NUL is in the
  * aligned 16-byte block that holds the string's first byte, one load and a compare, no call
  * (a call site that calls nothing keeps its values in registers; see sky__log_site). The load
@@ -261,6 +273,47 @@ __attribute__((always_inline)) static inline size_t sky__ctz(uint64_t m)
     return (size_t)__builtin_ctzll(m);
 #endif
 }
+#if defined(__x86_64__) && !defined(__ILP32__)
+#define SKY__TAILS 1
+/* A site compiled with AVX may keep 256-bit values in any vector register, which the AVX2
+ * routines' vzeroupper would cut: it names them all. */
+#ifdef __AVX__
+#define SKY__TAIL_XMM                                                                              \
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",       \
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+#else
+#define SKY__TAIL_XMM "xmm13", "xmm14", "xmm15"
+#endif
+/* jump, with the address to come back to in r11: no call, so neither the stack pointer nor
+ * the red zone under it is touched */
+#define SKY__TAIL_JUMP "lea 1f(%%rip), %%r11\n\tjmp *%[fn]\n1:\tendbr64"
+/* what the asm reads (and writes) through a pointer: some bytes from there, as the compiler's
+ * alias analysis must see them (a huge array: no length is known before the routine runs) */
+typedef struct {
+    char b[0xfffffff];
+} sky__bytes;
+__attribute__((always_inline)) static inline size_t sky__strlen_long(const char *s)
+{
+    uintptr_t r = (uintptr_t)s;
+    __asm__(SKY__TAIL_JUMP
+            : "+a"(r)
+            : [fn] "m"(sky__strlen_tail), "m"(*(const sky__bytes *)(const void *)s)
+            : "rcx", "rdx", "r11", "cc", SKY__TAIL_XMM);
+    return (size_t)r;
+}
+/* n >= 32 */
+__attribute__((always_inline)) static inline void sky__copy_long(char *d, const char *s, size_t n)
+{
+    register char *rd __asm__("r8") = d;
+    register const char *rs __asm__("r9") = s;
+    register size_t rn __asm__("r10") = n;
+    __asm__(SKY__TAIL_JUMP
+            : "=m"(*(sky__bytes *)(void *)d)
+            : "r"(rd), "r"(rs), "r"(rn), [fn] "m"(sky__copy_tail),
+              "m"(*(const sky__bytes *)(const void *)s)
+            : "rax", "rcx", "r11", "cc", SKY__TAIL_XMM);
+}
+#endif
 __attribute__((always_inline)) static inline size_t sky__strlen(const char *s)
 {
     if (__builtin_constant_p(__builtin_strlen(s)))
@@ -280,6 +333,9 @@ __attribute__((always_inline)) static inline size_t sky__strlen(const char *s)
     }
     if (SKY_LIKELY(m != 0))
         return sky__ctz(m);
+#ifdef SKY__TAILS
+    return sky__strlen_long(s);
+#else
     /* longer: the string goes on past s's aligned block, so the next aligned blocks are
      * readable; then two at a time from a 32-byte boundary (a pair never straddles a page),
      * still without a call */
@@ -297,6 +353,7 @@ __attribute__((always_inline)) static inline size_t sky__strlen(const char *s)
             return (size_t)((const char *)blk - s) + sky__ctz(m0 | m1 << 16);
         }
     }
+#endif
 }
 #if !defined(__clang__)
 #pragma GCC diagnostic pop
@@ -418,7 +475,9 @@ typedef struct sky_options {
                                    4 KiB); default 4 MiB. An event whose copy (about 48 bytes
                                    + 32 per field + its strings) exceeds half of it is dropped
                                    as SKY_DROP_TOO_LARGE. Memory: the ring is touched as it
-                                   fills, so RSS grows up to ring_bytes. */
+                                   fills, so RSS grows up to ring_bytes, and the copies of
+                                   context scopes its events reference up to a quarter of it
+                                   (sky_stats.context_block_limit). */
     sky_overflow overflow;      /* async overflow policy; default BLOCK */
     int64_t block_max_wait_ms;  /* BLOCK and DROP_OLDEST: a caller waiting for room drops its
                                    event (counted, reported by a skylog.gap event) only when
@@ -885,6 +944,10 @@ static inline void sky__copy_str(char *d, const char *s, size_t n)
             memcpy(d, s, 16), memcpy(d + n - 16, s + n - 16, 16);
             return;
         }
+#ifdef SKY__TAILS
+        sky__copy_long(d, s, n);
+        return;
+#endif
         /* GCC warns where it inlines this for a shorter constant string, on a path n > 32
          * excludes */
         SKY__OVERREAD_BEGIN
@@ -1036,25 +1099,29 @@ static inline void sky__log_site(sky_logger *log, sky_level level, const char *e
             return;
         }
         /* The values straight from the fields (a double from its register), 8 bytes each,
-         * then the strings' bytes, each NUL-terminated: the layout of sky__site_write. */
+         * then the strings' bytes, each NUL-terminated: the layout of sky__site_write. Every
+         * value is stored before the first string is copied, so that only the strings live
+         * across a long string's copy (sky__copy_long), not the other values. */
         uint64_t *v = (uint64_t *)(void *)slot.p;
         char *d = (char *)(v + n);
         SKY__UNROLL
         for (size_t i = 0; i < n; i++) {
             switch (fs[i].type) {
             case SKY_T_STR:
-            case SKY_T_JSON: {
-                size_t len = fs[i].v.str.len;
-                v[i] = len;
-                sky__copy_str16(d, fs[i].v.str.ptr, len);
-                d[len] = '\0';
-                d += len + 1;
-                break;
-            }
+            case SKY_T_JSON: v[i] = fs[i].v.str.len; break;
             case SKY_T_BOOL: v[i] = fs[i].v.b; break;
             case SKY_T_ERRNO: v[i] = (uint64_t)(int64_t)fs[i].v.err; break;
             case SKY_T_F64: memcpy(&v[i], &fs[i].v.f, 8); break;
             default: memcpy(&v[i], &fs[i].v, 8); break; /* INT, UINT, TIME, DUR, NULL */
+            }
+        }
+        SKY__UNROLL
+        for (size_t i = 0; i < n; i++) {
+            if (fs[i].type == SKY_T_STR || fs[i].type == SKY_T_JSON) {
+                size_t len = fs[i].v.str.len;
+                sky__copy_str16(d, fs[i].v.str.ptr, len);
+                d[len] = '\0';
+                d += len + 1;
             }
         }
         sky__fast_commit(&slot);
@@ -1171,7 +1238,9 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
  * SKY_CONTEXT_MAX_DEPTH nested pushes (the push is ignored, and so is its pop).
  * Async mode copies a scope's fields once, at its first event logged through a sky_info()-style
  * call site, and its later events reference that copy: changing a pushed field in place
- * afterwards is not seen by them (push a new scope instead). Lazy fields are evaluated per
+ * afterwards is not seen by them (push a new scope instead). While the copies that queued
+ * events reference are at their bound (sky_stats.context_block_limit), each event of a scope
+ * carries a copy of its fields instead (read at that event). Lazy fields are evaluated per
  * event, as always. A thread that ends inside scopes it never popped frees their copies at
  * its exit, once the events that reference them are written. */
 SKY_API sky_status sky_context_push(const sky_field *fields, size_t n);
@@ -1530,6 +1599,14 @@ typedef struct sky_stats {
      * being written to the sinks when the last owner died, so a sink may have them twice. */
     uint64_t spool_recovered, spool_torn, spool_ambiguous;
     uint64_t spool_recovered_total, spool_torn_total, spool_ambiguous_total;
+    /* Async: the copies of context scopes that queued events reference (sky_context_push),
+     * in bytes: held now, the most ever held, and their bound (a quarter of the ring's
+     * capacity, at least 64 KiB). Past the bound each event of a scope carries a copy of its
+     * fields in its ring record instead (nothing waits, nothing is lost): `context_copied`
+     * counts those events. A single scope whose copy is over half the bound gets one
+     * regardless (copied per event, it would crowd the ring). */
+    uint64_t context_block_bytes, context_block_high_water, context_block_limit;
+    uint64_t context_copied;
     uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_stats;
 

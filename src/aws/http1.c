@@ -12,11 +12,12 @@
  * server may have processed it), part of it = INCOMPLETE (it cannot have: Content-Length tells
  * it to wait for the rest).
  *
- * The body is never copied: plain connections send head and body with one sendmsg(); TLS
- * writes the head and then the body (SSL_write per 1 MiB), SSL_MODE_ENABLE_PARTIAL_WRITE so
- * that every return says exactly how much was accepted. SIGPIPE is blocked on the calling
- * thread around writes (libssl writes with write(2), which raises it on a closed socket), and
- * a SIGPIPE raised meanwhile is consumed. Every wait is a poll() bounded by the request's
+ * The body is never copied by us in plain: head and body go with one sendmsg(); TLS writes
+ * the head and then the body (SSL_write per 1 MiB), SSL_MODE_ENABLE_PARTIAL_WRITE so that
+ * every return says exactly how much libssl accepted, and libssl's records are gathered into
+ * 256 KiB sends (see "Gathering TLS records": a failure is then classified by what reached
+ * the socket). SIGPIPE is blocked on the calling thread around writes (a write to a closed
+ * socket raises it), and a SIGPIPE raised meanwhile is consumed. Every wait is a poll() bounded by the request's
  * deadline (connecting: also by the connect timeout, which covers resolving the name too:
  * getaddrinfo() has no timeout of its own, so it runs on a helper thread the request waits
  * for only until then).
@@ -331,7 +332,23 @@ typedef struct ssl_api {
     unsigned long (*err_get_error)(void);
     void (*err_error_string_n)(unsigned long e, char *buf, size_t len);
     void (*err_clear_error)(void);
+    /* the gathering BIO (see "writing") */
+    void (*set0_wbio)(SSL *s, BIO *b);
+    int (*bio_get_new_index)(void);
+    BIO_METHOD *(*bio_meth_new)(int type, const char *name);
+    int (*bio_meth_set_write)(BIO_METHOD *m, int (*w)(BIO *, const char *, int));
+    int (*bio_meth_set_ctrl)(BIO_METHOD *m, long (*c)(BIO *, int, long, void *));
+    BIO *(*bio_new)(const BIO_METHOD *m);
+    void (*bio_set_data)(BIO *b, void *p);
+    void *(*bio_get_data)(BIO *b);
+    void (*bio_set_init)(BIO *b, int init);
+    void (*bio_set_flags)(BIO *b, int flags);
+    void (*bio_clear_flags)(BIO *b, int flags);
 } ssl_api;
+
+static void gather_method_make(void);
+typedef struct sky__h1 sky__h1;
+static void gather_attach(sky__h1 *c);
 
 static const char *const ssl_names[] = {"libssl.so.3", "libssl.so.1.1", NULL};
 static pthread_once_t ssl_once = PTHREAD_ONCE_INIT;
@@ -368,6 +385,17 @@ static void ssl_load(void)
         SYM(err_get_error, ERR_get_error),
         SYM(err_error_string_n, ERR_error_string_n),
         SYM(err_clear_error, ERR_clear_error),
+        SYM(set0_wbio, SSL_set0_wbio),
+        SYM(bio_get_new_index, BIO_get_new_index),
+        SYM(bio_meth_new, BIO_meth_new),
+        SYM(bio_meth_set_write, BIO_meth_set_write),
+        SYM(bio_meth_set_ctrl, BIO_meth_set_ctrl),
+        SYM(bio_new, BIO_new),
+        SYM(bio_set_data, BIO_set_data),
+        SYM(bio_get_data, BIO_get_data),
+        SYM(bio_set_init, BIO_set_init),
+        SYM(bio_set_flags, BIO_set_flags),
+        SYM(bio_clear_flags, BIO_clear_flags),
     };
 #undef SYM
     const sky__dl_spec spec = {
@@ -382,6 +410,7 @@ static void ssl_load(void)
     if (sky__dl_load(&spec, &a, NULL, ssl_error, sizeof ssl_error)) {
         S = a;
         ssl_loaded = true;
+        gather_method_make();
     }
 }
 
@@ -410,6 +439,12 @@ struct sky__h1 {
     char *rbuf; /* bytes read past the last response (a server may not send any) */
     size_t rlen, rcap;
     sky__h1_resolver resolve; /* getaddrinfo, or a test's */
+    /* TLS records written by libssl after the handshake, gathered here and sent GATHER_CAP
+     * bytes at a time (see "writing"); [woff, wlen) still to send. `wire`: bytes of the
+     * current request's records that the socket accepted. */
+    char *wbuf;
+    size_t wlen, woff, wire;
+    bool gather;
 };
 
 sky_status sky__h1_new(const sky_http_opts *o, sky__h1 **out)
@@ -440,6 +475,8 @@ static void conn_close(sky__h1 *c)
         close(c->fd);
     c->fd = -1;
     c->rlen = 0;
+    c->wlen = c->woff = 0;
+    c->gather = false;
 }
 
 void sky__h1_free(sky__h1 *c)
@@ -450,6 +487,7 @@ void sky__h1_free(sky__h1 *c)
     if (c->ctx)
         S.ctx_free(c->ctx);
     free(c->rbuf);
+    free(c->wbuf);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -783,8 +821,10 @@ static bool tls_handshake(sky__h1 *c, const url_parts *u, int64_t deadline, outc
     for (;;) {
         errno = 0;
         int r = S.connect(s);
-        if (r == 1)
+        if (r == 1) {
+            gather_attach(c);
             return true;
+        }
         int e = S.get_error(s, r);
         int w = e == SSL_ERROR_WANT_READ    ? wait_fd(c->fd, POLLIN, deadline)
                 : e == SSL_ERROR_WANT_WRITE ? wait_fd(c->fd, POLLOUT, deadline)
@@ -854,12 +894,113 @@ static void sigpipe_restore(sigpipe_guard *g)
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
+/* After a send to fd failed: 1 when it can be tried again (the socket was full and is
+ * writable now, or a signal interrupted it), 0 timed out, -1 failed (why set). */
+static int send_failed(int fd, int64_t deadline, char *why, size_t whylen)
+{
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        int w = wait_fd(fd, POLLOUT, deadline);
+        if (w < 0)
+            snprintf(why, whylen, "%s", strerror(errno));
+        return w;
+    }
+    snprintf(why, whylen, "%s", strerror(errno));
+    return -1;
+}
+
+/* Gathering TLS records. libssl writes each record (at most 16 KiB of plaintext) with its own
+ * write(2): 64 system calls and 64 loopback or NIC packets' worth of TCP work per MiB of body,
+ * the largest share of the shipper's system time (bench/RESULTS.md, session 8 "shipping": a
+ * system call costs 1.25 us of CPU on the benchmark's guest, and a loopback loop sends in
+ * 256 KiB writes for 0.13-0.16 ns a byte against 0.21-0.24 in 16 KiB ones; the shipper:
+ * 5 % less CPU per byte, the median of 8 interleaved pairs). After the handshake
+ * the connection's write BIO is one of ours, which appends the records to c->wbuf (a copy
+ * of each record, in the cache) and asks libssl to retry once GATHER_CAP bytes wait;
+ * write_all() then sends them with one send(2) and carries on. Everything gathered is sent
+ * before write_all() returns, so nothing waits in the buffer while the answer is awaited.
+ * What the server can have received is what the socket accepted (`wire`), not what libssl
+ * accepted: perform_locked() classifies a failure by both. The handshake keeps the socket
+ * BIO (its messages are flushed as libssl expects), and the method is made once. */
+#define GATHER_CAP (256u << 10)
+static BIO_METHOD *gather_meth;
+
+static int gather_write(BIO *b, const char *data, int len)
+{
+    sky__h1 *c = S.bio_get_data(b);
+    S.bio_clear_flags(b, BIO_FLAGS_RWS | BIO_FLAGS_SHOULD_RETRY);
+    size_t room = GATHER_CAP - c->wlen;
+    if (len <= 0)
+        return 0;
+    if (!room) {
+        S.bio_set_flags(b, BIO_FLAGS_WRITE | BIO_FLAGS_SHOULD_RETRY);
+        return -1;
+    }
+    size_t k = (size_t)len < room ? (size_t)len : room; /* libssl resumes a partial record */
+    memcpy(c->wbuf + c->wlen, data, k);
+    c->wlen += k;
+    return (int)k;
+}
+
+/* FLUSH: libssl flushes after its own messages (a KeyUpdate answered while reading); they stay
+ * in order in the buffer and leave with the next request, before its bytes. */
+static long gather_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b, (void)num, (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static void gather_method_make(void)
+{
+    int type = S.bio_get_new_index();
+    BIO_METHOD *m = type > 0 ? S.bio_meth_new(type | BIO_TYPE_SOURCE_SINK, "skylog gather")
+                             : NULL;
+    if (m && S.bio_meth_set_write(m, gather_write) == 1 &&
+        S.bio_meth_set_ctrl(m, gather_ctrl) == 1)
+        gather_meth = m; /* else: records go out one write each, as libssl does (m leaks) */
+}
+
+/* After the handshake: the connection's records are gathered (when the buffer and BIO can
+ * be made; otherwise they go out as libssl writes them). */
+static void gather_attach(sky__h1 *c)
+{
+    if (!gather_meth || (!c->wbuf && !(c->wbuf = malloc(GATHER_CAP))))
+        return;
+    BIO *b = S.bio_new(gather_meth);
+    if (!b)
+        return;
+    S.bio_set_data(b, c);
+    S.bio_set_init(b, 1);
+    S.set0_wbio(c->ssl, b); /* the socket BIO stays the read BIO */
+    c->wlen = c->woff = 0;
+    c->gather = true;
+}
+
+/* Sends the gathered records. 1 done, 0 timed out, -1 failed (why set). */
+static int gather_flush(sky__h1 *c, int64_t deadline, char *why, size_t whylen)
+{
+    while (c->woff < c->wlen) {
+        ssize_t k = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
+        if (k >= 0) {
+            c->woff += (size_t)k;
+            c->wire += (size_t)k;
+            continue;
+        }
+        int w = send_failed(c->fd, deadline, why, whylen);
+        if (w != 1)
+            return w;
+    }
+    c->wlen = c->woff = 0;
+    return 1;
+}
+
 /* Writes `n` bytes of `iov` (plain: one sendmsg per ready socket; TLS: SSL_write per piece).
- * *sent counts what was accepted. 1 done, 0 timed out, -1 failed (errno or ssl reason in why). */
+ * *sent counts what was accepted (TLS with gathering: by libssl; c->wire says what reached
+ * the socket). 1 done, 0 timed out, -1 failed (errno or ssl reason in why). */
 static int write_all(sky__h1 *c, struct iovec *iov, int niov, size_t *sent, int64_t deadline,
                      char *why, size_t whylen)
 {
     int i = 0;
+    c->wire = 0;
     while (i < niov) {
         if (iov[i].iov_len == 0) {
             i++;
@@ -873,6 +1014,12 @@ static int write_all(sky__h1 *c, struct iovec *iov, int niov, size_t *sent, int6
             int r = S.write(c->ssl, iov[i].iov_base, (int)piece);
             if (r <= 0) {
                 int e = S.get_error(c->ssl, r);
+                if (e == SSL_ERROR_WANT_WRITE && c->gather && c->wlen > c->woff) {
+                    int w = gather_flush(c, deadline, why, whylen);
+                    if (w == 1)
+                        continue;
+                    return w;
+                }
                 int w = e == SSL_ERROR_WANT_WRITE  ? wait_fd(c->fd, POLLOUT, deadline)
                         : e == SSL_ERROR_WANT_READ ? wait_fd(c->fd, POLLIN, deadline)
                                                    : -1;
@@ -887,16 +1034,10 @@ static int write_all(sky__h1 *c, struct iovec *iov, int niov, size_t *sent, int6
             struct msghdr m = {.msg_iov = iov + i, .msg_iovlen = (size_t)(niov - i)};
             k = sendmsg(c->fd, &m, MSG_NOSIGNAL);
             if (k < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-                    int w = wait_fd(c->fd, POLLOUT, deadline);
-                    if (w == 1)
-                        continue;
-                    if (w < 0)
-                        snprintf(why, whylen, "%s", strerror(errno));
-                    return w;
-                }
-                snprintf(why, whylen, "%s", strerror(errno));
-                return -1;
+                int w = send_failed(c->fd, deadline, why, whylen);
+                if (w == 1)
+                    continue;
+                return w;
             }
         }
         *sent += (size_t)k;
@@ -910,7 +1051,7 @@ static int write_all(sky__h1 *c, struct iovec *iov, int niov, size_t *sent, int6
                 i++;
         }
     }
-    return 1;
+    return c->gather ? gather_flush(c, deadline, why, whylen) : 1;
 }
 
 /* ---- reading -------------------------------------------------------------------------------- */
@@ -1069,6 +1210,14 @@ static sky_status perform_locked(sky__h1 *c, const sky_http_request *req, const 
         sigpipe_restore(&g);
         if (w == 1)
             break;
+        if (c->gather) { /* what the server can have: what reached the socket */
+            if (!c->wire)
+                sent = 0;
+            else if (c->wlen > c->woff && sent == total)
+                sent = total - 1; /* its last records never left: incomplete */
+            else if (!sent)
+                sent = 1;
+        }
         conn_close(c);
         if (sent == 0 && reused && w < 0 && attempt == 0)
             continue; /* not one byte accepted on a connection the server had closed */

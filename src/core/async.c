@@ -134,7 +134,11 @@ struct sky__async {
     /* context blocks and bound loggers (under blk_lock) */
     sky__ctxblk *blocks;      /* live: a scope may still log with them */
     sky__ctxblk *pool;        /* free blocks to reuse (ctx_new), linked by `next` */
-    size_t pool_n, pool_bytes;
+    _Atomic size_t pool_n;    /* written under blk_lock; read without it as a hint */
+    /* every block of this pipeline (live, retired, waiting, pooled) and the text the worker
+     * allocated for them, and their bound (CTX_BUDGET_SHARE) */
+    sky__budget budget;
+    _Atomic uint64_t ctx_copied; /* scope events that copied their fields: budget spent */
     sky__retired *retired;    /* retired since the worker last looked, newest first */
     _Atomic int retire_pending;
     /* worker-only: what retired, oldest first, until `tail` passes its `at` */
@@ -463,16 +467,25 @@ static inline char *put_fields(sky_field *dst, size_t *w, const sky_field *fs, s
 
 void sky__frag_free(sky__frag *f)
 {
-    free(f->json);
+    if (f->json_own) {
+        if (f->budget)
+            sky__budget_give(f->budget, f->json_cap);
+        free(f->json);
+    }
     f->json = NULL;
     f->json_cap = 0;
+    f->json_own = 0;
     f->json_state = 0;
 }
+
+static inline size_t block_bytes(const sky__ctxblk *b) { return sizeof *b + b->cap; }
 
 static void free_block(sky__retired *r)
 {
     sky__ctxblk *b = (sky__ctxblk *)((char *)r - offsetof(sky__ctxblk, ret));
     sky__frag_free(&b->frag);
+    if (b->frag.budget)
+        sky__budget_give(b->frag.budget, block_bytes(b));
     free(b);
 }
 
@@ -484,26 +497,34 @@ static void free_bound(sky__retired *r)
     free(l);
 }
 
-/* Context blocks are made at least this big (a scope's usual fields fit) and pooled up to
- * this size each (fields and JSON), this many and this many bytes in all per pipeline. A
- * batch frees the ring space of up to BATCH_MAX events, so one reclaim can hand back a block
- * for each (a scope of one event: bench "scope"); a pool of 256 freed most of them and the
- * producers made them again (scope caller 861 -> 729 with room for a batch). Pooled blocks
- * are memory the scopes in flight used at their peak: malloc would keep it in its free lists
- * as well. */
-#define CTX_MIN_CAP 448
+/* Context blocks: what a pipeline's blocks may hold in all, from its ring's size (a quarter
+ * of it, at least CTX_BUDGET_MIN): each record of a scope references the scope's block, so
+ * with a scope per event the blocks in flight grow with the records queued, ~400 bytes a
+ * two-field scope against its record's ~80 (RSS of bench `scope`, 4 producers: 52-67 MiB
+ * over a 4 MiB ring unbounded). Past the bound, a scope's events carry a copy of it in their
+ * records (sky__site_reserve: ctx_copy; the ring then bounds them, and the overflow policy
+ * applies as to any event) until blocks are reclaimed: sky_stats.context_copied counts them.
+ * A scope whose block alone is over 1/CTX_HUGE_SHARE of the bound is made regardless (and
+ * counted): copied per event it would crowd the ring, or pass its largest record. */
+#define CTX_BUDGET_SHARE 4
+#define CTX_BUDGET_MIN (64u << 10)
+#define CTX_HUGE_SHARE 2
+/* Blocks are made with at least this much room after their header (fields, their bytes, the
+ * JSON text), so that a pooled block fits the usual next scope (two fields with 40-byte
+ * values: ~210 bytes), and pooled up to this size. The pool keeps what the scopes in flight
+ * used at their peak, within the budget (malloc would keep it in its free lists as well);
+ * a pooled block too small for a scope is freed rather than left at the pool's head. */
+#define CTX_MIN_CAP 256
 #define CTX_POOL_CAP 4096
-#define CTX_POOL_MAX BATCH_MAX
-#define CTX_POOL_BYTES (BATCH_MAX * 1024)
-static inline size_t pooled_bytes(const sky__ctxblk *b) { return b->cap + b->frag.json_cap; }
 
 /* The worker's own state of a fragment (sky__frag: its JSON's state, key set and the answers
  * of frags_check), as a block starts it: reset by the worker when it pools the block, so the
- * scope that takes it only writes the fields. */
+ * scope that takes it only writes the fields. Text that did not fit the block's room is
+ * freed: the next scope's fill gives the JSON the room left after its own fields. */
 static inline void frag_reset_worker(sky__frag *f)
 {
+    sky__frag_free(f);
     f->json_len = 0;
-    f->json_state = 0;
     f->key_bits = 0;
     f->chk_ok = f->chk_next = 0;
     memset(f->chk_sc, 0, sizeof f->chk_sc);
@@ -514,14 +535,13 @@ static inline void frag_reset_worker(sky__frag *f)
 static bool pool_block(sky__async *a, sky__retired *r)
 {
     sky__ctxblk *b = (sky__ctxblk *)((char *)r - offsetof(sky__ctxblk, ret));
-    if (a->pool_n >= CTX_POOL_MAX || b->cap > CTX_POOL_CAP || b->frag.json_cap > CTX_POOL_CAP ||
-        a->pool_bytes + pooled_bytes(b) > CTX_POOL_BYTES)
+    if (b->cap > CTX_POOL_CAP)
         return false;
     frag_reset_worker(&b->frag);
     b->next = a->pool;
     a->pool = b;
-    a->pool_n++;
-    a->pool_bytes += pooled_bytes(b);
+    atomic_store_explicit(&a->pool_n, atomic_load_explicit(&a->pool_n, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     return true;
 }
 
@@ -607,8 +627,33 @@ fill_block(sky__ctxblk *b, sky__async *a, const sky_field *const *frames, const 
         dst[0] = dst[1], k = 1;
     b->frag.fields = dst;
     b->frag.n = k;
+    /* the worker's JSON goes in the room left (sky__frag_render), or its own allocation */
+    b->frag.json = s;
+    b->frag.json_cap = (uint32_t)((size_t)(end - s) < UINT32_MAX ? (size_t)(end - s) : UINT32_MAX);
+    b->frag.budget = &a->budget;
     b->owner = a;
     return true;
+}
+
+/* The room a scope's block needs after its header: its field slots, their keys and strings,
+ * and its JSON text as the worker will likely write it (`,"key":"value"`, numbers up to 32
+ * bytes, 16 readable bytes after; escapes may need more: the worker then allocates it). 0
+ * when a field is lazy. */
+static size_t block_need(const sky_field *const *frames, const size_t *counts, size_t depth,
+                         size_t total)
+{
+    size_t bytes = 16;
+    for (size_t d = 0; d < depth; d++)
+        for (size_t i = 0; i < counts[d]; i++) {
+            const sky_field *f = &frames[d][i];
+            if (!usable(f))
+                continue;
+            if (f->type == SKY_T_LAZY)
+                return 0;
+            size_t v = value_bytes(f);
+            bytes += 2 * (f->key_len + (size_t)1 + v) + 8 + (v ? 0 : 32);
+        }
+    return total * sizeof(sky_field) + bytes;
 }
 
 sky__ctxblk *sky__async_ctx_new(sky_t *sky, const sky_field *const *frames, const size_t *counts,
@@ -618,41 +663,53 @@ sky__ctxblk *sky__async_ctx_new(sky_t *sky, const sky_field *const *frames, cons
     size_t total = 0;
     for (size_t d = 0; d < depth; d++)
         total += counts[d];
-    /* A block the worker reclaimed, with its JSON buffer: a scope then costs no malloc here
-     * and no free on the worker. It is filled under the lock that links it (one lock a scope;
-     * pooled blocks hold at most CTX_POOL_CAP bytes, so the copy under it is bounded). */
-    blk_acquire();
-    sky__ctxblk *b = a->pool;
-    if (SKY_LIKELY(b != NULL) && SKY_LIKELY(fill_block(b, a, frames, counts, depth, total))) {
-        a->pool = b->next;
-        a->pool_n--;
-        a->pool_bytes -= pooled_bytes(b);
-    } else {
-        blk_unlock();
-        /* no pooled block, or too small for these fields: one made to measure */
-        size_t bytes = 0;
-        for (size_t d = 0; d < depth; d++)
-            for (size_t i = 0; i < counts[d]; i++) {
-                const sky_field *f = &frames[d][i];
-                if (!usable(f))
-                    continue;
-                if (f->type == SKY_T_LAZY)
-                    return NULL;
-                bytes += f->key_len + 1 + value_bytes(f);
-            }
-        size_t need = total * sizeof(sky_field) + bytes;
-        size_t cap = need > CTX_MIN_CAP ? need : CTX_MIN_CAP;
-        b = malloc(sizeof *b + cap);
-        if (!b)
-            return NULL;
-        memset(b, 0, sizeof *b);
-        b->cap = cap;
-        if (!fill_block(b, a, frames, counts, depth, total)) {
-            free(b);
-            return NULL;
-        }
+    /* A block the worker reclaimed: a scope then costs no malloc here and no free on the
+     * worker. It is filled under the lock that links it (one lock a scope; pooled blocks hold
+     * at most CTX_POOL_CAP bytes, so the copy under it is bounded). One too small for these
+     * fields leaves the pool (freed below): left at its head it would turn every scope of
+     * this size away from the pool. */
+    sky__ctxblk *b = NULL, *small = NULL;
+    if (atomic_load_explicit(&a->pool_n, memory_order_relaxed)) {
         blk_acquire();
+        b = a->pool;
+        if (SKY_LIKELY(b != NULL)) {
+            a->pool = b->next;
+            atomic_store_explicit(&a->pool_n,
+                                  atomic_load_explicit(&a->pool_n, memory_order_relaxed) - 1,
+                                  memory_order_relaxed);
+            if (SKY_LIKELY(fill_block(b, a, frames, counts, depth, total)))
+                goto link;
+            small = b;
+        }
+        blk_unlock();
+        if (small)
+            free_block(&small->ret);
     }
+    /* no pooled block, or too small for these fields: one made to measure, within the
+     * pipeline's budget (CTX_BUDGET_SHARE) */
+    size_t need = block_need(frames, counts, depth, total);
+    if (!need)
+        return NULL;
+    size_t cap = need > CTX_MIN_CAP ? need : CTX_MIN_CAP;
+    if (!sky__budget_take(&a->budget, sizeof *b + cap,
+                          sizeof *b + cap > a->budget.limit / CTX_HUGE_SHARE)) {
+        atomic_fetch_add_explicit(&a->ctx_copied, 1, memory_order_relaxed);
+        return NULL;
+    }
+    b = malloc(sizeof *b + cap);
+    if (!b) {
+        sky__budget_give(&a->budget, sizeof *b + cap);
+        return NULL;
+    }
+    memset(b, 0, sizeof *b);
+    b->cap = cap;
+    if (!fill_block(b, a, frames, counts, depth, total)) {
+        sky__budget_give(&a->budget, sizeof *b + cap);
+        free(b);
+        return NULL;
+    }
+    blk_acquire();
+link:
     b->prev = NULL;
     b->next = a->blocks;
     if (b->next)
@@ -943,6 +1000,50 @@ static inline bool emit_plain(sky_t *sky, const sky_logger *log, sky_level level
     return true;
 }
 
+/* A site event whose scope has no block for this pipeline: its bound is reached (or the
+ * scope's block is another pipeline's). The scope is copied into the record instead, as a
+ * block the record ends with, which the worker renders like any (its JSON in the block's
+ * room, or field by field when that is too small: nothing is allocated for it) and which
+ * goes with the record: nothing links, retires or frees it. Scope of a bench `scope` event
+ * under valgrind: ~300 caller and ~1,200 worker instructions less than the general path's
+ * copy (sky_emit). */
+typedef struct ctx_copy {
+    const sky_field *const *frames;
+    const size_t *counts;
+    size_t depth, total;
+} ctx_copy;
+
+/* The copy's bytes (0: a frame has a lazy field, which the general path evaluates). */
+static __attribute__((noinline)) size_t copy_need(ctx_copy *c)
+{
+    c->depth = sky__context_frames(&c->frames, &c->counts);
+    c->total = 0;
+    for (size_t d = 0; d < c->depth; d++)
+        c->total += c->counts[d];
+    size_t need = block_need(c->frames, c->counts, c->depth, c->total);
+    return need ? sizeof(sky__ctxblk) + need : 0;
+}
+
+static __attribute__((noinline)) const sky__ctx_hdr *copy_fill(sky__async *a, char *at,
+                                                              const ctx_copy *c, size_t bytes)
+{
+    sky__ctxblk *b = (sky__ctxblk *)(void *)at;
+    b->cap = bytes - sizeof *b;
+    /* block_need made room for what fill_block copies, and the frames (this thread's) have
+     * no lazy field: it cannot fail */
+    fill_block(b, a, c->frames, c->counts, c->depth, c->total);
+    b->frag.budget = NULL;
+    b->frag.in_record = 1;
+    b->frag.json_own = 0;
+    b->frag.json_state = 0;
+    b->frag.key_bits = 0;
+    b->frag.chk_ok = b->frag.chk_next = 0;
+    memset(b->frag.chk_sc, 0, sizeof b->frag.chk_sc);
+    b->owner = NULL;
+    atomic_store_explicit(&b->hdr.q, &a->fast, memory_order_relaxed);
+    return &b->hdr;
+}
+
 int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t payload,
                       sky__slot *slot)
 {
@@ -955,12 +1056,17 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
     if (SKY_UNLIKELY(gate) && ((gate & SKY__SPOOLED) || !pass_gate(sky, gate, level)))
         return gate & SKY__SPOOLED ? 0 : -1; /* a spool record copies what a site record names */
     /* after the gate: a spool pipeline's records copy the context, so it builds no block */
-    const sky__ctxblk *cb = NULL;
-    if (sky__ctx_depth && !(cb = sky__context_block(sky)))
-        return 0; /* the general path copies the context */
     sky__async *a = sky->async;
-    size_t size = (sizeof(srec) + payload + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
+    const sky__ctxblk *cb = NULL;
+    ctx_copy cc;
+    size_t inl = 0;
+    if (sky__ctx_depth && !(cb = sky__context_block(sky)) && !(inl = copy_need(&cc)))
+        return 0; /* a lazy field: the general path evaluates it per event */
+    size_t at = (sizeof(srec) + payload + 15) & ~(size_t)15; /* the copy, aligned */
+    size_t size = (at + inl + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
     if (SKY_UNLIKELY(payload > ((size_t)1 << 30) || size > sky__ring_max_record(&a->fast.ring))) {
+        if (inl && payload <= ((size_t)1 << 30))
+            return 0; /* the general path's copy is smaller (no JSON room): it decides */
         drop_at_caller(sky, SKY_DROP_TOO_LARGE, level);
         return -1;
     }
@@ -977,6 +1083,8 @@ int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t 
     r->logger = log;
     r->site = site;
     r->ctx = cb ? &cb->hdr : NULL;
+    if (SKY_UNLIKELY(inl))
+        r->ctx = copy_fill(a, p + at, &cc, inl);
     slot->p = p + sizeof(srec);
     slot->q = &a->fast;
     slot->rec = p;
@@ -1479,6 +1587,9 @@ sky_status sky__async_start(sky_t *sky, char **errmsg)
         return SKY_ENOMEM;
     }
     a->wake_bytes = a->fast.ring.cap / 4;
+    a->budget.limit = a->fast.ring.cap / CTX_BUDGET_SHARE > CTX_BUDGET_MIN
+                          ? a->fast.ring.cap / CTX_BUDGET_SHARE
+                          : CTX_BUDGET_MIN;
     a->fast.wake_at = UINT64_MAX;
     /* Call sites stamp records with the TSC themselves only if the library does too. */
     a->fast.state = sky__clock_tsc ? SKY__FAST_ABI : 0;
@@ -1582,12 +1693,13 @@ sky_status sky__async_stop(sky_t *sky, int64_t deadline, bool *leak)
         b->owner = NULL;
         atomic_store_explicit(&b->hdr.q, NULL, memory_order_relaxed);
         sky__frag_free(&b->frag); /* the worker's, and the worker has stopped */
+        sky__budget_give(&a->budget, block_bytes(b));
+        b->frag.budget = NULL; /* its pop frees it, after this pipeline is gone */
     }
     a->blocks = NULL;
     sky__ctxblk *pool = a->pool;
     a->pool = NULL;
-    a->pool_n = 0;
-    a->pool_bytes = 0;
+    atomic_store_explicit(&a->pool_n, 0, memory_order_relaxed);
     blk_unlock();
     while (pool) {
         sky__ctxblk *next = pool->next;
@@ -1631,6 +1743,10 @@ void sky__async_stats(sky_t *sky, sky_stats *out)
     out->ring_high_water = atomic_load(&a->fast.ring.high_water);
     out->ring_capacity = a->fast.ring.cap;
     out->worker_alive = atomic_load(&a->alive) != 0;
+    out->context_block_bytes = atomic_load(&a->budget.used);
+    out->context_block_high_water = atomic_load(&a->budget.high);
+    out->context_block_limit = a->budget.limit;
+    out->context_copied = atomic_load(&a->ctx_copied);
     if (a->rhdr) {
         out->spool_recovered = a->found.records;
         out->spool_torn = a->found.torn;

@@ -18,19 +18,27 @@
  * A block's life (the lists are the pipeline's, under async.c's blk_lock, held for a few
  * dozen instructions, whose waiters spin briefly and then sleep; never taken on a log call):
  *   pooled  - free, in its pipeline's pool, its worker-side state (JSON, key-check answers)
- *             reset by the worker that pooled it; its JSON buffer kept.
- *   live    - taken from the pool (or made to measure when the pool is empty or the fields
- *             do not fit) and filled at the scope's first event, then linked into the
- *             pipeline's `blocks` with its `owner` and `hdr.q` set; this thread's frame
- *             points at it. Only this thread writes its fields, once, before any record
- *             names it; the worker reads them after the record's release-commit.
+ *             reset by the worker that pooled it.
+ *   live    - taken from the pool (or made to measure when the pool is empty or its head
+ *             is too small, which is then freed) and filled at the scope's first event, then
+ *             linked into the pipeline's `blocks` with its `owner` and `hdr.q` set; this
+ *             thread's frame points at it. Only this thread writes its fields, once, before
+ *             any record names it; the worker reads them after the record's release-commit.
+ *             The room after its fields is for the JSON the worker renders from them.
  *   retired - at the frame's pop (or at thread exit, by a TLS key destructor, for frames
  *             never popped): unlinked from `blocks` and put on the pipeline's `retired` list
  *             with the ring's head at that moment (`at`). Every record that names the block
  *             was reserved before that head.
  *   waiting - the worker moves the retired list, oldest first, into its own queue; once the
  *             ring's tail passes a block's `at` (every record naming it is written), the
- *             worker pools it, or frees it if the pool is full (BATCH_MAX blocks or 1.5 MiB).
+ *             worker pools it (or frees it, if it is over CTX_POOL_CAP).
+ * Memory: every block of a pipeline, in whatever state, and any JSON the worker allocates for
+ * one, is counted in the pipeline's budget (async.c: CTX_BUDGET_SHARE, a quarter of the
+ * ring); a scope whose block would pass it gets none (sky__context_block returns NULL, the
+ * frame stays without a block and asks again at its next event): each of its events carries
+ * a copy of the context in its record (async.c: ctx_copy), which goes with the record, and
+ * sky_stats.context_copied counts them. Nothing waits and nothing is lost; the frames,
+ * nesting, thread exit and fork are as for any frame whose block is not made yet.
  * sky_close, once the worker has stopped, walks `blocks`: each live block forgets its
  * pipeline (`owner` and `hdr.q` NULL, its JSON freed), so its scope's later events take the
  * general path and its pop frees it; `hdr.q` cleared also keeps a later pipeline at the same

@@ -87,6 +87,37 @@ static inline void sky__site_field(const sky__site_schema *sc, size_t i, const u
     }
 }
 
+/* The memory a pipeline's context blocks hold (async.c), and its bound: the blocks and any
+ * text the worker allocates for them are counted here, and refused past `limit` (the scope's
+ * events then copy its fields into their records, as without blocks). `high`: the most ever
+ * held. */
+typedef struct sky__budget {
+    _Atomic uint64_t used, high;
+    uint64_t limit;
+} sky__budget;
+
+/* Takes n bytes of g; false (nothing taken) when that would pass the limit, unless `force`. */
+static inline bool sky__budget_take(sky__budget *g, uint64_t n, bool force)
+{
+    if (!force && atomic_load_explicit(&g->used, memory_order_relaxed) + n > g->limit)
+        return false; /* the usual refusal: a load, no write to the shared line */
+    uint64_t now = atomic_fetch_add_explicit(&g->used, n, memory_order_relaxed) + n;
+    if (!force && now > g->limit) {
+        atomic_fetch_sub_explicit(&g->used, n, memory_order_relaxed);
+        return false;
+    }
+    uint64_t h = atomic_load_explicit(&g->high, memory_order_relaxed);
+    while (h < now && !atomic_compare_exchange_weak_explicit(&g->high, &h, now,
+                                                             memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
+    return true;
+}
+static inline void sky__budget_give(sky__budget *g, uint64_t n)
+{
+    atomic_fetch_sub_explicit(&g->used, n, memory_order_relaxed);
+}
+
 /* Fields copied once and rendered once, which site records reference instead of carrying
  * them: a bound logger's fields, or a thread's context scope (its frames merged, outer to
  * inner). The fields' keys are distinct and no field is lazy. The rest is the worker's own
@@ -95,10 +126,16 @@ static inline void sky__site_field(const sky__site_schema *sc, size_t i, const u
 typedef struct sky__frag {
     const sky_field *fields;
     size_t n;
-    char *json; /* `,"key":value` for each field, as the JSON renderer writes them */
+    /* `,"key":value` for each field, as the JSON renderer writes them. A context block gives
+     * it the room left after its fields (json_own 0); text that does not fit there, and a
+     * bound logger's, has an allocation of its own (json_own 1), counted in `budget` if set. */
+    char *json;
     uint32_t json_len;
-    uint32_t json_cap; /* json's allocation (kept when a context block is reused) */
-    uint8_t json_state; /* 0: not made yet; 1: made; 2: cannot be (out of memory) */
+    uint32_t json_cap; /* json's room */
+    uint8_t json_state; /* 0: not made yet; 1: made; 2: cannot be (out of memory, budget) */
+    uint8_t json_own;
+    uint8_t in_record; /* a scope's copy in its record (async.c): nothing may be allocated */
+    sky__budget *budget; /* a context block's pipeline's; NULL: not counted */
     uint64_t key_bits;  /* with the JSON: every key's sky__key_bit (util/keybits.h) */
     /* the last SKY__FRAG_CHECKS schemas checked against this fragment alone, and the answers */
 #define SKY__FRAG_CHECKS 4

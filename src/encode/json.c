@@ -154,33 +154,67 @@ static void json_field(sky_buf *b, const sky_field *f)
     json_value(b, f);
 }
 
+/* A fragment's text in b, field by field as sky__render_json writes a field (put_field);
+ * with the key set of its fields. */
+static inline uint64_t frag_text(sky_buf *b, const sky__frag *f);
+
+/* The scratch room a fragment is rendered in before it is copied where it stays: the usual
+ * scope or bound logger fits (room for a field is reserved as 6 bytes a key or string byte
+ * + 32); a larger one is rendered into an allocation that grows. */
+#define FRAG_SCRATCH 2048
+
 bool sky__frag_render(sky__frag *f)
 {
     if (SKY_LIKELY(f->json_state == 1))
         return true;
     if (f->json_state == 2)
         return false;
-    /* a reused context block's buffer (async.c: the pool) */
-    sky_buf b = {.p = f->json, .cap = f->json_cap};
-    uint64_t bits = 0;
-    for (size_t i = 0; i < f->n; i++) {
-        json_field(&b, &f->fields[i]);
-        bits |= sky__key_bit(f->fields[i].key, f->fields[i].key_len);
+    char scratch[FRAG_SCRATCH];
+    sky_buf b = {.p = scratch, .cap = sizeof scratch, .fixed = true};
+    uint64_t bits = frag_text(&b, f);
+    if (b.oom) {
+        b = (sky_buf){0};
+        bits = frag_text(&b, f);
     }
+    size_t len = b.len;
+    bool heap = b.p != scratch;
     /* 16 bytes past the text are readable: put_frags copies it 16 bytes at a time */
-    if (!sky__buf_reserve(&b, 16) || b.len > UINT32_MAX / 8) {
-        sky__buf_free(&b);
-        f->json = NULL;
-        f->json_cap = 0;
-        f->json_state = 2;
-        return false;
+    if (b.oom || len > UINT32_MAX / 8)
+        goto fail;
+    if (len + 16 <= f->json_cap) {
+        memcpy(f->json, b.p, len); /* a context block's room (the usual scope fits) */
+        if (heap)
+            sky__buf_free(&b);
+    } else {
+        size_t cap = len + 16;
+        if (f->in_record) /* freed with its record: its events are rendered field by field */
+            goto fail;
+        /* text the block's room cannot hold is counted against its pipeline's bound: past
+         * it, the records of this scope are rendered field by field */
+        if (f->budget && !sky__budget_take(f->budget, cap, false))
+            goto fail;
+        char *p = malloc(cap);
+        if (!p) {
+            if (f->budget)
+                sky__budget_give(f->budget, cap);
+            goto fail;
+        }
+        memcpy(p, b.p, len);
+        if (heap)
+            sky__buf_free(&b);
+        f->json = p;
+        f->json_cap = (uint32_t)cap;
+        f->json_own = 1;
     }
-    f->json = b.p;
-    f->json_len = (uint32_t)b.len;
-    f->json_cap = (uint32_t)b.cap;
+    f->json_len = (uint32_t)len;
     f->key_bits = bits;
     f->json_state = 1;
     return true;
+fail:
+    if (heap)
+        sky__buf_free(&b);
+    f->json_state = 2;
+    return false;
 }
 
 static bool key_in(const sky_field *fs, size_t n, const char *k, size_t kl)
@@ -455,6 +489,42 @@ static inline char *put_value(sky_buf *b, char *d, const sky_field *f)
     return b->oom ? NULL : b->p + b->len;
 }
 
+/* Field f's `,"key":value` at d, the end of b's text: room reserved once for it and written
+ * directly (keys and strings escaped by sky__json_escape_raw), or through the checked
+ * helpers when a key or string is too long for that. `sc`: the event is an untouched site
+ * event whose field i this is (its `,"key":` is the schema's). Returns the end, or NULL on
+ * out-of-memory. Events and fragments alike: a scope's text is what its fields would be in
+ * the line. */
+static inline __attribute__((always_inline)) char *put_field(sky_buf *b, char *d,
+                                                              const sky_field *f,
+                                                              const sky__site_schema *sc,
+                                                              size_t i)
+{
+    size_t vl = f->type == SKY_T_STR ? f->v.str.len : 0;
+    if (f->key_len > SKY_JSON_DIRECT_MAX || vl > SKY_JSON_DIRECT_MAX) {
+        b->len = (size_t)(d - b->p);
+        json_field(b, f);
+        return b->oom ? NULL : b->p + b->len;
+    }
+    if (!(d = room(b, d, 6 * ((size_t)f->key_len + vl) + 32)))
+        return NULL;
+    if (sc) { /* untouched: field i has the schema's key i */
+        /* the site's `,"key":`, rendered when its schema was made */
+        size_t o = sc->key_off[i], kl = (size_t)sc->key_off[i + 1] - o;
+        sky__copy_small(d, sc->text + o, kl);
+        d += kl;
+    } else {
+        *d++ = ',';
+        *d++ = '"';
+        if (sky__is_reserved_key(f->key, f->key_len))
+            *d++ = '_';
+        d = sky__json_escape_raw(d, f->key, f->key_len);
+        *d++ = '"';
+        *d++ = ':';
+    }
+    return put_value(b, d, f);
+}
+
 /* Closes the object and the line at d and sets b's length. */
 static inline void put_end(sky_buf *b, char *d)
 {
@@ -464,11 +534,18 @@ static inline void put_end(sky_buf *b, char *d)
     b->len = (size_t)(d - b->p);
 }
 
-/* Where the line cache keeps an untouched call-site event's entry (rcache set). */
+/* Where the line cache keeps an untouched call-site event's entry (rcache set): the top
+ * bits of a multiplicative hash of the schema's and the logger's addresses. Schemas are
+ * allocations of one size (0x600 bytes for the mix's sites), often made one after another:
+ * their addresses' low bits (the index was (schema >> 4) % 32) were then all equal, and a
+ * program's sites took turns evicting each other (a third of the mix's lines rendered the
+ * general way, worker 1,362 -> 1,658 instructions an event after a change of heap layout). */
 static inline sky__line_entry *line_slot(const sky_event *ev)
 {
-    return &ev->rcache->lines[(((uintptr_t)ev->schema >> 4) ^ ((uintptr_t)ev->logger >> 3)) %
-                              SKY__LINE_CACHE_SLOTS];
+    _Static_assert((SKY__LINE_CACHE_SLOTS & (SKY__LINE_CACHE_SLOTS - 1)) == 0, "a power of two");
+    uint64_t h = ((uint64_t)(uintptr_t)ev->schema ^ (uint64_t)(uintptr_t)ev->logger << 17) *
+                 0x9e3779b97f4a7c15ull;
+    return &ev->rcache->lines[h >> (64 - __builtin_ctz(SKY__LINE_CACHE_SLOTS))];
 }
 
 /* Its entry if the cache has it. The logger's name pointer is compared: its length is the
@@ -674,37 +751,25 @@ void sky__render_json(const sky_event *ev, sky_buf *b)
     d = b->p + b->len;
     /* untouched, without fragments: field i has the schema's key i */
     const sky__site_schema *sc = ev->ctxh || ev->bnd ? NULL : ev->schema;
-    for (size_t i = 0; i < ev->n; i++) {
-        const sky_field *f = &ev->fields[i];
-        size_t vl = f->type == SKY_T_STR ? f->v.str.len : 0;
-        if (f->key_len > SKY_JSON_DIRECT_MAX || vl > SKY_JSON_DIRECT_MAX) {
-            b->len = (size_t)(d - b->p);
-            json_field(b, f);
-            if (b->oom)
-                return;
-            d = b->p + b->len;
-            continue;
-        }
-        if (!(d = room(b, d, 6 * ((size_t)f->key_len + vl) + 32)))
+    for (size_t i = 0; i < ev->n; i++)
+        if (!(d = put_field(b, d, &ev->fields[i], sc, i)))
             return;
-        if (sc) { /* untouched: field i has the schema's key i */
-            /* the site's `,"key":`, rendered when its schema was made */
-            size_t o = sc->key_off[i], kl = (size_t)sc->key_off[i + 1] - o;
-            sky__copy_small(d, sc->text + o, kl);
-            d += kl;
-        } else {
-            *d++ = ',';
-            *d++ = '"';
-            if (sky__is_reserved_key(f->key, f->key_len))
-                *d++ = '_';
-            d = sky__json_escape_raw(d, f->key, f->key_len);
-            *d++ = '"';
-            *d++ = ':';
-        }
-        if (!(d = put_value(b, d, f)))
-            return;
-    }
     put_end(b, d);
+}
+
+static inline uint64_t frag_text(sky_buf *b, const sky__frag *f)
+{
+    uint64_t bits = 0;
+    if (!sky__buf_reserve(b, 64))
+        return 0;
+    char *d = b->p + b->len;
+    for (size_t i = 0; i < f->n; i++) {
+        bits |= sky__key_bit(f->fields[i].key, f->fields[i].key_len);
+        if (!(d = put_field(b, d, &f->fields[i], NULL, 0)))
+            return bits; /* b->oom is set */
+    }
+    b->len = (size_t)(d - b->p);
+    return bits;
 }
 
 void sky__json_value(sky_buf *b, const sky_field *f) { json_value(b, f); }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 char *skytest_tmpdir(void)
@@ -67,6 +68,14 @@ size_t skytest_count_lines(const char *buf, size_t len)
     for (size_t i = 0; i < len; i++)
         n += buf[i] == '\n';
     return n;
+}
+
+void skytest_wait_child(int pid)
+{
+    int status = 0;
+    assert_int_equal(waitpid((pid_t)pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static sky_status capture_write(void *self, const sky_record *recs, size_t n)

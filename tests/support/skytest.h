@@ -22,6 +22,9 @@ char *skytest_read_file(const char *path, size_t *len);
 /* Counts '\n' in a buffer. */
 size_t skytest_count_lines(const char *buf, size_t len);
 
+/* Waits for a forked child and asserts that it exited with status 0. */
+void skytest_wait_child(int pid);
+
 /* A sink that keeps every record's text, for assertions. */
 typedef struct skytest_capture {
     char **lines;

@@ -48,7 +48,7 @@ typedef struct sky__logger_hdr struct_sky__logger_hdr;
     X(sky_console_opts, sky_console_opts, 80) \
     X(sky_file_opts, sky_file_opts, 112) \
     X(sky_route, sky_route, 96) \
-    X(sky_stats, sky_stats, 304) \
+    X(sky_stats, sky_stats, 336) \
     X(sky_processor_stats, sky_processor_stats, 104) \
     X(sky_audit_opts, sky_audit_opts, 112) \
     X(sky_http_opts, sky_http_opts, 136) \

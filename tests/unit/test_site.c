@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static char big_user[6000]; /* over the renderer's direct-escape limit; filled by the tests */
@@ -1057,10 +1056,7 @@ static void test_context_blocks_reused(void **state)
             ok = strstr(cap.lines[k], ",\"n\":") && strstr(cap.lines[k], "\"user\":\"call user\"");
         _exit(ok && sky_close(sky) == SKY_OK ? 0 : 1);
     }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    skytest_wait_child(pid);
 #endif
     assert_int_equal(sky_close(sky), SKY_OK);
     skytest_capture_reset(&cap);
@@ -1070,7 +1066,7 @@ static void test_context_blocks_reused(void **state)
  * path makes of the same fields: a key repeated in a frame of two fields and among more (the
  * later one wins, at its position, once), fields without a key or with SKY_T_NONE skipped, a
  * pooled block too small for the next scope's value or key (the scope gets a block of its
- * own and the small one stays pooled), fields changed in place between the push and the
+ * own and the small one is freed), fields changed in place between the push and the
  * scope's first event (seen: a string, and a field made lazy, which takes the general path)
  * and after it (not seen, as documented), and a bound logger released between scopes (it
  * retires into the same queue as the blocks). */

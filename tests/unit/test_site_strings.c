@@ -8,8 +8,14 @@
  * NULL strings and sites of more fields than the one-compare signature covers take the
  * general path and log what was passed. (Under ASan and TSan the header uses strlen() and
  * memcpy() instead; the clang stage of `make test` runs the vector code.)
+ *
+ * On x86-64 a SKY_STR string longer than its first block is measured, and a string of over 32
+ * bytes copied, by the library's routines (src/util/strtail.c, SSE2 or AVX2, chosen at load):
+ * the measuring and copying tests run once with each (sky__strtail_select), and each routine
+ * is checked to leave every register the header does not name as clobbered as it found it.
  */
 #include "skytest.h"
+#include "util/strtail.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -243,6 +249,130 @@ static void test_wide_sites(void **state)
     skytest_capture_reset(&cap);
 }
 
+#ifdef SKY__TAILS
+typedef long long v2 __attribute__((vector_size(16)));
+#define XR(k) register v2 x##k __asm__("xmm" #k) = {k + 1, -(k + 1)}
+#define XOK(k) (x##k[0] == k + 1 && x##k[1] == -(k + 1))
+#define GR(r, v) register uint64_t r __asm__(#r) = v
+
+/* The string routine leaves every register but rax (its result) and those the header names
+ * (rcx, rdx, r11, xmm13-15) as it found them: were it to write another, a call site would
+ * find a value changed under it. (asm takes 30 operands at most: general registers, then
+ * vector ones.) */
+#define STRLEN_JUMP(...)                                                                           \
+    SKY__OVERREAD_BEGIN /* the operand says "some bytes from s" by a huge array, as skylog.h */   \
+    __asm__ volatile(SKY__TAIL_JUMP                                                               \
+                     : "+a"(r), __VA_ARGS__                                                       \
+                     : [fn] "m"(sky__strlen_tail), "m"(*(const sky__bytes *)(const void *)s)       \
+                     : "rcx", "rdx", "r11", "cc", "xmm13", "xmm14", "xmm15");                     \
+    SKY__OVERREAD_END
+static void check_strlen_keeps_registers(const char *s, size_t n)
+{
+    uintptr_t r = (uintptr_t)s;
+    {
+        GR(rbx, 0x1b); GR(rsi, 0x2b); GR(rdi, 0x3b); GR(r8, 0x4b); GR(r9, 0x5b); GR(r10, 0x6b);
+        GR(r12, 0x7b); GR(r13, 0x8b); GR(r14, 0x9b); GR(r15, 0xab);
+        STRLEN_JUMP("+r"(rbx), "+r"(rsi), "+r"(rdi), "+r"(r8), "+r"(r9), "+r"(r10), "+r"(r12),
+                    "+r"(r13), "+r"(r14), "+r"(r15));
+        bool kept = rbx == 0x1b && rsi == 0x2b && rdi == 0x3b && r8 == 0x4b && r9 == 0x5b &&
+                    r10 == 0x6b && r12 == 0x7b && r13 == 0x8b && r14 == 0x9b && r15 == 0xab;
+        assert_true(kept);
+        assert_int_equal(r, n);
+    }
+    {
+        r = (uintptr_t)s;
+        XR(0); XR(1); XR(2); XR(3); XR(4); XR(5); XR(6); XR(7); XR(8); XR(9); XR(10); XR(11);
+        XR(12);
+        STRLEN_JUMP("+x"(x0), "+x"(x1), "+x"(x2), "+x"(x3), "+x"(x4), "+x"(x5), "+x"(x6),
+                    "+x"(x7), "+x"(x8), "+x"(x9), "+x"(x10), "+x"(x11), "+x"(x12));
+        bool kept = XOK(0) && XOK(1) && XOK(2) && XOK(3) && XOK(4) && XOK(5) && XOK(6) && XOK(7) &&
+                    XOK(8) && XOK(9) && XOK(10) && XOK(11) && XOK(12);
+        assert_true(kept);
+        assert_int_equal(r, n);
+    }
+}
+
+/* The copy routine: the same for every register but rax, rcx, r11 and xmm14-15; its
+ * arguments (r8, r9, r10) kept too. (Each check reads the registers right after the jump:
+ * a call would be free to change them.) */
+#define COPY_JUMP(...)                                                                             \
+    __asm__ volatile(SKY__TAIL_JUMP                                                               \
+                     : "+r"(r8), "+r"(r9), "+r"(r10), __VA_ARGS__                                 \
+                     : [fn] "m"(sky__copy_tail)                                                   \
+                     : "rax", "rcx", "r11", "cc", "memory", "xmm14", "xmm15")
+#define COPY_ARGS                                                                                  \
+    register char *r8 __asm__("r8") = d;                                                           \
+    register const char *r9 __asm__("r9") = s;                                                     \
+    register size_t r10 __asm__("r10") = n
+static void check_copy_keeps_registers(char *d, const char *s, size_t n)
+{
+    {
+        COPY_ARGS;
+        GR(rbx, 0x1c); GR(rsi, 0x2c); GR(rdi, 0x3c); GR(rdx, 0x4c); GR(r12, 0x7c);
+        GR(r13, 0x8c); GR(r14, 0x9c); GR(r15, 0xac);
+        COPY_JUMP("+r"(rbx), "+r"(rsi), "+r"(rdi), "+r"(rdx), "+r"(r12), "+r"(r13), "+r"(r14),
+                  "+r"(r15));
+        bool kept = rbx == 0x1c && rsi == 0x2c && rdi == 0x3c && rdx == 0x4c && r12 == 0x7c &&
+                    r13 == 0x8c && r14 == 0x9c && r15 == 0xac && r8 == d && r9 == s && r10 == n;
+        assert_true(kept);
+    }
+    {
+        COPY_ARGS;
+        XR(0); XR(1); XR(2); XR(3); XR(4); XR(5); XR(6);
+        COPY_JUMP("+x"(x0), "+x"(x1), "+x"(x2), "+x"(x3), "+x"(x4), "+x"(x5), "+x"(x6));
+        bool kept = XOK(0) && XOK(1) && XOK(2) && XOK(3) && XOK(4) && XOK(5) && XOK(6);
+        assert_true(kept);
+    }
+    {
+        COPY_ARGS;
+        XR(7); XR(8); XR(9); XR(10); XR(11); XR(12); XR(13);
+        COPY_JUMP("+x"(x7), "+x"(x8), "+x"(x9), "+x"(x10), "+x"(x11), "+x"(x12), "+x"(x13));
+        bool kept = XOK(7) && XOK(8) && XOK(9) && XOK(10) && XOK(11) && XOK(12) && XOK(13);
+        assert_true(kept);
+    }
+    assert_memory_equal(d, s, n);
+}
+
+static void test_tails_keep_registers(void)
+{
+    char src[200], dst[200];
+    for (size_t n = 17; n < 150; n += 7) {
+        memset(src, 'q', sizeof src);
+        src[n] = '\0';
+        check_strlen_keeps_registers(src, n);
+        memset(dst, 0, sizeof dst);
+        check_copy_keeps_registers(dst, src, n + 15);
+        for (size_t i = n + 15; i < sizeof dst; i++)
+            assert_int_equal(dst[i], 0);
+    }
+}
+#endif
+
+/* The measuring and copying tests with each routine the CPU has, then as chosen at load. */
+static void test_each_routine(void **state)
+{
+    int chosen = sky__strtail_select(SKY__STRTAIL_BEST);
+    int ran = 0;
+    for (int v = SKY__STRTAIL_SSE2; v <= SKY__STRTAIL_AVX2; v++) {
+        if (sky__strtail_select(v) != v)
+            continue; /* not this CPU's (or not x86-64) */
+        ran++;
+        test_strlen_never_leaves_the_page(state);
+        test_short_copy_never_leaves_the_page(state);
+        test_every_length_and_alignment(state);
+        test_logged_strings_at_page_ends(state);
+#ifdef SKY__TAILS
+        test_tails_keep_registers();
+#endif
+    }
+    assert_int_equal(sky__strtail_select(SKY__STRTAIL_BEST), chosen);
+#if defined(__x86_64__) && defined(__GNUC__)
+    assert_true(ran >= 1); /* SSE2 at least: every x86-64 has it */
+#else
+    (void)ran;
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_short_copy_never_leaves_the_page),
         cmocka_unit_test(test_every_length_and_alignment),
         cmocka_unit_test(test_logged_strings_at_page_ends),
+        cmocka_unit_test(test_each_routine),
         cmocka_unit_test(test_calls_unlike_the_schema),
         cmocka_unit_test(test_wide_sites),
     };
