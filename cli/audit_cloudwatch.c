@@ -14,6 +14,7 @@
  */
 #include "cli.h"
 #include "common.h"
+#include "safetext.h"
 #include "sinks/audit_chain.h"
 #include "util/secmem.h"
 
@@ -158,28 +159,30 @@ static int verify_stream(sky_aws_client *c, const char *group, const char *strea
     sky__audit_report rep;
     sky__audit_verdict v = sky__audit_verify(sorted, key, keylen, &rep);
     if (v == SKY__AUDIT_IOERROR) {
-        fprintf(stderr, "skylog audit verify: %s %s: %s\n", group, stream, rep.detail);
+        sky__safe_printf(stderr, "skylog audit verify: %s %s: %s\n", group, stream, rep.detail);
     } else if (kept == 0) {
-        printf("%s %s: no entries\n", group, stream);
+        sky__safe_printf(stdout, "%s %s: no entries\n", group, stream);
         rc = SKY_EXIT_OK;
     } else if (v != SKY__AUDIT_INTACT) {
         char when[25] = "?";
         uint64_t at = rep.line ? rep.line - 1 : 0;
         if (at < kept)
             sky__fmt_ms(order[at].ts, when);
-        printf("%s %s: entry %" PRIu64 " in sequence order (event time %s): %s: %s\n", group,
-               stream, rep.line, when, sky__audit_verdict_name(v), rep.detail);
-        printf("%s %s: %" PRIu64 " entries verified before the break\n", group, stream,
-               rep.entries);
+        sky__safe_printf(stdout, "%s %s: entry %" PRIu64 " in sequence order (event time %s): "
+                         "%s: %s\n", group, stream, rep.line, when, sky__audit_verdict_name(v),
+                         rep.detail);
+        sky__safe_printf(stdout, "%s %s: %" PRIu64 " entries verified before the break\n", group,
+                         stream, rep.entries);
     } else {
         char hex[65];
         for (int i = 0; i < 32; i++)
             snprintf(hex + 2 * i, 3, "%02x", rep.last_hash[i]);
-        printf("%s %s: intact: %" PRIu64 " entries (seq 1..%" PRIu64 "), %" PRIu64
-               " duplicate deliveries ignored, %" PRIu64 " reopening(s), HMAC %s, last hash %s\n",
-               group, stream, rep.entries, rep.last_seq, dups, rep.resumed,
-               key ? "verified" : rep.hmac_seen ? "present, not checked (no --key-file)" : "none",
-               hex);
+        sky__safe_printf(stdout, "%s %s: intact: %" PRIu64 " entries (seq 1..%" PRIu64 "), %" PRIu64
+                         " duplicate deliveries ignored, %" PRIu64 " reopening(s), HMAC %s, last "
+                         "hash %s\n", group, stream, rep.entries, rep.last_seq, dups, rep.resumed,
+                         key ? "verified"
+                             : rep.hmac_seen ? "present, not checked (no --key-file)" : "none",
+                         hex);
         rc = SKY_EXIT_OK;
     }
     free(order);

@@ -10,6 +10,7 @@
  */
 #include "cli.h"
 #include "common.h"
+#include "safetext.h"
 #include "table.h"
 
 #include <skylog/metrics.h>
@@ -169,10 +170,7 @@ static char *fmt_time(json_t *v, char out[25])
 
 static void print_json(json_t *v)
 {
-    char *t = json_dumps(v, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    if (t)
-        puts(t);
-    free(t);
+    sky__json_put(stdout, v, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
 }
 
 /* ---- describe / history ------------------------------------------------------------------- */

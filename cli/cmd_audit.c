@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 #include "common.h"
+#include "safetext.h"
 #include "sinks/audit_chain.h"
 #include "util/secmem.h"
 
@@ -96,11 +97,12 @@ static int verify(int argc, char **argv)
     if (in != stdin)
         fclose(in);
     if (v == SKY__AUDIT_IOERROR) {
-        fprintf(stderr, "skylog audit verify: %s: %s\n", file, rep.detail);
+        sky__safe_printf(stderr, "skylog audit verify: %s: %s\n", file, rep.detail);
         return SKY_EXIT_FAIL;
     }
     if (v != SKY__AUDIT_INTACT) {
-        printf("%s:%" PRIu64 ": %s: %s\n", file, rep.line, sky__audit_verdict_name(v), rep.detail);
+        sky__safe_printf(stdout, "%s:%" PRIu64 ": %s: %s\n", file, rep.line,
+                         sky__audit_verdict_name(v), rep.detail);
         printf("%s: %" PRIu64 " entries verified before the break\n", file, rep.entries);
         return SKY_EXIT_FAIL;
     }

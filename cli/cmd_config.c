@@ -8,6 +8,7 @@
  * know. This file must never hold its own list of options.
  */
 #include "cli.h"
+#include "safetext.h"
 
 #include "config/loader.h"
 #include "config/registry.h"
@@ -59,7 +60,7 @@ static int config_check(int argc, char **argv)
     char *summary = NULL, *err = NULL;
     sky_status st = sky__config_load_file(path, NULL, &sky, &summary, &err);
     if (st != SKY_OK) {
-        fprintf(stderr, "%s\n", err ? err : sky_strerror(st));
+        sky__safe_printf(stderr, "%s\n", err ? err : sky_strerror(st)); /* may quote the file */
         free(err);
         return SKY_EXIT_FAIL;
     }

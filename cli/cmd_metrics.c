@@ -12,6 +12,7 @@
  */
 #include "cli.h"
 #include "common.h"
+#include "safetext.h"
 #include "table.h"
 
 #include <skylog/metrics.h>
@@ -211,11 +212,7 @@ static int run_list(margs *a, sky_aws_client *c)
             break;
     }
     if (a->out == SKY__OUT_JSON) {
-        char *t = json_dumps(all, JSON_INDENT(2));
-        if (t)
-            puts(t);
-        free(t);
-        rc = SKY_EXIT_OK;
+        rc = sky__json_put(stdout, all, JSON_INDENT(2)) ? SKY_EXIT_OK : SKY_EXIT_FAIL;
         goto out;
     }
     sky__grid g;
@@ -381,12 +378,9 @@ static int run_get(margs *a, sky_aws_client *c, int64_t start_ms, int64_t end_ms
         }
         json_t *doc = json_pack("{s:O,s:o}", "Label", json_object_get(ans, "Label"),
                                 "Datapoints", arr);
-        char *t = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-        if (t)
-            puts(t);
-        free(t);
+        bool ok = sky__json_put(stdout, doc, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
         json_decref(doc);
-        rc = SKY_EXIT_OK;
+        rc = ok ? SKY_EXIT_OK : SKY_EXIT_FAIL;
         goto out;
     }
     size_t ncols = 2 + json_array_size(a->stats);

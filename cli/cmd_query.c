@@ -10,6 +10,8 @@
  */
 #include "cli.h"
 #include "common.h"
+#include "safetext.h"
+#include "table.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -50,57 +52,11 @@ static bool cancelled(void *user)
 static void progress(void *user, const sky_aws_query_result *so_far)
 {
     (void)user;
-    fprintf(stderr, "\r\x1b[K%s: %.0f records scanned, %.0f matched, %.0f bytes", so_far->status,
-            so_far->records_scanned, so_far->records_matched, so_far->bytes_scanned);
+    fputs("\r\x1b[K", stderr);
+    sky__safe_put(stderr, so_far->status);
+    fprintf(stderr, ": %.0f records scanned, %.0f matched, %.0f bytes", so_far->records_scanned,
+            so_far->records_matched, so_far->bytes_scanned);
     fflush(stderr);
-}
-
-enum { OUT_TABLE, OUT_JSON, OUT_CSV };
-
-/* A value for a terminal or a table cell: control characters escaped (an event can never
- * drive the terminal), newlines as \n so a row stays one line. Into a malloc'd string. */
-static char *cell(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = malloc(n * 6 + 1), *d = out;
-    if (!out)
-        return NULL;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '\n')
-            d += sprintf(d, "\\n");
-        else if (*p == '\t')
-            d += sprintf(d, "\\t");
-        else if (*p < 0x20 || *p == 0x7f)
-            d += sprintf(d, "\\u%04x", *p);
-        else
-            *d++ = (char)*p;
-    }
-    *d = '\0';
-    return out;
-}
-
-/* Display width of UTF-8 text: one column per character (what a terminal gives most). */
-static size_t width(const char *s)
-{
-    size_t w = 0;
-    for (; *s; s++)
-        w += ((unsigned char)*s & 0xc0) != 0x80;
-    return w;
-}
-
-static void csv_field(const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"')
-            putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
 }
 
 /* The columns: every field name in the order it first appears, @ptr left out. */
@@ -136,12 +92,12 @@ static const char *value_of(json_t *row, const char *name)
     return NULL;
 }
 
-static void print_results(json_t *results, int format)
+static bool print_results(json_t *results, sky__out_fmt format)
 {
-    json_t *cols = columns(results);
-    size_t nc = json_array_size(cols), i;
+    size_t i;
     json_t *row;
-    if (format == OUT_JSON) {
+    if (format == SKY__OUT_JSON) {
+        bool ok = true;
         json_array_foreach(results, i, row) {
             json_t *o = json_object();
             size_t k;
@@ -151,65 +107,31 @@ static void print_results(json_t *results, int format)
                 if (n)
                     json_object_set(o, n, json_object_get(f, "value"));
             }
-            char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            if (t)
-                puts(t);
-            free(t);
+            ok &= sky__json_put(stdout, o, JSON_COMPACT | JSON_PRESERVE_ORDER);
             json_decref(o);
         }
-    } else if (format == OUT_CSV) {
-        for (size_t c = 0; c < nc; c++) {
-            if (c)
-                putchar(',');
-            csv_field(json_string_value(json_array_get(cols, c)));
-        }
-        putchar('\n');
-        json_array_foreach(results, i, row) {
-            for (size_t c = 0; c < nc; c++) {
-                const char *v = value_of(row, json_string_value(json_array_get(cols, c)));
-                if (c)
-                    putchar(',');
-                csv_field(v ? v : "");
-            }
-            putchar('\n');
-        }
-    } else {
-        size_t *w = calloc(nc ? nc : 1, sizeof *w);
-        for (size_t c = 0; w && c < nc; c++)
-            w[c] = width(json_string_value(json_array_get(cols, c)));
-        json_array_foreach(results, i, row) {
-            for (size_t c = 0; w && c < nc; c++) {
-                const char *v = value_of(row, json_string_value(json_array_get(cols, c)));
-                char *s = cell(v ? v : "");
-                if (s && width(s) > w[c])
-                    w[c] = width(s);
-                free(s);
-            }
-        }
-        for (size_t c = 0; w && c < nc; c++) {
-            const char *h = json_string_value(json_array_get(cols, c));
-            printf("%s%s%*s", c ? "  " : "", h, c + 1 < nc ? (int)(w[c] - width(h)) : 0, "");
-        }
-        putchar('\n');
-        for (size_t c = 0; w && c < nc; c++) {
-            printf("%s", c ? "  " : "");
-            for (size_t k = 0; k < w[c]; k++)
-                putchar('-');
-        }
-        putchar('\n');
-        json_array_foreach(results, i, row) {
-            for (size_t c = 0; w && c < nc; c++) {
-                const char *v = value_of(row, json_string_value(json_array_get(cols, c)));
-                char *s = cell(v ? v : "");
-                printf("%s%s%*s", c ? "  " : "", s ? s : "",
-                       c + 1 < nc ? (int)(w[c] - (s ? width(s) : 0)) : 0, "");
-                free(s);
-            }
-            putchar('\n');
-        }
-        free(w);
+        return ok;
     }
+    json_t *cols = columns(results);
+    size_t nc = json_array_size(cols);
+    const char **cells = calloc(nc ? nc : 1, sizeof *cells);
+    sky__grid g;
+    sky__grid_init(&g, nc);
+    g.rule = true;
+    g.failed = !cells;
+    for (size_t c = 0; cells && c < nc; c++)
+        cells[c] = json_string_value(json_array_get(cols, c));
+    sky__grid_add(&g, cells);
+    json_array_foreach(results, i, row) {
+        for (size_t c = 0; cells && c < nc; c++)
+            cells[c] = value_of(row, json_string_value(json_array_get(cols, c)));
+        sky__grid_add(&g, cells);
+    }
+    bool ok = sky__grid_print(&g, stdout, format);
+    sky__grid_free(&g);
+    free(cells);
     json_decref(cols);
+    return ok;
 }
 
 /* "... at line L and position P": the query line L with a caret under column P. */
@@ -230,10 +152,10 @@ static void show_position(const char *query, const char *message)
     size_t n = strcspn(s, "\n");
     if ((size_t)col > n)
         col = (int)n;
-    char *line_text = strndup(s, n), *safe = line_text ? cell(line_text) : NULL;
-    if (safe && width(safe) == n) /* the caret lines up only when nothing was escaped */
-        fprintf(stderr, "  %s\n  %*s^\n", safe, col, "");
-    free(safe);
+    char *line_text = strndup(s, n);
+    /* the caret lines up only when nothing was escaped and each byte is one column */
+    if (line_text && sky__safe_width(line_text) == n && strlen(line_text) == n)
+        fprintf(stderr, "  %s\n  %*s^\n", line_text, col, "");
     free(line_text);
 }
 
@@ -260,7 +182,8 @@ int sky__cmd_query(int argc, char **argv)
     size_t n_groups = 0;
     long limit = 0;
     double timeout_s = 0;
-    int format = OUT_TABLE, rc = SKY_EXIT_USAGE;
+    sky__out_fmt format = SKY__OUT_TABLE;
+    int rc = SKY_EXIT_USAGE;
     sky_aws_client *c = NULL;
     sky_aws_query_result res = {0};
     json_t *answer = NULL;
@@ -298,13 +221,7 @@ int sky__cmd_query(int argc, char **argv)
             }
             break;
         case 'o':
-            if (strcmp(optarg, "table") == 0)
-                format = OUT_TABLE;
-            else if (strcmp(optarg, "json") == 0)
-                format = OUT_JSON;
-            else if (strcmp(optarg, "csv") == 0)
-                format = OUT_CSV;
-            else {
+            if (!sky__out_parse(optarg, &format)) {
                 fprintf(stderr, "skylog query: --output: expected table, json or csv, got '%s'\n",
                         optarg);
                 goto out;
@@ -361,8 +278,9 @@ int sky__cmd_query(int argc, char **argv)
     if (tty)
         fputs("\r\x1b[K", stderr);
     if (st != SKY_OK && st != SKY_ETIMEDOUT) {
-        fprintf(stderr, "skylog query: %s%s%s\n", err.code[0] ? err.code : sky_strerror(st),
-                err.message[0] ? ": " : "", err.message);
+        sky__safe_printf(stderr, "skylog query: %s%s%s\n",
+                         err.code[0] ? err.code : sky_strerror(st), err.message[0] ? ": " : "",
+                         err.message);
         if (strcmp(err.code, "MalformedQueryException") == 0) {
             show_position(query, err.message);
             rc = SKY_EXIT_USAGE;
@@ -370,7 +288,7 @@ int sky__cmd_query(int argc, char **argv)
         goto out;
     }
     if (strcmp(res.status, "Complete") != 0) {
-        fprintf(stderr, "skylog query: the query ended %s (%s)\n", res.status,
+        sky__safe_printf(stderr, "skylog query: the query ended %s (%s)\n", res.status,
                 st == SKY_ETIMEDOUT ? "--timeout passed" : res.query_id);
         rc = sky__cli_stopping() ? 130 : SKY_EXIT_FAIL;
         goto out;
@@ -381,8 +299,9 @@ int sky__cmd_query(int argc, char **argv)
         fprintf(stderr, "skylog query: GetQueryResults answered without results\n");
         goto out;
     }
-    print_results(results, format);
-    if (tty || format == OUT_TABLE)
+    if (!print_results(results, format))
+        goto out;
+    if (tty || format == SKY__OUT_TABLE)
         fprintf(stderr, "%zu rows; %.0f records matched, %.0f scanned, %.0f bytes scanned\n",
                 json_array_size(results), res.records_matched, res.records_scanned,
                 res.bytes_scanned);

@@ -22,6 +22,7 @@
  */
 #include "cli.h"
 #include "common.h"
+#include "safetext.h"
 #include "ship_checkpoint.h"
 
 #include <skylog/cloudwatch.h>
@@ -115,10 +116,10 @@ static void give_up(const sky_cwl_stats *st)
 {
     if (atomic_exchange(&gave_up, true))
         return;
-    fprintf(stderr, "skylog ship: giving up: %llu attempts in a row failed over %lld s "
-            "(last: %s)\n", (unsigned long long)st->failures_in_a_row,
-            (long long)(sky_monotonic_ns() / 1000000 - st->failing_since_mono_ms) / 1000,
-            st->last_error[0] ? st->last_error : "no answer");
+    sky__safe_printf(stderr, "skylog ship: giving up: %llu attempts in a row failed over %lld s "
+                     "(last: %s)\n", (unsigned long long)st->failures_in_a_row,
+                     (long long)(sky_monotonic_ns() / 1000000 - st->failing_since_mono_ms) / 1000,
+                     st->last_error[0] ? st->last_error : "no answer");
 }
 
 /* ---- timestamps from JSON lines ------------------------------------------------------------ */
@@ -1194,7 +1195,7 @@ static bool resume_stream(ship *sh, json_t *cp, const char *cp_path)
     }
     if (sh->stream_opt && strcmp(sh->stream_opt, stream) != 0 &&
         !(tmpl && strcmp(sh->stream_opt, tmpl) == 0)) {
-        fprintf(stderr, "skylog ship: %s: the checkpoint is for stream %s%s%s%s, not %s\n",
+        sky__safe_printf(stderr, "skylog ship: %s: the checkpoint is for stream %s%s%s%s, not %s\n",
                 cp_path, stream, tmpl ? " (--stream '" : "", tmpl ? tmpl : "", tmpl ? "')" : "",
                 sh->stream_opt);
         return false;
@@ -1231,8 +1232,8 @@ static bool resume_from(ship *sh, json_t *cp, const char *cp_path)
         return false;
     }
     if (group && strcmp(group, sh->co->log_group) != 0) {
-        fprintf(stderr, "skylog ship: %s: the checkpoint is for group %s, not %s\n", cp_path,
-                group, sh->co->log_group);
+        sky__safe_printf(stderr, "skylog ship: %s: the checkpoint is for group %s, not %s\n",
+                         cp_path, group, sh->co->log_group);
         return false;
     }
     for (int i = 0; i < sh->n_in; i++) {
@@ -1588,7 +1589,9 @@ int sky__cmd_ship(int argc, char **argv)
     bool wd_started = false;
     if (sky_sink_cloudwatch_logs(&co, &sh.sink, &err) != SKY_OK) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        fprintf(stderr, "skylog ship: %s\n", err ? err : "cannot create the CloudWatch sink");
+        /* may quote the service (a refused CreateLogGroup) */
+        sky__safe_printf(stderr, "skylog ship: %s\n",
+                         err ? err : "cannot create the CloudWatch sink");
         free(err);
         rc = SKY_EXIT_FAIL;
         goto free_track;
@@ -1755,7 +1758,7 @@ int sky__cmd_ship(int argc, char **argv)
             fprintf(stderr, "  %llu lines may be stored twice (the stream's tail could not tell; "
                     "see docs/CLI.md)\n", (unsigned long long)sh.settle.ambiguous);
         if (lost && st.last_error[0] && !cannot_deliver)
-            fprintf(stderr, "  last error: %s\n", st.last_error);
+            sky__safe_printf(stderr, "  last error: %s\n", st.last_error);
     }
     if (rc != SKY_EXIT_OK)
         report_position(&sh, sky__cli_stop_signal(), "incomplete");

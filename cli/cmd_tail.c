@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 #include "common.h"
+#include "safetext.h"
 
 #include "util/buf.h"
 
@@ -87,6 +88,7 @@ enum { OUT_PRETTY, OUT_TEXT, OUT_SHORT, OUT_JSON, OUT_RAW };
 typedef struct tail_out {
     int format;
     bool color;
+    bool raw_exact;   /* raw: the message's bytes as they are (stdout is not a terminal) */
     bool with_date;   /* pretty: the range spans more than one UTC day */
     int64_t first_day; /* UTC day of --since */
 } tail_out;
@@ -103,41 +105,19 @@ static const char *level_colour(const char *lv)
     return "";
 }
 
-/* Text for a terminal: control characters (ESC included) escaped, so an event can never drive
- * the terminal. */
-static void put_safe(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '\n')
-            fputs("\\n", stdout);
-        else if (*p == '\t')
-            putchar('\t');
-        else if (*p < 0x20 || *p == 0x7f)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-}
-
+/* A field's value as logfmt shows it: a plain word bare, anything else as JSON. */
 static void print_value(json_t *v)
 {
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        bool bare = *s != '\0';
-        for (const unsigned char *p = (const unsigned char *)s; *p && bare; p++)
-            bare = *p > ' ' && *p != '"' && *p != '=' && *p != 0x7f;
-        if (bare) {
-            fputs(s, stdout);
-        } else {
-            char *q = json_dumps(v, JSON_ENCODE_ANY);
-            fputs(q ? q : "\"\"", stdout);
-            free(q);
-        }
-    } else {
-        char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        fputs(t ? t : "null", stdout);
-        free(t);
+    const char *s = json_string_value(v);
+    bool bare = s && *s;
+    for (const unsigned char *p = (const unsigned char *)s; bare && *p; p++)
+        bare = *p > ' ' && *p != '"' && *p != '=' && *p != 0x7f;
+    if (bare) {
+        sky__safe_put(stdout, s);
+        return;
     }
+    if (!sky__json_write(stdout, v, JSON_ENCODE_ANY | (s ? 0 : JSON_COMPACT)))
+        fputs(s ? "\"\"" : "null", stdout);
 }
 
 static void print_event(json_t *ev, const char *msg, tail_out *o)
@@ -151,18 +131,21 @@ static void print_event(json_t *ev, const char *msg, tail_out *o)
     char when[25];
     sky__fmt_ms(ts, when); /* 2025-06-28T12:34:56.789Z */
     switch (o->format) {
-    case OUT_RAW: puts(msg); return;
-    case OUT_TEXT: /* aws logs tail --format detailed */
-        printf("%.19s.%.3s000+00:00 %s %s\n", when, when + 20, stream, msg);
+    case OUT_RAW: /* the bytes for a program; for a terminal, made safe like every format */
+        if (o->raw_exact)
+            puts(msg);
+        else
+            sky__safe_printf(stdout, "%s\n", msg);
         return;
-    case OUT_SHORT: printf("%.19s %s\n", when, msg); return;
+    case OUT_TEXT: /* aws logs tail --format detailed */
+        sky__safe_printf(stdout, "%.19s.%.3s000+00:00 %s %s\n", when, when + 20, stream, msg);
+        return;
+    case OUT_SHORT: sky__safe_printf(stdout, "%.19s %s\n", when, msg); return;
     case OUT_JSON: {
         json_t *j = json_pack("{s:I,s:s,s:s,s:s?}", "timestamp", ts, "stream", stream, "message",
                               msg, "eventId", json_string_value(json_object_get(ev, "eventId")));
-        char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        if (t)
-            puts(t);
-        free(t);
+        if (j)
+            sky__json_put(stdout, j, JSON_COMPACT);
         json_decref(j);
         return;
     }
@@ -176,7 +159,9 @@ static void print_event(json_t *ev, const char *msg, tail_out *o)
         printf("%.10s %.12s", when, when + 11);
     else
         printf("%.12s", when + 11);
-    printf(o->color ? C_RESET " " C_STREAM "%s" C_RESET " " : " %s ", stream);
+    fputs(o->color ? C_RESET " " C_STREAM : " ", stdout);
+    sky__safe_put(stdout, stream);
+    fputs(o->color ? C_RESET " " : " ", stdout);
     json_t *j = msg[0] == '{' ? json_loads(msg, 0, NULL) : NULL;
     if (json_is_object(j) && json_object_get(j, "message")) {
         /* a skylog event: level, logger and message first, then the fields */
@@ -185,13 +170,14 @@ static void print_event(json_t *ev, const char *msg, tail_out *o)
         const char *m = json_string_value(json_object_get(j, "message"));
         lv = lv ? lv : "-";
         if (o->color)
-            printf("%s%s" C_RESET, level_colour(lv), lv);
-        else
-            fputs(lv, stdout);
-        printf("%*s [", (int)(strlen(lv) < 8 ? 8 - strlen(lv) : 0), ""); /* CRITICAL is 8 */
-        put_safe(lg && *lg ? lg : "root");
+            fputs(level_colour(lv), stdout);
+        size_t lw = sky__safe_put(stdout, lv);
+        if (o->color)
+            fputs(C_RESET, stdout);
+        printf("%*s [", (int)(lw < 8 ? 8 - lw : 0), ""); /* CRITICAL is 8 */
+        sky__safe_put(stdout, lg && *lg ? lg : "root");
         fputs("] ", stdout);
-        put_safe(m ? m : "");
+        sky__safe_put(stdout, m);
         const char *k;
         json_t *v;
         json_object_foreach(j, k, v)
@@ -206,7 +192,7 @@ static void print_event(json_t *ev, const char *msg, tail_out *o)
             putchar(' ');
             if (o->color)
                 fputs(C_KEY, stdout);
-            put_safe(k);
+            sky__safe_put(stdout, k);
             if (o->color)
                 fputs(C_RESET, stdout);
             putchar('=');
@@ -214,7 +200,7 @@ static void print_event(json_t *ev, const char *msg, tail_out *o)
         }
         putchar('\n');
     } else {
-        put_safe(msg);
+        sky__safe_put(stdout, msg);
         putchar('\n');
     }
     json_decref(j);
@@ -382,7 +368,7 @@ int sky__cmd_tail(int argc, char **argv)
     const char *group = NULL, *filter = NULL, *since = "10m", *until = NULL, *color = "auto";
     json_t *streams = json_array();
     bool follow = false, tty = isatty(STDOUT_FILENO);
-    tail_out out = {.format = tty ? OUT_PRETTY : OUT_TEXT};
+    tail_out out = {.format = tty ? OUT_PRETTY : OUT_TEXT, .raw_exact = !tty};
     reasm r = {.on = true};
     long long limit = -1, printed = 0;
     int rc = SKY_EXIT_USAGE;
@@ -613,23 +599,24 @@ static int list_cmd(int argc, char **argv, bool streams_cmd)
         json_array_foreach(json_object_get(resp, streams_cmd ? "logStreams" : "logGroups"), i, item)
         {
             if (as_json) {
-                char *t = json_dumps(item, JSON_COMPACT);
-                puts(t ? t : "{}");
-                free(t);
+                if (!sky__json_put(stdout, item, JSON_COMPACT))
+                    puts("{}");
             } else if (streams_cmd) {
                 char last[25] = "-";
                 json_t *l = json_object_get(item, "lastEventTimestamp");
                 if (json_is_integer(l))
                     sky__fmt_ms(json_integer_value(l), last);
-                printf("%-60s last event %s\n",
-                       json_string_value(json_object_get(item, "logStreamName")), last);
+                sky__safe_pad(stdout, json_string_value(json_object_get(item, "logStreamName")),
+                              60);
+                printf(" last event %s\n", last);
             } else {
                 json_t *r = json_object_get(item, "retentionInDays");
                 char ret[32] = "never expire";
                 if (json_is_integer(r))
                     snprintf(ret, sizeof ret, "%lld days", (long long)json_integer_value(r));
-                printf("%-60s retention %-14s %lld bytes\n",
-                       json_string_value(json_object_get(item, "logGroupName")), ret,
+                sky__safe_pad(stdout, json_string_value(json_object_get(item, "logGroupName")),
+                              60);
+                printf(" retention %-14s %lld bytes\n", ret,
                        (long long)json_integer_value(json_object_get(item, "storedBytes")));
             }
         }

@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include "cli.h"
+#include "safetext.h"
 #include "util/text.h"
 
 #include <ctype.h>
@@ -49,8 +50,8 @@ sky_aws_client *sky__aws_cli_client(const sky__aws_cli_opts *o, const char *serv
     sky_aws_client *c = NULL;
     char err[256] = "";
     if (sky_aws_client_new(&co, &c, err, sizeof err) != SKY_OK) {
-        fprintf(stderr, "skylog %s: %s\n", cmd,
-                err[0] ? err : "cannot create the AWS client (set --region or AWS_REGION)");
+        sky__safe_printf(stderr, "skylog %s: %s\n", cmd,
+                         err[0] ? err : "cannot create the AWS client (set --region or AWS_REGION)");
         return NULL;
     }
     return c;
@@ -61,8 +62,9 @@ static json_t *answer(const char *cmd, const char *op, sky_status st, const sky_
                       const char *body, size_t len)
 {
     if (st != SKY_OK) {
-        fprintf(stderr, "skylog %s: %s: %s%s%s\n", cmd, op, e->code[0] ? e->code : sky_strerror(st),
-                e->message[0] ? ": " : "", e->message);
+        sky__safe_printf(stderr, "skylog %s: %s: %s%s%s\n", cmd, op,
+                         e->code[0] ? e->code : sky_strerror(st), e->message[0] ? ": " : "",
+                         e->message);
         return NULL;
     }
     json_t *j = json_loadb(body && len ? body : "{}", body && len ? len : 2, 0, NULL);

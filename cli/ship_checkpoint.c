@@ -10,6 +10,7 @@
  * lines concerned are counted as ambiguous.
  */
 #include "ship_checkpoint.h"
+#include "safetext.h"
 
 #include "util/text.h"
 
@@ -189,9 +190,10 @@ static bool read_tail(sky_aws_client *c, const char *group, const char *stream, 
                 ok = false;
                 break;
             }
-            fprintf(stderr, "skylog ship: cannot read the stream's tail to settle the last batch: "
-                    "GetLogEvents: %s%s%s\n", e.code[0] ? e.code : sky_strerror(e.status),
-                    e.message[0] ? ": " : "", e.message);
+            sky__safe_printf(stderr, "skylog ship: cannot read the stream's tail to settle the "
+                             "last batch: GetLogEvents: %s%s%s\n",
+                             e.code[0] ? e.code : sky_strerror(e.status),
+                             e.message[0] ? ": " : "", e.message);
             ok = false;
             break;
         }

@@ -1,5 +1,8 @@
-/* table.c - see table.h. */
+/* table.c - see table.h. Cells are kept as the service sent them and made safe only when
+ * printed (safetext.h): the table and the CSV need different escaping of the same text. */
 #include "table.h"
+
+#include "safetext.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -43,37 +46,15 @@ void sky__grid_add(sky__grid *g, const char *const *row)
     g->nrows++;
 }
 
+/* A number to right-align. Only what starts like one: strtod would skip leading white space,
+ * CR and LF included, and such a cell must be escaped like any other text. */
 static bool numeric(const char *s)
 {
     char *end;
-    if (!*s)
+    if (!*s || !strchr("+-.0123456789", *s))
         return false;
     strtod(s, &end);
     return *end == '\0';
-}
-
-/* Display width of UTF-8 text: one column per character (what our cells hold). */
-static size_t width(const char *s)
-{
-    size_t w = 0;
-    for (; *s; s++)
-        w += ((unsigned char)*s & 0xC0) != 0x80;
-    return w;
-}
-
-static void csv_cell(FILE *out, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
 }
 
 bool sky__grid_print(const sky__grid *g, FILE *out, sky__out_fmt fmt)
@@ -82,6 +63,17 @@ bool sky__grid_print(const sky__grid *g, FILE *out, sky__out_fmt fmt)
         fputs("skylog: out of memory while formatting the output\n", stderr);
         return false;
     }
+    if (fmt == SKY__OUT_CSV) {
+        for (size_t r = 0; r < g->nrows; r++) {
+            for (size_t c = 0; c < g->ncols; c++) {
+                if (c)
+                    fputc(',', out);
+                sky__csv_put(out, g->cells[r * g->ncols + c]);
+            }
+            fputc('\n', out);
+        }
+        return true;
+    }
     size_t *w = calloc(g->ncols ? g->ncols : 1, sizeof *w);
     if (!w) {
         fputs("skylog: out of memory while formatting the output\n", stderr);
@@ -89,30 +81,30 @@ bool sky__grid_print(const sky__grid *g, FILE *out, sky__out_fmt fmt)
     }
     for (size_t r = 0; r < g->nrows; r++)
         for (size_t c = 0; c < g->ncols; c++) {
-            size_t n = width(g->cells[r * g->ncols + c]);
+            size_t n = sky__safe_width(g->cells[r * g->ncols + c]);
             if (n > w[c])
                 w[c] = n;
         }
     for (size_t r = 0; r < g->nrows; r++) {
         for (size_t c = 0; c < g->ncols; c++) {
             const char *s = g->cells[r * g->ncols + c];
-            if (fmt == SKY__OUT_CSV) {
-                if (c)
-                    fputc(',', out);
-                csv_cell(out, s);
-                continue;
-            }
-            size_t pad = w[c] - width(s);
             bool last = c + 1 == g->ncols;
-            if (r > 0 && numeric(s)) {
-                fprintf(out, "%s%*s%s", c ? "  " : "", (int)pad, "", s);
-            } else {
-                fprintf(out, "%s%s", c ? "  " : "", s);
-                if (!last)
-                    fprintf(out, "%*s", (int)pad, "");
-            }
+            if (c)
+                fputs("  ", out);
+            if (r > 0 && numeric(s))
+                fprintf(out, "%*s%s", (int)(w[c] - strlen(s)), "", s);
+            else
+                sky__safe_pad(out, s, last ? 0 : w[c]);
         }
         fputc('\n', out);
+        if (r == 0 && g->rule) {
+            for (size_t c = 0; c < g->ncols; c++) {
+                fputs(c ? "  " : "", out);
+                for (size_t k = 0; k < w[c]; k++)
+                    fputc('-', out);
+            }
+            fputc('\n', out);
+        }
     }
     free(w);
     return true;

@@ -85,10 +85,16 @@ extern "C" {
 #define SKY_UNLIKELY(x) (x)
 #endif
 
+/* The release (semantic versioning) and the ABI: SKYLOG_ABI_VERSION is the number in the shared
+ * library's SONAME (libskylog.so.1); it changes only when a program built against an older
+ * header could misbehave with this library. What keeps the ABI, and what changes it:
+ * docs/COMPATIBILITY.md. These lines are the one source of both numbers: CMakeLists.txt reads
+ * them (project version, SOVERSION, pkg-config's Version). */
 #define SKYLOG_VERSION_MAJOR 0
 #define SKYLOG_VERSION_MINOR 1
 #define SKYLOG_VERSION_PATCH 0
 #define SKYLOG_VERSION "0.1.0"
+#define SKYLOG_ABI_VERSION 1
 
 /* ============================================================================================
  * Status codes
@@ -116,6 +122,11 @@ typedef enum sky_status {
 
 /* A static, human-readable description of a status. Never NULL. Thread-safe. */
 SKY_API const char *sky_strerror(sky_status status);
+
+/* The version of the library running (SKYLOG_VERSION as it was built), which may be newer than
+ * the header a program was compiled with; and its ABI version (SKYLOG_ABI_VERSION). Thread-safe. */
+SKY_API const char *sky_version(void);
+SKY_API int sky_abi_version(void);
 
 /* ============================================================================================
  * Levels
@@ -491,6 +502,7 @@ typedef struct sky_options {
      * the logger's name and call site into its record. NULL (default): memory only. Needs
      * SKY_MODE_ASYNC (SKY_EINVAL otherwise); the path is used during sky_open() only. */
     const char *ring_spool_path;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_options;
 
 /* Creates a pipeline. `opts` may be NULL for defaults; the struct is copied. The pipeline has no
@@ -1351,6 +1363,7 @@ typedef struct sky_enrich_opts {
     bool hostname;           /* adds "hostname" */
     bool pid;                /* adds "pid" */
     bool timestamp_ms;       /* adds "timestamp_ms" (Unix epoch, milliseconds) */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_enrich_opts;
 SKY_API sky_status sky_add_enrich(sky_t *sky, const sky_enrich_opts *opts);
 
@@ -1364,6 +1377,7 @@ typedef struct sky_redact_opts {
     bool no_value_patterns; /* set to skip scanning string values for secrets: AWS access key
                                ids and secret keys, "Bearer <token>", private key blocks */
     const char *replacement; /* default SKY_REDACTED */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_redact_opts;
 SKY_API sky_status sky_add_redact(sky_t *sky, const sky_redact_opts *opts);
 
@@ -1378,6 +1392,7 @@ typedef struct sky_sample_opts {
      * so every event of one trace is kept or dropped together, in every process. */
     const char *key;
     uint64_t seed; /* for events without the key */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_sample_opts;
 SKY_API sky_status sky_add_sampler(sky_t *sky, const sky_sample_opts *opts);
 
@@ -1427,6 +1442,7 @@ typedef struct sky_security_opts {
     /* The field holding the event's own time (SKY_T_TIME, or integer Unix ms), for events
      * replayed from elsewhere; default: the time the event was logged. */
     const char *time_field;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_security_opts;
 
 typedef struct sky_security_stats {
@@ -1436,6 +1452,7 @@ typedef struct sky_security_stats {
     uint64_t evictions; /* keys evicted to make room (all rules) */
     uint64_t tracked;   /* keys tracked now (all rules) */
     uint64_t no_key;    /* events of a rule's name without a usable key field */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_security_stats;
 
 typedef struct sky_security_monitor sky_security_monitor;
@@ -1474,6 +1491,7 @@ typedef struct sky_sink_stats {
     uint64_t dropped;      /* events this sink gave up on */
     uint64_t filtered;     /* events its route filtered out */
     uint64_t rotations;    /* file sinks */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_sink_stats;
 
 /* The interface every sink implements. `self` is the sink's own state. */
@@ -1502,6 +1520,7 @@ typedef struct sky_console_opts {
     sky_format format;         /* default AUTO: PRETTY on a TTY, JSON otherwise */
     int color;                 /* -1 never, 0 auto (TTY and no NO_COLOR), 1 always */
     int fd;                    /* when > 2, write to this descriptor instead (not closed) */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_console_opts;
 /* A console sink. `opts` may be NULL. Returns NULL on OOM. */
 SKY_API sky_sink *sky_sink_console(const sky_console_opts *opts);
@@ -1514,6 +1533,7 @@ typedef struct sky_file_opts {
     int max_backups;           /* keep path.1 .. path.N; default 5; rotated-out files deleted */
     bool fsync_on_flush;       /* fsync(2) on sky_flush() */
     unsigned mode;             /* creation mode; default 0644 */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_file_opts;
 /* Opens (creating, appending) a file sink. Errors: SKY_EINVAL (no path), SKY_EIO (with errno
  * and the path in *errmsg when errmsg is not NULL; free() it). */
@@ -1533,6 +1553,7 @@ typedef struct sky_route {
     sky_level level;       /* minimum level for this sink (default TRACE: everything) */
     sky_filter_fn filter;  /* optional */
     void *filter_user;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_route;
 
 /* Adds a sink to the pipeline, which takes ownership of it (also on failure, when it is closed).
@@ -1586,6 +1607,7 @@ typedef struct sky_stats {
      * regardless (copied per event, it would crowd the ring). */
     uint64_t context_block_bytes, context_block_high_water, context_block_limit;
     uint64_t context_copied;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_stats;
 
 typedef struct sky_processor_stats {
@@ -1594,6 +1616,7 @@ typedef struct sky_processor_stats {
     uint64_t drops;
     uint64_t failures;
     uint64_t total_ns; /* time spent in the processor */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_processor_stats;
 
 /* Fills *out with a snapshot. Thread-safe. */

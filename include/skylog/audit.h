@@ -49,6 +49,7 @@ typedef struct sky_audit_opts {
      * "audit_hash" (the first 12 hex digits of its hash) goes through the pipeline (its other
      * sinks; the audit sink never writes an event that carries "audit_hash"). */
     bool echo;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_audit_opts;
 
 /* Opens (creating, appending) an audit sink. An existing file's chain is resumed from its last

@@ -356,6 +356,7 @@ typedef struct sky_http_opts {
     void (*trace)(void *user, const char *line);
     void *trace_user;
     sky_http_transport transport; /* see sky_http_transport */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_http_opts;
 
 typedef struct sky_http_client sky_http_client;
@@ -549,6 +550,7 @@ typedef struct sky_aws_retry_opts {
     bool (*cancelled)(void *cancel_user);
     void *cancel_user;
     sky_aws_retry_mode mode;   /* DEFAULT = AWS_RETRY_MODE, the profile's retry_mode, standard */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_retry_opts;
 
 
@@ -670,6 +672,7 @@ typedef struct sky_aws_creds_opts {
      * cancelled, monotonic_ns), mode and max_attempts/base_ms/max_backoff_ms/quota of this
      * apply to the STS/SSO calls; the hooks also serve the metadata providers' pauses. */
     sky_aws_retry_opts fetch_retry;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_creds_opts;
 
 /* Creates a provider (opts may be NULL: the default chain). Nothing is fetched yet. Strings in
@@ -704,6 +707,7 @@ typedef struct sky_aws_creds_stats {
                             OIDC, container endpoint, IMDS) */
     uint64_t throttles;  /* throttling answers to those calls */
     char last_error[256]; /* the last failed resolution's reason ("" if none); never a secret */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_creds_stats;
 /* Fills *out. Thread-safe, and never waits for a refresh in progress. */
 SKY_API void sky_aws_creds_stats_get(sky_aws_creds *p, sky_aws_creds_stats *out);
@@ -738,6 +742,7 @@ typedef struct sky_aws_client_opts {
      * this client shares its retry quota, its rate limiter (adaptive mode), its mode and its
      * retry counters, as two clients of one service that an SDK would make one. */
     sky_aws_client *share_retry_state;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_client_opts;
 
 /* One call. Views. */
@@ -778,6 +783,7 @@ typedef struct sky_aws_retry_stats {
     uint64_t rate_limited;     /* attempts held back by the adaptive rate limiter */
     uint64_t rate_limited_ns;  /* and for how long in all */
     int quota_available;       /* what is left of the retry quota (-1: none) */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_retry_stats;
 /* Thread-safe. */
 SKY_API void sky_aws_client_retry_stats(const sky_aws_client *c, sky_aws_retry_stats *out);
@@ -823,6 +829,7 @@ typedef struct sky_aws_query_result {
     char *body;             /* the final GetQueryResults answer (JSON, NUL-terminated), owned;
                                past 10,000 rows the pages are fetched and joined into it */
     size_t body_len;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_query_result;
 
 typedef struct sky_aws_query_opts {
@@ -838,6 +845,7 @@ typedef struct sky_aws_query_opts {
     void (*progress)(void *user, const sky_aws_query_result *so_far);
     bool (*cancelled)(void *user); /* optional: polled between requests (Ctrl-C) */
     void *user;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_query_opts;
 
 /* Runs a query (see above). SKY_OK when it reached a final state: check out->status. An error

@@ -123,6 +123,7 @@ typedef struct sky_cwl_opts {
     size_t spool_max_bytes;     /* its data area; default 64 MiB; 64 KiB .. 1 TiB */
     sky_cwl_fsync spool_fsync;  /* default none */
     int64_t spool_fsync_every_ms; /* SKY_CWL_FSYNC_INTERVAL; default 1000 */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_cwl_opts;
 
 /* Creates a CloudWatch Logs sink. Validates every option (names, limits) and returns
@@ -242,6 +243,7 @@ typedef struct sky_cwl_stats {
      * resolutions that gave credentials and that failed, retries of its calls (STS, SSO,
      * container endpoint, IMDS) and throttling answers to them. All 0 with a bearer token. */
     uint64_t creds_refreshes, creds_failures, creds_retries, creds_throttles;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_cwl_stats;
 
 /* Snapshot of a CloudWatch Logs sink's counters; SKY_EINVAL if `sink` is not one. The sink

@@ -69,12 +69,14 @@ typedef struct sky_http_batch_opts {
      * to the URL), native or curl; a sky_http_transport (skylog/aws.h). Native with a proxy for
      * the URL is refused at creation (SKY_EINVAL). $SKYLOG_HTTP_TRANSPORT overrides it. */
     int http_transport;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_http_batch_opts;
 
 typedef struct sky_http_sink_opts {
     const char *url; /* required: http:// or https:// */
     sky_http_body body;
     sky_http_batch_opts batch;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_http_sink_opts;
 
 /* A generic HTTP batch sink. SKY_EINVAL (bad options; *errmsg says which), SKY_EUNSUPPORTED
@@ -103,6 +105,7 @@ typedef struct sky_otlp_opts {
     const char *resource_attributes;
     sky_http_batch_opts batch;
     sky_otlp_protocol protocol; /* default: see sky_otlp_protocol */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_otlp_opts;
 
 /* An OTLP/HTTP logs exporter (JSON or protobuf: `protocol`). Each event becomes a LogRecord: timeUnixNano and
@@ -141,6 +144,7 @@ typedef struct sky_http_sink_stats {
     int64_t last_success_ms; /* Unix ms, 0 if never */
     char last_error[256];    /* "" if none */
     bool sender_alive;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_http_sink_stats;
 
 /* A snapshot of an http or otlp sink's counters. SKY_EINVAL for another kind of sink. */

@@ -103,6 +103,7 @@ typedef struct sky_metrics_opts {
     /* The clock of the datums' timestamps (Unix epoch ns; tests); default sky_now_ns. */
     int64_t (*now_ns)(void *user);
     void *clock_user;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_metrics_opts;
 
 typedef struct sky_metrics sky_metrics;
@@ -125,6 +126,7 @@ typedef struct sky_metric_opts {
     const sky_dim *dims; /* up to 30, distinct names; copied */
     size_t n_dims;
     bool high_resolution; /* StorageResolution 1 (per-second metrics) instead of 60 */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_metric_opts;
 
 /* Creates an instrument, or returns the one already registered with the same namespace, name
@@ -172,6 +174,7 @@ typedef struct sky_metrics_stats {
     uint64_t clamped;      /* histogram values outside the sketch's range */
     uint64_t flushes;      /* intervals drained */
     uint64_t datums;       /* datums handed to the outputs */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_metrics_stats;
 
 /* Snapshot of a registry's counters. Thread-safe. */
@@ -256,6 +259,7 @@ typedef struct sky_emf_opts {
      * prefer PutMetricData for high-volume histograms. */
     size_t max_values;
     size_t max_records;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_emf_opts;
 
 /* An Embedded Metric Format output. Records follow every EMF limit: at most 100 metrics per
@@ -268,6 +272,7 @@ typedef struct sky_emf_stats {
     uint64_t records;        /* EMF records the output accepted */
     uint64_t errors;         /* records the output refused (each counted; the others written) */
     uint64_t dropped_values; /* metric values past max_values / max_records, not written */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_emf_stats;
 
 /* Counters of an EMF sink; SKY_EINVAL if `sink` is not one. Thread-safe. */
@@ -295,6 +300,7 @@ typedef struct sky_cwm_opts {
     /* Which HTTP client sends: auto (the default), native or curl; a sky_http_transport
      * (skylog/aws.h, where the rule is). $SKYLOG_HTTP_TRANSPORT overrides it. */
     int http_transport;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_cwm_opts;
 
 /* A CloudWatch PutMetricData output (awsJson 1.0, GraniteServiceVersion20100801.PutMetricData).
@@ -325,6 +331,7 @@ typedef struct sky_cwm_stats {
      * resolutions that gave credentials and that failed, retries of its calls (STS, SSO,
      * container endpoint, IMDS) and throttling answers to them. */
     uint64_t creds_refreshes, creds_failures, creds_retries, creds_throttles;
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_cwm_stats;
 
 /* Counters of a PutMetricData sink; SKY_EINVAL if `sink` is not one. Thread-safe. */
@@ -337,6 +344,7 @@ typedef struct sky_statsd_opts {
     bool no_tags;              /* plain StatsD: dimensions dropped (default: DogStatsD tags) */
     size_t max_packet;         /* bytes a datagram; default 1432 (fits a 1500-byte MTU) */
     int64_t flush_interval_ms; /* sets the registry's interval when > 0 */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_statsd_opts;
 
 /* A StatsD / DogStatsD output over UDP: one line per datum, "<namespace>.<name>:<value>|<type>"
@@ -381,6 +389,7 @@ typedef struct sky_log_metrics_opts {
     const sky_log_metric_rule *rules;
     size_t n_rules;
     size_t max_series; /* distinct dimension tuples a rule keeps; default 100, at most 100000 */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_log_metrics_opts;
 
 typedef struct sky_log_metrics sky_log_metrics;
@@ -399,6 +408,7 @@ typedef struct sky_log_metrics_stats {
                              without the field are not the rule's: not counted) */
     uint64_t overflow;    /* recorded in an "other" series: past max_series */
     uint64_t failed;      /* not recorded: out of memory */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_log_metrics_stats;
 
 SKY_API sky_status sky_log_metrics_stats_get(sky_log_metrics *lm, sky_log_metrics_stats *out);
@@ -434,6 +444,7 @@ typedef struct sky_sampler_opts {
     sky_logger *log;       /* logs "system_metrics" here each sample; NULL = no events. The
                               sampler must be stopped before its pipeline closes (see
                               sky_on_close()). */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_sampler_opts;
 
 typedef struct sky_sampler sky_sampler;
@@ -451,6 +462,7 @@ typedef struct sky_sampler_stats {
     uint64_t samples; /* published */
     uint64_t errors;  /* samples /proc could not give */
     sky_sample last;  /* the last one (at start: the baseline) */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_sampler_stats;
 
 SKY_API sky_status sky_sampler_stats_get(sky_sampler *s, sky_sampler_stats *out);

@@ -54,6 +54,7 @@ typedef struct sky_request_opts {
     const char *ns;               /* metrics namespace; default "HTTP" */
     const char *request_id_header; /* default "X-Request-Id" */
     size_t max_endpoints;         /* distinct Endpoint dimension values; default 100 */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_request_opts;
 
 /* A server's request logging: thread-safe, shared by every request of the server. */

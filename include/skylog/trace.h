@@ -201,6 +201,7 @@ SKY_API void sky_span_begin_headers(sky_span *span, sky_logger *log, const char 
 typedef struct sky_trace_stats {
     uint64_t extracted;    /* sky_trace_extract() calls that found a usable context */
     uint64_t invalid;      /* headers present but invalid, so ignored */
+    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_trace_stats;
 SKY_API void sky_trace_stats_get(sky_trace_stats *out);
 

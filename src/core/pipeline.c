@@ -23,6 +23,7 @@
  * ends up either routed to at least one sink or counted in exactly one `dropped` reason.
  */
 #include "core/pipeline.h"
+#include "util/termsafe.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -126,13 +127,21 @@ static void unregister_open(sky_t *sky)
 
 #define DIAG_PER_SECOND 10
 
+/* A diagnostic often quotes what came from outside (a service's error message, a file's
+ * line): it is written as util/termsafe.h says, one line that cannot drive the terminal. */
 static void diag_stderr(void *user, sky_level level, const char *msg)
 {
     (void)user;
-    char line[1200];
-    int n = snprintf(line, sizeof line, "skylog: %s: %s\n", sky_level_name(level), msg);
-    if (n > 0) {
-        ssize_t w = write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    char line[7 * 1024]; /* a message of 1 KiB, each byte escaped as \xHH or \uXXXX at most */
+    sky_buf b = {.p = line, .cap = sizeof line, .fixed = true};
+    const char *lv = sky_level_name(level);
+    sky__buf_put(&b, "skylog: ", 8);
+    sky__buf_put(&b, lv, strlen(lv));
+    sky__buf_put(&b, ": ", 2);
+    sky__termsafe(&b, msg, strlen(msg), SKY__TERMSAFE_LINE);
+    sky__buf_put(&b, "\n", 1);
+    if (!b.oom) {
+        ssize_t w = write(STDERR_FILENO, b.p, b.len);
         (void)w;
     }
 }
@@ -744,6 +753,7 @@ sky_status sky_processor_stats_get(sky_t *sky, size_t i, sky_processor_stats *ou
     if (i >= sky->n_procs)
         return SKY_ENOTFOUND;
     sky__processor *p = &sky->procs[i];
+    memset(out, 0, sizeof *out); /* reserved_ included (docs/COMPATIBILITY.md) */
     out->name = p->name;
     out->calls = atomic_load(&p->calls);
     out->drops = atomic_load(&p->drops);

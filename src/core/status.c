@@ -7,6 +7,10 @@
 #include <strings.h>
 #include <time.h>
 
+const char *sky_version(void) { return SKYLOG_VERSION; }
+
+int sky_abi_version(void) { return SKYLOG_ABI_VERSION; }
+
 const char *sky_strerror(sky_status s)
 {
     switch (s) {

@@ -267,6 +267,7 @@ sky_status sky_sampler_stats_get(sky_sampler *s, sky_sampler_stats *out)
         memset(out, 0, sizeof *out);
         return SKY_OK;
     }
+    memset(out, 0, sizeof *out); /* reserved_ included (docs/COMPATIBILITY.md) */
     pthread_mutex_lock(&s->mu);
     out->samples = s->samples;
     out->errors = s->errors;

@@ -488,6 +488,7 @@ sky_status sky_log_metrics_stats_get(sky_log_metrics *lm, sky_log_metrics_stats 
 {
     if (!lm || !out)
         return SKY_EINVAL;
+    memset(out, 0, sizeof *out); /* reserved_ included (docs/COMPATIBILITY.md) */
     out->events = atomic_load(&lm->events);
     out->recorded = atomic_load(&lm->recorded);
     out->not_numeric = atomic_load(&lm->not_numeric);

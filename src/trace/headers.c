@@ -441,6 +441,7 @@ void sky_span_begin_headers(sky_span *span, sky_logger *log, const char *name,
 
 void sky_trace_stats_get(sky_trace_stats *out)
 {
+    memset(out, 0, sizeof *out); /* reserved_ included (docs/COMPATIBILITY.md) */
     out->extracted = atomic_load_explicit(&n_extracted, memory_order_relaxed);
     out->invalid = atomic_load_explicit(&n_invalid, memory_order_relaxed);
 }

@@ -8,6 +8,7 @@
 #include "fuzz_common.h"
 
 #include "../../cli/common.c"
+#include "../../cli/safetext.c" /* common.c and ship_checkpoint.c print through it */
 #include "../../cli/ship_checkpoint.c"
 
 #include <stdlib.h>

@@ -255,7 +255,8 @@ class ReadmeLocalEndpoint(unittest.TestCase):
                            capture_output=True, text=True, timeout=600)
         self.assertEqual(p.returncode, 0, f"{b.where}: {p.stdout}{p.stderr}")
         self.assertIn("payment_failed", p.stdout)   # tail --filter ERROR
-        self.assertIn("payment_failed  1\n", p.stdout)  # query: one row, one ERROR
+        # query: one row, one ERROR (the count right-aligned under its header)
+        self.assertRegex(p.stdout, r"\npayment_failed +1\n")
         self.assertNotIn("cart_viewed", p.stdout)
         self.assertIn("/shop/prod", p.stdout)       # groups
         self.assertTrue(os.path.exists(os.path.join(tmp, "cw-data")))

@@ -13,6 +13,15 @@ BUILD = os.environ.get("SKYLOG_BUILD_DIR", "")
 SRC = os.environ.get("SKYLOG_SOURCE_DIR", "")
 
 
+def header_define(name):
+    """A version macro of include/skylog.h: SKYLOG_VERSION's string, or a number as text."""
+    with open(os.path.join(SRC, "include", "skylog.h")) as f:
+        for line in f:
+            if line.startswith(f"#define {name} "):
+                return line.split(None, 2)[2].strip().strip('"')
+    raise AssertionError(f"include/skylog.h has no {name}")
+
+
 @unittest.skipUnless(BUILD and SRC and os.path.exists(os.path.join(BUILD, "CMakeCache.txt")),
                      "needs SKYLOG_BUILD_DIR and SKYLOG_SOURCE_DIR (run through ctest)")
 class Install(unittest.TestCase):
@@ -117,6 +126,49 @@ class Install(unittest.TestCase):
                         f"-Wl,-rpath,{self.libdir}", "-o", exe], check=True)
         self.run_basic(exe)
 
+    def test_soname_and_versions_are_what_the_docs_say(self):
+        """docs/COMPATIBILITY.md names the SONAME, libskylog.so.<SKYLOG_ABI_VERSION>: the
+        installed library carries it, the files are named after it, a program linked with
+        -lskylog records it; pkg-config --modversion and the CMake package's version are
+        SKYLOG_VERSION, as are sky_version() and sky_abi_version() at run time."""
+        abi, version = header_define("SKYLOG_ABI_VERSION"), header_define("SKYLOG_VERSION")
+        with open(os.path.join(SRC, "docs", "COMPATIBILITY.md")) as f:
+            doc = f.read()
+        soname = f"libskylog.so.{abi}"
+        self.assertIn(f"SONAME, `{soname}`", doc)
+        self.assertIn(f"`SKYLOG_ABI_VERSION` (`{abi}`)", doc)
+        self.assertIn(f"`SKYLOG_VERSION` (`{version}`)", doc)
+        real = os.path.join(self.libdir, f"{soname}.{version.split('.', 1)[1]}")
+        self.assertTrue(os.path.isfile(real) and not os.path.islink(real), real)
+        self.assertEqual(os.path.realpath(os.path.join(self.libdir, soname)), real)
+        self.assertEqual(os.path.realpath(os.path.join(self.libdir, "libskylog.so")), real)
+        out = subprocess.run(["readelf", "-d", real], check=True, capture_output=True,
+                             text=True).stdout
+        sonames = [l.split("[", 1)[1].split("]", 1)[0] for l in out.splitlines()
+                   if "(SONAME)" in l]
+        self.assertEqual(sonames, [soname])
+        if shutil.which("pkg-config"):
+            env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(self.libdir, "pkgconfig"))
+            mv = subprocess.run(["pkg-config", "--modversion", "skylog"], env=env, check=True,
+                                capture_output=True, text=True).stdout.strip()
+            self.assertEqual(mv, version)
+        with open(os.path.join(self.libdir, "cmake", "skylog", "skylogConfigVersion.cmake")) as f:
+            self.assertIn(f'set(PACKAGE_VERSION "{version}")', f.read())
+        src = os.path.join(self.tmp, "version.c")
+        with open(src, "w") as f:
+            f.write("#include <skylog.h>\n#include <stdio.h>\n"
+                    "int main(void)\n{\n"
+                    "    printf(\"%s %d\\n\", sky_version(), sky_abi_version());\n"
+                    "    return 0;\n}\n")
+        exe = os.path.join(self.tmp, "version")
+        subprocess.run(["cc", "-std=c11", *self.flags, src, f"-I{self.prefix}/include",
+                        f"-L{self.libdir}", "-lskylog", f"-Wl,-rpath,{self.libdir}", "-o", exe],
+                       check=True)
+        self.assertIn(soname, self.needed(exe))
+        p = subprocess.run([exe], capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+        self.assertEqual(p.stdout, f"{version} {abi}\n", p.stderr)
+
     def needed(self, exe):
         """The shared libraries an executable names (DT_NEEDED)."""
         out = subprocess.run(["readelf", "-d", exe], check=True, capture_output=True,
@@ -202,7 +254,7 @@ class Install(unittest.TestCase):
             p = subprocess.run(step, capture_output=True, text=True)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         shared, static = os.path.join(b, "basic_skylog"), os.path.join(b, "basic_skylog_static")
-        self.assertIn("libskylog.so.0", self.needed(shared))
+        self.assertIn(f"libskylog.so.{header_define('SKYLOG_ABI_VERSION')}", self.needed(shared))
         self.assertFalse([n for n in self.needed(static) if n.startswith("libskylog")])
         for exe in (shared, static):
             self.run_basic(exe)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "../../cli/common.c"
+#include "../../cli/safetext.c" /* common.c prints the service's errors through it */
 
 #include <unistd.h>
 
