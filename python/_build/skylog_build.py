@@ -23,6 +23,7 @@ import concurrent.futures
 import glob
 import hashlib
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -31,9 +32,24 @@ import tempfile
 import zipfile
 
 NAME = "skylog"
-VERSION = "0.1.0"
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # python/
 ROOT = os.path.dirname(HERE)  # the skylog source tree
+
+
+def _header_version():
+    """SKYLOG_VERSION of include/skylog.h: the package's version is the library's it contains
+    (skylog.__version__ is the extension's sky_version(), so all three agree)."""
+    path = os.path.join(ROOT, "include", "skylog.h")
+    try:
+        with open(path, encoding="utf-8") as f:
+            m = re.search(r'^#define\s+SKYLOG_VERSION\s+"([0-9]+\.[0-9]+\.[0-9]+[^"]*)"', f.read(),
+                          re.M)
+    except OSError:
+        m = None  # the no-sources error of _sources() says what is missing, when building
+    return m.group(1) if m else "0"
+
+
+VERSION = _header_version()
 EXT_SUFFIX = ".abi3.so"
 TAG = "cp310-abi3-" + sysconfig.get_platform().replace("-", "_").replace(".", "_")
 

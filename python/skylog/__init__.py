@@ -41,7 +41,7 @@ __all__ = [
     "Counter", "Gauge", "Histogram", "Timer", "counter", "gauge", "histogram", "timer", "timed",
     "track_operation", "set_namespace", "metrics_stats",
 ]
-__version__ = "0.1.0"
+__version__ = LIBSKYLOG_VERSION  # the package is versioned as the libskylog it contains
 
 
 class SkylogWarning(UserWarning):

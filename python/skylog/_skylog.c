@@ -300,9 +300,10 @@ static const char *const cw_keys[] = {
     "log_group", "log_stream", "region", "endpoint", "profile", "access_key_id",
     "secret_access_key", "session_token", "no_create_group", "no_create_stream",
     "retention_days", "batch_size", "max_batch_bytes", "flush_interval_ms", "max_queue_size",
-    "sync_upload", "max_event_bytes", "level", "message_only", NULL};
+    "sync_upload", "max_event_bytes", "level", "message_only", "max_retries", NULL};
 
-/* add_cloudwatch(**opts): a CloudWatch Logs sink (sky_cwl_opts, same names). */
+/* add_cloudwatch(**opts): a CloudWatch Logs sink (sky_cwl_opts, same names; max_retries=0 is
+ * no retries, as in a config file, not the default). */
 static PyObject *Pipeline_add_cloudwatch(PyObject *o, PyObject *args, PyObject *kw)
 {
     Pipeline *self = (Pipeline *)o;
@@ -327,6 +328,7 @@ static PyObject *Pipeline_add_cloudwatch(PyObject *o, PyObject *args, PyObject *
     }
     sky_cwl_opts c = {0};
     long long retention = 0, batch = 0, batch_bytes = 0, interval = 0, queue = 0, event = 0;
+    long long retries = -1; /* not given (or None): the default, as a config file's unset */
     const char *level_s = NULL;
     if (opt_str(kw, "log_group", &c.log_group) || opt_str(kw, "log_stream", &c.log_stream) ||
         opt_str(kw, "region", &c.region) || opt_str(kw, "endpoint", &c.endpoint) ||
@@ -340,8 +342,14 @@ static PyObject *Pipeline_add_cloudwatch(PyObject *o, PyObject *args, PyObject *
         opt_ll(kw, "retention_days", &retention) || opt_ll(kw, "batch_size", &batch) ||
         opt_ll(kw, "max_batch_bytes", &batch_bytes) ||
         opt_ll(kw, "flush_interval_ms", &interval) || opt_ll(kw, "max_queue_size", &queue) ||
-        opt_ll(kw, "max_event_bytes", &event) || opt_str(kw, "level", &level_s))
+        opt_ll(kw, "max_event_bytes", &event) || opt_ll(kw, "max_retries", &retries) ||
+        opt_str(kw, "level", &level_s))
         return NULL;
+    /* max_retries=0 is "no retries", as in a config file (docs/CLOUDWATCH.md); sky_cwl_opts
+     * spells that < 0, its 0 being "unset" */
+    if (retries > 100)
+        return PyErr_Format(PyExc_ValueError, "max_retries must be 0..100, not %lld", retries);
+    c.max_retries = retries < 0 ? 0 : retries == 0 ? -1 : (int)retries;
     if (retention > 100000)
         return PyErr_Format(PyExc_ValueError, "retention_days out of range");
     c.retention_days = (int)retention;
@@ -696,9 +704,10 @@ static PyObject *Pipeline_close(PyObject *o, PyObject *unused)
     Py_RETURN_FALSE;
 }
 
-#define SET_U(d, name, v)                                                                          \
+/* d[name] = the new object `make` gives; on failure d is released and NULL returned. */
+#define SET_OBJ(d, name, make)                                                                     \
     do {                                                                                           \
-        PyObject *x_ = PyLong_FromUnsignedLongLong((unsigned long long)(v));                       \
+        PyObject *x_ = (make);                                                                     \
         if (!x_ || PyDict_SetItemString(d, name, x_) < 0) {                                        \
             Py_XDECREF(x_);                                                                        \
             Py_DECREF(d);                                                                          \
@@ -706,6 +715,35 @@ static PyObject *Pipeline_close(PyObject *o, PyObject *unused)
         }                                                                                          \
         Py_DECREF(x_);                                                                             \
     } while (0)
+#define SET_U(d, name, v) SET_OBJ(d, name, PyLong_FromUnsignedLongLong((unsigned long long)(v)))
+#define SET_I(d, name, v) SET_OBJ(d, name, PyLong_FromLongLong((long long)(v)))
+#define SET_B(d, name, v) SET_OBJ(d, name, PyBool_FromLong((v) ? 1 : 0))
+
+/* The CloudWatch sink's counters under stats()["cloudwatch"] (a new reference, or NULL with
+ * the error set): built whole before it joins the pipeline's dict, so a failure frees it. */
+static PyObject *cwl_stats_dict(const sky_cwl_stats *c)
+{
+    PyObject *cd = PyDict_New();
+    if (!cd)
+        return NULL;
+    SET_U(cd, "sent_events", c->sent_events);
+    SET_U(cd, "requests", c->requests);
+    SET_U(cd, "retries", c->retries);
+    SET_U(cd, "truncated", c->truncated);
+    /* delivery's state now: the _mono_ms times are sky_monotonic_ns() / 1000000, which is
+     * time.monotonic_ns() // 1000000 (both CLOCK_MONOTONIC) */
+    SET_U(cd, "failures_in_a_row", c->failures_in_a_row);
+    SET_I(cd, "failing_since_mono_ms", c->failing_since_mono_ms);
+    SET_B(cd, "throttled", c->throttled);
+    SET_I(cd, "retry_at_mono_ms", c->retry_at_mono_ms);
+    SET_U(cd, "creds_refreshes", c->creds_refreshes);
+    SET_U(cd, "creds_failures", c->creds_failures);
+    SET_U(cd, "creds_retries", c->creds_retries);
+    SET_U(cd, "creds_throttles", c->creds_throttles);
+    SET_OBJ(cd, "last_error",
+            PyUnicode_DecodeUTF8(c->last_error, (Py_ssize_t)strlen(c->last_error), "replace"));
+    return cd;
+}
 
 /* stats(): the pipeline's counters, and the CloudWatch sink's under "cloudwatch". */
 static PyObject *Pipeline_stats(PyObject *o, PyObject *unused)
@@ -733,26 +771,21 @@ static PyObject *Pipeline_stats(PyObject *o, PyObject *unused)
     SET_U(d, "spool_recovered", s.spool_recovered);
     SET_U(d, "spool_torn", s.spool_torn);
     SET_U(d, "spool_ambiguous", s.spool_ambiguous);
+    /* async: the context scopes' copies that queued events reference (sky_stats) */
+    SET_U(d, "context_block_bytes", s.context_block_bytes);
+    SET_U(d, "context_block_high_water", s.context_block_high_water);
+    SET_U(d, "context_block_limit", s.context_block_limit);
+    SET_U(d, "context_copied", s.context_copied);
     if (self->cw) {
         sky_cwl_stats c;
         if (sky_cwl_stats_get(self->cw, &c) == SKY_OK) {
-            PyObject *cd = PyDict_New();
-            if (!cd) {
+            PyObject *cd = cwl_stats_dict(&c);
+            if (!cd || PyDict_SetItemString(d, "cloudwatch", cd) < 0) {
+                Py_XDECREF(cd);
                 Py_DECREF(d);
                 return NULL;
             }
-            PyDict_SetItemString(d, "cloudwatch", cd);
             Py_DECREF(cd);
-            SET_U(cd, "sent_events", c.sent_events);
-            SET_U(cd, "requests", c.requests);
-            SET_U(cd, "retries", c.retries);
-            SET_U(cd, "truncated", c.truncated);
-            PyObject *le = PyUnicode_DecodeUTF8(c.last_error, (Py_ssize_t)strlen(c.last_error),
-                                                "replace");
-            if (le) {
-                PyDict_SetItemString(cd, "last_error", le);
-                Py_DECREF(le);
-            }
         }
     }
     return d;
@@ -806,7 +839,8 @@ static PyMethodDef Pipeline_methods[] = {
     {"emit", Pipeline_emit, METH_VARARGS, "emit(logger, level, message, fields)"},
     {"flush", Pipeline_flush, METH_VARARGS, "flush(timeout_ms=5000) -> True when all written"},
     {"close", Pipeline_close, METH_NOARGS, "Flushes and closes; True when nothing was lost."},
-    {"stats", Pipeline_stats, METH_NOARGS, "Counters."},
+    {"stats", Pipeline_stats, METH_NOARGS,
+     "Counters (sky_stats), and the CloudWatch sink's (sky_cwl_stats) under \"cloudwatch\"."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1038,7 +1072,7 @@ PyMODINIT_FUNC PyInit__skylog(void)
     SkylogError = PyErr_NewException("skylog.SkylogError", PyExc_RuntimeError, NULL);
     if (!t || !SkylogError || PyModule_AddObject(m, "Pipeline", t) < 0 ||
         PyModule_AddObject(m, "SkylogError", SkylogError) < 0 ||
-        PyModule_AddStringConstant(m, "LIBSKYLOG_VERSION", SKYLOG_VERSION) < 0) {
+        PyModule_AddStringConstant(m, "LIBSKYLOG_VERSION", sky_version()) < 0) {
         Py_XDECREF(t);
         Py_DECREF(m);
         return NULL;

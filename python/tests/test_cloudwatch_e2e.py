@@ -4,6 +4,7 @@ Needs the `skylog` binary (SKYLOG_BIN, as make test sets it) and tests/integrati
 sys.path (skyharness); skipped otherwise.
 """
 
+import http.server
 import json
 import logging
 import os
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import unittest
 import uuid
@@ -34,6 +36,113 @@ def read_all(logs, group, stream):
         if not r["events"] or r["nextForwardToken"] == token:
             return out
         token = r["nextForwardToken"]
+
+
+class FailingEndpoint(unittest.TestCase):
+    """An endpoint whose group does not exist and cannot be created now (CreateLogGroup answers
+    500): delivery's state in stats(), and max_retries=0 meaning no retries, not the default."""
+
+    def setUp(self):
+        self.seen = []
+        seen = self.seen
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                op = (self.headers.get("X-Amz-Target") or "").rpartition(".")[2]
+                seen.append(op)
+                if op == "PutLogEvents":
+                    status, kind = 400, "ResourceNotFoundException"
+                else:
+                    status, kind = 500, "ServiceUnavailableException"
+                body = json.dumps({"__type": kind, "message": "not now"}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv.daemon_threads = True
+        t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        t.start()
+        self.addCleanup(t.join, 10)
+        self.addCleanup(self.srv.server_close)
+        self.addCleanup(self.srv.shutdown)
+        # the retry count of a sink given none comes from these: the default (3) is wanted
+        for k in ("AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_CONFIG_FILE", "AWS_PROFILE"):
+            if k in os.environ:
+                self.addCleanup(os.environ.__setitem__, k, os.environ.pop(k))
+        os.environ["AWS_CONFIG_FILE"] = os.path.join(os.path.dirname(__file__), "no-such-file")
+        self.addCleanup(os.environ.pop, "AWS_CONFIG_FILE")
+
+    def failing(self, **kw):
+        """A pipeline whose sink has failed at least once; its stats()["cloudwatch"]."""
+        pipe = skylog.Pipeline(mode="async", close_timeout_ms=200)
+        self.addCleanup(pipe.close)
+        pipe.add_cloudwatch(log_group="/py/failing", log_stream="s", region="us-east-1",
+                            endpoint=f"http://127.0.0.1:{self.srv.server_address[1]}",
+                            access_key_id="AKIDEXAMPLE", secret_access_key="secret",
+                            flush_interval_ms=10, **kw)
+        logger = logging.getLogger("failing." + uuid.uuid4().hex[:8])
+        logger.propagate = False
+        h = skylog.Handler(pipeline=pipe)
+        logger.addHandler(h)
+        self.addCleanup(logger.removeHandler, h)
+        logger.warning("kept")
+        deadline = time.monotonic() + 60
+        while True:
+            cw = pipe.stats()["cloudwatch"]
+            if cw["failures_in_a_row"] >= 1:
+                return cw
+            self.assertLess(time.monotonic(), deadline, f"never failed: {cw} {self.seen}")
+            time.sleep(0.01)
+
+    def test_state_while_failing(self):
+        before_ms = time.monotonic_ns() // 1000000
+        cw = self.failing()
+        now_ms = time.monotonic_ns() // 1000000
+        # the same clock as time.monotonic_ns(): the first failure was during this test
+        self.assertGreaterEqual(cw["failing_since_mono_ms"], before_ms)
+        self.assertLessEqual(cw["failing_since_mono_ms"], now_ms)
+        self.assertIs(cw["throttled"], False)  # a 500, not a throttling answer
+        # a retry is planned (0 only while it is being sent), never before the failure
+        if cw["retry_at_mono_ms"]:
+            self.assertGreaterEqual(cw["retry_at_mono_ms"], cw["failing_since_mono_ms"])
+        self.assertEqual(cw["sent_events"], 0)
+        self.assertIn("not now", cw["last_error"])
+        # explicit keys: resolved once, never failed, nothing to retry
+        self.assertEqual(cw["creds_refreshes"], 1)
+        self.assertEqual((cw["creds_failures"], cw["creds_retries"], cw["creds_throttles"]),
+                         (0, 0, 0))
+
+    def test_max_retries_zero_is_none(self):
+        # each failed attempt at the batch is one retry of the sink's own; the AWS layer's
+        # retries of CreateLogGroup come on top: none with max_retries=0
+        cw = self.failing(max_retries=0)
+        self.assertEqual(cw["retries"], cw["failures_in_a_row"])
+        self.assertLessEqual(self.seen.count("CreateLogGroup"), cw["failures_in_a_row"] + 1)
+
+    def test_max_retries_left_out_is_the_default(self):
+        cw = self.failing()
+        self.assertGreaterEqual(cw["retries"], 4 * cw["failures_in_a_row"])
+
+    def test_max_retries_counts(self):
+        cw = self.failing(max_retries=2)
+        self.assertGreaterEqual(cw["retries"], 3 * cw["failures_in_a_row"])
+        self.assertGreaterEqual(self.seen.count("CreateLogGroup"), 3)
+
+    def test_max_retries_out_of_range(self):
+        pipe = skylog.Pipeline(mode="sync")
+        self.addCleanup(pipe.close)
+        for bad, err in ((-1, "must not be negative"), (101, "max_retries must be 0..100")):
+            with self.assertRaisesRegex(ValueError, err):
+                pipe.add_cloudwatch(log_group="/g", region="us-east-1", max_retries=bad)
 
 
 @unittest.skipIf(skyharness is None, "tests/integration (skyharness) is not on sys.path")
@@ -84,6 +193,13 @@ class EndToEnd(unittest.TestCase):
         st = h.pipeline.stats()
         self.assertEqual(st["cloudwatch"]["sent_events"], n + 1)
         self.assertEqual(st["dropped"], 0)
+        cw = st["cloudwatch"]
+        # delivered: nothing failing, nothing planned; the keys came from the boto3 client
+        self.assertEqual((cw["failures_in_a_row"], cw["failing_since_mono_ms"], cw["throttled"],
+                          cw["retry_at_mono_ms"]), (0, 0, False, 0))
+        self.assertGreaterEqual(cw["creds_refreshes"], 1)
+        self.assertEqual((cw["creds_failures"], cw["creds_retries"], cw["creds_throttles"]),
+                         (0, 0, 0))
         group = self.logs.describe_log_groups(logGroupNamePrefix=self.group)["logGroups"][0]
         self.assertEqual(group.get("retentionInDays"), 7)
 

@@ -175,6 +175,34 @@ class Mapping(FileCase, unittest.TestCase):
         self.assertEqual([e["message"] for e in self.events()], [f"n{i}" for i in range(5000)])
 
 
+class Stats(unittest.TestCase):
+    def test_context_block_counters(self):
+        # async: the scopes' copies are bounded by a quarter of the ring (sky_stats)
+        for ring in (4 << 20, 16 << 20):
+            pipe = skylog.Pipeline(mode="async", ring_bytes=ring)
+            self.addCleanup(pipe.close)
+            log = logging.getLogger(f"stats.{ring}")
+            log.propagate = False
+            h = skylog.Handler(pipeline=pipe)
+            log.addHandler(h)
+            self.addCleanup(log.removeHandler, h)
+            with skylog.context(request_id="r1"):
+                for i in range(100):
+                    log.info("n%d", i)
+            self.assertTrue(pipe.flush(30000))
+            st = pipe.stats()
+            self.assertEqual(st["context_block_limit"], ring // 4)
+            # skylog.context() fields go with each event: no C scope is pushed, none copied
+            self.assertEqual((st["context_block_bytes"], st["context_block_high_water"],
+                              st["context_copied"]), (0, 0, 0))
+        # sync: no ring, nothing to bound
+        pipe = skylog.Pipeline(mode="sync")
+        self.addCleanup(pipe.close)
+        st = pipe.stats()
+        self.assertEqual([st[k] for k in ("context_block_bytes", "context_block_high_water",
+                                          "context_block_limit", "context_copied")], [0] * 4)
+
+
 class Context(FileCase, unittest.TestCase):
     def test_nesting_and_extra_wins(self):
         with skylog.context(request_id="r1", user="ann"):

@@ -10,10 +10,12 @@ integration tests check. Objects are kept in $SKYLOG_BUILD_DIR/python-ext betwee
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -72,6 +74,22 @@ class PythonPackage(unittest.TestCase):
         self.assertEqual(skipped, [], "tests were skipped")
         out = run(self, [self.python, "-c", "import skylog, sys; print(skylog.__file__)"], env)
         self.assertTrue(out.stdout.strip().startswith(self.venv), out.stdout)
+        self.check_versions(self.python, env)
+
+    def check_versions(self, python, env):
+        """One version, the header's SKYLOG_VERSION: the installed distribution's (the build
+        script reads the header), skylog.__version__ and LIBSKYLOG_VERSION (sky_version() of
+        the library in the extension); pyproject.toml leaves it to the build."""
+        with open(os.path.join(SOURCE, "include", "skylog.h")) as f:
+            header = re.search(r'^#define SKYLOG_VERSION "([^"]+)"', f.read(), re.M).group(1)
+        out = run(self, [python, "-c", "import importlib.metadata as m, skylog; print("
+                         "m.version('skylog'), skylog.__version__, skylog.LIBSKYLOG_VERSION)"],
+                  env)
+        self.assertEqual(out.stdout.split(), [header] * 3)
+        with open(os.path.join(PKG, "pyproject.toml"), "rb") as f:
+            project = tomllib.load(f)["project"]
+        self.assertNotIn("version", project)
+        self.assertIn("version", project["dynamic"])
 
     def test_2_user_site_install(self):
         env = build_env()
@@ -81,6 +99,7 @@ class PythonPackage(unittest.TestCase):
         out = run(self, [sys.executable, "-c",
                          "import skylog; print(skylog.__file__, skylog.LIBSKYLOG_VERSION)"], env)
         self.assertTrue(out.stdout.startswith(env["PYTHONUSERBASE"]), out.stdout)
+        self.check_versions(sys.executable, env)
 
     def test_3_no_source_tree_is_a_clear_error(self):
         # the package alone (an sdist-like copy without the library) says what is missing
