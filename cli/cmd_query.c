@@ -41,7 +41,8 @@ const char sky__query_help[] =
     "  skylog query -g /app/prod 'stats avg(duration_ms) by bin(5m)' --output csv > latency.csv\n"
     "\n"
     "exit status: 0 the query completed, 1 it failed, timed out or the service failed, 2 usage\n"
-    "error or a malformed query, 130 interrupted (the query is stopped).\n";
+    "error or a malformed query, 130 or 143 interrupted by SIGINT or SIGTERM (the query is\n"
+    "stopped).\n";
 
 static bool cancelled(void *user)
 {
@@ -165,6 +166,9 @@ int sky__cmd_query(int argc, char **argv)
         fputs(sky__query_help, stdout);
         return SKY_EXIT_OK;
     }
+    /* Before the AWS client (its credential chain may wait on the network): a signal from here
+     * on stops the query (StopQuery) and exits 128+N, never death by the default action. */
+    sky__cli_catch_stop();
     enum { O_SINCE = 2200, O_END, O_TIMEOUT };
     static const struct option opts[] = {
         {"group", required_argument, NULL, 'g'},
@@ -265,7 +269,10 @@ int sky__cmd_query(int argc, char **argv)
     aws.stop = sky__cli_stop_flag();
     if (!(c = sky__aws_cli_client(&aws, "logs", "query")))
         goto out;
-    sky__cli_catch_stop();
+    if (sky__cli_stopping()) { /* before StartQuery: nothing to stop on the service */
+        rc = 128 + sky__cli_stop_signal();
+        goto out;
+    }
     bool tty = isatty(STDERR_FILENO);
     sky_aws_error err;
     sky_status st = sky_aws_logs_query(
@@ -285,12 +292,14 @@ int sky__cmd_query(int argc, char **argv)
             show_position(query, err.message);
             rc = SKY_EXIT_USAGE;
         }
+        if (sky__cli_stopping()) /* a request given up because of the signal */
+            rc = 128 + sky__cli_stop_signal();
         goto out;
     }
     if (strcmp(res.status, "Complete") != 0) {
         sky__safe_printf(stderr, "skylog query: the query ended %s (%s)\n", res.status,
                 st == SKY_ETIMEDOUT ? "--timeout passed" : res.query_id);
-        rc = sky__cli_stopping() ? 130 : SKY_EXIT_FAIL;
+        rc = sky__cli_stopping() ? 128 + sky__cli_stop_signal() : SKY_EXIT_FAIL;
         goto out;
     }
     answer = json_loadb(res.body ? res.body : "", res.body_len, 0, NULL);

@@ -348,6 +348,10 @@ int sky__cmd_tail(int argc, char **argv)
         fputs(sky__tail_help, stdout);
         return SKY_EXIT_OK;
     }
+    /* Before the AWS client (its credential chain may wait on the network): a signal from here
+     * on ends the command as Ctrl-C while following does (help: exit status), never by the
+     * default action halfway through a line. */
+    sky__cli_catch_stop();
     static const struct option opts[] = {
         {"group", required_argument, NULL, 'g'},
         {"stream", required_argument, NULL, 's'},
@@ -456,7 +460,6 @@ int sky__cmd_tail(int argc, char **argv)
     sky_aws_client *c = sky__aws_cli_client(&aws, "logs", "tail");
     if (!c)
         goto out;
-    sky__cli_catch_stop();
 
     json_t *seen_at_last = json_object(); /* event ids printed at the newest timestamp */
     int64_t newest = start;

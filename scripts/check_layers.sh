@@ -2,12 +2,14 @@
 # check_layers.sh - the layering guard: fails when a file reaches a layer above its own.
 #
 # A folder is a layer (docs/ARCHITECTURE.md, "Layers"). The table below is the one statement of
-# which layers each may use; ARCHITECTURE.md mirrors it. Two checks:
+# which layers each may use; ARCHITECTURE.md mirrors it (checked: 3.). Checks:
 #   1. includes: every `#include "<layer>/..."` in src/<layer>/, cli/ and server/ (headers too)
 #      must name the file's own layer or one it may use;
 #   2. calls (when the library's object directory is given): every symbol an object of
 #      src/<layer>/ takes from another layer's object (nm) must come from a layer it may use.
 #      This catches a call up through a declaration written by hand, with no include.
+#   3. docs/ARCHITECTURE.md's layer table equals the table below, and its map (--map's output)
+#      is current: the same include edges, every cross-layer call listed.
 # Public headers (include/) are everyone's and are not checked.
 #
 # Usage: scripts/check_layers.sh [--map] [SOURCE_DIR [OBJECT_DIR]]
@@ -109,6 +111,43 @@ if [ -n "$OBJ" ]; then
                           if ((u[3] in def) && def[u[3]] != u[1]) print u[1], u[2], u[3], def[u[3]] } }' "$tab")
 fi
 
+# 3. docs/ARCHITECTURE.md, "Layers": its table is this one, and its map lists every include
+# edge (exactly) and every function called across layers (a build may call fewer: an optimizer
+# can drop a call, so a listed one this build does not call is not an error)
+DOC=docs/ARCHITECTURE.md
+if [ -f "$DOC" ]; then
+    norm() { tr -s ' ,' '\n\n' | { grep -v '^-*$' || true; } | sort | tr '\n' ' '; }
+    while IFS='|' read -r _ layer deps _; do
+        layer=$(echo $layer)
+        [ -n "${may[$layer]+x}" ] || continue
+        want=$(echo ${may[$layer]} | tr ' ' '\n' | { grep -vx "$layer" || true; } | norm)
+        have=$(echo "${deps%% (*}" | norm)
+        if [ "$want" != "$have" ]; then
+            echo "$DOC: layer table: $layer may use '${have% }' there, '${want% }' in scripts/check_layers.sh"
+            bad=1
+        fi
+    done < <(sed -n '/^### Which layer may use which/,/^### /p' "$DOC" | grep '^| [a-z]* |')
+    docmap=$(sed -n '/^### The map/,/^## /p' "$DOC")
+    want=$(for k in "${!inc_edge[@]}"; do echo "  ${k/ / -> }:" $(printf '%s\n' ${inc_edge[$k]} | sort); done | sort)
+    have=$(sed -n '/^includes (/,/^calls (/p' <<< "$docmap" | grep '^  ' | sort)
+    if [ "$want" != "$have" ]; then
+        echo "$DOC: the map's includes are stale (regenerate: scripts/check_layers.sh --map . OBJECT_DIR):"
+        diff <(echo "$have") <(echo "$want") | grep '^[<>]' | sed 's/^</  doc:/; s/^>/  now:/' || true
+        bad=1
+    fi
+    if [ -n "$OBJ" ]; then
+        for k in "${!call_edge[@]}"; do
+            line=$(sed -n '/^calls (/,/^```/p' <<< "$docmap" | grep -F "  ${k/ / -> }:" || true)
+            for f in ${call_edge[$k]}; do
+                if [[ " ${line#*:} " != *" $f "* ]]; then
+                    echo "$DOC: the map does not list ${k/ / -> }: $f (regenerate: scripts/check_layers.sh --map . OBJECT_DIR)"
+                    bad=1
+                fi
+            done
+        done
+    fi
+fi
+
 if [ "$MAP" -eq 1 ]; then
     echo "includes (layer -> layer it includes: files)"
     for k in "${!inc_edge[@]}"; do echo "  ${k/ / -> }:" $(printf '%s\n' ${inc_edge[$k]} | sort); done | sort
@@ -117,7 +156,7 @@ if [ "$MAP" -eq 1 ]; then
 fi
 
 if [ "$bad" -ne 0 ]; then
-    echo "check_layers: a layer reaches above itself (table: scripts/check_layers.sh, docs/ARCHITECTURE.md)" >&2
+    echo "check_layers: a layer reaches above itself, or docs/ARCHITECTURE.md's layers are stale (table: scripts/check_layers.sh)" >&2
     exit 1
 fi
 echo "check_layers: layers point down${OBJ:+ (includes and calls)}"

@@ -5,11 +5,13 @@
  *
  * Time is UTC (the same clock as the JSON output, so lines can be matched). The event name is
  * padded so keys line up across lines. With colour, levels, names and keys are highlighted.
- * Every control character (including ESC) in user text is escaped: a log line must never be
- * able to drive the terminal.
+ * Every control character (including ESC and the C1 controls) and every mark that reorders a
+ * line in user text is escaped (util/termsafe.h): a log line must never be able to drive the
+ * terminal.
  */
 #include "encode/render.h"
 #include "encode/plain.h"
+#include "util/termsafe.h"
 #include "util/text.h"
 
 #include <string.h>
@@ -26,19 +28,38 @@ static const char *const level_colour[SKY_LEVEL_COUNT_] = {
     "\x1b[2m", "\x1b[34m", "\x1b[32m", "\x1b[33m", "\x1b[31m", "\x1b[1;41;97m", "",
 };
 
-/* Text for a terminal: bare when safe, otherwise quoted with JSON escapes. */
+/* Text for a terminal: bare when safe, otherwise quoted with JSON escapes. JSON leaves
+ * everything from U+0080 up as it is, so text with such characters also goes through
+ * termsafe's JSON rule (util/termsafe.h): the C1 controls (U+009B is a CSI) and the marks that
+ * reorder a line become \u escapes too, as everywhere else skylog shows untrusted text. */
 static void pretty_str(sky_buf *b, const char *s, size_t n)
 {
-    bool bare = n > 0;
-    for (size_t i = 0; i < n && bare; i++) {
+    bool bare = n > 0, high = false;
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c <= ' ' || c == '"' || c == '\\' || c == 0x7f)
             bare = false;
+        high |= c >= 0x80;
+        chars += (c & 0xc0) != 0x80;
     }
-    if (bare && sky__utf8_valid(s, n))
+    /* valid UTF-8 with nothing hidden: each character takes one column (termsafe's count) */
+    if (bare && (!high || (sky__utf8_valid(s, n) &&
+                          sky__termsafe(NULL, s, n, SKY__TERMSAFE_LINE) == chars))) {
         sky__buf_put(b, s, n);
-    else
+        return;
+    }
+    if (!high) {
         sky__json_str(b, s, n);
+        return;
+    }
+    sky_buf q = {0};
+    sky__json_str(&q, s, n);
+    if (q.oom)
+        b->oom = true;
+    else
+        sky__termsafe(b, q.data, q.len, SKY__TERMSAFE_JSON);
+    sky__buf_free(&q);
 }
 
 static const sky__plain_style pretty_style = {

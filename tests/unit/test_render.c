@@ -252,9 +252,25 @@ static void test_pretty_escapes_terminal_controls(void **state)
     assert_non_null(strstr(line, "[test.render] evil"));
     assert_non_null(strstr(line, "payload=\"\\u001b]0;pwned\\u0007\\u001b[2J\""));
     assert_non_null(strstr(line, " n=3\n"));
+    /* C1 controls (U+009B is a CSI, U+0085 a line break) and bidi overrides are no safer than
+     * ESC: escaped too, in values, names and logger names; other non-ASCII text stays bare */
+    sky_error(f->log, "c1\302\233", SKY_STR("csi", "\xc2\x9b" "2J"),
+              SKY_STR("bidi", "a\342\200\256b\342\201\246c"), SKY_STR("nel", "x\xc2\x85y"),
+              SKY_STR("word", "caf\xc3\xa9 \xe6\x97\xa5"), SKY_STR("plain", "h\xc3\xa9"));
+    line = f->cap.lines[1];
+    assert_null(strstr(line, "\xc2\x9b"));
+    assert_null(strstr(line, "\xc2\x85"));
+    assert_null(strstr(line, "\xe2\x80\xae"));
+    assert_null(strstr(line, "\xe2\x81\xa6"));
+    assert_non_null(strstr(line, "] \"c1\\u009B\" "));
+    assert_non_null(strstr(line, " csi=\"\\u009B2J\""));
+    assert_non_null(strstr(line, " bidi=\"a\\u202Eb\\u2066c\""));
+    assert_non_null(strstr(line, " nel=\"x\\u0085y\""));
+    assert_non_null(strstr(line, " word=\"caf\xc3\xa9 \xe6\x97\xa5\""));
+    assert_non_null(strstr(line, " plain=h\xc3\xa9\n"));
     sky_info(f->log, "special", SKY_F64("pinf", INFINITY), SKY_F64("ninf", -INFINITY),
              SKY_ERRNO("err", ENOENT));
-    assert_non_null(strstr(f->cap.lines[1],
+    assert_non_null(strstr(f->cap.lines[2],
                            " pinf=Infinity ninf=-Infinity "
                            "err=\"ENOENT: No such file or directory\"\n"));
     close_fixture(f);

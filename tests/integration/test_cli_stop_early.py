@@ -1,0 +1,79 @@
+"""`skylog tail` and `skylog query` take SIGINT and SIGTERM from their start, as `skylog ship`
+does: a signal that comes while the AWS client is being made (here: the shared config file is a
+pipe whose writer says nothing yet, as `AWS_CONFIG_FILE=<(...)` is) ends the command through its
+own handler - tail as Ctrl-C while following does (0), query with 128+N - never by the default
+action. Nothing here is timed: the test knows the command is reading the pipe when its own
+non-blocking open of the write end succeeds (that needs a reader), and it holds the write end
+open, so the read is still waiting when the signal is sent.
+"""
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import skyharness
+
+
+class StopEarly(unittest.TestCase):
+    def run_blocked_on_config(self, args, sig):
+        with tempfile.TemporaryDirectory() as d:
+            fifo = os.path.join(d, "config")
+            os.mkfifo(fifo)
+            env = skyharness.aws_env()
+            env.pop("AWS_DEFAULT_REGION")  # so the region is looked up in the config file
+            env["AWS_CONFIG_FILE"] = fifo
+            proc = subprocess.Popen([skyharness.skylog_bin(), *args,
+                                     "--endpoint", "http://127.0.0.1:9"],
+                                    env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            w = None
+            try:
+                deadline = time.monotonic() + 60 * skyharness.timeout_scale()
+                while w is None:  # ENXIO until the command has the pipe open for reading
+                    try:
+                        w = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                    except OSError:
+                        if proc.poll() is not None:
+                            self.fail(f"exited before reading the config: {proc.communicate()}")
+                        if time.monotonic() > deadline:
+                            self.fail("the command never opened the config file")
+                        time.sleep(0.02)
+                proc.send_signal(sig)
+                # the config is opened again (profile, CA bundle): from now on an empty file
+                empty = os.path.join(d, "empty")
+                open(empty, "w").close()
+                os.replace(empty, fifo)
+                os.close(w)
+                w = None
+                out, err = proc.communicate(timeout=60 * skyharness.timeout_scale())
+            finally:
+                if w is not None:
+                    os.close(w)
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            return proc.returncode, out, err
+
+    def test_tail_stops_through_its_handler(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(sig=sig.name):
+                rc, out, err = self.run_blocked_on_config(["tail", "/stop/early", "--follow"], sig)
+                self.assertEqual(rc, 0, err)  # not -sig: the default action did not run
+                self.assertEqual(out, "")
+
+    def test_query_stops_before_starting_a_query(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(sig=sig.name):
+                rc, out, err = self.run_blocked_on_config(
+                    ["query", "--group", "/stop/early", "fields @message"], sig)
+                self.assertEqual(rc, 128 + sig, err)
+                self.assertEqual(out, "")
+                # nothing was sent: the endpoint (a closed port) was never tried
+                self.assertNotIn("StartQuery", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
