@@ -23,6 +23,7 @@
  */
 #include "core/pipeline.h"
 #include "sinks/http_batch.h"
+#include "sinks/otlp.h"
 
 #include "aws/transport.h"
 #include "util/text.h"
@@ -477,10 +478,14 @@ static sky_status hb_write(void *self, const sky_record *recs, size_t n)
     hb *h = self;
     /* encode outside the lock; items chained privately, appended in one go */
     hb_item *first = NULL, *last = NULL;
-    size_t k = 0, too_large = 0, enc_fail = 0;
+    size_t k = 0, too_large = 0, enc_fail = 0, skipped = 0;
     uint64_t bytes = 0;
     int64_t now = sky_monotonic_ns();
     for (size_t i = 0; i < n; i++) {
+        if (h->codec.accept && !h->codec.accept(h->codec.self, &recs[i])) {
+            skipped++;
+            continue;
+        }
         sky__buf_reset(&h->enc);
         if (!h->codec.encode(h->codec.self, &recs[i], &h->enc) || h->enc.oom) {
             enc_fail++;
@@ -515,6 +520,7 @@ static sky_status hb_write(void *self, const sky_record *recs, size_t n)
 
     pthread_mutex_lock(&h->mu);
     h->st.received += n;
+    h->st.skipped += skipped;
     h->st.dropped[SKY_HTTP_DROP_TOO_LARGE] += too_large;
     h->st.dropped[SKY_HTTP_DROP_ENCODING] += enc_fail;
     bool was_empty = !h->count;
@@ -633,6 +639,9 @@ static const sky_sink_vtable hb_vt_otlp = {
 
 sky_status sky_http_sink_stats_get(sky_sink *sink, sky_http_sink_stats *out)
 {
+    sky_sink *signal = sink ? sky__otlp_signal_sink(sink, 0) : NULL;
+    if (signal) /* an otlp sink: the batch sender of its first signal */
+        sink = signal;
     if (!sink || !out || (sink->vt != &hb_vt && sink->vt != &hb_vt_otlp))
         return SKY_EINVAL;
     hb *h = sink->self;

@@ -14,6 +14,9 @@ typedef struct sky__hb_codec {
     const char *type;         /* the sink's type name: "http", "otlp" */
     const char *content_type;
     sky_format format;        /* what the pipeline renders for encode(): JSON, or NONE */
+    /* Whether the codec carries this event at all (NULL: every event). One it does not is
+     * counted `skipped`, never dropped (an OTLP traces exporter given a log line). */
+    bool (*accept)(void *self, const sky_record *rec);
     /* Appends one event's encoding to `out` (pipeline thread); false: not encodable. */
     bool (*encode)(void *self, const sky_record *rec, sky_buf *out);
     /* Framing of a batch: prefix, separator between events, suffix. begin() is told the
