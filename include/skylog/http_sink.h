@@ -130,9 +130,12 @@ typedef struct sky_otlp_opts {
  * `duration_ms`, status ERROR with the `error` text as its message for a failed span (UNSET
  * otherwise: skylog does not tell an explicit OK from an unset status), and as attributes the
  * event's other fields (context fields such as request_id included), logger.name and the
- * code.* attributes. Other events are not spans: they are counted `skipped` by the traces
- * signal, never dropped. A span reaches the exporter only as its span_finished event, so a
- * level or filter that drops that event drops the span (it is logged at INFO, ERROR if failed).
+ * code.* attributes. The `request` event of skylog/request.h (string method and path, int
+ * status, duration_ms, inside the request's span) becomes a SERVER span named "<method>
+ * <endpoint>" (or "<method>"), with http.request.method, url.path, http.route and
+ * http.response.status_code, status ERROR on a 5xx. Other events are not spans: they are
+ * counted `skipped` by the traces signal, never dropped. A span reaches the exporter only as
+ * its event, so a level or filter that drops that event drops the span.
  *
  * Logs: each event becomes a LogRecord: timeUnixNano and
  * observedTimeUnixNano, severityNumber (TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17,

@@ -598,14 +598,28 @@ static void hb_free(hb *h)
     free(h);
 }
 
+/* Starts the last tries (close_timeout_ms from now) without waiting for them; once. */
+static void close_begin(hb *h)
+{
+    pthread_mutex_lock(&h->mu);
+    if (!h->closing) {
+        h->closing = true;
+        h->close_deadline_ns = sky_monotonic_ns() + h->o.close_timeout_ms * MS;
+    }
+    pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->mu);
+}
+
+void sky__http_batch_close_begin(sky_sink *s)
+{
+    if (s && (s->vt == &hb_vt || s->vt == &hb_vt_otlp))
+        close_begin(s->self);
+}
+
 static void hb_close(void *self)
 {
     hb *h = self;
-    pthread_mutex_lock(&h->mu);
-    h->closing = true;
-    h->close_deadline_ns = sky_monotonic_ns() + h->o.close_timeout_ms * MS;
-    pthread_cond_signal(&h->wake);
-    pthread_mutex_unlock(&h->mu);
+    close_begin(h);
     if (h->thread_started)
         pthread_join(h->thread, NULL);
     pthread_mutex_lock(&h->mu);

@@ -40,6 +40,10 @@ sky_status sky__http_batch_new(const char *url, const sky_http_batch_opts *opts,
 bool sky__kv_next(const char *list, size_t *i, char *key, size_t kcap, size_t *kl, char *val,
                   size_t vcap, size_t *vl);
 
+/* Starts a sink's close (its last tries, close_timeout_ms from now) without waiting, so
+ * several senders closed together share one timeout; sky_sink_close() then finishes it. */
+void sky__http_batch_close_begin(sky_sink *s);
+
 /* Fills the defaults of unset (zero) members; `batch_size` is the codec's default. */
 void sky__http_batch_defaults(sky_http_batch_opts *o, size_t batch_size);
 

@@ -22,7 +22,8 @@
  * the same machine with another record: a finished span is its span_finished event
  * (trace/span.c logs it when the span ends, inside the span, so with its ids), whose time is
  * the span's end and whose duration_ms gives its start; the span's name, status and error
- * text are that event's own fields. ResourceSpans/ScopeSpans have the numbers and shape of
+ * text are that event's own fields. A request of trace/request.c is its `request` event,
+ * logged inside its span, which logs no span_finished: a SERVER span. ResourceSpans/ScopeSpans have the numbers and shape of
  * ResourceLogs/ScopeLogs, so the prefix is built the same way. Each signal is its own batch
  * sender (its own URL, queue, retries and counters); the sink handed out is a small fan-out
  * over them. A traces sender passes over the events that are not spans (the codec's accept(),
@@ -92,7 +93,7 @@ enum {
     PB_STATUS_CODE = 3,         /* enum StatusCode */
 };
 
-enum { SPAN_KIND_INTERNAL = 1, STATUS_CODE_ERROR = 2 };
+enum { SPAN_KIND_INTERNAL = 1, SPAN_KIND_SERVER = 2, STATUS_CODE_ERROR = 2 };
 
 /* SeverityNumber of the OpenTelemetry log data model, per skylog level. */
 static const int severity[SKY_LEVEL_COUNT_] = {1, 5, 9, 13, 17, 21, 0};
@@ -256,7 +257,18 @@ static bool view(const sky_record *rec, rec_view *v)
 typedef struct taken {
     const sky_field *f[8];
     size_t n;
+    const sky_field *rf[4]; /* fields written under another key (rk): semantic conventions */
+    const char *rk[4];
+    size_t nr;
 } taken;
+
+static void rename_field(taken *t, const sky_field *f, const char *key)
+{
+    if (f && t->nr < sizeof t->rf / sizeof t->rf[0]) {
+        t->rf[t->nr] = f;
+        t->rk[t->nr++] = key;
+    }
+}
 
 static void take(taken *t, const sky_field *f)
 {
@@ -301,16 +313,21 @@ static void attributes(sky_buf *b, uint32_t pb_field, const sky_event *ev, const
         const sky_field *f = sky_event_field_at(ev, i);
         if (!f || is_taken(t, f))
             continue;
+        const char *key = f->key;
+        size_t kl = f->key_len;
+        for (size_t r = 0; r < t->nr; r++)
+            if (t->rf[r] == f)
+                kl = strlen(key = t->rk[r]);
         if (pb_field) {
             size_t kv = sky__pb_open(b, pb_field);
-            sky__pb_string(b, PB_KV_KEY, f->key, f->key_len);
+            sky__pb_string(b, PB_KV_KEY, key, kl);
             size_t av = sky__pb_open(b, PB_KV_VALUE);
             pb_any_value(b, f);
             sky__pb_close(b, av);
             sky__pb_close(b, kv);
         } else {
             sky__buf_lit(b, ",{\"key\":");
-            sky__json_str(b, f->key, f->key_len);
+            sky__json_str(b, key, kl);
             sky__buf_lit(b, ",\"value\":");
             any_value(b, f);
             sky__buf_putc(b, '}');
@@ -320,7 +337,7 @@ static void attributes(sky_buf *b, uint32_t pb_field, const sky_event *ev, const
 
 static taken ids_taken(const rec_view *v)
 {
-    taken t = {.n = 0};
+    taken t = {.n = 0, .nr = 0};
     if (v->has_tid)
         take(&t, v->tid);
     if (v->has_sid)
@@ -391,39 +408,106 @@ static bool otlp_encode(void *self, const sky_record *rec, sky_buf *b)
 
 /* ---- traces ------------------------------------------------------------------------------- */
 
-/* What a Span takes from a span_finished event (trace/span.c): NULL members are absent. */
+/* What a Span takes from a span_finished event (trace/span.c) or a request event
+ * (trace/request.c): NULL members are absent. */
 typedef struct span_view {
     const sky_event *ev;
     const sky_field *tid, *sid, *psid; /* valid lower-case hex ids (psid NULL: a root) */
-    const sky_field *name, *dur, *status, *error;
+    const sky_field *dur;
+    char name[320];                    /* "checkout", or "GET /orders/{id}" */
+    size_t name_len;
+    int kind;
+    bool failed;
+    const sky_field *message; /* the status message of a failed span */
+    taken t;                  /* the fields that became the span's own, and the renamed */
     int64_t start_ns, end_ns;
 } span_view;
 
-static const sky_field *str_field(const sky_event *ev, const char *key)
+static const sky_field *typed(const sky_event *ev, const char *key, sky_type type)
 {
     const sky_field *f = sky_event_get(ev, key);
-    return f && f->type == SKY_T_STR ? f : NULL;
+    return f && f->type == type ? f : NULL;
 }
 
-/* A span_finished event with the ids, name and duration a Span needs; false: not a span. */
+static void set_name(span_view *s, const sky_field *a, const sky_field *b)
+{
+    sky_buf n = {.p = s->name, .cap = sizeof s->name, .fixed = true};
+    sky__buf_put(&n, a->v.str.ptr, a->v.str.len);
+    if (b) {
+        sky__buf_putc(&n, ' ');
+        sky__buf_put(&n, b->v.str.ptr, b->v.str.len);
+    }
+    if (n.oom) { /* longer than any route skylog keeps: the first part alone */
+        n.oom = false;
+        n.len = a->v.str.len < sizeof s->name ? a->v.str.len : sizeof s->name - 1;
+    }
+    s->name_len = n.len;
+}
+
+/* span_finished: name `span`, status `status` ("error" with `error`), INTERNAL. */
+static bool finished_span(span_view *s)
+{
+    const sky_field *name = typed(s->ev, "span", SKY_T_STR);
+    if (!name)
+        return false;
+    set_name(s, name, NULL);
+    s->kind = SPAN_KIND_INTERNAL;
+    const sky_field *st = typed(s->ev, "status", SKY_T_STR);
+    s->failed = st && st->v.str.len == 5 && !memcmp(st->v.str.ptr, "error", 5);
+    s->message = s->failed ? typed(s->ev, "error", SKY_T_STR) : NULL;
+    take(&s->t, name);
+    take(&s->t, st);
+    take(&s->t, s->message);
+    return true;
+}
+
+/* request (skylog/request.h): a SERVER span named "<method> <route>" (or "<method>"), failed
+ * on a 5xx (OpenTelemetry's HTTP conventions for a server), its facts under the conventions'
+ * names. */
+static bool request_span(span_view *s)
+{
+    const sky_field *method = typed(s->ev, "method", SKY_T_STR);
+    const sky_field *path = typed(s->ev, "path", SKY_T_STR);
+    const sky_field *route = typed(s->ev, "endpoint", SKY_T_STR);
+    const sky_field *status = typed(s->ev, "status", SKY_T_INT);
+    if (!method || !path || !status)
+        return false;
+    set_name(s, method, route);
+    s->kind = SPAN_KIND_SERVER;
+    s->failed = status->v.i >= 500;
+    rename_field(&s->t, method, "http.request.method");
+    rename_field(&s->t, path, "url.path");
+    rename_field(&s->t, route, "http.route");
+    rename_field(&s->t, status, "http.response.status_code");
+    return true;
+}
+
+/* A span's event with the ids and duration a Span needs; false: not a span. */
 static bool span_of(const sky_record *rec, span_view *s)
 {
     const sky_event *ev = rec->event;
-    if (!ev || strcmp(sky_event_name(ev), "span_finished"))
+    if (!ev)
+        return false;
+    const char *name = sky_event_name(ev);
+    bool finished = !strcmp(name, "span_finished");
+    if (!finished && strcmp(name, "request"))
         return false;
     s->ev = ev;
+    s->t.n = s->t.nr = 0;
     s->tid = sky_event_get(ev, "trace_id");
     s->sid = sky_event_get(ev, "span_id");
     s->psid = sky_event_get(ev, "parent_span_id");
-    s->dur = sky_event_get(ev, "duration_ms");
-    s->name = str_field(ev, "span");
-    if (!lower_hex(s->tid, 32) || !lower_hex(s->sid, 16) || !s->name || !s->dur ||
-        s->dur->type != SKY_T_DUR)
+    s->dur = typed(ev, "duration_ms", SKY_T_DUR);
+    if (!lower_hex(s->tid, 32) || !lower_hex(s->sid, 16) || !s->dur)
         return false;
     if (!lower_hex(s->psid, 16))
         s->psid = NULL;
-    s->status = str_field(ev, "status");
-    s->error = str_field(ev, "error");
+    if (!(finished ? finished_span(s) : request_span(s)))
+        return false;
+    take(&s->t, s->tid);
+    take(&s->t, s->sid);
+    take(&s->t, s->psid);
+    take(&s->t, s->dur);
     s->end_ns = sky_event_time_ns(ev);
     int64_t d = s->dur->v.ns > 0 ? s->dur->v.ns : 0;
     s->start_ns = s->end_ns > d ? s->end_ns - d : 0;
@@ -436,25 +520,6 @@ static bool otlp_accept(void *self, const sky_record *rec)
     return !((otlp *)self)->traces || span_of(rec, &s);
 }
 
-static bool span_failed(const span_view *s)
-{
-    return s->status && s->status->v.str.len == 5 && !memcmp(s->status->v.str.ptr, "error", 5);
-}
-
-static taken span_taken(const span_view *s)
-{
-    taken t = {.n = 0};
-    take(&t, s->tid);
-    take(&t, s->sid);
-    take(&t, s->psid);
-    take(&t, s->name);
-    take(&t, s->dur);
-    take(&t, s->status);
-    if (span_failed(s))
-        take(&t, s->error); /* the status message */
-    return t;
-}
-
 static bool span_encode_pb(const span_view *s, sky_buf *b)
 {
     size_t sp = sky__pb_open(b, PB_SL_LOG_RECORDS); /* ScopeSpans.spans: also field 2 */
@@ -462,16 +527,15 @@ static bool span_encode_pb(const span_view *s, sky_buf *b)
     pb_id(b, PB_SPAN_SPAN_ID, s->sid->v.str.ptr, 16);
     if (s->psid)
         pb_id(b, PB_SPAN_PARENT_SPAN_ID, s->psid->v.str.ptr, 16);
-    sky__pb_string(b, PB_SPAN_NAME, s->name->v.str.ptr, s->name->v.str.len);
-    sky__pb_uint(b, PB_SPAN_KIND, SPAN_KIND_INTERNAL);
+    sky__pb_string(b, PB_SPAN_NAME, s->name, s->name_len);
+    sky__pb_uint(b, PB_SPAN_KIND, (uint64_t)s->kind);
     sky__pb_fixed64(b, PB_SPAN_START, (uint64_t)s->start_ns);
     sky__pb_fixed64(b, PB_SPAN_END, (uint64_t)s->end_ns);
-    taken t = span_taken(s);
-    attributes(b, PB_SPAN_ATTRIBUTES, s->ev, &t);
-    if (span_failed(s)) {
+    attributes(b, PB_SPAN_ATTRIBUTES, s->ev, &s->t);
+    if (s->failed) {
         size_t st = sky__pb_open(b, PB_SPAN_STATUS);
-        if (s->error)
-            sky__pb_string(b, PB_STATUS_MESSAGE, s->error->v.str.ptr, s->error->v.str.len);
+        if (s->message)
+            sky__pb_string(b, PB_STATUS_MESSAGE, s->message->v.str.ptr, s->message->v.str.len);
         sky__pb_uint(b, PB_STATUS_CODE, STATUS_CODE_ERROR);
         sky__pb_close(b, st);
     }
@@ -495,20 +559,21 @@ static bool span_encode(void *self, const sky_record *rec, sky_buf *b)
         sky__buf_put(b, s.psid->v.str.ptr, 16);
     }
     sky__buf_lit(b, "\",\"name\":");
-    sky__json_str(b, s.name->v.str.ptr, s.name->v.str.len);
-    sky__buf_lit(b, ",\"kind\":1,\"startTimeUnixNano\":\"");
+    sky__json_str(b, s.name, s.name_len);
+    sky__buf_lit(b, ",\"kind\":");
+    sky__buf_i64(b, s.kind);
+    sky__buf_lit(b, ",\"startTimeUnixNano\":\"");
     sky__buf_i64(b, s.start_ns);
     sky__buf_lit(b, "\",\"endTimeUnixNano\":\"");
     sky__buf_i64(b, s.end_ns);
     sky__buf_lit(b, "\",\"attributes\":[");
-    taken t = span_taken(&s);
-    attributes(b, 0, s.ev, &t);
+    attributes(b, 0, s.ev, &s.t);
     sky__buf_putc(b, ']');
-    if (span_failed(&s)) {
+    if (s.failed) {
         sky__buf_lit(b, ",\"status\":{");
-        if (s.error) {
+        if (s.message) {
             sky__buf_lit(b, "\"message\":");
-            sky__json_str(b, s.error->v.str.ptr, s.error->v.str.len);
+            sky__json_str(b, s.message->v.str.ptr, s.message->v.str.len);
             sky__buf_putc(b, ',');
         }
         sky__buf_lit(b, "\"code\":2}");
@@ -793,6 +858,8 @@ static sky_status fan_flush(void *self, int64_t deadline)
 static void fan_close(void *self)
 {
     fanout *f = self;
+    for (int i = 0; i < 2; i++) /* both give up together: one close_timeout_ms, not two */
+        sky__http_batch_close_begin(f->sig[i]);
     for (int i = 0; i < 2; i++)
         sky_sink_close(f->sig[i]);
     free(f);

@@ -206,6 +206,70 @@ class TestTracesExport(unittest.TestCase):
         self.assertIn("logs,traces", p.stderr)
 
 
+    def test_request_spans_across_processes(self):
+        """examples/trace_client.c calls examples/trace_server.c (skylog/request.h), both
+        exporting traces: the server's request is a SERVER span in the client's trace, a child
+        of the client's span, named and described by OpenTelemetry's HTTP conventions; a 404
+        is not an error for a server, a failed call is for the client."""
+        build = os.environ.get("SKYLOG_BUILD_DIR", "")
+        server, client = (os.path.join(build, "example_trace_" + n) for n in ("server", "client"))
+        if not (os.path.exists(server) and os.path.exists(client)):
+            self.skipTest("trace examples not built")
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("SKYLOG_") and not k.startswith("OTEL_")}
+        with Receiver() as rec:
+            env.update(ASAN_OPTIONS="detect_leaks=0", SKYLOG_CONSOLE="off",
+                       SKYLOG_OTLP__ENDPOINT=rec.url, SKYLOG_OTLP__SIGNALS="traces",
+                       SKYLOG_OTLP__SERVICE_NAME="checkout")
+            srv = subprocess.Popen([server, "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env=env)
+            self.addCleanup(lambda: srv.poll() is None and srv.kill())
+            line = srv.stdout.readline()
+            self.assertTrue(line.startswith("listening on "), line)
+            port = int(line.split()[2])
+            c = subprocess.run([client, f"http://127.0.0.1:{port}/orders/17"],
+                               capture_output=True, text=True, env=env,
+                               timeout=120 * sh.timeout_scale())
+            self.assertEqual(c.returncode, 0, c.stderr)
+            c = subprocess.run([client, f"http://127.0.0.1:{port}/nowhere"],
+                               capture_output=True, text=True, env=env,
+                               timeout=120 * sh.timeout_scale())
+            self.assertEqual(c.returncode, 1, c.stderr)  # a 404
+            srv.stdin.close()
+            err = srv.stderr.read()
+            srv.stdout.close()
+            srv.stderr.close()
+            self.assertEqual(srv.wait(timeout=60 * sh.timeout_scale()), 0, err)
+            spans = self.spans(rec, False)
+        clients = [s for s in spans if s["name"] == "checkout"]
+        found = [s for s in spans if s["name"] == "GET /orders/{id}"]
+        missing = [s for s in spans if s["name"] == "GET"]  # no route for /nowhere
+        self.assertEqual((len(clients), len(found), len(missing), len(spans)), (2, 1, 1, 4), spans)
+        for srv_span in found + missing:
+            a = {x["key"]: x["value"] for x in srv_span["attributes"]}
+            parent = [p for p in clients if p["spanId"] == srv_span["parentSpanId"]]
+            self.assertEqual(len(parent), 1)  # a child of the client's span...
+            self.assertEqual(parent[0]["traceId"], srv_span["traceId"])  # ...in its trace
+            self.assertEqual(parent[0]["kind"], 1)
+            self.assertEqual(srv_span["kind"], 2)  # SERVER
+            # one machine, one clock: the server starts after the client (it may end after
+            # it: its request ends once the response is sent)
+            self.assertGreaterEqual(int(srv_span["startTimeUnixNano"]),
+                                    int(parent[0]["startTimeUnixNano"]))
+            self.assertEqual(a["http.request.method"], {"stringValue": "GET"})
+            self.assertRegex(a["request_id"]["stringValue"], "^[0-9a-f]{32}$")
+            for gone in ("method", "path", "endpoint", "status", "duration_ms"):
+                self.assertNotIn(gone, a)
+            self.assertNotIn("status", srv_span)  # 200 and 404: not a server's error
+        a = {x["key"]: x["value"] for x in found[0]["attributes"]}
+        self.assertEqual(a["url.path"], {"stringValue": "/orders/17"})
+        self.assertEqual(a["http.route"], {"stringValue": "/orders/{id}"})
+        self.assertEqual(a["http.response.status_code"], {"intValue": "200"})
+        a = {x["key"]: x["value"] for x in missing[0]["attributes"]}
+        self.assertEqual(a["http.response.status_code"], {"intValue": "404"})
+        self.assertNotIn("http.route", a)
+
+
 class TestServeTraces(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
