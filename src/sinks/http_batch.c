@@ -807,7 +807,7 @@ sky_status sky__http_batch_new(const char *url, const sky_http_batch_opts *opts,
         hb_free(h);
         return fail(errmsg, st, codec->type, why2[0] ? why2 : "cannot create the HTTP client");
     }
-    sky_sink *s = sky_sink_new(strcmp(codec->type, "otlp") ? &hb_vt : &hb_vt_otlp, h, codec->format);
+    sky_sink *s = sky_sink_new(strncmp(codec->type, "otlp", 4) ? &hb_vt : &hb_vt_otlp, h, codec->format);
     if (!s)
         return fail(errmsg, SKY_ENOMEM, codec->type, "out of memory"); /* vt->close freed h */
     h->st.sender_alive = true;

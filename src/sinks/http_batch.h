@@ -11,7 +11,7 @@
 #include <skylog/http_sink.h>
 
 typedef struct sky__hb_codec {
-    const char *type;         /* the sink's type name: "http", "otlp" */
+    const char *type;         /* the sink's name in messages: "http", "otlp", "otlp traces" */
     const char *content_type;
     sky_format format;        /* what the pipeline renders for encode(): JSON, or NONE */
     /* Whether the codec carries this event at all (NULL: every event). One it does not is

@@ -808,7 +808,7 @@ static sky_status signal_sink(const sky_otlp_opts *opts, const signal_def *sig, 
         bo.headers = otel_env(sig, "HEADERS", var, sizeof var);
     if (!bo.batch_size)
         bo.batch_size = 512; /* the OpenTelemetry SDKs' default export batch */
-    sky__hb_codec c = {.type = "otlp",
+    sky__hb_codec c = {.type = o->traces ? "otlp traces" : "otlp", /* names it in messages */
                        .content_type = pb ? "application/x-protobuf" : "application/json",
                        .format = SKY_FORMAT_NONE,
                        .accept = o->traces ? otlp_accept : NULL,

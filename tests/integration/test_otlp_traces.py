@@ -144,6 +144,13 @@ class TestTracesExport(unittest.TestCase):
             self.check_stats(st, logs=False)
             # sky_http_sink_stats_get gives the only signal's counters
             self.assertEqual((st["received"], st["skipped"]), (N + N, N))
+        with Receiver([404] * 100) as rec:  # a collector without a traces pipeline
+            p = tool(self, rec.url, "signals=traces", check=False)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            st = json.loads(p.stdout.strip().splitlines()[-1])
+            self.assertEqual(st["traces_dropped_rejected"], N, st)  # counted, and said
+            self.assertEqual(st["traces_skipped"], N, st)
+            self.assertIn("otlp traces sink: HTTP 404", p.stderr)
         with Receiver() as rec:
             st = tool(self, rec.url, "signals=logs")
             self.assertEqual({req.path for _, _, req in rec.delivered()}, {"/v1/logs"})
