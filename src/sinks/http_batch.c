@@ -543,7 +543,9 @@ static sky_status hb_write(void *self, const sky_record *recs, size_t n)
         h->bytes += it->len;
     }
     h->st.dropped[SKY_HTTP_DROP_QUEUE_FULL] += refused;
-    if (was_empty || h->count >= h->o.batch_size || h->bytes >= h->o.max_batch_bytes)
+    /* nothing appended (all skipped or refused): no reason to wake the sender */
+    if (k > refused &&
+        (was_empty || h->count >= h->o.batch_size || h->bytes >= h->o.max_batch_bytes))
         pthread_cond_signal(&h->wake);
     pthread_mutex_unlock(&h->mu);
     (void)bytes;
