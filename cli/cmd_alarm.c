@@ -78,7 +78,8 @@ const char sky__alarm_help[] =
     "  skylog alarm describe --type all --state ALARM\n"
     "  skylog alarm history HighErrorRate --item-type StateUpdate --since 1d\n"
     "\n"
-    "exit status: 0 done, 1 the service failed, 2 usage error (nothing was sent).\n";
+    "exit status: 0 done, 1 the service failed, 2 usage error (nothing was sent), 130/143\n"
+    "interrupted by SIGINT/SIGTERM (nothing printed: no table of part of the pages).\n";
 
 enum {
     O_EVALS = 3001, O_DTA, O_TMD, O_RULE, O_DESC, O_ALARM_ACT, O_OK_ACT, O_INS_ACT, O_NO_ACT,
@@ -200,6 +201,8 @@ static int run_describe(aargs *a, sky_aws_client *c)
             break;
         json_object_set(a->body, "NextToken", tok);
     }
+    if (sky__cli_stopping()) /* part of the pages: printed as if it were all, it would lie */
+        goto out;
     if (a->out == SKY__OUT_JSON) {
         json_t *doc = json_pack("{s:O,s:O}", "MetricAlarms", all_m, "CompositeAlarms", all_c);
         print_json(doc);
@@ -256,6 +259,8 @@ static int run_history(aargs *a, sky_aws_client *c)
             break;
         json_object_set(a->body, "NextToken", tok);
     }
+    if (sky__cli_stopping()) /* part of the pages: printed as if it were all, it would lie */
+        goto out;
     if (a->out == SKY__OUT_JSON) {
         print_json(items);
         rc = SKY_EXIT_OK;
@@ -324,7 +329,8 @@ int sky__cmd_alarm(int argc, char **argv)
     if (rc != SKY_EXIT_OK)
         goto out;
     sky__cli_catch_stop();
-    if (!(c = sky__aws_cli_client(&a.aws, "monitoring", "alarm"))) {
+    c = sky__aws_cli_client(&a.aws, "monitoring", "alarm");
+    if (!c || sky__cli_stopping()) { /* a signal while the client was made: nothing is sent */
         rc = SKY_EXIT_FAIL;
         goto out;
     }
@@ -348,6 +354,8 @@ int sky__cmd_alarm(int argc, char **argv)
         json_decref(ans);
     }
 out:
+    if (sky__cli_stopping() && rc != SKY_EXIT_OK) /* a call that was answered stands */
+        rc = sky__cli_interrupted("alarm");
     sky_aws_client_free(c);
     json_decref(a.body);
     json_decref(a.names);

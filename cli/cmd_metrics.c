@@ -61,7 +61,8 @@ const char sky__metrics_help[] =
     "  skylog metrics list --namespace MyApp --output csv\n"
     "  skylog metrics get -n MyApp -m Latency -d Endpoint=/login --since 1h -s Average -s p99\n"
     "\n"
-    "exit status: 0 done, 1 the service failed, 2 usage error (nothing was sent).\n";
+    "exit status: 0 done, 1 the service failed, 2 usage error (nothing was sent), 130/143\n"
+    "interrupted by SIGINT/SIGTERM (nothing printed: no table of part of the pages).\n";
 
 enum {
     O_VALUE = 2001,
@@ -211,6 +212,8 @@ static int run_list(margs *a, sky_aws_client *c)
         if (!token || sky__cli_stopping())
             break;
     }
+    if (sky__cli_stopping()) /* part of the pages: printed as if it were all, it would lie */
+        goto out;
     if (a->out == SKY__OUT_JSON) {
         rc = sky__json_put(stdout, all, JSON_INDENT(2)) ? SKY_EXIT_OK : SKY_EXIT_FAIL;
         goto out;
@@ -349,8 +352,10 @@ static int run_get(margs *a, sky_aws_client *c, int64_t start_ms, int64_t end_ms
     json_decref(ext);
     json_t *ans = sky__cw_call(c, "metrics get", "GetMetricStatistics", body);
     json_decref(body);
-    if (!ans)
+    if (!ans || sky__cli_stopping()) {
+        json_decref(ans);
         return SKY_EXIT_FAIL;
+    }
     json_t *dpsj = json_object_get(ans, "Datapoints");
     size_t n = json_array_size(dpsj);
     json_t **dps = calloc(n ? n : 1, sizeof *dps);
@@ -638,12 +643,14 @@ int sky__cmd_metrics(int argc, char **argv)
     }
     sky__cli_catch_stop();
     c = sky__aws_cli_client(&a.aws, "monitoring", "metrics");
-    if (!c) {
+    if (!c || sky__cli_stopping()) { /* a signal while the client was made: nothing is sent */
         rc = SKY_EXIT_FAIL;
         goto out;
     }
     rc = put ? run_put(&a, c) : list ? run_list(&a, c) : run_get(&a, c, start, end);
 out:
+    if (sky__cli_stopping() && rc != SKY_EXIT_OK) /* a call that was answered stands */
+        rc = sky__cli_interrupted("metrics");
     sky_aws_client_free(c);
     json_decref(a.dims);
     json_decref(a.values);
