@@ -376,6 +376,8 @@ static int parse_and_check(aargs *a, int argc, char **argv)
         return usage(a, "unknown subcommand '%s': expected put, put-composite, describe, "
                         "history, delete or set-state", argv[1]);
     json_t *b = a->body;
+    char cmdname[24];
+    snprintf(cmdname, sizeof cmdname, "alarm %s", a->sub);
     optind = 2;
     opterr = 0;
     for (;;) {
@@ -403,7 +405,6 @@ static int parse_and_check(aargs *a, int argc, char **argv)
         if (!lname || !allowed(a->sub, lname))
             return usage(a, "--%s does not apply here", lname ? lname : "?");
         double v;
-        char *end;
         switch (ch) {
         case 'n': json_object_set_new(b, "Namespace", json_string(optarg)); break;
         case 'm': json_object_set_new(b, "MetricName", json_string(optarg)); break;
@@ -427,8 +428,10 @@ static int parse_and_check(aargs *a, int argc, char **argv)
                                 json_string(optarg));
             break;
         case 'p': {
-            long p = strtol(optarg, &end, 10);
-            if (*end || end == optarg || p < 10 || (p != 10 && p != 20 && p != 30 && p % 60))
+            int64_t p;
+            if (!sky__cli_int_flag(cmdname, "--period", optarg, 10, 7 * 86400, &p))
+                return SKY_EXIT_USAGE;
+            if (p != 10 && p != 20 && p != 30 && p % 60)
                 return usage(a, "--period: '%s' must be 10, 20, 30 or a multiple of 60",
                              optarg);
             json_object_set_new(b, "Period", json_integer(p));
@@ -436,17 +439,18 @@ static int parse_and_check(aargs *a, int argc, char **argv)
         }
         case O_EVALS:
         case O_DTA: {
-            long n = strtol(optarg, &end, 10);
-            if (*end || end == optarg || n < 1 || n > 100000)
-                return usage(a, "'%s' is not a positive count", optarg);
+            int64_t n;
+            if (!sky__cli_int_flag(cmdname, ch == O_EVALS ? "--evaluation-periods"
+                                                          : "--datapoints-to-alarm",
+                                   optarg, 1, 100000, &n))
+                return SKY_EXIT_USAGE;
             json_object_set_new(b, ch == O_EVALS ? "EvaluationPeriods" : "DatapointsToAlarm",
                                 json_integer(n));
             break;
         }
-        case 't':
-            v = strtod(optarg, &end);
-            if (*end || end == optarg || !isfinite(v))
-                return usage(a, "--threshold: '%s' is not a number", optarg);
+        case 't': /* the range of the values it is compared with (CloudWatch: +-2^360) */
+            if (!sky__cli_real_flag(cmdname, "--threshold", optarg, -0x1p360, 0x1p360, &v))
+                return SKY_EXIT_USAGE;
             json_object_set_new(b, "Threshold", json_real(v));
             break;
         case 'c':
@@ -516,9 +520,12 @@ static int parse_and_check(aargs *a, int argc, char **argv)
         case O_SINCE: a->since = optarg; break;
         case O_UNTIL: a->until = optarg; break;
         case 'l':
-            a->limit = strtol(optarg, &end, 10);
-            if (*end || end == optarg || a->limit < 1)
-                return usage(a, "--limit: '%s' is not a positive count", optarg);
+        {
+            int64_t n;
+            if (!sky__cli_int_flag(cmdname, "--limit", optarg, 1, 1000000, &n))
+                return SKY_EXIT_USAGE;
+            a->limit = (long)n;
+        }
             break;
         case O_REASON:
             if (strlen(optarg) > 1023)

@@ -117,13 +117,6 @@ static int usage(const margs *a, const char *fmt, const char *what)
     return sky__cli_sub_usage("metrics", a->sub, fmt, what);
 }
 
-static bool number(const char *s, double *out)
-{
-    char *end;
-    *out = strtod(s, &end);
-    return end != s && !*end && isfinite(*out);
-}
-
 /* ---- put ---------------------------------------------------------------------------------- */
 
 static int run_put(margs *a, sky_aws_client *c)
@@ -462,6 +455,8 @@ int sky__cmd_metrics(int argc, char **argv)
         a.sub = NULL;
         goto out;
     }
+    char cmdname[16];
+    snprintf(cmdname, sizeof cmdname, "metrics %s", a.sub);
     optind = 2;
     opterr = 0;
     for (;;) {
@@ -479,18 +474,14 @@ int sky__cmd_metrics(int argc, char **argv)
                 goto out;
             }
             break;
-        case O_VALUE:
-            if (!number(optarg, &v) || fabs(v) > 0x1p360) {
-                usage(&a, "--value: '%s' is not a number CloudWatch accepts", optarg);
+        case O_VALUE: /* CloudWatch's range: -2^360 to 2^360 */
+            if (!sky__cli_real_flag(cmdname, "--value", optarg, -0x1p360, 0x1p360, &v))
                 goto out;
-            }
             json_array_append_new(a.values, json_real(v));
             break;
         case O_COUNT:
-            if (!number(optarg, &v) || v < 0) {
-                usage(&a, "--count: '%s' is not a count", optarg);
+            if (!sky__cli_real_flag(cmdname, "--count", optarg, 0, 0x1p360, &v))
                 goto out;
-            }
             json_array_append_new(a.counts, json_real(v));
             break;
         case 'u': a.unit = optarg; break;
@@ -502,11 +493,12 @@ int sky__cmd_metrics(int argc, char **argv)
             break;
         case O_UNTIL: a.until = optarg; break;
         case 'p': {
-            char *end;
-            a.period = strtol(optarg, &end, 10);
-            if (*end || end == optarg || a.period < 1 ||
-                (a.period % 60 && a.period != 1 && a.period != 5 && a.period != 10 &&
-                 a.period != 30)) {
+            int64_t p;
+            if (!sky__cli_int_flag(cmdname, "--period", optarg, 1, INT32_MAX, &p))
+                goto out;
+            a.period = (long)p;
+            if (a.period % 60 && a.period != 1 && a.period != 5 && a.period != 10 &&
+                a.period != 30) {
                 usage(&a, "--period: '%s' must be 1, 5, 10, 30 or a multiple of 60 seconds",
                       optarg);
                 goto out;

@@ -399,12 +399,10 @@ int sky__cmd_tail(int argc, char **argv)
         case O_COLOR: color = optarg; break;
         case O_NO_REASM: r.on = false; break;
         case 'n': {
-            char *end;
-            limit = strtoll(optarg, &end, 10);
-            if (*end || limit < 0) {
-                fprintf(stderr, "skylog tail: --limit: '%s' is not a count\n", optarg);
+            int64_t n;
+            if (!sky__cli_int_flag("tail", "--limit", optarg, 1, 1000000000, &n))
                 goto out;
-            }
+            limit = n;
             break;
         }
         case 'o': {
