@@ -1601,8 +1601,16 @@ int sky__cmd_ship(int argc, char **argv)
     sky_status sst = sky_sink_cloudwatch_logs(&co, &sh.sink, &err);
     if (sst != SKY_OK) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        /* may quote the service (a refused CreateLogGroup) */
-        sky__safe_printf(stderr, "skylog ship: %s\n",
+        /* may quote the service (a refused CreateLogGroup); a refused option is named by the
+         * flag that gave it (the sink names its config key) */
+        static const char *const flags[][2] = {
+            {"log_group", "--group: "}, {"log_stream", "--stream: "},
+            {"max_event_bytes", "--max-event-bytes: "}, {"retention_days", "--retention-days: "}};
+        const char *flag = "";
+        for (size_t i = 0; err && sst == SKY_EINVAL && i < sizeof flags / sizeof *flags; i++)
+            if (strstr(err, flags[i][0]))
+                flag = flags[i][1];
+        sky__safe_printf(stderr, "skylog ship: %s%s\n", flag,
                          err ? err : "cannot create the CloudWatch sink");
         free(err);
         /* an option the sink refused came from a flag (--group, --stream, --max-event-bytes,
