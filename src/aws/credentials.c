@@ -10,6 +10,7 @@
  * Must never: print or store a secret anywhere but in the cache and the caller's copy (both
  * wiped when released), or put one into an error text.
  */
+#include "core/reserved.h"
 #include "aws/creds.h"
 
 #include "aws/buf.h"
@@ -256,6 +257,10 @@ sky_status sky_aws_creds_new(const sky_aws_creds_opts *opts, sky_aws_creds **out
     if (!out)
         return SKY_EINVAL;
     *out = NULL;
+    if (opts && (SKY__CHECK_RESERVED(opts, sky_aws_creds_opts, NULL, NULL) != SKY_OK ||
+                 SKY__CHECK_RESERVED(&opts->fetch_retry, sky_aws_retry_opts, NULL, NULL) != SKY_OK ||
+                 (opts->http && SKY__CHECK_RESERVED(opts->http, sky_http_opts, NULL, NULL) != SKY_OK)))
+        return SKY_EINVAL;
     sky_aws_creds *p = calloc(1, sizeof *p);
     if (!p)
         return SKY_ENOMEM;

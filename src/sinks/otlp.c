@@ -18,6 +18,7 @@
  * Resource and InstrumentationScope prebuilt at creation) is written once the batch's size is
  * known, which is why the codec's begin() is told it.
  */
+#include "core/reserved.h"
 #include "encode/render.h"
 #include "util/pb.h"
 #include "util/text.h"
@@ -462,6 +463,12 @@ sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errms
     static const sky_otlp_opts none;
     if (!opts)
         opts = &none;
+    if (errmsg)
+        *errmsg = NULL;
+    if (out)
+        *out = NULL;
+    if (SKY__CHECK_RESERVED(opts, sky_otlp_opts, NULL, errmsg) != SKY_OK)
+        return SKY_EINVAL;
     bool pb;
     sky_status st = protocol(opts, &pb, errmsg);
     if (st != SKY_OK)
