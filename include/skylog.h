@@ -450,7 +450,9 @@ typedef struct sky_sink sky_sink;
  * could not be flushed in time is reported on stderr.
  *
  * fork(): a pipeline stays usable in the child. The child starts with an empty ring (what the
- * parent had queued is written by the parent, once) and its own worker thread. */
+ * parent had queued is written by the parent, once) and its own worker thread. The calling
+ * thread's context scopes go on in the child; the copies of other threads' scopes (threads
+ * that do not exist in the child) are freed there and leave its sky_stats.context_block_bytes. */
 typedef enum sky_mode {
     SKY_MODE_SYNC = 0, /* events are processed and written on the logging thread, under a lock */
     SKY_MODE_ASYNC,    /* events go through a bounded ring to a worker thread (see above) */
