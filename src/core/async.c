@@ -720,17 +720,23 @@ link:
     return b;
 }
 
+/* Under blk_lock (or in a forked child): takes b off its pipeline's live list. */
+static void unlink_block(sky__async *a, sky__ctxblk *b)
+{
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        a->blocks = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+}
+
 void sky__async_ctx_retire(sky__ctxblk *b)
 {
     blk_acquire();
     sky__async *a = b->owner;
     if (a) {
-        if (b->prev)
-            b->prev->next = b->next;
-        else
-            a->blocks = b->next;
-        if (b->next)
-            b->next->prev = b->prev;
+        unlink_block(a, b);
         retire_locked(a, &b->ret, free_block);
     }
     blk_unlock();
@@ -1794,12 +1800,7 @@ void sky__async_fork_child(sky_t *sky)
         next = b->next;
         if (sky__context_holds(b))
             continue;
-        if (b->prev)
-            b->prev->next = b->next;
-        else
-            a->blocks = b->next;
-        if (b->next)
-            b->next->prev = b->prev;
+        unlink_block(a, b);
         free_block(&b->ret);
     }
     /* The worker starts with the child's first log call (pass_gate), not here: a child that
