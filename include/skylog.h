@@ -87,13 +87,16 @@ extern "C" {
 
 /* The release (semantic versioning) and the ABI: SKYLOG_ABI_VERSION is the number in the shared
  * library's SONAME (libskylog.so.1); it changes only when a program built against an older
- * header could misbehave with this library. What keeps the ABI, and what changes it:
+ * header could misbehave with this library, and it is the release's major number (a release
+ * that breaks programs is a new major, as semantic versioning says), so the file is
+ * libskylog.so.1.0.0 for release 1.0.0. What keeps the ABI, and what changes it:
  * docs/COMPATIBILITY.md. These lines are the one source of both numbers: CMakeLists.txt reads
- * them (project version, SOVERSION, pkg-config's Version). */
-#define SKYLOG_VERSION_MAJOR 0
-#define SKYLOG_VERSION_MINOR 1
+ * them (project version, SOVERSION, pkg-config's Version) and refuses a major that is not the
+ * ABI version. */
+#define SKYLOG_VERSION_MAJOR 1
+#define SKYLOG_VERSION_MINOR 0
 #define SKYLOG_VERSION_PATCH 0
-#define SKYLOG_VERSION "0.1.0"
+#define SKYLOG_VERSION "1.0.0"
 #define SKYLOG_ABI_VERSION 1
 
 /* ============================================================================================

@@ -236,6 +236,8 @@ static void test_versions_agree(void **state)
     snprintf(v, sizeof v, "%d.%d.%d", SKYLOG_VERSION_MAJOR, SKYLOG_VERSION_MINOR,
              SKYLOG_VERSION_PATCH);
     assert_string_equal(v, SKYLOG_VERSION);
+    /* one number for users: the release's major is the ABI (the file libskylog.so.1.0.0) */
+    assert_int_equal(SKYLOG_VERSION_MAJOR, SKYLOG_ABI_VERSION);
     assert_string_equal(sky_version(), SKYLOG_VERSION);
     assert_int_equal(sky_abi_version(), SKYLOG_ABI_VERSION);
 }
