@@ -335,6 +335,7 @@ void sky_aws_creds_stats_get(sky_aws_creds *p, sky_aws_creds_stats *out)
     out->stale_used = atomic_load(&p->n_stale);
     out->retries = atomic_load(&p->n_retries);
     out->throttles = atomic_load(&p->n_throttles);
+    out->expiry_extensions = atomic_load(&p->n_extensions);
     pthread_mutex_lock(&p->err_lock);
     memcpy(out->last_error, p->last_error, sizeof out->last_error);
     pthread_mutex_unlock(&p->err_lock);
