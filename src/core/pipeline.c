@@ -23,6 +23,7 @@
  * ends up either routed to at least one sink or counted in exactly one `dropped` reason.
  */
 #include "core/pipeline.h"
+#include "core/reserved.h"
 #include "util/termsafe.h"
 
 #include <stdarg.h>
@@ -236,6 +237,9 @@ sky_status sky_open_ex(const sky_options *opts, sky_t **out, char **errmsg)
         return SKY_EINVAL;
     *out = NULL;
     sky_options o = opts ? *opts : (sky_options){0};
+    char why[320];
+    if (SKY__RESERVED_MSG(&o, sky_options, why, sizeof why))
+        return open_failed(&o, errmsg, SKY_EINVAL, why);
     sky_level level = o.level_set ? o.level : SKY_LEVEL_INFO;
     if ((unsigned)level >= SKY_LEVEL_COUNT_)
         return open_failed(&o, errmsg, SKY_EINVAL, "the pipeline's level is out of range");
@@ -694,7 +698,8 @@ sky_status sky_add_sink(sky_t *sky, sky_sink *sink, const sky_route *route)
         free_sink(sink);
         return SKY_EINVAL;
     }
-    if (route && (unsigned)route->level >= SKY_LEVEL_COUNT_) {
+    if (route && ((unsigned)route->level >= SKY_LEVEL_COUNT_ ||
+                  SKY__CHECK_RESERVED(route, sky_route, sky, NULL) != SKY_OK)) {
         free_sink(sink);
         return SKY_EINVAL;
     }

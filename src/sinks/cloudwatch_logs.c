@@ -28,6 +28,7 @@
  * It must never: log through skylog (diagnostics go to stderr via sky__diag), hold the queue
  * lock across a network call, or drop an accepted event silently.
  */
+#include "core/reserved.h"
 #include "core/pipeline.h"
 #include "util/text.h"
 #include "sinks/cwl_transport.h"
@@ -1736,6 +1737,8 @@ static sky_status bad(char **errmsg, const char *fmt, const char *arg)
 
 static sky_status validate(sky_cwl_opts *o, char **errmsg)
 {
+    if (SKY__CHECK_RESERVED(o, sky_cwl_opts, NULL, errmsg) != SKY_OK)
+        return SKY_EINVAL;
     if (!o->log_group || !sky_cwl_valid_group_name(o->log_group))
         return bad(errmsg,
                    "cloudwatch: log_group '%s' is invalid: 1-512 characters of "
