@@ -762,6 +762,16 @@ sky_status sky_processor_stats_get(sky_t *sky, size_t i, sky_processor_stats *ou
     return SKY_OK;
 }
 
+sky_sink *sky_sink_get(sky_t *sky, size_t i)
+{
+    if (!sky)
+        return NULL;
+    sky__lock(sky); /* sky_add_sink() may be growing the array */
+    sky_sink *s = i < sky->n_sinks ? sky->sinks[i] : NULL;
+    sky__unlock(sky);
+    return s;
+}
+
 sky_status sky_sink_stats_get(sky_t *sky, size_t i, const char **name, sky_sink_stats *out)
 {
     if (!sky || !out)

@@ -348,10 +348,15 @@ static void test_routing_and_accounting(void **state)
                      SKY_OK);
     sky_add_sink(sky, skytest_capture_sink(&all, SKY_FORMAT_JSON),
                  &(sky_route){.name = "all", .level = SKY_LEVEL_DEBUG});
-    sky_add_sink(sky, skytest_capture_sink(&errors, SKY_FORMAT_LOGFMT),
-                 &(sky_route){.name = "errors", .level = SKY_LEVEL_ERROR});
+    sky_sink *errors_sink = skytest_capture_sink(&errors, SKY_FORMAT_LOGFMT);
+    sky_add_sink(sky, errors_sink, &(sky_route){.name = "errors", .level = SKY_LEVEL_ERROR});
     sky_add_sink(sky, skytest_capture_sink(&pay, SKY_FORMAT_JSON),
                  &(sky_route){.name = "pay", .filter = only_payments});
+    /* sky_sink_get: the sinks in the order added, for their own stats getters */
+    assert_ptr_equal(sky_sink_get(sky, 1), errors_sink);
+    assert_non_null(sky_sink_get(sky, 2));
+    assert_null(sky_sink_get(sky, 3));
+    assert_null(sky_sink_get(NULL, 0));
     sky_logger *log = sky_logger_get(sky, "r");
     sky_trace(log, "nobody_wants_this");
     sky_debug(log, "debug_thing");
