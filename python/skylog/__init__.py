@@ -377,6 +377,15 @@ class CloudWatchLogHandler(Handler):
 
     The event sent is skylog's JSON object (message, level, logger, module, func, line,
     fields), or self.format(record) as its message when a formatter is set.
+
+    watchtower's attributes of the same names hold the arguments (log_group_name,
+    log_stream_name as given, use_queues, send_interval, max_batch_size, max_batch_count,
+    max_message_size, create_log_group, create_log_stream, log_group_retention_days,
+    json_serialize_default). Where watchtower warns (WatchtowerWarning), skylog counts, in
+    self.pipeline.stats() (docs/PYTHON.md): a message cut to max_message_size in
+    ["python"]["truncated"] and ["truncated_bytes"]; logs it failed to deliver in
+    ["cloudwatch"]: failures_in_a_row, last_error, retries, throttles, dropped (by reason) and
+    rejected (events CloudWatch refused); the C sink reports them on stderr.
     """
 
     def __init__(self, log_group_name="watchtower",
@@ -408,6 +417,18 @@ class CloudWatchLogHandler(Handler):
         if not isinstance(max_message_size, int) or max_message_size < 1:
             raise ValueError(f"max_message_size must be a positive int, not {max_message_size!r}")
         interval = _seconds(send_interval, "send_interval")
+        # watchtower's attributes, for code that reads them back
+        self.log_group_name = log_group_name
+        self.log_stream_name = log_stream_name
+        self.use_queues = use_queues
+        self.send_interval = send_interval
+        self.max_batch_size = max_batch_size
+        self.max_batch_count = max_batch_count
+        self.max_message_size = max_message_size
+        self.create_log_group = create_log_group
+        self.create_log_stream = create_log_stream
+        self.log_group_retention_days = log_group_retention_days
+        self.json_serialize_default = json_serialize_default
         opts = {
             "log_group": log_group_name,
             "log_stream": _stream_template(log_stream_name),
