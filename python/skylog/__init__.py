@@ -232,6 +232,11 @@ class Handler(logging.Handler):
     json_default: as json.dumps(default=): used for `extra` values that are not str, int,
     float, bool, None, dict, list or tuple (they are embedded as JSON); without it such values
     are sent as their repr().
+
+    A record that reaches the handler after its pipeline was closed (handler.close(),
+    logging.shutdown() at exit, or the pipeline's own close()) is dropped, counted in
+    `dropped_closed` and, like any other error in emit(), passed to handleError() (which
+    prints it unless logging.raiseExceptions is False: the count stays).
     """
 
     def __init__(self, level=logging.NOTSET, *, pipeline=None, json_default=None):
@@ -239,6 +244,7 @@ class Handler(logging.Handler):
         self._pipeline = pipeline
         self._own = None  # a pipeline this handler made and closes
         self._json_default = json_default
+        self.dropped_closed = 0  # records dropped: the pipeline was closed (C's "closed" reason)
 
     @property
     def pipeline(self):
@@ -255,6 +261,7 @@ class Handler(logging.Handler):
         return v  # repr() in C
 
     def emit(self, record):
+        p = None
         try:
             p = self._pipeline if self._pipeline is not None else default_pipeline()
             if self.formatter is not None:
@@ -289,6 +296,10 @@ class Handler(logging.Handler):
         except RecursionError:
             raise
         except Exception:
+            # checked only here: a closed pipeline's emit raises, so the log call pays nothing;
+            # emit runs under the handler's lock (logging.Handler.handle)
+            if p is not None and p.closed:
+                self.dropped_closed += 1
             self.handleError(record)
 
     def flush(self):
@@ -385,7 +396,9 @@ class CloudWatchLogHandler(Handler):
     self.pipeline.stats() (docs/PYTHON.md): a message cut to max_message_size in
     ["python"]["truncated"] and ["truncated_bytes"]; logs it failed to deliver in
     ["cloudwatch"]: failures_in_a_row, last_error, retries, throttles, dropped (by reason) and
-    rejected (events CloudWatch refused); the C sink reports them on stderr.
+    rejected (events CloudWatch refused), which the C sink also reports on stderr; a record
+    logged after close (watchtower: "Received message after logging system shutdown") in
+    self.dropped_closed.
     """
 
     def __init__(self, log_group_name="watchtower",

@@ -71,6 +71,23 @@ class Mapping(unittest.TestCase):
         self.assertEqual((st["cloudwatch"]["failures_in_a_row"], st["cloudwatch"]["last_error"]),
                          (0, ""))
 
+    def test_logged_after_close_is_counted(self):
+        # watchtower warns "Received message after logging system shutdown" and drops it
+        h = make(self)
+        log = logging.getLogger("closed." + str(id(h)))
+        log.propagate = False
+        log.addHandler(h)
+        self.addCleanup(log.removeHandler, h)
+        h.close()
+        seen = []
+        h.handleError = lambda record: seen.append(record.getMessage())
+        log.warning("late")
+        log.warning("later")
+        self.assertEqual(h.dropped_closed, 2)
+        h.handle(logging.LogRecord("x", logging.INFO, "p", 1, "m", (), None))
+        self.assertEqual(h.dropped_closed, 3)
+        self.assertEqual(seen, ["late", "later", "m"])  # reported as errors in emit, as before
+
     def test_deprecated_names(self):
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
