@@ -1042,97 +1042,147 @@ static PyObject *mod_stats_fields(PyObject *m, PyObject *unused)
     return d;
 }
 
-/* One sink's entry of stats()["sinks"]: its name and sky_sink_stats, and its type's own
- * counters under a key for the type (each getter answers SKY_EINVAL for other types). */
-static PyObject *sink_entry(sky_t *sky, size_t i)
-{
-    const char *name = NULL;
+/* A snapshot of one sink's counters, taken without the GIL (snapshot()). */
+typedef struct {
+    const char *name; /* the route's: valid while the pipeline is open */
     sky_sink_stats ss;
-    if (sky_sink_stats_get(sky, i, &name, &ss) != SKY_OK) Py_RETURN_NONE;
-    PyObject *d = STATS_DICT(sky_sink_stats, sink_stats_fields, &ss);
-    if (!d || put(d, "name", text(name, SIZE_MAX)) < 0)
-        goto fail;
-    sky_sink *sink = sky_sink_get(sky, i);
+    bool cwl_ok, cwm_ok, emf_ok, http_ok, creds_ok;
     sky_cwl_stats cwl;
     sky_cwm_stats cwm;
     sky_emf_stats emf;
     sky_http_sink_stats http;
     sky_aws_creds_stats creds;
-    if (sky_cwl_stats_get(sink, &cwl) == SKY_OK) {
-        if (put(d, "cloudwatch", STATS_DICT(sky_cwl_stats, cwl_stats_fields, &cwl)) < 0)
-            goto fail;
-        if (sky_cwl_creds_stats_get(sink, &creds) == SKY_OK &&
-            put(d, "creds", STATS_DICT(sky_aws_creds_stats, creds_stats_fields, &creds)) < 0)
-            goto fail;
+} sink_snap;
+
+typedef struct {
+    sky_stats s;
+    sink_snap *sinks;
+    size_t n_sinks;
+    sky_processor_stats *procs;
+    size_t n_procs;
+    bool cw_ok; /* the "cloudwatch" sink's: add_cloudwatch's, else the first one found */
+    sky_cwl_stats cw;
+} snap;
+
+/* Every counter of the pipeline. sky_sink_stats_get() waits for the pipeline's lock, which the
+ * async worker holds while it writes a batch, so this runs with the GIL released (the caller
+ * counts itself in `busy`, so close waits for it). -1 when out of memory. */
+static int snapshot(sky_t *sky, sky_sink *cw, snap *out)
+{
+    sky_stats_get(sky, &out->s);
+    out->sinks = calloc(out->s.sink_count + 1, sizeof *out->sinks);
+    out->procs = calloc(out->s.processor_count + 1, sizeof *out->procs);
+    if (!out->sinks || !out->procs)
+        return -1;
+    for (size_t i = 0; i < out->s.sink_count; i++) {
+        sink_snap *e = &out->sinks[out->n_sinks];
+        if (sky_sink_stats_get(sky, i, &e->name, &e->ss) != SKY_OK)
+            break;
+        out->n_sinks++;
+        sky_sink *sink = sky_sink_get(sky, i);
+        e->cwl_ok = sky_cwl_stats_get(sink, &e->cwl) == SKY_OK;
+        e->cwm_ok = sky_cwm_stats_get(sink, &e->cwm) == SKY_OK;
+        e->emf_ok = sky_emf_stats_get(sink, &e->emf) == SKY_OK;
+        e->http_ok = sky_http_sink_stats_get(sink, &e->http) == SKY_OK;
+        e->creds_ok = sky_cwl_creds_stats_get(sink, &e->creds) == SKY_OK ||
+                      sky_cwm_creds_stats_get(sink, &e->creds) == SKY_OK;
+        if (!cw && e->cwl_ok)
+            cw = sink;
     }
-    if (sky_cwm_stats_get(sink, &cwm) == SKY_OK) {
-        if (put(d, "metrics_cloudwatch", STATS_DICT(sky_cwm_stats, cwm_stats_fields, &cwm)) < 0)
-            goto fail;
-        if (sky_cwm_creds_stats_get(sink, &creds) == SKY_OK &&
-            put(d, "creds", STATS_DICT(sky_aws_creds_stats, creds_stats_fields, &creds)) < 0)
-            goto fail;
-    }
-    if (sky_emf_stats_get(sink, &emf) == SKY_OK &&
-        put(d, "metrics_emf", STATS_DICT(sky_emf_stats, emf_stats_fields, &emf)) < 0)
-        goto fail;
-    if (sky_http_sink_stats_get(sink, &http) == SKY_OK &&
-        put(d, "http", STATS_DICT(sky_http_sink_stats, http_sink_stats_fields, &http)) < 0)
-        goto fail;
-    return d;
-fail:
-    Py_XDECREF(d);
-    return NULL;
+    while (out->n_procs < out->s.processor_count &&
+           sky_processor_stats_get(sky, out->n_procs, &out->procs[out->n_procs]) == SKY_OK)
+        out->n_procs++;
+    out->cw_ok = cw && sky_cwl_stats_get(cw, &out->cw) == SKY_OK;
+    return 0;
 }
 
-/* stats(): sky_stats; "cloudwatch": the CloudWatch Logs sink's sky_cwl_stats (add_cloudwatch's,
- * else a configuration's first); "sinks": each sink's entry (sink_entry); "processors": each
- * processor's sky_processor_stats; "python": this binding's own (messages cut by emit). */
+/* One sink's entry of stats()["sinks"]: its name and sky_sink_stats, and its type's own
+ * counters under a key for the type. */
+static PyObject *sink_entry(const sink_snap *e)
+{
+    PyObject *d = STATS_DICT(sky_sink_stats, sink_stats_fields, &e->ss);
+    if (!d || put(d, "name", text(e->name, SIZE_MAX)) < 0 ||
+        (e->cwl_ok &&
+         put(d, "cloudwatch", STATS_DICT(sky_cwl_stats, cwl_stats_fields, &e->cwl)) < 0) ||
+        (e->cwm_ok && put(d, "metrics_cloudwatch",
+                          STATS_DICT(sky_cwm_stats, cwm_stats_fields, &e->cwm)) < 0) ||
+        (e->emf_ok &&
+         put(d, "metrics_emf", STATS_DICT(sky_emf_stats, emf_stats_fields, &e->emf)) < 0) ||
+        (e->http_ok &&
+         put(d, "http", STATS_DICT(sky_http_sink_stats, http_sink_stats_fields, &e->http)) < 0) ||
+        (e->creds_ok &&
+         put(d, "creds", STATS_DICT(sky_aws_creds_stats, creds_stats_fields, &e->creds)) < 0)) {
+        Py_XDECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* A list of each item's dict; NULL with the error set. */
+static PyObject *list_of(size_t n, PyObject *(*make)(const void *item, size_t i),
+                         const void *items)
+{
+    PyObject *l = PyList_New(0);
+    for (size_t i = 0; l && i < n; i++) {
+        PyObject *e = make(items, i);
+        int r = e ? PyList_Append(l, e) : -1;
+        Py_XDECREF(e);
+        if (r < 0)
+            Py_CLEAR(l);
+    }
+    return l;
+}
+
+static PyObject *make_sink(const void *items, size_t i)
+{
+    return sink_entry(&((const sink_snap *)items)[i]);
+}
+
+static PyObject *make_proc(const void *items, size_t i)
+{
+    return STATS_DICT(sky_processor_stats, processor_stats_fields,
+                      &((const sky_processor_stats *)items)[i]);
+}
+
+/* stats(): sky_stats; "sinks": each sink's entry (sink_entry); "processors": each processor's
+ * sky_processor_stats; "python": this binding's own (messages cut by emit); "cloudwatch": the
+ * CloudWatch Logs sink's sky_cwl_stats (add_cloudwatch's, else a configuration's first). */
 static PyObject *Pipeline_stats(PyObject *o, PyObject *unused)
 {
     (void)unused;
     Pipeline *self = (Pipeline *)o;
     if (check_open(self))
         return NULL;
-    sky_stats s;
-    sky_stats_get(self->sky, &s);
-    PyObject *d = STATS_DICT(sky_stats, stats_fields, &s);
-    PyObject *sinks = d ? PyList_New(0) : NULL;
-    if (!sinks || put(d, "sinks", sinks) < 0) /* d keeps sinks alive */
-        goto fail;
+    sky_t *sky = self->sky;
     sky_sink *cw = self->cw;
-    for (size_t i = 0; i < s.sink_count; i++) {
-        PyObject *e = sink_entry(self->sky, i);
-        int r = e ? PyList_Append(sinks, e) : -1;
-        Py_XDECREF(e);
-        if (r < 0)
-            goto fail;
-        sky_cwl_stats probe;
-        if (!cw && sky_cwl_stats_get(sky_sink_get(self->sky, i), &probe) == SKY_OK)
-            cw = sky_sink_get(self->sky, i);
+    snap sn = {0};
+    int r;
+    self->busy++;
+    Py_BEGIN_ALLOW_THREADS r = snapshot(sky, cw, &sn);
+    Py_END_ALLOW_THREADS
+    self->busy--;
+    PyObject *d = NULL, *py = NULL;
+    if (r < 0) {
+        PyErr_NoMemory();
+        goto out;
     }
-    sky_cwl_stats c;
-    if (cw && sky_cwl_stats_get(cw, &c) == SKY_OK &&
-        put(d, "cloudwatch", STATS_DICT(sky_cwl_stats, cwl_stats_fields, &c)) < 0)
+    d = STATS_DICT(sky_stats, stats_fields, &sn.s);
+    if (!d || put(d, "sinks", list_of(sn.n_sinks, make_sink, sn.sinks)) < 0 ||
+        put(d, "processors", list_of(sn.n_procs, make_proc, sn.procs)) < 0 ||
+        (sn.cw_ok &&
+         put(d, "cloudwatch", STATS_DICT(sky_cwl_stats, cwl_stats_fields, &sn.cw)) < 0))
         goto fail;
-    PyObject *procs = PyList_New(0);
-    if (!procs || put(d, "processors", procs) < 0)
-        goto fail;
-    PyObject *py = PyDict_New();
+    py = PyDict_New();
     if (!py || put(d, "python", py) < 0 || put(py, "truncated", u64(self->cut_messages)) < 0 ||
         put(py, "truncated_bytes", u64(self->cut_bytes)) < 0)
         goto fail;
-    sky_processor_stats ps;
-    for (size_t i = 0; sky_processor_stats_get(self->sky, i, &ps) == SKY_OK; i++) {
-        PyObject *e = STATS_DICT(sky_processor_stats, processor_stats_fields, &ps);
-        int r = e ? PyList_Append(procs, e) : -1;
-        Py_XDECREF(e);
-        if (r < 0)
-            goto fail;
-    }
-    return d;
+    goto out;
 fail:
-    Py_XDECREF(d);
-    return NULL;
+    Py_CLEAR(d);
+out:
+    free(sn.sinks);
+    free(sn.procs);
+    return d;
 }
 
 static PyObject *Pipeline_closed(PyObject *o, void *unused)

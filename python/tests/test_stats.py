@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import unittest
 import uuid
 from unittest import mock
@@ -257,6 +259,42 @@ sinks:
             msgs = [json.loads(line)["message"] for line in f]
         self.assertEqual(msgs, ["x" * 10 + "...[truncated 15 bytes]",
                                 "\u00e9" * 5 + "...[truncated 2 bytes]", "short"])
+
+    def test_while_logging_and_closing(self):
+        # stats() collects without the GIL (the worker may hold the pipeline's lock): other
+        # threads log meanwhile, and a close waits for it rather than freeing under it
+        pipe = skylog.Pipeline(mode="async")
+        pipe.add_file(os.path.join(self.dir, "busy.jsonl"))
+        seen, errors = [], []
+
+        def watch():
+            try:
+                while True:
+                    seen.append(pipe.stats()["emitted"])
+            except skylog.SkylogError:
+                pass  # closed
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        def log():
+            for i in range(2000):
+                pipe.emit("busy", 2, f"m{i}", ())
+
+        threads = [threading.Thread(target=watch), threading.Thread(target=log),
+                   threading.Thread(target=log)]
+        for t in threads:
+            t.start()
+        threads[1].join(60)
+        threads[2].join(60)
+        self.assertTrue(pipe.flush(30000))
+        self.assertEqual(pipe.stats()["sinks"][0]["written"], 4000)
+        while not seen and not errors and threads[0].is_alive():  # it has run at least once
+            time.sleep(0.001)
+        self.assertTrue(pipe.close())
+        threads[0].join(60)
+        self.assertEqual(errors, [])
+        self.assertEqual(seen, sorted(seen))  # a counter never goes back
+        self.assertLessEqual(seen[-1], 4000)
 
     def test_closed(self):
         self.pipe.close()
