@@ -776,15 +776,17 @@ sky_status sky_sink_stats_get(sky_t *sky, size_t i, const char **name, sky_sink_
 {
     if (!sky || !out)
         return SKY_EINVAL;
-    if (i >= sky->n_sinks)
+    /* under the lock from the start: sky_add_sink() may be moving the array */
+    sky__lock(sky);
+    if (i >= sky->n_sinks) {
+        sky__unlock(sky);
         return SKY_ENOTFOUND;
+    }
     sky_sink *s = sky->sinks[i];
     memset(out, 0, sizeof *out);
-    if (s->vt->stats) {
-        sky__lock(sky);
+    if (s->vt->stats)
         s->vt->stats(s->self, out);
-        sky__unlock(sky);
-    }
+    sky__unlock(sky);
     out->written = atomic_load(&s->written);
     out->errors += atomic_load(&s->errors);
     out->dropped += atomic_load(&s->dropped);
