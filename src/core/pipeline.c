@@ -750,8 +750,11 @@ sky_status sky_processor_stats_get(sky_t *sky, size_t i, sky_processor_stats *ou
 {
     if (!sky || !out)
         return SKY_EINVAL;
-    if (i >= sky->n_procs)
+    sky__lock(sky); /* sky_add_processor() may be moving the array */
+    if (i >= sky->n_procs) {
+        sky__unlock(sky);
         return SKY_ENOTFOUND;
+    }
     sky__processor *p = &sky->procs[i];
     memset(out, 0, sizeof *out); /* reserved_ included (docs/COMPATIBILITY.md) */
     out->name = p->name;
@@ -759,6 +762,7 @@ sky_status sky_processor_stats_get(sky_t *sky, size_t i, sky_processor_stats *ou
     out->drops = atomic_load(&p->drops);
     out->failures = atomic_load(&p->failures);
     out->total_ns = atomic_load(&p->total_ns);
+    sky__unlock(sky);
     return SKY_OK;
 }
 

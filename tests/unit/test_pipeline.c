@@ -463,8 +463,9 @@ static void test_bind_copies_key_len_bytes(void **state)
     skytest_capture_reset(&cap);
 }
 
-/* sky_sink_stats_get() and sky_sink_get() while another thread adds sinks (which moves the
- * array): they read it under the pipeline's lock (ASan/TSan would see a freed array read). */
+/* sky_sink_stats_get(), sky_sink_get() and sky_processor_stats_get() while another thread adds
+ * sinks and processors (which moves their arrays): they read them under the pipeline's lock
+ * (TSan saw the race when they did not). */
 static sky_status nop_write(void *self, const sky_record *r, size_t n)
 {
     (void)self, (void)r, (void)n;
@@ -476,6 +477,11 @@ static void nop_stats(void *self, sky_sink_stats *out)
     out->bytes = 7;
 }
 static const sky_sink_vtable nop_vt = {.type = "nop", .write = nop_write, .stats = nop_stats};
+static sky_proc_result nop_proc(void *user, sky_event *ev)
+{
+    (void)user, (void)ev;
+    return SKY_PROC_KEEP;
+}
 
 typedef struct {
     sky_t *sky;
@@ -485,13 +491,15 @@ typedef struct {
 static void *add_sinks(void *arg)
 {
     adder *a = arg;
-    for (int i = 0; i < 300; i++)
+    for (int i = 0; i < 300; i++) {
         sky_add_sink(a->sky, sky_sink_new(&nop_vt, NULL, SKY_FORMAT_NONE), NULL);
+        sky_add_processor(a->sky, "nop", nop_proc, NULL, NULL);
+    }
     atomic_store(&a->done, 1);
     return NULL;
 }
 
-static void test_sink_stats_while_sinks_are_added(void **state)
+static void test_stats_while_sinks_are_added(void **state)
 {
     (void)state;
     adder a = {0};
@@ -508,6 +516,9 @@ static void test_sink_stats_while_sinks_are_added(void **state)
             assert_non_null(sky_sink_get(a.sky, i));
             seen = i + 1 > seen ? i + 1 : seen;
         }
+        sky_processor_stats ps;
+        for (size_t i = 0; sky_processor_stats_get(a.sky, i, &ps) == SKY_OK; i++)
+            assert_string_equal(ps.name, "nop");
     }
     pthread_join(t, NULL);
     assert_non_null(sky_sink_get(a.sky, 299));
@@ -530,7 +541,7 @@ int main(void)
         cmocka_unit_test(test_sink_errors_counted_and_diagnosed),
         cmocka_unit_test(test_no_sink_and_after_close_counts),
         cmocka_unit_test(test_bind_copies_key_len_bytes),
-        cmocka_unit_test(test_sink_stats_while_sinks_are_added),
+        cmocka_unit_test(test_stats_while_sinks_are_added),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
