@@ -897,6 +897,7 @@ static const stat_field http_sink_stats_fields[] = {
     FIELD(sky_http_sink_stats, last_success_ms),
     FIELD(sky_http_sink_stats, last_error),
     FIELD(sky_http_sink_stats, sender_alive),
+    FIELD(sky_http_sink_stats, skipped),
 };
 
 static const stat_field creds_stats_fields[] = {
@@ -1046,11 +1047,11 @@ static PyObject *mod_stats_fields(PyObject *m, PyObject *unused)
 typedef struct {
     const char *name; /* the route's: valid while the pipeline is open */
     sky_sink_stats ss;
-    bool cwl_ok, cwm_ok, emf_ok, http_ok, creds_ok;
+    bool cwl_ok, cwm_ok, emf_ok, http_ok, logs_ok, traces_ok, creds_ok;
     sky_cwl_stats cwl;
     sky_cwm_stats cwm;
     sky_emf_stats emf;
-    sky_http_sink_stats http;
+    sky_http_sink_stats http, logs, traces; /* logs, traces: an otlp sink's signals */
     sky_aws_creds_stats creds;
 } sink_snap;
 
@@ -1084,6 +1085,8 @@ static int snapshot(sky_t *sky, sky_sink *cw, snap *out)
         e->cwm_ok = sky_cwm_stats_get(sink, &e->cwm) == SKY_OK;
         e->emf_ok = sky_emf_stats_get(sink, &e->emf) == SKY_OK;
         e->http_ok = sky_http_sink_stats_get(sink, &e->http) == SKY_OK;
+        e->logs_ok = sky_otlp_sink_stats_get(sink, SKY_OTLP_LOGS, &e->logs) == SKY_OK;
+        e->traces_ok = sky_otlp_sink_stats_get(sink, SKY_OTLP_TRACES, &e->traces) == SKY_OK;
         e->creds_ok = sky_cwl_creds_stats_get(sink, &e->creds) == SKY_OK ||
                       sky_cwm_creds_stats_get(sink, &e->creds) == SKY_OK;
         if (!cw && e->cwl_ok)
@@ -1110,6 +1113,10 @@ static PyObject *sink_entry(const sink_snap *e)
          put(d, "metrics_emf", STATS_DICT(sky_emf_stats, emf_stats_fields, &e->emf)) < 0) ||
         (e->http_ok &&
          put(d, "http", STATS_DICT(sky_http_sink_stats, http_sink_stats_fields, &e->http)) < 0) ||
+        (e->logs_ok && put(d, "otlp_logs", STATS_DICT(sky_http_sink_stats,
+                                                      http_sink_stats_fields, &e->logs)) < 0) ||
+        (e->traces_ok && put(d, "otlp_traces", STATS_DICT(sky_http_sink_stats,
+                                                          http_sink_stats_fields, &e->traces)) < 0) ||
         (e->creds_ok &&
          put(d, "creds", STATS_DICT(sky_aws_creds_stats, creds_stats_fields, &e->creds)) < 0)) {
         Py_XDECREF(d);

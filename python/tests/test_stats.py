@@ -164,6 +164,7 @@ sinks:
   - metrics_emf: {{path: {self.dir}/emf.jsonl}}
   - metrics_cloudwatch: {{endpoint: "{url}", region: us-east-1}}
   - http: {{url: "{url}/logs", level: critical}}
+  - otlp: {{endpoint: "{url}", level: critical}}
 """)
         self.addCleanup(self.pipe.close)
         self.pipe.add_cloudwatch(log_group="/py/stats", log_stream="s", region="us-east-1",
@@ -190,7 +191,7 @@ sinks:
         for k, t in OLD_KEYS.items():
             self.assertIs(type(st[k]), t, k)
         self.assertEqual(st["dropped"], sum(st[r] for r in DROP_REASONS))
-        self.assertEqual((st["emitted"], st["routed"], st["sink_count"]), (3, 3, 5))
+        self.assertEqual((st["emitted"], st["routed"], st["sink_count"]), (3, 3, 6))
         self.assertEqual(st["dropped_by_level"]["INFO"], 0)
         self.assertEqual(st["processor_count"], len(st["processors"]))
         for p in st["processors"]:
@@ -201,7 +202,8 @@ sinks:
         sinks = {s["name"]: s for s in st["sinks"]}
         own = {"file": set(), "metrics_emf": {"metrics_emf"},
                "metrics_cloudwatch": {"metrics_cloudwatch", "creds"}, "http": {"http"},
-               "cloudwatch_logs": {"cloudwatch", "creds"}}
+               "cloudwatch_logs": {"cloudwatch", "creds"},
+               "otlp": {"http", "otlp_logs", "otlp_traces"}}
         self.assertEqual(set(sinks), set(own))
         for name, extra in own.items():
             self.assertEqual(set(sinks[name]), self.keys("sky_sink_stats") | {"name"} | extra,
@@ -213,6 +215,9 @@ sinks:
                          self.keys("sky_cwm_stats"))
         self.assertEqual(set(sinks["http"]["http"]), self.keys("sky_http_sink_stats"))
         self.assertEqual(sinks["http"]["http"]["received"], 0)
+        for k in ("http", "otlp_logs", "otlp_traces"):
+            self.assertEqual(set(sinks["otlp"][k]), self.keys("sky_http_sink_stats"), k)
+        self.assertEqual(sinks["otlp"]["filtered"], 3)
         self.assertEqual(set(sinks["http"]["http"]["dropped"]) >= {"queue_full"}, True)
         for name in ("metrics_cloudwatch", "cloudwatch_logs"):
             self.assertEqual(set(sinks[name]["creds"]), self.keys("sky_aws_creds_stats"))
