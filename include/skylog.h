@@ -1631,6 +1631,11 @@ SKY_API sky_status sky_processor_stats_get(sky_t *sky, size_t i, sky_processor_s
 /* The i-th sink's counters and route name (valid while the pipeline is open). */
 SKY_API sky_status sky_sink_stats_get(sky_t *sky, size_t i, const char **name,
                                       sky_sink_stats *out);
+/* The i-th sink (in the order added; NULL past the end), for its type's own counters
+ * (sky_cwl_stats_get(), sky_cwm_stats_get(), sky_emf_stats_get(), ...: each answers SKY_EINVAL
+ * for a sink of another type), also of sinks a configuration made. Valid, and owned by the
+ * pipeline, until it is closed: never close or flush it yourself. Thread-safe. */
+SKY_API sky_sink *sky_sink_get(sky_t *sky, size_t i);
 
 /* ============================================================================================
  * Time

@@ -1697,6 +1697,17 @@ sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out)
     return SKY_OK;
 }
 
+sky_status sky_cwl_creds_stats_get(sky_sink *sink, sky_aws_creds_stats *out)
+{
+    if (!sink || !out || sink->vt != &cwl_vt)
+        return SKY_EINVAL;
+    cwl *c = sink->self;
+    memset(out, 0, sizeof *out); /* a transport without a provider (bearer token, tests) */
+    if (c->t.creds_stats)
+        c->t.creds_stats(c->t.self, out);
+    return SKY_OK;
+}
+
 sky_status sky_cwl_stop_blocking(sky_sink *sink)
 {
     if (!sink || sink->vt != &cwl_vt)

@@ -474,6 +474,14 @@ sky_status sky_cwm_stats_get(sky_sink *sink, sky_cwm_stats *out)
     return SKY_OK;
 }
 
+sky_status sky_cwm_creds_stats_get(sky_sink *sink, sky_aws_creds_stats *out)
+{
+    if (!sink || !out || sink->vt != &cwm_vt)
+        return SKY_EINVAL;
+    sky_aws_creds_stats_get(((cwm *)sink->self)->creds, out);
+    return SKY_OK;
+}
+
 sky_status sky_sink_metrics_cloudwatch(const sky_cwm_opts *opts, sky_sink **out, char **errmsg)
 {
     sky_cwm_opts o = opts ? *opts : (sky_cwm_opts){0};
