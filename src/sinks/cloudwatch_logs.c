@@ -28,6 +28,7 @@
  * It must never: log through skylog (diagnostics go to stderr via sky__diag), hold the queue
  * lock across a network call, or drop an accepted event silently.
  */
+#include "core/reserved.h"
 #include "core/pipeline.h"
 #include "util/text.h"
 #include "sinks/cwl_transport.h"
@@ -1393,8 +1394,10 @@ static void *sender_main(void *arg)
         /* closing: no last tries against an error that waiting cannot fix */
         /* with a spool, a failing endpoint gets no more tries either: what is left stays in
          * the spool for the next owner, and close does not wait out a backoff for it */
+        /* nor for a backoff that ends after the grace: no attempt could be made in it */
         if (c->closing && (c->total_events == 0 || sky_monotonic_ns() >= c->close_deadline_ns ||
                            c->st.persistent_error ||
+                           c->backoff_until_ns >= c->close_deadline_ns ||
                            (sp && c->backoff_until_ns > sky_monotonic_ns())))
             break;
         if (c->closing && wait_ns > c->close_deadline_ns - sky_monotonic_ns())
@@ -1587,6 +1590,7 @@ static void cwl_finish(cwl *c)
         pthread_mutex_lock(&c->mu);
         int64_t wait;
         while (c->total_events && sky_monotonic_ns() < c->close_deadline_ns &&
+               c->backoff_until_ns < c->close_deadline_ns &&
                !(spool_of(c) && c->backoff_until_ns > sky_monotonic_ns())) {
             if (!sender_step(c, &wait)) {
                 pthread_mutex_unlock(&c->mu);
@@ -1693,6 +1697,17 @@ sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out)
     return SKY_OK;
 }
 
+sky_status sky_cwl_creds_stats_get(sky_sink *sink, sky_aws_creds_stats *out)
+{
+    if (!sink || !out || sink->vt != &cwl_vt)
+        return SKY_EINVAL;
+    cwl *c = sink->self;
+    memset(out, 0, sizeof *out); /* a transport without a provider (bearer token, tests) */
+    if (c->t.creds_stats)
+        c->t.creds_stats(c->t.self, out);
+    return SKY_OK;
+}
+
 sky_status sky_cwl_stop_blocking(sky_sink *sink)
 {
     if (!sink || sink->vt != &cwl_vt)
@@ -1733,6 +1748,8 @@ static sky_status bad(char **errmsg, const char *fmt, const char *arg)
 
 static sky_status validate(sky_cwl_opts *o, char **errmsg)
 {
+    if (SKY__CHECK_RESERVED(o, sky_cwl_opts, NULL, errmsg) != SKY_OK)
+        return SKY_EINVAL;
     if (!o->log_group || !sky_cwl_valid_group_name(o->log_group))
         return bad(errmsg,
                    "cloudwatch: log_group '%s' is invalid: 1-512 characters of "
