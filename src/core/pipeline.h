@@ -70,6 +70,9 @@ struct sky {
     size_t n_procs;
     sky_sink **sinks;
     size_t n_sinks;
+    /* n_procs and n_sinks for sky_stats_get(), which runs without the lock (a sink may call it
+     * from its write, under the lock): stored (release) once the new element is in place */
+    _Atomic size_t n_procs_pub, n_sinks_pub;
 
     sky_event ev; /* sync mode: the one event being processed, under `lock` */
     sky__render_room rcache; /* sync mode: ev's callsite cache */
