@@ -774,6 +774,16 @@ sky_status sky_processor_stats_get(sky_t *sky, size_t i, sky_processor_stats *ou
     return SKY_OK;
 }
 
+void *sky__processor_user(sky_t *sky, size_t i, sky_processor_fn fn)
+{
+    if (!sky)
+        return NULL;
+    sky__lock(sky);
+    void *user = i < sky->n_procs && sky->procs[i].fn == fn ? sky->procs[i].user : NULL;
+    sky__unlock(sky);
+    return user;
+}
+
 sky_sink *sky_sink_get(sky_t *sky, size_t i)
 {
     if (!sky)

@@ -25,6 +25,11 @@ typedef struct sky__processor {
     _Atomic uint64_t calls, drops, failures, total_ns;
 } sky__processor;
 
+/* The i-th processor's `user` if it runs `fn` (so a processor type can answer for its own
+ * handles: sky_security_monitor_get()), else NULL; under the lock, as sky_add_processor() may
+ * be moving the array. */
+void *sky__processor_user(sky_t *sky, size_t i, sky_processor_fn fn);
+
 struct sky_sink {
     const sky_sink_vtable *vt;
     void *self;

@@ -16,6 +16,7 @@
  * the YAML and SKYLOG_* form) is here too, with its limits applied before any allocation, and
  * has a fuzz target (tests/fuzz/fuzz_metrics_rules.c).
  */
+#include "core/pipeline.h"
 #include "core/reserved.h"
 #include "metrics/metrics_internal.h"
 
@@ -485,6 +486,11 @@ sky_status sky_add_log_metrics(sky_t *sky, const sky_log_metrics_opts *opts,
     if (st == SKY_OK && out)
         *out = lm;
     return st;
+}
+
+sky_log_metrics *sky_log_metrics_get(sky_t *sky, size_t i)
+{
+    return sky__processor_user(sky, i, run);
 }
 
 sky_status sky_log_metrics_stats_get(sky_log_metrics *lm, sky_log_metrics_stats *out)
