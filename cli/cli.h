@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define SKY_EXIT_OK 0
 #define SKY_EXIT_FAIL 1
@@ -39,6 +40,23 @@ bool sky__cli_wants_help(int argc, char **argv);
 /* Prints "skylog <cmd>: unknown option '<arg>'; did you mean '--x'?" (usage.c), the
  * suggestion taken from the command's own getopt_long table. */
 void sky__cli_unknown_option(const char *cmd, const char *arg, const struct option *opts);
+
+/* The value of a numeric flag, read by the configuration's own parser (sky__opt_parse in
+ * src/config/registry.c), so a flag and its config key take the same text and get the same
+ * answer. `row` says what is accepted (an INT, SIZE or DURATION row: its bounds, no_zero): a
+ * sign, white space, a fraction where a whole number is wanted, trailing junk or a value past
+ * the bounds (an overflow included: never a wrapped value) is refused with
+ * "skylog <cmd>: <flag>: out of range: '0'; expected an integer from 1 to 100000" on stderr,
+ * and false (the caller returns SKY_EXIT_USAGE). */
+struct sky__opt;
+bool sky__cli_num_flag(const char *cmd, const char *flag, const struct sky__opt *row,
+                       const char *arg, int64_t *out);
+/* The same for a whole number from min to max (max >= min; use the real limit, never "none"). */
+bool sky__cli_int_flag(const char *cmd, const char *flag, const char *arg, int64_t min,
+                       int64_t max, int64_t *out);
+/* A finite number from min to max (NaN and infinities refused). */
+bool sky__cli_real_flag(const char *cmd, const char *flag, const char *arg, double min,
+                        double max, double *out);
 
 /* Of `n` names, the closest to `word` when it is a plausible typo, else NULL. */
 const char *sky__cli_suggest(const char *word, const char *const *names, size_t n);

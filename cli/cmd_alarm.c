@@ -78,7 +78,8 @@ const char sky__alarm_help[] =
     "  skylog alarm describe --type all --state ALARM\n"
     "  skylog alarm history HighErrorRate --item-type StateUpdate --since 1d\n"
     "\n"
-    "exit status: 0 done, 1 the service failed, 2 usage error (nothing was sent).\n";
+    "exit status: 0 done, 1 the service failed, 2 usage error (nothing was sent), 130/143\n"
+    "interrupted by SIGINT/SIGTERM (nothing printed: no table of part of the pages).\n";
 
 enum {
     O_EVALS = 3001, O_DTA, O_TMD, O_RULE, O_DESC, O_ALARM_ACT, O_OK_ACT, O_INS_ACT, O_NO_ACT,
@@ -200,6 +201,8 @@ static int run_describe(aargs *a, sky_aws_client *c)
             break;
         json_object_set(a->body, "NextToken", tok);
     }
+    if (sky__cli_stopping()) /* part of the pages: printed as if it were all, it would lie */
+        goto out;
     if (a->out == SKY__OUT_JSON) {
         json_t *doc = json_pack("{s:O,s:O}", "MetricAlarms", all_m, "CompositeAlarms", all_c);
         print_json(doc);
@@ -256,6 +259,8 @@ static int run_history(aargs *a, sky_aws_client *c)
             break;
         json_object_set(a->body, "NextToken", tok);
     }
+    if (sky__cli_stopping()) /* part of the pages: printed as if it were all, it would lie */
+        goto out;
     if (a->out == SKY__OUT_JSON) {
         print_json(items);
         rc = SKY_EXIT_OK;
@@ -324,7 +329,8 @@ int sky__cmd_alarm(int argc, char **argv)
     if (rc != SKY_EXIT_OK)
         goto out;
     sky__cli_catch_stop();
-    if (!(c = sky__aws_cli_client(&a.aws, "monitoring", "alarm"))) {
+    c = sky__aws_cli_client(&a.aws, "monitoring", "alarm");
+    if (!c || sky__cli_stopping()) { /* a signal while the client was made: nothing is sent */
         rc = SKY_EXIT_FAIL;
         goto out;
     }
@@ -348,6 +354,8 @@ int sky__cmd_alarm(int argc, char **argv)
         json_decref(ans);
     }
 out:
+    if (sky__cli_stopping() && rc != SKY_EXIT_OK) /* a call that was answered stands */
+        rc = sky__cli_interrupted("alarm");
     sky_aws_client_free(c);
     json_decref(a.body);
     json_decref(a.names);
@@ -368,6 +376,8 @@ static int parse_and_check(aargs *a, int argc, char **argv)
         return usage(a, "unknown subcommand '%s': expected put, put-composite, describe, "
                         "history, delete or set-state", argv[1]);
     json_t *b = a->body;
+    char cmdname[24];
+    snprintf(cmdname, sizeof cmdname, "alarm %s", a->sub);
     optind = 2;
     opterr = 0;
     for (;;) {
@@ -395,7 +405,6 @@ static int parse_and_check(aargs *a, int argc, char **argv)
         if (!lname || !allowed(a->sub, lname))
             return usage(a, "--%s does not apply here", lname ? lname : "?");
         double v;
-        char *end;
         switch (ch) {
         case 'n': json_object_set_new(b, "Namespace", json_string(optarg)); break;
         case 'm': json_object_set_new(b, "MetricName", json_string(optarg)); break;
@@ -419,8 +428,10 @@ static int parse_and_check(aargs *a, int argc, char **argv)
                                 json_string(optarg));
             break;
         case 'p': {
-            long p = strtol(optarg, &end, 10);
-            if (*end || end == optarg || p < 10 || (p != 10 && p != 20 && p != 30 && p % 60))
+            int64_t p;
+            if (!sky__cli_int_flag(cmdname, "--period", optarg, 10, 7 * 86400, &p))
+                return SKY_EXIT_USAGE;
+            if (p != 10 && p != 20 && p != 30 && p % 60)
                 return usage(a, "--period: '%s' must be 10, 20, 30 or a multiple of 60",
                              optarg);
             json_object_set_new(b, "Period", json_integer(p));
@@ -428,17 +439,18 @@ static int parse_and_check(aargs *a, int argc, char **argv)
         }
         case O_EVALS:
         case O_DTA: {
-            long n = strtol(optarg, &end, 10);
-            if (*end || end == optarg || n < 1 || n > 100000)
-                return usage(a, "'%s' is not a positive count", optarg);
+            int64_t n;
+            if (!sky__cli_int_flag(cmdname, ch == O_EVALS ? "--evaluation-periods"
+                                                          : "--datapoints-to-alarm",
+                                   optarg, 1, 100000, &n))
+                return SKY_EXIT_USAGE;
             json_object_set_new(b, ch == O_EVALS ? "EvaluationPeriods" : "DatapointsToAlarm",
                                 json_integer(n));
             break;
         }
-        case 't':
-            v = strtod(optarg, &end);
-            if (*end || end == optarg || !isfinite(v))
-                return usage(a, "--threshold: '%s' is not a number", optarg);
+        case 't': /* the range of the values it is compared with (CloudWatch: +-2^360) */
+            if (!sky__cli_real_flag(cmdname, "--threshold", optarg, -0x1p360, 0x1p360, &v))
+                return SKY_EXIT_USAGE;
             json_object_set_new(b, "Threshold", json_real(v));
             break;
         case 'c':
@@ -508,9 +520,12 @@ static int parse_and_check(aargs *a, int argc, char **argv)
         case O_SINCE: a->since = optarg; break;
         case O_UNTIL: a->until = optarg; break;
         case 'l':
-            a->limit = strtol(optarg, &end, 10);
-            if (*end || end == optarg || a->limit < 1)
-                return usage(a, "--limit: '%s' is not a positive count", optarg);
+        {
+            int64_t n;
+            if (!sky__cli_int_flag(cmdname, "--limit", optarg, 1, 1000000, &n))
+                return SKY_EXIT_USAGE;
+            a->limit = (long)n;
+        }
             break;
         case O_REASON:
             if (strlen(optarg) > 1023)

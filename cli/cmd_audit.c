@@ -41,7 +41,11 @@ const char sky__audit_help[] =
     "\n"
     "examples:\n"
     "  skylog audit verify /var/log/app/audit.jsonl --key-file /etc/app/audit.key\n"
-    "  skylog audit verify --group /app/audit --stream web-1 --key-file /etc/app/audit.key\n";
+    "  skylog audit verify --group /app/audit --stream web-1 --key-file /etc/app/audit.key\n"
+    "\n"
+    "exit status: 0 intact, 1 broken or unreadable, 2 usage error, 130/143 interrupted by\n"
+    "SIGINT/SIGTERM (--group: the streams checked before keep their lines, a stream read in\n"
+    "part gets none).\n";
 
 bool sky__audit_cli_key(const char *key_file, uint8_t *key, size_t *keylen)
 {

@@ -61,7 +61,8 @@ const char sky__metrics_help[] =
     "  skylog metrics list --namespace MyApp --output csv\n"
     "  skylog metrics get -n MyApp -m Latency -d Endpoint=/login --since 1h -s Average -s p99\n"
     "\n"
-    "exit status: 0 done, 1 the service failed, 2 usage error (nothing was sent).\n";
+    "exit status: 0 done, 1 the service failed, 2 usage error (nothing was sent), 130/143\n"
+    "interrupted by SIGINT/SIGTERM (nothing printed: no table of part of the pages).\n";
 
 enum {
     O_VALUE = 2001,
@@ -114,13 +115,6 @@ typedef struct margs {
 static int usage(const margs *a, const char *fmt, const char *what)
 {
     return sky__cli_sub_usage("metrics", a->sub, fmt, what);
-}
-
-static bool number(const char *s, double *out)
-{
-    char *end;
-    *out = strtod(s, &end);
-    return end != s && !*end && isfinite(*out);
 }
 
 /* ---- put ---------------------------------------------------------------------------------- */
@@ -211,6 +205,8 @@ static int run_list(margs *a, sky_aws_client *c)
         if (!token || sky__cli_stopping())
             break;
     }
+    if (sky__cli_stopping()) /* part of the pages: printed as if it were all, it would lie */
+        goto out;
     if (a->out == SKY__OUT_JSON) {
         rc = sky__json_put(stdout, all, JSON_INDENT(2)) ? SKY_EXIT_OK : SKY_EXIT_FAIL;
         goto out;
@@ -349,8 +345,10 @@ static int run_get(margs *a, sky_aws_client *c, int64_t start_ms, int64_t end_ms
     json_decref(ext);
     json_t *ans = sky__cw_call(c, "metrics get", "GetMetricStatistics", body);
     json_decref(body);
-    if (!ans)
+    if (!ans || sky__cli_stopping()) {
+        json_decref(ans);
         return SKY_EXIT_FAIL;
+    }
     json_t *dpsj = json_object_get(ans, "Datapoints");
     size_t n = json_array_size(dpsj);
     json_t **dps = calloc(n ? n : 1, sizeof *dps);
@@ -457,6 +455,8 @@ int sky__cmd_metrics(int argc, char **argv)
         a.sub = NULL;
         goto out;
     }
+    char cmdname[16];
+    snprintf(cmdname, sizeof cmdname, "metrics %s", a.sub);
     optind = 2;
     opterr = 0;
     for (;;) {
@@ -474,18 +474,14 @@ int sky__cmd_metrics(int argc, char **argv)
                 goto out;
             }
             break;
-        case O_VALUE:
-            if (!number(optarg, &v) || fabs(v) > 0x1p360) {
-                usage(&a, "--value: '%s' is not a number CloudWatch accepts", optarg);
+        case O_VALUE: /* CloudWatch's range: -2^360 to 2^360 */
+            if (!sky__cli_real_flag(cmdname, "--value", optarg, -0x1p360, 0x1p360, &v))
                 goto out;
-            }
             json_array_append_new(a.values, json_real(v));
             break;
         case O_COUNT:
-            if (!number(optarg, &v) || v < 0) {
-                usage(&a, "--count: '%s' is not a count", optarg);
+            if (!sky__cli_real_flag(cmdname, "--count", optarg, 0, 0x1p360, &v))
                 goto out;
-            }
             json_array_append_new(a.counts, json_real(v));
             break;
         case 'u': a.unit = optarg; break;
@@ -497,11 +493,12 @@ int sky__cmd_metrics(int argc, char **argv)
             break;
         case O_UNTIL: a.until = optarg; break;
         case 'p': {
-            char *end;
-            a.period = strtol(optarg, &end, 10);
-            if (*end || end == optarg || a.period < 1 ||
-                (a.period % 60 && a.period != 1 && a.period != 5 && a.period != 10 &&
-                 a.period != 30)) {
+            int64_t p;
+            if (!sky__cli_int_flag(cmdname, "--period", optarg, 1, INT32_MAX, &p))
+                goto out;
+            a.period = (long)p;
+            if (a.period % 60 && a.period != 1 && a.period != 5 && a.period != 10 &&
+                a.period != 30) {
                 usage(&a, "--period: '%s' must be 1, 5, 10, 30 or a multiple of 60 seconds",
                       optarg);
                 goto out;
@@ -638,12 +635,14 @@ int sky__cmd_metrics(int argc, char **argv)
     }
     sky__cli_catch_stop();
     c = sky__aws_cli_client(&a.aws, "monitoring", "metrics");
-    if (!c) {
+    if (!c || sky__cli_stopping()) { /* a signal while the client was made: nothing is sent */
         rc = SKY_EXIT_FAIL;
         goto out;
     }
     rc = put ? run_put(&a, c) : list ? run_list(&a, c) : run_get(&a, c, start, end);
 out:
+    if (sky__cli_stopping() && rc != SKY_EXIT_OK) /* a call that was answered stands */
+        rc = sky__cli_interrupted("metrics");
     sky_aws_client_free(c);
     json_decref(a.dims);
     json_decref(a.values);

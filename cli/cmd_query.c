@@ -197,7 +197,6 @@ int sky__cmd_query(int argc, char **argv)
         int ch = getopt_long(argc, argv, ":g:n:o:", opts, NULL);
         if (ch == -1)
             break;
-        char *end;
         switch (ch) {
         case 'g':
             if (n_groups == 50) {
@@ -208,21 +207,16 @@ int sky__cmd_query(int argc, char **argv)
             break;
         case O_SINCE: since = optarg; break;
         case O_END: until = optarg; break;
-        case 'n':
-            limit = strtol(optarg, &end, 10);
-            if (*end || limit < 1 || limit > 100000) {
-                fprintf(stderr, "skylog query: --limit: expected 1 to 100000, got '%s'\n",
-                        optarg);
+        case 'n': {
+            int64_t n;
+            if (!sky__cli_int_flag("query", "--limit", optarg, 1, 100000, &n))
                 goto out;
-            }
+            limit = (long)n;
             break;
-        case O_TIMEOUT:
-            timeout_s = strtod(optarg, &end);
-            if (*end || !(timeout_s > 0) || timeout_s > 86400) {
-                fprintf(stderr, "skylog query: --timeout: expected seconds (up to 86400), got "
-                        "'%s'\n", optarg);
+        }
+        case O_TIMEOUT: /* a millisecond at least: 0 would be "no timeout", the default */
+            if (!sky__cli_real_flag("query", "--timeout", optarg, 0.001, 86400, &timeout_s))
                 goto out;
-            }
             break;
         case 'o':
             if (!sky__out_parse(optarg, &format)) {

@@ -10,8 +10,8 @@
  * Delivery goes through the CloudWatch Logs sink (batching, limits, retries, accounting), with
  * backpressure: when its queue is full, reading waits instead of dropping. Whether to give up
  * is decided on the sink's own state (sky_cwl_stats: failures in a row, persistent errors), not
- * on a model of its retry policy (see STALL_MS); a watchdog thread decides it while reading
- * waits for room. --follow keeps
+ * on a model of its retry policy (sky__cli_delivery_stalled, common.c); a watchdog thread
+ * decides it while reading waits for room. --follow keeps
  * reading like `tail -F`: it notices rotation (the path now names another file: the old one is
  * read to its end first) and truncation (the file shrank: read again from the start).
  * The exit status is 0 only if every event read was accepted by CloudWatch; 128+N after signal
@@ -24,6 +24,8 @@
 #include "common.h"
 #include "safetext.h"
 #include "ship_checkpoint.h"
+
+#include "config/registry.h"
 
 #include <skylog/cloudwatch.h>
 
@@ -53,20 +55,25 @@ const char sky__ship_help[] =
     "Ctrl-C: not at all), prints how far the service acknowledged the input and exits 130 or\n"
     "143. Any failure prints that line too: resume with --checkpoint/--resume or --start-offset.\n"
     "Delivery is given up (exit 1) after an error that waiting cannot fix, or when 12 attempts\n"
-    "in a row failed over 10 s or more (throttling is waited out); reading a pipe or --follow,\n"
-    "ship waits for the endpoint instead.\n"
+    "in a row failed over 10 s or more (--give-up-after N: N attempts, however quickly;\n"
+    "throttling is waited out); reading a pipe or --follow, ship waits for the endpoint instead.\n"
     "\n"
     "options:\n"
     "  -g, --group GROUP         log group (created if missing, unless --no-create)\n"
     "  -s, --stream NAME         log stream (default {hostname}_{strftime:%Y%m%d_%H%M%S});\n"
     "                            placeholders {hostname} {pid} {strftime:FMT}\n"
     "  -f, --follow              keep reading as files grow; survive rotation and truncation\n"
-    "      --retention-days N    set on a group this command creates\n"
+    "      --retention-days N    set on a group this command creates (1, 3, 5, 7, 14, 30, 60,\n"
+    "                            90, ... 3653: the values CloudWatch takes)\n"
     "      --no-create           never create the group or stream\n"
-    "      --batch-size N        events per request (max and default 10000)\n"
-    "      --flush-interval MS   longest wait before a partial batch is sent (default 1000)\n"
+    "      --batch-size N        events per request, 1 to 10000 (the default)\n"
+    "      --flush-interval MS   longest wait before a partial batch is sent: milliseconds, or\n"
+    "                            250ms, 2s, 1m (default 1000, at most 1h)\n"
     "      --oversize POLICY     truncate (default), split or drop events over --max-event-bytes\n"
-    "      --max-event-bytes N   event size limit, message + 26 (default 1048576)\n"
+    "      --max-event-bytes N   event size limit, message + 26: bytes, or 64k, 1M (128 to\n"
+    "                            1048576, the default)\n"
+    "      --give-up-after N     give delivery up after N attempts in a row failed (1 to 1000),\n"
+    "                            however quickly (default: 12 attempts over 10 s or more)\n"
     "      --transport T         put_log_events (default), ndjson or otlp (ingestion endpoints)\n"
     "      --bearer-token T      token for the ingestion endpoints\n"
     "      --compress            gzip request bodies\n"
@@ -76,7 +83,8 @@ const char sky__ship_help[] =
     "                            not exist yet); earlier inputs are skipped. Exactly once: the\n"
     "                            stream's tail is read first, and lines a killed run had stored\n"
     "                            without hearing back are not sent again (docs/CLI.md)\n"
-    "      --start-offset N      start the one input at byte N (the start of a line)\n"
+    "      --start-offset N      start the one input at byte N (the start of a line; 0, the\n"
+    "                            default, is the start of the input)\n"
     "  -q, --quiet               no progress and no summary (failures are still reported)\n"
     SKY__AWS_OPTS_HELP
     "\n"
@@ -89,16 +97,9 @@ const char sky__ship_help[] =
     "exit status: 0 every event accepted, 1 something was not (see the summary), 2 usage\n"
     "error, 130/143 interrupted by SIGINT/SIGTERM.\n";
 
-/* When delivery is given up (docs/CLI.md, "When skylog ship gives up"): the sink reports
- * STALL_FAILURES or more attempts failed in a row, the first of them STALL_MS ago or more
- * (sky_cwl_stats.failures_in_a_row, failing_since_mono_ms: a delivery, a refusal of the events
- * themselves or a throttling answer ends the run, the service is there). Both are needed: on a
- * slow or loaded machine, or through a run of resets, 10 s can pass between deliveries of a
- * service that works, and a dead endpoint fails this many attempts within the sink's backoff
- * schedule. Only attempts that failed count, never time spent waiting: however long the sink
- * waits out a backoff (after throttling too), ship does not give up before it tried again. */
-#define STALL_MS 10000LL
-#define STALL_FAILURES 12u
+/* When delivery is given up: sky__cli_delivery_stalled() (common.c, where the rule and its
+ * reasons are); --give-up-after N sets its count, 0 is the default rule. */
+static uint64_t give_up_after;
 
 static bool cannot_deliver; /* the sink reports an error that waiting cannot fix */
 /* Delivery was given up while a file was read (the watchdog saw it, and let the reader go):
@@ -107,8 +108,7 @@ static atomic_bool gave_up;
 
 static bool stalled(const sky_cwl_stats *st)
 {
-    return st->failures_in_a_row >= STALL_FAILURES &&
-           sky_monotonic_ns() / 1000000 - st->failing_since_mono_ms >= STALL_MS;
+    return sky__cli_delivery_stalled(st, give_up_after, sky_monotonic_ns() / 1000000);
 }
 
 /* Says so, once (the watchdog or the main thread, whichever sees it first). */
@@ -621,11 +621,6 @@ static bool read_checkpoint(const char *path, json_t **out, bool *missing, char 
 
 /* ---- the final word -------------------------------------------------------------------------- */
 
-static const char *signal_name(int sig)
-{
-    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
-}
-
 /* One line: what was sent, what is safe, where reading stopped, how to go on. t->mu held. */
 static void report_position(ship *sh, int sig, const char *why)
 {
@@ -644,7 +639,7 @@ static void report_position(ship *sh, int sig, const char *why)
     fprintf(stderr,
             "skylog ship: %s%s%s: %llu of %llu lines acknowledged; safe up to byte %llu (line "
             "%llu) of %s; reading stopped at byte %llu (line %llu) of %s; %s\n",
-            sig ? "interrupted by " : why, sig ? signal_name(sig) : "",
+            sig ? "interrupted by " : why, sig ? sky__cli_signal_name(sig) : "",
             !sh->tr.pub_frozen        ? ""
             : atomic_load(&gave_up) ? " (held back where delivery was given up)"
                                     : " (held back at an event the service refused)",
@@ -1140,7 +1135,14 @@ static bool skip_to_start(ship_input *in, FILE *f, bool count_lines)
 }
 
 enum { O_RETENTION = 2000, O_NO_CREATE, O_BATCH, O_FLUSH, O_OVERSIZE, O_MAX_EVENT, O_TRANSPORT,
-       O_BEARER, O_COMPRESS, O_CHECKPOINT, O_RESUME, O_START_OFFSET };
+       O_BEARER, O_COMPRESS, O_CHECKPOINT, O_RESUME, O_START_OFFSET, O_GIVE_UP };
+
+/* A flag that is a CloudWatch sink option: read as the configuration file reads `key`. */
+static bool sink_flag(const char *flag, const char *key, const char *arg, int64_t *out)
+{
+    const sky__opt *row = sky__config_find_opt(sky__config_find("cloudwatch_logs"), key);
+    return row && sky__cli_num_flag("ship", flag, row, arg, out);
+}
 
 /* The file in path's directory with this device and inode (a rotated log keeps its inode:
  * app.log became app.log.1), or NULL. */
@@ -1379,6 +1381,7 @@ int sky__cmd_ship(int argc, char **argv)
         {"checkpoint", required_argument, NULL, O_CHECKPOINT},
         {"resume", no_argument, NULL, O_RESUME},
         {"start-offset", required_argument, NULL, O_START_OFFSET},
+        {"give-up-after", required_argument, NULL, O_GIVE_UP},
         SKY__AWS_LONG_OPTS,
         {NULL, 0, NULL, 0},
     };
@@ -1396,32 +1399,49 @@ int sky__cmd_ship(int argc, char **argv)
         int c = getopt_long(argc, argv, ":g:s:fq", opts, NULL);
         if (c == -1)
             break;
-        char *end = NULL;
-        const char *zero = NULL; /* the sink's 0 is "the default", not the "none" one reads */
+        int64_t n;
         switch (c) {
         case 'g': co.log_group = optarg; break;
         case 's': co.log_stream = optarg; break;
         case 'f': follow = true; break;
         case 'q': quiet = true; break;
-        case O_RETENTION: co.retention_days = (int)strtol(optarg, &end, 10); break;
+        case O_RETENTION: /* 0 would be "leave alone", the default; the sink checks the set */
+            if (!sky__cli_int_flag("ship", "--retention-days", optarg, 1, 3653, &n))
+                return SKY_EXIT_USAGE;
+            co.retention_days = (int)n;
+            break;
         case O_NO_CREATE: co.no_create_group = co.no_create_stream = true; break;
+        /* the sink's own rows: the bounds, units and the refusal of 0 (the sink's "default",
+         * not the "none" one reads) are the configuration file's */
         case O_BATCH:
-            co.batch_size = strtoul(optarg, &end, 10);
-            zero = co.batch_size ? NULL : "--batch-size";
+            if (!sink_flag("--batch-size", "batch_size", optarg, &n))
+                return SKY_EXIT_USAGE;
+            co.batch_size = (size_t)n;
             break;
         case O_FLUSH:
-            co.flush_interval_ms = strtoll(optarg, &end, 10);
-            zero = co.flush_interval_ms ? NULL : "--flush-interval";
+            if (!sink_flag("--flush-interval", "flush_interval_ms", optarg, &n))
+                return SKY_EXIT_USAGE;
+            co.flush_interval_ms = n;
             break;
         case O_MAX_EVENT:
-            co.max_event_bytes = strtoul(optarg, &end, 10);
-            zero = co.max_event_bytes ? NULL : "--max-event-bytes";
+            if (!sink_flag("--max-event-bytes", "max_event_bytes", optarg, &n))
+                return SKY_EXIT_USAGE;
+            co.max_event_bytes = (size_t)n;
+            break;
+        case O_GIVE_UP:
+            if (!sky__cli_int_flag("ship", "--give-up-after", optarg, 1, 1000, &n))
+                return SKY_EXIT_USAGE;
+            give_up_after = (uint64_t)n;
             break;
         case O_COMPRESS: co.compress = true; break;
         case O_BEARER: co.bearer_token = optarg; break;
         case O_CHECKPOINT: checkpoint = optarg; break;
         case O_RESUME: resume = true; break;
-        case O_START_OFFSET: start_offset = strtoull(optarg, &end, 10); break;
+        case O_START_OFFSET: /* 0 is the start: the default, and meant as such */
+            if (!sky__cli_int_flag("ship", "--start-offset", optarg, 0, INT64_MAX, &n))
+                return SKY_EXIT_USAGE;
+            start_offset = (uint64_t)n;
+            break;
         case O_OVERSIZE:
             if (strcmp(optarg, "truncate") == 0)
                 co.oversize = SKY_CWL_OVERSIZE_TRUNCATE;
@@ -1460,15 +1480,6 @@ int sky__cmd_ship(int argc, char **argv)
                 fprintf(stderr, "skylog ship: unexpected option\n");
                 return SKY_EXIT_USAGE;
             }
-        }
-        if (end && *end) {
-            fprintf(stderr, "skylog ship: '%s' is not a number\n", optarg);
-            return SKY_EXIT_USAGE;
-        }
-        if (zero) {
-            fprintf(stderr, "skylog ship: %s 0 is not accepted: it would mean the default, not "
-                    "none; leave the option out for the default\n", zero);
-            return SKY_EXIT_USAGE;
         }
     }
     if (!co.log_group) {
@@ -1587,13 +1598,24 @@ int sky__cmd_ship(int argc, char **argv)
     pthread_mutex_init(&wd.mu, NULL);
     pthread_t wd_thread;
     bool wd_started = false;
-    if (sky_sink_cloudwatch_logs(&co, &sh.sink, &err) != SKY_OK) {
+    sky_status sst = sky_sink_cloudwatch_logs(&co, &sh.sink, &err);
+    if (sst != SKY_OK) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        /* may quote the service (a refused CreateLogGroup) */
-        sky__safe_printf(stderr, "skylog ship: %s\n",
+        /* may quote the service (a refused CreateLogGroup); a refused option is named by the
+         * flag that gave it (the sink names its config key) */
+        static const char *const flags[][2] = {
+            {"log_group", "--group: "}, {"log_stream", "--stream: "},
+            {"max_event_bytes", "--max-event-bytes: "}, {"retention_days", "--retention-days: "}};
+        const char *flag = "";
+        for (size_t i = 0; err && sst == SKY_EINVAL && i < sizeof flags / sizeof *flags; i++)
+            if (strstr(err, flags[i][0]))
+                flag = flags[i][1];
+        sky__safe_printf(stderr, "skylog ship: %s%s\n", flag,
                          err ? err : "cannot create the CloudWatch sink");
         free(err);
-        rc = SKY_EXIT_FAIL;
+        /* an option the sink refused came from a flag (--group, --stream, --max-event-bytes,
+         * --retention-days): a usage error, as the values the flags' parser refuses */
+        rc = sst == SKY_EINVAL ? SKY_EXIT_USAGE : SKY_EXIT_FAIL;
         goto free_track;
     }
     /* what the watchdog's checkpoint reads (under mu) is written before it starts: pthread_create
@@ -1663,9 +1685,10 @@ int sky__cmd_ship(int argc, char **argv)
     pthread_mutex_lock(&wd.mu);
     wd.reading = false;
     pthread_mutex_unlock(&wd.mu);
-    /* Wait for delivery while the sink has hope; give up when it is stalled (see STALL_MS: a
-     * dead endpoint would otherwise hold the command for ever), at once after an error that
-     * waiting cannot fix, or STOP_FLUSH_NS after a signal. */
+    /* Wait for delivery while the sink has hope; give up when it is stalled
+     * (sky__cli_delivery_stalled: a dead endpoint would otherwise hold the command for ever), at
+     * once after an error that waiting cannot fix, or STOP_FLUSH_NS after a signal (sooner when
+     * the sink's next attempt falls after that: sky__cli_retry_too_late). */
     sky_status fst = SKY_ETIMEDOUT;
     int64_t stop_seen = 0;
     for (;;) {
@@ -1677,13 +1700,26 @@ int sky__cmd_ship(int argc, char **argv)
         int64_t now_ns = sky_monotonic_ns();
         if (sky__cli_stop_signal() && !stop_seen)
             stop_seen = now_ns;
-        if (stop_seen && now_ns - stop_seen > STOP_FLUSH_NS) {
-            fprintf(stderr, "skylog ship: stopped waiting %d s after %s\n",
-                    (int)(STOP_FLUSH_NS / 1000000000), signal_name(sky__cli_stop_signal()));
-            break;
-        }
         sky_cwl_stats now;
         sky_cwl_stats_get(sh.sink, &now);
+        const char *sig = sky__cli_signal_name(sky__cli_stop_signal());
+        if (stop_seen && now_ns - stop_seen > STOP_FLUSH_NS) {
+            fprintf(stderr, "skylog ship: stopped waiting %d s after %s: %llu events not "
+                    "delivered\n", (int)(STOP_FLUSH_NS / 1000000000), sig,
+                    (unsigned long long)now.queued_events);
+            break;
+        }
+        /* the sink waits out a backoff past what is left of the grace: nothing can be
+         * delivered in it, so it is not waited for */
+        if (stop_seen &&
+            sky__cli_retry_too_late(&now, (stop_seen + STOP_FLUSH_NS) / 1000000)) {
+            fprintf(stderr, "skylog ship: not waiting for the next attempt, due in %lld s (after "
+                    "the %d s allowed after %s): %llu events not delivered\n",
+                    (long long)((now.retry_at_mono_ms - now_ns / 1000000 + 999) / 1000),
+                    (int)(STOP_FLUSH_NS / 1000000000), sig,
+                    (unsigned long long)now.queued_events);
+            break;
+        }
         if (now.persistent_error) {
             /* the sink said what it is (once); waiting cannot fix it (after a signal, the
              * bounded wait above applies: what is in flight gets its chance) */

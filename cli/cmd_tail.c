@@ -50,7 +50,7 @@ const char sky__tail_help[] =
     "  skylog tail --group /app/prod --follow --output json | jq .message\n"
     "\n"
     "exit status: 0 done (or stopped by Ctrl-C while following), 1 the service failed, 2 usage\n"
-    "error.\n";
+    "error, 130/143 interrupted by SIGINT/SIGTERM before the end (without --follow).\n";
 
 const char sky__groups_help[] =
     "usage: skylog groups [--prefix PREFIX] [--json]\n"
@@ -62,7 +62,10 @@ const char sky__groups_help[] =
     "      --json            one JSON object per group\n" SKY__AWS_OPTS_HELP
     "\n"
     "example:\n"
-    "  skylog groups --prefix /app/\n";
+    "  skylog groups --prefix /app/\n"
+    "\n"
+    "exit status: 0 listed, 1 the service failed, 2 usage error, 130/143 interrupted by\n"
+    "SIGINT/SIGTERM (the list printed so far is incomplete).\n";
 
 const char sky__streams_help[] =
     "usage: skylog streams [GROUP] [--group GROUP] [--prefix PREFIX] [--json]\n"
@@ -76,7 +79,10 @@ const char sky__streams_help[] =
     "\n"
     "examples:\n"
     "  skylog streams /app/prod\n"
-    "  skylog streams --group /app/prod --prefix web- --json\n";
+    "  skylog streams --group /app/prod --prefix web- --json\n"
+    "\n"
+    "exit status: 0 listed, 1 the service failed, 2 usage error, 130/143 interrupted by\n"
+    "SIGINT/SIGTERM (the list printed so far is incomplete).\n";
 
 enum { OUT_PRETTY, OUT_TEXT, OUT_SHORT, OUT_JSON, OUT_RAW };
 
@@ -393,12 +399,10 @@ int sky__cmd_tail(int argc, char **argv)
         case O_COLOR: color = optarg; break;
         case O_NO_REASM: r.on = false; break;
         case 'n': {
-            char *end;
-            limit = strtoll(optarg, &end, 10);
-            if (*end || limit < 0) {
-                fprintf(stderr, "skylog tail: --limit: '%s' is not a count\n", optarg);
+            int64_t n;
+            if (!sky__cli_int_flag("tail", "--limit", optarg, 1, 1000000000, &n))
                 goto out;
-            }
+            limit = n;
             break;
         }
         case 'o': {
@@ -522,6 +526,10 @@ int sky__cmd_tail(int argc, char **argv)
 out:
     reasm_free(&r, limit >= 0 && printed >= limit ? NULL : &out);
     json_decref(streams);
+    /* Ctrl-C is how --follow ends (0, also when it cut a backoff wait short); anything else
+     * a signal stopped did not print all it was asked for: 128+N, as every command */
+    if (sky__cli_stopping())
+        rc = follow && rc != SKY_EXIT_USAGE ? SKY_EXIT_OK : sky__cli_interrupted("tail");
     return rc;
 }
 
@@ -532,6 +540,7 @@ static int list_cmd(int argc, char **argv, bool streams_cmd)
         fputs(streams_cmd ? sky__streams_help : sky__groups_help, stdout);
         return SKY_EXIT_OK;
     }
+    sky__cli_catch_stop(); /* as tail: before the client, whose credential chain may wait */
     static const struct option opts[] = {
         {"group", required_argument, NULL, 'g'}, {"prefix", required_argument, NULL, O_PREFIX},
         {"json", no_argument, NULL, O_JSON},     SKY__AWS_LONG_OPTS,
@@ -568,9 +577,12 @@ static int list_cmd(int argc, char **argv, bool streams_cmd)
                 optind < argc ? "unexpected argument" : "--group is required", name);
         return SKY_EXIT_USAGE;
     }
+    aws.stop = sky__cli_stop_flag();
     sky_aws_client *c = sky__aws_cli_client(&aws, "logs", name);
-    if (!c)
-        return SKY_EXIT_FAIL;
+    if (!c || sky__cli_stopping()) { /* a signal while the client was made: nothing is sent */
+        sky_aws_client_free(c);
+        return sky__cli_stopping() ? sky__cli_interrupted(name) : SKY_EXIT_FAIL;
+    }
     int rc = SKY_EXIT_OK;
     char *token = NULL;
     do {
@@ -627,10 +639,12 @@ static int list_cmd(int argc, char **argv, bool streams_cmd)
         if (nt)
             token = strdup(nt);
         json_decref(resp);
-    } while (token);
+    } while (token && !sky__cli_stopping());
+    bool cut = token || (rc != SKY_EXIT_OK && sky__cli_stopping()); /* pages left unread */
     free(token);
     sky_aws_client_free(c);
-    return rc;
+    /* each line printed is whole (the handler only sets a flag); the list is not */
+    return cut ? sky__cli_interrupted(name) : rc;
 }
 
 int sky__cmd_groups(int argc, char **argv) { return list_cmd(argc, argv, false); }

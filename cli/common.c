@@ -232,6 +232,49 @@ volatile sig_atomic_t *sky__cli_stop_flag(void) { return &stop_flag; }
 int sky__cli_stop_signal(void) { return atomic_load(&stop_signal); }
 int sky__cli_stop_count(void) { return atomic_load(&stop_count); }
 
+const char *sky__cli_signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+int sky__cli_interrupted(const char *cmd)
+{
+    int sig = sky__cli_stop_signal();
+    if (!sig)
+        return 0;
+    fflush(stdout); /* what was printed before the signal goes out whole, before the line */
+    fprintf(stderr, "skylog %s: interrupted by %s\n", cmd, sky__cli_signal_name(sig));
+    return 128 + sig;
+}
+
+/* The default rule: STALL_FAILURES or more attempts failed in a row, the first of them STALL_MS
+ * ago or more (sky_cwl_stats.failures_in_a_row, failing_since_mono_ms: a delivery, a refusal of
+ * the events themselves or a throttling answer ends the run, the service is there). Both are
+ * needed: on a slow or loaded machine, or through a run of resets, 10 s can pass between
+ * deliveries of a service that works, and a dead endpoint fails this many attempts within the
+ * sink's backoff schedule. Only attempts that failed count, never time spent waiting: however
+ * long the sink waits out a backoff (after throttling too), ship does not give up before it
+ * tried again. --give-up-after N is for whoever wants a dead endpoint reported in a second, not
+ * a minute (CI, tests): N attempts, however quickly they failed. */
+#define STALL_MS 10000LL
+#define STALL_FAILURES 12u
+
+bool sky__cli_delivery_stalled(const sky_cwl_stats *st, uint64_t give_up_after,
+                               int64_t now_mono_ms)
+{
+    if (give_up_after)
+        return st->failures_in_a_row >= give_up_after;
+    return st->failures_in_a_row >= STALL_FAILURES &&
+           now_mono_ms - st->failing_since_mono_ms >= STALL_MS;
+}
+
+bool sky__cli_retry_too_late(const sky_cwl_stats *st, int64_t deadline_mono_ms)
+{
+    /* retry_at_mono_ms is 0 while an attempt is being sent (it may yet succeed) and when
+     * nothing failed */
+    return st->queued_events && st->retry_at_mono_ms > deadline_mono_ms;
+}
+
 int sky__cli_sub_usage(const char *cmd, const char *sub, const char *fmt, const char *what)
 {
     fprintf(stderr, "skylog %s%s%s: ", cmd, sub ? " " : "", sub ? sub : "");

@@ -10,6 +10,7 @@
 #define SKY_CLI_COMMON_H
 
 #include <skylog/aws.h>
+#include <skylog/cloudwatch.h>
 
 #include <jansson.h>
 #include <signal.h>
@@ -83,6 +84,25 @@ int sky__cli_stop_signal(void);
 int sky__cli_stop_count(void);
 void sky__cli_stop_wait(int64_t timeout_ms);
 void sky__cli_stop_poke(void);
+/* "SIGINT", "SIGTERM" ("a signal" for another number). */
+const char *sky__cli_signal_name(int sig);
+/* After a signal: says "skylog <cmd>: interrupted by SIGINT" on stderr and returns 128+N, the
+ * exit status of an interrupted command (docs/CLI.md); 0 before any. A command calls it where
+ * it stops, instead of printing what it gathered: a table or verdict made of part of the pages
+ * would look complete. */
+int sky__cli_interrupted(const char *cmd);
+
+/* When `skylog ship` gives delivery up (docs/CLI.md, "When skylog ship gives up"): the sink
+ * `st` describes has failed `give_up_after` attempts in a row (--give-up-after), or, when it is
+ * 0, the default rule: 12 attempts in a row, the first of them 10 s or more before now_mono_ms
+ * (sky_monotonic_ns() / 1000000). */
+bool sky__cli_delivery_stalled(const sky_cwl_stats *st, uint64_t give_up_after,
+                               int64_t now_mono_ms);
+
+/* True when the CloudWatch sink `st` describes has events queued and waits out a backoff
+ * that ends after deadline_mono_ms (sky_monotonic_ns() / 1000000): nothing can be delivered
+ * before then, so a command bounded by that deadline (ship after Ctrl-C) need not wait. */
+bool sky__cli_retry_too_late(const sky_cwl_stats *st, int64_t deadline_mono_ms);
 
 /* Prints "skylog <cmd>[ <sub>]: <fmt with what> (see skylog <cmd> --help)" to stderr and
  * returns SKY_EXIT_USAGE: the usage error of a command with subcommands. */

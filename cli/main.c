@@ -87,7 +87,7 @@ static void print_overview(FILE *out)
                  "  0    success\n"
                  "  1    failure: the message says what failed (ship: what was sent)\n"
                  "  2    usage error: an unknown command or option, a bad value\n"
-                 "  130  interrupted by SIGINT (Ctrl-C); 143 by SIGTERM (ship: see its help)\n"
+                 "  130  interrupted by SIGINT (Ctrl-C); 143 by SIGTERM (tail --follow: 0)\n"
                  "\nexamples:\n  skylog serve --port 0 --auth none\n"
                  "  skylog ship --group /app/dev app.log\n");
 }

@@ -32,7 +32,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* `s` (NULL: nothing) for people; returns the columns written (one per character). */
+/* `s` (NULL: nothing) for people; returns the terminal columns written: wcwidth() of each
+ * character (2 for East Asian wide and fullwidth ones, 0 for combining marks), so that text in
+ * any script lines up in a table. */
 size_t sky__safe_put(FILE *out, const char *s);
 /* The same, followed by spaces up to `width` columns. */
 void sky__safe_pad(FILE *out, const char *s, size_t width);

@@ -33,7 +33,7 @@ static int parse_duration_us(const char *v, int64_t *out)
     char *end;
     errno = 0;
     double d = strtod(v, &end);
-    if (errno || end == v || d < 0)
+    if (errno || end == v || !(d >= 0)) /* NaN too: it compares false with everything */
         return -1;
     double mul;
     if (strcmp(end, "us") == 0)
@@ -44,7 +44,7 @@ static int parse_duration_us(const char *v, int64_t *out)
         mul = 1e6;
     else
         return -1;
-    if (d * mul > 60e6)
+    if (!(d * mul <= 60e6))
         return -1;
     *out = (int64_t)(d * mul);
     return 0;
@@ -90,7 +90,7 @@ sky__faults *sky__faults_new(const char *spec, uint64_t seed, char *err, size_t 
         char *end;
         errno = 0;
         double p = strtod(val, &end);
-        if (errno || end == val || *end || p < 0 || p > 1) {
+        if (errno || end == val || *end || !(p >= 0 && p <= 1)) { /* NaN refused */
             snprintf(err, cap, "bad probability '%s' for %s (0..1)", val, key);
             goto fail;
         }

@@ -319,7 +319,8 @@ static sky__api classify(const sky__request *req, const char **op)
     *op = NULL;
     if (strcmp(req->method, "POST") != 0)
         return SKY__API_OTHER;
-    if (strcmp(req->path, "/ingest/bulk") == 0 || strcmp(req->path, "/v1/logs") == 0)
+    if (strcmp(req->path, "/ingest/bulk") == 0 || strcmp(req->path, "/v1/logs") == 0 ||
+        strcmp(req->path, "/v1/traces") == 0)
         return SKY__API_INGEST;
     if (strcmp(req->path, "/") != 0)
         return SKY__API_OTHER;

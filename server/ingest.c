@@ -7,6 +7,8 @@
  *                       it has one, else now. Blank lines are skipped.
  *   POST /v1/logs       OTLP/HTTP logs, JSON or (Content-Type application/x-protobuf)
  *                       protobuf: a LogRecord per event, as otlp.h says.
+ *   POST /v1/traces     OTLP/HTTP traces, either encoding: a Span per event (a JSON object
+ *                       with its ids, name, times, status and attributes), as otlp.h says.
  *
  * The group and stream come from the x-aws-log-group and x-aws-log-stream headers and are
  * created on first use. A malformed body is rejected whole (nothing is stored), so a client
@@ -169,14 +171,15 @@ static bool is_protobuf(const sky__request *req)
     return ct && strncasecmp(ct, "application/x-protobuf", 22) == 0;
 }
 
-static bool parse_otlp(const sky__request *req, batch *b, sky__reply *r)
+static bool parse_otlp(const sky__request *req, batch *b, sky__reply *r, bool traces)
 {
     bool pb = is_protobuf(req);
     sky__otlp_out o = {.add = add_owned, .ctx = b, .max_records = MAX_EVENTS,
                        .now_ms = sky__now_ms()};
     sky__otlp_rc rc;
     if (pb) {
-        rc = sky__otlp_logs_pb(req->body, req->body_len, &o);
+        rc = traces ? sky__otlp_traces_pb(req->body, req->body_len, &o)
+                    : sky__otlp_logs_pb(req->body, req->body_len, &o);
     } else {
         const char *why = NULL;
         json_t *root = sky__json_load(req->body, req->body_len, &why);
@@ -186,7 +189,7 @@ static bool parse_otlp(const sky__request *req, batch *b, sky__reply *r)
                              "body is not valid OTLP JSON: %s", why ? why : "out of memory");
             return false;
         }
-        rc = sky__otlp_logs_json(root, &o);
+        rc = traces ? sky__otlp_traces_json(root, &o) : sky__otlp_logs_json(root, &o);
     }
     switch (rc) {
     case SKY__OTLP_OK: return true;
@@ -210,7 +213,9 @@ void sky__ingest_handle(const sky__request *req, sky__reply *r)
         return;
     }
     batch b = {0};
-    bool ok = strcmp(req->path, "/v1/logs") == 0 ? parse_otlp(req, &b, r) : parse_bulk(req, &b, r);
+    bool traces = strcmp(req->path, "/v1/traces") == 0;
+    bool otlp = traces || strcmp(req->path, "/v1/logs") == 0;
+    bool ok = otlp ? parse_otlp(req, &b, r, traces) : parse_bulk(req, &b, r);
     size_t total = 0, max_event = req->server->opts->max_event_bytes;
     for (size_t i = 0; ok && i < b.n; i++) {
         if (b.ev[i].len + EVENT_OVERHEAD > max_event) {
@@ -227,9 +232,8 @@ void sky__ingest_handle(const sky__request *req, sky__reply *r)
                          MAX_BATCH_BYTES);
         ok = false;
     }
-    bool otlp = strcmp(req->path, "/v1/logs") == 0;
     if (ok && sky__logs_ingest(req->server, group, stream, b.ev, b.n, r)) {
-        if (otlp && is_protobuf(req)) /* an empty ExportLogsServiceResponse */
+        if (otlp && is_protobuf(req)) /* an empty Export{Logs,Trace}ServiceResponse */
             sky__reply_raw(r, 200, "application/x-protobuf", "", 0);
         else
             sky__reply_raw(r, 200, "application/json", "{}", 2);

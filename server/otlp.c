@@ -1,5 +1,7 @@
 /*
- * otlp.c - OTLP/HTTP logs requests as log events (see otlp.h), from either encoding.
+ * otlp.c - OTLP/HTTP logs and traces requests as log events (see otlp.h), from either
+ * encoding. Traces walk the same tree: ExportTraceServiceRequest, ResourceSpans and ScopeSpans
+ * number their fields as the logs messages do, so only the record (a Span) differs.
  *
  * Two front ends, one back end: the JSON walk (over jansson's tree) and the protobuf walk
  * (over the bytes, field numbers from opentelemetry-proto's logs_service.proto, logs.proto,
@@ -132,6 +134,74 @@ static void finish(ctx *c, rec *r, json_t *resource, json_t *scope)
         json_decref(o);
     }
     if (!msg || !c->out->add(c->out->ctx, ts, msg, len))
+        fail(c, SKY__OTLP_OOM, "out of memory");
+}
+
+typedef struct span {
+    json_t *name, *status_msg, *attrs; /* NULL: none */
+    char trace_id[33], span_id[17], parent[17];
+    int64_t kind, status_code;
+    uint64_t start_ns, end_ns;
+} span;
+
+static void span_free(span *s)
+{
+    json_decref(s->name);
+    json_decref(s->status_msg);
+    json_decref(s->attrs);
+}
+
+/* The event of one span (see otlp.h): always a JSON object, timestamped at its start. */
+static void finish_span(ctx *c, span *s, json_t *resource, json_t *scope)
+{
+    if (c->rc)
+        return;
+    if (c->records >= c->out->max_records) {
+        fail(c, SKY__OTLP_TOO_MANY, "too many spans");
+        return;
+    }
+    c->records++;
+    char num[24];
+    json_t *o = json_object();
+    if (o && s->name)
+        json_object_set(o, "name", s->name);
+    if (o && s->trace_id[0])
+        json_object_set_new(o, "traceId", json_string(s->trace_id));
+    if (o && s->span_id[0])
+        json_object_set_new(o, "spanId", json_string(s->span_id));
+    if (o && s->parent[0])
+        json_object_set_new(o, "parentSpanId", json_string(s->parent));
+    if (o)
+        json_object_set_new(o, "kind", json_integer(s->kind));
+    if (o) { /* fixed64: strings, as OTLP/JSON writes them */
+        snprintf(num, sizeof num, "%llu", (unsigned long long)s->start_ns);
+        json_object_set_new(o, "startTimeUnixNano", json_string(num));
+        snprintf(num, sizeof num, "%llu", (unsigned long long)s->end_ns);
+        json_object_set_new(o, "endTimeUnixNano", json_string(num));
+        if (s->end_ns >= s->start_ns)
+            json_object_set_new(o, "durationMs", json_real((double)(s->end_ns - s->start_ns) / 1e6));
+    }
+    if (o && (s->status_code || s->status_msg)) {
+        json_t *st = json_object();
+        if (st) {
+            json_object_set_new(st, "code", json_integer(s->status_code));
+            if (s->status_msg)
+                json_object_set(st, "message", s->status_msg);
+            json_object_set_new(o, "status", st);
+        }
+    }
+    if (o && s->attrs)
+        json_object_set(o, "attributes", s->attrs);
+    if (o && json_object_size(resource))
+        json_object_set(o, "resource", resource);
+    if (o && json_object_size(scope))
+        json_object_set(o, "scope", scope);
+    char *msg = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    int64_t ts = s->start_ns ? (int64_t)(s->start_ns / 1000000u)
+                 : s->end_ns  ? (int64_t)(s->end_ns / 1000000u)
+                              : c->out->now_ms;
+    if (!msg || !c->out->add(c->out->ctx, ts, msg, strlen(msg)))
         fail(c, SKY__OTLP_OOM, "out of memory");
 }
 
@@ -313,6 +383,75 @@ sky__otlp_rc sky__otlp_logs_json(json_t *root, sky__otlp_out *out)
     return c.rc;
 }
 
+/* A fixed64 time in OTLP/JSON: a decimal string (or a number, leniently); 0 for anything else. */
+static uint64_t nanos_json(json_t *v)
+{
+    if (json_is_string(v)) {
+        const char *p = json_string_value(v);
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(p, &end, 10);
+        return !errno && end != p && !*end && *p != '-' ? (uint64_t)n : 0;
+    }
+    if (json_is_integer(v) && json_integer_value(v) > 0)
+        return (uint64_t)json_integer_value(v);
+    if (json_is_real(v) && json_real_value(v) > 0 && json_real_value(v) < 1.8e19)
+        return (uint64_t)json_real_value(v);
+    return 0;
+}
+
+/* An enum in OTLP/JSON: its number (names are not written by OTLP/JSON senders). */
+static int64_t enum_json(json_t *v)
+{
+    return json_is_integer(v) && json_integer_value(v) >= INT32_MIN &&
+                   json_integer_value(v) <= INT32_MAX
+               ? json_integer_value(v)
+               : 0;
+}
+
+sky__otlp_rc sky__otlp_traces_json(json_t *root, sky__otlp_out *out)
+{
+    ctx c = {.out = out, .budget = SKY__JSON_MAX_ELEMENTS};
+    size_t i, j, k;
+    json_t *rs, *ss, *sp;
+    json_array_foreach(json_object_get(root, "resourceSpans"), i, rs)
+    {
+        json_t *res = kvs_json(&c, json_object_get(json_object_get(rs, "resource"), "attributes"),
+                               0);
+        json_array_foreach(json_object_get(rs, "scopeSpans"), j, ss)
+        {
+            json_t *scope = c.rc ? NULL : scope_json(&c, json_object_get(ss, "scope"));
+            json_array_foreach(json_object_get(ss, "spans"), k, sp)
+            {
+                if (c.rc)
+                    break;
+                span s = {.start_ns = nanos_json(json_object_get(sp, "startTimeUnixNano")),
+                          .end_ns = nanos_json(json_object_get(sp, "endTimeUnixNano")),
+                          .kind = enum_json(json_object_get(sp, "kind"))};
+                json_t *name = json_object_get(sp, "name"), *st = json_object_get(sp, "status");
+                if (json_is_string(name) && spend(&c))
+                    s.name = json_incref(name);
+                id_json(json_object_get(sp, "traceId"), 32, s.trace_id);
+                id_json(json_object_get(sp, "spanId"), 16, s.span_id);
+                id_json(json_object_get(sp, "parentSpanId"), 16, s.parent);
+                s.status_code = enum_json(json_object_get(st, "code"));
+                json_t *msg = json_object_get(st, "message");
+                if (json_is_string(msg) && json_string_length(msg) && spend(&c))
+                    s.status_msg = json_incref(msg);
+                if (!c.rc)
+                    s.attrs = kvs_json(&c, json_object_get(sp, "attributes"), 0);
+                finish_span(&c, &s, res, scope);
+                span_free(&s);
+            }
+            json_decref(scope);
+        }
+        json_decref(res);
+        if (c.rc)
+            break;
+    }
+    return c.rc;
+}
+
 /* ---- protobuf ------------------------------------------------------------------------------- */
 
 /* Field numbers: opentelemetry-proto collector/logs/v1/logs_service.proto, logs/v1/logs.proto,
@@ -344,6 +483,19 @@ enum {
     ANY_KVLIST = 6,
     ANY_BYTES = 7,
     LIST_VALUES = 1, /* ArrayValue.values, KeyValueList.values */
+    /* collector/trace/v1/trace_service.proto, trace/v1/trace.proto: the request, ResourceSpans
+     * and ScopeSpans number their fields as the logs messages do. */
+    SPAN_TRACE_ID = 1,
+    SPAN_SPAN_ID = 2,
+    SPAN_PARENT_SPAN_ID = 4,
+    SPAN_NAME = 5,
+    SPAN_KIND = 6,
+    SPAN_START = 7,
+    SPAN_END = 8,
+    SPAN_ATTRIBUTES = 9,
+    SPAN_STATUS = 15,
+    STATUS_MESSAGE = 2,
+    STATUS_CODE = 3,
 };
 
 typedef struct slice {
@@ -560,6 +712,91 @@ static void pb_record(ctx *c, const uint8_t *p, size_t n, json_t *resource, json
     rec_free(&r);
 }
 
+/* A bytes id of `want` bytes into hex; the last one wins, a wrong length is no id (OTLP). */
+static void pb_id(const sky_pb_field *f, size_t want, char *id)
+{
+    id[0] = '\0';
+    if (f->len == want)
+        hex_of(f->data, want, id);
+}
+
+static void pb_status(ctx *c, const uint8_t *p, size_t n, span *s)
+{
+    sky_pb_reader rd = sky__pb_reader(p, n);
+    sky_pb_field f;
+    int k = 0;
+    while (!c->rc && (k = sky__pb_next(&rd, &f)) > 0) {
+        if (f.num == STATUS_CODE && wire_is(c, &f, SKY_PB_VARINT)) {
+            s->status_code = (int32_t)f.u;
+        } else if (f.num == STATUS_MESSAGE && wire_is(c, &f, SKY_PB_LEN) &&
+                   utf8(c, f.data, f.len)) {
+            json_decref(s->status_msg);
+            s->status_msg = NULL;
+            if (f.len && spend(c))
+                s->status_msg = made(c, json_stringn_nocheck((const char *)f.data, f.len));
+        }
+    }
+    if (!c->rc && k < 0)
+        fail(c, SKY__OTLP_MALFORMED, "not a valid protobuf message");
+}
+
+static void pb_span(ctx *c, const uint8_t *p, size_t n, json_t *resource, json_t *scope)
+{
+    span s = {0};
+    sky_pb_reader rd = sky__pb_reader(p, n);
+    sky_pb_field f;
+    int k = 0;
+    while (!c->rc && (k = sky__pb_next(&rd, &f)) > 0) {
+        switch (f.num) {
+        case SPAN_TRACE_ID:
+            if (wire_is(c, &f, SKY_PB_LEN))
+                pb_id(&f, 16, s.trace_id);
+            break;
+        case SPAN_SPAN_ID:
+            if (wire_is(c, &f, SKY_PB_LEN))
+                pb_id(&f, 8, s.span_id);
+            break;
+        case SPAN_PARENT_SPAN_ID:
+            if (wire_is(c, &f, SKY_PB_LEN))
+                pb_id(&f, 8, s.parent);
+            break;
+        case SPAN_NAME:
+            if (wire_is(c, &f, SKY_PB_LEN) && utf8(c, f.data, f.len)) {
+                json_decref(s.name);
+                s.name = spend(c) ? made(c, json_stringn_nocheck((const char *)f.data, f.len))
+                                  : NULL;
+            }
+            break;
+        case SPAN_KIND:
+            if (wire_is(c, &f, SKY_PB_VARINT))
+                s.kind = (int32_t)f.u; /* an enum: int32 on the wire */
+            break;
+        case SPAN_START:
+        case SPAN_END:
+            if (wire_is(c, &f, SKY_PB_I64))
+                *(f.num == SPAN_START ? &s.start_ns : &s.end_ns) = f.u;
+            break;
+        case SPAN_ATTRIBUTES:
+            if (!wire_is(c, &f, SKY_PB_LEN))
+                break;
+            if (!s.attrs && spend(c))
+                s.attrs = made(c, json_object());
+            if (s.attrs)
+                pb_kv(c, f.data, f.len, 0, s.attrs);
+            break;
+        case SPAN_STATUS: /* a singular message: fields of each occurrence merge, last wins */
+            if (wire_is(c, &f, SKY_PB_LEN))
+                pb_status(c, f.data, f.len, &s);
+            break;
+        default: break; /* events, links, trace state, flags...: skipped */
+        }
+    }
+    if (!c->rc && k < 0)
+        fail(c, SKY__OTLP_MALFORMED, "not a valid protobuf message");
+    finish_span(c, &s, resource, scope);
+    span_free(&s);
+}
+
 static json_t *pb_scope(ctx *c, const uint8_t *p, size_t n, json_t *o)
 {
     sky_pb_reader rd = sky__pb_reader(p, n);
@@ -595,6 +832,7 @@ static void visit(ctx *c, const uint8_t *p, size_t n, uint32_t field, visit_fn f
 
 typedef struct scope_ctx {
     json_t *resource, *scope;
+    bool traces;
 } scope_ctx;
 
 static void v_resource(ctx *c, const uint8_t *p, size_t n, void *arg)
@@ -607,13 +845,20 @@ static void v_scope(ctx *c, const uint8_t *p, size_t n, void *arg) { pb_scope(c,
 static void v_record(ctx *c, const uint8_t *p, size_t n, void *arg)
 {
     scope_ctx *s = arg;
-    pb_record(c, p, n, s->resource, s->scope);
+    if (s->traces)
+        pb_span(c, p, n, s->resource, s->scope);
+    else
+        pb_record(c, p, n, s->resource, s->scope);
 }
 
-/* A ScopeLogs: its scope first (it may come after the records on the wire), then the records. */
+/* A ScopeLogs (or ScopeSpans): its scope first (it may come after the records on the wire),
+ * then the records. */
 static void v_scope_logs(ctx *c, const uint8_t *p, size_t n, void *arg)
 {
-    scope_ctx s = {.resource = arg, .scope = spend(c) ? made(c, json_object()) : NULL};
+    const scope_ctx *outer = arg;
+    scope_ctx s = {.resource = outer->resource,
+                   .scope = spend(c) ? made(c, json_object()) : NULL,
+                   .traces = outer->traces};
     if (s.scope)
         visit(c, p, n, SL_SCOPE, v_scope, s.scope);
     if (!c->rc)
@@ -621,20 +866,30 @@ static void v_scope_logs(ctx *c, const uint8_t *p, size_t n, void *arg)
     json_decref(s.scope);
 }
 
+/* A ResourceLogs (or ResourceSpans: arg says which). */
 static void v_resource_logs(ctx *c, const uint8_t *p, size_t n, void *arg)
 {
-    (void)arg;
-    json_t *res = spend(c) ? made(c, json_object()) : NULL;
-    if (res)
-        visit(c, p, n, RL_RESOURCE, v_resource, res);
+    scope_ctx s = {.resource = spend(c) ? made(c, json_object()) : NULL,
+                   .traces = *(const bool *)arg};
+    if (s.resource)
+        visit(c, p, n, RL_RESOURCE, v_resource, s.resource);
     if (!c->rc)
-        visit(c, p, n, RL_SCOPE_LOGS, v_scope_logs, res);
-    json_decref(res);
+        visit(c, p, n, RL_SCOPE_LOGS, v_scope_logs, &s);
+    json_decref(s.resource);
 }
 
 sky__otlp_rc sky__otlp_logs_pb(const void *body, size_t n, sky__otlp_out *out)
 {
     ctx c = {.out = out, .budget = SKY__JSON_MAX_ELEMENTS};
-    visit(&c, body, n, REQ_RESOURCE_LOGS, v_resource_logs, NULL);
+    bool traces = false;
+    visit(&c, body, n, REQ_RESOURCE_LOGS, v_resource_logs, &traces);
+    return c.rc;
+}
+
+sky__otlp_rc sky__otlp_traces_pb(const void *body, size_t n, sky__otlp_out *out)
+{
+    ctx c = {.out = out, .budget = SKY__JSON_MAX_ELEMENTS};
+    bool traces = true;
+    visit(&c, body, n, REQ_RESOURCE_LOGS, v_resource_logs, &traces);
     return c.rc;
 }

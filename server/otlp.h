@@ -1,5 +1,6 @@
 /*
- * otlp.h - OTLP/HTTP logs requests (ExportLogsServiceRequest) as log events: from the JSON
+ * otlp.h - OTLP/HTTP logs requests (ExportLogsServiceRequest), and traces requests
+ * (ExportTraceServiceRequest: a span an event, below), as log events: from the JSON
  * encoding (a jansson tree, parsed within jsonbody.h's limits) or the protobuf encoding (bytes,
  * decoded here by hand with util/pb.h). Both give the same events for the same content.
  *
@@ -44,5 +45,14 @@ sky__otlp_rc sky__otlp_logs_json(json_t *root, sky__otlp_out *out);
 /* Never allocates more than the request's content calls for: at most SKY__JSON_MAX_ELEMENTS
  * values, counted before each is made; unknown fields are skipped, as protobuf requires. */
 sky__otlp_rc sky__otlp_logs_pb(const void *body, size_t n, sky__otlp_out *out);
+
+/* ExportTraceServiceRequest, with the same limits (max_records counts spans). Every span is
+ * stored as a JSON object {"name", "traceId", "spanId", "parentSpanId", "kind",
+ * "startTimeUnixNano", "endTimeUnixNano" (strings, as OTLP/JSON), "durationMs" (end - start),
+ * "status": {"code", "message"} (when set), "attributes", "resource", "scope"} (ids as
+ * lower-case hex, members present when set; span events, links and trace state are not kept),
+ * timestamped at its start (else its end, else now). */
+sky__otlp_rc sky__otlp_traces_json(json_t *root, sky__otlp_out *out);
+sky__otlp_rc sky__otlp_traces_pb(const void *body, size_t n, sky__otlp_out *out);
 
 #endif

@@ -82,7 +82,7 @@ int sky__serve_run(const sky__serve_opts *o)
         fprintf(stderr, "skylog serve: listening on %s://%s:%d (data %s); no authentication\n",
                 scheme, o->host, port, o->data_dir);
     if (o->bearer_token)
-        fprintf(stderr, "skylog serve: /ingest/bulk and /v1/logs also accept the bearer token\n");
+        fprintf(stderr, "skylog serve: /ingest/bulk, /v1/logs and /v1/traces also accept the bearer token\n");
     if (srv.faults)
         fprintf(stderr, "skylog serve: injecting faults '%s' with seed %llu\n", o->faults,
                 (unsigned long long)o->seed);

@@ -45,19 +45,6 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static bool parse_u64(const char *s, unsigned long long max, unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-')
-        return false;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 static int usage_error(const char *fmt, const char *arg)
 {
     fputs("skylog serve: ", stderr);
@@ -96,7 +83,7 @@ int main(int argc, char **argv)
         .region = "us-east-1",
         .account_id = "123456789012",
     };
-    unsigned long long v;
+    int64_t v;
     optind = 1;
     opterr = 0;
     for (;;) {
@@ -108,8 +95,8 @@ int main(int argc, char **argv)
         case 'v': o.log_requests = true; break;
         case OPT_HOST: o.host = optarg; break;
         case OPT_PORT:
-            if (!parse_u64(optarg, 65535, &v))
-                return usage_error("invalid --port '%s' (0..65535)", optarg);
+            if (!sky__cli_int_flag("serve", "--port", optarg, 0, 65535, &v))
+                return SKY_EXIT_USAGE;
             o.port = (int)v;
             break;
         case OPT_DATA: o.data_dir = optarg; break;
@@ -127,18 +114,18 @@ int main(int argc, char **argv)
         case OPT_BEARER: o.bearer_token = optarg; break;
         case OPT_FAULTS: o.faults = optarg; break;
         case OPT_SEED:
-            if (!parse_u64(optarg, ULLONG_MAX, &v))
-                return usage_error("invalid --seed '%s' (a non-negative integer)", optarg);
-            o.seed = v;
+            if (!sky__cli_int_flag("serve", "--seed", optarg, 0, INT64_MAX, &v))
+                return SKY_EXIT_USAGE;
+            o.seed = (uint64_t)v;
             break;
         case OPT_MAX_EVENT:
-            if (!parse_u64(optarg, 64ull << 20, &v) || v < 1)
-                return usage_error("invalid --max-event-bytes '%s' (1..67108864)", optarg);
+            if (!sky__cli_int_flag("serve", "--max-event-bytes", optarg, 1, 64 << 20, &v))
+                return SKY_EXIT_USAGE;
             o.max_event_bytes = (size_t)v;
             break;
         case OPT_ALARM_INTERVAL:
-            if (!parse_u64(optarg, 86400, &v))
-                return usage_error("invalid --alarm-interval '%s' (0..86400 seconds)", optarg);
+            if (!sky__cli_int_flag("serve", "--alarm-interval", optarg, 0, 86400, &v))
+                return SKY_EXIT_USAGE;
             o.alarm_interval_ms = (int64_t)v * 1000;
             break;
         case OPT_TLS_CERT: o.tls_cert = optarg; break;

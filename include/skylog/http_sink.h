@@ -1,7 +1,8 @@
 /*
  * skylog/http_sink.h - sending events to any HTTP endpoint in batches: a generic log collector
  * (seed 004's CentralizedLogger: {"logs":[...]}, a JSON array or ND-JSON) and an
- * OpenTelemetry OTLP/HTTP logs exporter (JSON or protobuf encoding, POST <endpoint>/v1/logs).
+ * OpenTelemetry OTLP/HTTP exporter of logs and traces (JSON or protobuf encoding, POST
+ * <endpoint>/v1/logs, and finished spans to <endpoint>/v1/traces).
  *
  * Both are the same machine (src/sinks/http_batch.c), with the CloudWatch sink's discipline:
  *   - write() never blocks on the network: events go into a bounded FIFO; when it is full
@@ -19,7 +20,8 @@
  *   - a request whose whole body went out but whose answer never came may have been stored:
  *     it is sent again and counted as `ambiguous` (the one way a duplicate can happen; a
  *     receiver can drop it by the X-Skylog-Batch header, which is the same on every resend);
- *   - nothing is silent: received == sent_events + queued_events + Σ dropped[] at rest.
+ *   - nothing is silent: received == sent_events + queued_events + skipped + Σ dropped[] at
+ *     rest (skipped: events an OTLP signal does not carry, such as a log line for traces).
  *
  * Both sinks are in the configuration registry: `http` and `otlp` sections of skylog.yaml,
  * SKYLOG_HTTP__URL=..., SKYLOG_OTLP__ENDPOINT=... (docs/CONFIGURATION.md).
@@ -86,17 +88,24 @@ SKY_API sky_status sky_sink_http(const sky_http_sink_opts *opts, sky_sink **out,
 /* The OTLP/HTTP encoding: the same content either way (OTLP's JSON mapping, or protobuf with
  * opentelemetry-proto's field numbers, Content-Type application/x-protobuf). */
 typedef enum sky_otlp_protocol {
-    SKY_OTLP_PROTOCOL_DEFAULT = 0, /* $OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, else
+    SKY_OTLP_PROTOCOL_DEFAULT = 0, /* $OTEL_EXPORTER_OTLP_LOGS_PROTOCOL (traces:
+                                      $OTEL_EXPORTER_OTLP_TRACES_PROTOCOL), else
                                       $OTEL_EXPORTER_OTLP_PROTOCOL ("http/json" or
                                       "http/protobuf"; anything else is SKY_EINVAL), else JSON */
     SKY_OTLP_HTTP_JSON,
     SKY_OTLP_HTTP_PROTOBUF,
 } sky_otlp_protocol;
 
+/* The signals of sky_otlp_opts.signals. */
+#define SKY_OTLP_LOGS 1u
+#define SKY_OTLP_TRACES 2u
+
 typedef struct sky_otlp_opts {
-    /* The collector's base URL ("http://localhost:4318"); "/v1/logs" is appended unless it
-     * already ends so. Default: $OTEL_EXPORTER_OTLP_LOGS_ENDPOINT (used as is), else
-     * $OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318. */
+    /* The collector's base URL ("http://localhost:4318"); "/v1/logs" (logs) and "/v1/traces"
+     * (traces) are appended to it, after taking off a "/v1/logs" or "/v1/traces" it already
+     * ends with. Default, per signal: $OTEL_EXPORTER_OTLP_LOGS_ENDPOINT /
+     * $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used as is), else $OTEL_EXPORTER_OTLP_ENDPOINT
+     * (with the path appended), else http://localhost:4318. */
     const char *endpoint;
     /* Resource attribute service.name; default $OTEL_SERVICE_NAME, else "unknown_service". */
     const char *service_name;
@@ -105,10 +114,30 @@ typedef struct sky_otlp_opts {
     const char *resource_attributes;
     sky_http_batch_opts batch;
     sky_otlp_protocol protocol; /* default: see sky_otlp_protocol */
+    /* What is exported: SKY_OTLP_LOGS (every event as a LogRecord to /v1/logs), SKY_OTLP_TRACES
+     * (every finished span, skylog/trace.h's span_finished event, as an OTLP Span to
+     * /v1/traces), or both; 0 (the default) is both. Each signal has its own queue, batches
+     * and counters (sky_otlp_sink_stats_get). */
+    unsigned signals;
     uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_otlp_opts;
 
-/* An OTLP/HTTP logs exporter (JSON or protobuf: `protocol`). Each event becomes a LogRecord: timeUnixNano and
+/* An OTLP/HTTP exporter of logs and traces (JSON or protobuf: `protocol`; which: `signals`).
+ *
+ * Traces: each span_finished event (skylog/trace.h) with valid trace_id and span_id becomes a
+ * Span: traceId, spanId, parentSpanId (when the span has a parent), name (the `span` field),
+ * kind INTERNAL, endTimeUnixNano the event's time and startTimeUnixNano that less
+ * `duration_ms`, status ERROR with the `error` text as its message for a failed span (UNSET
+ * otherwise: skylog does not tell an explicit OK from an unset status), and as attributes the
+ * event's other fields (context fields such as request_id included), logger.name and the
+ * code.* attributes. The `request` event of skylog/request.h (string method and path, int
+ * status, duration_ms, inside the request's span) becomes a SERVER span named "<method>
+ * <endpoint>" (or "<method>"), with http.request.method, url.path, http.route and
+ * http.response.status_code, status ERROR on a 5xx. Other events are not spans: they are
+ * counted `skipped` by the traces signal, never dropped. A span reaches the exporter only as
+ * its event, so a level or filter that drops that event drops the span.
+ *
+ * Logs: each event becomes a LogRecord: timeUnixNano and
  * observedTimeUnixNano, severityNumber (TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17,
  * CRITICAL 21) and severityText, body the event name, traceId/spanId from the event's
  * trace_id/span_id fields when they are valid hex (skylog/trace.h puts them there), and every
@@ -144,11 +173,20 @@ typedef struct sky_http_sink_stats {
     int64_t last_success_ms; /* Unix ms, 0 if never */
     char last_error[256];    /* "" if none */
     bool sender_alive;
-    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
+    /* Events this sink's signal does not carry (an OTLP traces exporter's events that are not
+     * finished spans): passed over on purpose, not dropped. */
+    uint64_t skipped;
+    uint64_t reserved_[7]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_http_sink_stats;
 
-/* A snapshot of an http or otlp sink's counters. SKY_EINVAL for another kind of sink. */
+/* A snapshot of an http or otlp sink's counters (an otlp sink's logs signal, or its traces
+ * signal when it exports no logs). SKY_EINVAL for another kind of sink. */
 SKY_API sky_status sky_http_sink_stats_get(sky_sink *sink, sky_http_sink_stats *out);
+/* The counters of one signal (SKY_OTLP_LOGS or SKY_OTLP_TRACES) of an otlp sink: each has its
+ * own queue, requests and drops. SKY_ENOTFOUND when the sink does not export that signal,
+ * SKY_EINVAL for another kind of sink. */
+SKY_API sky_status sky_otlp_sink_stats_get(sky_sink *sink, unsigned signal,
+                                           sky_http_sink_stats *out);
 
 #ifdef __cplusplus
 }

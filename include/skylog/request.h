@@ -19,7 +19,8 @@
  *
  * end: logs `request` (method, path, endpoint, status, bytes, duration_ms; request_id and the
  * trace ids from the context) at INFO for 1xx-3xx, WARN for 4xx, ERROR for 5xx (and for a
- * status outside 100-599), records the metrics, and restores the thread's context.
+ * status outside 100-599), records the metrics, and restores the thread's context. The OTLP
+ * sink exports that event as the request's SERVER span (skylog/http_sink.h).
  *
  * Metrics (namespace opts.ns, default "HTTP"): RequestCount (Count) and ResponseTime
  * (Milliseconds) with dimensions Endpoint, Method, Status. Endpoint is the route template

@@ -382,14 +382,24 @@ static const sky__enum_val otlp_protocol_vals[] = {{"http/json", SKY_OTLP_HTTP_J
                                                    {"http/protobuf", SKY_OTLP_HTTP_PROTOBUF},
                                                    {NULL, 0}};
 
+static const sky__enum_val otlp_signals_vals[] = {{"logs,traces", SKY_OTLP_LOGS | SKY_OTLP_TRACES},
+                                                  {"logs", SKY_OTLP_LOGS},
+                                                  {"traces", SKY_OTLP_TRACES},
+                                                  {"traces,logs", SKY_OTLP_LOGS | SKY_OTLP_TRACES},
+                                                  {NULL, 0}};
+
 static const sky__opt otlp_opts[] = {
     {"endpoint", SKY__OPT_STRING, "OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318",
-     "collector base URL; /v1/logs is appended", W(sky_otlp_opts, endpoint)},
+     "collector base URL; /v1/logs and /v1/traces are appended", W(sky_otlp_opts, endpoint)},
+    {"signals", SKY__OPT_ENUM, "logs,traces",
+     "what is exported: every event as a log record, finished spans as OTLP spans",
+     W(sky_otlp_opts, signals), .values = otlp_signals_vals},
     {"service_name", SKY__OPT_STRING, "OTEL_SERVICE_NAME or unknown_service",
      "resource attribute service.name", W(sky_otlp_opts, service_name)},
     {"resource_attributes", SKY__OPT_STRING, "OTEL_RESOURCE_ATTRIBUTES",
      "more resource attributes: key=value,key=value", W(sky_otlp_opts, resource_attributes)},
-    {"protocol", SKY__OPT_ENUM, "OTEL_EXPORTER_OTLP_PROTOCOL or http/json",
+    {"protocol", SKY__OPT_ENUM,
+     "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL / _TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_PROTOCOL or http/json",
      "the encoding", W(sky_otlp_opts, protocol),
      .values = otlp_protocol_vals},
     HTTP_BATCH_ROWS(sky_otlp_opts, "512"),
@@ -790,7 +800,7 @@ static const sky__component c_http =
     SINK("http", "batches to any HTTP endpoint: {\"logs\":[...]}, array or ND-JSON (sky_sink_http)",
          http_opts, sky_http_sink_opts, build_http);
 static const sky__component c_otlp =
-    SINK("otlp", "OpenTelemetry OTLP/HTTP logs exporter, JSON or protobuf (sky_sink_otlp)", otlp_opts,
+    SINK("otlp", "OpenTelemetry OTLP/HTTP exporter of logs and traces, JSON or protobuf (sky_sink_otlp)", otlp_opts,
          sky_otlp_opts, build_otlp);
 static const sky__component c_audit =
     SINK("audit", "hash-chained audit trail (sky_sink_audit, docs/AUDIT.md)", audit_opts,

@@ -1415,8 +1415,10 @@ static void *sender_main(void *arg)
         /* closing: no last tries against an error that waiting cannot fix */
         /* with a spool, a failing endpoint gets no more tries either: what is left stays in
          * the spool for the next owner, and close does not wait out a backoff for it */
+        /* nor for a backoff that ends after the grace: no attempt could be made in it */
         if (c->closing && (c->total_events == 0 || sky_monotonic_ns() >= c->close_deadline_ns ||
                            c->st.persistent_error ||
+                           c->backoff_until_ns >= c->close_deadline_ns ||
                            (sp && c->backoff_until_ns > sky_monotonic_ns())))
             break;
         if (c->closing && wait_ns > c->close_deadline_ns - sky_monotonic_ns())
@@ -1609,6 +1611,7 @@ static void cwl_finish(cwl *c)
         pthread_mutex_lock(&c->mu);
         int64_t wait;
         while (c->total_events && sky_monotonic_ns() < c->close_deadline_ns &&
+               c->backoff_until_ns < c->close_deadline_ns &&
                !(spool_of(c) && c->backoff_until_ns > sky_monotonic_ns())) {
             if (!sender_step(c, &wait)) {
                 pthread_mutex_unlock(&c->mu);

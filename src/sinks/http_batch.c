@@ -23,6 +23,7 @@
  */
 #include "core/pipeline.h"
 #include "sinks/http_batch.h"
+#include "sinks/otlp.h"
 
 #include "aws/transport.h"
 #include "util/text.h"
@@ -477,10 +478,14 @@ static sky_status hb_write(void *self, const sky_record *recs, size_t n)
     hb *h = self;
     /* encode outside the lock; items chained privately, appended in one go */
     hb_item *first = NULL, *last = NULL;
-    size_t k = 0, too_large = 0, enc_fail = 0;
+    size_t k = 0, too_large = 0, enc_fail = 0, skipped = 0;
     uint64_t bytes = 0;
     int64_t now = sky_monotonic_ns();
     for (size_t i = 0; i < n; i++) {
+        if (h->codec.accept && !h->codec.accept(h->codec.self, &recs[i])) {
+            skipped++;
+            continue;
+        }
         sky__buf_reset(&h->enc);
         if (!h->codec.encode(h->codec.self, &recs[i], &h->enc) || h->enc.oom) {
             enc_fail++;
@@ -515,6 +520,7 @@ static sky_status hb_write(void *self, const sky_record *recs, size_t n)
 
     pthread_mutex_lock(&h->mu);
     h->st.received += n;
+    h->st.skipped += skipped;
     h->st.dropped[SKY_HTTP_DROP_TOO_LARGE] += too_large;
     h->st.dropped[SKY_HTTP_DROP_ENCODING] += enc_fail;
     bool was_empty = !h->count;
@@ -537,7 +543,9 @@ static sky_status hb_write(void *self, const sky_record *recs, size_t n)
         h->bytes += it->len;
     }
     h->st.dropped[SKY_HTTP_DROP_QUEUE_FULL] += refused;
-    if (was_empty || h->count >= h->o.batch_size || h->bytes >= h->o.max_batch_bytes)
+    /* nothing appended (all skipped or refused): no reason to wake the sender */
+    if (k > refused &&
+        (was_empty || h->count >= h->o.batch_size || h->bytes >= h->o.max_batch_bytes))
         pthread_cond_signal(&h->wake);
     pthread_mutex_unlock(&h->mu);
     (void)bytes;
@@ -592,14 +600,28 @@ static void hb_free(hb *h)
     free(h);
 }
 
+/* Starts the last tries (close_timeout_ms from now) without waiting for them; once. */
+static void close_begin(hb *h)
+{
+    pthread_mutex_lock(&h->mu);
+    if (!h->closing) {
+        h->closing = true;
+        h->close_deadline_ns = sky_monotonic_ns() + h->o.close_timeout_ms * MS;
+    }
+    pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->mu);
+}
+
+void sky__http_batch_close_begin(sky_sink *s)
+{
+    if (s && (s->vt == &hb_vt || s->vt == &hb_vt_otlp))
+        close_begin(s->self);
+}
+
 static void hb_close(void *self)
 {
     hb *h = self;
-    pthread_mutex_lock(&h->mu);
-    h->closing = true;
-    h->close_deadline_ns = sky_monotonic_ns() + h->o.close_timeout_ms * MS;
-    pthread_cond_signal(&h->wake);
-    pthread_mutex_unlock(&h->mu);
+    close_begin(h);
     if (h->thread_started)
         pthread_join(h->thread, NULL);
     pthread_mutex_lock(&h->mu);
@@ -633,6 +655,9 @@ static const sky_sink_vtable hb_vt_otlp = {
 
 sky_status sky_http_sink_stats_get(sky_sink *sink, sky_http_sink_stats *out)
 {
+    sky_sink *signal = sink ? sky__otlp_signal_sink(sink, 0) : NULL;
+    if (signal) /* an otlp sink: the batch sender of its first signal */
+        sink = signal;
     if (!sink || !out || (sink->vt != &hb_vt && sink->vt != &hb_vt_otlp))
         return SKY_EINVAL;
     hb *h = sink->self;
@@ -784,7 +809,7 @@ sky_status sky__http_batch_new(const char *url, const sky_http_batch_opts *opts,
         hb_free(h);
         return fail(errmsg, st, codec->type, why2[0] ? why2 : "cannot create the HTTP client");
     }
-    sky_sink *s = sky_sink_new(strcmp(codec->type, "otlp") ? &hb_vt : &hb_vt_otlp, h, codec->format);
+    sky_sink *s = sky_sink_new(strncmp(codec->type, "otlp", 4) ? &hb_vt : &hb_vt_otlp, h, codec->format);
     if (!s)
         return fail(errmsg, SKY_ENOMEM, codec->type, "out of memory"); /* vt->close freed h */
     h->st.sender_alive = true;

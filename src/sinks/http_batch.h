@@ -11,9 +11,12 @@
 #include <skylog/http_sink.h>
 
 typedef struct sky__hb_codec {
-    const char *type;         /* the sink's type name: "http", "otlp" */
+    const char *type;         /* the sink's name in messages: "http", "otlp", "otlp traces" */
     const char *content_type;
     sky_format format;        /* what the pipeline renders for encode(): JSON, or NONE */
+    /* Whether the codec carries this event at all (NULL: every event). One it does not is
+     * counted `skipped`, never dropped (an OTLP traces exporter given a log line). */
+    bool (*accept)(void *self, const sky_record *rec);
     /* Appends one event's encoding to `out` (pipeline thread); false: not encodable. */
     bool (*encode)(void *self, const sky_record *rec, sky_buf *out);
     /* Framing of a batch: prefix, separator between events, suffix. begin() is told the
@@ -36,6 +39,10 @@ sky_status sky__http_batch_new(const char *url, const sky_http_batch_opts *opts,
  * is read up to 64 KiB. False at the end (or with list NULL). */
 bool sky__kv_next(const char *list, size_t *i, char *key, size_t kcap, size_t *kl, char *val,
                   size_t vcap, size_t *vl);
+
+/* Starts a sink's close (its last tries, close_timeout_ms from now) without waiting, so
+ * several senders closed together share one timeout; sky_sink_close() then finishes it. */
+void sky__http_batch_close_begin(sky_sink *s);
 
 /* Fills the defaults of unset (zero) members; `batch_size` is the codec's default. */
 void sky__http_batch_defaults(sky_http_batch_opts *o, size_t batch_size);

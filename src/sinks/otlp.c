@@ -17,7 +17,19 @@
  * a batch is still prefix + records: the prefix (ResourceLogs and ScopeLogs headers, the
  * Resource and InstrumentationScope prebuilt at creation) is written once the batch's size is
  * known, which is why the codec's begin() is told it.
+ *
+ * Traces (ExportTraceServiceRequest to <endpoint>/v1/traces, trace.proto's field numbers) are
+ * the same machine with another record: a finished span is its span_finished event
+ * (trace/span.c logs it when the span ends, inside the span, so with its ids), whose time is
+ * the span's end and whose duration_ms gives its start; the span's name, status and error
+ * text are that event's own fields. A request of trace/request.c is its `request` event,
+ * logged inside its span, which logs no span_finished: a SERVER span. ResourceSpans/ScopeSpans have the numbers and shape of
+ * ResourceLogs/ScopeLogs, so the prefix is built the same way. Each signal is its own batch
+ * sender (its own URL, queue, retries and counters); the sink handed out is a small fan-out
+ * over them. A traces sender passes over the events that are not spans (the codec's accept(),
+ * counted `skipped`): they are not its signal, not losses.
  */
+#include "core/pipeline.h"
 #include "encode/render.h"
 #include "util/pb.h"
 #include "util/text.h"
@@ -34,7 +46,9 @@
 
 typedef struct otlp {
     bool pb;
-    char *prefix; /* {"resourceLogs":[{"resource":{...},"scopeLogs":[{"scope":{...},"logRecords":[ */
+    bool traces;  /* this sender's signal: spans, else log records */
+    char *prefix; /* {"resourceLogs":[{"resource":{...},"scopeLogs":[{"scope":{...},"logRecords":[
+                     (traces: resourceSpans, scopeSpans, spans) */
     sky_buf res;   /* protobuf: ResourceLogs.resource (field 1), tagged */
     sky_buf scope; /* protobuf: ScopeLogs.scope (field 1), tagged */
 } otlp;
@@ -64,7 +78,22 @@ enum {
     PB_ANY_BOOL = 2,
     PB_ANY_INT = 3,
     PB_ANY_DOUBLE = 4,
+    /* collector/trace/v1/trace_service.proto, trace/v1/trace.proto: ExportTraceServiceRequest,
+     * ResourceSpans and ScopeSpans number their fields as the logs messages do (1, 1/2, 1/2). */
+    PB_SPAN_TRACE_ID = 1,       /* bytes, 16 */
+    PB_SPAN_SPAN_ID = 2,        /* bytes, 8 */
+    PB_SPAN_PARENT_SPAN_ID = 4, /* bytes, 8; absent for a root span */
+    PB_SPAN_NAME = 5,
+    PB_SPAN_KIND = 6,           /* enum SpanKind */
+    PB_SPAN_START = 7,          /* fixed64 */
+    PB_SPAN_END = 8,            /* fixed64 */
+    PB_SPAN_ATTRIBUTES = 9,     /* repeated KeyValue */
+    PB_SPAN_STATUS = 15,        /* Status */
+    PB_STATUS_MESSAGE = 2,
+    PB_STATUS_CODE = 3,         /* enum StatusCode */
 };
+
+enum { SPAN_KIND_INTERNAL = 1, SPAN_KIND_SERVER = 2, STATUS_CODE_ERROR = 2 };
 
 /* SeverityNumber of the OpenTelemetry log data model, per skylog level. */
 static const int severity[SKY_LEVEL_COUNT_] = {1, 5, 9, 13, 17, 21, 0};
@@ -224,10 +253,96 @@ static bool view(const sky_record *rec, rec_view *v)
     return true;
 }
 
-/* The event's own fields, less the ids that became the record's. */
-static bool is_attribute(const rec_view *v, const sky_field *f)
+/* The fields that became the record's own (ids, a span's name...): not attributes. */
+typedef struct taken {
+    const sky_field *f[8];
+    size_t n;
+    const sky_field *rf[4]; /* fields written under another key (rk): semantic conventions */
+    const char *rk[4];
+    size_t nr;
+} taken;
+
+static void rename_field(taken *t, const sky_field *f, const char *key)
 {
-    return f && !(f == v->tid && v->has_tid) && !(f == v->sid && v->has_sid);
+    if (f && t->nr < sizeof t->rf / sizeof t->rf[0]) {
+        t->rf[t->nr] = f;
+        t->rk[t->nr++] = key;
+    }
+}
+
+static void take(taken *t, const sky_field *f)
+{
+    if (f && t->n < sizeof t->f / sizeof t->f[0])
+        t->f[t->n++] = f;
+}
+
+static bool is_taken(const taken *t, const sky_field *f)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->f[i] == f)
+            return true;
+    return false;
+}
+
+/* The attributes of a record: logger.name, code.*, and every field not taken; as repeated
+ * field `pb_field` of the message being written, or (pb_field 0) as a JSON array's members. */
+static void attributes(sky_buf *b, uint32_t pb_field, const sky_event *ev, const taken *t)
+{
+    const char *logger = sky_event_logger(ev);
+    str_attr(b, pb_field, true, "logger.name", 11, logger, strlen(logger));
+    const sky_callsite *cs = sky_event_callsite(ev);
+    if (cs && cs->file) {
+        str_attr(b, pb_field, false, "code.filepath", 13, cs->file, strlen(cs->file));
+        if (cs->func)
+            str_attr(b, pb_field, false, "code.function", 13, cs->func, strlen(cs->func));
+        if (pb_field) {
+            size_t kv = sky__pb_open(b, pb_field);
+            sky__pb_string(b, PB_KV_KEY, "code.lineno", 11);
+            size_t av = sky__pb_open(b, PB_KV_VALUE);
+            sky__pb_uint(b, PB_ANY_INT, (uint64_t)(int64_t)cs->line);
+            sky__pb_close(b, av);
+            sky__pb_close(b, kv);
+        } else {
+            sky__buf_lit(b, ",{\"key\":\"code.lineno\",\"value\":{\"intValue\":\"");
+            sky__buf_i64(b, cs->line);
+            sky__buf_lit(b, "\"}}");
+        }
+    }
+    size_t n = sky_event_field_count(ev);
+    for (size_t i = 0; i < n; i++) {
+        const sky_field *f = sky_event_field_at(ev, i);
+        if (!f || is_taken(t, f))
+            continue;
+        const char *key = f->key;
+        size_t kl = f->key_len;
+        for (size_t r = 0; r < t->nr; r++)
+            if (t->rf[r] == f)
+                kl = strlen(key = t->rk[r]);
+        if (pb_field) {
+            size_t kv = sky__pb_open(b, pb_field);
+            sky__pb_string(b, PB_KV_KEY, key, kl);
+            size_t av = sky__pb_open(b, PB_KV_VALUE);
+            pb_any_value(b, f);
+            sky__pb_close(b, av);
+            sky__pb_close(b, kv);
+        } else {
+            sky__buf_lit(b, ",{\"key\":");
+            sky__json_str(b, key, kl);
+            sky__buf_lit(b, ",\"value\":");
+            any_value(b, f);
+            sky__buf_putc(b, '}');
+        }
+    }
+}
+
+static taken ids_taken(const rec_view *v)
+{
+    taken t = {.n = 0, .nr = 0};
+    if (v->has_tid)
+        take(&t, v->tid);
+    if (v->has_sid)
+        take(&t, v->sid);
+    return t;
 }
 
 static bool otlp_encode_pb(const rec_view *v, sky_buf *b)
@@ -247,33 +362,8 @@ static bool otlp_encode_pb(const rec_view *v, sky_buf *b)
     if (v->has_sid)
         pb_id(b, PB_LR_SPAN_ID, v->sid->v.str.ptr, 16);
 
-    const char *logger = sky_event_logger(ev);
-    str_attr(b, PB_LR_ATTRIBUTES, true, "logger.name", 11, logger, strlen(logger));
-    const sky_callsite *cs = sky_event_callsite(ev);
-    if (cs && cs->file) {
-        str_attr(b, PB_LR_ATTRIBUTES, false, "code.filepath", 13, cs->file, strlen(cs->file));
-        if (cs->func)
-            str_attr(b, PB_LR_ATTRIBUTES, false, "code.function", 13, cs->func,
-                     strlen(cs->func));
-        size_t kv = sky__pb_open(b, PB_LR_ATTRIBUTES);
-        sky__pb_string(b, PB_KV_KEY, "code.lineno", 11);
-        size_t av = sky__pb_open(b, PB_KV_VALUE);
-        sky__pb_uint(b, PB_ANY_INT, (uint64_t)(int64_t)cs->line);
-        sky__pb_close(b, av);
-        sky__pb_close(b, kv);
-    }
-    size_t n = sky_event_field_count(ev);
-    for (size_t i = 0; i < n; i++) {
-        const sky_field *f = sky_event_field_at(ev, i);
-        if (!is_attribute(v, f))
-            continue;
-        size_t kv = sky__pb_open(b, PB_LR_ATTRIBUTES);
-        sky__pb_string(b, PB_KV_KEY, f->key, f->key_len);
-        size_t av = sky__pb_open(b, PB_KV_VALUE);
-        pb_any_value(b, f);
-        sky__pb_close(b, av);
-        sky__pb_close(b, kv);
-    }
+    taken t = ids_taken(v);
+    attributes(b, PB_LR_ATTRIBUTES, ev, &t);
     sky__pb_close(b, lr);
     return !b->oom;
 }
@@ -310,29 +400,185 @@ static bool otlp_encode(void *self, const sky_record *rec, sky_buf *b)
     }
 
     sky__buf_lit(b, ",\"attributes\":[");
-    const char *logger = sky_event_logger(ev);
-    str_attr(b, 0, true, "logger.name", 11, logger, strlen(logger));
-    const sky_callsite *cs = sky_event_callsite(ev);
-    if (cs && cs->file) {
-        str_attr(b, 0, false, "code.filepath", 13, cs->file, strlen(cs->file));
-        if (cs->func)
-            str_attr(b, 0, false, "code.function", 13, cs->func, strlen(cs->func));
-        sky__buf_lit(b, ",{\"key\":\"code.lineno\",\"value\":{\"intValue\":\"");
-        sky__buf_i64(b, cs->line);
-        sky__buf_lit(b, "\"}}");
-    }
-    size_t n = sky_event_field_count(ev);
-    for (size_t i = 0; i < n; i++) {
-        const sky_field *f = sky_event_field_at(ev, i);
-        if (!is_attribute(&v, f))
-            continue;
-        sky__buf_lit(b, ",{\"key\":");
-        sky__json_str(b, f->key, f->key_len);
-        sky__buf_lit(b, ",\"value\":");
-        any_value(b, f);
-        sky__buf_putc(b, '}');
-    }
+    taken t = ids_taken(&v);
+    attributes(b, 0, ev, &t);
     sky__buf_lit(b, "]}");
+    return !b->oom;
+}
+
+/* ---- traces ------------------------------------------------------------------------------- */
+
+/* What a Span takes from a span_finished event (trace/span.c) or a request event
+ * (trace/request.c): NULL members are absent. */
+typedef struct span_view {
+    const sky_event *ev;
+    const sky_field *tid, *sid, *psid; /* valid lower-case hex ids (psid NULL: a root) */
+    const sky_field *dur;
+    char name[320];                    /* "checkout", or "GET /orders/{id}" */
+    size_t name_len;
+    int kind;
+    bool failed;
+    const sky_field *message; /* the status message of a failed span */
+    taken t;                  /* the fields that became the span's own, and the renamed */
+    int64_t start_ns, end_ns;
+} span_view;
+
+static const sky_field *typed(const sky_event *ev, const char *key, sky_type type)
+{
+    const sky_field *f = sky_event_get(ev, key);
+    return f && f->type == type ? f : NULL;
+}
+
+static void set_name(span_view *s, const sky_field *a, const sky_field *b)
+{
+    sky_buf n = {.p = s->name, .cap = sizeof s->name, .fixed = true};
+    sky__buf_put(&n, a->v.str.ptr, a->v.str.len);
+    if (b) {
+        sky__buf_putc(&n, ' ');
+        sky__buf_put(&n, b->v.str.ptr, b->v.str.len);
+    }
+    if (n.oom) { /* longer than any route skylog keeps: the first part alone */
+        n.oom = false;
+        n.len = a->v.str.len < sizeof s->name ? a->v.str.len : sizeof s->name - 1;
+    }
+    s->name_len = n.len;
+}
+
+/* span_finished: name `span`, status `status` ("error" with `error`), INTERNAL. */
+static bool finished_span(span_view *s)
+{
+    const sky_field *name = typed(s->ev, "span", SKY_T_STR);
+    if (!name)
+        return false;
+    set_name(s, name, NULL);
+    s->kind = SPAN_KIND_INTERNAL;
+    const sky_field *st = typed(s->ev, "status", SKY_T_STR);
+    s->failed = st && st->v.str.len == 5 && !memcmp(st->v.str.ptr, "error", 5);
+    s->message = s->failed ? typed(s->ev, "error", SKY_T_STR) : NULL;
+    take(&s->t, name);
+    take(&s->t, st);
+    take(&s->t, s->message);
+    return true;
+}
+
+/* request (skylog/request.h): a SERVER span named "<method> <route>" (or "<method>"), failed
+ * on a 5xx (OpenTelemetry's HTTP conventions for a server), its facts under the conventions'
+ * names. */
+static bool request_span(span_view *s)
+{
+    const sky_field *method = typed(s->ev, "method", SKY_T_STR);
+    const sky_field *path = typed(s->ev, "path", SKY_T_STR);
+    const sky_field *route = typed(s->ev, "endpoint", SKY_T_STR);
+    const sky_field *status = typed(s->ev, "status", SKY_T_INT);
+    if (!method || !path || !status)
+        return false;
+    set_name(s, method, route);
+    s->kind = SPAN_KIND_SERVER;
+    s->failed = status->v.i >= 500;
+    rename_field(&s->t, method, "http.request.method");
+    rename_field(&s->t, path, "url.path");
+    rename_field(&s->t, route, "http.route");
+    rename_field(&s->t, status, "http.response.status_code");
+    return true;
+}
+
+/* A span's event with the ids and duration a Span needs; false: not a span. */
+static bool span_of(const sky_record *rec, span_view *s)
+{
+    const sky_event *ev = rec->event;
+    if (!ev)
+        return false;
+    const char *name = sky_event_name(ev);
+    bool finished = !strcmp(name, "span_finished");
+    if (!finished && strcmp(name, "request"))
+        return false;
+    s->ev = ev;
+    s->t.n = s->t.nr = 0;
+    s->tid = sky_event_get(ev, "trace_id");
+    s->sid = sky_event_get(ev, "span_id");
+    s->psid = sky_event_get(ev, "parent_span_id");
+    s->dur = typed(ev, "duration_ms", SKY_T_DUR);
+    if (!lower_hex(s->tid, 32) || !lower_hex(s->sid, 16) || !s->dur)
+        return false;
+    if (!lower_hex(s->psid, 16))
+        s->psid = NULL;
+    if (!(finished ? finished_span(s) : request_span(s)))
+        return false;
+    take(&s->t, s->tid);
+    take(&s->t, s->sid);
+    take(&s->t, s->psid);
+    take(&s->t, s->dur);
+    s->end_ns = sky_event_time_ns(ev);
+    int64_t d = s->dur->v.ns > 0 ? s->dur->v.ns : 0;
+    s->start_ns = s->end_ns > d ? s->end_ns - d : 0;
+    return true;
+}
+
+static bool otlp_accept(void *self, const sky_record *rec)
+{
+    span_view s;
+    return !((otlp *)self)->traces || span_of(rec, &s);
+}
+
+static bool span_encode_pb(const span_view *s, sky_buf *b)
+{
+    size_t sp = sky__pb_open(b, PB_SL_LOG_RECORDS); /* ScopeSpans.spans: also field 2 */
+    pb_id(b, PB_SPAN_TRACE_ID, s->tid->v.str.ptr, 32);
+    pb_id(b, PB_SPAN_SPAN_ID, s->sid->v.str.ptr, 16);
+    if (s->psid)
+        pb_id(b, PB_SPAN_PARENT_SPAN_ID, s->psid->v.str.ptr, 16);
+    sky__pb_string(b, PB_SPAN_NAME, s->name, s->name_len);
+    sky__pb_uint(b, PB_SPAN_KIND, (uint64_t)s->kind);
+    sky__pb_fixed64(b, PB_SPAN_START, (uint64_t)s->start_ns);
+    sky__pb_fixed64(b, PB_SPAN_END, (uint64_t)s->end_ns);
+    attributes(b, PB_SPAN_ATTRIBUTES, s->ev, &s->t);
+    if (s->failed) {
+        size_t st = sky__pb_open(b, PB_SPAN_STATUS);
+        if (s->message)
+            sky__pb_string(b, PB_STATUS_MESSAGE, s->message->v.str.ptr, s->message->v.str.len);
+        sky__pb_uint(b, PB_STATUS_CODE, STATUS_CODE_ERROR);
+        sky__pb_close(b, st);
+    }
+    sky__pb_close(b, sp);
+    return !b->oom;
+}
+
+static bool span_encode(void *self, const sky_record *rec, sky_buf *b)
+{
+    span_view s;
+    if (!span_of(rec, &s)) /* accept() let only spans through */
+        return false;
+    if (((otlp *)self)->pb)
+        return span_encode_pb(&s, b);
+    sky__buf_lit(b, "{\"traceId\":\"");
+    sky__buf_put(b, s.tid->v.str.ptr, 32);
+    sky__buf_lit(b, "\",\"spanId\":\"");
+    sky__buf_put(b, s.sid->v.str.ptr, 16);
+    if (s.psid) {
+        sky__buf_lit(b, "\",\"parentSpanId\":\"");
+        sky__buf_put(b, s.psid->v.str.ptr, 16);
+    }
+    sky__buf_lit(b, "\",\"name\":");
+    sky__json_str(b, s.name, s.name_len);
+    sky__buf_lit(b, ",\"kind\":");
+    sky__buf_i64(b, s.kind);
+    sky__buf_lit(b, ",\"startTimeUnixNano\":\"");
+    sky__buf_i64(b, s.start_ns);
+    sky__buf_lit(b, "\",\"endTimeUnixNano\":\"");
+    sky__buf_i64(b, s.end_ns);
+    sky__buf_lit(b, "\",\"attributes\":[");
+    attributes(b, 0, s.ev, &s.t);
+    sky__buf_putc(b, ']');
+    if (s.failed) {
+        sky__buf_lit(b, ",\"status\":{");
+        if (s.message) {
+            sky__buf_lit(b, "\"message\":");
+            sky__json_str(b, s.message->v.str.ptr, s.message->v.str.len);
+            sky__buf_putc(b, ',');
+        }
+        sky__buf_lit(b, "\"code\":2}");
+    }
+    sky__buf_putc(b, '}');
     return !b->oom;
 }
 
@@ -356,13 +602,17 @@ static void otlp_begin(void *self, sky_buf *b, size_t payload)
     sky__buf_put(b, o->scope.p, o->scope.len);
 }
 
-void sky__otlp_prefix(sky_buf *b, const char *attrs, size_t n)
+static void prefix(sky_buf *b, const char *attrs, size_t n, bool traces)
 {
-    sky__buf_lit(b, "{\"resourceLogs\":[{\"resource\":{\"attributes\":[");
+    sky__buf_puts(b, traces ? "{\"resourceSpans\":[{" : "{\"resourceLogs\":[{");
+    sky__buf_lit(b, "\"resource\":{\"attributes\":[");
     sky__buf_put(b, attrs, n);
-    sky__buf_lit(b, "]},\"scopeLogs\":[{\"scope\":{\"name\":\"skylog\",\"version\":\"" SKYLOG_VERSION
-                    "\"},\"logRecords\":[");
+    sky__buf_puts(b, traces ? "]},\"scopeSpans\":[{" : "]},\"scopeLogs\":[{");
+    sky__buf_lit(b, "\"scope\":{\"name\":\"skylog\",\"version\":\"" SKYLOG_VERSION "\"},");
+    sky__buf_puts(b, traces ? "\"spans\":[" : "\"logRecords\":[");
 }
+
+void sky__otlp_prefix(sky_buf *b, const char *attrs, size_t n) { prefix(b, attrs, n, false); }
 
 void sky__otlp_text_record(sky_buf *b, int64_t time_ns, const char *msg, size_t len)
 {
@@ -401,13 +651,46 @@ static void resource_attrs(sky_buf *b, uint32_t pb_field, const char *list)
     }
 }
 
-/* <endpoint>/v1/logs, or the environment's, into a malloc'd string. */
-static char *logs_url(const char *endpoint)
+/* What differs between the signals: the path, the variables' infix, the records. */
+typedef struct signal_def {
+    unsigned bit;
+    const char *path; /* "/v1/logs" */
+    const char *env;  /* "LOGS": OTEL_EXPORTER_OTLP_LOGS_ENDPOINT... */
+} signal_def;
+
+static const signal_def signal_defs[2] = {{SKY_OTLP_LOGS, "/v1/logs", "LOGS"},
+                                          {SKY_OTLP_TRACES, "/v1/traces", "TRACES"}};
+
+/* OTEL_EXPORTER_OTLP_<SIGNAL>_<what> when set and not empty, else OTEL_EXPORTER_OTLP_<what>
+ * (the OpenTelemetry SDKs' order); *name says which was read. */
+static const char *otel_env(const signal_def *sig, const char *what, char *name, size_t cap)
+{
+    snprintf(name, cap, "OTEL_EXPORTER_OTLP_%s_%s", sig->env, what);
+    const char *v = getenv(name);
+    if (v && v[0])
+        return v;
+    snprintf(name, cap, "OTEL_EXPORTER_OTLP_%s", what);
+    v = getenv(name);
+    return v && v[0] ? v : NULL;
+}
+
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    return n >= k && !memcmp(s + n - k, suffix, k);
+}
+
+/* The signal's URL into a malloc'd string: the option as a base URL (less a signal path it
+ * already ends with, so an endpoint written for logs also serves traces), else the
+ * signal-specific variable as is, else the generic one as a base, else localhost:4318. */
+static char *signal_url(const char *endpoint, const signal_def *sig)
 {
     sky_buf b = {0};
+    char var[64];
     const char *env;
-    if (!endpoint && (env = getenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")) && env[0]) {
-        sky__buf_puts(&b, env); /* a signal-specific endpoint is used as is */
+    snprintf(var, sizeof var, "OTEL_EXPORTER_OTLP_%s_ENDPOINT", sig->env);
+    if (!endpoint && (env = getenv(var)) && env[0]) {
+        sky__buf_puts(&b, env); /* a signal-specific endpoint is used as is (OTel spec) */
     } else {
         if (!endpoint) {
             env = getenv("OTEL_EXPORTER_OTLP_ENDPOINT");
@@ -416,19 +699,24 @@ static char *logs_url(const char *endpoint)
         size_t n = strlen(endpoint);
         while (n && endpoint[n - 1] == '/')
             n--;
+        for (size_t i = 0; i < 2; i++)
+            if (ends_with(endpoint, n, signal_defs[i].path)) {
+                n -= strlen(signal_defs[i].path);
+                break;
+            }
         sky__buf_put(&b, endpoint, n);
-        if (n < 8 || memcmp(endpoint + n - 8, "/v1/logs", 8))
-            sky__buf_lit(&b, "/v1/logs");
+        sky__buf_puts(&b, sig->path);
     }
     char *s = sky__buf_strdup(&b);
     sky__buf_free(&b);
     return s;
 }
 
-/* The protocol: the option, else the OpenTelemetry SDKs' variables (the logs-specific one
+/* The protocol: the option, else the OpenTelemetry SDKs' variables (the signal-specific one
  * first), else http/json. SKY_EINVAL with a message for anything else (grpc included: this
  * is an HTTP exporter). */
-static sky_status protocol(const sky_otlp_opts *opts, bool *pb, char **errmsg)
+static sky_status protocol(const sky_otlp_opts *opts, const signal_def *sig, bool *pb,
+                           char **errmsg)
 {
     if (opts->protocol == SKY_OTLP_HTTP_JSON || opts->protocol == SKY_OTLP_HTTP_PROTOBUF) {
         *pb = opts->protocol == SKY_OTLP_HTTP_PROTOBUF;
@@ -438,10 +726,9 @@ static sky_status protocol(const sky_otlp_opts *opts, bool *pb, char **errmsg)
     if (opts->protocol != SKY_OTLP_PROTOCOL_DEFAULT) {
         snprintf(m, sizeof m, "otlp: unknown protocol %d", (int)opts->protocol);
     } else {
-        const char *var = "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", *env = getenv(var);
-        if (!env || !env[0])
-            env = getenv(var = "OTEL_EXPORTER_OTLP_PROTOCOL");
-        if (!env || !env[0] || !strcmp(env, "http/json")) {
+        char var[64];
+        const char *env = otel_env(sig, "PROTOCOL", var, sizeof var);
+        if (!env || !strcmp(env, "http/json")) {
             *pb = false;
             return SKY_OK;
         }
@@ -457,17 +744,16 @@ static sky_status protocol(const sky_otlp_opts *opts, bool *pb, char **errmsg)
     return SKY_EINVAL;
 }
 
-sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errmsg)
+/* One signal's batch sender. */
+static sky_status signal_sink(const sky_otlp_opts *opts, const signal_def *sig, sky_sink **out,
+                              char **errmsg)
 {
-    static const sky_otlp_opts none;
-    if (!opts)
-        opts = &none;
     bool pb;
-    sky_status st = protocol(opts, &pb, errmsg);
+    sky_status st = protocol(opts, sig, &pb, errmsg);
     if (st != SKY_OK)
         return st;
     otlp *o = calloc(1, sizeof *o);
-    char *url = logs_url(opts->endpoint);
+    char *url = signal_url(opts->endpoint, sig);
     const char *svc = opts->service_name;
     if (!svc || !svc[0])
         svc = getenv("OTEL_SERVICE_NAME");
@@ -480,6 +766,8 @@ sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errms
     const char *extra = opts->resource_attributes ? opts->resource_attributes
                                                   : getenv("OTEL_RESOURCE_ATTRIBUTES");
     bool oom = !o;
+    if (o)
+        o->traces = sig->bit == SKY_OTLP_TRACES;
     if (o && pb) {
         o->pb = true;
         size_t r = sky__pb_open(&o->res, PB_RL_RESOURCE);
@@ -500,7 +788,7 @@ sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errms
         if (host[0])
             str_attr(&attrs, 0, false, "host.name", 9, host, strlen(host));
         resource_attrs(&attrs, 0, extra);
-        sky__otlp_prefix(&b, attrs.p ? attrs.p : "", attrs.len);
+        prefix(&b, attrs.p ? attrs.p : "", attrs.len, o->traces);
         if (!attrs.oom)
             o->prefix = sky__buf_strdup(&b);
         oom = !o->prefix;
@@ -515,16 +803,16 @@ sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errms
         return SKY_ENOMEM;
     }
     sky_http_batch_opts bo = opts->batch;
-    if (!bo.headers) { /* the OpenTelemetry SDKs' variables, the logs-specific one first */
-        const char *h = getenv("OTEL_EXPORTER_OTLP_LOGS_HEADERS");
-        bo.headers = h && h[0] ? h : getenv("OTEL_EXPORTER_OTLP_HEADERS");
-    }
+    char var[64];
+    if (!bo.headers) /* the OpenTelemetry SDKs' variables, the signal-specific one first */
+        bo.headers = otel_env(sig, "HEADERS", var, sizeof var);
     if (!bo.batch_size)
         bo.batch_size = 512; /* the OpenTelemetry SDKs' default export batch */
-    sky__hb_codec c = {.type = "otlp",
+    sky__hb_codec c = {.type = o->traces ? "otlp traces" : "otlp", /* names it in messages */
                        .content_type = pb ? "application/x-protobuf" : "application/json",
                        .format = SKY_FORMAT_NONE,
-                       .encode = otlp_encode,
+                       .accept = o->traces ? otlp_accept : NULL,
+                       .encode = o->traces ? span_encode : otlp_encode,
                        .begin = otlp_begin,
                        .sep = pb ? "" : ",",
                        .suffix = pb ? "" : SKY__OTLP_SUFFIX,
@@ -533,4 +821,113 @@ sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errms
     st = sky__http_batch_new(url, &bo, &c, out, errmsg);
     free(url);
     return st;
+}
+
+/* ---- the sink: a fan-out over the signals' senders ------------------------------------------ */
+
+typedef struct fanout {
+    sky_sink *sig[2]; /* logs, traces; NULL when not exported */
+} fanout;
+
+static sky_status fan_write(void *self, const sky_record *recs, size_t n)
+{
+    fanout *f = self;
+    sky_status st = SKY_OK;
+    for (int i = 0; i < 2; i++) /* each sender counts its own refusals */
+        if (f->sig[i]) {
+            sky_status s = f->sig[i]->vt->write(f->sig[i]->self, recs, n);
+            if (st == SKY_OK)
+                st = s;
+        }
+    return st;
+}
+
+static sky_status fan_flush(void *self, int64_t deadline)
+{
+    fanout *f = self;
+    sky_status st = SKY_OK;
+    for (int i = 0; i < 2; i++)
+        if (f->sig[i]) {
+            sky_status s = f->sig[i]->vt->flush(f->sig[i]->self, deadline);
+            if (st == SKY_OK)
+                st = s;
+        }
+    return st;
+}
+
+static void fan_close(void *self)
+{
+    fanout *f = self;
+    for (int i = 0; i < 2; i++) /* both give up together: one close_timeout_ms, not two */
+        sky__http_batch_close_begin(f->sig[i]);
+    for (int i = 0; i < 2; i++)
+        sky_sink_close(f->sig[i]);
+    free(f);
+}
+
+static void fan_stats(void *self, sky_sink_stats *out)
+{
+    fanout *f = self;
+    for (int i = 0; i < 2; i++)
+        if (f->sig[i])
+            f->sig[i]->vt->stats(f->sig[i]->self, out); /* adds bytes and drops */
+}
+
+static const sky_sink_vtable fan_vt = {
+    .type = "otlp", .write = fan_write, .flush = fan_flush, .close = fan_close,
+    .stats = fan_stats,
+};
+
+sky_sink *sky__otlp_signal_sink(sky_sink *s, unsigned signal)
+{
+    if (!s || s->vt != &fan_vt)
+        return NULL;
+    fanout *f = s->self;
+    if (!signal)
+        return f->sig[0] ? f->sig[0] : f->sig[1];
+    return signal == SKY_OTLP_LOGS ? f->sig[0] : signal == SKY_OTLP_TRACES ? f->sig[1] : NULL;
+}
+
+sky_status sky_otlp_sink_stats_get(sky_sink *sink, unsigned signal, sky_http_sink_stats *out)
+{
+    if (!sink || !out || sink->vt != &fan_vt ||
+        (signal != SKY_OTLP_LOGS && signal != SKY_OTLP_TRACES))
+        return SKY_EINVAL;
+    sky_sink *s = sky__otlp_signal_sink(sink, signal);
+    return s ? sky_http_sink_stats_get(s, out) : SKY_ENOTFOUND;
+}
+
+sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errmsg)
+{
+    static const sky_otlp_opts none;
+    if (!opts)
+        opts = &none;
+    unsigned signals = opts->signals ? opts->signals : SKY_OTLP_LOGS | SKY_OTLP_TRACES;
+    if (signals & ~(SKY_OTLP_LOGS | SKY_OTLP_TRACES)) {
+        if (errmsg)
+            *errmsg = strdup("otlp: unknown signals (SKY_OTLP_LOGS, SKY_OTLP_TRACES)");
+        return SKY_EINVAL;
+    }
+    fanout *f = calloc(1, sizeof *f);
+    if (!f) {
+        if (errmsg)
+            *errmsg = strdup("otlp: out of memory");
+        return SKY_ENOMEM;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!(signals & signal_defs[i].bit))
+            continue;
+        sky_status st = signal_sink(opts, &signal_defs[i], &f->sig[i], errmsg);
+        if (st != SKY_OK) {
+            fan_close(f);
+            return st;
+        }
+    }
+    *out = sky_sink_new(&fan_vt, f, SKY_FORMAT_NONE); /* closes f when it fails */
+    if (!*out) {
+        if (errmsg)
+            *errmsg = strdup("otlp: out of memory");
+        return SKY_ENOMEM;
+    }
+    return SKY_OK;
 }

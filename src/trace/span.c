@@ -137,7 +137,7 @@ static void ctx_copy(sky_trace_ctx *dst, const sky_trace_ctx *src)
 
 static void push(sky_span *sp)
 {
-    sky_context_push(sp->fields, sp->ctx.has_parent ? 3 : 2); /* a refusal is counted there */
+    sky_context_push(sp->fields, sp->fields[2].key ? 3 : 2); /* a refusal is counted there */
     sp->ctx_depth = sky__ctx_depth;
     sp->frame.prev = cur;
     sp->frame.thread = &self_tag;
@@ -203,8 +203,15 @@ void sky_span_begin(sky_span *sp, sky_logger *log, const char *name, const sky_t
     sky_trace_hex(sp->ctx.span_id, 8, h + SKY_TRACE_ID_HEX);
     sp->fields[0] = sky_field_strn("trace_id", h, 32);
     sp->fields[1] = sky_field_strn("span_id", h + SKY_TRACE_ID_HEX, 16);
+    /* A root begun inside another span of this thread (its parent context had no span id)
+     * would otherwise show the outer span's parent_span_id through the context, the most
+     * specific key winning: a null one says it has none. */
     if (sp->ctx.has_parent)
         sp->fields[2] = sky_field_strn("parent_span_id", ph, 16);
+    else if (cur)
+        sp->fields[2] = sky_field_null("parent_span_id");
+    else
+        sp->fields[2].key = NULL;
     sp->frame.hex = h;
     push(sp);
     sp->start_ns = sky_monotonic_ns();

@@ -1,7 +1,10 @@
-"""An independent reader and writer of OTLP/HTTP protobuf logs for the tests: the protobuf wire
-format (varints, fixed64/fixed32, length-delimited fields) written here from the protobuf
-encoding rules, with the field numbers of opentelemetry-proto's logs_service.proto, logs.proto,
-common.proto and resource.proto typed in from the .proto files, not from skylog's C sources.
+"""An independent reader and writer of OTLP/HTTP protobuf logs and traces for the tests: the
+protobuf wire format (varints, fixed64/fixed32, length-delimited fields) written here from the
+protobuf encoding rules, with the field numbers of opentelemetry-proto's logs_service.proto,
+logs.proto, trace_service.proto, trace.proto, common.proto and resource.proto typed in from the
+.proto files, not from skylog's C sources.
+
+decode_traces(body) does for an ExportTraceServiceRequest what decode_logs does for logs.
 
 decode_logs(body) turns an ExportLogsServiceRequest into the dict its OTLP/JSON encoding would
 parse to (proto3 JSON names; 64-bit integers as strings, enums as numbers, trace and span ids
@@ -32,6 +35,26 @@ SCHEMA = {
                   7: ("droppedAttributesCount", "uint32", False), 8: ("flags", "fixed32", False),
                   9: ("traceId", "id", False), 10: ("spanId", "id", False),
                   12: ("eventName", "string", False)},
+    "ExportTraceServiceRequest": {1: ("resourceSpans", "ResourceSpans", True)},
+    "ResourceSpans": {1: ("resource", "Resource", False), 2: ("scopeSpans", "ScopeSpans", True),
+                      3: ("schemaUrl", "string", False)},
+    "ScopeSpans": {1: ("scope", "InstrumentationScope", False), 2: ("spans", "Span", True),
+                   3: ("schemaUrl", "string", False)},
+    "Span": {1: ("traceId", "id", False), 2: ("spanId", "id", False),
+             3: ("traceState", "string", False), 4: ("parentSpanId", "id", False),
+             16: ("flags", "fixed32", False), 5: ("name", "string", False),
+             6: ("kind", "enum", False), 7: ("startTimeUnixNano", "fixed64", False),
+             8: ("endTimeUnixNano", "fixed64", False), 9: ("attributes", "KeyValue", True),
+             10: ("droppedAttributesCount", "uint32", False), 11: ("events", "SpanEvent", True),
+             12: ("droppedEventsCount", "uint32", False), 13: ("links", "SpanLink", True),
+             14: ("droppedLinksCount", "uint32", False), 15: ("status", "Status", False)},
+    "SpanEvent": {1: ("timeUnixNano", "fixed64", False), 2: ("name", "string", False),
+                  3: ("attributes", "KeyValue", True),
+                  4: ("droppedAttributesCount", "uint32", False)},
+    "SpanLink": {1: ("traceId", "id", False), 2: ("spanId", "id", False),
+                 3: ("traceState", "string", False), 4: ("attributes", "KeyValue", True),
+                 5: ("droppedAttributesCount", "uint32", False), 6: ("flags", "fixed32", False)},
+    "Status": {2: ("message", "string", False), 3: ("code", "enum", False)},
     "KeyValue": {1: ("key", "string", False), 2: ("value", "AnyValue", False)},
     "AnyValue": {1: ("stringValue", "string", False), 2: ("boolValue", "bool", False),
                  3: ("intValue", "int64", False), 4: ("doubleValue", "double", False),
@@ -129,6 +152,10 @@ def decode_logs(body):
     return decode("ExportLogsServiceRequest", body)
 
 
+def decode_traces(body):
+    return decode("ExportTraceServiceRequest", body)
+
+
 # ---- writing (requests for skylog serve) ----------------------------------------------------
 
 def varint(v):
@@ -217,3 +244,34 @@ def request(records, resource=None, scope=("", "")):
     sc = (ld(1, scope[0]) if scope[0] else b"") + (ld(2, scope[1]) if scope[1] else b"")
     sl = ld(1, sc) + b"".join(ld(2, r) for r in records)
     return ld(1, ld(1, res) + ld(2, sl))
+
+
+def span(trace_id=b"", span_id=b"", parent=b"", name="", kind=0, start_ns=0, end_ns=0,
+         attrs=None, status=None, extra=b""):
+    """A Span; status is (code, message) or None."""
+    out = b""
+    if trace_id:
+        out += ld(1, trace_id)
+    if span_id:
+        out += ld(2, span_id)
+    if parent:
+        out += ld(4, parent)
+    if name:
+        out += ld(5, name)
+    if kind:
+        out += vi(6, kind)
+    if start_ns:
+        out += f64(7, start_ns)
+    if end_ns:
+        out += f64(8, end_ns)
+    for k, v in (attrs or {}).items():
+        out += ld(9, key_value(k, v))
+    if status is not None:
+        out += ld(15, (ld(2, status[1]) if status[1] else b"") + (vi(3, status[0]) if status[0] else b""))
+    return out + extra
+
+
+def traces_request(spans, resource=None, scope=("", "")):
+    """An ExportTraceServiceRequest: one ResourceSpans, one ScopeSpans with these spans (the
+    same shape and numbers as request())."""
+    return request(spans, resource, scope)

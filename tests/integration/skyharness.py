@@ -57,6 +57,8 @@ API summary:
                                          clock; connection drops raise ConnectionError
     logs_call(server, op, payload, sign=True) -> Response for an awsJson1.1 Logs call
     now_ms()                          -> current time in epoch milliseconds
+    signal_taken(proc, sig)           -> True once sig, sent to proc, is no longer pending
+                                         (its handler took it), or proc is gone
     sanitizer(), sanitized(), timeout_scale() -> the build's sanitizer, what deadlines scale by
     take_sanitizer_reports(pid=None)  -> TSan report text of one process (or all), removed
 """
@@ -187,6 +189,22 @@ def skylog_bin():
 
 def now_ms():
     return int(time.time() * 1000)
+
+
+def signal_taken(proc, sig):
+    """True once `sig`, sent to proc, is no longer pending: a thread of proc took it (its
+    handler ran, or its default action) - a second one sent now is a second delivery, not
+    merged into the first. True as well when proc is gone."""
+    try:
+        with open(f"/proc/{proc.pid}/status") as f:
+            status = f.read()
+    except FileNotFoundError:
+        return True
+    pending = 0
+    for line in status.splitlines():
+        if line.startswith(("SigPnd:", "ShdPnd:")):
+            pending |= int(line.split()[1], 16)
+    return not pending & (1 << (sig - 1))
 
 
 class Server:

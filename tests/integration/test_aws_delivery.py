@@ -152,8 +152,8 @@ class Persistent(unittest.TestCase):
         env = dict(skyharness.endpoint_env(self.srv))
         for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"):
             env[k] = f"http://127.0.0.1:{free_port()}"
-        p = skyharness.run_skylog(self, "ship", "-g", "/persist/g", "-", input="one\n",
-                                  env=env, check=False, timeout=120)
+        p = skyharness.run_skylog(self, "ship", "-g", "/persist/g", "--give-up-after", "2", "-",
+                                  input="one\n", env=env, check=False, timeout=120)
         self.assertNotEqual(p.returncode, 0, p.stderr)
         self.assertNotIn("unknown outcome", p.stderr)
 

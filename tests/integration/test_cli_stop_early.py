@@ -1,8 +1,8 @@
-"""`skylog tail` and `skylog query` take SIGINT and SIGTERM from their start, as `skylog ship`
+"""Every command that talks to AWS takes SIGINT and SIGTERM from its start, as `skylog ship`
 does: a signal that comes while the AWS client is being made (here: the shared config file is a
 pipe whose writer says nothing yet, as `AWS_CONFIG_FILE=<(...)` is) ends the command through its
-own handler - tail as Ctrl-C while following does (0), query with 128+N - never by the default
-action. Nothing here is timed: the test knows the command is reading the pipe when its own
+own handler - tail --follow as Ctrl-C while following does (0), the others with 128+N and one
+line saying so, nothing sent - never by the default action. Nothing here is timed: the test knows the command is reading the pipe when its own
 non-blocking open of the write end succeeds (that needs a reader), and it holds the write end
 open, so the read is still waiting when the signal is sent.
 """
@@ -63,6 +63,22 @@ class StopEarly(unittest.TestCase):
                 rc, out, err = self.run_blocked_on_config(["tail", "/stop/early", "--follow"], sig)
                 self.assertEqual(rc, 0, err)  # not -sig: the default action did not run
                 self.assertEqual(out, "")
+
+    def test_every_aws_command_exits_128_plus_n_and_sends_nothing(self):
+        commands = {"tail": ["tail", "/stop/early"],  # not following: it did not print all
+                    "groups": ["groups"],
+                    "streams": ["streams", "/stop/early"],
+                    "metrics": ["metrics", "list", "--namespace", "Stop"],
+                    "alarm": ["alarm", "describe"],
+                    "audit verify": ["audit", "verify", "--group", "/stop/early"]}
+        for name, args in commands.items():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with self.subTest(cmd=name, sig=sig.name):
+                    rc, out, err = self.run_blocked_on_config(args, sig)
+                    self.assertEqual(rc, 128 + sig, err)
+                    self.assertEqual(out, "")
+                    # one line, and no call was tried (the endpoint, a closed port, would fail)
+                    self.assertEqual(err, f"skylog {name}: interrupted by {sig.name}\n")
 
     def test_query_stops_before_starting_a_query(self):
         for sig in (signal.SIGINT, signal.SIGTERM):

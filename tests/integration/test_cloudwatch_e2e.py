@@ -384,8 +384,8 @@ class Ship(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("missing.log: No such file or directory", p.stderr)
         p = self.ship(srv, "--group", "bad group!", input_text="x\n")
-        self.assertEqual(p.returncode, 1)
-        self.assertIn("log_group 'bad group!' is invalid", p.stderr)
+        self.assertEqual(p.returncode, 2)  # a bad value of a flag, named by it
+        self.assertIn("--group: cloudwatch: log_group 'bad group!' is invalid", p.stderr)
         p = self.ship(srv, input_text="x\n")
         self.assertEqual(p.returncode, 2)
         self.assertIn("--group is required", p.stderr)

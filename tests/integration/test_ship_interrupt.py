@@ -19,6 +19,7 @@ import time
 import unittest
 
 import skyharness
+from awsfakes import FakeServer
 
 
 def stored(test, srv, group, stream):
@@ -44,20 +45,7 @@ def wait_for(pred, what, timeout=60):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def signal_taken(proc, sig):
-    """True once `sig`, sent to proc, is no longer pending: a thread of proc took it (its
-    handler ran, or its default action) - a second one sent now is a second delivery, not
-    merged into the first. True as well when proc is gone."""
-    try:
-        with open(f"/proc/{proc.pid}/status") as f:
-            status = f.read()
-    except FileNotFoundError:
-        return True
-    pending = 0
-    for line in status.splitlines():
-        if line.startswith(("SigPnd:", "ShdPnd:")):
-            pending |= int(line.split()[1], 16)
-    return not pending & (1 << (sig - 1))
+signal_taken = skyharness.signal_taken
 
 
 def read_to_end(proc, path):
@@ -241,12 +229,15 @@ class ShipInterrupt(unittest.TestCase):
 
     def test_failure_exit_says_what_was_sent(self):
         # a refused connection is retried until ship gives up: exit 1 and the position line
+        # (--give-up-after: after 2 attempts, not the default's minute; the rule itself is
+        # unit-tested in test_cli_common)
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         sock.close()
         p = subprocess.run([skyharness.skylog_bin(), "ship", "--endpoint",
-                            f"http://127.0.0.1:{port}", "--group", "/ship/refused", "-q"],
+                            f"http://127.0.0.1:{port}", "--group", "/ship/refused", "-q",
+                            "--give-up-after", "2"],
                            input="a\nb\n", capture_output=True, text=True,
                            env=skyharness.aws_env(), timeout=300 * skyharness.timeout_scale())
         self.assertEqual(p.returncode, 1, p.stderr)
@@ -267,16 +258,47 @@ class ShipInterrupt(unittest.TestCase):
         with open(path, "w") as f:
             f.write("".join(f"line {i}\n" for i in range(n)))
         p = subprocess.run([skyharness.skylog_bin(), "ship", "--endpoint",
-                            f"http://127.0.0.1:{port}", "--group", "/ship/dead", "-q", path],
+                            f"http://127.0.0.1:{port}", "--group", "/ship/dead", "-q",
+                            "--give-up-after", "2", path],
                            capture_output=True, text=True, env=skyharness.aws_env(),
                            timeout=300 * skyharness.timeout_scale())
         self.assertEqual(p.returncode, 1, p.stderr[-3000:])
-        self.assertRegex(p.stderr, r"giving up: \d+ attempts in a row failed over \d+ s "
-                                   r"\(last: NetworkError")
+        m = re.search(r"giving up: (\d+) attempts in a row failed over \d+ s \(last: NetworkError",
+                      p.stderr)
+        self.assertTrue(m, p.stderr[-3000:])
+        self.assertGreaterEqual(int(m[1]), 2)
         self.assertIn("incomplete (held back where delivery was given up): 0 of ", p.stderr)
         self.assertIn(f"safe up to byte 0 (line 0) of {os.path.realpath(path)}", p.stderr)
         stopped = int(re.search(r"reading stopped at byte \d+ \(line (\d+)\)", p.stderr)[1])
         self.assertLess(stopped, n)
+
+    def test_interrupted_while_delivery_fails_says_what_was_not_delivered(self):
+        # every PutLogEvents fails: after SIGINT, ship waits at most its grace for the next
+        # attempt (not at all when the sink's backoff ends after it) and says how many events
+        # were not delivered, whichever way it stopped waiting
+        failed = threading.Event()
+
+        def handler(req):
+            if req.headers.get("x-amz-target", "").endswith(".PutLogEvents"):
+                failed.set()
+                return 503, {}, '{"__type":"ServiceUnavailableException","message":"down"}'
+            return 200, {"Content-Type": "application/x-amz-json-1.1"}, "{}"
+
+        rfd, wfd = open_fifo(self, os.path.join(self.dir, "in.fifo"))
+        with FakeServer(handler) as srv:
+            env = dict(skyharness.aws_env(), AWS_ENDPOINT_URL=srv.url)
+            proc = self.start_ship(srv.url, env, "--group", "/ship/failing", "--stream", "s",
+                                   "--flush-interval", "10", stdin=rfd)
+            os.close(rfd)
+            os.write(wfd, b"one\ntwo\n")
+            wait_for(failed.is_set, "a failed PutLogEvents")
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60 * skyharness.timeout_scale())
+        self.assertEqual(proc.returncode, 130, err[-3000:])
+        self.assertRegex(err, r"skylog ship: (stopped waiting 5 s after SIGINT|not waiting for "
+                              r"the next attempt, due in \d+ s \(after the 5 s allowed after "
+                              r"SIGINT\)): 2 events not delivered\n")
+        self.assertIn("interrupted by SIGINT: 0 of 2 lines acknowledged", err)
 
     def test_signal_before_the_handler_is_in_place(self):
         # ship is started with SIGINT (SIGTERM) blocked and signalled at once: the signal waits

@@ -13,7 +13,11 @@
  * bearer_token=, headers=, service_name=, flush_interval_ms=, max_event_bytes=,
  * max_queue_size=, protocol=http/json|http/protobuf (otlp; anything else: an invalid
  * value), flush_ms= (the flush's
- * bound), big=1 (every 7th event gets a 2000-byte string).
+ * bound), big=1 (every 7th event gets a 2000-byte string), signals=logs|traces|logs,traces
+ * (otlp), spans=1 (the spans of the even events log span_finished to the tool's logger, and
+ * each has a child span "step" inside it, failed "boom" when i % 4 == 0, with a context
+ * field request_id). URL "-": no endpoint option (the environment's). With an otlp sink that
+ * exports traces, the traces signal's counters follow, prefixed "traces_".
  */
 #include <skylog.h>
 #include <skylog/http_sink.h>
@@ -32,6 +36,21 @@ static const char *opt(int argc, char **argv, const char *key)
         if (!strncmp(argv[i], key, n) && argv[i][n] == '=')
             return argv[i] + n + 1;
     return NULL;
+}
+
+static void print_stats(const char *p, const sky_http_sink_stats *s)
+{
+    printf("\"%sreceived\":%llu,\"%ssent_events\":%llu,\"%squeued_events\":%llu,"
+           "\"%srequests\":%llu,\"%sretries\":%llu,\"%sthrottles\":%llu,\"%sambiguous\":%llu,"
+           "\"%ssplits\":%llu,\"%sskipped\":%llu,\"%slast_status\":%ld",
+           p, (unsigned long long)s->received, p, (unsigned long long)s->sent_events, p,
+           (unsigned long long)s->queued_events, p, (unsigned long long)s->requests, p,
+           (unsigned long long)s->retries, p, (unsigned long long)s->throttles, p,
+           (unsigned long long)s->ambiguous, p, (unsigned long long)s->splits, p,
+           (unsigned long long)s->skipped, p, s->last_status);
+    for (int d = 0; d < SKY_HTTP_DROP_COUNT_; d++)
+        printf(",\"%sdropped_%s\":%llu", p, sky_http_drop_name((sky_http_drop)d),
+               (unsigned long long)s->dropped[d]);
 }
 
 int main(int argc, char **argv)
@@ -60,12 +79,14 @@ int main(int argc, char **argv)
     b.bearer_token = opt(argc, argv, "bearer_token");
     b.headers = opt(argc, argv, "headers");
     bool big = opt(argc, argv, "big") != NULL;
+    bool spans = opt(argc, argv, "spans") != NULL;
 
     sky_sink *sink = NULL;
     char *err = NULL;
     sky_status st;
     if (otlp) {
-        sky_otlp_opts o = {.endpoint = argv[2], .service_name = opt(argc, argv, "service_name"),
+        sky_otlp_opts o = {.endpoint = strcmp(argv[2], "-") ? argv[2] : NULL,
+                           .service_name = opt(argc, argv, "service_name"),
                            .resource_attributes = "deployment.environment=test,team=a%2Cb",
                            .batch = b};
         const char *proto = opt(argc, argv, "protocol");
@@ -73,6 +94,11 @@ int main(int argc, char **argv)
             o.protocol = !strcmp(proto, "http/protobuf") ? SKY_OTLP_HTTP_PROTOBUF
                          : !strcmp(proto, "http/json")   ? SKY_OTLP_HTTP_JSON
                                                          : (sky_otlp_protocol)99;
+        const char *sig = opt(argc, argv, "signals");
+        if (sig)
+            o.signals = !strcmp(sig, "logs")     ? SKY_OTLP_LOGS
+                        : !strcmp(sig, "traces") ? SKY_OTLP_TRACES
+                                                 : SKY_OTLP_LOGS | SKY_OTLP_TRACES;
         st = sky_sink_otlp(&o, &sink, &err);
     } else {
         sky_http_sink_opts o = {.url = argv[2], .batch = b};
@@ -98,11 +124,21 @@ int main(int argc, char **argv)
         const char *s = big && i % 7 == 3 ? pad : "q\"uo\nte \xc3\xa9";
         if (i % 2 == 0) {
             sky_span sp;
-            sky_span_begin(&sp, NULL, "work", NULL);
+            sky_span_begin(&sp, spans ? log : NULL, "work", NULL);
             sky_info(log, "ev", SKY_INT("i", i), SKY_STR("s", s), SKY_F64("f", (double)i + 0.5),
                      SKY_BOOL("b", true), SKY_NULL("z"), SKY_UINT("u", UINT64_MAX),
                      SKY_ERRNO("e", ENOENT), SKY_DUR("d", 1500000), SKY_F64("nan", NAN),
                      SKY_TIME("t", 1700000000123000000LL));
+            if (spans) {
+                sky_field ctx[] = {SKY_STR("request_id", "req-1"), SKY_INT("i", i)};
+                sky_context_push(ctx, 2);
+                sky_span step;
+                sky_span_begin(&step, log, "step", NULL);
+                if (i % 4 == 0)
+                    sky_span_fail(&step, "boom");
+                sky_span_end(&step);
+                sky_context_pop();
+            }
             sky_span_end(&sp);
         } else {
             sky_info(log, "ev", SKY_INT("i", i), SKY_STR("s", s), SKY_F64("f", (double)i + 0.5),
@@ -116,16 +152,12 @@ int main(int argc, char **argv)
     sky_status fl = sky_flush(sky, fms ? atol(fms) : 60000);
     sky_http_sink_stats s;
     sky_http_sink_stats_get(sink, &s);
-    printf("{\"flush\":\"%s\",\"received\":%llu,\"sent_events\":%llu,\"queued_events\":%llu,"
-           "\"requests\":%llu,\"retries\":%llu,\"throttles\":%llu,\"ambiguous\":%llu,"
-           "\"splits\":%llu,\"last_status\":%ld",
-           sky_strerror(fl), (unsigned long long)s.received, (unsigned long long)s.sent_events,
-           (unsigned long long)s.queued_events, (unsigned long long)s.requests,
-           (unsigned long long)s.retries, (unsigned long long)s.throttles,
-           (unsigned long long)s.ambiguous, (unsigned long long)s.splits, s.last_status);
-    for (int d = 0; d < SKY_HTTP_DROP_COUNT_; d++)
-        printf(",\"dropped_%s\":%llu", sky_http_drop_name((sky_http_drop)d),
-               (unsigned long long)s.dropped[d]);
+    printf("{\"flush\":\"%s\",", sky_strerror(fl));
+    print_stats("", &s);
+    if (otlp && sky_otlp_sink_stats_get(sink, SKY_OTLP_TRACES, &s) == SKY_OK) {
+        printf(",");
+        print_stats("traces_", &s);
+    }
     printf("}\n");
     fflush(stdout);
     sky_close(sky);

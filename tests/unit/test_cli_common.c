@@ -1,7 +1,8 @@
 /*
  * test_cli_common.c - unit tests for what the `skylog` commands share (cli/common.c): the
  * Ctrl-C/SIGTERM stop state every AWS-facing command polls, the usage error of commands with
- * subcommands, and the CloudWatch statistic and name checks of `metrics` and `alarm`. The CLI
+ * subcommands, and the CloudWatch statistic and name checks of `metrics` and `alarm`; when ship
+ * gives delivery up or stops waiting for it; the numeric flags' parser (cli/usage.c). The CLI
  * is not a library, so its source is compiled into this test directly; the commands' own
  * behaviour on a signal is covered by tests/integration (test_cli*, test_ship*).
  */
@@ -13,6 +14,7 @@
 
 #include "../../cli/common.c"
 #include "../../cli/safetext.c" /* common.c prints the service's errors through it */
+#include "../../cli/usage.c"
 
 #include <unistd.h>
 
@@ -40,6 +42,138 @@ static void test_stop_signals(void **state)
     assert_ptr_equal(sa.sa_handler, on_stop_signal);
     assert_int_equal(sigaction(SIGTERM, NULL, &sa), 0);
     assert_ptr_equal(sa.sa_handler, on_stop_signal);
+}
+
+/* What stmt printed on stderr, into buf. */
+#define CAPTURE_STDERR(buf, stmt)                                                                  \
+    do {                                                                                           \
+        char path_[] = "/tmp/skylog-test-stderr-XXXXXX";                                          \
+        int fd_ = mkstemp(path_);                                                                  \
+        assert_true(fd_ >= 0);                                                                     \
+        fflush(stderr);                                                                            \
+        int saved_ = dup(2);                                                                       \
+        dup2(fd_, 2);                                                                              \
+        stmt;                                                                                      \
+        fflush(stderr);                                                                            \
+        dup2(saved_, 2);                                                                           \
+        close(saved_);                                                                             \
+        memset(buf, 0, sizeof buf);                                                                \
+        assert_true(pread(fd_, buf, sizeof buf - 1, 0) >= 0);                                      \
+        close(fd_);                                                                                \
+        unlink(path_);                                                                             \
+    } while (0)
+
+/* Runs after test_stop_signals: SIGTERM came first. */
+static void test_interrupted(void **state)
+{
+    (void)state;
+    char buf[256];
+    int rc = 0;
+    CAPTURE_STDERR(buf, rc = sky__cli_interrupted("groups"));
+    assert_int_equal(rc, 128 + SIGTERM);
+    assert_string_equal(buf, "skylog groups: interrupted by SIGTERM\n");
+    assert_string_equal(sky__cli_signal_name(SIGINT), "SIGINT");
+}
+
+static void test_delivery_stalled(void **state)
+{
+    (void)state;
+    int64_t now = 1000000;
+    sky_cwl_stats st = {.failures_in_a_row = 12, .failing_since_mono_ms = now - 10000};
+    /* the default: 12 attempts in a row, over 10 s or more; both are needed */
+    assert_true(sky__cli_delivery_stalled(&st, 0, now));
+    st.failing_since_mono_ms = now - 9999;
+    assert_false(sky__cli_delivery_stalled(&st, 0, now)); /* 12 attempts in under 10 s */
+    st.failures_in_a_row = 11;
+    st.failing_since_mono_ms = now - 3600000;
+    assert_false(sky__cli_delivery_stalled(&st, 0, now)); /* waiting is never a reason */
+    st.failures_in_a_row = 0;
+    st.failing_since_mono_ms = 0;
+    assert_false(sky__cli_delivery_stalled(&st, 0, now));
+    /* --give-up-after N: N attempts, however quickly */
+    st.failures_in_a_row = 2;
+    st.failing_since_mono_ms = now;
+    assert_true(sky__cli_delivery_stalled(&st, 2, now));
+    assert_false(sky__cli_delivery_stalled(&st, 3, now));
+    st.failures_in_a_row = 12;
+    st.failing_since_mono_ms = now - 3600000;
+    assert_false(sky__cli_delivery_stalled(&st, 13, now)); /* the count is the user's */
+}
+
+static void test_retry_too_late(void **state)
+{
+    (void)state;
+    int64_t deadline = 5000;
+    sky_cwl_stats st = {.queued_events = 3, .retry_at_mono_ms = 5001};
+    assert_true(sky__cli_retry_too_late(&st, deadline));
+    st.retry_at_mono_ms = 5000; /* at the deadline: still tried within the grace */
+    assert_false(sky__cli_retry_too_late(&st, deadline));
+    st.retry_at_mono_ms = 0; /* an attempt in flight: it may yet succeed */
+    assert_false(sky__cli_retry_too_late(&st, deadline));
+    st.retry_at_mono_ms = 90000;
+    st.queued_events = 0; /* nothing left to deliver */
+    assert_false(sky__cli_retry_too_late(&st, deadline));
+}
+
+static void test_numeric_flags(void **state)
+{
+    (void)state;
+    char buf[512];
+    int64_t v = -7;
+    bool ok = false;
+    /* accepted: the bounds themselves */
+    CAPTURE_STDERR(buf, ok = sky__cli_int_flag("tail", "--limit", "1", 1, 100, &v));
+    assert_true(ok);
+    assert_int_equal(v, 1);
+    CAPTURE_STDERR(buf, ok = sky__cli_int_flag("tail", "--limit", "100", 1, 100, &v));
+    assert_true(ok);
+    assert_int_equal(v, 100);
+    assert_string_equal(buf, "");
+    /* refused, each naming the flag: 0, negatives, signs, space, junk, fractions, overflow */
+    const char *bad[] = {"0", "-1", "+5", " 5", "5 ", "5x", "1.5", "0x10", "", "101",
+                         "99999999999999999999", "18446744073709551617", "9223372036854775808"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        v = -7;
+        CAPTURE_STDERR(buf, ok = sky__cli_int_flag("tail", "--limit", bad[i], 1, 100, &v));
+        assert_false(ok);
+        assert_int_equal(v, -7); /* nothing stored */
+        assert_non_null(strstr(buf, "skylog tail: --limit: "));
+        assert_non_null(strstr(buf, "expected an integer from 1 to 100"));
+    }
+    CAPTURE_STDERR(buf, ok = sky__cli_int_flag("tail", "--limit", "0", 1, 100, &v));
+    assert_string_equal(buf, "skylog tail: --limit: out of range: '0'; expected an integer from "
+                             "1 to 100\n");
+    CAPTURE_STDERR(buf, ok = sky__cli_int_flag("q", "--n", "99999999999999999999", 1, 100, &v));
+    assert_non_null(strstr(buf, "out of range"));
+    /* a row of the registry: its units, and 0 refused as the config file refuses it */
+    sky__opt dur = {.type = SKY__OPT_DURATION, .unit_ms = 1, .max = 3600000, .no_zero = true,
+                    .def = "1s"};
+    CAPTURE_STDERR(buf, ok = sky__cli_num_flag("ship", "--flush-interval", &dur, "250ms", &v));
+    assert_true(ok);
+    assert_int_equal(v, 250);
+    CAPTURE_STDERR(buf, ok = sky__cli_num_flag("ship", "--flush-interval", &dur, "2s", &v));
+    assert_int_equal(v, 2000);
+    CAPTURE_STDERR(buf, ok = sky__cli_num_flag("ship", "--flush-interval", &dur, "0", &v));
+    assert_false(ok);
+    assert_non_null(strstr(buf, "skylog ship: --flush-interval: 0 is not accepted"));
+    CAPTURE_STDERR(buf, ok = sky__cli_num_flag("ship", "--flush-interval", &dur, "2h", &v));
+    assert_false(ok);
+    assert_non_null(strstr(buf, "out of range: '2h'"));
+    /* numbers: finite, within the bounds, written as numbers */
+    double d = -7;
+    CAPTURE_STDERR(buf, ok = sky__cli_real_flag("query", "--timeout", "1.5", 0.001, 86400, &d));
+    assert_true(ok);
+    assert_true(d == 1.5);
+    const char *badd[] = {"0", "-1", "nan", "inf", "-inf", "0x10", "1e400", "1,5", "", " 1",
+                          "86401", "1.5s"};
+    for (size_t i = 0; i < sizeof badd / sizeof *badd; i++) {
+        d = -7;
+        CAPTURE_STDERR(buf, ok = sky__cli_real_flag("query", "--timeout", badd[i], 0.001, 86400,
+                                                    &d));
+        assert_false(ok);
+        assert_true(d == -7);
+        assert_non_null(strstr(buf, "skylog query: --timeout: "));
+    }
 }
 
 static void test_sub_usage(void **state)
@@ -127,6 +261,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stop_signals),
+        cmocka_unit_test(test_interrupted),
+        cmocka_unit_test(test_delivery_stalled),
+        cmocka_unit_test(test_retry_too_late),
+        cmocka_unit_test(test_numeric_flags),
         cmocka_unit_test(test_sub_usage),
         cmocka_unit_test(test_cw_checks),
         cmocka_unit_test(test_cw_dimensions),

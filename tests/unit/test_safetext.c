@@ -96,7 +96,7 @@ static void test_people(void **state)
         free(dup);
         free(got);
     }
-    /* columns: one per character of what is written */
+    /* columns: what a terminal gives each character written (escapes are ASCII) */
     assert_int_equal(sky__safe_width("caf\xc3\xa9"), 4);
     assert_int_equal(sky__safe_width("\x1b"), 6);
     assert_int_equal(sky__safe_width(NULL), 0);
@@ -174,6 +174,61 @@ static void test_printf_keeps_only_the_final_newline(void **state)
     free(p);
 }
 
+/* Wide and zero-width characters: the columns a terminal gives them (wcwidth), not one each. */
+static void test_display_width(void **state)
+{
+    (void)state;
+    assert_int_equal(sky__safe_width("\xe4\xb8\xad\xe6\x96\x87"), 4); /* 中文: wide */
+    assert_int_equal(sky__safe_width("\xef\xbc\xa1"), 2);             /* Ａ: fullwidth */
+    assert_int_equal(sky__safe_width("\xf0\x9f\x98\x80"), 2);         /* U+1F600 emoji */
+    assert_int_equal(sky__safe_width("e\xcc\x81"), 1);                 /* e + U+0301 */
+    assert_int_equal(sky__safe_width("a\xe2\x80\x8b" "b"), 2);          /* U+200B: none */
+    assert_int_equal(sky__safe_width("\xce\xb1\xd0\xb6"), 2);         /* Greek, Cyrillic */
+    /* escaped characters count as their escapes, whatever their own width */
+    assert_int_equal(sky__safe_width("\xe2\x80\xae"), 6);             /* U+202E: \u202e */
+    assert_int_equal(sky__safe_width("\xe4\xb8\xad\xff"), 2 + 4);     /* wide, then \xff */
+    /* what safe_put returns is the same, and pad fills up to the columns asked for */
+    char *p = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&p, &n);
+    assert_non_null(f);
+    assert_int_equal(sky__safe_put(f, "\xe4\xb8\xad"), 2);
+    sky__safe_pad(f, "x\xcc\x81", 3);
+    fputc('|', f);
+    assert_int_equal(fclose(f), 0);
+    assert_string_equal(p, "\xe4\xb8\xad" "x\xcc\x81  |");
+    free(p);
+}
+
+static void wide_grid_print(FILE *f, const void *arg)
+{
+    (void)arg;
+    sky__grid g;
+    sky__grid_init(&g, 3);
+    g.rule = true;
+    sky__grid_add(&g, (const char *const[]){"NAME", "N", "NOTE"});
+    sky__grid_add(&g, (const char *const[]){"\xe6\x9d\xb1\xe4\xba\xac", "7", "wide"});
+    sky__grid_add(&g, (const char *const[]){"Cafe\xcc\x81", "12", "combining"});
+    sky__grid_add(&g, (const char *const[]){"\xe2\x80\xaex", "3", "escaped"});
+    assert_true(sky__grid_print(&g, f, SKY__OUT_TABLE));
+    sky__grid_free(&g);
+}
+
+static void test_grid_display_width(void **state)
+{
+    (void)state;
+    char *t = capture(wide_grid_print, NULL);
+    /* 東京 takes 4 columns, Café (e + U+0301) 4, \u202ex 7: every second column starts at the
+     * same terminal column */
+    assert_string_equal(t, "NAME     N   NOTE\n"
+                           "-------  --  ---------\n"
+                           "\xe6\x9d\xb1\xe4\xba\xac      7  wide\n"
+                           "Cafe\xcc\x81     12  combining\n"
+                           "\\u202ex   3  escaped\n");
+    assert_inert(t, true, false);
+    free(t);
+}
+
 static void grid_print(FILE *f, const void *arg)
 {
     const sky__out_fmt *fmt = arg;
@@ -214,6 +269,8 @@ int main(void)
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_printf_keeps_only_the_final_newline),
         cmocka_unit_test(test_grid),
+        cmocka_unit_test(test_display_width),
+        cmocka_unit_test(test_grid_display_width),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

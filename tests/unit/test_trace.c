@@ -260,6 +260,50 @@ static void test_span_macro_and_context(void **state)
     skytest_capture_reset(&cap);
 }
 
+/* A span whose parent context has no span id (X-Ray's Root= alone) is a root even when
+ * begun inside a child span of the same thread: the outer span's parent_span_id must not
+ * show through on its events, nor on its span_finished (what OTLP exports as the parent). */
+static void test_root_inside_child_span(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(&cap, SKY_MODE_SYNC);
+    sky_logger *log = sky_logger_get(sky, "app");
+    sky_span outer, child, root;
+    sky_span_begin(&outer, log, "outer", NULL);
+    sky_span_begin(&child, log, "child", NULL);
+    sky_trace_ctx c;
+    const char *root_only = "Root=1-5759e988-bd862e3fe1be46a994272793";
+    assert_true(sky_xray_parse(root_only, strlen(root_only), &c));
+    sky_span_begin(&root, log, "root", &c);
+    assert_false(root.ctx.has_parent);
+    sky_info(log, "in_root");
+    sky_span_end(&root);
+    sky_info(log, "in_child");
+    sky_span_end(&child);
+    sky_span_end(&outer);
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 5);
+    char rs[17], os[17];
+    hex(root.ctx.span_id, 8, rs);
+    hex(outer.ctx.span_id, 8, os);
+    for (int i = 0; i < 2; i++) { /* in_root, then the root's span_finished */
+        json_t *j = line(&cap, i);
+        assert_string_equal(jstr(j, "trace_id"), "5759e988bd862e3fe1be46a994272793");
+        assert_string_equal(jstr(j, "span_id"), rs);
+        json_t *p = json_object_get(j, "parent_span_id");
+        assert_true(p == NULL || json_is_null(p));
+        json_decref(j);
+    }
+    json_t *j = line(&cap, 2); /* back in the child: its own parent again */
+    assert_string_equal(jstr(j, "message"), "in_child");
+    assert_string_equal(jstr(j, "parent_span_id"), os);
+    json_decref(j);
+    assert_int_equal(sky_context_size(), 0);
+    sky_close(sky);
+    skytest_capture_reset(&cap);
+}
+
 typedef struct {
     sky_logger *log;
     sky_span *span;
@@ -622,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_spans_sync),
         cmocka_unit_test(test_spans_async),
         cmocka_unit_test(test_span_macro_and_context),
+        cmocka_unit_test(test_root_inside_child_span),
         cmocka_unit_test(test_span_moves_between_threads),
         cmocka_unit_test(test_traceparent),
         cmocka_unit_test(test_tracestate),

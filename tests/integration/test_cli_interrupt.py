@@ -1,0 +1,135 @@
+"""A command that reads a list page by page, stopped by SIGINT or SIGTERM between two pages:
+it asks for no further page, exits 128+N with one line saying so, and prints nothing it cannot
+print whole. groups, streams and tail print each page as it comes (whole lines: the handler only
+sets a flag); metrics list and alarm describe print one table at the end, so they print none (a
+table of part of the pages would look complete).
+
+Nothing here is timed: the fake endpoint holds the second page until the test has seen the
+command's request for it and the signal has been taken (the kernel's pending mask, read in
+/proc), and the command must not ask for a third page although the second one offers it.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import skyharness as sh
+from awsfakes import FakeServer, base_env
+
+
+def wait_for(pred, what):
+    deadline = time.monotonic() + 60 * sh.timeout_scale()
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+# op -> (the list's member, one item of page n, the token's name)
+PAGES = {
+    "DescribeLogGroups": ("logGroups", lambda n: {"logGroupName": f"/page{n}/g",
+                                                 "storedBytes": n}, "nextToken"),
+    "DescribeLogStreams": ("logStreams", lambda n: {"logStreamName": f"page{n}-s",
+                                                   "lastEventTimestamp": 1700000000000},
+                           "nextToken"),
+    "FilterLogEvents": ("events", lambda n: {"logStreamName": "s", "timestamp": 1700000000000 + n,
+                                             "message": f"event of page {n}",
+                                             "eventId": str(n)}, "nextToken"),
+    "ListMetrics": ("Metrics", lambda n: {"Namespace": "Int", "MetricName": f"page{n}",
+                                          "Dimensions": []}, "NextToken"),
+    "DescribeAlarms": ("MetricAlarms", lambda n: {"AlarmName": f"page{n}", "StateValue": "OK",
+                                                  "StateReason": "r"}, "NextToken"),
+}
+
+
+class PagedInterrupt(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="skycliint.")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.env = base_env(self.tmp)
+        self.env.update(AWS_ACCESS_KEY_ID="AKIAINT", AWS_SECRET_ACCESS_KEY="s",
+                        AWS_REGION="us-east-1", AWS_CONFIG_FILE=os.devnull)
+
+    def run_paged(self, args, sig):
+        """Runs skylog args against an endpoint whose every answer offers another page; the
+        second page is held until `sig` was sent and taken. Returns (rc, out, err, the
+        operations requested)."""
+        asked = []
+        second_asked, release = threading.Event(), threading.Event()
+
+        def handler(req):
+            target = req.headers.get("x-amz-target", "")
+            op = target.rsplit(".", 1)[-1]
+            if op not in PAGES:
+                return 400, {}, json.dumps({"__type": "UnknownOperationException"})
+            asked.append(op)
+            n = len(asked)
+            if n == 2:
+                second_asked.set()
+                release.wait(120)
+            member, item, token = PAGES[op]
+            body = {member: [item(n)], token: f"token{n + 1}"}
+            ctype = "application/x-amz-json-1.0" if op in ("ListMetrics", "DescribeAlarms") \
+                else "application/x-amz-json-1.1"
+            return 200, {"Content-Type": ctype}, json.dumps(body)
+
+        with FakeServer(handler) as srv:
+            proc = subprocess.Popen([sh.skylog_bin(), *args, "--endpoint", srv.url],
+                                    env=self.env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self.addCleanup(lambda: proc.poll() is None and proc.kill())
+            try:
+                deadline = time.monotonic() + 60 * sh.timeout_scale()
+                while not second_asked.wait(0.05):
+                    self.assertLess(time.monotonic(), deadline, "no second page asked for")
+                    if proc.poll() is not None:
+                        self.fail(f"exited before the second page: {proc.communicate()}")
+                proc.send_signal(sig)
+                wait_for(lambda: sh.signal_taken(proc, sig), "the signal taken")
+            finally:
+                release.set()
+            out, err = proc.communicate(timeout=60 * sh.timeout_scale())
+        return proc.returncode, out, err, asked
+
+    def test_streamed_lists_keep_their_whole_lines(self):
+        cases = [(["groups"], "groups", "DescribeLogGroups", ["/page1/g", "/page2/g"]),
+                 (["streams", "/int/g"], "streams", "DescribeLogStreams",
+                  ["page1-s", "page2-s"]),
+                 (["tail", "/int/g", "--since", "1700000000000", "--output", "raw"], "tail",
+                  "FilterLogEvents", ["event of page 1", "event of page 2"])]
+        for args, name, op, want in cases:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with self.subTest(cmd=name, sig=sig.name):
+                    rc, out, err, asked = self.run_paged(args, sig)
+                    self.assertEqual(rc, 128 + sig, err)
+                    self.assertEqual(asked, [op, op])  # the third page was not asked for
+                    lines = out.splitlines()
+                    self.assertEqual(len(lines), 2, out)
+                    for line, item in zip(lines, want):
+                        self.assertIn(item, line)
+                    self.assertTrue(out.endswith("\n"))
+                    self.assertEqual(err, f"skylog {name}: interrupted by {sig.name}\n")
+
+    def test_tables_are_not_printed_from_part_of_the_pages(self):
+        cases = [(["metrics", "list", "--namespace", "Int"], "metrics", "ListMetrics"),
+                 (["alarm", "describe"], "alarm", "DescribeAlarms"),
+                 (["metrics", "list", "--namespace", "Int", "--output", "json"], "metrics",
+                  "ListMetrics")]
+        for args, name, op in cases:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with self.subTest(args=args, sig=sig.name):
+                    rc, out, err, asked = self.run_paged(args, sig)
+                    self.assertEqual(rc, 128 + sig, err)
+                    self.assertEqual(asked, [op, op])
+                    self.assertEqual(out, "")
+                    self.assertEqual(err, f"skylog {name}: interrupted by {sig.name}\n")
+
+
+if __name__ == "__main__":
+    unittest.main()
