@@ -36,7 +36,7 @@ static int cmp_d(const void *a, const void *b)
 
 /* Builds the bodies of lines [0, n) as build_body does; mode 0: hashed after, 1: while, 2: not.
  * Returns CPU ns per input byte; *xor folds every digest. */
-static double run(int mode, char **ln, size_t *ll, size_t n, char *body, uint8_t *xor)
+static double run(int mode, char **ln, size_t *ll, size_t n, char *body, uint8_t * xor)
 {
     size_t in_bytes = 0;
     double t0 = cpu_s();
@@ -78,8 +78,7 @@ int main(int argc, char **argv)
         return 2;
     }
     int rounds = argc > 2 ? atoi(argv[2]) : 9;
-    if (rounds < 1 || rounds > 99)
-        rounds = 9;
+    if (rounds < 1 || rounds > 99) rounds = 9;
     FILE *f = fopen(argv[1], "rb");
     if (!f) {
         perror(argv[1]);
@@ -87,8 +86,7 @@ int main(int argc, char **argv)
     }
     size_t cap = 48u << 20, len = 0;
     char *in = malloc(cap);
-    if (!in)
-        return 2;
+    if (!in) return 2;
     len = fread(in, 1, cap, f);
     fclose(f);
     size_t max_lines = 150000, n = 0;
@@ -96,9 +94,9 @@ int main(int argc, char **argv)
     size_t *ll = malloc(max_lines * sizeof *ll);
     /* the worst case: every byte of every line escaped to 6 (untouched pages cost nothing) */
     char *body = malloc((size_t)PER_BODY * (6 * SKY_JSON_DIRECT_MAX + 64));
-    if (!ln || !ll || !body)
-        return 2;
-    for (char *p = in, *e; n < max_lines && (e = memchr(p, '\n', (size_t)(in + len - p))); p = e + 1) {
+    if (!ln || !ll || !body) return 2;
+    for (char *p = in, *e; n < max_lines && (e = memchr(p, '\n', (size_t)(in + len - p)));
+         p = e + 1) {
         if (e - p > SKY_JSON_DIRECT_MAX)
             continue; /* the body's direct path only, as for nearly every line */
         ln[n] = p;

@@ -994,9 +994,10 @@ static void build_body(cwl *c, sky_buf *b, const char *stream, cwl_ev *const *ba
         return;
     }
     /* SigV4 signs the body's SHA-256: hashed here, an event at a time, as it is written. The
-     * hash is a chain of dependent rounds that leaves the core mostly idle, and the escaping of
-     * the next event runs in its shadow; hashed in a pass of its own after the body was built,
-     * the two cost ~10 % more (bench/RESULTS.md, session 9). NULL: the transport hashes. */
+     * hash is a chain of dependent rounds that leaves the core partly idle, and some of the
+     * next event's escaping runs in its shadow; hashed in a pass of its own after the body was
+     * built, the two cost 2.5-4 % more (bench/bench_body_hash.c, bench/RESULTS.md session 9).
+     * NULL: the transport hashes. */
     sky__sha256_stream *h = c->t.body_sha256 ? sky__sha256_begin() : NULL;
     size_t hashed = 0;
     sky__buf_putc(b, '{');

@@ -52,7 +52,7 @@ typedef struct sky__cwl_transport {
     void *self;
     /* The transport signs PutLogEvents bodies as they are (SigV4 over the uncompressed body):
      * the sink then hashes each body while it writes it and passes the digest (body_sha256),
-     * where a pass of its own over the finished body cost ~10 % more CPU for the two. */
+     * where a pass of its own over the finished body cost 2.5-4 % more CPU for the two. */
     bool body_sha256;
 } sky__cwl_transport;
 
