@@ -87,13 +87,16 @@ extern "C" {
 
 /* The release (semantic versioning) and the ABI: SKYLOG_ABI_VERSION is the number in the shared
  * library's SONAME (libskylog.so.1); it changes only when a program built against an older
- * header could misbehave with this library. What keeps the ABI, and what changes it:
+ * header could misbehave with this library, and it is the release's major number (a release
+ * that breaks programs is a new major, as semantic versioning says), so the file is
+ * libskylog.so.1.0.0 for release 1.0.0. What keeps the ABI, and what changes it:
  * docs/COMPATIBILITY.md. These lines are the one source of both numbers: CMakeLists.txt reads
- * them (project version, SOVERSION, pkg-config's Version). */
-#define SKYLOG_VERSION_MAJOR 0
-#define SKYLOG_VERSION_MINOR 1
+ * them (project version, SOVERSION, pkg-config's Version) and refuses a major that is not the
+ * ABI version. */
+#define SKYLOG_VERSION_MAJOR 1
+#define SKYLOG_VERSION_MINOR 0
 #define SKYLOG_VERSION_PATCH 0
-#define SKYLOG_VERSION "0.1.0"
+#define SKYLOG_VERSION "1.0.0"
 #define SKYLOG_ABI_VERSION 1
 
 /* ============================================================================================
@@ -450,7 +453,9 @@ typedef struct sky_sink sky_sink;
  * could not be flushed in time is reported on stderr.
  *
  * fork(): a pipeline stays usable in the child. The child starts with an empty ring (what the
- * parent had queued is written by the parent, once) and its own worker thread. */
+ * parent had queued is written by the parent, once) and its own worker thread. The calling
+ * thread's context scopes go on in the child; the copies of other threads' scopes (threads
+ * that do not exist in the child) are freed there and leave its sky_stats.context_block_bytes. */
 typedef enum sky_mode {
     SKY_MODE_SYNC = 0, /* events are processed and written on the logging thread, under a lock */
     SKY_MODE_ASYNC,    /* events go through a bounded ring to a worker thread (see above) */
@@ -1626,6 +1631,11 @@ SKY_API sky_status sky_processor_stats_get(sky_t *sky, size_t i, sky_processor_s
 /* The i-th sink's counters and route name (valid while the pipeline is open). */
 SKY_API sky_status sky_sink_stats_get(sky_t *sky, size_t i, const char **name,
                                       sky_sink_stats *out);
+/* The i-th sink (in the order added; NULL past the end), for its type's own counters
+ * (sky_cwl_stats_get(), sky_cwm_stats_get(), sky_emf_stats_get(), ...: each answers SKY_EINVAL
+ * for a sink of another type), also of sinks a configuration made. Valid, and owned by the
+ * pipeline, until it is closed: never close or flush it yourself. Thread-safe. */
+SKY_API sky_sink *sky_sink_get(sky_t *sky, size_t i);
 
 /* ============================================================================================
  * Time

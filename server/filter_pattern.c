@@ -236,6 +236,8 @@ typedef struct lexer {
     size_t regexes, re_cost; /* %regex% values so far, and their program sizes */
     char *buf;    /* for a reason with the pattern's own text in it (why points here) */
     size_t cap;
+    unsigned rx_flags; /* sky__fregex_compile_ex's */
+    bool *rx_limited;  /* set when a regex was refused for the process-wide limit */
 } lexer;
 
 static void skip_ws(lexer *lx)
@@ -412,7 +414,8 @@ static bool parse_value_until(lexer *lx, node *nd, const char *stops)
                       "pattern (CloudWatch's limit)";
             return false;
         }
-        if (!(nd->re = sky__fregex_compile(start, (size_t)(end - start), lx->buf, lx->cap))) {
+        if (!(nd->re = sky__fregex_compile_ex(start, (size_t)(end - start), lx->rx_flags,
+                                              lx->buf, lx->cap, lx->rx_limited))) {
             lx->why = lx->buf;
             return false;
         }
@@ -798,9 +801,10 @@ static node *parse_field_cond(lexer *lx, const char *name)
 
 /* `inner` is the text between [ and ]. */
 static bool parse_space(sky__pattern *p, const char *inner, const char **why, char *buf,
-                        size_t cap)
+                        size_t cap, unsigned rx_flags, bool *rx_limited)
 {
-    lexer lx = {.s = inner, .buf = buf, .cap = cap};
+    lexer lx = {.s = inner, .buf = buf, .cap = cap, .rx_flags = rx_flags,
+                .rx_limited = rx_limited};
     for (;;) {
         skip_ws(&lx);
         if (p->n_slots == SKY__PATTERN_MAX_TERMS) {
@@ -1010,7 +1014,8 @@ static bool match_space(const sky__pattern *p, const char *m, size_t len, sky__f
 /* ---- public ------------------------------------------------------------------------------- */
 
 /* The reason is a static string in *why, or (when it quotes the pattern) text in buf. */
-static sky__pattern *compile(const char *text, const char **why, char *buf, size_t cap)
+static sky__pattern *compile(const char *text, const char **why, char *buf, size_t cap,
+                             unsigned rx_flags, bool *rx_limited)
 {
     *why = NULL;
     sky__pattern *p = calloc(1, sizeof *p);
@@ -1032,7 +1037,7 @@ static sky__pattern *compile(const char *text, const char **why, char *buf, size
         return p;
     }
     if (n >= 2 && text[0] == '%' && text[n - 1] == '%') {
-        if (!(p->re = sky__fregex_compile(text + 1, n - 2, buf, cap))) {
+        if (!(p->re = sky__fregex_compile_ex(text + 1, n - 2, rx_flags, buf, cap, rx_limited))) {
             *why = buf;
             goto fail;
         }
@@ -1050,7 +1055,7 @@ static sky__pattern *compile(const char *text, const char **why, char *buf, size
             *why = "out of memory";
             goto fail;
         }
-        bool ok = parse_space(p, inner, why, buf, cap);
+        bool ok = parse_space(p, inner, why, buf, cap, rx_flags, rx_limited);
         free(inner);
         if (!ok)
             goto fail;
@@ -1066,7 +1071,8 @@ static sky__pattern *compile(const char *text, const char **why, char *buf, size
             *why = "out of memory";
             goto fail;
         }
-        lexer lx = {.s = inner, .buf = buf, .cap = cap};
+        lexer lx = {.s = inner, .buf = buf, .cap = cap, .rx_flags = rx_flags,
+                    .rx_limited = rx_limited};
         p->json = parse_or(&lx);
         p->json_cmps = lx.terms + lx.wild_cmps;
         p->n_regex = lx.regexes;
@@ -1095,8 +1101,17 @@ fail:
 
 sky__pattern *sky__pattern_compile(const char *text, char *why, size_t cap)
 {
+    return sky__pattern_compile_ex(text, 0, why, cap, NULL);
+}
+
+sky__pattern *sky__pattern_compile_ex(const char *text, unsigned rx_flags, char *why, size_t cap,
+                                      bool *limited)
+{
     const char *reason = NULL;
-    sky__pattern *p = compile(text, &reason, why, cap);
+    bool lim = false;
+    sky__pattern *p = compile(text, &reason, why, cap, rx_flags, &lim);
+    if (limited)
+        *limited = !p && lim;
     if (!p && reason != why)
         snprintf(why, cap, "%s", reason);
     return p;

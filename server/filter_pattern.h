@@ -62,6 +62,11 @@ typedef struct sky__pattern sky__pattern;
 /* Compiles `text`; NULL on a syntax error, with the reason in why (cap > 0 bytes; a reason
  * may quote the pattern, as CloudWatch's "Invalid character(s) in term '%x(%'" does). */
 sky__pattern *sky__pattern_compile(const char *text, char *why, size_t cap);
+/* As sky__pattern_compile, with sky__fregex_compile_ex's flags for its regular expressions;
+ * *limited (if not NULL) says a NULL is the process-wide limit on compiled regular
+ * expressions (filter_regex.h), not the pattern's fault. */
+sky__pattern *sky__pattern_compile_ex(const char *text, unsigned rx_flags, char *why, size_t cap,
+                                      bool *limited);
 bool sky__pattern_match(const sky__pattern *p, const char *msg, size_t len);
 /* Matching `p` against a message of n bytes takes at most ~cost x n steps (every term or
  * comparison is a linear search): what a caller bounding its work per call counts. */

@@ -69,6 +69,7 @@ struct sky__fregex {
     uint64_t *sets, *scratch;
     uint64_t *hash;
     int16_t *trans;
+    size_t counted; /* bytes in the programs' process-wide total (prog_bytes) */
 };
 
 #define DFA_FIRST_STATES 8
@@ -758,18 +759,55 @@ static void byte_classes(sky__fregex *re)
     }
 }
 
+/* The programs and workspaces of every expression alive in the process, against one limit:
+ * each is at most ~104 KB, but a server compiles a request's patterns before it waits for the
+ * store, so without a process-wide count 256 connections could hold thousands of them. */
+static _Atomic size_t prog_bytes;
+static _Atomic size_t prog_limit = SKY__FREGEX_PROGRAM_LIMIT;
+
+/* What a program of n steps holds besides its DFA cache (sky__fregex_memory's first terms). */
+static size_t program_bytes(size_t n)
+{
+    size_t words = (n + 63) / 64;
+    return sizeof(sky__fregex) + n * sizeof(insn) + (2 * n + 2 * n + 1) * sizeof(int) +
+           n * sizeof(size_t) + words * sizeof(uint64_t);
+}
+
 sky__fregex *sky__fregex_compile(const char *src, size_t len, char *why, size_t cap)
 {
+    return sky__fregex_compile_ex(src, len, 0, why, cap, NULL);
+}
+
+sky__fregex *sky__fregex_compile_ex(const char *src, size_t len, unsigned flags, char *why,
+                                    size_t cap, bool *limited)
+{
     parser p = {.s = src, .len = len, .why = why, .cap = cap};
+    if (limited)
+        *limited = false;
     if (len == 0) {
         snprintf(why, cap, "an empty regular expression (%%%%)");
         return NULL;
     }
     if (!parse(&p))
         return NULL;
-    size_t n = p.n;
+    size_t n = p.n, bytes = program_bytes(n);
+    size_t was = atomic_fetch_add(&prog_bytes, bytes);
+    if (!(flags & SKY__FREGEX_UNLIMITED) && was + bytes > atomic_load(&prog_limit)) {
+        atomic_fetch_sub(&prog_bytes, bytes);
+        if (limited)
+            *limited = true;
+        snprintf(why, cap,
+                 "the server holds at most %zu KiB of compiled regular expressions (%%...%%) "
+                 "at once, for all requests together, and %%%.*s%% (%zu bytes) would pass it: "
+                 "retry when fewer requests with regular expressions are running",
+                 atomic_load(&prog_limit) >> 10, len > 64 ? 64 : (int)len, src, bytes);
+        return NULL;
+    }
     sky__fregex *re = calloc(1, sizeof *re);
+    if (!re)
+        atomic_fetch_sub(&prog_bytes, bytes);
     if (re) {
+        re->counted = bytes;
         re->prog = calloc(n, sizeof *re->prog);
         re->cur = calloc(n, sizeof *re->cur);
         re->next = calloc(n, sizeof *re->next);
@@ -821,12 +859,13 @@ size_t sky__fregex_cache_bytes(void) { return atomic_load(&cache_bytes); }
 
 size_t sky__fregex_set_cache_limit(size_t bytes) { return atomic_exchange(&cache_limit, bytes); }
 
+size_t sky__fregex_program_bytes(void) { return atomic_load(&prog_bytes); }
+
+size_t sky__fregex_set_program_limit(size_t bytes) { return atomic_exchange(&prog_limit, bytes); }
+
 size_t sky__fregex_memory(const sky__fregex *re)
 {
-    size_t n = re->n;
-    return sizeof *re + n * sizeof *re->prog + (2 * n + 2 * n + 1) * sizeof *re->cur +
-           n * sizeof *re->mark + re->words * sizeof *re->scratch +
-           re->cap_states * state_bytes(re);
+    return program_bytes(re->n) + re->cap_states * state_bytes(re);
 }
 
 void sky__fregex_free(sky__fregex *re)
@@ -834,6 +873,7 @@ void sky__fregex_free(sky__fregex *re)
     if (!re)
         return;
     atomic_fetch_sub(&cache_bytes, re->cap_states * state_bytes(re));
+    atomic_fetch_sub(&prog_bytes, re->counted);
     free(re->prog);
     free(re->cur);
     free(re->next);

@@ -36,7 +36,10 @@
  * (2,000 steps) at most 140 KB, of which 33 KB of cache. The caches of all the expressions
  * in the process count against one limit (SKY__FREGEX_CACHE_LIMIT, sky__fregex_cache_bytes):
  * past it, or when memory is short, a cache stops growing and the search simulates instead
- * (the same answers, more steps per character).
+ * (the same answers, more steps per character). The programs themselves (with their
+ * workspace) of all the expressions alive count against another (SKY__FREGEX_PROGRAM_LIMIT,
+ * sky__fregex_program_bytes), checked before anything is allocated: past it, compiling is
+ * refused (sky__fregex_compile_ex: *limited), since a program cannot be made smaller.
  *
  * Threads: a compiled expression holds its matching workspace, so one thread at a time
  * matches with it (as every caller does: a pattern is compiled per request).
@@ -51,12 +54,25 @@
 #define SKY__FREGEX_MAX_REPEAT 1000
 #define SKY__FREGEX_MAX_BYTES (140 * 1024) /* the most sky__fregex_memory() reports */
 #define SKY__FREGEX_CACHE_LIMIT (32u << 20) /* DFA caches of the whole process, in bytes */
+/* Programs (and their workspace) of every expression alive in the process, in bytes: about
+ * 160 of the largest, thousands of usual ones. */
+#define SKY__FREGEX_PROGRAM_LIMIT (16u << 20)
+
+/* sky__fregex_compile_ex flags. UNLIMITED: counted in the programs' total, never refused for
+ * it (a caller bounded otherwise: ingestion's metric filters, one request at a time). */
+#define SKY__FREGEX_UNLIMITED 1u
 
 typedef struct sky__fregex sky__fregex;
 
 /* Compiles the len bytes of src (the text between the % signs). NULL on an error, with a
  * sentence in why (at most cap bytes) that names the term as "%src%". */
 sky__fregex *sky__fregex_compile(const char *src, size_t len, char *why, size_t cap);
+/* As sky__fregex_compile; when the program would take the programs of the whole process past
+ * their limit (SKY__FREGEX_PROGRAM_LIMIT) it is refused, NULL with *limited (if not NULL) set
+ * true and the reason in why: a server answers that as a limit of its own, not as the
+ * pattern's fault. */
+sky__fregex *sky__fregex_compile_ex(const char *src, size_t len, unsigned flags, char *why,
+                                    size_t cap, bool *limited);
 /* True when the expression matches somewhere in the n bytes of s. */
 bool sky__fregex_search(const sky__fregex *re, const char *s, size_t n);
 /* The same answer by the automaton simulation alone (no required-text filter, no DFA cache):
@@ -71,6 +87,10 @@ size_t sky__fregex_cache_bytes(void);
 /* Sets the process-wide limit on DFA caches (SKY__FREGEX_CACHE_LIMIT by default; caches
  * already above it keep what they have) and returns the previous one. Thread-safe. */
 size_t sky__fregex_set_cache_limit(size_t bytes);
+/* Bytes the programs of all the expressions alive in the process hold, and the limit on them
+ * (set returns the previous one; programs already above it keep what they have). */
+size_t sky__fregex_program_bytes(void);
+size_t sky__fregex_set_program_limit(size_t bytes);
 void sky__fregex_free(sky__fregex *re);
 
 #endif

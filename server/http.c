@@ -27,6 +27,7 @@
 #include "ingest.h"
 #include "insights_api.h"
 #include "logs_api.h"
+#include "metric_filters.h"
 #include "metrics_api.h"
 #include "reply.h"
 
@@ -347,7 +348,8 @@ static sky__api classify(const sky__request *req, const char **op)
 static void handle_other(const sky__request *req, sky__reply *r)
 {
     /* test hooks: only with SKYLOG_SERVE_TEST_HOOKS=1 */
-    if (sky__alarms_test_hook(req, r) || sky__insights_test_hook(req, r))
+    if (sky__alarms_test_hook(req, r) || sky__insights_test_hook(req, r) ||
+        sky__mf_test_hook(req, r))
         return;
     if ((strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) &&
         (strcmp(req->path, "/") == 0 || strcmp(req->path, "/health") == 0)) {

@@ -1279,8 +1279,12 @@ static void filter_log_events(const sky__request *req, json_t *body, sky__reply 
                 pattern_text, SKY__PATTERN_MAX_LEN);
     if (pattern_text) {
         char why[400];
-        if (!(pattern = sky__pattern_compile(pattern_text, why, sizeof why)))
+        bool limited;
+        if (!(pattern = sky__pattern_compile_ex(pattern_text, 0, why, sizeof why, &limited))) {
+            if (limited)
+                FAIL("LimitExceededException", "%s", why);
             INVALID("Invalid filter pattern: %s", why);
+        }
     }
     if (!(db = lock_group(req, r, &t)))
         goto out;

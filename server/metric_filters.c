@@ -22,6 +22,7 @@
 #include "metric_filters.h"
 
 #include "filter_pattern.h"
+#include "filter_regex.h"
 #include "jsonbody.h"
 #include "logs_api.h"
 #include "metrics_api.h"
@@ -136,13 +137,15 @@ static void mfilter_clear(mfilter *f)
 /* Compiles a filter from its pattern and transformation; on failure, *why says what is wrong
  * in the words PutMetricFilter answers with. The transformation is validated here, so Put and
  * ingestion agree on what a valid filter is. */
-static bool mfilter_compile(mfilter *f, const char *pattern, json_t *tr, char *why, size_t cap)
+static bool mfilter_compile(mfilter *f, const char *pattern, json_t *tr, unsigned rx_flags,
+                            char *why, size_t cap, bool *limited)
 {
     char pwhy[400];
     memset(f, 0, sizeof *f);
-    f->pattern = sky__pattern_compile(pattern, pwhy, sizeof pwhy);
+    f->pattern = sky__pattern_compile_ex(pattern, rx_flags, pwhy, sizeof pwhy, limited);
     if (!f->pattern) {
-        snprintf(why, cap, "Invalid metric filter pattern: %s", pwhy);
+        snprintf(why, cap, "%s%s", limited && *limited ? "" : "Invalid metric filter pattern: ",
+                 pwhy);
         return false;
     }
     f->cost = sky__pattern_cost(f->pattern);
@@ -360,8 +363,9 @@ static int count_regex_filters(sqlite3 *db, int64_t gid, const char *name, int *
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         char why[400];
-        sky__pattern *p =
-            sky__pattern_compile((const char *)sqlite3_column_text(st, 0), why, sizeof why);
+        /* under the store lock, one at a time, freed at once: never refused for the limit */
+        sky__pattern *p = sky__pattern_compile_ex((const char *)sqlite3_column_text(st, 0),
+                                                  SKY__FREGEX_UNLIMITED, why, sizeof why, NULL);
         *count += p && sky__pattern_n_regex(p);
         sky__pattern_free(p);
     }
@@ -396,8 +400,12 @@ void sky__put_metric_filter(const sky__request *req, json_t *body, sky__reply *r
     if ((fsc && *fsc) || (json_is_array(esf) && json_array_size(esf)))
         INVALID("fieldSelectionCriteria and emitSystemFieldDimensions are not supported by "
                 "skylog serve.");
-    if (!mfilter_compile(&f, pattern, tr, why, sizeof why))
+    bool limited = false;
+    if (!mfilter_compile(&f, pattern, tr, 0, why, sizeof why, &limited)) {
+        if (limited)
+            FAIL_STATUS(400, "LimitExceededException", "%s", why);
         INVALID("%s", why);
+    }
     int64_t gid;
     if (!(db = lock_group(req, r, group, &gid)))
         goto out;
@@ -606,8 +614,12 @@ void sky__test_metric_filter(const sky__request *req, json_t *body, sky__reply *
                     "equal to 1",
                     i + 1);
     }
-    if (!(p = sky__pattern_compile(pattern, pwhy, sizeof pwhy)))
+    bool limited;
+    if (!(p = sky__pattern_compile_ex(pattern, 0, pwhy, sizeof pwhy, &limited))) {
+        if (limited)
+            FAIL_STATUS(400, "LimitExceededException", "%s", pwhy);
         INVALID("Invalid metric filter pattern: %s", pwhy);
+    }
     /* The same bound as ingestion's (a 2,000-step regex over 8 MiB of messages would hold a
      * connection for minutes), but refused whole: a test that silently skipped messages
      * would report them as not matching. */
@@ -657,6 +669,20 @@ struct sky__mf_run {
     size_t failed;      /* datapoints the store refused */
 };
 
+bool sky__mf_test_hook(const sky__request *req, sky__reply *r)
+{
+    int64_t bytes;
+    int h = sky__test_hook(req, r, "/_skylog/regex-program-limit", "bytes",
+                           SKY__FREGEX_PROGRAM_LIMIT, INT64_MAX, &bytes);
+    if (h <= 0)
+        return h < 0;
+    sky__fregex_set_program_limit((size_t)bytes);
+    sky__reply_json(r, 200, "application/json",
+                    json_pack("{s:I,s:I}", "limitBytes", (json_int_t)bytes, "programBytes",
+                              (json_int_t)sky__fregex_program_bytes()));
+    return true;
+}
+
 sky__mf_run *sky__mf_begin(sqlite3 *db, int64_t gid, int64_t now_ms)
 {
     sqlite3_stmt *st;
@@ -677,9 +703,12 @@ sky__mf_run *sky__mf_begin(sqlite3 *db, int64_t gid, int64_t now_ms)
         json_t *tr = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
         char why[256];
         mfilter *f = &run->f[run->n];
-        /* Stored filters were valid when put; one that no longer compiles is skipped. */
-        if (tr && mfilter_compile(f, (const char *)sqlite3_column_text(st, 1), tr, why,
-                                  sizeof why)) {
+        /* Stored filters were valid when put; one that no longer compiles is skipped. Their
+         * regular expressions are not refused for the process-wide limit: ingestion runs one
+         * request at a time (under the store lock) with at most MAX_REGEX_FILTERS of them,
+         * and a filter never fails ingestion, nor may it skip events for other requests. */
+        if (tr && mfilter_compile(f, (const char *)sqlite3_column_text(st, 1), tr,
+                                  SKY__FREGEX_UNLIMITED, why, sizeof why, NULL)) {
             f->name = strdup((const char *)sqlite3_column_text(st, 0));
             run->needs_json |= sky__pattern_is_json(f->pattern) || f->value_sel != NULL;
             run->n++;

@@ -17,6 +17,10 @@ void sky__put_metric_filter(const sky__request *req, json_t *body, sky__reply *r
 void sky__describe_metric_filters(const sky__request *req, json_t *body, sky__reply *r);
 void sky__delete_metric_filter(const sky__request *req, json_t *body, sky__reply *r);
 void sky__test_metric_filter(const sky__request *req, json_t *body, sky__reply *r);
+/* Test hook (SKYLOG_SERVE_TEST_HOOKS=1): POST /_skylog/regex-program-limit?bytes=N sets the
+ * process-wide limit on compiled filter-pattern regexes (filter_regex.h) and answers it with
+ * the bytes held now; false when the request is not it. */
+bool sky__mf_test_hook(const sky__request *req, sky__reply *r);
 
 /* One ingestion request's filter run, inside its transaction (store lock held throughout):
  * begin loads and compiles group `gid`'s filters (NULL when it has none: then event and end do

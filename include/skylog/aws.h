@@ -662,12 +662,22 @@ typedef struct sky_aws_creds_opts {
      *    as service clients (throttling, 5xx, network), plus STS's IDPCommunicationError; backoff
      *    random[0,1) * min(base * 2^(n-1), max_backoff) and the retry quota;
      *  - the container endpoint (ContainerMetadataFetcher): 3 attempts 1 s apart with a 2 s
-     *    timeout; any failure is retried (network, a non-200 answer, a body that is not JSON);
+     *    timeout; any failure is retried (network, a non-200 answer, a body that is not
+     *    JSON). botocore also sleeps 1 s after the third failure, before it reports it; that
+     *    pause retries nothing (and would hold the provider's lock), so skylog reports at once;
      *  - IMDS (InstanceMetadataFetcher): AWS_METADATA_SERVICE_NUM_ATTEMPTS (default 1, at most
      *    10) attempts per request, without pause; the token request retries network failures and
      *    answers other than 200/400/403/404/405, except a read timeout (IMDSv1 then); the role
      *    and credentials requests retry network failures, non-200 and empty answers (and, for
-     *    the credentials, a body that is not JSON).
+     *    the credentials, a body that is not JSON). Credentials IMDS answers with that expire
+     *    within 10 min + a random 2-10 min (already expired included: during an outage of the
+     *    credential service IMDS keeps serving the last ones, which AWS still accepts) are
+     *    used with their expiration moved to that much from now, as botocore's static
+     *    stability extension (InstanceMetadataFetcher._evaluate_expiration): no failure, and
+     *    no request to IMDS on every call, but a refresh again within 7-15 min (with the
+     *    default 5 min refresh_margin_ms); each is counted
+     *    (sky_aws_creds_stats.expiry_extensions) and said, at WARN, on the library's
+     *    diagnostics (stderr, rate-limited).
      * Every retry is counted in sky_aws_creds_stats_get(). Only the hooks (sleep_ns, random,
      * cancelled, monotonic_ns), mode and max_attempts/base_ms/max_backoff_ms/quota of this
      * apply to the STS/SSO calls; the hooks also serve the metadata providers' pauses. */
@@ -707,7 +717,10 @@ typedef struct sky_aws_creds_stats {
                             OIDC, container endpoint, IMDS) */
     uint64_t throttles;  /* throttling answers to those calls */
     char last_error[256]; /* the last failed resolution's reason ("" if none); never a secret */
-    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
+    /* IMDS answers whose credentials were expired or about to expire, used with an extended
+     * expiration (see sky_aws_creds_opts.fetch_retry); a reserved slot of 1.0.0 */
+    uint64_t expiry_extensions;
+    uint64_t reserved_[7]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_creds_stats;
 /* Fills *out. Thread-safe, and never waits for a refresh in progress. */
 SKY_API void sky_aws_creds_stats_get(sky_aws_creds *p, sky_aws_creds_stats *out);

@@ -249,6 +249,11 @@ typedef struct sky_cwl_stats {
 /* Snapshot of a CloudWatch Logs sink's counters; SKY_EINVAL if `sink` is not one. The sink
  * pointer stays valid after sky_add_sink() until the pipeline is closed. Thread-safe. */
 SKY_API sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out);
+/* The whole of the sink's credentials provider's counters (skylog/aws.h's sky_aws_creds_stats,
+ * of which sky_cwl_stats has four as creds_*: this adds stale_used and last_error); all zero
+ * with a bearer token. SKY_EINVAL if `sink` is not a CloudWatch Logs sink. Thread-safe. */
+struct sky_aws_creds_stats; /* skylog/aws.h */
+SKY_API sky_status sky_cwl_creds_stats_get(sky_sink *sink, struct sky_aws_creds_stats *out);
 /* The stream name the sink's template expanded to at creation ({hostname}, {pid}, {strftime}
  * resolved), valid as long as the sink; NULL for a {logger} template (a stream per logger) or
  * when `sink` is not a CloudWatch sink. A shipper that resumes keeps it, so that it writes to

@@ -336,6 +336,11 @@ typedef struct sky_cwm_stats {
 
 /* Counters of a PutMetricData sink; SKY_EINVAL if `sink` is not one. Thread-safe. */
 SKY_API sky_status sky_cwm_stats_get(sky_sink *sink, sky_cwm_stats *out);
+/* The whole of the sink's credentials provider's counters (skylog/aws.h's sky_aws_creds_stats,
+ * of which sky_cwm_stats has four as creds_*: this adds stale_used and last_error).
+ * SKY_EINVAL if `sink` is not a PutMetricData sink. Thread-safe. */
+struct sky_aws_creds_stats; /* skylog/aws.h */
+SKY_API sky_status sky_cwm_creds_stats_get(sky_sink *sink, struct sky_aws_creds_stats *out);
 
 typedef struct sky_statsd_opts {
     sky_metrics *metrics;      /* NULL = sky_metrics_default() */

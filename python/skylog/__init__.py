@@ -232,6 +232,11 @@ class Handler(logging.Handler):
     json_default: as json.dumps(default=): used for `extra` values that are not str, int,
     float, bool, None, dict, list or tuple (they are embedded as JSON); without it such values
     are sent as their repr().
+
+    A record that reaches the handler after its pipeline was closed (handler.close(),
+    logging.shutdown() at exit, or the pipeline's own close()) is dropped, counted in
+    `dropped_closed` and, like any other error in emit(), passed to handleError() (which
+    prints it unless logging.raiseExceptions is False: the count stays).
     """
 
     def __init__(self, level=logging.NOTSET, *, pipeline=None, json_default=None):
@@ -239,6 +244,7 @@ class Handler(logging.Handler):
         self._pipeline = pipeline
         self._own = None  # a pipeline this handler made and closes
         self._json_default = json_default
+        self.dropped_closed = 0  # records dropped: the pipeline was closed (C's "closed" reason)
 
     @property
     def pipeline(self):
@@ -255,6 +261,7 @@ class Handler(logging.Handler):
         return v  # repr() in C
 
     def emit(self, record):
+        p = None
         try:
             p = self._pipeline if self._pipeline is not None else default_pipeline()
             if self.formatter is not None:
@@ -289,6 +296,10 @@ class Handler(logging.Handler):
         except RecursionError:
             raise
         except Exception:
+            # checked only here: a closed pipeline's emit raises, so the log call pays nothing;
+            # emit runs under the handler's lock (logging.Handler.handle)
+            if p is not None and p.closed:
+                self.dropped_closed += 1
             self.handleError(record)
 
     def flush(self):
@@ -377,6 +388,17 @@ class CloudWatchLogHandler(Handler):
 
     The event sent is skylog's JSON object (message, level, logger, module, func, line,
     fields), or self.format(record) as its message when a formatter is set.
+
+    watchtower's attributes of the same names hold the arguments (log_group_name,
+    log_stream_name as given, use_queues, send_interval, max_batch_size, max_batch_count,
+    max_message_size, create_log_group, create_log_stream, log_group_retention_days,
+    json_serialize_default). Where watchtower warns (WatchtowerWarning), skylog counts, in
+    self.pipeline.stats() (docs/PYTHON.md): a message cut to max_message_size in
+    ["python"]["truncated"] and ["truncated_bytes"]; logs it failed to deliver in
+    ["cloudwatch"]: failures_in_a_row, last_error, retries, throttles, dropped (by reason) and
+    rejected (events CloudWatch refused), which the C sink also reports on stderr; a record
+    logged after close (watchtower: "Received message after logging system shutdown") in
+    self.dropped_closed.
     """
 
     def __init__(self, log_group_name="watchtower",
@@ -408,6 +430,18 @@ class CloudWatchLogHandler(Handler):
         if not isinstance(max_message_size, int) or max_message_size < 1:
             raise ValueError(f"max_message_size must be a positive int, not {max_message_size!r}")
         interval = _seconds(send_interval, "send_interval")
+        # watchtower's attributes, for code that reads them back
+        self.log_group_name = log_group_name
+        self.log_stream_name = log_stream_name
+        self.use_queues = use_queues
+        self.send_interval = send_interval
+        self.max_batch_size = max_batch_size
+        self.max_batch_count = max_batch_count
+        self.max_message_size = max_message_size
+        self.create_log_group = create_log_group
+        self.create_log_stream = create_log_stream
+        self.log_group_retention_days = log_group_retention_days
+        self.json_serialize_default = json_serialize_default
         opts = {
             "log_group": log_group_name,
             "log_stream": _stream_template(log_stream_name),

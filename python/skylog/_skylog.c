@@ -9,8 +9,7 @@
  * (flush, close); emit keeps it, since in async mode it is a copy into memory (only the BLOCK
  * overflow policy waits, at most block_max_wait_ms).
  *
- * Only the public API (skylog.h, skylog/config.h, skylog/cloudwatch.h, skylog/metrics.h) is
- * used.
+ * Only the public API (skylog.h and the headers of include/skylog/) is used.
  *
  * Time: a LogRecord knows when it was made (record.created), which may be well before the
  * handler sees it (a QueueHandler's listener, a SocketHandler's receiver). emit() passes it as
@@ -30,9 +29,14 @@
 #include <Python.h>
 
 #include <skylog.h>
+#include <skylog/aws.h>
 #include <skylog/cloudwatch.h>
 #include <skylog/config.h>
+#include <skylog/http_sink.h>
 #include <skylog/metrics.h>
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +49,9 @@ typedef struct {
     sky_sink *cw;           /* the CloudWatch sink added by add_cloudwatch, for stats */
     int busy;               /* calls running with the GIL released */
     Py_ssize_t max_message; /* bytes; longer messages are cut at a UTF-8 boundary */
+    /* messages cut to max_message, and the bytes cut off: the binding's own counters, under
+     * stats()["python"] (changed with the GIL held, in emit) */
+    uint64_t cut_messages, cut_bytes;
 } Pipeline;
 
 static PyObject *SkylogError;
@@ -655,8 +662,11 @@ static PyObject *Pipeline_emit(PyObject *o, PyObject *args)
             cut[w++] = m[i];
         }
     }
-    if (keep_len < mlen)
+    if (keep_len < mlen) {
         w += (size_t)snprintf(cut + w, 64, "...[truncated %zd bytes]", mlen - keep_len);
+        self->cut_messages++;
+        self->cut_bytes += (uint64_t)(mlen - keep_len);
+    }
     cut[w] = '\0';
     sky_emit(log, (sky_level)level, cut, callsite_of(path, func, line), fs, (size_t)n);
     ret = Py_None;
@@ -704,90 +714,481 @@ static PyObject *Pipeline_close(PyObject *o, PyObject *unused)
     Py_RETURN_FALSE;
 }
 
-/* d[name] = the new object `make` gives; on failure d is released and NULL returned. */
-#define SET_OBJ(d, name, make)                                                                     \
-    do {                                                                                           \
-        PyObject *x_ = (make);                                                                     \
-        if (!x_ || PyDict_SetItemString(d, name, x_) < 0) {                                        \
-            Py_XDECREF(x_);                                                                        \
-            Py_DECREF(d);                                                                          \
-            return NULL;                                                                           \
-        }                                                                                          \
-        Py_DECREF(x_);                                                                             \
-    } while (0)
-#define SET_U(d, name, v) SET_OBJ(d, name, PyLong_FromUnsignedLongLong((unsigned long long)(v)))
-#define SET_I(d, name, v) SET_OBJ(d, name, PyLong_FromLongLong((long long)(v)))
-#define SET_B(d, name, v) SET_OBJ(d, name, PyBool_FromLong((v) ? 1 : 0))
+/* ---- statistics: one table per public C stats struct ----------------------------------------
+ *
+ * Every stats dict is built from a table of the struct's members, each written once as its C
+ * name (FIELD(S, f) stringifies f, so a key cannot differ from the member) and typed by
+ * _Generic from the member itself, so a table cannot read a member as the wrong type. A
+ * member added in C and missing here is caught by python/tests/test_stats.py, which parses
+ * the headers and compares their members with _stats_fields(), built from these tables. */
 
-/* The CloudWatch sink's counters under stats()["cloudwatch"] (a new reference, or NULL with
- * the error set): built whole before it joins the pipeline's dict, so a failure frees it. */
-static PyObject *cwl_stats_dict(const sky_cwl_stats *c)
+typedef enum {
+    SF_UNKNOWN = 0, /* a member type this file does not convert: an error when read */
+    SF_U64,
+    SF_I64,
+    SF_INT,
+    SF_UINT,
+    SF_BOOL,
+    SF_TEXT,  /* char[N], NUL-terminated */
+    SF_CTEXT, /* const char * (may be NULL) */
+    SF_U64S,  /* uint64_t[N] indexed by an enum: a dict by the enum's names */
+} sf_type;
+
+/* flags */
+#define SF_FLAT 1u   /* SF_U64S: a key per entry in the enclosing dict; the member's is the sum */
+#define SF_AS_INT 2u /* SF_BOOL: 0/1, not False/True (what the key always gave) */
+
+typedef struct {
+    const char *name;
+    size_t off;
+    sf_type type;
+    size_t size;                    /* the member's, in bytes */
+    const char *(*entry)(size_t i); /* SF_U64S: entry i's name */
+    unsigned flags;
+} stat_field;
+
+#define SF_TYPE_OF(x)                                                                              \
+    _Generic((x), uint64_t: SF_U64, int64_t: SF_I64, int: SF_INT, unsigned: SF_UINT,              \
+             bool: SF_BOOL, char *: SF_TEXT, const char *: SF_CTEXT, uint64_t *: SF_U64S,          \
+             default: SF_UNKNOWN)
+/* clang-format off */
+#define ARRAY_F(S, f, namer, fl) \
+    {#f, offsetof(S, f), SF_TYPE_OF(((S *)0)->f), sizeof(((S *)0)->f), namer, fl}
+/* clang-format on */
+#define FIELD_F(S, f, fl) ARRAY_F(S, f, NULL, fl)
+#define FIELD(S, f) FIELD_F(S, f, 0)
+#define ARRAY(S, f, namer) ARRAY_F(S, f, namer, 0)
+
+static const char *drop_reason_name(size_t i)
 {
-    PyObject *cd = PyDict_New();
-    if (!cd)
-        return NULL;
-    SET_U(cd, "sent_events", c->sent_events);
-    SET_U(cd, "requests", c->requests);
-    SET_U(cd, "retries", c->retries);
-    SET_U(cd, "truncated", c->truncated);
-    /* delivery's state now: the _mono_ms times are sky_monotonic_ns() / 1000000, which is
-     * time.monotonic_ns() // 1000000 (both CLOCK_MONOTONIC) */
-    SET_U(cd, "failures_in_a_row", c->failures_in_a_row);
-    SET_I(cd, "failing_since_mono_ms", c->failing_since_mono_ms);
-    SET_B(cd, "throttled", c->throttled);
-    SET_I(cd, "retry_at_mono_ms", c->retry_at_mono_ms);
-    SET_U(cd, "creds_refreshes", c->creds_refreshes);
-    SET_U(cd, "creds_failures", c->creds_failures);
-    SET_U(cd, "creds_retries", c->creds_retries);
-    SET_U(cd, "creds_throttles", c->creds_throttles);
-    SET_OBJ(cd, "last_error",
-            PyUnicode_DecodeUTF8(c->last_error, (Py_ssize_t)strlen(c->last_error), "replace"));
-    return cd;
+    return sky_drop_reason_name((sky_drop_reason)i);
+}
+static const char *level_name(size_t i)
+{
+    return sky_level_name((sky_level)i);
+}
+static const char *cwl_reject_name(size_t i)
+{
+    return sky_cwl_reject_name((sky_cwl_reject)i);
+}
+static const char *cwl_drop_name(size_t i)
+{
+    return sky_cwl_drop_name((sky_cwl_drop)i);
+}
+static const char *http_drop_name(size_t i)
+{
+    return sky_http_drop_name((sky_http_drop)i);
 }
 
-/* stats(): the pipeline's counters, and the CloudWatch sink's under "cloudwatch". */
+static const stat_field stats_fields[] = {
+    FIELD(sky_stats, emitted),
+    FIELD(sky_stats, processed),
+    FIELD(sky_stats, routed),
+    /* flat, as stats() has always given it: "dropped" the total, each reason its own key */
+    ARRAY_F(sky_stats, dropped, drop_reason_name, SF_FLAT),
+    ARRAY(sky_stats, dropped_by_level, level_name),
+    FIELD(sky_stats, processor_failures),
+    FIELD(sky_stats, context_overflows),
+    FIELD(sky_stats, ring_high_water),
+    FIELD(sky_stats, ring_capacity),
+    FIELD_F(sky_stats, worker_alive, SF_AS_INT),
+    FIELD(sky_stats, processor_count),
+    FIELD(sky_stats, sink_count),
+    FIELD(sky_stats, enqueued),
+    FIELD(sky_stats, spool_recovered),
+    FIELD(sky_stats, spool_torn),
+    FIELD(sky_stats, spool_ambiguous),
+    FIELD(sky_stats, spool_recovered_total),
+    FIELD(sky_stats, spool_torn_total),
+    FIELD(sky_stats, spool_ambiguous_total),
+    FIELD(sky_stats, context_block_bytes),
+    FIELD(sky_stats, context_block_high_water),
+    FIELD(sky_stats, context_block_limit),
+    FIELD(sky_stats, context_copied),
+};
+
+static const stat_field processor_stats_fields[] = {
+    FIELD(sky_processor_stats, name),     FIELD(sky_processor_stats, calls),
+    FIELD(sky_processor_stats, drops),    FIELD(sky_processor_stats, failures),
+    FIELD(sky_processor_stats, total_ns),
+};
+
+static const stat_field sink_stats_fields[] = {
+    FIELD(sky_sink_stats, written),  FIELD(sky_sink_stats, bytes),
+    FIELD(sky_sink_stats, errors),   FIELD(sky_sink_stats, dropped),
+    FIELD(sky_sink_stats, filtered), FIELD(sky_sink_stats, rotations),
+};
+
+static const stat_field cwl_stats_fields[] = {
+    FIELD(sky_cwl_stats, queued_events),
+    FIELD(sky_cwl_stats, queued_bytes),
+    FIELD(sky_cwl_stats, sender_alive),
+    FIELD(sky_cwl_stats, accepted),
+    FIELD(sky_cwl_stats, sent_events),
+    FIELD(sky_cwl_stats, sent_bytes),
+    FIELD(sky_cwl_stats, requests),
+    FIELD(sky_cwl_stats, retries),
+    FIELD(sky_cwl_stats, throttles),
+    FIELD(sky_cwl_stats, ambiguous),
+    FIELD(sky_cwl_stats, truncated),
+    FIELD(sky_cwl_stats, split),
+    ARRAY(sky_cwl_stats, rejected, cwl_reject_name),
+    ARRAY(sky_cwl_stats, dropped, cwl_drop_name),
+    FIELD(sky_cwl_stats, fallback_events),
+    FIELD(sky_cwl_stats, last_success_ms),
+    FIELD(sky_cwl_stats, last_error),
+    FIELD(sky_cwl_stats, persistent_error),
+    FIELD(sky_cwl_stats, persistent_error_since_ms),
+    FIELD(sky_cwl_stats, split_parts),
+    FIELD(sky_cwl_stats, truncated_bytes),
+    FIELD(sky_cwl_stats, isolation_requests),
+    FIELD(sky_cwl_stats, spool_bytes),
+    FIELD(sky_cwl_stats, spool_used_bytes),
+    FIELD(sky_cwl_stats, spool_replayed),
+    FIELD(sky_cwl_stats, spool_torn),
+    FIELD(sky_cwl_stats, spool_kept),
+    FIELD(sky_cwl_stats, spool_ambiguous_total),
+    FIELD(sky_cwl_stats, spool_torn_total),
+    FIELD(sky_cwl_stats, spool_dropped_total),
+    FIELD(sky_cwl_stats, rate_limited_ms),
+    /* delivery's state now: the _mono_ms times are sky_monotonic_ns() / 1000000, which is
+     * time.monotonic_ns() // 1000000 (both CLOCK_MONOTONIC) */
+    FIELD(sky_cwl_stats, failures_in_a_row),
+    FIELD(sky_cwl_stats, failing_since_mono_ms),
+    FIELD(sky_cwl_stats, throttled),
+    FIELD(sky_cwl_stats, retry_at_mono_ms),
+    FIELD(sky_cwl_stats, creds_refreshes),
+    FIELD(sky_cwl_stats, creds_failures),
+    FIELD(sky_cwl_stats, creds_retries),
+    FIELD(sky_cwl_stats, creds_throttles),
+};
+
+static const stat_field cwm_stats_fields[] = {
+    FIELD(sky_cwm_stats, datums_sent),         FIELD(sky_cwm_stats, requests),
+    FIELD(sky_cwm_stats, failed_requests),     FIELD(sky_cwm_stats, retries),
+    FIELD(sky_cwm_stats, rejected_invalid),    FIELD(sky_cwm_stats, rejected_too_old),
+    FIELD(sky_cwm_stats, rejected_too_new),    FIELD(sky_cwm_stats, dropped_queue_full),
+    FIELD(sky_cwm_stats, dropped_undelivered), FIELD(sky_cwm_stats, queued_datums),
+    FIELD(sky_cwm_stats, last_error),          FIELD(sky_cwm_stats, throttles),
+    FIELD(sky_cwm_stats, rate_limited_ms),     FIELD(sky_cwm_stats, creds_refreshes),
+    FIELD(sky_cwm_stats, creds_failures),      FIELD(sky_cwm_stats, creds_retries),
+    FIELD(sky_cwm_stats, creds_throttles),
+};
+
+static const stat_field emf_stats_fields[] = {
+    FIELD(sky_emf_stats, records),
+    FIELD(sky_emf_stats, errors),
+    FIELD(sky_emf_stats, dropped_values),
+};
+
+static const stat_field http_sink_stats_fields[] = {
+    FIELD(sky_http_sink_stats, received),
+    FIELD(sky_http_sink_stats, queued_events),
+    FIELD(sky_http_sink_stats, queued_bytes),
+    FIELD(sky_http_sink_stats, sent_events),
+    FIELD(sky_http_sink_stats, sent_bytes),
+    FIELD(sky_http_sink_stats, requests),
+    FIELD(sky_http_sink_stats, retries),
+    FIELD(sky_http_sink_stats, throttles),
+    FIELD(sky_http_sink_stats, ambiguous),
+    FIELD(sky_http_sink_stats, splits),
+    ARRAY(sky_http_sink_stats, dropped, http_drop_name),
+    FIELD(sky_http_sink_stats, last_status),
+    FIELD(sky_http_sink_stats, last_success_ms),
+    FIELD(sky_http_sink_stats, last_error),
+    FIELD(sky_http_sink_stats, sender_alive),
+    FIELD(sky_http_sink_stats, skipped),
+};
+
+static const stat_field creds_stats_fields[] = {
+    FIELD(sky_aws_creds_stats, refreshes),  FIELD(sky_aws_creds_stats, failures),
+    FIELD(sky_aws_creds_stats, stale_used), FIELD(sky_aws_creds_stats, retries),
+    FIELD(sky_aws_creds_stats, throttles),  FIELD(sky_aws_creds_stats, last_error),
+};
+
+static const stat_field metrics_stats_fields[] = {
+    FIELD(sky_metrics_stats, instruments), FIELD(sky_metrics_stats, records),
+    FIELD(sky_metrics_stats, invalid),     FIELD(sky_metrics_stats, clamped),
+    FIELD(sky_metrics_stats, flushes),     FIELD(sky_metrics_stats, datums),
+};
+
+#define TABLE(S, t)                                                                                \
+    {                                                                                              \
+#S, t, sizeof t / sizeof t[0]                                                              \
+    }
+static const struct {
+    const char *c_struct;
+    const stat_field *fields;
+    size_t n;
+} stat_tables[] = {
+    TABLE(sky_stats, stats_fields),
+    TABLE(sky_processor_stats, processor_stats_fields),
+    TABLE(sky_sink_stats, sink_stats_fields),
+    TABLE(sky_cwl_stats, cwl_stats_fields),
+    TABLE(sky_cwm_stats, cwm_stats_fields),
+    TABLE(sky_emf_stats, emf_stats_fields),
+    TABLE(sky_http_sink_stats, http_sink_stats_fields),
+    TABLE(sky_aws_creds_stats, creds_stats_fields),
+    TABLE(sky_metrics_stats, metrics_stats_fields),
+};
+
+static PyObject *text(const char *s, size_t cap)
+{
+    if (!s) Py_RETURN_NONE;
+    size_t n = 0;
+    while (n < cap && s[n])
+        n++;
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "replace");
+}
+
+/* d[key] = v, v's reference taken; -1 with the error set. */
+static int put(PyObject *d, const char *key, PyObject *v)
+{
+    int r = v ? PyDict_SetItemString(d, key, v) : -1;
+    Py_XDECREF(v);
+    return r;
+}
+
+static PyObject *u64(uint64_t v)
+{
+    return PyLong_FromUnsignedLongLong((unsigned long long)v);
+}
+
+/* Adds the members `fields` describe of the struct at `base` to dict d; -1 with the error set. */
+static int stats_fill(PyObject *d, const void *base, const stat_field *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const stat_field *f = &fields[i];
+        const char *p = (const char *)base + f->off;
+        PyObject *v = NULL;
+        switch (f->type) {
+        case SF_U64:
+            v = u64(*(const uint64_t *)p);
+            break;
+        case SF_I64:
+            v = PyLong_FromLongLong((long long)*(const int64_t *)p);
+            break;
+        case SF_INT:
+            v = PyLong_FromLong(*(const int *)p);
+            break;
+        case SF_UINT:
+            v = PyLong_FromUnsignedLong(*(const unsigned *)p);
+            break;
+        case SF_BOOL:
+            v = f->flags & SF_AS_INT ? PyLong_FromLong(*(const bool *)p)
+                                     : PyBool_FromLong(*(const bool *)p);
+            break;
+        case SF_TEXT:
+            v = text(p, f->size);
+            break;
+        case SF_CTEXT:
+            v = text(*(const char *const *)p, SIZE_MAX);
+            break;
+        case SF_U64S: {
+            const uint64_t *a = (const uint64_t *)p;
+            uint64_t sum = 0;
+            if (!f->entry) { /* FIELD() where ARRAY() was meant */
+                PyErr_Format(PyExc_SystemError, "skylog: stats member %s: no entry names", f->name);
+                return -1;
+            }
+            PyObject *sub = f->flags & SF_FLAT ? d : PyDict_New();
+            if (!sub)
+                return -1;
+            for (size_t k = 0; k < f->size / sizeof *a; k++) {
+                sum += a[k];
+                if (put(sub, f->entry(k), u64(a[k])) < 0) {
+                    if (sub != d) Py_DECREF(sub);
+                    return -1;
+                }
+            }
+            v = sub == d ? u64(sum) : sub;
+            break;
+        }
+        default:
+            PyErr_Format(PyExc_SystemError,
+                         "skylog: stats member %s has a type _skylog.c "
+                         "does not convert",
+                         f->name);
+            return -1;
+        }
+        if (put(d, f->name, v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+#define STATS_DICT(S, table, ptr)                                                                  \
+    stats_dict_((const S *){(ptr)}, table, sizeof table / sizeof table[0])
+static PyObject *stats_dict_(const void *base, const stat_field *fields, size_t n)
+{
+    PyObject *d = PyDict_New();
+    if (d && stats_fill(d, base, fields, n) < 0) Py_CLEAR(d);
+    return d;
+}
+
+/* _stats_fields(): {C struct: its members as the tables give them}, for the test that a
+ * member added in C is not missed here (python/tests/test_stats.py). */
+static PyObject *mod_stats_fields(PyObject *m, PyObject *unused)
+{
+    (void)m, (void)unused;
+    PyObject *d = PyDict_New();
+    for (size_t t = 0; d && t < sizeof stat_tables / sizeof stat_tables[0]; t++) {
+        PyObject *names = PyTuple_New((Py_ssize_t)stat_tables[t].n);
+        for (size_t i = 0; names && i < stat_tables[t].n; i++) {
+            PyObject *s = PyUnicode_FromString(stat_tables[t].fields[i].name);
+            if (!s || PyTuple_SetItem(names, (Py_ssize_t)i, s) < 0) Py_CLEAR(names);
+        }
+        if (put(d, stat_tables[t].c_struct, names) < 0) Py_CLEAR(d);
+    }
+    return d;
+}
+
+/* A snapshot of one sink's counters, taken without the GIL (snapshot()). */
+typedef struct {
+    const char *name; /* the route's: valid while the pipeline is open */
+    sky_sink_stats ss;
+    bool cwl_ok, cwm_ok, emf_ok, http_ok, logs_ok, traces_ok, creds_ok;
+    sky_cwl_stats cwl;
+    sky_cwm_stats cwm;
+    sky_emf_stats emf;
+    sky_http_sink_stats http, logs, traces; /* logs, traces: an otlp sink's signals */
+    sky_aws_creds_stats creds;
+} sink_snap;
+
+typedef struct {
+    sky_stats s;
+    sink_snap *sinks;
+    size_t n_sinks;
+    sky_processor_stats *procs;
+    size_t n_procs;
+    bool cw_ok; /* the "cloudwatch" sink's: add_cloudwatch's, else the first one found */
+    sky_cwl_stats cw;
+} snap;
+
+/* Every counter of the pipeline. sky_sink_stats_get() waits for the pipeline's lock, which the
+ * async worker holds while it writes a batch, so this runs with the GIL released (the caller
+ * counts itself in `busy`, so close waits for it). -1 when out of memory. */
+static int snapshot(sky_t *sky, sky_sink *cw, snap *out)
+{
+    sky_stats_get(sky, &out->s);
+    out->sinks = calloc(out->s.sink_count + 1, sizeof *out->sinks);
+    out->procs = calloc(out->s.processor_count + 1, sizeof *out->procs);
+    if (!out->sinks || !out->procs)
+        return -1;
+    for (size_t i = 0; i < out->s.sink_count; i++) {
+        sink_snap *e = &out->sinks[out->n_sinks];
+        if (sky_sink_stats_get(sky, i, &e->name, &e->ss) != SKY_OK)
+            break;
+        out->n_sinks++;
+        sky_sink *sink = sky_sink_get(sky, i);
+        e->cwl_ok = sky_cwl_stats_get(sink, &e->cwl) == SKY_OK;
+        e->cwm_ok = sky_cwm_stats_get(sink, &e->cwm) == SKY_OK;
+        e->emf_ok = sky_emf_stats_get(sink, &e->emf) == SKY_OK;
+        e->http_ok = sky_http_sink_stats_get(sink, &e->http) == SKY_OK;
+        e->logs_ok = sky_otlp_sink_stats_get(sink, SKY_OTLP_LOGS, &e->logs) == SKY_OK;
+        e->traces_ok = sky_otlp_sink_stats_get(sink, SKY_OTLP_TRACES, &e->traces) == SKY_OK;
+        e->creds_ok = sky_cwl_creds_stats_get(sink, &e->creds) == SKY_OK ||
+                      sky_cwm_creds_stats_get(sink, &e->creds) == SKY_OK;
+        if (!cw && e->cwl_ok)
+            cw = sink;
+    }
+    while (out->n_procs < out->s.processor_count &&
+           sky_processor_stats_get(sky, out->n_procs, &out->procs[out->n_procs]) == SKY_OK)
+        out->n_procs++;
+    out->cw_ok = cw && sky_cwl_stats_get(cw, &out->cw) == SKY_OK;
+    return 0;
+}
+
+/* One sink's entry of stats()["sinks"]: its name and sky_sink_stats, and its type's own
+ * counters under a key for the type. */
+static PyObject *sink_entry(const sink_snap *e)
+{
+    PyObject *d = STATS_DICT(sky_sink_stats, sink_stats_fields, &e->ss);
+    if (!d || put(d, "name", text(e->name, SIZE_MAX)) < 0 ||
+        (e->cwl_ok &&
+         put(d, "cloudwatch", STATS_DICT(sky_cwl_stats, cwl_stats_fields, &e->cwl)) < 0) ||
+        (e->cwm_ok && put(d, "metrics_cloudwatch",
+                          STATS_DICT(sky_cwm_stats, cwm_stats_fields, &e->cwm)) < 0) ||
+        (e->emf_ok &&
+         put(d, "metrics_emf", STATS_DICT(sky_emf_stats, emf_stats_fields, &e->emf)) < 0) ||
+        (e->http_ok &&
+         put(d, "http", STATS_DICT(sky_http_sink_stats, http_sink_stats_fields, &e->http)) < 0) ||
+        (e->logs_ok && put(d, "otlp_logs", STATS_DICT(sky_http_sink_stats,
+                                                      http_sink_stats_fields, &e->logs)) < 0) ||
+        (e->traces_ok && put(d, "otlp_traces", STATS_DICT(sky_http_sink_stats,
+                                                          http_sink_stats_fields, &e->traces)) < 0) ||
+        (e->creds_ok &&
+         put(d, "creds", STATS_DICT(sky_aws_creds_stats, creds_stats_fields, &e->creds)) < 0)) {
+        Py_XDECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* A list of each item's dict; NULL with the error set. */
+static PyObject *list_of(size_t n, PyObject *(*make)(const void *item, size_t i),
+                         const void *items)
+{
+    PyObject *l = PyList_New(0);
+    for (size_t i = 0; l && i < n; i++) {
+        PyObject *e = make(items, i);
+        int r = e ? PyList_Append(l, e) : -1;
+        Py_XDECREF(e);
+        if (r < 0)
+            Py_CLEAR(l);
+    }
+    return l;
+}
+
+static PyObject *make_sink(const void *items, size_t i)
+{
+    return sink_entry(&((const sink_snap *)items)[i]);
+}
+
+static PyObject *make_proc(const void *items, size_t i)
+{
+    return STATS_DICT(sky_processor_stats, processor_stats_fields,
+                      &((const sky_processor_stats *)items)[i]);
+}
+
+/* stats(): sky_stats; "sinks": each sink's entry (sink_entry); "processors": each processor's
+ * sky_processor_stats; "python": this binding's own (messages cut by emit); "cloudwatch": the
+ * CloudWatch Logs sink's sky_cwl_stats (add_cloudwatch's, else a configuration's first). */
 static PyObject *Pipeline_stats(PyObject *o, PyObject *unused)
 {
     (void)unused;
     Pipeline *self = (Pipeline *)o;
     if (check_open(self))
         return NULL;
-    sky_stats s;
-    sky_stats_get(self->sky, &s);
-    PyObject *d = PyDict_New();
-    if (!d)
-        return NULL;
-    SET_U(d, "emitted", s.emitted);
-    SET_U(d, "processed", s.processed);
-    SET_U(d, "routed", s.routed);
-    uint64_t dropped = 0;
-    for (int i = 0; i < SKY_DROP_REASON_COUNT_; i++) {
-        dropped += s.dropped[i];
-        SET_U(d, sky_drop_reason_name((sky_drop_reason)i), s.dropped[i]);
+    sky_t *sky = self->sky;
+    sky_sink *cw = self->cw;
+    snap sn = {0};
+    int r;
+    self->busy++;
+    Py_BEGIN_ALLOW_THREADS r = snapshot(sky, cw, &sn);
+    Py_END_ALLOW_THREADS
+    self->busy--;
+    PyObject *d = NULL, *py = NULL;
+    if (r < 0) {
+        PyErr_NoMemory();
+        goto out;
     }
-    SET_U(d, "dropped", dropped);
-    SET_U(d, "worker_alive", s.worker_alive); /* async: its worker runs */
-    /* ring_spool_path: what this pipeline found in the file at open (docs/DURABILITY.md) */
-    SET_U(d, "spool_recovered", s.spool_recovered);
-    SET_U(d, "spool_torn", s.spool_torn);
-    SET_U(d, "spool_ambiguous", s.spool_ambiguous);
-    /* async: the context scopes' copies that queued events reference (sky_stats) */
-    SET_U(d, "context_block_bytes", s.context_block_bytes);
-    SET_U(d, "context_block_high_water", s.context_block_high_water);
-    SET_U(d, "context_block_limit", s.context_block_limit);
-    SET_U(d, "context_copied", s.context_copied);
-    if (self->cw) {
-        sky_cwl_stats c;
-        if (sky_cwl_stats_get(self->cw, &c) == SKY_OK) {
-            PyObject *cd = cwl_stats_dict(&c);
-            if (!cd || PyDict_SetItemString(d, "cloudwatch", cd) < 0) {
-                Py_XDECREF(cd);
-                Py_DECREF(d);
-                return NULL;
-            }
-            Py_DECREF(cd);
-        }
-    }
+    d = STATS_DICT(sky_stats, stats_fields, &sn.s);
+    if (!d || put(d, "sinks", list_of(sn.n_sinks, make_sink, sn.sinks)) < 0 ||
+        put(d, "processors", list_of(sn.n_procs, make_proc, sn.procs)) < 0 ||
+        (sn.cw_ok &&
+         put(d, "cloudwatch", STATS_DICT(sky_cwl_stats, cwl_stats_fields, &sn.cw)) < 0))
+        goto fail;
+    py = PyDict_New();
+    if (!py || put(d, "python", py) < 0 || put(py, "truncated", u64(self->cut_messages)) < 0 ||
+        put(py, "truncated_bytes", u64(self->cut_bytes)) < 0)
+        goto fail;
+    goto out;
+fail:
+    Py_CLEAR(d);
+out:
+    free(sn.sinks);
+    free(sn.procs);
     return d;
 }
 
@@ -840,7 +1241,9 @@ static PyMethodDef Pipeline_methods[] = {
     {"flush", Pipeline_flush, METH_VARARGS, "flush(timeout_ms=5000) -> True when all written"},
     {"close", Pipeline_close, METH_NOARGS, "Flushes and closes; True when nothing was lost."},
     {"stats", Pipeline_stats, METH_NOARGS,
-     "Counters (sky_stats), and the CloudWatch sink's (sky_cwl_stats) under \"cloudwatch\"."},
+     "Counters (sky_stats); each sink's under \"sinks\" (sky_sink_stats and its type's own),"
+     " each processor's under \"processors\", and the CloudWatch Logs sink's (sky_cwl_stats)"
+     " under \"cloudwatch\" (docs/PYTHON.md)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1021,16 +1424,7 @@ static PyObject *mod_metrics_stats(PyObject *m, PyObject *unused)
     (void)m, (void)unused;
     sky_metrics_stats s;
     sky_metrics_stats_get(sky_metrics_default(), &s);
-    PyObject *d = PyDict_New();
-    if (!d)
-        return NULL;
-    SET_U(d, "instruments", s.instruments);
-    SET_U(d, "records", s.records);
-    SET_U(d, "invalid", s.invalid);
-    SET_U(d, "clamped", s.clamped);
-    SET_U(d, "flushes", s.flushes);
-    SET_U(d, "datums", s.datums);
-    return d;
+    return STATS_DICT(sky_metrics_stats, metrics_stats_fields, &s);
 }
 
 static PyObject *mod_set_json_type(PyObject *m, PyObject *t)
@@ -1045,6 +1439,8 @@ static PyObject *mod_set_json_type(PyObject *m, PyObject *t)
 static PyMethodDef module_methods[] = {
     {"_set_json_type", mod_set_json_type, METH_O, NULL},
     {"metrics_stats", mod_metrics_stats, METH_NOARGS, "The default metrics registry's counters."},
+    {"_stats_fields", mod_stats_fields, METH_NOARGS,
+     "{C stats struct: the members the stats dicts are built from}"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -4,7 +4,6 @@ Needs the `skylog` binary (SKYLOG_BIN, as make test sets it) and tests/integrati
 sys.path (skyharness); skipped otherwise.
 """
 
-import http.server
 import json
 import logging
 import os
@@ -12,12 +11,12 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import unittest
 import uuid
 
 import skylog
+import support
 
 try:
     import skyharness
@@ -45,35 +44,19 @@ class FailingEndpoint(unittest.TestCase):
     def setUp(self):
         self.seen = []
         seen = self.seen
+        self.throttle = False  # answer every call with ThrottlingException
 
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        def answer(op):
+            seen.append(op)
+            if self.throttle:
+                status, kind = 400, "ThrottlingException"
+            elif op == "PutLogEvents":
+                status, kind = 400, "ResourceNotFoundException"
+            else:
+                status, kind = 500, "ServiceUnavailableException"
+            return status, {"__type": kind, "message": "not now"}
 
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                op = (self.headers.get("X-Amz-Target") or "").rpartition(".")[2]
-                seen.append(op)
-                if op == "PutLogEvents":
-                    status, kind = 400, "ResourceNotFoundException"
-                else:
-                    status, kind = 500, "ServiceUnavailableException"
-                body = json.dumps({"__type": kind, "message": "not now"}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.srv.daemon_threads = True
-        t = threading.Thread(target=self.srv.serve_forever, daemon=True)
-        t.start()
-        self.addCleanup(t.join, 10)
-        self.addCleanup(self.srv.server_close)
-        self.addCleanup(self.srv.shutdown)
+        self.url = support.aws_json_server(self, answer)
         # the retry count of a sink given none comes from these: the default (3) is wanted
         for k in ("AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_CONFIG_FILE", "AWS_PROFILE"):
             if k in os.environ:
@@ -81,12 +64,13 @@ class FailingEndpoint(unittest.TestCase):
         os.environ["AWS_CONFIG_FILE"] = os.path.join(os.path.dirname(__file__), "no-such-file")
         self.addCleanup(os.environ.pop, "AWS_CONFIG_FILE")
 
-    def failing(self, **kw):
-        """A pipeline whose sink has failed at least once; its stats()["cloudwatch"]."""
-        pipe = skylog.Pipeline(mode="async", close_timeout_ms=200)
+    def failing(self, until=lambda cw: cw["failures_in_a_row"] >= 1, **kw):
+        """A pipeline (self.pipe) whose sink has failed at least once (or until `until`); its
+        stats()["cloudwatch"]."""
+        pipe = self.pipe = skylog.Pipeline(mode="async", close_timeout_ms=200)
         self.addCleanup(pipe.close)
         pipe.add_cloudwatch(log_group="/py/failing", log_stream="s", region="us-east-1",
-                            endpoint=f"http://127.0.0.1:{self.srv.server_address[1]}",
+                            endpoint=self.url,
                             access_key_id="AKIDEXAMPLE", secret_access_key="secret",
                             flush_interval_ms=10, **kw)
         logger = logging.getLogger("failing." + uuid.uuid4().hex[:8])
@@ -98,7 +82,7 @@ class FailingEndpoint(unittest.TestCase):
         deadline = time.monotonic() + 60
         while True:
             cw = pipe.stats()["cloudwatch"]
-            if cw["failures_in_a_row"] >= 1:
+            if until(cw):
                 return cw
             self.assertLess(time.monotonic(), deadline, f"never failed: {cw} {self.seen}")
             time.sleep(0.01)
@@ -120,6 +104,25 @@ class FailingEndpoint(unittest.TestCase):
         self.assertEqual(cw["creds_refreshes"], 1)
         self.assertEqual((cw["creds_failures"], cw["creds_retries"], cw["creds_throttles"]),
                          (0, 0, 0))
+        # the event is held for a retry, not dropped
+        self.assertEqual((cw["accepted"], cw["sent_events"], cw["ambiguous"]), (1, 0, 0))
+        self.assertEqual(sum(cw["dropped"].values()) + sum(cw["rejected"].values()), 0)
+        self.assertIs(cw["sender_alive"], True)
+        # the sink's entry: the same sink, and its provider's whole counters
+        sink, = self.pipe.stats()["sinks"]
+        self.assertEqual(sink["name"], "cloudwatch_logs")
+        self.assertEqual(sink["cloudwatch"]["accepted"], 1)
+        creds = sink["creds"]
+        self.assertEqual((creds["refreshes"], creds["failures"], creds["stale_used"],
+                          creds["last_error"]), (1, 0, 0, ""))
+
+    def test_throttled(self):
+        # throttling answers: counted, the state says so, and it is not a failure in a row
+        self.throttle = True
+        cw = self.failing(until=lambda cw: cw["throttles"] >= 1 and cw["throttled"])
+        self.assertIn("Throttling", cw["last_error"])
+        self.assertEqual(cw["failures_in_a_row"], 0)
+        self.assertEqual(cw["sent_events"], 0)
 
     def test_max_retries_zero_is_none(self):
         # each failed attempt at the batch is one retry of the sink's own; the AWS layer's
@@ -200,6 +203,13 @@ class EndToEnd(unittest.TestCase):
         self.assertGreaterEqual(cw["creds_refreshes"], 1)
         self.assertEqual((cw["creds_failures"], cw["creds_retries"], cw["creds_throttles"]),
                          (0, 0, 0))
+        # every event accepted, sent and counted as AWS counts bytes (UTF-8 + 26 each)
+        self.assertEqual((cw["accepted"], cw["queued_events"], cw["queued_bytes"]), (n + 1, 0, 0))
+        self.assertEqual(cw["sent_bytes"], sum(len(e["message"].encode()) + 26 for e in evs))
+        self.assertEqual((cw["ambiguous"], cw["throttles"], cw["persistent_error"]),
+                         (0, 0, False))
+        self.assertEqual(sum(cw["dropped"].values()) + sum(cw["rejected"].values()), 0)
+        self.assertGreater(cw["last_success_ms"], (time.time() - 600) * 1000)
         group = self.logs.describe_log_groups(logGroupNamePrefix=self.group)["logGroups"][0]
         self.assertEqual(group.get("retentionInDays"), 7)
 

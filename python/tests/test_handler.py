@@ -168,6 +168,14 @@ class Mapping(FileCase, unittest.TestCase):
         self.handler.handleError = lambda record: seen.append(record.getMessage())
         self.log.info("after close")
         self.assertEqual(seen, ["after close"])
+        self.assertEqual(self.handler.dropped_closed, 1)  # and counted as a drop
+        # another error in emit (a bad format) is not counted as one
+        open_pipe = skylog.Pipeline(mode="sync")
+        self.addCleanup(open_pipe.close)
+        other = skylog.Handler(pipeline=open_pipe)
+        other.handleError = lambda record: seen.append("other")
+        other.emit(logging.LogRecord("x", logging.INFO, "p", 1, "%d", ("not a number",), None))
+        self.assertEqual((seen[-1], other.dropped_closed), ("other", 0))
 
     def test_order_across_many_events(self):
         for i in range(5000):

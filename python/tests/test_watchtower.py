@@ -58,6 +58,35 @@ class Mapping(unittest.TestCase):
         self.assertEqual(o["retention_days"], 7)
         self.assertEqual(o["max_event_bytes"], 1026)
         self.assertEqual(h.level, logging.WARNING)
+        # watchtower's attributes read back as given
+        self.assertEqual((h.log_group_name, h.log_stream_name, h.use_queues, h.send_interval,
+                          h.max_batch_size, h.max_batch_count, h.max_message_size,
+                          h.create_log_group, h.create_log_stream, h.log_group_retention_days,
+                          h.json_serialize_default),
+                         ("/app/prod", "{machine_name}-{strftime:%Y}", False,
+                          datetime.timedelta(seconds=2.5), 65536, 50, 1000, False, False, 7, None))
+        # where watchtower warns, the handler's pipeline counts (nothing was logged here)
+        st = h.pipeline.stats()
+        self.assertEqual(st["python"], {"truncated": 0, "truncated_bytes": 0})
+        self.assertEqual((st["cloudwatch"]["failures_in_a_row"], st["cloudwatch"]["last_error"]),
+                         (0, ""))
+
+    def test_logged_after_close_is_counted(self):
+        # watchtower warns "Received message after logging system shutdown" and drops it
+        h = make(self)
+        log = logging.getLogger("closed." + str(id(h)))
+        log.propagate = False
+        log.addHandler(h)
+        self.addCleanup(log.removeHandler, h)
+        h.close()
+        seen = []
+        h.handleError = lambda record: seen.append(record.getMessage())
+        log.warning("late")
+        log.warning("later")
+        self.assertEqual(h.dropped_closed, 2)
+        h.handle(logging.LogRecord("x", logging.INFO, "p", 1, "m", (), None))
+        self.assertEqual(h.dropped_closed, 3)
+        self.assertEqual(seen, ["late", "later", "m"])  # reported as errors in emit, as before
 
     def test_deprecated_names(self):
         with warnings.catch_warnings(record=True) as w:

@@ -9,6 +9,7 @@
  * Must never: put a signed header, a secret or a body into an error; sleep other than through
  * sky__retry_sleep() (tests inject it).
  */
+#include "core/reserved.h"
 #include "aws/retry.h"
 #include "aws/sigv4.h"
 
@@ -50,6 +51,10 @@ sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out
     if (!o || !out || !o->service || !*o->service)
         return SKY_EINVAL;
     *out = NULL;
+    if (SKY__RESERVED_MSG(o, sky_aws_client_opts, errbuf, errbuf ? errlen : 0) ||
+        SKY__RESERVED_MSG(&o->http, sky_http_opts, errbuf, errbuf ? errlen : 0) ||
+        SKY__RESERVED_MSG(&o->retry, sky_aws_retry_opts, errbuf, errbuf ? errlen : 0))
+        return SKY_EINVAL;
     sky_http_transport mode;
     if (sky__http_mode(&o->http, &mode, errbuf, errlen) != SKY_OK)
         return SKY_EINVAL; /* a typo in SKYLOG_HTTP_TRANSPORT, or no transport at all */

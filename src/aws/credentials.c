@@ -10,6 +10,7 @@
  * Must never: print or store a secret anywhere but in the cache and the caller's copy (both
  * wiped when released), or put one into an error text.
  */
+#include "core/reserved.h"
 #include "aws/creds.h"
 
 #include "aws/buf.h"
@@ -256,6 +257,10 @@ sky_status sky_aws_creds_new(const sky_aws_creds_opts *opts, sky_aws_creds **out
     if (!out)
         return SKY_EINVAL;
     *out = NULL;
+    if (opts && (SKY__CHECK_RESERVED(opts, sky_aws_creds_opts, NULL, NULL) != SKY_OK ||
+                 SKY__CHECK_RESERVED(&opts->fetch_retry, sky_aws_retry_opts, NULL, NULL) != SKY_OK ||
+                 (opts->http && SKY__CHECK_RESERVED(opts->http, sky_http_opts, NULL, NULL) != SKY_OK)))
+        return SKY_EINVAL;
     sky_aws_creds *p = calloc(1, sizeof *p);
     if (!p)
         return SKY_ENOMEM;
@@ -330,6 +335,7 @@ void sky_aws_creds_stats_get(sky_aws_creds *p, sky_aws_creds_stats *out)
     out->stale_used = atomic_load(&p->n_stale);
     out->retries = atomic_load(&p->n_retries);
     out->throttles = atomic_load(&p->n_throttles);
+    out->expiry_extensions = atomic_load(&p->n_extensions);
     pthread_mutex_lock(&p->err_lock);
     memcpy(out->last_error, p->last_error, sizeof out->last_error);
     pthread_mutex_unlock(&p->err_lock);

@@ -21,7 +21,7 @@ struct sky_aws_creds {
     const char *source;
     /* sky_aws_creds_stats_get(): atomics (and a lock of their own for the text), because
      * `lock` is held across a refresh's network calls */
-    atomic_ullong n_refreshes, n_failures, n_stale, n_retries, n_throttles;
+    atomic_ullong n_refreshes, n_failures, n_stale, n_retries, n_throttles, n_extensions;
     pthread_mutex_t err_lock;
     char last_error[256];
 };
@@ -72,6 +72,8 @@ sky_status sky__creds_call(sky__cctx *ctx, const char *service, sky_http_client 
 void sky__creds_count(sky__cctx *ctx, unsigned retries, unsigned throttles);
 /* Sleeps through fetch_retry's hooks (sleep_ns, cancelled); false when cancelled. */
 bool sky__creds_sleep(sky__cctx *ctx, int64_t ns);
+/* A number in [0, 1) through fetch_retry's random hook (tests fix it), for jitter. */
+double sky__creds_random(sky__cctx *ctx);
 
 /* Parses {"AccessKeyId","SecretAccessKey","Token"|"SessionToken","Expiration"} (container, IMDS,
  * credential_process; `process` also requires "Version": 1). */

@@ -34,6 +34,12 @@ bool sky__creds_sleep(sky__cctx *ctx, int64_t ns)
     return sky__retry_sleep(&r, ns);
 }
 
+double sky__creds_random(sky__cctx *ctx)
+{
+    sky__retry r = {.opts = ctx->p->o.fetch_retry}; /* sky__retry_random reads only the hook */
+    return sky__retry_random(&r);
+}
+
 static void classify(const char *service, const sky__retry *rt, sky_status st,
                      const sky_http_response *resp, sky_aws_error *e)
 {

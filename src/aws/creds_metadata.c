@@ -7,12 +7,16 @@
  * ends with "no credentials"; a configured container endpoint that fails is an error. Timeouts
  * are short (opts.metadata_timeout_ms) because off EC2 the IMDS address simply does not answer.
  * Retries are botocore's, which differ by request (fetch_again(), documented at
- * sky_aws_creds_opts.fetch_retry); every retry is counted in the provider's stats.
+ * sky_aws_creds_opts.fetch_retry); every retry is counted in the provider's stats. Where
+ * botocore differs from itself for no one's benefit, skylog does not follow: its container
+ * fetcher sleeps once more after its last failure, which retries nothing. IMDS credentials
+ * that are expired or about to be get botocore's expiration extension (imds_extend).
  * Must never put the authorization token or the credentials into an error text.
  */
 #include "aws/creds.h"
 
 #include "aws/buf.h"
+#include "core/pipeline.h"
 #include "util/secmem.h"
 
 #include <errno.h>
@@ -226,6 +230,34 @@ static bool env_true(const char *name)
     return v && strcasecmp(v, "true") == 0;
 }
 
+/* botocore's static stability extension (InstanceMetadataFetcher._evaluate_expiration): during
+ * an outage of EC2's credential service, IMDS goes on answering the last credentials, with an
+ * expiration that has passed, and AWS goes on accepting them. Credentials that expire within
+ * the refresh window (10 min, plus a jitter of 2-10 min so that a fleet does not come back at
+ * once) are used until that much from now instead: not refused as expired, and not fetched
+ * again on every call, but asked for again within minutes. Counted, and said at WARN. */
+#define IMDS_REFRESH_WINDOW_S 600
+static void imds_extend(sky__cctx *ctx, sky_aws_credentials *c)
+{
+    if (!c->expiration_ns)
+        return;
+    /* random.randint(120, 600): both ends included */
+    int64_t jitter_s = 120 + (int64_t)(sky__creds_random(ctx) * 481);
+    if (jitter_s > 600)
+        jitter_s = 600;
+    int64_t offset_ns = (IMDS_REFRESH_WINDOW_S + jitter_s) * 1000000000LL;
+    if (ctx->now_ns < c->expiration_ns - offset_ns)
+        return;
+    c->expiration_ns = ctx->now_ns + offset_ns;
+    struct sky_aws_creds *p = (struct sky_aws_creds *)ctx->p; /* the counters are atomics */
+    atomic_fetch_add(&p->n_extensions, 1);
+    sky__diag(NULL, SKY_LEVEL_WARN,
+              "aws credentials: the instance metadata service answered credentials that are "
+              "expired or about to expire (its credential service may be unavailable); using "
+              "them for %lld more minutes, then asking again",
+              (long long)((IMDS_REFRESH_WINDOW_S + jitter_s + 59) / 60));
+}
+
 sky_status sky__creds_imds(sky__cctx *ctx, sky_aws_credentials *out)
 {
     if (env_true("AWS_EC2_METADATA_DISABLED"))
@@ -308,8 +340,10 @@ sky_status sky__creds_imds(sky__cctx *ctx, sky_aws_credentials *out)
         st = sky__cerr(ctx, SKY_EAUTH, "instance metadata credentials: HTTP %ld", resp.status);
     } else {
         st = sky__creds_from_json(ctx, resp.body, resp.body_len, false, out);
-        if (st == SKY_OK)
+        if (st == SKY_OK) {
             ctx->source = "imds";
+            imds_extend(ctx, out);
+        }
     }
     wipe_response(&resp);
     return st;

@@ -28,6 +28,7 @@
  * It relies on libcurl at run time (which also reads the proxy environment variables), its
  * headers at build time, and zlib for gzip.
  */
+#include "core/reserved.h"
 #include "aws/buf.h"
 #include "aws/curl_api.h"
 #include "aws/http1.h"
@@ -77,6 +78,8 @@ sky_status sky_http_client_new(const sky_http_opts *opts, sky_http_client **out)
     if (!out)
         return SKY_EINVAL;
     *out = NULL;
+    if (opts && SKY__CHECK_RESERVED(opts, sky_http_opts, NULL, NULL) != SKY_OK)
+        return SKY_EINVAL;
     sky_http_transport mode;
     if (sky__http_mode(opts, &mode, NULL, 0) != SKY_OK)
         return SKY_EINVAL;

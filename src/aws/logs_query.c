@@ -9,6 +9,8 @@
  */
 #include <skylog/aws.h>
 
+#include "core/reserved.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +130,8 @@ sky_status sky_aws_logs_query(sky_aws_client *c, const sky_aws_query_opts *o,
         o->n_log_groups > 50 || o->start_s < 0 || o->end_s < o->start_s || o->limit < 0 ||
         o->limit > 100000 || strlen(o->query) > 10000)
         return SKY_EINVAL;
+    if (SKY__RESERVED_MSG(o, sky_aws_query_opts, err->message, sizeof err->message))
+        return err->status = SKY_EINVAL;
     bool arns = false;
     json_t *groups = json_array();
     for (size_t i = 0; i < o->n_log_groups; i++) {

@@ -720,17 +720,23 @@ link:
     return b;
 }
 
+/* Under blk_lock (or in a forked child): takes b off its pipeline's live list. */
+static void unlink_block(sky__async *a, sky__ctxblk *b)
+{
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        a->blocks = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+}
+
 void sky__async_ctx_retire(sky__ctxblk *b)
 {
     blk_acquire();
     sky__async *a = b->owner;
     if (a) {
-        if (b->prev)
-            b->prev->next = b->next;
-        else
-            a->blocks = b->next;
-        if (b->next)
-            b->next->prev = b->prev;
+        unlink_block(a, b);
         retire_locked(a, &b->ret, free_block);
     }
     blk_unlock();
@@ -1786,6 +1792,17 @@ void sky__async_fork_child(sky_t *sky)
         memset(&a->found, 0, sizeof a->found);
     }
     sky__ring_reset_after_fork(&a->fast.ring);
+    /* The live blocks of the parent's other threads: those threads do not exist here, so no
+     * pop will ever retire them, and no record references them (the ring is empty). Freed,
+     * their bytes leave the child's bound (sky_stats.context_block_bytes). The child has one
+     * thread: the lists are its own, whether or not blk_lock is still held for the fork. */
+    for (sky__ctxblk *b = a->blocks, *next; b; b = next) {
+        next = b->next;
+        if (sky__context_holds(b))
+            continue;
+        unlink_block(a, b);
+        free_block(&b->ret);
+    }
     /* The worker starts with the child's first log call (pass_gate), not here: a child that
      * only calls exec() never creates a thread, and no thread is created in an atfork
      * handler. */

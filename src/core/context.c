@@ -44,8 +44,11 @@
  * general path and its pop frees it; `hdr.q` cleared also keeps a later pipeline at the same
  * address from matching it. Close then frees the pool, the retired and the waiting blocks.
  * fork: blk_lock is taken around fork (pthread_atfork, before the pipelines' locks); a child
- * keeps its thread's frames and their blocks, which its pipeline's new worker reclaims; the
- * frames of threads that do not exist in the child are never popped there.
+ * keeps its thread's frames and their blocks, which its pipeline's new worker reclaims. The
+ * frames of threads that do not exist in the child are never popped there, so the child's
+ * fork handler frees their live blocks (async.c: sky__async_fork_child, asking
+ * sky__context_holds which are the forking thread's): else they would stay counted against
+ * the child's bound for its whole life.
  */
 #include "core/pipeline.h"
 
@@ -122,6 +125,14 @@ const sky__ctxblk *sky__context_block(sky_t *sky)
     ctx.blk[d - 1] = b;
     sky__ctx_cur = &b->hdr; /* set_cur: d is the top */
     return b;
+}
+
+bool sky__context_holds(const sky__ctxblk *b)
+{
+    for (size_t d = 0; d < sky__ctx_depth; d++)
+        if (ctx.blk[d] == b)
+            return true;
+    return false;
 }
 
 static _Atomic uint64_t overflows;

@@ -23,6 +23,7 @@
  * ends up either routed to at least one sink or counted in exactly one `dropped` reason.
  */
 #include "core/pipeline.h"
+#include "core/reserved.h"
 #include "util/termsafe.h"
 
 #include <stdarg.h>
@@ -236,6 +237,9 @@ sky_status sky_open_ex(const sky_options *opts, sky_t **out, char **errmsg)
         return SKY_EINVAL;
     *out = NULL;
     sky_options o = opts ? *opts : (sky_options){0};
+    char why[320];
+    if (SKY__RESERVED_MSG(&o, sky_options, why, sizeof why))
+        return open_failed(&o, errmsg, SKY_EINVAL, why);
     sky_level level = o.level_set ? o.level : SKY_LEVEL_INFO;
     if ((unsigned)level >= SKY_LEVEL_COUNT_)
         return open_failed(&o, errmsg, SKY_EINVAL, "the pipeline's level is out of range");
@@ -694,7 +698,8 @@ sky_status sky_add_sink(sky_t *sky, sky_sink *sink, const sky_route *route)
         free_sink(sink);
         return SKY_EINVAL;
     }
-    if (route && (unsigned)route->level >= SKY_LEVEL_COUNT_) {
+    if (route && ((unsigned)route->level >= SKY_LEVEL_COUNT_ ||
+                  SKY__CHECK_RESERVED(route, sky_route, sky, NULL) != SKY_OK)) {
         free_sink(sink);
         return SKY_EINVAL;
     }
@@ -750,8 +755,11 @@ sky_status sky_processor_stats_get(sky_t *sky, size_t i, sky_processor_stats *ou
 {
     if (!sky || !out)
         return SKY_EINVAL;
-    if (i >= sky->n_procs)
+    sky__lock(sky); /* sky_add_processor() may be moving the array */
+    if (i >= sky->n_procs) {
+        sky__unlock(sky);
         return SKY_ENOTFOUND;
+    }
     sky__processor *p = &sky->procs[i];
     memset(out, 0, sizeof *out); /* reserved_ included (docs/COMPATIBILITY.md) */
     out->name = p->name;
@@ -759,22 +767,35 @@ sky_status sky_processor_stats_get(sky_t *sky, size_t i, sky_processor_stats *ou
     out->drops = atomic_load(&p->drops);
     out->failures = atomic_load(&p->failures);
     out->total_ns = atomic_load(&p->total_ns);
+    sky__unlock(sky);
     return SKY_OK;
+}
+
+sky_sink *sky_sink_get(sky_t *sky, size_t i)
+{
+    if (!sky)
+        return NULL;
+    sky__lock(sky); /* sky_add_sink() may be growing the array */
+    sky_sink *s = i < sky->n_sinks ? sky->sinks[i] : NULL;
+    sky__unlock(sky);
+    return s;
 }
 
 sky_status sky_sink_stats_get(sky_t *sky, size_t i, const char **name, sky_sink_stats *out)
 {
     if (!sky || !out)
         return SKY_EINVAL;
-    if (i >= sky->n_sinks)
+    /* under the lock from the start: sky_add_sink() may be moving the array */
+    sky__lock(sky);
+    if (i >= sky->n_sinks) {
+        sky__unlock(sky);
         return SKY_ENOTFOUND;
+    }
     sky_sink *s = sky->sinks[i];
     memset(out, 0, sizeof *out);
-    if (s->vt->stats) {
-        sky__lock(sky);
+    if (s->vt->stats)
         s->vt->stats(s->self, out);
-        sky__unlock(sky);
-    }
+    sky__unlock(sky);
     out->written = atomic_load(&s->written);
     out->errors += atomic_load(&s->errors);
     out->dropped += atomic_load(&s->dropped);

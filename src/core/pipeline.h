@@ -176,6 +176,8 @@ void sky__frag_free(sky__frag *f);
 /* The calling thread's context block for the pipeline whose fast handle is q, made at the
  * scope's first event (context.c); NULL: the call copies the context on the general path. */
 const sky__ctxblk *sky__context_block(sky_t *sky);
+/* True when one of the calling thread's context frames holds block b (context.c). */
+bool sky__context_holds(const sky__ctxblk *b);
 
 /* Depth of the calling thread's context stack (context.c): declared in skylog.h, exported,
  * since inlined call sites read it. */

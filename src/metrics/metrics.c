@@ -29,6 +29,7 @@
  * threads that no longer exist, and the interval thread is started again on the child's first
  * record or flush (not in the handler).
  */
+#include "core/reserved.h"
 #include "metrics/metrics_internal.h"
 #include "util/thread.h"
 
@@ -818,6 +819,8 @@ sky_status sky_metrics_new(const sky_metrics_opts *opts, sky_metrics **out)
 {
     if (!out || (opts && opts->flush_interval_ms && opts->flush_interval_ms < 1000))
         return SKY_EINVAL;
+    if (opts && SKY__CHECK_RESERVED(opts, sky_metrics_opts, NULL, NULL) != SKY_OK)
+        return SKY_EINVAL;
     sky_metrics *m = calloc(1, sizeof *m);
     if (!m)
         return SKY_ENOMEM;
@@ -935,6 +938,8 @@ sky_status sky_metric_new(sky_metrics *m, const sky_metric_opts *o, sky_metric *
         return invalid(errmsg, "metrics: a registry, options and an output are required%s%s",
                        NULL, NULL);
     *out = NULL;
+    if (SKY__CHECK_RESERVED(o, sky_metric_opts, NULL, errmsg) != SKY_OK)
+        return SKY_EINVAL;
     if (!len_ok(o->ns, SKY_METRIC_MAX_NAME) || o->ns[0] == ':' || strncmp(o->ns, "AWS/", 4) == 0)
         return invalid(errmsg,
                        "metrics: namespace '%s' must be 1-255 characters, not start with ':' "

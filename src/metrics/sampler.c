@@ -12,6 +12,7 @@
  * fork(): the thread is the parent's; a child's sampler does not run, and stopping it there
  * frees it without joining (or locking what the parent's thread may have held).
  */
+#include "core/reserved.h"
 #include "metrics/metrics_internal.h"
 #include "util/thread.h"
 
@@ -195,6 +196,8 @@ sky_status sky_sampler_start(const sky_sampler_opts *opts, sky_sampler **out, ch
     if (!opts || !out)
         return fail(errmsg, SKY_EINVAL, "sampler: options and an output are required");
     *out = NULL;
+    if (SKY__CHECK_RESERVED(opts, sky_sampler_opts, NULL, errmsg) != SKY_OK)
+        return SKY_EINVAL;
     if (!opts->ns && !opts->log)
         return fail(errmsg, SKY_EINVAL,
                     "sampler: nothing to do: give a namespace (metrics), a logger (events) or both");

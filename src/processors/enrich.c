@@ -6,6 +6,7 @@
  */
 #include <skylog.h>
 
+#include "core/reserved.h"
 #include "util/buf.h"
 
 #include <stdlib.h>
@@ -62,6 +63,8 @@ static bool dup_opt(char **dst, const char *src)
 sky_status sky_add_enrich(sky_t *sky, const sky_enrich_opts *opts)
 {
     if (!sky || !opts)
+        return SKY_EINVAL;
+    if (SKY__CHECK_RESERVED(opts, sky_enrich_opts, sky, NULL) != SKY_OK)
         return SKY_EINVAL;
     enrich *e = calloc(1, sizeof *e);
     if (!e)

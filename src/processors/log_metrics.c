@@ -16,6 +16,7 @@
  * the YAML and SKYLOG_* form) is here too, with its limits applied before any allocation, and
  * has a fuzz target (tests/fuzz/fuzz_metrics_rules.c).
  */
+#include "core/reserved.h"
 #include "metrics/metrics_internal.h"
 
 #include <fnmatch.h>
@@ -458,6 +459,8 @@ sky_status sky_add_log_metrics(sky_t *sky, const sky_log_metrics_opts *opts,
     if (!sky || !opts || !opts->n_rules || !opts->rules || !opts->ns || !*opts->ns)
         return fail(errmsg, SKY_EINVAL,
                     "metrics processor: a namespace and at least one rule are required%s", NULL);
+    if (SKY__CHECK_RESERVED(opts, sky_log_metrics_opts, sky, errmsg) != SKY_OK)
+        return SKY_EINVAL;
     if (opts->max_series > 100000)
         return fail(errmsg, SKY_EINVAL, "metrics processor: max_series is at most 100000%s",
                     NULL);

@@ -12,6 +12,7 @@
  */
 #include <skylog.h>
 
+#include "core/reserved.h"
 #include "util/buf.h"
 
 #include <ctype.h>
@@ -201,6 +202,8 @@ sky_status sky_add_redact(sky_t *sky, const sky_redact_opts *opts)
     if (!sky)
         return SKY_EINVAL;
     sky_redact_opts o = opts ? *opts : (sky_redact_opts){0};
+    if (SKY__CHECK_RESERVED(&o, sky_redact_opts, sky, NULL) != SKY_OK)
+        return SKY_EINVAL;
     const char *const *names = o.fields ? o.fields : default_fields;
     redact *r = calloc(1, sizeof *r);
     if (!r)

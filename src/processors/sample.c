@@ -8,6 +8,7 @@
  */
 #include <skylog.h>
 
+#include "core/reserved.h"
 #include "util/buf.h"
 
 #include <stdlib.h>
@@ -73,6 +74,8 @@ static void sample_free(void *user)
 sky_status sky_add_sampler(sky_t *sky, const sky_sample_opts *opts)
 {
     if (!sky || !opts)
+        return SKY_EINVAL;
+    if (SKY__CHECK_RESERVED(opts, sky_sample_opts, sky, NULL) != SKY_OK)
         return SKY_EINVAL;
     sampler *s = calloc(1, sizeof *s);
     if (!s)

@@ -16,6 +16,7 @@
  * Alerts are derived events (sky_emit_derived): in sync mode this processor runs under the
  * pipeline lock and cannot log. The monitor ignores `security_alert` events, its own included.
  */
+#include "core/reserved.h"
 #include "core/logger.h"
 
 #include <ctype.h>
@@ -397,6 +398,8 @@ sky_status sky_add_security_monitor(sky_t *sky, const sky_security_opts *opts,
     sky_security_opts o = opts ? *opts : (sky_security_opts){0};
     if (!sky || (o.n_rules && !o.rules) || o.max_keys > 10000000 ||
         (o.level && ((unsigned)o.level >= SKY_LEVEL_OFF)))
+        return SKY_EINVAL;
+    if (SKY__CHECK_RESERVED(&o, sky_security_opts, sky, NULL) != SKY_OK)
         return SKY_EINVAL;
     const char *const *specs = o.rule_specs;
     if (!o.n_rules && !specs)

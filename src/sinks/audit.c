@@ -13,6 +13,7 @@
  * what is in the file (a torn line stays, as evidence, recorded by a chain_resumed entry), or
  * let the key reach a log, a message or the file.
  */
+#include "core/reserved.h"
 #include "core/pipeline.h"
 #include "aws/crypto_api.h"
 #include "sinks/audit_chain.h"
@@ -539,6 +540,8 @@ sky_status sky_sink_audit(const sky_audit_opts *opts, sky_sink **out, char **err
         set_msg(errmsg, "audit sink: a path is required");
         return SKY_EINVAL;
     }
+    if (SKY__CHECK_RESERVED(opts, sky_audit_opts, NULL, errmsg) != SKY_OK)
+        return SKY_EINVAL;
     if ((unsigned)opts->fsync > SKY_AUDIT_FSYNC_NONE || opts->fsync_interval_ms < 0 ||
         (opts->key_file && opts->key_env)) {
         set_msg(errmsg, "audit sink: invalid option (fsync, fsync_interval_ms, or both key_file "

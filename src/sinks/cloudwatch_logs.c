@@ -29,6 +29,7 @@
  * lock across a network call, or drop an accepted event silently.
  */
 #include "aws/crypto_api.h"
+#include "core/reserved.h"
 #include "core/pipeline.h"
 #include "util/text.h"
 #include "sinks/cwl_transport.h"
@@ -1719,6 +1720,17 @@ sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out)
     return SKY_OK;
 }
 
+sky_status sky_cwl_creds_stats_get(sky_sink *sink, sky_aws_creds_stats *out)
+{
+    if (!sink || !out || sink->vt != &cwl_vt)
+        return SKY_EINVAL;
+    cwl *c = sink->self;
+    memset(out, 0, sizeof *out); /* a transport without a provider (bearer token, tests) */
+    if (c->t.creds_stats)
+        c->t.creds_stats(c->t.self, out);
+    return SKY_OK;
+}
+
 sky_status sky_cwl_stop_blocking(sky_sink *sink)
 {
     if (!sink || sink->vt != &cwl_vt)
@@ -1759,6 +1771,8 @@ static sky_status bad(char **errmsg, const char *fmt, const char *arg)
 
 static sky_status validate(sky_cwl_opts *o, char **errmsg)
 {
+    if (SKY__CHECK_RESERVED(o, sky_cwl_opts, NULL, errmsg) != SKY_OK)
+        return SKY_EINVAL;
     if (!o->log_group || !sky_cwl_valid_group_name(o->log_group))
         return bad(errmsg,
                    "cloudwatch: log_group '%s' is invalid: 1-512 characters of "

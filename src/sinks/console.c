@@ -6,6 +6,7 @@
  * in auto mode; color=1 forces it. A batch is written with one write(2) where possible, so lines
  * from concurrent processes do not interleave mid-line.
  */
+#include "core/reserved.h"
 #include "encode/render.h"
 #include "sinks/fdio.h"
 
@@ -56,6 +57,8 @@ static const sky_sink_vtable console_vt = {
 sky_sink *sky_sink_console(const sky_console_opts *opts)
 {
     sky_console_opts o = opts ? *opts : (sky_console_opts){0};
+    if (SKY__CHECK_RESERVED(&o, sky_console_opts, NULL, NULL) != SKY_OK)
+        return NULL;
     console *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;

@@ -11,6 +11,7 @@
  */
 #include <skylog.h>
 
+#include "core/reserved.h"
 #include "util/buf.h"
 #include "sinks/fdio.h"
 
@@ -204,6 +205,8 @@ sky_status sky_sink_file(const sky_file_opts *opts, sky_sink **out, char **errms
             *errmsg = strdup("file sink: a path is required");
         return SKY_EINVAL;
     }
+    if (SKY__CHECK_RESERVED(opts, sky_file_opts, NULL, errmsg) != SKY_OK)
+        return SKY_EINVAL;
     if (opts->max_backups < 0 || opts->rotate_interval_s < 0 ||
         (unsigned)opts->format >= SKY_FORMAT_COUNT_ || opts->format == SKY_FORMAT_NONE) {
         if (errmsg)

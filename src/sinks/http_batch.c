@@ -21,6 +21,7 @@
  * It must never log through skylog (diagnostics: sky__diag), hold the lock across a network
  * call, or drop an accepted event without counting it.
  */
+#include "core/reserved.h"
 #include "core/pipeline.h"
 #include "sinks/http_batch.h"
 #include "sinks/otlp.h"
@@ -732,6 +733,11 @@ sky_status sky__http_batch_new(const char *url, const sky_http_batch_opts *opts,
     if (out)
         *out = NULL;
     sky_http_batch_opts o = *opts;
+    if (SKY__CHECK_RESERVED(&o, sky_http_batch_opts, NULL, errmsg) != SKY_OK) {
+        if (codec->free)
+            codec->free(codec->self);
+        return SKY_EINVAL;
+    }
     sky_status st = SKY_OK;
     const char *why = NULL;
     if (!out)
@@ -853,6 +859,12 @@ sky_status sky_sink_http(const sky_http_sink_opts *opts, sky_sink **out, char **
     static const sky_http_sink_opts none;
     if (!opts)
         opts = &none;
+    if (errmsg)
+        *errmsg = NULL;
+    if (out)
+        *out = NULL;
+    if (SKY__CHECK_RESERVED(opts, sky_http_sink_opts, NULL, errmsg) != SKY_OK)
+        return SKY_EINVAL;
     sky__hb_codec c = {.type = "http", .format = SKY_FORMAT_JSON, .encode = generic_encode};
     switch (opts->body) {
     case SKY_HTTP_BODY_LOGS:

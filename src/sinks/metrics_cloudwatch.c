@@ -24,6 +24,7 @@
  * fork(): the child's sink has no sender thread and its queue holds the parent's datums (the
  * parent sends them): the child's first delivery forgets them and starts its own sender.
  */
+#include "core/reserved.h"
 #include "aws/retry.h"
 #include "core/pipeline.h"
 #include "metrics/metrics_internal.h"
@@ -473,6 +474,14 @@ sky_status sky_cwm_stats_get(sky_sink *sink, sky_cwm_stats *out)
     return SKY_OK;
 }
 
+sky_status sky_cwm_creds_stats_get(sky_sink *sink, sky_aws_creds_stats *out)
+{
+    if (!sink || !out || sink->vt != &cwm_vt)
+        return SKY_EINVAL;
+    sky_aws_creds_stats_get(((cwm *)sink->self)->creds, out);
+    return SKY_OK;
+}
+
 sky_status sky_sink_metrics_cloudwatch(const sky_cwm_opts *opts, sky_sink **out, char **errmsg)
 {
     sky_cwm_opts o = opts ? *opts : (sky_cwm_opts){0};
@@ -480,6 +489,8 @@ sky_status sky_sink_metrics_cloudwatch(const sky_cwm_opts *opts, sky_sink **out,
     if (errmsg)
         *errmsg = NULL;
     if (!out)
+        return SKY_EINVAL;
+    if (SKY__CHECK_RESERVED(&o, sky_cwm_opts, NULL, errmsg) != SKY_OK)
         return SKY_EINVAL;
     if ((o.flush_interval_ms && o.flush_interval_ms < 1000) ||
         (o.access_key_id == NULL) != (o.secret_access_key == NULL)) {

@@ -7,6 +7,7 @@
  * is rendered, and what they leave out is counted here (dropped_values). The only memory the
  * sink keeps is one record's line.
  */
+#include "core/reserved.h"
 #include "core/pipeline.h"
 #include "metrics/metrics_internal.h"
 
@@ -133,6 +134,10 @@ sky_status sky_sink_metrics_emf(const sky_emf_opts *opts, sky_sink **out, char *
     sky_emf_opts o = opts ? *opts : (sky_emf_opts){0};
     if (errmsg)
         *errmsg = NULL;
+    if (SKY__CHECK_RESERVED(&o, sky_emf_opts, NULL, errmsg) != SKY_OK) {
+        sky_sink_close(o.output); /* owned, also on failure */
+        return SKY_EINVAL;
+    }
     if (!out || (o.flush_interval_ms && o.flush_interval_ms < 1000)) {
         if (errmsg)
             *errmsg = strdup("metrics_emf: flush_interval must be at least 1s");

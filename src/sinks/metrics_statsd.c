@@ -4,6 +4,7 @@
  * (see skylog/metrics.h for the line format). A histogram goes out as its distinct values with
  * a sample rate of 1/count, so the agent's counts stay those recorded.
  */
+#include "core/reserved.h"
 #include "metrics/metrics_internal.h"
 
 #include <errno.h>
@@ -168,6 +169,8 @@ sky_status sky_sink_metrics_statsd(const sky_statsd_opts *opts, sky_sink **out, 
     if (errmsg)
         *errmsg = NULL;
     if (!out)
+        return SKY_EINVAL;
+    if (SKY__CHECK_RESERVED(&o, sky_statsd_opts, NULL, errmsg) != SKY_OK)
         return SKY_EINVAL;
     if (o.port < 0 || o.port > 65535 || (o.max_packet && (o.max_packet < 64 || o.max_packet > 65000)) ||
         (o.flush_interval_ms && o.flush_interval_ms < 1000)) {

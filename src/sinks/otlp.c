@@ -30,6 +30,7 @@
  * counted `skipped`): they are not its signal, not losses.
  */
 #include "core/pipeline.h"
+#include "core/reserved.h"
 #include "encode/render.h"
 #include "util/pb.h"
 #include "util/text.h"
@@ -902,6 +903,12 @@ sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errms
     static const sky_otlp_opts none;
     if (!opts)
         opts = &none;
+    if (errmsg)
+        *errmsg = NULL;
+    if (out)
+        *out = NULL;
+    if (SKY__CHECK_RESERVED(opts, sky_otlp_opts, NULL, errmsg) != SKY_OK)
+        return SKY_EINVAL;
     unsigned signals = opts->signals ? opts->signals : SKY_OTLP_LOGS | SKY_OTLP_TRACES;
     if (signals & ~(SKY_OTLP_LOGS | SKY_OTLP_TRACES)) {
         if (errmsg)

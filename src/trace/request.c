@@ -13,6 +13,8 @@
  */
 #include <skylog/request.h>
 
+#include "core/reserved.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,8 @@ sky_status sky_request_log_new(const sky_request_opts *opts, sky_request_log **o
             *errmsg = strdup(why);
         return SKY_EINVAL;
     }
+    if (SKY__CHECK_RESERVED(opts, sky_request_opts, NULL, errmsg) != SKY_OK)
+        return SKY_EINVAL;
     sky_request_log *rl = calloc(1, sizeof *rl);
     if (!rl)
         return SKY_ENOMEM;

@@ -8,6 +8,7 @@ sides (the tool records them; botocore's time.sleep is patched), so nothing wait
 depends on the machine's speed. The provider's counters (sky_aws_creds_stats_get()) must count
 every retry.
 """
+import datetime
 import json
 import os
 import shutil
@@ -171,6 +172,15 @@ class CredsRetryVsBotocore(unittest.TestCase):
         self.assertEqual(len(reqs), 3)
         self.assertEqual(o["creds_stats"]["retries"], 2)
         self.assertIn("HTTP 401", o["error"])
+        # botocore sleeps once more after the last failure, which retries nothing: skylog
+        # reports the failure at once (a deliberate difference, skylog/aws.h fetch_retry)
+        self.assertEqual(o["sleeps_ms"], [1000.0, 1000.0])
+        slept = []
+        with FakeServer(Script([(401, {}, "{}")])) as srv:
+            f = botocore.utils.ContainerMetadataFetcher(sleep=slept.append)
+            with self.assertRaises(Exception):
+                f.retrieve_full_uri(srv.url + "/creds")
+        self.assertEqual(slept, [1, 1, 1])
 
     # ---- IMDS ----------------------------------------------------------------------------
 
@@ -225,6 +235,41 @@ class CredsRetryVsBotocore(unittest.TestCase):
                              self.ROLE + "r1": [(200, {}, self.CREDS)]}, attempts=3, timeout_s=1)
         self.assertEqual((o["status"], len(reqs)), ("ok", 3))
         self.assertEqual(o["creds_stats"]["retries"], 0)
+
+    def test_imds_expiration_extension_as_botocore(self):
+        """IMDS answering credentials that expired (or expire within 10 min + 2-10 min of
+        jitter): botocore's _evaluate_expiration uses them until now + that window, and so does
+        skylog, with the same jitter drawn (random fixed on both sides: 0.5 -> randint's 360 s);
+        later gets within it take the cache (no request), and none is a failure."""
+        jitter = 360
+        for exp, extended in ((T0 - 3600, True), (T0 + 900, True), (T0 + 7200, False)):
+            with self.subTest(expires_in=exp - T0):
+                creds = ('{"Code":"Success","AccessKeyId":"ASIAOLD","SecretAccessKey":"s",'
+                         '"Token":"t","Expiration":"%s"}' % iso(exp))
+                answers = {"/latest/api/token": [(200, {}, "tok")], self.ROLE: [(200, {}, "r1")],
+                           self.ROLE + "r1": [(200, {}, creds)]}
+                self.env.pop("AWS_EC2_METADATA_DISABLED", None)
+                with FakeServer(Script(answers)) as srv:
+                    rc, objs, text = run_tool(["creds", "--imds", srv.url, "--random", "0.5",
+                                               "--at", str(T0), "--at", str(T0 + 60)], self.env)
+                    nreq = len(srv.requests)
+                self.assertEqual([o["status"] for o in objs], ["ok", "ok"], text)
+                want = T0 + 600 + jitter if extended else exp
+                self.assertEqual([o["expiration"] for o in objs], [want, want])
+                self.assertEqual(nreq, 3)  # the second get is answered from the cache
+                self.assertEqual(objs[-1]["creds_stats"]["expiry_extensions"], int(extended))
+                self.assertEqual(objs[-1]["creds_stats"]["failures"], 0)
+
+                def boto(url):
+                    f = botocore.utils.InstanceMetadataFetcher(base_url=url, timeout=2, env={})
+                    with mock.patch("random.randint", return_value=jitter), \
+                            mock.patch("botocore.utils.get_current_datetime",
+                                       return_value=datetime.datetime.utcfromtimestamp(T0)):
+                        return f.retrieve_iam_role_credentials()["expiry_time"]
+
+                with FakeServer(Script(answers)) as srv:
+                    got = boto(srv.url)
+                self.assertEqual(got, iso(want))
 
     def test_imds_role_never_found(self):
         o, reqs = self.imds({"/latest/api/token": [(200, {}, "tok")],

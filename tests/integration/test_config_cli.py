@@ -123,7 +123,7 @@ class ConfigCliTest(unittest.TestCase):
         p = subprocess.run([sh.skylog_bin(), "ship", "-g", "/g", "--batch-size", "0", "-"],
                            input="", capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 2)
-        self.assertIn("--batch-size 0 is not accepted", p.stderr)
+        self.assertIn("--batch-size: 0 is not accepted", p.stderr)
 
     def test_options_listing(self):
         p = run("config", "options")

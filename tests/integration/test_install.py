@@ -130,15 +130,18 @@ class Install(unittest.TestCase):
         """docs/COMPATIBILITY.md names the SONAME, libskylog.so.<SKYLOG_ABI_VERSION>: the
         installed library carries it, the files are named after it, a program linked with
         -lskylog records it; pkg-config --modversion and the CMake package's version are
-        SKYLOG_VERSION, as are sky_version() and sky_abi_version() at run time."""
+        SKYLOG_VERSION, as are sky_version() and sky_abi_version() at run time, and
+        `skylog version` / `skylog --version`. One number for users: the release's major is the
+        ABI version, so the file is libskylog.so.<SKYLOG_VERSION>."""
         abi, version = header_define("SKYLOG_ABI_VERSION"), header_define("SKYLOG_VERSION")
+        self.assertEqual(version.split(".")[0], abi)
         with open(os.path.join(SRC, "docs", "COMPATIBILITY.md")) as f:
             doc = f.read()
         soname = f"libskylog.so.{abi}"
         self.assertIn(f"SONAME, `{soname}`", doc)
         self.assertIn(f"`SKYLOG_ABI_VERSION` (`{abi}`)", doc)
         self.assertIn(f"`SKYLOG_VERSION` (`{version}`)", doc)
-        real = os.path.join(self.libdir, f"{soname}.{version.split('.', 1)[1]}")
+        real = os.path.join(self.libdir, f"libskylog.so.{version}")
         self.assertTrue(os.path.isfile(real) and not os.path.islink(real), real)
         self.assertEqual(os.path.realpath(os.path.join(self.libdir, soname)), real)
         self.assertEqual(os.path.realpath(os.path.join(self.libdir, "libskylog.so")), real)
@@ -168,6 +171,31 @@ class Install(unittest.TestCase):
         p = subprocess.run([exe], capture_output=True, text=True, timeout=60,
                            env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
         self.assertEqual(p.stdout, f"{version} {abi}\n", p.stderr)
+        for args in (["version"], ["--version"]):
+            p = subprocess.run([os.path.join(self.prefix, "bin", "skylog"), *args],
+                               capture_output=True, text=True, timeout=60,
+                               env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+            self.assertEqual((p.returncode, p.stdout), (0, f"skylog {version}\n"), p.stderr)
+
+    def test_cmake_version_requests(self):
+        """find_package(skylog X.Y): any release of the same major from X.Y on (one ABI: an
+        older request runs with this library), never another major, never a newer request."""
+        major, minor, _ = (int(x) for x in header_define("SKYLOG_VERSION").split("."))
+        cases = [(f"{major}.0", True), (f"{major}.{minor}", True),
+                 (f"{major}.{minor + 1}", False), (f"{major + 1}.0", False)]
+        if major > 0:
+            cases.append((f"{major - 1}.{minor}", False))
+        for i, (req, ok) in enumerate(cases):
+            with self.subTest(request=req):
+                d = os.path.join(self.tmp, f"v{i}")
+                os.makedirs(d)
+                with open(os.path.join(d, "CMakeLists.txt"), "w") as f:
+                    f.write("cmake_minimum_required(VERSION 3.22)\nproject(consumer C)\n"
+                            f"find_package(skylog {req} REQUIRED)\n")
+                p = subprocess.run(["cmake", "-S", d, "-B", os.path.join(d, "b"),
+                                    f"-DCMAKE_PREFIX_PATH={self.prefix}"],
+                                   capture_output=True, text=True)
+                self.assertEqual(p.returncode == 0, ok, p.stdout + p.stderr)
 
     def needed(self, exe):
         """The shared libraries an executable names (DT_NEEDED)."""

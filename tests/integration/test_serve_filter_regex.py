@@ -273,5 +273,79 @@ class Differential(unittest.TestCase):
         self.assertEqual(checked, 15_000)
 
 
+class RegexProgramLimit(unittest.TestCase):
+    """The server-wide bound on compiled regular expressions (docs/SERVE.md, limits): past it a
+    request with a %regex% is refused with LimitExceededException (a limit of the server's, which
+    SDKs retry as throttling, not the pattern's fault), the others go on; ingestion's metric
+    filters are never refused; the room comes back when requests end. The bound is lowered
+    through the test hook POST /_skylog/regex-program-limit?bytes=N (SKYLOG_SERVE_TEST_HOOKS=1)
+    instead of running hundreds of requests at once."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = sh.start_class_server(cls, env={"SKYLOG_SERVE_TEST_HOOKS": "1"})
+
+    def logs(self, *args, **kw):
+        return sh.aws(self, self.srv, "logs", *args, **kw)
+
+    def limit(self, n=None):
+        path = "/_skylog/regex-program-limit" + (f"?bytes={n}" if n is not None else "")
+        r = sh.raw_request(self.srv, "POST", path)
+        self.assertEqual(r.status, 200, r)
+        return r.json
+
+    def call(self, op, payload):
+        return sh.logs_call(self.srv, op, payload)
+
+    def test_limit_refuses_requests_not_ingestion(self):
+        group, ns = f"/rxl/{uuid.uuid4().hex[:8]}", f"RXL/{uuid.uuid4().hex[:8]}"
+        self.logs("create-log-group", "--log-group-name", group)
+        self.logs("create-log-stream", "--log-group-name", group, "--log-stream-name", "s")
+        self.logs("put-metric-filter", "--log-group-name", group, "--filter-name", "err",
+                  "--filter-pattern", "%ERROR [45]%", "--metric-transformations",
+                  f"metricName=Errors,metricNamespace={ns},metricValue=1")
+        self.addCleanup(self.limit)            # the default again, whatever happens
+        self.assertEqual(self.limit(1)["programBytes"], 0)   # nothing held between requests
+        t0 = sh.now_ms() - 60_000
+        msgs = ["ERROR 401 denied", "ok", "ERROR 500 boom"]
+        # ingestion's metric filter compiles its regex all the same: both errors counted
+        r = self.call("PutLogEvents", {"logGroupName": group, "logStreamName": "s", "logEvents": [
+            {"timestamp": t0 + i, "message": m} for i, m in enumerate(msgs)]})
+        self.assertEqual(r.status, 200, r)
+        refused = [
+            ("FilterLogEvents", {"logGroupName": group, "filterPattern": "%ERROR%"}),
+            ("FilterLogEvents", {"logGroupName": group, "filterPattern": "{ $.a = %x% }"}),
+            ("FilterLogEvents", {"logGroupName": group, "filterPattern": "[a=%x%, b]"}),
+            ("TestMetricFilter", {"filterPattern": "%ERROR%", "logEventMessages": msgs}),
+            ("PutMetricFilter", {"logGroupName": group, "filterName": "two",
+                                 "filterPattern": "%boom%", "metricTransformations": [
+                                     {"metricName": "B", "metricNamespace": ns,
+                                      "metricValue": "1"}]}),
+        ]
+        for op, payload in refused:
+            with self.subTest(op=op, pattern=payload["filterPattern"]):
+                r = self.call(op, payload)
+                self.assertEqual(r.status, 400, r)
+                self.assertEqual(r.error_type, "LimitExceededException", r)
+                self.assertIn("compiled regular expressions", r.json["message"])
+        # a pattern without a regex is not affected, nor is a bad regex reported as the limit
+        r = self.call("FilterLogEvents", {"logGroupName": group, "filterPattern": "ERROR"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([e["message"] for e in r.json["events"]], [msgs[0], msgs[2]])
+        r = self.call("FilterLogEvents", {"logGroupName": group, "filterPattern": "%(x)%"})
+        self.assertEqual(r.error_type, "InvalidParameterException", r)
+        # the default limit again: the same requests pass, and hold nothing once answered
+        self.assertEqual(self.limit()["programBytes"], 0)
+        for op, payload in refused:
+            with self.subTest(op=op, pattern=payload["filterPattern"], limit="default"):
+                self.assertEqual(self.call(op, payload).status, 200)
+        self.assertEqual(self.limit()["programBytes"], 0)
+        now = time.time()
+        out = sh.aws(self, self.srv, "cloudwatch", "get-metric-statistics", "--namespace", ns,
+                     "--metric-name", "Errors", "--start-time", iso(now - 3600), "--end-time",
+                     iso(now + 600), "--period", "3600", "--statistics", "Sum")
+        self.assertEqual(sum(d["Sum"] for d in out["Datapoints"]), 2)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -145,3 +145,9 @@ void skytest_aws_client_unsupported(char *why, size_t cap)
     assert_null(c);
     sky_aws_creds_free(creds);
 }
+
+const char *const skytest_public_headers[] = {
+    "skylog.h",           "skylog/audit.h",  "skylog/aws.h",    "skylog/cloudwatch.h",
+    "skylog/http_sink.h", "skylog/metrics.h", "skylog/request.h", "skylog/trace.h",
+    "skylog/config.h",    "skylog/stream.h",  "skylog/curl.h",    "skylog/microhttpd.h",
+    NULL};

@@ -40,4 +40,8 @@ void skytest_capture_reset(skytest_capture *cap);
  * client (an optional library could not be loaded), and leaves its error text in why. */
 void skytest_aws_client_unsupported(char *why, size_t cap);
 
+/* The public headers under include/, NULL-terminated: for the tests that read them (the ABI
+ * table's completeness, the reserved-space check's). */
+extern const char *const skytest_public_headers[];
+
 #endif

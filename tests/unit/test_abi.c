@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "skytest.h"
 #include <skylog.h>
 #include <skylog/audit.h>
 #include <skylog/aws.h>
@@ -177,13 +178,9 @@ static void test_every_options_and_stats_struct_is_listed(void **state)
     const char *src = getenv("SKYLOG_SOURCE_DIR");
     if (!src)
         skip();
-    static const char *const headers[] = {"skylog.h", "skylog/audit.h", "skylog/aws.h",
-                                          "skylog/cloudwatch.h", "skylog/http_sink.h",
-                                          "skylog/metrics.h", "skylog/request.h",
-                                          "skylog/trace.h", "skylog/config.h", "skylog/stream.h",
-                                          "skylog/curl.h", "skylog/microhttpd.h"};
+    const char *const *headers = skytest_public_headers;
     int missing = 0;
-    for (size_t h = 0; h < sizeof headers / sizeof headers[0]; h++) {
+    for (size_t h = 0; headers[h]; h++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/include/%s", src, headers[h]);
         FILE *f = fopen(path, "r");
@@ -239,6 +236,8 @@ static void test_versions_agree(void **state)
     snprintf(v, sizeof v, "%d.%d.%d", SKYLOG_VERSION_MAJOR, SKYLOG_VERSION_MINOR,
              SKYLOG_VERSION_PATCH);
     assert_string_equal(v, SKYLOG_VERSION);
+    /* one number for users: the release's major is the ABI (the file libskylog.so.1.0.0) */
+    assert_int_equal(SKYLOG_VERSION_MAJOR, SKYLOG_ABI_VERSION);
     assert_string_equal(sky_version(), SKYLOG_VERSION);
     assert_int_equal(sky_abi_version(), SKYLOG_ABI_VERSION);
 }

@@ -309,6 +309,13 @@ static void test_batches_fill_to_the_limits(void **state)
     assert_int_equal(sky_cwl_stats_get(s, &st), SKY_OK);
     assert_int_equal(st.sent_events, N);
     assert_int_equal(st.accepted, N);
+    /* a transport without a credentials provider: all zero, not garbage */
+    sky_aws_creds_stats cs;
+    memset(&cs, 0xff, sizeof cs);
+    assert_int_equal(sky_cwl_creds_stats_get(s, &cs), SKY_OK);
+    assert_int_equal(cs.refreshes + cs.failures + cs.stale_used + cs.retries + cs.throttles, 0);
+    assert_string_equal(cs.last_error, "");
+    assert_int_equal(sky_cwl_creds_stats_get(NULL, &cs), SKY_EINVAL);
     assert_int_equal(st.requests, (uint64_t)f->puts);
     assert_int_equal(st.queued_events, 0);
     assert_int_equal(st.sent_bytes, (uint64_t)N * 126);

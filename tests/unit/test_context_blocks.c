@@ -274,6 +274,74 @@ static void test_blocks_bounded(void **state)
     skytest_capture_reset(&cap);
 }
 
+/* A forked child has only the forking thread: the blocks of the parent's other threads, whose
+ * scopes will never end there, are released from the child's count; the forking thread's own
+ * scope keeps its block and works on. */
+static pthread_barrier_t f_go;
+static void f_event(sky_logger *log, long n) { sky_info(log, "f", SKY_INT("n", n)); } /* one site */
+static void *scoped_thread(void *arg)
+{
+    sky_logger *log = arg;
+    const sky_field f[] = {SKY_STR("req", "other-thread")};
+    sky_context_push(f, 1);
+    f_event(log, 0); /* the site learns its schema */
+    f_event(log, 1); /* the scope's block */
+    pthread_barrier_wait(&f_go); /* its block exists */
+    pthread_barrier_wait(&f_go); /* until the parent's child has exited */
+    sky_context_pop();
+    return NULL;
+}
+
+static void test_fork_releases_other_threads_blocks(void **state)
+{
+    (void)state;
+#ifdef __SANITIZE_THREAD__ /* TSan does not support threads in a forked child */
+    skip();
+#else
+    skytest_capture cap = {0};
+    sky_t *sky = open_held(512 << 10, 128 << 10, &cap);
+    sky_logger *log = sky_logger_get(sky, "app");
+    pthread_barrier_init(&f_go, NULL, 2);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, scoped_thread, log), 0);
+    pthread_barrier_wait(&f_go);
+    assert_int_equal(sky_flush(sky, 30000), SKY_OK);
+    uint64_t theirs = stats_of(sky).context_block_bytes;
+    assert_true(theirs > 0);
+    const sky_field f[] = {SKY_STR("req", "forking-thread")};
+    sky_context_push(f, 1);
+    f_event(log, 2);
+    f_event(log, 3);
+    assert_int_equal(sky_flush(sky, 30000), SKY_OK);
+    uint64_t both = stats_of(sky).context_block_bytes;
+    assert_true(both > theirs);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        skytest_capture_reset(&cap);
+        /* only the forking thread's block is counted here */
+        bool ok = stats_of(sky).context_block_bytes == both - theirs;
+        f_event(log, 4); /* its scope still logs, from its block */
+        sky_context_pop();
+        ok = ok && sky_flush(sky, 30000) == SKY_OK && cap.n == 1 &&
+             strstr(cap.lines[0], "\"req\":\"forking-thread\",\"n\":4}") != NULL;
+        _exit(ok && sky_close(sky) == SKY_OK ? 0 : 1);
+    }
+    skytest_wait_child(pid);
+    /* the parent's count is its own: both blocks live on */
+    assert_int_equal(stats_of(sky).context_block_bytes, both);
+    sky_context_pop();
+    pthread_barrier_wait(&f_go);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(sky_flush(sky, 30000), SKY_OK);
+    assert_int_equal(cap.n, 4);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    pthread_barrier_destroy(&f_go);
+    skytest_capture_reset(&cap);
+#endif
+}
+
 static void huge_event(sky_logger *log, long n)
 {
     sky_info(log, "huge", SKY_INT("n", n));
@@ -601,6 +669,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scoped_events_render_as_general_path),
         cmocka_unit_test(test_blocks_bounded),
+        cmocka_unit_test(test_fork_releases_other_threads_blocks),
         cmocka_unit_test(test_huge_scope_keeps_its_block),
         cmocka_unit_test(test_sync_has_no_blocks),
     };

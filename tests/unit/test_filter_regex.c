@@ -439,6 +439,47 @@ static void test_dfa_agrees_with_the_simulation(void **state)
     free(ab);
 }
 
+/* The programs of all the expressions alive count against one process-wide limit, checked
+ * before allocating: past it compiling is refused as the limit (not as a bad expression),
+ * freeing gives the room back, and UNLIMITED compiles are counted but never refused. */
+static void test_program_limit(void **state)
+{
+    (void)state;
+    assert_int_equal(sky__fregex_program_bytes(), 0);
+    sky__fregex *a = compile("a{500}b");
+    size_t one = sky__fregex_program_bytes();
+    assert_int_equal(one, sky__fregex_memory(a)); /* no cache yet: the program is all */
+    size_t old = sky__fregex_set_program_limit(one + one / 2); /* room for one, not two */
+    assert_int_equal(old, SKY__FREGEX_PROGRAM_LIMIT);
+    char why[400] = "";
+    bool limited = false;
+    assert_null(sky__fregex_compile_ex("a{500}c", 7, 0, why, sizeof why, &limited));
+    assert_true(limited);
+    assert_non_null(strstr(why, "compiled regular expressions"));
+    assert_non_null(strstr(why, "%a{500}c%"));
+    assert_int_equal(sky__fregex_program_bytes(), one); /* the refused one holds nothing */
+    /* a bad expression is still the expression's fault, limit or not */
+    assert_null(sky__fregex_compile_ex("(a)", 3, 0, why, sizeof why, &limited));
+    assert_false(limited);
+    /* a small one fits in what is left */
+    sky__fregex *small = sky__fregex_compile_ex("ERROR", 5, 0, why, sizeof why, &limited);
+    assert_non_null(small);
+    /* unlimited: counted, past the limit */
+    sky__fregex *u =
+        sky__fregex_compile_ex("a{500}c", 7, SKY__FREGEX_UNLIMITED, why, sizeof why, &limited);
+    assert_non_null(u);
+    assert_false(limited);
+    assert_true(sky__fregex_program_bytes() > one + one / 2);
+    sky__fregex_free(u);
+    sky__fregex_free(a);
+    sky__fregex *b = sky__fregex_compile_ex("a{500}c", 7, 0, why, sizeof why, &limited);
+    assert_non_null(b); /* freeing gave the room back */
+    sky__fregex_free(b);
+    sky__fregex_free(small);
+    assert_int_equal(sky__fregex_program_bytes(), 0);
+    sky__fregex_set_program_limit(old);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -452,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_required_text),
         cmocka_unit_test(test_dfa_agrees_with_the_simulation),
         cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_program_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

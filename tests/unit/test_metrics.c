@@ -5,6 +5,8 @@
 
 #include "metrics/metrics_internal.h"
 
+#include <skylog/aws.h>
+#include <skylog/cloudwatch.h>
 #include <skylog/config.h>
 
 #include <jansson.h>
@@ -654,6 +656,19 @@ static void test_cloudwatch_timestamp_window(void **state)
     assert_int_equal(st.rejected_too_new, 1);
     assert_int_equal(st.failed_requests, 0); /* never sent */
     assert_int_equal(st.queued_datums, 0);
+    /* its provider's whole counters: the creds_* of sky_cwm_stats and the rest */
+    sky_aws_creds_stats cs;
+    memset(&cs, 0xff, sizeof cs);
+    assert_int_equal(sky_cwm_creds_stats_get(cw, &cs), SKY_OK);
+    assert_int_equal(cs.refreshes, st.creds_refreshes);
+    assert_int_equal(cs.failures, 0);
+    assert_int_equal(cs.stale_used, 0);
+    assert_string_equal(cs.last_error, "");
+    assert_int_equal(sky_cwl_creds_stats_get(cw, &cs), SKY_EINVAL); /* not a Logs sink */
+    sky_sink *other = sky_sink_console(NULL);
+    assert_int_equal(sky_cwm_creds_stats_get(other, &cs), SKY_EINVAL);
+    assert_int_equal(sky_cwm_creds_stats_get(NULL, &cs), SKY_EINVAL);
+    sky_sink_close(other);
     sky_sink_close(cw);
     sky_metrics_free(m);
 }

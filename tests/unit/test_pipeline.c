@@ -2,6 +2,8 @@
  * chain, routing and the accounting invariant (src/core). */
 #include "skytest.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,10 +350,15 @@ static void test_routing_and_accounting(void **state)
                      SKY_OK);
     sky_add_sink(sky, skytest_capture_sink(&all, SKY_FORMAT_JSON),
                  &(sky_route){.name = "all", .level = SKY_LEVEL_DEBUG});
-    sky_add_sink(sky, skytest_capture_sink(&errors, SKY_FORMAT_LOGFMT),
-                 &(sky_route){.name = "errors", .level = SKY_LEVEL_ERROR});
+    sky_sink *errors_sink = skytest_capture_sink(&errors, SKY_FORMAT_LOGFMT);
+    sky_add_sink(sky, errors_sink, &(sky_route){.name = "errors", .level = SKY_LEVEL_ERROR});
     sky_add_sink(sky, skytest_capture_sink(&pay, SKY_FORMAT_JSON),
                  &(sky_route){.name = "pay", .filter = only_payments});
+    /* sky_sink_get: the sinks in the order added, for their own stats getters */
+    assert_ptr_equal(sky_sink_get(sky, 1), errors_sink);
+    assert_non_null(sky_sink_get(sky, 2));
+    assert_null(sky_sink_get(sky, 3));
+    assert_null(sky_sink_get(NULL, 0));
     sky_logger *log = sky_logger_get(sky, "r");
     sky_trace(log, "nobody_wants_this");
     sky_debug(log, "debug_thing");
@@ -456,6 +463,70 @@ static void test_bind_copies_key_len_bytes(void **state)
     skytest_capture_reset(&cap);
 }
 
+/* sky_sink_stats_get(), sky_sink_get() and sky_processor_stats_get() while another thread adds
+ * sinks and processors (which moves their arrays): they read them under the pipeline's lock
+ * (TSan saw the race when they did not). */
+static sky_status nop_write(void *self, const sky_record *r, size_t n)
+{
+    (void)self, (void)r, (void)n;
+    return SKY_OK;
+}
+static void nop_stats(void *self, sky_sink_stats *out)
+{
+    (void)self;
+    out->bytes = 7;
+}
+static const sky_sink_vtable nop_vt = {.type = "nop", .write = nop_write, .stats = nop_stats};
+static sky_proc_result nop_proc(void *user, sky_event *ev)
+{
+    (void)user, (void)ev;
+    return SKY_PROC_KEEP;
+}
+
+typedef struct {
+    sky_t *sky;
+    atomic_int done;
+} adder;
+
+static void *add_sinks(void *arg)
+{
+    adder *a = arg;
+    for (int i = 0; i < 300; i++) {
+        sky_add_sink(a->sky, sky_sink_new(&nop_vt, NULL, SKY_FORMAT_NONE), NULL);
+        sky_add_processor(a->sky, "nop", nop_proc, NULL, NULL);
+    }
+    atomic_store(&a->done, 1);
+    return NULL;
+}
+
+static void test_stats_while_sinks_are_added(void **state)
+{
+    (void)state;
+    adder a = {0};
+    assert_int_equal(sky_open(NULL, &a.sky), SKY_OK);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, add_sinks, &a), 0);
+    size_t seen = 0;
+    while (!atomic_load(&a.done)) {
+        const char *name;
+        sky_sink_stats ss;
+        for (size_t i = 0; sky_sink_stats_get(a.sky, i, &name, &ss) == SKY_OK; i++) {
+            assert_string_equal(name, "nop");
+            assert_int_equal(ss.bytes, 7);
+            assert_non_null(sky_sink_get(a.sky, i));
+            seen = i + 1 > seen ? i + 1 : seen;
+        }
+        sky_processor_stats ps;
+        for (size_t i = 0; sky_processor_stats_get(a.sky, i, &ps) == SKY_OK; i++)
+            assert_string_equal(ps.name, "nop");
+    }
+    pthread_join(t, NULL);
+    assert_non_null(sky_sink_get(a.sky, 299));
+    assert_null(sky_sink_get(a.sky, 300));
+    assert_true(seen <= 300);
+    sky_close(a.sky);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_sink_errors_counted_and_diagnosed),
         cmocka_unit_test(test_no_sink_and_after_close_counts),
         cmocka_unit_test(test_bind_copies_key_len_bytes),
+        cmocka_unit_test(test_stats_while_sinks_are_added),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

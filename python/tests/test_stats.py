@@ -1,0 +1,314 @@
+"""Every public C stats struct reaches Python whole, under its members' own names.
+
+The extension builds each stats dict from one table per struct (_skylog.c), and
+_skylog._stats_fields() gives those tables. Here the headers of this source tree are parsed
+and each `typedef struct sky_*stats {...}` compared with them, so a member added in C and not
+in the table (or a new stats struct nobody decided about) fails this test; then the dicts a
+pipeline gives are checked to hold exactly those keys, with values from what was logged.
+"""
+
+import glob
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+from unittest import mock
+
+import skylog
+import support
+from skylog import _skylog
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HEADERS = [os.path.join(ROOT, "include", "skylog.h")] + sorted(
+    glob.glob(os.path.join(ROOT, "include", "skylog", "*.h")))
+
+# Public stats structs Python cannot reach, and why. Anything else must be in the tables.
+NOT_REACHABLE = {
+    "sky_security_stats": "only sky_add_security_monitor()'s caller gets the handle",
+    "sky_log_metrics_stats": "only sky_add_log_metrics()'s caller gets the handle",
+    "sky_sampler_stats": "the system sampler (sky_sampler_start) is not started from Python",
+    "sky_aws_retry_stats": "of a sky_aws_client, which the Python package does not make",
+    "sky_trace_stats": "trace header parsing (skylog/trace.h), which Python does not call",
+}
+
+# Keys stats() had before every member was there: same names, same types (compatibility).
+DROP_REASONS = ("processor", "overflow", "no_sink", "sink_error", "closed", "too_large")
+OLD_KEYS = {k: int for k in ("emitted", "processed", "routed", "dropped", "worker_alive",
+                             "spool_recovered", "spool_torn", "spool_ambiguous",
+                             "context_block_bytes", "context_block_high_water",
+                             "context_block_limit", "context_copied") + DROP_REASONS}
+OLD_CW_KEYS = dict({k: int for k in ("sent_events", "requests", "retries", "truncated",
+                                     "failures_in_a_row", "failing_since_mono_ms",
+                                     "retry_at_mono_ms", "creds_refreshes", "creds_failures",
+                                     "creds_retries", "creds_throttles")},
+                   throttled=bool, last_error=str)
+
+
+def header_structs():
+    """{struct name: [member names]} of every public stats struct, reserved_ left out."""
+    out = {}
+    for path in HEADERS:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+        text = re.sub(r"//[^\n]*", " ", text)
+        for name, body in re.findall(r"typedef\s+struct\s+(sky_\w*stats)\s*\{(.*?)\}\s*\1\s*;",
+                                     text, re.S):
+            members = []
+            for decl in body.split(";"):
+                decl = re.sub(r"\[[^\]]*\]", "", decl).strip()
+                if not decl:
+                    continue
+                # "uint64_t a, b" / "const char *name": the type is what precedes the first name
+                first, *rest = decl.split(",")
+                names = [re.findall(r"\w+", first)[-1]] + [r.strip(" *") for r in rest]
+                members += [n for n in names if n != "reserved_"]
+            out[name] = members
+    return out
+
+
+class Tables(unittest.TestCase):
+    def test_headers_parse(self):
+        # the parser itself: structs of every shape it must read are found, with their members
+        structs = header_structs()
+        self.assertIn("spool_ambiguous", structs["sky_stats"])  # "uint64_t a, b, c;"
+        self.assertIn("last_error", structs["sky_cwl_stats"])   # "char x[256];"
+        self.assertIn("name", structs["sky_processor_stats"])   # "const char *name;"
+        self.assertIn("dropped", structs["sky_cwl_stats"])      # "uint64_t x[ENUM_COUNT_];"
+        self.assertNotIn("reserved_", structs["sky_stats"])
+
+    def test_every_member_of_every_stats_struct(self):
+        structs = header_structs()
+        tables = _skylog._stats_fields()
+        for name, members in structs.items():
+            if name in NOT_REACHABLE:
+                self.assertNotIn(name, tables, f"{name} is reachable: drop it from NOT_REACHABLE")
+                continue
+            self.assertIn(name, tables, f"{name} (a public stats struct) is not reachable from "
+                          "Python: add its table to _skylog.c, or say why in NOT_REACHABLE")
+            self.assertEqual(list(tables[name]), members,
+                             f"{name}: _skylog.c's table differs from the header (members in "
+                             "the header's order; a member added in C is missing here)")
+        self.assertEqual(sorted(set(tables) - set(structs)), [], "tables of no public struct")
+
+
+class Docs(unittest.TestCase):
+    """docs/PYTHON.md names every key, and its example runs."""
+
+    def setUp(self):
+        with open(os.path.join(ROOT, "docs", "PYTHON.md"), encoding="utf-8") as f:
+            self.doc = f.read()
+
+    def test_every_key_documented(self):
+        sections = {m.group(1): m.group(2) for m in
+                    re.finditer(r"^### `(\w+)`(.*?)(?=^#|\Z)", self.doc, re.S | re.M)}
+        for struct, members in _skylog._stats_fields().items():
+            self.assertIn(struct, sections, f"docs/PYTHON.md has no section for {struct}")
+            for m in members:
+                self.assertTrue(f"`{m}`" in sections[struct],
+                                f"{struct}.{m} is not in its section of docs/PYTHON.md")
+        for struct in NOT_REACHABLE:
+            self.assertTrue(f"`{struct}`" in self.doc, struct)
+        for k in DROP_REASONS + ("truncated", "truncated_bytes", '"python"'):
+            self.assertTrue(f"`{k}`" in self.doc, k)
+        self.assertTrue("`handler.dropped_closed`" in self.doc)
+
+    def test_example_runs(self):
+        blocks = re.findall(r"```python\n(.*?)```", self.doc, re.S)
+        self.assertTrue(blocks)
+        for code in blocks:
+            with tempfile.TemporaryDirectory() as d:
+                env = {k: v for k, v in os.environ.items() if not k.startswith("SKYLOG_")}
+                p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                   timeout=120, cwd=d, env=env)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(p.stdout.split(), ["0", "0", "0"])
+
+
+class Dicts(unittest.TestCase):
+    """A pipeline with a sink of each kind: every dict has exactly its struct's members."""
+
+    def setUp(self):
+        self.fields = _skylog._stats_fields()
+        self.dir = tempfile.mkdtemp(prefix="skylog-stats-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        env = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
+               "AWS_EC2_METADATA_DISABLED": "true",
+               "AWS_CONFIG_FILE": os.path.join(self.dir, "none"),
+               "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.dir, "none")}
+        patch = mock.patch.dict(os.environ, env)
+        patch.start()
+        self.addCleanup(patch.stop)
+        # PutMetricData answered with success; the http and CloudWatch Logs sinks' routes let
+        # nothing through (a level no event here has), so they send nothing
+        self.puts = []
+
+        def answer(op):
+            self.puts.append(op)
+            return 200, {}
+
+        url = support.aws_json_server(self, answer)
+        self.pipe = skylog.Pipeline.from_yaml(f"""
+mode: async
+close_timeout_ms: 200
+sinks:
+  - file: {{path: {self.dir}/out.jsonl}}
+  - metrics_emf: {{path: {self.dir}/emf.jsonl}}
+  - metrics_cloudwatch: {{endpoint: "{url}", region: us-east-1}}
+  - http: {{url: "{url}/logs", level: critical}}
+  - otlp: {{endpoint: "{url}", level: critical}}
+""")
+        self.addCleanup(self.pipe.close)
+        self.pipe.add_cloudwatch(log_group="/py/stats", log_stream="s", region="us-east-1",
+                                 endpoint=url, level="critical")
+
+    def keys(self, struct):
+        return set(self.fields[struct])
+
+    def test_pipeline(self):
+        log = logging.getLogger("stats." + uuid.uuid4().hex[:8])
+        log.propagate = False
+        log.setLevel(logging.DEBUG)
+        h = skylog.Handler(pipeline=self.pipe)
+        log.addHandler(h)
+        self.addCleanup(log.removeHandler, h)
+        for i in range(3):
+            log.info("event %d", i)
+        self.assertTrue(self.pipe.flush(30000))
+        st = self.pipe.stats()
+        # sky_stats: "dropped" is the total, each reason its own key (as always)
+        self.assertEqual(set(st), self.keys("sky_stats") | set(DROP_REASONS)
+                         | {"cloudwatch", "sinks", "processors", "python"})
+        self.assertEqual(st["python"], {"truncated": 0, "truncated_bytes": 0})
+        for k, t in OLD_KEYS.items():
+            self.assertIs(type(st[k]), t, k)
+        self.assertEqual(st["dropped"], sum(st[r] for r in DROP_REASONS))
+        self.assertEqual((st["emitted"], st["routed"], st["sink_count"]), (3, 3, 6))
+        self.assertEqual(st["dropped_by_level"]["INFO"], 0)
+        self.assertEqual(st["processor_count"], len(st["processors"]))
+        for p in st["processors"]:
+            self.assertEqual(set(p), self.keys("sky_processor_stats"))
+        time_proc = [p for p in st["processors"] if p["name"] == "python_time"]
+        self.assertEqual(time_proc[0]["calls"], 3)
+
+        sinks = {s["name"]: s for s in st["sinks"]}
+        own = {"file": set(), "metrics_emf": {"metrics_emf"},
+               "metrics_cloudwatch": {"metrics_cloudwatch", "creds"}, "http": {"http"},
+               "cloudwatch_logs": {"cloudwatch", "creds"},
+               "otlp": {"http", "otlp_logs", "otlp_traces"}}
+        self.assertEqual(set(sinks), set(own))
+        for name, extra in own.items():
+            self.assertEqual(set(sinks[name]), self.keys("sky_sink_stats") | {"name"} | extra,
+                             name)
+        self.assertEqual(sinks["file"]["written"], 3)
+        self.assertEqual(sinks["http"]["filtered"], 3)  # below its route's level
+        self.assertEqual(set(sinks["metrics_emf"]["metrics_emf"]), self.keys("sky_emf_stats"))
+        self.assertEqual(set(sinks["metrics_cloudwatch"]["metrics_cloudwatch"]),
+                         self.keys("sky_cwm_stats"))
+        self.assertEqual(set(sinks["http"]["http"]), self.keys("sky_http_sink_stats"))
+        self.assertEqual(sinks["http"]["http"]["received"], 0)
+        for k in ("http", "otlp_logs", "otlp_traces"):
+            self.assertEqual(set(sinks["otlp"][k]), self.keys("sky_http_sink_stats"), k)
+        self.assertEqual(sinks["otlp"]["filtered"], 3)
+        self.assertEqual(set(sinks["http"]["http"]["dropped"]) >= {"queue_full"}, True)
+        for name in ("metrics_cloudwatch", "cloudwatch_logs"):
+            self.assertEqual(set(sinks[name]["creds"]), self.keys("sky_aws_creds_stats"))
+            self.assertIs(type(sinks[name]["creds"]["last_error"]), str)
+
+        # the CloudWatch Logs sink: under "cloudwatch", and the same in its sink entry
+        cw = st["cloudwatch"]
+        self.assertEqual(set(cw), self.keys("sky_cwl_stats"))
+        for k, t in OLD_CW_KEYS.items():
+            self.assertIs(type(cw[k]), t, k)
+        self.assertEqual(set(cw["rejected"]), {"too_old", "too_new", "expired", "invalid"})
+        self.assertEqual(set(cw["dropped"]),
+                         {"queue_full", "oversize", "undelivered", "no_resource", "empty"})
+        self.assertEqual(cw["accepted"], 0)  # its route let nothing through
+        self.assertEqual(sinks["cloudwatch_logs"]["cloudwatch"]["accepted"], 0)
+        self.assertIs(cw["sender_alive"], True)
+
+    def test_emf_counts_what_it_wrote(self):
+        c = skylog.counter("StatsTest" + uuid.uuid4().hex[:6], namespace="SkylogPyStats")
+        c.add(2)
+        self.assertTrue(self.pipe.flush(30000))  # publishes the interval's metrics
+        emf = [s for s in self.pipe.stats()["sinks"] if s["name"] == "metrics_emf"][0]
+        with open(os.path.join(self.dir, "emf.jsonl")) as f:
+            lines = [line for line in f if line.strip()]
+        self.assertGreaterEqual(len(lines), 1)
+        self.assertEqual(emf["metrics_emf"]["records"], len(lines))
+        # the same datum went to PutMetricData, which answered with success
+        cwm = [s for s in self.pipe.stats()["sinks"] if s["name"] == "metrics_cloudwatch"][0]
+        self.assertGreaterEqual(cwm["metrics_cloudwatch"]["datums_sent"], 1)
+        self.assertEqual(cwm["metrics_cloudwatch"]["requests"], len(self.puts))
+        self.assertEqual(cwm["creds"]["refreshes"], cwm["metrics_cloudwatch"]["creds_refreshes"])
+        self.assertGreaterEqual(cwm["creds"]["refreshes"], 1)  # the keys came from the env
+        self.assertEqual(set(skylog.metrics_stats()), self.keys("sky_metrics_stats"))
+
+    def test_messages_cut_are_counted(self):
+        # the binding's own cut (max_message_bytes, watchtower's max_message_size) is counted
+        path = os.path.join(self.dir, "cut.jsonl")
+        pipe = skylog.Pipeline(mode="sync")
+        self.addCleanup(pipe.close)
+        pipe.add_file(path)
+        pipe.max_message_bytes = 10
+        pipe.emit("cut", 2, "x" * 25, ())
+        pipe.emit("cut", 2, "\u00e9" * 6, ())  # 12 bytes: cut at a character's boundary
+        pipe.emit("cut", 2, "short", ())
+        self.assertEqual(pipe.stats()["python"], {"truncated": 2, "truncated_bytes": 15 + 2})
+        with open(path) as f:
+            msgs = [json.loads(line)["message"] for line in f]
+        self.assertEqual(msgs, ["x" * 10 + "...[truncated 15 bytes]",
+                                "\u00e9" * 5 + "...[truncated 2 bytes]", "short"])
+
+    def test_while_logging_and_closing(self):
+        # stats() collects without the GIL (the worker may hold the pipeline's lock): other
+        # threads log meanwhile, and a close waits for it rather than freeing under it
+        pipe = skylog.Pipeline(mode="async")
+        pipe.add_file(os.path.join(self.dir, "busy.jsonl"))
+        seen, errors = [], []
+
+        def watch():
+            try:
+                while True:
+                    seen.append(pipe.stats()["emitted"])
+            except skylog.SkylogError:
+                pass  # closed
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        def log():
+            for i in range(2000):
+                pipe.emit("busy", 2, f"m{i}", ())
+
+        threads = [threading.Thread(target=watch), threading.Thread(target=log),
+                   threading.Thread(target=log)]
+        for t in threads:
+            t.start()
+        threads[1].join(60)
+        threads[2].join(60)
+        self.assertTrue(pipe.flush(30000))
+        self.assertEqual(pipe.stats()["sinks"][0]["written"], 4000)
+        while not seen and not errors and threads[0].is_alive():  # it has run at least once
+            time.sleep(0.001)
+        self.assertTrue(pipe.close())
+        threads[0].join(60)
+        self.assertEqual(errors, [])
+        self.assertEqual(seen, sorted(seen))  # a counter never goes back
+        self.assertLessEqual(seen[-1], 4000)
+
+    def test_closed(self):
+        self.pipe.close()
+        with self.assertRaises(skylog.SkylogError):
+            self.pipe.stats()
+
+
+if __name__ == "__main__":
+    unittest.main()
