@@ -29,6 +29,7 @@
  * lock across a network call, or drop an accepted event silently.
  */
 #include "aws/crypto_api.h"
+#include "core/errmsg.h"
 #include "core/reserved.h"
 #include "core/pipeline.h"
 #include "util/text.h"
@@ -1943,7 +1944,7 @@ sky_status sky__sink_cloudwatch_logs_with(const sky_cwl_opts *opts, sky__cwl_tra
     return *out ? SKY_OK : SKY_ENOMEM;
 }
 
-sky_status sky_sink_cloudwatch_logs(const sky_cwl_opts *opts, sky_sink **out, char **errmsg)
+static sky_status sink_cloudwatch_logs_body(const sky_cwl_opts *opts, sky_sink **out, char **errmsg)
 {
     if (errmsg)
         *errmsg = NULL;
@@ -1968,4 +1969,11 @@ sky_status sky_sink_cloudwatch_logs(const sky_cwl_opts *opts, sky_sink **out, ch
         return st;
     }
     return sky__sink_cloudwatch_logs_with(opts, t, out, errmsg);
+}
+
+sky_status sky_sink_cloudwatch_logs(const sky_cwl_opts *opts, sky_sink **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = sink_cloudwatch_logs_body(opts, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }

@@ -21,6 +21,7 @@
  * It must never log through skylog (diagnostics: sky__diag), hold the lock across a network
  * call, or drop an accepted event without counting it.
  */
+#include "core/errmsg.h"
 #include "core/reserved.h"
 #include "core/pipeline.h"
 #include "sinks/http_batch.h"
@@ -854,7 +855,7 @@ static void array_begin(void *self, sky_buf *b, size_t payload)
     sky__buf_putc(b, '[');
 }
 
-sky_status sky_sink_http(const sky_http_sink_opts *opts, sky_sink **out, char **errmsg)
+static sky_status sink_http_body(const sky_http_sink_opts *opts, sky_sink **out, char **errmsg)
 {
     static const sky_http_sink_opts none;
     if (!opts)
@@ -882,4 +883,11 @@ sky_status sky_sink_http(const sky_http_sink_opts *opts, sky_sink **out, char **
         return SKY_EINVAL;
     }
     return sky__http_batch_new(opts->url, &opts->batch, &c, out, errmsg);
+}
+
+sky_status sky_sink_http(const sky_http_sink_opts *opts, sky_sink **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = sink_http_body(opts, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }

@@ -29,6 +29,7 @@
  * over them. A traces sender passes over the events that are not spans (the codec's accept(),
  * counted `skipped`): they are not its signal, not losses.
  */
+#include "core/errmsg.h"
 #include "core/pipeline.h"
 #include "core/reserved.h"
 #include "encode/render.h"
@@ -898,7 +899,7 @@ sky_status sky_otlp_sink_stats_get(sky_sink *sink, unsigned signal, sky_http_sin
     return s ? sky_http_sink_stats_get(s, out) : SKY_ENOTFOUND;
 }
 
-sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errmsg)
+static sky_status sink_otlp_body(const sky_otlp_opts *opts, sky_sink **out, char **errmsg)
 {
     static const sky_otlp_opts none;
     if (!opts)
@@ -937,4 +938,11 @@ sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errms
         return SKY_ENOMEM;
     }
     return SKY_OK;
+}
+
+sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = sink_otlp_body(opts, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }
