@@ -126,12 +126,13 @@ typedef struct sky_otlp_opts {
  *
  * Traces: each span_finished event (skylog/trace.h) with valid trace_id and span_id becomes a
  * Span: traceId, spanId, parentSpanId (when the span has a parent), name (the `span` field),
- * kind INTERNAL, endTimeUnixNano the event's time and startTimeUnixNano that less
- * `duration_ms`, status ERROR with the `error` text as its message for a failed span (UNSET
- * otherwise: skylog does not tell an explicit OK from an unset status), and as attributes the
- * event's other fields (context fields such as request_id included), logger.name and the
- * code.* attributes. The `request` event of skylog/request.h (string method and path, int
- * status, duration_ms, inside the request's span) becomes a SERVER span named "<method>
+ * kind from `span_kind` (sky_span_set_kind; INTERNAL without one), endTimeUnixNano the
+ * event's time and startTimeUnixNano that less `duration_ms`, status ERROR with the `error`
+ * text as its message for a failed span, OK for a span set OK explicitly (`status_code`
+ * "ok"), UNSET (no status) otherwise, and as attributes the event's other fields (context
+ * fields such as request_id included), logger.name and the code.* attributes. The `request`
+ * event of skylog/request.h (string method and path, int status, duration_ms, inside the
+ * request's span) becomes a SERVER span named "<method>
  * <endpoint>" (or "<method>"), with http.request.method, url.path, http.route and
  * http.response.status_code, status ERROR on a 5xx. Other events are not spans: they are
  * counted `skipped` by the traces signal, never dropped. A span reaches the exporter only as
