@@ -116,8 +116,13 @@ typedef struct sky_otlp_opts {
     sky_otlp_protocol protocol; /* default: see sky_otlp_protocol */
     /* What is exported: SKY_OTLP_LOGS (every event as a LogRecord to /v1/logs), SKY_OTLP_TRACES
      * (every finished span, skylog/trace.h's span_finished event, as an OTLP Span to
-     * /v1/traces), or both; 0 (the default) is both. Each signal has its own queue, batches
-     * and counters (sky_otlp_sink_stats_get). */
+     * /v1/traces), or both. 0 (the default) is both, less each signal whose
+     * $OTEL_LOGS_EXPORTER / $OTEL_TRACES_EXPORTER (the OpenTelemetry SDKs' exporter selection:
+     * a comma-separated list, case-insensitive) names none and not otlp; a signal so turned
+     * off is said on stderr at creation, and sky_otlp_sink_stats_get() answers SKY_ENOTFOUND
+     * for it. Set, it wins over those variables (stderr says which it overrode). Values other
+     * than otlp and none are warned of and ignored. Each signal has its own queue, batches and
+     * counters (sky_otlp_sink_stats_get). */
     unsigned signals;
     uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_otlp_opts;
@@ -181,7 +186,8 @@ typedef struct sky_http_sink_stats {
 } sky_http_sink_stats;
 
 /* A snapshot of an http or otlp sink's counters (an otlp sink's logs signal, or its traces
- * signal when it exports no logs). SKY_EINVAL for another kind of sink. */
+ * signal when it exports no logs; SKY_ENOTFOUND when it exports neither, both turned off by
+ * OTEL_*_EXPORTER=none). SKY_EINVAL for another kind of sink. */
 SKY_API sky_status sky_http_sink_stats_get(sky_sink *sink, sky_http_sink_stats *out);
 /* The counters of one signal (SKY_OTLP_LOGS or SKY_OTLP_TRACES) of an otlp sink: each has its
  * own queue, requests and drops. SKY_ENOTFOUND when the sink does not export that signal,

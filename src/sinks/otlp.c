@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define MAX_RESOURCE_ATTRS 64
@@ -682,11 +683,71 @@ static void resource_attrs(sky_buf *b, uint32_t pb_field, const char *list)
 typedef struct signal_def {
     unsigned bit;
     const char *path; /* "/v1/logs" */
-    const char *env;  /* "LOGS": OTEL_EXPORTER_OTLP_LOGS_ENDPOINT... */
+    const char *env;  /* "LOGS": OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, OTEL_LOGS_EXPORTER... */
+    const char *name; /* "logs", as messages say it */
 } signal_def;
 
-static const signal_def signal_defs[2] = {{SKY_OTLP_LOGS, "/v1/logs", "LOGS"},
-                                          {SKY_OTLP_TRACES, "/v1/traces", "TRACES"}};
+static const signal_def signal_defs[2] = {{SKY_OTLP_LOGS, "/v1/logs", "LOGS", "logs"},
+                                          {SKY_OTLP_TRACES, "/v1/traces", "TRACES", "traces"}};
+
+enum { EXPORTER_UNSET, EXPORTER_NONE, EXPORTER_OTLP, EXPORTER_OTHER };
+
+/* OTEL_<SIGNAL>_EXPORTER, the OpenTelemetry SDKs' exporter selection: a comma-separated list
+ * of exporter names, case-insensitive. A list naming otlp keeps the signal, one naming none
+ * (and not otlp) turns it off; names this sink is not (console, zipkin, anything else) are
+ * the spec's "unrecognised": warned of and ignored, so the signal stays on. */
+static int exporter_env(const signal_def *sig, char *name, size_t cap, const char **value)
+{
+    snprintf(name, cap, "OTEL_%s_EXPORTER", sig->env);
+    const char *v = *value = getenv(name);
+    if (!v || !v[strspn(v, " \t,")])
+        return EXPORTER_UNSET;
+    bool none = false;
+    for (size_t i = 0; v[i];) {
+        i += strspn(v + i, " \t,");
+        size_t n = strcspn(v + i, ",");
+        size_t k = n;
+        while (k && (v[i + k - 1] == ' ' || v[i + k - 1] == '\t'))
+            k--;
+        if (k == 4 && !strncasecmp(v + i, "otlp", 4))
+            return EXPORTER_OTLP;
+        none |= k == 4 && !strncasecmp(v + i, "none", 4);
+        i += n;
+    }
+    return none ? EXPORTER_NONE : EXPORTER_OTHER;
+}
+
+/* The signals to build: the option when set (it wins over the environment, as every option
+ * of this sink does), else both less those OTEL_<SIGNAL>_EXPORTER turns off. What the
+ * variables change, or would have, is said on the diagnostics (stderr: the sink has no
+ * pipeline yet), never silently. */
+static unsigned choose_signals(unsigned opt)
+{
+    unsigned signals = opt ? opt : SKY_OTLP_LOGS | SKY_OTLP_TRACES;
+    for (int i = 0; i < 2; i++) {
+        const signal_def *sig = &signal_defs[i];
+        char var[32];
+        const char *v;
+        int e = exporter_env(sig, var, sizeof var, &v);
+        if (e == EXPORTER_NONE && !opt) {
+            signals &= ~sig->bit;
+            sky__diag(NULL, SKY_LEVEL_INFO, "otlp sink: %s=%.64s: %s are not exported", var, v,
+                      sig->name);
+        } else if (e == EXPORTER_NONE && (opt & sig->bit)) {
+            sky__diag(NULL, SKY_LEVEL_WARN,
+                      "otlp sink: %s=%.64s ignored: the sink's signals option asks for %s", var,
+                      v, sig->name);
+        } else if (e == EXPORTER_OTHER && (signals & sig->bit)) {
+            sky__diag(NULL, SKY_LEVEL_WARN,
+                      "otlp sink: %s=%.64s names no exporter of this sink (otlp, none): "
+                      "ignored, %s are exported",
+                      var, v, sig->name);
+        }
+    }
+    if (!signals)
+        sky__diag(NULL, SKY_LEVEL_WARN, "otlp sink: no signal left to export: it sends nothing");
+    return signals;
+}
 
 /* OTEL_EXPORTER_OTLP_<SIGNAL>_<what> when set and not empty, else OTEL_EXPORTER_OTLP_<what>
  * (the OpenTelemetry SDKs' order); *name says which was read. */
@@ -905,6 +966,8 @@ static const sky_sink_vtable fan_vt = {
     .stats = fan_stats,
 };
 
+bool sky__otlp_sink_is(const sky_sink *s) { return s && s->vt == &fan_vt; }
+
 sky_sink *sky__otlp_signal_sink(sky_sink *s, unsigned signal)
 {
     if (!s || s->vt != &fan_vt)
@@ -935,12 +998,12 @@ sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errms
         *out = NULL;
     if (SKY__CHECK_RESERVED(opts, sky_otlp_opts, NULL, errmsg) != SKY_OK)
         return SKY_EINVAL;
-    unsigned signals = opts->signals ? opts->signals : SKY_OTLP_LOGS | SKY_OTLP_TRACES;
-    if (signals & ~(SKY_OTLP_LOGS | SKY_OTLP_TRACES)) {
+    if (opts->signals & ~(SKY_OTLP_LOGS | SKY_OTLP_TRACES)) {
         if (errmsg)
             *errmsg = strdup("otlp: unknown signals (SKY_OTLP_LOGS, SKY_OTLP_TRACES)");
         return SKY_EINVAL;
     }
+    unsigned signals = choose_signals(opts->signals);
     fanout *f = calloc(1, sizeof *f);
     if (!f) {
         if (errmsg)

@@ -198,6 +198,27 @@ class TestTracesExport(unittest.TestCase):
         with Receiver() as rec:  # an endpoint written for logs serves traces too
             st = tool(self, rec.url + "/v1/logs/")
             self.assertEqual({r.path for _, _, r in rec.delivered()}, {"/v1/logs", "/v1/traces"})
+        with Receiver() as rec:  # OTEL_TRACES_EXPORTER=none: no traces, and it says so
+            p = tool(self, rec.url, env={"OTEL_TRACES_EXPORTER": "none"}, check=False)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            st = json.loads(p.stdout.strip().splitlines()[-1])
+            self.assertEqual({r.path for _, _, r in rec.delivered()}, {"/v1/logs"})
+            self.assertNotIn("traces_received", st)
+            self.assertEqual(st["sent_events"], N + N)
+            self.assertIn("OTEL_TRACES_EXPORTER=none: traces are not exported", p.stderr)
+        with Receiver() as rec:  # OTEL_LOGS_EXPORTER=none: spans alone
+            p = tool(self, rec.url, env={"OTEL_LOGS_EXPORTER": "none"}, check=False)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            st = json.loads(p.stdout.strip().splitlines()[-1])
+            self.assertEqual({r.path for _, _, r in rec.delivered()}, {"/v1/traces"})
+            self.check_spans(self.spans(rec, False))
+            self.assertIn("OTEL_LOGS_EXPORTER=none: logs are not exported", p.stderr)
+        with Receiver() as rec:  # the sink's signals option wins over the variable
+            p = tool(self, rec.url, "signals=logs,traces", env={"OTEL_TRACES_EXPORTER": "none"},
+                     check=False)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual({r.path for _, _, r in rec.delivered()}, {"/v1/logs", "/v1/traces"})
+            self.assertIn("OTEL_TRACES_EXPORTER=none ignored", p.stderr)
         p = tool(self, "http://127.0.0.1:9", env={"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"},
                  check=False)
         self.assertEqual(p.returncode, 1)

@@ -156,7 +156,7 @@ int main(int argc, char **argv)
     free(pad);
     const char *fms = opt(argc, argv, "flush_ms");
     sky_status fl = sky_flush(sky, fms ? atol(fms) : 60000);
-    sky_http_sink_stats s;
+    sky_http_sink_stats s = {0}; /* stays zero for an otlp sink that exports nothing */
     sky_http_sink_stats_get(sink, &s);
     printf("{\"flush\":\"%s\",", sky_strerror(fl));
     print_stats("", &s);
