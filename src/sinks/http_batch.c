@@ -660,6 +660,8 @@ sky_status sky_http_sink_stats_get(sky_sink *sink, sky_http_sink_stats *out)
     sky_sink *signal = sink ? sky__otlp_signal_sink(sink, 0) : NULL;
     if (signal) /* an otlp sink: the batch sender of its first signal */
         sink = signal;
+    else if (sky__otlp_sink_is(sink) && out) /* one that exports nothing */
+        return SKY_ENOTFOUND;
     if (!sink || !out || (sink->vt != &hb_vt && sink->vt != &hb_vt_otlp))
         return SKY_EINVAL;
     hb *h = sink->self;
