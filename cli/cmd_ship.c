@@ -1613,9 +1613,11 @@ int sky__cmd_ship(int argc, char **argv)
         sky__safe_printf(stderr, "skylog ship: %s%s\n", flag,
                          err ? err : "cannot create the CloudWatch sink");
         free(err);
-        /* an option the sink refused came from a flag (--group, --stream, --max-event-bytes,
-         * --retention-days): a usage error, as the values the flags' parser refuses */
-        rc = sst == SKY_EINVAL ? SKY_EXIT_USAGE : SKY_EXIT_FAIL;
+        /* an option the sink refused that came from a flag (--group, --stream,
+         * --max-event-bytes, --retention-days) is a usage error, as the values the flags'
+         * parser refuses; anything else it refuses (the environment: a proxy the native
+         * transport cannot use, a configuration) is a failure */
+        rc = sst == SKY_EINVAL && *flag ? SKY_EXIT_USAGE : SKY_EXIT_FAIL;
         goto free_track;
     }
     /* what the watchdog's checkpoint reads (under mu) is written before it starts: pthread_create

@@ -37,6 +37,7 @@ int main(int argc, char **argv)
     CURL *curl = curl_easy_init();
     long status = 0;
     SKY_SPAN(span, log, "checkout") {
+        sky_span_set_kind(&span, SKY_SPAN_KIND_CLIENT); /* it wraps a call to another service */
         sky_info(log, "calling_orders", SKY_STR("url", argv[1]));
         struct curl_slist *h = sky_trace_curl_headers(NULL, SKY_TRACE_ALL);
         curl_easy_setopt(curl, CURLOPT_URL, argv[1]);

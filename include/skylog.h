@@ -39,6 +39,16 @@
  *
  * Errors: functions that can fail return sky_status (SKY_OK == 0); sky_strerror() gives the text.
  * The library never calls exit() or abort(), and its own diagnostics never re-enter the pipeline.
+ * Error messages: a function that builds something (sky_open_ex(), sky_open_env*(),
+ * sky_open_file/yaml(), every sky_sink_*() taking errmsg, sky_metric_new(), sky_op_metrics_new(),
+ * sky_add_log_metrics(), sky_sampler_start(), sky_request_log_new(), sky_aws_client_new()) and
+ * fails says why in a malloc'd *errmsg (the caller frees it) or in errbuf (errlen bytes, always
+ * NUL-terminated). When errmsg or errbuf is NULL the sentence is not lost: it goes to the
+ * library's diagnostics instead (the pipeline's diag callback where there is a pipeline, else
+ * stderr, rate-limited; sky_open_env(): once per process). Functions called on every batch or
+ * that only answer a question (sky_aws_creds_get(), sky_http_perform(), sky_http_init(),
+ * sky_aws_crypto_init(), sky_aws_resolve_retry(), sky_security_rule_parse()) stay silent with
+ * a NULL buffer: their status is the answer, and their failures are counted in their stats.
  *
  * C++: the header compiles as C++17 (g++, clang++; -Wall -Wextra -Wpedantic clean). The macros
  * work as in C, except that every log call is the library call (as with SKY_COMPACT_CALLS):

@@ -624,7 +624,14 @@ SKY_API sky_status sky_aws_endpoint_host(const char *url, char *host, size_t hos
  *
  * The result is cached. It is refreshed when less than opts.refresh_margin_ms (default 5 min)
  * remains before its expiration; if the refresh fails while the cached credentials are still
- * valid, they keep being used. Environment variables are read at each resolution.
+ * valid, they keep being used. Credentials a source answers already expired are refused
+ * (SKY_EAUTH naming the source, counted in sky_aws_creds_stats.failures and last_error), as
+ * botocore refuses them ("the refreshed credentials are still expired"), rather than sent to
+ * AWS to be answered ExpiredToken; IMDS's are extended instead (see fetch_retry). Credentials
+ * that expire within the margin when fetched, and cached ones kept after a failed refresh, are
+ * used, and their source asked again after half the time they have left (at most 1 min), not
+ * on every call; the former are said at WARN on the library's diagnostics. Environment
+ * variables are read at each resolution.
  * ========================================================================================== */
 
 typedef struct sky_aws_creds sky_aws_creds;

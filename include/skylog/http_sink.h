@@ -116,8 +116,13 @@ typedef struct sky_otlp_opts {
     sky_otlp_protocol protocol; /* default: see sky_otlp_protocol */
     /* What is exported: SKY_OTLP_LOGS (every event as a LogRecord to /v1/logs), SKY_OTLP_TRACES
      * (every finished span, skylog/trace.h's span_finished event, as an OTLP Span to
-     * /v1/traces), or both; 0 (the default) is both. Each signal has its own queue, batches
-     * and counters (sky_otlp_sink_stats_get). */
+     * /v1/traces), or both. 0 (the default) is both, less each signal whose
+     * $OTEL_LOGS_EXPORTER / $OTEL_TRACES_EXPORTER (the OpenTelemetry SDKs' exporter selection:
+     * a comma-separated list, case-insensitive) names none and not otlp; a signal so turned
+     * off is said on stderr at creation, and sky_otlp_sink_stats_get() answers SKY_ENOTFOUND
+     * for it. Set, it wins over those variables (stderr says which it overrode). Values other
+     * than otlp and none are warned of and ignored. Each signal has its own queue, batches and
+     * counters (sky_otlp_sink_stats_get). */
     unsigned signals;
     uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_otlp_opts;
@@ -126,12 +131,13 @@ typedef struct sky_otlp_opts {
  *
  * Traces: each span_finished event (skylog/trace.h) with valid trace_id and span_id becomes a
  * Span: traceId, spanId, parentSpanId (when the span has a parent), name (the `span` field),
- * kind INTERNAL, endTimeUnixNano the event's time and startTimeUnixNano that less
- * `duration_ms`, status ERROR with the `error` text as its message for a failed span (UNSET
- * otherwise: skylog does not tell an explicit OK from an unset status), and as attributes the
- * event's other fields (context fields such as request_id included), logger.name and the
- * code.* attributes. The `request` event of skylog/request.h (string method and path, int
- * status, duration_ms, inside the request's span) becomes a SERVER span named "<method>
+ * kind from `span_kind` (sky_span_set_kind; INTERNAL without one), endTimeUnixNano the
+ * event's time and startTimeUnixNano that less `duration_ms`, status ERROR with the `error`
+ * text as its message for a failed span, OK for a span set OK explicitly (`status_code`
+ * "ok"), UNSET (no status) otherwise, and as attributes the event's other fields (context
+ * fields such as request_id included), logger.name and the code.* attributes. The `request`
+ * event of skylog/request.h (string method and path, int status, duration_ms, inside the
+ * request's span) becomes a SERVER span named "<method>
  * <endpoint>" (or "<method>"), with http.request.method, url.path, http.route and
  * http.response.status_code, status ERROR on a 5xx. Other events are not spans: they are
  * counted `skipped` by the traces signal, never dropped. A span reaches the exporter only as
@@ -180,7 +186,8 @@ typedef struct sky_http_sink_stats {
 } sky_http_sink_stats;
 
 /* A snapshot of an http or otlp sink's counters (an otlp sink's logs signal, or its traces
- * signal when it exports no logs). SKY_EINVAL for another kind of sink. */
+ * signal when it exports no logs; SKY_ENOTFOUND when it exports neither, both turned off by
+ * OTEL_*_EXPORTER=none). SKY_EINVAL for another kind of sink. */
 SKY_API sky_status sky_http_sink_stats_get(sky_sink *sink, sky_http_sink_stats *out);
 /* The counters of one signal (SKY_OTLP_LOGS or SKY_OTLP_TRACES) of an otlp sink: each has its
  * own queue, requests and drops. SKY_ENOTFOUND when the sink does not export that signal,

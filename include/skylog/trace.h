@@ -62,11 +62,26 @@ typedef struct sky_trace_ctx {
     char tracestate[SKY_TRACESTATE_MAX + 1]; /* validated and normalised, "" for none */
 } sky_trace_ctx;
 
+/* A span's status, OpenTelemetry's three: UNSET (the default: nothing said), OK (the caller
+ * says it succeeded) and ERROR. span_finished's `status` is "error" for ERROR and "ok" for the
+ * other two (as before OK existed, so queries on it keep working); `status_code` ("ok" or
+ * "error") is there only when the status was set, so an exporter tells OK from UNSET. */
 typedef enum sky_span_status {
-    SKY_SPAN_UNSET = 0, /* rendered "ok" */
+    SKY_SPAN_UNSET = 0,
     SKY_SPAN_OK,
     SKY_SPAN_ERROR,
 } sky_span_status;
+
+/* A span's kind, OpenTelemetry's SpanKind: what the span stands for in the trace. Logged as
+ * span_finished's `span_kind` ("server", "client", "producer", "consumer"), absent for
+ * INTERNAL, the default. */
+typedef enum sky_span_kind {
+    SKY_SPAN_KIND_INTERNAL = 0, /* work inside the process */
+    SKY_SPAN_KIND_SERVER,       /* handling a synchronous request from a remote caller */
+    SKY_SPAN_KIND_CLIENT,       /* a synchronous request to a remote service */
+    SKY_SPAN_KIND_PRODUCER,     /* handing a message or job to a queue (not waiting for it) */
+    SKY_SPAN_KIND_CONSUMER,     /* processing such a message or job */
+} sky_span_kind;
 
 /* A per-thread link of the current-span chain (private to the library; in the header for
  * sizes). */
@@ -91,6 +106,7 @@ typedef struct sky_span {
     sky__trace_frame frame;
     size_t ctx_depth;      /* the thread's context depth with this span's frame on it */
     bool begun, ended;
+    uint8_t kind; /* sky_span_kind; in what was tail padding, so sizeof is ABI 1's */
 } sky_span;
 
 /* ---- ids ------------------------------------------------------------------------------------ */
@@ -115,12 +131,18 @@ SKY_API void sky_span_begin(sky_span *span, sky_logger *log, const char *name,
 /* Marks the span failed: span_finished then has status "error", this message (copied,
  * truncated to 127 bytes; may be NULL) as `error`, and level ERROR. */
 SKY_API void sky_span_fail(sky_span *span, const char *message);
-/* Sets the status (SKY_SPAN_ERROR as sky_span_fail(span, NULL)). */
+/* Sets the status (SKY_SPAN_ERROR as sky_span_fail(span, NULL); SKY_SPAN_OK marks it
+ * explicitly successful, exported as OTLP's STATUS_CODE_OK; the last call wins). Between begin
+ * and end; an unknown value is ignored. */
 SKY_API void sky_span_set_status(sky_span *span, sky_span_status status);
+/* Sets the span's kind (SKY_SPAN_KIND_*; INTERNAL until set), e.g. CLIENT for a span around
+ * an outgoing call. Between begin and end (begin resets it); an unknown value is ignored. */
+SKY_API void sky_span_set_kind(sky_span *span, sky_span_kind kind);
 /* Ends the span once (later calls do nothing): logs "span_finished" to its logger (INFO, or
- * ERROR when failed) with `span` (its name), `duration_ms` and `status` ("ok" or "error"),
- * inside the span (so with its ids), then restores the thread's previous context. A span that
- * was left (sky_span_leave) may be ended on any thread. */
+ * ERROR when failed) with `span` (its name), `duration_ms`, `status` ("ok" or "error"), and
+ * when set `status_code` ("ok" or "error": see sky_span_status) and `span_kind` (see
+ * sky_span_kind), inside the span (so with its ids), then restores the thread's previous
+ * context. A span that was left (sky_span_leave) may be ended on any thread. */
 SKY_API void sky_span_end(sky_span *span);
 /* Takes a begun span off this thread (its fields leave the thread's context), so another
  * thread can sky_span_enter() it, or end it. Only the thread's innermost span can leave. */

@@ -9,6 +9,7 @@
  * Must never: put a signed header, a secret or a body into an error; sleep other than through
  * sky__retry_sleep() (tests inject it).
  */
+#include "core/errmsg.h"
 #include "core/reserved.h"
 #include "aws/retry.h"
 #include "aws/sigv4.h"
@@ -43,8 +44,8 @@ struct sky_aws_client {
     _Atomic int64_t skew_ns; /* server time - local time, learned from Date headers */
 };
 
-sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out, char *errbuf,
-                              size_t errlen)
+static sky_status client_new(const sky_aws_client_opts *o, sky_aws_client **out, char *errbuf,
+                             size_t errlen)
 {
     if (errbuf && errlen)
         errbuf[0] = '\0';
@@ -149,6 +150,15 @@ sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out
     c->clock_user = o->clock_user;
     *out = c;
     return SKY_OK;
+}
+
+sky_status sky_aws_client_new(const sky_aws_client_opts *o, sky_aws_client **out, char *errbuf,
+                              size_t errlen)
+{
+    char mine[256] = "";
+    bool route = !errbuf || !errlen;
+    sky_status st = client_new(o, out, route ? mine : errbuf, route ? sizeof mine : errlen);
+    return route ? sky__errbuf_route(NULL, st, mine) : st;
 }
 
 void sky_aws_client_free(sky_aws_client *c)

@@ -14,6 +14,7 @@
 #include "aws/creds.h"
 
 #include "aws/buf.h"
+#include "core/pipeline.h"
 #include "util/secmem.h"
 
 #include <jansson.h>
@@ -341,6 +342,45 @@ void sky_aws_creds_stats_get(sky_aws_creds *p, sky_aws_creds_stats *out)
     pthread_mutex_unlock(&p->err_lock);
 }
 
+/* How long credentials that cannot be refreshed yet (fetched near their expiry, or kept after
+ * a failed refresh) are used before their source is asked again: half the time they have left,
+ * at most a minute. botocore asks again on every call in that window, which for a logger is a
+ * network round trip (the container endpoint: up to 3 attempts 1 s apart) per batch. */
+#define RETRY_CAP_NS (60 * 1000000000LL)
+static int64_t retry_at(int64_t now, int64_t expiration_ns)
+{
+    int64_t half = (expiration_ns - now) / 2;
+    return now + (half < RETRY_CAP_NS ? half : RETRY_CAP_NS);
+}
+
+/* botocore's RefreshableCredentials._protected_refresh raises "Credentials were refreshed,
+ * but the refreshed credentials are still expired" for any source: expired credentials are
+ * refused here, with the source named, instead of being sent and answered ExpiredToken. IMDS
+ * never gets here with them (imds_extend). Credentials that expire within the refresh margin
+ * are used (AWS still accepts them) but asked for again soon, as retry_at says. */
+static sky_status judge_expiry(sky__cctx *ctx, sky_aws_creds *p, sky_aws_credentials *fresh)
+{
+    int64_t exp = fresh->expiration_ns, now = ctx->now_ns;
+    if (!exp)
+        return SKY_OK;
+    if (exp <= now) {
+        sky_aws_credentials_clear(fresh);
+        return sky__cerr(ctx, SKY_EAUTH,
+                         "credentials from %s expired %lld s ago; the source answered "
+                         "credentials that AWS would refuse (ExpiredToken): renew them there",
+                         ctx->source, (long long)((now - exp) / 1000000000LL));
+    }
+    if (now + p->o.refresh_margin_ms * 1000000 >= exp) {
+        p->retry_at_ns = retry_at(now, exp);
+        sky__diag(NULL, SKY_LEVEL_WARN,
+                  "aws credentials: credentials from %s expire in %lld s, within the refresh "
+                  "margin; using them, asking again in %lld s",
+                  ctx->source, (long long)((exp - now) / 1000000000LL),
+                  (long long)((p->retry_at_ns - now + 999999999) / 1000000000LL));
+    }
+    return SKY_OK;
+}
+
 sky_status sky_aws_creds_get(sky_aws_creds *p, sky_aws_credentials *out, char *errbuf,
                              size_t errlen)
 {
@@ -353,7 +393,8 @@ sky_status sky_aws_creds_get(sky_aws_creds *p, sky_aws_credentials *out, char *e
     int64_t now = now_of(p);
     int64_t margin = p->o.refresh_margin_ms * 1000000;
     sky_status st;
-    if (p->have && (p->cached.expiration_ns == 0 || now + margin < p->cached.expiration_ns)) {
+    if (p->have && (p->cached.expiration_ns == 0 || now + margin < p->cached.expiration_ns ||
+                    (now < p->retry_at_ns && now < p->cached.expiration_ns))) {
         st = copy_out(&p->cached, out);
         pthread_mutex_unlock(&p->lock);
         return st;
@@ -364,7 +405,10 @@ sky_status sky_aws_creds_get(sky_aws_creds *p, sky_aws_credentials *out, char *e
                      .errlen = mine ? sizeof lerr : errlen, .source = "none"};
     sky_aws_credentials fresh;
     memset(&fresh, 0, sizeof fresh);
+    p->retry_at_ns = 0;
     st = resolve_chain(&ctx, &fresh);
+    if (st == SKY_OK)
+        st = judge_expiry(&ctx, p, &fresh);
     if (st == SKY_OK)
         atomic_fetch_add(&p->n_refreshes, 1);
     else
@@ -378,6 +422,7 @@ sky_status sky_aws_creds_get(sky_aws_creds *p, sky_aws_credentials *out, char *e
     } else if (p->have && now < p->cached.expiration_ns) {
         /* refresh failed but what we hold still works: keep using it until it expires */
         atomic_fetch_add(&p->n_stale, 1);
+        p->retry_at_ns = retry_at(now, p->cached.expiration_ns);
         st = copy_out(&p->cached, out);
     } else if (st == SKY_ENOTFOUND) {
         st = SKY_EAUTH;
@@ -393,6 +438,7 @@ void sky_aws_creds_invalidate(sky_aws_creds *p)
     pthread_mutex_lock(&p->lock);
     sky_aws_credentials_clear(&p->cached);
     p->have = false;
+    p->retry_at_ns = 0;
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -18,6 +18,9 @@ struct sky_aws_creds {
     char *owned[12];
     sky_aws_credentials cached;
     bool have;
+    /* credentials that were near expiry when fetched (or a failed refresh answered from the
+     * cache) count as fresh until then, so that not every call asks their source again */
+    int64_t retry_at_ns;
     const char *source;
     /* sky_aws_creds_stats_get(): atomics (and a lock of their own for the text), because
      * `lock` is held across a refresh's network calls */

@@ -7,7 +7,7 @@
  * success or the reason for a failure, is then read-only. It must never abort or exit when
  * libcrypto is missing, and never hand back a digest it did not compute: every function returns
  * false with a zeroed output, and callers turn that into SKY_EUNSUPPORTED. The library is never
- * dlclose()d (libcrypto keeps global state for the life of the process). It relies on the four
+ * dlclose()d (libcrypto keeps global state for the life of the process). It relies on the
  * symbols below, which OpenSSL 1.1 and 3.x both export with these signatures (HMAC() is not
  * deprecated in 3.x; only the HMAC_CTX functions are). The OpenSSL headers give the types only.
  */
@@ -32,6 +32,11 @@ typedef struct crypto_api {
     unsigned char *(*hmac)(const EVP_MD *evp_md, const void *key, int key_len,
                            const unsigned char *d, size_t n, unsigned char *md,
                            unsigned int *md_len);
+    EVP_MD_CTX *(*ctx_new)(void);
+    void (*ctx_free)(EVP_MD_CTX *ctx);
+    int (*init)(EVP_MD_CTX *ctx, const EVP_MD *type, ENGINE *impl);
+    int (*update)(EVP_MD_CTX *ctx, const void *d, size_t cnt);
+    int (*final)(EVP_MD_CTX *ctx, unsigned char *md, unsigned int *s);
 } crypto_api;
 
 static const char *const default_names[] = {"libcrypto.so.3", "libcrypto.so.1.1", NULL};
@@ -50,6 +55,11 @@ static void load(void)
         SYM(sha256, EVP_sha256),
         SYM(sha1, EVP_sha1),
         SYM(hmac, HMAC),
+        SYM(ctx_new, EVP_MD_CTX_new),
+        SYM(ctx_free, EVP_MD_CTX_free),
+        SYM(init, EVP_DigestInit_ex),
+        SYM(update, EVP_DigestUpdate),
+        SYM(final, EVP_DigestFinal_ex),
     };
 #undef SYM
     const sky__dl_spec spec = {
@@ -121,6 +131,57 @@ bool sky__hmac_sha256(const void *key, size_t keylen, const void *data, size_t l
               n == 32;
     if (!ok)
         memset(out, 0, 32);
+    return ok;
+}
+
+void sky__hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+struct sky__sha256_stream {
+    EVP_MD_CTX *ctx;
+    bool ok;
+};
+
+sky__sha256_stream *sky__sha256_begin(void)
+{
+    if (!sky__crypto_load(NULL, 0))
+        return NULL;
+    sky__sha256_stream *h = malloc(sizeof *h);
+    if (!h)
+        return NULL;
+    h->ctx = api.ctx_new();
+    h->ok = h->ctx && api.init(h->ctx, api.sha256(), NULL) == 1;
+    if (!h->ok) {
+        api.ctx_free(h->ctx);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void sky__sha256_add(sky__sha256_stream *h, const void *data, size_t len)
+{
+    if (h && h->ok && len)
+        h->ok = api.update(h->ctx, data, len) == 1;
+}
+
+bool sky__sha256_end(sky__sha256_stream *h, uint8_t out[32])
+{
+    unsigned int n = 0;
+    bool ok = h && h->ok && api.final(h->ctx, out, &n) == 1 && n == 32;
+    if (!ok)
+        memset(out, 0, 32);
+    if (h) {
+        api.ctx_free(h->ctx);
+        free(h);
+    }
     return ok;
 }
 

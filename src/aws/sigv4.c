@@ -32,16 +32,6 @@
 
 /* ---- hashing ------------------------------------------------------------------------------ */
 
-static void to_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* False (and `hex` empty) when libcrypto cannot be loaded. */
 static bool sha256_hex(const void *data, size_t len, char hex[65])
 {
@@ -50,7 +40,7 @@ static bool sha256_hex(const void *data, size_t len, char hex[65])
         hex[0] = '\0';
         return false;
     }
-    to_hex(md, 32, hex);
+    sky__hex(md, 32, hex);
     return true;
 }
 
@@ -459,7 +449,7 @@ static sky_status sign_core(const core_in *in, char sig[65], char **canonical, c
         sky__buf_free(&sts);
         return st;
     }
-    to_hex(mac, 32, sig);
+    sky__hex(mac, 32, sig);
     if (canonical)
         *canonical = sky__buf_steal(&cr);
     else

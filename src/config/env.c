@@ -28,6 +28,7 @@
  * and a program linked with libskylog.a that logs through NULL pulls this file in by that very
  * call (a constructor registering a hook would not be linked from a static archive).
  */
+#include "core/errmsg.h"
 #include "config/loader.h"
 #include "config/registry.h"
 #include "core/logger.h"
@@ -584,7 +585,7 @@ static sky_t *fallback_pipeline(void)
     return sky;
 }
 
-sky_status sky_open_env_ex(unsigned flags, sky_t **out, char **errmsg)
+static sky_status open_env_ex_body(unsigned flags, sky_t **out, char **errmsg)
 {
     if (errmsg)
         *errmsg = NULL;
@@ -608,6 +609,13 @@ sky_status sky_open_env_ex(unsigned flags, sky_t **out, char **errmsg)
     if (flags & SKY_ENV_FALLBACK)
         *out = fallback_pipeline();
     return st;
+}
+
+sky_status sky_open_env_ex(unsigned flags, sky_t **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = open_env_ex_body(flags, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }
 
 sky_t *sky_open_env(char **errmsg)

@@ -391,8 +391,10 @@ static const sky__enum_val otlp_signals_vals[] = {{"logs,traces", SKY_OTLP_LOGS 
 static const sky__opt otlp_opts[] = {
     {"endpoint", SKY__OPT_STRING, "OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318",
      "collector base URL; /v1/logs and /v1/traces are appended", W(sky_otlp_opts, endpoint)},
-    {"signals", SKY__OPT_ENUM, "logs,traces",
-     "what is exported: every event as a log record, finished spans as OTLP spans",
+    {"signals", SKY__OPT_ENUM,
+     "logs,traces less those OTEL_LOGS_EXPORTER / OTEL_TRACES_EXPORTER=none turn off",
+     "what is exported: every event as a log record, finished spans as OTLP spans; "
+     "when set, it wins over OTEL_*_EXPORTER",
      W(sky_otlp_opts, signals), .values = otlp_signals_vals},
     {"service_name", SKY__OPT_STRING, "OTEL_SERVICE_NAME or unknown_service",
      "resource attribute service.name", W(sky_otlp_opts, service_name)},

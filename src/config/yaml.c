@@ -18,6 +18,7 @@
  * every token, so 100,000 '[' took over a minute. Aliases are node references, not copies, so
  * what they could multiply (lists, processors, sinks) has limits of its own.
  */
+#include "core/errmsg.h"
 #include "config/loader.h"
 #include "config/registry.h"
 
@@ -725,12 +726,26 @@ sky_status sky__config_load_file(const char *path, const sky__config_overrides *
     return st;
 }
 
-sky_status sky_open_file(const char *path, sky_t **out, char **errmsg)
+static sky_status open_file_body(const char *path, sky_t **out, char **errmsg)
 {
     return sky__config_load_file(path, NULL, out, NULL, errmsg);
 }
 
-sky_status sky_open_yaml(const char *text, size_t len, sky_t **out, char **errmsg)
+sky_status sky_open_file(const char *path, sky_t **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = open_file_body(path, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
+}
+
+static sky_status open_yaml_body(const char *text, size_t len, sky_t **out, char **errmsg)
 {
     return sky__config_load(NULL, text, len, NULL, out, NULL, errmsg);
+}
+
+sky_status sky_open_yaml(const char *text, size_t len, sky_t **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = open_yaml_body(text, len, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }

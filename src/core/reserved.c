@@ -4,6 +4,8 @@
  * zero-initialised, or a member from a newer skylog header this library does not know.
  */
 #include "core/reserved.h"
+
+#include "core/errmsg.h"
 #include "core/pipeline.h"
 
 #include <stdint.h>
@@ -35,9 +37,9 @@ sky_status sky__reserved_check(const void *reserved, size_t size, const char *ty
     char msg[320];
     if (!sky__reserved_msg(reserved, size, type, msg, sizeof msg))
         return SKY_OK;
-    if (errmsg)
+    if (errmsg) {
         *errmsg = strdup(msg);
-    else
-        sky__diag(sky, SKY_LEVEL_ERROR, "%s", msg);
-    return SKY_EINVAL;
+        return SKY_EINVAL;
+    }
+    return sky__errbuf_route(sky, SKY_EINVAL, msg);
 }

@@ -29,6 +29,7 @@
  * threads that no longer exist, and the interval thread is started again on the child's first
  * record or flush (not in the handler).
  */
+#include "core/errmsg.h"
 #include "core/reserved.h"
 #include "metrics/metrics_internal.h"
 #include "util/thread.h"
@@ -930,7 +931,8 @@ static bool same_identity(const sky_metric *c, const sky_metric_opts *o)
     return true;
 }
 
-sky_status sky_metric_new(sky_metrics *m, const sky_metric_opts *o, sky_metric **out, char **errmsg)
+static sky_status metric_new_body(sky_metrics *m, const sky_metric_opts *o, sky_metric **out,
+                                  char **errmsg)
 {
     if (errmsg)
         *errmsg = NULL;
@@ -1032,6 +1034,13 @@ sky_status sky_metric_new(sky_metrics *m, const sky_metric_opts *o, sky_metric *
     }
     pthread_mutex_unlock(&m->mu);
     return st;
+}
+
+sky_status sky_metric_new(sky_metrics *m, const sky_metric_opts *o, sky_metric **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = metric_new_body(m, o, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }
 
 void sky_metrics_stats_get(sky_metrics *m, sky_metrics_stats *out)

@@ -2,12 +2,13 @@
  * operation.c - sky_operation: an operation's duration and Success/Failure counts as metrics,
  * plus one log event, logged on the caller's thread so that its scoped context applies.
  */
+#include "core/errmsg.h"
 #include <skylog/metrics.h>
 
 #include <string.h>
 
-sky_status sky_op_metrics_new(sky_metrics *m, const char *ns, const char *operation,
-                              sky_op_metrics *out, char **errmsg)
+static sky_status op_metrics_new_body(sky_metrics *m, const char *ns, const char *operation,
+                                      sky_op_metrics *out, char **errmsg)
 {
     memset(out, 0, sizeof *out);
     sky_dim op[] = {{"Operation", operation}};
@@ -23,6 +24,14 @@ sky_status sky_op_metrics_new(sky_metrics *m, const char *ns, const char *operat
     if (st == SKY_OK)
         st = sky_metric_new(m, &o, &out->failure, errmsg);
     return st;
+}
+
+sky_status sky_op_metrics_new(sky_metrics *m, const char *ns, const char *operation,
+                              sky_op_metrics *out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = op_metrics_new_body(m, ns, operation, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }
 
 sky_operation sky_operation_begin(sky_logger *log, const sky_op_metrics *m, const char *name)

@@ -12,6 +12,7 @@
  * fork(): the thread is the parent's; a child's sampler does not run, and stopping it there
  * frees it without joining (or locking what the parent's thread may have held).
  */
+#include "core/errmsg.h"
 #include "core/reserved.h"
 #include "metrics/metrics_internal.h"
 #include "util/thread.h"
@@ -189,7 +190,7 @@ static sky_status gauge(sky_sampler *s, const char *name, sky_unit unit, sky_met
                           out, errmsg);
 }
 
-sky_status sky_sampler_start(const sky_sampler_opts *opts, sky_sampler **out, char **errmsg)
+static sky_status sampler_start_body(const sky_sampler_opts *opts, sky_sampler **out, char **errmsg)
 {
     if (errmsg)
         *errmsg = NULL;
@@ -241,6 +242,13 @@ sky_status sky_sampler_start(const sky_sampler_opts *opts, sky_sampler **out, ch
     s->started = true;
     *out = s;
     return SKY_OK;
+}
+
+sky_status sky_sampler_start(const sky_sampler_opts *opts, sky_sampler **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = sampler_start_body(opts, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }
 
 void sky_sampler_stop(sky_sampler *s)

@@ -16,6 +16,7 @@
  * the YAML and SKYLOG_* form) is here too, with its limits applied before any allocation, and
  * has a fuzz target (tests/fuzz/fuzz_metrics_rules.c).
  */
+#include "core/errmsg.h"
 #include "core/pipeline.h"
 #include "core/reserved.h"
 #include "metrics/metrics_internal.h"
@@ -249,9 +250,11 @@ static sky_metric *make_series(sky_log_metrics *lm, rule *r, const char *key, bo
         p += strlen(p) + 1;
     }
     sky_metric *m = NULL;
+    char *why = NULL; /* the rule was checked when added: only a limit or memory fails here */
     sky_metric_new(lm->m, &(sky_metric_opts){.ns = lm->ns, .name = r->name, .kind = r->kind,
                                             .unit = r->unit, .dims = dims, .n_dims = r->n_dims},
-                   &m, NULL);
+                   &m, &why);
+    free(why);
     return m;
 }
 
@@ -450,8 +453,8 @@ static sky_status rule_init(sky_log_metrics *lm, rule *r, const sky_log_metric_r
     return SKY_OK;
 }
 
-sky_status sky_add_log_metrics(sky_t *sky, const sky_log_metrics_opts *opts,
-                               sky_log_metrics **out, char **errmsg)
+static sky_status add_log_metrics_body(sky_t *sky, const sky_log_metrics_opts *opts,
+                                       sky_log_metrics **out, char **errmsg)
 {
     if (errmsg)
         *errmsg = NULL;
@@ -486,6 +489,14 @@ sky_status sky_add_log_metrics(sky_t *sky, const sky_log_metrics_opts *opts,
     if (st == SKY_OK && out)
         *out = lm;
     return st;
+}
+
+sky_status sky_add_log_metrics(sky_t *sky, const sky_log_metrics_opts *opts,
+                               sky_log_metrics **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = add_log_metrics_body(sky, opts, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(sky, st, mine);
 }
 
 sky_log_metrics *sky_log_metrics_get(sky_t *sky, size_t i)

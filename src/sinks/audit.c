@@ -13,6 +13,7 @@
  * what is in the file (a torn line stays, as evidence, recorded by a chain_resumed entry), or
  * let the key reach a log, a message or the file.
  */
+#include "core/errmsg.h"
 #include "core/reserved.h"
 #include "core/pipeline.h"
 #include "aws/crypto_api.h"
@@ -529,7 +530,7 @@ static const sky_sink_vtable audit_vt = {
     .stats = audit_stats,
 };
 
-sky_status sky_sink_audit(const sky_audit_opts *opts, sky_sink **out, char **errmsg)
+static sky_status sink_audit_body(const sky_audit_opts *opts, sky_sink **out, char **errmsg)
 {
     if (errmsg)
         *errmsg = NULL;
@@ -610,6 +611,13 @@ sky_status sky_sink_audit(const sky_audit_opts *opts, sky_sink **out, char **err
 fail:
     audit_free(a);
     return st;
+}
+
+sky_status sky_sink_audit(const sky_audit_opts *opts, sky_sink **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = sink_audit_body(opts, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }
 
 /* ---- the verifier ---------------------------------------------------------------------------- */

@@ -28,6 +28,8 @@
  * It must never: log through skylog (diagnostics go to stderr via sky__diag), hold the queue
  * lock across a network call, or drop an accepted event silently.
  */
+#include "aws/crypto_api.h"
+#include "core/errmsg.h"
 #include "core/reserved.h"
 #include "core/pipeline.h"
 #include "util/text.h"
@@ -140,6 +142,8 @@ typedef struct cwl {
         uint64_t bytes;
         cwl_ev **evs;  /* sorted */
         uint64_t body_id;
+        bool hashed;   /* sha256 is the SHA-256 of `body` (transport.body_sha256) */
+        uint8_t sha256[32];
     } held;
     uint64_t body_ids;
 
@@ -775,10 +779,11 @@ static bool sort_batch(cwl_ev **batch, size_t n, int64_t lo)
 
 /* `deadline`: 0, or the close deadline the call may not outlive (taken under the lock). */
 static sky_status call(cwl *c, const char *op, const char *body, size_t len, const char *stream,
-                       int64_t deadline, uint64_t body_id, sky__cwl_result *r)
+                       int64_t deadline, uint64_t body_id, const uint8_t *sha256,
+                       sky__cwl_result *r)
 {
     sky__cwl_call cl = {.op = op, .body = body, .len = len, .group = c->group, .stream = stream,
-                        .deadline_ns = deadline, .body_id = body_id};
+                        .deadline_ns = deadline, .body_id = body_id, .body_sha256 = sha256};
     memset(r, 0, sizeof *r);
     sky_status st = c->t.call(c->t.self, &cl, r);
     /* PutLogEvents' retries are counted by send_batch(), under mu; the control calls' here,
@@ -815,7 +820,7 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline, sky__cwl_res
         sky__buf_putc(&b, '{');
         json_kv(&b, "logGroupName", c->group);
         sky__buf_putc(&b, '}');
-        if (call(c, "CreateLogGroup", b.p, b.len, NULL, deadline, 0, &r) == SKY_OK ||
+        if (call(c, "CreateLogGroup", b.p, b.len, NULL, deadline, 0, NULL, &r) == SKY_OK ||
             is_code(&r, "ResourceAlreadyExistsException")) {
             c->group_ready = true;
             if (c->o.retention_days > 0) {
@@ -826,7 +831,7 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline, sky__cwl_res
                 sky__buf_lit(&b, ",\"retentionInDays\":");
                 sky__buf_i64(&b, c->o.retention_days);
                 sky__buf_putc(&b, '}');
-                if (call(c, "PutRetentionPolicy", b.p, b.len, NULL, deadline, 0, &rr) != SKY_OK)
+                if (call(c, "PutRetentionPolicy", b.p, b.len, NULL, deadline, 0, NULL, &rr) != SKY_OK)
                     sky__diag(NULL, SKY_LEVEL_WARN,
                               "cloudwatch: cannot set retention on %s: %s %s", c->group, rr.code,
                               rr.message);
@@ -849,7 +854,7 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline, sky__cwl_res
         sky__buf_putc(&b, ',');
         json_kv(&b, "logStreamName", s->name);
         sky__buf_putc(&b, '}');
-        if (call(c, "CreateLogStream", b.p, b.len, NULL, deadline, 0, &r) == SKY_OK ||
+        if (call(c, "CreateLogStream", b.p, b.len, NULL, deadline, 0, NULL, &r) == SKY_OK ||
             is_code(&r, "ResourceAlreadyExistsException")) {
             s->ready = true;
         } else {
@@ -964,9 +969,11 @@ static void json_msg(sky_buf *b, const char *msg, size_t len)
     b->len = (size_t)(d - b->p);
 }
 
-/* The request body for a batch, in the transport's format. */
+/* The request body for a batch, in the transport's format; a PutLogEvents body is also hashed
+ * into held.sha256 when the transport asks (held.hashed). */
 static void build_body(cwl *c, sky_buf *b, const char *stream, cwl_ev *const *batch, size_t n)
 {
+    c->held.hashed = false;
     sky__buf_reset(b);
     if (c->o.transport == SKY_CWL_NDJSON) {
         for (size_t i = 0; i < n; i++) {
@@ -988,6 +995,13 @@ static void build_body(cwl *c, sky_buf *b, const char *stream, cwl_ev *const *ba
         sky__buf_lit(b, SKY__OTLP_SUFFIX);
         return;
     }
+    /* SigV4 signs the body's SHA-256: hashed here, an event at a time, as it is written. The
+     * hash is a chain of dependent rounds that leaves the core partly idle, and some of the
+     * next event's escaping runs in its shadow; hashed in a pass of its own after the body was
+     * built, the two cost 2.5-4 % more (bench/bench_body_hash.c, bench/RESULTS.md session 9).
+     * NULL: the transport hashes. */
+    sky__sha256_stream *h = c->t.body_sha256 ? sky__sha256_begin() : NULL;
+    size_t hashed = 0;
     sky__buf_putc(b, '{');
     json_kv(b, "logGroupName", c->group);
     sky__buf_putc(b, ',');
@@ -1038,8 +1052,17 @@ static void build_body(cwl *c, sky_buf *b, const char *stream, cwl_ev *const *ba
         *d++ = '"';
         *d++ = '}';
         b->len = (size_t)(d - b->p);
+        if (h) {
+            sky__sha256_add(h, b->p + hashed, b->len - hashed);
+            hashed = b->len;
+        }
     }
     sky__buf_lit(b, "]}");
+    if (h) {
+        if (!b->oom)
+            sky__sha256_add(h, b->p + hashed, b->len - hashed);
+        c->held.hashed = sky__sha256_end(h, c->held.sha256) && !b->oom;
+    }
 }
 
 /* Picks a stream with something to send; NULL if none is due. *wait_ns: when to look again. */
@@ -1223,7 +1246,8 @@ static void send_batch(cwl *c, stream_q *s)
     sky__cwl_result r;
     bool created = false, ctl_throttled = false;
     for (;;) {
-        call(c, "PutLogEvents", b->p, b->len, stream, deadline, c->held.body_id, &r);
+        call(c, "PutLogEvents", b->p, b->len, stream, deadline, c->held.body_id,
+             c->held.hashed ? c->held.sha256 : NULL, &r);
         if (r.status != SKY_OK && is_code(&r, "ResourceNotFoundException") && !created &&
             !(c->o.no_create_group && c->o.no_create_stream)) {
             created = true;
@@ -1920,7 +1944,7 @@ sky_status sky__sink_cloudwatch_logs_with(const sky_cwl_opts *opts, sky__cwl_tra
     return *out ? SKY_OK : SKY_ENOMEM;
 }
 
-sky_status sky_sink_cloudwatch_logs(const sky_cwl_opts *opts, sky_sink **out, char **errmsg)
+static sky_status sink_cloudwatch_logs_body(const sky_cwl_opts *opts, sky_sink **out, char **errmsg)
 {
     if (errmsg)
         *errmsg = NULL;
@@ -1945,4 +1969,11 @@ sky_status sky_sink_cloudwatch_logs(const sky_cwl_opts *opts, sky_sink **out, ch
         return st;
     }
     return sky__sink_cloudwatch_logs_with(opts, t, out, errmsg);
+}
+
+sky_status sky_sink_cloudwatch_logs(const sky_cwl_opts *opts, sky_sink **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = sink_cloudwatch_logs_body(opts, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }

@@ -8,6 +8,7 @@
  * token, posted with `Authorization: Bearer <token>`. The sink's own backoff retries puts.
  * It must never put a secret or a bearer token in an error message.
  */
+#include "aws/crypto_api.h"
 #include "aws/retry.h"
 #include "sinks/cwl_transport.h"
 
@@ -137,8 +138,13 @@ static sky_status aws_call(void *self, const sky__cwl_call *cl, sky__cwl_result 
                 snprintf(out->message, sizeof out->message, "cannot compress the request");
                 return out->status;
             }
-            /* "" when libcrypto is missing: then the client fails to sign, with the reason */
-            sky_aws_sha256_hex(t->gz ? t->gz : cl->body, t->gz ? t->gz_len : cl->len, t->hash);
+            if (cl->body_sha256 && !t->gz) { /* hashed by the sink while it wrote the body */
+                sky__hex(cl->body_sha256, 32, t->hash);
+            } else {
+                /* "" when libcrypto is missing: then the client fails to sign, with the reason */
+                sky_aws_sha256_hex(t->gz ? t->gz : cl->body, t->gz ? t->gz_len : cl->len,
+                                   t->hash);
+            }
             t->body_id = cl->body_id;
         }
         if (t->gz) {
@@ -258,6 +264,8 @@ sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out
         return st;
     }
     *out = (sky__cwl_transport){.call = aws_call, .free = aws_free, .creds_stats = aws_creds_stats,
-                                .self = t};
+                                .self = t,
+                                .body_sha256 = !o->compress &&
+                                               o->transport == SKY_CWL_PUT_LOG_EVENTS};
     return SKY_OK;
 }

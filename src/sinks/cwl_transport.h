@@ -38,6 +38,9 @@ typedef struct sky__cwl_call {
      * body (a retry), so the transport may reuse what it derived from it (compressed form,
      * payload hash) instead of computing it again. */
     uint64_t body_id;
+    /* NULL, or the SHA-256 of body, computed by the sink while it wrote the body (only when
+     * the transport asked for it: body_sha256 below). */
+    const uint8_t *body_sha256;
 } sky__cwl_call;
 
 typedef struct sky__cwl_transport {
@@ -47,6 +50,10 @@ typedef struct sky__cwl_transport {
      * Thread-safe, unlike call(). */
     void (*creds_stats)(void *self, sky_aws_creds_stats *out);
     void *self;
+    /* The transport signs PutLogEvents bodies as they are (SigV4 over the uncompressed body):
+     * the sink then hashes each body while it writes it and passes the digest (body_sha256),
+     * where a pass of its own over the finished body cost 2.5-4 % more CPU for the two. */
+    bool body_sha256;
 } sky__cwl_transport;
 
 void sky__cwl_result_clear(sky__cwl_result *r);

@@ -11,6 +11,7 @@
  */
 #include <skylog.h>
 
+#include "core/errmsg.h"
 #include "core/reserved.h"
 #include "util/buf.h"
 #include "sinks/fdio.h"
@@ -193,7 +194,7 @@ static void set_err(char **errmsg, const char *fmt, const char *path, int err)
     sky__buf_free(&b);
 }
 
-sky_status sky_sink_file(const sky_file_opts *opts, sky_sink **out, char **errmsg)
+static sky_status sink_file_body(const sky_file_opts *opts, sky_sink **out, char **errmsg)
 {
     if (errmsg)
         *errmsg = NULL;
@@ -240,4 +241,11 @@ sky_status sky_sink_file(const sky_file_opts *opts, sky_sink **out, char **errms
     sky_format fmt = opts->format == SKY_FORMAT_AUTO ? SKY_FORMAT_JSON : opts->format;
     *out = sky_sink_new(&file_vt, f, fmt);
     return *out ? SKY_OK : SKY_ENOMEM;
+}
+
+sky_status sky_sink_file(const sky_file_opts *opts, sky_sink **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = sink_file_body(opts, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }

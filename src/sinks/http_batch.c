@@ -21,6 +21,7 @@
  * It must never log through skylog (diagnostics: sky__diag), hold the lock across a network
  * call, or drop an accepted event without counting it.
  */
+#include "core/errmsg.h"
 #include "core/reserved.h"
 #include "core/pipeline.h"
 #include "sinks/http_batch.h"
@@ -659,6 +660,8 @@ sky_status sky_http_sink_stats_get(sky_sink *sink, sky_http_sink_stats *out)
     sky_sink *signal = sink ? sky__otlp_signal_sink(sink, 0) : NULL;
     if (signal) /* an otlp sink: the batch sender of its first signal */
         sink = signal;
+    else if (sky__otlp_sink_is(sink) && out) /* one that exports nothing */
+        return SKY_ENOTFOUND;
     if (!sink || !out || (sink->vt != &hb_vt && sink->vt != &hb_vt_otlp))
         return SKY_EINVAL;
     hb *h = sink->self;
@@ -854,7 +857,7 @@ static void array_begin(void *self, sky_buf *b, size_t payload)
     sky__buf_putc(b, '[');
 }
 
-sky_status sky_sink_http(const sky_http_sink_opts *opts, sky_sink **out, char **errmsg)
+static sky_status sink_http_body(const sky_http_sink_opts *opts, sky_sink **out, char **errmsg)
 {
     static const sky_http_sink_opts none;
     if (!opts)
@@ -882,4 +885,11 @@ sky_status sky_sink_http(const sky_http_sink_opts *opts, sky_sink **out, char **
         return SKY_EINVAL;
     }
     return sky__http_batch_new(opts->url, &opts->batch, &c, out, errmsg);
+}
+
+sky_status sky_sink_http(const sky_http_sink_opts *opts, sky_sink **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = sink_http_body(opts, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }

@@ -24,6 +24,7 @@
  * fork(): the child's sink has no sender thread and its queue holds the parent's datums (the
  * parent sends them): the child's first delivery forgets them and starts its own sender.
  */
+#include "core/errmsg.h"
 #include "core/reserved.h"
 #include "aws/retry.h"
 #include "core/pipeline.h"
@@ -482,7 +483,8 @@ sky_status sky_cwm_creds_stats_get(sky_sink *sink, sky_aws_creds_stats *out)
     return SKY_OK;
 }
 
-sky_status sky_sink_metrics_cloudwatch(const sky_cwm_opts *opts, sky_sink **out, char **errmsg)
+static sky_status sink_metrics_cloudwatch_body(const sky_cwm_opts *opts, sky_sink **out,
+                                               char **errmsg)
 {
     sky_cwm_opts o = opts ? *opts : (sky_cwm_opts){0};
     char err[512] = "";
@@ -547,4 +549,11 @@ sky_status sky_sink_metrics_cloudwatch(const sky_cwm_opts *opts, sky_sink **out,
     }
     *out = s;
     return SKY_OK;
+}
+
+sky_status sky_sink_metrics_cloudwatch(const sky_cwm_opts *opts, sky_sink **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = sink_metrics_cloudwatch_body(opts, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }

@@ -7,6 +7,7 @@
  * is rendered, and what they leave out is counted here (dropped_values). The only memory the
  * sink keeps is one record's line.
  */
+#include "core/errmsg.h"
 #include "core/reserved.h"
 #include "core/pipeline.h"
 #include "metrics/metrics_internal.h"
@@ -129,7 +130,7 @@ sky_status sky_emf_stats_get(sky_sink *sink, sky_emf_stats *out)
     return SKY_OK;
 }
 
-sky_status sky_sink_metrics_emf(const sky_emf_opts *opts, sky_sink **out, char **errmsg)
+static sky_status sink_metrics_emf_body(const sky_emf_opts *opts, sky_sink **out, char **errmsg)
 {
     sky_emf_opts o = opts ? *opts : (sky_emf_opts){0};
     if (errmsg)
@@ -171,4 +172,11 @@ sky_status sky_sink_metrics_emf(const sky_emf_opts *opts, sky_sink **out, char *
     }
     *out = s;
     return SKY_OK;
+}
+
+sky_status sky_sink_metrics_emf(const sky_emf_opts *opts, sky_sink **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = sink_metrics_emf_body(opts, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }

@@ -4,6 +4,7 @@
  * (see skylog/metrics.h for the line format). A histogram goes out as its distinct values with
  * a sample rate of 1/count, so the agent's counts stay those recorded.
  */
+#include "core/errmsg.h"
 #include "core/reserved.h"
 #include "metrics/metrics_internal.h"
 
@@ -162,7 +163,8 @@ static const sky_sink_vtable statsd_vt = {.type = "metrics_statsd", .write = sd_
                                           .flush = sd_flush, .close = sd_close,
                                           .stats = sd_stats};
 
-sky_status sky_sink_metrics_statsd(const sky_statsd_opts *opts, sky_sink **out, char **errmsg)
+static sky_status sink_metrics_statsd_body(const sky_statsd_opts *opts, sky_sink **out,
+                                           char **errmsg)
 {
     sky_statsd_opts o = opts ? *opts : (sky_statsd_opts){0};
     char err[300] = "";
@@ -224,4 +226,11 @@ sky_status sky_sink_metrics_statsd(const sky_statsd_opts *opts, sky_sink **out, 
     }
     *out = sk;
     return SKY_OK;
+}
+
+sky_status sky_sink_metrics_statsd(const sky_statsd_opts *opts, sky_sink **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = sink_metrics_statsd_body(opts, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }

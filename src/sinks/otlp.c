@@ -21,14 +21,15 @@
  * Traces (ExportTraceServiceRequest to <endpoint>/v1/traces, trace.proto's field numbers) are
  * the same machine with another record: a finished span is its span_finished event
  * (trace/span.c logs it when the span ends, inside the span, so with its ids), whose time is
- * the span's end and whose duration_ms gives its start; the span's name, status and error
- * text are that event's own fields. A request of trace/request.c is its `request` event,
+ * the span's end and whose duration_ms gives its start; the span's name, kind, status and
+ * error text are that event's own fields. A request of trace/request.c is its `request` event,
  * logged inside its span, which logs no span_finished: a SERVER span. ResourceSpans/ScopeSpans have the numbers and shape of
  * ResourceLogs/ScopeLogs, so the prefix is built the same way. Each signal is its own batch
  * sender (its own URL, queue, retries and counters); the sink handed out is a small fan-out
  * over them. A traces sender passes over the events that are not spans (the codec's accept(),
  * counted `skipped`): they are not its signal, not losses.
  */
+#include "core/errmsg.h"
 #include "core/pipeline.h"
 #include "core/reserved.h"
 #include "encode/render.h"
@@ -41,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define MAX_RESOURCE_ATTRS 64
@@ -94,7 +96,7 @@ enum {
     PB_STATUS_CODE = 3,         /* enum StatusCode */
 };
 
-enum { SPAN_KIND_INTERNAL = 1, SPAN_KIND_SERVER = 2, STATUS_CODE_ERROR = 2 };
+enum { SPAN_KIND_INTERNAL = 1, SPAN_KIND_SERVER = 2, STATUS_CODE_OK = 1, STATUS_CODE_ERROR = 2 };
 
 /* SeverityNumber of the OpenTelemetry log data model, per skylog level. */
 static const int severity[SKY_LEVEL_COUNT_] = {1, 5, 9, 13, 17, 21, 0};
@@ -256,7 +258,7 @@ static bool view(const sky_record *rec, rec_view *v)
 
 /* The fields that became the record's own (ids, a span's name...): not attributes. */
 typedef struct taken {
-    const sky_field *f[8];
+    const sky_field *f[10];
     size_t n;
     const sky_field *rf[4]; /* fields written under another key (rk): semantic conventions */
     const char *rk[4];
@@ -418,7 +420,7 @@ typedef struct span_view {
     char name[320];                    /* "checkout", or "GET /orders/{id}" */
     size_t name_len;
     int kind;
-    bool failed;
+    bool failed, ok;          /* ok: STATUS_CODE_OK, set explicitly (neither: UNSET) */
     const sky_field *message; /* the status message of a failed span */
     taken t;                  /* the fields that became the span's own, and the renamed */
     int64_t start_ns, end_ns;
@@ -445,16 +447,35 @@ static void set_name(span_view *s, const sky_field *a, const sky_field *b)
     s->name_len = n.len;
 }
 
-/* span_finished: name `span`, status `status` ("error" with `error`), INTERNAL. */
+static bool str_is(const sky_field *f, const char *s)
+{
+    return f && f->v.str.len == strlen(s) && !memcmp(f->v.str.ptr, s, f->v.str.len);
+}
+
+/* span_finished: name `span`, status `status` ("error" with `error`; "ok" is UNSET unless
+ * `status_code` says "ok": trace/span.c writes it only for a status set explicitly), kind
+ * `span_kind` (INTERNAL when absent). Values it does not know stay attributes. */
 static bool finished_span(span_view *s)
 {
+    /* trace.proto's SpanKind numbers, by the names trace/span.c writes */
+    static const char *const kinds[] = {"internal", "server", "client", "producer", "consumer"};
     const sky_field *name = typed(s->ev, "span", SKY_T_STR);
     if (!name)
         return false;
     set_name(s, name, NULL);
     s->kind = SPAN_KIND_INTERNAL;
+    const sky_field *kind = typed(s->ev, "span_kind", SKY_T_STR);
+    for (int i = 0; kind && i < (int)(sizeof kinds / sizeof kinds[0]); i++)
+        if (str_is(kind, kinds[i])) {
+            s->kind = SPAN_KIND_INTERNAL + i;
+            take(&s->t, kind);
+        }
     const sky_field *st = typed(s->ev, "status", SKY_T_STR);
-    s->failed = st && st->v.str.len == 5 && !memcmp(st->v.str.ptr, "error", 5);
+    const sky_field *code = typed(s->ev, "status_code", SKY_T_STR);
+    s->failed = str_is(st, "error");
+    s->ok = !s->failed && str_is(st, "ok") && str_is(code, "ok");
+    if (s->ok || (s->failed && str_is(code, "error")))
+        take(&s->t, code);
     s->message = s->failed ? typed(s->ev, "error", SKY_T_STR) : NULL;
     take(&s->t, name);
     take(&s->t, st);
@@ -476,6 +497,7 @@ static bool request_span(span_view *s)
     set_name(s, method, route);
     s->kind = SPAN_KIND_SERVER;
     s->failed = status->v.i >= 500;
+    s->ok = false;
     rename_field(&s->t, method, "http.request.method");
     rename_field(&s->t, path, "url.path");
     rename_field(&s->t, route, "http.route");
@@ -539,6 +561,10 @@ static bool span_encode_pb(const span_view *s, sky_buf *b)
             sky__pb_string(b, PB_STATUS_MESSAGE, s->message->v.str.ptr, s->message->v.str.len);
         sky__pb_uint(b, PB_STATUS_CODE, STATUS_CODE_ERROR);
         sky__pb_close(b, st);
+    } else if (s->ok) {
+        size_t st = sky__pb_open(b, PB_SPAN_STATUS);
+        sky__pb_uint(b, PB_STATUS_CODE, STATUS_CODE_OK);
+        sky__pb_close(b, st);
     }
     sky__pb_close(b, sp);
     return !b->oom;
@@ -578,6 +604,8 @@ static bool span_encode(void *self, const sky_record *rec, sky_buf *b)
             sky__buf_putc(b, ',');
         }
         sky__buf_lit(b, "\"code\":2}");
+    } else if (s.ok) {
+        sky__buf_lit(b, ",\"status\":{\"code\":1}");
     }
     sky__buf_putc(b, '}');
     return !b->oom;
@@ -656,11 +684,71 @@ static void resource_attrs(sky_buf *b, uint32_t pb_field, const char *list)
 typedef struct signal_def {
     unsigned bit;
     const char *path; /* "/v1/logs" */
-    const char *env;  /* "LOGS": OTEL_EXPORTER_OTLP_LOGS_ENDPOINT... */
+    const char *env;  /* "LOGS": OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, OTEL_LOGS_EXPORTER... */
+    const char *name; /* "logs", as messages say it */
 } signal_def;
 
-static const signal_def signal_defs[2] = {{SKY_OTLP_LOGS, "/v1/logs", "LOGS"},
-                                          {SKY_OTLP_TRACES, "/v1/traces", "TRACES"}};
+static const signal_def signal_defs[2] = {{SKY_OTLP_LOGS, "/v1/logs", "LOGS", "logs"},
+                                          {SKY_OTLP_TRACES, "/v1/traces", "TRACES", "traces"}};
+
+enum { EXPORTER_UNSET, EXPORTER_NONE, EXPORTER_OTLP, EXPORTER_OTHER };
+
+/* OTEL_<SIGNAL>_EXPORTER, the OpenTelemetry SDKs' exporter selection: a comma-separated list
+ * of exporter names, case-insensitive. A list naming otlp keeps the signal, one naming none
+ * (and not otlp) turns it off; names this sink is not (console, zipkin, anything else) are
+ * the spec's "unrecognised": warned of and ignored, so the signal stays on. */
+static int exporter_env(const signal_def *sig, char *name, size_t cap, const char **value)
+{
+    snprintf(name, cap, "OTEL_%s_EXPORTER", sig->env);
+    const char *v = *value = getenv(name);
+    if (!v || !v[strspn(v, " \t,")])
+        return EXPORTER_UNSET;
+    bool none = false;
+    for (size_t i = 0; v[i];) {
+        i += strspn(v + i, " \t,");
+        size_t n = strcspn(v + i, ",");
+        size_t k = n;
+        while (k && (v[i + k - 1] == ' ' || v[i + k - 1] == '\t'))
+            k--;
+        if (k == 4 && !strncasecmp(v + i, "otlp", 4))
+            return EXPORTER_OTLP;
+        none |= k == 4 && !strncasecmp(v + i, "none", 4);
+        i += n;
+    }
+    return none ? EXPORTER_NONE : EXPORTER_OTHER;
+}
+
+/* The signals to build: the option when set (it wins over the environment, as every option
+ * of this sink does), else both less those OTEL_<SIGNAL>_EXPORTER turns off. What the
+ * variables change, or would have, is said on the diagnostics (stderr: the sink has no
+ * pipeline yet), never silently. */
+static unsigned choose_signals(unsigned opt)
+{
+    unsigned signals = opt ? opt : SKY_OTLP_LOGS | SKY_OTLP_TRACES;
+    for (int i = 0; i < 2; i++) {
+        const signal_def *sig = &signal_defs[i];
+        char var[32];
+        const char *v;
+        int e = exporter_env(sig, var, sizeof var, &v);
+        if (e == EXPORTER_NONE && !opt) {
+            signals &= ~sig->bit;
+            sky__diag(NULL, SKY_LEVEL_INFO, "otlp sink: %s=%.64s: %s are not exported", var, v,
+                      sig->name);
+        } else if (e == EXPORTER_NONE && (opt & sig->bit)) {
+            sky__diag(NULL, SKY_LEVEL_WARN,
+                      "otlp sink: %s=%.64s ignored: the sink's signals option asks for %s", var,
+                      v, sig->name);
+        } else if (e == EXPORTER_OTHER && (signals & sig->bit)) {
+            sky__diag(NULL, SKY_LEVEL_WARN,
+                      "otlp sink: %s=%.64s names no exporter of this sink (otlp, none): "
+                      "ignored, %s are exported",
+                      var, v, sig->name);
+        }
+    }
+    if (!signals)
+        sky__diag(NULL, SKY_LEVEL_WARN, "otlp sink: no signal left to export: it sends nothing");
+    return signals;
+}
 
 /* OTEL_EXPORTER_OTLP_<SIGNAL>_<what> when set and not empty, else OTEL_EXPORTER_OTLP_<what>
  * (the OpenTelemetry SDKs' order); *name says which was read. */
@@ -879,6 +967,8 @@ static const sky_sink_vtable fan_vt = {
     .stats = fan_stats,
 };
 
+bool sky__otlp_sink_is(const sky_sink *s) { return s && s->vt == &fan_vt; }
+
 sky_sink *sky__otlp_signal_sink(sky_sink *s, unsigned signal)
 {
     if (!s || s->vt != &fan_vt)
@@ -898,7 +988,7 @@ sky_status sky_otlp_sink_stats_get(sky_sink *sink, unsigned signal, sky_http_sin
     return s ? sky_http_sink_stats_get(s, out) : SKY_ENOTFOUND;
 }
 
-sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errmsg)
+static sky_status sink_otlp_body(const sky_otlp_opts *opts, sky_sink **out, char **errmsg)
 {
     static const sky_otlp_opts none;
     if (!opts)
@@ -909,12 +999,12 @@ sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errms
         *out = NULL;
     if (SKY__CHECK_RESERVED(opts, sky_otlp_opts, NULL, errmsg) != SKY_OK)
         return SKY_EINVAL;
-    unsigned signals = opts->signals ? opts->signals : SKY_OTLP_LOGS | SKY_OTLP_TRACES;
-    if (signals & ~(SKY_OTLP_LOGS | SKY_OTLP_TRACES)) {
+    if (opts->signals & ~(SKY_OTLP_LOGS | SKY_OTLP_TRACES)) {
         if (errmsg)
             *errmsg = strdup("otlp: unknown signals (SKY_OTLP_LOGS, SKY_OTLP_TRACES)");
         return SKY_EINVAL;
     }
+    unsigned signals = choose_signals(opts->signals);
     fanout *f = calloc(1, sizeof *f);
     if (!f) {
         if (errmsg)
@@ -937,4 +1027,11 @@ sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errms
         return SKY_ENOMEM;
     }
     return SKY_OK;
+}
+
+sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = sink_otlp_body(opts, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }

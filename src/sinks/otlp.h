@@ -27,5 +27,8 @@ void sky__otlp_text_record(sky_buf *b, int64_t time_ns, const char *msg, size_t 
  * SKY_OTLP_TRACES; 0: its first, logs before traces). NULL when `s` is not an otlp sink made
  * by sky_sink_otlp() or does not export that signal. */
 sky_sink *sky__otlp_signal_sink(sky_sink *s, unsigned signal);
+/* Whether `s` is an otlp sink made by sky_sink_otlp() (which may export no signal at all:
+ * OTEL_LOGS_EXPORTER=none and OTEL_TRACES_EXPORTER=none). */
+bool sky__otlp_sink_is(const sky_sink *s);
 
 #endif

@@ -13,6 +13,7 @@
  */
 #include <skylog/request.h>
 
+#include "core/errmsg.h"
 #include "core/reserved.h"
 
 #include <pthread.h>
@@ -29,8 +30,8 @@ struct sky_request_log {
     size_t n_endpoints;
 };
 
-sky_status sky_request_log_new(const sky_request_opts *opts, sky_request_log **out,
-                               char **errmsg)
+static sky_status request_log_new_body(const sky_request_opts *opts, sky_request_log **out,
+                                       char **errmsg)
 {
     if (errmsg)
         *errmsg = NULL;
@@ -71,6 +72,14 @@ sky_status sky_request_log_new(const sky_request_opts *opts, sky_request_log **o
     }
     *out = rl;
     return SKY_OK;
+}
+
+sky_status sky_request_log_new(const sky_request_opts *opts, sky_request_log **out,
+                               char **errmsg)
+{
+    char *mine = NULL;
+    sky_status st = request_log_new_body(opts, out, errmsg ? errmsg : &mine);
+    return sky__errmsg_route(NULL, st, mine);
 }
 
 void sky_request_log_free(sky_request_log *rl)

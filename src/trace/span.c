@@ -186,6 +186,7 @@ void sky_span_begin(sky_span *sp, sky_logger *log, const char *name, const sky_t
     sp->log = log;
     sp->name = name ? name : "span";
     sp->status = SKY_SPAN_UNSET;
+    sp->kind = SKY_SPAN_KIND_INTERNAL;
     sp->status_msg[0] = '\0';
     sp->begun = true;
     sp->ended = false;
@@ -223,6 +224,12 @@ void sky_span_set_status(sky_span *sp, sky_span_status status)
         sp->status = status;
 }
 
+void sky_span_set_kind(sky_span *sp, sky_span_kind kind)
+{
+    if (sp && (unsigned)kind <= SKY_SPAN_KIND_CONSUMER)
+        sp->kind = (uint8_t)kind;
+}
+
 void sky_span_fail(sky_span *sp, const char *message)
 {
     if (!sp)
@@ -245,11 +252,17 @@ void sky_span_end(sky_span *sp)
     bool err = sp->status == SKY_SPAN_ERROR;
     sky_level lv = err ? SKY_LEVEL_ERROR : SKY_LEVEL_INFO;
     if (sp->log && sky_enabled(sp->log, lv)) {
-        sky_field f[7];
+        /* the kinds' names as OpenTelemetry spells them, lower case as skylog's values are */
+        static const char *const kinds[] = {NULL, "server", "client", "producer", "consumer"};
+        sky_field f[9];
         size_t n = 0;
         f[n++] = sky_field_str("span", sp->name);
         f[n++] = sky_field_dur("duration_ms", ns);
         f[n++] = sky_field_str("status", err ? "error" : "ok");
+        if (sp->status != SKY_SPAN_UNSET) /* only when set: existing lines do not change */
+            f[n++] = sky_field_str("status_code", err ? "error" : "ok");
+        if (sp->kind != SKY_SPAN_KIND_INTERNAL && sp->kind <= SKY_SPAN_KIND_CONSUMER)
+            f[n++] = sky_field_str("span_kind", kinds[sp->kind]);
         if (err && sp->status_msg[0])
             f[n++] = sky_field_str("error", sp->status_msg);
         if (elsewhere) /* misuse (documented): do not touch the other thread's context */

@@ -20,6 +20,7 @@ import skyharness
 from awsfakes import TOOL, FakeServer, base_env, iso, run_tool
 
 try:
+    import botocore.credentials
     import botocore.session
     import botocore.utils
     from botocore.config import Config
@@ -181,6 +182,59 @@ class CredsRetryVsBotocore(unittest.TestCase):
             with self.assertRaises(Exception):
                 f.retrieve_full_uri(srv.url + "/creds")
         self.assertEqual(slept, [1, 1, 1])
+
+    # ---- expiry of what a source answers ---------------------------------------------------
+
+    def test_expired_credentials_refused_as_botocore(self):
+        """A source answering credentials that have already expired: botocore's
+        _protected_refresh raises "the refreshed credentials are still expired"; skylog refuses
+        them too, naming the source, counted as a failure (not handed out to be answered
+        ExpiredToken by AWS). The container endpoint and STS (web identity) here."""
+        def creds(exp):
+            return (200, {}, '{"AccessKeyId":"ASIAOLD","SecretAccessKey":"s","Token":"t",'
+                             '"Expiration":"%s"}' % iso(exp))
+
+        o, reqs = self.ours([creds(T0 - 60)], "--no-files", "--at", str(T0),
+                            env={"AWS_CONTAINER_CREDENTIALS_FULL_URI": "{url}/creds"})
+        self.assertEqual(o["status"], "authentication failed", o)
+        self.assertNotIn("akid", o)
+        self.assertIn("credentials from container expired 60 s ago", o["error"])
+        self.assertEqual(o["creds_stats"]["failures"], 1)
+        self.assertEqual(o["creds_stats"]["last_error"], o["error"])
+
+        token = self.write("jwt", "eyJ.payload.sig\n")
+        old = (200, {}, sts_xml("AssumeRoleWithWebIdentity", "A").replace(
+            iso(T0 + 3600), iso(T0 - 1)))
+        o, reqs = self.ours([old], "--at", str(T0), env={
+            "AWS_WEB_IDENTITY_TOKEN_FILE": token, "AWS_ROLE_ARN": "arn:aws:iam::1:role/W",
+            "AWS_ENDPOINT_URL_STS": "{url}"})
+        self.assertEqual(o["status"], "authentication failed", o)
+        self.assertIn("credentials from web-identity expired 1 s ago", o["error"])
+        self.assertEqual(len(reqs), 1)
+
+        # botocore (on the real clock): the same refusal
+        now = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
+        with FakeServer(Script([creds(now - 60)])) as srv:
+            p = botocore.credentials.ContainerProvider(
+                environ={"AWS_CONTAINER_CREDENTIALS_FULL_URI": srv.url + "/creds"},
+                fetcher=botocore.utils.ContainerMetadataFetcher(sleep=lambda s: None))
+            with self.assertRaisesRegex(RuntimeError, "still expired"):
+                p.load().get_frozen_credentials()
+
+    def test_near_expiry_credentials_used_not_fetched_on_every_call(self):
+        """Credentials that expire within the refresh margin (5 min) when fetched are used,
+        and asked for again after half their time left (at most 1 min), not on every get
+        (botocore asks on every call in its mandatory window: a deliberate difference)."""
+        good = (200, {}, '{"AccessKeyId":"ASIASOON","SecretAccessKey":"s","Token":"t",'
+                         '"Expiration":"%s"}' % iso(T0 + 120))
+        with FakeServer(Script([good])) as srv:
+            e = dict(self.env, AWS_CONTAINER_CREDENTIALS_FULL_URI=srv.url + "/creds")
+            rc, objs, text = run_tool(["creds", "--no-files", "--at", str(T0),
+                                       "--at", str(T0 + 30), "--at", str(T0 + 61)], e)
+            nreq = len(srv.requests)
+        self.assertEqual([o["status"] for o in objs], ["ok"] * 3, text)
+        self.assertEqual(nreq, 2)  # at T0 and T0 + 61: T0 + 30 is answered from the cache
+        self.assertEqual(objs[-1]["creds_stats"]["failures"], 0)
 
     # ---- IMDS ----------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@
 
 The driver is tests/tools/sky_http_tool.c with spans=1: each even event "ev" i is inside a span
 "work" that logs span_finished, and inside it a child span "step" (failed "boom" when
-i % 4 == 0) under a context field request_id. Protobuf bodies are read by otlp_wire, a strict
+i % 4 == 0, set OK explicitly when i % 8 == 2, else UNSET) under a context field request_id.
+Their kinds (sky_span_set_kind) go round all five: work i/2 % 5, step (i/2 + 4) % 5. Protobuf bodies are read by otlp_wire, a strict
 decoder written from the .proto files (an unknown field or a wrong wire type fails), and held
 to the very checks of the JSON ones. The span's timing is checked against its own log record:
 the span_finished LogRecord's time is the span's end, and its duration_ms the end less the
@@ -21,6 +22,20 @@ from test_http_sinks import Receiver, dedup
 TOOL = os.path.join(os.environ.get("SKYLOG_BUILD_DIR", ""), "tests", "tools", "sky_http_tool")
 TOKEN = "tr-token"
 N = 8  # events: 4 "work" spans (i = 0, 2, 4, 6), each with a "step" child; 2 of those failed
+
+
+def otlp_kind(k):
+    """sky_span_kind (INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER) to trace.proto's SpanKind
+    (SPAN_KIND_INTERNAL 1, SERVER 2, CLIENT 3, PRODUCER 4, CONSUMER 5)."""
+    return {0: 1, 1: 2, 2: 3, 3: 4, 4: 5}[k]
+
+
+def step_kind(i):
+    return otlp_kind((i // 2 + 4) % 5)
+
+
+def work_kind(i):
+    return otlp_kind(i // 2 % 5)
 
 
 def tool(test, url, *opts, env=None, check=True):
@@ -81,7 +96,6 @@ class TestTracesExport(unittest.TestCase):
         for s in spans:
             self.assertRegex(s["traceId"], "^[0-9a-f]{32}$")
             self.assertRegex(s["spanId"], "^[0-9a-f]{16}$")
-            self.assertEqual(s["kind"], 1)  # SPAN_KIND_INTERNAL
             start, end = int(s["startTimeUnixNano"]), int(s["endTimeUnixNano"])
             self.assertGreater(start, 1_600_000_000 * 10**9)
             self.assertLessEqual(start, end)
@@ -89,7 +103,7 @@ class TestTracesExport(unittest.TestCase):
             self.assertEqual(len(a), len(s["attributes"]))
             self.assertEqual(a["logger.name"], {"stringValue": "tool"})
             for gone in ("span", "duration_ms", "status", "error", "trace_id", "span_id",
-                         "parent_span_id"):
+                         "parent_span_id", "span_kind", "status_code"):
                 self.assertNotIn(gone, a)  # they became the span's own fields
             if logs is not None:  # the span's own log record says when it ended and how long
                 r = logs[s["spanId"]]
@@ -101,6 +115,7 @@ class TestTracesExport(unittest.TestCase):
         for w in works:
             self.assertNotIn("parentSpanId", w)  # roots
             self.assertNotIn("status", w)        # UNSET
+        kinds = set()
         for s in steps:
             parent = by_id[s["parentSpanId"]]
             self.assertEqual(parent["name"], "work")
@@ -112,8 +127,13 @@ class TestTracesExport(unittest.TestCase):
             i = int(a["i"]["intValue"])
             if i % 4 == 0:
                 self.assertEqual(s["status"], {"code": 2, "message": "boom"})
+            elif i % 8 == 2:
+                self.assertEqual(s["status"], {"code": 1})  # STATUS_CODE_OK: set explicitly
             else:
-                self.assertNotIn("status", s)
+                self.assertNotIn("status", s)  # UNSET
+            self.assertEqual((s["kind"], parent["kind"]), (step_kind(i), work_kind(i)), i)
+            kinds |= {s["kind"], parent["kind"]}
+        self.assertEqual(kinds, {1, 2, 3, 4, 5})
         self.assertEqual(len({s["traceId"] for s in spans}), N // 2)  # a trace per root
 
     def check_stats(self, st, logs=True):
@@ -178,6 +198,27 @@ class TestTracesExport(unittest.TestCase):
         with Receiver() as rec:  # an endpoint written for logs serves traces too
             st = tool(self, rec.url + "/v1/logs/")
             self.assertEqual({r.path for _, _, r in rec.delivered()}, {"/v1/logs", "/v1/traces"})
+        with Receiver() as rec:  # OTEL_TRACES_EXPORTER=none: no traces, and it says so
+            p = tool(self, rec.url, env={"OTEL_TRACES_EXPORTER": "none"}, check=False)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            st = json.loads(p.stdout.strip().splitlines()[-1])
+            self.assertEqual({r.path for _, _, r in rec.delivered()}, {"/v1/logs"})
+            self.assertNotIn("traces_received", st)
+            self.assertEqual(st["sent_events"], N + N)
+            self.assertIn("OTEL_TRACES_EXPORTER=none: traces are not exported", p.stderr)
+        with Receiver() as rec:  # OTEL_LOGS_EXPORTER=none: spans alone
+            p = tool(self, rec.url, env={"OTEL_LOGS_EXPORTER": "none"}, check=False)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            st = json.loads(p.stdout.strip().splitlines()[-1])
+            self.assertEqual({r.path for _, _, r in rec.delivered()}, {"/v1/traces"})
+            self.check_spans(self.spans(rec, False))
+            self.assertIn("OTEL_LOGS_EXPORTER=none: logs are not exported", p.stderr)
+        with Receiver() as rec:  # the sink's signals option wins over the variable
+            p = tool(self, rec.url, "signals=logs,traces", env={"OTEL_TRACES_EXPORTER": "none"},
+                     check=False)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual({r.path for _, _, r in rec.delivered()}, {"/v1/logs", "/v1/traces"})
+            self.assertIn("OTEL_TRACES_EXPORTER=none ignored", p.stderr)
         p = tool(self, "http://127.0.0.1:9", env={"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"},
                  check=False)
         self.assertEqual(p.returncode, 1)
@@ -257,7 +298,7 @@ class TestTracesExport(unittest.TestCase):
             parent = [p for p in clients if p["spanId"] == srv_span["parentSpanId"]]
             self.assertEqual(len(parent), 1)  # a child of the client's span...
             self.assertEqual(parent[0]["traceId"], srv_span["traceId"])  # ...in its trace
-            self.assertEqual(parent[0]["kind"], 1)
+            self.assertEqual(parent[0]["kind"], 3)  # CLIENT: sky_span_set_kind
             self.assertEqual(srv_span["kind"], 2)  # SERVER
             # one machine, one clock: the server starts after the client (it may end after
             # it: its request ends once the response is sent)
@@ -311,18 +352,21 @@ class TestServeTraces(unittest.TestCase):
                 start, end = int(e["startTimeUnixNano"]), int(e["endTimeUnixNano"])
                 self.assertEqual(ts, start // 1_000_000)  # stored at its start
                 self.assertAlmostEqual(e["durationMs"], (end - start) / 1e6, delta=1e-6)
-                self.assertEqual(e["kind"], 1)
                 self.assertEqual(e["resource"]["service.name"], "checkout")
                 self.assertEqual(e["scope"]["name"], "skylog")
                 self.assertEqual(e["attributes"]["logger.name"], "tool")
                 if e["name"] == "step":
                     _, parent = spans[e["parentSpanId"]]
+                    i = e["attributes"]["i"]
+                    self.assertEqual((e["kind"], parent["kind"]), (step_kind(i), work_kind(i)))
                     self.assertEqual((parent["name"], parent["traceId"]), ("work", e["traceId"]))
                     self.assertGreaterEqual(start, int(parent["startTimeUnixNano"]))
                     self.assertLessEqual(end, int(parent["endTimeUnixNano"]))
                     self.assertEqual(e["attributes"]["request_id"], "req-1")
-                    if e["attributes"]["i"] % 4 == 0:
+                    if i % 4 == 0:
                         self.assertEqual(e["status"], {"code": 2, "message": "boom"})
+                    elif i % 8 == 2:
+                        self.assertEqual(e["status"], {"code": 1})
                     else:
                         self.assertNotIn("status", e)
                 else:

@@ -84,6 +84,8 @@ class TraceExample(unittest.TestCase):
         self.assertRegex(calling["trace_id"], "^[0-9a-f]{32}$")
         self.assertEqual(client["span_finished"]["span"], "checkout")
         self.assertEqual(client["span_finished"]["status"], "ok")
+        self.assertEqual(client["span_finished"]["span_kind"], "client")  # sky_span_set_kind
+        self.assertNotIn("status_code", client["span_finished"])  # UNSET: not said
         self.assertEqual(client["orders_answered"]["status"], 200)
 
         loaded = [e for e in server if e["message"] == "order_loaded"]

@@ -125,6 +125,9 @@ int main(int argc, char **argv)
         if (i % 2 == 0) {
             sky_span sp;
             sky_span_begin(&sp, spans ? log : NULL, "work", NULL);
+            /* every kind in turn (0..4: INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER): the
+             * work span of event i has kind i/2 % 5, its step (i/2 + 4) % 5 */
+            sky_span_set_kind(&sp, (sky_span_kind)(i / 2 % 5));
             sky_info(log, "ev", SKY_INT("i", i), SKY_STR("s", s), SKY_F64("f", (double)i + 0.5),
                      SKY_BOOL("b", true), SKY_NULL("z"), SKY_UINT("u", UINT64_MAX),
                      SKY_ERRNO("e", ENOENT), SKY_DUR("d", 1500000), SKY_F64("nan", NAN),
@@ -134,8 +137,11 @@ int main(int argc, char **argv)
                 sky_context_push(ctx, 2);
                 sky_span step;
                 sky_span_begin(&step, log, "step", NULL);
+                sky_span_set_kind(&step, (sky_span_kind)((i / 2 + 4) % 5));
                 if (i % 4 == 0)
                     sky_span_fail(&step, "boom");
+                else if (i % 8 == 2)
+                    sky_span_set_status(&step, SKY_SPAN_OK); /* explicit: STATUS_CODE_OK */
                 sky_span_end(&step);
                 sky_context_pop();
             }
@@ -150,7 +156,7 @@ int main(int argc, char **argv)
     free(pad);
     const char *fms = opt(argc, argv, "flush_ms");
     sky_status fl = sky_flush(sky, fms ? atol(fms) : 60000);
-    sky_http_sink_stats s;
+    sky_http_sink_stats s = {0}; /* stays zero for an otlp sink that exports nothing */
     sky_http_sink_stats_get(sink, &s);
     printf("{\"flush\":\"%s\",", sky_strerror(fl));
     print_stats("", &s);

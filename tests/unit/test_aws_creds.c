@@ -140,6 +140,65 @@ static void test_stale_but_valid_kept_on_failure(void **state)
     sky_aws_creds_free(p);
 }
 
+/* A source that answers expired credentials: refused with its name, counted, and cached
+ * ones that still work are kept; near-expiry ones are used without a fetch on every call. */
+static void test_fresh_credentials_judged_by_expiry(void **state)
+{
+    (void)state;
+    fake f = {.lifetime_ns = -10 * S};
+    atomic_init(&f.now, T0);
+    sky_aws_creds *p = make(&f);
+    sky_aws_credentials c;
+    char err[256];
+    assert_int_equal(sky_aws_creds_get(p, &c, err, sizeof err), SKY_EAUTH);
+    assert_null(c.access_key_id);
+    assert_non_null(strstr(err, "credentials from custom expired 10 s ago"));
+    assert_null(strstr(err, "CANARY"));
+    sky_aws_creds_stats cs;
+    sky_aws_creds_stats_get(p, &cs);
+    assert_int_equal(cs.failures, 1);
+    assert_int_equal(cs.refreshes, 0);
+    assert_string_equal(cs.last_error, err);
+    assert_string_equal(sky_aws_creds_source(p), "none");
+
+    /* 2 min left (inside the 5 min margin): used, and asked for again after half of that,
+     * at most 1 min, not on each call */
+    f.lifetime_ns = 120 * S;
+    char akid[32];
+    get_akid(p, akid, sizeof akid, SKY_OK);
+    assert_string_equal(akid, "AKID2");
+    get_akid(p, akid, sizeof akid, SKY_OK);
+    atomic_store(&f.now, T0 + 59 * S);
+    get_akid(p, akid, sizeof akid, SKY_OK);
+    assert_string_equal(akid, "AKID2");
+    assert_int_equal(atomic_load(&f.fetches), 2);
+    atomic_store(&f.now, T0 + 60 * S);
+    get_akid(p, akid, sizeof akid, SKY_OK);
+    assert_string_equal(akid, "AKID3");
+
+    /* the source now answers expired ones while AKID3 still works: AKID3 is kept (stale),
+     * the refusal counted; the source is asked again later, not on every call */
+    f.lifetime_ns = -1 * S;
+    atomic_store(&f.now, T0 + 121 * S); /* AKID3 expires at T0 + 180 s */
+    get_akid(p, akid, sizeof akid, SKY_OK);
+    assert_string_equal(akid, "AKID3");
+    get_akid(p, akid, sizeof akid, SKY_OK);
+    assert_int_equal(atomic_load(&f.fetches), 4);
+    sky_aws_creds_stats_get(p, &cs);
+    assert_int_equal(cs.failures, 2);
+    assert_int_equal(cs.stale_used, 1);
+    assert_non_null(strstr(cs.last_error, "credentials from custom expired 1 s ago"));
+    atomic_store(&f.now, T0 + 180 * S); /* AKID3 expired too: the error, not AKID3 */
+    assert_int_equal(sky_aws_creds_get(p, &c, NULL, 0), SKY_EAUTH);
+    assert_null(c.access_key_id);
+    /* after invalidate (an ExpiredToken answer) the source is asked at once */
+    f.lifetime_ns = 3600 * S;
+    sky_aws_creds_invalidate(p);
+    get_akid(p, akid, sizeof akid, SKY_OK);
+    assert_string_equal(akid, "AKID6");
+    sky_aws_creds_free(p);
+}
+
 static void test_explicit_and_invalid(void **state)
 {
     (void)state;
@@ -362,6 +421,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_and_refresh_margin),
         cmocka_unit_test(test_stale_but_valid_kept_on_failure),
+        cmocka_unit_test(test_fresh_credentials_judged_by_expiry),
         cmocka_unit_test(test_explicit_and_invalid),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_parse_time),

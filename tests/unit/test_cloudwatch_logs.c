@@ -3,7 +3,9 @@
  * request the way the service does. */
 #include "skytest.h"
 
+#include "aws/crypto_api.h"
 #include "sinks/cwl_transport.h"
+#include "util/text.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -49,6 +51,10 @@ typedef struct fake {
     int n_seq;
     sky_sink *watch;        /* when set: its stats are taken at each PutLogEvents call */
     sky_cwl_stats seen[16]; /* ... the first 16 */
+    /* the transport asks for each body's SHA-256 (sky__cwl_transport.body_sha256); the fake
+     * checks every digest it gets against libcrypto's of the body */
+    bool want_sha256;
+    int hashed_puts; /* PutLogEvents calls that came with a digest */
 } fake;
 
 static void violate(fake *f, const char *msg)
@@ -97,6 +103,14 @@ static sky_status fake_call_locked(fake *f, const sky__cwl_call *cl, sky__cwl_re
         return out->status;
     }
     if (strcmp(cl->op, "PutLogEvents") == 0) {
+        if (cl->body_sha256) {
+            uint8_t md[32];
+            if (!f->want_sha256)
+                violate(f, "a body digest the transport did not ask for");
+            if (!sky__sha256(cl->body, cl->len, md) || memcmp(md, cl->body_sha256, 32) != 0)
+                violate(f, "the body digest is not the SHA-256 of the body");
+            f->hashed_puts++;
+        }
         if (f->calls < 16) {
             f->bodies[f->calls] = strndup(cl->body, cl->len);
             f->body_ids[f->calls] = cl->body_id;
@@ -239,7 +253,8 @@ static sky_sink *sink_with(fake *f, sky_cwl_opts o)
 {
     sky_sink *s = NULL;
     char *err = NULL;
-    sky__cwl_transport t = {.call = fake_call, .free = fake_free, .self = f};
+    sky__cwl_transport t = {.call = fake_call, .free = fake_free, .self = f,
+                            .body_sha256 = f->want_sha256};
     sky_status st = sky__sink_cloudwatch_logs_with(&o, t, &s, &err);
     if (st != SKY_OK)
         fail_msg("sink: %s", err ? err : sky_strerror(st));
@@ -449,6 +464,50 @@ static void test_oversize_policies(void **state)
         fake_destroy(f);
     }
     free(msg);
+}
+
+/* A transport that signs bodies gets each body's SHA-256 from the sink, computed while the
+ * body was written: right for every kind of message (escapes, invalid UTF-8, one past the
+ * escaper's direct size, which is written in chunks), for a retry of the same body, and absent
+ * when the transport does not ask. */
+static void test_body_hashed_while_built(void **state)
+{
+    (void)state;
+    for (int want = 0; want < 2; want++) {
+        fake *f = fake_new();
+        f->group_exists = f->stream_exists = true;
+        f->want_sha256 = want;
+        fake_fail(f, 2, "ThrottlingException", 400, SKY_ETHROTTLED);
+        sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                                  .retry_delay_ms = 1, .batch_size = 7,
+                                                  .flush_interval_ms = 3600000});
+        int64_t now = sky_now_ns() / 1000000;
+        size_t big = SKY_JSON_DIRECT_MAX + 100;
+        char *long_msg = malloc(big);
+        assert_non_null(long_msg);
+        for (size_t i = 0; i < big; i++)
+            long_msg[i] = "ab\"\\\n\x01\xc3\xa9"[i % 8];
+        const char *msgs[] = {"plain", "{\"json\":\"with \\\"quotes\\\"\"}", "bad \xff utf-8",
+                              "tab\tand\nnewline", "caf\xc3\xa9"};
+        for (int i = 0; i < 40; i++) {
+            if (i % 13 == 12)
+                sky_cwl_put(s, now + i, long_msg, big - (size_t)i);
+            else
+                sky_cwl_put(s, now + i % 3, msgs[i % 5], strlen(msgs[i % 5]));
+        }
+        assert_int_equal(sky_sink_flush(s, 60000), SKY_OK);
+        assert_int_equal(fake_events(f), 40);
+        pthread_mutex_lock(&f->mu);
+        assert_false(f->violation);
+        assert_true(f->calls >= 6 + 2); /* 40 events, 7 a batch, and two failures retried */
+        assert_int_equal(f->hashed_puts, want ? f->calls : 0);
+        assert_string_equal(f->bodies[1], f->bodies[0]); /* the retries: the same body */
+        assert_string_equal(f->bodies[2], f->bodies[0]);
+        pthread_mutex_unlock(&f->mu);
+        sky_sink_close(s);
+        free(long_msg);
+        fake_destroy(f);
+    }
 }
 
 static void test_retries_never_duplicate(void **state)
@@ -1147,6 +1206,7 @@ int main(void)
         cmocka_unit_test(test_span_age_and_service_rejections),
         cmocka_unit_test(test_oversize_policies),
         cmocka_unit_test(test_retries_never_duplicate),
+        cmocka_unit_test(test_body_hashed_while_built),
         cmocka_unit_test(test_throttled_creation_keeps_the_events),
         cmocka_unit_test(test_refused_event_isolated),
         cmocka_unit_test(test_missing_resources),

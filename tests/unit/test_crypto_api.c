@@ -50,6 +50,13 @@ static void test_primitives_fail_with_zeroed_output(void **state)
     assert_false(sky__hmac_sha256("k", 1, "abc", 3, out));
     assert_int_equal(out[31], 0);
     assert_false(sky__sha1("abc", 3, out));
+    /* the streaming digest: no stream, and a digest of nothing is refused, zeroed */
+    assert_null(sky__sha256_begin());
+    sky__sha256_add(NULL, "abc", 3);
+    memset(out, 0xAA, sizeof out);
+    assert_false(sky__sha256_end(NULL, out));
+    assert_int_equal(out[0], 0);
+    assert_int_equal(out[31], 0);
     char hex[65] = "x";
     sky_aws_sha256_hex("abc", 3, hex);
     assert_string_equal(hex, "");

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/crypto_api.h"
 #include "aws/sigv4.h"
 
 static char *canon_uri(const char *path, bool s3)
@@ -28,6 +29,37 @@ static void check_uri(const char *path, const char *want)
     char *got = canon_uri(path, false);
     assert_string_equal(got, want);
     free(got);
+}
+
+/* The streaming SHA-256 (a request body hashed while it is written) gives the one-shot digest
+ * however the data is cut: every length 0-300 in pieces of 1-70 bytes, empty pieces too. */
+static void test_sha256_stream(void **state)
+{
+    (void)state;
+    unsigned char data[300];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 131 + 7);
+    for (size_t n = 0; n <= sizeof data; n++) {
+        uint8_t want[32], got[32];
+        assert_true(sky__sha256(data, n, want));
+        sky__sha256_stream *h = sky__sha256_begin();
+        assert_non_null(h);
+        size_t off = 0, piece = n % 70 + 1;
+        while (off < n) {
+            size_t k = n - off < piece ? n - off : piece;
+            sky__sha256_add(h, data + off, k);
+            sky__sha256_add(h, data + off, 0);
+            off += k;
+            piece = piece % 70 + 1;
+        }
+        assert_true(sky__sha256_end(h, got));
+        assert_memory_equal(got, want, 32);
+    }
+    char hex[65];
+    uint8_t md[32];
+    assert_true(sky__sha256("abc", 3, md));
+    sky__hex(md, 32, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 static void test_canonical_uri(void **state)
@@ -382,6 +414,7 @@ static void test_verify_verdicts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256_stream),
         cmocka_unit_test(test_canonical_uri),
         cmocka_unit_test(test_canonical_query),
         cmocka_unit_test(test_trimall),

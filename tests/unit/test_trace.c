@@ -190,6 +190,8 @@ static void check_spans(sky_mode mode)
     assert_string_equal(jstr(j, "span"), "inner");
     assert_string_equal(jstr(j, "status"), "error");
     assert_string_equal(jstr(j, "error"), "card declined");
+    assert_string_equal(jstr(j, "status_code"), "error"); /* set, so said */
+    assert_null(json_object_get(j, "span_kind"));          /* INTERNAL: not said */
     assert_string_equal(jstr(j, "span_id"), is);
     assert_true(json_is_number(json_object_get(j, "duration_ms")));
     assert_true(json_number_value(json_object_get(j, "duration_ms")) >= 0);
@@ -203,6 +205,8 @@ static void check_spans(sky_mode mode)
     assert_string_equal(jstr(j, "level"), "INFO");
     assert_string_equal(jstr(j, "status"), "ok");
     assert_null(json_object_get(j, "error"));
+    assert_null(json_object_get(j, "status_code")); /* UNSET: the line of old, unchanged */
+    assert_null(json_object_get(j, "span_kind"));
     json_decref(j);
     j = line(&cap, 6);
     assert_null(json_object_get(j, "trace_id"));
@@ -227,6 +231,68 @@ static void test_spans_async(void **state)
 {
     (void)state;
     check_spans(SKY_MODE_ASYNC);
+}
+
+/* The kind and an explicit status reach span_finished (span_kind, status_code), only when set;
+ * the OTLP exporter reads them there (tests/integration/test_otlp_traces.py). */
+static void test_span_kind_and_status(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(&cap, SKY_MODE_SYNC);
+    sky_logger *log = sky_logger_get(sky, "app");
+    static const char *const names[] = {NULL, "server", "client", "producer", "consumer"};
+    sky_span sp;
+    for (int k = SKY_SPAN_KIND_INTERNAL; k <= SKY_SPAN_KIND_CONSUMER; k++) {
+        sky_span_begin(&sp, log, "k", NULL); /* the same struct again: begin resets the kind */
+        sky_span_set_kind(&sp, (sky_span_kind)k);
+        sky_span_set_kind(&sp, (sky_span_kind)99); /* unknown: ignored */
+        sky_span_set_status(&sp, SKY_SPAN_OK);
+        sky_span_end(&sp);
+    }
+    sky_span_begin(&sp, log, "ok_then_failed", NULL); /* the last call wins */
+    sky_span_set_status(&sp, SKY_SPAN_OK);
+    sky_span_fail(&sp, "late");
+    sky_span_end(&sp);
+    sky_span_begin(&sp, log, "failed_then_ok", NULL);
+    sky_span_fail(&sp, "early");
+    sky_span_set_status(&sp, SKY_SPAN_OK);
+    sky_span_end(&sp);
+    sky_span_begin(&sp, log, "set_back_to_unset", NULL);
+    sky_span_set_status(&sp, SKY_SPAN_OK);
+    sky_span_set_status(&sp, SKY_SPAN_UNSET);
+    sky_span_end(&sp);
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 8);
+    for (int k = 0; k <= SKY_SPAN_KIND_CONSUMER; k++) {
+        json_t *j = line(&cap, (size_t)k);
+        if (names[k])
+            assert_string_equal(jstr(j, "span_kind"), names[k]);
+        else
+            assert_null(json_object_get(j, "span_kind"));
+        assert_string_equal(jstr(j, "status"), "ok");
+        assert_string_equal(jstr(j, "status_code"), "ok");
+        assert_string_equal(jstr(j, "level"), "INFO");
+        json_decref(j);
+    }
+    json_t *j = line(&cap, 5);
+    assert_string_equal(jstr(j, "status"), "error");
+    assert_string_equal(jstr(j, "status_code"), "error");
+    assert_string_equal(jstr(j, "error"), "late");
+    json_decref(j);
+    j = line(&cap, 6);
+    assert_string_equal(jstr(j, "status"), "ok");
+    assert_string_equal(jstr(j, "status_code"), "ok");
+    assert_null(json_object_get(j, "error"));
+    assert_string_equal(jstr(j, "level"), "INFO");
+    json_decref(j);
+    j = line(&cap, 7);
+    assert_string_equal(jstr(j, "status"), "ok");
+    assert_null(json_object_get(j, "status_code"));
+    json_decref(j);
+    sky_span_set_kind(NULL, SKY_SPAN_KIND_CLIENT); /* NULL: nothing */
+    sky_close(sky);
+    skytest_capture_reset(&cap);
 }
 
 static void test_span_macro_and_context(void **state)
@@ -665,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_ids_differ_across_threads_and_fork),
         cmocka_unit_test(test_spans_sync),
         cmocka_unit_test(test_spans_async),
+        cmocka_unit_test(test_span_kind_and_status),
         cmocka_unit_test(test_span_macro_and_context),
         cmocka_unit_test(test_root_inside_child_span),
         cmocka_unit_test(test_span_moves_between_threads),
