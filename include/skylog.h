@@ -1486,6 +1486,11 @@ SKY_API sky_status sky_add_security_monitor(sky_t *sky, const sky_security_opts 
                                             sky_security_monitor **out);
 /* A snapshot of its counters; thread-safe. */
 SKY_API void sky_security_stats_get(const sky_security_monitor *m, sky_security_stats *out);
+/* The i-th processor (in the order added, as sky_processor_stats_get() counts them) if it is a
+ * security monitor, also one a configuration made (sky_open_file(), sky_open_env()); NULL for
+ * another processor or past the end. Valid, and owned by the pipeline, until it is closed.
+ * Thread-safe. */
+SKY_API sky_security_monitor *sky_security_monitor_get(sky_t *sky, size_t i);
 
 /* ============================================================================================
  * Sinks and routing

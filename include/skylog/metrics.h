@@ -417,6 +417,11 @@ typedef struct sky_log_metrics_stats {
 } sky_log_metrics_stats;
 
 SKY_API sky_status sky_log_metrics_stats_get(sky_log_metrics *lm, sky_log_metrics_stats *out);
+/* The i-th processor (in the order added, as sky_processor_stats_get() counts them) if it is a
+ * log-metrics processor, also one a configuration made (a `metrics` processor of a YAML file);
+ * NULL for another processor or past the end. Valid, and owned by the pipeline, until it is
+ * closed. Thread-safe. */
+SKY_API sky_log_metrics *sky_log_metrics_get(sky_t *sky, size_t i);
 
 /* ---- the system sampler (opt-in): the process's CPU, memory, threads and descriptors --------
  *

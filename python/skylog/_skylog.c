@@ -913,6 +913,18 @@ static const stat_field metrics_stats_fields[] = {
     FIELD(sky_metrics_stats, flushes),     FIELD(sky_metrics_stats, datums),
 };
 
+static const stat_field security_stats_fields[] = {
+    FIELD(sky_security_stats, counted),   FIELD(sky_security_stats, alerts),
+    FIELD(sky_security_stats, suppressed), FIELD(sky_security_stats, evictions),
+    FIELD(sky_security_stats, tracked),   FIELD(sky_security_stats, no_key),
+};
+
+static const stat_field log_metrics_stats_fields[] = {
+    FIELD(sky_log_metrics_stats, events),   FIELD(sky_log_metrics_stats, recorded),
+    FIELD(sky_log_metrics_stats, not_numeric), FIELD(sky_log_metrics_stats, overflow),
+    FIELD(sky_log_metrics_stats, failed),
+};
+
 #define TABLE(S, t)                                                                                \
     {                                                                                              \
 #S, t, sizeof t / sizeof t[0]                                                              \
@@ -931,6 +943,8 @@ static const struct {
     TABLE(sky_http_sink_stats, http_sink_stats_fields),
     TABLE(sky_aws_creds_stats, creds_stats_fields),
     TABLE(sky_metrics_stats, metrics_stats_fields),
+    TABLE(sky_security_stats, security_stats_fields),
+    TABLE(sky_log_metrics_stats, log_metrics_stats_fields),
 };
 
 static PyObject *text(const char *s, size_t cap)
@@ -1056,11 +1070,19 @@ typedef struct {
     sky_aws_creds_stats creds;
 } sink_snap;
 
+/* One processor's: its sky_processor_stats, and its type's own counters. */
+typedef struct {
+    sky_processor_stats ps;
+    bool security_ok, log_metrics_ok;
+    sky_security_stats security;
+    sky_log_metrics_stats log_metrics;
+} proc_snap;
+
 typedef struct {
     sky_stats s;
     sink_snap *sinks;
     size_t n_sinks;
-    sky_processor_stats *procs;
+    proc_snap *procs;
     size_t n_procs;
     bool cw_ok; /* the "cloudwatch" sink's: add_cloudwatch's, else the first one found */
     sky_cwl_stats cw;
@@ -1093,9 +1115,17 @@ static int snapshot(sky_t *sky, sky_sink *cw, snap *out)
         if (!cw && e->cwl_ok)
             cw = sink;
     }
-    while (out->n_procs < out->s.processor_count &&
-           sky_processor_stats_get(sky, out->n_procs, &out->procs[out->n_procs]) == SKY_OK)
-        out->n_procs++;
+    for (; out->n_procs < out->s.processor_count; out->n_procs++) {
+        size_t i = out->n_procs;
+        proc_snap *e = &out->procs[i];
+        if (sky_processor_stats_get(sky, i, &e->ps) != SKY_OK)
+            break;
+        const sky_security_monitor *m = sky_security_monitor_get(sky, i);
+        if ((e->security_ok = m != NULL))
+            sky_security_stats_get(m, &e->security);
+        e->log_metrics_ok =
+            sky_log_metrics_stats_get(sky_log_metrics_get(sky, i), &e->log_metrics) == SKY_OK;
+    }
     out->cw_ok = cw && sky_cwl_stats_get(cw, &out->cw) == SKY_OK;
     return 0;
 }
@@ -1146,14 +1176,24 @@ static PyObject *make_sink(const void *items, size_t i)
     return sink_entry(&((const sink_snap *)items)[i]);
 }
 
+/* One processor's entry of stats()["processors"]: its sky_processor_stats, and a security
+ * monitor's or log-metrics processor's own counters under "security" / "log_metrics". */
 static PyObject *make_proc(const void *items, size_t i)
 {
-    return STATS_DICT(sky_processor_stats, processor_stats_fields,
-                      &((const sky_processor_stats *)items)[i]);
+    const proc_snap *e = &((const proc_snap *)items)[i];
+    PyObject *d = STATS_DICT(sky_processor_stats, processor_stats_fields, &e->ps);
+    if (d && ((e->security_ok && put(d, "security", STATS_DICT(sky_security_stats,
+                                                               security_stats_fields,
+                                                               &e->security)) < 0) ||
+              (e->log_metrics_ok &&
+               put(d, "log_metrics", STATS_DICT(sky_log_metrics_stats, log_metrics_stats_fields,
+                                                &e->log_metrics)) < 0)))
+        Py_CLEAR(d);
+    return d;
 }
 
 /* stats(): sky_stats; "sinks": each sink's entry (sink_entry); "processors": each processor's
- * sky_processor_stats; "python": this binding's own (messages cut by emit); "cloudwatch": the
+ * entry (make_proc); "python": this binding's own (messages cut by emit); "cloudwatch": the
  * CloudWatch Logs sink's sky_cwl_stats (add_cloudwatch's, else a configuration's first). */
 static PyObject *Pipeline_stats(PyObject *o, PyObject *unused)
 {

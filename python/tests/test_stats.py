@@ -32,8 +32,6 @@ HEADERS = [os.path.join(ROOT, "include", "skylog.h")] + sorted(
 
 # Public stats structs Python cannot reach, and why. Anything else must be in the tables.
 NOT_REACHABLE = {
-    "sky_security_stats": "only sky_add_security_monitor()'s caller gets the handle",
-    "sky_log_metrics_stats": "only sky_add_log_metrics()'s caller gets the handle",
     "sky_sampler_stats": "the system sampler (sky_sampler_start) is not started from Python",
     "sky_aws_retry_stats": "of a sky_aws_client, which the Python package does not make",
     "sky_trace_stats": "trace header parsing (skylog/trace.h), which Python does not call",
@@ -165,6 +163,9 @@ sinks:
   - metrics_cloudwatch: {{endpoint: "{url}", region: us-east-1}}
   - http: {{url: "{url}/logs", level: critical}}
   - otlp: {{endpoint: "{url}", level: critical}}
+processors:
+  - security_monitor: {{rules: "burst: * by user >= 100 in 1m"}}
+  - metrics: {{namespace: SkylogPyStats, rules: [count dims=none]}}
 """)
         self.addCleanup(self.pipe.close)
         self.pipe.add_cloudwatch(log_group="/py/stats", log_stream="s", region="us-east-1",
@@ -181,7 +182,7 @@ sinks:
         log.addHandler(h)
         self.addCleanup(log.removeHandler, h)
         for i in range(3):
-            log.info("event %d", i)
+            log.info("event %d", i, extra={"user": "bob"})
         self.assertTrue(self.pipe.flush(30000))
         st = self.pipe.stats()
         # sky_stats: "dropped" is the total, each reason its own key (as always)
@@ -194,8 +195,18 @@ sinks:
         self.assertEqual((st["emitted"], st["routed"], st["sink_count"]), (3, 3, 6))
         self.assertEqual(st["dropped_by_level"]["INFO"], 0)
         self.assertEqual(st["processor_count"], len(st["processors"]))
+        # a configuration's security monitor and metrics processor give their own counters
+        own = {"security_monitor": {"security"}, "metrics": {"log_metrics"}}
         for p in st["processors"]:
-            self.assertEqual(set(p), self.keys("sky_processor_stats"))
+            self.assertEqual(set(p), self.keys("sky_processor_stats") | own.get(p["name"], set()))
+        procs = {p["name"]: p for p in st["processors"]}
+        self.assertEqual(set(procs["security_monitor"]["security"]),
+                         self.keys("sky_security_stats"))
+        self.assertEqual(set(procs["metrics"]["log_metrics"]), self.keys("sky_log_metrics_stats"))
+        self.assertEqual(procs["metrics"]["log_metrics"]["events"], 3)
+        self.assertEqual(procs["metrics"]["log_metrics"]["recorded"], 3)
+        sec = procs["security_monitor"]["security"]
+        self.assertEqual((sec["counted"], sec["tracked"], sec["alerts"]), (3, 1, 0))
         time_proc = [p for p in st["processors"] if p["name"] == "python_time"]
         self.assertEqual(time_proc[0]["calls"], 3)
 

@@ -941,21 +941,57 @@ void sky__opt_describe(const sky__opt *row, char *buf, size_t cap)
     default: snprintf(buf, cap, "?"); break;
     }
     size_t l = strlen(buf);
-    if (row->no_zero && l < cap)
+    /* "from 1 to 10000" already says 0 is out */
+    bool range_says = row->type == SKY__OPT_INT && row->max && row->min > 0;
+    if (row->no_zero && !range_says && l < cap)
         snprintf(buf + l, cap - l, ", not 0");
 }
 
-static bool parse_i64(const char *s, int base, int64_t *out)
+typedef enum { NUM_OK, NUM_INVALID, NUM_RANGE } num_result;
+
+/*
+ * The one spelling of a number, shared by the YAML file, the environment and the CLI flags
+ * (which parse through sky__opt_parse): digits, a '-' only where the row takes negatives (so
+ * "-0" is refused where it is), no '+', no surrounding spaces (YAML strips a plain scalar's;
+ * an environment variable's are kept and refused), and for a NUMBER row an optional fraction
+ * and decimal exponent ("0.5", "1e-3") but none of strtod's hex floats, "inf" or "nan".
+ */
+static bool plain_number(const char *s, bool negative_ok, bool real)
 {
-    if (!*s || isspace((unsigned char)*s))
+    if (*s == '-' && negative_ok)
+        s++;
+    size_t digits = strspn(s, "0123456789");
+    s += digits;
+    if (real && *s == '.') {
+        size_t frac = strspn(s + 1, "0123456789");
+        digits += frac;
+        s += 1 + frac;
+    }
+    if (!digits)
         return false;
+    if (real && (*s == 'e' || *s == 'E')) {
+        s += 1 + (s[1] == '-' || s[1] == '+');
+        size_t exp = strspn(s, "0123456789");
+        if (!exp)
+            return false;
+        s += exp;
+    }
+    return *s == 0;
+}
+
+static num_result parse_i64(const char *s, const sky__opt *row, int64_t *out)
+{
+    if (!plain_number(s, row->min < 0, false))
+        return NUM_INVALID;
     errno = 0;
     char *end;
-    long long v = strtoll(s, &end, base ? base : 10);
-    if (errno || *end)
-        return false;
+    long long v = strtoll(s, &end, row->base ? row->base : 10);
+    if (*end)
+        return NUM_INVALID; /* an 8 or 9 in an octal row */
+    if (errno)
+        return NUM_RANGE;
     *out = v;
-    return true;
+    return NUM_OK;
 }
 
 /*
@@ -965,7 +1001,6 @@ static bool parse_i64(const char *s, int base, int64_t *out)
  * 19 significant integer digits and 9 fraction digits; the product is computed in 128 bits, so
  * "99999999999999TB" is out of range, never a wrapped value.
  */
-typedef enum { NUM_OK, NUM_INVALID, NUM_RANGE } num_result;
 
 typedef struct decimal {
     unsigned __int128 num; /* the value times 10^frac */
@@ -1100,18 +1135,23 @@ bool sky__opt_parse(const sky__opt *row, const char *text, sky__value *out, char
     case SKY__OPT_STRING:
         out->s = text;
         break;
-    case SKY__OPT_INT:
-        ok = parse_i64(text, row->base, &out->i);
-        range = ok && (out->i < row->min || (row->max && out->i > row->max));
-        break;
-    case SKY__OPT_NUMBER: {
-        char *end;
-        errno = 0;
-        out->d = strtod(text, &end);
-        ok = *text && !errno && !*end && !isspace((unsigned char)*text) && isfinite(out->d);
-        range = ok && (out->d < row->dmin || out->d > row->dmax);
+    case SKY__OPT_INT: {
+        num_result r = parse_i64(text, row, &out->i);
+        ok = r != NUM_INVALID;
+        overflow = r == NUM_RANGE;
+        range = overflow || (ok && (out->i < row->min || (row->max && out->i > row->max)));
         break;
     }
+    case SKY__OPT_NUMBER:
+        ok = plain_number(text, row->dmin < 0, true);
+        if (ok) {
+            errno = 0;
+            out->d = strtod(text, NULL);
+            /* "1e999" is a plain number too large for a double: out of range, not invalid */
+            overflow = errno == ERANGE && !isfinite(out->d);
+        }
+        range = ok && (overflow || out->d < row->dmin || out->d > row->dmax);
+        break;
     case SKY__OPT_SIZE:
     case SKY__OPT_DURATION: {
         num_result r = row->type == SKY__OPT_SIZE

@@ -686,6 +686,7 @@ sky_status sky_add_processor(sky_t *sky, const char *name, sky_processor_fn fn, 
     p->fn = fn;
     p->user = user;
     p->free_user = free_user;
+    atomic_store_explicit(&sky->n_procs_pub, sky->n_procs, memory_order_release);
     sky__unlock(sky);
     return SKY_OK;
 }
@@ -721,6 +722,7 @@ sky_status sky_add_sink(sky_t *sky, sky_sink *sink, const sky_route *route)
     }
     sky->sinks = ns;
     sky->sinks[sky->n_sinks++] = sink;
+    atomic_store_explicit(&sky->n_sinks_pub, sky->n_sinks, memory_order_release);
     sky__unlock(sky);
     return SKY_OK;
 }
@@ -746,8 +748,9 @@ sky_status sky_stats_get(sky_t *sky, sky_stats *out)
         sky__async_stats(sky, out);
     else
         out->enqueued = out->emitted;
-    out->processor_count = sky->n_procs;
-    out->sink_count = sky->n_sinks;
+    /* every index below a count read here is valid for sky_sink_get() and the stats getters */
+    out->processor_count = atomic_load_explicit(&sky->n_procs_pub, memory_order_acquire);
+    out->sink_count = atomic_load_explicit(&sky->n_sinks_pub, memory_order_acquire);
     return SKY_OK;
 }
 
@@ -769,6 +772,16 @@ sky_status sky_processor_stats_get(sky_t *sky, size_t i, sky_processor_stats *ou
     out->total_ns = atomic_load(&p->total_ns);
     sky__unlock(sky);
     return SKY_OK;
+}
+
+void *sky__processor_user(sky_t *sky, size_t i, sky_processor_fn fn)
+{
+    if (!sky)
+        return NULL;
+    sky__lock(sky);
+    void *user = i < sky->n_procs && sky->procs[i].fn == fn ? sky->procs[i].user : NULL;
+    sky__unlock(sky);
+    return user;
 }
 
 sky_sink *sky_sink_get(sky_t *sky, size_t i)

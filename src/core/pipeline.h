@@ -25,6 +25,11 @@ typedef struct sky__processor {
     _Atomic uint64_t calls, drops, failures, total_ns;
 } sky__processor;
 
+/* The i-th processor's `user` if it runs `fn` (so a processor type can answer for its own
+ * handles: sky_security_monitor_get()), else NULL; under the lock, as sky_add_processor() may
+ * be moving the array. */
+void *sky__processor_user(sky_t *sky, size_t i, sky_processor_fn fn);
+
 struct sky_sink {
     const sky_sink_vtable *vt;
     void *self;
@@ -70,6 +75,9 @@ struct sky {
     size_t n_procs;
     sky_sink **sinks;
     size_t n_sinks;
+    /* n_procs and n_sinks for sky_stats_get(), which runs without the lock (a sink may call it
+     * from its write, under the lock): stored (release) once the new element is in place */
+    _Atomic size_t n_procs_pub, n_sinks_pub;
 
     sky_event ev; /* sync mode: the one event being processed, under `lock` */
     sky__render_room rcache; /* sync mode: ev's callsite cache */

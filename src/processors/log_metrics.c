@@ -17,6 +17,7 @@
  * has a fuzz target (tests/fuzz/fuzz_metrics_rules.c).
  */
 #include "core/errmsg.h"
+#include "core/pipeline.h"
 #include "core/reserved.h"
 #include "metrics/metrics_internal.h"
 
@@ -496,6 +497,11 @@ sky_status sky_add_log_metrics(sky_t *sky, const sky_log_metrics_opts *opts,
     char *mine = NULL;
     sky_status st = add_log_metrics_body(sky, opts, out, errmsg ? errmsg : &mine);
     return sky__errmsg_route(sky, st, mine);
+}
+
+sky_log_metrics *sky_log_metrics_get(sky_t *sky, size_t i)
+{
+    return sky__processor_user(sky, i, run);
 }
 
 sky_status sky_log_metrics_stats_get(sky_log_metrics *lm, sky_log_metrics_stats *out)

@@ -18,6 +18,7 @@
  */
 #include "core/reserved.h"
 #include "core/logger.h"
+#include "core/pipeline.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -443,6 +444,11 @@ sky_status sky_add_security_monitor(sky_t *sky, const sky_security_opts *opts,
     if (st == SKY_OK && out)
         *out = m;
     return st;
+}
+
+sky_security_monitor *sky_security_monitor_get(sky_t *sky, size_t i)
+{
+    return sky__processor_user(sky, i, monitor_run);
 }
 
 void sky_security_stats_get(const sky_security_monitor *m, sky_security_stats *out)

@@ -125,6 +125,51 @@ class ConfigCliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("--batch-size: 0 is not accepted", p.stderr)
 
+    def test_numbers_have_one_spelling(self):
+        """A number is spelled the same in a file, the environment and a CLI flag: no '+',
+        no '-' where the range has no negatives ("-0" included), no hex float, inf or nan,
+        no spaces around it (YAML strips a plain scalar's; a quoted one keeps them)."""
+        for value, needle in (("+5", "invalid value '+5'"), ("-0", "invalid value '-0'"),
+                              ("' 5'", "invalid value ' 5'"), ("0x10", "invalid value '0x10'")):
+            path = self.write("n.yaml", "sinks:\n  - cloudwatch_logs: { log_group: /g, "
+                                        f"batch_size: {value} }}\n")
+            p = run("config", "check", path)
+            self.assertEqual(p.returncode, 1, value)
+            self.assertIn(f"cloudwatch_logs.batch_size: {needle}; expected an integer from 1 "
+                          "to 10000\n", p.stderr)
+        for value in ("0x1p-1", "inf", "nan", "+0.5", "-0"):
+            path = self.write("r.yaml", f"processors:\n  - sample: {{ info: '{value}' }}\n")
+            p = run("config", "check", path)
+            self.assertEqual(p.returncode, 1, value)
+            self.assertIn(f"invalid value '{value}'; expected a number from 0 to 1", p.stderr)
+        path = self.write("ok.yaml", "sinks:\n  - cloudwatch_logs: { log_group: /g, batch_size:  "
+                                     "007 }\nprocessors:\n  - sample: { info: 2.5e-1 }\n")
+        p = run("config", "check", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # the CLI's flags parse through the same rule
+        for args, needle in ((("ship", "-g", "/g", "--batch-size", "+5", "-"),
+                              "--batch-size: invalid value '+5'"),
+                             (("tail", "-g", "/g", "--limit", "-0"), "--limit: invalid value '-0'"),
+                             (("query", "--timeout", "0x1p3", "x"),
+                              "--timeout: invalid value '0x1p3'"),
+                             (("query", "--timeout", "inf", "x"), "--timeout: invalid value 'inf'")):
+            p = run(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(needle, p.stderr)
+        # and the environment, whose spaces nothing strips
+        build = os.environ.get("SKYLOG_BUILD_DIR")
+        exe = os.path.join(build, "example_basic") if build else None
+        if not exe or not os.path.exists(exe):
+            self.skipTest("example_basic not built")
+        base = {k: v for k, v in os.environ.items() if not k.startswith("SKYLOG_")}
+        base["ASAN_OPTIONS"] = "detect_leaks=0"
+        for value in ("+100", "-0", " 100", "100 ", "0x100"):
+            p = subprocess.run([exe], capture_output=True, text=True,
+                               env={**base, "SKYLOG_RATE_LIMIT__PER_SECOND": value},
+                               timeout=60 * sh.timeout_scale())
+            self.assertEqual(p.returncode, 1, (value, p.stderr))
+            self.assertIn(f"SKYLOG_RATE_LIMIT__PER_SECOND: invalid value '{value}'", p.stderr)
+
     def test_options_listing(self):
         p = run("config", "options")
         self.assertEqual(p.returncode, 0)

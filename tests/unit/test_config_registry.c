@@ -135,6 +135,53 @@ static void test_int_number_bool_string(void **state)
     assert_string_equal(v.s, "shop");
 }
 
+/* One spelling of a number for YAML, env and the CLI flags (which all call sky__opt_parse). */
+static void test_numbers_are_plain(void **state)
+{
+    (void)state;
+    for (const char *const *t = (const char *const[]){"+5", "-0", "-5", " 5", "5 ", "0x10", "5e0",
+                                                      "", "-", "5.", NULL};
+         *t; t++)
+        bad("file", "max_backups", *t, "invalid value");
+    bad("file", "mode", "+644", "invalid value");
+    bad("file", "max_backups", "99999999999999999999", "out of range");
+    assert_int_equal(ok_i("file", "max_backups", "007"), 7);
+    /* a negative is spelled only where the range has one */
+    sky__opt neg = {.type = SKY__OPT_INT, .min = -10, .max = 10};
+    sky__value v;
+    char err[256];
+    assert_true(sky__opt_parse(&neg, "-7", &v, err, sizeof err));
+    assert_int_equal(v.i, -7);
+    assert_true(sky__opt_parse(&neg, "-0", &v, err, sizeof err));
+    assert_int_equal(v.i, 0);
+    assert_false(sky__opt_parse(&neg, "+7", &v, err, sizeof err));
+
+    for (const char *const *t = (const char *const[]){"+0.5", "-0", "-0.0", "0x1p-1", "0X.8",
+                                                      "inf", "-inf", "nan", "INFINITY", " 0.5",
+                                                      "0.5 ", ".", "1e", "1e+", "0.5f", NULL};
+         *t; t++)
+        bad("sample", "info", *t, "invalid value");
+    assert_true(sky__opt_parse(row("sample", "info"), ".5", &v, err, sizeof err));
+    assert_true(v.d == 0.5);
+    assert_true(sky__opt_parse(row("sample", "info"), "5e-1", &v, err, sizeof err));
+    assert_true(v.d == 0.5);
+    assert_true(sky__opt_parse(row("rate_limit", "per_second"), "2.5E3", &v, err, sizeof err));
+    assert_true(v.d == 2500);
+    bad("rate_limit", "per_second", "1e999", "out of range");
+    sky__opt real = {.type = SKY__OPT_NUMBER, .dmin = -10, .dmax = 10};
+    assert_true(sky__opt_parse(&real, "-2.5", &v, err, sizeof err));
+    assert_true(v.d == -2.5);
+    assert_false(sky__opt_parse(&real, "+2.5", &v, err, sizeof err));
+    assert_false(sky__opt_parse(&real, "-inf", &v, err, sizeof err));
+
+    /* a range from 1 already says 0 is out: the description does not say it twice */
+    char what[300];
+    sky__opt_describe(row("cloudwatch_logs", "batch_size"), what, sizeof what);
+    assert_string_equal(what, "an integer from 1 to 10000");
+    sky__opt_describe(row("cloudwatch_logs", "request_timeout_ms"), what, sizeof what);
+    assert_non_null(strstr(what, ", not 0"));
+}
+
 static void test_enum(void **state)
 {
     (void)state;
@@ -491,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_size),
         cmocka_unit_test(test_duration),
         cmocka_unit_test(test_int_number_bool_string),
+        cmocka_unit_test(test_numbers_are_plain),
         cmocka_unit_test(test_enum),
         cmocka_unit_test(test_store_writes_the_struct),
         cmocka_unit_test(test_tables_are_consistent),

@@ -4,6 +4,7 @@
 #include "skytest.h"
 
 #include <skylog/config.h>
+#include <skylog/metrics.h>
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -546,6 +547,51 @@ static void test_limits_before_allocation(void **state)
     free(keys);
 }
 
+/* A configuration's security monitor and metrics processor give their own counters through
+ * sky_security_monitor_get() / sky_log_metrics_get(), by processor index, as sinks do through
+ * sky_sink_get(); another processor's index, or one past the end, gives NULL. */
+static void test_processor_handles_of_a_configuration(void **state)
+{
+    (void)state;
+    const char *yaml = "processors:\n"
+                       "  - redact: {}\n"
+                       "  - security_monitor: { rules: 'burst: login by user >= 2 in 1m' }\n"
+                       "  - metrics: { namespace: SkylogTest, rules: [count dims=none] }\n";
+    sky_t *sky = NULL;
+    char *err = NULL;
+    assert_int_equal(sky_open_yaml(yaml, strlen(yaml), &sky, &err), SKY_OK);
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.processor_count, 3);
+    assert_null(sky_security_monitor_get(sky, 0));
+    assert_null(sky_log_metrics_get(sky, 0));
+    sky_security_monitor *m = sky_security_monitor_get(sky, 1);
+    sky_log_metrics *lm = sky_log_metrics_get(sky, 2);
+    assert_non_null(m);
+    assert_non_null(lm);
+    assert_null(sky_log_metrics_get(sky, 1));
+    assert_null(sky_security_monitor_get(sky, 2));
+    assert_null(sky_security_monitor_get(sky, 3));
+    assert_null(sky_log_metrics_get(sky, 3));
+    assert_null(sky_security_monitor_get(NULL, 1));
+    sky_logger *lg = sky_logger_get(sky, "auth");
+    for (int i = 0; i < 3; i++)
+        sky_info(lg, "login", SKY_STR("user", "bob"));
+    sky_info(lg, "login"); /* no key */
+    sky_flush(sky, 5000);
+    sky_security_stats ss;
+    sky_security_stats_get(m, &ss);
+    assert_int_equal(ss.counted, 3);
+    assert_int_equal(ss.alerts, 1);
+    assert_int_equal(ss.no_key, 1);
+    assert_int_equal(ss.tracked, 1);
+    sky_log_metrics_stats ls;
+    assert_int_equal(sky_log_metrics_stats_get(lm, &ls), SKY_OK);
+    assert_true(ls.events >= 4); /* the alert the monitor derived may be seen too */
+    assert_int_equal(ls.recorded, ls.events);
+    sky_close(sky);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -560,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_cloudwatch_fallback_file),
         cmocka_unit_test(test_damaged_files_never_crash),
         cmocka_unit_test(test_limits_before_allocation),
+        cmocka_unit_test(test_processor_handles_of_a_configuration),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,6 +3,7 @@
 #include "skytest.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -463,9 +464,10 @@ static void test_bind_copies_key_len_bytes(void **state)
     skytest_capture_reset(&cap);
 }
 
-/* sky_sink_stats_get(), sky_sink_get() and sky_processor_stats_get() while another thread adds
- * sinks and processors (which moves their arrays): they read them under the pipeline's lock
- * (TSan saw the race when they did not). */
+/* sky_stats_get(), sky_sink_stats_get(), sky_sink_get() and sky_processor_stats_get() while
+ * another thread adds sinks and processors (which moves their arrays): the getters read them
+ * under the pipeline's lock, sky_stats_get() the counts published after each element (TSan saw
+ * the races when they did not). */
 static sky_status nop_write(void *self, const sky_record *r, size_t n)
 {
     (void)self, (void)r, (void)n;
@@ -485,12 +487,30 @@ static sky_proc_result nop_proc(void *user, sky_event *ev)
 
 typedef struct {
     sky_t *sky;
-    atomic_int done;
+    atomic_int done, reading;
 } adder;
+
+/* sky_stats_get() alone, taking no lock that would order it after the adder's writes */
+static void *read_stats(void *arg)
+{
+    adder *a = arg;
+    size_t sinks = 0, procs = 0;
+    atomic_store(&a->reading, 1);
+    while (!atomic_load(&a->done)) {
+        sky_stats st;
+        if (sky_stats_get(a->sky, &st) != SKY_OK || st.sink_count < sinks ||
+            st.processor_count < procs || st.sink_count > 300)
+            atomic_store(&a->reading, 2);
+        sinks = st.sink_count, procs = st.processor_count;
+    }
+    return NULL;
+}
 
 static void *add_sinks(void *arg)
 {
     adder *a = arg;
+    while (!atomic_load(&a->reading))
+        sched_yield();
     for (int i = 0; i < 300; i++) {
         sky_add_sink(a->sky, sky_sink_new(&nop_vt, NULL, SKY_FORMAT_NONE), NULL);
         sky_add_processor(a->sky, "nop", nop_proc, NULL, NULL);
@@ -504,9 +524,11 @@ static void test_stats_while_sinks_are_added(void **state)
     (void)state;
     adder a = {0};
     assert_int_equal(sky_open(NULL, &a.sky), SKY_OK);
-    pthread_t t;
+    pthread_t t, r;
+    assert_int_equal(pthread_create(&r, NULL, read_stats, &a), 0);
     assert_int_equal(pthread_create(&t, NULL, add_sinks, &a), 0);
     size_t seen = 0;
+    sky_stats last = {0};
     while (!atomic_load(&a.done)) {
         const char *name;
         sky_sink_stats ss;
@@ -519,11 +541,26 @@ static void test_stats_while_sinks_are_added(void **state)
         sky_processor_stats ps;
         for (size_t i = 0; sky_processor_stats_get(a.sky, i, &ps) == SKY_OK; i++)
             assert_string_equal(ps.name, "nop");
+        sky_stats st;
+        assert_int_equal(sky_stats_get(a.sky, &st), SKY_OK);
+        assert_true(st.sink_count >= last.sink_count && st.sink_count <= 300);
+        assert_true(st.processor_count >= last.processor_count && st.processor_count <= 300);
+        if (st.sink_count) /* a counted sink is there */
+            assert_non_null(sky_sink_get(a.sky, st.sink_count - 1));
+        if (st.processor_count)
+            assert_int_equal(sky_processor_stats_get(a.sky, st.processor_count - 1, &ps), SKY_OK);
+        last = st;
     }
     pthread_join(t, NULL);
+    pthread_join(r, NULL);
+    assert_int_equal(atomic_load(&a.reading), 1); /* no count went back or past 300 */
     assert_non_null(sky_sink_get(a.sky, 299));
     assert_null(sky_sink_get(a.sky, 300));
     assert_true(seen <= 300);
+    sky_stats st;
+    assert_int_equal(sky_stats_get(a.sky, &st), SKY_OK);
+    assert_int_equal(st.sink_count, 300);
+    assert_int_equal(st.processor_count, 300);
     sky_close(a.sky);
 }
 
