@@ -122,9 +122,11 @@ typedef struct sky_otlp_opts {
      * off is said on stderr at creation, and sky_otlp_sink_stats_get() answers SKY_ENOTFOUND
      * for it. Set, it wins over those variables (stderr says which it overrode). Values other
      * than otlp and none are warned of and ignored. Each signal has its own queue, batches and
-     * counters (sky_otlp_sink_stats_get). */
-    unsigned signals;
-    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
+     * counters (sky_otlp_sink_stats_get). It took the first reserved slot (a program built
+     * before it zeroed that slot, so it reads as 0, the default); not the padding after
+     * `protocol`, which an initializer need not zero. */
+    uint64_t signals;
+    uint64_t reserved_[7]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_otlp_opts;
 
 /* An OTLP/HTTP exporter of logs and traces (JSON or protobuf: `protocol`; which: `signals`).

@@ -1004,7 +1004,7 @@ static sky_status sink_otlp_body(const sky_otlp_opts *opts, sky_sink **out, char
             *errmsg = strdup("otlp: unknown signals (SKY_OTLP_LOGS, SKY_OTLP_TRACES)");
         return SKY_EINVAL;
     }
-    unsigned signals = choose_signals(opts->signals);
+    unsigned signals = choose_signals((unsigned)opts->signals); /* checked above: 2 bits */
     fanout *f = calloc(1, sizeof *f);
     if (!f) {
         if (errmsg)

@@ -37,6 +37,40 @@ static void test_unknown_signals_refused(void **state)
     free(err);
 }
 
+/* sky_otlp_opts as a program built before `signals` existed knows it: such a program zeroes
+ * reserved_ (docs/COMPATIBILITY.md), while the padding after protocol holds whatever its
+ * initializer left there. signals must live in that reserved_, never in the padding. */
+typedef struct {
+    const char *endpoint, *service_name, *resource_attributes;
+    sky_http_batch_opts batch;
+    sky_otlp_protocol protocol;
+    uint64_t reserved_[8];
+} otlp_opts_before_signals;
+_Static_assert(sizeof(otlp_opts_before_signals) == sizeof(sky_otlp_opts), "same ABI");
+
+static void test_program_built_before_signals(void **state)
+{
+    (void)state;
+    union {
+        otlp_opts_before_signals old;
+        sky_otlp_opts now;
+    } u;
+    memset(&u, 0xa5, sizeof u); /* what an initializer may leave in padding */
+    u.old.endpoint = base.endpoint;
+    u.old.service_name = NULL;
+    u.old.resource_attributes = NULL;
+    u.old.batch = base.batch;
+    u.old.protocol = SKY_OTLP_HTTP_JSON;
+    memset(u.old.reserved_, 0, sizeof u.old.reserved_);
+    sky_sink *s = NULL;
+    char *err = NULL;
+    assert_int_equal(sky_sink_otlp(&u.now, &s, &err), SKY_OK); /* signals reads as 0: both */
+    sky_http_sink_stats st;
+    assert_int_equal(sky_otlp_sink_stats_get(s, SKY_OTLP_LOGS, &st), SKY_OK);
+    assert_int_equal(sky_otlp_sink_stats_get(s, SKY_OTLP_TRACES, &st), SKY_OK);
+    sky_sink_close(s);
+}
+
 static void test_stats_per_signal(void **state)
 {
     (void)state;
@@ -174,6 +208,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unknown_signals_refused),
+        cmocka_unit_test(test_program_built_before_signals),
         cmocka_unit_test(test_stats_per_signal),
         cmocka_unit_test(test_traces_only_skips_what_is_not_a_span),
         cmocka_unit_test(test_exporter_environment),

@@ -164,9 +164,10 @@ static void test_sinks(void **state)
         ho.batch.reserved_[slot] = 1;
         expect_refused(sky_sink_http(&ho, &s, &err), &err, "sky_http_batch_opts", slot);
         sky_otlp_opts ot = {.endpoint = "http://127.0.0.1:9", .protocol = SKY_OTLP_HTTP_JSON};
-        ot.reserved_[slot] = 1;
-        expect_refused(sky_sink_otlp(&ot, &s, &err), &err, "sky_otlp_opts", slot);
-        ot.reserved_[slot] = 0;
+        int oslot = slot ? 6 : 0; /* signals took a slot: 7 are left */
+        ot.reserved_[oslot] = 1;
+        expect_refused(sky_sink_otlp(&ot, &s, &err), &err, "sky_otlp_opts", oslot);
+        ot.reserved_[oslot] = 0;
         ot.batch.reserved_[slot] = 1;
         expect_refused(sky_sink_otlp(&ot, &s, &err), &err, "sky_http_batch_opts", slot);
 
