@@ -134,16 +134,6 @@ bool sky__hmac_sha256(const void *key, size_t keylen, const void *data, size_t l
     return ok;
 }
 
-void sky__hex(const uint8_t *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 struct sky__sha256_stream {
     EVP_MD_CTX *ctx;
     bool ok;

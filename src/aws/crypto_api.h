@@ -28,9 +28,6 @@ bool sky__sha1(const void *data, size_t len, uint8_t out[20]);
 bool sky__hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
                       uint8_t out[32]);
 
-/* Lower-case hex of n bytes, NUL-terminated (out: 2n + 1 bytes): how SigV4 writes digests. */
-void sky__hex(const uint8_t *in, size_t n, char *out);
-
 /* SHA-256 of data given in pieces: a request body hashed while it is written, so that the
  * out-of-order core runs the writing in the shadow of SHA-256's chain of dependent rounds
  * (cloudwatch_logs.c). begin: NULL when libcrypto is missing or out of memory. end: the digest

@@ -17,6 +17,7 @@
 #include "aws/sigv4.h"
 
 #include "aws/crypto_api.h"
+#include "util/text.h"
 #include "util/secmem.h"
 
 #include <ctype.h>

@@ -17,6 +17,7 @@
 #include "core/reserved.h"
 #include "core/pipeline.h"
 #include "aws/crypto_api.h"
+#include "util/text.h"
 #include "sinks/audit_chain.h"
 #include "sinks/fdio.h"
 #include "util/secmem.h"
@@ -45,15 +46,6 @@ static const char k_torn[] = "\"torn_sha256\":\"";
 #define LIT(s) (sizeof(s) - 1)
 #define TAIL_PLAIN (LIT(k_hash) + 64 + 2)                 /* ,"hash":"H"}          */
 #define TAIL_HMAC (LIT(k_hash) + 64 + LIT(k_hmac) + 64 + 2) /* ,"hash":"H","hmac":"M"} */
-
-static void to_hex(const uint8_t *in, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[in[i] >> 4];
-        out[2 * i + 1] = d[in[i] & 15];
-    }
-}
 
 static int hexval(char c)
 {
@@ -212,7 +204,7 @@ static void put_entry(audit_sink *a, const char *inner, size_t ilen, uint64_t *s
     sky__buf_lit(&a->buf, "{\"seq\":");
     sky__buf_u64(&a->buf, ++*seq);
     sky__buf_put(&a->buf, k_prev, LIT(k_prev));
-    to_hex(last, 32, hex);
+    sky__hex_digits(last, 32, hex);
     sky__buf_put(&a->buf, hex, 64);
     sky__buf_putc(&a->buf, '"');
     if (ilen) {
@@ -232,11 +224,11 @@ static void put_entry(audit_sink *a, const char *inner, size_t ilen, uint64_t *s
         return;
     }
     sky__buf_put(&a->buf, k_hash, LIT(k_hash));
-    to_hex(last, 32, hex);
+    sky__hex_digits(last, 32, hex);
     sky__buf_put(&a->buf, hex, 64);
     if (a->keylen) {
         sky__buf_put(&a->buf, k_hmac, LIT(k_hmac));
-        to_hex(mac, 32, hex);
+        sky__hex_digits(mac, 32, hex);
         sky__buf_put(&a->buf, hex, 64);
         sky__wipe(mac, sizeof mac);
     }
@@ -380,7 +372,7 @@ static sky_status resume(audit_sink *a, char **errmsg)
         uint8_t th[32];
         char hex[65] = {0};
         sky__sha256(frag, fraglen, th);
-        to_hex(th, 32, hex);
+        sky__hex_digits(th, 32, hex);
         n = snprintf(inner, sizeof inner,
                      "\"message\":\"chain_resumed\",\"reason\":\"torn_tail\",\"torn_bytes\":%zu,"
                      "\"torn_sha256\":\"%s\",\"pid\":%ld,\"ts_ms\":%" PRId64,
@@ -448,7 +440,7 @@ static sky_status audit_write(void *self, const sky_record *recs, size_t n)
         put_entry(a, t + 1, l - 3, &seq, last);
         if (echo && recs[i].event) {
             char hex[64];
-            to_hex(last, 32, hex);
+            sky__hex_digits(last, 32, hex);
             echo[n_echo] = (struct echo){.rec = i, .seq = seq};
             memcpy(echo[n_echo].hash, hex, 12);
             echo[n_echo++].hash[12] = '\0';

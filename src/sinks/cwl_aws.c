@@ -9,6 +9,7 @@
  * It must never put a secret or a bearer token in an error message.
  */
 #include "aws/crypto_api.h"
+#include "util/text.h"
 #include "aws/retry.h"
 #include "sinks/cwl_transport.h"
 

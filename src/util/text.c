@@ -804,3 +804,18 @@ static __attribute__((noinline)) void iso8601_ms_slow(char out[24], int64_t unix
         cached_ms_start = unix_ns - rem % 1000000;
     }
 }
+
+void sky__hex_digits(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+}
+
+void sky__hex(const uint8_t *in, size_t n, char *out)
+{
+    sky__hex_digits(in, n, out);
+    out[2 * n] = '\0';
+}

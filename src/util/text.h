@@ -30,6 +30,11 @@ bool sky__utf8_valid(const char *s, size_t n);
  * copied, 64 and 16 bytes a step; from the first block with a high byte on, the rest is copied
  * and then validated. dst gets all n bytes whatever the answer. */
 bool sky__utf8_copy_valid(char *dst, const char *src, size_t n);
+/* Lower-case hex of n bytes: 2n digits, no NUL (out: 2n bytes). The digests' spelling in
+ * SigV4 and the audit chain. */
+void sky__hex_digits(const uint8_t *in, size_t n, char *out);
+/* The same, NUL-terminated (out: 2n + 1 bytes). */
+void sky__hex(const uint8_t *in, size_t n, char *out);
 /* Appends s with every invalid byte replaced by U+FFFD. */
 void sky__utf8_repair(sky_buf *out, const char *s, size_t n);
 

@@ -16,6 +16,7 @@
 
 #include "aws/crypto_api.h"
 #include "aws/sigv4.h"
+#include "util/text.h"
 
 static char *canon_uri(const char *path, bool s3)
 {
