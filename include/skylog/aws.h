@@ -727,7 +727,14 @@ typedef struct sky_aws_creds_stats {
     /* IMDS answers whose credentials were expired or about to expire, used with an extended
      * expiration (see sky_aws_creds_opts.fetch_retry); a reserved slot of 1.0.0 */
     uint64_t expiry_extensions;
-    uint64_t reserved_[7]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
+    /* Resolutions that gave credentials expiring within refresh_margin_ms (IMDS's are first
+     * extended: expiry_extensions): used, since AWS still accepts them, and their
+     * source asked again after half the time they had left (at most a minute) rather than on
+     * every call; each also said at WARN on the library's diagnostics. Counted among
+     * `refreshes`. A source that keeps answering these is one to look at: its credentials are
+     * renewed late. A reserved slot of 1.0.0. */
+    uint64_t near_expiry;
+    uint64_t reserved_[6]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_creds_stats;
 /* Fills *out. Thread-safe, and never waits for a refresh in progress. */
 SKY_API void sky_aws_creds_stats_get(sky_aws_creds *p, sky_aws_creds_stats *out);

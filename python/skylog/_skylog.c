@@ -904,7 +904,7 @@ static const stat_field creds_stats_fields[] = {
     FIELD(sky_aws_creds_stats, refreshes),  FIELD(sky_aws_creds_stats, failures),
     FIELD(sky_aws_creds_stats, stale_used), FIELD(sky_aws_creds_stats, retries),
     FIELD(sky_aws_creds_stats, throttles),  FIELD(sky_aws_creds_stats, last_error),
-    FIELD(sky_aws_creds_stats, expiry_extensions),
+    FIELD(sky_aws_creds_stats, expiry_extensions), FIELD(sky_aws_creds_stats, near_expiry),
 };
 
 static const stat_field metrics_stats_fields[] = {
