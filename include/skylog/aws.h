@@ -521,6 +521,9 @@ typedef enum sky_aws_retry_mode {
     SKY_AWS_RETRY_ADAPTIVE,
     SKY_AWS_RETRY_LEGACY,
 } sky_aws_retry_mode;
+/* "default", "standard", "adaptive", "legacy" (the spelling of AWS_RETRY_MODE and retry_mode);
+ * "unknown" for another value. Static strings. */
+SKY_API const char *sky_aws_retry_mode_name(sky_aws_retry_mode mode);
 
 /* The mode and the attempts the environment and the config file ask for: AWS_RETRY_MODE, else
  * retry_mode of the profile (explicit, AWS_PROFILE, "default") in `config_file` (NULL:
@@ -800,7 +803,8 @@ SKY_API sky_status sky_aws_client_new(const sky_aws_client_opts *opts, sky_aws_c
 /* NULL-safe. Not concurrently with a call. */
 SKY_API void sky_aws_client_free(sky_aws_client *c);
 /* What a client's retry policy did, since it was created (shared with the clients that share
- * its retry state). */
+ * its retry state). A CloudWatch sink's client: sky_cwl_retry_stats_get(),
+ * sky_cwm_retry_stats_get(). */
 typedef struct sky_aws_retry_stats {
     sky_aws_retry_mode mode;   /* the resolved one */
     int max_attempts;
