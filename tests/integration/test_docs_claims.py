@@ -1,0 +1,241 @@
+"""What a new user copies from README.md and docs/ works on the code as it is, beyond the C
+blocks test_docs.py compiles:
+
+- every YAML block is a configuration `skylog config check` accepts (its absolute file paths
+  moved into a temporary directory, a key file made for `key_file`, AWS_REGION set: the rest
+  is the document's);
+- every `skylog COMMAND [SUBCOMMAND] --flag` shown, in a shell block or inline code, names a
+  flag that command's --help lists (the parser and --help are one table per command);
+- every relative link resolves to a file, and its #anchor to a heading of that file;
+- every SKYLOG_* variable named is one `sky_open_env()` reads (`skylog config options --env`)
+  or one the build, the tests or serve read (found in the sources);
+- every fuzz target (tests/fuzz/fuzz_<name>.c) is named in docs/FUZZING.md.
+
+A YAML block that is not a configuration would be marked ```yaml nocheck (none is today).
+"""
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import skyharness as sh
+import test_docs
+
+SRC = os.environ.get("SKYLOG_SOURCE_DIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+COMMANDS = ("serve", "ship", "tail", "groups", "streams", "query", "metrics", "alarm", "config",
+            "audit", "version", "help")
+ABS_PATH = re.compile(r"(?<![\w/.])/(?:var|etc|srv|opt|home|tmp|run)/[\w./-]*[\w]")
+
+
+def doc_files():
+    return test_docs.doc_files(SRC)
+
+
+def run_skylog(*args, env=None):
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("SKYLOG_", "AWS_"))}
+    e.update(AWS_REGION="us-east-1", AWS_CONFIG_FILE=os.devnull,
+             AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
+    e.update(env or {})
+    return subprocess.run([sh.skylog_bin(), *args], capture_output=True, text=True, env=e,
+                          timeout=60 * sh.timeout_scale())
+
+
+def code_spans(line):
+    return re.findall(r"`([^`]+)`", line)
+
+
+def skylog_invocations(path):
+    """(line number, text after 'skylog ') of every command shown: shell blocks' lines and
+    inline code spans outside blocks."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    fence = None
+    for n, line in enumerate(lines, 1):
+        m = test_docs.FENCE.match(line)
+        if m:
+            if fence is None:
+                fence = (m["fence"], m["info"].split()[:1])
+                continue
+            if m["fence"][0] == fence[0][0] and not m["info"]:
+                fence = None
+                continue
+        if fence is not None:
+            texts = [re.sub(r"(^|\s)#.*", "", line)] \
+                if fence[1] in (["sh"], ["bash"], ["console"], ["shell"]) else []
+        else:
+            texts = code_spans(line)
+        for t in texts:
+            for c in re.finditer(r"(?:^|[\s|;&(])skylog ((?:%s)\b[^|;&#]*)" % "|".join(COMMANDS),
+                                 t):
+                out.append((n, c.group(1)))
+    return out
+
+
+class DocClaims(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="skylog-docclaims-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def test_yaml_blocks_are_valid_configurations(self):
+        n = 0
+        for path in doc_files():
+            for b in test_docs.blocks(path):
+                if b.lang not in ("yaml", "yml") or "nocheck" in b.attrs:
+                    continue
+                n += 1
+                d = tempfile.mkdtemp(dir=self.tmp)
+
+                def move(m):
+                    p = os.path.join(d, m.group(0).lstrip("/"))
+                    os.makedirs(os.path.dirname(p), exist_ok=True)
+                    return p
+                text = ABS_PATH.sub(move, b.text)
+                for key in re.findall(r"key_file:\s*([^\s,}]+)", text):
+                    with open(key, "w") as f:
+                        f.write("k" * 32)
+                cfg = os.path.join(d, "skylog.yaml")
+                with open(cfg, "w") as f:
+                    f.write(text)
+                with self.subTest(block=b.where):
+                    p = run_skylog("config", "check", cfg)
+                    self.assertEqual(p.returncode, 0, f"{b.where}: the YAML block is not a valid "
+                                                      f"configuration:\n{p.stdout}{p.stderr}")
+        self.assertGreater(n, 5)  # the extractor finds the blocks: it cannot check nothing
+
+    def test_commands_shown_take_the_flags_shown(self):
+        helps = {}
+
+        def help_of(args):
+            if args not in helps:
+                p = run_skylog(*args, "--help")
+                self.assertEqual(p.returncode, 0, f"skylog {' '.join(args)} --help: {p.stderr}")
+                helps[args] = p.stdout
+            return helps[args]
+        n = 0
+        for path in doc_files():
+            for line, text in skylog_invocations(path):
+                try:
+                    words = shlex.split(text, comments=True)
+                except ValueError:
+                    words = text.split()
+                if not words or words[0] not in COMMANDS:
+                    continue
+                args = (words[0],)
+                if len(words) > 1 and re.fullmatch(r"[a-z][a-z-]*", words[1]) and \
+                        words[0] in ("metrics", "alarm", "config", "audit"):
+                    args += (words[1],)
+                h = help_of(args)
+                for w in words[len(args):]:
+                    flag = w.split("=", 1)[0]
+                    if not re.fullmatch(r"--?[A-Za-z][\w-]*", flag) or flag in ("--help", "-h"):
+                        continue
+                    n += 1
+                    where = f"{os.path.relpath(path, SRC)}:{line}"
+                    self.assertRegex(h, r"(?<![\w-])" + re.escape(flag) + r"(?![\w-])",
+                                     f"{where}: `skylog {' '.join(args)}` shows {flag}, which "
+                                     f"its --help does not list")
+        self.assertGreater(n, 50)
+
+    def test_links_resolve(self):
+        def anchors(md):
+            out = set()
+            with open(md, encoding="utf-8") as f:
+                for line in f:
+                    m = re.match(r"#+\s+(.*)", line)
+                    if m:  # GitHub's slugs: lower case, punctuation dropped, spaces to '-'
+                        out.add(re.sub(r"[^\w\- ]", "", m.group(1).strip().lower())
+                                .replace(" ", "-"))
+            return out
+        n = 0
+        for path in doc_files():
+            inside = False
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().split("\n")
+            for i, line in enumerate(lines, 1):
+                if test_docs.FENCE.match(line):
+                    inside = not inside
+                if inside:
+                    continue
+                for target in re.findall(r"\]\(([^)\s]+)\)", line):
+                    if re.match(r"[a-z]+:", target):
+                        continue
+                    n += 1
+                    file, _, frag = target.partition("#")
+                    dest = os.path.normpath(os.path.join(os.path.dirname(path), file)) \
+                        if file else path
+                    where = f"{os.path.relpath(path, SRC)}:{i}"
+                    self.assertTrue(os.path.exists(dest), f"{where}: {target}: no such file")
+                    if frag and dest.endswith(".md"):
+                        self.assertIn(frag, anchors(dest),
+                                      f"{where}: {target}: no such heading")
+        self.assertGreater(n, 20)
+
+    def test_variables_named_exist(self):
+        p = run_skylog("config", "options", "--env")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        read = {line.split()[0] for line in p.stdout.splitlines() if line.strip()}
+        sources = subprocess.run(["git", "-C", SRC, "grep", "-h", "-o", "-E", r"SKYLOG_[A-Z0-9_]+",
+                                  "--", "src", "include", "server", "cli", "python", "tests",
+                                  "scripts", "CMakeLists.txt", "Makefile"],
+                                 capture_output=True, text=True)
+        if sources.returncode not in (0, 1):
+            self.skipTest("not a git checkout")
+        known = read | set(sources.stdout.split())
+        shown_wrong = {"SKYLOG_LEVLE", "SKYLOG_FILE_MODE"}  # CONFIGURATION.md's typo examples
+        for path in doc_files():
+            with open(path, encoding="utf-8") as f:
+                for i, line in enumerate(f, 1):
+                    for v in re.findall(r"\bSKYLOG_[A-Z0-9_]*[A-Z0-9]\b", line):
+                        if v in shown_wrong:
+                            continue
+                        self.assertIn(v, known, f"{os.path.relpath(path, SRC)}:{i}: {v} is "
+                                                f"read by nothing")
+
+    def test_every_fuzz_target_is_documented(self):
+        with open(os.path.join(SRC, "docs", "FUZZING.md"), encoding="utf-8") as f:
+            doc = f.read()
+        names = [n[len("fuzz_"):-2] for n in os.listdir(os.path.join(SRC, "tests", "fuzz"))
+                 if re.fullmatch(r"fuzz_\w+\.c", n)]
+        self.assertGreater(len(names), 10)
+        for name in names:
+            self.assertRegex(doc, rf"`(?:fuzz_)?{name}`",
+                             f"tests/fuzz/fuzz_{name}.c is not in docs/FUZZING.md's targets")
+
+
+class EndpointVariables(unittest.TestCase):
+    """Each command's --help names the endpoint variable it reads, and it is the one it reads:
+    the service's own (AWS_ENDPOINT_URL_CLOUDWATCH for metrics and alarm, which talk to
+    CloudWatch's "monitoring"; AWS_ENDPOINT_URL_CLOUDWATCH_LOGS for the Logs commands), before
+    AWS_ENDPOINT_URL. The other variables point at a port where nothing listens."""
+    DEAD = "http://127.0.0.1:9"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = sh.start_class_server(cls)
+
+    def check(self, own, other, *args):
+        h = sh.run_skylog(self, args[0], "--help")
+        self.assertIn(f"(default: {own},", h.stdout)
+        env = sh.endpoint_env(self.srv)
+        env.update({"AWS_ENDPOINT_URL": self.DEAD, other: self.DEAD, own: self.srv.url})
+        p = sh.run_skylog(self, *args, env=env, check=False)
+        self.assertEqual(p.returncode, 0, f"skylog {' '.join(args)} with only {own} pointing "
+                                          f"at serve: {p.stderr}")
+
+    def test_metrics_and_alarm_read_the_cloudwatch_variable(self):
+        self.check("AWS_ENDPOINT_URL_CLOUDWATCH", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+                   "metrics", "list")
+        self.check("AWS_ENDPOINT_URL_CLOUDWATCH", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+                   "alarm", "describe")
+
+    def test_logs_commands_read_the_logs_variable(self):
+        self.check("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL_CLOUDWATCH", "groups")
+
+
+if __name__ == "__main__":
+    unittest.main()
