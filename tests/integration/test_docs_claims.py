@@ -70,7 +70,7 @@ def skylog_invocations(path):
         else:
             texts = code_spans(line)
         for t in texts:
-            for c in re.finditer(r"(?:^|[\s|;&(])skylog ((?:%s)\b[^|;&#]*)" % "|".join(COMMANDS),
+            for c in re.finditer(r"(?:^|[\s|;&(/])skylog ((?:%s)\b[^|;&#]*)" % "|".join(COMMANDS),
                                  t):
                 out.append((n, c.group(1)))
     return out
@@ -195,6 +195,19 @@ class DocClaims(unittest.TestCase):
                             continue
                         self.assertIn(v, known, f"{os.path.relpath(path, SRC)}:{i}: {v} is "
                                                 f"read by nothing")
+
+    def test_processor_order_is_the_tables(self):
+        """CONFIGURATION.md's list of the order sky_open_env() runs processors in is the option
+        tables' order (src/config/env.c builds them in it), every processor named."""
+        with open(os.path.join(SRC, "docs", "CONFIGURATION.md"), encoding="utf-8") as f:
+            doc = " ".join(f.read().split())
+        m = re.search(r"Processors run in the order of the reference below \(([^;)]*)", doc)
+        self.assertTrue(m, "CONFIGURATION.md no longer states the processors' order")
+        shown = [w.strip() for w in m.group(1).split(",")]
+        p = run_skylog("config", "options")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        tables = re.findall(r"^(\w+): ", p.stdout.split("\nProcessors:", 1)[1], re.M)
+        self.assertEqual(shown, [n for n in tables if n != "system_metrics"])
 
     def test_every_fuzz_target_is_documented(self):
         with open(os.path.join(SRC, "docs", "FUZZING.md"), encoding="utf-8") as f:
