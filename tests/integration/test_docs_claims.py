@@ -209,6 +209,18 @@ class DocClaims(unittest.TestCase):
         tables = re.findall(r"^(\w+): ", p.stdout.split("\nProcessors:", 1)[1], re.M)
         self.assertEqual(shown, [n for n in tables if n != "system_metrics"])
 
+    def test_cloudwatch_options_table_lists_every_option(self):
+        """docs/CLOUDWATCH.md's "Options" table names every option of the cloudwatch_logs
+        sink the registry has (the route keys aside): a new one is documented there too."""
+        with open(os.path.join(SRC, "docs", "CLOUDWATCH.md"), encoding="utf-8") as f:
+            section = f.read().split("\n## Options\n", 1)[1].split("\n## ", 1)[0]
+        p = run_skylog("config", "options", "cloudwatch_logs")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        options = re.findall(r"^  (\w+) ", p.stdout.split("(and the route keys", 1)[0], re.M)
+        self.assertIn("log_group", options)
+        for o in options:
+            self.assertTrue(f"`{o}`" in section, f"CLOUDWATCH.md's options table lacks {o}")
+
     def test_every_fuzz_target_is_documented(self):
         with open(os.path.join(SRC, "docs", "FUZZING.md"), encoding="utf-8") as f:
             doc = f.read()
