@@ -221,6 +221,17 @@ class DocClaims(unittest.TestCase):
         for o in options:
             self.assertTrue(f"`{o}`" in section, f"CLOUDWATCH.md's options table lacks {o}")
 
+    def test_serve_code_list_names_every_file(self):
+        """docs/SERVE.md's "Code:" list names every server/*.c (one concept per file)."""
+        with open(os.path.join(SRC, "docs", "SERVE.md"), encoding="utf-8") as f:
+            doc = f.read()
+        m = re.search(r"^Code: (.*?)\n\n", doc, re.S | re.M)
+        self.assertTrue(m, "SERVE.md has no 'Code:' paragraph")
+        files = sorted(n for n in os.listdir(os.path.join(SRC, "server")) if n.endswith(".c"))
+        self.assertGreater(len(files), 10)
+        for n in files:
+            self.assertIn(f"`{n}`", m.group(1), f"SERVE.md's code list lacks server/{n}")
+
     def test_every_fuzz_target_is_documented(self):
         with open(os.path.join(SRC, "docs", "FUZZING.md"), encoding="utf-8") as f:
             doc = f.read()
