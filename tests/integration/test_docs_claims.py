@@ -232,6 +232,15 @@ class DocClaims(unittest.TestCase):
         for n in files:
             self.assertIn(f"`{n}`", m.group(1), f"SERVE.md's code list lacks server/{n}")
 
+    def test_aws_files_table_names_every_file(self):
+        """docs/aws.md's "Files" table names every src/aws/*.c."""
+        with open(os.path.join(SRC, "docs", "aws.md"), encoding="utf-8") as f:
+            table = f.read().split("\n## Files\n", 1)[1].split("\n## ", 1)[0]
+        files = sorted(n for n in os.listdir(os.path.join(SRC, "src", "aws")) if n.endswith(".c"))
+        self.assertGreater(len(files), 10)
+        for n in files:
+            self.assertIn(f"`{n}`", table, f"aws.md's Files table lacks src/aws/{n}")
+
     def test_every_fuzz_target_is_documented(self):
         with open(os.path.join(SRC, "docs", "FUZZING.md"), encoding="utf-8") as f:
             doc = f.read()
