@@ -241,6 +241,29 @@ class DocClaims(unittest.TestCase):
         for n in files:
             self.assertIn(f"`{n}`", table, f"aws.md's Files table lacks src/aws/{n}")
 
+    def test_grown_structs_are_named(self):
+        """COMPATIBILITY.md says how many reserved slots a struct that has grown has left: every
+        public struct whose reserved_ is not 8 slots is named there with its count."""
+        with open(os.path.join(SRC, "docs", "COMPATIBILITY.md"), encoding="utf-8") as f:
+            doc = " ".join(f.read().split())
+        m = re.search(r"8 slots in 1\.0\.0, fewer in a struct that has grown since \(([^)]*)\)",
+                      doc)
+        self.assertTrue(m, "COMPATIBILITY.md no longer lists the structs that have grown")
+        grown = {}
+        inc = os.path.join(SRC, "include")
+        for d, _, names in os.walk(inc):
+            for n in names:
+                with open(os.path.join(d, n), encoding="utf-8") as f:
+                    for k, s in re.findall(r"uint64_t reserved_\[(\d+)\];[^\n]*\n\} (\w+);",
+                                           f.read()):
+                        if k != "8":
+                            grown[s] = k
+        self.assertTrue(grown)
+        text = m.group(1)  # "`A` and `B` 7, `C` 6": the next number after a name is its count
+        for s, k in grown.items():
+            self.assertRegex(text, rf"`{s}`[^0-9]*{k}\b",
+                             f"COMPATIBILITY.md does not say {s} has {k} reserved slots")
+
     def test_every_fuzz_target_is_documented(self):
         with open(os.path.join(SRC, "docs", "FUZZING.md"), encoding="utf-8") as f:
             doc = f.read()
