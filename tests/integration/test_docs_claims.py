@@ -264,6 +264,17 @@ class DocClaims(unittest.TestCase):
             self.assertRegex(text, rf"`{s}`[^0-9]*{k}\b",
                              f"COMPATIBILITY.md does not say {s} has {k} reserved slots")
 
+    def test_readme_names_every_example(self):
+        """README.md's list of examples/ names every example program."""
+        with open(os.path.join(SRC, "README.md"), encoding="utf-8") as f:
+            m = re.search(r"^- `examples/` — (.*?)\n- ", f.read(), re.S | re.M)
+        self.assertTrue(m, "README.md has no examples/ item")
+        names = [os.path.splitext(n)[0] for n in os.listdir(os.path.join(SRC, "examples"))
+                 if n.endswith((".c", ".cpp"))]
+        self.assertGreater(len(names), 5)
+        for n in names:
+            self.assertIn(f"`{n}`", m.group(1), f"README.md's examples list lacks {n}")
+
     def test_every_fuzz_target_is_documented(self):
         with open(os.path.join(SRC, "docs", "FUZZING.md"), encoding="utf-8") as f:
             doc = f.read()
