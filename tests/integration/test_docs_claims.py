@@ -275,6 +275,24 @@ class DocClaims(unittest.TestCase):
         for n in names:
             self.assertIn(f"`{n}`", m.group(1), f"README.md's examples list lacks {n}")
 
+    def test_test_stages_are_documented(self):
+        """The stages `make test` runs (the Makefile's TEST_STAGES) are the ones README.md
+        lists and docs/TESTING.md has a row for."""
+        with open(os.path.join(SRC, "Makefile"), encoding="utf-8") as f:
+            stages = re.search(r"^TEST_STAGES \?= (.*)$", f.read(), re.M).group(1).split()
+        self.assertIn("asan", stages)
+        with open(os.path.join(SRC, "README.md"), encoding="utf-8") as f:
+            readme = " ".join(f.read().split())
+        listed = re.search(r"`make test` runs its stages \(([^)]*)\)", readme)
+        self.assertTrue(listed, "README.md no longer lists make test's stages")
+        names = {"ASan+UBSan": "asan", "TSan": "tsan", "clang": "clang", "release": "release"}
+        self.assertEqual([names.get(s.strip(), s.strip()) for s in listed.group(1).split(",")],
+                         stages)
+        with open(os.path.join(SRC, "docs", "TESTING.md"), encoding="utf-8") as f:
+            testing = f.read()
+        for s in stages:
+            self.assertIn(f"| `{s}` |", testing, f"TESTING.md has no row for stage {s}")
+
     def test_every_fuzz_target_is_documented(self):
         with open(os.path.join(SRC, "docs", "FUZZING.md"), encoding="utf-8") as f:
             doc = f.read()
