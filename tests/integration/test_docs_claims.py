@@ -293,6 +293,53 @@ class DocClaims(unittest.TestCase):
         for s in stages:
             self.assertIn(f"| `{s}` |", testing, f"TESTING.md has no row for stage {s}")
 
+    def test_struct_members_named_exist(self):
+        """Every `sky_..._stats.member` / `sky_..._opts.member` the docs name (a counter, an
+        option) is a member of that struct in the public headers."""
+        structs = {}
+        inc = os.path.join(SRC, "include")
+        for d, _, names in os.walk(inc):
+            for n in names:
+                with open(os.path.join(d, n), encoding="utf-8") as f:
+                    h = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+                for m in re.finditer(r"\}\s*(sky_\w+);", h):
+                    start = h.rfind("typedef struct", 0, m.start())
+                    structs[m.group(1)] = set(re.findall(r"\w+", h[start:m.start()]))
+        self.assertIn("sky_stats", structs)
+        n = 0
+        for path in doc_files():
+            with open(path, encoding="utf-8") as f:
+                for i, line in enumerate(f, 1):
+                    for s, member in re.findall(r"\b(sky_\w+_(?:stats|opts))\.(\w+)", line):
+                        n += 1
+                        where = f"{os.path.relpath(path, SRC)}:{i}"
+                        self.assertIn(s, structs, f"{where}: no struct {s} in include/")
+                        self.assertIn(member, structs[s], f"{where}: {s} has no member {member}")
+        self.assertGreater(n, 10)
+
+    def test_public_names_named_exist(self):
+        """Every public function, macro or type the docs name in code (`sky_x()`, `SKY_X`,
+        `sky_x_opts`) is in the public headers (internal sky__ names aside)."""
+        text = ""
+        for d, _, names in os.walk(os.path.join(SRC, "include")):
+            for n in names:
+                with open(os.path.join(d, n), encoding="utf-8") as f:
+                    text += f.read()
+        public = set(re.findall(r"\b(?:sky|SKY)_\w+", text))
+        build_only = {"SKY_FUZZ_SANDBOXED", "SKY_TSAN_INTEGRATION", "sky_fuzz_cstr", "sky_buf"}
+        n = 0
+        for path in doc_files():
+            with open(path, encoding="utf-8") as f:
+                for i, line in enumerate(f, 1):
+                    for span in code_spans(line):
+                        for name in re.findall(r"^(?:sky|SKY)_(?!_)\w+(?=\(\)$|$)", span):
+                            if name in build_only:
+                                continue
+                            n += 1
+                            self.assertIn(name, public, f"{os.path.relpath(path, SRC)}:{i}: "
+                                                        f"{name} is in no public header")
+        self.assertGreater(n, 100)
+
     def test_every_fuzz_target_is_documented(self):
         with open(os.path.join(SRC, "docs", "FUZZING.md"), encoding="utf-8") as f:
             doc = f.read()
