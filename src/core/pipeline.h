@@ -171,8 +171,10 @@ void sky__async_fork_prepare(sky_t *sky);
 void sky__async_fork_parent(sky_t *sky);
 void sky__async_fork_child(sky_t *sky);
 
-/* Context blocks (async.c). A new block for the pipeline, from the context's frames (NULL when
- * a field is lazy, or out of memory: the general path copies the context per event). */
+/* Context blocks (async.c). A new block for the pipeline, from the context's frames: NULL
+ * when out of memory or past the blocks' bound (the event copies the context), or
+ * SKY__CTXBLK_LAZY when a field is lazy (never a block: the general path evaluates it). */
+#define SKY__CTXBLK_LAZY ((sky__ctxblk *)1)
 sky__ctxblk *sky__async_ctx_new(sky_t *sky, const sky_field *const *frames, const size_t *counts,
                                 size_t depth);
 /* The block's scope ended: freed once no queued record can reference it. */
