@@ -679,8 +679,11 @@ static size_t block_need(const sky_field *const *frames, const size_t *counts, s
     return total * sizeof(sky_field) + bytes;
 }
 
-sky__ctxblk *sky__async_ctx_new(sky_t *sky, const sky_field *const *frames, const size_t *counts,
-                                size_t depth)
+/* A new block for the pipeline, from the context's frames: NULL when out of memory or past the
+ * blocks' bound (the event copies the context), or SKY__CTXBLK_LAZY when a field is lazy.
+ * Inlined into its one caller, the scope's first event (context_block below). */
+static inline sky__ctxblk *ctx_new(sky_t *sky, const sky_field *const *frames, const size_t *counts,
+                                   size_t depth)
 {
     sky__async *a = sky->async;
     size_t total = 0;
@@ -753,6 +756,35 @@ link:
     return b;
 }
 
+/* The calling thread's context block for the pipeline `sky`, made at the scope's first event;
+ * NULL: the call copies the context on the general path. */
+static inline const sky__ctxblk *context_block(sky_t *sky)
+{
+    size_t d = sky__ctx_depth;
+    if (!d)
+        return NULL;
+    sky__ctxblk *b = sky__ctx.blk[d - 1];
+    if (b == SKY__CTXBLK_LAZY)
+        return NULL;
+    if (b)
+        /* made for another pipeline (or one that closed): the general path */
+        return atomic_load_explicit(&b->hdr.q, memory_order_relaxed) ==
+                       (sky__fast *)(void *)sky->async /* its first member */
+                   ? b
+                   : NULL;
+    b = ctx_new(sky, sky__ctx.fields, sky__ctx.counts, d);
+    if (SKY_UNLIKELY(b == SKY__CTXBLK_LAZY)) { /* a lazy field, found by the fill */
+        sky__ctx.blk[d - 1] = SKY__CTXBLK_LAZY;
+        return NULL;
+    }
+    if (!b)
+        return NULL; /* out of memory or past the bound: try next time */
+    if (SKY_UNLIKELY(!sky__ctx.armed))
+        sky__context_arm();
+    sky__ctx.blk[d - 1] = b;
+    sky__ctx_cur = &b->hdr; /* d is the top */
+    return b;
+}
 /* Under blk_lock (or in a forked child): takes b off its pipeline's live list. */
 static void unlink_block(sky__async *a, sky__ctxblk *b)
 {
@@ -1105,7 +1137,7 @@ __attribute__((always_inline)) static inline int site_reserve(sky_logger *log, s
     const sky__ctxblk *cb = NULL;
     ctx_copy cc;
     size_t inl = 0;
-    if (sky__ctx_depth && !(cb = sky__context_block(sky)) && !(inl = copy_need(&cc)))
+    if (sky__ctx_depth && !(cb = context_block(sky)) && !(inl = copy_need(&cc)))
         return 0; /* a lazy field: the general path evaluates it per event */
     size_t at = (sizeof(srec) + payload + 15) & ~(size_t)15; /* the copy, aligned */
     size_t size = (at + inl + SKY__RING_ALIGN - 1) & ~(size_t)(SKY__RING_ALIGN - 1);
