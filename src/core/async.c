@@ -679,54 +679,30 @@ static size_t block_need(const sky_field *const *frames, const size_t *counts, s
     return total * sizeof(sky_field) + bytes;
 }
 
-/* A new block for the pipeline, from the context's frames: NULL when out of memory or past the
- * blocks' bound (the event copies the context), or SKY__CTXBLK_LAZY when a field is lazy.
- * Inlined into its one caller, the scope's first event (context_block below). */
-static inline sky__ctxblk *ctx_new(sky_t *sky, const sky_field *const *frames, const size_t *counts,
-                                   size_t depth)
+/* Under blk_lock: b, filled, joins its pipeline's live blocks; from here on the scope's call
+ * sites reference it (hdr.q). */
+static inline void link_block(sky__async *a, sky__ctxblk *b)
 {
-    sky__async *a = sky->async;
-    size_t total = 0;
-    for (size_t d = 0; d < depth; d++)
-        total += counts[d];
-    /* A block the worker reclaimed: a scope then costs no malloc here and no free on the
-     * worker. It is filled under the lock that links it (one lock a scope; pooled blocks hold
-     * at most CTX_POOL_CAP bytes, so the copy under it is bounded). One too small for these
-     * fields leaves the pool (freed below): left at its head it would turn every scope of
-     * this size away from the pool. */
-    sky__ctxblk *b = NULL, *small = NULL;
-    if (atomic_load_explicit(&a->pool_n, memory_order_relaxed)) {
-        blk_acquire();
-        b = a->pool;
-        if (SKY_LIKELY(b != NULL)) {
-            a->pool = b->next;
-            atomic_store_explicit(&a->pool_n,
-                                  atomic_load_explicit(&a->pool_n, memory_order_relaxed) - 1,
-                                  memory_order_relaxed);
-            int fr = fill_block(b, a, frames, counts, depth, total);
-            if (SKY_LIKELY(fr == FILL_OK))
-                goto link;
-            if (fr == FILL_LAZY) { /* back to the pool: the scope gets no block */
-                b->next = a->pool;
-                a->pool = b;
-                atomic_store_explicit(&a->pool_n,
-                                      atomic_load_explicit(&a->pool_n, memory_order_relaxed) + 1,
-                                      memory_order_relaxed);
-                blk_unlock();
-                return SKY__CTXBLK_LAZY;
-            }
-            small = b;
-        }
-        blk_unlock();
-        if (small)
-            free_block(&small->ret);
-    }
-    /* no pooled block, or too small for these fields: one made to measure, within the
-     * pipeline's budget (CTX_BUDGET_SHARE) */
+    b->prev = NULL;
+    b->next = a->blocks;
+    if (b->next)
+        b->next->prev = b;
+    a->blocks = b;
+    atomic_store_explicit(&b->hdr.q, &a->fast, memory_order_relaxed);
+}
+
+/* No pooled block, or one too small for these fields: one made to measure, within the
+ * pipeline's budget (CTX_BUDGET_SHARE). Out of line: the pooled path is the usual one. */
+static __attribute__((noinline)) sky__ctxblk *ctx_made(sky__async *a,
+                                                       const sky_field *const *frames,
+                                                       const size_t *counts, size_t depth,
+                                                       size_t total)
+{
     size_t need = block_need(frames, counts, depth, total);
     if (!need)
         return SKY__CTXBLK_LAZY;
     size_t cap = need > CTX_MIN_CAP ? need : CTX_MIN_CAP;
+    sky__ctxblk *b;
     if (!sky__budget_take(&a->budget, sizeof *b + cap,
                           sizeof *b + cap > a->budget.limit / CTX_HUGE_SHARE)) {
         atomic_fetch_add_explicit(&a->ctx_copied, 1, memory_order_relaxed);
@@ -745,15 +721,57 @@ static inline sky__ctxblk *ctx_new(sky_t *sky, const sky_field *const *frames, c
         return NULL;
     }
     blk_acquire();
-link:
-    b->prev = NULL;
-    b->next = a->blocks;
-    if (b->next)
-        b->next->prev = b;
-    a->blocks = b;
-    atomic_store_explicit(&b->hdr.q, &a->fast, memory_order_relaxed);
+    link_block(a, b);
     blk_unlock();
     return b;
+}
+
+/* A new block for the pipeline, from the context's frames: NULL when out of memory or past the
+ * blocks' bound (the event copies the context), or SKY__CTXBLK_LAZY when a field is lazy.
+ * Inlined into its one caller, the scope's first event (context_block below). */
+static inline sky__ctxblk *ctx_new(sky_t *sky, const sky_field *const *frames, const size_t *counts,
+                                   size_t depth)
+{
+    sky__async *a = sky->async;
+    size_t total = 0;
+    for (size_t d = 0; d < depth; d++)
+        total += counts[d];
+    /* A block the worker reclaimed: a scope then costs no malloc here and no free on the
+     * worker. It is filled under the lock that links it (one lock a scope; pooled blocks hold
+     * at most CTX_POOL_CAP bytes, so the copy under it is bounded). One too small for these
+     * fields leaves the pool (freed below): left at its head it would turn every scope of
+     * this size away from the pool. */
+    if (atomic_load_explicit(&a->pool_n, memory_order_relaxed)) {
+        sky__ctxblk *b, *small = NULL;
+        blk_acquire();
+        b = a->pool;
+        if (SKY_LIKELY(b != NULL)) {
+            a->pool = b->next;
+            atomic_store_explicit(&a->pool_n,
+                                  atomic_load_explicit(&a->pool_n, memory_order_relaxed) - 1,
+                                  memory_order_relaxed);
+            int fr = fill_block(b, a, frames, counts, depth, total);
+            if (SKY_LIKELY(fr == FILL_OK)) {
+                link_block(a, b);
+                blk_unlock();
+                return b;
+            }
+            if (fr == FILL_LAZY) { /* back to the pool: the scope gets no block */
+                b->next = a->pool;
+                a->pool = b;
+                atomic_store_explicit(&a->pool_n,
+                                      atomic_load_explicit(&a->pool_n, memory_order_relaxed) + 1,
+                                      memory_order_relaxed);
+                blk_unlock();
+                return SKY__CTXBLK_LAZY;
+            }
+            small = b;
+        }
+        blk_unlock();
+        if (small)
+            free_block(&small->ret);
+    }
+    return ctx_made(a, frames, counts, depth, total);
 }
 
 /* The calling thread's context block for the pipeline `sky`, made at the scope's first event;
