@@ -15,6 +15,7 @@
 
 #include "core/errmsg.h"
 #include "core/reserved.h"
+#include "trace/origin.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -261,7 +262,7 @@ void sky_request_end(sky_request *r, int status, uint64_t bytes)
         f[n++] = sky_field_dur("duration_ms", ns);
         if (r->aborted)
             f[n++] = sky_field_bool("aborted", true);
-        sky_emit(log, lv, "request", NULL, f, n);
+        sky_emit(log, lv, "request", &sky__request_site, f, n); /* a span: origin.h */
     }
     if (r->rl && !r->rl->o.no_metrics)
         record_metrics(r, status, ns);

@@ -545,6 +545,59 @@ static void test_tracestate(void **state)
     assert_null(strstr(c.tracestate, "c="));
 }
 
+/* Past SKY_TRACESTATE_MAX, W3C's order: members over 128 characters go first, then members
+ * from the end; each one dropped is counted. */
+static void test_tracestate_trim_w3c(void **state)
+{
+    (void)state;
+    sky_trace_ctx c;
+    sky_trace_stats before, after;
+    char buf[2048], v[201];
+    memset(v, 'x', 200);
+    v[200] = '\0';
+    /* a long member first, then 20 short ones of 24 characters: 202 + 20 * 25 = 702 */
+    int n = snprintf(buf, sizeof buf, "long=%s", v);
+    for (int i = 0; i < 20; i++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, ",k%02d=%020d", i, i);
+    sky_trace_stats_get(&before);
+    assert_true(sky_tracestate_parse(buf, (size_t)n, &c));
+    sky_trace_stats_get(&after);
+    assert_null(strstr(c.tracestate, "long="));    /* the long one went, not the last ones */
+    assert_non_null(strstr(c.tracestate, "k00=")); /* ... so every short one stays */
+    assert_non_null(strstr(c.tracestate, "k19="));
+    assert_int_equal(strlen(c.tracestate), 20 * 25 - 1);
+    assert_int_equal(after.tracestate_trimmed, before.tracestate_trimmed + 1);
+    /* short members only, 32 of 24 characters (799): from the end until it fits (20: 499) */
+    n = 0;
+    for (int i = 0; i < 32; i++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "%sk%02d=%020d", i ? "," : "", i, i);
+    before = after;
+    assert_true(sky_tracestate_parse(buf, (size_t)n, &c));
+    sky_trace_stats_get(&after);
+    assert_int_equal(strlen(c.tracestate), 20 * 25 - 1);
+    assert_non_null(strstr(c.tracestate, "k19="));
+    assert_null(strstr(c.tracestate, "k20="));
+    assert_int_equal(after.tracestate_trimmed, before.tracestate_trimmed + 12);
+    /* one member of 513 characters (the longest the grammar allows) alone: dropped, not kept */
+    char key[257];
+    memset(key, 'k', 256);
+    key[256] = '\0';
+    memset(v, 'v', 200);
+    n = snprintf(buf, sizeof buf, "%s=%s%s", key, v, "0123456789012345678901234567890123456789"
+                                                     "0123456789012345");
+    assert_int_equal(n, 513);
+    before = after;
+    assert_true(sky_tracestate_parse(buf, (size_t)n, &c));
+    sky_trace_stats_get(&after);
+    assert_string_equal(c.tracestate, "");
+    assert_int_equal(after.tracestate_trimmed, before.tracestate_trimmed + 1);
+    /* within the limit: nothing counted */
+    before = after;
+    assert_true(sky_tracestate_parse("a=1,b=2", 7, &c));
+    sky_trace_stats_get(&after);
+    assert_int_equal(after.tracestate_trimmed, before.tracestate_trimmed);
+}
+
 /* ---- X-Ray -------------------------------------------------------------------------------- */
 
 static void test_xray(void **state)
@@ -678,6 +731,59 @@ static void test_extract_priority_and_invalid(void **state)
     free(big);
 }
 
+/* A span continued from an unsampled caller stays unsampled, and its children; span_finished
+ * says trace_flags and tracestate when they are not the usual (and no call site: the mark the
+ * OTLP exporter knows the library's events by renders as nothing); inject passes "-00" on. */
+static void test_span_flags_and_tracestate(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(&cap, SKY_MODE_SYNC);
+    sky_logger *log = sky_logger_get(sky, "app");
+    headers in = {0};
+    hadd(&in, "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+    hadd(&in, "tracestate", "congo=t61rcWkgMzE,rojo=1");
+    sky_span srv, child, root;
+    sky_span_begin_headers(&srv, log, "server", hget, &in);
+    assert_int_equal(srv.ctx.flags, 0);
+    sky_span_begin(&child, log, "call", NULL);
+    assert_int_equal(child.ctx.flags, 0); /* the parent's decision */
+    headers out = {0};
+    assert_int_equal(sky_trace_inject(NULL, SKY_TRACE_W3C | SKY_TRACE_XRAY, hset, &out), 3);
+    assert_non_null(strstr(hget(&out, "traceparent"), "-00"));
+    assert_int_equal(strlen(hget(&out, "traceparent")), 55);
+    assert_string_equal(hget(&out, "tracestate"), "congo=t61rcWkgMzE,rojo=1");
+    assert_non_null(strstr(hget(&out, "X-Amzn-Trace-Id"), "Sampled=0"));
+    sky_info(log, "inside"); /* logs are not sampled: it has the ids */
+    sky_span_end(&child);
+    sky_span_end(&srv);
+    sky_span_begin(&root, log, "root", NULL); /* a new trace: sampled */
+    assert_int_equal(root.ctx.flags, SKY_TRACE_FLAG_SAMPLED);
+    sky_span_end(&root);
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 4);
+    json_t *j = line(&cap, 0);
+    assert_string_equal(jstr(j, "message"), "inside");
+    assert_string_equal(jstr(j, "trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
+    json_decref(j);
+    for (size_t i = 1; i <= 2; i++) {
+        j = line(&cap, i);
+        assert_string_equal(jstr(j, "message"), "span_finished");
+        assert_string_equal(jstr(j, "trace_flags"), "00");
+        assert_string_equal(jstr(j, "tracestate"), "congo=t61rcWkgMzE,rojo=1");
+        assert_null(json_object_get(j, "module"));
+        assert_null(json_object_get(j, "line"));
+        json_decref(j);
+    }
+    j = line(&cap, 3);
+    assert_string_equal(jstr(j, "span"), "root");
+    assert_null(json_object_get(j, "trace_flags")); /* "01": the usual, not written */
+    assert_null(json_object_get(j, "tracestate"));
+    json_decref(j);
+    sky_close(sky);
+    skytest_capture_reset(&cap);
+}
+
 static void test_inject_extract_round_trip(void **state)
 {
     (void)state;
@@ -737,6 +843,8 @@ int main(void)
         cmocka_unit_test(test_span_moves_between_threads),
         cmocka_unit_test(test_traceparent),
         cmocka_unit_test(test_tracestate),
+        cmocka_unit_test(test_tracestate_trim_w3c),
+        cmocka_unit_test(test_span_flags_and_tracestate),
         cmocka_unit_test(test_xray),
         cmocka_unit_test(test_extract_priority_and_invalid),
         cmocka_unit_test(test_inject_extract_round_trip),
