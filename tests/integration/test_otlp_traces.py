@@ -417,6 +417,8 @@ class TestServeTraces(unittest.TestCase):
                 self.assertEqual(e["resource"]["service.name"], "checkout")
                 self.assertEqual(e["scope"]["name"], "skylog")
                 self.assertEqual(e["attributes"]["logger.name"], "tool")
+                self.assertEqual(e["flags"], 1)  # sampled
+                self.assertNotIn("traceState", e)
                 if e["name"] == "step":
                     _, parent = spans[e["parentSpanId"]]
                     i = e["attributes"]["i"]
@@ -437,13 +439,14 @@ class TestServeTraces(unittest.TestCase):
 
     def test_hand_made_requests(self):
         """The decoder on requests written by otlp_wire and by hand in JSON: the same stored
-        event either way; unknown fields (events, links, trace state) skipped."""
+        event either way, trace state and flags kept; unknown fields (events, links) skipped."""
         start = sh.now_ms() * 1_000_000
         tid, sid, par = bytes(range(1, 17)), bytes(range(1, 9)), bytes(range(9, 17))
-        extra = (pw.ld(3, "k=v") + pw.ld(11, pw.f64(1, start) + pw.ld(2, "ev"))
+        extra = (pw.ld(11, pw.f64(1, start) + pw.ld(2, "ev"))
                  + pw.ld(13, pw.ld(1, tid) + pw.ld(2, sid)) + pw.vi(99, 1))
         body = pw.traces_request([pw.span(tid, sid, par, "op", 2, start, start + 1_500_000,
-                                          {"n": 3, "s": "x"}, (2, "bad"), extra)],
+                                          {"n": 3, "s": "x"}, (2, "bad"), extra,
+                                          trace_state="k=v", flags=0x301)],
                                  resource={"service.name": "svc"}, scope=("lib", "1"))
         self.assertEqual(self.send(body, "hand", True).status, 200)
         doc = {"resourceSpans": [{"resource": {"attributes": [
@@ -451,7 +454,8 @@ class TestServeTraces(unittest.TestCase):
             "scopeSpans": [{"scope": {"name": "lib", "version": "1"}, "spans": [{
                 "traceId": tid.hex().upper(), "spanId": sid.hex(), "parentSpanId": par.hex(),
                 "name": "op", "kind": 2, "startTimeUnixNano": str(start),
-                "endTimeUnixNano": str(start + 1_500_000), "traceState": "k=v",
+                "endTimeUnixNano": str(start + 1_500_000), "traceState": "k=v", "flags": 0x301,
+                "events": [{"timeUnixNano": str(start), "name": "ev"}],
                 "attributes": [{"key": "n", "value": {"intValue": "3"}},
                                {"key": "s", "value": {"stringValue": "x"}}],
                 "status": {"code": 2, "message": "bad"}}]}]}]}
@@ -459,6 +463,7 @@ class TestServeTraces(unittest.TestCase):
         (t1, e1), (t2, e2) = self.events("hand")
         self.assertEqual((t1, e1), (t2, e2))
         self.assertEqual(e1, {"name": "op", "traceId": tid.hex(), "spanId": sid.hex(),
+                              "traceState": "k=v", "flags": 0x301,
                               "parentSpanId": par.hex(), "kind": 2,
                               "startTimeUnixNano": str(start),
                               "endTimeUnixNano": str(start + 1_500_000), "durationMs": 1.5,
@@ -480,6 +485,9 @@ class TestServeTraces(unittest.TestCase):
             pw.span(extra=pw.tag(9, 2) + pw.varint(1000) + b"ab"),     # length past the end
             pw.span(attrs={"deep": deep}),                             # AnyValue too deep
             pw.span(extra=pw.ld(15, pw.tag(3, 2) + pw.varint(0))),     # status code as bytes
+            pw.span(extra=pw.vi(16, 1)),                               # flags: not fixed32
+            pw.span(extra=pw.ld(3, b"k=\xff")),                        # traceState not UTF-8
+            pw.span(trace_state="k=" + "v" * 16500),                   # traceState too long
         ]
         for i, b in enumerate(bad):
             r = self.send(pw.traces_request([good, b]), f"bad{i}", True)
@@ -492,6 +500,17 @@ class TestServeTraces(unittest.TestCase):
         self.assertIn("10000", r.body.decode())
         r = self.send("{broken", "badjson", False)
         self.assertEqual(r.status, 400, r)
+        doc = {"resourceSpans": [{"scopeSpans": [{"spans": [
+            {"name": "ok", "startTimeUnixNano": str(start)},
+            {"name": "long", "traceState": "k=" + "v" * 16500}]}]}]}
+        r = self.send(json.dumps(doc), "longstate", False)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("traceState", r.body.decode())
+        with self.assertRaises(self.logs.exceptions.ResourceNotFoundException):
+            self.events("longstate")
+        doc["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["traceState"] = "k=" + "v" * 16000
+        self.assertEqual(self.send(json.dumps(doc), "okstate", False).status, 200)
+        self.assertEqual(len(self.events("okstate")), 2)  # within the limit: taken
 
 
 if __name__ == "__main__":
