@@ -20,7 +20,8 @@
  * end: logs `request` (method, path, endpoint, status, bytes, duration_ms; request_id and the
  * trace ids from the context) at INFO for 1xx-3xx, WARN for 4xx, ERROR for 5xx (and for a
  * status outside 100-599), records the metrics, and restores the thread's context. The OTLP
- * sink exports that event as the request's SERVER span (skylog/http_sink.h).
+ * sink exports that event as the request's SERVER span (skylog/http_sink.h); an application's
+ * own event named `request` is not a span, whatever its fields.
  *
  * Metrics (namespace opts.ns, default "HTTP"): RequestCount (Count) and ResponseTime
  * (Milliseconds) with dimensions Endpoint, Method, Status. Endpoint is the route template

@@ -34,7 +34,6 @@ HEADERS = [os.path.join(ROOT, "include", "skylog.h")] + sorted(
 NOT_REACHABLE = {
     "sky_sampler_stats": "the system sampler (sky_sampler_start) is not started from Python",
     "sky_aws_retry_stats": "of a sky_aws_client, which the Python package does not make",
-    "sky_trace_stats": "trace header parsing (skylog/trace.h), which Python does not call",
 }
 
 # Keys stats() had before every member was there: same names, same types (compatibility).
@@ -262,6 +261,7 @@ processors:
         self.assertEqual(cwm["creds"]["refreshes"], cwm["metrics_cloudwatch"]["creds_refreshes"])
         self.assertGreaterEqual(cwm["creds"]["refreshes"], 1)  # the keys came from the env
         self.assertEqual(set(skylog.metrics_stats()), self.keys("sky_metrics_stats"))
+        self.assertEqual(set(skylog.trace_stats()), self.keys("sky_trace_stats"))
 
     def test_messages_cut_are_counted(self):
         # the binding's own cut (max_message_bytes, watchtower's max_message_size) is counted
