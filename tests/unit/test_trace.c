@@ -3,7 +3,10 @@
  * valid and invalid examples of their specifications (src/trace). */
 #include "skytest.h"
 
+#include <skylog/request.h>
 #include <skylog/trace.h>
+
+#include "trace/origin.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -598,6 +601,76 @@ static void test_tracestate_trim_w3c(void **state)
     assert_int_equal(after.tracestate_trimmed, before.tracestate_trimmed);
 }
 
+/* ---- the mark of the library's span events ------------------------------------------------ */
+
+/* What a sink sees of each event: its name and which of the library's span events its call
+ * site marks (trace/origin.h). */
+typedef struct seen_origin {
+    char name[32][32];
+    int origin[32];
+    int n;
+} seen_origin;
+
+static sky_status origin_write(void *self, const sky_record *recs, size_t n)
+{
+    seen_origin *s = self;
+    for (size_t i = 0; i < n && s->n < 32; i++, s->n++) {
+        snprintf(s->name[s->n], sizeof s->name[0], "%s", sky_event_name(recs[i].event));
+        s->origin[s->n] = sky__span_origin(sky_event_callsite(recs[i].event));
+    }
+    return SKY_OK;
+}
+static const sky_sink_vtable origin_vt = {.type = "origin", .write = origin_write};
+
+/* span_finished and request keep their mark through every way an event travels (the sync
+ * path, the async ring, the ring kept in a file, whose records hold a copy of the call site),
+ * and an application's events of those names, however logged, have none. */
+static void test_span_events_marked(void **state)
+{
+    (void)state;
+    char *dir = skytest_tmpdir();
+    char spool[512];
+    snprintf(spool, sizeof spool, "%s/ring", dir);
+    for (int mode = 0; mode < 3; mode++) {
+        seen_origin seen = {.n = 0};
+        sky_options o = {.mode = mode ? SKY_MODE_ASYNC : SKY_MODE_SYNC,
+                         .ring_spool_path = mode == 2 ? spool : NULL};
+        sky_t *sky = NULL;
+        assert_int_equal(sky_open(&o, &sky), SKY_OK);
+        assert_int_equal(sky_add_sink(sky, sky_sink_new(&origin_vt, &seen, SKY_FORMAT_JSON), NULL),
+                         SKY_OK);
+        sky_logger *log = sky_logger_get(sky, "app");
+        sky_request_log *rl = NULL;
+        assert_int_equal(sky_request_log_new(&(sky_request_opts){.log = log, .no_metrics = true},
+                                             &rl, NULL),
+                         SKY_OK);
+        sky_span sp;
+        sky_span_begin(&sp, log, "work", NULL);
+        sky_field f[] = {SKY_STR("method", "GET"), SKY_STR("path", "/"), SKY_INT("status", 200)};
+        sky_emit(log, SKY_LEVEL_INFO, "request", NULL, f, 3);
+        sky_info(log, "span_finished", SKY_STR("span", "mine"));
+        sky_emit(log, SKY_LEVEL_INFO, "span_finished", &(sky_callsite){"app.c", "f", 1}, f, 1);
+        sky_span_end(&sp);
+        sky_request r;
+        sky_request_begin(rl, &r, "GET", "/x", NULL, NULL);
+        sky_request_end(&r, 200, 0);
+        assert_int_equal(sky_flush(sky, 10000), SKY_OK);
+        sky_close(sky);
+        sky_request_log_free(rl);
+        static const char *const names[] = {"request", "span_finished", "span_finished",
+                                            "span_finished", "request"};
+        static const int origins[] = {SKY__ORIGIN_NONE, SKY__ORIGIN_NONE, SKY__ORIGIN_NONE,
+                                      SKY__ORIGIN_SPAN, SKY__ORIGIN_REQUEST};
+        assert_int_equal(seen.n, 5);
+        for (int i = 0; i < 5; i++) {
+            assert_string_equal(seen.name[i], names[i]);
+            assert_int_equal(seen.origin[i], origins[i]);
+        }
+    }
+    skytest_rmtree(dir);
+    free(dir);
+}
+
 /* ---- X-Ray -------------------------------------------------------------------------------- */
 
 static void test_xray(void **state)
@@ -844,6 +917,7 @@ int main(void)
         cmocka_unit_test(test_traceparent),
         cmocka_unit_test(test_tracestate),
         cmocka_unit_test(test_tracestate_trim_w3c),
+        cmocka_unit_test(test_span_events_marked),
         cmocka_unit_test(test_span_flags_and_tracestate),
         cmocka_unit_test(test_xray),
         cmocka_unit_test(test_extract_priority_and_invalid),
