@@ -1338,21 +1338,29 @@ typedef struct {
 } Span;
 
 /* sky_header_get_fn over a Python mapping of str to str, names compared case-insensitively
- * (HTTP's rule). A value that is not a str is absent. */
+ * (HTTP's rule). A value that is not a str is absent. The value found is kept alive in `keep`
+ * until the extraction is over: a mapping's items() may make new objects on each call. */
+typedef struct mapping_get {
+    PyObject *mapping, *keep; /* keep: a list */
+} mapping_get;
+
 static const char *mapping_header(void *user, const char *name)
 {
-    PyObject *items = PyMapping_Items((PyObject *)user);
-    const char *out = NULL;
+    mapping_get *g = user;
+    PyObject *items = PyMapping_Items(g->mapping);
+    PyObject *found = NULL;
     Py_ssize_t n = items ? PyList_Size(items) : 0;
-    for (Py_ssize_t i = 0; i < n && !out; i++) {
+    for (Py_ssize_t i = 0; i < n && !found; i++) {
         PyObject *kv = PyList_GetItem(items, i); /* borrowed */
         PyObject *k = kv && PyTuple_Check(kv) && PyTuple_Size(kv) == 2 ? PyTuple_GetItem(kv, 0)
                                                                       : NULL;
         PyObject *v = k ? PyTuple_GetItem(kv, 1) : NULL;
         const char *ks = k && PyUnicode_Check(k) ? PyUnicode_AsUTF8AndSize(k, NULL) : NULL;
-        if (ks && !strcasecmp(ks, name) && v && PyUnicode_Check(v))
-            out = PyUnicode_AsUTF8AndSize(v, NULL); /* the mapping keeps v alive */
+        if (ks && !strcasecmp(ks, name) && v && PyUnicode_Check(v) &&
+            PyList_Append(g->keep, v) == 0)
+            found = v;
     }
+    const char *out = found ? PyUnicode_AsUTF8AndSize(found, NULL) : NULL;
     Py_XDECREF(items);
     PyErr_Clear(); /* an odd mapping is a missing header, not a failed span */
     return out;
@@ -1391,8 +1399,16 @@ static PyObject *Span_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     self->name = name;
     sky_trace_ctx remote;
     const sky_trace_ctx *from = parent != Py_None ? &((Span *)parent)->span.ctx : NULL;
-    if (headers != Py_None && sky_trace_extract(&remote, mapping_header, headers))
-        from = &remote;
+    if (headers != Py_None) {
+        mapping_get g = {headers, PyList_New(0)};
+        if (!g.keep) {
+            Py_DECREF(self);
+            return NULL;
+        }
+        if (sky_trace_extract(&remote, mapping_header, &g))
+            from = &remote;
+        Py_DECREF(g.keep);
+    }
     sky_span_begin(&self->span, NULL, n, from); /* no parent: the thread's C span, if any */
     if (sky_span_leave(&self->span) != SKY_OK) { /* the thread's context stack is full */
         sky_span_end(&self->span);

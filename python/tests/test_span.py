@@ -4,6 +4,7 @@ per thread and per asyncio task; incoming trace headers are continued, with thei
 and tracestate, and outgoing ones written."""
 
 import asyncio
+import collections.abc
 import os
 import re
 import subprocess
@@ -110,6 +111,24 @@ class Spans(FileCase, unittest.TestCase):
         with self.assertRaises(ValueError):
             with self.span("x") as sp:
                 sp.headers("zipkin")
+        # a mapping that makes its values anew on each call (werkzeug's EnvironHeaders-like)
+
+        class Fresh(collections.abc.Mapping):
+            def __getitem__(self, k):
+                return {"traceparent": f"00-{TID}-{SID}-01"}[k.lower()]
+
+            def __iter__(self):
+                return iter(["traceparent"])
+
+            def __len__(self):
+                return 1
+
+            def items(self):
+                return [("Traceparent", "".join(["00-", TID, "-", SID, "-01"]))]
+
+        with self.span("fresh_values", headers=Fresh()) as sp:
+            pass
+        self.assertEqual((sp.trace_id, sp.parent_span_id), (TID, SID))
         # headers without a usable trace: a new trace
         with self.span("fresh", headers={"traceparent": "garbage"}) as sp:
             pass
