@@ -278,7 +278,7 @@ static bool view(const sky_record *rec, rec_view *v)
 
 /* The fields that became the record's own (ids, a span's name...): not attributes. */
 typedef struct taken {
-    const sky_field *f[10];
+    const sky_field *f[12];
     size_t n;
     const sky_field *rf[4]; /* fields written under another key (rk): semantic conventions */
     const char *rk[4];
@@ -499,18 +499,6 @@ static bool finished_span(span_view *s)
     if (s->ok || (s->failed && str_is(code, "error")))
         take(&s->t, code);
     s->message = s->failed ? typed(s->ev, "error", SKY_T_STR) : NULL;
-    const sky_field *fl = typed(s->ev, "trace_flags", SKY_T_STR);
-    if (fl && fl->v.str.len == 2 && lower_hex_digits(fl->v.str.ptr, 2)) {
-        uint8_t v;
-        hex_bytes(fl->v.str.ptr, 2, &v);
-        s->flags = v;
-        take(&s->t, fl);
-    }
-    const sky_field *ts = typed(s->ev, "tracestate", SKY_T_STR);
-    if (ts && ts->v.str.len <= SKY_TRACESTATE_MAX) {
-        s->tracestate = ts;
-        take(&s->t, ts);
-    }
     take(&s->t, name);
     take(&s->t, st);
     take(&s->t, s->message);
@@ -554,6 +542,18 @@ static bool span_of(const sky_record *rec, span_view *s)
     s->t.n = s->t.nr = 0;
     s->flags = SKY_TRACE_FLAG_SAMPLED; /* what the event says when it says nothing */
     s->tracestate = NULL;
+    const sky_field *fl = typed(ev, "trace_flags", SKY_T_STR); /* both write them alike */
+    if (fl && fl->v.str.len == 2 && lower_hex_digits(fl->v.str.ptr, 2)) {
+        uint8_t v;
+        hex_bytes(fl->v.str.ptr, 2, &v);
+        s->flags = v;
+        take(&s->t, fl);
+    }
+    const sky_field *ts = typed(ev, "tracestate", SKY_T_STR);
+    if (ts && ts->v.str.len <= SKY_TRACESTATE_MAX) {
+        s->tracestate = ts;
+        take(&s->t, ts);
+    }
     s->tid = sky_event_get(ev, "trace_id");
     s->sid = sky_event_get(ev, "span_id");
     s->psid = sky_event_get(ev, "parent_span_id");

@@ -12,6 +12,7 @@
 #define SKY_TRACE_ORIGIN_H
 
 #include <skylog.h>
+#include <skylog/trace.h>
 
 enum { SKY__ORIGIN_NONE = 0, SKY__ORIGIN_SPAN, SKY__ORIGIN_REQUEST };
 
@@ -21,5 +22,10 @@ extern const sky_callsite sky__request_site; /* request */
 /* Which of the library's span events a call site marks: SKY__ORIGIN_* (by its contents, not
  * its address: a spooled event has a copy). */
 int sky__span_origin(const sky_callsite *cs);
+
+/* The W3C facts a span event carries when they are not the usual: `trace_flags` (two hex
+ * digits, written into flags_hex, which must live as long as the fields) unless "01", and
+ * `tracestate` when not empty. Writes at most 2 fields at f; returns how many. */
+size_t sky__span_w3c_fields(const sky_trace_ctx *ctx, sky_field *f, char flags_hex[3]);
 
 #endif

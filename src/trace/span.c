@@ -136,6 +136,19 @@ void sky_trace_hex(const uint8_t *bytes, size_t n, char *out)
 const sky_callsite sky__span_site = {.file = NULL, .func = NULL, .line = SPAN_SITE_LINE};
 const sky_callsite sky__request_site = {.file = NULL, .func = NULL, .line = REQUEST_SITE_LINE};
 
+size_t sky__span_w3c_fields(const sky_trace_ctx *ctx, sky_field *f, char flags_hex[3])
+{
+    size_t n = 0;
+    if (ctx->flags != SKY_TRACE_FLAG_SAMPLED) { /* "01", the usual, is not written */
+        sky_trace_hex(&ctx->flags, 1, flags_hex);
+        f[n++] = sky_field_strn("trace_flags", flags_hex, 2);
+    }
+    if (ctx->tracestate[0])
+        f[n++] = sky_field_strn("tracestate", ctx->tracestate,
+                                strnlen(ctx->tracestate, SKY_TRACESTATE_MAX));
+    return n;
+}
+
 int sky__span_origin(const sky_callsite *cs)
 {
     if (!cs || cs->file || cs->func)
@@ -285,13 +298,7 @@ void sky_span_end(sky_span *sp)
             f[n++] = sky_field_str("span_kind", kinds[sp->kind]);
         if (err && sp->status_msg[0])
             f[n++] = sky_field_str("error", sp->status_msg);
-        if (sp->ctx.flags != SKY_TRACE_FLAG_SAMPLED) { /* "01", the usual, is not written */
-            sky_trace_hex(&sp->ctx.flags, 1, flags);
-            f[n++] = sky_field_strn("trace_flags", flags, 2);
-        }
-        if (sp->ctx.tracestate[0])
-            f[n++] = sky_field_strn("tracestate", sp->ctx.tracestate,
-                                    strnlen(sp->ctx.tracestate, SKY_TRACESTATE_MAX));
+        n += sky__span_w3c_fields(&sp->ctx, f + n, flags);
         if (elsewhere) /* misuse (documented): do not touch the other thread's context */
             for (size_t i = 0; i < (sp->ctx.has_parent ? 3u : 2u); i++)
                 f[n++] = sp->fields[i];

@@ -857,6 +857,45 @@ static void test_span_flags_and_tracestate(void **state)
     skytest_capture_reset(&cap);
 }
 
+/* A request continuing an unsampled caller's trace says so in its `request` event, as
+ * span_finished does (the OTLP sink then exports neither). */
+static void test_request_flags_and_tracestate(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(&cap, SKY_MODE_SYNC);
+    sky_logger *log = sky_logger_get(sky, "http");
+    sky_request_log *rl = NULL;
+    assert_int_equal(sky_request_log_new(&(sky_request_opts){.log = log, .no_metrics = true},
+                                         &rl, NULL),
+                     SKY_OK);
+    headers in = {0};
+    hadd(&in, "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+    hadd(&in, "tracestate", "rojo=1");
+    sky_request r;
+    sky_request_begin(rl, &r, "GET", "/a", hget, &in);
+    sky_request_end(&r, 200, 0);
+    headers sampled = {0};
+    hadd(&sampled, "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    sky_request_begin(rl, &r, "GET", "/b", hget, &sampled);
+    sky_request_end(&r, 200, 0);
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 2);
+    json_t *j = line(&cap, 0);
+    assert_string_equal(jstr(j, "message"), "request");
+    assert_string_equal(jstr(j, "trace_flags"), "00");
+    assert_string_equal(jstr(j, "tracestate"), "rojo=1");
+    assert_null(json_object_get(j, "module")); /* the mark shows nothing */
+    json_decref(j);
+    j = line(&cap, 1);
+    assert_null(json_object_get(j, "trace_flags"));
+    assert_null(json_object_get(j, "tracestate"));
+    json_decref(j);
+    sky_request_log_free(rl);
+    sky_close(sky);
+    skytest_capture_reset(&cap);
+}
+
 static void test_inject_extract_round_trip(void **state)
 {
     (void)state;
@@ -918,6 +957,7 @@ int main(void)
         cmocka_unit_test(test_tracestate),
         cmocka_unit_test(test_tracestate_trim_w3c),
         cmocka_unit_test(test_span_events_marked),
+        cmocka_unit_test(test_request_flags_and_tracestate),
         cmocka_unit_test(test_span_flags_and_tracestate),
         cmocka_unit_test(test_xray),
         cmocka_unit_test(test_extract_priority_and_invalid),
