@@ -82,7 +82,8 @@ class Spans(FileCase, unittest.TestCase):
         self.assertEqual(fin["inner"]["parent_span_id"], outer.span_id)
         self.assertEqual(fin["inner"]["span_kind"], "client")
         self.assertEqual(fin["outer"]["span_kind"], "server")
-        self.assertEqual((fin["failing"]["status"], fin["failing"]["error"], fin["failing"]["level"]),
+        failing = fin["failing"]
+        self.assertEqual((failing["status"], failing["error"], failing["level"]),
                          ("error", "ValueError: card declined", "ERROR"))
         self.assertEqual((fin["ok_despite"]["status"], fin["ok_despite"]["status_code"]),
                          ("ok", "ok"))

@@ -27,11 +27,11 @@
  * a SERVER span. Only the library's own events are spans: both are logged with a call site
  * that marks them (trace/origin.h), so an application's event named "request" or
  * "span_finished" stays a log record. A span whose trace flags say not sampled is not
- * exported (OpenTelemetry exports only sampled spans). ResourceSpans/ScopeSpans have the numbers and shape of
- * ResourceLogs/ScopeLogs, so the prefix is built the same way. Each signal is its own batch
- * sender (its own URL, queue, retries and counters); the sink handed out is a small fan-out
- * over them. A traces sender passes over the events that are not spans (the codec's accept(),
- * counted `skipped`): they are not its signal, not losses.
+ * exported (OpenTelemetry exports only sampled spans). ResourceSpans/ScopeSpans have the
+ * numbers and shape of ResourceLogs/ScopeLogs, so the prefix is built the same way. Each
+ * signal is its own batch sender (its own URL, queue, retries and counters); the sink handed
+ * out is a small fan-out over them. A traces sender passes over the events that are not spans
+ * (the codec's accept(), counted `skipped`): they are not its signal, not losses.
  */
 #include "core/errmsg.h"
 #include "core/pipeline.h"
