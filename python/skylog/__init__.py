@@ -32,16 +32,17 @@ import warnings
 import weakref
 
 from skylog._skylog import LIBSKYLOG_VERSION, Pipeline, SkylogError, _set_json_type
-from skylog._skylog import Span as _CSpan, trace_stats
+from skylog._skylog import Span as _CSpan
+from skylog._skylog import trace_stats  # sky_trace_stats (docs/PYTHON.md)
 from skylog.metrics import (Counter, Gauge, Histogram, Timer, counter, gauge, histogram,
                             metrics_stats, set_namespace, timed, timer, track_operation)
 
 __all__ = [
     "Handler", "CloudWatchLogHandler", "Pipeline", "SkylogError", "SkylogWarning", "Json",
     "configure", "context", "get_context", "flush", "close", "default_pipeline",
-    "span", "Span", "current_span", "trace_stats",
+    "span", "Span", "current_span",
     "Counter", "Gauge", "Histogram", "Timer", "counter", "gauge", "histogram", "timer", "timed",
-    "track_operation", "set_namespace", "metrics_stats",
+    "track_operation", "set_namespace", "metrics_stats", "trace_stats",
 ]
 __version__ = LIBSKYLOG_VERSION  # the package is versioned as the libskylog it contains
 

@@ -743,25 +743,30 @@ typedef enum {
     SF_TEXT,  /* char[N], NUL-terminated */
     SF_CTEXT, /* const char * (may be NULL) */
     SF_U64S,  /* uint64_t[N] indexed by an enum: a dict by the enum's names */
+    SF_DOUBLE,
+    SF_STRUCT, /* a struct member: a dict by its own table (SUB()) */
 } sf_type;
 
 /* flags */
 #define SF_FLAT 1u   /* SF_U64S: a key per entry in the enclosing dict; the member's is the sum */
 #define SF_AS_INT 2u /* SF_BOOL: 0/1, not False/True (what the key always gave) */
 
-typedef struct {
+typedef struct stat_field {
     const char *name;
     size_t off;
     sf_type type;
     size_t size;                    /* the member's, in bytes */
-    const char *(*entry)(size_t i); /* SF_U64S: entry i's name */
+    const char *(*entry)(size_t i); /* SF_U64S: entry i's name; SF_INT/SF_UINT (an enum,
+                                       NAMED()): the value's name, given instead of the number */
     unsigned flags;
+    const struct stat_field *sub; /* SF_STRUCT: the member's table */
+    size_t n_sub;
 } stat_field;
 
 #define SF_TYPE_OF(x)                                                                              \
     _Generic((x), uint64_t: SF_U64, int64_t: SF_I64, int: SF_INT, unsigned: SF_UINT,              \
              bool: SF_BOOL, char *: SF_TEXT, const char *: SF_CTEXT, uint64_t *: SF_U64S,          \
-             default: SF_UNKNOWN)
+             double: SF_DOUBLE, sky_sample: SF_STRUCT, default: SF_UNKNOWN)
 /* clang-format off */
 #define ARRAY_F(S, f, namer, fl) \
     {#f, offsetof(S, f), SF_TYPE_OF(((S *)0)->f), sizeof(((S *)0)->f), namer, fl}
@@ -769,6 +774,12 @@ typedef struct {
 #define FIELD_F(S, f, fl) ARRAY_F(S, f, NULL, fl)
 #define FIELD(S, f) FIELD_F(S, f, 0)
 #define ARRAY(S, f, namer) ARRAY_F(S, f, namer, 0)
+#define NAMED(S, f, namer) ARRAY_F(S, f, namer, 0)
+/* clang-format off */
+#define SUB(S, f, table) \
+    {#f, offsetof(S, f), SF_TYPE_OF(((S *)0)->f), sizeof(((S *)0)->f), NULL, 0, table, \
+     sizeof table / sizeof table[0]}
+/* clang-format on */
 
 static const char *drop_reason_name(size_t i)
 {
@@ -789,6 +800,10 @@ static const char *cwl_drop_name(size_t i)
 static const char *http_drop_name(size_t i)
 {
     return sky_http_drop_name((sky_http_drop)i);
+}
+static const char *retry_mode_name(size_t i)
+{
+    return sky_aws_retry_mode_name((sky_aws_retry_mode)i);
 }
 
 static const stat_field stats_fields[] = {
@@ -915,7 +930,32 @@ static const stat_field creds_stats_fields[] = {
     FIELD(sky_aws_creds_stats, refreshes),  FIELD(sky_aws_creds_stats, failures),
     FIELD(sky_aws_creds_stats, stale_used), FIELD(sky_aws_creds_stats, retries),
     FIELD(sky_aws_creds_stats, throttles),  FIELD(sky_aws_creds_stats, last_error),
-    FIELD(sky_aws_creds_stats, expiry_extensions),
+    FIELD(sky_aws_creds_stats, expiry_extensions), FIELD(sky_aws_creds_stats, near_expiry),
+};
+
+static const stat_field retry_stats_fields[] = {
+    NAMED(sky_aws_retry_stats, mode, retry_mode_name), FIELD(sky_aws_retry_stats, max_attempts),
+    FIELD(sky_aws_retry_stats, retries),         FIELD(sky_aws_retry_stats, throttles),
+    FIELD(sky_aws_retry_stats, quota_refusals),  FIELD(sky_aws_retry_stats, rate_limited),
+    FIELD(sky_aws_retry_stats, rate_limited_ns), FIELD(sky_aws_retry_stats, quota_available),
+};
+
+static const stat_field sample_fields[] = {
+    FIELD(sky_sample, time_ns),     FIELD(sky_sample, mono_ns),   FIELD(sky_sample, cpu_seconds),
+    FIELD(sky_sample, cpu_percent), FIELD(sky_sample, rss_bytes), FIELD(sky_sample, threads),
+    FIELD(sky_sample, open_fds),
+};
+
+static const stat_field sampler_stats_fields[] = {
+    FIELD(sky_sampler_stats, samples),
+    FIELD(sky_sampler_stats, errors),
+    SUB(sky_sampler_stats, last, sample_fields),
+};
+
+static const stat_field trace_stats_fields[] = {
+    FIELD(sky_trace_stats, extracted),
+    FIELD(sky_trace_stats, invalid),
+    FIELD(sky_trace_stats, tracestate_trimmed),
 };
 
 static const stat_field metrics_stats_fields[] = {
@@ -934,12 +974,6 @@ static const stat_field log_metrics_stats_fields[] = {
     FIELD(sky_log_metrics_stats, events),   FIELD(sky_log_metrics_stats, recorded),
     FIELD(sky_log_metrics_stats, not_numeric), FIELD(sky_log_metrics_stats, overflow),
     FIELD(sky_log_metrics_stats, failed),
-};
-
-static const stat_field trace_stats_fields[] = {
-    FIELD(sky_trace_stats, extracted),
-    FIELD(sky_trace_stats, invalid),
-    FIELD(sky_trace_stats, tracestate_trimmed),
 };
 
 #define TABLE(S, t)                                                                                \
@@ -962,6 +996,9 @@ static const struct {
     TABLE(sky_metrics_stats, metrics_stats_fields),
     TABLE(sky_security_stats, security_stats_fields),
     TABLE(sky_log_metrics_stats, log_metrics_stats_fields),
+    TABLE(sky_aws_retry_stats, retry_stats_fields),
+    TABLE(sky_sampler_stats, sampler_stats_fields),
+    TABLE(sky_sample, sample_fields), /* sky_sampler_stats.last */
     TABLE(sky_trace_stats, trace_stats_fields),
 };
 
@@ -1002,10 +1039,24 @@ static int stats_fill(PyObject *d, const void *base, const stat_field *fields, s
             v = PyLong_FromLongLong((long long)*(const int64_t *)p);
             break;
         case SF_INT:
-            v = PyLong_FromLong(*(const int *)p);
+            v = f->entry ? PyUnicode_FromString(f->entry((size_t)*(const int *)p))
+                         : PyLong_FromLong(*(const int *)p);
             break;
         case SF_UINT:
-            v = PyLong_FromUnsignedLong(*(const unsigned *)p);
+            v = f->entry ? PyUnicode_FromString(f->entry(*(const unsigned *)p))
+                         : PyLong_FromUnsignedLong(*(const unsigned *)p);
+            break;
+        case SF_DOUBLE:
+            v = PyFloat_FromDouble(*(const double *)p);
+            break;
+        case SF_STRUCT:
+            if (!f->sub) { /* FIELD() where SUB() was meant */
+                PyErr_Format(PyExc_SystemError, "skylog: stats member %s: no table", f->name);
+                return -1;
+            }
+            v = PyDict_New();
+            if (v && stats_fill(v, p, f->sub, f->n_sub) < 0)
+                Py_CLEAR(v);
             break;
         case SF_BOOL:
             v = f->flags & SF_AS_INT ? PyLong_FromLong(*(const bool *)p)
@@ -1080,12 +1131,13 @@ static PyObject *mod_stats_fields(PyObject *m, PyObject *unused)
 typedef struct {
     const char *name; /* the route's: valid while the pipeline is open */
     sky_sink_stats ss;
-    bool cwl_ok, cwm_ok, emf_ok, http_ok, logs_ok, traces_ok, creds_ok;
+    bool cwl_ok, cwm_ok, emf_ok, http_ok, logs_ok, traces_ok, creds_ok, retry_ok;
     sky_cwl_stats cwl;
     sky_cwm_stats cwm;
     sky_emf_stats emf;
     sky_http_sink_stats http, logs, traces; /* logs, traces: an otlp sink's signals */
     sky_aws_creds_stats creds;
+    sky_aws_retry_stats retry;
 } sink_snap;
 
 /* One processor's: its sky_processor_stats, and its type's own counters. */
@@ -1104,6 +1156,8 @@ typedef struct {
     size_t n_procs;
     bool cw_ok; /* the "cloudwatch" sink's: add_cloudwatch's, else the first one found */
     sky_cwl_stats cw;
+    sky_sampler_stats *samplers; /* a configuration's system_metrics sections' */
+    size_t n_samplers;
 } snap;
 
 /* Every counter of the pipeline. sky_sink_stats_get() waits for the pipeline's lock, which the
@@ -1130,6 +1184,8 @@ static int snapshot(sky_t *sky, sky_sink *cw, snap *out)
         e->traces_ok = sky_otlp_sink_stats_get(sink, SKY_OTLP_TRACES, &e->traces) == SKY_OK;
         e->creds_ok = sky_cwl_creds_stats_get(sink, &e->creds) == SKY_OK ||
                       sky_cwm_creds_stats_get(sink, &e->creds) == SKY_OK;
+        e->retry_ok = sky_cwl_retry_stats_get(sink, &e->retry) == SKY_OK ||
+                      sky_cwm_retry_stats_get(sink, &e->retry) == SKY_OK;
         if (!cw && e->cwl_ok)
             cw = sink;
     }
@@ -1145,6 +1201,15 @@ static int snapshot(sky_t *sky, sky_sink *cw, snap *out)
             sky_log_metrics_stats_get(sky_log_metrics_get(sky, i), &e->log_metrics) == SKY_OK;
     }
     out->cw_ok = cw && sky_cwl_stats_get(cw, &out->cw) == SKY_OK;
+    sky_sampler *smp;
+    while ((smp = sky_sampler_get(sky, out->n_samplers)) != NULL) {
+        sky_sampler_stats *grown =
+            realloc(out->samplers, (out->n_samplers + 1) * sizeof *out->samplers);
+        if (!grown)
+            return -1;
+        out->samplers = grown;
+        sky_sampler_stats_get(smp, &out->samplers[out->n_samplers++]);
+    }
     return 0;
 }
 
@@ -1167,7 +1232,9 @@ static PyObject *sink_entry(const sink_snap *e)
         (e->traces_ok && put(d, "otlp_traces", STATS_DICT(sky_http_sink_stats,
                                                           http_sink_stats_fields, &e->traces)) < 0) ||
         (e->creds_ok &&
-         put(d, "creds", STATS_DICT(sky_aws_creds_stats, creds_stats_fields, &e->creds)) < 0)) {
+         put(d, "creds", STATS_DICT(sky_aws_creds_stats, creds_stats_fields, &e->creds)) < 0) ||
+        (e->retry_ok &&
+         put(d, "retry", STATS_DICT(sky_aws_retry_stats, retry_stats_fields, &e->retry)) < 0)) {
         Py_XDECREF(d);
         return NULL;
     }
@@ -1194,6 +1261,12 @@ static PyObject *make_sink(const void *items, size_t i)
     return sink_entry(&((const sink_snap *)items)[i]);
 }
 
+static PyObject *make_sampler(const void *items, size_t i)
+{
+    return STATS_DICT(sky_sampler_stats, sampler_stats_fields,
+                      &((const sky_sampler_stats *)items)[i]);
+}
+
 /* One processor's entry of stats()["processors"]: its sky_processor_stats, and a security
  * monitor's or log-metrics processor's own counters under "security" / "log_metrics". */
 static PyObject *make_proc(const void *items, size_t i)
@@ -1211,8 +1284,10 @@ static PyObject *make_proc(const void *items, size_t i)
 }
 
 /* stats(): sky_stats; "sinks": each sink's entry (sink_entry); "processors": each processor's
- * entry (make_proc); "python": this binding's own (messages cut by emit); "cloudwatch": the
- * CloudWatch Logs sink's sky_cwl_stats (add_cloudwatch's, else a configuration's first). */
+ * entry (make_proc); "system_metrics": each sampler's sky_sampler_stats (a configuration's
+ * system_metrics sections: no processors); "python": this binding's own (messages cut by
+ * emit); "cloudwatch": the CloudWatch Logs sink's sky_cwl_stats (add_cloudwatch's, else a
+ * configuration's first). */
 static PyObject *Pipeline_stats(PyObject *o, PyObject *unused)
 {
     (void)unused;
@@ -1235,6 +1310,7 @@ static PyObject *Pipeline_stats(PyObject *o, PyObject *unused)
     d = STATS_DICT(sky_stats, stats_fields, &sn.s);
     if (!d || put(d, "sinks", list_of(sn.n_sinks, make_sink, sn.sinks)) < 0 ||
         put(d, "processors", list_of(sn.n_procs, make_proc, sn.procs)) < 0 ||
+        put(d, "system_metrics", list_of(sn.n_samplers, make_sampler, sn.samplers)) < 0 ||
         (sn.cw_ok &&
          put(d, "cloudwatch", STATS_DICT(sky_cwl_stats, cwl_stats_fields, &sn.cw)) < 0))
         goto fail;
@@ -1248,6 +1324,7 @@ fail:
 out:
     free(sn.sinks);
     free(sn.procs);
+    free(sn.samplers);
     return d;
 }
 
@@ -1760,6 +1837,24 @@ static PyObject *mod_trace_stats(PyObject *m, PyObject *unused)
     return STATS_DICT(sky_trace_stats, trace_stats_fields, &s);
 }
 
+/* _trace_extract(headers: dict) -> bool: sky_trace_extract() over the dict (the lookup spans
+ * use, mapping_header), for the tests of trace_stats(). */
+static PyObject *mod_trace_extract(PyObject *m, PyObject *headers)
+{
+    (void)m;
+    if (!PyDict_Check(headers)) {
+        PyErr_SetString(PyExc_TypeError, "_trace_extract: a dict of header values");
+        return NULL;
+    }
+    mapping_get g = {headers, PyList_New(0)};
+    if (!g.keep)
+        return NULL;
+    sky_trace_ctx ctx;
+    bool ok = sky_trace_extract(&ctx, mapping_header, &g);
+    Py_DECREF(g.keep);
+    return PyBool_FromLong(ok);
+}
+
 static PyObject *mod_set_json_type(PyObject *m, PyObject *t)
 {
     (void)m;
@@ -1775,6 +1870,7 @@ static PyMethodDef module_methods[] = {
     {"trace_stats", mod_trace_stats, METH_NOARGS,
      "This process's trace header counters (sky_trace_stats: extracted, invalid, "
      "tracestate_trimmed)."},
+    {"_trace_extract", mod_trace_extract, METH_O, NULL},
     {"_stats_fields", mod_stats_fields, METH_NOARGS,
      "{C stats struct: the members the stats dicts are built from}"},
     {NULL, NULL, 0, NULL},
