@@ -377,6 +377,22 @@ class EndpointVariables(unittest.TestCase):
         self.check("AWS_ENDPOINT_URL_CLOUDWATCH", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
                    "alarm", "describe")
 
+    def test_aws_endpoint_url_alone_points_every_command_at_serve(self):
+        """README: `export AWS_ENDPOINT_URL=...` points every command at it without --endpoint
+        (no service variable set)."""
+        env = {k: v for k, v in sh.endpoint_env(self.srv).items()
+               if k not in ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL_CLOUDWATCH")}
+        for args, stdin in ((("ship", "-g", "/docs/endpoint", "-q", "-"), "one line\n"),
+                            (("groups",), None), (("streams", "/docs/endpoint"), None),
+                            (("metrics", "list"), None), (("alarm", "describe"), None)):
+            with self.subTest(command=args[0]):
+                p = subprocess.run([sh.skylog_bin(), *args], input=stdin, env=env, text=True,
+                                   capture_output=True, timeout=120 * sh.timeout_scale(),
+                                   stdin=None if stdin is not None else subprocess.DEVNULL)
+                self.assertEqual(p.returncode, 0, f"skylog {' '.join(args)}: {p.stderr}")
+                if args[0] == "groups":
+                    self.assertIn("/docs/endpoint", p.stdout)
+
     def test_logs_commands_read_the_logs_variable(self):
         self.check("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL_CLOUDWATCH", "groups")
 
