@@ -9,7 +9,15 @@ blocks test_docs.py compiles:
 - every relative link resolves to a file, and its #anchor to a heading of that file;
 - every SKYLOG_* variable named is one `sky_open_env()` reads (`skylog config options --env`)
   or one the build, the tests or serve read (found in the sources);
-- every fuzz target (tests/fuzz/fuzz_<name>.c) is named in docs/FUZZING.md.
+- every `sky_*_stats.member` / `sky_*_opts.member` and every public `sky_`/`SKY_` name written
+  in code is in the public headers;
+- the lists that describe the tree name all of it: fuzz targets in docs/FUZZING.md, server/*.c
+  in SERVE.md, src/aws/*.c in aws.md, examples/ in README.md, make test's stages (the
+  Makefile's TEST_STAGES) in README.md and TESTING.md, the cloudwatch_logs options (the
+  registry) in CLOUDWATCH.md's table, the processors' order from the environment in
+  CONFIGURATION.md, the structs that grew into their reserved space in COMPATIBILITY.md;
+- each command reads the endpoint variable its --help names, and AWS_ENDPOINT_URL alone
+  points every command at `skylog serve` (README, "To CloudWatch").
 
 A YAML block that is not a configuration would be marked ```yaml nocheck (none is today).
 """
