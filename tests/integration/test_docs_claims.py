@@ -348,6 +348,19 @@ class DocClaims(unittest.TestCase):
                                                         f"{name} is in no public header")
         self.assertGreater(n, 100)
 
+    def test_serve_options_table_lists_every_option(self):
+        """docs/SERVE.md's Options table has every option `skylog serve --help` lists."""
+        with open(os.path.join(SRC, "docs", "SERVE.md"), encoding="utf-8") as f:
+            table = f.read().split("\n## Options\n", 1)[1].split("\n## ", 1)[0]
+        p = run_skylog("serve", "--help")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        flags = re.findall(r"(?<![\w-])(--[a-z][\w-]*)", p.stdout.split("\noptions:\n", 1)[1]
+                           .split("\nexamples:", 1)[0])
+        self.assertIn("--faults", flags)
+        for flag in set(flags) - {"--help"}:
+            self.assertTrue(re.search(r"(?<![\w-])" + re.escape(flag) + r"(?![\w-])", table),
+                            f"SERVE.md's options table lacks {flag}")
+
     def test_every_fuzz_target_is_documented(self):
         with open(os.path.join(SRC, "docs", "FUZZING.md"), encoding="utf-8") as f:
             doc = f.read()
