@@ -361,6 +361,18 @@ class DocClaims(unittest.TestCase):
             self.assertTrue(re.search(r"(?<![\w-])" + re.escape(flag) + r"(?![\w-])", table),
                             f"SERVE.md's options table lacks {flag}")
 
+    def test_cli_table_lists_every_command(self):
+        """docs/CLI.md's table of commands has every command `skylog --help` lists."""
+        with open(os.path.join(SRC, "docs", "CLI.md"), encoding="utf-8") as f:
+            table = f.read().split("\n\n", 2)[2].split("\n\n", 1)[0]
+        p = run_skylog("--help")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        commands = re.findall(r"^  ([a-z]+)  ", p.stdout.split("\ncommands:\n", 1)[1]
+                              .split("\n\n", 1)[0], re.M)
+        self.assertIn("ship", commands)
+        for c in commands:
+            self.assertIn(f"`skylog {c}", table, f"CLI.md's table of commands lacks {c}")
+
     def test_every_fuzz_target_is_documented(self):
         with open(os.path.join(SRC, "docs", "FUZZING.md"), encoding="utf-8") as f:
             doc = f.read()
