@@ -373,6 +373,21 @@ class DocClaims(unittest.TestCase):
         for c in commands:
             self.assertIn(f"`skylog {c}", table, f"CLI.md's table of commands lacks {c}")
 
+    def test_env_aliases_are_the_documented_ones(self):
+        """CONFIGURATION.md's list of the short variable names (aliases) is what
+        `config options --env` lists as aliases, SKYLOG_REDACT (a boolean of its own) aside."""
+        with open(os.path.join(SRC, "docs", "CONFIGURATION.md"), encoding="utf-8") as f:
+            doc = " ".join(f.read().split())
+        m = re.search(r"The short names of earlier versions are documented aliases: (.*?)\. "
+                      r"Setting an alias", doc)
+        self.assertTrue(m, "CONFIGURATION.md no longer lists the aliases")
+        shown = set(re.findall(r"SKYLOG_[A-Z_]+", m.group(1))) - {"SKYLOG_REDACT"}
+        p = run_skylog("config", "options", "--env")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        aliases = {line.split()[0] for line in p.stdout.splitlines() if " alias of " in line}
+        self.assertGreater(len(aliases), 5)
+        self.assertEqual(shown, aliases)
+
     def test_every_fuzz_target_is_documented(self):
         with open(os.path.join(SRC, "docs", "FUZZING.md"), encoding="utf-8") as f:
             doc = f.read()
