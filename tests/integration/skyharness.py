@@ -60,6 +60,7 @@ API summary:
     signal_taken(proc, sig)           -> True once sig, sent to proc, is no longer pending
                                          (its handler took it), or proc is gone
     open_fifo_writer(test, proc, fifo)  -> the FIFO's write end, once proc reads it
+    wait_for(pred, what)              -> returns once pred() is true (scaled deadline)
     sanitizer(), sanitized(), timeout_scale() -> the build's sanitizer, what deadlines scale by
     take_sanitizer_reports(pid=None)  -> TSan report text of one process (or all), removed
 """
@@ -206,6 +207,16 @@ def signal_taken(proc, sig):
         if line.startswith(("SigPnd:", "ShdPnd:")):
             pending |= int(line.split()[1], 16)
     return not pending & (1 << (sig - 1))
+
+
+def wait_for(pred, what):
+    """Waits until pred() is true; AssertionError naming `what` if it is not within the
+    deadline (which only bounds a wait for what must happen: it scales with timeout_scale())."""
+    deadline = time.monotonic() + 60 * timeout_scale()
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
 
 
 def open_fifo_writer(test, proc, fifo, what="the FIFO"):

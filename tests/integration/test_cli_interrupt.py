@@ -10,25 +10,16 @@ command's request for it and the signal has been taken (the kernel's pending mas
 """
 
 import json
-import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
-import time
 import unittest
 
 import skyharness as sh
-from awsfakes import FakeServer, base_env
+from awsfakes import FakeServer, fake_aws_setup
 
 
-def wait_for(pred, what):
-    deadline = time.monotonic() + 60 * sh.timeout_scale()
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+wait_for = sh.wait_for
 
 
 # op -> (the list's member, one item of page n, the token's name)
@@ -50,11 +41,7 @@ PAGES = {
 
 class PagedInterrupt(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="skycliint.")
-        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
-        self.env = base_env(self.tmp)
-        self.env.update(AWS_ACCESS_KEY_ID="AKIAINT", AWS_SECRET_ACCESS_KEY="s",
-                        AWS_REGION="us-east-1", AWS_CONFIG_FILE=os.devnull)
+        fake_aws_setup(self, "skycliint.")
 
     def run_held(self, args, sig, handler, held, release, what):
         """Runs skylog args against an endpoint answering with handler, which sets `held` when
