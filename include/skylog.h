@@ -1488,8 +1488,8 @@ SKY_API sky_status sky_add_security_monitor(sky_t *sky, const sky_security_opts 
 SKY_API void sky_security_stats_get(const sky_security_monitor *m, sky_security_stats *out);
 /* The i-th processor (in the order added, as sky_processor_stats_get() counts them) if it is a
  * security monitor, also one a configuration made (sky_open_file(), sky_open_env()); NULL for
- * another processor or past the end. Valid, and owned by the pipeline, until it is closed.
- * Thread-safe. */
+ * another processor or past the end. By name: sky_processor_find(sky, "security_monitor", ...)
+ * gives i. Valid, and owned by the pipeline, until it is closed. Thread-safe. */
 SKY_API sky_security_monitor *sky_security_monitor_get(sky_t *sky, size_t i);
 
 /* ============================================================================================
@@ -1660,6 +1660,26 @@ SKY_API sky_status sky_sink_stats_get(sky_t *sky, size_t i, const char **name,
  * for a sink of another type), also of sinks a configuration made. Valid, and owned by the
  * pipeline, until it is closed: never close or flush it yourself. Thread-safe. */
 SKY_API sky_sink *sky_sink_get(sky_t *sky, size_t i);
+
+/* Processors and sinks by name, for the getters above and the processor types' own
+ * (sky_security_monitor_get(), sky_log_metrics_get()), which take an index. A processor's name
+ * is the one sky_processor_stats.name gives: its type's, as a configuration's `processors:`
+ * list names it ("security_monitor", "metrics", "redact", ...; sky_add_processor()'s `name`).
+ * A sink's is its route's: sky_route.name, a configuration's `name:`, else its type
+ * ("cloudwatch_logs", "file", ...). Writes to *index the first index at `from` or after whose
+ * name is `name` (compared exactly); call again with `from` = *index + 1 for the next of the
+ * same name. SKY_ENOTFOUND when there is none, SKY_EINVAL for a NULL argument. An index stays
+ * the same until the pipeline is closed (processors and sinks are only ever added). Thread-safe.
+ *
+ *     size_t i;
+ *     sky_security_stats st;
+ *     for (size_t from = 0; sky_processor_find(sky, "security_monitor", from, &i) == SKY_OK;
+ *          from = i + 1)
+ *         sky_security_stats_get(sky_security_monitor_get(sky, i), &st);
+ *
+ * (A configuration's `system_metrics` sections are no processors: sky_sampler_get().) */
+SKY_API sky_status sky_processor_find(sky_t *sky, const char *name, size_t from, size_t *index);
+SKY_API sky_status sky_sink_find(sky_t *sky, const char *name, size_t from, size_t *index);
 
 /* ============================================================================================
  * Time

@@ -88,60 +88,83 @@ static void rec_free(rec *r)
     json_decref(r->attrs);
 }
 
-/* The event of one record (see otlp.h). */
-static void finish(ctx *c, rec *r, json_t *resource, json_t *scope)
+/* Counts one more stored record: false (and the request fails) past max_records. */
+static bool count_record(ctx *c, const char *why)
 {
-    bool structured = r->attrs || r->trace_id[0] || r->span_id[0];
-    if (c->rc || (!r->body && !structured))
-        return;
+    if (c->rc)
+        return false;
     if (c->records >= c->out->max_records) {
-        fail(c, SKY__OTLP_TOO_MANY, "too many log records");
-        return;
+        fail(c, SKY__OTLP_TOO_MANY, why);
+        return false;
     }
     c->records++;
-    int64_t ts = r->ts_ms ? r->ts_ms : r->observed_ms ? r->observed_ms : c->out->now_ms;
-    char *msg = NULL;
-    size_t len = 0;
-    if (!structured && json_is_string(r->body)) {
-        len = json_string_length(r->body);
-        if ((msg = malloc(len + 1))) {
-            memcpy(msg, json_string_value(r->body), len);
-            msg[len] = '\0';
-        }
-    } else if (!structured) {
-        msg = json_dumps(r->body, JSON_COMPACT | JSON_ENCODE_ANY);
-        len = msg ? strlen(msg) : 0;
-    } else {
-        json_t *o = json_object();
-        if (o && r->body)
-            json_object_set(o, "body", r->body);
-        if (o && r->severity_text)
-            json_object_set(o, "severityText", r->severity_text);
-        if (o && r->severity_number)
-            json_object_set_new(o, "severityNumber", json_integer(r->severity_number));
-        if (o && r->trace_id[0])
-            json_object_set_new(o, "traceId", json_string(r->trace_id));
-        if (o && r->span_id[0])
-            json_object_set_new(o, "spanId", json_string(r->span_id));
-        if (o && r->attrs)
-            json_object_set(o, "attributes", r->attrs);
-        if (o && json_object_size(resource))
-            json_object_set(o, "resource", resource);
-        if (o && json_object_size(scope))
-            json_object_set(o, "scope", scope);
-        msg = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        len = msg ? strlen(msg) : 0;
-        json_decref(o);
-    }
+    return true;
+}
+
+/* Hands one event's text (malloc'd, or NULL when making it failed) to the store. */
+static void add(ctx *c, int64_t ts, char *msg, size_t len)
+{
     if (!msg || !c->out->add(c->out->ctx, ts, msg, len))
         fail(c, SKY__OTLP_OOM, "out of memory");
 }
 
+/* A structured event: object o (may be NULL: out of memory) with the resource and scope, as
+ * its JSON text. Takes o. */
+static void add_object(ctx *c, int64_t ts, json_t *o, json_t *resource, json_t *scope)
+{
+    if (o && json_object_size(resource))
+        json_object_set(o, "resource", resource);
+    if (o && json_object_size(scope))
+        json_object_set(o, "scope", scope);
+    char *msg = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    add(c, ts, msg, msg ? strlen(msg) : 0);
+}
+
+/* The event of one record (see otlp.h). */
+static void finish(ctx *c, rec *r, json_t *resource, json_t *scope)
+{
+    bool structured = r->attrs || r->trace_id[0] || r->span_id[0];
+    if (c->rc || (!r->body && !structured) || !count_record(c, "too many log records"))
+        return;
+    int64_t ts = r->ts_ms ? r->ts_ms : r->observed_ms ? r->observed_ms : c->out->now_ms;
+    if (!structured && json_is_string(r->body)) {
+        size_t len = json_string_length(r->body);
+        char *msg = malloc(len + 1);
+        if (msg) {
+            memcpy(msg, json_string_value(r->body), len);
+            msg[len] = '\0';
+        }
+        add(c, ts, msg, len);
+        return;
+    }
+    if (!structured) {
+        char *msg = json_dumps(r->body, JSON_COMPACT | JSON_ENCODE_ANY);
+        add(c, ts, msg, msg ? strlen(msg) : 0);
+        return;
+    }
+    json_t *o = json_object();
+    if (o && r->body)
+        json_object_set(o, "body", r->body);
+    if (o && r->severity_text)
+        json_object_set(o, "severityText", r->severity_text);
+    if (o && r->severity_number)
+        json_object_set_new(o, "severityNumber", json_integer(r->severity_number));
+    if (o && r->trace_id[0])
+        json_object_set_new(o, "traceId", json_string(r->trace_id));
+    if (o && r->span_id[0])
+        json_object_set_new(o, "spanId", json_string(r->span_id));
+    if (o && r->attrs)
+        json_object_set(o, "attributes", r->attrs);
+    add_object(c, ts, o, resource, scope);
+}
+
 typedef struct span {
-    json_t *name, *status_msg, *attrs; /* NULL: none */
+    json_t *name, *status_msg, *attrs, *trace_state; /* NULL: none */
     char trace_id[33], span_id[17], parent[17];
     int64_t kind, status_code;
     uint64_t start_ns, end_ns;
+    uint32_t flags;
 } span;
 
 static void span_free(span *s)
@@ -149,18 +172,14 @@ static void span_free(span *s)
     json_decref(s->name);
     json_decref(s->status_msg);
     json_decref(s->attrs);
+    json_decref(s->trace_state);
 }
 
 /* The event of one span (see otlp.h): always a JSON object, timestamped at its start. */
 static void finish_span(ctx *c, span *s, json_t *resource, json_t *scope)
 {
-    if (c->rc)
+    if (!count_record(c, "too many spans"))
         return;
-    if (c->records >= c->out->max_records) {
-        fail(c, SKY__OTLP_TOO_MANY, "too many spans");
-        return;
-    }
-    c->records++;
     char num[24];
     json_t *o = json_object();
     if (o && s->name)
@@ -169,6 +188,10 @@ static void finish_span(ctx *c, span *s, json_t *resource, json_t *scope)
         json_object_set_new(o, "traceId", json_string(s->trace_id));
     if (o && s->span_id[0])
         json_object_set_new(o, "spanId", json_string(s->span_id));
+    if (o && s->trace_state)
+        json_object_set(o, "traceState", s->trace_state);
+    if (o && s->flags)
+        json_object_set_new(o, "flags", json_integer(s->flags));
     if (o && s->parent[0])
         json_object_set_new(o, "parentSpanId", json_string(s->parent));
     if (o)
@@ -192,17 +215,24 @@ static void finish_span(ctx *c, span *s, json_t *resource, json_t *scope)
     }
     if (o && s->attrs)
         json_object_set(o, "attributes", s->attrs);
-    if (o && json_object_size(resource))
-        json_object_set(o, "resource", resource);
-    if (o && json_object_size(scope))
-        json_object_set(o, "scope", scope);
-    char *msg = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
     int64_t ts = s->start_ns ? (int64_t)(s->start_ns / 1000000u)
                  : s->end_ns  ? (int64_t)(s->end_ns / 1000000u)
                               : c->out->now_ms;
-    if (!msg || !c->out->add(c->out->ctx, ts, msg, strlen(msg)))
-        fail(c, SKY__OTLP_OOM, "out of memory");
+    add_object(c, ts, o, resource, scope);
+}
+
+/* A span's traceState, n bytes: within SKY__OTLP_MAX_TRACE_STATE (checked before it is made),
+ * kept when not empty. */
+static void set_trace_state(ctx *c, span *s, const char *p, size_t n)
+{
+    json_decref(s->trace_state);
+    s->trace_state = NULL;
+    if (n > SKY__OTLP_MAX_TRACE_STATE) {
+        fail(c, SKY__OTLP_MALFORMED, "a span's traceState is longer than W3C allows");
+        return;
+    }
+    if (n && spend(c))
+        s->trace_state = made(c, json_stringn_nocheck(p, n));
 }
 
 static void hex_of(const uint8_t *p, size_t n, char *out)
@@ -341,38 +371,33 @@ static json_t *scope_json(ctx *c, json_t *s)
     return o;
 }
 
-sky__otlp_rc sky__otlp_logs_json(json_t *root, sky__otlp_out *out)
+/* One record of a signal, from its JSON object, with its resource and scope. */
+typedef void (*record_json_fn)(ctx *c, json_t *rec, json_t *resource, json_t *scope);
+
+/* What the walk of a request names differently per signal. */
+typedef struct signal_json {
+    const char *resources, *scopes, *records; /* "resourceLogs", "scopeLogs", "logRecords" */
+    record_json_fn record;
+} signal_json;
+
+/* An Export*ServiceRequest in OTLP/JSON: the resources, their scopes, their records. */
+static sky__otlp_rc walk_json(json_t *root, sky__otlp_out *out, const signal_json *sig)
 {
     ctx c = {.out = out, .budget = SKY__JSON_MAX_ELEMENTS};
     size_t i, j, k;
-    json_t *rl, *sl, *lr;
-    json_array_foreach(json_object_get(root, "resourceLogs"), i, rl)
+    json_t *rs, *ss, *r;
+    json_array_foreach(json_object_get(root, sig->resources), i, rs)
     {
-        json_t *res = kvs_json(&c, json_object_get(json_object_get(rl, "resource"), "attributes"),
+        json_t *res = kvs_json(&c, json_object_get(json_object_get(rs, "resource"), "attributes"),
                                0);
-        json_array_foreach(json_object_get(rl, "scopeLogs"), j, sl)
+        json_array_foreach(json_object_get(rs, sig->scopes), j, ss)
         {
-            json_t *scope = c.rc ? NULL : scope_json(&c, json_object_get(sl, "scope"));
-            json_array_foreach(json_object_get(sl, "logRecords"), k, lr)
+            json_t *scope = c.rc ? NULL : scope_json(&c, json_object_get(ss, "scope"));
+            json_array_foreach(json_object_get(ss, sig->records), k, r)
             {
                 if (c.rc)
                     break;
-                rec r = {.ts_ms = nanos_to_ms(json_object_get(lr, "timeUnixNano")),
-                         .observed_ms = nanos_to_ms(json_object_get(lr, "observedTimeUnixNano"))};
-                json_t *body = json_object_get(lr, "body"), *st = json_object_get(lr, "severityText");
-                json_t *sn = json_object_get(lr, "severityNumber");
-                if (body)
-                    r.body = any_json(&c, body, 0);
-                if (json_is_string(st) && json_string_length(st))
-                    r.severity_text = json_incref(st);
-                if (json_is_integer(sn))
-                    r.severity_number = json_integer_value(sn);
-                id_json(json_object_get(lr, "traceId"), 32, r.trace_id);
-                id_json(json_object_get(lr, "spanId"), 16, r.span_id);
-                if (!c.rc)
-                    r.attrs = kvs_json(&c, json_object_get(lr, "attributes"), 0);
-                finish(&c, &r, res, scope);
-                rec_free(&r);
+                sig->record(&c, r, res, scope);
             }
             json_decref(scope);
         }
@@ -381,6 +406,32 @@ sky__otlp_rc sky__otlp_logs_json(json_t *root, sky__otlp_out *out)
             break;
     }
     return c.rc;
+}
+
+static void record_json(ctx *c, json_t *lr, json_t *res, json_t *scope)
+{
+    rec r = {.ts_ms = nanos_to_ms(json_object_get(lr, "timeUnixNano")),
+             .observed_ms = nanos_to_ms(json_object_get(lr, "observedTimeUnixNano"))};
+    json_t *body = json_object_get(lr, "body"), *st = json_object_get(lr, "severityText");
+    json_t *sn = json_object_get(lr, "severityNumber");
+    if (body)
+        r.body = any_json(c, body, 0);
+    if (json_is_string(st) && json_string_length(st))
+        r.severity_text = json_incref(st);
+    if (json_is_integer(sn))
+        r.severity_number = json_integer_value(sn);
+    id_json(json_object_get(lr, "traceId"), 32, r.trace_id);
+    id_json(json_object_get(lr, "spanId"), 16, r.span_id);
+    if (!c->rc)
+        r.attrs = kvs_json(c, json_object_get(lr, "attributes"), 0);
+    finish(c, &r, res, scope);
+    rec_free(&r);
+}
+
+sky__otlp_rc sky__otlp_logs_json(json_t *root, sky__otlp_out *out)
+{
+    static const signal_json logs = {"resourceLogs", "scopeLogs", "logRecords", record_json};
+    return walk_json(root, out, &logs);
 }
 
 /* A fixed64 time in OTLP/JSON: a decimal string (or a number, leniently); 0 for anything else. */
@@ -409,47 +460,44 @@ static int64_t enum_json(json_t *v)
                : 0;
 }
 
+/* A fixed32 in OTLP/JSON: a number (flags); 0 for anything else. */
+static uint32_t u32_json(json_t *v)
+{
+    return json_is_integer(v) && json_integer_value(v) >= 0 &&
+                   json_integer_value(v) <= (json_int_t)UINT32_MAX
+               ? (uint32_t)json_integer_value(v)
+               : 0;
+}
+
+static void span_json(ctx *c, json_t *sp, json_t *res, json_t *scope)
+{
+    span s = {.start_ns = nanos_json(json_object_get(sp, "startTimeUnixNano")),
+              .end_ns = nanos_json(json_object_get(sp, "endTimeUnixNano")),
+              .kind = enum_json(json_object_get(sp, "kind")),
+              .flags = u32_json(json_object_get(sp, "flags"))};
+    json_t *name = json_object_get(sp, "name"), *st = json_object_get(sp, "status");
+    json_t *ts = json_object_get(sp, "traceState");
+    if (json_is_string(name) && spend(c))
+        s.name = json_incref(name);
+    if (json_is_string(ts))
+        set_trace_state(c, &s, json_string_value(ts), json_string_length(ts));
+    id_json(json_object_get(sp, "traceId"), 32, s.trace_id);
+    id_json(json_object_get(sp, "spanId"), 16, s.span_id);
+    id_json(json_object_get(sp, "parentSpanId"), 16, s.parent);
+    s.status_code = enum_json(json_object_get(st, "code"));
+    json_t *msg = json_object_get(st, "message");
+    if (json_is_string(msg) && json_string_length(msg) && spend(c))
+        s.status_msg = json_incref(msg);
+    if (!c->rc)
+        s.attrs = kvs_json(c, json_object_get(sp, "attributes"), 0);
+    finish_span(c, &s, res, scope);
+    span_free(&s);
+}
+
 sky__otlp_rc sky__otlp_traces_json(json_t *root, sky__otlp_out *out)
 {
-    ctx c = {.out = out, .budget = SKY__JSON_MAX_ELEMENTS};
-    size_t i, j, k;
-    json_t *rs, *ss, *sp;
-    json_array_foreach(json_object_get(root, "resourceSpans"), i, rs)
-    {
-        json_t *res = kvs_json(&c, json_object_get(json_object_get(rs, "resource"), "attributes"),
-                               0);
-        json_array_foreach(json_object_get(rs, "scopeSpans"), j, ss)
-        {
-            json_t *scope = c.rc ? NULL : scope_json(&c, json_object_get(ss, "scope"));
-            json_array_foreach(json_object_get(ss, "spans"), k, sp)
-            {
-                if (c.rc)
-                    break;
-                span s = {.start_ns = nanos_json(json_object_get(sp, "startTimeUnixNano")),
-                          .end_ns = nanos_json(json_object_get(sp, "endTimeUnixNano")),
-                          .kind = enum_json(json_object_get(sp, "kind"))};
-                json_t *name = json_object_get(sp, "name"), *st = json_object_get(sp, "status");
-                if (json_is_string(name) && spend(&c))
-                    s.name = json_incref(name);
-                id_json(json_object_get(sp, "traceId"), 32, s.trace_id);
-                id_json(json_object_get(sp, "spanId"), 16, s.span_id);
-                id_json(json_object_get(sp, "parentSpanId"), 16, s.parent);
-                s.status_code = enum_json(json_object_get(st, "code"));
-                json_t *msg = json_object_get(st, "message");
-                if (json_is_string(msg) && json_string_length(msg) && spend(&c))
-                    s.status_msg = json_incref(msg);
-                if (!c.rc)
-                    s.attrs = kvs_json(&c, json_object_get(sp, "attributes"), 0);
-                finish_span(&c, &s, res, scope);
-                span_free(&s);
-            }
-            json_decref(scope);
-        }
-        json_decref(res);
-        if (c.rc)
-            break;
-    }
-    return c.rc;
+    static const signal_json traces = {"resourceSpans", "scopeSpans", "spans", span_json};
+    return walk_json(root, out, &traces);
 }
 
 /* ---- protobuf ------------------------------------------------------------------------------- */
@@ -487,6 +535,7 @@ enum {
      * and ScopeSpans number their fields as the logs messages do. */
     SPAN_TRACE_ID = 1,
     SPAN_SPAN_ID = 2,
+    SPAN_TRACE_STATE = 3,
     SPAN_PARENT_SPAN_ID = 4,
     SPAN_NAME = 5,
     SPAN_KIND = 6,
@@ -494,6 +543,7 @@ enum {
     SPAN_END = 8,
     SPAN_ATTRIBUTES = 9,
     SPAN_STATUS = 15,
+    SPAN_FLAGS = 16, /* fixed32 */
     STATUS_MESSAGE = 2,
     STATUS_CODE = 3,
 };
@@ -788,7 +838,15 @@ static void pb_span(ctx *c, const uint8_t *p, size_t n, json_t *resource, json_t
             if (wire_is(c, &f, SKY_PB_LEN))
                 pb_status(c, f.data, f.len, &s);
             break;
-        default: break; /* events, links, trace state, flags...: skipped */
+        case SPAN_TRACE_STATE:
+            if (wire_is(c, &f, SKY_PB_LEN) && utf8(c, f.data, f.len))
+                set_trace_state(c, &s, (const char *)f.data, f.len);
+            break;
+        case SPAN_FLAGS:
+            if (wire_is(c, &f, SKY_PB_I32))
+                s.flags = (uint32_t)f.u;
+            break;
+        default: break; /* events, links, dropped counts...: skipped */
         }
     }
     if (!c->rc && k < 0)
@@ -878,18 +936,19 @@ static void v_resource_logs(ctx *c, const uint8_t *p, size_t n, void *arg)
     json_decref(s.resource);
 }
 
-sky__otlp_rc sky__otlp_logs_pb(const void *body, size_t n, sky__otlp_out *out)
+static sky__otlp_rc walk_pb(const void *body, size_t n, sky__otlp_out *out, bool traces)
 {
     ctx c = {.out = out, .budget = SKY__JSON_MAX_ELEMENTS};
-    bool traces = false;
     visit(&c, body, n, REQ_RESOURCE_LOGS, v_resource_logs, &traces);
     return c.rc;
 }
 
+sky__otlp_rc sky__otlp_logs_pb(const void *body, size_t n, sky__otlp_out *out)
+{
+    return walk_pb(body, n, out, false);
+}
+
 sky__otlp_rc sky__otlp_traces_pb(const void *body, size_t n, sky__otlp_out *out)
 {
-    ctx c = {.out = out, .budget = SKY__JSON_MAX_ELEMENTS};
-    bool traces = true;
-    visit(&c, body, n, REQ_RESOURCE_LOGS, v_resource_logs, &traces);
-    return c.rc;
+    return walk_pb(body, n, out, true);
 }

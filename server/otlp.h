@@ -46,12 +46,18 @@ sky__otlp_rc sky__otlp_logs_json(json_t *root, sky__otlp_out *out);
  * values, counted before each is made; unknown fields are skipped, as protobuf requires. */
 sky__otlp_rc sky__otlp_logs_pb(const void *body, size_t n, sky__otlp_out *out);
 
+/* The longest span traceState taken: the longest tracestate the W3C grammar allows (32
+ * members of a 256-character key, '=' and a 256-character value, and 31 commas). A longer one
+ * makes the request malformed; it is refused before anything is made of it. */
+#define SKY__OTLP_MAX_TRACE_STATE (32 * 513 + 31)
+
 /* ExportTraceServiceRequest, with the same limits (max_records counts spans). Every span is
- * stored as a JSON object {"name", "traceId", "spanId", "parentSpanId", "kind",
- * "startTimeUnixNano", "endTimeUnixNano" (strings, as OTLP/JSON), "durationMs" (end - start),
- * "status": {"code", "message"} (when set), "attributes", "resource", "scope"} (ids as
- * lower-case hex, members present when set; span events, links and trace state are not kept),
- * timestamped at its start (else its end, else now). */
+ * stored as a JSON object {"name", "traceId", "spanId", "traceState", "flags" (the W3C trace
+ * flags in the low byte, as Span.flags), "parentSpanId", "kind", "startTimeUnixNano",
+ * "endTimeUnixNano" (strings, as OTLP/JSON), "durationMs" (end - start), "status": {"code",
+ * "message"} (when set), "attributes", "resource", "scope"} (ids as lower-case hex, members
+ * present when set: flags when not 0; span events and links are not kept), timestamped at its
+ * start (else its end, else now). */
 sky__otlp_rc sky__otlp_traces_json(json_t *root, sky__otlp_out *out);
 sky__otlp_rc sky__otlp_traces_pb(const void *body, size_t n, sky__otlp_out *out);
 

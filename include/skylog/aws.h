@@ -521,6 +521,9 @@ typedef enum sky_aws_retry_mode {
     SKY_AWS_RETRY_ADAPTIVE,
     SKY_AWS_RETRY_LEGACY,
 } sky_aws_retry_mode;
+/* "default", "standard", "adaptive", "legacy" (the spelling of AWS_RETRY_MODE and retry_mode);
+ * "unknown" for another value. Static strings. */
+SKY_API const char *sky_aws_retry_mode_name(sky_aws_retry_mode mode);
 
 /* The mode and the attempts the environment and the config file ask for: AWS_RETRY_MODE, else
  * retry_mode of the profile (explicit, AWS_PROFILE, "default") in `config_file` (NULL:
@@ -727,7 +730,14 @@ typedef struct sky_aws_creds_stats {
     /* IMDS answers whose credentials were expired or about to expire, used with an extended
      * expiration (see sky_aws_creds_opts.fetch_retry); a reserved slot of 1.0.0 */
     uint64_t expiry_extensions;
-    uint64_t reserved_[7]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
+    /* Resolutions that gave credentials expiring within refresh_margin_ms (IMDS's are first
+     * extended: expiry_extensions): used, since AWS still accepts them, and their
+     * source asked again after half the time they had left (at most a minute) rather than on
+     * every call; each also said at WARN on the library's diagnostics. Counted among
+     * `refreshes`. A source that keeps answering these is one to look at: its credentials are
+     * renewed late. A reserved slot of 1.0.0. */
+    uint64_t near_expiry;
+    uint64_t reserved_[6]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_aws_creds_stats;
 /* Fills *out. Thread-safe, and never waits for a refresh in progress. */
 SKY_API void sky_aws_creds_stats_get(sky_aws_creds *p, sky_aws_creds_stats *out);
@@ -793,7 +803,8 @@ SKY_API sky_status sky_aws_client_new(const sky_aws_client_opts *opts, sky_aws_c
 /* NULL-safe. Not concurrently with a call. */
 SKY_API void sky_aws_client_free(sky_aws_client *c);
 /* What a client's retry policy did, since it was created (shared with the clients that share
- * its retry state). */
+ * its retry state). A CloudWatch sink's client: sky_cwl_retry_stats_get(),
+ * sky_cwm_retry_stats_get(). */
 typedef struct sky_aws_retry_stats {
     sky_aws_retry_mode mode;   /* the resolved one */
     int max_attempts;

@@ -254,6 +254,14 @@ SKY_API sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out);
  * with a bearer token. SKY_EINVAL if `sink` is not a CloudWatch Logs sink. Thread-safe. */
 struct sky_aws_creds_stats; /* skylog/aws.h */
 SKY_API sky_status sky_cwl_creds_stats_get(sky_sink *sink, struct sky_aws_creds_stats *out);
+/* The retry policy of the sink's AWS clients (skylog/aws.h's sky_aws_client_retry_stats(): the
+ * resolved retry mode and attempts, the retry quota left and its refusals, the adaptive rate
+ * limiter's waits), one state its PutLogEvents and control calls share. Its `retries` and
+ * `throttles` are the AWS layer's: control calls retried there, throttling answers to any call
+ * (the sink retries PutLogEvents itself: sky_cwl_stats.retries counts both kinds). All zero for
+ * a sink without AWS clients. SKY_EINVAL if `sink` is not a CloudWatch Logs sink. Thread-safe. */
+struct sky_aws_retry_stats; /* skylog/aws.h */
+SKY_API sky_status sky_cwl_retry_stats_get(sky_sink *sink, struct sky_aws_retry_stats *out);
 /* The stream name the sink's template expanded to at creation ({hostname}, {pid}, {strftime}
  * resolved), valid as long as the sink; NULL for a {logger} template (a stream per logger) or
  * when `sink` is not a CloudWatch sink. A shipper that resumes keeps it, so that it writes to

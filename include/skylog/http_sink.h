@@ -137,13 +137,19 @@ typedef struct sky_otlp_opts {
  * event's time and startTimeUnixNano that less `duration_ms`, status ERROR with the `error`
  * text as its message for a failed span, OK for a span set OK explicitly (`status_code`
  * "ok"), UNSET (no status) otherwise, and as attributes the event's other fields (context
- * fields such as request_id included), logger.name and the code.* attributes. The `request`
- * event of skylog/request.h (string method and path, int status, duration_ms, inside the
- * request's span) becomes a SERVER span named "<method>
- * <endpoint>" (or "<method>"), with http.request.method, url.path, http.route and
- * http.response.status_code, status ERROR on a 5xx. Other events are not spans: they are
- * counted `skipped` by the traces signal, never dropped. A span reaches the exporter only as
- * its event, so a level or filter that drops that event drops the span.
+ * fields such as request_id included), logger.name and the code.* attributes; traceState the
+ * span's W3C tracestate and flags its W3C trace flags (`tracestate`, `trace_flags`: "01",
+ * sampled, when absent). The `request` event of skylog/request.h (inside the request's span)
+ * becomes a SERVER span named "<method> <endpoint>" (or "<method>"), with
+ * http.request.method, url.path, http.route and http.response.status_code, status ERROR on a
+ * 5xx. Only the events the library logs are spans (sky_span_end's and sky_request_end's,
+ * marked as theirs): an application's own event named "span_finished" or "request" is a log
+ * record. A span that is not sampled (its trace flags say so: a caller sent "-00") is not
+ * exported. Other events are not spans: they are counted `skipped` by the traces signal (as
+ * unsampled spans are), never dropped. A span reaches the exporter only as its event, so a
+ * level or filter that drops that event drops the span. Events logged inside a span are its
+ * events in OpenTelemetry's log-based sense (LogRecords with its traceId and spanId, on
+ * /v1/logs), not Span.events.
  *
  * Logs: each event becomes a LogRecord: timeUnixNano and
  * observedTimeUnixNano, severityNumber (TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17,

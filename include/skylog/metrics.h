@@ -341,6 +341,12 @@ SKY_API sky_status sky_cwm_stats_get(sky_sink *sink, sky_cwm_stats *out);
  * SKY_EINVAL if `sink` is not a PutMetricData sink. Thread-safe. */
 struct sky_aws_creds_stats; /* skylog/aws.h */
 SKY_API sky_status sky_cwm_creds_stats_get(sky_sink *sink, struct sky_aws_creds_stats *out);
+/* The retry policy of the sink's AWS client (skylog/aws.h's sky_aws_client_retry_stats(): the
+ * resolved retry mode and attempts, retries and throttling answers of its PutMetricData calls,
+ * the retry quota, the adaptive rate limiter's waits). SKY_EINVAL if `sink` is not a
+ * PutMetricData sink. Thread-safe. */
+struct sky_aws_retry_stats; /* skylog/aws.h */
+SKY_API sky_status sky_cwm_retry_stats_get(sky_sink *sink, struct sky_aws_retry_stats *out);
 
 typedef struct sky_statsd_opts {
     sky_metrics *metrics;      /* NULL = sky_metrics_default() */
@@ -419,8 +425,8 @@ typedef struct sky_log_metrics_stats {
 SKY_API sky_status sky_log_metrics_stats_get(sky_log_metrics *lm, sky_log_metrics_stats *out);
 /* The i-th processor (in the order added, as sky_processor_stats_get() counts them) if it is a
  * log-metrics processor, also one a configuration made (a `metrics` processor of a YAML file);
- * NULL for another processor or past the end. Valid, and owned by the pipeline, until it is
- * closed. Thread-safe. */
+ * NULL for another processor or past the end. By name: sky_processor_find(sky, "metrics", ...)
+ * gives i. Valid, and owned by the pipeline, until it is closed. Thread-safe. */
 SKY_API sky_log_metrics *sky_log_metrics_get(sky_t *sky, size_t i);
 
 /* ---- the system sampler (opt-in): the process's CPU, memory, threads and descriptors --------
@@ -476,6 +482,14 @@ typedef struct sky_sampler_stats {
 } sky_sampler_stats;
 
 SKY_API sky_status sky_sampler_stats_get(sky_sampler *s, sky_sampler_stats *out);
+
+/* The i-th sampler a configuration started for the pipeline (its `system_metrics` sections,
+ * in the order of the file, from 0; sky_open_file(), sky_open_env()), for
+ * sky_sampler_stats_get(); NULL past the end. A sampler is not a processor: it has no index
+ * among the processors (sky_processor_find() does not find it), and it is counted apart. Valid,
+ * and owned by the pipeline (never stop it yourself), until the pipeline is closed.
+ * Thread-safe. */
+SKY_API sky_sampler *sky_sampler_get(sky_t *sky, size_t i);
 
 #ifdef __cplusplus
 }

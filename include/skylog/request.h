@@ -17,10 +17,12 @@
  * continued from traceparent / X-Amzn-Trace-Id / X-Trace-Id (skylog/trace.h) or a new one
  * starts; a span begins and request_id is pushed onto the thread's context.
  *
- * end: logs `request` (method, path, endpoint, status, bytes, duration_ms; request_id and the
+ * end: logs `request` (method, path, endpoint, status, bytes, duration_ms, and trace_flags and
+ * tracestate when not the usual, as span_finished has them: skylog/trace.h; request_id and the
  * trace ids from the context) at INFO for 1xx-3xx, WARN for 4xx, ERROR for 5xx (and for a
  * status outside 100-599), records the metrics, and restores the thread's context. The OTLP
- * sink exports that event as the request's SERVER span (skylog/http_sink.h).
+ * sink exports that event as the request's SERVER span (skylog/http_sink.h); an application's
+ * own event named `request` is not a span, whatever its fields.
  *
  * Metrics (namespace opts.ns, default "HTTP"): RequestCount (Count) and ResponseTime
  * (Milliseconds) with dimensions Endpoint, Method, Status. Endpoint is the route template

@@ -44,10 +44,18 @@ extern "C" {
 #define SKY_SPAN_ID_HEX 17    /* 16 lower-case hex digits */
 #define SKY_TRACEPARENT_LEN 56 /* "00-<32>-<16>-<2>" */
 #define SKY_XRAY_HEADER_LEN 96 /* "Root=1-<8>-<24>;Parent=<16>;Sampled=1" and then some */
-/* The longest tracestate kept (the W3C minimum a vendor must propagate). Members past it are
- * dropped from the end, whole. */
+/* The longest tracestate kept (the W3C minimum a vendor must propagate). A longer one is cut
+ * as W3C says a vendor truncates: whole members, those over 128 characters first, then from
+ * the end; each member dropped is counted (sky_trace_stats.tracestate_trimmed). */
 #define SKY_TRACESTATE_MAX 512
 
+/* W3C trace-flags' sampled bit. A trace skylog starts is sampled; a span continues its parent's
+ * flags. A span whose context is not sampled (a caller sent traceparent "...-00", or
+ * X-Amzn-Trace-Id Sampled=0) is what OpenTelemetry calls a non-recording span: it still has
+ * its ids, puts them on the events logged inside it and passes the flag on (sky_trace_inject
+ * writes "-00" / Sampled=0), and it still logs span_finished (logs are not sampled: the line
+ * says trace_flags "00"), but an OTLP exporter does not export it as a Span (counted in the
+ * traces signal's `skipped`, as every event that is not a span to export). */
 #define SKY_TRACE_FLAG_SAMPLED 0x01u
 
 /* A trace context as a value: what crosses a thread or a process. Plain data: copy it freely. */
@@ -140,9 +148,13 @@ SKY_API void sky_span_set_status(sky_span *span, sky_span_status status);
 SKY_API void sky_span_set_kind(sky_span *span, sky_span_kind kind);
 /* Ends the span once (later calls do nothing): logs "span_finished" to its logger (INFO, or
  * ERROR when failed) with `span` (its name), `duration_ms`, `status` ("ok" or "error"), and
- * when set `status_code` ("ok" or "error": see sky_span_status) and `span_kind` (see
- * sky_span_kind), inside the span (so with its ids), then restores the thread's previous
- * context. A span that was left (sky_span_leave) may be ended on any thread. */
+ * when set `status_code` ("ok" or "error": see sky_span_status), `span_kind` (see
+ * sky_span_kind), `trace_flags` (two lower-case hex digits, as in traceparent; only when they
+ * are not "01", sampled, the flags of every trace skylog starts) and `tracestate` (the W3C
+ * tracestate the span carries, when not empty), inside the span (so with its ids), then
+ * restores the thread's previous context. A span that was left (sky_span_leave) may be ended
+ * on any thread. The OTLP sink exports span_finished as a Span only when the library logged
+ * it (an application's own event of that name is a log record, never a span). */
 SKY_API void sky_span_end(sky_span *span);
 /* Takes a begun span off this thread (its fields leave the thread's context), so another
  * thread can sky_span_enter() it, or end it. Only the thread's innermost span can leave. */
@@ -186,9 +198,12 @@ SKY_API bool sky_traceparent_parse(const char *value, size_t len, sky_trace_ctx 
  * length, or 0 when ctx has no trace or span, or cap is too small. */
 SKY_API size_t sky_traceparent_format(const sky_trace_ctx *ctx, char *buf, size_t cap);
 /* Parses a tracestate value into out->tracestate, normalised (no optional whitespace, no empty
- * members): at most 32 members, keys and values per the W3C grammar, no duplicate keys. Members
- * that would take it past SKY_TRACESTATE_MAX are dropped from the end. Returns false (and
- * clears out->tracestate) when the value is invalid: the whole header is then ignored. */
+ * members): at most 32 members, keys and values per the W3C grammar, no duplicate keys. When
+ * the members take more than SKY_TRACESTATE_MAX characters, whole members are dropped as W3C
+ * says: those longer than 128 characters first (from the end), then from the end, until the
+ * rest fits; each is counted in sky_trace_stats.tracestate_trimmed. Returns false (and clears
+ * out->tracestate) when the value is invalid (33 members or more included): the whole header
+ * is then ignored (counted `invalid` by sky_trace_extract). */
 SKY_API bool sky_tracestate_parse(const char *value, size_t len, sky_trace_ctx *out);
 /* Parses X-Amzn-Trace-Id ("Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=<0|1|?>", any
  * order, other keys such as Self= and Lineage= ignored). Root is required; without Parent the
@@ -223,7 +238,8 @@ SKY_API void sky_span_begin_headers(sky_span *span, sky_logger *log, const char 
 typedef struct sky_trace_stats {
     uint64_t extracted;    /* sky_trace_extract() calls that found a usable context */
     uint64_t invalid;      /* headers present but invalid, so ignored */
-    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
+    uint64_t tracestate_trimmed; /* tracestate members dropped to keep SKY_TRACESTATE_MAX */
+    uint64_t reserved_[7]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_trace_stats;
 SKY_API void sky_trace_stats_get(sky_trace_stats *out);
 

@@ -32,14 +32,17 @@ import warnings
 import weakref
 
 from skylog._skylog import LIBSKYLOG_VERSION, Pipeline, SkylogError, _set_json_type
+from skylog._skylog import Span as _CSpan
+from skylog._skylog import trace_stats  # sky_trace_stats (docs/PYTHON.md)
 from skylog.metrics import (Counter, Gauge, Histogram, Timer, counter, gauge, histogram,
                             metrics_stats, set_namespace, timed, timer, track_operation)
 
 __all__ = [
     "Handler", "CloudWatchLogHandler", "Pipeline", "SkylogError", "SkylogWarning", "Json",
     "configure", "context", "get_context", "flush", "close", "default_pipeline",
+    "span", "Span", "current_span",
     "Counter", "Gauge", "Histogram", "Timer", "counter", "gauge", "histogram", "timer", "timed",
-    "track_operation", "set_namespace", "metrics_stats",
+    "track_operation", "set_namespace", "metrics_stats", "trace_stats",
 ]
 __version__ = LIBSKYLOG_VERSION  # the package is versioned as the libskylog it contains
 
@@ -97,6 +100,136 @@ def context(**fields):
 def get_context():
     """The fields skylog.context() adds here, as a new dict."""
     return dict(_context.get())
+
+
+# ---- spans ------------------------------------------------------------------------------------
+
+_current_span = contextvars.ContextVar("skylog_span", default=None)
+_FORMATS = {"w3c": 1, "xray": 2, "plain": 4}
+_KINDS = ("internal", "server", "client", "producer", "consumer")
+
+
+class Span:
+    """A span of libskylog's tracing (skylog/trace.h), as a context manager: skylog.span().
+
+    Inside the block, every event logged through a skylog.Handler by this thread or asyncio
+    task carries trace_id, span_id and (but for a trace's root) parent_span_id, as skylog.context()
+    fields, and a span begun inside is its child. Leaving the block ends the span: libskylog
+    logs span_finished (span, duration_ms, status...) to the pipeline's logger `logger`, which
+    an OTLP sink exports as an OpenTelemetry Span. An exception leaving the block marks the
+    span failed with "<type>: <message>", unless set_status("ok") was called. Its trace flags
+    and tracestate come from the parent; a span continuing an unsampled caller is not sampled
+    (it still logs, but is not exported as a Span: docs/TRACING.md)."""
+
+    __slots__ = ("_name", "_logger", "_kind", "_headers", "_parent", "_pipeline", "_span",
+                 "_ok", "_tokens")
+
+    def __init__(self, name, *, logger="root", kind=None, headers=None, parent=None,
+                 pipeline=None):
+        if kind is not None and kind not in _KINDS:
+            raise ValueError(f"kind must be one of {', '.join(_KINDS)}")
+        if parent is not None and not isinstance(parent, Span):
+            raise TypeError("parent must be a skylog.Span")
+        self._name = str(name)
+        self._logger = logger if isinstance(logger, str) else logger.name  # a logging.Logger
+        self._kind = kind
+        self._headers = headers
+        self._parent = parent
+        self._pipeline = pipeline
+        self._span = None
+        self._ok = False
+        self._tokens = None
+
+    def __enter__(self):
+        if self._span is not None:
+            raise RuntimeError("a Span is entered once")
+        p = self._pipeline if self._pipeline is not None else default_pipeline()
+        parent = self._parent if self._parent is not None else _current_span.get()
+        self._span = s = _CSpan(p, self._logger, self._name,
+                                parent._span if parent is not None else None, self._headers)
+        if self._kind is not None:
+            s.set_kind(self._kind)
+        ctx = dict(_context.get())
+        ctx["trace_id"], ctx["span_id"] = s.trace_id, s.span_id
+        if s.parent_span_id is not None:
+            ctx["parent_span_id"] = s.parent_span_id
+        else:
+            ctx.pop("parent_span_id", None)  # a root inside another trace's span
+        self._tokens = (_context.set(ctx), _current_span.set(self))
+        return self
+
+    def __exit__(self, et, ev, tb):
+        ctx_token, span_token = self._tokens
+        try:
+            if et is not None and not self._ok:
+                self._span.fail(f"{et.__name__}: {ev}" if str(ev) else et.__name__)
+        finally:
+            _current_span.reset(span_token)
+            _context.reset(ctx_token)
+            self._span.end()
+        return False
+
+    def _begun(self):
+        if self._span is None:
+            raise RuntimeError("the span has not begun: use it in a with block")
+        return self._span
+
+    def fail(self, message=None):
+        """Marks the span failed (status ERROR), with `message` (cut to 127 bytes)."""
+        self._ok = False
+        self._begun().fail(None if message is None else str(message))
+
+    def set_status(self, status):
+        """"unset", "ok" (explicitly successful: OTLP's STATUS_CODE_OK) or "error"."""
+        self._begun().set_status(status)
+        self._ok = status == "ok"
+
+    def set_kind(self, kind):
+        """"internal" (the default), "server", "client", "producer" or "consumer"."""
+        self._begun().set_kind(kind)
+
+    def headers(self, *formats):
+        """The headers that carry this span to a service it calls, as a dict: formats "w3c"
+        (traceparent, tracestate: the default), "xray" (X-Amzn-Trace-Id), "plain"
+        (X-Trace-Id, X-Span-Id, X-Parent-Span)."""
+        mask = 0
+        for f in formats or ("w3c",):
+            if f not in _FORMATS:
+                raise ValueError(f"unknown header format {f!r} (w3c, xray, plain)")
+            mask |= _FORMATS[f]
+        return self._begun().headers(mask)
+
+    trace_id = property(lambda self: self._begun().trace_id, doc="32 lower-case hex digits")
+    span_id = property(lambda self: self._begun().span_id, doc="16 lower-case hex digits")
+    parent_span_id = property(lambda self: self._begun().parent_span_id,
+                              doc="the parent span's id; None for a trace's root")
+    trace_flags = property(lambda self: self._begun().trace_flags,
+                           doc="W3C trace flags: bit 0 (1) is sampled")
+    sampled = property(lambda self: bool(self._begun().trace_flags & 1))
+    tracestate = property(lambda self: self._begun().tracestate,
+                          doc="the W3C tracestate carried ('' for none)")
+    name = property(lambda self: self._name)
+
+
+def span(name, *, logger="root", kind=None, headers=None, parent=None, pipeline=None):
+    """A span named `name` to use in a with block (see Span):
+
+        with skylog.span("checkout", kind="server", headers=request.headers) as sp:
+            log.info("cart_loaded")          # carries trace_id, span_id
+            requests.get(url, headers=sp.headers())
+
+    logger: the logger name (or a logging.Logger) span_finished is logged to; kind: "server",
+    "client", "producer", "consumer" or "internal"; headers: an incoming request's headers (a
+    mapping: traceparent/tracestate, X-Amzn-Trace-Id or X-Trace-Id) whose trace it continues;
+    parent: a Span (default: the current one of this thread or task); pipeline: default the
+    default pipeline."""
+    return Span(name, logger=logger, kind=kind, headers=headers, parent=parent,
+                pipeline=pipeline)
+
+
+def current_span():
+    """The Span whose block this thread or asyncio task is in, or None."""
+    return _current_span.get()
 
 
 # ---- pipelines -------------------------------------------------------------------------------

@@ -20,6 +20,15 @@
  * which the metrics sinks of any pipeline's configuration publish); they live as long as the
  * process, so a Metric holds a plain pointer.
  *
+ * Spans: a Span object holds a sky_span from begin to end (skylog/__init__.py's span() is the
+ * API). It is never a thread's current span: begin takes it off the thread at once
+ * (sky_span_leave), because in Python "current" belongs to a context (a thread or an asyncio
+ * task; __init__.py keeps the current span in a context variable and its ids in
+ * skylog.context()), and tasks interleaving on one thread would break C's per-thread order.
+ * end() logs span_finished through the pipeline's logger, looked up again at that moment, so
+ * a pipeline closed in between is seen (the span then ends without an event), never a freed
+ * logger.
+ *
  * Closing: close() takes the sky_t out of the object under the GIL before releasing it, so a
  * concurrent emit sees a closed pipeline, never a freed one; flushes in progress (GIL released)
  * are counted in `busy` and close waits for them.
@@ -34,12 +43,14 @@
 #include <skylog/config.h>
 #include <skylog/http_sink.h>
 #include <skylog/metrics.h>
+#include <skylog/trace.h>
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 typedef struct {
@@ -732,25 +743,30 @@ typedef enum {
     SF_TEXT,  /* char[N], NUL-terminated */
     SF_CTEXT, /* const char * (may be NULL) */
     SF_U64S,  /* uint64_t[N] indexed by an enum: a dict by the enum's names */
+    SF_DOUBLE,
+    SF_STRUCT, /* a struct member: a dict by its own table (SUB()) */
 } sf_type;
 
 /* flags */
 #define SF_FLAT 1u   /* SF_U64S: a key per entry in the enclosing dict; the member's is the sum */
 #define SF_AS_INT 2u /* SF_BOOL: 0/1, not False/True (what the key always gave) */
 
-typedef struct {
+typedef struct stat_field {
     const char *name;
     size_t off;
     sf_type type;
     size_t size;                    /* the member's, in bytes */
-    const char *(*entry)(size_t i); /* SF_U64S: entry i's name */
+    const char *(*entry)(size_t i); /* SF_U64S: entry i's name; SF_INT/SF_UINT (an enum,
+                                       NAMED()): the value's name, given instead of the number */
     unsigned flags;
+    const struct stat_field *sub; /* SF_STRUCT: the member's table */
+    size_t n_sub;
 } stat_field;
 
 #define SF_TYPE_OF(x)                                                                              \
     _Generic((x), uint64_t: SF_U64, int64_t: SF_I64, int: SF_INT, unsigned: SF_UINT,              \
              bool: SF_BOOL, char *: SF_TEXT, const char *: SF_CTEXT, uint64_t *: SF_U64S,          \
-             default: SF_UNKNOWN)
+             double: SF_DOUBLE, sky_sample: SF_STRUCT, default: SF_UNKNOWN)
 /* clang-format off */
 #define ARRAY_F(S, f, namer, fl) \
     {#f, offsetof(S, f), SF_TYPE_OF(((S *)0)->f), sizeof(((S *)0)->f), namer, fl}
@@ -758,6 +774,12 @@ typedef struct {
 #define FIELD_F(S, f, fl) ARRAY_F(S, f, NULL, fl)
 #define FIELD(S, f) FIELD_F(S, f, 0)
 #define ARRAY(S, f, namer) ARRAY_F(S, f, namer, 0)
+#define NAMED(S, f, namer) ARRAY_F(S, f, namer, 0)
+/* clang-format off */
+#define SUB(S, f, table) \
+    {#f, offsetof(S, f), SF_TYPE_OF(((S *)0)->f), sizeof(((S *)0)->f), NULL, 0, table, \
+     sizeof table / sizeof table[0]}
+/* clang-format on */
 
 static const char *drop_reason_name(size_t i)
 {
@@ -778,6 +800,10 @@ static const char *cwl_drop_name(size_t i)
 static const char *http_drop_name(size_t i)
 {
     return sky_http_drop_name((sky_http_drop)i);
+}
+static const char *retry_mode_name(size_t i)
+{
+    return sky_aws_retry_mode_name((sky_aws_retry_mode)i);
 }
 
 static const stat_field stats_fields[] = {
@@ -904,7 +930,32 @@ static const stat_field creds_stats_fields[] = {
     FIELD(sky_aws_creds_stats, refreshes),  FIELD(sky_aws_creds_stats, failures),
     FIELD(sky_aws_creds_stats, stale_used), FIELD(sky_aws_creds_stats, retries),
     FIELD(sky_aws_creds_stats, throttles),  FIELD(sky_aws_creds_stats, last_error),
-    FIELD(sky_aws_creds_stats, expiry_extensions),
+    FIELD(sky_aws_creds_stats, expiry_extensions), FIELD(sky_aws_creds_stats, near_expiry),
+};
+
+static const stat_field retry_stats_fields[] = {
+    NAMED(sky_aws_retry_stats, mode, retry_mode_name), FIELD(sky_aws_retry_stats, max_attempts),
+    FIELD(sky_aws_retry_stats, retries),         FIELD(sky_aws_retry_stats, throttles),
+    FIELD(sky_aws_retry_stats, quota_refusals),  FIELD(sky_aws_retry_stats, rate_limited),
+    FIELD(sky_aws_retry_stats, rate_limited_ns), FIELD(sky_aws_retry_stats, quota_available),
+};
+
+static const stat_field sample_fields[] = {
+    FIELD(sky_sample, time_ns),     FIELD(sky_sample, mono_ns),   FIELD(sky_sample, cpu_seconds),
+    FIELD(sky_sample, cpu_percent), FIELD(sky_sample, rss_bytes), FIELD(sky_sample, threads),
+    FIELD(sky_sample, open_fds),
+};
+
+static const stat_field sampler_stats_fields[] = {
+    FIELD(sky_sampler_stats, samples),
+    FIELD(sky_sampler_stats, errors),
+    SUB(sky_sampler_stats, last, sample_fields),
+};
+
+static const stat_field trace_stats_fields[] = {
+    FIELD(sky_trace_stats, extracted),
+    FIELD(sky_trace_stats, invalid),
+    FIELD(sky_trace_stats, tracestate_trimmed),
 };
 
 static const stat_field metrics_stats_fields[] = {
@@ -945,6 +996,10 @@ static const struct {
     TABLE(sky_metrics_stats, metrics_stats_fields),
     TABLE(sky_security_stats, security_stats_fields),
     TABLE(sky_log_metrics_stats, log_metrics_stats_fields),
+    TABLE(sky_aws_retry_stats, retry_stats_fields),
+    TABLE(sky_sampler_stats, sampler_stats_fields),
+    TABLE(sky_sample, sample_fields), /* sky_sampler_stats.last */
+    TABLE(sky_trace_stats, trace_stats_fields),
 };
 
 static PyObject *text(const char *s, size_t cap)
@@ -984,10 +1039,24 @@ static int stats_fill(PyObject *d, const void *base, const stat_field *fields, s
             v = PyLong_FromLongLong((long long)*(const int64_t *)p);
             break;
         case SF_INT:
-            v = PyLong_FromLong(*(const int *)p);
+            v = f->entry ? PyUnicode_FromString(f->entry((size_t)*(const int *)p))
+                         : PyLong_FromLong(*(const int *)p);
             break;
         case SF_UINT:
-            v = PyLong_FromUnsignedLong(*(const unsigned *)p);
+            v = f->entry ? PyUnicode_FromString(f->entry(*(const unsigned *)p))
+                         : PyLong_FromUnsignedLong(*(const unsigned *)p);
+            break;
+        case SF_DOUBLE:
+            v = PyFloat_FromDouble(*(const double *)p);
+            break;
+        case SF_STRUCT:
+            if (!f->sub) { /* FIELD() where SUB() was meant */
+                PyErr_Format(PyExc_SystemError, "skylog: stats member %s: no table", f->name);
+                return -1;
+            }
+            v = PyDict_New();
+            if (v && stats_fill(v, p, f->sub, f->n_sub) < 0)
+                Py_CLEAR(v);
             break;
         case SF_BOOL:
             v = f->flags & SF_AS_INT ? PyLong_FromLong(*(const bool *)p)
@@ -1062,12 +1131,13 @@ static PyObject *mod_stats_fields(PyObject *m, PyObject *unused)
 typedef struct {
     const char *name; /* the route's: valid while the pipeline is open */
     sky_sink_stats ss;
-    bool cwl_ok, cwm_ok, emf_ok, http_ok, logs_ok, traces_ok, creds_ok;
+    bool cwl_ok, cwm_ok, emf_ok, http_ok, logs_ok, traces_ok, creds_ok, retry_ok;
     sky_cwl_stats cwl;
     sky_cwm_stats cwm;
     sky_emf_stats emf;
     sky_http_sink_stats http, logs, traces; /* logs, traces: an otlp sink's signals */
     sky_aws_creds_stats creds;
+    sky_aws_retry_stats retry;
 } sink_snap;
 
 /* One processor's: its sky_processor_stats, and its type's own counters. */
@@ -1086,6 +1156,8 @@ typedef struct {
     size_t n_procs;
     bool cw_ok; /* the "cloudwatch" sink's: add_cloudwatch's, else the first one found */
     sky_cwl_stats cw;
+    sky_sampler_stats *samplers; /* a configuration's system_metrics sections' */
+    size_t n_samplers;
 } snap;
 
 /* Every counter of the pipeline. sky_sink_stats_get() waits for the pipeline's lock, which the
@@ -1112,6 +1184,8 @@ static int snapshot(sky_t *sky, sky_sink *cw, snap *out)
         e->traces_ok = sky_otlp_sink_stats_get(sink, SKY_OTLP_TRACES, &e->traces) == SKY_OK;
         e->creds_ok = sky_cwl_creds_stats_get(sink, &e->creds) == SKY_OK ||
                       sky_cwm_creds_stats_get(sink, &e->creds) == SKY_OK;
+        e->retry_ok = sky_cwl_retry_stats_get(sink, &e->retry) == SKY_OK ||
+                      sky_cwm_retry_stats_get(sink, &e->retry) == SKY_OK;
         if (!cw && e->cwl_ok)
             cw = sink;
     }
@@ -1127,6 +1201,15 @@ static int snapshot(sky_t *sky, sky_sink *cw, snap *out)
             sky_log_metrics_stats_get(sky_log_metrics_get(sky, i), &e->log_metrics) == SKY_OK;
     }
     out->cw_ok = cw && sky_cwl_stats_get(cw, &out->cw) == SKY_OK;
+    sky_sampler *smp;
+    while ((smp = sky_sampler_get(sky, out->n_samplers)) != NULL) {
+        sky_sampler_stats *grown =
+            realloc(out->samplers, (out->n_samplers + 1) * sizeof *out->samplers);
+        if (!grown)
+            return -1;
+        out->samplers = grown;
+        sky_sampler_stats_get(smp, &out->samplers[out->n_samplers++]);
+    }
     return 0;
 }
 
@@ -1149,7 +1232,9 @@ static PyObject *sink_entry(const sink_snap *e)
         (e->traces_ok && put(d, "otlp_traces", STATS_DICT(sky_http_sink_stats,
                                                           http_sink_stats_fields, &e->traces)) < 0) ||
         (e->creds_ok &&
-         put(d, "creds", STATS_DICT(sky_aws_creds_stats, creds_stats_fields, &e->creds)) < 0)) {
+         put(d, "creds", STATS_DICT(sky_aws_creds_stats, creds_stats_fields, &e->creds)) < 0) ||
+        (e->retry_ok &&
+         put(d, "retry", STATS_DICT(sky_aws_retry_stats, retry_stats_fields, &e->retry)) < 0)) {
         Py_XDECREF(d);
         return NULL;
     }
@@ -1176,6 +1261,12 @@ static PyObject *make_sink(const void *items, size_t i)
     return sink_entry(&((const sink_snap *)items)[i]);
 }
 
+static PyObject *make_sampler(const void *items, size_t i)
+{
+    return STATS_DICT(sky_sampler_stats, sampler_stats_fields,
+                      &((const sky_sampler_stats *)items)[i]);
+}
+
 /* One processor's entry of stats()["processors"]: its sky_processor_stats, and a security
  * monitor's or log-metrics processor's own counters under "security" / "log_metrics". */
 static PyObject *make_proc(const void *items, size_t i)
@@ -1193,8 +1284,10 @@ static PyObject *make_proc(const void *items, size_t i)
 }
 
 /* stats(): sky_stats; "sinks": each sink's entry (sink_entry); "processors": each processor's
- * entry (make_proc); "python": this binding's own (messages cut by emit); "cloudwatch": the
- * CloudWatch Logs sink's sky_cwl_stats (add_cloudwatch's, else a configuration's first). */
+ * entry (make_proc); "system_metrics": each sampler's sky_sampler_stats (a configuration's
+ * system_metrics sections: no processors); "python": this binding's own (messages cut by
+ * emit); "cloudwatch": the CloudWatch Logs sink's sky_cwl_stats (add_cloudwatch's, else a
+ * configuration's first). */
 static PyObject *Pipeline_stats(PyObject *o, PyObject *unused)
 {
     (void)unused;
@@ -1217,6 +1310,7 @@ static PyObject *Pipeline_stats(PyObject *o, PyObject *unused)
     d = STATS_DICT(sky_stats, stats_fields, &sn.s);
     if (!d || put(d, "sinks", list_of(sn.n_sinks, make_sink, sn.sinks)) < 0 ||
         put(d, "processors", list_of(sn.n_procs, make_proc, sn.procs)) < 0 ||
+        put(d, "system_metrics", list_of(sn.n_samplers, make_sampler, sn.samplers)) < 0 ||
         (sn.cw_ok &&
          put(d, "cloudwatch", STATS_DICT(sky_cwl_stats, cwl_stats_fields, &sn.cw)) < 0))
         goto fail;
@@ -1230,6 +1324,7 @@ fail:
 out:
     free(sn.sinks);
     free(sn.procs);
+    free(sn.samplers);
     return d;
 }
 
@@ -1306,6 +1401,272 @@ static PyType_Slot Pipeline_slots[] = {
 
 static PyType_Spec Pipeline_spec = {"skylog._skylog.Pipeline", sizeof(Pipeline), 0,
                                     Py_TPFLAGS_DEFAULT, Pipeline_slots};
+
+/* ---- Span: a sky_span between begin and end ------------------------------------------------- */
+
+static PyObject *PipelineType; /* set by PyInit__skylog */
+
+typedef struct {
+    PyObject_HEAD
+    sky_span span;
+    PyObject *pipeline; /* Pipeline: where span_finished goes */
+    PyObject *logger;   /* str: the name of its logger */
+    PyObject *name;     /* str: span.name points into its UTF-8, which lives as long as it */
+} Span;
+
+/* sky_header_get_fn over a Python mapping of str to str, names compared case-insensitively
+ * (HTTP's rule). A value that is not a str is absent. The value found is kept alive in `keep`
+ * until the extraction is over: a mapping's items() may make new objects on each call. */
+typedef struct mapping_get {
+    PyObject *mapping, *keep; /* keep: a list */
+} mapping_get;
+
+static const char *mapping_header(void *user, const char *name)
+{
+    mapping_get *g = user;
+    PyObject *items = PyMapping_Items(g->mapping);
+    PyObject *found = NULL;
+    Py_ssize_t n = items ? PyList_Size(items) : 0;
+    for (Py_ssize_t i = 0; i < n && !found; i++) {
+        PyObject *kv = PyList_GetItem(items, i); /* borrowed */
+        PyObject *k = kv && PyTuple_Check(kv) && PyTuple_Size(kv) == 2 ? PyTuple_GetItem(kv, 0)
+                                                                      : NULL;
+        PyObject *v = k ? PyTuple_GetItem(kv, 1) : NULL;
+        const char *ks = k && PyUnicode_Check(k) ? PyUnicode_AsUTF8AndSize(k, NULL) : NULL;
+        if (ks && !strcasecmp(ks, name) && v && PyUnicode_Check(v) &&
+            PyList_Append(g->keep, v) == 0)
+            found = v;
+    }
+    const char *out = found ? PyUnicode_AsUTF8AndSize(found, NULL) : NULL;
+    Py_XDECREF(items);
+    PyErr_Clear(); /* an odd mapping is a missing header, not a failed span */
+    return out;
+}
+
+/* Span(pipeline, logger, name, parent=None, headers=None): begins a span named `name` whose
+ * span_finished goes to `logger` (a name) of `pipeline`. Its parent: the trace `headers` (a
+ * mapping) carry when they carry one, else the Span `parent`, else none (a new trace). */
+static PyObject *Span_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"pipeline", "logger", "name", "parent", "headers", NULL};
+    PyObject *pipe, *logger, *name, *parent = Py_None, *headers = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OUU|OO", kwlist, &pipe, &logger, &name, &parent,
+                                     &headers))
+        return NULL;
+    if (!PyObject_TypeCheck(pipe, (PyTypeObject *)PipelineType))
+        return PyErr_Format(PyExc_TypeError, "pipeline must be a skylog Pipeline");
+    if (parent != Py_None && !PyObject_TypeCheck(parent, type))
+        return PyErr_Format(PyExc_TypeError, "parent must be a Span or None");
+    if (headers != Py_None && !PyMapping_Check(headers))
+        return PyErr_Format(PyExc_TypeError, "headers must be a mapping or None");
+    if (check_open((Pipeline *)pipe))
+        return NULL;
+    const char *n = PyUnicode_AsUTF8AndSize(name, NULL);
+    if (!n)
+        return NULL;
+    allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
+    Span *self = (Span *)alloc(type, 0);
+    if (!self)
+        return NULL;
+    Py_INCREF(pipe);
+    Py_INCREF(logger);
+    Py_INCREF(name);
+    self->pipeline = pipe;
+    self->logger = logger;
+    self->name = name;
+    sky_trace_ctx remote;
+    const sky_trace_ctx *from = parent != Py_None ? &((Span *)parent)->span.ctx : NULL;
+    if (headers != Py_None) {
+        mapping_get g = {headers, PyList_New(0)};
+        if (!g.keep) {
+            Py_DECREF(self);
+            return NULL;
+        }
+        if (sky_trace_extract(&remote, mapping_header, &g))
+            from = &remote;
+        Py_DECREF(g.keep);
+    }
+    sky_span_begin(&self->span, NULL, n, from); /* no parent: the thread's C span, if any */
+    if (sky_span_leave(&self->span) != SKY_OK) { /* the thread's context stack is full */
+        sky_span_end(&self->span);
+        Py_DECREF(self);
+        return PyErr_Format(SkylogError, "the thread's context is full: span not begun");
+    }
+    return (PyObject *)self;
+}
+
+static void Span_dealloc(PyObject *o)
+{
+    Span *self = (Span *)o; /* a span never ended is dropped: it is on no thread */
+    Py_XDECREF(self->pipeline);
+    Py_XDECREF(self->logger);
+    Py_XDECREF(self->name);
+    PyTypeObject *tp = Py_TYPE(o);
+    freefunc f = (freefunc)PyType_GetSlot(tp, Py_tp_free);
+    f(o);
+    Py_DECREF(tp);
+}
+
+/* end(): logs span_finished (once; later calls do nothing). A closed pipeline: no event. */
+static PyObject *Span_end(PyObject *o, PyObject *unused)
+{
+    (void)unused;
+    Span *self = (Span *)o;
+    if (self->span.ended)
+        Py_RETURN_NONE;
+    Pipeline *p = (Pipeline *)self->pipeline;
+    self->span.log = p->sky ? get_logger(p, self->logger) : NULL;
+    if (!self->span.log && PyErr_Occurred())
+        return NULL;
+    sky_span_end(&self->span);
+    Py_RETURN_NONE;
+}
+
+/* fail(message=None): the span's status is ERROR, with `message` (cut to 127 bytes). */
+static PyObject *Span_fail(PyObject *o, PyObject *args)
+{
+    const char *msg = NULL;
+    if (!PyArg_ParseTuple(args, "|z", &msg))
+        return NULL;
+    sky_span_fail(&((Span *)o)->span, msg);
+    Py_RETURN_NONE;
+}
+
+static const char *const status_names[] = {"unset", "ok", "error"};
+static const char *const kind_names[] = {"internal", "server", "client", "producer", "consumer"};
+
+static int name_index(PyObject *v, const char *const *names, int n, const char *what)
+{
+    const char *s = PyUnicode_Check(v) ? PyUnicode_AsUTF8AndSize(v, NULL) : NULL;
+    for (int i = 0; s && i < n; i++)
+        if (!strcmp(s, names[i]))
+            return i;
+    if (!PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "unknown span %s %R", what, v);
+    return -1;
+}
+
+/* set_status("unset" | "ok" | "error") */
+static PyObject *Span_set_status(PyObject *o, PyObject *v)
+{
+    int i = name_index(v, status_names, 3, "status");
+    if (i < 0)
+        return NULL;
+    sky_span_set_status(&((Span *)o)->span, (sky_span_status)i);
+    Py_RETURN_NONE;
+}
+
+/* set_kind("internal" | "server" | "client" | "producer" | "consumer") */
+static PyObject *Span_set_kind(PyObject *o, PyObject *v)
+{
+    int i = name_index(v, kind_names, 5, "kind");
+    if (i < 0)
+        return NULL;
+    sky_span_set_kind(&((Span *)o)->span, (sky_span_kind)i);
+    Py_RETURN_NONE;
+}
+
+static void dict_set_header(void *user, const char *name, const char *value)
+{
+    PyObject *v = PyUnicode_FromString(value);
+    if (!v || PyDict_SetItemString((PyObject *)user, name, v) < 0)
+        PyErr_Clear(); /* only out of memory: the header is missing */
+    Py_XDECREF(v);
+}
+
+/* headers(formats=1): {name: value} of the headers carrying this span to a callee; formats a
+ * mask of SKY_TRACE_W3C 1, SKY_TRACE_XRAY 2, SKY_TRACE_PLAIN 4. */
+static PyObject *Span_headers(PyObject *o, PyObject *args)
+{
+    unsigned formats = SKY_TRACE_W3C;
+    if (!PyArg_ParseTuple(args, "|I", &formats))
+        return NULL;
+    if (!formats || formats & ~(unsigned)SKY_TRACE_ALL)
+        return PyErr_Format(PyExc_ValueError, "formats: a mask of 1 (w3c), 2 (xray), 4 (plain)");
+    PyObject *d = PyDict_New();
+    if (d)
+        sky_trace_inject(&((Span *)o)->span.ctx, formats, dict_set_header, d);
+    return d;
+}
+
+static PyObject *hex_or_none(const uint8_t *b, size_t n, bool has)
+{
+    if (!has)
+        Py_RETURN_NONE;
+    char h[SKY_TRACE_ID_HEX];
+    sky_trace_hex(b, n, h);
+    return PyUnicode_FromString(h);
+}
+
+static PyObject *Span_trace_id(PyObject *o, void *u)
+{
+    (void)u;
+    return hex_or_none(((Span *)o)->span.ctx.trace_id, 16, true);
+}
+
+static PyObject *Span_span_id(PyObject *o, void *u)
+{
+    (void)u;
+    return hex_or_none(((Span *)o)->span.ctx.span_id, 8, true);
+}
+
+static PyObject *Span_parent_span_id(PyObject *o, void *u)
+{
+    (void)u;
+    const sky_trace_ctx *c = &((Span *)o)->span.ctx;
+    return hex_or_none(c->parent_id, 8, c->has_parent);
+}
+
+static PyObject *Span_trace_flags(PyObject *o, void *u)
+{
+    (void)u;
+    return PyLong_FromLong(((Span *)o)->span.ctx.flags);
+}
+
+static PyObject *Span_tracestate(PyObject *o, void *u)
+{
+    (void)u;
+    return PyUnicode_FromString(((Span *)o)->span.ctx.tracestate);
+}
+
+static PyObject *Span_ended(PyObject *o, void *u)
+{
+    (void)u;
+    return PyBool_FromLong(((Span *)o)->span.ended);
+}
+
+static PyMethodDef Span_methods[] = {
+    {"end", Span_end, METH_NOARGS, "Ends the span: logs span_finished (once)."},
+    {"fail", Span_fail, METH_VARARGS, "fail(message=None): status ERROR, with the message."},
+    {"set_status", Span_set_status, METH_O, "set_status('unset' | 'ok' | 'error')"},
+    {"set_kind", Span_set_kind, METH_O,
+     "set_kind('internal' | 'server' | 'client' | 'producer' | 'consumer')"},
+    {"headers", Span_headers, METH_VARARGS,
+     "headers(formats=1) -> dict of the headers carrying the span (1 w3c, 2 xray, 4 plain)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Span_getset[] = {
+    {"trace_id", Span_trace_id, NULL, "32 lower-case hex digits", NULL},
+    {"span_id", Span_span_id, NULL, "16 lower-case hex digits", NULL},
+    {"parent_span_id", Span_parent_span_id, NULL, "the parent's span id, None for a root", NULL},
+    {"trace_flags", Span_trace_flags, NULL, "W3C trace flags (1: sampled)", NULL},
+    {"tracestate", Span_tracestate, NULL, "the W3C tracestate carried, '' for none", NULL},
+    {"ended", Span_ended, NULL, "True once end() ran", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot Span_slots[] = {
+    {Py_tp_new, Span_new},
+    {Py_tp_dealloc, Span_dealloc},
+    {Py_tp_methods, Span_methods},
+    {Py_tp_getset, Span_getset},
+    {Py_tp_doc, "A span (skylog/trace.h's sky_span); use skylog.span()."},
+    {0, NULL},
+};
+
+static PyType_Spec Span_spec = {"skylog._skylog.Span", sizeof(Span), 0, Py_TPFLAGS_DEFAULT,
+                                Span_slots};
 
 /* ---- Metric: one instrument of the default registry ----------------------------------------- */
 
@@ -1468,6 +1829,32 @@ static PyObject *mod_metrics_stats(PyObject *m, PyObject *unused)
     return STATS_DICT(sky_metrics_stats, metrics_stats_fields, &s);
 }
 
+static PyObject *mod_trace_stats(PyObject *m, PyObject *unused)
+{
+    (void)m, (void)unused;
+    sky_trace_stats s;
+    sky_trace_stats_get(&s);
+    return STATS_DICT(sky_trace_stats, trace_stats_fields, &s);
+}
+
+/* _trace_extract(headers: dict) -> bool: sky_trace_extract() over the dict (the lookup spans
+ * use, mapping_header), for the tests of trace_stats(). */
+static PyObject *mod_trace_extract(PyObject *m, PyObject *headers)
+{
+    (void)m;
+    if (!PyDict_Check(headers)) {
+        PyErr_SetString(PyExc_TypeError, "_trace_extract: a dict of header values");
+        return NULL;
+    }
+    mapping_get g = {headers, PyList_New(0)};
+    if (!g.keep)
+        return NULL;
+    sky_trace_ctx ctx;
+    bool ok = sky_trace_extract(&ctx, mapping_header, &g);
+    Py_DECREF(g.keep);
+    return PyBool_FromLong(ok);
+}
+
 static PyObject *mod_set_json_type(PyObject *m, PyObject *t)
 {
     (void)m;
@@ -1480,6 +1867,10 @@ static PyObject *mod_set_json_type(PyObject *m, PyObject *t)
 static PyMethodDef module_methods[] = {
     {"_set_json_type", mod_set_json_type, METH_O, NULL},
     {"metrics_stats", mod_metrics_stats, METH_NOARGS, "The default metrics registry's counters."},
+    {"trace_stats", mod_trace_stats, METH_NOARGS,
+     "This process's trace header counters (sky_trace_stats: extracted, invalid, "
+     "tracestate_trimmed)."},
+    {"_trace_extract", mod_trace_extract, METH_O, NULL},
     {"_stats_fields", mod_stats_fields, METH_NOARGS,
      "{C stats struct: the members the stats dicts are built from}"},
     {NULL, NULL, 0, NULL},
@@ -1506,6 +1897,14 @@ PyMODINIT_FUNC PyInit__skylog(void)
         Py_DECREF(m);
         return NULL;
     }
+    PyObject *st = t ? PyType_FromSpec(&Span_spec) : NULL;
+    if (!st || PyModule_AddObject(m, "Span", st) < 0) {
+        Py_XDECREF(st);
+        Py_XDECREF(t);
+        Py_DECREF(m);
+        return NULL;
+    }
+    PipelineType = t; /* the module's reference (below) keeps it */
     SkylogError = PyErr_NewException("skylog.SkylogError", PyExc_RuntimeError, NULL);
     if (!t || !SkylogError || PyModule_AddObject(m, "Pipeline", t) < 0 ||
         PyModule_AddObject(m, "SkylogError", SkylogError) < 0 ||

@@ -30,12 +30,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 HEADERS = [os.path.join(ROOT, "include", "skylog.h")] + sorted(
     glob.glob(os.path.join(ROOT, "include", "skylog", "*.h")))
 
-# Public stats structs Python cannot reach, and why. Anything else must be in the tables.
-NOT_REACHABLE = {
-    "sky_sampler_stats": "the system sampler (sky_sampler_start) is not started from Python",
-    "sky_aws_retry_stats": "of a sky_aws_client, which the Python package does not make",
-    "sky_trace_stats": "trace header parsing (skylog/trace.h), which Python does not call",
-}
+# Public stats structs Python cannot reach, and why (none now: the sampler's, the AWS
+# clients' retry policy and trace header parsing were added). Anything else must be in the
+# tables.
+NOT_REACHABLE = {}
 
 # Keys stats() had before every member was there: same names, same types (compatibility).
 DROP_REASONS = ("processor", "overflow", "no_sink", "sink_error", "closed", "too_large")
@@ -50,15 +48,16 @@ OLD_CW_KEYS = dict({k: int for k in ("sent_events", "requests", "retries", "trun
                    throttled=bool, last_error=str)
 
 
-def header_structs():
-    """{struct name: [member names]} of every public stats struct, reserved_ left out."""
+def header_structs(pattern=r"sky_\w*stats"):
+    """{struct name: [member names]} of every public stats struct (or struct whose name matches
+    `pattern`), reserved_ left out."""
     out = {}
     for path in HEADERS:
         with open(path, encoding="utf-8") as f:
             text = f.read()
         text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
         text = re.sub(r"//[^\n]*", " ", text)
-        for name, body in re.findall(r"typedef\s+struct\s+(sky_\w*stats)\s*\{(.*?)\}\s*\1\s*;",
+        for name, body in re.findall(r"typedef\s+struct\s+(" + pattern + r")\s*\{(.*?)\}\s*\1\s*;",
                                      text, re.S):
             members = []
             for decl in body.split(";"):
@@ -86,6 +85,11 @@ class Tables(unittest.TestCase):
     def test_every_member_of_every_stats_struct(self):
         structs = header_structs()
         tables = _skylog._stats_fields()
+        # structs a stats struct holds as a member (sky_sampler_stats.last) have tables too
+        nested = {n: m for n, m in header_structs(r"sky_\w+").items() if n in tables}
+        self.assertIn("sky_sample", nested)
+        for name in set(nested) - set(structs):
+            self.assertEqual(list(tables[name]), nested[name], name)
         for name, members in structs.items():
             if name in NOT_REACHABLE:
                 self.assertNotIn(name, tables, f"{name} is reachable: drop it from NOT_REACHABLE")
@@ -95,7 +99,8 @@ class Tables(unittest.TestCase):
             self.assertEqual(list(tables[name]), members,
                              f"{name}: _skylog.c's table differs from the header (members in "
                              "the header's order; a member added in C is missing here)")
-        self.assertEqual(sorted(set(tables) - set(structs)), [], "tables of no public struct")
+        self.assertEqual(sorted(set(tables) - set(structs) - set(nested)), [],
+                         "tables of no public struct")
 
 
 class Docs(unittest.TestCase):
@@ -165,6 +170,7 @@ sinks:
   - otlp: {{endpoint: "{url}", level: critical}}
 processors:
   - security_monitor: {{rules: "burst: * by user >= 100 in 1m"}}
+  - system_metrics: {{interval_ms: 1h, log: true}}
   - metrics: {{namespace: SkylogPyStats, rules: [count dims=none]}}
 """)
         self.addCleanup(self.pipe.close)
@@ -187,7 +193,7 @@ processors:
         st = self.pipe.stats()
         # sky_stats: "dropped" is the total, each reason its own key (as always)
         self.assertEqual(set(st), self.keys("sky_stats") | set(DROP_REASONS)
-                         | {"cloudwatch", "sinks", "processors", "python"})
+                         | {"cloudwatch", "sinks", "processors", "system_metrics", "python"})
         self.assertEqual(st["python"], {"truncated": 0, "truncated_bytes": 0})
         for k, t in OLD_KEYS.items():
             self.assertIs(type(st[k]), t, k)
@@ -209,11 +215,21 @@ processors:
         self.assertEqual((sec["counted"], sec["tracked"], sec["alerts"]), (3, 1, 0))
         time_proc = [p for p in st["processors"] if p["name"] == "python_time"]
         self.assertEqual(time_proc[0]["calls"], 3)
+        # the system_metrics section: a sampler, no processor; its baseline sample taken at
+        # start (an hour to the first published one)
+        self.assertNotIn("system_metrics", procs)
+        [smp] = st["system_metrics"]
+        self.assertEqual(set(smp), self.keys("sky_sampler_stats"))
+        self.assertEqual(set(smp["last"]), self.keys("sky_sample"))
+        self.assertEqual((smp["samples"], smp["errors"]), (0, 0))
+        self.assertGreater(smp["last"]["rss_bytes"], 0)
+        self.assertGreaterEqual(smp["last"]["open_fds"], 3)
+        self.assertIs(type(smp["last"]["cpu_seconds"]), float)
 
         sinks = {s["name"]: s for s in st["sinks"]}
         own = {"file": set(), "metrics_emf": {"metrics_emf"},
-               "metrics_cloudwatch": {"metrics_cloudwatch", "creds"}, "http": {"http"},
-               "cloudwatch_logs": {"cloudwatch", "creds"},
+               "metrics_cloudwatch": {"metrics_cloudwatch", "creds", "retry"}, "http": {"http"},
+               "cloudwatch_logs": {"cloudwatch", "creds", "retry"},
                "otlp": {"http", "otlp_logs", "otlp_traces"}}
         self.assertEqual(set(sinks), set(own))
         for name, extra in own.items():
@@ -233,6 +249,10 @@ processors:
         for name in ("metrics_cloudwatch", "cloudwatch_logs"):
             self.assertEqual(set(sinks[name]["creds"]), self.keys("sky_aws_creds_stats"))
             self.assertIs(type(sinks[name]["creds"]["last_error"]), str)
+            retry = sinks[name]["retry"]
+            self.assertEqual(set(retry), self.keys("sky_aws_retry_stats"))
+            self.assertIn(retry["mode"], ("standard", "adaptive", "legacy"))
+            self.assertGreaterEqual(retry["max_attempts"], 1)
 
         # the CloudWatch Logs sink: under "cloudwatch", and the same in its sink entry
         cw = st["cloudwatch"]
@@ -319,6 +339,88 @@ processors:
         self.pipe.close()
         with self.assertRaises(skylog.SkylogError):
             self.pipe.stats()
+
+
+class Reachable(unittest.TestCase):
+    """The structs once listed as not reachable, each counting what it says."""
+
+    def setUp(self):
+        self.fields = _skylog._stats_fields()
+        self.dir = tempfile.mkdtemp(prefix="skylog-stats-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def test_retry_counts_a_throttled_put(self):
+        """sky_aws_retry_stats of a PutMetricData sink (under its "retry"): a throttling answer
+        retried once is one retry and one throttle, with the mode the environment asks for."""
+        env = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
+               "AWS_EC2_METADATA_DISABLED": "true", "AWS_RETRY_MODE": "adaptive",
+               "AWS_CONFIG_FILE": os.path.join(self.dir, "none"),
+               "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.dir, "none")}
+        patch = mock.patch.dict(os.environ, env)
+        patch.start()
+        self.addCleanup(patch.stop)
+        answers = [(400, {"__type": "ThrottlingException", "message": "slow down"})]
+
+        def answer(op):
+            return answers.pop(0) if answers else (200, {})
+
+        url = support.aws_json_server(self, answer)
+        pipe = skylog.Pipeline.from_yaml(f"""
+sinks:
+  - metrics_cloudwatch: {{endpoint: "{url}", region: us-east-1, max_retries: 2,
+                          retry_delay_ms: 1}}
+""")
+        self.addCleanup(pipe.close)
+        skylog.counter("Retried" + uuid.uuid4().hex[:6], namespace="SkylogPyStats").add(1)
+        self.assertTrue(pipe.flush(30000))
+        [sink] = pipe.stats()["sinks"]
+        retry = sink["retry"]
+        self.assertEqual(set(retry), set(self.fields["sky_aws_retry_stats"]))
+        self.assertEqual(answers, [])  # the throttling answer was given
+        self.assertEqual((retry["mode"], retry["max_attempts"]), ("adaptive", 3))
+        self.assertEqual((retry["retries"], retry["throttles"]), (1, 1))
+        self.assertEqual(retry["throttles"], sink["metrics_cloudwatch"]["throttles"])
+        self.assertGreaterEqual(retry["quota_available"], 0)
+
+    def test_sampler_counts_what_it_published(self):
+        """A configuration's system_metrics sampler (stats()["system_metrics"]): its samples
+        are the events it logged; `last` moves on from the baseline taken at start."""
+        path = os.path.join(self.dir, "sys.jsonl")
+        pipe = skylog.Pipeline.from_yaml(f"""
+processors:
+  - system_metrics: {{interval_ms: 100, log: true}}
+sinks:
+  - file: {{path: {path}}}
+""")
+        self.addCleanup(pipe.close)
+        [first] = pipe.stats()["system_metrics"]
+        deadline = time.monotonic() + 120  # a wait for the sampler's thread, not a timing
+        while pipe.stats()["system_metrics"][0]["samples"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [st] = pipe.stats()["system_metrics"]
+        self.assertGreaterEqual(st["samples"], 2)
+        self.assertEqual(st["errors"], 0)
+        self.assertGreater(st["last"]["time_ns"], first["last"]["time_ns"])
+        self.assertGreater(st["last"]["threads"], 1)  # the sampler's own thread at least
+        self.assertTrue(pipe.flush(30000))
+        with open(path) as f:
+            events = [json.loads(line) for line in f if '"system_metrics"' in line]
+        # an event is logged before its sample is counted: at least as many events
+        self.assertGreaterEqual(len(events), st["samples"])
+        self.assertIn(st["last"]["open_fds"], [e["open_fds"] for e in events])
+
+    def test_trace_stats_count_header_parsing(self):
+        """skylog.trace_stats() (sky_trace_stats, process-wide): what sky_trace_extract()
+        found, and headers present but invalid."""
+        self.assertEqual(set(skylog.trace_stats()), set(self.fields["sky_trace_stats"]))
+        before = skylog.trace_stats()
+        good = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        self.assertTrue(_skylog._trace_extract({"Traceparent": good}))
+        self.assertFalse(_skylog._trace_extract({"traceparent": "00-zz-01"}))
+        self.assertFalse(_skylog._trace_extract({}))  # nothing there: neither
+        after = skylog.trace_stats()
+        self.assertEqual(after["extracted"] - before["extracted"], 1)
+        self.assertEqual(after["invalid"] - before["invalid"], 1)
 
 
 if __name__ == "__main__":

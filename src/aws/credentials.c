@@ -337,6 +337,7 @@ void sky_aws_creds_stats_get(sky_aws_creds *p, sky_aws_creds_stats *out)
     out->retries = atomic_load(&p->n_retries);
     out->throttles = atomic_load(&p->n_throttles);
     out->expiry_extensions = atomic_load(&p->n_extensions);
+    out->near_expiry = atomic_load(&p->n_near_expiry);
     pthread_mutex_lock(&p->err_lock);
     memcpy(out->last_error, p->last_error, sizeof out->last_error);
     pthread_mutex_unlock(&p->err_lock);
@@ -372,6 +373,7 @@ static sky_status judge_expiry(sky__cctx *ctx, sky_aws_creds *p, sky_aws_credent
     }
     if (now + p->o.refresh_margin_ms * 1000000 >= exp) {
         p->retry_at_ns = retry_at(now, exp);
+        atomic_fetch_add(&p->n_near_expiry, 1);
         sky__diag(NULL, SKY_LEVEL_WARN,
                   "aws credentials: credentials from %s expire in %lld s, within the refresh "
                   "margin; using them, asking again in %lld s",

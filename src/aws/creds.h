@@ -24,7 +24,8 @@ struct sky_aws_creds {
     const char *source;
     /* sky_aws_creds_stats_get(): atomics (and a lock of their own for the text), because
      * `lock` is held across a refresh's network calls */
-    atomic_ullong n_refreshes, n_failures, n_stale, n_retries, n_throttles, n_extensions;
+    atomic_ullong n_refreshes, n_failures, n_stale, n_retries, n_throttles, n_extensions,
+        n_near_expiry;
     pthread_mutex_t err_lock;
     char last_error[256];
 };

@@ -33,6 +33,17 @@
 /* legacy mode has no cap (botocore); this one only keeps the ns arithmetic finite */
 #define LEGACY_CAP_MS (24LL * 3600 * 1000)
 
+const char *sky_aws_retry_mode_name(sky_aws_retry_mode mode)
+{
+    switch (mode) {
+    case SKY_AWS_RETRY_MODE_DEFAULT: return "default";
+    case SKY_AWS_RETRY_STANDARD: return "standard";
+    case SKY_AWS_RETRY_ADAPTIVE: return "adaptive";
+    case SKY_AWS_RETRY_LEGACY: return "legacy";
+    }
+    return "unknown";
+}
+
 static bool parse_mode(const char *s, sky_aws_retry_mode *m)
 {
     if (strcmp(s, "standard") == 0)

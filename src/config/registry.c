@@ -719,7 +719,6 @@ static const sky__opt sampler_rows[] = {
      W(sampler_cfg, log)},
     {"logger", SKY__OPT_STRING, "system", "the logger of those events", W(sampler_cfg, logger)},
 };
-static void stop_sampler(void *s) { sky_sampler_stop(s); }
 static sky_status add_sampler(sky_t *sky, void *opts, char **errmsg)
 {
     sampler_cfg *c = opts;
@@ -731,7 +730,7 @@ static sky_status add_sampler(sky_t *sky, void *opts, char **errmsg)
                             .log = c->log ? sky_logger_get(sky, c->logger ? c->logger : "system")
                                           : NULL},
         &smp, errmsg);
-    if (st == SKY_OK && (st = sky_on_close(sky, stop_sampler, smp)) != SKY_OK)
+    if (st == SKY_OK && (st = sky_on_close(sky, sky__sampler_close_hook, smp)) != SKY_OK)
         sky_sampler_stop(smp);
     return errmsg && *errmsg ? st : add_status(st, "system_metrics", errmsg);
 }

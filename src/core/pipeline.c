@@ -592,6 +592,24 @@ sky_status sky_on_close(sky_t *sky, void (*fn)(void *user), void *user)
     return SKY_OK;
 }
 
+void *sky__close_hook_user(sky_t *sky, void (*fn)(void *user), size_t i)
+{
+    /* the list is most recent first: the i-th registered is the (n - 1 - i)-th found */
+    size_t n = 0;
+    void *user = NULL;
+    pthread_mutex_lock(&hooks_lock);
+    for (close_hook *h = close_hooks; h; h = h->next)
+        n += h->sky == sky && h->fn == fn;
+    size_t k = n; /* index in registration order of the hook at h */
+    for (close_hook *h = close_hooks; h && i < n; h = h->next)
+        if (h->sky == sky && h->fn == fn && --k == i) {
+            user = h->user;
+            break;
+        }
+    pthread_mutex_unlock(&hooks_lock);
+    return user;
+}
+
 static void run_close_hooks(sky_t *sky)
 {
     for (;;) {
@@ -782,6 +800,34 @@ void *sky__processor_user(sky_t *sky, size_t i, sky_processor_fn fn)
     void *user = i < sky->n_procs && sky->procs[i].fn == fn ? sky->procs[i].user : NULL;
     sky__unlock(sky);
     return user;
+}
+
+/* sky_processor_find(), sky_sink_find(): the first of the processors' or the sinks' names equal
+ * to `name`, at `from` or after. */
+static sky_status find_named(sky_t *sky, bool sinks, const char *name, size_t from, size_t *index)
+{
+    if (!sky || !name || !index)
+        return SKY_EINVAL;
+    sky__lock(sky); /* sky_add_processor() and sky_add_sink() may be moving the arrays */
+    size_t n = sinks ? sky->n_sinks : sky->n_procs;
+    sky_status st = SKY_ENOTFOUND;
+    for (size_t i = from; i < n && st != SKY_OK; i++)
+        if (strcmp(sinks ? sky->sinks[i]->name : sky->procs[i].name, name) == 0) {
+            *index = i;
+            st = SKY_OK;
+        }
+    sky__unlock(sky);
+    return st;
+}
+
+sky_status sky_processor_find(sky_t *sky, const char *name, size_t from, size_t *index)
+{
+    return find_named(sky, false, name, from, index);
+}
+
+sky_status sky_sink_find(sky_t *sky, const char *name, size_t from, size_t *index)
+{
+    return find_named(sky, true, name, from, index);
 }
 
 sky_sink *sky_sink_get(sky_t *sky, size_t i)

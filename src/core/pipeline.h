@@ -29,6 +29,10 @@ typedef struct sky__processor {
  * handles: sky_security_monitor_get()), else NULL; under the lock, as sky_add_processor() may
  * be moving the array. */
 void *sky__processor_user(sky_t *sky, size_t i, sky_processor_fn fn);
+/* The `user` of the i-th (in the order registered, from 0) of sky's close hooks that run `fn`,
+ * else NULL: how a type that stops with its pipeline (the sampler: sky_sampler_get()) finds
+ * the ones a configuration made. */
+void *sky__close_hook_user(sky_t *sky, void (*fn)(void *user), size_t i);
 
 struct sky_sink {
     const sky_sink_vtable *vt;

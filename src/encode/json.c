@@ -331,7 +331,7 @@ static void json_head_text(const sky_event *ev, sky_buf *b)
         sky__buf_lit(b, ",\"message\":");
         sky__json_str(b, ev->name, ev->name_len);
     }
-    if (ev->cs)
+    if (ev->cs && (ev->cs->file || ev->cs->func)) /* one naming no place says nothing */
         json_callsite_text(ev->cs, b);
 }
 

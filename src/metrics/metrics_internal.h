@@ -61,5 +61,8 @@ typedef struct sky__proc_stat {
     uint64_t utime_ticks, stime_ticks, threads, rss_pages;
 } sky__proc_stat;
 bool sky__proc_stat_parse(const char *buf, size_t len, sky__proc_stat *out);
+/* The close hook (sky_on_close()) that stops a sampler a configuration started with its
+ * pipeline: sky_sampler_get() finds the samplers by it. */
+void sky__sampler_close_hook(void *sampler);
 
 #endif

@@ -13,6 +13,7 @@
  * frees it without joining (or locking what the parent's thread may have held).
  */
 #include "core/errmsg.h"
+#include "core/pipeline.h"
 #include "core/reserved.h"
 #include "metrics/metrics_internal.h"
 #include "util/thread.h"
@@ -285,4 +286,14 @@ sky_status sky_sampler_stats_get(sky_sampler *s, sky_sampler_stats *out)
     out->last = s->last;
     pthread_mutex_unlock(&s->mu);
     return SKY_OK;
+}
+
+void sky__sampler_close_hook(void *s)
+{
+    sky_sampler_stop(s);
+}
+
+sky_sampler *sky_sampler_get(sky_t *sky, size_t i)
+{
+    return sky__close_hook_user(sky, sky__sampler_close_hook, i);
 }

@@ -1732,6 +1732,17 @@ sky_status sky_cwl_creds_stats_get(sky_sink *sink, sky_aws_creds_stats *out)
     return SKY_OK;
 }
 
+sky_status sky_cwl_retry_stats_get(sky_sink *sink, sky_aws_retry_stats *out)
+{
+    if (!sink || !out || sink->vt != &cwl_vt)
+        return SKY_EINVAL;
+    cwl *c = sink->self;
+    memset(out, 0, sizeof *out); /* a transport without AWS clients (tests' fakes) */
+    if (c->t.retry_stats)
+        c->t.retry_stats(c->t.self, out);
+    return SKY_OK;
+}
+
 sky_status sky_cwl_stop_blocking(sky_sink *sink)
 {
     if (!sink || sink->vt != &cwl_vt)

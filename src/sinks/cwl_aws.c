@@ -197,6 +197,11 @@ static void aws_creds_stats(void *self, sky_aws_creds_stats *out)
     sky_aws_creds_stats_get(((cwl_aws *)self)->creds, out); /* NULL-safe: bearer tokens */
 }
 
+static void aws_retry_stats(void *self, sky_aws_retry_stats *out)
+{
+    sky_aws_client_retry_stats(((cwl_aws *)self)->client, out); /* `put` shares its state */
+}
+
 sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out, char **errmsg)
 {
     cwl_aws *t = calloc(1, sizeof *t);
@@ -265,7 +270,7 @@ sky_status sky__cwl_aws_transport(const sky_cwl_opts *o, sky__cwl_transport *out
         return st;
     }
     *out = (sky__cwl_transport){.call = aws_call, .free = aws_free, .creds_stats = aws_creds_stats,
-                                .self = t,
+                                .retry_stats = aws_retry_stats, .self = t,
                                 .body_sha256 = !o->compress &&
                                                o->transport == SKY_CWL_PUT_LOG_EVENTS};
     return SKY_OK;

@@ -49,6 +49,9 @@ typedef struct sky__cwl_transport {
     /* Optional (NULL in fakes): the credentials provider's counters, for the sink's stats.
      * Thread-safe, unlike call(). */
     void (*creds_stats)(void *self, sky_aws_creds_stats *out);
+    /* Optional (NULL in fakes): its AWS clients' retry policy (sky_cwl_retry_stats_get()).
+     * Thread-safe. */
+    void (*retry_stats)(void *self, sky_aws_retry_stats *out);
     void *self;
     /* The transport signs PutLogEvents bodies as they are (SigV4 over the uncompressed body):
      * the sink then hashes each body while it writes it and passes the digest (body_sha256),

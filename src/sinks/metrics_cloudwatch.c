@@ -483,6 +483,14 @@ sky_status sky_cwm_creds_stats_get(sky_sink *sink, sky_aws_creds_stats *out)
     return SKY_OK;
 }
 
+sky_status sky_cwm_retry_stats_get(sky_sink *sink, sky_aws_retry_stats *out)
+{
+    if (!sink || !out || sink->vt != &cwm_vt)
+        return SKY_EINVAL;
+    sky_aws_client_retry_stats(((cwm *)sink->self)->client, out); /* thread-safe: atomics */
+    return SKY_OK;
+}
+
 static sky_status sink_metrics_cloudwatch_body(const sky_cwm_opts *opts, sky_sink **out,
                                                char **errmsg)
 {

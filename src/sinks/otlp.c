@@ -22,12 +22,16 @@
  * the same machine with another record: a finished span is its span_finished event
  * (trace/span.c logs it when the span ends, inside the span, so with its ids), whose time is
  * the span's end and whose duration_ms gives its start; the span's name, kind, status and
- * error text are that event's own fields. A request of trace/request.c is its `request` event,
- * logged inside its span, which logs no span_finished: a SERVER span. ResourceSpans/ScopeSpans have the numbers and shape of
- * ResourceLogs/ScopeLogs, so the prefix is built the same way. Each signal is its own batch
- * sender (its own URL, queue, retries and counters); the sink handed out is a small fan-out
- * over them. A traces sender passes over the events that are not spans (the codec's accept(),
- * counted `skipped`): they are not its signal, not losses.
+ * error text, W3C trace flags and tracestate are that event's own fields. A request of
+ * trace/request.c is its `request` event, logged inside its span, which logs no span_finished:
+ * a SERVER span. Only the library's own events are spans: both are logged with a call site
+ * that marks them (trace/origin.h), so an application's event named "request" or
+ * "span_finished" stays a log record. A span whose trace flags say not sampled is not
+ * exported (OpenTelemetry exports only sampled spans). ResourceSpans/ScopeSpans have the
+ * numbers and shape of ResourceLogs/ScopeLogs, so the prefix is built the same way. Each
+ * signal is its own batch sender (its own URL, queue, retries and counters); the sink handed
+ * out is a small fan-out over them. A traces sender passes over the events that are not spans
+ * (the codec's accept(), counted `skipped`): they are not its signal, not losses.
  */
 #include "core/errmsg.h"
 #include "core/pipeline.h"
@@ -37,6 +41,9 @@
 #include "util/text.h"
 #include "sinks/http_batch.h"
 #include "sinks/otlp.h"
+#include "trace/origin.h"
+
+#include <skylog/trace.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -85,6 +92,7 @@ enum {
      * ResourceSpans and ScopeSpans number their fields as the logs messages do (1, 1/2, 1/2). */
     PB_SPAN_TRACE_ID = 1,       /* bytes, 16 */
     PB_SPAN_SPAN_ID = 2,        /* bytes, 8 */
+    PB_SPAN_TRACE_STATE = 3,    /* string, W3C tracestate */
     PB_SPAN_PARENT_SPAN_ID = 4, /* bytes, 8; absent for a root span */
     PB_SPAN_NAME = 5,
     PB_SPAN_KIND = 6,           /* enum SpanKind */
@@ -92,6 +100,7 @@ enum {
     PB_SPAN_END = 8,            /* fixed64 */
     PB_SPAN_ATTRIBUTES = 9,     /* repeated KeyValue */
     PB_SPAN_STATUS = 15,        /* Status */
+    PB_SPAN_FLAGS = 16,         /* fixed32: bits 0-7 the W3C trace flags (SpanFlags) */
     PB_STATUS_MESSAGE = 2,
     PB_STATUS_CODE = 3,         /* enum StatusCode */
 };
@@ -205,29 +214,40 @@ static void pb_any_value(sky_buf *b, const sky_field *f)
     }
 }
 
+static bool lower_hex_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* An id: n lower-case hex digits, not all zero. */
 static bool lower_hex(const sky_field *f, size_t n)
 {
-    if (!f || f->type != SKY_T_STR || f->v.str.len != n)
+    if (!f || f->type != SKY_T_STR || f->v.str.len != n || !lower_hex_digits(f->v.str.ptr, n))
         return false;
-    bool nonzero = false;
-    for (size_t i = 0; i < n; i++) {
-        char c = f->v.str.ptr[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-        nonzero |= c != '0';
+    for (size_t i = 0; i < n; i++)
+        if (f->v.str.ptr[i] != '0')
+            return true;
+    return false;
+}
+
+/* n lower-case hex digits (checked) as n / 2 bytes. */
+static void hex_bytes(const char *hex, size_t n, uint8_t *raw)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hex[2 * i] <= '9' ? hex[2 * i] - '0' : hex[2 * i] - 'a' + 10;
+        int lo = hex[2 * i + 1] <= '9' ? hex[2 * i + 1] - '0' : hex[2 * i + 1] - 'a' + 10;
+        raw[i] = (uint8_t)(hi << 4 | lo);
     }
-    return nonzero;
 }
 
 /* The bytes of a valid lower_hex() id, as protobuf's bytes field. */
 static void pb_id(sky_buf *b, uint32_t field, const char *hex, size_t n)
 {
     uint8_t raw[16];
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hex[2 * i] <= '9' ? hex[2 * i] - '0' : hex[2 * i] - 'a' + 10;
-        int lo = hex[2 * i + 1] <= '9' ? hex[2 * i + 1] - '0' : hex[2 * i + 1] - 'a' + 10;
-        raw[i] = (uint8_t)(hi << 4 | lo);
-    }
+    hex_bytes(hex, n, raw);
     sky__pb_bytes(b, field, raw, n / 2);
 }
 
@@ -258,7 +278,7 @@ static bool view(const sky_record *rec, rec_view *v)
 
 /* The fields that became the record's own (ids, a span's name...): not attributes. */
 typedef struct taken {
-    const sky_field *f[10];
+    const sky_field *f[12];
     size_t n;
     const sky_field *rf[4]; /* fields written under another key (rk): semantic conventions */
     const char *rk[4];
@@ -422,6 +442,8 @@ typedef struct span_view {
     int kind;
     bool failed, ok;          /* ok: STATUS_CODE_OK, set explicitly (neither: UNSET) */
     const sky_field *message; /* the status message of a failed span */
+    const sky_field *tracestate;
+    uint32_t flags;           /* W3C trace flags: SpanFlags' low byte */
     taken t;                  /* the fields that became the span's own, and the renamed */
     int64_t start_ns, end_ns;
 } span_view;
@@ -511,12 +533,27 @@ static bool span_of(const sky_record *rec, span_view *s)
     const sky_event *ev = rec->event;
     if (!ev)
         return false;
+    int origin = sky__span_origin(sky_event_callsite(ev));
     const char *name = sky_event_name(ev);
-    bool finished = !strcmp(name, "span_finished");
-    if (!finished && strcmp(name, "request"))
+    bool finished = origin == SKY__ORIGIN_SPAN && !strcmp(name, "span_finished");
+    if (!finished && !(origin == SKY__ORIGIN_REQUEST && !strcmp(name, "request")))
         return false;
     s->ev = ev;
     s->t.n = s->t.nr = 0;
+    s->flags = SKY_TRACE_FLAG_SAMPLED; /* what the event says when it says nothing */
+    s->tracestate = NULL;
+    const sky_field *fl = typed(ev, "trace_flags", SKY_T_STR); /* both write them alike */
+    if (fl && fl->v.str.len == 2 && lower_hex_digits(fl->v.str.ptr, 2)) {
+        uint8_t v;
+        hex_bytes(fl->v.str.ptr, 2, &v);
+        s->flags = v;
+        take(&s->t, fl);
+    }
+    const sky_field *ts = typed(ev, "tracestate", SKY_T_STR);
+    if (ts && ts->v.str.len <= SKY_TRACESTATE_MAX) {
+        s->tracestate = ts;
+        take(&s->t, ts);
+    }
     s->tid = sky_event_get(ev, "trace_id");
     s->sid = sky_event_get(ev, "span_id");
     s->psid = sky_event_get(ev, "parent_span_id");
@@ -525,8 +562,8 @@ static bool span_of(const sky_record *rec, span_view *s)
         return false;
     if (!lower_hex(s->psid, 16))
         s->psid = NULL;
-    if (!(finished ? finished_span(s) : request_span(s)))
-        return false;
+    if (!(finished ? finished_span(s) : request_span(s)) || !(s->flags & SKY_TRACE_FLAG_SAMPLED))
+        return false; /* an unsampled span is not exported (skylog/trace.h) */
     take(&s->t, s->tid);
     take(&s->t, s->sid);
     take(&s->t, s->psid);
@@ -548,6 +585,9 @@ static bool span_encode_pb(const span_view *s, sky_buf *b)
     size_t sp = sky__pb_open(b, PB_SL_LOG_RECORDS); /* ScopeSpans.spans: also field 2 */
     pb_id(b, PB_SPAN_TRACE_ID, s->tid->v.str.ptr, 32);
     pb_id(b, PB_SPAN_SPAN_ID, s->sid->v.str.ptr, 16);
+    if (s->tracestate)
+        sky__pb_string(b, PB_SPAN_TRACE_STATE, s->tracestate->v.str.ptr,
+                       s->tracestate->v.str.len);
     if (s->psid)
         pb_id(b, PB_SPAN_PARENT_SPAN_ID, s->psid->v.str.ptr, 16);
     sky__pb_string(b, PB_SPAN_NAME, s->name, s->name_len);
@@ -566,6 +606,7 @@ static bool span_encode_pb(const span_view *s, sky_buf *b)
         sky__pb_uint(b, PB_STATUS_CODE, STATUS_CODE_OK);
         sky__pb_close(b, st);
     }
+    sky__pb_fixed32(b, PB_SPAN_FLAGS, s->flags);
     sky__pb_close(b, sp);
     return !b->oom;
 }
@@ -581,11 +622,19 @@ static bool span_encode(void *self, const sky_record *rec, sky_buf *b)
     sky__buf_put(b, s.tid->v.str.ptr, 32);
     sky__buf_lit(b, "\",\"spanId\":\"");
     sky__buf_put(b, s.sid->v.str.ptr, 16);
-    if (s.psid) {
-        sky__buf_lit(b, "\",\"parentSpanId\":\"");
-        sky__buf_put(b, s.psid->v.str.ptr, 16);
+    sky__buf_putc(b, '"');
+    if (s.tracestate) {
+        sky__buf_lit(b, ",\"traceState\":");
+        sky__json_str(b, s.tracestate->v.str.ptr, s.tracestate->v.str.len);
     }
-    sky__buf_lit(b, "\",\"name\":");
+    sky__buf_lit(b, ",\"flags\":");
+    sky__buf_u64(b, s.flags); /* fixed32: a JSON number */
+    if (s.psid) {
+        sky__buf_lit(b, ",\"parentSpanId\":\"");
+        sky__buf_put(b, s.psid->v.str.ptr, 16);
+        sky__buf_putc(b, '"');
+    }
+    sky__buf_lit(b, ",\"name\":");
     sky__json_str(b, s.name, s.name_len);
     sky__buf_lit(b, ",\"kind\":");
     sky__buf_i64(b, s.kind);

@@ -18,7 +18,7 @@
 #define MAX_VALUE 8192
 #define TS_MAX_MEMBERS 32
 
-static _Atomic uint64_t n_extracted, n_invalid;
+static _Atomic uint64_t n_extracted, n_invalid, n_ts_trimmed;
 
 static inline bool ows(char c) { return c == ' ' || c == '\t'; }
 
@@ -168,6 +168,10 @@ static bool valid_value(const char *v, size_t n)
     return true;
 }
 
+/* W3C trace-context, "tracestate Limits": a vendor that must cut a tracestate removes members
+ * longer than 128 characters first, then members from the end. */
+#define TS_LONG_MEMBER 128
+
 bool sky_tracestate_parse(const char *s, size_t len, sky_trace_ctx *out)
 {
     if (!out)
@@ -176,13 +180,11 @@ bool sky_tracestate_parse(const char *s, size_t len, sky_trace_ctx *out)
     if (!s || len > MAX_VALUE)
         return false;
     struct {
-        const char *k;
-        size_t kn;
-    } keys[TS_MAX_MEMBERS];
-    size_t nk = 0;
-    char tmp[SKY_TRACESTATE_MAX + 1];
-    size_t used = 0;
-    bool full = false;
+        const char *m; /* the member, "key=value" */
+        size_t mn, kn;
+        bool keep;
+    } mem[TS_MAX_MEMBERS];
+    size_t nm = 0, total = 0; /* total: the members joined with commas */
     size_t i = 0;
     const char *m, *eq;
     size_t mn;
@@ -192,25 +194,37 @@ bool sky_tracestate_parse(const char *s, size_t len, sky_trace_ctx *out)
         if (!(eq = memchr(m, '=', mn)))
             return false;
         size_t kn = (size_t)(eq - m);
-        if (!valid_key(m, kn) || !valid_value(eq + 1, mn - kn - 1) || nk == TS_MAX_MEMBERS)
+        if (!valid_key(m, kn) || !valid_value(eq + 1, mn - kn - 1) || nm == TS_MAX_MEMBERS)
             return false;
-        for (size_t q = 0; q < nk; q++)
-            if (keys[q].kn == kn && !memcmp(keys[q].k, m, kn))
+        for (size_t q = 0; q < nm; q++)
+            if (mem[q].kn == kn && !memcmp(mem[q].m, m, kn))
                 return false; /* duplicate keys */
-        keys[nk].k = m;
-        keys[nk++].kn = kn;
-        /* keep whole members while they fit; once one does not, drop it and the rest */
-        if (!full && used + (used ? 1 : 0) + mn <= SKY_TRACESTATE_MAX) {
-            if (used)
-                tmp[used++] = ',';
-            memcpy(tmp + used, m, mn);
-            used += mn;
-        } else {
-            full = true;
-        }
+        mem[nm].m = m;
+        mem[nm].mn = mn;
+        mem[nm].kn = kn;
+        mem[nm++].keep = true;
+        total += (total ? 1 : 0) + mn;
     }
-    memcpy(out->tracestate, tmp, used);
+    size_t kept = nm;
+    for (int pass = 0; pass < 2; pass++) /* the long members, then any, from the end */
+        for (size_t q = nm; q-- > 0 && total > SKY_TRACESTATE_MAX;)
+            if (mem[q].keep && (pass || mem[q].mn > TS_LONG_MEMBER)) {
+                mem[q].keep = false;
+                total -= mem[q].mn + (--kept ? 1 : 0); /* and a comma, unless it was the last */
+            }
+    uint64_t dropped = nm - kept;
+    size_t used = 0;
+    for (size_t q = 0; q < nm; q++) {
+        if (!mem[q].keep)
+            continue;
+        if (used)
+            out->tracestate[used++] = ',';
+        memcpy(out->tracestate + used, mem[q].m, mem[q].mn);
+        used += mem[q].mn;
+    }
     out->tracestate[used] = '\0';
+    if (dropped)
+        atomic_fetch_add_explicit(&n_ts_trimmed, dropped, memory_order_relaxed);
     return true;
 }
 
@@ -444,4 +458,5 @@ void sky_trace_stats_get(sky_trace_stats *out)
     memset(out, 0, sizeof *out); /* reserved_ included (docs/COMPATIBILITY.md) */
     out->extracted = atomic_load_explicit(&n_extracted, memory_order_relaxed);
     out->invalid = atomic_load_explicit(&n_invalid, memory_order_relaxed);
+    out->tracestate_trimmed = atomic_load_explicit(&n_ts_trimmed, memory_order_relaxed);
 }

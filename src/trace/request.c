@@ -15,6 +15,7 @@
 
 #include "core/errmsg.h"
 #include "core/reserved.h"
+#include "trace/origin.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -248,8 +249,9 @@ void sky_request_end(sky_request *r, int status, uint64_t bytes)
                                                    : SKY_LEVEL_ERROR;
     sky_logger *log = r->rl ? r->rl->o.log : NULL; /* no request log: only the context */
     if (log && sky_enabled(log, lv)) {
-        sky_field f[9];
+        sky_field f[11];
         size_t n = 0;
+        char flags[3];
         f[n++] = sky_field_str("method", r->method);
         f[n++] = sky_field_str("path", r->path);
         if (r->endpoint[0])
@@ -261,7 +263,8 @@ void sky_request_end(sky_request *r, int status, uint64_t bytes)
         f[n++] = sky_field_dur("duration_ms", ns);
         if (r->aborted)
             f[n++] = sky_field_bool("aborted", true);
-        sky_emit(log, lv, "request", NULL, f, n);
+        n += sky__span_w3c_fields(&r->span.ctx, f + n, flags); /* the span's, as span_finished */
+        sky_emit(log, lv, "request", &sky__request_site, f, n); /* a span: origin.h */
     }
     if (r->rl && !r->rl->o.no_metrics)
         record_metrics(r, status, ns);

@@ -46,13 +46,19 @@ void sky__pb_uint(sky_buf *b, uint32_t field, uint64_t v)
     sky__pb_varint(b, v);
 }
 
-void sky__pb_fixed64(sky_buf *b, uint32_t field, uint64_t v)
+/* A little-endian fixed-width field of n bytes. */
+static void fixed(sky_buf *b, uint32_t field, int wire, uint64_t v, int n)
 {
     uint8_t le[8];
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < n; i++)
         le[i] = (uint8_t)(v >> (8 * i));
-    sky__pb_tag(b, field, SKY_PB_I64);
-    sky__buf_put(b, le, 8);
+    sky__pb_tag(b, field, wire);
+    sky__buf_put(b, le, (size_t)n);
+}
+
+void sky__pb_fixed64(sky_buf *b, uint32_t field, uint64_t v)
+{
+    fixed(b, field, SKY_PB_I64, v, 8);
 }
 
 void sky__pb_double(sky_buf *b, uint32_t field, double v)
@@ -60,6 +66,11 @@ void sky__pb_double(sky_buf *b, uint32_t field, double v)
     uint64_t u;
     memcpy(&u, &v, 8);
     sky__pb_fixed64(b, field, u);
+}
+
+void sky__pb_fixed32(sky_buf *b, uint32_t field, uint32_t v)
+{
+    fixed(b, field, SKY_PB_I32, v, 4);
 }
 
 void sky__pb_bytes(sky_buf *b, uint32_t field, const void *p, size_t n)

@@ -38,6 +38,7 @@ void sky__pb_tag(sky_buf *b, uint32_t field, int wire);
 /* field = varint v (int64 values as their two's complement: 10 bytes when negative). */
 void sky__pb_uint(sky_buf *b, uint32_t field, uint64_t v);
 void sky__pb_fixed64(sky_buf *b, uint32_t field, uint64_t v);
+void sky__pb_fixed32(sky_buf *b, uint32_t field, uint32_t v);
 void sky__pb_double(sky_buf *b, uint32_t field, double v);
 /* field = length-delimited bytes, as they are. */
 void sky__pb_bytes(sky_buf *b, uint32_t field, const void *p, size_t n);

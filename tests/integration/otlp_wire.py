@@ -187,6 +187,10 @@ def f64(num, v):
     return tag(num, 1) + struct.pack("<Q", v)
 
 
+def f32(num, v):
+    return tag(num, 5) + struct.pack("<I", v)
+
+
 def dbl(num, d):
     return tag(num, 1) + struct.pack("<d", d)
 
@@ -247,13 +251,17 @@ def request(records, resource=None, scope=("", "")):
 
 
 def span(trace_id=b"", span_id=b"", parent=b"", name="", kind=0, start_ns=0, end_ns=0,
-         attrs=None, status=None, extra=b""):
+         attrs=None, status=None, extra=b"", trace_state="", flags=0):
     """A Span; status is (code, message) or None."""
     out = b""
     if trace_id:
         out += ld(1, trace_id)
     if span_id:
         out += ld(2, span_id)
+    if trace_state:
+        out += ld(3, trace_state)
+    if flags:
+        out += f32(16, flags)
     if parent:
         out += ld(4, parent)
     if name:

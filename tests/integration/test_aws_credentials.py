@@ -183,6 +183,116 @@ EOF
             self.assertNotEqual(rc, 0)
             self.assertIn(want, o["error"])
 
+    # ---- expiry of what credential_process and SSO answer ---------------------------------
+    # The check is shared by every source (credentials.c's judge_expiry); these pin it to the
+    # paths of these two, each its own parser and its own way of giving the expiration.
+
+    def expiring_process(self, expirations):
+        """A credential_process whose n-th run answers AKIAPROC<n> expiring at the n-th of
+        `expirations` (the last repeats). Returns the file that counts its runs."""
+        secret = "CANARY-PROCESS-EXPIRY-SECRET"
+        self.canaries.append(secret)
+        counter = os.path.join(self.tmp, "runs")
+        times = self.write("expirations", "".join(iso(t) + "\n" for t in expirations))
+        script = self.write("proc.sh", f"""#!/bin/sh
+n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}
+exp=$(sed -n "${{n}}p" {times}); [ -n "$exp" ] || exp=$(tail -n 1 {times})
+printf '{{"Version": 1, "AccessKeyId": "AKIAPROC%d", "SecretAccessKey": "{secret}", "Expiration": "%s"}}' $n "$exp"
+""", 0o700)
+        self.env.update(AWS_CONFIG_FILE=self.write("config", f"[default]\ncredential_process = {script}\n"),
+                        AWS_SHARED_CREDENTIALS_FILE=os.path.join(self.tmp, "none"))
+        return counter
+
+    def runs(self, counter):
+        with open(counter) as f:
+            return int(f.read())
+
+    def test_credential_process_expired_credentials_refused_naming_it(self):
+        """A credential_process answering credentials already expired: refused, the source
+        named, counted as a failure (botocore: "the refreshed credentials are still expired"),
+        never handed out to be answered ExpiredToken."""
+        counter = self.expiring_process([T0 - 30])
+        rc, [o] = self.tool("--at", str(T0))
+        self.assertNotEqual(rc, 0)
+        self.assertEqual(o["status"], "authentication failed", o)
+        self.assertNotIn("akid", o)
+        self.assertIn("credentials from process expired 30 s ago", o["error"])
+        self.assertIn("renew them there", o["error"])
+        st = o["creds_stats"]
+        self.assertEqual((st["failures"], st["refreshes"], st["near_expiry"]), (1, 0, 0))
+        self.assertEqual(st["last_error"], o["error"])
+        self.assertEqual(self.runs(counter), 1)
+
+    def test_credential_process_near_expiry_used_and_asked_again(self):
+        """2 min left, inside the 5 min refresh margin: used (AWS still takes them), said at
+        WARN, counted (near_expiry); the process runs again after half the time left (T0 + 60),
+        not on every get: T0 + 30 and T0 + 59 are answered from the cache."""
+        counter = self.expiring_process([T0 + 120, T0 + 3600])
+        rc, objs = self.tool("--at", str(T0), "--at", str(T0 + 30), "--at", str(T0 + 59),
+                             "--at", str(T0 + 61), "--at", str(T0 + 62))
+        self.assertEqual(rc, 0, objs)
+        self.assertEqual([o["akid"] for o in objs],
+                         ["AKIAPROC1"] * 3 + ["AKIAPROC2"] * 2)
+        self.assertEqual([o["expiration"] for o in objs], [T0 + 120] * 3 + [T0 + 3600] * 2)
+        self.assertEqual(self.runs(counter), 2)
+        self.assertEqual([o["creds_stats"]["near_expiry"] for o in objs], [1] * 5)
+        st = objs[-1]["creds_stats"]
+        self.assertEqual((st["refreshes"], st["failures"], st["stale_used"]), (2, 0, 0))
+        self.assertIn("credentials from process expire in 120 s, within the refresh margin; "
+                      "using them, asking again in 60 s", self.outputs[-1])
+
+    def expiring_sso(self, expirations):
+        """The SSO portal answering role credentials ASIASSO<n> that expire at the n-th of
+        `expirations` (the last repeats), with a cached token good until T0 + 2 h. Returns the
+        server (its requests)."""
+        token, secret = "CANARY-SSO-EXPIRY-TOKEN", "CANARY-SSO-EXPIRY-SECRET"
+        self.canaries += [token, secret, "CANARY-SSO-REFRESH"]
+        self.sso_cache("my-sso", token, T0 + 7200)
+        answered = []
+
+        def portal(req):
+            if req.headers.get("x-amz-sso_bearer_token") != token:
+                return 401, {}, '{"message":"Session token not found or invalid"}'
+            answered.append(req)
+            exp = expirations[min(len(answered), len(expirations)) - 1]
+            return 200, {}, ('{"roleCredentials":{"accessKeyId":"ASIASSO%d","secretAccessKey":'
+                             '"%s","sessionToken":"t","expiration":%d}}'
+                             % (len(answered), secret, exp * 1000))
+        srv = FakeServer(portal)
+        srv.__enter__()
+        self.addCleanup(srv.__exit__, None, None, None)
+        self.env.update(AWS_CONFIG_FILE=self.write("config", self.SSO_CONFIG),
+                        AWS_ENDPOINT_URL_SSO=srv.url, AWS_PROFILE="dev")
+        return srv
+
+    def test_sso_expired_role_credentials_refused_naming_it(self):
+        """GetRoleCredentials answering credentials already expired (the SSO token itself
+        still good): refused with the source named, counted, not handed out."""
+        srv = self.expiring_sso([T0 - 5])
+        rc, [o] = self.tool("--at", str(T0))
+        self.assertNotEqual(rc, 0)
+        self.assertEqual(o["status"], "authentication failed", o)
+        self.assertNotIn("akid", o)
+        self.assertIn("credentials from sso expired 5 s ago", o["error"])
+        self.assertNotIn("aws sso login", o["error"])  # the token was fine: not a login matter
+        st = o["creds_stats"]
+        self.assertEqual((st["failures"], st["refreshes"], st["near_expiry"]), (1, 0, 0))
+        self.assertEqual(len(srv.requests), 1)
+
+    def test_sso_near_expiry_role_credentials_used_and_asked_again(self):
+        srv = self.expiring_sso([T0 + 120, T0 + 3600])
+        rc, objs = self.tool("--at", str(T0), "--at", str(T0 + 59), "--at", str(T0 + 61),
+                             "--at", str(T0 + 62))
+        self.assertEqual(rc, 0, objs)
+        self.assertEqual([(o["source"], o["akid"]) for o in objs],
+                         [("sso", "ASIASSO1")] * 2 + [("sso", "ASIASSO2")] * 2)
+        self.assertEqual([o["expiration"] for o in objs], [T0 + 120] * 2 + [T0 + 3600] * 2)
+        self.assertEqual(len(srv.requests), 2)  # at T0 and T0 + 61 only
+        st = objs[-1]["creds_stats"]
+        self.assertEqual((st["near_expiry"], st["refreshes"], st["failures"]), (1, 2, 0))
+        self.assertIn("credentials from sso expire in 120 s, within the refresh margin",
+                      self.outputs[-1])
+
     # ---- STS ----------------------------------------------------------------------------
 
     def test_assume_role_with_source_profile(self):

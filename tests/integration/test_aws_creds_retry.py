@@ -235,6 +235,7 @@ class CredsRetryVsBotocore(unittest.TestCase):
         self.assertEqual([o["status"] for o in objs], ["ok"] * 3, text)
         self.assertEqual(nreq, 2)  # at T0 and T0 + 61: T0 + 30 is answered from the cache
         self.assertEqual(objs[-1]["creds_stats"]["failures"], 0)
+        self.assertEqual(objs[-1]["creds_stats"]["near_expiry"], 2)  # 59 s left at T0 + 61
 
     # ---- IMDS ----------------------------------------------------------------------------
 

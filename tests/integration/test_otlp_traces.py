@@ -102,8 +102,11 @@ class TestTracesExport(unittest.TestCase):
             a = {x["key"]: x["value"] for x in s["attributes"]}
             self.assertEqual(len(a), len(s["attributes"]))
             self.assertEqual(a["logger.name"], {"stringValue": "tool"})
+            self.assertEqual(s["flags"], 1)  # W3C trace flags: sampled, as skylog starts them
+            self.assertNotIn("traceState", s)
             for gone in ("span", "duration_ms", "status", "error", "trace_id", "span_id",
-                         "parent_span_id", "span_kind", "status_code"):
+                         "parent_span_id", "span_kind", "status_code", "trace_flags",
+                         "tracestate"):
                 self.assertNotIn(gone, a)  # they became the span's own fields
             if logs is not None:  # the span's own log record says when it ended and how long
                 r = logs[s["spanId"]]
@@ -155,6 +158,65 @@ class TestTracesExport(unittest.TestCase):
                 pb = proto == "http/protobuf"
                 self.check_spans(self.spans(rec, pb), self.span_logs(rec, pb))
                 self.check_stats(st)
+
+    def test_w3c_flags_and_tracestate(self):
+        """Spans continuing a caller's traceparent and tracestate (sky_span_begin from the
+        parsed headers) are in its trace, children of its span, with its trace flags as
+        Span.flags (03: sampled and random, carried as they came) and its tracestate as
+        Span.traceState, the children too; both encodings."""
+        tid, sid, ts = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "congo=t61,rojo=00f0"
+        for proto, flags in (("http/json", "01"), ("http/protobuf", "03")):
+            with self.subTest(proto), Receiver() as rec:
+                st = tool(self, rec.url, f"protocol={proto}", f"traceparent=00-{tid}-{sid}-{flags}",
+                          f"tracestate={ts}")
+                self.check_stats(st)
+                spans = self.spans(rec, proto == "http/protobuf")
+                self.assertEqual(len(spans), N)
+                for s in spans:
+                    self.assertEqual(s["traceId"], tid)
+                    self.assertEqual(s["traceState"], ts)
+                    self.assertEqual(s["flags"], int(flags, 16))
+                    if s["name"] == "work":
+                        self.assertEqual(s["parentSpanId"], sid)  # the caller's span
+                    a = {x["key"] for x in s["attributes"]}
+                    self.assertFalse(a & {"trace_flags", "tracestate"}, a)
+
+    def test_unsampled_spans_are_not_exported(self):
+        """A caller's traceparent with flags 00: the spans are not sampled, so not exported
+        (counted skipped, not dropped); their events and span_finished lines are still logs,
+        with the trace's ids, and span_finished says trace_flags 00."""
+        tid, sid = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+        with Receiver() as rec:
+            st = tool(self, rec.url, f"traceparent=00-{tid}-{sid}-00", "tracestate=k=v")
+            self.assertEqual(st["flush"], "ok", st)
+            self.assertEqual((st["traces_received"], st["traces_sent_events"],
+                              st["traces_skipped"]), (N + N, 0, N + N), st)
+            self.assertEqual(sum(v for k, v in st.items() if k.startswith("traces_dropped_")), 0)
+            self.assertEqual(self.spans(rec, False), [])
+            self.assertEqual(st["sent_events"], N + N)  # the logs signal has every event
+            finished = self.span_logs(rec, False)
+            self.assertEqual(len(finished), N)
+            for r in finished.values():
+                self.assertEqual(r["traceId"], tid)
+                a = {x["key"]: x["value"] for x in r["attributes"]}
+                self.assertEqual(a["trace_flags"], {"stringValue": "00"})
+                self.assertEqual(a["tracestate"], {"stringValue": "k=v"})
+
+    def test_application_events_named_as_spans_are_not_spans(self):
+        """An application's own events named "request" and "span_finished", with the fields
+        the library's have (sky_emit without a call site, and sky_info), are log records: the
+        traces signal skips them; only the library's spans are exported."""
+        for proto in ("http/json", "http/protobuf"):
+            with self.subTest(proto), Receiver() as rec:
+                st = tool(self, rec.url, "lookalikes=1", f"protocol={proto}")
+                odd = N // 2
+                events = N + N + 3 * odd
+                self.assertEqual((st["traces_received"], st["traces_sent_events"],
+                                  st["traces_skipped"]), (events, N, events - N), st)
+                self.assertEqual(st["sent_events"], events)
+                spans = self.spans(rec, proto == "http/protobuf")
+                self.check_spans(spans)
+                self.assertFalse({s["name"] for s in spans} - {"work", "step"})
 
     def test_traces_only_and_logs_only(self):
         with Receiver() as rec:
@@ -355,6 +417,8 @@ class TestServeTraces(unittest.TestCase):
                 self.assertEqual(e["resource"]["service.name"], "checkout")
                 self.assertEqual(e["scope"]["name"], "skylog")
                 self.assertEqual(e["attributes"]["logger.name"], "tool")
+                self.assertEqual(e["flags"], 1)  # sampled
+                self.assertNotIn("traceState", e)
                 if e["name"] == "step":
                     _, parent = spans[e["parentSpanId"]]
                     i = e["attributes"]["i"]
@@ -375,13 +439,14 @@ class TestServeTraces(unittest.TestCase):
 
     def test_hand_made_requests(self):
         """The decoder on requests written by otlp_wire and by hand in JSON: the same stored
-        event either way; unknown fields (events, links, trace state) skipped."""
+        event either way, trace state and flags kept; unknown fields (events, links) skipped."""
         start = sh.now_ms() * 1_000_000
         tid, sid, par = bytes(range(1, 17)), bytes(range(1, 9)), bytes(range(9, 17))
-        extra = (pw.ld(3, "k=v") + pw.ld(11, pw.f64(1, start) + pw.ld(2, "ev"))
+        extra = (pw.ld(11, pw.f64(1, start) + pw.ld(2, "ev"))
                  + pw.ld(13, pw.ld(1, tid) + pw.ld(2, sid)) + pw.vi(99, 1))
         body = pw.traces_request([pw.span(tid, sid, par, "op", 2, start, start + 1_500_000,
-                                          {"n": 3, "s": "x"}, (2, "bad"), extra)],
+                                          {"n": 3, "s": "x"}, (2, "bad"), extra,
+                                          trace_state="k=v", flags=0x301)],
                                  resource={"service.name": "svc"}, scope=("lib", "1"))
         self.assertEqual(self.send(body, "hand", True).status, 200)
         doc = {"resourceSpans": [{"resource": {"attributes": [
@@ -389,7 +454,8 @@ class TestServeTraces(unittest.TestCase):
             "scopeSpans": [{"scope": {"name": "lib", "version": "1"}, "spans": [{
                 "traceId": tid.hex().upper(), "spanId": sid.hex(), "parentSpanId": par.hex(),
                 "name": "op", "kind": 2, "startTimeUnixNano": str(start),
-                "endTimeUnixNano": str(start + 1_500_000), "traceState": "k=v",
+                "endTimeUnixNano": str(start + 1_500_000), "traceState": "k=v", "flags": 0x301,
+                "events": [{"timeUnixNano": str(start), "name": "ev"}],
                 "attributes": [{"key": "n", "value": {"intValue": "3"}},
                                {"key": "s", "value": {"stringValue": "x"}}],
                 "status": {"code": 2, "message": "bad"}}]}]}]}
@@ -397,6 +463,7 @@ class TestServeTraces(unittest.TestCase):
         (t1, e1), (t2, e2) = self.events("hand")
         self.assertEqual((t1, e1), (t2, e2))
         self.assertEqual(e1, {"name": "op", "traceId": tid.hex(), "spanId": sid.hex(),
+                              "traceState": "k=v", "flags": 0x301,
                               "parentSpanId": par.hex(), "kind": 2,
                               "startTimeUnixNano": str(start),
                               "endTimeUnixNano": str(start + 1_500_000), "durationMs": 1.5,
@@ -418,6 +485,9 @@ class TestServeTraces(unittest.TestCase):
             pw.span(extra=pw.tag(9, 2) + pw.varint(1000) + b"ab"),     # length past the end
             pw.span(attrs={"deep": deep}),                             # AnyValue too deep
             pw.span(extra=pw.ld(15, pw.tag(3, 2) + pw.varint(0))),     # status code as bytes
+            pw.span(extra=pw.vi(16, 1)),                               # flags: not fixed32
+            pw.span(extra=pw.ld(3, b"k=\xff")),                        # traceState not UTF-8
+            pw.span(trace_state="k=" + "v" * 16500),                   # traceState too long
         ]
         for i, b in enumerate(bad):
             r = self.send(pw.traces_request([good, b]), f"bad{i}", True)
@@ -430,6 +500,17 @@ class TestServeTraces(unittest.TestCase):
         self.assertIn("10000", r.body.decode())
         r = self.send("{broken", "badjson", False)
         self.assertEqual(r.status, 400, r)
+        doc = {"resourceSpans": [{"scopeSpans": [{"spans": [
+            {"name": "ok", "startTimeUnixNano": str(start)},
+            {"name": "long", "traceState": "k=" + "v" * 16500}]}]}]}
+        r = self.send(json.dumps(doc), "longstate", False)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("traceState", r.body.decode())
+        with self.assertRaises(self.logs.exceptions.ResourceNotFoundException):
+            self.events("longstate")
+        doc["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["traceState"] = "k=" + "v" * 16000
+        self.assertEqual(self.send(json.dumps(doc), "okstate", False).status, 200)
+        self.assertEqual(len(self.events("okstate")), 2)  # within the limit: taken
 
 
 if __name__ == "__main__":

@@ -184,14 +184,15 @@ int main(int argc, char **argv)
             sky_aws_creds_stats cs;
             sky_aws_creds_stats_get(creds, &cs);
             json_object_set_new(o, "creds_stats",
-                                json_pack("{s:I,s:I,s:I,s:I,s:I,s:s,s:I}", "refreshes",
+                                json_pack("{s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:I}", "refreshes",
                                           (json_int_t)cs.refreshes, "failures",
                                           (json_int_t)cs.failures, "stale_used",
                                           (json_int_t)cs.stale_used, "retries",
                                           (json_int_t)cs.retries, "throttles",
                                           (json_int_t)cs.throttles, "last_error", cs.last_error,
                                           "expiry_extensions",
-                                          (json_int_t)cs.expiry_extensions));
+                                          (json_int_t)cs.expiry_extensions, "near_expiry",
+                                          (json_int_t)cs.near_expiry));
             char *s = json_dumps(o, JSON_COMPACT);
             puts(s);
             free(s);

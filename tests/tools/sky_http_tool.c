@@ -16,7 +16,10 @@
  * bound), big=1 (every 7th event gets a 2000-byte string), signals=logs|traces|logs,traces
  * (otlp), spans=1 (the spans of the even events log span_finished to the tool's logger, and
  * each has a child span "step" inside it, failed "boom" when i % 4 == 0, with a context
- * field request_id). URL "-": no endpoint option (the environment's). With an otlp sink that
+ * field request_id), traceparent= and tracestate= (the work spans continue the trace those
+ * headers carry), lookalikes=1 (each odd event is followed by an application's own events
+ * named "request" and "span_finished", shaped as the library's, inside a span: log records,
+ * never spans). URL "-": no endpoint option (the environment's). With an otlp sink that
  * exports traces, the traces signal's counters follow, prefixed "traces_".
  */
 #include <skylog.h>
@@ -80,6 +83,20 @@ int main(int argc, char **argv)
     b.headers = opt(argc, argv, "headers");
     bool big = opt(argc, argv, "big") != NULL;
     bool spans = opt(argc, argv, "spans") != NULL;
+    bool lookalikes = opt(argc, argv, "lookalikes") != NULL;
+    sky_trace_ctx remote, *parent = NULL;
+    const char *tp = opt(argc, argv, "traceparent"), *ts = opt(argc, argv, "tracestate");
+    if (tp) {
+        if (!sky_traceparent_parse(tp, strlen(tp), &remote)) {
+            fprintf(stderr, "traceparent: invalid\n");
+            return 2;
+        }
+        if (ts && !sky_tracestate_parse(ts, strlen(ts), &remote)) {
+            fprintf(stderr, "tracestate: invalid\n");
+            return 2;
+        }
+        parent = &remote;
+    }
 
     sky_sink *sink = NULL;
     char *err = NULL;
@@ -124,7 +141,7 @@ int main(int argc, char **argv)
         const char *s = big && i % 7 == 3 ? pad : "q\"uo\nte \xc3\xa9";
         if (i % 2 == 0) {
             sky_span sp;
-            sky_span_begin(&sp, spans ? log : NULL, "work", NULL);
+            sky_span_begin(&sp, spans ? log : NULL, "work", parent);
             /* every kind in turn (0..4: INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER): the
              * work span of event i has kind i/2 % 5, its step (i/2 + 4) % 5 */
             sky_span_set_kind(&sp, (sky_span_kind)(i / 2 % 5));
@@ -151,6 +168,21 @@ int main(int argc, char **argv)
                      SKY_BOOL("b", false), SKY_NULL("z"), SKY_UINT("u", UINT64_MAX),
                      SKY_ERRNO("e", ENOENT), SKY_DUR("d", 1500000), SKY_F64("nan", NAN),
                      SKY_TIME("t", 1700000000123000000LL));
+            if (lookalikes) { /* an application's events, named as the library's */
+                sky_span sp;
+                sky_span_begin(&sp, NULL, "app", NULL);
+                sky_field f[] = {SKY_STR("method", "GET"), SKY_STR("path", "/"),
+                                 SKY_INT("status", 200), SKY_UINT("bytes", 1),
+                                 SKY_DUR("duration_ms", 1000000)};
+                sky_emit(log, SKY_LEVEL_INFO, "request", NULL, f, 5);
+                sky_info(log, "request", SKY_STR("method", "GET"), SKY_STR("path", "/"),
+                         SKY_INT("status", 200), SKY_UINT("bytes", 1),
+                         SKY_DUR("duration_ms", 1000000));
+                sky_field g[] = {SKY_STR("span", "mine"), SKY_DUR("duration_ms", 1000000),
+                                 SKY_STR("status", "ok")};
+                sky_emit(log, SKY_LEVEL_INFO, "span_finished", NULL, g, 3);
+                sky_span_end(&sp);
+            }
         }
     }
     free(pad);

@@ -127,6 +127,7 @@ static void test_stale_but_valid_kept_on_failure(void **state)
     assert_int_equal(cs.refreshes, 2);
     assert_int_equal(cs.failures, 2);
     assert_int_equal(cs.stale_used, 1);
+    assert_int_equal(cs.near_expiry, 0); /* cached ones kept near their end are stale_used */
     assert_int_equal(cs.retries, 0);
     assert_string_equal(cs.last_error, "fetch failed");
     atomic_store(&f.fail, 1);
@@ -175,6 +176,12 @@ static void test_fresh_credentials_judged_by_expiry(void **state)
     atomic_store(&f.now, T0 + 60 * S);
     get_akid(p, akid, sizeof akid, SKY_OK);
     assert_string_equal(akid, "AKID3");
+    /* both near-expiry resolutions counted (the cached gets between them are not), as
+     * refreshes that worked */
+    sky_aws_creds_stats_get(p, &cs);
+    assert_int_equal(cs.near_expiry, 2);
+    assert_int_equal(cs.refreshes, 2);
+    assert_int_equal(cs.failures, 1);
 
     /* the source now answers expired ones while AKID3 still works: AKID3 is kept (stale),
      * the refusal counted; the source is asked again later, not on every call */
@@ -187,6 +194,7 @@ static void test_fresh_credentials_judged_by_expiry(void **state)
     sky_aws_creds_stats_get(p, &cs);
     assert_int_equal(cs.failures, 2);
     assert_int_equal(cs.stale_used, 1);
+    assert_int_equal(cs.near_expiry, 2); /* a refused or stale answer is not one */
     assert_non_null(strstr(cs.last_error, "credentials from custom expired 1 s ago"));
     atomic_store(&f.now, T0 + 180 * S); /* AKID3 expired too: the error, not AKID3 */
     assert_int_equal(sky_aws_creds_get(p, &c, NULL, 0), SKY_EAUTH);
@@ -196,6 +204,8 @@ static void test_fresh_credentials_judged_by_expiry(void **state)
     sky_aws_creds_invalidate(p);
     get_akid(p, akid, sizeof akid, SKY_OK);
     assert_string_equal(akid, "AKID6");
+    sky_aws_creds_stats_get(p, &cs);
+    assert_int_equal(cs.near_expiry, 2); /* an hour left: not near */
     sky_aws_creds_free(p);
 }
 

@@ -316,6 +316,12 @@ static void test_batches_fill_to_the_limits(void **state)
     assert_int_equal(cs.refreshes + cs.failures + cs.stale_used + cs.retries + cs.throttles, 0);
     assert_string_equal(cs.last_error, "");
     assert_int_equal(sky_cwl_creds_stats_get(NULL, &cs), SKY_EINVAL);
+    /* nor AWS clients: their retry policy all zero too */
+    sky_aws_retry_stats rs;
+    memset(&rs, 0xff, sizeof rs);
+    assert_int_equal(sky_cwl_retry_stats_get(s, &rs), SKY_OK);
+    assert_int_equal(rs.retries + rs.throttles + rs.quota_refusals + rs.rate_limited, 0);
+    assert_int_equal(rs.max_attempts, 0);
     assert_int_equal(st.requests, (uint64_t)f->puts);
     assert_int_equal(st.queued_events, 0);
     assert_int_equal(st.sent_bytes, (uint64_t)N * 126);

@@ -3,6 +3,8 @@
  * every class of error. */
 #include "skytest.h"
 
+#include <skylog/aws.h>
+#include <skylog/cloudwatch.h>
 #include <skylog/config.h>
 #include <skylog/metrics.h>
 
@@ -592,6 +594,122 @@ static void test_processor_handles_of_a_configuration(void **state)
     sky_close(sky);
 }
 
+/* By name: sky_processor_find() gives the index every processor getter takes (the type's name,
+ * as the configuration's list names it; `from` walks to the next of a name), sky_sink_find()
+ * a sink's by its route's name. A `system_metrics` section is no processor: its sampler is
+ * found by sky_sampler_get(), in the order of the file. The CloudWatch sinks' AWS clients give
+ * their retry policy (sky_cwl_retry_stats_get(), sky_cwm_retry_stats_get()). */
+static void test_find_by_name_samplers_and_retry_stats(void **state)
+{
+    (void)state;
+    unsetenv("AWS_RETRY_MODE");
+    unsetenv("AWS_MAX_ATTEMPTS");
+    setenv("AWS_CONFIG_FILE", "/nonexistent/skylog-test-config", 1);
+    const char *yaml = "processors:\n"
+                       "  - redact: {}\n"
+                       "  - security_monitor: { rules: 'a: login by user >= 2 in 1m' }\n"
+                       "  - system_metrics: { interval_ms: 1h, log: true }\n"
+                       "  - metrics: { namespace: SkylogTest, rules: [count dims=none] }\n"
+                       "  - security_monitor: { rules: 'b: logout by user >= 2 in 1m' }\n"
+                       "  - system_metrics: { interval_ms: 2h, log: true }\n"
+                       "sinks:\n"
+                       "  - console: { name: screen, level: off }\n"
+                       "  - cloudwatch_logs: { name: cw, log_group: g, log_stream: s, region: us-east-1,\n"
+                       "                       endpoint: 'http://127.0.0.1:9', max_retries: 2 }\n"
+                       "  - metrics_cloudwatch: { endpoint: 'http://127.0.0.1:9', region: us-east-1,\n"
+                       "                          max_retries: 1 }\n"
+                       "  - console: { name: screen, level: off }\n";
+    sky_t *sky = NULL;
+    char *err = NULL;
+    if (sky_open_yaml(yaml, strlen(yaml), &sky, &err) != SKY_OK)
+        fail_msg("%s", err);
+    sky_stats st;
+    sky_stats_get(sky, &st);
+    assert_int_equal(st.processor_count, 4); /* the samplers are not processors */
+
+    size_t i = 99, j = 99;
+    assert_int_equal(sky_processor_find(sky, "redact", 0, &i), SKY_OK);
+    assert_int_equal(i, 0);
+    assert_int_equal(sky_processor_find(sky, "security_monitor", 0, &i), SKY_OK);
+    assert_int_equal(i, 1);
+    assert_int_equal(sky_processor_find(sky, "security_monitor", i + 1, &j), SKY_OK);
+    assert_int_equal(j, 3);
+    sky_security_monitor *m1 = sky_security_monitor_get(sky, i), *m2 = sky_security_monitor_get(sky, j);
+    assert_non_null(m1);
+    assert_non_null(m2);
+    assert_ptr_not_equal(m1, m2);
+    size_t k = 99;
+    assert_int_equal(sky_processor_find(sky, "security_monitor", j + 1, &k), SKY_ENOTFOUND);
+    assert_int_equal(k, 99); /* untouched */
+    assert_int_equal(sky_processor_find(sky, "metrics", 0, &k), SKY_OK);
+    assert_int_equal(k, 2);
+    assert_non_null(sky_log_metrics_get(sky, k));
+    sky_processor_stats ps;
+    assert_int_equal(sky_processor_stats_get(sky, k, &ps), SKY_OK);
+    assert_string_equal(ps.name, "metrics");
+    assert_int_equal(sky_processor_find(sky, "system_metrics", 0, &k), SKY_ENOTFOUND);
+    assert_int_equal(sky_processor_find(sky, "security", 0, &k), SKY_ENOTFOUND); /* exact */
+    assert_int_equal(sky_processor_find(sky, "redact", 99, &k), SKY_ENOTFOUND);
+    assert_int_equal(sky_processor_find(NULL, "redact", 0, &k), SKY_EINVAL);
+    assert_int_equal(sky_processor_find(sky, NULL, 0, &k), SKY_EINVAL);
+    assert_int_equal(sky_processor_find(sky, "redact", 0, NULL), SKY_EINVAL);
+    /* the monitors count their own rules' events: the index found is the right one */
+    sky_logger *lg = sky_logger_get(sky, "auth");
+    sky_info(lg, "logout", SKY_STR("user", "bob"));
+    sky_flush(sky, 5000);
+    sky_security_stats ss;
+    sky_security_stats_get(m1, &ss);
+    assert_int_equal(ss.counted, 0);
+    sky_security_stats_get(m2, &ss);
+    assert_int_equal(ss.counted, 1);
+
+    /* samplers: two, in the file's order; each with its baseline sample */
+    sky_sampler *s0 = sky_sampler_get(sky, 0), *s1 = sky_sampler_get(sky, 1);
+    assert_non_null(s0);
+    assert_non_null(s1);
+    assert_ptr_not_equal(s0, s1);
+    assert_null(sky_sampler_get(sky, 2));
+    assert_null(sky_sampler_get(NULL, 0));
+    sky_sampler_stats sst;
+    assert_int_equal(sky_sampler_stats_get(s0, &sst), SKY_OK);
+    assert_int_equal(sst.samples, 0); /* an hour to the first */
+    assert_true(sst.last.rss_bytes > 0);
+    assert_true(sst.last.threads >= 1);
+    assert_true(sst.last.open_fds >= 3);
+
+    /* sinks by their route's name (two named alike: `from` gives the second) */
+    assert_int_equal(sky_sink_find(sky, "screen", 0, &i), SKY_OK);
+    assert_int_equal(i, 0);
+    assert_int_equal(sky_sink_find(sky, "screen", i + 1, &i), SKY_OK);
+    assert_int_equal(i, 3);
+    assert_int_equal(sky_sink_find(sky, "screen", i + 1, &i), SKY_ENOTFOUND);
+    assert_int_equal(sky_sink_find(sky, "cw", 0, &i), SKY_OK);
+    assert_int_equal(i, 1);
+    sky_aws_retry_stats rs;
+    memset(&rs, 0xff, sizeof rs);
+    assert_int_equal(sky_cwl_retry_stats_get(sky_sink_get(sky, i), &rs), SKY_OK);
+    assert_int_equal(rs.mode, SKY_AWS_RETRY_STANDARD);
+    assert_string_equal(sky_aws_retry_mode_name(rs.mode), "standard");
+    assert_int_equal(rs.max_attempts, 3); /* max_retries: 2 */
+    assert_int_equal(rs.retries, 0);
+    assert_int_equal(rs.quota_available, 500);
+    assert_int_equal(rs.reserved_[0], 0);
+    assert_int_equal(sky_cwm_retry_stats_get(sky_sink_get(sky, i), &rs), SKY_EINVAL);
+    assert_int_equal(sky_sink_find(sky, "metrics_cloudwatch", 0, &i), SKY_OK);
+    assert_int_equal(i, 2);
+    assert_int_equal(sky_cwm_retry_stats_get(sky_sink_get(sky, i), &rs), SKY_OK);
+    assert_int_equal(rs.max_attempts, 2);
+    assert_int_equal(sky_cwl_retry_stats_get(sky_sink_get(sky, i), &rs), SKY_EINVAL);
+    assert_int_equal(sky_cwl_retry_stats_get(NULL, &rs), SKY_EINVAL);
+    assert_int_equal(sky_cwm_retry_stats_get(NULL, &rs), SKY_EINVAL);
+    assert_int_equal(sky_sink_find(sky, "cloudwatch_logs", 0, &i), SKY_ENOTFOUND); /* named cw */
+    assert_int_equal(sky_sink_find(NULL, "cw", 0, &i), SKY_EINVAL);
+    assert_string_equal(sky_aws_retry_mode_name(SKY_AWS_RETRY_ADAPTIVE), "adaptive");
+    assert_string_equal(sky_aws_retry_mode_name((sky_aws_retry_mode)77), "unknown");
+    sky_close(sky);
+    unsetenv("AWS_CONFIG_FILE");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -607,6 +725,7 @@ int main(void)
         cmocka_unit_test(test_damaged_files_never_crash),
         cmocka_unit_test(test_limits_before_allocation),
         cmocka_unit_test(test_processor_handles_of_a_configuration),
+        cmocka_unit_test(test_find_by_name_samplers_and_retry_stats),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,7 +3,10 @@
  * valid and invalid examples of their specifications (src/trace). */
 #include "skytest.h"
 
+#include <skylog/request.h>
 #include <skylog/trace.h>
+
+#include "trace/origin.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -545,6 +548,129 @@ static void test_tracestate(void **state)
     assert_null(strstr(c.tracestate, "c="));
 }
 
+/* Past SKY_TRACESTATE_MAX, W3C's order: members over 128 characters go first, then members
+ * from the end; each one dropped is counted. */
+static void test_tracestate_trim_w3c(void **state)
+{
+    (void)state;
+    sky_trace_ctx c;
+    sky_trace_stats before, after;
+    char buf[2048], v[201];
+    memset(v, 'x', 200);
+    v[200] = '\0';
+    /* a long member first, then 20 short ones of 24 characters: 202 + 20 * 25 = 702 */
+    int n = snprintf(buf, sizeof buf, "long=%s", v);
+    for (int i = 0; i < 20; i++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, ",k%02d=%020d", i, i);
+    sky_trace_stats_get(&before);
+    assert_true(sky_tracestate_parse(buf, (size_t)n, &c));
+    sky_trace_stats_get(&after);
+    assert_null(strstr(c.tracestate, "long="));    /* the long one went, not the last ones */
+    assert_non_null(strstr(c.tracestate, "k00=")); /* ... so every short one stays */
+    assert_non_null(strstr(c.tracestate, "k19="));
+    assert_int_equal(strlen(c.tracestate), 20 * 25 - 1);
+    assert_int_equal(after.tracestate_trimmed, before.tracestate_trimmed + 1);
+    /* short members only, 32 of 24 characters (799): from the end until it fits (20: 499) */
+    n = 0;
+    for (int i = 0; i < 32; i++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "%sk%02d=%020d", i ? "," : "", i, i);
+    before = after;
+    assert_true(sky_tracestate_parse(buf, (size_t)n, &c));
+    sky_trace_stats_get(&after);
+    assert_int_equal(strlen(c.tracestate), 20 * 25 - 1);
+    assert_non_null(strstr(c.tracestate, "k19="));
+    assert_null(strstr(c.tracestate, "k20="));
+    assert_int_equal(after.tracestate_trimmed, before.tracestate_trimmed + 12);
+    /* one member of 513 characters (the longest the grammar allows) alone: dropped, not kept */
+    char key[257];
+    memset(key, 'k', 256);
+    key[256] = '\0';
+    memset(v, 'v', 200);
+    n = snprintf(buf, sizeof buf, "%s=%s%s", key, v, "0123456789012345678901234567890123456789"
+                                                     "0123456789012345");
+    assert_int_equal(n, 513);
+    before = after;
+    assert_true(sky_tracestate_parse(buf, (size_t)n, &c));
+    sky_trace_stats_get(&after);
+    assert_string_equal(c.tracestate, "");
+    assert_int_equal(after.tracestate_trimmed, before.tracestate_trimmed + 1);
+    /* within the limit: nothing counted */
+    before = after;
+    assert_true(sky_tracestate_parse("a=1,b=2", 7, &c));
+    sky_trace_stats_get(&after);
+    assert_int_equal(after.tracestate_trimmed, before.tracestate_trimmed);
+}
+
+/* ---- the mark of the library's span events ------------------------------------------------ */
+
+/* What a sink sees of each event: its name and which of the library's span events its call
+ * site marks (trace/origin.h). */
+typedef struct seen_origin {
+    char name[32][32];
+    int origin[32];
+    int n;
+} seen_origin;
+
+static sky_status origin_write(void *self, const sky_record *recs, size_t n)
+{
+    seen_origin *s = self;
+    for (size_t i = 0; i < n && s->n < 32; i++, s->n++) {
+        snprintf(s->name[s->n], sizeof s->name[0], "%s", sky_event_name(recs[i].event));
+        s->origin[s->n] = sky__span_origin(sky_event_callsite(recs[i].event));
+    }
+    return SKY_OK;
+}
+static const sky_sink_vtable origin_vt = {.type = "origin", .write = origin_write};
+
+/* span_finished and request keep their mark through every way an event travels (the sync
+ * path, the async ring, the ring kept in a file, whose records hold a copy of the call site),
+ * and an application's events of those names, however logged, have none. */
+static void test_span_events_marked(void **state)
+{
+    (void)state;
+    char *dir = skytest_tmpdir();
+    char spool[512];
+    snprintf(spool, sizeof spool, "%s/ring", dir);
+    for (int mode = 0; mode < 3; mode++) {
+        seen_origin seen = {.n = 0};
+        sky_options o = {.mode = mode ? SKY_MODE_ASYNC : SKY_MODE_SYNC,
+                         .ring_spool_path = mode == 2 ? spool : NULL};
+        sky_t *sky = NULL;
+        assert_int_equal(sky_open(&o, &sky), SKY_OK);
+        assert_int_equal(sky_add_sink(sky, sky_sink_new(&origin_vt, &seen, SKY_FORMAT_JSON), NULL),
+                         SKY_OK);
+        sky_logger *log = sky_logger_get(sky, "app");
+        sky_request_log *rl = NULL;
+        assert_int_equal(sky_request_log_new(&(sky_request_opts){.log = log, .no_metrics = true},
+                                             &rl, NULL),
+                         SKY_OK);
+        sky_span sp;
+        sky_span_begin(&sp, log, "work", NULL);
+        sky_field f[] = {SKY_STR("method", "GET"), SKY_STR("path", "/"), SKY_INT("status", 200)};
+        sky_emit(log, SKY_LEVEL_INFO, "request", NULL, f, 3);
+        sky_info(log, "span_finished", SKY_STR("span", "mine"));
+        sky_emit(log, SKY_LEVEL_INFO, "span_finished", &(sky_callsite){"app.c", "f", 1}, f, 1);
+        sky_span_end(&sp);
+        sky_request r;
+        sky_request_begin(rl, &r, "GET", "/x", NULL, NULL);
+        sky_request_end(&r, 200, 0);
+        assert_int_equal(sky_flush(sky, 10000), SKY_OK);
+        sky_close(sky);
+        sky_request_log_free(rl);
+        static const char *const names[] = {"request", "span_finished", "span_finished",
+                                            "span_finished", "request"};
+        static const int origins[] = {SKY__ORIGIN_NONE, SKY__ORIGIN_NONE, SKY__ORIGIN_NONE,
+                                      SKY__ORIGIN_SPAN, SKY__ORIGIN_REQUEST};
+        assert_int_equal(seen.n, 5);
+        for (int i = 0; i < 5; i++) {
+            assert_string_equal(seen.name[i], names[i]);
+            assert_int_equal(seen.origin[i], origins[i]);
+        }
+    }
+    skytest_rmtree(dir);
+    free(dir);
+}
+
 /* ---- X-Ray -------------------------------------------------------------------------------- */
 
 static void test_xray(void **state)
@@ -678,6 +804,98 @@ static void test_extract_priority_and_invalid(void **state)
     free(big);
 }
 
+/* A span continued from an unsampled caller stays unsampled, and its children; span_finished
+ * says trace_flags and tracestate when they are not the usual (and no call site: the mark the
+ * OTLP exporter knows the library's events by renders as nothing); inject passes "-00" on. */
+static void test_span_flags_and_tracestate(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(&cap, SKY_MODE_SYNC);
+    sky_logger *log = sky_logger_get(sky, "app");
+    headers in = {0};
+    hadd(&in, "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+    hadd(&in, "tracestate", "congo=t61rcWkgMzE,rojo=1");
+    sky_span srv, child, root;
+    sky_span_begin_headers(&srv, log, "server", hget, &in);
+    assert_int_equal(srv.ctx.flags, 0);
+    sky_span_begin(&child, log, "call", NULL);
+    assert_int_equal(child.ctx.flags, 0); /* the parent's decision */
+    headers out = {0};
+    assert_int_equal(sky_trace_inject(NULL, SKY_TRACE_W3C | SKY_TRACE_XRAY, hset, &out), 3);
+    assert_non_null(strstr(hget(&out, "traceparent"), "-00"));
+    assert_int_equal(strlen(hget(&out, "traceparent")), 55);
+    assert_string_equal(hget(&out, "tracestate"), "congo=t61rcWkgMzE,rojo=1");
+    assert_non_null(strstr(hget(&out, "X-Amzn-Trace-Id"), "Sampled=0"));
+    sky_info(log, "inside"); /* logs are not sampled: it has the ids */
+    sky_span_end(&child);
+    sky_span_end(&srv);
+    sky_span_begin(&root, log, "root", NULL); /* a new trace: sampled */
+    assert_int_equal(root.ctx.flags, SKY_TRACE_FLAG_SAMPLED);
+    sky_span_end(&root);
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 4);
+    json_t *j = line(&cap, 0);
+    assert_string_equal(jstr(j, "message"), "inside");
+    assert_string_equal(jstr(j, "trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
+    json_decref(j);
+    for (size_t i = 1; i <= 2; i++) {
+        j = line(&cap, i);
+        assert_string_equal(jstr(j, "message"), "span_finished");
+        assert_string_equal(jstr(j, "trace_flags"), "00");
+        assert_string_equal(jstr(j, "tracestate"), "congo=t61rcWkgMzE,rojo=1");
+        assert_null(json_object_get(j, "module"));
+        assert_null(json_object_get(j, "line"));
+        json_decref(j);
+    }
+    j = line(&cap, 3);
+    assert_string_equal(jstr(j, "span"), "root");
+    assert_null(json_object_get(j, "trace_flags")); /* "01": the usual, not written */
+    assert_null(json_object_get(j, "tracestate"));
+    json_decref(j);
+    sky_close(sky);
+    skytest_capture_reset(&cap);
+}
+
+/* A request continuing an unsampled caller's trace says so in its `request` event, as
+ * span_finished does (the OTLP sink then exports neither). */
+static void test_request_flags_and_tracestate(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(&cap, SKY_MODE_SYNC);
+    sky_logger *log = sky_logger_get(sky, "http");
+    sky_request_log *rl = NULL;
+    assert_int_equal(sky_request_log_new(&(sky_request_opts){.log = log, .no_metrics = true},
+                                         &rl, NULL),
+                     SKY_OK);
+    headers in = {0};
+    hadd(&in, "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+    hadd(&in, "tracestate", "rojo=1");
+    sky_request r;
+    sky_request_begin(rl, &r, "GET", "/a", hget, &in);
+    sky_request_end(&r, 200, 0);
+    headers sampled = {0};
+    hadd(&sampled, "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    sky_request_begin(rl, &r, "GET", "/b", hget, &sampled);
+    sky_request_end(&r, 200, 0);
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 2);
+    json_t *j = line(&cap, 0);
+    assert_string_equal(jstr(j, "message"), "request");
+    assert_string_equal(jstr(j, "trace_flags"), "00");
+    assert_string_equal(jstr(j, "tracestate"), "rojo=1");
+    assert_null(json_object_get(j, "module")); /* the mark shows nothing */
+    json_decref(j);
+    j = line(&cap, 1);
+    assert_null(json_object_get(j, "trace_flags"));
+    assert_null(json_object_get(j, "tracestate"));
+    json_decref(j);
+    sky_request_log_free(rl);
+    sky_close(sky);
+    skytest_capture_reset(&cap);
+}
+
 static void test_inject_extract_round_trip(void **state)
 {
     (void)state;
@@ -737,6 +955,10 @@ int main(void)
         cmocka_unit_test(test_span_moves_between_threads),
         cmocka_unit_test(test_traceparent),
         cmocka_unit_test(test_tracestate),
+        cmocka_unit_test(test_tracestate_trim_w3c),
+        cmocka_unit_test(test_span_events_marked),
+        cmocka_unit_test(test_request_flags_and_tracestate),
+        cmocka_unit_test(test_span_flags_and_tracestate),
         cmocka_unit_test(test_xray),
         cmocka_unit_test(test_extract_priority_and_invalid),
         cmocka_unit_test(test_inject_extract_round_trip),
