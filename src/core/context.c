@@ -8,7 +8,7 @@
  *
  * Async site events do not copy the context per event: at a scope's first site event for a
  * pipeline, the scope's fields (every frame, merged) are copied once into a block
- * (async.c: sky__async_ctx_new) that the worker renders once, and each record carries the
+ * (async.c: ctx_new) that the worker renders once, and each record carries the
  * block's address. `sky__ctx_cur` is what inlined call sites read: NULL without context, the
  * innermost frame's block, or `pending` (whose pipeline is none) until the block exists. The
  * values are therefore read at the scope's first event: changing a pushed field in place
@@ -34,7 +34,7 @@
  *             worker pools it (or frees it, if it is over CTX_POOL_CAP).
  * Memory: every block of a pipeline, in whatever state, and any JSON the worker allocates for
  * one, is counted in the pipeline's budget (async.c: CTX_BUDGET_SHARE, a quarter of the
- * ring); a scope whose block would pass it gets none (sky__context_block returns NULL, the
+ * ring); a scope whose block would pass it gets none (async.c: context_block returns NULL, the
  * frame stays without a block and asks again at its next event): each of its events carries
  * a copy of the context in its record (async.c: ctx_copy), which goes with the record, and
  * sky_stats.context_copied counts them. Nothing waits and nothing is lost; the frames,
@@ -54,16 +54,11 @@
 
 #include <pthread.h>
 
-#define BLK_NEVER ((sky__ctxblk *)1) /* a frame whose fields cannot have a block (lazy) */
+#define BLK_NEVER SKY__CTXBLK_LAZY /* a frame whose fields cannot have a block (lazy) */
 
 /* initial-exec: the async hot path reads this on every call; the default model in a PIC
  * library costs a __tls_get_addr call each time. The block is small (~780 bytes). */
-static _Thread_local __attribute__((tls_model("initial-exec"))) struct {
-    const sky_field *fields[SKY_CONTEXT_MAX_DEPTH];
-    size_t counts[SKY_CONTEXT_MAX_DEPTH];
-    sky__ctxblk *blk[SKY_CONTEXT_MAX_DEPTH]; /* NULL: not made yet; BLK_NEVER; a block */
-    size_t refused; /* pushes refused and not yet popped */
-} ctx;
+_Thread_local __attribute__((tls_model("initial-exec"))) sky__ctx_stack sky__ctx;
 /* The stack's depth, apart so inlined call sites can test it (skylog.h). */
 _Thread_local __attribute__((tls_model("initial-exec"))) size_t sky__ctx_depth;
 _Thread_local __attribute__((tls_model("initial-exec"))) const sky__ctx_hdr *sky__ctx_cur;
@@ -76,7 +71,7 @@ static inline bool real_blk(const sky__ctxblk *b) { return b && b != BLK_NEVER; 
 static inline void set_cur(void)
 {
     size_t d = sky__ctx_depth;
-    sky__ctx_cur = !d ? NULL : real_blk(ctx.blk[d - 1]) ? &ctx.blk[d - 1]->hdr : &pending;
+    sky__ctx_cur = !d ? NULL : real_blk(sky__ctx.blk[d - 1]) ? &sky__ctx.blk[d - 1]->hdr : &pending;
 }
 
 /* Blocks of frames a thread never popped are retired when it exits. */
@@ -87,50 +82,26 @@ static void at_thread_exit(void *unused)
     (void)unused;
     while (sky__ctx_depth) {
         sky__ctx_depth--;
-        if (real_blk(ctx.blk[sky__ctx_depth]))
-            sky__async_ctx_retire(ctx.blk[sky__ctx_depth]);
+        if (real_blk(sky__ctx.blk[sky__ctx_depth]))
+            sky__async_ctx_retire(sky__ctx.blk[sky__ctx_depth]);
     }
     sky__ctx_cur = NULL;
 }
 static void make_exit_key(void) { pthread_key_create(&exit_key, at_thread_exit); }
-/* this thread's exit_key value is set (a forked child's thread inherits it with the value) */
-static _Thread_local __attribute__((tls_model("initial-exec"))) bool exit_armed;
-
-__attribute__((noinline, cold)) static void arm_exit(void)
+/* sky__ctx.armed: this thread's exit_key value is set (a forked child's thread inherits it with
+ * the value); checked by async.c's context_block at each block it makes: a
+ * pthread_once a scope cost ~35 instructions. */
+__attribute__((cold)) void sky__context_arm(void)
 {
     pthread_once(&exit_once, make_exit_key);
     pthread_setspecific(exit_key, (void *)1);
-    exit_armed = true;
-}
-
-const sky__ctxblk *sky__context_block(sky_t *sky)
-{
-    size_t d = sky__ctx_depth;
-    if (!d)
-        return NULL;
-    sky__ctxblk *b = ctx.blk[d - 1];
-    if (b == BLK_NEVER)
-        return NULL;
-    if (b)
-        /* made for another pipeline (or one that closed): the general path */
-        return atomic_load_explicit(&b->hdr.q, memory_order_relaxed) ==
-                       (sky__fast *)(void *)sky->async /* its first member */
-                   ? b
-                   : NULL;
-    b = sky__async_ctx_new(sky, ctx.fields, ctx.counts, d);
-    if (!b)
-        return NULL; /* lazy fields (marked by the maker) or out of memory: try next time */
-    if (SKY_UNLIKELY(!exit_armed)) /* once a thread: ~35 instructions a scope otherwise */
-        arm_exit();
-    ctx.blk[d - 1] = b;
-    sky__ctx_cur = &b->hdr; /* set_cur: d is the top */
-    return b;
+    sky__ctx.armed = true;
 }
 
 bool sky__context_holds(const sky__ctxblk *b)
 {
     for (size_t d = 0; d < sky__ctx_depth; d++)
-        if (ctx.blk[d] == b)
+        if (sky__ctx.blk[d] == b)
             return true;
     return false;
 }
@@ -139,22 +110,22 @@ static _Atomic uint64_t overflows;
 
 sky_status sky_context_push(const sky_field *fields, size_t n)
 {
-    if (sky__ctx_depth == SKY_CONTEXT_MAX_DEPTH || ctx.refused) {
-        ctx.refused++;
+    if (sky__ctx_depth == SKY_CONTEXT_MAX_DEPTH || sky__ctx.refused) {
+        sky__ctx.refused++;
         atomic_fetch_add_explicit(&overflows, 1, memory_order_relaxed);
         return SKY_EFULL;
     }
     if (!fields && n)
         return SKY_EINVAL;
     size_t d = sky__ctx_depth;
-    /* a lazy field is evaluated per event: no block; blocks hold every frame */
-    sky__ctxblk *b = d && ctx.blk[d - 1] == BLK_NEVER ? BLK_NEVER : NULL;
-    for (size_t i = 0; i < n; i++)
-        if (SKY_UNLIKELY(fields[i].type == SKY_T_LAZY))
-            b = BLK_NEVER;
-    ctx.fields[d] = fields;
-    ctx.counts[d] = n;
-    ctx.blk[d] = b;
+    /* a lazy field is evaluated per event: no block; blocks hold every frame. The fields
+     * themselves are not looked at here: a field may be made lazy in place until the scope's
+     * first event, whose block's fill finds it (async.c: context_block), and a scope that logs
+     * nothing costs no pass over them (~18 instructions a two-field scope). */
+    sky__ctxblk *b = d && sky__ctx.blk[d - 1] == BLK_NEVER ? BLK_NEVER : NULL;
+    sky__ctx.fields[d] = fields;
+    sky__ctx.counts[d] = n;
+    sky__ctx.blk[d] = b;
     sky__ctx_depth = d + 1;
     sky__ctx_cur = &pending; /* no block yet, or never one (set_cur) */
     return SKY_OK;
@@ -162,12 +133,12 @@ sky_status sky_context_push(const sky_field *fields, size_t n)
 
 void sky_context_pop(void)
 {
-    if (ctx.refused) {
-        ctx.refused--;
+    if (sky__ctx.refused) {
+        sky__ctx.refused--;
     } else if (sky__ctx_depth) {
         sky__ctx_depth--;
-        if (real_blk(ctx.blk[sky__ctx_depth]))
-            sky__async_ctx_retire(ctx.blk[sky__ctx_depth]);
+        if (real_blk(sky__ctx.blk[sky__ctx_depth]))
+            sky__async_ctx_retire(sky__ctx.blk[sky__ctx_depth]);
         set_cur();
     }
 }
@@ -176,7 +147,7 @@ size_t sky_context_size(void)
 {
     size_t n = 0;
     for (size_t i = 0; i < sky__ctx_depth; i++)
-        n += ctx.counts[i];
+        n += sky__ctx.counts[i];
     return n;
 }
 
@@ -195,8 +166,8 @@ void sky__context_scope_end(sky_context_scope *scope)
 
 size_t sky__context_frames(const sky_field *const **fields, const size_t **counts)
 {
-    *fields = ctx.fields;
-    *counts = ctx.counts;
+    *fields = sky__ctx.fields;
+    *counts = sky__ctx.counts;
     return sky__ctx_depth;
 }
 

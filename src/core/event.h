@@ -50,15 +50,9 @@ typedef struct sky__site_schema {
     size_t name_len;
     uint16_t key_off[SKY__SITE_MAX + 1]; /* field i's text is text[key_off[i] .. key_off[i+1]) */
     uint64_t key_bits; /* every key's sky__key_bit (util/keybits.h) */
+    uint32_t str_mask; /* bit i: field i is a string (SKY_T_STR or SKY_T_JSON) */
     char text[]; /* followed by 16 spare bytes (zeroes): keys are copied as 16-byte words */
 } sky__site_schema;
-
-/* Reserves a site record for `payload` bytes of values in the async ring, as
- * sky__fast_reserve does inline, for any call the inlined path leaves to the library. Returns
- * 1 (write them at slot->p, then sky__fast_commit), -1 (the event was dropped and counted:
- * do nothing), or 0 (this call cannot have a site record: use sky__emit_site). */
-int sky__site_reserve(sky_logger *log, sky_level level, sky__site *site, size_t payload,
-                      sky__slot *slot);
 
 /* Learns a site's schema from a call that took the general path (no-op once decided). */
 void sky__site_learn(sky__site *site, const char *name, const sky_field *fields, size_t n);

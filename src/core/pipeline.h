@@ -175,19 +175,30 @@ void sky__async_fork_prepare(sky_t *sky);
 void sky__async_fork_parent(sky_t *sky);
 void sky__async_fork_child(sky_t *sky);
 
-/* Context blocks (async.c). A new block for the pipeline, from the context's frames (NULL when
- * a field is lazy, or out of memory: the general path copies the context per event). */
-sky__ctxblk *sky__async_ctx_new(sky_t *sky, const sky_field *const *frames, const size_t *counts,
-                                size_t depth);
+/* A context frame that never gets a block: a field is lazy (the general path evaluates it). */
+#define SKY__CTXBLK_LAZY ((sky__ctxblk *)1)
 /* The block's scope ended: freed once no queued record can reference it. */
 void sky__async_ctx_retire(sky__ctxblk *b);
 /* A bound logger released: freed likewise (false: not async, free it now). */
 bool sky__async_logger_retire(sky_logger *log);
 /* Frees a fragment's worker-made parts. */
 void sky__frag_free(sky__frag *f);
-/* The calling thread's context block for the pipeline whose fast handle is q, made at the
- * scope's first event (context.c); NULL: the call copies the context on the general path. */
-const sky__ctxblk *sky__context_block(sky_t *sky);
+/* The calling thread's context stack (context.c; the depth is skylog.h's sky__ctx_depth).
+ * Here so that the scope's first event (async.c: sky__site_emit_values, context_block)
+ * reads it and makes the block inline, without two more calls (mix caller -1.5 an event).
+ * initial-exec, as the other context TLS. */
+typedef struct sky__ctx_stack {
+    const sky_field *fields[SKY_CONTEXT_MAX_DEPTH];
+    size_t counts[SKY_CONTEXT_MAX_DEPTH];
+    sky__ctxblk *blk[SKY_CONTEXT_MAX_DEPTH]; /* NULL: not made yet; SKY__CTXBLK_LAZY; a block */
+    size_t refused; /* pushes refused and not yet popped */
+    bool armed;     /* the thread-exit hook is set (sky__context_arm) */
+} sky__ctx_stack;
+extern _Thread_local __attribute__((tls_model("initial-exec"))) sky__ctx_stack sky__ctx;
+/* Sets the calling thread's exit hook, which retires the blocks of scopes it never popped
+ * (context.c; once a thread). */
+void sky__context_arm(void);
+
 /* True when one of the calling thread's context frames holds block b (context.c). */
 bool sky__context_holds(const sky__ctxblk *b);
 

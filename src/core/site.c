@@ -88,6 +88,8 @@ static const sky__site_schema *build(const char *name, const sky_field *fs, size
         sc->pub.types[i] = fs[i].type;
         sc->pub.shapes[i] = SKY__SHAPE(fs[i].key_len, fs[i].type);
         sc->key_bits |= sky__key_bit(fs[i].key, fs[i].key_len);
+        if (fs[i].type == SKY_T_STR || fs[i].type == SKY_T_JSON)
+            sc->str_mask |= (uint32_t)1 << i;
         if (n <= SKY__SIG_MAX)
             sc->pub.sig = SKY__SIG_ADD(sc->pub.sig, i, fs[i].type);
         sc->key_off[i] = (uint16_t)(d - sc->text);
@@ -132,36 +134,6 @@ void sky__emit_site(sky_logger *log, sky_level level, const char *event, sky__si
     if (site && log && log->sky && log->sky->async &&
         unlearned(atomic_load_explicit(&site->schema, memory_order_relaxed)))
         sky__site_learn(site, event, fields, n);
-}
-
-void sky__site_emit_values(sky_logger *log, sky_level level, sky__site *site,
-                           const uint64_t *val, const char *const *str, size_t bytes)
-{
-    /* the call matched this schema: its keys, lengths and types are the call's */
-    const sky__schema *sc = atomic_load_explicit(&site->schema, memory_order_acquire);
-    size_t n = sc->n;
-    sky__slot slot;
-    int r = sky__site_reserve(log, level, site, bytes, &slot);
-    if (r < 0)
-        return;
-    if (r > 0) {
-        sky__site_write(slot.p, n, val, str, sc->types);
-        sky__fast_commit(&slot);
-        return;
-    }
-    sky_field fs[SKY__SITE_MAX];
-    for (size_t i = 0; i < n; i++) {
-        sky_field *f = &fs[i];
-        *f = (sky_field){.key = sc->keys[i], .key_len = sc->key_lens[i], .type = sc->types[i]};
-        switch (f->type) {
-        case SKY_T_STR:
-        case SKY_T_JSON: f->v.str.ptr = str[i], f->v.str.len = val[i]; break;
-        case SKY_T_BOOL: f->v.b = val[i] != 0; break;
-        case SKY_T_ERRNO: f->v.err = (int)(int64_t)val[i]; break;
-        default: memcpy(&f->v, &val[i], 8); break;
-        }
-    }
-    sky__emit_site(log, level, sc->name, site, fs, n);
 }
 
 /* Here n is not a constant: GCC unrolls the loops 16 times and cannot see that only the first

@@ -389,6 +389,64 @@ static void test_huge_scope_keeps_its_block(void **state)
     skytest_capture_reset(&cap);
 }
 
+/* A lazy field is found by the scope's first event (the push does not look at the fields):
+ * that scope never gets a block, its events evaluate the field each time on the general
+ * path, and the pooled block its fill tried goes back to the pool, neither freed nor lost:
+ * the blocks' bytes stay what they were, and the next scope is served from the pool. */
+static int lazy_calls;
+static sky_field lazy_count(void *user, char *buf, size_t cap)
+{
+    (void)user;
+    snprintf(buf, cap, "call %d", ++lazy_calls);
+    return sky_field_str(NULL, buf);
+}
+static void lz_event(sky_logger *log, long n) { sky_info(log, "lz", SKY_INT("n", n)); }
+
+static void test_lazy_scope_keeps_the_pool(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(&(sky_options){.mode = SKY_MODE_ASYNC}, &sky), SKY_OK);
+    assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON), NULL), SKY_OK);
+    sky_logger *log = sky_logger_get(sky, "app");
+    lz_event(log, 0); /* the site learns its schema */
+    const sky_field plain[] = {SKY_STR("req", "r-1")};
+    sky_context_push(plain, 1);
+    lz_event(log, 1); /* a block, pooled once written */
+    sky_context_pop();
+    assert_int_equal(sky_flush(sky, 30000), SKY_OK);
+    uint64_t pooled = stats_of(sky).context_block_bytes;
+    assert_true(pooled > 0);
+    lazy_calls = 0;
+    const sky_field lazy[] = {SKY_STR("req", "r-2"), SKY_LAZY("lz", lazy_count, NULL)};
+    sky_context_push(lazy, 2);
+    for (long i = 2; i < 5; i++)
+        lz_event(log, i);
+    assert_int_equal(stats_of(sky).context_block_bytes, pooled); /* back in the pool */
+    const sky_field inner[] = {SKY_STR("t", "inner")};
+    sky_context_push(inner, 1); /* nested over the lazy frame: no block either */
+    lz_event(log, 5);
+    sky_context_pop();
+    sky_context_pop();
+    assert_int_equal(sky_flush(sky, 30000), SKY_OK);
+    assert_int_equal(stats_of(sky).context_block_bytes, pooled);
+    sky_context_push(plain, 1);
+    lz_event(log, 6); /* the pooled block again: no new one */
+    assert_int_equal(stats_of(sky).context_block_bytes, pooled);
+    sky_context_pop();
+    assert_int_equal(sky_flush(sky, 30000), SKY_OK);
+    assert_int_equal(cap.n, 7);
+    assert_non_null(strstr(cap.lines[1], "\"req\":\"r-1\",\"n\":1}"));
+    assert_non_null(strstr(cap.lines[2], "\"req\":\"r-2\",\"lz\":\"call 1\",\"n\":2}"));
+    assert_non_null(strstr(cap.lines[4], "\"req\":\"r-2\",\"lz\":\"call 3\",\"n\":4}"));
+    assert_non_null(strstr(cap.lines[5], "\"lz\":\"call 4\",\"t\":\"inner\",\"n\":5}"));
+    assert_non_null(strstr(cap.lines[6], "\"req\":\"r-1\",\"n\":6}"));
+    assert_int_equal(lazy_calls, 4);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
 /* Sync pipelines keep no blocks: their counters stay 0. */
 static void test_sync_has_no_blocks(void **state)
 {
@@ -672,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_fork_releases_other_threads_blocks),
         cmocka_unit_test(test_huge_scope_keeps_its_block),
         cmocka_unit_test(test_sync_has_no_blocks),
+        cmocka_unit_test(test_lazy_scope_keeps_the_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

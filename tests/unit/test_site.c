@@ -108,6 +108,63 @@ static void test_output_matches_general_path(void **state)
     }
 }
 
+/* A site record written by the library (async.c: site_write, the values two at a time and the
+ * strings by the schema's mask of string fields), against the general path: every type a
+ * site record holds (SKY_NULL sends a call to the general path), raw JSON before strings,
+ * strings of 0, 5, 16, over 32 and 6,000 bytes, an odd and an even number of fields. Inside
+ * a scope the first event goes to the library (its block is made there); the second is
+ * inlined (test_site_noinline: the library again); sky_emit writes the third. */
+static const char *rec_strs[] = {"alice", "", "sixteen bytes!!!", "a string that is longer than "
+                                 "thirty-two bytes, \"quoted\"", big_user};
+#define REC_FIELDS(i)                                                                              \
+    SKY_STR("user", rec_strs[(i) % 5]), SKY_INT("id", -(i)), SKY_F64("ms", dbls[(i) % 8]),         \
+        SKY_BOOL("ok", (i)&1), SKY_UINT("u", (uint64_t)(i) << 40), SKY_ERRNO("err", errs[(i) % 3]), \
+        SKY_TIME("at", (int64_t)(i) * 1000000007), SKY_DUR("took", (i) * 1500),                    \
+        SKY_JSON("raw", jsons[(i) % 3]), SKY_STR("after", rec_strs[((i) + 3) % 5])
+/* clang-format off: each REC_LINE must be the line of its sky_info() call */
+enum { REC_LINE_ODD = __LINE__ }; static void rec_odd(sky_logger *log, long i) { sky_info(log, "rec", REC_FIELDS(i), SKY_STR("last", rec_strs[((i) + 1) % 5])); }
+enum { REC_LINE_EVEN = __LINE__ }; static void rec_even(sky_logger *log, long i) { sky_info(log, "rec", REC_FIELDS(i)); }
+/* clang-format on */
+
+static void test_library_record_every_type(void **state)
+{
+    (void)state;
+    fill_big_user();
+    skytest_capture cap = {0};
+    sky_t *sky = open_capture(true, &cap);
+    sky_logger *log = sky_logger_get(sky, "app");
+    rec_odd(log, 0); /* the sites learn their schemas */
+    rec_even(log, 0);
+    static const sky_callsite cs_odd = {__FILE__, "rec_odd", REC_LINE_ODD};
+    static const sky_callsite cs_even = {__FILE__, "rec_even", REC_LINE_EVEN};
+    const sky_field scope[] = {SKY_STR("req", "r-1")};
+    for (long i = 0; i < 30; i++) {
+        bool odd = i % 2;
+        sky_context_push(scope, 1);
+        for (int k = 0; k < 2; k++)
+            (odd ? rec_odd : rec_even)(log, i);
+        if (odd) {
+            const sky_field fs[] = {REC_FIELDS(i), SKY_STR("last", rec_strs[(i + 1) % 5])};
+            sky_emit(log, SKY_LEVEL_INFO, "rec", &cs_odd, fs, sizeof fs / sizeof fs[0]);
+        } else {
+            const sky_field fs[] = {REC_FIELDS(i)};
+            sky_emit(log, SKY_LEVEL_INFO, "rec", &cs_even, fs, sizeof fs / sizeof fs[0]);
+        }
+        sky_context_pop();
+    }
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+    assert_int_equal(cap.n, 2 + 3 * 30);
+    for (size_t k = 2; k < cap.n; k += 3) {
+        assert_string_equal(after_ts(cap.lines[k]), after_ts(cap.lines[k + 2]));
+        assert_string_equal(after_ts(cap.lines[k + 1]), after_ts(cap.lines[k + 2]));
+    }
+    /* spot checks: raw JSON embedded, the string after it, the odd site's last value */
+    assert_non_null(strstr(cap.lines[2 + 3 * 12], "\"raw\":{\"a\":[1,2]},\"after\":\"alice\""));
+    assert_non_null(strstr(cap.lines[2 + 3 * 1], "\"last\":\"sixteen bytes!!!\"}"));
+    assert_int_equal(sky_close(sky), SKY_OK);
+    skytest_capture_reset(&cap);
+}
+
 /* A custom sink (its own vtable, no rendering) that reads every field through the public
  * accessors and keeps a dump of them per event: what a site event's decoded fields hold. */
 static void dump_field(char *d, size_t cap, const sky_field *f)
@@ -1303,6 +1360,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_output_matches_general_path),
+        cmocka_unit_test(test_library_record_every_type),
         cmocka_unit_test(test_short_site_strings),
         cmocka_unit_test(test_schema_only_for_literals),
         cmocka_unit_test(test_mismatching_calls),
