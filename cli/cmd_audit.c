@@ -119,7 +119,7 @@ static int verify(int argc, char **argv)
     sky__wipe(key, sizeof key);
     if (in != stdin)
         fclose(in);
-    if (rep.stopped) /* a verdict reached before the signal stands */
+    if (rep.stopped) /* no verdict on part of FILE (one reached before the signal stands) */
         return sky__cli_interrupted("audit verify");
     if (v == SKY__AUDIT_IOERROR) {
         sky__safe_printf(stderr, "skylog audit verify: %s: %s\n", file, rep.detail);
