@@ -23,7 +23,7 @@ TEST_STAGES ?= asan tsan clang release
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 
-.PHONY: all deps build test test-asan test-tsan test-clang test-release demo bench fuzz install clean format
+.PHONY: all deps build test test-asan test-tsan test-clang test-release demo bench fuzz install clean format format-diff
 
 all: build
 
@@ -84,8 +84,15 @@ fuzz: deps
 install: build
 	@cmake --install build/release --prefix $(PREFIX)
 
+# clang-format over the lines this branch changed, never the whole tree (scripts/format.sh says
+# why); format-diff only prints what it would change.
 format:
-	@clang-format -i $$(git ls-files '*.c' '*.h')
+	@bash scripts/deps.sh --format
+	@bash scripts/format.sh
+
+format-diff:
+	@bash scripts/deps.sh --format
+	@bash scripts/format.sh --diff
 
 clean:
 	rm -rf build

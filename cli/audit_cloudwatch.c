@@ -116,6 +116,12 @@ static bool read_stream(sky_aws_client *c, const char *group, const char *stream
     return ok;
 }
 
+static bool stop_asked(void *user)
+{
+    (void)user;
+    return sky__cli_stopping();
+}
+
 /* Checks one stream's chain; prints the verdict. 0 intact, 1 broken or unreadable. */
 static int verify_stream(sky_aws_client *c, const char *group, const char *stream,
                          const uint8_t *key, size_t keylen)
@@ -161,8 +167,10 @@ static int verify_stream(sky_aws_client *c, const char *group, const char *strea
         goto out;
     }
     sky__audit_report rep;
-    sky__audit_verdict v = sky__audit_verify(sorted, key, keylen, &rep);
-    if (v == SKY__AUDIT_IOERROR) {
+    sky__audit_verdict v = sky__audit_verify_until(sorted, key, keylen, stop_asked, NULL, &rep);
+    if (rep.stopped) {
+        /* a chain checked in part has no verdict: nothing is printed for it */
+    } else if (v == SKY__AUDIT_IOERROR) {
         sky__safe_printf(stderr, "skylog audit verify: %s %s: %s\n", group, stream, rep.detail);
     } else if (kept == 0) {
         sky__safe_printf(stdout, "%s %s: no entries\n", group, stream);

@@ -5,7 +5,10 @@
  * Streaming: memory is bounded by the longest line allowed (SKY_AUDIT_MAX_LINE), whatever the
  * file's size; the time is SHA-256's. The key is read from a file only (never from the command
  * line, where ps(1) would show it) and never printed. Exit codes: 0 intact, 1 broken or
- * unreadable, 2 usage.
+ * unreadable, 2 usage, 128+N after signal N (SIGINT, SIGTERM) came before the verdict: a file
+ * can be large, or a pipe slow, and a verdict on part of it would be a lie, so the verifier is
+ * asked to stop between reads and nothing is printed but the line saying so (as every command
+ * that can take long: common.h).
  */
 #include "cli.h"
 #include "common.h"
@@ -44,8 +47,8 @@ const char sky__audit_help[] =
     "  skylog audit verify --group /app/audit --stream web-1 --key-file /etc/app/audit.key\n"
     "\n"
     "exit status: 0 intact, 1 broken or unreadable, 2 usage error, 130/143 interrupted by\n"
-    "SIGINT/SIGTERM (--group: the streams checked before keep their lines, a stream read in\n"
-    "part gets none).\n";
+    "SIGINT/SIGTERM before the verdict (nothing printed; --group: the streams checked before\n"
+    "keep their lines, a stream read in part gets none).\n";
 
 bool sky__audit_cli_key(const char *key_file, uint8_t *key, size_t *keylen)
 {
@@ -56,6 +59,12 @@ bool sky__audit_cli_key(const char *key_file, uint8_t *key, size_t *keylen)
         return false;
     }
     return true;
+}
+
+static bool stop_asked(void *user)
+{
+    (void)user;
+    return sky__cli_stopping();
 }
 
 static int verify(int argc, char **argv)
@@ -89,17 +98,29 @@ static int verify(int argc, char **argv)
     size_t keylen = 0;
     if (!sky__audit_cli_key(key_file, key, &keylen))
         return SKY_EXIT_FAIL;
+    /* From here a signal is taken by the handler (no SA_RESTART: a blocked open or read of a
+     * FIFO, a pipe or a terminal returns EINTR) and ends the command with 128+N. Not before:
+     * the key's reader (the sink's too) reads on after EINTR, and a key from a pipe whose
+     * writer hangs would then outlast SIGTERM; until here the default action ends it, with
+     * nothing printed either. */
+    sky__cli_catch_stop();
     FILE *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
     if (!in) {
-        fprintf(stderr, "skylog audit verify: cannot open '%s': %s\n", file, strerror(errno));
+        int e = errno;
         sky__wipe(key, sizeof key);
+        if (sky__cli_stopping())
+            return sky__cli_interrupted("audit verify");
+        fprintf(stderr, "skylog audit verify: cannot open '%s': %s\n", file, strerror(e));
         return SKY_EXIT_FAIL;
     }
     sky__audit_report rep;
-    sky__audit_verdict v = sky__audit_verify(in, key_file ? key : NULL, keylen, &rep);
+    sky__audit_verdict v =
+        sky__audit_verify_until(in, key_file ? key : NULL, keylen, stop_asked, NULL, &rep);
     sky__wipe(key, sizeof key);
     if (in != stdin)
         fclose(in);
+    if (rep.stopped) /* no verdict on part of FILE (one reached before the signal stands) */
+        return sky__cli_interrupted("audit verify");
     if (v == SKY__AUDIT_IOERROR) {
         sky__safe_printf(stderr, "skylog audit verify: %s: %s\n", file, rep.detail);
         return SKY_EXIT_FAIL;

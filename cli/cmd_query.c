@@ -261,10 +261,9 @@ int sky__cmd_query(int argc, char **argv)
     }
     rc = SKY_EXIT_FAIL;
     aws.stop = sky__cli_stop_flag();
-    if (!(c = sky__aws_cli_client(&aws, "logs", "query")))
-        goto out;
-    if (sky__cli_stopping()) { /* before StartQuery: nothing to stop on the service */
-        rc = 128 + sky__cli_stop_signal();
+    c = sky__aws_cli_client(&aws, "logs", "query");
+    if (!c || sky__cli_stopping()) { /* before StartQuery: nothing to stop on the service */
+        rc = sky__cli_stopping() ? sky__cli_interrupted("query") : SKY_EXIT_FAIL;
         goto out;
     }
     bool tty = isatty(STDERR_FILENO);
@@ -278,6 +277,10 @@ int sky__cmd_query(int argc, char **argv)
         &res, &err);
     if (tty)
         fputs("\r\x1b[K", stderr);
+    if (st != SKY_OK && st != SKY_ETIMEDOUT && sky__cli_stopping()) {
+        rc = sky__cli_interrupted("query"); /* a request given up because of the signal */
+        goto out;
+    }
     if (st != SKY_OK && st != SKY_ETIMEDOUT) {
         sky__safe_printf(stderr, "skylog query: %s%s%s\n",
                          err.code[0] ? err.code : sky_strerror(st), err.message[0] ? ": " : "",
@@ -286,14 +289,12 @@ int sky__cmd_query(int argc, char **argv)
             show_position(query, err.message);
             rc = SKY_EXIT_USAGE;
         }
-        if (sky__cli_stopping()) /* a request given up because of the signal */
-            rc = 128 + sky__cli_stop_signal();
         goto out;
     }
     if (strcmp(res.status, "Complete") != 0) {
         sky__safe_printf(stderr, "skylog query: the query ended %s (%s)\n", res.status,
                 st == SKY_ETIMEDOUT ? "--timeout passed" : res.query_id);
-        rc = sky__cli_stopping() ? 128 + sky__cli_stop_signal() : SKY_EXIT_FAIL;
+        rc = sky__cli_stopping() ? sky__cli_interrupted("query") : SKY_EXIT_FAIL;
         goto out;
     }
     answer = json_loadb(res.body ? res.body : "", res.body_len, 0, NULL);

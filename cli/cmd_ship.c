@@ -101,6 +101,30 @@ const char sky__ship_help[] =
  * reasons are); --give-up-after N sets its count, 0 is the default rule. */
 static uint64_t give_up_after;
 
+/* --test-clock FILE, for tests only (not in --help): the default rule's 10 s is then read on a
+ * clock the test sets, so that where the 10 s fall among the attempts does not depend on how
+ * fast the machine makes them (as sky_aws_tool's --sleep-clock does for the AWS layer's
+ * deadline). The rule's clock is the monotonic one plus the signed milliseconds FILE holds
+ * (read at each look: the test moves it while ship runs; missing or empty: 0); the sink retries
+ * every TEST_RETRY_MS, not after its growing backoff (up to 30 s); and each look at a new number
+ * of failures in a row is said on stderr ("skylog ship: test clock: ..."), so the test knows
+ * what ship saw before it moves the clock. */
+static const char *test_clock;
+#define TEST_RETRY_MS 20
+
+static int64_t rule_now_ms(void)
+{
+    int64_t now = sky_monotonic_ns() / 1000000;
+    FILE *f = test_clock ? fopen(test_clock, "r") : NULL;
+    if (f) {
+        long long skew = 0;
+        if (fscanf(f, "%lld", &skew) == 1)
+            now += skew;
+        fclose(f);
+    }
+    return now;
+}
+
 static bool cannot_deliver; /* the sink reports an error that waiting cannot fix */
 /* Delivery was given up while a file was read (the watchdog saw it, and let the reader go):
  * reading stops at the next line refused. */
@@ -108,7 +132,15 @@ static atomic_bool gave_up;
 
 static bool stalled(const sky_cwl_stats *st)
 {
-    return sky__cli_delivery_stalled(st, give_up_after, sky_monotonic_ns() / 1000000);
+    int64_t now = rule_now_ms();
+    bool is = sky__cli_delivery_stalled(st, give_up_after, now);
+    static atomic_ullong traced; /* the failures last said, + 1 (0: none yet) */
+    if (test_clock && st->failures_in_a_row &&
+        atomic_exchange(&traced, st->failures_in_a_row + 1) != st->failures_in_a_row + 1)
+        fprintf(stderr, "skylog ship: test clock: %llu attempts failed in a row, the first %lld ms "
+                "before now: %s\n", (unsigned long long)st->failures_in_a_row,
+                (long long)(now - st->failing_since_mono_ms), is ? "stalled" : "not stalled");
+    return is;
 }
 
 /* Says so, once (the watchdog or the main thread, whichever sees it first). */
@@ -118,7 +150,7 @@ static void give_up(const sky_cwl_stats *st)
         return;
     sky__safe_printf(stderr, "skylog ship: giving up: %llu attempts in a row failed over %lld s "
                      "(last: %s)\n", (unsigned long long)st->failures_in_a_row,
-                     (long long)(sky_monotonic_ns() / 1000000 - st->failing_since_mono_ms) / 1000,
+                     (long long)(rule_now_ms() - st->failing_since_mono_ms) / 1000,
                      st->last_error[0] ? st->last_error : "no answer");
 }
 
@@ -1135,7 +1167,7 @@ static bool skip_to_start(ship_input *in, FILE *f, bool count_lines)
 }
 
 enum { O_RETENTION = 2000, O_NO_CREATE, O_BATCH, O_FLUSH, O_OVERSIZE, O_MAX_EVENT, O_TRANSPORT,
-       O_BEARER, O_COMPRESS, O_CHECKPOINT, O_RESUME, O_START_OFFSET, O_GIVE_UP };
+       O_BEARER, O_COMPRESS, O_CHECKPOINT, O_RESUME, O_START_OFFSET, O_GIVE_UP, O_TEST_CLOCK };
 
 /* A flag that is a CloudWatch sink option: read as the configuration file reads `key`. */
 static bool sink_flag(const char *flag, const char *key, const char *arg, int64_t *out)
@@ -1382,6 +1414,7 @@ int sky__cmd_ship(int argc, char **argv)
         {"resume", no_argument, NULL, O_RESUME},
         {"start-offset", required_argument, NULL, O_START_OFFSET},
         {"give-up-after", required_argument, NULL, O_GIVE_UP},
+        {"test-clock", required_argument, NULL, O_TEST_CLOCK}, /* tests only: see test_clock */
         SKY__AWS_LONG_OPTS,
         {NULL, 0, NULL, 0},
     };
@@ -1432,6 +1465,11 @@ int sky__cmd_ship(int argc, char **argv)
             if (!sky__cli_int_flag("ship", "--give-up-after", optarg, 1, 1000, &n))
                 return SKY_EXIT_USAGE;
             give_up_after = (uint64_t)n;
+            break;
+        case O_TEST_CLOCK:
+            test_clock = optarg;
+            co.retry_delay_ms = TEST_RETRY_MS;
+            co.no_exponential_backoff = true;
             break;
         case O_COMPRESS: co.compress = true; break;
         case O_BEARER: co.bearer_token = optarg; break;

@@ -9,7 +9,10 @@ add_custom_command(OUTPUT ${SKY_CLI_DOCS}/stamp
   DEPENDS skylog_cli
   COMMENT "man pages and completion from skylog --help")
 add_custom_target(skylog_cli_docs ALL DEPENDS ${SKY_CLI_DOCS}/stamp)
-install(DIRECTORY ${SKY_CLI_DOCS}/man1 DESTINATION ${CMAKE_INSTALL_MANDIR})
+# A component of their own (a plain install installs every component): test_cli_docs installs
+# them alone, needing only this target built, not everything `make install` needs.
+install(DIRECTORY ${SKY_CLI_DOCS}/man1 DESTINATION ${CMAKE_INSTALL_MANDIR} COMPONENT clidocs)
 install(FILES ${SKY_CLI_DOCS}/bash-completion/skylog
-  DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
-install(FILES ${SKY_CLI_DOCS}/zsh/_skylog DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/site-functions)
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions COMPONENT clidocs)
+install(FILES ${SKY_CLI_DOCS}/zsh/_skylog DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/site-functions
+  COMPONENT clidocs)

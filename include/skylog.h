@@ -242,7 +242,8 @@ struct sky_field {
  * the registers it had (a C call would make it save registers or spill values on every call,
  * the short strings' too). */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__ILP32__)
-SKY_API extern const void *sky__strlen_tail; /* rax = s -> rax = strlen(s) */
+SKY_API extern const void *sky__strlen_rdx;  /* rdx = s -> rdx = strlen(s) */
+SKY_API extern const void *sky__strlen_tail; /* rax = s -> rax = strlen(s): earlier headers' */
 SKY_API extern const void *sky__copy_tail;   /* r8 = d, r9 = s, r10 = n >= 32 -> d[0, n) */
 #endif
 
@@ -298,21 +299,37 @@ __attribute__((always_inline)) static inline size_t sky__ctz(uint64_t m)
 #define SKY__TAIL_XMM "xmm13", "xmm14", "xmm15"
 #endif
 /* jump, with the address to come back to in r11: no call, so neither the stack pointer nor
- * the red zone under it is touched */
-#define SKY__TAIL_JUMP "lea 1f(%%rip), %%r11\n\tjmp *%[fn]\n1:\tendbr64"
+ * the red zone under it is touched. The return point is an indirect jump's target: under
+ * -fcf-protection (__CET__), where the object is marked for indirect-branch tracking, it starts
+ * with endbr64; an object without the mark makes a process run without tracking (or marks
+ * the object's pages legacy), so there it is left out (an instruction a jump). */
+#if defined(__CET__) && (__CET__ & 1)
+#define SKY__TAIL_ENDBR "endbr64"
+#else
+#define SKY__TAIL_ENDBR ""
+#endif
+#define SKY__TAIL_JUMP "lea 1f(%%rip), %%r11\n\tjmp *%[fn]\n1:\t" SKY__TAIL_ENDBR
 /* what the asm reads (and writes) through a pointer: some bytes from there, as the compiler's
  * alias analysis must see them (a huge array: no length is known before the routine runs) */
 typedef struct {
     char b[0xfffffff];
 } sky__bytes;
-__attribute__((always_inline)) static inline size_t sky__strlen_long(const char *s)
+/* strlen(s) from m, the NUL mask of s's first block (bit i: byte i is NUL): its lowest bit,
+ * else the routine's result. One asm, so that a long string's path is a fall-through (the
+ * jump and the routine's return land where the short path's branch does: no jump back). */
+__attribute__((always_inline)) static inline size_t sky__strlen_long(const char *s, uint64_t m)
 {
-    uintptr_t r = (uintptr_t)s;
-    __asm__(SKY__TAIL_JUMP
-            : "+a"(r)
-            : [fn] "m"(sky__strlen_tail), "m"(*(const sky__bytes *)(const void *)s)
+    size_t r;
+    __asm__("bsfq %[m], %[r]\n\t"
+            "jnz 2f\n\t"
+            "mov %[s], %%rdx\n\t" SKY__TAIL_JUMP "\n\t"
+            "mov %%rdx, %[r]\n"
+            "2:"
+            : [r] "=&r"(r)
+            : [m] "rm"(m), [s] "r"(s), [fn] "m"(sky__strlen_rdx),
+              "m"(*(const sky__bytes *)(const void *)s)
             : "rcx", "rdx", "r11", "cc", SKY__TAIL_XMM);
-    return (size_t)r;
+    return r;
 }
 /* n >= 32 */
 __attribute__((always_inline)) static inline void sky__copy_long(char *d, const char *s, size_t n)
@@ -324,7 +341,7 @@ __attribute__((always_inline)) static inline void sky__copy_long(char *d, const 
             : "=m"(*(sky__bytes *)(void *)d)
             : "r"(rd), "r"(rs), "r"(rn), [fn] "m"(sky__copy_tail),
               "m"(*(const sky__bytes *)(const void *)s)
-            : "rax", "rcx", "r11", "cc", SKY__TAIL_XMM);
+            : "r11", "cc", SKY__TAIL_XMM);
 }
 #endif
 __attribute__((always_inline)) static inline size_t sky__strlen(const char *s)
@@ -344,11 +361,11 @@ __attribute__((always_inline)) static inline size_t sky__strlen(const char *s)
                                                          z) >>
             (a & 15);
     }
+#ifdef SKY__TAILS
+    return sky__strlen_long(s, m);
+#else
     if (SKY_LIKELY(m != 0))
         return sky__ctz(m);
-#ifdef SKY__TAILS
-    return sky__strlen_long(s);
-#else
     /* longer: the string goes on past s's aligned block, so the next aligned blocks are
      * readable; then two at a time from a 32-byte boundary (a pair never straddles a page),
      * still without a call */

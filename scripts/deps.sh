@@ -15,7 +15,8 @@ case "${1:-}" in
   --bench) need+=(libspdlog-dev valgrind) ;;
   --clang) need+=(clang) ;;
   --fuzz)  need+=(clang libclang-rt-14-dev) ;; # libFuzzer's runtime is in libclang-rt
-  --all)   need+=(libspdlog-dev valgrind clang libclang-rt-14-dev) ;;
+  --format) need+=(clang-format-14) ;; # make format: the version .clang-format was written for
+  --all)   need+=(libspdlog-dev valgrind clang libclang-rt-14-dev clang-format-14) ;;
 esac
 
 missing=()

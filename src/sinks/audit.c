@@ -626,8 +626,10 @@ typedef struct reader {
     FILE *in;
     char *blk, *line;
     size_t blen, bpos;
-    bool eof, ioerr;
+    bool eof, ioerr, stopped;
     uint64_t lineno;
+    bool (*stop)(void *user);
+    void *user;
 } reader;
 
 typedef struct slot {
@@ -650,8 +652,18 @@ static bool next_line(reader *r, slot *s, const uint8_t *key, size_t keylen, boo
         if (r->bpos == r->blen) {
             if (r->eof)
                 break;
+            if (r->stop && r->stop(r->user)) {
+                r->stopped = r->eof = true;
+                break;
+            }
+            errno = 0;
             r->blen = fread(r->blk, 1, BLK, r->in);
             r->bpos = 0;
+            if (ferror(r->in) && errno == EINTR) {
+                clearerr(r->in); /* a signal: stop() decides, at the top of the loop */
+                if (r->blen == 0)
+                    continue;
+            }
             if (r->blen == 0) {
                 r->ioerr = ferror(r->in) != 0;
                 r->eof = true;
@@ -775,8 +787,15 @@ static sky__audit_verdict classify(sky__audit_report *o, const slot *A, const sl
 sky__audit_verdict sky__audit_verify(FILE *in, const uint8_t *key, size_t keylen,
                                      sky__audit_report *o)
 {
+    return sky__audit_verify_until(in, key, keylen, NULL, NULL, o);
+}
+
+sky__audit_verdict sky__audit_verify_until(FILE *in, const uint8_t *key, size_t keylen,
+                                           bool (*stop)(void *user), void *user,
+                                           sky__audit_report *o)
+{
     memset(o, 0, sizeof *o);
-    reader r = {.in = in};
+    reader r = {.in = in, .stop = stop, .user = user};
     r.blk = malloc(BLK);
     r.line = malloc(SKY_AUDIT_MAX_LINE);
     if (!r.blk || !r.line) {
@@ -817,8 +836,12 @@ sky__audit_verdict sky__audit_verify(FILE *in, const uint8_t *key, size_t keylen
         A = B;
         B = t;
     }
-    if (v == SKY__AUDIT_INTACT && r.ioerr)
+    if (r.stopped) { /* whatever was concluded came from part of the input */
+        v = fail(o, SKY__AUDIT_IOERROR, r.lineno, "stopped before the end of the input");
+        o->stopped = true;
+    } else if (v == SKY__AUDIT_INTACT && r.ioerr) {
         v = fail(o, SKY__AUDIT_IOERROR, r.lineno, "read error");
+    }
     o->verdict = v;
     o->last_seq = expected - 1;
     memcpy(o->last_hash, last, 32);

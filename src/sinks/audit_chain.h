@@ -70,6 +70,7 @@ typedef struct sky__audit_report {
     uint64_t torn;      /* torn lines recorded by chain_resumed entries (not a break) */
     uint64_t resumed;   /* chain_resumed entries */
     bool hmac_seen;     /* some entry carries an HMAC */
+    bool stopped;       /* stop() ended the verification before the end of the input */
 } sky__audit_report;
 
 /* Verifies the chain read from `in`, streaming: memory is bounded by SKY_AUDIT_MAX_LINE
@@ -77,5 +78,13 @@ typedef struct sky__audit_report {
  * Returns the verdict (also in out->verdict). */
 sky__audit_verdict sky__audit_verify(FILE *in, const uint8_t *key, size_t keylen,
                                      sky__audit_report *out);
+/* The same, for a caller that can be asked to stop (`skylog audit verify` on Ctrl-C): `stop`
+ * (may be NULL) is asked before each read of the input and after a read a signal interrupted
+ * (EINTR: a pipe or terminal that has nothing yet); a read so interrupted is tried again unless
+ * it says stop. When it does, the verdict is SKY__AUDIT_IOERROR with out->stopped set: a verdict
+ * on part of the input (a "truncated" last line) would be a lie. */
+sky__audit_verdict sky__audit_verify_until(FILE *in, const uint8_t *key, size_t keylen,
+                                           bool (*stop)(void *user), void *user,
+                                           sky__audit_report *out);
 
 #endif

@@ -6,8 +6,10 @@ Every server records the requests it saw and is stopped by the test that started
 import http.server
 import json
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -105,6 +107,17 @@ def base_env(home):
         if k in os.environ:
             env[k] = os.environ[k]
     return env
+
+
+def fake_aws_setup(test, prefix):
+    """For a test of the skylog command against a FakeServer: a temporary directory (removed
+    at cleanup) as test.tmp, and as test.env base_env() of it with static keys, a region and no
+    config file."""
+    test.tmp = tempfile.mkdtemp(prefix=prefix)
+    test.addCleanup(shutil.rmtree, test.tmp, ignore_errors=True)
+    test.env = base_env(test.tmp)
+    test.env.update(AWS_ACCESS_KEY_ID="AKIAFAKE", AWS_SECRET_ACCESS_KEY="s",
+                    AWS_REGION="us-east-1", AWS_CONFIG_FILE=os.devnull)
 
 
 def run_tool(args, env, timeout=60):

@@ -59,6 +59,8 @@ API summary:
     now_ms()                          -> current time in epoch milliseconds
     signal_taken(proc, sig)           -> True once sig, sent to proc, is no longer pending
                                          (its handler took it), or proc is gone
+    open_fifo_writer(test, proc, fifo)  -> the FIFO's write end, once proc reads it
+    wait_for(pred, what)              -> returns once pred() is true (scaled deadline)
     sanitizer(), sanitized(), timeout_scale() -> the build's sanitizer, what deadlines scale by
     take_sanitizer_reports(pid=None)  -> TSan report text of one process (or all), removed
 """
@@ -205,6 +207,33 @@ def signal_taken(proc, sig):
         if line.startswith(("SigPnd:", "ShdPnd:")):
             pending |= int(line.split()[1], 16)
     return not pending & (1 << (sig - 1))
+
+
+def wait_for(pred, what):
+    """Waits until pred() is true; AssertionError naming `what` if it is not within the
+    deadline (which only bounds a wait for what must happen: it scales with timeout_scale())."""
+    deadline = time.monotonic() + 60 * timeout_scale()
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def open_fifo_writer(test, proc, fifo, what="the FIFO"):
+    """Opens the write end of `fifo` (non-blocking) once `proc` has it open for reading - the
+    open succeeds only then (ENXIO before) - and returns the descriptor (the caller closes it).
+    Holding it open keeps proc's read of the FIFO waiting: a test knows, without timing, that
+    proc has reached that read. Fails the test if proc exits first."""
+    deadline = time.monotonic() + 60 * timeout_scale()
+    while True:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            if proc.poll() is not None:
+                test.fail(f"exited before opening {what}: {proc.communicate()}")
+            if time.monotonic() > deadline:
+                test.fail(f"{what} was never opened")
+            time.sleep(0.02)
 
 
 class Server:

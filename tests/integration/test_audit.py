@@ -7,10 +7,12 @@ import hmac
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import unittest
 
+import skyharness
 from skyharness import run_skylog
 
 BUILD = os.environ.get("SKYLOG_BUILD_DIR", "")
@@ -219,6 +221,35 @@ class AuditTest(unittest.TestCase):
     def test_wrong_key(self):
         self.write(4, key_file=self.key_file())
         self.assertBroken(1, "hmac", "--key-file", self.key_file("wrong-key"))
+
+    # ---- interrupted ----------------------------------------------------------------------
+
+    def test_interrupted_while_reading_a_pipe(self):
+        # FILE is a FIFO whose writer sent four entries and the start of a fifth, and holds it
+        # open: verify waits in a read. SIGINT or SIGTERM ends it with 128+N and one line, and
+        # no verdict (a "truncated" fifth line, or "intact: 4 entries", would describe part of
+        # the input) - never death by the default action. Not timed: the test knows verify is
+        # reading the pipe when its own non-blocking open of the write end succeeds (that needs
+        # a reader), and it keeps that end open, so the read is still waiting for the signal.
+        self.write(5)
+        data = b"".join(self.lines())
+        part = data[:len(data) - 20]
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(sig=sig.name):
+                fifo = os.path.join(self.tmp, f"audit-{sig.name}.fifo")
+                os.mkfifo(fifo)
+                proc = subprocess.Popen([skyharness.skylog_bin(), "audit", "verify", fifo],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+                self.addCleanup(lambda p=proc: p.poll() is None and (p.kill(), p.wait()))
+                w = skyharness.open_fifo_writer(self, proc, fifo)
+                self.addCleanup(os.close, w)  # open until verify has exited
+                os.write(w, part)
+                proc.send_signal(sig)
+                out, err = proc.communicate(timeout=60 * skyharness.timeout_scale())
+                self.assertEqual(proc.returncode, 128 + sig, err)
+                self.assertEqual(out, "")
+                self.assertEqual(err, f"skylog audit verify: interrupted by {sig.name}\n")
 
     # ---- usage ----------------------------------------------------------------------------
 

@@ -3,11 +3,12 @@ dead endpoint while it reads a pipe or follows a file.
 
 ship gives up when 12 attempts in a row failed over 10 s or more (a dead endpoint would
 otherwise hold it; docs/CLI.md), but a throttling answer means the service is there and asks
-for patience: it ends such a run, and the sink's backoff after one can exceed 10 s. The fake
-endpoint below throttles every PutLogEvents for 14 s of wall-clock time and then accepts them;
+for patience: it ends such a run (the sink's backoff after one can exceed 10 s). Counted, not
+timed: ship runs with its test clock (--test-clock, test_ship_give_up) an hour ahead, so every
+run of failures is "old enough" from its first attempt and only the count of failures in a row
+decides; the fake endpoint throttles more attempts than the rule's 12 before it accepts, and
 ship must deliver every line and exit 0. Before the fix ship gave up 10 s after its last
-delivery. Only lower bounds on time are involved: a slower machine makes the throttling phase
-no shorter.
+delivery.
 """
 import json
 import os
@@ -21,7 +22,7 @@ import unittest
 import skyharness as sh
 from awsfakes import FakeServer, base_env
 
-THROTTLE_S = 14.0
+THROTTLED = 15  # attempts throttled before the endpoint accepts: more than the rule's 12
 JSON = {"Content-Type": "application/x-amz-json-1.1"}
 
 
@@ -57,14 +58,19 @@ class ShipThrottled(unittest.TestCase):
             return 200, JSON, '{"nextSequenceToken":"1"}'
         return FakeServer(handler), accepted
 
+    def ship(self, srv, group, lines, *flags):
+        clock = os.path.join(self.tmp, "clock")
+        with open(clock, "w") as f:
+            f.write("3600000\n")  # an hour ahead: the rule's 10 s are always past
+        return sh.run_skylog(self, "ship", "--endpoint", srv.url, "-g", group, "-s", "s",
+                             "--test-clock", clock, *flags, "-", input="\n".join(lines) + "\n",
+                             env=self.env, check=False, timeout=300)
+
     def test_ship_waits_out_long_throttling(self):
-        start = []
         throttled = []
 
         def failure(group, now):
-            if not start:
-                start.append(now)
-            if now - start[0] < THROTTLE_S:
+            if len(throttled) < THROTTLED:
                 throttled.append(now)
                 return refusal("ThrottlingException", 400, "Rate exceeded")
             return None
@@ -72,15 +78,37 @@ class ShipThrottled(unittest.TestCase):
         lines = [f"line {i}" for i in range(5)]
         srv, accepted = self.endpoint(failure)
         with srv:
-            p = sh.run_skylog(self, "ship", "--endpoint", srv.url, "-g", "/throttled", "-s", "s",
-                              "-", input="\n".join(lines) + "\n", env=self.env, check=False,
-                              timeout=300)
+            p = self.ship(srv, "/throttled", lines)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn("giving up", p.stderr)
         self.assertEqual(sorted(accepted["/throttled"]), sorted(lines))
-        # throttled more than once, and nothing accepted before 14 s: longer than the 10 s
-        # ship allows a run of failed attempts when nobody answers
-        self.assertGreaterEqual(len(throttled), 2, throttled)
+        # every throttled attempt was retried, none counted as a failure: 15 in a row, more
+        # than the 12 failures after which ship gives up on a dead endpoint
+        self.assertEqual(len(throttled), THROTTLED)
+        self.assertIn(f"({THROTTLED} retries, {THROTTLED} throttled)", p.stderr)
+        self.assertNotIn("test clock:", p.stderr)  # no failure in a row was ever seen
+
+    def test_a_throttling_answer_ends_a_run_of_failures(self):
+        # --give-up-after 2: two failures in a row would end delivery; the endpoint alternates
+        # a failure and a throttling answer 6 times, then accepts. Never two failures in a row.
+        answers = []
+
+        def failure(group, now):
+            if len(answers) < 12:
+                answers.append(now)
+                return refusal("ServiceUnavailableException", 503, "down") \
+                    if len(answers) % 2 else refusal("ThrottlingException", 400, "Rate exceeded")
+            return None
+
+        lines = [f"line {i}" for i in range(5)]
+        srv, accepted = self.endpoint(failure)
+        with srv:
+            p = self.ship(srv, "/alternating", lines, "--give-up-after", "2")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("giving up", p.stderr)
+        self.assertEqual(sorted(accepted["/alternating"]), sorted(lines))
+        self.assertEqual(len(answers), 12)
+        self.assertIn("(12 retries, 6 throttled)", p.stderr)
 
     def test_a_pipe_and_a_followed_file_wait_for_a_dead_endpoint(self):
         # Reading a pipe or following a file, ship waits for room in its queue however long

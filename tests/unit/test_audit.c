@@ -230,17 +230,24 @@ static void test_open_without_writing_changes_nothing(void **state)
     free(after);
 }
 
+/* Three entries, then the start of a fourth that a crash cut: the torn tail, returned. */
+static const char *write_torn(const char *path)
+{
+    static const char torn[] = "{\"seq\":4,\"prev\":\"ab";
+    write_events(path, 1, 3, NULL);
+    int fd = open(path, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, torn, sizeof torn - 1), (ssize_t)(sizeof torn - 1));
+    close(fd);
+    return torn;
+}
+
 static void test_torn_tail_is_kept_and_recorded(void **state)
 {
     (void)state;
     char path[4096];
     audit_path(path, sizeof path);
-    write_events(path, 1, 3, NULL);
-    const char torn[] = "{\"seq\":4,\"prev\":\"ab";
-    int fd = open(path, O_WRONLY | O_APPEND);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, torn, sizeof torn - 1), (ssize_t)(sizeof torn - 1));
-    close(fd);
+    const char *torn = write_torn(path);
     sky__audit_report rep;
     assert_int_equal(verify_file(path, NULL, &rep), SKY__AUDIT_TRUNCATED);
     assert_int_equal(rep.line, 4);
@@ -259,6 +266,42 @@ static void test_torn_tail_is_kept_and_recorded(void **state)
     free(l5);
     free(l6);
     free(text);
+}
+
+static bool stop_on_call(void *user)
+{
+    int *calls = user; /* [0]: calls so far, [1]: the call that says stop (0: never) */
+    return ++calls[0] == calls[1];
+}
+
+/* skylog audit verify on Ctrl-C: asked before each read, the verifier stops there and says so;
+ * what it saw of the input gives no verdict (here a "truncated" last line, which the rest of
+ * the file, never read, could have completed). */
+static void test_verifier_stops_when_asked(void **state)
+{
+    (void)state;
+    char path[4096];
+    audit_path(path, sizeof path);
+    write_torn(path);
+    sky__audit_report rep;
+    for (int when = 0; when <= 2; when++) {
+        int calls[2] = {0, when};
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        sky__audit_verdict v = sky__audit_verify_until(f, NULL, 0, stop_on_call, calls, &rep);
+        fclose(f);
+        if (when == 0) { /* never asked to stop: the whole file's verdict */
+            assert_int_equal(v, SKY__AUDIT_TRUNCATED);
+            assert_false(rep.stopped);
+            assert_int_equal(calls[0], 2); /* one read got it all, the next found the end */
+            continue;
+        }
+        assert_int_equal(v, SKY__AUDIT_IOERROR);
+        assert_true(rep.stopped);
+        assert_int_equal(rep.verdict, SKY__AUDIT_IOERROR);
+        assert_non_null(strstr(rep.detail, "stopped"));
+        assert_int_equal(calls[0], when); /* not asked again after it said stop */
+    }
 }
 
 static void test_damaged_tail_is_refused(void **state)
@@ -450,6 +493,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_is_kept_and_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_tail_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verifier_stops_when_asked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hmac_key_checked_never_written, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),

@@ -61,6 +61,23 @@ static void test_strlen_never_leaves_the_page(void **state)
     munmap(page, 2 * size);
 }
 
+/* Starting at each of a page's last 260 bytes, every length that ends in the page, letters
+ * after the NUL up to the page's end: where the routine reads unaligned windows (the 208
+ * bytes from s in the page) and where it must not. */
+static void test_strlen_near_a_page_end(void **state)
+{
+    (void)state;
+    size_t size;
+    char *page = guarded_page(&size);
+    for (size_t start = size - 260; start < size; start++)
+        for (size_t n = 0; start + n < size; n++) {
+            memset(page + start, 'w', size - start);
+            page[start + n] = '\0';
+            assert_int_equal(sky__strlen(page + start), n);
+        }
+    munmap(page, 2 * size);
+}
+
 static void test_short_copy_never_leaves_the_page(void **state)
 {
     (void)state;
@@ -253,53 +270,85 @@ static void test_wide_sites(void **state)
 typedef long long v2 __attribute__((vector_size(16)));
 #define XR(k) register v2 x##k __asm__("xmm" #k) = {k + 1, -(k + 1)}
 #define XOK(k) (x##k[0] == k + 1 && x##k[1] == -(k + 1))
-#define GR(r, v) register uint64_t r __asm__(#r) = v
+#define GR(r, v) register uint64_t r __asm__(#r) = (uint64_t)(v)
 
-/* The string routine leaves every register but rax (its result) and those the header names
- * (rcx, rdx, r11, xmm13-15) as it found them: were it to write another, a call site would
- * find a value changed under it. (asm takes 30 operands at most: general registers, then
- * vector ones.) */
-#define STRLEN_JUMP(...)                                                                           \
+/* The string routine leaves every register but rdx (s in, its result out) and those the
+ * header names (rcx, r11, xmm13-15) as it found them: were it to write another, a call site
+ * would find a value changed under it. The entry point of programs built with earlier
+ * headers (sky__strlen_tail: s and the result in rax; rcx, rdx and r11 clobbered) too. (asm
+ * takes 30 operands at most: general registers, then vector ones.) */
+#define STRLEN_JUMP(entry, io, clob, ...)                                                             \
     SKY__OVERREAD_BEGIN /* the operand says "some bytes from s" by a huge array, as skylog.h */   \
     __asm__ volatile(SKY__TAIL_JUMP                                                               \
-                     : "+a"(r), __VA_ARGS__                                                       \
-                     : [fn] "m"(sky__strlen_tail), "m"(*(const sky__bytes *)(const void *)s)       \
-                     : "rcx", "rdx", "r11", "cc", "xmm13", "xmm14", "xmm15");                     \
+                     : io, __VA_ARGS__                                                            \
+                     : [fn] "m"(entry), "m"(*(const sky__bytes *)(const void *)s)                    \
+                     : clob, "rcx", "r11", "cc", "xmm13", "xmm14", "xmm15");                      \
     SKY__OVERREAD_END
+/* The general registers in two groups (with all in one asm, clang has none left for s). */
+#define STRLEN_NEW(...)                                                                            \
+    {                                                                                              \
+        GR(rdx, (uintptr_t)s);                                                                     \
+        STRLEN_JUMP(sky__strlen_rdx, "+r"(rdx), "cc", __VA_ARGS__);                               \
+        len = rdx; /* before any call, which may change rdx */                                     \
+    }
+#define STRLEN_OLD(...)                                                                            \
+    {                                                                                              \
+        uintptr_t r = (uintptr_t)s;                                                                \
+        STRLEN_JUMP(sky__strlen_tail, "+a"(r), "rdx", __VA_ARGS__);                               \
+        len = r;                                                                                   \
+    }
 static void check_strlen_keeps_registers(const char *s, size_t n)
 {
-    uintptr_t r = (uintptr_t)s;
-    {
-        GR(rbx, 0x1b); GR(rsi, 0x2b); GR(rdi, 0x3b); GR(r8, 0x4b); GR(r9, 0x5b); GR(r10, 0x6b);
-        GR(r12, 0x7b); GR(r13, 0x8b); GR(r14, 0x9b); GR(r15, 0xab);
-        STRLEN_JUMP("+r"(rbx), "+r"(rsi), "+r"(rdi), "+r"(r8), "+r"(r9), "+r"(r10), "+r"(r12),
-                    "+r"(r13), "+r"(r14), "+r"(r15));
-        bool kept = rbx == 0x1b && rsi == 0x2b && rdi == 0x3b && r8 == 0x4b && r9 == 0x5b &&
-                    r10 == 0x6b && r12 == 0x7b && r13 == 0x8b && r14 == 0x9b && r15 == 0xab;
-        assert_true(kept);
-        assert_int_equal(r, n);
-    }
-    {
-        r = (uintptr_t)s;
-        XR(0); XR(1); XR(2); XR(3); XR(4); XR(5); XR(6); XR(7); XR(8); XR(9); XR(10); XR(11);
-        XR(12);
-        STRLEN_JUMP("+x"(x0), "+x"(x1), "+x"(x2), "+x"(x3), "+x"(x4), "+x"(x5), "+x"(x6),
-                    "+x"(x7), "+x"(x8), "+x"(x9), "+x"(x10), "+x"(x11), "+x"(x12));
-        bool kept = XOK(0) && XOK(1) && XOK(2) && XOK(3) && XOK(4) && XOK(5) && XOK(6) && XOK(7) &&
-                    XOK(8) && XOK(9) && XOK(10) && XOK(11) && XOK(12);
-        assert_true(kept);
-        assert_int_equal(r, n);
+    uint64_t len;
+    for (int old = 0; old <= 1; old++) {
+        {
+            GR(rbx, 0x1b); GR(rsi, 0x2b); GR(rdi, 0x3b); GR(r8, 0x4b); GR(r9, 0x5b);
+            if (old)
+                STRLEN_OLD("+r"(rbx), "+r"(rsi), "+r"(rdi), "+r"(r8), "+r"(r9))
+            else
+                STRLEN_NEW("+r"(rbx), "+r"(rsi), "+r"(rdi), "+r"(r8), "+r"(r9))
+            bool kept = rbx == 0x1b && rsi == 0x2b && rdi == 0x3b && r8 == 0x4b && r9 == 0x5b;
+            assert_true(kept);
+            assert_int_equal(len, n);
+        }
+        {
+            GR(r10, 0x6b); GR(r12, 0x7b); GR(r13, 0x8b); GR(r14, 0x9b); GR(r15, 0xab);
+            if (old) {
+                STRLEN_OLD("+r"(r10), "+r"(r12), "+r"(r13), "+r"(r14), "+r"(r15))
+            } else {
+                GR(rax, 0x0b);
+                STRLEN_NEW("+r"(rax), "+r"(r10), "+r"(r12), "+r"(r13), "+r"(r14), "+r"(r15))
+                assert_true(rax == 0x0b);
+            }
+            bool kept = r10 == 0x6b && r12 == 0x7b && r13 == 0x8b && r14 == 0x9b && r15 == 0xab;
+            assert_true(kept);
+            assert_int_equal(len, n);
+        }
+        {
+            XR(0); XR(1); XR(2); XR(3); XR(4); XR(5); XR(6); XR(7); XR(8); XR(9); XR(10);
+            XR(11); XR(12);
+            if (old)
+                STRLEN_OLD("+x"(x0), "+x"(x1), "+x"(x2), "+x"(x3), "+x"(x4), "+x"(x5), "+x"(x6),
+                           "+x"(x7), "+x"(x8), "+x"(x9), "+x"(x10), "+x"(x11), "+x"(x12))
+            else
+                STRLEN_NEW("+x"(x0), "+x"(x1), "+x"(x2), "+x"(x3), "+x"(x4), "+x"(x5), "+x"(x6),
+                           "+x"(x7), "+x"(x8), "+x"(x9), "+x"(x10), "+x"(x11), "+x"(x12))
+            bool kept = XOK(0) && XOK(1) && XOK(2) && XOK(3) && XOK(4) && XOK(5) && XOK(6) &&
+                        XOK(7) && XOK(8) && XOK(9) && XOK(10) && XOK(11) && XOK(12);
+            assert_true(kept);
+            assert_int_equal(len, n);
+        }
     }
 }
 
-/* The copy routine: the same for every register but rax, rcx, r11 and xmm14-15; its
- * arguments (r8, r9, r10) kept too. (Each check reads the registers right after the jump:
- * a call would be free to change them.) */
+/* The copy routine: the same for every register but r11 and xmm14-15; its arguments (r8,
+ * r9, r10) kept too. (Each check reads the registers right after the jump: a call would be
+ * free to change them.) */
 #define COPY_JUMP(...)                                                                             \
     __asm__ volatile(SKY__TAIL_JUMP                                                               \
                      : "+r"(r8), "+r"(r9), "+r"(r10), __VA_ARGS__                                 \
                      : [fn] "m"(sky__copy_tail)                                                   \
-                     : "rax", "rcx", "r11", "cc", "memory", "xmm14", "xmm15")
+                     : "r11", "cc", "memory", "xmm14", "xmm15")
 #define COPY_ARGS                                                                                  \
     register char *r8 __asm__("r8") = d;                                                           \
     register const char *r9 __asm__("r9") = s;                                                     \
@@ -308,12 +357,13 @@ static void check_copy_keeps_registers(char *d, const char *s, size_t n)
 {
     {
         COPY_ARGS;
-        GR(rbx, 0x1c); GR(rsi, 0x2c); GR(rdi, 0x3c); GR(rdx, 0x4c); GR(r12, 0x7c);
-        GR(r13, 0x8c); GR(r14, 0x9c); GR(r15, 0xac);
-        COPY_JUMP("+r"(rbx), "+r"(rsi), "+r"(rdi), "+r"(rdx), "+r"(r12), "+r"(r13), "+r"(r14),
-                  "+r"(r15));
-        bool kept = rbx == 0x1c && rsi == 0x2c && rdi == 0x3c && rdx == 0x4c && r12 == 0x7c &&
-                    r13 == 0x8c && r14 == 0x9c && r15 == 0xac && r8 == d && r9 == s && r10 == n;
+        GR(rax, 0x0c); GR(rbx, 0x1c); GR(rcx, 0x5c); GR(rsi, 0x2c); GR(rdi, 0x3c);
+        GR(rdx, 0x4c); GR(r12, 0x7c); GR(r13, 0x8c); GR(r14, 0x9c); GR(r15, 0xac);
+        COPY_JUMP("+r"(rax), "+r"(rbx), "+r"(rcx), "+r"(rsi), "+r"(rdi), "+r"(rdx), "+r"(r12),
+                  "+r"(r13), "+r"(r14), "+r"(r15));
+        bool kept = rax == 0x0c && rbx == 0x1c && rcx == 0x5c && rsi == 0x2c && rdi == 0x3c &&
+                    rdx == 0x4c && r12 == 0x7c && r13 == 0x8c && r14 == 0x9c && r15 == 0xac &&
+                    r8 == d && r9 == s && r10 == n;
         assert_true(kept);
     }
     {
@@ -333,10 +383,12 @@ static void check_copy_keeps_registers(char *d, const char *s, size_t n)
     assert_memory_equal(d, s, n);
 }
 
+/* Lengths through every window, exit and loop of the routines (up to 400 bytes), from a
+ * buffer and ending at a page's end (the string routine's path near a page's end). */
 static void test_tails_keep_registers(void)
 {
-    char src[200], dst[200];
-    for (size_t n = 17; n < 150; n += 7) {
+    char src[480], dst[480];
+    for (size_t n = 17; n < 400; n += 7) {
         memset(src, 'q', sizeof src);
         src[n] = '\0';
         check_strlen_keeps_registers(src, n);
@@ -345,6 +397,11 @@ static void test_tails_keep_registers(void)
         for (size_t i = n + 15; i < sizeof dst; i++)
             assert_int_equal(dst[i], 0);
     }
+    size_t size;
+    char *page = guarded_page(&size);
+    for (size_t n = 16; n < 300; n += 5)
+        check_strlen_keeps_registers(at_page_end(page, size, n, (int)n), n);
+    munmap(page, 2 * size);
 }
 #endif
 
@@ -358,6 +415,7 @@ static void test_each_routine(void **state)
             continue; /* not this CPU's (or not x86-64) */
         ran++;
         test_strlen_never_leaves_the_page(state);
+        test_strlen_near_a_page_end(state);
         test_short_copy_never_leaves_the_page(state);
         test_every_length_and_alignment(state);
         test_logged_strings_at_page_ends(state);
@@ -377,6 +435,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strlen_never_leaves_the_page),
+        cmocka_unit_test(test_strlen_near_a_page_end),
         cmocka_unit_test(test_short_copy_never_leaves_the_page),
         cmocka_unit_test(test_every_length_and_alignment),
         cmocka_unit_test(test_logged_strings_at_page_ends),
