@@ -68,7 +68,8 @@ const char sky__alarm_help[] =
     "  -l, --limit N               history: at most N items (default 100)\n"
     "      --reason TEXT           set-state: why\n"
     "      --reason-data JSON      set-state: machine-readable detail (a JSON text)\n"
-    "  -o, --output FORMAT         describe, history: table (default), json or csv\n" SKY__AWS_OPTS_HELP
+    "  -o, --output FORMAT         describe, history: table (default), json or csv\n"
+    SKY__AWS_OPTS_HELP_METRICS
     "\n"
     "examples:\n"
     "  skylog alarm put HighErrorRate -n MyApp -m Errors -s Sum -p 60 -t 10 -c '>' \\\n"

@@ -29,7 +29,7 @@ const char sky__config_help[] =
     "         Prints the resulting pipeline: top-level options, processors in order, sinks with\n"
     "         their routes, logger levels. Errors name the file, line, column and option.\n"
     "options  prints the options of every sink and processor, or of NAME (a sink, a processor,\n"
-    "         'pipeline' for the top-level keys, or 'route' for the keys every sink accepts);\n"
+    "         'pipeline' for the top-level keys, or 'route' for the keys every sink accepts).\n"
     "         Each option's environment variable is listed with it (SKYLOG_FILE__MAX_BYTES:\n"
     "         SKYLOG_<SECTION>__<OPTION>, SKYLOG_<KEY> for top-level keys); --env prints\n"
     "         only the variables sky_open_env() reads, aliases included; --markdown prints\n"

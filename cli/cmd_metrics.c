@@ -53,7 +53,7 @@ const char sky__metrics_help[] =
     "                        Sum, SampleCount)\n"
     "  -o, --output FORMAT   table (default), json or csv\n"
     "      --chart WHEN      get: sparklines below the table: auto (default: on a terminal),\n"
-    "                        always, never\n" SKY__AWS_OPTS_HELP
+    "                        always, never\n" SKY__AWS_OPTS_HELP_METRICS
     "\n"
     "examples:\n"
     "  skylog metrics put --namespace MyApp --name Latency --value 12.5 --unit Milliseconds \\\n"

@@ -35,13 +35,19 @@ typedef struct sky__aws_cli_opts {
         {"region", required_argument, NULL, SKY__OPT_REGION},                                      \
         {"profile", required_argument, NULL, SKY__OPT_PROFILE},                                    \
         {"ca-bundle", required_argument, NULL, SKY__OPT_CA_BUNDLE}
-#define SKY__AWS_OPTS_HELP                                                                         \
-    "  --endpoint URL      service endpoint (default: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,\n"         \
-    "                      AWS_ENDPOINT_URL, else AWS for the region)\n"                            \
-    "  --region REGION     AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, config file)\n"    \
-    "  --profile NAME      profile in ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE)\n" \
-    "  --ca-bundle FILE    PEM file of the CAs to trust for https (default: AWS_CA_BUNDLE,\n"      \
-    "                      ca_bundle in the config file, CURL_CA_BUNDLE, SSL_CERT_FILE)\n"
+/* The endpoint variable is the service's own (src/aws/endpoint.c): metrics and alarms talk to
+ * "monitoring", whose variable is AWS_ENDPOINT_URL_CLOUDWATCH, not the Logs one. */
+#define SKY__AWS_OPTS_HELP SKY__AWS_OPTS_HELP_FOR("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
+#define SKY__AWS_OPTS_HELP_METRICS SKY__AWS_OPTS_HELP_FOR("AWS_ENDPOINT_URL_CLOUDWATCH")
+/* Indented and aligned like most commands' own long-only options (column 24). */
+#define SKY__AWS_OPTS_HELP_FOR(service_var)                                                        \
+    "      --endpoint URL    service endpoint (default: " service_var ",\n"                        \
+    "                        AWS_ENDPOINT_URL, else AWS for the region)\n"                         \
+    "      --region REGION   AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, config file)\n"  \
+    "      --profile NAME    profile in ~/.aws/config and ~/.aws/credentials\n"                    \
+    "                        (default: AWS_PROFILE)\n"                                             \
+    "      --ca-bundle FILE  PEM file of the CAs to trust for https (default: AWS_CA_BUNDLE,\n"    \
+    "                        ca_bundle in the config file, CURL_CA_BUNDLE, SSL_CERT_FILE)\n"
 
 /* Handles one of the global options; false if `c` is not one. */
 bool sky__aws_cli_opt(sky__aws_cli_opts *o, int c, const char *arg);
