@@ -215,8 +215,17 @@ void sky__cli_catch_stop(void)
         atomic_store(&stop_sem_ok, true);
     struct sigaction sa = {.sa_handler = on_stop_signal}; /* no SA_RESTART: reads see EINTR */
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    /* A signal ignored when the command started stays ignored: a non-interactive shell starts
+     * a background job (`skylog ship ... &`) with SIGINT ignored so that Ctrl-C at the
+     * terminal does not reach it, and a wrapper ignores SIGTERM for the same reason. Taking
+     * them anyway would stop a command its parent asked to keep running. */
+    const int sigs[] = {SIGINT, SIGTERM};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
     /* a command that says what Ctrl-C and SIGTERM do takes them also when started with them
      * blocked (a mask is inherited through exec): one sent before the handler was in place
      * is taken now, by it */

@@ -113,6 +113,41 @@ class ShipInterrupt(unittest.TestCase):
         _, err = proc.communicate(timeout=60 * skyharness.timeout_scale())
         return proc.returncode, err, cp, lines, group
 
+    def test_signal_ignored_at_start_stays_ignored(self):
+        # A non-interactive shell starts `skylog ship ... &` with SIGINT ignored so that
+        # Ctrl-C at the terminal does not stop it: ship keeps it ignored (and still takes
+        # SIGTERM, which was not ignored).
+        srv = skyharness.start_server(self)
+        rfd, wfd = open_fifo(self, os.path.join(self.dir, "bg.fifo"))
+        group = "/ship/ignored"
+        cmd = [skyharness.skylog_bin(), "ship", "--endpoint", srv.url, "--group", group,
+               "--stream", "s", "--flush-interval", "50"]
+        proc = subprocess.Popen(cmd, stdin=rfd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=skyharness.aws_env(srv),
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        os.close(rfd)
+        os.write(wfd, b"one\n")
+        wait_for(lambda: len(stored(self, srv, group, "s")) == 1, "the first line stored")
+
+        def mask(name):
+            with open(f"/proc/{proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith(name + ":"):
+                        return int(line.split()[1], 16)
+            return 0
+        self.assertTrue(mask("SigIgn") & (1 << (signal.SIGINT - 1)), "SIGINT no longer ignored")
+        self.assertTrue(mask("SigCgt") & (1 << (signal.SIGTERM - 1)), "SIGTERM not caught")
+        proc.send_signal(signal.SIGINT)
+        os.write(wfd, b"two\n")  # still shipping after the ignored SIGINT
+        wait_for(lambda: len(stored(self, srv, group, "s")) == 2, "the second line stored")
+        self.assertIsNone(proc.poll())
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60 * skyharness.timeout_scale())
+        self.assertEqual(proc.returncode, 143, err)
+        self.assertIn("interrupted by SIGTERM", err)
+        self.assertEqual(stored(self, srv, group, "s"), ["one", "two"])
+
     def test_sigint_checkpoint_and_resume(self):
         srv = skyharness.start_server(self)
         rc, err, cp, lines, group = self.fifo_ship(srv, signal.SIGINT)
