@@ -17,6 +17,7 @@
 #include "safetext.h"
 #include "sinks/audit_chain.h"
 #include "util/secmem.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -187,8 +188,7 @@ static int verify_stream(sky_aws_client *c, const char *group, const char *strea
                          stream, rep.entries);
     } else {
         char hex[65];
-        for (int i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", rep.last_hash[i]);
+        sky__hex(rep.last_hash, 32, hex);
         sky__safe_printf(stdout, "%s %s: intact: %" PRIu64 " entries (seq 1..%" PRIu64 "), %" PRIu64
                          " duplicate deliveries ignored, %" PRIu64 " reopening(s), HMAC %s, last "
                          "hash %s\n", group, stream, rep.entries, rep.last_seq, dups, rep.resumed,

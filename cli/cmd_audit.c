@@ -15,6 +15,7 @@
 #include "safetext.h"
 #include "sinks/audit_chain.h"
 #include "util/secmem.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -132,8 +133,7 @@ static int verify(int argc, char **argv)
         return SKY_EXIT_FAIL;
     }
     char hex[65];
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", rep.last_hash[i]);
+    sky__hex(rep.last_hash, 32, hex);
     printf("%s: intact: %" PRIu64 " entries (seq 1..%" PRIu64 "), %" PRIu64 " reopening(s), %" PRIu64
            " torn line(s) recorded, HMAC %s, last hash %s\n",
            file, rep.entries, rep.last_seq, rep.resumed, rep.torn,
