@@ -1031,28 +1031,6 @@ static inline void sky__copy_str16(char *d, const char *s, size_t n)
     sky__copy_str(d, s, n);
 }
 
-/* A site record's values at p: 8 bytes each (a string's length), then the strings' bytes,
- * each NUL-terminated. The library's (sky__site_emit_values), where n is not a constant: a
- * plain loop (unrolled 16 times, GCC dispatched on n with a compare a count: ~16 instructions
- * before an 8-field record's first value). */
-#if defined(__GNUC__)
-__attribute__((always_inline))
-#endif
-static inline void sky__site_write(char *p, size_t n, const uint64_t *val, const char *const *str,
-                                   const uint8_t *ty)
-{
-    uint64_t *v = (uint64_t *)(void *)p;
-    char *s = (char *)(v + n);
-    for (size_t i = 0; i < n; i++) {
-        v[i] = val[i];
-        if (ty[i] == SKY_T_STR || ty[i] == SKY_T_JSON) {
-            sky__copy_str(s, str[i], (size_t)val[i]);
-            s[val[i]] = '\0';
-            s += val[i] + 1;
-        }
-    }
-}
-
 /* A field's site value (8 bytes) into *val; its string, or NULL. */
 #if defined(__GNUC__)
 __attribute__((always_inline))
@@ -1140,9 +1118,10 @@ static inline void sky__log_site(sky_logger *log, sky_level level, const char *e
             return;
         }
         /* The values straight from the fields (a double from its register), 8 bytes each,
-         * then the strings' bytes, each NUL-terminated: the layout of sky__site_write. Every
-         * value is stored before the first string is copied, so that only the strings live
-         * across a long string's copy (sky__copy_long), not the other values. */
+         * then the strings' bytes, each NUL-terminated (the site record's layout, which the
+         * library's sky__site_emit_values writes the same way). Every value is stored before
+         * the first string is copied, so that only the strings live across a long string's
+         * copy (sky__copy_long), not the other values. */
         uint64_t *v = (uint64_t *)(void *)slot.p;
         char *d = (char *)(v + n);
         SKY__UNROLL
