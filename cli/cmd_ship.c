@@ -1776,6 +1776,11 @@ int sky__cmd_ship(int argc, char **argv)
         show_progress(&sh, false);
     }
     show_progress(&sh, true);
+    /* the provider's own counters, read before close frees the sink (what close's last
+     * requests resolve is in st's creds_* only) */
+    sky_aws_creds_stats cs;
+    if (sky_cwl_creds_stats_get(sh.sink, &cs) != SKY_OK)
+        memset(&cs, 0, sizeof cs);
     sky_cwl_stats st;
     sky_cwl_close(sh.sink, &st);
     /* after close, nothing is queued: undelivered events are counted as dropped */
@@ -1824,6 +1829,10 @@ int sky__cmd_ship(int argc, char **argv)
                     "throttled)\n", (unsigned long long)st.creds_refreshes,
                     (unsigned long long)st.creds_failures, (unsigned long long)st.creds_retries,
                     (unsigned long long)st.creds_throttles);
+        if (cs.near_expiry || cs.stale_used) /* aws.h: a source that renews late, or fails */
+            fprintf(stderr, "  credentials: %llu fetched near expiry, %llu failed refreshes "
+                    "answered with cached ones\n", (unsigned long long)cs.near_expiry,
+                    (unsigned long long)cs.stale_used);
         if (st.ambiguous)
             fprintf(stderr, "  %llu requests had an unknown outcome (may be stored twice)\n",
                     (unsigned long long)st.ambiguous);

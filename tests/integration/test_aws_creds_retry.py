@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import unittest
 from unittest import mock
 
@@ -357,6 +358,22 @@ class ShipReportsCredentialRetries(unittest.TestCase):
             self.assertEqual(len(sts.requests), 3)
         self.assertIn("2 sent", p.stderr)
         self.assertIn("credentials: 1 refreshes, 0 failed, 2 retries (0 throttled)", p.stderr)
+
+    def test_summary_counts_credentials_near_expiry(self):
+        srv = skyharness.start_server(self)
+        tmp = tempfile.mkdtemp(prefix="skyshipcreds.")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 120))
+        good = (200, {}, '{"AccessKeyId":"ASIASOON","SecretAccessKey":"s","Token":"t",'
+                         '"Expiration":"%s"}' % soon)
+        with FakeServer(Script([good])) as creds:
+            env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "HOME": tmp,
+                   "AWS_CONTAINER_CREDENTIALS_FULL_URI": creds.url + "/creds"}
+            p = skyharness.run_skylog(self, "ship", "-g", "/creds/soon", "-", server=srv,
+                                      input="one\ntwo\n", env=env)
+        self.assertIn("2 sent", p.stderr)
+        self.assertIn("credentials: 1 fetched near expiry, 0 failed refreshes answered with "
+                      "cached ones", p.stderr)
 
 
 if __name__ == "__main__":
