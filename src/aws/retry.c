@@ -46,15 +46,15 @@ const char *sky_aws_retry_mode_name(sky_aws_retry_mode mode)
 
 static bool parse_mode(const char *s, sky_aws_retry_mode *m)
 {
-    if (strcmp(s, "standard") == 0)
-        *m = SKY_AWS_RETRY_STANDARD;
-    else if (strcmp(s, "adaptive") == 0)
-        *m = SKY_AWS_RETRY_ADAPTIVE;
-    else if (strcmp(s, "legacy") == 0)
-        *m = SKY_AWS_RETRY_LEGACY;
-    else
-        return false;
-    return true;
+    /* one spelling: sky_aws_retry_mode_name's ("default" is not a value AWS_RETRY_MODE takes) */
+    static const sky_aws_retry_mode modes[] = {SKY_AWS_RETRY_STANDARD, SKY_AWS_RETRY_ADAPTIVE,
+                                               SKY_AWS_RETRY_LEGACY};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (strcmp(s, sky_aws_retry_mode_name(modes[i])) == 0) {
+            *m = modes[i];
+            return true;
+        }
+    return false;
 }
 
 static bool parse_attempts(const char *s, int *n)

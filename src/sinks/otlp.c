@@ -214,40 +214,23 @@ static void pb_any_value(sky_buf *b, const sky_field *f)
     }
 }
 
-static bool lower_hex_digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
-}
-
-/* An id: n lower-case hex digits, not all zero. */
+/* An id: n (at most 32) lower-case hex digits, not all zero. */
 static bool lower_hex(const sky_field *f, size_t n)
 {
-    if (!f || f->type != SKY_T_STR || f->v.str.len != n || !lower_hex_digits(f->v.str.ptr, n))
+    uint8_t raw[16], any = 0;
+    if (!f || f->type != SKY_T_STR || f->v.str.len != n || n > 32 ||
+        !sky__unhex(f->v.str.ptr, n / 2, raw, true))
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (f->v.str.ptr[i] != '0')
-            return true;
-    return false;
-}
-
-/* n lower-case hex digits (checked) as n / 2 bytes. */
-static void hex_bytes(const char *hex, size_t n, uint8_t *raw)
-{
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hex[2 * i] <= '9' ? hex[2 * i] - '0' : hex[2 * i] - 'a' + 10;
-        int lo = hex[2 * i + 1] <= '9' ? hex[2 * i + 1] - '0' : hex[2 * i + 1] - 'a' + 10;
-        raw[i] = (uint8_t)(hi << 4 | lo);
-    }
+    for (size_t i = 0; i < n / 2; i++)
+        any |= raw[i];
+    return any != 0;
 }
 
 /* The bytes of a valid lower_hex() id, as protobuf's bytes field. */
 static void pb_id(sky_buf *b, uint32_t field, const char *hex, size_t n)
 {
     uint8_t raw[16];
-    hex_bytes(hex, n, raw);
+    sky__unhex(hex, n / 2, raw, true);
     sky__pb_bytes(b, field, raw, n / 2);
 }
 
@@ -543,9 +526,8 @@ static bool span_of(const sky_record *rec, span_view *s)
     s->flags = SKY_TRACE_FLAG_SAMPLED; /* what the event says when it says nothing */
     s->tracestate = NULL;
     const sky_field *fl = typed(ev, "trace_flags", SKY_T_STR); /* both write them alike */
-    if (fl && fl->v.str.len == 2 && lower_hex_digits(fl->v.str.ptr, 2)) {
-        uint8_t v;
-        hex_bytes(fl->v.str.ptr, 2, &v);
+    uint8_t v;
+    if (fl && fl->v.str.len == 2 && sky__unhex(fl->v.str.ptr, 1, &v, true)) {
         s->flags = v;
         take(&s->t, fl);
     }

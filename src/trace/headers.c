@@ -10,6 +10,8 @@
  * with its exact dashes; tracestate keys and values follow the W3C grammar (an invalid
  * tracestate is dropped whole, the traceparent still applies).
  */
+#include "util/text.h"
+
 #include <skylog/trace.h>
 
 #include <stdatomic.h>
@@ -47,28 +49,6 @@ static bool next_member(const char *s, size_t len, char sep, size_t *i, const ch
     return true;
 }
 
-/* Digit value + 1 of each byte, 0 for a non-digit: one load a character. */
-#define HEX_LC                                                                                     \
-    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,       \
-    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16
-static const uint8_t hex_lc[256] = {HEX_LC};
-static const uint8_t hex_any[256] = {HEX_LC, ['A'] = 11, ['B'] = 12, ['C'] = 13,
-                                     ['D'] = 14, ['E'] = 15, ['F'] = 16};
-
-/* Decodes 2n hex digits into n bytes; false on any other character. */
-static bool unhex(const char *s, size_t n, uint8_t *out, bool lower_only)
-{
-    const uint8_t *t = lower_only ? hex_lc : hex_any;
-    const unsigned char *u = (const unsigned char *)s;
-    unsigned bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned hi = t[u[2 * i]], lo = t[u[2 * i + 1]];
-        bad |= (hi == 0) | (lo == 0);
-        out[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
-    }
-    return !bad;
-}
-
 static bool all_zero(const uint8_t *b, size_t n)
 {
     uint8_t acc = 0;
@@ -87,14 +67,14 @@ bool sky_traceparent_parse(const char *s, size_t len, sky_trace_ctx *out)
     if (len < 55)
         return false;
     uint8_t ver, tid[16], sid[8], flags;
-    if (!unhex(s, 1, &ver, true) || ver == 0xff)
+    if (!sky__unhex(s, 1, &ver, true) || ver == 0xff)
         return false;
     if (ver == 0 ? len != 55 : (len > 55 && s[55] != '-'))
         return false;
     if (s[2] != '-' || s[35] != '-' || s[52] != '-')
         return false;
-    if (!unhex(s + 3, 16, tid, true) || !unhex(s + 36, 8, sid, true) ||
-        !unhex(s + 53, 1, &flags, true))
+    if (!sky__unhex(s + 3, 16, tid, true) || !sky__unhex(s + 36, 8, sid, true) ||
+        !sky__unhex(s + 53, 1, &flags, true))
         return false;
     if (all_zero(tid, 16) || all_zero(sid, 8))
         return false;
@@ -251,12 +231,12 @@ bool sky_xray_parse(const char *s, size_t len, sky_trace_ctx *out)
         if (kn == 4 && !memcmp(m, "Root", 4)) {
             /* 1-<8 hex: epoch seconds>-<24 hex> */
             if (root || vn != 35 || v[0] != '1' || v[1] != '-' || v[10] != '-' ||
-                !unhex(v + 2, 4, tid, false) || !unhex(v + 11, 12, tid + 4, false) ||
+                !sky__unhex(v + 2, 4, tid, false) || !sky__unhex(v + 11, 12, tid + 4, false) ||
                 all_zero(tid, 16))
                 return false;
             root = true;
         } else if (kn == 6 && !memcmp(m, "Parent", 6)) {
-            if (parent || vn != 16 || !unhex(v, 8, sid, false) || all_zero(sid, 8))
+            if (parent || vn != 16 || !sky__unhex(v, 8, sid, false) || all_zero(sid, 8))
                 return false;
             parent = true;
         } else if (kn == 7 && !memcmp(m, "Sampled", 7)) {
@@ -315,7 +295,7 @@ static bool plain_trace_id(const char *s, size_t n, uint8_t out[16])
 {
     trim(&s, &n);
     if (n == 32)
-        return unhex(s, 16, out, false) && !all_zero(out, 16);
+        return sky__unhex(s, 16, out, false) && !all_zero(out, 16);
     if (n != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
         return false;
     char h[32];
@@ -324,13 +304,13 @@ static bool plain_trace_id(const char *s, size_t n, uint8_t out[16])
     memcpy(h + 12, s + 14, 4);
     memcpy(h + 16, s + 19, 4);
     memcpy(h + 20, s + 24, 12);
-    return unhex(h, 16, out, false) && !all_zero(out, 16);
+    return sky__unhex(h, 16, out, false) && !all_zero(out, 16);
 }
 
 static bool plain_span_id(const char *s, size_t n, uint8_t out[8])
 {
     trim(&s, &n);
-    return n == 16 && unhex(s, 8, out, false) && !all_zero(out, 8);
+    return n == 16 && sky__unhex(s, 8, out, false) && !all_zero(out, 8);
 }
 
 /* ---- extract / inject -------------------------------------------------------------------- */

@@ -819,3 +819,24 @@ void sky__hex(const uint8_t *in, size_t n, char *out)
     sky__hex_digits(in, n, out);
     out[2 * n] = '\0';
 }
+
+/* Digit value + 1 of each byte, 0 for a non-digit: one load a character. */
+#define HEX_LC                                                                                     \
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,       \
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16
+static const uint8_t hex_lc[256] = {HEX_LC};
+static const uint8_t hex_any[256] = {HEX_LC, ['A'] = 11, ['B'] = 12, ['C'] = 13,
+                                     ['D'] = 14, ['E'] = 15, ['F'] = 16};
+
+bool sky__unhex(const char *s, size_t n, uint8_t *out, bool lower_only)
+{
+    const uint8_t *t = lower_only ? hex_lc : hex_any;
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned hi = t[u[2 * i]], lo = t[u[2 * i + 1]];
+        bad |= (hi == 0) | (lo == 0);
+        out[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
+    }
+    return !bad;
+}

@@ -35,6 +35,9 @@ bool sky__utf8_copy_valid(char *dst, const char *src, size_t n);
 void sky__hex_digits(const uint8_t *in, size_t n, char *out);
 /* The same, NUL-terminated (out: 2n + 1 bytes). */
 void sky__hex(const uint8_t *in, size_t n, char *out);
+/* Decodes 2n hex digits into n bytes (out: n bytes, written whatever the answer); false on any
+ * other character. lower_only: only 0-9a-f count as digits (traceparent's "MUST"). */
+bool sky__unhex(const char *s, size_t n, uint8_t *out, bool lower_only);
 /* Appends s with every invalid byte replaced by U+FFFD. */
 void sky__utf8_repair(sky_buf *out, const char *s, size_t n);
 
