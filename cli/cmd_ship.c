@@ -1537,10 +1537,8 @@ int sky__cmd_ship(int argc, char **argv)
         return SKY_EXIT_USAGE;
     }
     char region[64];
-    if (!aws.region && sky_aws_resolve_region(NULL, aws.profile, NULL, region, sizeof region) == SKY_OK)
-        aws.region = region;
-    if (!aws.region && aws.endpoint)
-        aws.region = "us-east-1";
+    if (!(aws.region = sky__aws_cli_region(&aws, "logs", "ship", region, sizeof region)))
+        return SKY_EXIT_FAIL;
     co.endpoint = aws.endpoint;
     co.region = aws.region;
     co.profile = aws.profile;

@@ -33,16 +33,30 @@ static bool stopped(void *flag)
     return flag && *(volatile sig_atomic_t *)flag;
 }
 
+const char *sky__aws_cli_region(const sky__aws_cli_opts *o, const char *service,
+                                const char *cmd, char *buf, size_t cap)
+{
+    if (o->region)
+        return o->region;
+    if (sky_aws_resolve_region(NULL, o->profile, NULL, buf, cap) == SKY_OK)
+        return buf;
+    /* A local endpoint needs some region to sign with; AWS itself needs the real one. A bad
+     * --endpoint is the client's to name. */
+    char ep[512];
+    if (o->endpoint || sky_aws_resolve_endpoint(service, NULL, NULL, ep, sizeof ep) == SKY_OK)
+        return "us-east-1";
+    fprintf(stderr, "skylog %s: no AWS region: pass --region REGION, or set AWS_REGION (or region "
+            "in ~/.aws/config); for skylog serve, pass --endpoint URL instead\n", cmd);
+    return NULL;
+}
+
 sky_aws_client *sky__aws_cli_client(const sky__aws_cli_opts *o, const char *service,
                                     const char *cmd)
 {
     char region[64];
-    const char *r = o->region;
-    /* A local endpoint needs some region to sign with; AWS itself needs the real one. */
-    if (!r && sky_aws_resolve_region(NULL, o->profile, NULL, region, sizeof region) == SKY_OK)
-        r = region;
-    if (!r && o->endpoint)
-        r = "us-east-1";
+    const char *r = sky__aws_cli_region(o, service, cmd, region, sizeof region);
+    if (!r)
+        return NULL;
     sky_aws_client_opts co = {.service = service, .region = r, .endpoint = o->endpoint,
                               .profile = o->profile,
                               .http = {.ca_bundle = o->ca_bundle},

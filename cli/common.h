@@ -52,6 +52,14 @@ typedef struct sky__aws_cli_opts {
 /* Handles one of the global options; false if `c` is not one. */
 bool sky__aws_cli_opt(sky__aws_cli_opts *o, int c, const char *arg);
 
+/* The region a command signs with: --region, else AWS_REGION, AWS_DEFAULT_REGION or the
+ * profile's; with none, us-east-1 when an endpoint is configured (--endpoint, the service's
+ * AWS_ENDPOINT_URL_* variable or AWS_ENDPOINT_URL: skylog serve needs no real region), else
+ * NULL after printing "skylog <cmd>: no AWS region: pass --region REGION, ...". `buf` (cap
+ * bytes) may hold the answer. */
+const char *sky__aws_cli_region(const sky__aws_cli_opts *o, const char *service,
+                                const char *cmd, char *buf, size_t cap);
+
 /* A client for `service` ("logs"); prints a clear error and returns NULL on failure. */
 sky_aws_client *sky__aws_cli_client(const sky__aws_cli_opts *o, const char *service,
                                     const char *cmd);
