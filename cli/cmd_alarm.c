@@ -367,15 +367,11 @@ static int parse_and_check(aargs *a, int argc, char **argv)
 {
     static const char *const subs[] = {"put", "put-composite", "describe", "history", "delete",
                                        "set-state"};
-    if (argc < 2 || argv[1][0] == '-')
-        return usage(a, "%s", "expected put, put-composite, describe, history, delete or "
-                              "set-state");
-    for (size_t i = 0; i < 6 && !a->sub; i++)
+    for (size_t i = 0; argc >= 2 && i < 6 && !a->sub; i++)
         if (strcmp(argv[1], subs[i]) == 0)
             a->sub = subs[i];
     if (!a->sub)
-        return usage(a, "unknown subcommand '%s': expected put, put-composite, describe, "
-                        "history, delete or set-state", argv[1]);
+        return sky__cli_unknown_subcommand("alarm", argc < 2 ? NULL : argv[1], subs, 6);
     json_t *b = a->body;
     char cmdname[24];
     snprintf(cmdname, sizeof cmdname, "alarm %s", a->sub);

@@ -53,13 +53,14 @@ const char sky__tail_help[] =
     "error, 130/143 interrupted by SIGINT/SIGTERM before the end (without --follow).\n";
 
 const char sky__groups_help[] =
-    "usage: skylog groups [--prefix PREFIX] [--json]\n"
+    "usage: skylog groups [--prefix PREFIX] [--output table|json]\n"
     "\n"
     "Lists log groups: name, retention, stored bytes.\n"
     "\n"
     "options:\n"
     "      --prefix PREFIX   only groups whose name starts with PREFIX\n"
-    "      --json            one JSON object per group\n" SKY__AWS_OPTS_HELP
+    "  -o, --output FORMAT   table (default) or json (one object a group)\n"
+    "      --json            the same as --output json\n" SKY__AWS_OPTS_HELP
     "\n"
     "example:\n"
     "  skylog groups --prefix /app/\n"
@@ -68,18 +69,19 @@ const char sky__groups_help[] =
     "SIGINT/SIGTERM (the list printed so far is incomplete).\n";
 
 const char sky__streams_help[] =
-    "usage: skylog streams [GROUP] [--group GROUP] [--prefix PREFIX] [--json]\n"
+    "usage: skylog streams [GROUP] [--group GROUP] [--prefix PREFIX] [--output table|json]\n"
     "\n"
     "Lists the streams of a log group, most recently written first.\n"
     "\n"
     "options:\n"
     "  -g, --group GROUP     log group\n"
     "      --prefix PREFIX   only streams whose name starts with PREFIX\n"
-    "      --json            one JSON object per stream\n" SKY__AWS_OPTS_HELP
+    "  -o, --output FORMAT   table (default) or json (one object a stream)\n"
+    "      --json            the same as --output json\n" SKY__AWS_OPTS_HELP
     "\n"
     "examples:\n"
     "  skylog streams /app/prod\n"
-    "  skylog streams --group /app/prod --prefix web- --json\n"
+    "  skylog streams --group /app/prod --prefix web- --output json\n"
     "\n"
     "exit status: 0 listed, 1 the service failed, 2 usage error, 130/143 interrupted by\n"
     "SIGINT/SIGTERM (the list printed so far is incomplete).\n";
@@ -541,24 +543,39 @@ static int list_cmd(int argc, char **argv, bool streams_cmd)
         return SKY_EXIT_OK;
     }
     sky__cli_catch_stop(); /* as tail: before the client, whose credential chain may wait */
-    static const struct option opts[] = {
+    /* groups has no --group: taken and ignored, it would list every group */
+    static const struct option stream_opts[] = {
         {"group", required_argument, NULL, 'g'}, {"prefix", required_argument, NULL, O_PREFIX},
-        {"json", no_argument, NULL, O_JSON},     SKY__AWS_LONG_OPTS,
+        {"output", required_argument, NULL, 'o'}, {"json", no_argument, NULL, O_JSON},
+        SKY__AWS_LONG_OPTS, {NULL, 0, NULL, 0},
+    };
+    static const struct option group_opts[] = {
+        {"prefix", required_argument, NULL, O_PREFIX}, {"output", required_argument, NULL, 'o'},
+        {"json", no_argument, NULL, O_JSON},           SKY__AWS_LONG_OPTS,
         {NULL, 0, NULL, 0},
     };
+    const struct option *opts = streams_cmd ? stream_opts : group_opts;
     sky__aws_cli_opts aws = {0};
     const char *group = NULL, *prefix = NULL;
     bool as_json = false;
     optind = 1;
     opterr = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, ":g:", opts, NULL);
+        int c = getopt_long(argc, argv, streams_cmd ? ":g:o:" : ":o:", opts, NULL);
         if (c == -1)
             break;
         switch (c) {
         case 'g': group = optarg; break;
         case O_PREFIX: prefix = optarg; break;
         case O_JSON: as_json = true; break;
+        case 'o':
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0) {
+                fprintf(stderr, "skylog %s: --output: expected table or json, got '%s' (see "
+                        "skylog %s --help)\n", name, optarg, name);
+                return SKY_EXIT_USAGE;
+            }
+            as_json = strcmp(optarg, "json") == 0;
+            break;
         case ':':
             fprintf(stderr, "skylog %s: option '%s' needs a value\n", name, argv[optind - 1]);
             return SKY_EXIT_USAGE;
@@ -572,9 +589,14 @@ static int list_cmd(int argc, char **argv, bool streams_cmd)
     }
     if (streams_cmd && !group && optind < argc)
         group = argv[optind++]; /* skylog streams GROUP */
-    if ((streams_cmd && !group) || optind < argc) {
-        fprintf(stderr, "skylog %s: %s (see skylog %s --help)\n", name,
-                optind < argc ? "unexpected argument" : "--group is required", name);
+    if (optind < argc) {
+        fprintf(stderr, "skylog %s: unexpected argument '%s' (see skylog %s --help)\n", name,
+                argv[optind], name);
+        return SKY_EXIT_USAGE;
+    }
+    if (streams_cmd && !group) {
+        fprintf(stderr, "skylog streams: a log group is required: skylog streams GROUP (see "
+                "skylog streams --help)\n");
         return SKY_EXIT_USAGE;
     }
     aws.stop = sky__cli_stop_flag();

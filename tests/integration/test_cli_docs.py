@@ -178,6 +178,105 @@ class CliDocs(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("unknown option '--zzzzzzzz' (see skylog ship --help)", p.stderr)
 
+    # How to reach each command's option parser: the subcommand, and an argument its parser
+    # wants before it sees the options (nothing is sent: the typo stops it first).
+    PARSER_ARGS = {"metrics": ["put"], "alarm": ["put", "a1"], "audit": ["verify"],
+                   "config": ["options"]}
+
+    @staticmethod
+    def typos(word):
+        """Misspellings a person makes: two neighbouring letters swapped (never the first)."""
+        out = []
+        for i in range(1, len(word) - 1):
+            if word[i] != word[i + 1] and word[i].isalpha() and word[i + 1].isalpha():
+                out.append(word[:i] + word[i + 1] + word[i] + word[i + 2:])
+        return out
+
+    def assert_usage_line(self, p, what):
+        """One line on stderr, exit 2, naming where to look (`(see skylog X --help)`), as every
+        command's usage errors do."""
+        self.assertEqual(p.returncode, 2, f"{what}: {p.stderr}")
+        self.assertEqual(p.stdout, "", what)
+        self.assertRegex(p.stderr, r"\Askylog(?: [a-z-]+)*: [^\n]+ \(see skylog(?: [a-z-]+)* "
+                         r"--help\)\n\Z", what)
+
+    def subcommands(self, cmd, text):
+        usage = text.split("\n\n", 1)[0]
+        return sorted({m.group(1) for m in re.finditer(
+            rf"(?m)^(?:usage:)?\s+skylog {cmd} ([a-z][a-z-]+)\b", usage)})
+
+    def test_every_command_subcommand_and_option_typo_is_named(self):
+        """Fixes the class, not the cases above: for every command, every subcommand its usage
+        lines show and every --option its --help names, a swapped pair of letters is answered
+        with that very name, in one usage line (exit 2)."""
+        cmds = commands()
+        self.assertIn("ship", cmds)
+        for top, real in (("--verison", "--version"), ("--hlep", "--help")):
+            p = run(top, check=False)
+            self.assert_usage_line(p, top)
+            self.assertIn(f"did you mean '{real}'?", p.stderr)
+        checked = 0
+        for cmd in cmds:
+            for typo in self.typos(cmd)[:2]:
+                if typo in cmds:
+                    continue
+                for argv in ([typo], ["help", typo], ["help", "--man", typo]):
+                    p = run(*argv, check=False)
+                    self.assert_usage_line(p, " ".join(argv))
+                    self.assertIn(f"did you mean '{cmd}'?", p.stderr, argv)
+            text = run(cmd, "--help").stdout
+            subs = self.subcommands(cmd, text)
+            for sub in subs:
+                for typo in self.typos(sub)[:2]:
+                    if typo in subs:
+                        continue
+                    p = run(cmd, typo, check=False)
+                    self.assert_usage_line(p, f"{cmd} {typo}")
+                    self.assertIn(f"did you mean '{sub}'?", p.stderr, f"skylog {cmd} {typo}")
+                    checked += 1
+            if cmd == "version":
+                continue
+            body = text.split("\nexample", 1)[0]
+            flags = sorted(set(re.findall(r"(?<![\w-])--([a-z][a-z-]+[a-z])", body)))
+            for flag in flags:
+                # getopt_long takes an unambiguous prefix for the option it begins ("--unti"
+                # is --until, not a typo of --unit): such a typo is not one
+                for typo in [t for t in self.typos(flag)
+                             if not any(f.startswith(t) for f in flags)][:1]:
+                    argv = [cmd, *self.PARSER_ARGS.get(cmd, []), "--" + typo]
+                    if cmd == "help":
+                        argv = [cmd, "--" + typo]
+                    p = run(*argv, check=False)
+                    self.assert_usage_line(p, " ".join(argv))
+                    self.assertIn(f"did you mean '--{flag}'?", p.stderr, " ".join(argv))
+                    checked += 1
+        self.assertGreater(checked, 100)
+
+    def test_every_usage_error_says_where_to_look(self):
+        """A command or subcommand called without what it needs gets one line naming the help
+        to read, never a bare complaint."""
+        for argv in ([], ["metrics"], ["alarm"], ["config"], ["audit"], ["metrics", "--x"],
+                     ["ship"], ["streams"], ["tail"], ["query"], ["groups", "extra"],
+                     ["version", "extra"], ["config", "check"], ["audit", "verify"],
+                     ["tail", "-g", "/g", "extra"]):
+            p = run(*argv, check=False)
+            if not argv:  # the overview, on stderr
+                self.assertEqual(p.returncode, 2)
+                self.assertIn("usage: skylog <command>", p.stderr)
+                continue
+            self.assert_usage_line(p, "skylog " + " ".join(argv))
+        p = run("groups", "extra", check=False)
+        self.assertIn("'extra'", p.stderr)  # the argument it did not expect, named
+
+    def test_h_is_help_everywhere(self):
+        """-h is --help for every command and subcommand form: on stdout, exit 0."""
+        for cmd in commands():
+            want = run(cmd, "--help").stdout
+            forms = [[cmd, "-h"]] + [[cmd, sub, "-h"] for sub in self.subcommands(cmd, want)]
+            for argv in forms:
+                p = run(*argv, check=False)
+                self.assertEqual((p.returncode, p.stdout), (0, want), argv)
+
 
 if __name__ == "__main__":
     unittest.main()
