@@ -600,13 +600,13 @@ static int parse_and_check(aargs *a, int argc, char **argv)
             return usage(a, "%s", "history takes at most one alarm NAME");
         int64_t now = sky_now_ns() / 1000000, ms;
         if (a->since) {
-            if (!sky__parse_when(a->since, now, &ms))
-                return usage(a, "--since: cannot read the time '%s'", a->since);
+            if (!sky__cli_when("alarm", a->sub, "--since", a->since, now, &ms))
+                return SKY_EXIT_USAGE;
             json_object_set_new(b2, "StartDate", json_real((double)ms / 1000));
         }
         if (a->until) {
-            if (!sky__parse_when(a->until, now, &ms))
-                return usage(a, "--until: cannot read the time '%s'", a->until);
+            if (!sky__cli_when("alarm", a->sub, "--until", a->until, now, &ms))
+                return SKY_EXIT_USAGE;
             json_object_set_new(b2, "EndDate", json_real((double)ms / 1000));
         }
     }

@@ -586,12 +586,9 @@ int sky__cmd_metrics(int argc, char **argv)
     int64_t start = 0, end = 0;
     if (get) {
         int64_t now = sky_now_ns() / 1000000;
-        if (!sky__parse_when(a.since, now, &start) ||
-            (a.until && !sky__parse_when(a.until, now, &end))) {
-            usage(&a, "cannot read the time '%s' (use 10m, 2h, ISO-8601 or Unix ms)",
-                  a.until && !sky__parse_when(a.until, now, &end) ? a.until : a.since);
+        if (!sky__cli_when("metrics", a.sub, "--since", a.since, now, &start) ||
+            (a.until && !sky__cli_when("metrics", a.sub, "--until", a.until, now, &end)))
             goto out;
-        }
         if (!a.until)
             end = now;
         if (end <= start) {

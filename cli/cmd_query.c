@@ -248,15 +248,14 @@ int sky__cmd_query(int argc, char **argv)
     }
     const char *query = argv[optind];
     if (n_groups == 0) {
-        fprintf(stderr, "skylog query: a log group is required (--group GROUP)\n");
+        fprintf(stderr, "skylog query: a log group is required: --group GROUP (see skylog query "
+                "--help)\n");
         goto out;
     }
     int64_t now = sky_now_ns() / 1000000, start, end = now;
-    if (!sky__parse_when(since, now, &start) || (until && !sky__parse_when(until, now, &end))) {
-        fprintf(stderr, "skylog query: cannot read the time '%s' (use 10m, 2h, ISO-8601 or Unix "
-                "ms)\n", until && !sky__parse_when(until, now, &end) ? until : since);
+    if (!sky__cli_when("query", NULL, "--since", since, now, &start) ||
+        (until && !sky__cli_when("query", NULL, "--end", until, now, &end)))
         goto out;
-    }
     if (end < start) {
         fprintf(stderr, "skylog query: the end is before the start\n");
         goto out;

@@ -454,11 +454,9 @@ int sky__cmd_tail(int argc, char **argv)
         goto out;
     }
     int64_t now = sky_now_ns() / 1000000, start, end = 0;
-    if (!sky__parse_when(since, now, &start) || (until && !sky__parse_when(until, now, &end))) {
-        fprintf(stderr, "skylog tail: cannot read the time '%s' (use 10m, 2h, ISO-8601 or Unix ms)\n",
-                until && !sky__parse_when(until, now, &end) ? until : since);
+    if (!sky__cli_when("tail", NULL, "--since", since, now, &start) ||
+        (until && !sky__cli_when("tail", NULL, "--until", until, now, &end)))
         goto out;
-    }
     out.first_day = start / 86400000;
     out.with_date = (end ? end : now) / 86400000 != out.first_day;
     rc = SKY_EXIT_FAIL;

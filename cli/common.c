@@ -143,6 +143,10 @@ bool sky__parse_when(const char *s, int64_t now_ms, int64_t *out)
 {
     if (!s || !*s)
         return false;
+    if (strcmp(s, "now") == 0) { /* what every --until's help gives as its default */
+        *out = now_ms;
+        return true;
+    }
     char *end;
     double v = strtod(s, &end);
     if (end != s && *end && !end[1]) {
@@ -169,6 +173,17 @@ bool sky__parse_when(const char *s, int64_t now_ms, int64_t *out)
         *out = ns / 1000000;
         return true;
     }
+    return false;
+}
+
+bool sky__cli_when(const char *cmd, const char *sub, const char *flag, const char *s,
+                   int64_t now_ms, int64_t *out)
+{
+    if (sky__parse_when(s, now_ms, out))
+        return true;
+    fprintf(stderr, "skylog %s%s%s: %s: cannot read the time '%s': expected 10m, 2h, 3d (ago), "
+            "now, ISO-8601 or Unix ms (see skylog %s --help)\n", cmd, sub ? " " : "",
+            sub ? sub : "", flag, s, cmd);
     return false;
 }
 

@@ -77,6 +77,10 @@ json_t *sky__cw_call(sky_aws_client *c, const char *cmd, const char *op, json_t 
 /* Parses "10m", "90s", "2h", "3d", "1w" (ago), an ISO-8601 time, or Unix milliseconds into
  * Unix ms. False if it is none of those. */
 bool sky__parse_when(const char *s, int64_t now_ms, int64_t *out_ms);
+/* sky__parse_when for the value of `flag`, or false after the usage error every command
+ * prints for it: "skylog <cmd>[ <sub>]: --since: cannot read the time 'x': expected ..." */
+bool sky__cli_when(const char *cmd, const char *sub, const char *flag, const char *s,
+                   int64_t now_ms, int64_t *out_ms);
 
 /* Formats Unix ms as "2025-06-28T12:34:56.789Z" into out[25]. */
 void sky__fmt_ms(int64_t ms, char out[25]);

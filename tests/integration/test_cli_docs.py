@@ -258,7 +258,11 @@ class CliDocs(unittest.TestCase):
         for argv in ([], ["metrics"], ["alarm"], ["config"], ["audit"], ["metrics", "--x"],
                      ["ship"], ["streams"], ["tail"], ["query"], ["groups", "extra"],
                      ["version", "extra"], ["config", "check"], ["audit", "verify"],
-                     ["tail", "-g", "/g", "extra"]):
+                     ["tail", "-g", "/g", "extra"], ["query", "fields @message"],
+                     ["tail", "/g", "--since", "yesterday"],
+                     ["query", "-g", "/g", "--since", "yesterday", "fields @message"],
+                     ["metrics", "get", "-n", "N", "-m", "M", "--since", "yesterday"],
+                     ["alarm", "history", "--since", "yesterday"]):
             p = run(*argv, check=False)
             if not argv:  # the overview, on stderr
                 self.assertEqual(p.returncode, 2)
@@ -276,6 +280,43 @@ class CliDocs(unittest.TestCase):
             for argv in forms:
                 p = run(*argv, check=False)
                 self.assertEqual((p.returncode, p.stdout), (0, want), argv)
+
+    def test_one_concept_one_flag(self):
+        """A user who learnt one command's flag uses it on the next: every command with a
+        time range takes --since and --until, every one that prints records takes
+        --output json, every one that reads a log group takes -g/--group. Each is listed by
+        --help and taken by the parser (nothing listens on the endpoint: the command fails,
+        exit 1, after its options were accepted; ship with no line to send exits 0).
+        `--until now` too, the default every --until's help names."""
+        dead = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_MAX_ATTEMPTS": "1",
+                "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(dead)
+        cases = {
+            "--since": [["tail", "/g"], ["query", "-g", "/g", "fields @message"],
+                        ["metrics", "get", "-n", "N", "-m", "M"], ["alarm", "history", "a"]],
+            "--until": [["tail", "/g"], ["query", "-g", "/g", "fields @message"],
+                        ["metrics", "get", "-n", "N", "-m", "M"], ["alarm", "history", "a"]],
+            "--output": [["tail", "/g"], ["query", "-g", "/g", "fields @message"],
+                         ["metrics", "list"], ["alarm", "describe"], ["groups"],
+                         ["streams", "/g"]],
+            "--group": [["ship", "--give-up-after", "1", "-q", os.devnull], ["tail"], ["streams"], ["query", "fields @message"],
+                        ["audit", "verify"]],
+        }
+        value = {"--since": "1h", "--until": "now", "--output": "json", "--group": "/g"}
+        for flag, argvs in cases.items():
+            for argv in argvs:
+                with self.subTest(flag=flag, command=argv[:2]):
+                    self.assertIn(flag, run(argv[0], "--help").stdout)
+                    spellings = [flag, "-g"] if flag == "--group" else [flag]
+                    if flag == "--output":
+                        spellings.append("-o")
+                    for sp in spellings:
+                        p = subprocess.run([skyharness.skylog_bin(), *argv, sp, value[flag]],
+                                           capture_output=True, text=True, env=env,
+                                           stdin=subprocess.DEVNULL, timeout=120)
+                        self.assertIn(p.returncode, (0, 1), f"{argv} {sp}: {p.stderr}")
 
 
 if __name__ == "__main__":
