@@ -35,6 +35,7 @@ const char sky__serve_help[] =
     "  -h, --help             this help\n"
     "\n"
     "examples:\n"
-    "  skylog serve --port 0 --auth none --data /tmp/sky\n"
-    "  aws --endpoint-url http://127.0.0.1:4566 logs describe-log-groups\n"
+    "  skylog serve --auth none --data /tmp/sky      # http://127.0.0.1:4566\n"
+    "  AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=any AWS_SECRET_ACCESS_KEY=any \\\n"
+    "      aws --endpoint-url http://127.0.0.1:4566 logs describe-log-groups\n"
     "  skylog serve --port 0 --faults throttle=0.1,error=0.05,latency=20ms --seed 7\n";
