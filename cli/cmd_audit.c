@@ -38,7 +38,7 @@ const char sky__audit_help[] =
     "once. The broken entry is named by its place in sequence order and its event time.\n"
     "\n"
     "options:\n"
-    "  --key-file K          the HMAC key (the file's bytes, one trailing newline removed)\n"
+    "      --key-file K      the HMAC key (the file's bytes, one trailing newline removed)\n"
     "  -g, --group GROUP     read the chains from this log group\n"
     "  -s, --stream NAME     only this stream of it\n"
     SKY__AWS_OPTS_HELP

@@ -272,6 +272,30 @@ class CliDocs(unittest.TestCase):
         p = run("groups", "extra", check=False)
         self.assertIn("'extra'", p.stderr)  # the argument it did not expect, named
 
+    def test_options_are_one_column(self):
+        """Every --help lists its options in one layout, the common AWS options' (column 24):
+        a flag line whose text starts at column 24, or a flag too long for it alone on its
+        line, and continuation lines at column 24. A command whose own options used another
+        column printed the AWS options out of line with them."""
+        for cmd in commands():
+            text = run(cmd, "--help").stdout
+            if "\noptions:\n" not in text:
+                continue
+            block = text.split("\noptions:\n", 1)[1].split("\n\n", 1)[0]
+            prev_alone = False
+            for line in block.splitlines():
+                with self.subTest(command=cmd, line=line):
+                    flag = re.match(r"(?:  -\w, |      )--\S", line)
+                    if flag and len(line) > 24 and line[23] == " " and line[24] != " ":
+                        prev_alone = False
+                    elif flag and "  " not in line.strip():
+                        prev_alone = True  # its text on the next line
+                    else:
+                        self.assertRegex(line, r"^ {24}\S", "not at column 24")
+                        prev_alone = False
+                    self.assertLessEqual(len(line), 92)
+            self.assertFalse(prev_alone, f"{cmd}: a flag without text")
+
     def test_h_is_help_everywhere(self):
         """-h is --help for every command and subcommand form: on stdout, exit 0."""
         for cmd in commands():
