@@ -539,8 +539,11 @@ typedef struct sky_options {
 
 /* Creates a pipeline. `opts` may be NULL for defaults; the struct is copied. The pipeline has no
  * sinks until sky_add_sink() is called; events logged to a pipeline without sinks are counted
- * (stats.dropped[SKY_DROP_NO_SINK]) and discarded. On success *out owns the pipeline: free it
- * with sky_close(). */
+ * (stats.dropped[SKY_DROP_NO_SINK]) and discarded, and the first one is reported once on the
+ * diagnostic channel (`diag`, else stderr), since nothing else would show why nothing is
+ * written (a configuration that turns every sink off, SKYLOG_CONSOLE=off, is not reported).
+ * sky_open_env() starts with the console. On success *out owns the pipeline: free it with
+ * sky_close(). */
 SKY_API sky_status sky_open(const sky_options *opts, sky_t **out);
 /* As sky_open(), and when it fails with errmsg not NULL, *errmsg gets a malloc'd sentence saying
  * why (an option out of range, a ring spool in use by another process, ...), which the caller
