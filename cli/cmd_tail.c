@@ -521,6 +521,15 @@ int sky__cmd_tail(int argc, char **argv)
         for (int i = 0; i < 10 && !sky__cli_stopping(); i++)
             usleep(100000);
     }
+    /* an empty answer looks like a broken command: say what was asked, and how to widen it
+     * (on stderr: stdout stays the events only) */
+    if (!follow && rc == SKY_EXIT_OK && printed == 0 && r.n == 0 && !sky__cli_stopping()) {
+        char from[25];
+        sky__fmt_ms(start, from);
+        fprintf(stderr, "skylog tail: no events%s in %s since %s (--since %s); look further "
+                "back with --since 1d, 2w or a date\n", filter ? " matching the filter" : "",
+                group, from, since);
+    }
     json_decref(seen_at_last);
     sky_aws_client_free(c);
 out:

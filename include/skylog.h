@@ -1240,6 +1240,18 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
     } while (0)
 #endif
 
+/* The log calls: sky_info(log, "event_name", fields...) and one per level (sky_trace() to
+ * sky_critical(); sky_log(log, level, ...) takes the level as a value).
+ *   log         a logger from sky_logger_get() or SKY_BIND(), never NULL (the default
+ *               pipeline's loggers are sky_logger_get(NULL, name))
+ *   event_name  what happened, a name rather than a sentence ("user_login"): written as the
+ *               "message" key. It is not a printf format: values go in fields. A string
+ *               literal, as every key, takes the fastest path (see "Speed" at the top).
+ *   fields      any number of SKY_STR(), SKY_INT(), ... (none is fine); copied before the call
+ *               returns, so they may point at the caller's stack.
+ * When the level is disabled for `log` nothing after `log` is evaluated. The call site
+ * (file, function, line) goes with the event. Thread-safe; never blocks in async mode except
+ * as the overflow policy says (sky_options.overflow). */
 #define sky_trace(log, ...) sky_log((log), SKY_LEVEL_TRACE, __VA_ARGS__)
 #define sky_debug(log, ...) sky_log((log), SKY_LEVEL_DEBUG, __VA_ARGS__)
 #define sky_info(log, ...) sky_log((log), SKY_LEVEL_INFO, __VA_ARGS__)
