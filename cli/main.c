@@ -104,7 +104,9 @@ static void print_overview(FILE *out)
                  "  2    usage error: an unknown command or option, a bad value\n"
                  "  130  interrupted by SIGINT (Ctrl-C); 143 by SIGTERM (tail --follow: 0)\n"
                  "\nexamples:\n  skylog serve --port 0 --auth none\n"
-                 "  skylog ship --group /app/dev app.log\n");
+                 "  skylog ship --group /app/dev app.log\n"
+                 "\nThe docs/*.md these texts name are installed in share/doc/skylog/docs/ under\n"
+                 "skylog's prefix (/usr/local by default), next to README.md.\n");
 }
 
 const sky__command *sky__cli_commands(size_t *n)
