@@ -716,27 +716,30 @@ class CloudWatchLogHandler(Handler):
                 json_serialize_default=json_serialize_default))
         self.addFilter(_boto_debug_filter)
         self._pipeline = self._own = pipe
-        # the stream name: fixed but for the pid (a forked worker gets its own stream, as in
-        # watchtower), or formatted per record when it names the logger, thread or time
-        self._per_record = bool(used & {"logger_name", "thread_name", "strftime"})
+        # the stream name is watchtower's template formatted per record; one that names neither
+        # thread nor time is the same for a logger in a process, so it is kept by logger name
+        # (and made again in a forked worker, whose {process_id} differs, as in watchtower)
+        self._per_record = bool(used & {"thread_name", "strftime"})
         self._program = (sys.argv[0] if getattr(sys, "argv", None) else "").replace(":", "")
         self._machine = platform.node()
-        self._fixed = self._fixed_pid = None
+        self._names, self._names_pid = {}, None
         _handlers.add(self)
 
     def _stream_name(self, record):
         pid = os.getpid()
-        if not self._per_record:
-            if self._fixed_pid != pid:
-                self._fixed = self.log_stream_name.format(
-                    machine_name=self._machine, program_name=self._program, process_id=pid,
-                    thread_name="", logger_name="", strftime=None)
-                self._fixed_pid = pid
-            return self._fixed
-        return self.log_stream_name.format(
-            machine_name=self._machine, program_name=self._program, process_id=pid,
-            thread_name=threading.current_thread().name, logger_name=record.name,
-            strftime=datetime.datetime.now(datetime.timezone.utc))
+        if self._per_record:
+            return self.log_stream_name.format(
+                machine_name=self._machine, program_name=self._program, process_id=pid,
+                thread_name=threading.current_thread().name, logger_name=record.name,
+                strftime=datetime.datetime.now(datetime.timezone.utc))
+        if self._names_pid != pid:
+            self._names, self._names_pid = {}, pid
+        name = self._names.get(record.name)
+        if name is None:
+            name = self._names[record.name] = self.log_stream_name.format(
+                machine_name=self._machine, program_name=self._program, process_id=pid,
+                thread_name="", logger_name=record.name, strftime=None)
+        return name
 
     def emit(self, record):
         if self.shutting_down:
