@@ -596,8 +596,9 @@ class CloudWatchLogHandler(Handler):
     at max_message_size - 26 bytes. docs/PYTHON.md "watchtower" maps every argument and
     behaviour, and says where skylog differs.
 
-    Refused with an error instead of ignored: log_group_tags (skylog does not tag groups),
-    an unknown stream placeholder, batch limits beyond PutLogEvents' own.
+    Refused with an error instead of ignored: an unknown stream placeholder, batch limits
+    beyond PutLogEvents' own. log_group_tags are set through boto3 (watchtower's dependency),
+    the one control call not made in C.
 
     skylog additions (keyword only): endpoint_url and region_name (as boto3's), level, and
     structured=True: send skylog's JSON event instead (message, level, logger, module, func,
@@ -643,13 +644,6 @@ class CloudWatchLogHandler(Handler):
         if boto3_client is not None and boto3_profile_name is not None:
             raise WatchtowerError("Either boto3_client or boto3_profile_name can be specified, "
                                   "but not both")
-        if log_group_tags:
-            raise ValueError(
-                "log_group_tags is not supported: skylog does not tag log groups. Tag "
-                f"{log_group_name!r} once outside the application: `aws logs tag-resource "
-                "--resource-arn arn:aws:logs:REGION:ACCOUNT:log-group:"
-                f"{log_group_name} --tags KEY=VALUE` (or in your infrastructure code), and "
-                "drop the argument")
         if not isinstance(max_batch_size, int) or not 1 <= max_batch_size <= _AWS_MAX_BATCH_BYTES:
             raise ValueError(f"max_batch_size must be 1..{_AWS_MAX_BATCH_BYTES} bytes "
                              f"(PutLogEvents' limit), not {max_batch_size!r}")
@@ -716,6 +710,13 @@ class CloudWatchLogHandler(Handler):
                 json_serialize_default=json_serialize_default))
         self.addFilter(_boto_debug_filter)
         self._pipeline = self._own = pipe
+        if log_group_tags:
+            try:
+                _tag_log_group(boto3_client, boto3_profile_name, region_name, endpoint_url,
+                               log_group_name, create_log_group, log_group_tags)
+            except BaseException:
+                pipe.close()
+                raise
         # the stream name is watchtower's template formatted per record; one that names neither
         # thread nor time is the same for a logger in a process, so it is kept by logger name
         # (and made again in a forked worker, whose {process_id} differs, as in watchtower)
@@ -776,6 +777,54 @@ class CloudWatchLogHandler(Handler):
         self.addFilter(_boto_filter)
         self.shutting_down = True
         super().close()
+
+
+# What watchtower does with a failed TagResource: warns. Anything else is raised from the
+# constructor, as in watchtower; UnknownOperationException is an endpoint that has no tags
+# (`skylog serve`), where the same warning says so.
+_TAG_WARN_CODES = ("ResourceNotFoundException", "InvalidParameterException",
+                   "ServiceUnavailableException", "TooManyTagsException",
+                   "UnknownOperationException")
+
+
+def _tag_log_group(client, profile, region, endpoint, group, create, tags):
+    """watchtower's log_group_tags: when the handler is made, the group (created first, when
+    create_log_group) is tagged with TagResource, through boto3 as in watchtower (skylog's C
+    sink makes no control call but its own): the boto3_client given, else one of the same
+    profile, region and endpoint. The group's ARN is DescribeLogGroups' (watchtower builds it
+    from STS GetCallerIdentity: the same ARN, one call and one permission less)."""
+    if client is None:
+        try:
+            import boto3
+        except ImportError:
+            raise ValueError("log_group_tags needs boto3 (as watchtower does) to tag the log "
+                             "group: install it, or tag the group outside the application "
+                             "(aws logs tag-resource) and drop the argument") from None
+        client = boto3.session.Session(profile_name=profile, region_name=region).client(
+            "logs", endpoint_url=endpoint)
+    from botocore.exceptions import ClientError
+    try:
+        if create:
+            try:
+                client.create_log_group(logGroupName=group)
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") not in (
+                        "ResourceAlreadyExistsException", "OperationAbortedException"):
+                    raise
+        arn = None
+        for page in client.get_paginator("describe_log_groups").paginate(
+                logGroupNamePrefix=group):
+            for g in page.get("logGroups", ()):
+                if g.get("logGroupName") == group:
+                    arn = g.get("logGroupArn") or re.sub(r":\*$", "", g.get("arn", ""))
+        if not arn:
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException",
+                                         "Message": f"no log group {group}"}}, "TagResource")
+        client.tag_resource(resourceArn=arn, tags=dict(tags))
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") not in _TAG_WARN_CODES:
+            raise
+        warnings.warn(f"Failed to tag log group {group}: {e}", WatchtowerWarning, 3)
 
 
 def _from_boto3_client(client, opts):

@@ -216,10 +216,7 @@ class Mapping(unittest.TestCase):
             make(self, send_interval="soon")
         with self.assertRaises(TypeError):
             make(self, no_such_argument=1)
-        with self.assertRaisesRegex(ValueError, "log_group_tags is not supported.*aws logs "
-                                                "tag-resource"):
-            make(self, log_group_tags={"team": "a"})
-        make(self, log_group_tags={})  # watchtower's default: nothing to tag
+        make(self, log_group_tags={})  # watchtower's default: nothing to tag (and no call)
         with self.assertRaisesRegex(skylog.SkylogError, "log group|log_group"):
             make(self, log_group_name="bad group name!")
         # watchtower hands *args to logging.Handler: one more positional argument is the level

@@ -20,6 +20,7 @@ test's choosing (127.0.0.1) and returns.
 """
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -31,6 +32,8 @@ import textwrap
 import time
 import unittest
 import uuid
+
+import skylog
 
 try:
     import skyharness
@@ -444,6 +447,20 @@ class Snippets(unittest.TestCase):
         self.assertEqual(list(body), ["request", "metadata", "levelname", "filename", "process",
                                       "thread"])
 
+    def test_log_group_tags_where_there_are_none(self):
+        # skylog serve has no tags: the handler is made, the warning says why, events flow
+        with self.assertWarnsRegex(skylog.WatchtowerWarning,
+                                   "Failed to tag log group /t.*not supported by skylog serve"):
+            h = skylog.CloudWatchLogHandler(log_group_name="/t", log_stream_name="s",
+                                            boto3_client=self.logs, log_group_tags={"a": "b"})
+        self.addCleanup(h.close)
+        log = logging.getLogger("tags." + uuid.uuid4().hex)
+        log.propagate = False
+        log.addHandler(h)
+        log.warning("still sent")
+        self.assertTrue(h.pipeline.flush(30000))
+        self.assertEqual(read_everything(self.logs)["/t"]["streams"]["s"][0][1], "still sent")
+
     def test_every_behaviour(self):
         """The arguments and behaviours the snippets leave at their defaults."""
         self.logs.create_log_group(logGroupName="/wt/existing")
@@ -561,6 +578,30 @@ class AgainstMoto(unittest.TestCase):
                                      region_name="us-west-2").client("logs", endpoint_url=self.url)
         self.assertEqual(read_everything(logs), as_stored(expected))
         self.assertEqual(len(expected), 2)
+
+    def test_log_group_tags(self):
+        # watchtower tags the group (TagResource) when the handler is made: a new group, and
+        # one that exists already, with create_log_group=False
+        logs = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                     region_name="us-west-2").client("logs", endpoint_url=self.url)
+        logs.create_log_group(logGroupName="/tags/existing")
+        h1 = skylog.CloudWatchLogHandler(log_group_name="/tags/new", boto3_client=logs,
+                                         log_group_tags={"team": "a", "env": "prod"})
+        self.addCleanup(h1.close)
+        h2 = skylog.CloudWatchLogHandler(log_group_name="/tags/existing", boto3_client=logs,
+                                         create_log_group=False, log_group_tags={"team": "b"})
+        self.addCleanup(h2.close)
+        tags = {}
+        for g in logs.describe_log_groups()["logGroups"]:
+            arn = g["arn"].removesuffix(":*")
+            tags[g["logGroupName"]] = logs.list_tags_for_resource(resourceArn=arn)["tags"]
+        self.assertEqual(tags, {"/tags/new": {"team": "a", "env": "prod"},
+                                "/tags/existing": {"team": "b"}})
+        # no such group and none to be created: watchtower's warning, the handler made
+        with self.assertWarnsRegex(skylog.WatchtowerWarning, "Failed to tag log group /tags/no"):
+            h3 = skylog.CloudWatchLogHandler(log_group_name="/tags/no", boto3_client=logs,
+                                             create_log_group=False, log_group_tags={"t": "1"})
+        h3.close()
 
 
 if __name__ == "__main__":
