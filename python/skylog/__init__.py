@@ -769,6 +769,10 @@ class CloudWatchLogHandler(Handler):
                 self.dropped_closed += 1
             self.handleError(record)
 
+    def __repr__(self):  # watchtower's
+        return (f"{type(self).__name__}(log_group_name='{self.log_group_name}', "
+                f"log_stream_name='{self.log_stream_name}')")
+
     def flush(self):
         self.addFilter(_boto_filter)  # addFilter adds a filter once
         super().flush()

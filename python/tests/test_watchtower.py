@@ -57,6 +57,8 @@ class Mapping(unittest.TestCase):
         self.assertIsInstance(h, logging.Handler)
         self.assertIsInstance(h.formatter, skylog.CloudWatchLogFormatter)
         self.assertIsNone(h.cwl_client)
+        self.assertEqual(repr(h), "CloudWatchLogHandler(log_group_name='watchtower', "
+                                  f"log_stream_name='{skylog.DEFAULT_LOG_STREAM_NAME}')")
         self.assertEqual(h._stream_name(record("a.b")),
                          f"{platform.node()}/{sys.argv[0].replace(':', '')}/a.b/{os.getpid()}")
 
