@@ -40,8 +40,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     sky_fuzz_sandbox(argc, argv);
     setenv("SKYLOG_HTTP_TRANSPORT", "native", 1);
-    const char *proxies[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                             "ALL_PROXY"};
+    const char *proxies[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
     for (size_t i = 0; i < sizeof proxies / sizeof proxies[0]; i++)
         unsetenv(proxies[i]);
     return 0;
