@@ -36,6 +36,8 @@ typedef struct fake {
     const char *refuse;
     /* record */
     int puts, creates_group, creates_stream, retention_calls;
+    int retention_set; /* PutRetentionPolicy calls that found the group */
+    int retention_days; /* the group's, as the last one that found it set it */
     size_t events;
     size_t max_events_in_put, max_bytes_in_put;
     size_t *put_sizes; /* bytes per put */
@@ -142,6 +144,12 @@ static sky_status fake_call_locked(fake *f, const sky__cwl_call *cl, sky__cwl_re
         f->group_exists = true;
     } else if (strcmp(cl->op, "PutRetentionPolicy") == 0) {
         f->retention_calls++;
+        if (!f->group_exists) {
+            set_err(out, 400, "ResourceNotFoundException", SKY_EREMOTE);
+        } else {
+            f->retention_set++;
+            f->retention_days = (int)json_integer_value(json_object_get(req, "retentionInDays"));
+        }
     } else if (strcmp(cl->op, "CreateLogStream") == 0) {
         f->creates_stream++;
         if (!f->group_exists)
@@ -747,7 +755,10 @@ static void test_missing_resources(void **state)
     sky_sink_flush(s, 5000);
     assert_int_equal(f->events, 1);
     assert_int_equal(f->creates_group, 1);
-    assert_int_equal(f->retention_calls, 1);
+    /* asked before the first put (no group yet), then again once the group was made */
+    assert_int_equal(f->retention_calls, 2);
+    assert_int_equal(f->retention_set, 1);
+    assert_int_equal(f->retention_days, 7);
     sky_sink_close(s);
     fake_destroy(f);
 
@@ -763,6 +774,33 @@ static void test_missing_resources(void **state)
     assert_int_equal(st.dropped[SKY_CWL_DROP_NO_RESOURCE], 1);
     sky_sink_close(s);
     fake_destroy(f);
+}
+
+/* retention_days is the group's, also when group and stream already exist (nothing is created,
+ * so no CreateLogGroup would carry it) and with no_create_group: set once, before the first
+ * put (as watchtower sets it at every start) */
+static void test_retention_on_existing_group(void **state)
+{
+    (void)state;
+    for (int no_create = 0; no_create < 2; no_create++) {
+        fake *f = fake_new();
+        f->group_exists = f->stream_exists = true;
+        sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                                  .sync_upload = true, .retention_days = 14,
+                                                  .no_create_group = no_create,
+                                                  .no_create_stream = no_create});
+        int64_t now = sky_now_ns() / 1000000;
+        sky_cwl_put(s, now, "x", 1);
+        sky_cwl_put(s, now, "y", 1);
+        sky_sink_flush(s, 5000);
+        assert_int_equal(f->events, 2);
+        assert_int_equal(f->creates_group, 0);
+        assert_int_equal(f->retention_calls, 1);
+        assert_int_equal(f->retention_set, 1);
+        assert_int_equal(f->retention_days, 14);
+        sky_sink_close(s);
+        fake_destroy(f);
+    }
 }
 
 static void test_queue_bound_and_dead_endpoint(void **state)
@@ -1247,6 +1285,7 @@ int main(void)
         cmocka_unit_test(test_throttled_creation_keeps_the_events),
         cmocka_unit_test(test_refused_event_isolated),
         cmocka_unit_test(test_missing_resources),
+        cmocka_unit_test(test_retention_on_existing_group),
         cmocka_unit_test(test_queue_bound_and_dead_endpoint),
         cmocka_unit_test(test_put_many),
         cmocka_unit_test(test_utf8_checked_while_queued),
