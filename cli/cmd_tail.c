@@ -313,7 +313,9 @@ static int emit(reasm *r, json_t *ev, tail_out *o)
     const char *msg = json_string_value(json_object_get(ev, "message"));
     const char *stream = json_string_value(json_object_get(ev, "logStreamName"));
     json_int_t ts = json_integer_value(json_object_get(ev, "timestamp"));
-    size_t i, n, len;
+    /* set by part_marker() when it returns true; GCC -O2 (make's release build, -Werror) cannot
+     * see that and warns that n may be used uninitialised */
+    size_t i = 0, n = 0, len = 0;
     if (!r->on || !msg) {
         print_event(ev, msg, o);
         return 1;
