@@ -123,13 +123,14 @@ static int config_options(int argc, char **argv)
             for (size_t i = 0; sky__config_components[i] && n < 40; i++)
                 names[n++] = sky__config_components[i]->name;
             const char *sug = sky__config_suggest(name, names, n);
-            fprintf(stderr, "skylog config: options: unknown sink or processor '%s'", name);
+            /* as every usage error: the did-you-mean, then where to look */
+            fprintf(stderr, "skylog config options: unknown sink or processor '%s'", name);
             if (sug)
-                fprintf(stderr, " (did you mean '%s'?)", sug);
-            fputs("; one of:", stderr);
+                fprintf(stderr, "; did you mean '%s'?", sug);
+            fputs(" One of:", stderr);
             for (size_t i = 0; i < n; i++)
                 fprintf(stderr, " %s", names[i]);
-            fputc('\n', stderr);
+            fputs(" (see skylog config --help)\n", stderr);
             return SKY_EXIT_USAGE;
         }
         print(c, stdout);

@@ -262,7 +262,8 @@ class CliDocs(unittest.TestCase):
                      ["tail", "/g", "--since", "yesterday"],
                      ["query", "-g", "/g", "--since", "yesterday", "fields @message"],
                      ["metrics", "get", "-n", "N", "-m", "M", "--since", "yesterday"],
-                     ["alarm", "history", "--since", "yesterday"]):
+                     ["alarm", "history", "--since", "yesterday"],
+                     ["config", "options", "clodwatch_logs"]):
             p = run(*argv, check=False)
             if not argv:  # the overview, on stderr
                 self.assertEqual(p.returncode, 2)
@@ -271,6 +272,8 @@ class CliDocs(unittest.TestCase):
             self.assert_usage_line(p, "skylog " + " ".join(argv))
         p = run("groups", "extra", check=False)
         self.assertIn("'extra'", p.stderr)  # the argument it did not expect, named
+        p = run("config", "options", "clodwatch_logs", check=False)
+        self.assertIn("did you mean 'cloudwatch_logs'?", p.stderr)
 
     def test_options_are_one_column(self):
         """Every --help lists its options in one layout, the common AWS options' (column 24):
