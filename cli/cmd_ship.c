@@ -1588,6 +1588,11 @@ int sky__cmd_ship(int argc, char **argv)
     wd_started = pthread_create(&wd_thread, NULL, watchdog_main, &wd) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     sh.progress = !quiet && isatty(STDERR_FILENO);
+    /* `skylog ship --group G` with the FILE forgotten reads the terminal, and looks hung */
+    for (int i = 0; i < n_args && !quiet; i++)
+        if (sh.in[i].is_stdin && isatty(STDIN_FILENO))
+            fputs("skylog ship: reading lines from the terminal (standard input); end with "
+                  "Ctrl-D, or give the FILE to send\n", stderr);
     sh.now_ms = sky_now_ns() / 1000000;
     if (checkpoint) { /* say where we start, so even an early failure leaves a checkpoint */
         pthread_mutex_lock(&sh.tr.mu);
