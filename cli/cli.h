@@ -41,6 +41,13 @@ bool sky__cli_wants_help(int argc, char **argv);
  * suggestion taken from the command's own getopt_long table. */
 void sky__cli_unknown_option(const char *cmd, const char *arg, const struct option *opts);
 
+/* The usage error of a command with subcommands (`subs`, in the order its help lists them):
+ * "skylog <cmd>: unknown subcommand 'lst'; did you mean 'list'? (see skylog <cmd> --help)",
+ * or with no plausible one "...: expected put, list or get", or when `word` is NULL or an
+ * option "skylog <cmd>: expected a subcommand: put, list or get". Returns SKY_EXIT_USAGE. */
+int sky__cli_unknown_subcommand(const char *cmd, const char *word, const char *const *subs,
+                                size_t n);
+
 /* The value of a numeric flag, read by the configuration's own parser (sky__opt_parse in
  * src/config/registry.c), so a flag and its config key take the same text and get the same
  * answer. `row` says what is accepted (an INT, SIZE or DURATION row: its bounds, no_zero): a

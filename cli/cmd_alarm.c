@@ -37,38 +37,43 @@ const char sky__alarm_help[] =
     "(set-state). Works against CloudWatch and skylog serve, which evaluates alarms itself.\n"
     "\n"
     "options:\n"
-    "  -n, --namespace NS          put: the metric's namespace\n"
-    "  -m, --metric NAME           put: the metric's name\n"
-    "  -d, --dimension K=V         put: a dimension of the metric (repeatable)\n"
-    "  -s, --stat STAT             put: SampleCount, Average, Sum, Minimum, Maximum or a\n"
-    "                              percentile such as p99\n"
-    "  -p, --period SECONDS        put: 10, 20, 30 or a multiple of 60\n"
-    "      --evaluation-periods N  put: periods looked at (default 1)\n"
-    "      --datapoints-to-alarm M put: breaching periods among them for ALARM (default N)\n"
-    "  -t, --threshold N           put: the threshold\n"
-    "  -c, --comparison OP         put: >, >=, <, <= or GreaterThanThreshold,\n"
-    "                              GreaterThanOrEqualToThreshold, LessThanThreshold,\n"
-    "                              LessThanOrEqualToThreshold\n"
-    "      --treat-missing-data M  put: missing (default), ignore, breaching, notBreaching\n"
-    "  -u, --unit UNIT             put: only data of this unit\n"
-    "      --rule RULE             put-composite: e.g. 'ALARM(cpu) AND NOT OK(disk)'\n"
-    "      --description TEXT      put, put-composite: what the alarm is for\n"
-    "      --alarm-action ARN      put, put-composite: run on ALARM (repeatable, at most 5)\n"
-    "      --ok-action ARN         on OK (repeatable)\n"
+    "  -n, --namespace NS    put: the metric's namespace\n"
+    "  -m, --metric NAME     put: the metric's name\n"
+    "  -d, --dimension K=V   put: a dimension of the metric (repeatable)\n"
+    "  -s, --stat STAT       put: SampleCount, Average, Sum, Minimum, Maximum or a percentile\n"
+    "                        such as p99\n"
+    "  -p, --period SECONDS  put: 10, 20, 30 or a multiple of 60\n"
+    "      --evaluation-periods N\n"
+    "                        put: periods looked at (default 1)\n"
+    "      --datapoints-to-alarm M\n"
+    "                        put: breaching periods among them for ALARM (default N)\n"
+    "  -t, --threshold N     put: the threshold\n"
+    "  -c, --comparison OP   put: >, >=, <, <= or GreaterThanThreshold,\n"
+    "                        GreaterThanOrEqualToThreshold, LessThanThreshold,\n"
+    "                        LessThanOrEqualToThreshold\n"
+    "      --treat-missing-data M\n"
+    "                        put: missing (default), ignore, breaching, notBreaching\n"
+    "  -u, --unit UNIT       put: only data of this unit\n"
+    "      --rule RULE       put-composite: e.g. 'ALARM(cpu) AND NOT OK(disk)'\n"
+    "      --description TEXT\n"
+    "                        put, put-composite: what the alarm is for\n"
+    "      --alarm-action ARN\n"
+    "                        put, put-composite: run on ALARM (repeatable, at most 5)\n"
+    "      --ok-action ARN   on OK (repeatable)\n"
     "      --insufficient-data-action ARN\n"
-    "                              on INSUFFICIENT_DATA (repeatable)\n"
-    "      --no-actions            put, put-composite: create with actions disabled\n"
-    "      --prefix P              describe: names starting with P\n"
-    "      --state S               describe: OK, ALARM or INSUFFICIENT_DATA; set-state: the new\n"
-    "                              state\n"
-    "      --type TYPE             describe: metric (default), composite or all\n"
-    "      --item-type TYPE        history: ConfigurationUpdate, StateUpdate or Action\n"
-    "      --since WHEN            history: start: 10m, 2h, 3d (ago), ISO-8601 or Unix ms\n"
-    "      --until WHEN            history: end (default now)\n"
-    "  -l, --limit N               history: at most N items (default 100)\n"
-    "      --reason TEXT           set-state: why\n"
-    "      --reason-data JSON      set-state: machine-readable detail (a JSON text)\n"
-    "  -o, --output FORMAT         describe, history: table (default), json or csv\n"
+    "                        on INSUFFICIENT_DATA (repeatable)\n"
+    "      --no-actions      put, put-composite: create with actions disabled\n"
+    "      --prefix P        describe: names starting with P\n"
+    "      --state S         describe: OK, ALARM or INSUFFICIENT_DATA; set-state: the new state\n"
+    "      --type TYPE       describe: metric (default), composite or all\n"
+    "      --item-type TYPE  history: ConfigurationUpdate, StateUpdate or Action\n"
+    "      --since WHEN      history: start: 10m, 2h, 3d (ago), ISO-8601 or Unix ms\n"
+    "      --until WHEN      history: end (default now)\n"
+    "  -l, --limit N         history: at most N items (default 100)\n"
+    "      --reason TEXT     set-state: why\n"
+    "      --reason-data JSON\n"
+    "                        set-state: machine-readable detail (a JSON text)\n"
+    "  -o, --output FORMAT   describe, history: table (default), json or csv\n"
     SKY__AWS_OPTS_HELP_METRICS
     "\n"
     "examples:\n"
@@ -367,15 +372,11 @@ static int parse_and_check(aargs *a, int argc, char **argv)
 {
     static const char *const subs[] = {"put", "put-composite", "describe", "history", "delete",
                                        "set-state"};
-    if (argc < 2 || argv[1][0] == '-')
-        return usage(a, "%s", "expected put, put-composite, describe, history, delete or "
-                              "set-state");
-    for (size_t i = 0; i < 6 && !a->sub; i++)
+    for (size_t i = 0; argc >= 2 && i < 6 && !a->sub; i++)
         if (strcmp(argv[1], subs[i]) == 0)
             a->sub = subs[i];
     if (!a->sub)
-        return usage(a, "unknown subcommand '%s': expected put, put-composite, describe, "
-                        "history, delete or set-state", argv[1]);
+        return sky__cli_unknown_subcommand("alarm", argc < 2 ? NULL : argv[1], subs, 6);
     json_t *b = a->body;
     char cmdname[24];
     snprintf(cmdname, sizeof cmdname, "alarm %s", a->sub);
@@ -604,13 +605,13 @@ static int parse_and_check(aargs *a, int argc, char **argv)
             return usage(a, "%s", "history takes at most one alarm NAME");
         int64_t now = sky_now_ns() / 1000000, ms;
         if (a->since) {
-            if (!sky__parse_when(a->since, now, &ms))
-                return usage(a, "--since: cannot read the time '%s'", a->since);
+            if (!sky__cli_when("alarm", a->sub, "--since", a->since, now, &ms))
+                return SKY_EXIT_USAGE;
             json_object_set_new(b2, "StartDate", json_real((double)ms / 1000));
         }
         if (a->until) {
-            if (!sky__parse_when(a->until, now, &ms))
-                return usage(a, "--until: cannot read the time '%s'", a->until);
+            if (!sky__cli_when("alarm", a->sub, "--until", a->until, now, &ms))
+                return SKY_EXIT_USAGE;
             json_object_set_new(b2, "EndDate", json_real((double)ms / 1000));
         }
     }

@@ -38,7 +38,7 @@ const char sky__audit_help[] =
     "once. The broken entry is named by its place in sequence order and its event time.\n"
     "\n"
     "options:\n"
-    "  --key-file K          the HMAC key (the file's bytes, one trailing newline removed)\n"
+    "      --key-file K      the HMAC key (the file's bytes, one trailing newline removed)\n"
     "  -g, --group GROUP     read the chains from this log group\n"
     "  -s, --stream NAME     only this stream of it\n"
     SKY__AWS_OPTS_HELP
@@ -81,8 +81,14 @@ static int verify(int argc, char **argv)
         else if (strncmp(argv[i], "--key-file=", 11) == 0)
             key_file = argv[i] + 11;
         else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "skylog audit verify: unknown option '%s' (see 'skylog audit --help')\n",
-                    argv[i]);
+            /* the options of both forms: a typo of --group is meant for the other one */
+            static const struct option opts[] = {{"key-file", required_argument, NULL, 0},
+                                                 {"group", required_argument, NULL, 'g'},
+                                                 {"stream", required_argument, NULL, 's'},
+                                                 SKY__AWS_LONG_OPTS,
+                                                 {"help", no_argument, NULL, 'h'},
+                                                 {NULL, 0, NULL, 0}};
+            sky__cli_unknown_option("audit verify", argv[i], opts);
             return SKY_EXIT_USAGE;
         } else if (!file)
             file = argv[i];
@@ -92,7 +98,7 @@ static int verify(int argc, char **argv)
         }
     }
     if (!file) {
-        fprintf(stderr, "skylog audit verify: FILE is required (see 'skylog audit --help')\n");
+        fprintf(stderr, "skylog audit verify: FILE is required (see skylog audit --help)\n");
         return SKY_EXIT_USAGE;
     }
     static uint8_t key[SKY__AUDIT_MAX_KEY];
@@ -149,8 +155,8 @@ int sky__cmd_audit(int argc, char **argv)
         return SKY_EXIT_OK;
     }
     if (argc < 2 || strcmp(argv[1], "verify") != 0) {
-        fprintf(stderr, "skylog audit: expected 'verify' (see 'skylog audit --help')\n");
-        return SKY_EXIT_USAGE;
+        static const char *const subs[] = {"verify"};
+        return sky__cli_unknown_subcommand("audit", argc < 2 ? NULL : argv[1], subs, 1);
     }
     return verify(argc - 1, argv + 1);
 }

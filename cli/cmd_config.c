@@ -47,7 +47,7 @@ static int usage(const char *fmt, const char *arg)
 {
     fputs("skylog config: ", stderr);
     fprintf(stderr, fmt, arg);
-    fputs(" (see 'skylog config --help')\n", stderr);
+    fputs(" (see skylog config --help)\n", stderr);
     return SKY_EXIT_USAGE;
 }
 
@@ -92,8 +92,14 @@ static int config_options(int argc, char **argv)
             markdown = true;
         else if (strcmp(argv[i], "--env") == 0)
             env = true;
-        else if (argv[i][0] == '-')
-            return usage("options: unknown option '%s'", argv[i]);
+        else if (argv[i][0] == '-') {
+            static const struct option opts[] = {{"markdown", no_argument, NULL, 0},
+                                                 {"env", no_argument, NULL, 0},
+                                                 {"help", no_argument, NULL, 'h'},
+                                                 {NULL, 0, NULL, 0}};
+            sky__cli_unknown_option("config options", argv[i], opts);
+            return SKY_EXIT_USAGE;
+        }
         else if (name)
             return usage("options: unexpected argument '%s'", argv[i]);
         else
@@ -117,13 +123,14 @@ static int config_options(int argc, char **argv)
             for (size_t i = 0; sky__config_components[i] && n < 40; i++)
                 names[n++] = sky__config_components[i]->name;
             const char *sug = sky__config_suggest(name, names, n);
-            fprintf(stderr, "skylog config: options: unknown sink or processor '%s'", name);
+            /* as every usage error: the did-you-mean, then where to look */
+            fprintf(stderr, "skylog config options: unknown sink or processor '%s'", name);
             if (sug)
-                fprintf(stderr, " (did you mean '%s'?)", sug);
-            fputs("; one of:", stderr);
+                fprintf(stderr, "; did you mean '%s'?", sug);
+            fputs(" One of:", stderr);
             for (size_t i = 0; i < n; i++)
                 fprintf(stderr, " %s", names[i]);
-            fputc('\n', stderr);
+            fputs(" (see skylog config --help)\n", stderr);
             return SKY_EXIT_USAGE;
         }
         print(c, stdout);
@@ -168,11 +175,10 @@ int sky__cmd_config(int argc, char **argv)
         fputs(sky__config_help, stdout);
         return SKY_EXIT_OK;
     }
-    if (argc < 2)
-        return usage("expected a subcommand: check or options%s", "");
-    if (strcmp(argv[1], "check") == 0)
+    if (argc >= 2 && strcmp(argv[1], "check") == 0)
         return config_check(argc - 1, argv + 1);
-    if (strcmp(argv[1], "options") == 0)
+    if (argc >= 2 && strcmp(argv[1], "options") == 0)
         return config_options(argc - 1, argv + 1);
-    return usage("unknown subcommand '%s' (check, options)", argv[1]);
+    static const char *const subs[] = {"check", "options"};
+    return sky__cli_unknown_subcommand("config", argc < 2 ? NULL : argv[1], subs, 2);
 }

@@ -443,18 +443,15 @@ int sky__cmd_metrics(int argc, char **argv)
                .aws = {.stop = sky__cli_stop_flag()}};
     int rc = SKY_EXIT_USAGE;
     sky_aws_client *c = NULL;
-    if (argc < 2 || argv[1][0] == '-') {
-        usage(&a, "%s", "expected put, list or get");
+    static const char *const subs[] = {"put", "list", "get"};
+    if (argc < 2 || (strcmp(argv[1], "put") != 0 && strcmp(argv[1], "list") != 0 &&
+                     strcmp(argv[1], "get") != 0)) {
+        sky__cli_unknown_subcommand("metrics", argc < 2 ? NULL : argv[1], subs, 3);
         goto out;
     }
     a.sub = argv[1];
     bool put = strcmp(a.sub, "put") == 0, list = strcmp(a.sub, "list") == 0,
          get = strcmp(a.sub, "get") == 0;
-    if (!put && !list && !get) {
-        usage(&a, "unknown subcommand '%s': expected put, list or get", a.sub);
-        a.sub = NULL;
-        goto out;
-    }
     char cmdname[16];
     snprintf(cmdname, sizeof cmdname, "metrics %s", a.sub);
     optind = 2;
@@ -589,12 +586,9 @@ int sky__cmd_metrics(int argc, char **argv)
     int64_t start = 0, end = 0;
     if (get) {
         int64_t now = sky_now_ns() / 1000000;
-        if (!sky__parse_when(a.since, now, &start) ||
-            (a.until && !sky__parse_when(a.until, now, &end))) {
-            usage(&a, "cannot read the time '%s' (use 10m, 2h, ISO-8601 or Unix ms)",
-                  a.until && !sky__parse_when(a.until, now, &end) ? a.until : a.since);
+        if (!sky__cli_when("metrics", a.sub, "--since", a.since, now, &start) ||
+            (a.until && !sky__cli_when("metrics", a.sub, "--until", a.until, now, &end)))
             goto out;
-        }
         if (!a.until)
             end = now;
         if (end <= start) {

@@ -32,6 +32,7 @@ const char sky__query_help[] =
     "      --since WHEN      start: 10m, 2h, 3d (ago), ISO-8601 or Unix ms (default 1h)\n"
     "      --start WHEN      the same as --since\n"
     "      --end WHEN        end, included (default: now)\n"
+    "      --until WHEN      the same as --end\n"
     "  -n, --limit N         at most N rows (1-100000; default: the service's, 10000)\n"
     "  -o, --output FORMAT   table (default), json (one object a row), csv\n"
     "      --timeout SECONDS stop the query (StopQuery) after this long; default: wait\n" SKY__AWS_OPTS_HELP
@@ -175,6 +176,7 @@ int sky__cmd_query(int argc, char **argv)
         {"since", required_argument, NULL, O_SINCE},
         {"start", required_argument, NULL, O_SINCE},
         {"end", required_argument, NULL, O_END},
+        {"until", required_argument, NULL, O_END}, /* as tail, metrics get and alarm history */
         {"limit", required_argument, NULL, 'n'},
         {"output", required_argument, NULL, 'o'},
         {"timeout", required_argument, NULL, O_TIMEOUT},
@@ -246,15 +248,14 @@ int sky__cmd_query(int argc, char **argv)
     }
     const char *query = argv[optind];
     if (n_groups == 0) {
-        fprintf(stderr, "skylog query: a log group is required (--group GROUP)\n");
+        fprintf(stderr, "skylog query: a log group is required: --group GROUP (see skylog query "
+                "--help)\n");
         goto out;
     }
     int64_t now = sky_now_ns() / 1000000, start, end = now;
-    if (!sky__parse_when(since, now, &start) || (until && !sky__parse_when(until, now, &end))) {
-        fprintf(stderr, "skylog query: cannot read the time '%s' (use 10m, 2h, ISO-8601 or Unix "
-                "ms)\n", until && !sky__parse_when(until, now, &end) ? until : since);
+    if (!sky__cli_when("query", NULL, "--since", since, now, &start) ||
+        (until && !sky__cli_when("query", NULL, "--end", until, now, &end)))
         goto out;
-    }
     if (end < start) {
         fprintf(stderr, "skylog query: the end is before the start\n");
         goto out;

@@ -61,33 +61,39 @@ const char sky__ship_help[] =
     "throttling is waited out); reading a pipe or --follow, ship waits for the endpoint instead.\n"
     "\n"
     "options:\n"
-    "  -g, --group GROUP         log group (created if missing, unless --no-create)\n"
-    "  -s, --stream NAME         log stream (default {hostname}_{strftime:%Y%m%d_%H%M%S});\n"
-    "                            placeholders {hostname} {pid} {strftime:FMT}\n"
-    "  -f, --follow              keep reading as files grow; survive rotation and truncation\n"
-    "      --retention-days N    set on a group this command creates (1, 3, 5, 7, 14, 30, 60,\n"
-    "                            90, ... 3653: the values CloudWatch takes)\n"
-    "      --no-create           never create the group or stream\n"
-    "      --batch-size N        events per request, 1 to 10000 (the default)\n"
-    "      --flush-interval MS   longest wait before a partial batch is sent: milliseconds, or\n"
-    "                            250ms, 2s, 1m (default 1000, at most 1h)\n"
-    "      --oversize POLICY     truncate (default), split or drop events over --max-event-bytes\n"
-    "      --max-event-bytes N   event size limit, message + 26: bytes, or 64k, 1M (128 to\n"
-    "                            1048576, the default)\n"
-    "      --give-up-after N     give delivery up after N attempts in a row failed (1 to 1000),\n"
-    "                            however quickly (default: 12 attempts over 10 s or more)\n"
-    "      --transport T         put_log_events (default), ndjson or otlp (ingestion endpoints)\n"
-    "      --bearer-token T      token for the ingestion endpoints\n"
-    "      --compress            gzip request bodies\n"
-    "      --checkpoint FILE     keep the acknowledged position (file, inode, byte, line) in FILE,\n"
-    "                            replaced atomically as the service acknowledges\n"
-    "      --resume              start where --checkpoint FILE says (from the start if FILE does\n"
-    "                            not exist yet); earlier inputs are skipped. Exactly once: the\n"
-    "                            stream's tail is read first, and lines a killed run had stored\n"
-    "                            without hearing back are not sent again (docs/CLI.md)\n"
-    "      --start-offset N      start the one input at byte N (the start of a line; 0, the\n"
-    "                            default, is the start of the input)\n"
-    "  -q, --quiet               no progress and no summary (failures are still reported)\n"
+    "  -g, --group GROUP     log group (created if missing, unless --no-create)\n"
+    "  -s, --stream NAME     log stream (default {hostname}_{strftime:%Y%m%d_%H%M%S});\n"
+    "                        placeholders {hostname} {pid} {strftime:FMT}\n"
+    "  -f, --follow          keep reading as files grow; survive rotation and truncation\n"
+    "      --retention-days N\n"
+    "                        set on a group this command creates (1, 3, 5, 7, 14, 30, 60, 90,\n"
+    "                        ... 3653: the values CloudWatch takes)\n"
+    "      --no-create       never create the group or stream\n"
+    "      --batch-size N    events per request, 1 to 10000 (the default)\n"
+    "      --flush-interval MS\n"
+    "                        longest wait before a partial batch is sent: milliseconds, or\n"
+    "                        250ms, 2s, 1m (default 1000, at most 1h)\n"
+    "      --oversize POLICY\n"
+    "                        truncate (default), split or drop events over --max-event-bytes\n"
+    "      --max-event-bytes N\n"
+    "                        event size limit, message + 26: bytes, or 64k, 1M (128 to 1048576,\n"
+    "                        the default)\n"
+    "      --give-up-after N\n"
+    "                        give delivery up after N attempts in a row failed (1 to 1000),\n"
+    "                        however quickly (default: 12 attempts over 10 s or more)\n"
+    "      --transport T     put_log_events (default), ndjson or otlp (ingestion endpoints)\n"
+    "      --bearer-token T  token for the ingestion endpoints\n"
+    "      --compress        gzip request bodies\n"
+    "      --checkpoint FILE\n"
+    "                        keep the acknowledged position (file, inode, byte, line) in FILE,\n"
+    "                        replaced atomically as the service acknowledges\n"
+    "      --resume          start where --checkpoint FILE says (from the start if FILE does\n"
+    "                        not exist yet); earlier inputs are skipped. Exactly once: the\n"
+    "                        stream's tail is read first, and lines a killed run had stored\n"
+    "                        without hearing back are not sent again (docs/CLI.md)\n"
+    "      --start-offset N  start the one input at byte N (the start of a line; 0, the\n"
+    "                        default, is the start of the input)\n"
+    "  -q, --quiet           no progress and no summary (failures are still reported)\n"
     SKY__AWS_OPTS_HELP
     "\n"
     "examples:\n"
@@ -1453,10 +1459,8 @@ int sky__cmd_ship(int argc, char **argv)
         return SKY_EXIT_USAGE;
     }
     char region[64];
-    if (!aws.region && sky_aws_resolve_region(NULL, aws.profile, NULL, region, sizeof region) == SKY_OK)
-        aws.region = region;
-    if (!aws.region && aws.endpoint)
-        aws.region = "us-east-1";
+    if (!(aws.region = sky__aws_cli_region(&aws, "logs", "ship", region, sizeof region)))
+        return SKY_EXIT_FAIL;
     co.endpoint = aws.endpoint;
     co.region = aws.region;
     co.profile = aws.profile;
@@ -1584,6 +1588,11 @@ int sky__cmd_ship(int argc, char **argv)
     wd_started = pthread_create(&wd_thread, NULL, watchdog_main, &wd) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     sh.progress = !quiet && isatty(STDERR_FILENO);
+    /* `skylog ship --group G` with the FILE forgotten reads the terminal, and looks hung */
+    for (int i = 0; i < n_args && !quiet; i++)
+        if (sh.in[i].is_stdin && isatty(STDIN_FILENO))
+            fputs("skylog ship: reading lines from the terminal (standard input); end with "
+                  "Ctrl-D, or give the FILE to send\n", stderr);
     sh.now_ms = sky_now_ns() / 1000000;
     if (checkpoint) { /* say where we start, so even an early failure leaves a checkpoint */
         pthread_mutex_lock(&sh.tr.mu);

@@ -53,13 +53,14 @@ const char sky__tail_help[] =
     "error, 130/143 interrupted by SIGINT/SIGTERM before the end (without --follow).\n";
 
 const char sky__groups_help[] =
-    "usage: skylog groups [--prefix PREFIX] [--json]\n"
+    "usage: skylog groups [--prefix PREFIX] [--output table|json]\n"
     "\n"
     "Lists log groups: name, retention, stored bytes.\n"
     "\n"
     "options:\n"
     "      --prefix PREFIX   only groups whose name starts with PREFIX\n"
-    "      --json            one JSON object per group\n" SKY__AWS_OPTS_HELP
+    "  -o, --output FORMAT   table (default) or json (one object a group)\n"
+    "      --json            the same as --output json\n" SKY__AWS_OPTS_HELP
     "\n"
     "example:\n"
     "  skylog groups --prefix /app/\n"
@@ -68,18 +69,19 @@ const char sky__groups_help[] =
     "SIGINT/SIGTERM (the list printed so far is incomplete).\n";
 
 const char sky__streams_help[] =
-    "usage: skylog streams [GROUP] [--group GROUP] [--prefix PREFIX] [--json]\n"
+    "usage: skylog streams [GROUP] [--group GROUP] [--prefix PREFIX] [--output table|json]\n"
     "\n"
     "Lists the streams of a log group, most recently written first.\n"
     "\n"
     "options:\n"
     "  -g, --group GROUP     log group\n"
     "      --prefix PREFIX   only streams whose name starts with PREFIX\n"
-    "      --json            one JSON object per stream\n" SKY__AWS_OPTS_HELP
+    "  -o, --output FORMAT   table (default) or json (one object a stream)\n"
+    "      --json            the same as --output json\n" SKY__AWS_OPTS_HELP
     "\n"
     "examples:\n"
     "  skylog streams /app/prod\n"
-    "  skylog streams --group /app/prod --prefix web- --json\n"
+    "  skylog streams --group /app/prod --prefix web- --output json\n"
     "\n"
     "exit status: 0 listed, 1 the service failed, 2 usage error, 130/143 interrupted by\n"
     "SIGINT/SIGTERM (the list printed so far is incomplete).\n";
@@ -311,7 +313,9 @@ static int emit(reasm *r, json_t *ev, tail_out *o)
     const char *msg = json_string_value(json_object_get(ev, "message"));
     const char *stream = json_string_value(json_object_get(ev, "logStreamName"));
     json_int_t ts = json_integer_value(json_object_get(ev, "timestamp"));
-    size_t i, n, len;
+    /* set by part_marker() when it returns true; GCC -O2 (make's release build, -Werror) cannot
+     * see that and warns that n may be used uninitialised */
+    size_t i = 0, n = 0, len = 0;
     if (!r->on || !msg) {
         print_event(ev, msg, o);
         return 1;
@@ -486,11 +490,9 @@ int sky__cmd_tail(int argc, char **argv)
         goto out;
     }
     int64_t now = sky_now_ns() / 1000000, start, end = 0;
-    if (!sky__parse_when(since, now, &start) || (until && !sky__parse_when(until, now, &end))) {
-        fprintf(stderr, "skylog tail: cannot read the time '%s' (use 10m, 2h, ISO-8601 or Unix ms)\n",
-                until && !sky__parse_when(until, now, &end) ? until : since);
+    if (!sky__cli_when("tail", NULL, "--since", since, now, &start) ||
+        (until && !sky__cli_when("tail", NULL, "--until", until, now, &end)))
         goto out;
-    }
     out.first_day = start / 86400000;
     out.with_date = (end ? end : now) / 86400000 != out.first_day;
     rc = SKY_EXIT_FAIL;
@@ -555,6 +557,15 @@ int sky__cmd_tail(int argc, char **argv)
         for (int i = 0; i < 10 && !sky__cli_stopping(); i++)
             usleep(100000);
     }
+    /* an empty answer looks like a broken command: say what was asked, and how to widen it
+     * (on stderr: stdout stays the events only) */
+    if (!follow && rc == SKY_EXIT_OK && printed == 0 && r.n == 0 && !sky__cli_stopping()) {
+        char from[25];
+        sky__fmt_ms(start, from);
+        fprintf(stderr, "skylog tail: no events%s in %s since %s (--since %s); look further "
+                "back with --since 1d, 2w or a date\n", filter ? " matching the filter" : "",
+                group, from, since);
+    }
     json_decref(seen_at_last);
     sky_aws_client_free(c);
 out:
@@ -575,24 +586,39 @@ static int list_cmd(int argc, char **argv, bool streams_cmd)
         return SKY_EXIT_OK;
     }
     sky__cli_catch_stop(); /* as tail: before the client, whose credential chain may wait */
-    static const struct option opts[] = {
+    /* groups has no --group: taken and ignored, it would list every group */
+    static const struct option stream_opts[] = {
         {"group", required_argument, NULL, 'g'}, {"prefix", required_argument, NULL, O_PREFIX},
-        {"json", no_argument, NULL, O_JSON},     SKY__AWS_LONG_OPTS,
+        {"output", required_argument, NULL, 'o'}, {"json", no_argument, NULL, O_JSON},
+        SKY__AWS_LONG_OPTS, {NULL, 0, NULL, 0},
+    };
+    static const struct option group_opts[] = {
+        {"prefix", required_argument, NULL, O_PREFIX}, {"output", required_argument, NULL, 'o'},
+        {"json", no_argument, NULL, O_JSON},           SKY__AWS_LONG_OPTS,
         {NULL, 0, NULL, 0},
     };
+    const struct option *opts = streams_cmd ? stream_opts : group_opts;
     sky__aws_cli_opts aws = {0};
     const char *group = NULL, *prefix = NULL;
     bool as_json = false;
     optind = 1;
     opterr = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, ":g:", opts, NULL);
+        int c = getopt_long(argc, argv, streams_cmd ? ":g:o:" : ":o:", opts, NULL);
         if (c == -1)
             break;
         switch (c) {
         case 'g': group = optarg; break;
         case O_PREFIX: prefix = optarg; break;
         case O_JSON: as_json = true; break;
+        case 'o':
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0) {
+                fprintf(stderr, "skylog %s: --output: expected table or json, got '%s' (see "
+                        "skylog %s --help)\n", name, optarg, name);
+                return SKY_EXIT_USAGE;
+            }
+            as_json = strcmp(optarg, "json") == 0;
+            break;
         case ':':
             fprintf(stderr, "skylog %s: option '%s' needs a value\n", name, argv[optind - 1]);
             return SKY_EXIT_USAGE;
@@ -606,9 +632,14 @@ static int list_cmd(int argc, char **argv, bool streams_cmd)
     }
     if (streams_cmd && !group && optind < argc)
         group = argv[optind++]; /* skylog streams GROUP */
-    if ((streams_cmd && !group) || optind < argc) {
-        fprintf(stderr, "skylog %s: %s (see skylog %s --help)\n", name,
-                optind < argc ? "unexpected argument" : "--group is required", name);
+    if (optind < argc) {
+        fprintf(stderr, "skylog %s: unexpected argument '%s' (see skylog %s --help)\n", name,
+                argv[optind], name);
+        return SKY_EXIT_USAGE;
+    }
+    if (streams_cmd && !group) {
+        fprintf(stderr, "skylog streams: a log group is required: skylog streams GROUP (see "
+                "skylog streams --help)\n");
         return SKY_EXIT_USAGE;
     }
     aws.stop = sky__cli_stop_flag();

@@ -33,16 +33,30 @@ static bool stopped(void *flag)
     return flag && *(volatile sig_atomic_t *)flag;
 }
 
+const char *sky__aws_cli_region(const sky__aws_cli_opts *o, const char *service,
+                                const char *cmd, char *buf, size_t cap)
+{
+    if (o->region)
+        return o->region;
+    if (sky_aws_resolve_region(NULL, o->profile, NULL, buf, cap) == SKY_OK)
+        return buf;
+    /* A local endpoint needs some region to sign with; AWS itself needs the real one. A bad
+     * --endpoint is the client's to name. */
+    char ep[512];
+    if (o->endpoint || sky_aws_resolve_endpoint(service, NULL, NULL, ep, sizeof ep) == SKY_OK)
+        return "us-east-1";
+    fprintf(stderr, "skylog %s: no AWS region: pass --region REGION, or set AWS_REGION (or region "
+            "in ~/.aws/config); for skylog serve, pass --endpoint URL instead\n", cmd);
+    return NULL;
+}
+
 sky_aws_client *sky__aws_cli_client(const sky__aws_cli_opts *o, const char *service,
                                     const char *cmd)
 {
     char region[64];
-    const char *r = o->region;
-    /* A local endpoint needs some region to sign with; AWS itself needs the real one. */
-    if (!r && sky_aws_resolve_region(NULL, o->profile, NULL, region, sizeof region) == SKY_OK)
-        r = region;
-    if (!r && o->endpoint)
-        r = "us-east-1";
+    const char *r = sky__aws_cli_region(o, service, cmd, region, sizeof region);
+    if (!r)
+        return NULL;
     sky_aws_client_opts co = {.service = service, .region = r, .endpoint = o->endpoint,
                               .profile = o->profile,
                               .http = {.ca_bundle = o->ca_bundle},
@@ -134,6 +148,10 @@ bool sky__parse_when(const char *s, int64_t now_ms, int64_t *out)
 {
     if (!s || !*s)
         return false;
+    if (strcmp(s, "now") == 0) { /* what every --until's help gives as its default */
+        *out = now_ms;
+        return true;
+    }
     char *end;
     double v = strtod(s, &end);
     if (end != s && !(v <= WHEN_MAX_MS)) /* also NaN; a duration in ms is the smallest */
@@ -162,6 +180,17 @@ bool sky__parse_when(const char *s, int64_t now_ms, int64_t *out)
         *out = ns / 1000000;
         return true;
     }
+    return false;
+}
+
+bool sky__cli_when(const char *cmd, const char *sub, const char *flag, const char *s,
+                   int64_t now_ms, int64_t *out)
+{
+    if (sky__parse_when(s, now_ms, out))
+        return true;
+    fprintf(stderr, "skylog %s%s%s: %s: cannot read the time '%s': expected 10m, 2h, 3d (ago), "
+            "now, ISO-8601 or Unix ms (see skylog %s --help)\n", cmd, sub ? " " : "",
+            sub ? sub : "", flag, s, cmd);
     return false;
 }
 

@@ -52,6 +52,14 @@ typedef struct sky__aws_cli_opts {
 /* Handles one of the global options; false if `c` is not one. */
 bool sky__aws_cli_opt(sky__aws_cli_opts *o, int c, const char *arg);
 
+/* The region a command signs with: --region, else AWS_REGION, AWS_DEFAULT_REGION or the
+ * profile's; with none, us-east-1 when an endpoint is configured (--endpoint, the service's
+ * AWS_ENDPOINT_URL_* variable or AWS_ENDPOINT_URL: skylog serve needs no real region), else
+ * NULL after printing "skylog <cmd>: no AWS region: pass --region REGION, ...". `buf` (cap
+ * bytes) may hold the answer. */
+const char *sky__aws_cli_region(const sky__aws_cli_opts *o, const char *service,
+                                const char *cmd, char *buf, size_t cap);
+
 /* A client for `service` ("logs"); prints a clear error and returns NULL on failure. */
 sky_aws_client *sky__aws_cli_client(const sky__aws_cli_opts *o, const char *service,
                                     const char *cmd);
@@ -69,6 +77,10 @@ json_t *sky__cw_call(sky_aws_client *c, const char *cmd, const char *op, json_t 
 /* Parses "10m", "90s", "2h", "3d", "1w" (ago), an ISO-8601 time, or Unix milliseconds into
  * Unix ms. False if it is none of those. */
 bool sky__parse_when(const char *s, int64_t now_ms, int64_t *out_ms);
+/* sky__parse_when for the value of `flag`, or false after the usage error every command
+ * prints for it: "skylog <cmd>[ <sub>]: --since: cannot read the time 'x': expected ..." */
+bool sky__cli_when(const char *cmd, const char *sub, const char *flag, const char *s,
+                   int64_t now_ms, int64_t *out_ms);
 
 /* Formats Unix ms as "2025-06-28T12:34:56.789Z" into out[25]. */
 void sky__fmt_ms(int64_t ms, char out[25]);

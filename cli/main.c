@@ -74,6 +74,21 @@ static const sky__command *find_command(const char *name)
     return NULL;
 }
 
+/* "skylog[ help]: unknown command 'shp'; did you mean 'ship'?": the same answer wherever a
+ * command is named (skylog CMD, skylog help CMD, skylog help --man CMD). */
+static int unknown_command(const char *who, const char *name)
+{
+    const char *names[N_COMMANDS];
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        names[i] = commands[i].name;
+    const char *sug = sky__cli_suggest(name, names, N_COMMANDS);
+    fprintf(stderr, "%s: unknown command '%s'", who, name);
+    if (sug)
+        fprintf(stderr, "; did you mean '%s'?", sug);
+    fprintf(stderr, " (see skylog --help)\n");
+    return SKY_EXIT_USAGE;
+}
+
 static void print_overview(FILE *out)
 {
     fprintf(out, "usage: skylog <command> [options]\n"
@@ -89,7 +104,9 @@ static void print_overview(FILE *out)
                  "  2    usage error: an unknown command or option, a bad value\n"
                  "  130  interrupted by SIGINT (Ctrl-C); 143 by SIGTERM (tail --follow: 0)\n"
                  "\nexamples:\n  skylog serve --port 0 --auth none\n"
-                 "  skylog ship --group /app/dev app.log\n");
+                 "  skylog ship --group /app/dev app.log\n"
+                 "\nThe docs/*.md these texts name are installed in share/doc/skylog/docs/ under\n"
+                 "skylog's prefix (/usr/local by default), next to README.md.\n");
 }
 
 const sky__command *sky__cli_commands(size_t *n)
@@ -140,7 +157,8 @@ static int cmd_version(int argc, char **argv)
         return SKY_EXIT_OK;
     }
     if (argc > 1) {
-        fprintf(stderr, "skylog version: unexpected argument '%s'\n", argv[1]);
+        fprintf(stderr, "skylog version: unexpected argument '%s' (see skylog version --help)\n",
+                argv[1]);
         return SKY_EXIT_USAGE;
     }
     printf("skylog %s\n", SKYLOG_VERSION);
@@ -159,10 +177,8 @@ static int cmd_help(int argc, char **argv)
             return SKY_EXIT_OK;
         }
         const sky__command *c = find_command(argv[2]);
-        if (!c) {
-            fprintf(stderr, "skylog help: unknown command '%s' (see 'skylog --help')\n", argv[2]);
-            return SKY_EXIT_USAGE;
-        }
+        if (!c)
+            return unknown_command("skylog help", argv[2]);
         sky__cli_man(stdout, c->name, c->summary, c->help);
         return SKY_EXIT_OK;
     }
@@ -187,8 +203,18 @@ static int cmd_help(int argc, char **argv)
             fputs(help_help, stdout);
             return SKY_EXIT_OK;
         }
-        fprintf(stderr, "skylog help: unknown option or missing value '%s' (see skylog help "
-                "--help)\n", argv[1]);
+        static const struct option opts[] = {{"man", optional_argument, NULL, 0},
+                                             {"completion", required_argument, NULL, 0},
+                                             {"write-docs", required_argument, NULL, 0},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+        for (size_t i = 0; opts[i].name; i++)
+            if (strncmp(argv[1], "--", 2) == 0 && strcmp(argv[1] + 2, opts[i].name) == 0) {
+                fprintf(stderr, "skylog help: %s: a value is missing, or one too many "
+                        "(see skylog help --help)\n", argv[1]);
+                return SKY_EXIT_USAGE;
+            }
+        sky__cli_unknown_option("help", argv[1], opts);
         return SKY_EXIT_USAGE;
     }
     if (argc < 2) {
@@ -199,10 +225,8 @@ static int cmd_help(int argc, char **argv)
         fprintf(stderr, "skylog help: expected one command name\n");
         return SKY_EXIT_USAGE;
     }
-    if (!sky__cli_print_help(argv[1])) {
-        fprintf(stderr, "skylog help: unknown command '%s' (see 'skylog --help')\n", argv[1]);
-        return SKY_EXIT_USAGE;
-    }
+    if (!sky__cli_print_help(argv[1]))
+        return unknown_command("skylog help", argv[1]);
     return SKY_EXIT_OK;
 }
 
@@ -230,7 +254,10 @@ int main(int argc, char **argv)
     if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0)
         return cmd_version(1, argv + 1);
     if (name[0] == '-') {
-        fprintf(stderr, "skylog: unknown option '%s' (see 'skylog --help')\n", name);
+        static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
+        sky__cli_unknown_option(NULL, name, opts);
         return SKY_EXIT_USAGE;
     }
     char terr[256];
@@ -239,17 +266,7 @@ int main(int argc, char **argv)
         return SKY_EXIT_USAGE;
     }
     const sky__command *c = find_command(name);
-    if (!c) {
-        const char *names[N_COMMANDS];
-        for (size_t i = 0; i < N_COMMANDS; i++)
-            names[i] = commands[i].name;
-        const char *sug = sky__cli_suggest(name, names, N_COMMANDS);
-        if (sug)
-            fprintf(stderr, "skylog: unknown command '%s'; did you mean '%s'? (see 'skylog --help')\n",
-                    name, sug);
-        else
-            fprintf(stderr, "skylog: unknown command '%s' (see 'skylog --help')\n", name);
-        return SKY_EXIT_USAGE;
-    }
+    if (!c)
+        return unknown_command("skylog", name);
     return c->run(argc - 1, argv + 1);
 }

@@ -14,6 +14,9 @@
 
 void sky__cli_unknown_option(const char *cmd, const char *arg, const struct option *opts)
 {
+    /* `skylog --x`: the command's own name is empty */
+    const char *sp = cmd && *cmd ? " " : "";
+    cmd = cmd ? cmd : "";
     const char *sug = NULL;
     if (arg[0] == '-' && arg[1] == '-') {
         char word[64];
@@ -29,10 +32,30 @@ void sky__cli_unknown_option(const char *cmd, const char *arg, const struct opti
         }
     }
     if (sug)
-        fprintf(stderr, "skylog %s: unknown option '%s'; did you mean '--%s'? (see skylog %s "
-                "--help)\n", cmd, arg, sug, cmd);
+        fprintf(stderr, "skylog%s%s: unknown option '%s'; did you mean '--%s'? (see skylog%s%s "
+                "--help)\n", sp, cmd, arg, sug, sp, cmd);
     else
-        fprintf(stderr, "skylog %s: unknown option '%s' (see skylog %s --help)\n", cmd, arg, cmd);
+        fprintf(stderr, "skylog%s%s: unknown option '%s' (see skylog%s%s --help)\n", sp, cmd, arg,
+                sp, cmd);
+}
+
+int sky__cli_unknown_subcommand(const char *cmd, const char *word, const char *const *subs,
+                                size_t n)
+{
+    char list[256] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n && len < sizeof list; i++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
+                                i == 0 ? "" : i + 1 == n ? " or " : ", ", subs[i]);
+    const char *sug = word && *word && *word != '-' ? sky__cli_suggest(word, subs, n) : NULL;
+    if (!word || !*word || *word == '-')
+        fprintf(stderr, "skylog %s: expected a subcommand: %s", cmd, list);
+    else if (sug)
+        fprintf(stderr, "skylog %s: unknown subcommand '%s'; did you mean '%s'?", cmd, word, sug);
+    else
+        fprintf(stderr, "skylog %s: unknown subcommand '%s': expected %s", cmd, word, list);
+    fprintf(stderr, " (see skylog %s --help)\n", cmd);
+    return SKY_EXIT_USAGE;
 }
 
 bool sky__cli_num_flag(const char *cmd, const char *flag, const sky__opt *row, const char *arg,

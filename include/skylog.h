@@ -539,8 +539,11 @@ typedef struct sky_options {
 
 /* Creates a pipeline. `opts` may be NULL for defaults; the struct is copied. The pipeline has no
  * sinks until sky_add_sink() is called; events logged to a pipeline without sinks are counted
- * (stats.dropped[SKY_DROP_NO_SINK]) and discarded. On success *out owns the pipeline: free it
- * with sky_close(). */
+ * (stats.dropped[SKY_DROP_NO_SINK]) and discarded, and the first one is reported once on the
+ * diagnostic channel (`diag`, else stderr), since nothing else would show why nothing is
+ * written (a configuration that turns every sink off, SKYLOG_CONSOLE=off, is not reported).
+ * sky_open_env() starts with the console. On success *out owns the pipeline: free it with
+ * sky_close(). */
 SKY_API sky_status sky_open(const sky_options *opts, sky_t **out);
 /* As sky_open(), and when it fails with errmsg not NULL, *errmsg gets a malloc'd sentence saying
  * why (an option out of range, a ring spool in use by another process, ...), which the caller
@@ -1237,6 +1240,18 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
     } while (0)
 #endif
 
+/* The log calls: sky_info(log, "event_name", fields...) and one per level (sky_trace() to
+ * sky_critical(); sky_log(log, level, ...) takes the level as a value).
+ *   log         a logger from sky_logger_get() or SKY_BIND(), never NULL (the default
+ *               pipeline's loggers are sky_logger_get(NULL, name))
+ *   event_name  what happened, a name rather than a sentence ("user_login"): written as the
+ *               "message" key. It is not a printf format: values go in fields. A string
+ *               literal, as every key, takes the fastest path (see "Speed" at the top).
+ *   fields      any number of SKY_STR(), SKY_INT(), ... (none is fine); copied before the call
+ *               returns, so they may point at the caller's stack.
+ * When the level is disabled for `log` nothing after `log` is evaluated. The call site
+ * (file, function, line) goes with the event. Thread-safe; never blocks in async mode except
+ * as the overflow policy says (sky_options.overflow). */
 #define sky_trace(log, ...) sky_log((log), SKY_LEVEL_TRACE, __VA_ARGS__)
 #define sky_debug(log, ...) sky_log((log), SKY_LEVEL_DEBUG, __VA_ARGS__)
 #define sky_info(log, ...) sky_log((log), SKY_LEVEL_INFO, __VA_ARGS__)

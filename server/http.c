@@ -703,8 +703,8 @@ sky__http *sky__http_start(sky__server *srv, int *port, char *err, size_t cap)
         h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_DEADLINE_S, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)MAX_CONNECTIONS, MHD_OPTION_ARRAY, o->tls_cert ? tls_opts : tls_opts + 2, MHD_OPTION_END);
     if (!h->daemon) {
-        snprintf(err, cap, "cannot listen on %s port %d (in use, or not allowed?)", o->host,
-                 o->port);
+        snprintf(err, cap, "cannot listen on %s port %d (in use, or not allowed?): another "
+                 "port with --port N, or --port 0 for a free one", o->host, o->port);
         free(h->tls_cert);
         free(h->tls_key);
         free(h);

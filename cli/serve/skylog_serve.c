@@ -49,7 +49,7 @@ static int usage_error(const char *fmt, const char *arg)
 {
     fputs("skylog serve: ", stderr);
     fprintf(stderr, fmt, arg);
-    fputs(" (see 'skylog serve --help')\n", stderr);
+    fputs(" (see skylog serve --help)\n", stderr);
     return SKY_EXIT_USAGE;
 }
 

@@ -69,9 +69,14 @@ static sky_status client_new(const sky_aws_client_opts *o, sky_aws_client **out,
     }
     sky_status st = sky_aws_resolve_region(o->region, o->profile, o->config_file, c->region,
                                            sizeof c->region);
-    if (st != SKY_OK && !(o->endpoint || getenv("AWS_ENDPOINT_URL"))) {
+    /* An endpoint configured any way (the option, the service's own variable such as
+     * AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, or AWS_ENDPOINT_URL) needs no region: only AWS's
+     * regional endpoints do. */
+    if (st != SKY_OK && sky_aws_resolve_endpoint(o->service, NULL, o->endpoint, c->endpoint,
+                                                 sizeof c->endpoint) != SKY_OK) {
         if (errbuf)
-            snprintf(errbuf, errlen, "no AWS region (set AWS_REGION or the region option)");
+            snprintf(errbuf, errlen, "no AWS region (set AWS_REGION or AWS_DEFAULT_REGION, "
+                     "region in ~/.aws/config, or the region option)");
         sky_aws_client_free(c);
         return SKY_EINVAL;
     }

@@ -242,8 +242,9 @@ static sky_status resolve_chain(sky__cctx *ctx, sky_aws_credentials *out)
     if (!p->o.no_imds && (st = sky__creds_imds(ctx, out)) != SKY_ENOTFOUND)
         return st;
     return sky__cerr(ctx, SKY_EAUTH,
-                     "no AWS credentials found (explicit, env, profile, web identity, container, "
-                     "instance metadata)");
+                     "no AWS credentials found (tried: explicit, env, profile, web identity, "
+                     "container, instance metadata): set AWS_ACCESS_KEY_ID and "
+                     "AWS_SECRET_ACCESS_KEY, or a profile (AWS_PROFILE, ~/.aws/credentials)");
 }
 
 /* ---- the provider -------------------------------------------------------------------------- */

@@ -29,6 +29,7 @@
  * call (a constructor registering a hook would not be linked from a static archive).
  */
 #include "core/errmsg.h"
+#include "core/pipeline.h"
 #include "config/loader.h"
 #include "config/registry.h"
 #include "core/logger.h"
@@ -446,6 +447,7 @@ static sky_t *build(env_ctx *E, const sky_options *o)
         free(why);
         return NULL;
     }
+    sky__pipeline_sinkless_ok(sky);
     /* processors in the tables' order, then the sinks */
     for (int kind = SKY__KIND_PROCESSOR; kind >= SKY__KIND_SINK; kind--) {
         for (size_t i = 0; i < E->n_secs; i++) {

@@ -858,23 +858,30 @@ const sky__opt *sky__config_find_opt(const sky__component *c, const char *name)
     return NULL;
 }
 
-/* Levenshtein distance, bounded to short words (option names are). */
+/* Edit distance with adjacent transpositions (optimal string alignment), bounded to short
+ * words (option names are): "tial" is one typo of "tail", as a person makes it, not two. */
 static size_t edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 63 || lb > 63)
         return 64;
-    size_t prev[64], cur[64];
+    size_t pprev[64], prev[64], cur[64];
     for (size_t j = 0; j <= lb; j++)
         prev[j] = j;
     for (size_t i = 1; i <= la; i++) {
         cur[0] = i;
+        int ca = tolower((unsigned char)a[i - 1]);
         for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) !=
-                                        tolower((unsigned char)b[j - 1]));
+            int cb = tolower((unsigned char)b[j - 1]);
+            size_t sub = prev[j - 1] + (ca != cb);
             size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            size_t d = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb && ca != cb && pprev[j - 2] + 1 < d)
+                d = pprev[j - 2] + 1;
+            cur[j] = d;
         }
+        memcpy(pprev, prev, (lb + 1) * sizeof prev[0]);
         memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
     }
     return prev[lb];

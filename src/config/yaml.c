@@ -19,6 +19,7 @@
  * what they could multiply (lists, processors, sinks) has limits of its own.
  */
 #include "core/errmsg.h"
+#include "core/pipeline.h"
 #include "config/loader.h"
 #include "config/registry.h"
 
@@ -495,6 +496,7 @@ static bool build(loader *L, sky_t **out)
         free(why);
         return false;
     }
+    sky__pipeline_sinkless_ok(sky);
     for (size_t i = 0; i < L->n_procs; i++) {
         item *it = &L->procs[i];
         char *err = NULL;

@@ -295,6 +295,15 @@ void sky__count_drop(sky_t *sky, sky_drop_reason reason, sky_level level, uint64
     atomic_fetch_add_explicit(&sky->dropped[reason], n, memory_order_relaxed);
     if ((unsigned)level < SKY_LEVEL_COUNT_)
         atomic_fetch_add_explicit(&sky->dropped_by_level[level], n, memory_order_relaxed);
+    /* no_sink also counts events every sink's level or filter declined, which is routing
+     * working; only a pipeline without any sink is a mistake worth a line */
+    if (reason == SKY_DROP_NO_SINK &&
+        atomic_load_explicit(&sky->n_sinks_pub, memory_order_acquire) == 0 &&
+        !atomic_exchange_explicit(&sky->said_no_sink, true, memory_order_relaxed))
+        sky__diag(sky, SKY_LEVEL_WARN, "an event was logged to a pipeline that has no sink: it "
+                  "and every other one are discarded (counted in sky_stats.dropped[no_sink]); "
+                  "add one with sky_add_sink(), or open the pipeline with sky_open_env(), "
+                  "which writes to the console");
 }
 
 static void run_reopen(sky_sink *s)

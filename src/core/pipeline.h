@@ -93,6 +93,9 @@ struct sky {
     _Atomic uint64_t emitted, processed, routed, proc_failures;
     _Atomic uint64_t dropped[SKY_DROP_REASON_COUNT_];
     _Atomic uint64_t dropped_by_level[SKY_LEVEL_COUNT_];
+    /* said once: events are discarded because the pipeline has no sink at all (sky_open()
+     * without sky_add_sink() shows nothing, and nothing else would say why) */
+    _Atomic bool said_no_sink;
 
     /* Events derived by processors and sinks (derived.c): a FIFO owned by the processing
      * thread, drained after each event (sync) or batch (async), through derived_ev. */
@@ -106,6 +109,14 @@ struct sky {
     int diag_in_window;
     uint64_t diag_suppressed;
 };
+
+/* A configuration (the environment, a YAML file) that leaves every sink out does so on
+ * purpose (SKYLOG_CONSOLE=off): its events are discarded without the one-line warning a
+ * pipeline built in code without sky_add_sink() gets. */
+static inline void sky__pipeline_sinkless_ok(sky_t *sky)
+{
+    atomic_store_explicit(&sky->said_no_sink, true, memory_order_relaxed);
+}
 
 /* Processes the derived events waiting (derived.c); the processing thread only. */
 void sky__derived_drain_slow(sky_t *sky);

@@ -178,6 +178,173 @@ class CliDocs(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("unknown option '--zzzzzzzz' (see skylog ship --help)", p.stderr)
 
+    # How to reach each command's option parser: the subcommand, and an argument its parser
+    # wants before it sees the options (nothing is sent: the typo stops it first).
+    PARSER_ARGS = {"metrics": ["put"], "alarm": ["put", "a1"], "audit": ["verify"],
+                   "config": ["options"]}
+
+    @staticmethod
+    def typos(word):
+        """Misspellings a person makes: two neighbouring letters swapped (never the first)."""
+        out = []
+        for i in range(1, len(word) - 1):
+            if word[i] != word[i + 1] and word[i].isalpha() and word[i + 1].isalpha():
+                out.append(word[:i] + word[i + 1] + word[i] + word[i + 2:])
+        return out
+
+    def assert_usage_line(self, p, what):
+        """One line on stderr, exit 2, naming where to look (`(see skylog X --help)`), as every
+        command's usage errors do."""
+        self.assertEqual(p.returncode, 2, f"{what}: {p.stderr}")
+        self.assertEqual(p.stdout, "", what)
+        self.assertRegex(p.stderr, r"\Askylog(?: [a-z-]+)*: [^\n]+ \(see skylog(?: [a-z-]+)* "
+                         r"--help\)\n\Z", what)
+
+    def subcommands(self, cmd, text):
+        usage = text.split("\n\n", 1)[0]
+        return sorted({m.group(1) for m in re.finditer(
+            rf"(?m)^(?:usage:)?\s+skylog {cmd} ([a-z][a-z-]+)\b", usage)})
+
+    def test_every_command_subcommand_and_option_typo_is_named(self):
+        """Fixes the class, not the cases above: for every command, every subcommand its usage
+        lines show and every --option its --help names, a swapped pair of letters is answered
+        with that very name, in one usage line (exit 2)."""
+        cmds = commands()
+        self.assertIn("ship", cmds)
+        for top, real in (("--verison", "--version"), ("--hlep", "--help")):
+            p = run(top, check=False)
+            self.assert_usage_line(p, top)
+            self.assertIn(f"did you mean '{real}'?", p.stderr)
+        checked = 0
+        for cmd in cmds:
+            for typo in self.typos(cmd)[:2]:
+                if typo in cmds:
+                    continue
+                for argv in ([typo], ["help", typo], ["help", "--man", typo]):
+                    p = run(*argv, check=False)
+                    self.assert_usage_line(p, " ".join(argv))
+                    self.assertIn(f"did you mean '{cmd}'?", p.stderr, argv)
+            text = run(cmd, "--help").stdout
+            subs = self.subcommands(cmd, text)
+            for sub in subs:
+                for typo in self.typos(sub)[:2]:
+                    if typo in subs:
+                        continue
+                    p = run(cmd, typo, check=False)
+                    self.assert_usage_line(p, f"{cmd} {typo}")
+                    self.assertIn(f"did you mean '{sub}'?", p.stderr, f"skylog {cmd} {typo}")
+                    checked += 1
+            if cmd == "version":
+                continue
+            body = text.split("\nexample", 1)[0]
+            flags = sorted(set(re.findall(r"(?<![\w-])--([a-z][a-z-]+[a-z])", body)))
+            for flag in flags:
+                # getopt_long takes an unambiguous prefix for the option it begins ("--unti"
+                # is --until, not a typo of --unit): such a typo is not one
+                for typo in [t for t in self.typos(flag)
+                             if not any(f.startswith(t) for f in flags)][:1]:
+                    argv = [cmd, *self.PARSER_ARGS.get(cmd, []), "--" + typo]
+                    if cmd == "help":
+                        argv = [cmd, "--" + typo]
+                    p = run(*argv, check=False)
+                    self.assert_usage_line(p, " ".join(argv))
+                    self.assertIn(f"did you mean '--{flag}'?", p.stderr, " ".join(argv))
+                    checked += 1
+        self.assertGreater(checked, 100)
+
+    def test_every_usage_error_says_where_to_look(self):
+        """A command or subcommand called without what it needs gets one line naming the help
+        to read, never a bare complaint."""
+        for argv in ([], ["metrics"], ["alarm"], ["config"], ["audit"], ["metrics", "--x"],
+                     ["ship"], ["streams"], ["tail"], ["query"], ["groups", "extra"],
+                     ["version", "extra"], ["config", "check"], ["audit", "verify"],
+                     ["tail", "-g", "/g", "extra"], ["query", "fields @message"],
+                     ["tail", "/g", "--since", "yesterday"],
+                     ["query", "-g", "/g", "--since", "yesterday", "fields @message"],
+                     ["metrics", "get", "-n", "N", "-m", "M", "--since", "yesterday"],
+                     ["alarm", "history", "--since", "yesterday"],
+                     ["config", "options", "clodwatch_logs"]):
+            p = run(*argv, check=False)
+            if not argv:  # the overview, on stderr
+                self.assertEqual(p.returncode, 2)
+                self.assertIn("usage: skylog <command>", p.stderr)
+                continue
+            self.assert_usage_line(p, "skylog " + " ".join(argv))
+        p = run("groups", "extra", check=False)
+        self.assertIn("'extra'", p.stderr)  # the argument it did not expect, named
+        p = run("config", "options", "clodwatch_logs", check=False)
+        self.assertIn("did you mean 'cloudwatch_logs'?", p.stderr)
+
+    def test_options_are_one_column(self):
+        """Every --help lists its options in one layout, the common AWS options' (column 24):
+        a flag line whose text starts at column 24, or a flag too long for it alone on its
+        line, and continuation lines at column 24. A command whose own options used another
+        column printed the AWS options out of line with them."""
+        for cmd in commands():
+            text = run(cmd, "--help").stdout
+            if "\noptions:\n" not in text:
+                continue
+            block = text.split("\noptions:\n", 1)[1].split("\n\n", 1)[0]
+            prev_alone = False
+            for line in block.splitlines():
+                with self.subTest(command=cmd, line=line):
+                    flag = re.match(r"(?:  -\w, |      )--\S", line)
+                    if flag and len(line) > 24 and line[23] == " " and line[24] != " ":
+                        prev_alone = False
+                    elif flag and "  " not in line.strip():
+                        prev_alone = True  # its text on the next line
+                    else:
+                        self.assertRegex(line, r"^ {24}\S", "not at column 24")
+                        prev_alone = False
+                    self.assertLessEqual(len(line), 92)
+            self.assertFalse(prev_alone, f"{cmd}: a flag without text")
+
+    def test_h_is_help_everywhere(self):
+        """-h is --help for every command and subcommand form: on stdout, exit 0."""
+        for cmd in commands():
+            want = run(cmd, "--help").stdout
+            forms = [[cmd, "-h"]] + [[cmd, sub, "-h"] for sub in self.subcommands(cmd, want)]
+            for argv in forms:
+                p = run(*argv, check=False)
+                self.assertEqual((p.returncode, p.stdout), (0, want), argv)
+
+    def test_one_concept_one_flag(self):
+        """A user who learnt one command's flag uses it on the next: every command with a
+        time range takes --since and --until, every one that prints records takes
+        --output json, every one that reads a log group takes -g/--group. Each is listed by
+        --help and taken by the parser (nothing listens on the endpoint: the command fails,
+        exit 1, after its options were accepted; ship with no line to send exits 0).
+        `--until now` too, the default every --until's help names."""
+        dead = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_MAX_ATTEMPTS": "1",
+                "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(dead)
+        cases = {
+            "--since": [["tail", "/g"], ["query", "-g", "/g", "fields @message"],
+                        ["metrics", "get", "-n", "N", "-m", "M"], ["alarm", "history", "a"]],
+            "--until": [["tail", "/g"], ["query", "-g", "/g", "fields @message"],
+                        ["metrics", "get", "-n", "N", "-m", "M"], ["alarm", "history", "a"]],
+            "--output": [["tail", "/g"], ["query", "-g", "/g", "fields @message"],
+                         ["metrics", "list"], ["alarm", "describe"], ["groups"],
+                         ["streams", "/g"]],
+            "--group": [["ship", "--give-up-after", "1", "-q", os.devnull], ["tail"], ["streams"], ["query", "fields @message"],
+                        ["audit", "verify"]],
+        }
+        value = {"--since": "1h", "--until": "now", "--output": "json", "--group": "/g"}
+        for flag, argvs in cases.items():
+            for argv in argvs:
+                with self.subTest(flag=flag, command=argv[:2]):
+                    self.assertIn(flag, run(argv[0], "--help").stdout)
+                    spellings = [flag, "-g"] if flag == "--group" else [flag]
+                    if flag == "--output":
+                        spellings.append("-o")
+                    for sp in spellings:
+                        p = subprocess.run([skyharness.skylog_bin(), *argv, sp, value[flag]],
+                                           capture_output=True, text=True, env=env,
+                                           stdin=subprocess.DEVNULL, timeout=120)
+                        self.assertIn(p.returncode, (0, 1), f"{argv} {sp}: {p.stderr}")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -442,6 +442,28 @@ class Ship(unittest.TestCase):
         self.assertIn("ev/s", p.stdout)
         self.assertIn("20000 events read, 20000 sent", p.stdout)
 
+    def test_terminal_stdin_is_said(self):
+        """`skylog ship --group G` with the FILE forgotten reads the terminal: it says so (and
+        how to end), rather than look hung. A pipe or a file gets no such line."""
+        import pty
+        srv = skyharness.start_server(self)
+        master, slave = pty.openpty()
+        self.addCleanup(os.close, master)
+        proc = subprocess.Popen([skyharness.skylog_bin(), "ship", "--endpoint", srv.url,
+                                 "--group", "/ship/terminal"], stdin=slave,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=skyharness.aws_env(srv))
+        os.close(slave)
+        os.write(master, b"typed by hand\n\x04")  # a line, then Ctrl-D
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("skylog ship: reading lines from the terminal (standard input); end with "
+                      "Ctrl-D", err)
+        self.assertIn("1 events read, 1 sent", err)
+        p = self.ship(srv, "--group", "/ship/terminal", input_text="piped\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("terminal", p.stderr)
+
     def test_tail_follow(self):
         srv = skyharness.start_server(self)
         p = self.ship(srv, "--group", "/tail/f", "--stream", "s", input_text="before\n")

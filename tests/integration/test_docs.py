@@ -213,53 +213,130 @@ class DocCode(unittest.TestCase):
                 "\n    }\n    return 0;\n}\n")
 
 
-class ReadmeLocalEndpoint(unittest.TestCase):
-    """The README's shell block that starts `skylog serve` and ships to it, run as written
-    (bash -e, the built skylog first on PATH), on a port this test picks instead of 4566: the
-    key pair it exports is the one serve accepts, and the commands do what the comments say."""
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    def block(self):
-        readme = os.path.join(SRC, "README.md")
-        found = [b for b in blocks(readme) if b.lang == "sh" and "skylog serve" in b.text
-                 and "skylog ship" in b.text]
+
+def run_local_endpoint_script(test, text, port, files=None, bins=("skylog",)):
+    """Runs `text`, shell lines from a document that start `skylog serve` (on `port`) and talk
+    to it, as written (bash -e) in an empty directory with an empty HOME, no AWS_ or SKYLOG_
+    variable of the machine and no AWS config file: only what the lines export. `bins` are
+    linked from the build tree into a directory first on PATH. Returns the finished process."""
+    import skyharness  # only here: the other tests need no server
+    tmp = tempfile.mkdtemp(prefix="skylog-docsh-")
+    test.addCleanup(shutil.rmtree, tmp, True)
+    os.mkdir(os.path.join(tmp, "bin"))
+    for name in bins:
+        src = skyharness.skylog_bin() if name == "skylog" else os.path.join(
+            os.path.dirname(skyharness.skylog_bin()), name)
+        os.symlink(src, os.path.join(tmp, "bin", name))
+    for name, content in (files or {}).items():
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write(content)
+    script = ["set -e", "trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT"]
+    for line in text.splitlines():
+        script.append(line)
+        if "skylog serve" in line:  # a person types the next line later than bash does
+            test.assertTrue(re.sub(r"\s#.*", "", line).rstrip().endswith("&"),
+                            f"{line!r}: in the foreground, the lines after it never run")
+            script.append(f"for i in $(seq 300); do (: </dev/tcp/127.0.0.1/{port}) "
+                          "2>/dev/null && break; sleep 0.1; done")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SKYLOG_"))}
+    env.update(PATH=os.path.join(tmp, "bin") + os.pathsep + env["PATH"], HOME=tmp,
+               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+               AWS_EC2_METADATA_DISABLED="true")
+    p = subprocess.run(["bash", "-c", "\n".join(script)], cwd=tmp, env=env,
+                       capture_output=True, text=True, timeout=600)
+    p.tmp = tmp
+    return p
+
+
+class LocalEndpointBlocks(unittest.TestCase):
+    """The shell lines that start `skylog serve` and talk to it, in README.md, docs/SERVE.md,
+    docs/DEMO.md and `skylog serve --help`, run as written on a port this test picks instead
+    of theirs (4566, or 0 and PORT): the variables they export are all a fresh machine needs
+    (the AWS CLI's own included), and the commands do what the comments say."""
+
+    def doc_blocks(self, name, *needles):
+        path = os.path.join(SRC, name)
+        return [b for b in blocks(path) if b.lang == "sh" and all(n in b.text for n in needles)]
+
+    def test_readme_block_runs(self):
+        found = self.doc_blocks("README.md", "skylog serve", "skylog ship")
         self.assertEqual(len(found), 1, "README.md: one sh block starts skylog serve and ships")
-        return found[0]
-
-    def test_block_runs(self):
-        import skyharness  # only here: the other tests need no server
-        import socket
-        skylog = skyharness.skylog_bin()
-        b = self.block()
+        b = found[0]
         self.assertIn("4566", b.text)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        tmp = tempfile.mkdtemp(prefix="skylog-readme-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        os.mkdir(os.path.join(tmp, "bin"))
-        os.symlink(skylog, os.path.join(tmp, "bin", "skylog"))
-        with open(os.path.join(tmp, "app.log"), "w") as f:
-            f.write('{"level":"INFO","message":"cart_viewed"}\n'
-                    '{"level":"ERROR","message":"payment_failed"}\n')
-        script = ["set -e", "trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT"]
-        for line in b.text.replace("4566", str(port)).splitlines():
-            script.append(line)
-            if "skylog serve" in line:  # a person types the next line later than bash does
-                script.append(f"for i in $(seq 300); do (: </dev/tcp/127.0.0.1/{port}) "
-                              "2>/dev/null && break; sleep 0.1; done")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SKYLOG_"))}
-        env.update(PATH=os.path.join(tmp, "bin") + os.pathsep + env["PATH"], HOME=tmp,
-                   AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-                   AWS_EC2_METADATA_DISABLED="true")
-        p = subprocess.run(["bash", "-c", "\n".join(script)], cwd=tmp, env=env,
-                           capture_output=True, text=True, timeout=600)
+        port = free_port()
+        p = run_local_endpoint_script(
+            self, b.text.replace("4566", str(port)), port,
+            files={"app.log": '{"level":"INFO","message":"cart_viewed"}\n'
+                              '{"level":"ERROR","message":"payment_failed"}\n'})
         self.assertEqual(p.returncode, 0, f"{b.where}: {p.stdout}{p.stderr}")
         self.assertIn("payment_failed", p.stdout)   # tail --filter ERROR
         # query: one row, one ERROR (the count right-aligned under its header)
         self.assertRegex(p.stdout, r"\npayment_failed +1\n")
         self.assertNotIn("cart_viewed", p.stdout)
         self.assertIn("/shop/prod", p.stdout)       # groups
-        self.assertTrue(os.path.exists(os.path.join(tmp, "cw-data")))
+        self.assertTrue(os.path.exists(os.path.join(p.tmp, "cw-data")))
+        # the AWS CLI line the README's text gives reads the same data, with those exports
+        self.need_aws_cli()
+        port2 = free_port()
+        text = b.text.splitlines()[:2] + [
+            "aws --endpoint-url http://127.0.0.1:4566 logs describe-log-groups"]
+        p = run_local_endpoint_script(self, "\n".join(text).replace("4566", str(port2)), port2)
+        self.assertEqual(p.returncode, 0, f"{b.where} and the aws line: {p.stderr}")
+        self.assertIn('"logGroups"', p.stdout)
+
+    def need_aws_cli(self):
+        import skyharness
+        if not skyharness.have_aws_cli():
+            self.skipTest("the AWS CLI (aws) is not installed")
+
+    def test_serve_md_block_runs(self):
+        self.need_aws_cli()
+        found = self.doc_blocks("docs/SERVE.md", "skylog serve", "aws --endpoint-url")
+        self.assertEqual(len(found), 1, "docs/SERVE.md: the first block")
+        b = found[0]
+        port = free_port()
+        text = b.text.replace("--port 0", f"--port {port}").replace("PORT", str(port))
+        text = text.replace("/tmp/sky", "./sky")
+        p = run_local_endpoint_script(self, text, port)
+        self.assertEqual(p.returncode, 0, f"{b.where}: {p.stdout}{p.stderr}")
+        self.assertIn('"logGroups"', p.stdout)
+
+    def test_demo_md_blocks_run(self):
+        """DEMO.md's two terminals: the server in the first, the rest in the second."""
+        serve = self.doc_blocks("docs/DEMO.md", "skylog serve")
+        rest = self.doc_blocks("docs/DEMO.md", "example_cloudwatch", "skylog tail")
+        self.assertEqual((len(serve), len(rest)), (1, 1))
+        port = free_port()
+        text = (serve[0].text.rstrip().split("#")[0] + " &\n" + rest[0].text)
+        text = text.replace("build/release/", "").replace("4566", str(port))
+        text = text.replace("/tmp/demo-data", "./demo-data")
+        text = text.replace(" 100000", " 2000")  # the same program, fewer events: ASan is slow
+        p = run_local_endpoint_script(self, text, port, bins=("skylog", "example_cloudwatch"))
+        self.assertEqual(p.returncode, 0, f"{rest[0].where}: {p.stdout}{p.stderr}")
+        self.assertIn('"level":"ERROR"', p.stdout)  # tail --filter ERROR
+        self.assertIn("/demo/shop", p.stdout)       # groups
+
+    def test_serve_help_examples_run(self):
+        """`skylog serve --help`'s first example, and the AWS CLI line after it, as printed."""
+        self.need_aws_cli()
+        import skyharness
+        h = subprocess.run([skyharness.skylog_bin(), "serve", "--help"], capture_output=True,
+                           text=True, timeout=60).stdout
+        ex = h.split("\nexamples:\n", 1)[1].replace("\\\n", "").splitlines()
+        ex = [l.strip() for l in ex if l.strip()]
+        self.assertTrue(ex[0].startswith("skylog serve") and "aws --endpoint-url" in ex[1], ex)
+        port = free_port()
+        first = ex[0].split("#")[0].replace("/tmp/sky", "./sky") + f" --port {port} &"
+        p = run_local_endpoint_script(self, first + "\n" + ex[1].replace("4566", str(port)),
+                                      port)
+        self.assertEqual(p.returncode, 0, f"skylog serve --help: {p.stdout}{p.stderr}")
+        self.assertIn('"logGroups"', p.stdout)
 
 
 class Extractor(unittest.TestCase):

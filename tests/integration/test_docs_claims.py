@@ -446,6 +446,44 @@ class EndpointVariables(unittest.TestCase):
     def test_logs_commands_read_the_logs_variable(self):
         self.check("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL_CLOUDWATCH", "groups")
 
+    COMMANDS = ((("ship", "-g", "/docs/region", "-q", "-"), "one line\n", "logs"),
+                (("groups",), None, "logs"), (("streams", "/docs/region"), None, "logs"),
+                (("tail", "/docs/region"), None, "logs"),
+                (("query", "-g", "/docs/region", "fields @message"), None, "logs"),
+                (("metrics", "list"), None, "cw"), (("alarm", "describe"), None, "cw"))
+
+    def run_bare(self, args, stdin, env):
+        return subprocess.run([sh.skylog_bin(), *args], input=stdin, env=env, text=True,
+                              capture_output=True, timeout=120 * sh.timeout_scale(),
+                              stdin=None if stdin is not None else subprocess.DEVNULL)
+
+    def test_a_service_variable_alone_needs_no_region(self):
+        """serve needs no real region: the service's own endpoint variable (what `make demo`
+        exports, and what every --help names first) is enough without AWS_REGION, as
+        AWS_ENDPOINT_URL and --endpoint are."""
+        base = {k: v for k, v in sh.endpoint_env(self.srv).items()
+                if not k.startswith("AWS_ENDPOINT_URL") and k not in ("AWS_REGION",
+                                                                      "AWS_DEFAULT_REGION")}
+        for args, stdin, svc in self.COMMANDS:
+            var = "AWS_ENDPOINT_URL_CLOUDWATCH" + ("_LOGS" if svc == "logs" else "")
+            with self.subTest(command=args[0]):
+                p = self.run_bare(args, stdin, dict(base, **{var: self.srv.url}))
+                self.assertEqual(p.returncode, 0, f"skylog {' '.join(args)} with only {var}: "
+                                                  f"{p.stderr}")
+
+    def test_no_region_says_how_to_give_one(self):
+        """With neither a region nor an endpoint, every command stops before sending, exit 1,
+        saying which flag and variable give one (not the library's "region option")."""
+        env = {k: v for k, v in sh.endpoint_env(self.srv).items()
+               if not k.startswith("AWS_ENDPOINT_URL") and k not in ("AWS_REGION",
+                                                                     "AWS_DEFAULT_REGION")}
+        for args, stdin, _ in self.COMMANDS:
+            with self.subTest(command=args[0]):
+                p = self.run_bare(args, stdin, env)
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertRegex(p.stderr, rf"\Askylog {args[0]}: no AWS region: pass --region "
+                                 r"REGION, or set AWS_REGION[^\n]*\n\Z")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -4,6 +4,7 @@ consuming it (pkg-config, pkg-config --static, the CMake targets skylog::skylog 
 skylog::skylog_static) builds and runs examples/basic.c, and the install says what a prefix
 outside the system's search paths needs."""
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -51,6 +52,25 @@ class Install(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(self.prefix, rel)), rel)
         self.assertTrue(os.path.exists(os.path.join(self.libdir, "cmake", "skylog",
                                                     "skylogConfig.cmake")))
+
+    def test_documents_named_by_help_are_installed(self):
+        """Every docs/X.md a --help (so a man page) names is installed where `skylog --help`
+        says: an installed user has no source tree to read them in."""
+        skylog = os.path.join(self.prefix, "bin", "skylog")
+        overview = subprocess.run([skylog, "--help"], capture_output=True, text=True,
+                                  timeout=60).stdout
+        self.assertIn("share/doc/skylog/docs/", overview)
+        texts = [overview]
+        for line in overview.split("commands:\n", 1)[1].split("\n\n", 1)[0].splitlines():
+            texts.append(subprocess.run([skylog, line.split()[0], "--help"], capture_output=True,
+                                        text=True, timeout=60).stdout)
+        named = set()
+        for t in texts:
+            named |= set(re.findall(r"docs/[A-Za-z_]+\.md", t))
+        self.assertIn("docs/SERVE.md", named)
+        for doc in sorted(named) + ["README.md"]:
+            self.assertTrue(os.path.exists(os.path.join(self.prefix, "share", "doc", "skylog",
+                                                        doc)), doc)
 
     def start_serve(self, skylog, data):
         """`skylog serve` from an installed tree; returns (process, its first stdout line)."""

@@ -99,6 +99,7 @@ class ServeProcessTest(unittest.TestCase):
                 os.path.join(srv.data_dir, "second"))
         self.assertEqual(p.returncode, 1)
         self.assertIn("cannot listen", p.stderr)
+        self.assertIn("--port 0 for a free one", p.stderr)  # what to do about it
 
     def test_tls(self):
         if not shutil.which("openssl"):

@@ -180,6 +180,24 @@ class TailCli(unittest.TestCase):
             self.assertIn("ERROR", p.stdout)
             self.assertEqual("\x1b[31mERROR" in p.stdout, coloured, repr(p.stdout))
 
+    def test_nothing_in_the_range_says_so(self):
+        """An event older than --since (10 minutes by default) is not shown; an empty answer
+        then says what was looked at and how to look further back, on stderr (stdout holds
+        events only), exit 0. With events, or with --follow, nothing is added."""
+        srv = skyharness.start_server(self)
+        now = int(time.time() * 1000)
+        put(self, srv, "/tail/old", "s", [(now - 3600 * 1000, "an hour ago")])
+        p = tail(srv, "/tail/old")
+        self.assertEqual((p.returncode, p.stdout), (0, ""), p.stderr)
+        self.assertRegex(p.stderr, r"\Askylog tail: no events in /tail/old since \S+Z "
+                         r"\(--since 10m\); look further back with --since 1d[^\n]*\n\Z")
+        p = tail(srv, "/tail/old", "--filter", "nothing-like-it", "--since", "2h")
+        self.assertEqual(p.stdout, "")
+        self.assertIn("no events matching the filter in /tail/old", p.stderr)
+        p = tail(srv, "/tail/old", "--since", "2h")
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        self.assertIn("an hour ago", p.stdout)
+
     def test_usage_errors(self):
         srv = skyharness.start_server(self)
         p = tail(srv)

@@ -13,6 +13,26 @@
 
 #include <skylog.h>
 
+/* Runs `stmt` with stderr (fd 2) going to a temporary file, then puts what it wrote into the
+ * char array `buf` (NUL-terminated, cut to fit). Needs <stdio.h>, <string.h>, <unistd.h>. */
+#define SKYTEST_CAPTURE_STDERR(buf, stmt)                                                          \
+    do {                                                                                           \
+        char path_[] = "/tmp/skylog-test-stderr-XXXXXX";                                           \
+        int fd_ = mkstemp(path_);                                                                  \
+        assert_true(fd_ >= 0);                                                                     \
+        fflush(stderr);                                                                            \
+        int saved_ = dup(2);                                                                       \
+        dup2(fd_, 2);                                                                              \
+        stmt;                                                                                      \
+        fflush(stderr);                                                                            \
+        dup2(saved_, 2);                                                                           \
+        close(saved_);                                                                             \
+        memset(buf, 0, sizeof buf);                                                                \
+        assert_true(pread(fd_, buf, sizeof buf - 1, 0) >= 0);                                      \
+        close(fd_);                                                                                \
+        unlink(path_);                                                                             \
+    } while (0)
+
 /* Creates a fresh directory under $TMPDIR (or /tmp); returns a malloc'd path. */
 char *skytest_tmpdir(void);
 /* Removes a directory tree made by skytest_tmpdir(). */

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "skytest.h"
+
 #include "../../cli/common.c"
 #include "../../cli/safetext.c" /* common.c prints the service's errors through it */
 #include "../../cli/usage.c"
@@ -45,23 +47,7 @@ static void test_stop_signals(void **state)
 }
 
 /* What stmt printed on stderr, into buf. */
-#define CAPTURE_STDERR(buf, stmt)                                                                  \
-    do {                                                                                           \
-        char path_[] = "/tmp/skylog-test-stderr-XXXXXX";                                          \
-        int fd_ = mkstemp(path_);                                                                  \
-        assert_true(fd_ >= 0);                                                                     \
-        fflush(stderr);                                                                            \
-        int saved_ = dup(2);                                                                       \
-        dup2(fd_, 2);                                                                              \
-        stmt;                                                                                      \
-        fflush(stderr);                                                                            \
-        dup2(saved_, 2);                                                                           \
-        close(saved_);                                                                             \
-        memset(buf, 0, sizeof buf);                                                                \
-        assert_true(pread(fd_, buf, sizeof buf - 1, 0) >= 0);                                      \
-        close(fd_);                                                                                \
-        unlink(path_);                                                                             \
-    } while (0)
+#define CAPTURE_STDERR SKYTEST_CAPTURE_STDERR
 
 /* Runs after test_stop_signals: SIGTERM came first. */
 static void test_interrupted(void **state)
@@ -212,24 +198,13 @@ static void test_when_bounds(void **state)
 static void test_sub_usage(void **state)
 {
     (void)state;
-    char path[] = "/tmp/skylog-test-usage-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fd, 2);
-    int rc1 = sky__cli_sub_usage("alarm", "put", "unknown '%s'", "x");
-    int rc2 = sky__cli_sub_usage("metrics", NULL, "%s", "expected put, list or get");
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
+    char buf[512];
+    int rc1 = 0, rc2 = 0;
+    CAPTURE_STDERR(buf, (rc1 = sky__cli_sub_usage("alarm", "put", "unknown '%s'", "x"),
+                         rc2 = sky__cli_sub_usage("metrics", NULL, "%s",
+                                                  "expected put, list or get")));
     assert_int_equal(rc1, SKY_EXIT_USAGE);
     assert_int_equal(rc2, SKY_EXIT_USAGE);
-    char buf[512] = "";
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    close(fd);
-    unlink(path);
-    assert_true(n > 0);
     assert_string_equal(buf, "skylog alarm put: unknown 'x' (see skylog alarm --help)\n"
                              "skylog metrics: expected put, list or get (see skylog metrics "
                              "--help)\n");

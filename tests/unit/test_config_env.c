@@ -3,6 +3,7 @@
 #include "skytest.h"
 
 #include <skylog/cloudwatch.h>
+#include <skylog/config.h>
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -167,6 +168,35 @@ static void test_default_pipeline(void **state)
     assert_int_equal(st.emitted, 1);
     assert_int_equal(st.dropped[SKY_DROP_NO_SINK], 1);
     clear_env();
+}
+
+/* SKYLOG_CONSOLE=off with no other sink, or a YAML file without sinks, turns output off on
+ * purpose: events are discarded without the warning a pipeline built in code with no sink
+ * gets (test_pipeline.c, test_no_sink_at_all_is_said_once). Nothing reaches stderr. */
+static void test_configured_without_sinks_is_quiet(void **state)
+{
+    (void)state;
+    char buf[512];
+    sky_t *a = NULL, *b = NULL;
+    char *err = NULL;
+    sky_status sa = SKY_EINVAL, sb = SKY_EINVAL;
+    static const char yaml[] = "level: info\n";
+    clear_env();
+    setenv("SKYLOG_CONSOLE", "off", 1);
+    SKYTEST_CAPTURE_STDERR(buf, {
+        sa = sky_open_env_ex(0, &a, &err);
+        sb = sky_open_yaml(yaml, sizeof yaml - 1, &b, &err);
+        for (int i = 0; i < 3; i++) {
+            sky_info(sky_logger_get(a, "x"), "off");
+            sky_info(sky_logger_get(b, "x"), "off");
+        }
+        sky_close(a);
+        sky_close(b);
+    });
+    clear_env();
+    assert_int_equal(sa, SKY_OK);
+    assert_int_equal(sb, SKY_OK);
+    assert_string_equal(buf, "");
 }
 
 /* Mistyped names are an error with a did-you-mean, not silently ignored; names nothing like
@@ -504,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_file_level_enrich_redact),
         cmocka_unit_test(test_cloudwatch_from_env),
         cmocka_unit_test(test_default_pipeline),
+        cmocka_unit_test(test_configured_without_sinks_is_quiet),
         cmocka_unit_test(test_unknown_variables),
         cmocka_unit_test(test_generated_names),
         cmocka_unit_test(test_redact_switch),

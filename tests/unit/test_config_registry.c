@@ -401,6 +401,14 @@ static void test_suggest(void **state)
     assert_string_equal(sky__config_suggest("PATH", names, 5), "path");
     assert_null(sky__config_suggest("colour_scheme", names, 5));
     assert_null(sky__config_suggest("x", names, 5));
+    /* a swapped pair is one typo, also in a short word ("pahT" is 2 apart by Levenshtein, past
+     * a 4-letter word's limit of 1) */
+    assert_string_equal(sky__config_suggest("PAHT", names, 5), "path");
+    assert_string_equal(sky__config_suggest("mdoe", names, 5), "mode");
+    const char *cmds[] = {"serve", "ship", "tail", "groups", "streams", "version"};
+    assert_string_equal(sky__config_suggest("tial", cmds, 6), "tail");
+    assert_string_equal(sky__config_suggest("verison", cmds, 6), "version");
+    assert_null(sky__config_suggest("lait", cmds, 6)); /* two swaps are not one typo */
 }
 
 static void test_listings(void **state)

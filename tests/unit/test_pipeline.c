@@ -442,6 +442,58 @@ static void test_no_sink_and_after_close_counts(void **state)
     assert_int_equal(sky_close(NULL), SKY_OK);
 }
 
+static char last_diag[1024];
+static void keep_diag(void *user, sky_level level, const char *msg)
+{
+    (void)user;
+    (void)level;
+    diag_count++;
+    snprintf(last_diag, sizeof last_diag, "%s", msg);
+}
+
+/* A pipeline made in code and given no sink discards every event: said once, on the
+ * diagnostic channel, so that sky_open() without sky_add_sink() does not look like a logger
+ * that prints nothing for no reason. Events every sink's level declines are routing doing its
+ * work, counted as no_sink too, and said nothing about; nor is a configuration that turned
+ * every sink off (SKYLOG_CONSOLE=off), in both modes. */
+static void test_no_sink_at_all_is_said_once(void **state)
+{
+    (void)state;
+    for (int mode = SKY_MODE_SYNC; mode <= SKY_MODE_ASYNC; mode++) {
+        diag_count = 0;
+        last_diag[0] = '\0';
+        sky_t *sky = NULL;
+        assert_int_equal(sky_open(&(sky_options){.mode = (sky_mode)mode, .diag = keep_diag},
+                                  &sky), SKY_OK);
+        sky_logger *log = sky_logger_get(sky, "app");
+        for (int i = 0; i < 5; i++)
+            sky_info(log, "lost", SKY_INT("i", i));
+        assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+        sky_stats st;
+        sky_stats_get(sky, &st);
+        assert_int_equal(st.dropped[SKY_DROP_NO_SINK], 5);
+        assert_int_equal(diag_count, 1);
+        assert_non_null(strstr(last_diag, "no sink"));
+        assert_non_null(strstr(last_diag, "sky_add_sink()"));
+        assert_int_equal(sky_close(sky), SKY_OK);
+
+        diag_count = 0;
+        skytest_capture cap = {0};
+        assert_int_equal(sky_open(&(sky_options){.mode = (sky_mode)mode, .diag = keep_diag},
+                                  &sky), SKY_OK);
+        assert_int_equal(sky_add_sink(sky, skytest_capture_sink(&cap, SKY_FORMAT_JSON),
+                                      &(sky_route){.level = SKY_LEVEL_ERROR}), SKY_OK);
+        log = sky_logger_get(sky, "app");
+        sky_info(log, "below the sink's level");
+        assert_int_equal(sky_flush(sky, 5000), SKY_OK);
+        sky_stats_get(sky, &st);
+        assert_int_equal(st.dropped[SKY_DROP_NO_SINK], 1);
+        assert_int_equal(diag_count, 0);
+        assert_int_equal(sky_close(sky), SKY_OK);
+        skytest_capture_reset(&cap);
+    }
+}
+
 /* A field's key is key_len bytes and need not end in NUL: binding copies exactly those (found
  * by fuzz_json_writer: the copy used to run strlen past the key). */
 static void test_bind_copies_key_len_bytes(void **state)
@@ -576,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_processor_chain),
         cmocka_unit_test(test_routing_and_accounting),
         cmocka_unit_test(test_sink_errors_counted_and_diagnosed),
+        cmocka_unit_test(test_no_sink_at_all_is_said_once),
         cmocka_unit_test(test_no_sink_and_after_close_counts),
         cmocka_unit_test(test_bind_copies_key_len_bytes),
         cmocka_unit_test(test_stats_while_sinks_are_added),
