@@ -153,7 +153,8 @@ SKY_API void sky_span_set_kind(sky_span *span, sky_span_kind kind);
  * are not "01", sampled, the flags of every trace skylog starts) and `tracestate` (the W3C
  * tracestate the span carries, when not empty), inside the span (so with its ids), then
  * restores the thread's previous context. A span that was left (sky_span_leave) may be ended
- * on any thread. The OTLP sink exports span_finished as a Span only when the library logged
+ * on any thread; its event carries its own trace_id, span_id and parent (none for a root),
+ * never those of the spans current on the ending thread. The OTLP sink exports span_finished as a Span only when the library logged
  * it (an application's own event of that name is a log record, never a span). */
 SKY_API void sky_span_end(sky_span *span);
 /* Takes a begun span off this thread (its fields leave the thread's context), so another
