@@ -47,25 +47,8 @@ static const char k_torn[] = "\"torn_sha256\":\"";
 #define TAIL_PLAIN (LIT(k_hash) + 64 + 2)                 /* ,"hash":"H"}          */
 #define TAIL_HMAC (LIT(k_hash) + 64 + LIT(k_hmac) + 64 + 2) /* ,"hash":"H","hmac":"M"} */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1; /* lower case only: one spelling per hash */
-}
-
-static bool from_hex(const char *in, size_t n, uint8_t *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
-}
+/* Lower case only: one spelling per hash. */
+static bool from_hex(const char *in, size_t n, uint8_t *out) { return sky__unhex(in, n, out, true); }
 
 bool sky__audit_check_line(const char *line, size_t len, const uint8_t *key, size_t keylen,
                            sky__audit_line *out)
