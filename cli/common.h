@@ -90,6 +90,11 @@ int sky__cli_stop_signal(void);
 int sky__cli_stop_count(void);
 void sky__cli_stop_wait(int64_t timeout_ms);
 void sky__cli_stop_poke(void);
+/* Waits until fd is readable (or at its end, or in error: the read says) or a signal asked to
+ * stop: false then. No signal is lost between the check and the wait (ppoll takes them
+ * only while it waits), so a read after it does not block on a FIFO or pipe whose writer
+ * hangs. For a descriptor read directly (no stdio buffer in between). */
+bool sky__cli_wait_readable(int fd);
 /* "SIGINT", "SIGTERM" ("a signal" for another number). */
 const char *sky__cli_signal_name(int sig);
 /* After a signal: says "skylog <cmd>: interrupted by SIGINT" on stderr and returns 128+N, the

@@ -116,10 +116,15 @@ bool sky__audit_check_line(const char *line, size_t len, const uint8_t *key, siz
     return true;
 }
 
-bool sky__audit_read_key_file(const char *path, uint8_t *key, size_t *keylen, char *err,
-                              size_t errcap)
+bool sky__audit_read_key_file(const char *path, uint8_t *key, size_t *keylen,
+                              bool (*wait)(int fd, void *user), void *user, bool *stopped,
+                              char *err, size_t errcap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (stopped)
+        *stopped = false;
+    /* without blocking when the caller waits: a FIFO's open would wait for a writer, where no
+     * signal can be told from one that came just before */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (wait ? O_NONBLOCK : 0));
     if (fd < 0) {
         snprintf(err, errcap, "cannot open key file '%s': %s", path, strerror(errno));
         return false;
@@ -127,8 +132,15 @@ bool sky__audit_read_key_file(const char *path, uint8_t *key, size_t *keylen, ch
     uint8_t tmp[SKY__AUDIT_MAX_KEY + 3];
     size_t n = 0;
     for (;;) {
+        if (wait && !wait(fd, user)) {
+            *stopped = true;
+            snprintf(err, errcap, "reading key file '%s' was stopped", path);
+            close(fd);
+            sky__wipe(tmp, sizeof tmp);
+            return false;
+        }
         ssize_t r = read(fd, tmp + n, sizeof tmp - n);
-        if (r < 0 && errno == EINTR)
+        if (r < 0 && (errno == EINTR || (wait && errno == EAGAIN)))
             continue;
         if (r < 0) {
             snprintf(err, errcap, "cannot read key file '%s': %s", path, strerror(errno));
@@ -544,7 +556,8 @@ static sky_status sink_audit_body(const sky_audit_opts *opts, sky_sink **out, ch
         goto fail;
     }
     if (opts->key_file &&
-        !sky__audit_read_key_file(opts->key_file, a->key, &a->keylen, why, sizeof why)) {
+        !sky__audit_read_key_file(opts->key_file, a->key, &a->keylen, NULL, NULL, NULL, why,
+                                  sizeof why)) {
         set_msg(errmsg, "audit sink: %s", why);
         st = SKY_EINVAL;
         goto fail;
