@@ -39,7 +39,8 @@ typedef struct sky__aws_cli_opts {
  * "monitoring", whose variable is AWS_ENDPOINT_URL_CLOUDWATCH, not the Logs one. */
 #define SKY__AWS_OPTS_HELP SKY__AWS_OPTS_HELP_FOR("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
 #define SKY__AWS_OPTS_HELP_METRICS SKY__AWS_OPTS_HELP_FOR("AWS_ENDPOINT_URL_CLOUDWATCH")
-/* Indented and aligned like most commands' own long-only options (column 24). */
+/* Indented and aligned as every command's own options: descriptions at column 24 (checked
+ * for every --help by tests/integration/test_cli_docs.py). */
 #define SKY__AWS_OPTS_HELP_FOR(service_var)                                                        \
     "      --endpoint URL    service endpoint (default: " service_var ",\n"                        \
     "                        AWS_ENDPOINT_URL, else AWS for the region)\n"                         \
