@@ -51,10 +51,10 @@ const char sky__audit_help[] =
     "SIGINT/SIGTERM before the verdict (nothing printed; --group: the streams checked before\n"
     "keep their lines, a stream read in part gets none).\n";
 
-static bool stop_asked(void *user)
+/* The verifier's stop: waits until FILE has something to read (or ends), or a signal came. */
+static bool stop_or_wait(void *user)
 {
-    (void)user;
-    return sky__cli_stopping();
+    return !sky__cli_wait_readable(fileno((FILE *)user));
 }
 
 static bool key_wait(int fd, void *user)
@@ -126,7 +126,7 @@ static int verify(int argc, char **argv)
     }
     sky__audit_report rep;
     sky__audit_verdict v =
-        sky__audit_verify_until(in, key_file ? key : NULL, keylen, stop_asked, NULL, &rep);
+        sky__audit_verify_until(in, key_file ? key : NULL, keylen, stop_or_wait, in, &rep);
     sky__wipe(key, sizeof key);
     if (in != stdin)
         fclose(in);

@@ -653,17 +653,30 @@ static bool next_line(reader *r, slot *s, const uint8_t *key, size_t keylen, boo
                 break;
             }
             errno = 0;
-            r->blen = fread(r->blk, 1, BLK, r->in);
-            r->bpos = 0;
-            if (ferror(r->in) && errno == EINTR) {
-                clearerr(r->in); /* a signal: stop() decides, at the top of the loop */
-                if (r->blen == 0)
-                    continue;
-            }
-            if (r->blen == 0) {
-                r->ioerr = ferror(r->in) != 0;
-                r->eof = true;
-                break;
+            if (r->stop) { /* one read(2): what stop() saw readable, nothing held back */
+                ssize_t got = read(fileno(r->in), r->blk, BLK);
+                r->bpos = 0;
+                r->blen = got > 0 ? (size_t)got : 0;
+                if (got < 0 && errno == EINTR)
+                    continue; /* a signal: stop() decides, at the top of the loop */
+                if (got <= 0) {
+                    r->ioerr = got < 0;
+                    r->eof = true;
+                    break;
+                }
+            } else {
+                r->blen = fread(r->blk, 1, BLK, r->in);
+                r->bpos = 0;
+                if (ferror(r->in) && errno == EINTR) {
+                    clearerr(r->in); /* a signal: asked again at the top of the loop */
+                    if (r->blen == 0)
+                        continue;
+                }
+                if (r->blen == 0) {
+                    r->ioerr = ferror(r->in) != 0;
+                    r->eof = true;
+                    break;
+                }
             }
         }
         const char *p = r->blk + r->bpos;

@@ -87,7 +87,11 @@ sky__audit_verdict sky__audit_verify(FILE *in, const uint8_t *key, size_t keylen
  * (may be NULL) is asked before each read of the input and after a read a signal interrupted
  * (EINTR: a pipe or terminal that has nothing yet); a read so interrupted is tried again unless
  * it says stop. When it does, the verdict is SKY__AUDIT_IOERROR with out->stopped set: a verdict
- * on part of the input (a "truncated" last line) would be a lie. */
+ * on part of the input (a "truncated" last line) would be a lie. With `stop`, the input is read
+ * with read(2) on fileno(in), one call a block, never through stdio's buffer (so `in` must
+ * have nothing buffered for reading): stop may then wait until the descriptor is readable (the
+ * CLI's does, with ppoll, so a signal that comes just before the read is not missed) and the
+ * read that follows does not block. */
 sky__audit_verdict sky__audit_verify_until(FILE *in, const uint8_t *key, size_t keylen,
                                            bool (*stop)(void *user), void *user,
                                            sky__audit_report *out);
