@@ -251,8 +251,9 @@ int sky__audit_verify_group(int argc, char **argv)
     }
     static uint8_t key[SKY__AUDIT_MAX_KEY];
     size_t keylen = 0;
-    if (!sky__audit_cli_key(key_file, key, &keylen))
-        return SKY_EXIT_FAIL;
+    int key_rc = sky__audit_cli_key(key_file, key, &keylen);
+    if (key_rc)
+        return key_rc;
     sky_aws_client *c = sky__aws_cli_client(&aws, "logs", "audit verify");
     int rc = SKY_EXIT_FAIL;
     char *token = NULL;

@@ -102,7 +102,9 @@ int sky__cmd_audit(int argc, char **argv);
 extern const char sky__audit_help[];
 /* `skylog audit verify --group G [--stream S]` (audit_cloudwatch.c); argv[0] is "verify". */
 int sky__audit_verify_group(int argc, char **argv);
-/* Reads --key-file K into key (SKY__AUDIT_MAX_KEY bytes); NULL: no key. False after saying why. */
-bool sky__audit_cli_key(const char *key_file, unsigned char *key, size_t *keylen);
+/* Reads --key-file K into key (SKY__AUDIT_MAX_KEY bytes); NULL: no key. 0 when read, else the
+ * command's exit status after saying why: 1, or 128+N when a signal stopped the read (a key
+ * from a FIFO or a pipe whose writer hangs); sky__cli_catch_stop() must have been called. */
+int sky__audit_cli_key(const char *key_file, unsigned char *key, size_t *keylen);
 
 #endif

@@ -51,21 +51,32 @@ const char sky__audit_help[] =
     "SIGINT/SIGTERM before the verdict (nothing printed; --group: the streams checked before\n"
     "keep their lines, a stream read in part gets none).\n";
 
-bool sky__audit_cli_key(const char *key_file, uint8_t *key, size_t *keylen)
+/* The verifier's stop: waits until FILE has something to read (or ends), or a signal came. */
+static bool stop_or_wait(void *user)
 {
-    char err[512];
-    *keylen = 0;
-    if (key_file && !sky__audit_read_key_file(key_file, key, keylen, err, sizeof err)) {
-        fprintf(stderr, "skylog audit verify: %s\n", err);
-        return false;
-    }
-    return true;
+    return !sky__cli_wait_readable(fileno((FILE *)user));
 }
 
-static bool stop_asked(void *user)
+static bool key_wait(int fd, void *user)
 {
     (void)user;
-    return sky__cli_stopping();
+    return sky__cli_wait_readable(fd);
+}
+
+int sky__audit_cli_key(const char *key_file, uint8_t *key, size_t *keylen)
+{
+    char err[512];
+    bool stopped = false;
+    *keylen = 0;
+    if (key_file &&
+        !sky__audit_read_key_file(key_file, key, keylen, key_wait, NULL, &stopped, err,
+                                  sizeof err)) {
+        if (stopped)
+            return sky__cli_interrupted("audit verify");
+        fprintf(stderr, "skylog audit verify: %s\n", err);
+        return SKY_EXIT_FAIL;
+    }
+    return 0;
 }
 
 static int verify(int argc, char **argv)
@@ -101,16 +112,15 @@ static int verify(int argc, char **argv)
         fprintf(stderr, "skylog audit verify: FILE is required (see skylog audit --help)\n");
         return SKY_EXIT_USAGE;
     }
+    /* From here a signal is taken by the handler (no SA_RESTART: a blocked open or read of a
+     * FIFO, a pipe or a terminal returns EINTR) and ends the command with 128+N, the key's
+     * read included (it is asked to stop, as the verifier is). */
+    sky__cli_catch_stop();
     static uint8_t key[SKY__AUDIT_MAX_KEY];
     size_t keylen = 0;
-    if (!sky__audit_cli_key(key_file, key, &keylen))
-        return SKY_EXIT_FAIL;
-    /* From here a signal is taken by the handler (no SA_RESTART: a blocked open or read of a
-     * FIFO, a pipe or a terminal returns EINTR) and ends the command with 128+N. Not before:
-     * the key's reader (the sink's too) reads on after EINTR, and a key from a pipe whose
-     * writer hangs would then outlast SIGTERM; until here the default action ends it, with
-     * nothing printed either. */
-    sky__cli_catch_stop();
+    int rc = sky__audit_cli_key(key_file, key, &keylen);
+    if (rc)
+        return rc;
     FILE *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
     if (!in) {
         int e = errno;
@@ -122,7 +132,7 @@ static int verify(int argc, char **argv)
     }
     sky__audit_report rep;
     sky__audit_verdict v =
-        sky__audit_verify_until(in, key_file ? key : NULL, keylen, stop_asked, NULL, &rep);
+        sky__audit_verify_until(in, key_file ? key : NULL, keylen, stop_or_wait, in, &rep);
     sky__wipe(key, sizeof key);
     if (in != stdin)
         fclose(in);

@@ -29,7 +29,8 @@ const char sky__config_help[] =
     "         Prints the resulting pipeline: top-level options, processors in order, sinks with\n"
     "         their routes, logger levels. Errors name the file, line, column and option.\n"
     "options  prints the options of every sink and processor, or of NAME (a sink, a processor,\n"
-    "         'pipeline' for the top-level keys, or 'route' for the keys every sink accepts).\n"
+    "         'pipeline' for the top-level keys, 'route' for the keys every sink accepts, or\n"
+    "         'processor' for those every processor accepts).\n"
     "         Each option's environment variable is listed with it (SKYLOG_FILE__MAX_BYTES:\n"
     "         SKYLOG_<SECTION>__<OPTION>, SKYLOG_<KEY> for top-level keys); --env prints\n"
     "         only the variables sky_open_env() reads, aliases included; --markdown prints\n"
@@ -80,6 +81,8 @@ static const sky__component *find_any(const char *name)
         return &sky__config_pipeline;
     if (strcmp(name, "route") == 0)
         return &sky__config_route;
+    if (strcmp(name, "processor") == 0)
+        return &sky__config_proc_keys;
     return sky__config_find(name);
 }
 
@@ -120,6 +123,7 @@ static int config_options(int argc, char **argv)
             size_t n = 0;
             names[n++] = "pipeline";
             names[n++] = "route";
+            names[n++] = "processor";
             for (size_t i = 0; sky__config_components[i] && n < 40; i++)
                 names[n++] = sky__config_components[i]->name;
             const char *sug = sky__config_suggest(name, names, n);
@@ -146,8 +150,8 @@ static int config_options(int argc, char **argv)
             print(&sky__config_pipeline, stdout);
             continue;
         }
-        if (kind == 1) {
-            print(&sky__config_route, stdout);
+        if (kind == 1 || kind == 2) { /* the keys every sink (processor) accepts first */
+            print(kind == 1 ? &sky__config_route : &sky__config_proc_keys, stdout);
             if (!markdown)
                 fputc('\n', stdout);
         }

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -273,6 +274,24 @@ void sky__cli_catch_stop(void)
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+}
+
+bool sky__cli_wait_readable(int fd)
+{
+    sigset_t stop, outside;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, &outside);
+    bool go;
+    while ((go = !stop_flag)) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = ppoll(&p, 1, NULL, &outside);
+        if (r > 0 || (r < 0 && errno != EINTR))
+            break;
+    }
+    pthread_sigmask(SIG_SETMASK, &outside, NULL);
+    return go;
 }
 
 bool sky__cli_stopping(void) { return stop_flag != 0; }

@@ -39,7 +39,8 @@ typedef struct sky__aws_cli_opts {
  * "monitoring", whose variable is AWS_ENDPOINT_URL_CLOUDWATCH, not the Logs one. */
 #define SKY__AWS_OPTS_HELP SKY__AWS_OPTS_HELP_FOR("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
 #define SKY__AWS_OPTS_HELP_METRICS SKY__AWS_OPTS_HELP_FOR("AWS_ENDPOINT_URL_CLOUDWATCH")
-/* Indented and aligned like most commands' own long-only options (column 24). */
+/* Indented and aligned as every command's own options: descriptions at column 24 (checked
+ * for every --help by tests/integration/test_cli_docs.py). */
 #define SKY__AWS_OPTS_HELP_FOR(service_var)                                                        \
     "      --endpoint URL    service endpoint (default: " service_var ",\n"                        \
     "                        AWS_ENDPOINT_URL, else AWS for the region)\n"                         \
@@ -102,6 +103,11 @@ int sky__cli_stop_signal(void);
 int sky__cli_stop_count(void);
 void sky__cli_stop_wait(int64_t timeout_ms);
 void sky__cli_stop_poke(void);
+/* Waits until fd is readable (or at its end, or in error: the read says) or a signal asked to
+ * stop: false then. No signal is lost between the check and the wait (ppoll takes them
+ * only while it waits), so a read after it does not block on a FIFO or pipe whose writer
+ * hangs. For a descriptor read directly (no stdio buffer in between). */
+bool sky__cli_wait_readable(int fd);
 /* "SIGINT", "SIGTERM" ("a signal" for another number). */
 const char *sky__cli_signal_name(int sig);
 /* After a signal: says "skylog <cmd>: interrupted by SIGINT" on stderr and returns 128+N, the

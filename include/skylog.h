@@ -1675,14 +1675,19 @@ SKY_API sky_status sky_sink_stats_get(sky_t *sky, size_t i, const char **name,
 SKY_API sky_sink *sky_sink_get(sky_t *sky, size_t i);
 
 /* Processors and sinks by name, for the getters above and the processor types' own
- * (sky_security_monitor_get(), sky_log_metrics_get()), which take an index. A processor's name
- * is the one sky_processor_stats.name gives: its type's, as a configuration's `processors:`
- * list names it ("security_monitor", "metrics", "redact", ...; sky_add_processor()'s `name`).
- * A sink's is its route's: sky_route.name, a configuration's `name:`, else its type
- * ("cloudwatch_logs", "file", ...). Writes to *index the first index at `from` or after whose
- * name is `name` (compared exactly); call again with `from` = *index + 1 for the next of the
- * same name. SKY_ENOTFOUND when there is none, SKY_EINVAL for a NULL argument. An index stays
- * the same until the pipeline is closed (processors and sinks are only ever added). Thread-safe.
+ * (sky_security_monitor_get(), sky_log_metrics_get()), which take an index. A processor has up
+ * to two names: its type's, the one sky_processor_stats.name gives, as a configuration's
+ * `processors:` list names it ("security_monitor", "metrics", "redact", ...;
+ * sky_add_processor()'s `name`), and the configuration's `name:` when it was given one. A
+ * configured name belongs to one processor of the pipeline and is never a type's name (the
+ * configuration loaders refuse both), so the rule is exact: sky_processor_find() matches a
+ * processor whose configured name is `name` (there is at most one) or, for a type's name,
+ * every processor of that type, named or not. A sink's name is its route's: sky_route.name, a
+ * configuration's `name:`, else its type ("cloudwatch_logs", "file", ...; sinks may share
+ * one). Writes to *index the first index at `from` or after with that name (compared exactly);
+ * call again with `from` = *index + 1 for the next of the same name. SKY_ENOTFOUND when there
+ * is none, SKY_EINVAL for a NULL argument. An index stays the same until the pipeline is
+ * closed (processors and sinks are only ever added). Thread-safe.
  *
  *     size_t i;
  *     sky_security_stats st;

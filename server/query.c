@@ -6,7 +6,8 @@
 
 #include "reply.h"
 
-#include <ctype.h>
+#include "util/text.h"
+
 #include <stdbool.h>
 #include <math.h>
 #include <stdarg.h>
@@ -15,25 +16,16 @@
 #include <string.h>
 #include <time.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Decodes application/x-www-form-urlencoded text in place ('+' is a space). */
 static void form_decode(char *s)
 {
     char *o = s;
+    uint8_t b;
     for (; *s; s++) {
         if (*s == '+') {
             *o++ = ' ';
-        } else if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-            *o++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+        } else if (*s == '%' && s[1] && sky__unhex(s + 1, 1, &b, false)) {
+            *o++ = (char)b; /* s[1] is not the NUL, so s[2] is in the string (or is the NUL) */
             s += 2;
         } else {
             *o++ = *s;

@@ -70,7 +70,9 @@ SKY_API sky_status sky_request_log_new(const sky_request_opts *opts, sky_request
 SKY_API void sky_request_log_free(sky_request_log *rl);
 
 /* One request, in the caller's storage (stack or per-connection). Members private except
- * where said. */
+ * where said. The program allocates it, so within ABI 1 its size (2352 bytes, aligned to 8 on
+ * LP64 Linux) and its public members' offsets (span at 0, request_id at 920) do not change:
+ * no reserved_ slots, see sky_span (tests/unit/test_abi.c asserts them at compile time). */
 typedef struct sky_request {
     sky_span span;                       /* public, read only: span.ctx has the trace ids */
     char request_id[SKY_REQUEST_ID_MAX + 1]; /* public, read only: echo it in the response */

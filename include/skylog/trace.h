@@ -58,7 +58,8 @@ extern "C" {
  * traces signal's `skipped`, as every event that is not a span to export). */
 #define SKY_TRACE_FLAG_SAMPLED 0x01u
 
-/* A trace context as a value: what crosses a thread or a process. Plain data: copy it freely. */
+/* A trace context as a value: what crosses a thread or a process. Plain data: copy it freely.
+ * Every member is public, so its layout (549 bytes, byte-aligned) is fixed within ABI 1. */
 typedef struct sky_trace_ctx {
     uint8_t trace_id[16];
     uint8_t span_id[8];   /* the current span: the parent of a span begun from this context */
@@ -101,7 +102,15 @@ typedef struct sky__trace_frame {
 } sky__trace_frame;
 
 /* A span: lives on the caller's stack (or in a request object) from begin to end; do not
- * copy it while it is begun. Its members are private except where said. */
+ * copy it while it is begun. Its members are private except where said.
+ * Layout guarantee: the program allocates it (SKY_SPAN declares one on its stack; sky_request
+ * holds one by value), so within ABI 1 (SONAME libskylog.so.1) sizeof(sky_span) stays 920 and
+ * its alignment 8 (LP64 Linux), and the public member `ctx` stays at offset 0 with
+ * sky_trace_ctx's layout unchanged. There are no reserved_ slots and none can be added without
+ * a new ABI: a new private member may only take padding (kind took tail padding; 5 bytes of it
+ * remain, and 4 between members). Private members may move; a program must not read them.
+ * tests/unit/test_abi.c asserts the sizes and public offsets at compile time
+ * (docs/COMPATIBILITY.md). */
 typedef struct sky_span {
     sky_trace_ctx ctx;     /* public, read only: this span's ids (ctx.span_id is its own) */
     sky_logger *log;       /* where span_finished goes; NULL: nowhere */
@@ -114,7 +123,7 @@ typedef struct sky_span {
     sky__trace_frame frame;
     size_t ctx_depth;      /* the thread's context depth with this span's frame on it */
     bool begun, ended;
-    uint8_t kind; /* sky_span_kind; in what was tail padding, so sizeof is ABI 1's */
+    uint8_t kind; /* sky_span_kind; in what was tail padding, so sizeof is ABI 1's (920) */
 } sky_span;
 
 /* ---- ids ------------------------------------------------------------------------------------ */
@@ -153,8 +162,10 @@ SKY_API void sky_span_set_kind(sky_span *span, sky_span_kind kind);
  * are not "01", sampled, the flags of every trace skylog starts) and `tracestate` (the W3C
  * tracestate the span carries, when not empty), inside the span (so with its ids), then
  * restores the thread's previous context. A span that was left (sky_span_leave) may be ended
- * on any thread. The OTLP sink exports span_finished as a Span only when the library logged
- * it (an application's own event of that name is a log record, never a span). */
+ * on any thread; its event carries its own trace_id, span_id and parent (none for a root),
+ * never those of the spans current on the ending thread. The OTLP sink exports span_finished
+ * as a Span only when the library logged it (an application's own event of that name is a log
+ * record, never a span). */
 SKY_API void sky_span_end(sky_span *span);
 /* Takes a begun span off this thread (its fields leave the thread's context), so another
  * thread can sky_span_enter() it, or end it. Only the thread's innermost span can leave. */

@@ -25,6 +25,7 @@
 
 #include "aws/buf.h"
 #include "util/secmem.h"
+#include "util/text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,17 +70,6 @@ static sky_status crypto_missing(sky_sigv4_verdict *v)
     return v->status;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes [s, s+n) into dst (cap bytes); false if it does not fit. */
 static bool pct_decode(const char *s, size_t n, char *dst, size_t cap)
 {
@@ -87,8 +77,9 @@ static bool pct_decode(const char *s, size_t n, char *dst, size_t cap)
     for (size_t i = 0; i < n; i++) {
         if (o + 1 >= cap)
             return false;
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            dst[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        uint8_t b;
+        if (s[i] == '%' && i + 2 < n && sky__unhex(s + i + 1, 1, &b, false)) {
+            dst[o++] = (char)b;
             i += 2;
         } else {
             dst[o++] = s[i];

@@ -59,6 +59,7 @@ typedef struct section {
     const sky__component *c;
     void *opts;      /* c->opts_size bytes */
     sky_route route; /* sinks */
+    sky__proc_keys keys; /* processors */
     bool on;
     char key_var[NAME_MAX_]; /* the variable of its first required option, else the first read */
 } section;
@@ -140,8 +141,8 @@ static void all_names(names *N)
     for (size_t i = 0; sky__config_components[i]; i++) {
         const sky__component *c = sky__config_components[i];
         add_rows(N, c, c);
-        if (c->kind == SKY__KIND_SINK)
-            add_rows(N, c, &sky__config_route);
+        if (sky__config_common(c))
+            add_rows(N, c, sky__config_common(c));
     }
     for (size_t i = 0; sky__env_aliases[i].name; i++)
         add_name(N, sky__env_aliases[i].name);
@@ -202,9 +203,9 @@ static bool judge_unknown(env_ctx *E, const char *var, names *N)
         size_t n = 0;
         for (size_t i = 0; i < c->n_opts && n < 128; i++)
             cands[n++] = c->opts[i].name;
-        if (c->kind == SKY__KIND_SINK)
-            for (size_t i = 0; i < sky__config_route.n_opts && n < 128; i++)
-                cands[n++] = sky__config_route.opts[i].name;
+        const sky__component *common = sky__config_common(c);
+        for (size_t i = 0; common && i < common->n_opts && n < 128; i++)
+            cands[n++] = common->opts[i].name;
         const char *sug = sky__config_suggest(opt, cands, n);
         if (sug) {
             snprintf(want, sizeof want, "SKYLOG_%s__%s", c->name, sug);
@@ -363,8 +364,15 @@ static bool read_section(env_ctx *E, section *S)
     bool any = false;
     if (!read_rows(E, S, c, S->opts, &any))
         return false;
-    if (c->kind == SKY__KIND_SINK && !read_rows(E, S, &sky__config_route, &S->route, &any))
+    void *common_obj = c->kind == SKY__KIND_SINK ? (void *)&S->route : (void *)&S->keys;
+    if (sky__config_common(c) && !read_rows(E, S, sky__config_common(c), common_obj, &any))
         return false;
+    char why[256], name_var[NAME_MAX_];
+    if (S->keys.name && !sky__config_proc_name_ok(S->keys.name, why, sizeof why)) {
+        snprintf(name_var, sizeof name_var, "SKYLOG_%s__NAME", c->name);
+        upcase(name_var);
+        return failf(E, SKY_EINVAL, "%s: %s", name_var, why);
+    }
     bool on = c->env_default_on || any;
     const sky__env_alias *sw = sky__env_alias_of(c, NULL);
     const char *swv = sw ? env(sw->name) : NULL;
@@ -412,8 +420,8 @@ static bool refuse_with_config(env_ctx *E, const char *path)
     for (size_t i = 0; sky__config_components[i]; i++) {
         const sky__component *c = sky__config_components[i];
         for (int pass = 0; pass < 2; pass++) {
-            const sky__component *rows = pass ? &sky__config_route : c;
-            if (pass && c->kind != SKY__KIND_SINK)
+            const sky__component *rows = pass ? sky__config_common(c) : c;
+            if (!rows)
                 break;
             for (size_t k = 0; k < rows->n_opts; k++) {
                 char name[NAME_MAX_];
@@ -457,6 +465,8 @@ static sky_t *build(env_ctx *E, const sky_options *o)
             char *err = NULL;
             if (kind == SKY__KIND_PROCESSOR) {
                 st = S->c->add_processor(sky, S->opts, &err);
+                if (st == SKY_OK && S->keys.name)
+                    st = sky__processor_label_last(sky, S->keys.name, &err);
             } else {
                 sky_sink *sink = NULL;
                 st = S->c->build_sink(S->opts, &sink, &err);

@@ -126,6 +126,39 @@ const sky__component sky__config_route = {
     "route", SKY__KIND_SINK, "keys every sink accepts (sky_route)", route_opts, N(route_opts),
     sizeof(sky_route), NULL, NULL};
 
+/* ---- processor keys (every processor) -------------------------------------------------------- */
+
+static const sky__opt proc_key_opts[] = {
+    {"name", SKY__OPT_STRING, "none (found by its type)",
+     "unique name for sky_processor_find(); not a processor type's name",
+     W(sky__proc_keys, name)},
+};
+const sky__component sky__config_proc_keys = {
+    "processor", SKY__KIND_PROCESSOR, "keys every processor accepts", proc_key_opts,
+    N(proc_key_opts), sizeof(sky__proc_keys), NULL, NULL};
+
+const sky__component *sky__config_common(const sky__component *c)
+{
+    return c->kind == SKY__KIND_SINK        ? &sky__config_route
+           : c->kind == SKY__KIND_PROCESSOR ? &sky__config_proc_keys
+                                            : NULL;
+}
+
+bool sky__config_proc_name_ok(const char *name, char *err, size_t errcap)
+{
+    if (!name[0]) {
+        snprintf(err, errcap, "a processor's name must not be empty");
+        return false;
+    }
+    const sky__component *c = sky__config_find(name);
+    if (c && c->kind == SKY__KIND_PROCESSOR) {
+        snprintf(err, errcap, "name '%s' is a processor type, which finds every processor of "
+                 "that type: choose another name", name);
+        return false;
+    }
+    return true;
+}
+
 /* ---- sinks ----------------------------------------------------------------------------------- */
 
 static const sky__opt console_opts[] = {
@@ -1387,11 +1420,17 @@ static void print_text_rows(const sky__component *c, const sky__component *secti
 void sky__config_print_text(const sky__component *c, FILE *out)
 {
     fprintf(out, "%s: %s\n", c->name, c->summary);
-    /* the route keys have a variable per sink: listed with each sink */
-    print_text_rows(c, c == &sky__config_route ? NULL : c, out);
-    if (c->kind == SKY__KIND_SINK && c != &sky__config_route) {
-        fprintf(out, "  (and the route keys every sink accepts: level, name)\n");
-        print_text_rows(&sky__config_route, c, out);
+    /* the keys every sink (processor) accepts have a variable per sink: listed with each */
+    const sky__component *common = sky__config_common(c);
+    print_text_rows(c, c == common ? NULL : c, out);
+    if (common && c != common) {
+        bool sink = c->kind == SKY__KIND_SINK;
+        fprintf(out, "  (and the %s every %s accepts:", sink ? "route keys" : "keys",
+                sink ? "sink" : "processor");
+        for (size_t i = 0; i < common->n_opts; i++)
+            fprintf(out, "%s %s", i ? "," : "", common->opts[i].name);
+        fputs(")\n", out);
+        print_text_rows(common, c, out);
     }
     const sky__env_alias *sw = c->env_default_on ? sky__env_alias_of(c, NULL) : NULL;
     if (sw)
@@ -1446,8 +1485,8 @@ void sky__config_print_env(FILE *out, bool md)
             print_env_row(out, md, sw->name, "bool", what);
         }
         for (int pass = 0; pass < 2; pass++) {
-            const sky__component *rows = pass ? &sky__config_route : c;
-            if (pass && c->kind != SKY__KIND_SINK)
+            const sky__component *rows = pass ? sky__config_common(c) : c;
+            if (!rows)
                 break;
             for (size_t i = 0; i < rows->n_opts; i++) {
                 const sky__opt *r = &rows->opts[i];
@@ -1456,7 +1495,7 @@ void sky__config_print_env(FILE *out, bool md)
                     snprintf(what, sizeof what, "`%s` (top-level key)", r->name);
                 else
                     snprintf(what, sizeof what, "%s.%s%s", c->name, r->name,
-                             pass ? " (route)" : "");
+                             !pass ? "" : c->kind == SKY__KIND_SINK ? " (route)" : " (processor)");
                 if (!md) /* the backquotes are Markdown */
                     for (char *p = what, *q = what;; p++) {
                         if (*p != '`')

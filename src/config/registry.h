@@ -93,6 +93,19 @@ typedef struct sky__component {
 extern const sky__component sky__config_pipeline;
 extern const sky__component sky__config_route;
 
+/* The keys every processor accepts besides its own: `name`, which sky_processor_find() finds it
+ * by (sky__processor_label_last()). Unique among a pipeline's processors, and never a
+ * processor type's name (that one finds every processor of the type). */
+typedef struct sky__proc_keys {
+    const char *name;
+} sky__proc_keys;
+extern const sky__component sky__config_proc_keys;
+/* The keys every component of c's kind accepts besides its own: sky__config_route for a sink,
+ * sky__config_proc_keys for a processor, NULL for the pipeline. */
+const sky__component *sky__config_common(const sky__component *c);
+/* Whether `name` may be a processor's configured name: false with the reason in err. */
+bool sky__config_proc_name_ok(const char *name, char *err, size_t errcap);
+
 /* Every sink and processor, NULL-terminated, in the order docs list them. */
 extern const sky__component *const sky__config_components[];
 

@@ -44,6 +44,7 @@ typedef struct item {
     const sky__component *comp;
     void *opts;      /* comp->opts_size bytes */
     sky_route route; /* sinks */
+    sky__proc_keys keys; /* processors */
     yaml_node_t *node;
     char where[128]; /* "sinks[1].file" */
 } item;
@@ -268,10 +269,12 @@ static bool unknown_key(loader *L, yaml_node_t *k, const char *where, const char
 }
 
 /* Fills `obj` from the options mapping `map` of component `c` (plus route keys for sinks). */
+static bool check_proc_names(loader *L);
+
 static bool parse_options(loader *L, item *it, yaml_node_t *map)
 {
-    const sky__component *c = it->comp;
-    bool sink = c->kind == SKY__KIND_SINK;
+    const sky__component *c = it->comp, *common = sky__config_common(c);
+    void *common_obj = c->kind == SKY__KIND_SINK ? (void *)&it->route : (void *)&it->keys;
     if (is_null(map))
         return true; /* "- redact:" with no options */
     if (!check_mapping(L, map, it->where))
@@ -287,15 +290,14 @@ static bool parse_options(loader *L, item *it, yaml_node_t *map)
                 return false;
             continue;
         }
-        row = sink ? sky__config_find_opt(&sky__config_route, scalar(k)) : NULL;
+        row = common ? sky__config_find_opt(common, scalar(k)) : NULL;
         if (row) {
-            if (!set_option(L, row, v, &it->route, it->where))
+            if (!set_option(L, row, v, common_obj, it->where))
                 return false;
             continue;
         }
         return unknown_key(L, k, it->where, "option", c->opts, c->n_opts,
-                           sink ? sky__config_route.opts : NULL,
-                           sink ? sky__config_route.n_opts : 0, NULL, 0);
+                           common ? common->opts : NULL, common ? common->n_opts : 0, NULL, 0);
     }
     for (size_t i = 0; i < c->n_opts; i++)
         if (c->opts[i].required && !seen[i])
@@ -388,6 +390,8 @@ static bool parse_list(loader *L, yaml_node_t *seq, sky__kind kind, item **out, 
         if (L->summary && kind == SKY__KIND_SINK)
             fprintf(L->summary, "  -> route '%s', level >= %s", it->route.name ? it->route.name : c->name,
                     sky_level_name(it->route.level));
+        if (L->summary && it->keys.name)
+            fprintf(L->summary, "  -> name '%s'", it->keys.name);
         if (L->summary)
             fputc('\n', L->summary);
     }
@@ -437,6 +441,8 @@ static bool parse_document(loader *L, const sky__config_overrides *ov)
         fputs("\nprocessors:\n", L->summary);
     if (sec[0] && !parse_list(L, sec[0], SKY__KIND_PROCESSOR, &L->procs, &L->n_procs))
         return false;
+    if (!check_proc_names(L))
+        return false;
     if (L->summary)
         fputs("sinks:\n", L->summary);
     if (sec[1] && !parse_list(L, sec[1], SKY__KIND_SINK, &L->sinks, &L->n_sinks))
@@ -473,6 +479,25 @@ static bool parse_document(loader *L, const sky__config_overrides *ov)
     return true;
 }
 
+/* Processors' `name:`: never a type's name, and each used once (the second use is the error). */
+static bool check_proc_names(loader *L)
+{
+    for (size_t i = 0; i < L->n_procs; i++) {
+        const item *it = &L->procs[i];
+        if (!it->keys.name)
+            continue;
+        char err[256];
+        if (!sky__config_proc_name_ok(it->keys.name, err, sizeof err))
+            return fail_at(L, it->node, it->where, "%s", err);
+        for (size_t j = 0; j < i; j++)
+            if (L->procs[j].keys.name && strcmp(L->procs[j].keys.name, it->keys.name) == 0)
+                return fail_at(L, it->node, it->where,
+                               "processor name '%s' is used twice (first by %s): names must be "
+                               "unique", it->keys.name, L->procs[j].where);
+    }
+    return true;
+}
+
 /* A processor or sink that would not build: the error at its place in the file, and the
  * pipeline built so far closed. */
 static bool item_failed(loader *L, const item *it, sky_status st, char *err, sky_t *sky)
@@ -501,6 +526,8 @@ static bool build(loader *L, sky_t **out)
         item *it = &L->procs[i];
         char *err = NULL;
         st = it->comp->add_processor(sky, it->opts, &err);
+        if (st == SKY_OK && it->keys.name)
+            st = sky__processor_label_last(sky, it->keys.name, &err);
         if (st != SKY_OK)
             return item_failed(L, it, st, err, sky);
     }

@@ -666,6 +666,7 @@ sky_status sky_close(sky_t *sky)
         if (sky->procs[i].free_user)
             sky->procs[i].free_user(sky->procs[i].user);
         free(sky->procs[i].name);
+        free(sky->procs[i].label);
     }
     free(sky->procs);
     sky__event_free(&sky->ev);
@@ -821,11 +822,47 @@ static sky_status find_named(sky_t *sky, bool sinks, const char *name, size_t fr
     size_t n = sinks ? sky->n_sinks : sky->n_procs;
     sky_status st = SKY_ENOTFOUND;
     for (size_t i = from; i < n && st != SKY_OK; i++)
-        if (strcmp(sinks ? sky->sinks[i]->name : sky->procs[i].name, name) == 0) {
+        if (strcmp(sinks ? sky->sinks[i]->name : sky->procs[i].name, name) == 0 ||
+            (!sinks && sky->procs[i].label && strcmp(sky->procs[i].label, name) == 0)) {
             *index = i;
             st = SKY_OK;
         }
     sky__unlock(sky);
+    return st;
+}
+
+sky_status sky__processor_label_last(sky_t *sky, const char *label, char **errmsg)
+{
+    *errmsg = NULL;
+    if (!sky || !label || !label[0]) {
+        *errmsg = strdup("a processor's name must not be empty");
+        return SKY_EINVAL;
+    }
+    sky__lock(sky);
+    sky_status st = SKY_OK;
+    char msg[256] = "";
+    if (!sky->n_procs) {
+        st = SKY_EINVAL;
+        snprintf(msg, sizeof msg, "no processor to name '%s'", label);
+    }
+    for (size_t i = 0; st == SKY_OK && i + 1 < sky->n_procs; i++)
+        if (sky->procs[i].label && strcmp(sky->procs[i].label, label) == 0) {
+            st = SKY_EINVAL;
+            snprintf(msg, sizeof msg,
+                     "processor name '%.64s' is used twice (processor %zu, a %s, has it): "
+                     "names must be unique", label, i, sky->procs[i].name);
+        }
+    char *copy = st == SKY_OK ? strdup(label) : NULL;
+    if (st == SKY_OK && !copy)
+        st = SKY_ENOMEM;
+    if (copy) {
+        sky__processor *p = &sky->procs[sky->n_procs - 1];
+        free(p->label);
+        p->label = copy;
+    }
+    sky__unlock(sky);
+    if (msg[0])
+        *errmsg = strdup(msg);
     return st;
 }
 

@@ -18,7 +18,8 @@
 /* ---- processors and sinks ------------------------------------------------------------------- */
 
 typedef struct sky__processor {
-    char *name;
+    char *name;  /* its type's (sky_add_processor()'s `name`) */
+    char *label; /* a configuration's `name:`, unique in the pipeline; NULL: none */
     sky_processor_fn fn;
     void *user;
     void (*free_user)(void *);
@@ -29,6 +30,12 @@ typedef struct sky__processor {
  * handles: sky_security_monitor_get()), else NULL; under the lock, as sky_add_processor() may
  * be moving the array. */
 void *sky__processor_user(sky_t *sky, size_t i, sky_processor_fn fn);
+/* Gives the last processor added a configuration's `name:` (copied), which sky_processor_find()
+ * matches besides its type. SKY_EINVAL (with a message in *errmsg, malloc'd; errmsg not NULL)
+ * when no processor
+ * was added, when another processor has that name already (names are unique), or when `label`
+ * is empty; SKY_ENOMEM. Whether it may be a type's name is the configuration's to say. */
+sky_status sky__processor_label_last(sky_t *sky, const char *label, char **errmsg);
 /* The `user` of the i-th (in the order registered, from 0) of sky's close hooks that run `fn`,
  * else NULL: how a type that stops with its pipeline (the sampler: sky_sampler_get()) finds
  * the ones a configuration made. */

@@ -47,25 +47,8 @@ static const char k_torn[] = "\"torn_sha256\":\"";
 #define TAIL_PLAIN (LIT(k_hash) + 64 + 2)                 /* ,"hash":"H"}          */
 #define TAIL_HMAC (LIT(k_hash) + 64 + LIT(k_hmac) + 64 + 2) /* ,"hash":"H","hmac":"M"} */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1; /* lower case only: one spelling per hash */
-}
-
-static bool from_hex(const char *in, size_t n, uint8_t *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
-}
+/* Lower case only: one spelling per hash. */
+static bool from_hex(const char *in, size_t n, uint8_t *out) { return sky__unhex(in, n, out, true); }
 
 bool sky__audit_check_line(const char *line, size_t len, const uint8_t *key, size_t keylen,
                            sky__audit_line *out)
@@ -133,10 +116,15 @@ bool sky__audit_check_line(const char *line, size_t len, const uint8_t *key, siz
     return true;
 }
 
-bool sky__audit_read_key_file(const char *path, uint8_t *key, size_t *keylen, char *err,
-                              size_t errcap)
+bool sky__audit_read_key_file(const char *path, uint8_t *key, size_t *keylen,
+                              bool (*wait)(int fd, void *user), void *user, bool *stopped,
+                              char *err, size_t errcap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (stopped)
+        *stopped = false;
+    /* without blocking when the caller waits: a FIFO's open would wait for a writer, where no
+     * signal can be told from one that came just before */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (wait ? O_NONBLOCK : 0));
     if (fd < 0) {
         snprintf(err, errcap, "cannot open key file '%s': %s", path, strerror(errno));
         return false;
@@ -144,8 +132,15 @@ bool sky__audit_read_key_file(const char *path, uint8_t *key, size_t *keylen, ch
     uint8_t tmp[SKY__AUDIT_MAX_KEY + 3];
     size_t n = 0;
     for (;;) {
+        if (wait && !wait(fd, user)) {
+            *stopped = true;
+            snprintf(err, errcap, "reading key file '%s' was stopped", path);
+            close(fd);
+            sky__wipe(tmp, sizeof tmp);
+            return false;
+        }
         ssize_t r = read(fd, tmp + n, sizeof tmp - n);
-        if (r < 0 && errno == EINTR)
+        if (r < 0 && (errno == EINTR || (wait && errno == EAGAIN)))
             continue;
         if (r < 0) {
             snprintf(err, errcap, "cannot read key file '%s': %s", path, strerror(errno));
@@ -561,7 +556,8 @@ static sky_status sink_audit_body(const sky_audit_opts *opts, sky_sink **out, ch
         goto fail;
     }
     if (opts->key_file &&
-        !sky__audit_read_key_file(opts->key_file, a->key, &a->keylen, why, sizeof why)) {
+        !sky__audit_read_key_file(opts->key_file, a->key, &a->keylen, NULL, NULL, NULL, why,
+                                  sizeof why)) {
         set_msg(errmsg, "audit sink: %s", why);
         st = SKY_EINVAL;
         goto fail;
@@ -657,17 +653,30 @@ static bool next_line(reader *r, slot *s, const uint8_t *key, size_t keylen, boo
                 break;
             }
             errno = 0;
-            r->blen = fread(r->blk, 1, BLK, r->in);
-            r->bpos = 0;
-            if (ferror(r->in) && errno == EINTR) {
-                clearerr(r->in); /* a signal: stop() decides, at the top of the loop */
-                if (r->blen == 0)
-                    continue;
-            }
-            if (r->blen == 0) {
-                r->ioerr = ferror(r->in) != 0;
-                r->eof = true;
-                break;
+            if (r->stop) { /* one read(2): what stop() saw readable, nothing held back */
+                ssize_t got = read(fileno(r->in), r->blk, BLK);
+                r->bpos = 0;
+                r->blen = got > 0 ? (size_t)got : 0;
+                if (got < 0 && errno == EINTR)
+                    continue; /* a signal: stop() decides, at the top of the loop */
+                if (got <= 0) {
+                    r->ioerr = got < 0;
+                    r->eof = true;
+                    break;
+                }
+            } else {
+                r->blen = fread(r->blk, 1, BLK, r->in);
+                r->bpos = 0;
+                if (ferror(r->in) && errno == EINTR) {
+                    clearerr(r->in); /* a signal: asked again at the top of the loop */
+                    if (r->blen == 0)
+                        continue;
+                }
+                if (r->blen == 0) {
+                    r->ioerr = ferror(r->in) != 0;
+                    r->eof = true;
+                    break;
+                }
             }
         }
         const char *p = r->blk + r->bpos;

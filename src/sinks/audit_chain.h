@@ -41,9 +41,14 @@ bool sky__audit_check_line(const char *line, size_t len, const uint8_t *key, siz
 
 /* Reads an HMAC key as the sink and the verifier both do: the file's bytes with one trailing
  * "\n" or "\r\n" removed, 1..SKY__AUDIT_MAX_KEY bytes. On failure returns false with a message
- * (that never contains key bytes) in err. */
-bool sky__audit_read_key_file(const char *path, uint8_t *key, size_t *keylen, char *err,
-                              size_t errcap);
+ * (that never contains key bytes) in err. `wait` (may be NULL, as for the sink: blocking reads)
+ * lets a caller that can be asked to stop (`skylog audit verify` on Ctrl-C) read a key from a
+ * FIFO or a pipe whose writer hangs: the file is then opened without blocking and wait(fd)
+ * is called before each read, to return once fd is readable (true) or the caller must stop
+ * (false: the answer is false with *stopped set). */
+bool sky__audit_read_key_file(const char *path, uint8_t *key, size_t *keylen,
+                              bool (*wait)(int fd, void *user), void *user, bool *stopped,
+                              char *err, size_t errcap);
 
 typedef enum sky__audit_verdict {
     SKY__AUDIT_INTACT = 0,
@@ -82,7 +87,11 @@ sky__audit_verdict sky__audit_verify(FILE *in, const uint8_t *key, size_t keylen
  * (may be NULL) is asked before each read of the input and after a read a signal interrupted
  * (EINTR: a pipe or terminal that has nothing yet); a read so interrupted is tried again unless
  * it says stop. When it does, the verdict is SKY__AUDIT_IOERROR with out->stopped set: a verdict
- * on part of the input (a "truncated" last line) would be a lie. */
+ * on part of the input (a "truncated" last line) would be a lie. With `stop`, the input is read
+ * with read(2) on fileno(in), one call a block, never through stdio's buffer (so `in` must
+ * have nothing buffered for reading): stop may then wait until the descriptor is readable (the
+ * CLI's does, with ppoll, so a signal that comes just before the read is not missed) and the
+ * read that follows does not block. */
 sky__audit_verdict sky__audit_verify_until(FILE *in, const uint8_t *key, size_t keylen,
                                            bool (*stop)(void *user), void *user,
                                            sky__audit_report *out);

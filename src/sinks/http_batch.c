@@ -140,14 +140,6 @@ void sky__http_batch_defaults(sky_http_batch_opts *o, size_t batch_size)
 
 /* ---- key=value lists ----------------------------------------------------------------------- */
 
-static int unhex1(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* Trims blanks off [s, s+n) and percent-decodes it into out (at most cap - 1 bytes). */
 static size_t kv_text(const char *s, size_t n, char *out, size_t cap)
 {
@@ -157,8 +149,9 @@ static size_t kv_text(const char *s, size_t n, char *out, size_t cap)
         n--;
     size_t k = 0;
     for (size_t i = 0; i < n && k + 1 < cap; i++) {
-        if (s[i] == '%' && i + 2 < n && unhex1(s[i + 1]) >= 0 && unhex1(s[i + 2]) >= 0) {
-            out[k++] = (char)(unhex1(s[i + 1]) << 4 | unhex1(s[i + 2]));
+        uint8_t b;
+        if (s[i] == '%' && i + 2 < n && sky__unhex(s + i + 1, 1, &b, false)) {
+            out[k++] = (char)b;
             i += 2;
         } else {
             out[k++] = s[i];

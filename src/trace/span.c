@@ -167,8 +167,29 @@ static void ctx_copy(sky_trace_ctx *dst, const sky_trace_ctx *src)
     dst->tracestate[n] = '\0';
 }
 
+/* A root span's third field on the thread it is current on (or ends on): none, or a null
+ * parent_span_id when that thread has a span of its own, whose parent_span_id would otherwise
+ * show through the context (the most specific key winning) and give the root a parent. Decided
+ * per thread, not once at begin: a root begun on an idle thread can be entered, or ended, on a
+ * thread inside a child span. Returns the number of fields (2 or 3) with *third set. */
+static size_t span_fields(const sky_span *sp, sky_field *third)
+{
+    if (sp->ctx.has_parent)
+        *third = sp->fields[2];
+    else if (cur && cur != &sp->frame)
+        *third = sky_field_null("parent_span_id");
+    else
+        return 2;
+    return 3;
+}
+
 static void push(sky_span *sp)
 {
+    sky_field third;
+    if (span_fields(sp, &third) == 3)
+        sp->fields[2] = third;
+    else
+        sp->fields[2].key = NULL;
     sky_context_push(sp->fields, sp->fields[2].key ? 3 : 2); /* a refusal is counted there */
     sp->ctx_depth = sky__ctx_depth;
     sp->frame.prev = cur;
@@ -236,15 +257,8 @@ void sky_span_begin(sky_span *sp, sky_logger *log, const char *name, const sky_t
     sky_trace_hex(sp->ctx.span_id, 8, h + SKY_TRACE_ID_HEX);
     sp->fields[0] = sky_field_strn("trace_id", h, 32);
     sp->fields[1] = sky_field_strn("span_id", h + SKY_TRACE_ID_HEX, 16);
-    /* A root begun inside another span of this thread (its parent context had no span id)
-     * would otherwise show the outer span's parent_span_id through the context, the most
-     * specific key winning: a null one says it has none. */
-    if (sp->ctx.has_parent)
+    if (sp->ctx.has_parent) /* a root's third field is push's to choose (span_fields) */
         sp->fields[2] = sky_field_strn("parent_span_id", ph, 16);
-    else if (cur)
-        sp->fields[2] = sky_field_null("parent_span_id");
-    else
-        sp->fields[2].key = NULL;
     sp->frame.hex = h;
     push(sp);
     sp->start_ns = sky_monotonic_ns();
@@ -299,9 +313,13 @@ void sky_span_end(sky_span *sp)
         if (err && sp->status_msg[0])
             f[n++] = sky_field_str("error", sp->status_msg);
         n += sky__span_w3c_fields(&sp->ctx, f + n, flags);
-        if (elsewhere) /* misuse (documented): do not touch the other thread's context */
-            for (size_t i = 0; i < (sp->ctx.has_parent ? 3u : 2u); i++)
-                f[n++] = sp->fields[i];
+        if (elsewhere) { /* misuse: do not touch the other thread's context (nor the fields it
+                          * points at), name the ids here, masked as this thread needs */
+            f[n++] = sp->fields[0];
+            f[n++] = sp->fields[1];
+            if (span_fields(sp, &f[n]) == 3)
+                n++;
+        }
         sky_emit(sp->log, lv, "span_finished", &sky__span_site, f, n);
     }
     if (!elsewhere)

@@ -251,6 +251,32 @@ class AuditTest(unittest.TestCase):
                 self.assertEqual(out, "")
                 self.assertEqual(err, f"skylog audit verify: interrupted by {sig.name}\n")
 
+    def test_interrupted_while_reading_the_key(self):
+        # --key-file is a FIFO whose writer holds it open and sends nothing: verify waits in the
+        # key's read, before FILE is opened (and, with --group, before any AWS client is made).
+        # A signal there ends it as anywhere else: 128+N and the one line, never the default
+        # action (a key from a hung pipe must not outlast SIGTERM). Not timed: as above, the
+        # write end opens only once verify has the FIFO open for reading.
+        self.write(2)
+        for where in (["FILE", self.path], ["--group", "--group", "g"]):
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with self.subTest(where=where[0], sig=sig.name):
+                    fifo = os.path.join(self.tmp, f"key-{where[0]}-{sig.name}.fifo")
+                    os.mkfifo(fifo)
+                    proc = subprocess.Popen(
+                        [skyharness.skylog_bin(), "audit", "verify", *where[1:], "--key-file",
+                         fifo],
+                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True)
+                    self.addCleanup(lambda p=proc: p.poll() is None and (p.kill(), p.wait()))
+                    w = skyharness.open_fifo_writer(self, proc, fifo, "the key's FIFO")
+                    self.addCleanup(os.close, w)  # open until verify has exited
+                    proc.send_signal(sig)
+                    out, err = proc.communicate(timeout=60 * skyharness.timeout_scale())
+                    self.assertEqual(proc.returncode, 128 + sig, err)
+                    self.assertEqual(out, "")
+                    self.assertEqual(err, f"skylog audit verify: interrupted by {sig.name}\n")
+
     # ---- usage ----------------------------------------------------------------------------
 
     def test_usage_errors(self):

@@ -14,6 +14,10 @@ import unittest
 import skyharness
 
 
+# the column of every option's description in every --help (0-based: 24 characters before it)
+HELP_COLUMN = 24
+
+
 def run(*args, check=True):
     p = subprocess.run([skyharness.skylog_bin(), *args], capture_output=True, text=True,
                        timeout=60)
@@ -163,6 +167,30 @@ class CliDocs(unittest.TestCase):
         overview = run("--help").stdout
         for code in ("0", "1", "2", "130"):
             self.assertRegex(overview, rf"\n  {code} +\S", "exit status in skylog --help")
+
+    def test_every_help_aligns_its_options_at_one_column(self):
+        # One column for every command's option descriptions, the shared AWS options'
+        # (SKY__AWS_OPTS_HELP_FOR) included: an option whose name is too long for it has its
+        # description on the next line, at that column; wrapped lines continue there too.
+        col = HELP_COLUMN
+        for cmd in commands():
+            lines, in_options = run(cmd, "--help").stdout.splitlines(), False
+            for i, line in enumerate(lines):
+                if re.match(r"^[A-Za-z].*:$", line):
+                    in_options = line.endswith("options:")
+                    continue
+                if not in_options or not line.strip():
+                    continue
+                where = f"skylog {cmd} --help, line {i + 1}: {line!r}"
+                if re.match(r"^ {2,6}-", line):  # an option
+                    if len(line) > col and line[col - 1] == " " and line[col] != " ":
+                        continue
+                    nxt = lines[i + 1] if i + 1 < len(lines) else ""
+                    alone = "  " not in line.strip() and re.match(rf"^ {{{col}}}\S", nxt) \
+                        and not re.match(r"^ {2,6}-", nxt)
+                    self.assertTrue(alone, f"description not at column {col}: {where}")
+                else:  # a description's next line
+                    self.assertRegex(line, rf"^ {{{col}}}\S", f"not at column {col}: {where}")
 
     def test_did_you_mean(self):
         p = run("shipp", check=False)

@@ -199,8 +199,9 @@ class ConfigCliTest(unittest.TestCase):
                               r"SKYLOG_FILE__MAX_BYTES")
         # one variable per option row: count the rows of the text listing
         text = run("config", "options").stdout
-        # the route keys' block on its own has no variable: each sink lists them with its own
-        text = re.sub(r"(?ms)^route: .*?\n\n", "", text)
+        # the blocks of the keys every sink (route) and every processor accepts have no variable
+        # on their own: each sink and processor lists them with its own
+        text = re.sub(r"(?ms)^(route|processor): .*?\n\n", "", text)
         rows = re.findall(r"(?m)^  (\w+)\s+(?:string|int|number|size|duration|bool|enum|list)\s",
                           text)
         envs = re.findall(r"(?m)^\s+env (SKYLOG_\w+)", text)

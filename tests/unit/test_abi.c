@@ -121,6 +121,33 @@ typedef struct sky__logger_hdr struct_sky__logger_hdr;
     X(sky__trace_frame, sky__trace_frame, 32) \
     X(sky_span, sky_span, 920)
 
+/* Structs the program allocates and the library fills: sky_span (on the caller's stack, as
+ * SKY_SPAN declares it), sky_trace_ctx (a value copied between threads) and sky_request (which
+ * holds a sky_span by value). Their size and alignment are ABI, and so are the offsets of their
+ * public members, which the program reads directly (trace.h, request.h say which); checked at
+ * compile time, so an accidental change fails the build of this test, hence `make test`. */
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+#define ABI1_AT(T, m, off)                                                                         \
+    _Static_assert(offsetof(T, m) == (off), #T "." #m " moved: ABI 1 has it at " #off)
+#define ABI1_SIZE(T, size, align)                                                                  \
+    _Static_assert(sizeof(T) == (size), #T ": ABI 1 is " #size " bytes");                          \
+    _Static_assert(_Alignof(T) == (align), #T ": ABI 1 aligns it to " #align)
+ABI1_SIZE(sky_span, 920, 8);
+ABI1_AT(sky_span, ctx, 0);
+ABI1_SIZE(sky_trace_ctx, 549, 1);
+ABI1_AT(sky_trace_ctx, trace_id, 0);
+ABI1_AT(sky_trace_ctx, span_id, 16);
+ABI1_AT(sky_trace_ctx, parent_id, 24);
+ABI1_AT(sky_trace_ctx, valid, 32);
+ABI1_AT(sky_trace_ctx, has_span, 33);
+ABI1_AT(sky_trace_ctx, has_parent, 34);
+ABI1_AT(sky_trace_ctx, flags, 35);
+ABI1_AT(sky_trace_ctx, tracestate, 36);
+ABI1_SIZE(sky_request, 2352, 8);
+ABI1_AT(sky_request, span, 0);
+ABI1_AT(sky_request, request_id, 920);
+#endif
+
 typedef struct row {
     const char *name;
     size_t size, abi1;

@@ -288,13 +288,13 @@ static void check_component(const sky__component *c)
         for (size_t j = 0; j < i; j++)
             if (strcmp(c->opts[j].name, r->name) == 0)
                 fail_msg("%s.%s listed twice", c->name, r->name);
-        if (c->kind == SKY__KIND_SINK && c != &sky__config_route &&
-            sky__config_find_opt(&sky__config_route, r->name))
-            fail_msg("%s.%s clashes with a route key", c->name, r->name);
+        const sky__component *common = sky__config_common(c);
+        if (common && c != common && sky__config_find_opt(common, r->name))
+            fail_msg("%s.%s clashes with a key every %s accepts", c->name, r->name, common->name);
     }
     if (c->kind == SKY__KIND_SINK && c != &sky__config_route)
         assert_non_null(c->build_sink);
-    if (c->kind == SKY__KIND_PROCESSOR)
+    if (c->kind == SKY__KIND_PROCESSOR && c != &sky__config_proc_keys)
         assert_non_null(c->add_processor);
 }
 
@@ -303,6 +303,7 @@ static void test_tables_are_consistent(void **state)
     (void)state;
     check_component(&sky__config_pipeline);
     check_component(&sky__config_route);
+    check_component(&sky__config_proc_keys);
     size_t n = 0;
     for (; sky__config_components[n]; n++) {
         check_component(sky__config_components[n]);
@@ -470,8 +471,8 @@ static void test_env_names(void **state)
         all[k++] = sky__config_components[i];
     for (size_t c = 0; c < k; c++)
         for (int pass = 0; pass < 2; pass++) {
-            const sky__component *rows = pass ? &sky__config_route : all[c];
-            if (pass && all[c]->kind != SKY__KIND_SINK)
+            const sky__component *rows = pass ? sky__config_common(all[c]) : all[c];
+            if (!rows)
                 break;
             for (size_t r = 0; r < rows->n_opts; r++) {
                 assert_true(n < 256);

@@ -710,6 +710,86 @@ static void test_find_by_name_samplers_and_retry_stats(void **state)
     unsetenv("AWS_CONFIG_FILE");
 }
 
+/* A processor's `name:` (the keys every processor accepts, sky__config_proc_keys): found by
+ * sky_processor_find() as that one processor, while its type still finds every processor of
+ * the type; refused when used twice or when it is a type's name, at the processor's place in
+ * the file; from the environment as SKYLOG_<PROCESSOR>__NAME. */
+static void test_processor_names(void **state)
+{
+    (void)state;
+    const char *yaml = "processors:\n"
+                       "  - security_monitor: { name: logins, rules: 'a: login by user >= 2 in 1m'"
+                       " }\n"
+                       "  - redact\n"
+                       "  - security_monitor: { rules: 'b: upload by user >= 2 in 1m', name: "
+                       "uploads }\n"
+                       "  - security_monitor: { rules: 'c: logout by user >= 2 in 1m' }\n";
+    sky_t *sky = NULL;
+    char *err = NULL;
+    if (sky_open_yaml(yaml, strlen(yaml), &sky, &err) != SKY_OK)
+        fail_msg("%s", err);
+    size_t i = 99;
+    assert_int_equal(sky_processor_find(sky, "uploads", 0, &i), SKY_OK);
+    assert_int_equal(i, 2);
+    assert_int_equal(sky_processor_find(sky, "uploads", i + 1, &i), SKY_ENOTFOUND);
+    assert_int_equal(sky_processor_find(sky, "logins", 0, &i), SKY_OK);
+    assert_int_equal(i, 0);
+    assert_int_equal(sky_processor_find(sky, "logins", 1, &i), SKY_ENOTFOUND); /* at `from` on */
+    size_t seen[4], n = 0; /* the type: every one, named or not, in order */
+    for (size_t from = 0; n < 4 && sky_processor_find(sky, "security_monitor", from, &i) == SKY_OK;
+         from = i + 1)
+        seen[n++] = i;
+    assert_int_equal(n, 3);
+    assert_int_equal(seen[0], 0);
+    assert_int_equal(seen[1], 2);
+    assert_int_equal(seen[2], 3);
+    assert_int_equal(sky_processor_find(sky, "redact", 0, &i), SKY_OK);
+    assert_int_equal(i, 1);
+    sky_processor_stats ps; /* stats keep the type's name */
+    assert_int_equal(sky_processor_stats_get(sky, 2, &ps), SKY_OK);
+    assert_string_equal(ps.name, "security_monitor");
+    /* the index found is the monitor of that name: its rule counts */
+    sky_info(sky_logger_get(sky, "app"), "upload", SKY_STR("user", "bob"));
+    sky_flush(sky, 5000);
+    sky_security_stats ss;
+    sky_security_stats_get(sky_security_monitor_get(sky, 2), &ss);
+    assert_int_equal(ss.counted, 1);
+    sky_security_stats_get(sky_security_monitor_get(sky, 0), &ss);
+    assert_int_equal(ss.counted, 0);
+    sky_close(sky);
+
+    expect_error("processors:\n"
+                 "  - redact: { name: pii }\n"
+                 "  - sample: { rate: 0.5, name: pii }\n",
+                 SKY_EINVAL,
+                 "<yaml>:3:5: processors[1].sample: processor name 'pii' is used twice (first by "
+                 "processors[0].redact): names must be unique");
+    expect_error("processors:\n  - sample: { rate: 0.5, name: redact }\n", SKY_EINVAL,
+                 "name 'redact' is a processor type");
+    expect_error("processors:\n  - redact: { name: '' }\n", SKY_EINVAL, "must not be empty");
+    expect_error("processors:\n  - redact: { nam: x }\n", SKY_EINVAL, "did you mean 'name'");
+    assert_int_equal(failures, 0);
+
+    /* the environment: the same key, as a variable */
+    setenv("SKYLOG_REDACT__NAME", "pii", 1);
+    err = NULL;
+    sky = sky_open_env(&err);
+    if (!sky)
+        fail_msg("%s", err);
+    assert_int_equal(sky_processor_find(sky, "pii", 0, &i), SKY_OK);
+    size_t j = 99;
+    assert_int_equal(sky_processor_find(sky, "redact", 0, &j), SKY_OK);
+    assert_int_equal(i, j);
+    sky_close(sky);
+    setenv("SKYLOG_REDACT__NAME", "sample", 1);
+    err = NULL;
+    assert_null(sky_open_env(&err));
+    assert_non_null(err);
+    assert_non_null(strstr(err, "SKYLOG_REDACT__NAME: name 'sample' is a processor type"));
+    free(err);
+    unsetenv("SKYLOG_REDACT__NAME");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -726,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_limits_before_allocation),
         cmocka_unit_test(test_processor_handles_of_a_configuration),
         cmocka_unit_test(test_find_by_name_samplers_and_retry_stats),
+        cmocka_unit_test(test_processor_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -511,6 +511,35 @@ static void test_json_escape_tails(void **state)
 /* The AVX-512 escaper (where the CPU has it) against the SSE2/word path: every test of the
  * escaper again with it off, and long quote-dense strings (JSON inside JSON) both ways, at
  * every alignment, with a byte that stops the 32-byte blocks at every position. */
+/* The one hex decoder (SigV4's and the key=value lists' percent-decoding, the audit chain's
+ * hashes, trace ids, the server's forms): every byte value as either digit, both modes. */
+static void test_unhex_every_byte(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        bool upper = c >= 'A' && c <= 'F';
+        char hi[2] = {(char)c, '7'}, lo[2] = {'7', (char)c};
+        for (int lower_only = 0; lower_only < 2; lower_only++) {
+            bool ok = v >= 0 && !(lower_only && upper);
+            uint8_t b = 0;
+            assert_int_equal(sky__unhex(hi, 1, &b, lower_only), ok);
+            if (ok)
+                assert_int_equal(b, v << 4 | 7);
+            assert_int_equal(sky__unhex(lo, 1, &b, lower_only), ok);
+            if (ok)
+                assert_int_equal(b, 0x70 | v);
+        }
+    }
+    uint8_t out[4];
+    assert_true(sky__unhex("00fFa9", 3, out, false));
+    assert_memory_equal(out, "\x00\xff\xa9", 3);
+    assert_false(sky__unhex("00fFa9", 3, out, true));
+    assert_false(sky__unhex("0g", 1, out, false)); /* a bad digit anywhere fails the whole */
+    assert_false(sky__unhex("abcd0 ", 3, out, false));
+}
+
 static void test_json_escape_avx512_same_output(void **state)
 {
     (void)state;
@@ -562,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_json_plain_masks), cmocka_unit_test(test_json_escape_random),
         cmocka_unit_test(test_json_escape_tails),
         cmocka_unit_test(test_json_escape_avx512_same_output),
+        cmocka_unit_test(test_unhex_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -436,6 +436,92 @@ static void test_span_moves_between_threads(void **state)
     skytest_capture_reset(&cap);
 }
 
+/* Spans ended on a thread other than the one that began them, inside that thread's own child
+ * span (whose parent_span_id is in its context): a root must not take that parent, a child
+ * keeps its own. Both ways in: left then ended (documented), and ended while still current
+ * on a thread that has gone (misuse, handled without touching that thread's context). */
+typedef struct {
+    sky_logger *log;
+    sky_span root, child;
+} begun_here;
+
+static void *begin_and_leave(void *arg)
+{
+    begun_here *b = arg;
+    sky_span_begin(&b->root, b->log, "root", NULL);
+    sky_span_begin(&b->child, b->log, "child", NULL);
+    assert_int_equal(sky_span_leave(&b->child), SKY_OK);
+    assert_int_equal(sky_span_leave(&b->root), SKY_OK);
+    return NULL;
+}
+
+static void *begin_and_stay(void *arg)
+{
+    begun_here *b = arg;
+    sky_span_begin(&b->root, b->log, "root", NULL);
+    sky_span_begin(&b->child, b->log, "child", NULL);
+    return NULL; /* still current on this thread when it ends (misuse) */
+}
+
+static void check_finished(json_t *j, const char *name, const sky_span *sp, const char *parent)
+{
+    char tid[33], sid[17];
+    hex(sp->ctx.trace_id, 16, tid);
+    hex(sp->ctx.span_id, 8, sid);
+    assert_string_equal(jstr(j, "message"), "span_finished");
+    assert_string_equal(jstr(j, "span"), name);
+    assert_string_equal(jstr(j, "trace_id"), tid);
+    assert_string_equal(jstr(j, "span_id"), sid);
+    json_t *p = json_object_get(j, "parent_span_id");
+    if (parent)
+        assert_string_equal(jstr(j, "parent_span_id"), parent);
+    else
+        assert_true(p == NULL || json_is_null(p));
+}
+
+static void test_span_ended_on_another_thread(void **state)
+{
+    (void)state;
+    void *(*const starts[])(void *) = {begin_and_leave, begin_and_stay};
+    for (size_t k = 0; k < 2; k++) {
+        skytest_capture cap = {0};
+        sky_t *sky = open_capture(&cap, SKY_MODE_SYNC);
+        sky_logger *log = sky_logger_get(sky, "app");
+        begun_here b = {.log = log};
+        pthread_t t;
+        pthread_create(&t, NULL, starts[k], &b);
+        pthread_join(t, NULL);
+        sky_span mine, inner; /* this thread's own trace, its parent_span_id in the context */
+        sky_span_begin(&mine, NULL, "mine", NULL);
+        sky_span_begin(&inner, NULL, "inner", NULL);
+        sky_span_end(&b.child);
+        sky_span_end(&b.root);
+        sky_info(log, "still_inner");
+        sky_span_end(&inner);
+        sky_span_end(&mine);
+        assert_int_equal(cap.n, 3);
+        char rs[17], ms[17], is[17];
+        hex(b.root.ctx.span_id, 8, rs);
+        hex(mine.ctx.span_id, 8, ms);
+        hex(inner.ctx.span_id, 8, is);
+        assert_memory_equal(b.child.ctx.trace_id, b.root.ctx.trace_id, 16);
+        json_t *j = line(&cap, 0);
+        check_finished(j, "child", &b.child, rs);
+        json_decref(j);
+        j = line(&cap, 1);
+        check_finished(j, "root", &b.root, NULL);
+        json_decref(j);
+        j = line(&cap, 2); /* this thread's context is as it was */
+        assert_string_equal(jstr(j, "message"), "still_inner");
+        assert_string_equal(jstr(j, "span_id"), is);
+        assert_string_equal(jstr(j, "parent_span_id"), ms);
+        json_decref(j);
+        assert_int_equal(sky_context_size(), 0);
+        sky_close(sky);
+        skytest_capture_reset(&cap);
+    }
+}
+
 /* ---- W3C traceparent ---------------------------------------------------------------------- */
 
 static const char *const TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -953,6 +1039,7 @@ int main(void)
         cmocka_unit_test(test_span_macro_and_context),
         cmocka_unit_test(test_root_inside_child_span),
         cmocka_unit_test(test_span_moves_between_threads),
+        cmocka_unit_test(test_span_ended_on_another_thread),
         cmocka_unit_test(test_traceparent),
         cmocka_unit_test(test_tracestate),
         cmocka_unit_test(test_tracestate_trim_w3c),
