@@ -623,6 +623,22 @@ sso_role_name = Dev
             {"accessToken": self.NEW, "tokenType": "Bearer", "expiresIn": 28800,
              "refreshToken": self.R2, "idToken": "CANARY-SSO-ID-TOKEN"})
 
+    def test_sso_endpoints_from_the_config_file(self):
+        """docs/aws.md#endpoints: the OIDC refresh and the portal call go where the profile's
+        services section says (sso_oidc and sso entries), with no endpoint variable set."""
+        self.refreshable_cache(T0 + 600, T0 + 86400)
+        srv = self.sso_servers(self.oidc_ok)
+        self.canaries.append("CANARY-SSO-ID-TOKEN")
+        del self.env["AWS_ENDPOINT_URL_SSO"], self.env["AWS_ENDPOINT_URL_SSO_OIDC"]
+        self.env["AWS_CONFIG_FILE"] = self.write(
+            "config", self.SSO_CONFIG.replace("[profile dev]\n", "[profile dev]\nservices = l\n")
+            + f"[services l]\nsso =\n  endpoint_url = {srv.url}\n"
+            f"sso_oidc =\n  endpoint_url = {srv.url}/\n")
+        rc, [o] = self.tool("--at", str(T0))
+        self.assertEqual((rc, o["source"], o["akid"]), (0, "sso", "ASIASSO"), o)
+        self.assertEqual(sorted(r.path.split("?")[0] for r in srv.requests),
+                         ["/federation/credentials", "/token"])
+
     def test_sso_token_expiring_soon_is_refreshed_and_cached(self):
         import json
         path = self.refreshable_cache(T0 + 600, T0 + 86400)  # 10 min left: within 15 min
