@@ -43,7 +43,8 @@ typedef struct sky__aws_cli_opts {
  * for every --help by tests/integration/test_cli_docs.py). */
 #define SKY__AWS_OPTS_HELP_FOR(service_var)                                                        \
     "      --endpoint URL    service endpoint (default: " service_var ",\n"                        \
-    "                        AWS_ENDPOINT_URL, else AWS for the region)\n"                         \
+    "                        AWS_ENDPOINT_URL, the profile's services section and\n"               \
+    "                        endpoint_url in the config file, else AWS for the region)\n"          \
     "      --region REGION   AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, config file)\n"  \
     "      --profile NAME    profile in ~/.aws/config and ~/.aws/credentials\n"                    \
     "                        (default: AWS_PROFILE)\n"                                             \

@@ -568,12 +568,20 @@ typedef struct sky_aws_retry_opts {
 SKY_API sky_status sky_aws_resolve_region(const char *explicit_region, const char *profile,
                                           const char *config_file, char *out, size_t cap);
 
-/* The endpoint URL for a service: `explicit_endpoint`, else the service's variable
- * (AWS_ENDPOINT_URL_CLOUDWATCH_LOGS for "logs", AWS_ENDPOINT_URL_CLOUDWATCH for "monitoring",
- * AWS_ENDPOINT_URL_STS for "sts", AWS_ENDPOINT_URL_<NAME> otherwise), else AWS_ENDPOINT_URL
- * (the variables are ignored when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true), else
- * https://{service}.{region}.amazonaws.com (".amazonaws.com.cn" for cn-* regions). A trailing '/'
- * is removed. SKY_EINVAL if neither an endpoint nor a region is known, or it does not fit. */
+/* The endpoint URL for a service, found as botocore finds it: `explicit_endpoint`, else the
+ * service's variable (AWS_ENDPOINT_URL_CLOUDWATCH_LOGS for "logs", AWS_ENDPOINT_URL_CLOUDWATCH
+ * for "monitoring", AWS_ENDPOINT_URL_STS for "sts", AWS_ENDPOINT_URL_<NAME> otherwise), else
+ * AWS_ENDPOINT_URL, else in the config file (AWS_CONFIG_FILE or ~/.aws/config) the
+ * `endpoint_url` sub-setting of the service's entry (cloudwatch_logs, cloudwatch, sts, sso,
+ * sso_oidc) in the [services NAME] section the profile's `services` names, else the profile's
+ * `endpoint_url` (the profile: AWS_PROFILE, AWS_DEFAULT_PROFILE, "default"; keys of its
+ * credentials-file section count too), else https://{service}.{region}.amazonaws.com
+ * (".amazonaws.com.cn" for cn-* regions). All but `explicit_endpoint` are ignored when
+ * ignore_configured_endpoint_urls is true (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS if set, else the
+ * profile's). A trailing '/' is removed. SKY_EINVAL if neither an endpoint nor a region is
+ * known, it does not fit or is not http(s), or the profile names a services section the file
+ * does not have. sky_aws_client_new() resolves the same way with its own profile and
+ * config_file, and says in its errbuf what is wrong. Reads the files on each call. */
 SKY_API sky_status sky_aws_resolve_endpoint(const char *service, const char *region,
                                             const char *explicit_endpoint, char *out, size_t cap);
 
@@ -655,7 +663,8 @@ typedef struct sky_aws_creds_opts {
     const char *credentials_file;  /* default AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials */
     const char *config_file;       /* default AWS_CONFIG_FILE, ~/.aws/config */
     const char *region;            /* region for STS; default: resolved, else us-east-1 */
-    const char *sts_endpoint;      /* default AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, regional */
+    const char *sts_endpoint;      /* default AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, the config
+                                      file (sky_aws_resolve_endpoint()), regional */
     const char *container_endpoint; /* base for the relative URI; default http://169.254.170.2 */
     const char *imds_endpoint;     /* default AWS_EC2_METADATA_SERVICE_ENDPOINT, 169.254.169.254 */
     bool no_env, no_files, no_web_identity, no_container, no_imds; /* skip chain steps */
@@ -759,7 +768,8 @@ typedef struct sky_aws_client sky_aws_client;
 typedef struct sky_aws_client_opts {
     const char *service;     /* SigV4 signing name: "logs", "monitoring", ... (required) */
     const char *region;      /* NULL = sky_aws_resolve_region() */
-    const char *endpoint;    /* NULL = sky_aws_resolve_endpoint() */
+    const char *endpoint;    /* NULL = sky_aws_resolve_endpoint() with .profile, .config_file;
+                                a configured one needs no region (us-east-1 signs) */
     const char *profile;     /* for the region lookup and the default credentials chain */
     const char *config_file;
     sky_aws_creds *creds;    /* borrowed (must outlive the client); NULL = a default chain

@@ -63,7 +63,8 @@ typedef struct sky_cwl_opts {
      * Expanded names must be 1-512 characters without ':' or '*'. */
     const char *log_stream;
     const char *region;   /* default: AWS_REGION, AWS_DEFAULT_REGION, config file */
-    const char *endpoint; /* default: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL, AWS */
+    const char *endpoint; /* default: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL, the
+                             config file, AWS (sky_aws_resolve_endpoint()) */
     const char *profile;  /* default: AWS_PROFILE */
     const char *access_key_id; /* explicit credentials; default: the standard chain */
     const char *secret_access_key;

@@ -281,7 +281,8 @@ SKY_API sky_status sky_emf_stats_get(sky_sink *sink, sky_emf_stats *out);
 typedef struct sky_cwm_opts {
     sky_metrics *metrics;     /* NULL = sky_metrics_default() */
     const char *region;       /* default: AWS_REGION, AWS_DEFAULT_REGION, config file */
-    const char *endpoint;     /* default: AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL, AWS */
+    const char *endpoint;     /* default: AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL, the
+                                 config file, AWS (sky_aws_resolve_endpoint()) */
     const char *profile;
     const char *access_key_id;
     const char *secret_access_key;

@@ -15,6 +15,7 @@
 #include "aws/sigv4.h"
 
 #include "aws/buf.h"
+#include "aws/endpoint.h"
 #include "aws/transport.h"
 
 #include <errno.h>
@@ -67,13 +68,22 @@ static sky_status client_new(const sky_aws_client_opts *o, sky_aws_client **out,
         free(c);
         return SKY_ENOMEM;
     }
-    sky_status st = sky_aws_resolve_region(o->region, o->profile, o->config_file, c->region,
-                                           sizeof c->region);
-    /* An endpoint configured any way (the option, the service's own variable such as
-     * AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, or AWS_ENDPOINT_URL) needs no region: only AWS's
-     * regional endpoints do. */
-    if (st != SKY_OK && sky_aws_resolve_endpoint(o->service, NULL, o->endpoint, c->endpoint,
-                                                 sizeof c->endpoint) != SKY_OK) {
+    /* the endpoint first: one the user configured (option, variables, config file) lets a
+     * local server be reached without a region, which it only needs for signing */
+    char why[256];
+    sky_status st = sky__aws_configured_endpoint(o->service, o->endpoint, o->profile, NULL,
+                                                 o->config_file, c->endpoint,
+                                                 sizeof c->endpoint, why, sizeof why);
+    if (st != SKY_OK && st != SKY_ENOTFOUND) {
+        if (errbuf)
+            snprintf(errbuf, errlen, "invalid AWS endpoint: %s", why);
+        sky_aws_client_free(c);
+        return SKY_EINVAL;
+    }
+    bool configured = st == SKY_OK;
+    st = sky_aws_resolve_region(o->region, o->profile, o->config_file, c->region,
+                                sizeof c->region);
+    if (st != SKY_OK && !configured) {
         if (errbuf)
             snprintf(errbuf, errlen, "no AWS region (set AWS_REGION or AWS_DEFAULT_REGION, "
                      "region in ~/.aws/config, or the region option)");
@@ -82,14 +92,17 @@ static sky_status client_new(const sky_aws_client_opts *o, sky_aws_client **out,
     }
     if (st != SKY_OK)
         snprintf(c->region, sizeof c->region, "us-east-1"); /* a local endpoint still signs */
-    st = sky_aws_resolve_endpoint(o->service, c->region, o->endpoint, c->endpoint,
-                                  sizeof c->endpoint);
+    st = configured ? SKY_OK
+                    : sky__aws_endpoint(o->service, c->region, NULL, o->profile, NULL,
+                                        o->config_file, c->endpoint, sizeof c->endpoint, why,
+                                        sizeof why);
     if (st == SKY_OK)
         st = sky_aws_endpoint_host(c->endpoint, c->host, sizeof c->host, NULL, c->base_path,
                                    sizeof c->base_path);
     if (st != SKY_OK) {
         if (errbuf)
-            snprintf(errbuf, errlen, "invalid AWS endpoint URL");
+            snprintf(errbuf, errlen, "invalid AWS endpoint URL (from %s)",
+                     configured ? why : "the default for the region");
         sky_aws_client_free(c);
         return SKY_EINVAL;
     }

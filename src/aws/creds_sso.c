@@ -22,6 +22,7 @@
  * into an error text; every copy of them is wiped before it is freed.
  */
 #include "aws/creds.h"
+#include "aws/endpoint.h"
 #include "aws/profile.h"
 
 #include "aws/buf.h"
@@ -59,24 +60,27 @@ static const char *pget(const sky__profiles *pf, const char *name, const char *k
     return sky__profile_get(pf, name, key, false);
 }
 
-/* An SSO endpoint: its variable (AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL_SSO_OIDC) or
- * AWS_ENDPOINT_URL, else https://<host>.<region>.amazonaws.com (the portal: "portal.sso", OIDC:
- * "oidc"). */
-static sky_status sso_endpoint(const char *service, const char *var, const char *host,
-                               const char *region, char *out, size_t cap)
+/* An SSO endpoint (service "sso" or "sso-oidc"): the one configured for it as for every client
+ * (variables, the config file's services section and endpoint_url: endpoint.h), else
+ * https://<host>.<region>.amazonaws.com (the portal: "portal.sso", OIDC: "oidc"). botocore makes
+ * these clients from the session, so the session's profile is the one that counts. On failure
+ * why says why. */
+static sky_status sso_endpoint(sky__cctx *ctx, const char *service, const char *host,
+                               const char *region, char *out, size_t cap, char *why,
+                               size_t whylen)
 {
-    const char *ignore = getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-    if (!(ignore && strcasecmp(ignore, "true") == 0)) {
-        const char *v = getenv(var);
-        if (!v || !*v)
-            v = getenv("AWS_ENDPOINT_URL");
-        if (v && *v)
-            return sky_aws_resolve_endpoint(service, region, v, out, cap);
-    }
+    const sky_aws_creds_opts *o = &ctx->p->o;
+    sky_status st = sky__aws_configured_endpoint(service, NULL, o->profile, o->credentials_file,
+                                                 o->config_file, out, cap, why, whylen);
+    if (st != SKY_ENOTFOUND)
+        return st;
     char def[256];
     snprintf(def, sizeof def, "https://%s.%s.amazonaws.com%s", host, region,
              strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
-    return sky_aws_resolve_endpoint(service, region, def, out, cap);
+    st = sky_aws_resolve_endpoint(service, region, def, out, cap);
+    if (st != SKY_OK)
+        snprintf(why, whylen, "the %s endpoint cannot be resolved", service);
+    return st;
 }
 
 /* jansson keeps its own copies of secrets: blank them before the object is freed. */
@@ -253,11 +257,8 @@ static sky_status refresh_token(sky__cctx *ctx, const char *region, const char *
                                 const char *path, sky__sso_token *t, char *why, size_t whylen)
 {
     char base[1024], url[1100];
-    if (sso_endpoint("sso-oidc", "AWS_ENDPOINT_URL_SSO_OIDC", "oidc", region, base,
-                     sizeof base) != SKY_OK) {
-        snprintf(why, whylen, "the SSO OIDC endpoint cannot be resolved");
+    if (sso_endpoint(ctx, "sso-oidc", "oidc", region, base, sizeof base, why, whylen) != SKY_OK)
         return SKY_EINVAL;
-    }
     snprintf(url, sizeof url, "%s/token", base);
     json_t *req = json_pack("{s:s,s:s,s:s,s:s}", "grantType", "refresh_token", "clientId",
                             t->client_id, "clientSecret", t->client_secret, "refreshToken",
@@ -465,11 +466,12 @@ sky_status sky__creds_sso(sky__cctx *ctx, const sky__profiles *pf, const char *n
     if (st != SKY_OK)
         return st;
     char base[1024], url[2048];
-    if (sso_endpoint("sso", "AWS_ENDPOINT_URL_SSO", "portal.sso", region, base, sizeof base) !=
+    char ewhy[256];
+    if (sso_endpoint(ctx, "sso", "portal.sso", region, base, sizeof base, ewhy, sizeof ewhy) !=
         SKY_OK) {
         sky__wipe(token, strlen(token));
         free(token);
-        return sky__cerr(ctx, SKY_EINVAL, "SSO portal endpoint cannot be resolved");
+        return sky__cerr(ctx, SKY_EINVAL, "SSO portal endpoint: %s", ewhy);
     }
     char *ea = sky_aws_uri_encode(account, strlen(account), false);
     char *er = sky_aws_uri_encode(role, strlen(role), false);

@@ -8,6 +8,7 @@
  * text. The STS endpoint is overridable (opts.sts_endpoint, AWS_ENDPOINT_URL_STS) for tests.
  */
 #include "aws/creds.h"
+#include "aws/endpoint.h"
 #include "aws/profile.h"
 #include "aws/sigv4.h"
 
@@ -118,13 +119,14 @@ static sky_status sts_call(sky__cctx *ctx, const char *action, sky__buf *form,
 {
     char region[64], url[1024], host[512], base[512];
     sky__creds_region(ctx, NULL, region, sizeof region);
-    sky_status st;
-    if (ctx->p->o.sts_endpoint && *ctx->p->o.sts_endpoint)
-        st = sky_aws_resolve_endpoint("sts", region, ctx->p->o.sts_endpoint, url, sizeof url);
-    else
-        st = sky_aws_resolve_endpoint("sts", region, NULL, url, sizeof url);
+    /* the session's profile and files, as botocore's STS client is the session's */
+    const sky_aws_creds_opts *o = &ctx->p->o;
+    char ewhy[256];
+    sky_status st = sky__aws_endpoint("sts", region, o->sts_endpoint, o->profile,
+                                      o->credentials_file, o->config_file, url, sizeof url, ewhy,
+                                      sizeof ewhy);
     if (st != SKY_OK)
-        return sky__cerr(ctx, SKY_EINVAL, "STS endpoint cannot be resolved");
+        return sky__cerr(ctx, SKY_EINVAL, "STS endpoint: %s", ewhy);
     if (sky_aws_endpoint_host(url, host, sizeof host, NULL, base, sizeof base) != SKY_OK)
         return sky__cerr(ctx, SKY_EINVAL, "STS endpoint is not a valid URL");
     char path[600];

@@ -124,10 +124,22 @@ sky_status sky__ini_parse(const char *text, sky__ini *out)
             continue;
         }
         if (line[i] == '[') {
-            const char *close = memchr(line + i, ']', len - i);
-            if (!close)
+            /* RawConfigParser's "\[(?P<header>.+)\]": up to the last ']', the name as written
+             * (botocore finds no profile in "[ profile dev ]": it does not start "profile") */
+            const char *close = NULL;
+            for (size_t k = len; k > i + 1; k--)
+                if (line[k - 1] == ']') {
+                    close = line + k - 1;
+                    break;
+                }
+            if (!close || close == line + i + 1)
                 continue; /* malformed header: ignored, as the SDKs skip bad lines */
-            char *name = dup_trim(line + i + 1, (size_t)(close - line - i - 1));
+            size_t nl = (size_t)(close - line - i - 1);
+            char *name = malloc(nl + 1);
+            if (name) {
+                memcpy(name, line + i + 1, nl);
+                name[nl] = '\0';
+            }
             if (!name || !(section = ini_section(out, name)))
                 goto oom;
             last = NULL;
@@ -269,26 +281,93 @@ void sky__profiles_free(sky__profiles *p)
     sky__ini_free(&p->config);
 }
 
-/* Finds the config-file section of a profile: "profile NAME" (any spaces between), or for
- * "default" also the bare "[default]". */
+/* Whether a config-file section header names `kind NAME` as botocore's shlex split reads it:
+ * "profile dev", "services\tlocal ", but not " profile dev" (its startswith fails). */
+static bool section_is(const char *s, const char *kind, const char *name)
+{
+    size_t k = strlen(kind), n = strlen(name);
+    if (strncmp(s, kind, k) != 0 || (s[k] != ' ' && s[k] != '\t'))
+        return false;
+    s += k;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (strncmp(s, name, n) != 0)
+        return false;
+    for (s += n; *s; s++)
+        if (*s != ' ' && *s != '\t')
+            return false;
+    return true;
+}
+
+/* Finds the config-file section of a profile: "profile NAME", or for "default" also the bare
+ * "[default]". */
+static bool profile_section(const char *s, const char *profile)
+{
+    return section_is(s, "profile", profile) ||
+           (strcmp(profile, "default") == 0 && strcmp(s, "default") == 0);
+}
+
 static const char *config_get(const sky__ini *ini, const char *profile, const char *key)
 {
     const char *v = NULL;
-    for (size_t i = 0; i < ini->n; i++) {
-        const char *s = ini->kv[i].section;
-        bool match = false;
-        if (strncmp(s, "profile", 7) == 0 && (s[7] == ' ' || s[7] == '\t')) {
-            const char *name = s + 8;
-            while (*name == ' ' || *name == '\t')
-                name++;
-            match = strcmp(name, profile) == 0;
-        } else if (strcmp(profile, "default") == 0 && strcmp(s, "default") == 0) {
-            match = true;
-        }
-        if (match && strcmp(ini->kv[i].key, key) == 0)
+    for (size_t i = 0; i < ini->n; i++)
+        if (profile_section(ini->kv[i].section, profile) && strcmp(ini->kv[i].key, key) == 0)
             v = ini->kv[i].value;
-    }
     return v;
+}
+
+const char *sky__config_section_get(const sky__ini *ini, const char *kind, const char *name,
+                                    const char *key, bool *section_found)
+{
+    const char *v = NULL;
+    bool found = false;
+    for (size_t i = 0; i < ini->n; i++)
+        if (section_is(ini->kv[i].section, kind, name)) {
+            found = true;
+            if (strcmp(ini->kv[i].key, key) == 0)
+                v = ini->kv[i].value;
+        }
+    if (section_found)
+        *section_found = found;
+    return v;
+}
+
+sky_status sky__ini_subvalue(const char *value, const char *key, const char **start, size_t *len)
+{
+    if (!value || value[0] != '\n')
+        return SKY_EINVAL; /* a plain value, not "name =" followed by indented settings */
+    const char *found = NULL;
+    size_t found_len = 0, klen = strlen(key);
+    for (const char *p = value; *p;) {
+        const char *eol = strchr(p, '\n');
+        size_t n = eol ? (size_t)(eol - p) : strlen(p);
+        const char *line = p;
+        p = eol ? eol + 1 : p + n;
+        while (n && isspace((unsigned char)*line))
+            line++, n--;
+        while (n && isspace((unsigned char)line[n - 1]))
+            n--;
+        if (!n)
+            continue;
+        const char *eq = memchr(line, '=', n);
+        if (!eq)
+            return SKY_EINVAL; /* botocore refuses the whole file ("ConfigParseError") */
+        size_t kn = (size_t)(eq - line);
+        while (kn && isspace((unsigned char)line[kn - 1]))
+            kn--;
+        if (kn == klen && memcmp(line, key, klen) == 0) { /* as written: not lower-cased */
+            const char *v = eq + 1, *end = line + n;
+            while (v < end && isspace((unsigned char)*v))
+                v++;
+            found = v;
+            found_len = (size_t)(end - v);
+        }
+    }
+    if (!found)
+        return SKY_ENOTFOUND;
+    *start = found;
+    *len = found_len;
+    return SKY_OK;
 }
 
 const char *sky__profile_get(const sky__profiles *p, const char *profile, const char *key,
@@ -303,18 +382,9 @@ bool sky__profile_exists(const sky__profiles *p, const char *profile)
 {
     if (sky__ini_has_section(&p->creds, profile))
         return true;
-    for (size_t i = 0; i < p->config.n; i++) {
-        const char *s = p->config.kv[i].section;
-        if (strncmp(s, "profile", 7) == 0 && (s[7] == ' ' || s[7] == '\t')) {
-            const char *name = s + 8;
-            while (*name == ' ' || *name == '\t')
-                name++;
-            if (strcmp(name, profile) == 0)
-                return true;
-        } else if (strcmp(profile, "default") == 0 && strcmp(s, "default") == 0) {
+    for (size_t i = 0; i < p->config.n; i++)
+        if (profile_section(p->config.kv[i].section, profile))
             return true;
-        }
-    }
     return false;
 }
 

@@ -23,7 +23,8 @@ typedef struct sky__ini {
 /* Largest shared file read (botocore has no limit; real files are kilobytes). */
 #define SKY__INI_MAX_BYTES ((size_t)16 << 20)
 
-/* Parses INI text the way botocore's RawConfigParser-based loader does: "[section]" headers,
+/* Parses INI text the way botocore's RawConfigParser-based loader does: "[section]" headers
+ * (the name as written between '[' and the line's last ']', spaces kept),
  * "key = value" or "key: value", '#'/';' comment lines (no inline comments), indented lines
  * continue the previous value. Keys are lower-cased. SKY_ENOMEM only. */
 sky_status sky__ini_parse(const char *text, sky__ini *out);
@@ -51,6 +52,16 @@ const char *sky__profile_get(const sky__profiles *p, const char *profile, const 
                              bool creds_file);
 /* True if the profile exists in either file. */
 bool sky__profile_exists(const sky__profiles *p, const char *profile);
+/* A key of a non-profile section of the config file, "[KIND NAME]" (e.g. "[services local]");
+ * *section_found (if not NULL) says whether the section has any key. */
+const char *sky__config_section_get(const sky__ini *ini, const char *kind, const char *name,
+                                    const char *key, bool *section_found);
+/* A sub-setting of a nested value ("cloudwatch_logs =" then indented "endpoint_url = URL"), as
+ * botocore's _parse_nested reads it: blank lines skipped, each line split at its first '=',
+ * keys compared as written (not lower-cased), both sides trimmed, the last definition wins.
+ * Points *start and *len into value (no allocation). SKY_ENOTFOUND if the key is absent,
+ * SKY_EINVAL if the value is not nested or one of its lines has no '='. */
+sky_status sky__ini_subvalue(const char *value, const char *key, const char **start, size_t *len);
 /* The profile to use: explicit, else AWS_PROFILE, else AWS_DEFAULT_PROFILE, else "default". */
 const char *sky__profile_name(const char *explicit_profile);
 /* Expands a leading "~/" with $HOME; malloc'd. */

@@ -270,7 +270,8 @@ static const sky__opt cwl_opts[] = {
      W(sky_cwl_opts, log_stream)},
     {"region", SKY__OPT_STRING, "AWS_REGION", "AWS region", W(sky_cwl_opts, region)},
     {"endpoint", SKY__OPT_STRING, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
-     "service endpoint URL (http:// for a local endpoint)", W(sky_cwl_opts, endpoint)},
+     "service endpoint URL (http:// for a local endpoint); unset: the variables, then "
+     "services/endpoint_url in the AWS config file", W(sky_cwl_opts, endpoint)},
     {"profile", SKY__OPT_STRING, "AWS_PROFILE", "profile in the AWS config files",
      W(sky_cwl_opts, profile)},
     {"access_key_id", SKY__OPT_STRING, "the standard chain", "explicit credentials",
@@ -481,7 +482,8 @@ static sky_status build_metrics_emf(void *opts, sky_sink **out, char **errmsg)
 
 static const sky__opt metrics_cw_opts[] = {
     {"region", SKY__OPT_STRING, "AWS_REGION", "AWS region", W(sky_cwm_opts, region)},
-    {"endpoint", SKY__OPT_STRING, "AWS_ENDPOINT_URL_CLOUDWATCH", "endpoint URL",
+    {"endpoint", SKY__OPT_STRING, "AWS_ENDPOINT_URL_CLOUDWATCH",
+     "endpoint URL; unset: the variables, then services/endpoint_url in the AWS config file",
      W(sky_cwm_opts, endpoint)},
     {"profile", SKY__OPT_STRING, "AWS_PROFILE", "shared-config profile", W(sky_cwm_opts, profile)},
     {"flush_interval_ms", SKY__OPT_DURATION, "60s", "metrics aggregation interval",

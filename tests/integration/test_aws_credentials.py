@@ -335,6 +335,36 @@ printf '{{"Version": 1, "AccessKeyId": "AKIAPROC%d", "SecretAccessKey": "{secret
             self.assertTrue(req.headers["x-amz-date"].startswith(iso(T0)[:10].replace("-", "")))
             self.assertNotIn(base_secret, repr(req.headers))
 
+    def test_assume_role_sts_endpoint_from_the_config_file(self):
+        """docs/aws.md#endpoints: the STS call goes where the session profile's services
+        section says (its sts entry), not to AWS, with no AWS_ENDPOINT_URL_STS set; the
+        role's source profile does not decide."""
+        base_secret, role_secret = "CANARY-BASE-SECRET-cc", "CANARY-ROLE-SECRET-dd"
+        self.canaries += [base_secret, role_secret]
+
+        def sts(req):
+            return 200, {"Content-Type": "text/xml"}, sts_xml(
+                "AssumeRole", "ASIACFG", role_secret, "role-token", T0 + 3600)
+
+        with FakeServer(sts) as srv:
+            self.env.update(
+                AWS_SHARED_CREDENTIALS_FILE=self.write(
+                    "credentials", f"[base]\naws_access_key_id=AKIABASE\n"
+                                   f"aws_secret_access_key={base_secret}\n"),
+                AWS_CONFIG_FILE=self.write(
+                    "config", "[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/A\n"
+                              "source_profile = base\nregion = eu-central-1\n"
+                              "services = local\n"
+                              "[profile base]\nendpoint_url = http://127.0.0.1:1\n"
+                              f"[services local]\nsts =\n  endpoint_url = {srv.url}\n"),
+                AWS_PROFILE="admin")
+            for k in [k for k in self.env if k.startswith("AWS_ENDPOINT_URL")]:
+                del self.env[k]
+            rc, objs = self.tool("--at", str(T0))
+            self.assertEqual(rc, 0, objs)
+            self.assertEqual((objs[0]["source"], objs[0]["akid"]), ("assume-role", "ASIACFG"))
+            self.assertEqual(len(srv.requests), 1)
+
     def test_assume_role_error_is_reported_without_secrets(self):
         base_secret = "CANARY-BASE-SECRET-err"
         self.canaries.append(base_secret)
@@ -592,6 +622,22 @@ sso_role_name = Dev
         return 200, {"Content-Type": "application/json"}, json.dumps(
             {"accessToken": self.NEW, "tokenType": "Bearer", "expiresIn": 28800,
              "refreshToken": self.R2, "idToken": "CANARY-SSO-ID-TOKEN"})
+
+    def test_sso_endpoints_from_the_config_file(self):
+        """docs/aws.md#endpoints: the OIDC refresh and the portal call go where the profile's
+        services section says (sso_oidc and sso entries), with no endpoint variable set."""
+        self.refreshable_cache(T0 + 600, T0 + 86400)
+        srv = self.sso_servers(self.oidc_ok)
+        self.canaries.append("CANARY-SSO-ID-TOKEN")
+        del self.env["AWS_ENDPOINT_URL_SSO"], self.env["AWS_ENDPOINT_URL_SSO_OIDC"]
+        self.env["AWS_CONFIG_FILE"] = self.write(
+            "config", self.SSO_CONFIG.replace("[profile dev]\n", "[profile dev]\nservices = l\n")
+            + f"[services l]\nsso =\n  endpoint_url = {srv.url}\n"
+            f"sso_oidc =\n  endpoint_url = {srv.url}/\n")
+        rc, [o] = self.tool("--at", str(T0))
+        self.assertEqual((rc, o["source"], o["akid"]), (0, "sso", "ASIASSO"), o)
+        self.assertEqual(sorted(r.path.split("?")[0] for r in srv.requests),
+                         ["/federation/credentials", "/token"])
 
     def test_sso_token_expiring_soon_is_refreshed_and_cached(self):
         import json
