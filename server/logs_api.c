@@ -21,6 +21,7 @@
 #include "filter_pattern.h"
 #include "insights_api.h"
 #include "jsonbody.h"
+#include "log_tags.h"
 #include "server.h"
 
 #include <inttypes.h>
@@ -434,21 +435,28 @@ static void create_log_group(const sky__request *req, json_t *body, sky__reply *
     BOOL_ARG("deletionProtectionEnabled", protect);
     /* Every group here is STANDARD and deletable: say so rather than store a group that
      * DescribeLogGroups would then show otherwise than it was asked for. */
-    if (!group_class_ok(r, klass))
+    if (!group_class_ok(r, klass) || !sky__tags_check(body, "tags", false, r))
         goto out;
     if (klass && strcmp(klass, "STANDARD"))
         INVALID("logGroupClass %s is not supported by skylog serve (only STANDARD)", klass);
     if (protect)
         INVALID("deletionProtectionEnabled is not supported by skylog serve");
+    json_t *tags = json_object_get(body, "tags");
     db = sky__store_lock(req->server->store);
     int64_t gid = find_group(db, name, NULL);
     if (gid == -2)
         DB_FAIL();
     if (gid >= 0)
         FAIL("ResourceAlreadyExistsException", "The specified log group already exists");
-    if (exec_bind(db, "INSERT INTO log_groups(name, created) VALUES(?, ?)", "ti", name,
-                  sky__now_ms()) != SQLITE_OK)
+    /* The group and its tags in one transaction: a group is never seen without them. */
+    if (sky__store_begin(db) != SQLITE_OK)
         DB_FAIL();
+    if (exec_bind(db, "INSERT INTO log_groups(name, created) VALUES(?, ?)", "ti", name,
+                  sky__now_ms()) != SQLITE_OK ||
+        (json_is_object(tags) &&
+         sky__tags_store(db, sqlite3_last_insert_rowid(db), tags) != SQLITE_OK) ||
+        sky__store_commit(db) != SQLITE_OK)
+        DB_ROLLBACK_FAIL();
     sky__reply_raw(r, 200, CT, "", 0);
 out:
     if (db)
@@ -467,6 +475,7 @@ static int delete_group_rows(sqlite3 *db, int64_t gid, char *why, size_t cap)
     if ((rc = exec_bind(db, "DELETE FROM events WHERE group_id=?", "i", gid)) != SQLITE_OK ||
         (rc = exec_bind(db, "DELETE FROM log_streams WHERE group_id=?", "i", gid)) != SQLITE_OK ||
         (rc = exec_bind(db, "DELETE FROM metric_filters WHERE group_id=?", "i", gid)) != SQLITE_OK ||
+        (rc = exec_bind(db, "DELETE FROM log_group_tags WHERE group_id=?", "i", gid)) != SQLITE_OK ||
         (rc = exec_bind(db, "DELETE FROM log_groups WHERE id=?", "i", gid)) != SQLITE_OK ||
         (rc = sky__store_commit(db)) != SQLITE_OK)
         sky__store_rollback(db, why, cap);
@@ -1427,6 +1436,12 @@ static const struct {
     {"DescribeMetricFilters", sky__describe_metric_filters},
     {"DeleteMetricFilter", sky__delete_metric_filter},
     {"TestMetricFilter", sky__test_metric_filter},
+    {"TagResource", sky__tag_resource},
+    {"UntagResource", sky__untag_resource},
+    {"ListTagsForResource", sky__list_tags_for_resource},
+    {"TagLogGroup", sky__tag_log_group},
+    {"UntagLogGroup", sky__untag_log_group},
+    {"ListTagsLogGroup", sky__list_tags_log_group},
 };
 
 void sky__logs_handle(const sky__request *req, const char *op, sky__reply *r)

@@ -167,6 +167,24 @@ void sky__reply_aws_verror(sky__reply *r, int status, const char *content_type, 
     r->error_type = strdup(type);
 }
 
+void sky__reply_aws_error_member(sky__reply *r, int status, const char *content_type,
+                                 const char *type, const char *member, const char *value,
+                                 const char *fmt, ...)
+{
+    char msg[1024], val[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(val, sizeof val, "%s", value);
+    utf8_sanitize(msg);
+    utf8_sanitize(val);
+    sky__reply_json(r, status, content_type,
+                    json_pack("{s:s,s:s,s:s}", "__type", type, "message", msg, member, val));
+    free(r->error_type);
+    r->error_type = strdup(type);
+}
+
 void sky__reply_aws_error(sky__reply *r, int status, const char *content_type, const char *type,
                           const char *fmt, ...)
 {

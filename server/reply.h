@@ -78,6 +78,11 @@ void sky__reply_raw(sky__reply *r, int status, const char *content_type, const c
 /* An awsJson error: {"__type": type, "message": ...} + x-amzn-ErrorType, status as given. */
 void sky__reply_aws_error(sky__reply *r, int status, const char *content_type, const char *type,
                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The same with one more string member, as errors whose shape has one (TooManyTagsException's
+ * resourceName). */
+void sky__reply_aws_error_member(sky__reply *r, int status, const char *content_type,
+                                 const char *type, const char *member, const char *value,
+                                 const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 void sky__reply_aws_verror(sky__reply *r, int status, const char *content_type, const char *type,
                            const char *fmt, va_list ap);
 

@@ -73,7 +73,12 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS alarm_history("
     "  id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL, ts INTEGER NOT NULL,"
     "  item_type TEXT NOT NULL, summary TEXT NOT NULL, data TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS alarm_history_ts ON alarm_history(ts, id);";
+    "CREATE INDEX IF NOT EXISTS alarm_history_ts ON alarm_history(ts, id);"
+    /* log_tags.c: a log group's tags (added in a later version: IF NOT EXISTS gives a database
+     * made before it the table on open); deleted with their group. */
+    "CREATE TABLE IF NOT EXISTS log_group_tags("
+    "  group_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    "  PRIMARY KEY(group_id, key));";
 
 static int mkdir_p(const char *dir)
 {

@@ -785,7 +785,7 @@ class CloudWatchLogHandler(Handler):
 
 # What watchtower does with a failed TagResource: warns. Anything else is raised from the
 # constructor, as in watchtower; UnknownOperationException is an endpoint that has no tags
-# (`skylog serve`), where the same warning says so.
+# (local emulators; `skylog serve` has them), where the same warning says so.
 _TAG_WARN_CODES = ("ResourceNotFoundException", "InvalidParameterException",
                    "ServiceUnavailableException", "TooManyTagsException",
                    "UnknownOperationException")

@@ -31,6 +31,7 @@ import tempfile
 import textwrap
 import time
 import unittest
+import warnings
 import uuid
 
 import skylog
@@ -447,13 +448,15 @@ class Snippets(unittest.TestCase):
         self.assertEqual(list(body), ["request", "metadata", "levelname", "filename", "process",
                                       "thread"])
 
-    def test_log_group_tags_where_there_are_none(self):
-        # skylog serve has no tags: the handler is made, the warning says why, events flow
-        with self.assertWarnsRegex(skylog.WatchtowerWarning,
-                                   "Failed to tag log group /t.*not supported by skylog serve"):
+    def test_log_group_tags(self):
+        # skylog serve tags log groups (TagResource): no warning, the tags set, events flow
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", skylog.WatchtowerWarning)
             h = skylog.CloudWatchLogHandler(log_group_name="/t", log_stream_name="s",
                                             boto3_client=self.logs, log_group_tags={"a": "b"})
         self.addCleanup(h.close)
+        arn = self.logs.describe_log_groups(logGroupNamePrefix="/t")["logGroups"][0]["logGroupArn"]
+        self.assertEqual(self.logs.list_tags_for_resource(resourceArn=arn)["tags"], {"a": "b"})
         log = logging.getLogger("tags." + uuid.uuid4().hex)
         log.propagate = False
         log.addHandler(h)

@@ -1,6 +1,7 @@
 /*
  * fuzz_serve_logs.c - CloudWatch Logs request bodies through skylog serve's real handlers and
- * a real SQLite store (server/logs_api.c, filter_pattern.c, emf.c, jsonbody.c).
+ * a real SQLite store (server/logs_api.c, filter_pattern.c, emf.c, jsonbody.c, log_tags.c:
+ * the tag* corpus entries tag group "g" by ARN and name, past and at the limits).
  *
  * Input: "<Operation>\n<JSON body>", e.g. "PutLogEvents\n{...}". The store holds group "g" and
  * stream "s", so bodies naming them reach PutLogEvents' storage, EMF extraction, reads and
