@@ -16,7 +16,9 @@
  * (exponential, jittered, Retry-After honoured when longer); 401/403/407, an unknown host and
  * an untrusted certificate kept and retried slowly (60 s at most), said once, since waiting
  * alone does not fix them but an operator may; 413 halves the batch; another status rejects
- * the batch (counted). A request sent whole without an answer is `ambiguous`.
+ * the batch (counted). A request sent whole without an answer is `ambiguous`. A 2xx whose body
+ * the codec reads (OTLP's partial success: codec.answer) may still say some events were not
+ * kept: counted `partial_rejected` and said, never retried.
  *
  * It must never log through skylog (diagnostics: sky__diag), hold the lock across a network
  * call, or drop an accepted event without counting it.
