@@ -224,11 +224,24 @@ static const char *lookup_header(const sky__request *req, const char *name)
     return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND, name);
 }
 
+/* The headers that choose the operation, its destination, or how the body or the caller is
+ * read. lookup_header() gives the first of several, another reader may take the last: two
+ * different values make the request ambiguous (the request-smuggling class), so it is refused;
+ * the same value twice is harmless. Content-Length is apart (its conflict closes the
+ * connection: where the body ends is in doubt). */
+static const char *const decisive[] = {"Content-Encoding", "Content-Type", "X-Amz-Target",
+                                       "x-aws-log-group", "x-aws-log-stream", "Authorization",
+                                       "X-Amz-Date", "X-Amz-Content-SHA256",
+                                       "X-Amz-Security-Token", "Host"};
+#define N_DECISIVE (sizeof decisive / sizeof decisive[0])
+
 typedef struct header_vec {
     sky_aws_header h[MAX_HEADERS];
     size_t n, total;          /* kept, and received */
     const char *content_length; /* the first Content-Length */
     bool conflicting_length;  /* another Content-Length with a different value */
+    const char *first[N_DECISIVE]; /* the first value of each decisive header */
+    const char *conflicting;       /* a decisive header given twice with different values */
 } header_vec;
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -237,6 +250,15 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     (void)kind;
     header_vec *v = cls;
     v->total++;
+    for (size_t i = 0; key && i < N_DECISIVE; i++) {
+        if (strcasecmp(key, decisive[i]) != 0)
+            continue;
+        if (!v->first[i])
+            v->first[i] = value ? value : "";
+        else if (strcmp(v->first[i], value ? value : "") != 0 && !v->conflicting)
+            v->conflicting = decisive[i];
+        break;
+    }
     if (key && strcasecmp(key, "Content-Length") == 0) {
         if (!v->content_length)
             v->content_length = value ? value : "";
@@ -529,6 +551,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* Where this body ends is ambiguous, so nothing after it on this connection can be
          * trusted to be a request: answer and close. */
         sky__reply_header(&r, "Connection", "close");
+        goto send;
+    }
+    if (hv.conflicting) {
+        sky__reply_error(&r, api == SKY__API_OTHER ? SKY__API_INGEST : api, 400,
+                         is_query_api(api) ? "MalformedInput" : "SerializationException",
+                         "Conflicting %s headers: the request is ambiguous.", hv.conflicting);
         goto send;
     }
     if (st->too_large) {

@@ -39,6 +39,7 @@ typedef struct batch {
     size_t n, cap, n_owned;
     json_t **roots;
     size_t n_roots;
+    size_t empty; /* OTLP log records with nothing to store (sky__otlp_out.empty) */
 } batch;
 
 static bool add_event(batch *b, int64_t ts, const char *msg, size_t len, char *owned)
@@ -193,6 +194,7 @@ static bool parse_otlp(const sky__request *req, batch *b, sky__reply *r, bool tr
         }
         rc = traces ? sky__otlp_traces_json(root, &o) : sky__otlp_logs_json(root, &o);
     }
+    b->empty = o.empty;
     switch (rc) {
     case SKY__OTLP_OK: return true;
     case SKY__OTLP_TOO_MANY: too_many_events(r); break;
@@ -205,15 +207,22 @@ static bool parse_otlp(const sky__request *req, batch *b, sky__reply *r, bool tr
     return false;
 }
 
-/* Success, saying what was not stored for its time: OTLP's partial success (the number as
- * proto3 JSON writes an int64: a string), and for /ingest/bulk the same count under its own
- * name. With nothing rejected: {} (an empty Export*ServiceResponse for protobuf). */
+/* Success, saying what was not stored and why: OTLP's partial success (the number as proto3
+ * JSON writes an int64: a string), and for /ingest/bulk the same count under its own name.
+ * `old`: outside CloudWatch's time window; `empty`: nothing to store (CloudWatch's minimum
+ * message length is 1). With nothing rejected: {} (an empty Export*ServiceResponse for
+ * protobuf). */
 static void reply_stored(const sky__request *req, sky__reply *r, bool otlp, bool traces,
-                         size_t rejected)
+                         size_t old, size_t empty)
 {
-    static const char why[] = "events older than 14 days or the group's retention, or more "
-                              "than 2 hours ahead, are not stored (as CloudWatch rejects them)";
+    static const char old_why[] = "events older than 14 days or the group's retention, or more "
+                                  "than 2 hours ahead, are not stored (as CloudWatch rejects "
+                                  "them)";
+    static const char empty_why[] = "empty events (no body, attribute or id, or an empty "
+                                    "message) are not stored (CloudWatch refuses a message "
+                                    "shorter than 1 character)";
     bool pb = otlp && is_protobuf(req);
+    size_t rejected = old + empty;
     if (!rejected) {
         if (pb)
             sky__reply_raw(r, 200, "application/x-protobuf", "", 0);
@@ -221,11 +230,16 @@ static void reply_stored(const sky__request *req, sky__reply *r, bool otlp, bool
             sky__reply_raw(r, 200, "application/json", "{}", 2);
         return;
     }
+    char why[sizeof old_why + sizeof empty_why + 64];
+    if (old && empty)
+        snprintf(why, sizeof why, "%zu %s; %zu %s", old, old_why, empty, empty_why);
+    else
+        snprintf(why, sizeof why, "%s", old ? old_why : empty_why);
     if (pb) { /* Export*ServiceResponse{partial_success = 1 {rejected = 1, error_message = 2}} */
         sky_buf b = {0};
         size_t m = sky__pb_open(&b, 1);
         sky__pb_uint(&b, 1, rejected);
-        sky__pb_string(&b, 2, why, sizeof why - 1);
+        sky__pb_string(&b, 2, why, strlen(why));
         sky__pb_close(&b, m);
         if (b.oom)
             sky__reply_error(r, SKY__API_INGEST, 500, "InternalFailure", "out of memory");
@@ -275,8 +289,8 @@ void sky__ingest_handle(const sky__request *req, sky__reply *r)
                          MAX_BATCH_BYTES);
         ok = false;
     }
-    size_t rejected = 0;
-    if (ok && sky__logs_ingest(req->server, group, stream, b.ev, b.n, &rejected, r))
-        reply_stored(req, r, otlp, traces, rejected);
+    size_t rejected = 0, empty = 0;
+    if (ok && sky__logs_ingest(req->server, group, stream, b.ev, b.n, &rejected, &empty, r))
+        reply_stored(req, r, otlp, traces, rejected, empty + b.empty);
     batch_free(&b);
 }

@@ -1071,9 +1071,10 @@ out:
 }
 
 bool sky__logs_ingest(sky__server *srv, const char *group, const char *stream,
-                      const sky__log_event *ev, size_t n, size_t *rejected, sky__reply *r)
+                      const sky__log_event *ev, size_t n, size_t *rejected, size_t *empty,
+                      sky__reply *r)
 {
-    *rejected = 0;
+    *rejected = *empty = 0;
     char why[700];
     sqlite3 *db = NULL;
     bool ok = false;
@@ -1103,8 +1104,10 @@ bool sky__logs_ingest(sky__server *srv, const char *group, const char *stream,
     sky__mf_run *mf = sky__mf_begin(db, gid, now);
     for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
         int64_t t = ev[i].ts_ms;
-        if (ev[i].len == 0)
+        if (ev[i].len == 0) {
+            ++*empty;
             continue;
+        }
         if (t < now - TOO_OLD_MS || t < visible || t > now + TOO_NEW_MS) {
             ++*rejected;
             continue;

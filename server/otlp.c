@@ -125,7 +125,11 @@ static void add_object(ctx *c, int64_t ts, json_t *o, json_t *resource, json_t *
 static void finish(ctx *c, rec *r, json_t *resource, json_t *scope)
 {
     bool structured = r->attrs || r->trace_id[0] || r->span_id[0];
-    if (c->rc || (!r->body && !structured) || !count_record(c, "too many log records"))
+    if (!c->rc && !r->body && !structured) {
+        c->out->empty++; /* CloudWatch refuses an empty message: not stored, but said */
+        return;
+    }
+    if (c->rc || !count_record(c, "too many log records"))
         return;
     int64_t ts = r->ts_ms ? r->ts_ms : r->observed_ms ? r->observed_ms : c->out->now_ms;
     if (!structured && json_is_string(r->body)) {

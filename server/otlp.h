@@ -39,6 +39,8 @@ typedef struct sky__otlp_out {
     size_t max_records; /* records (stored ones) beyond this: SKY__OTLP_TOO_MANY */
     int64_t now_ms;
     const char *why; /* out: for SKY__OTLP_MALFORMED, a static text */
+    size_t empty;    /* out: log records with nothing to store (no body, attribute or id):
+                        not stored, counted for the answer's partial success */
 } sky__otlp_out;
 
 sky__otlp_rc sky__otlp_logs_json(json_t *root, sky__otlp_out *out);

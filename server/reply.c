@@ -5,6 +5,8 @@
  */
 #include "reply.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,21 @@ static void utf8_sanitize(char *s)
             *s = '?';
         s += n ? n : 1;
     }
+}
+
+int64_t sky__serve_clock_offset_ms(void)
+{
+    static _Atomic int64_t cached = INT64_MIN;
+    int64_t v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v != INT64_MIN)
+        return v;
+    const char *on = getenv("SKYLOG_SERVE_TEST_HOOKS");
+    const char *off = getenv("SKYLOG_SERVE_TEST_CLOCK_OFFSET_MS");
+    v = on && !strcmp(on, "1") && off ? strtoll(off, NULL, 10) : 0;
+    if (v < -(int64_t)3650 * 86400000 || v > (int64_t)3650 * 86400000) /* ten years at most */
+        v = 0;
+    atomic_store_explicit(&cached, v, memory_order_relaxed);
+    return v;
 }
 
 int sky__test_hook(const sky__request *req, sky__reply *r, const char *path, const char *arg,

@@ -23,7 +23,15 @@ struct sky__server {
     _Atomic unsigned long long next_request_id;
 };
 
+/* With SKYLOG_SERVE_TEST_HOOKS=1, SKYLOG_SERVE_TEST_CLOCK_OFFSET_MS (signed): serve's clock
+ * moved, so a test can have events a client stamps now fall outside CloudWatch's window (read
+ * once; 0 otherwise). */
+int64_t sky__serve_clock_offset_ms(void);
+
 /* Milliseconds since the Unix epoch, the unit of every CloudWatch Logs timestamp. */
-static inline int64_t sky__now_ms(void) { return sky_now_ns() / 1000000; }
+static inline int64_t sky__now_ms(void)
+{
+    return sky_now_ns() / 1000000 + sky__serve_clock_offset_ms();
+}
 
 #endif

@@ -157,7 +157,13 @@ typedef struct sky_otlp_opts {
  * trace_id/span_id fields when they are valid hex (skylog/trace.h puts them there), and every
  * other field an attribute with its type (string, int, double, bool; null as an empty value;
  * times and errno as strings; a uint above INT64_MAX as a string), plus logger.name and
- * code.filepath, code.function, code.lineno. Errors as sky_sink_http(). */
+ * code.filepath, code.function, code.lineno. Errors as sky_sink_http().
+ *
+ * Answers: as the http sink's; and a collector's 2xx that carries a partial success (OTLP's
+ * partialSuccess, read in the request's encoding) drops the records or spans it says it
+ * rejected: counted in sky_http_sink_stats.partial_rejected, said on the diagnostics with
+ * its error_message, never retried. An empty answer is full success; one that cannot be read
+ * is said and its batch counted as delivered (its status says so). */
 SKY_API sky_status sky_sink_otlp(const sky_otlp_opts *opts, sky_sink **out, char **errmsg);
 
 typedef enum sky_http_drop {
@@ -175,7 +181,7 @@ typedef struct sky_http_sink_stats {
     uint64_t received;      /* events handed to the sink */
     uint64_t queued_events; /* now, the batch in flight included */
     uint64_t queued_bytes;
-    uint64_t sent_events;   /* answered 2xx */
+    uint64_t sent_events;   /* answered 2xx (less partial_rejected) */
     uint64_t sent_bytes;    /* their encoded bytes (before compression) */
     uint64_t requests;      /* requests answered 2xx */
     uint64_t retries;       /* requests sent again after a failure */
@@ -190,7 +196,13 @@ typedef struct sky_http_sink_stats {
     /* Events this sink's signal does not carry (an OTLP traces exporter's events that are not
      * finished spans): passed over on purpose, not dropped. */
     uint64_t skipped;
-    uint64_t reserved_[7]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
+    /* Events the endpoint answered 2xx for but said it did not keep: an OTLP collector's
+     * partial success (ExportLogsServiceResponse.partial_success.rejected_log_records, for
+     * traces rejected_spans). Dropped, not retried (the OTLP spec), said on the diagnostics
+     * with the collector's error_message (also in last_error), counted in the sink's
+     * sky_sink_stats.dropped, and not in sent_events. */
+    uint64_t partial_rejected;
+    uint64_t reserved_[6]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_http_sink_stats;
 
 /* A snapshot of an http or otlp sink's counters (an otlp sink's logs signal, or its traces

@@ -927,6 +927,7 @@ static const stat_field http_sink_stats_fields[] = {
     FIELD(sky_http_sink_stats, last_error),
     FIELD(sky_http_sink_stats, sender_alive),
     FIELD(sky_http_sink_stats, skipped),
+    FIELD(sky_http_sink_stats, partial_rejected),
 };
 
 static const stat_field creds_stats_fields[] = {

@@ -16,7 +16,9 @@
  * (exponential, jittered, Retry-After honoured when longer); 401/403/407, an unknown host and
  * an untrusted certificate kept and retried slowly (60 s at most), said once, since waiting
  * alone does not fix them but an operator may; 413 halves the batch; another status rejects
- * the batch (counted). A request sent whole without an answer is `ambiguous`.
+ * the batch (counted). A request sent whole without an answer is `ambiguous`. A 2xx whose body
+ * the codec reads (OTLP's partial success: codec.answer) may still say some events were not
+ * kept: counted `partial_rejected` and said, never retried.
  *
  * It must never log through skylog (diagnostics: sky__diag), hold the lock across a network
  * call, or drop an accepted event without counting it.
@@ -306,6 +308,31 @@ static void back_off(hb *h, int64_t floor_ns, int64_t cap_ns)
     h->backoff_until_ns = sky_monotonic_ns() + d;
 }
 
+/* What a 2xx answer says was not kept (OTLP's partial success): counted as the endpoint's
+ * refusal and said, never retried (the OTLP spec: the request was accepted). An answer the
+ * codec cannot read is said too; its batch counts as delivered, as its status says. mu held. */
+static uint64_t partial(hb *h, const sky_http_response *r, size_t n)
+{
+    sky__hb_answer a;
+    if (h->codec.answer(h->codec.self, r->body, r->body_len, &a) < 0) {
+        set_error(h, "HTTP %ld with an unreadable answer: %s", r->status, a.error);
+        sky__diag(NULL, SKY_LEVEL_WARN, "%s sink: %s (the batch of %zu is taken as delivered)",
+                  h->codec.type, h->st.last_error, n);
+        return 0;
+    }
+    if (a.rejected > n) /* more than it was sent: it cannot have refused those */
+        a.rejected = n;
+    if (!a.rejected && !a.message[0])
+        return 0;
+    h->st.partial_rejected += a.rejected;
+    set_error(h, "the endpoint kept the request but rejected %llu of its %zu events: %s",
+              (unsigned long long)a.rejected, n, a.message[0] ? a.message : "(no reason given)");
+    /* rejected 0 with a message is the spec's warning: said, nothing lost */
+    sky__diag(NULL, a.rejected ? SKY_LEVEL_ERROR : SKY_LEVEL_WARN, "%s sink: %s", h->codec.type,
+              h->st.last_error);
+    return a.rejected;
+}
+
 /* Handles an attempt's outcome. mu held. */
 static void answered(hb *h, sky_status rc, const sky_http_response *r, const char *err)
 {
@@ -313,7 +340,8 @@ static void answered(hb *h, sky_status rc, const sky_http_response *r, const cha
     long s = rc == SKY_OK ? r->status : 0;
     h->st.last_status = s;
     if (rc == SKY_OK && s >= 200 && s < 300) {
-        h->st.sent_events += n;
+        uint64_t rejected = h->codec.answer ? partial(h, r, n) : 0;
+        h->st.sent_events += n - rejected;
         h->st.sent_bytes += h->held.bytes;
         h->st.requests++;
         h->st.last_success_ms = sky_now_ns() / MS;
@@ -637,6 +665,7 @@ static void hb_stats(void *self, sky_sink_stats *out)
     out->bytes = h->st.sent_bytes;
     for (int i = 0; i < SKY_HTTP_DROP_COUNT_; i++)
         out->dropped += h->st.dropped[i];
+    out->dropped += h->st.partial_rejected;
     pthread_mutex_unlock(&h->mu);
 }
 

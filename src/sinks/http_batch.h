@@ -10,6 +10,13 @@
 
 #include <skylog/http_sink.h>
 
+/* What an endpoint's 2xx answer says beyond its status (OTLP's partial success). */
+typedef struct sky__hb_answer {
+    uint64_t rejected; /* events of the batch it did not keep anyway */
+    char message[256]; /* its reason, made terminal-safe and cut; "" if none */
+    char error[200];   /* why the answer could not be read (the codec's answer() was -1) */
+} sky__hb_answer;
+
 typedef struct sky__hb_codec {
     const char *type;         /* the sink's name in messages: "http", "otlp", "otlp traces" */
     const char *content_type;
@@ -23,6 +30,10 @@ typedef struct sky__hb_codec {
      * bytes that will follow it before the suffix (the events and separators), which a
      * length-prefixed framing (protobuf) needs up front. */
     void (*begin)(void *self, sky_buf *body, size_t payload);
+    /* Reads a 2xx answer's body (NULL: not read): 0 with *a filled, -1 when the body is not
+     * what the endpoint must answer (a->error says how). The batch counts as answered either
+     * way: a 2xx is never retried. */
+    int (*answer)(void *self, const char *body, size_t len, sky__hb_answer *a);
     const char *sep;
     const char *suffix;
     void (*free)(void *self);

@@ -38,6 +38,7 @@
 #include "core/reserved.h"
 #include "encode/render.h"
 #include "util/pb.h"
+#include "util/termsafe.h"
 #include "util/text.h"
 #include "sinks/http_batch.h"
 #include "sinks/otlp.h"
@@ -45,6 +46,7 @@
 
 #include <skylog/trace.h>
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -683,6 +685,157 @@ void sky__otlp_text_record(sky_buf *b, int64_t time_ns, const char *msg, size_t 
     sky__buf_lit(b, "}}");
 }
 
+/* ---- the collector's answer: OTLP's partial success ------------------------------------------ */
+
+/* The answer is the collector's text, not ours: a limit before jansson sees it (the transport
+ * already refuses more than 1 MiB), and the message cut to what a diagnostic line shows. */
+#define PARTIAL_MAX_ANSWER (64u * 1024)
+
+static int partial_bad(sky__hb_answer *p, const char *why)
+{
+    snprintf(p->error, sizeof p->error, "%s", why);
+    p->rejected = 0; /* what was read before the fault counts for nothing */
+    return -1;
+}
+
+/* The collector's reason, made safe for a terminal (it goes to the diagnostics) and cut at a
+ * character's boundary to fit. */
+static void partial_message(sky__hb_answer *p, const char *s, size_t n)
+{
+    sky_buf m = {0};
+    sky__termsafe(&m, s, n < 1024 ? n : 1024, SKY__TERMSAFE_LINE);
+    size_t k = m.len < sizeof p->message - 1 ? m.len : sizeof p->message - 1;
+    if (k < m.len)
+        while (k && ((unsigned char)m.p[k] & 0xC0) == 0x80)
+            k--;
+    if (k && !m.oom)
+        memcpy(p->message, m.p, k);
+    p->message[m.oom ? 0 : k] = '\0';
+    sky__buf_free(&m);
+}
+
+/* proto3 JSON's int64: a number, or a string of one (what proto3 JSON writers send). */
+static bool json_count(json_t *v, uint64_t *out)
+{
+    if (!v || json_is_null(v)) {
+        *out = 0;
+        return true;
+    }
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        *out = (uint64_t)i;
+        return i >= 0;
+    }
+    if (!json_is_string(v))
+        return false;
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    uint64_t x = 0;
+    if (!n || n > 19)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        x = x * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = x;
+    return x <= (uint64_t)INT64_MAX;
+}
+
+static json_t *member(json_t *o, const char *camel, const char *snake)
+{
+    json_t *v = json_object_get(o, camel);
+    return v ? v : json_object_get(o, snake); /* proto3 JSON parsers accept both names */
+}
+
+static int partial_json(const char *body, size_t len, bool traces, sky__hb_answer *p)
+{
+    json_error_t e;
+    json_t *root = json_loadb(body, len, 0, &e);
+    if (!root) {
+        char m[200];
+        snprintf(m, sizeof m, "not JSON: %.120s", e.text);
+        return partial_bad(p, m);
+    }
+    int rc = 0;
+    json_t *ps = json_is_object(root) ? member(root, "partialSuccess", "partial_success") : NULL;
+    if (!json_is_object(root)) {
+        rc = partial_bad(p, "not a JSON object");
+    } else if (ps && !json_is_null(ps) && !json_is_object(ps)) {
+        rc = partial_bad(p, "partialSuccess is not an object");
+    } else if (ps && json_is_object(ps)) {
+        json_t *n = traces ? member(ps, "rejectedSpans", "rejected_spans")
+                           : member(ps, "rejectedLogRecords", "rejected_log_records");
+        json_t *m = member(ps, "errorMessage", "error_message");
+        if (!json_count(n, &p->rejected))
+            rc = partial_bad(p, traces ? "rejectedSpans is not a count"
+                                       : "rejectedLogRecords is not a count");
+        else if (m && !json_is_null(m) && !json_is_string(m))
+            rc = partial_bad(p, "errorMessage is not a string");
+        else if (m && json_is_string(m))
+            partial_message(p, json_string_value(m), json_string_length(m));
+    }
+    json_decref(root);
+    return rc;
+}
+
+static int partial_pb(const char *body, size_t len, sky__hb_answer *p)
+{
+    sky_pb_reader r = sky__pb_reader(body, len);
+    sky_pb_field f;
+    int k;
+    while ((k = sky__pb_next(&r, &f)) > 0) {
+        if (f.num != 1) /* Export*ServiceResponse.partial_success */
+            continue;
+        if (f.wire != SKY_PB_LEN)
+            return partial_bad(p, "partial_success is not a message");
+        sky_pb_reader in = sky__pb_reader(f.data, f.len);
+        sky_pb_field g;
+        int j;
+        while ((j = sky__pb_next(&in, &g)) > 0) {
+            if (g.num == 1) { /* rejected_log_records / rejected_spans, int64 */
+                if (g.wire != SKY_PB_VARINT || g.u > (uint64_t)INT64_MAX)
+                    return partial_bad(p, "the rejected count is not a count");
+                p->rejected = g.u; /* a repeated scalar: the last wins, as protobuf says */
+            } else if (g.num == 2) {
+                if (g.wire != SKY_PB_LEN)
+                    return partial_bad(p, "error_message is not a string");
+                partial_message(p, (const char *)g.data, g.len);
+            }
+        }
+        if (j < 0)
+            return partial_bad(p, "partial_success is not valid protobuf");
+    }
+    return k < 0 ? partial_bad(p, "not valid protobuf") : 0;
+}
+
+int sky__otlp_partial_parse(const char *body, size_t len, bool pb, bool traces,
+                            sky__hb_answer *p)
+{
+    memset(p, 0, sizeof *p);
+    if (len > PARTIAL_MAX_ANSWER) {
+        char m[120];
+        snprintf(m, sizeof m, "an answer of %zu bytes (at most %u read)", len,
+                 PARTIAL_MAX_ANSWER);
+        return partial_bad(p, m);
+    }
+    if (pb)
+        return partial_pb(body, len, p);
+    size_t i = 0;
+    while (i < len && strchr(" \t\r\n", body[i]))
+        i++;
+    if (i == len) /* an empty answer: an empty ExportLogsServiceResponse, full success */
+        return 0;
+    return partial_json(body, len, traces, p);
+}
+
+/* The codec's view of a 2xx answer (http_batch.c reports and counts what it says). */
+static int otlp_answer(void *self, const char *body, size_t len, sky__hb_answer *p)
+{
+    const otlp *o = self;
+    return sky__otlp_partial_parse(body, len, o->pb, o->traces, p);
+}
+
 static void otlp_free(void *self)
 {
     otlp *o = self;
@@ -934,6 +1087,7 @@ static sky_status signal_sink(const sky_otlp_opts *opts, const signal_def *sig, 
                        .accept = o->traces ? otlp_accept : NULL,
                        .encode = o->traces ? span_encode : otlp_encode,
                        .begin = otlp_begin,
+                       .answer = otlp_answer,
                        .sep = pb ? "" : ",",
                        .suffix = pb ? "" : SKY__OTLP_SUFFIX,
                        .free = otlp_free,

@@ -7,6 +7,7 @@
 #ifndef SKY_SINKS_OTLP_H
 #define SKY_SINKS_OTLP_H
 
+#include "sinks/http_batch.h"
 #include "util/buf.h"
 
 #include <skylog.h>
@@ -22,6 +23,15 @@ void sky__otlp_prefix(sky_buf *b, const char *attrs, size_t n);
 #define SKY__OTLP_SUFFIX "]}]}]}"
 /* A LogRecord: timeUnixNano and a string body. */
 void sky__otlp_text_record(sky_buf *b, int64_t time_ns, const char *msg, size_t len);
+
+/* An OTLP/HTTP collector's 2xx answer (`body`, `len`: the whole answer; NULL/0 for none) to a
+ * request sent in protobuf (`pb`) or JSON, of the traces signal or the logs: an empty answer
+ * or one without partial_success is full success; else a->rejected is partial_success's
+ * rejected_log_records (traces: rejected_spans) and a->message its error_message.
+ * -1 (a->error says why) for an answer that is not an Export*ServiceResponse in that
+ * encoding, a negative count, or more than 64 KiB (checked before jansson sees it). */
+int sky__otlp_partial_parse(const char *body, size_t len, bool pb, bool traces,
+                            sky__hb_answer *a);
 
 /* The batch sender (an http_batch sink) of an otlp sink's signal (SKY_OTLP_LOGS or
  * SKY_OTLP_TRACES; 0: its first, logs before traces). NULL when `s` is not an otlp sink made

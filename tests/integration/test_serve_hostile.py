@@ -493,6 +493,61 @@ class Hostile(HostileBase):
         self.assertTrue(reply.startswith(b"HTTP/1.1 400"), reply[:200])
         self.assertAlive()
 
+    def test_conflicting_decisive_headers(self):
+        """Two different values of a header that picks the operation, its destination or how
+        the body is read are ambiguous (serve took the first, a proxy may take the last):
+        refused, 400 with an AWS-shaped error naming the header, nothing done. The same value
+        twice is harmless and accepted."""
+        def answer(reply):
+            head, _, body = reply.partition(b"\r\n\r\n")
+            return head.split(b" ")[1], json.loads(body)
+
+        def post(path, headers, body):
+            return self.raw(f"POST {path} HTTP/1.1\r\nHost: x\r\n".encode() + headers
+                            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                            .encode() + body)
+
+        now = sh.now_ms()
+        bulk = json.dumps({"timestamp": now, "message": "m"}).encode()
+        cases = [
+            ("/", b"X-Amz-Target: Logs_20140328.DescribeLogGroups\r\n"
+                  b"X-Amz-Target: Logs_20140328.DeleteLogGroup\r\n", b'{"logGroupName":"dup"}',
+             "X-Amz-Target"),
+            ("/ingest/bulk", b"x-aws-log-group: dupA\r\nx-aws-log-group: dupB\r\n"
+                             b"x-aws-log-stream: s\r\n", bulk, "x-aws-log-group"),
+            ("/ingest/bulk", b"x-aws-log-group: dupA\r\nx-aws-log-stream: s\r\n"
+                             b"X-AWS-LOG-STREAM: t\r\n", bulk, "x-aws-log-stream"),
+            ("/ingest/bulk", b"x-aws-log-group: dupA\r\nx-aws-log-stream: s\r\n"
+                             b"Content-Encoding: identity\r\nContent-Encoding: gzip\r\n", bulk,
+             "Content-Encoding"),
+            ("/v1/logs", b"x-aws-log-group: dupA\r\nx-aws-log-stream: s\r\n"
+                         b"Content-Type: application/json\r\n"
+                         b"Content-Type: application/x-protobuf\r\n", b"{}", "Content-Type"),
+        ]
+        self.group("dup")
+        for path, headers, body, name in cases:
+            with self.subTest(header=name):
+                status, err = answer(post(path, headers, body))
+                self.assertEqual(status, b"400", err)
+                self.assertEqual(err["__type"], "SerializationException", err)
+                self.assertIn(f"Conflicting {name} headers", err["message"])
+        self.assertEqual(self.events("dupA") if self._has_group("dupA") else 0, 0)
+        self.assertFalse(self._has_group("dupB"))
+        self.assertTrue(self._has_group("dup"))  # DeleteLogGroup was not run
+        # the same value twice: accepted
+        status, _ = answer(post("/ingest/bulk", b"x-aws-log-group: dupC\r\nx-aws-log-group: "
+                                b"dupC\r\nx-aws-log-stream: s\r\n", bulk))
+        self.assertEqual(status, b"200")
+        self.assertEqual(self.events("dupC"), 1)
+        status, _ = answer(post("/", b"X-Amz-Target: Logs_20140328.DescribeLogGroups\r\n"
+                                b"X-Amz-Target: Logs_20140328.DescribeLogGroups\r\n", b"{}"))
+        self.assertEqual(status, b"200")
+        self.assertAlive()
+
+    def _has_group(self, name):
+        resp = self.call("DescribeLogGroups", {"logGroupNamePrefix": name})
+        return name in [g["logGroupName"] for g in resp.json["logGroups"]]
+
     def test_huge_headers(self):
         reply = self.raw(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (4 << 20)
                          + b"\r\nConnection: close\r\n\r\n")

@@ -102,6 +102,41 @@ class IngestTest(unittest.TestCase):
         self.assertEqual(pw.decode_response(r.body, traces=True)["partialSuccess"]
                          ["rejectedSpans"], "1")
 
+    def test_empty_records_are_counted(self):
+        """A LogRecord with nothing to store (no body, attribute or id) and one whose message is
+        empty are not stored (PutLogEvents refuses a message shorter than 1: InvalidParameter)
+        and the answer's partial success counts them, saying why, in both encodings (they were
+        skipped silently); with events outside the window too, both reasons and the sum."""
+        now = sh.now_ms()
+        old = now - 15 * 24 * 3600 * 1000
+        ns = str(now * 1_000_000)
+        logs = {"resourceLogs": [{"scopeLogs": [{"logRecords": [
+            {"timeUnixNano": ns, "body": {"stringValue": "kept"}},
+            {"timeUnixNano": ns},
+            {"timeUnixNano": ns, "body": {"stringValue": ""}}]}]}]}
+        r = self.send("/v1/logs", json.dumps(logs), group="empties", stream="json")
+        self.assertEqual(r.status, 200, r)
+        ps = r.json["partialSuccess"]
+        self.assertEqual(ps["rejectedLogRecords"], "2")
+        self.assertIn("empty", ps["errorMessage"])
+        self.assertNotIn("14 days", ps["errorMessage"])
+        self.assertEqual(self.messages("empties", "json"), [(now, "kept")])
+        recs = [pw.log_record(now * 1_000_000, "kept"), pw.log_record(now * 1_000_000),
+                pw.log_record(now * 1_000_000, ""), pw.log_record(old * 1_000_000, "old")]
+        r = self.protobuf(pw.request(recs), "empties", "pb")
+        self.assertEqual(r.status, 200, r)
+        got = pw.decode_response(r.body)["partialSuccess"]
+        self.assertEqual(got["rejectedLogRecords"], "3")
+        self.assertIn("1 events older than 14 days", got["errorMessage"])
+        self.assertIn("2 empty events", got["errorMessage"])
+        self.assertEqual(self.messages("empties", "pb"), [(now, "kept")])
+        # /ingest/bulk: an empty message is counted too
+        body = "\n".join(json.dumps({"timestamp": now, "message": m}) for m in ("k", ""))
+        r = self.send("/ingest/bulk", body, group="empties", stream="bulk")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["rejectedLogEvents"], 1)
+        self.assertIn("empty", r.json["message"])
+
     def test_bulk_bad_line_stores_nothing(self):
         now = sh.now_ms()
         body = json.dumps({"timestamp": now, "message": "ok"}) + "\n{broken\n"
@@ -147,7 +182,7 @@ class IngestTest(unittest.TestCase):
                           trace_id=tid, span_id=sid),
             pw.log_record(now_ns + 3_000_000, "bad ids", attrs={"x": 1},
                           trace_id=b"\x01" * 15, span_id=b"\x00" * 8),
-            pw.log_record(now_ns + 4_000_000),  # nothing to store: skipped
+            pw.log_record(now_ns + 4_000_000),  # nothing to store: not stored, counted
             # a oneof given twice: the last one wins; the body given twice likewise
             pw.log_record(now_ns + 5_000_000, extra=pw.ld(5, pw.ld(1, "first") + pw.vi(3, 42))
                           + pw.ld(5, pw.ld(1, "second"))),
@@ -156,7 +191,9 @@ class IngestTest(unittest.TestCase):
         r = self.protobuf(body, "otlppb")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.headers["content-type"], "application/x-protobuf")
-        self.assertEqual(r.body, b"")  # an empty ExportLogsServiceResponse
+        got = pw.decode_response(r.body)["partialSuccess"]  # the empty record, said
+        self.assertEqual(got["rejectedLogRecords"], "1")
+        self.assertIn("empty", got["errorMessage"])
         got = self.messages("otlppb")
         ms = now_ns // 1_000_000
         self.assertEqual([t for t, _ in got], [ms, ms + 1, ms + 2, ms + 3, ms + 5])

@@ -45,12 +45,14 @@ static void print_stats(const char *p, const sky_http_sink_stats *s)
 {
     printf("\"%sreceived\":%llu,\"%ssent_events\":%llu,\"%squeued_events\":%llu,"
            "\"%srequests\":%llu,\"%sretries\":%llu,\"%sthrottles\":%llu,\"%sambiguous\":%llu,"
-           "\"%ssplits\":%llu,\"%sskipped\":%llu,\"%slast_status\":%ld",
+           "\"%ssplits\":%llu,\"%sskipped\":%llu,\"%spartial_rejected\":%llu,"
+           "\"%slast_status\":%ld",
            p, (unsigned long long)s->received, p, (unsigned long long)s->sent_events, p,
            (unsigned long long)s->queued_events, p, (unsigned long long)s->requests, p,
            (unsigned long long)s->retries, p, (unsigned long long)s->throttles, p,
            (unsigned long long)s->ambiguous, p, (unsigned long long)s->splits, p,
-           (unsigned long long)s->skipped, p, s->last_status);
+           (unsigned long long)s->skipped, p, (unsigned long long)s->partial_rejected, p,
+           s->last_status);
     for (int d = 0; d < SKY_HTTP_DROP_COUNT_; d++)
         printf(",\"%sdropped_%s\":%llu", p, sky_http_drop_name((sky_http_drop)d),
                (unsigned long long)s->dropped[d]);
