@@ -244,7 +244,13 @@ typedef struct sky_cwl_stats {
      * resolutions that gave credentials and that failed, retries of its calls (STS, SSO,
      * container endpoint, IMDS) and throttling answers to them. All 0 with a bearer token. */
     uint64_t creds_refreshes, creds_failures, creds_retries, creds_throttles;
-    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
+    /* Streams (their queues) the sink holds now, and those it has forgotten: a stream with
+     * nothing queued and no event for max(2 flush intervals, 5 minutes) is dropped from
+     * memory (not from CloudWatch) and made again when its name is used, so a stream name
+     * with a time or a thread in it does not grow the sink for ever (docs/CLOUDWATCH.md). */
+    uint64_t streams;
+    uint64_t streams_forgotten;
+    uint64_t reserved_[6]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_cwl_stats;
 
 /* Snapshot of a CloudWatch Logs sink's counters; SKY_EINVAL if `sink` is not one. The sink

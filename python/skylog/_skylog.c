@@ -890,6 +890,8 @@ static const stat_field cwl_stats_fields[] = {
     FIELD(sky_cwl_stats, creds_failures),
     FIELD(sky_cwl_stats, creds_retries),
     FIELD(sky_cwl_stats, creds_throttles),
+    FIELD(sky_cwl_stats, streams),
+    FIELD(sky_cwl_stats, streams_forgotten),
 };
 
 static const stat_field cwm_stats_fields[] = {
