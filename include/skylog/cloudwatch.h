@@ -32,6 +32,12 @@ extern "C" {
 #define SKY_CWL_MAX_FUTURE_MS (2LL * 3600 * 1000)
 /* The longest wait between two attempts at a batch (retry_delay_ms doubles up to it). */
 #define SKY_CWL_MAX_BACKOFF_MS 30000LL
+/* With message_only and a log_stream that has {logger}: an event with a string field of this
+ * key goes to the stream it names (':' and '*' made '_'), instead of the one its logger's
+ * name makes. For bindings that name a stream per record (a thread's, a minute's): they log
+ * through a few loggers, not one per stream name, which a pipeline would keep until closed.
+ * An empty one, or one with a NUL, is ignored (the logger's stream is used). */
+#define SKY_CWL_STREAM_FIELD "\x1f" "cwl_stream"
 
 typedef enum sky_cwl_oversize {
     SKY_CWL_OVERSIZE_TRUNCATE = 0, /* cut at a UTF-8 boundary, end with "...[truncated N bytes]" */

@@ -378,6 +378,27 @@ static stream_q *stream_named(cwl *c, const char *name, char *owned)
     return s;
 }
 
+/* The stream an event's SKY_CWL_STREAM_FIELD names, or NULL when it has none: only with
+ * message_only, where the field is not sent. A name the service refuses (too long) is sent
+ * as named, and refused and counted as a {logger} one would be. */
+static stream_q *stream_of_field(cwl *c, const sky_event *ev)
+{
+    if (!c->per_logger || !c->o.message_only || !ev || !sky_event_field_count(ev))
+        return NULL;
+    const sky_field *f = sky_event_get(ev, SKY_CWL_STREAM_FIELD);
+    if (!f || f->type != SKY_T_STR || f->v.str.len < 1)
+        return NULL;
+    char *name = strndup(f->v.str.ptr, f->v.str.len);
+    if (!name || strlen(name) != f->v.str.len) { /* a NUL inside */
+        free(name);
+        return NULL;
+    }
+    for (char *p = name; *p; p++)
+        if (*p == ':' || *p == '*')
+            *p = '_';
+    return stream_named(c, name, name);
+}
+
 static stream_q *stream_for(cwl *c, const char *logger)
 {
     if (!c->per_logger) { /* one fixed name: its queue, found once (no strcmp per event; a
@@ -1588,7 +1609,9 @@ static sky_status cwl_write(void *self, const sky_record *recs, size_t n)
                 len--;
         }
         int64_t ts = ev ? sky_event_time_ns(ev) / 1000000 : sky_now_ns() / 1000000;
-        stream_q *s = stream_for(c, ev ? sky_event_logger(ev) : NULL);
+        stream_q *s = stream_of_field(c, ev);
+        if (!s)
+            s = stream_for(c, ev ? sky_event_logger(ev) : NULL);
         if (!s) {
             c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
             continue;

@@ -308,6 +308,34 @@ static void test_forgotten_stream_used_again(void **state)
     rig_close(&r);
 }
 
+/* A binding that names a stream per record logs through one logger with the stream in
+ * SKY_CWL_STREAM_FIELD (message_only): each event goes to its stream, ':' and '*' made '_'. */
+static void test_stream_named_by_field(void **state)
+{
+    (void)state;
+    rig r;
+    rig_open(&r, true);
+    sky_logger *app = sky_logger_get(r.sky, "app");
+    char stream[64], msg[160];
+    for (int i = 0; i < 500; i++) {
+        snprintf(stream, sizeof stream, "thread-%d", i % 250);
+        json_int_t k = json_integer_value(json_object_get(r.sent, stream));
+        snprintf(msg, sizeof msg, "%s#%lld", stream, (long long)k);
+        json_object_set_new(r.sent, stream, json_integer(k + 1));
+        sky_field f = sky_field_str(SKY_CWL_STREAM_FIELD, stream);
+        sky_emit(app, SKY_LEVEL_INFO, msg, NULL, &f, 1);
+    }
+    sky_field f = sky_field_str(SKY_CWL_STREAM_FIELD, "a:b*c");
+    sky_emit(app, SKY_LEVEL_INFO, "a_b_c#0", NULL, &f, 1);
+    json_object_set_new(r.sent, "a_b_c", json_integer(1));
+    sky_emit(app, SKY_LEVEL_INFO, "app#0", NULL, NULL, 0); /* no field: the logger's */
+    json_object_set_new(r.sent, "app", json_integer(1));
+    assert_int_equal(sky_flush(r.sky, 60000), SKY_OK);
+    assert_delivered(&r);
+    assert_int_equal(stats(&r).streams, 252);
+    rig_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_sender_thread_forgets),
         cmocka_unit_test(test_busy_or_queued_stream_is_kept),
         cmocka_unit_test(test_forgotten_stream_used_again),
+        cmocka_unit_test(test_stream_named_by_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
