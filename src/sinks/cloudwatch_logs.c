@@ -1288,8 +1288,10 @@ static bool hold_batch(cwl *c, stream_q *s)
         cwl_ev *e = at(s, n);
         uint64_t cost = e->len + SKY_CWL_EVENT_OVERHEAD;
         int64_t nlo = e->ts_ms < lo ? e->ts_ms : lo, nhi = e->ts_ms > hi ? e->ts_ms : hi;
-        /* an event too young/old relative to this batch is left for a later one */
-        if (bytes + cost > c->o.max_batch_bytes || nhi - nlo > SKY_CWL_MAX_SPAN_MS)
+        /* an event too young/old relative to this batch is left for a later one (the span
+         * unsigned: a caller's timestamp may be any int64, and nhi >= nlo) */
+        if (bytes + cost > c->o.max_batch_bytes ||
+            (uint64_t)nhi - (uint64_t)nlo > (uint64_t)SKY_CWL_MAX_SPAN_MS)
             break;
         bytes += cost;
         lo = nlo;
