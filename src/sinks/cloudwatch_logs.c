@@ -302,7 +302,7 @@ static int64_t idle_now(const cwl *c)
  * keeps no state about it that it cannot learn again: a put to a stream that exists simply
  * succeeds, and one that does not is created on ResourceNotFoundException as for any new
  * name), but five minutes keeps a logger that logs now and then from paying a queue's
- * allocation each time, and a template by the minute holds about seven streams, not one per
+ * allocation each time, and a template by the minute holds six or seven streams, not one per
  * minute since start. */
 #define STREAM_IDLE_NS (300LL * 1000000000)
 static int64_t idle_ns(const cwl *c)
