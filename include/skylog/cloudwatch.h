@@ -32,6 +32,12 @@ extern "C" {
 #define SKY_CWL_MAX_FUTURE_MS (2LL * 3600 * 1000)
 /* The longest wait between two attempts at a batch (retry_delay_ms doubles up to it). */
 #define SKY_CWL_MAX_BACKOFF_MS 30000LL
+/* With message_only and a log_stream that has {logger}: an event with a string field of this
+ * key goes to the stream it names (':' and '*' made '_'), instead of the one its logger's
+ * name makes. For bindings that name a stream per record (a thread's, a minute's): they log
+ * through a few loggers, not one per stream name, which a pipeline would keep until closed.
+ * An empty one, or one with a NUL, is ignored (the logger's stream is used). */
+#define SKY_CWL_STREAM_FIELD "\x1f" "cwl_stream"
 
 typedef enum sky_cwl_oversize {
     SKY_CWL_OVERSIZE_TRUNCATE = 0, /* cut at a UTF-8 boundary, end with "...[truncated N bytes]" */
@@ -245,7 +251,13 @@ typedef struct sky_cwl_stats {
      * resolutions that gave credentials and that failed, retries of its calls (STS, SSO,
      * container endpoint, IMDS) and throttling answers to them. All 0 with a bearer token. */
     uint64_t creds_refreshes, creds_failures, creds_retries, creds_throttles;
-    uint64_t reserved_[8]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
+    /* Streams (their queues) the sink holds now, and those it has forgotten: a stream with
+     * nothing queued and no event for max(2 flush intervals, 5 minutes) is dropped from
+     * memory (not from CloudWatch) and made again when its name is used, so a stream name
+     * with a time or a thread in it does not grow the sink for ever (docs/CLOUDWATCH.md). */
+    uint64_t streams;
+    uint64_t streams_forgotten;
+    uint64_t reserved_[6]; /* zero; room to grow in the same ABI (docs/COMPATIBILITY.md) */
 } sky_cwl_stats;
 
 /* Snapshot of a CloudWatch Logs sink's counters; SKY_EINVAL if `sink` is not one. The sink

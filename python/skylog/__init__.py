@@ -33,7 +33,8 @@ import threading
 import warnings
 import weakref
 
-from skylog._skylog import LIBSKYLOG_VERSION, Pipeline, SkylogError, _set_json_type
+from skylog._skylog import (LIBSKYLOG_VERSION, Pipeline, SkylogError, _CWL_STREAM_FIELD,
+                             _set_json_type)
 from skylog._skylog import Span as _CSpan
 from skylog._skylog import trace_stats  # sky_trace_stats (docs/PYTHON.md)
 from skylog.metrics import (Counter, Gauge, Histogram, Timer, counter, gauge, histogram,
@@ -674,8 +675,8 @@ class CloudWatchLogHandler(Handler):
         self.dropped_empty = 0  # records whose message was "" (watchtower: warned, not sent)
         opts = {
             "log_group": log_group_name,
-            # text events: the stream is named per record (below), and given to the sink as
-            # the event's logger name, which nothing else in a message-only event shows
+            # text events: the stream is named per record (below), and given to the sink in a
+            # field it reads and does not send (emit); "{logger}" makes the sink read it
             "log_stream": _stream_template(log_stream_name) if structured else "{logger}",
             "message_only": not structured,
             "no_create_group": not create_log_group,
@@ -760,8 +761,11 @@ class CloudWatchLogHandler(Handler):
                 return
             msg = self.format(record)
             created = int(record.created * 1000) * 1000000  # watchtower's millisecond
-            p.emit(self._stream_name(record), _sky_level(record.levelno), msg, (), None, None,
-                   0, created)
+            # the stream goes as a field the sink reads (SKY_CWL_STREAM_FIELD), through the
+            # record's logger: a pipeline keeps each logger it is given until it closes, and a
+            # stream per thread or per minute would make one logger per stream
+            p.emit(record.name, _sky_level(record.levelno), msg,
+                   ((_CWL_STREAM_FIELD, self._stream_name(record)),), None, None, 0, created)
         except RecursionError:
             raise
         except Exception:

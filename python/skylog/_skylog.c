@@ -890,6 +890,8 @@ static const stat_field cwl_stats_fields[] = {
     FIELD(sky_cwl_stats, creds_failures),
     FIELD(sky_cwl_stats, creds_retries),
     FIELD(sky_cwl_stats, creds_throttles),
+    FIELD(sky_cwl_stats, streams),
+    FIELD(sky_cwl_stats, streams_forgotten),
 };
 
 static const stat_field cwm_stats_fields[] = {
@@ -1386,8 +1388,16 @@ static PyObject *Pipeline_after_fork(PyObject *o, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* How many loggers emit() has made (each lives as long as the pipeline): for tests. */
+static PyObject *Pipeline_logger_count(PyObject *o, PyObject *unused)
+{
+    (void)unused;
+    return PyLong_FromSsize_t(PyDict_Size(((Pipeline *)o)->loggers));
+}
+
 static PyMethodDef Pipeline_methods[] = {
     {"_after_fork", Pipeline_after_fork, METH_NOARGS, NULL},
+    {"_logger_count", Pipeline_logger_count, METH_NOARGS, NULL},
     {"from_yaml", Pipeline_from_yaml, METH_O | METH_CLASS, "A pipeline from YAML text."},
     {"from_file", Pipeline_from_file, METH_O | METH_CLASS, "A pipeline from a YAML file."},
     {"from_env", (PyCFunction)(void (*)(void))Pipeline_from_env,
@@ -1935,7 +1945,8 @@ PyMODINIT_FUNC PyInit__skylog(void)
     SkylogError = PyErr_NewException("skylog.SkylogError", PyExc_RuntimeError, NULL);
     if (!t || !SkylogError || PyModule_AddObject(m, "Pipeline", t) < 0 ||
         PyModule_AddObject(m, "SkylogError", SkylogError) < 0 ||
-        PyModule_AddStringConstant(m, "LIBSKYLOG_VERSION", sky_version()) < 0) {
+        PyModule_AddStringConstant(m, "LIBSKYLOG_VERSION", sky_version()) < 0 ||
+        PyModule_AddStringConstant(m, "_CWL_STREAM_FIELD", SKY_CWL_STREAM_FIELD) < 0) {
         Py_XDECREF(t);
         Py_DECREF(m);
         return NULL;

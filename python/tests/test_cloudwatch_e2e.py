@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import unittest
 import uuid
@@ -165,6 +166,32 @@ class EndToEnd(unittest.TestCase):
         log.addHandler(h)
         self.addCleanup(log.removeHandler, h)
         return h, log
+
+    def test_stream_per_thread_keeps_loggers_bounded(self):
+        """watchtower's text handler with a stream per thread ({thread_name}), threads coming and
+        going as in a pool that churns: each record reaches its thread's stream, once and in
+        order, and the handler's pipeline makes one logger per record logger, not one per
+        stream (a pipeline keeps its loggers until closed); the sink holds a queue per stream
+        in use only (docs/CLOUDWATCH.md)."""
+        h, log = self.handler(log_stream_name="t/{thread_name}", use_queues=False)
+        n_threads, per = 200, 3
+        for t in range(n_threads):
+            th = threading.Thread(target=lambda: [log.info("m %d", i) for i in range(per)],
+                                  name=f"pool-{t}")
+            th.start()
+            th.join()
+        log.info("main")
+        self.assertTrue(h.pipeline.flush(60000))
+        self.assertEqual(h.pipeline._logger_count(), 1)
+        for t in (0, 57, n_threads - 1):
+            evs = read_all(self.logs, self.group, f"t/pool-{t}")
+            self.assertEqual([e["message"] for e in evs], [f"m {i}" for i in range(per)])
+        self.assertEqual([e["message"] for e in read_all(self.logs, self.group, "t/MainThread")],
+                         ["main"])
+        cw = h.pipeline.stats()["cloudwatch"]
+        self.assertEqual(cw["sent_events"], n_threads * per + 1)
+        self.assertEqual(cw["streams"], n_threads + 1)  # none idle for 5 minutes yet
+        self.assertEqual(cw["streams_forgotten"], 0)
 
     def test_exact_and_in_order(self):
         # structured=True: skylog's JSON events (watchtower's text: test_watchtower_parity.py)

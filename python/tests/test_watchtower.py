@@ -41,7 +41,7 @@ class Mapping(unittest.TestCase):
         h = make(self)
         o = h.mapped_options
         self.assertEqual(o["log_group"], "watchtower")
-        # text events (the formatter's), the stream named per record and given as the logger
+        # text events (the formatter's), the stream named per record and given in a field
         self.assertEqual((o["log_stream"], o["message_only"]), ("{logger}", True))
         self.assertEqual(o["flush_interval_ms"], 60000)
         self.assertEqual(o["max_batch_bytes"], 1048576)

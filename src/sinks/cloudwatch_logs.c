@@ -86,6 +86,10 @@ typedef struct ev_block {
 typedef struct stream_q {
     char *name;
     size_t idx; /* in cwl.streams */
+    uint64_t hash;            /* of name (stream_hash) */
+    struct stream_q *hnext;   /* the next queue in its bucket of cwl.buckets */
+    int64_t used_ns;          /* when an event last came for it (idle_now()) */
+    int pins;                 /* writers holding it with mu released (or across sends) */
     bool ready; /* exists in CloudWatch (created or confirmed by a successful put) */
     cwl_ev **ring;
     size_t head, count, cap;
@@ -118,9 +122,18 @@ typedef struct cwl {
     int64_t backoff_ns;
 
     /* Each queue is allocated on its own and never moves: the sender holds one across its
-     * network call (mu released), while a writer may add a stream (a new logger). */
+     * network call (mu released), while a writer may add a stream (a new logger). The names
+     * are found through a hash table of chains (buckets, a power of two, at most one queue
+     * per bucket on average), not by a pass over them all: a template with a time or a
+     * thread in it makes a stream per minute or per thread. An idle stream is forgotten
+     * (forget_idle()), so the table holds the streams in use, not every one ever named. */
     stream_q **streams;
     size_t n_streams;
+    size_t cap_streams;
+    stream_q **buckets;
+    size_t n_buckets;
+    int64_t next_sweep_ns; /* idle_now() time of the next forget_idle() pass */
+    uint64_t forgotten;    /* streams forgotten (sky_cwl_stats.streams_forgotten) */
     stream_q *fixed_q; /* the fixed stream's queue, once made (not per_logger) */
     ev_block *spare;   /* emptied blocks for reuse (under mu), n_spare of them */
     int n_spare;
@@ -277,29 +290,113 @@ static int64_t coarse_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The clock of stream idleness: the transport's (tests step it) or the coarse monotonic one. */
+static int64_t idle_now(const cwl *c)
+{
+    return c->t.mono_ns ? c->t.mono_ns(c->t.self) : coarse_now_ns();
+}
+
+/* How long a stream with nothing queued is kept after its last event: two flush intervals
+ * (a stream that logs at least once per batch never pays for being made again), and at least
+ * STREAM_IDLE_NS. Forgetting costs nothing in CloudWatch (the stream stays there; the sink
+ * keeps no state about it that it cannot learn again: a put to a stream that exists simply
+ * succeeds, and one that does not is created on ResourceNotFoundException as for any new
+ * name), but five minutes keeps a logger that logs now and then from paying a queue's
+ * allocation each time, and a template by the minute holds six or seven streams, not one per
+ * minute since start. */
+#define STREAM_IDLE_NS (300LL * 1000000000)
+static int64_t idle_ns(const cwl *c)
+{
+    int64_t two = 2 * c->o.flush_interval_ms * 1000000;
+    return two > STREAM_IDLE_NS ? two : STREAM_IDLE_NS;
+}
+
+static uint64_t stream_hash(const char *s) /* FNV-1a */
+{
+    uint64_t h = 14695981039346656037ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Room for one more queue in the table (the array, and the buckets at one queue per bucket on
+ * average). False when out of memory. */
+static bool streams_grow(cwl *c)
+{
+    if (c->n_streams == c->cap_streams) {
+        size_t cap = c->cap_streams ? c->cap_streams * 2 : 8;
+        stream_q **ns = realloc(c->streams, cap * sizeof *ns);
+        if (!ns)
+            return false;
+        c->streams = ns;
+        c->cap_streams = cap;
+    }
+    if (c->n_streams + 1 > c->n_buckets) {
+        size_t nb = c->n_buckets ? c->n_buckets * 2 : 16;
+        stream_q **b = calloc(nb, sizeof *b);
+        if (!b)
+            return c->n_buckets > 0; /* longer chains, still correct */
+        for (size_t i = 0; i < c->n_streams; i++) {
+            stream_q *s = c->streams[i];
+            s->hnext = b[s->hash & (nb - 1)];
+            b[s->hash & (nb - 1)] = s;
+        }
+        free(c->buckets);
+        c->buckets = b;
+        c->n_buckets = nb;
+    }
+    return true;
+}
+
 /* The queue of the stream called `name` (made when new; `owned`, when not NULL, is `name`
- * as a malloc'd string the queue takes or frees). */
+ * as a malloc'd string the queue takes or frees). Marks it used now. */
 static stream_q *stream_named(cwl *c, const char *name, char *owned)
 {
-    for (size_t i = 0; i < c->n_streams; i++) {
-        if (strcmp(c->streams[i]->name, name) == 0) {
+    uint64_t h = stream_hash(name);
+    int64_t now = idle_now(c);
+    for (stream_q *s = c->n_buckets ? c->buckets[h & (c->n_buckets - 1)] : NULL; s;
+         s = s->hnext) {
+        if (s->hash == h && strcmp(s->name, name) == 0) {
             free(owned);
-            return c->streams[i];
+            s->used_ns = now;
+            return s;
         }
     }
-    stream_q **ns = realloc(c->streams, (c->n_streams + 1) * sizeof *ns);
-    stream_q *s = ns ? calloc(1, sizeof *s) : NULL;
-    if (ns)
-        c->streams = ns;
+    stream_q *s = streams_grow(c) ? calloc(1, sizeof *s) : NULL;
     if (!s || !(s->name = owned ? owned : strdup(name))) {
         if (!s)
             free(owned);
         free(s);
         return NULL;
     }
+    s->hash = h;
+    s->used_ns = now;
     s->idx = c->n_streams;
-    ns[c->n_streams++] = s;
+    c->streams[c->n_streams++] = s;
+    s->hnext = c->buckets[h & (c->n_buckets - 1)];
+    c->buckets[h & (c->n_buckets - 1)] = s;
     return s;
+}
+
+/* The stream an event's SKY_CWL_STREAM_FIELD names, or NULL when it has none: only with
+ * message_only, where the field is not sent. A name the service refuses (too long) is sent
+ * as named, and refused and counted as a {logger} one would be. */
+static stream_q *stream_of_field(cwl *c, const sky_event *ev)
+{
+    if (!c->per_logger || !c->o.message_only || !ev || !sky_event_field_count(ev))
+        return NULL;
+    const sky_field *f = sky_event_get(ev, SKY_CWL_STREAM_FIELD);
+    if (!f || f->type != SKY_T_STR || f->v.str.len < 1)
+        return NULL;
+    char *name = strndup(f->v.str.ptr, f->v.str.len);
+    if (!name || strlen(name) != f->v.str.len) { /* a NUL inside */
+        free(name);
+        return NULL;
+    }
+    for (char *p = name; *p; p++)
+        if (*p == ':' || *p == '*')
+            *p = '_';
+    return stream_named(c, name, name);
 }
 
 static stream_q *stream_for(cwl *c, const char *logger)
@@ -490,6 +587,43 @@ static void pop_n_keep(cwl *c, stream_q *s, size_t n, uint64_t bytes, bool keep)
 
 static void pop(cwl *c, stream_q *s, size_t n) { pop_n(c, s, n, UINT64_MAX); }
 
+/* Forgets the queues of the streams that have been idle for idle_ns(): nothing queued (so
+ * nothing in flight, held for a retry or being isolated: those events are still queued),
+ * and no event for them since. The fixed stream's queue stays (the write path keeps a
+ * pointer to it). A name used again gets a new queue. At most one pass per idle_ns() / 8,
+ * so the table holds the streams used in the last 9/8 idle_ns() and those with events.
+ * mu held, and no batch in flight (the sender holds its queue with mu released). */
+static void forget_idle(cwl *c)
+{
+    int64_t now = idle_now(c), idle = idle_ns(c);
+    if (c->sending || now < c->next_sweep_ns)
+        return;
+    c->next_sweep_ns = now + idle / 8;
+    for (size_t i = c->n_streams; i-- > 0;) {
+        stream_q *s = c->streams[i];
+        if (s->count || s->pins || s == c->fixed_q || (c->held.valid && c->held.stream == i) ||
+            now - s->used_ns < idle)
+            continue;
+        stream_q **pp = &c->buckets[s->hash & (c->n_buckets - 1)];
+        while (*pp != s)
+            pp = &(*pp)->hnext;
+        *pp = s->hnext;
+        stream_q *last = c->streams[--c->n_streams]; /* the last one takes its place */
+        c->streams[i] = last;
+        last->idx = i;
+        if (c->held.valid && c->held.stream == c->n_streams)
+            c->held.stream = i;
+        for (ev_block *b = s->first, *next; b; b = next) {
+            next = b->next;
+            free_block(c, b);
+        }
+        free(s->ring);
+        free(s->name);
+        free(s);
+        c->forgotten++;
+    }
+}
+
 /* Hands messages to the fallback sink (as records without an event). */
 static void to_fallback(cwl *c, cwl_ev *const *evs, size_t n)
 {
@@ -567,7 +701,9 @@ static sky_status enqueue_locked(cwl *c, stream_q *s, int64_t ts_ms, const char 
     while (c->o.block_when_full && !c->o.sync_upload && c->st.sender_alive && !c->closing &&
            !c->st.persistent_error && c->total_events > 0 && !has_room(c, s, len)) {
         pthread_cond_signal(&c->wake);
+        s->pins++; /* not forgotten while this writer waits (forget_idle) */
         pthread_cond_wait(&c->done, &c->mu);
+        s->pins--;
     }
     if (!has_room(c, s, len)) {
         refused_full(c);
@@ -1402,6 +1538,7 @@ static bool sender_step(cwl *c, int64_t *wait_ns)
         *wait_ns = 1000000;
         return false;
     }
+    forget_idle(c);
     if (c->backoff_until_ns > now) {
         *wait_ns = c->backoff_until_ns - now;
         return false;
@@ -1474,7 +1611,9 @@ static sky_status cwl_write(void *self, const sky_record *recs, size_t n)
                 len--;
         }
         int64_t ts = ev ? sky_event_time_ns(ev) / 1000000 : sky_now_ns() / 1000000;
-        stream_q *s = stream_for(c, ev ? sky_event_logger(ev) : NULL);
+        stream_q *s = stream_of_field(c, ev);
+        if (!s)
+            s = stream_for(c, ev ? sky_event_logger(ev) : NULL);
         if (!s) {
             c->st.dropped[SKY_CWL_DROP_QUEUE_FULL]++;
             continue;
@@ -1520,6 +1659,8 @@ size_t sky_cwl_put_many(sky_sink *sink, const sky_cwl_msg *msgs, size_t n, sky_s
     size_t done = 0;
     pthread_mutex_lock(&c->mu);
     stream_q *s = stream_for(c, NULL);
+    if (s)
+        s->pins++; /* sync_upload sends between messages: s must outlive them */
     while (done < n) {
         const sky_cwl_msg *m = &msgs[done];
         sky_status st = s ? accept_locked(c, s, m->ts_ms, m->msg ? m->msg : "", m->len)
@@ -1535,6 +1676,8 @@ size_t sky_cwl_put_many(sky_sink *sink, const sky_cwl_msg *msgs, size_t n, sky_s
         if (st == SKY_EFULL || st == SKY_ENOMEM)
             break;
     }
+    if (s)
+        s->pins--;
     spool_after_write(c);
     pthread_mutex_unlock(&c->mu);
     return done;
@@ -1585,6 +1728,7 @@ static void cwl_free(cwl *c)
         free(s);
     }
     free(c->streams);
+    free(c->buckets);
     for (ev_block *b = c->spare, *next; b; b = next) {
         next = b->next;
         free(b);
@@ -1724,6 +1868,8 @@ sky_status sky_cwl_stats_get(sky_sink *sink, sky_cwl_stats *out)
     out->rate_limited_ms = atomic_load(&c->rate_limited_ns) / 1000000;
     out->queued_events = c->total_events;
     out->queued_bytes = c->total_bytes;
+    out->streams = c->n_streams;
+    out->streams_forgotten = c->forgotten;
     if (!c->total_events) /* what failed left otherwise (aged out, given up at close) */
         out->retry_at_mono_ms = 0;
     if (c->spool)

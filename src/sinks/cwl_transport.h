@@ -57,6 +57,10 @@ typedef struct sky__cwl_transport {
      * the sink then hashes each body while it writes it and passes the digest (body_sha256),
      * where a pass of its own over the finished body cost 2.5-4 % more CPU for the two. */
     bool body_sha256;
+    /* Optional (NULL: the monotonic clock): the clock, in ns, by which the sink tells how long
+     * a stream has been idle (forget_idle() in cloudwatch_logs.c). Tests step it instead of
+     * sleeping. Called with the sink's lock held, from writers and the sender. */
+    int64_t (*mono_ns)(void *self);
 } sky__cwl_transport;
 
 void sky__cwl_result_clear(sky__cwl_result *r);
