@@ -16,8 +16,10 @@
  * the head and then the body (SSL_write per 1 MiB), SSL_MODE_ENABLE_PARTIAL_WRITE so that
  * every return says exactly how much libssl accepted, and libssl's records are gathered into
  * 256 KiB sends (see "Gathering TLS records": a failure is then classified by what reached
- * the socket). SIGPIPE is blocked on the calling thread around writes (a write to a closed
- * socket raises it), and a SIGPIPE raised meanwhile is consumed. Every wait is a poll() bounded by the request's
+ * the socket). Our own writes pass MSG_NOSIGNAL; where libssl writes to the socket itself
+ * (the handshake, and every write when the gathering BIO could not be made) SIGPIPE is blocked
+ * on the calling thread (a write to a closed socket raises it), and a SIGPIPE raised meanwhile
+ * is consumed. Every wait is a poll() bounded by the request's
  * deadline (connecting: also by the connect timeout, which covers resolving the name too:
  * getaddrinfo() has no timeout of its own, so it runs on a helper thread the request waits
  * for only until then).
@@ -881,6 +883,40 @@ static bool make_ctx_new(sky__h1 *c)
     return true;
 }
 
+/* SIGPIPE blocked on this thread while writing; one raised meanwhile is consumed. */
+typedef struct sigpipe_guard {
+    sigset_t old;
+    bool was_pending;
+} sigpipe_guard;
+
+static void sigpipe_block(sigpipe_guard *g)
+{
+    sigset_t set, pend;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pend);
+    g->was_pending = sigismember(&pend, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void sigpipe_restore(sigpipe_guard *g)
+{
+    sigset_t set, pend;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    if (!g->was_pending) {
+        sigpending(&pend);
+        if (sigismember(&pend, SIGPIPE)) {
+            struct timespec zero = {0, 0};
+            sigtimedwait(&set, NULL, &zero);
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static bool handshake_loop(sky__h1 *c, SSL *s, const url_parts *u, int64_t deadline,
+                           outcome *oc);
+
 static bool tls_handshake(sky__h1 *c, const url_parts *u, int64_t deadline, outcome *oc)
 {
     if (!make_ctx(c)) {
@@ -907,6 +943,18 @@ static bool tls_handshake(sky__h1 *c, const url_parts *u, int64_t deadline, outc
             return false;
         }
     }
+    /* libssl writes the handshake to the socket itself: a peer gone meanwhile would raise
+     * SIGPIPE */
+    sigpipe_guard g;
+    sigpipe_block(&g);
+    bool ok = handshake_loop(c, s, u, deadline, oc);
+    sigpipe_restore(&g);
+    return ok;
+}
+
+static bool handshake_loop(sky__h1 *c, SSL *s, const url_parts *u, int64_t deadline,
+                           outcome *oc)
+{
     for (;;) {
         errno = 0;
         int r = S.connect(s);
@@ -951,37 +999,6 @@ static bool conn_idle_ok(sky__h1 *c)
 }
 
 /* ---- writing -------------------------------------------------------------------------------- */
-
-/* SIGPIPE blocked on this thread while writing; one raised meanwhile is consumed. */
-typedef struct sigpipe_guard {
-    sigset_t old;
-    bool was_pending;
-} sigpipe_guard;
-
-static void sigpipe_block(sigpipe_guard *g)
-{
-    sigset_t set, pend;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigpending(&pend);
-    g->was_pending = sigismember(&pend, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, &g->old);
-}
-
-static void sigpipe_restore(sigpipe_guard *g)
-{
-    sigset_t set, pend;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    if (!g->was_pending) {
-        sigpending(&pend);
-        if (sigismember(&pend, SIGPIPE)) {
-            struct timespec zero = {0, 0};
-            sigtimedwait(&set, NULL, &zero);
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
 
 /* After a send to fd failed: 1 when it can be tried again (the socket was full and is
  * writable now, or a signal interrupted it), 0 timed out, -1 failed (why set). */
@@ -1313,10 +1330,16 @@ static sky_status perform_locked(sky__h1 *c, const sky_http_request *req, const 
         struct iovec iov[2] = {{(void *)head, head_len},
                                {(void *)(has_body ? req->body : ""), has_body ? req->body_len : 0}};
         char why[200] = "";
+        /* Our own sends pass MSG_NOSIGNAL (plain, and TLS records gathered); only libssl
+         * writing to the socket itself (no gathering BIO) can raise SIGPIPE. The guard is
+         * four system calls a request, so it is kept for that case alone. */
+        bool guard = c->ssl && !c->gather;
         sigpipe_guard g;
-        sigpipe_block(&g);
+        if (guard)
+            sigpipe_block(&g);
         int w = write_all(c, iov, 2, &sent, deadline, why, sizeof why);
-        sigpipe_restore(&g);
+        if (guard)
+            sigpipe_restore(&g);
         if (w == 1)
             break;
         if (c->gather) { /* what the server can have: what reached the socket */
