@@ -38,8 +38,9 @@ log.propagate = False
 log.setLevel(logging.INFO)
 if cand == "skylog":
     import skylog
+    # structured: skylog's JSON event with the extra fields, the work the figures measured
     h = skylog.CloudWatchLogHandler(log_group_name="/bench/py", log_stream_name="skylog",
-                                    send_interval=1)
+                                    send_interval=1, structured=True)
 elif cand == "watchtower":
     import boto3, watchtower
     h = watchtower.CloudWatchLogHandler(log_group_name="/bench/py", log_stream_name="watchtower",

@@ -3,7 +3,8 @@
  *
  * Each line is one event. A line that is a JSON object is sent as it is, with its timestamp
  * taken from a top-level "timestamp", "time" or "ts" field when there is one (ISO-8601 text,
- * or a number: milliseconds, or seconds when it is below 10^11); any other line is sent as a
+ * or a number: milliseconds, or seconds when it is below 10^11; ship_line.c); any other line,
+ * and one whose field is no time (unparsable text, a number beyond +-10^18 ms), is sent as a
  * plain message stamped with the time it was read. Empty lines are skipped (CloudWatch refuses
  * empty messages) and counted.
  *
@@ -24,6 +25,7 @@
 #include "common.h"
 #include "safetext.h"
 #include "ship_checkpoint.h"
+#include "ship_line.h"
 
 #include "config/registry.h"
 #include "util/prefault.h"
@@ -153,92 +155,6 @@ static void give_up(const sky_cwl_stats *st)
                      "(last: %s)\n", (unsigned long long)st->failures_in_a_row,
                      (long long)(rule_now_ms() - st->failing_since_mono_ms) / 1000,
                      st->last_error[0] ? st->last_error : "no answer");
-}
-
-/* ---- timestamps from JSON lines ------------------------------------------------------------ */
-
-/* Value of a top-level key in a JSON object line, without parsing the whole line: finds
- * "key" followed by ':' at nesting depth 1, outside strings. Returns a pointer to the value. */
-static const char *top_level_value(const char *s, size_t n, const char *key)
-{
-    size_t kl = strlen(key);
-    int depth = 0;
-    bool in_str = false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = false;
-            continue;
-        }
-        if (c == '{' || c == '[')
-            depth++;
-        else if (c == '}' || c == ']')
-            depth--;
-        else if (c == '"') {
-            if (depth == 1 && i + kl + 2 <= n && s[i + kl + 1] == '"' &&
-                memcmp(s + i + 1, key, kl) == 0) {
-                size_t j = i + kl + 2;
-                while (j < n && (s[j] == ' ' || s[j] == '\t'))
-                    j++;
-                if (j < n && s[j] == ':') {
-                    j++;
-                    while (j < n && (s[j] == ' ' || s[j] == '\t'))
-                        j++;
-                    return j < n ? s + j : NULL;
-                }
-            }
-            in_str = true;
-        }
-    }
-    return NULL;
-}
-
-static bool line_timestamp(const char *s, size_t n, int64_t *ms)
-{
-    if (n < 2 || s[0] != '{')
-        return false;
-    static const char *const keys[] = {"timestamp", "time", "ts"};
-    for (size_t k = 0; k < 3; k++) {
-        const char *v = top_level_value(s, n, keys[k]);
-        if (!v)
-            continue;
-        if (*v == '"') {
-            char buf[64];
-            const char *q = memchr(v + 1, '"', (size_t)(s + n - v - 1));
-            if (!q || (size_t)(q - v - 1) >= sizeof buf)
-                continue;
-            memcpy(buf, v + 1, (size_t)(q - v - 1));
-            buf[q - v - 1] = '\0';
-            int64_t ns;
-            if (sky_aws_parse_time(buf, &ns) == SKY_OK) {
-                *ms = ns / 1000000;
-                return true;
-            }
-            continue;
-        }
-        /* integers (the common case) without strtod; fractions and exponents with it */
-        const char *p = v;
-        int64_t iv = 0;
-        int digits = 0;
-        while (p < s + n && *p >= '0' && *p <= '9' && digits < 18) {
-            iv = iv * 10 + (*p++ - '0');
-            digits++;
-        }
-        if (digits && (p == s + n || (*p != '.' && *p != 'e' && *p != 'E' && !(*p >= '0' && *p <= '9')))) {
-            *ms = iv < 100000000000LL ? iv * 1000 : iv;
-            return true;
-        }
-        char *end;
-        double d = strtod(v, &end);
-        if (end == v)
-            continue;
-        *ms = d < 1e11 ? (int64_t)(d * 1000.0) : (int64_t)d;
-        return true;
-    }
-    return false;
 }
 
 /* ---- what the service acknowledged ---------------------------------------------------------
@@ -890,7 +806,7 @@ static void ship_line(ship *sh, char *line, size_t raw)
      * sink's own count; UTF-8 repair can triple its length, hence the 3. */
     bool long_line = n > sh->long_line;
     int64_t ts = 0;
-    bool ts_line = n && line_timestamp(line, n, &ts);
+    bool ts_line = n && sky__line_timestamp(line, n, &ts);
     if (n && !ts_line)
         ts = sh->read_ms;
     if (n && !settling && !long_line) {

@@ -223,6 +223,7 @@ typedef struct pending {
     json_t *parts;   /* the events as received */
     sky_buf body;    /* the pieces, joined */
     size_t next, n;
+    size_t bytes; /* of the pieces held, as counted in reasm.held_bytes */
     json_int_t ts;
 } pending;
 
@@ -230,7 +231,16 @@ typedef struct reasm {
     bool on;
     pending *p;
     size_t n, cap;
+    size_t held_bytes, held_parts; /* over every stream, within the bounds below */
 } reasm;
+
+/* What reassembly may hold at once. Anyone who may write to the group decides what the parts
+ * say, and a run that never ends (or claims a billion parts) must not grow tail without end:
+ * past either bound the sequence being held is printed as it came. 64 MiB is the CloudWatch
+ * sink's default max_queue_bytes, so the largest message it splits by default; 10,000 parts is
+ * more than a 2 GiB message of 256 KiB events needs. */
+#define REASM_MAX_BYTES (64u << 20)
+#define REASM_MAX_PARTS 10000u
 
 /* "[part i/n] " at the start of msg: i, n and the length of the marker. */
 static bool part_marker(const char *msg, size_t *i, size_t *n, size_t *len)
@@ -251,15 +261,24 @@ static bool part_marker(const char *msg, size_t *i, size_t *n, size_t *len)
     return true;
 }
 
-static void pending_flush(pending *p, tail_out *o)
+/* Forgets what p holds (printed already). */
+static void pending_clear(reasm *r, pending *p)
+{
+    r->held_parts -= json_array_size(p->parts);
+    r->held_bytes -= p->bytes;
+    p->bytes = 0;
+    json_array_clear(p->parts);
+    sky__buf_reset(&p->body);
+    p->next = 0;
+}
+
+static void pending_flush(reasm *r, pending *p, tail_out *o)
 {
     size_t k;
     json_t *ev;
     json_array_foreach(p->parts, k, ev)
         print_event(ev, json_string_value(json_object_get(ev, "message")), o);
-    json_array_clear(p->parts);
-    sky__buf_reset(&p->body);
-    p->next = 0;
+    pending_clear(r, p);
 }
 
 static pending *pending_for(reasm *r, const char *stream)
@@ -298,6 +317,10 @@ static int emit(reasm *r, json_t *ev, tail_out *o)
         return 1;
     }
     bool part = part_marker(msg, &i, &n, &len);
+    if (!part && !r->held_parts) { /* the usual event: no sequence is open in any stream */
+        print_event(ev, msg, o);
+        return 1;
+    }
     pending *p = pending_for(r, stream ? stream : "");
     if (!p) {
         print_event(ev, msg, o);
@@ -307,27 +330,38 @@ static int emit(reasm *r, json_t *ev, tail_out *o)
     bool continues = part && p->next && i == p->next && n == p->n && ts == p->ts;
     if (!continues && p->next) { /* an unfinished sequence: show it as it came */
         printed += (int)json_array_size(p->parts);
-        pending_flush(p, o);
+        pending_flush(r, p, o);
+    }
+    size_t piece = part ? strlen(msg + len) : 0;
+    if (part && i < n &&
+        (r->held_parts >= REASM_MAX_PARTS || piece > REASM_MAX_BYTES - r->held_bytes)) {
+        /* past what may be held: this sequence is shown as it came, and its later parts
+         * too (they no longer continue anything) */
+        printed += (int)json_array_size(p->parts);
+        pending_flush(r, p, o);
+        print_event(ev, msg, o);
+        return printed + 1;
     }
     if (!part || (!continues && i != 1)) {
         print_event(ev, msg, o);
         return printed + 1;
     }
     json_array_append(p->parts, ev);
-    sky__buf_put(&p->body, msg + len, strlen(msg + len));
+    sky__buf_put(&p->body, msg + len, piece);
+    r->held_parts++;
+    r->held_bytes += piece;
+    p->bytes += piece;
     p->next = i + 1;
     p->n = n;
     p->ts = ts;
     if (i == n) {
         if (p->body.oom) {
             printed += (int)json_array_size(p->parts);
-            pending_flush(p, o);
+            pending_flush(r, p, o);
             return printed;
         }
         print_event(json_array_get(p->parts, 0), p->body.p, o);
-        json_array_clear(p->parts);
-        sky__buf_reset(&p->body);
-        p->next = 0;
+        pending_clear(r, p);
         printed++;
     }
     return printed;
@@ -338,7 +372,7 @@ static void reasm_free(reasm *r, tail_out *o)
 {
     for (size_t k = 0; k < r->n; k++) {
         if (o)
-            pending_flush(&r->p[k], o);
+            pending_flush(r, &r->p[k], o);
         free(r->p[k].stream);
         json_decref(r->p[k].parts);
         sky__buf_free(&r->p[k].body);

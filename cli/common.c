@@ -125,12 +125,19 @@ json_t *sky__cw_call(sky_aws_client *c, const char *cmd, const char *op, json_t 
     return j;
 }
 
+/* The furthest a time (as ms since 1970) or a duration may reach: 9999-12-31T23:59:59.999Z,
+ * the last time ISO-8601 (and CloudWatch) writes. Beyond, a value is refused before any cast:
+ * 1e300h or inf would make an undefined conversion, and now minus it an overflow. */
+#define WHEN_MAX_MS 253402300799999.0
+
 bool sky__parse_when(const char *s, int64_t now_ms, int64_t *out)
 {
     if (!s || !*s)
         return false;
     char *end;
     double v = strtod(s, &end);
+    if (end != s && !(v <= WHEN_MAX_MS)) /* also NaN; a duration in ms is the smallest */
+        return false;
     if (end != s && *end && !end[1]) {
         int64_t unit = 0;
         switch (*end) {
@@ -141,7 +148,7 @@ bool sky__parse_when(const char *s, int64_t now_ms, int64_t *out)
         case 'w': unit = 7LL * 24 * 3600 * 1000; break;
         default: break;
         }
-        if (unit && v >= 0) {
+        if (unit && v >= 0 && v * (double)unit <= WHEN_MAX_MS) {
             *out = now_ms - (int64_t)(v * (double)unit);
             return true;
         }
@@ -160,7 +167,10 @@ bool sky__parse_when(const char *s, int64_t now_ms, int64_t *out)
 
 void sky__fmt_ms(int64_t ms, char out[25])
 {
-    sky__iso8601_ms(out, ms * 1000000);
+    /* the times shown come from answers (any int64, or a double rounded): clamped to what ns
+     * hold (years 1677 to 2262), never an overflow */
+    const int64_t lim = INT64_MAX / 1000000;
+    sky__iso8601_ms(out, (ms > lim ? lim : ms < -lim ? -lim : ms) * 1000000);
     out[24] = '\0';
 }
 

@@ -841,7 +841,7 @@ SKY_API extern _Thread_local SKY__TLS_IE size_t sky__ctx_depth;
 #endif
 
 /* The calling thread's context as site records reference it: NULL without context; else the
- * scope's fields, copied and merged once per scope (at its first event) for one pipeline,
+ * scope's fields, copied and merged once per scope (at its push or first event) for one pipeline,
  * whose fast handle `q` names. A call site whose logger has another handle (or a scope not
  * copied yet, whose q is NULL) takes the library call, which makes the block. */
 typedef struct sky__ctx_hdr {
@@ -1256,9 +1256,11 @@ SKY_API void sky__log_site_call(sky_logger *log, sky_level level, const char *ev
 /* Pushes `n` fields onto this thread's context. The array and the strings it points to must
  * stay valid until the matching sky_context_pop(). Returns SKY_EFULL beyond
  * SKY_CONTEXT_MAX_DEPTH nested pushes (the push is ignored, and so is its pop).
- * Async mode copies a scope's fields once, at its first event logged through a sky_info()-style
- * call site, and its later events reference that copy: changing a pushed field in place
- * afterwards is not seen by them (push a new scope instead). While the copies that queued
+ * Async mode copies a scope's fields once, and its events reference that copy: at the push
+ * when the thread's last scope copied its fields for the same pipeline (the usual case: a
+ * scope's first event then costs no more than the next), else at its first event logged
+ * through a sky_info()-style call site. Changing a pushed field in place after the push may
+ * therefore not be seen by its events (push a new scope instead). While the copies that queued
  * events reference are at their bound (sky_stats.context_block_limit), each event of a scope
  * carries a copy of its fields instead (read at that event). Lazy fields are evaluated per
  * event, as always. A thread that ends inside scopes it never popped frees their copies at

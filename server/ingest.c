@@ -25,8 +25,10 @@
 #include "logs_api.h"
 #include "otlp.h"
 #include "server.h"
+#include "util/pb.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -203,6 +205,47 @@ static bool parse_otlp(const sky__request *req, batch *b, sky__reply *r, bool tr
     return false;
 }
 
+/* Success, saying what was not stored for its time: OTLP's partial success (the number as
+ * proto3 JSON writes an int64: a string), and for /ingest/bulk the same count under its own
+ * name. With nothing rejected: {} (an empty Export*ServiceResponse for protobuf). */
+static void reply_stored(const sky__request *req, sky__reply *r, bool otlp, bool traces,
+                         size_t rejected)
+{
+    static const char why[] = "events older than 14 days or the group's retention, or more "
+                              "than 2 hours ahead, are not stored (as CloudWatch rejects them)";
+    bool pb = otlp && is_protobuf(req);
+    if (!rejected) {
+        if (pb)
+            sky__reply_raw(r, 200, "application/x-protobuf", "", 0);
+        else
+            sky__reply_raw(r, 200, "application/json", "{}", 2);
+        return;
+    }
+    if (pb) { /* Export*ServiceResponse{partial_success = 1 {rejected = 1, error_message = 2}} */
+        sky_buf b = {0};
+        size_t m = sky__pb_open(&b, 1);
+        sky__pb_uint(&b, 1, rejected);
+        sky__pb_string(&b, 2, why, sizeof why - 1);
+        sky__pb_close(&b, m);
+        if (b.oom)
+            sky__reply_error(r, SKY__API_INGEST, 500, "InternalFailure", "out of memory");
+        else
+            sky__reply_raw(r, 200, "application/x-protobuf", b.p, b.len);
+        sky__buf_free(&b);
+        return;
+    }
+    char n[24];
+    snprintf(n, sizeof n, "%zu", rejected);
+    json_t *j =
+        otlp ? json_pack("{s:{s:s,s:s}}", "partialSuccess",
+                         traces ? "rejectedSpans" : "rejectedLogRecords", n, "errorMessage", why)
+             : json_pack("{s:I,s:s}", "rejectedLogEvents", (json_int_t)rejected, "message", why);
+    if (!j)
+        sky__reply_error(r, SKY__API_INGEST, 500, "InternalFailure", "out of memory");
+    else
+        sky__reply_json(r, 200, "application/json", j);
+}
+
 void sky__ingest_handle(const sky__request *req, sky__reply *r)
 {
     const char *group = req->header(req, "x-aws-log-group");
@@ -232,11 +275,8 @@ void sky__ingest_handle(const sky__request *req, sky__reply *r)
                          MAX_BATCH_BYTES);
         ok = false;
     }
-    if (ok && sky__logs_ingest(req->server, group, stream, b.ev, b.n, r)) {
-        if (otlp && is_protobuf(req)) /* an empty Export{Logs,Trace}ServiceResponse */
-            sky__reply_raw(r, 200, "application/x-protobuf", "", 0);
-        else
-            sky__reply_raw(r, 200, "application/json", "{}", 2);
-    }
+    size_t rejected = 0;
+    if (ok && sky__logs_ingest(req->server, group, stream, b.ev, b.n, &rejected, r))
+        reply_stored(req, r, otlp, traces, rejected);
     batch_free(&b);
 }

@@ -1062,8 +1062,9 @@ out:
 }
 
 bool sky__logs_ingest(sky__server *srv, const char *group, const char *stream,
-                      const sky__log_event *ev, size_t n, sky__reply *r)
+                      const sky__log_event *ev, size_t n, size_t *rejected, sky__reply *r)
 {
+    *rejected = 0;
     char why[700];
     sqlite3 *db = NULL;
     bool ok = false;
@@ -1093,8 +1094,12 @@ bool sky__logs_ingest(sky__server *srv, const char *group, const char *stream,
     sky__mf_run *mf = sky__mf_begin(db, gid, now);
     for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
         int64_t t = ev[i].ts_ms;
-        if (t < now - TOO_OLD_MS || t < visible || t > now + TOO_NEW_MS || ev[i].len == 0)
+        if (ev[i].len == 0)
             continue;
+        if (t < now - TOO_OLD_MS || t < visible || t > now + TOO_NEW_MS) {
+            ++*rejected;
+            continue;
+        }
         rc = store_events(db, gid, sid, ev, i, i + 1, now, &emf_budget, mf);
     }
     sky__mf_end(mf);

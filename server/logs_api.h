@@ -24,10 +24,10 @@ typedef struct sky__log_event {
 
 /* Appends events for the HTTP ingestion endpoints: creates the group and stream when missing,
  * sorts nothing (events are stored as given) and applies the time-window rules (events CloudWatch
- * would reject as too old/new/expired are skipped). Fills an error reply and returns false on
- * invalid names or a store failure. */
+ * would reject as too old/new/expired are not stored: *rejected counts them, for the caller to
+ * report). Fills an error reply and returns false on invalid names or a store failure. */
 bool sky__logs_ingest(sky__server *srv, const char *group, const char *stream,
-                      const sky__log_event *ev, size_t n, sky__reply *r);
+                      const sky__log_event *ev, size_t n, size_t *rejected, sky__reply *r);
 
 /* For the files of other Logs operations (metric_filters.c): a group name checked as every
  * operation checks it (false with InvalidParameterException replied, naming `field`), and a

@@ -70,7 +70,7 @@ typedef struct sky_cwl_opts {
     const char *session_token;
     bool no_create_group;  /* default: create the group when missing */
     bool no_create_stream; /* default: create the stream when missing */
-    int retention_days;    /* set on groups this sink creates; 0 = leave alone */
+    int retention_days;    /* the group's, set once before the first send; 0 = leave alone */
     size_t batch_size;     /* events per request, default and max 10,000 */
     size_t max_batch_bytes;     /* default and max 1,048,576 */
     int64_t flush_interval_ms;  /* oldest queued event waits at most this long; default 1000 */
@@ -98,7 +98,8 @@ typedef struct sky_cwl_opts {
     const char *bearer_token;   /* ingestion endpoints: Authorization: Bearer instead of SigV4 */
     /* With the ingestion transports the group and stream must exist (or the endpoint creates
      * them, as `skylog serve` does); the control calls still go through awsJson. */
-    bool message_only; /* send the event's "message" text instead of the whole JSON event */
+    bool message_only; /* send the event's "message" text (as given, newlines kept) instead of
+                          the whole JSON event */
     /* Receives events CloudWatch rejected or that could not be sent. The CloudWatch sink owns
      * it from the call on, also when the call fails (it is then closed). */
     sky_sink *fallback;

@@ -18,14 +18,16 @@ json.dumps accepts them; anything else becomes its repr(). A str with lone surro
 """
 
 import atexit
+import collections.abc
 import contextlib
 import contextvars
 import datetime
 import json
 import logging
 import os
+import platform
 import re
-import socket
+import string
 import sys
 import threading
 import warnings
@@ -38,7 +40,8 @@ from skylog.metrics import (Counter, Gauge, Histogram, Timer, counter, gauge, hi
                             metrics_stats, set_namespace, timed, timer, track_operation)
 
 __all__ = [
-    "Handler", "CloudWatchLogHandler", "Pipeline", "SkylogError", "SkylogWarning", "Json",
+    "Handler", "CloudWatchLogHandler", "CloudWatchLogFormatter", "WatchtowerError",
+    "WatchtowerWarning", "DEFAULT_LOG_STREAM_NAME", "Pipeline", "SkylogError", "SkylogWarning", "Json",
     "configure", "context", "get_context", "flush", "close", "default_pipeline",
     "span", "Span", "current_span",
     "Counter", "Gauge", "Histogram", "Timer", "counter", "gauge", "histogram", "timer", "timed",
@@ -48,7 +51,8 @@ __version__ = LIBSKYLOG_VERSION  # the package is versioned as the libskylog it 
 
 
 class SkylogWarning(UserWarning):
-    """An argument was accepted but has no effect in skylog (see CloudWatchLogHandler)."""
+    """What watchtower warns of (WatchtowerWarning is this class): a record dropped because
+    its message was empty or it came after close()."""
 
 
 class Json(str):
@@ -454,34 +458,121 @@ class Handler(logging.Handler):
 _exc_formatter = logging.Formatter()
 
 # ---- watchtower compatibility ----------------------------------------------------------------
+#
+# `import skylog as watchtower` must leave a watchtower program's CloudWatch data as it was: the
+# same text per event (CloudWatchLogFormatter: the record formatted by logging.Formatter, a
+# dict message as JSON), the same stream names (the template formatted per record), the same
+# group, retention and batching. What differs is who sends: libskylog's C sink, off the GIL.
+# docs/PYTHON.md "watchtower" has the table, argument by argument; python/tests checks it.
 
-_STREAM_FIELDS = {"machine_name": "{hostname}", "process_id": "{pid}", "logger_name": "{logger}"}
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)(:[^}]*)?\}")
+DEFAULT_LOG_STREAM_NAME = "{machine_name}/{program_name}/{logger_name}/{process_id}"
+_DEFAULT_LOG_GROUP_NAME = "watchtower"  # watchtower's default: its module's __name__
+WatchtowerWarning = SkylogWarning  # watchtower's warning class, by its name
+
+
+class WatchtowerError(Exception):
+    """watchtower's exception, raised for the argument conflicts watchtower refuses (both a
+    deprecated name and its replacement; both boto3_client and boto3_profile_name)."""
+
+
 _AWS_MAX_BATCH_BYTES = 1048576
+_EVENT_OVERHEAD = 26  # bytes CloudWatch adds to each message's UTF-8 (watchtower's too)
+_STREAM_KEYS = ("machine_name", "program_name", "process_id", "thread_name", "logger_name",
+                "strftime")
+
+
+def _json_serialize_default(o):
+    """watchtower's default for values json.dumps cannot encode: dates as isoformat(), the rest
+    as repr()."""
+    if isinstance(o, (datetime.date, datetime.datetime)):
+        return o.isoformat()
+    return repr(o)
+
+
+class CloudWatchLogFormatter(logging.Formatter):
+    """The formatter a CloudWatchLogHandler starts with, as watchtower's: a record whose msg is
+    a mapping becomes its JSON (json.dumps with json_serialize_default, default: dates as
+    isoformat(), anything else repr()); any other record is formatted by logging.Formatter
+    (the message, then the traceback when exc_info is set).
+
+    add_log_record_attrs (an argument or attribute, e.g. handler.formatter.add_log_record_attrs
+    = ["levelname", "process"]): those LogRecord attributes are added to the JSON; a message
+    that is not a mapping is then sent as {"msg": record.msg, ...}. Unlike watchtower, the
+    record and the caller's dict are not changed (other handlers see them as logged)."""
+
+    add_log_record_attrs = ()
+
+    def __init__(self, *args, json_serialize_default=None, add_log_record_attrs=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.json_serialize_default = json_serialize_default or _json_serialize_default
+        if add_log_record_attrs is not None:
+            self.add_log_record_attrs = add_log_record_attrs
+
+    def format(self, record):
+        msg = record.msg
+        if self.add_log_record_attrs:
+            msg = dict(msg) if isinstance(msg, collections.abc.Mapping) else {"msg": msg}
+            for name in self.add_log_record_attrs:
+                if name != "msg":
+                    msg[name] = getattr(record, name)
+        if isinstance(msg, collections.abc.Mapping):
+            return json.dumps(msg, default=self.json_serialize_default)
+        return super().format(record)
+
+
+def _boto_debug_filter(record):
+    # watchtower's filter, kept for the same result: botocore's and urllib3's DEBUG records
+    # never reach CloudWatch through this handler
+    return not (record.levelno == logging.DEBUG and
+                record.name.startswith(("botocore", "urllib3")))
+
+
+def _boto_filter(record):
+    # ... and none of theirs once flush() or close() was called (watchtower's shutdown filter)
+    return not record.name.startswith(("botocore", "urllib3"))
 
 
 def _stream_template(name):
-    """watchtower's log_stream_name template -> the CloudWatch sink's."""
-    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
-    program = re.sub(r"[:*{}]", "_", program) or "python"
+    """watchtower's log_stream_name template -> the CloudWatch sink's (structured=True)."""
+    program = (sys.argv[0] if getattr(sys, "argv", None) else "").replace(":", "")
+    fields = {"machine_name": "{hostname}", "process_id": "{pid}", "logger_name": "{logger}"}
 
     def sub(m):
         key, spec = m.group(1), m.group(2)
         if key == "strftime":
             return "{strftime" + (spec or ":%Y-%m-%dT%H:%M:%S") + "}"
         if spec:
-            raise ValueError(f"log_stream_name: format spec not supported on {{{key}}}")
-        if key in _STREAM_FIELDS:
-            return _STREAM_FIELDS[key]
+            raise ValueError(f"log_stream_name: format spec not supported on {{{key}}} with "
+                             "structured=True")
+        if key in fields:
+            return fields[key]
         if key == "program_name":
-            return program
+            return program.replace("{", "_").replace("}", "_")
         if key == "thread_name":
-            raise ValueError("log_stream_name: {thread_name} is not supported: skylog sends "
-                             "from its own thread, one stream per process (or per logger with "
-                             "{logger_name})")
-        raise ValueError(f"log_stream_name: unknown placeholder {{{key}}}; supported: "
-                         "machine_name, program_name, logger_name, process_id, strftime:FMT")
-    return _PLACEHOLDER.sub(sub, name)
+            raise ValueError("log_stream_name: {thread_name} is not supported with "
+                             "structured=True (one stream per process, or per logger with "
+                             "{logger_name}); without it, streams per thread work as in "
+                             "watchtower")
+        raise ValueError(f"log_stream_name: unknown placeholder {{{key}}}; watchtower's are "
+                         + ", ".join(_STREAM_KEYS))
+    return re.sub(r"\{([a-z_]+)(:[^}]*)?\}", sub, name)
+
+
+def _check_stream_template(name):
+    """Formats `name` once as each record will be, so that a mistake is an error here rather
+    than a failed emit per record (watchtower: handleError at every log call)."""
+    if not isinstance(name, str):
+        raise TypeError(f"log_stream_name must be a str, not {type(name).__name__}")
+    try:
+        name.format(machine_name="m", program_name="p", process_id=1, thread_name="t",
+                    logger_name="l", strftime=datetime.datetime.now(datetime.timezone.utc))
+    except (KeyError, IndexError) as e:
+        raise ValueError(f"log_stream_name {name!r}: unknown placeholder {e}; watchtower's are "
+                         + ", ".join(_STREAM_KEYS)) from None
+    except ValueError as e:
+        raise ValueError(f"log_stream_name {name!r}: {e}") from None
+    used = {f for _, f, _, _ in string.Formatter().parse(name) if f}
+    return {f.split(".")[0].split("[")[0] for f in used}
 
 
 def _seconds(v, what):
@@ -493,76 +584,78 @@ def _seconds(v, what):
 
 
 class CloudWatchLogHandler(Handler):
-    """A drop-in for watchtower.CloudWatchLogHandler: the same constructor arguments, events
-    sent by libskylog's CloudWatch Logs sink (in C, off the GIL) instead of a Python thread.
+    """watchtower.CloudWatchLogHandler with its events sent by libskylog's CloudWatch Logs sink
+    (in C, off the GIL) instead of a Python thread per stream: `import skylog as watchtower`
+    (and, in a logging dictConfig, "class": "skylog.CloudWatchLogHandler").
 
-    How each argument maps (docs in README "Python"):
-      log_group_name            the log group
-      log_stream_name           template: {machine_name} {program_name} {logger_name}
-                                {process_id} {strftime:FMT} (UTC, when the handler is made);
-                                {thread_name} is an error (no stream per thread)
-      use_queues                False: sent synchronously on the logging thread
-      send_interval             seconds or timedelta: the longest an event waits in the batch
-      max_batch_size            bytes per PutLogEvents (at most 1,048,576: AWS's limit)
-      max_batch_count           events per PutLogEvents (at most 10,000)
-      boto3_client              its region, endpoint and, when given explicitly to the client,
-                                its credentials; the client itself is not used (requests are
-                                made in C); other credentials come from the standard chain,
-                                as boto3 would find them
-      boto3_profile_name        the AWS profile
-      create_log_group          False: the group must exist
-      create_log_stream         False: the stream must exist
-      log_group_retention_days  retention set on a group the handler creates
-      max_message_size          longer messages are cut with a "...[truncated N bytes]" marker
-      json_serialize_default    used for `extra` values JSON cannot encode (else repr())
-      log_group_tags            not supported: a SkylogWarning, ignored
-      log_group, stream_name    watchtower's deprecated names, accepted (DeprecationWarning)
-    skylog additions: endpoint_url, region_name (as boto3's), level.
+    The same constructor (every argument, default and deprecated alias), and the same data in
+    CloudWatch: each record is sent as the text its formatter makes (CloudWatchLogFormatter:
+    the message, its traceback, a dict as JSON), to the stream named by log_stream_name
+    formatted per record ({machine_name} {program_name} {logger_name} {process_id}
+    {thread_name} {strftime:FMT}, UTC now), with watchtower's timestamp (record.created), cut
+    at max_message_size - 26 bytes. docs/PYTHON.md "watchtower" maps every argument and
+    behaviour, and says where skylog differs.
 
-    The event sent is skylog's JSON object (message, level, logger, module, func, line,
-    fields), or self.format(record) as its message when a formatter is set.
+    Refused with an error instead of ignored: an unknown stream placeholder, batch limits
+    beyond PutLogEvents' own. log_group_tags are set through boto3 (watchtower's dependency),
+    the one control call not made in C.
 
-    watchtower's attributes of the same names hold the arguments (log_group_name,
-    log_stream_name as given, use_queues, send_interval, max_batch_size, max_batch_count,
-    max_message_size, create_log_group, create_log_stream, log_group_retention_days,
-    json_serialize_default). Where watchtower warns (WatchtowerWarning), skylog counts, in
-    self.pipeline.stats() (docs/PYTHON.md): a message cut to max_message_size in
-    ["python"]["truncated"] and ["truncated_bytes"]; logs it failed to deliver in
-    ["cloudwatch"]: failures_in_a_row, last_error, retries, throttles, dropped (by reason) and
-    rejected (events CloudWatch refused), which the C sink also reports on stderr; a record
-    logged after close (watchtower: "Received message after logging system shutdown") in
-    self.dropped_closed.
+    skylog additions (keyword only): endpoint_url and region_name (as boto3's), level, and
+    structured=True: send skylog's JSON event instead (message, level, logger, module, func,
+    line, exception, skylog.context() and `extra` fields: skylog.Handler's event) with
+    log_stream_name mapped onto the sink's template ({thread_name} refused, {strftime} taken
+    when the handler is made unless the template has {logger_name}).
+
+    Where watchtower warns (WatchtowerWarning), skylog counts: self.pipeline.stats() has
+    ["python"]["truncated"] (messages cut to max_message_size) and ["cloudwatch"] (failures,
+    retries, throttles, drops, rejects, also reported on stderr by the C sink); records
+    dropped because their message was empty are in self.dropped_empty and those logged after
+    close() in self.dropped_closed (both also warned, as watchtower does).
     """
 
-    def __init__(self, log_group_name="watchtower",
-                 log_stream_name="{machine_name}/{program_name}/{logger_name}/{process_id}",
+    def __init__(self, log_group_name=_DEFAULT_LOG_GROUP_NAME, log_stream_name=DEFAULT_LOG_STREAM_NAME,
                  use_queues=True, send_interval=60, max_batch_size=_AWS_MAX_BATCH_BYTES,
                  max_batch_count=10000, boto3_client=None, boto3_profile_name=None,
-                 create_log_group=True, log_group_tags=None, json_serialize_default=None,
+                 create_log_group=True, log_group_tags={}, json_serialize_default=None,
                  log_group_retention_days=None, create_log_stream=True,
                  max_message_size=256 * 1024, log_group=None, stream_name=None, *args,
-                 endpoint_url=None, region_name=None, level=logging.NOTSET, **kwargs):
+                 endpoint_url=None, region_name=None, structured=False, level=logging.NOTSET,
+                 **kwargs):
+        if len(args) == 1 and level == logging.NOTSET:  # watchtower passes *args to Handler
+            level, args = args[0], ()
         if args or kwargs:
             raise TypeError("CloudWatchLogHandler: unexpected arguments "
                             f"{list(args) + sorted(kwargs)}")
+        # the conflicts watchtower refuses, refused alike
         if log_group is not None:
-            warnings.warn("log_group is deprecated, use log_group_name", DeprecationWarning, 2)
+            if log_group_name != _DEFAULT_LOG_GROUP_NAME:
+                raise WatchtowerError("Both log_group_name and deprecated log_group parameter "
+                                      "specified")
+            warnings.warn("Please use log_group_name instead of log_group", DeprecationWarning,
+                          2)
             log_group_name = log_group
         if stream_name is not None:
-            warnings.warn("stream_name is deprecated, use log_stream_name", DeprecationWarning, 2)
+            if log_stream_name != DEFAULT_LOG_STREAM_NAME:
+                raise WatchtowerError("Both log_stream_name and deprecated stream_name "
+                                      "parameter specified")
+            warnings.warn("Please use log_stream_name instead of stream_name",
+                          DeprecationWarning, 2)
             log_stream_name = stream_name
-        if log_group_tags:
-            warnings.warn("CloudWatchLogHandler: log_group_tags is not supported by skylog "
-                          "and was ignored", SkylogWarning, 2)
+        if boto3_client is not None and boto3_profile_name is not None:
+            raise WatchtowerError("Either boto3_client or boto3_profile_name can be specified, "
+                                  "but not both")
         if not isinstance(max_batch_size, int) or not 1 <= max_batch_size <= _AWS_MAX_BATCH_BYTES:
             raise ValueError(f"max_batch_size must be 1..{_AWS_MAX_BATCH_BYTES} bytes "
                              f"(PutLogEvents' limit), not {max_batch_size!r}")
         if not isinstance(max_batch_count, int) or not 1 <= max_batch_count <= 10000:
             raise ValueError(f"max_batch_count must be 1..10000 (PutLogEvents' limit), "
                              f"not {max_batch_count!r}")
-        if not isinstance(max_message_size, int) or max_message_size < 1:
-            raise ValueError(f"max_message_size must be a positive int, not {max_message_size!r}")
+        if (not isinstance(max_message_size, int) or isinstance(max_message_size, bool) or
+                max_message_size <= _EVENT_OVERHEAD):
+            raise ValueError("max_message_size must be an int above 26 (the bytes CloudWatch "
+                             f"adds to each event), not {max_message_size!r}")
         interval = _seconds(send_interval, "send_interval")
+        used = _check_stream_template(log_stream_name)
         # watchtower's attributes, for code that reads them back
         self.log_group_name = log_group_name
         self.log_stream_name = log_stream_name
@@ -574,17 +667,25 @@ class CloudWatchLogHandler(Handler):
         self.create_log_group = create_log_group
         self.create_log_stream = create_log_stream
         self.log_group_retention_days = log_group_retention_days
-        self.json_serialize_default = json_serialize_default
+        self.json_serialize_default = json_serialize_default or _json_serialize_default
+        self.cwl_client = boto3_client  # skylog makes no boto3 client of its own
+        self.shutting_down = False
+        self.structured = bool(structured)
+        self.dropped_empty = 0  # records whose message was "" (watchtower: warned, not sent)
         opts = {
             "log_group": log_group_name,
-            "log_stream": _stream_template(log_stream_name),
+            # text events: the stream is named per record (below), and given to the sink as
+            # the event's logger name, which nothing else in a message-only event shows
+            "log_stream": _stream_template(log_stream_name) if structured else "{logger}",
+            "message_only": not structured,
             "no_create_group": not create_log_group,
             "no_create_stream": not create_log_stream,
             "retention_days": log_group_retention_days or 0,
             "batch_size": max_batch_count,
             "max_batch_bytes": max_batch_size,
             "flush_interval_ms": max(1, int(interval * 1000)),
-            "max_event_bytes": min(max_message_size + 26, 1048576),
+            "max_event_bytes": min(max_message_size + (_EVENT_OVERHEAD if structured else 0),
+                                   _AWS_MAX_BATCH_BYTES),
             "sync_upload": not use_queues,
             "profile": boto3_profile_name,
             "endpoint": endpoint_url,
@@ -600,12 +701,144 @@ class CloudWatchLogHandler(Handler):
         except BaseException:
             pipe.close()
             raise
-        pipe.max_message_bytes = max_message_size
+        if structured:
+            pipe.max_message_bytes = max_message_size
+        else:  # watchtower: the UTF-8 cut at max_message_size - 26, with no marker
+            pipe.max_message_bytes = max_message_size - _EVENT_OVERHEAD
+            pipe.truncation_marker = False
+            self.setFormatter(CloudWatchLogFormatter(
+                json_serialize_default=json_serialize_default))
+        self.addFilter(_boto_debug_filter)
         self._pipeline = self._own = pipe
+        if log_group_tags:
+            try:
+                _tag_log_group(boto3_client, boto3_profile_name, region_name, endpoint_url,
+                               log_group_name, create_log_group, log_group_tags)
+            except BaseException:
+                pipe.close()
+                raise
+        # the stream name is watchtower's template formatted per record; one that names neither
+        # thread nor time is the same for a logger in a process, so it is kept by logger name
+        # (and made again in a forked worker, whose {process_id} differs, as in watchtower)
+        self._per_record = bool(used & {"thread_name", "strftime"})
+        self._program = (sys.argv[0] if getattr(sys, "argv", None) else "").replace(":", "")
+        self._machine = platform.node()
+        self._names, self._names_pid = {}, None
         _handlers.add(self)
+
+    def _stream_name(self, record):
+        pid = os.getpid()
+        if self._per_record:
+            return self.log_stream_name.format(
+                machine_name=self._machine, program_name=self._program, process_id=pid,
+                thread_name=threading.current_thread().name, logger_name=record.name,
+                strftime=datetime.datetime.now(datetime.timezone.utc))
+        if self._names_pid != pid:
+            self._names, self._names_pid = {}, pid
+        name = self._names.get(record.name)
+        if name is None:
+            name = self._names[record.name] = self.log_stream_name.format(
+                machine_name=self._machine, program_name=self._program, process_id=pid,
+                thread_name="", logger_name=record.name, strftime=None)
+        return name
+
+    def emit(self, record):
+        if self.shutting_down:
+            # watchtower warns and drops a record logged after close(); so does skylog, and
+            # counts it
+            self.dropped_closed += 1
+            warnings.warn("Received message after logging system shutdown", WatchtowerWarning)
+            return
+        if self.structured:
+            return super().emit(record)
+        p = self._own
+        try:
+            if record.getMessage() == "":
+                self.dropped_empty += 1
+                warnings.warn("Received empty message. Empty messages cannot be sent to "
+                              "CloudWatch Logs", WatchtowerWarning)
+                return
+            msg = self.format(record)
+            created = int(record.created * 1000) * 1000000  # watchtower's millisecond
+            p.emit(self._stream_name(record), _sky_level(record.levelno), msg, (), None, None,
+                   0, created)
+        except RecursionError:
+            raise
+        except Exception:
+            if p.closed:
+                self.dropped_closed += 1
+            self.handleError(record)
+
+    def __repr__(self):  # watchtower's
+        return (f"{type(self).__name__}(log_group_name='{self.log_group_name}', "
+                f"log_stream_name='{self.log_stream_name}')")
+
+    def flush(self):
+        self.addFilter(_boto_filter)  # addFilter adds a filter once
+        super().flush()
+
+    def close(self):
+        self.addFilter(_boto_filter)
+        self.shutting_down = True
+        super().close()
+
+
+# What watchtower does with a failed TagResource: warns. Anything else is raised from the
+# constructor, as in watchtower; UnknownOperationException is an endpoint that has no tags
+# (`skylog serve`), where the same warning says so.
+_TAG_WARN_CODES = ("ResourceNotFoundException", "InvalidParameterException",
+                   "ServiceUnavailableException", "TooManyTagsException",
+                   "UnknownOperationException")
+
+
+def _tag_log_group(client, profile, region, endpoint, group, create, tags):
+    """watchtower's log_group_tags: when the handler is made, the group (created first, when
+    create_log_group) is tagged with TagResource, through boto3 as in watchtower (skylog's C
+    sink makes no control call but its own): the boto3_client given, else one of the same
+    profile, region and endpoint. The group's ARN is DescribeLogGroups' (watchtower builds it
+    from STS GetCallerIdentity: the same ARN, one call and one permission less)."""
+    if client is None:
+        try:
+            import boto3
+        except ImportError:
+            raise ValueError("log_group_tags needs boto3 (as watchtower does) to tag the log "
+                             "group: install it, or tag the group outside the application "
+                             "(aws logs tag-resource) and drop the argument") from None
+        client = boto3.session.Session(profile_name=profile, region_name=region).client(
+            "logs", endpoint_url=endpoint)
+    from botocore.exceptions import ClientError
+    try:
+        if create:
+            try:
+                client.create_log_group(logGroupName=group)
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") not in (
+                        "ResourceAlreadyExistsException", "OperationAbortedException"):
+                    raise
+        arn = None
+        for page in client.get_paginator("describe_log_groups").paginate(
+                logGroupNamePrefix=group):
+            for g in page.get("logGroups", ()):
+                if g.get("logGroupName") == group:
+                    arn = g.get("logGroupArn") or re.sub(r":\*$", "", g.get("arn", ""))
+        if not arn:
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException",
+                                         "Message": f"no log group {group}"}}, "TagResource")
+        client.tag_resource(resourceArn=arn, tags=dict(tags))
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") not in _TAG_WARN_CODES:
+            raise
+        warnings.warn(f"Failed to tag log group {group}: {e}", WatchtowerWarning, 3)
 
 
 def _from_boto3_client(client, opts):
+    """What skylog's sink takes from a boto3 logs client: its region, endpoint and credentials.
+
+    Credentials: keys that do not change (given to the client, or static ones it read from the
+    environment or a credentials/config file, whichever profile its session used) are copied;
+    refreshable ones (an assumed role, SSO, instance or container roles) are not, skylog's own
+    chain finds and refreshes them from the same sources (for a role in a named profile, pass
+    boto3_profile_name instead of the client)."""
     meta = getattr(client, "meta", None)
     if meta is None or getattr(meta, "service_model", None) is None:
         raise TypeError("boto3_client must be a boto3/botocore client")
@@ -618,9 +851,11 @@ def _from_boto3_client(client, opts):
     if opts.get("endpoint") is None and meta.endpoint_url:
         out["endpoint"] = meta.endpoint_url
     creds = getattr(getattr(client, "_request_signer", None), "_credentials", None)
-    # Only keys handed to the client explicitly are copied: those found by a chain (profile,
-    # environment, instance role) are found by skylog's chain too, and refreshed by it.
-    if creds is not None and getattr(creds, "method", None) == "explicit":
+    try:
+        from botocore.credentials import RefreshableCredentials
+    except ImportError:  # pragma: no cover - a boto3 client comes with botocore
+        RefreshableCredentials = ()
+    if creds is not None and not isinstance(creds, RefreshableCredentials):
         frozen = creds.get_frozen_credentials()
         out["access_key_id"] = frozen.access_key
         out["secret_access_key"] = frozen.secret_key

@@ -60,6 +60,7 @@ typedef struct {
     sky_sink *cw;           /* the CloudWatch sink added by add_cloudwatch, for stats */
     int busy;               /* calls running with the GIL released */
     Py_ssize_t max_message; /* bytes; longer messages are cut at a UTF-8 boundary */
+    bool cut_marker;        /* a cut message ends with "...[truncated N bytes]" */
     /* messages cut to max_message, and the bytes cut off: the binding's own counters, under
      * stats()["python"] (changed with the GIL held, in emit) */
     uint64_t cut_messages, cut_bytes;
@@ -137,6 +138,7 @@ static PyObject *wrap(PyTypeObject *type, sky_t *sky)
     }
     self->sky = sky;
     self->max_message = SKY_CWL_MAX_EVENT_BYTES;
+    self->cut_marker = true;
     self->loggers = PyDict_New();
     if (!self->loggers) {
         Py_DECREF(self);
@@ -674,7 +676,8 @@ static PyObject *Pipeline_emit(PyObject *o, PyObject *args)
         }
     }
     if (keep_len < mlen) {
-        w += (size_t)snprintf(cut + w, 64, "...[truncated %zd bytes]", mlen - keep_len);
+        if (self->cut_marker)
+            w += (size_t)snprintf(cut + w, 64, "...[truncated %zd bytes]", mlen - keep_len);
         self->cut_messages++;
         self->cut_bytes += (uint64_t)(mlen - keep_len);
     }
@@ -1354,6 +1357,26 @@ static int Pipeline_set_max_message(PyObject *o, PyObject *v, void *unused)
     return 0;
 }
 
+static PyObject *Pipeline_get_cut_marker(PyObject *o, void *unused)
+{
+    (void)unused;
+    return PyBool_FromLong(((Pipeline *)o)->cut_marker);
+}
+
+/* watchtower cuts an oversize message without a marker: its drop-in does the same */
+static int Pipeline_set_cut_marker(PyObject *o, PyObject *v, void *unused)
+{
+    (void)unused;
+    int t = v ? PyObject_IsTrue(v) : -1;
+    if (t < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "truncation_marker cannot be deleted");
+        return -1;
+    }
+    ((Pipeline *)o)->cut_marker = t;
+    return 0;
+}
+
 /* In a forked child no thread of the parent runs: nobody is inside flush any more. */
 static PyObject *Pipeline_after_fork(PyObject *o, PyObject *unused)
 {
@@ -1387,6 +1410,9 @@ static PyGetSetDef Pipeline_getset[] = {
     {"closed", Pipeline_closed, NULL, "True after close()", NULL},
     {"max_message_bytes", Pipeline_get_max_message, Pipeline_set_max_message,
      "longer messages are cut (at a UTF-8 boundary) with a marker", NULL},
+    {"truncation_marker", Pipeline_get_cut_marker, Pipeline_set_cut_marker,
+     "True (the default): a message cut to max_message_bytes ends with "
+     "\"...[truncated N bytes]\"; False: it is cut alone, as watchtower does", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

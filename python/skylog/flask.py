@@ -19,7 +19,9 @@ StatusCode) and ResponseTime (Milliseconds; dimension Endpoint) in `namespace` (
 skylog.set_namespace()'s, else the app's name), published by the metrics sinks of your
 configuration (docs/METRICS.md). Endpoint is the matched URL rule ("/users/<int:id>"), never
 the raw path, so ids in paths do not become metrics; requests that match no rule (404, 405)
-count as "unmatched". `metrics=False` turns them off.
+count as "unmatched". Method is one of HTTP's (GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS,
+TRACE, PATCH), any other a client sends counting as "_OTHER" (OpenTelemetry's rule): what a
+client chooses never becomes a new metric series. `metrics=False` turns them off.
 """
 
 import logging
@@ -31,6 +33,9 @@ import skylog
 import skylog.metrics
 
 _TOKEN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# RFC 9110's methods and PATCH (RFC 5789); a client may send any token as a method
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
+                      "PATCH"))
 
 
 def init_app(app, *, logger="skylog.flask", header="X-Request-ID", namespace=None,
@@ -47,6 +52,7 @@ def init_app(app, *, logger="skylog.flask", header="X-Request-ID", namespace=Non
     counts, times = {}, {}
 
     def record(method, status, ms):
+        method = method if method in _METHODS else "_OTHER"
         rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
         key = (method, rule, status)
         c = counts.get(key)

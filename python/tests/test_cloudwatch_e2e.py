@@ -167,8 +167,9 @@ class EndToEnd(unittest.TestCase):
         return h, log
 
     def test_exact_and_in_order(self):
+        # structured=True: skylog's JSON events (watchtower's text: test_watchtower_parity.py)
         h, log = self.handler(log_stream_name="s1", send_interval=60,
-                              log_group_retention_days=7)
+                              log_group_retention_days=7, structured=True)
         n = 3000
         with skylog.context(request_id="r-1"):
             for i in range(n):
@@ -227,8 +228,7 @@ class EndToEnd(unittest.TestCase):
         for i in range(10):
             log.info("s%d", i)
         self.assertTrue(h.pipeline.flush(60000))
-        self.assertEqual([json.loads(e["message"])["message"]
-                          for e in read_all(self.logs, self.group, "sync")],
+        self.assertEqual([e["message"] for e in read_all(self.logs, self.group, "sync")],
                          [f"s{i}" for i in range(10)])
 
     def test_exit_without_close(self):
@@ -245,8 +245,7 @@ class EndToEnd(unittest.TestCase):
         p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                            text=True, timeout=300)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual([json.loads(e["message"])["message"]
-                          for e in read_all(self.logs, self.group, "exit")],
+        self.assertEqual([e["message"] for e in read_all(self.logs, self.group, "exit")],
                          [f"x{i}" for i in range(500)])
 
 

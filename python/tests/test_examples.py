@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -70,19 +71,26 @@ class WatchtowerExample(unittest.TestCase):
     def test_runs_and_delivers(self):
         skyharness.skylog_bin()
         srv = skyharness.start_server(self)
+        days = {time.strftime("%Y-%m-%d", time.gmtime())}  # the run may cross midnight UTC
         p = subprocess.run([sys.executable, os.path.join(ROOT, "examples/python/watchtower_app.py"),
                             "/ex/wt"], env=skyharness.endpoint_env(srv), capture_output=True,
                            text=True, timeout=300)
         self.assertEqual(p.returncode, 0, p.stderr)
         logs = skyharness.boto3_client(self, srv, "logs")
-        stream = logs.describe_log_streams(logGroupName="/ex/wt")["logStreams"][0]
-        evs = logs.get_log_events(logGroupName="/ex/wt", logStreamName=stream["logStreamName"],
-                                  startFromHead=True)["events"]
-        bodies = [json.loads(e["message"]) for e in evs]
-        self.assertEqual([b["message"] for b in bodies],
-                         ["order 0 placed", "order 1 placed", "order 2 placed", "stock low"])
-        self.assertEqual((bodies[3]["sku"], bodies[3]["left"], bodies[2]["total"]), ("A-1", 2, 19.0))
-
+        stream, = logs.describe_log_streams(logGroupName="/ex/wt")["logStreams"]
+        days.add(time.strftime("%Y-%m-%d", time.gmtime()))
+        self.assertIn(stream["logStreamName"], {f"orders-{d}" for d in days})
+        evs = [e["message"] for e in logs.get_log_events(
+            logGroupName="/ex/wt", logStreamName=stream["logStreamName"],
+            startFromHead=True)["events"]]
+        # watchtower's text: the message, a dict as JSON, the traceback after its message
+        self.assertEqual(evs[:4], ["order 0 placed", "order 1 placed", "order 2 placed",
+                                   '{"event": "stock_low", "sku": "A-1", "left": 2}'])
+        self.assertEqual(len(evs), 5)
+        self.assertTrue(evs[4].startswith("lookup failed\nTraceback (most recent call last):"))
+        self.assertTrue(evs[4].endswith("KeyError: 'A-2'"), evs[4])
+        group, = logs.describe_log_groups(logGroupNamePrefix="/ex/wt")["logGroups"]
+        self.assertEqual(group.get("retentionInDays"), 30)
 
 if __name__ == "__main__":
     unittest.main()

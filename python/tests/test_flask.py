@@ -95,6 +95,8 @@ class FlaskMetrics(unittest.TestCase):
             self.assertEqual(client.get(f"/users/{uid}").status_code, 200)
         client.post("/users/1")  # 405
         client.get("/nowhere")   # 404
+        for i in range(50):  # methods a client makes up: one series, never fifty
+            self.assertEqual(client.open("/users/1", method=f"X{i}").status_code, 405)
         self.assertTrue(pipe.flush(30000))
         with open(emf) as f:  # the registry is the process's: only this namespace's
             recs = [r for r in map(json.loads, f)
@@ -106,6 +108,8 @@ class FlaskMetrics(unittest.TestCase):
         self.assertEqual(count(Method="GET", Endpoint="/users/<int:uid>", StatusCode="200"), 3)
         self.assertEqual(count(Method="POST", Endpoint="unmatched", StatusCode="405"), 1)
         self.assertEqual(count(Method="GET", Endpoint="unmatched", StatusCode="404"), 1)
+        self.assertEqual(count(Method="_OTHER", Endpoint="unmatched", StatusCode="405"), 50)
+        self.assertFalse([r for r in recs if r.get("Method", "").startswith("X")])
         times = [r for r in recs if "ResponseTime" in r and r["Endpoint"] == "/users/<int:uid>"]
         n = sum(len(r["ResponseTime"]) if isinstance(r["ResponseTime"], list) else 1
                 for r in times)

@@ -251,7 +251,7 @@ static const sky__opt cwl_opts[] = {
     {"no_create_stream", SKY__OPT_BOOL, "false", "never create the stream",
      W(sky_cwl_opts, no_create_stream)},
     {"retention_days", SKY__OPT_INT, "0 (leave alone)",
-     "retention set on groups this sink creates (1, 3, 5, 7, 14, 30, ...)",
+     "the log group's retention, set before the first send (1, 3, 5, 7, 14, 30, ...)",
      W(sky_cwl_opts, retention_days), .min = 0, .max = 3653},
     {"batch_size", SKY__OPT_INT, "10000", "events per request", W(sky_cwl_opts, batch_size),
      .min = 1, .max = SKY_CWL_MAX_BATCH_EVENTS, .no_zero = true},

@@ -6,21 +6,25 @@
  * beyond SKY_CONTEXT_MAX_DEPTH are refused and counted; their pops are matched so the stack
  * never goes out of step.
  *
- * Async site events do not copy the context per event: at a scope's first site event for a
- * pipeline, the scope's fields (every frame, merged) are copied once into a block
- * (async.c: ctx_new) that the worker renders once, and each record carries the
- * block's address. `sky__ctx_cur` is what inlined call sites read: NULL without context, the
- * innermost frame's block, or `pending` (whose pipeline is none) until the block exists. The
- * values are therefore read at the scope's first event: changing a pushed field in place
- * afterwards is not seen by site events of an async pipeline (documented at
- * sky_context_push).
+ * Async site events do not copy the context per event: the scope's fields (every frame,
+ * merged) are copied once into a block for a pipeline that the worker renders once, and
+ * each record carries the block's address. The block is made at the push, from the pool of
+ * the thread's home pipeline (the one its last block made at a first event was for:
+ * async.c, sky__async_ctx_push), so that the scope's first event takes the inlined path
+ * too; else (no home yet, an empty pool, a pipeline closed since) at the scope's first site
+ * event for a pipeline (async.c: context_block, ctx_new). A first event for another
+ * pipeline than the block's makes that pipeline the home. `sky__ctx_cur` is what inlined
+ * call sites read: NULL without context, the innermost frame's block, or `pending` (whose
+ * pipeline is none) until the block exists. The values are therefore read at the push or
+ * at the scope's first event: changing a pushed field in place after the push may not be
+ * seen by site events of an async pipeline (documented at sky_context_push).
  *
  * A block's life (the lists are the pipeline's, under async.c's blk_lock, held for a few
  * dozen instructions, whose waiters spin briefly and then sleep; never taken on a log call):
  *   pooled  - free, in its pipeline's pool, its worker-side state (JSON, key-check answers)
  *             reset by the worker that pooled it.
  *   live    - taken from the pool (or made to measure when the pool is empty or its head
- *             is too small, which is then freed) and filled at the scope's first event, then
+ *             is too small, which is then freed) and filled at the push or first event, then
  *             linked into the pipeline's `blocks` with its `owner` and `hdr.q` set; this
  *             thread's frame points at it. Only this thread writes its fields, once, before
  *             any record names it; the worker reads them after the record's release-commit.
@@ -118,16 +122,19 @@ sky_status sky_context_push(const sky_field *fields, size_t n)
     if (!fields && n)
         return SKY_EINVAL;
     size_t d = sky__ctx_depth;
-    /* a lazy field is evaluated per event: no block; blocks hold every frame. The fields
-     * themselves are not looked at here: a field may be made lazy in place until the scope's
-     * first event, whose block's fill finds it (async.c: context_block), and a scope that logs
-     * nothing costs no pass over them (~18 instructions a two-field scope). */
+    /* a lazy field is evaluated per event: no block; blocks hold every frame. The fields are
+     * looked at by the block's fill (a lazy one: the frame never gets a block), here when the
+     * thread has a home pipeline, else at the scope's first event. Made here, the block
+     * costs the push the fill and a lock (~225 instructions a two-field scope) and saves the
+     * first event the library call (~400): realistic mix caller -9 an event. */
     sky__ctxblk *b = d && sky__ctx.blk[d - 1] == BLK_NEVER ? BLK_NEVER : NULL;
     sky__ctx.fields[d] = fields;
     sky__ctx.counts[d] = n;
     sky__ctx.blk[d] = b;
     sky__ctx_depth = d + 1;
     sky__ctx_cur = &pending; /* no block yet, or never one (set_cur) */
+    if (sky__ctx.home && !b)
+        sky__async_ctx_push(d + 1); /* sets blk[d] and sky__ctx_cur if it makes one */
     return SKY_OK;
 }
 
@@ -136,10 +143,11 @@ void sky_context_pop(void)
     if (sky__ctx.refused) {
         sky__ctx.refused--;
     } else if (sky__ctx_depth) {
-        sky__ctx_depth--;
-        if (real_blk(sky__ctx.blk[sky__ctx_depth]))
-            sky__async_ctx_retire(sky__ctx.blk[sky__ctx_depth]);
+        sky__ctxblk *b = sky__ctx.blk[--sky__ctx_depth];
         set_cur();
+        /* last: a tail call, without a frame here (mix caller -0.4 an event) */
+        if (real_blk(b))
+            sky__async_ctx_retire(b);
     }
 }
 

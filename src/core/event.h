@@ -154,6 +154,7 @@ typedef struct sky__ctxblk {
     struct sky__ctxblk *next, *prev;  /* the owner's live blocks, or its pool of free ones */
     sky__retired ret;
     size_t cap; /* bytes after the block for its fields and their text */
+    struct sky__ctxslab *slab; /* the allocation it shares with others (async.c), or NULL */
 } sky__ctxblk;
 
 struct sky_event {

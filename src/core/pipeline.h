@@ -177,6 +177,10 @@ void sky__async_fork_child(sky_t *sky);
 
 /* A context frame that never gets a block: a field is lazy (the general path evaluates it). */
 #define SKY__CTXBLK_LAZY ((sky__ctxblk *)1)
+/* A push of depth d (context.c): its block for the thread's home pipeline, from its pool, if
+ * it has a pooled block and no pipeline closed since the home was set; else left to the
+ * scope's first event. */
+void sky__async_ctx_push(size_t d);
 /* The block's scope ended: freed once no queued record can reference it. */
 void sky__async_ctx_retire(sky__ctxblk *b);
 /* A bound logger released: freed likewise (false: not async, free it now). */
@@ -193,6 +197,11 @@ typedef struct sky__ctx_stack {
     sky__ctxblk *blk[SKY_CONTEXT_MAX_DEPTH]; /* NULL: not made yet; SKY__CTXBLK_LAZY; a block */
     size_t refused; /* pushes refused and not yet popped */
     bool armed;     /* the thread-exit hook is set (sky__context_arm) */
+    /* The pipeline this thread last made a block for at a scope's first event, and the close
+     * count (async.c: close_epoch) then: a push makes its block for it (sky__async_ctx_push)
+     * while no pipeline has closed since. NULL: none. */
+    struct sky__async *home;
+    uint64_t home_epoch;
 } sky__ctx_stack;
 extern _Thread_local __attribute__((tls_model("initial-exec"))) sky__ctx_stack sky__ctx;
 /* Sets the calling thread's exit hook, which retires the blocks of scopes it never popped

@@ -128,6 +128,7 @@ typedef struct cwl {
     size_t rr;
     uint64_t total_events, total_bytes, seq;
     bool group_ready;
+    bool retention_done; /* retention_days was set (or refused): see set_retention() */
     bool sending; /* a batch is in flight (its events are still counted in the queue) */
     bool finished; /* cwl_finish() ran */
 
@@ -832,6 +833,33 @@ static void json_kv(sky_buf *b, const char *k, const char *v)
 
 static bool is_code(const sky__cwl_result *r, const char *code) { return strcmp(r->code, code) == 0; }
 
+/* Sets the group's retention (retention_days), once per sink: before its first PutLogEvents, so
+ * that a group and stream that already exist get it too (as watchtower, whose
+ * log_group_retention_days the Python drop-in maps here, sets it on every start), or right
+ * after creating the group when it did not exist. A refusal other than "no such group" is
+ * reported and not asked again: the events are sent all the same. Called without mu. */
+static void set_retention(cwl *c, int64_t deadline)
+{
+    if (c->o.retention_days <= 0 || c->retention_done)
+        return;
+    sky_buf b = {0};
+    sky__cwl_result r;
+    sky__buf_putc(&b, '{');
+    json_kv(&b, "logGroupName", c->group);
+    sky__buf_lit(&b, ",\"retentionInDays\":");
+    sky__buf_i64(&b, c->o.retention_days);
+    sky__buf_putc(&b, '}');
+    if (call(c, "PutRetentionPolicy", b.p, b.len, NULL, deadline, 0, NULL, &r) == SKY_OK) {
+        c->retention_done = true;
+    } else if (!is_code(&r, "ResourceNotFoundException")) {
+        c->retention_done = true;
+        sky__diag(NULL, SKY_LEVEL_WARN, "cloudwatch: cannot set retention on %s: %s %s",
+                  c->group, r.code, r.message);
+    }
+    sky__cwl_result_clear(&r);
+    sky__buf_free(&b);
+}
+
 /* Creates the group (once) and the stream. Called without mu. On failure, *fail (may be NULL)
  * gets the failed call's result (the caller clears it). */
 static bool create_resources(cwl *c, stream_q *s, int64_t deadline, sky__cwl_result *fail)
@@ -846,20 +874,7 @@ static bool create_resources(cwl *c, stream_q *s, int64_t deadline, sky__cwl_res
         if (call(c, "CreateLogGroup", b.p, b.len, NULL, deadline, 0, NULL, &r) == SKY_OK ||
             is_code(&r, "ResourceAlreadyExistsException")) {
             c->group_ready = true;
-            if (c->o.retention_days > 0) {
-                sky__cwl_result rr;
-                sky__buf_reset(&b);
-                sky__buf_putc(&b, '{');
-                json_kv(&b, "logGroupName", c->group);
-                sky__buf_lit(&b, ",\"retentionInDays\":");
-                sky__buf_i64(&b, c->o.retention_days);
-                sky__buf_putc(&b, '}');
-                if (call(c, "PutRetentionPolicy", b.p, b.len, NULL, deadline, 0, NULL, &rr) != SKY_OK)
-                    sky__diag(NULL, SKY_LEVEL_WARN,
-                              "cloudwatch: cannot set retention on %s: %s %s", c->group, rr.code,
-                              rr.message);
-                sky__cwl_result_clear(&rr);
-            }
+            set_retention(c, deadline);
         } else {
             sky__diag(NULL, SKY_LEVEL_ERROR, "cloudwatch: CreateLogGroup %s failed: %s %s",
                       c->group, r.code, r.message);
@@ -1160,8 +1175,10 @@ static bool hold_batch(cwl *c, stream_q *s)
         cwl_ev *e = at(s, n);
         uint64_t cost = e->len + SKY_CWL_EVENT_OVERHEAD;
         int64_t nlo = e->ts_ms < lo ? e->ts_ms : lo, nhi = e->ts_ms > hi ? e->ts_ms : hi;
-        /* an event too young/old relative to this batch is left for a later one */
-        if (bytes + cost > c->o.max_batch_bytes || nhi - nlo > SKY_CWL_MAX_SPAN_MS)
+        /* an event too young/old relative to this batch is left for a later one (the span
+         * unsigned: a caller's timestamp may be any int64, and nhi >= nlo) */
+        if (bytes + cost > c->o.max_batch_bytes ||
+            (uint64_t)nhi - (uint64_t)nlo > (uint64_t)SKY_CWL_MAX_SPAN_MS)
             break;
         bytes += cost;
         lo = nlo;
@@ -1266,6 +1283,7 @@ static void send_batch(cwl *c, stream_q *s)
         c->held.body_id = ++c->body_ids;
     }
     sky_buf *b = &c->body;
+    set_retention(c, deadline);
 
     sky__cwl_result r;
     bool created = false, ctl_throttled = false;
@@ -1472,12 +1490,13 @@ static sky_status cwl_write(void *self, const sky_record *recs, size_t n)
         const sky_event *ev = recs[i].event;
         const char *msg = recs[i].text;
         size_t len = recs[i].len;
-        if (c->o.message_only && ev) {
+        if (c->o.message_only && ev) { /* the message as given, its own newlines kept */
             msg = sky_event_name(ev);
             len = strlen(msg);
+        } else {
+            while (len && msg[len - 1] == '\n') /* the renderer's line end */
+                len--;
         }
-        while (len && msg[len - 1] == '\n')
-            len--;
         int64_t ts = ev ? sky_event_time_ns(ev) / 1000000 : sky_now_ns() / 1000000;
         stream_q *s = stream_for(c, ev ? sky_event_logger(ev) : NULL);
         if (!s) {

@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t al, bl;
     int ra = dechunk(text + h.head_len, len - h.head_len, step, &a, &al);
     int rb = dechunk(text + h.head_len, len - h.head_len, len + 1, &b, &bl);
-    if (ra != rb || (ra == 1 && (al != bl || memcmp(a, b, al) != 0)))
+    if (ra != rb || (ra == 1 && (al != bl || (al && memcmp(a, b, al) != 0))))
         abort();
     free(a);
     free(b);

@@ -61,6 +61,12 @@ SCHEMA = {
                  5: ("arrayValue", "ArrayValue", False), 6: ("kvlistValue", "KeyValueList", False),
                  7: ("bytesValue", "bytes", False)},
     "ArrayValue": {1: ("values", "AnyValue", True)},
+    "ExportLogsServiceResponse": {1: ("partialSuccess", "ExportLogsPartialSuccess", False)},
+    "ExportLogsPartialSuccess": {1: ("rejectedLogRecords", "int64", False),
+                                 2: ("errorMessage", "string", False)},
+    "ExportTraceServiceResponse": {1: ("partialSuccess", "ExportTracePartialSuccess", False)},
+    "ExportTracePartialSuccess": {1: ("rejectedSpans", "int64", False),
+                                  2: ("errorMessage", "string", False)},
     "KeyValueList": {1: ("values", "KeyValue", True)},
 }
 WIRE = {"fixed64": 1, "double": 1, "fixed32": 5, "enum": 0, "uint32": 0, "int64": 0, "bool": 0}
@@ -154,6 +160,11 @@ def decode_logs(body):
 
 def decode_traces(body):
     return decode("ExportTraceServiceRequest", body)
+
+
+def decode_response(body, traces=False):
+    """An Export{Logs,Trace}ServiceResponse (a server's answer) as its JSON would parse."""
+    return decode("ExportTraceServiceResponse" if traces else "ExportLogsServiceResponse", body)
 
 
 # ---- writing (requests for skylog serve) ----------------------------------------------------

@@ -44,6 +44,11 @@ def answer(req):
         return 400, {"Content-Type": "text/xml"}, (
             b"<ErrorResponse><Error><Code>Bad\x1b[31mCode</Code><Message>m\x1b]0;t\x07 \xff\xfe"
             b" \r\n\x1b[2J end</Message></Error></ErrorResponse>")
+    if body.get("logGroupName") == "/ts-edge" and op == "FilterLogEvents":
+        # times no service keeps, at both ends of int64 and past what ns can hold
+        return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps({"events": [
+            {"logStreamName": "s", "timestamp": t, "message": "m", "eventId": str(i)}
+            for i, t in enumerate((2 ** 63 - 1, -2 ** 63, 10 ** 16, -10 ** 16))]})
     ms = int(NOW * 1000)
     event = json.dumps({"level": EVIL, "logger": EVIL, "message": EVIL, EVIL: EVIL, "k": EVIL})
     answers = {
@@ -153,6 +158,13 @@ class Untrusted(unittest.TestCase):
         # raw into a pipe: the bytes as they are, for programs
         p = self.run_cli(*base, "--output", "raw", "--limit", "1")
         self.assertEqual(p.stdout, EVIL.encode() + b"\n")
+
+    def test_tail_times_beyond_what_ns_hold(self):
+        # a time is shown from ms as ns: an answer's int64 must not overflow that (UBSan)
+        for fmt in ("pretty", "text", "json"):
+            p = self.run_cli("tail", "/ts-edge", "--since", "1h", "--output", fmt)
+            self.assertEqual(len(p.stdout.splitlines()), 4, p.stdout)
+            self.assertNotIn(b"runtime error", p.stderr)
 
     def test_tail_raw_on_a_terminal_is_escaped(self):
         if not shutil.which("script"):

@@ -57,6 +57,51 @@ class IngestTest(unittest.TestCase):
                                                  "msg": "structured"})
         self.assertEqual(json.loads(got[2][1])["message"], {"nested": True})
 
+    def test_events_outside_the_time_window_are_reported(self):
+        """Events CloudWatch would reject for their time (older than 14 days, more than 2 hours
+        ahead, at either end of int64) are not stored, and the answer says how many: OTLP's
+        partial success in both encodings, rejectedLogEvents for /ingest/bulk. They were
+        answered 200 {} and silently lost."""
+        now = sh.now_ms()
+        old, new = now - 15 * 24 * 3600 * 1000, now + 3 * 3600 * 1000
+        body = "\n".join(json.dumps({"timestamp": t, "message": m}) for t, m in
+                          [(now, "kept"), (old, "old"), (new, "new"), (2 ** 63 - 1, "max"),
+                           (-2 ** 63, "min")])
+        r = self.send("/ingest/bulk", body, group="window")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["rejectedLogEvents"], 4)
+        self.assertIn("14 days", r.json["message"])
+        self.assertEqual(self.messages("window"), [(now, "kept")])
+        # nothing rejected: the answer stays {}
+        r = self.send("/ingest/bulk", json.dumps({"timestamp": now, "message": "k2"}),
+                      group="window")
+        self.assertEqual((r.status, r.json), (200, {}))
+
+        def rec(ms, text):
+            return {"timeUnixNano": str(ms * 1_000_000), "body": {"stringValue": text}}
+        logs = {"resourceLogs": [{"scopeLogs": [{"logRecords": [rec(now, "a"), rec(old, "b"),
+                                                                rec(new, "c")]}]}]}
+        r = self.send("/v1/logs", json.dumps(logs), group="window", stream="otlp")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["partialSuccess"]["rejectedLogRecords"], "2")
+        self.assertTrue(r.json["partialSuccess"]["errorMessage"])
+        recs = [pw.log_record(now * 1_000_000, "a"), pw.log_record(old * 1_000_000, "b")]
+        r = self.protobuf(pw.request(recs), "window", "pb")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers["content-type"], "application/x-protobuf")
+        got = pw.decode_response(r.body)
+        self.assertEqual(got["partialSuccess"]["rejectedLogRecords"], "1")
+        self.assertTrue(got["partialSuccess"]["errorMessage"])
+        self.assertEqual(self.messages("window", "pb"), [(now, "a")])
+        tid, sid = bytes(range(1, 17)), bytes(range(1, 9))
+        spans = [pw.span(tid, sid, name="late", start_ns=old * 1_000_000,
+                         end_ns=old * 1_000_000 + 1)]
+        r = self.send("/v1/traces", pw.traces_request(spans), group="window", stream="tr",
+                      extra={"Content-Type": "application/x-protobuf"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(pw.decode_response(r.body, traces=True)["partialSuccess"]
+                         ["rejectedSpans"], "1")
+
     def test_bulk_bad_line_stores_nothing(self):
         now = sh.now_ms()
         body = json.dumps({"timestamp": now, "message": "ok"}) + "\n{broken\n"

@@ -12,6 +12,7 @@ import time
 import unittest
 
 import skyharness
+from awsfakes import FakeServer
 
 DAY = 24 * 3600 * 1000
 
@@ -72,6 +73,48 @@ class TailCli(unittest.TestCase):
                                             (now + 2, "[part 2/2] d")])
         p = tail(srv, "/tail/parts", "--since", "1h", "--output", "raw")
         self.assertEqual(p.stdout.splitlines(), ["[part 1/3] a", "[part 2/3] b", "plain", "cd"])
+
+    def test_reassembly_holds_a_bounded_amount(self):
+        """Parts come from whoever writes to the group: a run of more than 10,000 parts, or of
+        more than 64 MiB, is shown piece by piece instead of held without end; a run within
+        both is still joined, after one that was not."""
+        now = skyharness.now_ms()
+        mib = "y" * (1 << 20)
+        runs = {
+            # 10,002 parts: the 10,001st would pass 10,000 held
+            "/tail/many": [f"[part {i}/10002] x" for i in range(1, 10003)],
+            # 70 parts of 1 MiB: the 65th would pass 64 MiB held (pages under 16 MiB each)
+            "/tail/big": [f"[part {i}/70] {mib}" for i in range(1, 71)],
+        }
+        for runs_msgs in runs.values():
+            runs_msgs += ["[part 1/3] a", "[part 2/3] b", "[part 3/3] c"]
+        per_page = {"/tail/many": 5000, "/tail/big": 12}
+
+        def answer(req):
+            body = json.loads(req.body or b"{}")
+            msgs = runs.get(body.get("logGroupName"))
+            if msgs is None or not req.headers.get("x-amz-target", "").endswith("FilterLogEvents"):
+                return 400, {}, json.dumps({"__type": "ResourceNotFoundException",
+                                            "message": "no"})
+            at = int(body.get("nextToken") or 0)
+            n = per_page[body["logGroupName"]]
+            page = {"events": [{"logStreamName": "s", "timestamp": now, "message": m,
+                                "eventId": str(k)} for k, m in enumerate(msgs[at:at + n], at)]}
+            if at + n < len(msgs):
+                page["nextToken"] = str(at + n)
+            return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(page)
+
+        with FakeServer(answer) as fake:
+            env = skyharness.aws_env()
+            env.update({"AWS_ENDPOINT_URL": fake.url, "AWS_REGION": "us-east-1"})
+            for group, msgs in runs.items():
+                p = subprocess.run([skyharness.skylog_bin(), "tail", group, "--since", "1h",
+                                    "--output", "raw"], capture_output=True, env=env,
+                                   timeout=300)
+                self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+                lines = p.stdout.decode().splitlines()
+                self.assertEqual(lines[:-1], msgs[:-3], group)  # every piece, as it came
+                self.assertEqual(lines[-1], "abc", group)
 
     def test_aws_style_arguments_and_text_output(self):
         srv = skyharness.start_server(self)

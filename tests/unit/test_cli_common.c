@@ -176,6 +176,39 @@ static void test_numeric_flags(void **state)
     }
 }
 
+/* --since/--until/--timestamp values: a time or duration no int64 of ms holds (1e300h, 1e30,
+ * inf, nan) is refused, never cast (undefined) nor subtracted from now (overflow); the
+ * extremes of what an answer's time may be are shown clamped, never overflowed into ns. */
+static void test_when_bounds(void **state)
+{
+    (void)state;
+    int64_t now = 1700000000000, ms = 0;
+    assert_true(sky__parse_when("1h", now, &ms));
+    assert_int_equal(ms, now - 3600000);
+    assert_true(sky__parse_when("1.5s", now, &ms));
+    assert_int_equal(ms, now - 1500);
+    assert_true(sky__parse_when("1700000000000", now, &ms));
+    assert_int_equal(ms, 1700000000000);
+    assert_true(sky__parse_when("2024-01-02T03:04:05Z", now, &ms));
+    assert_int_equal(ms, 1704164645000);
+    assert_true(sky__parse_when("9999w", now, &ms)); /* far, but a time */
+    const char *bad[] = {
+        "1e300h", "1e30", "1e300", "inf", "infw", "nan", "nanh", "-1h", "9223372036854775807",
+        "1e17d",  "1e19"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ms = 42;
+        assert_false(sky__parse_when(bad[i], now, &ms));
+        assert_int_equal(ms, 42);
+    }
+    char out[25];
+    sky__fmt_ms(INT64_MAX, out);
+    assert_string_equal(out, "2262-04-11T23:47:16.854Z");
+    sky__fmt_ms(INT64_MIN, out);
+    assert_int_equal(strlen(out), 24);
+    sky__fmt_ms(1700000000123, out);
+    assert_string_equal(out, "2023-11-14T22:13:20.123Z");
+}
+
 static void test_sub_usage(void **state)
 {
     (void)state;
@@ -265,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_delivery_stalled),
         cmocka_unit_test(test_retry_too_late),
         cmocka_unit_test(test_numeric_flags),
+        cmocka_unit_test(test_when_bounds),
         cmocka_unit_test(test_sub_usage),
         cmocka_unit_test(test_cw_checks),
         cmocka_unit_test(test_cw_dimensions),

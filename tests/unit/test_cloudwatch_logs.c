@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ typedef struct fake {
     const char *refuse;
     /* record */
     int puts, creates_group, creates_stream, retention_calls;
+    int retention_set; /* PutRetentionPolicy calls that found the group */
+    int retention_days; /* the group's, as the last one that found it set it */
     size_t events;
     size_t max_events_in_put, max_bytes_in_put;
     size_t *put_sizes; /* bytes per put */
@@ -141,6 +144,12 @@ static sky_status fake_call_locked(fake *f, const sky__cwl_call *cl, sky__cwl_re
         f->group_exists = true;
     } else if (strcmp(cl->op, "PutRetentionPolicy") == 0) {
         f->retention_calls++;
+        if (!f->group_exists) {
+            set_err(out, 400, "ResourceNotFoundException", SKY_EREMOTE);
+        } else {
+            f->retention_set++;
+            f->retention_days = (int)json_integer_value(json_object_get(req, "retentionInDays"));
+        }
     } else if (strcmp(cl->op, "CreateLogStream") == 0) {
         f->creates_stream++;
         if (!f->group_exists)
@@ -366,6 +375,35 @@ static void test_count_limit_and_chronological_order(void **state)
             i1 = i;
     }
     assert_int_equal(i1, i0 + 1);
+    sky_sink_close(s);
+    fake_destroy(f);
+}
+
+/* Any int64 is a timestamp a caller may pass (skylog ship once made INT64_MIN of a line's
+ * "ts": 1e300): the batch's span check subtracted the extremes and overflowed when such an
+ * event sat behind a good one. Both edges are refused for their age, the rest is sent. */
+static void test_timestamps_at_the_int64_edges(void **state)
+{
+    (void)state;
+    fake *f = fake_new();
+    f->group_exists = f->stream_exists = true;
+    sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g",
+                                              .log_stream = "s",
+                                              .sync_upload = true,
+                                              .flush_interval_ms = 60000});
+    int64_t now = sky_now_ns() / 1000000;
+    assert_int_equal(sky_cwl_put(s, now, "a", 1), SKY_OK);
+    sky_cwl_put(s, INT64_MIN, "min", 3);
+    sky_cwl_put(s, INT64_MAX, "max", 3);
+    sky_cwl_put(s, INT64_MIN + 1, "min1", 4);
+    assert_int_equal(sky_cwl_put(s, now, "b", 1), SKY_OK);
+    assert_int_equal(sky_sink_flush(s, 5000), SKY_OK);
+    assert_false(f->violation);
+    assert_int_equal(f->events, 2);
+    sky_cwl_stats st;
+    sky_cwl_stats_get(s, &st);
+    assert_int_equal(st.rejected[SKY_CWL_REJECT_TOO_OLD], 2);
+    assert_int_equal(st.rejected[SKY_CWL_REJECT_TOO_NEW], 1);
     sky_sink_close(s);
     fake_destroy(f);
 }
@@ -717,7 +755,10 @@ static void test_missing_resources(void **state)
     sky_sink_flush(s, 5000);
     assert_int_equal(f->events, 1);
     assert_int_equal(f->creates_group, 1);
-    assert_int_equal(f->retention_calls, 1);
+    /* asked before the first put (no group yet), then again once the group was made */
+    assert_int_equal(f->retention_calls, 2);
+    assert_int_equal(f->retention_set, 1);
+    assert_int_equal(f->retention_days, 7);
     sky_sink_close(s);
     fake_destroy(f);
 
@@ -733,6 +774,33 @@ static void test_missing_resources(void **state)
     assert_int_equal(st.dropped[SKY_CWL_DROP_NO_RESOURCE], 1);
     sky_sink_close(s);
     fake_destroy(f);
+}
+
+/* retention_days is the group's, also when group and stream already exist (nothing is created,
+ * so no CreateLogGroup would carry it) and with no_create_group: set once, before the first
+ * put (as watchtower sets it at every start) */
+static void test_retention_on_existing_group(void **state)
+{
+    (void)state;
+    for (int no_create = 0; no_create < 2; no_create++) {
+        fake *f = fake_new();
+        f->group_exists = f->stream_exists = true;
+        sky_sink *s = sink_with(f, (sky_cwl_opts){.log_group = "g", .log_stream = "s",
+                                                  .sync_upload = true, .retention_days = 14,
+                                                  .no_create_group = no_create,
+                                                  .no_create_stream = no_create});
+        int64_t now = sky_now_ns() / 1000000;
+        sky_cwl_put(s, now, "x", 1);
+        sky_cwl_put(s, now, "y", 1);
+        sky_sink_flush(s, 5000);
+        assert_int_equal(f->events, 2);
+        assert_int_equal(f->creates_group, 0);
+        assert_int_equal(f->retention_calls, 1);
+        assert_int_equal(f->retention_set, 1);
+        assert_int_equal(f->retention_days, 14);
+        sky_sink_close(s);
+        fake_destroy(f);
+    }
 }
 
 static void test_queue_bound_and_dead_endpoint(void **state)
@@ -1210,12 +1278,14 @@ int main(void)
         cmocka_unit_test(test_batches_fill_to_the_limits),
         cmocka_unit_test(test_count_limit_and_chronological_order),
         cmocka_unit_test(test_span_age_and_service_rejections),
+        cmocka_unit_test(test_timestamps_at_the_int64_edges),
         cmocka_unit_test(test_oversize_policies),
         cmocka_unit_test(test_retries_never_duplicate),
         cmocka_unit_test(test_body_hashed_while_built),
         cmocka_unit_test(test_throttled_creation_keeps_the_events),
         cmocka_unit_test(test_refused_event_isolated),
         cmocka_unit_test(test_missing_resources),
+        cmocka_unit_test(test_retention_on_existing_group),
         cmocka_unit_test(test_queue_bound_and_dead_endpoint),
         cmocka_unit_test(test_put_many),
         cmocka_unit_test(test_utf8_checked_while_queued),

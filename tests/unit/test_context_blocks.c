@@ -447,6 +447,156 @@ static void test_lazy_scope_keeps_the_pool(void **state)
     skytest_capture_reset(&cap);
 }
 
+/* Blocks are made 16 at a time, in one allocation, once a pipeline has 16 (async.c:
+ * ctx_slab): with the worker held (nothing reclaimed, the pool empty), the first scopes make
+ * their blocks one by one, then one scope makes 16 blocks' bytes at once and the next 15
+ * scopes take the others from the pool, making none. Each block holds its own scope's values,
+ * every block of a slab is pooled and reused once written, and each is freed alone at close
+ * (LeakSanitizer: the allocation goes with its last block). */
+#define SLAB_SCOPES 48
+static void slab_event(sky_logger *log, long n) { sky_info(log, "slab", SKY_INT("n", n)); }
+
+static void test_blocks_made_sixteen_at_a_time(void **state)
+{
+    (void)state;
+    skytest_capture cap = {0};
+    sky_t *sky = open_held(1 << 20, 256 << 10, &cap);
+    sky_logger *log = sky_logger_get(sky, "app");
+    slab_event(log, -1); /* the site learns its schema */
+    assert_int_equal(sky_flush(sky, 30000), SKY_OK);
+    hold_worker(log);
+    static char reqs[SLAB_SCOPES][16];
+    uint64_t step[SLAB_SCOPES], before = stats_of(sky).context_block_bytes;
+    for (long k = 0; k < SLAB_SCOPES; k++) {
+        snprintf(reqs[k], sizeof reqs[k], "r-%ld", k);
+        const sky_field f[] = {SKY_STR("req", reqs[k])};
+        sky_context_push(f, 1);
+        slab_event(log, k);
+        sky_context_pop();
+        uint64_t now = stats_of(sky).context_block_bytes;
+        step[k] = now - before;
+        before = now;
+    }
+    long slab = -1;
+    for (long k = 1; k < SLAB_SCOPES && slab < 0; k++)
+        if (step[k] >= 16 * step[0])
+            slab = k;
+    assert_true(step[0] > 0);
+    assert_true(slab > 0 && slab + 16 <= SLAB_SCOPES);
+    for (long k = 0; k < slab; k++)
+        assert_int_equal(step[k], step[0]); /* one by one */
+    for (long k = slab + 1; k < slab + 16; k++)
+        assert_int_equal(step[k], 0); /* from the slab, through the pool */
+    assert_true(step[slab + 16] > 0); /* the pool empty again */
+    assert_within_bound(sky);
+    release_worker();
+    assert_int_equal(sky_flush(sky, 30000), SKY_OK);
+    uint64_t all = stats_of(sky).context_block_bytes;
+    for (long k = 0; k < SLAB_SCOPES; k++) { /* every block pooled: none made */
+        const sky_field f[] = {SKY_STR("req", reqs[k])};
+        sky_context_push(f, 1);
+        slab_event(log, SLAB_SCOPES + k);
+        sky_context_pop();
+    }
+    assert_int_equal(stats_of(sky).context_block_bytes, all);
+    assert_int_equal(sky_close(sky), SKY_OK);
+    assert_int_equal(cap.n, 2 + 2 * SLAB_SCOPES);
+    char want[64];
+    for (long k = 0; k < 2 * SLAB_SCOPES; k++) {
+        snprintf(want, sizeof want, "\"req\":\"r-%ld\",\"n\":%ld}", k % SLAB_SCOPES, k);
+        assert_non_null(strstr(cap.lines[2 + k], want));
+    }
+    skytest_capture_reset(&cap);
+}
+
+/* Where a scope's fields are read (sky_context_push): at the push once the thread's last
+ * block was made for the same pipeline (its home) and that pipeline has a pooled block, so
+ * that the scope's first event takes the inlined path; else at the scope's first event. A
+ * closed home is forgotten (a push never reads its freed pool: ASan), and a scope that logs
+ * to another pipeline than its block's makes that one the home. */
+static void home_event(sky_logger *log, long n) { sky_info(log, "home", SKY_INT("n", n)); }
+
+static sky_t *open_async_capture(skytest_capture *cap)
+{
+    sky_t *sky = NULL;
+    assert_int_equal(sky_open(&(sky_options){.mode = SKY_MODE_ASYNC}, &sky), SKY_OK);
+    assert_int_equal(sky_add_sink(sky, skytest_capture_sink(cap, SKY_FORMAT_JSON), NULL), SKY_OK);
+    return sky;
+}
+
+static void test_scope_copied_at_push_for_home(void **state)
+{
+    (void)state;
+    skytest_capture ca = {0}, cb = {0}, cc = {0};
+    sky_t *a = open_async_capture(&ca);
+    sky_logger *la = sky_logger_get(a, "app");
+    home_event(la, 0); /* the site learns its schema */
+    sky_field f[] = {SKY_STR("req", "at push")};
+    /* no home (or an earlier test's closed pipeline): read at the first event */
+    sky_context_push(f, 1);
+    f[0] = SKY_STR("req", "first event");
+    home_event(la, 1);
+    sky_context_pop();
+    assert_int_equal(sky_flush(a, 30000), SKY_OK); /* its block pooled; `a` is the home */
+    uint64_t pooled = stats_of(a).context_block_bytes;
+    assert_true(pooled > 0);
+    f[0] = SKY_STR("req", "at push");
+    sky_context_push(f, 1); /* the pooled block, filled here */
+    f[0] = SKY_STR("req", "changed");
+    home_event(la, 2);
+    home_event(la, 3);
+    sky_context_pop();
+    assert_int_equal(stats_of(a).context_block_bytes, pooled); /* no block made */
+    assert_int_equal(sky_close(a), SKY_OK);
+    assert_int_equal(ca.n, 4);
+    assert_non_null(strstr(ca.lines[1], "\"req\":\"first event\",\"n\":1}"));
+    assert_non_null(strstr(ca.lines[2], "\"req\":\"at push\",\"n\":2}"));
+    assert_non_null(strstr(ca.lines[3], "\"req\":\"at push\",\"n\":3}"));
+
+    /* the home closed: forgotten at the next push, read at the first event again (b may
+     * well be at a's address) */
+    sky_t *b = open_async_capture(&cb);
+    sky_logger *lb = sky_logger_get(b, "app");
+    f[0] = SKY_STR("req", "at push");
+    sky_context_push(f, 1);
+    f[0] = SKY_STR("req", "first event");
+    home_event(lb, 10);
+    sky_context_pop();
+    assert_int_equal(sky_flush(b, 30000), SKY_OK); /* b is the home, with a pooled block */
+
+    /* a scope logging to c while its block was made for b at the push: c's events copy the
+     * scope; c becomes the home, so the next scope's block is c's (made at its first event,
+     * c's pool being empty), and the one after that is filled at the push from c's pool */
+    sky_t *c = open_async_capture(&cc);
+    sky_logger *lc = sky_logger_get(c, "app");
+    sky_context_push(f, 1);
+    home_event(lc, 20);
+    sky_context_pop();
+    assert_int_equal(sky_flush(c, 30000), SKY_OK);
+    assert_int_equal(stats_of(c).context_block_bytes, 0);
+    sky_context_push(f, 1);
+    home_event(lc, 21);
+    sky_context_pop();
+    assert_int_equal(sky_flush(c, 30000), SKY_OK);
+    assert_true(stats_of(c).context_block_bytes > 0);
+    f[0] = SKY_STR("req", "at push");
+    sky_context_push(f, 1);
+    f[0] = SKY_STR("req", "changed");
+    home_event(lc, 22);
+    sky_context_pop();
+    assert_int_equal(sky_close(c), SKY_OK);
+    assert_int_equal(cc.n, 3);
+    assert_non_null(strstr(cc.lines[0], "\"req\":\"first event\",\"n\":20}"));
+    assert_non_null(strstr(cc.lines[1], "\"req\":\"first event\",\"n\":21}"));
+    assert_non_null(strstr(cc.lines[2], "\"req\":\"at push\",\"n\":22}"));
+    assert_int_equal(sky_close(b), SKY_OK);
+    assert_int_equal(cb.n, 1);
+    assert_non_null(strstr(cb.lines[0], "\"req\":\"first event\",\"n\":10}"));
+    skytest_capture_reset(&ca);
+    skytest_capture_reset(&cb);
+    skytest_capture_reset(&cc);
+}
+
 /* Sync pipelines keep no blocks: their counters stay 0. */
 static void test_sync_has_no_blocks(void **state)
 {
@@ -731,6 +881,8 @@ int main(void)
         cmocka_unit_test(test_huge_scope_keeps_its_block),
         cmocka_unit_test(test_sync_has_no_blocks),
         cmocka_unit_test(test_lazy_scope_keeps_the_pool),
+        cmocka_unit_test(test_scope_copied_at_push_for_home),
+        cmocka_unit_test(test_blocks_made_sixteen_at_a_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1123,10 +1123,10 @@ static void test_context_blocks_reused(void **state)
  * path makes of the same fields: a key repeated in a frame of two fields and among more (the
  * later one wins, at its position, once), fields without a key or with SKY_T_NONE skipped, a
  * pooled block too small for the next scope's value or key (the scope gets a block of its
- * own and the small one is freed), fields changed in place between the push and the
- * scope's first event (seen: a string, and a field made lazy, which takes the general path)
- * and after it (not seen, as documented), and a bound logger released between scopes (it
- * retires into the same queue as the blocks). */
+ * own and the small one is freed), a field changed in place after a push that made the
+ * block (not seen, as documented), a lazy field found by the push's fill (the general path),
+ * and a bound logger released between scopes (it retires into the same queue as the
+ * blocks). */
 static void fill_site(sky_logger *log, long i) { sky_info(log, "fill", SKY_INT("n", i)); }
 
 static char fill_key[700], fill_val[1000];
@@ -1168,16 +1168,20 @@ static void test_context_block_fill(void **state)
         sky_context_pop();
         assert_int_equal(sky_flush(sky, 5000), SKY_OK); /* pooled for the next scope */
     }
-    /* changed in place before the first event: seen; after it: not */
-    sky_field live[] = {SKY_STR("st", "before push"), SKY_INT("x", 1)};
+    /* This thread's home is this pipeline now (its scopes' blocks above) and its pool has a
+     * block (the flush): the push copies the fields, so a change in place after it is not
+     * seen, by the first event either; a field made lazy before the push is found by the
+     * push's fill and evaluated per event. (A thread without a home copies at the first
+     * event: test_first_event_without_home.) */
+    sky_field live[] = {SKY_STR("st", "at push"), SKY_INT("x", 1)};
     sky_context_push(live, 2);
-    live[0] = SKY_STR("st", "at first event");
-    fill_site(log, 100);
     live[0] = SKY_STR("st", "changed later");
+    fill_site(log, 100);
     fill_site(log, 101);
     sky_context_pop();
-    sky_context_push(live, 2);
+    assert_int_equal(sky_flush(sky, 5000), SKY_OK);
     live[1] = SKY_LAZY("x", lazy_fill, NULL);
+    sky_context_push(live, 2);
     fill_site(log, 102);
     sky_context_pop();
     /* a bound logger retired between two scopes' blocks */
@@ -1209,8 +1213,8 @@ static void test_context_block_fill(void **state)
         assert_non_null(strstr(l[14], "\"req\":\"r-small\",\"n\":7}"));
     }
     const char *const *t = (const char *const *)cap.lines + 1 + 2 * nf;
-    assert_non_null(strstr(t[0], "\"st\":\"at first event\",\"x\":1,\"n\":100}"));
-    assert_non_null(strstr(t[1], "\"st\":\"at first event\",\"x\":1,\"n\":101}"));
+    assert_non_null(strstr(t[0], "\"st\":\"at push\",\"x\":1,\"n\":100}"));
+    assert_non_null(strstr(t[1], "\"st\":\"at push\",\"x\":1,\"n\":101}"));
     assert_non_null(strstr(t[2], "\"st\":\"changed later\",\"x\":\"lazy now\",\"n\":102}"));
     assert_non_null(strstr(t[3], "\"req\":\"r-small\",\"svc\":\"api\",\"n\":103}"));
     assert_non_null(strstr(t[4], "\"req\":\"r-small\",\"n\":104}"));
