@@ -311,7 +311,7 @@ static int emit(reasm *r, json_t *ev, tail_out *o)
     const char *msg = json_string_value(json_object_get(ev, "message"));
     const char *stream = json_string_value(json_object_get(ev, "logStreamName"));
     json_int_t ts = json_integer_value(json_object_get(ev, "timestamp"));
-    size_t i, n, len;
+    size_t i = 0, n = 0, len = 0; /* part_marker() sets them; GCC -O2 cannot see that */
     if (!r->on || !msg) {
         print_event(ev, msg, o);
         return 1;
