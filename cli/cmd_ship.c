@@ -28,6 +28,7 @@
 #include "ship_line.h"
 
 #include "config/registry.h"
+#include "util/prefault.h"
 
 #include <skylog/cloudwatch.h>
 
@@ -910,6 +911,12 @@ static bool drain(ship *sh, FILE *f, char **buf, size_t *cap)
                 errno = ENOMEM;
                 return false;
             }
+            /* a file that fills the first buffer: its pages faulted in with one call rather
+             * than one fault each inside read() (util/prefault.h) */
+            struct stat rst;
+            if (!*cap && fstat(fd, &rst) == 0 && S_ISREG(rst.st_mode) &&
+                rst.st_size >= (off_t)ncap)
+                sky__prefault(nb, ncap);
             *buf = nb;
             *cap = ncap;
         }

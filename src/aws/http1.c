@@ -16,8 +16,10 @@
  * the head and then the body (SSL_write per 1 MiB), SSL_MODE_ENABLE_PARTIAL_WRITE so that
  * every return says exactly how much libssl accepted, and libssl's records are gathered into
  * 256 KiB sends (see "Gathering TLS records": a failure is then classified by what reached
- * the socket). SIGPIPE is blocked on the calling thread around writes (a write to a closed
- * socket raises it), and a SIGPIPE raised meanwhile is consumed. Every wait is a poll() bounded by the request's
+ * the socket). Our own writes pass MSG_NOSIGNAL; where libssl writes to the socket itself
+ * (the handshake, and every write when the gathering BIO could not be made) SIGPIPE is blocked
+ * on the calling thread (a write to a closed socket raises it), and a SIGPIPE raised meanwhile
+ * is consumed. Every wait is a poll() bounded by the request's
  * deadline (connecting: also by the connect timeout, which covers resolving the name too:
  * getaddrinfo() has no timeout of its own, so it runs on a helper thread the request waits
  * for only until then).
@@ -27,6 +29,7 @@
 #include "util/buf.h"
 #include "util/cond.h"
 #include "util/dynlib.h"
+#include "util/prefault.h"
 #include "util/thread.h"
 
 #include <errno.h>
@@ -427,7 +430,8 @@ bool sky__h1_tls_load(char *errbuf, size_t errlen)
 struct sky__h1 {
     pthread_mutex_t lock;
     sky_http_opts o;
-    SSL_CTX *ctx;      /* made at the first https request */
+    SSL_CTX *ctx;      /* made at the first https request, or shared (see make_ctx) */
+    struct ctx_share *share;
     bool ctx_failed;   /* the CA bundle could not be loaded */
     char ctx_error[256];
     /* the kept-alive connection */
@@ -445,6 +449,7 @@ struct sky__h1 {
     char *wbuf;
     size_t wlen, woff, wire;
     bool gather;
+    bool wbuf_hot; /* wbuf's pages faulted in (a request larger than it was written) */
 };
 
 sky_status sky__h1_new(const sky_http_opts *o, sky__h1 **out)
@@ -479,13 +484,15 @@ static void conn_close(sky__h1 *c)
     c->gather = false;
 }
 
+static void ctx_release(sky__h1 *c);
+
 void sky__h1_free(sky__h1 *c)
 {
     if (!c)
         return;
     conn_close(c);
     if (c->ctx)
-        S.ctx_free(c->ctx);
+        ctx_release(c);
     free(c->rbuf);
     free(c->wbuf);
     pthread_mutex_destroy(&c->lock);
@@ -764,10 +771,94 @@ static void ssl_reason(char *buf, size_t cap)
     S.err_clear_error();
 }
 
+/* One SSL_CTX per trust setting (CA bundle, verification on or off), shared by the clients
+ * that use it at the same time: `skylog ship` has two (control calls and puts), and each
+ * context parses its whole CA bundle: the system store's ~145 certificates cost ~30 ms of CPU
+ * on the benchmark's guest, a one-line ship's CPU went from 83 to 53 ms with one context
+ * (bench/RESULTS.md, session 11). An SSL_CTX is safe to share between threads for SSL_new();
+ * nothing here changes it after it is made. It lives while a client holds it: a client made
+ * after the last one is freed loads the bundle again, so a bundle replaced on disk is read by
+ * the next client as before. */
+typedef struct ctx_share {
+    struct ctx_share *next;
+    SSL_CTX *ctx;
+    bool insecure;
+    unsigned users;
+    char ca[]; /* "" for the system store */
+} ctx_share;
+
+static pthread_mutex_t share_mu = PTHREAD_MUTEX_INITIALIZER;
+static ctx_share *shares;
+
+static bool share_matches(const ctx_share *e, const sky_http_opts *o)
+{
+    return e->insecure == o->insecure && strcmp(e->ca, o->ca_bundle ? o->ca_bundle : "") == 0;
+}
+
+static void ctx_release(sky__h1 *c)
+{
+    ctx_share *e = c->share;
+    SSL_CTX *ctx = c->ctx;
+    c->ctx = NULL;
+    c->share = NULL;
+    if (e) {
+        pthread_mutex_lock(&share_mu);
+        bool last = --e->users == 0;
+        if (last)
+            for (ctx_share **pp = &shares; *pp; pp = &(*pp)->next)
+                if (*pp == e) {
+                    *pp = e->next;
+                    break;
+                }
+        pthread_mutex_unlock(&share_mu);
+        if (!last)
+            return;
+        free(e);
+    }
+    S.ctx_free(ctx);
+}
+
+const void *sky__h1_tls_context(const sky__h1 *c)
+{
+    return c->ctx;
+}
+
+static bool make_ctx_new(sky__h1 *c);
+
 static bool make_ctx(sky__h1 *c)
 {
     if (c->ctx || c->ctx_failed)
         return c->ctx != NULL;
+    pthread_mutex_lock(&share_mu);
+    for (ctx_share *e = shares; e; e = e->next)
+        if (share_matches(e, &c->o)) {
+            e->users++;
+            c->ctx = e->ctx;
+            c->share = e;
+            pthread_mutex_unlock(&share_mu);
+            return true;
+        }
+    /* made under the lock: a client asking meanwhile for the same would make the same */
+    bool ok = make_ctx_new(c);
+    if (ok) {
+        const char *ca = c->o.ca_bundle ? c->o.ca_bundle : "";
+        ctx_share *e = malloc(sizeof *e + strlen(ca) + 1);
+        if (e) { /* else: this client's own, not shared */
+            e->ctx = c->ctx;
+            e->insecure = c->o.insecure;
+            e->users = 1;
+            strcpy(e->ca, ca);
+            e->next = shares;
+            shares = e;
+            c->share = e;
+        }
+    }
+    pthread_mutex_unlock(&share_mu);
+    return ok;
+}
+
+static bool make_ctx_new(sky__h1 *c)
+{
     SSL_CTX *ctx = S.ctx_new(S.client_method());
     if (!ctx) {
         c->ctx_failed = true;
@@ -791,6 +882,40 @@ static bool make_ctx(sky__h1 *c)
     c->ctx = ctx;
     return true;
 }
+
+/* SIGPIPE blocked on this thread while writing; one raised meanwhile is consumed. */
+typedef struct sigpipe_guard {
+    sigset_t old;
+    bool was_pending;
+} sigpipe_guard;
+
+static void sigpipe_block(sigpipe_guard *g)
+{
+    sigset_t set, pend;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pend);
+    g->was_pending = sigismember(&pend, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void sigpipe_restore(sigpipe_guard *g)
+{
+    sigset_t set, pend;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    if (!g->was_pending) {
+        sigpending(&pend);
+        if (sigismember(&pend, SIGPIPE)) {
+            struct timespec zero = {0, 0};
+            sigtimedwait(&set, NULL, &zero);
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static bool handshake_loop(sky__h1 *c, SSL *s, const url_parts *u, int64_t deadline,
+                           outcome *oc);
 
 static bool tls_handshake(sky__h1 *c, const url_parts *u, int64_t deadline, outcome *oc)
 {
@@ -818,6 +943,18 @@ static bool tls_handshake(sky__h1 *c, const url_parts *u, int64_t deadline, outc
             return false;
         }
     }
+    /* libssl writes the handshake to the socket itself: a peer gone meanwhile would raise
+     * SIGPIPE */
+    sigpipe_guard g;
+    sigpipe_block(&g);
+    bool ok = handshake_loop(c, s, u, deadline, oc);
+    sigpipe_restore(&g);
+    return ok;
+}
+
+static bool handshake_loop(sky__h1 *c, SSL *s, const url_parts *u, int64_t deadline,
+                           outcome *oc)
+{
     for (;;) {
         errno = 0;
         int r = S.connect(s);
@@ -862,37 +999,6 @@ static bool conn_idle_ok(sky__h1 *c)
 }
 
 /* ---- writing -------------------------------------------------------------------------------- */
-
-/* SIGPIPE blocked on this thread while writing; one raised meanwhile is consumed. */
-typedef struct sigpipe_guard {
-    sigset_t old;
-    bool was_pending;
-} sigpipe_guard;
-
-static void sigpipe_block(sigpipe_guard *g)
-{
-    sigset_t set, pend;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigpending(&pend);
-    g->was_pending = sigismember(&pend, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, &g->old);
-}
-
-static void sigpipe_restore(sigpipe_guard *g)
-{
-    sigset_t set, pend;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    if (!g->was_pending) {
-        sigpending(&pend);
-        if (sigismember(&pend, SIGPIPE)) {
-            struct timespec zero = {0, 0};
-            sigtimedwait(&set, NULL, &zero);
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
 
 /* After a send to fd failed: 1 when it can be tried again (the socket was full and is
  * writable now, or a signal interrupted it), 0 timed out, -1 failed (why set). */
@@ -1001,6 +1107,23 @@ static int write_all(sky__h1 *c, struct iovec *iov, int niov, size_t *sent, int6
 {
     int i = 0;
     c->wire = 0;
+    if (c->ssl) {
+        /* libssl's error queue is emptied before the first SSL_write and after each one that
+         * failed or asked to wait, not before every one: SSL_write returns after each 16 KiB
+         * record (partial writes), and a success leaves the queue as it found it, so
+         * SSL_get_error() still reads this request's own errors (a clear per record was ~0.5 %
+         * of a shipper's CPU: bench/RESULTS.md, session 11) */
+        S.err_clear_error();
+        if (c->gather && !c->wbuf_hot) {
+            size_t total = 0;
+            for (int j = 0; j < niov; j++)
+                total += iov[j].iov_len;
+            if (total >= GATHER_CAP) { /* the whole buffer will be written: fault it in now */
+                sky__prefault(c->wbuf, GATHER_CAP);
+                c->wbuf_hot = true;
+            }
+        }
+    }
     while (i < niov) {
         if (iov[i].iov_len == 0) {
             i++;
@@ -1009,22 +1132,25 @@ static int write_all(sky__h1 *c, struct iovec *iov, int niov, size_t *sent, int6
         ssize_t k;
         if (c->ssl) {
             size_t piece = iov[i].iov_len < (1u << 20) ? iov[i].iov_len : (1u << 20);
-            S.err_clear_error();
             errno = 0;
             int r = S.write(c->ssl, iov[i].iov_base, (int)piece);
             if (r <= 0) {
                 int e = S.get_error(c->ssl, r);
                 if (e == SSL_ERROR_WANT_WRITE && c->gather && c->wlen > c->woff) {
                     int w = gather_flush(c, deadline, why, whylen);
-                    if (w == 1)
+                    if (w == 1) {
+                        S.err_clear_error();
                         continue;
+                    }
                     return w;
                 }
                 int w = e == SSL_ERROR_WANT_WRITE  ? wait_fd(c->fd, POLLOUT, deadline)
                         : e == SSL_ERROR_WANT_READ ? wait_fd(c->fd, POLLIN, deadline)
                                                    : -1;
-                if (w == 1)
+                if (w == 1) {
+                    S.err_clear_error();
                     continue;
+                }
                 if (w < 0)
                     ssl_reason(why, whylen);
                 return w;
@@ -1204,10 +1330,16 @@ static sky_status perform_locked(sky__h1 *c, const sky_http_request *req, const 
         struct iovec iov[2] = {{(void *)head, head_len},
                                {(void *)(has_body ? req->body : ""), has_body ? req->body_len : 0}};
         char why[200] = "";
+        /* Our own sends pass MSG_NOSIGNAL (plain, and TLS records gathered); only libssl
+         * writing to the socket itself (no gathering BIO) can raise SIGPIPE. The guard is
+         * four system calls a request, so it is kept for that case alone. */
+        bool guard = c->ssl && !c->gather;
         sigpipe_guard g;
-        sigpipe_block(&g);
+        if (guard)
+            sigpipe_block(&g);
         int w = write_all(c, iov, 2, &sent, deadline, why, sizeof why);
-        sigpipe_restore(&g);
+        if (guard)
+            sigpipe_restore(&g);
         if (w == 1)
             break;
         if (c->gather) { /* what the server can have: what reached the socket */

@@ -74,6 +74,10 @@ typedef int (*sky__h1_resolver)(const char *host, const char *port, const struct
                                 struct addrinfo **res);
 void sky__h1_set_resolver(sky__h1 *c, sky__h1_resolver fn);
 
+/* Tests: the TLS context the client's next handshake uses (made at its first https request;
+ * shared by the clients with the same CA bundle and verification), NULL before. */
+const void *sky__h1_tls_context(const sky__h1 *c);
+
 /* sky_http_perform() for this transport: the same contract (see sky_http_failure). */
 sky_status sky__h1_perform(sky__h1 *c, const sky_http_request *req, sky_http_response *out,
                            char *errbuf, size_t errlen);

@@ -4,7 +4,8 @@
  * nothing lost or sent twice), chunked answers, limits, and how far a failed request got
  * (refused = NOT_CONNECTED; the connection dropped after the whole body = NO_ANSWER, after part
  * of it = INCOMPLETE), and a resolver that never answers (through the resolver seam, so no DNS
- * and no network) and a TLS handshake that never ends both bounded by the connect timeout. TLS is exercised end to end in
+ * and no network) and a TLS handshake that never ends both bounded by the connect timeout; which clients share a TLS
+ * context (same CA bundle and verification). TLS is exercised end to end in
  * tests/integration/test_http_native.py. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -225,15 +226,22 @@ static void *serve(void *arg)
     return NULL;
 }
 
+/* A socket listening on 127.0.0.1, on a port the kernel picks (*port). */
+static int listen_loopback(int *port)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t l = sizeof a;
+    getsockname(lfd, (struct sockaddr *)&a, &l);
+    *port = ntohs(a.sin_port);
+    assert_int_equal(listen(lfd, 8), 0);
+    return lfd;
+}
+
 static void server_start(server *s)
 {
-    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(s->lfd, (struct sockaddr *)&a, &l);
-    s->port = ntohs(a.sin_port);
-    assert_int_equal(listen(s->lfd, 8), 0);
+    s->lfd = listen_loopback(&s->port);
     pthread_create(&s->th, NULL, serve, s);
 }
 
@@ -460,6 +468,164 @@ static void test_tls_handshake_bounded_by_connect_timeout(void **state)
     close(lfd);
 }
 
+/* A server whose every connection is answered with bytes that are not TLS and closed: each
+ * handshake fails at once, after the client has made (or taken) its TLS context. */
+typedef struct junk_server {
+    int lfd;
+    int port;
+    atomic_bool stop;
+    pthread_t th;
+} junk_server;
+
+static void *junk_main(void *arg)
+{
+    junk_server *s = arg;
+    while (!atomic_load(&s->stop)) {
+        int fd = accept(s->lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        (void)!write(fd, "HTTP/1.0 400 Bad\r\n\r\n", 20);
+        close(fd);
+    }
+    return NULL;
+}
+
+static void junk_start(junk_server *s)
+{
+    s->lfd = listen_loopback(&s->port);
+    atomic_store(&s->stop, false);
+    pthread_create(&s->th, NULL, junk_main, s);
+}
+
+static void junk_stop(junk_server *s)
+{
+    atomic_store(&s->stop, true);
+    int fd = socket(AF_INET, SOCK_STREAM, 0); /* wakes accept() */
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    (void)!connect(fd, (struct sockaddr *)&a, sizeof a);
+    pthread_join(s->th, NULL);
+    close(fd);
+    close(s->lfd);
+}
+
+static const char ca_a_pem[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBhjCCAS2gAwIBAgIUKFEcaECtluGGUBnJD3P7WCfjXgkwCgYIKoZIzj0EAwIw\n"
+    "GDEWMBQGA1UEAwwNc2t5bG9nLXRlc3QtYTAgFw0yNjEyMDgwMTA4NDFaGA8yMTI2\n"
+    "MTExNDAxMDg0MVowGDEWMBQGA1UEAwwNc2t5bG9nLXRlc3QtYTBZMBMGByqGSM49\n"
+    "AgEGCCqGSM49AwEHA0IABP1NfrX+oalZRPV3Np1LAKaDUdb0aDhGQBgoYhVtoqJj\n"
+    "GqivfnddoSOsLaON2fZy8vMXTygy2fXDyZLCv1laCEqjUzBRMB0GA1UdDgQWBBT3\n"
+    "yrAai1+zeL4ag8vZvip1zAc0bzAfBgNVHSMEGDAWgBT3yrAai1+zeL4ag8vZvip1\n"
+    "zAc0bzAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cAMEQCIFWK5+z+8zH7\n"
+    "p8/FOQz8+7KWzF48a5X64nBKNRUK8v7OAiAu82tiKOyKL4XIOkVepGTOEZUVtV1d\n"
+    "QFKp62C9NlZhJA==\n"
+    "-----END CERTIFICATE-----\n";
+static const char ca_b_pem[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBiDCCAS2gAwIBAgIUYn/Hd4qxHiBnhqpuLwLpVsNUm9YwCgYIKoZIzj0EAwIw\n"
+    "GDEWMBQGA1UEAwwNc2t5bG9nLXRlc3QtYjAgFw0yNjEyMDgwMTA4NDFaGA8yMTI2\n"
+    "MTExNDAxMDg0MVowGDEWMBQGA1UEAwwNc2t5bG9nLXRlc3QtYjBZMBMGByqGSM49\n"
+    "AgEGCCqGSM49AwEHA0IABEv8AvuXrAhRO8Ehr/XSlxm6JXr0IsM+tdaihlIHEyM7\n"
+    "Lau0hfbCSMystlAeqmV7tnLbY/IGApncvT4XcyfadhqjUzBRMB0GA1UdDgQWBBR8\n"
+    "l8Qog5j9YNxz8mLf+zpSS28XSjAfBgNVHSMEGDAWgBR8l8Qog5j9YNxz8mLf+zpS\n"
+    "S28XSjAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0kAMEYCIQDsAlYnrn5F\n"
+    "rmo+ZvJoD2GCddLPphGOSJlQ8pklZjtiowIhAI2w3uutABSA3fwbUqCYNomF/5Ci\n"
+    "1XSf5IIOf1aYcFGc\n"
+    "-----END CERTIFICATE-----\n";
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* One handshake attempt against the junk server: TLS_FAILED once the context was made,
+ * CERT_FAILED (with the bundle's error) when it could not be. */
+static sky_http_failure try_tls(sky__h1 *c, const junk_server *s, char *why, size_t whylen)
+{
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", s->port);
+    sky_http_response r;
+    assert_int_not_equal(post_url(c, url, &r, why, whylen), SKY_OK);
+    return r.failure;
+}
+
+/* Clients with the same CA bundle and verification share one TLS context (`skylog ship`'s
+ * control and put clients: one bundle parsed, not two); a different bundle or verification
+ * off gets its own; the context outlives the client that made it while another holds it
+ * (ASan: no use after free in the second one's handshake); once the last holder is freed, the
+ * next client reads the bundle again (a bundle replaced on disk is seen), and a bundle that
+ * cannot be loaded is an error for every client that names it, never a cached context. */
+static void test_tls_context_shared_by_trust(void **state)
+{
+    (void)state;
+    char why[256] = "";
+    if (!sky__h1_tls_load(why, sizeof why))
+        skip();
+    char dir[] = "/tmp/skylog-h1ctx-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char pa[64], pb[64];
+    snprintf(pa, sizeof pa, "%s/a.pem", dir);
+    snprintf(pb, sizeof pb, "%s/b.pem", dir);
+    write_file(pa, ca_a_pem);
+    write_file(pb, ca_b_pem);
+    junk_server s;
+    junk_start(&s);
+    sky_http_opts oa = {.connect_timeout_ms = 5000, .timeout_ms = 10000,
+                        .max_response_bytes = 1 << 20, .user_agent = "test", .ca_bundle = pa};
+    sky_http_opts ob = oa, oi = oa;
+    ob.ca_bundle = pb;
+    oi.insecure = true;
+    sky__h1 *a1, *a2, *b, *in;
+    assert_int_equal(sky__h1_new(&oa, &a1), SKY_OK);
+    assert_int_equal(sky__h1_new(&oa, &a2), SKY_OK);
+    assert_int_equal(sky__h1_new(&ob, &b), SKY_OK);
+    assert_int_equal(sky__h1_new(&oi, &in), SKY_OK);
+    assert_null(sky__h1_tls_context(a1));
+    assert_int_equal(try_tls(a1, &s, why, sizeof why), SKY_HTTP_TLS_FAILED);
+    assert_int_equal(try_tls(a2, &s, why, sizeof why), SKY_HTTP_TLS_FAILED);
+    assert_int_equal(try_tls(b, &s, why, sizeof why), SKY_HTTP_TLS_FAILED);
+    assert_int_equal(try_tls(in, &s, why, sizeof why), SKY_HTTP_TLS_FAILED);
+    const void *ctx = sky__h1_tls_context(a1);
+    assert_non_null(ctx);
+    assert_ptr_equal(sky__h1_tls_context(a2), ctx);
+    assert_non_null(sky__h1_tls_context(b));
+    assert_ptr_not_equal(sky__h1_tls_context(b), ctx);
+    assert_non_null(sky__h1_tls_context(in));
+    assert_ptr_not_equal(sky__h1_tls_context(in), ctx);
+    assert_ptr_not_equal(sky__h1_tls_context(in), sky__h1_tls_context(b));
+
+    sky__h1_free(a1); /* a2 still holds the context */
+    assert_int_equal(try_tls(a2, &s, why, sizeof why), SKY_HTTP_TLS_FAILED);
+    assert_ptr_equal(sky__h1_tls_context(a2), ctx);
+    sky__h1_free(a2);
+
+    /* nobody holds a.pem's context: a new client reads the file as it is now */
+    write_file(pa, "not a certificate\n");
+    sky__h1 *a3, *a4;
+    assert_int_equal(sky__h1_new(&oa, &a3), SKY_OK);
+    assert_int_equal(sky__h1_new(&oa, &a4), SKY_OK);
+    assert_int_equal(try_tls(a3, &s, why, sizeof why), SKY_HTTP_CERT_FAILED);
+    assert_non_null(strstr(why, "error setting certificate file"));
+    why[0] = '\0';
+    assert_int_equal(try_tls(a4, &s, why, sizeof why), SKY_HTTP_CERT_FAILED);
+    assert_non_null(strstr(why, "error setting certificate file"));
+    assert_null(sky__h1_tls_context(a3));
+    assert_null(sky__h1_tls_context(a4));
+
+    sky__h1_free(a3);
+    sky__h1_free(a4);
+    sky__h1_free(b);
+    sky__h1_free(in);
+    junk_stop(&s);
+    unlink(pa);
+    unlink(pb);
+    rmdir(dir);
+}
+
 /* A transport name that is neither curl nor native is refused, not taken as the default. */
 static void test_unknown_transport_refused(void **state)
 {
@@ -483,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_failures_say_how_far),
         cmocka_unit_test(test_resolving_bounded_by_connect_timeout),
         cmocka_unit_test(test_tls_handshake_bounded_by_connect_timeout),
+        cmocka_unit_test(test_tls_context_shared_by_trust),
         cmocka_unit_test(test_unknown_transport_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
