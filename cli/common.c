@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "safetext.h"
+#include "aws/endpoint.h"
 #include "util/text.h"
 
 #include <ctype.h>
@@ -41,10 +42,13 @@ const char *sky__aws_cli_region(const sky__aws_cli_opts *o, const char *service,
         return o->region;
     if (sky_aws_resolve_region(NULL, o->profile, NULL, buf, cap) == SKY_OK)
         return buf;
-    /* A local endpoint needs some region to sign with; AWS itself needs the real one. A bad
-     * --endpoint is the client's to name. */
-    char ep[512];
-    if (o->endpoint || sky_aws_resolve_endpoint(service, NULL, NULL, ep, sizeof ep) == SKY_OK)
+    /* A local endpoint needs some region to sign with; AWS itself needs the real one. An
+     * endpoint configured anywhere (option, variables, config file) decides, and a bad one
+     * (a --endpoint that is no URL, a profile naming a missing services section) is the
+     * client's to name, so it must not be hidden behind "no region". */
+    char ep[512], why[256];
+    if (o->endpoint || sky__aws_configured_endpoint(service, NULL, o->profile, NULL, NULL, ep,
+                                                    sizeof ep, why, sizeof why) != SKY_ENOTFOUND)
         return "us-east-1";
     fprintf(stderr, "skylog %s: no AWS region: pass --region REGION, or set AWS_REGION (or region "
             "in ~/.aws/config); for skylog serve, pass --endpoint URL instead\n", cmd);
