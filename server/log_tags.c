@@ -19,6 +19,7 @@
  * InvalidParameterException).
  */
 #include "log_tags.h"
+#include "logs_fail.h"
 
 #include "logs_api.h"
 #include "server.h"
@@ -38,12 +39,6 @@
 #define VALUE_PATTERN "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$"
 #define ARN_PATTERN "[\\w+=/:,.@-]*"
 
-#define FAIL_STATUS(status, type, ...)                                                   \
-    do {                                                                                 \
-        sky__reply_aws_error(r, status, CT, type, __VA_ARGS__);                          \
-        goto out;                                                                        \
-    } while (0)
-#define INVALID(...) FAIL_STATUS(400, "InvalidParameterException", __VA_ARGS__)
 #define WRONG_TYPE(field)                                                                \
     FAIL_STATUS(400, "SerializationException", "Unexpected value type for '%s'", field)
 #define NOT_NULL(field)                                                                  \
@@ -51,14 +46,6 @@
             "Member must not be null", field)
 #define NOT_FOUND()                                                                      \
     FAIL_STATUS(400, "ResourceNotFoundException", "The specified log group does not exist.")
-#define DB_FAIL()                                                                        \
-    FAIL_STATUS(500, "ServiceUnavailableException", "store error: %s", sqlite3_errmsg(db))
-#define DB_ROLLBACK_FAIL()                                                               \
-    do {                                                                                 \
-        char why_[256];                                                                  \
-        sky__store_rollback(db, why_, sizeof why_);                                      \
-        FAIL_STATUS(500, "ServiceUnavailableException", "store error: %s", why_);         \
-    } while (0)
 
 /* ---- validation -------------------------------------------------------------------------- */
 

@@ -15,6 +15,7 @@
  * Never called without the request body parsed; never sends anything itself.
  */
 #include "logs_api.h"
+#include "logs_fail.h"
 
 #include "emf.h"
 #include "metric_filters.h"
@@ -43,23 +44,7 @@
 static const int valid_retention[] = {1,   3,   5,   7,   14,  30,   60,   90,   120,  150,  180,
                                       365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
 
-#define FAIL_STATUS(status, type, ...)                                                   \
-    do {                                                                                 \
-        sky__reply_aws_error(r, status, CT, type, __VA_ARGS__);                          \
-        goto out;                                                                        \
-    } while (0)
 #define FAIL(type, ...) FAIL_STATUS(400, type, __VA_ARGS__)
-#define INVALID(...) FAIL("InvalidParameterException", __VA_ARGS__)
-/* The store failed: 500 ServiceUnavailableException, as AWS answers when it cannot complete a
- * request, which clients retry. After a rollback, the failure's own message. */
-#define DB_FAIL()                                                                        \
-    FAIL_STATUS(500, "ServiceUnavailableException", "store error: %s", sqlite3_errmsg(db))
-#define DB_ROLLBACK_FAIL()                                                               \
-    do {                                                                                 \
-        char why_[256];                                                                  \
-        sky__store_rollback(db, why_, sizeof why_);                                      \
-        FAIL_STATUS(500, "ServiceUnavailableException", "store error: %s", why_);         \
-    } while (0)
 
 /* ---- argument helpers: -1 = wrong JSON type (SerializationException), 0 = ok ------------- */
 

@@ -20,6 +20,7 @@
  * its filters; events past it are not evaluated, and a line on stderr says how many.
  */
 #include "metric_filters.h"
+#include "logs_fail.h"
 
 #include "filter_pattern.h"
 #include "filter_regex.h"
@@ -41,14 +42,6 @@
 #define MAX_TEST_MESSAGES 50
 #define MAX_WORK (256u << 20)
 
-#define FAIL_STATUS(status, type, ...)                                                   \
-    do {                                                                                 \
-        sky__reply_aws_error(r, status, CT, type, __VA_ARGS__);                          \
-        goto out;                                                                        \
-    } while (0)
-#define INVALID(...) FAIL_STATUS(400, "InvalidParameterException", __VA_ARGS__)
-#define DB_FAIL()                                                                        \
-    FAIL_STATUS(500, "ServiceUnavailableException", "store error: %s", sqlite3_errmsg(db))
 #define NOT_NULL(v, field)                                                               \
     do {                                                                                 \
         if (!(v))                                                                        \

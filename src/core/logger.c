@@ -8,6 +8,7 @@
  * is by dotted prefix: "app.db" takes "app"'s level unless it has its own.
  */
 #include "core/pipeline.h"
+#include "util/text.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -43,13 +44,7 @@ static int effective_level(sky_t *sky, const sky_logger *log)
     return level;
 }
 
-static uint64_t name_hash(const char *s, size_t len) /* FNV-1a */
-{
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
+static uint64_t name_hash(const char *s, size_t len) { return sky__fnv1a64(s, len); }
 
 /* The logger of `tab` (a table of `mask + 1` slots, linear probing) named s[0..len), or NULL. */
 static sky_logger *table_find(sky_logger **tab, size_t mask, uint64_t h, const char *s, size_t len)

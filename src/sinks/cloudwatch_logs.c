@@ -313,13 +313,7 @@ static int64_t idle_ns(const cwl *c)
     return two > STREAM_IDLE_NS ? two : STREAM_IDLE_NS;
 }
 
-static uint64_t stream_hash(const char *s) /* FNV-1a */
-{
-    uint64_t h = 14695981039346656037ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
+static uint64_t stream_hash(const char *s) { return sky__fnv1a64(s, strlen(s)); }
 
 /* Room for one more queue in the table (the array, and the buckets at one queue per bucket on
  * average). False when out of memory. */

@@ -38,6 +38,15 @@ void sky__hex(const uint8_t *in, size_t n, char *out);
 /* Decodes 2n hex digits into n bytes (out: n bytes, written whatever the answer); false on any
  * other character. lower_only: only 0-9a-f count as digits (traceparent's "MUST"). */
 bool sky__unhex(const char *s, size_t n, uint8_t *out, bool lower_only);
+/* FNV-1a (64-bit) of n bytes: the hash of the in-memory name tables (loggers, streams). */
+static inline uint64_t sky__fnv1a64(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
 /* Appends s with every invalid byte replaced by U+FFFD. */
 void sky__utf8_repair(sky_buf *out, const char *s, size_t n);
 

@@ -86,17 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 16384)
         return 0;
     char *text = sky_fuzz_cstr(data, size);
-    char *p = text, *end = text + size;
-    for (size_t i = 0; i < NVARS; i++) {
-        char *nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
-        if (nl)
-            *nl = '\0';
-        if (p >= end || strcmp(p, "\x01") == 0)
-            unsetenv(vars[i]);
-        else
-            setenv(vars[i], p, 1); /* an embedded NUL ends the value, as in a real environment */
-        p = nl ? nl + 1 : end;
-    }
+    char *end = text + size;
+    char *p = sky_fuzz_setenv_lines(vars, NVARS, text, size);
     const char *last = p < end ? p : "";
 
     char region[64], url[512], ca[4096], err[512];

@@ -115,4 +115,24 @@ static inline char *sky_fuzz_cstr(const uint8_t *data, size_t size)
     return s;
 }
 
+/* Sets vars[0..n) from text (size bytes, NUL-terminated by sky_fuzz_cstr) split at newlines:
+ * a missing line or "\x01" unsets the variable. Returns what follows the n-th line (the end
+ * when there is none). */
+static inline char *sky_fuzz_setenv_lines(const char *const *vars, size_t n, char *text,
+                                          size_t size)
+{
+    char *p = text, *end = text + size;
+    for (size_t i = 0; i < n; i++) {
+        char *nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+        if (nl)
+            *nl = '\0';
+        if (p >= end || strcmp(p, "\x01") == 0)
+            unsetenv(vars[i]);
+        else
+            setenv(vars[i], p, 1); /* an embedded NUL ends the value, as in a real environment */
+        p = nl ? nl + 1 : end;
+    }
+    return p;
+}
+
 #endif

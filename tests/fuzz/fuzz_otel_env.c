@@ -51,17 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 16384)
         return 0;
     char *text = sky_fuzz_cstr(data, size);
-    char *p = text, *end = text + size;
-    for (size_t i = 0; i < NVARS; i++) {
-        char *nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
-        if (nl)
-            *nl = '\0';
-        if (p >= end || strcmp(p, "\x01") == 0)
-            unsetenv(vars[i]);
-        else
-            setenv(vars[i], p, 1); /* an embedded NUL ends the value, as in a real environment */
-        p = nl ? nl + 1 : end;
-    }
+    sky_fuzz_setenv_lines(vars, NVARS, text, size);
     sky_otlp_opts o = {0};
     sky_sink *s = NULL;
     char *err = NULL;
